@@ -1,0 +1,26 @@
+# The two commands of the README: `make run` and `make test`. Both install
+# what a fresh machine lacks (as root; otherwise they say what to install).
+
+CARGO ?= cargo
+ARGS ?=
+
+.PHONY: run test deps bench sandbox fmt
+
+deps:
+	@bash scripts/install-deps.sh
+
+run: deps
+	$(CARGO) run --release -- serve $(ARGS)
+
+sandbox: deps
+	$(CARGO) run --release -- sandbox $(ARGS)
+
+test: deps
+	$(CARGO) test --all-targets -- --test-threads=2
+	cd inject && npm test
+
+bench: deps
+	$(CARGO) run --release --example bench -- $(ARGS)
+
+fmt:
+	$(CARGO) fmt --all

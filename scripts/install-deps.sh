@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what wabridge needs at run time and in tests: Debian's Chromium
+# (both the headless shell and full Chromium), fonts, and the npm packages of
+# inject/ (wa-js). The Dockerfile runs this same script. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v chromium-headless-shell >/dev/null 2>&1 || [ -x /usr/lib/chromium/chromium-headless-shell ] || need_apt+=(chromium-headless-shell)
+fc-list 2>/dev/null | grep -qi liberation || need_apt+=(fonts-liberation)
+if [ "${#need_apt[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "install-deps: installing ${need_apt[*]} from Debian's packages"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  else
+    echo "install-deps: missing ${need_apt[*]}; install them (Debian: sudo apt-get install ${need_apt[*]})" >&2
+    exit 1
+  fi
+fi
+
+if [ "${SKIP_NPM:-0}" != 1 ] && [ ! -f inject/node_modules/@wppconnect/wa-js/dist/wppconnect-wa.js ]; then
+  command -v npm >/dev/null 2>&1 || { echo "install-deps: npm is missing (Debian: apt-get install npm)" >&2; exit 1; }
+  echo "install-deps: npm ci in inject/"
+  (cd inject && npm ci --no-audit --no-fund --loglevel=error)
+fi

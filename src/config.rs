@@ -1,0 +1,162 @@
+//! Command line and environment. Every flag has a `WABRIDGE_*` twin.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "wabridge",
+    version,
+    about = "Self-hosted WhatsApp Web bridge: one headless Chromium per session, an HTTP API, durable webhooks",
+    long_about = None
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the daemon: the HTTP API on --listen, one browser per running session.
+    Serve(ServeArgs),
+    /// Run the WhatsApp sandbox alone: a WhatsApp Web stand-in page and a control API, for trying and CI-testing integrations with no phone.
+    Sandbox(SandboxArgs),
+    /// Exit 0 if the daemon at --url answers /health (for Docker's HEALTHCHECK).
+    Healthcheck(HealthcheckArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SandboxArgs {
+    /// Address of the sandbox page and its /_sandbox control API.
+    #[arg(
+        long,
+        env = "WABRIDGE_SANDBOX_LISTEN",
+        default_value = "127.0.0.1:8003"
+    )]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub world: SandboxWorldArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SandboxWorldArgs {
+    /// Seconds between QR rotations of an unlinked device.
+    #[arg(long, env = "WABRIDGE_QR_INTERVAL", default_value_t = 20.0)]
+    pub qr_interval: f64,
+    /// Milliseconds from an outbound message's "sent" ack to "delivered".
+    #[arg(long, env = "WABRIDGE_ACK_DELAY_MS", default_value_t = 300)]
+    pub ack_delay_ms: u64,
+    /// Keep the sandbox's accounts, links and messages in this JSON file across restarts.
+    #[arg(long = "state", env = "WABRIDGE_SANDBOX_STATE")]
+    pub state_file: Option<PathBuf>,
+}
+
+impl SandboxWorldArgs {
+    pub fn config(&self, listen: SocketAddr) -> crate::sandbox::SandboxConfig {
+        crate::sandbox::SandboxConfig {
+            listen,
+            qr_interval: Duration::from_secs_f64(self.qr_interval.max(0.2)),
+            ack_delay: Duration::from_millis(self.ack_delay_ms),
+            state_file: self.state_file.clone(),
+        }
+    }
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrowserKind {
+    /// chromium-headless-shell when installed, else chromium --headless=new.
+    Auto,
+    /// Debian's chromium-headless-shell (old headless; about a third of the memory).
+    HeadlessShell,
+    /// chromium --headless=new.
+    Chromium,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address of the HTTP API.
+    #[arg(long, env = "WABRIDGE_LISTEN", default_value = "0.0.0.0:8002")]
+    pub listen: SocketAddr,
+    /// Where session profiles and the database live (default: the platform's data dir).
+    #[arg(long, env = "WABRIDGE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// API key; when unset one is generated on first start and kept in the data dir.
+    #[arg(long, env = "WABRIDGE_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Which browser to run per session.
+    #[arg(long, env = "WABRIDGE_BROWSER", value_enum, default_value = "auto")]
+    pub browser: BrowserKind,
+    /// Path of the browser executable (default: found on PATH by --browser).
+    #[arg(long, env = "WABRIDGE_CHROMIUM")]
+    pub chromium: Option<PathBuf>,
+    /// The WhatsApp Web URL sessions open.
+    #[arg(
+        long,
+        env = "WABRIDGE_WA_URL",
+        default_value = "https://web.whatsapp.com"
+    )]
+    pub wa_url: String,
+    /// Path of wa-js (`wppconnect-wa.js`), injected in real mode.
+    #[arg(
+        long,
+        env = "WABRIDGE_WAJS_PATH",
+        default_value = "inject/node_modules/@wppconnect/wa-js/dist/wppconnect-wa.js"
+    )]
+    pub wajs_path: PathBuf,
+    /// Also run the sandbox and point sessions at it.
+    #[arg(long, env = "WABRIDGE_SANDBOX")]
+    pub sandbox: bool,
+    /// Address of the embedded sandbox.
+    #[arg(
+        long,
+        env = "WABRIDGE_SANDBOX_LISTEN",
+        default_value = "127.0.0.1:8003"
+    )]
+    pub sandbox_listen: SocketAddr,
+    #[command(flatten)]
+    pub sandbox_world: SandboxWorldArgs,
+    /// Print each new QR in the terminal.
+    #[arg(long, env = "WABRIDGE_PRINT_QR")]
+    pub print_qr: bool,
+    /// Seconds any single call into a page may take.
+    #[arg(long, env = "WABRIDGE_PAGE_TIMEOUT", default_value_t = 20.0)]
+    pub page_timeout: f64,
+    /// Seconds a page may take to load and show WhatsApp before the session fails.
+    #[arg(long, env = "WABRIDGE_LOAD_TIMEOUT", default_value_t = 60.0)]
+    pub load_timeout: f64,
+    /// Log format.
+    #[arg(long, env = "WABRIDGE_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+impl ServeArgs {
+    pub fn page_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.page_timeout.max(0.5))
+    }
+    pub fn load_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.load_timeout.max(1.0))
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct HealthcheckArgs {
+    /// Base URL of the daemon.
+    #[arg(
+        long,
+        env = "WABRIDGE_HEALTHCHECK_URL",
+        default_value = "http://127.0.0.1:8002"
+    )]
+    pub url: String,
+}
+
+pub fn default_data_dir() -> PathBuf {
+    directories::ProjectDirs::from("", "", "wabridge")
+        .map(|d| d.data_dir().to_path_buf())
+        .unwrap_or_else(|| PathBuf::from("sessions"))
+}

@@ -1,0 +1,24 @@
+use clap::Parser;
+use wabridge::config::{Cli, Command};
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let res = rt.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => wabridge::serve(args).await,
+            Command::Sandbox(args) => wabridge::run_sandbox(args).await,
+            Command::Healthcheck(args) => wabridge::healthcheck(args).await,
+        }
+    });
+    match res {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wabridge: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! Types with meaning, shared by every layer: session ids, WhatsApp ids,
+//! acks and session statuses. All pure; parsing lives here so every route
+//! validates the same way.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// `^[A-Za-z0-9_-]{1,64}$`: safe as a directory name and a URL segment.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct SessionId(String);
+
+impl SessionId {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if s.is_empty() || s.len() > 64 {
+            return Err("session id must be 1 to 64 characters".into());
+        }
+        if !s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err("session id may contain only letters, digits, '_' and '-'".into());
+        }
+        Ok(Self(s.to_string()))
+    }
+
+    pub fn generate() -> Self {
+        Self(format!("s{}", ulid::Ulid::new().to_string().to_lowercase()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for SessionId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        SessionId::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A WhatsApp id: `15551234567@c.us`, `1203...@g.us`, `...@lid`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Wid(String);
+
+impl Wid {
+    /// Accepts what people type: `+1 (555) 123-4567`, `15551234567`,
+    /// `15551234567@c.us`, `...@s.whatsapp.net`, groups `...@g.us`, `...@lid`.
+    pub fn parse(input: &str) -> Result<Self, String> {
+        let s = input.trim();
+        if let Some((user, server)) = s.split_once('@') {
+            let server = match server {
+                "c.us" | "s.whatsapp.net" => "c.us",
+                "g.us" => "g.us",
+                "lid" => "lid",
+                _ => return Err(format!("unknown WhatsApp id server '@{server}'")),
+            };
+            let ok = match server {
+                "g.us" => {
+                    !user.is_empty()
+                        && user.len() <= 64
+                        && user.bytes().all(|b| b.is_ascii_digit() || b == b'-')
+                }
+                _ => (5..=20).contains(&user.len()) && user.bytes().all(|b| b.is_ascii_digit()),
+            };
+            if !ok {
+                return Err(format!("'{s}' is not a valid WhatsApp id"));
+            }
+            return Ok(Self(format!("{user}@{server}")));
+        }
+        Ok(Self(format!("{}@c.us", parse_phone(s)?)))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn user(&self) -> &str {
+        self.0.split('@').next().unwrap_or("")
+    }
+
+    pub fn is_group(&self) -> bool {
+        self.0.ends_with("@g.us")
+    }
+
+    /// The phone number of a user id; groups and privacy ids have none.
+    pub fn phone(&self) -> Option<&str> {
+        self.0.strip_suffix("@c.us")
+    }
+}
+
+impl fmt::Display for Wid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A phone number in international form, digits only (E.164 without '+').
+pub fn parse_phone(input: &str) -> Result<String, String> {
+    let s = input.trim();
+    let s = s.strip_prefix('+').unwrap_or(s);
+    let s = s.strip_prefix("00").unwrap_or(s);
+    let mut digits = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '0'..='9' => digits.push(c),
+            ' ' | '-' | '(' | ')' | '.' => {}
+            _ => return Err(format!("'{input}' is not a phone number")),
+        }
+    }
+    if !(7..=15).contains(&digits.len()) {
+        return Err(format!(
+            "'{input}' is not a phone number in international format (7 to 15 digits with country code)"
+        ));
+    }
+    Ok(digits)
+}
+
+/// Message acknowledgement, wa-js numbering: -1 failed … 4 played.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ack {
+    Failed,
+    Pending,
+    Sent,
+    Delivered,
+    Read,
+    Played,
+}
+
+impl Ack {
+    pub fn from_wa(n: i64) -> Ack {
+        match n {
+            i64::MIN..=-1 => Ack::Failed,
+            0 => Ack::Pending,
+            1 => Ack::Sent,
+            2 => Ack::Delivered,
+            3 => Ack::Read,
+            _ => Ack::Played,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ack::Failed => "failed",
+            Ack::Pending => "pending",
+            Ack::Sent => "sent",
+            Ack::Delivered => "delivered",
+            Ack::Read => "read",
+            Ack::Played => "played",
+        }
+    }
+}
+
+/// The lifecycle of a session, as the API reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    Stopped,
+    Starting,
+    ScanQr,
+    Connected,
+    Disconnected,
+    LoggedOut,
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Stopped => "STOPPED",
+            Status::Starting => "STARTING",
+            Status::ScanQr => "SCAN_QR",
+            Status::Connected => "CONNECTED",
+            Status::Disconnected => "DISCONNECTED",
+            Status::LoggedOut => "LOGGED_OUT",
+            Status::Failed => "FAILED",
+        }
+    }
+
+    /// Whether a browser should be running for a session in this state.
+    pub fn is_running(self) -> bool {
+        matches!(
+            self,
+            Status::Starting | Status::ScanQr | Status::Connected | Status::Disconnected
+        )
+    }
+}
+
+/// The linked account, once connected.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Me {
+    pub id: String,
+    pub phone: String,
+    pub name: Option<String>,
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ids() {
+        assert!(SessionId::parse("shop-1_A").is_ok());
+        assert!(SessionId::parse(&"a".repeat(64)).is_ok());
+        for bad in ["", "../x", "a b", "a/b", "é", &"a".repeat(65)] {
+            assert!(SessionId::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        let g = SessionId::generate();
+        assert!(SessionId::parse(g.as_str()).is_ok());
+    }
+
+    #[test]
+    fn phones_as_people_type_them() {
+        for ok in [
+            "+1 (555) 123-4567",
+            "15551234567",
+            "0015551234567",
+            " 1.555.123.4567 ",
+        ] {
+            assert_eq!(parse_phone(ok).unwrap(), "15551234567", "{ok}");
+        }
+        for bad in ["", "abc", "123", "+1 555 123 4567 8901 23", "1555x1234567"] {
+            assert!(parse_phone(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn wids() {
+        assert_eq!(
+            Wid::parse("+1 (555) 123-4567").unwrap().as_str(),
+            "15551234567@c.us"
+        );
+        assert_eq!(
+            Wid::parse("15551234567@c.us").unwrap().phone(),
+            Some("15551234567")
+        );
+        assert_eq!(
+            Wid::parse("15551234567@s.whatsapp.net").unwrap().as_str(),
+            "15551234567@c.us"
+        );
+        let g = Wid::parse("120363025246125486@g.us").unwrap();
+        assert!(g.is_group() && g.phone().is_none());
+        assert!(Wid::parse("123456789012345@lid").is_ok());
+        assert!(Wid::parse("1555@x.us").is_err());
+        assert!(Wid::parse("abc@c.us").is_err());
+    }
+
+    #[test]
+    fn acks() {
+        assert_eq!(Ack::from_wa(-1), Ack::Failed);
+        assert_eq!(Ack::from_wa(3), Ack::Read);
+        assert!(Ack::Sent < Ack::Delivered && Ack::Delivered < Ack::Read);
+        assert_eq!(
+            serde_json::to_string(&Ack::Delivered).unwrap(),
+            "\"delivered\""
+        );
+        assert_eq!(
+            serde_json::to_string(&Status::ScanQr).unwrap(),
+            "\"SCAN_QR\""
+        );
+    }
+}

@@ -1,0 +1,331 @@
+// The sandbox's `window.WPP`: the subset of @wppconnect/wa-js 4.x that
+// wabridge's bridge.js uses, with wa-js's names, arguments, return shapes
+// and event names, backed by the sandbox server over a WebSocket instead of
+// WhatsApp's. Defining it has no side effects; `__sandboxDevice.start()`
+// connects. The contract test (inject/test) checks every member against
+// wa-js's type declarations.
+(function (window) {
+  'use strict';
+
+  const CREDS = 'sandbox.creds';
+  const listeners = new Map();
+  const readyCbs = [];
+  const pending = new Map();
+  let nextReq = 1;
+  let ws = null;
+  let started = false;
+  let online = false;
+  let mainReady = false;
+  let authCode = null;
+  let creds = null; // {token, phone, name, platform}
+  const chats = new Map(); // chat wid -> {id, name, msgs: Msg[], unreadCount, t}
+  const byId = new Map(); // serialized msg id -> Msg
+
+  function emit(name, data) {
+    for (const cb of listeners.get(name) || []) {
+      try { cb(data); } catch (e) { console.error('WPP listener failed', name, e); }
+    }
+  }
+
+  function wid(x) {
+    const s = typeof x === 'string' ? x : (x && x._serialized) || '';
+    const full = s.includes('@') ? s : s + '@c.us';
+    const [user, server] = full.split('@');
+    return { user, server, _serialized: full, toString() { return full; } };
+  }
+
+  const TYPES = { image: 'image', video: 'video', audio: 'audio', sticker: 'sticker' };
+  function msgType(media) {
+    if (!media) return 'chat';
+    if ((media.mimetype || '') === 'image/webp') return 'sticker';
+    const top = (media.mimetype || '').split('/')[0];
+    return TYPES[top] || 'document';
+  }
+
+  // A wire message from the server -> a MsgModel-like object.
+  function toMsg(w) {
+    const me = wid(creds ? creds.phone : '');
+    const peer = wid(w.peer);
+    const key = w.id.split('_').slice(2).join('_');
+    const m = {
+      id: { fromMe: w.from_me, remote: peer, id: key, _serialized: w.id },
+      type: msgType(w.media),
+      body: w.media ? (w.caption || '') : (w.text || ''),
+      caption: w.caption || undefined,
+      t: w.t,
+      from: w.from_me ? me : peer,
+      to: w.from_me ? peer : me,
+      notifyName: w.peer_name || undefined,
+      ack: w.ack,
+      isNewMsg: true,
+      mimetype: w.media ? w.media.mimetype : undefined,
+      filename: w.media ? w.media.filename || undefined : undefined,
+      size: w.media ? w.media.size : undefined,
+      quotedStanzaID: w.reply_to ? w.reply_to.split('_').slice(2).join('_') : undefined,
+      quotedMsgId: w.reply_to || undefined,
+    };
+    Object.defineProperty(m, '__media', { value: w.media, enumerable: false });
+    m.serialize = function () { return JSON.parse(JSON.stringify(this)); };
+    return m;
+  }
+
+  function store(m) {
+    const key = m.id.remote._serialized;
+    let chat = chats.get(key);
+    if (!chat) {
+      chat = { id: m.id.remote, name: m.notifyName || m.id.remote.user, msgs: [], unreadCount: 0, t: 0 };
+      chats.set(key, chat);
+    }
+    if (m.notifyName) chat.name = m.notifyName;
+    if (byId.has(m.id._serialized)) return false;
+    byId.set(m.id._serialized, m);
+    chat.msgs.push(m);
+    chat.t = Math.max(chat.t, m.t);
+    if (!m.id.fromMe) chat.unreadCount += 1;
+    return true;
+  }
+
+  function call(t, fields, timeoutMs) {
+    return new Promise((resolve, reject) => {
+      if (!ws || ws.readyState !== 1) return reject(new Error('not connected to WhatsApp'));
+      const req = nextReq++;
+      const timer = setTimeout(() => { pending.delete(req); reject(new Error(t + ' timed out')); }, timeoutMs || 30000);
+      pending.set(req, { resolve, reject, timer });
+      ws.send(JSON.stringify(Object.assign({ t, req }, fields)));
+    });
+  }
+
+  function setAuthCode(code) {
+    authCode = code
+      ? (() => {
+          const [ref, staticKeyPair, identityKeyPair, secretKey] = code.split(',');
+          return { type: 'multidevice', ref, staticKeyPair, identityKeyPair, secretKey, fullCode: code };
+        })()
+      : null;
+    emit('conn.auth_code_change', authCode);
+  }
+
+  function onServer(v) {
+    switch (v.t) {
+      case 'qr':
+        device.qrPng = v.png;
+        if (!mainReady) { mainReady = true; emit('conn.main_ready'); }
+        emit('conn.stream_mode_changed', 'QR');
+        setAuthCode(v.code);
+        break;
+      case 'linked':
+        creds = { token: v.token, phone: v.phone, name: v.name, platform: v.platform };
+        window.localStorage.setItem(CREDS, JSON.stringify(creds));
+        setAuthCode(null);
+        emit('conn.authenticated');
+        break;
+      case 'ready': {
+        creds = Object.assign(creds || {}, { phone: v.phone, name: v.name, platform: v.platform });
+        for (const w of v.history || []) { const m = toMsg(w); m.isNewMsg = false; store(m); }
+        online = true;
+        if (!mainReady) { mainReady = true; emit('conn.main_ready'); }
+        emit('conn.stream_mode_changed', 'MAIN');
+        emit('conn.online', true);
+        break;
+      }
+      case 'message': {
+        const m = toMsg(v.msg);
+        // Confirm receipt first: the server keeps it queued until then.
+        ws.send(JSON.stringify({ t: 'received', ids: [m.id._serialized] }));
+        if (store(m)) emit('chat.new_message', m);
+        break;
+      }
+      case 'ack': {
+        const m = byId.get(v.id);
+        if (m) m.ack = Math.max(m.ack, v.ack);
+        emit('chat.msg_ack_change', { ack: v.ack, chat: wid(v.chat), ids: [m ? m.id : { _serialized: v.id }] });
+        break;
+      }
+      case 'logout':
+        window.localStorage.removeItem(CREDS);
+        creds = null;
+        chats.clear();
+        byId.clear();
+        emit('conn.logout');
+        emit('conn.require_auth');
+        break;
+      case 'result': {
+        const p = pending.get(v.req);
+        if (!p) break;
+        pending.delete(v.req);
+        clearTimeout(p.timer);
+        v.ok ? p.resolve(v.value) : p.reject(new Error(v.error));
+        break;
+      }
+    }
+    device.render();
+  }
+
+  function connect() {
+    ws = new window.WebSocket(device.url);
+    ws.onopen = () => {
+      let saved = null;
+      try { saved = JSON.parse(window.localStorage.getItem(CREDS) || 'null'); } catch (e) { saved = null; }
+      if (saved && saved.token) creds = saved;
+      ws.send(JSON.stringify({ t: 'hello', token: creds ? creds.token : null }));
+    };
+    ws.onmessage = (e) => { try { onServer(JSON.parse(e.data)); } catch (err) { console.error(err); } };
+    ws.onclose = () => {
+      for (const [, p] of pending) { clearTimeout(p.timer); p.reject(new Error('connection lost')); }
+      pending.clear();
+      if (online) { online = false; emit('conn.online', false); }
+      device.render();
+      setTimeout(connect, 1000);
+    };
+  }
+
+  function newMsgId(to) {
+    let hex = '3EB0';
+    for (let i = 0; i < 16; i++) hex += '0123456789ABCDEF'[Math.floor(Math.random() * 16)];
+    return 'true_' + to + '_' + hex;
+  }
+
+  async function send(chatId, fields, options) {
+    const to = wid(chatId)._serialized;
+    const quoted = options && options.quotedMsg;
+    const id = newMsgId(to);
+    const value = await call('send', {
+      msg: Object.assign({ id, to, reply_to: quoted ? (typeof quoted === 'string' ? quoted : quoted._serialized || quoted.id._serialized) : null }, fields),
+    });
+    const m = toMsg(value);
+    if (store(m)) emit('chat.new_message', m);
+    return { id: m.id._serialized, ack: m.ack, from: m.from._serialized, to: m.to._serialized, sendMsgResult: Promise.resolve({ messageSendResult: 'OK' }) };
+  }
+
+  function requireAuth() {
+    if (!creds || !online) throw new Error('WhatsApp is not connected');
+  }
+
+  const WPP = {
+    get isReady() { return started; },
+    get isFullReady() { return started && online; },
+    loader: {
+      onReady(listener, delay) {
+        if (started) setTimeout(listener, delay || 0); else readyCbs.push(listener);
+      },
+    },
+    on(name, cb) {
+      if (!listeners.has(name)) listeners.set(name, []);
+      listeners.get(name).push(cb);
+      return WPP;
+    },
+    off(name, cb) {
+      const l = listeners.get(name) || [];
+      const i = l.indexOf(cb);
+      if (i >= 0) l.splice(i, 1);
+      return WPP;
+    },
+    conn: {
+      async getAuthCode() { return authCode; },
+      isAuthenticated() { return !!(creds && creds.token); },
+      isRegistered() { return !!(creds && creds.token); },
+      isMainReady() { return mainReady; },
+      isOnline() { return online; },
+      getMyUserId() { return creds && creds.phone ? wid(creds.phone) : undefined; },
+      getPlatform() { return creds ? creds.platform || 'android' : undefined; },
+      async logout() {
+        const token = creds ? creds.token : null;
+        window.localStorage.removeItem(CREDS);
+        creds = null;
+        chats.clear();
+        byId.clear();
+        try { await call('logout', { token }, 5000); } catch (e) { /* offline: the link dies server-side later */ }
+        emit('conn.logout');
+        return true;
+      },
+      async refreshQR() {
+        if (creds) return null;
+        await call('refresh_qr', {});
+        return authCode;
+      },
+    },
+    profile: {
+      getMyProfileName() { return creds ? creds.name : undefined; },
+    },
+    chat: {
+      async sendTextMessage(chatId, content, options) {
+        requireAuth();
+        return send(chatId, { text: String(content) }, options);
+      },
+      async sendFileMessage(chatId, content, options) {
+        requireAuth();
+        const opts = options || {};
+        const match = /^data:([^;,]*)(;base64)?,(.*)$/s.exec(String(content));
+        if (!match) throw new Error('content must be a data URL');
+        const data = match[2] ? match[3] : window.btoa(decodeURIComponent(match[3]));
+        const mimetype = opts.mimetype || match[1] || 'application/octet-stream';
+        return send(chatId, { caption: opts.caption || null, media: { mimetype, filename: opts.filename || null, data } }, opts);
+      },
+      async markIsRead(chatId) {
+        requireAuth();
+        const w = wid(chatId);
+        await call('read', { chat: w._serialized });
+        const chat = chats.get(w._serialized);
+        const unreadCount = chat ? chat.unreadCount : 0;
+        if (chat) chat.unreadCount = 0;
+        return { wid: w, unreadCount };
+      },
+      async list(options) {
+        const all = [...chats.values()].sort((a, b) => b.t - a.t);
+        const count = options && options.count;
+        return (count ? all.slice(0, count) : all).map((c) => ({
+          id: c.id, name: c.name, unreadCount: c.unreadCount, t: c.t, isGroup: c.id.server === 'g.us',
+        }));
+      },
+      async getMessages(chatId, options) {
+        const opts = options || {};
+        const chat = chats.get(wid(chatId)._serialized);
+        let msgs = chat ? chat.msgs.slice() : [];
+        if (opts.id) {
+          const i = msgs.findIndex((m) => m.id._serialized === opts.id);
+          if (i >= 0) msgs = opts.direction === 'after' ? msgs.slice(i + 1) : msgs.slice(0, i);
+        }
+        const count = opts.count === -1 ? msgs.length : opts.count || 20;
+        msgs = opts.direction === 'after' ? msgs.slice(0, count) : msgs.slice(-count);
+        return msgs.map((m) => m.serialize());
+      },
+      async downloadMedia(id) {
+        const m = byId.get(id);
+        if (!m || !m.__media) throw new Error('message has no media: ' + id);
+        const bin = window.atob(m.__media.data);
+        const bytes = new Uint8Array(bin.length);
+        for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+        return new window.Blob([bytes], { type: m.__media.mimetype });
+      },
+    },
+    contact: {
+      async queryWidExists(contactId) {
+        requireAuth();
+        const w = wid(contactId);
+        if (w.server !== 'c.us') return { wid: w, biz: false };
+        const exists = await call('exists', { phone: w.user });
+        return exists ? { wid: w, biz: false } : null;
+      },
+    },
+  };
+
+  // Sandbox internals, for the page's own UI; not part of WPP.
+  const device = {
+    url: null,
+    qrPng: null,
+    render() {},
+    state() {
+      return { online, creds, authCode, chats: [...chats.values()] };
+    },
+    start(url) {
+      if (started) return;
+      device.url = url;
+      started = true;
+      connect();
+      for (const cb of readyCbs.splice(0)) setTimeout(cb, 0);
+    },
+  };
+
+  window.WPP = WPP;
+  window.__sandboxDevice = device;
+})(window);

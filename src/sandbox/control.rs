@@ -1,0 +1,212 @@
+//! The control API (`/_sandbox/...`): the phones and the network, driven by
+//! tests and demos. Bad input gets a 4xx JSON error naming the field.
+
+use super::{Sandbox, world::LinkError, world::Media};
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{Path, Query, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::post,
+};
+use base64::Engine as _;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+pub fn routes() -> Router<Sandbox> {
+    Router::new()
+        .route("/link", post(link))
+        .route("/messages", post(inbound).get(list_sent))
+        .route("/messages/{id}/read", post(read))
+        .route("/accounts/{phone}/unlink", post(unlink))
+        .route("/drop", post(drop_all))
+        .route("/unregistered", post(unregistered))
+}
+
+struct Fail(StatusCode, &'static str, String);
+
+impl IntoResponse for Fail {
+    fn into_response(self) -> Response {
+        (
+            self.0,
+            Json(json!({"error": {"code": self.1, "message": self.2}})),
+        )
+            .into_response()
+    }
+}
+
+type Res = Result<Response, Fail>;
+
+fn body(bytes: &Bytes) -> Result<Value, Fail> {
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| {
+        Fail(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("body is not valid JSON: {e}"),
+        )
+    })?;
+    if !v.is_object() {
+        return Err(Fail(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            "body must be a JSON object".into(),
+        ));
+    }
+    Ok(v)
+}
+
+fn invalid(field: &str, why: &str) -> Fail {
+    Fail(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+        format!("field '{field}' {why}"),
+    )
+}
+
+fn opt_str(v: &Value, field: &str) -> Result<Option<String>, Fail> {
+    match v.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(invalid(field, "must be a string")),
+    }
+}
+
+fn req_str(v: &Value, field: &str) -> Result<String, Fail> {
+    opt_str(v, field)?
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| invalid(field, "is required"))
+}
+
+fn phone(v: &Value, field: &str) -> Result<String, Fail> {
+    let raw = req_str(v, field)?;
+    crate::model::parse_phone(&raw)
+        .map_err(|e| invalid(field, &format!("is not a phone number: {e}")))
+}
+
+async fn link(State(sb): State<Sandbox>, raw: Bytes) -> Res {
+    let v = body(&raw)?;
+    let qr = req_str(&v, "qr")?;
+    let phone = phone(&v, "phone")?;
+    let name = opt_str(&v, "name")?;
+    let mut w = sb.world.lock().await;
+    match w.link(&qr, &phone, name.as_deref()) {
+        Ok(()) => Ok(Json(json!({"phone": phone})).into_response()),
+        Err(LinkError::NotShown) => Err(Fail(
+            StatusCode::NOT_FOUND,
+            "qr_not_found",
+            "no device shows that QR".into(),
+        )),
+        Err(LinkError::Expired) => Err(Fail(
+            StatusCode::GONE,
+            "qr_expired",
+            "that QR has expired; scan the one the device shows now".into(),
+        )),
+    }
+}
+
+async fn inbound(State(sb): State<Sandbox>, raw: Bytes) -> Res {
+    let v = body(&raw)?;
+    let from = phone(&v, "from")?;
+    let to = phone(&v, "to")?;
+    let text = opt_str(&v, "text")?;
+    let name = opt_str(&v, "name")?;
+    let caption = opt_str(&v, "caption")?;
+    let media = match v.get("media") {
+        None | Some(Value::Null) => None,
+        Some(m @ Value::Object(_)) => {
+            let data =
+                req_str(m, "data").map_err(|_| invalid("media.data", "is required (base64)"))?;
+            base64::engine::general_purpose::STANDARD
+                .decode(&data)
+                .map_err(|_| invalid("media.data", "is not valid base64"))?;
+            let mimetype =
+                req_str(m, "mimetype").map_err(|_| invalid("media.mimetype", "is required"))?;
+            let filename = opt_str(m, "filename")
+                .map_err(|_| invalid("media.filename", "must be a string"))?;
+            Some(Media {
+                mimetype,
+                filename,
+                data,
+            })
+        }
+        Some(_) => return Err(invalid("media", "must be an object")),
+    };
+    if text.is_none() && media.is_none() {
+        return Err(invalid("text", "is required when there is no media"));
+    }
+    let mut w = sb.world.lock().await;
+    match w.inbound(&from, &to, name, text, media, caption) {
+        Some(id) => Ok((StatusCode::CREATED, Json(json!({"id": id}))).into_response()),
+        None => Err(Fail(
+            StatusCode::NOT_FOUND,
+            "account_not_found",
+            format!("no account {to}: link a device to it first"),
+        )),
+    }
+}
+
+async fn list_sent(State(sb): State<Sandbox>, Query(q): Query<HashMap<String, String>>) -> Res {
+    let account = q
+        .get("account")
+        .ok_or_else(|| invalid("account", "is required (query parameter)"))?;
+    let account = crate::model::parse_phone(account).map_err(|e| invalid("account", &e))?;
+    let w = sb.world.lock().await;
+    let acct = w.p.accounts.get(&account).ok_or_else(|| {
+        Fail(
+            StatusCode::NOT_FOUND,
+            "account_not_found",
+            format!("no account {account}"),
+        )
+    })?;
+    let sent: Vec<Value> = acct
+        .messages
+        .iter()
+        .filter(|m| m.from_me)
+        .map(|m| m.control_view())
+        .collect();
+    Ok(Json(sent).into_response())
+}
+
+async fn read(State(sb): State<Sandbox>, Path(id): Path<String>) -> Res {
+    if sb.world.lock().await.set_ack(&id, 3) {
+        Ok(Json(json!({"id": id, "ack": "read"})).into_response())
+    } else {
+        Err(Fail(
+            StatusCode::NOT_FOUND,
+            "message_not_found",
+            format!("no outbound message {id}"),
+        ))
+    }
+}
+
+async fn unlink(State(sb): State<Sandbox>, Path(phone): Path<String>) -> Res {
+    let phone = crate::model::parse_phone(&phone).map_err(|e| invalid("phone", &e))?;
+    let mut w = sb.world.lock().await;
+    if !w.p.accounts.contains_key(&phone) {
+        return Err(Fail(
+            StatusCode::NOT_FOUND,
+            "account_not_found",
+            format!("no account {phone}"),
+        ));
+    }
+    w.unlink(&phone);
+    Ok(Json(json!({"phone": phone, "unlinked": true})).into_response())
+}
+
+async fn drop_all(State(sb): State<Sandbox>) -> Res {
+    let mut w = sb.world.lock().await;
+    let n = w.conns.len();
+    // Dropping the senders ends each socket task, which closes the socket.
+    w.conns.clear();
+    Ok(Json(json!({"dropped": n})).into_response())
+}
+
+async fn unregistered(State(sb): State<Sandbox>, raw: Bytes) -> Res {
+    let v = body(&raw)?;
+    let phone = phone(&v, "phone")?;
+    let mut w = sb.world.lock().await;
+    w.p.unregistered.insert(phone.clone());
+    w.dirty = true;
+    Ok(Json(json!({"phone": phone, "registered": false})).into_response())
+}

@@ -1,0 +1,125 @@
+//! The push channel between the sandbox's servers and a page, like
+//! WhatsApp's own WebSocket. JSON text frames, `t` names the kind.
+
+use super::Sandbox;
+use axum::{
+    extract::{State, WebSocketUpgrade, ws::Message},
+    response::Response,
+};
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+
+pub async fn upgrade(ws: WebSocketUpgrade, State(sb): State<Sandbox>) -> Response {
+    ws.max_message_size(64 << 20)
+        .on_upgrade(move |socket| serve(socket, sb))
+}
+
+async fn serve(socket: axum::extract::ws::WebSocket, sb: Sandbox) {
+    let (mut sink, mut stream) = socket.split();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let conn = sb.world.lock().await.add_conn(tx);
+    let mut rotate = tokio::time::interval(sb.cfg.qr_interval);
+    rotate.tick().await;
+    loop {
+        tokio::select! {
+            out = rx.recv() => match out {
+                Some(text) => if sink.send(Message::Text(text.into())).await.is_err() { break },
+                // The world dropped us (POST /_sandbox/drop).
+                None => break,
+            },
+            frame = stream.next() => match frame {
+                Some(Ok(Message::Text(text))) => {
+                    if let Ok(v) = serde_json::from_str::<Value>(&text) {
+                        handle(&sb, conn, v).await;
+                    }
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {}
+            },
+            _ = rotate.tick() => {
+                let mut w = sb.world.lock().await;
+                if w.is_unlinked(conn) {
+                    w.show_qr(conn, false);
+                }
+            }
+        }
+    }
+    sb.world.lock().await.remove_conn(conn);
+    let _ = sink.close().await;
+}
+
+async fn handle(sb: &Sandbox, conn: u64, v: Value) {
+    let req = v.get("req").cloned().unwrap_or(Value::Null);
+    let mut w = sb.world.lock().await;
+    let reply = |w: &World, body: Value| {
+        if let Some(c) = w.conns.get(&conn) {
+            let _ = c.tx.send(body.to_string());
+        }
+    };
+    use super::world::World;
+    match v["t"].as_str().unwrap_or("") {
+        "hello" => w.hello(conn, v["token"].as_str()),
+        "received" => {
+            let ids: Vec<String> = v["ids"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            w.received(conn, &ids);
+        }
+        "send" => match w.outbound(conn, &v["msg"]) {
+            Ok(msg) => {
+                reply(
+                    &w,
+                    json!({"t": "result", "req": req, "ok": true, "value": msg}),
+                );
+                let id = msg["id"].as_str().unwrap_or_default().to_string();
+                let world = sb.world.clone();
+                let delay = sb.cfg.ack_delay;
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    world.lock().await.set_ack(&id, 2);
+                });
+            }
+            Err(e) => reply(
+                &w,
+                json!({"t": "result", "req": req, "ok": false, "error": e}),
+            ),
+        },
+        "exists" => {
+            let phone = v["phone"].as_str().unwrap_or("");
+            let exists = !phone.is_empty() && !w.p.unregistered.contains(phone);
+            reply(
+                &w,
+                json!({"t": "result", "req": req, "ok": true, "value": exists}),
+            );
+        }
+        "read" => {
+            w.mark_read(conn, v["chat"].as_str().unwrap_or(""));
+            reply(
+                &w,
+                json!({"t": "result", "req": req, "ok": true, "value": true}),
+            );
+        }
+        "logout" => {
+            w.device_logout(conn, v["token"].as_str());
+            reply(
+                &w,
+                json!({"t": "result", "req": req, "ok": true, "value": true}),
+            );
+        }
+        "refresh_qr" => {
+            if w.is_unlinked(conn) {
+                w.show_qr(conn, false);
+            }
+            reply(
+                &w,
+                json!({"t": "result", "req": req, "ok": true, "value": true}),
+            );
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,474 @@
+//! The sandbox's simulated WhatsApp: accounts, device links, every message
+//! and its ack, the offline queue, and the live device connections.
+//! Plain data behind one mutex; no IO here but the optional state file.
+
+use base64::Engine as _;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::UnboundedSender;
+
+/// What survives a sandbox restart when `--state` is given.
+#[derive(Default, Serialize, Deserialize)]
+pub struct Persisted {
+    pub accounts: BTreeMap<String, Account>,
+    /// device token -> account phone
+    pub links: BTreeMap<String, String>,
+    pub unregistered: BTreeSet<String>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Account {
+    pub phone: String,
+    pub name: String,
+    pub messages: Vec<SbMessage>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Media {
+    pub mimetype: String,
+    pub filename: Option<String>,
+    /// base64
+    pub data: String,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct SbMessage {
+    /// Serialized id as the account's device sees it: `false_<peer>@c.us_<key>`.
+    pub id: String,
+    pub from_me: bool,
+    /// The contact's phone.
+    pub peer: String,
+    pub peer_name: Option<String>,
+    pub text: Option<String>,
+    pub caption: Option<String>,
+    pub media: Option<Media>,
+    pub reply_to: Option<String>,
+    pub ack: i8,
+    pub timestamp: i64,
+    /// Inbound only: a device of the account confirmed receipt.
+    pub delivered: bool,
+}
+
+impl SbMessage {
+    /// The shape pushed to the page.
+    pub fn wire(&self) -> Value {
+        json!({
+            "id": self.id, "from_me": self.from_me, "peer": self.peer,
+            "peer_name": self.peer_name, "text": self.text, "caption": self.caption,
+            "media": self.media.as_ref().map(|m| json!({
+                "mimetype": m.mimetype, "filename": m.filename, "data": m.data,
+                "size": base64::engine::general_purpose::STANDARD.decode(&m.data).map(|b| b.len()).unwrap_or(0),
+            })),
+            "reply_to": self.reply_to, "ack": self.ack, "t": self.timestamp,
+        })
+    }
+
+    /// The shape of `GET /_sandbox/messages`.
+    pub fn control_view(&self) -> Value {
+        json!({
+            "id": self.id, "to": self.peer, "text": self.text, "caption": self.caption,
+            "media": self.media.as_ref().map(|m| json!({
+                "mimetype": m.mimetype, "filename": m.filename, "data": m.data,
+                "size": base64::engine::general_purpose::STANDARD.decode(&m.data).map(|b| b.len()).unwrap_or(0),
+            })),
+            "reply_to": self.reply_to,
+            "ack": ack_name(self.ack), "timestamp": self.timestamp,
+        })
+    }
+}
+
+pub fn ack_name(ack: i8) -> &'static str {
+    crate::model::Ack::from_wa(ack as i64).as_str()
+}
+
+pub enum Link {
+    /// Waiting for `hello`.
+    Greeting,
+    Unlinked {
+        keys: String,
+        qr: String,
+    },
+    Linked {
+        phone: String,
+    },
+}
+
+pub struct Conn {
+    pub tx: UnboundedSender<String>,
+    pub link: Link,
+}
+
+pub struct World {
+    pub p: Persisted,
+    pub conns: HashMap<u64, Conn>,
+    /// QR strings that were shown and rotated away, for 410 on link.
+    pub expired_qrs: HashMap<String, Instant>,
+    next_conn: u64,
+    pub dirty: bool,
+}
+
+pub enum LinkError {
+    NotShown,
+    Expired,
+}
+
+fn b64(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    rand::rng().fill(&mut bytes[..]);
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+pub fn random_hex(n: usize) -> String {
+    let mut rng = rand::rng();
+    (0..n)
+        .map(|_| {
+            char::from_digit(rng.random_range(0..16), 16)
+                .unwrap()
+                .to_ascii_uppercase()
+        })
+        .collect()
+}
+
+fn now_s() -> i64 {
+    crate::model::now_ms() / 1000
+}
+
+impl World {
+    pub fn new(p: Persisted) -> Self {
+        World {
+            p,
+            conns: HashMap::new(),
+            expired_qrs: HashMap::new(),
+            next_conn: 1,
+            dirty: false,
+        }
+    }
+
+    pub fn add_conn(&mut self, tx: UnboundedSender<String>) -> u64 {
+        let id = self.next_conn;
+        self.next_conn += 1;
+        self.conns.insert(
+            id,
+            Conn {
+                tx,
+                link: Link::Greeting,
+            },
+        );
+        id
+    }
+
+    pub fn remove_conn(&mut self, id: u64) {
+        if let Some(Conn {
+            link: Link::Unlinked { qr, .. },
+            ..
+        }) = self.conns.remove(&id)
+        {
+            self.expired_qrs.insert(qr, Instant::now());
+        }
+    }
+
+    fn send(&self, conn: u64, msg: Value) {
+        if let Some(c) = self.conns.get(&conn) {
+            let _ = c.tx.send(msg.to_string());
+        }
+    }
+
+    fn send_account(&self, phone: &str, msg: &Value) {
+        let text = msg.to_string();
+        for c in self.conns.values() {
+            if matches!(&c.link, Link::Linked { phone: p } if p == phone) {
+                let _ = c.tx.send(text.clone());
+            }
+        }
+    }
+
+    pub fn account_online(&self, phone: &str) -> bool {
+        self.conns
+            .values()
+            .any(|c| matches!(&c.link, Link::Linked { phone: p } if p == phone))
+    }
+
+    /// `hello` from a page: resume a link if its token is valid, else show a QR.
+    pub fn hello(&mut self, conn: u64, token: Option<&str>) {
+        match token {
+            Some(t) => match self.p.links.get(t).cloned() {
+                Some(phone) => self.go_linked(conn, phone),
+                None => {
+                    // Unlinked while the device was away: the page logs out.
+                    self.send(conn, json!({"t": "logout"}));
+                    self.show_qr(conn, true);
+                }
+            },
+            None => self.show_qr(conn, true),
+        }
+    }
+
+    /// Show (or rotate) the QR of an unlinked device. Like WhatsApp, the keys
+    /// stay for the connection's life and only the ref rotates.
+    pub fn show_qr(&mut self, conn: u64, fresh_keys: bool) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let keys = match (&c.link, fresh_keys) {
+            (Link::Unlinked { keys, .. }, false) => keys.clone(),
+            _ => format!("{},{},{}", b64(32), b64(32), b64(32)),
+        };
+        if let Link::Unlinked { qr, .. } = &c.link {
+            self.expired_qrs.insert(qr.clone(), Instant::now());
+        }
+        let qr = format!("2@{},{keys}", b64(48));
+        c.link = Link::Unlinked {
+            keys,
+            qr: qr.clone(),
+        };
+        let png = crate::qr::png_data_url(&qr).unwrap_or_default();
+        self.send(conn, json!({"t": "qr", "code": qr, "png": png}));
+        let cutoff = Instant::now() - Duration::from_secs(3600);
+        self.expired_qrs.retain(|_, at| *at > cutoff);
+    }
+
+    pub fn is_unlinked(&self, conn: u64) -> bool {
+        matches!(
+            self.conns.get(&conn),
+            Some(Conn {
+                link: Link::Unlinked { .. },
+                ..
+            })
+        )
+    }
+
+    /// The phone scanned `qr`: link the device showing it to `phone`.
+    pub fn link(&mut self, qr: &str, phone: &str, name: Option<&str>) -> Result<(), LinkError> {
+        let conn = self
+            .conns
+            .iter()
+            .find(|(_, c)| matches!(&c.link, Link::Unlinked { qr: q, .. } if q == qr))
+            .map(|(id, _)| *id);
+        let Some(conn) = conn else {
+            return Err(if self.expired_qrs.contains_key(qr) {
+                LinkError::Expired
+            } else {
+                LinkError::NotShown
+            });
+        };
+        let acct = self
+            .p
+            .accounts
+            .entry(phone.to_string())
+            .or_insert_with(|| Account {
+                phone: phone.to_string(),
+                name: format!("Sandbox {phone}"),
+                messages: Vec::new(),
+            });
+        if let Some(n) = name {
+            acct.name = n.to_string();
+        }
+        let token = b64(24);
+        self.p.links.insert(token.clone(), phone.to_string());
+        self.dirty = true;
+        let name = acct.name.clone();
+        self.send(
+            conn,
+            json!({"t": "linked", "token": token, "phone": phone, "name": name, "platform": "android"}),
+        );
+        self.go_linked(conn, phone.to_string());
+        Ok(())
+    }
+
+    /// A linked device comes online: history sync, then what was queued.
+    fn go_linked(&mut self, conn: u64, phone: String) {
+        let Some(acct) = self.p.accounts.get(&phone) else {
+            return;
+        };
+        let mut history: Vec<Value> = acct
+            .messages
+            .iter()
+            .rev()
+            .filter(|m| m.from_me || m.delivered)
+            .take(500)
+            .map(SbMessage::wire)
+            .collect();
+        history.reverse();
+        let queued: Vec<Value> = acct
+            .messages
+            .iter()
+            .filter(|m| !m.from_me && !m.delivered)
+            .map(SbMessage::wire)
+            .collect();
+        self.send(
+            conn,
+            json!({"t": "ready", "phone": phone, "name": acct.name, "platform": "android", "history": history}),
+        );
+        for m in queued {
+            self.send(conn, json!({"t": "message", "msg": m}));
+        }
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.link = Link::Linked { phone };
+        }
+    }
+
+    pub fn conn_phone(&self, conn: u64) -> Option<String> {
+        match self.conns.get(&conn) {
+            Some(Conn {
+                link: Link::Linked { phone },
+                ..
+            }) => Some(phone.clone()),
+            _ => None,
+        }
+    }
+
+    /// A contact writes to an account. Queued until a device confirms receipt.
+    pub fn inbound(
+        &mut self,
+        from: &str,
+        to: &str,
+        name: Option<String>,
+        text: Option<String>,
+        media: Option<Media>,
+        caption: Option<String>,
+    ) -> Option<String> {
+        let acct = self.p.accounts.get_mut(to)?;
+        let msg = SbMessage {
+            id: format!("false_{from}@c.us_3A{}", random_hex(18)),
+            from_me: false,
+            peer: from.to_string(),
+            peer_name: name,
+            text,
+            caption,
+            media,
+            reply_to: None,
+            ack: 1,
+            timestamp: now_s(),
+            delivered: false,
+        };
+        let id = msg.id.clone();
+        let wire = json!({"t": "message", "msg": msg.wire()});
+        acct.messages.push(msg);
+        self.dirty = true;
+        self.send_account(to, &wire);
+        Some(id)
+    }
+
+    pub fn received(&mut self, conn: u64, ids: &[String]) {
+        let Some(phone) = self.conn_phone(conn) else {
+            return;
+        };
+        if let Some(acct) = self.p.accounts.get_mut(&phone) {
+            for m in acct.messages.iter_mut().rev() {
+                if !m.from_me && !m.delivered && ids.contains(&m.id) {
+                    m.delivered = true;
+                }
+            }
+            self.dirty = true;
+        }
+    }
+
+    /// The device sends a message. Returns the stored message's wire shape.
+    pub fn outbound(&mut self, conn: u64, req: &Value) -> Result<Value, String> {
+        let phone = self.conn_phone(conn).ok_or("device is not linked")?;
+        let to = req["to"].as_str().ok_or("missing 'to'")?;
+        let peer = to.strip_suffix("@c.us").unwrap_or(to).to_string();
+        if self.p.unregistered.contains(&peer) {
+            return Err(format!("{peer} is not on WhatsApp"));
+        }
+        let id = req["id"].as_str().ok_or("missing 'id'")?.to_string();
+        let acct = self.p.accounts.get_mut(&phone).ok_or("no account")?;
+        let media = match req.get("media").filter(|m| !m.is_null()) {
+            Some(m) => Some(Media {
+                mimetype: m["mimetype"]
+                    .as_str()
+                    .unwrap_or("application/octet-stream")
+                    .into(),
+                filename: m["filename"].as_str().map(String::from),
+                data: m["data"].as_str().ok_or("media without data")?.into(),
+            }),
+            None => None,
+        };
+        let msg = SbMessage {
+            id,
+            from_me: true,
+            peer,
+            peer_name: None,
+            text: req["text"].as_str().map(String::from),
+            caption: req["caption"].as_str().map(String::from),
+            media,
+            reply_to: req["reply_to"].as_str().map(String::from),
+            ack: 1,
+            timestamp: now_s(),
+            delivered: true,
+        };
+        let wire = msg.wire();
+        acct.messages.push(msg);
+        self.dirty = true;
+        Ok(wire)
+    }
+
+    /// Raise an outbound message's ack (never lower it) and tell the devices.
+    pub fn set_ack(&mut self, id: &str, ack: i8) -> bool {
+        for acct in self.p.accounts.values_mut() {
+            if let Some(m) = acct
+                .messages
+                .iter_mut()
+                .rev()
+                .find(|m| m.id == id && m.from_me)
+            {
+                if m.ack < ack {
+                    m.ack = ack;
+                    let push = json!({"t": "ack", "id": id, "chat": m.peer, "ack": ack});
+                    let phone = acct.phone.clone();
+                    self.dirty = true;
+                    self.send_account(&phone, &push);
+                }
+                return true;
+            }
+        }
+        false
+    }
+
+    pub fn unlink(&mut self, phone: &str) -> bool {
+        let before = self.p.links.len();
+        self.p.links.retain(|_, p| p != phone);
+        let had = before != self.p.links.len() || self.account_online(phone);
+        let conns: Vec<u64> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| matches!(&c.link, Link::Linked { phone: p } if p == phone))
+            .map(|(id, _)| *id)
+            .collect();
+        for conn in conns {
+            self.send(conn, json!({"t": "logout"}));
+            self.show_qr(conn, true);
+        }
+        self.dirty = true;
+        had
+    }
+
+    /// The device logs itself out (WPP.conn.logout).
+    pub fn device_logout(&mut self, conn: u64, token: Option<&str>) {
+        if let Some(t) = token {
+            self.p.links.remove(t);
+            self.dirty = true;
+        }
+        self.show_qr(conn, true);
+    }
+
+    pub fn mark_read(&mut self, conn: u64, chat: &str) {
+        let Some(phone) = self.conn_phone(conn) else {
+            return;
+        };
+        let peer = chat.strip_suffix("@c.us").unwrap_or(chat);
+        if let Some(acct) = self.p.accounts.get_mut(&phone) {
+            for m in acct
+                .messages
+                .iter_mut()
+                .filter(|m| !m.from_me && m.peer == peer)
+            {
+                m.ack = m.ack.max(3);
+            }
+            self.dirty = true;
+        }
+    }
+}
