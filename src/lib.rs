@@ -1,9 +1,14 @@
 //! wabridge: a WhatsApp Web bridge daemon. See docs/architecture.md.
 
+pub mod api;
 pub mod config;
+pub mod events;
 pub mod model;
 pub mod qr;
 pub mod sandbox;
+pub mod session;
+pub mod store;
+pub mod webhook;
 
 use config::{HealthcheckArgs, LogFormat, SandboxArgs, ServeArgs};
 
@@ -33,8 +38,98 @@ pub async fn run_sandbox(args: SandboxArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn serve(_args: ServeArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not yet")
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging(args.log_format);
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(config::default_data_dir);
+    session::browser::ensure_private_dir(&data_dir)
+        .map_err(|e| anyhow::anyhow!("cannot use data dir {}: {e}", data_dir.display()))?;
+    let store = store::Store::open(&data_dir.join("db"))?;
+    let api_key = api_key(&args, &data_dir)?;
+
+    let mut wa_url = args.wa_url.clone();
+    let _sandbox = if args.sandbox {
+        let h = sandbox::spawn(args.sandbox_world.config(args.sandbox_listen)).await?;
+        wa_url = format!("http://{}/", h.addr);
+        tracing::info!("embedded sandbox at {wa_url} (control API at {wa_url}_sandbox)");
+        Some(h)
+    } else {
+        None
+    };
+    let spec = session::browser::BrowserSpec {
+        kind: args.browser,
+        executable: args.chromium.clone(),
+    };
+    let (exe, shell) = spec.resolve()?;
+    tracing::info!(browser = %exe.display(), headless_shell = shell, "browser");
+
+    let events = events::EventBus::new();
+    let env = std::sync::Arc::new(session::SessionEnv::new(
+        data_dir.clone(),
+        spec,
+        wa_url,
+        args.wajs_path.clone(),
+        args.page_timeout(),
+        args.load_timeout(),
+        args.print_qr,
+        events,
+        session::Records::new(store.clone()),
+    ));
+    let manager = session::Manager::new(env);
+    manager.resume().await;
+
+    let state = api::AppState {
+        manager: manager.clone(),
+        api_key: api_key.into(),
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
+    tracing::info!("wabridge listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, api::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("shutting down: closing browsers (profiles are kept)");
+    manager.shutdown().await;
+    store.flush().await?;
+    Ok(())
+}
+
+/// `WABRIDGE_API_KEY`, or the key kept in the data dir, or a new one
+/// (stored 0600 and printed once, outside the logs).
+fn api_key(args: &ServeArgs, data_dir: &std::path::Path) -> anyhow::Result<String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(k) = args.api_key.as_ref().filter(|k| !k.is_empty()) {
+        return Ok(k.clone());
+    }
+    let path = data_dir.join("api-key");
+    if let Ok(k) = std::fs::read_to_string(&path) {
+        if !k.trim().is_empty() {
+            return Ok(k.trim().to_string());
+        }
+    }
+    let key = format!("wab_{}", session_key_material());
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)?;
+    f.write_all(key.as_bytes())?;
+    eprintln!(
+        "wabridge: generated an API key (kept in {}):\n\n    {key}\n",
+        path.display()
+    );
+    Ok(key)
+}
+
+fn session_key_material() -> String {
+    use base64::Engine as _;
+    let bytes: [u8; 24] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 pub async fn healthcheck(args: HealthcheckArgs) -> anyhow::Result<()> {

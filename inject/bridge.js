@@ -1,0 +1,212 @@
+// wabridge's page side. Installed on every document before the page's own
+// scripts. It is the only code that knows wa-js (`window.WPP`): it turns
+// WPP events into bridge events, sent in batches through one CDP binding
+// (`__wabridgeEmit`), and exposes the calls the daemon makes as
+// `window.__wabridge`. The same file runs against real WhatsApp Web + wa-js
+// and against the sandbox's WPP.
+(function () {
+  'use strict';
+  if (window.top !== window || window.__wabridge) return;
+
+  const queue = [];
+  let flushing = false;
+
+  function emit(ev) {
+    queue.push(ev);
+    if (!flushing) {
+      flushing = true;
+      setTimeout(flush, 0);
+    }
+  }
+
+  function flush() {
+    flushing = false;
+    if (typeof window.__wabridgeEmit !== 'function') {
+      // The binding is added before navigation; this only guards odd frames.
+      if (queue.length) { flushing = true; setTimeout(flush, 50); }
+      return;
+    }
+    while (queue.length) {
+      window.__wabridgeEmit(JSON.stringify(queue.splice(0, 500)));
+    }
+  }
+
+  function widStr(w) {
+    if (!w) return null;
+    if (typeof w === 'string') return w;
+    return w._serialized || (w.user && w.server ? w.user + '@' + w.server : String(w));
+  }
+
+  function phoneOf(w) {
+    const s = widStr(w);
+    return s && s.endsWith('@c.us') ? s.slice(0, -5) : null;
+  }
+
+  const TYPES = {
+    chat: 'text', image: 'image', video: 'video', audio: 'audio', ptt: 'audio',
+    document: 'document', sticker: 'sticker', location: 'location',
+  };
+  // Not user messages: system notices, and ciphertext placeholders that
+  // wa-js reports again once decrypted.
+  const SKIP = new Set(['ciphertext', 'e2e_notification', 'notification_template', 'gp2', 'protocol', 'call_log', 'revoked']);
+
+  function normalize(m) {
+    if (!m || !m.id || SKIP.has(m.type)) return null;
+    const fromMe = !!m.id.fromMe;
+    const chat = widStr(m.id.remote) || widStr(fromMe ? m.to : m.from);
+    const type = TYPES[m.type] || 'other';
+    const sender = fromMe ? widStr(m.from) : widStr(m.author) || widStr(m.from);
+    const hasMedia = type !== 'text' && type !== 'location' && type !== 'other';
+    return {
+      id: widStr(m.id),
+      chat,
+      from: widStr(m.from),
+      to: widStr(m.to),
+      from_me: fromMe,
+      type,
+      text: type === 'text' ? m.body || '' : null,
+      caption: hasMedia ? m.caption || null : null,
+      timestamp: m.t || Math.floor(Date.now() / 1000),
+      ack: typeof m.ack === 'number' ? m.ack : 0,
+      sender: { phone: phoneOf(sender), name: m.notifyName || null },
+      reply_to: m.quotedMsgId ? widStr(m.quotedMsgId) : m.quotedStanzaID || null,
+      media: hasMedia ? { mimetype: m.mimetype || null, filename: m.filename || null, size: m.size || null } : null,
+      location: type === 'location' ? { lat: m.lat, lng: m.lng } : null,
+    };
+  }
+
+  function me() {
+    const id = WPP.conn.getMyUserId();
+    if (!id) return null;
+    let name = null;
+    try { name = WPP.profile.getMyProfileName() || null; } catch (e) { name = null; }
+    return { id: widStr(id), phone: phoneOf(id) || (id.user || null), name };
+  }
+
+  let connectedSent = false;
+  function reportConnected() {
+    // getMyUserId is set a moment after authentication on real WhatsApp.
+    let tries = 0;
+    const tick = () => {
+      const who = me();
+      if (who) {
+        connectedSent = true;
+        emit({ type: 'connected', me: who, platform: WPP.conn.getPlatform() || null });
+      } else if (tries++ < 600) {
+        setTimeout(tick, 100);
+      }
+    };
+    tick();
+  }
+
+  function wire() {
+    emit({ type: 'injected' });
+    WPP.on('conn.auth_code_change', (code) => emit({ type: 'auth_code', code: code ? code.fullCode : null }));
+    WPP.on('conn.authenticated', () => { emit({ type: 'authenticated' }); reportConnected(); });
+    WPP.on('conn.logout', () => { connectedSent = false; emit({ type: 'logout' }); });
+    WPP.on('conn.require_auth', () => emit({ type: 'require_auth' }));
+    WPP.on('conn.online', (online) => {
+      emit({ type: 'online', online: !!online });
+      if (online && !connectedSent && WPP.conn.isAuthenticated()) reportConnected();
+    });
+    WPP.on('chat.new_message', (m) => {
+      const msg = normalize(m);
+      if (msg) emit({ type: 'message', msg });
+    });
+    WPP.on('chat.msg_ack_change', (e) => emit({
+      type: 'ack', ack: e.ack, chat: widStr(e.chat), ids: (e.ids || []).map(widStr),
+    }));
+    WPP.on('chat.msg_revoke', (e) => emit({
+      type: 'revoke', id: widStr(e.refId || e.id), chat: widStr(e.from && e.id && e.id.remote ? e.id.remote : e.from),
+    }));
+    WPP.loader.onReady(async () => {
+      emit({ type: 'ready' });
+      if (WPP.conn.isAuthenticated()) {
+        reportConnected();
+      } else {
+        const code = await WPP.conn.getAuthCode();
+        if (code) emit({ type: 'auth_code', code: code.fullCode });
+      }
+    });
+  }
+
+  // wa-js (or the sandbox's WPP) may appear after this script runs.
+  (function waitForWPP() {
+    if (window.WPP && window.WPP.loader && typeof window.WPP.on === 'function') wire();
+    else setTimeout(waitForWPP, 50);
+  })();
+
+  function dataUrl(b64, mimetype) {
+    return 'data:' + (mimetype || 'application/octet-stream') + ';base64,' + b64;
+  }
+
+  async function blobToBase64(blob) {
+    const buf = new Uint8Array(await blob.arrayBuffer());
+    let s = '';
+    for (let i = 0; i < buf.length; i += 0x8000) s += String.fromCharCode.apply(null, buf.subarray(i, i + 0x8000));
+    return btoa(s);
+  }
+
+  function sent(r) {
+    return { id: widStr(r.id), ack: typeof r.ack === 'number' ? r.ack : 0, timestamp: Math.floor(Date.now() / 1000) };
+  }
+
+  // The daemon's calls. Each returns JSON-able values; errors throw.
+  window.__wabridge = {
+    state() {
+      const W = window.WPP;
+      if (!W || !W.conn) return { wpp: false };
+      return {
+        wpp: true,
+        ready: !!W.isReady,
+        authenticated: W.conn.isAuthenticated(),
+        me: W.conn.isAuthenticated() ? me() : null,
+        platform: W.conn.isAuthenticated() ? W.conn.getPlatform() || null : null,
+      };
+    },
+    async sendText(to, text, replyTo) {
+      const opts = { createChat: true };
+      if (replyTo) opts.quotedMsg = replyTo;
+      return sent(await WPP.chat.sendTextMessage(to, text, opts));
+    },
+    async sendFile(to, b64, o) {
+      const opts = { type: o.type || 'auto-detect', caption: o.caption || undefined, filename: o.filename || undefined, mimetype: o.mimetype, createChat: true };
+      if (o.replyTo) opts.quotedMsg = o.replyTo;
+      return sent(await WPP.chat.sendFileMessage(to, dataUrl(b64, o.mimetype), opts));
+    },
+    async exists(id) {
+      const r = await WPP.contact.queryWidExists(id);
+      return r ? widStr(r.wid) : null;
+    },
+    async markRead(chat) {
+      await WPP.chat.markIsRead(chat);
+      return true;
+    },
+    async chats() {
+      const list = await WPP.chat.list();
+      return list.map((c) => ({ id: widStr(c.id), name: c.name || c.formattedTitle || null, unread: c.unreadCount || 0, timestamp: c.t || null }));
+    },
+    // Messages newer than `since` (unix s) in every chat, oldest first, for
+    // catching up after a reconnect.
+    async recent(since, perChat) {
+      const out = [];
+      for (const c of await WPP.chat.list()) {
+        const msgs = await WPP.chat.getMessages(widStr(c.id), { count: perChat || 100 });
+        for (const m of msgs) {
+          if ((m.t || 0) >= since) {
+            const n = normalize(m);
+            if (n) out.push(n);
+          }
+        }
+      }
+      out.sort((a, b) => a.timestamp - b.timestamp);
+      return out;
+    },
+    async downloadMedia(id) {
+      return blobToBase64(await WPP.chat.downloadMedia(id));
+    },
+    async logout() {
+      return WPP.conn.logout();
+    },
+  };
+})();

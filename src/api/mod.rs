@@ -1,0 +1,60 @@
+//! The HTTP API: routing, auth, errors. Handlers translate HTTP to calls on
+//! the session manager and back; they hold no state of their own.
+
+pub mod auth;
+pub mod error;
+mod sessions;
+
+use crate::session::Manager;
+use axum::{
+    Json, Router,
+    extract::DefaultBodyLimit,
+    middleware,
+    routing::{get, post},
+};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::{timeout::TimeoutLayer, trace::TraceLayer};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub manager: Arc<Manager>,
+    pub api_key: Arc<str>,
+}
+
+/// Bodies may carry base64 media.
+pub const MAX_BODY: usize = 96 << 20;
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/api/sessions", post(sessions::create).get(sessions::list))
+        .route(
+            "/api/sessions/{id}",
+            get(sessions::get).delete(sessions::delete),
+        )
+        .route("/api/sessions/{id}/start", post(sessions::start))
+        .route("/api/sessions/{id}/stop", post(sessions::stop))
+        .route("/api/sessions/{id}/restart", post(sessions::restart))
+        .route("/api/sessions/{id}/logout", post(sessions::logout))
+        .route(
+            "/api/sessions/{id}/webhooks",
+            axum::routing::put(sessions::put_webhooks),
+        )
+        .route("/api/sessions/{id}/qr", get(sessions::qr))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_key,
+        ));
+    Router::new()
+        .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
+        .merge(api)
+        .fallback(|| async { error::ApiError::not_found("route_not_found", "no such route") })
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(120),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,153 @@
+//! The protocol between the driver and `inject/bridge.js`: events arrive as
+//! JSON arrays through the `__wabridgeEmit` binding; calls go out as
+//! `window.__wabridge.<fn>(args...)`, each under a timeout.
+
+use chromiumoxide::Page;
+use serde::{Deserialize, de::DeserializeOwned};
+use serde_json::Value;
+use std::time::Duration;
+
+pub const BINDING: &str = "__wabridgeEmit";
+pub const BRIDGE_JS: &str = include_str!("../../inject/bridge.js");
+
+/// Set before any page script: no analytics, no service worker (it would
+/// serve a stale WhatsApp Web and keep running after the page).
+pub const PRELUDE_JS: &str = r#"
+window.WPPConfig = Object.assign({ disableGoogleAnalytics: true, sendStatusToDevice: false, poweredBy: null }, window.WPPConfig || {});
+try {
+  if (navigator.serviceWorker) {
+    navigator.serviceWorker.getRegistrations().then(rs => rs.forEach(r => r.unregister())).catch(() => {});
+  }
+} catch (e) {}
+"#;
+
+#[derive(Debug, Deserialize, PartialEq)]
+pub struct BridgeMe {
+    pub id: String,
+    pub phone: Option<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum BridgeEvent {
+    Injected,
+    Ready,
+    AuthCode {
+        code: Option<String>,
+    },
+    Authenticated,
+    Connected {
+        me: BridgeMe,
+        platform: Option<String>,
+    },
+    Online {
+        online: bool,
+    },
+    Logout,
+    RequireAuth,
+    Message {
+        msg: Value,
+    },
+    Ack {
+        ack: i64,
+        chat: Option<String>,
+        ids: Vec<String>,
+    },
+    Revoke {
+        id: Option<String>,
+        chat: Option<String>,
+    },
+    #[serde(other)]
+    Unknown,
+}
+
+pub fn parse_batch(payload: &str) -> Vec<BridgeEvent> {
+    match serde_json::from_str::<Vec<Value>>(payload) {
+        Ok(items) => items
+            .into_iter()
+            .filter_map(|v| serde_json::from_value(v).ok())
+            .collect(),
+        Err(e) => {
+            tracing::warn!("bridge sent a batch that is not JSON: {e}");
+            Vec::new()
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("the page did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("{0}")]
+    Page(String),
+    #[error("the browser is not available: {0}")]
+    Browser(String),
+}
+
+/// `window.__wabridge.<func>(...args)`, awaited, under `timeout`.
+pub async fn call<T: DeserializeOwned>(
+    page: &Page,
+    timeout: Duration,
+    func: &str,
+    args: &[Value],
+) -> Result<T, CallError> {
+    let args = args
+        .iter()
+        .map(|a| a.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let expr = format!("window.__wabridge.{func}({args})");
+    evaluate(page, timeout, &expr).await
+}
+
+pub async fn evaluate<T: DeserializeOwned>(
+    page: &Page,
+    timeout: Duration,
+    expr: &str,
+) -> Result<T, CallError> {
+    use chromiumoxide::cdp::js_protocol::runtime::EvaluateParams;
+    let params = EvaluateParams::builder()
+        .expression(expr)
+        .await_promise(true)
+        .return_by_value(true)
+        .build()
+        .map_err(CallError::Page)?;
+    let res = tokio::time::timeout(timeout, page.evaluate_expression(params))
+        .await
+        .map_err(|_| CallError::Timeout(timeout))?;
+    match res {
+        Ok(r) => r
+            .into_value::<T>()
+            .map_err(|e| CallError::Page(format!("unexpected answer from the page: {e}"))),
+        Err(chromiumoxide::error::CdpError::JavascriptException(e)) => Err(CallError::Page(
+            e.exception
+                .as_ref()
+                .and_then(|x| x.description.clone())
+                .unwrap_or(e.text.clone())
+                .lines()
+                .next()
+                .unwrap_or("error in page")
+                .trim_start_matches("Error: ")
+                .to_string(),
+        )),
+        Err(e) => Err(CallError::Browser(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_batches_and_ignores_unknown() {
+        let evs = parse_batch(
+            r#"[{"type":"auth_code","code":"2@x,a,b,c"},{"type":"connected","me":{"id":"1@c.us","phone":"1","name":null},"platform":"android"},{"type":"whatever"},{"type":"online","online":false}]"#,
+        );
+        assert!(matches!(&evs[0], BridgeEvent::AuthCode { code: Some(c) } if c == "2@x,a,b,c"));
+        assert!(matches!(&evs[1], BridgeEvent::Connected { .. }));
+        assert!(matches!(&evs[2], BridgeEvent::Unknown));
+        assert!(matches!(&evs[3], BridgeEvent::Online { online: false }));
+        assert!(parse_batch("not json").is_empty());
+    }
+}

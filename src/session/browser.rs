@@ -1,0 +1,300 @@
+//! Launching and ending one session's browser.
+//!
+//! We spawn Chromium ourselves (not through chromiumoxide's launcher) so that
+//! it runs in its own process group, which we can end as a whole (the
+//! headless shell's zygotes outlive a kill of the main pid), and so that the
+//! group id is written next to the profile: a daemon restarted after
+//! `kill -9` ends whatever its predecessor left behind.
+
+use crate::config::BrowserKind;
+use chromiumoxide::{Browser, Page, handler::HandlerConfig};
+use futures::StreamExt;
+use std::{
+    os::unix::fs::PermissionsExt,
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::Duration,
+};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::watch;
+
+/// A desktop Chrome user agent: WhatsApp Web refuses `HeadlessChrome`.
+pub const USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/136.0.0.0 Safari/537.36";
+
+const PID_FILE: &str = "browser.pid";
+
+#[derive(Clone, Debug)]
+pub struct BrowserSpec {
+    pub kind: BrowserKind,
+    /// Explicit executable; otherwise found from `kind`.
+    pub executable: Option<PathBuf>,
+}
+
+impl BrowserSpec {
+    /// The executable and whether it is the headless shell.
+    pub fn resolve(&self) -> anyhow::Result<(PathBuf, bool)> {
+        if let Some(path) = &self.executable {
+            let shell = path.to_string_lossy().contains("headless-shell")
+                || self.kind == BrowserKind::HeadlessShell;
+            return Ok((path.clone(), shell));
+        }
+        let shell = find_on_path(&["chromium-headless-shell"]).or_else(|| {
+            Some(PathBuf::from("/usr/lib/chromium/chromium-headless-shell")).filter(|p| p.exists())
+        });
+        let full = find_on_path(&["chromium", "chromium-browser", "google-chrome"]);
+        match self.kind {
+            BrowserKind::HeadlessShell => shell.map(|p| (p, true)).ok_or_else(|| {
+                anyhow::anyhow!("chromium-headless-shell is not installed (Debian: apt-get install chromium-headless-shell)")
+            }),
+            BrowserKind::Chromium => full.map(|p| (p, false)).ok_or_else(|| {
+                anyhow::anyhow!("chromium is not installed (Debian: apt-get install chromium)")
+            }),
+            BrowserKind::Auto => shell.map(|p| (p, true)).or(full.map(|p| (p, false))).ok_or_else(|| {
+                anyhow::anyhow!("no Chromium found: install chromium-headless-shell or chromium, or pass --chromium PATH")
+            }),
+        }
+    }
+}
+
+fn find_on_path(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    for name in names {
+        for dir in std::env::split_paths(&path) {
+            let p = dir.join(name);
+            if p.is_file() {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+/// A running browser. Dropping it ends the whole process group.
+pub struct RunningBrowser {
+    pub browser: Browser,
+    pub page: Page,
+    pub pgid: i32,
+    /// Becomes true when the CDP connection is gone (the browser died).
+    pub gone: watch::Receiver<bool>,
+    session_dir: PathBuf,
+    child: tokio::process::Child,
+}
+
+pub fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+pub async fn launch(spec: &BrowserSpec, session_dir: &Path) -> anyhow::Result<RunningBrowser> {
+    let (exe, shell) = spec.resolve()?;
+    ensure_private_dir(session_dir)?;
+    let profile = session_dir.join("profile");
+    ensure_private_dir(&profile)?;
+    kill_leftover(session_dir);
+
+    let mut cmd = tokio::process::Command::new(&exe);
+    if !shell {
+        cmd.arg("--headless=new");
+    }
+    cmd.args([
+        "--remote-debugging-port=0",
+        "--remote-debugging-address=127.0.0.1",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-extensions",
+        "--disable-default-apps",
+        "--disable-breakpad",
+        "--disable-quic",
+        "--mute-audio",
+        "--password-store=basic",
+        "--use-mock-keychain",
+        "--metrics-recording-only",
+        "--disable-blink-features=AutomationControlled",
+        "--disable-features=Translate,MediaRouter,OptimizationHints,AcceptCHFrame",
+        "--window-size=1280,800",
+    ]);
+    if unsafe { libc::geteuid() } == 0 {
+        cmd.arg("--no-sandbox");
+    }
+    cmd.arg(format!("--user-agent={USER_AGENT}"))
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("about:blank")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .process_group(0);
+    // If the daemon dies, the kernel ends the browser's main process; its
+    // children go with the group cleanup on the next start.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", exe.display()))?;
+    let pgid = child.id().unwrap_or(0) as i32;
+    let _ = std::fs::write(session_dir.join(PID_FILE), pgid.to_string());
+
+    let stderr = child.stderr.take().expect("piped stderr");
+    let (ws_tx, ws_rx) = tokio::sync::oneshot::channel::<String>();
+    // Read the DevTools URL, then keep draining so Chromium never blocks on a full pipe.
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stderr).lines();
+        let mut ws_tx = Some(ws_tx);
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(url) = line.strip_prefix("DevTools listening on ") {
+                if let Some(tx) = ws_tx.take() {
+                    let _ = tx.send(url.trim().to_string());
+                }
+            } else {
+                tracing::trace!(target: "chromium", "{line}");
+            }
+        }
+    });
+    let guard = KillGroup(pgid);
+    let ws_url = match tokio::time::timeout(Duration::from_secs(30), ws_rx).await {
+        Ok(Ok(url)) => url,
+        _ => {
+            let status = child.try_wait().ok().flatten();
+            anyhow::bail!(
+                "{} did not start (exit status: {})",
+                exe.display(),
+                status
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "still running, no DevTools URL".into())
+            );
+        }
+    };
+    let config = HandlerConfig {
+        viewport: None,
+        request_timeout: Duration::from_secs(30),
+        ..Default::default()
+    };
+    let (browser, mut handler) = tokio::time::timeout(
+        Duration::from_secs(20),
+        Browser::connect_with_config(ws_url, config),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("timed out connecting to the browser's DevTools"))??;
+    let (gone_tx, gone) = watch::channel(false);
+    tokio::spawn(async move {
+        // The handler never ends by itself when Chromium dies: stop on the
+        // first websocket error and say the browser is gone.
+        while let Some(ev) = handler.next().await {
+            if let Err(chromiumoxide::error::CdpError::Ws(_)) = ev {
+                break;
+            }
+        }
+        let _ = gone_tx.send(true);
+    });
+    let page = tokio::time::timeout(Duration::from_secs(20), browser.new_page("about:blank"))
+        .await
+        .map_err(|_| anyhow::anyhow!("timed out opening a page"))??;
+    std::mem::forget(guard);
+    Ok(RunningBrowser {
+        browser,
+        page,
+        pgid,
+        gone,
+        session_dir: session_dir.to_path_buf(),
+        child,
+    })
+}
+
+impl RunningBrowser {
+    /// Close politely, then make sure the whole group is gone.
+    pub async fn shutdown(mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(3), self.browser.close()).await;
+        let _ = tokio::time::timeout(Duration::from_secs(3), self.child.wait()).await;
+        // Drop ends the group and removes the pid file.
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.pgid
+    }
+}
+
+impl Drop for RunningBrowser {
+    fn drop(&mut self) {
+        kill_group(self.pgid);
+        let _ = std::fs::remove_file(self.session_dir.join(PID_FILE));
+    }
+}
+
+struct KillGroup(i32);
+impl Drop for KillGroup {
+    fn drop(&mut self) {
+        kill_group(self.0);
+    }
+}
+
+fn kill_group(pgid: i32) {
+    if pgid > 1 {
+        unsafe {
+            libc::killpg(pgid, libc::SIGKILL);
+        }
+    }
+}
+
+/// Ends a browser a previous daemon left running on this session's profile.
+/// Checks the process's command line so a reused pid is never killed.
+pub fn kill_leftover(session_dir: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(session_dir.join(PID_FILE)) else {
+        return false;
+    };
+    let _ = std::fs::remove_file(session_dir.join(PID_FILE));
+    let Ok(pgid) = text.trim().parse::<i32>() else {
+        return false;
+    };
+    let profile = format!("--user-data-dir={}", session_dir.join("profile").display());
+    let ours = std::fs::read(format!("/proc/{pgid}/cmdline"))
+        .map(|c| c.split(|b| *b == 0).any(|arg| arg == profile.as_bytes()))
+        .unwrap_or(false);
+    // The leader may be gone while its children live on: they keep the group id.
+    let group_alive = ours || group_members(pgid).next().is_some();
+    if group_alive {
+        tracing::warn!(pgid, "ending a browser left running by a previous daemon");
+        kill_group(pgid);
+        return true;
+    }
+    false
+}
+
+/// Pids whose process group is `pgid` (from /proc/PID/stat field 5).
+pub fn group_members(pgid: i32) -> impl Iterator<Item = i32> {
+    let entries = std::fs::read_dir("/proc").into_iter().flatten().flatten();
+    entries.filter_map(move |e| {
+        let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // fields[0] = state, [1] = ppid, [2] = pgrp
+        let pgrp: i32 = fields.get(2)?.parse().ok()?;
+        (pgrp == pgid && fields[0] != "Z").then_some(pid)
+    })
+}
+
+/// PSS in bytes summed over a process group (what the browser really costs).
+pub fn group_pss_bytes(pgid: i32) -> u64 {
+    group_members(pgid)
+        .map(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+                .ok()
+                .and_then(|s| {
+                    s.lines()
+                        .find(|l| l.starts_with("Pss:"))
+                        .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                })
+                .unwrap_or(0)
+                * 1024
+        })
+        .sum()
+}

@@ -1,0 +1,442 @@
+//! One task per session: owns its browser, follows the page through the
+//! bridge, and supervises it. If Chromium dies or the page crashes or hangs,
+//! the driver relaunches it on the same profile with backoff; the link
+//! survives because it lives in the profile.
+
+use super::bridge::{self, BINDING, BRIDGE_JS, BridgeEvent, CallError, PRELUDE_JS};
+use super::browser::{self, RunningBrowser};
+use super::{LiveState, SessionEnv};
+use crate::events::Event;
+use crate::model::{Me, SessionId, Status};
+use chromiumoxide::Page;
+use chromiumoxide::cdp::browser_protocol::{inspector, page as cdp_page};
+use chromiumoxide::cdp::js_protocol::runtime::{AddBindingParams, EventBindingCalled};
+use futures::StreamExt;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot, watch};
+
+pub enum Cmd {
+    Stop(oneshot::Sender<()>),
+    Logout(oneshot::Sender<()>),
+}
+
+enum Outcome {
+    Stop(Option<oneshot::Sender<()>>),
+    Logout(oneshot::Sender<()>),
+    LoggedOut,
+    /// The page loaded but is not (or not yet) WhatsApp Web, or could not load.
+    Failed(String),
+    /// Browser or page died or hung: relaunch.
+    Crashed(String),
+}
+
+pub struct Driver {
+    pub id: SessionId,
+    pub env: Arc<SessionEnv>,
+    pub state: watch::Sender<LiveState>,
+    pub page: watch::Sender<Option<Page>>,
+    pub cmds: mpsc::Receiver<Cmd>,
+}
+
+struct Backoff(Duration);
+impl Backoff {
+    fn next(&mut self) -> Duration {
+        let d = self.0;
+        self.0 = (self.0 * 2).min(Duration::from_secs(30));
+        // Jitter so many sessions do not relaunch in lockstep.
+        d + Duration::from_millis(rand::random::<u64>() % 250)
+    }
+}
+
+impl Driver {
+    fn session_dir(&self) -> std::path::PathBuf {
+        self.env.session_dir(&self.id)
+    }
+
+    /// Changes the live state; a status change is published and stored.
+    fn update(&self, f: impl FnOnce(&mut LiveState)) {
+        let mut changed = None;
+        self.state.send_modify(|s| {
+            let before = (s.status, s.error.clone());
+            f(s);
+            if before != (s.status, s.error.clone()) {
+                changed = Some(s.clone());
+            }
+        });
+        if let Some(s) = changed {
+            tracing::info!(session = %self.id, status = s.status.as_str(), error = s.error.as_deref().unwrap_or(""), "session status");
+            let mut payload = json!({"status": s.status});
+            if let Some(e) = &s.error {
+                payload["error"] = json!(e);
+            }
+            self.env
+                .events
+                .publish(Event::new(&self.id, "session.status", payload));
+            self.env.records.update(&self.id, |r| {
+                r.status = s.status;
+                r.error = s.error.clone();
+                if s.me.is_some() {
+                    r.me = s.me.clone();
+                    r.platform = s.platform.clone();
+                }
+            });
+        }
+    }
+
+    fn set_status(&self, status: Status, error: Option<String>) {
+        self.update(|s| {
+            s.status = status;
+            s.error = error;
+            if status != Status::ScanQr {
+                s.qr = None;
+            }
+        });
+    }
+
+    pub async fn run(mut self) {
+        let mut backoff = Backoff(Duration::from_secs(1));
+        let mut failures = 0u32;
+        loop {
+            if self.state.borrow().status != Status::Disconnected {
+                self.set_status(Status::Starting, None);
+            }
+            let (env, dir) = (self.env.clone(), self.session_dir());
+            let launched = tokio::select! {
+                r = browser::launch(&env.browser, &dir) => r,
+                cmd = self.cmds.recv() => {
+                    self.finish_without_browser(cmd).await;
+                    return;
+                }
+            };
+            let b = match launched {
+                Ok(b) => b,
+                Err(e) => {
+                    failures += 1;
+                    tracing::warn!(session = %self.id, "browser launch failed: {e:#}");
+                    if failures >= 3 {
+                        self.end(
+                            Status::Failed,
+                            Some(format!("the browser could not be started: {e:#}")),
+                        );
+                        return;
+                    }
+                    if !self.pause(backoff.next()).await {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            self.update(|s| s.browser_pid = Some(b.pid()));
+            let started = Instant::now();
+            let outcome = self.run_page(&b).await;
+            let _ = self.page.send(None);
+            self.update(|s| s.browser_pid = None);
+            match outcome {
+                Outcome::Stop(reply) => {
+                    b.shutdown().await;
+                    self.set_status(Status::Stopped, None);
+                    if let Some(r) = reply {
+                        let _ = r.send(());
+                    }
+                    return;
+                }
+                Outcome::Logout(reply) => {
+                    let r: Result<bool, CallError> =
+                        bridge::call(&b.page, self.env.page_timeout, "logout", &[]).await;
+                    if let Err(e) = r {
+                        tracing::warn!(session = %self.id, "logout in the page failed ({e}); wiping the profile anyway");
+                    }
+                    b.shutdown().await;
+                    self.logged_out().await;
+                    let _ = reply.send(());
+                    return;
+                }
+                Outcome::LoggedOut => {
+                    b.shutdown().await;
+                    self.logged_out().await;
+                    return;
+                }
+                Outcome::Failed(msg) => {
+                    b.shutdown().await;
+                    failures += 1;
+                    let linked = self.env.records.get(&self.id).and_then(|r| r.me).is_some();
+                    // A linked session retries (WhatsApp may be briefly
+                    // unreachable); an unlinked one is misconfigured: say so.
+                    if !linked || failures >= 5 {
+                        self.end(Status::Failed, Some(msg));
+                        return;
+                    }
+                    tracing::warn!(session = %self.id, "{msg}; retrying");
+                    self.set_status(Status::Disconnected, Some(msg));
+                }
+                Outcome::Crashed(msg) => {
+                    drop(b);
+                    tracing::warn!(session = %self.id, "{msg}; relaunching the browser");
+                    self.env
+                        .browser_restarts
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if started.elapsed() > Duration::from_secs(60) {
+                        backoff = Backoff(Duration::from_secs(1));
+                        failures = 0;
+                    }
+                    self.set_status(Status::Disconnected, Some(msg));
+                }
+            }
+            if !self.pause(backoff.next()).await {
+                return;
+            }
+        }
+    }
+
+    /// Sleeps, but obeys stop/logout meanwhile. False if the driver must end.
+    async fn pause(&mut self, d: Duration) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep(d) => true,
+            cmd = self.cmds.recv() => {
+                self.finish_without_browser(cmd).await;
+                false
+            }
+        }
+    }
+
+    async fn finish_without_browser(&mut self, cmd: Option<Cmd>) {
+        match cmd {
+            Some(Cmd::Logout(r)) => {
+                self.logged_out().await;
+                let _ = r.send(());
+            }
+            Some(Cmd::Stop(r)) => {
+                self.set_status(Status::Stopped, None);
+                let _ = r.send(());
+            }
+            None => self.set_status(Status::Stopped, None),
+        }
+    }
+
+    fn end(&self, status: Status, error: Option<String>) {
+        self.set_status(status, error);
+        self.env.records.update(&self.id, |r| r.should_run = false);
+    }
+
+    async fn logged_out(&self) {
+        let profile = self.session_dir().join("profile");
+        if let Err(e) = tokio::fs::remove_dir_all(&profile).await {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::error!(session = %self.id, "could not wipe the profile: {e}");
+            }
+        }
+        self.update(|s| {
+            s.me = None;
+            s.platform = None;
+        });
+        self.env.records.update(&self.id, |r| {
+            r.me = None;
+            r.platform = None;
+        });
+        self.end(Status::LoggedOut, None);
+    }
+
+    async fn run_page(&mut self, b: &RunningBrowser) -> Outcome {
+        let page = &b.page;
+        let t = self.env.page_timeout;
+        macro_rules! cdp {
+            ($e:expr, $what:literal) => {
+                match tokio::time::timeout(t, $e).await {
+                    Ok(Ok(v)) => v,
+                    Ok(Err(e)) => return Outcome::Crashed(format!("{}: {e}", $what)),
+                    Err(_) => return Outcome::Crashed(format!("{}: timed out", $what)),
+                }
+            };
+        }
+        let mut bindings = cdp!(
+            page.event_listener::<EventBindingCalled>(),
+            "listening to the page"
+        );
+        let mut crashes = cdp!(
+            page.event_listener::<inspector::EventTargetCrashed>(),
+            "listening to the page"
+        );
+        let mut loads = cdp!(
+            page.event_listener::<cdp_page::EventLoadEventFired>(),
+            "listening to the page"
+        );
+        cdp!(
+            page.execute(AddBindingParams::new(BINDING)),
+            "adding the bridge binding"
+        );
+        cdp!(
+            page.execute(inspector::EnableParams::default()),
+            "enabling the inspector"
+        );
+        for src in [PRELUDE_JS, BRIDGE_JS] {
+            cdp!(
+                page.execute(cdp_page::AddScriptToEvaluateOnNewDocumentParams::new(src)),
+                "installing the bridge"
+            );
+        }
+        let url = self.env.wa_url.clone();
+        let nav = cdp!(
+            page.execute(cdp_page::NavigateParams::new(url.clone())),
+            "navigating"
+        );
+        if let Some(err) = nav.result.error_text.as_ref().filter(|e| !e.is_empty()) {
+            return Outcome::Failed(format!(
+                "the WhatsApp page at {url} could not be loaded: {err}"
+            ));
+        }
+        let _ = self.page.send(Some(page.clone()));
+
+        let mut gone = b.gone.clone();
+        let mut ready = false;
+        let ready_deadline = tokio::time::sleep(self.env.load_timeout);
+        tokio::pin!(ready_deadline);
+        let mut health = tokio::time::interval(Duration::from_secs(10));
+        health.tick().await;
+        let mut misses = 0;
+        loop {
+            tokio::select! {
+                ev = bindings.next() => match ev {
+                    Some(ev) if ev.name == BINDING => {
+                        for e in bridge::parse_batch(&ev.payload) {
+                            if matches!(e, BridgeEvent::Ready) {
+                                ready = true;
+                            }
+                            if let Some(o) = self.on_bridge(e).await {
+                                return o;
+                            }
+                        }
+                    }
+                    Some(_) => {}
+                    None => return Outcome::Crashed("the browser connection closed".into()),
+                },
+                Some(_) = loads.next() => {
+                    if let Err(msg) = self.inject_wajs_if_needed(page).await {
+                        return Outcome::Failed(msg);
+                    }
+                }
+                Some(_) = crashes.next() => return Outcome::Crashed("the WhatsApp page crashed".into()),
+                _ = gone.changed() => return Outcome::Crashed("the browser exited".into()),
+                cmd = self.cmds.recv() => return match cmd {
+                    Some(Cmd::Stop(r)) => Outcome::Stop(Some(r)),
+                    Some(Cmd::Logout(r)) => Outcome::Logout(r),
+                    None => Outcome::Stop(None),
+                },
+                _ = &mut ready_deadline, if !ready => {
+                    let title: String = bridge::evaluate(page, t, "document.title").await.unwrap_or_default();
+                    let wpp: bool = bridge::evaluate(page, t, "typeof window.WPP === 'object'").await.unwrap_or(false);
+                    return Outcome::Failed(format!(
+                        "WhatsApp Web did not start within {}s at {url} (page title {title:?}; {})",
+                        self.env.load_timeout.as_secs(),
+                        if wpp { "wa-js was injected but found no WhatsApp Web in the page" } else { "wa-js could not be injected" }
+                    ));
+                }
+                _ = health.tick() => {
+                    match bridge::evaluate::<i64>(page, Duration::from_secs(5), "1").await {
+                        Ok(_) => misses = 0,
+                        Err(CallError::Timeout(_)) => {
+                            misses += 1;
+                            if misses >= 2 {
+                                return Outcome::Crashed("the WhatsApp page stopped responding".into());
+                            }
+                        }
+                        Err(e) => return Outcome::Crashed(format!("the page is gone: {e}")),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Real WhatsApp Web has no `WPP`: inject wa-js on every load. The
+    /// sandbox brings its own.
+    async fn inject_wajs_if_needed(&self, page: &Page) -> Result<(), String> {
+        let t = self.env.page_timeout;
+        let missing: bool = bridge::evaluate(page, t, "typeof window.WPP === 'undefined'")
+            .await
+            .unwrap_or(false);
+        if !missing {
+            return Ok(());
+        }
+        let src = self.env.wajs()?;
+        tracing::debug!(session = %self.id, "injecting wa-js");
+        bridge::evaluate::<serde_json::Value>(page, t, &format!("{src}\n;true"))
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("wa-js could not be injected: {e}"))
+    }
+
+    async fn on_bridge(&mut self, ev: BridgeEvent) -> Option<Outcome> {
+        match ev {
+            BridgeEvent::AuthCode { code: Some(code) } => {
+                if self.state.borrow().qr.as_deref() == Some(code.as_str()) {
+                    return None;
+                }
+                self.update(|s| {
+                    s.status = Status::ScanQr;
+                    s.error = None;
+                    s.qr = Some(code.clone());
+                });
+                let data_url = crate::qr::png_data_url(&code).unwrap_or_default();
+                if self.env.print_qr {
+                    if let Ok(t) = crate::qr::terminal(&code) {
+                        eprintln!(
+                            "Session {}: scan this QR with WhatsApp (Linked devices):\n{t}",
+                            self.id
+                        );
+                    }
+                }
+                self.env.events.publish(Event::new(
+                    &self.id,
+                    "session.qr",
+                    json!({"qr": code, "data_url": data_url}),
+                ));
+            }
+            BridgeEvent::AuthCode { code: None } => self.update(|s| s.qr = None),
+            BridgeEvent::Connected { me, platform } => {
+                let phone = me
+                    .phone
+                    .clone()
+                    .unwrap_or_else(|| me.id.split('@').next().unwrap_or("").to_string());
+                let me = Me {
+                    id: me.id,
+                    phone,
+                    name: me.name,
+                };
+                self.update(|s| {
+                    s.status = Status::Connected;
+                    s.error = None;
+                    s.qr = None;
+                    s.me = Some(me.clone());
+                    s.platform = platform.clone();
+                });
+                self.env.records.update(&self.id, |r| {
+                    r.me = Some(me);
+                    r.platform = platform;
+                });
+            }
+            BridgeEvent::Online { online: false } => {
+                if self.state.borrow().status == Status::Connected {
+                    self.set_status(
+                        Status::Disconnected,
+                        Some("the connection to WhatsApp was lost; reconnecting".into()),
+                    );
+                }
+            }
+            BridgeEvent::Online { online: true } => {
+                let s = self.state.borrow().clone();
+                if s.status == Status::Disconnected && s.me.is_some() {
+                    self.set_status(Status::Connected, None);
+                }
+            }
+            BridgeEvent::Logout => return Some(Outcome::LoggedOut),
+            BridgeEvent::Message { .. } | BridgeEvent::Ack { .. } | BridgeEvent::Revoke { .. } => {}
+            BridgeEvent::Injected
+            | BridgeEvent::Ready
+            | BridgeEvent::Authenticated
+            | BridgeEvent::RequireAuth
+            | BridgeEvent::Unknown => {}
+        }
+        None
+    }
+}

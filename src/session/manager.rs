@@ -1,0 +1,328 @@
+//! The registry of sessions. It holds handles only; each browser belongs to
+//! its driver task. Starting, stopping and logging out go through the driver.
+
+use super::driver::{Cmd, Driver};
+use super::{LiveState, Records, SessionEnv, SessionRecord};
+use crate::model::{SessionId, Status, now_ms};
+use crate::webhook::Webhook;
+use chromiumoxide::Page;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Mutex, mpsc, oneshot, watch};
+
+struct Handle {
+    cmds: mpsc::Sender<Cmd>,
+    state: watch::Receiver<LiveState>,
+    page: watch::Receiver<Option<Page>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManagerError {
+    #[error("session '{0}' does not exist")]
+    NotFound(SessionId),
+    #[error("session '{0}' already exists")]
+    Exists(SessionId),
+    #[error("{0}")]
+    WrongState(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+pub struct Manager {
+    env: Arc<SessionEnv>,
+    handles: Mutex<HashMap<SessionId, Handle>>,
+}
+
+/// A session as the API shows it: the record plus the live state.
+pub struct SessionView {
+    pub record: SessionRecord,
+    pub live: Option<LiveState>,
+}
+
+impl SessionView {
+    pub fn status(&self) -> Status {
+        self.live
+            .as_ref()
+            .map(|l| l.status)
+            .unwrap_or(self.record.status)
+    }
+    pub fn error(&self) -> Option<&str> {
+        match &self.live {
+            Some(l) => l.error.as_deref(),
+            None => self.record.error.as_deref(),
+        }
+    }
+}
+
+impl Manager {
+    pub fn new(env: Arc<SessionEnv>) -> Arc<Self> {
+        Arc::new(Manager {
+            env,
+            handles: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn env(&self) -> &Arc<SessionEnv> {
+        &self.env
+    }
+
+    fn records(&self) -> &Records {
+        &self.env.records
+    }
+
+    pub async fn create(
+        &self,
+        id: SessionId,
+        webhooks: Vec<Webhook>,
+        start: bool,
+    ) -> Result<SessionView, ManagerError> {
+        let now = now_ms() / 1000;
+        let rec = SessionRecord {
+            id: id.clone(),
+            created_at: now,
+            updated_at: now,
+            webhooks,
+            should_run: false,
+            status: Status::Stopped,
+            error: None,
+            me: None,
+            platform: None,
+        };
+        let created = self
+            .env
+            .records
+            .store()
+            .create_session(&id, &rec)
+            .map_err(|e| ManagerError::Internal(e.to_string()))?;
+        if !created {
+            return Err(ManagerError::Exists(id));
+        }
+        if start {
+            self.start(&id).await?;
+        }
+        self.get(&id).await
+    }
+
+    pub async fn list(&self) -> Vec<SessionView> {
+        let mut recs: Vec<SessionRecord> = self.records().store().sessions().unwrap_or_default();
+        recs.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        let handles = self.handles.lock().await;
+        recs.into_iter()
+            .map(|record| {
+                let live = handles.get(&record.id).map(|h| h.state.borrow().clone());
+                SessionView { record, live }
+            })
+            .collect()
+    }
+
+    pub async fn get(&self, id: &SessionId) -> Result<SessionView, ManagerError> {
+        let record = self
+            .records()
+            .get(id)
+            .ok_or_else(|| ManagerError::NotFound(id.clone()))?;
+        let live = self
+            .handles
+            .lock()
+            .await
+            .get(id)
+            .map(|h| h.state.borrow().clone());
+        Ok(SessionView { record, live })
+    }
+
+    pub fn exists(&self, id: &SessionId) -> bool {
+        self.records().get(id).is_some()
+    }
+
+    /// Starts the driver if it is not running. Idempotent.
+    pub async fn start(&self, id: &SessionId) -> Result<(), ManagerError> {
+        let rec = self
+            .records()
+            .get(id)
+            .ok_or_else(|| ManagerError::NotFound(id.clone()))?;
+        let mut handles = self.handles.lock().await;
+        if let Some(h) = handles.get(id) {
+            if !h.task.is_finished() {
+                return Ok(());
+            }
+        }
+        self.records().update(id, |r| r.should_run = true);
+        let (cmd_tx, cmd_rx) = mpsc::channel(8);
+        let (state_tx, state_rx) = watch::channel(LiveState {
+            status: Status::Starting,
+            error: None,
+            qr: None,
+            me: rec.me.clone(),
+            platform: rec.platform.clone(),
+            browser_pid: None,
+        });
+        let (page_tx, page_rx) = watch::channel(None);
+        let driver = Driver {
+            id: id.clone(),
+            env: self.env.clone(),
+            state: state_tx,
+            page: page_tx,
+            cmds: cmd_rx,
+        };
+        let task = tokio::spawn(driver.run());
+        handles.insert(
+            id.clone(),
+            Handle {
+                cmds: cmd_tx,
+                state: state_rx,
+                page: page_rx,
+                task,
+            },
+        );
+        Ok(())
+    }
+
+    /// Stops the driver (closes its browser, keeps the profile).
+    pub async fn stop(&self, id: &SessionId) -> Result<(), ManagerError> {
+        if !self.exists(id) {
+            return Err(ManagerError::NotFound(id.clone()));
+        }
+        self.records().update(id, |r| r.should_run = false);
+        let handle = self.handles.lock().await.remove(id);
+        if let Some(h) = handle {
+            self.ask(&h, Cmd::Stop).await;
+        }
+        self.records().update(id, |r| {
+            if r.status.is_running() {
+                r.status = Status::Stopped;
+            }
+        });
+        Ok(())
+    }
+
+    async fn ask(&self, h: &Handle, make: fn(oneshot::Sender<()>) -> Cmd) {
+        let (tx, rx) = oneshot::channel();
+        if h.cmds.send(make(tx)).await.is_ok() {
+            // The driver answers after closing its browser; never wait forever.
+            let _ = tokio::time::timeout(self.env.page_timeout + Duration::from_secs(10), rx).await;
+        }
+        if !h.task.is_finished() {
+            h.task.abort();
+        }
+    }
+
+    pub async fn restart(&self, id: &SessionId) -> Result<(), ManagerError> {
+        self.stop(id).await?;
+        self.start(id).await
+    }
+
+    /// Logs the device out (the phone forgets it) and wipes the profile.
+    pub async fn logout(&self, id: &SessionId) -> Result<(), ManagerError> {
+        if !self.exists(id) {
+            return Err(ManagerError::NotFound(id.clone()));
+        }
+        let handle = self.handles.lock().await.remove(id);
+        match handle {
+            Some(h) if !h.task.is_finished() => self.ask(&h, Cmd::Logout).await,
+            _ => {
+                // Not running: nothing to tell WhatsApp from here; forget the link.
+                let _ = tokio::fs::remove_dir_all(self.env.session_dir(id).join("profile")).await;
+                self.records().update(id, |r| {
+                    r.me = None;
+                    r.platform = None;
+                    r.status = Status::LoggedOut;
+                    r.should_run = false;
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Logs out if linked, stops, and removes the profile and all data.
+    pub async fn delete(&self, id: &SessionId) -> Result<(), ManagerError> {
+        let rec = self
+            .records()
+            .get(id)
+            .ok_or_else(|| ManagerError::NotFound(id.clone()))?;
+        let running = self.handles.lock().await.contains_key(id);
+        if running && rec.me.is_some() {
+            self.logout(id).await?;
+        } else {
+            self.stop(id).await?;
+        }
+        self.handles.lock().await.remove(id);
+        let dir = self.env.session_dir(id);
+        super::browser::kill_leftover(&dir);
+        if let Err(e) = tokio::fs::remove_dir_all(&dir).await {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                return Err(ManagerError::Internal(format!(
+                    "could not remove {}: {e}",
+                    dir.display()
+                )));
+            }
+        }
+        self.records()
+            .store()
+            .delete_session(id)
+            .map_err(|e| ManagerError::Internal(e.to_string()))?;
+        Ok(())
+    }
+
+    pub async fn set_webhooks(
+        &self,
+        id: &SessionId,
+        hooks: Vec<Webhook>,
+    ) -> Result<SessionView, ManagerError> {
+        self.records()
+            .update(id, |r| r.webhooks = hooks)
+            .ok_or_else(|| ManagerError::NotFound(id.clone()))?;
+        self.get(id).await
+    }
+
+    /// The page of a running session, for calls into it.
+    pub async fn page(&self, id: &SessionId) -> Result<(Page, LiveState), ManagerError> {
+        let handles = self.handles.lock().await;
+        let h = handles.get(id).ok_or_else(|| {
+            if self.exists(id) {
+                ManagerError::WrongState(format!("session '{id}' is not running"))
+            } else {
+                ManagerError::NotFound(id.clone())
+            }
+        })?;
+        let live = h.state.borrow().clone();
+        let page = h.page.borrow().clone();
+        match page {
+            Some(p) => Ok((p, live)),
+            None => Err(ManagerError::WrongState(format!(
+                "session '{id}' has no browser right now (status {})",
+                live.status.as_str()
+            ))),
+        }
+    }
+
+    /// On daemon start: end browsers a crashed daemon left, resume sessions.
+    pub async fn resume(&self) {
+        let recs: Vec<SessionRecord> = self.records().store().sessions().unwrap_or_default();
+        for rec in &recs {
+            super::browser::kill_leftover(&self.env.session_dir(&rec.id));
+        }
+        for rec in recs {
+            if rec.should_run {
+                tracing::info!(session = %rec.id, "resuming session");
+                if let Err(e) = self.start(&rec.id).await {
+                    tracing::error!(session = %rec.id, "could not resume: {e}");
+                }
+            } else if rec.status.is_running() {
+                self.records()
+                    .update(&rec.id, |r| r.status = Status::Stopped);
+            }
+        }
+    }
+
+    /// Graceful shutdown: close every browser, keep profiles and `should_run`.
+    pub async fn shutdown(&self) {
+        let handles: Vec<(SessionId, Handle)> = self.handles.lock().await.drain().collect();
+        let futs = handles.into_iter().map(|(id, h)| async move {
+            self.ask(&h, Cmd::Stop).await;
+            // Stopping for shutdown is not the user's stop: resume next start.
+            self.records().update(&id, |r| r.should_run = true);
+        });
+        futures::future::join_all(futs).await;
+    }
+}

@@ -1,0 +1,128 @@
+//! Outbound webhooks: subscriptions, and (with the outbox and dispatcher)
+//! their delivery.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub const EVENT_NAMES: &[&str] = &[
+    "session.status",
+    "session.qr",
+    "message",
+    "message.any",
+    "message.ack",
+    "message.revoked",
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    #[default]
+    Native,
+    Simple,
+    Openwa,
+    Cloud,
+    Twilio,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retries {
+    #[serde(default = "default_attempts")]
+    pub attempts: u32,
+    #[serde(default = "default_policy")]
+    pub policy: String,
+}
+
+fn default_attempts() -> u32 {
+    10
+}
+fn default_policy() -> String {
+    "exponential".into()
+}
+
+impl Default for Retries {
+    fn default() -> Self {
+        Retries {
+            attempts: default_attempts(),
+            policy: default_policy(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Webhook {
+    pub url: String,
+    #[serde(default = "default_events")]
+    pub events: Vec<String>,
+    #[serde(default)]
+    pub format: Format,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    #[serde(default)]
+    pub retries: Retries,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+fn default_events() -> Vec<String> {
+    vec!["message".into()]
+}
+
+impl Webhook {
+    /// Checks what serde cannot: a usable URL, known events, sane retries.
+    pub fn validate(&self, at: &str) -> Result<(), (String, String)> {
+        let url = url::Url::parse(&self.url)
+            .map_err(|e| (format!("{at}.url"), format!("is not a URL: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err((format!("{at}.url"), "must be http or https".into()));
+        }
+        if self.events.is_empty() {
+            return Err((
+                format!("{at}.events"),
+                "must name at least one event".into(),
+            ));
+        }
+        for e in &self.events {
+            if e != "*" && !EVENT_NAMES.contains(&e.as_str()) {
+                return Err((
+                    format!("{at}.events"),
+                    format!(
+                        "has unknown event '{e}' (known: {}, or '*')",
+                        EVENT_NAMES.join(", ")
+                    ),
+                ));
+            }
+        }
+        if !(1..=100).contains(&self.retries.attempts) {
+            return Err((format!("{at}.retries.attempts"), "must be 1 to 100".into()));
+        }
+        if self.retries.policy != "exponential" && self.retries.policy != "linear" {
+            return Err((
+                format!("{at}.retries.policy"),
+                "must be 'exponential' or 'linear'".into(),
+            ));
+        }
+        for name in self.headers.keys() {
+            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return Err((
+                    format!("{at}.headers"),
+                    format!("'{name}' is not a header name"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn wants(&self, event: &str) -> bool {
+        self.events.iter().any(|e| e == "*" || e == event)
+    }
+
+    /// As shown by the API: the secret never leaves the daemon.
+    pub fn redacted(&self) -> Webhook {
+        let mut w = self.clone();
+        if w.secret.is_some() {
+            w.secret = Some("***".into());
+        }
+        w
+    }
+}
