@@ -51,7 +51,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     let mut wa_url = args.wa_url.clone();
     let _sandbox = if args.sandbox {
-        let h = sandbox::spawn(args.sandbox_world.config(args.sandbox_listen)).await?;
+        let mut cfg = args.sandbox_world.config(args.sandbox_listen);
+        // Embedded, the sandbox keeps its world next to the sessions, so a
+        // daemon restart finds its links (as WhatsApp would).
+        cfg.state_file
+            .get_or_insert_with(|| data_dir.join("sandbox-state.json"));
+        let h = sandbox::spawn(cfg).await?;
         wa_url = format!("http://{}/", h.addr);
         tracing::info!("embedded sandbox at {wa_url} (control API at {wa_url}_sandbox)");
         Some(h)

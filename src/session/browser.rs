@@ -38,9 +38,11 @@ impl BrowserSpec {
                 || self.kind == BrowserKind::HeadlessShell;
             return Ok((path.clone(), shell));
         }
-        let shell = find_on_path(&["chromium-headless-shell"]).or_else(|| {
-            Some(PathBuf::from("/usr/lib/chromium/chromium-headless-shell")).filter(|p| p.exists())
-        });
+        // Debian's /usr/bin/chromium-headless-shell is a script that forks
+        // (no exec): run the binary itself so its pid is the browser's.
+        let shell = Some(PathBuf::from("/usr/lib/chromium/chromium-headless-shell"))
+            .filter(|p| p.exists())
+            .or_else(|| find_on_path(&["chromium-headless-shell"]));
         let full = find_on_path(&["chromium", "chromium-browser", "google-chrome"]);
         match self.kind {
             BrowserKind::HeadlessShell => shell.map(|p| (p, true)).ok_or_else(|| {
