@@ -117,8 +117,8 @@ pub async fn evaluate<T: DeserializeOwned>(
         .await
         .map_err(|_| CallError::Timeout(timeout))?;
     match res {
-        Ok(r) => r
-            .into_value::<T>()
+        // `null` and `undefined` come back without a value.
+        Ok(r) => serde_json::from_value(r.value().cloned().unwrap_or(Value::Null))
             .map_err(|e| CallError::Page(format!("unexpected answer from the page: {e}"))),
         Err(chromiumoxide::error::CdpError::JavascriptException(e)) => Err(CallError::Page(
             e.exception

@@ -1,0 +1,358 @@
+//! Harness for end-to-end tests: the real `wabridge` binary (built once by
+//! cargo for all test binaries), real headless Chromium, the sandbox as a
+//! separate process, and plain HTTP.
+#![allow(dead_code)]
+
+use serde_json::{Value, json};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_wabridge");
+pub const KEY: &str = "test-key-123";
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+/// Waits until `f` returns Some, or panics with `what` after `limit`.
+pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        if start.elapsed() > limit {
+            panic!("timed out after {limit:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A child process that is killed when the test ends, however it ends.
+pub struct Proc {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Proc {
+    pub fn spawn(args: &[&str], envs: &[(&str, &str)], log: PathBuf) -> Proc {
+        let out = std::fs::File::create(&log).unwrap();
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .env("WABRIDGE_LOG", "info,wabridge=debug")
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out);
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        Proc {
+            child: cmd.spawn().expect("spawn wabridge"),
+            log,
+        }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then wait for a graceful exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        unsafe {
+            libc::kill(self.pid(), libc::SIGTERM);
+        }
+        let start = Instant::now();
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            if start.elapsed() > Duration::from_secs(30) {
+                panic!(
+                    "wabridge did not exit within 30 s of SIGTERM; log:\n{}",
+                    self.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// `wabridge sandbox` in its own process, so daemons can restart around it.
+pub struct Sandbox {
+    pub proc: Proc,
+    pub port: u16,
+    pub url: String,
+    pub dir: PathBuf,
+}
+
+impl Sandbox {
+    pub async fn start(dir: &Path, extra: &[&str]) -> Sandbox {
+        Self::start_on(dir, free_port(), extra).await
+    }
+
+    /// On a given port: the page's origin, and so its stored link, depends on it.
+    pub async fn start_on(dir: &Path, port: u16, extra: &[&str]) -> Sandbox {
+        let listen = format!("127.0.0.1:{port}");
+        let state = dir.join("sandbox-state.json");
+        let mut args = vec!["sandbox", "--listen", &listen, "--ack-delay-ms", "200"];
+        let state_s = state.to_string_lossy().to_string();
+        args.extend(["--state", &state_s]);
+        args.extend(extra);
+        let proc = Proc::spawn(&args, &[], dir.join(format!("sandbox-{port}.log")));
+        let url = format!("http://{listen}");
+        let c = http();
+        eventually(Duration::from_secs(20), "the sandbox to listen", || {
+            let c = c.clone();
+            let u = format!("{url}/");
+            async move {
+                c.get(u)
+                    .send()
+                    .await
+                    .ok()
+                    .filter(|r| r.status().is_success())
+            }
+        })
+        .await;
+        Sandbox {
+            proc,
+            port,
+            url,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = http()
+            .post(format!("{}{path}", self.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let r = http()
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn link(&self, qr: &str, phone: &str, name: &str) -> u16 {
+        self.post(
+            "/_sandbox/link",
+            json!({"qr": qr, "phone": phone, "name": name}),
+        )
+        .await
+        .0
+    }
+}
+
+/// The daemon, `wabridge serve`, on a free port with its own data dir.
+pub struct Daemon {
+    pub proc: Proc,
+    pub url: String,
+    pub data_dir: PathBuf,
+    args: Vec<String>,
+    envs: Vec<(String, String)>,
+}
+
+impl Daemon {
+    pub async fn start(data_dir: &Path, wa_url: &str, extra: &[&str]) -> Daemon {
+        let mut args: Vec<String> = vec!["serve".into(), "--wa-url".into(), wa_url.into()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Self::start_with(data_dir, args, vec![]).await
+    }
+
+    pub async fn start_with(
+        data_dir: &Path,
+        args: Vec<String>,
+        envs: Vec<(String, String)>,
+    ) -> Daemon {
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut full = args.clone();
+        full.extend([
+            "--listen".into(),
+            listen.clone(),
+            "--data-dir".into(),
+            data_dir.to_string_lossy().into(),
+        ]);
+        let mut env: Vec<(&str, &str)> = vec![("WABRIDGE_API_KEY", KEY)];
+        env.extend(envs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let argv: Vec<&str> = full.iter().map(String::as_str).collect();
+        let proc = Proc::spawn(&argv, &env, data_dir.with_extension(format!("{port}.log")));
+        let url = format!("http://{listen}");
+        let c = http();
+        let u = format!("{url}/health");
+        eventually(Duration::from_secs(30), "the daemon to listen", || {
+            let (c, u) = (c.clone(), u.clone());
+            async move {
+                c.get(u)
+                    .send()
+                    .await
+                    .ok()
+                    .filter(|r| r.status().is_success())
+            }
+        })
+        .await;
+        Daemon {
+            proc,
+            url,
+            data_dir: data_dir.to_path_buf(),
+            args,
+            envs,
+        }
+    }
+
+    /// A new daemon process on the same data dir and arguments.
+    pub async fn restart_same(&self) -> Daemon {
+        Self::start_with(&self.data_dir, self.args.clone(), self.envs.clone()).await
+    }
+
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let c = http();
+        let mut rb = c
+            .request(method.parse().unwrap(), format!("{}{path}", self.url))
+            .header("Authorization", format!("Bearer {KEY}"));
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let r = rb.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn session(&self, id: &str) -> Value {
+        self.call("GET", &format!("/api/sessions/{id}"), None)
+            .await
+            .1
+    }
+
+    pub async fn wait_status(&self, id: &str, status: &str, limit: Duration) -> Value {
+        let mut last = Value::Null;
+        let start = Instant::now();
+        loop {
+            let s = self.session(id).await;
+            if s["status"] == status {
+                return s;
+            }
+            last = s;
+            if start.elapsed() > limit {
+                panic!(
+                    "session {id} did not reach {status} within {limit:?}; last: {last}\n--- daemon log ---\n{}",
+                    tail(&self.proc.log_text(), 40)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn qr(&self, id: &str) -> String {
+        let (code, body) = self
+            .call("GET", &format!("/api/sessions/{id}/qr"), None)
+            .await;
+        assert_eq!(code, 200, "qr of {id}: {body}");
+        body["qr"].as_str().unwrap().to_string()
+    }
+
+    /// create → SCAN_QR → link with the QR the API shows → CONNECTED.
+    pub async fn create_linked(&self, sb: &Sandbox, id: &str, phone: &str) -> Value {
+        let (code, body) = self
+            .call("POST", "/api/sessions", Some(json!({"id": id})))
+            .await;
+        assert_eq!(code, 201, "create {id}: {body}");
+        self.link(sb, id, phone).await
+    }
+
+    pub async fn link(&self, sb: &Sandbox, id: &str, phone: &str) -> Value {
+        self.wait_status(id, "SCAN_QR", Duration::from_secs(60))
+            .await;
+        let qr = self.qr(id).await;
+        assert_eq!(sb.link(&qr, phone, &format!("Shop {id}")).await, 200);
+        self.wait_status(id, "CONNECTED", Duration::from_secs(30))
+            .await
+    }
+
+    pub fn browser_pid(&self, id: &str) -> Option<i32> {
+        std::fs::read_to_string(self.data_dir.join("sessions").join(id).join("browser.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+}
+
+pub fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Live processes (not zombies) whose command line mentions `needle`.
+pub fn processes_with(needle: &str) -> Vec<i32> {
+    let mut out = vec![];
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        if stat
+            .rsplit(')')
+            .next()
+            .map(|r| r.trim_start().starts_with('Z'))
+            .unwrap_or(true)
+        {
+            continue;
+        }
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmd).contains(needle) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Processes in the group of `pgid` (a session browser and its children).
+pub fn group_alive(pgid: i32) -> bool {
+    wabridge::session::browser::group_members(pgid)
+        .next()
+        .is_some()
+}
