@@ -135,6 +135,20 @@ pub async fn evaluate<T: DeserializeOwned>(
     }
 }
 
+/// Injects wa-js into a page that has no `window.WPP` (real WhatsApp Web;
+/// the sandbox brings its own). Returns whether it injected.
+pub async fn inject_wajs_if_missing(
+    page: &Page,
+    timeout: Duration,
+    src: &str,
+) -> Result<bool, CallError> {
+    let missing: bool = evaluate(page, timeout, "typeof window.WPP === 'undefined'").await?;
+    if missing {
+        evaluate::<Value>(page, timeout, &format!("{src}\n;true")).await?;
+    }
+    Ok(missing)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -348,22 +348,31 @@ impl Driver {
         }
     }
 
-    /// Real WhatsApp Web has no `WPP`: inject wa-js on every load. The
-    /// sandbox brings its own.
+    /// Real WhatsApp Web has no `WPP`: inject wa-js on every load.
     async fn inject_wajs_if_needed(&self, page: &Page) -> Result<(), String> {
-        let t = self.env.page_timeout;
-        let missing: bool = bridge::evaluate(page, t, "typeof window.WPP === 'undefined'")
-            .await
-            .unwrap_or(false);
-        if !missing {
-            return Ok(());
+        let src = match self.env.wajs() {
+            Ok(s) => s,
+            // Only needed if the page lacks WPP; the sandbox brings its own.
+            Err(e) => {
+                let has: bool = bridge::evaluate(
+                    page,
+                    self.env.page_timeout,
+                    "typeof window.WPP === 'object'",
+                )
+                .await
+                .unwrap_or(false);
+                return if has { Ok(()) } else { Err(e) };
+            }
+        };
+        match bridge::inject_wajs_if_missing(page, self.env.page_timeout, &src).await {
+            Ok(injected) => {
+                if injected {
+                    tracing::debug!(session = %self.id, "wa-js injected");
+                }
+                Ok(())
+            }
+            Err(e) => Err(format!("wa-js could not be injected: {e}")),
         }
-        let src = self.env.wajs()?;
-        tracing::debug!(session = %self.id, "injecting wa-js");
-        bridge::evaluate::<serde_json::Value>(page, t, &format!("{src}\n;true"))
-            .await
-            .map(|_| ())
-            .map_err(|e| format!("wa-js could not be injected: {e}"))
     }
 
     async fn on_bridge(&mut self, ev: BridgeEvent) -> Option<Outcome> {

@@ -266,14 +266,13 @@ impl Daemon {
     }
 
     pub async fn wait_status(&self, id: &str, status: &str, limit: Duration) -> Value {
-        let mut last = Value::Null;
         let start = Instant::now();
         loop {
             let s = self.session(id).await;
             if s["status"] == status {
                 return s;
             }
-            last = s;
+            let last = s;
             if start.elapsed() > limit {
                 panic!(
                     "session {id} did not reach {status} within {limit:?}; last: {last}\n--- daemon log ---\n{}",

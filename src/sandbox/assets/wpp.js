@@ -21,6 +21,27 @@
   const chats = new Map(); // chat wid -> {id, name, msgs: Msg[], unreadCount, t}
   const byId = new Map(); // serialized msg id -> Msg
 
+  // Link credentials live in IndexedDB, as WhatsApp Web keeps them: its
+  // commits reach the disk at once, so a killed browser keeps its link.
+  function creds_db(op, value) {
+    return new Promise((resolve, reject) => {
+      const open = window.indexedDB.open('wabridge-sandbox', 1);
+      open.onupgradeneeded = () => open.result.createObjectStore('kv');
+      open.onerror = () => reject(open.error);
+      open.onsuccess = () => {
+        const db = open.result;
+        const tx = db.transaction('kv', op === 'get' ? 'readonly' : 'readwrite');
+        const kv = tx.objectStore('kv');
+        let req;
+        if (op === 'get') req = kv.get(CREDS);
+        else if (op === 'put') req = kv.put(value, CREDS);
+        else req = kv.delete(CREDS);
+        tx.oncomplete = () => { db.close(); resolve(req.result); };
+        tx.onerror = () => { db.close(); reject(tx.error); };
+      };
+    });
+  }
+
   function emit(name, data) {
     for (const cb of listeners.get(name) || []) {
       try { cb(data); } catch (e) { console.error('WPP listener failed', name, e); }
@@ -115,7 +136,7 @@
         break;
       case 'linked':
         creds = { token: v.token, phone: v.phone, name: v.name, platform: v.platform };
-        window.localStorage.setItem(CREDS, JSON.stringify(creds));
+        creds_db('put', creds).catch((e) => console.error('sandbox: cannot store credentials', e));
         setAuthCode(null);
         emit('conn.authenticated');
         break;
@@ -142,7 +163,7 @@
         break;
       }
       case 'logout':
-        window.localStorage.removeItem(CREDS);
+        creds_db('delete').catch(() => {});
         creds = null;
         chats.clear();
         byId.clear();
@@ -164,9 +185,6 @@
   function connect() {
     ws = new window.WebSocket(device.url);
     ws.onopen = () => {
-      let saved = null;
-      try { saved = JSON.parse(window.localStorage.getItem(CREDS) || 'null'); } catch (e) { saved = null; }
-      if (saved && saved.token) creds = saved;
       ws.send(JSON.stringify({ t: 'hello', token: creds ? creds.token : null }));
     };
     ws.onmessage = (e) => { try { onServer(JSON.parse(e.data)); } catch (err) { console.error(err); } };
@@ -230,7 +248,7 @@
       getPlatform() { return creds ? creds.platform || 'android' : undefined; },
       async logout() {
         const token = creds ? creds.token : null;
-        window.localStorage.removeItem(CREDS);
+        await creds_db('delete').catch(() => {});
         creds = null;
         chats.clear();
         byId.clear();
@@ -318,11 +336,16 @@
       return { online, creds, authCode, chats: [...chats.values()] };
     },
     start(url) {
-      if (started) return;
+      if (device.url) return;
       device.url = url;
-      started = true;
-      connect();
-      for (const cb of readyCbs.splice(0)) setTimeout(cb, 0);
+      // Like WhatsApp Web, know whether we are linked before saying ready.
+      creds_db('get').then((saved) => {
+        if (saved && saved.token) creds = saved;
+      }, (e) => console.error('sandbox: cannot read credentials', e)).then(() => {
+        started = true;
+        connect();
+        for (const cb of readyCbs.splice(0)) setTimeout(cb, 0);
+      });
     },
   };
 

@@ -1,0 +1,118 @@
+//! Real mode up to the network's edge: WhatsApp itself cannot be reached
+//! here, so these check that a page that is not WhatsApp fails clearly, and
+//! that wa-js really is injected into a real page.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A plain web page on 127.0.0.1 that is not WhatsApp Web.
+async fn not_whatsapp() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                let body = "<!doctype html><title>Not WhatsApp</title><p>hello</p>";
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://{addr}/")
+}
+
+fn wajs_path() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("inject/node_modules/@wppconnect/wa-js/dist/wppconnect-wa.js")
+}
+
+#[tokio::test]
+async fn a_page_that_is_not_whatsapp_fails_clearly_instead_of_hanging() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = not_whatsapp().await;
+    let wajs = wajs_path().to_string_lossy().to_string();
+    let d = Daemon::start(
+        &tmp.path().join("data"),
+        &url,
+        &["--load-timeout", "5", "--wajs-path", &wajs],
+    )
+    .await;
+    d.call("POST", "/api/sessions", Some(json!({"id": "real"})))
+        .await;
+    let s = d
+        .wait_status("real", "FAILED", Duration::from_secs(40))
+        .await;
+    let err = s["error"].as_str().unwrap();
+    assert!(err.contains("WhatsApp Web did not start"), "{err}");
+    assert!(err.contains("wa-js was injected"), "{err}");
+    assert!(err.contains("Not WhatsApp"), "{err}");
+    assert!(
+        d.browser_pid("real").is_none(),
+        "browser closed after failing"
+    );
+
+    // Nothing listening: the page cannot load at all.
+    let port = free_port();
+    let d2 = Daemon::start(
+        &tmp.path().join("data2"),
+        &format!("http://127.0.0.1:{port}/"),
+        &["--load-timeout", "5"],
+    )
+    .await;
+    d2.call("POST", "/api/sessions", Some(json!({"id": "gone"})))
+        .await;
+    let s = d2
+        .wait_status("gone", "FAILED", Duration::from_secs(40))
+        .await;
+    let err = s["error"].as_str().unwrap();
+    assert!(
+        err.contains("could not be loaded") && err.contains("ERR_CONNECTION_REFUSED"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn wajs_is_injected_into_a_real_page() {
+    use wabridge::session::{bridge, browser};
+    let tmp = tempfile::tempdir().unwrap();
+    let url = not_whatsapp().await;
+    let src =
+        std::fs::read_to_string(wajs_path()).expect("wa-js installed: run `npm ci` in inject/");
+    let spec = browser::BrowserSpec {
+        kind: wabridge::config::BrowserKind::Auto,
+        executable: None,
+    };
+    let b = browser::launch(&spec, tmp.path()).await.unwrap();
+    b.page.goto(url).await.unwrap();
+    let t = Duration::from_secs(20);
+    assert!(
+        bridge::inject_wajs_if_missing(&b.page, t, &src)
+            .await
+            .unwrap()
+    );
+    let kind: String = bridge::evaluate(&b.page, t, "typeof window.WPP")
+        .await
+        .unwrap();
+    assert_eq!(kind, "object");
+    let version: String = bridge::evaluate(&b.page, t, "WPP.version").await.unwrap();
+    assert_eq!(version, "4.6.0");
+    // Not twice: the second call sees WPP and leaves it.
+    assert!(
+        !bridge::inject_wajs_if_missing(&b.page, t, &src)
+            .await
+            .unwrap()
+    );
+    b.shutdown().await;
+}

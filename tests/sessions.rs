@@ -1,0 +1,436 @@
+//! The session engine through the real daemon binary, real Chromium and the
+//! sandbox (a separate process, so daemons can be restarted and killed).
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::os::unix::fs::PermissionsExt;
+use std::time::{Duration, Instant};
+
+const LONG: Duration = Duration::from_secs(60);
+
+fn wa_url(sb: &Sandbox) -> String {
+    format!("{}/", sb.url)
+}
+
+#[tokio::test]
+async fn link_with_rotating_qr_then_restart_needs_no_scan() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = Sandbox::start(tmp.path(), &["--qr-interval", "1.5"]).await;
+    let data = tmp.path().join("data");
+    let mut d = Daemon::start(&data, &wa_url(&sb), &[]).await;
+
+    let t0 = Instant::now();
+    let (code, body) = d
+        .call("POST", "/api/sessions", Some(json!({"id": "shop1"})))
+        .await;
+    assert_eq!(code, 201, "{body}");
+    assert_eq!(body["id"], "shop1");
+    assert!(body["me"].is_null());
+    d.wait_status("shop1", "SCAN_QR", Duration::from_secs(30))
+        .await;
+    eprintln!("create -> SCAN_QR in {:?}", t0.elapsed());
+
+    // The QR the API returns follows the page's rotation.
+    let first = d.qr("shop1").await;
+    let second = eventually(
+        Duration::from_secs(10),
+        "the API's QR to rotate",
+        || async {
+            let q = d.qr("shop1").await;
+            (q != first).then_some(q)
+        },
+    )
+    .await;
+    assert_eq!(first.split(',').count(), 4);
+    assert_ne!(first, second);
+    // Image forms of the same QR.
+    let (_, qr_json) = d.call("GET", "/api/sessions/shop1/qr", None).await;
+    assert!(
+        qr_json["data_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("data:image/png;base64,")
+    );
+    let png = http()
+        .get(format!("{}/api/sessions/shop1/qr", d.url))
+        .header("X-Api-Key", KEY)
+        .header("Accept", "image/png")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(png.headers()["content-type"], "image/png");
+    assert!(png.bytes().await.unwrap().starts_with(b"\x89PNG"));
+
+    let latest = d.qr("shop1").await;
+    assert_eq!(sb.link(&latest, "15550001111", "Demo Shop").await, 200);
+    let s = d
+        .wait_status("shop1", "CONNECTED", Duration::from_secs(20))
+        .await;
+    assert_eq!(s["me"]["phone"], "15550001111");
+    assert_eq!(s["me"]["id"], "15550001111@c.us");
+    assert_eq!(s["me"]["name"], "Demo Shop");
+    assert_eq!(s["platform"], "android");
+    let (code, body) = d.call("GET", "/api/sessions/shop1/qr", None).await;
+    assert_eq!(code, 409, "{body}");
+    assert_eq!(body["error"]["code"], "not_waiting_for_scan");
+
+    // Session data is private.
+    let mode = std::fs::metadata(data.join("sessions/shop1"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
+    let mode = std::fs::metadata(data.join("sessions/shop1/profile"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
+
+    // Graceful stop closes the browser; a new daemon comes back linked.
+    let pgid = d.browser_pid("shop1").expect("browser pid file");
+    assert!(d.proc.terminate().success());
+    assert!(!group_alive(pgid), "Chromium outlived the daemon");
+    let t0 = Instant::now();
+    let d2 = d.restart_same().await;
+    let s = d2.wait_status("shop1", "CONNECTED", LONG).await;
+    eprintln!("restart -> CONNECTED in {:?}", t0.elapsed());
+    assert_eq!(s["me"]["phone"], "15550001111");
+    let (_, list) = d2.call("GET", "/api/sessions", None).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+
+    // Stop keeps the link; start resumes it without a scan.
+    let (code, s) = d2.call("POST", "/api/sessions/shop1/stop", None).await;
+    assert_eq!((code, s["status"].as_str()), (200, Some("STOPPED")));
+    assert!(d2.browser_pid("shop1").is_none());
+    let (code, _) = d2.call("POST", "/api/sessions/shop1/start", None).await;
+    assert_eq!(code, 200);
+    d2.wait_status("shop1", "CONNECTED", LONG).await;
+    let (code, _) = d2.call("POST", "/api/sessions/shop1/restart", None).await;
+    assert_eq!(code, 200);
+    d2.wait_status("shop1", "CONNECTED", LONG).await;
+}
+
+#[tokio::test]
+async fn killed_browser_and_killed_daemon_recover_without_a_scan() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = Sandbox::start(tmp.path(), &[]).await;
+    let data = tmp.path().join("data");
+    let mut d = Daemon::start(&data, &wa_url(&sb), &[]).await;
+    d.create_linked(&sb, "s1", "15550002222").await;
+
+    // kill -9 the session's Chromium.
+    let pgid = d.browser_pid("s1").unwrap();
+    unsafe { libc::kill(pgid, libc::SIGKILL) };
+    d.wait_status("s1", "DISCONNECTED", Duration::from_secs(15))
+        .await;
+    let s = d.wait_status("s1", "CONNECTED", LONG).await;
+    assert_eq!(s["me"]["phone"], "15550002222");
+    let new_pgid = d.browser_pid("s1").unwrap();
+    assert_ne!(new_pgid, pgid);
+    eventually(
+        Duration::from_secs(10),
+        "the killed browser's group to be gone",
+        || async { (!group_alive(pgid)).then_some(()) },
+    )
+    .await;
+
+    // kill -9 the daemon: its browser is left behind (or dies with it)...
+    d.proc.kill9();
+    // ...and the next daemon ends whatever is left and reconnects.
+    let d2 = d.restart_same().await;
+    let s = d2.wait_status("s1", "CONNECTED", LONG).await;
+    assert_eq!(s["me"]["phone"], "15550002222");
+    eventually(
+        Duration::from_secs(10),
+        "no browser left from the killed daemon",
+        || async { (!group_alive(new_pgid)).then_some(()) },
+    )
+    .await;
+    let profile = data.join("sessions/s1/profile");
+    let browsers = processes_with(&format!("--user-data-dir={}", profile.display()));
+    assert_eq!(
+        browsers.len(),
+        1,
+        "exactly one browser on the profile: {browsers:?}"
+    );
+}
+
+#[tokio::test]
+async fn unlink_from_phone_logs_out_and_wipes_the_profile() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = Sandbox::start(tmp.path(), &[]).await;
+    let data = tmp.path().join("data");
+    let d = Daemon::start(&data, &wa_url(&sb), &[]).await;
+    d.create_linked(&sb, "u1", "15550003333").await;
+    let pgid = d.browser_pid("u1").unwrap();
+
+    assert_eq!(
+        sb.post("/_sandbox/accounts/15550003333/unlink", json!({}))
+            .await
+            .0,
+        200
+    );
+    let s = d
+        .wait_status("u1", "LOGGED_OUT", Duration::from_secs(20))
+        .await;
+    assert!(s["me"].is_null());
+    assert!(
+        !data.join("sessions/u1/profile").exists(),
+        "profile not wiped"
+    );
+    eventually(Duration::from_secs(10), "the browser to close", || async {
+        (!group_alive(pgid)).then_some(())
+    })
+    .await;
+
+    // start shows a new QR, and linking works again.
+    let (code, _) = d.call("POST", "/api/sessions/u1/start", None).await;
+    assert_eq!(code, 200);
+    d.link(&sb, "u1", "15550003333").await;
+
+    // Logout through the API: the phone forgets the device too.
+    let (code, s) = d.call("POST", "/api/sessions/u1/logout", None).await;
+    assert_eq!(code, 200);
+    assert_eq!(s["status"], "LOGGED_OUT");
+    assert!(!data.join("sessions/u1/profile").exists());
+
+    // Delete of a running session removes its data.
+    d.call("POST", "/api/sessions/u1/start", None).await;
+    d.wait_status("u1", "SCAN_QR", LONG).await;
+    let (code, body) = d.call("DELETE", "/api/sessions/u1", None).await;
+    assert_eq!(code, 200, "{body}");
+    assert!(!data.join("sessions/u1").exists());
+    assert_eq!(d.call("GET", "/api/sessions/u1", None).await.0, 404);
+}
+
+#[tokio::test]
+async fn bad_input_gets_clear_json_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = Sandbox::start(tmp.path(), &[]).await;
+    let d = Daemon::start(&tmp.path().join("data"), &wa_url(&sb), &[]).await;
+    let c = http();
+
+    let r = c
+        .get(format!("{}/api/sessions", d.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unauthorized");
+    let r = c
+        .get(format!("{}/api/sessions", d.url))
+        .header("X-Api-Key", "wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = c
+        .get(format!("{}/api/sessions", d.url))
+        .header("X-Api-Key", KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        c.get(format!("{}/health", d.url))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    for bad in ["../x", "a b", &"a".repeat(65), ""] {
+        let (code, body) = d
+            .call("POST", "/api/sessions", Some(json!({"id": bad})))
+            .await;
+        assert_eq!(code, 422, "id {bad:?}: {body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("id"));
+    }
+    assert_eq!(d.call("GET", "/api/sessions/a%20b", None).await.0, 422);
+    assert_eq!(d.call("GET", "/api/sessions/nope", None).await.0, 404);
+    assert_eq!(
+        d.call("POST", "/api/sessions/nope/start", None).await.0,
+        404
+    );
+    assert_eq!(d.call("DELETE", "/api/sessions/nope", None).await.0, 404);
+
+    let r = c
+        .post(format!("{}/api/sessions", d.url))
+        .header("X-Api-Key", KEY)
+        .header("Content-Type", "application/json")
+        .body("{\"id\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "malformed_request");
+
+    let (code, body) = d
+        .call(
+            "POST",
+            "/api/sessions",
+            Some(json!({"id": "w", "webhooks": [{"url": "not a url"}]})),
+        )
+        .await;
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("webhooks[0].url")
+    );
+
+    let (code, body) = d
+        .call(
+            "POST",
+            "/api/sessions",
+            Some(json!({"id": "twice", "start": false})),
+        )
+        .await;
+    assert_eq!((code, body["status"].as_str()), (201, Some("STOPPED")));
+    let (code, body) = d
+        .call("POST", "/api/sessions", Some(json!({"id": "twice"})))
+        .await;
+    assert_eq!(code, 409);
+    assert_eq!(body["error"]["code"], "session_exists");
+    let (code, _) = d.call("GET", "/api/sessions/twice/qr", None).await;
+    assert_eq!(code, 409);
+
+    // Webhooks are stored, shown with the secret redacted.
+    let (code, s) = d
+        .call(
+            "PUT",
+            "/api/sessions/twice/webhooks",
+            Some(json!([{"url": "http://127.0.0.1:9/hook", "events": ["message", "session.status"], "secret": "whsec_dGVzdA=="}])),
+        )
+        .await;
+    assert_eq!(code, 200, "{s}");
+    assert_eq!(s["webhooks"][0]["secret"], "***");
+    assert_eq!(s["webhooks"][0]["format"], "native");
+    let (code, _) = d
+        .call(
+            "PUT",
+            "/api/sessions/twice/webhooks",
+            Some(json!([{"url": "http://x", "events": ["nope"]}])),
+        )
+        .await;
+    assert_eq!(code, 422);
+
+    // A generated id is valid.
+    let (code, s) = d
+        .call("POST", "/api/sessions", Some(json!({"start": false})))
+        .await;
+    assert_eq!(code, 201);
+    assert!(s["id"].as_str().unwrap().len() > 3);
+}
+
+#[tokio::test]
+async fn generated_api_key_is_kept_private_and_reused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let d = Daemon::start_with(
+        &data,
+        vec![
+            "serve".into(),
+            "--wa-url".into(),
+            "http://127.0.0.1:9/".into(),
+        ],
+        vec![("WABRIDGE_API_KEY".into(), "".into())],
+    )
+    .await;
+    let key = std::fs::read_to_string(data.join("api-key")).unwrap();
+    let mode = std::fs::metadata(data.join("api-key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(
+        d.proc.log_text().contains(key.trim()),
+        "printed once on first start"
+    );
+    let r = http()
+        .get(format!("{}/api/sessions", d.url))
+        .bearer_auth(key.trim())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    drop(d);
+    let d2 = Daemon::start_with(
+        &data,
+        vec![
+            "serve".into(),
+            "--wa-url".into(),
+            "http://127.0.0.1:9/".into(),
+        ],
+        vec![("WABRIDGE_API_KEY".into(), "".into())],
+    )
+    .await;
+    assert!(
+        !d2.proc.log_text().contains(key.trim()),
+        "printed only once"
+    );
+    let r = http()
+        .get(format!("{}/api/sessions", d2.url))
+        .bearer_auth(key.trim())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn ten_sessions_at_once_all_connect() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = Sandbox::start(tmp.path(), &[]).await;
+    let d = Daemon::start(&tmp.path().join("data"), &wa_url(&sb), &[]).await;
+    for i in 0..10 {
+        let (code, _) = d
+            .call(
+                "POST",
+                "/api/sessions",
+                Some(json!({"id": format!("m{i}")})),
+            )
+            .await;
+        assert_eq!(code, 201);
+    }
+    let links = (0..10).map(|i| {
+        let (d, sb) = (&d, &sb);
+        async move {
+            d.link(sb, &format!("m{i}"), &format!("1555010{i:04}"))
+                .await
+        }
+    });
+    let all = futures::future::join_all(links).await;
+    for (i, s) in all.iter().enumerate() {
+        assert_eq!(s["me"]["phone"], format!("1555010{i:04}"));
+    }
+    let (_, list) = d.call("GET", "/api/sessions", None).await;
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["status"] == "CONNECTED")
+    );
+}
+
+#[tokio::test]
+async fn full_chromium_works_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = Sandbox::start(tmp.path(), &[]).await;
+    let data = tmp.path().join("data");
+    let mut d = Daemon::start(&data, &wa_url(&sb), &["--browser", "chromium"]).await;
+    d.create_linked(&sb, "full", "15550004444").await;
+    let pgid = d.browser_pid("full").unwrap();
+    let cmd = std::fs::read(format!("/proc/{pgid}/cmdline")).unwrap();
+    assert!(String::from_utf8_lossy(&cmd).contains("--headless=new"));
+    assert!(d.proc.terminate().success());
+    assert!(!group_alive(pgid));
+    let d2 = d.restart_same().await;
+    d2.wait_status("full", "CONNECTED", LONG).await;
+}
