@@ -3,6 +3,7 @@
 pub mod api;
 pub mod config;
 pub mod events;
+pub mod messages;
 pub mod model;
 pub mod qr;
 pub mod sandbox;
@@ -70,7 +71,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let (exe, shell) = spec.resolve()?;
     tracing::info!(browser = %exe.display(), headless_shell = shell, "browser");
 
-    let events = events::EventBus::new();
+    let global_hook = args.webhook.global()?;
+    let dispatcher = webhook::dispatcher::Dispatcher::spawn(store.clone(), args.webhook.timing())?;
+    let events = std::sync::Arc::new(events::Events::new(store.clone(), dispatcher, global_hook));
     let env = std::sync::Arc::new(session::SessionEnv::new(
         data_dir.clone(),
         spec,

@@ -38,6 +38,10 @@ impl ApiError {
             format!("field '{field}' {why}"),
         )
     }
+    /// 422 with a specific code, e.g. `number_not_on_whatsapp`.
+    pub fn invalid_code(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
     pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, code, message)
     }

@@ -2,7 +2,10 @@
 //! the session manager and back; they hold no state of their own.
 
 pub mod auth;
+mod deliveries;
 pub mod error;
+mod events;
+mod messages;
 mod sessions;
 
 use crate::session::Manager;
@@ -42,6 +45,14 @@ pub fn router(state: AppState) -> Router {
             axum::routing::put(sessions::put_webhooks),
         )
         .route("/api/sessions/{id}/qr", get(sessions::qr))
+        .route("/api/sessions/{id}/messages", post(messages::send).get(messages::list))
+        .route("/api/sessions/{id}/messages/{mid}/media", get(messages::media))
+        .route("/api/sessions/{id}/chats", get(messages::chats))
+        .route("/api/sessions/{id}/chats/{chat}/read", post(messages::read))
+        .route("/api/sessions/{id}/contacts/{phone}", get(messages::contact))
+        .route("/api/sessions/{id}/deliveries", get(deliveries::list))
+        .route("/api/sessions/{id}/deliveries/{did}/retry", post(deliveries::retry))
+        .route("/api/events", get(events::stream))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_key,

@@ -7,7 +7,9 @@ use super::bridge::{self, BINDING, BRIDGE_JS, BridgeEvent, CallError, PRELUDE_JS
 use super::browser::{self, RunningBrowser};
 use super::{LiveState, SessionEnv};
 use crate::events::Event;
-use crate::model::{Me, SessionId, Status};
+use crate::messages::{self, Message};
+use crate::model::{Ack, Me, SessionId, Status};
+use crate::store::Op;
 use chromiumoxide::Page;
 use chromiumoxide::cdp::browser_protocol::{inspector, page as cdp_page};
 use chromiumoxide::cdp::js_protocol::runtime::{AddBindingParams, EventBindingCalled};
@@ -38,6 +40,8 @@ pub struct Driver {
     pub state: watch::Sender<LiveState>,
     pub page: watch::Sender<Option<Page>>,
     pub cmds: mpsc::Receiver<Cmd>,
+    /// Set on (re)connect: fetch what the page saw that we may have missed.
+    pub catch_up_due: bool,
 }
 
 struct Backoff(Duration);
@@ -73,7 +77,7 @@ impl Driver {
             }
             self.env
                 .events
-                .publish(Event::new(&self.id, "session.status", payload));
+                .emit(Event::new(&self.id, "session.status", payload));
             self.env.records.update(&self.id, |r| {
                 r.status = s.status;
                 r.error = s.error.clone();
@@ -299,13 +303,43 @@ impl Driver {
             tokio::select! {
                 ev = bindings.next() => match ev {
                     Some(ev) if ev.name == BINDING => {
+                        let mut ops = Vec::new();
+                        let mut outcome = None;
                         for e in bridge::parse_batch(&ev.payload) {
-                            if matches!(e, BridgeEvent::Ready) {
-                                ready = true;
+                            match &e {
+                                BridgeEvent::Ready => ready = true,
+                                BridgeEvent::Message { msg } => {
+                                    self.message_op(page, msg, &mut ops).await;
+                                    continue;
+                                }
+                                BridgeEvent::Ack { ack, chat, ids } => {
+                                    let ack = Ack::from_wa(*ack);
+                                    let chat = chat.clone().unwrap_or_default();
+                                    for id in ids {
+                                        let event = messages::ack_event(&self.id, id, &chat, ack);
+                                        ops.push(Op::Ack { session: self.id.clone(), id: id.clone(), ack, event });
+                                    }
+                                    continue;
+                                }
+                                BridgeEvent::Revoke { id: Some(id), chat } => {
+                                    ops.push(Op::Event(messages::revoke_event(&self.id, id, chat.as_deref().unwrap_or(""))));
+                                    continue;
+                                }
+                                _ => {}
                             }
                             if let Some(o) = self.on_bridge(e).await {
-                                return o;
+                                outcome = Some(o);
+                                break;
                             }
+                        }
+                        // Durable before anything else sees it; one flush per batch.
+                        self.commit(ops).await;
+                        if let Some(o) = outcome {
+                            return o;
+                        }
+                        if self.catch_up_due {
+                            self.catch_up_due = false;
+                            self.catch_up(page).await;
                         }
                     }
                     Some(_) => {}
@@ -375,6 +409,86 @@ impl Driver {
         }
     }
 
+    /// A message from the page becomes a stored message and its events;
+    /// inbound media is fetched from the page and kept on disk first.
+    async fn message_op(&self, page: &Page, raw: &serde_json::Value, ops: &mut Vec<Op>) {
+        let Some(mut msg) = Message::from_bridge(&self.id, raw) else {
+            tracing::debug!(session = %self.id, "ignoring a message without id or chat");
+            return;
+        };
+        if msg.media.is_some() && !msg.from_me {
+            match self.download_media(page, &msg.id).await {
+                Ok(size) => {
+                    if let Some(m) = msg.media.as_mut() {
+                        m.size = Some(size);
+                    }
+                }
+                Err(e) => tracing::warn!(session = %self.id, msg = %msg.id, "media not kept: {e}"),
+            }
+        }
+        let events = msg.events();
+        ops.push(Op::Message { msg, events });
+    }
+
+    async fn download_media(&self, page: &Page, id: &str) -> Result<u64, String> {
+        use base64::Engine as _;
+        let path = self.env.media_path(&self.id, id);
+        if let Ok(meta) = tokio::fs::metadata(&path).await {
+            return Ok(meta.len());
+        }
+        let b64: String = bridge::call(page, self.env.page_timeout, "downloadMedia", &[json!(id)])
+            .await
+            .map_err(|e| e.to_string())?;
+        if b64.len() / 4 * 3 > super::MAX_MEDIA {
+            return Err(format!("larger than {} MB", super::MAX_MEDIA >> 20));
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|e| format!("bad base64 from the page: {e}"))?;
+        let dir = path.parent().expect("media dir");
+        browser::ensure_private_dir(dir).map_err(|e| e.to_string())?;
+        let tmp = path.with_extension("part");
+        tokio::fs::write(&tmp, &bytes).await.map_err(|e| e.to_string())?;
+        tokio::fs::rename(&tmp, &path).await.map_err(|e| e.to_string())?;
+        Ok(bytes.len() as u64)
+    }
+
+    async fn commit(&self, ops: Vec<Op>) {
+        if let Err(e) = self.env.events.commit(ops).await {
+            // Not acknowledged anywhere: the next catch-up finds these again.
+            tracing::error!(session = %self.id, "could not store events: {e}");
+        }
+    }
+
+    /// After every (re)connect: what the page holds since the newest message
+    /// we stored. Closes the gap of a crash between the page seeing a message
+    /// and the store keeping it; duplicates are dropped by id.
+    async fn catch_up(&self, page: &Page) {
+        let now = crate::model::now_ms() / 1000;
+        let since = match self.env.records.store().last_message_ts(&self.id) {
+            Ok(Some(ts)) => ts,
+            // Never stored anything: don't replay the account's whole history.
+            _ => now - 60,
+        };
+        let recent: Result<Vec<serde_json::Value>, CallError> =
+            bridge::call(page, self.env.page_timeout, "recent", &[json!(since), json!(200)]).await;
+        match recent {
+            Ok(list) => {
+                let mut ops = Vec::new();
+                for raw in &list {
+                    self.message_op(page, raw, &mut ops).await;
+                }
+                let n = ops.len();
+                if let Ok(events) = self.env.events.commit(ops).await {
+                    if !events.is_empty() {
+                        tracing::info!(session = %self.id, checked = n, new_events = events.len(), "caught up after connect");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(session = %self.id, "catch-up failed: {e}"),
+        }
+    }
+
     async fn on_bridge(&mut self, ev: BridgeEvent) -> Option<Outcome> {
         match ev {
             BridgeEvent::AuthCode { code: Some(code) } => {
@@ -395,7 +509,7 @@ impl Driver {
                         );
                     }
                 }
-                self.env.events.publish(Event::new(
+                self.env.events.emit(Event::new(
                     &self.id,
                     "session.qr",
                     json!({"qr": code, "data_url": data_url}),
@@ -423,6 +537,7 @@ impl Driver {
                     r.me = Some(me);
                     r.platform = platform;
                 });
+                self.catch_up_due = true;
             }
             BridgeEvent::Online { online: false } => {
                 if self.state.borrow().status == Status::Connected {

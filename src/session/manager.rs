@@ -99,6 +99,7 @@ impl Manager {
         if !created {
             return Err(ManagerError::Exists(id));
         }
+        self.env.events.set_hooks(&id, rec.webhooks.clone());
         if start {
             self.start(&id).await?;
         }
@@ -164,6 +165,7 @@ impl Manager {
             state: state_tx,
             page: page_tx,
             cmds: cmd_rx,
+            catch_up_due: false,
         };
         let task = tokio::spawn(driver.run());
         handles.insert(
@@ -257,6 +259,7 @@ impl Manager {
                 )));
             }
         }
+        self.env.events.set_hooks(id, vec![]);
         self.records()
             .store()
             .delete_session(id)
@@ -270,8 +273,9 @@ impl Manager {
         hooks: Vec<Webhook>,
     ) -> Result<SessionView, ManagerError> {
         self.records()
-            .update(id, |r| r.webhooks = hooks)
+            .update(id, |r| r.webhooks = hooks.clone())
             .ok_or_else(|| ManagerError::NotFound(id.clone()))?;
+        self.env.events.set_hooks(id, hooks);
         self.get(id).await
     }
 
@@ -301,6 +305,7 @@ impl Manager {
         let recs: Vec<SessionRecord> = self.records().store().sessions().unwrap_or_default();
         for rec in &recs {
             super::browser::kill_leftover(&self.env.session_dir(&rec.id));
+            self.env.events.set_hooks(&rec.id, rec.webhooks.clone());
         }
         for rec in recs {
             if rec.should_run {
@@ -324,5 +329,50 @@ impl Manager {
             self.records().update(&id, |r| r.should_run = true);
         });
         futures::future::join_all(futs).await;
+    }
+}
+
+/// Why a call into a session's page failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CallFailure {
+    #[error(transparent)]
+    Session(#[from] ManagerError),
+    #[error("{0}")]
+    Page(String),
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl From<super::bridge::CallError> for CallFailure {
+    fn from(e: super::bridge::CallError) -> Self {
+        match e {
+            super::bridge::CallError::Page(m) => CallFailure::Page(m),
+            other => CallFailure::Unavailable(other.to_string()),
+        }
+    }
+}
+
+/// Calls into a connected session's page (through bridge.js).
+impl Manager {
+    async fn connected_page(&self, id: &SessionId) -> Result<Page, CallFailure> {
+        let (page, live) = self.page(id).await?;
+        if live.status != Status::Connected {
+            return Err(ManagerError::WrongState(format!(
+                "session '{id}' is not connected (status {})",
+                live.status.as_str()
+            ))
+            .into());
+        }
+        Ok(page)
+    }
+
+    pub async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        id: &SessionId,
+        func: &str,
+        args: &[serde_json::Value],
+    ) -> Result<T, CallFailure> {
+        let page = self.connected_page(id).await?;
+        Ok(super::bridge::call(&page, self.env.page_timeout, func, args).await?)
     }
 }

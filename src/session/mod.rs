@@ -6,9 +6,12 @@ pub mod browser;
 mod driver;
 mod manager;
 
-pub use manager::{Manager, ManagerError, SessionView};
+/// Inbound media larger than this is not kept.
+pub const MAX_MEDIA: usize = 64 << 20;
 
-use crate::events::EventBus;
+pub use manager::{CallFailure, Manager, ManagerError, SessionView};
+
+use crate::events::Events;
 use crate::model::{Me, SessionId, Status};
 use crate::store::Store;
 use crate::webhook::Webhook;
@@ -92,7 +95,7 @@ pub struct SessionEnv {
     pub page_timeout: Duration,
     pub load_timeout: Duration,
     pub print_qr: bool,
-    pub events: EventBus,
+    pub events: Arc<Events>,
     pub records: Records,
     pub browser_restarts: AtomicU64,
     wajs: OnceLock<Arc<String>>,
@@ -108,7 +111,7 @@ impl SessionEnv {
         page_timeout: Duration,
         load_timeout: Duration,
         print_qr: bool,
-        events: EventBus,
+        events: Arc<Events>,
         records: Records,
     ) -> Self {
         SessionEnv {
@@ -128,6 +131,14 @@ impl SessionEnv {
 
     pub fn session_dir(&self, id: &SessionId) -> PathBuf {
         self.data_dir.join("sessions").join(id.as_str())
+    }
+
+    /// Where an inbound message's media is kept (named by a hash of its id).
+    pub fn media_path(&self, id: &SessionId, msg_id: &str) -> PathBuf {
+        use sha2::{Digest, Sha256};
+        let h = Sha256::digest(msg_id.as_bytes());
+        let name: String = h[..16].iter().map(|b| format!("{b:02x}")).collect();
+        self.session_dir(id).join("media").join(name)
     }
 
     /// wa-js's source, read once.

@@ -1,14 +1,32 @@
-//! The only code that knows sled. One database under `<data_dir>/db`;
-//! one tree per kind of record; values are JSON, keys sort as they should.
+//! The only code that knows sled. One database under `<data_dir>/db`, one
+//! tree per kind of record; values are JSON; keys are built so that sled's
+//! byte order is the order we scan in (big-endian numbers).
 
-use crate::model::SessionId;
+use crate::events::Event;
+use crate::model::{Ack, SessionId};
+use crate::webhook::outbox::Delivery;
 use serde::{Serialize, de::DeserializeOwned};
+use serde_json::Value;
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
 use std::path::Path;
 
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
     sessions: sled::Tree,
+    /// `session \0 ts_be8 msgid` -> Message
+    messages: sled::Tree,
+    /// `session \0 msgid` -> key in `messages`
+    msgids: sled::Tree,
+    /// `session \0 chat \0 ts_be8 msgid` -> ()
+    chats: sled::Tree,
+    /// delivery id (ulid, time-ordered) -> Delivery, pending or dead
+    outbox: sled::Tree,
+    /// delivery id -> Delivery, delivered (the delivery log)
+    delivered: sled::Tree,
+    /// `session \0 key` -> {"at": unix s, "response": ...}
+    idempotency: sled::Tree,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -19,7 +37,51 @@ pub enum StoreError {
     Corrupt(#[from] serde_json::Error),
 }
 
+impl From<TransactionError<StoreError>> for StoreError {
+    fn from(e: TransactionError<StoreError>) -> Self {
+        match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => StoreError::Db(e),
+        }
+    }
+}
+
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A change that produces events, applied atomically with their deliveries.
+pub enum Op {
+    /// A message seen for the first time produces its events; a duplicate none.
+    Message { msg: crate::messages::Message, events: Vec<Event> },
+    /// An ack produces its event only if it raises the stored ack.
+    Ack { session: SessionId, id: String, ack: Ack, event: Event },
+    Event(Event),
+}
+
+fn prefix(session: &SessionId) -> Vec<u8> {
+    let mut k = session.as_str().as_bytes().to_vec();
+    k.push(0);
+    k
+}
+
+fn msg_key(session: &SessionId, ts: i64, id: &str) -> Vec<u8> {
+    let mut k = prefix(session);
+    k.extend_from_slice(&(ts.max(0) as u64).to_be_bytes());
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+fn chat_key(session: &SessionId, chat: &str, ts: i64, id: &str) -> Vec<u8> {
+    let mut k = prefix(session);
+    k.extend_from_slice(chat.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&(ts.max(0) as u64).to_be_bytes());
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+fn abort(e: impl Into<StoreError>) -> ConflictableTransactionError<StoreError> {
+    ConflictableTransactionError::Abort(e.into())
+}
 
 impl Store {
     pub fn open(dir: &Path) -> anyhow::Result<Self> {
@@ -30,13 +92,20 @@ impl Store {
             .map_err(|e| anyhow::anyhow!("cannot open the database at {}: {e}", dir.display()))?;
         Ok(Store {
             sessions: db.open_tree("sessions")?,
+            messages: db.open_tree("messages")?,
+            msgids: db.open_tree("msgids")?,
+            chats: db.open_tree("chats")?,
+            outbox: db.open_tree("outbox")?,
+            delivered: db.open_tree("delivered")?,
+            idempotency: db.open_tree("idempotency")?,
             db,
         })
     }
 
+    // ---- sessions
+
     pub fn put_session<T: Serialize>(&self, id: &SessionId, rec: &T) -> Result<()> {
-        self.sessions
-            .insert(id.as_str(), serde_json::to_vec(rec)?)?;
+        self.sessions.insert(id.as_str(), serde_json::to_vec(rec)?)?;
         Ok(())
     }
 
@@ -65,8 +134,243 @@ impl Store {
             .collect()
     }
 
+    /// Removes the session and everything stored for it.
     pub fn delete_session(&self, id: &SessionId) -> Result<()> {
+        let p = prefix(id);
+        for tree in [&self.messages, &self.msgids, &self.chats, &self.idempotency] {
+            for k in tree.scan_prefix(&p).keys() {
+                tree.remove(k?)?;
+            }
+        }
+        for tree in [&self.outbox, &self.delivered] {
+            for kv in tree.iter() {
+                let (k, v) = kv?;
+                if serde_json::from_slice::<Delivery>(&v).map(|d| &d.session == id).unwrap_or(false) {
+                    tree.remove(k)?;
+                }
+            }
+        }
         self.sessions.remove(id.as_str())?;
+        Ok(())
+    }
+
+    // ---- messages, events and their deliveries
+
+    /// Applies `ops` atomically with the outbox deliveries `fanout` makes for
+    /// every event they produce. Returns those events and deliveries. Not yet
+    /// durable: call `flush` before acknowledging anything.
+    pub fn commit(
+        &self,
+        ops: &[Op],
+        fanout: &dyn Fn(&Event) -> Vec<Delivery>,
+    ) -> Result<(Vec<Event>, Vec<Delivery>)> {
+        let res = (&self.messages, &self.msgids, &self.chats, &self.outbox).transaction(
+            |(messages, msgids, chats, outbox)| {
+                let mut events = Vec::new();
+                for op in ops {
+                    match op {
+                        Op::Message { msg, events: evs } => {
+                            let mut idk = prefix(&msg.session);
+                            idk.extend_from_slice(msg.id.as_bytes());
+                            if msgids.get(&idk)?.is_some() {
+                                continue;
+                            }
+                            let key = msg_key(&msg.session, msg.timestamp, &msg.id);
+                            messages.insert(key.clone(), serde_json::to_vec(msg).map_err(abort)?)?;
+                            msgids.insert(idk, key)?;
+                            chats.insert(chat_key(&msg.session, &msg.chat, msg.timestamp, &msg.id), &[][..])?;
+                            events.extend(evs.iter().cloned());
+                        }
+                        Op::Ack { session, id, ack, event } => {
+                            let mut idk = prefix(session);
+                            idk.extend_from_slice(id.as_bytes());
+                            if let Some(key) = msgids.get(&idk)? {
+                                if let Some(raw) = messages.get(&key)? {
+                                    let mut m: crate::messages::Message =
+                                        serde_json::from_slice(&raw).map_err(abort)?;
+                                    if m.ack >= *ack {
+                                        continue;
+                                    }
+                                    m.ack = *ack;
+                                    messages.insert(key, serde_json::to_vec(&m).map_err(abort)?)?;
+                                }
+                            }
+                            events.push(event.clone());
+                        }
+                        Op::Event(e) => events.push(e.clone()),
+                    }
+                }
+                let mut deliveries = Vec::new();
+                for e in &events {
+                    for d in fanout(e) {
+                        outbox.insert(d.id.as_bytes(), serde_json::to_vec(&d).map_err(abort)?)?;
+                        deliveries.push(d);
+                    }
+                }
+                Ok((events, deliveries))
+            },
+        )?;
+        Ok(res)
+    }
+
+    /// Newest first. `before` is an opaque cursor from a previous page.
+    pub fn messages(
+        &self,
+        session: &SessionId,
+        chat: Option<&str>,
+        limit: usize,
+        before: Option<&[u8]>,
+    ) -> Result<(Vec<crate::messages::Message>, Option<Vec<u8>>)> {
+        let p = match chat {
+            Some(c) => {
+                let mut p = prefix(session);
+                p.extend_from_slice(c.as_bytes());
+                p.push(0);
+                p
+            }
+            None => prefix(session),
+        };
+        let tree = if chat.is_some() { &self.chats } else { &self.messages };
+        let mut end = p.clone();
+        match before {
+            Some(c) => end.extend_from_slice(c),
+            None => end.push(0xff),
+        }
+        // One more than asked tells whether there is a next page.
+        let mut page: Vec<(Vec<u8>, crate::messages::Message)> = Vec::new();
+        for k in tree.range(p.clone()..end).keys().rev() {
+            let k = k?;
+            let suffix = k[p.len()..].to_vec();
+            let msg_k = if chat.is_some() {
+                let mut mk = prefix(session);
+                mk.extend_from_slice(&suffix);
+                mk
+            } else {
+                k.to_vec()
+            };
+            if let Some(v) = self.messages.get(&msg_k)? {
+                page.push((suffix, serde_json::from_slice(&v)?));
+            }
+            if page.len() > limit {
+                break;
+            }
+        }
+        let more = page.len() > limit;
+        page.truncate(limit);
+        let cursor = if more { page.last().map(|(s, _)| s.clone()) } else { None };
+        Ok((page.into_iter().map(|(_, m)| m).collect(), cursor))
+    }
+
+    pub fn message(&self, session: &SessionId, id: &str) -> Result<Option<crate::messages::Message>> {
+        let mut idk = prefix(session);
+        idk.extend_from_slice(id.as_bytes());
+        let Some(key) = self.msgids.get(idk)? else { return Ok(None) };
+        Ok(self.messages.get(key)?.map(|v| serde_json::from_slice(&v)).transpose()?)
+    }
+
+    /// Timestamp of the newest stored message: where catch-up starts.
+    pub fn last_message_ts(&self, session: &SessionId) -> Result<Option<i64>> {
+        let p = prefix(session);
+        Ok(self.messages.scan_prefix(&p).keys().next_back().transpose()?.and_then(|k| {
+            let b: [u8; 8] = k.get(p.len()..p.len() + 8)?.try_into().ok()?;
+            Some(u64::from_be_bytes(b) as i64)
+        }))
+    }
+
+    // ---- outbox
+
+    pub fn pending_deliveries(&self) -> Result<Vec<Delivery>> {
+        self.outbox
+            .iter()
+            .values()
+            .map(|v| Ok(serde_json::from_slice(&v?)?))
+            .collect()
+    }
+
+    pub fn put_delivery(&self, d: &Delivery) -> Result<()> {
+        self.outbox.insert(d.id.as_bytes(), serde_json::to_vec(d)?)?;
+        Ok(())
+    }
+
+    /// Moves a delivered delivery from the outbox to the log.
+    pub fn mark_delivered(&self, d: &Delivery) -> Result<()> {
+        (&self.outbox, &self.delivered).transaction(|(outbox, delivered)| {
+            outbox.remove(d.id.as_bytes())?;
+            delivered.insert(d.id.as_bytes(), serde_json::to_vec(d).map_err(abort)?)?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    pub fn delivery(&self, id: &str) -> Result<Option<Delivery>> {
+        for tree in [&self.outbox, &self.delivered] {
+            if let Some(v) = tree.get(id.as_bytes())? {
+                return Ok(Some(serde_json::from_slice(&v)?));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Newest first: pending and dead from the outbox, delivered from the log.
+    pub fn deliveries(&self, session: &SessionId, delivered: bool, limit: usize) -> Result<Vec<Delivery>> {
+        let tree = if delivered { &self.delivered } else { &self.outbox };
+        let mut out = Vec::new();
+        for v in tree.iter().values().rev() {
+            let d: Delivery = serde_json::from_slice(&v?)?;
+            if &d.session == session {
+                out.push(d);
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Drops delivery-log entries older than `cutoff_ms` (ids are ULIDs: time-ordered).
+    pub fn prune_delivered(&self, cutoff: &str) -> Result<usize> {
+        let mut n = 0;
+        for k in self.delivered.range(..cutoff.as_bytes()).keys() {
+            self.delivered.remove(k?)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    // ---- idempotency keys
+
+    /// Reserves `key`; returns the stored answer if it was already used.
+    pub fn idempotency_begin(&self, session: &SessionId, key: &str, now: i64, ttl: i64) -> Result<Option<Value>> {
+        let mut k = prefix(session);
+        k.extend_from_slice(key.as_bytes());
+        let mark = serde_json::to_vec(&serde_json::json!({"at": now, "response": null}))?;
+        loop {
+            let cur = self.idempotency.get(&k)?;
+            if let Some(v) = &cur {
+                let v: Value = serde_json::from_slice(v)?;
+                if now - v["at"].as_i64().unwrap_or(0) < ttl {
+                    return Ok(Some(v["response"].clone()));
+                }
+            }
+            if self.idempotency.compare_and_swap(&k, cur, Some(mark.clone()))?.is_ok() {
+                return Ok(None);
+            }
+        }
+    }
+
+    pub fn idempotency_finish(&self, session: &SessionId, key: &str, now: i64, response: Option<&Value>) -> Result<()> {
+        let mut k = prefix(session);
+        k.extend_from_slice(key.as_bytes());
+        match response {
+            Some(r) => {
+                self.idempotency
+                    .insert(k, serde_json::to_vec(&serde_json::json!({"at": now, "response": r}))?)?;
+            }
+            // The send failed: the key may be used again.
+            None => {
+                self.idempotency.remove(k)?;
+            }
+        }
         Ok(())
     }
 

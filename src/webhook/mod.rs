@@ -1,5 +1,10 @@
-//! Outbound webhooks: subscriptions, and (with the outbox and dispatcher)
-//! their delivery.
+//! Outbound webhooks: subscriptions, the durable outbox, the dispatcher
+//! that delivers it, body formats and signatures.
+
+pub mod dispatcher;
+pub mod format;
+pub mod outbox;
+pub mod signature;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -90,6 +95,17 @@ impl Webhook {
                         "has unknown event '{e}' (known: {}, or '*')",
                         EVENT_NAMES.join(", ")
                     ),
+                ));
+            }
+        }
+        if !matches!(self.format, Format::Native | Format::Simple) {
+            return Err((format!("{at}.format"), "is not supported yet (supported: native, simple)".into()));
+        }
+        if let Some(secret) = &self.secret {
+            if !signature::is_valid_secret(secret) {
+                return Err((
+                    format!("{at}.secret"),
+                    "must be 'whsec_<base64>' (Standard Webhooks) or at least 8 characters".into(),
                 ));
             }
         }

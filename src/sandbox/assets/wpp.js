@@ -203,16 +203,30 @@
     return 'true_' + to + '_' + hex;
   }
 
+  // Like WhatsApp Web: the message exists at once with ack 0 (clock), the
+  // server's receipt makes it 1 (sent).
   async function send(chatId, fields, options) {
     const to = wid(chatId)._serialized;
+    if (wid(to).server === 'c.us' && !(await call('exists', { phone: wid(to).user }))) {
+      throw new Error(wid(to).user + ' is not on WhatsApp');
+    }
     const quoted = options && options.quotedMsg;
     const id = newMsgId(to);
-    const value = await call('send', {
-      msg: Object.assign({ id, to, reply_to: quoted ? (typeof quoted === 'string' ? quoted : quoted._serialized || quoted.id._serialized) : null }, fields),
-    });
-    const m = toMsg(value);
-    if (store(m)) emit('chat.new_message', m);
-    return { id: m.id._serialized, ack: m.ack, from: m.from._serialized, to: m.to._serialized, sendMsgResult: Promise.resolve({ messageSendResult: 'OK' }) };
+    const req = Object.assign({ id, to, reply_to: quoted ? (typeof quoted === 'string' ? quoted : quoted._serialized || quoted.id._serialized) : null }, fields);
+    const local = toMsg(Object.assign({ from_me: true, peer: wid(to).user, ack: 0, t: Math.floor(Date.now() / 1000), text: null, caption: null, media: null }, req,
+      { media: req.media ? Object.assign({ size: Math.floor(req.media.data.length * 3 / 4) }, req.media) : null }));
+    if (store(local)) emit('chat.new_message', local);
+    let value;
+    try {
+      value = await call('send', { msg: req });
+    } catch (e) {
+      local.ack = -1;
+      emit('chat.msg_ack_change', { ack: -1, chat: local.id.remote, ids: [local.id] });
+      throw e;
+    }
+    local.ack = Math.max(local.ack, value.ack);
+    emit('chat.msg_ack_change', { ack: value.ack, chat: local.id.remote, ids: [local.id] });
+    return { id, ack: local.ack, from: local.from._serialized, to: local.to._serialized, sendMsgResult: Promise.resolve({ messageSendResult: 'OK' }) };
   }
 
   function requireAuth() {

@@ -1,0 +1,171 @@
+//! Messages as the API and webhooks show them (design.md §2), built from
+//! what bridge.js reports, and the events they produce.
+
+use crate::events::Event;
+use crate::model::{Ack, SessionId, now_ms};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Sender {
+    pub phone: Option<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct MediaInfo {
+    pub mimetype: Option<String>,
+    pub filename: Option<String>,
+    pub size: Option<u64>,
+    pub url: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Message {
+    pub id: String,
+    pub session: SessionId,
+    pub chat: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub from_me: bool,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub text: Option<String>,
+    pub caption: Option<String>,
+    /// unix seconds
+    pub timestamp: i64,
+    pub ack: Ack,
+    pub sender: Sender,
+    pub reply_to: Option<String>,
+    pub media: Option<MediaInfo>,
+}
+
+const TYPES: &[&str] = &["text", "image", "video", "audio", "document", "sticker", "location", "other"];
+
+impl Message {
+    /// From bridge.js's normalized message. None if it lacks an id or chat.
+    pub fn from_bridge(session: &SessionId, v: &Value) -> Option<Message> {
+        let s = |k: &str| v.get(k).and_then(Value::as_str).map(String::from);
+        let id = s("id").filter(|x| !x.is_empty())?;
+        let chat = s("chat").filter(|x| !x.is_empty())?;
+        let kind = s("type")
+            .filter(|t| TYPES.contains(&t.as_str()))
+            .unwrap_or_else(|| "other".into());
+        let media = v.get("media").filter(|m| m.is_object()).map(|m| MediaInfo {
+            mimetype: m.get("mimetype").and_then(Value::as_str).map(String::from),
+            filename: m.get("filename").and_then(Value::as_str).map(String::from),
+            size: m.get("size").and_then(Value::as_u64),
+            url: format!("/api/sessions/{session}/messages/{}/media", urlencode(&id)),
+        });
+        Some(Message {
+            session: session.clone(),
+            chat,
+            from: s("from"),
+            to: s("to"),
+            from_me: v.get("from_me").and_then(Value::as_bool).unwrap_or(false),
+            kind,
+            text: s("text"),
+            caption: s("caption"),
+            timestamp: v.get("timestamp").and_then(Value::as_i64).unwrap_or(now_ms() / 1000),
+            ack: Ack::from_wa(v.get("ack").and_then(Value::as_i64).unwrap_or(0)),
+            sender: Sender {
+                phone: v["sender"]["phone"].as_str().map(String::from),
+                name: v["sender"]["name"].as_str().map(String::from),
+            },
+            reply_to: s("reply_to"),
+            media,
+            id,
+        })
+    }
+
+    /// `message.any` always; `message` too when it came from someone else.
+    pub fn events(&self) -> Vec<Event> {
+        let payload = serde_json::to_value(self).unwrap_or(Value::Null);
+        let mut out = vec![];
+        if !self.from_me {
+            out.push(stable_event(&self.session, "message", &self.id, self.timestamp * 1000, payload.clone()));
+        }
+        out.push(stable_event(&self.session, "message.any", &self.id, self.timestamp * 1000, payload));
+        out
+    }
+}
+
+pub fn ack_event(session: &SessionId, id: &str, chat: &str, ack: Ack) -> Event {
+    stable_event(
+        session,
+        "message.ack",
+        &format!("{id}/{}", ack.as_str()),
+        now_ms(),
+        json!({"id": id, "chat": chat, "ack": ack}),
+    )
+}
+
+pub fn revoke_event(session: &SessionId, id: &str, chat: &str) -> Event {
+    stable_event(session, "message.revoked", id, now_ms(), json!({"id": id, "chat": chat}))
+}
+
+/// An event whose id depends only on what it is about, so the same message
+/// seen twice (a replay after a crash, catch-up) yields the same `evt_` id
+/// and receivers can dedupe. The id is ULID-shaped: time + 80-bit hash.
+pub fn stable_event(session: &SessionId, name: &str, subject: &str, at_ms: i64, payload: Value) -> Event {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(session.as_str().as_bytes());
+    h.update([0]);
+    h.update(name.as_bytes());
+    h.update([0]);
+    h.update(subject.as_bytes());
+    let d = h.finalize();
+    let mut rand = [0u8; 16];
+    rand[6..].copy_from_slice(&d[..10]);
+    let ulid = ulid::Ulid::from_parts(at_ms.max(0) as u64, u128::from_be_bytes(rand));
+    Event {
+        id: format!("evt_{ulid}"),
+        event: name.to_string(),
+        session: session.clone(),
+        timestamp: now_ms(),
+        payload,
+    }
+}
+
+/// Percent-encodes a path segment (message ids contain '@').
+pub fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sid() -> SessionId {
+        SessionId::parse("s1").unwrap()
+    }
+
+    #[test]
+    fn from_bridge_message() {
+        let v = json!({"id": "false_1555@c.us_ABC", "chat": "1555@c.us", "from": "1555@c.us", "to": "1444@c.us",
+            "from_me": false, "type": "image", "text": null, "caption": "look", "timestamp": 1700000000, "ack": 1,
+            "sender": {"phone": "1555", "name": "Alice"}, "reply_to": null, "media": {"mimetype": "image/png", "filename": null, "size": 8}});
+        let m = Message::from_bridge(&sid(), &v).unwrap();
+        assert_eq!(m.kind, "image");
+        assert_eq!(m.ack, Ack::Sent);
+        assert_eq!(m.media.as_ref().unwrap().url, "/api/sessions/s1/messages/false_1555%40c.us_ABC/media");
+        let evs = m.events();
+        assert_eq!(evs.iter().map(|e| e.event.as_str()).collect::<Vec<_>>(), ["message", "message.any"]);
+        let mut own = m.clone();
+        own.from_me = true;
+        assert_eq!(own.events().len(), 1);
+        assert!(Message::from_bridge(&sid(), &json!({"chat": "x"})).is_none());
+    }
+
+    #[test]
+    fn event_ids_are_stable_and_distinct() {
+        let a = stable_event(&sid(), "message", "m1", 1_700_000_000_000, Value::Null);
+        let b = stable_event(&sid(), "message", "m1", 1_700_000_000_000, json!(1));
+        let c = stable_event(&sid(), "message.any", "m1", 1_700_000_000_000, Value::Null);
+        assert_eq!(a.id, b.id);
+        assert_ne!(a.id, c.id);
+        assert!(a.id.starts_with("evt_") && a.id.len() == 30);
+        assert_ne!(ack_event(&sid(), "m1", "c", Ack::Sent).id, ack_event(&sid(), "m1", "c", Ack::Read).id);
+    }
+}

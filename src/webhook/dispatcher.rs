@@ -1,0 +1,246 @@
+//! Delivers the outbox. One task per receiver URL, so a slow or dead
+//! receiver only delays itself; within it, up to `PER_TARGET` requests in
+//! flight. A delivery leaves the outbox only after a 2xx.
+
+use super::outbox::{Delivery, DeliveryStatus};
+use super::{format, signature};
+use crate::model::now_ms;
+use crate::store::Store;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Semaphore, mpsc};
+
+const PER_TARGET: usize = 16;
+
+#[derive(Clone, Debug)]
+pub struct RetryTiming {
+    pub base: Duration,
+    pub max: Duration,
+    pub timeout: Duration,
+}
+
+impl Default for RetryTiming {
+    fn default() -> Self {
+        RetryTiming {
+            base: Duration::from_secs(1),
+            max: Duration::from_secs(300),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Delay before attempt `attempt + 1` (attempt counts from 1), with ±20 % jitter.
+pub fn backoff(policy: &str, attempt: u32, t: &RetryTiming) -> Duration {
+    let base = t.base.as_millis() as f64;
+    let raw = match policy {
+        "linear" => base * attempt as f64,
+        _ => base * 2f64.powi(attempt.saturating_sub(1).min(30) as i32),
+    };
+    let capped = raw.min(t.max.as_millis() as f64);
+    let jitter = 0.8 + rand::random::<f64>() * 0.4;
+    Duration::from_millis((capped * jitter) as u64)
+}
+
+/// What a response means for the delivery.
+#[derive(Debug, PartialEq)]
+pub enum Verdict {
+    Delivered,
+    Retry,
+    Fail,
+}
+
+pub fn verdict(status: u16) -> Verdict {
+    match status {
+        200..=299 => Verdict::Delivered,
+        408 | 429 | 500..=599 => Verdict::Retry,
+        _ => Verdict::Fail,
+    }
+}
+
+#[derive(Clone)]
+pub struct Dispatcher {
+    tx: mpsc::UnboundedSender<Delivery>,
+}
+
+impl Dispatcher {
+    /// Starts delivering, beginning with what the outbox holds from before.
+    pub fn spawn(store: Store, timing: RetryTiming) -> anyhow::Result<Dispatcher> {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Delivery>();
+        let client = reqwest::Client::builder()
+            .timeout(timing.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("wabridge/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        let pending = store.pending_deliveries()?;
+        let ctx = Arc::new(Ctx { store, client, timing });
+        for d in pending.into_iter().filter(|d| d.status == DeliveryStatus::Pending) {
+            let _ = tx.send(d);
+        }
+        tokio::spawn(async move {
+            let mut targets: HashMap<String, mpsc::UnboundedSender<Delivery>> = HashMap::new();
+            while let Some(d) = rx.recv().await {
+                let url = d.hook.url.clone();
+                let t = targets.entry(url).or_insert_with(|| {
+                    let (ttx, trx) = mpsc::unbounded_channel();
+                    tokio::spawn(target(ctx.clone(), trx));
+                    ttx
+                });
+                let _ = t.send(d);
+            }
+        });
+        Ok(Dispatcher { tx })
+    }
+
+    pub fn enqueue(&self, deliveries: impl IntoIterator<Item = Delivery>) {
+        for d in deliveries {
+            let _ = self.tx.send(d);
+        }
+    }
+}
+
+struct Ctx {
+    store: Store,
+    client: reqwest::Client,
+    timing: RetryTiming,
+}
+
+/// One receiver: a time-ordered queue of due deliveries.
+async fn target(ctx: Arc<Ctx>, mut rx: mpsc::UnboundedReceiver<Delivery>) {
+    let mut queue: BTreeMap<(i64, String), Delivery> = BTreeMap::new();
+    let slots = Arc::new(Semaphore::new(PER_TARGET));
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Delivery>();
+    loop {
+        let now = now_ms();
+        // Start what is due while there are free slots.
+        while let Some(entry) = queue.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let Ok(permit) = slots.clone().try_acquire_owned() else { break };
+            let d = entry.remove();
+            let (ctx, done) = (ctx.clone(), done_tx.clone());
+            tokio::spawn(async move {
+                let d = attempt(&ctx, d).await;
+                drop(permit);
+                let _ = done.send(d);
+            });
+        }
+        let wait = match queue.first_key_value() {
+            Some(((at, _), _)) if slots.available_permits() > 0 => Duration::from_millis((*at - now).max(0) as u64),
+            _ => Duration::from_secs(3600),
+        };
+        tokio::select! {
+            d = rx.recv() => match d {
+                Some(d) => { queue.insert((d.next_at, d.id.clone()), d); }
+                None => return,
+            },
+            Some(d) = done_rx.recv() => {
+                if d.status == DeliveryStatus::Pending {
+                    queue.insert((d.next_at, d.id.clone()), d);
+                }
+            }
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// One attempt; returns the delivery with its new state, already stored.
+async fn attempt(ctx: &Ctx, mut d: Delivery) -> Delivery {
+    let (body, content_type) = format::body(d.hook.format, &d.event);
+    let mut req = ctx
+        .client
+        .post(&d.hook.url)
+        .header("content-type", content_type)
+        .header("webhook-id", &d.event.id);
+    for (k, v) in &d.hook.headers {
+        req = req.header(k, v);
+    }
+    if let Some(secret) = &d.hook.secret {
+        let ts = now_ms() / 1000;
+        req = req
+            .header("webhook-timestamp", ts.to_string())
+            .header("webhook-signature", signature::sign(secret, &d.event.id, ts, &body));
+    }
+    d.attempts += 1;
+    let started = std::time::Instant::now();
+    let outcome = req.body(body).send().await;
+    let (verdict, retry_after) = match outcome {
+        Ok(resp) => {
+            let status = resp.status().as_u16();
+            d.last_status = Some(status);
+            d.last_error = (!resp.status().is_success()).then(|| format!("receiver answered {status}"));
+            let retry_after = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            (verdict(status), retry_after)
+        }
+        Err(e) => {
+            d.last_status = None;
+            d.last_error = Some(if e.is_timeout() {
+                "the receiver did not answer in time".into()
+            } else if e.is_connect() {
+                "could not connect to the receiver".into()
+            } else {
+                format!("request failed: {e}")
+            });
+            (Verdict::Retry, None)
+        }
+    };
+    tracing::debug!(delivery = %d.id, url = %d.hook.url, attempts = d.attempts, ms = started.elapsed().as_millis() as u64, ?verdict, "webhook attempt");
+    let res = match verdict {
+        Verdict::Delivered => {
+            d.status = DeliveryStatus::Delivered;
+            d.delivered_at = Some(now_ms());
+            ctx.store.mark_delivered(&d)
+        }
+        Verdict::Retry if d.attempts < d.hook.retries.attempts => {
+            let wait = backoff(&d.hook.retries.policy, d.attempts, &ctx.timing)
+                .max(retry_after.unwrap_or_default().min(ctx.timing.max));
+            d.next_at = now_ms() + wait.as_millis() as i64;
+            ctx.store.put_delivery(&d)
+        }
+        _ => {
+            tracing::warn!(delivery = %d.id, url = %d.hook.url, attempts = d.attempts, error = d.last_error.as_deref().unwrap_or(""), "webhook delivery is dead");
+            d.status = DeliveryStatus::Dead;
+            ctx.store.put_delivery(&d)
+        }
+    };
+    if let Err(e) = res {
+        tracing::error!(delivery = %d.id, "could not record the delivery: {e}");
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts() {
+        assert_eq!(verdict(200), Verdict::Delivered);
+        assert_eq!(verdict(204), Verdict::Delivered);
+        for s in [408, 429, 500, 502, 503] {
+            assert_eq!(verdict(s), Verdict::Retry, "{s}");
+        }
+        for s in [301, 400, 401, 404, 410, 422] {
+            assert_eq!(verdict(s), Verdict::Fail, "{s}");
+        }
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let t = RetryTiming { base: Duration::from_millis(1000), max: Duration::from_millis(10_000), timeout: Duration::from_secs(1) };
+        let within = |d: Duration, ms: u64| {
+            let (lo, hi) = ((ms as f64 * 0.8) as u128, (ms as f64 * 1.2) as u128 + 1);
+            (lo..=hi).contains(&d.as_millis())
+        };
+        assert!(within(backoff("exponential", 1, &t), 1000));
+        assert!(within(backoff("exponential", 3, &t), 4000));
+        assert!(within(backoff("exponential", 30, &t), 10_000));
+        assert!(within(backoff("linear", 3, &t), 3000));
+    }
+}

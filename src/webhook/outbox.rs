@@ -1,0 +1,74 @@
+//! Deliveries: one per (event, subscribed webhook), written to the outbox in
+//! the same transaction as the change that produced the event.
+
+use super::Webhook;
+use crate::events::Event;
+use crate::model::{SessionId, now_ms};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    Pending,
+    Delivered,
+    Dead,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Delivery {
+    /// `dlv_<ulid>`: time-ordered.
+    pub id: String,
+    pub session: SessionId,
+    /// The webhook as it was when the event happened (secret included).
+    pub hook: Webhook,
+    pub event: Event,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    /// unix ms of the next attempt
+    pub next_at: i64,
+    pub created_at: i64,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<i64>,
+}
+
+impl Delivery {
+    pub fn new(hook: &Webhook, event: &Event) -> Delivery {
+        let now = now_ms();
+        Delivery {
+            id: format!("dlv_{}", ulid::Ulid::new()),
+            session: event.session.clone(),
+            hook: hook.clone(),
+            event: event.clone(),
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            next_at: now,
+            created_at: now,
+            last_status: None,
+            last_error: None,
+            delivered_at: None,
+        }
+    }
+
+    /// As the API shows it: no secret, no custom header values.
+    pub fn view(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id, "session": self.session, "url": self.hook.url, "format": self.hook.format,
+            "event_id": self.event.id, "event": self.event.event, "status": self.status,
+            "attempts": self.attempts, "max_attempts": self.hook.retries.attempts,
+            "next_attempt_at": (self.status == DeliveryStatus::Pending).then_some(self.next_at),
+            "created_at": self.created_at, "delivered_at": self.delivered_at,
+            "last_status": self.last_status, "last_error": self.last_error,
+        })
+    }
+}
+
+/// Which webhooks want an event: the session's own and the global default.
+pub fn fanout(session_hooks: &[Webhook], global: Option<&Webhook>, event: &Event) -> Vec<Delivery> {
+    session_hooks
+        .iter()
+        .chain(global)
+        .filter(|h| h.wants(&event.event) && super::format::carries(h.format, &event.event))
+        .map(|h| Delivery::new(h, event))
+        .collect()
+}
