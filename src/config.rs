@@ -143,31 +143,61 @@ pub struct WebhookArgs {
     #[arg(long = "webhook-url", env = "WABRIDGE_WEBHOOK_URL")]
     pub url: Option<String>,
     /// Events for --webhook-url, comma-separated ('*' for all).
-    #[arg(long = "webhook-events", env = "WABRIDGE_WEBHOOK_EVENTS", default_value = "message")]
+    #[arg(
+        long = "webhook-events",
+        env = "WABRIDGE_WEBHOOK_EVENTS",
+        default_value = "message"
+    )]
     pub events: String,
     /// Secret for --webhook-url (Standard Webhooks `whsec_...`).
-    #[arg(long = "webhook-secret", env = "WABRIDGE_WEBHOOK_SECRET", hide_env_values = true)]
+    #[arg(
+        long = "webhook-secret",
+        env = "WABRIDGE_WEBHOOK_SECRET",
+        hide_env_values = true
+    )]
     pub secret: Option<String>,
     /// Body format for --webhook-url: native or simple.
-    #[arg(long = "webhook-format", env = "WABRIDGE_WEBHOOK_FORMAT", default_value = "native")]
+    #[arg(
+        long = "webhook-format",
+        env = "WABRIDGE_WEBHOOK_FORMAT",
+        default_value = "native"
+    )]
     pub format: String,
     /// Attempts per delivery for --webhook-url before it is dead.
-    #[arg(long = "webhook-attempts", env = "WABRIDGE_WEBHOOK_ATTEMPTS", default_value_t = 10)]
+    #[arg(
+        long = "webhook-attempts",
+        env = "WABRIDGE_WEBHOOK_ATTEMPTS",
+        default_value_t = 10
+    )]
     pub attempts: u32,
     /// Delay before the first retry, in ms (doubles each time).
-    #[arg(long = "webhook-retry-base-ms", env = "WABRIDGE_WEBHOOK_RETRY_BASE_MS", default_value_t = 1000)]
+    #[arg(
+        long = "webhook-retry-base-ms",
+        env = "WABRIDGE_WEBHOOK_RETRY_BASE_MS",
+        default_value_t = 1000
+    )]
     pub retry_base_ms: u64,
     /// Longest delay between retries, in ms.
-    #[arg(long = "webhook-retry-max-ms", env = "WABRIDGE_WEBHOOK_RETRY_MAX_MS", default_value_t = 300_000)]
+    #[arg(
+        long = "webhook-retry-max-ms",
+        env = "WABRIDGE_WEBHOOK_RETRY_MAX_MS",
+        default_value_t = 300_000
+    )]
     pub retry_max_ms: u64,
     /// How long a receiver may take to answer, in ms.
-    #[arg(long = "webhook-timeout-ms", env = "WABRIDGE_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000)]
+    #[arg(
+        long = "webhook-timeout-ms",
+        env = "WABRIDGE_WEBHOOK_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
     pub timeout_ms: u64,
 }
 
 impl WebhookArgs {
     pub fn global(&self) -> anyhow::Result<Option<crate::webhook::Webhook>> {
-        let Some(url) = self.url.clone().filter(|u| !u.is_empty()) else { return Ok(None) };
+        let Some(url) = self.url.clone().filter(|u| !u.is_empty()) else {
+            return Ok(None);
+        };
         let hook: crate::webhook::Webhook = serde_json::from_value(serde_json::json!({
             "url": url,
             "events": self.events.split(',').map(str::trim).filter(|e| !e.is_empty()).collect::<Vec<_>>(),

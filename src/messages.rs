@@ -40,7 +40,9 @@ pub struct Message {
     pub media: Option<MediaInfo>,
 }
 
-const TYPES: &[&str] = &["text", "image", "video", "audio", "document", "sticker", "location", "other"];
+const TYPES: &[&str] = &[
+    "text", "image", "video", "audio", "document", "sticker", "location", "other",
+];
 
 impl Message {
     /// From bridge.js's normalized message. None if it lacks an id or chat.
@@ -66,7 +68,10 @@ impl Message {
             kind,
             text: s("text"),
             caption: s("caption"),
-            timestamp: v.get("timestamp").and_then(Value::as_i64).unwrap_or(now_ms() / 1000),
+            timestamp: v
+                .get("timestamp")
+                .and_then(Value::as_i64)
+                .unwrap_or(now_ms() / 1000),
             ack: Ack::from_wa(v.get("ack").and_then(Value::as_i64).unwrap_or(0)),
             sender: Sender {
                 phone: v["sender"]["phone"].as_str().map(String::from),
@@ -83,9 +88,21 @@ impl Message {
         let payload = serde_json::to_value(self).unwrap_or(Value::Null);
         let mut out = vec![];
         if !self.from_me {
-            out.push(stable_event(&self.session, "message", &self.id, self.timestamp * 1000, payload.clone()));
+            out.push(stable_event(
+                &self.session,
+                "message",
+                &self.id,
+                self.timestamp * 1000,
+                payload.clone(),
+            ));
         }
-        out.push(stable_event(&self.session, "message.any", &self.id, self.timestamp * 1000, payload));
+        out.push(stable_event(
+            &self.session,
+            "message.any",
+            &self.id,
+            self.timestamp * 1000,
+            payload,
+        ));
         out
     }
 }
@@ -101,13 +118,25 @@ pub fn ack_event(session: &SessionId, id: &str, chat: &str, ack: Ack) -> Event {
 }
 
 pub fn revoke_event(session: &SessionId, id: &str, chat: &str) -> Event {
-    stable_event(session, "message.revoked", id, now_ms(), json!({"id": id, "chat": chat}))
+    stable_event(
+        session,
+        "message.revoked",
+        id,
+        now_ms(),
+        json!({"id": id, "chat": chat}),
+    )
 }
 
 /// An event whose id depends only on what it is about, so the same message
 /// seen twice (a replay after a crash, catch-up) yields the same `evt_` id
 /// and receivers can dedupe. The id is ULID-shaped: time + 80-bit hash.
-pub fn stable_event(session: &SessionId, name: &str, subject: &str, at_ms: i64, payload: Value) -> Event {
+pub fn stable_event(
+    session: &SessionId,
+    name: &str,
+    subject: &str,
+    at_ms: i64,
+    payload: Value,
+) -> Event {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     h.update(session.as_str().as_bytes());
@@ -149,9 +178,15 @@ mod tests {
         let m = Message::from_bridge(&sid(), &v).unwrap();
         assert_eq!(m.kind, "image");
         assert_eq!(m.ack, Ack::Sent);
-        assert_eq!(m.media.as_ref().unwrap().url, "/api/sessions/s1/messages/false_1555%40c.us_ABC/media");
+        assert_eq!(
+            m.media.as_ref().unwrap().url,
+            "/api/sessions/s1/messages/false_1555%40c.us_ABC/media"
+        );
         let evs = m.events();
-        assert_eq!(evs.iter().map(|e| e.event.as_str()).collect::<Vec<_>>(), ["message", "message.any"]);
+        assert_eq!(
+            evs.iter().map(|e| e.event.as_str()).collect::<Vec<_>>(),
+            ["message", "message.any"]
+        );
         let mut own = m.clone();
         own.from_me = true;
         assert_eq!(own.events().len(), 1);
@@ -166,6 +201,9 @@ mod tests {
         assert_eq!(a.id, b.id);
         assert_ne!(a.id, c.id);
         assert!(a.id.starts_with("evt_") && a.id.len() == 30);
-        assert_ne!(ack_event(&sid(), "m1", "c", Ack::Sent).id, ack_event(&sid(), "m1", "c", Ack::Read).id);
+        assert_ne!(
+            ack_event(&sid(), "m1", "c", Ack::Sent).id,
+            ack_event(&sid(), "m1", "c", Ack::Read).id
+        );
     }
 }

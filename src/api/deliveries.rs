@@ -30,20 +30,37 @@ pub async fn list(
         Some("pending") => Some(DeliveryStatus::Pending),
         Some("dead") => Some(DeliveryStatus::Dead),
         Some("delivered") => Some(DeliveryStatus::Delivered),
-        Some(other) => return Err(ApiError::invalid("status", format!("'{other}' is not pending, dead or delivered"))),
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "status",
+                format!("'{other}' is not pending, dead or delivered"),
+            ));
+        }
     };
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let store = st.manager.env().records.store();
     let mut out = Vec::new();
     if want != Some(DeliveryStatus::Delivered) {
-        let all = store.deliveries(&id, false, usize::MAX).map_err(|e| ApiError::internal(e.to_string()))?;
-        out.extend(all.into_iter().filter(|d| want.is_none_or(|w| d.status == w)).take(limit));
+        let all = store
+            .deliveries(&id, false, usize::MAX)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        out.extend(
+            all.into_iter()
+                .filter(|d| want.is_none_or(|w| d.status == w))
+                .take(limit),
+        );
     }
     if want.is_none() || want == Some(DeliveryStatus::Delivered) {
         let left = limit.saturating_sub(out.len());
-        out.extend(store.deliveries(&id, true, left).map_err(|e| ApiError::internal(e.to_string()))?);
+        out.extend(
+            store
+                .deliveries(&id, true, left)
+                .map_err(|e| ApiError::internal(e.to_string()))?,
+        );
     }
-    Ok(Json(json!({"deliveries": out.iter().map(|d| d.view()).collect::<Vec<_>>()})))
+    Ok(Json(
+        json!({"deliveries": out.iter().map(|d| d.view()).collect::<Vec<_>>()}),
+    ))
 }
 
 pub async fn retry(
@@ -56,17 +73,34 @@ pub async fn retry(
         .delivery(&did)
         .map_err(|e| ApiError::internal(e.to_string()))?
         .filter(|d| d.session == id)
-        .ok_or_else(|| ApiError::not_found("delivery_not_found", format!("no delivery {did} in session '{id}'")))?;
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "delivery_not_found",
+                format!("no delivery {did} in session '{id}'"),
+            )
+        })?;
     match d.status {
         DeliveryStatus::Dead => {}
-        DeliveryStatus::Pending => return Err(ApiError::conflict("delivery_pending", "the delivery is still being retried")),
-        DeliveryStatus::Delivered => return Err(ApiError::conflict("delivery_delivered", "the delivery was already delivered")),
+        DeliveryStatus::Pending => {
+            return Err(ApiError::conflict(
+                "delivery_pending",
+                "the delivery is still being retried",
+            ));
+        }
+        DeliveryStatus::Delivered => {
+            return Err(ApiError::conflict(
+                "delivery_delivered",
+                "the delivery was already delivered",
+            ));
+        }
     }
     d.status = DeliveryStatus::Pending;
     d.attempts = 0;
     d.next_at = now_ms();
     d.last_error = None;
-    store.put_delivery(&d).map_err(|e| ApiError::internal(e.to_string()))?;
+    store
+        .put_delivery(&d)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
     st.manager.env().events.dispatcher().enqueue([d.clone()]);
     Ok(Json(d.view()))
 }

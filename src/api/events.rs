@@ -23,14 +23,24 @@ pub async fn stream(
     State(st): State<AppState>,
     Query(q): Query<EventsQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
-    let session = q.session.filter(|s| !s.is_empty()).map(|s| session_id(&s)).transpose()?;
+    let session = q
+        .session
+        .filter(|s| !s.is_empty())
+        .map(|s| session_id(&s))
+        .transpose()?;
     let names: Option<Vec<String>> = q
         .events
         .filter(|e| !e.is_empty())
         .map(|e| e.split(',').map(|s| s.trim().to_string()).collect());
     if let Some(names) = &names {
-        if let Some(bad) = names.iter().find(|n| !crate::webhook::EVENT_NAMES.contains(&n.as_str()) && *n != "*") {
-            return Err(ApiError::invalid("events", format!("has unknown event '{bad}'")));
+        if let Some(bad) = names
+            .iter()
+            .find(|n| !crate::webhook::EVENT_NAMES.contains(&n.as_str()) && *n != "*")
+        {
+            return Err(ApiError::invalid(
+                "events",
+                format!("has unknown event '{bad}'"),
+            ));
         }
     }
     let rx = st.manager.env().events.subscribe();
@@ -38,7 +48,9 @@ pub async fn stream(
         let out = match item {
             Ok(ev) => {
                 let wanted = session.as_ref().is_none_or(|s| *s == ev.session)
-                    && names.as_ref().is_none_or(|n| n.iter().any(|x| x == "*" || *x == ev.event));
+                    && names
+                        .as_ref()
+                        .is_none_or(|n| n.iter().any(|x| x == "*" || *x == ev.event));
                 wanted.then(|| {
                     SseEvent::default()
                         .id(ev.id.clone())
@@ -47,7 +59,9 @@ pub async fn stream(
                 })
             }
             // A slow client missed some: say so rather than pretend.
-            Err(BroadcastStreamRecvError::Lagged(n)) => Some(SseEvent::default().event("lagged").data(n.to_string())),
+            Err(BroadcastStreamRecvError::Lagged(n)) => {
+                Some(SseEvent::default().event("lagged").data(n.to_string()))
+            }
         };
         std::future::ready(out.map(Ok))
     });

@@ -1,8 +1,8 @@
 //! Messages, chats and contacts of a session (design.md §2).
 
+use super::AppState;
 use super::error::{ApiError, ApiJson};
 use super::sessions::session_id;
-use super::AppState;
 use crate::model::{SessionId, Wid, now_ms};
 use crate::session::CallFailure;
 use axum::{
@@ -25,7 +25,9 @@ impl From<CallFailure> for ApiError {
         match e {
             CallFailure::Session(e) => e.into(),
             CallFailure::Page(m) => ApiError::new(StatusCode::BAD_GATEWAY, "whatsapp_error", m),
-            CallFailure::Unavailable(m) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "browser_unavailable", m),
+            CallFailure::Unavailable(m) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "browser_unavailable", m)
+            }
         }
     }
 }
@@ -66,10 +68,18 @@ fn media_type(mimetype: &str) -> &'static str {
 
 async fn load_media(m: MediaIn) -> Result<Media, ApiError> {
     let (bytes, sniffed) = match (m.data, m.url) {
-        (Some(_), Some(_)) => return Err(ApiError::invalid("media", "takes 'url' or 'data', not both")),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "media",
+                "takes 'url' or 'data', not both",
+            ));
+        }
         (Some(data), None) => {
             // Accept a data URL too.
-            let (mime, b64) = match data.strip_prefix("data:").and_then(|r| r.split_once(";base64,")) {
+            let (mime, b64) = match data
+                .strip_prefix("data:")
+                .and_then(|r| r.split_once(";base64,"))
+            {
                 Some((mime, b64)) => (Some(mime.to_string()), b64.to_string()),
                 None => (None, data),
             };
@@ -112,7 +122,8 @@ fn too_large() -> ApiError {
 
 /// Downloads `media.url` with a size cap and a timeout.
 async fn fetch(url: &str) -> Result<(Vec<u8>, Option<String>), ApiError> {
-    let parsed = url::Url::parse(url).map_err(|e| ApiError::invalid("media.url", format!("is not a URL: {e}")))?;
+    let parsed = url::Url::parse(url)
+        .map_err(|e| ApiError::invalid("media.url", format!("is not a URL: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(ApiError::invalid("media.url", "must be http or https"));
     }
@@ -121,11 +132,18 @@ async fn fetch(url: &str) -> Result<(Vec<u8>, Option<String>), ApiError> {
         .timeout(Duration::from_secs(30))
         .build()
         .map_err(|e| ApiError::internal(e.to_string()))?;
-    let mut resp = client.get(parsed).send().await.map_err(|e| fail(e.to_string()))?;
+    let mut resp = client
+        .get(parsed)
+        .send()
+        .await
+        .map_err(|e| fail(e.to_string()))?;
     if !resp.status().is_success() {
         return Err(fail(format!("the server answered {}", resp.status())));
     }
-    if resp.content_length().is_some_and(|n| n as usize > MAX_SEND_MEDIA) {
+    if resp
+        .content_length()
+        .is_some_and(|n| n as usize > MAX_SEND_MEDIA)
+    {
         return Err(too_large());
     }
     let mime = resp
@@ -154,13 +172,19 @@ pub async fn send(
     let to = Wid::parse(&body.to).map_err(|e| ApiError::invalid("to", e))?;
     let text = body.text.filter(|t| !t.is_empty());
     if text.is_none() && body.media.is_none() {
-        return Err(ApiError::invalid("text", "is required when there is no media"));
+        return Err(ApiError::invalid(
+            "text",
+            "is required when there is no media",
+        ));
     }
     if text.as_ref().is_some_and(|t| t.len() > 65_536) {
         return Err(ApiError::invalid("text", "is longer than 65536 bytes"));
     }
     if text.is_some() && body.media.is_some() && body.caption.is_some() {
-        return Err(ApiError::invalid("caption", "cannot be combined with both text and media"));
+        return Err(ApiError::invalid(
+            "caption",
+            "cannot be combined with both text and media",
+        ));
     }
     let manager = &st.manager;
     manager.get(&id).await?;
@@ -170,7 +194,9 @@ pub async fn send(
         .transpose()
         .map_err(|_| ApiError::bad_request("Idempotency-Key must be text"))?;
     if key.as_ref().is_some_and(|k| k.is_empty() || k.len() > 255) {
-        return Err(ApiError::bad_request("Idempotency-Key must be 1 to 255 characters"));
+        return Err(ApiError::bad_request(
+            "Idempotency-Key must be 1 to 255 characters",
+        ));
     }
     let media = match body.media {
         Some(m) => Some(load_media(m).await?),
@@ -179,9 +205,15 @@ pub async fn send(
     let store = manager.env().records.store().clone();
     let now = now_ms() / 1000;
     if let Some(k) = &key {
-        match store.idempotency_begin(&id, k, now, IDEMPOTENCY_TTL_S).map_err(|e| ApiError::internal(e.to_string()))? {
+        match store
+            .idempotency_begin(&id, k, now, IDEMPOTENCY_TTL_S)
+            .map_err(|e| ApiError::internal(e.to_string()))?
+        {
             Some(Value::Null) => {
-                return Err(ApiError::conflict("idempotency_in_progress", "a request with this Idempotency-Key is still in progress"));
+                return Err(ApiError::conflict(
+                    "idempotency_in_progress",
+                    "a request with this Idempotency-Key is still in progress",
+                ));
             }
             Some(first) => return Ok((StatusCode::CREATED, Json(first)).into_response()),
             None => {}
@@ -217,18 +249,25 @@ async fn do_send(
         }
     }
     let mut sent: Value = match (text, media) {
-        (Some(text), None) => m.call(id, "sendText", &[json!(to), json!(text), json!(reply_to)]).await?,
+        (Some(text), None) => {
+            m.call(id, "sendText", &[json!(to), json!(text), json!(reply_to)])
+                .await?
+        }
         (text, Some(media)) => {
             let caption = caption.or(text);
             let opts = json!({"type": media_type(&media.mimetype), "mimetype": media.mimetype, "filename": media.filename,
                               "caption": caption, "replyTo": reply_to});
-            m.call(id, "sendFile", &[json!(to), json!(media.b64), opts]).await?
+            m.call(id, "sendFile", &[json!(to), json!(media.b64), opts])
+                .await?
         }
         (None, None) => unreachable!("validated above"),
     };
     tracing::info!(session = %id, msg = sent["id"].as_str().unwrap_or(""), "message sent");
-    let ack = crate::model::Ack::from_wa(sent["ack"].as_i64().unwrap_or(1)).max(crate::model::Ack::Sent);
-    Ok(json!({"id": sent["id"].take(), "to": to, "timestamp": sent["timestamp"].take(), "ack": ack}))
+    let ack =
+        crate::model::Ack::from_wa(sent["ack"].as_i64().unwrap_or(1)).max(crate::model::Ack::Sent);
+    Ok(
+        json!({"id": sent["id"].take(), "to": to, "timestamp": sent["timestamp"].take(), "ack": ack}),
+    )
 }
 
 #[derive(Deserialize)]
@@ -272,7 +311,12 @@ pub async fn list(
         .env()
         .records
         .store()
-        .messages(&id, chat.as_ref().map(Wid::as_str), limit, before.as_deref())
+        .messages(
+            &id,
+            chat.as_ref().map(Wid::as_str),
+            limit,
+            before.as_deref(),
+        )
         .map_err(|e| ApiError::internal(e.to_string()))?;
     let next = next.map(|c| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(c));
     Ok(Json(json!({"messages": msgs, "next": next})))
@@ -293,10 +337,15 @@ pub async fn media(
         .media
         .ok_or_else(|| ApiError::not_found("no_media", format!("message {mid} has no media")))?;
     let path = st.manager.env().media_path(&id, &mid);
-    let bytes = tokio::fs::read(&path)
-        .await
-        .map_err(|_| ApiError::not_found("media_unavailable", format!("the media of {mid} was not kept")))?;
-    let mime = info.mimetype.unwrap_or_else(|| "application/octet-stream".into());
+    let bytes = tokio::fs::read(&path).await.map_err(|_| {
+        ApiError::not_found(
+            "media_unavailable",
+            format!("the media of {mid} was not kept"),
+        )
+    })?;
+    let mime = info
+        .mimetype
+        .unwrap_or_else(|| "application/octet-stream".into());
     let mut resp = ([(header::CONTENT_TYPE, mime)], bytes).into_response();
     if let Some(name) = info.filename.filter(|n| !n.contains('"')) {
         if let Ok(v) = format!("inline; filename=\"{name}\"").parse() {
@@ -306,7 +355,10 @@ pub async fn media(
     Ok(resp)
 }
 
-pub async fn chats(State(st): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn chats(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = session_id(&id)?;
     let chats: Value = st.manager.call(&id, "chats", &[]).await?;
     Ok(Json(chats))

@@ -45,13 +45,25 @@ pub fn router(state: AppState) -> Router {
             axum::routing::put(sessions::put_webhooks),
         )
         .route("/api/sessions/{id}/qr", get(sessions::qr))
-        .route("/api/sessions/{id}/messages", post(messages::send).get(messages::list))
-        .route("/api/sessions/{id}/messages/{mid}/media", get(messages::media))
+        .route(
+            "/api/sessions/{id}/messages",
+            post(messages::send).get(messages::list),
+        )
+        .route(
+            "/api/sessions/{id}/messages/{mid}/media",
+            get(messages::media),
+        )
         .route("/api/sessions/{id}/chats", get(messages::chats))
         .route("/api/sessions/{id}/chats/{chat}/read", post(messages::read))
-        .route("/api/sessions/{id}/contacts/{phone}", get(messages::contact))
+        .route(
+            "/api/sessions/{id}/contacts/{phone}",
+            get(messages::contact),
+        )
         .route("/api/sessions/{id}/deliveries", get(deliveries::list))
-        .route("/api/sessions/{id}/deliveries/{did}/retry", post(deliveries::retry))
+        .route(
+            "/api/sessions/{id}/deliveries/{did}/retry",
+            post(deliveries::retry),
+        )
         .route("/api/events", get(events::stream))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

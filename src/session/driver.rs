@@ -448,8 +448,12 @@ impl Driver {
         let dir = path.parent().expect("media dir");
         browser::ensure_private_dir(dir).map_err(|e| e.to_string())?;
         let tmp = path.with_extension("part");
-        tokio::fs::write(&tmp, &bytes).await.map_err(|e| e.to_string())?;
-        tokio::fs::rename(&tmp, &path).await.map_err(|e| e.to_string())?;
+        tokio::fs::write(&tmp, &bytes)
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::fs::rename(&tmp, &path)
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(bytes.len() as u64)
     }
 
@@ -470,8 +474,13 @@ impl Driver {
             // Never stored anything: don't replay the account's whole history.
             _ => now - 60,
         };
-        let recent: Result<Vec<serde_json::Value>, CallError> =
-            bridge::call(page, self.env.page_timeout, "recent", &[json!(since), json!(200)]).await;
+        let recent: Result<Vec<serde_json::Value>, CallError> = bridge::call(
+            page,
+            self.env.page_timeout,
+            "recent",
+            &[json!(since), json!(200)],
+        )
+        .await;
         match recent {
             Ok(list) => {
                 let mut ops = Vec::new();

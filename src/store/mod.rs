@@ -51,9 +51,17 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 /// A change that produces events, applied atomically with their deliveries.
 pub enum Op {
     /// A message seen for the first time produces its events; a duplicate none.
-    Message { msg: crate::messages::Message, events: Vec<Event> },
+    Message {
+        msg: crate::messages::Message,
+        events: Vec<Event>,
+    },
     /// An ack produces its event only if it raises the stored ack.
-    Ack { session: SessionId, id: String, ack: Ack, event: Event },
+    Ack {
+        session: SessionId,
+        id: String,
+        ack: Ack,
+        event: Event,
+    },
     Event(Event),
 }
 
@@ -105,7 +113,8 @@ impl Store {
     // ---- sessions
 
     pub fn put_session<T: Serialize>(&self, id: &SessionId, rec: &T) -> Result<()> {
-        self.sessions.insert(id.as_str(), serde_json::to_vec(rec)?)?;
+        self.sessions
+            .insert(id.as_str(), serde_json::to_vec(rec)?)?;
         Ok(())
     }
 
@@ -145,7 +154,10 @@ impl Store {
         for tree in [&self.outbox, &self.delivered] {
             for kv in tree.iter() {
                 let (k, v) = kv?;
-                if serde_json::from_slice::<Delivery>(&v).map(|d| &d.session == id).unwrap_or(false) {
+                if serde_json::from_slice::<Delivery>(&v)
+                    .map(|d| &d.session == id)
+                    .unwrap_or(false)
+                {
                     tree.remove(k)?;
                 }
             }
@@ -176,12 +188,21 @@ impl Store {
                                 continue;
                             }
                             let key = msg_key(&msg.session, msg.timestamp, &msg.id);
-                            messages.insert(key.clone(), serde_json::to_vec(msg).map_err(abort)?)?;
+                            messages
+                                .insert(key.clone(), serde_json::to_vec(msg).map_err(abort)?)?;
                             msgids.insert(idk, key)?;
-                            chats.insert(chat_key(&msg.session, &msg.chat, msg.timestamp, &msg.id), &[][..])?;
+                            chats.insert(
+                                chat_key(&msg.session, &msg.chat, msg.timestamp, &msg.id),
+                                &[][..],
+                            )?;
                             events.extend(evs.iter().cloned());
                         }
-                        Op::Ack { session, id, ack, event } => {
+                        Op::Ack {
+                            session,
+                            id,
+                            ack,
+                            event,
+                        } => {
                             let mut idk = prefix(session);
                             idk.extend_from_slice(id.as_bytes());
                             if let Some(key) = msgids.get(&idk)? {
@@ -230,7 +251,11 @@ impl Store {
             }
             None => prefix(session),
         };
-        let tree = if chat.is_some() { &self.chats } else { &self.messages };
+        let tree = if chat.is_some() {
+            &self.chats
+        } else {
+            &self.messages
+        };
         let mut end = p.clone();
         match before {
             Some(c) => end.extend_from_slice(c),
@@ -257,24 +282,44 @@ impl Store {
         }
         let more = page.len() > limit;
         page.truncate(limit);
-        let cursor = if more { page.last().map(|(s, _)| s.clone()) } else { None };
+        let cursor = if more {
+            page.last().map(|(s, _)| s.clone())
+        } else {
+            None
+        };
         Ok((page.into_iter().map(|(_, m)| m).collect(), cursor))
     }
 
-    pub fn message(&self, session: &SessionId, id: &str) -> Result<Option<crate::messages::Message>> {
+    pub fn message(
+        &self,
+        session: &SessionId,
+        id: &str,
+    ) -> Result<Option<crate::messages::Message>> {
         let mut idk = prefix(session);
         idk.extend_from_slice(id.as_bytes());
-        let Some(key) = self.msgids.get(idk)? else { return Ok(None) };
-        Ok(self.messages.get(key)?.map(|v| serde_json::from_slice(&v)).transpose()?)
+        let Some(key) = self.msgids.get(idk)? else {
+            return Ok(None);
+        };
+        Ok(self
+            .messages
+            .get(key)?
+            .map(|v| serde_json::from_slice(&v))
+            .transpose()?)
     }
 
     /// Timestamp of the newest stored message: where catch-up starts.
     pub fn last_message_ts(&self, session: &SessionId) -> Result<Option<i64>> {
         let p = prefix(session);
-        Ok(self.messages.scan_prefix(&p).keys().next_back().transpose()?.and_then(|k| {
-            let b: [u8; 8] = k.get(p.len()..p.len() + 8)?.try_into().ok()?;
-            Some(u64::from_be_bytes(b) as i64)
-        }))
+        Ok(self
+            .messages
+            .scan_prefix(&p)
+            .keys()
+            .next_back()
+            .transpose()?
+            .and_then(|k| {
+                let b: [u8; 8] = k.get(p.len()..p.len() + 8)?.try_into().ok()?;
+                Some(u64::from_be_bytes(b) as i64)
+            }))
     }
 
     // ---- outbox
@@ -288,7 +333,8 @@ impl Store {
     }
 
     pub fn put_delivery(&self, d: &Delivery) -> Result<()> {
-        self.outbox.insert(d.id.as_bytes(), serde_json::to_vec(d)?)?;
+        self.outbox
+            .insert(d.id.as_bytes(), serde_json::to_vec(d)?)?;
         Ok(())
     }
 
@@ -312,8 +358,17 @@ impl Store {
     }
 
     /// Newest first: pending and dead from the outbox, delivered from the log.
-    pub fn deliveries(&self, session: &SessionId, delivered: bool, limit: usize) -> Result<Vec<Delivery>> {
-        let tree = if delivered { &self.delivered } else { &self.outbox };
+    pub fn deliveries(
+        &self,
+        session: &SessionId,
+        delivered: bool,
+        limit: usize,
+    ) -> Result<Vec<Delivery>> {
+        let tree = if delivered {
+            &self.delivered
+        } else {
+            &self.outbox
+        };
         let mut out = Vec::new();
         for v in tree.iter().values().rev() {
             let d: Delivery = serde_json::from_slice(&v?)?;
@@ -340,7 +395,13 @@ impl Store {
     // ---- idempotency keys
 
     /// Reserves `key`; returns the stored answer if it was already used.
-    pub fn idempotency_begin(&self, session: &SessionId, key: &str, now: i64, ttl: i64) -> Result<Option<Value>> {
+    pub fn idempotency_begin(
+        &self,
+        session: &SessionId,
+        key: &str,
+        now: i64,
+        ttl: i64,
+    ) -> Result<Option<Value>> {
         let mut k = prefix(session);
         k.extend_from_slice(key.as_bytes());
         let mark = serde_json::to_vec(&serde_json::json!({"at": now, "response": null}))?;
@@ -352,19 +413,31 @@ impl Store {
                     return Ok(Some(v["response"].clone()));
                 }
             }
-            if self.idempotency.compare_and_swap(&k, cur, Some(mark.clone()))?.is_ok() {
+            if self
+                .idempotency
+                .compare_and_swap(&k, cur, Some(mark.clone()))?
+                .is_ok()
+            {
                 return Ok(None);
             }
         }
     }
 
-    pub fn idempotency_finish(&self, session: &SessionId, key: &str, now: i64, response: Option<&Value>) -> Result<()> {
+    pub fn idempotency_finish(
+        &self,
+        session: &SessionId,
+        key: &str,
+        now: i64,
+        response: Option<&Value>,
+    ) -> Result<()> {
         let mut k = prefix(session);
         k.extend_from_slice(key.as_bytes());
         match response {
             Some(r) => {
-                self.idempotency
-                    .insert(k, serde_json::to_vec(&serde_json::json!({"at": now, "response": r}))?)?;
+                self.idempotency.insert(
+                    k,
+                    serde_json::to_vec(&serde_json::json!({"at": now, "response": r}))?,
+                )?;
             }
             // The send failed: the key may be used again.
             None => {

@@ -73,8 +73,15 @@ impl Dispatcher {
             .user_agent(concat!("wabridge/", env!("CARGO_PKG_VERSION")))
             .build()?;
         let pending = store.pending_deliveries()?;
-        let ctx = Arc::new(Ctx { store, client, timing });
-        for d in pending.into_iter().filter(|d| d.status == DeliveryStatus::Pending) {
+        let ctx = Arc::new(Ctx {
+            store,
+            client,
+            timing,
+        });
+        for d in pending
+            .into_iter()
+            .filter(|d| d.status == DeliveryStatus::Pending)
+        {
             let _ = tx.send(d);
         }
         tokio::spawn(async move {
@@ -117,7 +124,9 @@ async fn target(ctx: Arc<Ctx>, mut rx: mpsc::UnboundedReceiver<Delivery>) {
             if entry.key().0 > now {
                 break;
             }
-            let Ok(permit) = slots.clone().try_acquire_owned() else { break };
+            let Ok(permit) = slots.clone().try_acquire_owned() else {
+                break;
+            };
             let d = entry.remove();
             let (ctx, done) = (ctx.clone(), done_tx.clone());
             tokio::spawn(async move {
@@ -127,7 +136,9 @@ async fn target(ctx: Arc<Ctx>, mut rx: mpsc::UnboundedReceiver<Delivery>) {
             });
         }
         let wait = match queue.first_key_value() {
-            Some(((at, _), _)) if slots.available_permits() > 0 => Duration::from_millis((*at - now).max(0) as u64),
+            Some(((at, _), _)) if slots.available_permits() > 0 => {
+                Duration::from_millis((*at - now).max(0) as u64)
+            }
             _ => Duration::from_secs(3600),
         };
         tokio::select! {
@@ -158,9 +169,10 @@ async fn attempt(ctx: &Ctx, mut d: Delivery) -> Delivery {
     }
     if let Some(secret) = &d.hook.secret {
         let ts = now_ms() / 1000;
-        req = req
-            .header("webhook-timestamp", ts.to_string())
-            .header("webhook-signature", signature::sign(secret, &d.event.id, ts, &body));
+        req = req.header("webhook-timestamp", ts.to_string()).header(
+            "webhook-signature",
+            signature::sign(secret, &d.event.id, ts, &body),
+        );
     }
     d.attempts += 1;
     let started = std::time::Instant::now();
@@ -169,7 +181,8 @@ async fn attempt(ctx: &Ctx, mut d: Delivery) -> Delivery {
         Ok(resp) => {
             let status = resp.status().as_u16();
             d.last_status = Some(status);
-            d.last_error = (!resp.status().is_success()).then(|| format!("receiver answered {status}"));
+            d.last_error =
+                (!resp.status().is_success()).then(|| format!("receiver answered {status}"));
             let retry_after = resp
                 .headers()
                 .get("retry-after")
@@ -233,7 +246,11 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_is_capped() {
-        let t = RetryTiming { base: Duration::from_millis(1000), max: Duration::from_millis(10_000), timeout: Duration::from_secs(1) };
+        let t = RetryTiming {
+            base: Duration::from_millis(1000),
+            max: Duration::from_millis(10_000),
+            timeout: Duration::from_secs(1),
+        };
         let within = |d: Duration, ms: u64| {
             let (lo, hi) = ((ms as f64 * 0.8) as u128, (ms as f64 * 1.2) as u128 + 1);
             (lo..=hi).contains(&d.as_millis())

@@ -19,7 +19,10 @@ pub fn body(format: Format, ev: &Event) -> (Vec<u8>, &'static str) {
         Format::Simple => simple(ev),
         _ => serde_json::to_value(ev).unwrap_or(Value::Null),
     };
-    (serde_json::to_vec(&v).unwrap_or_default(), "application/json")
+    (
+        serde_json::to_vec(&v).unwrap_or_default(),
+        "application/json",
+    )
 }
 
 fn simple(ev: &Event) -> Value {
@@ -28,7 +31,10 @@ fn simple(ev: &Event) -> Value {
         .as_str()
         .or_else(|| p["chat"].as_str().and_then(|c| c.strip_suffix("@c.us")))
         .unwrap_or("");
-    let ts = p["timestamp"].as_i64().unwrap_or(ev.timestamp / 1000).max(0) as u64;
+    let ts = p["timestamp"]
+        .as_i64()
+        .unwrap_or(ev.timestamp / 1000)
+        .max(0) as u64;
     json!({
         "from_number": format!("+{phone}"),
         "message": p["text"].as_str().or(p["caption"].as_str()).unwrap_or(""),

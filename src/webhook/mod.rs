@@ -99,7 +99,10 @@ impl Webhook {
             }
         }
         if !matches!(self.format, Format::Native | Format::Simple) {
-            return Err((format!("{at}.format"), "is not supported yet (supported: native, simple)".into()));
+            return Err((
+                format!("{at}.format"),
+                "is not supported yet (supported: native, simple)".into(),
+            ));
         }
         if let Some(secret) = &self.secret {
             if !signature::is_valid_secret(secret) {

@@ -18,19 +18,25 @@ pub fn key_bytes(secret: &str) -> Vec<u8> {
 
 pub fn is_valid_secret(secret: &str) -> bool {
     match secret.strip_prefix("whsec_") {
-        Some(b64) => base64::engine::general_purpose::STANDARD.decode(b64).is_ok_and(|k| !k.is_empty()),
+        Some(b64) => base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .is_ok_and(|k| !k.is_empty()),
         None => secret.len() >= 8,
     }
 }
 
 pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(&key_bytes(secret)).expect("HMAC takes any key length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(&key_bytes(secret)).expect("HMAC takes any key length");
     mac.update(id.as_bytes());
     mac.update(b".");
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
-    format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()))
+    format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    )
 }
 
 #[cfg(test)]
@@ -47,6 +53,8 @@ mod tests {
             sign(secret, id, 1614265330, body),
             "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
         );
-        assert!(is_valid_secret(secret) && !is_valid_secret("whsec_!!") && !is_valid_secret("short"));
+        assert!(
+            is_valid_secret(secret) && !is_valid_secret("whsec_!!") && !is_valid_secret("short")
+        );
     }
 }

@@ -355,3 +355,180 @@ pub fn group_alive(pgid: i32) -> bool {
         .next()
         .is_some()
 }
+
+/// A webhook receiver on 127.0.0.1: records every request, answers with a
+/// status the test sets, and can go away (connection refused) and come back
+/// on the same port.
+pub struct Receiver {
+    pub port: u16,
+    pub url: String,
+    pub state: std::sync::Arc<std::sync::Mutex<ReceiverState>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+#[derive(Default)]
+pub struct ReceiverState {
+    pub status: u16,
+    /// (headers, body, status answered)
+    pub got: Vec<(std::collections::HashMap<String, String>, String, u16)>,
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        let port = free_port();
+        let mut r = Receiver {
+            port,
+            url: format!("http://127.0.0.1:{port}/hook"),
+            state: std::sync::Arc::new(std::sync::Mutex::new(ReceiverState {
+                status: 200,
+                got: vec![],
+            })),
+            task: None,
+        };
+        r.up().await;
+        r
+    }
+
+    /// Listens (again) on the same port.
+    pub async fn up(&mut self) {
+        use axum::{
+            Router,
+            body::Bytes,
+            extract::State,
+            http::HeaderMap,
+            routing::{get, post},
+        };
+        let state = self.state.clone();
+        let app = Router::new()
+            .route(
+                "/hook",
+                post(
+                    |State(s): State<std::sync::Arc<std::sync::Mutex<ReceiverState>>>,
+                     headers: HeaderMap,
+                     body: Bytes| async move {
+                        let mut s = s.lock().unwrap();
+                        let status = s.status;
+                        let h = headers
+                            .iter()
+                            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+                            .collect();
+                        s.got
+                            .push((h, String::from_utf8_lossy(&body).to_string(), status));
+                        axum::http::StatusCode::from_u16(status).unwrap()
+                    },
+                ),
+            )
+            // Media for sends by URL.
+            .route(
+                "/file.png",
+                get(|| async {
+                    (
+                        [("content-type", "image/png")],
+                        vec![0x89, b'P', b'N', b'G', 1, 2, 3, 4],
+                    )
+                }),
+            )
+            .route(
+                "/huge",
+                get(|| async {
+                    let body = axum::body::Body::from_stream(futures::stream::iter(
+                        (0..1200).map(|_| Ok::<_, std::io::Error>(bytes_chunk())),
+                    ));
+                    ([("content-type", "application/octet-stream")], body)
+                }),
+            )
+            .with_state(state);
+        let listener = loop {
+            match tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await {
+                Ok(l) => break l,
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        };
+        self.task = Some(tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        }));
+    }
+
+    /// Stops listening: deliveries now get "connection refused".
+    pub async fn down(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+            let _ = t.await;
+        }
+    }
+
+    pub fn answer(&self, status: u16) {
+        self.state.lock().unwrap().status = status;
+    }
+
+    /// Bodies of requests answered 2xx, parsed as JSON.
+    pub fn accepted(&self) -> Vec<(std::collections::HashMap<String, String>, Value)> {
+        self.state
+            .lock()
+            .unwrap()
+            .got
+            .iter()
+            .filter(|(_, _, st)| (200..300).contains(st))
+            .filter_map(|(h, b, _)| serde_json::from_str(b).ok().map(|v| (h.clone(), v)))
+            .collect()
+    }
+
+    /// Accepted native events named `name`, deduplicated by event id.
+    pub fn events(&self, name: &str) -> Vec<Value> {
+        let mut seen = std::collections::HashSet::new();
+        self.accepted()
+            .into_iter()
+            .map(|(_, v)| v)
+            .filter(|v| {
+                v["event"] == name && seen.insert(v["id"].as_str().unwrap_or("").to_string())
+            })
+            .collect()
+    }
+
+    pub fn requests(&self) -> usize {
+        self.state.lock().unwrap().got.len()
+    }
+}
+
+fn bytes_chunk() -> axum::body::Bytes {
+    axum::body::Bytes::from(vec![7u8; 64 * 1024])
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+}
+
+/// Posts `n` contact messages to the sandbox, `conc` at a time; returns ids in order.
+pub async fn contact_messages(
+    sb: &Sandbox,
+    to: &str,
+    n: usize,
+    contacts: usize,
+    tag: &str,
+) -> Vec<(String, String, String)> {
+    use futures::StreamExt;
+    let c = http();
+    let reqs = (0..n).map(|i| {
+        let c = c.clone();
+        let from = format!("1555777{:04}", i % contacts);
+        let text = format!("{tag} {i}");
+        let url = format!("{}/_sandbox/messages", sb.url);
+        let to = to.to_string();
+        async move {
+            let r = c
+                .post(url)
+                .json(&json!({"from": from, "to": to, "text": text, "name": format!("Contact {}", i % contacts)}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 201);
+            let v: Value = r.json().await.unwrap();
+            (v["id"].as_str().unwrap().to_string(), from, text)
+        }
+    });
+    futures::stream::iter(reqs).buffered(16).collect().await
+}

@@ -1,0 +1,665 @@
+//! Messaging end to end: real daemon, real Chromium, the sandbox, and a real
+//! webhook receiver on 127.0.0.1.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const FAST_RETRY: &[&str] = &[
+    "--webhook-retry-base-ms",
+    "100",
+    "--webhook-retry-max-ms",
+    "1000",
+];
+const ACCOUNT: &str = "15550001111";
+
+async fn setup(tmp: &std::path::Path, hooks: Value) -> (Sandbox, Daemon) {
+    let sb = Sandbox::start(tmp, &[]).await;
+    let d = Daemon::start(&tmp.join("data"), &format!("{}/", sb.url), FAST_RETRY).await;
+    let (code, body) = d
+        .call(
+            "POST",
+            "/api/sessions",
+            Some(json!({"id": "shop", "webhooks": hooks})),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    d.link(&sb, "shop", ACCOUNT).await;
+    (sb, d)
+}
+
+async fn wait_events(r: &Receiver, name: &str, n: usize, limit: Duration) -> Vec<Value> {
+    eventually(
+        limit,
+        &format!("{n} '{name}' events at the receiver"),
+        || async {
+            let evs = r.events(name);
+            (evs.len() >= n).then_some(evs)
+        },
+    )
+    .await
+}
+
+fn verify_with_reference_library(headers: &HashMap<String, String>, body: &str) -> bool {
+    use std::io::Write;
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/inject/tools/verify-webhook.mjs"
+    );
+    let mut child = std::process::Command::new("node")
+        .arg(script)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/inject"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("node");
+    let input = json!({"secret": SECRET, "headers": headers, "body": body}).to_string();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    if !out.status.success() {
+        eprintln!("verify failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    out.status.success()
+}
+
+#[tokio::test]
+async fn five_hundred_inbound_messages_reach_the_receiver_once_each_signed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = Receiver::start().await;
+    let (sb, d) = setup(
+        tmp.path(),
+        json!([{"url": r.url, "events": ["message", "message.any"], "secret": SECRET}]),
+    )
+    .await;
+
+    let sent = contact_messages(&sb, ACCOUNT, 500, 5, "hello").await;
+    let got = wait_events(&r, "message", 500, Duration::from_secs(120)).await;
+    assert_eq!(got.len(), 500, "each message once by event id");
+    let by_msg: HashMap<String, &Value> = got
+        .iter()
+        .map(|e| (e["payload"]["id"].as_str().unwrap().to_string(), e))
+        .collect();
+    assert_eq!(by_msg.len(), 500, "one event id per message");
+    for (id, from, text) in &sent {
+        let e = by_msg
+            .get(id)
+            .unwrap_or_else(|| panic!("message {id} never arrived"));
+        let p = &e["payload"];
+        assert_eq!(p["text"], text.as_str());
+        assert_eq!(p["chat"], format!("{from}@c.us"));
+        assert_eq!(p["from"], format!("{from}@c.us"));
+        assert_eq!(p["to"], format!("{ACCOUNT}@c.us"));
+        assert_eq!(p["sender"]["phone"], from.as_str());
+        assert!(
+            p["sender"]["name"]
+                .as_str()
+                .unwrap()
+                .starts_with("Contact ")
+        );
+        assert_eq!(
+            (p["from_me"].as_bool(), p["type"].as_str()),
+            (Some(false), Some("text"))
+        );
+        assert_eq!(e["session"], "shop");
+        assert!(e["id"].as_str().unwrap().starts_with("evt_"));
+    }
+    wait_events(&r, "message.any", 500, Duration::from_secs(30)).await;
+
+    // Signatures verify with the Standard Webhooks reference library.
+    let (headers, _) = r.accepted().into_iter().next().unwrap();
+    let raw = r.state.lock().unwrap().got[0].1.clone();
+    assert!(headers["webhook-signature"].starts_with("v1,"));
+    assert!(
+        verify_with_reference_library(&headers, &raw),
+        "signature must verify"
+    );
+    let mut tampered = headers.clone();
+    tampered.insert("webhook-id".into(), "evt_other".into());
+    assert!(
+        !verify_with_reference_library(&tampered, &raw),
+        "a changed id must not verify"
+    );
+
+    // History from the store, newest first, paged by cursor, filtered by chat.
+    let (code, page1) = d
+        .call("GET", "/api/sessions/shop/messages?limit=300", None)
+        .await;
+    assert_eq!(code, 200);
+    let next = page1["next"].as_str().expect("a second page").to_string();
+    let (_, page2) = d
+        .call(
+            "GET",
+            &format!("/api/sessions/shop/messages?limit=300&before={next}"),
+            None,
+        )
+        .await;
+    let ids: HashSet<String> = page1["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(page2["messages"].as_array().unwrap())
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 500);
+    assert!(page2["next"].is_null());
+    let ts: Vec<i64> = page1["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["timestamp"].as_i64().unwrap())
+        .collect();
+    assert!(ts.windows(2).all(|w| w[0] >= w[1]), "newest first");
+    let (_, one_chat) = d
+        .call(
+            "GET",
+            "/api/sessions/shop/messages?chat=%2B15557770001&limit=500",
+            None,
+        )
+        .await;
+    let msgs = one_chat["messages"].as_array().unwrap();
+    assert_eq!(msgs.len(), 100);
+    assert!(msgs.iter().all(|m| m["chat"] == "15557770001@c.us"));
+    assert_eq!(
+        d.call("GET", "/api/sessions/shop/messages?limit=0", None)
+            .await
+            .0,
+        422
+    );
+    assert_eq!(
+        d.call("GET", "/api/sessions/shop/messages?before=%%%", None)
+            .await
+            .0,
+        422
+    );
+}
+
+#[tokio::test]
+async fn outbound_sends_acks_media_replies_and_idempotency() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = Receiver::start().await;
+    let (sb, d) = setup(
+        tmp.path(),
+        json!([{"url": r.url, "events": ["message.ack", "message.any", "message"]}]),
+    )
+    .await;
+
+    let (code, sent) = d
+        .call(
+            "POST",
+            "/api/sessions/shop/messages",
+            Some(json!({"to": "+1 (555) 123-4567", "text": "your order is ready"})),
+        )
+        .await;
+    assert_eq!(code, 201, "{sent}");
+    assert_eq!(sent["to"], "15551234567@c.us");
+    assert_eq!(sent["ack"], "sent");
+    let id = sent["id"].as_str().unwrap().to_string();
+    assert!(sent["timestamp"].as_i64().unwrap() > 0);
+
+    let outbox = || async {
+        sb.get(&format!("/_sandbox/messages?account={ACCOUNT}"))
+            .await
+            .1
+    };
+    let m = outbox()
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == id.as_str())
+        .cloned()
+        .expect("in the sandbox");
+    assert_eq!(
+        (m["to"].as_str(), m["text"].as_str()),
+        (Some("15551234567"), Some("your order is ready"))
+    );
+
+    // Acks in order: sent -> delivered -> read.
+    eventually(Duration::from_secs(20), "delivered ack", || async {
+        r.events("message.ack")
+            .iter()
+            .any(|e| e["payload"]["id"] == id.as_str() && e["payload"]["ack"] == "delivered")
+            .then_some(())
+    })
+    .await;
+    assert_eq!(
+        sb.post(&format!("/_sandbox/messages/{id}/read"), json!({}))
+            .await
+            .0,
+        200
+    );
+    eventually(Duration::from_secs(20), "read ack", || async {
+        r.events("message.ack")
+            .iter()
+            .any(|e| e["payload"]["id"] == id.as_str() && e["payload"]["ack"] == "read")
+            .then_some(())
+    })
+    .await;
+    let acks: Vec<String> = r
+        .events("message.ack")
+        .iter()
+        .filter(|e| e["payload"]["id"] == id.as_str())
+        .map(|e| e["payload"]["ack"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(acks, ["sent", "delivered", "read"]);
+    // Own messages are message.any, never message.
+    eventually(
+        Duration::from_secs(10),
+        "message.any of the sent message",
+        || async {
+            r.events("message.any")
+                .iter()
+                .any(|e| e["payload"]["id"] == id.as_str() && e["payload"]["from_me"] == true)
+                .then_some(())
+        },
+    )
+    .await;
+    assert!(
+        !r.events("message")
+            .iter()
+            .any(|e| e["payload"]["id"] == id.as_str())
+    );
+    let (_, hist) = d
+        .call("GET", "/api/sessions/shop/messages?chat=15551234567", None)
+        .await;
+    let stored = hist["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == id.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(stored["ack"], "read");
+
+    // Media by data with caption, replying to the first message; media by URL.
+    let (code, img) = d.call("POST", "/api/sessions/shop/messages", Some(json!({
+        "to": "15551234567", "media": {"data": "iVBORw0KGgo=", "mimetype": "image/png", "filename": "a.png"},
+        "caption": "the receipt", "reply_to": id}))).await;
+    assert_eq!(code, 201, "{img}");
+    let (code, doc) = d.call("POST", "/api/sessions/shop/messages", Some(json!({
+        "to": "15551234567@c.us", "media": {"url": format!("http://127.0.0.1:{}/file.png", r.port)}}))).await;
+    assert_eq!(code, 201, "{doc}");
+    let list = outbox().await;
+    let find = |x: &Value| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == x["id"])
+            .cloned()
+            .unwrap()
+    };
+    let m = find(&img);
+    assert_eq!(
+        (
+            m["caption"].as_str(),
+            m["media"]["mimetype"].as_str(),
+            m["media"]["data"].as_str()
+        ),
+        (Some("the receipt"), Some("image/png"), Some("iVBORw0KGgo="))
+    );
+    assert_eq!(m["reply_to"], id.as_str());
+    let m = find(&doc);
+    assert_eq!(
+        (m["media"]["mimetype"].as_str(), m["media"]["size"].as_u64()),
+        (Some("image/png"), Some(8))
+    );
+
+    // Idempotency-Key: the same key twice sends once and answers the same.
+    let before = outbox().await.as_array().unwrap().len();
+    let send_keyed = || async {
+        let resp = http()
+            .post(format!("{}/api/sessions/shop/messages", d.url))
+            .header("X-Api-Key", KEY)
+            .header("Idempotency-Key", "order-42")
+            .json(&json!({"to": "15551234567", "text": "once"}))
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+    };
+    let (c1, a) = send_keyed().await;
+    let (c2, b) = send_keyed().await;
+    assert_eq!((c1, c2), (201, 201));
+    assert_eq!(a, b);
+    assert_eq!(outbox().await.as_array().unwrap().len(), before + 1);
+
+    // Bad input: clear errors, nothing sent.
+    sb.post("/_sandbox/unregistered", json!({"phone": "15550009999"}))
+        .await;
+    let cases = [
+        (
+            json!({"to": "15550009999", "text": "x"}),
+            422,
+            "number_not_on_whatsapp",
+        ),
+        (
+            json!({"to": "not a phone", "text": "x"}),
+            422,
+            "invalid_field",
+        ),
+        (json!({"to": "15551234567"}), 422, "invalid_field"),
+        (
+            json!({"to": "15551234567", "media": {"data": "***"}}),
+            422,
+            "invalid_field",
+        ),
+        (
+            json!({"to": "15551234567", "media": {"url": format!("http://127.0.0.1:{}/huge", r.port)}}),
+            413,
+            "media_too_large",
+        ),
+        (
+            json!({"to": "15551234567", "text": "x", "bogus": 1}),
+            422,
+            "invalid_field",
+        ),
+    ];
+    for (body, status, code) in cases {
+        let (got, err) = d
+            .call("POST", "/api/sessions/shop/messages", Some(body.clone()))
+            .await;
+        assert_eq!(
+            (got, err["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{body}: {err}"
+        );
+    }
+    let raw = http()
+        .post(format!("{}/api/sessions/shop/messages", d.url))
+        .header("X-Api-Key", KEY)
+        .header("content-type", "application/json")
+        .body("{\"to\":")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 400);
+    assert_eq!(
+        outbox().await.as_array().unwrap().len(),
+        before + 1,
+        "bad input sent nothing"
+    );
+
+    // Contacts, chats, read.
+    let (_, c) = d
+        .call("GET", "/api/sessions/shop/contacts/15550009999", None)
+        .await;
+    assert_eq!(c, json!({"exists": false, "id": null}));
+    let (_, c) = d
+        .call("GET", "/api/sessions/shop/contacts/+15551234567", None)
+        .await;
+    assert_eq!(c, json!({"exists": true, "id": "15551234567@c.us"}));
+    let (code, chats) = d.call("GET", "/api/sessions/shop/chats", None).await;
+    assert_eq!(code, 200);
+    assert!(
+        chats
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == "15551234567@c.us")
+    );
+    assert_eq!(
+        d.call("POST", "/api/sessions/shop/chats/15551234567/read", None)
+            .await
+            .0,
+        200
+    );
+
+    // Not connected: 409, nothing sent.
+    d.call("POST", "/api/sessions/shop/stop", None).await;
+    let (code, err) = d
+        .call(
+            "POST",
+            "/api/sessions/shop/messages",
+            Some(json!({"to": "15551234567", "text": "x"})),
+        )
+        .await;
+    assert_eq!(code, 409, "{err}");
+    assert_eq!(
+        d.call(
+            "POST",
+            "/api/sessions/nope/messages",
+            Some(json!({"to": "15551234567", "text": "x"}))
+        )
+        .await
+        .0,
+        404
+    );
+}
+
+#[tokio::test]
+async fn inbound_media_is_kept_and_served_and_sse_streams_events() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = Receiver::start().await;
+    let (sb, d) = setup(tmp.path(), json!([{"url": r.url, "format": "simple"}])).await;
+
+    // SSE: subscribe, then a message arrives.
+    let sse = http()
+        .get(format!("{}/api/events?session=shop&events=message", d.url))
+        .header("X-Api-Key", KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sse.status(), 200);
+    let (code, body) = sb.post("/_sandbox/messages", json!({"from": "15551230000", "to": ACCOUNT, "name": "Bob",
+        "media": {"mimetype": "image/png", "filename": "cat.png", "data": "iVBORw0KGgoAAAANSUhEUg=="}, "caption": "my cat"})).await;
+    assert_eq!(code, 201);
+    let mid = body["id"].as_str().unwrap().to_string();
+    let mut sse = sse;
+    let mut text = String::new();
+    let found = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Ok(Some(chunk)) = sse.chunk().await {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+            if text.contains(&mid) {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(found, Ok(true), "SSE carried the message: {text}");
+    assert!(text.contains("event: message"));
+
+    // The simple format, as open-wa wrapper backends expect.
+    let simple = eventually(Duration::from_secs(20), "the simple webhook", || async {
+        r.accepted()
+            .into_iter()
+            .map(|(_, v)| v)
+            .find(|v| v["message_id"] == mid.as_str())
+    })
+    .await;
+    assert_eq!(simple["from_number"], "+15551230000");
+    assert_eq!(simple["message"], "my cat");
+    assert_eq!(simple["session_id"], "shop");
+    assert!(simple["timestamp"].as_str().unwrap().ends_with('Z'));
+
+    // Media: kept on disk, served at the message's media url.
+    let (_, list) = d.call("GET", "/api/sessions/shop/messages", None).await;
+    let m = list["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == mid.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (m["type"].as_str(), m["caption"].as_str()),
+        (Some("image"), Some("my cat"))
+    );
+    let url = m["media"]["url"].as_str().unwrap().to_string();
+    let resp = http()
+        .get(format!("{}{url}", d.url))
+        .header("X-Api-Key", KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "image/png");
+    use base64::Engine as _;
+    assert_eq!(
+        resp.bytes().await.unwrap().to_vec(),
+        base64::engine::general_purpose::STANDARD
+            .decode("iVBORw0KGgoAAAANSUhEUg==")
+            .unwrap()
+    );
+    assert_eq!(m["media"]["size"], 16);
+}
+
+#[tokio::test]
+async fn receiver_503_for_a_minute_loses_nothing_and_4xx_goes_dead_then_retries() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = Receiver::start().await;
+    let (sb, d) = setup(
+        tmp.path(),
+        json!([{"url": r.url, "retries": {"attempts": 100}}]),
+    )
+    .await;
+    r.answer(503);
+    let sent = contact_messages(&sb, ACCOUNT, 30, 3, "during outage").await;
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert!(r.events("message").is_empty());
+    assert!(r.requests() >= 30, "it kept trying");
+    let (_, pending) = d
+        .call("GET", "/api/sessions/shop/deliveries?status=pending", None)
+        .await;
+    assert_eq!(pending["deliveries"].as_array().unwrap().len(), 30);
+    assert_eq!(pending["deliveries"][0]["last_status"], 503);
+    r.answer(200);
+    let got = wait_events(&r, "message", 30, Duration::from_secs(30)).await;
+    let ids: HashSet<&str> = got
+        .iter()
+        .map(|e| e["payload"]["id"].as_str().unwrap())
+        .collect();
+    assert!(sent.iter().all(|(id, _, _)| ids.contains(id.as_str())));
+
+    // A 4xx other than 408/429 is not retried: dead at once, listed, retryable.
+    r.answer(400);
+    let sent = contact_messages(&sb, ACCOUNT, 1, 1, "rejected").await;
+    let dead = eventually(Duration::from_secs(20), "a dead delivery", || async {
+        let (_, v) = d
+            .call("GET", "/api/sessions/shop/deliveries?status=dead", None)
+            .await;
+        v["deliveries"].as_array().and_then(|a| a.first().cloned())
+    })
+    .await;
+    assert_eq!(
+        (dead["attempts"].as_u64(), dead["last_status"].as_u64()),
+        (Some(1), Some(400))
+    );
+    r.answer(200);
+    let did = dead["id"].as_str().unwrap();
+    let (code, v) = d
+        .call(
+            "POST",
+            &format!("/api/sessions/shop/deliveries/{did}/retry"),
+            None,
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    eventually(Duration::from_secs(20), "the retried delivery", || async {
+        r.events("message")
+            .iter()
+            .any(|e| e["payload"]["id"] == sent[0].0.as_str())
+            .then_some(())
+    })
+    .await;
+    assert_eq!(
+        d.call(
+            "POST",
+            &format!("/api/sessions/shop/deliveries/{did}/retry"),
+            None
+        )
+        .await
+        .0,
+        409
+    );
+    assert_eq!(
+        d.call("POST", "/api/sessions/shop/deliveries/dlv_nope/retry", None)
+            .await
+            .0,
+        404
+    );
+    let (_, done) = d
+        .call(
+            "GET",
+            "/api/sessions/shop/deliveries?status=delivered&limit=5",
+            None,
+        )
+        .await;
+    assert_eq!(done["deliveries"].as_array().unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn receiver_down_and_daemon_killed_then_all_arrive_and_offline_messages_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut r = Receiver::start().await;
+    let (sb, mut d) = setup(
+        tmp.path(),
+        json!([{"url": r.url, "retries": {"attempts": 100}}]),
+    )
+    .await;
+
+    // Receiver refuses connections while 100 messages arrive; daemon is kill -9ed.
+    r.down().await;
+    let first = contact_messages(&sb, ACCOUNT, 100, 5, "while receiver down").await;
+    eventually(Duration::from_secs(60), "all 100 stored", || async {
+        let (_, v) = d
+            .call("GET", "/api/sessions/shop/messages?limit=500", None)
+            .await;
+        (v["messages"].as_array().map(|a| a.len()).unwrap_or(0) >= 100).then_some(())
+    })
+    .await;
+    d.proc.kill9();
+    r.up().await;
+    let d2 = d.restart_same().await;
+    let got = wait_events(&r, "message", 100, Duration::from_secs(90)).await;
+    let ids: HashSet<&str> = got
+        .iter()
+        .map(|e| e["payload"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 100);
+    assert!(first.iter().all(|(id, _, _)| ids.contains(id.as_str())));
+    d2.wait_status("shop", "CONNECTED", Duration::from_secs(60))
+        .await;
+
+    // 50 messages while the daemon is stopped arrive once it starts, each once.
+    let mut d2 = d2;
+    assert!(d2.proc.terminate().success());
+    let offline = contact_messages(&sb, ACCOUNT, 50, 5, "while daemon stopped").await;
+    let d3 = d2.restart_same().await;
+    d3.wait_status("shop", "CONNECTED", Duration::from_secs(60))
+        .await;
+    let got = wait_events(&r, "message", 150, Duration::from_secs(90)).await;
+    let ids: HashSet<&str> = got
+        .iter()
+        .map(|e| e["payload"]["id"].as_str().unwrap())
+        .collect();
+    assert!(offline.iter().all(|(id, _, _)| ids.contains(id.as_str())));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(r.events("message").len(), 150, "each once by event id");
+    // Duplicate deliveries, if any, carry the same event id (at least once).
+    let per_msg: HashMap<String, HashSet<String>> = r
+        .accepted()
+        .into_iter()
+        .map(|(_, v)| v)
+        .filter(|v| v["event"] == "message")
+        .fold(HashMap::new(), |mut m, v| {
+            m.entry(v["payload"]["id"].as_str().unwrap().to_string())
+                .or_default()
+                .insert(v["id"].as_str().unwrap().to_string());
+            m
+        });
+    assert!(
+        per_msg.values().all(|ids| ids.len() == 1),
+        "a message always has one event id"
+    );
+}
