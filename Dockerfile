@@ -46,15 +46,15 @@ COPY --from=build /out/wabridge /usr/local/bin/wabridge
 
 ENV WABRIDGE_DATA_DIR=/sessions \
     WABRIDGE_LISTEN=0.0.0.0:8002 \
-    WABRIDGE_WAJS_PATH=/app/inject/node_modules/@wppconnect/wa-js/dist/wppconnect-wa.js
+    WABRIDGE_WAJS_PATH=/app/inject/node_modules/@wppconnect/wa-js/dist/wppconnect-wa.js \
+    WABRIDGE_CHROMIUM_NO_SANDBOX=true
 
 VOLUME /sessions
 EXPOSE 8002
 
-# Not root: wabridge passes --no-sandbox to Chromium only when it runs as
-# root, so here Chromium keeps its own sandbox, which needs user namespaces.
-# Docker's default seccomp profile denies those to non-root processes: run
-# with a seccomp profile that allows them (see README.md, Docker).
+# Not root. Chromium's own sandbox needs user namespaces, which Docker's
+# default seccomp profile denies; the container is the sandbox, so Chromium
+# runs with --no-sandbox (WABRIDGE_CHROMIUM_NO_SANDBOX above).
 USER wabridge
 
 # Asks http://127.0.0.1:8002/health; if you change the port of

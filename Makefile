@@ -20,7 +20,8 @@ test: deps
 	cd inject && npm test
 
 bench: deps
-	$(CARGO) run --release --example bench -- $(ARGS)
+	$(CARGO) build --release
+	python3 bench/bench.py --bin target/release/wabridge --out bench-results/bench.json $(ARGS)
 
 fmt:
 	$(CARGO) fmt --all

@@ -23,8 +23,19 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
   fi
 fi
 
-if [ "${SKIP_NPM:-0}" != 1 ] && [ ! -f inject/node_modules/@wppconnect/wa-js/dist/wppconnect-wa.js ]; then
-  command -v npm >/dev/null 2>&1 || { echo "install-deps: npm is missing (Debian: apt-get install npm)" >&2; exit 1; }
+# inject/'s npm packages, reinstalled whenever package-lock.json changed.
+if [ "${SKIP_NPM:-0}" != 1 ] && ! cmp -s inject/package-lock.json inject/node_modules/.wabridge-installed-lock 2>/dev/null; then
+  if ! command -v npm >/dev/null 2>&1; then
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+      echo "install-deps: installing nodejs and npm from Debian's packages"
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+    else
+      echo "install-deps: npm is missing (Debian: sudo apt-get install nodejs npm)" >&2
+      exit 1
+    fi
+  fi
   echo "install-deps: npm ci in inject/"
   (cd inject && npm ci --no-audit --no-fund --loglevel=error)
+  cp inject/package-lock.json inject/node_modules/.wabridge-installed-lock
 fi

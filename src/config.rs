@@ -95,6 +95,9 @@ pub struct ServeArgs {
     /// Path of the browser executable (default: found on PATH by --browser).
     #[arg(long, env = "WABRIDGE_CHROMIUM")]
     pub chromium: Option<PathBuf>,
+    /// Run Chromium without its own sandbox (always so as root; set in containers).
+    #[arg(long, env = "WABRIDGE_CHROMIUM_NO_SANDBOX")]
+    pub chromium_no_sandbox: bool,
     /// The WhatsApp Web URL sessions open.
     #[arg(
         long,

@@ -67,6 +67,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let spec = session::browser::BrowserSpec {
         kind: args.browser,
         executable: args.chromium.clone(),
+        no_sandbox: args.chromium_no_sandbox,
     };
     let (exe, shell) = spec.resolve()?;
     tracing::info!(browser = %exe.display(), headless_shell = shell, "browser");

@@ -663,3 +663,54 @@ async fn receiver_down_and_daemon_killed_then_all_arrive_and_offline_messages_to
         "a message always has one event id"
     );
 }
+
+#[tokio::test]
+async fn daemon_killed_mid_stream_loses_no_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = Receiver::start().await;
+    let (sb, mut d) = setup(tmp.path(), json!([{"url": r.url}])).await;
+    // Kill the daemon while messages are flowing through the page: some
+    // were seen by the page (and confirmed to WhatsApp) but not yet stored.
+    let posting = {
+        let sb_url = sb.url.clone();
+        tokio::spawn(async move {
+            let c = http();
+            let mut ids = vec![];
+            for i in 0..300 {
+                let v: Value = c.post(format!("{sb_url}/_sandbox/messages"))
+                    .json(&json!({"from": format!("1555666{:04}", i % 5), "to": ACCOUNT, "text": format!("stream {i}")}))
+                    .send().await.unwrap().json().await.unwrap();
+                ids.push(v["id"].as_str().unwrap().to_string());
+                if i % 10 == 0 {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+            ids
+        })
+    };
+    eventually(Duration::from_secs(30), "some messages through", || async {
+        (r.events("message").len() >= 40).then_some(())
+    })
+    .await;
+    d.proc.kill9();
+    let ids = posting.await.unwrap();
+    let d2 = d.restart_same().await;
+    d2.wait_status("shop", "CONNECTED", Duration::from_secs(60))
+        .await;
+    let got = wait_events(&r, "message", 300, Duration::from_secs(90)).await;
+    let seen: HashSet<&str> = got
+        .iter()
+        .map(|e| e["payload"]["id"].as_str().unwrap())
+        .collect();
+    let missing: Vec<&String> = ids
+        .iter()
+        .filter(|id| !seen.contains(id.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "lost {} messages: {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
+    assert_eq!(got.len(), 300);
+}

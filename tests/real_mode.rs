@@ -93,6 +93,7 @@ async fn wajs_is_injected_into_a_real_page() {
     let spec = browser::BrowserSpec {
         kind: wabridge::config::BrowserKind::Auto,
         executable: None,
+        no_sandbox: false,
     };
     let b = browser::launch(&spec, tmp.path()).await.unwrap();
     b.page.goto(url).await.unwrap();

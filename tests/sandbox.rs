@@ -30,6 +30,7 @@ async fn open(sb: &Sandbox, dir: &Path) -> RunningBrowser {
     let spec = BrowserSpec {
         kind: BrowserKind::Auto,
         executable: None,
+        no_sandbox: false,
     };
     let b = launch(&spec, dir).await.expect("launch chromium");
     b.page

@@ -28,6 +28,8 @@ pub struct BrowserSpec {
     pub kind: BrowserKind,
     /// Explicit executable; otherwise found from `kind`.
     pub executable: Option<PathBuf>,
+    /// Run without Chromium's sandbox even when not root (containers).
+    pub no_sandbox: bool,
 }
 
 impl BrowserSpec {
@@ -120,7 +122,9 @@ pub async fn launch(spec: &BrowserSpec, session_dir: &Path) -> anyhow::Result<Ru
         "--disable-features=Translate,MediaRouter,OptimizationHints,AcceptCHFrame",
         "--window-size=1280,800",
     ]);
-    if unsafe { libc::geteuid() } == 0 {
+    // Chromium's own sandbox cannot run as root, nor in a container under
+    // the default seccomp profile: the container is the sandbox there.
+    if spec.no_sandbox || unsafe { libc::geteuid() } == 0 {
         cmd.arg("--no-sandbox");
     }
     cmd.arg(format!("--user-agent={USER_AGENT}"))
@@ -260,8 +264,14 @@ pub fn kill_leftover(session_dir: &Path) -> bool {
     let ours = std::fs::read(format!("/proc/{pgid}/cmdline"))
         .map(|c| c.split(|b| *b == 0).any(|arg| arg == profile.as_bytes()))
         .unwrap_or(false);
-    // The leader may be gone while its children live on: they keep the group id.
-    let group_alive = ours || group_members(pgid).next().is_some();
+    // The leader may be gone while its children live on: they keep the
+    // group id. Only a group of Chromium processes counts, never another's.
+    let group_alive = ours
+        || group_members(pgid).any(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/exe"))
+                .map(|exe| exe.to_string_lossy().contains("chrom"))
+                .unwrap_or(false)
+        });
     if group_alive {
         tracing::warn!(pgid, "ending a browser left running by a previous daemon");
         kill_group(pgid);

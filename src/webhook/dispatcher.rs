@@ -106,6 +106,21 @@ impl Dispatcher {
     }
 }
 
+/// The delivery log keeps a week; dead deliveries stay until retried.
+async fn prune_log(store: Store) {
+    const KEEP_MS: u64 = 7 * 24 * 3600 * 1000;
+    loop {
+        let cutoff = (now_ms() as u64).saturating_sub(KEEP_MS);
+        let first_kept = format!("dlv_{}", ulid::Ulid::from_parts(cutoff, 0));
+        match store.prune_delivered(&first_kept) {
+            Ok(n) if n > 0 => tracing::info!(removed = n, "pruned the webhook delivery log"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("could not prune the delivery log: {e}"),
+        }
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+}
+
 struct Ctx {
     store: Store,
     client: reqwest::Client,
