@@ -84,6 +84,7 @@ impl Dispatcher {
         {
             let _ = tx.send(d);
         }
+        tokio::spawn(prune_log(ctx.store.clone()));
         tokio::spawn(async move {
             let mut targets: HashMap<String, mpsc::UnboundedSender<Delivery>> = HashMap::new();
             while let Some(d) = rx.recv().await {
