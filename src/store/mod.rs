@@ -394,7 +394,8 @@ impl Store {
 
     // ---- idempotency keys
 
-    /// Reserves `key`; returns the stored answer if it was already used.
+    /// Reserves `key`; returns the stored answer if it was already used
+    /// (`Value::Null` while the first request is still in flight).
     pub fn idempotency_begin(
         &self,
         session: &SessionId,
@@ -409,7 +410,11 @@ impl Store {
             let cur = self.idempotency.get(&k)?;
             if let Some(v) = &cur {
                 let v: Value = serde_json::from_slice(v)?;
-                if now - v["at"].as_i64().unwrap_or(0) < ttl {
+                let age = now - v["at"].as_i64().unwrap_or(0);
+                // A reservation never finished (the daemon died mid-send) is
+                // abandoned after two minutes; an answer is kept for `ttl`.
+                let live = if v["response"].is_null() { age < 120 } else { age < ttl };
+                if live {
                     return Ok(Some(v["response"].clone()));
                 }
             }
