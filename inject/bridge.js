@@ -147,6 +147,23 @@
     return btoa(s);
   }
 
+  // Numbers known to be on WhatsApp, so a busy sender asks once an hour,
+  // not once a message.
+  const known = new Map();
+  async function exists(id) {
+    const key = widStr(id);
+    if ((known.get(key) || 0) > Date.now()) return key;
+    const r = await WPP.contact.queryWidExists(key);
+    if (!r) return null;
+    known.set(key, Date.now() + 3600 * 1000);
+    return widStr(r.wid) || key;
+  }
+
+  // The daemon maps this prefix to 422 number_not_on_whatsapp.
+  async function ensureExists(to) {
+    if (to.endsWith('@c.us') && !(await exists(to))) throw new Error('NOT_ON_WHATSAPP: ' + to);
+  }
+
   function sent(r) {
     return { id: widStr(r.id), ack: typeof r.ack === 'number' ? r.ack : 0, timestamp: Math.floor(Date.now() / 1000) };
   }
@@ -165,19 +182,18 @@
       };
     },
     async sendText(to, text, replyTo) {
+      await ensureExists(to);
       const opts = { createChat: true };
       if (replyTo) opts.quotedMsg = replyTo;
       return sent(await WPP.chat.sendTextMessage(to, text, opts));
     },
     async sendFile(to, b64, o) {
+      await ensureExists(to);
       const opts = { type: o.type || 'auto-detect', caption: o.caption || undefined, filename: o.filename || undefined, mimetype: o.mimetype, createChat: true };
       if (o.replyTo) opts.quotedMsg = o.replyTo;
       return sent(await WPP.chat.sendFileMessage(to, dataUrl(b64, o.mimetype), opts));
     },
-    async exists(id) {
-      const r = await WPP.contact.queryWidExists(id);
-      return r ? widStr(r.wid) : null;
-    },
+    exists,
     async markRead(chat) {
       await WPP.chat.markIsRead(chat);
       return true;

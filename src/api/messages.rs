@@ -239,26 +239,26 @@ async fn do_send(
     reply_to: Option<String>,
 ) -> Result<Value, ApiError> {
     let m = &st.manager;
-    if to.phone().is_some() {
-        let exists: Option<String> = m.call(id, "exists", &[json!(to)]).await?;
-        if exists.is_none() {
-            return Err(ApiError::invalid_code(
-                "number_not_on_whatsapp",
-                format!("{} is not on WhatsApp", to.user()),
-            ));
-        }
-    }
+    // bridge.js checks the number (cached) before sending and says so.
+    let not_on_whatsapp = |e: CallFailure| match e {
+        CallFailure::Page(msg) if msg.starts_with("NOT_ON_WHATSAPP") => ApiError::invalid_code(
+            "number_not_on_whatsapp",
+            format!("{} is not on WhatsApp", to.user()),
+        ),
+        other => other.into(),
+    };
     let mut sent: Value = match (text, media) {
-        (Some(text), None) => {
-            m.call(id, "sendText", &[json!(to), json!(text), json!(reply_to)])
-                .await?
-        }
+        (Some(text), None) => m
+            .call(id, "sendText", &[json!(to), json!(text), json!(reply_to)])
+            .await
+            .map_err(not_on_whatsapp)?,
         (text, Some(media)) => {
             let caption = caption.or(text);
             let opts = json!({"type": media_type(&media.mimetype), "mimetype": media.mimetype, "filename": media.filename,
                               "caption": caption, "replyTo": reply_to});
             m.call(id, "sendFile", &[json!(to), json!(media.b64), opts])
-                .await?
+                .await
+                .map_err(not_on_whatsapp)?
         }
         (None, None) => unreachable!("validated above"),
     };

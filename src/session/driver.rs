@@ -13,7 +13,7 @@ use crate::store::Op;
 use chromiumoxide::Page;
 use chromiumoxide::cdp::browser_protocol::{inspector, page as cdp_page};
 use chromiumoxide::cdp::js_protocol::runtime::{AddBindingParams, EventBindingCalled};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -305,7 +305,18 @@ impl Driver {
                     Some(ev) if ev.name == BINDING => {
                         let mut ops = Vec::new();
                         let mut outcome = None;
-                        for e in bridge::parse_batch(&ev.payload) {
+                        // Take every batch already waiting, so that a busy
+                        // page costs one transaction and one flush per round,
+                        // not one per batch.
+                        let mut batch = bridge::parse_batch(&ev.payload);
+                        while batch.len() < 5000 {
+                            match bindings.next().now_or_never() {
+                                Some(Some(more)) if more.name == BINDING => batch.extend(bridge::parse_batch(&more.payload)),
+                                Some(Some(_)) => {}
+                                _ => break,
+                            }
+                        }
+                        for e in batch {
                             match &e {
                                 BridgeEvent::Ready => ready = true,
                                 BridgeEvent::Message { msg } => {
@@ -557,6 +568,9 @@ impl Driver {
                 }
             }
             BridgeEvent::Online { online: true } => {
+                // Back online: what arrived meanwhile may have been synced
+                // into the page's history without a new-message event.
+                self.catch_up_due = true;
                 let s = self.state.borrow().clone();
                 if s.status == Status::Disconnected && s.me.is_some() {
                     self.set_status(Status::Connected, None);

@@ -338,13 +338,13 @@ impl Store {
         Ok(())
     }
 
-    /// Moves a delivered delivery from the outbox to the log.
+    /// Moves a delivered delivery from the outbox to the log. Log first: a
+    /// crash in between leaves it in both, and it is delivered once more
+    /// (at least once), never lost.
     pub fn mark_delivered(&self, d: &Delivery) -> Result<()> {
-        (&self.outbox, &self.delivered).transaction(|(outbox, delivered)| {
-            outbox.remove(d.id.as_bytes())?;
-            delivered.insert(d.id.as_bytes(), serde_json::to_vec(d).map_err(abort)?)?;
-            Ok(())
-        })?;
+        self.delivered
+            .insert(d.id.as_bytes(), serde_json::to_vec(d)?)?;
+        self.outbox.remove(d.id.as_bytes())?;
         Ok(())
     }
 
@@ -413,7 +413,11 @@ impl Store {
                 let age = now - v["at"].as_i64().unwrap_or(0);
                 // A reservation never finished (the daemon died mid-send) is
                 // abandoned after two minutes; an answer is kept for `ttl`.
-                let live = if v["response"].is_null() { age < 120 } else { age < ttl };
+                let live = if v["response"].is_null() {
+                    age < 120
+                } else {
+                    age < ttl
+                };
                 if live {
                     return Ok(Some(v["response"].clone()));
                 }

@@ -20,6 +20,7 @@
   let creds = null; // {token, phone, name, platform}
   const chats = new Map(); // chat wid -> {id, name, msgs: Msg[], unreadCount, t}
   const byId = new Map(); // serialized msg id -> Msg
+  const knownContacts = new Set(); // chats known to be on WhatsApp
 
   // Link credentials live in IndexedDB, as WhatsApp Web keeps them: its
   // commits reach the disk at once, so a killed browser keeps its link.
@@ -207,8 +208,9 @@
   // server's receipt makes it 1 (sent).
   async function send(chatId, fields, options) {
     const to = wid(chatId)._serialized;
-    if (wid(to).server === 'c.us' && !(await call('exists', { phone: wid(to).user }))) {
-      throw new Error(wid(to).user + ' is not on WhatsApp');
+    if (wid(to).server === 'c.us' && !knownContacts.has(to)) {
+      if (!(await call('exists', { phone: wid(to).user }))) throw new Error(wid(to).user + ' is not on WhatsApp');
+      knownContacts.add(to);
     }
     const quoted = options && options.quotedMsg;
     const id = newMsgId(to);

@@ -1,0 +1,273 @@
+//! Messaging benchmark (not a test): inbound messages/s from the sandbox to
+//! a webhook receiver and their end-to-end latency, latency at a fixed rate,
+//! and outbound sends/s through the API; for 1 and 4 sessions.
+//! `make bench` runs it (release build) and writes bench-results/messaging.json.
+//! Written in Rust so that the load generator and receiver take little of
+//! the two cores the daemon, the sandbox and the browsers share.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::*;
+use futures::StreamExt;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+struct Opts {
+    sessions: Vec<usize>,
+    inbound: usize,
+    rate: f64,
+    rate_seconds: f64,
+    outbound: usize,
+    out: String,
+}
+
+fn opts() -> Opts {
+    let mut o = Opts {
+        sessions: vec![1, 4],
+        inbound: 4000,
+        rate: 500.0,
+        rate_seconds: 5.0,
+        outbound: 2000,
+        out: "bench-results/messaging.json".into(),
+    };
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let v = it.next().cloned().unwrap_or_default();
+        match a.as_str() {
+            "--sessions" => o.sessions = v.split(',').filter_map(|x| x.parse().ok()).collect(),
+            "--inbound" => o.inbound = v.parse().unwrap(),
+            "--rate" => o.rate = v.parse().unwrap(),
+            "--rate-seconds" => o.rate_seconds = v.parse().unwrap(),
+            "--outbound" => o.outbound = v.parse().unwrap(),
+            "--out" => o.out = v,
+            other => panic!("unknown option {other}"),
+        }
+    }
+    o
+}
+
+/// Arrival time of each message id at the receiver.
+type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
+
+async fn receiver() -> (String, Arrivals) {
+    use axum::{Router, body::Bytes, extract::State, routing::post};
+    let arrivals: Arrivals = Arc::default();
+    let app = Router::new()
+        .route(
+            "/hook",
+            post(|State(a): State<Arrivals>, body: Bytes| async move {
+                let now = Instant::now();
+                if let Ok(v) = serde_json::from_slice::<Value>(&body) {
+                    if let Some(id) = v["payload"]["id"].as_str() {
+                        a.lock().unwrap().entry(id.to_string()).or_insert(now);
+                    }
+                }
+                "ok"
+            }),
+        )
+        .with_state(arrivals.clone());
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    (url, arrivals)
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Posts contact messages; returns (id, post time) for each.
+async fn post_one(c: &reqwest::Client, sb: &str, to: &str, i: usize) -> (String, Instant) {
+    let t = Instant::now();
+    let r = c
+        .post(format!("{sb}/_sandbox/messages"))
+        .json(&json!({"from": format!("1555777{:04}", i % 50), "to": to, "text": format!("bench {i}")}))
+        .send()
+        .await
+        .expect("post to sandbox");
+    assert_eq!(r.status(), 201);
+    let v: Value = r.json().await.unwrap();
+    (v["id"].as_str().unwrap().to_string(), t)
+}
+
+async fn wait_all(arrivals: &Arrivals, ids: &[(String, Instant)], limit: Duration) -> Vec<f64> {
+    let start = Instant::now();
+    loop {
+        {
+            let a = arrivals.lock().unwrap();
+            let missing = ids.iter().filter(|(id, _)| !a.contains_key(id)).count();
+            if missing == 0 {
+                let mut lat: Vec<f64> = ids
+                    .iter()
+                    .map(|(id, t)| ms(a[id].duration_since(*t)))
+                    .collect();
+                lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+                return lat;
+            }
+            if start.elapsed() > limit {
+                panic!(
+                    "{missing} of {} messages never reached the receiver",
+                    ids.len()
+                );
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn run(n: usize, o: &Opts) -> Value {
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = Sandbox::start(tmp.path(), &[]).await;
+    let d = Daemon::start(
+        &tmp.path().join("data"),
+        &format!("{}/", sb.url),
+        &["--webhook-retry-base-ms", "100"],
+    )
+    .await;
+    let (hook, arrivals) = receiver().await;
+    let accounts: Vec<String> = (0..n).map(|i| format!("1555030{i:04}")).collect();
+    for (i, acct) in accounts.iter().enumerate() {
+        let (code, body) = d
+            .call("POST", "/api/sessions", Some(json!({"id": format!("m{i}"), "webhooks": [{"url": hook, "events": ["message"]}]})))
+            .await;
+        assert_eq!(code, 201, "{body}");
+        d.link(&sb, &format!("m{i}"), acct).await;
+    }
+    let c = reqwest::Client::new();
+
+    // Inbound throughput.
+    let t0 = Instant::now();
+    let ids: Vec<(String, Instant)> = futures::stream::iter(0..o.inbound)
+        .map(|i| {
+            let (c, sb, to) = (c.clone(), sb.url.clone(), accounts[i % n].clone());
+            async move { post_one(&c, &sb, &to, i).await }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    let lat = wait_all(&arrivals, &ids, Duration::from_secs(120)).await;
+    let last = ids
+        .iter()
+        .map(|(id, _)| arrivals.lock().unwrap()[id])
+        .max()
+        .unwrap();
+    let per_s = o.inbound as f64 / last.duration_since(t0).as_secs_f64();
+    let inbound = json!({"messages": o.inbound, "per_s": per_s, "p50_ms": pct(&lat, 0.5), "p99_ms": pct(&lat, 0.99)});
+    eprintln!(
+        "  {n} session(s): inbound {per_s:.0} msg/s, p50 {:.1} ms, p99 {:.1} ms",
+        pct(&lat, 0.5),
+        pct(&lat, 0.99)
+    );
+
+    // Latency at a fixed rate.
+    let total = (o.rate * o.rate_seconds) as usize;
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / o.rate));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let t0 = Instant::now();
+    let mut tasks = Vec::with_capacity(total);
+    for i in 0..total {
+        tick.tick().await;
+        let (c, sb, to) = (c.clone(), sb.url.clone(), accounts[i % n].clone());
+        tasks.push(tokio::spawn(async move {
+            post_one(&c, &sb, &to, 1_000_000 + i).await
+        }));
+    }
+    let achieved = total as f64 / t0.elapsed().as_secs_f64();
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.push(t.await.unwrap());
+    }
+    let lat = wait_all(&arrivals, &ids, Duration::from_secs(120)).await;
+    let fixed = json!({"target_per_s": o.rate, "achieved_per_s": achieved, "p50_ms": pct(&lat, 0.5),
+        "p99_ms": pct(&lat, 0.99), "max_ms": lat.last()});
+    eprintln!(
+        "  {n} session(s): at {achieved:.0}/s p50 {:.1} ms, p99 {:.1} ms",
+        pct(&lat, 0.5),
+        pct(&lat, 0.99)
+    );
+
+    // Outbound through the API.
+    let t0 = Instant::now();
+    let mut lat: Vec<f64> = futures::stream::iter(0..o.outbound)
+        .map(|i| {
+            let c = c.clone();
+            let url = format!("{}/api/sessions/m{}/messages", d.url, i % n);
+            async move {
+                let t = Instant::now();
+                let r = c
+                    .post(url)
+                    .header("X-Api-Key", KEY)
+                    .json(&json!({"to": format!("1555888{:04}", i % 100), "text": format!("out {i}")}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
+                ms(t.elapsed())
+            }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    let per_s = o.outbound as f64 / t0.elapsed().as_secs_f64();
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let outbound = json!({"messages": o.outbound, "per_s": per_s, "p50_ms": pct(&lat, 0.5), "p99_ms": pct(&lat, 0.99)});
+    eprintln!(
+        "  {n} session(s): outbound {per_s:.0} msg/s, p50 {:.1} ms, p99 {:.1} ms",
+        pct(&lat, 0.5),
+        pct(&lat, 0.99)
+    );
+    json!({"sessions": n, "inbound": inbound, "fixed_rate": fixed, "outbound": outbound})
+}
+
+#[tokio::main]
+async fn main() {
+    let o = opts();
+    let mut runs = vec![];
+    for &n in &o.sessions {
+        eprintln!("messaging benchmark, {n} session(s)...");
+        runs.push(run(n, &o).await);
+    }
+    println!(
+        "\n| sessions | inbound msg/s (≥ 2,000) | inbound p50 / p99 ms | at {} msg/s: p50 / p99 / max ms (p99 ≤ 50) | outbound msg/s (≥ 500 at 4) | outbound p50 / p99 ms |",
+        o.rate
+    );
+    println!("|---:|---:|---:|---:|---:|---:|");
+    for r in &runs {
+        let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
+        println!(
+            "| {} | {:.0} | {:.1} / {:.1} | {:.1} / {:.1} / {:.1} | {:.0} | {:.1} / {:.1} |",
+            r["sessions"],
+            f(&r["inbound"]["per_s"]),
+            f(&r["inbound"]["p50_ms"]),
+            f(&r["inbound"]["p99_ms"]),
+            f(&r["fixed_rate"]["p50_ms"]),
+            f(&r["fixed_rate"]["p99_ms"]),
+            f(&r["fixed_rate"]["max_ms"]),
+            f(&r["outbound"]["per_s"]),
+            f(&r["outbound"]["p50_ms"]),
+            f(&r["outbound"]["p99_ms"]),
+        );
+    }
+    let out = json!({"machine": {"cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)},
+        "options": {"inbound": o.inbound, "rate": o.rate, "rate_seconds": o.rate_seconds, "outbound": o.outbound},
+        "messaging": runs});
+    if let Some(dir) = std::path::Path::new(&o.out).parent() {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    std::fs::write(&o.out, serde_json::to_vec_pretty(&out).unwrap()).unwrap();
+    println!("\nJSON: {}", o.out);
+}
