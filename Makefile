@@ -21,7 +21,8 @@ test: deps
 
 bench: deps
 	$(CARGO) build --release
-	python3 bench/bench.py --bin target/release/wabridge --out bench-results/bench.json $(ARGS)
+	python3 bench/bench.py --bin target/release/wabridge --out bench-results/sessions.json $(ARGS)
+	$(CARGO) bench --bench messaging -- --out bench-results/messaging.json
 
 fmt:
 	$(CARGO) fmt --all

@@ -104,6 +104,7 @@ pub async fn launch(spec: &BrowserSpec, session_dir: &Path) -> anyhow::Result<Ru
         "--remote-debugging-port=0",
         "--remote-debugging-address=127.0.0.1",
         "--disable-gpu",
+        "--in-process-gpu",
         "--disable-dev-shm-usage",
         "--no-first-run",
         "--no-default-browser-check",
@@ -125,7 +126,8 @@ pub async fn launch(spec: &BrowserSpec, session_dir: &Path) -> anyhow::Result<Ru
     // Chromium's own sandbox cannot run as root, nor in a container under
     // the default seccomp profile: the container is the sandbox there.
     if spec.no_sandbox || unsafe { libc::geteuid() } == 0 {
-        cmd.arg("--no-sandbox");
+        // Without the sandbox the zygotes buy nothing: fewer processes, less memory.
+        cmd.args(["--no-sandbox", "--no-zygote"]);
     }
     cmd.arg(format!("--user-agent={USER_AGENT}"))
         .arg(format!("--user-data-dir={}", profile.display()))
@@ -204,6 +206,8 @@ pub async fn launch(spec: &BrowserSpec, session_dir: &Path) -> anyhow::Result<Ru
     let page = tokio::time::timeout(Duration::from_secs(20), browser.new_page("about:blank"))
         .await
         .map_err(|_| anyhow::anyhow!("timed out opening a page"))??;
+    // The tab Chromium opened at start costs a renderer: close it.
+    close_other_tabs(&browser, &page).await;
     std::mem::forget(guard);
     Ok(RunningBrowser {
         browser,
@@ -213,6 +217,27 @@ pub async fn launch(spec: &BrowserSpec, session_dir: &Path) -> anyhow::Result<Ru
         session_dir: session_dir.to_path_buf(),
         child,
     })
+}
+
+async fn close_other_tabs(browser: &Browser, keep: &Page) {
+    use chromiumoxide::cdp::browser_protocol::target::{CloseTargetParams, GetTargetsParams};
+    let Ok(Ok(targets)) = tokio::time::timeout(
+        Duration::from_secs(5),
+        browser.execute(GetTargetsParams::default()),
+    )
+    .await
+    else {
+        return;
+    };
+    for t in &targets.result.target_infos {
+        if t.r#type == "page" && &t.target_id != keep.target_id() {
+            let _ = tokio::time::timeout(
+                Duration::from_secs(5),
+                browser.execute(CloseTargetParams::new(t.target_id.clone())),
+            )
+            .await;
+        }
+    }
 }
 
 impl RunningBrowser {
