@@ -29,7 +29,7 @@ fn opts() -> Opts {
         sessions: vec![1, 4],
         inbound: 4000,
         rate: 500.0,
-        rate_seconds: 5.0,
+        rate_seconds: 10.0,
         outbound: 2000,
         out: "bench-results/messaging.json".into(),
     };
@@ -173,7 +173,9 @@ async fn run(n: usize, o: &Opts) -> Value {
         pct(&lat, 0.99)
     );
 
-    // Latency at a fixed rate.
+    // Latency at a fixed rate, from a settled state (the burst above is
+    // delivered and the browsers are idle).
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let total = (o.rate * o.rate_seconds) as usize;
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / o.rate));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -201,6 +203,7 @@ async fn run(n: usize, o: &Opts) -> Value {
     );
 
     // Outbound through the API.
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let t0 = Instant::now();
     let mut lat: Vec<f64> = futures::stream::iter(0..o.outbound)
         .map(|i| {

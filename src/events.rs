@@ -10,8 +10,8 @@ use crate::webhook::{Webhook, dispatcher::Dispatcher, outbox};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::RwLock;
-use tokio::sync::broadcast;
+use std::sync::{Arc, RwLock};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Event {
@@ -42,16 +42,53 @@ pub struct Events {
     dispatcher: Dispatcher,
     hooks: RwLock<HashMap<SessionId, Vec<Webhook>>>,
     global: Option<Webhook>,
+    commits: mpsc::UnboundedSender<CommitRequest>,
+}
+
+struct CommitRequest {
+    ops: Vec<Op>,
+    done: oneshot::Sender<Result<Vec<Event>, StoreError>>,
 }
 
 impl Events {
-    pub fn new(store: Store, dispatcher: Dispatcher, global: Option<Webhook>) -> Self {
-        Events {
+    pub fn new(store: Store, dispatcher: Dispatcher, global: Option<Webhook>) -> Arc<Self> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let events = Arc::new(Events {
             store,
             live: broadcast::channel(8192).0,
             dispatcher,
             hooks: RwLock::new(HashMap::new()),
             global,
+            commits: tx,
+        });
+        tokio::spawn(events.clone().group_commit(rx));
+        events
+    }
+
+    /// Group commit: every session's waiting changes are written, then made
+    /// durable with one flush for all of them, then announced.
+    async fn group_commit(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<CommitRequest>) {
+        while let Some(first) = rx.recv().await {
+            let mut group = vec![first];
+            while group.len() < 64 {
+                match rx.try_recv() {
+                    Ok(r) => group.push(r),
+                    Err(_) => break,
+                }
+            }
+            let written: Vec<_> = group.iter().map(|r| self.write(&r.ops)).collect();
+            let flushed = self.store.flush().await;
+            for (req, res) in group.into_iter().zip(written) {
+                let out = match (res, &flushed) {
+                    (Ok((events, deliveries)), Ok(())) => {
+                        self.announce(&events, deliveries);
+                        Ok(events)
+                    }
+                    (Err(e), _) => Err(e),
+                    (Ok(_), Err(e)) => Err(StoreError::Flush(e.to_string())),
+                };
+                let _ = req.done.send(out);
+            }
         }
     }
 
@@ -87,10 +124,13 @@ impl Events {
         if ops.is_empty() {
             return Ok(vec![]);
         }
-        let (events, deliveries) = self.write(&ops)?;
-        self.store.flush().await?;
-        self.announce(&events, deliveries);
-        Ok(events)
+        let (done, answer) = oneshot::channel();
+        self.commits
+            .send(CommitRequest { ops, done })
+            .map_err(|_| StoreError::Flush("the committer has stopped".into()))?;
+        answer
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Flush("the committer has stopped".into())))
     }
 
     /// For events that need not wait for the disk (status changes, QR):

@@ -74,7 +74,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     let global_hook = args.webhook.global()?;
     let dispatcher = webhook::dispatcher::Dispatcher::spawn(store.clone(), args.webhook.timing())?;
-    let events = std::sync::Arc::new(events::Events::new(store.clone(), dispatcher, global_hook));
+    let events = events::Events::new(store.clone(), dispatcher, global_hook);
     let env = std::sync::Arc::new(session::SessionEnv::new(
         data_dir.clone(),
         spec,

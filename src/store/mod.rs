@@ -35,6 +35,8 @@ pub enum StoreError {
     Db(#[from] sled::Error),
     #[error("corrupt record: {0}")]
     Corrupt(#[from] serde_json::Error),
+    #[error("could not make writes durable: {0}")]
+    Flush(String),
 }
 
 impl From<TransactionError<StoreError>> for StoreError {
