@@ -16,7 +16,7 @@ sandbox: deps
 	$(CARGO) run --release -- sandbox $(ARGS)
 
 test: deps
-	$(CARGO) test --all-targets -- --test-threads=2
+	$(CARGO) test --lib --bins --tests -- --test-threads=2
 	cd inject && npm test
 
 bench: deps
