@@ -714,3 +714,82 @@ async fn daemon_killed_mid_stream_loses_no_message() {
     );
     assert_eq!(got.len(), 300);
 }
+
+#[tokio::test]
+async fn a_stuck_receiver_delays_only_itself_and_the_global_webhook_gets_every_session() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A receiver that accepts connections and never answers.
+    let stuck = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let stuck_url = format!("http://{}/hook", stuck.local_addr().unwrap());
+    let _hold = tokio::spawn(async move {
+        let mut conns = vec![];
+        while let Ok((s, _)) = stuck.accept().await {
+            conns.push(s);
+        }
+    });
+    let good = Receiver::start().await;
+    let global = Receiver::start().await;
+    let sb = Sandbox::start(tmp.path(), &[]).await;
+    let mut args: Vec<String> = vec!["serve".into(), "--wa-url".into(), format!("{}/", sb.url)];
+    args.extend(FAST_RETRY.iter().map(|s| s.to_string()));
+    let d = Daemon::start_with(
+        &tmp.path().join("data"),
+        args,
+        vec![
+            ("WABRIDGE_WEBHOOK_URL".into(), global.url.clone()),
+            (
+                "WABRIDGE_WEBHOOK_EVENTS".into(),
+                "message,session.status".into(),
+            ),
+            ("WABRIDGE_WEBHOOK_SECRET".into(), SECRET.into()),
+        ],
+    )
+    .await;
+    let hooks = json!([{"url": stuck_url}, {"url": good.url}]);
+    let (code, _) = d
+        .call(
+            "POST",
+            "/api/sessions",
+            Some(json!({"id": "shop", "webhooks": hooks})),
+        )
+        .await;
+    assert_eq!(code, 201);
+    d.link(&sb, "shop", ACCOUNT).await;
+
+    let t0 = std::time::Instant::now();
+    contact_messages(&sb, ACCOUNT, 50, 5, "busy").await;
+    wait_events(&good, "message", 50, Duration::from_secs(20)).await;
+    eprintln!(
+        "50 messages at the healthy receiver after {:?} while the other hangs",
+        t0.elapsed()
+    );
+    // The global default got them too, signed, plus the session's status changes.
+    wait_events(&global, "message", 50, Duration::from_secs(20)).await;
+    assert!(
+        global
+            .events("session.status")
+            .iter()
+            .any(|e| e["payload"]["status"] == "CONNECTED")
+    );
+    let raw = global
+        .state
+        .lock()
+        .unwrap()
+        .got
+        .iter()
+        .find(|(_, b, _)| b.contains("\"message\""))
+        .cloned()
+        .unwrap();
+    assert!(verify_with_reference_library(&raw.0, &raw.1));
+    // The stuck one is still pending, not lost.
+    let (_, pending) = d
+        .call("GET", "/api/sessions/shop/deliveries?status=pending", None)
+        .await;
+    assert!(
+        pending["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["url"] == stuck_url.as_str())
+    );
+}
