@@ -181,6 +181,19 @@ async fn five_hundred_inbound_messages_reach_the_receiver_once_each_signed() {
             .0,
         422
     );
+    let (code, body) = d
+        .call("GET", "/api/sessions/shop/deliveries?limit=abc", None)
+        .await;
+    assert_eq!(
+        (code, body["error"]["code"].as_str()),
+        (422, Some("invalid_field"))
+    );
+    assert_eq!(
+        d.call("GET", "/api/sessions/shop/deliveries?status=lost", None)
+            .await
+            .0,
+        422
+    );
 }
 
 #[tokio::test]

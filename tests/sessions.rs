@@ -265,6 +265,16 @@ async fn bad_input_gets_clear_json_errors() {
     }
     assert_eq!(d.call("GET", "/api/sessions/a%20b", None).await.0, 422);
     assert_eq!(d.call("GET", "/api/sessions/nope", None).await.0, 404);
+    let (code, body) = d.call("PUT", "/api/sessions", Some(json!({}))).await;
+    assert_eq!(
+        (code, body["error"]["code"].as_str()),
+        (405, Some("method_not_allowed"))
+    );
+    let (code, body) = d.call("GET", "/api/nothing-here", None).await;
+    assert_eq!(
+        (code, body["error"]["code"].as_str()),
+        (404, Some("route_not_found"))
+    );
     assert_eq!(
         d.call("POST", "/api/sessions/nope/start", None).await.0,
         404

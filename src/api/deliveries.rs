@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 #[derive(Deserialize)]
 pub struct ListQuery {
     status: Option<String>,
-    limit: Option<usize>,
+    limit: Option<String>,
 }
 
 pub async fn list(
@@ -37,7 +37,14 @@ pub async fn list(
             ));
         }
     };
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = match q.limit.as_deref() {
+        None | Some("") => 100,
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| ApiError::invalid("limit", "must be a number from 1 to 1000"))?,
+    };
     let store = st.manager.env().records.store();
     let mut out = Vec::new();
     if want != Some(DeliveryStatus::Delivered) {

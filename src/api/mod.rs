@@ -73,6 +73,13 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
         .merge(api)
         .fallback(|| async { error::ApiError::not_found("route_not_found", "no such route") })
+        .method_not_allowed_fallback(|| async {
+            error::ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method",
+            )
+        })
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,

@@ -45,6 +45,22 @@ where
     }
 }
 
+/// Waits until GET `url` answers 2xx.
+pub async fn wait_ok(url: &str, what: &str, limit: Duration) {
+    let c = http();
+    eventually(limit, what, || {
+        let (c, u) = (c.clone(), url.to_string());
+        async move {
+            c.get(u)
+                .send()
+                .await
+                .ok()
+                .filter(|r| r.status().is_success())
+        }
+    })
+    .await;
+}
+
 /// A child process that is killed when the test ends, however it ends.
 pub struct Proc {
     pub child: Child,
@@ -132,18 +148,11 @@ impl Sandbox {
         args.extend(extra);
         let proc = Proc::spawn(&args, &[], dir.join(format!("sandbox-{port}.log")));
         let url = format!("http://{listen}");
-        let c = http();
-        eventually(Duration::from_secs(20), "the sandbox to listen", || {
-            let c = c.clone();
-            let u = format!("{url}/");
-            async move {
-                c.get(u)
-                    .send()
-                    .await
-                    .ok()
-                    .filter(|r| r.status().is_success())
-            }
-        })
+        wait_ok(
+            &format!("{url}/"),
+            "the sandbox to listen",
+            Duration::from_secs(20),
+        )
         .await;
         Sandbox {
             proc,
@@ -219,18 +228,11 @@ impl Daemon {
         let argv: Vec<&str> = full.iter().map(String::as_str).collect();
         let proc = Proc::spawn(&argv, &env, data_dir.with_extension(format!("{port}.log")));
         let url = format!("http://{listen}");
-        let c = http();
-        let u = format!("{url}/health");
-        eventually(Duration::from_secs(30), "the daemon to listen", || {
-            let (c, u) = (c.clone(), u.clone());
-            async move {
-                c.get(u)
-                    .send()
-                    .await
-                    .ok()
-                    .filter(|r| r.status().is_success())
-            }
-        })
+        wait_ok(
+            &format!("{url}/health"),
+            "the daemon to listen",
+            Duration::from_secs(30),
+        )
         .await;
         Daemon {
             proc,
