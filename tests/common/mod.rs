@@ -20,6 +20,18 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A free port below the kernel's ephemeral range, for a server that stops
+/// and must come back on the same port: a port from `free_port` could be
+/// handed to a parallel test while this one's server is down.
+pub fn stable_port() -> u16 {
+    loop {
+        let port = 20_000 + (rand::random::<u16>() % 10_000);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
 pub fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
@@ -135,7 +147,7 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub async fn start(dir: &Path, extra: &[&str]) -> Sandbox {
-        Self::start_on(dir, free_port(), extra).await
+        Self::start_on(dir, stable_port(), extra).await
     }
 
     /// On a given port: the page's origin, and so its stored link, depends on it.
@@ -154,6 +166,13 @@ impl Sandbox {
             Duration::from_secs(20),
         )
         .await;
+        let mut proc = proc;
+        // Not some other process's server on that port: ours is alive.
+        assert!(
+            proc.child.try_wait().unwrap().is_none(),
+            "the sandbox exited:\n{}",
+            proc.log_text()
+        );
         Sandbox {
             proc,
             port,
@@ -377,7 +396,7 @@ pub struct ReceiverState {
 
 impl Receiver {
     pub async fn start() -> Receiver {
-        let port = free_port();
+        let port = stable_port();
         let mut r = Receiver {
             port,
             url: format!("http://127.0.0.1:{port}/hook"),
