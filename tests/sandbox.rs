@@ -470,7 +470,22 @@ async fn state_file_keeps_links_across_sandbox_restarts() {
     sb.proc.kill9();
     let sb2 = Sandbox::start_on(tmp.path(), sb.port, &[]).await;
     let b = open(&sb2, &dir).await;
-    wait_event(&b, "conn.online", |d| d == &json!(true)).await;
+    // On failure, say what the page saw: this once failed only under CI load.
+    let start = std::time::Instant::now();
+    while !events(&b, "conn.online")
+        .await
+        .iter()
+        .any(|d| d == &json!(true))
+    {
+        if start.elapsed() > T {
+            let all: Value = js(&b, "window.__events").await;
+            panic!(
+                "page never came back online; its events: {all}\nsandbox log:\n{}",
+                sb2.proc.log_text()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert!(js::<bool>(&b, "WPP.conn.isAuthenticated()").await);
     b.shutdown().await;
 }

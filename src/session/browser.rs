@@ -245,7 +245,16 @@ impl RunningBrowser {
     pub async fn shutdown(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(3), self.browser.close()).await;
         let _ = tokio::time::timeout(Duration::from_secs(3), self.child.wait()).await;
-        // Drop ends the group and removes the pid file.
+        let pgid = self.pgid;
+        drop(self); // ends the group and removes the pid file
+        // Return only once every process has let go of the profile, so a
+        // relaunch on it finds no lock held by a dying one.
+        for _ in 0..60 {
+            if group_members(pgid).next().is_none() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     pub fn pid(&self) -> i32 {

@@ -355,7 +355,13 @@
       if (device.url) return;
       device.url = url;
       // Like WhatsApp Web, know whether we are linked before saying ready.
-      creds_db('get').then((saved) => {
+      // The database may be briefly unavailable right after a browser
+      // restart on the same profile: try a few times.
+      const load = (tries) => creds_db('get').catch((e) => {
+        if (tries <= 1) throw e;
+        return new Promise((r) => setTimeout(r, 200)).then(() => load(tries - 1));
+      });
+      load(10).then((saved) => {
         if (saved && saved.token) creds = saved;
       }, (e) => console.error('sandbox: cannot read credentials', e)).then(() => {
         started = true;
