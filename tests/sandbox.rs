@@ -56,10 +56,23 @@ async fn events(b: &RunningBrowser, name: &str) -> Vec<Value> {
 }
 
 async fn wait_event(b: &RunningBrowser, name: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    eventually(T, &format!("page event {name}"), || async {
-        events(b, name).await.into_iter().find(|d| pred(d))
-    })
-    .await
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(d) = events(b, name).await.into_iter().find(|d| pred(d)) {
+            return d;
+        }
+        if start.elapsed() > T {
+            // Say what the page did see.
+            let seen: Value = js(
+                b,
+                "window.__events.map(e => e.name + ' ' + JSON.stringify(e.data).slice(0, 80))",
+            )
+            .await;
+            let state: Value = js(b, "JSON.stringify({state: window.__sandboxDevice && window.__sandboxDevice.state().creds, ready: WPP.isReady, url: location.href})").await;
+            panic!("timed out waiting for page event {name}; page saw {seen}; {state}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 async fn shown_qr(b: &RunningBrowser) -> String {

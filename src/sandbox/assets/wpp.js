@@ -13,6 +13,7 @@
   const pending = new Map();
   let nextReq = 1;
   let ws = null;
+  let inbox = Promise.resolve();
   let started = false;
   let online = false;
   let mainReady = false;
@@ -127,7 +128,10 @@
     emit('conn.auth_code_change', authCode);
   }
 
-  function onServer(v) {
+  // Server messages are handled one at a time, in order: a link is
+  // announced only once its credentials are stored, as a browser closed
+  // right after linking must come back linked.
+  async function onServer(v) {
     switch (v.t) {
       case 'qr':
         device.qrPng = v.png;
@@ -137,7 +141,7 @@
         break;
       case 'linked':
         creds = { token: v.token, phone: v.phone, name: v.name, platform: v.platform };
-        creds_db('put', creds).catch((e) => console.error('sandbox: cannot store credentials', e));
+        await creds_db('put', creds).catch((e) => console.error('sandbox: cannot store credentials', e));
         setAuthCode(null);
         emit('conn.authenticated');
         break;
@@ -153,7 +157,7 @@
       case 'message': {
         const m = toMsg(v.msg);
         // Confirm receipt first: the server keeps it queued until then.
-        ws.send(JSON.stringify({ t: 'received', ids: [m.id._serialized] }));
+        if (ws && ws.readyState === 1) ws.send(JSON.stringify({ t: 'received', ids: [m.id._serialized] }));
         if (store(m)) emit('chat.new_message', m);
         break;
       }
@@ -188,7 +192,9 @@
     ws.onopen = () => {
       ws.send(JSON.stringify({ t: 'hello', token: creds ? creds.token : null }));
     };
-    ws.onmessage = (e) => { try { onServer(JSON.parse(e.data)); } catch (err) { console.error(err); } };
+    ws.onmessage = (e) => {
+      inbox = inbox.then(() => onServer(JSON.parse(e.data))).catch((err) => console.error(err));
+    };
     ws.onclose = () => {
       for (const [, p] of pending) { clearTimeout(p.timer); p.reject(new Error('connection lost')); }
       pending.clear();
