@@ -221,8 +221,13 @@ pub async fn send(
     }
     let result = do_send(&st, &id, &to, text, media, body.caption, body.reply_to).await;
     if let Some(k) = &key {
+        // After a timeout the message may have gone out: keep the key
+        // reserved (a retry gets 409 until the reservation lapses).
+        let unknown = matches!(&result, Err(e) if e.status == StatusCode::SERVICE_UNAVAILABLE);
         let stored = result.as_ref().ok();
-        if let Err(e) = store.idempotency_finish(&id, k, now, stored) {
+        if unknown {
+            tracing::warn!(session = %id, "send outcome unknown; Idempotency-Key stays reserved");
+        } else if let Err(e) = store.idempotency_finish(&id, k, now, stored) {
             tracing::error!(session = %id, "could not store the idempotency key: {e}");
         }
     }

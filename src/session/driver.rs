@@ -42,6 +42,8 @@ pub struct Driver {
     pub cmds: mpsc::Receiver<Cmd>,
     /// Set on (re)connect: fetch what the page saw that we may have missed.
     pub catch_up_due: bool,
+    /// The last catch-up failed: try again on the next health tick.
+    pub catch_up_retry: bool,
 }
 
 struct Backoff(Duration);
@@ -350,7 +352,7 @@ impl Driver {
                         }
                         if self.catch_up_due {
                             self.catch_up_due = false;
-                            self.catch_up(page).await;
+                            self.catch_up_retry = !self.catch_up(page).await;
                         }
                     }
                     Some(_) => {}
@@ -378,6 +380,9 @@ impl Driver {
                     ));
                 }
                 _ = health.tick() => {
+                    if self.catch_up_retry {
+                        self.catch_up_retry = !self.catch_up(page).await;
+                    }
                     match bridge::evaluate::<i64>(page, Duration::from_secs(5), "1").await {
                         Ok(_) => misses = 0,
                         Err(CallError::Timeout(_)) => {
@@ -478,16 +483,18 @@ impl Driver {
     /// After every (re)connect: what the page holds since the newest message
     /// we stored. Closes the gap of a crash between the page seeing a message
     /// and the store keeping it; duplicates are dropped by id.
-    async fn catch_up(&self, page: &Page) {
+    /// Returns false if it must be tried again (it is, on the next health tick).
+    async fn catch_up(&self, page: &Page) -> bool {
         let now = crate::model::now_ms() / 1000;
         let since = match self.env.records.store().last_message_ts(&self.id) {
             Ok(Some(ts)) => ts,
             // Never stored anything: don't replay the account's whole history.
             _ => now - 60,
         };
+        // It walks every chat: give it more than one call's time.
         let recent: Result<Vec<serde_json::Value>, CallError> = bridge::call(
             page,
-            self.env.page_timeout,
+            self.env.page_timeout * 3,
             "recent",
             &[json!(since), json!(200)],
         )
@@ -499,13 +506,23 @@ impl Driver {
                     self.message_op(page, raw, &mut ops).await;
                 }
                 let n = ops.len();
-                if let Ok(events) = self.env.events.commit(ops).await {
-                    if !events.is_empty() {
-                        tracing::info!(session = %self.id, checked = n, new_events = events.len(), "caught up after connect");
+                match self.env.events.commit(ops).await {
+                    Ok(events) => {
+                        if !events.is_empty() {
+                            tracing::info!(session = %self.id, checked = n, new_events = events.len(), "caught up after connect");
+                        }
+                        true
+                    }
+                    Err(e) => {
+                        tracing::warn!(session = %self.id, "catch-up could not be stored: {e}");
+                        false
                     }
                 }
             }
-            Err(e) => tracing::warn!(session = %self.id, "catch-up failed: {e}"),
+            Err(e) => {
+                tracing::warn!(session = %self.id, "catch-up failed, will retry: {e}");
+                false
+            }
         }
     }
 

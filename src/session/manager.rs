@@ -166,6 +166,7 @@ impl Manager {
             page: page_tx,
             cmds: cmd_rx,
             catch_up_due: false,
+            catch_up_retry: false,
         };
         let task = tokio::spawn(driver.run());
         handles.insert(

@@ -211,7 +211,8 @@ impl Store {
                                 if let Some(raw) = messages.get(&key)? {
                                     let mut m: crate::messages::Message =
                                         serde_json::from_slice(&raw).map_err(abort)?;
-                                    if m.ack >= *ack {
+                                    // Acks only rise, except to failed.
+                                    if m.ack >= *ack && *ack != Ack::Failed {
                                         continue;
                                     }
                                     m.ack = *ack;
