@@ -207,6 +207,8 @@
     async recent(since, perChat) {
       const out = [];
       for (const c of await WPP.chat.list()) {
+        // A chat whose last activity is older than `since` has nothing newer.
+        if (c.t && c.t < since) continue;
         const msgs = await WPP.chat.getMessages(widStr(c.id), { count: perChat || 100 });
         for (const m of msgs) {
           if ((m.t || 0) >= since) {

@@ -44,6 +44,25 @@ pub struct Driver {
     pub catch_up_due: bool,
     /// The last catch-up failed: try again on the next health tick.
     pub catch_up_retry: bool,
+    /// Where catch-ups of this browser life start (unix s). Fixed when the
+    /// life begins, before it stores anything: messages of this life that
+    /// are stored before a catch-up runs must not move it past the gap a
+    /// crash left behind.
+    pub catch_up_since: i64,
+}
+
+/// How far before the newest stored message a catch-up looks: covers
+/// messages whose timestamp (the sender's clock) is older than one already
+/// stored, e.g. delivered late. Duplicates are dropped by id.
+const CATCH_UP_OVERLAP_S: i64 = 600;
+
+/// The catch-up watermark for a browser life that begins now.
+pub fn catch_up_since(newest_stored: Option<i64>, now: i64) -> i64 {
+    match newest_stored {
+        Some(ts) => ts - CATCH_UP_OVERLAP_S,
+        // Never stored anything: don't replay the account's whole history.
+        None => now - 60,
+    }
 }
 
 struct Backoff(Duration);
@@ -246,6 +265,14 @@ impl Driver {
 
     async fn run_page(&mut self, b: &RunningBrowser) -> Outcome {
         let page = &b.page;
+        let newest = self
+            .env
+            .records
+            .store()
+            .last_message_ts(&self.id)
+            .ok()
+            .flatten();
+        self.catch_up_since = catch_up_since(newest, crate::model::now_ms() / 1000);
         let t = self.env.page_timeout;
         macro_rules! cdp {
             ($e:expr, $what:literal) => {
@@ -480,17 +507,13 @@ impl Driver {
         }
     }
 
-    /// After every (re)connect: what the page holds since the newest message
-    /// we stored. Closes the gap of a crash between the page seeing a message
-    /// and the store keeping it; duplicates are dropped by id.
+    /// After every (re)connect: what the page holds since this life's
+    /// watermark. Closes the gap of a crash between the page seeing a message
+    /// (and confirming it to WhatsApp) and the store keeping it; duplicates
+    /// are dropped by id.
     /// Returns false if it must be tried again (it is, on the next health tick).
     async fn catch_up(&self, page: &Page) -> bool {
-        let now = crate::model::now_ms() / 1000;
-        let since = match self.env.records.store().last_message_ts(&self.id) {
-            Ok(Some(ts)) => ts,
-            // Never stored anything: don't replay the account's whole history.
-            _ => now - 60,
-        };
+        let since = self.catch_up_since;
         // It walks every chat: give it more than one call's time.
         let recent: Result<Vec<serde_json::Value>, CallError> = bridge::call(
             page,
@@ -602,5 +625,19 @@ impl Driver {
             | BridgeEvent::Unknown => {}
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_catch_up_watermark_looks_back_from_the_newest_stored_message() {
+        assert_eq!(
+            catch_up_since(Some(10_000), 99_999),
+            10_000 - CATCH_UP_OVERLAP_S
+        );
+        assert_eq!(catch_up_since(None, 99_999), 99_999 - 60);
     }
 }

@@ -167,6 +167,7 @@ impl Manager {
             cmds: cmd_rx,
             catch_up_due: false,
             catch_up_retry: false,
+            catch_up_since: 0,
         };
         let task = tokio::spawn(driver.run());
         handles.insert(
