@@ -197,11 +197,11 @@ pub struct WebhookArgs {
 }
 
 impl WebhookArgs {
-    pub fn global(&self) -> anyhow::Result<Option<crate::webhook::Webhook>> {
+    pub fn global(&self) -> anyhow::Result<Option<crate::domain::Webhook>> {
         let Some(url) = self.url.clone().filter(|u| !u.is_empty()) else {
             return Ok(None);
         };
-        let hook: crate::webhook::Webhook = serde_json::from_value(serde_json::json!({
+        let hook: crate::domain::Webhook = serde_json::from_value(serde_json::json!({
             "url": url,
             "events": self.events.split(',').map(str::trim).filter(|e| !e.is_empty()).collect::<Vec<_>>(),
             "format": self.format,

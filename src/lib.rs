@@ -1,173 +1,42 @@
-//! wabridge: a WhatsApp Web bridge daemon. See docs/architecture.md.
+//! wabridge: a WhatsApp Web bridge daemon. One headless Chromium per
+//! session runs WhatsApp Web; backends talk HTTP and receive webhooks.
+//!
+//! A tour, top to bottom (data flows one way; `tests/architecture.rs` fails
+//! on an import cycle or a layer that reaches up):
+//!
+//! * [`api`]: the HTTP router and one folder per dialect (`native`,
+//!   `openwa`): pure conversions of requests, responses, errors and webhook
+//!   bodies, and handlers of a few lines over the core.
+//! * [`core`]: what any dialect may ask: sessions, send (media,
+//!   idempotency), history, chats, contacts, deliveries, the live stream.
+//!   Its `CoreError` has a stable code per case.
+//! * [`session`]: the manager (registry), one driver task per session that
+//!   supervises its browser, the typed [`session::Bridge`] into the page
+//!   (`inject/bridge.js`), and `inbound`, which turns what the page reports
+//!   into stored messages and catches up after a crash.
+//! * [`pipeline`]: store → fan-out → dispatcher: a change and its webhook
+//!   deliveries in one transaction, one group flush, then the live stream.
+//!   It owns webhook subscriptions.
+//! * [`webhook`]: the dispatcher (retries, backoff, dead letters) and
+//!   Standard Webhooks signatures; bodies come from the dialects.
+//! * [`store`]: the only code that knows sled.
+//! * [`domain`]: types with meaning and no I/O: ids, statuses, messages,
+//!   events, webhooks, deliveries.
+//!
+//! Beside them: [`sandbox`] (a WhatsApp Web stand-in for tests and demos),
+//! [`config`] (CLI and environment), [`qr`], and [`daemon`], which wires
+//! the layers together. See docs/architecture.md.
 
 pub mod api;
 pub mod config;
-pub mod events;
-pub mod messages;
-pub mod model;
+pub mod core;
+pub mod daemon;
+pub mod domain;
+pub mod pipeline;
 pub mod qr;
 pub mod sandbox;
 pub mod session;
 pub mod store;
 pub mod webhook;
 
-use config::{HealthcheckArgs, LogFormat, SandboxArgs, ServeArgs};
-
-pub fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("WABRIDGE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,chromiumoxide=off,sled=warn"));
-    let b = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Json => b.json().try_init(),
-        LogFormat::Text => b.try_init(),
-    };
-}
-
-pub async fn run_sandbox(args: SandboxArgs) -> anyhow::Result<()> {
-    init_logging(LogFormat::Text);
-    let h = sandbox::spawn(args.world.config(args.listen)).await?;
-    tracing::info!(
-        "sandbox: WhatsApp Web stand-in at http://{}/ , control API at /_sandbox",
-        h.addr
-    );
-    tokio::select! {
-        _ = shutdown_signal() => {}
-        _ = h.task => {}
-    }
-    Ok(())
-}
-
-pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    init_logging(args.log_format);
-    let data_dir = args
-        .data_dir
-        .clone()
-        .unwrap_or_else(config::default_data_dir);
-    session::browser::ensure_private_dir(&data_dir)
-        .map_err(|e| anyhow::anyhow!("cannot use data dir {}: {e}", data_dir.display()))?;
-    let store = store::Store::open(&data_dir.join("db"))?;
-    let api_key = api_key(&args, &data_dir)?;
-
-    let mut wa_url = args.wa_url.clone();
-    let _sandbox = if args.sandbox {
-        let mut cfg = args.sandbox_world.config(args.sandbox_listen);
-        // Embedded, the sandbox keeps its world next to the sessions, so a
-        // daemon restart finds its links (as WhatsApp would).
-        cfg.state_file
-            .get_or_insert_with(|| data_dir.join("sandbox-state.json"));
-        let h = sandbox::spawn(cfg).await?;
-        wa_url = format!("http://{}/", h.addr);
-        tracing::info!("embedded sandbox at {wa_url} (control API at {wa_url}_sandbox)");
-        Some(h)
-    } else {
-        None
-    };
-    let spec = session::browser::BrowserSpec {
-        kind: args.browser,
-        executable: args.chromium.clone(),
-        no_sandbox: args.chromium_no_sandbox,
-    };
-    let (exe, shell) = spec.resolve()?;
-    tracing::info!(browser = %exe.display(), headless_shell = shell, "browser");
-
-    let global_hook = args.webhook.global()?;
-    let dispatcher = webhook::dispatcher::Dispatcher::spawn(store.clone(), args.webhook.timing())?;
-    let events = events::Events::new(store.clone(), dispatcher, global_hook);
-    let env = std::sync::Arc::new(session::SessionEnv::new(
-        data_dir.clone(),
-        spec,
-        wa_url,
-        args.wajs_path.clone(),
-        args.page_timeout(),
-        args.load_timeout(),
-        args.print_qr,
-        events,
-        session::Records::new(store.clone()),
-    ));
-    let manager = session::Manager::new(env);
-    manager.resume().await;
-
-    let state = api::AppState {
-        manager: manager.clone(),
-        api_key: api_key.into(),
-    };
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
-    tracing::info!("wabridge listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, api::router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
-    tracing::info!("shutting down: closing browsers (profiles are kept)");
-    manager.shutdown().await;
-    store.flush().await?;
-    Ok(())
-}
-
-/// `WABRIDGE_API_KEY`, or the key kept in the data dir, or a new one
-/// (stored 0600 and printed once, outside the logs).
-fn api_key(args: &ServeArgs, data_dir: &std::path::Path) -> anyhow::Result<String> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(k) = args.api_key.as_ref().filter(|k| !k.is_empty()) {
-        return Ok(k.clone());
-    }
-    let path = data_dir.join("api-key");
-    if let Ok(k) = std::fs::read_to_string(&path) {
-        if !k.trim().is_empty() {
-            return Ok(k.trim().to_string());
-        }
-    }
-    let key = format!("wab_{}", session_key_material());
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&path)?;
-    f.write_all(key.as_bytes())?;
-    eprintln!(
-        "wabridge: generated an API key (kept in {}):\n\n    {key}\n",
-        path.display()
-    );
-    Ok(key)
-}
-
-fn session_key_material() -> String {
-    use base64::Engine as _;
-    let bytes: [u8; 24] = rand::random();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-pub async fn healthcheck(args: HealthcheckArgs) -> anyhow::Result<()> {
-    let url = format!("{}/health", args.url.trim_end_matches('/'));
-    let resp = reqwest::Client::new()
-        .get(&url)
-        .timeout(std::time::Duration::from_secs(5))
-        .send()
-        .await?;
-    anyhow::ensure!(
-        resp.status().is_success(),
-        "{url} answered {}",
-        resp.status()
-    );
-    Ok(())
-}
-
-/// SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
-    }
-}
+pub use daemon::{healthcheck, init_logging, run_sandbox, serve, shutdown_signal};

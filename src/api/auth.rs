@@ -1,13 +1,14 @@
 //! API key check for every route but /health: `Authorization: Bearer`,
 //! `X-Api-Key`, or open-wa's `key` / `api_key` headers.
 
-use super::{AppState, error::ApiError};
+use super::native::ApiError;
 use axum::{
     extract::{Request, State},
     http::{HeaderMap, StatusCode},
     middleware::Next,
     response::Response,
 };
+use std::sync::Arc;
 
 fn presented(headers: &HeaderMap) -> Option<&str> {
     if let Some(v) = headers.get("authorization").and_then(|v| v.to_str().ok()) {
@@ -31,12 +32,12 @@ fn same(a: &str, b: &str) -> bool {
 }
 
 pub async fn require_key(
-    State(state): State<AppState>,
+    State(api_key): State<Arc<str>>,
     req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
     match presented(req.headers()) {
-        Some(k) if same(k, &state.api_key) => Ok(next.run(req).await),
+        Some(k) if same(k, &api_key) => Ok(next.run(req).await),
         Some(_) => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",

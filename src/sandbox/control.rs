@@ -80,7 +80,7 @@ fn req_str(v: &Value, field: &str) -> Result<String, Fail> {
 
 fn phone(v: &Value, field: &str) -> Result<String, Fail> {
     let raw = req_str(v, field)?;
-    crate::model::parse_phone(&raw)
+    crate::domain::parse_phone(&raw)
         .map_err(|e| invalid(field, &format!("is not a phone number: {e}")))
 }
 
@@ -150,7 +150,7 @@ async fn list_sent(State(sb): State<Sandbox>, Query(q): Query<HashMap<String, St
     let account = q
         .get("account")
         .ok_or_else(|| invalid("account", "is required (query parameter)"))?;
-    let account = crate::model::parse_phone(account).map_err(|e| invalid("account", &e))?;
+    let account = crate::domain::parse_phone(account).map_err(|e| invalid("account", &e))?;
     let w = sb.world.lock().await;
     let acct = w.p.accounts.get(&account).ok_or_else(|| {
         Fail(
@@ -181,7 +181,7 @@ async fn read(State(sb): State<Sandbox>, Path(id): Path<String>) -> Res {
 }
 
 async fn unlink(State(sb): State<Sandbox>, Path(phone): Path<String>) -> Res {
-    let phone = crate::model::parse_phone(&phone).map_err(|e| invalid("phone", &e))?;
+    let phone = crate::domain::parse_phone(&phone).map_err(|e| invalid("phone", &e))?;
     let mut w = sb.world.lock().await;
     if !w.p.accounts.contains_key(&phone) {
         return Err(Fail(

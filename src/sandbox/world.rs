@@ -81,7 +81,7 @@ impl SbMessage {
 }
 
 pub fn ack_name(ack: i8) -> &'static str {
-    crate::model::Ack::from_wa(ack as i64).as_str()
+    crate::domain::Ack::from_wa(ack as i64).as_str()
 }
 
 pub enum Link {
@@ -133,7 +133,7 @@ pub fn random_hex(n: usize) -> String {
 }
 
 fn now_s() -> i64 {
-    crate::model::now_ms() / 1000
+    crate::domain::now_ms() / 1000
 }
 
 impl World {

@@ -2,9 +2,10 @@
 //! JSON arrays through the `__wabridgeEmit` binding; calls go out as
 //! `window.__wabridge.<fn>(args...)`, each under a timeout.
 
+use crate::domain::Wid;
 use chromiumoxide::Page;
 use serde::{Deserialize, de::DeserializeOwned};
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::time::Duration;
 
 pub const BINDING: &str = "__wabridgeEmit";
@@ -79,14 +80,131 @@ pub fn parse_batch(payload: &str) -> Vec<BridgeEvent> {
 pub enum CallError {
     #[error("the page did not answer within {0:?}")]
     Timeout(Duration),
+    /// bridge.js checked the number before sending: not on WhatsApp.
+    #[error("{0} is not on WhatsApp")]
+    NotOnWhatsApp(String),
     #[error("{0}")]
     Page(String),
     #[error("the browser is not available: {0}")]
     Browser(String),
 }
 
+/// What the page answers for a message it sent.
+#[derive(Debug, Deserialize)]
+pub struct Sent {
+    pub id: String,
+    #[serde(default)]
+    pub ack: i64,
+    /// unix s
+    pub timestamp: Option<i64>,
+}
+
+/// A file to send, base64 and described.
+pub struct OutgoingFile<'a> {
+    pub b64: &'a str,
+    pub mimetype: &'a str,
+    pub filename: Option<&'a str>,
+    /// wa-js's `type`: image, video, audio, document.
+    pub kind: &'a str,
+    pub caption: Option<&'a str>,
+}
+
+/// A chat as `chats()` lists it.
+#[derive(Debug, Deserialize, serde::Serialize)]
+pub struct ChatInfo {
+    pub id: String,
+    pub name: Option<String>,
+    pub unread: u64,
+    pub timestamp: Option<i64>,
+}
+
+/// One page's `window.__wabridge`, one typed method per call of bridge.js.
+/// Every call has a timeout.
+#[derive(Clone)]
+pub struct Bridge {
+    page: Page,
+    timeout: Duration,
+}
+
+impl Bridge {
+    pub fn new(page: Page, timeout: Duration) -> Self {
+        Bridge { page, timeout }
+    }
+
+    async fn call<T: DeserializeOwned>(&self, func: &str, args: &[Value]) -> Result<T, CallError> {
+        call(&self.page, self.timeout, func, args).await
+    }
+
+    pub async fn send_text(
+        &self,
+        to: &Wid,
+        text: &str,
+        reply_to: Option<&str>,
+    ) -> Result<Sent, CallError> {
+        self.call("sendText", &[json!(to), json!(text), json!(reply_to)])
+            .await
+    }
+
+    pub async fn send_file(
+        &self,
+        to: &Wid,
+        file: &OutgoingFile<'_>,
+        reply_to: Option<&str>,
+    ) -> Result<Sent, CallError> {
+        let opts = json!({"type": file.kind, "mimetype": file.mimetype, "filename": file.filename,
+                          "caption": file.caption, "replyTo": reply_to});
+        self.call("sendFile", &[json!(to), json!(file.b64), opts])
+            .await
+    }
+
+    /// The id WhatsApp knows the number by, or None if it is not on WhatsApp.
+    pub async fn exists(&self, id: &Wid) -> Result<Option<String>, CallError> {
+        self.call("exists", &[json!(id)]).await
+    }
+
+    pub async fn mark_read(&self, chat: &Wid) -> Result<(), CallError> {
+        self.call::<Value>("markRead", &[json!(chat)])
+            .await
+            .map(drop)
+    }
+
+    pub async fn chats(&self) -> Result<Vec<ChatInfo>, CallError> {
+        self.call("chats", &[]).await
+    }
+
+    /// Messages newer than `since` (unix s) in every chat, at most
+    /// `per_chat` each, oldest first. It walks every chat: 3× the timeout.
+    pub async fn recent(&self, since: i64, per_chat: u32) -> Result<Vec<Value>, CallError> {
+        call(
+            &self.page,
+            self.timeout * 3,
+            "recent",
+            &[json!(since), json!(per_chat)],
+        )
+        .await
+    }
+
+    /// An inbound message's media, base64.
+    pub async fn download_media(&self, id: &str) -> Result<String, CallError> {
+        self.call("downloadMedia", &[json!(id)]).await
+    }
+
+    pub async fn logout(&self) -> Result<bool, CallError> {
+        self.call("logout", &[]).await
+    }
+
+    /// Liveness probe: a trivial evaluation under `timeout`.
+    pub async fn ping(&self, timeout: Duration) -> Result<(), CallError> {
+        evaluate::<i64>(&self.page, timeout, "1").await.map(drop)
+    }
+
+    pub fn page(&self) -> &Page {
+        &self.page
+    }
+}
+
 /// `window.__wabridge.<func>(...args)`, awaited, under `timeout`.
-pub async fn call<T: DeserializeOwned>(
+async fn call<T: DeserializeOwned>(
     page: &Page,
     timeout: Duration,
     func: &str,
@@ -98,7 +216,16 @@ pub async fn call<T: DeserializeOwned>(
         .collect::<Vec<_>>()
         .join(",");
     let expr = format!("window.__wabridge.{func}({args})");
-    evaluate(page, timeout, &expr).await
+    match evaluate(page, timeout, &expr).await {
+        // bridge.js's prefix for a number it found not on WhatsApp.
+        Err(CallError::Page(m)) => match m.strip_prefix("NOT_ON_WHATSAPP: ") {
+            Some(who) => Err(CallError::NotOnWhatsApp(
+                who.trim_end_matches("@c.us").to_string(),
+            )),
+            None => Err(CallError::Page(m)),
+        },
+        other => other,
+    }
 }
 
 pub async fn evaluate<T: DeserializeOwned>(

@@ -3,13 +3,11 @@
 //! the driver relaunches it on the same profile with backoff; the link
 //! survives because it lives in the profile.
 
-use super::bridge::{self, BINDING, BRIDGE_JS, BridgeEvent, CallError, PRELUDE_JS};
+use super::bridge::{self, BINDING, BRIDGE_JS, Bridge, BridgeEvent, CallError, PRELUDE_JS};
 use super::browser::{self, RunningBrowser};
+use super::inbound::Inbound;
 use super::{LiveState, SessionEnv};
-use crate::events::Event;
-use crate::messages::{self, Message};
-use crate::model::{Ack, Me, SessionId, Status};
-use crate::store::Op;
+use crate::domain::{Event, EventKind, Me, SessionId, Status};
 use chromiumoxide::Page;
 use chromiumoxide::cdp::browser_protocol::{inspector, page as cdp_page};
 use chromiumoxide::cdp::js_protocol::runtime::{AddBindingParams, EventBindingCalled};
@@ -35,34 +33,12 @@ enum Outcome {
 }
 
 pub struct Driver {
-    pub id: SessionId,
-    pub env: Arc<SessionEnv>,
-    pub state: watch::Sender<LiveState>,
-    pub page: watch::Sender<Option<Page>>,
-    pub cmds: mpsc::Receiver<Cmd>,
-    /// Set on (re)connect: fetch what the page saw that we may have missed.
-    pub catch_up_due: bool,
-    /// The last catch-up failed: try again on the next health tick.
-    pub catch_up_retry: bool,
-    /// Where catch-ups of this browser life start (unix s). Fixed when the
-    /// life begins, before it stores anything: messages of this life that
-    /// are stored before a catch-up runs must not move it past the gap a
-    /// crash left behind.
-    pub catch_up_since: i64,
-}
-
-/// How far before the newest stored message a catch-up looks: covers
-/// messages whose timestamp (the sender's clock) is older than one already
-/// stored, e.g. delivered late. Duplicates are dropped by id.
-const CATCH_UP_OVERLAP_S: i64 = 600;
-
-/// The catch-up watermark for a browser life that begins now.
-pub fn catch_up_since(newest_stored: Option<i64>, now: i64) -> i64 {
-    match newest_stored {
-        Some(ts) => ts - CATCH_UP_OVERLAP_S,
-        // Never stored anything: don't replay the account's whole history.
-        None => now - 60,
-    }
+    id: SessionId,
+    env: Arc<SessionEnv>,
+    state: watch::Sender<LiveState>,
+    page: watch::Sender<Option<Page>>,
+    cmds: mpsc::Receiver<Cmd>,
+    inbound: Inbound,
 }
 
 struct Backoff(Duration);
@@ -76,6 +52,23 @@ impl Backoff {
 }
 
 impl Driver {
+    pub fn new(
+        id: SessionId,
+        env: Arc<SessionEnv>,
+        state: watch::Sender<LiveState>,
+        page: watch::Sender<Option<Page>>,
+        cmds: mpsc::Receiver<Cmd>,
+    ) -> Self {
+        Driver {
+            inbound: Inbound::new(id.clone(), env.clone()),
+            id,
+            env,
+            state,
+            page,
+            cmds,
+        }
+    }
+
     fn session_dir(&self) -> std::path::PathBuf {
         self.env.session_dir(&self.id)
     }
@@ -97,8 +90,8 @@ impl Driver {
                 payload["error"] = json!(e);
             }
             self.env
-                .events
-                .emit(Event::new(&self.id, "session.status", payload));
+                .pipeline
+                .emit(Event::new(&self.id, EventKind::SessionStatus, payload));
             self.env.records.update(&self.id, |r| {
                 r.status = s.status;
                 r.error = s.error.clone();
@@ -129,7 +122,7 @@ impl Driver {
             }
             let (env, dir) = (self.env.clone(), self.session_dir());
             let launched = tokio::select! {
-                r = browser::launch(&env.browser, &dir) => r,
+                r = browser::launch(&env.config.browser, &dir) => r,
                 cmd = self.cmds.recv() => {
                     self.finish_without_browser(cmd).await;
                     return;
@@ -153,11 +146,9 @@ impl Driver {
                     continue;
                 }
             };
-            self.update(|s| s.browser_pid = Some(b.pid()));
             let started = Instant::now();
             let outcome = self.run_page(&b).await;
             let _ = self.page.send(None);
-            self.update(|s| s.browser_pid = None);
             match outcome {
                 Outcome::Stop(reply) => {
                     b.shutdown().await;
@@ -168,8 +159,9 @@ impl Driver {
                     return;
                 }
                 Outcome::Logout(reply) => {
-                    let r: Result<bool, CallError> =
-                        bridge::call(&b.page, self.env.page_timeout, "logout", &[]).await;
+                    let r = Bridge::new(b.page.clone(), self.env.config.page_timeout)
+                        .logout()
+                        .await;
                     if let Err(e) = r {
                         tracing::warn!(session = %self.id, "logout in the page failed ({e}); wiping the profile anyway");
                     }
@@ -199,9 +191,6 @@ impl Driver {
                 Outcome::Crashed(msg) => {
                     drop(b);
                     tracing::warn!(session = %self.id, "{msg}; relaunching the browser");
-                    self.env
-                        .browser_restarts
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     if started.elapsed() > Duration::from_secs(60) {
                         backoff = Backoff(Duration::from_secs(1));
                         failures = 0;
@@ -265,15 +254,9 @@ impl Driver {
 
     async fn run_page(&mut self, b: &RunningBrowser) -> Outcome {
         let page = &b.page;
-        let newest = self
-            .env
-            .records
-            .store()
-            .last_message_ts(&self.id)
-            .ok()
-            .flatten();
-        self.catch_up_since = catch_up_since(newest, crate::model::now_ms() / 1000);
-        let t = self.env.page_timeout;
+        let t = self.env.config.page_timeout;
+        let bridge = Bridge::new(page.clone(), t);
+        self.inbound.begin_life();
         macro_rules! cdp {
             ($e:expr, $what:literal) => {
                 match tokio::time::timeout(t, $e).await {
@@ -309,7 +292,7 @@ impl Driver {
                 "installing the bridge"
             );
         }
-        let url = self.env.wa_url.clone();
+        let url = self.env.config.wa_url.clone();
         let nav = cdp!(
             page.execute(cdp_page::NavigateParams::new(url.clone())),
             "navigating"
@@ -323,7 +306,7 @@ impl Driver {
 
         let mut gone = b.gone.clone();
         let mut ready = false;
-        let ready_deadline = tokio::time::sleep(self.env.load_timeout);
+        let ready_deadline = tokio::time::sleep(self.env.config.load_timeout);
         tokio::pin!(ready_deadline);
         let mut health = tokio::time::interval(Duration::from_secs(10));
         health.tick().await;
@@ -346,26 +329,11 @@ impl Driver {
                             }
                         }
                         for e in batch {
-                            match &e {
-                                BridgeEvent::Ready => ready = true,
-                                BridgeEvent::Message { msg } => {
-                                    self.message_op(page, msg, &mut ops).await;
-                                    continue;
-                                }
-                                BridgeEvent::Ack { ack, chat, ids } => {
-                                    let ack = Ack::from_wa(*ack);
-                                    let chat = chat.clone().unwrap_or_default();
-                                    for id in ids {
-                                        let event = messages::ack_event(&self.id, id, &chat, ack);
-                                        ops.push(Op::Ack { session: self.id.clone(), id: id.clone(), ack, event });
-                                    }
-                                    continue;
-                                }
-                                BridgeEvent::Revoke { id: Some(id), chat } => {
-                                    ops.push(Op::Event(messages::revoke_event(&self.id, id, chat.as_deref().unwrap_or(""))));
-                                    continue;
-                                }
-                                _ => {}
+                            if matches!(e, BridgeEvent::Ready) {
+                                ready = true;
+                            }
+                            if self.inbound.take(&bridge, &e, &mut ops).await {
+                                continue;
                             }
                             if let Some(o) = self.on_bridge(e).await {
                                 outcome = Some(o);
@@ -373,14 +341,11 @@ impl Driver {
                             }
                         }
                         // Durable before anything else sees it; one flush per batch.
-                        self.commit(ops).await;
+                        self.inbound.commit(ops).await;
                         if let Some(o) = outcome {
                             return o;
                         }
-                        if self.catch_up_due {
-                            self.catch_up_due = false;
-                            self.catch_up_retry = !self.catch_up(page).await;
-                        }
+                        self.inbound.catch_up_if_due(&bridge).await;
                     }
                     Some(_) => {}
                     None => return Outcome::Crashed("the browser connection closed".into()),
@@ -402,15 +367,13 @@ impl Driver {
                     let wpp: bool = bridge::evaluate(page, t, "typeof window.WPP === 'object'").await.unwrap_or(false);
                     return Outcome::Failed(format!(
                         "WhatsApp Web did not start within {}s at {url} (page title {title:?}; {})",
-                        self.env.load_timeout.as_secs(),
+                        self.env.config.load_timeout.as_secs(),
                         if wpp { "wa-js was injected but found no WhatsApp Web in the page" } else { "wa-js could not be injected" }
                     ));
                 }
                 _ = health.tick() => {
-                    if self.catch_up_retry {
-                        self.catch_up_retry = !self.catch_up(page).await;
-                    }
-                    match bridge::evaluate::<i64>(page, Duration::from_secs(5), "1").await {
+                    self.inbound.retry_catch_up(&bridge).await;
+                    match bridge.ping(Duration::from_secs(5)).await {
                         Ok(_) => misses = 0,
                         Err(CallError::Timeout(_)) => {
                             misses += 1;
@@ -433,7 +396,7 @@ impl Driver {
             Err(e) => {
                 let has: bool = bridge::evaluate(
                     page,
-                    self.env.page_timeout,
+                    self.env.config.page_timeout,
                     "typeof window.WPP === 'object'",
                 )
                 .await
@@ -441,7 +404,7 @@ impl Driver {
                 return if has { Ok(()) } else { Err(e) };
             }
         };
-        match bridge::inject_wajs_if_missing(page, self.env.page_timeout, &src).await {
+        match bridge::inject_wajs_if_missing(page, self.env.config.page_timeout, &src).await {
             Ok(injected) => {
                 if injected {
                     tracing::debug!(session = %self.id, "wa-js injected");
@@ -449,103 +412,6 @@ impl Driver {
                 Ok(())
             }
             Err(e) => Err(format!("wa-js could not be injected: {e}")),
-        }
-    }
-
-    /// A message from the page becomes a stored message and its events;
-    /// inbound media is fetched from the page and kept on disk first.
-    async fn message_op(&self, page: &Page, raw: &serde_json::Value, ops: &mut Vec<Op>) {
-        let Some(mut msg) = Message::from_bridge(&self.id, raw) else {
-            tracing::debug!(session = %self.id, "ignoring a message without id or chat");
-            return;
-        };
-        if msg.media.is_some() && !msg.from_me {
-            match self.download_media(page, &msg.id).await {
-                Ok(size) => {
-                    if let Some(m) = msg.media.as_mut() {
-                        m.size = Some(size);
-                    }
-                }
-                Err(e) => tracing::warn!(session = %self.id, msg = %msg.id, "media not kept: {e}"),
-            }
-        }
-        let events = msg.events();
-        ops.push(Op::Message { msg, events });
-    }
-
-    async fn download_media(&self, page: &Page, id: &str) -> Result<u64, String> {
-        use base64::Engine as _;
-        let path = self.env.media_path(&self.id, id);
-        if let Ok(meta) = tokio::fs::metadata(&path).await {
-            return Ok(meta.len());
-        }
-        let b64: String = bridge::call(page, self.env.page_timeout, "downloadMedia", &[json!(id)])
-            .await
-            .map_err(|e| e.to_string())?;
-        if b64.len() / 4 * 3 > super::MAX_MEDIA {
-            return Err(format!("larger than {} MB", super::MAX_MEDIA >> 20));
-        }
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .map_err(|e| format!("bad base64 from the page: {e}"))?;
-        let dir = path.parent().expect("media dir");
-        browser::ensure_private_dir(dir).map_err(|e| e.to_string())?;
-        let tmp = path.with_extension("part");
-        tokio::fs::write(&tmp, &bytes)
-            .await
-            .map_err(|e| e.to_string())?;
-        tokio::fs::rename(&tmp, &path)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(bytes.len() as u64)
-    }
-
-    async fn commit(&self, ops: Vec<Op>) {
-        if let Err(e) = self.env.events.commit(ops).await {
-            // Not acknowledged anywhere: the next catch-up finds these again.
-            tracing::error!(session = %self.id, "could not store events: {e}");
-        }
-    }
-
-    /// After every (re)connect: what the page holds since this life's
-    /// watermark. Closes the gap of a crash between the page seeing a message
-    /// (and confirming it to WhatsApp) and the store keeping it; duplicates
-    /// are dropped by id.
-    /// Returns false if it must be tried again (it is, on the next health tick).
-    async fn catch_up(&self, page: &Page) -> bool {
-        let since = self.catch_up_since;
-        // It walks every chat: give it more than one call's time.
-        let recent: Result<Vec<serde_json::Value>, CallError> = bridge::call(
-            page,
-            self.env.page_timeout * 3,
-            "recent",
-            &[json!(since), json!(200)],
-        )
-        .await;
-        match recent {
-            Ok(list) => {
-                let mut ops = Vec::new();
-                for raw in &list {
-                    self.message_op(page, raw, &mut ops).await;
-                }
-                let n = ops.len();
-                match self.env.events.commit(ops).await {
-                    Ok(events) => {
-                        if !events.is_empty() {
-                            tracing::info!(session = %self.id, checked = n, new_events = events.len(), "caught up after connect");
-                        }
-                        true
-                    }
-                    Err(e) => {
-                        tracing::warn!(session = %self.id, "catch-up could not be stored: {e}");
-                        false
-                    }
-                }
-            }
-            Err(e) => {
-                tracing::warn!(session = %self.id, "catch-up failed, will retry: {e}");
-                false
-            }
         }
     }
 
@@ -561,7 +427,7 @@ impl Driver {
                     s.qr = Some(code.clone());
                 });
                 let data_url = crate::qr::png_data_url(&code).unwrap_or_default();
-                if self.env.print_qr {
+                if self.env.config.print_qr {
                     if let Ok(t) = crate::qr::terminal(&code) {
                         eprintln!(
                             "Session {}: scan this QR with WhatsApp (Linked devices):\n{t}",
@@ -569,9 +435,9 @@ impl Driver {
                         );
                     }
                 }
-                self.env.events.emit(Event::new(
+                self.env.pipeline.emit(Event::new(
                     &self.id,
-                    "session.qr",
+                    EventKind::SessionQr,
                     json!({"qr": code, "data_url": data_url}),
                 ));
             }
@@ -594,10 +460,10 @@ impl Driver {
                     s.platform = platform.clone();
                 });
                 self.env.records.update(&self.id, |r| {
-                    r.me = Some(me);
-                    r.platform = platform;
+                    r.me = Some(me.clone());
+                    r.platform = platform.clone();
                 });
-                self.catch_up_due = true;
+                self.inbound.catch_up_due = true;
             }
             BridgeEvent::Online { online: false } => {
                 if self.state.borrow().status == Status::Connected {
@@ -610,7 +476,7 @@ impl Driver {
             BridgeEvent::Online { online: true } => {
                 // Back online: what arrived meanwhile may have been synced
                 // into the page's history without a new-message event.
-                self.catch_up_due = true;
+                self.inbound.catch_up_due = true;
                 let s = self.state.borrow().clone();
                 if s.status == Status::Disconnected && s.me.is_some() {
                     self.set_status(Status::Connected, None);
@@ -625,19 +491,5 @@ impl Driver {
             | BridgeEvent::Unknown => {}
         }
         None
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_catch_up_watermark_looks_back_from_the_newest_stored_message() {
-        assert_eq!(
-            catch_up_since(Some(10_000), 99_999),
-            10_000 - CATCH_UP_OVERLAP_S
-        );
-        assert_eq!(catch_up_since(None, 99_999), 99_999 - 60);
     }
 }

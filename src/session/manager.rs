@@ -1,10 +1,10 @@
 //! The registry of sessions. It holds handles only; each browser belongs to
 //! its driver task. Starting, stopping and logging out go through the driver.
 
+use super::bridge::{Bridge, CallError};
 use super::driver::{Cmd, Driver};
-use super::{LiveState, Records, SessionEnv, SessionRecord};
-use crate::model::{SessionId, Status, now_ms};
-use crate::webhook::Webhook;
+use super::{LiveState, Records, SessionEnv};
+use crate::domain::{SessionId, SessionRecord, Status, Webhook, now_ms};
 use chromiumoxide::Page;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -92,14 +92,12 @@ impl Manager {
         };
         let created = self
             .env
-            .records
-            .store()
+            .store
             .create_session(&id, &rec)
             .map_err(|e| ManagerError::Internal(e.to_string()))?;
         if !created {
             return Err(ManagerError::Exists(id));
         }
-        self.env.events.set_hooks(&id, rec.webhooks.clone());
         if start {
             self.start(&id).await?;
         }
@@ -107,7 +105,7 @@ impl Manager {
     }
 
     pub async fn list(&self) -> Vec<SessionView> {
-        let mut recs: Vec<SessionRecord> = self.records().store().sessions().unwrap_or_default();
+        let mut recs: Vec<SessionRecord> = self.records().all();
         recs.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
         let handles = self.handles.lock().await;
         recs.into_iter()
@@ -156,19 +154,9 @@ impl Manager {
             qr: None,
             me: rec.me.clone(),
             platform: rec.platform.clone(),
-            browser_pid: None,
         });
         let (page_tx, page_rx) = watch::channel(None);
-        let driver = Driver {
-            id: id.clone(),
-            env: self.env.clone(),
-            state: state_tx,
-            page: page_tx,
-            cmds: cmd_rx,
-            catch_up_due: false,
-            catch_up_retry: false,
-            catch_up_since: 0,
-        };
+        let driver = Driver::new(id.clone(), self.env.clone(), state_tx, page_tx, cmd_rx);
         let task = tokio::spawn(driver.run());
         handles.insert(
             id.clone(),
@@ -204,7 +192,9 @@ impl Manager {
         let (tx, rx) = oneshot::channel();
         if h.cmds.send(make(tx)).await.is_ok() {
             // The driver answers after closing its browser; never wait forever.
-            let _ = tokio::time::timeout(self.env.page_timeout + Duration::from_secs(10), rx).await;
+            let _ =
+                tokio::time::timeout(self.env.config.page_timeout + Duration::from_secs(10), rx)
+                    .await;
         }
         if !h.task.is_finished() {
             h.task.abort();
@@ -261,11 +251,11 @@ impl Manager {
                 )));
             }
         }
-        self.env.events.set_hooks(id, vec![]);
-        self.records()
-            .store()
+        self.env
+            .store
             .delete_session(id)
             .map_err(|e| ManagerError::Internal(e.to_string()))?;
+        self.env.pipeline.forget(id);
         Ok(())
     }
 
@@ -274,10 +264,11 @@ impl Manager {
         id: &SessionId,
         hooks: Vec<Webhook>,
     ) -> Result<SessionView, ManagerError> {
-        self.records()
-            .update(id, |r| r.webhooks = hooks.clone())
+        self.env
+            .pipeline
+            .set_webhooks(id, hooks)
+            .map_err(|e| ManagerError::Internal(e.to_string()))?
             .ok_or_else(|| ManagerError::NotFound(id.clone()))?;
-        self.env.events.set_hooks(id, hooks);
         self.get(id).await
     }
 
@@ -304,10 +295,9 @@ impl Manager {
 
     /// On daemon start: end browsers a crashed daemon left, resume sessions.
     pub async fn resume(&self) {
-        let recs: Vec<SessionRecord> = self.records().store().sessions().unwrap_or_default();
+        let recs: Vec<SessionRecord> = self.records().all();
         for rec in &recs {
             super::browser::kill_leftover(&self.env.session_dir(&rec.id));
-            self.env.events.set_hooks(&rec.id, rec.webhooks.clone());
         }
         for rec in recs {
             if rec.should_run {
@@ -339,24 +329,30 @@ impl Manager {
 pub enum CallFailure {
     #[error(transparent)]
     Session(#[from] ManagerError),
+    /// The number is not on WhatsApp (checked before sending).
+    #[error("{0} is not on WhatsApp")]
+    NotOnWhatsApp(String),
+    /// WhatsApp Web refused or failed the call.
     #[error("{0}")]
     Page(String),
+    /// The page did not answer (timeout) or the browser is gone.
     #[error("{0}")]
     Unavailable(String),
 }
 
-impl From<super::bridge::CallError> for CallFailure {
-    fn from(e: super::bridge::CallError) -> Self {
+impl From<CallError> for CallFailure {
+    fn from(e: CallError) -> Self {
         match e {
-            super::bridge::CallError::Page(m) => CallFailure::Page(m),
+            CallError::NotOnWhatsApp(who) => CallFailure::NotOnWhatsApp(who),
+            CallError::Page(m) => CallFailure::Page(m),
             other => CallFailure::Unavailable(other.to_string()),
         }
     }
 }
 
-/// Calls into a connected session's page (through bridge.js).
 impl Manager {
-    async fn connected_page(&self, id: &SessionId) -> Result<Page, CallFailure> {
+    /// The bridge into a connected session's page.
+    pub async fn bridge(&self, id: &SessionId) -> Result<Bridge, CallFailure> {
         let (page, live) = self.page(id).await?;
         if live.status != Status::Connected {
             return Err(ManagerError::WrongState(format!(
@@ -365,16 +361,6 @@ impl Manager {
             ))
             .into());
         }
-        Ok(page)
-    }
-
-    pub async fn call<T: serde::de::DeserializeOwned>(
-        &self,
-        id: &SessionId,
-        func: &str,
-        args: &[serde_json::Value],
-    ) -> Result<T, CallFailure> {
-        let page = self.connected_page(id).await?;
-        Ok(super::bridge::call(&page, self.env.page_timeout, func, args).await?)
+        Ok(Bridge::new(page, self.env.config.page_timeout))
     }
 }

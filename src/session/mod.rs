@@ -1,44 +1,25 @@
-//! Sessions: the manager (the registry the API talks to), one driver task per
-//! running session, the browser it owns, and the bridge protocol to the page.
+//! Sessions: the manager (the registry the core talks to), one driver task
+//! per running session, the browser it owns, the typed bridge into its page,
+//! and the translation of what the page reports into stored messages.
 
 pub mod bridge;
 pub mod browser;
 mod driver;
+mod inbound;
 mod manager;
 
 /// Inbound media larger than this is not kept.
 pub const MAX_MEDIA: usize = 64 << 20;
 
+pub use bridge::{Bridge, CallError, ChatInfo, OutgoingFile, Sent};
 pub use manager::{CallFailure, Manager, ManagerError, SessionView};
 
-use crate::events::Events;
-use crate::model::{Me, SessionId, Status};
+use crate::domain::{Me, SessionId, SessionRecord, Status, now_ms};
+use crate::pipeline::Pipeline;
 use crate::store::Store;
-use crate::webhook::Webhook;
-use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
-
-/// What is stored about a session (sled, `sessions` tree).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct SessionRecord {
-    pub id: SessionId,
-    pub created_at: i64,
-    pub updated_at: i64,
-    #[serde(default)]
-    pub webhooks: Vec<Webhook>,
-    /// Whether the session should be running; a daemon start resumes these.
-    pub should_run: bool,
-    pub status: Status,
-    #[serde(default)]
-    pub error: Option<String>,
-    #[serde(default)]
-    pub me: Option<Me>,
-    #[serde(default)]
-    pub platform: Option<String>,
-}
 
 /// A session's state as its driver sees it now.
 #[derive(Clone, Debug)]
@@ -49,7 +30,6 @@ pub struct LiveState {
     pub qr: Option<String>,
     pub me: Option<Me>,
     pub platform: Option<String>,
-    pub browser_pid: Option<i32>,
 }
 
 /// Session records, with read-modify-write that stamps `updated_at`.
@@ -63,74 +43,65 @@ impl Records {
         Records { store }
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
     pub fn get(&self, id: &SessionId) -> Option<SessionRecord> {
         self.store.get_session(id).ok().flatten()
     }
 
-    pub fn update(
-        &self,
-        id: &SessionId,
-        f: impl FnOnce(&mut SessionRecord),
-    ) -> Option<SessionRecord> {
-        let mut rec = self.get(id)?;
-        f(&mut rec);
-        rec.updated_at = crate::model::now_ms() / 1000;
-        if let Err(e) = self.store.put_session(id, &rec) {
-            tracing::error!(session = %id, "could not save the session record: {e}");
-        }
-        Some(rec)
+    pub fn all(&self) -> Vec<SessionRecord> {
+        self.store.sessions().unwrap_or_default()
     }
+
+    pub fn update(&self, id: &SessionId, f: impl Fn(&mut SessionRecord)) -> Option<SessionRecord> {
+        let res = self.store.update_session(id, |r| {
+            f(r);
+            r.updated_at = now_ms() / 1000;
+        });
+        match res {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(session = %id, "could not save the session record: {e}");
+                None
+            }
+        }
+    }
+}
+
+/// How sessions run: where they live, which browser and page, timeouts.
+pub struct SessionConfig {
+    pub data_dir: PathBuf,
+    pub browser: browser::BrowserSpec,
+    /// WhatsApp Web, or the sandbox standing in for it.
+    pub wa_url: String,
+    pub wajs_path: PathBuf,
+    /// Every call into a page is bounded by this.
+    pub page_timeout: Duration,
+    /// How long a page may take to become WhatsApp Web.
+    pub load_timeout: Duration,
+    pub print_qr: bool,
 }
 
 /// What every driver shares: configuration and the sinks it writes to.
 pub struct SessionEnv {
-    pub data_dir: PathBuf,
-    pub browser: browser::BrowserSpec,
-    pub wa_url: String,
-    pub wajs_path: PathBuf,
-    pub page_timeout: Duration,
-    pub load_timeout: Duration,
-    pub print_qr: bool,
-    pub events: Arc<Events>,
+    pub config: SessionConfig,
+    pub pipeline: Arc<Pipeline>,
     pub records: Records,
-    pub browser_restarts: AtomicU64,
+    pub store: Store,
     wajs: OnceLock<Arc<String>>,
 }
 
 impl SessionEnv {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        data_dir: PathBuf,
-        browser: browser::BrowserSpec,
-        wa_url: String,
-        wajs_path: PathBuf,
-        page_timeout: Duration,
-        load_timeout: Duration,
-        print_qr: bool,
-        events: Arc<Events>,
-        records: Records,
-    ) -> Self {
+    pub fn new(config: SessionConfig, pipeline: Arc<Pipeline>, store: Store) -> Self {
         SessionEnv {
-            data_dir,
-            browser,
-            wa_url,
-            wajs_path,
-            page_timeout,
-            load_timeout,
-            print_qr,
-            events,
-            records,
-            browser_restarts: AtomicU64::new(0),
+            config,
+            pipeline,
+            records: Records::new(store.clone()),
+            store,
             wajs: OnceLock::new(),
         }
     }
 
     pub fn session_dir(&self, id: &SessionId) -> PathBuf {
-        self.data_dir.join("sessions").join(id.as_str())
+        self.config.data_dir.join("sessions").join(id.as_str())
     }
 
     /// Where an inbound message's media is kept (named by a hash of its id).
@@ -146,10 +117,10 @@ impl SessionEnv {
         if let Some(s) = self.wajs.get() {
             return Ok(s.clone());
         }
-        let src = std::fs::read_to_string(&self.wajs_path).map_err(|e| {
+        let src = std::fs::read_to_string(&self.config.wajs_path).map_err(|e| {
             format!(
                 "wa-js not found at {} ({e}); run `npm ci` in inject/ or set WABRIDGE_WAJS_PATH",
-                self.wajs_path.display()
+                self.config.wajs_path.display()
             )
         })?;
         Ok(self.wajs.get_or_init(|| Arc::new(src)).clone())

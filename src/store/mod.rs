@@ -2,10 +2,7 @@
 //! tree per kind of record; values are JSON; keys are built so that sled's
 //! byte order is the order we scan in (big-endian numbers).
 
-use crate::events::Event;
-use crate::model::{Ack, SessionId};
-use crate::webhook::outbox::Delivery;
-use serde::{Serialize, de::DeserializeOwned};
+use crate::domain::{Ack, Delivery, Event, Message, SessionId, SessionRecord};
 use serde_json::Value;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -50,11 +47,18 @@ impl From<TransactionError<StoreError>> for StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-/// A change that produces events, applied atomically with their deliveries.
+/// A change and the outbox deliveries of the events it produces: written
+/// together, or (a duplicate, an ack that does not rise) not at all.
+pub struct Change {
+    pub op: Op,
+    pub deliveries: Vec<Delivery>,
+}
+
+/// A change that produces events.
 pub enum Op {
     /// A message seen for the first time produces its events; a duplicate none.
     Message {
-        msg: crate::messages::Message,
+        msg: Message,
         events: Vec<Event>,
     },
     /// An ack produces its event only if it raises the stored ack.
@@ -65,6 +69,16 @@ pub enum Op {
         event: Event,
     },
     Event(Event),
+}
+
+impl Op {
+    /// The events the change produces if it takes effect.
+    pub fn events(&self) -> &[Event] {
+        match self {
+            Op::Message { events, .. } => events,
+            Op::Ack { event, .. } | Op::Event(event) => std::slice::from_ref(event),
+        }
+    }
 }
 
 fn prefix(session: &SessionId) -> Vec<u8> {
@@ -114,14 +128,38 @@ impl Store {
 
     // ---- sessions
 
-    pub fn put_session<T: Serialize>(&self, id: &SessionId, rec: &T) -> Result<()> {
+    pub fn put_session(&self, id: &SessionId, rec: &SessionRecord) -> Result<()> {
         self.sessions
             .insert(id.as_str(), serde_json::to_vec(rec)?)?;
         Ok(())
     }
 
+    /// Read-modify-write of a session record, safe against concurrent
+    /// writers (compare-and-swap). None if the session does not exist.
+    pub fn update_session(
+        &self,
+        id: &SessionId,
+        f: impl Fn(&mut SessionRecord),
+    ) -> Result<Option<SessionRecord>> {
+        loop {
+            let Some(cur) = self.sessions.get(id.as_str())? else {
+                return Ok(None);
+            };
+            let mut rec: SessionRecord = serde_json::from_slice(&cur)?;
+            f(&mut rec);
+            let new = serde_json::to_vec(&rec)?;
+            if self
+                .sessions
+                .compare_and_swap(id.as_str(), Some(cur), Some(new))?
+                .is_ok()
+            {
+                return Ok(Some(rec));
+            }
+        }
+    }
+
     /// Inserts only if absent; false if the id is taken.
-    pub fn create_session<T: Serialize>(&self, id: &SessionId, rec: &T) -> Result<bool> {
+    pub fn create_session(&self, id: &SessionId, rec: &SessionRecord) -> Result<bool> {
         let res = self.sessions.compare_and_swap(
             id.as_str(),
             None as Option<&[u8]>,
@@ -130,14 +168,14 @@ impl Store {
         Ok(res.is_ok())
     }
 
-    pub fn get_session<T: DeserializeOwned>(&self, id: &SessionId) -> Result<Option<T>> {
+    pub fn get_session(&self, id: &SessionId) -> Result<Option<SessionRecord>> {
         match self.sessions.get(id.as_str())? {
             Some(v) => Ok(Some(serde_json::from_slice(&v)?)),
             None => Ok(None),
         }
     }
 
-    pub fn sessions<T: DeserializeOwned>(&self) -> Result<Vec<T>> {
+    pub fn sessions(&self) -> Result<Vec<SessionRecord>> {
         self.sessions
             .iter()
             .values()
@@ -170,19 +208,17 @@ impl Store {
 
     // ---- messages, events and their deliveries
 
-    /// Applies `ops` atomically with the outbox deliveries `fanout` makes for
-    /// every event they produce. Returns those events and deliveries. Not yet
-    /// durable: call `flush` before acknowledging anything.
-    pub fn commit(
-        &self,
-        ops: &[Op],
-        fanout: &dyn Fn(&Event) -> Vec<Delivery>,
-    ) -> Result<(Vec<Event>, Vec<Delivery>)> {
+    /// Applies `changes` atomically: each one that takes effect writes its
+    /// deliveries to the outbox. Returns the events produced and which
+    /// changes took effect (their indices). Not yet durable: call `flush`
+    /// before acknowledging anything.
+    pub fn commit(&self, changes: &[Change]) -> Result<(Vec<Event>, Vec<usize>)> {
         let res = (&self.messages, &self.msgids, &self.chats, &self.outbox).transaction(
             |(messages, msgids, chats, outbox)| {
                 let mut events = Vec::new();
-                for op in ops {
-                    match op {
+                let mut applied = Vec::new();
+                for (i, change) in changes.iter().enumerate() {
+                    match &change.op {
                         Op::Message { msg, events: evs } => {
                             let mut idk = prefix(&msg.session);
                             idk.extend_from_slice(msg.id.as_bytes());
@@ -209,7 +245,7 @@ impl Store {
                             idk.extend_from_slice(id.as_bytes());
                             if let Some(key) = msgids.get(&idk)? {
                                 if let Some(raw) = messages.get(&key)? {
-                                    let mut m: crate::messages::Message =
+                                    let mut m: Message =
                                         serde_json::from_slice(&raw).map_err(abort)?;
                                     // Acks only rise, except to failed.
                                     if m.ack >= *ack && *ack != Ack::Failed {
@@ -223,15 +259,12 @@ impl Store {
                         }
                         Op::Event(e) => events.push(e.clone()),
                     }
-                }
-                let mut deliveries = Vec::new();
-                for e in &events {
-                    for d in fanout(e) {
-                        outbox.insert(d.id.as_bytes(), serde_json::to_vec(&d).map_err(abort)?)?;
-                        deliveries.push(d);
+                    for d in &change.deliveries {
+                        outbox.insert(d.id.as_bytes(), serde_json::to_vec(d).map_err(abort)?)?;
                     }
+                    applied.push(i);
                 }
-                Ok((events, deliveries))
+                Ok((events, applied))
             },
         )?;
         Ok(res)
@@ -244,7 +277,7 @@ impl Store {
         chat: Option<&str>,
         limit: usize,
         before: Option<&[u8]>,
-    ) -> Result<(Vec<crate::messages::Message>, Option<Vec<u8>>)> {
+    ) -> Result<(Vec<Message>, Option<Vec<u8>>)> {
         let p = match chat {
             Some(c) => {
                 let mut p = prefix(session);
@@ -265,7 +298,7 @@ impl Store {
             None => end.push(0xff),
         }
         // One more than asked tells whether there is a next page.
-        let mut page: Vec<(Vec<u8>, crate::messages::Message)> = Vec::new();
+        let mut page: Vec<(Vec<u8>, Message)> = Vec::new();
         for k in tree.range(p.clone()..end).keys().rev() {
             let k = k?;
             let suffix = k[p.len()..].to_vec();
@@ -293,11 +326,7 @@ impl Store {
         Ok((page.into_iter().map(|(_, m)| m).collect(), cursor))
     }
 
-    pub fn message(
-        &self,
-        session: &SessionId,
-        id: &str,
-    ) -> Result<Option<crate::messages::Message>> {
+    pub fn message(&self, session: &SessionId, id: &str) -> Result<Option<Message>> {
         let mut idk = prefix(session);
         idk.extend_from_slice(id.as_bytes());
         let Some(key) = self.msgids.get(idk)? else {

@@ -2,9 +2,8 @@
 //! receiver only delays itself; within it, up to `PER_TARGET` requests in
 //! flight. A delivery leaves the outbox only after a 2xx.
 
-use super::outbox::{Delivery, DeliveryStatus};
-use super::{format, signature};
-use crate::model::now_ms;
+use super::Render;
+use crate::domain::{Delivery, DeliveryStatus, now_ms};
 use crate::store::Store;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -65,7 +64,7 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     /// Starts delivering, beginning with what the outbox holds from before.
-    pub fn spawn(store: Store, timing: RetryTiming) -> anyhow::Result<Dispatcher> {
+    pub fn spawn(store: Store, timing: RetryTiming, render: Render) -> anyhow::Result<Dispatcher> {
         let (tx, mut rx) = mpsc::unbounded_channel::<Delivery>();
         let client = reqwest::Client::builder()
             .timeout(timing.timeout)
@@ -77,6 +76,7 @@ impl Dispatcher {
             store,
             client,
             timing,
+            render,
         });
         for d in pending
             .into_iter()
@@ -126,6 +126,7 @@ struct Ctx {
     store: Store,
     client: reqwest::Client,
     timing: RetryTiming,
+    render: Render,
 }
 
 /// One receiver: a time-ordered queue of due deliveries.
@@ -174,22 +175,18 @@ async fn target(ctx: Arc<Ctx>, mut rx: mpsc::UnboundedReceiver<Delivery>) {
 
 /// One attempt; returns the delivery with its new state, already stored.
 async fn attempt(ctx: &Ctx, mut d: Delivery) -> Delivery {
-    let (body, content_type) = format::body(d.hook.format, &d.event);
+    let r = (ctx.render)(&d, now_ms() / 1000);
     let mut req = ctx
         .client
         .post(&d.hook.url)
-        .header("content-type", content_type)
-        .header("webhook-id", &d.event.id);
+        .header("content-type", r.content_type);
+    for (k, v) in &r.headers {
+        req = req.header(*k, v);
+    }
     for (k, v) in &d.hook.headers {
         req = req.header(k, v);
     }
-    if let Some(secret) = &d.hook.secret {
-        let ts = now_ms() / 1000;
-        req = req.header("webhook-timestamp", ts.to_string()).header(
-            "webhook-signature",
-            signature::sign(secret, &d.event.id, ts, &body),
-        );
-    }
+    let body = r.body;
     d.attempts += 1;
     let started = std::time::Instant::now();
     let outcome = req.body(body).send().await;

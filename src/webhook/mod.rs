@@ -1,147 +1,20 @@
-//! Outbound webhooks: subscriptions, the durable outbox, the dispatcher
-//! that delivers it, body formats and signatures.
+//! Outbound webhooks: the dispatcher that delivers the durable outbox, and
+//! Standard Webhooks signatures. What a body looks like is each dialect's
+//! business: the dispatcher asks a `Render` given to it at start.
 
 pub mod dispatcher;
-pub mod format;
-pub mod outbox;
 pub mod signature;
 
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use crate::domain::Delivery;
 
-pub const EVENT_NAMES: &[&str] = &[
-    "session.status",
-    "session.qr",
-    "message",
-    "message.any",
-    "message.ack",
-    "message.revoked",
-];
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    #[default]
-    Native,
-    Simple,
-    Openwa,
-    Cloud,
-    Twilio,
+/// A webhook request as a dialect renders it.
+pub struct Rendered {
+    pub body: Vec<u8>,
+    pub content_type: &'static str,
+    /// Format-specific headers, e.g. signatures.
+    pub headers: Vec<(&'static str, String)>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Retries {
-    #[serde(default = "default_attempts")]
-    pub attempts: u32,
-    #[serde(default = "default_policy")]
-    pub policy: String,
-}
-
-fn default_attempts() -> u32 {
-    10
-}
-fn default_policy() -> String {
-    "exponential".into()
-}
-
-impl Default for Retries {
-    fn default() -> Self {
-        Retries {
-            attempts: default_attempts(),
-            policy: default_policy(),
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Webhook {
-    pub url: String,
-    #[serde(default = "default_events")]
-    pub events: Vec<String>,
-    #[serde(default)]
-    pub format: Format,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret: Option<String>,
-    #[serde(default)]
-    pub retries: Retries,
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-}
-
-fn default_events() -> Vec<String> {
-    vec!["message".into()]
-}
-
-impl Webhook {
-    /// Checks what serde cannot: a usable URL, known events, sane retries.
-    pub fn validate(&self, at: &str) -> Result<(), (String, String)> {
-        let url = url::Url::parse(&self.url)
-            .map_err(|e| (format!("{at}.url"), format!("is not a URL: {e}")))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err((format!("{at}.url"), "must be http or https".into()));
-        }
-        if self.events.is_empty() {
-            return Err((
-                format!("{at}.events"),
-                "must name at least one event".into(),
-            ));
-        }
-        for e in &self.events {
-            if e != "*" && !EVENT_NAMES.contains(&e.as_str()) {
-                return Err((
-                    format!("{at}.events"),
-                    format!(
-                        "has unknown event '{e}' (known: {}, or '*')",
-                        EVENT_NAMES.join(", ")
-                    ),
-                ));
-            }
-        }
-        if !matches!(self.format, Format::Native | Format::Simple) {
-            return Err((
-                format!("{at}.format"),
-                "is not supported yet (supported: native, simple)".into(),
-            ));
-        }
-        if let Some(secret) = &self.secret {
-            if !signature::is_valid_secret(secret) {
-                return Err((
-                    format!("{at}.secret"),
-                    "must be 'whsec_<base64>' (Standard Webhooks) or at least 8 characters".into(),
-                ));
-            }
-        }
-        if !(1..=100).contains(&self.retries.attempts) {
-            return Err((format!("{at}.retries.attempts"), "must be 1 to 100".into()));
-        }
-        if self.retries.policy != "exponential" && self.retries.policy != "linear" {
-            return Err((
-                format!("{at}.retries.policy"),
-                "must be 'exponential' or 'linear'".into(),
-            ));
-        }
-        for name in self.headers.keys() {
-            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                return Err((
-                    format!("{at}.headers"),
-                    format!("'{name}' is not a header name"),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    pub fn wants(&self, event: &str) -> bool {
-        self.events.iter().any(|e| e == "*" || e == event)
-    }
-
-    /// As shown by the API: the secret never leaves the daemon.
-    pub fn redacted(&self) -> Webhook {
-        let mut w = self.clone();
-        if w.secret.is_some() {
-            w.secret = Some("***".into());
-        }
-        w
-    }
-}
+/// Renders a delivery's event in its webhook's format (body and signature
+/// headers). `now_s` is the attempt's time, for timestamped signatures.
+pub type Render = fn(d: &Delivery, now_s: i64) -> Rendered;

@@ -16,15 +16,6 @@ pub fn key_bytes(secret: &str) -> Vec<u8> {
     }
 }
 
-pub fn is_valid_secret(secret: &str) -> bool {
-    match secret.strip_prefix("whsec_") {
-        Some(b64) => base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .is_ok_and(|k| !k.is_empty()),
-        None => secret.len() >= 8,
-    }
-}
-
 pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> String {
     let mut mac =
         Hmac::<Sha256>::new_from_slice(&key_bytes(secret)).expect("HMAC takes any key length");
@@ -37,6 +28,22 @@ pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> String {
         "v1,{}",
         base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
     )
+}
+
+/// The Standard Webhooks headers of a delivery: `webhook-id` always (the
+/// event id, stable across retries), and the timestamp and signature when
+/// the webhook has a secret.
+pub fn standard_headers(
+    d: &crate::domain::Delivery,
+    body: &[u8],
+    now_s: i64,
+) -> Vec<(&'static str, String)> {
+    let mut h = vec![("webhook-id", d.event.id.clone())];
+    if let Some(secret) = &d.hook.secret {
+        h.push(("webhook-timestamp", now_s.to_string()));
+        h.push(("webhook-signature", sign(secret, &d.event.id, now_s, body)));
+    }
+    h
 }
 
 #[cfg(test)]
@@ -54,7 +61,9 @@ mod tests {
             "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
         );
         assert!(
-            is_valid_secret(secret) && !is_valid_secret("whsec_!!") && !is_valid_secret("short")
+            crate::domain::webhook::is_valid_secret(secret)
+                && !crate::domain::webhook::is_valid_secret("whsec_!!")
+                && !crate::domain::webhook::is_valid_secret("short")
         );
     }
 }

@@ -1,6 +1,5 @@
-//! Types with meaning, shared by every layer: session ids, WhatsApp ids,
-//! acks and session statuses. All pure; parsing lives here so every route
-//! validates the same way.
+//! Ids with meaning: session ids and WhatsApp ids (and the phone numbers
+//! people type). Parsing lives here so every dialect validates the same way.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -124,85 +123,6 @@ pub fn parse_phone(input: &str) -> Result<String, String> {
     Ok(digits)
 }
 
-/// Message acknowledgement, wa-js numbering: -1 failed … 4 played.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Ack {
-    Failed,
-    Pending,
-    Sent,
-    Delivered,
-    Read,
-    Played,
-}
-
-impl Ack {
-    pub fn from_wa(n: i64) -> Ack {
-        match n {
-            i64::MIN..=-1 => Ack::Failed,
-            0 => Ack::Pending,
-            1 => Ack::Sent,
-            2 => Ack::Delivered,
-            3 => Ack::Read,
-            _ => Ack::Played,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Ack::Failed => "failed",
-            Ack::Pending => "pending",
-            Ack::Sent => "sent",
-            Ack::Delivered => "delivered",
-            Ack::Read => "read",
-            Ack::Played => "played",
-        }
-    }
-}
-
-/// The lifecycle of a session, as the API reports it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Status {
-    Stopped,
-    Starting,
-    ScanQr,
-    Connected,
-    Disconnected,
-    LoggedOut,
-    Failed,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Stopped => "STOPPED",
-            Status::Starting => "STARTING",
-            Status::ScanQr => "SCAN_QR",
-            Status::Connected => "CONNECTED",
-            Status::Disconnected => "DISCONNECTED",
-            Status::LoggedOut => "LOGGED_OUT",
-            Status::Failed => "FAILED",
-        }
-    }
-
-    /// Whether a browser should be running for a session in this state.
-    pub fn is_running(self) -> bool {
-        matches!(
-            self,
-            Status::Starting | Status::ScanQr | Status::Connected | Status::Disconnected
-        )
-    }
-}
-
-/// The linked account, once connected.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Me {
-    pub id: String,
-    pub phone: String,
-    pub name: Option<String>,
-}
-
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -259,20 +179,5 @@ mod tests {
         assert!(Wid::parse("123456789012345@lid").is_ok());
         assert!(Wid::parse("1555@x.us").is_err());
         assert!(Wid::parse("abc@c.us").is_err());
-    }
-
-    #[test]
-    fn acks() {
-        assert_eq!(Ack::from_wa(-1), Ack::Failed);
-        assert_eq!(Ack::from_wa(3), Ack::Read);
-        assert!(Ack::Sent < Ack::Delivered && Ack::Delivered < Ack::Read);
-        assert_eq!(
-            serde_json::to_string(&Ack::Delivered).unwrap(),
-            "\"delivered\""
-        );
-        assert_eq!(
-            serde_json::to_string(&Status::ScanQr).unwrap(),
-            "\"SCAN_QR\""
-        );
     }
 }

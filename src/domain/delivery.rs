@@ -1,9 +1,9 @@
 //! Deliveries: one per (event, subscribed webhook), written to the outbox in
 //! the same transaction as the change that produced the event.
 
-use super::Webhook;
-use crate::events::Event;
-use crate::model::{SessionId, now_ms};
+use super::event::Event;
+use super::ids::{SessionId, now_ms};
+use super::webhook::Webhook;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,14 +61,4 @@ impl Delivery {
             "last_status": self.last_status, "last_error": self.last_error,
         })
     }
-}
-
-/// Which webhooks want an event: the session's own and the global default.
-pub fn fanout(session_hooks: &[Webhook], global: Option<&Webhook>, event: &Event) -> Vec<Delivery> {
-    session_hooks
-        .iter()
-        .chain(global)
-        .filter(|h| h.wants(&event.event) && super::format::carries(h.format, &event.event))
-        .map(|h| Delivery::new(h, event))
-        .collect()
 }

@@ -1,10 +1,46 @@
 //! Messages as the API and webhooks show them (design.md §2), built from
 //! what bridge.js reports, and the events they produce.
 
-use crate::events::Event;
-use crate::model::{Ack, SessionId, now_ms};
+use super::event::{Event, EventKind};
+use super::ids::{SessionId, now_ms};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+/// Message acknowledgement, wa-js numbering: -1 failed … 4 played.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ack {
+    Failed,
+    Pending,
+    Sent,
+    Delivered,
+    Read,
+    Played,
+}
+
+impl Ack {
+    pub fn from_wa(n: i64) -> Ack {
+        match n {
+            i64::MIN..=-1 => Ack::Failed,
+            0 => Ack::Pending,
+            1 => Ack::Sent,
+            2 => Ack::Delivered,
+            3 => Ack::Read,
+            _ => Ack::Played,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ack::Failed => "failed",
+            Ack::Pending => "pending",
+            Ack::Sent => "sent",
+            Ack::Delivered => "delivered",
+            Ack::Read => "read",
+            Ack::Played => "played",
+        }
+    }
+}
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Sender {
@@ -88,17 +124,17 @@ impl Message {
         let payload = serde_json::to_value(self).unwrap_or(Value::Null);
         let mut out = vec![];
         if !self.from_me {
-            out.push(stable_event(
+            out.push(Event::stable(
                 &self.session,
-                "message",
+                EventKind::Message,
                 &self.id,
                 self.timestamp * 1000,
                 payload.clone(),
             ));
         }
-        out.push(stable_event(
+        out.push(Event::stable(
             &self.session,
-            "message.any",
+            EventKind::MessageAny,
             &self.id,
             self.timestamp * 1000,
             payload,
@@ -108,9 +144,9 @@ impl Message {
 }
 
 pub fn ack_event(session: &SessionId, id: &str, chat: &str, ack: Ack) -> Event {
-    stable_event(
+    Event::stable(
         session,
-        "message.ack",
+        EventKind::MessageAck,
         &format!("{id}/{}", ack.as_str()),
         now_ms(),
         json!({"id": id, "chat": chat, "ack": ack}),
@@ -118,43 +154,13 @@ pub fn ack_event(session: &SessionId, id: &str, chat: &str, ack: Ack) -> Event {
 }
 
 pub fn revoke_event(session: &SessionId, id: &str, chat: &str) -> Event {
-    stable_event(
+    Event::stable(
         session,
-        "message.revoked",
+        EventKind::MessageRevoked,
         id,
         now_ms(),
         json!({"id": id, "chat": chat}),
     )
-}
-
-/// An event whose id depends only on what it is about, so the same message
-/// seen twice (a replay after a crash, catch-up) yields the same `evt_` id
-/// and receivers can dedupe. The id is ULID-shaped: time + 80-bit hash.
-pub fn stable_event(
-    session: &SessionId,
-    name: &str,
-    subject: &str,
-    at_ms: i64,
-    payload: Value,
-) -> Event {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    h.update(session.as_str().as_bytes());
-    h.update([0]);
-    h.update(name.as_bytes());
-    h.update([0]);
-    h.update(subject.as_bytes());
-    let d = h.finalize();
-    let mut rand = [0u8; 16];
-    rand[6..].copy_from_slice(&d[..10]);
-    let ulid = ulid::Ulid::from_parts(at_ms.max(0) as u64, u128::from_be_bytes(rand));
-    Event {
-        id: format!("evt_{ulid}"),
-        event: name.to_string(),
-        session: session.clone(),
-        timestamp: now_ms(),
-        payload,
-    }
 }
 
 /// Percent-encodes a path segment (message ids contain '@').
@@ -195,15 +201,44 @@ mod tests {
 
     #[test]
     fn event_ids_are_stable_and_distinct() {
-        let a = stable_event(&sid(), "message", "m1", 1_700_000_000_000, Value::Null);
-        let b = stable_event(&sid(), "message", "m1", 1_700_000_000_000, json!(1));
-        let c = stable_event(&sid(), "message.any", "m1", 1_700_000_000_000, Value::Null);
+        let a = Event::stable(
+            &sid(),
+            EventKind::Message,
+            "m1",
+            1_700_000_000_000,
+            Value::Null,
+        );
+        let b = Event::stable(
+            &sid(),
+            EventKind::Message,
+            "m1",
+            1_700_000_000_000,
+            json!(1),
+        );
+        let c = Event::stable(
+            &sid(),
+            EventKind::MessageAny,
+            "m1",
+            1_700_000_000_000,
+            Value::Null,
+        );
         assert_eq!(a.id, b.id);
         assert_ne!(a.id, c.id);
         assert!(a.id.starts_with("evt_") && a.id.len() == 30);
         assert_ne!(
             ack_event(&sid(), "m1", "c", Ack::Sent).id,
             ack_event(&sid(), "m1", "c", Ack::Read).id
+        );
+    }
+
+    #[test]
+    fn acks() {
+        assert_eq!(Ack::from_wa(-1), Ack::Failed);
+        assert_eq!(Ack::from_wa(3), Ack::Read);
+        assert!(Ack::Sent < Ack::Delivered && Ack::Delivered < Ack::Read);
+        assert_eq!(
+            serde_json::to_string(&Ack::Delivered).unwrap(),
+            "\"delivered\""
         );
     }
 }

@@ -1,0 +1,75 @@
+//! JSON request bodies for every dialect: a rejection says what is wrong
+//! (not JSON, a field that does not fit, too large) without choosing an
+//! error shape; each dialect turns `BodyError` into its own.
+
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+
+#[derive(Debug)]
+pub enum BodyError {
+    /// Not JSON at all, or unreadable.
+    Malformed(String),
+    /// JSON that does not fit; `field` is the path ("." for the whole body).
+    Invalid {
+        field: String,
+        why: String,
+    },
+    TooLarge,
+}
+
+/// `Json<T>` with dialect-neutral rejections. An empty body reads as `{}`.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = BodyError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    BodyError::TooLarge
+                } else {
+                    BodyError::Malformed(format!("could not read the body: {e}"))
+                }
+            })?;
+        parse(&bytes).map(JsonBody)
+    }
+}
+
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyError> {
+    let body: &[u8] = if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        b"{}"
+    } else {
+        bytes
+    };
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize::<_, T>(de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            BodyError::Malformed(format!("the body is not valid JSON: {inner}"))
+        } else {
+            BodyError::Invalid {
+                field,
+                why: inner.to_string(),
+            }
+        }
+    })
+}
+
+/// Only reached by a handler that takes `JsonBody` without converting the
+/// rejection into its dialect's error; every dialect does.
+impl axum::response::IntoResponse for BodyError {
+    fn into_response(self) -> axum::response::Response {
+        let (status, msg) = match self {
+            BodyError::Malformed(m) => (StatusCode::BAD_REQUEST, m),
+            BodyError::Invalid { field, why } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, format!("{field}: {why}"))
+            }
+            BodyError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too large".into()),
+        };
+        (status, msg).into_response()
+    }
+}

@@ -1,0 +1,333 @@
+//! The native dialect's conversions, all pure: request shapes into core
+//! requests, core answers into response shapes, and errors into
+//! `{"error": {"code", "message"}}` with a fitting status.
+
+use crate::api::body::BodyError;
+use crate::core::{CoreError, MediaSource, OutgoingMedia, SendRequest};
+use crate::domain::{DeliveryStatus, EventKind, SessionId, Webhook, Wid};
+use crate::session::SessionView;
+use axum::http::StatusCode;
+use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+// ---- errors
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "malformed_request", message)
+    }
+    pub fn invalid(field: &str, why: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            format!("field '{field}' {why}"),
+        )
+    }
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, message)
+    }
+
+    pub fn body(&self) -> Value {
+        json!({"error": {"code": self.code, "message": self.message}})
+    }
+}
+
+impl From<CoreError> for ApiError {
+    fn from(e: CoreError) -> Self {
+        let status = match &e {
+            CoreError::SessionNotFound(_) | CoreError::NotFound { .. } => StatusCode::NOT_FOUND,
+            CoreError::SessionExists(_)
+            | CoreError::NotReady(_)
+            | CoreError::IdempotencyInProgress
+            | CoreError::Conflict { .. } => StatusCode::CONFLICT,
+            CoreError::Invalid { .. } | CoreError::NotOnWhatsApp(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            CoreError::MediaTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            CoreError::WhatsApp(_) => StatusCode::BAD_GATEWAY,
+            CoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            CoreError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
+impl From<BodyError> for ApiError {
+    fn from(e: BodyError) -> Self {
+        match e {
+            BodyError::Malformed(m) => ApiError::bad_request(m),
+            BodyError::TooLarge => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the request body is too large",
+            ),
+            BodyError::Invalid { field, why } if field == "." => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                format!("the body does not fit: {why}"),
+            ),
+            BodyError::Invalid { field, why } => {
+                ApiError::invalid(&field, format!("is invalid: {why}"))
+            }
+        }
+    }
+}
+
+// ---- sessions
+
+pub fn session_id(raw: &str) -> Result<SessionId, ApiError> {
+    SessionId::parse(raw).map_err(|e| ApiError::invalid("id", e))
+}
+
+fn rfc3339(unix: i64) -> String {
+    humantime::format_rfc3339_seconds(
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix.max(0) as u64),
+    )
+    .to_string()
+}
+
+/// A session as the native API shows it (secrets redacted).
+pub fn session(v: &SessionView) -> Value {
+    let live = v.live.as_ref();
+    let me = live.and_then(|l| l.me.clone()).or(v.record.me.clone());
+    let platform = live
+        .and_then(|l| l.platform.clone())
+        .or(v.record.platform.clone());
+    let mut out = json!({
+        "id": v.record.id,
+        "status": v.status(),
+        "me": me,
+        "platform": platform,
+        "created_at": rfc3339(v.record.created_at),
+        "updated_at": rfc3339(v.record.updated_at),
+        "webhooks": v.record.webhooks.iter().map(Webhook::redacted).collect::<Vec<_>>(),
+    });
+    if let Some(e) = v.error() {
+        out["error"] = json!(e);
+    }
+    out
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSession {
+    pub id: Option<String>,
+    #[serde(default)]
+    pub webhooks: Vec<Webhook>,
+    #[serde(default = "yes")]
+    pub start: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+// ---- messages
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaIn {
+    url: Option<String>,
+    data: Option<String>,
+    mimetype: Option<String>,
+    filename: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendIn {
+    to: String,
+    text: Option<String>,
+    media: Option<MediaIn>,
+    caption: Option<String>,
+    reply_to: Option<String>,
+}
+
+impl TryFrom<SendIn> for SendRequest {
+    type Error = ApiError;
+
+    fn try_from(b: SendIn) -> Result<Self, ApiError> {
+        let to = Wid::parse(&b.to).map_err(|e| ApiError::invalid("to", e))?;
+        let media = b
+            .media
+            .map(|m| {
+                let source = match (m.data, m.url) {
+                    (Some(_), Some(_)) => {
+                        return Err(ApiError::invalid(
+                            "media",
+                            "takes 'url' or 'data', not both",
+                        ));
+                    }
+                    (Some(d), None) => MediaSource::Data(d),
+                    (None, Some(u)) => MediaSource::Url(u),
+                    (None, None) => {
+                        return Err(ApiError::invalid("media", "needs 'url' or 'data'"));
+                    }
+                };
+                Ok(OutgoingMedia {
+                    source,
+                    mimetype: m.mimetype,
+                    filename: m.filename,
+                })
+            })
+            .transpose()?;
+        Ok(SendRequest {
+            to,
+            text: b.text,
+            media,
+            caption: b.caption,
+            reply_to: b.reply_to,
+        })
+    }
+}
+
+/// `Idempotency-Key`: 1 to 255 characters of text.
+pub fn idempotency_key(raw: Option<&axum::http::HeaderValue>) -> Result<Option<String>, ApiError> {
+    let key = raw
+        .map(|v| v.to_str().map(str::to_string))
+        .transpose()
+        .map_err(|_| ApiError::bad_request("Idempotency-Key must be text"))?;
+    if key.as_ref().is_some_and(|k| k.is_empty() || k.len() > 255) {
+        return Err(ApiError::bad_request(
+            "Idempotency-Key must be 1 to 255 characters",
+        ));
+    }
+    Ok(key)
+}
+
+/// `limit=`: absent → `default`, else a number from 1 to `max`.
+pub fn limit(raw: Option<&str>, default: usize, max: usize) -> Result<usize, ApiError> {
+    match raw {
+        None | Some("") => Ok(default),
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| ApiError::invalid("limit", format!("must be a number from 1 to {max}"))),
+    }
+}
+
+pub fn optional_wid(raw: Option<&str>, field: &str) -> Result<Option<Wid>, ApiError> {
+    raw.filter(|c| !c.is_empty())
+        .map(|c| Wid::parse(c).map_err(|e| ApiError::invalid(field, e)))
+        .transpose()
+}
+
+pub fn cursor_in(raw: Option<&str>) -> Result<Option<Vec<u8>>, ApiError> {
+    raw.filter(|b| !b.is_empty())
+        .map(|b| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(b)
+                .map_err(|_| ApiError::invalid("before", "is not a cursor from a previous page"))
+        })
+        .transpose()
+}
+
+pub fn cursor_out(c: Option<Vec<u8>>) -> Option<String> {
+    c.map(|c| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(c))
+}
+
+// ---- deliveries and events
+
+pub fn delivery_status(raw: Option<&str>) -> Result<Option<DeliveryStatus>, ApiError> {
+    match raw {
+        None | Some("") => Ok(None),
+        Some("pending") => Ok(Some(DeliveryStatus::Pending)),
+        Some("dead") => Ok(Some(DeliveryStatus::Dead)),
+        Some("delivered") => Ok(Some(DeliveryStatus::Delivered)),
+        Some(other) => Err(ApiError::invalid(
+            "status",
+            format!("'{other}' is not pending, dead or delivered"),
+        )),
+    }
+}
+
+/// `events=a,b` or `*`: None means every kind.
+pub fn event_kinds(raw: Option<&str>) -> Result<Option<Vec<EventKind>>, ApiError> {
+    let Some(raw) = raw.filter(|e| !e.is_empty()) else {
+        return Ok(None);
+    };
+    let mut kinds = Vec::new();
+    for name in raw.split(',').map(str::trim) {
+        if name == "*" {
+            return Ok(None);
+        }
+        kinds.push(
+            EventKind::parse(name).ok_or_else(|| {
+                ApiError::invalid("events", format!("has unknown event '{name}'"))
+            })?,
+        );
+    }
+    Ok(Some(kinds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_errors_keep_their_codes_and_get_a_status() {
+        let e: ApiError = CoreError::NotOnWhatsApp("15550001111".into()).into();
+        assert_eq!(
+            (e.status, e.code),
+            (StatusCode::UNPROCESSABLE_ENTITY, "number_not_on_whatsapp")
+        );
+        assert_eq!(e.message, "15550001111 is not on WhatsApp");
+        let e: ApiError = CoreError::Unavailable("x".into()).into();
+        assert_eq!(
+            (e.status, e.code),
+            (StatusCode::SERVICE_UNAVAILABLE, "browser_unavailable")
+        );
+        let e: ApiError = CoreError::MediaTooLarge(64 << 20).into();
+        assert_eq!(e.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(e.message, "media larger than 64 MB");
+    }
+
+    #[test]
+    fn query_values() {
+        assert_eq!(limit(None, 50, 500).unwrap(), 50);
+        assert_eq!(limit(Some("7"), 50, 500).unwrap(), 7);
+        assert!(limit(Some("0"), 50, 500).is_err() && limit(Some("x"), 50, 500).is_err());
+        assert_eq!(
+            event_kinds(Some("message,message.ack"))
+                .unwrap()
+                .unwrap()
+                .len(),
+            2
+        );
+        assert!(event_kinds(Some("*")).unwrap().is_none());
+        assert!(event_kinds(Some("nope")).is_err());
+        let c = cursor_out(Some(vec![1, 2, 255]));
+        assert_eq!(cursor_in(c.as_deref()).unwrap(), Some(vec![1, 2, 255]));
+    }
+
+    #[test]
+    fn media_takes_url_or_data() {
+        let b: SendIn = serde_json::from_value(
+            json!({"to": "15551234567", "media": {"url": "http://x", "data": "AA=="}}),
+        )
+        .unwrap();
+        assert!(SendRequest::try_from(b).is_err());
+        let b: SendIn =
+            serde_json::from_value(json!({"to": "+1 555 123 4567", "text": "hi"})).unwrap();
+        assert_eq!(
+            SendRequest::try_from(b).unwrap().to.as_str(),
+            "15551234567@c.us"
+        );
+    }
+}

@@ -1,0 +1,68 @@
+//! Webhook deliveries of a session: list by status, requeue a dead one.
+
+use super::{Core, CoreError};
+use crate::domain::{Delivery, DeliveryStatus, SessionId, now_ms};
+
+impl Core {
+    /// Pending and dead first (oldest first), then delivered (newest first).
+    pub async fn deliveries(
+        &self,
+        session: &SessionId,
+        want: Option<DeliveryStatus>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, CoreError> {
+        self.manager.get(session).await?;
+        let mut out = Vec::new();
+        if want != Some(DeliveryStatus::Delivered) {
+            let all = self.store.deliveries(session, false, usize::MAX)?;
+            out.extend(
+                all.into_iter()
+                    .filter(|d| want.is_none_or(|w| d.status == w))
+                    .take(limit),
+            );
+        }
+        if want.is_none() || want == Some(DeliveryStatus::Delivered) {
+            let left = limit.saturating_sub(out.len());
+            out.extend(self.store.deliveries(session, true, left)?);
+        }
+        Ok(out)
+    }
+
+    /// Requeues a dead delivery for a fresh round of attempts.
+    pub async fn retry_delivery(
+        &self,
+        session: &SessionId,
+        delivery: &str,
+    ) -> Result<Delivery, CoreError> {
+        let mut d = self
+            .store
+            .delivery(delivery)?
+            .filter(|d| d.session == *session)
+            .ok_or_else(|| CoreError::NotFound {
+                code: "delivery_not_found",
+                message: format!("no delivery {delivery} in session '{session}'"),
+            })?;
+        match d.status {
+            DeliveryStatus::Dead => {}
+            DeliveryStatus::Pending => {
+                return Err(CoreError::Conflict {
+                    code: "delivery_pending",
+                    message: "the delivery is still being retried".into(),
+                });
+            }
+            DeliveryStatus::Delivered => {
+                return Err(CoreError::Conflict {
+                    code: "delivery_delivered",
+                    message: "the delivery was already delivered".into(),
+                });
+            }
+        }
+        d.status = DeliveryStatus::Pending;
+        d.attempts = 0;
+        d.next_at = now_ms();
+        d.last_error = None;
+        self.store.put_delivery(&d)?;
+        self.pipeline.requeue([d.clone()]);
+        Ok(d)
+    }
+}

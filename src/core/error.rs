@@ -1,0 +1,93 @@
+//! What can go wrong in the core, with a stable code per case. Each dialect
+//! maps these to its own status and body.
+
+use crate::domain::SessionId;
+use crate::session::{CallFailure, ManagerError};
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("session '{0}' does not exist")]
+    SessionNotFound(SessionId),
+    #[error("session '{0}' already exists")]
+    SessionExists(SessionId),
+    /// The session is in the wrong state for this (not running, not connected).
+    #[error("{0}")]
+    NotReady(String),
+    /// A field of the request is invalid; `field` uses the native names.
+    #[error("field '{field}' {why}")]
+    Invalid { field: String, why: String },
+    #[error("{0} is not on WhatsApp")]
+    NotOnWhatsApp(String),
+    #[error("media larger than {} MB", .0 >> 20)]
+    MediaTooLarge(usize),
+    #[error("a request with this Idempotency-Key is still in progress")]
+    IdempotencyInProgress,
+    #[error("{message}")]
+    NotFound { code: &'static str, message: String },
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// WhatsApp Web refused or failed the call.
+    #[error("{0}")]
+    WhatsApp(String),
+    /// The page did not answer in time or the browser is gone: the outcome
+    /// of a send is unknown.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl CoreError {
+    pub fn invalid(field: &str, why: impl std::fmt::Display) -> Self {
+        CoreError::Invalid {
+            field: field.to_string(),
+            why: why.to_string(),
+        }
+    }
+
+    /// The stable code, as the native API shows it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CoreError::SessionNotFound(_) => "session_not_found",
+            CoreError::SessionExists(_) => "session_exists",
+            CoreError::NotReady(_) => "session_not_ready",
+            CoreError::Invalid { .. } => "invalid_field",
+            CoreError::NotOnWhatsApp(_) => "number_not_on_whatsapp",
+            CoreError::MediaTooLarge(_) => "media_too_large",
+            CoreError::IdempotencyInProgress => "idempotency_in_progress",
+            CoreError::NotFound { code, .. } | CoreError::Conflict { code, .. } => code,
+            CoreError::WhatsApp(_) => "whatsapp_error",
+            CoreError::Unavailable(_) => "browser_unavailable",
+            CoreError::Internal(_) => "internal_error",
+        }
+    }
+}
+
+impl From<ManagerError> for CoreError {
+    fn from(e: ManagerError) -> Self {
+        match e {
+            ManagerError::NotFound(id) => CoreError::SessionNotFound(id),
+            ManagerError::Exists(id) => CoreError::SessionExists(id),
+            ManagerError::WrongState(m) => CoreError::NotReady(m),
+            ManagerError::Internal(m) => CoreError::Internal(m),
+        }
+    }
+}
+
+impl From<CallFailure> for CoreError {
+    fn from(e: CallFailure) -> Self {
+        match e {
+            CallFailure::Session(e) => e.into(),
+            CallFailure::NotOnWhatsApp(who) => CoreError::NotOnWhatsApp(who),
+            CallFailure::Page(m) => CoreError::WhatsApp(m),
+            CallFailure::Unavailable(m) => CoreError::Unavailable(m),
+        }
+    }
+}
+
+impl From<StoreError> for CoreError {
+    fn from(e: StoreError) -> Self {
+        CoreError::Internal(e.to_string())
+    }
+}

@@ -1,0 +1,50 @@
+//! The core: everything any dialect may ask of wabridge, in one place.
+//! Sessions (create, start, stop, logout, delete, QR), sending with media and
+//! idempotency, history, chats and contacts, webhook deliveries, and the
+//! live event stream. Dialects turn their requests into these calls and
+//! `CoreError` into their own error bodies.
+
+mod deliveries;
+mod error;
+mod history;
+mod media;
+mod send;
+mod sessions;
+
+pub use error::CoreError;
+pub use history::{HistoryPage, Live};
+pub use media::{MediaSource, OutgoingMedia};
+pub use send::{SendRequest, SentMessage};
+
+use crate::pipeline::Pipeline;
+use crate::session::Manager;
+use crate::store::Store;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct Core {
+    manager: Arc<Manager>,
+    pipeline: Arc<Pipeline>,
+    store: Store,
+    /// One client for every media download (connection reuse, one timeout).
+    http: reqwest::Client,
+}
+
+impl Core {
+    pub fn new(manager: Arc<Manager>) -> anyhow::Result<Self> {
+        let env = manager.env().clone();
+        Ok(Core {
+            pipeline: env.pipeline.clone(),
+            store: env.store.clone(),
+            manager,
+            http: reqwest::Client::builder()
+                .timeout(media::FETCH_TIMEOUT)
+                .user_agent(concat!("wabridge/", env!("CARGO_PKG_VERSION")))
+                .build()?,
+        })
+    }
+
+    pub fn manager(&self) -> &Arc<Manager> {
+        &self.manager
+    }
+}

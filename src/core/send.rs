@@ -1,0 +1,143 @@
+//! Sending a message: validation, media, the page call, and the
+//! Idempotency-Key protocol (the same key within 24 h answers the first
+//! result and sends nothing).
+
+use super::media::OutgoingMedia;
+use super::{Core, CoreError};
+use crate::domain::{Ack, SessionId, Wid, now_ms};
+use crate::session::OutgoingFile;
+use serde::{Deserialize, Serialize};
+
+const IDEMPOTENCY_TTL_S: i64 = 24 * 3600;
+const MAX_TEXT: usize = 65_536;
+
+/// A message to send, as any dialect describes it.
+pub struct SendRequest {
+    pub to: Wid,
+    pub text: Option<String>,
+    pub media: Option<OutgoingMedia>,
+    pub caption: Option<String>,
+    /// The id of the message this one replies to.
+    pub reply_to: Option<String>,
+}
+
+/// What a send answers (and what an idempotent retry answers again).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SentMessage {
+    pub id: String,
+    pub to: Wid,
+    /// unix s
+    pub timestamp: Option<i64>,
+    pub ack: Ack,
+}
+
+impl SendRequest {
+    /// Everything checked before anything is sent or a key is taken.
+    fn validate(&mut self) -> Result<(), CoreError> {
+        self.text = self.text.take().filter(|t| !t.is_empty());
+        if self.text.is_none() && self.media.is_none() {
+            return Err(CoreError::invalid(
+                "text",
+                "is required when there is no media",
+            ));
+        }
+        if self.text.as_ref().is_some_and(|t| t.len() > MAX_TEXT) {
+            return Err(CoreError::invalid(
+                "text",
+                format!("is longer than {MAX_TEXT} bytes"),
+            ));
+        }
+        if self.text.is_some() && self.media.is_some() && self.caption.is_some() {
+            return Err(CoreError::invalid(
+                "caption",
+                "cannot be combined with both text and media",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Core {
+    /// Sends a message. With an idempotency key, a repeat within 24 h
+    /// answers the first result and sends nothing.
+    pub async fn send(
+        &self,
+        session: &SessionId,
+        mut req: SendRequest,
+        idempotency_key: Option<&str>,
+    ) -> Result<SentMessage, CoreError> {
+        req.validate()?;
+        self.manager.get(session).await?;
+        let media = match req.media.take() {
+            Some(m) => Some(self.load_media(m).await?),
+            None => None,
+        };
+        let now = now_ms() / 1000;
+        if let Some(k) = idempotency_key {
+            match self
+                .store
+                .idempotency_begin(session, k, now, IDEMPOTENCY_TTL_S)?
+            {
+                Some(serde_json::Value::Null) => return Err(CoreError::IdempotencyInProgress),
+                Some(first) => {
+                    return serde_json::from_value(first)
+                        .map_err(|e| CoreError::Internal(format!("stored answer: {e}")));
+                }
+                None => {}
+            }
+        }
+        let result = self.deliver(session, req, media).await;
+        if let Some(k) = idempotency_key {
+            // After a timeout the message may have gone out: keep the key
+            // reserved (a retry gets 409 until the reservation lapses).
+            if matches!(result, Err(CoreError::Unavailable(_))) {
+                tracing::warn!(session = %session, "send outcome unknown; Idempotency-Key stays reserved");
+            } else {
+                let stored = result
+                    .as_ref()
+                    .ok()
+                    .map(|s| serde_json::to_value(s).unwrap_or_default());
+                if let Err(e) = self
+                    .store
+                    .idempotency_finish(session, k, now, stored.as_ref())
+                {
+                    tracing::error!(session = %session, "could not store the idempotency key: {e}");
+                }
+            }
+        }
+        result
+    }
+
+    async fn deliver(
+        &self,
+        session: &SessionId,
+        req: SendRequest,
+        media: Option<super::media::LoadedMedia>,
+    ) -> Result<SentMessage, CoreError> {
+        let bridge = self.manager.bridge(session).await?;
+        let reply_to = req.reply_to.as_deref();
+        let sent = match (req.text, media) {
+            (Some(text), None) => bridge.send_text(&req.to, &text, reply_to).await,
+            (text, Some(m)) => {
+                let caption = req.caption.or(text);
+                let file = OutgoingFile {
+                    b64: &m.b64,
+                    mimetype: &m.mimetype,
+                    filename: m.filename.as_deref(),
+                    kind: m.kind(),
+                    caption: caption.as_deref(),
+                };
+                bridge.send_file(&req.to, &file, reply_to).await
+            }
+            (None, None) => unreachable!("validated"),
+        }
+        .map_err(|e| CoreError::from(crate::session::CallFailure::from(e)))?;
+        tracing::info!(session = %session, msg = %sent.id, "message sent");
+        Ok(SentMessage {
+            ack: Ack::from_wa(sent.ack).max(Ack::Sent),
+            id: sent.id,
+            to: req.to,
+            timestamp: sent.timestamp,
+        })
+    }
+}

@@ -1,0 +1,83 @@
+//! Sessions: create, list, start, stop, restart, logout, delete, webhooks, QR.
+
+use super::{Core, CoreError};
+use crate::domain::{SessionId, Status, Webhook};
+use crate::session::SessionView;
+
+impl Core {
+    pub async fn create_session(
+        &self,
+        id: SessionId,
+        webhooks: Vec<Webhook>,
+        start: bool,
+    ) -> Result<SessionView, CoreError> {
+        check_hooks(&webhooks, "webhooks")?;
+        Ok(self.manager.create(id, webhooks, start).await?)
+    }
+
+    pub async fn sessions(&self) -> Vec<SessionView> {
+        self.manager.list().await
+    }
+
+    pub async fn session(&self, id: &SessionId) -> Result<SessionView, CoreError> {
+        Ok(self.manager.get(id).await?)
+    }
+
+    pub async fn start(&self, id: &SessionId) -> Result<SessionView, CoreError> {
+        self.manager.start(id).await?;
+        self.session(id).await
+    }
+
+    pub async fn stop(&self, id: &SessionId) -> Result<SessionView, CoreError> {
+        self.manager.stop(id).await?;
+        self.session(id).await
+    }
+
+    pub async fn restart(&self, id: &SessionId) -> Result<SessionView, CoreError> {
+        self.manager.restart(id).await?;
+        self.session(id).await
+    }
+
+    pub async fn logout(&self, id: &SessionId) -> Result<SessionView, CoreError> {
+        self.manager.logout(id).await?;
+        self.session(id).await
+    }
+
+    pub async fn delete(&self, id: &SessionId) -> Result<(), CoreError> {
+        Ok(self.manager.delete(id).await?)
+    }
+
+    pub async fn set_webhooks(
+        &self,
+        id: &SessionId,
+        hooks: Vec<Webhook>,
+    ) -> Result<SessionView, CoreError> {
+        check_hooks(&hooks, "")?;
+        Ok(self.manager.set_webhooks(id, hooks).await?)
+    }
+
+    /// The QR string to scan; 409 unless the session waits for a scan.
+    pub async fn qr(&self, id: &SessionId) -> Result<String, CoreError> {
+        let view = self.manager.get(id).await?;
+        view.live
+            .as_ref()
+            .filter(|l| l.status == Status::ScanQr)
+            .and_then(|l| l.qr.clone())
+            .ok_or_else(|| CoreError::Conflict {
+                code: "not_waiting_for_scan",
+                message: format!(
+                    "session '{id}' is not waiting for a QR scan (status {})",
+                    view.status().as_str()
+                ),
+            })
+    }
+}
+
+/// Checks what serde cannot; fields named from `at` (e.g. `webhooks[0].url`).
+fn check_hooks(hooks: &[Webhook], at: &str) -> Result<(), CoreError> {
+    for (i, h) in hooks.iter().enumerate() {
+        h.validate(&format!("{at}[{i}]"))
+            .map_err(|(field, why)| CoreError::Invalid { field, why })?;
+    }
+    Ok(())
+}

@@ -1,0 +1,164 @@
+//! The daemon's entry points: `serve` wires the layers together (store →
+//! dispatcher → pipeline → sessions → core → HTTP), `sandbox` runs the
+//! WhatsApp stand-in alone, `healthcheck` asks a running daemon.
+
+use crate::config::{self, HealthcheckArgs, LogFormat, SandboxArgs, ServeArgs};
+use crate::{api, core, pipeline, sandbox, session, store, webhook};
+
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WABRIDGE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,chromiumoxide=off,sled=warn"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => b.json().try_init(),
+        LogFormat::Text => b.try_init(),
+    };
+}
+
+pub async fn run_sandbox(args: SandboxArgs) -> anyhow::Result<()> {
+    init_logging(LogFormat::Text);
+    let h = sandbox::spawn(args.world.config(args.listen)).await?;
+    tracing::info!(
+        "sandbox: WhatsApp Web stand-in at http://{}/ , control API at /_sandbox",
+        h.addr
+    );
+    tokio::select! {
+        _ = shutdown_signal() => {}
+        _ = h.task => {}
+    }
+    Ok(())
+}
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging(args.log_format);
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(config::default_data_dir);
+    session::browser::ensure_private_dir(&data_dir)
+        .map_err(|e| anyhow::anyhow!("cannot use data dir {}: {e}", data_dir.display()))?;
+    let store = store::Store::open(&data_dir.join("db"))?;
+    let api_key = api_key(&args, &data_dir)?;
+
+    let mut wa_url = args.wa_url.clone();
+    let _sandbox = if args.sandbox {
+        let mut cfg = args.sandbox_world.config(args.sandbox_listen);
+        // Embedded, the sandbox keeps its world next to the sessions, so a
+        // daemon restart finds its links (as WhatsApp would).
+        cfg.state_file
+            .get_or_insert_with(|| data_dir.join("sandbox-state.json"));
+        let h = sandbox::spawn(cfg).await?;
+        wa_url = format!("http://{}/", h.addr);
+        tracing::info!("embedded sandbox at {wa_url} (control API at {wa_url}_sandbox)");
+        Some(h)
+    } else {
+        None
+    };
+    let spec = session::browser::BrowserSpec {
+        kind: args.browser,
+        executable: args.chromium.clone(),
+        no_sandbox: args.chromium_no_sandbox,
+    };
+    let (exe, shell) = spec.resolve()?;
+    tracing::info!(browser = %exe.display(), headless_shell = shell, "browser");
+
+    let global_hook = args.webhook.global()?;
+    let dispatcher = webhook::dispatcher::Dispatcher::spawn(
+        store.clone(),
+        args.webhook.timing(),
+        api::render_webhook,
+    )?;
+    let pipeline = pipeline::Pipeline::new(store.clone(), dispatcher, global_hook);
+    let config = session::SessionConfig {
+        data_dir: data_dir.clone(),
+        browser: spec,
+        wa_url,
+        wajs_path: args.wajs_path.clone(),
+        page_timeout: args.page_timeout(),
+        load_timeout: args.load_timeout(),
+        print_qr: args.print_qr,
+    };
+    let env = std::sync::Arc::new(session::SessionEnv::new(config, pipeline, store.clone()));
+    let manager = session::Manager::new(env);
+    manager.resume().await;
+    let core = core::Core::new(manager.clone())?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
+    tracing::info!("wabridge listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, api::router(core, api_key.into()))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("shutting down: closing browsers (profiles are kept)");
+    manager.shutdown().await;
+    store.flush().await?;
+    Ok(())
+}
+
+/// `WABRIDGE_API_KEY`, or the key kept in the data dir, or a new one
+/// (stored 0600 and printed once, outside the logs).
+fn api_key(args: &ServeArgs, data_dir: &std::path::Path) -> anyhow::Result<String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(k) = args.api_key.as_ref().filter(|k| !k.is_empty()) {
+        return Ok(k.clone());
+    }
+    let path = data_dir.join("api-key");
+    if let Ok(k) = std::fs::read_to_string(&path) {
+        if !k.trim().is_empty() {
+            return Ok(k.trim().to_string());
+        }
+    }
+    let key = format!("wab_{}", session_key_material());
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)?;
+    f.write_all(key.as_bytes())?;
+    eprintln!(
+        "wabridge: generated an API key (kept in {}):\n\n    {key}\n",
+        path.display()
+    );
+    Ok(key)
+}
+
+fn session_key_material() -> String {
+    use base64::Engine as _;
+    let bytes: [u8; 24] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub async fn healthcheck(args: HealthcheckArgs) -> anyhow::Result<()> {
+    let url = format!("{}/health", args.url.trim_end_matches('/'));
+    let resp = reqwest::Client::new()
+        .get(&url)
+        .timeout(std::time::Duration::from_secs(5))
+        .send()
+        .await?;
+    anyhow::ensure!(
+        resp.status().is_success(),
+        "{url} answered {}",
+        resp.status()
+    );
+    Ok(())
+}
+
+/// SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}

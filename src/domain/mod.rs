@@ -1,0 +1,16 @@
+//! The domain: types with meaning and no I/O, shared by every layer above.
+//! Ids, sessions, messages, events, webhook subscriptions and deliveries.
+
+pub mod delivery;
+pub mod event;
+pub mod ids;
+pub mod message;
+pub mod session;
+pub mod webhook;
+
+pub use delivery::{Delivery, DeliveryStatus};
+pub use event::{Event, EventKind};
+pub use ids::{SessionId, Wid, now_ms, parse_phone};
+pub use message::{Ack, MediaInfo, Message, Sender};
+pub use session::{Me, SessionRecord, Status};
+pub use webhook::{Format, Retries, Webhook};

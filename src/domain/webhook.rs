@@ -1,0 +1,154 @@
+//! A webhook subscription: where a session's events go, in which format,
+//! signed with which secret, retried how often.
+
+use super::event::{self, EventKind};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    #[default]
+    Native,
+    Simple,
+    Openwa,
+    Cloud,
+    Twilio,
+}
+
+impl Format {
+    /// Whether a body of this format can carry this kind of event at all.
+    pub fn carries(self, kind: EventKind) -> bool {
+        match self {
+            Format::Simple => matches!(kind, EventKind::Message | EventKind::MessageAny),
+            _ => true,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retries {
+    #[serde(default = "default_attempts")]
+    pub attempts: u32,
+    #[serde(default = "default_policy")]
+    pub policy: String,
+}
+
+fn default_attempts() -> u32 {
+    10
+}
+fn default_policy() -> String {
+    "exponential".into()
+}
+
+impl Default for Retries {
+    fn default() -> Self {
+        Retries {
+            attempts: default_attempts(),
+            policy: default_policy(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Webhook {
+    pub url: String,
+    #[serde(default = "default_events")]
+    pub events: Vec<String>,
+    #[serde(default)]
+    pub format: Format,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    #[serde(default)]
+    pub retries: Retries,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+fn default_events() -> Vec<String> {
+    vec!["message".into()]
+}
+
+impl Webhook {
+    /// Checks what serde cannot: a usable URL, known events, sane retries.
+    pub fn validate(&self, at: &str) -> Result<(), (String, String)> {
+        let url = url::Url::parse(&self.url)
+            .map_err(|e| (format!("{at}.url"), format!("is not a URL: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err((format!("{at}.url"), "must be http or https".into()));
+        }
+        if self.events.is_empty() {
+            return Err((
+                format!("{at}.events"),
+                "must name at least one event".into(),
+            ));
+        }
+        if let Err(e) = event::check_names(&self.events) {
+            return Err((
+                format!("{at}.events"),
+                format!(
+                    "has unknown event '{e}' (known: {}, or '*')",
+                    EventKind::names()
+                ),
+            ));
+        }
+        if !matches!(self.format, Format::Native | Format::Simple) {
+            return Err((
+                format!("{at}.format"),
+                "is not supported yet (supported: native, simple)".into(),
+            ));
+        }
+        if let Some(secret) = &self.secret {
+            if !is_valid_secret(secret) {
+                return Err((
+                    format!("{at}.secret"),
+                    "must be 'whsec_<base64>' (Standard Webhooks) or at least 8 characters".into(),
+                ));
+            }
+        }
+        if !(1..=100).contains(&self.retries.attempts) {
+            return Err((format!("{at}.retries.attempts"), "must be 1 to 100".into()));
+        }
+        if self.retries.policy != "exponential" && self.retries.policy != "linear" {
+            return Err((
+                format!("{at}.retries.policy"),
+                "must be 'exponential' or 'linear'".into(),
+            ));
+        }
+        for name in self.headers.keys() {
+            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return Err((
+                    format!("{at}.headers"),
+                    format!("'{name}' is not a header name"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether this subscriber gets events of this kind.
+    pub fn wants(&self, kind: EventKind) -> bool {
+        event::wants(&self.events, kind) && self.format.carries(kind)
+    }
+
+    /// As shown by the API: the secret never leaves the daemon.
+    pub fn redacted(&self) -> Webhook {
+        let mut w = self.clone();
+        if w.secret.is_some() {
+            w.secret = Some("***".into());
+        }
+        w
+    }
+}
+
+/// `whsec_<base64>` (Standard Webhooks) or any other secret of 8+ characters.
+pub fn is_valid_secret(secret: &str) -> bool {
+    match secret.strip_prefix("whsec_") {
+        Some(b64) => base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .is_ok_and(|k| !k.is_empty()),
+        None => secret.len() >= 8,
+    }
+}

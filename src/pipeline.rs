@@ -1,0 +1,219 @@
+//! The event pipeline: store → fan-out → dispatcher and live stream.
+//! `commit` writes a change together with one outbox delivery per webhook
+//! that wants its events, in one transaction; makes it durable (a group
+//! commit shared by every session); and only then hands the events to the
+//! live stream (SSE) and the dispatcher. It owns the webhook subscriptions.
+//! Data flows one way: session driver → pipeline → store / SSE / dispatcher.
+
+use crate::domain::{Delivery, Event, SessionId, SessionRecord, Webhook, now_ms};
+use crate::store::{Change, Op, Store, StoreError};
+use crate::webhook::dispatcher::Dispatcher;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+pub struct Pipeline {
+    store: Store,
+    live: broadcast::Sender<Event>,
+    dispatcher: Dispatcher,
+    subscriptions: Subscriptions,
+    commits: mpsc::UnboundedSender<CommitRequest>,
+}
+
+struct CommitRequest {
+    ops: Vec<Op>,
+    done: oneshot::Sender<Result<Vec<Event>, StoreError>>,
+}
+
+/// Who gets a session's events: the webhooks in its record (cached here;
+/// this is the only code that changes them) and the global default.
+struct Subscriptions {
+    store: Store,
+    cache: RwLock<HashMap<SessionId, Arc<Vec<Webhook>>>>,
+    global: Option<Webhook>,
+}
+
+impl Subscriptions {
+    fn of(&self, session: &SessionId) -> Arc<Vec<Webhook>> {
+        if let Some(h) = self
+            .cache
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(session)
+        {
+            return h.clone();
+        }
+        let hooks = Arc::new(
+            self.store
+                .get_session(session)
+                .ok()
+                .flatten()
+                .map(|r| r.webhooks)
+                .unwrap_or_default(),
+        );
+        // Never overwrite: a concurrent `set` may have put newer ones.
+        self.cache
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(session.clone())
+            .or_insert(hooks)
+            .clone()
+    }
+
+    fn set(&self, session: &SessionId, hooks: Vec<Webhook>) {
+        self.cache
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(session.clone(), Arc::new(hooks));
+    }
+
+    fn forget(&self, session: &SessionId) {
+        self.cache
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(session);
+    }
+
+    /// One delivery per subscriber that wants the event.
+    fn fanout(&self, ev: &Event) -> Vec<Delivery> {
+        let own = self.of(&ev.session);
+        own.iter()
+            .chain(self.global.as_ref())
+            .filter(|h| h.wants(ev.event))
+            .map(|h| Delivery::new(h, ev))
+            .collect()
+    }
+}
+
+impl Pipeline {
+    pub fn new(store: Store, dispatcher: Dispatcher, global: Option<Webhook>) -> Arc<Self> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let pipeline = Arc::new(Pipeline {
+            subscriptions: Subscriptions {
+                store: store.clone(),
+                cache: RwLock::new(HashMap::new()),
+                global,
+            },
+            store,
+            live: broadcast::channel(8192).0,
+            dispatcher,
+            commits: tx,
+        });
+        tokio::spawn(pipeline.clone().group_commit(rx));
+        pipeline
+    }
+
+    /// Group commit: every session's waiting changes are written, then made
+    /// durable with one flush for all of them, then announced.
+    async fn group_commit(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<CommitRequest>) {
+        while let Some(first) = rx.recv().await {
+            let mut group = vec![first];
+            while group.len() < 64 {
+                match rx.try_recv() {
+                    Ok(r) => group.push(r),
+                    Err(_) => break,
+                }
+            }
+            let written: Vec<_> = group
+                .iter_mut()
+                .map(|r| self.write(std::mem::take(&mut r.ops)))
+                .collect();
+            let flushed = self.store.flush().await;
+            for (req, res) in group.into_iter().zip(written) {
+                let out = match (res, &flushed) {
+                    (Ok((events, deliveries)), Ok(())) => {
+                        self.announce(&events, deliveries);
+                        Ok(events)
+                    }
+                    (Err(e), _) => Err(e),
+                    (Ok(_), Err(e)) => Err(StoreError::Flush(e.to_string())),
+                };
+                let _ = req.done.send(out);
+            }
+        }
+    }
+
+    fn write(&self, ops: Vec<Op>) -> Result<(Vec<Event>, Vec<Delivery>), StoreError> {
+        let changes: Vec<Change> = ops
+            .into_iter()
+            .map(|op| {
+                let deliveries = op
+                    .events()
+                    .iter()
+                    .flat_map(|e| self.subscriptions.fanout(e))
+                    .collect();
+                Change { op, deliveries }
+            })
+            .collect();
+        let (events, applied) = self.store.commit(&changes)?;
+        let mut changes: Vec<Option<Change>> = changes.into_iter().map(Some).collect();
+        let deliveries = applied
+            .into_iter()
+            .filter_map(|i| changes[i].take())
+            .flat_map(|c| c.deliveries)
+            .collect();
+        Ok((events, deliveries))
+    }
+
+    fn announce(&self, events: &[Event], deliveries: Vec<Delivery>) {
+        for e in events {
+            let _ = self.live.send(e.clone());
+        }
+        self.dispatcher.enqueue(deliveries);
+    }
+
+    /// Durable: returns once the change and its deliveries are on disk.
+    /// Returns the events that the change produced (duplicates produce none).
+    pub async fn commit(&self, ops: Vec<Op>) -> Result<Vec<Event>, StoreError> {
+        if ops.is_empty() {
+            return Ok(vec![]);
+        }
+        let (done, answer) = oneshot::channel();
+        self.commits
+            .send(CommitRequest { ops, done })
+            .map_err(|_| StoreError::Flush("the committer has stopped".into()))?;
+        answer
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Flush("the committer has stopped".into())))
+    }
+
+    /// For events that need not wait for the disk (status changes, QR):
+    /// stored with sled's periodic flush (≤ 500 ms).
+    pub fn emit(&self, ev: Event) {
+        match self.write(vec![Op::Event(ev)]) {
+            Ok((events, deliveries)) => self.announce(&events, deliveries),
+            Err(e) => tracing::error!("could not store an event: {e}"),
+        }
+    }
+
+    /// The live stream of every committed event.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.live.subscribe()
+    }
+
+    /// Replaces a session's webhooks. None if the session does not exist.
+    pub fn set_webhooks(
+        &self,
+        session: &SessionId,
+        hooks: Vec<Webhook>,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let rec = self.store.update_session(session, |r| {
+            r.webhooks = hooks.clone();
+            r.updated_at = now_ms() / 1000;
+        })?;
+        if rec.is_some() {
+            self.subscriptions.set(session, hooks);
+        }
+        Ok(rec)
+    }
+
+    /// A session is gone: drop what is cached about it.
+    pub fn forget(&self, session: &SessionId) {
+        self.subscriptions.forget(session);
+    }
+
+    /// Hands deliveries (already stored as pending) to the dispatcher.
+    pub fn requeue(&self, deliveries: impl IntoIterator<Item = Delivery>) {
+        self.dispatcher.enqueue(deliveries);
+    }
+}

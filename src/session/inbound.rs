@@ -1,0 +1,206 @@
+//! What the page reports about messages becomes stored messages and their
+//! events: new messages (with their media kept on disk), acks, revokes, and
+//! the catch-up that closes the gap a crash leaves between the page seeing a
+//! message and the store keeping it.
+
+use super::SessionEnv;
+use super::bridge::{Bridge, BridgeEvent};
+use super::browser;
+use crate::domain::{Ack, Message, SessionId, message, now_ms};
+use crate::store::Op;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// How far before the newest stored message a catch-up looks: covers
+/// messages whose timestamp (the sender's clock) is older than one already
+/// stored, e.g. delivered late. Duplicates are dropped by id.
+const CATCH_UP_OVERLAP_S: i64 = 600;
+
+/// At most this many of each chat's newest messages are caught up.
+const CATCH_UP_PER_CHAT: u32 = 200;
+
+/// The catch-up watermark for a browser life that begins now.
+pub fn catch_up_since(newest_stored: Option<i64>, now: i64) -> i64 {
+    match newest_stored {
+        Some(ts) => ts - CATCH_UP_OVERLAP_S,
+        // Never stored anything: don't replay the account's whole history.
+        None => now - 60,
+    }
+}
+
+pub struct Inbound {
+    id: SessionId,
+    env: Arc<SessionEnv>,
+    /// Set on (re)connect: fetch what the page saw that we may have missed.
+    pub catch_up_due: bool,
+    /// The last catch-up failed: try again on the next health tick.
+    catch_up_retry: bool,
+    /// Where catch-ups of this browser life start (unix s). Fixed when the
+    /// life begins, before it stores anything: messages of this life that
+    /// are stored before a catch-up runs must not move it past the gap a
+    /// crash left behind.
+    catch_up_since: i64,
+}
+
+impl Inbound {
+    pub fn new(id: SessionId, env: Arc<SessionEnv>) -> Self {
+        Inbound {
+            id,
+            env,
+            catch_up_due: false,
+            catch_up_retry: false,
+            catch_up_since: 0,
+        }
+    }
+
+    /// A new browser life begins: fix its catch-up watermark.
+    pub fn begin_life(&mut self) {
+        let newest = self.env.store.last_message_ts(&self.id).ok().flatten();
+        self.catch_up_since = catch_up_since(newest, now_ms() / 1000);
+        self.catch_up_due = false;
+        self.catch_up_retry = false;
+    }
+
+    /// Turns a message, ack or revoke into store changes. False for any
+    /// other event (the driver's business).
+    pub async fn take(&self, bridge: &Bridge, ev: &BridgeEvent, ops: &mut Vec<Op>) -> bool {
+        match ev {
+            BridgeEvent::Message { msg } => self.message_op(bridge, msg, ops).await,
+            BridgeEvent::Ack { ack, chat, ids } => {
+                let ack = Ack::from_wa(*ack);
+                let chat = chat.as_deref().unwrap_or_default();
+                for id in ids {
+                    let event = message::ack_event(&self.id, id, chat, ack);
+                    ops.push(Op::Ack {
+                        session: self.id.clone(),
+                        id: id.clone(),
+                        ack,
+                        event,
+                    });
+                }
+            }
+            BridgeEvent::Revoke { id: Some(id), chat } => {
+                ops.push(Op::Event(message::revoke_event(
+                    &self.id,
+                    id,
+                    chat.as_deref().unwrap_or(""),
+                )));
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// A message from the page becomes a stored message and its events;
+    /// inbound media is fetched from the page and kept on disk first.
+    async fn message_op(&self, bridge: &Bridge, raw: &Value, ops: &mut Vec<Op>) {
+        let Some(mut msg) = Message::from_bridge(&self.id, raw) else {
+            tracing::debug!(session = %self.id, "ignoring a message without id or chat");
+            return;
+        };
+        if msg.media.is_some() && !msg.from_me {
+            match self.download_media(bridge, &msg.id).await {
+                Ok(size) => {
+                    if let Some(m) = msg.media.as_mut() {
+                        m.size = Some(size);
+                    }
+                }
+                Err(e) => tracing::warn!(session = %self.id, msg = %msg.id, "media not kept: {e}"),
+            }
+        }
+        let events = msg.events();
+        ops.push(Op::Message { msg, events });
+    }
+
+    async fn download_media(&self, bridge: &Bridge, id: &str) -> Result<u64, String> {
+        use base64::Engine as _;
+        let path = self.env.media_path(&self.id, id);
+        if let Ok(meta) = tokio::fs::metadata(&path).await {
+            return Ok(meta.len());
+        }
+        let b64 = bridge.download_media(id).await.map_err(|e| e.to_string())?;
+        if b64.len() / 4 * 3 > super::MAX_MEDIA {
+            return Err(format!("larger than {} MB", super::MAX_MEDIA >> 20));
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|e| format!("bad base64 from the page: {e}"))?;
+        let dir = path.parent().expect("media dir");
+        browser::ensure_private_dir(dir).map_err(|e| e.to_string())?;
+        let tmp = path.with_extension("part");
+        tokio::fs::write(&tmp, &bytes)
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::fs::rename(&tmp, &path)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(bytes.len() as u64)
+    }
+
+    /// Durable before anything else sees it.
+    pub async fn commit(&self, ops: Vec<Op>) {
+        if let Err(e) = self.env.pipeline.commit(ops).await {
+            // Not acknowledged anywhere: the next catch-up finds these again.
+            tracing::error!(session = %self.id, "could not store events: {e}");
+        }
+    }
+
+    pub async fn catch_up_if_due(&mut self, bridge: &Bridge) {
+        if self.catch_up_due {
+            self.catch_up_due = false;
+            self.catch_up_retry = !self.catch_up(bridge).await;
+        }
+    }
+
+    /// On a health tick: a failed catch-up is tried again.
+    pub async fn retry_catch_up(&mut self, bridge: &Bridge) {
+        if self.catch_up_retry {
+            self.catch_up_retry = !self.catch_up(bridge).await;
+        }
+    }
+
+    /// After every (re)connect: what the page holds since this life's
+    /// watermark; duplicates are dropped by id.
+    /// Returns false if it must be tried again.
+    async fn catch_up(&self, bridge: &Bridge) -> bool {
+        match bridge.recent(self.catch_up_since, CATCH_UP_PER_CHAT).await {
+            Ok(list) => {
+                let mut ops = Vec::new();
+                for raw in &list {
+                    self.message_op(bridge, raw, &mut ops).await;
+                }
+                let n = ops.len();
+                match self.env.pipeline.commit(ops).await {
+                    Ok(events) => {
+                        if !events.is_empty() {
+                            tracing::info!(session = %self.id, checked = n, new_events = events.len(), "caught up after connect");
+                        }
+                        true
+                    }
+                    Err(e) => {
+                        tracing::warn!(session = %self.id, "catch-up could not be stored: {e}");
+                        false
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(session = %self.id, "catch-up failed, will retry: {e}");
+                false
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_catch_up_watermark_looks_back_from_the_newest_stored_message() {
+        assert_eq!(
+            catch_up_since(Some(10_000), 99_999),
+            10_000 - CATCH_UP_OVERLAP_S
+        );
+        assert_eq!(catch_up_since(None, 99_999), 99_999 - 60);
+    }
+}
