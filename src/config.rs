@@ -127,6 +127,13 @@ pub struct ServeArgs {
     /// Print each new QR in the terminal.
     #[arg(long, env = "WABRIDGE_PRINT_QR")]
     pub print_qr: bool,
+    /// The session of open-wa EASY API calls that name none (`POST /{method}`);
+    /// by default the only session there is.
+    #[arg(long, env = "WABRIDGE_DEFAULT_SESSION", value_parser = parse_session_id)]
+    pub default_session: Option<crate::domain::SessionId>,
+    /// Seconds `POST /session/create` waits for the first QR.
+    #[arg(long, env = "WABRIDGE_QR_WAIT", default_value_t = 30.0)]
+    pub qr_wait: f64,
     /// Seconds any single call into a page may take.
     #[arg(long, env = "WABRIDGE_PAGE_TIMEOUT", default_value_t = 20.0)]
     pub page_timeout: f64,
@@ -247,4 +254,8 @@ pub fn default_data_dir() -> PathBuf {
     directories::ProjectDirs::from("", "", "wabridge")
         .map(|d| d.data_dir().to_path_buf())
         .unwrap_or_else(|| PathBuf::from("sessions"))
+}
+
+fn parse_session_id(s: &str) -> Result<crate::domain::SessionId, String> {
+    crate::domain::SessionId::parse(s)
 }

@@ -83,14 +83,21 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let env = std::sync::Arc::new(session::SessionEnv::new(config, pipeline, store.clone()));
     let manager = session::Manager::new(env);
     manager.resume().await;
-    let core = core::Core::new(manager.clone())?;
+    let core = core::Core::new(manager.clone(), args.default_session.clone())?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
     tracing::info!("wabridge listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, api::router(core, api_key.into()))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        api::router(
+            core,
+            api_key.into(),
+            std::time::Duration::from_secs_f64(args.qr_wait.max(0.0)),
+        ),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     tracing::info!("shutting down: closing browsers (profiles are kept)");
     manager.shutdown().await;
     store.flush().await?;

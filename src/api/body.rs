@@ -48,7 +48,10 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyError> {
     serde_path_to_error::deserialize::<_, T>(de).map_err(|e| {
         let field = e.path().to_string();
         let inner = e.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
+        // A shape error may be found before a syntax error further on:
+        // only a body that is JSON at all is "invalid" rather than malformed.
+        let is_json = serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok();
+        if inner.is_syntax() || inner.is_eof() || !is_json {
             BodyError::Malformed(format!("the body is not valid JSON: {inner}"))
         } else {
             BodyError::Invalid {

@@ -28,10 +28,15 @@ pub struct Core {
     store: Store,
     /// One client for every media download (connection reuse, one timeout).
     http: reqwest::Client,
+    /// The session of calls that name none (open-wa's `POST /{method}`).
+    default_session: Option<crate::domain::SessionId>,
 }
 
 impl Core {
-    pub fn new(manager: Arc<Manager>) -> anyhow::Result<Self> {
+    pub fn new(
+        manager: Arc<Manager>,
+        default_session: Option<crate::domain::SessionId>,
+    ) -> anyhow::Result<Self> {
         let env = manager.env().clone();
         Ok(Core {
             pipeline: env.pipeline.clone(),
@@ -41,6 +46,7 @@ impl Core {
                 .timeout(media::FETCH_TIMEOUT)
                 .user_agent(concat!("wabridge/", env!("CARGO_PKG_VERSION")))
                 .build()?,
+            default_session,
         })
     }
 

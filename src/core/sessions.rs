@@ -3,6 +3,7 @@
 use super::{Core, CoreError};
 use crate::domain::{SessionId, Status, Webhook};
 use crate::session::SessionView;
+use std::time::Duration;
 
 impl Core {
     pub async fn create_session(
@@ -70,6 +71,60 @@ impl Core {
                     view.status().as_str()
                 ),
             })
+    }
+}
+
+impl Core {
+    /// Adds a webhook unless one with the same URL and format is there.
+    pub async fn subscribe(&self, id: &SessionId, hook: Webhook) -> Result<SessionView, CoreError> {
+        check_hooks(std::slice::from_ref(&hook), "webhooks")?;
+        let view = self.manager.get(id).await?;
+        let mut hooks = view.record.webhooks.clone();
+        if hooks
+            .iter()
+            .any(|h| h.url == hook.url && h.format == hook.format)
+        {
+            return Ok(view);
+        }
+        hooks.push(hook);
+        Ok(self.manager.set_webhooks(id, hooks).await?)
+    }
+
+    /// Waits, at most `limit`, until the session shows a QR or leaves the
+    /// states before it (connected, failed, ...). Returns the session then.
+    pub async fn settle(&self, id: &SessionId, limit: Duration) -> Result<SessionView, CoreError> {
+        if let Some(mut rx) = self.manager.watch(id).await {
+            let _ = tokio::time::timeout(
+                limit,
+                rx.wait_for(|l| match l.status {
+                    Status::Starting | Status::Disconnected => false,
+                    Status::ScanQr => l.qr.is_some(),
+                    _ => true,
+                }),
+            )
+            .await;
+        }
+        self.session(id).await
+    }
+
+    /// The session `POST /{method}` means: the configured default, else
+    /// the only session there is.
+    pub async fn default_session(&self) -> Result<SessionId, CoreError> {
+        if let Some(id) = &self.default_session {
+            return Ok(id.clone());
+        }
+        let all = self.manager.list().await;
+        match all.as_slice() {
+            [one] => Ok(one.record.id.clone()),
+            [] => Err(CoreError::NotFound {
+                code: "session_not_found",
+                message: "there is no session yet; create one first".into(),
+            }),
+            _ => Err(CoreError::invalid(
+                "session",
+                "must be named in the path (/{session}/{method}) when there is more than one session, or set WABRIDGE_DEFAULT_SESSION",
+            )),
+        }
     }
 }
 

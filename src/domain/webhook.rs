@@ -22,6 +22,8 @@ impl Format {
     pub fn carries(self, kind: EventKind) -> bool {
         match self {
             Format::Simple => matches!(kind, EventKind::Message | EventKind::MessageAny),
+            // open-wa sends its QR through another channel (--ev), not webhooks.
+            Format::Openwa => kind != EventKind::SessionQr,
             _ => true,
         }
     }
@@ -94,10 +96,13 @@ impl Webhook {
                 ),
             ));
         }
-        if !matches!(self.format, Format::Native | Format::Simple) {
+        if !matches!(
+            self.format,
+            Format::Native | Format::Simple | Format::Openwa
+        ) {
             return Err((
                 format!("{at}.format"),
-                "is not supported yet (supported: native, simple)".into(),
+                "is not supported yet (supported: native, simple, openwa)".into(),
             ));
         }
         if let Some(secret) = &self.secret {
@@ -126,6 +131,18 @@ impl Webhook {
             }
         }
         Ok(())
+    }
+
+    /// A subscription with the default retries and no secret.
+    pub fn subscriber(url: String, format: Format, events: &[&str]) -> Webhook {
+        Webhook {
+            url,
+            events: events.iter().map(|e| e.to_string()).collect(),
+            format,
+            secret: None,
+            retries: Retries::default(),
+            headers: BTreeMap::new(),
+        }
     }
 
     /// Whether this subscriber gets events of this kind.

@@ -130,6 +130,11 @@ impl Manager {
         Ok(SessionView { record, live })
     }
 
+    /// The live state of a running session, to wait on its changes.
+    pub async fn watch(&self, id: &SessionId) -> Option<watch::Receiver<LiveState>> {
+        self.handles.lock().await.get(id).map(|h| h.state.clone())
+    }
+
     pub fn exists(&self, id: &SessionId) -> bool {
         self.records().get(id).is_some()
     }

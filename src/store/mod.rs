@@ -87,19 +87,29 @@ fn prefix(session: &SessionId) -> Vec<u8> {
     k
 }
 
-fn msg_key(session: &SessionId, ts: i64, id: &str) -> Vec<u8> {
-    let mut k = prefix(session);
+/// The order of a message within a session: its timestamp (seconds), then
+/// the order the store first saw it (a sequence that survives restarts),
+/// then its id. Message ids are random, so without the sequence two
+/// messages of one second would list in a random order.
+fn order_suffix(ts: i64, seq: u64, id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(16 + id.len());
     k.extend_from_slice(&(ts.max(0) as u64).to_be_bytes());
+    k.extend_from_slice(&seq.to_be_bytes());
     k.extend_from_slice(id.as_bytes());
     k
 }
 
-fn chat_key(session: &SessionId, chat: &str, ts: i64, id: &str) -> Vec<u8> {
+fn msg_key(session: &SessionId, order: &[u8]) -> Vec<u8> {
+    let mut k = prefix(session);
+    k.extend_from_slice(order);
+    k
+}
+
+fn chat_key(session: &SessionId, chat: &str, order: &[u8]) -> Vec<u8> {
     let mut k = prefix(session);
     k.extend_from_slice(chat.as_bytes());
     k.push(0);
-    k.extend_from_slice(&(ts.max(0) as u64).to_be_bytes());
-    k.extend_from_slice(id.as_bytes());
+    k.extend_from_slice(order);
     k
 }
 
@@ -213,6 +223,14 @@ impl Store {
     /// changes took effect (their indices). Not yet durable: call `flush`
     /// before acknowledging anything.
     pub fn commit(&self, changes: &[Change]) -> Result<(Vec<Event>, Vec<usize>)> {
+        // Taken outside the transaction, which may run more than once.
+        let seqs = changes
+            .iter()
+            .map(|c| match c.op {
+                Op::Message { .. } => self.db.generate_id(),
+                _ => Ok(0),
+            })
+            .collect::<std::result::Result<Vec<u64>, _>>()?;
         let res = (&self.messages, &self.msgids, &self.chats, &self.outbox).transaction(
             |(messages, msgids, chats, outbox)| {
                 let mut events = Vec::new();
@@ -225,14 +243,12 @@ impl Store {
                             if msgids.get(&idk)?.is_some() {
                                 continue;
                             }
-                            let key = msg_key(&msg.session, msg.timestamp, &msg.id);
+                            let order = order_suffix(msg.timestamp, seqs[i], &msg.id);
+                            let key = msg_key(&msg.session, &order);
                             messages
                                 .insert(key.clone(), serde_json::to_vec(msg).map_err(abort)?)?;
                             msgids.insert(idk, key)?;
-                            chats.insert(
-                                chat_key(&msg.session, &msg.chat, msg.timestamp, &msg.id),
-                                &[][..],
-                            )?;
+                            chats.insert(chat_key(&msg.session, &msg.chat, &order), &[][..])?;
                             events.extend(evs.iter().cloned());
                         }
                         Op::Ack {
@@ -492,5 +508,88 @@ impl Store {
     pub async fn flush(&self) -> Result<()> {
         self.db.flush_async().await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Message, Sender};
+
+    fn msg(session: &SessionId, id: &str, ts: i64) -> Op {
+        let m = Message {
+            id: id.into(),
+            session: session.clone(),
+            chat: "15551234567@c.us".into(),
+            from: None,
+            to: None,
+            from_me: false,
+            kind: "text".into(),
+            text: Some(id.into()),
+            caption: None,
+            timestamp: ts,
+            ack: Ack::Sent,
+            sender: Sender {
+                phone: None,
+                name: None,
+            },
+            reply_to: None,
+            media: None,
+        };
+        let events = m.events();
+        Op::Message { msg: m, events }
+    }
+
+    #[test]
+    fn history_within_one_second_is_in_the_order_messages_came_across_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SessionId::parse("s1").unwrap();
+        // Ids in an order unrelated to arrival, all in one second.
+        let ids = ["m_Z", "m_A", "m_Q", "m_B", "m_Y"];
+        {
+            let store = Store::open(dir.path()).unwrap();
+            for id in &ids[..3] {
+                let changes = [Change {
+                    op: msg(&s, id, 1_700_000_000),
+                    deliveries: vec![],
+                }];
+                store.commit(&changes).unwrap();
+            }
+            store.db.flush().unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        for id in &ids[3..] {
+            let changes = [Change {
+                op: msg(&s, id, 1_700_000_000),
+                deliveries: vec![],
+            }];
+            store.commit(&changes).unwrap();
+        }
+        let newest_first: Vec<&str> = ids.iter().rev().copied().collect();
+        let (all, _) = store.messages(&s, None, 10, None).unwrap();
+        assert_eq!(
+            all.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+            newest_first
+        );
+        let (chat, _) = store
+            .messages(&s, Some("15551234567@c.us"), 10, None)
+            .unwrap();
+        assert_eq!(
+            chat.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+            newest_first
+        );
+        // Paging keeps the order.
+        let (p1, next) = store.messages(&s, None, 2, None).unwrap();
+        let (p2, _) = store.messages(&s, None, 10, next.as_deref()).unwrap();
+        let paged: Vec<&str> = p1.iter().chain(&p2).map(|m| m.id.as_str()).collect();
+        assert_eq!(paged, newest_first);
+        // A duplicate is not stored again.
+        let (events, applied) = store
+            .commit(&[Change {
+                op: msg(&s, "m_A", 1_700_000_000),
+                deliveries: vec![],
+            }])
+            .unwrap();
+        assert!(events.is_empty() && applied.is_empty());
     }
 }

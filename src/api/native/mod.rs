@@ -7,14 +7,24 @@ pub mod webhook;
 
 pub use convert::ApiError;
 
+use crate::api::auth::{Denied, Guard, require_key};
 use crate::core::Core;
 use axum::{
     Router,
+    http::StatusCode,
+    middleware,
+    response::{IntoResponse, Response},
     routing::{get, post, put},
 };
 use handlers as h;
+use std::sync::Arc;
 
-pub fn routes() -> Router<Core> {
+/// A refused key, in the native error shape.
+fn deny(d: Denied) -> Response {
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", d.sentence()).into_response()
+}
+
+pub fn routes(core: Core, api_key: Arc<str>) -> Router {
     Router::new()
         .route("/api/sessions", post(h::create).get(h::list))
         .route("/api/sessions/{id}", get(h::get).delete(h::delete))
@@ -35,4 +45,9 @@ pub fn routes() -> Router<Core> {
         .route("/api/sessions/{id}/deliveries", get(h::deliveries))
         .route("/api/sessions/{id}/deliveries/{did}/retry", post(h::retry))
         .route("/api/events", get(h::events))
+        .route_layer(middleware::from_fn_with_state(
+            Guard::new(api_key, deny),
+            require_key,
+        ))
+        .with_state(core)
 }

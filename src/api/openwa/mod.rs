@@ -1,4 +1,79 @@
-//! The open-wa dialect: what backends written for open-wa (and wrappers
-//! around it) send and receive.
+//! The open-wa dialect: what backends written for open-wa send and receive.
+//! * the wrapper routes many open-wa servers put in front of it:
+//!   `POST /session/create`, `POST /message/send`, `GET /session/{id}/status`
+//!   (and list, logout, delete);
+//! * the EASY API: `POST /{sessionId}/{method}` and `POST /{method}` with
+//!   `{"args": {...} | [...]}`;
+//! * webhook bodies: `simple` (wrapper backends) and `openwa` (open-wa's own).
+//!
+//! Pure conversions in `convert`, handlers in `handlers`, bodies in `webhook`.
 
+pub mod convert;
+mod handlers;
 pub mod webhook;
+
+use crate::api::auth::{Denied, Guard, require_key};
+use crate::core::Core;
+use axum::{
+    Json, Router,
+    extract::DefaultBodyLimit,
+    http::StatusCode,
+    middleware,
+    response::{IntoResponse, Response},
+    routing::{delete, get, post},
+};
+use handlers as h;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Clone)]
+pub struct OpenWa {
+    core: Core,
+    /// How long `POST /session/create` waits for the first QR.
+    qr_wait: Duration,
+}
+
+/// Wrapper bodies are small: a text message at most.
+const WRAPPER_MAX_BODY: usize = 1 << 20;
+
+/// A refused key, in the open-wa routes' shape.
+fn deny(d: Denied) -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        Json(serde_json::json!({"success": false, "error": d.sentence()})),
+    )
+        .into_response()
+}
+
+/// The wrapper routes.
+pub fn routes(core: Core, api_key: Arc<str>, qr_wait: Duration) -> Router {
+    Router::new()
+        .route("/session/create", post(h::create))
+        .route("/session/{id}/status", get(h::status))
+        .route("/session/{id}/logout", post(h::logout))
+        .route("/session/{id}", delete(h::delete))
+        .route("/sessions", get(h::sessions))
+        .route("/message/send", post(h::send))
+        .layer(DefaultBodyLimit::max(WRAPPER_MAX_BODY))
+        .route_layer(middleware::from_fn_with_state(
+            Guard::new(api_key, deny),
+            require_key,
+        ))
+        .with_state(OpenWa { core, qr_wait })
+}
+
+/// The EASY API. Its paths match almost anything of one or two segments:
+/// the router serves it only for what no other route took.
+pub fn easy_routes(core: Core, api_key: Arc<str>) -> Router {
+    Router::new()
+        .route("/{method}", post(h::easy_default))
+        .route("/{session}/{method}", post(h::easy))
+        .route_layer(middleware::from_fn_with_state(
+            Guard::new(api_key, deny),
+            require_key,
+        ))
+        .with_state(OpenWa {
+            core,
+            qr_wait: Duration::ZERO,
+        })
+}

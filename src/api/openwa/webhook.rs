@@ -1,9 +1,52 @@
 //! open-wa webhook bodies. `simple`: what backends written for an open-wa
-//! wrapper consume, one flat object per inbound message.
+//! wrapper consume, one flat object per inbound message. `openwa`: open-wa's
+//! own `{ts, sessionId, id, event, data, webhook_id}` with its listener
+//! names (onMessage, onAnyMessage, onAck, onStateChanged, onLogout,
+//! onMessageDeleted) and its Message shape. Both Standard Webhooks signed.
 
-use crate::domain::{Delivery, Event};
+use super::convert;
+use crate::domain::{Delivery, Event, EventKind, Status};
 use crate::webhook::{Rendered, signature};
 use serde_json::{Value, json};
+
+pub fn render_openwa(d: &Delivery, now_s: i64) -> Rendered {
+    let body = serde_json::to_vec(&openwa(&d.event, &webhook_id(d))).unwrap_or_default();
+    Rendered {
+        headers: signature::standard_headers(d, &body, now_s),
+        body,
+        content_type: "application/json",
+    }
+}
+
+/// A stable id of the subscription (open-wa gives each registered webhook one).
+fn webhook_id(d: &Delivery) -> String {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(format!("{}\0{}", d.session, d.hook.url).as_bytes());
+    h[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The listener name and data open-wa would send for an event.
+fn openwa(ev: &Event, webhook_id: &str) -> Value {
+    let p = &ev.payload;
+    let (name, data) = match ev.event {
+        EventKind::Message => ("onMessage", convert::message(p)),
+        EventKind::MessageAny => ("onAnyMessage", convert::message(p)),
+        EventKind::MessageAck => ("onAck", convert::acked_message(p)),
+        EventKind::MessageRevoked => (
+            "onMessageDeleted",
+            json!({"id": p["id"], "chatId": p["chat"]}),
+        ),
+        EventKind::SessionStatus | EventKind::SessionQr => {
+            let status: Option<Status> = serde_json::from_value(p["status"].clone()).ok();
+            match status {
+                Some(Status::LoggedOut) => ("onLogout", json!(true)),
+                Some(s) => ("onStateChanged", json!(convert::state(s))),
+                None => ("onStateChanged", Value::Null),
+            }
+        }
+    };
+    convert::webhook_envelope(ev.timestamp, &ev.session, &ev.id, name, data, webhook_id)
+}
 
 pub fn render_simple(d: &Delivery, now_s: i64) -> Rendered {
     let body = serde_json::to_vec(&simple(&d.event)).unwrap_or_default();
@@ -36,7 +79,80 @@ fn simple(ev: &Event) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{EventKind, SessionId};
+    use crate::domain::SessionId;
+
+    #[test]
+    fn openwa_shapes() {
+        let sid = SessionId::parse("shop1").unwrap();
+        let msg = json!({"id": "false_15551234567@c.us_X", "session": "shop1", "chat": "15551234567@c.us",
+            "from": "15551234567@c.us", "to": "15550001111@c.us", "from_me": false, "type": "text", "text": "hi",
+            "caption": null, "timestamp": 1704110400, "ack": "sent", "sender": {"phone": "15551234567", "name": "Alice"},
+            "reply_to": null, "media": null});
+        let v = openwa(&Event::new(&sid, EventKind::Message, msg), "w1");
+        assert_eq!(v["event"], "onMessage");
+        assert_eq!(v["sessionId"], "shop1");
+        assert_eq!(v["webhook_id"], "w1");
+        assert!(v["id"].as_str().unwrap().starts_with("evt_") && v["ts"].is_i64());
+        let d = &v["data"];
+        assert_eq!(
+            (d["body"].as_str(), d["type"].as_str(), d["t"].as_i64()),
+            (Some("hi"), Some("chat"), Some(1704110400))
+        );
+        assert_eq!(
+            (d["from"].as_str(), d["chatId"].as_str()),
+            (Some("15551234567@c.us"), Some("15551234567@c.us"))
+        );
+        assert_eq!(
+            (
+                d["fromMe"].as_bool(),
+                d["isGroupMsg"].as_bool(),
+                d["ack"].as_i64()
+            ),
+            (Some(false), Some(false), Some(1))
+        );
+        assert_eq!(d["sender"]["pushname"], "Alice");
+        assert_eq!(d["sender"]["id"], "15551234567@c.us");
+        let ack = openwa(
+            &Event::new(
+                &sid,
+                EventKind::MessageAck,
+                json!({"id": "true_1@c.us_A", "chat": "1@c.us", "ack": "read"}),
+            ),
+            "w1",
+        );
+        assert_eq!(
+            (
+                ack["event"].as_str(),
+                ack["data"]["ack"].as_i64(),
+                ack["data"]["fromMe"].as_bool()
+            ),
+            (Some("onAck"), Some(3), Some(true))
+        );
+        let st = openwa(
+            &Event::new(
+                &sid,
+                EventKind::SessionStatus,
+                json!({"status": "CONNECTED"}),
+            ),
+            "w1",
+        );
+        assert_eq!(
+            (st["event"].as_str(), st["data"].as_str()),
+            (Some("onStateChanged"), Some("CONNECTED"))
+        );
+        let out = openwa(
+            &Event::new(
+                &sid,
+                EventKind::SessionStatus,
+                json!({"status": "LOGGED_OUT"}),
+            ),
+            "w1",
+        );
+        assert_eq!(
+            (out["event"].as_str(), out["data"].as_bool()),
+            (Some("onLogout"), Some(true))
+        );
+    }
 
     #[test]
     fn simple_shape() {

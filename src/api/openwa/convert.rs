@@ -1,0 +1,662 @@
+//! The open-wa dialect's conversions, all pure: wrapper-route shapes, EASY
+//! API calls (open-wa's method names and parameter orders, from its
+//! `Client`), open-wa's Message/Chat/Contact shapes, its connection STATE,
+//! and errors.
+
+use crate::api::body::BodyError;
+use crate::core::{CoreError, MediaSource, OutgoingMedia, SendRequest};
+use crate::domain::{SessionId, Status, Wid};
+use crate::session::{ChatInfo, SessionView};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+// ---- the wrapper routes: /session/create, /message/send, /session/{id}/status
+
+/// An error of the wrapper routes: `{"success": false, "error": "sentence"}`.
+#[derive(Debug)]
+pub struct WrapperError {
+    pub status: StatusCode,
+    pub error: String,
+}
+
+impl WrapperError {
+    pub fn new(status: StatusCode, error: impl Into<String>) -> Self {
+        WrapperError {
+            status,
+            error: error.into(),
+        }
+    }
+
+    pub fn body(&self) -> Value {
+        json!({"success": false, "error": self.error})
+    }
+}
+
+/// The status a core error deserves on any open-wa route.
+pub fn status_of(e: &CoreError) -> StatusCode {
+    match e {
+        CoreError::SessionNotFound(_) | CoreError::NotFound { .. } => StatusCode::NOT_FOUND,
+        CoreError::SessionExists(_)
+        | CoreError::NotReady(_)
+        | CoreError::IdempotencyInProgress
+        | CoreError::Conflict { .. } => StatusCode::CONFLICT,
+        CoreError::Invalid { .. } | CoreError::NotOnWhatsApp(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        CoreError::MediaTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        CoreError::WhatsApp(_) => StatusCode::BAD_GATEWAY,
+        CoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        CoreError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl From<CoreError> for WrapperError {
+    fn from(e: CoreError) -> Self {
+        WrapperError::new(status_of(&e), e.to_string())
+    }
+}
+
+impl From<BodyError> for WrapperError {
+    fn from(e: BodyError) -> Self {
+        match e {
+            BodyError::Malformed(m) => WrapperError::new(StatusCode::BAD_REQUEST, m),
+            BodyError::TooLarge => WrapperError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the request body is too large",
+            ),
+            BodyError::Invalid { field, why } if field == "." => WrapperError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("the body does not fit: {why}"),
+            ),
+            BodyError::Invalid { field, why } => WrapperError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("field '{field}' is invalid: {why}"),
+            ),
+        }
+    }
+}
+
+pub fn session_id(raw: Option<&str>) -> Result<SessionId, WrapperError> {
+    let raw = raw.filter(|s| !s.is_empty()).ok_or_else(|| {
+        WrapperError::new(StatusCode::UNPROCESSABLE_ENTITY, "'session_id' is required")
+    })?;
+    SessionId::parse(raw).map_err(|e| {
+        WrapperError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("'session_id': {e}"),
+        )
+    })
+}
+
+#[derive(Deserialize)]
+pub struct CreateIn {
+    pub session_id: Option<String>,
+    #[serde(rename = "sessionId")]
+    pub session_id_camel: Option<String>,
+    pub webhook_url: Option<String>,
+}
+
+impl CreateIn {
+    pub fn id(&self) -> Result<SessionId, WrapperError> {
+        session_id(
+            self.session_id
+                .as_deref()
+                .or(self.session_id_camel.as_deref()),
+        )
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SendIn {
+    pub session_id: Option<String>,
+    #[serde(rename = "sessionId")]
+    pub session_id_camel: Option<String>,
+    pub to_number: Option<String>,
+    pub to: Option<String>,
+    pub message: Option<String>,
+}
+
+impl SendIn {
+    pub fn into_request(self) -> Result<(SessionId, SendRequest), WrapperError> {
+        let id = session_id(
+            self.session_id
+                .as_deref()
+                .or(self.session_id_camel.as_deref()),
+        )?;
+        let to = self
+            .to_number
+            .or(self.to)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                WrapperError::new(StatusCode::UNPROCESSABLE_ENTITY, "'to_number' is required")
+            })?;
+        let to = Wid::parse(&to).map_err(|e| {
+            WrapperError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("'to_number': {e}"),
+            )
+        })?;
+        let text = self.message.filter(|m| !m.is_empty()).ok_or_else(|| {
+            WrapperError::new(StatusCode::UNPROCESSABLE_ENTITY, "'message' is required")
+        })?;
+        Ok((
+            id,
+            SendRequest {
+                to,
+                text: Some(text),
+                media: None,
+                caption: None,
+                reply_to: None,
+            },
+        ))
+    }
+}
+
+/// `status` as the wrapper shows it: lowercase.
+pub fn wrapper_status(s: Status) -> String {
+    s.as_str().to_ascii_lowercase()
+}
+
+/// `POST /session/create`'s answer.
+pub fn created(v: &SessionView, qr_data_url: Option<String>) -> Value {
+    let status = v.status();
+    let message = match status {
+        Status::Connected => "the session is connected".to_string(),
+        Status::ScanQr => "scan the QR code with WhatsApp (Settings > Linked devices)".to_string(),
+        Status::Failed => format!(
+            "the session failed: {}",
+            v.error().unwrap_or("unknown error")
+        ),
+        _ => "the session is starting; ask its status for the QR code".to_string(),
+    };
+    json!({
+        "session_id": v.record.id,
+        "qr_code": qr_data_url,
+        "status": wrapper_status(status),
+        "message": message,
+    })
+}
+
+/// `GET /session/{id}/status`'s answer.
+pub fn status(v: &SessionView, qr_data_url: Option<String>) -> Value {
+    let me = v
+        .live
+        .as_ref()
+        .and_then(|l| l.me.clone())
+        .or(v.record.me.clone());
+    let s = v.status();
+    let mut out = json!({
+        "session_id": v.record.id,
+        "connected": s == Status::Connected,
+        "status": wrapper_status(s),
+        "phone_number": me.map(|m| format!("+{}", m.phone)),
+        "qr_code": qr_data_url,
+        "details": {"status": s, "battery": null, "plugged": null},
+    });
+    if let Some(e) = v.error() {
+        out["details"]["error"] = json!(e);
+    }
+    out
+}
+
+// ---- open-wa shapes
+
+/// open-wa's connection STATE for a session status.
+pub fn state(s: Status) -> &'static str {
+    match s {
+        Status::Connected => "CONNECTED",
+        Status::Starting => "OPENING",
+        Status::ScanQr | Status::LoggedOut => "UNPAIRED",
+        Status::Disconnected => "DISCONNECTED",
+        Status::Stopped | Status::Failed => "UNLAUNCHED",
+    }
+}
+
+fn wid_obj(id: &str) -> Value {
+    let (user, server) = id.split_once('@').unwrap_or((id, "c.us"));
+    json!({"server": server, "user": user, "_serialized": id})
+}
+
+/// open-wa's message type for ours.
+fn message_type(kind: &str) -> &'static str {
+    match kind {
+        "text" => "chat",
+        "image" => "image",
+        "video" => "video",
+        "audio" => "audio",
+        "document" => "document",
+        "sticker" => "sticker",
+        "location" => "location",
+        _ => "unknown",
+    }
+}
+
+fn ack_number(ack: &Value) -> i64 {
+    match ack.as_str().unwrap_or("") {
+        "failed" => -1,
+        "pending" => 0,
+        "sent" => 1,
+        "delivered" => 2,
+        "read" => 3,
+        "played" => 4,
+        _ => 0,
+    }
+}
+
+/// A contact as open-wa shows one.
+fn contact(id: &str, name: Option<&str>, is_me: bool) -> Value {
+    let user = id.split('@').next().unwrap_or(id);
+    let formatted = name.map(String::from).unwrap_or_else(|| format!("+{user}"));
+    json!({
+        "id": id, "name": name, "pushname": name, "shortName": name, "formattedName": formatted,
+        "isMe": is_me, "isMyContact": false, "isBusiness": false, "isEnterprise": false,
+        "isPSA": false, "isUser": id.ends_with("@c.us"), "isWAContact": true,
+        "labels": [], "msgs": null, "statusMute": false, "type": "in", "verifiedLevel": 0,
+    })
+}
+
+/// A stored message (the native payload) as an open-wa Message.
+pub fn message(p: &Value) -> Value {
+    let s = |k: &str| p[k].as_str();
+    let id = s("id").unwrap_or("");
+    let chat = s("chat").unwrap_or("");
+    let from_me = p["from_me"].as_bool().unwrap_or(false);
+    let kind = s("type").unwrap_or("other");
+    let is_media = !matches!(kind, "text" | "location" | "other");
+    let is_group = chat.ends_with("@g.us");
+    let sender_id = match p["sender"]["phone"].as_str() {
+        Some(phone) => format!("{phone}@c.us"),
+        None => s("from").unwrap_or(chat).to_string(),
+    };
+    let name = p["sender"]["name"].as_str();
+    let body = if is_media { s("caption") } else { s("text") }.unwrap_or("");
+    let t = p["timestamp"].as_i64().unwrap_or(0);
+    let mut m = json!({
+        "id": id,
+        "body": body,
+        "content": body,
+        "text": body,
+        "type": message_type(kind),
+        "t": t,
+        "timestamp": t,
+        "notifyName": name.unwrap_or(""),
+        "from": s("from").unwrap_or(if from_me { "" } else { chat }),
+        "to": s("to").unwrap_or(if from_me { chat } else { "" }),
+        "self": if from_me { "out" } else { "in" },
+        "ack": ack_number(&p["ack"]),
+        "fromMe": from_me,
+        "chatId": chat,
+        "isGroupMsg": is_group,
+        "author": if is_group { Value::from(sender_id.clone()) } else { Value::Null },
+        "sender": contact(&sender_id, name, from_me),
+        "isMedia": is_media,
+        "isMMS": is_media,
+        "isNewMsg": true,
+        "isNotification": false,
+        "isPSA": false,
+        "isForwarded": false,
+        "broadcast": false,
+        "star": false,
+        "invis": false,
+        "local": false,
+        "labels": [],
+        "mentionedJidList": [],
+        "caption": s("caption"),
+        "mimetype": p["media"]["mimetype"],
+        "filename": p["media"]["filename"],
+        "quotedMsgObj": s("reply_to").map(|r| json!({"id": r})),
+    });
+    if let Some(url) = p["media"]["url"].as_str() {
+        // Where wabridge keeps the media (fetch it with the API key).
+        m["clientUrl"] = json!(url);
+    }
+    if kind == "location" {
+        m["lat"] = p["location"]["lat"].clone();
+        m["lng"] = p["location"]["lng"].clone();
+    }
+    m
+}
+
+/// What an ack event tells, as the Message open-wa's onAck carries.
+pub fn acked_message(p: &Value) -> Value {
+    let id = p["id"].as_str().unwrap_or("");
+    let chat = p["chat"].as_str().unwrap_or("");
+    json!({
+        "id": id, "ack": ack_number(&p["ack"]), "chatId": chat, "to": chat,
+        "fromMe": id.starts_with("true_"), "self": "out", "isGroupMsg": chat.ends_with("@g.us"),
+    })
+}
+
+/// A chat as open-wa's getAllChats shows one.
+pub fn chat(c: &ChatInfo) -> Value {
+    let is_group = c.id.ends_with("@g.us");
+    let title = c
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("+{}", c.id.split('@').next().unwrap_or("")));
+    json!({
+        "id": c.id, "name": c.name, "formattedTitle": title, "isGroup": is_group,
+        "kind": if is_group { "group" } else { "chat" }, "unreadCount": c.unread, "t": c.timestamp,
+        "archive": false, "pin": 0, "isReadOnly": false, "muteExpiration": 0, "notSpam": true,
+        "contact": if is_group { Value::Null } else { contact(&c.id, c.name.as_deref(), false) },
+        "msgs": null,
+    })
+}
+
+/// The contacts behind one-to-one chats, as getAllContacts shows them.
+pub fn contacts(chats: &[ChatInfo]) -> Vec<Value> {
+    chats
+        .iter()
+        .filter(|c| c.id.ends_with("@c.us"))
+        .map(|c| contact(&c.id, c.name.as_deref(), false))
+        .collect()
+}
+
+/// checkNumberStatus's NumberCheck: `numberExists` only when it exists.
+pub fn number_check(asked: &Wid, found: Option<&str>) -> Value {
+    match found {
+        Some(id) => json!({"id": wid_obj(id), "status": 200, "isBusiness": false,
+                           "canReceiveMessage": true, "numberExists": true}),
+        None => json!({"id": wid_obj(asked.as_str()), "status": 404, "isBusiness": false,
+                       "canReceiveMessage": false}),
+    }
+}
+
+pub fn me(v: &SessionView) -> Value {
+    let me = v
+        .live
+        .as_ref()
+        .and_then(|l| l.me.clone())
+        .or(v.record.me.clone());
+    match me {
+        Some(m) => {
+            let mut c = contact(&m.id, m.name.as_deref(), true);
+            c["me"] = wid_obj(&m.id);
+            c["wid"] = wid_obj(&m.id);
+            c["pushname"] = json!(m.name);
+            c
+        }
+        None => Value::Null,
+    }
+}
+
+// ---- the EASY API: POST /{sessionId}/{method}, {"args": {...} | [...]}
+
+/// The methods open-wa's `Client` offers that wabridge serves, with their
+/// parameter names in open-wa's order (for named `args`).
+pub const METHODS: &[(&str, &[&str])] = &[
+    ("sendText", &["to", "content"]),
+    ("sendImage", FILE_PARAMS),
+    ("sendFile", FILE_PARAMS),
+    ("reply", &["to", "content", "quotedMsgId", "sendSeen"]),
+    ("sendSeen", &["chatId"]),
+    ("getHostNumber", &[]),
+    ("getConnectionState", &[]),
+    ("isConnected", &[]),
+    ("checkNumberStatus", &["contactId"]),
+    ("getAllChats", &["withNewMessageOnly"]),
+    ("getAllContacts", &[]),
+    ("getMe", &[]),
+    ("logout", &["preserveSessionData"]),
+    ("healthCheck", &[]),
+];
+
+const FILE_PARAMS: &[&str] = &[
+    "to",
+    "file",
+    "filename",
+    "caption",
+    "quotedMsgId",
+    "waitForId",
+    "ptt",
+    "withoutPreview",
+    "hideTags",
+    "viewOnce",
+    "requestConfig",
+];
+
+/// One EASY API call, its arguments read and checked.
+pub enum Call {
+    Send(SendRequest),
+    SendSeen(Wid),
+    GetHostNumber,
+    GetConnectionState,
+    IsConnected,
+    CheckNumberStatus(Wid),
+    GetAllChats { unread_only: bool },
+    GetAllContacts,
+    GetMe,
+    Logout,
+    HealthCheck,
+}
+
+/// An EASY API error: `{"success": false, "error": {"name", "message", "data"}}`.
+#[derive(Debug)]
+pub struct EasyError {
+    pub status: StatusCode,
+    pub name: &'static str,
+    pub message: String,
+}
+
+impl EasyError {
+    pub fn new(status: StatusCode, name: &'static str, message: impl Into<String>) -> Self {
+        EasyError {
+            status,
+            name,
+            message: message.into(),
+        }
+    }
+
+    fn bad_args(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "INVALID_ARGS", message)
+    }
+
+    pub fn unknown_method(method: &str) -> Self {
+        let known: Vec<&str> = METHODS.iter().map(|(m, _)| *m).collect();
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "UNKNOWN_METHOD",
+            format!(
+                "Cannot find method: {method}. wabridge serves: {}",
+                known.join(", ")
+            ),
+        )
+    }
+
+    pub fn body(&self) -> Value {
+        json!({"success": false, "error": {"name": self.name, "message": self.message, "data": null}})
+    }
+}
+
+impl From<BodyError> for EasyError {
+    fn from(e: BodyError) -> Self {
+        match e {
+            BodyError::Malformed(m) => EasyError::new(StatusCode::BAD_REQUEST, "MALFORMED_BODY", m),
+            BodyError::TooLarge => EasyError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                "the request body is too large",
+            ),
+            BodyError::Invalid { field, why } => {
+                EasyError::bad_args(format!("'{field}' is invalid: {why}"))
+            }
+        }
+    }
+}
+
+/// A method failed. Like open-wa, a call that ran and failed answers 200
+/// with `success: false`; a session that does not exist is a 404.
+impl From<CoreError> for EasyError {
+    fn from(e: CoreError) -> Self {
+        let (status, name) = match &e {
+            CoreError::SessionNotFound(_) => (StatusCode::NOT_FOUND, "SESSION_NOT_FOUND"),
+            CoreError::NotReady(_) => (StatusCode::OK, "STATE_ERROR"),
+            CoreError::Invalid { .. } | CoreError::MediaTooLarge(_) => {
+                (StatusCode::BAD_REQUEST, "INVALID_ARGS")
+            }
+            _ => (StatusCode::OK, "ERROR"),
+        };
+        EasyError::new(status, name, e.to_string())
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct EasyIn {
+    #[serde(default)]
+    pub args: Value,
+    pub method: Option<String>,
+}
+
+/// Arguments by position or by open-wa's parameter names.
+struct Args<'a> {
+    params: &'a [&'a str],
+    args: &'a Value,
+}
+
+impl Args<'_> {
+    fn get(&self, name: &str) -> Option<&Value> {
+        let v = match self.args {
+            Value::Array(a) => {
+                let i = self.params.iter().position(|p| *p == name)?;
+                a.get(i)
+            }
+            Value::Object(o) => o.get(name),
+            _ => None,
+        }?;
+        (!v.is_null()).then_some(v)
+    }
+
+    fn string(&self, name: &str) -> Result<Option<String>, EasyError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            // A MessageId may come as an object with `_serialized`.
+            Some(Value::Object(o)) if o.get("_serialized").is_some_and(Value::is_string) => {
+                Ok(o["_serialized"].as_str().map(String::from))
+            }
+            Some(_) => Err(EasyError::bad_args(format!("'{name}' must be a string"))),
+        }
+    }
+
+    fn required(&self, name: &str) -> Result<String, EasyError> {
+        self.string(name)?
+            .ok_or_else(|| EasyError::bad_args(format!("'{name}' is required")))
+    }
+
+    fn wid(&self, name: &str) -> Result<Wid, EasyError> {
+        Wid::parse(&self.required(name)?).map_err(|e| EasyError::bad_args(format!("'{name}': {e}")))
+    }
+
+    fn flag(&self, name: &str) -> bool {
+        self.get(name).and_then(Value::as_bool).unwrap_or(false)
+    }
+}
+
+/// Reads an EASY API call. Unknown methods and bad arguments are errors.
+pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
+    let params = METHODS
+        .iter()
+        .find(|(m, _)| *m == method)
+        .map(|(_, p)| *p)
+        .ok_or_else(|| EasyError::unknown_method(method))?;
+    if !matches!(body.args, Value::Null | Value::Array(_) | Value::Object(_)) {
+        return Err(EasyError::bad_args(
+            "'args' must be an object of named arguments or an array",
+        ));
+    }
+    let a = Args {
+        params,
+        args: &body.args,
+    };
+    Ok(match method {
+        "sendText" | "reply" => {
+            let to = a.wid("to")?;
+            let text = a.required("content")?;
+            let reply_to = if method == "reply" {
+                Some(a.required("quotedMsgId")?)
+            } else {
+                None
+            };
+            Call::Send(SendRequest {
+                to,
+                text: Some(text),
+                media: None,
+                caption: None,
+                reply_to,
+            })
+        }
+        "sendImage" | "sendFile" => {
+            let to = a.wid("to")?;
+            let file = a.required("file")?;
+            let source = if file.starts_with("data:") {
+                MediaSource::Data(file)
+            } else if file.starts_with("http://") || file.starts_with("https://") {
+                MediaSource::Url(file)
+            } else {
+                return Err(EasyError::bad_args(
+                    "'file' must be a data URL (data:<mime>;base64,...) or an http(s) URL; wabridge does not read files from its own disk",
+                ));
+            };
+            Call::Send(SendRequest {
+                to,
+                text: None,
+                media: Some(OutgoingMedia {
+                    source,
+                    mimetype: None,
+                    filename: a.string("filename")?.filter(|f| !f.is_empty()),
+                }),
+                caption: a.string("caption")?.filter(|c| !c.is_empty()),
+                reply_to: a.string("quotedMsgId")?,
+            })
+        }
+        "sendSeen" => Call::SendSeen(a.wid("chatId")?),
+        "getHostNumber" => Call::GetHostNumber,
+        "getConnectionState" => Call::GetConnectionState,
+        "isConnected" => Call::IsConnected,
+        "checkNumberStatus" => Call::CheckNumberStatus(a.wid("contactId")?),
+        "getAllChats" => Call::GetAllChats {
+            unread_only: a.flag("withNewMessageOnly"),
+        },
+        "getAllContacts" => Call::GetAllContacts,
+        "getMe" => Call::GetMe,
+        "logout" => Call::Logout,
+        "healthCheck" => Call::HealthCheck,
+        _ => return Err(EasyError::unknown_method(method)),
+    })
+}
+
+/// open-wa answers a send to a number not on WhatsApp with this string
+/// (`success: false`), not an exception.
+pub const NOT_ON_WHATSAPP: &str = "Error: Number not linked to WhatsApp Account";
+
+pub fn success(response: Value) -> Value {
+    json!({"success": true, "response": response})
+}
+
+pub fn health(s: Status) -> Value {
+    let connected = s == Status::Connected;
+    json!({
+        "state": state(s), "online": connected, "isPhoneDisconnected": s == Status::Disconnected,
+        "isHere": true, "wapiInjected": connected, "queuedMessages": 0,
+        "tryingToReachPhone": s == Status::Disconnected,
+    })
+}
+
+/// Keeps the webhook's own fields; used by the openwa webhook body.
+pub fn webhook_envelope(
+    ts_ms: i64,
+    session: &SessionId,
+    id: &str,
+    event: &str,
+    data: Value,
+    webhook_id: &str,
+) -> Value {
+    let mut m = Map::new();
+    m.insert("ts".into(), json!(ts_ms));
+    m.insert("sessionId".into(), json!(session));
+    m.insert("id".into(), json!(id));
+    m.insert("event".into(), json!(event));
+    m.insert("data".into(), data);
+    m.insert("webhook_id".into(), json!(webhook_id));
+    Value::Object(m)
+}

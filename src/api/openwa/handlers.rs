@@ -1,0 +1,192 @@
+//! The open-wa routes: each a few lines over the core.
+
+use super::OpenWa;
+use super::convert::{self as cv, Call, EasyError, EasyIn, WrapperError};
+use crate::api::body::{BodyError, JsonBody};
+use crate::core::CoreError;
+use crate::domain::{Format, SessionId, Status, Webhook};
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde_json::{Value, json};
+
+type Body<T> = Result<JsonBody<T>, BodyError>;
+
+impl IntoResponse for WrapperError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body())).into_response()
+    }
+}
+
+impl IntoResponse for EasyError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body())).into_response()
+    }
+}
+
+/// The QR as a PNG data URL while the session waits for a scan.
+async fn qr_data_url(st: &OpenWa, id: &SessionId) -> Option<String> {
+    let qr = st.core.qr(id).await.ok()?;
+    crate::qr::png_data_url(&qr).ok()
+}
+
+// ---- the wrapper routes
+
+/// Creates (or, if it exists, starts) a session and waits, bounded, for its
+/// first QR. A `webhook_url` gets inbound messages in the `simple` format.
+pub async fn create(
+    State(st): State<OpenWa>,
+    body: Body<cv::CreateIn>,
+) -> Result<Json<Value>, WrapperError> {
+    let b = body?.0;
+    let id = b.id()?;
+    let hook = b
+        .webhook_url
+        .map(|url| Webhook::subscriber(url, Format::Simple, &["message"]));
+    match st
+        .core
+        .create_session(id.clone(), hook.clone().into_iter().collect(), true)
+        .await
+    {
+        Ok(_) => {}
+        Err(CoreError::SessionExists(_)) => {
+            if let Some(h) = hook {
+                st.core.subscribe(&id, h).await?;
+            }
+            st.core.start(&id).await?;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let view = st.core.settle(&id, st.qr_wait).await?;
+    Ok(Json(cv::created(&view, qr_data_url(&st, &id).await)))
+}
+
+pub async fn status(
+    State(st): State<OpenWa>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, WrapperError> {
+    let id = cv::session_id(Some(&id))?;
+    let view = st.core.session(&id).await?;
+    Ok(Json(cv::status(&view, qr_data_url(&st, &id).await)))
+}
+
+pub async fn sessions(State(st): State<OpenWa>) -> Json<Value> {
+    let list: Vec<Value> = st
+        .core
+        .sessions()
+        .await
+        .iter()
+        .map(|v| cv::status(v, None))
+        .collect();
+    Json(json!({"sessions": list}))
+}
+
+pub async fn send(
+    State(st): State<OpenWa>,
+    body: Body<cv::SendIn>,
+) -> Result<Json<Value>, WrapperError> {
+    let (id, req) = body?.0.into_request()?;
+    let sent = st.core.send(&id, req, None).await?;
+    Ok(Json(
+        json!({"success": true, "message_id": sent.id, "error": null}),
+    ))
+}
+
+pub async fn logout(
+    State(st): State<OpenWa>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, WrapperError> {
+    let id = cv::session_id(Some(&id))?;
+    let view = st.core.logout(&id).await?;
+    Ok(Json(
+        json!({"success": true, "session_id": id, "status": cv::wrapper_status(view.status())}),
+    ))
+}
+
+pub async fn delete(
+    State(st): State<OpenWa>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, WrapperError> {
+    let id = cv::session_id(Some(&id))?;
+    st.core.delete(&id).await?;
+    Ok(Json(json!({"success": true, "session_id": id})))
+}
+
+// ---- the EASY API
+
+pub async fn easy_default(
+    State(st): State<OpenWa>,
+    Path(method): Path<String>,
+    body: Body<EasyIn>,
+) -> Result<Json<Value>, EasyError> {
+    let body = body?.0;
+    let method = body
+        .method
+        .clone()
+        .filter(|m| !m.is_empty())
+        .unwrap_or(method);
+    let call = cv::parse_call(&method, &body)?;
+    let id = st.core.default_session().await?;
+    run(&st, &id, call).await
+}
+
+pub async fn easy(
+    State(st): State<OpenWa>,
+    Path((id, method)): Path<(String, String)>,
+    body: Body<EasyIn>,
+) -> Result<Json<Value>, EasyError> {
+    let body = body?.0;
+    let call = cv::parse_call(&method, &body)?;
+    let id = SessionId::parse(&id)
+        .map_err(|e| EasyError::new(StatusCode::NOT_FOUND, "SESSION_NOT_FOUND", e))?;
+    run(&st, &id, call).await
+}
+
+async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, EasyError> {
+    let core = &st.core;
+    let response = match call {
+        Call::Send(req) => match core.send(id, req, None).await {
+            Ok(sent) => json!(sent.id),
+            // open-wa answers this with an error string, not an exception.
+            Err(CoreError::NotOnWhatsApp(_)) => {
+                return Ok(Json(
+                    json!({"success": false, "response": cv::NOT_ON_WHATSAPP}),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        },
+        Call::SendSeen(chat) => core.mark_read(id, &chat).await.map(|_| json!(true))?,
+        Call::GetHostNumber => {
+            let v = core.session(id).await?;
+            let me = v
+                .live
+                .as_ref()
+                .and_then(|l| l.me.clone())
+                .or(v.record.me.clone());
+            json!(me.map(|m| m.phone).unwrap_or_default())
+        }
+        Call::GetConnectionState => json!(cv::state(core.session(id).await?.status())),
+        Call::IsConnected => json!(core.session(id).await?.status() == Status::Connected),
+        Call::CheckNumberStatus(who) => {
+            cv::number_check(&who, core.contact(id, &who).await?.as_deref())
+        }
+        Call::GetAllChats { unread_only } => {
+            let chats = core.chats(id).await?;
+            json!(
+                chats
+                    .iter()
+                    .filter(|c| !unread_only || c.unread > 0)
+                    .map(cv::chat)
+                    .collect::<Vec<_>>()
+            )
+        }
+        Call::GetAllContacts => json!(cv::contacts(&core.chats(id).await?)),
+        Call::GetMe => cv::me(&core.session(id).await?),
+        Call::Logout => core.logout(id).await.map(|_| json!(true))?,
+        Call::HealthCheck => cv::health(core.session(id).await?.status()),
+    };
+    Ok(Json(cv::success(response)))
+}

@@ -1,0 +1,151 @@
+"""Fixtures for the compatibility tests: the real wabridge binary with its
+embedded sandbox (real headless Chromium behind it), and a webhook receiver
+on 127.0.0.1."""
+
+import base64
+import io
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+
+KEY = "wab_compat_test_key_0123456789"
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("WABRIDGE_BIN", os.path.join(ROOT, "target", "debug", "wabridge"))
+ACCOUNT = "15550001111"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def eventually(what, f, limit=60.0):
+    start = time.time()
+    while True:
+        v = f()
+        if v:
+            return v
+        if time.time() - start > limit:
+            raise AssertionError(f"timed out after {limit}s waiting for {what}")
+        time.sleep(0.1)
+
+
+class Daemon:
+    def __init__(self, extra_env=None):
+        self.dir = tempfile.mkdtemp(prefix="wabridge-compat-")
+        self.port, self.sb_port = free_port(), free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.sandbox = f"http://127.0.0.1:{self.sb_port}"
+        env = dict(os.environ, WABRIDGE_API_KEY=KEY, **(extra_env or {}))
+        self.log = open(os.path.join(self.dir, "daemon.log"), "wb")
+        self.proc = subprocess.Popen(
+            [BIN, "serve", "--sandbox", "--sandbox-listen", f"127.0.0.1:{self.sb_port}",
+             "--listen", f"127.0.0.1:{self.port}", "--data-dir", os.path.join(self.dir, "data"),
+             "--webhook-retry-base-ms", "100", "--webhook-retry-max-ms", "1000"],
+            env=env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        eventually("the daemon to listen", self._up, 30)
+
+    def _up(self):
+        try:
+            return httpx.get(self.url + "/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+    def native(self):
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {KEY}"}, timeout=60)
+
+    def link(self, qr, phone=ACCOUNT, name="Demo Shop"):
+        r = httpx.post(self.sandbox + "/_sandbox/link", json={"qr": qr, "phone": phone, "name": name}, timeout=10)
+        assert r.status_code == 200, r.text
+        return r
+
+    def inbound(self, frm, text, name="Alice", to=ACCOUNT):
+        r = httpx.post(self.sandbox + "/_sandbox/messages",
+                       json={"from": frm, "to": to, "text": text, "name": name}, timeout=10)
+        assert r.status_code == 201, r.text
+        return r.json()["id"]
+
+    def sent(self, account=ACCOUNT):
+        return httpx.get(self.sandbox + "/_sandbox/messages", params={"account": account}, timeout=10).json()
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1 that keeps every request."""
+
+    def __init__(self):
+        self.requests = []
+        self.lock = threading.Lock()
+        outer = self
+
+        class H(BaseHTTPRequestHandler):
+            def do_POST(self):
+                n = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(n)
+                with outer.lock:
+                    outer.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
+                                           "body": body})
+                self.send_response(200)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def bodies(self, path):
+        with self.lock:
+            return [json.loads(r["body"]) for r in self.requests if r["path"] == path]
+
+    def raw(self, path):
+        with self.lock:
+            return [r for r in self.requests if r["path"] == path]
+
+    def close(self):
+        self.server.shutdown()
+
+
+def decode_qr(data_url):
+    """What a person does with the QR image: scan it."""
+    import zxingcpp
+    from PIL import Image
+
+    assert data_url.startswith("data:image/png;base64,"), data_url[:40]
+    img = Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1])))
+    found = zxingcpp.read_barcodes(img)
+    assert found, "no QR code in the image"
+    return found[0].text
+
+
+@pytest.fixture(scope="module")
+def daemon():
+    d = Daemon({"WABRIDGE_DEFAULT_SESSION": "shop1"})
+    yield d
+    d.stop()
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()

@@ -1,0 +1,249 @@
+"""open-wa compatibility, judged by clients shaped like open-wa's users:
+a wrapper backend (httpx, the API key in the base URL's userinfo) and EASY
+API callers, against the real daemon, real headless Chromium and the
+sandbox."""
+
+import json
+import time
+
+import httpx
+import pytest
+from standardwebhooks import Webhook
+
+from conftest import ACCOUNT, KEY, decode_qr, eventually
+
+CONTACT = "15551234567"
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+@pytest.fixture(scope="module")
+def backend(daemon):
+    """The wrapper backend's client: OPEN_WA_URL=http://wabridge:KEY@host:port."""
+    base = daemon.url.replace("http://", f"http://wabridge:{KEY}@")
+    with httpx.Client(base_url=base, timeout=60) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def shop(daemon, backend, receiver):
+    """The wrapper flow up to a linked session: create, scan the returned QR, connected."""
+    r = backend.post("/session/create", json={"session_id": "shop1",
+                                              "webhook_url": receiver.url + "/whatsapp/incoming"})
+    assert r.status_code == 200, r.text
+    created = r.json()
+    assert created["session_id"] == "shop1"
+    assert created["status"] == "scan_qr", created
+    qr = decode_qr(created["qr_code"])
+    assert qr.count(",") == 3, "a WhatsApp QR string: ref,key,key,key"
+    daemon.link(qr)
+    status = eventually("the session to connect",
+                        lambda: (lambda s: s if s["connected"] else None)(backend.get("/session/shop1/status").json()))
+    return {"created": created, "status": status}
+
+
+def test_a_wrapper_backend_links_receives_and_replies(daemon, backend, receiver, shop):
+    s = shop["status"]
+    assert s["session_id"] == "shop1" and s["status"] == "connected"
+    assert s["phone_number"] == "+" + ACCOUNT
+    assert s["qr_code"] is None
+    assert s["details"] == {"status": "CONNECTED", "battery": None, "plugged": None}
+
+    # Creating it again is not an error: it is connected, no QR.
+    again = backend.post("/session/create", json={"sessionId": "shop1"}).json()
+    assert (again["status"], again["qr_code"]) == ("connected", None)
+
+    # A contact writes: the backend's /whatsapp/incoming gets the simple body.
+    mid = daemon.inbound(CONTACT, "do you deliver?")
+    got = eventually("the inbound message at the backend",
+                     lambda: [b for b in receiver.bodies("/whatsapp/incoming") if b["message_id"] == mid])
+    b = got[0]
+    assert b["from_number"] == "+" + CONTACT and b["message"] == "do you deliver?"
+    assert b["session_id"] == "shop1" and b["timestamp"].endswith("Z")
+
+    # The backend replies.
+    r = backend.post("/message/send", json={"session_id": "shop1", "to_number": "+1 (555) 123-4567",
+                                           "message": "yes, every day"})
+    assert r.status_code == 200, r.text
+    sent = r.json()
+    assert sent["success"] is True and sent["error"] is None and sent["message_id"].startswith("true_")
+    assert any(m["id"] == sent["message_id"] and m["text"] == "yes, every day" for m in daemon.sent())
+
+    # Its own send never comes back to it (a bot would answer itself).
+    later = daemon.inbound(CONTACT, "thanks")
+    eventually("the next inbound", lambda: [x for x in receiver.bodies("/whatsapp/incoming") if x["message_id"] == later])
+    ids = [x["message_id"] for x in receiver.bodies("/whatsapp/incoming")]
+    assert sent["message_id"] not in ids
+    assert ids.count(mid) == 1
+
+    listed = backend.get("/sessions").json()["sessions"]
+    assert [x["session_id"] for x in listed] == ["shop1"]
+
+
+def easy(client, path, args=None, **kw):
+    body = {} if args is None else {"args": args}
+    return client.post(path, json=body, **kw)
+
+
+def test_easy_api_named_and_positional(daemon, backend, shop):
+    r = easy(backend, "/shop1/sendText", {"to": CONTACT + "@c.us", "content": "named"})
+    assert r.status_code == 200, r.text
+    named = r.json()
+    assert named["success"] is True and named["response"].startswith("true_" + CONTACT)
+    positional = easy(backend, "/shop1/sendText", [CONTACT + "@c.us", "positional"]).json()
+    assert positional["success"] is True
+    texts = {m["id"]: m["text"] for m in daemon.sent()}
+    assert texts[named["response"]] == "named" and texts[positional["response"]] == "positional"
+
+    # The default session (WABRIDGE_DEFAULT_SESSION) for POST /{method}.
+    assert easy(backend, "/getConnectionState").json() == {"success": True, "response": "CONNECTED"}
+    assert easy(backend, "/isConnected").json()["response"] is True
+    assert easy(backend, "/shop1/getHostNumber").json()["response"] == ACCOUNT
+    me = easy(backend, "/getMe").json()["response"]
+    assert me["me"]["_serialized"] == ACCOUNT + "@c.us" and me["isMe"] is True
+
+    inbound = daemon.inbound(CONTACT, "quote me")
+    eventually("the inbound in the store", lambda: any(
+        m["id"] == inbound for m in daemon.native().get("/api/sessions/shop1/messages").json()["messages"]))
+    reply = easy(backend, "/shop1/reply", [CONTACT + "@c.us", "quoted", inbound]).json()
+    assert reply["success"] is True
+    png = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+    img = easy(backend, "/shop1/sendImage", {"to": CONTACT, "file": png, "filename": "dot.png", "caption": "a dot"}).json()
+    assert img["success"] is True
+    sent = {m["id"]: m for m in daemon.sent()}
+    assert sent[img["response"]]["caption"] == "a dot"
+    assert sent[img["response"]]["media"]["mimetype"] == "image/png"
+    assert easy(backend, "/shop1/sendSeen", {"chatId": CONTACT + "@c.us"}).json() == {"success": True, "response": True}
+
+    chats = easy(backend, "/shop1/getAllChats").json()["response"]
+    assert any(c["id"] == CONTACT + "@c.us" and c["isGroup"] is False for c in chats)
+    contacts = easy(backend, "/shop1/getAllContacts").json()["response"]
+    assert any(c["id"] == CONTACT + "@c.us" for c in contacts)
+    health = easy(backend, "/shop1/healthCheck").json()["response"]
+    assert health["state"] == "CONNECTED" and health["online"] is True
+
+    yes = easy(backend, "/shop1/checkNumberStatus", [CONTACT + "@c.us"]).json()["response"]
+    assert yes["status"] == 200 and yes["numberExists"] is True and yes["id"]["user"] == CONTACT
+    httpx.post(daemon.sandbox + "/_sandbox/unregistered", json={"phone": "15559990000"}).raise_for_status()
+    no = easy(backend, "/shop1/checkNumberStatus", {"contactId": "15559990000@c.us"}).json()["response"]
+    assert no["status"] == 404 and "numberExists" not in no and no["canReceiveMessage"] is False
+    # Like open-wa: a send to a number not on WhatsApp answers an error string.
+    r = easy(backend, "/shop1/sendText", ["15559990000@c.us", "hello?"])
+    assert r.status_code == 200
+    assert r.json() == {"success": False, "response": "Error: Number not linked to WhatsApp Account"}
+
+    r = easy(backend, "/shop1/sendSticker", ["x"])
+    assert r.status_code == 404
+    err = r.json()
+    assert err["success"] is False and "sendText" in err["error"]["message"]
+
+
+def test_open_wa_webhooks_are_signed_and_shaped_like_open_wa(daemon, backend, receiver, shop):
+    n = daemon.native()
+    hooks = [{"url": receiver.url + "/whatsapp/incoming", "format": "simple"},
+             {"url": receiver.url + "/openwa", "format": "openwa", "secret": SECRET,
+              "events": ["message", "message.any", "message.ack"]}]
+    r = n.put("/api/sessions/shop1/webhooks", json=hooks)
+    assert r.status_code == 200, r.text
+    mid = daemon.inbound(CONTACT, "open-wa shape", name="Alice")
+    got = eventually("onMessage", lambda: [r for r in receiver.raw("/openwa")
+                                           if json.loads(r["body"])["event"] == "onMessage"
+                                           and json.loads(r["body"])["data"]["id"] == mid])
+    req = got[0]
+    payload = Webhook(SECRET).verify(req["body"], req["headers"])
+    assert payload["sessionId"] == "shop1" and payload["id"].startswith("evt_")
+    assert isinstance(payload["ts"], int) and payload["webhook_id"]
+    d = payload["data"]
+    assert (d["body"], d["type"], d["fromMe"], d["isGroupMsg"]) == ("open-wa shape", "chat", False, False)
+    assert d["from"] == CONTACT + "@c.us" and d["chatId"] == CONTACT + "@c.us"
+    assert d["sender"]["pushname"] == "Alice" and d["sender"]["id"] == CONTACT + "@c.us"
+    assert isinstance(d["t"], int)
+
+    sent = easy(backend, "/shop1/sendText", [CONTACT, "ack me"]).json()["response"]
+    acks = eventually("onAck delivered", lambda: [json.loads(r["body"]) for r in receiver.raw("/openwa")
+                                                  if json.loads(r["body"])["event"] == "onAck"
+                                                  and json.loads(r["body"])["data"]["id"] == sent
+                                                  and json.loads(r["body"])["data"]["ack"] >= 2])
+    assert acks[0]["data"]["fromMe"] is True
+    own = eventually("onAnyMessage of our own send", lambda: [json.loads(r["body"]) for r in receiver.raw("/openwa")
+                                                             if json.loads(r["body"])["event"] == "onAnyMessage"
+                                                             and json.loads(r["body"])["data"]["id"] == sent])
+    assert own[0]["data"]["fromMe"] is True and own[0]["data"]["self"] == "out"
+    tampered = dict(req["headers"], **{"webhook-id": "evt_other"})
+    with pytest.raises(Exception):
+        Webhook(SECRET).verify(req["body"], tampered)
+
+
+OPEN_WA_ROUTES = [("POST", "/session/create"), ("POST", "/message/send"), ("GET", "/session/shop1/status"),
+                  ("GET", "/sessions"), ("POST", "/session/shop1/logout"), ("DELETE", "/session/shop1"),
+                  ("POST", "/shop1/sendText"), ("POST", "/getConnectionState")]
+
+
+def test_every_open_wa_route_wants_the_key(daemon, shop):
+    for method, path in OPEN_WA_ROUTES:
+        r = httpx.request(method, daemon.url + path, json={})
+        assert r.status_code == 401, (method, path, r.text)
+        assert r.json()["success"] is False
+        challenges = r.headers.get_list("www-authenticate")
+        assert any(c.startswith("Basic") for c in challenges), challenges
+        wrong = httpx.request(method, daemon.url + path, json={}, auth=("wabridge", "nope"))
+        assert wrong.status_code == 401, (method, path)
+    for header in ["key", "api_key", "x-api-key"]:
+        r = httpx.post(daemon.url + "/shop1/isConnected", json={}, headers={header: KEY})
+        assert r.json() == {"success": True, "response": True}, header
+    native = httpx.get(daemon.url + "/api/sessions", auth=("any-user", KEY))
+    assert native.status_code == 200
+
+
+def test_bad_bodies_get_the_documented_shapes(daemon, backend, shop):
+    def check(r, status):
+        assert r.status_code == status, (r.status_code, r.text)
+        body = r.json()
+        assert body["success"] is False and isinstance(body["error"], str) and body["error"], body
+
+    check(backend.post("/session/create", json={}), 422)
+    check(backend.post("/session/create", json={"session_id": "../x"}), 422)
+    check(backend.post("/session/create", content=b"{not json", headers={"content-type": "application/json"}), 400)
+    check(backend.post("/message/send", json={"to_number": CONTACT, "message": "x"}), 422)
+    check(backend.post("/message/send", json={"session_id": "shop1", "to_number": "abc", "message": "x"}), 422)
+    check(backend.post("/message/send", json={"session_id": "shop1", "to_number": CONTACT}), 422)
+    check(backend.post("/message/send", json={"session_id": "nope", "to_number": CONTACT, "message": "x"}), 404)
+    check(backend.post("/message/send", content=b"[1,2", headers={"content-type": "application/json"}), 400)
+    big = json.dumps({"session_id": "shop1", "to_number": CONTACT, "message": "x" * (10 << 20)})
+    check(backend.post("/message/send", content=big, headers={"content-type": "application/json"}), 413)
+    check(backend.get("/session/nope/status"), 404)
+
+    # A session that exists but is not running.
+    r = daemon.native().post("/api/sessions", json={"id": "idle", "start": False})
+    assert r.status_code == 201, r.text
+    check(backend.post("/message/send", json={"session_id": "idle", "to_number": CONTACT, "message": "x"}), 409)
+    r = easy(backend, "/idle/sendText", [CONTACT, "x"])
+    assert r.status_code == 200 and r.json()["success"] is False
+    assert r.json()["error"]["name"] == "STATE_ERROR"
+    assert easy(backend, "/idle/getConnectionState").json()["response"] == "UNLAUNCHED"
+
+    # EASY API: bad args are 400, an unknown session 404; never a 5xx.
+    for args in [{"to": CONTACT}, [], "text", {"to": "abc", "content": "x"}]:
+        r = easy(backend, "/shop1/sendText", args)
+        assert r.status_code == 400, (args, r.text)
+        assert r.json()["error"]["name"] == "INVALID_ARGS"
+    r = easy(backend, "/shop1/sendFile", {"to": CONTACT, "file": "/etc/passwd", "filename": "p"})
+    assert r.status_code == 400 and "data URL" in r.json()["error"]["message"]
+    r = easy(backend, "/nope/sendText", [CONTACT, "x"])
+    assert r.status_code == 404 and r.json()["success"] is False
+    r = backend.post("/shop1/sendText", content=b"{", headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["success"] is False
+
+    # Native 404s and 405s are unchanged by the EASY API's catch-all paths.
+    n = daemon.native()
+    assert n.get("/api/nothing-here").json()["error"]["code"] == "route_not_found"
+    assert n.put("/api/sessions", json={}).status_code == 405
+
+
+def test_logout_and_delete_through_the_wrapper(daemon, backend, shop):
+    r = daemon.native().post("/api/sessions", json={"id": "gone", "start": False})
+    assert r.status_code == 201
+    r = backend.post("/session/gone/logout")
+    assert r.status_code == 200 and r.json()["success"] is True
+    r = backend.delete("/session/gone")
+    assert r.status_code == 200 and r.json() == {"success": True, "session_id": "gone"}
+    assert backend.get("/session/gone/status").status_code == 404
