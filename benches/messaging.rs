@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 struct Opts {
     sessions: Vec<usize>,
+    /// Webhook formats measured on one session besides `native`.
+    formats: Vec<String>,
     inbound: usize,
     rate: f64,
     rate_seconds: f64,
@@ -27,6 +29,7 @@ struct Opts {
 fn opts() -> Opts {
     let mut o = Opts {
         sessions: vec![1, 4],
+        formats: vec!["simple".into(), "openwa".into()],
         inbound: 4000,
         rate: 500.0,
         rate_seconds: 10.0,
@@ -42,6 +45,7 @@ fn opts() -> Opts {
         let v = it.next().cloned().unwrap_or_default();
         match a.as_str() {
             "--sessions" => o.sessions = v.split(',').filter_map(|x| x.parse().ok()).collect(),
+            "--formats" => o.formats = v.split(',').filter(|x| !x.is_empty()).map(String::from).collect(),
             "--inbound" => o.inbound = v.parse().unwrap(),
             "--rate" => o.rate = v.parse().unwrap(),
             "--rate-seconds" => o.rate_seconds = v.parse().unwrap(),
@@ -65,7 +69,12 @@ async fn receiver() -> (String, Arrivals) {
             post(|State(a): State<Arrivals>, body: Bytes| async move {
                 let now = Instant::now();
                 if let Ok(v) = serde_json::from_slice::<Value>(&body) {
-                    if let Some(id) = v["payload"]["id"].as_str() {
+                    // native, simple, openwa
+                    let id = v["payload"]["id"]
+                        .as_str()
+                        .or(v["message_id"].as_str())
+                        .or(v["data"]["id"].as_str());
+                    if let Some(id) = id {
                         a.lock().unwrap().entry(id.to_string()).or_insert(now);
                     }
                 }
@@ -129,7 +138,12 @@ async fn wait_all(arrivals: &Arrivals, ids: &[(String, Instant)], limit: Duratio
     }
 }
 
-async fn run(n: usize, o: &Opts) -> Value {
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// `format`: the webhook format (signed); native sends through
+/// `/api/sessions/{id}/messages`, the open-wa formats through open-wa's
+/// `POST /message/send`.
+async fn run(n: usize, format: &str, o: &Opts) -> Value {
     let tmp = tempfile::tempdir().unwrap();
     let sb = Sandbox::start(tmp.path(), &[]).await;
     let d = Daemon::start(
@@ -142,7 +156,7 @@ async fn run(n: usize, o: &Opts) -> Value {
     let accounts: Vec<String> = (0..n).map(|i| format!("1555030{i:04}")).collect();
     for (i, acct) in accounts.iter().enumerate() {
         let (code, body) = d
-            .call("POST", "/api/sessions", Some(json!({"id": format!("m{i}"), "webhooks": [{"url": hook, "events": ["message"]}]})))
+            .call("POST", "/api/sessions", Some(json!({"id": format!("m{i}"), "webhooks": [{"url": hook, "events": ["message"], "format": format, "secret": SECRET}]})))
             .await;
         assert_eq!(code, 201, "{body}");
         d.link(&sb, &format!("m{i}"), acct).await;
@@ -208,17 +222,18 @@ async fn run(n: usize, o: &Opts) -> Value {
     let mut lat: Vec<f64> = futures::stream::iter(0..o.outbound)
         .map(|i| {
             let c = c.clone();
-            let url = format!("{}/api/sessions/m{}/messages", d.url, i % n);
+            let to = format!("1555888{:04}", i % 100);
+            let req = if format == "native" {
+                c.post(format!("{}/api/sessions/m{}/messages", d.url, i % n))
+                    .json(&json!({"to": to, "text": format!("out {i}")}))
+            } else {
+                c.post(format!("{}/message/send", d.url))
+                    .json(&json!({"session_id": format!("m{}", i % n), "to_number": to, "message": format!("out {i}")}))
+            };
             async move {
                 let t = Instant::now();
-                let r = c
-                    .post(url)
-                    .header("X-Api-Key", KEY)
-                    .json(&json!({"to": format!("1555888{:04}", i % 100), "text": format!("out {i}")}))
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
+                let r = req.header("X-Api-Key", KEY).send().await.unwrap();
+                assert!(r.status().is_success(), "{}", r.text().await.unwrap_or_default());
                 ms(t.elapsed())
             }
         })
@@ -233,7 +248,7 @@ async fn run(n: usize, o: &Opts) -> Value {
         pct(&lat, 0.5),
         pct(&lat, 0.99)
     );
-    json!({"sessions": n, "inbound": inbound, "fixed_rate": fixed, "outbound": outbound})
+    json!({"sessions": n, "format": format, "inbound": inbound, "fixed_rate": fixed, "outbound": outbound})
 }
 
 #[tokio::main]
@@ -241,19 +256,25 @@ async fn main() {
     let o = opts();
     let mut runs = vec![];
     for &n in &o.sessions {
-        eprintln!("messaging benchmark, {n} session(s)...");
-        runs.push(run(n, &o).await);
+        eprintln!("messaging benchmark, {n} session(s), native...");
+        runs.push(run(n, "native", &o).await);
+    }
+    for f in &o.formats {
+        eprintln!("messaging benchmark, 1 session, {f} webhooks...");
+        runs.push(run(1, f, &o).await);
     }
     println!(
-        "\n| sessions | inbound msg/s (≥ 2,000) | inbound p50 / p99 ms | at {} msg/s: p50 / p99 / max ms (p99 ≤ 50) | outbound msg/s (≥ 500 at 4) | outbound p50 / p99 ms |",
+        "\n| sessions | webhook format (send route) | inbound msg/s | inbound p50 / p99 ms | at {} msg/s: p50 / p99 / max ms | outbound msg/s | outbound p50 / p99 ms |",
         o.rate
     );
-    println!("|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---|---:|---:|---:|---:|---:|");
     for r in &runs {
         let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
+        let route = if r["format"] == "native" { "/api/.../messages" } else { "/message/send" };
         println!(
-            "| {} | {:.0} | {:.1} / {:.1} | {:.1} / {:.1} / {:.1} | {:.0} | {:.1} / {:.1} |",
+            "| {} | {} ({route}) | {:.0} | {:.1} / {:.1} | {:.1} / {:.1} / {:.1} | {:.0} | {:.1} / {:.1} |",
             r["sessions"],
+            r["format"].as_str().unwrap_or(""),
             f(&r["inbound"]["per_s"]),
             f(&r["inbound"]["p50_ms"]),
             f(&r["inbound"]["p99_ms"]),
