@@ -45,7 +45,13 @@ fn opts() -> Opts {
         let v = it.next().cloned().unwrap_or_default();
         match a.as_str() {
             "--sessions" => o.sessions = v.split(',').filter_map(|x| x.parse().ok()).collect(),
-            "--formats" => o.formats = v.split(',').filter(|x| !x.is_empty()).map(String::from).collect(),
+            "--formats" => {
+                o.formats = v
+                    .split(',')
+                    .filter(|x| !x.is_empty())
+                    .map(String::from)
+                    .collect()
+            }
             "--inbound" => o.inbound = v.parse().unwrap(),
             "--rate" => o.rate = v.parse().unwrap(),
             "--rate-seconds" => o.rate_seconds = v.parse().unwrap(),
@@ -270,7 +276,11 @@ async fn main() {
     println!("|---:|---|---:|---:|---:|---:|---:|");
     for r in &runs {
         let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
-        let route = if r["format"] == "native" { "/api/.../messages" } else { "/message/send" };
+        let route = if r["format"] == "native" {
+            "/api/.../messages"
+        } else {
+            "/message/send"
+        };
         println!(
             "| {} | {} ({route}) | {:.0} | {:.1} / {:.1} | {:.1} / {:.1} / {:.1} | {:.0} | {:.1} / {:.1} |",
             r["sessions"],

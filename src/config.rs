@@ -131,6 +131,10 @@ pub struct ServeArgs {
     /// by default the only session there is.
     #[arg(long, env = "WABRIDGE_DEFAULT_SESSION", value_parser = parse_session_id)]
     pub default_session: Option<crate::domain::SessionId>,
+    /// Where webhook receivers reach this daemon (media links in webhooks);
+    /// by default http:// and --listen (0.0.0.0 read as 127.0.0.1).
+    #[arg(long, env = "WABRIDGE_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Seconds `POST /session/create` waits for the first QR.
     #[arg(long, env = "WABRIDGE_QR_WAIT", default_value_t = 30.0)]
     pub qr_wait: f64,
@@ -254,6 +258,21 @@ pub fn default_data_dir() -> PathBuf {
     directories::ProjectDirs::from("", "", "wabridge")
         .map(|d| d.data_dir().to_path_buf())
         .unwrap_or_else(|| PathBuf::from("sessions"))
+}
+
+impl ServeArgs {
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None => {
+                let mut a = self.listen;
+                if a.ip().is_unspecified() {
+                    a.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+                }
+                format!("http://{a}")
+            }
+        }
+    }
 }
 
 fn parse_session_id(s: &str) -> Result<crate::domain::SessionId, String> {

@@ -65,10 +65,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(browser = %exe.display(), headless_shell = shell, "browser");
 
     let global_hook = args.webhook.global()?;
+    let (replies_tx, replies) = tokio::sync::mpsc::unbounded_channel();
     let dispatcher = webhook::dispatcher::Dispatcher::spawn(
         store.clone(),
         args.webhook.timing(),
-        api::render_webhook,
+        api::webhook_renderer(args.public_url()),
+        Some(replies_tx),
     )?;
     let pipeline = pipeline::Pipeline::new(store.clone(), dispatcher, global_hook);
     let config = session::SessionConfig {
@@ -84,6 +86,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let manager = session::Manager::new(env);
     manager.resume().await;
     let core = core::Core::new(manager.clone(), args.default_session.clone())?;
+    tokio::spawn(api::twilio::serve_replies(core.clone(), replies));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;

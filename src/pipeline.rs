@@ -5,7 +5,7 @@
 //! live stream (SSE) and the dispatcher. It owns the webhook subscriptions.
 //! Data flows one way: session driver → pipeline → store / SSE / dispatcher.
 
-use crate::domain::{Delivery, Event, SessionId, SessionRecord, Webhook, now_ms};
+use crate::domain::{Delivery, Event, EventKind, SessionId, SessionRecord, Webhook, now_ms};
 use crate::store::{Change, Op, Store, StoreError};
 use crate::webhook::dispatcher::Dispatcher;
 use std::collections::HashMap;
@@ -74,14 +74,26 @@ impl Subscriptions {
             .remove(session);
     }
 
-    /// One delivery per subscriber that wants the event.
+    /// One delivery per subscriber that wants the event; an ack also goes
+    /// to its message's status callback, if the send asked for one.
     fn fanout(&self, ev: &Event) -> Vec<Delivery> {
         let own = self.of(&ev.session);
-        own.iter()
+        let mut out: Vec<Delivery> = own
+            .iter()
             .chain(self.global.as_ref())
             .filter(|h| h.wants(ev.event))
             .map(|h| Delivery::new(h, ev))
-            .collect()
+            .collect();
+        if ev.event == EventKind::MessageAck {
+            if let Some(hook) = ev.payload["id"]
+                .as_str()
+                .and_then(|id| self.store.callback(&ev.session, id).ok().flatten())
+                .and_then(|v| serde_json::from_value::<Webhook>(v).ok())
+            {
+                out.push(Delivery::new(&hook, ev));
+            }
+        }
+        out
     }
 }
 
@@ -210,6 +222,27 @@ impl Pipeline {
     /// A session is gone: drop what is cached about it.
     pub fn forget(&self, session: &SessionId) {
         self.subscriptions.forget(session);
+    }
+
+    /// Sends a message's later acks to `hook` too (a status callback), and
+    /// delivers `now` (its current ack) to it at once: the ack that made it
+    /// `sent` may have been committed before the callback was known.
+    pub fn add_status_callback(
+        &self,
+        session: &SessionId,
+        msg_id: &str,
+        hook: &Webhook,
+        now: Event,
+    ) -> Result<(), StoreError> {
+        self.store.put_callback(
+            session,
+            msg_id,
+            &serde_json::to_value(hook).unwrap_or_default(),
+        )?;
+        let d = Delivery::new(hook, &now);
+        self.store.put_delivery(&d)?;
+        self.dispatcher.enqueue([d]);
+        Ok(())
     }
 
     /// Hands deliveries (already stored as pending) to the dispatcher.

@@ -2,16 +2,18 @@
 //! Each dialect lives in one folder: pure conversions of requests,
 //! responses, errors and webhook bodies, plus handlers of a few lines.
 //! `native` is design.md §2's API; `openwa` speaks open-wa (its wrapper
-//! routes, its EASY API and its webhook bodies).
+//! routes, its EASY API and its webhook bodies); `twilio` speaks Twilio's
+//! Messages API.
 
 pub mod auth;
 pub mod body;
 pub mod native;
 pub mod openwa;
+pub mod twilio;
 
 use crate::core::Core;
 use crate::domain::{Delivery, Format};
-use crate::webhook::Rendered;
+use crate::webhook::{Render, Rendered};
 use axum::{Json, Router, extract::DefaultBodyLimit, http::StatusCode, routing::get};
 use native::ApiError;
 use serde_json::json;
@@ -44,7 +46,8 @@ pub fn router(core: Core, api_key: Arc<str>, qr_wait: Duration) -> Router {
     Router::new()
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
         .merge(native::routes(core.clone(), api_key.clone()))
-        .merge(openwa::routes(core, api_key, qr_wait))
+        .merge(openwa::routes(core.clone(), api_key.clone(), qr_wait))
+        .merge(twilio::routes(core, api_key))
         .method_not_allowed_fallback(wrong_method)
         .fallback_service(easy)
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -56,12 +59,16 @@ pub fn router(core: Core, api_key: Arc<str>, qr_wait: Duration) -> Router {
 }
 
 /// Renders a webhook delivery in its format: each dialect owns its bodies.
-/// Given to the dispatcher at start.
-pub fn render_webhook(d: &Delivery, now_s: i64) -> Rendered {
-    match d.hook.format {
-        Format::Simple => openwa::webhook::render_simple(d, now_s),
-        Format::Openwa => openwa::webhook::render_openwa(d, now_s),
-        // Validation admits only native, simple and openwa so far.
-        Format::Native | Format::Cloud | Format::Twilio => native::webhook::render(d, now_s),
-    }
+/// Given to the dispatcher at start. `public_url`: where receivers reach
+/// this daemon (Twilio's `MediaUrl0` points there).
+pub fn webhook_renderer(public_url: String) -> Render {
+    Arc::new(move |d: &Delivery, now_s: i64| -> Rendered {
+        match d.hook.format {
+            Format::Simple => openwa::webhook::render_simple(d, now_s),
+            Format::Openwa => openwa::webhook::render_openwa(d, now_s),
+            Format::Twilio => twilio::webhook::render(d, &public_url),
+            // Validation admits no cloud webhooks yet.
+            Format::Native | Format::Cloud => native::webhook::render(d, now_s),
+        }
+    })
 }

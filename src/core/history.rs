@@ -36,6 +36,26 @@ impl Core {
         Ok(HistoryPage { messages, next })
     }
 
+    /// One stored message.
+    pub async fn message(&self, session: &SessionId, id: &str) -> Result<Message, CoreError> {
+        self.store
+            .message(session, id)?
+            .ok_or_else(|| CoreError::NotFound {
+                code: "message_not_found",
+                message: format!("no message {id}"),
+            })
+    }
+
+    /// A message by its short id (`Message::short_id`), in any session.
+    pub async fn message_by_short_id(&self, short: &[u8]) -> Result<Option<Message>, CoreError> {
+        Ok(self.store.message_by_short_id(short)?)
+    }
+
+    /// The `before` cursor that continues history after this message.
+    pub fn cursor_of(&self, session: &SessionId, id: &str) -> Result<Option<Vec<u8>>, CoreError> {
+        Ok(self.store.message_cursor(session, id)?)
+    }
+
     /// A stored message's media and its bytes.
     pub async fn media(
         &self,

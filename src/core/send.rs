@@ -141,3 +141,25 @@ impl Core {
         })
     }
 }
+
+impl Core {
+    /// Sends a sent message's acks to `hook` too, starting with the current one.
+    pub async fn status_callback(
+        &self,
+        session: &SessionId,
+        sent: &SentMessage,
+        hook: crate::domain::Webhook,
+    ) -> Result<(), CoreError> {
+        let me = self.manager.get(session).await?.record.me.map(|m| m.id);
+        let now = crate::domain::message::ack_event(
+            session,
+            &sent.id,
+            sent.to.as_str(),
+            me.as_deref(),
+            sent.ack,
+        );
+        Ok(self
+            .pipeline
+            .add_status_callback(session, &sent.id, &hook, now)?)
+    }
+}

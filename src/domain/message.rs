@@ -119,6 +119,21 @@ impl Message {
         })
     }
 
+    /// A short, fixed-size id for a message (16 bytes of a hash of session
+    /// and id), for dialects whose ids have a set shape (Twilio's `SM…`).
+    /// The store indexes messages by it.
+    pub fn short_id(session: &SessionId, id: &str) -> [u8; 16] {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(session.as_str().as_bytes());
+        h.update([0]);
+        h.update(id.as_bytes());
+        let d = h.finalize();
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&d[..16]);
+        out
+    }
+
     /// `message.any` always; `message` too when it came from someone else.
     pub fn events(&self) -> Vec<Event> {
         let payload = serde_json::to_value(self).unwrap_or(Value::Null);
@@ -143,13 +158,15 @@ impl Message {
     }
 }
 
-pub fn ack_event(session: &SessionId, id: &str, chat: &str, ack: Ack) -> Event {
+/// `me`: the account's own id, when known (dialects that name both ends
+/// of a message, like Twilio's status callbacks, need it).
+pub fn ack_event(session: &SessionId, id: &str, chat: &str, me: Option<&str>, ack: Ack) -> Event {
     Event::stable(
         session,
         EventKind::MessageAck,
         &format!("{id}/{}", ack.as_str()),
         now_ms(),
-        json!({"id": id, "chat": chat, "ack": ack}),
+        json!({"id": id, "chat": chat, "ack": ack, "me": me}),
     )
 }
 
@@ -226,8 +243,8 @@ mod tests {
         assert_ne!(a.id, c.id);
         assert!(a.id.starts_with("evt_") && a.id.len() == 30);
         assert_ne!(
-            ack_event(&sid(), "m1", "c", Ack::Sent).id,
-            ack_event(&sid(), "m1", "c", Ack::Read).id
+            ack_event(&sid(), "m1", "c", None, Ack::Sent).id,
+            ack_event(&sid(), "m1", "c", None, Ack::Read).id
         );
     }
 

@@ -24,6 +24,10 @@ impl Format {
             Format::Simple => matches!(kind, EventKind::Message | EventKind::MessageAny),
             // open-wa sends its QR through another channel (--ev), not webhooks.
             Format::Openwa => kind != EventKind::SessionQr,
+            Format::Twilio => matches!(
+                kind,
+                EventKind::Message | EventKind::MessageAny | EventKind::MessageAck
+            ),
             _ => true,
         }
     }
@@ -67,6 +71,13 @@ pub struct Webhook {
     pub retries: Retries,
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// `cloud`: the token of Meta's subscription handshake (`hub.verify_token`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_token: Option<String>,
+    /// What a dialect attaches to a subscription it makes itself (e.g. the
+    /// From/To of a Twilio status callback). Not set by users.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub meta: BTreeMap<String, String>,
 }
 
 fn default_events() -> Vec<String> {
@@ -142,6 +153,8 @@ impl Webhook {
             secret: None,
             retries: Retries::default(),
             headers: BTreeMap::new(),
+            verify_token: None,
+            meta: BTreeMap::new(),
         }
     }
 
@@ -155,6 +168,9 @@ impl Webhook {
         let mut w = self.clone();
         if w.secret.is_some() {
             w.secret = Some("***".into());
+        }
+        if w.verify_token.is_some() {
+            w.verify_token = Some("***".into());
         }
         w
     }

@@ -69,8 +69,14 @@ impl Inbound {
             BridgeEvent::Ack { ack, chat, ids } => {
                 let ack = Ack::from_wa(*ack);
                 let chat = chat.as_deref().unwrap_or_default();
+                let me = self
+                    .env
+                    .records
+                    .get(&self.id)
+                    .and_then(|r| r.me)
+                    .map(|m| m.id);
                 for id in ids {
-                    let event = message::ack_event(&self.id, id, chat, ack);
+                    let event = message::ack_event(&self.id, id, chat, me.as_deref(), ack);
                     ops.push(Op::Ack {
                         session: self.id.clone(),
                         id: id.clone(),

@@ -24,6 +24,14 @@ pub struct Store {
     delivered: sled::Tree,
     /// `session \0 key` -> {"at": unix s, "response": ...}
     idempotency: sled::Tree,
+    /// short id (16 bytes, see `Message::short_id`) -> `session \0 msgid`
+    shortids: sled::Tree,
+    /// `session \0 msgid` -> a status callback (a webhook for that message's acks)
+    callbacks: sled::Tree,
+    /// template name -> template (JSON)
+    templates: sled::Tree,
+    /// upload id -> uploaded media's metadata (JSON); the bytes are files
+    uploads: sled::Tree,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -132,6 +140,10 @@ impl Store {
             outbox: db.open_tree("outbox")?,
             delivered: db.open_tree("delivered")?,
             idempotency: db.open_tree("idempotency")?,
+            shortids: db.open_tree("shortids")?,
+            callbacks: db.open_tree("callbacks")?,
+            templates: db.open_tree("templates")?,
+            uploads: db.open_tree("uploads")?,
             db,
         })
     }
@@ -196,9 +208,21 @@ impl Store {
     /// Removes the session and everything stored for it.
     pub fn delete_session(&self, id: &SessionId) -> Result<()> {
         let p = prefix(id);
-        for tree in [&self.messages, &self.msgids, &self.chats, &self.idempotency] {
+        for tree in [
+            &self.messages,
+            &self.msgids,
+            &self.chats,
+            &self.idempotency,
+            &self.callbacks,
+        ] {
             for k in tree.scan_prefix(&p).keys() {
                 tree.remove(k?)?;
+            }
+        }
+        for kv in self.shortids.iter() {
+            let (k, v) = kv?;
+            if v.starts_with(&p) {
+                self.shortids.remove(k)?;
             }
         }
         for tree in [&self.outbox, &self.delivered] {
@@ -231,58 +255,62 @@ impl Store {
                 _ => Ok(0),
             })
             .collect::<std::result::Result<Vec<u64>, _>>()?;
-        let res = (&self.messages, &self.msgids, &self.chats, &self.outbox).transaction(
-            |(messages, msgids, chats, outbox)| {
-                let mut events = Vec::new();
-                let mut applied = Vec::new();
-                for (i, change) in changes.iter().enumerate() {
-                    match &change.op {
-                        Op::Message { msg, events: evs } => {
-                            let mut idk = prefix(&msg.session);
-                            idk.extend_from_slice(msg.id.as_bytes());
-                            if msgids.get(&idk)?.is_some() {
-                                continue;
-                            }
-                            let order = order_suffix(msg.timestamp, seqs[i], &msg.id);
-                            let key = msg_key(&msg.session, &order);
-                            messages
-                                .insert(key.clone(), serde_json::to_vec(msg).map_err(abort)?)?;
-                            msgids.insert(idk, key)?;
-                            chats.insert(chat_key(&msg.session, &msg.chat, &order), &[][..])?;
-                            events.extend(evs.iter().cloned());
+        let trees = (
+            &self.messages,
+            &self.msgids,
+            &self.chats,
+            &self.outbox,
+            &self.shortids,
+        );
+        let res = trees.transaction(|(messages, msgids, chats, outbox, shortids)| {
+            let mut events = Vec::new();
+            let mut applied = Vec::new();
+            for (i, change) in changes.iter().enumerate() {
+                match &change.op {
+                    Op::Message { msg, events: evs } => {
+                        let mut idk = prefix(&msg.session);
+                        idk.extend_from_slice(msg.id.as_bytes());
+                        if msgids.get(&idk)?.is_some() {
+                            continue;
                         }
-                        Op::Ack {
-                            session,
-                            id,
-                            ack,
-                            event,
-                        } => {
-                            let mut idk = prefix(session);
-                            idk.extend_from_slice(id.as_bytes());
-                            if let Some(key) = msgids.get(&idk)? {
-                                if let Some(raw) = messages.get(&key)? {
-                                    let mut m: Message =
-                                        serde_json::from_slice(&raw).map_err(abort)?;
-                                    // Acks only rise, except to failed.
-                                    if m.ack >= *ack && *ack != Ack::Failed {
-                                        continue;
-                                    }
-                                    m.ack = *ack;
-                                    messages.insert(key, serde_json::to_vec(&m).map_err(abort)?)?;
+                        let order = order_suffix(msg.timestamp, seqs[i], &msg.id);
+                        let key = msg_key(&msg.session, &order);
+                        messages.insert(key.clone(), serde_json::to_vec(msg).map_err(abort)?)?;
+                        shortids.insert(&Message::short_id(&msg.session, &msg.id)[..], &idk[..])?;
+                        msgids.insert(idk, key)?;
+                        chats.insert(chat_key(&msg.session, &msg.chat, &order), &[][..])?;
+                        events.extend(evs.iter().cloned());
+                    }
+                    Op::Ack {
+                        session,
+                        id,
+                        ack,
+                        event,
+                    } => {
+                        let mut idk = prefix(session);
+                        idk.extend_from_slice(id.as_bytes());
+                        if let Some(key) = msgids.get(&idk)? {
+                            if let Some(raw) = messages.get(&key)? {
+                                let mut m: Message = serde_json::from_slice(&raw).map_err(abort)?;
+                                // Acks only rise, except to failed.
+                                if m.ack >= *ack && *ack != Ack::Failed {
+                                    continue;
                                 }
+                                m.ack = *ack;
+                                messages.insert(key, serde_json::to_vec(&m).map_err(abort)?)?;
                             }
-                            events.push(event.clone());
                         }
-                        Op::Event(e) => events.push(e.clone()),
+                        events.push(event.clone());
                     }
-                    for d in &change.deliveries {
-                        outbox.insert(d.id.as_bytes(), serde_json::to_vec(d).map_err(abort)?)?;
-                    }
-                    applied.push(i);
+                    Op::Event(e) => events.push(e.clone()),
                 }
-                Ok((events, applied))
-            },
-        )?;
+                for d in &change.deliveries {
+                    outbox.insert(d.id.as_bytes(), serde_json::to_vec(d).map_err(abort)?)?;
+                }
+                applied.push(i);
+            }
+            Ok((events, applied))
+        })?;
         Ok(res)
     }
 
@@ -351,6 +379,86 @@ impl Store {
         Ok(self
             .messages
             .get(key)?
+            .map(|v| serde_json::from_slice(&v))
+            .transpose()?)
+    }
+
+    /// The paging cursor that continues after this message (see `messages`).
+    pub fn message_cursor(&self, session: &SessionId, id: &str) -> Result<Option<Vec<u8>>> {
+        let p = prefix(session);
+        let mut idk = p.clone();
+        idk.extend_from_slice(id.as_bytes());
+        Ok(self.msgids.get(idk)?.map(|k| k[p.len()..].to_vec()))
+    }
+
+    /// A message by its short id (`Message::short_id`): session and message.
+    pub fn message_by_short_id(&self, short: &[u8]) -> Result<Option<Message>> {
+        let Some(idk) = self.shortids.get(short)? else {
+            return Ok(None);
+        };
+        let Some(key) = self.msgids.get(idk)? else {
+            return Ok(None);
+        };
+        Ok(self
+            .messages
+            .get(key)?
+            .map(|v| serde_json::from_slice(&v))
+            .transpose()?)
+    }
+
+    // ---- status callbacks, templates, uploads: small JSON records
+
+    pub fn put_callback(&self, session: &SessionId, msg_id: &str, hook: &Value) -> Result<()> {
+        let mut k = prefix(session);
+        k.extend_from_slice(msg_id.as_bytes());
+        self.callbacks.insert(k, serde_json::to_vec(hook)?)?;
+        Ok(())
+    }
+
+    pub fn callback(&self, session: &SessionId, msg_id: &str) -> Result<Option<Value>> {
+        let mut k = prefix(session);
+        k.extend_from_slice(msg_id.as_bytes());
+        Ok(self
+            .callbacks
+            .get(k)?
+            .map(|v| serde_json::from_slice(&v))
+            .transpose()?)
+    }
+
+    pub fn put_template(&self, name: &str, t: &Value) -> Result<()> {
+        self.templates.insert(name, serde_json::to_vec(t)?)?;
+        Ok(())
+    }
+
+    pub fn template(&self, name: &str) -> Result<Option<Value>> {
+        Ok(self
+            .templates
+            .get(name)?
+            .map(|v| serde_json::from_slice(&v))
+            .transpose()?)
+    }
+
+    pub fn templates(&self) -> Result<Vec<Value>> {
+        self.templates
+            .iter()
+            .values()
+            .map(|v| Ok(serde_json::from_slice(&v?)?))
+            .collect()
+    }
+
+    pub fn delete_template(&self, name: &str) -> Result<bool> {
+        Ok(self.templates.remove(name)?.is_some())
+    }
+
+    pub fn put_upload(&self, id: &str, meta: &Value) -> Result<()> {
+        self.uploads.insert(id, serde_json::to_vec(meta)?)?;
+        Ok(())
+    }
+
+    pub fn upload(&self, id: &str) -> Result<Option<Value>> {
+        Ok(self
+            .uploads
+            .get(id)?
             .map(|v| serde_json::from_slice(&v))
             .transpose()?)
     }

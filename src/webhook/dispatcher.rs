@@ -2,11 +2,13 @@
 //! receiver only delays itself; within it, up to `PER_TARGET` requests in
 //! flight. A delivery leaves the outbox only after a 2xx.
 
-use super::Render;
+use super::{Handshake, Render, Reply};
 use crate::domain::{Delivery, DeliveryStatus, now_ms};
 use crate::store::Store;
+use std::collections::HashSet;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc};
 
@@ -64,7 +66,13 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     /// Starts delivering, beginning with what the outbox holds from before.
-    pub fn spawn(store: Store, timing: RetryTiming, render: Render) -> anyhow::Result<Dispatcher> {
+    /// `replies` gets the 2xx answers of deliveries whose format wants them.
+    pub fn spawn(
+        store: Store,
+        timing: RetryTiming,
+        render: Render,
+        replies: Option<mpsc::UnboundedSender<Reply>>,
+    ) -> anyhow::Result<Dispatcher> {
         let (tx, mut rx) = mpsc::unbounded_channel::<Delivery>();
         let client = reqwest::Client::builder()
             .timeout(timing.timeout)
@@ -77,6 +85,8 @@ impl Dispatcher {
             client,
             timing,
             render,
+            replies,
+            verified: Mutex::new(HashSet::new()),
         });
         for d in pending
             .into_iter()
@@ -127,6 +137,39 @@ struct Ctx {
     client: reqwest::Client,
     timing: RetryTiming,
     render: Render,
+    replies: Option<mpsc::UnboundedSender<Reply>>,
+    /// Subscription handshakes that passed (for this daemon's life).
+    verified: Mutex<HashSet<Handshake>>,
+}
+
+/// Meta's handshake: GET the URL, the body must echo the challenge.
+async fn handshake(ctx: &Ctx, h: &Handshake) -> Result<(), String> {
+    if ctx
+        .verified
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .contains(h)
+    {
+        return Ok(());
+    }
+    let resp = ctx
+        .client
+        .get(&h.url)
+        .send()
+        .await
+        .map_err(|e| format!("the subscription handshake failed: {e}"))?;
+    let status = resp.status();
+    let body = resp.text().await.unwrap_or_default();
+    if !status.is_success() || body.trim() != h.challenge {
+        return Err(format!(
+            "the subscription handshake failed: the receiver answered {status} without echoing hub.challenge (is verify_token right?)"
+        ));
+    }
+    ctx.verified
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(h.clone());
+    Ok(())
 }
 
 /// One receiver: a time-ordered queue of due deliveries.
@@ -173,9 +216,21 @@ async fn target(ctx: Arc<Ctx>, mut rx: mpsc::UnboundedReceiver<Delivery>) {
     }
 }
 
+/// The largest receiver answer handed on as a reply.
+const MAX_REPLY: usize = 1 << 20;
+
 /// One attempt; returns the delivery with its new state, already stored.
 async fn attempt(ctx: &Ctx, mut d: Delivery) -> Delivery {
     let r = (ctx.render)(&d, now_ms() / 1000);
+    if let Some(h) = &r.handshake {
+        if let Err(e) = handshake(ctx, h).await {
+            d.attempts += 1;
+            d.last_status = None;
+            d.last_error = Some(e);
+            return settle(ctx, d, Verdict::Retry, None);
+        }
+    }
+    let wants_reply = r.wants_reply && ctx.replies.is_some();
     let mut req = ctx
         .client
         .post(&d.hook.url)
@@ -202,6 +257,28 @@ async fn attempt(ctx: &Ctx, mut d: Delivery) -> Delivery {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_secs);
+            if wants_reply && resp.status().is_success() {
+                let content_type = resp
+                    .headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                // Answers are small (TwiML); a huge one is not read.
+                if resp.content_length().unwrap_or(0) <= MAX_REPLY as u64 {
+                    if let Ok(body) = resp.bytes().await {
+                        if !body.is_empty() && body.len() <= MAX_REPLY {
+                            if let Some(tx) = &ctx.replies {
+                                let _ = tx.send(Reply {
+                                    delivery: d.clone(),
+                                    content_type,
+                                    body: body.to_vec(),
+                                });
+                            }
+                        }
+                    }
+                }
+            }
             (verdict(status), retry_after)
         }
         Err(e) => {
@@ -217,6 +294,11 @@ async fn attempt(ctx: &Ctx, mut d: Delivery) -> Delivery {
         }
     };
     tracing::debug!(delivery = %d.id, url = %d.hook.url, attempts = d.attempts, ms = started.elapsed().as_millis() as u64, ?verdict, "webhook attempt");
+    settle(ctx, d, verdict, retry_after)
+}
+
+/// Records an attempt's outcome: delivered, retried later, or dead.
+fn settle(ctx: &Ctx, mut d: Delivery, verdict: Verdict, retry_after: Option<Duration>) -> Delivery {
     let res = match verdict {
         Verdict::Delivered => {
             d.status = DeliveryStatus::Delivered;

@@ -2,13 +2,12 @@
 //! signed.
 
 use crate::domain::Delivery;
-use crate::webhook::{Rendered, signature};
+use crate::webhook::{Rendered, signed_json};
 
 pub fn render(d: &Delivery, now_s: i64) -> Rendered {
-    let body = serde_json::to_vec(&d.event).unwrap_or_default();
-    Rendered {
-        headers: signature::standard_headers(d, &body, now_s),
-        body,
-        content_type: "application/json",
-    }
+    signed_json(
+        d,
+        &serde_json::to_value(&d.event).unwrap_or_default(),
+        now_s,
+    )
 }

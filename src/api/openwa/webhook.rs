@@ -6,16 +6,11 @@
 
 use super::convert;
 use crate::domain::{Delivery, Event, EventKind, Status};
-use crate::webhook::{Rendered, signature};
+use crate::webhook::{Rendered, signed_json};
 use serde_json::{Value, json};
 
 pub fn render_openwa(d: &Delivery, now_s: i64) -> Rendered {
-    let body = serde_json::to_vec(&openwa(&d.event, &webhook_id(d))).unwrap_or_default();
-    Rendered {
-        headers: signature::standard_headers(d, &body, now_s),
-        body,
-        content_type: "application/json",
-    }
+    signed_json(d, &openwa(&d.event, &webhook_id(d)), now_s)
 }
 
 /// A stable id of the subscription (open-wa gives each registered webhook one).
@@ -49,12 +44,7 @@ fn openwa(ev: &Event, webhook_id: &str) -> Value {
 }
 
 pub fn render_simple(d: &Delivery, now_s: i64) -> Rendered {
-    let body = serde_json::to_vec(&simple(&d.event)).unwrap_or_default();
-    Rendered {
-        headers: signature::standard_headers(d, &body, now_s),
-        body,
-        content_type: "application/json",
-    }
+    signed_json(d, &simple(&d.event), now_s)
 }
 
 fn simple(ev: &Event) -> Value {

@@ -1,0 +1,221 @@
+//! The Twilio routes: each a few lines over the core.
+
+use super::Twilio;
+use super::convert::{self as cv, Form, TwilioError};
+use crate::core::CoreError;
+use crate::domain::{Format, SessionId, Webhook};
+use crate::session::SessionView;
+use axum::{
+    Json,
+    body::Bytes,
+    extract::{Path, RawQuery, State},
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::{Value, json};
+
+impl IntoResponse for TwilioError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body())).into_response()
+    }
+}
+
+fn me_of(v: &SessionView) -> Option<String> {
+    v.live
+        .as_ref()
+        .and_then(|l| l.me.clone())
+        .or(v.record.me.clone())
+        .map(|m| m.phone)
+}
+
+/// The session a request means: the one whose number is `From`, else the
+/// one named by the AccountSid.
+async fn session_for(
+    st: &Twilio,
+    account: &str,
+    from: Option<&str>,
+) -> Result<SessionView, TwilioError> {
+    if let Some(phone) = from {
+        return st
+            .core
+            .sessions()
+            .await
+            .into_iter()
+            .find(|v| me_of(v).as_deref() == Some(phone))
+            .ok_or_else(|| {
+                TwilioError::new(
+                    StatusCode::BAD_REQUEST,
+                    63007,
+                    format!("Twilio could not find a Channel with the specified From address: whatsapp:+{phone} is no linked session's number"),
+                )
+            });
+    }
+    let id = SessionId::parse(account)
+        .map_err(|_| TwilioError::not_found(&format!("/{}/Accounts/{account}", cv::API_VERSION)))?;
+    Ok(st.core.session(&id).await.map_err(|_| {
+        TwilioError::not_found(&format!(
+            "/{}/Accounts/{account} (no session '{account}'; or send From)",
+            cv::API_VERSION
+        ))
+    })?)
+}
+
+pub async fn create(
+    State(st): State<Twilio>,
+    Path(account): Path<String>,
+    body: Bytes,
+) -> Result<Response, TwilioError> {
+    let form = Form::parse(&body);
+    let c = cv::create(&form)?;
+    let view = session_for(&st, &account, c.from.as_deref()).await?;
+    let id = view.record.id.clone();
+    let sent = st.core.send(&id, c.request, None).await?;
+    if let Some(url) = c.status_callback {
+        let mut hook = Webhook::subscriber(url, Format::Twilio, &["message.ack"]);
+        hook.secret = Some(st.api_key.to_string());
+        hook.meta.insert("account".into(), account.clone());
+        st.core.status_callback(&id, &sent, hook).await?;
+    }
+    let msg = st.core.message(&id, &sent.id).await?;
+    let mut res = cv::resource(&account, &msg, me_of(&view).as_deref());
+    // Just sent: the store may not have its ack yet.
+    res["status"] = json!(cv::status(sent.ack.as_str()));
+    Ok((StatusCode::CREATED, Json(res)).into_response())
+}
+
+pub async fn list(
+    State(st): State<Twilio>,
+    Path(account): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, TwilioError> {
+    let q: Vec<(String, String)> = url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect();
+    let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let filter = cv::Filter::parse(&q)?;
+    let page_size = match get("PageSize").filter(|s| !s.is_empty()) {
+        Some(s) => s
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| {
+                TwilioError::new(StatusCode::BAD_REQUEST, 20001, "PageSize must be 1 to 1000")
+            })?,
+        None => 50,
+    };
+    let page: usize = get("Page").and_then(|p| p.parse().ok()).unwrap_or(0);
+    let view = session_for(&st, &account, None).await?;
+    let me = me_of(&view);
+    let id = view.record.id.clone();
+    let mut cursor = cv::page_token_in(get("PageToken").as_deref())?;
+    let mut out = Vec::new();
+    let mut last_ids: Vec<String> = Vec::new();
+    // Filtered pages: read the store in chunks until the page is full.
+    let next = loop {
+        let chunk = st.core.messages(&id, None, 200, cursor.as_deref()).await?;
+        for m in &chunk.messages {
+            if out.len() == page_size {
+                break;
+            }
+            if filter.keeps(m, me.as_deref()) {
+                out.push(cv::resource(&account, m, me.as_deref()));
+                last_ids.push(m.id.clone());
+            }
+        }
+        match chunk.next {
+            _ if out.len() == page_size => break Some(()),
+            Some(c) => cursor = Some(c),
+            None => break None,
+        }
+    };
+    let base = format!("/{}/Accounts/{account}/Messages.json", cv::API_VERSION);
+    let mut keep: Vec<(String, String)> = q
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "Page" | "PageToken" | "PageSize"))
+        .cloned()
+        .collect();
+    keep.push(("PageSize".into(), page_size.to_string()));
+    let uri = |extra: &[(String, String)]| {
+        let mut all = keep.clone();
+        all.extend_from_slice(extra);
+        format!("{base}?{}", String::from_utf8_lossy(&cv::encode_form(&all)))
+    };
+    // The next page starts after the last message shown.
+    let next_uri = match (next, out.last()) {
+        (Some(()), Some(last)) => {
+            let last_id = last_ids.last().cloned().unwrap_or_default();
+            let _ = last;
+            st.core.cursor_of(&id, &last_id)?.map(|c| {
+                uri(&[
+                    ("Page".into(), (page + 1).to_string()),
+                    ("PageToken".into(), cv::page_token_out(&c)),
+                ])
+            })
+        }
+        _ => None,
+    };
+    let n = out.len();
+    Ok(Json(json!({
+        "messages": out,
+        "first_page_uri": uri(&[("Page".into(), "0".into())]),
+        "next_page_uri": next_uri,
+        "previous_page_uri": null,
+        "uri": uri(&[("Page".into(), page.to_string())]),
+        "page": page,
+        "page_size": page_size,
+        "start": page * page_size,
+        "end": (page * page_size + n).saturating_sub(1),
+    })))
+}
+
+pub async fn fetch(
+    State(st): State<Twilio>,
+    Path((account, sid)): Path<(String, String)>,
+) -> Result<Json<Value>, TwilioError> {
+    let sid = sid.strip_suffix(".json").unwrap_or(&sid);
+    let missing = || {
+        TwilioError::not_found(&format!(
+            "/{}/Accounts/{account}/Messages/{sid}.json",
+            cv::API_VERSION
+        ))
+    };
+    let short = cv::short_of_sid(sid).ok_or_else(missing)?;
+    let msg = st
+        .core
+        .message_by_short_id(&short)
+        .await?
+        .ok_or_else(missing)?;
+    let view = st.core.session(&msg.session).await?;
+    Ok(Json(cv::resource(&account, &msg, me_of(&view).as_deref())))
+}
+
+/// `MediaUrl0` of an inbound webhook: the media, with Basic auth.
+pub async fn media(
+    State(st): State<Twilio>,
+    Path((account, sid, _media)): Path<(String, String, String)>,
+) -> Result<Response, TwilioError> {
+    let missing = || {
+        TwilioError::not_found(&format!(
+            "/{}/Accounts/{account}/Messages/{sid}/Media",
+            cv::API_VERSION
+        ))
+    };
+    let short = cv::short_of_sid(&sid).ok_or_else(missing)?;
+    let msg = st
+        .core
+        .message_by_short_id(&short)
+        .await?
+        .ok_or_else(missing)?;
+    let (info, bytes) = st
+        .core
+        .media(&msg.session, &msg.id)
+        .await
+        .map_err(|e| match e {
+            CoreError::NotFound { .. } => missing(),
+            other => other.into(),
+        })?;
+    let mime = info
+        .mimetype
+        .unwrap_or_else(|| "application/octet-stream".into());
+    Ok(([(header::CONTENT_TYPE, mime)], bytes).into_response())
+}

@@ -1,0 +1,130 @@
+//! The Twilio dialect: backends written for Twilio's Messages API (the
+//! `twilio` SDKs, form webhooks, TwiML replies) run against a linked number.
+//! * `POST /2010-04-01/Accounts/{AccountSid}/Messages.json` (create), `GET`
+//!   the same (list, paged, filtered), `GET .../Messages/{sid}.json`;
+//!   the session is the one whose number is `From`, else the one named by
+//!   the AccountSid; Basic auth `AccountSid:<API key>`;
+//! * webhooks (`format: "twilio"`): Twilio's form fields, `X-Twilio-Signature`;
+//!   TwiML answers are sent back (`replies`); `StatusCallback` gets
+//!   `MessageStatus` posts.
+//!
+//! Pure conversions in `convert`, handlers in `handlers`, bodies in `webhook`.
+
+pub mod convert;
+mod handlers;
+pub mod webhook;
+
+use crate::api::auth::{Denied, Guard, require_key};
+use crate::core::{Core, SendRequest};
+use crate::domain::{SessionId, Wid};
+use crate::webhook::Reply;
+use axum::{
+    Json, Router,
+    http::StatusCode,
+    middleware,
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use handlers as h;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+#[derive(Clone)]
+pub struct Twilio {
+    core: Core,
+    /// Status callbacks are signed with it, as Twilio signs with the auth token.
+    api_key: Arc<str>,
+}
+
+/// A refused key, in Twilio's shape (code 20003).
+fn deny(_: Denied) -> Response {
+    let e = convert::TwilioError::new(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    (e.status, Json(e.body())).into_response()
+}
+
+pub fn routes(core: Core, api_key: Arc<str>) -> Router {
+    Router::new()
+        .route(
+            "/2010-04-01/Accounts/{account}/Messages.json",
+            get(h::list).post(h::create),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Messages/{sid}",
+            get(h::fetch),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Messages/{sid}/Media/{media}",
+            get(h::media),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            Guard::new(api_key.clone(), deny),
+            require_key,
+        ))
+        .with_state(Twilio { core, api_key })
+}
+
+/// Sends what receivers answer to inbound messages in TwiML back to the
+/// sender (a `to` attribute names another recipient). `<Response/>` sends
+/// nothing.
+pub async fn serve_replies(core: Core, mut replies: mpsc::UnboundedReceiver<Reply>) {
+    while let Some(r) = replies.recv().await {
+        if r.delivery.hook.format != crate::domain::Format::Twilio {
+            continue;
+        }
+        let messages = match convert::twiml(&r.body) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(session = %r.delivery.session, url = %r.delivery.hook.url, "the webhook's answer is not TwiML ({e}); nothing sent");
+                continue;
+            }
+        };
+        let session: SessionId = r.delivery.session.clone();
+        let sender = r.delivery.event.payload["chat"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        for m in messages {
+            let to = match m.to.as_deref() {
+                Some(t) => convert::address_phone(t)
+                    .ok()
+                    .and_then(|p| Wid::parse(&p).ok()),
+                None => Wid::parse(&sender).ok(),
+            };
+            let Some(to) = to else {
+                tracing::warn!(session = %session, "a TwiML <Message> names no valid recipient; not sent");
+                continue;
+            };
+            let body = (!m.body.is_empty()).then_some(m.body.clone());
+            let mut reqs = Vec::new();
+            if m.media.is_empty() {
+                reqs.push(SendRequest {
+                    to: to.clone(),
+                    text: body,
+                    media: None,
+                    caption: None,
+                    reply_to: None,
+                });
+            } else {
+                // One media per WhatsApp message: the body captions the first.
+                for (i, url) in m.media.iter().enumerate() {
+                    reqs.push(SendRequest {
+                        to: to.clone(),
+                        text: None,
+                        media: Some(crate::core::OutgoingMedia {
+                            source: crate::core::MediaSource::Url(url.clone()),
+                            mimetype: None,
+                            filename: None,
+                        }),
+                        caption: if i == 0 { body.clone() } else { None },
+                        reply_to: None,
+                    });
+                }
+            }
+            for req in reqs {
+                if let Err(e) = core.send(&session, req, None).await {
+                    tracing::warn!(session = %session, "a TwiML reply could not be sent: {e}");
+                }
+            }
+        }
+    }
+}
