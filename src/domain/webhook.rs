@@ -107,13 +107,25 @@ impl Webhook {
                 ),
             ));
         }
-        if !matches!(
-            self.format,
-            Format::Native | Format::Simple | Format::Openwa
-        ) {
+        if self.format == Format::Cloud {
             return Err((
                 format!("{at}.format"),
-                "is not supported yet (supported: native, simple, openwa)".into(),
+                "'cloud' is not supported yet (supported: native, simple, openwa, twilio)".into(),
+            ));
+        }
+        if self.verify_token.is_some() && self.format != Format::Cloud {
+            return Err((
+                format!("{at}.verify_token"),
+                "is only for the 'cloud' format (Meta's subscription handshake)".into(),
+            ));
+        }
+        if self.verify_token.as_deref().is_some_and(str::is_empty) {
+            return Err((format!("{at}.verify_token"), "must not be empty".into()));
+        }
+        if !self.meta.is_empty() {
+            return Err((
+                format!("{at}.meta"),
+                "is set by wabridge, not in requests".into(),
             ));
         }
         if let Some(secret) = &self.secret {

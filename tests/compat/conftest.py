@@ -72,14 +72,25 @@ class Daemon:
     def native(self):
         return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {KEY}"}, timeout=60)
 
+    def link_session(self, sid, phone=ACCOUNT, hooks=None):
+        """Creates a session through the native API and scans its QR."""
+        n = self.native()
+        r = n.post("/api/sessions", json={"id": sid, "webhooks": hooks or []})
+        assert r.status_code == 201, r.text
+        qr = eventually("a QR", lambda: (lambda x: x.json()["qr"] if x.status_code == 200 else None)(n.get(f"/api/sessions/{sid}/qr")))
+        self.link(qr, phone)
+        eventually("connected", lambda: n.get(f"/api/sessions/{sid}").json()["status"] == "CONNECTED")
+
     def link(self, qr, phone=ACCOUNT, name="Demo Shop"):
         r = httpx.post(self.sandbox + "/_sandbox/link", json={"qr": qr, "phone": phone, "name": name}, timeout=10)
         assert r.status_code == 200, r.text
         return r
 
-    def inbound(self, frm, text, name="Alice", to=ACCOUNT):
-        r = httpx.post(self.sandbox + "/_sandbox/messages",
-                       json={"from": frm, "to": to, "text": text, "name": name}, timeout=10)
+    def inbound(self, frm, text, name="Alice", to=ACCOUNT, media=None):
+        body = {"from": frm, "to": to, "text": text, "name": name}
+        if media:
+            body["media"] = media
+        r = httpx.post(self.sandbox + "/_sandbox/messages", json=body, timeout=10)
         assert r.status_code == 201, r.text
         return r.json()["id"]
 
@@ -93,18 +104,40 @@ class Receiver:
     def __init__(self):
         self.requests = []
         self.lock = threading.Lock()
+        # path -> f(request) -> (status, content type, body): how to answer
+        self.responders = {}
+        # path -> (content type, bytes): what GET serves
+        self.files = {}
         outer = self
 
         class H(BaseHTTPRequestHandler):
             def do_POST(self):
                 n = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(n)
+                req = {"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body}
                 with outer.lock:
-                    outer.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
-                                           "body": body})
-                self.send_response(200)
-                self.send_header("content-length", "0")
+                    outer.requests.append(req)
+                    answer = outer.responders.get(self.path)
+                status, ctype, out = answer(req) if answer else (200, "text/plain", b"")
+                self.send_response(status)
+                self.send_header("content-type", ctype)
+                self.send_header("content-length", str(len(out)))
                 self.end_headers()
+                self.wfile.write(out)
+
+            def do_GET(self):
+                with outer.lock:
+                    f = outer.files.get(self.path)
+                if f is None:
+                    self.send_response(404)
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("content-type", f[0])
+                self.send_header("content-length", str(len(f[1])))
+                self.end_headers()
+                self.wfile.write(f[1])
 
             def log_message(self, *a):
                 pass

@@ -1,0 +1,182 @@
+"""Twilio compatibility, judged by the `twilio` SDK: its Client (base URL
+pointed at wabridge) creates, lists and fetches; its RequestValidator checks
+every webhook; its MessagingResponse builds the TwiML replies. Real daemon,
+real headless Chromium, the sandbox."""
+
+import base64
+import time
+import urllib.parse
+
+import httpx
+import pytest
+from twilio.base.exceptions import TwilioRestException
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+from twilio.twiml.messaging_response import MessagingResponse
+
+from conftest import ACCOUNT, KEY, Daemon, Receiver, eventually
+
+CONTACT = "15551234567"
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+
+
+@pytest.fixture(scope="module")
+def daemon():
+    d = Daemon()
+    yield d
+    d.stop()
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def form(req):
+    return dict(urllib.parse.parse_qsl(req["body"].decode(), keep_blank_values=True))
+
+
+def signed(receiver, req):
+    """What a Twilio backend does first: RequestValidator with its auth token."""
+    url = receiver.url + req["path"]
+    return RequestValidator(KEY).validate(url, form(req), req["headers"].get("x-twilio-signature", ""))
+
+
+@pytest.fixture(scope="module")
+def shop(daemon, receiver):
+    def answer(req):
+        f = form(req)
+        r = MessagingResponse()
+        if f.get("Body") == "menu":
+            r.message("1. pizza 2. pasta")
+        elif f.get("Body") == "photo":
+            m = r.message()
+            m.body("here it is")
+            m.media(receiver.url + "/static/dot.png")
+        return 200, "text/xml", str(r).encode()
+
+    receiver.responders["/twilio/in"] = answer
+    receiver.files["/static/dot.png"] = ("image/png", PNG)
+    hooks = [{"url": receiver.url + "/twilio/in", "format": "twilio", "secret": KEY}]
+    daemon.link_session("shop1", hooks=hooks)
+    return daemon
+
+
+def client(daemon, account="shop1", token=KEY):
+    c = Client(account, token, environment={})
+    c.api.base_url = daemon.url
+    return c
+
+
+def test_the_sdk_creates_fetches_and_lists(shop, receiver):
+    daemon = shop
+    c = client(daemon)
+    m = c.messages.create(to=f"whatsapp:+{CONTACT}", from_=f"whatsapp:+{ACCOUNT}", body="hello from twilio")
+    assert m.sid.startswith("SM") and len(m.sid) == 34
+    assert (m.status, m.direction, m.from_, m.to) == ("sent", "outbound-api", f"whatsapp:+{ACCOUNT}", f"whatsapp:+{CONTACT}")
+    assert m.body == "hello from twilio" and m.num_media == "0" and m.date_created is not None
+    assert any(x["text"] == "hello from twilio" for x in daemon.sent())
+
+    # The session by From, whatever the AccountSid.
+    other = client(daemon, account="AC" + "0" * 32)
+    m2 = other.messages.create(to=f"whatsapp:+{CONTACT}", from_=f"whatsapp:+{ACCOUNT}", body="by From")
+    assert m2.account_sid == "AC" + "0" * 32
+
+    got = c.messages(m.sid).fetch()
+    assert (got.sid, got.body, got.status) == (m.sid, "hello from twilio", m.status)
+
+    media = c.messages.create(to=f"whatsapp:+{CONTACT}", body="a dot", media_url=[receiver.url + "/static/dot.png"])
+    assert media.num_media == "1"
+    sent = {x["id"]: x for x in daemon.sent()}
+    assert any(x["caption"] == "a dot" and x["media"]["mimetype"] == "image/png" for x in sent.values())
+
+    for i in range(3):
+        c.messages.create(to="whatsapp:+15557770000", body=f"page {i}")
+    listed = c.messages.list(to="whatsapp:+15557770000", page_size=2)
+    assert [x.body for x in listed] == ["page 2", "page 1", "page 0"]
+    assert all(x.to == "whatsapp:+15557770000" for x in listed)
+    assert len(c.messages.list(limit=4)) == 4
+
+
+def test_status_callbacks_are_signed_and_follow_the_acks(shop, receiver):
+    daemon = shop
+    c = client(daemon)
+    m = c.messages.create(to=f"whatsapp:+{CONTACT}", body="track me", status_callback=receiver.url + "/twilio/status")
+    mid = next(x["id"] for x in daemon.sent() if x["text"] == "track me")
+    statuses = lambda: [form(r)["MessageStatus"] for r in receiver.raw("/twilio/status") if form(r)["MessageSid"] == m.sid]
+    eventually("sent and delivered", lambda: {"sent", "delivered"} <= set(statuses()))
+    httpx.post(f"{daemon.sandbox}/_sandbox/messages/{mid}/read").raise_for_status()
+    eventually("read", lambda: "read" in statuses())
+    for r in receiver.raw("/twilio/status"):
+        assert signed(receiver, r), form(r)
+        f = form(r)
+        assert f["From"] == f"whatsapp:+{ACCOUNT}" and f["To"] == f"whatsapp:+{CONTACT}" and f["AccountSid"] == "shop1"
+
+
+def test_inbound_webhooks_validate_and_twiml_answers_go_back(shop, receiver):
+    daemon = shop
+    daemon.inbound(CONTACT, "menu", name="Alice")
+    req = eventually("the inbound webhook", lambda: [r for r in receiver.raw("/twilio/in") if form(r).get("Body") == "menu"])[0]
+    assert signed(receiver, req)
+    f = form(req)
+    assert f["From"] == f"whatsapp:+{CONTACT}" and f["To"] == f"whatsapp:+{ACCOUNT}"
+    assert f["WaId"] == CONTACT and f["ProfileName"] == "Alice" and f["NumMedia"] == "0"
+    assert f["MessageSid"].startswith("SM") and f["SmsStatus"] == "received"
+    tampered = dict(f, Body="menu!")
+    assert not RequestValidator(KEY).validate(receiver.url + req["path"], tampered, req["headers"]["x-twilio-signature"])
+    eventually("the TwiML reply at the contact", lambda: any(x["text"] == "1. pizza 2. pasta" for x in daemon.sent()))
+    # The reply is a message like any other: the SDK can fetch it by its sid.
+    reply_id = next(x["id"] for x in daemon.sent() if x["text"] == "1. pizza 2. pasta")
+    listed = client(daemon).messages.list(to=f"whatsapp:+{CONTACT}", limit=20)
+    assert any(x.body == "1. pizza 2. pasta" for x in listed), reply_id
+
+    daemon.inbound(CONTACT, "photo")
+    eventually("the media reply", lambda: any(x["caption"] == "here it is" and x["media"] for x in daemon.sent()))
+
+    # <Response/> sends nothing.
+    before = len(daemon.sent())
+    daemon.inbound(CONTACT, "just saying")
+    eventually("the webhook", lambda: [r for r in receiver.raw("/twilio/in") if form(r).get("Body") == "just saying"])
+    time.sleep(1.0)
+    assert len(daemon.sent()) == before
+
+    # Inbound media: MediaUrl0 downloads with Basic auth.
+    daemon.inbound(CONTACT, "", media={"mimetype": "image/png", "filename": "p.png", "data": base64.b64encode(PNG).decode()})
+    req = eventually("the media webhook", lambda: [r for r in receiver.raw("/twilio/in") if form(r).get("NumMedia") == "1"])[0]
+    f = form(req)
+    assert f["MediaContentType0"] == "image/png" and signed(receiver, req)
+    assert httpx.get(f["MediaUrl0"]).status_code == 401
+    got = httpx.get(f["MediaUrl0"], auth=("shop1", KEY))
+    assert got.status_code == 200 and got.content == PNG
+
+
+def test_errors_are_twilios(shop):
+    daemon = shop
+    c = client(daemon)
+    with pytest.raises(TwilioRestException) as e:
+        c.messages.create(to="whatsapp:+abc", body="x")
+    assert (e.value.code, e.value.status) == (21211, 400)
+    httpx.post(daemon.sandbox + "/_sandbox/unregistered", json={"phone": "15559990000"}).raise_for_status()
+    with pytest.raises(TwilioRestException) as e:
+        c.messages.create(to="whatsapp:+15559990000", body="x")
+    assert (e.value.code, e.value.status) == (63003, 400)
+    with pytest.raises(TwilioRestException) as e:
+        c.messages.create(to=f"whatsapp:+{CONTACT}")
+    assert e.value.code == 21602
+    with pytest.raises(TwilioRestException) as e:
+        client(daemon, token="wrong").messages.create(to=f"whatsapp:+{CONTACT}", body="x")
+    assert (e.value.code, e.value.status) == (20003, 401)
+    with pytest.raises(TwilioRestException) as e:
+        c.messages("SM" + "0" * 32).fetch()
+    assert (e.value.code, e.value.status) == (20404, 404)
+    with pytest.raises(TwilioRestException) as e:
+        client(daemon, account="nosuch").messages.create(to=f"whatsapp:+{CONTACT}", body="x")
+    assert e.value.status == 404
+    with pytest.raises(TwilioRestException) as e:
+        c.messages.create(to=f"whatsapp:+{CONTACT}", from_="whatsapp:+15550009999", body="x")
+    assert e.value.code == 63007
+    r = httpx.post(daemon.url + "/2010-04-01/Accounts/shop1/Messages.json", content=b"\xff\xfe%%%", auth=("shop1", KEY),
+                   headers={"content-type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 400 and r.json()["code"] in (21604, 21211)
