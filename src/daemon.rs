@@ -65,11 +65,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(browser = %exe.display(), headless_shell = shell, "browser");
 
     let global_hook = args.webhook.global()?;
+    let user_ids = api::cloud::convert::UserIds::new(secret_file(&data_dir, "user-id-key")?);
     let (replies_tx, replies) = tokio::sync::mpsc::unbounded_channel();
     let dispatcher = webhook::dispatcher::Dispatcher::spawn(
         store.clone(),
         args.webhook.timing(),
-        api::webhook_renderer(args.public_url()),
+        api::webhook_renderer(args.public_url(), user_ids.clone()),
         Some(replies_tx),
     )?;
     let pipeline = pipeline::Pipeline::new(store.clone(), dispatcher, global_hook);
@@ -91,16 +92,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
     tracing::info!("wabridge listening on http://{}", listener.local_addr()?);
-    axum::serve(
-        listener,
-        api::router(
-            core,
-            api_key.into(),
-            std::time::Duration::from_secs_f64(args.qr_wait.max(0.0)),
-        ),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    let settings = api::Settings {
+        api_key: api_key.into(),
+        qr_wait: std::time::Duration::from_secs_f64(args.qr_wait.max(0.0)),
+        public_url: args.public_url(),
+        user_ids,
+    };
+    axum::serve(listener, api::router(core, settings))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     tracing::info!("shutting down: closing browsers (profiles are kept)");
     manager.shutdown().await;
     store.flush().await?;
@@ -133,6 +133,32 @@ fn api_key(args: &ServeArgs, data_dir: &std::path::Path) -> anyhow::Result<Strin
         "wabridge: generated an API key (kept in {}):\n\n    {key}\n",
         path.display()
     );
+    Ok(key)
+}
+
+/// 32 random bytes kept (0600) in the data dir: made once, then reused, so
+/// what is derived from them stays stable across restarts.
+fn secret_file(data_dir: &std::path::Path, name: &str) -> anyhow::Result<[u8; 32]> {
+    use base64::Engine as _;
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = data_dir.join(name);
+    let b64 = base64::engine::general_purpose::STANDARD;
+    if let Ok(s) = std::fs::read_to_string(&path) {
+        if let Ok(k) = b64.decode(s.trim()) {
+            if let Ok(k) = <[u8; 32]>::try_from(k.as_slice()) {
+                return Ok(k);
+            }
+        }
+        anyhow::bail!("{} is not a key this daemon wrote", path.display());
+    }
+    let key: [u8; 32] = rand::random();
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)?;
+    f.write_all(b64.encode(key).as_bytes())?;
     Ok(key)
 }
 

@@ -3,10 +3,11 @@
 //! responses, errors and webhook bodies, plus handlers of a few lines.
 //! `native` is design.md §2's API; `openwa` speaks open-wa (its wrapper
 //! routes, its EASY API and its webhook bodies); `twilio` speaks Twilio's
-//! Messages API.
+//! Messages API; `cloud` speaks Meta's WhatsApp Cloud API.
 
 pub mod auth;
 pub mod body;
+pub mod cloud;
 pub mod native;
 pub mod openwa;
 pub mod twilio;
@@ -14,11 +15,18 @@ pub mod twilio;
 use crate::core::Core;
 use crate::domain::{Delivery, Format};
 use crate::webhook::{Render, Rendered};
-use axum::{Json, Router, extract::DefaultBodyLimit, http::StatusCode, routing::get};
+use axum::{
+    Json, Router,
+    extract::DefaultBodyLimit,
+    http::{Method, StatusCode},
+    response::IntoResponse,
+    routing::{any, get},
+};
 use native::ApiError;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
+use tower::ServiceExt;
 use tower_http::{timeout::TimeoutLayer, trace::TraceLayer};
 
 /// Bodies may carry base64 media.
@@ -36,20 +44,60 @@ async fn wrong_method() -> ApiError {
     )
 }
 
-/// `qr_wait`: how long open-wa's `POST /session/create` waits for a QR.
-pub fn router(core: Core, api_key: Arc<str>, qr_wait: Duration) -> Router {
-    // The EASY API's paths (`/{method}`, `/{session}/{method}`) would shadow
-    // every other route's 404 and 405: it gets only what nothing else took.
-    let easy = openwa::easy_routes(core.clone(), api_key.clone())
+/// What the router needs besides the core.
+pub struct Settings {
+    pub api_key: Arc<str>,
+    /// How long open-wa's `POST /session/create` waits for a QR.
+    pub qr_wait: Duration,
+    /// Where clients reach this daemon (media links).
+    pub public_url: String,
+    /// The key behind the Cloud API's business-scoped user ids.
+    pub user_ids: cloud::convert::UserIds,
+}
+
+pub fn router(core: Core, s: Settings) -> Router {
+    let key = s.api_key.clone();
+    // Paths of one or two segments: the open-wa EASY API (`POST /{method}`,
+    // `POST /{session}/{method}`) and the Cloud API's media (`GET|DELETE
+    // /{version}/{media_id}`). As routes they would shadow every other
+    // route's 404 and 405: they get only what nothing else took.
+    let (easy_default, easy) = openwa::easy_routes(core.clone(), key.clone());
+    let media = cloud::media_route(core.clone(), key.clone(), s.user_ids.clone(), &s.public_url);
+    let two = any(move |req: axum::extract::Request| {
+        let (easy, media) = (easy.clone(), media.clone());
+        async move {
+            let first = req
+                .uri()
+                .path()
+                .trim_start_matches('/')
+                .split('/')
+                .next()
+                .unwrap_or("");
+            let cloud = cloud::convert::is_version(first)
+                && matches!(*req.method(), Method::GET | Method::DELETE);
+            let res = if cloud {
+                media.oneshot(req).await
+            } else if req.method() == Method::POST {
+                easy.oneshot(req).await
+            } else {
+                Ok(not_found().await.into_response())
+            };
+            res.unwrap_or_else(|e| match e {})
+        }
+    });
+    let rest = Router::new()
+        .route("/{method}", easy_default)
+        .route("/{a}/{b}", two)
         .fallback(not_found)
         .method_not_allowed_fallback(not_found);
     Router::new()
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
-        .merge(native::routes(core.clone(), api_key.clone()))
-        .merge(openwa::routes(core.clone(), api_key.clone(), qr_wait))
-        .merge(twilio::routes(core, api_key))
+        .merge(native::routes(core.clone(), key.clone()))
+        .merge(openwa::routes(core.clone(), key.clone(), s.qr_wait))
+        .merge(twilio::routes(core.clone(), key.clone()))
+        .merge(cloud::routes(core, key, s.user_ids, &s.public_url))
         .method_not_allowed_fallback(wrong_method)
-        .fallback_service(easy)
+        .fallback_service(rest)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -61,14 +109,14 @@ pub fn router(core: Core, api_key: Arc<str>, qr_wait: Duration) -> Router {
 /// Renders a webhook delivery in its format: each dialect owns its bodies.
 /// Given to the dispatcher at start. `public_url`: where receivers reach
 /// this daemon (Twilio's `MediaUrl0` points there).
-pub fn webhook_renderer(public_url: String) -> Render {
+pub fn webhook_renderer(public_url: String, user_ids: cloud::convert::UserIds) -> Render {
     Arc::new(move |d: &Delivery, now_s: i64| -> Rendered {
         match d.hook.format {
+            Format::Native => native::webhook::render(d, now_s),
             Format::Simple => openwa::webhook::render_simple(d, now_s),
             Format::Openwa => openwa::webhook::render_openwa(d, now_s),
             Format::Twilio => twilio::webhook::render(d, &public_url),
-            // Validation admits no cloud webhooks yet.
-            Format::Native | Format::Cloud => native::webhook::render(d, now_s),
+            Format::Cloud => cloud::webhook::render(d, &user_ids),
         }
     })
 }

@@ -14,6 +14,18 @@ pub enum MediaSource {
     Data(String),
     /// http(s), fetched by the daemon.
     Url(String),
+    /// The id of media uploaded to wabridge (or of a received message's media).
+    Upload(String),
+}
+
+/// Media kept by wabridge that a client can fetch by id: an upload, or a
+/// received message's media.
+pub struct StoredMedia {
+    pub id: String,
+    pub mimetype: String,
+    pub sha256: String,
+    pub size: u64,
+    pub filename: Option<String>,
 }
 
 /// Media as a dialect describes it.
@@ -43,7 +55,111 @@ impl LoadedMedia {
     }
 }
 
+fn hex_sha256(b: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
 impl Core {
+    fn uploads_dir(&self) -> std::path::PathBuf {
+        self.manager.env().config.data_dir.join("uploads")
+    }
+
+    /// Keeps uploaded media; returns its id (digits, as clients expect).
+    pub async fn upload(
+        &self,
+        session: &crate::domain::SessionId,
+        bytes: Vec<u8>,
+        mimetype: String,
+        filename: Option<String>,
+    ) -> Result<StoredMedia, CoreError> {
+        self.manager.get(session).await?;
+        if bytes.is_empty() {
+            return Err(CoreError::invalid("file", "is empty"));
+        }
+        if bytes.len() > MAX_SEND_MEDIA {
+            return Err(CoreError::MediaTooLarge(MAX_SEND_MEDIA));
+        }
+        let id =
+            (rand::random::<u64>() % 9_000_000_000_000_000 + 1_000_000_000_000_000).to_string();
+        let dir = self.uploads_dir();
+        crate::session::browser::ensure_private_dir(&dir)
+            .map_err(|e| CoreError::Internal(e.to_string()))?;
+        tokio::fs::write(dir.join(&id), &bytes)
+            .await
+            .map_err(|e| CoreError::Internal(format!("could not keep the upload: {e}")))?;
+        let m = StoredMedia {
+            id: id.clone(),
+            sha256: hex_sha256(&bytes),
+            size: bytes.len() as u64,
+            mimetype,
+            filename,
+        };
+        self.store.put_upload(
+            &id,
+            &serde_json::json!({"session": session, "mimetype": m.mimetype, "sha256": m.sha256,
+                                "size": m.size, "filename": m.filename, "at": crate::domain::now_ms()}),
+        )?;
+        Ok(m)
+    }
+
+    /// Media by id: an upload, else a received message's media (by the
+    /// decimal of its short id).
+    pub async fn stored_media(
+        &self,
+        id: &str,
+    ) -> Result<Option<(StoredMedia, Vec<u8>)>, CoreError> {
+        if let Some(meta) = self.store.upload(id)? {
+            let Ok(bytes) = tokio::fs::read(self.uploads_dir().join(id)).await else {
+                return Ok(None);
+            };
+            let m = StoredMedia {
+                id: id.to_string(),
+                mimetype: meta["mimetype"]
+                    .as_str()
+                    .unwrap_or("application/octet-stream")
+                    .to_string(),
+                sha256: meta["sha256"].as_str().unwrap_or("").to_string(),
+                size: bytes.len() as u64,
+                filename: meta["filename"].as_str().map(String::from),
+            };
+            return Ok(Some((m, bytes)));
+        }
+        let Some(short) = id.parse::<u128>().ok().map(u128::to_be_bytes) else {
+            return Ok(None);
+        };
+        let Some(msg) = self.store.message_by_short_id(&short)? else {
+            return Ok(None);
+        };
+        let Ok((info, bytes)) = self.media(&msg.session, &msg.id).await else {
+            return Ok(None);
+        };
+        Ok(Some((
+            StoredMedia {
+                id: id.to_string(),
+                mimetype: info
+                    .mimetype
+                    .unwrap_or_else(|| "application/octet-stream".into()),
+                sha256: info.sha256.unwrap_or_else(|| hex_sha256(&bytes)),
+                size: bytes.len() as u64,
+                filename: info.filename,
+            },
+            bytes,
+        )))
+    }
+
+    /// Forgets an upload. False if there was none.
+    pub async fn delete_upload(&self, id: &str) -> Result<bool, CoreError> {
+        let had = self.store.delete_upload(id)?;
+        if had {
+            let _ = tokio::fs::remove_file(self.uploads_dir().join(id)).await;
+        }
+        Ok(had)
+    }
+
     pub(super) async fn load_media(&self, m: OutgoingMedia) -> Result<LoadedMedia, CoreError> {
         let (bytes, sniffed) = match m.source {
             MediaSource::Data(data) => {
@@ -64,6 +180,12 @@ impl Core {
                 (bytes, mime)
             }
             MediaSource::Url(url) => self.fetch(&url).await?,
+            MediaSource::Upload(id) => {
+                let (info, bytes) = self.stored_media(&id).await?.ok_or_else(|| {
+                    CoreError::invalid("media.id", format!("'{id}' is no uploaded media"))
+                })?;
+                (bytes, Some(info.mimetype))
+            }
         };
         if bytes.is_empty() {
             return Err(CoreError::invalid("media", "is empty"));

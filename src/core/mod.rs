@@ -10,11 +10,13 @@ mod history;
 mod media;
 mod send;
 mod sessions;
+mod templates;
 
 pub use error::CoreError;
 pub use history::{HistoryPage, Live};
-pub use media::{MediaSource, OutgoingMedia};
+pub use media::{MediaSource, OutgoingMedia, StoredMedia};
 pub use send::{SendRequest, SentMessage};
+pub use templates::Template;
 
 use crate::pipeline::Pipeline;
 use crate::session::Manager;

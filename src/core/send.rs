@@ -19,6 +19,9 @@ pub struct SendRequest {
     pub caption: Option<String>,
     /// The id of the message this one replies to.
     pub reply_to: Option<String>,
+    /// The text is a numbered menu of these options: remember them, so a
+    /// reply that picks one arrives with its `choice`.
+    pub menu: Option<crate::domain::Menu>,
 }
 
 /// What a send answers (and what an idempotent retry answers again).
@@ -86,7 +89,11 @@ impl Core {
                 None => {}
             }
         }
+        let menu = req.menu.take().map(|m| (req.to.clone(), m));
         let result = self.deliver(session, req, media).await;
+        if let (Ok(_), Some((to, menu))) = (&result, menu) {
+            self.store.put_menu(session, to.as_str(), &menu)?;
+        }
         if let Some(k) = idempotency_key {
             // After a timeout the message may have gone out: keep the key
             // reserved (a retry gets 409 until the reservation lapses).

@@ -54,6 +54,56 @@ pub struct MediaInfo {
     pub filename: Option<String>,
     pub size: Option<u64>,
     pub url: String,
+    /// Hex SHA-256 of the bytes, once wabridge has kept them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Location {
+    pub lat: f64,
+    pub lng: f64,
+}
+
+/// How a menu was offered: reply buttons, or a list.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MenuKind {
+    Button,
+    List,
+}
+
+/// A numbered text menu sent to a chat (WhatsApp Web cannot send native
+/// buttons): the options a reply may pick by number or title.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Menu {
+    pub kind: MenuKind,
+    /// (id, title), in the order shown (1, 2, ...).
+    pub options: Vec<(String, String)>,
+}
+
+impl Menu {
+    /// The option a reply picks: its number, or its title (any case).
+    pub fn pick(&self, reply: &str) -> Option<Choice> {
+        let r = reply.trim().trim_end_matches('.');
+        let found = match r.parse::<usize>() {
+            Ok(n) if (1..=self.options.len()).contains(&n) => self.options.get(n - 1),
+            _ => self.options.iter().find(|(_, t)| t.eq_ignore_ascii_case(r)),
+        }?;
+        Some(Choice {
+            id: found.0.clone(),
+            title: found.1.clone(),
+            kind: self.kind,
+        })
+    }
+}
+
+/// What a reply picked from a menu.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Choice {
+    pub id: String,
+    pub title: String,
+    pub kind: MenuKind,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -74,6 +124,11 @@ pub struct Message {
     pub sender: Sender,
     pub reply_to: Option<String>,
     pub media: Option<MediaInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    /// The menu option this reply picked, if it answered a menu.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choice: Option<Choice>,
 }
 
 const TYPES: &[&str] = &[
@@ -94,6 +149,13 @@ impl Message {
             filename: m.get("filename").and_then(Value::as_str).map(String::from),
             size: m.get("size").and_then(Value::as_u64),
             url: format!("/api/sessions/{session}/messages/{}/media", urlencode(&id)),
+            sha256: None,
+        });
+        let location = v.get("location").and_then(|l| {
+            Some(Location {
+                lat: l.get("lat")?.as_f64()?,
+                lng: l.get("lng")?.as_f64()?,
+            })
         });
         Some(Message {
             session: session.clone(),
@@ -115,6 +177,8 @@ impl Message {
             },
             reply_to: s("reply_to"),
             media,
+            location,
+            choice: None,
             id,
         })
     }

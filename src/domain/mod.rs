@@ -11,6 +11,6 @@ pub mod webhook;
 pub use delivery::{Delivery, DeliveryStatus};
 pub use event::{Event, EventKind};
 pub use ids::{SessionId, Wid, now_ms, parse_phone};
-pub use message::{Ack, MediaInfo, Message, Sender};
+pub use message::{Ack, Choice, Location, MediaInfo, Menu, MenuKind, Message, Sender};
 pub use session::{Me, SessionRecord, Status};
 pub use webhook::{Format, Retries, Webhook};

@@ -24,6 +24,8 @@ impl Format {
             Format::Simple => matches!(kind, EventKind::Message | EventKind::MessageAny),
             // open-wa sends its QR through another channel (--ev), not webhooks.
             Format::Openwa => kind != EventKind::SessionQr,
+            // Cloud webhooks carry inbound messages and statuses.
+            Format::Cloud => matches!(kind, EventKind::Message | EventKind::MessageAck),
             Format::Twilio => matches!(
                 kind,
                 EventKind::Message | EventKind::MessageAny | EventKind::MessageAck
@@ -105,12 +107,6 @@ impl Webhook {
                     "has unknown event '{e}' (known: {}, or '*')",
                     EventKind::names()
                 ),
-            ));
-        }
-        if self.format == Format::Cloud {
-            return Err((
-                format!("{at}.format"),
-                "'cloud' is not supported yet (supported: native, simple, openwa, twilio)".into(),
             ));
         }
         if self.verify_token.is_some() && self.format != Format::Cloud {

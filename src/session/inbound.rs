@@ -106,23 +106,41 @@ impl Inbound {
         };
         if msg.media.is_some() && !msg.from_me {
             match self.download_media(bridge, &msg.id).await {
-                Ok(size) => {
+                Ok((size, sha256)) => {
                     if let Some(m) = msg.media.as_mut() {
                         m.size = Some(size);
+                        m.sha256 = Some(sha256);
                     }
                 }
                 Err(e) => tracing::warn!(session = %self.id, msg = %msg.id, "media not kept: {e}"),
+            }
+        }
+        // A reply to a menu we sent: which option it picked.
+        if !msg.from_me {
+            if let (Some(text), Ok(Some(menu))) = (
+                msg.text.as_deref(),
+                self.env.store.menu(&self.id, &msg.chat),
+            ) {
+                msg.choice = menu.pick(text);
             }
         }
         let events = msg.events();
         ops.push(Op::Message { msg, events });
     }
 
-    async fn download_media(&self, bridge: &Bridge, id: &str) -> Result<u64, String> {
+    /// Keeps an inbound message's media on disk: its size and SHA-256.
+    async fn download_media(&self, bridge: &Bridge, id: &str) -> Result<(u64, String), String> {
         use base64::Engine as _;
+        use sha2::{Digest, Sha256};
+        let hex = |b: &[u8]| {
+            Sha256::digest(b)
+                .iter()
+                .map(|x| format!("{x:02x}"))
+                .collect::<String>()
+        };
         let path = self.env.media_path(&self.id, id);
-        if let Ok(meta) = tokio::fs::metadata(&path).await {
-            return Ok(meta.len());
+        if let Ok(bytes) = tokio::fs::read(&path).await {
+            return Ok((bytes.len() as u64, hex(&bytes)));
         }
         let b64 = bridge.download_media(id).await.map_err(|e| e.to_string())?;
         if b64.len() / 4 * 3 > super::MAX_MEDIA {
@@ -140,7 +158,7 @@ impl Inbound {
         tokio::fs::rename(&tmp, &path)
             .await
             .map_err(|e| e.to_string())?;
-        Ok(bytes.len() as u64)
+        Ok((bytes.len() as u64, hex(&bytes)))
     }
 
     /// Durable before anything else sees it.

@@ -32,6 +32,8 @@ pub struct Store {
     templates: sled::Tree,
     /// upload id -> uploaded media's metadata (JSON); the bytes are files
     uploads: sled::Tree,
+    /// `session \0 chat` -> the last menu sent to that chat
+    menus: sled::Tree,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -144,6 +146,7 @@ impl Store {
             callbacks: db.open_tree("callbacks")?,
             templates: db.open_tree("templates")?,
             uploads: db.open_tree("uploads")?,
+            menus: db.open_tree("menus")?,
             db,
         })
     }
@@ -214,6 +217,7 @@ impl Store {
             &self.chats,
             &self.idempotency,
             &self.callbacks,
+            &self.menus,
         ] {
             for k in tree.scan_prefix(&p).keys() {
                 tree.remove(k?)?;
@@ -423,6 +427,32 @@ impl Store {
             .get(k)?
             .map(|v| serde_json::from_slice(&v))
             .transpose()?)
+    }
+
+    pub fn put_menu(
+        &self,
+        session: &SessionId,
+        chat: &str,
+        menu: &crate::domain::Menu,
+    ) -> Result<()> {
+        let mut k = prefix(session);
+        k.extend_from_slice(chat.as_bytes());
+        self.menus.insert(k, serde_json::to_vec(menu)?)?;
+        Ok(())
+    }
+
+    pub fn menu(&self, session: &SessionId, chat: &str) -> Result<Option<crate::domain::Menu>> {
+        let mut k = prefix(session);
+        k.extend_from_slice(chat.as_bytes());
+        Ok(self
+            .menus
+            .get(k)?
+            .map(|v| serde_json::from_slice(&v))
+            .transpose()?)
+    }
+
+    pub fn delete_upload(&self, id: &str) -> Result<bool> {
+        Ok(self.uploads.remove(id)?.is_some())
     }
 
     pub fn put_template(&self, name: &str, t: &Value) -> Result<()> {
@@ -643,6 +673,8 @@ mod tests {
             },
             reply_to: None,
             media: None,
+            location: None,
+            choice: None,
         };
         let events = m.events();
         Op::Message { msg: m, events }

@@ -192,6 +192,7 @@ impl TryFrom<SendIn> for SendRequest {
             media,
             caption: b.caption,
             reply_to: b.reply_to,
+            menu: None,
         })
     }
 }

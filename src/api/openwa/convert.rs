@@ -146,6 +146,7 @@ impl SendIn {
                 media: None,
                 caption: None,
                 reply_to: None,
+                menu: None,
             },
         ))
     }
@@ -583,6 +584,7 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
                 media: None,
                 caption: None,
                 reply_to,
+                menu: None,
             })
         }
         "sendImage" | "sendFile" => {
@@ -607,6 +609,7 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
                 }),
                 caption: a.string("caption")?.filter(|c| !c.is_empty()),
                 reply_to: a.string("quotedMsgId")?,
+                menu: None,
             })
         }
         "sendSeen" => Call::SendSeen(a.wid("chatId")?),

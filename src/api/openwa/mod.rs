@@ -20,7 +20,7 @@ use axum::{
     http::StatusCode,
     middleware,
     response::{IntoResponse, Response},
-    routing::{delete, get, post},
+    routing::{MethodRouter, delete, get, post},
 };
 use handlers as h;
 use std::sync::Arc;
@@ -62,18 +62,19 @@ pub fn routes(core: Core, api_key: Arc<str>, qr_wait: Duration) -> Router {
         .with_state(OpenWa { core, qr_wait })
 }
 
-/// The EASY API. Its paths match almost anything of one or two segments:
-/// the router serves it only for what no other route took.
-pub fn easy_routes(core: Core, api_key: Arc<str>) -> Router {
-    Router::new()
-        .route("/{method}", post(h::easy_default))
-        .route("/{session}/{method}", post(h::easy))
-        .route_layer(middleware::from_fn_with_state(
-            Guard::new(api_key, deny),
-            require_key,
-        ))
-        .with_state(OpenWa {
-            core,
-            qr_wait: Duration::ZERO,
-        })
+/// The EASY API: `POST /{method}` (the default session) and
+/// `POST /{session}/{method}`. These paths match almost anything of one or
+/// two segments: the router serves them only for what no other route took.
+pub fn easy_routes(core: Core, api_key: Arc<str>) -> (MethodRouter, MethodRouter) {
+    let st = OpenWa {
+        core,
+        qr_wait: Duration::ZERO,
+    };
+    let layer = || middleware::from_fn_with_state(Guard::new(api_key.clone(), deny), require_key);
+    (
+        post(h::easy_default)
+            .route_layer(layer())
+            .with_state(st.clone()),
+        post(h::easy).route_layer(layer()).with_state(st),
+    )
 }

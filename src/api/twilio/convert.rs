@@ -185,6 +185,7 @@ pub fn create(form: &Form) -> Result<Create, TwilioError> {
             media,
             caption,
             reply_to: None,
+            menu: None,
         },
         status_callback: callback,
     })

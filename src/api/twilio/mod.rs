@@ -103,6 +103,7 @@ pub async fn serve_replies(core: Core, mut replies: mpsc::UnboundedReceiver<Repl
                     media: None,
                     caption: None,
                     reply_to: None,
+                    menu: None,
                 });
             } else {
                 // One media per WhatsApp message: the body captions the first.
@@ -117,6 +118,7 @@ pub async fn serve_replies(core: Core, mut replies: mpsc::UnboundedReceiver<Repl
                         }),
                         caption: if i == 0 { body.clone() } else { None },
                         reply_to: None,
+                        menu: None,
                     });
                 }
             }

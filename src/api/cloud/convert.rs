@@ -1,0 +1,638 @@
+//! The Meta Cloud API dialect's conversions, all pure: Graph errors, the
+//! `/messages` request body into a core send, responses, media ids,
+//! business-scoped user ids, templates, and the webhook envelope.
+
+use crate::core::{CoreError, MediaSource, OutgoingMedia, SendRequest};
+use crate::domain::{Menu, MenuKind, Message, SessionId, Wid, parse_phone};
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+// ---- errors: {"error": {"message", "type", "code", "error_subcode"?, "error_data", "fbtrace_id"}}
+
+#[derive(Debug)]
+pub struct GraphError {
+    pub status: StatusCode,
+    pub code: u32,
+    pub subcode: Option<u32>,
+    pub message: String,
+}
+
+impl GraphError {
+    pub fn new(status: StatusCode, code: u32, message: impl Into<String>) -> Self {
+        GraphError {
+            status,
+            code,
+            subcode: None,
+            message: message.into(),
+        }
+    }
+
+    /// 100: a parameter is missing or wrong.
+    pub fn param(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, 100, message)
+    }
+
+    pub fn body(&self) -> Value {
+        let mut e = json!({
+            "message": format!("(#{}) {}", self.code, self.message),
+            "type": if self.code == 190 { "OAuthException" } else { "OAuthException" },
+            "code": self.code,
+            "error_data": {"messaging_product": "whatsapp", "details": self.message},
+            "fbtrace_id": fbtrace(&self.message),
+        });
+        if let Some(s) = self.subcode {
+            e["error_subcode"] = json!(s);
+        }
+        json!({"error": e})
+    }
+}
+
+/// An opaque trace id, as Graph gives one per error.
+fn fbtrace(seed: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(format!("{seed}{}", ulid::Ulid::new()).as_bytes());
+    base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &d[..9])
+}
+
+impl From<CoreError> for GraphError {
+    fn from(e: CoreError) -> Self {
+        let msg = e.to_string();
+        match e {
+            CoreError::SessionNotFound(id) => {
+                let mut g = Self::new(
+                    StatusCode::BAD_REQUEST,
+                    100,
+                    format!("Unsupported post request. Object with ID '{id}' does not exist"),
+                );
+                g.subcode = Some(33);
+                g
+            }
+            CoreError::NotOnWhatsApp(_) => Self::new(
+                StatusCode::BAD_REQUEST,
+                131026,
+                format!("Message Undeliverable: {msg}"),
+            ),
+            CoreError::Invalid { field, why } if field.starts_with("media") => Self::new(
+                StatusCode::BAD_REQUEST,
+                131053,
+                format!("Media upload error: {field} {why}"),
+            ),
+            CoreError::Invalid { field, why } => {
+                Self::param(format!("Invalid parameter: {field} {why}"))
+            }
+            CoreError::MediaTooLarge(_) => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                131053,
+                format!("Media upload error: {msg}"),
+            ),
+            CoreError::NotFound { .. } => Self::new(StatusCode::NOT_FOUND, 100, msg),
+            CoreError::NotReady(_)
+            | CoreError::Conflict { .. }
+            | CoreError::SessionExists(_)
+            | CoreError::IdempotencyInProgress => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                131016,
+                format!("Service unavailable: {msg}"),
+            ),
+            CoreError::WhatsApp(_) => Self::new(
+                StatusCode::BAD_GATEWAY,
+                131000,
+                format!("Something went wrong: {msg}"),
+            ),
+            CoreError::Unavailable(_) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                131016,
+                format!("Service unavailable: {msg}"),
+            ),
+            CoreError::Internal(_) => Self::new(StatusCode::INTERNAL_SERVER_ERROR, 131000, msg),
+        }
+    }
+}
+
+/// `v{N}.0` (any version): Cloud API paths start with one.
+pub fn is_version(v: &str) -> bool {
+    v.strip_prefix('v').is_some_and(|n| {
+        let mut parts = n.split('.');
+        let major = parts
+            .next()
+            .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        let minor = parts
+            .next()
+            .is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        major && minor && parts.next().is_none()
+    })
+}
+
+// ---- business-scoped user ids: `US.<digits>`, stable per contact and session
+
+/// Turns phone numbers into business-scoped ids and back, with a key kept
+/// by the daemon: a keyed permutation of the number, per session.
+#[derive(Clone)]
+pub struct UserIds {
+    key: [u8; 32],
+}
+
+const PHONE_BITS: u32 = 50; // 10^15 < 2^50
+
+impl UserIds {
+    pub fn new(key: [u8; 32]) -> Self {
+        UserIds { key }
+    }
+
+    fn pad(&self, session: &SessionId) -> u64 {
+        use hmac::{Hmac, KeyInit, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&self.key).expect("any key length");
+        mac.update(session.as_str().as_bytes());
+        let d = mac.finalize().into_bytes();
+        u64::from_be_bytes(d[..8].try_into().expect("8 bytes")) & ((1 << PHONE_BITS) - 1)
+    }
+
+    pub fn user_id(&self, session: &SessionId, phone: &str) -> String {
+        let n: u64 = phone.parse().unwrap_or(0);
+        format!("US.{}", n ^ self.pad(session))
+    }
+
+    /// The phone behind a user id of this session, if it is one.
+    pub fn phone(&self, session: &SessionId, user_id: &str) -> Option<String> {
+        let n: u64 = user_id.strip_prefix("US.")?.parse().ok()?;
+        let phone = (n ^ self.pad(session)).to_string();
+        (7..=15).contains(&phone.len()).then_some(phone)
+    }
+}
+
+// ---- media ids: digits (clients take an all-digit string for an id)
+
+/// The media id of a stored message's media.
+pub fn message_media_id(session: &SessionId, msg_id: &str) -> String {
+    u128::from_be_bytes(Message::short_id(session, msg_id)).to_string()
+}
+
+/// The short id behind a message's media id.
+pub fn short_of_media_id(id: &str) -> Option<[u8; 16]> {
+    id.parse::<u128>().ok().map(u128::to_be_bytes)
+}
+
+// ---- POST /{version}/{phone_number_id}/messages
+
+/// What a `/messages` call asks.
+pub enum Request {
+    Send {
+        input: String,
+        to: Wid,
+        send: SendRequest,
+    },
+    Read {
+        message_id: String,
+    },
+    Template {
+        input: String,
+        to: Wid,
+        name: String,
+        params: Vec<String>,
+        reply_to: Option<String>,
+    },
+}
+
+fn str_at<'a>(v: &'a Value, path: &str) -> Option<&'a str> {
+    path.split('.')
+        .try_fold(v, |v, k| v.get(k))
+        .and_then(Value::as_str)
+}
+
+/// Reads a `/messages` body. `users` turns a `recipient` user id into a phone.
+pub fn request(body: &Value, session: &SessionId, users: &UserIds) -> Result<Request, GraphError> {
+    if !body.is_object() {
+        return Err(GraphError::param("The request body must be a JSON object"));
+    }
+    if let Some(p) = body.get("messaging_product") {
+        if p != "whatsapp" {
+            return Err(GraphError::param(
+                "Invalid parameter: messaging_product must be 'whatsapp'",
+            ));
+        }
+    } else {
+        return Err(GraphError::param(
+            "The parameter messaging_product is required.",
+        ));
+    }
+    if body["status"] == "read" {
+        let id = str_at(body, "message_id")
+            .ok_or_else(|| GraphError::param("The parameter message_id is required."))?;
+        return Ok(Request::Read {
+            message_id: id.to_string(),
+        });
+    }
+    let (input, phone) = match (str_at(body, "to"), str_at(body, "recipient")) {
+        (Some(to), _) => (
+            to.to_string(),
+            parse_phone(to)
+                .map_err(|e| GraphError::param(format!("Invalid parameter: to: {e}")))?,
+        ),
+        (None, Some(r)) => (
+            r.to_string(),
+            users.phone(session, r).ok_or_else(|| {
+                GraphError::param(format!(
+                    "Invalid parameter: recipient '{r}' is not a user id of this phone number"
+                ))
+            })?,
+        ),
+        (None, None) => return Err(GraphError::param("The parameter to is required.")),
+    };
+    let to =
+        Wid::parse(&phone).map_err(|e| GraphError::param(format!("Invalid parameter: to: {e}")))?;
+    let reply_to = str_at(body, "context.message_id").map(String::from);
+    let kind = str_at(body, "type").unwrap_or("text");
+    let plain = |text: String| SendRequest {
+        to: to.clone(),
+        text: Some(text),
+        media: None,
+        caption: None,
+        reply_to: reply_to.clone(),
+        menu: None,
+    };
+    let send = match kind {
+        "text" => {
+            let text = str_at(body, "text.body")
+                .ok_or_else(|| GraphError::param("The parameter text['body'] is required."))?;
+            plain(text.to_string())
+        }
+        "image" | "video" | "audio" | "document" | "sticker" => {
+            let m = &body[kind];
+            let source = match (
+                m.get("link").and_then(Value::as_str),
+                m.get("id").and_then(Value::as_str),
+            ) {
+                (Some(link), None) => MediaSource::Url(link.to_string()),
+                (None, Some(id)) => MediaSource::Upload(id.to_string()),
+                (Some(_), Some(_)) => {
+                    return Err(GraphError::param(format!(
+                        "Invalid parameter: {kind} takes 'link' or 'id', not both"
+                    )));
+                }
+                (None, None) => {
+                    return Err(GraphError::param(format!(
+                        "The parameter {kind}['link'] or {kind}['id'] is required."
+                    )));
+                }
+            };
+            SendRequest {
+                to: to.clone(),
+                text: None,
+                media: Some(OutgoingMedia {
+                    source,
+                    mimetype: (kind == "sticker").then(|| "image/webp".to_string()),
+                    filename: m.get("filename").and_then(Value::as_str).map(String::from),
+                }),
+                caption: m.get("caption").and_then(Value::as_str).map(String::from),
+                reply_to: reply_to.clone(),
+                menu: None,
+            }
+        }
+        "location" => {
+            let l = &body["location"];
+            let (Some(lat), Some(lng)) = (l["latitude"].as_f64(), l["longitude"].as_f64()) else {
+                return Err(GraphError::param(
+                    "The parameters location['latitude'] and ['longitude'] are required numbers.",
+                ));
+            };
+            // WhatsApp Web sends no location pins from here: a text with a map link.
+            let mut text = String::new();
+            for k in ["name", "address"] {
+                if let Some(s) = l[k].as_str().filter(|s| !s.is_empty()) {
+                    text.push_str(s);
+                    text.push('\n');
+                }
+            }
+            text.push_str(&format!("https://maps.google.com/?q={lat},{lng}"));
+            plain(text)
+        }
+        "interactive" => {
+            let (text, menu) = interactive(&body["interactive"])?;
+            let mut s = plain(text);
+            s.menu = Some(menu);
+            s
+        }
+        "template" => {
+            let name = str_at(body, "template.name")
+                .ok_or_else(|| GraphError::param("The parameter template['name'] is required."))?;
+            let mut params = vec![];
+            for c in body["template"]["components"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                if c["type"]
+                    .as_str()
+                    .is_some_and(|t| t.eq_ignore_ascii_case("body"))
+                {
+                    for p in c["parameters"].as_array().into_iter().flatten() {
+                        params.push(
+                            p["text"]
+                                .as_str()
+                                .map(String::from)
+                                .unwrap_or_else(|| p.to_string()),
+                        );
+                    }
+                }
+            }
+            return Ok(Request::Template {
+                input,
+                to,
+                name: name.to_string(),
+                params,
+                reply_to,
+            });
+        }
+        other => {
+            return Err(GraphError::new(
+                StatusCode::BAD_REQUEST,
+                131051,
+                format!(
+                    "Unsupported message type: {other} (wabridge sends text, image, video, audio, document, sticker, location, interactive and template)"
+                ),
+            ));
+        }
+    };
+    Ok(Request::Send { input, to, send })
+}
+
+/// An interactive `button` or `list` message as a numbered text menu.
+pub fn interactive(i: &Value) -> Result<(String, Menu), GraphError> {
+    let kind = match i["type"].as_str() {
+        Some("button") => MenuKind::Button,
+        Some("list") => MenuKind::List,
+        other => {
+            return Err(GraphError::new(
+                StatusCode::BAD_REQUEST,
+                131051,
+                format!(
+                    "Unsupported interactive type: {} (wabridge sends button and list menus)",
+                    other.unwrap_or("none")
+                ),
+            ));
+        }
+    };
+    let body = i["body"]["text"].as_str().ok_or_else(|| {
+        GraphError::param("The parameter interactive['body']['text'] is required.")
+    })?;
+    let mut options: Vec<(String, String, Option<String>)> = vec![];
+    match kind {
+        MenuKind::Button => {
+            for b in i["action"]["buttons"].as_array().into_iter().flatten() {
+                let (Some(id), Some(title)) =
+                    (b["reply"]["id"].as_str(), b["reply"]["title"].as_str())
+                else {
+                    return Err(GraphError::param(
+                        "Each button needs reply.id and reply.title.",
+                    ));
+                };
+                options.push((id.into(), title.into(), None));
+            }
+            if !(1..=3).contains(&options.len()) {
+                return Err(GraphError::param(
+                    "Invalid parameter: a button message has 1 to 3 buttons.",
+                ));
+            }
+        }
+        MenuKind::List => {
+            for s in i["action"]["sections"].as_array().into_iter().flatten() {
+                for r in s["rows"].as_array().into_iter().flatten() {
+                    let (Some(id), Some(title)) = (r["id"].as_str(), r["title"].as_str()) else {
+                        return Err(GraphError::param("Each list row needs id and title."));
+                    };
+                    options.push((
+                        id.into(),
+                        title.into(),
+                        r["description"].as_str().map(String::from),
+                    ));
+                }
+            }
+            if !(1..=10).contains(&options.len()) {
+                return Err(GraphError::param(
+                    "Invalid parameter: a list message has 1 to 10 rows.",
+                ));
+            }
+        }
+    }
+    let mut text = String::new();
+    if let Some(h) = i["header"]["text"].as_str() {
+        text.push_str(&format!("*{h}*\n"));
+    }
+    text.push_str(body);
+    text.push('\n');
+    for (n, (_, title, desc)) in options.iter().enumerate() {
+        text.push_str(&format!("\n{}. {title}", n + 1));
+        if let Some(d) = desc {
+            text.push_str(&format!(" ({d})"));
+        }
+    }
+    if let Some(f) = i["footer"]["text"].as_str() {
+        text.push_str(&format!("\n\n_{f}_"));
+    }
+    text.push_str("\n\nReply with a number.");
+    let menu = Menu {
+        kind,
+        options: options.into_iter().map(|(id, t, _)| (id, t)).collect(),
+    };
+    Ok((text, menu))
+}
+
+/// A registered template's body with `{{1}}`, `{{2}}`, ... filled in.
+pub fn render_template(body: &str, params: &[String]) -> Result<String, GraphError> {
+    let mut out = String::new();
+    let mut rest = body;
+    let mut used = 0usize;
+    while let Some(i) = rest.find("{{") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        let Some(j) = after.find("}}") else {
+            out.push_str(&rest[i..]);
+            rest = "";
+            break;
+        };
+        match after[..j].trim().parse::<usize>() {
+            Ok(n) if n >= 1 => {
+                let v = params.get(n - 1).ok_or_else(|| {
+                    GraphError::new(StatusCode::BAD_REQUEST, 132000, format!("Number of parameters does not match the expected number of params: the template needs {{{{{n}}}}}, {} given", params.len()))
+                })?;
+                out.push_str(v);
+                used = used.max(n);
+            }
+            _ => out.push_str(&rest[i..i + 2 + j + 2]),
+        }
+        rest = &after[j + 2..];
+    }
+    out.push_str(rest);
+    if params.len() > used {
+        return Err(GraphError::new(
+            StatusCode::BAD_REQUEST,
+            132000,
+            format!(
+                "Number of parameters does not match the expected number of params: {used} expected, {} given",
+                params.len()
+            ),
+        ));
+    }
+    Ok(out)
+}
+
+pub fn sent(input: &str, phone: &str, user_id: &str, id: &str) -> Value {
+    json!({"messaging_product": "whatsapp",
+           "contacts": [{"input": input, "wa_id": phone, "user_id": user_id}],
+           "messages": [{"id": id, "message_status": "accepted"}]})
+}
+
+// ---- webhooks
+
+/// Meta's envelope around one value.
+pub fn envelope(session: &SessionId, me: &str, value: Value) -> Value {
+    let mut v = value;
+    v["messaging_product"] = json!("whatsapp");
+    v["metadata"] = json!({"display_phone_number": me, "phone_number_id": session});
+    json!({"object": "whatsapp_business_account",
+           "entry": [{"id": session, "changes": [{"field": "messages", "value": v}]}]})
+}
+
+fn cloud_type(kind: &str) -> &str {
+    match kind {
+        "text" | "image" | "video" | "audio" | "document" | "sticker" | "location" => kind,
+        _ => "unsupported",
+    }
+}
+
+/// An inbound message as Cloud's `messages[0]` with its contact.
+pub fn inbound(session: &SessionId, p: &Value, users: &UserIds) -> Value {
+    let s = |k: &str| p[k].as_str().unwrap_or("");
+    let phone = p["sender"]["phone"]
+        .as_str()
+        .map(String::from)
+        .unwrap_or_else(|| s("chat").split('@').next().unwrap_or("").to_string());
+    let me = s("to").split('@').next().unwrap_or("").to_string();
+    let kind = s("type");
+    let mut m = json!({"from": phone, "id": s("id"), "timestamp": p["timestamp"].as_i64().unwrap_or(0).to_string(), "type": cloud_type(kind)});
+    match kind {
+        "text" => m["text"] = json!({"body": s("text")}),
+        "location" => {
+            m["location"] =
+                json!({"latitude": p["location"]["lat"], "longitude": p["location"]["lng"]})
+        }
+        "image" | "video" | "audio" | "document" | "sticker" => {
+            let mut media = json!({"id": message_media_id(session, s("id")),
+                                   "mime_type": p["media"]["mimetype"].as_str().unwrap_or("application/octet-stream"),
+                                   "sha256": p["media"]["sha256"].as_str().unwrap_or("")});
+            if let Some(c) = p["caption"].as_str() {
+                media["caption"] = json!(c);
+            }
+            if let Some(f) = p["media"]["filename"].as_str() {
+                media["filename"] = json!(f);
+            }
+            m[kind] = media;
+        }
+        _ => m["unsupported"] = json!({"type": kind}),
+    }
+    if let Some(c) = p.get("choice").filter(|c| c.is_object()) {
+        let (t, key) = if c["kind"] == "list" {
+            ("list_reply", "list_reply")
+        } else {
+            ("button_reply", "button_reply")
+        };
+        m["type"] = json!("interactive");
+        m["interactive"] = json!({"type": t, key: {"id": c["id"], "title": c["title"]}});
+        m.as_object_mut().map(|o| o.remove("text"));
+    }
+    if let Some(r) = p["reply_to"].as_str() {
+        m["context"] = json!({"from": me, "id": r});
+    }
+    let contact = json!({"profile": {"name": p["sender"]["name"].as_str().unwrap_or(&phone)},
+                         "wa_id": phone, "user_id": users.user_id(session, &phone)});
+    envelope(
+        session,
+        &me,
+        json!({"contacts": [contact], "messages": [m]}),
+    )
+}
+
+/// An ack as Cloud's `statuses[0]`, with the contact (clients need it).
+pub fn status(session: &SessionId, p: &Value, at_ms: i64, users: &UserIds) -> Value {
+    let phone = p["chat"]
+        .as_str()
+        .unwrap_or("")
+        .split('@')
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let me = p["me"]
+        .as_str()
+        .unwrap_or("")
+        .split('@')
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let st = match p["ack"].as_str().unwrap_or("") {
+        "delivered" => "delivered",
+        "read" => "read",
+        "played" => "played",
+        "failed" => "failed",
+        _ => "sent",
+    };
+    let user_id = users.user_id(session, &phone);
+    let mut status = json!({"id": p["id"], "status": st, "timestamp": (at_ms / 1000).to_string(),
+                            "recipient_id": phone, "recipient_user_id": user_id});
+    if st == "failed" {
+        status["errors"] = json!([{"code": 131000, "title": "Something went wrong", "message": "Something went wrong",
+                                   "error_data": {"details": "WhatsApp reported the message as failed"}}]);
+    }
+    let contact = json!({"profile": {"name": phone}, "wa_id": phone, "user_id": user_id});
+    envelope(
+        session,
+        &me,
+        json!({"contacts": [contact], "statuses": [status]}),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_user_ids_media_ids() {
+        assert!(
+            is_version("v21.0")
+                && is_version("v17")
+                && !is_version("21.0")
+                && !is_version("v2x")
+                && !is_version("session")
+        );
+        let u = UserIds::new([7; 32]);
+        let (a, b) = (
+            SessionId::parse("a").unwrap(),
+            SessionId::parse("b").unwrap(),
+        );
+        let id = u.user_id(&a, "15551234567");
+        assert!(id.starts_with("US.") && id[3..].bytes().all(|c| c.is_ascii_digit()));
+        assert_eq!(u.user_id(&a, "15551234567"), id);
+        assert_ne!(u.user_id(&b, "15551234567"), id);
+        assert_eq!(u.phone(&a, &id).as_deref(), Some("15551234567"));
+        let m = message_media_id(&a, "false_1@c.us_X");
+        assert!(m.bytes().all(|c| c.is_ascii_digit()));
+        assert_eq!(
+            short_of_media_id(&m).unwrap(),
+            Message::short_id(&a, "false_1@c.us_X")
+        );
+    }
+
+    #[test]
+    fn menus_and_templates() {
+        let (text, menu) = interactive(&json!({"type": "button", "body": {"text": "Pick"},
+            "action": {"buttons": [{"type": "reply", "reply": {"id": "y", "title": "Yes"}}, {"type": "reply", "reply": {"id": "n", "title": "No"}}]}})).unwrap();
+        assert!(text.contains("1. Yes") && text.contains("2. No"));
+        assert_eq!(menu.pick("2").unwrap().id, "n");
+        assert_eq!(menu.pick(" yes ").unwrap().id, "y");
+        assert!(menu.pick("maybe").is_none());
+        assert_eq!(
+            render_template("Hi {{1}}, order {{2}} ready", &["Ann".into(), "42".into()]).unwrap(),
+            "Hi Ann, order 42 ready"
+        );
+        assert_eq!(render_template("Hi {{1}}", &[]).err().unwrap().code, 132000);
+    }
+}

@@ -1,0 +1,193 @@
+//! The Cloud API routes: each a few lines over the core.
+
+use super::Cloud;
+use super::convert::{self as cv, GraphError, Request};
+use crate::core::SendRequest;
+use crate::domain::SessionId;
+use axum::{
+    Json,
+    body::Bytes,
+    extract::{Multipart, Path, State},
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::{Value, json};
+
+impl IntoResponse for GraphError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body())).into_response()
+    }
+}
+
+type Answer = Result<Json<Value>, GraphError>;
+
+fn version(v: &str) -> Result<(), GraphError> {
+    if cv::is_version(v) {
+        Ok(())
+    } else {
+        Err(GraphError::param(format!("Unknown path components: /{v}")))
+    }
+}
+
+/// phone_number_id is the session id.
+fn phone_number_id(raw: &str) -> Result<SessionId, GraphError> {
+    SessionId::parse(raw).map_err(|_| {
+        let mut g = GraphError::param(format!(
+            "Unsupported post request. Object with ID '{raw}' does not exist"
+        ));
+        g.subcode = Some(33);
+        g
+    })
+}
+
+pub async fn messages(
+    State(st): State<Cloud>,
+    Path((v, pnid)): Path<(String, String)>,
+    body: Bytes,
+) -> Answer {
+    version(&v)?;
+    let id = phone_number_id(&pnid)?;
+    let body: Value = serde_json::from_slice(&body)
+        .map_err(|e| GraphError::param(format!("The request body is not JSON: {e}")))?;
+    match cv::request(&body, &id, &st.users)? {
+        Request::Read { message_id } => {
+            st.core.mark_message_read(&id, &message_id).await?;
+            Ok(Json(json!({"success": true})))
+        }
+        Request::Send { input, to, send } => send_and_answer(&st, &id, &input, &to, send).await,
+        Request::Template {
+            input,
+            to,
+            name,
+            params,
+            reply_to,
+        } => {
+            let t = st.core.template(&name)?.ok_or_else(|| {
+                GraphError::new(StatusCode::NOT_FOUND, 132001, format!("Template name does not exist in the translation: '{name}' (register it with PUT /api/templates/{name})"))
+            })?;
+            let text = cv::render_template(&t.body, &params)?;
+            let send = SendRequest {
+                to: to.clone(),
+                text: Some(text),
+                media: None,
+                caption: None,
+                reply_to,
+                menu: None,
+            };
+            send_and_answer(&st, &id, &input, &to, send).await
+        }
+    }
+}
+
+async fn send_and_answer(
+    st: &Cloud,
+    id: &SessionId,
+    input: &str,
+    to: &crate::domain::Wid,
+    send: SendRequest,
+) -> Answer {
+    let sent = st.core.send(id, send, None).await?;
+    let phone = to.user();
+    Ok(Json(cv::sent(
+        input,
+        phone,
+        &st.users.user_id(id, phone),
+        &sent.id,
+    )))
+}
+
+pub async fn upload(
+    State(st): State<Cloud>,
+    Path((v, pnid)): Path<(String, String)>,
+    mut form: Multipart,
+) -> Answer {
+    version(&v)?;
+    let id = phone_number_id(&pnid)?;
+    let (mut file, mut kind) = (None, None);
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| GraphError::param(format!("The multipart body could not be read: {e}")))?
+    {
+        match field.name() {
+            Some("file") => {
+                let name = field.file_name().map(String::from);
+                let ct = field.content_type().map(String::from);
+                let bytes = field.bytes().await.map_err(|e| {
+                    GraphError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        131053,
+                        format!("Media upload error: {e}"),
+                    )
+                })?;
+                file = Some((bytes.to_vec(), ct, name));
+            }
+            Some("type") => kind = field.text().await.ok(),
+            _ => {}
+        }
+    }
+    let (bytes, ct, name) =
+        file.ok_or_else(|| GraphError::param("The parameter file is required."))?;
+    let mime = kind
+        .or(ct)
+        .filter(|m| m.contains('/'))
+        .unwrap_or_else(|| "application/octet-stream".into());
+    let m = st.core.upload(&id, bytes, mime, name).await?;
+    Ok(Json(json!({"id": m.id})))
+}
+
+fn no_media(id: &str) -> GraphError {
+    let mut g = GraphError::param(format!(
+        "Unsupported get request. Object with ID '{id}' does not exist"
+    ));
+    g.subcode = Some(33);
+    g
+}
+
+pub async fn media_info(
+    State(st): State<Cloud>,
+    Path((v, media_id)): Path<(String, String)>,
+) -> Answer {
+    version(&v)?;
+    let (m, _) = st
+        .core
+        .stored_media(&media_id)
+        .await?
+        .ok_or_else(|| no_media(&media_id))?;
+    Ok(Json(
+        json!({"messaging_product": "whatsapp", "url": format!("{}/cloud/media/{}", st.public_url, m.id),
+                   "mime_type": m.mimetype, "sha256": m.sha256, "file_size": m.size, "id": m.id}),
+    ))
+}
+
+pub async fn media_delete(
+    State(st): State<Cloud>,
+    Path((v, media_id)): Path<(String, String)>,
+) -> Answer {
+    version(&v)?;
+    if st.core.delete_upload(&media_id).await? {
+        Ok(Json(json!({"success": true})))
+    } else {
+        Err(no_media(&media_id))
+    }
+}
+
+pub async fn download(
+    State(st): State<Cloud>,
+    Path(media_id): Path<String>,
+) -> Result<Response, GraphError> {
+    let (m, bytes) = st
+        .core
+        .stored_media(&media_id)
+        .await?
+        .ok_or_else(|| no_media(&media_id))?;
+    let mut resp = ([(header::CONTENT_TYPE, m.mimetype)], bytes).into_response();
+    if let Some(v) = m
+        .filename
+        .filter(|n| !n.contains('"'))
+        .and_then(|n| format!("attachment; filename=\"{n}\"").parse().ok())
+    {
+        resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(resp)
+}

@@ -1,0 +1,82 @@
+//! The Meta Cloud API dialect: backends written for the WhatsApp Cloud API
+//! (requests/httpx, pywa, heyoo) run against a linked number. The
+//! phone_number_id is the session id; the token is the API key.
+//! * `POST /{version}/{phone_number_id}/messages`: text, media by link or
+//!   uploaded id, location, replies, read receipts, interactive button and
+//!   list menus (as numbered text; the pick comes back as `interactive`),
+//!   templates registered with `PUT /api/templates/{name}`;
+//! * media: `POST /{version}/{phone_number_id}/media`, `GET|DELETE
+//!   /{version}/{media_id}`, downloads at `/cloud/media/{id}`;
+//! * webhooks (`format: "cloud"`): Meta's envelope, `X-Hub-Signature-256`,
+//!   the `hub.challenge` handshake.
+//!
+//! Pure conversions in `convert`, handlers in `handlers`, bodies in `webhook`.
+
+pub mod convert;
+mod handlers;
+pub mod webhook;
+
+use crate::api::auth::{Denied, Guard, require_key};
+use crate::core::Core;
+use axum::{
+    Json, Router,
+    http::StatusCode,
+    middleware,
+    response::{IntoResponse, Response},
+    routing::{MethodRouter, delete, get, post},
+};
+use convert::{GraphError, UserIds};
+use handlers as h;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct Cloud {
+    core: Core,
+    users: UserIds,
+    public_url: Arc<str>,
+}
+
+/// A refused token, as Graph answers it (190).
+fn deny(_: Denied) -> Response {
+    let e = GraphError::new(
+        StatusCode::UNAUTHORIZED,
+        190,
+        "Invalid OAuth access token - Cannot parse access token",
+    );
+    (e.status, Json(e.body())).into_response()
+}
+
+fn guard(api_key: Arc<str>) -> Guard {
+    Guard::new(api_key, deny)
+}
+
+pub fn routes(core: Core, api_key: Arc<str>, users: UserIds, public_url: &str) -> Router {
+    Router::new()
+        .route("/{version}/{phone_number_id}/messages", post(h::messages))
+        .route("/{version}/{phone_number_id}/media", post(h::upload))
+        .route("/cloud/media/{media_id}", get(h::download))
+        .route_layer(middleware::from_fn_with_state(guard(api_key), require_key))
+        .with_state(Cloud {
+            core,
+            users,
+            public_url: public_url.into(),
+        })
+}
+
+/// `GET|DELETE /{version}/{media_id}`: two segments, like the open-wa EASY
+/// API's paths; the router shares that path between them.
+pub fn media_route(
+    core: Core,
+    api_key: Arc<str>,
+    users: UserIds,
+    public_url: &str,
+) -> MethodRouter {
+    get(h::media_info)
+        .merge(delete(h::media_delete))
+        .route_layer(middleware::from_fn_with_state(guard(api_key), require_key))
+        .with_state(Cloud {
+            core,
+            users,
+            public_url: public_url.into(),
+        })
+}
