@@ -91,7 +91,8 @@ impl Core {
         }
         let menu = req.menu.take().map(|m| (req.to.clone(), m));
         let result = self.deliver(session, req, media).await;
-        if let (Ok(_), Some((to, menu))) = (&result, menu) {
+        if let (Ok(sent), Some((to, mut menu))) = (&result, menu) {
+            menu.message_id = Some(sent.id.clone());
             self.store.put_menu(session, to.as_str(), &menu)?;
         }
         if let Some(k) = idempotency_key {

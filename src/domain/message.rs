@@ -80,6 +80,9 @@ pub struct Menu {
     pub kind: MenuKind,
     /// (id, title), in the order shown (1, 2, ...).
     pub options: Vec<(String, String)>,
+    /// The message that showed it.
+    #[serde(default)]
+    pub message_id: Option<String>,
 }
 
 impl Menu {
@@ -94,6 +97,7 @@ impl Menu {
             id: found.0.clone(),
             title: found.1.clone(),
             kind: self.kind,
+            menu_message: self.message_id.clone(),
         })
     }
 }
@@ -104,6 +108,9 @@ pub struct Choice {
     pub id: String,
     pub title: String,
     pub kind: MenuKind,
+    /// The message that showed the menu.
+    #[serde(default)]
+    pub menu_message: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -108,6 +108,8 @@ class Receiver:
         self.responders = {}
         # path -> (content type, bytes): what GET serves
         self.files = {}
+        # path -> f(query dict) -> (status, content type, body): GET answers
+        self.get_responders = {}
         outer = self
 
         class H(BaseHTTPRequestHandler):
@@ -126,6 +128,19 @@ class Receiver:
                 self.wfile.write(out)
 
             def do_GET(self):
+                path, _, query = self.path.partition("?")
+                with outer.lock:
+                    outer.requests.append({"path": path, "method": "GET", "query": query, "headers": {}, "body": b""})
+                    answer = outer.get_responders.get(path)
+                if answer:
+                    import urllib.parse
+                    status, ctype, out = answer(dict(urllib.parse.parse_qsl(query)))
+                    self.send_response(status)
+                    self.send_header("content-type", ctype)
+                    self.send_header("content-length", str(len(out)))
+                    self.end_headers()
+                    self.wfile.write(out)
+                    return
                 with outer.lock:
                     f = outer.files.get(self.path)
                 if f is None:
@@ -152,7 +167,11 @@ class Receiver:
 
     def raw(self, path):
         with self.lock:
-            return [r for r in self.requests if r["path"] == path]
+            return [r for r in self.requests if r["path"] == path and r.get("method") != "GET"]
+
+    def gets(self, path):
+        with self.lock:
+            return [r for r in self.requests if r["path"] == path and r.get("method") == "GET"]
 
     def close(self):
         self.server.shutdown()

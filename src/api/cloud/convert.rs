@@ -433,6 +433,7 @@ pub fn interactive(i: &Value) -> Result<(String, Menu), GraphError> {
     let menu = Menu {
         kind,
         options: options.into_iter().map(|(id, t, _)| (id, t)).collect(),
+        message_id: None,
     };
     Ok((text, menu))
 }
@@ -540,7 +541,11 @@ pub fn inbound(session: &SessionId, p: &Value, users: &UserIds) -> Value {
         m["interactive"] = json!({"type": t, key: {"id": c["id"], "title": c["title"]}});
         m.as_object_mut().map(|o| o.remove("text"));
     }
-    if let Some(r) = p["reply_to"].as_str() {
+    // A reply (or a menu pick) names the message it answers.
+    let answers = p["reply_to"]
+        .as_str()
+        .or(p["choice"]["menu_message"].as_str());
+    if let Some(r) = answers {
         m["context"] = json!({"from": me, "id": r});
     }
     let contact = json!({"profile": {"name": p["sender"]["name"].as_str().unwrap_or(&phone)},

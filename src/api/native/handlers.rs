@@ -260,3 +260,42 @@ pub async fn events(
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
+
+// ---- templates
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateIn {
+    body: String,
+    language: Option<String>,
+}
+
+pub async fn put_template(
+    State(core): State<Core>,
+    Path(name): Path<String>,
+    body: Body<TemplateIn>,
+) -> Answer {
+    let b = body?.0;
+    let t = core.put_template(crate::core::Template {
+        name,
+        body: b.body,
+        language: b.language,
+    })?;
+    Ok(Json(json!(t)))
+}
+
+pub async fn templates(State(core): State<Core>) -> Answer {
+    Ok(Json(json!({"templates": core.templates()?})))
+}
+
+pub async fn template(State(core): State<Core>, Path(name): Path<String>) -> Answer {
+    let t = core.template(&name)?.ok_or_else(|| {
+        ApiError::not_found("template_not_found", format!("no template '{name}'"))
+    })?;
+    Ok(Json(json!(t)))
+}
+
+pub async fn delete_template(State(core): State<Core>, Path(name): Path<String>) -> Answer {
+    core.delete_template(&name)?;
+    Ok(Json(json!({"name": name, "deleted": true})))
+}

@@ -45,6 +45,13 @@ pub fn routes(core: Core, api_key: Arc<str>) -> Router {
         .route("/api/sessions/{id}/deliveries", get(h::deliveries))
         .route("/api/sessions/{id}/deliveries/{did}/retry", post(h::retry))
         .route("/api/events", get(h::events))
+        .route("/api/templates", get(h::templates))
+        .route(
+            "/api/templates/{name}",
+            put(h::put_template)
+                .get(h::template)
+                .delete(h::delete_template),
+        )
         .route_layer(middleware::from_fn_with_state(
             Guard::new(api_key, deny),
             require_key,

@@ -2,7 +2,7 @@
 //! fields, its Message resource, its errors, its webhook forms and
 //! signature, and TwiML replies.
 
-use crate::core::{CoreError, MediaSource, OutgoingMedia, SendRequest};
+use crate::core::{CoreError, MediaSource, OutgoingMedia, SendRequest, SentMessage};
 use crate::domain::{Message, SessionId, Wid, parse_phone};
 use axum::http::StatusCode;
 use base64::Engine as _;
@@ -268,6 +268,48 @@ pub fn resource(account: &str, m: &Message, me: Option<&str>) -> Value {
         "to": address(to),
         "uri": format!("{uri}.json"),
     })
+}
+
+/// A message as it was sent, for the moment before the store has it.
+pub fn just_sent(
+    session: &SessionId,
+    sent: &SentMessage,
+    body: Option<&str>,
+    media: bool,
+) -> Message {
+    Message {
+        id: sent.id.clone(),
+        session: session.clone(),
+        chat: sent.to.to_string(),
+        from: None,
+        to: Some(sent.to.to_string()),
+        from_me: true,
+        kind: if media {
+            "document".into()
+        } else {
+            "text".into()
+        },
+        text: (!media).then(|| body.unwrap_or("").to_string()),
+        caption: if media { body.map(String::from) } else { None },
+        timestamp: sent
+            .timestamp
+            .unwrap_or_else(|| crate::domain::now_ms() / 1000),
+        ack: sent.ack,
+        sender: crate::domain::Sender {
+            phone: None,
+            name: None,
+        },
+        reply_to: None,
+        media: media.then(|| crate::domain::MediaInfo {
+            mimetype: None,
+            filename: None,
+            size: None,
+            url: String::new(),
+            sha256: None,
+        }),
+        location: None,
+        choice: None,
+    }
 }
 
 /// List filters: To, From, DateSent (a day or an instant), DateSent<, DateSent>.

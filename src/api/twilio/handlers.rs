@@ -67,6 +67,8 @@ pub async fn create(
 ) -> Result<Response, TwilioError> {
     let form = Form::parse(&body);
     let c = cv::create(&form)?;
+    let body = form.get("Body").map(String::from);
+    let has_media = c.request.media.is_some();
     let view = session_for(&st, &account, c.from.as_deref()).await?;
     let id = view.record.id.clone();
     let sent = st.core.send(&id, c.request, None).await?;
@@ -76,7 +78,12 @@ pub async fn create(
         hook.meta.insert("account".into(), account.clone());
         st.core.status_callback(&id, &sent, hook).await?;
     }
-    let msg = st.core.message(&id, &sent.id).await?;
+    // The page reports its own sends a moment later: until the store has
+    // it, the resource is what was sent.
+    let msg = match st.core.message(&id, &sent.id).await {
+        Ok(m) => m,
+        Err(_) => cv::just_sent(&id, &sent, body.as_deref(), has_media),
+    };
     let mut res = cv::resource(&account, &msg, me_of(&view).as_deref());
     // Just sent: the store may not have its ack yet.
     res["status"] = json!(cv::status(sent.ack.as_str()));
