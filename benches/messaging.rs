@@ -29,7 +29,7 @@ struct Opts {
 fn opts() -> Opts {
     let mut o = Opts {
         sessions: vec![1, 4],
-        formats: vec!["simple".into(), "openwa".into()],
+        formats: vec!["simple".into(), "openwa".into(), "cloud".into(), "twilio".into()],
         inbound: 4000,
         rate: 500.0,
         rate_seconds: 10.0,
@@ -75,16 +75,21 @@ async fn receiver() -> (String, Arrivals) {
             post(|State(a): State<Arrivals>, body: Bytes| async move {
                 let now = Instant::now();
                 if let Ok(v) = serde_json::from_slice::<Value>(&body) {
-                    // native, simple, openwa
+                    // native, simple, openwa, cloud
                     let id = v["payload"]["id"]
                         .as_str()
                         .or(v["message_id"].as_str())
-                        .or(v["data"]["id"].as_str());
+                        .or(v["data"]["id"].as_str())
+                        .or(v["entry"][0]["changes"][0]["value"]["messages"][0]["id"].as_str());
                     if let Some(id) = id {
                         a.lock().unwrap().entry(id.to_string()).or_insert(now);
                     }
+                } else if let Some((_, sid)) = url::form_urlencoded::parse(&body).find(|(k, _)| k == "MessageSid") {
+                    // twilio: keyed by sid (see `twilio_sid`)
+                    a.lock().unwrap().entry(sid.into_owned()).or_insert(now);
                 }
-                "ok"
+                // An empty TwiML answer: a Twilio receiver that replies nothing.
+                "<Response/>"
             }),
         )
         .with_state(arrivals.clone());
@@ -103,6 +108,14 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+/// The Twilio sid of a sandbox message id in session `s` (wabridge's
+/// `SM` + 16 bytes of SHA-256 of session and id).
+fn twilio_sid(s: &str, id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(format!("{s}\0{id}").as_bytes());
+    format!("SM{}", d[..16].iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
 /// Posts contact messages; returns (id, post time) for each.
@@ -146,6 +159,16 @@ async fn wait_all(arrivals: &Arrivals, ids: &[(String, Instant)], limit: Duratio
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
+/// How the receiver will know each message: Twilio webhooks carry sids.
+fn keyed(format: &str, ids: Vec<(String, Instant)>, accounts: &[String]) -> Vec<(String, Instant)> {
+    if format != "twilio" {
+        return ids;
+    }
+    // One session in the format runs: m0.
+    let _ = accounts;
+    ids.into_iter().map(|(id, t)| (twilio_sid("m0", &id), t)).collect()
+}
+
 /// `format`: the webhook format (signed); native sends through
 /// `/api/sessions/{id}/messages`, the open-wa formats through open-wa's
 /// `POST /message/send`.
@@ -179,6 +202,7 @@ async fn run(n: usize, format: &str, o: &Opts) -> Value {
         .buffer_unordered(32)
         .collect()
         .await;
+    let ids = keyed(format, ids, &accounts);
     let lat = wait_all(&arrivals, &ids, Duration::from_secs(120)).await;
     let last = ids
         .iter()
@@ -213,6 +237,7 @@ async fn run(n: usize, format: &str, o: &Opts) -> Value {
     for t in tasks {
         ids.push(t.await.unwrap());
     }
+    let ids = keyed(format, ids, &accounts);
     let lat = wait_all(&arrivals, &ids, Duration::from_secs(120)).await;
     let fixed = json!({"target_per_s": o.rate, "achieved_per_s": achieved, "p50_ms": pct(&lat, 0.5),
         "p99_ms": pct(&lat, 0.99), "max_ms": lat.last()});
@@ -229,12 +254,19 @@ async fn run(n: usize, format: &str, o: &Opts) -> Value {
         .map(|i| {
             let c = c.clone();
             let to = format!("1555888{:04}", i % 100);
-            let req = if format == "native" {
-                c.post(format!("{}/api/sessions/m{}/messages", d.url, i % n))
-                    .json(&json!({"to": to, "text": format!("out {i}")}))
-            } else {
-                c.post(format!("{}/message/send", d.url))
-                    .json(&json!({"session_id": format!("m{}", i % n), "to_number": to, "message": format!("out {i}")}))
+            let req = match format {
+                "native" => c
+                    .post(format!("{}/api/sessions/m{}/messages", d.url, i % n))
+                    .json(&json!({"to": to, "text": format!("out {i}")})),
+                "cloud" => c
+                    .post(format!("{}/v21.0/m{}/messages", d.url, i % n))
+                    .json(&json!({"messaging_product": "whatsapp", "to": to, "type": "text", "text": {"body": format!("out {i}")}})),
+                "twilio" => c
+                    .post(format!("{}/2010-04-01/Accounts/m{}/Messages.json", d.url, i % n))
+                    .form(&[("To", format!("whatsapp:+{to}")), ("Body", format!("out {i}"))]),
+                _ => c
+                    .post(format!("{}/message/send", d.url))
+                    .json(&json!({"session_id": format!("m{}", i % n), "to_number": to, "message": format!("out {i}")})),
             };
             async move {
                 let t = Instant::now();
