@@ -308,10 +308,11 @@ async fn main() {
     println!("|---:|---|---:|---:|---:|---:|---:|");
     for r in &runs {
         let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
-        let route = if r["format"] == "native" {
-            "/api/.../messages"
-        } else {
-            "/message/send"
+        let route = match r["format"].as_str().unwrap_or("") {
+            "native" => "/api/.../messages",
+            "cloud" => "/v21.0/{id}/messages",
+            "twilio" => "Messages.json",
+            _ => "/message/send",
         };
         println!(
             "| {} | {} ({route}) | {:.0} | {:.1} / {:.1} | {:.1} / {:.1} / {:.1} | {:.0} | {:.1} / {:.1} |",

@@ -189,9 +189,14 @@ def decode_qr(data_url):
     return found[0].text
 
 
+# A 1x1 PNG, for media both ways.
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+
+
 @pytest.fixture(scope="module")
 def daemon():
-    d = Daemon({"WABRIDGE_DEFAULT_SESSION": "shop1"})
+    """One daemon per test module (each module is one client's world)."""
+    d = Daemon()
     yield d
     d.stop()
 

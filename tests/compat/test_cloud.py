@@ -4,8 +4,6 @@ subscription handshake, verifies X-Hub-Signature-256 and parses every update
 strictly. Real daemon, real headless Chromium, the sandbox."""
 
 import base64
-import json
-import threading
 import time
 
 import httpx
@@ -13,25 +11,10 @@ import pytest
 from pywa import WhatsApp, errors, types
 from pywa.types.templates import BodyText, TemplateLanguage
 
-from conftest import ACCOUNT, KEY, Daemon, Receiver, eventually
+from conftest import ACCOUNT, KEY, PNG, Receiver, eventually
 
 CONTACT = "15551234567"
 APP_SECRET = "app-secret-0123456789"
-PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
-
-
-@pytest.fixture(scope="module")
-def daemon():
-    d = Daemon()
-    yield d
-    d.stop()
-
-
-@pytest.fixture(scope="module")
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
 
 
 class Backend:

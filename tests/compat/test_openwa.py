@@ -10,10 +10,18 @@ import httpx
 import pytest
 from standardwebhooks import Webhook
 
-from conftest import ACCOUNT, KEY, decode_qr, eventually
+from conftest import ACCOUNT, KEY, Daemon, decode_qr, eventually
 
 CONTACT = "15551234567"
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+@pytest.fixture(scope="module")
+def daemon():
+    """EASY API calls that name no session go to shop1."""
+    d = Daemon({"WABRIDGE_DEFAULT_SESSION": "shop1"})
+    yield d
+    d.stop()
 
 
 @pytest.fixture(scope="module")
