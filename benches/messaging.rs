@@ -29,7 +29,12 @@ struct Opts {
 fn opts() -> Opts {
     let mut o = Opts {
         sessions: vec![1, 4],
-        formats: vec!["simple".into(), "openwa".into(), "cloud".into(), "twilio".into()],
+        formats: vec![
+            "simple".into(),
+            "openwa".into(),
+            "cloud".into(),
+            "twilio".into(),
+        ],
         inbound: 4000,
         rate: 500.0,
         rate_seconds: 10.0,
@@ -84,7 +89,9 @@ async fn receiver() -> (String, Arrivals) {
                     if let Some(id) = id {
                         a.lock().unwrap().entry(id.to_string()).or_insert(now);
                     }
-                } else if let Some((_, sid)) = url::form_urlencoded::parse(&body).find(|(k, _)| k == "MessageSid") {
+                } else if let Some((_, sid)) =
+                    url::form_urlencoded::parse(&body).find(|(k, _)| k == "MessageSid")
+                {
                     // twilio: keyed by sid (see `twilio_sid`)
                     a.lock().unwrap().entry(sid.into_owned()).or_insert(now);
                 }
@@ -115,7 +122,13 @@ fn ms(d: Duration) -> f64 {
 fn twilio_sid(s: &str, id: &str) -> String {
     use sha2::{Digest, Sha256};
     let d = Sha256::digest(format!("{s}\0{id}").as_bytes());
-    format!("SM{}", d[..16].iter().map(|b| format!("{b:02x}")).collect::<String>())
+    format!(
+        "SM{}",
+        d[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
 }
 
 /// Posts contact messages; returns (id, post time) for each.
@@ -166,7 +179,9 @@ fn keyed(format: &str, ids: Vec<(String, Instant)>, accounts: &[String]) -> Vec<
     }
     // One session in the format runs: m0.
     let _ = accounts;
-    ids.into_iter().map(|(id, t)| (twilio_sid("m0", &id), t)).collect()
+    ids.into_iter()
+        .map(|(id, t)| (twilio_sid("m0", &id), t))
+        .collect()
 }
 
 /// `format`: the webhook format (signed); native sends through

@@ -123,6 +123,17 @@ fn chat_key(session: &SessionId, chat: &str, order: &[u8]) -> Vec<u8> {
     k
 }
 
+/// A JSON record of a tree, if there is one.
+fn get_json<T: serde::de::DeserializeOwned>(
+    tree: &sled::Tree,
+    key: impl AsRef<[u8]>,
+) -> Result<Option<T>> {
+    Ok(tree
+        .get(key)?
+        .map(|v| serde_json::from_slice(&v))
+        .transpose()?)
+}
+
 fn abort(e: impl Into<StoreError>) -> ConflictableTransactionError<StoreError> {
     ConflictableTransactionError::Abort(e.into())
 }
@@ -380,11 +391,7 @@ impl Store {
         let Some(key) = self.msgids.get(idk)? else {
             return Ok(None);
         };
-        Ok(self
-            .messages
-            .get(key)?
-            .map(|v| serde_json::from_slice(&v))
-            .transpose()?)
+        get_json(&self.messages, key)
     }
 
     /// The paging cursor that continues after this message (see `messages`).
@@ -403,11 +410,7 @@ impl Store {
         let Some(key) = self.msgids.get(idk)? else {
             return Ok(None);
         };
-        Ok(self
-            .messages
-            .get(key)?
-            .map(|v| serde_json::from_slice(&v))
-            .transpose()?)
+        get_json(&self.messages, key)
     }
 
     // ---- status callbacks, templates, uploads: small JSON records
@@ -422,11 +425,7 @@ impl Store {
     pub fn callback(&self, session: &SessionId, msg_id: &str) -> Result<Option<Value>> {
         let mut k = prefix(session);
         k.extend_from_slice(msg_id.as_bytes());
-        Ok(self
-            .callbacks
-            .get(k)?
-            .map(|v| serde_json::from_slice(&v))
-            .transpose()?)
+        get_json(&self.callbacks, k)
     }
 
     pub fn put_menu(
@@ -444,11 +443,7 @@ impl Store {
     pub fn menu(&self, session: &SessionId, chat: &str) -> Result<Option<crate::domain::Menu>> {
         let mut k = prefix(session);
         k.extend_from_slice(chat.as_bytes());
-        Ok(self
-            .menus
-            .get(k)?
-            .map(|v| serde_json::from_slice(&v))
-            .transpose()?)
+        get_json(&self.menus, k)
     }
 
     pub fn delete_upload(&self, id: &str) -> Result<bool> {
@@ -461,11 +456,7 @@ impl Store {
     }
 
     pub fn template(&self, name: &str) -> Result<Option<Value>> {
-        Ok(self
-            .templates
-            .get(name)?
-            .map(|v| serde_json::from_slice(&v))
-            .transpose()?)
+        get_json(&self.templates, name)
     }
 
     pub fn templates(&self) -> Result<Vec<Value>> {
@@ -486,11 +477,7 @@ impl Store {
     }
 
     pub fn upload(&self, id: &str) -> Result<Option<Value>> {
-        Ok(self
-            .uploads
-            .get(id)?
-            .map(|v| serde_json::from_slice(&v))
-            .transpose()?)
+        get_json(&self.uploads, id)
     }
 
     /// Timestamp of the newest stored message: where catch-up starts.
