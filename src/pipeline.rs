@@ -9,7 +9,7 @@ use crate::domain::{Delivery, Event, EventKind, SessionId, SessionRecord, Webhoo
 use crate::store::{Change, Op, Store, StoreError};
 use crate::webhook::dispatcher::Dispatcher;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 pub struct Pipeline {
@@ -17,6 +17,8 @@ pub struct Pipeline {
     live: broadcast::Sender<Event>,
     dispatcher: Dispatcher,
     subscriptions: Subscriptions,
+    /// One writer of webhooks at a time, so the store and the cache agree.
+    webhook_writes: Mutex<()>,
     commits: mpsc::UnboundedSender<CommitRequest>,
 }
 
@@ -107,6 +109,7 @@ impl Pipeline {
                 global,
             },
             store,
+            webhook_writes: Mutex::new(()),
             live: broadcast::channel(8192).0,
             dispatcher,
             commits: tx,
@@ -209,18 +212,46 @@ impl Pipeline {
         session: &SessionId,
         hooks: Vec<Webhook>,
     ) -> Result<Option<SessionRecord>, StoreError> {
+        self.update_webhooks(session, |w| *w = hooks.clone())
+    }
+
+    /// Changes a session's webhooks in place (compare-and-swap on the
+    /// record); the store and the cache change together.
+    pub fn update_webhooks(
+        &self,
+        session: &SessionId,
+        f: impl Fn(&mut Vec<Webhook>),
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let _one_writer = self
+            .webhook_writes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let rec = self.store.update_session(session, |r| {
-            r.webhooks = hooks.clone();
+            f(&mut r.webhooks);
             r.updated_at = now_ms() / 1000;
         })?;
-        if rec.is_some() {
-            self.subscriptions.set(session, hooks);
+        if let Some(r) = &rec {
+            self.subscriptions.set(session, r.webhooks.clone());
         }
         Ok(rec)
     }
 
+    /// A session was just created with these webhooks (an old session of
+    /// the same id may still be cached).
+    pub fn created(&self, session: &SessionId, hooks: Vec<Webhook>) {
+        let _one_writer = self
+            .webhook_writes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        self.subscriptions.set(session, hooks);
+    }
+
     /// A session is gone: drop what is cached about it.
     pub fn forget(&self, session: &SessionId) {
+        let _one_writer = self
+            .webhook_writes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         self.subscriptions.forget(session);
     }
 

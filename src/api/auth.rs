@@ -54,13 +54,15 @@ fn presented(headers: &HeaderMap) -> Option<String> {
             return Some(rest.trim().to_string());
         }
         if scheme.eq_ignore_ascii_case("basic") {
-            let decoded = base64::engine::general_purpose::STANDARD
+            // user:password; the key is the password, the user is anything.
+            let password = base64::engine::general_purpose::STANDARD
                 .decode(rest.trim())
                 .ok()
-                .and_then(|b| String::from_utf8(b).ok())?;
-            // user:password; the key is the password, the user is anything.
-            let (_, password) = decoded.split_once(':')?;
-            return Some(password.to_string());
+                .and_then(|b| String::from_utf8(b).ok())
+                .and_then(|d| d.split_once(':').map(|(_, p)| p.to_string()));
+            if password.is_some() {
+                return password;
+            }
         }
     }
     ["x-api-key", "key", "api_key"]

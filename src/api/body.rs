@@ -76,3 +76,47 @@ impl axum::response::IntoResponse for BodyError {
         (status, msg).into_response()
     }
 }
+
+/// Media bytes as every dialect serves them: a content type that is a
+/// well-formed `type/subtype` (else octet-stream), never sniffed, never
+/// rendered as a page of this origin.
+pub fn media_response(
+    mimetype: &str,
+    filename: Option<&str>,
+    bytes: Vec<u8>,
+) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    use axum::response::IntoResponse;
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&^_.+-".contains(&b))
+    };
+    let essence = mimetype
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let ok = matches!(essence.split_once('/'), Some((t, s)) if token(t) && token(s));
+    let ctype = if ok {
+        essence
+    } else {
+        "application/octet-stream".into()
+    };
+    let mut resp = ([(header::CONTENT_TYPE, ctype)], bytes).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    let name = filename.filter(|n| !n.contains(['"', '\\', '\r', '\n']));
+    let disposition = match name {
+        Some(n) => format!("attachment; filename=\"{n}\""),
+        None => "attachment".into(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    resp
+}

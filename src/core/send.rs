@@ -93,7 +93,11 @@ impl Core {
         let result = self.deliver(session, req, media).await;
         if let (Ok(sent), Some((to, mut menu))) = (&result, menu) {
             menu.message_id = Some(sent.id.clone());
-            self.store.put_menu(session, to.as_str(), &menu)?;
+            // The message went out: a menu that cannot be kept is logged,
+            // not an error (the client would send it again).
+            if let Err(e) = self.store.put_menu(session, to.as_str(), &menu) {
+                tracing::warn!(session = %session, "the menu could not be kept: {e}");
+            }
         }
         if let Some(k) = idempotency_key {
             // After a timeout the message may have gone out: keep the key
@@ -159,12 +163,15 @@ impl Core {
         hook: crate::domain::Webhook,
     ) -> Result<(), CoreError> {
         let me = self.manager.get(session).await?.record.me.map(|m| m.id);
+        // An ack may have risen between the send and now.
+        let stored = self.store.message(session, &sent.id)?.map(|m| m.ack);
+        let ack = stored.map_or(sent.ack, |a| a.max(sent.ack));
         let now = crate::domain::message::ack_event(
             session,
             &sent.id,
             sent.to.as_str(),
             me.as_deref(),
-            sent.ack,
+            ack,
         );
         Ok(self
             .pipeline

@@ -78,16 +78,7 @@ impl Core {
     /// Adds a webhook unless one with the same URL and format is there.
     pub async fn subscribe(&self, id: &SessionId, hook: Webhook) -> Result<SessionView, CoreError> {
         check_hooks(std::slice::from_ref(&hook), "webhooks")?;
-        let view = self.manager.get(id).await?;
-        let mut hooks = view.record.webhooks.clone();
-        if hooks
-            .iter()
-            .any(|h| h.url == hook.url && h.format == hook.format)
-        {
-            return Ok(view);
-        }
-        hooks.push(hook);
-        Ok(self.manager.set_webhooks(id, hooks).await?)
+        Ok(self.manager.add_webhook(id, hook).await?)
     }
 
     /// Waits, at most `limit`, until the session shows a QR or leaves the

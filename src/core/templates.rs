@@ -74,7 +74,12 @@ impl Core {
         msg_id: &str,
     ) -> Result<(), CoreError> {
         let msg = self.message(session, msg_id).await?;
-        let chat = crate::domain::Wid::parse(&msg.chat).map_err(CoreError::Internal)?;
+        let chat = crate::domain::Wid::parse(&msg.chat).map_err(|e| {
+            CoreError::invalid(
+                "message_id",
+                format!("is in a chat that cannot be marked read: {e}"),
+            )
+        })?;
         self.mark_read(session, &chat).await
     }
 }

@@ -173,10 +173,13 @@ impl Message {
             kind,
             text: s("text"),
             caption: s("caption"),
+            // A page's clock is not to be trusted: keep it between 1970
+            // and 2100 so arithmetic on it cannot overflow.
             timestamp: v
                 .get("timestamp")
                 .and_then(Value::as_i64)
-                .unwrap_or(now_ms() / 1000),
+                .unwrap_or(now_ms() / 1000)
+                .clamp(0, 4_102_444_800),
             ack: Ack::from_wa(v.get("ack").and_then(Value::as_i64).unwrap_or(0)),
             sender: Sender {
                 phone: v["sender"]["phone"].as_str().map(String::from),

@@ -98,6 +98,7 @@ impl Manager {
         if !created {
             return Err(ManagerError::Exists(id));
         }
+        self.env.pipeline.created(&id, rec.webhooks.clone());
         if start {
             self.start(&id).await?;
         }
@@ -262,6 +263,27 @@ impl Manager {
             .map_err(|e| ManagerError::Internal(e.to_string()))?;
         self.env.pipeline.forget(id);
         Ok(())
+    }
+
+    /// Adds a webhook unless one with the same URL and format is there.
+    pub async fn add_webhook(
+        &self,
+        id: &SessionId,
+        hook: Webhook,
+    ) -> Result<SessionView, ManagerError> {
+        self.env
+            .pipeline
+            .update_webhooks(id, |hooks| {
+                if !hooks
+                    .iter()
+                    .any(|h| h.url == hook.url && h.format == hook.format)
+                {
+                    hooks.push(hook.clone());
+                }
+            })
+            .map_err(|e| ManagerError::Internal(e.to_string()))?
+            .ok_or_else(|| ManagerError::NotFound(id.clone()))?;
+        self.get(id).await
     }
 
     pub async fn set_webhooks(

@@ -159,7 +159,8 @@ async fn handshake(ctx: &Ctx, h: &Handshake) -> Result<(), String> {
         .await
         .map_err(|e| format!("the subscription handshake failed: {e}"))?;
     let status = resp.status();
-    let body = resp.text().await.unwrap_or_default();
+    let body = String::from_utf8_lossy(&read_capped(resp, MAX_REPLY).await.unwrap_or_default())
+        .to_string();
     if !status.is_success() || body.trim() != h.challenge {
         return Err(format!(
             "the subscription handshake failed: the receiver answered {status} without echoing hub.challenge (is verify_token right?)"
@@ -216,6 +217,35 @@ async fn target(ctx: Arc<Ctx>, mut rx: mpsc::UnboundedReceiver<Delivery>) {
     }
 }
 
+/// A receiver's answer, read only up to `cap` bytes: None if longer.
+async fn read_capped(mut resp: reqwest::Response, cap: usize) -> Option<Vec<u8>> {
+    if resp.content_length().is_some_and(|n| n > cap as u64) {
+        return None;
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await.ok()? {
+        out.extend_from_slice(&chunk);
+        if out.len() > cap {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+/// A URL as logs show it: scheme, host and path, never the query (it may
+/// carry tokens).
+pub fn loggable(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => format!(
+            "{}://{}{}",
+            u.scheme(),
+            u.host_str().unwrap_or(""),
+            u.path()
+        ),
+        Err(_) => "(not a URL)".into(),
+    }
+}
+
 /// The largest receiver answer handed on as a reply.
 const MAX_REPLY: usize = 1 << 20;
 
@@ -265,17 +295,13 @@ async fn attempt(ctx: &Ctx, mut d: Delivery) -> Delivery {
                     .unwrap_or("")
                     .to_string();
                 // Answers are small (TwiML); a huge one is not read.
-                if resp.content_length().unwrap_or(0) <= MAX_REPLY as u64 {
-                    if let Ok(body) = resp.bytes().await {
-                        if !body.is_empty() && body.len() <= MAX_REPLY {
-                            if let Some(tx) = &ctx.replies {
-                                let _ = tx.send(Reply {
-                                    delivery: d.clone(),
-                                    content_type,
-                                    body: body.to_vec(),
-                                });
-                            }
-                        }
+                if let Some(body) = read_capped(resp, MAX_REPLY).await.filter(|b| !b.is_empty()) {
+                    if let Some(tx) = &ctx.replies {
+                        let _ = tx.send(Reply {
+                            delivery: d.clone(),
+                            content_type,
+                            body,
+                        });
                     }
                 }
             }
@@ -293,7 +319,7 @@ async fn attempt(ctx: &Ctx, mut d: Delivery) -> Delivery {
             (Verdict::Retry, None)
         }
     };
-    tracing::debug!(delivery = %d.id, url = %d.hook.url, attempts = d.attempts, ms = started.elapsed().as_millis() as u64, ?verdict, "webhook attempt");
+    tracing::debug!(delivery = %d.id, url = %loggable(&d.hook.url), attempts = d.attempts, ms = started.elapsed().as_millis() as u64, ?verdict, "webhook attempt");
     settle(ctx, d, verdict, retry_after)
 }
 
@@ -312,7 +338,7 @@ fn settle(ctx: &Ctx, mut d: Delivery, verdict: Verdict, retry_after: Option<Dura
             ctx.store.put_delivery(&d)
         }
         _ => {
-            tracing::warn!(delivery = %d.id, url = %d.hook.url, attempts = d.attempts, error = d.last_error.as_deref().unwrap_or(""), "webhook delivery is dead");
+            tracing::warn!(delivery = %d.id, url = %loggable(&d.hook.url), attempts = d.attempts, error = d.last_error.as_deref().unwrap_or(""), "webhook delivery is dead");
             d.status = DeliveryStatus::Dead;
             ctx.store.put_delivery(&d)
         }

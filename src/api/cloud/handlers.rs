@@ -8,7 +8,7 @@ use axum::{
     Json,
     body::Bytes,
     extract::{Multipart, Path, State},
-    http::{StatusCode, header},
+    http::StatusCode,
     response::{IntoResponse, Response},
 };
 use serde_json::{Value, json};
@@ -181,13 +181,9 @@ pub async fn download(
         .stored_media(&media_id)
         .await?
         .ok_or_else(|| no_media(&media_id))?;
-    let mut resp = ([(header::CONTENT_TYPE, m.mimetype)], bytes).into_response();
-    if let Some(v) = m
-        .filename
-        .filter(|n| !n.contains('"'))
-        .and_then(|n| format!("attachment; filename=\"{n}\"").parse().ok())
-    {
-        resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
-    }
-    Ok(resp)
+    Ok(crate::api::body::media_response(
+        &m.mimetype,
+        m.filename.as_deref(),
+        bytes,
+    ))
 }

@@ -9,7 +9,7 @@ use axum::{
     Json,
     body::Bytes,
     extract::{Path, RawQuery, State},
-    http::{StatusCode, header},
+    http::StatusCode,
     response::{IntoResponse, Response},
 };
 use serde_json::{Value, json};
@@ -76,7 +76,11 @@ pub async fn create(
         let mut hook = Webhook::subscriber(url, Format::Twilio, &["message.ack"]);
         hook.secret = Some(st.api_key.to_string());
         hook.meta.insert("account".into(), account.clone());
-        st.core.status_callback(&id, &sent, hook).await?;
+        // The message went out: a callback that cannot be kept is logged,
+        // not answered as an error (the client would send it again).
+        if let Err(e) = st.core.status_callback(&id, &sent, hook).await {
+            tracing::warn!(session = %id, "the status callback could not be kept: {e}");
+        }
     }
     // The page reports its own sends a moment later: until the store has
     // it, the resource is what was sent.
@@ -110,7 +114,16 @@ pub async fn list(
             })?,
         None => 50,
     };
-    let page: usize = get("Page").and_then(|p| p.parse().ok()).unwrap_or(0);
+    let page: usize = match get("Page").filter(|p| !p.is_empty()) {
+        Some(p) => p.parse().ok().filter(|n| *n <= 1_000_000).ok_or_else(|| {
+            TwilioError::new(
+                StatusCode::BAD_REQUEST,
+                20001,
+                "Page must be a number from 0 to 1000000",
+            )
+        })?,
+        None => 0,
+    };
     let view = session_for(&st, &account, None).await?;
     let me = me_of(&view);
     let id = view.record.id.clone();
@@ -221,8 +234,10 @@ pub async fn media(
             CoreError::NotFound { .. } => missing(),
             other => other.into(),
         })?;
-    let mime = info
-        .mimetype
-        .unwrap_or_else(|| "application/octet-stream".into());
-    Ok(([(header::CONTENT_TYPE, mime)], bytes).into_response())
+    let mime = info.mimetype.unwrap_or_default();
+    Ok(crate::api::body::media_response(
+        &mime,
+        info.filename.as_deref(),
+        bytes,
+    ))
 }

@@ -67,15 +67,31 @@ pub fn routes(core: Core, api_key: Arc<str>) -> Router {
 /// sender (a `to` attribute names another recipient). `<Response/>` sends
 /// nothing.
 pub async fn serve_replies(core: Core, mut replies: mpsc::UnboundedReceiver<Reply>) {
+    // A delivery answered twice (a retry after a lost acknowledgement)
+    // replies once; the last few thousand are remembered.
+    let mut seen: std::collections::VecDeque<String> = std::collections::VecDeque::new();
     while let Some(r) = replies.recv().await {
-        if r.delivery.hook.format != crate::domain::Format::Twilio {
+        if r.delivery.hook.format != crate::domain::Format::Twilio || seen.contains(&r.delivery.id)
+        {
             continue;
         }
+        seen.push_back(r.delivery.id.clone());
+        if seen.len() > 4096 {
+            seen.pop_front();
+        }
+        // Each reply on its own: a slow media fetch delays only itself.
+        tokio::spawn(reply(core.clone(), r));
+    }
+}
+
+/// Sends one receiver's TwiML answer.
+async fn reply(core: Core, r: Reply) {
+    {
         let messages = match convert::twiml(&r.body) {
             Ok(m) => m,
             Err(e) => {
-                tracing::warn!(session = %r.delivery.session, url = %r.delivery.hook.url, "the webhook's answer is not TwiML ({e}); nothing sent");
-                continue;
+                tracing::warn!(session = %r.delivery.session, url = %crate::webhook::dispatcher::loggable(&r.delivery.hook.url), "the webhook's answer is not TwiML ({e}); nothing sent");
+                return;
             }
         };
         let session: SessionId = r.delivery.session.clone();
