@@ -135,6 +135,9 @@ pub struct ServeArgs {
     /// by default http:// and --listen (0.0.0.0 read as 127.0.0.1).
     #[arg(long, env = "WABRIDGE_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Hours the event log keeps events for readers that resume the stream.
+    #[arg(long, env = "WABRIDGE_EVENT_RETENTION_HOURS", default_value_t = 24.0)]
+    pub event_retention_hours: f64,
     /// Seconds `POST /session/create` waits for the first QR.
     #[arg(long, env = "WABRIDGE_QR_WAIT", default_value_t = 30.0)]
     pub qr_wait: f64,

@@ -73,7 +73,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         api::webhook_renderer(args.public_url(), user_ids.clone()),
         Some(replies_tx),
     )?;
-    let pipeline = pipeline::Pipeline::new(store.clone(), dispatcher, global_hook);
+    let retention =
+        std::time::Duration::from_secs_f64(args.event_retention_hours.max(0.0) * 3600.0);
+    let pipeline = pipeline::Pipeline::new(store.clone(), dispatcher, global_hook, retention);
     let config = session::SessionConfig {
         data_dir: data_dir.clone(),
         browser: spec,

@@ -5,7 +5,9 @@
 //! live stream (SSE) and the dispatcher. It owns the webhook subscriptions.
 //! Data flows one way: session driver → pipeline → store / SSE / dispatcher.
 
-use crate::domain::{Delivery, Event, EventKind, SessionId, SessionRecord, Webhook, now_ms};
+use crate::domain::{
+    Delivery, Event, EventKind, LoggedEvent, SessionId, SessionRecord, Webhook, now_ms,
+};
 use crate::store::{Change, Op, Store, StoreError};
 use crate::webhook::dispatcher::Dispatcher;
 use std::collections::HashMap;
@@ -100,7 +102,14 @@ impl Subscriptions {
 }
 
 impl Pipeline {
-    pub fn new(store: Store, dispatcher: Dispatcher, global: Option<Webhook>) -> Arc<Self> {
+    /// `retention`: how long the event log keeps events for readers that
+    /// resume the stream.
+    pub fn new(
+        store: Store,
+        dispatcher: Dispatcher,
+        global: Option<Webhook>,
+        retention: std::time::Duration,
+    ) -> Arc<Self> {
         let (tx, rx) = mpsc::unbounded_channel();
         let pipeline = Arc::new(Pipeline {
             subscriptions: Subscriptions {
@@ -115,6 +124,7 @@ impl Pipeline {
             commits: tx,
         });
         tokio::spawn(pipeline.clone().group_commit(rx));
+        tokio::spawn(prune_log(pipeline.store.clone(), retention));
         pipeline
     }
 
@@ -201,9 +211,23 @@ impl Pipeline {
         }
     }
 
-    /// The live stream of every committed event.
+    /// Every committed event, as it is committed (it is in the log by then).
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.live.subscribe()
+    }
+
+    /// Logged events after `after`, in order.
+    pub fn events_after(&self, after: u64, limit: usize) -> Result<Vec<LoggedEvent>, StoreError> {
+        self.store.events_after(after, limit)
+    }
+
+    /// The newest logged event's place, and the place through which the log
+    /// was pruned.
+    pub fn log_bounds(&self) -> Result<(u64, u64), StoreError> {
+        Ok((
+            self.store.last_event_seq()?,
+            self.store.events_pruned_through()?,
+        ))
     }
 
     /// Replaces a session's webhooks. None if the session does not exist.
@@ -279,5 +303,18 @@ impl Pipeline {
     /// Hands deliveries (already stored as pending) to the dispatcher.
     pub fn requeue(&self, deliveries: impl IntoIterator<Item = Delivery>) {
         self.dispatcher.enqueue(deliveries);
+    }
+}
+
+/// Keeps the event log to its retention.
+async fn prune_log(store: Store, retention: std::time::Duration) {
+    loop {
+        let cutoff = now_ms() - retention.as_millis() as i64;
+        match store.prune_events(cutoff) {
+            Ok(n) if n > 0 => tracing::info!(removed = n, "pruned the event log"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("could not prune the event log: {e}"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(600)).await;
     }
 }

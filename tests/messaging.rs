@@ -863,3 +863,118 @@ async fn a_stuck_receiver_delays_only_itself_and_the_global_webhook_gets_every_s
             .any(|x| x["url"] == stuck_url.as_str())
     );
 }
+
+/// Reads SSE events from a response until `done` says enough (or 60 s).
+async fn read_sse(
+    resp: &mut reqwest::Response,
+    done: impl Fn(&[(String, String, Value)]) -> bool,
+) -> Vec<(String, String, Value)> {
+    let mut buf = String::new();
+    let mut out: Vec<(String, String, Value)> = vec![];
+    let _ = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Ok(Some(chunk)) = resp.chunk().await {
+            buf.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buf.find("\n\n") {
+                let block: String = buf.drain(..end + 2).collect();
+                let (mut id, mut name, mut data) = (String::new(), String::new(), String::new());
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("id:") {
+                        id = v.trim().to_string();
+                    } else if let Some(v) = line.strip_prefix("event:") {
+                        name = v.trim().to_string();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.trim_start());
+                    }
+                }
+                if !name.is_empty() {
+                    out.push((id, name, serde_json::from_str(&data).unwrap_or(Value::Null)));
+                }
+            }
+            if done(&out) {
+                return;
+            }
+        }
+    })
+    .await;
+    out
+}
+
+#[tokio::test]
+async fn the_event_stream_resumes_after_a_disconnect_with_no_gap_and_no_repeat() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = Receiver::start().await;
+    let (sb, d) = setup(tmp.path(), json!([{"url": r.url}])).await;
+    let url = format!("{}/api/events?session=shop&events=message", d.url);
+    let first = sb
+        .post(
+            "/_sandbox/messages",
+            json!({"from": "15551230001", "to": ACCOUNT, "text": "before"}),
+        )
+        .await;
+    assert_eq!(first.0, 201);
+    // An EventSource sends no headers: the key in the query.
+    let mut sse = http().get(format!("{url}&key={KEY}")).send().await.unwrap();
+    assert_eq!(sse.status(), 200);
+    let second = sb
+        .post(
+            "/_sandbox/messages",
+            json!({"from": "15551230001", "to": ACCOUNT, "text": "seen"}),
+        )
+        .await;
+    let seen = read_sse(&mut sse, |evs| {
+        evs.iter().any(|e| e.2["payload"]["id"] == second.1["id"])
+    })
+    .await;
+    let last_id = seen.last().expect("an event").0.clone();
+    drop(sse);
+
+    // While away: 100 messages.
+    let mut ids = vec![];
+    for i in 0..100 {
+        let (code, v) = sb.post("/_sandbox/messages", json!({"from": format!("1555123{:04}", i % 4), "to": ACCOUNT, "text": format!("away {i}")})).await;
+        assert_eq!(code, 201);
+        ids.push(v["id"].as_str().unwrap().to_string());
+    }
+    wait_events(&r, "message", 102, Duration::from_secs(60)).await;
+    let mut again = http()
+        .get(&url)
+        .header("X-Api-Key", KEY)
+        .header("Last-Event-ID", &last_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 200);
+    let got = read_sse(&mut again, |evs| evs.len() >= 100).await;
+    let got_ids: Vec<&str> = got
+        .iter()
+        .map(|e| e.2["payload"]["id"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        got_ids,
+        ids.iter().map(String::as_str).collect::<Vec<_>>(),
+        "exactly the 100, in order"
+    );
+    // Places only grow, and a live one follows the replay with no repeat.
+    let places: Vec<u64> = got.iter().map(|e| e.0.parse().unwrap()).collect();
+    assert!(places.windows(2).all(|w| w[0] < w[1]));
+    let live = sb
+        .post(
+            "/_sandbox/messages",
+            json!({"from": "15551230001", "to": ACCOUNT, "text": "live"}),
+        )
+        .await;
+    let more = read_sse(&mut again, |evs| {
+        evs.iter().any(|e| e.2["payload"]["id"] == live.1["id"])
+    })
+    .await;
+    assert_eq!(more.len(), 1, "only the new one: {more:?}");
+    // A place that is not a number is refused.
+    let bad = http()
+        .get(&url)
+        .header("X-Api-Key", KEY)
+        .header("Last-Event-ID", "evt_x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+}

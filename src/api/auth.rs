@@ -81,8 +81,16 @@ fn same(a: &str, b: &str) -> bool {
         == 0
 }
 
+/// `?key=` (or `?api_key=`): for clients that can send neither a header
+/// nor credentials in the URL, like a browser's `EventSource`.
+fn in_query(query: Option<&str>) -> Option<String> {
+    url::form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == "key" || k == "api_key")
+        .map(|(_, v)| v.into_owned())
+}
+
 pub async fn require_key(State(g): State<Guard>, req: Request, next: Next) -> Response {
-    let denied = match presented(req.headers()) {
+    let denied = match presented(req.headers()).or_else(|| in_query(req.uri().query())) {
         Some(k) if same(&k, &g.key) => return next.run(req).await,
         Some(_) => Denied::Invalid,
         None => Denied::Missing,

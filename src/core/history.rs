@@ -3,10 +3,10 @@
 //! event stream.
 
 use super::{Core, CoreError};
-use crate::domain::{Event, EventKind, MediaInfo, Message, SessionId, Wid};
+use crate::domain::{Event, EventKind, LoggedEvent, MediaInfo, Message, SessionId, Wid};
 use crate::session::ChatInfo;
 use futures::{Stream, StreamExt};
-use tokio_stream::wrappers::{BroadcastStream, errors::BroadcastStreamRecvError};
+use tokio::sync::broadcast;
 
 /// One page of history, newest first; `next` continues it.
 pub struct HistoryPage {
@@ -14,11 +14,14 @@ pub struct HistoryPage {
     pub next: Option<Vec<u8>>,
 }
 
-/// An item of the live stream.
+/// An item of the event stream.
 pub enum Live {
-    Event(Event),
-    /// A slow reader missed this many events.
-    Lagged(u64),
+    Event(LoggedEvent),
+    /// The reader asked to resume from a place the log no longer holds:
+    /// events up to `pruned_through` are gone.
+    Gone {
+        pruned_through: u64,
+    },
 }
 
 impl Core {
@@ -113,22 +116,68 @@ impl Core {
             .map_err(crate::session::CallFailure::from)?)
     }
 
-    /// Live events from now on, optionally of one session and some kinds.
+    /// Events from the log: those after `since` (a place the stream gave
+    /// before), else from now on; then each new one as it is committed. No
+    /// gap and no repeat: the log is read in order, the broadcast only
+    /// wakes the reader.
     pub fn live(
         &self,
         session: Option<SessionId>,
         kinds: Option<Vec<EventKind>>,
-    ) -> impl Stream<Item = Live> + Send + use<> {
-        BroadcastStream::new(self.pipeline.subscribe()).filter_map(move |item| {
-            let out = match item {
-                Ok(ev) => {
-                    let wanted = session.as_ref().is_none_or(|s| *s == ev.session)
-                        && kinds.as_ref().is_none_or(|k| k.contains(&ev.event));
-                    wanted.then_some(Live::Event(ev))
+        since: Option<u64>,
+    ) -> Result<impl Stream<Item = Live> + Send + use<>, CoreError> {
+        const PAGE: usize = 256;
+        // Subscribe before reading where the log ends: nothing slips between.
+        let wake = self.pipeline.subscribe();
+        let (last, pruned) = self.pipeline.log_bounds()?;
+        let gone = since.is_some_and(|s| s < pruned);
+        let start = match since {
+            // What is still kept, from the oldest.
+            Some(_) if gone => pruned,
+            Some(s) => s,
+            None => last,
+        };
+        let pipeline = self.pipeline.clone();
+        let wanted = move |e: &Event| {
+            session.as_ref().is_none_or(|s| *s == e.session)
+                && kinds.as_ref().is_none_or(|k| k.contains(&e.event))
+        };
+        let head = futures::stream::iter(gone.then_some(Live::Gone {
+            pruned_through: pruned,
+        }));
+        let body = futures::stream::unfold((start, wake), move |(mut after, mut wake)| {
+            let (pipeline, wanted) = (pipeline.clone(), wanted.clone());
+            async move {
+                loop {
+                    let page = match pipeline.events_after(after, PAGE) {
+                        Ok(p) => p,
+                        Err(e) => {
+                            tracing::error!("the event log cannot be read: {e}");
+                            return None;
+                        }
+                    };
+                    if let Some(l) = page.last() {
+                        after = l.seq;
+                        let items: Vec<Live> = page
+                            .into_iter()
+                            .filter(|l| wanted(&l.event))
+                            .map(Live::Event)
+                            .collect();
+                        if !items.is_empty() {
+                            return Some((futures::stream::iter(items), (after, wake)));
+                        }
+                        continue;
+                    }
+                    // Caught up: wait for the next commit (a lagging wake-up
+                    // is still a wake-up; the log has everything).
+                    match wake.recv().await {
+                        Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    }
                 }
-                Err(BroadcastStreamRecvError::Lagged(n)) => Some(Live::Lagged(n)),
-            };
-            std::future::ready(out)
+            }
         })
+        .flatten();
+        Ok(head.chain(body))
     }
 }

@@ -83,6 +83,14 @@ pub fn check_names(names: &[String]) -> Result<(), String> {
     }
 }
 
+/// An event in the event log, under its place in it: `seq` grows with
+/// every event committed, so a reader can ask for what came after one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoggedEvent {
+    pub seq: u64,
+    pub event: Event,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Event {
     /// `evt_<ulid>`: stable across retries and restarts, for receivers to dedupe.

@@ -9,7 +9,7 @@ pub mod session;
 pub mod webhook;
 
 pub use delivery::{Delivery, DeliveryStatus};
-pub use event::{Event, EventKind};
+pub use event::{Event, EventKind, LoggedEvent};
 pub use ids::{SessionId, Wid, now_ms, parse_phone};
 pub use message::{Ack, Choice, Location, MediaInfo, Menu, MenuKind, Message, Sender};
 pub use session::{Me, SessionRecord, Status};

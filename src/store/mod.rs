@@ -34,6 +34,11 @@ pub struct Store {
     uploads: sled::Tree,
     /// `session \0 chat` -> the last menu sent to that chat
     menus: sled::Tree,
+    /// seq (u64 BE, in commit order) -> Event: the event log that readers
+    /// of the event stream resume from; pruned by age
+    events: sled::Tree,
+    /// small facts about the store itself (the event log's pruning mark)
+    meta: sled::Tree,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -123,6 +128,9 @@ fn chat_key(session: &SessionId, chat: &str, order: &[u8]) -> Vec<u8> {
     k
 }
 
+/// The event log's pruning mark, in `meta`.
+const PRUNED_KEY: &[u8] = b"events-pruned-through";
+
 /// A JSON record of a tree, if there is one.
 fn get_json<T: serde::de::DeserializeOwned>(
     tree: &sled::Tree,
@@ -158,6 +166,8 @@ impl Store {
             templates: db.open_tree("templates")?,
             uploads: db.open_tree("uploads")?,
             menus: db.open_tree("menus")?,
+            events: db.open_tree("events")?,
+            meta: db.open_tree("meta")?,
             db,
         })
     }
@@ -270,14 +280,24 @@ impl Store {
                 _ => Ok(0),
             })
             .collect::<std::result::Result<Vec<u64>, _>>()?;
+        // The event log's places, one per event a change may produce.
+        let mut starts = Vec::with_capacity(changes.len());
+        let mut log_seqs = Vec::new();
+        for c in changes {
+            starts.push(log_seqs.len());
+            for _ in c.op.events() {
+                log_seqs.push(self.db.generate_id()?);
+            }
+        }
         let trees = (
             &self.messages,
             &self.msgids,
             &self.chats,
             &self.outbox,
             &self.shortids,
+            &self.events,
         );
-        let res = trees.transaction(|(messages, msgids, chats, outbox, shortids)| {
+        let res = trees.transaction(|(messages, msgids, chats, outbox, shortids, log)| {
             let mut events = Vec::new();
             let mut applied = Vec::new();
             for (i, change) in changes.iter().enumerate() {
@@ -318,6 +338,11 @@ impl Store {
                         events.push(event.clone());
                     }
                     Op::Event(e) => events.push(e.clone()),
+                }
+                // It took effect: its events go into the event log.
+                for (k, e) in change.op.events().iter().enumerate() {
+                    let seq = log_seqs[starts[i] + k];
+                    log.insert(&seq.to_be_bytes(), serde_json::to_vec(e).map_err(abort)?)?;
                 }
                 for d in &change.deliveries {
                     outbox.insert(d.id.as_bytes(), serde_json::to_vec(d).map_err(abort)?)?;
@@ -478,6 +503,67 @@ impl Store {
 
     pub fn upload(&self, id: &str) -> Result<Option<Value>> {
         get_json(&self.uploads, id)
+    }
+
+    // ---- the event log
+
+    /// Up to `limit` logged events after `after`, in order.
+    pub fn events_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<crate::domain::LoggedEvent>> {
+        let start = after.saturating_add(1).to_be_bytes();
+        self.events
+            .range(start..)
+            .take(limit)
+            .map(|kv| {
+                let (k, v) = kv?;
+                let seq = u64::from_be_bytes(k.as_ref().try_into().unwrap_or([0; 8]));
+                Ok(crate::domain::LoggedEvent {
+                    seq,
+                    event: serde_json::from_slice(&v)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The place of the newest logged event (0 if none).
+    pub fn last_event_seq(&self) -> Result<u64> {
+        Ok(self
+            .events
+            .last()?
+            .map(|(k, _)| u64::from_be_bytes(k.as_ref().try_into().unwrap_or([0; 8])))
+            .unwrap_or(0))
+    }
+
+    /// Everything at or before this place was pruned (0: nothing).
+    pub fn events_pruned_through(&self) -> Result<u64> {
+        Ok(self
+            .meta
+            .get(PRUNED_KEY)?
+            .map(|v| u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8])))
+            .unwrap_or(0))
+    }
+
+    /// Drops logged events older than `before_ms`; returns how many.
+    pub fn prune_events(&self, before_ms: i64) -> Result<usize> {
+        let mut n = 0;
+        let mut last = None;
+        for kv in self.events.iter() {
+            let (k, v) = kv?;
+            let ev: Event = serde_json::from_slice(&v)?;
+            if ev.timestamp >= before_ms {
+                break;
+            }
+            self.events.remove(&k)?;
+            last = Some(k);
+            n += 1;
+        }
+        if let Some(k) = last {
+            self.meta.insert(PRUNED_KEY, k.as_ref())?;
+        }
+        Ok(n)
     }
 
     /// Timestamp of the newest stored message: where catch-up starts.
@@ -718,5 +804,46 @@ mod tests {
             }])
             .unwrap();
         assert!(events.is_empty() && applied.is_empty());
+    }
+
+    #[test]
+    fn the_event_log_reads_in_order_after_a_place_and_prunes_by_age() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let s = SessionId::parse("s1").unwrap();
+        for (i, id) in ["m_1", "m_2", "m_3"].iter().enumerate() {
+            let changes = [Change {
+                op: msg(&s, id, 1_700_000_000 + i as i64),
+                deliveries: vec![],
+            }];
+            store.commit(&changes).unwrap();
+        }
+        // A duplicate logs nothing.
+        store
+            .commit(&[Change {
+                op: msg(&s, "m_2", 1_700_000_001),
+                deliveries: vec![],
+            }])
+            .unwrap();
+        let all = store.events_after(0, 100).unwrap();
+        // message + message.any for each, in commit order.
+        assert_eq!(all.len(), 6);
+        assert!(all.windows(2).all(|w| w[0].seq < w[1].seq));
+        let ids: Vec<&str> = all
+            .iter()
+            .map(|l| l.event.payload["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["m_1", "m_1", "m_2", "m_2", "m_3", "m_3"]);
+        let after = store.events_after(all[1].seq, 100).unwrap();
+        assert_eq!(after.first().unwrap().seq, all[2].seq);
+        assert_eq!(store.last_event_seq().unwrap(), all[5].seq);
+        assert_eq!(store.events_pruned_through().unwrap(), 0);
+        // Everything is older than now.
+        assert_eq!(
+            store.prune_events(crate::domain::now_ms() + 1000).unwrap(),
+            6
+        );
+        assert_eq!(store.events_pruned_through().unwrap(), all[5].seq);
+        assert!(store.events_after(0, 100).unwrap().is_empty());
     }
 }

@@ -258,6 +258,21 @@ pub fn delivery_status(raw: Option<&str>) -> Result<Option<DeliveryStatus>, ApiE
     }
 }
 
+/// A place in the event stream (`Last-Event-ID`, `?since=`).
+pub fn event_place(raw: Option<&str>) -> Result<Option<u64>, ApiError> {
+    raw.map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<u64>().map_err(|_| {
+                ApiError::invalid(
+                    "since",
+                    "is not an event id this stream gave (Last-Event-ID)",
+                )
+            })
+        })
+        .transpose()
+}
+
 /// `events=a,b` or `*`: None means every kind.
 pub fn event_kinds(raw: Option<&str>) -> Result<Option<Vec<EventKind>>, ApiError> {
     let Some(raw) = raw.filter(|e| !e.is_empty()) else {

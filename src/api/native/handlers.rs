@@ -234,11 +234,16 @@ pub async fn retry(State(core): State<Core>, Path((id, did)): Path<(String, Stri
 pub struct EventsQuery {
     session: Option<String>,
     events: Option<String>,
+    /// Resume after this place (as `Last-Event-ID` does).
+    since: Option<String>,
 }
 
-/// Live only: a client that needs every event uses a webhook (durable).
+/// Server-Sent Events from the event log: each carries its place as `id:`,
+/// and a reader that comes back with `Last-Event-ID` (or `?since=`) gets
+/// what it missed, then the live stream, with no gap and no repeat.
 pub async fn events(
     State(core): State<Core>,
+    headers: HeaderMap,
     Query(q): Query<EventsQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let session = q
@@ -248,14 +253,25 @@ pub async fn events(
         .map(cv::session_id)
         .transpose()?;
     let kinds = cv::event_kinds(q.events.as_deref())?;
-    let stream = core.live(session, kinds).map(|item| {
+    let resume = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(String::from)
+        .or(q.since);
+    let since = cv::event_place(resume.as_deref())?;
+    let stream = core.live(session, kinds, since)?.map(|item| {
         Ok(match item {
-            crate::core::Live::Event(ev) => SseEvent::default()
-                .id(ev.id.clone())
-                .event(ev.event.as_str())
-                .data(serde_json::to_string(&ev).unwrap_or_default()),
-            // A slow client missed some: say so rather than pretend.
-            crate::core::Live::Lagged(n) => SseEvent::default().event("lagged").data(n.to_string()),
+            crate::core::Live::Event(l) => SseEvent::default()
+                .id(l.seq.to_string())
+                .event(l.event.event.as_str())
+                .data(serde_json::to_string(&l.event).unwrap_or_default()),
+            // Asked for more than the log keeps: say so, then go on live.
+            crate::core::Live::Gone { pruned_through } => SseEvent::default().event("gone").data(
+                json!({"error": {"code": "events_gone", "message": format!(
+                    "events up to {pruned_through} are no longer kept; resuming from the oldest kept"
+                )}})
+                .to_string(),
+            ),
         })
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
