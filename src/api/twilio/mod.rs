@@ -86,62 +86,60 @@ pub async fn serve_replies(core: Core, mut replies: mpsc::UnboundedReceiver<Repl
 
 /// Sends one receiver's TwiML answer.
 async fn reply(core: Core, r: Reply) {
-    {
-        let messages = match convert::twiml(&r.body) {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::warn!(session = %r.delivery.session, url = %crate::webhook::dispatcher::loggable(&r.delivery.hook.url), "the webhook's answer is not TwiML ({e}); nothing sent");
-                return;
-            }
+    let messages = match convert::twiml(&r.body) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!(session = %r.delivery.session, url = %crate::webhook::dispatcher::loggable(&r.delivery.hook.url), "the webhook's answer is not TwiML ({e}); nothing sent");
+            return;
+        }
+    };
+    let session: SessionId = r.delivery.session.clone();
+    let sender = r.delivery.event.payload["chat"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    for m in messages {
+        let to = match m.to.as_deref() {
+            Some(t) => convert::address_phone(t)
+                .ok()
+                .and_then(|p| Wid::parse(&p).ok()),
+            None => Wid::parse(&sender).ok(),
         };
-        let session: SessionId = r.delivery.session.clone();
-        let sender = r.delivery.event.payload["chat"]
-            .as_str()
-            .unwrap_or("")
-            .to_string();
-        for m in messages {
-            let to = match m.to.as_deref() {
-                Some(t) => convert::address_phone(t)
-                    .ok()
-                    .and_then(|p| Wid::parse(&p).ok()),
-                None => Wid::parse(&sender).ok(),
-            };
-            let Some(to) = to else {
-                tracing::warn!(session = %session, "a TwiML <Message> names no valid recipient; not sent");
-                continue;
-            };
-            let body = (!m.body.is_empty()).then_some(m.body.clone());
-            let mut reqs = Vec::new();
-            if m.media.is_empty() {
+        let Some(to) = to else {
+            tracing::warn!(session = %session, "a TwiML <Message> names no valid recipient; not sent");
+            continue;
+        };
+        let body = (!m.body.is_empty()).then_some(m.body.clone());
+        let mut reqs = Vec::new();
+        if m.media.is_empty() {
+            reqs.push(SendRequest {
+                to: to.clone(),
+                text: body,
+                media: None,
+                caption: None,
+                reply_to: None,
+                menu: None,
+            });
+        } else {
+            // One media per WhatsApp message: the body captions the first.
+            for (i, url) in m.media.iter().enumerate() {
                 reqs.push(SendRequest {
                     to: to.clone(),
-                    text: body,
-                    media: None,
-                    caption: None,
+                    text: None,
+                    media: Some(crate::core::OutgoingMedia {
+                        source: crate::core::MediaSource::Url(url.clone()),
+                        mimetype: None,
+                        filename: None,
+                    }),
+                    caption: if i == 0 { body.clone() } else { None },
                     reply_to: None,
                     menu: None,
                 });
-            } else {
-                // One media per WhatsApp message: the body captions the first.
-                for (i, url) in m.media.iter().enumerate() {
-                    reqs.push(SendRequest {
-                        to: to.clone(),
-                        text: None,
-                        media: Some(crate::core::OutgoingMedia {
-                            source: crate::core::MediaSource::Url(url.clone()),
-                            mimetype: None,
-                            filename: None,
-                        }),
-                        caption: if i == 0 { body.clone() } else { None },
-                        reply_to: None,
-                        menu: None,
-                    });
-                }
             }
-            for req in reqs {
-                if let Err(e) = core.send(&session, req, None).await {
-                    tracing::warn!(session = %session, "a TwiML reply could not be sent: {e}");
-                }
+        }
+        for req in reqs {
+            if let Err(e) = core.send(&session, req, None).await {
+                tracing::warn!(session = %session, "a TwiML reply could not be sent: {e}");
             }
         }
     }
