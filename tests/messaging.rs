@@ -978,3 +978,51 @@ async fn the_event_stream_resumes_after_a_disconnect_with_no_gap_and_no_repeat()
         .unwrap();
     assert_eq!(bad.status(), 422);
 }
+
+#[tokio::test]
+async fn a_deleted_session_sends_and_keeps_no_more_deliveries() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = Receiver::start().await;
+    r.state.lock().unwrap().status = 503;
+    let (sb, d) = setup(tmp.path(), json!([{"url": r.url}])).await;
+    let (code, _) = sb
+        .post(
+            "/_sandbox/messages",
+            json!({"from": "15551230002", "to": ACCOUNT, "text": "retry me"}),
+        )
+        .await;
+    assert_eq!(code, 201);
+    eventually(Duration::from_secs(30), "a failed attempt", || async {
+        let (_, v) = d
+            .call("GET", "/api/sessions/shop/deliveries?status=pending", None)
+            .await;
+        v["deliveries"]
+            .as_array()
+            .filter(|a| a.iter().any(|x| x["attempts"].as_u64() >= Some(1)))
+            .map(|_| ())
+    })
+    .await;
+    let (code, _) = d.call("DELETE", "/api/sessions/shop", None).await;
+    assert_eq!(code, 200);
+    // The receiver would take it now: nothing may arrive, nothing may come back.
+    r.state.lock().unwrap().status = 200;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        r.accepted().is_empty(),
+        "a deleted session's event was delivered"
+    );
+    let (code, _) = d
+        .call(
+            "POST",
+            "/api/sessions",
+            Some(json!({"id": "shop", "start": false})),
+        )
+        .await;
+    assert_eq!(code, 201);
+    let (_, v) = d.call("GET", "/api/sessions/shop/deliveries", None).await;
+    assert_eq!(
+        v["deliveries"],
+        json!([]),
+        "the old session's deliveries came back"
+    );
+}

@@ -180,6 +180,10 @@ impl Store {
         Ok(())
     }
 
+    pub fn session_exists(&self, id: &SessionId) -> Result<bool> {
+        Ok(self.sessions.contains_key(id.as_str())?)
+    }
+
     /// Read-modify-write of a session record, safe against concurrent
     /// writers (compare-and-swap). None if the session does not exist.
     pub fn update_session(

@@ -251,6 +251,11 @@ const MAX_REPLY: usize = 1 << 20;
 
 /// One attempt; returns the delivery with its new state, already stored.
 async fn attempt(ctx: &Ctx, mut d: Delivery) -> Delivery {
+    // A deleted session's deliveries are not sent.
+    if !ctx.store.session_exists(&d.session).unwrap_or(true) {
+        d.status = DeliveryStatus::Dead;
+        return d;
+    }
     let r = (ctx.render)(&d, now_ms() / 1000);
     if let Some(h) = &r.handshake {
         if let Err(e) = handshake(ctx, h).await {
@@ -325,6 +330,12 @@ async fn attempt(ctx: &Ctx, mut d: Delivery) -> Delivery {
 
 /// Records an attempt's outcome: delivered, retried later, or dead.
 fn settle(ctx: &Ctx, mut d: Delivery, verdict: Verdict, retry_after: Option<Duration>) -> Delivery {
+    // The session was deleted while this attempt was in flight: its
+    // deliveries went with it; do not write this one back.
+    if !ctx.store.session_exists(&d.session).unwrap_or(true) {
+        d.status = DeliveryStatus::Dead;
+        return d;
+    }
     let res = match verdict {
         Verdict::Delivered => {
             d.status = DeliveryStatus::Delivered;
