@@ -18,6 +18,7 @@ sandbox: deps
 test: deps
 	$(CARGO) test --lib --bins --tests -- --test-threads=2
 	cd inject && npm test
+	cd clients/node && npm test
 	bash scripts/test-compat.sh
 
 bench: deps

@@ -23,8 +23,16 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
   fi
 fi
 
-# inject/'s npm packages, reinstalled whenever package-lock.json changed.
-if [ "${SKIP_NPM:-0}" != 1 ] && ! cmp -s inject/package-lock.json inject/node_modules/.wabridge-installed-lock 2>/dev/null; then
+# The npm packages of inject/ and clients/node/, reinstalled whenever their
+# package-lock.json changed. clients/node's whatsapp-web.js (a dev
+# dependency, for its type declarations) comes without its install scripts:
+# they would download a browser.
+npm_dirs=()
+for d in inject clients/node; do
+  [ -f "$d/package.json" ] || continue
+  cmp -s "$d/package-lock.json" "$d/node_modules/.wabridge-installed-lock" 2>/dev/null || npm_dirs+=("$d")
+done
+if [ "${SKIP_NPM:-0}" != 1 ] && [ "${#npm_dirs[@]}" -gt 0 ]; then
   if ! command -v npm >/dev/null 2>&1; then
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
       echo "install-deps: installing nodejs and npm from Debian's packages"
@@ -35,7 +43,9 @@ if [ "${SKIP_NPM:-0}" != 1 ] && ! cmp -s inject/package-lock.json inject/node_mo
       exit 1
     fi
   fi
-  echo "install-deps: npm ci in inject/"
-  (cd inject && npm ci --no-audit --no-fund --loglevel=error)
-  cp inject/package-lock.json inject/node_modules/.wabridge-installed-lock
+  for d in "${npm_dirs[@]}"; do
+    echo "install-deps: npm ci in $d/"
+    (cd "$d" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+    cp "$d/package-lock.json" "$d/node_modules/.wabridge-installed-lock"
+  done
 fi
