@@ -25,6 +25,7 @@ bench: deps
 	$(CARGO) build --release
 	python3 bench/bench.py --bin target/release/wabridge --out bench-results/sessions.json $(ARGS)
 	$(CARGO) bench --bench messaging -- --out bench-results/messaging.json
+	node clients/node/bench/bench.mjs --bin target/release/wabridge --out bench-results/node.json
 
 fmt:
 	$(CARGO) fmt --all

@@ -296,10 +296,12 @@ class Client extends EventEmitter {
         const decoder = new TextDecoder();
         for await (const chunk of r.body) {
           buf += decoder.decode(chunk, { stream: true });
+          // Every complete block of the chunk, then keep the rest once.
+          let start = 0;
           let end;
-          while ((end = buf.indexOf('\n\n')) >= 0) {
-            const block = buf.slice(0, end);
-            buf = buf.slice(end + 2);
+          while ((end = buf.indexOf('\n\n', start)) >= 0) {
+            const block = buf.slice(start, end);
+            start = end + 2;
             let id; let name; let data = '';
             for (const line of block.split('\n')) {
               if (line.startsWith('id:')) id = line.slice(3).trim();
@@ -311,6 +313,7 @@ class Client extends EventEmitter {
             if (id) this._lastEventId = id;
             try { this._dispatch(JSON.parse(data)); } catch (e) { this.emit('error', e); }
           }
+          buf = buf.slice(start);
         }
       } catch (e) {
         if (this._destroyed) return;

@@ -1,0 +1,114 @@
+// Benchmark (not a test): inbound messages from the sandbox through the
+// daemon to this client's `message` handler, msg/s and latency at a fixed
+// rate; then the resident memory of one Node process following 10 sessions.
+// `make bench` runs it against the release binary:
+//   node clients/node/bench/bench.mjs --bin target/release/wabridge --out bench-results/node.json
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import net from 'node:net';
+
+const require = createRequire(import.meta.url);
+const { Client, LocalAuth } = require('../index.js');
+
+const argv = process.argv.slice(2);
+const opt = (name, dflt) => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : dflt; };
+const BIN = path.resolve(opt('--bin', 'target/release/wabridge'));
+const OUT = opt('--out', 'bench-results/node.json');
+const INBOUND = Number(opt('--inbound', '4000'));
+const RATE = Number(opt('--rate', '500'));
+const SECONDS = Number(opt('--rate-seconds', '10'));
+const CLIENTS = Number(opt('--clients', '10'));
+const KEY = 'wab_node_bench_key';
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wabridge-node-bench-'));
+
+const freePort = () => new Promise((res) => { const s = net.createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); }); });
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function eventually(what, f, ms = 120000) {
+  const t0 = Date.now();
+  for (;;) { const v = await f(); if (v) return v; if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`); await sleep(50); }
+}
+const run = (args, log) => spawn(BIN, args, { env: { ...process.env, WABRIDGE_API_KEY: KEY }, stdio: ['ignore', fs.openSync(path.join(dir, log), 'a'), fs.openSync(path.join(dir, log), 'a')] });
+const pct = (xs, p) => xs.length ? xs[Math.round((xs.length - 1) * p)] : NaN;
+
+const [p1, p2] = [await freePort(), await freePort()];
+const sbUrl = `http://127.0.0.1:${p2}`;
+const url = `http://127.0.0.1:${p1}`;
+const procs = [run(['sandbox', '--listen', `127.0.0.1:${p2}`], 'sandbox.log')];
+await eventually('the sandbox', async () => { try { return (await fetch(sbUrl + '/')).ok; } catch { return false; } });
+procs.push(run(['serve', '--wa-url', sbUrl + '/', '--listen', `127.0.0.1:${p1}`, '--data-dir', path.join(dir, 'data')], 'daemon.log'));
+await eventually('the daemon', async () => { try { return (await fetch(url + '/health')).ok; } catch { return false; } });
+const post = (body) => fetch(sbUrl + '/_sandbox/messages', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.json());
+
+async function linked(clientId, phone) {
+  const c = new Client({ authStrategy: new LocalAuth({ clientId }), wabridge: { url, key: KEY } });
+  c.on('qr', (qr) => fetch(sbUrl + '/_sandbox/link', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ qr, phone }) }).catch(() => {}));
+  const ready = new Promise((res) => c.once('ready', res));
+  await c.initialize();
+  await ready;
+  return c;
+}
+
+try {
+  const account = '15550300000';
+  const client = await linked('b0', account);
+  const arrived = new Map();
+  client.on('message', (m) => { if (!arrived.has(m.id._serialized)) arrived.set(m.id._serialized, performance.now()); });
+
+  // Inbound throughput: a burst, 32 posts in flight.
+  const sentAt = new Map();
+  const t0 = performance.now();
+  let next = 0;
+  await Promise.all(Array.from({ length: 32 }, async () => {
+    while (next < INBOUND) {
+      const i = next++;
+      const t = performance.now();
+      const v = await post({ from: `1555777${String(i % 50).padStart(4, '0')}`, to: account, text: `bench ${i}` });
+      sentAt.set(v.id, t);
+    }
+  }));
+  await eventually('the burst at the handler', () => [...sentAt.keys()].every((id) => arrived.has(id)));
+  const last = Math.max(...[...sentAt.keys()].map((id) => arrived.get(id)));
+  const burstPerS = INBOUND / ((last - t0) / 1000);
+
+  // Latency at a fixed rate, from a settled state.
+  await sleep(3000);
+  const fixed = new Map();
+  const total = RATE * SECONDS;
+  const f0 = performance.now();
+  const posts = [];
+  for (let i = 0; i < total; i++) {
+    const due = f0 + (i * 1000) / RATE;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    const t = performance.now();
+    posts.push(post({ from: '15557770001', to: account, text: `rate ${i}` }).then((v) => fixed.set(v.id, t)));
+  }
+  await Promise.all(posts);
+  const achieved = total / ((performance.now() - f0) / 1000);
+  await eventually('the fixed-rate messages', () => [...fixed.keys()].every((id) => arrived.has(id)));
+  const lat = [...fixed.entries()].map(([id, t]) => arrived.get(id) - t).sort((a, b) => a - b);
+  await client.destroy();
+
+  // Memory: one Node process following CLIENTS sessions.
+  const clients = [client];
+  for (let i = 1; i < CLIENTS; i++) clients.push(await linked(`b${i}`, `1555030${String(i).padStart(4, '0')}`));
+  for (const c of clients.slice(1)) c.on('message', () => {});
+  global.gc && global.gc();
+  await sleep(2000);
+  const rssMb = process.memoryUsage().rss / 1e6;
+  for (const c of clients) await c.destroy();
+
+  const res = { inbound: { messages: INBOUND, per_s: burstPerS }, fixed_rate: { target_per_s: RATE, achieved_per_s: achieved, p50_ms: pct(lat, 0.5), p99_ms: pct(lat, 0.99), max_ms: lat[lat.length - 1] }, memory: { clients: CLIENTS, rss_mb: rssMb } };
+  console.log('\n| Node client | inbound msg/s to `message` | at %d msg/s: p50 / p99 / max ms | RSS of one process, %d clients |', RATE, CLIENTS);
+  console.log('|---|---:|---:|---:|');
+  console.log(`| wabridge-client | ${burstPerS.toFixed(0)} | ${pct(lat, 0.5).toFixed(1)} / ${pct(lat, 0.99).toFixed(1)} / ${lat[lat.length - 1].toFixed(1)} | ${rssMb.toFixed(1)} MB |`);
+  fs.mkdirSync(path.dirname(OUT), { recursive: true });
+  fs.writeFileSync(OUT, JSON.stringify(res, null, 2));
+  console.log(`\nJSON: ${OUT}`);
+} finally {
+  for (const p of procs) p.kill('SIGKILL');
+}
+process.exit(0);
