@@ -14,6 +14,45 @@ const require = createRequire(import.meta.url);
 const { Client, LocalAuth } = require('../index.js');
 
 const argv = process.argv.slice(2);
+
+// Child mode: a fresh process that follows the sessions b0..b{n-1} (already
+// linked) and reports its resident memory.
+// Child mode: the load generator, in its own process so that posting does
+// not compete with the client being measured. Prints [id, epoch ms] pairs.
+if (argv[0] === '--child-post') {
+  const [, sbUrl, account, n] = argv;
+  const out = [];
+  let next = 0;
+  await Promise.all(Array.from({ length: 32 }, async () => {
+    while (next < Number(n)) {
+      const i = next++;
+      const t = performance.timeOrigin + performance.now();
+      const r = await fetch(sbUrl + '/_sandbox/messages', { method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ from: `1555777${String(i % 50).padStart(4, '0')}`, to: account, text: `bench ${i}` }) });
+      out.push([(await r.json()).id, t]);
+    }
+  }));
+  process.stdout.write(JSON.stringify(out), () => process.exit(0));
+  await new Promise(() => {});
+}
+
+if (argv[0] === '--child-memory') {
+  const [, url, key, n] = argv;
+  const clients = [];
+  for (let i = 0; i < Number(n); i++) {
+    const c = new Client({ authStrategy: new LocalAuth({ clientId: `b${i}` }), wabridge: { url, key } });
+    const ready = new Promise((res) => c.once('ready', res));
+    c.on('message', () => {});
+    await c.initialize();
+    await ready;
+    clients.push(c);
+  }
+  await new Promise((r) => setTimeout(r, 3000));
+  const rss = process.memoryUsage().rss / 1e6;
+  for (const c of clients) await c.destroy();
+  process.stdout.write(JSON.stringify({ rss_mb: rss }), () => process.exit(0));
+  await new Promise(() => {});
+}
 const opt = (name, dflt) => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : dflt; };
 const BIN = path.resolve(opt('--bin', 'target/release/wabridge'));
 const OUT = opt('--out', 'bench-results/node.json');
@@ -57,18 +96,16 @@ try {
   const arrived = new Map();
   client.on('message', (m) => { if (!arrived.has(m.id._serialized)) arrived.set(m.id._serialized, performance.now()); });
 
-  // Inbound throughput: a burst, 32 posts in flight.
-  const sentAt = new Map();
-  const t0 = performance.now();
-  let next = 0;
-  await Promise.all(Array.from({ length: 32 }, async () => {
-    while (next < INBOUND) {
-      const i = next++;
-      const t = performance.now();
-      const v = await post({ from: `1555777${String(i % 50).padStart(4, '0')}`, to: account, text: `bench ${i}` });
-      sentAt.set(v.id, t);
-    }
-  }));
+  // Inbound throughput: a burst, 32 posts in flight from another process.
+  const now = () => performance.timeOrigin + performance.now();
+  client.removeAllListeners('message');
+  client.on('message', (m) => { if (!arrived.has(m.id._serialized)) arrived.set(m.id._serialized, now()); });
+  const t0 = now();
+  const gen = spawn(process.execPath, [new URL(import.meta.url).pathname, '--child-post', sbUrl, account, String(INBOUND)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let posted = '';
+  gen.stdout.on('data', (d) => { posted += d; });
+  await new Promise((res) => gen.on('exit', res));
+  const sentAt = new Map(JSON.parse(posted));
   await eventually('the burst at the handler', () => [...sentAt.keys()].every((id) => arrived.has(id)));
   const last = Math.max(...[...sentAt.keys()].map((id) => arrived.get(id)));
   const burstPerS = INBOUND / ((last - t0) / 1000);
@@ -83,7 +120,7 @@ try {
     const due = f0 + (i * 1000) / RATE;
     const wait = due - performance.now();
     if (wait > 0) await sleep(wait);
-    const t = performance.now();
+    const t = now();
     posts.push(post({ from: '15557770001', to: account, text: `rate ${i}` }).then((v) => fixed.set(v.id, t)));
   }
   await Promise.all(posts);
@@ -92,14 +129,13 @@ try {
   const lat = [...fixed.entries()].map(([id, t]) => arrived.get(id) - t).sort((a, b) => a - b);
   await client.destroy();
 
-  // Memory: one Node process following CLIENTS sessions.
-  const clients = [client];
-  for (let i = 1; i < CLIENTS; i++) clients.push(await linked(`b${i}`, `1555030${String(i).padStart(4, '0')}`));
-  for (const c of clients.slice(1)) c.on('message', () => {});
-  global.gc && global.gc();
-  await sleep(2000);
-  const rssMb = process.memoryUsage().rss / 1e6;
-  for (const c of clients) await c.destroy();
+  // Memory: a fresh Node process following CLIENTS linked sessions.
+  for (let i = 1; i < CLIENTS; i++) await (await linked(`b${i}`, `1555030${String(i).padStart(4, '0')}`)).destroy();
+  const child = spawn(process.execPath, [new URL(import.meta.url).pathname, '--child-memory', url, KEY, String(CLIENTS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  await new Promise((res) => child.on('exit', res));
+  const rssMb = JSON.parse(out).rss_mb;
 
   const res = { inbound: { messages: INBOUND, per_s: burstPerS }, fixed_rate: { target_per_s: RATE, achieved_per_s: achieved, p50_ms: pct(lat, 0.5), p99_ms: pct(lat, 0.99), max_ms: lat[lat.length - 1] }, memory: { clients: CLIENTS, rss_mb: rssMb } };
   console.log('\n| Node client | inbound msg/s to `message` | at %d msg/s: p50 / p99 / max ms | RSS of one process, %d clients |', RATE, CLIENTS);
