@@ -21,6 +21,14 @@ const Events = {
   DISCONNECTED: 'disconnected',
 };
 
+// The stream kinds each client event needs; status and QR always.
+const KINDS = {
+  message: 'message',
+  message_create: 'message.any',
+  message_ack: 'message.ack',
+  message_revoke_everyone: 'message.revoked',
+};
+
 const ACK = { failed: -1, pending: 0, sent: 1, delivered: 2, read: 3, played: 4 };
 const TYPES = { text: 'chat', image: 'image', video: 'video', audio: 'audio', document: 'document', sticker: 'sticker', location: 'location' };
 
@@ -209,6 +217,22 @@ class Client extends EventEmitter {
     this._stream = undefined;
     this._destroyed = false;
     this._status = undefined;
+    this._kinds = '';
+    // Ask the stream only for what someone listens to; a listener added
+    // later reconnects it (resuming after the last event, so nothing is lost).
+    this.on('newListener', (event) => {
+      if (KINDS[event] && this._stream && !this._kinds.split(',').includes(KINDS[event])) {
+        setImmediate(() => this._stream && this._stream.abort());
+      }
+    });
+  }
+
+  _wantedKinds() {
+    const kinds = ['session.status', 'session.qr'];
+    for (const [event, kind] of Object.entries(KINDS)) {
+      if (this.listenerCount(event) > 0) kinds.push(kind);
+    }
+    return kinds.join(',');
   }
 
   _fetch(method, pathOrUrl, body) {
@@ -290,7 +314,9 @@ class Client extends EventEmitter {
       try {
         const headers = { 'X-Api-Key': this.key, accept: 'text/event-stream' };
         if (this._lastEventId) headers['Last-Event-ID'] = this._lastEventId;
-        const r = await fetch(`${this.url}/api/events?session=${encodeURIComponent(this.sessionId)}`, { headers, signal: ac.signal });
+        this._kinds = this._wantedKinds();
+        const q = new URLSearchParams({ session: this.sessionId, events: this._kinds });
+        const r = await fetch(`${this.url}/api/events?${q}`, { headers, signal: ac.signal });
         if (!r.ok) throw new Error(`event stream answered ${r.status}`);
         let buf = '';
         const decoder = new TextDecoder();
@@ -318,7 +344,8 @@ class Client extends EventEmitter {
       } catch (e) {
         if (this._destroyed) return;
       }
-      if (!this._destroyed) await new Promise((res) => setTimeout(res, 500));
+      // Reconnect at once after a deliberate abort (new kinds), else after a pause.
+      if (!this._destroyed && !ac.signal.aborted) await new Promise((res) => setTimeout(res, 500));
     }
   }
 
