@@ -136,6 +136,11 @@ mod tests {
         let mut m = HeaderMap::new();
         m.insert("authorization", basic("no-colon").parse().unwrap());
         assert_eq!(presented(&m), None);
+        // A malformed Basic header does not hide a key sent another way.
+        m.insert("x-api-key", "k1".parse().unwrap());
+        assert_eq!(presented(&m).as_deref(), Some("k1"));
+        assert_eq!(in_query(Some("a=1&key=k%2F1")).as_deref(), Some("k/1"));
+        assert_eq!(in_query(Some("a=1")), None);
         assert!(same("abc", "abc") && !same("abc", "abd") && !same("abc", "abcd"));
     }
 }

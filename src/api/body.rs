@@ -120,3 +120,44 @@ pub fn media_response(
     }
     resp
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_is_served_with_a_checked_type_never_inline() {
+        let r = media_response("image/PNG; q=1", Some("cat.png"), vec![1]);
+        assert_eq!(r.headers()["content-type"], "image/png");
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(
+            r.headers()["content-disposition"],
+            "attachment; filename=\"cat.png\""
+        );
+        for bad in ["", "text", "image/png\r\nx: y", "a b/c", "a/b/c"] {
+            let r = media_response(bad, Some("a\"b"), vec![]);
+            assert_eq!(
+                r.headers()["content-type"],
+                "application/octet-stream",
+                "{bad:?}"
+            );
+            assert_eq!(r.headers()["content-disposition"], "attachment");
+        }
+    }
+
+    #[test]
+    fn bodies_that_are_not_json_are_malformed_not_invalid() {
+        #[derive(serde::Deserialize, Debug)]
+        struct B {
+            #[allow(dead_code)]
+            a: String,
+        }
+        assert!(matches!(parse::<B>(b"[1,2"), Err(BodyError::Malformed(_))));
+        assert!(matches!(
+            parse::<B>(b"{\"a\": 1}"),
+            Err(BodyError::Invalid { .. })
+        ));
+        assert!(matches!(parse::<B>(b"  "), Err(BodyError::Invalid { .. })));
+        assert_eq!(parse::<B>(b"{\"a\": \"x\"}").unwrap().a, "x");
+    }
+}

@@ -66,20 +66,4 @@ impl Core {
             })
         }
     }
-
-    /// Marks the chat of a received message read.
-    pub async fn mark_message_read(
-        &self,
-        session: &crate::domain::SessionId,
-        msg_id: &str,
-    ) -> Result<(), CoreError> {
-        let msg = self.message(session, msg_id).await?;
-        let chat = crate::domain::Wid::parse(&msg.chat).map_err(|e| {
-            CoreError::invalid(
-                "message_id",
-                format!("is in a chat that cannot be marked read: {e}"),
-            )
-        })?;
-        self.mark_read(session, &chat).await
-    }
 }

@@ -102,6 +102,12 @@ impl fmt::Display for Wid {
     }
 }
 
+/// The user part of a WhatsApp id: `15551234567@c.us` → `15551234567`
+/// (the whole string when it has no `@`).
+pub fn user_of(id: &str) -> &str {
+    id.split('@').next().unwrap_or(id)
+}
+
 /// A phone number in international form, digits only (E.164 without '+').
 pub fn parse_phone(input: &str) -> Result<String, String> {
     let s = input.trim();
@@ -179,5 +185,7 @@ mod tests {
         assert!(Wid::parse("123456789012345@lid").is_ok());
         assert!(Wid::parse("1555@x.us").is_err());
         assert!(Wid::parse("abc@c.us").is_err());
+        assert_eq!(user_of("15551234567@c.us"), "15551234567");
+        assert_eq!(user_of("15551234567"), "15551234567");
     }
 }

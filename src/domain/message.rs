@@ -332,4 +332,36 @@ mod tests {
             "\"delivered\""
         );
     }
+
+    #[test]
+    fn a_page_clock_far_off_is_clamped() {
+        for (t, want) in [
+            (i64::MAX, 4_102_444_800),
+            (-5, 0),
+            (1_700_000_000, 1_700_000_000),
+        ] {
+            let m = Message::from_bridge(
+                &sid(),
+                &json!({"id": "x", "chat": "1@c.us", "timestamp": t}),
+            )
+            .unwrap();
+            assert_eq!(m.timestamp, want);
+            m.events(); // ms arithmetic on it must not overflow
+        }
+    }
+
+    #[test]
+    fn menu_picks_by_number_or_title() {
+        let menu = Menu {
+            kind: MenuKind::List,
+            options: vec![("s".into(), "Small".into()), ("l".into(), "Large".into())],
+            message_id: Some("m1".into()),
+        };
+        assert_eq!(menu.pick("2.").unwrap().id, "l");
+        assert_eq!(
+            menu.pick(" small ").unwrap().menu_message.as_deref(),
+            Some("m1")
+        );
+        assert!(menu.pick("3").is_none() && menu.pick("medium").is_none());
+    }
 }

@@ -774,7 +774,14 @@ mod tests {
             }
             store.db.flush().unwrap();
         }
-        let store = Store::open(dir.path()).unwrap();
+        // sled's flusher thread lets go of the files a moment after the drop.
+        let store = (0..100)
+            .find_map(|_| {
+                Store::open(dir.path())
+                    .map_err(|_| std::thread::sleep(std::time::Duration::from_millis(20)))
+                    .ok()
+            })
+            .expect("the store reopens");
         for id in &ids[3..] {
             let changes = [Change {
                 op: msg(&s, id, 1_700_000_000),

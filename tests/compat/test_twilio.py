@@ -162,6 +162,9 @@ def test_errors_are_twilios(shop):
     with pytest.raises(TwilioRestException) as e:
         c.messages.create(to=f"whatsapp:+{CONTACT}", from_="whatsapp:+15550009999", body="x")
     assert e.value.code == 63007
+    for q in ["Page=99999999999", "PageSize=0", "DateSent=yesterday", "PageToken=!!"]:
+        r = httpx.get(f"{daemon.url}/2010-04-01/Accounts/shop1/Messages.json?{q}", auth=("shop1", KEY))
+        assert r.status_code == 400 and r.json()["code"] in (20001,), (q, r.text)
     r = httpx.post(daemon.url + "/2010-04-01/Accounts/shop1/Messages.json", content=b"\xff\xfe%%%", auth=("shop1", KEY),
                    headers={"content-type": "application/x-www-form-urlencoded"})
     assert r.status_code == 400 and r.json()["code"] in (21604, 21211)

@@ -3,7 +3,7 @@
 //! business-scoped user ids, templates, and the webhook envelope.
 
 use crate::core::{CoreError, MediaSource, OutgoingMedia, SendRequest};
-use crate::domain::{Menu, MenuKind, Message, SessionId, Wid, parse_phone};
+use crate::domain::{Menu, MenuKind, Message, SessionId, Wid, parse_phone, user_of};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
@@ -507,8 +507,8 @@ pub fn inbound(session: &SessionId, p: &Value, users: &UserIds) -> Value {
     let phone = p["sender"]["phone"]
         .as_str()
         .map(String::from)
-        .unwrap_or_else(|| s("chat").split('@').next().unwrap_or("").to_string());
-    let me = s("to").split('@').next().unwrap_or("").to_string();
+        .unwrap_or_else(|| user_of(s("chat")).to_string());
+    let me = user_of(s("to")).to_string();
     let kind = s("type");
     let mut m = json!({"from": phone, "id": s("id"), "timestamp": p["timestamp"].as_i64().unwrap_or(0).to_string(), "type": cloud_type(kind)});
     match kind {
@@ -559,20 +559,8 @@ pub fn inbound(session: &SessionId, p: &Value, users: &UserIds) -> Value {
 
 /// An ack as Cloud's `statuses[0]`, with the contact (clients need it).
 pub fn status(session: &SessionId, p: &Value, at_ms: i64, users: &UserIds) -> Value {
-    let phone = p["chat"]
-        .as_str()
-        .unwrap_or("")
-        .split('@')
-        .next()
-        .unwrap_or("")
-        .to_string();
-    let me = p["me"]
-        .as_str()
-        .unwrap_or("")
-        .split('@')
-        .next()
-        .unwrap_or("")
-        .to_string();
+    let phone = user_of(p["chat"].as_str().unwrap_or("")).to_string();
+    let me = user_of(p["me"].as_str().unwrap_or("")).to_string();
     let st = match p["ack"].as_str().unwrap_or("") {
         "delivered" => "delivered",
         "read" => "read",

@@ -5,7 +5,7 @@
 
 use crate::api::body::BodyError;
 use crate::core::{CoreError, MediaSource, OutgoingMedia, SendRequest};
-use crate::domain::{SessionId, Status, Wid};
+use crate::domain::{SessionId, Status, Wid, user_of};
 use crate::session::{ChatInfo, SessionView};
 use axum::http::StatusCode;
 use serde::Deserialize;
@@ -245,7 +245,7 @@ fn ack_number(ack: &Value) -> i64 {
 
 /// A contact as open-wa shows one.
 fn contact(id: &str, name: Option<&str>, is_me: bool) -> Value {
-    let user = id.split('@').next().unwrap_or(id);
+    let user = user_of(id);
     let formatted = name.map(String::from).unwrap_or_else(|| format!("+{user}"));
     json!({
         "id": id, "name": name, "pushname": name, "shortName": name, "formattedName": formatted,
@@ -333,7 +333,7 @@ pub fn chat(c: &ChatInfo) -> Value {
     let title = c
         .name
         .clone()
-        .unwrap_or_else(|| format!("+{}", c.id.split('@').next().unwrap_or("")));
+        .unwrap_or_else(|| format!("+{}", user_of(&c.id)));
     json!({
         "id": c.id, "name": c.name, "formattedTitle": title, "isGroup": is_group,
         "kind": if is_group { "group" } else { "chat" }, "unreadCount": c.unread, "t": c.timestamp,

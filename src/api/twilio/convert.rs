@@ -3,7 +3,7 @@
 //! signature, and TwiML replies.
 
 use crate::core::{CoreError, MediaSource, OutgoingMedia, SendRequest, SentMessage};
-use crate::domain::{Message, SessionId, Wid, parse_phone};
+use crate::domain::{Message, SessionId, Wid, parse_phone, user_of};
 use axum::http::StatusCode;
 use base64::Engine as _;
 use serde_json::{Value, json};
@@ -236,7 +236,7 @@ pub fn status(ack: &str) -> &'static str {
 /// A stored message as a Twilio Message resource.
 pub fn resource(account: &str, m: &Message, me: Option<&str>) -> Value {
     let sid = sid(&m.session, &m.id);
-    let peer = m.chat.split('@').next().unwrap_or("");
+    let peer = user_of(&m.chat);
     let me = me.unwrap_or("");
     let (from, to) = if m.from_me { (me, peer) } else { (peer, me) };
     let ack = serde_json::to_value(m.ack).unwrap_or_default();
@@ -386,7 +386,7 @@ impl Filter {
     }
 
     pub fn keeps(&self, m: &Message, me: Option<&str>) -> bool {
-        let peer = m.chat.split('@').next().unwrap_or("");
+        let peer = user_of(&m.chat);
         let me = me.unwrap_or("");
         let (from, to) = if m.from_me { (me, peer) } else { (peer, me) };
         self.to.as_deref().is_none_or(|t| t == to)
@@ -447,8 +447,8 @@ pub fn inbound_form(session: &SessionId, p: &Value, public_url: &str) -> Vec<(St
     let peer = p["sender"]["phone"]
         .as_str()
         .map(String::from)
-        .unwrap_or_else(|| s("chat").split('@').next().unwrap_or("").to_string());
-    let me = s("to").split('@').next().unwrap_or("");
+        .unwrap_or_else(|| user_of(s("chat")).to_string());
+    let me = user_of(s("to"));
     let kind = s("type");
     let has_media = !p["media"].is_null();
     let mut f: Vec<(String, String)> = vec![
@@ -521,18 +521,8 @@ pub fn status_form(session: &SessionId, p: &Value, account: &str) -> Vec<(String
     let id = p["id"].as_str().unwrap_or("");
     let sid = sid(session, id);
     let st = status(p["ack"].as_str().unwrap_or(""));
-    let me = p["me"]
-        .as_str()
-        .unwrap_or("")
-        .split('@')
-        .next()
-        .unwrap_or("");
-    let peer = p["chat"]
-        .as_str()
-        .unwrap_or("")
-        .split('@')
-        .next()
-        .unwrap_or("");
+    let me = user_of(p["me"].as_str().unwrap_or(""));
+    let peer = user_of(p["chat"].as_str().unwrap_or(""));
     let mut f: Vec<(String, String)> = vec![
         ("MessageSid".into(), sid.clone()),
         ("SmsSid".into(), sid),
