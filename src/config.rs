@@ -255,6 +255,10 @@ pub struct HealthcheckArgs {
         default_value = "http://127.0.0.1:8002"
     )]
     pub url: String,
+    /// Ask `/ready` (store open, sessions restored) instead of `/health`
+    /// (the process answers).
+    #[arg(long)]
+    pub ready: bool,
 }
 
 pub fn default_data_dir() -> PathBuf {

@@ -4,6 +4,7 @@
 
 use crate::config::{self, HealthcheckArgs, LogFormat, SandboxArgs, ServeArgs};
 use crate::{api, core, pipeline, sandbox, session, store, webhook};
+use std::future::IntoFuture;
 
 pub fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("WABRIDGE_LOG")
@@ -90,26 +91,44 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let env = std::sync::Arc::new(session::SessionEnv::new(config, pipeline, store.clone()));
     let manager = session::Manager::new(env);
-    manager.resume().await;
     let core = core::Core::new(manager.clone(), args.default_session.clone())?;
     tokio::spawn(api::twilio::serve_replies(core.clone(), replies));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
     tracing::info!("wabridge listening on http://{}", listener.local_addr()?);
+    let ready = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let settings = api::Settings {
         api_key: api_key.into(),
         qr_wait: std::time::Duration::from_secs_f64(args.qr_wait.max(0.0)),
         public_url: args.public_url(),
         user_ids,
+        ready: ready.clone(),
+        metrics: Some(install_metrics()?),
     };
-    axum::serve(listener, api::router(core, settings))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    // Listening before the sessions are restored: /health answers at once,
+    // /ready once they are.
+    let server = tokio::spawn(
+        axum::serve(listener, api::router(core, settings))
+            .with_graceful_shutdown(shutdown_signal())
+            .into_future(),
+    );
+    manager.resume().await;
+    ready.store(true, std::sync::atomic::Ordering::Release);
+    server.await??;
     tracing::info!("shutting down: closing browsers (profiles are kept)");
     manager.shutdown().await;
     store.flush().await?;
     Ok(())
+}
+
+/// The Prometheus recorder behind `/metrics` (one per process).
+fn install_metrics() -> anyhow::Result<metrics_exporter_prometheus::PrometheusHandle> {
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets(crate::telemetry::BUCKETS)?
+        .install_recorder()?;
+    crate::telemetry::describe();
+    Ok(handle)
 }
 
 /// `WABRIDGE_API_KEY`, or the key kept in the data dir, or a new one
@@ -174,7 +193,8 @@ fn session_key_material() -> String {
 }
 
 pub async fn healthcheck(args: HealthcheckArgs) -> anyhow::Result<()> {
-    let url = format!("{}/health", args.url.trim_end_matches('/'));
+    let route = if args.ready { "ready" } else { "health" };
+    let url = format!("{}/{route}", args.url.trim_end_matches('/'));
     let resp = reqwest::Client::new()
         .get(&url)
         .timeout(std::time::Duration::from_secs(5))

@@ -37,6 +37,7 @@ pub mod qr;
 pub mod sandbox;
 pub mod session;
 pub mod store;
+pub mod telemetry;
 pub mod webhook;
 
 pub use daemon::{healthcheck, init_logging, run_sandbox, serve, shutdown_signal};

@@ -182,6 +182,10 @@ impl Pipeline {
 
     fn announce(&self, events: &[Event], deliveries: Vec<Delivery>) {
         for e in events {
+            if e.event == EventKind::MessageAny {
+                let from_me = e.payload.get("from_me").and_then(|v| v.as_bool());
+                crate::telemetry::message(e.session.as_str(), from_me.unwrap_or(false));
+            }
             let _ = self.live.send(e.clone());
         }
         self.dispatcher.enqueue(deliveries);

@@ -8,6 +8,7 @@ use std::path::Path;
 const LAYERS: &[(&str, u32)] = &[
     ("domain", 0),
     ("qr", 0),
+    ("telemetry", 0),
     ("store", 1),
     ("webhook", 2),
     ("pipeline", 3),

@@ -10,20 +10,21 @@ pub mod body;
 pub mod cloud;
 pub mod native;
 pub mod openwa;
+pub mod ops;
 pub mod twilio;
 
 use crate::core::Core;
 use crate::domain::{Delivery, Format};
 use crate::webhook::{Render, Rendered};
 use axum::{
-    Json, Router,
+    Router,
     extract::DefaultBodyLimit,
     http::{Method, StatusCode},
+    middleware,
     response::IntoResponse,
     routing::{any, get},
 };
 use native::ApiError;
-use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceExt;
@@ -53,6 +54,10 @@ pub struct Settings {
     pub public_url: String,
     /// The key behind the Cloud API's business-scoped user ids.
     pub user_ids: cloud::convert::UserIds,
+    /// Set once the sessions of the last run were restored (`/ready`).
+    pub ready: Arc<std::sync::atomic::AtomicBool>,
+    /// The Prometheus recorder's handle; None: no `/metrics`.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 pub fn router(core: Core, s: Settings) -> Router {
@@ -90,8 +95,23 @@ pub fn router(core: Core, s: Settings) -> Router {
         .route("/{a}/{b}", two)
         .fallback(not_found)
         .method_not_allowed_fallback(not_found);
+    let ops = ops::Ops {
+        core: core.clone(),
+        ready: s.ready.clone(),
+        metrics: s.metrics.clone(),
+    };
+    let keyed_ops = Router::new()
+        .route("/metrics", get(ops::metrics))
+        .route_layer(middleware::from_fn_with_state(
+            auth::Guard::new(key.clone(), native::deny),
+            auth::require_key,
+        ))
+        .with_state(ops.clone());
     Router::new()
-        .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/health", get(ops::health))
+        .route("/ready", get(ops::ready))
+        .with_state(ops)
+        .merge(keyed_ops)
         .merge(native::routes(core.clone(), key.clone()))
         .merge(openwa::routes(core.clone(), key.clone(), s.qr_wait))
         .merge(twilio::routes(core.clone(), key.clone()))
@@ -103,6 +123,7 @@ pub fn router(core: Core, s: Settings) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(120),
         ))
+        .layer(middleware::from_fn(ops::track))
         .layer(TraceLayer::new_for_http())
 }
 

@@ -6,6 +6,7 @@
 
 mod deliveries;
 mod error;
+mod health;
 mod history;
 mod media;
 mod send;

@@ -19,6 +19,16 @@ pub enum Status {
 }
 
 impl Status {
+    pub const ALL: [Status; 7] = [
+        Status::Stopped,
+        Status::Starting,
+        Status::ScanQr,
+        Status::Connected,
+        Status::Disconnected,
+        Status::LoggedOut,
+        Status::Failed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Stopped => "STOPPED",

@@ -216,7 +216,10 @@ async fn call<T: DeserializeOwned>(
         .collect::<Vec<_>>()
         .join(",");
     let expr = format!("window.__wabridge.{func}({args})");
-    match evaluate(page, timeout, &expr).await {
+    let started = std::time::Instant::now();
+    let res = evaluate(page, timeout, &expr).await;
+    crate::telemetry::page_call(func, started.elapsed());
+    match res {
         // bridge.js's prefix for a number it found not on WhatsApp.
         Err(CallError::Page(m)) => match m.strip_prefix("NOT_ON_WHATSAPP: ") {
             Some(who) => Err(CallError::NotOnWhatsApp(

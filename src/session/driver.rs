@@ -129,7 +129,10 @@ impl Driver {
                 }
             };
             let b = match launched {
-                Ok(b) => b,
+                Ok(b) => {
+                    crate::telemetry::browser_launched(self.id.as_str());
+                    b
+                }
                 Err(e) => {
                     failures += 1;
                     tracing::warn!(session = %self.id, "browser launch failed: {e:#}");
@@ -190,6 +193,7 @@ impl Driver {
                 }
                 Outcome::Crashed(msg) => {
                     drop(b);
+                    crate::telemetry::browser_crashed(self.id.as_str());
                     tracing::warn!(session = %self.id, "{msg}; relaunching the browser");
                     if started.elapsed() > Duration::from_secs(60) {
                         backoff = Backoff(Duration::from_secs(1));

@@ -2,7 +2,7 @@
 //! tree per kind of record; values are JSON; keys are built so that sled's
 //! byte order is the order we scan in (big-endian numbers).
 
-use crate::domain::{Ack, Delivery, Event, Message, SessionId, SessionRecord};
+use crate::domain::{Ack, Delivery, DeliveryStatus, Event, Message, SessionId, SessionRecord};
 use serde_json::Value;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -593,6 +593,28 @@ impl Store {
             .values()
             .map(|v| Ok(serde_json::from_slice(&v?)?))
             .collect()
+    }
+
+    /// How many deliveries wait in the outbox: (pending, dead).
+    pub fn outbox_counts(&self) -> Result<(u64, u64)> {
+        #[derive(serde::Deserialize)]
+        struct Only {
+            status: DeliveryStatus,
+        }
+        let (mut pending, mut dead) = (0, 0);
+        for v in self.outbox.iter().values() {
+            match serde_json::from_slice::<Only>(&v?)?.status {
+                DeliveryStatus::Dead => dead += 1,
+                _ => pending += 1,
+            }
+        }
+        Ok((pending, dead))
+    }
+
+    /// A read that touches the disk's tree: fails when the store is broken.
+    pub fn check(&self) -> Result<()> {
+        self.meta.get(b"check")?;
+        Ok(())
     }
 
     pub fn put_delivery(&self, d: &Delivery) -> Result<()> {

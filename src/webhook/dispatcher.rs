@@ -250,7 +250,19 @@ pub fn loggable(url: &str) -> String {
 const MAX_REPLY: usize = 1 << 20;
 
 /// One attempt; returns the delivery with its new state, already stored.
-async fn attempt(ctx: &Ctx, mut d: Delivery) -> Delivery {
+async fn attempt(ctx: &Ctx, d: Delivery) -> Delivery {
+    let started = std::time::Instant::now();
+    let d = attempt_once(ctx, d).await;
+    let outcome = match d.status {
+        DeliveryStatus::Delivered => "delivered",
+        DeliveryStatus::Dead => "dead",
+        _ => "retry",
+    };
+    crate::telemetry::webhook_attempt(outcome, started.elapsed());
+    d
+}
+
+async fn attempt_once(ctx: &Ctx, mut d: Delivery) -> Delivery {
     // A deleted session's deliveries are not sent.
     if !ctx.store.session_exists(&d.session).unwrap_or(true) {
         d.status = DeliveryStatus::Dead;

@@ -20,7 +20,7 @@ use handlers as h;
 use std::sync::Arc;
 
 /// A refused key, in the native error shape.
-fn deny(d: Denied) -> Response {
+pub fn deny(d: Denied) -> Response {
     ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", d.sentence()).into_response()
 }
 

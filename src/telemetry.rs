@@ -1,0 +1,88 @@
+//! Metrics: their names and labels in one place, recorded through the
+//! `metrics` facade (a no-op until the daemon installs the Prometheus
+//! recorder, so library code and tests pay nothing). Gauges that are a
+//! reading of state (sessions by status, outbox backlog) are set when
+//! `/metrics` is scraped, not kept up to date on every change.
+
+use std::time::Duration;
+
+pub const SESSIONS: &str = "wabridge_sessions";
+pub const MESSAGES: &str = "wabridge_messages_total";
+pub const WEBHOOK_ATTEMPTS: &str = "wabridge_webhook_attempts_total";
+pub const WEBHOOK_SECONDS: &str = "wabridge_webhook_attempt_seconds";
+pub const OUTBOX: &str = "wabridge_outbox_deliveries";
+pub const BROWSER_LAUNCHES: &str = "wabridge_browser_launches_total";
+pub const BROWSER_CRASHES: &str = "wabridge_browser_crashes_total";
+pub const HTTP_REQUESTS: &str = "wabridge_http_requests_total";
+pub const HTTP_SECONDS: &str = "wabridge_http_request_seconds";
+pub const PAGE_CALL_SECONDS: &str = "wabridge_page_call_seconds";
+
+/// Histogram buckets (seconds): from a fast page call to a slow webhook.
+pub const BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// Descriptions, registered once the recorder is installed.
+pub fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_gauge!(SESSIONS, "Sessions by status.");
+    describe_counter!(
+        MESSAGES,
+        "Messages stored, by session and direction (in, out)."
+    );
+    describe_counter!(WEBHOOK_ATTEMPTS, "Webhook delivery attempts by outcome.");
+    describe_histogram!(WEBHOOK_SECONDS, "Webhook attempt latency, seconds.");
+    describe_gauge!(
+        OUTBOX,
+        "Webhook deliveries in the outbox, by state (pending, dead)."
+    );
+    describe_counter!(BROWSER_LAUNCHES, "Browser launches, by session.");
+    describe_counter!(
+        BROWSER_CRASHES,
+        "Browser or page crashes and hangs, by session."
+    );
+    describe_counter!(HTTP_REQUESTS, "API requests by route, method and status.");
+    describe_histogram!(HTTP_SECONDS, "API request latency by route, seconds.");
+    describe_histogram!(
+        PAGE_CALL_SECONDS,
+        "Calls into a session's page by function, seconds."
+    );
+}
+
+/// A message stored for `session`: `out` if the account sent it.
+pub fn message(session: &str, from_me: bool) {
+    let direction = if from_me { "out" } else { "in" };
+    metrics::counter!(MESSAGES, "session" => session.to_string(), "direction" => direction)
+        .increment(1);
+}
+
+/// One webhook attempt: `outcome` is `delivered`, `retry` or `dead`.
+pub fn webhook_attempt(outcome: &'static str, took: Duration) {
+    metrics::counter!(WEBHOOK_ATTEMPTS, "outcome" => outcome).increment(1);
+    metrics::histogram!(WEBHOOK_SECONDS).record(took.as_secs_f64());
+}
+
+pub fn browser_launched(session: &str) {
+    metrics::counter!(BROWSER_LAUNCHES, "session" => session.to_string()).increment(1);
+}
+
+pub fn browser_crashed(session: &str) {
+    metrics::counter!(BROWSER_CRASHES, "session" => session.to_string()).increment(1);
+}
+
+/// An API request: `route` is the matched route pattern (never the raw
+/// path, which would carry ids and make a label per request).
+pub fn http_request(route: &str, method: &str, status: u16, took: Duration) {
+    metrics::counter!(HTTP_REQUESTS, "route" => route.to_string(), "method" => method.to_string(), "status" => status.to_string())
+        .increment(1);
+    metrics::histogram!(HTTP_SECONDS, "route" => route.to_string()).record(took.as_secs_f64());
+}
+
+pub fn page_call(func: &str, took: Duration) {
+    metrics::histogram!(PAGE_CALL_SECONDS, "call" => func.to_string()).record(took.as_secs_f64());
+}
+
+/// A reading of state, set at scrape time.
+pub fn gauge(name: &'static str, label: &'static str, value: &str, v: f64) {
+    metrics::gauge!(name, label => value.to_string()).set(v);
+}
