@@ -1,19 +1,32 @@
-# syntax=docker/dockerfile:1
-# wabridge in one image: the release binary, wa-js (inject/'s npm packages)
-# and Debian's Chromium. The runtime's packages come from
-# scripts/install-deps.sh, the script `make run` and `make test` (and so CI)
-# run, so CI exercises the image's install step.
+# wabridge in one image: the release binary, wa-js (inject/'s npm package)
+# and Debian's Chromium headless shell. Plain Dockerfile syntax, so that both
+# the classic builder and BuildKit build it: no `# syntax=` line (BuildKit
+# would pull a frontend image for it) and no RUN --mount (BuildKit only).
 #
-#   docker build -t wabridge .
+#   docker build -t wabridge .                          # headless shell (default)
+#   docker build -t wabridge --build-arg CHROMIUM=full . # full Chromium instead
 #   docker run -d -p 8002:8002 -v wabridge-sessions:/sessions wabridge
+#   docker compose up -d                                  # see docker-compose.yml
 
 # ---- the binary
 FROM rust:1-bookworm AS build
 WORKDIR /src
+# Dependencies first, in a layer of their own that only Cargo.toml and
+# Cargo.lock invalidate: build them against stub sources. benches/ is copied
+# because Cargo wants the files of the [[bench]] targets Cargo.toml declares
+# (it does not build them here).
+COPY Cargo.toml Cargo.lock ./
+COPY benches benches
+RUN mkdir src \
+ && echo 'fn main() {}' > src/main.rs \
+ && touch src/lib.rs \
+ && cargo build --release --locked \
+ && rm -rf src
 COPY . .
-RUN --mount=type=cache,target=/usr/local/cargo/registry \
-    --mount=type=cache,target=/src/target \
-    cargo build --release --locked \
+# COPY keeps the sources' mtimes, which may be older than the stubs' build:
+# touch the crate roots so Cargo rebuilds wabridge itself.
+RUN touch src/main.rs src/lib.rs \
+ && cargo build --release --locked \
  && install -D -m 0755 target/release/wabridge /out/wabridge
 
 # ---- wa-js, injected into WhatsApp Web in real mode (runtime deps only)
@@ -26,36 +39,71 @@ RUN npm ci --omit=dev --no-audit --no-fund --loglevel=error
 FROM debian:bookworm-slim
 WORKDIR /app
 
-# Chromium (headless shell and full), fonts: install-deps.sh installs what is
-# missing when run as root, which it is here (before USER). SKIP_NPM=1: the
-# npm packages come from the inject stage.
-COPY scripts/install-deps.sh scripts/install-deps.sh
-RUN apt-get update -qq \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tini ca-certificates >/dev/null \
- && SKIP_NPM=1 bash scripts/install-deps.sh \
- && rm -rf /var/lib/apt/lists/*
+# headless-shell: Debian's chromium-headless-shell, about a third of the
+# memory of full Chromium per session. full: Debian's chromium, run as
+# `chromium --headless=new`. Only one is installed, and the daemon's default
+# `--browser auto` picks the one there is.
+ARG CHROMIUM=headless-shell
 
-RUN useradd --system --uid 10001 --user-group --create-home --home-dir /home/wabridge \
-        --shell /usr/sbin/nologin wabridge \
+# One layer, apt lists removed in it. The dpkg excludes keep out what a
+# headless browser without a GPU never loads (checked with strace): Mesa's
+# GPU drivers and the LLVM and Z3 they pull in (~160 MB, through
+# chromium-common's x11-utils), and Chromium's Vulkan validation layer (a
+# debugging aid). The package database stays consistent; ldd then proves the
+# browser still finds every library it links. (An image built on this one
+# that wants Mesa removes /etc/dpkg/dpkg.cfg.d/wabridge-headless first.)
+# Unpinned: a pinned version would vanish from the mirror with bookworm's next
+# security update.
+# hadolint ignore=DL3008
+RUN case "$CHROMIUM" in \
+      headless-shell) browser=chromium-headless-shell; exe=/usr/lib/chromium/chromium-headless-shell ;; \
+      full) browser=chromium; exe=/usr/lib/chromium/chromium ;; \
+      *) echo "CHROMIUM must be headless-shell or full, not '$CHROMIUM'" >&2; exit 1 ;; \
+    esac \
+ && printf '%s\n' \
+      'path-exclude=/usr/lib/*/dri/*' \
+      'path-exclude=/usr/lib/*/libLLVM-*' \
+      'path-exclude=/usr/lib/*/libz3.so*' \
+      'path-exclude=/usr/lib/chromium/libVkLayer_khronos_validation.so*' \
+      > /etc/dpkg/dpkg.cfg.d/wabridge-headless \
+ && apt-get update -qq \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      "$browser" fonts-liberation tini ca-certificates >/dev/null \
+ && rm -rf /var/lib/apt/lists/* \
+ && ldd "$exe" > /tmp/ldd.txt \
+ && if grep 'not found' /tmp/ldd.txt; then echo "$exe misses libraries" >&2; exit 1; fi \
+ && rm /tmp/ldd.txt
+
+# A regular user and group, 10001:10001 (a --system account would warn: 10001
+# is above SYS_UID_MAX). -l: no lastlog/faillog entries, which Docker would
+# store as large sparse files.
+RUN groupadd -g 10001 wabridge \
+ && useradd -l -u 10001 -g 10001 -m -d /home/wabridge -s /usr/sbin/nologin wabridge \
  && mkdir -p /sessions \
- && chown wabridge:wabridge /sessions \
+ && chown 10001:10001 /sessions \
  && chmod 0700 /sessions
 
 COPY --from=inject /app/inject/node_modules /app/inject/node_modules
 COPY --from=build /out/wabridge /usr/local/bin/wabridge
 
+# WABRIDGE_SANDBOX_LISTEN only matters with `serve --sandbox` (or `wabridge
+# sandbox`): on 0.0.0.0 the sandbox's page and control API (/_sandbox) can be
+# published with -p 8003:8003; the default 127.0.0.1 is unreachable from the
+# host. Publish 8003 only for the sandbox: its control API has no key.
 ENV WABRIDGE_DATA_DIR=/sessions \
     WABRIDGE_LISTEN=0.0.0.0:8002 \
+    WABRIDGE_SANDBOX_LISTEN=0.0.0.0:8003 \
     WABRIDGE_WAJS_PATH=/app/inject/node_modules/@wppconnect/wa-js/dist/wppconnect-wa.js \
     WABRIDGE_CHROMIUM_NO_SANDBOX=true
 
 VOLUME /sessions
 EXPOSE 8002
 
-# Not root. Chromium's own sandbox needs user namespaces, which Docker's
-# default seccomp profile denies; the container is the sandbox, so Chromium
-# runs with --no-sandbox (WABRIDGE_CHROMIUM_NO_SANDBOX above).
-USER wabridge
+# Not root (numeric, so runAsNonRoot-style checks can see it). Chromium's own
+# sandbox needs user namespaces, which Docker's default seccomp profile
+# denies; the container is the sandbox, so Chromium runs with --no-sandbox
+# (WABRIDGE_CHROMIUM_NO_SANDBOX above).
+USER 10001:10001
 
 # Asks http://127.0.0.1:8002/health; if you change the port of
 # WABRIDGE_LISTEN, set WABRIDGE_HEALTHCHECK_URL to match.

@@ -4,7 +4,7 @@
 CARGO ?= cargo
 ARGS ?=
 
-.PHONY: run test deps bench sandbox fmt
+.PHONY: run test deps bench sandbox fmt docker-test
 
 deps:
 	@bash scripts/install-deps.sh
@@ -29,3 +29,8 @@ bench: deps
 
 fmt:
 	$(CARGO) fmt --all
+
+# The Docker image end to end (build, sandbox link, restart); not part of
+# `make test`. Skips, saying why, where Docker cannot run it.
+docker-test:
+	bash scripts/docker-test.sh
