@@ -8,7 +8,9 @@
 pub mod auth;
 pub mod body;
 pub mod cloud;
+pub mod dashboard;
 pub mod native;
+pub mod openapi;
 pub mod openwa;
 pub mod ops;
 pub mod twilio;
@@ -92,7 +94,7 @@ pub fn router(core: Core, s: Settings) -> Router {
     });
     let rest = Router::new()
         .route("/{method}", easy_default)
-        .route("/{a}/{b}", two)
+        .route("/{first}/{second}", two)
         .fallback(not_found)
         .method_not_allowed_fallback(not_found);
     let ops = ops::Ops {
@@ -110,8 +112,10 @@ pub fn router(core: Core, s: Settings) -> Router {
     Router::new()
         .route("/health", get(ops::health))
         .route("/ready", get(ops::ready))
+        .route("/openapi.json", get(ops::openapi_json))
         .with_state(ops)
         .merge(keyed_ops)
+        .merge(dashboard::routes())
         .merge(native::routes(core.clone(), key.clone()))
         .merge(openwa::routes(core.clone(), key.clone(), s.qr_wait))
         .merge(twilio::routes(core.clone(), key.clone()))

@@ -28,10 +28,20 @@ pub struct Ops {
     pub metrics: Option<PrometheusHandle>,
 }
 
+/// The operator routes' part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(health, ready, metrics, openapi_json))]
+pub struct Doc;
+
+#[utoipa::path(get, path = "/health", tag = "operations", summary = "Liveness: the process answers", security(()),
+    responses((status = 200, description = "{status: ok}", body = Object)))]
 pub async fn health() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
+#[utoipa::path(get, path = "/ready", tag = "operations", summary = "Readiness: the store answers and the sessions were restored", security(()),
+    responses((status = 200, description = "{status: ready, store, sessions_restored}", body = Object),
+              (status = 503, description = "Not ready yet, or the store fails", body = Object)))]
 pub async fn ready(State(ops): State<Ops>) -> Response {
     let restored = ops.ready.load(Ordering::Acquire);
     let store = ops.core.check_store();
@@ -48,6 +58,9 @@ pub async fn ready(State(ops): State<Ops>) -> Response {
     (code, Json(body)).into_response()
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "operations", summary = "Prometheus metrics (text exposition format)",
+    responses((status = 200, description = "Metrics", body = String, content_type = "text/plain"),
+              (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody)))]
 pub async fn metrics(State(ops): State<Ops>) -> Result<Response, ApiError> {
     let Some(handle) = &ops.metrics else {
         return Err(ApiError::not_found(
@@ -70,6 +83,18 @@ pub async fn metrics(State(ops): State<Ops>) -> Result<Response, ApiError> {
         handle.render(),
     )
         .into_response())
+}
+
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", summary = "This document (OpenAPI 3.1)", security(()),
+    responses((status = 200, description = "The OpenAPI document", body = Object)))]
+pub async fn openapi_json() -> Response {
+    static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let doc = DOC.get_or_init(|| {
+        crate::api::openapi::document()
+            .to_pretty_json()
+            .unwrap_or_default()
+    });
+    ([(header::CONTENT_TYPE, "application/json")], doc.as_str()).into_response()
 }
 
 /// Counts each request by its route pattern; requests that matched no

@@ -25,12 +25,14 @@ pub struct SendRequest {
 }
 
 /// What a send answers (and what an idempotent retry answers again).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SentMessage {
     pub id: String,
+    #[schema(value_type = String, example = "15551234567@c.us")]
     pub to: Wid,
     /// unix s
     pub timestamp: Option<i64>,
+    #[schema(value_type = i32, example = 1)]
     pub ack: Ack,
 }
 

@@ -73,3 +73,21 @@ def test_counters_move_when_messages_flow(daemon):
     # The send went through the page: its latency histogram has a count.
     assert any(name == "wabridge_page_call_seconds_count" and v >= 1 for (name, _), v in after.items())
     assert value(after, "wabridge_outbox_deliveries", state="dead") == 0
+
+
+def test_openapi_document_validates_as_3_1(daemon):
+    from openapi_spec_validator import validate
+    from openapi_spec_validator.validation import OpenAPIV31SpecValidator
+
+    r = httpx.get(daemon.url + "/openapi.json")
+    assert r.status_code == 200
+    doc = r.json()
+    assert doc["openapi"].startswith("3.1")
+    validate(doc, cls=OpenAPIV31SpecValidator)
+    # Each dialect is there.
+    for p in ["/api/sessions", "/session/create", "/{version}/{phone_number_id}/messages",
+              "/2010-04-01/Accounts/{account}/Messages.json", "/metrics", "/ready"]:
+        assert p in doc["paths"], p
+    # The docs page is served from the binary and points at the document.
+    page = httpx.get(daemon.url + "/docs")
+    assert page.status_code == 200 and "docs.js" in page.text

@@ -50,6 +50,11 @@ fn guard(api_key: Arc<str>) -> Guard {
     Guard::new(api_key, deny)
 }
 
+/// The Cloud API's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(h::messages, h::upload, h::media_info, h::media_delete, h::download))]
+pub struct Doc;
+
 pub fn routes(core: Core, api_key: Arc<str>, users: UserIds, public_url: &str) -> Router {
     Router::new()
         .route("/{version}/{phone_number_id}/messages", post(h::messages))

@@ -43,8 +43,26 @@ impl ApiError {
     }
 
     pub fn body(&self) -> Value {
-        json!({"error": {"code": self.code, "message": self.message}})
+        json!(ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_string(),
+                message: self.message.clone(),
+            }
+        })
     }
+}
+
+/// Every native error: a stable code to branch on and a sentence.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, snake_case (`session_not_found`, `invalid_field`, ...).
+    pub code: String,
+    pub message: String,
 }
 
 impl From<CoreError> for ApiError {
@@ -123,7 +141,7 @@ pub fn session(v: &SessionView) -> Value {
     out
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSession {
     pub id: Option<String>,
@@ -139,7 +157,7 @@ fn yes() -> bool {
 
 // ---- messages
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MediaIn {
     url: Option<String>,
@@ -148,7 +166,7 @@ pub struct MediaIn {
     filename: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendIn {
     to: String,

@@ -29,6 +29,7 @@ impl IntoResponse for ApiError {
 
 // ---- sessions
 
+#[utoipa::path(post, path = "/api/sessions", tag = "sessions", summary = "Create a session (and start it: a QR follows)", request_body = cv::CreateSession, responses((status = 201, description = "The session", body = Object), (status = 409, description = "It exists", body = crate::api::native::convert::ErrorBody), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
 pub async fn create(
     State(core): State<Core>,
     body: Body<cv::CreateSession>,
@@ -42,42 +43,50 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(cv::session(&view))).into_response())
 }
 
+#[utoipa::path(get, path = "/api/sessions", tag = "sessions", summary = "List sessions", responses((status = 200, description = "Every session, as an array", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
 pub async fn list(State(core): State<Core>) -> Json<Vec<Value>> {
     Json(core.sessions().await.iter().map(cv::session).collect())
 }
 
+#[utoipa::path(get, path = "/api/sessions/{id}", tag = "sessions", summary = "A session: status, account, webhooks", params(("id" = String, Path, description = "The session id")), responses((status = 200, description = "The session", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
 pub async fn get(State(core): State<Core>, Path(id): Path<String>) -> Answer {
     Ok(Json(cv::session(
         &core.session(&cv::session_id(&id)?).await?,
     )))
 }
 
+#[utoipa::path(post, path = "/api/sessions/{id}/start", tag = "sessions", summary = "Start a stopped session", params(("id" = String, Path, description = "The session id")), responses((status = 200, description = "The session", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
 pub async fn start(State(core): State<Core>, Path(id): Path<String>) -> Answer {
     Ok(Json(cv::session(&core.start(&cv::session_id(&id)?).await?)))
 }
 
+#[utoipa::path(post, path = "/api/sessions/{id}/stop", tag = "sessions", summary = "Stop a session (keeps the link)", params(("id" = String, Path, description = "The session id")), responses((status = 200, description = "The session", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
 pub async fn stop(State(core): State<Core>, Path(id): Path<String>) -> Answer {
     Ok(Json(cv::session(&core.stop(&cv::session_id(&id)?).await?)))
 }
 
+#[utoipa::path(post, path = "/api/sessions/{id}/restart", tag = "sessions", summary = "Restart a session's browser (no rescan)", params(("id" = String, Path, description = "The session id")), responses((status = 200, description = "The session", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
 pub async fn restart(State(core): State<Core>, Path(id): Path<String>) -> Answer {
     Ok(Json(cv::session(
         &core.restart(&cv::session_id(&id)?).await?,
     )))
 }
 
+#[utoipa::path(post, path = "/api/sessions/{id}/logout", tag = "sessions", summary = "Log the device out (a new QR scan is needed)", params(("id" = String, Path, description = "The session id")), responses((status = 200, description = "The session", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
 pub async fn logout(State(core): State<Core>, Path(id): Path<String>) -> Answer {
     Ok(Json(cv::session(
         &core.logout(&cv::session_id(&id)?).await?,
     )))
 }
 
+#[utoipa::path(delete, path = "/api/sessions/{id}", tag = "sessions", summary = "Delete a session: logs out, removes its data", params(("id" = String, Path, description = "The session id")), responses((status = 200, description = "{id, deleted}", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
 pub async fn delete(State(core): State<Core>, Path(id): Path<String>) -> Answer {
     let id = cv::session_id(&id)?;
     core.delete(&id).await?;
     Ok(Json(json!({"id": id, "deleted": true})))
 }
 
+#[utoipa::path(put, path = "/api/sessions/{id}/webhooks", tag = "sessions", summary = "Replace a session's webhooks", params(("id" = String, Path, description = "The session id")), request_body = Vec<crate::domain::Webhook>, responses((status = 200, description = "The session", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
 pub async fn put_webhooks(
     State(core): State<Core>,
     Path(id): Path<String>,
@@ -88,6 +97,7 @@ pub async fn put_webhooks(
     Ok(Json(cv::session(&core.set_webhooks(&id, hooks).await?)))
 }
 
+#[utoipa::path(get, path = "/api/sessions/{id}/qr", tag = "sessions", summary = "The QR to scan: JSON with a data URL, or a PNG with Accept: image/png", params(("id" = String, Path, description = "The session id")), responses((status = 200, description = "{qr, data_url}", body = Object, content_type = "application/json"), (status = 200, description = "The QR as an image", body = Vec<u8>, content_type = "image/png"), (status = 409, description = "No QR now (not waiting for a scan)", body = crate::api::native::convert::ErrorBody), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
 pub async fn qr(
     State(core): State<Core>,
     Path(id): Path<String>,
@@ -121,6 +131,7 @@ pub async fn qr(
 
 // ---- messages
 
+#[utoipa::path(post, path = "/api/sessions/{id}/messages", tag = "messages", summary = "Send text or media (Idempotency-Key honoured)", params(("id" = String, Path, description = "The session id"), ("Idempotency-Key" = Option<String>, Header, description = "Repeats with the same key answer the first result")), request_body = cv::SendIn, responses((status = 201, description = "The message sent", body = crate::core::SentMessage), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
 pub async fn send(
     State(core): State<Core>,
     Path(id): Path<String>,
@@ -134,13 +145,15 @@ pub async fn send(
     Ok((StatusCode::CREATED, Json(sent)).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     chat: Option<String>,
     limit: Option<String>,
     before: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/sessions/{id}/messages", tag = "messages", summary = "Stored messages, newest first, paged", params(("id" = String, Path, description = "The session id"), ListQuery), responses((status = 200, description = "{messages, next}", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
 pub async fn messages(
     State(core): State<Core>,
     Path(id): Path<String>,
@@ -158,6 +171,7 @@ pub async fn messages(
     ))
 }
 
+#[utoipa::path(get, path = "/api/sessions/{id}/messages/{mid}/media", tag = "messages", summary = "A message's media, as its bytes", params(("id" = String, Path, description = "The session id"), ("mid" = String, Path, description = "The message id")), responses((status = 200, description = "The media, with its content type", body = Vec<u8>, content_type = "application/octet-stream"), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
 pub async fn media(
     State(core): State<Core>,
     Path((id, mid)): Path<(String, String)>,
@@ -177,10 +191,12 @@ pub async fn media(
     Ok(resp)
 }
 
+#[utoipa::path(get, path = "/api/sessions/{id}/chats", tag = "messages", summary = "The account's chats", params(("id" = String, Path, description = "The session id")), responses((status = 200, description = "Chats, newest first", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
 pub async fn chats(State(core): State<Core>, Path(id): Path<String>) -> Answer {
     Ok(Json(json!(core.chats(&cv::session_id(&id)?).await?)))
 }
 
+#[utoipa::path(get, path = "/api/sessions/{id}/contacts/{phone}", tag = "messages", summary = "Whether a phone number is on WhatsApp", params(("id" = String, Path, description = "The session id"), ("phone" = String, Path, description = "Phone number or WhatsApp id")), responses((status = 200, description = "{exists, id}", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
 pub async fn contact(
     State(core): State<Core>,
     Path((id, phone)): Path<(String, String)>,
@@ -191,6 +207,7 @@ pub async fn contact(
     Ok(Json(json!({"exists": found.is_some(), "id": found})))
 }
 
+#[utoipa::path(post, path = "/api/sessions/{id}/chats/{chat}/read", tag = "messages", summary = "Mark a chat read", params(("id" = String, Path, description = "The session id"), ("chat" = String, Path, description = "The chat id or phone")), responses((status = 200, description = "{chat, read}", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
 pub async fn read(State(core): State<Core>, Path((id, chat)): Path<(String, String)>) -> Answer {
     let id = cv::session_id(&id)?;
     let chat = crate::domain::Wid::parse(&chat).map_err(|e| ApiError::invalid("chat", e))?;
@@ -200,12 +217,14 @@ pub async fn read(State(core): State<Core>, Path((id, chat)): Path<(String, Stri
 
 // ---- deliveries
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeliveriesQuery {
     status: Option<String>,
     limit: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/sessions/{id}/deliveries", tag = "deliveries", summary = "Webhook deliveries: pending, dead, delivered", params(("id" = String, Path, description = "The session id"), DeliveriesQuery), responses((status = 200, description = "{deliveries}", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
 pub async fn deliveries(
     State(core): State<Core>,
     Path(id): Path<String>,
@@ -220,6 +239,7 @@ pub async fn deliveries(
     ))
 }
 
+#[utoipa::path(post, path = "/api/sessions/{id}/deliveries/{did}/retry", tag = "deliveries", summary = "Requeue a dead delivery", params(("id" = String, Path, description = "The session id"), ("did" = String, Path, description = "The delivery id")), responses((status = 200, description = "The delivery", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
 pub async fn retry(State(core): State<Core>, Path((id, did)): Path<(String, String)>) -> Answer {
     Ok(Json(
         core.retry_delivery(&cv::session_id(&id)?, &did)
@@ -230,7 +250,8 @@ pub async fn retry(State(core): State<Core>, Path((id, did)): Path<(String, Stri
 
 // ---- events
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     session: Option<String>,
     events: Option<String>,
@@ -241,6 +262,7 @@ pub struct EventsQuery {
 /// Server-Sent Events from the event log: each carries its place as `id:`,
 /// and a reader that comes back with `Last-Event-ID` (or `?since=`) gets
 /// what it missed, then the live stream, with no gap and no repeat.
+#[utoipa::path(get, path = "/api/events", tag = "events", summary = "Server-Sent Events; resumes after Last-Event-ID or ?since=", params(EventsQuery, ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event")), responses((status = 200, description = "An event stream: each event has id, event (its kind) and data (the native envelope)", body = String, content_type = "text/event-stream"), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
 pub async fn events(
     State(core): State<Core>,
     headers: HeaderMap,
@@ -279,13 +301,14 @@ pub async fn events(
 
 // ---- templates
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateIn {
     body: String,
     language: Option<String>,
 }
 
+#[utoipa::path(put, path = "/api/templates/{name}", tag = "templates", summary = "Create or replace a template", params(("name" = String, Path, description = "Template name")), request_body = TemplateIn, responses((status = 200, description = "The template", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
 pub async fn put_template(
     State(core): State<Core>,
     Path(name): Path<String>,
@@ -300,10 +323,12 @@ pub async fn put_template(
     Ok(Json(json!(t)))
 }
 
+#[utoipa::path(get, path = "/api/templates", tag = "templates", summary = "Message templates (for the Cloud API dialect)", responses((status = 200, description = "{templates}", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
 pub async fn templates(State(core): State<Core>) -> Answer {
     Ok(Json(json!({"templates": core.templates()?})))
 }
 
+#[utoipa::path(get, path = "/api/templates/{name}", tag = "templates", summary = "A template", params(("name" = String, Path, description = "Template name")), responses((status = 200, description = "The template", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
 pub async fn template(State(core): State<Core>, Path(name): Path<String>) -> Answer {
     let t = core.template(&name)?.ok_or_else(|| {
         ApiError::not_found("template_not_found", format!("no template '{name}'"))
@@ -311,6 +336,7 @@ pub async fn template(State(core): State<Core>, Path(name): Path<String>) -> Ans
     Ok(Json(json!(t)))
 }
 
+#[utoipa::path(delete, path = "/api/templates/{name}", tag = "templates", summary = "Delete a template", params(("name" = String, Path, description = "Template name")), responses((status = 200, description = "{name, deleted}", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
 pub async fn delete_template(State(core): State<Core>, Path(name): Path<String>) -> Answer {
     core.delete_template(&name)?;
     Ok(Json(json!({"name": name, "deleted": true})))

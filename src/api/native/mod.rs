@@ -19,6 +19,35 @@ use axum::{
 use handlers as h;
 use std::sync::Arc;
 
+/// The native routes' part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    h::create,
+    h::list,
+    h::get,
+    h::delete,
+    h::start,
+    h::stop,
+    h::restart,
+    h::logout,
+    h::put_webhooks,
+    h::qr,
+    h::send,
+    h::messages,
+    h::media,
+    h::chats,
+    h::read,
+    h::contact,
+    h::deliveries,
+    h::retry,
+    h::events,
+    h::templates,
+    h::put_template,
+    h::template,
+    h::delete_template,
+))]
+pub struct Doc;
+
 /// A refused key, in the native error shape.
 pub fn deny(d: Denied) -> Response {
     ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", d.sentence()).into_response()

@@ -87,7 +87,7 @@ pub fn session_id(raw: Option<&str>) -> Result<SessionId, WrapperError> {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct CreateIn {
     pub session_id: Option<String>,
     #[serde(rename = "sessionId")]
@@ -105,7 +105,7 @@ impl CreateIn {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct SendIn {
     pub session_id: Option<String>,
     #[serde(rename = "sessionId")]
@@ -500,9 +500,11 @@ impl From<CoreError> for EasyError {
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 pub struct EasyIn {
+    /// The method's arguments: by name (an object) or by position (an array).
     #[serde(default)]
+    #[schema(value_type = Object)]
     pub args: Value,
     pub method: Option<String>,
 }

@@ -37,6 +37,7 @@ async fn qr_data_url(st: &OpenWa, id: &SessionId) -> Option<String> {
 
 /// Creates (or, if it exists, starts) a session and waits, bounded, for its
 /// first QR. A `webhook_url` gets inbound messages in the `simple` format.
+#[utoipa::path(post, path = "/session/create", tag = "open-wa", summary = "Create (or start) a session and wait, bounded, for its first QR", request_body = cv::CreateIn, responses((status = 200, description = "{success, sessionId, status, qr?}", body = Object), (status = 400, description = "{success: false, error}", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object)))]
 pub async fn create(
     State(st): State<OpenWa>,
     body: Body<cv::CreateIn>,
@@ -64,6 +65,7 @@ pub async fn create(
     Ok(Json(cv::created(&view, qr_data_url(&st, &id).await)))
 }
 
+#[utoipa::path(get, path = "/session/{id}/status", tag = "open-wa", summary = "A session's status", params(("id" = String, Path, description = "The session id")), responses((status = 200, description = "{success, sessionId, status, qr?}", body = Object), (status = 404, description = "No such session", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object)))]
 pub async fn status(
     State(st): State<OpenWa>,
     Path(id): Path<String>,
@@ -73,6 +75,7 @@ pub async fn status(
     Ok(Json(cv::status(&view, qr_data_url(&st, &id).await)))
 }
 
+#[utoipa::path(get, path = "/sessions", tag = "open-wa", summary = "Every session", responses((status = 200, description = "{success, sessions}", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object)))]
 pub async fn sessions(State(st): State<OpenWa>) -> Json<Value> {
     let list: Vec<Value> = st
         .core
@@ -84,6 +87,7 @@ pub async fn sessions(State(st): State<OpenWa>) -> Json<Value> {
     Json(json!({"sessions": list}))
 }
 
+#[utoipa::path(post, path = "/message/send", tag = "open-wa", summary = "Send a text message", request_body = cv::SendIn, responses((status = 200, description = "{success, messageId}", body = Object), (status = 400, description = "{success: false, error}", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object)))]
 pub async fn send(
     State(st): State<OpenWa>,
     body: Body<cv::SendIn>,
@@ -95,6 +99,7 @@ pub async fn send(
     ))
 }
 
+#[utoipa::path(post, path = "/session/{id}/logout", tag = "open-wa", summary = "Log a session's device out", params(("id" = String, Path, description = "The session id")), responses((status = 200, description = "{success}", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object)))]
 pub async fn logout(
     State(st): State<OpenWa>,
     Path(id): Path<String>,
@@ -106,6 +111,7 @@ pub async fn logout(
     ))
 }
 
+#[utoipa::path(delete, path = "/session/{id}", tag = "open-wa", summary = "Delete a session", params(("id" = String, Path, description = "The session id")), responses((status = 200, description = "{success}", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object)))]
 pub async fn delete(
     State(st): State<OpenWa>,
     Path(id): Path<String>,
@@ -117,6 +123,7 @@ pub async fn delete(
 
 // ---- the EASY API
 
+#[utoipa::path(post, path = "/{method}", tag = "open-wa", summary = "The EASY API on the default session: `POST /sendText {\"args\": {...}}`", params(("method" = String, Path, description = "An open-wa client method: sendText, sendImage, sendFile, getAllChats, checkNumberStatus, ...")), request_body = EasyIn, responses((status = 200, description = "{success: true, response}", body = Object), (status = 400, description = "{success: false, error}", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object)))]
 pub async fn easy_default(
     State(st): State<OpenWa>,
     Path(method): Path<String>,
@@ -133,6 +140,7 @@ pub async fn easy_default(
     run(&st, &id, call).await
 }
 
+#[utoipa::path(post, path = "/{first}/{second}", tag = "open-wa", summary = "The EASY API on a named session: `POST /{session}/{method}`", params(("first" = String, Path, description = "The session id"), ("second" = String, Path, description = "An open-wa client method")), request_body = EasyIn, responses((status = 200, description = "{success: true, response}", body = Object), (status = 400, description = "{success: false, error}", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object)))]
 pub async fn easy(
     State(st): State<OpenWa>,
     Path((id, method)): Path<(String, String)>,

@@ -45,6 +45,20 @@ fn deny(d: Denied) -> Response {
         .into_response()
 }
 
+/// open-wa's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    h::create,
+    h::status,
+    h::sessions,
+    h::send,
+    h::logout,
+    h::delete,
+    h::easy_default,
+    h::easy
+))]
+pub struct Doc;
+
 /// The wrapper routes.
 pub fn routes(core: Core, api_key: Arc<str>, qr_wait: Duration) -> Router {
     Router::new()

@@ -60,6 +60,7 @@ async fn session_for(
     })?)
 }
 
+#[utoipa::path(post, path = "/2010-04-01/Accounts/{account}/Messages.json", tag = "twilio", summary = "Send a message (To, From, Body, MediaUrl, StatusCallback)", params(("account" = String, Path, description = "Account SID (the session id or AC...)")), request_body(content = Object, content_type = "application/x-www-form-urlencoded", description = "To=whatsapp:+1555...&Body=...&MediaUrl=...&StatusCallback=..."), responses((status = 201, description = "The Message resource", body = Object), (status = 401, description = "Twilio error 20003", body = Object), (status = 400, description = "Twilio error {code, message, more_info, status}", body = Object), (status = 404, description = "Twilio error 20404", body = Object)))]
 pub async fn create(
     State(st): State<Twilio>,
     Path(account): Path<String>,
@@ -94,6 +95,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(res)).into_response())
 }
 
+#[utoipa::path(get, path = "/2010-04-01/Accounts/{account}/Messages.json", tag = "twilio", summary = "List messages, newest first, paged", params(("account" = String, Path, description = "Account SID"), ("To" = Option<String>, Query, description = "Filter by recipient"), ("From" = Option<String>, Query, description = "Filter by sender"), ("DateSent" = Option<String>, Query, description = "YYYY-MM-DD; also DateSent< and DateSent>"), ("PageSize" = Option<u32>, Query, description = "Up to 1000"), ("PageToken" = Option<String>, Query, description = "From next_page_uri")), responses((status = 200, description = "{messages, next_page_uri, ...}", body = Object), (status = 401, description = "Twilio error 20003", body = Object), (status = 400, description = "Twilio error {code, message, more_info, status}", body = Object), (status = 404, description = "Twilio error 20404", body = Object)))]
 pub async fn list(
     State(st): State<Twilio>,
     Path(account): Path<String>,
@@ -188,6 +190,7 @@ pub async fn list(
     })))
 }
 
+#[utoipa::path(get, path = "/2010-04-01/Accounts/{account}/Messages/{sid}", tag = "twilio", summary = "A Message resource (SM... sid; also .json)", params(("account" = String, Path, description = "Account SID"), ("sid" = String, Path, description = "Message SID")), responses((status = 200, description = "The Message resource", body = Object), (status = 401, description = "Twilio error 20003", body = Object), (status = 400, description = "Twilio error {code, message, more_info, status}", body = Object), (status = 404, description = "Twilio error 20404", body = Object)))]
 pub async fn fetch(
     State(st): State<Twilio>,
     Path((account, sid)): Path<(String, String)>,
@@ -210,6 +213,7 @@ pub async fn fetch(
 }
 
 /// `MediaUrl0` of an inbound webhook: the media, with Basic auth.
+#[utoipa::path(get, path = "/2010-04-01/Accounts/{account}/Messages/{sid}/Media/{media}", tag = "twilio", summary = "A message's media bytes", params(("account" = String, Path, description = "Account SID"), ("sid" = String, Path, description = "Message SID"), ("media" = String, Path, description = "Media SID")), responses((status = 200, description = "The media", body = Vec<u8>, content_type = "application/octet-stream"), (status = 401, description = "Twilio error 20003", body = Object), (status = 400, description = "Twilio error {code, message, more_info, status}", body = Object), (status = 404, description = "Twilio error 20404", body = Object)))]
 pub async fn media(
     State(st): State<Twilio>,
     Path((account, sid, _media)): Path<(String, String, String)>,

@@ -42,6 +42,11 @@ fn deny(_: Denied) -> Response {
     (e.status, Json(e.body())).into_response()
 }
 
+/// Twilio's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(h::create, h::list, h::fetch, h::media))]
+pub struct Doc;
+
 pub fn routes(core: Core, api_key: Arc<str>) -> Router {
     Router::new()
         .route(

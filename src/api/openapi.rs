@@ -1,0 +1,88 @@
+//! The OpenAPI 3.1 document of every route, native and dialects, built by
+//! utoipa from the handlers' annotations and their request types; each
+//! dialect contributes its own part (`Doc`). `/openapi.json` serves it and
+//! `/docs` renders it (assets in the binary, nothing fetched).
+
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "wabridge",
+        description = "A self-hosted WhatsApp Web bridge: the native API, and the open-wa, Meta Cloud API and Twilio dialects. Every route but /health and /ready wants the API key: `Authorization: Bearer <key>`, `X-Api-Key`, open-wa's `key`/`api_key` headers, or HTTP Basic with the key as the password.",
+        license(name = "Apache-2.0"),
+    ),
+    modifiers(&Security),
+    security(("bearer" = []), ("api_key" = []), ("basic" = [])),
+    tags(
+        (name = "sessions", description = "Native: sessions, their QR and webhooks"),
+        (name = "messages", description = "Native: send, history, chats, contacts"),
+        (name = "deliveries", description = "Native: webhook deliveries"),
+        (name = "events", description = "Native: the event stream (SSE)"),
+        (name = "templates", description = "Native: message templates (used by the Cloud API dialect)"),
+        (name = "operations", description = "Liveness, readiness, metrics, this document"),
+        (name = "open-wa", description = "open-wa's wrapper routes and EASY API"),
+        (name = "cloud", description = "Meta's WhatsApp Cloud API (Graph)"),
+        (name = "twilio", description = "Twilio's Messages API"),
+    ),
+)]
+struct Base;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let c = doc.components.get_or_insert_with(Default::default);
+        c.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        c.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
+        );
+        c.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Api-Key"))),
+        );
+    }
+}
+
+/// The whole document.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = Base::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+    for (prefix, part) in [
+        ("ops", super::ops::Doc::openapi()),
+        ("native", super::native::Doc::openapi()),
+        ("openwa", super::openwa::Doc::openapi()),
+        ("cloud", super::cloud::Doc::openapi()),
+        ("twilio", super::twilio::Doc::openapi()),
+    ] {
+        doc.merge(prefixed(part, prefix));
+    }
+    doc
+}
+
+/// Operation ids come from handler names, which repeat across dialects
+/// (`create`, `list`): each dialect's get its prefix (`native_create`).
+fn prefixed(mut part: utoipa::openapi::OpenApi, prefix: &str) -> utoipa::openapi::OpenApi {
+    for item in part.paths.paths.values_mut() {
+        for op in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if let Some(id) = &op.operation_id {
+                op.operation_id = Some(format!("{prefix}_{id}"));
+            }
+        }
+    }
+    part
+}
