@@ -91,3 +91,33 @@ def test_openapi_document_validates_as_3_1(daemon):
     # The docs page is served from the binary and points at the document.
     page = httpx.get(daemon.url + "/docs")
     assert page.status_code == 200 and "docs.js" in page.text
+
+
+def test_json_logs_carry_no_secrets():
+    """WABRIDGE_LOG_FORMAT=json: one JSON object per line, and at info level
+    no key, message text or QR string."""
+    import json
+
+    d = Daemon(extra_env={"WABRIDGE_LOG_FORMAT": "json"})
+    try:
+        n = d.native()
+        assert n.post("/api/sessions", json={"id": "logs"}).status_code == 201
+        qr = eventually("a QR", lambda: (lambda x: x.json()["qr"] if x.status_code == 200 else None)(n.get("/api/sessions/logs/qr")))
+        d.link(qr)
+        eventually("connected", lambda: n.get("/api/sessions/logs").json()["status"] == "CONNECTED")
+        d.inbound("15557770001", "secret inbound words")
+        r = n.post("/api/sessions/logs/messages", json={"to": "15557770001", "text": "secret outbound words"})
+        assert r.status_code == 201, r.text
+        eventually("the inbound message stored", lambda: any(
+            m.get("text") == "secret inbound words" for m in n.get("/api/sessions/logs/messages").json()["messages"]))
+    finally:
+        d.stop()
+    text = open(d.log.name, encoding="utf-8").read()
+    lines = [l for l in text.splitlines() if l.strip()]
+    assert lines, "the daemon logged nothing"
+    for l in lines:
+        obj = json.loads(l)  # every line is one JSON object
+        assert obj["level"] in ("TRACE", "DEBUG", "INFO", "WARN", "ERROR"), obj
+    for secret in (KEY, qr, "secret inbound words", "secret outbound words"):
+        assert secret not in text, f"the log carries a secret: {secret[:12]}..."
+    assert "\x1b[" not in text, "colour codes in a log that is not a terminal"
