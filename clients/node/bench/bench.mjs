@@ -17,21 +17,53 @@ const argv = process.argv.slice(2);
 
 // Child mode: a fresh process that follows the sessions b0..b{n-1} (already
 // linked) and reports its resident memory.
-// Child mode: the load generator, in its own process so that posting does
-// not compete with the client being measured. Prints [id, epoch ms] pairs.
+// Child mode: the load generator (a burst, or a fixed rate when a rate is
+// given), in its own process so that posting does not compete with the
+// client being measured. Prints [id, epoch ms] pairs.
 if (argv[0] === '--child-post') {
+  // node:http with a keep-alive pool: fetch costs several times the CPU per
+  // request, and on 2 cores the generator would be what the bench measures.
+  const http = await import('node:http');
   const [, sbUrl, account, n] = argv;
+  const target = new URL(sbUrl + '/_sandbox/messages');
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+  const postOne = (body) => new Promise((resolve, reject) => {
+    const req = http.request({ host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      let data = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => { data += c; });
+      res.on('end', () => (res.statusCode === 201 ? resolve(JSON.parse(data)) : reject(new Error(`sandbox answered ${res.statusCode}: ${data}`))));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
   const out = [];
-  let next = 0;
-  await Promise.all(Array.from({ length: 32 }, async () => {
-    while (next < Number(n)) {
-      const i = next++;
-      const t = performance.timeOrigin + performance.now();
-      const r = await fetch(sbUrl + '/_sandbox/messages', { method: 'POST', headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ from: `1555777${String(i % 50).padStart(4, '0')}`, to: account, text: `bench ${i}` }) });
-      out.push([(await r.json()).id, t]);
+  const now = () => performance.timeOrigin + performance.now();
+  const rate = Number(argv[4] || 0);
+  if (rate > 0) {
+    // A fixed rate: message i is due at start + i/rate, whatever the answers.
+    const posts = [];
+    const start = performance.now();
+    for (let i = 0; i < Number(n); i++) {
+      const wait = start + (i * 1000) / rate - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const t = now();
+      posts.push(postOne(JSON.stringify({ from: '15557770001', to: account, text: `rate ${i}` })).then((v) => out.push([v.id, t])));
     }
-  }));
+    await Promise.all(posts);
+    out.push(['achieved_per_s', Number(n) / ((performance.now() - start) / 1000)]);
+  } else {
+    let next = 0;
+    await Promise.all(Array.from({ length: 32 }, async () => {
+      while (next < Number(n)) {
+        const i = next++;
+        const t = now();
+        const v = await postOne(JSON.stringify({ from: `1555777${String(i % 50).padStart(4, '0')}`, to: account, text: `bench ${i}` }));
+        out.push([v.id, t]);
+      }
+    }));
+  }
   process.stdout.write(JSON.stringify(out), () => process.exit(0));
   await new Promise(() => {});
 }
@@ -79,7 +111,6 @@ const procs = [run(['sandbox', '--listen', `127.0.0.1:${p2}`], 'sandbox.log')];
 await eventually('the sandbox', async () => { try { return (await fetch(sbUrl + '/')).ok; } catch { return false; } });
 procs.push(run(['serve', '--wa-url', sbUrl + '/', '--listen', `127.0.0.1:${p1}`, '--data-dir', path.join(dir, 'data')], 'daemon.log'));
 await eventually('the daemon', async () => { try { return (await fetch(url + '/health')).ok; } catch { return false; } });
-const post = (body) => fetch(sbUrl + '/_sandbox/messages', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.json());
 
 async function linked(clientId, phone) {
   const c = new Client({ authStrategy: new LocalAuth({ clientId }), wabridge: { url, key: KEY } });
@@ -105,6 +136,7 @@ try {
   let posted = '';
   gen.stdout.on('data', (d) => { posted += d; });
   await new Promise((res) => gen.on('exit', res));
+  const postedPerS = INBOUND / ((now() - t0) / 1000);
   const sentAt = new Map(JSON.parse(posted));
   await eventually('the burst at the handler', () => [...sentAt.keys()].every((id) => arrived.has(id)));
   const last = Math.max(...[...sentAt.keys()].map((id) => arrived.get(id)));
@@ -112,19 +144,14 @@ try {
 
   // Latency at a fixed rate, from a settled state.
   await sleep(3000);
-  const fixed = new Map();
   const total = RATE * SECONDS;
-  const f0 = performance.now();
-  const posts = [];
-  for (let i = 0; i < total; i++) {
-    const due = f0 + (i * 1000) / RATE;
-    const wait = due - performance.now();
-    if (wait > 0) await sleep(wait);
-    const t = now();
-    posts.push(post({ from: '15557770001', to: account, text: `rate ${i}` }).then((v) => fixed.set(v.id, t)));
-  }
-  await Promise.all(posts);
-  const achieved = total / ((performance.now() - f0) / 1000);
+  const rateGen = spawn(process.execPath, [new URL(import.meta.url).pathname, '--child-post', sbUrl, account, String(total), String(RATE)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let ratePosted = '';
+  rateGen.stdout.on('data', (d) => { ratePosted += d; });
+  await new Promise((res) => rateGen.on('exit', res));
+  const fixed = new Map(JSON.parse(ratePosted));
+  const achieved = fixed.get('achieved_per_s');
+  fixed.delete('achieved_per_s');
   await eventually('the fixed-rate messages', () => [...fixed.keys()].every((id) => arrived.has(id)));
   const lat = [...fixed.entries()].map(([id, t]) => arrived.get(id) - t).sort((a, b) => a - b);
   await client.destroy();
@@ -137,7 +164,8 @@ try {
   await new Promise((res) => child.on('exit', res));
   const rssMb = JSON.parse(out).rss_mb;
 
-  const res = { inbound: { messages: INBOUND, per_s: burstPerS }, fixed_rate: { target_per_s: RATE, achieved_per_s: achieved, p50_ms: pct(lat, 0.5), p99_ms: pct(lat, 0.99), max_ms: lat[lat.length - 1] }, memory: { clients: CLIENTS, rss_mb: rssMb } };
+  const res = { inbound: { messages: INBOUND, per_s: burstPerS, posted_per_s: postedPerS }, fixed_rate: { target_per_s: RATE, achieved_per_s: achieved, p50_ms: pct(lat, 0.5), p99_ms: pct(lat, 0.99), max_ms: lat[lat.length - 1] }, memory: { clients: CLIENTS, rss_mb: rssMb } };
+  console.log(`\nload generator: posted ${INBOUND} messages at ${postedPerS.toFixed(0)}/s`);
   console.log('\n| Node client | inbound msg/s to `message` | at %d msg/s: p50 / p99 / max ms | RSS of one process, %d clients |', RATE, CLIENTS);
   console.log('|---|---:|---:|---:|');
   console.log(`| wabridge-client | ${burstPerS.toFixed(0)} | ${pct(lat, 0.5).toFixed(1)} / ${pct(lat, 0.99).toFixed(1)} / ${lat[lat.length - 1].toFixed(1)} | ${rssMb.toFixed(1)} MB |`);
