@@ -43,9 +43,21 @@
   }
 
   const TYPES = {
-    chat: 'text', image: 'image', video: 'video', audio: 'audio', ptt: 'audio',
+    chat: 'text', image: 'image', video: 'video', audio: 'audio', ptt: 'ptt',
     document: 'document', sticker: 'sticker', location: 'location',
+    vcard: 'contact', multi_vcard: 'contact',
   };
+
+  // A location message: WhatsApp Web keeps a named place as "name\naddress".
+  function place(m) {
+    const [name, ...rest] = String(m.loc || '').split('\n');
+    return { lat: m.lat, lng: m.lng, name: name || null, address: rest.join('\n') || null };
+  }
+
+  function vcards(m) {
+    if (Array.isArray(m.vcardList) && m.vcardList.length) return m.vcardList.map((v) => v.vcard).filter(Boolean);
+    return m.body ? [m.body] : [];
+  }
   // Not user messages: system notices, and ciphertext placeholders that
   // wa-js reports again once decrypted.
   const SKIP = new Set(['ciphertext', 'e2e_notification', 'notification_template', 'gp2', 'protocol', 'call_log', 'revoked']);
@@ -56,7 +68,7 @@
     const chat = widStr(m.id.remote) || widStr(fromMe ? m.to : m.from);
     const type = TYPES[m.type] || 'other';
     const sender = fromMe ? widStr(m.from) : widStr(m.author) || widStr(m.from);
-    const hasMedia = type !== 'text' && type !== 'location' && type !== 'other';
+    const hasMedia = type !== 'text' && type !== 'location' && type !== 'contact' && type !== 'other';
     return {
       id: widStr(m.id),
       chat,
@@ -71,7 +83,9 @@
       sender: { phone: phoneOf(sender), name: m.notifyName || null },
       reply_to: m.quotedMsgId ? widStr(m.quotedMsgId) : m.quotedStanzaID || null,
       media: hasMedia ? { mimetype: m.mimetype || null, filename: m.filename || null, size: m.size || null } : null,
-      location: type === 'location' ? { lat: m.lat, lng: m.lng } : null,
+      location: type === 'location' ? place(m) : null,
+      vcards: type === 'contact' ? vcards(m) : null,
+      edited_at: m.latestEditSenderTimestampMs ? Math.floor(m.latestEditSenderTimestampMs / 1000) : null,
     };
   }
 
@@ -116,6 +130,15 @@
     WPP.on('chat.msg_ack_change', (e) => emit({
       type: 'ack', ack: e.ack, chat: widStr(e.chat), ids: (e.ids || []).map(widStr),
     }));
+    WPP.on('chat.new_reaction', (e) => emit({
+      type: 'reaction', id: widStr(e.id), msg_id: widStr(e.msgId), chat: e.msgId && widStr(e.msgId.remote),
+      sender: widStr(e.sender), from_me: !!(e.id && e.id.fromMe), text: e.reactionText || '', timestamp: e.timestamp || null,
+    }));
+    WPP.on('chat.msg_edited', (e) => emit({
+      type: 'edit', id: widStr(e.id), chat: widStr(e.chat),
+      text: e.msg ? (e.msg.type === 'chat' ? e.msg.body : e.msg.caption || e.msg.body) || '' : '',
+      timestamp: e.msg && e.msg.latestEditSenderTimestampMs ? Math.floor(e.msg.latestEditSenderTimestampMs / 1000) : null,
+    }));
     WPP.on('chat.msg_revoke', (e) => emit({
       type: 'revoke', id: widStr(e.refId || e.id), chat: widStr(e.from && e.id && e.id.remote ? e.id.remote : e.from),
     }));
@@ -136,8 +159,10 @@
     else setTimeout(waitForWPP, 50);
   })();
 
+  // A data URL's media type has no spaces: "audio/ogg; codecs=opus" is
+  // written "audio/ogg;codecs=opus".
   function dataUrl(b64, mimetype) {
-    return 'data:' + (mimetype || 'application/octet-stream') + ';base64,' + b64;
+    return 'data:' + String(mimetype || 'application/octet-stream').replace(/\s+/g, '') + ';base64,' + b64;
   }
 
   async function blobToBase64(blob) {
@@ -190,8 +215,38 @@
     async sendFile(to, b64, o) {
       await ensureExists(to);
       const opts = { type: o.type || 'auto-detect', caption: o.caption || undefined, filename: o.filename || undefined, mimetype: o.mimetype, createChat: true };
+      if (o.ptt) opts.isPtt = true;
       if (o.replyTo) opts.quotedMsg = o.replyTo;
       return sent(await WPP.chat.sendFileMessage(to, dataUrl(b64, o.mimetype), opts));
+    },
+    async sendLocation(to, loc, replyTo) {
+      await ensureExists(to);
+      const opts = { lat: loc.lat, lng: loc.lng, name: loc.name || undefined, address: loc.address || undefined, createChat: true };
+      if (replyTo) opts.quotedMsg = replyTo;
+      return sent(await WPP.chat.sendLocationMessage(to, opts));
+    },
+    // contacts: [{id: "155...@c.us", name}]
+    async sendContacts(to, contacts, replyTo) {
+      await ensureExists(to);
+      const opts = { createChat: true };
+      if (replyTo) opts.quotedMsg = replyTo;
+      return sent(await WPP.chat.sendVCardContactMessage(to, contacts, opts));
+    },
+    // An empty emoji removes this account's reaction.
+    async react(id, emoji) {
+      await WPP.chat.sendReactionToMessage(id, emoji || false);
+      return true;
+    },
+    async edit(id, text) {
+      await WPP.chat.editMessage(id, text);
+      return true;
+    },
+    // Delete for everyone (only the author's own messages).
+    async revoke(chat, id) {
+      const r = await WPP.chat.deleteMessage(chat, id, false, true);
+      const one = Array.isArray(r) ? r[0] : r;
+      if (one && one.isRevoked === false) throw new Error('WhatsApp did not delete the message for everyone');
+      return true;
     },
     exists,
     async markRead(chat) {

@@ -131,6 +131,32 @@ function defineTests() {
     }
     if (problems.length) assert.fail(`${BRIDGE_JS} misuses WPP:\n  ${problems.join('\n  ')}`);
   });
+
+  test('events bridge.js listens to and the sandbox emits are wa-js events', () => {
+    const names = waEventNames();
+    assert.ok(names.has('chat.new_message') && names.has('conn.auth_code_change'), 'event extractor found too little');
+    assert.ok(!names.has('chat.not_an_event'));
+    const problems = [];
+    const listened = [...fs.readFileSync(BRIDGE_JS, 'utf8').matchAll(/WPP\.on\(\s*'([^']+)'/g)].map((m) => m[1]);
+    assert.ok(listened.length >= 5, `only ${listened.length} WPP.on calls found in ${BRIDGE_JS}`);
+    for (const n of listened) if (!names.has(n)) problems.push(`bridge.js listens to '${n}', which wa-js does not emit`);
+    const emitted = [...fs.readFileSync(SANDBOX_JS, 'utf8').matchAll(/\bemit\(\s*'([^']+)'/g)].map((m) => m[1]);
+    for (const n of emitted) if (!names.has(n)) problems.push(`the sandbox emits '${n}', which wa-js does not`);
+    for (const n of listened) if (!emitted.includes(n)) problems.push(`bridge.js listens to '${n}', which the sandbox never emits`);
+    if (problems.length) assert.fail(problems.join('\n'));
+  });
+}
+
+// Event names declared in wa-js's `*/events/eventTypes.d.ts` files.
+function waEventNames() {
+  const dist = path.dirname(WAJS_DTS);
+  const out = new Set();
+  for (const ns of fs.readdirSync(dist)) {
+    const f = path.join(dist, ns, 'events', 'eventTypes.d.ts');
+    if (!fs.existsSync(f)) continue;
+    for (const m of fs.readFileSync(f, 'utf8').matchAll(/^\s*'([a-z_]+\.[a-z_]+)'\??:/gm)) out.add(m[1]);
+  }
+  return out;
 }
 
 // --- wa-js: member paths from the type declarations -------------------------

@@ -4,6 +4,7 @@
 //! live event stream. Dialects turn their requests into these calls and
 //! `CoreError` into their own error bodies.
 
+mod actions;
 mod deliveries;
 mod error;
 mod health;
@@ -13,10 +14,11 @@ mod send;
 mod sessions;
 mod templates;
 
+pub use crate::session::CardOf;
 pub use error::CoreError;
 pub use history::{HistoryPage, Live};
 pub use media::{MediaSource, OutgoingMedia, StoredMedia};
-pub use send::{SendRequest, SentMessage};
+pub use send::{SendRequest, SentMessage, Special};
 pub use templates::Template;
 
 use crate::pipeline::Pipeline;

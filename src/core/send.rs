@@ -4,12 +4,13 @@
 
 use super::media::OutgoingMedia;
 use super::{Core, CoreError};
+use crate::domain::Location;
 use crate::domain::{Ack, SessionId, Wid, now_ms};
-use crate::session::OutgoingFile;
+use crate::session::{CardOf, OutgoingFile};
 use serde::{Deserialize, Serialize};
 
 const IDEMPOTENCY_TTL_S: i64 = 24 * 3600;
-const MAX_TEXT: usize = 65_536;
+pub(super) const MAX_TEXT: usize = 65_536;
 
 /// A message to send, as any dialect describes it.
 pub struct SendRequest {
@@ -22,6 +23,17 @@ pub struct SendRequest {
     /// The text is a numbered menu of these options: remember them, so a
     /// reply that picks one arrives with its `choice`.
     pub menu: Option<crate::domain::Menu>,
+    /// A location or contact cards instead of text or a file.
+    pub special: Option<Special>,
+    /// Audio media goes as a voice note (plays as one, like a recording).
+    pub voice: bool,
+}
+
+/// A message that is neither text nor a file.
+pub enum Special {
+    Location(Location),
+    /// Contact cards: who, and the name shown.
+    Contacts(Vec<CardOf>),
 }
 
 /// What a send answers (and what an idempotent retry answers again).
@@ -40,6 +52,34 @@ impl SendRequest {
     /// Everything checked before anything is sent or a key is taken.
     fn validate(&mut self) -> Result<(), CoreError> {
         self.text = self.text.take().filter(|t| !t.is_empty());
+        if let Some(special) = &self.special {
+            let what = match special {
+                Special::Location(_) => "location",
+                Special::Contacts(_) => "contacts",
+            };
+            if self.text.is_some() || self.media.is_some() || self.caption.is_some() {
+                return Err(CoreError::invalid(
+                    what,
+                    "cannot be combined with text, media or a caption",
+                ));
+            }
+            match special {
+                Special::Location(l) => l
+                    .validate()
+                    .map_err(|e| CoreError::invalid("location", e))?,
+                Special::Contacts(c) if c.is_empty() => {
+                    return Err(CoreError::invalid(
+                        "contacts",
+                        "must name at least one contact",
+                    ));
+                }
+                Special::Contacts(c) if c.len() > 20 => {
+                    return Err(CoreError::invalid("contacts", "can carry at most 20 cards"));
+                }
+                Special::Contacts(_) => {}
+            }
+            return Ok(());
+        }
         if self.text.is_none() && self.media.is_none() {
             return Err(CoreError::invalid(
                 "text",
@@ -77,6 +117,16 @@ impl Core {
             Some(m) => Some(self.load_media(m).await?),
             None => None,
         };
+        if req.voice
+            && !media
+                .as_ref()
+                .is_some_and(|m| m.mimetype.starts_with("audio/"))
+        {
+            return Err(CoreError::invalid(
+                "voice",
+                "needs audio media (audio/ogg for a voice note)",
+            ));
+        }
         let now = now_ms() / 1000;
         if let Some(k) = idempotency_key {
             match self
@@ -130,20 +180,25 @@ impl Core {
     ) -> Result<SentMessage, CoreError> {
         let bridge = self.manager.bridge(session).await?;
         let reply_to = req.reply_to.as_deref();
-        let sent = match (req.text, media) {
-            (Some(text), None) => bridge.send_text(&req.to, &text, reply_to).await,
-            (text, Some(m)) => {
-                let caption = req.caption.or(text);
-                let file = OutgoingFile {
-                    b64: &m.b64,
-                    mimetype: &m.mimetype,
-                    filename: m.filename.as_deref(),
-                    kind: m.kind(),
-                    caption: caption.as_deref(),
-                };
-                bridge.send_file(&req.to, &file, reply_to).await
-            }
-            (None, None) => unreachable!("validated"),
+        let sent = match (req.special, req.text, media) {
+            (Some(Special::Location(l)), ..) => bridge.send_location(&req.to, &l, reply_to).await,
+            (Some(Special::Contacts(c)), ..) => bridge.send_contacts(&req.to, &c, reply_to).await,
+            (None, text, media) => match (text, media) {
+                (Some(text), None) => bridge.send_text(&req.to, &text, reply_to).await,
+                (text, Some(m)) => {
+                    let caption = req.caption.or(text);
+                    let file = OutgoingFile {
+                        b64: &m.b64,
+                        mimetype: &m.mimetype,
+                        filename: m.filename.as_deref(),
+                        kind: m.kind(),
+                        caption: caption.as_deref(),
+                        voice: req.voice,
+                    };
+                    bridge.send_file(&req.to, &file, reply_to).await
+                }
+                (None, None) => unreachable!("validated"),
+            },
         }
         .map_err(|e| CoreError::from(crate::session::CallFailure::from(e)))?;
         tracing::info!(session = %session, msg = %sent.id, "message sent");

@@ -28,16 +28,25 @@ pub enum EventKind {
     /// `{id, chat}`: a message was deleted for everyone.
     #[serde(rename = "message.revoked")]
     MessageRevoked,
+    /// `{id, chat, text, edited_at}`: a message's author edited it.
+    #[serde(rename = "message.edited")]
+    MessageEdited,
+    /// `{id, message, chat, sender, emoji, from_me, timestamp}`: a reaction
+    /// to a message (an empty emoji: taken back).
+    #[serde(rename = "message.reaction")]
+    MessageReaction,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 6] = [
+    pub const ALL: [EventKind; 8] = [
         EventKind::SessionStatus,
         EventKind::SessionQr,
         EventKind::Message,
         EventKind::MessageAny,
         EventKind::MessageAck,
         EventKind::MessageRevoked,
+        EventKind::MessageEdited,
+        EventKind::MessageReaction,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +57,8 @@ impl EventKind {
             EventKind::MessageAny => "message.any",
             EventKind::MessageAck => "message.ack",
             EventKind::MessageRevoked => "message.revoked",
+            EventKind::MessageEdited => "message.edited",
+            EventKind::MessageReaction => "message.reaction",
         }
     }
 

@@ -59,10 +59,58 @@ pub struct MediaInfo {
     pub sha256: Option<String>,
 }
 
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
+/// A place: coordinates, and a name and address when it is a named place.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Location {
     pub lat: f64,
     pub lng: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+impl Location {
+    /// Checks the coordinates are on Earth.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(-90.0..=90.0).contains(&self.lat) {
+            return Err("lat must be between -90 and 90".into());
+        }
+        if !(-180.0..=180.0).contains(&self.lng) {
+            return Err("lng must be between -180 and 180".into());
+        }
+        Ok(())
+    }
+}
+
+/// An earlier text of an edited message.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Edit {
+    pub text: Option<String>,
+    /// unix s: when this text was replaced.
+    pub replaced_at: i64,
+}
+
+/// Someone's reaction to a message (one per person; the latest counts).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Reaction {
+    /// The reacting user's WhatsApp id.
+    pub sender: String,
+    pub emoji: String,
+    pub from_me: bool,
+    /// unix s
+    pub timestamp: i64,
+}
+
+/// A change to a stored message, reported by WhatsApp after the message.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub enum Amendment {
+    /// The author replaced its text (or a media message's caption).
+    Edit { text: String, at: i64 },
+    /// The author deleted it for everyone.
+    Revoke { at: i64 },
+    /// Someone reacted; an empty emoji takes their reaction back.
+    React(Reaction),
 }
 
 /// How a menu was offered: reply buttons, or a list.
@@ -136,10 +184,23 @@ pub struct Message {
     /// The menu option this reply picked, if it answered a menu.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub choice: Option<Choice>,
+    /// `contact` messages: the cards, as vCard text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vcards: Option<Vec<String>>,
+    /// unix s of the last edit; `edits` keeps the earlier texts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub edits: Vec<Edit>,
+    /// Deleted for everyone by its author (the text stays here, as it was).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub revoked: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Reaction>,
 }
 
 const TYPES: &[&str] = &[
-    "text", "image", "video", "audio", "document", "sticker", "location", "other",
+    "text", "image", "video", "audio", "ptt", "document", "sticker", "location", "contact", "other",
 ];
 
 impl Message {
@@ -159,10 +220,23 @@ impl Message {
             sha256: None,
         });
         let location = v.get("location").and_then(|l| {
+            let text = |k: &str| {
+                l.get(k)
+                    .and_then(Value::as_str)
+                    .filter(|x| !x.is_empty())
+                    .map(String::from)
+            };
             Some(Location {
                 lat: l.get("lat")?.as_f64()?,
                 lng: l.get("lng")?.as_f64()?,
+                name: text("name"),
+                address: text("address"),
             })
+        });
+        let vcards = v.get("vcards").and_then(Value::as_array).map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect::<Vec<_>>()
         });
         Some(Message {
             session: session.clone(),
@@ -189,8 +263,50 @@ impl Message {
             media,
             location,
             choice: None,
+            vcards: vcards.filter(|_| kind_is(v, "contact")),
+            edited_at: v.get("edited_at").and_then(Value::as_i64),
+            edits: vec![],
+            revoked: false,
+            reactions: vec![],
             id,
         })
+    }
+
+    /// Applies a later change. False when it changes nothing (a repeat).
+    pub fn amend(&mut self, a: &Amendment) -> bool {
+        match a {
+            Amendment::Edit { text, at } => {
+                let slot = if self.media.is_some() {
+                    &mut self.caption
+                } else {
+                    &mut self.text
+                };
+                if slot.as_deref() == Some(text.as_str()) {
+                    return false;
+                }
+                let old = slot.replace(text.clone());
+                self.edits.push(Edit {
+                    text: old,
+                    replaced_at: *at,
+                });
+                self.edited_at = Some(*at);
+                true
+            }
+            Amendment::Revoke { .. } => !std::mem::replace(&mut self.revoked, true),
+            Amendment::React(r) => {
+                let before = self.reactions.iter().position(|x| x.sender == r.sender);
+                match (before, r.emoji.is_empty()) {
+                    (Some(i), true) => {
+                        self.reactions.remove(i);
+                    }
+                    (Some(i), false) if self.reactions[i].emoji == r.emoji => return false,
+                    (Some(i), false) => self.reactions[i] = r.clone(),
+                    (None, true) => return false,
+                    (None, false) => self.reactions.push(r.clone()),
+                }
+                true
+            }
+        }
     }
 
     /// A short, fixed-size id for a message (16 bytes of a hash of session
@@ -252,6 +368,50 @@ pub fn revoke_event(session: &SessionId, id: &str, chat: &str) -> Event {
         now_ms(),
         json!({"id": id, "chat": chat}),
     )
+}
+
+/// `{id, chat, text, edited_at}`: the message's new text.
+pub fn edit_event(session: &SessionId, id: &str, chat: &str, text: &str, at: i64) -> Event {
+    Event::stable(
+        session,
+        EventKind::MessageEdited,
+        &format!("{id}/edit/{at}/{}", short_hash(text)),
+        at * 1000,
+        json!({"id": id, "chat": chat, "text": text, "edited_at": at}),
+    )
+}
+
+/// `{id, message, chat, sender, emoji, from_me, timestamp}`: `message` is
+/// the message reacted to; an empty `emoji` takes the reaction back.
+pub fn reaction_event(
+    session: &SessionId,
+    id: &str,
+    message: &str,
+    chat: &str,
+    r: &Reaction,
+) -> Event {
+    Event::stable(
+        session,
+        EventKind::MessageReaction,
+        &format!("{id}/{}", short_hash(&r.emoji)),
+        r.timestamp * 1000,
+        json!({
+            "id": id, "message": message, "chat": chat, "sender": r.sender,
+            "emoji": r.emoji, "from_me": r.from_me, "timestamp": r.timestamp,
+        }),
+    )
+}
+
+fn short_hash(s: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(s.as_bytes())[..6]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn kind_is(v: &Value, kind: &str) -> bool {
+    v.get("type").and_then(Value::as_str) == Some(kind)
 }
 
 /// Percent-encodes a path segment (message ids contain '@').

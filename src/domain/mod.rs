@@ -11,6 +11,8 @@ pub mod webhook;
 pub use delivery::{Delivery, DeliveryStatus};
 pub use event::{Event, EventKind, LoggedEvent};
 pub use ids::{SessionId, Wid, now_ms, parse_phone, user_of};
-pub use message::{Ack, Choice, Location, MediaInfo, Menu, MenuKind, Message, Sender};
+pub use message::{
+    Ack, Amendment, Choice, Edit, Location, MediaInfo, Menu, MenuKind, Message, Reaction, Sender,
+};
 pub use session::{Me, SessionRecord, Status};
 pub use webhook::{Format, Retries, Webhook};

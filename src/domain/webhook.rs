@@ -23,9 +23,16 @@ impl Format {
         match self {
             Format::Simple => matches!(kind, EventKind::Message | EventKind::MessageAny),
             // open-wa sends its QR through another channel (--ev), not webhooks.
-            Format::Openwa => kind != EventKind::SessionQr,
-            // Cloud webhooks carry inbound messages and statuses.
-            Format::Cloud => matches!(kind, EventKind::Message | EventKind::MessageAck),
+            Format::Openwa => !matches!(
+                kind,
+                EventKind::SessionQr | EventKind::MessageEdited | EventKind::MessageReaction
+            ),
+            // Cloud webhooks carry inbound messages (reactions are messages
+            // there) and statuses.
+            Format::Cloud => matches!(
+                kind,
+                EventKind::Message | EventKind::MessageAck | EventKind::MessageReaction
+            ),
             Format::Twilio => matches!(
                 kind,
                 EventKind::Message | EventKind::MessageAny | EventKind::MessageAck

@@ -1,7 +1,10 @@
 //! The control API (`/_sandbox/...`): the phones and the network, driven by
 //! tests and demos. Bad input gets a 4xx JSON error naming the field.
 
-use super::{Sandbox, world::LinkError, world::Media};
+use super::{
+    Sandbox,
+    world::{Actor, ChangeError, LinkError, Media, SbLocation, SbMessage},
+};
 use axum::{
     Json, Router,
     body::Bytes,
@@ -19,6 +22,9 @@ pub fn routes() -> Router<Sandbox> {
         .route("/link", post(link))
         .route("/messages", post(inbound).get(list_sent))
         .route("/messages/{id}/read", post(read))
+        .route("/messages/{id}/react", post(react))
+        .route("/messages/{id}/edit", post(edit))
+        .route("/messages/{id}/revoke", post(revoke))
         .route("/accounts/{phone}/unlink", post(unlink))
         .route("/drop", post(drop_all))
         .route("/unregistered", post(unregistered))
@@ -132,11 +138,52 @@ async fn inbound(State(sb): State<Sandbox>, raw: Bytes) -> Res {
         }
         Some(_) => return Err(invalid("media", "must be an object")),
     };
-    if text.is_none() && media.is_none() {
-        return Err(invalid("text", "is required when there is no media"));
+    let location = match v.get("location") {
+        None | Some(Value::Null) => None,
+        Some(l) => Some(
+            serde_json::from_value::<SbLocation>(l.clone()).map_err(|e| {
+                invalid(
+                    "location",
+                    &format!("must be {{lat, lng, name?, address?}}: {e}"),
+                )
+            })?,
+        ),
+    };
+    let vcards = match v.get("vcard") {
+        None | Some(Value::Null) => vec![],
+        Some(Value::String(s)) if s.starts_with("BEGIN:VCARD") => vec![s.clone()],
+        Some(_) => return Err(invalid("vcard", "must be vCard text (BEGIN:VCARD...)")),
+    };
+    let ptt = match v.get("ptt") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(invalid("ptt", "must be a boolean")),
+    };
+    if ptt
+        && !media
+            .as_ref()
+            .is_some_and(|m| m.mimetype.starts_with("audio/"))
+    {
+        return Err(invalid("ptt", "needs audio media"));
     }
+    if text.is_none() && media.is_none() && location.is_none() && vcards.is_empty() {
+        return Err(invalid(
+            "text",
+            "is required when there is no media, location or vcard",
+        ));
+    }
+    let msg = SbMessage {
+        peer_name: name,
+        text,
+        caption,
+        media,
+        location,
+        vcards,
+        ptt,
+        ..Default::default()
+    };
     let mut w = sb.world.lock().await;
-    match w.inbound(&from, &to, name, text, media, caption) {
+    match w.inbound(&from, &to, msg) {
         Some(id) => Ok((StatusCode::CREATED, Json(json!({"id": id}))).into_response()),
         None => Err(Fail(
             StatusCode::NOT_FOUND,
@@ -159,10 +206,11 @@ async fn list_sent(State(sb): State<Sandbox>, Query(q): Query<HashMap<String, St
             format!("no account {account}"),
         )
     })?;
+    let all = q.get("direction").is_some_and(|d| d == "all");
     let sent: Vec<Value> = acct
         .messages
         .iter()
-        .filter(|m| m.from_me)
+        .filter(|m| all || m.from_me)
         .map(|m| m.control_view())
         .collect();
     Ok(Json(sent).into_response())
@@ -209,4 +257,41 @@ async fn unregistered(State(sb): State<Sandbox>, raw: Bytes) -> Res {
     w.p.unregistered.insert(phone.clone());
     w.dirty = true;
     Ok(Json(json!({"phone": phone, "registered": false})).into_response())
+}
+
+/// The contact changes a message of the chat: reacts to any message, edits
+/// or deletes one it wrote.
+async fn change(
+    sb: &Sandbox,
+    id: &str,
+    f: impl FnOnce(&mut super::world::World) -> Result<Value, ChangeError>,
+) -> Res {
+    let mut w = sb.world.lock().await;
+    match f(&mut w) {
+        Ok(v) => Ok(Json(v).into_response()),
+        Err(e) => {
+            let (code, name) = match e {
+                ChangeError::NotFound => (StatusCode::NOT_FOUND, "message_not_found"),
+                ChangeError::NotAuthor => (StatusCode::FORBIDDEN, "not_the_author"),
+                ChangeError::Revoked => (StatusCode::CONFLICT, "message_revoked"),
+            };
+            Err(Fail(code, name, super::world::change_error(&e, id)))
+        }
+    }
+}
+
+async fn react(State(sb): State<Sandbox>, Path(id): Path<String>, raw: Bytes) -> Res {
+    let v = body(&raw)?;
+    let emoji = opt_str(&v, "emoji")?.unwrap_or_default();
+    change(&sb, &id, |w| w.react(&id, Actor::Contact, &emoji)).await
+}
+
+async fn edit(State(sb): State<Sandbox>, Path(id): Path<String>, raw: Bytes) -> Res {
+    let v = body(&raw)?;
+    let text = req_str(&v, "text")?;
+    change(&sb, &id, |w| w.edit(&id, Actor::Contact, &text)).await
+}
+
+async fn revoke(State(sb): State<Sandbox>, Path(id): Path<String>) -> Res {
+    change(&sb, &id, |w| w.revoke(&id, Actor::Contact)).await
 }

@@ -111,6 +111,26 @@ async fn handle(sb: &Sandbox, conn: u64, v: Value) {
                 json!({"t": "result", "req": req, "ok": true, "value": true}),
             );
         }
+        "react" | "edit" | "revoke" => {
+            use super::world::{Actor, ChangeError};
+            let id = v["id"].as_str().unwrap_or("");
+            let res = if !w.device_holds(conn, id) {
+                Err(ChangeError::NotFound)
+            } else {
+                match v["t"].as_str() {
+                    Some("react") => w.react(id, Actor::Account, v["emoji"].as_str().unwrap_or("")),
+                    Some("edit") => w.edit(id, Actor::Account, v["text"].as_str().unwrap_or("")),
+                    _ => w.revoke(id, Actor::Account),
+                }
+            };
+            let body = match res {
+                Ok(_) => json!({"t": "result", "req": req, "ok": true, "value": true}),
+                Err(e) => {
+                    json!({"t": "result", "req": req, "ok": false, "error": super::world::change_error(&e, id)})
+                }
+            };
+            reply(&w, body);
+        }
         "refresh_qr" => {
             if w.is_unlinked(conn) {
                 w.show_qr(conn, false);

@@ -34,7 +34,15 @@ pub struct Media {
     pub data: String,
 }
 
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+pub struct SbLocation {
+    pub lat: f64,
+    pub lng: f64,
+    pub name: Option<String>,
+    pub address: Option<String>,
+}
+
+#[derive(Clone, Serialize, Deserialize, Default)]
 pub struct SbMessage {
     /// Serialized id as the account's device sees it: `false_<peer>@c.us_<key>`.
     pub id: String,
@@ -50,6 +58,23 @@ pub struct SbMessage {
     pub timestamp: i64,
     /// Inbound only: a device of the account confirmed receipt.
     pub delivered: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<SbLocation>,
+    /// Contact cards (vCard text), one or more.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vcards: Vec<String>,
+    /// Audio recorded as a voice note (plays as one).
+    #[serde(default)]
+    pub ptt: bool,
+    /// Earlier texts, oldest first, when the author edited it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub edits: Vec<String>,
+    /// Deleted for everyone by its author.
+    #[serde(default)]
+    pub revoked: bool,
+    /// Who reacted (phone) and with what.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub reactions: BTreeMap<String, String>,
 }
 
 impl SbMessage {
@@ -63,21 +88,77 @@ impl SbMessage {
                 "size": base64::engine::general_purpose::STANDARD.decode(&m.data).map(|b| b.len()).unwrap_or(0),
             })),
             "reply_to": self.reply_to, "ack": self.ack, "t": self.timestamp,
+            "location": self.location, "vcards": self.vcards, "ptt": self.ptt,
+            "revoked": self.revoked, "edited": !self.edits.is_empty(),
         })
+    }
+
+    /// What kind of message it is, in WhatsApp's words.
+    pub fn kind(&self) -> &'static str {
+        if self.revoked {
+            "revoked"
+        } else if self.location.is_some() {
+            "location"
+        } else if !self.vcards.is_empty() {
+            if self.vcards.len() > 1 {
+                "multi_vcard"
+            } else {
+                "vcard"
+            }
+        } else if let Some(m) = &self.media {
+            let top = m.mimetype.split('/').next().unwrap_or("");
+            match top {
+                _ if m.mimetype == "image/webp" => "sticker",
+                "image" => "image",
+                "video" => "video",
+                "audio" if self.ptt => "ptt",
+                "audio" => "audio",
+                _ => "document",
+            }
+        } else {
+            "chat"
+        }
     }
 
     /// The shape of `GET /_sandbox/messages`.
     pub fn control_view(&self) -> Value {
         json!({
-            "id": self.id, "to": self.peer, "text": self.text, "caption": self.caption,
+            "id": self.id, "to": self.peer, "from_me": self.from_me, "type": self.kind(),
+            "text": self.text, "caption": self.caption,
             "media": self.media.as_ref().map(|m| json!({
                 "mimetype": m.mimetype, "filename": m.filename, "data": m.data,
                 "size": base64::engine::general_purpose::STANDARD.decode(&m.data).map(|b| b.len()).unwrap_or(0),
             })),
             "reply_to": self.reply_to,
             "ack": ack_name(self.ack), "timestamp": self.timestamp,
+            "location": self.location, "vcards": self.vcards,
+            "edits": self.edits, "revoked": self.revoked, "reactions": self.reactions,
         })
     }
+}
+
+/// Who changes a message: the account's own device, or the contact's phone.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    Account,
+    Contact,
+}
+
+/// A sentence for a failed change, as WhatsApp Web would throw it.
+pub fn change_error(e: &ChangeError, id: &str) -> String {
+    match e {
+        ChangeError::NotFound => format!("message {id} not found"),
+        ChangeError::NotAuthor => "only the author of a message can edit or delete it".into(),
+        ChangeError::Revoked => "the message was deleted".into(),
+    }
+}
+
+/// What a reaction, edit or delete may fail with.
+#[derive(Debug)]
+pub enum ChangeError {
+    NotFound,
+    NotAuthor,
+    Revoked,
 }
 
 pub fn ack_name(ack: i8) -> &'static str {
@@ -320,36 +401,107 @@ impl World {
         }
     }
 
-    /// A contact writes to an account. Queued until a device confirms receipt.
-    pub fn inbound(
-        &mut self,
-        from: &str,
-        to: &str,
-        name: Option<String>,
-        text: Option<String>,
-        media: Option<Media>,
-        caption: Option<String>,
-    ) -> Option<String> {
+    /// A contact writes to an account. Queued until a device confirms
+    /// receipt. `msg` carries the content; its id, direction and time are
+    /// set here.
+    pub fn inbound(&mut self, from: &str, to: &str, mut msg: SbMessage) -> Option<String> {
         let acct = self.p.accounts.get_mut(to)?;
-        let msg = SbMessage {
-            id: format!("false_{from}@c.us_3A{}", random_hex(18)),
-            from_me: false,
-            peer: from.to_string(),
-            peer_name: name,
-            text,
-            caption,
-            media,
-            reply_to: None,
-            ack: 1,
-            timestamp: now_s(),
-            delivered: false,
-        };
+        msg.id = format!("false_{from}@c.us_3A{}", random_hex(18));
+        msg.from_me = false;
+        msg.peer = from.to_string();
+        msg.ack = 1;
+        msg.timestamp = now_s();
+        msg.delivered = false;
         let id = msg.id.clone();
         let wire = json!({"t": "message", "msg": msg.wire()});
         acct.messages.push(msg);
         self.dirty = true;
         self.send_account(to, &wire);
         Some(id)
+    }
+
+    /// Whether the device's account holds this message.
+    pub fn device_holds(&self, conn: u64, id: &str) -> bool {
+        self.conn_phone(conn)
+            .and_then(|p| self.p.accounts.get(&p))
+            .is_some_and(|a| a.messages.iter().any(|m| m.id == id))
+    }
+
+    /// The account that holds a message, and the message.
+    fn find_mut(&mut self, id: &str) -> Option<(String, &mut SbMessage)> {
+        self.p.accounts.values_mut().find_map(|a| {
+            let phone = a.phone.clone();
+            a.messages
+                .iter_mut()
+                .rev()
+                .find(|m| m.id == id)
+                .map(|m| (phone, m))
+        })
+    }
+
+    /// A reaction to a message (an empty emoji removes it). Like WhatsApp,
+    /// every device of the account hears of it, the reacting one included.
+    pub fn react(&mut self, id: &str, who: Actor, emoji: &str) -> Result<Value, ChangeError> {
+        let (account, m) = self.find_mut(id).ok_or(ChangeError::NotFound)?;
+        if m.revoked {
+            return Err(ChangeError::Revoked);
+        }
+        let sender = if who == Actor::Account {
+            account.clone()
+        } else {
+            m.peer.clone()
+        };
+        if emoji.is_empty() {
+            m.reactions.remove(&sender);
+        } else {
+            m.reactions.insert(sender.clone(), emoji.to_string());
+        }
+        let from_me = who == Actor::Account;
+        let push = json!({
+            "t": "reaction",
+            "id": format!("{from_me}_{}@c.us_3R{}", m.peer, random_hex(18)),
+            "msg_id": m.id, "chat": m.peer, "sender": sender, "from_me": from_me,
+            "text": emoji, "ts": now_s(),
+        });
+        self.dirty = true;
+        self.send_account(&account, &push);
+        Ok(push)
+    }
+
+    /// The author edits a message's text (or a media message's caption).
+    pub fn edit(&mut self, id: &str, who: Actor, text: &str) -> Result<Value, ChangeError> {
+        let (account, m) = self.find_mut(id).ok_or(ChangeError::NotFound)?;
+        if m.from_me != (who == Actor::Account) {
+            return Err(ChangeError::NotAuthor);
+        }
+        if m.revoked {
+            return Err(ChangeError::Revoked);
+        }
+        let slot = if m.media.is_some() {
+            &mut m.caption
+        } else {
+            &mut m.text
+        };
+        let old = slot.replace(text.to_string()).unwrap_or_default();
+        m.edits.push(old);
+        let push = json!({"t": "edit", "id": m.id, "chat": m.peer, "text": text, "ts": now_s()});
+        self.dirty = true;
+        self.send_account(&account, &push);
+        Ok(push)
+    }
+
+    /// The author deletes a message for everyone.
+    pub fn revoke(&mut self, id: &str, who: Actor) -> Result<Value, ChangeError> {
+        let (account, m) = self.find_mut(id).ok_or(ChangeError::NotFound)?;
+        if m.from_me != (who == Actor::Account) {
+            return Err(ChangeError::NotAuthor);
+        }
+        m.revoked = true;
+        let push =
+            json!({"t": "revoke", "id": m.id, "chat": m.peer, "from_me": m.from_me, "ts": now_s()});
+        self.dirty = true;
+        self.send_account(&account, &push);
+        Ok(push)
     }
 
     pub fn received(&mut self, conn: u64, ids: &[String]) {
@@ -387,6 +539,21 @@ impl World {
             }),
             None => None,
         };
+        let location = match req.get("location").filter(|l| !l.is_null()) {
+            Some(l) => Some(
+                serde_json::from_value::<SbLocation>(l.clone())
+                    .map_err(|e| format!("bad location: {e}"))?,
+            ),
+            None => None,
+        };
+        let vcards: Vec<String> = req["vcards"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
         let msg = SbMessage {
             id,
             from_me: true,
@@ -399,6 +566,10 @@ impl World {
             ack: 1,
             timestamp: now_s(),
             delivered: true,
+            location,
+            vcards,
+            ptt: req["ptt"].as_bool().unwrap_or(false),
+            ..Default::default()
         };
         let wire = msg.wire();
         acct.messages.push(msg);

@@ -59,6 +59,26 @@ pub enum BridgeEvent {
         id: Option<String>,
         chat: Option<String>,
     },
+    Reaction {
+        /// The reaction's own id.
+        id: Option<String>,
+        /// The message reacted to.
+        msg_id: Option<String>,
+        chat: Option<String>,
+        sender: Option<String>,
+        #[serde(default)]
+        from_me: bool,
+        #[serde(default)]
+        text: String,
+        timestamp: Option<i64>,
+    },
+    Edit {
+        id: Option<String>,
+        chat: Option<String>,
+        #[serde(default)]
+        text: String,
+        timestamp: Option<i64>,
+    },
     #[serde(other)]
     Unknown,
 }
@@ -107,6 +127,15 @@ pub struct OutgoingFile<'a> {
     /// wa-js's `type`: image, video, audio, document.
     pub kind: &'a str,
     pub caption: Option<&'a str>,
+    /// Audio sent as a voice note.
+    pub voice: bool,
+}
+
+/// A contact card to send: who, and the name to show.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CardOf {
+    pub id: Wid,
+    pub name: String,
 }
 
 /// A chat as `chats()` lists it.
@@ -152,9 +181,49 @@ impl Bridge {
         reply_to: Option<&str>,
     ) -> Result<Sent, CallError> {
         let opts = json!({"type": file.kind, "mimetype": file.mimetype, "filename": file.filename,
-                          "caption": file.caption, "replyTo": reply_to});
+                          "caption": file.caption, "replyTo": reply_to, "ptt": file.voice});
         self.call("sendFile", &[json!(to), json!(file.b64), opts])
             .await
+    }
+
+    pub async fn send_location(
+        &self,
+        to: &Wid,
+        place: &crate::domain::Location,
+        reply_to: Option<&str>,
+    ) -> Result<Sent, CallError> {
+        self.call("sendLocation", &[json!(to), json!(place), json!(reply_to)])
+            .await
+    }
+
+    pub async fn send_contacts(
+        &self,
+        to: &Wid,
+        cards: &[CardOf],
+        reply_to: Option<&str>,
+    ) -> Result<Sent, CallError> {
+        self.call("sendContacts", &[json!(to), json!(cards), json!(reply_to)])
+            .await
+    }
+
+    /// Reacts to a message; an empty emoji takes this account's reaction back.
+    pub async fn react(&self, id: &str, emoji: &str) -> Result<(), CallError> {
+        self.call::<Value>("react", &[json!(id), json!(emoji)])
+            .await
+            .map(drop)
+    }
+
+    pub async fn edit(&self, id: &str, text: &str) -> Result<(), CallError> {
+        self.call::<Value>("edit", &[json!(id), json!(text)])
+            .await
+            .map(drop)
+    }
+
+    /// Deletes one of this account's messages for everyone.
+    pub async fn revoke(&self, chat: &str, id: &str) -> Result<(), CallError> {
+        self.call::<Value>("revoke", &[json!(chat), json!(id)])
+            .await
+            .map(drop)
     }
 
     /// The id WhatsApp knows the number by, or None if it is not on WhatsApp.

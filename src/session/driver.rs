@@ -487,7 +487,11 @@ impl Driver {
                 }
             }
             BridgeEvent::Logout => return Some(Outcome::LoggedOut),
-            BridgeEvent::Message { .. } | BridgeEvent::Ack { .. } | BridgeEvent::Revoke { .. } => {}
+            BridgeEvent::Message { .. }
+            | BridgeEvent::Ack { .. }
+            | BridgeEvent::Revoke { .. }
+            | BridgeEvent::Reaction { .. }
+            | BridgeEvent::Edit { .. } => {}
             BridgeEvent::Injected
             | BridgeEvent::Ready
             | BridgeEvent::Authenticated

@@ -6,7 +6,7 @@
 use super::SessionEnv;
 use super::bridge::{Bridge, BridgeEvent};
 use super::browser;
-use crate::domain::{Ack, Message, SessionId, message, now_ms};
+use crate::domain::{Ack, Amendment, Message, Reaction, SessionId, message, now_ms};
 use crate::store::Op;
 use serde_json::Value;
 use std::sync::Arc;
@@ -86,11 +86,59 @@ impl Inbound {
                 }
             }
             BridgeEvent::Revoke { id: Some(id), chat } => {
-                ops.push(Op::Event(message::revoke_event(
-                    &self.id,
-                    id,
-                    chat.as_deref().unwrap_or(""),
-                )));
+                let chat = chat.as_deref().unwrap_or("");
+                ops.push(Op::Amend {
+                    session: self.id.clone(),
+                    id: id.clone(),
+                    change: Amendment::Revoke {
+                        at: now_ms() / 1000,
+                    },
+                    event: message::revoke_event(&self.id, id, chat),
+                });
+            }
+            BridgeEvent::Edit {
+                id: Some(id),
+                chat,
+                text,
+                timestamp,
+            } => {
+                let at = timestamp.unwrap_or(now_ms() / 1000);
+                let chat = chat.as_deref().unwrap_or("");
+                ops.push(Op::Amend {
+                    session: self.id.clone(),
+                    id: id.clone(),
+                    change: Amendment::Edit {
+                        text: text.clone(),
+                        at,
+                    },
+                    event: message::edit_event(&self.id, id, chat, text, at),
+                });
+            }
+            BridgeEvent::Reaction {
+                id,
+                msg_id: Some(target),
+                chat,
+                sender,
+                from_me,
+                text,
+                timestamp,
+            } => {
+                let r = Reaction {
+                    sender: sender.clone().unwrap_or_default(),
+                    emoji: text.clone(),
+                    from_me: *from_me,
+                    timestamp: timestamp.unwrap_or(now_ms() / 1000),
+                };
+                let chat = chat.as_deref().unwrap_or("");
+                let rid = id
+                    .clone()
+                    .unwrap_or_else(|| format!("{target}/{}", r.sender));
+                ops.push(Op::Amend {
+                    session: self.id.clone(),
+                    id: target.clone(),
+                    event: message::reaction_event(&self.id, &rid, target, chat, &r),
+                    change: Amendment::React(r),
+                });
             }
             _ => return false,
         }

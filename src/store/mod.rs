@@ -2,7 +2,9 @@
 //! tree per kind of record; values are JSON; keys are built so that sled's
 //! byte order is the order we scan in (big-endian numbers).
 
-use crate::domain::{Ack, Delivery, DeliveryStatus, Event, Message, SessionId, SessionRecord};
+use crate::domain::{
+    Ack, Amendment, Delivery, DeliveryStatus, Event, Message, SessionId, SessionRecord,
+};
 use serde_json::Value;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -83,6 +85,15 @@ pub enum Op {
         ack: Ack,
         event: Event,
     },
+    /// A later change to a message (edit, revoke, reaction). Applied if the
+    /// message is stored; its event is produced unless the stored message
+    /// already had the change (a repeat).
+    Amend {
+        session: SessionId,
+        id: String,
+        change: Amendment,
+        event: Event,
+    },
     Event(Event),
 }
 
@@ -91,7 +102,9 @@ impl Op {
     pub fn events(&self) -> &[Event] {
         match self {
             Op::Message { events, .. } => events,
-            Op::Ack { event, .. } | Op::Event(event) => std::slice::from_ref(event),
+            Op::Ack { event, .. } | Op::Amend { event, .. } | Op::Event(event) => {
+                std::slice::from_ref(event)
+            }
         }
     }
 }
@@ -336,6 +349,25 @@ impl Store {
                                     continue;
                                 }
                                 m.ack = *ack;
+                                messages.insert(key, serde_json::to_vec(&m).map_err(abort)?)?;
+                            }
+                        }
+                        events.push(event.clone());
+                    }
+                    Op::Amend {
+                        session,
+                        id,
+                        change,
+                        event,
+                    } => {
+                        let mut idk = prefix(session);
+                        idk.extend_from_slice(id.as_bytes());
+                        if let Some(key) = msgids.get(&idk)? {
+                            if let Some(raw) = messages.get(&key)? {
+                                let mut m: Message = serde_json::from_slice(&raw).map_err(abort)?;
+                                if !m.amend(change) {
+                                    continue;
+                                }
                                 messages.insert(key, serde_json::to_vec(&m).map_err(abort)?)?;
                             }
                         }
@@ -774,9 +806,84 @@ mod tests {
             media: None,
             location: None,
             choice: None,
+            vcards: None,
+            edited_at: None,
+            edits: vec![],
+            revoked: false,
+            reactions: vec![],
         };
         let events = m.events();
         Op::Message { msg: m, events }
+    }
+
+    #[test]
+    fn an_amendment_changes_the_stored_message_once_and_its_repeat_produces_no_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let s = SessionId::parse("s").unwrap();
+        let commit = |op: Op| {
+            store
+                .commit(&[Change {
+                    op,
+                    deliveries: vec![],
+                }])
+                .unwrap()
+                .0
+        };
+        commit(msg(&s, "m1", 100));
+        let edit = |text: &str, at: i64| Op::Amend {
+            session: s.clone(),
+            id: "m1".into(),
+            change: Amendment::Edit {
+                text: text.into(),
+                at,
+            },
+            event: crate::domain::message::edit_event(&s, "m1", "c", text, at),
+        };
+        assert_eq!(commit(edit("m1 fixed", 200)).len(), 1);
+        assert_eq!(
+            commit(edit("m1 fixed", 200)).len(),
+            0,
+            "a repeat changes nothing"
+        );
+        let m = store.message(&s, "m1").unwrap().unwrap();
+        assert_eq!(m.text.as_deref(), Some("m1 fixed"));
+        assert_eq!(m.edits.len(), 1);
+        assert_eq!(m.edits[0].text.as_deref(), Some("m1"));
+        assert_eq!(m.edited_at, Some(200));
+        // A reaction, replaced, then taken back; taking it back again is a repeat.
+        let react = |emoji: &str| Op::Amend {
+            session: s.clone(),
+            id: "m1".into(),
+            change: Amendment::React(crate::domain::Reaction {
+                sender: "1@c.us".into(),
+                emoji: emoji.into(),
+                from_me: false,
+                timestamp: 300,
+            }),
+            event: crate::domain::message::revoke_event(&s, &format!("r{emoji}"), "c"),
+        };
+        assert_eq!(commit(react("👍")).len(), 1);
+        assert_eq!(commit(react("❤️")).len(), 1);
+        assert_eq!(store.message(&s, "m1").unwrap().unwrap().reactions.len(), 1);
+        assert_eq!(commit(react("")).len(), 1);
+        assert_eq!(commit(react("")).len(), 0);
+        assert!(
+            store
+                .message(&s, "m1")
+                .unwrap()
+                .unwrap()
+                .reactions
+                .is_empty()
+        );
+        // A change to a message the store never saw still reports its event.
+        let unknown = Op::Amend {
+            session: s.clone(),
+            id: "older".into(),
+            change: Amendment::Revoke { at: 1 },
+            event: crate::domain::message::revoke_event(&s, "older", "c"),
+        };
+        assert_eq!(commit(unknown).len(), 1);
     }
 
     #[test]

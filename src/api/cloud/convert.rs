@@ -243,6 +243,8 @@ pub fn request(body: &Value, session: &SessionId, users: &UserIds) -> Result<Req
     let reply_to = str_at(body, "context.message_id").map(String::from);
     let kind = str_at(body, "type").unwrap_or("text");
     let plain = |text: String| SendRequest {
+        special: None,
+        voice: false,
         to: to.clone(),
         text: Some(text),
         media: None,
@@ -276,6 +278,8 @@ pub fn request(body: &Value, session: &SessionId, users: &UserIds) -> Result<Req
                 }
             };
             SendRequest {
+                special: None,
+                voice: false,
                 to: to.clone(),
                 text: None,
                 media: Some(OutgoingMedia {

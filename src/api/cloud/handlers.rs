@@ -68,6 +68,8 @@ pub async fn messages(
             })?;
             let text = cv::render_template(&t.body, &params)?;
             let send = SendRequest {
+                special: None,
+                voice: false,
                 to: to.clone(),
                 text: Some(text),
                 media: None,

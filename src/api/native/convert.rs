@@ -3,7 +3,7 @@
 //! `{"error": {"code", "message"}}` with a fitting status.
 
 use crate::api::body::BodyError;
-use crate::core::{CoreError, MediaSource, OutgoingMedia, SendRequest};
+use crate::core::{CardOf, CoreError, MediaSource, OutgoingMedia, SendRequest, Special};
 use crate::domain::{DeliveryStatus, EventKind, SessionId, Webhook, Wid};
 use crate::session::SessionView;
 use axum::http::StatusCode;
@@ -169,11 +169,26 @@ pub struct MediaIn {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendIn {
+    /// A phone number, a `…@c.us` id, or a group `…@g.us`.
     to: String,
     text: Option<String>,
     media: Option<MediaIn>,
     caption: Option<String>,
     reply_to: Option<String>,
+    /// A place instead of text: `{lat, lng, name?, address?}`.
+    location: Option<crate::domain::Location>,
+    /// Contact cards instead of text: `[{phone, name}]`.
+    contacts: Option<Vec<ContactIn>>,
+    /// Send the audio `media` as a voice note.
+    #[serde(default)]
+    voice: bool,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactIn {
+    phone: String,
+    name: String,
 }
 
 impl TryFrom<SendIn> for SendRequest {
@@ -204,7 +219,38 @@ impl TryFrom<SendIn> for SendRequest {
                 })
             })
             .transpose()?;
+        if b.voice && media.is_none() {
+            return Err(ApiError::invalid("voice", "needs audio 'media'"));
+        }
+        let special = match (b.location, b.contacts) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::invalid(
+                    "location",
+                    "cannot be combined with 'contacts'",
+                ));
+            }
+            (Some(l), None) => Some(Special::Location(l)),
+            (None, Some(cs)) => Some(Special::Contacts(
+                cs.into_iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        let id = Wid::parse(&c.phone)
+                            .map_err(|e| ApiError::invalid(&format!("contacts[{i}].phone"), e))?;
+                        if c.name.trim().is_empty() {
+                            return Err(ApiError::invalid(
+                                &format!("contacts[{i}].name"),
+                                "is required",
+                            ));
+                        }
+                        Ok(CardOf { id, name: c.name })
+                    })
+                    .collect::<Result<_, _>>()?,
+            )),
+            (None, None) => None,
+        };
         Ok(SendRequest {
+            special,
+            voice: b.voice,
             to,
             text: b.text,
             media,

@@ -97,7 +97,7 @@ pub async fn put_webhooks(
     Ok(Json(cv::session(&core.set_webhooks(&id, hooks).await?)))
 }
 
-#[utoipa::path(get, path = "/api/sessions/{id}/qr", tag = "sessions", summary = "The QR to scan: JSON with a data URL, or a PNG with Accept: image/png", params(("id" = String, Path, description = "The session id")), responses((status = 200, description = "{qr, data_url}", body = Object, content_type = "application/json"), (status = 200, description = "The QR as an image", body = Vec<u8>, content_type = "image/png"), (status = 409, description = "No QR now (not waiting for a scan)", body = crate::api::native::convert::ErrorBody), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
+#[utoipa::path(get, path = "/api/sessions/{id}/qr", tag = "sessions", summary = "The QR to scan: JSON with a data URL, or a PNG with Accept: image/png", params(("id" = String, Path, description = "The session id")), responses((status = 200, description = "{qr, data_url} as JSON; the PNG itself with Accept: image/png", content((Object = "application/json"), (Vec<u8> = "image/png"))), (status = 409, description = "No QR now (not waiting for a scan)", body = crate::api::native::convert::ErrorBody), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
 pub async fn qr(
     State(core): State<Core>,
     Path(id): Path<String>,
@@ -189,6 +189,67 @@ pub async fn media(
         resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(resp)
+}
+
+#[utoipa::path(get, path = "/api/sessions/{id}/messages/{mid}", tag = "messages", summary = "One stored message, with its edits, reactions and whether it was deleted",
+    params(("id" = String, Path, description = "The session id"), ("mid" = String, Path, description = "The message id")),
+    responses((status = 200, description = "The Message", body = Object), (status = 404, description = "No such session or message", body = crate::api::native::convert::ErrorBody)))]
+pub async fn message(State(core): State<Core>, Path((id, mid)): Path<(String, String)>) -> Answer {
+    Ok(Json(json!(
+        core.message(&cv::session_id(&id)?, &mid).await?
+    )))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReactionIn {
+    /// One emoji; empty or null takes this account's reaction back.
+    emoji: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/sessions/{id}/messages/{mid}/reaction", tag = "messages", summary = "React to a message (an empty emoji removes the reaction)",
+    params(("id" = String, Path, description = "The session id"), ("mid" = String, Path, description = "The message id")),
+    request_body = ReactionIn,
+    responses((status = 200, description = "{id, emoji}", body = Object), (status = 404, description = "No such session or message", body = crate::api::native::convert::ErrorBody),
+              (status = 409, description = "Not connected, or the message was deleted", body = crate::api::native::convert::ErrorBody), (status = 422, description = "Not one emoji", body = crate::api::native::convert::ErrorBody)))]
+pub async fn react(
+    State(core): State<Core>,
+    Path((id, mid)): Path<(String, String)>,
+    body: Body<ReactionIn>,
+) -> Answer {
+    let emoji = body?.0.emoji.unwrap_or_default();
+    core.react(&cv::session_id(&id)?, &mid, &emoji).await?;
+    Ok(Json(json!({"id": mid, "emoji": emoji})))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditIn {
+    text: String,
+}
+
+#[utoipa::path(patch, path = "/api/sessions/{id}/messages/{mid}", tag = "messages", summary = "Edit one of this account's messages (within 15 minutes of sending)",
+    params(("id" = String, Path, description = "The session id"), ("mid" = String, Path, description = "The message id")),
+    request_body = EditIn,
+    responses((status = 200, description = "{id, text, edited}", body = Object), (status = 404, description = "No such session or message", body = crate::api::native::convert::ErrorBody),
+              (status = 409, description = "Not this account's message, too old, deleted, or not connected", body = crate::api::native::convert::ErrorBody), (status = 422, description = "No text", body = crate::api::native::convert::ErrorBody)))]
+pub async fn edit(
+    State(core): State<Core>,
+    Path((id, mid)): Path<(String, String)>,
+    body: Body<EditIn>,
+) -> Answer {
+    let text = body?.0.text;
+    core.edit(&cv::session_id(&id)?, &mid, &text).await?;
+    Ok(Json(json!({"id": mid, "text": text, "edited": true})))
+}
+
+#[utoipa::path(delete, path = "/api/sessions/{id}/messages/{mid}", tag = "messages", summary = "Delete one of this account's messages for everyone",
+    params(("id" = String, Path, description = "The session id"), ("mid" = String, Path, description = "The message id")),
+    responses((status = 200, description = "{id, revoked}", body = Object), (status = 404, description = "No such session or message", body = crate::api::native::convert::ErrorBody),
+              (status = 409, description = "Not this account's message, or not connected", body = crate::api::native::convert::ErrorBody)))]
+pub async fn revoke(State(core): State<Core>, Path((id, mid)): Path<(String, String)>) -> Answer {
+    core.revoke(&cv::session_id(&id)?, &mid).await?;
+    Ok(Json(json!({"id": mid, "revoked": true})))
 }
 
 #[utoipa::path(get, path = "/api/sessions/{id}/chats", tag = "messages", summary = "The account's chats", params(("id" = String, Path, description = "The session id")), responses((status = 200, description = "Chats, newest first", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]

@@ -34,6 +34,10 @@ use std::sync::Arc;
     h::qr,
     h::send,
     h::messages,
+    h::message,
+    h::react,
+    h::edit,
+    h::revoke,
     h::media,
     h::chats,
     h::read,
@@ -67,6 +71,11 @@ pub fn routes(core: Core, api_key: Arc<str>) -> Router {
             "/api/sessions/{id}/messages",
             post(h::send).get(h::messages),
         )
+        .route(
+            "/api/sessions/{id}/messages/{mid}",
+            get(h::message).patch(h::edit).delete(h::revoke),
+        )
+        .route("/api/sessions/{id}/messages/{mid}/reaction", post(h::react))
         .route("/api/sessions/{id}/messages/{mid}/media", get(h::media))
         .route("/api/sessions/{id}/chats", get(h::chats))
         .route("/api/sessions/{id}/chats/{chat}/read", post(h::read))

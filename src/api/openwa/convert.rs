@@ -141,6 +141,8 @@ impl SendIn {
         Ok((
             id,
             SendRequest {
+                special: None,
+                voice: false,
                 to,
                 text: Some(text),
                 media: None,
@@ -581,6 +583,8 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
                 None
             };
             Call::Send(SendRequest {
+                special: None,
+                voice: false,
                 to,
                 text: Some(text),
                 media: None,
@@ -602,6 +606,8 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
                 ));
             };
             Call::Send(SendRequest {
+                special: None,
+                voice: false,
                 to,
                 text: None,
                 media: Some(OutgoingMedia {

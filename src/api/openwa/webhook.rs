@@ -31,6 +31,8 @@ fn openwa(ev: &Event, webhook_id: &str) -> Value {
             "onMessageDeleted",
             json!({"id": p["id"], "chatId": p["chat"]}),
         ),
+        // Not carried by this format (Format::carries).
+        EventKind::MessageEdited | EventKind::MessageReaction => ("onMessage", Value::Null),
         EventKind::SessionStatus | EventKind::SessionQr => {
             let status: Option<Status> = serde_json::from_value(p["status"].clone()).ok();
             match status {

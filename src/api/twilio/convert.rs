@@ -180,6 +180,8 @@ pub fn create(form: &Form) -> Result<Create, TwilioError> {
     Ok(Create {
         from,
         request: SendRequest {
+            special: None,
+            voice: false,
             to,
             text,
             media,
@@ -309,6 +311,11 @@ pub fn just_sent(
         }),
         location: None,
         choice: None,
+        vcards: None,
+        edited_at: None,
+        edits: vec![],
+        revoked: false,
+        reactions: vec![],
     }
 }
 

@@ -118,6 +118,8 @@ async fn reply(core: Core, r: Reply) {
         let mut reqs = Vec::new();
         if m.media.is_empty() {
             reqs.push(SendRequest {
+                special: None,
+                voice: false,
                 to: to.clone(),
                 text: body,
                 media: None,
@@ -129,6 +131,8 @@ async fn reply(core: Core, r: Reply) {
             // One media per WhatsApp message: the body captions the first.
             for (i, url) in m.media.iter().enumerate() {
                 reqs.push(SendRequest {
+                    special: None,
+                    voice: false,
                     to: to.clone(),
                     text: None,
                     media: Some(crate::core::OutgoingMedia {

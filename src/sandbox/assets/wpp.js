@@ -58,11 +58,30 @@
   }
 
   const TYPES = { image: 'image', video: 'video', audio: 'audio', sticker: 'sticker' };
-  function msgType(media) {
+  // WhatsApp Web's MsgModel types.
+  function msgType(w) {
+    if (w.revoked) return 'revoked';
+    if (w.location) return 'location';
+    if (w.vcards && w.vcards.length) return w.vcards.length > 1 ? 'multi_vcard' : 'vcard';
+    const media = w.media;
     if (!media) return 'chat';
     if ((media.mimetype || '') === 'image/webp') return 'sticker';
     const top = (media.mimetype || '').split('/')[0];
+    if (top === 'audio' && w.ptt) return 'ptt';
     return TYPES[top] || 'document';
+  }
+
+  // The display name in a vCard (its FN line).
+  function vcardName(v) {
+    const m = /^FN[^:]*:(.*)$/m.exec(v || '');
+    return m ? m[1].trim() : '';
+  }
+
+  // A MsgKey from a serialized id: fromMe_remote_id.
+  function msgKey(s) {
+    const str = typeof s === 'string' ? s : (s && s._serialized) || '';
+    const [fromMe, remote, ...rest] = str.split('_');
+    return { fromMe: fromMe === 'true', remote: wid(remote || ''), id: rest.join('_'), _serialized: str };
   }
 
   // A wire message from the server -> a MsgModel-like object.
@@ -70,10 +89,11 @@
     const me = wid(creds ? creds.phone : '');
     const peer = wid(w.peer);
     const key = w.id.split('_').slice(2).join('_');
+    const type = msgType(w);
     const m = {
       id: { fromMe: w.from_me, remote: peer, id: key, _serialized: w.id },
-      type: msgType(w.media),
-      body: w.media ? (w.caption || '') : (w.text || ''),
+      type,
+      body: type === 'revoked' ? '' : type === 'vcard' ? w.vcards[0] : w.media ? (w.caption || '') : (w.text || ''),
       caption: w.caption || undefined,
       t: w.t,
       from: w.from_me ? me : peer,
@@ -87,6 +107,14 @@
       quotedStanzaID: w.reply_to ? w.reply_to.split('_').slice(2).join('_') : undefined,
       quotedMsgId: w.reply_to || undefined,
     };
+    if (type === 'location') {
+      m.lat = w.location.lat;
+      m.lng = w.location.lng;
+      // WhatsApp Web keeps a named place as "name\naddress" in `loc`.
+      m.loc = [w.location.name, w.location.address].filter(Boolean).join('\n') || undefined;
+    }
+    if (type === 'multi_vcard') m.vcardList = w.vcards.map((v) => ({ displayName: vcardName(v), vcard: v }));
+    if (w.edited) m.latestEditSenderTimestampMs = (w.edit_ts || w.t) * 1000;
     Object.defineProperty(m, '__media', { value: w.media, enumerable: false });
     m.serialize = function () { return JSON.parse(JSON.stringify(this)); };
     return m;
@@ -165,6 +193,36 @@
         const m = byId.get(v.id);
         if (m) m.ack = Math.max(m.ack, v.ack);
         emit('chat.msg_ack_change', { ack: v.ack, chat: wid(v.chat), ids: [m ? m.id : { _serialized: v.id }] });
+        break;
+      }
+      case 'reaction': {
+        const target = byId.get(v.msg_id);
+        emit('chat.new_reaction', {
+          id: msgKey(v.id), msgId: target ? target.id : msgKey(v.msg_id), reactionText: v.text || '',
+          read: false, sender: wid(v.sender), orphan: 0, orphanReason: null, timestamp: v.ts,
+        });
+        break;
+      }
+      case 'edit': {
+        const m = byId.get(v.id);
+        if (m) {
+          m.body = v.text;
+          if (m.type !== 'chat') m.caption = v.text;
+          m.latestEditSenderTimestampMs = v.ts * 1000;
+        }
+        emit('chat.msg_edited', { chat: wid(v.chat), id: v.id, msg: m || toMsg({ id: v.id, from_me: v.id.startsWith('true_'), peer: v.chat, text: v.text, ack: 0, t: v.ts }) });
+        break;
+      }
+      case 'revoke': {
+        const m = byId.get(v.id);
+        const me = wid(creds ? creds.phone : '');
+        const peer = wid(v.chat);
+        if (m) { m.type = 'revoked'; m.body = ''; }
+        emit('chat.msg_revoke', {
+          from: v.from_me ? me : peer, to: v.from_me ? peer : me, type: 'revoke',
+          id: { fromMe: !!v.from_me, remote: peer, id: '3RV' + v.ts, _serialized: (!!v.from_me) + '_' + peer._serialized + '_3RV' + v.ts },
+          refId: m ? m.id : msgKey(v.id),
+        });
         break;
       }
       case 'logout':
@@ -295,11 +353,60 @@
       async sendFileMessage(chatId, content, options) {
         requireAuth();
         const opts = options || {};
-        const match = /^data:([^;,]*)(;base64)?,(.*)$/s.exec(String(content));
+        const match = /^data:([^,]*?)(;base64)?,(.*)$/s.exec(String(content));
         if (!match) throw new Error('content must be a data URL');
         const data = match[2] ? match[3] : window.btoa(decodeURIComponent(match[3]));
         const mimetype = opts.mimetype || match[1] || 'application/octet-stream';
-        return send(chatId, { caption: opts.caption || null, media: { mimetype, filename: opts.filename || null, data } }, opts);
+        return send(chatId, { caption: opts.caption || null, ptt: !!opts.isPtt, media: { mimetype, filename: opts.filename || null, data } }, opts);
+      },
+      async sendLocationMessage(chatId, options) {
+        requireAuth();
+        const o = options || {};
+        const lat = Number(o.lat);
+        const lng = Number(o.lng);
+        if (!Number.isFinite(lat) || !Number.isFinite(lng)) throw new Error('lat and lng must be numbers');
+        return send(chatId, { location: { lat, lng, name: o.name || null, address: o.address || null } }, o);
+      },
+      async sendVCardContactMessage(chatId, contacts, options) {
+        requireAuth();
+        const list = (Array.isArray(contacts) ? contacts : [contacts]).map((c) => {
+          const id = wid(typeof c === 'object' && c.id !== undefined ? c.id : c);
+          const name = (typeof c === 'object' && c.name) || id.user;
+          return ['BEGIN:VCARD', 'VERSION:3.0', 'N:;' + name + ';;;', 'FN:' + name,
+            'TEL;type=CELL;type=VOICE;waid=' + id.user + ':+' + id.user, 'END:VCARD'].join('\n');
+        });
+        if (!list.length) throw new Error('no contacts to send');
+        return send(chatId, { vcards: list }, options);
+      },
+      async sendReactionToMessage(messageId, reaction) {
+        requireAuth();
+        const id = msgKey(messageId)._serialized;
+        await call('react', { id, emoji: reaction || '' });
+        return { sendMsgResult: 'OK' };
+      },
+      async editMessage(msgId, newText, options) {
+        requireAuth();
+        const id = msgKey(msgId)._serialized;
+        await call('edit', { id, text: String(newText) });
+        const m = byId.get(id);
+        return { id, ack: m ? m.ack : 1, from: m ? m.from._serialized : undefined, to: m ? m.to._serialized : undefined, sendMsgResult: Promise.resolve({ messageSendResult: 'OK' }) };
+      },
+      async deleteMessage(chatId, ids, deleteMediaInDevice, revoke) {
+        requireAuth();
+        const one = !Array.isArray(ids);
+        const out = [];
+        for (const id of one ? [ids] : ids) {
+          const m = byId.get(id);
+          if (revoke) await call('revoke', { id });
+          else if (m) {
+            // Deleted for me: gone from this device only.
+            const chat = chats.get(m.id.remote._serialized);
+            if (chat) chat.msgs = chat.msgs.filter((x) => x !== m);
+            byId.delete(id);
+          }
+          out.push({ id, sendMsgResult: 'OK', isRevoked: !!revoke, isDeleted: !revoke, isSentByMe: m ? !!m.id.fromMe : id.startsWith('true_') });
+        }
+        return one ? out[0] : out;
       },
       async markIsRead(chatId) {
         requireAuth();

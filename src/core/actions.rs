@@ -1,0 +1,95 @@
+//! What can be done to a message after it was sent: react to it, edit it,
+//! delete it for everyone. Only messages the store knows: their chat and
+//! author decide what WhatsApp allows.
+
+use super::{Core, CoreError};
+use crate::domain::{Message, SessionId, now_ms};
+
+/// WhatsApp lets an author edit a message for 15 minutes.
+pub const EDIT_WINDOW_S: i64 = 15 * 60;
+const MAX_EMOJI_BYTES: usize = 32;
+
+impl Core {
+    /// Reacts to a message; an empty emoji takes this account's reaction back.
+    pub async fn react(&self, session: &SessionId, id: &str, emoji: &str) -> Result<(), CoreError> {
+        if emoji.len() > MAX_EMOJI_BYTES || emoji.chars().any(char::is_whitespace) {
+            return Err(CoreError::invalid(
+                "emoji",
+                "must be one emoji, or empty to remove",
+            ));
+        }
+        let m = self.message(session, id).await?;
+        if m.revoked {
+            return Err(revoked(id));
+        }
+        let bridge = self.manager.bridge(session).await?;
+        bridge.react(id, emoji).await.map_err(page)
+    }
+
+    /// Replaces the text (or a media message's caption) of one of this
+    /// account's messages.
+    pub async fn edit(&self, session: &SessionId, id: &str, text: &str) -> Result<(), CoreError> {
+        if text.trim().is_empty() {
+            return Err(CoreError::invalid("text", "is required"));
+        }
+        if text.len() > super::send::MAX_TEXT {
+            return Err(CoreError::invalid(
+                "text",
+                format!("is longer than {} bytes", super::send::MAX_TEXT),
+            ));
+        }
+        let m = self.message(session, id).await?;
+        own(&m, "edited")?;
+        if m.revoked {
+            return Err(revoked(id));
+        }
+        if !matches!(m.kind.as_str(), "text") && m.media.is_none() {
+            return Err(CoreError::Conflict {
+                code: "message_not_editable",
+                message: format!("a {} message has no text to edit", m.kind),
+            });
+        }
+        if now_ms() / 1000 - m.timestamp > EDIT_WINDOW_S {
+            return Err(CoreError::Conflict {
+                code: "edit_window_passed",
+                message: "WhatsApp allows edits for 15 minutes after sending".into(),
+            });
+        }
+        let bridge = self.manager.bridge(session).await?;
+        bridge.edit(id, text).await.map_err(page)
+    }
+
+    /// Deletes one of this account's messages for everyone.
+    pub async fn revoke(&self, session: &SessionId, id: &str) -> Result<(), CoreError> {
+        let m = self.message(session, id).await?;
+        own(&m, "deleted for everyone")?;
+        if m.revoked {
+            return Ok(());
+        }
+        let bridge = self.manager.bridge(session).await?;
+        bridge.revoke(&m.chat, id).await.map_err(page)
+    }
+}
+
+/// `done`: what may happen to own messages only ("edited").
+fn own(m: &Message, done: &str) -> Result<(), CoreError> {
+    if m.from_me {
+        Ok(())
+    } else {
+        Err(CoreError::Conflict {
+            code: "not_own_message",
+            message: format!("only this account's own messages can be {done}"),
+        })
+    }
+}
+
+fn revoked(id: &str) -> CoreError {
+    CoreError::Conflict {
+        code: "message_revoked",
+        message: format!("message '{id}' was deleted for everyone"),
+    }
+}
+
+fn page(e: crate::session::CallError) -> CoreError {
+    CoreError::from(crate::session::CallFailure::from(e))
+}

@@ -1,0 +1,415 @@
+//! WhatsApp features beyond text and media, end to end through the real
+//! daemon, real Chromium and the sandbox: what the contact's phone shows
+//! (the sandbox's view) and what the API and the webhook show.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const ACCOUNT: &str = "15550003333";
+const CONTACT: &str = "15557770077";
+const T: Duration = Duration::from_secs(30);
+/// A few bytes of an Ogg/Opus recording (its magic, enough for the type).
+const OGG_B64: &str = "T2dnUwACAAAAAAAAAABDb2RlYwAAAAABE09wdXNIZWFk";
+
+async fn setup(tmp: &std::path::Path) -> (Sandbox, Daemon, Receiver) {
+    let sb = Sandbox::start(tmp, &[]).await;
+    let d = Daemon::start(&tmp.join("data"), &format!("{}/", sb.url), &[]).await;
+    let r = Receiver::start().await;
+    let (code, body) = d
+        .call(
+            "POST",
+            "/api/sessions",
+            Some(json!({"id": "shop", "webhooks": [{"url": r.url, "events": ["*"]}]})),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    d.link(&sb, "shop", ACCOUNT).await;
+    (sb, d, r)
+}
+
+/// What the account sent, as the contact's phone has it.
+async fn on_phone(sb: &Sandbox, id: &str) -> Value {
+    eventually(T, &format!("{id} at the sandbox"), || async {
+        let (_, all) = sb
+            .get(&format!(
+                "/_sandbox/messages?account={ACCOUNT}&direction=all"
+            ))
+            .await;
+        all.as_array()?.iter().find(|m| m["id"] == id).cloned()
+    })
+    .await
+}
+
+async fn event(r: &Receiver, name: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    eventually(T, &format!("a '{name}' event"), || async {
+        r.events(name).into_iter().find(|e| pred(&e["payload"]))
+    })
+    .await["payload"]
+        .clone()
+}
+
+async fn send(d: &Daemon, body: Value) -> String {
+    let (code, sent) = d
+        .call("POST", "/api/sessions/shop/messages", Some(body))
+        .await;
+    assert_eq!(code, 201, "{sent}");
+    sent["id"].as_str().unwrap().to_string()
+}
+
+/// The message as the API has it (once the page has reported it).
+async fn stored(d: &Daemon, id: &str) -> Value {
+    eventually(T, &format!("{id} in the store"), || async {
+        let (code, m) = d
+            .call(
+                "GET",
+                &format!("/api/sessions/shop/messages/{}", message_path(id)),
+                None,
+            )
+            .await;
+        (code == 200).then_some(m)
+    })
+    .await
+}
+
+fn message_path(id: &str) -> String {
+    id.replace('@', "%40")
+}
+
+async fn inbound(sb: &Sandbox, extra: Value) -> String {
+    let mut body = json!({"from": CONTACT, "to": ACCOUNT, "name": "Dora"});
+    body.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    let (code, v) = sb.post("/_sandbox/messages", body).await;
+    assert_eq!(code, 201, "{v}");
+    v["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locations_contact_cards_and_voice_notes_both_ways() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sb, d, r) = setup(tmp.path()).await;
+
+    // Out: a named place.
+    let id = send(
+        &d,
+        json!({"to": CONTACT, "location": {"lat": 52.3731, "lng": 4.8922, "name": "Dam Square", "address": "Dam, Amsterdam"}}),
+    )
+    .await;
+    let phone = on_phone(&sb, &id).await;
+    assert_eq!(phone["type"], "location", "{phone}");
+    assert_eq!(phone["location"]["name"], "Dam Square");
+    assert_eq!(phone["location"]["address"], "Dam, Amsterdam");
+    assert_eq!(phone["location"]["lat"], 52.3731);
+    let m = stored(&d, &id).await;
+    assert_eq!(m["type"], "location");
+    assert_eq!(m["location"]["name"], "Dam Square");
+
+    // Out: contact cards.
+    let id = send(
+        &d,
+        json!({"to": CONTACT, "contacts": [{"phone": "+1 555 010 2030", "name": "Support Desk"}]}),
+    )
+    .await;
+    let phone = on_phone(&sb, &id).await;
+    assert_eq!(phone["type"], "vcard", "{phone}");
+    let card = phone["vcards"][0].as_str().unwrap();
+    assert!(
+        card.contains("FN:Support Desk") && card.contains("waid=15550102030"),
+        "{card}"
+    );
+    let m = stored(&d, &id).await;
+    assert_eq!(m["type"], "contact");
+    assert!(m["vcards"][0].as_str().unwrap().contains("Support Desk"));
+
+    // Out: a voice note.
+    let id = send(
+        &d,
+        json!({"to": CONTACT, "media": {"data": OGG_B64, "mimetype": "audio/ogg; codecs=opus"}, "voice": true}),
+    )
+    .await;
+    let phone = on_phone(&sb, &id).await;
+    assert_eq!(phone["type"], "ptt", "{phone}");
+    assert_eq!(stored(&d, &id).await["type"], "ptt");
+
+    // Bad input: clear errors, nothing sent.
+    for (body, field) in [
+        (
+            json!({"to": CONTACT, "location": {"lat": 123.0, "lng": 0.0}}),
+            "location",
+        ),
+        (
+            json!({"to": CONTACT, "location": {"lat": 1.0, "lng": 1.0}, "text": "hi"}),
+            "location",
+        ),
+        (json!({"to": CONTACT, "contacts": []}), "contacts"),
+        (json!({"to": CONTACT, "voice": true, "text": "hi"}), "voice"),
+        (
+            json!({"to": CONTACT, "voice": true, "media": {"data": "aGk=", "mimetype": "image/png"}}),
+            "voice",
+        ),
+    ] {
+        let (code, e) = d
+            .call("POST", "/api/sessions/shop/messages", Some(body.clone()))
+            .await;
+        assert_eq!(code, 422, "{body} -> {e}");
+        assert!(
+            e["error"]["message"].as_str().unwrap().contains(field),
+            "{e}"
+        );
+    }
+
+    // In: a place, a card, a voice note, as the webhook and the API see them.
+    let loc = inbound(&sb, json!({"location": {"lat": -33.8568, "lng": 151.2153, "name": "Opera House", "address": "Bennelong Point, Sydney"}})).await;
+    let card = "BEGIN:VCARD\nVERSION:3.0\nFN:Eve Example\nTEL;type=CELL;waid=15550009999:+15550009999\nEND:VCARD";
+    let vc = inbound(&sb, json!({"vcard": card})).await;
+    let ptt = inbound(
+        &sb,
+        json!({"media": {"data": OGG_B64, "mimetype": "audio/ogg; codecs=opus"}, "ptt": true}),
+    )
+    .await;
+    let p = event(&r, "message", |p| p["id"] == loc).await;
+    assert_eq!(p["type"], "location");
+    assert_eq!(
+        p["location"],
+        json!({"lat": -33.8568, "lng": 151.2153, "name": "Opera House", "address": "Bennelong Point, Sydney"})
+    );
+    let p = event(&r, "message", |p| p["id"] == vc).await;
+    assert_eq!(p["type"], "contact");
+    assert_eq!(p["vcards"], json!([card]));
+    assert!(p["text"].is_null());
+    let p = event(&r, "message", |p| p["id"] == ptt).await;
+    assert_eq!(p["type"], "ptt");
+    assert!(
+        p["media"]["mimetype"]
+            .as_str()
+            .unwrap()
+            .starts_with("audio/ogg")
+    );
+    let bytes = http()
+        .get(format!("{}{}", d.url, p["media"]["url"].as_str().unwrap()))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    use base64::Engine as _;
+    assert_eq!(
+        bytes,
+        base64::engine::general_purpose::STANDARD
+            .decode(OGG_B64)
+            .unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reactions_edits_and_deletes_both_ways() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sb, d, r) = setup(tmp.path()).await;
+    let me = format!("{ACCOUNT}@c.us");
+
+    let mine = send(
+        &d,
+        json!({"to": CONTACT, "text": "Your order ships tomorow"}),
+    )
+    .await;
+    on_phone(&sb, &mine).await;
+    let theirs = inbound(&sb, json!({"text": "Where is my order?"})).await;
+    event(&r, "message", |p| p["id"] == theirs).await;
+
+    // The contact reacts to our message; then takes it back.
+    let (code, v) = sb
+        .post(
+            &format!("/_sandbox/messages/{mine}/react"),
+            json!({"emoji": "👍"}),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    let p = event(&r, "message.reaction", |p| {
+        p["message"] == mine && p["emoji"] == "👍"
+    })
+    .await;
+    assert_eq!(p["from_me"], false);
+    assert_eq!(p["sender"], format!("{CONTACT}@c.us"));
+    let m = eventually(T, "the reaction stored", || async {
+        let m = stored(&d, &mine).await;
+        (m["reactions"][0]["emoji"] == "👍").then_some(m)
+    })
+    .await;
+    assert_eq!(m["reactions"][0]["sender"], format!("{CONTACT}@c.us"));
+    sb.post(
+        &format!("/_sandbox/messages/{mine}/react"),
+        json!({"emoji": ""}),
+    )
+    .await;
+    event(&r, "message.reaction", |p| {
+        p["message"] == mine && p["emoji"] == ""
+    })
+    .await;
+    eventually(T, "the reaction removed", || async {
+        stored(&d, &mine)
+            .await
+            .get("reactions")
+            .is_none()
+            .then_some(())
+    })
+    .await;
+
+    // We react to theirs: the contact's phone shows it.
+    let (code, v) = d
+        .call(
+            "POST",
+            &format!(
+                "/api/sessions/shop/messages/{}/reaction",
+                message_path(&theirs)
+            ),
+            Some(json!({"emoji": "❤️"})),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    eventually(T, "our reaction at the contact", || async {
+        (on_phone(&sb, &theirs).await["reactions"][ACCOUNT] == "❤️").then_some(())
+    })
+    .await;
+    let p = event(&r, "message.reaction", |p| p["message"] == theirs).await;
+    assert_eq!(p["from_me"], true);
+    assert_eq!(p["sender"], me);
+    let (code, e) = d
+        .call(
+            "POST",
+            &format!(
+                "/api/sessions/shop/messages/{}/reaction",
+                message_path(&theirs)
+            ),
+            Some(json!({"emoji": "not one emoji"})),
+        )
+        .await;
+    assert_eq!(code, 422, "{e}");
+
+    // We fix our typo: the contact sees the new text, the store keeps both.
+    let (code, v) = d
+        .call(
+            "PATCH",
+            &format!("/api/sessions/shop/messages/{}", message_path(&mine)),
+            Some(json!({"text": "Your order ships tomorrow"})),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    let phone = eventually(T, "the edit at the contact", || async {
+        let m = on_phone(&sb, &mine).await;
+        (m["text"] == "Your order ships tomorrow").then_some(m)
+    })
+    .await;
+    assert_eq!(phone["edits"], json!(["Your order ships tomorow"]));
+    let p = event(&r, "message.edited", |p| p["id"] == mine).await;
+    assert_eq!(p["text"], "Your order ships tomorrow");
+    let m = eventually(T, "the edit stored", || async {
+        let m = stored(&d, &mine).await;
+        (m["text"] == "Your order ships tomorrow").then_some(m)
+    })
+    .await;
+    assert_eq!(m["edits"][0]["text"], "Your order ships tomorow");
+    assert!(m["edited_at"].is_i64());
+
+    // Only our own messages can be edited or deleted.
+    let (code, e) = d
+        .call(
+            "PATCH",
+            &format!("/api/sessions/shop/messages/{}", message_path(&theirs)),
+            Some(json!({"text": "nope"})),
+        )
+        .await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("not_own_message")),
+        "{e}"
+    );
+    let (code, e) = d
+        .call(
+            "DELETE",
+            &format!("/api/sessions/shop/messages/{}", message_path(&theirs)),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("not_own_message")),
+        "{e}"
+    );
+    let (code, e) = d
+        .call(
+            "PATCH",
+            "/api/sessions/shop/messages/true_nobody%40c.us_X",
+            Some(json!({"text": "x"})),
+        )
+        .await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (404, Some("message_not_found")),
+        "{e}"
+    );
+
+    // The contact edits theirs: the event carries the new text, history kept.
+    let (code, v) = sb
+        .post(
+            &format!("/_sandbox/messages/{theirs}/edit"),
+            json!({"text": "Where is my order #42?"}),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    let p = event(&r, "message.edited", |p| p["id"] == theirs).await;
+    assert_eq!(p["text"], "Where is my order #42?");
+    let m = eventually(T, "their edit stored", || async {
+        let m = stored(&d, &theirs).await;
+        (m["text"] == "Where is my order #42?").then_some(m)
+    })
+    .await;
+    assert_eq!(m["edits"][0]["text"], "Where is my order?");
+
+    // We delete ours for everyone; the contact deletes theirs.
+    let (code, v) = d
+        .call(
+            "DELETE",
+            &format!("/api/sessions/shop/messages/{}", message_path(&mine)),
+            None,
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    eventually(T, "our delete at the contact", || async {
+        (on_phone(&sb, &mine).await["revoked"] == true).then_some(())
+    })
+    .await;
+    event(&r, "message.revoked", |p| p["id"] == mine).await;
+    let (code, v) = sb
+        .post(&format!("/_sandbox/messages/{theirs}/revoke"), json!({}))
+        .await;
+    assert_eq!(code, 200, "{v}");
+    event(&r, "message.revoked", |p| p["id"] == theirs).await;
+    for id in [&mine, &theirs] {
+        eventually(T, "the delete stored", || async {
+            (stored(&d, id).await["revoked"] == true).then_some(())
+        })
+        .await;
+    }
+    // A deleted message takes no reaction and no edit.
+    let (code, e) = d
+        .call(
+            "POST",
+            &format!(
+                "/api/sessions/shop/messages/{}/reaction",
+                message_path(&theirs)
+            ),
+            Some(json!({"emoji": "👍"})),
+        )
+        .await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("message_revoked")),
+        "{e}"
+    );
+}
