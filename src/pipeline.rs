@@ -85,7 +85,7 @@ impl Subscriptions {
         let mut out: Vec<Delivery> = own
             .iter()
             .chain(self.global.as_ref())
-            .filter(|h| h.wants(ev.event))
+            .filter(|h| h.wants_event(ev))
             .map(|h| Delivery::new(h, ev))
             .collect();
         if ev.event == EventKind::MessageAck {

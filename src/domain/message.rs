@@ -383,11 +383,13 @@ pub fn edit_event(session: &SessionId, id: &str, chat: &str, text: &str, at: i64
 
 /// `{id, message, chat, sender, emoji, from_me, timestamp}`: `message` is
 /// the message reacted to; an empty `emoji` takes the reaction back.
+/// `me`: the account's own id, when known.
 pub fn reaction_event(
     session: &SessionId,
     id: &str,
     message: &str,
     chat: &str,
+    me: Option<&str>,
     r: &Reaction,
 ) -> Event {
     Event::stable(
@@ -397,7 +399,7 @@ pub fn reaction_event(
         r.timestamp * 1000,
         json!({
             "id": id, "message": message, "chat": chat, "sender": r.sender,
-            "emoji": r.emoji, "from_me": r.from_me, "timestamp": r.timestamp,
+            "emoji": r.emoji, "from_me": r.from_me, "timestamp": r.timestamp, "me": me,
         }),
     )
 }

@@ -178,6 +178,16 @@ impl Webhook {
         event::wants(&self.events, kind) && self.format.carries(kind)
     }
 
+    /// Whether this subscriber gets this event: its kind, and what the
+    /// format can say about it (Cloud webhooks only report what contacts
+    /// do, so not this account's own reactions).
+    pub fn wants_event(&self, ev: &super::Event) -> bool {
+        self.wants(ev.event)
+            && !(self.format == Format::Cloud
+                && ev.event == EventKind::MessageReaction
+                && ev.payload["from_me"] == true)
+    }
+
     /// As shown by the API: the secret never leaves the daemon.
     pub fn redacted(&self) -> Webhook {
         let mut w = self.clone();

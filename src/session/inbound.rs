@@ -69,12 +69,7 @@ impl Inbound {
             BridgeEvent::Ack { ack, chat, ids } => {
                 let ack = Ack::from_wa(*ack);
                 let chat = chat.as_deref().unwrap_or_default();
-                let me = self
-                    .env
-                    .records
-                    .get(&self.id)
-                    .and_then(|r| r.me)
-                    .map(|m| m.id);
+                let me = self.me();
                 for id in ids {
                     let event = message::ack_event(&self.id, id, chat, me.as_deref(), ack);
                     ops.push(Op::Ack {
@@ -136,13 +131,29 @@ impl Inbound {
                 ops.push(Op::Amend {
                     session: self.id.clone(),
                     id: target.clone(),
-                    event: message::reaction_event(&self.id, &rid, target, chat, &r),
+                    event: message::reaction_event(
+                        &self.id,
+                        &rid,
+                        target,
+                        chat,
+                        self.me().as_deref(),
+                        &r,
+                    ),
                     change: Amendment::React(r),
                 });
             }
             _ => return false,
         }
         true
+    }
+
+    /// The account's own id, once linked.
+    fn me(&self) -> Option<String> {
+        self.env
+            .records
+            .get(&self.id)
+            .and_then(|r| r.me)
+            .map(|m| m.id)
     }
 
     /// A message from the page becomes a stored message and its events;

@@ -107,7 +107,7 @@ def test_pywa_sends_everything_and_gets_statuses(daemon, receiver, backend):
     assert out[img.id]["caption"] == "a dot" and out[img.id]["media"]["mimetype"] == "image/png"
     assert out[by_id.id]["caption"] == "uploaded" and base64.b64decode(out[by_id.id]["media"]["data"]) == PNG
     assert out[doc.id]["media"]["filename"] == "dot.png"
-    assert "52.52,13.405" in out[loc.id]["text"] and "Office" in out[loc.id]["text"]
+    assert out[loc.id]["type"] == "location" and out[loc.id]["location"] == {"lat": 52.52, "lng": 13.405, "name": "Office", "address": None}
     info = wa.get_media_url(up.id)
     assert info.mime_type == "image/png" and info.file_size == len(PNG)
     assert wa.get_media_bytes(info.url) == PNG
@@ -174,8 +174,66 @@ def test_templates_media_in_and_errors(daemon, receiver, backend):
     h = {"Authorization": f"Bearer {KEY}"}
     r = httpx.post(daemon.url + "/v21.0/shop1/messages", content=b"{", headers=h)
     assert r.status_code == 400 and r.json()["error"]["code"] == 100
-    r = httpx.post(daemon.url + "/v21.0/shop1/messages", json={"messaging_product": "whatsapp", "to": CONTACT, "type": "reaction"}, headers=h)
+    r = httpx.post(daemon.url + "/v21.0/shop1/messages", json={"messaging_product": "whatsapp", "to": CONTACT, "type": "product"}, headers=h)
     assert r.status_code == 400 and r.json()["error"]["code"] == 131051
     r = httpx.post(daemon.url + "/v21.0/shop1/media", headers=h, files={"file": ("big.bin", b"\0" * (65 << 20), "application/octet-stream")},
                    data={"messaging_product": "whatsapp", "type": "application/octet-stream"}, timeout=60)
     assert r.status_code == 413 and r.json()["error"]["code"] == 131053
+
+
+def test_locations_contacts_reactions_and_voice_notes(daemon, receiver, backend):
+    """pywa sends a named place, a contact card and reactions; it parses the
+    same kinds (and a voice note) arriving, signatures checked."""
+    n = daemon.native()
+    hooks = [{"url": receiver.url + "/cloud", "format": "cloud", "secret": APP_SECRET, "verify_token": "vt",
+              "events": ["message", "message.ack", "message.reaction"]}]
+    assert n.put("/api/sessions/shop1/webhooks", json=hooks).status_code == 200
+    wa = backend.wa
+
+    def at_phone(mid):
+        sent = lambda: [m for m in daemon.sent() if m["id"] == mid]
+        return eventually(f"{mid} at the contact", sent)[0]
+
+    sent = wa.send_location(to=CONTACT, latitude=40.6892, longitude=-74.0445, name="Statue of Liberty", address="Liberty Island, NY")
+    m = at_phone(sent.id)
+    assert m["type"] == "location"
+    assert m["location"] == {"lat": 40.6892, "lng": -74.0445, "name": "Statue of Liberty", "address": "Liberty Island, NY"}
+
+    card = types.Contact(name=types.Contact.Name(formatted_name="Night Desk", first_name="Night"),
+                         phones=[types.Contact.Phone(phone="+1 555 010 4040", wa_id="15550104040", type="CELL")])
+    sent = wa.send_contact(to=CONTACT, contact=card)
+    m = at_phone(sent.id)
+    assert m["type"] == "vcard" and "FN:Night Desk" in m["vcards"][0] and "waid=15550104040" in m["vcards"][0]
+
+    # The contact writes; we react to it through pywa, then take it back.
+    theirs = daemon.inbound(CONTACT, "do you deliver?", name="Alice")
+    eventually("the message at pywa", lambda: [x for x in backend.messages if x.id == theirs])
+    wa.send_reaction(to=CONTACT, emoji="👍", message_id=theirs)
+    all_msgs = lambda: httpx.get(daemon.sandbox + "/_sandbox/messages", params={"account": ACCOUNT, "direction": "all"}).json()
+    eventually("our reaction at the contact", lambda: [m for m in all_msgs() if m["id"] == theirs and m["reactions"].get(ACCOUNT) == "👍"])
+    wa.remove_reaction(to=CONTACT, message_id=theirs)
+    eventually("our reaction taken back", lambda: [m for m in all_msgs() if m["id"] == theirs and not m["reactions"]])
+
+    # Arriving: a place, a card, a voice note, and the contact's reaction.
+    post = lambda body: httpx.post(daemon.sandbox + "/_sandbox/messages", json=dict({"from": CONTACT, "to": ACCOUNT, "name": "Alice"}, **body)).json()["id"]
+    loc = post({"location": {"lat": 48.8584, "lng": 2.2945, "name": "Eiffel Tower", "address": "Champ de Mars, Paris"}})
+    vc = post({"vcard": "BEGIN:VCARD\nVERSION:3.0\nFN:Bob Builder\nTEL;type=CELL;waid=15550007777:+1 555 000 7777\nEND:VCARD"})
+    voice = post({"media": {"data": base64.b64encode(b"OggS fake opus").decode(), "mimetype": "audio/ogg; codecs=opus"}, "ptt": True})
+    got = lambda mid: eventually(f"{mid} at pywa", lambda: [x for x in backend.messages if x.id == mid])[0]
+    m = got(loc)
+    assert m.type == types.MessageType.LOCATION
+    assert (m.location.latitude, m.location.longitude, m.location.name, m.location.address) == (48.8584, 2.2945, "Eiffel Tower", "Champ de Mars, Paris")
+    m = got(vc)
+    assert m.type == types.MessageType.CONTACTS
+    assert m.contacts[0].name.formatted_name == "Bob Builder"
+    assert m.contacts[0].phones[0].wa_id == "15550007777"
+    m = got(voice)
+    assert m.type == types.MessageType.AUDIO and m.audio.voice is True
+
+    mine = wa.send_message(to=CONTACT, text="we deliver daily").id
+    at_phone(mine)
+    r = httpx.post(daemon.sandbox + f"/_sandbox/messages/{mine}/react", json={"emoji": "🎉"})
+    assert r.status_code == 200, r.text
+    m = eventually("the reaction at pywa", lambda: [x for x in backend.messages if x.type == types.MessageType.REACTION and x.reaction.message_id == mine])[0]
+    assert m.reaction.emoji == "🎉" and m.from_user.wa_id == CONTACT
+    assert not backend.rejected

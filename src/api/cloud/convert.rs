@@ -2,8 +2,8 @@
 //! `/messages` request body into a core send, responses, media ids,
 //! business-scoped user ids, templates, and the webhook envelope.
 
-use crate::core::{CoreError, MediaSource, OutgoingMedia, SendRequest};
-use crate::domain::{Menu, MenuKind, Message, SessionId, Wid, parse_phone, user_of};
+use crate::core::{CardOf, CoreError, MediaSource, OutgoingMedia, SendRequest, Special};
+use crate::domain::{Location, Menu, MenuKind, Message, SessionId, Wid, parse_phone, user_of};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
@@ -191,6 +191,13 @@ pub enum Request {
         params: Vec<String>,
         reply_to: Option<String>,
     },
+    /// A reaction to a message; an empty emoji takes it back.
+    React {
+        input: String,
+        to: Wid,
+        message_id: String,
+        emoji: String,
+    },
 }
 
 fn str_at<'a>(v: &'a Value, path: &str) -> Option<&'a str> {
@@ -299,16 +306,58 @@ pub fn request(body: &Value, session: &SessionId, users: &UserIds) -> Result<Req
                     "The parameters location['latitude'] and ['longitude'] are required numbers.",
                 ));
             };
-            // WhatsApp Web sends no location pins from here: a text with a map link.
-            let mut text = String::new();
-            for k in ["name", "address"] {
-                if let Some(s) = l[k].as_str().filter(|s| !s.is_empty()) {
-                    text.push_str(s);
-                    text.push('\n');
-                }
+            let text = |k: &str| l[k].as_str().filter(|s| !s.is_empty()).map(String::from);
+            let mut s = plain(String::new());
+            s.text = None;
+            s.special = Some(Special::Location(Location {
+                lat,
+                lng,
+                name: text("name"),
+                address: text("address"),
+            }));
+            s
+        }
+        "contacts" => {
+            let mut cards = vec![];
+            for c in body["contacts"].as_array().into_iter().flatten() {
+                let name = str_at(c, "name.formatted_name").ok_or_else(|| {
+                    GraphError::param(
+                        "The parameter contacts['name']['formatted_name'] is required.",
+                    )
+                })?;
+                let phone = c["phones"]
+                    .as_array()
+                    .and_then(|p| p.first())
+                    .and_then(|p| p["wa_id"].as_str().or(p["phone"].as_str()))
+                    .ok_or_else(|| {
+                        GraphError::param("The parameter contacts['phones'] is required.")
+                    })?;
+                let id = Wid::parse(phone)
+                    .map_err(|e| GraphError::param(format!("Invalid contacts phone: {e}")))?;
+                cards.push(CardOf {
+                    id,
+                    name: name.to_string(),
+                });
             }
-            text.push_str(&format!("https://maps.google.com/?q={lat},{lng}"));
-            plain(text)
+            if cards.is_empty() {
+                return Err(GraphError::param("The parameter contacts is required."));
+            }
+            let mut s = plain(String::new());
+            s.text = None;
+            s.special = Some(Special::Contacts(cards));
+            s
+        }
+        "reaction" => {
+            let message_id = str_at(body, "reaction.message_id").ok_or_else(|| {
+                GraphError::param("The parameter reaction['message_id'] is required.")
+            })?;
+            let emoji = body["reaction"]["emoji"].as_str().unwrap_or("");
+            return Ok(Request::React {
+                input,
+                to,
+                message_id: message_id.to_string(),
+                emoji: emoji.to_string(),
+            });
         }
         "interactive" => {
             let (text, menu) = interactive(&body["interactive"])?;
@@ -352,7 +401,7 @@ pub fn request(body: &Value, session: &SessionId, users: &UserIds) -> Result<Req
                 StatusCode::BAD_REQUEST,
                 131051,
                 format!(
-                    "Unsupported message type: {other} (wabridge sends text, image, video, audio, document, sticker, location, interactive and template)"
+                    "Unsupported message type: {other} (wabridge sends text, image, video, audio, document, sticker, location, contacts, reaction, interactive and template)"
                 ),
             ));
         }
@@ -501,8 +550,34 @@ pub fn envelope(session: &SessionId, me: &str, value: Value) -> Value {
 fn cloud_type(kind: &str) -> &str {
     match kind {
         "text" | "image" | "video" | "audio" | "document" | "sticker" | "location" => kind,
+        "ptt" => "audio",
+        "contact" => "contacts",
         _ => "unsupported",
     }
+}
+
+/// A vCard as a Cloud API contact: its formatted name and phones.
+pub fn vcard_contact(v: &str) -> Value {
+    let mut name = String::new();
+    let mut phones = vec![];
+    for line in v.lines() {
+        let (key, value) = line.split_once(':').unwrap_or((line, ""));
+        let upper = key.to_ascii_uppercase();
+        if upper == "FN" || upper.starts_with("FN;") {
+            name = value.trim().to_string();
+        } else if upper.starts_with("TEL") {
+            let wa_id = key
+                .split(';')
+                .find_map(|p| p.strip_prefix("waid=").or(p.strip_prefix("WAID=")))
+                .map(String::from);
+            let mut phone = json!({"phone": value.trim(), "type": "CELL"});
+            if let Some(w) = wa_id {
+                phone["wa_id"] = json!(w);
+            }
+            phones.push(phone);
+        }
+    }
+    json!({"name": {"formatted_name": name, "first_name": name}, "phones": phones})
 }
 
 /// An inbound message as Cloud's `messages[0]` with its contact.
@@ -518,10 +593,21 @@ pub fn inbound(session: &SessionId, p: &Value, users: &UserIds) -> Value {
     match kind {
         "text" => m["text"] = json!({"body": s("text")}),
         "location" => {
-            m["location"] =
-                json!({"latitude": p["location"]["lat"], "longitude": p["location"]["lng"]})
+            let l = &p["location"];
+            let mut loc = json!({"latitude": l["lat"], "longitude": l["lng"]});
+            for k in ["name", "address"] {
+                if let Some(v) = l[k].as_str() {
+                    loc[k] = json!(v);
+                }
+            }
+            m["location"] = loc;
         }
-        "image" | "video" | "audio" | "document" | "sticker" => {
+        "contact" => {
+            let cards = p["vcards"].as_array().into_iter().flatten();
+            m["contacts"] =
+                Value::Array(cards.filter_map(Value::as_str).map(vcard_contact).collect());
+        }
+        "image" | "video" | "audio" | "ptt" | "document" | "sticker" => {
             let mut media = json!({"id": message_media_id(session, s("id")),
                                    "mime_type": p["media"]["mimetype"].as_str().unwrap_or("application/octet-stream"),
                                    "sha256": p["media"]["sha256"].as_str().unwrap_or("")});
@@ -531,7 +617,10 @@ pub fn inbound(session: &SessionId, p: &Value, users: &UserIds) -> Value {
             if let Some(f) = p["media"]["filename"].as_str() {
                 media["filename"] = json!(f);
             }
-            m[kind] = media;
+            if kind == "ptt" {
+                media["voice"] = json!(true);
+            }
+            m[cloud_type(kind)] = media;
         }
         _ => m["unsupported"] = json!({"type": kind}),
     }
@@ -559,6 +648,20 @@ pub fn inbound(session: &SessionId, p: &Value, users: &UserIds) -> Value {
         &me,
         json!({"contacts": [contact], "messages": [m]}),
     )
+}
+
+/// A contact's reaction as Cloud's `messages[0]` of type `reaction` (no
+/// `emoji` when it was taken back).
+pub fn reaction(session: &SessionId, p: &Value, me: &str, users: &UserIds) -> Value {
+    let phone = user_of(p["sender"].as_str().unwrap_or("")).to_string();
+    let mut r = json!({"message_id": p["message"]});
+    if let Some(e) = p["emoji"].as_str().filter(|e| !e.is_empty()) {
+        r["emoji"] = json!(e);
+    }
+    let m = json!({"from": phone, "id": p["id"], "timestamp": p["timestamp"].as_i64().unwrap_or(0).to_string(),
+                   "type": "reaction", "reaction": r});
+    let contact = json!({"profile": {"name": phone}, "wa_id": phone, "user_id": users.user_id(session, &phone)});
+    envelope(session, me, json!({"contacts": [contact], "messages": [m]}))
 }
 
 /// An ack as Cloud's `statuses[0]`, with the contact (clients need it).
@@ -590,6 +693,18 @@ pub fn status(session: &SessionId, p: &Value, at_ms: i64, users: &UserIds) -> Va
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_vcard_as_a_cloud_contact() {
+        let c = vcard_contact(
+            "BEGIN:VCARD\nVERSION:3.0\nN:;Bob;;;\nFN:Bob Builder\nTEL;type=CELL;waid=15550007777:+1 555 000 7777\nEND:VCARD",
+        );
+        assert_eq!(c["name"]["formatted_name"], "Bob Builder");
+        assert_eq!(
+            c["phones"][0],
+            json!({"phone": "+1 555 000 7777", "type": "CELL", "wa_id": "15550007777"})
+        );
+    }
 
     #[test]
     fn versions_user_ids_media_ids() {

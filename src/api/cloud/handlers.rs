@@ -56,6 +56,23 @@ pub async fn messages(
             Ok(Json(json!({"success": true})))
         }
         Request::Send { input, to, send } => send_and_answer(&st, &id, &input, &to, send).await,
+        Request::React {
+            input,
+            to,
+            message_id,
+            emoji,
+        } => {
+            st.core.react(&id, &message_id, &emoji).await?;
+            // The id answered is the message reacted to: WhatsApp Web does
+            // not tell a reaction's own id when it is sent.
+            let phone = to.user();
+            Ok(Json(cv::sent(
+                &input,
+                phone,
+                &st.users.user_id(&id, phone),
+                &message_id,
+            )))
+        }
         Request::Template {
             input,
             to,

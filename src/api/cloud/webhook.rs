@@ -11,6 +11,10 @@ pub fn render(d: &Delivery, users: &UserIds) -> Rendered {
     let ev = &d.event;
     let value = match ev.event {
         EventKind::MessageAck => convert::status(&ev.session, &ev.payload, ev.timestamp, users),
+        EventKind::MessageReaction => {
+            let me = crate::domain::user_of(ev.payload["me"].as_str().unwrap_or(""));
+            convert::reaction(&ev.session, &ev.payload, me, users)
+        }
         _ => convert::inbound(&ev.session, &ev.payload, users),
     };
     let body = serde_json::to_vec(&value).unwrap_or_default();

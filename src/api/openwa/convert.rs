@@ -226,6 +226,8 @@ fn message_type(kind: &str) -> &'static str {
         "image" => "image",
         "video" => "video",
         "audio" => "audio",
+        "ptt" => "ptt",
+        "contact" => "vcard",
         "document" => "document",
         "sticker" => "sticker",
         "location" => "location",
@@ -264,14 +266,26 @@ pub fn message(p: &Value) -> Value {
     let chat = s("chat").unwrap_or("");
     let from_me = p["from_me"].as_bool().unwrap_or(false);
     let kind = s("type").unwrap_or("other");
-    let is_media = !matches!(kind, "text" | "location" | "other");
+    let is_media = !matches!(kind, "text" | "location" | "contact" | "other");
     let is_group = chat.ends_with("@g.us");
     let sender_id = match p["sender"]["phone"].as_str() {
         Some(phone) => format!("{phone}@c.us"),
         None => s("from").unwrap_or(chat).to_string(),
     };
     let name = p["sender"]["name"].as_str();
-    let body = if is_media { s("caption") } else { s("text") }.unwrap_or("");
+    let cards: Vec<&str> = p["vcards"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let body = match kind {
+        // open-wa's body of a contact card is the vCard itself.
+        "contact" => cards.first().copied(),
+        _ if is_media => s("caption"),
+        _ => s("text"),
+    }
+    .unwrap_or("");
     let t = p["timestamp"].as_i64().unwrap_or(0);
     let mut m = json!({
         "id": id,
@@ -315,6 +329,26 @@ pub fn message(p: &Value) -> Value {
     if kind == "location" {
         m["lat"] = p["location"]["lat"].clone();
         m["lng"] = p["location"]["lng"].clone();
+        // WhatsApp's `loc`: a named place's name and address, one per line.
+        let loc: Vec<&str> = ["name", "address"]
+            .iter()
+            .filter_map(|k| p["location"][*k].as_str())
+            .collect();
+        if !loc.is_empty() {
+            m["loc"] = json!(loc.join("\n"));
+        }
+    }
+    if cards.len() > 1 {
+        m["type"] = json!("multi_vcard");
+        m["vcardList"] = json!(
+            cards
+                .iter()
+                .map(|v| json!({"vcard": v}))
+                .collect::<Vec<_>>()
+        );
+    }
+    if p["revoked"] == true {
+        m["type"] = json!("revoked");
     }
     m
 }
@@ -670,4 +704,55 @@ pub fn webhook_envelope(
     m.insert("data".into(), data);
     m.insert("webhook_id".into(), json!(webhook_id));
     Value::Object(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payload(kind: &str, extra: Value) -> Value {
+        let mut p = json!({"id": "false_15551234567@c.us_X", "chat": "15551234567@c.us", "from": "15551234567@c.us",
+            "to": "15550001111@c.us", "from_me": false, "type": kind, "text": null, "caption": null, "timestamp": 1,
+            "ack": "sent", "sender": {"phone": "15551234567", "name": "Alice"}, "reply_to": null, "media": null});
+        p.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        p
+    }
+
+    #[test]
+    fn places_cards_and_voice_notes_as_open_wa_shows_them() {
+        let m = message(&payload(
+            "location",
+            json!({"location": {"lat": 1.5, "lng": 2.5, "name": "Cafe", "address": "Main St 1"}}),
+        ));
+        assert_eq!(
+            (m["type"].as_str(), m["lat"].as_f64(), m["lng"].as_f64()),
+            (Some("location"), Some(1.5), Some(2.5))
+        );
+        assert_eq!(m["loc"], "Cafe\nMain St 1");
+        let card = "BEGIN:VCARD\nFN:Bob\nEND:VCARD";
+        let m = message(&payload("contact", json!({"vcards": [card]})));
+        assert_eq!(
+            (
+                m["type"].as_str(),
+                m["body"].as_str(),
+                m["isMedia"].as_bool()
+            ),
+            (Some("vcard"), Some(card), Some(false))
+        );
+        let m = message(&payload("contact", json!({"vcards": [card, card]})));
+        assert_eq!(m["type"], "multi_vcard");
+        assert_eq!(m["vcardList"].as_array().unwrap().len(), 2);
+        let m = message(&payload(
+            "ptt",
+            json!({"media": {"mimetype": "audio/ogg", "url": "/x"}}),
+        ));
+        assert_eq!(
+            (m["type"].as_str(), m["isMedia"].as_bool()),
+            (Some("ptt"), Some(true))
+        );
+        let m = message(&payload("text", json!({"text": "gone", "revoked": true})));
+        assert_eq!(m["type"], "revoked");
+    }
 }

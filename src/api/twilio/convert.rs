@@ -512,6 +512,13 @@ pub fn inbound_form(session: &SessionId, p: &Value, public_url: &str) -> Vec<(St
     if kind == "location" {
         f.push(("Latitude".into(), p["location"]["lat"].to_string()));
         f.push(("Longitude".into(), p["location"]["lng"].to_string()));
+        // Twilio names a shared place's address and name so.
+        if let Some(a) = p["location"]["address"].as_str() {
+            f.push(("Address".into(), a.to_string()));
+        }
+        if let Some(n) = p["location"]["name"].as_str() {
+            f.push(("Label".into(), n.to_string()));
+        }
     }
     if let Some(r) = p["reply_to"].as_str() {
         f.push(("OriginalRepliedMessageSid".into(), sid_for(session, r)));
@@ -673,6 +680,21 @@ pub fn twiml(xml: &[u8]) -> Result<Vec<TwimlMessage>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shared_place_carries_its_address_and_label() {
+        let sid = SessionId::parse("shop1").unwrap();
+        let p = json!({"id": "false_15551234567@c.us_X", "chat": "15551234567@c.us", "from": "15551234567@c.us",
+            "to": "15550001111@c.us", "from_me": false, "type": "location", "text": null, "caption": null,
+            "timestamp": 1, "ack": "sent", "sender": {"phone": "15551234567", "name": "Alice"}, "reply_to": null,
+            "media": null, "location": {"lat": 1.5, "lng": 2.5, "name": "Cafe", "address": "Main St 1"}});
+        let f: std::collections::HashMap<_, _> =
+            inbound_form(&sid, &p, "http://x").into_iter().collect();
+        assert_eq!(f["Latitude"], "1.5");
+        assert_eq!(f["Longitude"], "2.5");
+        assert_eq!(f["Address"], "Main St 1");
+        assert_eq!(f["Label"], "Cafe");
+    }
 
     #[test]
     fn signature_matches_twilios_own_test_vector() {
