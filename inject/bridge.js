@@ -281,5 +281,10 @@
     async logout() {
       return WPP.conn.logout();
     },
+    // Link by phone number: the 8-character code the user types into
+    // WhatsApp on that phone (Linked devices → Link with phone number).
+    async pairCode(phone) {
+      return String(await WPP.conn.genLinkDeviceCodeForPhoneNumber(phone, true));
+    },
   };
 })();

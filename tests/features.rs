@@ -413,3 +413,83 @@ async fn reactions_edits_and_deletes_both_ways() {
         "{e}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pairing_code_links_a_session_without_a_qr() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = Sandbox::start(tmp.path(), &[]).await;
+    let d = Daemon::start(&tmp.path().join("data"), &format!("{}/", sb.url), &[]).await;
+    let r = Receiver::start().await;
+    let (code, body) = d
+        .call(
+            "POST",
+            "/api/sessions",
+            Some(json!({"id": "bycode", "webhooks": [{"url": r.url, "events": ["session.pairing_code"]}]})),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    d.wait_status("bycode", "SCAN_QR", T).await;
+    let phone = "15550004444";
+    let (code, got) = d
+        .call(
+            "POST",
+            "/api/sessions/bycode/pair",
+            Some(json!({"phone": "+1 (555) 000-4444"})),
+        )
+        .await;
+    assert_eq!(code, 200, "{got}");
+    let pairing = got["code"].as_str().unwrap().to_string();
+    assert_eq!(pairing.len(), 8, "{got}");
+    assert!(pairing.chars().all(|c| c.is_ascii_alphanumeric()), "{got}");
+    assert_eq!(got["phone"], phone);
+    let ev = event(&r, "session.pairing_code", |p| {
+        p["code"] == pairing.as_str()
+    })
+    .await;
+    assert_eq!(ev["phone"], phone);
+
+    // Typed on another phone: refused. On the right one: linked, no QR.
+    let (code, e) = sb
+        .post(
+            "/_sandbox/link",
+            json!({"code": pairing, "phone": "15550005555"}),
+        )
+        .await;
+    assert_eq!(code, 403, "{e}");
+    let dashed = format!("{}-{}", &pairing[..4], &pairing[4..]);
+    let (code, e) = sb
+        .post(
+            "/_sandbox/link",
+            json!({"code": dashed, "phone": phone, "name": "Coded Shop"}),
+        )
+        .await;
+    assert_eq!(code, 200, "{e}");
+    let s = d.wait_status("bycode", "CONNECTED", T).await;
+    assert_eq!(s["me"]["phone"], phone);
+    // A linked session has nothing to pair; bad numbers are refused.
+    let (code, e) = d
+        .call(
+            "POST",
+            "/api/sessions/bycode/pair",
+            Some(json!({"phone": phone})),
+        )
+        .await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("not_waiting_for_scan")),
+        "{e}"
+    );
+    let (code, e) = d
+        .call(
+            "POST",
+            "/api/sessions/bycode/pair",
+            Some(json!({"phone": "not a phone"})),
+        )
+        .await;
+    assert_eq!(code, 422, "{e}");
+    // The code is spent.
+    let (code, _) = sb
+        .post("/_sandbox/link", json!({"code": pairing, "phone": phone}))
+        .await;
+    assert_eq!(code, 404);
+}

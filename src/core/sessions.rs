@@ -58,6 +58,25 @@ impl Core {
     }
 
     /// The QR string to scan; 409 unless the session waits for a scan.
+    /// Links by phone number instead of a QR: the 8-character code to type
+    /// into WhatsApp on that phone. Also announced as `session.pairing_code`.
+    pub async fn pair(&self, id: &SessionId, phone: &str) -> Result<String, CoreError> {
+        let phone =
+            crate::domain::parse_phone(phone).map_err(|e| CoreError::invalid("phone", e))?;
+        self.qr(id).await?;
+        let bridge = self.manager.unlinked_bridge(id).await?;
+        let code = bridge
+            .pair_code(&phone)
+            .await
+            .map_err(|e| CoreError::from(crate::session::CallFailure::from(e)))?;
+        self.pipeline.emit(crate::domain::Event::new(
+            id,
+            crate::domain::EventKind::SessionPairingCode,
+            serde_json::json!({"code": code, "phone": phone}),
+        ));
+        Ok(code)
+    }
+
     pub async fn qr(&self, id: &SessionId) -> Result<String, CoreError> {
         let view = self.manager.get(id).await?;
         view.live

@@ -16,6 +16,9 @@ pub enum EventKind {
     /// `{qr, data_url}`: a new QR to scan.
     #[serde(rename = "session.qr")]
     SessionQr,
+    /// `{code, phone}`: a code to link by phone number was issued.
+    #[serde(rename = "session.pairing_code")]
+    SessionPairingCode,
     /// A Message someone else sent to the account.
     #[serde(rename = "message")]
     Message,
@@ -38,9 +41,10 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 8] = [
+    pub const ALL: [EventKind; 9] = [
         EventKind::SessionStatus,
         EventKind::SessionQr,
+        EventKind::SessionPairingCode,
         EventKind::Message,
         EventKind::MessageAny,
         EventKind::MessageAck,
@@ -53,6 +57,7 @@ impl EventKind {
         match self {
             EventKind::SessionStatus => "session.status",
             EventKind::SessionQr => "session.qr",
+            EventKind::SessionPairingCode => "session.pairing_code",
             EventKind::Message => "message",
             EventKind::MessageAny => "message.any",
             EventKind::MessageAck => "message.ack",

@@ -25,7 +25,10 @@ impl Format {
             // open-wa sends its QR through another channel (--ev), not webhooks.
             Format::Openwa => !matches!(
                 kind,
-                EventKind::SessionQr | EventKind::MessageEdited | EventKind::MessageReaction
+                EventKind::SessionQr
+                    | EventKind::SessionPairingCode
+                    | EventKind::MessageEdited
+                    | EventKind::MessageReaction
             ),
             // Cloud webhooks carry inbound messages (reactions are messages
             // there) and statuses.

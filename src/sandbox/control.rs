@@ -90,23 +90,36 @@ fn phone(v: &Value, field: &str) -> Result<String, Fail> {
         .map_err(|e| invalid(field, &format!("is not a phone number: {e}")))
 }
 
+/// The phone links a device: by scanning its QR (`qr`), or by entering
+/// the pairing code the device shows (`code`).
 async fn link(State(sb): State<Sandbox>, raw: Bytes) -> Res {
     let v = body(&raw)?;
-    let qr = req_str(&v, "qr")?;
     let phone = phone(&v, "phone")?;
     let name = opt_str(&v, "name")?;
+    let qr = opt_str(&v, "qr")?;
+    let code = opt_str(&v, "code")?;
     let mut w = sb.world.lock().await;
-    match w.link(&qr, &phone, name.as_deref()) {
+    let linked = match (qr, code) {
+        (Some(qr), None) => w.link(&qr, &phone, name.as_deref()),
+        (None, Some(code)) => w.link_code(&code, &phone, name.as_deref()),
+        _ => return Err(invalid("qr", "or 'code' is required (one of them)")),
+    };
+    match linked {
         Ok(()) => Ok(Json(json!({"phone": phone})).into_response()),
         Err(LinkError::NotShown) => Err(Fail(
             StatusCode::NOT_FOUND,
             "qr_not_found",
-            "no device shows that QR".into(),
+            "no device shows that QR or pairing code".into(),
         )),
         Err(LinkError::Expired) => Err(Fail(
             StatusCode::GONE,
             "qr_expired",
-            "that QR has expired; scan the one the device shows now".into(),
+            "that QR or code has expired; use the one the device shows now".into(),
+        )),
+        Err(LinkError::WrongPhone) => Err(Fail(
+            StatusCode::FORBIDDEN,
+            "wrong_phone",
+            "that pairing code was asked for another phone number".into(),
         )),
     }
 }

@@ -111,6 +111,17 @@ async fn handle(sb: &Sandbox, conn: u64, v: Value) {
                 json!({"t": "result", "req": req, "ok": true, "value": true}),
             );
         }
+        "pair_code" => {
+            let phone = crate::domain::parse_phone(v["phone"].as_str().unwrap_or(""));
+            let body = match phone
+                .map_err(|e| format!("invalid phone number: {e}"))
+                .and_then(|p| w.pair_code(conn, &p))
+            {
+                Ok(code) => json!({"t": "result", "req": req, "ok": true, "value": code}),
+                Err(e) => json!({"t": "result", "req": req, "ok": false, "error": e}),
+            };
+            reply(&w, body);
+        }
         "react" | "edit" | "revoke" => {
             use super::world::{Actor, ChangeError};
             let id = v["id"].as_str().unwrap_or("");

@@ -187,6 +187,8 @@ pub struct World {
     pub conns: HashMap<u64, Conn>,
     /// QR strings that were shown and rotated away, for 410 on link.
     pub expired_qrs: HashMap<String, Instant>,
+    /// Pairing codes by code.
+    pub pair_codes: HashMap<String, PairCode>,
     next_conn: u64,
     pub dirty: bool,
 }
@@ -194,7 +196,21 @@ pub struct World {
 pub enum LinkError {
     NotShown,
     Expired,
+    /// A pairing code entered on a phone other than the one it was asked for.
+    WrongPhone,
 }
+
+/// A pairing code a device asked for: which device, for which phone.
+pub struct PairCode {
+    pub conn: u64,
+    pub phone: String,
+    pub at: Instant,
+}
+
+/// How long a pairing code can be entered (WhatsApp's are short-lived).
+pub const PAIR_CODE_TTL: Duration = Duration::from_secs(180);
+/// WhatsApp's pairing codes: 8 characters, no look-alikes (0/O, 1/I).
+const PAIR_ALPHABET: &[u8] = b"123456789ABCDEFGHJKLMNPQRSTVWXYZ";
 
 fn b64(n: usize) -> String {
     let mut bytes = vec![0u8; n];
@@ -223,6 +239,7 @@ impl World {
             p,
             conns: HashMap::new(),
             expired_qrs: HashMap::new(),
+            pair_codes: HashMap::new(),
             next_conn: 1,
             dirty: false,
         }
@@ -242,6 +259,7 @@ impl World {
     }
 
     pub fn remove_conn(&mut self, id: u64) {
+        self.pair_codes.retain(|_, p| p.conn != id);
         if let Some(Conn {
             link: Link::Unlinked { qr, .. },
             ..
@@ -321,6 +339,57 @@ impl World {
         )
     }
 
+    /// An unlinked device asks for a code to link `phone` by (instead of a QR).
+    pub fn pair_code(&mut self, conn: u64, phone: &str) -> Result<String, String> {
+        if !self.is_unlinked(conn) {
+            return Err("the device is already linked".into());
+        }
+        self.pair_codes
+            .retain(|_, p| p.conn != conn && p.at.elapsed() < PAIR_CODE_TTL);
+        let mut rng = rand::rng();
+        let code: String = (0..8)
+            .map(|_| PAIR_ALPHABET[rng.random_range(0..PAIR_ALPHABET.len())] as char)
+            .collect();
+        self.pair_codes.insert(
+            code.clone(),
+            PairCode {
+                conn,
+                phone: phone.to_string(),
+                at: Instant::now(),
+            },
+        );
+        Ok(code)
+    }
+
+    /// The phone entered a pairing code: link the device that asked for it.
+    pub fn link_code(
+        &mut self,
+        code: &str,
+        phone: &str,
+        name: Option<&str>,
+    ) -> Result<(), LinkError> {
+        let code: String = code
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_uppercase();
+        let p = self.pair_codes.get(&code).ok_or(LinkError::NotShown)?;
+        if p.at.elapsed() > PAIR_CODE_TTL {
+            self.pair_codes.remove(&code);
+            return Err(LinkError::Expired);
+        }
+        if p.phone != phone {
+            return Err(LinkError::WrongPhone);
+        }
+        let conn = p.conn;
+        self.pair_codes.retain(|_, p| p.conn != conn);
+        if !self.is_unlinked(conn) {
+            return Err(LinkError::NotShown);
+        }
+        self.link_conn(conn, phone, name);
+        Ok(())
+    }
+
     /// The phone scanned `qr`: link the device showing it to `phone`.
     pub fn link(&mut self, qr: &str, phone: &str, name: Option<&str>) -> Result<(), LinkError> {
         let conn = self
@@ -335,6 +404,12 @@ impl World {
                 LinkError::NotShown
             });
         };
+        self.pair_codes.retain(|_, p| p.conn != conn);
+        self.link_conn(conn, phone, name);
+        Ok(())
+    }
+
+    fn link_conn(&mut self, conn: u64, phone: &str, name: Option<&str>) {
         let acct = self
             .p
             .accounts
@@ -356,7 +431,6 @@ impl World {
             json!({"t": "linked", "token": token, "phone": phone, "name": name, "platform": "android"}),
         );
         self.go_linked(conn, phone.to_string());
-        Ok(())
     }
 
     /// A linked device comes online: history sync, then what was queued.

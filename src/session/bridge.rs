@@ -262,6 +262,11 @@ impl Bridge {
         self.call("logout", &[]).await
     }
 
+    /// Asks WhatsApp for a code to link this device by phone number.
+    pub async fn pair_code(&self, phone: &str) -> Result<String, CallError> {
+        self.call("pairCode", &[json!(phone)]).await
+    }
+
     /// Liveness probe: a trivial evaluation under `timeout`.
     pub async fn ping(&self, timeout: Duration) -> Result<(), CallError> {
         evaluate::<i64>(&self.page, timeout, "1").await.map(drop)

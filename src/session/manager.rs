@@ -390,4 +390,17 @@ impl Manager {
         }
         Ok(Bridge::new(page, self.env.config.page_timeout))
     }
+
+    /// The bridge into a session's page while it waits to be linked.
+    pub async fn unlinked_bridge(&self, id: &SessionId) -> Result<Bridge, CallFailure> {
+        let (page, live) = self.page(id).await?;
+        if live.status != Status::ScanQr {
+            return Err(ManagerError::WrongState(format!(
+                "session '{id}' is not waiting to be linked (status {})",
+                live.status.as_str()
+            ))
+            .into());
+        }
+        Ok(Bridge::new(page, self.env.config.page_timeout))
+    }
 }

@@ -129,6 +129,26 @@ pub async fn qr(
         .into_response())
 }
 
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PairIn {
+    /// The phone number of the account to link, digits with country code.
+    phone: String,
+}
+
+#[utoipa::path(post, path = "/api/sessions/{id}/pair", tag = "sessions", summary = "Link by phone number: the 8-character code to type into WhatsApp on that phone",
+    params(("id" = String, Path, description = "The session id")),
+    request_body = PairIn,
+    responses((status = 200, description = "{code, phone}", body = Object),
+              (status = 409, description = "Not waiting for a link (status is not SCAN_QR)", body = crate::api::native::convert::ErrorBody),
+              (status = 422, description = "Not a phone number", body = crate::api::native::convert::ErrorBody)))]
+pub async fn pair(State(core): State<Core>, Path(id): Path<String>, body: Body<PairIn>) -> Answer {
+    let phone = body?.0.phone;
+    let code = core.pair(&cv::session_id(&id)?, &phone).await?;
+    let phone = crate::domain::parse_phone(&phone).unwrap_or(phone);
+    Ok(Json(json!({"code": code, "phone": phone})))
+}
+
 // ---- messages
 
 #[utoipa::path(post, path = "/api/sessions/{id}/messages", tag = "messages", summary = "Send text or media (Idempotency-Key honoured)", params(("id" = String, Path, description = "The session id"), ("Idempotency-Key" = Option<String>, Header, description = "Repeats with the same key answer the first result")), request_body = cv::SendIn, responses((status = 201, description = "The message sent", body = crate::core::SentMessage), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]

@@ -32,6 +32,7 @@ use std::sync::Arc;
     h::logout,
     h::put_webhooks,
     h::qr,
+    h::pair,
     h::send,
     h::messages,
     h::message,
@@ -67,6 +68,7 @@ pub fn routes(core: Core, api_key: Arc<str>) -> Router {
         .route("/api/sessions/{id}/logout", post(h::logout))
         .route("/api/sessions/{id}/webhooks", put(h::put_webhooks))
         .route("/api/sessions/{id}/qr", get(h::qr))
+        .route("/api/sessions/{id}/pair", post(h::pair))
         .route(
             "/api/sessions/{id}/messages",
             post(h::send).get(h::messages),

@@ -33,7 +33,7 @@ fn openwa(ev: &Event, webhook_id: &str) -> Value {
         ),
         // Not carried by this format (Format::carries).
         EventKind::MessageEdited | EventKind::MessageReaction => ("onMessage", Value::Null),
-        EventKind::SessionStatus | EventKind::SessionQr => {
+        EventKind::SessionStatus | EventKind::SessionQr | EventKind::SessionPairingCode => {
             let status: Option<Status> = serde_json::from_value(p["status"].clone()).ok();
             match status {
                 Some(Status::LoggedOut) => ("onLogout", json!(true)),

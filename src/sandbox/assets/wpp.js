@@ -336,6 +336,10 @@
         emit('conn.logout');
         return true;
       },
+      async genLinkDeviceCodeForPhoneNumber(phone, sendPushNotification) {
+        if (creds) throw new Error('already linked');
+        return call('pair_code', { phone: String(phone), push: sendPushNotification !== false });
+      },
       async refreshQR() {
         if (creds) return null;
         await call('refresh_qr', {});
