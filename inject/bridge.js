@@ -82,10 +82,24 @@
       ack: typeof m.ack === 'number' ? m.ack : 0,
       sender: { phone: phoneOf(sender), name: m.notifyName || null },
       reply_to: m.quotedMsgId ? widStr(m.quotedMsgId) : m.quotedStanzaID || null,
+      mentions: (m.mentionedJidList || []).map(widStr),
       media: hasMedia ? { mimetype: m.mimetype || null, filename: m.filename || null, size: m.size || null } : null,
       location: type === 'location' ? place(m) : null,
       vcards: type === 'contact' ? vcards(m) : null,
       edited_at: m.latestEditSenderTimestampMs ? Math.floor(m.latestEditSenderTimestampMs / 1000) : null,
+    };
+  }
+
+  function participant(p) {
+    return { id: widStr(p.id), phone: phoneOf(p.id), admin: !!(p.isAdmin || p.isSuperAdmin), super_admin: !!p.isSuperAdmin };
+  }
+
+  function groupInfo(c) {
+    const meta = c.groupMetadata || {};
+    const ps = meta.participants && (Array.isArray(meta.participants) ? meta.participants : meta.participants.getModelsArray ? meta.participants.getModelsArray() : []);
+    return {
+      id: widStr(c.id), subject: meta.subject || c.name || c.formattedTitle || null, owner: widStr(meta.owner),
+      created: typeof meta.creation === 'number' ? meta.creation : null, participants: (ps || []).map(participant),
     };
   }
 
@@ -124,9 +138,18 @@
       if (online && !connectedSent && WPP.conn.isAuthenticated()) reportConnected();
     });
     WPP.on('chat.new_message', (m) => {
+      // A group's own notices: a new subject.
+      if (m && m.type === 'gp2' && m.subtype === 'subject') {
+        emit({ type: 'group_update', group: widStr(m.from || (m.id && m.id.remote)), subject: m.body || '', author: widStr(m.author), timestamp: m.t || null });
+        return;
+      }
       const msg = normalize(m);
       if (msg) emit({ type: 'message', msg });
     });
+    WPP.on('group.participant_changed', (e) => emit({
+      type: 'group_participants', group: widStr(e.groupId), action: e.action, author: widStr(e.author) || null,
+      participants: (e.participants || []).map(widStr),
+    }));
     WPP.on('chat.msg_ack_change', (e) => emit({
       type: 'ack', ack: e.ack, chat: widStr(e.chat), ids: (e.ids || []).map(widStr),
     }));
@@ -206,10 +229,11 @@
         platform: W.conn.isAuthenticated() ? W.conn.getPlatform() || null : null,
       };
     },
-    async sendText(to, text, replyTo) {
+    async sendText(to, text, replyTo, mentions) {
       await ensureExists(to);
       const opts = { createChat: true };
       if (replyTo) opts.quotedMsg = replyTo;
+      if (mentions && mentions.length) opts.mentionedList = mentions;
       return sent(await WPP.chat.sendTextMessage(to, text, opts));
     },
     async sendFile(to, b64, o) {
@@ -246,6 +270,43 @@
       const r = await WPP.chat.deleteMessage(chat, id, false, true);
       const one = Array.isArray(r) ? r[0] : r;
       if (one && one.isRevoked === false) throw new Error('WhatsApp did not delete the message for everyone');
+      return true;
+    },
+    async groups() {
+      const list = await WPP.group.getAllGroups();
+      return list.filter(Boolean).map(groupInfo);
+    },
+    async group(id) {
+      const found = (await WPP.group.getAllGroups()).filter(Boolean).find((c) => widStr(c.id) === id);
+      if (!found) throw new Error('GROUP_NOT_FOUND: ' + id);
+      const participants = await WPP.group.getParticipants(id);
+      return Object.assign(groupInfo(found), { participants: participants.map(participant) });
+    },
+    async createGroup(subject, participants) {
+      const r = await WPP.group.create(subject, participants, undefined);
+      return widStr(r.gid);
+    },
+    async addParticipants(id, participants) {
+      await WPP.group.addParticipants(id, participants);
+      return true;
+    },
+    async removeParticipants(id, participants) {
+      await WPP.group.removeParticipants(id, participants);
+      return true;
+    },
+    async inviteCode(id) {
+      return String(await WPP.group.getInviteCode(id));
+    },
+    async joinGroup(code) {
+      const r = await WPP.group.join(code);
+      return widStr(r.id);
+    },
+    async setSubject(id, subject) {
+      await WPP.group.setSubject(id, subject);
+      return true;
+    },
+    async leaveGroup(id) {
+      await WPP.group.leave(id);
       return true;
     },
     exists,

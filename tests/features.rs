@@ -493,3 +493,209 @@ async fn a_pairing_code_links_a_session_without_a_qr() {
         .await;
     assert_eq!(code, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_both_ways() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sb, d, r) = setup(tmp.path()).await;
+    const OTHER: &str = "15557770088";
+    const NEWBIE: &str = "15557770099";
+
+    // We create a group: WhatsApp has it with us as its owner.
+    let (code, g) = d
+        .call(
+            "POST",
+            "/api/sessions/shop/groups",
+            Some(json!({"subject": "Support", "participants": [CONTACT, format!("+{OTHER}")]})),
+        )
+        .await;
+    assert_eq!(code, 201, "{g}");
+    let gid = g["id"].as_str().unwrap().to_string();
+    assert!(gid.ends_with("@g.us"), "{g}");
+    assert_eq!(g["subject"], "Support");
+    assert_eq!(g["owner"], format!("{ACCOUNT}@c.us"));
+    assert_eq!(g["participants"].as_array().unwrap().len(), 3, "{g}");
+    let me = g["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["phone"] == ACCOUNT)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (me["admin"].clone(), me["super_admin"].clone()),
+        (json!(true), json!(true))
+    );
+    let (_, at_wa) = sb.get(&format!("/_sandbox/groups/{gid}")).await;
+    assert_eq!(at_wa["subject"], "Support");
+    let (code, list) = d.call("GET", "/api/sessions/shop/groups", None).await;
+    assert_eq!(code, 200);
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["id"] == gid.as_str()),
+        "{list}"
+    );
+
+    // We write to it, mentioning someone.
+    let sent = send(
+        &d,
+        json!({"to": gid, "text": format!("@{CONTACT} welcome"), "mentions": [CONTACT]}),
+    )
+    .await;
+    let phone = on_phone(&sb, &sent).await;
+    assert_eq!(phone["to"], gid.as_str());
+    assert_eq!(phone["mentions"], json!([CONTACT]));
+
+    // A member writes: the group, the author and the author's name arrive.
+    let (code, v) = sb
+        .post(
+            "/_sandbox/messages",
+            json!({"from": CONTACT, "group": gid, "text": "thanks!", "name": "Dora"}),
+        )
+        .await;
+    assert_eq!(code, 201, "{v}");
+    let mid = v["ids"][ACCOUNT].as_str().unwrap().to_string();
+    let p = event(&r, "message", |p| p["id"] == mid.as_str()).await;
+    assert_eq!(p["chat"], gid.as_str());
+    assert_eq!(p["sender"], json!({"phone": CONTACT, "name": "Dora"}));
+    assert_eq!(p["text"], "thanks!");
+
+    // Someone joins by our invite link; we remove another; a member renames it.
+    let (code, inv) = d
+        .call(
+            "GET",
+            &format!("/api/sessions/shop/groups/{gid}/invite"),
+            None,
+        )
+        .await;
+    assert_eq!(code, 200, "{inv}");
+    assert!(
+        inv["link"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://chat.whatsapp.com/")
+    );
+    let (code, v) = sb
+        .post(
+            "/_sandbox/groups/join",
+            json!({"invite": inv["link"], "phone": NEWBIE}),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    let j = event(&r, "group.join", |p| {
+        p["group"] == gid.as_str() && p["action"] == "join"
+    })
+    .await;
+    assert_eq!(j["participants"], json!([format!("{NEWBIE}@c.us")]));
+    let (code, g) = d
+        .call(
+            "POST",
+            &format!("/api/sessions/shop/groups/{gid}/participants"),
+            Some(json!({"remove": [OTHER]})),
+        )
+        .await;
+    assert_eq!(code, 200, "{g}");
+    assert!(
+        !g["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["phone"] == OTHER),
+        "{g}"
+    );
+    let l = event(&r, "group.leave", |p| p["group"] == gid.as_str()).await;
+    assert_eq!(
+        (l["action"].as_str(), l["participants"].clone()),
+        (Some("remove"), json!([format!("{OTHER}@c.us")]))
+    );
+    let (code, v) = sb
+        .post(
+            &format!("/_sandbox/groups/{gid}/subject"),
+            json!({"by": CONTACT, "subject": "Support 24/7"}),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    let u = event(&r, "group.update", |p| p["group"] == gid.as_str()).await;
+    assert_eq!(
+        (u["subject"].as_str(), u["author"].as_str()),
+        (
+            Some("Support 24/7"),
+            Some(format!("{CONTACT}@c.us").as_str())
+        )
+    );
+
+    // Someone puts us in their group: we hear it; we are not an admin there.
+    let (code, fam) = sb
+        .post(
+            "/_sandbox/groups",
+            json!({"owner": CONTACT, "subject": "Family", "participants": [ACCOUNT]}),
+        )
+        .await;
+    assert_eq!(code, 201, "{fam}");
+    let fid = fam["id"].as_str().unwrap().to_string();
+    let j = event(&r, "group.join", |p| p["group"] == fid.as_str()).await;
+    assert!(
+        j["participants"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(format!("{ACCOUNT}@c.us"))),
+        "{j}"
+    );
+    let (code, e) = d
+        .call(
+            "POST",
+            &format!("/api/sessions/shop/groups/{fid}/participants"),
+            Some(json!({"add": [OTHER]})),
+        )
+        .await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("not_group_admin")),
+        "{e}"
+    );
+    // We rename ours, and leave theirs.
+    let (code, v) = d
+        .call(
+            "PUT",
+            &format!("/api/sessions/shop/groups/{gid}/subject"),
+            Some(json!({"subject": "Help desk"})),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(
+        sb.get(&format!("/_sandbox/groups/{gid}")).await.1["subject"],
+        "Help desk"
+    );
+    let (code, v) = d
+        .call(
+            "POST",
+            &format!("/api/sessions/shop/groups/{fid}/leave"),
+            None,
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    let (_, fam) = sb.get(&format!("/_sandbox/groups/{fid}")).await;
+    assert!(
+        !fam["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == format!("{ACCOUNT}@c.us")),
+        "{fam}"
+    );
+    // Bad input.
+    let (code, e) = d
+        .call("GET", "/api/sessions/shop/groups/15551234567@c.us", None)
+        .await;
+    assert_eq!(code, 422, "{e}");
+    let (code, e) = d
+        .call(
+            "POST",
+            "/api/sessions/shop/groups",
+            Some(json!({"subject": "  ", "participants": []})),
+        )
+        .await;
+    assert_eq!(code, 422, "{e}");
+}

@@ -7,6 +7,7 @@
 mod actions;
 mod deliveries;
 mod error;
+mod groups;
 mod health;
 mod history;
 mod media;
@@ -14,8 +15,9 @@ mod send;
 mod sessions;
 mod templates;
 
-pub use crate::session::CardOf;
+pub use crate::session::{CardOf, GroupInfo, Participant};
 pub use error::CoreError;
+pub use groups::INVITE_PREFIX;
 pub use history::{HistoryPage, Live};
 pub use media::{MediaSource, OutgoingMedia, StoredMedia};
 pub use send::{SendRequest, SentMessage, Special};

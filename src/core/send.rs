@@ -27,6 +27,8 @@ pub struct SendRequest {
     pub special: Option<Special>,
     /// Audio media goes as a voice note (plays as one, like a recording).
     pub voice: bool,
+    /// People the text mentions (in a group, they are notified).
+    pub mentions: Vec<Wid>,
 }
 
 /// A message that is neither text nor a file.
@@ -184,7 +186,11 @@ impl Core {
             (Some(Special::Location(l)), ..) => bridge.send_location(&req.to, &l, reply_to).await,
             (Some(Special::Contacts(c)), ..) => bridge.send_contacts(&req.to, &c, reply_to).await,
             (None, text, media) => match (text, media) {
-                (Some(text), None) => bridge.send_text(&req.to, &text, reply_to).await,
+                (Some(text), None) => {
+                    bridge
+                        .send_text(&req.to, &text, reply_to, &req.mentions)
+                        .await
+                }
                 (text, Some(m)) => {
                     let caption = req.caption.or(text);
                     let file = OutgoingFile {

@@ -34,6 +34,16 @@ pub enum EventKind {
     /// `{id, chat, text, edited_at}`: a message's author edited it.
     #[serde(rename = "message.edited")]
     MessageEdited,
+    /// `{group, participants, author, action}`: people joined or were added
+    /// to a group (this account included, when it joined).
+    #[serde(rename = "group.join")]
+    GroupJoin,
+    /// `{group, participants, author, action}`: people left or were removed.
+    #[serde(rename = "group.leave")]
+    GroupLeave,
+    /// `{group, subject, author}`: a group's subject changed.
+    #[serde(rename = "group.update")]
+    GroupUpdate,
     /// `{id, message, chat, sender, emoji, from_me, timestamp}`: a reaction
     /// to a message (an empty emoji: taken back).
     #[serde(rename = "message.reaction")]
@@ -41,7 +51,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 9] = [
+    pub const ALL: [EventKind; 12] = [
         EventKind::SessionStatus,
         EventKind::SessionQr,
         EventKind::SessionPairingCode,
@@ -51,6 +61,9 @@ impl EventKind {
         EventKind::MessageRevoked,
         EventKind::MessageEdited,
         EventKind::MessageReaction,
+        EventKind::GroupJoin,
+        EventKind::GroupLeave,
+        EventKind::GroupUpdate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -64,6 +77,9 @@ impl EventKind {
             EventKind::MessageRevoked => "message.revoked",
             EventKind::MessageEdited => "message.edited",
             EventKind::MessageReaction => "message.reaction",
+            EventKind::GroupJoin => "group.join",
+            EventKind::GroupLeave => "group.leave",
+            EventKind::GroupUpdate => "group.update",
         }
     }
 

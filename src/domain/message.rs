@@ -197,6 +197,9 @@ pub struct Message {
     pub revoked: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<Reaction>,
+    /// Who the text mentions (WhatsApp ids).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<String>,
 }
 
 const TYPES: &[&str] = &[
@@ -268,6 +271,15 @@ impl Message {
             edits: vec![],
             revoked: false,
             reactions: vec![],
+            mentions: v
+                .get("mentions")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default(),
             id,
         })
     }
@@ -401,6 +413,44 @@ pub fn reaction_event(
             "id": id, "message": message, "chat": chat, "sender": r.sender,
             "emoji": r.emoji, "from_me": r.from_me, "timestamp": r.timestamp, "me": me,
         }),
+    )
+}
+
+/// People joined or left a group: `group.join` or `group.leave` by action.
+pub fn group_participants_event(
+    session: &SessionId,
+    group: &str,
+    action: &str,
+    author: Option<&str>,
+    participants: &[String],
+) -> Event {
+    let kind = match action {
+        "remove" | "leaver" | "leave" => EventKind::GroupLeave,
+        _ => EventKind::GroupJoin,
+    };
+    let now = now_ms();
+    Event::stable(
+        session,
+        kind,
+        &format!("{group}/{action}/{}/{}", participants.join(","), now / 1000),
+        now,
+        json!({"group": group, "action": action, "author": author, "participants": participants}),
+    )
+}
+
+pub fn group_update_event(
+    session: &SessionId,
+    group: &str,
+    subject: &str,
+    author: Option<&str>,
+    at: i64,
+) -> Event {
+    Event::stable(
+        session,
+        EventKind::GroupUpdate,
+        &format!("{group}/subject/{at}/{}", short_hash(subject)),
+        at * 1000,
+        json!({"group": group, "subject": subject, "author": author}),
     )
 }
 

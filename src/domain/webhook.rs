@@ -29,6 +29,9 @@ impl Format {
                     | EventKind::SessionPairingCode
                     | EventKind::MessageEdited
                     | EventKind::MessageReaction
+                    | EventKind::GroupJoin
+                    | EventKind::GroupLeave
+                    | EventKind::GroupUpdate
             ),
             // Cloud webhooks carry inbound messages (reactions are messages
             // there) and statuses.

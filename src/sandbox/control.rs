@@ -27,6 +27,12 @@ pub fn routes() -> Router<Sandbox> {
         .route("/messages/{id}/revoke", post(revoke))
         .route("/accounts/{phone}/unlink", post(unlink))
         .route("/drop", post(drop_all))
+        .route("/groups", post(group_create))
+        .route("/groups/join", post(group_join))
+        .route("/groups/{gid}", axum::routing::get(group_get))
+        .route("/groups/{gid}/participants", post(group_participants))
+        .route("/groups/{gid}/subject", post(group_subject))
+        .route("/groups/{gid}/leave", post(group_leave))
         .route("/unregistered", post(unregistered))
 }
 
@@ -127,7 +133,11 @@ async fn link(State(sb): State<Sandbox>, raw: Bytes) -> Res {
 async fn inbound(State(sb): State<Sandbox>, raw: Bytes) -> Res {
     let v = body(&raw)?;
     let from = phone(&v, "from")?;
-    let to = phone(&v, "to")?;
+    let group = opt_str(&v, "group")?;
+    let to = match &group {
+        Some(_) => String::new(),
+        None => phone(&v, "to")?,
+    };
     let text = opt_str(&v, "text")?;
     let name = opt_str(&v, "name")?;
     let caption = opt_str(&v, "caption")?;
@@ -196,6 +206,17 @@ async fn inbound(State(sb): State<Sandbox>, raw: Bytes) -> Res {
         ..Default::default()
     };
     let mut w = sb.world.lock().await;
+    if let Some(gid) = group {
+        // A contact writes in a group: every member account gets it.
+        let copies = w
+            .group_fanout(&gid, &from, &msg)
+            .map_err(|e| Fail(StatusCode::NOT_FOUND, "group_not_found", e))?;
+        let ids: serde_json::Map<String, Value> = copies
+            .into_iter()
+            .map(|(a, id)| (a, Value::from(id)))
+            .collect();
+        return Ok((StatusCode::CREATED, Json(json!({"ids": ids}))).into_response());
+    }
     match w.inbound(&from, &to, msg) {
         Some(id) => Ok((StatusCode::CREATED, Json(json!({"id": id}))).into_response()),
         None => Err(Fail(
@@ -307,4 +328,100 @@ async fn edit(State(sb): State<Sandbox>, Path(id): Path<String>, raw: Bytes) -> 
 
 async fn revoke(State(sb): State<Sandbox>, Path(id): Path<String>) -> Res {
     change(&sb, &id, |w| w.revoke(&id, Actor::Contact)).await
+}
+
+fn phones(v: &Value, field: &str) -> Result<Vec<String>, Fail> {
+    match v.get(field) {
+        None | Some(Value::Null) => Ok(vec![]),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|p| {
+                p.as_str()
+                    .and_then(|s| crate::domain::parse_phone(s).ok())
+                    .ok_or_else(|| invalid(field, "must be phone numbers"))
+            })
+            .collect(),
+        Some(_) => Err(invalid(field, "must be a list of phone numbers")),
+    }
+}
+
+fn group_fail(e: String) -> Fail {
+    let code = if e.contains("no such group") {
+        StatusCode::NOT_FOUND
+    } else {
+        StatusCode::FORBIDDEN
+    };
+    Fail(code, "group_refused", e)
+}
+
+/// A contact creates a group (it may include the account).
+async fn group_create(State(sb): State<Sandbox>, raw: Bytes) -> Res {
+    let v = body(&raw)?;
+    let owner = phone(&v, "owner")?;
+    let subject = req_str(&v, "subject")?;
+    let others = phones(&v, "participants")?;
+    let g = sb
+        .world
+        .lock()
+        .await
+        .create_group(&owner, &subject, &others)
+        .map_err(group_fail)?;
+    Ok((StatusCode::CREATED, Json(g)).into_response())
+}
+
+async fn group_get(State(sb): State<Sandbox>, Path(gid): Path<String>) -> Res {
+    let w = sb.world.lock().await;
+    let g = w
+        .group(&gid)
+        .ok_or_else(|| group_fail("no such group".into()))?;
+    Ok(Json(g.view()).into_response())
+}
+
+async fn group_participants(State(sb): State<Sandbox>, Path(gid): Path<String>, raw: Bytes) -> Res {
+    let v = body(&raw)?;
+    let by = phone(&v, "by")?;
+    let (add, remove) = (phones(&v, "add")?, phones(&v, "remove")?);
+    let g = sb
+        .world
+        .lock()
+        .await
+        .change_participants(&gid, &by, &add, &remove)
+        .map_err(group_fail)?;
+    Ok(Json(g).into_response())
+}
+
+async fn group_subject(State(sb): State<Sandbox>, Path(gid): Path<String>, raw: Bytes) -> Res {
+    let v = body(&raw)?;
+    let by = phone(&v, "by")?;
+    let subject = req_str(&v, "subject")?;
+    sb.world
+        .lock()
+        .await
+        .set_subject(&gid, &by, &subject)
+        .map_err(group_fail)?;
+    Ok(Json(json!({"id": gid, "subject": subject})).into_response())
+}
+
+async fn group_leave(State(sb): State<Sandbox>, Path(gid): Path<String>, raw: Bytes) -> Res {
+    let v = body(&raw)?;
+    let who = phone(&v, "phone")?;
+    sb.world
+        .lock()
+        .await
+        .leave_group(&gid, &who)
+        .map_err(group_fail)?;
+    Ok(Json(json!({"id": gid, "left": who})).into_response())
+}
+
+async fn group_join(State(sb): State<Sandbox>, raw: Bytes) -> Res {
+    let v = body(&raw)?;
+    let who = phone(&v, "phone")?;
+    let invite = req_str(&v, "invite")?;
+    let gid = sb
+        .world
+        .lock()
+        .await
+        .join_group(&invite, &who)
+        .map_err(group_fail)?;
+    Ok(Json(json!({"id": gid})).into_response())
 }

@@ -3,6 +3,7 @@
 //! `wabridge sandbox` runs it alone; `wabridge serve --sandbox` embeds it.
 
 mod control;
+mod groups;
 mod socket;
 mod world;
 

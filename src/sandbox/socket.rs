@@ -111,6 +111,17 @@ async fn handle(sb: &Sandbox, conn: u64, v: Value) {
                 json!({"t": "result", "req": req, "ok": true, "value": true}),
             );
         }
+        t if t.starts_with("group") => {
+            let res = match w.conn_phone(conn) {
+                Some(me) => w.device_group_call(&me, t, &v),
+                None => Err("device is not linked".into()),
+            };
+            let body = match res {
+                Ok(value) => json!({"t": "result", "req": req, "ok": true, "value": value}),
+                Err(e) => json!({"t": "result", "req": req, "ok": false, "error": e}),
+            };
+            reply(&w, body);
+        }
         "pair_code" => {
             let phone = crate::domain::parse_phone(v["phone"].as_str().unwrap_or(""));
             let body = match phone

@@ -17,6 +17,8 @@ pub struct Persisted {
     /// device token -> account phone
     pub links: BTreeMap<String, String>,
     pub unregistered: BTreeSet<String>,
+    #[serde(default)]
+    pub groups: BTreeMap<String, super::groups::Group>,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -75,6 +77,12 @@ pub struct SbMessage {
     /// Who reacted (phone) and with what.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub reactions: BTreeMap<String, String>,
+    /// In a group: who wrote it (phone). `peer` is then the group's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// Phones mentioned (`@155…` in the text).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<String>,
 }
 
 impl SbMessage {
@@ -90,6 +98,7 @@ impl SbMessage {
             "reply_to": self.reply_to, "ack": self.ack, "t": self.timestamp,
             "location": self.location, "vcards": self.vcards, "ptt": self.ptt,
             "revoked": self.revoked, "edited": !self.edits.is_empty(),
+            "author": self.author, "mentions": self.mentions,
         })
     }
 
@@ -133,6 +142,7 @@ impl SbMessage {
             "ack": ack_name(self.ack), "timestamp": self.timestamp,
             "location": self.location, "vcards": self.vcards,
             "edits": self.edits, "revoked": self.revoked, "reactions": self.reactions,
+            "author": self.author, "mentions": self.mentions,
         })
     }
 }
@@ -275,7 +285,7 @@ impl World {
         }
     }
 
-    fn send_account(&self, phone: &str, msg: &Value) {
+    pub(super) fn send_account(&self, phone: &str, msg: &Value) {
         let text = msg.to_string();
         for c in self.conns.values() {
             if matches!(&c.link, Link::Linked { phone: p } if p == phone) {
@@ -596,12 +606,24 @@ impl World {
     pub fn outbound(&mut self, conn: u64, req: &Value) -> Result<Value, String> {
         let phone = self.conn_phone(conn).ok_or("device is not linked")?;
         let to = req["to"].as_str().ok_or("missing 'to'")?;
+        let group = to.ends_with("@g.us");
         let peer = to.strip_suffix("@c.us").unwrap_or(to).to_string();
         if self.p.unregistered.contains(&peer) {
             return Err(format!("{peer} is not on WhatsApp"));
         }
+        if group
+            && !self
+                .p
+                .groups
+                .get(&peer)
+                .is_some_and(|g| g.participants.contains(&phone))
+        {
+            return Err("you are not a participant of this group".into());
+        }
         let id = req["id"].as_str().ok_or("missing 'id'")?.to_string();
-        let acct = self.p.accounts.get_mut(&phone).ok_or("no account")?;
+        if !self.p.accounts.contains_key(&phone) {
+            return Err("no account".into());
+        }
         let media = match req.get("media").filter(|m| !m.is_null()) {
             Some(m) => Some(Media {
                 mimetype: m["mimetype"]
@@ -631,7 +653,7 @@ impl World {
         let msg = SbMessage {
             id,
             from_me: true,
-            peer,
+            peer: peer.clone(),
             peer_name: None,
             text: req["text"].as_str().map(String::from),
             caption: req["caption"].as_str().map(String::from),
@@ -643,9 +665,21 @@ impl World {
             location,
             vcards,
             ptt: req["ptt"].as_bool().unwrap_or(false),
+            mentions: req["mentions"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(|s| s.trim_end_matches("@c.us").to_string()))
+                        .collect()
+                })
+                .unwrap_or_default(),
             ..Default::default()
         };
         let wire = msg.wire();
+        if group {
+            self.group_fanout(&peer, &phone, &msg)?;
+        }
+        let acct = self.p.accounts.get_mut(&phone).ok_or("no account")?;
         acct.messages.push(msg);
         self.dirty = true;
         Ok(wire)

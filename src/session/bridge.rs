@@ -72,6 +72,20 @@ pub enum BridgeEvent {
         text: String,
         timestamp: Option<i64>,
     },
+    GroupParticipants {
+        group: Option<String>,
+        /// add, remove, join, leaver, promote, demote
+        action: String,
+        author: Option<String>,
+        #[serde(default)]
+        participants: Vec<String>,
+    },
+    GroupUpdate {
+        group: Option<String>,
+        subject: String,
+        author: Option<String>,
+        timestamp: Option<i64>,
+    },
     Edit {
         id: Option<String>,
         chat: Option<String>,
@@ -138,6 +152,28 @@ pub struct CardOf {
     pub name: String,
 }
 
+/// A group as bridge.js describes it.
+#[derive(Debug, Deserialize, serde::Serialize)]
+pub struct GroupInfo {
+    pub id: String,
+    pub subject: Option<String>,
+    pub owner: Option<String>,
+    /// unix s
+    pub created: Option<i64>,
+    #[serde(default)]
+    pub participants: Vec<Participant>,
+}
+
+#[derive(Debug, Deserialize, serde::Serialize)]
+pub struct Participant {
+    pub id: String,
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub admin: bool,
+    #[serde(default)]
+    pub super_admin: bool,
+}
+
 /// A chat as `chats()` lists it.
 #[derive(Debug, Deserialize, serde::Serialize)]
 pub struct ChatInfo {
@@ -169,9 +205,66 @@ impl Bridge {
         to: &Wid,
         text: &str,
         reply_to: Option<&str>,
+        mentions: &[Wid],
     ) -> Result<Sent, CallError> {
-        self.call("sendText", &[json!(to), json!(text), json!(reply_to)])
+        self.call(
+            "sendText",
+            &[json!(to), json!(text), json!(reply_to), json!(mentions)],
+        )
+        .await
+    }
+
+    /// Every group the account is in.
+    pub async fn groups(&self) -> Result<Vec<GroupInfo>, CallError> {
+        self.call("groups", &[]).await
+    }
+
+    /// One group, with its participants.
+    pub async fn group(&self, id: &Wid) -> Result<GroupInfo, CallError> {
+        self.call("group", &[json!(id)]).await
+    }
+
+    /// Creates a group; returns its id.
+    pub async fn create_group(
+        &self,
+        subject: &str,
+        participants: &[Wid],
+    ) -> Result<String, CallError> {
+        self.call("createGroup", &[json!(subject), json!(participants)])
             .await
+    }
+
+    pub async fn add_participants(&self, id: &Wid, who: &[Wid]) -> Result<(), CallError> {
+        self.call::<Value>("addParticipants", &[json!(id), json!(who)])
+            .await
+            .map(drop)
+    }
+
+    pub async fn remove_participants(&self, id: &Wid, who: &[Wid]) -> Result<(), CallError> {
+        self.call::<Value>("removeParticipants", &[json!(id), json!(who)])
+            .await
+            .map(drop)
+    }
+
+    pub async fn invite_code(&self, id: &Wid) -> Result<String, CallError> {
+        self.call("inviteCode", &[json!(id)]).await
+    }
+
+    /// Joins by invite code; returns the group's id.
+    pub async fn join_group(&self, code: &str) -> Result<String, CallError> {
+        self.call("joinGroup", &[json!(code)]).await
+    }
+
+    pub async fn set_subject(&self, id: &Wid, subject: &str) -> Result<(), CallError> {
+        self.call::<Value>("setSubject", &[json!(id), json!(subject)])
+            .await
+            .map(drop)
+    }
+
+    pub async fn leave_group(&self, id: &Wid) -> Result<(), CallError> {
+        self.call::<Value>("leaveGroup", &[json!(id)])
+            .await
+            .map(drop)
     }
 
     pub async fn send_file(

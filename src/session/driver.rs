@@ -491,7 +491,9 @@ impl Driver {
             | BridgeEvent::Ack { .. }
             | BridgeEvent::Revoke { .. }
             | BridgeEvent::Reaction { .. }
-            | BridgeEvent::Edit { .. } => {}
+            | BridgeEvent::Edit { .. }
+            | BridgeEvent::GroupParticipants { .. }
+            | BridgeEvent::GroupUpdate { .. } => {}
             BridgeEvent::Injected
             | BridgeEvent::Ready
             | BridgeEvent::Authenticated

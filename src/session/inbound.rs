@@ -91,6 +91,34 @@ impl Inbound {
                     event: message::revoke_event(&self.id, id, chat),
                 });
             }
+            BridgeEvent::GroupParticipants {
+                group: Some(group),
+                action,
+                author,
+                participants,
+            } => {
+                ops.push(Op::Event(message::group_participants_event(
+                    &self.id,
+                    group,
+                    action,
+                    author.as_deref(),
+                    participants,
+                )));
+            }
+            BridgeEvent::GroupUpdate {
+                group: Some(group),
+                subject,
+                author,
+                timestamp,
+            } => {
+                ops.push(Op::Event(message::group_update_event(
+                    &self.id,
+                    group,
+                    subject,
+                    author.as_deref(),
+                    timestamp.unwrap_or(now_ms() / 1000),
+                )));
+            }
             BridgeEvent::Edit {
                 id: Some(id),
                 chat,

@@ -11,7 +11,7 @@ mod manager;
 /// Inbound media larger than this is not kept.
 pub const MAX_MEDIA: usize = 64 << 20;
 
-pub use bridge::{Bridge, CallError, CardOf, ChatInfo, OutgoingFile, Sent};
+pub use bridge::{Bridge, CallError, CardOf, ChatInfo, GroupInfo, OutgoingFile, Participant, Sent};
 pub use manager::{CallFailure, Manager, ManagerError, SessionView};
 
 use crate::domain::{Me, SessionId, SessionRecord, Status, now_ms};

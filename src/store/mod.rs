@@ -811,6 +811,7 @@ mod tests {
             edits: vec![],
             revoked: false,
             reactions: vec![],
+            mentions: vec![],
         };
         let events = m.events();
         Op::Message { msg: m, events }

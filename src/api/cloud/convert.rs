@@ -250,6 +250,7 @@ pub fn request(body: &Value, session: &SessionId, users: &UserIds) -> Result<Req
     let reply_to = str_at(body, "context.message_id").map(String::from);
     let kind = str_at(body, "type").unwrap_or("text");
     let plain = |text: String| SendRequest {
+        mentions: vec![],
         special: None,
         voice: false,
         to: to.clone(),
@@ -285,6 +286,7 @@ pub fn request(body: &Value, session: &SessionId, users: &UserIds) -> Result<Req
                 }
             };
             SendRequest {
+                mentions: vec![],
                 special: None,
                 voice: false,
                 to: to.clone(),

@@ -85,6 +85,7 @@ pub async fn messages(
             })?;
             let text = cv::render_template(&t.body, &params)?;
             let send = SendRequest {
+                mentions: vec![],
                 special: None,
                 voice: false,
                 to: to.clone(),

@@ -182,6 +182,8 @@ pub struct SendIn {
     /// Send the audio `media` as a voice note.
     #[serde(default)]
     voice: bool,
+    /// Phones or ids the text mentions (write `@15551234567` in the text).
+    mentions: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -248,7 +250,23 @@ impl TryFrom<SendIn> for SendRequest {
             )),
             (None, None) => None,
         };
+        let mentions = b
+            .mentions
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                Wid::parse(m).map_err(|e| ApiError::invalid(&format!("mentions[{i}]"), e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if !mentions.is_empty() && b.text.is_none() {
+            return Err(ApiError::invalid(
+                "mentions",
+                "need a 'text' to mention them in",
+            ));
+        }
         Ok(SendRequest {
+            mentions,
             special,
             voice: b.voice,
             to,

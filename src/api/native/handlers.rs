@@ -422,3 +422,153 @@ pub async fn delete_template(State(core): State<Core>, Path(name): Path<String>)
     core.delete_template(&name)?;
     Ok(Json(json!({"name": name, "deleted": true})))
 }
+
+// ---- groups
+
+fn group_wid(raw: &str) -> Result<crate::domain::Wid, ApiError> {
+    crate::domain::Wid::parse(raw).map_err(|e| ApiError::invalid("group", e))
+}
+
+fn wids(field: &str, raw: &[String]) -> Result<Vec<crate::domain::Wid>, ApiError> {
+    raw.iter()
+        .enumerate()
+        .map(|(i, p)| {
+            crate::domain::Wid::parse(p).map_err(|e| ApiError::invalid(&format!("{field}[{i}]"), e))
+        })
+        .collect()
+}
+
+#[utoipa::path(get, path = "/api/sessions/{id}/groups", tag = "groups", summary = "The groups this account is in, with their participants",
+    params(("id" = String, Path, description = "The session id")),
+    responses((status = 200, description = "[Group]", body = Object), (status = 409, description = "Not connected", body = crate::api::native::convert::ErrorBody)))]
+pub async fn groups(State(core): State<Core>, Path(id): Path<String>) -> Answer {
+    Ok(Json(json!(core.groups(&cv::session_id(&id)?).await?)))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupIn {
+    subject: String,
+    /// Phone numbers or ids of the people to add.
+    #[serde(default)]
+    participants: Vec<String>,
+}
+
+#[utoipa::path(post, path = "/api/sessions/{id}/groups", tag = "groups", summary = "Create a group",
+    params(("id" = String, Path, description = "The session id")), request_body = GroupIn,
+    responses((status = 201, description = "The Group", body = Object), (status = 422, description = "No subject, or a participant that is not a phone", body = crate::api::native::convert::ErrorBody)))]
+pub async fn create_group(
+    State(core): State<Core>,
+    Path(id): Path<String>,
+    body: Body<GroupIn>,
+) -> Result<Response, ApiError> {
+    let b = body?.0;
+    let people = wids("participants", &b.participants)?;
+    let g = core
+        .create_group(&cv::session_id(&id)?, &b.subject, &people)
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!(g))).into_response())
+}
+
+#[utoipa::path(get, path = "/api/sessions/{id}/groups/{gid}", tag = "groups", summary = "One group: subject, owner, participants and admins",
+    params(("id" = String, Path, description = "The session id"), ("gid" = String, Path, description = "The group id (…@g.us)")),
+    responses((status = 200, description = "The Group", body = Object), (status = 404, description = "Not in such a group", body = crate::api::native::convert::ErrorBody)))]
+pub async fn group(State(core): State<Core>, Path((id, gid)): Path<(String, String)>) -> Answer {
+    Ok(Json(json!(
+        core.group(&cv::session_id(&id)?, &group_wid(&gid)?).await?
+    )))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ParticipantsIn {
+    #[serde(default)]
+    add: Vec<String>,
+    #[serde(default)]
+    remove: Vec<String>,
+}
+
+#[utoipa::path(post, path = "/api/sessions/{id}/groups/{gid}/participants", tag = "groups", summary = "Add and remove participants (admins only)",
+    params(("id" = String, Path, description = "The session id"), ("gid" = String, Path, description = "The group id")), request_body = ParticipantsIn,
+    responses((status = 200, description = "The Group after the change", body = Object), (status = 502, description = "WhatsApp refused (not an admin)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn group_participants(
+    State(core): State<Core>,
+    Path((id, gid)): Path<(String, String)>,
+    body: Body<ParticipantsIn>,
+) -> Answer {
+    let b = body?.0;
+    let (add, remove) = (wids("add", &b.add)?, wids("remove", &b.remove)?);
+    let g = core
+        .group_participants(&cv::session_id(&id)?, &group_wid(&gid)?, &add, &remove)
+        .await?;
+    Ok(Json(json!(g)))
+}
+
+#[utoipa::path(get, path = "/api/sessions/{id}/groups/{gid}/invite", tag = "groups", summary = "The group's invite code and link (admins only)",
+    params(("id" = String, Path, description = "The session id"), ("gid" = String, Path, description = "The group id")),
+    responses((status = 200, description = "{code, link}", body = Object)))]
+pub async fn group_invite(
+    State(core): State<Core>,
+    Path((id, gid)): Path<(String, String)>,
+) -> Answer {
+    let code = core
+        .group_invite(&cv::session_id(&id)?, &group_wid(&gid)?)
+        .await?;
+    Ok(Json(
+        json!({"code": code, "link": format!("{}{code}", crate::core::INVITE_PREFIX)}),
+    ))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JoinIn {
+    /// An invite code, or a https://chat.whatsapp.com/… link.
+    invite: String,
+}
+
+#[utoipa::path(post, path = "/api/sessions/{id}/groups/join", tag = "groups", summary = "Join a group by invite code or link",
+    params(("id" = String, Path, description = "The session id")), request_body = JoinIn,
+    responses((status = 200, description = "{id}", body = Object), (status = 502, description = "WhatsApp refused the invite", body = crate::api::native::convert::ErrorBody)))]
+pub async fn join_group(
+    State(core): State<Core>,
+    Path(id): Path<String>,
+    body: Body<JoinIn>,
+) -> Answer {
+    let gid = core
+        .join_group(&cv::session_id(&id)?, &body?.0.invite)
+        .await?;
+    Ok(Json(json!({"id": gid})))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubjectIn {
+    subject: String,
+}
+
+#[utoipa::path(put, path = "/api/sessions/{id}/groups/{gid}/subject", tag = "groups", summary = "Rename a group",
+    params(("id" = String, Path, description = "The session id"), ("gid" = String, Path, description = "The group id")), request_body = SubjectIn,
+    responses((status = 200, description = "{id, subject}", body = Object)))]
+pub async fn group_subject(
+    State(core): State<Core>,
+    Path((id, gid)): Path<(String, String)>,
+    body: Body<SubjectIn>,
+) -> Answer {
+    let subject = body?.0.subject;
+    let g = group_wid(&gid)?;
+    core.set_group_subject(&cv::session_id(&id)?, &g, &subject)
+        .await?;
+    Ok(Json(json!({"id": g, "subject": subject.trim()})))
+}
+
+#[utoipa::path(post, path = "/api/sessions/{id}/groups/{gid}/leave", tag = "groups", summary = "Leave a group",
+    params(("id" = String, Path, description = "The session id"), ("gid" = String, Path, description = "The group id")),
+    responses((status = 200, description = "{id, left}", body = Object)))]
+pub async fn leave_group(
+    State(core): State<Core>,
+    Path((id, gid)): Path<(String, String)>,
+) -> Answer {
+    let g = group_wid(&gid)?;
+    core.leave_group(&cv::session_id(&id)?, &g).await?;
+    Ok(Json(json!({"id": g, "left": true})))
+}

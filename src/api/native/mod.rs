@@ -43,6 +43,14 @@ use std::sync::Arc;
     h::chats,
     h::read,
     h::contact,
+    h::groups,
+    h::create_group,
+    h::group,
+    h::group_participants,
+    h::group_invite,
+    h::join_group,
+    h::group_subject,
+    h::leave_group,
     h::deliveries,
     h::retry,
     h::events,
@@ -82,6 +90,28 @@ pub fn routes(core: Core, api_key: Arc<str>) -> Router {
         .route("/api/sessions/{id}/chats", get(h::chats))
         .route("/api/sessions/{id}/chats/{chat}/read", post(h::read))
         .route("/api/sessions/{id}/contacts/{phone}", get(h::contact))
+        .route(
+            "/api/sessions/{id}/groups",
+            get(h::groups).post(h::create_group),
+        )
+        .route("/api/sessions/{id}/groups/join", post(h::join_group))
+        .route("/api/sessions/{id}/groups/{gid}", get(h::group))
+        .route(
+            "/api/sessions/{id}/groups/{gid}/participants",
+            post(h::group_participants),
+        )
+        .route(
+            "/api/sessions/{id}/groups/{gid}/invite",
+            get(h::group_invite),
+        )
+        .route(
+            "/api/sessions/{id}/groups/{gid}/subject",
+            put(h::group_subject),
+        )
+        .route(
+            "/api/sessions/{id}/groups/{gid}/leave",
+            post(h::leave_group),
+        )
         .route("/api/sessions/{id}/deliveries", get(h::deliveries))
         .route("/api/sessions/{id}/deliveries/{did}/retry", post(h::retry))
         .route("/api/events", get(h::events))

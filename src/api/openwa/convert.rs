@@ -141,6 +141,7 @@ impl SendIn {
         Ok((
             id,
             SendRequest {
+                mentions: vec![],
                 special: None,
                 voice: false,
                 to,
@@ -617,6 +618,7 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
                 None
             };
             Call::Send(SendRequest {
+                mentions: vec![],
                 special: None,
                 voice: false,
                 to,
@@ -640,6 +642,7 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
                 ));
             };
             Call::Send(SendRequest {
+                mentions: vec![],
                 special: None,
                 voice: false,
                 to,

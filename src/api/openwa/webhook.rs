@@ -32,7 +32,11 @@ fn openwa(ev: &Event, webhook_id: &str) -> Value {
             json!({"id": p["id"], "chatId": p["chat"]}),
         ),
         // Not carried by this format (Format::carries).
-        EventKind::MessageEdited | EventKind::MessageReaction => ("onMessage", Value::Null),
+        EventKind::MessageEdited
+        | EventKind::MessageReaction
+        | EventKind::GroupJoin
+        | EventKind::GroupLeave
+        | EventKind::GroupUpdate => ("onMessage", Value::Null),
         EventKind::SessionStatus | EventKind::SessionQr | EventKind::SessionPairingCode => {
             let status: Option<Status> = serde_json::from_value(p["status"].clone()).ok();
             match status {

@@ -180,6 +180,7 @@ pub fn create(form: &Form) -> Result<Create, TwilioError> {
     Ok(Create {
         from,
         request: SendRequest {
+            mentions: vec![],
             special: None,
             voice: false,
             to,
@@ -316,6 +317,7 @@ pub fn just_sent(
         edits: vec![],
         revoked: false,
         reactions: vec![],
+        mentions: vec![],
     }
 }
 

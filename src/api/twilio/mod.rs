@@ -118,6 +118,7 @@ async fn reply(core: Core, r: Reply) {
         let mut reqs = Vec::new();
         if m.media.is_empty() {
             reqs.push(SendRequest {
+                mentions: vec![],
                 special: None,
                 voice: false,
                 to: to.clone(),
@@ -131,6 +132,7 @@ async fn reply(core: Core, r: Reply) {
             // One media per WhatsApp message: the body captions the first.
             for (i, url) in m.media.iter().enumerate() {
                 reqs.push(SendRequest {
+                    mentions: vec![],
                     special: None,
                     voice: false,
                     to: to.clone(),

@@ -106,6 +106,8 @@
       size: w.media ? w.media.size : undefined,
       quotedStanzaID: w.reply_to ? w.reply_to.split('_').slice(2).join('_') : undefined,
       quotedMsgId: w.reply_to || undefined,
+      author: w.author ? wid(w.author) : undefined,
+      mentionedJidList: (w.mentions || []).map(wid),
     };
     if (type === 'location') {
       m.lat = w.location.lat;
@@ -225,6 +227,26 @@
         });
         break;
       }
+      case 'group_participants': {
+        if (v.group) groupCache.set(v.gid, v.group);
+        // Being put in a new group reads, on the phone, as being added.
+        const action = v.action === 'create' ? 'add' : v.action;
+        emit('group.participant_changed', {
+          groupId: v.gid, action, operation: action === 'leaver' ? 'remove' : action === 'join' ? 'add' : action,
+          author: v.author + '@c.us', participants: v.participants,
+        });
+        break;
+      }
+      case 'group_subject': {
+        // WhatsApp announces a new subject as a notification message.
+        const m = {
+          id: msgKey(v.id), type: 'gp2', subtype: 'subject', body: v.subject, t: v.ts,
+          from: wid(v.gid), to: wid(creds ? creds.phone : ''), author: wid(v.author), recipients: [], isNewMsg: true, ack: 1,
+        };
+        m.serialize = function () { return JSON.parse(JSON.stringify(this)); };
+        emit('chat.new_message', m);
+        break;
+      }
       case 'logout':
         creds_db('delete').catch(() => {});
         creds = null;
@@ -278,7 +300,8 @@
     }
     const quoted = options && options.quotedMsg;
     const id = newMsgId(to);
-    const req = Object.assign({ id, to, reply_to: quoted ? (typeof quoted === 'string' ? quoted : quoted._serialized || quoted.id._serialized) : null }, fields);
+    const mentions = options && options.mentionedList ? ids(options.mentionedList) : [];
+    const req = Object.assign({ id, to, mentions, reply_to: quoted ? (typeof quoted === 'string' ? quoted : quoted._serialized || quoted.id._serialized) : null }, fields);
     const local = toMsg(Object.assign({ from_me: true, peer: wid(to).user, ack: 0, t: Math.floor(Date.now() / 1000), text: null, caption: null, media: null }, req,
       { media: req.media ? Object.assign({ size: Math.floor(req.media.data.length * 3 / 4) }, req.media) : null }));
     if (store(local)) emit('chat.new_message', local);
@@ -293,6 +316,24 @@
     local.ack = Math.max(local.ack, value.ack);
     emit('chat.msg_ack_change', { ack: value.ack, chat: local.id.remote, ids: [local.id] });
     return { id, ack: local.ack, from: local.from._serialized, to: local.to._serialized, sendMsgResult: Promise.resolve({ messageSendResult: 'OK' }) };
+  }
+
+  // Groups the device has heard of (WhatsApp keeps their metadata).
+  const groupCache = new Map();
+
+  function groupChat(g) {
+    groupCache.set(g.id, g);
+    return {
+      id: wid(g.id), name: g.subject, isGroup: true, t: g.creation,
+      groupMetadata: {
+        id: wid(g.id), subject: g.subject, owner: wid(g.owner), creation: g.creation,
+        participants: g.participants.map((p) => ({ id: wid(p.id), isAdmin: p.isAdmin, isSuperAdmin: p.isSuperAdmin })),
+      },
+    };
+  }
+
+  function ids(x) {
+    return (Array.isArray(x) ? x : [x]).map((p) => wid(p)._serialized);
   }
 
   function requireAuth() {
@@ -447,6 +488,56 @@
         const bytes = new Uint8Array(bin.length);
         for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
         return new window.Blob([bytes], { type: m.__media.mimetype });
+      },
+    },
+    group: {
+      async getAllGroups() {
+        requireAuth();
+        return (await call('groups', {})).map(groupChat);
+      },
+      async getParticipants(groupId) {
+        requireAuth();
+        const g = await call('group_info', { gid: wid(groupId)._serialized });
+        return groupChat(g).groupMetadata.participants;
+      },
+      async create(groupName, participantsIds, parentGroup) {
+        requireAuth();
+        if (parentGroup) throw new Error('communities are not modelled by the sandbox');
+        const g = await call('group_create', { subject: String(groupName), participants: ids(participantsIds) });
+        groupChat(g);
+        const participants = {};
+        for (const p of g.participants) participants[p.id] = { wid: p.id, code: 200, invite_code: null, invite_code_exp: null };
+        return { gid: wid(g.id), participants };
+      },
+      async addParticipants(groupId, participantsIds) {
+        requireAuth();
+        const add = ids(participantsIds);
+        await call('group_participants', { gid: wid(groupId)._serialized, add });
+        const out = {};
+        for (const p of add) out[p] = { wid: p, code: 200, message: 'OK', invite_code: null, invite_code_exp: null };
+        return out;
+      },
+      async removeParticipants(groupId, participantsIds) {
+        requireAuth();
+        await call('group_participants', { gid: wid(groupId)._serialized, remove: ids(participantsIds) });
+      },
+      async getInviteCode(groupId) {
+        requireAuth();
+        return call('group_invite', { gid: wid(groupId)._serialized });
+      },
+      async join(inviteCode) {
+        requireAuth();
+        const id = await call('group_join', { code: String(inviteCode) });
+        return { id, pendingApproval: false };
+      },
+      async setSubject(groupId, subject) {
+        requireAuth();
+        await call('group_subject', { gid: wid(groupId)._serialized, subject: String(subject) });
+        return true;
+      },
+      async leave(groupId) {
+        requireAuth();
+        await call('group_leave', { gid: wid(groupId)._serialized });
       },
     },
     contact: {

@@ -1,0 +1,139 @@
+//! Groups: list, look at one, create, add and remove people, the invite
+//! link, join by invite, rename, leave. WhatsApp decides who may do what
+//! (admins add and remove); its refusal comes back as a clear error.
+
+use super::{Core, CoreError};
+use crate::domain::{SessionId, Wid};
+use crate::session::{CallError, CallFailure, GroupInfo};
+
+/// Invite links look like this; the code is the last path segment.
+pub const INVITE_PREFIX: &str = "https://chat.whatsapp.com/";
+
+fn group_id(id: &Wid) -> Result<(), CoreError> {
+    if id.is_group() {
+        Ok(())
+    } else {
+        Err(CoreError::invalid("group", "must be a group id (…@g.us)"))
+    }
+}
+
+fn page(e: CallError) -> CoreError {
+    match e {
+        CallError::Page(m) if m.starts_with("GROUP_NOT_FOUND") => CoreError::NotFound {
+            code: "group_not_found",
+            message: "this account is in no such group".into(),
+        },
+        // WhatsApp lets only admins change who is in a group.
+        CallError::Page(m) if m.contains("admin") => CoreError::Conflict {
+            code: "not_group_admin",
+            message: m,
+        },
+        e => CoreError::from(CallFailure::from(e)),
+    }
+}
+
+impl Core {
+    pub async fn groups(&self, session: &SessionId) -> Result<Vec<GroupInfo>, CoreError> {
+        let bridge = self.manager.bridge(session).await?;
+        bridge.groups().await.map_err(page)
+    }
+
+    pub async fn group(&self, session: &SessionId, id: &Wid) -> Result<GroupInfo, CoreError> {
+        group_id(id)?;
+        let bridge = self.manager.bridge(session).await?;
+        bridge.group(id).await.map_err(page)
+    }
+
+    pub async fn create_group(
+        &self,
+        session: &SessionId,
+        subject: &str,
+        participants: &[Wid],
+    ) -> Result<GroupInfo, CoreError> {
+        let subject = subject.trim();
+        if subject.is_empty() || subject.chars().count() > 100 {
+            return Err(CoreError::invalid("subject", "must be 1 to 100 characters"));
+        }
+        if participants.iter().any(|p| p.phone().is_none()) {
+            return Err(CoreError::invalid(
+                "participants",
+                "must be people (phone numbers), not groups",
+            ));
+        }
+        let bridge = self.manager.bridge(session).await?;
+        let gid = bridge
+            .create_group(subject, participants)
+            .await
+            .map_err(page)?;
+        let gid = Wid::parse(&gid).map_err(CoreError::Internal)?;
+        tracing::info!(session = %session, group = %gid, "group created");
+        bridge.group(&gid).await.map_err(page)
+    }
+
+    /// Adds and removes participants; answers the group as it is after.
+    pub async fn group_participants(
+        &self,
+        session: &SessionId,
+        id: &Wid,
+        add: &[Wid],
+        remove: &[Wid],
+    ) -> Result<GroupInfo, CoreError> {
+        group_id(id)?;
+        if add.is_empty() && remove.is_empty() {
+            return Err(CoreError::invalid("add", "or 'remove' must name someone"));
+        }
+        let bridge = self.manager.bridge(session).await?;
+        if !add.is_empty() {
+            bridge.add_participants(id, add).await.map_err(page)?;
+        }
+        if !remove.is_empty() {
+            bridge.remove_participants(id, remove).await.map_err(page)?;
+        }
+        bridge.group(id).await.map_err(page)
+    }
+
+    /// The invite code (the link is `INVITE_PREFIX` + code).
+    pub async fn group_invite(&self, session: &SessionId, id: &Wid) -> Result<String, CoreError> {
+        group_id(id)?;
+        let bridge = self.manager.bridge(session).await?;
+        bridge.invite_code(id).await.map_err(page)
+    }
+
+    /// Joins by an invite code or link; answers the group's id.
+    pub async fn join_group(&self, session: &SessionId, invite: &str) -> Result<Wid, CoreError> {
+        let code = invite
+            .trim()
+            .trim_start_matches(INVITE_PREFIX)
+            .trim_end_matches('/');
+        if code.is_empty() || !code.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(CoreError::invalid(
+                "invite",
+                "must be an invite code or a chat.whatsapp.com link",
+            ));
+        }
+        let bridge = self.manager.bridge(session).await?;
+        let gid = bridge.join_group(code).await.map_err(page)?;
+        Wid::parse(&gid).map_err(CoreError::Internal)
+    }
+
+    pub async fn set_group_subject(
+        &self,
+        session: &SessionId,
+        id: &Wid,
+        subject: &str,
+    ) -> Result<(), CoreError> {
+        group_id(id)?;
+        let subject = subject.trim();
+        if subject.is_empty() || subject.chars().count() > 100 {
+            return Err(CoreError::invalid("subject", "must be 1 to 100 characters"));
+        }
+        let bridge = self.manager.bridge(session).await?;
+        bridge.set_subject(id, subject).await.map_err(page)
+    }
+
+    pub async fn leave_group(&self, session: &SessionId, id: &Wid) -> Result<(), CoreError> {
+        group_id(id)?;
+        let bridge = self.manager.bridge(session).await?;
+        bridge.leave_group(id).await.map_err(page)
+    }
+}

@@ -1,0 +1,300 @@
+//! Groups in the simulated WhatsApp: subject, owner, admins, participants,
+//! an invite code; a message to a group reaches every member account, with
+//! its author; joins, leaves and subject changes reach every member's
+//! devices as WhatsApp announces them.
+
+use super::world::{SbMessage, World, random_hex};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Group {
+    /// `1203630…@g.us`
+    pub id: String,
+    pub subject: String,
+    pub owner: String,
+    pub created: i64,
+    /// Phones, in the order they joined.
+    pub participants: Vec<String>,
+    pub admins: Vec<String>,
+    pub invite: String,
+}
+
+impl Group {
+    pub fn view(&self) -> Value {
+        json!({
+            "id": self.id, "subject": self.subject, "owner": self.owner, "creation": self.created,
+            "invite": self.invite,
+            "participants": self.participants.iter().map(|p| json!({
+                "id": format!("{p}@c.us"), "isAdmin": self.admins.contains(p), "isSuperAdmin": *p == self.owner,
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+fn now_s() -> i64 {
+    crate::domain::now_ms() / 1000
+}
+
+impl World {
+    pub fn group(&self, gid: &str) -> Option<&Group> {
+        self.p.groups.get(gid)
+    }
+
+    /// Every group `phone` is in.
+    pub fn groups_of(&self, phone: &str) -> Vec<Value> {
+        self.p
+            .groups
+            .values()
+            .filter(|g| g.participants.iter().any(|p| p == phone))
+            .map(Group::view)
+            .collect()
+    }
+
+    /// `owner` creates a group with `others`; every member account hears.
+    pub fn create_group(
+        &mut self,
+        owner: &str,
+        subject: &str,
+        others: &[String],
+    ) -> Result<Value, String> {
+        if subject.trim().is_empty() {
+            return Err("a group needs a subject".into());
+        }
+        let mut participants = vec![owner.to_string()];
+        for p in others {
+            if self.p.unregistered.contains(p) {
+                return Err(format!("{p} is not on WhatsApp"));
+            }
+            if !participants.contains(p) {
+                participants.push(p.clone());
+            }
+        }
+        let g = Group {
+            id: format!(
+                "120363{:012}@g.us",
+                rand::random::<u64>() % 1_000_000_000_000
+            ),
+            subject: subject.to_string(),
+            owner: owner.to_string(),
+            created: now_s(),
+            participants: participants.clone(),
+            admins: vec![owner.to_string()],
+            invite: random_hex(22),
+        };
+        let view = g.view();
+        self.p.groups.insert(g.id.clone(), g);
+        self.dirty = true;
+        self.announce(
+            &view["id"].as_str().unwrap_or_default().to_string(),
+            "create",
+            &participants,
+            owner,
+        );
+        Ok(view)
+    }
+
+    /// Adds or removes participants (only admins may); `by` is who did it.
+    pub fn change_participants(
+        &mut self,
+        gid: &str,
+        by: &str,
+        add: &[String],
+        remove: &[String],
+    ) -> Result<Value, String> {
+        let g = self.p.groups.get_mut(gid).ok_or("no such group")?;
+        if !g.admins.iter().any(|a| a == by) {
+            return Err("only group admins can add or remove participants".into());
+        }
+        let added: Vec<String> = add
+            .iter()
+            .filter(|p| !g.participants.contains(p))
+            .cloned()
+            .collect();
+        let removed: Vec<String> = remove
+            .iter()
+            .filter(|p| g.participants.contains(p) && **p != g.owner)
+            .cloned()
+            .collect();
+        g.participants.extend(added.iter().cloned());
+        g.participants.retain(|p| !removed.contains(p));
+        g.admins.retain(|p| !removed.contains(p));
+        let view = g.view();
+        self.dirty = true;
+        if !added.is_empty() {
+            self.announce(gid, "add", &added, by);
+        }
+        if !removed.is_empty() {
+            // The removed hear it too: their device learns it left.
+            self.announce_to(gid, "remove", &removed, by, &removed);
+            self.announce(gid, "remove", &removed, by);
+        }
+        Ok(view)
+    }
+
+    /// `phone` leaves (the owner cannot in this model).
+    pub fn leave_group(&mut self, gid: &str, phone: &str) -> Result<(), String> {
+        let g = self.p.groups.get_mut(gid).ok_or("no such group")?;
+        if !g.participants.iter().any(|p| p == phone) {
+            return Err("not a participant".into());
+        }
+        g.participants.retain(|p| p != phone);
+        g.admins.retain(|p| p != phone);
+        self.dirty = true;
+        let who = vec![phone.to_string()];
+        self.announce_to(gid, "leaver", &who, phone, &who);
+        self.announce(gid, "leaver", &who, phone);
+        Ok(())
+    }
+
+    pub fn invite_code(&self, gid: &str, by: &str) -> Result<String, String> {
+        let g = self.p.groups.get(gid).ok_or("no such group")?;
+        if !g.admins.iter().any(|a| a == by) {
+            return Err("only group admins can see the invite link".into());
+        }
+        Ok(g.invite.clone())
+    }
+
+    /// `phone` joins by an invite code (or link).
+    pub fn join_group(&mut self, code: &str, phone: &str) -> Result<String, String> {
+        let code = code.rsplit('/').next().unwrap_or(code);
+        let g = self
+            .p
+            .groups
+            .values_mut()
+            .find(|g| g.invite == code)
+            .ok_or("the invite link is not valid")?;
+        let gid = g.id.clone();
+        if !g.participants.iter().any(|p| p == phone) {
+            g.participants.push(phone.to_string());
+            self.dirty = true;
+            self.announce(&gid, "join", &[phone.to_string()], phone);
+        }
+        Ok(gid)
+    }
+
+    /// Anyone in the group may change its subject; members see a notice.
+    pub fn set_subject(&mut self, gid: &str, by: &str, subject: &str) -> Result<(), String> {
+        let g = self.p.groups.get_mut(gid).ok_or("no such group")?;
+        if !g.participants.iter().any(|p| p == by) {
+            return Err("not a participant".into());
+        }
+        if subject.trim().is_empty() {
+            return Err("a group needs a subject".into());
+        }
+        g.subject = subject.to_string();
+        let members = g.participants.clone();
+        self.dirty = true;
+        let push = json!({"t": "group_subject", "gid": gid, "subject": subject, "author": by,
+                          "id": format!("false_{gid}_3G{}_{by}@c.us", random_hex(16)), "ts": now_s()});
+        for m in members {
+            self.send_account(&m, &push);
+        }
+        Ok(())
+    }
+
+    /// A message to a group: stored with the sender and copied, as
+    /// inbound, to every other member that is an account here.
+    /// Returns (member account, the copy's id).
+    pub fn group_fanout(
+        &mut self,
+        gid: &str,
+        author: &str,
+        msg: &SbMessage,
+    ) -> Result<Vec<(String, String)>, String> {
+        let g = self.p.groups.get(gid).ok_or("no such group")?;
+        if !g.participants.iter().any(|p| p == author) {
+            return Err("you are not a participant of this group".into());
+        }
+        let members: Vec<String> = g
+            .participants
+            .iter()
+            .filter(|p| *p != author)
+            .cloned()
+            .collect();
+        let mut copies = vec![];
+        for m in members {
+            let Some(acct) = self.p.accounts.get_mut(&m) else {
+                continue;
+            };
+            let copy = SbMessage {
+                id: format!("false_{gid}_3A{}_{author}@c.us", random_hex(18)),
+                from_me: false,
+                peer: gid.to_string(),
+                author: Some(author.to_string()),
+                ack: 1,
+                timestamp: now_s(),
+                delivered: false,
+                reactions: Default::default(),
+                edits: vec![],
+                ..msg.clone()
+            };
+            let wire = json!({"t": "message", "msg": copy.wire()});
+            copies.push((m.clone(), copy.id.clone()));
+            acct.messages.push(copy);
+            self.dirty = true;
+            self.send_account(&m, &wire);
+        }
+        Ok(copies)
+    }
+
+    /// What a linked device asks about groups (`WPP.group.*`).
+    pub fn device_group_call(&mut self, me: &str, t: &str, v: &Value) -> Result<Value, String> {
+        let gid = v["gid"].as_str().unwrap_or("");
+        let phones = |k: &str| -> Vec<String> {
+            v[k].as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(|p| p.trim_end_matches("@c.us").to_string())
+                .collect()
+        };
+        match t {
+            "groups" => Ok(json!(self.groups_of(me))),
+            "group_info" => {
+                let g = self.group(gid).ok_or("no such group")?;
+                if !g.participants.iter().any(|p| p == me) {
+                    return Err("you are not a participant of this group".into());
+                }
+                Ok(g.view())
+            }
+            "group_create" => self.create_group(
+                me,
+                v["subject"].as_str().unwrap_or(""),
+                &phones("participants"),
+            ),
+            "group_participants" => {
+                self.change_participants(gid, me, &phones("add"), &phones("remove"))
+            }
+            "group_invite" => self.invite_code(gid, me).map(Value::from),
+            "group_join" => self
+                .join_group(v["code"].as_str().unwrap_or(""), me)
+                .map(Value::from),
+            "group_subject" => self
+                .set_subject(gid, me, v["subject"].as_str().unwrap_or(""))
+                .map(|_| json!(true)),
+            "group_leave" => self.leave_group(gid, me).map(|_| json!(true)),
+            _ => Err(format!("unknown call {t}")),
+        }
+    }
+
+    fn announce(&self, gid: &str, action: &str, who: &[String], by: &str) {
+        let members = self
+            .p
+            .groups
+            .get(gid)
+            .map(|g| g.participants.clone())
+            .unwrap_or_default();
+        self.announce_to(gid, action, who, by, &members);
+    }
+
+    fn announce_to(&self, gid: &str, action: &str, who: &[String], by: &str, to: &[String]) {
+        let group = self.p.groups.get(gid).map(Group::view);
+        let push = json!({"t": "group_participants", "gid": gid, "action": action, "author": by,
+                          "participants": who.iter().map(|p| format!("{p}@c.us")).collect::<Vec<_>>(),
+                          "group": group});
+        for m in to {
+            self.send_account(m, &push);
+        }
+    }
+}
