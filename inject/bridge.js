@@ -146,6 +146,9 @@
       const msg = normalize(m);
       if (msg) emit({ type: 'message', msg });
     });
+    WPP.on('chat.presence_change', (e) => emit({
+      type: 'presence', id: widStr(e.id), state: e.state || null, online: !!e.isOnline, timestamp: e.t || null,
+    }));
     WPP.on('group.participant_changed', (e) => emit({
       type: 'group_participants', group: widStr(e.groupId), action: e.action, author: widStr(e.author) || null,
       participants: (e.participants || []).map(widStr),
@@ -270,6 +273,39 @@
       const r = await WPP.chat.deleteMessage(chat, id, false, true);
       const one = Array.isArray(r) ? r[0] : r;
       if (one && one.isRevoked === false) throw new Error('WhatsApp did not delete the message for everyone');
+      return true;
+    },
+    // state: typing, recording, paused (in `chat`), online, offline.
+    async presence(chat, state) {
+      switch (state) {
+        case 'typing': await WPP.chat.markIsComposing(chat); break;
+        case 'recording': await WPP.chat.markIsRecording(chat); break;
+        case 'paused': await WPP.chat.markIsPaused(chat); break;
+        case 'online': await WPP.conn.markAvailable(true); break;
+        case 'offline': await WPP.conn.markAvailable(false); break;
+        default: throw new Error('unknown presence ' + state);
+      }
+      return true;
+    },
+    async subscribePresence(ids) {
+      return (await WPP.contact.subscribePresence(ids)).map(widStr);
+    },
+    // What WhatsApp tells of a contact; what it keeps private is null.
+    async profile(id) {
+      const quiet = (p) => p.then((v) => v, () => null);
+      const [about, picture, business] = await Promise.all([
+        quiet(WPP.contact.getStatus(id)), quiet(WPP.contact.getProfilePictureUrl(id)), quiet(WPP.contact.getBusinessProfile(id)),
+      ]);
+      const b = business && (business.description !== undefined || business.email !== undefined) ? {
+        description: business.description || null, email: business.email || null,
+        website: Array.isArray(business.website) ? business.website.map((w) => (w && w.url) || String(w)) : business.website ? [String(business.website)] : [],
+        address: business.address || null, categories: (business.categories || []).map((c) => (c && c.localized_display_name) || String(c)),
+      } : null;
+      const aboutText = about && typeof about === 'object' ? about.status : about;
+      return { id, about: aboutText || null, picture_url: picture || null, business: b, blocked: WPP.blocklist.isBlocked(id) };
+    },
+    async block(id, yes) {
+      if (yes) await WPP.blocklist.blockContact(id); else await WPP.blocklist.unblockContact(id);
       return true;
     },
     async groups() {

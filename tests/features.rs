@@ -699,3 +699,198 @@ async fn groups_both_ways() {
         .await;
     assert_eq!(code, 422, "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_profiles_and_the_blocklist() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sb, d, r) = setup(tmp.path()).await;
+    use base64::Engine as _;
+    let png = base64::engine::general_purpose::STANDARD.encode(b"\x89PNG\r\n\x1a\nnot really");
+
+    // We show typing in a chat, then go offline: the contact's phone sees it.
+    let (code, v) = d
+        .call(
+            "POST",
+            "/api/sessions/shop/presence",
+            Some(json!({"state": "typing", "chat": CONTACT})),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    let (_, shown) = sb
+        .get(&format!("/_sandbox/accounts/{ACCOUNT}/presence"))
+        .await;
+    assert_eq!(
+        shown["chats"][format!("{CONTACT}@c.us")],
+        "composing",
+        "{shown}"
+    );
+    assert_eq!(shown["online"], true);
+    d.call(
+        "POST",
+        "/api/sessions/shop/presence",
+        Some(json!({"state": "recording", "chat": CONTACT})),
+    )
+    .await;
+    assert_eq!(
+        sb.get(&format!("/_sandbox/accounts/{ACCOUNT}/presence"))
+            .await
+            .1["chats"][format!("{CONTACT}@c.us")],
+        "recording"
+    );
+    let (code, _) = d
+        .call(
+            "POST",
+            "/api/sessions/shop/presence",
+            Some(json!({"state": "offline"})),
+        )
+        .await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        sb.get(&format!("/_sandbox/accounts/{ACCOUNT}/presence"))
+            .await
+            .1["online"],
+        false
+    );
+    for bad in [
+        json!({"state": "online", "chat": CONTACT}),
+        json!({"state": "typing"}),
+        json!({"state": "dancing"}),
+    ] {
+        let (code, e) = d
+            .call("POST", "/api/sessions/shop/presence", Some(bad.clone()))
+            .await;
+        assert_eq!(code, 422, "{bad} -> {e}");
+    }
+
+    // Their presence comes only once we subscribed, as WhatsApp does.
+    let (_, v) = sb
+        .post(
+            "/_sandbox/presence",
+            json!({"from": CONTACT, "to": ACCOUNT, "state": "composing"}),
+        )
+        .await;
+    assert_eq!(v["delivered"], false);
+    let (code, v) = d
+        .call(
+            "POST",
+            "/api/sessions/shop/presence/subscribe",
+            Some(json!({"contacts": [CONTACT]})),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    let (_, v) = sb
+        .post(
+            "/_sandbox/presence",
+            json!({"from": CONTACT, "to": ACCOUNT, "state": "composing"}),
+        )
+        .await;
+    assert_eq!(v["delivered"], true);
+    let p = event(&r, "presence.update", |p| p["state"] == "composing").await;
+    assert_eq!(
+        (p["id"].as_str(), p["online"].as_bool()),
+        (Some(format!("{CONTACT}@c.us").as_str()), Some(true))
+    );
+    sb.post(
+        "/_sandbox/presence",
+        json!({"from": CONTACT, "to": ACCOUNT, "state": "unavailable"}),
+    )
+    .await;
+    let p = event(&r, "presence.update", |p| p["state"] == "unavailable").await;
+    assert_eq!(p["online"], false);
+
+    // A profile: about, picture, business details.
+    let (code, v) = sb
+        .put(&format!("/_sandbox/contacts/{CONTACT}"), json!({"about": "Baker since 1999", "picture": png,
+            "business": {"description": "Fresh bread", "email": "hi@bakery.test", "website": ["https://bakery.test"], "categories": ["Bakery"]}}))
+        .await;
+    assert_eq!(code, 200, "{v}");
+    let (code, prof) = d
+        .call(
+            "GET",
+            &format!("/api/sessions/shop/contacts/{CONTACT}/profile"),
+            None,
+        )
+        .await;
+    assert_eq!(code, 200, "{prof}");
+    assert_eq!(prof["about"], "Baker since 1999");
+    assert_eq!(prof["business"]["description"], "Fresh bread");
+    assert_eq!(prof["business"]["email"], "hi@bakery.test");
+    assert_eq!(prof["blocked"], false);
+    let pic = http()
+        .get(prof["picture_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pic.status(), 200);
+    assert_eq!(
+        pic.bytes().await.unwrap(),
+        base64::engine::general_purpose::STANDARD
+            .decode(&png)
+            .unwrap()
+    );
+    // Someone who shares nothing.
+    let (_, prof) = d
+        .call(
+            "GET",
+            "/api/sessions/shop/contacts/15557770123/profile",
+            None,
+        )
+        .await;
+    assert_eq!(
+        (
+            prof["about"].clone(),
+            prof["picture_url"].clone(),
+            prof["business"].clone()
+        ),
+        (Value::Null, Value::Null, Value::Null)
+    );
+
+    // Blocked: their messages stop arriving, and we cannot write to them.
+    let (code, v) = d
+        .call(
+            "POST",
+            &format!("/api/sessions/shop/contacts/{CONTACT}/block"),
+            None,
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(
+        sb.get(&format!("/_sandbox/accounts/{ACCOUNT}/blocked"))
+            .await
+            .1,
+        json!([CONTACT])
+    );
+    assert_eq!(
+        d.call(
+            "GET",
+            &format!("/api/sessions/shop/contacts/{CONTACT}/profile"),
+            None
+        )
+        .await
+        .1["blocked"],
+        true
+    );
+    let hidden = inbound(&sb, json!({"text": "let me in"})).await;
+    let (code, e) = d
+        .call(
+            "POST",
+            "/api/sessions/shop/messages",
+            Some(json!({"to": CONTACT, "text": "hi"})),
+        )
+        .await;
+    assert!(code >= 400, "{e}");
+    d.call(
+        "POST",
+        &format!("/api/sessions/shop/contacts/{CONTACT}/unblock"),
+        None,
+    )
+    .await;
+    let after = inbound(&sb, json!({"text": "hello again"})).await;
+    event(&r, "message", |p| p["id"] == after).await;
+    assert!(
+        r.events("message")
+            .iter()
+            .all(|e| e["payload"]["id"] != hidden.as_str()),
+        "a blocked contact's message arrived"
+    );
+}

@@ -11,6 +11,7 @@ mod groups;
 mod health;
 mod history;
 mod media;
+mod people;
 mod send;
 mod sessions;
 mod templates;

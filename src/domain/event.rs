@@ -34,6 +34,10 @@ pub enum EventKind {
     /// `{id, chat, text, edited_at}`: a message's author edited it.
     #[serde(rename = "message.edited")]
     MessageEdited,
+    /// `{id, state, online, timestamp}`: a subscribed contact's presence
+    /// (available, unavailable, composing, recording, paused).
+    #[serde(rename = "presence.update")]
+    PresenceUpdate,
     /// `{group, participants, author, action}`: people joined or were added
     /// to a group (this account included, when it joined).
     #[serde(rename = "group.join")]
@@ -51,7 +55,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 12] = [
+    pub const ALL: [EventKind; 13] = [
         EventKind::SessionStatus,
         EventKind::SessionQr,
         EventKind::SessionPairingCode,
@@ -64,6 +68,7 @@ impl EventKind {
         EventKind::GroupJoin,
         EventKind::GroupLeave,
         EventKind::GroupUpdate,
+        EventKind::PresenceUpdate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -80,6 +85,7 @@ impl EventKind {
             EventKind::GroupJoin => "group.join",
             EventKind::GroupLeave => "group.leave",
             EventKind::GroupUpdate => "group.update",
+            EventKind::PresenceUpdate => "presence.update",
         }
     }
 

@@ -454,6 +454,23 @@ pub fn group_update_event(
     )
 }
 
+/// A contact's presence as WhatsApp reported it.
+pub fn presence_event(
+    session: &SessionId,
+    id: &str,
+    state: Option<&str>,
+    online: bool,
+    at: i64,
+) -> Event {
+    Event::stable(
+        session,
+        EventKind::PresenceUpdate,
+        &format!("{id}/{}/{at}", state.unwrap_or("")),
+        at * 1000,
+        json!({"id": id, "state": state, "online": online, "timestamp": at}),
+    )
+}
+
 fn short_hash(s: &str) -> String {
     use sha2::{Digest, Sha256};
     Sha256::digest(s.as_bytes())[..6]

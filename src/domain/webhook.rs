@@ -32,6 +32,7 @@ impl Format {
                     | EventKind::GroupJoin
                     | EventKind::GroupLeave
                     | EventKind::GroupUpdate
+                    | EventKind::PresenceUpdate
             ),
             // Cloud webhooks carry inbound messages (reactions are messages
             // there) and statuses.

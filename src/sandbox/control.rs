@@ -27,6 +27,11 @@ pub fn routes() -> Router<Sandbox> {
         .route("/messages/{id}/revoke", post(revoke))
         .route("/accounts/{phone}/unlink", post(unlink))
         .route("/drop", post(drop_all))
+        .route("/contacts/{phone}", axum::routing::put(set_profile))
+        .route("/pictures/{phone}", axum::routing::get(picture))
+        .route("/presence", post(presence))
+        .route("/accounts/{phone}/presence", axum::routing::get(shown))
+        .route("/accounts/{phone}/blocked", axum::routing::get(blocked))
         .route("/groups", post(group_create))
         .route("/groups/join", post(group_join))
         .route("/groups/{gid}", axum::routing::get(group_get))
@@ -424,4 +429,74 @@ async fn group_join(State(sb): State<Sandbox>, raw: Bytes) -> Res {
         .join_group(&invite, &who)
         .map_err(group_fail)?;
     Ok(Json(json!({"id": gid})).into_response())
+}
+
+/// A contact's profile as WhatsApp shows it: about, picture (base64 PNG),
+/// business details.
+async fn set_profile(State(sb): State<Sandbox>, Path(raw_phone): Path<String>, raw: Bytes) -> Res {
+    let v = body(&raw)?;
+    let who = crate::domain::parse_phone(&raw_phone).map_err(|e| invalid("phone", &e))?;
+    let picture = opt_str(&v, "picture")?;
+    if let Some(p) = &picture {
+        base64::engine::general_purpose::STANDARD
+            .decode(p)
+            .map_err(|_| invalid("picture", "is not valid base64"))?;
+    }
+    let business = v.get("business").filter(|b| !b.is_null()).cloned();
+    if business.as_ref().is_some_and(|b| !b.is_object()) {
+        return Err(invalid("business", "must be an object"));
+    }
+    let p = super::people::Profile {
+        about: opt_str(&v, "about")?,
+        picture,
+        business,
+    };
+    sb.world.lock().await.set_profile(&who, p);
+    Ok(Json(json!({"phone": who})).into_response())
+}
+
+async fn picture(State(sb): State<Sandbox>, Path(raw_phone): Path<String>) -> Res {
+    let who = crate::domain::parse_phone(&raw_phone).map_err(|e| invalid("phone", &e))?;
+    let w = sb.world.lock().await;
+    let png = w
+        .picture(&who)
+        .and_then(|p| base64::engine::general_purpose::STANDARD.decode(p).ok())
+        .ok_or_else(|| {
+            Fail(
+                StatusCode::NOT_FOUND,
+                "no_picture",
+                format!("{who} has no profile picture"),
+            )
+        })?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "image/png")], png).into_response())
+}
+
+/// A contact shows a presence (available, unavailable, composing,
+/// recording, paused) to an account.
+async fn presence(State(sb): State<Sandbox>, raw: Bytes) -> Res {
+    let v = body(&raw)?;
+    let from = phone(&v, "from")?;
+    let to = phone(&v, "to")?;
+    let state = req_str(&v, "state")?;
+    if !matches!(
+        state.as_str(),
+        "available" | "unavailable" | "composing" | "recording" | "paused"
+    ) {
+        return Err(invalid(
+            "state",
+            "must be available, unavailable, composing, recording or paused",
+        ));
+    }
+    let delivered = sb.world.lock().await.contact_presence(&from, &to, &state);
+    Ok(Json(json!({"delivered": delivered})).into_response())
+}
+
+async fn shown(State(sb): State<Sandbox>, Path(raw_phone): Path<String>) -> Res {
+    let who = crate::domain::parse_phone(&raw_phone).map_err(|e| invalid("phone", &e))?;
+    Ok(Json(json!(sb.world.lock().await.shown(&who))).into_response())
+}
+
+async fn blocked(State(sb): State<Sandbox>, Path(raw_phone): Path<String>) -> Res {
+    let who = crate::domain::parse_phone(&raw_phone).map_err(|e| invalid("phone", &e))?;
+    Ok(Json(json!(sb.world.lock().await.blocklist(&who))).into_response())
 }

@@ -4,6 +4,7 @@
 
 mod control;
 mod groups;
+mod people;
 mod socket;
 mod world;
 

@@ -111,6 +111,18 @@ async fn handle(sb: &Sandbox, conn: u64, v: Value) {
                 json!({"t": "result", "req": req, "ok": true, "value": true}),
             );
         }
+        t @ ("presence_chat" | "presence_available" | "presence_subscribe" | "profile"
+        | "block") => {
+            let res = match w.conn_phone(conn) {
+                Some(me) => w.device_people_call(&me, t, &v),
+                None => Err("device is not linked".into()),
+            };
+            let body = match res {
+                Ok(value) => json!({"t": "result", "req": req, "ok": true, "value": value}),
+                Err(e) => json!({"t": "result", "req": req, "ok": false, "error": e}),
+            };
+            reply(&w, body);
+        }
         t if t.starts_with("group") => {
             let res = match w.conn_phone(conn) {
                 Some(me) => w.device_group_call(&me, t, &v),

@@ -19,6 +19,12 @@ pub struct Persisted {
     pub unregistered: BTreeSet<String>,
     #[serde(default)]
     pub groups: BTreeMap<String, super::groups::Group>,
+    /// Contacts' about, picture and business details, by phone.
+    #[serde(default)]
+    pub profiles: BTreeMap<String, super::people::Profile>,
+    /// Each account's blocklist.
+    #[serde(default)]
+    pub blocked: BTreeMap<String, BTreeSet<String>>,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -199,6 +205,10 @@ pub struct World {
     pub expired_qrs: HashMap<String, Instant>,
     /// Pairing codes by code.
     pub pair_codes: HashMap<String, PairCode>,
+    /// What each account shows its contacts (online, typing...).
+    pub presence: HashMap<String, super::people::Shown>,
+    /// Whose presence each account subscribed to.
+    pub subscribed: HashMap<String, BTreeSet<String>>,
     next_conn: u64,
     pub dirty: bool,
 }
@@ -250,6 +260,8 @@ impl World {
             conns: HashMap::new(),
             expired_qrs: HashMap::new(),
             pair_codes: HashMap::new(),
+            presence: HashMap::new(),
+            subscribed: HashMap::new(),
             next_conn: 1,
             dirty: false,
         }
@@ -470,6 +482,8 @@ impl World {
         for m in queued {
             self.send(conn, json!({"t": "message", "msg": m}));
         }
+        let blocked: Vec<String> = self.blocklist(&phone).into_iter().collect();
+        self.send(conn, json!({"t": "blocklist", "ids": blocked}));
         if let Some(c) = self.conns.get_mut(&conn) {
             c.link = Link::Linked { phone };
         }
@@ -489,6 +503,10 @@ impl World {
     /// receipt. `msg` carries the content; its id, direction and time are
     /// set here.
     pub fn inbound(&mut self, from: &str, to: &str, mut msg: SbMessage) -> Option<String> {
+        // A blocked contact's message never reaches the account.
+        if self.p.accounts.contains_key(to) && self.is_blocked(to, from) {
+            return Some(format!("false_{from}@c.us_3A{}", random_hex(18)));
+        }
         let acct = self.p.accounts.get_mut(to)?;
         msg.id = format!("false_{from}@c.us_3A{}", random_hex(18));
         msg.from_me = false;
@@ -610,6 +628,9 @@ impl World {
         let peer = to.strip_suffix("@c.us").unwrap_or(to).to_string();
         if self.p.unregistered.contains(&peer) {
             return Err(format!("{peer} is not on WhatsApp"));
+        }
+        if self.is_blocked(&phone, &peer) {
+            return Err("you blocked this contact: unblock it to send".into());
         }
         if group
             && !self

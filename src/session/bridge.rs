@@ -72,6 +72,13 @@ pub enum BridgeEvent {
         text: String,
         timestamp: Option<i64>,
     },
+    Presence {
+        id: Option<String>,
+        state: Option<String>,
+        #[serde(default)]
+        online: bool,
+        timestamp: Option<i64>,
+    },
     GroupParticipants {
         group: Option<String>,
         /// add, remove, join, leaver, promote, demote
@@ -212,6 +219,30 @@ impl Bridge {
             &[json!(to), json!(text), json!(reply_to), json!(mentions)],
         )
         .await
+    }
+
+    /// Shows a presence: `typing`, `recording` or `paused` in `chat`;
+    /// `online` or `offline` for the account.
+    pub async fn presence(&self, chat: Option<&Wid>, state: &str) -> Result<(), CallError> {
+        self.call::<Value>("presence", &[json!(chat), json!(state)])
+            .await
+            .map(drop)
+    }
+
+    /// Asks WhatsApp to report these contacts' presence.
+    pub async fn subscribe_presence(&self, ids: &[Wid]) -> Result<Vec<String>, CallError> {
+        self.call("subscribePresence", &[json!(ids)]).await
+    }
+
+    /// What WhatsApp tells of a contact: about, picture, business, blocked.
+    pub async fn profile(&self, id: &Wid) -> Result<Value, CallError> {
+        self.call("profile", &[json!(id)]).await
+    }
+
+    pub async fn block(&self, id: &Wid, yes: bool) -> Result<(), CallError> {
+        self.call::<Value>("block", &[json!(id), json!(yes)])
+            .await
+            .map(drop)
     }
 
     /// Every group the account is in.

@@ -492,6 +492,7 @@ impl Driver {
             | BridgeEvent::Revoke { .. }
             | BridgeEvent::Reaction { .. }
             | BridgeEvent::Edit { .. }
+            | BridgeEvent::Presence { .. }
             | BridgeEvent::GroupParticipants { .. }
             | BridgeEvent::GroupUpdate { .. } => {}
             BridgeEvent::Injected

@@ -91,6 +91,20 @@ impl Inbound {
                     event: message::revoke_event(&self.id, id, chat),
                 });
             }
+            BridgeEvent::Presence {
+                id: Some(id),
+                state,
+                online,
+                timestamp,
+            } => {
+                ops.push(Op::Event(message::presence_event(
+                    &self.id,
+                    id,
+                    state.as_deref(),
+                    *online,
+                    timestamp.unwrap_or(now_ms() / 1000),
+                )));
+            }
             BridgeEvent::GroupParticipants {
                 group: Some(group),
                 action,

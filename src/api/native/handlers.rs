@@ -572,3 +572,86 @@ pub async fn leave_group(
     core.leave_group(&cv::session_id(&id)?, &g).await?;
     Ok(Json(json!({"id": g, "left": true})))
 }
+
+// ---- presence and contacts
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PresenceIn {
+    /// typing, recording or paused (with `chat`); online or offline (without).
+    state: String,
+    chat: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/sessions/{id}/presence", tag = "contacts", summary = "Show typing, recording or paused in a chat; or online/offline",
+    params(("id" = String, Path, description = "The session id")), request_body = PresenceIn,
+    responses((status = 200, description = "{state, chat}", body = Object), (status = 422, description = "An unknown state", body = crate::api::native::convert::ErrorBody)))]
+pub async fn presence(
+    State(core): State<Core>,
+    Path(id): Path<String>,
+    body: Body<PresenceIn>,
+) -> Answer {
+    let b = body?.0;
+    let chat = cv::optional_wid(b.chat.as_deref(), "chat")?;
+    core.presence(&cv::session_id(&id)?, chat.as_ref(), &b.state)
+        .await?;
+    Ok(Json(json!({"state": b.state, "chat": chat})))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubscribeIn {
+    /// Phones or ids whose presence to hear (`presence.update` events).
+    contacts: Vec<String>,
+}
+
+#[utoipa::path(post, path = "/api/sessions/{id}/presence/subscribe", tag = "contacts", summary = "Hear these contacts' presence as presence.update events",
+    params(("id" = String, Path, description = "The session id")), request_body = SubscribeIn,
+    responses((status = 200, description = "{subscribed: [id]}", body = Object)))]
+pub async fn subscribe_presence(
+    State(core): State<Core>,
+    Path(id): Path<String>,
+    body: Body<SubscribeIn>,
+) -> Answer {
+    let ids = wids("contacts", &body?.0.contacts)?;
+    let done = core.subscribe_presence(&cv::session_id(&id)?, &ids).await?;
+    Ok(Json(json!({"subscribed": done})))
+}
+
+fn contact_wid(raw: &str) -> Result<crate::domain::Wid, ApiError> {
+    crate::domain::Wid::parse(raw).map_err(|e| ApiError::invalid("phone", e))
+}
+
+#[utoipa::path(get, path = "/api/sessions/{id}/contacts/{phone}/profile", tag = "contacts", summary = "A contact's about, profile picture URL, business profile and whether it is blocked",
+    params(("id" = String, Path, description = "The session id"), ("phone" = String, Path, description = "Phone number or WhatsApp id")),
+    responses((status = 200, description = "{id, about, picture_url, business, blocked}", body = Object)))]
+pub async fn profile(
+    State(core): State<Core>,
+    Path((id, phone)): Path<(String, String)>,
+) -> Answer {
+    Ok(Json(
+        core.profile(&cv::session_id(&id)?, &contact_wid(&phone)?)
+            .await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/api/sessions/{id}/contacts/{phone}/block", tag = "contacts", summary = "Block a contact (its messages stop arriving)",
+    params(("id" = String, Path, description = "The session id"), ("phone" = String, Path, description = "Phone number or WhatsApp id")),
+    responses((status = 200, description = "{id, blocked}", body = Object)))]
+pub async fn block(State(core): State<Core>, Path((id, phone)): Path<(String, String)>) -> Answer {
+    let who = contact_wid(&phone)?;
+    core.block(&cv::session_id(&id)?, &who, true).await?;
+    Ok(Json(json!({"id": who, "blocked": true})))
+}
+
+#[utoipa::path(post, path = "/api/sessions/{id}/contacts/{phone}/unblock", tag = "contacts", summary = "Unblock a contact",
+    params(("id" = String, Path, description = "The session id"), ("phone" = String, Path, description = "Phone number or WhatsApp id")),
+    responses((status = 200, description = "{id, blocked}", body = Object)))]
+pub async fn unblock(
+    State(core): State<Core>,
+    Path((id, phone)): Path<(String, String)>,
+) -> Answer {
+    let who = contact_wid(&phone)?;
+    core.block(&cv::session_id(&id)?, &who, false).await?;
+    Ok(Json(json!({"id": who, "blocked": false})))
+}

@@ -43,6 +43,11 @@ use std::sync::Arc;
     h::chats,
     h::read,
     h::contact,
+    h::presence,
+    h::subscribe_presence,
+    h::profile,
+    h::block,
+    h::unblock,
     h::groups,
     h::create_group,
     h::group,
@@ -90,6 +95,20 @@ pub fn routes(core: Core, api_key: Arc<str>) -> Router {
         .route("/api/sessions/{id}/chats", get(h::chats))
         .route("/api/sessions/{id}/chats/{chat}/read", post(h::read))
         .route("/api/sessions/{id}/contacts/{phone}", get(h::contact))
+        .route(
+            "/api/sessions/{id}/contacts/{phone}/profile",
+            get(h::profile),
+        )
+        .route("/api/sessions/{id}/contacts/{phone}/block", post(h::block))
+        .route(
+            "/api/sessions/{id}/contacts/{phone}/unblock",
+            post(h::unblock),
+        )
+        .route("/api/sessions/{id}/presence", post(h::presence))
+        .route(
+            "/api/sessions/{id}/presence/subscribe",
+            post(h::subscribe_presence),
+        )
         .route(
             "/api/sessions/{id}/groups",
             get(h::groups).post(h::create_group),

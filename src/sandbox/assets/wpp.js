@@ -227,6 +227,15 @@
         });
         break;
       }
+      case 'presence':
+        emit('chat.presence_change', {
+          id: wid(v.id), isOnline: !!v.online, isGroup: false, isUser: true, shortName: v.id, state: v.state, t: v.ts, isContact: true,
+        });
+        break;
+      case 'blocklist':
+        blocked.clear();
+        for (const id of v.ids || []) blocked.add(wid(id)._serialized);
+        break;
       case 'group_participants': {
         if (v.group) groupCache.set(v.gid, v.group);
         // Being put in a new group reads, on the phone, as being added.
@@ -318,6 +327,17 @@
     return { id, ack: local.ack, from: local.from._serialized, to: local.to._serialized, sendMsgResult: Promise.resolve({ messageSendResult: 'OK' }) };
   }
 
+  // The account's blocklist, as WhatsApp syncs it to the device.
+  const blocked = new Set();
+
+  // typing/recording shown for `duration` ms, then paused, as wa-js does.
+  async function mark(chatId, state, duration) {
+    requireAuth();
+    const chat = wid(chatId)._serialized;
+    await call('presence_chat', { chat, state });
+    if (duration) setTimeout(() => { call('presence_chat', { chat, state: 'paused' }).catch(() => {}); }, duration);
+  }
+
   // Groups the device has heard of (WhatsApp keeps their metadata).
   const groupCache = new Map();
 
@@ -381,6 +401,10 @@
         if (creds) throw new Error('already linked');
         return call('pair_code', { phone: String(phone), push: sendPushNotification !== false });
       },
+      async markAvailable(available) {
+        requireAuth();
+        return call('presence_available', { available: available !== false });
+      },
       async refreshQR() {
         if (creds) return null;
         await call('refresh_qr', {});
@@ -404,6 +428,9 @@
         const mimetype = opts.mimetype || match[1] || 'application/octet-stream';
         return send(chatId, { caption: opts.caption || null, ptt: !!opts.isPtt, media: { mimetype, filename: opts.filename || null, data } }, opts);
       },
+      async markIsComposing(chatId, duration) { return mark(chatId, 'composing', duration); },
+      async markIsRecording(chatId, duration) { return mark(chatId, 'recording', duration); },
+      async markIsPaused(chatId) { return mark(chatId, 'paused'); },
       async sendLocationMessage(chatId, options) {
         requireAuth();
         const o = options || {};
@@ -540,7 +567,44 @@
         await call('group_leave', { gid: wid(groupId)._serialized });
       },
     },
+    blocklist: {
+      isBlocked(chatId) { return blocked.has(wid(chatId)._serialized); },
+      async blockContact(chatId) {
+        requireAuth();
+        await call('block', { id: wid(chatId)._serialized, block: true });
+        blocked.add(wid(chatId)._serialized);
+        return { wid: wid(chatId), isBlocked: true };
+      },
+      async unblockContact(chatId) {
+        requireAuth();
+        await call('block', { id: wid(chatId)._serialized, block: false });
+        blocked.delete(wid(chatId)._serialized);
+        return { wid: wid(chatId), isBlocked: false };
+      },
+    },
     contact: {
+      async subscribePresence(ids) {
+        requireAuth();
+        const list = (Array.isArray(ids) ? ids : [ids]).map((i) => wid(i)._serialized);
+        await call('presence_subscribe', { ids: list });
+        return list.map(wid);
+      },
+      async getProfilePictureUrl(contactId, full) {
+        requireAuth();
+        const p = await call('profile', { id: wid(contactId)._serialized });
+        // WhatsApp answers a CDN URL; the sandbox serves pictures itself.
+        return p.has_picture ? window.location.origin + '/_sandbox/pictures/' + wid(contactId).user : undefined;
+      },
+      async getStatus(contactId) {
+        requireAuth();
+        const p = await call('profile', { id: wid(contactId)._serialized });
+        return p.about == null ? null : p.about;
+      },
+      async getBusinessProfile(contactId) {
+        requireAuth();
+        const p = await call('profile', { id: wid(contactId)._serialized });
+        return p.business || undefined;
+      },
       async queryWidExists(contactId) {
         requireAuth();
         const w = wid(contactId);

@@ -1,0 +1,133 @@
+//! The people around an account in the simulated WhatsApp: their profiles
+//! (about, picture, business details), presence (typing, recording, online)
+//! in both directions, and the account's blocklist. As on WhatsApp, a
+//! contact's presence reaches an account only after it subscribed to it, and
+//! a blocked contact's messages never arrive.
+
+use super::world::World;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Clone, Default, Serialize, Deserialize)]
+pub struct Profile {
+    pub about: Option<String>,
+    /// A PNG, base64.
+    pub picture: Option<String>,
+    /// WhatsApp Business details: description, email, website, address, categories.
+    pub business: Option<Value>,
+}
+
+/// What the contacts of an account see of it: online, and per chat typing,
+/// recording or paused.
+#[derive(Clone, Default, Serialize)]
+pub struct Shown {
+    pub online: bool,
+    pub chats: BTreeMap<String, String>,
+}
+
+fn now_s() -> i64 {
+    crate::domain::now_ms() / 1000
+}
+
+fn phone_of(id: &str) -> String {
+    id.trim_end_matches("@c.us").to_string()
+}
+
+impl World {
+    pub fn is_blocked(&self, account: &str, contact: &str) -> bool {
+        self.p
+            .blocked
+            .get(account)
+            .is_some_and(|b| b.contains(contact))
+    }
+
+    pub fn set_profile(&mut self, phone: &str, p: Profile) {
+        self.p.profiles.insert(phone.to_string(), p);
+        self.dirty = true;
+    }
+
+    pub fn picture(&self, phone: &str) -> Option<&str> {
+        self.p.profiles.get(phone)?.picture.as_deref()
+    }
+
+    /// A contact shows a presence to an account; delivered only if the
+    /// account subscribed to it. Returns whether it was delivered.
+    pub fn contact_presence(&mut self, from: &str, to: &str, state: &str) -> bool {
+        if !self.subscribed.get(to).is_some_and(|s| s.contains(from)) || self.is_blocked(to, from) {
+            return false;
+        }
+        let online = !matches!(state, "unavailable");
+        let push =
+            json!({"t": "presence", "id": from, "state": state, "online": online, "ts": now_s()});
+        self.send_account(to, &push);
+        true
+    }
+
+    pub fn shown(&self, account: &str) -> Shown {
+        self.presence.get(account).cloned().unwrap_or_default()
+    }
+
+    /// What a linked device asks about people (`WPP.contact.*`,
+    /// `WPP.blocklist.*`, presence marks).
+    pub fn device_people_call(&mut self, me: &str, t: &str, v: &Value) -> Result<Value, String> {
+        let id = phone_of(v["id"].as_str().unwrap_or(""));
+        match t {
+            "presence_chat" => {
+                let chat = v["chat"].as_str().unwrap_or("").to_string();
+                let state = v["state"].as_str().unwrap_or("paused").to_string();
+                let shown = self.presence.entry(me.to_string()).or_default();
+                shown.online = true;
+                shown.chats.insert(chat, state);
+                Ok(json!(null))
+            }
+            "presence_available" => {
+                let shown = self.presence.entry(me.to_string()).or_default();
+                shown.online = v["available"].as_bool().unwrap_or(true);
+                if !shown.online {
+                    shown.chats.clear();
+                }
+                Ok(json!(shown.online))
+            }
+            "presence_subscribe" => {
+                let ids: Vec<String> = v["ids"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(phone_of)
+                    .collect();
+                self.subscribed
+                    .entry(me.to_string())
+                    .or_default()
+                    .extend(ids.iter().cloned());
+                Ok(json!(ids))
+            }
+            "profile" => {
+                let p = self.p.profiles.get(&id).cloned().unwrap_or_default();
+                Ok(
+                    json!({"about": p.about, "has_picture": p.picture.is_some(), "business": p.business}),
+                )
+            }
+            "block" => {
+                let block = v["block"].as_bool().unwrap_or(true);
+                let list = self.p.blocked.entry(me.to_string()).or_default();
+                if block {
+                    list.insert(id.clone());
+                } else {
+                    list.remove(&id);
+                }
+                self.dirty = true;
+                let all: Vec<String> = list.iter().cloned().collect();
+                self.send_account(me, &json!({"t": "blocklist", "ids": all}));
+                Ok(json!(block))
+            }
+            _ => Err(format!("unknown call {t}")),
+        }
+    }
+
+    /// The account's blocklist, for its devices when they come online.
+    pub fn blocklist(&self, account: &str) -> BTreeSet<String> {
+        self.p.blocked.get(account).cloned().unwrap_or_default()
+    }
+}
