@@ -45,8 +45,13 @@
   const TYPES = {
     chat: 'text', image: 'image', video: 'video', audio: 'audio', ptt: 'ptt',
     document: 'document', sticker: 'sticker', location: 'location',
-    vcard: 'contact', multi_vcard: 'contact',
+    vcard: 'contact', multi_vcard: 'contact', poll_creation: 'poll',
   };
+
+  function poll(m) {
+    const options = Array.isArray(m.pollOptions) ? m.pollOptions.map((o) => o.name) : [];
+    return { name: m.pollName || m.body || '', options, selectable: typeof m.pollSelectableOptionsCount === 'number' ? m.pollSelectableOptionsCount : 1 };
+  }
 
   // A location message: WhatsApp Web keeps a named place as "name\naddress".
   function place(m) {
@@ -68,7 +73,7 @@
     const chat = widStr(m.id.remote) || widStr(fromMe ? m.to : m.from);
     const type = TYPES[m.type] || 'other';
     const sender = fromMe ? widStr(m.from) : widStr(m.author) || widStr(m.from);
-    const hasMedia = type !== 'text' && type !== 'location' && type !== 'contact' && type !== 'other';
+    const hasMedia = !['text', 'location', 'contact', 'poll', 'other'].includes(type);
     return {
       id: widStr(m.id),
       chat,
@@ -86,6 +91,7 @@
       media: hasMedia ? { mimetype: m.mimetype || null, filename: m.filename || null, size: m.size || null } : null,
       location: type === 'location' ? place(m) : null,
       vcards: type === 'contact' ? vcards(m) : null,
+      poll: type === 'poll' ? poll(m) : null,
       edited_at: m.latestEditSenderTimestampMs ? Math.floor(m.latestEditSenderTimestampMs / 1000) : null,
     };
   }
@@ -146,6 +152,10 @@
       const msg = normalize(m);
       if (msg) emit({ type: 'message', msg });
     });
+    WPP.on('chat.poll_response', (e) => emit({
+      type: 'poll_vote', msg_id: widStr(e.msgId), chat: widStr(e.chatId), sender: widStr(e.sender),
+      selected: e.selectedOptions || [], timestamp: e.timestamp || null,
+    }));
     WPP.on('chat.presence_change', (e) => emit({
       type: 'presence', id: widStr(e.id), state: e.state || null, online: !!e.isOnline, timestamp: e.t || null,
     }));
@@ -251,6 +261,13 @@
       const opts = { lat: loc.lat, lng: loc.lng, name: loc.name || undefined, address: loc.address || undefined, createChat: true };
       if (replyTo) opts.quotedMsg = replyTo;
       return sent(await WPP.chat.sendLocationMessage(to, opts));
+    },
+    // selectable: how many options one may pick (0: any number).
+    async sendPoll(to, name, options, selectable, replyTo) {
+      await ensureExists(to);
+      const opts = { selectableCount: selectable, createChat: true };
+      if (replyTo) opts.quotedMsg = replyTo;
+      return sent(await WPP.chat.sendCreatePollMessage(to, name, options, opts));
     },
     // contacts: [{id: "155...@c.us", name}]
     async sendContacts(to, contacts, replyTo) {

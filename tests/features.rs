@@ -894,3 +894,90 @@ async fn presence_profiles_and_the_blocklist() {
         "a blocked contact's message arrived"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polls_and_their_votes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sb, d, r) = setup(tmp.path()).await;
+    let id = send(
+        &d,
+        json!({"to": CONTACT, "poll": {"name": "Lunch?", "options": ["Pizza", "Sushi", "Salad"]}}),
+    )
+    .await;
+    let phone = on_phone(&sb, &id).await;
+    assert_eq!(phone["type"], "poll_creation", "{phone}");
+    assert_eq!(
+        phone["poll"],
+        json!({"name": "Lunch?", "options": ["Pizza", "Sushi", "Salad"], "selectable": 1})
+    );
+    let m = stored(&d, &id).await;
+    assert_eq!(
+        (
+            m["type"].as_str(),
+            m["poll"]["options"].as_array().unwrap().len()
+        ),
+        (Some("poll"), 3)
+    );
+
+    // The contact votes, then changes its mind: each vote is an event; the
+    // store keeps the latest per voter.
+    let (code, v) = sb
+        .post(
+            &format!("/_sandbox/messages/{id}/vote"),
+            json!({"options": ["Sushi"]}),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    let e = event(&r, "message.poll_vote", |p| {
+        p["message"] == id.as_str() && p["selected"] == json!(["Sushi"])
+    })
+    .await;
+    assert_eq!(e["voter"], format!("{CONTACT}@c.us"));
+    sb.post(
+        &format!("/_sandbox/messages/{id}/vote"),
+        json!({"options": ["Pizza"]}),
+    )
+    .await;
+    event(&r, "message.poll_vote", |p| {
+        p["message"] == id.as_str() && p["selected"] == json!(["Pizza"])
+    })
+    .await;
+    let m = eventually(T, "the latest vote stored", || async {
+        let m = stored(&d, &id).await;
+        (m["poll"]["votes"][0]["selected"] == json!(["Pizza"])).then_some(m)
+    })
+    .await;
+    assert_eq!(m["poll"]["votes"].as_array().unwrap().len(), 1);
+    // A single-choice poll takes one option.
+    let (code, _) = sb
+        .post(
+            &format!("/_sandbox/messages/{id}/vote"),
+            json!({"options": ["Pizza", "Salad"]}),
+        )
+        .await;
+    assert_eq!(code, 422);
+
+    // A poll arriving.
+    let theirs = inbound(
+        &sb,
+        json!({"poll": {"name": "Pick a day", "options": ["Mon", "Tue"], "selectable": 0}}),
+    )
+    .await;
+    let p = event(&r, "message", |p| p["id"] == theirs).await;
+    assert_eq!(p["type"], "poll");
+    assert_eq!(
+        p["poll"],
+        json!({"name": "Pick a day", "options": ["Mon", "Tue"], "selectable": 0})
+    );
+    // Bad polls.
+    for bad in [
+        json!({"to": CONTACT, "poll": {"name": "One?", "options": ["Only"]}}),
+        json!({"to": CONTACT, "poll": {"name": "", "options": ["A", "B"]}}),
+        json!({"to": CONTACT, "poll": {"name": "Dup", "options": ["A", "A"]}}),
+    ] {
+        let (code, e) = d
+            .call("POST", "/api/sessions/shop/messages", Some(bad.clone()))
+            .await;
+        assert_eq!(code, 422, "{bad} -> {e}");
+    }
+}

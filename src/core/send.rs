@@ -36,6 +36,7 @@ pub enum Special {
     Location(Location),
     /// Contact cards: who, and the name shown.
     Contacts(Vec<CardOf>),
+    Poll(crate::domain::Poll),
 }
 
 /// What a send answers (and what an idempotent retry answers again).
@@ -58,6 +59,7 @@ impl SendRequest {
             let what = match special {
                 Special::Location(_) => "location",
                 Special::Contacts(_) => "contacts",
+                Special::Poll(_) => "poll",
             };
             if self.text.is_some() || self.media.is_some() || self.caption.is_some() {
                 return Err(CoreError::invalid(
@@ -79,6 +81,9 @@ impl SendRequest {
                     return Err(CoreError::invalid("contacts", "can carry at most 20 cards"));
                 }
                 Special::Contacts(_) => {}
+                Special::Poll(p) => p
+                    .validate()
+                    .map_err(|(f, why)| CoreError::invalid(f, why))?,
             }
             return Ok(());
         }
@@ -185,6 +190,7 @@ impl Core {
         let sent = match (req.special, req.text, media) {
             (Some(Special::Location(l)), ..) => bridge.send_location(&req.to, &l, reply_to).await,
             (Some(Special::Contacts(c)), ..) => bridge.send_contacts(&req.to, &c, reply_to).await,
+            (Some(Special::Poll(p)), ..) => bridge.send_poll(&req.to, &p, reply_to).await,
             (None, text, media) => match (text, media) {
                 (Some(text), None) => {
                     bridge

@@ -34,6 +34,10 @@ pub enum EventKind {
     /// `{id, chat, text, edited_at}`: a message's author edited it.
     #[serde(rename = "message.edited")]
     MessageEdited,
+    /// `{message, chat, voter, selected, timestamp}`: a vote in a poll
+    /// (option names; empty: taken back).
+    #[serde(rename = "message.poll_vote")]
+    MessagePollVote,
     /// `{id, state, online, timestamp}`: a subscribed contact's presence
     /// (available, unavailable, composing, recording, paused).
     #[serde(rename = "presence.update")]
@@ -55,7 +59,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 13] = [
+    pub const ALL: [EventKind; 14] = [
         EventKind::SessionStatus,
         EventKind::SessionQr,
         EventKind::SessionPairingCode,
@@ -69,6 +73,7 @@ impl EventKind {
         EventKind::GroupLeave,
         EventKind::GroupUpdate,
         EventKind::PresenceUpdate,
+        EventKind::MessagePollVote,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -86,6 +91,7 @@ impl EventKind {
             EventKind::GroupLeave => "group.leave",
             EventKind::GroupUpdate => "group.update",
             EventKind::PresenceUpdate => "presence.update",
+            EventKind::MessagePollVote => "message.poll_vote",
         }
     }
 

@@ -102,6 +102,46 @@ pub struct Reaction {
     pub timestamp: i64,
 }
 
+/// A poll: its question, options, how many one may pick (0: any), and
+/// the latest vote of each voter.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Poll {
+    pub name: String,
+    pub options: Vec<String>,
+    pub selectable: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub votes: Vec<Vote>,
+}
+
+impl Poll {
+    /// WhatsApp's limits: a question, 2 to 12 distinct options.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        if self.name.trim().is_empty() {
+            return Err(("poll.name", "is required".into()));
+        }
+        if !(2..=12).contains(&self.options.len()) {
+            return Err(("poll.options", "must have 2 to 12 options".into()));
+        }
+        let mut seen = std::collections::HashSet::new();
+        if self
+            .options
+            .iter()
+            .any(|o| o.trim().is_empty() || !seen.insert(o.trim()))
+        {
+            return Err(("poll.options", "must be distinct and not empty".into()));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Vote {
+    pub voter: String,
+    /// Option names; empty: the vote was taken back.
+    pub selected: Vec<String>,
+    pub timestamp: i64,
+}
+
 /// A change to a stored message, reported by WhatsApp after the message.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub enum Amendment {
@@ -111,6 +151,8 @@ pub enum Amendment {
     Revoke { at: i64 },
     /// Someone reacted; an empty emoji takes their reaction back.
     React(Reaction),
+    /// Someone voted in a poll (replacing their earlier vote).
+    Vote(Vote),
 }
 
 /// How a menu was offered: reply buttons, or a list.
@@ -197,13 +239,16 @@ pub struct Message {
     pub revoked: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<Reaction>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll: Option<Poll>,
     /// Who the text mentions (WhatsApp ids).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<String>,
 }
 
 const TYPES: &[&str] = &[
-    "text", "image", "video", "audio", "ptt", "document", "sticker", "location", "contact", "other",
+    "text", "image", "video", "audio", "ptt", "document", "sticker", "location", "contact", "poll",
+    "other",
 ];
 
 impl Message {
@@ -271,6 +316,19 @@ impl Message {
             edits: vec![],
             revoked: false,
             reactions: vec![],
+            poll: v.get("poll").filter(|p| p.is_object()).map(|p| Poll {
+                name: p["name"].as_str().unwrap_or("").to_string(),
+                options: p["options"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.as_str().map(String::from))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                selectable: p["selectable"].as_u64().unwrap_or(1) as u32,
+                votes: vec![],
+            }),
             mentions: v
                 .get("mentions")
                 .and_then(Value::as_array)
@@ -315,6 +373,17 @@ impl Message {
                     (Some(i), false) => self.reactions[i] = r.clone(),
                     (None, true) => return false,
                     (None, false) => self.reactions.push(r.clone()),
+                }
+                true
+            }
+            Amendment::Vote(v) => {
+                let Some(poll) = self.poll.as_mut() else {
+                    return false;
+                };
+                match poll.votes.iter().position(|x| x.voter == v.voter) {
+                    Some(i) if poll.votes[i].selected == v.selected => return false,
+                    Some(i) => poll.votes[i] = v.clone(),
+                    None => poll.votes.push(v.clone()),
                 }
                 true
             }
@@ -451,6 +520,22 @@ pub fn group_update_event(
         &format!("{group}/subject/{at}/{}", short_hash(subject)),
         at * 1000,
         json!({"group": group, "subject": subject, "author": author}),
+    )
+}
+
+/// `{message, chat, voter, selected, timestamp}`: a vote in a poll.
+pub fn vote_event(session: &SessionId, message: &str, chat: &str, v: &Vote) -> Event {
+    Event::stable(
+        session,
+        EventKind::MessagePollVote,
+        &format!(
+            "{message}/vote/{}/{}/{}",
+            v.voter,
+            v.timestamp,
+            short_hash(&v.selected.join("\n"))
+        ),
+        v.timestamp * 1000,
+        json!({"message": message, "chat": chat, "voter": v.voter, "selected": v.selected, "timestamp": v.timestamp}),
     )
 }
 

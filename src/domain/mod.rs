@@ -12,7 +12,8 @@ pub use delivery::{Delivery, DeliveryStatus};
 pub use event::{Event, EventKind, LoggedEvent};
 pub use ids::{SessionId, Wid, now_ms, parse_phone, user_of};
 pub use message::{
-    Ack, Amendment, Choice, Edit, Location, MediaInfo, Menu, MenuKind, Message, Reaction, Sender,
+    Ack, Amendment, Choice, Edit, Location, MediaInfo, Menu, MenuKind, Message, Poll, Reaction,
+    Sender, Vote,
 };
 pub use session::{Me, SessionRecord, Status};
 pub use webhook::{Format, Retries, Webhook};

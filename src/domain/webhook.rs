@@ -33,6 +33,7 @@ impl Format {
                     | EventKind::GroupLeave
                     | EventKind::GroupUpdate
                     | EventKind::PresenceUpdate
+                    | EventKind::MessagePollVote
             ),
             // Cloud webhooks carry inbound messages (reactions are messages
             // there) and statuses.

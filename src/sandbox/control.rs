@@ -25,6 +25,7 @@ pub fn routes() -> Router<Sandbox> {
         .route("/messages/{id}/react", post(react))
         .route("/messages/{id}/edit", post(edit))
         .route("/messages/{id}/revoke", post(revoke))
+        .route("/messages/{id}/vote", post(vote))
         .route("/accounts/{phone}/unlink", post(unlink))
         .route("/drop", post(drop_all))
         .route("/contacts/{phone}", axum::routing::put(set_profile))
@@ -194,7 +195,27 @@ async fn inbound(State(sb): State<Sandbox>, raw: Bytes) -> Res {
     {
         return Err(invalid("ptt", "needs audio media"));
     }
-    if text.is_none() && media.is_none() && location.is_none() && vcards.is_empty() {
+    let poll = match v.get("poll") {
+        None | Some(Value::Null) => None,
+        Some(p) => {
+            let p: super::world::SbPoll = serde_json::from_value(p.clone()).map_err(|e| {
+                invalid(
+                    "poll",
+                    &format!("must be {{name, options, selectable?}}: {e}"),
+                )
+            })?;
+            if p.options.len() < 2 {
+                return Err(invalid("poll.options", "needs at least 2 options"));
+            }
+            Some(p)
+        }
+    };
+    if text.is_none()
+        && media.is_none()
+        && location.is_none()
+        && vcards.is_empty()
+        && poll.is_none()
+    {
         return Err(invalid(
             "text",
             "is required when there is no media, location or vcard",
@@ -208,6 +229,7 @@ async fn inbound(State(sb): State<Sandbox>, raw: Bytes) -> Res {
         location,
         vcards,
         ptt,
+        poll,
         ..Default::default()
     };
     let mut w = sb.world.lock().await;
@@ -499,4 +521,22 @@ async fn shown(State(sb): State<Sandbox>, Path(raw_phone): Path<String>) -> Res 
 async fn blocked(State(sb): State<Sandbox>, Path(raw_phone): Path<String>) -> Res {
     let who = crate::domain::parse_phone(&raw_phone).map_err(|e| invalid("phone", &e))?;
     Ok(Json(json!(sb.world.lock().await.blocklist(&who))).into_response())
+}
+
+/// A contact (or, in a group, `from`) votes: the options' names.
+async fn vote(State(sb): State<Sandbox>, Path(id): Path<String>, raw: Bytes) -> Res {
+    let v = body(&raw)?;
+    let voter = match v.get("from") {
+        None | Some(Value::Null) => None,
+        Some(_) => Some(phone(&v, "from")?),
+    };
+    let options: Vec<String> = v["options"]
+        .as_array()
+        .ok_or_else(|| invalid("options", "must be a list of option names"))?
+        .iter()
+        .filter_map(|o| o.as_str().map(String::from))
+        .collect();
+    let r = sb.world.lock().await.vote(&id, voter.as_deref(), &options);
+    r.map(|v| Json(v).into_response())
+        .map_err(|e| Fail(StatusCode::UNPROCESSABLE_ENTITY, "vote_refused", e))
 }

@@ -50,6 +50,19 @@ pub struct SbLocation {
     pub address: Option<String>,
 }
 
+/// A poll: its question, options, and how many one may pick.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+pub struct SbPoll {
+    pub name: String,
+    pub options: Vec<String>,
+    #[serde(default = "one")]
+    pub selectable: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
 #[derive(Clone, Serialize, Deserialize, Default)]
 pub struct SbMessage {
     /// Serialized id as the account's device sees it: `false_<peer>@c.us_<key>`.
@@ -89,6 +102,11 @@ pub struct SbMessage {
     /// Phones mentioned (`@155…` in the text).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll: Option<SbPoll>,
+    /// A poll's votes: voter phone → chosen option indexes.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub votes: BTreeMap<String, Vec<usize>>,
 }
 
 impl SbMessage {
@@ -104,7 +122,7 @@ impl SbMessage {
             "reply_to": self.reply_to, "ack": self.ack, "t": self.timestamp,
             "location": self.location, "vcards": self.vcards, "ptt": self.ptt,
             "revoked": self.revoked, "edited": !self.edits.is_empty(),
-            "author": self.author, "mentions": self.mentions,
+            "author": self.author, "mentions": self.mentions, "poll": self.poll,
         })
     }
 
@@ -112,6 +130,8 @@ impl SbMessage {
     pub fn kind(&self) -> &'static str {
         if self.revoked {
             "revoked"
+        } else if self.poll.is_some() {
+            "poll_creation"
         } else if self.location.is_some() {
             "location"
         } else if !self.vcards.is_empty() {
@@ -148,7 +168,7 @@ impl SbMessage {
             "ack": ack_name(self.ack), "timestamp": self.timestamp,
             "location": self.location, "vcards": self.vcards,
             "edits": self.edits, "revoked": self.revoked, "reactions": self.reactions,
-            "author": self.author, "mentions": self.mentions,
+            "author": self.author, "mentions": self.mentions, "poll": self.poll, "votes": self.votes,
         })
     }
 }
@@ -570,6 +590,42 @@ impl World {
         Ok(push)
     }
 
+    /// A contact votes in a poll (its new choice replaces the old one).
+    pub fn vote(
+        &mut self,
+        id: &str,
+        voter: Option<&str>,
+        options: &[String],
+    ) -> Result<Value, String> {
+        let (account, m) = self
+            .find_mut(id)
+            .ok_or_else(|| format!("message {id} not found"))?;
+        let poll = m.poll.as_ref().ok_or("that message is not a poll")?;
+        let mut picked = vec![];
+        for o in options {
+            let i = poll
+                .options
+                .iter()
+                .position(|x| x == o)
+                .ok_or_else(|| format!("'{o}' is not an option"))?;
+            if !picked.contains(&i) {
+                picked.push(i);
+            }
+        }
+        if picked.len() as u32 > poll.selectable.max(1) && poll.selectable != 0 {
+            return Err(format!(
+                "this poll takes at most {} choice(s)",
+                poll.selectable
+            ));
+        }
+        let voter = voter.map(String::from).unwrap_or_else(|| m.peer.clone());
+        m.votes.insert(voter.clone(), picked.clone());
+        let push = json!({"t": "poll_vote", "msg_id": m.id, "chat": m.peer, "sender": voter, "selected": picked, "ts": now_s()});
+        self.dirty = true;
+        self.send_account(&account, &push);
+        Ok(push)
+    }
+
     /// The author edits a message's text (or a media message's caption).
     pub fn edit(&mut self, id: &str, who: Actor, text: &str) -> Result<Value, ChangeError> {
         let (account, m) = self.find_mut(id).ok_or(ChangeError::NotFound)?;
@@ -686,6 +742,12 @@ impl World {
             location,
             vcards,
             ptt: req["ptt"].as_bool().unwrap_or(false),
+            poll: match req.get("poll").filter(|p| !p.is_null()) {
+                Some(p) => {
+                    Some(serde_json::from_value(p.clone()).map_err(|e| format!("bad poll: {e}"))?)
+                }
+                None => None,
+            },
             mentions: req["mentions"]
                 .as_array()
                 .map(|a| {

@@ -72,6 +72,14 @@ pub enum BridgeEvent {
         text: String,
         timestamp: Option<i64>,
     },
+    PollVote {
+        msg_id: Option<String>,
+        chat: Option<String>,
+        sender: Option<String>,
+        #[serde(default)]
+        selected: Vec<usize>,
+        timestamp: Option<i64>,
+    },
     Presence {
         id: Option<String>,
         state: Option<String>,
@@ -318,6 +326,22 @@ impl Bridge {
     ) -> Result<Sent, CallError> {
         self.call("sendLocation", &[json!(to), json!(place), json!(reply_to)])
             .await
+    }
+
+    pub async fn send_poll(
+        &self,
+        to: &Wid,
+        poll: &crate::domain::Poll,
+        reply_to: Option<&str>,
+    ) -> Result<Sent, CallError> {
+        let args = [
+            json!(to),
+            json!(poll.name),
+            json!(poll.options),
+            json!(poll.selectable),
+            json!(reply_to),
+        ];
+        self.call("sendPoll", &args).await
     }
 
     pub async fn send_contacts(

@@ -493,6 +493,7 @@ impl Driver {
             | BridgeEvent::Reaction { .. }
             | BridgeEvent::Edit { .. }
             | BridgeEvent::Presence { .. }
+            | BridgeEvent::PollVote { .. }
             | BridgeEvent::GroupParticipants { .. }
             | BridgeEvent::GroupUpdate { .. } => {}
             BridgeEvent::Injected

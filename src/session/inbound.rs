@@ -6,7 +6,7 @@
 use super::SessionEnv;
 use super::bridge::{Bridge, BridgeEvent};
 use super::browser;
-use crate::domain::{Ack, Amendment, Message, Reaction, SessionId, message, now_ms};
+use crate::domain::{Ack, Amendment, Message, Reaction, SessionId, Vote, message, now_ms};
 use crate::store::Op;
 use serde_json::Value;
 use std::sync::Arc;
@@ -89,6 +89,38 @@ impl Inbound {
                         at: now_ms() / 1000,
                     },
                     event: message::revoke_event(&self.id, id, chat),
+                });
+            }
+            BridgeEvent::PollVote {
+                msg_id: Some(target),
+                chat,
+                sender,
+                selected,
+                timestamp,
+            } => {
+                // Votes name options by index: the stored poll names them.
+                let options = self
+                    .env
+                    .store
+                    .message(&self.id, target)
+                    .ok()
+                    .flatten()
+                    .and_then(|m| m.poll)
+                    .map(|p| p.options)
+                    .unwrap_or_default();
+                let v = Vote {
+                    voter: sender.clone().unwrap_or_default(),
+                    selected: selected
+                        .iter()
+                        .map(|i| options.get(*i).cloned().unwrap_or_else(|| i.to_string()))
+                        .collect(),
+                    timestamp: timestamp.unwrap_or(now_ms() / 1000),
+                };
+                ops.push(Op::Amend {
+                    session: self.id.clone(),
+                    id: target.clone(),
+                    event: message::vote_event(&self.id, target, chat.as_deref().unwrap_or(""), &v),
+                    change: Amendment::Vote(v),
                 });
             }
             BridgeEvent::Presence {

@@ -811,6 +811,7 @@ mod tests {
             edits: vec![],
             revoked: false,
             reactions: vec![],
+            poll: None,
             mentions: vec![],
         };
         let events = m.events();

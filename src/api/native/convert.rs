@@ -184,6 +184,19 @@ pub struct SendIn {
     voice: bool,
     /// Phones or ids the text mentions (write `@15551234567` in the text).
     mentions: Option<Vec<String>>,
+    /// A poll instead of text.
+    poll: Option<PollIn>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PollIn {
+    name: String,
+    /// 2 to 12 distinct options.
+    options: Vec<String>,
+    /// Whether one may pick several options.
+    #[serde(default)]
+    multiple: bool,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -224,6 +237,20 @@ impl TryFrom<SendIn> for SendRequest {
         if b.voice && media.is_none() {
             return Err(ApiError::invalid("voice", "needs audio 'media'"));
         }
+        if b.poll.is_some() && (b.location.is_some() || b.contacts.is_some()) {
+            return Err(ApiError::invalid(
+                "poll",
+                "cannot be combined with 'location' or 'contacts'",
+            ));
+        }
+        let poll = b.poll.map(|p| {
+            Special::Poll(crate::domain::Poll {
+                name: p.name,
+                options: p.options,
+                selectable: if p.multiple { 0 } else { 1 },
+                votes: vec![],
+            })
+        });
         let special = match (b.location, b.contacts) {
             (Some(_), Some(_)) => {
                 return Err(ApiError::invalid(
@@ -248,7 +275,7 @@ impl TryFrom<SendIn> for SendRequest {
                     })
                     .collect::<Result<_, _>>()?,
             )),
-            (None, None) => None,
+            (None, None) => poll,
         };
         let mentions = b
             .mentions

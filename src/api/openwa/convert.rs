@@ -229,6 +229,7 @@ fn message_type(kind: &str) -> &'static str {
         "audio" => "audio",
         "ptt" => "ptt",
         "contact" => "vcard",
+        "poll" => "poll_creation",
         "document" => "document",
         "sticker" => "sticker",
         "location" => "location",

@@ -37,7 +37,8 @@ fn openwa(ev: &Event, webhook_id: &str) -> Value {
         | EventKind::GroupJoin
         | EventKind::GroupLeave
         | EventKind::GroupUpdate
-        | EventKind::PresenceUpdate => ("onMessage", Value::Null),
+        | EventKind::PresenceUpdate
+        | EventKind::MessagePollVote => ("onMessage", Value::Null),
         EventKind::SessionStatus | EventKind::SessionQr | EventKind::SessionPairingCode => {
             let status: Option<Status> = serde_json::from_value(p["status"].clone()).ok();
             match status {

@@ -317,6 +317,7 @@ pub fn just_sent(
         edits: vec![],
         revoked: false,
         reactions: vec![],
+        poll: None,
         mentions: vec![],
     }
 }

@@ -61,6 +61,7 @@
   // WhatsApp Web's MsgModel types.
   function msgType(w) {
     if (w.revoked) return 'revoked';
+    if (w.poll) return 'poll_creation';
     if (w.location) return 'location';
     if (w.vcards && w.vcards.length) return w.vcards.length > 1 ? 'multi_vcard' : 'vcard';
     const media = w.media;
@@ -114,6 +115,12 @@
       m.lng = w.location.lng;
       // WhatsApp Web keeps a named place as "name\naddress" in `loc`.
       m.loc = [w.location.name, w.location.address].filter(Boolean).join('\n') || undefined;
+    }
+    if (type === 'poll_creation') {
+      m.pollName = w.poll.name;
+      m.pollOptions = w.poll.options.map((name, localId) => ({ name, localId }));
+      m.pollSelectableOptionsCount = w.poll.selectable;
+      m.body = w.poll.name;
     }
     if (type === 'multi_vcard') m.vcardList = w.vcards.map((v) => ({ displayName: vcardName(v), vcard: v }));
     if (w.edited) m.latestEditSenderTimestampMs = (w.edit_ts || w.t) * 1000;
@@ -224,6 +231,13 @@
           from: v.from_me ? me : peer, to: v.from_me ? peer : me, type: 'revoke',
           id: { fromMe: !!v.from_me, remote: peer, id: '3RV' + v.ts, _serialized: (!!v.from_me) + '_' + peer._serialized + '_3RV' + v.ts },
           refId: m ? m.id : msgKey(v.id),
+        });
+        break;
+      }
+      case 'poll_vote': {
+        const target = byId.get(v.msg_id);
+        emit('chat.poll_response', {
+          msgId: target ? target.id : msgKey(v.msg_id), chatId: wid(v.chat), selectedOptions: v.selected, timestamp: v.ts, sender: wid(v.sender),
         });
         break;
       }
@@ -449,6 +463,12 @@
         });
         if (!list.length) throw new Error('no contacts to send');
         return send(chatId, { vcards: list }, options);
+      },
+      async sendCreatePollMessage(chatId, name, choices, options) {
+        requireAuth();
+        const opts = options || {};
+        if (!Array.isArray(choices) || choices.length < 2) throw new Error('a poll needs at least 2 choices');
+        return send(chatId, { poll: { name: String(name), options: choices.map(String), selectable: opts.selectableCount === undefined ? 1 : opts.selectableCount } }, opts);
       },
       async sendReactionToMessage(messageId, reaction) {
         requireAuth();
