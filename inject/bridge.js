@@ -85,7 +85,7 @@
       caption: hasMedia ? m.caption || null : null,
       timestamp: m.t || Math.floor(Date.now() / 1000),
       ack: typeof m.ack === 'number' ? m.ack : 0,
-      sender: { phone: phoneOf(sender), name: m.notifyName || null },
+      sender: { phone: phoneOf(sender), name: m.notifyName || null, lid: sender && sender.endsWith('@lid') ? sender : null },
       reply_to: m.quotedMsgId ? widStr(m.quotedMsgId) : m.quotedStanzaID || null,
       mentions: (m.mentionedJidList || []).map(widStr),
       media: hasMedia ? { mimetype: m.mimetype || null, filename: m.filename || null, size: m.size || null } : null,
@@ -107,6 +107,22 @@
       id: widStr(c.id), subject: meta.subject || c.name || c.formattedTitle || null, owner: widStr(meta.owner),
       created: typeof meta.creation === 'number' ? meta.creation : null, participants: (ps || []).map(participant),
     };
+  }
+
+  // A sender known only by its privacy id (`…@lid`): the phone behind it,
+  // when WhatsApp makes it knowable. Bounded: a lookup never holds the
+  // messages behind it for long.
+  let inOrder = Promise.resolve();
+  async function withPhone(msg) {
+    if (!msg.sender.lid || msg.sender.phone) return msg;
+    try {
+      const entry = await Promise.race([
+        WPP.contact.getPnLidEntry(msg.sender.lid),
+        new Promise((resolve) => setTimeout(() => resolve(null), 2000)),
+      ]);
+      if (entry && entry.phoneNumber) msg.sender.phone = phoneOf(entry.phoneNumber);
+    } catch (e) { /* unknown: the privacy id stays the sender's only id */ }
+    return msg;
   }
 
   function me() {
@@ -150,7 +166,8 @@
         return;
       }
       const msg = normalize(m);
-      if (msg) emit({ type: 'message', msg });
+      // In arrival order, even when a privacy id's phone must be looked up.
+      if (msg) inOrder = inOrder.then(() => withPhone(msg)).then((x) => emit({ type: 'message', msg: x }));
     });
     WPP.on('chat.poll_response', (e) => emit({
       type: 'poll_vote', msg_id: widStr(e.msgId), chat: widStr(e.chatId), sender: widStr(e.sender),
@@ -382,7 +399,7 @@
         for (const m of msgs) {
           if ((m.t || 0) >= since) {
             const n = normalize(m);
-            if (n) out.push(n);
+            if (n) out.push(await withPhone(n));
           }
         }
       }

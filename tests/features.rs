@@ -981,3 +981,54 @@ async fn polls_and_their_votes() {
         assert_eq!(code, 422, "{bad} -> {e}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contacts_writing_under_a_privacy_id() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sb, d, r) = setup(tmp.path()).await;
+    const HIDDEN: &str = "15557770111";
+
+    // A contact writes as @lid, sharing its phone: both ids arrive.
+    let id = inbound(&sb, json!({"text": "hello from a lid", "lid": true})).await;
+    let p = event(&r, "message", |p| p["id"] == id).await;
+    let lid = p["chat"].as_str().unwrap().to_string();
+    assert!(lid.ends_with("@lid"), "{p}");
+    assert_eq!(p["sender"]["lid"], lid.as_str());
+    assert_eq!(
+        p["sender"]["phone"], CONTACT,
+        "the phone WhatsApp makes knowable"
+    );
+    // The same contact keeps its id.
+    let again = inbound(&sb, json!({"text": "me again", "lid": true})).await;
+    assert_eq!(
+        event(&r, "message", |p| p["id"] == again).await["chat"],
+        lid.as_str()
+    );
+
+    // Replying works to the privacy id, and to the phone.
+    let to_lid = send(&d, json!({"to": lid, "text": "hi lid"})).await;
+    assert_eq!(on_phone(&sb, &to_lid).await["to"], lid.as_str());
+    let to_phone = send(&d, json!({"to": CONTACT, "text": "hi phone"})).await;
+    assert_eq!(on_phone(&sb, &to_phone).await["to"], CONTACT);
+
+    // A contact that hides its phone: only the stable privacy id.
+    let id = sb
+        .post("/_sandbox/messages", json!({"from": HIDDEN, "to": ACCOUNT, "text": "guess who", "lid": true, "share_phone": false}))
+        .await
+        .1["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let p = event(&r, "message", |p| p["id"] == id.as_str()).await;
+    assert!(p["sender"]["phone"].is_null(), "{p}");
+    assert!(p["sender"]["lid"].as_str().unwrap().ends_with("@lid"));
+    // A privacy id nobody has is refused clearly.
+    let (code, e) = d
+        .call(
+            "POST",
+            "/api/sessions/shop/messages",
+            Some(json!({"to": "999999999999999@lid", "text": "x"})),
+        )
+        .await;
+    assert!(code >= 400, "{e}");
+}

@@ -44,8 +44,13 @@ impl Ack {
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Sender {
+    /// The phone number, when WhatsApp makes it knowable.
     pub phone: Option<String>,
     pub name: Option<String>,
+    /// The privacy id (`…@lid`) the sender wrote under, if it did: stable
+    /// per contact; reply to it (or to the phone, when known).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lid: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -306,6 +311,7 @@ impl Message {
             sender: Sender {
                 phone: v["sender"]["phone"].as_str().map(String::from),
                 name: v["sender"]["name"].as_str().map(String::from),
+                lid: v["sender"]["lid"].as_str().map(String::from),
             },
             reply_to: s("reply_to"),
             media,

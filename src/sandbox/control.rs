@@ -244,7 +244,17 @@ async fn inbound(State(sb): State<Sandbox>, raw: Bytes) -> Res {
             .collect();
         return Ok((StatusCode::CREATED, Json(json!({"ids": ids}))).into_response());
     }
-    match w.inbound(&from, &to, msg) {
+    let lid = match v.get("lid") {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => None,
+        // Whether WhatsApp lets the account learn the phone behind the id.
+        Some(Value::Bool(true)) => Some(
+            v.get("share_phone")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
+        ),
+        Some(_) => return Err(invalid("lid", "must be a boolean")),
+    };
+    match w.inbound(&from, &to, msg, lid) {
         Some(id) => Ok((StatusCode::CREATED, Json(json!({"id": id}))).into_response()),
         None => Err(Fail(
             StatusCode::NOT_FOUND,

@@ -134,6 +134,13 @@ async fn handle(sb: &Sandbox, conn: u64, v: Value) {
             };
             reply(&w, body);
         }
+        "lid_entry" => {
+            let entry = w.lid_entry(v["id"].as_str().unwrap_or(""));
+            reply(
+                &w,
+                json!({"t": "result", "req": req, "ok": true, "value": entry}),
+            );
+        }
         "pair_code" => {
             let phone = crate::domain::parse_phone(v["phone"].as_str().unwrap_or(""));
             let body = match phone

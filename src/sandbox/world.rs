@@ -25,6 +25,16 @@ pub struct Persisted {
     /// Each account's blocklist.
     #[serde(default)]
     pub blocked: BTreeMap<String, BTreeSet<String>>,
+    /// Privacy ids (`…@lid`, the user part) of contacts who write as one.
+    #[serde(default)]
+    pub lids: BTreeMap<String, LidEntry>,
+}
+
+/// A privacy id's owner, and whether WhatsApp lets others learn the phone.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct LidEntry {
+    pub phone: String,
+    pub shared: bool,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -522,15 +532,32 @@ impl World {
     /// A contact writes to an account. Queued until a device confirms
     /// receipt. `msg` carries the content; its id, direction and time are
     /// set here.
-    pub fn inbound(&mut self, from: &str, to: &str, mut msg: SbMessage) -> Option<String> {
+    /// `lid`: the contact writes under its privacy id (as WhatsApp now
+    /// often shows contacts), not its phone.
+    pub fn inbound(
+        &mut self,
+        from: &str,
+        to: &str,
+        mut msg: SbMessage,
+        lid: Option<bool>,
+    ) -> Option<String> {
         // A blocked contact's message never reaches the account.
         if self.p.accounts.contains_key(to) && self.is_blocked(to, from) {
             return Some(format!("false_{from}@c.us_3A{}", random_hex(18)));
         }
+        let peer = match lid {
+            Some(shared) => self.lid_of(from, shared),
+            None => from.to_string(),
+        };
         let acct = self.p.accounts.get_mut(to)?;
-        msg.id = format!("false_{from}@c.us_3A{}", random_hex(18));
+        let chat = if peer.contains('@') {
+            peer.clone()
+        } else {
+            format!("{peer}@c.us")
+        };
+        msg.id = format!("false_{chat}_3A{}", random_hex(18));
         msg.from_me = false;
-        msg.peer = from.to_string();
+        msg.peer = peer;
         msg.ack = 1;
         msg.timestamp = now_s();
         msg.delivered = false;
@@ -540,6 +567,50 @@ impl World {
         self.dirty = true;
         self.send_account(to, &wire);
         Some(id)
+    }
+
+    /// A contact's privacy id (`…@lid`), made once and kept.
+    pub fn lid_of(&mut self, phone: &str, shared: bool) -> String {
+        if let Some((user, e)) = self.p.lids.iter_mut().find(|(_, e)| e.phone == phone) {
+            e.shared = shared;
+            return format!("{user}@lid");
+        }
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        phone.hash(&mut h);
+        let user = format!(
+            "{}",
+            100_000_000_000_000u64 + h.finish() % 899_999_999_999_999
+        );
+        self.p.lids.insert(
+            user.clone(),
+            LidEntry {
+                phone: phone.to_string(),
+                shared,
+            },
+        );
+        self.dirty = true;
+        format!("{user}@lid")
+    }
+
+    /// What WhatsApp tells a device of an id: its privacy id and, when the
+    /// owner shares it, its phone (`WPP.contact.getPnLidEntry`).
+    pub fn lid_entry(&self, id: &str) -> Value {
+        let wid = |user: &str, server: &str| json!({"id": user, "server": server, "_serialized": format!("{user}@{server}")});
+        if let Some(user) = id.strip_suffix("@lid") {
+            return match self.p.lids.get(user) {
+                Some(e) if e.shared => {
+                    json!({"lid": wid(user, "lid"), "phoneNumber": wid(&e.phone, "c.us")})
+                }
+                Some(_) => json!({"lid": wid(user, "lid")}),
+                None => json!({}),
+            };
+        }
+        let phone = id.trim_end_matches("@c.us");
+        match self.p.lids.iter().find(|(_, e)| e.phone == phone) {
+            Some((user, _)) => json!({"lid": wid(user, "lid"), "phoneNumber": wid(phone, "c.us")}),
+            None => json!({"phoneNumber": wid(phone, "c.us")}),
+        }
     }
 
     /// Whether the device's account holds this message.
@@ -682,6 +753,11 @@ impl World {
         let to = req["to"].as_str().ok_or("missing 'to'")?;
         let group = to.ends_with("@g.us");
         let peer = to.strip_suffix("@c.us").unwrap_or(to).to_string();
+        if let Some(user) = to.strip_suffix("@lid") {
+            if !self.p.lids.contains_key(user) {
+                return Err(format!("no WhatsApp user {to}"));
+            }
+        }
         if self.p.unregistered.contains(&peer) {
             return Err(format!("{peer} is not on WhatsApp"));
         }

@@ -801,6 +801,7 @@ mod tests {
             sender: Sender {
                 phone: None,
                 name: None,
+                lid: None,
             },
             reply_to: None,
             media: None,

@@ -301,6 +301,7 @@ pub fn just_sent(
         sender: crate::domain::Sender {
             phone: None,
             name: None,
+            lid: None,
         },
         reply_to: None,
         media: media.then(|| crate::domain::MediaInfo {

@@ -603,6 +603,10 @@
       },
     },
     contact: {
+      async getPnLidEntry(contactId) {
+        requireAuth();
+        return call('lid_entry', { id: wid(contactId)._serialized });
+      },
       async subscribePresence(ids) {
         requireAuth();
         const list = (Array.isArray(ids) ? ids : [ids]).map((i) => wid(i)._serialized);
