@@ -151,7 +151,41 @@ pub struct ServeArgs {
     #[arg(long, env = "WABRIDGE_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
     #[command(flatten)]
+    pub pacing: PacingArgs,
+    #[command(flatten)]
     pub webhook: WebhookArgs,
+}
+
+/// Send pacing per session: WhatsApp bans numbers that send in bursts.
+#[derive(Args, Debug, Clone)]
+pub struct PacingArgs {
+    /// Messages a minute each session sends, sustained (0: no pacing).
+    #[arg(long, env = "WABRIDGE_SEND_PER_MINUTE", default_value_t = 30.0)]
+    pub send_per_minute: f64,
+    /// Messages a session may send at once after a quiet spell.
+    #[arg(long, env = "WABRIDGE_SEND_BURST", default_value_t = 10.0)]
+    pub send_burst: f64,
+    /// Sends a session queues; past this a send is refused (429, Retry-After).
+    #[arg(long, env = "WABRIDGE_SEND_QUEUE", default_value_t = 200)]
+    pub send_queue: usize,
+    /// Up to this many milliseconds of random pause before each send.
+    #[arg(long, env = "WABRIDGE_SEND_JITTER_MS", default_value_t = 0)]
+    pub send_jitter_ms: u64,
+    /// Show "typing…" in the chat before sending a text.
+    #[arg(long, env = "WABRIDGE_SEND_TYPING")]
+    pub send_typing: bool,
+}
+
+impl PacingArgs {
+    pub fn pacing(&self) -> crate::domain::pacing::Pacing {
+        crate::domain::pacing::Pacing {
+            per_minute: self.send_per_minute.max(0.0),
+            burst: self.send_burst.max(1.0),
+            queue: self.send_queue.max(1),
+            jitter: std::time::Duration::from_millis(self.send_jitter_ms),
+            typing: self.send_typing,
+        }
+    }
 }
 
 #[derive(Args, Debug, Clone)]

@@ -91,7 +91,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let env = std::sync::Arc::new(session::SessionEnv::new(config, pipeline, store.clone()));
     let manager = session::Manager::new(env);
-    let core = core::Core::new(manager.clone(), args.default_session.clone())?;
+    let core = core::Core::new(
+        manager.clone(),
+        args.default_session.clone(),
+        args.pacing.pacing(),
+    )?;
     tokio::spawn(api::twilio::serve_replies(core.clone(), replies));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

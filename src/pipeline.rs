@@ -181,12 +181,23 @@ impl Pipeline {
     }
 
     fn announce(&self, events: &[Event], deliveries: Vec<Delivery>) {
+        // Counted once per session and direction per batch, not per message.
+        let mut counts: Vec<(&SessionId, bool, u64)> = Vec::new();
         for e in events {
             if e.event == EventKind::MessageAny {
-                let from_me = e.payload.get("from_me").and_then(|v| v.as_bool());
-                crate::telemetry::message(e.session.as_str(), from_me.unwrap_or(false));
+                let from_me = e.payload.get("from_me").and_then(|v| v.as_bool()) == Some(true);
+                match counts
+                    .iter_mut()
+                    .find(|(s, d, _)| *s == &e.session && *d == from_me)
+                {
+                    Some(c) => c.2 += 1,
+                    None => counts.push((&e.session, from_me, 1)),
+                }
             }
             let _ = self.live.send(e.clone());
+        }
+        for (session, from_me, n) in counts {
+            crate::telemetry::messages(session.as_str(), from_me, n);
         }
         self.dispatcher.enqueue(deliveries);
     }

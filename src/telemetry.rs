@@ -49,11 +49,11 @@ pub fn describe() {
     );
 }
 
-/// A message stored for `session`: `out` if the account sent it.
-pub fn message(session: &str, from_me: bool) {
+/// `n` messages stored for `session`: `out` if the account sent them.
+pub fn messages(session: &str, from_me: bool, n: u64) {
     let direction = if from_me { "out" } else { "in" };
     metrics::counter!(MESSAGES, "session" => session.to_string(), "direction" => direction)
-        .increment(1);
+        .increment(n);
 }
 
 /// One webhook attempt: `outcome` is `delivered`, `retry` or `dead`.

@@ -2,6 +2,19 @@
 //! (not JSON, a field that does not fit, too large) without choosing an
 //! error shape; each dialect turns `BodyError` into its own.
 
+/// A refusal that says when to come back (`Retry-After`, seconds).
+pub fn with_retry_after(
+    mut r: axum::response::Response,
+    secs: Option<u64>,
+) -> axum::response::Response {
+    if let Some(s) = secs {
+        if let Ok(v) = axum::http::HeaderValue::from_str(&s.to_string()) {
+            r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+        }
+    }
+    r
+}
+
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;

@@ -36,6 +36,12 @@ pub enum CoreError {
     Unavailable(String),
     #[error("{0}")]
     Internal(String),
+    /// Send pacing: the session's queue is full; retry after this long.
+    #[error("{message}")]
+    RateLimited {
+        retry_after: std::time::Duration,
+        message: String,
+    },
 }
 
 impl CoreError {
@@ -43,6 +49,16 @@ impl CoreError {
         CoreError::Invalid {
             field: field.to_string(),
             why: why.to_string(),
+        }
+    }
+
+    /// For `Retry-After`: whole seconds, rounded up.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            CoreError::RateLimited { retry_after, .. } => {
+                Some(retry_after.as_secs_f64().ceil().max(1.0) as u64)
+            }
+            _ => None,
         }
     }
 
@@ -60,6 +76,7 @@ impl CoreError {
             CoreError::WhatsApp(_) => "whatsapp_error",
             CoreError::Unavailable(_) => "browser_unavailable",
             CoreError::Internal(_) => "internal_error",
+            CoreError::RateLimited { .. } => "rate_limited",
         }
     }
 }

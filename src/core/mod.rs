@@ -11,6 +11,7 @@ mod groups;
 mod health;
 mod history;
 mod media;
+mod pacing;
 mod people;
 mod send;
 mod sessions;
@@ -38,12 +39,15 @@ pub struct Core {
     http: reqwest::Client,
     /// The session of calls that name none (open-wa's `POST /{method}`).
     default_session: Option<crate::domain::SessionId>,
+    /// Send pacing, one queue per session.
+    lanes: Arc<pacing::Lanes>,
 }
 
 impl Core {
     pub fn new(
         manager: Arc<Manager>,
         default_session: Option<crate::domain::SessionId>,
+        pacing: crate::domain::pacing::Pacing,
     ) -> anyhow::Result<Self> {
         let env = manager.env().clone();
         Ok(Core {
@@ -55,6 +59,7 @@ impl Core {
                 .user_agent(concat!("wabridge/", env!("CARGO_PKG_VERSION")))
                 .build()?,
             default_session,
+            lanes: Arc::new(pacing::Lanes::new(pacing)),
         })
     }
 

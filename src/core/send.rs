@@ -120,6 +120,8 @@ impl Core {
     ) -> Result<SentMessage, CoreError> {
         req.validate()?;
         self.manager.get(session).await?;
+        // A place in the session's send queue before anything is reserved.
+        let ticket = self.lanes.admit(session)?;
         let media = match req.media.take() {
             Some(m) => Some(self.load_media(m).await?),
             None => None,
@@ -149,7 +151,9 @@ impl Core {
             }
         }
         let menu = req.menu.take().map(|m| (req.to.clone(), m));
+        let turn = self.lanes.turn(&ticket).await;
         let result = self.deliver(session, req, media).await;
+        drop(turn);
         if let (Ok(sent), Some((to, mut menu))) = (&result, menu) {
             menu.message_id = Some(sent.id.clone());
             // The message went out: a menu that cannot be kept is logged,
@@ -187,6 +191,15 @@ impl Core {
     ) -> Result<SentMessage, CoreError> {
         let bridge = self.manager.bridge(session).await?;
         let reply_to = req.reply_to.as_deref();
+        if self.lanes.pacing.typing {
+            if let Some(text) = &req.text {
+                // As a person would: "typing…" for a moment, longer for more text.
+                if bridge.presence(Some(&req.to), "typing").await.is_ok() {
+                    let ms = (600 + 25 * text.chars().count() as u64).min(4000);
+                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                }
+            }
+        }
         let sent = match (req.special, req.text, media) {
             (Some(Special::Location(l)), ..) => bridge.send_location(&req.to, &l, reply_to).await,
             (Some(Special::Contacts(c)), ..) => bridge.send_contacts(&req.to, &c, reply_to).await,

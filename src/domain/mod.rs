@@ -5,6 +5,7 @@ pub mod delivery;
 pub mod event;
 pub mod ids;
 pub mod message;
+pub mod pacing;
 pub mod session;
 pub mod webhook;
 

@@ -253,7 +253,9 @@ impl Daemon {
             "--data-dir".into(),
             data_dir.to_string_lossy().into(),
         ]);
-        let mut env: Vec<(&str, &str)> = vec![("WABRIDGE_API_KEY", KEY)];
+        // No send pacing unless a test asks for it: tests send in bursts.
+        let mut env: Vec<(&str, &str)> =
+            vec![("WABRIDGE_API_KEY", KEY), ("WABRIDGE_SEND_PER_MINUTE", "0")];
         env.extend(envs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let argv: Vec<&str> = full.iter().map(String::as_str).collect();
         let proc = Proc::spawn(&argv, &env, data_dir.with_extension(format!("{port}.log")));

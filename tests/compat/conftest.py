@@ -45,7 +45,8 @@ class Daemon:
         self.port, self.sb_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.sandbox = f"http://127.0.0.1:{self.sb_port}"
-        env = dict(os.environ, WABRIDGE_API_KEY=KEY, **(extra_env or {}))
+        # No send pacing: the tests send in bursts.
+        env = dict(os.environ, WABRIDGE_API_KEY=KEY, WABRIDGE_SEND_PER_MINUTE="0", **(extra_env or {}))
         self.log = open(os.path.join(self.dir, "daemon.log"), "wb")
         self.proc = subprocess.Popen(
             [BIN, "serve", "--sandbox", "--sandbox-listen", f"127.0.0.1:{self.sb_port}",

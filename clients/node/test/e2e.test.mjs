@@ -34,7 +34,7 @@ async function eventually(what, f, ms = 60000) {
 }
 async function up(u) { try { return (await fetch(u + '/health')).ok || true; } catch { return false; } }
 function run(args, log) {
-  return spawn(BIN, args, { env: { ...process.env, WABRIDGE_API_KEY: KEY }, stdio: ['ignore', fs.openSync(path.join(dir, log), 'a'), fs.openSync(path.join(dir, log), 'a')] });
+  return spawn(BIN, args, { env: { ...process.env, WABRIDGE_API_KEY: KEY, WABRIDGE_SEND_PER_MINUTE: '0' }, stdio: ['ignore', fs.openSync(path.join(dir, log), 'a'), fs.openSync(path.join(dir, log), 'a')] });
 }
 async function startDaemon() {
   daemon = run(daemonArgs, 'daemon.log');

@@ -15,6 +15,7 @@ pub struct GraphError {
     pub code: u32,
     pub subcode: Option<u32>,
     pub message: String,
+    pub retry_after: Option<u64>,
 }
 
 impl GraphError {
@@ -24,6 +25,7 @@ impl GraphError {
             code,
             subcode: None,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -105,6 +107,16 @@ impl From<CoreError> for GraphError {
                 format!("Service unavailable: {msg}"),
             ),
             CoreError::Internal(_) => Self::new(StatusCode::INTERNAL_SERVER_ERROR, 131000, msg),
+            // Meta's "Rate limit hit".
+            CoreError::RateLimited { .. } => {
+                let mut g = Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    130429,
+                    format!("Rate limit hit: {msg}"),
+                );
+                g.retry_after = e.retry_after_secs();
+                g
+            }
         }
     }
 }

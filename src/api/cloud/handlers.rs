@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 
 impl IntoResponse for GraphError {
     fn into_response(self) -> Response {
-        (self.status, Json(self.body())).into_response()
+        let secs = self.retry_after;
+        crate::api::body::with_retry_after((self.status, Json(self.body())).into_response(), secs)
     }
 }
 

@@ -18,6 +18,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds, for `Retry-After` (429).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -26,6 +28,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -80,8 +83,11 @@ impl From<CoreError> for ApiError {
             CoreError::WhatsApp(_) => StatusCode::BAD_GATEWAY,
             CoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             CoreError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            CoreError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         };
-        ApiError::new(status, e.code(), e.to_string())
+        let mut a = ApiError::new(status, e.code(), e.to_string());
+        a.retry_after = e.retry_after_secs();
+        a
     }
 }
 

@@ -23,7 +23,8 @@ type Answer = Result<Json<Value>, ApiError>;
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(self.body())).into_response()
+        let secs = self.retry_after;
+        crate::api::body::with_retry_after((self.status, Json(self.body())).into_response(), secs)
     }
 }
 

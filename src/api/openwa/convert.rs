@@ -18,6 +18,7 @@ use serde_json::{Map, Value, json};
 pub struct WrapperError {
     pub status: StatusCode,
     pub error: String,
+    pub retry_after: Option<u64>,
 }
 
 impl WrapperError {
@@ -25,6 +26,7 @@ impl WrapperError {
         WrapperError {
             status,
             error: error.into(),
+            retry_after: None,
         }
     }
 
@@ -46,12 +48,15 @@ pub fn status_of(e: &CoreError) -> StatusCode {
         CoreError::WhatsApp(_) => StatusCode::BAD_GATEWAY,
         CoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         CoreError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        CoreError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
     }
 }
 
 impl From<CoreError> for WrapperError {
     fn from(e: CoreError) -> Self {
-        WrapperError::new(status_of(&e), e.to_string())
+        let mut w = WrapperError::new(status_of(&e), e.to_string());
+        w.retry_after = e.retry_after_secs();
+        w
     }
 }
 
@@ -474,6 +479,7 @@ pub struct EasyError {
     pub status: StatusCode,
     pub name: &'static str,
     pub message: String,
+    pub retry_after: Option<u64>,
 }
 
 impl EasyError {
@@ -482,6 +488,7 @@ impl EasyError {
             status,
             name,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -532,9 +539,12 @@ impl From<CoreError> for EasyError {
             CoreError::Invalid { .. } | CoreError::MediaTooLarge(_) => {
                 (StatusCode::BAD_REQUEST, "INVALID_ARGS")
             }
+            CoreError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
             _ => (StatusCode::OK, "ERROR"),
         };
-        EasyError::new(status, name, e.to_string())
+        let mut err = EasyError::new(status, name, e.to_string());
+        err.retry_after = e.retry_after_secs();
+        err
     }
 }
 

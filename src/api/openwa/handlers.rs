@@ -17,13 +17,15 @@ type Body<T> = Result<JsonBody<T>, BodyError>;
 
 impl IntoResponse for WrapperError {
     fn into_response(self) -> Response {
-        (self.status, Json(self.body())).into_response()
+        let secs = self.retry_after;
+        crate::api::body::with_retry_after((self.status, Json(self.body())).into_response(), secs)
     }
 }
 
 impl IntoResponse for EasyError {
     fn into_response(self) -> Response {
-        (self.status, Json(self.body())).into_response()
+        let secs = self.retry_after;
+        crate::api::body::with_retry_after((self.status, Json(self.body())).into_response(), secs)
     }
 }
 

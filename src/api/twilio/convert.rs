@@ -17,6 +17,7 @@ pub struct TwilioError {
     pub status: StatusCode,
     pub code: u32,
     pub message: String,
+    pub retry_after: Option<u64>,
 }
 
 impl TwilioError {
@@ -25,6 +26,7 @@ impl TwilioError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -67,6 +69,12 @@ impl From<CoreError> for TwilioError {
             CoreError::WhatsApp(_) => Self::new(StatusCode::BAD_GATEWAY, 30008, msg),
             CoreError::Unavailable(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, 20503, msg),
             CoreError::Internal(_) => Self::new(StatusCode::INTERNAL_SERVER_ERROR, 20500, msg),
+            // Twilio's "Too Many Requests".
+            CoreError::RateLimited { .. } => {
+                let mut t = Self::new(StatusCode::TOO_MANY_REQUESTS, 20429, msg);
+                t.retry_after = e.retry_after_secs();
+                t
+            }
         }
     }
 }
