@@ -457,3 +457,50 @@ async fn full_chromium_works_too() {
     let d2 = d.restart_same().await;
     d2.wait_status("full", "CONNECTED", LONG).await;
 }
+
+/// A linked session that is stopped still holds a device slot on the phone:
+/// deleting (or logging out) it must tell WhatsApp, not just forget it here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_or_logging_out_a_stopped_linked_session_unlinks_the_device() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = Sandbox::start(tmp.path(), &[]).await;
+    let d = Daemon::start(&tmp.path().join("data"), &format!("{}/", sb.url), &[]).await;
+    let devices = |phone: &'static str| {
+        let sb = &sb;
+        async move {
+            sb.get(&format!("/_sandbox/accounts/{phone}/devices"))
+                .await
+                .1["linked_devices"]
+                .as_u64()
+                .unwrap()
+        }
+    };
+    for (id, phone, how) in [
+        ("gone", "15550007001", "DELETE"),
+        ("out", "15550007002", "logout"),
+    ] {
+        d.create_linked(&sb, id, phone).await;
+        assert_eq!(devices(phone).await, 1);
+        let (code, _) = d
+            .call("POST", &format!("/api/sessions/{id}/stop"), None)
+            .await;
+        assert_eq!(code, 200);
+        d.wait_status(id, "STOPPED", Duration::from_secs(30)).await;
+        let (code, body) = match how {
+            "DELETE" => d.call("DELETE", &format!("/api/sessions/{id}"), None).await,
+            _ => {
+                d.call("POST", &format!("/api/sessions/{id}/logout"), None)
+                    .await
+            }
+        };
+        assert_eq!(code, 200, "{how} {id}: {body}");
+        assert_eq!(
+            devices(phone).await,
+            0,
+            "{how} of a stopped session left the device linked"
+        );
+    }
+    assert_eq!(d.session("out").await["status"], "LOGGED_OUT");
+    let (code, _) = d.call("GET", "/api/sessions/gone", None).await;
+    assert_eq!(code, 404);
+}

@@ -50,6 +50,7 @@ impl Core {
         pacing: crate::domain::pacing::Pacing,
     ) -> anyhow::Result<Self> {
         let env = manager.env().clone();
+        tokio::spawn(send::sweep_idempotency(env.store.clone()));
         Ok(Core {
             pipeline: env.pipeline.clone(),
             store: env.store.clone(),

@@ -109,6 +109,18 @@ impl SendRequest {
     }
 }
 
+/// Drops idempotency keys past their 24 h, every ten minutes.
+pub(super) async fn sweep_idempotency(store: crate::store::Store) {
+    loop {
+        match store.sweep_idempotency(now_ms() / 1000, IDEMPOTENCY_TTL_S) {
+            Ok(n) if n > 0 => tracing::info!(removed = n, "swept expired idempotency keys"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("could not sweep idempotency keys: {e}"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+    }
+}
+
 impl Core {
     /// Sends a message. With an idempotency key, a repeat within 24 h
     /// answers the first result and sends nothing.

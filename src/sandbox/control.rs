@@ -33,6 +33,7 @@ pub fn routes() -> Router<Sandbox> {
         .route("/presence", post(presence))
         .route("/accounts/{phone}/presence", axum::routing::get(shown))
         .route("/accounts/{phone}/blocked", axum::routing::get(blocked))
+        .route("/accounts/{phone}/devices", axum::routing::get(devices))
         .route("/groups", post(group_create))
         .route("/groups/join", post(group_join))
         .route("/groups/{gid}", axum::routing::get(group_get))
@@ -549,4 +550,12 @@ async fn vote(State(sb): State<Sandbox>, Path(id): Path<String>, raw: Bytes) -> 
     let r = sb.world.lock().await.vote(&id, voter.as_deref(), &options);
     r.map(|v| Json(v).into_response())
         .map_err(|e| Fail(StatusCode::UNPROCESSABLE_ENTITY, "vote_refused", e))
+}
+
+/// How many devices are linked to an account (what the phone lists).
+async fn devices(State(sb): State<Sandbox>, Path(raw_phone): Path<String>) -> Res {
+    let who = crate::domain::parse_phone(&raw_phone).map_err(|e| invalid("phone", &e))?;
+    let w = sb.world.lock().await;
+    let n = w.p.links.values().filter(|p| **p == who).count();
+    Ok(Json(json!({"phone": who, "linked_devices": n})).into_response())
 }

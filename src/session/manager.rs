@@ -217,7 +217,13 @@ impl Manager {
         if !self.exists(id) {
             return Err(ManagerError::NotFound(id.clone()));
         }
-        let handle = self.handles.lock().await.remove(id);
+        let mut handle = self.handles.lock().await.remove(id);
+        let linked = self.records().get(id).is_some_and(|r| r.me.is_some());
+        if linked && handle.as_ref().is_none_or(|h| h.task.is_finished()) {
+            // Stopped but linked: only the page can tell WhatsApp to drop
+            // this device. Bring it up (bounded), then log out from it.
+            handle = self.start_for_logout(id).await;
+        }
         match handle {
             Some(h) if !h.task.is_finished() => self.ask(&h, Cmd::Logout).await,
             _ => {
@@ -234,14 +240,45 @@ impl Manager {
         Ok(())
     }
 
+    /// Starts a stopped, linked session and waits (bounded) until it is
+    /// connected. None if it does not connect: then the link is forgotten
+    /// here only, and the phone still lists the device until it removes it.
+    async fn start_for_logout(&self, id: &SessionId) -> Option<Handle> {
+        if let Err(e) = self.start(id).await {
+            tracing::warn!(session = %id, "could not start to log out: {e}");
+            return None;
+        }
+        let mut state = self.handles.lock().await.get(id)?.state.clone();
+        let limit = self.env.config.load_timeout;
+        let connected = tokio::time::timeout(limit, async {
+            loop {
+                if state.borrow_and_update().status == Status::Connected {
+                    return true;
+                }
+                if state.changed().await.is_err() {
+                    return false;
+                }
+            }
+        })
+        .await
+        .unwrap_or(false);
+        let h = self.handles.lock().await.remove(id)?;
+        if connected {
+            return Some(h);
+        }
+        tracing::warn!(session = %id, "did not connect within {limit:?}: the link is forgotten here only");
+        self.ask(&h, Cmd::Stop).await;
+        None
+    }
+
     /// Logs out if linked, stops, and removes the profile and all data.
     pub async fn delete(&self, id: &SessionId) -> Result<(), ManagerError> {
         let rec = self
             .records()
             .get(id)
             .ok_or_else(|| ManagerError::NotFound(id.clone()))?;
-        let running = self.handles.lock().await.contains_key(id);
-        if running && rec.me.is_some() {
+        if rec.me.is_some() {
+            // Running or not, a linked device is logged out at WhatsApp.
             self.logout(id).await?;
         } else {
             self.stop(id).await?;

@@ -773,6 +773,28 @@ impl Store {
         Ok(())
     }
 
+    /// Removes idempotency keys past their time: answers older than `ttl`
+    /// seconds, reservations abandoned for two minutes. Returns how many.
+    pub fn sweep_idempotency(&self, now: i64, ttl: i64) -> Result<usize> {
+        let mut n = 0;
+        for kv in self.idempotency.iter() {
+            let (k, raw) = kv?;
+            let v: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+            let age = now - v["at"].as_i64().unwrap_or(0);
+            let limit = if v["response"].is_null() { 120 } else { ttl };
+            // Compare-and-swap: a key re-used meanwhile stays.
+            if age >= limit
+                && self
+                    .idempotency
+                    .compare_and_swap(&k, Some(&raw), None::<&[u8]>)
+                    .is_ok_and(|r| r.is_ok())
+            {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
     /// Durably writes what is pending (sled syncs every 500 ms otherwise).
     pub async fn flush(&self) -> Result<()> {
         self.db.flush_async().await?;
@@ -817,6 +839,34 @@ mod tests {
         };
         let events = m.events();
         Op::Message { msg: m, events }
+    }
+
+    #[test]
+    fn expired_idempotency_keys_are_swept_and_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let s = SessionId::parse("s").unwrap();
+        let answer = serde_json::json!({"id": "m"});
+        // An answer from 25 h ago, one from now, a reservation abandoned 3 min ago.
+        store.idempotency_begin(&s, "old", 0, 86_400).unwrap();
+        store
+            .idempotency_finish(&s, "old", 0, Some(&answer))
+            .unwrap();
+        store.idempotency_begin(&s, "new", 90_000, 86_400).unwrap();
+        store
+            .idempotency_finish(&s, "new", 90_000, Some(&answer))
+            .unwrap();
+        store
+            .idempotency_begin(&s, "stuck", 89_820, 86_400)
+            .unwrap();
+        assert_eq!(store.sweep_idempotency(90_000, 86_400).unwrap(), 2);
+        assert_eq!(store.idempotency.len(), 1);
+        // The live answer is still answered.
+        assert_eq!(
+            store.idempotency_begin(&s, "new", 90_001, 86_400).unwrap(),
+            Some(answer)
+        );
+        assert_eq!(store.sweep_idempotency(90_001, 86_400).unwrap(), 0);
     }
 
     #[test]
