@@ -5,10 +5,13 @@
 //! on an import cycle or a layer that reaches up):
 //!
 //! * [`api`]: the HTTP router and one folder per dialect (`native`,
-//!   `openwa`): pure conversions of requests, responses, errors and webhook
-//!   bodies, and handlers of a few lines over the core.
-//! * [`core`]: what any dialect may ask: sessions, send (media,
-//!   idempotency), history, chats, contacts, deliveries, the live stream.
+//!   `openwa`, `cloud`, `twilio`): pure conversions of requests, responses,
+//!   errors and webhook bodies, and handlers of a few lines over the core;
+//!   beside them the operator routes (`/health`, `/ready`, `/metrics`,
+//!   `/openapi.json`) and the dashboard and docs pages.
+//! * [`core`]: what any dialect may ask: sessions, send (media, locations,
+//!   cards, polls; idempotency; pacing), reactions, edits and deletes,
+//!   groups, presence and contacts, history, deliveries, the live stream.
 //!   Its `CoreError` has a stable code per case.
 //! * [`session`]: the manager (registry), one driver task per session that
 //!   supervises its browser, the typed [`session::Bridge`] into the page
@@ -24,8 +27,9 @@
 //!   events, webhooks, deliveries.
 //!
 //! Beside them: [`sandbox`] (a WhatsApp Web stand-in for tests and demos),
-//! [`config`] (CLI and environment), [`qr`], and [`daemon`], which wires
-//! the layers together. See docs/architecture.md.
+//! [`config`] (CLI and environment), [`qr`], [`telemetry`] (metric names),
+//! and [`daemon`], which wires the layers together. See
+//! docs/architecture.md.
 
 pub mod api;
 pub mod config;

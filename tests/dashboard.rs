@@ -297,6 +297,37 @@ async fn the_dashboard_links_a_session_sends_and_retries_a_dead_delivery() {
     assert_eq!(js(page, &status_of("dash")).await, json!("CONNECTED"));
     shot(page, "06-phone").await;
 
+    // The API reference renders every dialect's routes from /openapi.json.
+    page.goto(format!("{}/docs", d.url)).await.unwrap();
+    for route in [
+        "/api/sessions/{id}/groups",
+        "/session/create",
+        "/{version}/{phone_number_id}/messages",
+        "/2010-04-01/Accounts/{account}/Messages.json",
+    ] {
+        until(
+            page,
+            route,
+            &format!("document.body.innerText.includes({})", json!(route)),
+        )
+        .await;
+    }
+    shot(page, "07-docs").await;
+    page.goto(format!("{}/", d.url)).await.unwrap();
+    until(
+        page,
+        "the app again (the key is kept)",
+        "!document.querySelector('#app-view').hidden",
+    )
+    .await;
+    js(page, "window.WABRIDGE_NO_CONFIRM = true").await;
+    until(
+        page,
+        "the session row",
+        &format!("{} === 'CONNECTED'", status_of("dash")),
+    )
+    .await;
+
     // Stop from the dashboard: the API agrees.
     click(page, "[data-session=\"dash\"] button[data-action=\"stop\"]").await;
     until(
@@ -320,6 +351,7 @@ async fn the_pages_need_no_key_but_the_api_behind_them_does() {
         ("/dashboard/assets/app.js", "text/javascript"),
         ("/dashboard/assets/app.css", "text/css"),
         ("/dashboard/assets/docs.js", "text/javascript"),
+        ("/dashboard/assets/dom.js", "text/javascript"),
         ("/openapi.json", "application/json"),
     ] {
         let r = c.get(format!("{}{path}", d.url)).send().await.unwrap();

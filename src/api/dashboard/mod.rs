@@ -32,6 +32,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("assets/docs.js"),
     ),
+    (
+        "dom.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/dom.js"),
+    ),
 ];
 
 /// The pages' policy: only this origin; QR images come as data URLs.

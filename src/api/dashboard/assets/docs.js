@@ -148,23 +148,8 @@
   const isObj = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
   const str = (v) => (typeof v === "string" ? v : v === undefined || v === null ? "" : String(v));
 
-  /** An element: attrs (className, dataset, text, on*, others as attributes), children (strings become text). */
-  function el(tag, attrs, ...children) {
-    const e = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (v === null || v === undefined || v === false) continue;
-      if (k === "className") e.className = v;
-      else if (k === "dataset") Object.assign(e.dataset, v);
-      else if (k === "text") e.textContent = v;
-      else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
-      else e.setAttribute(k, v === true ? "" : String(v));
-    }
-    for (const c of children.flat()) {
-      if (c === null || c === undefined || c === false) continue;
-      e.append(c instanceof Node ? c : document.createTextNode(String(c)));
-    }
-    return e;
-  }
+  // The one DOM builder both pages use (dom.js).
+  const el = window.WabridgeDom.el;
 
   function note(text, cls) {
     return el("div", { className: cls || "schema-note", text });
