@@ -1,6 +1,7 @@
 //! Messaging benchmark (not a test): inbound messages/s from the sandbox to
 //! a webhook receiver and their end-to-end latency, latency at a fixed rate,
-//! and outbound sends/s through the API; for 1 and 4 sessions.
+//! and outbound sends/s through the API; for 1 and 4 sessions. One inbound
+//! message in five is written in a group the account is in.
 //! `make bench` runs it (release build) and writes bench-results/messaging.json.
 //! Written in Rust so that the load generator and receiver take little of
 //! the two cores the daemon, the sandbox and the browsers share.
@@ -132,17 +133,26 @@ fn twilio_sid(s: &str, id: &str) -> String {
 }
 
 /// Posts contact messages; returns (id, post time) for each.
-async fn post_one(c: &reqwest::Client, sb: &str, to: &str, i: usize) -> (String, Instant) {
+/// A contact's message to `to`; every fifth one is written in `to`'s group
+/// (`group`), as a member of it, so group messages are in the mix.
+async fn post_one(c: &reqwest::Client, sb: &str, to: &str, group: &str, i: usize) -> (String, Instant) {
     let t = Instant::now();
+    let from = format!("1555777{:04}", i % 50);
+    let body = if i % 5 == 0 {
+        json!({"from": "15557770000", "group": group, "text": format!("bench {i}")})
+    } else {
+        json!({"from": from, "to": to, "text": format!("bench {i}")})
+    };
     let r = c
         .post(format!("{sb}/_sandbox/messages"))
-        .json(&json!({"from": format!("1555777{:04}", i % 50), "to": to, "text": format!("bench {i}")}))
+        .json(&body)
         .send()
         .await
         .expect("post to sandbox");
     assert_eq!(r.status(), 201);
     let v: Value = r.json().await.unwrap();
-    (v["id"].as_str().unwrap().to_string(), t)
+    let id = v["id"].as_str().or(v["ids"][to].as_str()).expect("a message id");
+    (id.to_string(), t)
 }
 
 async fn wait_all(arrivals: &Arrivals, ids: &[(String, Instant)], limit: Duration) -> Vec<f64> {
@@ -205,6 +215,16 @@ async fn run(n: usize, format: &str, o: &Opts) -> Value {
         assert_eq!(code, 201, "{body}");
         d.link(&sb, &format!("m{i}"), acct).await;
     }
+    // Each account is in a group with a few contacts, who write in it.
+    let mut groups = std::collections::HashMap::new();
+    for acct in &accounts {
+        let (code, g) = sb
+            .post("/_sandbox/groups", json!({"owner": "15557770000", "subject": "Bench group", "participants": [acct, "15557770001", "15557770002"]}))
+            .await;
+        assert_eq!(code, 201, "{g}");
+        groups.insert(acct.clone(), g["id"].as_str().unwrap().to_string());
+    }
+    let groups = std::sync::Arc::new(groups);
     let c = reqwest::Client::new();
 
     // Inbound throughput.
@@ -212,7 +232,8 @@ async fn run(n: usize, format: &str, o: &Opts) -> Value {
     let ids: Vec<(String, Instant)> = futures::stream::iter(0..o.inbound)
         .map(|i| {
             let (c, sb, to) = (c.clone(), sb.url.clone(), accounts[i % n].clone());
-            async move { post_one(&c, &sb, &to, i).await }
+            let group = groups[&to].clone();
+            async move { post_one(&c, &sb, &to, &group, i).await }
         })
         .buffer_unordered(32)
         .collect()
@@ -243,8 +264,9 @@ async fn run(n: usize, format: &str, o: &Opts) -> Value {
     for i in 0..total {
         tick.tick().await;
         let (c, sb, to) = (c.clone(), sb.url.clone(), accounts[i % n].clone());
+        let group = groups[&to].clone();
         tasks.push(tokio::spawn(async move {
-            post_one(&c, &sb, &to, 1_000_000 + i).await
+            post_one(&c, &sb, &to, &group, 1_000_000 + i).await
         }));
     }
     let achieved = total as f64 / t0.elapsed().as_secs_f64();

@@ -409,7 +409,11 @@
     async downloadMedia(id) {
       return blobToBase64(await WPP.chat.downloadMedia(id));
     },
+    // A page restored from storage says "authenticated" before its socket
+    // is up; logging out then would only forget the link here. Wait
+    // (bounded) until WhatsApp is reachable, so the phone drops the device.
     async logout() {
+      for (let i = 0; i < 100 && !WPP.conn.isOnline(); i++) await new Promise((r) => setTimeout(r, 100));
       return WPP.conn.logout();
     },
     // Link by phone number: the 8-character code the user types into
