@@ -40,7 +40,36 @@ export interface MessageSendOptions {
     caption?: string;
     quotedMessageId?: string;
     media?: MessageMedia;
+    sendAudioAsVoice?: boolean;
 }
+
+export interface LocationSendOptions {
+    name?: string;
+    address?: string;
+    url?: string;
+}
+
+export class Location {
+    latitude: string;
+    longitude: string;
+    name?: string;
+    address?: string;
+    url?: string;
+    constructor(latitude: number, longitude: number, options?: LocationSendOptions);
+}
+
+export interface PollSendOptions {
+    allowMultipleAnswers?: boolean;
+}
+
+export class Poll {
+    pollName: string;
+    pollOptions: Array<{ name: string; localId: number }>;
+    options: PollSendOptions;
+    constructor(pollName: string, pollOptions: Array<string>, options?: PollSendOptions);
+}
+
+export type MessageContent = string | MessageMedia | Location | Poll;
 
 export interface MessageSearchOptions {
     limit?: number;
@@ -69,7 +98,8 @@ export class Client extends EventEmitter {
     initialize(): Promise<void>;
     destroy(): Promise<void>;
     logout(): Promise<void>;
-    sendMessage(chatId: string, content: string | MessageMedia, options?: MessageSendOptions): Promise<Message>;
+    sendMessage(chatId: string, content: MessageContent, options?: MessageSendOptions): Promise<Message>;
+    getProfilePicUrl(contactId: string): Promise<string>;
     getChats(): Promise<Chat[]>;
     getChatById(chatId: string): Promise<Chat>;
     getContactById(contactId: string): Promise<Contact>;
@@ -108,6 +138,9 @@ export interface Message {
     downloadMedia: () => Promise<MessageMedia>;
     getChat: () => Promise<Chat>;
     getContact: () => Promise<Contact>;
+    react: (reaction: string) => Promise<void>;
+    edit: (content: string) => Promise<Message | null>;
+    delete: (everyone?: boolean) => Promise<void>;
 }
 
 export interface Contact {
@@ -141,6 +174,9 @@ export interface Chat {
     sendSeen: () => Promise<boolean>;
     fetchMessages: (searchOptions: MessageSearchOptions) => Promise<Message[]>;
     getContact: () => Promise<Contact>;
+    sendStateTyping: () => Promise<void>;
+    sendStateRecording: () => Promise<void>;
+    clearState: () => Promise<boolean>;
 }
 
 export const Events: { [name: string]: string };

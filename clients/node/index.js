@@ -30,7 +30,10 @@ const KINDS = {
 };
 
 const ACK = { failed: -1, pending: 0, sent: 1, delivered: 2, read: 3, played: 4 };
-const TYPES = { text: 'chat', image: 'image', video: 'video', audio: 'audio', document: 'document', sticker: 'sticker', location: 'location' };
+const TYPES = {
+  text: 'chat', image: 'image', video: 'video', audio: 'audio', ptt: 'ptt', document: 'document', sticker: 'sticker',
+  location: 'location', contact: 'vcard', poll: 'poll_creation',
+};
 
 // whatsapp-web.js's WAState for a wabridge status.
 function waState(status) {
@@ -98,6 +101,26 @@ const MIME = {
   mp4: 'video/mp4', mp3: 'audio/mpeg', ogg: 'audio/ogg', pdf: 'application/pdf', txt: 'text/plain',
 };
 
+// A place to send, as whatsapp-web.js's Location.
+class Location {
+  constructor(latitude, longitude, options = {}) {
+    this.latitude = latitude;
+    this.longitude = longitude;
+    this.name = options.name;
+    this.address = options.address;
+    this.url = options.url;
+  }
+}
+
+// A poll to send, as whatsapp-web.js's Poll.
+class Poll {
+  constructor(pollName, pollOptions, options = {}) {
+    this.pollName = pollName;
+    this.pollOptions = pollOptions.map((name, localId) => ({ name, localId }));
+    this.options = options;
+  }
+}
+
 class Contact {
   constructor(client, id, name) {
     this.client = client;
@@ -156,6 +179,19 @@ class Chat {
   async getContact() {
     return this.client.getContactById(this.id._serialized);
   }
+
+  async sendStateTyping() {
+    await this.client._api('POST', '/presence', { state: 'typing', chat: this.id._serialized });
+  }
+
+  async sendStateRecording() {
+    await this.client._api('POST', '/presence', { state: 'recording', chat: this.id._serialized });
+  }
+
+  async clearState() {
+    await this.client._api('POST', '/presence', { state: 'paused', chat: this.id._serialized });
+    return true;
+  }
 }
 
 class Message {
@@ -177,7 +213,36 @@ class Message {
     this.isForwarded = false;
     this.isStatus = false;
     this.notifyName = m.sender ? m.sender.name || undefined : undefined;
-    this.location = m.location ? { latitude: m.location.lat, longitude: m.location.lng } : undefined;
+    this.location = m.location
+      ? { latitude: m.location.lat, longitude: m.location.lng, name: m.location.name || undefined, address: m.location.address || undefined }
+      : undefined;
+    if (m.poll) {
+      this.pollName = m.poll.name;
+      this.pollOptions = m.poll.options.map((name, localId) => ({ name, localId }));
+    }
+    if (m.vcards) this.vCards = m.vcards;
+  }
+
+  _path() {
+    return `/messages/${encodeURIComponent(this.id._serialized)}`;
+  }
+
+  // An empty reaction takes this account's reaction back.
+  async react(reaction) {
+    await this.client._api('POST', `${this._path()}/reaction`, { emoji: reaction || '' });
+  }
+
+  // Own messages, within 15 minutes; resolves to the edited message.
+  async edit(content) {
+    if (typeof content !== 'string') throw new NotSupportedError('editing to anything but text');
+    await this.client._api('PATCH', this._path(), { text: content });
+    this.body = content;
+    return this;
+  }
+
+  async delete(everyone) {
+    if (!everyone) throw new NotSupportedError('deleting a message for this device only (wabridge deletes for everyone)');
+    await this.client._api('DELETE', this._path());
   }
 
   async reply(content, chatIdArg, options = {}) {
@@ -352,7 +417,12 @@ class Client extends EventEmitter {
   async sendMessage(chatIdArg, content, options = {}) {
     const body = { to: chatId(chatIdArg) };
     const media = content instanceof MessageMedia ? content : options.media;
-    if (media) {
+    if (content instanceof Location) {
+      body.location = { lat: Number(content.latitude), lng: Number(content.longitude), name: content.name, address: content.address };
+    } else if (content instanceof Poll) {
+      body.poll = { name: content.pollName, options: content.pollOptions.map((o) => o.name), multiple: !!content.options.allowMultipleAnswers };
+    } else if (media) {
+      if (options.sendAudioAsVoice) body.voice = true;
       body.media = { data: media.data, mimetype: media.mimetype, filename: media.filename || undefined };
       const caption = options.caption || (typeof content === 'string' ? content : undefined);
       if (caption) body.caption = caption;
@@ -363,10 +433,17 @@ class Client extends EventEmitter {
     }
     if (options.quotedMessageId) body.reply_to = options.quotedMessageId;
     const sent = await this._api('POST', '/messages', body);
+    const type = body.location ? 'location' : body.poll ? 'poll' : media ? 'document' : 'text';
     return new Message(this, {
       id: sent.id, chat: sent.to, from_me: true, ack: sent.ack, timestamp: sent.timestamp,
-      type: media ? 'document' : 'text', text: body.text, caption: body.caption, media: media ? {} : null,
+      type, text: body.text, caption: body.caption, media: media ? {} : null, location: body.location, poll: body.poll,
     });
+  }
+
+  // The contact's profile picture URL, or undefined when it shows none.
+  async getProfilePicUrl(contactId) {
+    const r = await this._api('GET', `/contacts/${encodeURIComponent(chatId(contactId))}/profile`);
+    return r.picture_url || undefined;
   }
 
   async getChats() {
@@ -416,10 +493,10 @@ class Client extends EventEmitter {
 }
 
 // whatsapp-web.js members this client does not offer: calling one says so.
-for (const name of ['createGroup', 'getProfilePicUrl', 'setStatus', 'setDisplayName', 'archiveChat', 'pinChat',
+for (const name of ['createGroup', 'setStatus', 'setDisplayName', 'archiveChat', 'pinChat',
   'muteChat', 'getInviteInfo', 'acceptInvite', 'getLabels', 'getBlockedContacts', 'requestPairingCode',
   'getContacts', 'searchMessages', 'getCommonGroups', 'resetState']) {
   Client.prototype[name] = function () { return Promise.reject(new NotSupportedError(`Client.${name}`)); };
 }
 
-module.exports = { Client, LocalAuth, MessageMedia, Message, Chat, Contact, Events, NotSupportedError };
+module.exports = { Client, LocalAuth, MessageMedia, Location, Poll, Message, Chat, Contact, Events, NotSupportedError };

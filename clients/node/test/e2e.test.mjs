@@ -12,7 +12,7 @@ import net from 'node:net';
 
 const require = createRequire(import.meta.url);
 // The one line a whatsapp-web.js bot changes:
-const { Client, LocalAuth, MessageMedia } = require('../index.js');
+const { Client, LocalAuth, MessageMedia, Location, Poll } = require('../index.js');
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
 const BIN = process.env.WABRIDGE_BIN || path.join(ROOT, 'target/debug/wabridge');
@@ -92,6 +92,41 @@ test('a whatsapp-web.js bot runs unchanged: ping, pong, media, history', async (
   assert.ok(history.every((m, i) => i === 0 || m.timestamp >= history[i - 1].timestamp), 'oldest first');
   assert.equal(history[0].id._serialized, ping.id);
   assert.equal(await client.isRegisteredUser('15551234567@c.us'), true);
+  await client.destroy();
+});
+
+test('reactions, edits, deletes, typing, places, polls and voice notes, as whatsapp-web.js calls them', async () => {
+  const client = bot('extras', '15550003333');
+  const ready = new Promise((res) => client.once('ready', res));
+  await client.initialize();
+  await ready;
+  const all = () => sb('/_sandbox/messages?account=15550003333&direction=all');
+  const at = (id) => eventually(id, async () => (await all()).find((m) => m.id === id));
+  const mine = await client.sendMessage('15551230000', 'see you at 5');
+  await at(mine.id._serialized);
+  // Reacting and editing go through the daemon's store: wait for it to have the message.
+  await eventually('stored', async () => (await client.getChatById('15551230000@c.us')).fetchMessages({ limit: 5 }).then((h) => h.some((m) => m.id._serialized === mine.id._serialized)));
+  await mine.edit('see you at 6');
+  assert.equal((await at(mine.id._serialized)).text, 'see you at 6');
+  await mine.react('👍');
+  await eventually('our reaction', async () => (await at(mine.id._serialized)).reactions['15550003333'] === '👍');
+  await mine.delete(true);
+  await eventually('deleted', async () => (await at(mine.id._serialized)).revoked === true);
+  await assert.rejects(() => mine.delete(false), /deleting a message for this device only/);
+
+  const chat = await client.getChatById('15551230000@c.us');
+  await chat.sendStateTyping();
+  assert.equal((await sb('/_sandbox/accounts/15550003333/presence')).chats['15551230000@c.us'], 'composing');
+  assert.equal(await chat.clearState(), true);
+  assert.equal((await sb('/_sandbox/accounts/15550003333/presence')).chats['15551230000@c.us'], 'paused');
+
+  const place = await client.sendMessage('15551230000', new Location(52.37, 4.89, { name: 'Dam', address: 'Amsterdam' }));
+  assert.deepEqual((await at(place.id._serialized)).location, { lat: 52.37, lng: 4.89, name: 'Dam', address: 'Amsterdam' });
+  const poll = await client.sendMessage('15551230000', new Poll('Lunch?', ['Pizza', 'Sushi'], { allowMultipleAnswers: true }));
+  assert.deepEqual((await at(poll.id._serialized)).poll, { name: 'Lunch?', options: ['Pizza', 'Sushi'], selectable: 0 });
+  const voice = await client.sendMessage('15551230000', new MessageMedia('audio/ogg', Buffer.from('OggS').toString('base64')), { sendAudioAsVoice: true });
+  assert.equal((await at(voice.id._serialized)).type, 'ptt');
+  assert.equal(await client.getProfilePicUrl('15551230000@c.us'), undefined);
   await client.destroy();
 });
 
