@@ -135,7 +135,13 @@ fn twilio_sid(s: &str, id: &str) -> String {
 /// Posts contact messages; returns (id, post time) for each.
 /// A contact's message to `to`; every fifth one is written in `to`'s group
 /// (`group`), as a member of it, so group messages are in the mix.
-async fn post_one(c: &reqwest::Client, sb: &str, to: &str, group: &str, i: usize) -> (String, Instant) {
+async fn post_one(
+    c: &reqwest::Client,
+    sb: &str,
+    to: &str,
+    group: &str,
+    i: usize,
+) -> (String, Instant) {
     let t = Instant::now();
     let from = format!("1555777{:04}", i % 50);
     let body = if i % 5 == 0 {
@@ -151,7 +157,10 @@ async fn post_one(c: &reqwest::Client, sb: &str, to: &str, group: &str, i: usize
         .expect("post to sandbox");
     assert_eq!(r.status(), 201);
     let v: Value = r.json().await.unwrap();
-    let id = v["id"].as_str().or(v["ids"][to].as_str()).expect("a message id");
+    let id = v["id"]
+        .as_str()
+        .or(v["ids"][to].as_str())
+        .expect("a message id");
     (id.to_string(), t)
 }
 
