@@ -52,6 +52,21 @@ pub struct SentMessage {
 }
 
 impl SendRequest {
+    /// A plain text to `to`; a dialect sets what else its request says.
+    pub fn text(to: Wid, text: String) -> Self {
+        SendRequest {
+            to,
+            text: Some(text),
+            media: None,
+            caption: None,
+            reply_to: None,
+            menu: None,
+            special: None,
+            voice: false,
+            mentions: vec![],
+        }
+    }
+
     /// Everything checked before anything is sent or a key is taken.
     fn validate(&mut self) -> Result<(), CoreError> {
         self.text = self.text.take().filter(|t| !t.is_empty());

@@ -262,15 +262,8 @@ pub fn request(body: &Value, session: &SessionId, users: &UserIds) -> Result<Req
     let reply_to = str_at(body, "context.message_id").map(String::from);
     let kind = str_at(body, "type").unwrap_or("text");
     let plain = |text: String| SendRequest {
-        mentions: vec![],
-        special: None,
-        voice: false,
-        to: to.clone(),
-        text: Some(text),
-        media: None,
-        caption: None,
         reply_to: reply_to.clone(),
-        menu: None,
+        ..SendRequest::text(to.clone(), text)
     };
     let send = match kind {
         "text" => {

@@ -86,15 +86,8 @@ pub async fn messages(
             })?;
             let text = cv::render_template(&t.body, &params)?;
             let send = SendRequest {
-                mentions: vec![],
-                special: None,
-                voice: false,
-                to: to.clone(),
-                text: Some(text),
-                media: None,
-                caption: None,
                 reply_to,
-                menu: None,
+                ..SendRequest::text(to.clone(), text)
             };
             send_and_answer(&st, &id, &input, &to, send).await
         }

@@ -143,20 +143,7 @@ impl SendIn {
         let text = self.message.filter(|m| !m.is_empty()).ok_or_else(|| {
             WrapperError::new(StatusCode::UNPROCESSABLE_ENTITY, "'message' is required")
         })?;
-        Ok((
-            id,
-            SendRequest {
-                mentions: vec![],
-                special: None,
-                voice: false,
-                to,
-                text: Some(text),
-                media: None,
-                caption: None,
-                reply_to: None,
-                menu: None,
-            },
-        ))
+        Ok((id, SendRequest::text(to, text)))
     }
 }
 
@@ -629,15 +616,8 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
                 None
             };
             Call::Send(SendRequest {
-                mentions: vec![],
-                special: None,
-                voice: false,
-                to,
-                text: Some(text),
-                media: None,
-                caption: None,
                 reply_to,
-                menu: None,
+                ..SendRequest::text(to, text)
             })
         }
         "sendImage" | "sendFile" => {
