@@ -159,6 +159,33 @@ fn abort(e: impl Into<StoreError>) -> ConflictableTransactionError<StoreError> {
     ConflictableTransactionError::Abort(e.into())
 }
 
+/// Within a transaction: lets `change` update a stored message. False when
+/// it changes nothing (a repeat, or an ack that would not rise): then the
+/// change's event is not produced. A message not stored is left alone and
+/// its event still goes out (it may predate this store).
+fn change_stored(
+    msgids: &sled::transaction::TransactionalTree,
+    messages: &sled::transaction::TransactionalTree,
+    session: &SessionId,
+    id: &str,
+    change: impl FnOnce(&mut Message) -> bool,
+) -> std::result::Result<bool, ConflictableTransactionError<StoreError>> {
+    let mut idk = prefix(session);
+    idk.extend_from_slice(id.as_bytes());
+    let Some(key) = msgids.get(&idk)? else {
+        return Ok(true);
+    };
+    let Some(raw) = messages.get(&key)? else {
+        return Ok(true);
+    };
+    let mut m: Message = serde_json::from_slice(&raw).map_err(abort)?;
+    if !change(&mut m) {
+        return Ok(false);
+    }
+    messages.insert(key, serde_json::to_vec(&m).map_err(abort)?)?;
+    Ok(true)
+}
+
 impl Store {
     pub fn open(dir: &Path) -> anyhow::Result<Self> {
         let db = sled::Config::new()
@@ -339,18 +366,16 @@ impl Store {
                         ack,
                         event,
                     } => {
-                        let mut idk = prefix(session);
-                        idk.extend_from_slice(id.as_bytes());
-                        if let Some(key) = msgids.get(&idk)? {
-                            if let Some(raw) = messages.get(&key)? {
-                                let mut m: Message = serde_json::from_slice(&raw).map_err(abort)?;
-                                // Acks only rise, except to failed.
-                                if m.ack >= *ack && *ack != Ack::Failed {
-                                    continue;
-                                }
-                                m.ack = *ack;
-                                messages.insert(key, serde_json::to_vec(&m).map_err(abort)?)?;
+                        // Acks only rise, except to failed.
+                        let rises = change_stored(msgids, messages, session, id, |m| {
+                            if m.ack >= *ack && *ack != Ack::Failed {
+                                return false;
                             }
+                            m.ack = *ack;
+                            true
+                        })?;
+                        if !rises {
+                            continue;
                         }
                         events.push(event.clone());
                     }
@@ -360,16 +385,8 @@ impl Store {
                         change,
                         event,
                     } => {
-                        let mut idk = prefix(session);
-                        idk.extend_from_slice(id.as_bytes());
-                        if let Some(key) = msgids.get(&idk)? {
-                            if let Some(raw) = messages.get(&key)? {
-                                let mut m: Message = serde_json::from_slice(&raw).map_err(abort)?;
-                                if !m.amend(change) {
-                                    continue;
-                                }
-                                messages.insert(key, serde_json::to_vec(&m).map_err(abort)?)?;
-                            }
+                        if !change_stored(msgids, messages, session, id, |m| m.amend(change))? {
+                            continue;
                         }
                         events.push(event.clone());
                     }

@@ -181,36 +181,27 @@ impl Sandbox {
         }
     }
 
-    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let r = http()
-            .post(format!("{}{path}", self.url))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+    /// A control API call: (status, JSON body or null).
+    pub async fn request(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut rb = http().request(method.parse().unwrap(), format!("{}{path}", self.url));
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let r = rb.send().await.unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.request("POST", path, Some(body)).await
     }
 
     pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {
-        let r = http()
-            .put(format!("{}{path}", self.url))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        self.request("PUT", path, Some(body)).await
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let r = http()
-            .get(format!("{}{path}", self.url))
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        self.request("GET", path, None).await
     }
 
     pub async fn link(&self, qr: &str, phone: &str, name: &str) -> u16 {
