@@ -91,10 +91,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let env = std::sync::Arc::new(session::SessionEnv::new(config, pipeline, store.clone()));
     let manager = session::Manager::new(env);
+    let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
     let core = core::Core::new(
         manager.clone(),
         args.default_session.clone(),
         args.pacing.pacing(),
+        stopping,
     )?;
     tokio::spawn(api::twilio::serve_replies(core.clone(), replies));
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -112,19 +114,40 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     // Listening before the sessions are restored: /health answers at once,
     // /ready once they are.
-    let server = tokio::spawn(
+    let stop = async move {
+        shutdown_signal().await;
+        // Event streams end; requests in flight may finish.
+        let _ = stopping_tx.send(true);
+    };
+    let mut server = tokio::spawn(
         axum::serve(listener, api::router(core, settings))
-            .with_graceful_shutdown(shutdown_signal())
+            .with_graceful_shutdown(stop)
             .into_future(),
     );
     manager.resume().await;
     ready.store(true, std::sync::atomic::Ordering::Release);
-    server.await??;
+    tokio::select! {
+        res = &mut server => res??,
+        // A client that holds a request open past the grace period (a
+        // slow upload, a send waiting on a dead page) does not hold the
+        // daemon: its connection is dropped and the browsers still close.
+        _ = async {
+            shutdown_signal().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => {
+            tracing::warn!("requests still open {} s after the stop signal: closing them", SHUTDOWN_GRACE.as_secs());
+            server.abort();
+        }
+    }
     tracing::info!("shutting down: closing browsers (profiles are kept)");
     manager.shutdown().await;
     store.flush().await?;
     Ok(())
 }
+
+/// How long requests in flight may take to finish once the daemon is
+/// asked to stop.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The Prometheus recorder behind `/metrics` (one per process).
 fn install_metrics() -> anyhow::Result<metrics_exporter_prometheus::PrometheusHandle> {

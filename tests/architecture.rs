@@ -162,3 +162,63 @@ fn layers_only_reach_down() {
     }
     assert!(bad.is_empty(), "layers reaching up or sideways: {bad:?}");
 }
+
+/// Every public core call that names a session checks the caller's key
+/// (`self.may(...)`) before anything else, so a dialect cannot forget it.
+/// The few that need not are listed with the reason.
+#[test]
+fn every_core_call_on_a_session_checks_access() {
+    // Calls that check through another call, or name no session to check.
+    const EXEMPT: &[(&str, &str)] = &[
+        ("live", "filters the stream to the sessions the key sees"),
+        ("create_key", "admin only: checked by check_admin"),
+        ("new", "Core::new: the constructor"),
+        (
+            "admit",
+            "pacing::Lanes, not Core: called by send after its check",
+        ),
+    ];
+    let mut files = Vec::new();
+    rust_files(Path::new("src/core"), &mut files);
+    let mut missing = Vec::new();
+    let mut checked = 0;
+    for f in files {
+        let src = std::fs::read_to_string(&f).unwrap();
+        for (i, _) in src
+            .match_indices("    pub async fn ")
+            .chain(src.match_indices("    pub fn "))
+        {
+            let rest = &src[i..];
+            let Some(open) = rest.find("{\n") else {
+                continue;
+            };
+            let sig = &rest[..open];
+            let names_session = sig.contains("SessionId") && !sig.contains("-> Result<SessionId");
+            if !names_session || sig.contains("fn text(") {
+                continue;
+            }
+            let name = sig
+                .trim_start()
+                .trim_start_matches("pub async fn ")
+                .trim_start_matches("pub fn ")
+                .split(['(', '<'])
+                .next()
+                .unwrap()
+                .to_string();
+            // The body's first statement.
+            let first = rest[open + 2..].lines().next().unwrap_or("").trim();
+            checked += 1;
+            if !first.starts_with("self.may(") && !EXEMPT.iter().any(|(n, _)| *n == name) {
+                missing.push(format!("{}: {name}", f.display()));
+            }
+        }
+    }
+    assert!(
+        checked > 30,
+        "the scan found only {checked} calls: is it still reading src/core?"
+    );
+    assert!(
+        missing.is_empty(),
+        "core calls on a session that do not begin with self.may(..): {missing:#?}"
+    );
+}

@@ -1,13 +1,18 @@
-//! The API key, on every route but /health. Accepted as `Authorization:
+//! API keys, on every route but /health: the admin key (configured) or a
+//! scoped key made through `POST /api/keys`. The guard resolves the key to
+//! an [`Access`] kept in the request; handlers take the core through
+//! [`Caller`], which acts as that access, so every core call checks it. Accepted as `Authorization:
 //! Bearer <key>`, `X-Api-Key`, open-wa's `key` / `api_key` headers, or HTTP
 //! Basic with the key as the password and any user name, so that a client
 //! that cannot add a header can carry it in its base URL
 //! (`http://wabridge:KEY@host:8002`; Twilio clients send `AccountSid:token`
 //! the same way). Each dialect says how a refusal looks.
 
+use crate::core::Core;
+use crate::domain::Access;
 use axum::{
-    extract::{Request, State},
-    http::{HeaderMap, HeaderValue, header},
+    extract::{FromRef, FromRequestParts, Request, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     middleware::Next,
     response::Response,
 };
@@ -18,11 +23,22 @@ use std::sync::Arc;
 pub enum Denied {
     Missing,
     Invalid,
+    /// A valid scoped key on an admin-only route.
+    NotAdmin,
 }
 
 impl Denied {
+    /// 401 for no key or an unknown one; 403 for a key that may not.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Denied::NotAdmin => StatusCode::FORBIDDEN,
+            _ => StatusCode::UNAUTHORIZED,
+        }
+    }
+
     pub fn sentence(&self) -> &'static str {
         match self {
+            Denied::NotAdmin => "only the admin key may do this",
             Denied::Missing => {
                 "an API key is required: send 'Authorization: Bearer <key>', 'X-Api-Key: <key>', or HTTP Basic auth with the key as the password"
             }
@@ -31,16 +47,92 @@ impl Denied {
     }
 }
 
-/// The key, and how one dialect answers a refusal (a 401 in its shape).
+/// What a presented key is: the admin key, a scoped key, or nothing.
+#[derive(Clone)]
+pub struct Keys {
+    admin: Arc<str>,
+    core: Core,
+}
+
+impl Keys {
+    pub fn new(admin: Arc<str>, core: Core) -> Self {
+        Keys { admin, core }
+    }
+
+    /// The admin key (Twilio signs status callbacks with it, as Twilio
+    /// signs with the account's auth token).
+    pub fn admin(&self) -> Arc<str> {
+        self.admin.clone()
+    }
+
+    fn resolve(&self, presented: &str) -> Option<Access> {
+        if same(presented, &self.admin) {
+            return Some(Access::Admin);
+        }
+        match self.core.scoped_key(presented) {
+            Ok(k) => k.map(|k| Access::Key(Arc::new(k))),
+            Err(e) => {
+                tracing::warn!("could not look up an API key: {e}");
+                None
+            }
+        }
+    }
+}
+
+/// The keys, and how one dialect answers a refusal (in its shape).
 #[derive(Clone)]
 pub struct Guard {
-    key: Arc<str>,
+    keys: Keys,
     deny: fn(Denied) -> Response,
+    admin_only: bool,
 }
 
 impl Guard {
-    pub fn new(key: Arc<str>, deny: fn(Denied) -> Response) -> Self {
-        Guard { key, deny }
+    pub fn new(keys: Keys, deny: fn(Denied) -> Response) -> Self {
+        Guard {
+            keys,
+            deny,
+            admin_only: false,
+        }
+    }
+
+    /// Routes about the whole daemon (`/metrics`): the admin key only.
+    pub fn admin_only(mut self) -> Self {
+        self.admin_only = true;
+        self
+    }
+}
+
+/// A dialect's state, acting as one caller's access.
+pub trait ActAs {
+    fn act_as(self, access: Access) -> Self;
+}
+
+impl ActAs for Core {
+    fn act_as(self, access: Access) -> Self {
+        self.acting_as(access)
+    }
+}
+
+/// A handler's state (the core, or a dialect's state holding it) acting
+/// as the request's key: what that key may not do fails in the core.
+pub struct Caller<S>(pub S);
+
+impl<S, T> FromRequestParts<T> for Caller<S>
+where
+    S: FromRef<T> + ActAs,
+    T: Send + Sync,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &T) -> Result<Self, Self::Rejection> {
+        // No guard ran: `Access::Nobody`, which may do nothing.
+        let access = parts
+            .extensions
+            .get::<Access>()
+            .cloned()
+            .unwrap_or_default();
+        Ok(Caller(S::from_ref(state).act_as(access)))
     }
 }
 
@@ -89,12 +181,21 @@ fn in_query(query: Option<&str>) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-pub async fn require_key(State(g): State<Guard>, req: Request, next: Next) -> Response {
+pub async fn require_key(State(g): State<Guard>, mut req: Request, next: Next) -> Response {
     let denied = match presented(req.headers()).or_else(|| in_query(req.uri().query())) {
-        Some(k) if same(&k, &g.key) => return next.run(req).await,
-        Some(_) => Denied::Invalid,
+        Some(k) => match g.keys.resolve(&k) {
+            Some(a) if g.admin_only && !a.is_admin() => Denied::NotAdmin,
+            Some(a) => {
+                req.extensions_mut().insert(a);
+                return next.run(req).await;
+            }
+            None => Denied::Invalid,
+        },
         None => Denied::Missing,
     };
+    if matches!(denied, Denied::NotAdmin) {
+        return (g.deny)(denied);
+    }
     let mut resp = (g.deny)(denied);
     for challenge in [
         "Bearer realm=\"wabridge\"",

@@ -63,13 +63,18 @@ pub struct Settings {
 }
 
 pub fn router(core: Core, s: Settings) -> Router {
-    let key = s.api_key.clone();
+    let keys = auth::Keys::new(s.api_key.clone(), core.clone());
     // Paths of one or two segments: the open-wa EASY API (`POST /{method}`,
     // `POST /{session}/{method}`) and the Cloud API's media (`GET|DELETE
     // /{version}/{media_id}`). As routes they would shadow every other
     // route's 404 and 405: they get only what nothing else took.
-    let (easy_default, easy) = openwa::easy_routes(core.clone(), key.clone());
-    let media = cloud::media_route(core.clone(), key.clone(), s.user_ids.clone(), &s.public_url);
+    let (easy_default, easy) = openwa::easy_routes(core.clone(), keys.clone());
+    let media = cloud::media_route(
+        core.clone(),
+        keys.clone(),
+        s.user_ids.clone(),
+        &s.public_url,
+    );
     let two = any(move |req: axum::extract::Request| {
         let (easy, media) = (easy.clone(), media.clone());
         async move {
@@ -105,7 +110,7 @@ pub fn router(core: Core, s: Settings) -> Router {
     let keyed_ops = Router::new()
         .route("/metrics", get(ops::metrics))
         .route_layer(middleware::from_fn_with_state(
-            auth::Guard::new(key.clone(), native::deny),
+            auth::Guard::new(keys.clone(), native::deny).admin_only(),
             auth::require_key,
         ))
         .with_state(ops.clone());
@@ -116,10 +121,10 @@ pub fn router(core: Core, s: Settings) -> Router {
         .with_state(ops)
         .merge(keyed_ops)
         .merge(dashboard::routes())
-        .merge(native::routes(core.clone(), key.clone()))
-        .merge(openwa::routes(core.clone(), key.clone(), s.qr_wait))
-        .merge(twilio::routes(core.clone(), key.clone()))
-        .merge(cloud::routes(core, key, s.user_ids, &s.public_url))
+        .merge(native::routes(core.clone(), keys.clone()))
+        .merge(openwa::routes(core.clone(), keys.clone(), s.qr_wait))
+        .merge(twilio::routes(core.clone(), keys.clone()))
+        .merge(cloud::routes(core, keys, s.user_ids, &s.public_url))
         .method_not_allowed_fallback(wrong_method)
         .fallback_service(rest)
         .layer(DefaultBodyLimit::max(MAX_BODY))

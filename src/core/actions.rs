@@ -3,6 +3,7 @@
 //! author decide what WhatsApp allows.
 
 use super::{Core, CoreError};
+use crate::domain::Scope;
 use crate::domain::{Message, SessionId, now_ms};
 
 /// WhatsApp lets an author edit a message for 15 minutes.
@@ -12,13 +13,14 @@ const MAX_EMOJI_BYTES: usize = 32;
 impl Core {
     /// Reacts to a message; an empty emoji takes this account's reaction back.
     pub async fn react(&self, session: &SessionId, id: &str, emoji: &str) -> Result<(), CoreError> {
+        self.may(session, Scope::Send)?;
         if emoji.len() > MAX_EMOJI_BYTES || emoji.chars().any(char::is_whitespace) {
             return Err(CoreError::invalid(
                 "emoji",
                 "must be one emoji, or empty to remove",
             ));
         }
-        let m = self.message(session, id).await?;
+        let m = self.stored(session, id)?;
         if m.revoked {
             return Err(revoked(id));
         }
@@ -29,6 +31,7 @@ impl Core {
     /// Replaces the text (or a media message's caption) of one of this
     /// account's messages.
     pub async fn edit(&self, session: &SessionId, id: &str, text: &str) -> Result<(), CoreError> {
+        self.may(session, Scope::Send)?;
         if text.trim().is_empty() {
             return Err(CoreError::invalid("text", "is required"));
         }
@@ -38,7 +41,7 @@ impl Core {
                 format!("is longer than {} bytes", super::send::MAX_TEXT),
             ));
         }
-        let m = self.message(session, id).await?;
+        let m = self.stored(session, id)?;
         own(&m, "edited")?;
         if m.revoked {
             return Err(revoked(id));
@@ -61,7 +64,8 @@ impl Core {
 
     /// Deletes one of this account's messages for everyone.
     pub async fn revoke(&self, session: &SessionId, id: &str) -> Result<(), CoreError> {
-        let m = self.message(session, id).await?;
+        self.may(session, Scope::Send)?;
+        let m = self.stored(session, id)?;
         own(&m, "deleted for everyone")?;
         if m.revoked {
             return Ok(());

@@ -1,6 +1,7 @@
 //! Webhook deliveries of a session: list by status, requeue a dead one.
 
 use super::{Core, CoreError};
+use crate::domain::Scope;
 use crate::domain::{Delivery, DeliveryStatus, SessionId, now_ms};
 
 impl Core {
@@ -11,6 +12,7 @@ impl Core {
         want: Option<DeliveryStatus>,
         limit: usize,
     ) -> Result<Vec<Delivery>, CoreError> {
+        self.may(session, Scope::Read)?;
         self.manager.get(session).await?;
         let mut out = Vec::new();
         if want != Some(DeliveryStatus::Delivered) {
@@ -34,6 +36,7 @@ impl Core {
         session: &SessionId,
         delivery: &str,
     ) -> Result<Delivery, CoreError> {
+        self.may(session, Scope::Manage)?;
         let mut d = self
             .store
             .delivery(delivery)?

@@ -36,6 +36,14 @@ pub enum CoreError {
     Unavailable(String),
     #[error("{0}")]
     Internal(String),
+    /// The caller's API key may not do this (another session, a missing
+    /// scope, an admin-only call).
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+    /// The store cannot take writes (the disk is full or failing): nothing
+    /// was done and nothing was acknowledged; retry when space returns.
+    #[error("{0}")]
+    StorageFull(String),
     /// Send pacing: the session's queue is full; retry after this long.
     #[error("{message}")]
     RateLimited {
@@ -58,6 +66,7 @@ impl CoreError {
             CoreError::RateLimited { retry_after, .. } => {
                 Some(retry_after.as_secs_f64().ceil().max(1.0) as u64)
             }
+            CoreError::StorageFull(_) => Some(30),
             _ => None,
         }
     }
@@ -72,11 +81,23 @@ impl CoreError {
             CoreError::NotOnWhatsApp(_) => "number_not_on_whatsapp",
             CoreError::MediaTooLarge(_) => "media_too_large",
             CoreError::IdempotencyInProgress => "idempotency_in_progress",
-            CoreError::NotFound { code, .. } | CoreError::Conflict { code, .. } => code,
+            CoreError::NotFound { code, .. }
+            | CoreError::Conflict { code, .. }
+            | CoreError::Forbidden { code, .. } => code,
             CoreError::WhatsApp(_) => "whatsapp_error",
             CoreError::Unavailable(_) => "browser_unavailable",
             CoreError::Internal(_) => "internal_error",
             CoreError::RateLimited { .. } => "rate_limited",
+            CoreError::StorageFull(_) => "storage_full",
+        }
+    }
+}
+
+impl From<crate::domain::Refusal> for CoreError {
+    fn from(r: crate::domain::Refusal) -> Self {
+        CoreError::Forbidden {
+            code: r.code,
+            message: r.message,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! (admins add and remove); its refusal comes back as a clear error.
 
 use super::{Core, CoreError};
+use crate::domain::Scope;
 use crate::domain::{SessionId, Wid};
 use crate::session::{CallError, CallFailure, GroupInfo};
 
@@ -34,11 +35,13 @@ fn page(e: CallError) -> CoreError {
 
 impl Core {
     pub async fn groups(&self, session: &SessionId) -> Result<Vec<GroupInfo>, CoreError> {
+        self.may(session, Scope::Read)?;
         let bridge = self.manager.bridge(session).await?;
         bridge.groups().await.map_err(page)
     }
 
     pub async fn group(&self, session: &SessionId, id: &Wid) -> Result<GroupInfo, CoreError> {
+        self.may(session, Scope::Read)?;
         group_id(id)?;
         let bridge = self.manager.bridge(session).await?;
         bridge.group(id).await.map_err(page)
@@ -50,6 +53,7 @@ impl Core {
         subject: &str,
         participants: &[Wid],
     ) -> Result<GroupInfo, CoreError> {
+        self.may(session, Scope::Send)?;
         let subject = subject.trim();
         if subject.is_empty() || subject.chars().count() > 100 {
             return Err(CoreError::invalid("subject", "must be 1 to 100 characters"));
@@ -78,6 +82,7 @@ impl Core {
         add: &[Wid],
         remove: &[Wid],
     ) -> Result<GroupInfo, CoreError> {
+        self.may(session, Scope::Send)?;
         group_id(id)?;
         if add.is_empty() && remove.is_empty() {
             return Err(CoreError::invalid("add", "or 'remove' must name someone"));
@@ -94,6 +99,7 @@ impl Core {
 
     /// The invite code (the link is `INVITE_PREFIX` + code).
     pub async fn group_invite(&self, session: &SessionId, id: &Wid) -> Result<String, CoreError> {
+        self.may(session, Scope::Read)?;
         group_id(id)?;
         let bridge = self.manager.bridge(session).await?;
         bridge.invite_code(id).await.map_err(page)
@@ -101,6 +107,7 @@ impl Core {
 
     /// Joins by an invite code or link; answers the group's id.
     pub async fn join_group(&self, session: &SessionId, invite: &str) -> Result<Wid, CoreError> {
+        self.may(session, Scope::Send)?;
         let code = invite
             .trim()
             .trim_start_matches(INVITE_PREFIX)
@@ -122,6 +129,7 @@ impl Core {
         id: &Wid,
         subject: &str,
     ) -> Result<(), CoreError> {
+        self.may(session, Scope::Send)?;
         group_id(id)?;
         let subject = subject.trim();
         if subject.is_empty() || subject.chars().count() > 100 {
@@ -132,6 +140,7 @@ impl Core {
     }
 
     pub async fn leave_group(&self, session: &SessionId, id: &Wid) -> Result<(), CoreError> {
+        self.may(session, Scope::Send)?;
         group_id(id)?;
         let bridge = self.manager.bridge(session).await?;
         bridge.leave_group(id).await.map_err(page)

@@ -3,6 +3,7 @@
 //! event stream.
 
 use super::{Core, CoreError};
+use crate::domain::Scope;
 use crate::domain::{Event, EventKind, LoggedEvent, MediaInfo, Message, SessionId, Wid};
 use crate::session::ChatInfo;
 use futures::{Stream, StreamExt};
@@ -32,6 +33,7 @@ impl Core {
         limit: usize,
         before: Option<&[u8]>,
     ) -> Result<HistoryPage, CoreError> {
+        self.may(session, Scope::Read)?;
         self.manager.get(session).await?;
         let (messages, next) =
             self.store
@@ -41,6 +43,12 @@ impl Core {
 
     /// One stored message.
     pub async fn message(&self, session: &SessionId, id: &str) -> Result<Message, CoreError> {
+        self.may(session, Scope::Read)?;
+        self.stored(session, id)
+    }
+
+    /// One stored message, for a call whose own scope was checked.
+    pub(super) fn stored(&self, session: &SessionId, id: &str) -> Result<Message, CoreError> {
         self.store
             .message(session, id)?
             .ok_or_else(|| CoreError::NotFound {
@@ -51,11 +59,16 @@ impl Core {
 
     /// A message by its short id (`Message::short_id`), in any session.
     pub async fn message_by_short_id(&self, short: &[u8]) -> Result<Option<Message>, CoreError> {
-        Ok(self.store.message_by_short_id(short)?)
+        let m = self.store.message_by_short_id(short)?;
+        if let Some(m) = &m {
+            self.may(&m.session, Scope::Read)?;
+        }
+        Ok(m)
     }
 
     /// The `before` cursor that continues history after this message.
     pub fn cursor_of(&self, session: &SessionId, id: &str) -> Result<Option<Vec<u8>>, CoreError> {
+        self.may(session, Scope::Read)?;
         Ok(self.store.message_cursor(session, id)?)
     }
 
@@ -65,6 +78,7 @@ impl Core {
         session: &SessionId,
         msg_id: &str,
     ) -> Result<(MediaInfo, Vec<u8>), CoreError> {
+        self.may(session, Scope::Read)?;
         self.manager.get(session).await?;
         let msg = self
             .store
@@ -88,6 +102,7 @@ impl Core {
     }
 
     pub async fn chats(&self, session: &SessionId) -> Result<Vec<ChatInfo>, CoreError> {
+        self.may(session, Scope::Read)?;
         let bridge = self.manager.bridge(session).await?;
         Ok(bridge
             .chats()
@@ -101,6 +116,7 @@ impl Core {
         session: &SessionId,
         who: &Wid,
     ) -> Result<Option<String>, CoreError> {
+        self.may(session, Scope::Read)?;
         let bridge = self.manager.bridge(session).await?;
         Ok(bridge
             .exists(who)
@@ -109,6 +125,7 @@ impl Core {
     }
 
     pub async fn mark_read(&self, session: &SessionId, chat: &Wid) -> Result<(), CoreError> {
+        self.may(session, Scope::Send)?;
         let bridge = self.manager.bridge(session).await?;
         Ok(bridge
             .mark_read(chat)
@@ -122,7 +139,8 @@ impl Core {
         session: &crate::domain::SessionId,
         msg_id: &str,
     ) -> Result<(), CoreError> {
-        let msg = self.message(session, msg_id).await?;
+        self.may(session, Scope::Send)?;
+        let msg = self.stored(session, msg_id)?;
         let chat = crate::domain::Wid::parse(&msg.chat).map_err(|e| {
             CoreError::invalid(
                 "message_id",
@@ -154,8 +172,10 @@ impl Core {
             None => last,
         };
         let pipeline = self.pipeline.clone();
+        let access = self.access.clone();
         let wanted = move |e: &Event| {
-            session.as_ref().is_none_or(|s| *s == e.session)
+            access.sees(&e.session)
+                && session.as_ref().is_none_or(|s| *s == e.session)
                 && kinds.as_ref().is_none_or(|k| k.contains(&e.event))
         };
         let head = futures::stream::iter(gone.then_some(Live::Gone {
@@ -194,6 +214,10 @@ impl Core {
             }
         })
         .flatten();
-        Ok(head.chain(body))
+        let mut stopping = self.stopping.clone();
+        let stopped = async move {
+            let _ = stopping.wait_for(|s| *s).await;
+        };
+        Ok(head.chain(body).take_until(stopped))
     }
 }

@@ -2,6 +2,7 @@
 //! with a size cap and a timeout.
 
 use super::{Core, CoreError};
+use crate::domain::Scope;
 use base64::Engine as _;
 use std::time::Duration;
 
@@ -76,6 +77,7 @@ impl Core {
         mimetype: String,
         filename: Option<String>,
     ) -> Result<StoredMedia, CoreError> {
+        self.may(session, Scope::Send)?;
         self.manager.get(session).await?;
         if bytes.is_empty() {
             return Err(CoreError::invalid("file", "is empty"));
@@ -106,6 +108,18 @@ impl Core {
         Ok(m)
     }
 
+    /// An upload belongs to the session it was uploaded for.
+    fn may_use_upload(&self, meta: &serde_json::Value, scope: Scope) -> Result<(), CoreError> {
+        match meta["session"]
+            .as_str()
+            .map(crate::domain::SessionId::parse)
+        {
+            Some(Ok(s)) => self.may(&s, scope),
+            // Uploads from before sessions were recorded: the admin's only.
+            _ => Ok(self.access.check_admin()?),
+        }
+    }
+
     /// Media by id: an upload, else a received message's media (by the
     /// decimal of its short id).
     pub async fn stored_media(
@@ -113,6 +127,7 @@ impl Core {
         id: &str,
     ) -> Result<Option<(StoredMedia, Vec<u8>)>, CoreError> {
         if let Some(meta) = self.store.upload(id)? {
+            self.may_use_upload(&meta, Scope::Read)?;
             let Ok(bytes) = tokio::fs::read(self.uploads_dir().join(id)).await else {
                 return Ok(None);
             };
@@ -153,6 +168,10 @@ impl Core {
 
     /// Forgets an upload. False if there was none.
     pub async fn delete_upload(&self, id: &str) -> Result<bool, CoreError> {
+        match self.store.upload(id)? {
+            Some(meta) => self.may_use_upload(&meta, Scope::Send)?,
+            None => return Ok(false),
+        }
         let had = self.store.delete_upload(id)?;
         if had {
             let _ = tokio::fs::remove_file(self.uploads_dir().join(id)).await;

@@ -10,6 +10,7 @@ mod error;
 mod groups;
 mod health;
 mod history;
+mod keys;
 mod media;
 mod pacing;
 mod people;
@@ -41,6 +42,12 @@ pub struct Core {
     default_session: Option<crate::domain::SessionId>,
     /// Send pacing, one queue per session.
     lanes: Arc<pacing::Lanes>,
+    /// Who is calling: the API gives each request a core acting as its
+    /// key (`acting_as`); the daemon's own core is the admin.
+    access: crate::domain::Access,
+    /// Turns true when the daemon stops: live streams end then, so a
+    /// graceful shutdown does not wait on readers that never leave.
+    stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Core {
@@ -48,6 +55,7 @@ impl Core {
         manager: Arc<Manager>,
         default_session: Option<crate::domain::SessionId>,
         pacing: crate::domain::pacing::Pacing,
+        stopping: tokio::sync::watch::Receiver<bool>,
     ) -> anyhow::Result<Self> {
         let env = manager.env().clone();
         tokio::spawn(send::sweep_idempotency(env.store.clone()));
@@ -61,6 +69,8 @@ impl Core {
                 .build()?,
             default_session,
             lanes: Arc::new(pacing::Lanes::new(pacing)),
+            access: crate::domain::Access::Admin,
+            stopping,
         })
     }
 

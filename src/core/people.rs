@@ -2,6 +2,7 @@
 //! online), hearing theirs, their profiles, and the blocklist.
 
 use super::{Core, CoreError};
+use crate::domain::Scope;
 use crate::domain::{SessionId, Wid};
 use crate::session::CallFailure;
 use serde_json::Value;
@@ -23,6 +24,7 @@ impl Core {
         chat: Option<&Wid>,
         state: &str,
     ) -> Result<(), CoreError> {
+        self.may(session, Scope::Send)?;
         match chat {
             Some(_) if !CHAT_STATES.contains(&state) => {
                 return Err(CoreError::invalid(
@@ -48,6 +50,7 @@ impl Core {
         session: &SessionId,
         ids: &[Wid],
     ) -> Result<Vec<String>, CoreError> {
+        self.may(session, Scope::Send)?;
         if ids.is_empty() || ids.len() > 256 {
             return Err(CoreError::invalid(
                 "contacts",
@@ -59,11 +62,13 @@ impl Core {
     }
 
     pub async fn profile(&self, session: &SessionId, id: &Wid) -> Result<Value, CoreError> {
+        self.may(session, Scope::Read)?;
         let bridge = self.manager.bridge(session).await?;
         bridge.profile(id).await.map_err(page)
     }
 
     pub async fn block(&self, session: &SessionId, id: &Wid, yes: bool) -> Result<(), CoreError> {
+        self.may(session, Scope::Send)?;
         if id.phone().is_none() {
             return Err(CoreError::invalid("phone", "must be a person, not a group"));
         }

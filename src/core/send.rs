@@ -5,6 +5,7 @@
 use super::media::OutgoingMedia;
 use super::{Core, CoreError};
 use crate::domain::Location;
+use crate::domain::Scope;
 use crate::domain::{Ack, SessionId, Wid, now_ms};
 use crate::session::{CardOf, OutgoingFile};
 use serde::{Deserialize, Serialize};
@@ -145,6 +146,7 @@ impl Core {
         mut req: SendRequest,
         idempotency_key: Option<&str>,
     ) -> Result<SentMessage, CoreError> {
+        self.may(session, Scope::Send)?;
         req.validate()?;
         self.manager.get(session).await?;
         // A place in the session's send queue before anything is reserved.
@@ -271,6 +273,7 @@ impl Core {
         sent: &SentMessage,
         hook: crate::domain::Webhook,
     ) -> Result<(), CoreError> {
+        self.may(session, Scope::Send)?;
         let me = self.manager.get(session).await?.record.me.map(|m| m.id);
         // An ack may have risen between the send and now.
         let stored = self.store.message(session, &sent.id)?.map(|m| m.ack);

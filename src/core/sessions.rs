@@ -1,7 +1,7 @@
 //! Sessions: create, list, start, stop, restart, logout, delete, webhooks, QR.
 
 use super::{Core, CoreError};
-use crate::domain::{SessionId, Status, Webhook};
+use crate::domain::{Scope, SessionId, Status, Webhook};
 use crate::session::SessionView;
 use std::time::Duration;
 
@@ -12,39 +12,49 @@ impl Core {
         webhooks: Vec<Webhook>,
         start: bool,
     ) -> Result<SessionView, CoreError> {
+        self.may(&id, Scope::Manage)?;
         check_hooks(&webhooks, "webhooks")?;
         Ok(self.manager.create(id, webhooks, start).await?)
     }
 
+    /// Every session the caller may see.
     pub async fn sessions(&self) -> Vec<SessionView> {
-        self.manager.list().await
+        let mut all = self.manager.list().await;
+        all.retain(|v| self.access.sees(&v.record.id));
+        all
     }
 
     pub async fn session(&self, id: &SessionId) -> Result<SessionView, CoreError> {
+        self.may(id, Scope::Read)?;
         Ok(self.manager.get(id).await?)
     }
 
     pub async fn start(&self, id: &SessionId) -> Result<SessionView, CoreError> {
+        self.may(id, Scope::Manage)?;
         self.manager.start(id).await?;
-        self.session(id).await
+        Ok(self.manager.get(id).await?)
     }
 
     pub async fn stop(&self, id: &SessionId) -> Result<SessionView, CoreError> {
+        self.may(id, Scope::Manage)?;
         self.manager.stop(id).await?;
-        self.session(id).await
+        Ok(self.manager.get(id).await?)
     }
 
     pub async fn restart(&self, id: &SessionId) -> Result<SessionView, CoreError> {
+        self.may(id, Scope::Manage)?;
         self.manager.restart(id).await?;
-        self.session(id).await
+        Ok(self.manager.get(id).await?)
     }
 
     pub async fn logout(&self, id: &SessionId) -> Result<SessionView, CoreError> {
+        self.may(id, Scope::Manage)?;
         self.manager.logout(id).await?;
-        self.session(id).await
+        Ok(self.manager.get(id).await?)
     }
 
     pub async fn delete(&self, id: &SessionId) -> Result<(), CoreError> {
+        self.may(id, Scope::Manage)?;
         Ok(self.manager.delete(id).await?)
     }
 
@@ -53,6 +63,7 @@ impl Core {
         id: &SessionId,
         hooks: Vec<Webhook>,
     ) -> Result<SessionView, CoreError> {
+        self.may(id, Scope::Manage)?;
         check_hooks(&hooks, "")?;
         Ok(self.manager.set_webhooks(id, hooks).await?)
     }
@@ -61,6 +72,7 @@ impl Core {
     /// Links by phone number instead of a QR: the 8-character code to type
     /// into WhatsApp on that phone. Also announced as `session.pairing_code`.
     pub async fn pair(&self, id: &SessionId, phone: &str) -> Result<String, CoreError> {
+        self.may(id, Scope::Manage)?;
         let phone =
             crate::domain::parse_phone(phone).map_err(|e| CoreError::invalid("phone", e))?;
         self.qr(id).await?;
@@ -78,6 +90,7 @@ impl Core {
     }
 
     pub async fn qr(&self, id: &SessionId) -> Result<String, CoreError> {
+        self.may(id, Scope::Manage)?;
         let view = self.manager.get(id).await?;
         view.live
             .as_ref()
@@ -96,6 +109,7 @@ impl Core {
 impl Core {
     /// Adds a webhook unless one with the same URL and format is there.
     pub async fn subscribe(&self, id: &SessionId, hook: Webhook) -> Result<SessionView, CoreError> {
+        self.may(id, Scope::Manage)?;
         check_hooks(std::slice::from_ref(&hook), "webhooks")?;
         Ok(self.manager.add_webhook(id, hook).await?)
     }
@@ -103,6 +117,7 @@ impl Core {
     /// Waits, at most `limit`, until the session shows a QR or leaves the
     /// states before it (connected, failed, ...). Returns the session then.
     pub async fn settle(&self, id: &SessionId, limit: Duration) -> Result<SessionView, CoreError> {
+        self.may(id, Scope::Read)?;
         if let Some(mut rx) = self.manager.watch(id).await {
             let _ = tokio::time::timeout(
                 limit,
@@ -118,12 +133,12 @@ impl Core {
     }
 
     /// The session `POST /{method}` means: the configured default, else
-    /// the only session there is.
+    /// the only session there is (that the caller may see).
     pub async fn default_session(&self) -> Result<SessionId, CoreError> {
         if let Some(id) = &self.default_session {
             return Ok(id.clone());
         }
-        let all = self.manager.list().await;
+        let all = self.sessions().await;
         match all.as_slice() {
             [one] => Ok(one.record.id.clone()),
             [] => Err(CoreError::NotFound {

@@ -30,7 +30,9 @@ fn check_name(name: &str) -> Result<(), CoreError> {
 }
 
 impl Core {
+    /// Templates are shared by every session: the admin key's to change.
     pub fn put_template(&self, t: Template) -> Result<Template, CoreError> {
+        self.access.check_admin()?;
         check_name(&t.name)?;
         if t.body.trim().is_empty() {
             return Err(CoreError::invalid("body", "must not be empty"));
@@ -57,6 +59,7 @@ impl Core {
     }
 
     pub fn delete_template(&self, name: &str) -> Result<(), CoreError> {
+        self.access.check_admin()?;
         if self.store.delete_template(name)? {
             Ok(())
         } else {

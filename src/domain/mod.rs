@@ -1,6 +1,7 @@
 //! The domain: types with meaning and no I/O, shared by every layer above.
 //! Ids, sessions, messages, events, webhook subscriptions and deliveries.
 
+pub mod access;
 pub mod delivery;
 pub mod event;
 pub mod ids;
@@ -9,6 +10,7 @@ pub mod pacing;
 pub mod session;
 pub mod webhook;
 
+pub use access::{Access, ApiKey, KEY_PREFIX, Refusal, Scope};
 pub use delivery::{Delivery, DeliveryStatus};
 pub use event::{Event, EventKind, LoggedEvent};
 pub use ids::{SessionId, Wid, now_ms, parse_phone, user_of};

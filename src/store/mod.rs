@@ -3,7 +3,7 @@
 //! byte order is the order we scan in (big-endian numbers).
 
 use crate::domain::{
-    Ack, Amendment, Delivery, DeliveryStatus, Event, Message, SessionId, SessionRecord,
+    Ack, Amendment, ApiKey, Delivery, DeliveryStatus, Event, Message, SessionId, SessionRecord,
 };
 use serde_json::Value;
 use sled::Transactional;
@@ -41,6 +41,8 @@ pub struct Store {
     events: sled::Tree,
     /// small facts about the store itself (the event log's pruning mark)
     meta: sled::Tree,
+    /// hex SHA-256 of a scoped API key -> ApiKey
+    keys: sled::Tree,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -208,6 +210,7 @@ impl Store {
             menus: db.open_tree("menus")?,
             events: db.open_tree("events")?,
             meta: db.open_tree("meta")?,
+            keys: db.open_tree("keys")?,
             db,
         })
     }
@@ -547,6 +550,53 @@ impl Store {
 
     pub fn delete_template(&self, name: &str) -> Result<bool> {
         Ok(self.templates.remove(name)?.is_some())
+    }
+
+    // ---- scoped API keys
+
+    pub fn put_key(&self, k: &ApiKey) -> Result<()> {
+        self.keys
+            .insert(k.hash.as_bytes(), serde_json::to_vec(k)?)?;
+        Ok(())
+    }
+
+    pub fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>> {
+        get_json(&self.keys, hash)
+    }
+
+    pub fn keys(&self) -> Result<Vec<ApiKey>> {
+        let mut all: Vec<ApiKey> = self
+            .keys
+            .iter()
+            .values()
+            .map(|v| Ok(serde_json::from_slice(&v?)?))
+            .collect::<Result<_>>()?;
+        all.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        Ok(all)
+    }
+
+    /// Removes the key with this id; returns it if there was one.
+    pub fn delete_key(&self, id: &str) -> Result<Option<ApiKey>> {
+        let Some(k) = self.keys()?.into_iter().find(|k| k.id == id) else {
+            return Ok(None);
+        };
+        self.keys.remove(k.hash.as_bytes())?;
+        Ok(Some(k))
+    }
+
+    /// Replaces a key's secret: the old hash stops working in the same
+    /// write that makes the new one work.
+    pub fn replace_key(&self, old_hash: &str, new: &ApiKey) -> Result<bool> {
+        let res = self.keys.transaction(|t| {
+            if t.remove(old_hash.as_bytes())?.is_none() {
+                return Ok(false);
+            }
+            let v = serde_json::to_vec(new)
+                .map_err(|e| ConflictableTransactionError::Abort(StoreError::Corrupt(e)))?;
+            t.insert(new.hash.as_bytes(), v)?;
+            Ok(true)
+        });
+        Ok(res?)
     }
 
     pub fn put_upload(&self, id: &str, meta: &Value) -> Result<()> {

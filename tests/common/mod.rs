@@ -272,10 +272,21 @@ impl Daemon {
     }
 
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.call_as(KEY, method, path, body).await
+    }
+
+    /// A call with another API key (a scoped one).
+    pub async fn call_as(
+        &self,
+        key: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let c = http();
         let mut rb = c
             .request(method.parse().unwrap(), format!("{}{path}", self.url))
-            .header("Authorization", format!("Bearer {KEY}"));
+            .header("Authorization", format!("Bearer {key}"));
         if let Some(b) = body {
             rb = rb.json(&b);
         }
@@ -317,6 +328,20 @@ impl Daemon {
     }
 
     /// create → SCAN_QR → link with the QR the API shows → CONNECTED.
+    /// Waits until the session has stored this message.
+    pub async fn wait_message(&self, session: &str, id: &str) -> Value {
+        let path = format!("/api/sessions/{session}/messages/{id}");
+        eventually(
+            Duration::from_secs(30),
+            &format!("message {id} stored"),
+            || async {
+                let (code, m) = self.call("GET", &path, None).await;
+                (code == 200).then_some(m)
+            },
+        )
+        .await
+    }
+
     pub async fn create_linked(&self, sb: &Sandbox, id: &str, phone: &str) -> Value {
         let (code, body) = self
             .call("POST", "/api/sessions", Some(json!({"id": id})))

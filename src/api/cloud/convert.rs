@@ -107,6 +107,21 @@ impl From<CoreError> for GraphError {
                 format!("Service unavailable: {msg}"),
             ),
             CoreError::Internal(_) => Self::new(StatusCode::INTERNAL_SERVER_ERROR, 131000, msg),
+            // Meta's "Permission denied" (OAuthException 10).
+            CoreError::Forbidden { .. } => Self::new(
+                StatusCode::FORBIDDEN,
+                10,
+                format!("(#10) Permission denied: {msg}"),
+            ),
+            CoreError::StorageFull(_) => {
+                let mut g = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    131016,
+                    format!("Service unavailable: {msg}"),
+                );
+                g.retry_after = e.retry_after_secs();
+                g
+            }
             // Meta's "Rate limit hit".
             CoreError::RateLimited { .. } => {
                 let mut g = Self::new(

@@ -2,12 +2,13 @@
 
 use super::Cloud;
 use super::convert::{self as cv, GraphError, Request};
+use crate::api::auth::Caller;
 use crate::core::SendRequest;
 use crate::domain::SessionId;
 use axum::{
     Json,
     body::Bytes,
-    extract::{Multipart, Path, State},
+    extract::{Multipart, Path},
     http::StatusCode,
     response::{IntoResponse, Response},
 };
@@ -43,7 +44,7 @@ fn phone_number_id(raw: &str) -> Result<SessionId, GraphError> {
 
 #[utoipa::path(post, path = "/{version}/{phone_number_id}/messages", tag = "cloud", summary = "Send a message (text, media by id or link, template, reaction, mark read)", params(("version" = String, Path, description = "Graph API version, e.g. v21.0"), ("phone_number_id" = String, Path, description = "The session id")), request_body(content = Object, content_type = "application/json", description = "The Cloud API message object: {messaging_product, to, type, text|image|document|audio|video|template|...}"), responses((status = 200, description = "{messaging_product, contacts, messages}", body = Object), (status = 401, description = "Graph error 190", body = Object), (status = 400, description = "Graph error {error: {message, type, code, error_subcode?, fbtrace_id}}", body = Object)))]
 pub async fn messages(
-    State(st): State<Cloud>,
+    Caller(st): Caller<Cloud>,
     Path((v, pnid)): Path<(String, String)>,
     body: Bytes,
 ) -> Answer {
@@ -113,7 +114,7 @@ async fn send_and_answer(
 
 #[utoipa::path(post, path = "/{version}/{phone_number_id}/media", tag = "cloud", summary = "Upload media (multipart: file, type, messaging_product)", params(("version" = String, Path, description = "Graph API version"), ("phone_number_id" = String, Path, description = "The session id")), request_body(content = Vec<u8>, content_type = "multipart/form-data", description = "file, type, messaging_product=whatsapp"), responses((status = 200, description = "{id}", body = Object), (status = 401, description = "Graph error 190", body = Object), (status = 400, description = "Graph error {error: {message, type, code, error_subcode?, fbtrace_id}}", body = Object)))]
 pub async fn upload(
-    State(st): State<Cloud>,
+    Caller(st): Caller<Cloud>,
     Path((v, pnid)): Path<(String, String)>,
     mut form: Multipart,
 ) -> Answer {
@@ -162,7 +163,7 @@ fn no_media(id: &str) -> GraphError {
 
 #[utoipa::path(get, path = "/{first}/{second}", tag = "cloud", summary = "A media object's URL and details: `GET /{version}/{media_id}`", params(("first" = String, Path, description = "Graph API version"), ("second" = String, Path, description = "The media id")), responses((status = 200, description = "{messaging_product, url, mime_type, sha256, file_size, id}", body = Object), (status = 401, description = "Graph error 190", body = Object), (status = 400, description = "Graph error {error: {message, type, code, error_subcode?, fbtrace_id}}", body = Object)))]
 pub async fn media_info(
-    State(st): State<Cloud>,
+    Caller(st): Caller<Cloud>,
     Path((v, media_id)): Path<(String, String)>,
 ) -> Answer {
     version(&v)?;
@@ -179,7 +180,7 @@ pub async fn media_info(
 
 #[utoipa::path(delete, path = "/{first}/{second}", tag = "cloud", summary = "Delete uploaded media: `DELETE /{version}/{media_id}`", params(("first" = String, Path, description = "Graph API version"), ("second" = String, Path, description = "The media id")), responses((status = 200, description = "{success: true}", body = Object), (status = 401, description = "Graph error 190", body = Object), (status = 400, description = "Graph error {error: {message, type, code, error_subcode?, fbtrace_id}}", body = Object)))]
 pub async fn media_delete(
-    State(st): State<Cloud>,
+    Caller(st): Caller<Cloud>,
     Path((v, media_id)): Path<(String, String)>,
 ) -> Answer {
     version(&v)?;
@@ -192,7 +193,7 @@ pub async fn media_delete(
 
 #[utoipa::path(get, path = "/cloud/media/{media_id}", tag = "cloud", summary = "A media object's bytes (the `url` of its details)", params(("media_id" = String, Path, description = "The media id")), responses((status = 200, description = "The media", body = Vec<u8>, content_type = "application/octet-stream"), (status = 401, description = "Graph error 190", body = Object), (status = 400, description = "Graph error {error: {message, type, code, error_subcode?, fbtrace_id}}", body = Object)))]
 pub async fn download(
-    State(st): State<Cloud>,
+    Caller(st): Caller<Cloud>,
     Path(media_id): Path<String>,
 ) -> Result<Response, GraphError> {
     let (m, bytes) = st

@@ -16,7 +16,7 @@ pub mod convert;
 mod handlers;
 pub mod webhook;
 
-use crate::api::auth::{Denied, Guard, require_key};
+use crate::api::auth::{ActAs, Denied, Guard, Keys, require_key};
 use crate::core::Core;
 use axum::{
     Json, Router,
@@ -46,8 +46,15 @@ fn deny(_: Denied) -> Response {
     (e.status, Json(e.body())).into_response()
 }
 
-fn guard(api_key: Arc<str>) -> Guard {
-    Guard::new(api_key, deny)
+fn guard(keys: Keys) -> Guard {
+    Guard::new(keys, deny)
+}
+
+impl ActAs for Cloud {
+    fn act_as(mut self, access: crate::domain::Access) -> Self {
+        self.core = self.core.acting_as(access);
+        self
+    }
 }
 
 /// The Cloud API's part of the OpenAPI document.
@@ -55,12 +62,12 @@ fn guard(api_key: Arc<str>) -> Guard {
 #[openapi(paths(h::messages, h::upload, h::media_info, h::media_delete, h::download))]
 pub struct Doc;
 
-pub fn routes(core: Core, api_key: Arc<str>, users: UserIds, public_url: &str) -> Router {
+pub fn routes(core: Core, keys: Keys, users: UserIds, public_url: &str) -> Router {
     Router::new()
         .route("/{version}/{phone_number_id}/messages", post(h::messages))
         .route("/{version}/{phone_number_id}/media", post(h::upload))
         .route("/cloud/media/{media_id}", get(h::download))
-        .route_layer(middleware::from_fn_with_state(guard(api_key), require_key))
+        .route_layer(middleware::from_fn_with_state(guard(keys), require_key))
         .with_state(Cloud {
             core,
             users,
@@ -70,15 +77,10 @@ pub fn routes(core: Core, api_key: Arc<str>, users: UserIds, public_url: &str) -
 
 /// `GET|DELETE /{version}/{media_id}`: two segments, like the open-wa EASY
 /// API's paths; the router shares that path between them.
-pub fn media_route(
-    core: Core,
-    api_key: Arc<str>,
-    users: UserIds,
-    public_url: &str,
-) -> MethodRouter {
+pub fn media_route(core: Core, keys: Keys, users: UserIds, public_url: &str) -> MethodRouter {
     get(h::media_info)
         .merge(delete(h::media_delete))
-        .route_layer(middleware::from_fn_with_state(guard(api_key), require_key))
+        .route_layer(middleware::from_fn_with_state(guard(keys), require_key))
         .with_state(Cloud {
             core,
             users,

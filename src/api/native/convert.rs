@@ -84,6 +84,8 @@ impl From<CoreError> for ApiError {
             CoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             CoreError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             CoreError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            CoreError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            CoreError::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
         };
         let mut a = ApiError::new(status, e.code(), e.to_string());
         a.retry_after = e.retry_after_secs();
@@ -159,6 +161,48 @@ pub struct CreateSession {
 
 fn yes() -> bool {
     true
+}
+
+// ---- API keys
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    /// A label for people (at most 100 characters).
+    pub name: Option<String>,
+    /// The sessions the key reaches (they need not exist yet).
+    pub sessions: Vec<String>,
+    /// Some of `read`, `send`, `manage`; all three when left out.
+    pub scopes: Option<Vec<crate::domain::Scope>>,
+}
+
+/// A key as listed: never its secret.
+pub fn key(k: &crate::domain::ApiKey) -> Value {
+    json!({
+        "id": k.id,
+        "name": k.name,
+        "sessions": k.sessions,
+        "scopes": k.scopes,
+        "hint": format!("…{}", k.hint),
+        "created_at": k.created_at,
+        "rotated_at": k.rotated_at,
+    })
+}
+
+/// A key with its secret: only in the answer that made it.
+pub fn key_with_secret(k: &crate::domain::ApiKey, secret: &str) -> Value {
+    let mut v = key(k);
+    v["key"] = json!(secret);
+    v
+}
+
+pub fn session_ids(field: &str, raw: &[String]) -> Result<Vec<SessionId>, ApiError> {
+    raw.iter()
+        .enumerate()
+        .map(|(i, s)| {
+            SessionId::parse(s).map_err(|e| ApiError::invalid(&format!("{field}[{i}]"), e))
+        })
+        .collect()
 }
 
 // ---- messages

@@ -1,12 +1,13 @@
 //! The native routes: each a few lines over the core.
 
 use super::convert::{self as cv, ApiError};
+use crate::api::auth::Caller;
 use crate::api::body::{BodyError, JsonBody};
 use crate::core::Core;
 use crate::domain::Webhook;
 use axum::{
     Json,
-    extract::{Path, Query, State},
+    extract::{Path, Query},
     http::{HeaderMap, StatusCode, header},
     response::{
         IntoResponse, Response,
@@ -32,7 +33,7 @@ impl IntoResponse for ApiError {
 
 #[utoipa::path(post, path = "/api/sessions", tag = "sessions", summary = "Create a session (and start it: a QR follows)", request_body = cv::CreateSession, responses((status = 201, description = "The session", body = Object), (status = 409, description = "It exists", body = crate::api::native::convert::ErrorBody), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
 pub async fn create(
-    State(core): State<Core>,
+    Caller(core): Caller<Core>,
     body: Body<cv::CreateSession>,
 ) -> Result<Response, ApiError> {
     let b = body?.0;
@@ -45,43 +46,43 @@ pub async fn create(
 }
 
 #[utoipa::path(get, path = "/api/sessions", tag = "sessions", summary = "List sessions", responses((status = 200, description = "Every session, as an array", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
-pub async fn list(State(core): State<Core>) -> Json<Vec<Value>> {
+pub async fn list(Caller(core): Caller<Core>) -> Json<Vec<Value>> {
     Json(core.sessions().await.iter().map(cv::session).collect())
 }
 
 #[utoipa::path(get, path = "/api/sessions/{id}", tag = "sessions", summary = "A session: status, account, webhooks", params(("id" = String, Path, description = "The session id")), responses((status = 200, description = "The session", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
-pub async fn get(State(core): State<Core>, Path(id): Path<String>) -> Answer {
+pub async fn get(Caller(core): Caller<Core>, Path(id): Path<String>) -> Answer {
     Ok(Json(cv::session(
         &core.session(&cv::session_id(&id)?).await?,
     )))
 }
 
 #[utoipa::path(post, path = "/api/sessions/{id}/start", tag = "sessions", summary = "Start a stopped session", params(("id" = String, Path, description = "The session id")), responses((status = 200, description = "The session", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
-pub async fn start(State(core): State<Core>, Path(id): Path<String>) -> Answer {
+pub async fn start(Caller(core): Caller<Core>, Path(id): Path<String>) -> Answer {
     Ok(Json(cv::session(&core.start(&cv::session_id(&id)?).await?)))
 }
 
 #[utoipa::path(post, path = "/api/sessions/{id}/stop", tag = "sessions", summary = "Stop a session (keeps the link)", params(("id" = String, Path, description = "The session id")), responses((status = 200, description = "The session", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
-pub async fn stop(State(core): State<Core>, Path(id): Path<String>) -> Answer {
+pub async fn stop(Caller(core): Caller<Core>, Path(id): Path<String>) -> Answer {
     Ok(Json(cv::session(&core.stop(&cv::session_id(&id)?).await?)))
 }
 
 #[utoipa::path(post, path = "/api/sessions/{id}/restart", tag = "sessions", summary = "Restart a session's browser (no rescan)", params(("id" = String, Path, description = "The session id")), responses((status = 200, description = "The session", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
-pub async fn restart(State(core): State<Core>, Path(id): Path<String>) -> Answer {
+pub async fn restart(Caller(core): Caller<Core>, Path(id): Path<String>) -> Answer {
     Ok(Json(cv::session(
         &core.restart(&cv::session_id(&id)?).await?,
     )))
 }
 
 #[utoipa::path(post, path = "/api/sessions/{id}/logout", tag = "sessions", summary = "Log the device out (a new QR scan is needed)", params(("id" = String, Path, description = "The session id")), responses((status = 200, description = "The session", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
-pub async fn logout(State(core): State<Core>, Path(id): Path<String>) -> Answer {
+pub async fn logout(Caller(core): Caller<Core>, Path(id): Path<String>) -> Answer {
     Ok(Json(cv::session(
         &core.logout(&cv::session_id(&id)?).await?,
     )))
 }
 
 #[utoipa::path(delete, path = "/api/sessions/{id}", tag = "sessions", summary = "Delete a session: logs out, removes its data", params(("id" = String, Path, description = "The session id")), responses((status = 200, description = "{id, deleted}", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
-pub async fn delete(State(core): State<Core>, Path(id): Path<String>) -> Answer {
+pub async fn delete(Caller(core): Caller<Core>, Path(id): Path<String>) -> Answer {
     let id = cv::session_id(&id)?;
     core.delete(&id).await?;
     Ok(Json(json!({"id": id, "deleted": true})))
@@ -89,7 +90,7 @@ pub async fn delete(State(core): State<Core>, Path(id): Path<String>) -> Answer 
 
 #[utoipa::path(put, path = "/api/sessions/{id}/webhooks", tag = "sessions", summary = "Replace a session's webhooks", params(("id" = String, Path, description = "The session id")), request_body = Vec<crate::domain::Webhook>, responses((status = 200, description = "The session", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
 pub async fn put_webhooks(
-    State(core): State<Core>,
+    Caller(core): Caller<Core>,
     Path(id): Path<String>,
     body: Body<Vec<Webhook>>,
 ) -> Answer {
@@ -100,7 +101,7 @@ pub async fn put_webhooks(
 
 #[utoipa::path(get, path = "/api/sessions/{id}/qr", tag = "sessions", summary = "The QR to scan: JSON with a data URL, or a PNG with Accept: image/png", params(("id" = String, Path, description = "The session id")), responses((status = 200, description = "{qr, data_url} as JSON; the PNG itself with Accept: image/png", content((Object = "application/json"), (Vec<u8> = "image/png"))), (status = 409, description = "No QR now (not waiting for a scan)", body = crate::api::native::convert::ErrorBody), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
 pub async fn qr(
-    State(core): State<Core>,
+    Caller(core): Caller<Core>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -143,7 +144,11 @@ pub struct PairIn {
     responses((status = 200, description = "{code, phone}", body = Object),
               (status = 409, description = "Not waiting for a link (status is not SCAN_QR)", body = crate::api::native::convert::ErrorBody),
               (status = 422, description = "Not a phone number", body = crate::api::native::convert::ErrorBody)))]
-pub async fn pair(State(core): State<Core>, Path(id): Path<String>, body: Body<PairIn>) -> Answer {
+pub async fn pair(
+    Caller(core): Caller<Core>,
+    Path(id): Path<String>,
+    body: Body<PairIn>,
+) -> Answer {
     let phone = body?.0.phone;
     let code = core.pair(&cv::session_id(&id)?, &phone).await?;
     let phone = crate::domain::parse_phone(&phone).unwrap_or(phone);
@@ -154,7 +159,7 @@ pub async fn pair(State(core): State<Core>, Path(id): Path<String>, body: Body<P
 
 #[utoipa::path(post, path = "/api/sessions/{id}/messages", tag = "messages", summary = "Send text or media (Idempotency-Key honoured)", params(("id" = String, Path, description = "The session id"), ("Idempotency-Key" = Option<String>, Header, description = "Repeats with the same key answer the first result")), request_body = cv::SendIn, responses((status = 201, description = "The message sent", body = crate::core::SentMessage), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
 pub async fn send(
-    State(core): State<Core>,
+    Caller(core): Caller<Core>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body<cv::SendIn>,
@@ -176,7 +181,7 @@ pub struct ListQuery {
 
 #[utoipa::path(get, path = "/api/sessions/{id}/messages", tag = "messages", summary = "Stored messages, newest first, paged", params(("id" = String, Path, description = "The session id"), ListQuery), responses((status = 200, description = "{messages, next}", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
 pub async fn messages(
-    State(core): State<Core>,
+    Caller(core): Caller<Core>,
     Path(id): Path<String>,
     Query(q): Query<ListQuery>,
 ) -> Answer {
@@ -194,7 +199,7 @@ pub async fn messages(
 
 #[utoipa::path(get, path = "/api/sessions/{id}/messages/{mid}/media", tag = "messages", summary = "A message's media, as its bytes", params(("id" = String, Path, description = "The session id"), ("mid" = String, Path, description = "The message id")), responses((status = 200, description = "The media, with its content type", body = Vec<u8>, content_type = "application/octet-stream"), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
 pub async fn media(
-    State(core): State<Core>,
+    Caller(core): Caller<Core>,
     Path((id, mid)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let (info, bytes) = core.media(&cv::session_id(&id)?, &mid).await?;
@@ -215,7 +220,10 @@ pub async fn media(
 #[utoipa::path(get, path = "/api/sessions/{id}/messages/{mid}", tag = "messages", summary = "One stored message, with its edits, reactions and whether it was deleted",
     params(("id" = String, Path, description = "The session id"), ("mid" = String, Path, description = "The message id")),
     responses((status = 200, description = "The Message", body = Object), (status = 404, description = "No such session or message", body = crate::api::native::convert::ErrorBody)))]
-pub async fn message(State(core): State<Core>, Path((id, mid)): Path<(String, String)>) -> Answer {
+pub async fn message(
+    Caller(core): Caller<Core>,
+    Path((id, mid)): Path<(String, String)>,
+) -> Answer {
     Ok(Json(json!(
         core.message(&cv::session_id(&id)?, &mid).await?
     )))
@@ -234,7 +242,7 @@ pub struct ReactionIn {
     responses((status = 200, description = "{id, emoji}", body = Object), (status = 404, description = "No such session or message", body = crate::api::native::convert::ErrorBody),
               (status = 409, description = "Not connected, or the message was deleted", body = crate::api::native::convert::ErrorBody), (status = 422, description = "Not one emoji", body = crate::api::native::convert::ErrorBody)))]
 pub async fn react(
-    State(core): State<Core>,
+    Caller(core): Caller<Core>,
     Path((id, mid)): Path<(String, String)>,
     body: Body<ReactionIn>,
 ) -> Answer {
@@ -255,7 +263,7 @@ pub struct EditIn {
     responses((status = 200, description = "{id, text, edited}", body = Object), (status = 404, description = "No such session or message", body = crate::api::native::convert::ErrorBody),
               (status = 409, description = "Not this account's message, too old, deleted, or not connected", body = crate::api::native::convert::ErrorBody), (status = 422, description = "No text", body = crate::api::native::convert::ErrorBody)))]
 pub async fn edit(
-    State(core): State<Core>,
+    Caller(core): Caller<Core>,
     Path((id, mid)): Path<(String, String)>,
     body: Body<EditIn>,
 ) -> Answer {
@@ -268,19 +276,19 @@ pub async fn edit(
     params(("id" = String, Path, description = "The session id"), ("mid" = String, Path, description = "The message id")),
     responses((status = 200, description = "{id, revoked}", body = Object), (status = 404, description = "No such session or message", body = crate::api::native::convert::ErrorBody),
               (status = 409, description = "Not this account's message, or not connected", body = crate::api::native::convert::ErrorBody)))]
-pub async fn revoke(State(core): State<Core>, Path((id, mid)): Path<(String, String)>) -> Answer {
+pub async fn revoke(Caller(core): Caller<Core>, Path((id, mid)): Path<(String, String)>) -> Answer {
     core.revoke(&cv::session_id(&id)?, &mid).await?;
     Ok(Json(json!({"id": mid, "revoked": true})))
 }
 
 #[utoipa::path(get, path = "/api/sessions/{id}/chats", tag = "messages", summary = "The account's chats", params(("id" = String, Path, description = "The session id")), responses((status = 200, description = "Chats, newest first", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
-pub async fn chats(State(core): State<Core>, Path(id): Path<String>) -> Answer {
+pub async fn chats(Caller(core): Caller<Core>, Path(id): Path<String>) -> Answer {
     Ok(Json(json!(core.chats(&cv::session_id(&id)?).await?)))
 }
 
 #[utoipa::path(get, path = "/api/sessions/{id}/contacts/{phone}", tag = "messages", summary = "Whether a phone number is on WhatsApp", params(("id" = String, Path, description = "The session id"), ("phone" = String, Path, description = "Phone number or WhatsApp id")), responses((status = 200, description = "{exists, id}", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
 pub async fn contact(
-    State(core): State<Core>,
+    Caller(core): Caller<Core>,
     Path((id, phone)): Path<(String, String)>,
 ) -> Answer {
     let id = cv::session_id(&id)?;
@@ -290,7 +298,7 @@ pub async fn contact(
 }
 
 #[utoipa::path(post, path = "/api/sessions/{id}/chats/{chat}/read", tag = "messages", summary = "Mark a chat read", params(("id" = String, Path, description = "The session id"), ("chat" = String, Path, description = "The chat id or phone")), responses((status = 200, description = "{chat, read}", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
-pub async fn read(State(core): State<Core>, Path((id, chat)): Path<(String, String)>) -> Answer {
+pub async fn read(Caller(core): Caller<Core>, Path((id, chat)): Path<(String, String)>) -> Answer {
     let id = cv::session_id(&id)?;
     let chat = crate::domain::Wid::parse(&chat).map_err(|e| ApiError::invalid("chat", e))?;
     core.mark_read(&id, &chat).await?;
@@ -308,7 +316,7 @@ pub struct DeliveriesQuery {
 
 #[utoipa::path(get, path = "/api/sessions/{id}/deliveries", tag = "deliveries", summary = "Webhook deliveries: pending, dead, delivered", params(("id" = String, Path, description = "The session id"), DeliveriesQuery), responses((status = 200, description = "{deliveries}", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
 pub async fn deliveries(
-    State(core): State<Core>,
+    Caller(core): Caller<Core>,
     Path(id): Path<String>,
     Query(q): Query<DeliveriesQuery>,
 ) -> Answer {
@@ -322,7 +330,7 @@ pub async fn deliveries(
 }
 
 #[utoipa::path(post, path = "/api/sessions/{id}/deliveries/{did}/retry", tag = "deliveries", summary = "Requeue a dead delivery", params(("id" = String, Path, description = "The session id"), ("did" = String, Path, description = "The delivery id")), responses((status = 200, description = "The delivery", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
-pub async fn retry(State(core): State<Core>, Path((id, did)): Path<(String, String)>) -> Answer {
+pub async fn retry(Caller(core): Caller<Core>, Path((id, did)): Path<(String, String)>) -> Answer {
     Ok(Json(
         core.retry_delivery(&cv::session_id(&id)?, &did)
             .await?
@@ -346,7 +354,7 @@ pub struct EventsQuery {
 /// what it missed, then the live stream, with no gap and no repeat.
 #[utoipa::path(get, path = "/api/events", tag = "events", summary = "Server-Sent Events; resumes after Last-Event-ID or ?since=", params(EventsQuery, ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event")), responses((status = 200, description = "An event stream: each event has id, event (its kind) and data (the native envelope)", body = String, content_type = "text/event-stream"), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
 pub async fn events(
-    State(core): State<Core>,
+    Caller(core): Caller<Core>,
     headers: HeaderMap,
     Query(q): Query<EventsQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
@@ -381,6 +389,42 @@ pub async fn events(
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
+// ---- API keys
+
+#[utoipa::path(post, path = "/api/keys", tag = "keys", summary = "Make an API key scoped to sessions (admin key only; the secret is shown once)", request_body = cv::CreateKey, responses((status = 201, description = "{id, key, sessions, scopes, ...}", body = Object), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "Not the admin key", body = crate::api::native::convert::ErrorBody), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
+pub async fn create_key(
+    Caller(core): Caller<Core>,
+    body: Body<cv::CreateKey>,
+) -> Result<Response, ApiError> {
+    let b = body?.0;
+    let sessions = cv::session_ids("sessions", &b.sessions)?;
+    let (k, secret) = core.create_key(b.name, sessions, b.scopes).await?;
+    Ok((StatusCode::CREATED, Json(cv::key_with_secret(&k, &secret))).into_response())
+}
+
+#[utoipa::path(get, path = "/api/keys", tag = "keys", summary = "The scoped API keys (admin key only; no secrets)", responses((status = 200, description = "{keys}", body = Object), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "Not the admin key", body = crate::api::native::convert::ErrorBody)))]
+pub async fn keys(Caller(core): Caller<Core>) -> Answer {
+    let keys: Vec<Value> = core.keys()?.iter().map(cv::key).collect();
+    Ok(Json(json!({"keys": keys})))
+}
+
+#[utoipa::path(get, path = "/api/keys/{key_id}", tag = "keys", summary = "One scoped API key (admin key only)", params(("key_id" = String, Path, description = "The key's id (key_...)")), responses((status = 200, description = "The key", body = Object), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "Not the admin key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such key", body = crate::api::native::convert::ErrorBody)))]
+pub async fn key(Caller(core): Caller<Core>, Path(id): Path<String>) -> Answer {
+    Ok(Json(cv::key(&core.key(&id)?)))
+}
+
+#[utoipa::path(delete, path = "/api/keys/{key_id}", tag = "keys", summary = "Revoke a key: refused from the next request on", params(("key_id" = String, Path, description = "The key's id (key_...)")), responses((status = 200, description = "{id, revoked}", body = Object), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "Not the admin key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such key", body = crate::api::native::convert::ErrorBody)))]
+pub async fn revoke_key(Caller(core): Caller<Core>, Path(id): Path<String>) -> Answer {
+    core.revoke_key(&id).await?;
+    Ok(Json(json!({"id": id, "revoked": true})))
+}
+
+#[utoipa::path(post, path = "/api/keys/{key_id}/rotate", tag = "keys", summary = "A new secret for a key (the old one stops working; shown once)", params(("key_id" = String, Path, description = "The key's id (key_...)")), responses((status = 200, description = "{id, key, ...}", body = Object), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "Not the admin key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such key", body = crate::api::native::convert::ErrorBody)))]
+pub async fn rotate_key(Caller(core): Caller<Core>, Path(id): Path<String>) -> Answer {
+    let (k, secret) = core.rotate_key(&id).await?;
+    Ok(Json(cv::key_with_secret(&k, &secret)))
+}
+
 // ---- templates
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -392,7 +436,7 @@ pub struct TemplateIn {
 
 #[utoipa::path(put, path = "/api/templates/{name}", tag = "templates", summary = "Create or replace a template", params(("name" = String, Path, description = "Template name")), request_body = TemplateIn, responses((status = 200, description = "The template", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
 pub async fn put_template(
-    State(core): State<Core>,
+    Caller(core): Caller<Core>,
     Path(name): Path<String>,
     body: Body<TemplateIn>,
 ) -> Answer {
@@ -406,12 +450,12 @@ pub async fn put_template(
 }
 
 #[utoipa::path(get, path = "/api/templates", tag = "templates", summary = "Message templates (for the Cloud API dialect)", responses((status = 200, description = "{templates}", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
-pub async fn templates(State(core): State<Core>) -> Answer {
+pub async fn templates(Caller(core): Caller<Core>) -> Answer {
     Ok(Json(json!({"templates": core.templates()?})))
 }
 
 #[utoipa::path(get, path = "/api/templates/{name}", tag = "templates", summary = "A template", params(("name" = String, Path, description = "Template name")), responses((status = 200, description = "The template", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
-pub async fn template(State(core): State<Core>, Path(name): Path<String>) -> Answer {
+pub async fn template(Caller(core): Caller<Core>, Path(name): Path<String>) -> Answer {
     let t = core.template(&name)?.ok_or_else(|| {
         ApiError::not_found("template_not_found", format!("no template '{name}'"))
     })?;
@@ -419,7 +463,7 @@ pub async fn template(State(core): State<Core>, Path(name): Path<String>) -> Ans
 }
 
 #[utoipa::path(delete, path = "/api/templates/{name}", tag = "templates", summary = "Delete a template", params(("name" = String, Path, description = "Template name")), responses((status = 200, description = "{name, deleted}", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
-pub async fn delete_template(State(core): State<Core>, Path(name): Path<String>) -> Answer {
+pub async fn delete_template(Caller(core): Caller<Core>, Path(name): Path<String>) -> Answer {
     core.delete_template(&name)?;
     Ok(Json(json!({"name": name, "deleted": true})))
 }
@@ -442,7 +486,7 @@ fn wids(field: &str, raw: &[String]) -> Result<Vec<crate::domain::Wid>, ApiError
 #[utoipa::path(get, path = "/api/sessions/{id}/groups", tag = "groups", summary = "The groups this account is in, with their participants",
     params(("id" = String, Path, description = "The session id")),
     responses((status = 200, description = "[Group]", body = Object), (status = 409, description = "Not connected", body = crate::api::native::convert::ErrorBody)))]
-pub async fn groups(State(core): State<Core>, Path(id): Path<String>) -> Answer {
+pub async fn groups(Caller(core): Caller<Core>, Path(id): Path<String>) -> Answer {
     Ok(Json(json!(core.groups(&cv::session_id(&id)?).await?)))
 }
 
@@ -459,7 +503,7 @@ pub struct GroupIn {
     params(("id" = String, Path, description = "The session id")), request_body = GroupIn,
     responses((status = 201, description = "The Group", body = Object), (status = 422, description = "No subject, or a participant that is not a phone", body = crate::api::native::convert::ErrorBody)))]
 pub async fn create_group(
-    State(core): State<Core>,
+    Caller(core): Caller<Core>,
     Path(id): Path<String>,
     body: Body<GroupIn>,
 ) -> Result<Response, ApiError> {
@@ -474,7 +518,7 @@ pub async fn create_group(
 #[utoipa::path(get, path = "/api/sessions/{id}/groups/{gid}", tag = "groups", summary = "One group: subject, owner, participants and admins",
     params(("id" = String, Path, description = "The session id"), ("gid" = String, Path, description = "The group id (…@g.us)")),
     responses((status = 200, description = "The Group", body = Object), (status = 404, description = "Not in such a group", body = crate::api::native::convert::ErrorBody)))]
-pub async fn group(State(core): State<Core>, Path((id, gid)): Path<(String, String)>) -> Answer {
+pub async fn group(Caller(core): Caller<Core>, Path((id, gid)): Path<(String, String)>) -> Answer {
     Ok(Json(json!(
         core.group(&cv::session_id(&id)?, &group_wid(&gid)?).await?
     )))
@@ -493,7 +537,7 @@ pub struct ParticipantsIn {
     params(("id" = String, Path, description = "The session id"), ("gid" = String, Path, description = "The group id")), request_body = ParticipantsIn,
     responses((status = 200, description = "The Group after the change", body = Object), (status = 502, description = "WhatsApp refused (not an admin)", body = crate::api::native::convert::ErrorBody)))]
 pub async fn group_participants(
-    State(core): State<Core>,
+    Caller(core): Caller<Core>,
     Path((id, gid)): Path<(String, String)>,
     body: Body<ParticipantsIn>,
 ) -> Answer {
@@ -509,7 +553,7 @@ pub async fn group_participants(
     params(("id" = String, Path, description = "The session id"), ("gid" = String, Path, description = "The group id")),
     responses((status = 200, description = "{code, link}", body = Object)))]
 pub async fn group_invite(
-    State(core): State<Core>,
+    Caller(core): Caller<Core>,
     Path((id, gid)): Path<(String, String)>,
 ) -> Answer {
     let code = core
@@ -531,7 +575,7 @@ pub struct JoinIn {
     params(("id" = String, Path, description = "The session id")), request_body = JoinIn,
     responses((status = 200, description = "{id}", body = Object), (status = 502, description = "WhatsApp refused the invite", body = crate::api::native::convert::ErrorBody)))]
 pub async fn join_group(
-    State(core): State<Core>,
+    Caller(core): Caller<Core>,
     Path(id): Path<String>,
     body: Body<JoinIn>,
 ) -> Answer {
@@ -551,7 +595,7 @@ pub struct SubjectIn {
     params(("id" = String, Path, description = "The session id"), ("gid" = String, Path, description = "The group id")), request_body = SubjectIn,
     responses((status = 200, description = "{id, subject}", body = Object)))]
 pub async fn group_subject(
-    State(core): State<Core>,
+    Caller(core): Caller<Core>,
     Path((id, gid)): Path<(String, String)>,
     body: Body<SubjectIn>,
 ) -> Answer {
@@ -566,7 +610,7 @@ pub async fn group_subject(
     params(("id" = String, Path, description = "The session id"), ("gid" = String, Path, description = "The group id")),
     responses((status = 200, description = "{id, left}", body = Object)))]
 pub async fn leave_group(
-    State(core): State<Core>,
+    Caller(core): Caller<Core>,
     Path((id, gid)): Path<(String, String)>,
 ) -> Answer {
     let g = group_wid(&gid)?;
@@ -588,7 +632,7 @@ pub struct PresenceIn {
     params(("id" = String, Path, description = "The session id")), request_body = PresenceIn,
     responses((status = 200, description = "{state, chat}", body = Object), (status = 422, description = "An unknown state", body = crate::api::native::convert::ErrorBody)))]
 pub async fn presence(
-    State(core): State<Core>,
+    Caller(core): Caller<Core>,
     Path(id): Path<String>,
     body: Body<PresenceIn>,
 ) -> Answer {
@@ -610,7 +654,7 @@ pub struct SubscribeIn {
     params(("id" = String, Path, description = "The session id")), request_body = SubscribeIn,
     responses((status = 200, description = "{subscribed: [id]}", body = Object)))]
 pub async fn subscribe_presence(
-    State(core): State<Core>,
+    Caller(core): Caller<Core>,
     Path(id): Path<String>,
     body: Body<SubscribeIn>,
 ) -> Answer {
@@ -627,7 +671,7 @@ fn contact_wid(raw: &str) -> Result<crate::domain::Wid, ApiError> {
     params(("id" = String, Path, description = "The session id"), ("phone" = String, Path, description = "Phone number or WhatsApp id")),
     responses((status = 200, description = "{id, about, picture_url, business, blocked}", body = Object)))]
 pub async fn profile(
-    State(core): State<Core>,
+    Caller(core): Caller<Core>,
     Path((id, phone)): Path<(String, String)>,
 ) -> Answer {
     Ok(Json(
@@ -639,7 +683,10 @@ pub async fn profile(
 #[utoipa::path(post, path = "/api/sessions/{id}/contacts/{phone}/block", tag = "contacts", summary = "Block a contact (its messages stop arriving)",
     params(("id" = String, Path, description = "The session id"), ("phone" = String, Path, description = "Phone number or WhatsApp id")),
     responses((status = 200, description = "{id, blocked}", body = Object)))]
-pub async fn block(State(core): State<Core>, Path((id, phone)): Path<(String, String)>) -> Answer {
+pub async fn block(
+    Caller(core): Caller<Core>,
+    Path((id, phone)): Path<(String, String)>,
+) -> Answer {
     let who = contact_wid(&phone)?;
     core.block(&cv::session_id(&id)?, &who, true).await?;
     Ok(Json(json!({"id": who, "blocked": true})))
@@ -649,7 +696,7 @@ pub async fn block(State(core): State<Core>, Path((id, phone)): Path<(String, St
     params(("id" = String, Path, description = "The session id"), ("phone" = String, Path, description = "Phone number or WhatsApp id")),
     responses((status = 200, description = "{id, blocked}", body = Object)))]
 pub async fn unblock(
-    State(core): State<Core>,
+    Caller(core): Caller<Core>,
     Path((id, phone)): Path<(String, String)>,
 ) -> Answer {
     let who = contact_wid(&phone)?;

@@ -7,17 +7,14 @@ pub mod webhook;
 
 pub use convert::ApiError;
 
-use crate::api::auth::{Denied, Guard, require_key};
+use crate::api::auth::{Denied, Guard, Keys, require_key};
 use crate::core::Core;
 use axum::{
-    Router,
-    http::StatusCode,
-    middleware,
+    Router, middleware,
     response::{IntoResponse, Response},
     routing::{get, post, put},
 };
 use handlers as h;
-use std::sync::Arc;
 
 /// The native routes' part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
@@ -59,6 +56,11 @@ use std::sync::Arc;
     h::deliveries,
     h::retry,
     h::events,
+    h::create_key,
+    h::keys,
+    h::key,
+    h::revoke_key,
+    h::rotate_key,
     h::templates,
     h::put_template,
     h::template,
@@ -68,10 +70,14 @@ pub struct Doc;
 
 /// A refused key, in the native error shape.
 pub fn deny(d: Denied) -> Response {
-    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", d.sentence()).into_response()
+    let code = match d {
+        Denied::NotAdmin => "admin_only",
+        _ => "unauthorized",
+    };
+    ApiError::new(d.status(), code, d.sentence()).into_response()
 }
 
-pub fn routes(core: Core, api_key: Arc<str>) -> Router {
+pub fn routes(core: Core, keys: Keys) -> Router {
     Router::new()
         .route("/api/sessions", post(h::create).get(h::list))
         .route("/api/sessions/{id}", get(h::get).delete(h::delete))
@@ -134,6 +140,9 @@ pub fn routes(core: Core, api_key: Arc<str>) -> Router {
         .route("/api/sessions/{id}/deliveries", get(h::deliveries))
         .route("/api/sessions/{id}/deliveries/{did}/retry", post(h::retry))
         .route("/api/events", get(h::events))
+        .route("/api/keys", post(h::create_key).get(h::keys))
+        .route("/api/keys/{key_id}", get(h::key).delete(h::revoke_key))
+        .route("/api/keys/{key_id}/rotate", post(h::rotate_key))
         .route("/api/templates", get(h::templates))
         .route(
             "/api/templates/{name}",
@@ -142,7 +151,7 @@ pub fn routes(core: Core, api_key: Arc<str>) -> Router {
                 .delete(h::delete_template),
         )
         .route_layer(middleware::from_fn_with_state(
-            Guard::new(api_key, deny),
+            Guard::new(keys, deny),
             require_key,
         ))
         .with_state(core)

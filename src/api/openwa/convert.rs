@@ -49,6 +49,8 @@ pub fn status_of(e: &CoreError) -> StatusCode {
         CoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         CoreError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         CoreError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        CoreError::Forbidden { .. } => StatusCode::FORBIDDEN,
+        CoreError::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
     }
 }
 
@@ -527,6 +529,8 @@ impl From<CoreError> for EasyError {
                 (StatusCode::BAD_REQUEST, "INVALID_ARGS")
             }
             CoreError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
+            CoreError::Forbidden { .. } => (StatusCode::FORBIDDEN, "FORBIDDEN"),
+            CoreError::StorageFull(_) => (StatusCode::INSUFFICIENT_STORAGE, "STORAGE_FULL"),
             _ => (StatusCode::OK, "ERROR"),
         };
         let mut err = EasyError::new(status, name, e.to_string());

@@ -2,12 +2,13 @@
 
 use super::OpenWa;
 use super::convert::{self as cv, Call, EasyError, EasyIn, WrapperError};
+use crate::api::auth::Caller;
 use crate::api::body::{BodyError, JsonBody};
 use crate::core::CoreError;
 use crate::domain::{Format, SessionId, Status, Webhook};
 use axum::{
     Json,
-    extract::{Path, State},
+    extract::Path,
     http::StatusCode,
     response::{IntoResponse, Response},
 };
@@ -41,7 +42,7 @@ async fn qr_data_url(st: &OpenWa, id: &SessionId) -> Option<String> {
 /// first QR. A `webhook_url` gets inbound messages in the `simple` format.
 #[utoipa::path(post, path = "/session/create", tag = "open-wa", summary = "Create (or start) a session and wait, bounded, for its first QR", request_body = cv::CreateIn, responses((status = 200, description = "{success, sessionId, status, qr?}", body = Object), (status = 400, description = "{success: false, error}", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object)))]
 pub async fn create(
-    State(st): State<OpenWa>,
+    Caller(st): Caller<OpenWa>,
     body: Body<cv::CreateIn>,
 ) -> Result<Json<Value>, WrapperError> {
     let b = body?.0;
@@ -69,7 +70,7 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/session/{id}/status", tag = "open-wa", summary = "A session's status", params(("id" = String, Path, description = "The session id")), responses((status = 200, description = "{success, sessionId, status, qr?}", body = Object), (status = 404, description = "No such session", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object)))]
 pub async fn status(
-    State(st): State<OpenWa>,
+    Caller(st): Caller<OpenWa>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, WrapperError> {
     let id = cv::session_id(Some(&id))?;
@@ -78,7 +79,7 @@ pub async fn status(
 }
 
 #[utoipa::path(get, path = "/sessions", tag = "open-wa", summary = "Every session", responses((status = 200, description = "{success, sessions}", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object)))]
-pub async fn sessions(State(st): State<OpenWa>) -> Json<Value> {
+pub async fn sessions(Caller(st): Caller<OpenWa>) -> Json<Value> {
     let list: Vec<Value> = st
         .core
         .sessions()
@@ -91,7 +92,7 @@ pub async fn sessions(State(st): State<OpenWa>) -> Json<Value> {
 
 #[utoipa::path(post, path = "/message/send", tag = "open-wa", summary = "Send a text message", request_body = cv::SendIn, responses((status = 200, description = "{success, messageId}", body = Object), (status = 400, description = "{success: false, error}", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object)))]
 pub async fn send(
-    State(st): State<OpenWa>,
+    Caller(st): Caller<OpenWa>,
     body: Body<cv::SendIn>,
 ) -> Result<Json<Value>, WrapperError> {
     let (id, req) = body?.0.into_request()?;
@@ -103,7 +104,7 @@ pub async fn send(
 
 #[utoipa::path(post, path = "/session/{id}/logout", tag = "open-wa", summary = "Log a session's device out", params(("id" = String, Path, description = "The session id")), responses((status = 200, description = "{success}", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object)))]
 pub async fn logout(
-    State(st): State<OpenWa>,
+    Caller(st): Caller<OpenWa>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, WrapperError> {
     let id = cv::session_id(Some(&id))?;
@@ -115,7 +116,7 @@ pub async fn logout(
 
 #[utoipa::path(delete, path = "/session/{id}", tag = "open-wa", summary = "Delete a session", params(("id" = String, Path, description = "The session id")), responses((status = 200, description = "{success}", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object)))]
 pub async fn delete(
-    State(st): State<OpenWa>,
+    Caller(st): Caller<OpenWa>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, WrapperError> {
     let id = cv::session_id(Some(&id))?;
@@ -127,7 +128,7 @@ pub async fn delete(
 
 #[utoipa::path(post, path = "/{method}", tag = "open-wa", summary = "The EASY API on the default session: `POST /sendText {\"args\": {...}}`", params(("method" = String, Path, description = "An open-wa client method: sendText, sendImage, sendFile, getAllChats, checkNumberStatus, ...")), request_body = EasyIn, responses((status = 200, description = "{success: true, response}", body = Object), (status = 400, description = "{success: false, error}", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object)))]
 pub async fn easy_default(
-    State(st): State<OpenWa>,
+    Caller(st): Caller<OpenWa>,
     Path(method): Path<String>,
     body: Body<EasyIn>,
 ) -> Result<Json<Value>, EasyError> {
@@ -144,7 +145,7 @@ pub async fn easy_default(
 
 #[utoipa::path(post, path = "/{first}/{second}", tag = "open-wa", summary = "The EASY API on a named session: `POST /{session}/{method}`", params(("first" = String, Path, description = "The session id"), ("second" = String, Path, description = "An open-wa client method")), request_body = EasyIn, responses((status = 200, description = "{success: true, response}", body = Object), (status = 400, description = "{success: false, error}", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object)))]
 pub async fn easy(
-    State(st): State<OpenWa>,
+    Caller(st): Caller<OpenWa>,
     Path((id, method)): Path<(String, String)>,
     body: Body<EasyIn>,
 ) -> Result<Json<Value>, EasyError> {

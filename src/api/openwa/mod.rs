@@ -12,18 +12,16 @@ pub mod convert;
 mod handlers;
 pub mod webhook;
 
-use crate::api::auth::{Denied, Guard, require_key};
+use crate::api::auth::{ActAs, Denied, Guard, Keys, require_key};
 use crate::core::Core;
 use axum::{
     Json, Router,
     extract::DefaultBodyLimit,
-    http::StatusCode,
     middleware,
     response::{IntoResponse, Response},
     routing::{MethodRouter, delete, get, post},
 };
 use handlers as h;
-use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Clone)]
@@ -33,13 +31,20 @@ pub struct OpenWa {
     qr_wait: Duration,
 }
 
+impl ActAs for OpenWa {
+    fn act_as(mut self, access: crate::domain::Access) -> Self {
+        self.core = self.core.acting_as(access);
+        self
+    }
+}
+
 /// Wrapper bodies are small: a text message at most.
 const WRAPPER_MAX_BODY: usize = 1 << 20;
 
 /// A refused key, in the open-wa routes' shape.
 fn deny(d: Denied) -> Response {
     (
-        StatusCode::UNAUTHORIZED,
+        d.status(),
         Json(serde_json::json!({"success": false, "error": d.sentence()})),
     )
         .into_response()
@@ -60,7 +65,7 @@ fn deny(d: Denied) -> Response {
 pub struct Doc;
 
 /// The wrapper routes.
-pub fn routes(core: Core, api_key: Arc<str>, qr_wait: Duration) -> Router {
+pub fn routes(core: Core, keys: Keys, qr_wait: Duration) -> Router {
     Router::new()
         .route("/session/create", post(h::create))
         .route("/session/{id}/status", get(h::status))
@@ -70,7 +75,7 @@ pub fn routes(core: Core, api_key: Arc<str>, qr_wait: Duration) -> Router {
         .route("/message/send", post(h::send))
         .layer(DefaultBodyLimit::max(WRAPPER_MAX_BODY))
         .route_layer(middleware::from_fn_with_state(
-            Guard::new(api_key, deny),
+            Guard::new(keys, deny),
             require_key,
         ))
         .with_state(OpenWa { core, qr_wait })
@@ -79,12 +84,12 @@ pub fn routes(core: Core, api_key: Arc<str>, qr_wait: Duration) -> Router {
 /// The EASY API: `POST /{method}` (the default session) and
 /// `POST /{session}/{method}`. These paths match almost anything of one or
 /// two segments: the router serves them only for what no other route took.
-pub fn easy_routes(core: Core, api_key: Arc<str>) -> (MethodRouter, MethodRouter) {
+pub fn easy_routes(core: Core, keys: Keys) -> (MethodRouter, MethodRouter) {
     let st = OpenWa {
         core,
         qr_wait: Duration::ZERO,
     };
-    let layer = || middleware::from_fn_with_state(Guard::new(api_key.clone(), deny), require_key);
+    let layer = || middleware::from_fn_with_state(Guard::new(keys.clone(), deny), require_key);
     (
         post(h::easy_default)
             .route_layer(layer())

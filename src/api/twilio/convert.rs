@@ -69,6 +69,12 @@ impl From<CoreError> for TwilioError {
             CoreError::WhatsApp(_) => Self::new(StatusCode::BAD_GATEWAY, 30008, msg),
             CoreError::Unavailable(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, 20503, msg),
             CoreError::Internal(_) => Self::new(StatusCode::INTERNAL_SERVER_ERROR, 20500, msg),
+            CoreError::Forbidden { .. } => Self::new(StatusCode::FORBIDDEN, 20403, msg),
+            CoreError::StorageFull(_) => {
+                let mut t = Self::new(StatusCode::SERVICE_UNAVAILABLE, 20503, msg);
+                t.retry_after = e.retry_after_secs();
+                t
+            }
             // Twilio's "Too Many Requests".
             CoreError::RateLimited { .. } => {
                 let mut t = Self::new(StatusCode::TOO_MANY_REQUESTS, 20429, msg);

@@ -2,13 +2,14 @@
 
 use super::Twilio;
 use super::convert::{self as cv, Form, TwilioError};
+use crate::api::auth::Caller;
 use crate::core::CoreError;
 use crate::domain::{Format, SessionId, Webhook};
 use crate::session::SessionView;
 use axum::{
     Json,
     body::Bytes,
-    extract::{Path, RawQuery, State},
+    extract::{Path, RawQuery},
     http::StatusCode,
     response::{IntoResponse, Response},
 };
@@ -53,17 +54,18 @@ async fn session_for(
     }
     let id = SessionId::parse(account)
         .map_err(|_| TwilioError::not_found(&format!("/{}/Accounts/{account}", cv::API_VERSION)))?;
-    Ok(st.core.session(&id).await.map_err(|_| {
-        TwilioError::not_found(&format!(
+    Ok(st.core.session(&id).await.map_err(|e| match e {
+        CoreError::SessionNotFound(_) => TwilioError::not_found(&format!(
             "/{}/Accounts/{account} (no session '{account}'; or send From)",
             cv::API_VERSION
-        ))
+        )),
+        e => e.into(),
     })?)
 }
 
 #[utoipa::path(post, path = "/2010-04-01/Accounts/{account}/Messages.json", tag = "twilio", summary = "Send a message (To, From, Body, MediaUrl, StatusCallback)", params(("account" = String, Path, description = "Account SID (the session id or AC...)")), request_body(content = Object, content_type = "application/x-www-form-urlencoded", description = "To=whatsapp:+1555...&Body=...&MediaUrl=...&StatusCallback=..."), responses((status = 201, description = "The Message resource", body = Object), (status = 401, description = "Twilio error 20003", body = Object), (status = 400, description = "Twilio error {code, message, more_info, status}", body = Object), (status = 404, description = "Twilio error 20404", body = Object)))]
 pub async fn create(
-    State(st): State<Twilio>,
+    Caller(st): Caller<Twilio>,
     Path(account): Path<String>,
     body: Bytes,
 ) -> Result<Response, TwilioError> {
@@ -98,7 +100,7 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/2010-04-01/Accounts/{account}/Messages.json", tag = "twilio", summary = "List messages, newest first, paged", params(("account" = String, Path, description = "Account SID"), ("To" = Option<String>, Query, description = "Filter by recipient"), ("From" = Option<String>, Query, description = "Filter by sender"), ("DateSent" = Option<String>, Query, description = "YYYY-MM-DD; also DateSent< and DateSent>"), ("PageSize" = Option<u32>, Query, description = "Up to 1000"), ("PageToken" = Option<String>, Query, description = "From next_page_uri")), responses((status = 200, description = "{messages, next_page_uri, ...}", body = Object), (status = 401, description = "Twilio error 20003", body = Object), (status = 400, description = "Twilio error {code, message, more_info, status}", body = Object), (status = 404, description = "Twilio error 20404", body = Object)))]
 pub async fn list(
-    State(st): State<Twilio>,
+    Caller(st): Caller<Twilio>,
     Path(account): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, TwilioError> {
@@ -193,7 +195,7 @@ pub async fn list(
 
 #[utoipa::path(get, path = "/2010-04-01/Accounts/{account}/Messages/{sid}", tag = "twilio", summary = "A Message resource (SM... sid; also .json)", params(("account" = String, Path, description = "Account SID"), ("sid" = String, Path, description = "Message SID")), responses((status = 200, description = "The Message resource", body = Object), (status = 401, description = "Twilio error 20003", body = Object), (status = 400, description = "Twilio error {code, message, more_info, status}", body = Object), (status = 404, description = "Twilio error 20404", body = Object)))]
 pub async fn fetch(
-    State(st): State<Twilio>,
+    Caller(st): Caller<Twilio>,
     Path((account, sid)): Path<(String, String)>,
 ) -> Result<Json<Value>, TwilioError> {
     let sid = sid.strip_suffix(".json").unwrap_or(&sid);
@@ -216,7 +218,7 @@ pub async fn fetch(
 /// `MediaUrl0` of an inbound webhook: the media, with Basic auth.
 #[utoipa::path(get, path = "/2010-04-01/Accounts/{account}/Messages/{sid}/Media/{media}", tag = "twilio", summary = "A message's media bytes", params(("account" = String, Path, description = "Account SID"), ("sid" = String, Path, description = "Message SID"), ("media" = String, Path, description = "Media SID")), responses((status = 200, description = "The media", body = Vec<u8>, content_type = "application/octet-stream"), (status = 401, description = "Twilio error 20003", body = Object), (status = 400, description = "Twilio error {code, message, more_info, status}", body = Object), (status = 404, description = "Twilio error 20404", body = Object)))]
 pub async fn media(
-    State(st): State<Twilio>,
+    Caller(st): Caller<Twilio>,
     Path((account, sid, _media)): Path<(String, String, String)>,
 ) -> Result<Response, TwilioError> {
     let missing = || {

@@ -14,7 +14,7 @@ pub mod convert;
 mod handlers;
 pub mod webhook;
 
-use crate::api::auth::{Denied, Guard, require_key};
+use crate::api::auth::{ActAs, Denied, Guard, Keys, require_key};
 use crate::core::{Core, SendRequest};
 use crate::domain::{SessionId, Wid};
 use crate::webhook::Reply;
@@ -47,7 +47,15 @@ fn deny(_: Denied) -> Response {
 #[openapi(paths(h::create, h::list, h::fetch, h::media))]
 pub struct Doc;
 
-pub fn routes(core: Core, api_key: Arc<str>) -> Router {
+impl ActAs for Twilio {
+    fn act_as(mut self, access: crate::domain::Access) -> Self {
+        self.core = self.core.acting_as(access);
+        self
+    }
+}
+
+pub fn routes(core: Core, keys: Keys) -> Router {
+    let api_key = keys.admin();
     Router::new()
         .route(
             "/2010-04-01/Accounts/{account}/Messages.json",
@@ -62,7 +70,7 @@ pub fn routes(core: Core, api_key: Arc<str>) -> Router {
             get(h::media),
         )
         .route_layer(middleware::from_fn_with_state(
-            Guard::new(api_key.clone(), deny),
+            Guard::new(keys, deny),
             require_key,
         ))
         .with_state(Twilio { core, api_key })
