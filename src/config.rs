@@ -135,6 +135,15 @@ pub struct ServeArgs {
     /// by default http:// and --listen (0.0.0.0 read as 127.0.0.1).
     #[arg(long, env = "WABRIDGE_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Free disk space (MB) kept in reserve on the data dir's filesystem:
+    /// below it, new messages, sends and sessions are refused (507) until
+    /// space returns, instead of the database failing mid-write. 0: off.
+    #[arg(long, env = "WABRIDGE_MIN_FREE_DISK_MB", default_value_t = 64.0)]
+    pub min_free_disk_mb: f64,
+    /// The database's page cache (MB): the daemon's memory stays near this
+    /// whatever the size of the stored history.
+    #[arg(long, env = "WABRIDGE_STORE_CACHE_MB", default_value_t = 32.0)]
+    pub store_cache_mb: f64,
     /// Hours the event log keeps events for readers that resume the stream.
     #[arg(long, env = "WABRIDGE_EVENT_RETENTION_HOURS", default_value_t = 24.0)]
     pub event_retention_hours: f64,
@@ -207,7 +216,7 @@ pub struct WebhookArgs {
         hide_env_values = true
     )]
     pub secret: Option<String>,
-    /// Body format for --webhook-url: native or simple.
+    /// Body format for --webhook-url: native, simple, openwa, twilio or cloud.
     #[arg(
         long = "webhook-format",
         env = "WABRIDGE_WEBHOOK_FORMAT",

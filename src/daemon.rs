@@ -43,7 +43,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .unwrap_or_else(config::default_data_dir);
     session::browser::ensure_private_dir(&data_dir)
         .map_err(|e| anyhow::anyhow!("cannot use data dir {}: {e}", data_dir.display()))?;
-    let store = store::Store::open(&data_dir.join("db"))?;
+    let store = store::Store::open_with_cache(
+        &data_dir.join("db"),
+        (args.store_cache_mb.max(1.0) * 1048576.0) as u64,
+    )?
+    .with_reserve((args.min_free_disk_mb.max(0.0) * 1048576.0) as u64);
     let api_key = api_key(&args, &data_dir)?;
 
     let mut wa_url = args.wa_url.clone();

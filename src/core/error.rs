@@ -109,6 +109,7 @@ impl From<ManagerError> for CoreError {
             ManagerError::Exists(id) => CoreError::SessionExists(id),
             ManagerError::WrongState(m) => CoreError::NotReady(m),
             ManagerError::Internal(m) => CoreError::Internal(m),
+            ManagerError::Store(e) => e.into(),
         }
     }
 }
@@ -126,6 +127,9 @@ impl From<CallFailure> for CoreError {
 
 impl From<StoreError> for CoreError {
     fn from(e: StoreError) -> Self {
-        CoreError::Internal(e.to_string())
+        match e {
+            StoreError::Full(m) => CoreError::StorageFull(m),
+            e => CoreError::Internal(e.to_string()),
+        }
     }
 }

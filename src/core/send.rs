@@ -149,6 +149,8 @@ impl Core {
         self.may(session, Scope::Send)?;
         req.validate()?;
         self.manager.get(session).await?;
+        // Nothing goes out that could not be recorded.
+        self.store.room()?;
         // A place in the session's send queue before anything is reserved.
         let ticket = self.lanes.admit(session)?;
         let media = match req.media.take() {
@@ -255,7 +257,8 @@ impl Core {
             },
         }
         .map_err(|e| CoreError::from(crate::session::CallFailure::from(e)))?;
-        tracing::info!(session = %session, msg = %sent.id, "message sent");
+        // The id holds the recipient's number: debug, not info.
+        tracing::debug!(session = %session, msg = %sent.id, "message sent");
         Ok(SentMessage {
             ack: Ack::from_wa(sent.ack).max(Ack::Sent),
             id: sent.id,

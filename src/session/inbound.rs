@@ -295,10 +295,13 @@ impl Inbound {
     }
 
     /// Durable before anything else sees it.
-    pub async fn commit(&self, ops: Vec<Op>) {
+    pub async fn commit(&mut self, ops: Vec<Op>) {
         if let Err(e) = self.env.pipeline.commit(ops).await {
-            // Not acknowledged anywhere: the next catch-up finds these again.
+            // Not acknowledged anywhere: a catch-up on the next health tick
+            // finds these again (this life's watermark is before them), and
+            // keeps trying until the store takes them (a full disk).
             tracing::error!(session = %self.id, "could not store events: {e}");
+            self.catch_up_retry = true;
         }
     }
 

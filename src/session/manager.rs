@@ -28,6 +28,9 @@ pub enum ManagerError {
     WrongState(String),
     #[error("{0}")]
     Internal(String),
+    /// The store refused or failed the write.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 pub struct Manager {
@@ -90,11 +93,7 @@ impl Manager {
             me: None,
             platform: None,
         };
-        let created = self
-            .env
-            .store
-            .create_session(&id, &rec)
-            .map_err(|e| ManagerError::Internal(e.to_string()))?;
+        let created = self.env.store.create_session(&id, &rec)?;
         if !created {
             return Err(ManagerError::Exists(id));
         }
@@ -294,10 +293,7 @@ impl Manager {
                 )));
             }
         }
-        self.env
-            .store
-            .delete_session(id)
-            .map_err(|e| ManagerError::Internal(e.to_string()))?;
+        self.env.store.delete_session(id)?;
         self.env.pipeline.forget(id);
         Ok(())
     }
@@ -317,8 +313,7 @@ impl Manager {
                 {
                     hooks.push(hook.clone());
                 }
-            })
-            .map_err(|e| ManagerError::Internal(e.to_string()))?
+            })?
             .ok_or_else(|| ManagerError::NotFound(id.clone()))?;
         self.get(id).await
     }
@@ -330,8 +325,7 @@ impl Manager {
     ) -> Result<SessionView, ManagerError> {
         self.env
             .pipeline
-            .set_webhooks(id, hooks)
-            .map_err(|e| ManagerError::Internal(e.to_string()))?
+            .set_webhooks(id, hooks)?
             .ok_or_else(|| ManagerError::NotFound(id.clone()))?;
         self.get(id).await
     }

@@ -43,28 +43,99 @@ pub struct Store {
     meta: sled::Tree,
     /// hex SHA-256 of a scoped API key -> ApiKey
     keys: sled::Tree,
+    space: std::sync::Arc<Space>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
-    Db(#[from] sled::Error),
+    Db(sled::Error),
+    /// The disk is (nearly) full: new data is refused until space returns.
+    #[error("{0}")]
+    Full(String),
     #[error("corrupt record: {0}")]
     Corrupt(#[from] serde_json::Error),
     #[error("could not make writes durable: {0}")]
     Flush(String),
 }
 
-impl From<TransactionError<StoreError>> for StoreError {
-    fn from(e: TransactionError<StoreError>) -> Self {
-        match e {
-            TransactionError::Abort(e) => e,
-            TransactionError::Storage(e) => StoreError::Db(e),
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        match &e {
+            sled::Error::Io(io) if io.raw_os_error() == Some(libc::ENOSPC) => {
+                StoreError::Full(format!("the disk is full: {io}"))
+            }
+            _ => StoreError::Db(e),
         }
     }
 }
 
+impl From<TransactionError<StoreError>> for StoreError {
+    fn from(e: TransactionError<StoreError>) -> Self {
+        match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => e.into(),
+        }
+    }
+}
+
+/// Keeps the disk from filling under sled: new data is refused while the
+/// data dir's filesystem has less than `reserve` bytes free. sled cannot
+/// carry on after meeting ENOSPC mid-write, so it must not meet it; the
+/// reserve leaves room for bookkeeping (acks, deliveries moving to the
+/// log), and writes resume by themselves when space returns.
+struct Space {
+    dir: std::path::PathBuf,
+    reserve: u64,
+    /// When the free space was last read (ms) and what it was: read at most
+    /// every `SPACE_EVERY_MS`, not on every write.
+    checked_at: std::sync::atomic::AtomicI64,
+    free: std::sync::atomic::AtomicU64,
+}
+
+const SPACE_EVERY_MS: i64 = 100;
+
+impl Space {
+    fn free_bytes(&self) -> Option<u64> {
+        use std::os::unix::ffi::OsStrExt;
+        let path = std::ffi::CString::new(self.dir.as_os_str().as_bytes()).ok()?;
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        // SAFETY: a valid C string and a zeroed struct for the result.
+        if unsafe { libc::statvfs(path.as_ptr(), &mut st) } != 0 {
+            return None;
+        }
+        Some(st.f_bavail as u64 * st.f_frsize as u64)
+    }
+
+    fn room(&self) -> Result<()> {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.reserve == 0 {
+            return Ok(());
+        }
+        let now = crate::domain::now_ms();
+        if now - self.checked_at.load(Relaxed) >= SPACE_EVERY_MS {
+            // Unreadable: do not refuse on a guess.
+            self.free
+                .store(self.free_bytes().unwrap_or(u64::MAX), Relaxed);
+            self.checked_at.store(now, Relaxed);
+        }
+        let free = self.free.load(Relaxed);
+        if free < self.reserve {
+            return Err(StoreError::Full(format!(
+                "the disk holding {} has {} MB free, below the {} MB kept in reserve: new data is refused until space returns",
+                self.dir.display(),
+                free >> 20,
+                self.reserve >> 20
+            )));
+        }
+        Ok(())
+    }
+}
+
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// The page cache unless configured (`--store-cache-mb`).
+pub const DEFAULT_CACHE_BYTES: u64 = 32 << 20;
 
 /// A change and the outbox deliveries of the events it produces: written
 /// together, or (a duplicate, an ack that does not rise) not at all.
@@ -190,8 +261,16 @@ fn change_stored(
 
 impl Store {
     pub fn open(dir: &Path) -> anyhow::Result<Self> {
+        Self::open_with_cache(dir, DEFAULT_CACHE_BYTES)
+    }
+
+    /// `cache_bytes`: sled's page cache. Its default (1 GB) lets the
+    /// daemon's memory follow the stored history; bounded, reads of old
+    /// history cost a disk read instead.
+    pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> anyhow::Result<Self> {
         let db = sled::Config::new()
             .path(dir)
+            .cache_capacity(cache_bytes)
             .flush_every_ms(Some(500))
             .open()
             .map_err(|e| anyhow::anyhow!("cannot open the database at {}: {e}", dir.display()))?;
@@ -211,8 +290,33 @@ impl Store {
             events: db.open_tree("events")?,
             meta: db.open_tree("meta")?,
             keys: db.open_tree("keys")?,
+            space: std::sync::Arc::new(Space {
+                dir: dir.to_path_buf(),
+                reserve: 0,
+                checked_at: 0.into(),
+                free: u64::MAX.into(),
+            }),
             db,
         })
+    }
+
+    /// Refuse new data while fewer than `bytes` are free on the disk.
+    pub fn with_reserve(mut self, bytes: u64) -> Self {
+        self.space = std::sync::Arc::new(Space {
+            reserve: bytes,
+            ..Space {
+                dir: self.space.dir.clone(),
+                reserve: 0,
+                checked_at: 0.into(),
+                free: u64::MAX.into(),
+            }
+        });
+        self
+    }
+
+    /// Whether new data may be written now (`StoreError::Full` if not).
+    pub fn room(&self) -> Result<()> {
+        self.space.room()
     }
 
     // ---- sessions
@@ -253,6 +357,7 @@ impl Store {
 
     /// Inserts only if absent; false if the id is taken.
     pub fn create_session(&self, id: &SessionId, rec: &SessionRecord) -> Result<bool> {
+        self.room()?;
         let res = self.sessions.compare_and_swap(
             id.as_str(),
             None as Option<&[u8]>,
@@ -319,6 +424,7 @@ impl Store {
     /// changes took effect (their indices). Not yet durable: call `flush`
     /// before acknowledging anything.
     pub fn commit(&self, changes: &[Change]) -> Result<(Vec<Event>, Vec<usize>)> {
+        self.room()?;
         // Taken outside the transaction, which may run more than once.
         let seqs = changes
             .iter()
@@ -497,6 +603,7 @@ impl Store {
     // ---- status callbacks, templates, uploads: small JSON records
 
     pub fn put_callback(&self, session: &SessionId, msg_id: &str, hook: &Value) -> Result<()> {
+        self.room()?;
         let mut k = prefix(session);
         k.extend_from_slice(msg_id.as_bytes());
         self.callbacks.insert(k, serde_json::to_vec(hook)?)?;
@@ -532,6 +639,7 @@ impl Store {
     }
 
     pub fn put_template(&self, name: &str, t: &Value) -> Result<()> {
+        self.room()?;
         self.templates.insert(name, serde_json::to_vec(t)?)?;
         Ok(())
     }
@@ -555,6 +663,7 @@ impl Store {
     // ---- scoped API keys
 
     pub fn put_key(&self, k: &ApiKey) -> Result<()> {
+        self.room()?;
         self.keys
             .insert(k.hash.as_bytes(), serde_json::to_vec(k)?)?;
         Ok(())
@@ -600,6 +709,7 @@ impl Store {
     }
 
     pub fn put_upload(&self, id: &str, meta: &Value) -> Result<()> {
+        self.room()?;
         self.uploads.insert(id, serde_json::to_vec(meta)?)?;
         Ok(())
     }
@@ -710,10 +820,11 @@ impl Store {
         Ok((pending, dead))
     }
 
-    /// A read that touches the disk's tree: fails when the store is broken.
+    /// A read that touches the disk's tree: fails when the store is broken
+    /// or refuses new data for want of space.
     pub fn check(&self) -> Result<()> {
         self.meta.get(b"check")?;
-        Ok(())
+        self.room()
     }
 
     pub fn put_delivery(&self, d: &Delivery) -> Result<()> {
@@ -787,6 +898,7 @@ impl Store {
         now: i64,
         ttl: i64,
     ) -> Result<Option<Value>> {
+        self.room()?;
         let mut k = prefix(session);
         k.extend_from_slice(key.as_bytes());
         let mark = serde_json::to_vec(&serde_json::json!({"at": now, "response": null}))?;
@@ -906,6 +1018,34 @@ mod tests {
         };
         let events = m.events();
         Op::Message { msg: m, events }
+    }
+
+    #[test]
+    fn below_the_disk_reserve_new_data_is_refused_and_nothing_half_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SessionId::parse("s").unwrap();
+        // A reserve no disk has: every new record is refused.
+        let full = Store::open(dir.path()).unwrap().with_reserve(u64::MAX);
+        let err = full.commit(&[Change {
+            op: msg(&s, "m1", 1),
+            deliveries: vec![],
+        }]);
+        assert!(matches!(err, Err(StoreError::Full(_))), "{:?}", err.err());
+        assert!(matches!(full.check(), Err(StoreError::Full(_))));
+        assert!(matches!(
+            full.idempotency_begin(&s, "k", 0, 60),
+            Err(StoreError::Full(_))
+        ));
+        assert!(full.message(&s, "m1").unwrap().is_none());
+        // Space back (a reserve the disk has): the same write goes through.
+        let ok = full.with_reserve(1);
+        ok.commit(&[Change {
+            op: msg(&s, "m1", 1),
+            deliveries: vec![],
+        }])
+        .unwrap();
+        assert!(ok.message(&s, "m1").unwrap().is_some());
+        ok.check().unwrap();
     }
 
     #[test]
