@@ -259,37 +259,39 @@
         platform: W.conn.isAuthenticated() ? W.conn.getPlatform() || null : null,
       };
     },
-    async sendText(to, text, replyTo, mentions) {
+    // messageId: the id the daemon chose for this message, so a send whose
+    // outcome was lost can be found, and sent again under the same id.
+    async sendText(to, text, replyTo, mentions, messageId) {
       await ensureExists(to);
-      const opts = { createChat: true };
+      const opts = { createChat: true, messageId: messageId || undefined };
       if (replyTo) opts.quotedMsg = replyTo;
       if (mentions && mentions.length) opts.mentionedList = mentions;
       return sent(await WPP.chat.sendTextMessage(to, text, opts));
     },
     async sendFile(to, b64, o) {
       await ensureExists(to);
-      const opts = { type: o.type || 'auto-detect', caption: o.caption || undefined, filename: o.filename || undefined, mimetype: o.mimetype, createChat: true };
+      const opts = { type: o.type || 'auto-detect', caption: o.caption || undefined, filename: o.filename || undefined, mimetype: o.mimetype, createChat: true, messageId: o.messageId || undefined };
       if (o.ptt) opts.isPtt = true;
       if (o.replyTo) opts.quotedMsg = o.replyTo;
       return sent(await WPP.chat.sendFileMessage(to, dataUrl(b64, o.mimetype), opts));
     },
-    async sendLocation(to, loc, replyTo) {
+    async sendLocation(to, loc, replyTo, messageId) {
       await ensureExists(to);
-      const opts = { lat: loc.lat, lng: loc.lng, name: loc.name || undefined, address: loc.address || undefined, createChat: true };
+      const opts = { lat: loc.lat, lng: loc.lng, name: loc.name || undefined, address: loc.address || undefined, createChat: true, messageId: messageId || undefined };
       if (replyTo) opts.quotedMsg = replyTo;
       return sent(await WPP.chat.sendLocationMessage(to, opts));
     },
     // selectable: how many options one may pick (0: any number).
-    async sendPoll(to, name, options, selectable, replyTo) {
+    async sendPoll(to, name, options, selectable, replyTo, messageId) {
       await ensureExists(to);
-      const opts = { selectableCount: selectable, createChat: true };
+      const opts = { selectableCount: selectable, createChat: true, messageId: messageId || undefined };
       if (replyTo) opts.quotedMsg = replyTo;
       return sent(await WPP.chat.sendCreatePollMessage(to, name, options, opts));
     },
     // contacts: [{id: "155...@c.us", name}]
-    async sendContacts(to, contacts, replyTo) {
+    async sendContacts(to, contacts, replyTo, messageId) {
       await ensureExists(to);
-      const opts = { createChat: true };
+      const opts = { createChat: true, messageId: messageId || undefined };
       if (replyTo) opts.quotedMsg = replyTo;
       return sent(await WPP.chat.sendVCardContactMessage(to, contacts, opts));
     },

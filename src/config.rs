@@ -162,7 +162,44 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub pacing: PacingArgs,
     #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
     pub webhook: WebhookArgs,
+}
+
+/// What one client may take of the daemon. Each refusal is a clear error
+/// in the dialect of the route (413, or 503 with Retry-After).
+#[derive(Args, Debug, Clone)]
+pub struct LimitArgs {
+    /// The largest media a send or an upload may carry (MB); request bodies
+    /// that carry media may be this much in base64, and no more.
+    #[arg(long, env = "WABRIDGE_MAX_MEDIA_MB", default_value_t = 64)]
+    pub max_media_mb: usize,
+    /// The largest body of a request without media (KB).
+    #[arg(long, env = "WABRIDGE_MAX_JSON_KB", default_value_t = 1024)]
+    pub max_json_kb: usize,
+    /// Requests served at once; past this a request is refused (503).
+    #[arg(long, env = "WABRIDGE_MAX_REQUESTS", default_value_t = 256)]
+    pub max_requests: usize,
+    /// Seconds a request may take before it is answered 503.
+    #[arg(long, env = "WABRIDGE_REQUEST_TIMEOUT_S", default_value_t = 120)]
+    pub request_timeout_s: u64,
+    /// Event streams (`/api/events`) open at once.
+    #[arg(long, env = "WABRIDGE_MAX_STREAMS", default_value_t = 64)]
+    pub max_streams: usize,
+    /// Connections open at once; more wait to be accepted.
+    #[arg(long, env = "WABRIDGE_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers (slow clients are
+    /// dropped), and that an idle keep-alive connection is kept.
+    #[arg(long, env = "WABRIDGE_HEADER_TIMEOUT_S", default_value_t = 30)]
+    pub header_timeout_s: u64,
+}
+
+impl LimitArgs {
+    pub fn max_media(&self) -> usize {
+        self.max_media_mb.max(1) << 20
+    }
 }
 
 /// Send pacing per session: WhatsApp bans numbers that send in bursts.

@@ -4,7 +4,6 @@
 
 use crate::config::{self, HealthcheckArgs, LogFormat, SandboxArgs, ServeArgs};
 use crate::{api, core, pipeline, sandbox, session, store, webhook};
-use std::future::IntoFuture;
 
 pub fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("WABRIDGE_LOG")
@@ -101,6 +100,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         args.default_session.clone(),
         args.pacing.pacing(),
         stopping,
+        args.limits.max_media(),
     )?;
     tokio::spawn(api::twilio::serve_replies(core.clone(), replies));
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -115,6 +115,17 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         user_ids,
         ready: ready.clone(),
         metrics: Some(install_metrics()?),
+        limits: api::limits::Limits {
+            max_requests: args.limits.max_requests,
+            request_timeout: std::time::Duration::from_secs(args.limits.request_timeout_s.max(1)),
+            max_streams: args.limits.max_streams,
+            max_json: args.limits.max_json_kb.max(1) << 10,
+            max_media_body: api::limits::Limits::media_body(args.limits.max_media()),
+        },
+    };
+    let conns = api::serve::Connections {
+        max: args.limits.max_connections,
+        header_timeout: std::time::Duration::from_secs(args.limits.header_timeout_s.max(1)),
     };
     // Listening before the sessions are restored: /health answers at once,
     // /ready once they are.
@@ -123,11 +134,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         // Event streams end; requests in flight may finish.
         let _ = stopping_tx.send(true);
     };
-    let mut server = tokio::spawn(
-        axum::serve(listener, api::router(core, settings))
-            .with_graceful_shutdown(stop)
-            .into_future(),
-    );
+    let mut server = tokio::spawn(api::serve::serve(
+        listener,
+        api::router(core, settings),
+        conns,
+        stop,
+    ));
     manager.resume().await;
     ready.store(true, std::sync::atomic::Ordering::Release);
     tokio::select! {

@@ -1110,3 +1110,71 @@ async fn sends_are_paced_in_order_and_a_full_queue_says_when_to_retry() {
     let want: Vec<String> = accepted.iter().map(|a| format!("paced {}", a.0)).collect();
     assert_eq!(got, want);
 }
+
+/// A send that WhatsApp took but whose answer was lost (the browser died
+/// mid-call) answers 503 and keeps its Idempotency-Key. The retry must not
+/// send it again: once the page reports the message (the catch-up after the
+/// restart), the retry answers with it; the contact has it once.
+#[tokio::test]
+async fn a_send_whose_answer_was_lost_is_answered_by_its_retry_and_sent_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sb, d) = setup(tmp.path(), json!([])).await;
+    const TO: &str = "15557770201";
+    let send = |d_url: String| async move {
+        http()
+            .post(format!("{d_url}/api/sessions/shop/messages"))
+            .bearer_auth(KEY)
+            .header("Idempotency-Key", "lost-answer-1")
+            .json(&json!({"to": TO, "text": "exactly once"}))
+            .send()
+            .await
+            .unwrap()
+    };
+    let on_phone = || async {
+        let (_, all) = sb
+            .get(&format!(
+                "/_sandbox/messages?account={ACCOUNT}&direction=all"
+            ))
+            .await;
+        all.as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["text"] == "exactly once")
+            .cloned()
+            .collect::<Vec<Value>>()
+    };
+    let (code, _) = sb.post("/_sandbox/lose-replies", json!({"on": true})).await;
+    assert_eq!(code, 200);
+    let pending = tokio::spawn(send(d.url.clone()));
+    // WhatsApp has it; the page never hears back. The browser dies.
+    eventually(
+        Duration::from_secs(20),
+        "the message at WhatsApp",
+        || async { (!on_phone().await.is_empty()).then_some(()) },
+    )
+    .await;
+    let pid = d.browser_pid("shop").expect("the browser's pid");
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let first = pending.await.unwrap();
+    assert_eq!(first.status(), 503, "an unknown outcome");
+    sb.post("/_sandbox/lose-replies", json!({"on": false}))
+        .await;
+    d.wait_status("shop", "CONNECTED", Duration::from_secs(60))
+        .await;
+
+    // The retry: answered with the message that went out, not sent again.
+    let answer: Value = eventually(Duration::from_secs(30), "the retry's answer", || async {
+        let r = send(d.url.clone()).await;
+        let status = r.status().as_u16();
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        // 409 while the page has not reported it yet.
+        (status == 201 || status == 200).then_some(v)
+    })
+    .await;
+    let phone = on_phone().await;
+    assert_eq!(phone.len(), 1, "sent once: {phone:?}");
+    assert_eq!(answer["id"], phone[0]["id"], "{answer}");
+    let again: Value = send(d.url.clone()).await.json().await.unwrap();
+    assert_eq!(again["id"], answer["id"]);
+    assert_eq!(on_phone().await.len(), 1);
+}

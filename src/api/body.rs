@@ -34,6 +34,26 @@ pub enum BodyError {
 /// `Json<T>` with dialect-neutral rejections. An empty body reads as `{}`.
 pub struct JsonBody<T>(pub T);
 
+/// The body's bytes, with dialect-neutral rejections (too large: 413).
+pub struct RawBody(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = BodyError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        axum::body::Bytes::from_request(req, state)
+            .await
+            .map(RawBody)
+            .map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    BodyError::TooLarge
+                } else {
+                    BodyError::Malformed(format!("could not read the body: {e}"))
+                }
+            })
+    }
+}
+
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = BodyError;
 

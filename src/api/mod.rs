@@ -9,10 +9,12 @@ pub mod auth;
 pub mod body;
 pub mod cloud;
 pub mod dashboard;
+pub mod limits;
 pub mod native;
 pub mod openapi;
 pub mod openwa;
 pub mod ops;
+pub mod serve;
 pub mod twilio;
 
 use crate::core::Core;
@@ -30,10 +32,7 @@ use native::ApiError;
 use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceExt;
-use tower_http::{timeout::TimeoutLayer, trace::TraceLayer};
-
-/// Bodies may carry base64 media.
-pub const MAX_BODY: usize = 96 << 20;
+use tower_http::trace::TraceLayer;
 
 async fn not_found() -> ApiError {
     ApiError::not_found("route_not_found", "no such route")
@@ -60,6 +59,7 @@ pub struct Settings {
     pub ready: Arc<std::sync::atomic::AtomicBool>,
     /// The Prometheus recorder's handle; None: no `/metrics`.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    pub limits: limits::Limits,
 }
 
 pub fn router(core: Core, s: Settings) -> Router {
@@ -68,7 +68,8 @@ pub fn router(core: Core, s: Settings) -> Router {
     // `POST /{session}/{method}`) and the Cloud API's media (`GET|DELETE
     // /{version}/{media_id}`). As routes they would shadow every other
     // route's 404 and 405: they get only what nothing else took.
-    let (easy_default, easy) = openwa::easy_routes(core.clone(), keys.clone());
+    let media_body = DefaultBodyLimit::max(s.limits.max_media_body);
+    let (easy_default, easy) = openwa::easy_routes(core.clone(), keys.clone(), media_body);
     let media = cloud::media_route(
         core.clone(),
         keys.clone(),
@@ -121,16 +122,22 @@ pub fn router(core: Core, s: Settings) -> Router {
         .with_state(ops)
         .merge(keyed_ops)
         .merge(dashboard::routes())
-        .merge(native::routes(core.clone(), keys.clone()))
+        .merge(native::routes(core.clone(), keys.clone(), media_body))
         .merge(openwa::routes(core.clone(), keys.clone(), s.qr_wait))
         .merge(twilio::routes(core.clone(), keys.clone()))
-        .merge(cloud::routes(core, keys, s.user_ids, &s.public_url))
+        .merge(cloud::routes(
+            core,
+            keys,
+            s.user_ids,
+            &s.public_url,
+            media_body,
+        ))
         .method_not_allowed_fallback(wrong_method)
         .fallback_service(rest)
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(120),
+        .layer(DefaultBodyLimit::max(s.limits.max_json))
+        .layer(middleware::from_fn_with_state(
+            limits::Gate::new(&s.limits),
+            limits::gate,
         ))
         .layer(middleware::from_fn(ops::track))
         .layer(TraceLayer::new_for_http())

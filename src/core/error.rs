@@ -44,6 +44,10 @@ pub enum CoreError {
     /// was done and nothing was acknowledged; retry when space returns.
     #[error("{0}")]
     StorageFull(String),
+    /// The daemon is at a configured limit (concurrent requests, event
+    /// streams) or a request ran out of time: try again shortly.
+    #[error("{message}")]
+    Overloaded { code: &'static str, message: String },
     /// Send pacing: the session's queue is full; retry after this long.
     #[error("{message}")]
     RateLimited {
@@ -67,6 +71,7 @@ impl CoreError {
                 Some(retry_after.as_secs_f64().ceil().max(1.0) as u64)
             }
             CoreError::StorageFull(_) => Some(30),
+            CoreError::Overloaded { .. } => Some(1),
             _ => None,
         }
     }
@@ -83,7 +88,8 @@ impl CoreError {
             CoreError::IdempotencyInProgress => "idempotency_in_progress",
             CoreError::NotFound { code, .. }
             | CoreError::Conflict { code, .. }
-            | CoreError::Forbidden { code, .. } => code,
+            | CoreError::Forbidden { code, .. }
+            | CoreError::Overloaded { code, .. } => code,
             CoreError::WhatsApp(_) => "whatsapp_error",
             CoreError::Unavailable(_) => "browser_unavailable",
             CoreError::Internal(_) => "internal_error",

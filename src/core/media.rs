@@ -7,6 +7,7 @@ use base64::Engine as _;
 use std::time::Duration;
 
 /// Largest media we send, decoded.
+/// The default cap on media sent or uploaded (`--max-media-mb`).
 pub const MAX_SEND_MEDIA: usize = 64 << 20;
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -82,8 +83,8 @@ impl Core {
         if bytes.is_empty() {
             return Err(CoreError::invalid("file", "is empty"));
         }
-        if bytes.len() > MAX_SEND_MEDIA {
-            return Err(CoreError::MediaTooLarge(MAX_SEND_MEDIA));
+        if bytes.len() > self.max_media {
+            return Err(CoreError::MediaTooLarge(self.max_media));
         }
         let id =
             (rand::random::<u64>() % 9_000_000_000_000_000 + 1_000_000_000_000_000).to_string();
@@ -190,8 +191,8 @@ impl Core {
                     Some((mime, b64)) => (Some(mime.to_string()), b64.to_string()),
                     None => (None, data),
                 };
-                if b64.len() / 4 * 3 > MAX_SEND_MEDIA + 3 {
-                    return Err(CoreError::MediaTooLarge(MAX_SEND_MEDIA));
+                if b64.len() / 4 * 3 > self.max_media + 3 {
+                    return Err(CoreError::MediaTooLarge(self.max_media));
                 }
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(b64.trim())
@@ -209,8 +210,8 @@ impl Core {
         if bytes.is_empty() {
             return Err(CoreError::invalid("media", "is empty"));
         }
-        if bytes.len() > MAX_SEND_MEDIA {
-            return Err(CoreError::MediaTooLarge(MAX_SEND_MEDIA));
+        if bytes.len() > self.max_media {
+            return Err(CoreError::MediaTooLarge(self.max_media));
         }
         let mimetype = m
             .mimetype
@@ -244,9 +245,9 @@ impl Core {
         }
         if resp
             .content_length()
-            .is_some_and(|n| n as usize > MAX_SEND_MEDIA)
+            .is_some_and(|n| n as usize > self.max_media)
         {
-            return Err(CoreError::MediaTooLarge(MAX_SEND_MEDIA));
+            return Err(CoreError::MediaTooLarge(self.max_media));
         }
         let mime = resp
             .headers()
@@ -256,8 +257,8 @@ impl Core {
         let mut bytes = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(|e| fail(e.to_string()))? {
             bytes.extend_from_slice(&chunk);
-            if bytes.len() > MAX_SEND_MEDIA {
-                return Err(CoreError::MediaTooLarge(MAX_SEND_MEDIA));
+            if bytes.len() > self.max_media {
+                return Err(CoreError::MediaTooLarge(self.max_media));
             }
         }
         Ok((bytes, mime))

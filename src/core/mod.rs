@@ -22,7 +22,7 @@ pub use crate::session::{CardOf, GroupInfo, Participant};
 pub use error::CoreError;
 pub use groups::INVITE_PREFIX;
 pub use history::{HistoryPage, Live};
-pub use media::{MediaSource, OutgoingMedia, StoredMedia};
+pub use media::{MAX_SEND_MEDIA, MediaSource, OutgoingMedia, StoredMedia};
 pub use send::{SendRequest, SentMessage, Special};
 pub use templates::Template;
 
@@ -48,6 +48,8 @@ pub struct Core {
     /// Turns true when the daemon stops: live streams end then, so a
     /// graceful shutdown does not wait on readers that never leave.
     stopping: tokio::sync::watch::Receiver<bool>,
+    /// The largest media a send or an upload may carry (bytes).
+    max_media: usize,
 }
 
 impl Core {
@@ -56,6 +58,7 @@ impl Core {
         default_session: Option<crate::domain::SessionId>,
         pacing: crate::domain::pacing::Pacing,
         stopping: tokio::sync::watch::Receiver<bool>,
+        max_media: usize,
     ) -> anyhow::Result<Self> {
         let env = manager.env().clone();
         tokio::spawn(send::sweep_idempotency(env.store.clone()));
@@ -71,7 +74,13 @@ impl Core {
             lanes: Arc::new(pacing::Lanes::new(pacing)),
             access: crate::domain::Access::Admin,
             stopping,
+            max_media,
         })
+    }
+
+    /// The largest media a send or an upload may carry (bytes).
+    pub fn max_media(&self) -> usize {
+        self.max_media
     }
 
     pub fn manager(&self) -> &Arc<Manager> {

@@ -8,6 +8,7 @@ use crate::domain::Location;
 use crate::domain::Scope;
 use crate::domain::{Ack, SessionId, Wid, now_ms};
 use crate::session::{CardOf, OutgoingFile};
+use crate::store::Reservation;
 use serde::{Deserialize, Serialize};
 
 const IDEMPOTENCY_TTL_S: i64 = 24 * 3600;
@@ -168,22 +169,44 @@ impl Core {
             ));
         }
         let now = now_ms() / 1000;
+        // The id WhatsApp will know the message by, chosen here: a send
+        // whose outcome is lost can be found by it, or sent again under it.
+        let mut id = crate::domain::message::new_message_id();
         if let Some(k) = idempotency_key {
             match self
                 .store
-                .idempotency_begin(session, k, now, IDEMPOTENCY_TTL_S)?
+                .idempotency_begin(session, k, now, IDEMPOTENCY_TTL_S, &id)?
             {
-                Some(serde_json::Value::Null) => return Err(CoreError::IdempotencyInProgress),
-                Some(first) => {
+                Reservation::Answered(first) => {
                     return serde_json::from_value(first)
                         .map_err(|e| CoreError::Internal(format!("stored answer: {e}")));
                 }
-                None => {}
+                Reservation::New(planned) => id = planned,
+                // Still sending, or its outcome was lost (a browser that
+                // died mid-call): the page may have reported it since.
+                Reservation::Busy(planned) => {
+                    let went = planned.and_then(|p| self.sent_under(session, &req.to, &p));
+                    let Some(sent) = went else {
+                        return Err(CoreError::IdempotencyInProgress);
+                    };
+                    self.answer_key(session, k, now, &Ok(sent.clone()));
+                    return Ok(sent);
+                }
+                // Unfinished for two minutes: if it went out, that is the
+                // answer; if not, it is sent now under the same id, which
+                // WhatsApp takes once even if the first did reach it.
+                Reservation::TakenOver(planned) => {
+                    if let Some(sent) = self.sent_under(session, &req.to, &planned) {
+                        self.answer_key(session, k, now, &Ok(sent.clone()));
+                        return Ok(sent);
+                    }
+                    id = planned;
+                }
             }
         }
         let menu = req.menu.take().map(|m| (req.to.clone(), m));
         let turn = self.lanes.turn(&ticket).await;
-        let result = self.deliver(session, req, media).await;
+        let result = self.deliver(session, &id, req, media).await;
         drop(turn);
         if let (Ok(sent), Some((to, mut menu))) = (&result, menu) {
             menu.message_id = Some(sent.id.clone());
@@ -195,28 +218,60 @@ impl Core {
         }
         if let Some(k) = idempotency_key {
             // After a timeout the message may have gone out: keep the key
-            // reserved (a retry gets 409 until the reservation lapses).
+            // reserved with its message id (a retry finds the message once
+            // the page reports it, or sends it again under the same id).
             if matches!(result, Err(CoreError::Unavailable(_))) {
                 tracing::warn!(session = %session, "send outcome unknown; Idempotency-Key stays reserved");
             } else {
-                let stored = result
-                    .as_ref()
-                    .ok()
-                    .map(|s| serde_json::to_value(s).unwrap_or_default());
-                if let Err(e) = self
-                    .store
-                    .idempotency_finish(session, k, now, stored.as_ref())
-                {
-                    tracing::error!(session = %session, "could not store the idempotency key: {e}");
-                }
+                self.answer_key(session, k, now, &result);
             }
         }
         result
     }
 
+    /// Records what a send under an Idempotency-Key came to: its answer,
+    /// or (it failed) nothing, so the key may be used again.
+    fn answer_key(
+        &self,
+        session: &SessionId,
+        key: &str,
+        now: i64,
+        result: &Result<SentMessage, CoreError>,
+    ) {
+        let stored = result
+            .as_ref()
+            .ok()
+            .map(|s| serde_json::to_value(s).unwrap_or_default());
+        if let Err(e) = self
+            .store
+            .idempotency_finish(session, key, now, stored.as_ref())
+        {
+            tracing::error!(session = %session, "could not store the idempotency key: {e}");
+        }
+    }
+
+    /// The message this account sent to `to` under the planned id, if the
+    /// page has reported it and it did not fail.
+    fn sent_under(&self, session: &SessionId, to: &Wid, planned: &str) -> Option<SentMessage> {
+        let (recent, _) = self
+            .store
+            .messages(session, Some(to.as_str()), 200, None)
+            .ok()?;
+        recent
+            .into_iter()
+            .find(|m| m.from_me && m.ack != Ack::Failed && m.id.contains(planned))
+            .map(|m| SentMessage {
+                id: m.id,
+                to: to.clone(),
+                timestamp: Some(m.timestamp),
+                ack: m.ack.max(Ack::Sent),
+            })
+    }
+
     async fn deliver(
         &self,
         session: &SessionId,
+        id: &str,
         req: SendRequest,
         media: Option<super::media::LoadedMedia>,
     ) -> Result<SentMessage, CoreError> {
@@ -232,13 +287,17 @@ impl Core {
             }
         }
         let sent = match (req.special, req.text, media) {
-            (Some(Special::Location(l)), ..) => bridge.send_location(&req.to, &l, reply_to).await,
-            (Some(Special::Contacts(c)), ..) => bridge.send_contacts(&req.to, &c, reply_to).await,
-            (Some(Special::Poll(p)), ..) => bridge.send_poll(&req.to, &p, reply_to).await,
+            (Some(Special::Location(l)), ..) => {
+                bridge.send_location(&req.to, id, &l, reply_to).await
+            }
+            (Some(Special::Contacts(c)), ..) => {
+                bridge.send_contacts(&req.to, id, &c, reply_to).await
+            }
+            (Some(Special::Poll(p)), ..) => bridge.send_poll(&req.to, id, &p, reply_to).await,
             (None, text, media) => match (text, media) {
                 (Some(text), None) => {
                     bridge
-                        .send_text(&req.to, &text, reply_to, &req.mentions)
+                        .send_text(&req.to, id, &text, reply_to, &req.mentions)
                         .await
                 }
                 (text, Some(m)) => {
@@ -251,7 +310,7 @@ impl Core {
                         caption: caption.as_deref(),
                         voice: req.voice,
                     };
-                    bridge.send_file(&req.to, &file, reply_to).await
+                    bridge.send_file(&req.to, id, &file, reply_to).await
                 }
                 (None, None) => unreachable!("validated"),
             },

@@ -685,3 +685,16 @@ mod tests {
         assert!(menu.pick("3").is_none() && menu.pick("medium").is_none());
     }
 }
+
+/// A new id for a message this account sends, in WhatsApp Web's form
+/// (`3EB0` and hex). Chosen before the send, so that a send whose outcome
+/// was lost can be found by it, and sent again under it (WhatsApp takes a
+/// message key once).
+pub fn new_message_id() -> String {
+    let bytes: [u8; 16] = rand::random();
+    let mut id = String::from("3EB0");
+    for b in bytes {
+        id.push_str(&format!("{b:02X}"));
+    }
+    id
+}

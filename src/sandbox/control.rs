@@ -28,6 +28,7 @@ pub fn routes() -> Router<Sandbox> {
         .route("/messages/{id}/vote", post(vote))
         .route("/accounts/{phone}/unlink", post(unlink))
         .route("/drop", post(drop_all))
+        .route("/lose-replies", post(lose_replies))
         .route("/contacts/{phone}", axum::routing::put(set_profile))
         .route("/pictures/{phone}", axum::routing::get(picture))
         .route("/presence", post(presence))
@@ -312,6 +313,15 @@ async fn unlink(State(sb): State<Sandbox>, Path(phone): Path<String>) -> Res {
     }
     w.unlink(&phone);
     Ok(Json(json!({"phone": phone, "unlinked": true})).into_response())
+}
+
+/// `{"on": bool}`: while on, sends are taken (and reach the contact) but
+/// the device never hears back, as when its connection dies just after.
+async fn lose_replies(State(sb): State<Sandbox>, raw: Bytes) -> Res {
+    let v: Value = serde_json::from_slice(&raw).unwrap_or_default();
+    let on = v["on"].as_bool().unwrap_or(true);
+    sb.world.lock().await.lose_replies = on;
+    Ok(Json(json!({"lose_replies": on})).into_response())
 }
 
 async fn drop_all(State(sb): State<Sandbox>) -> Res {

@@ -72,10 +72,12 @@ async fn handle(sb: &Sandbox, conn: u64, v: Value) {
         }
         "send" => match w.outbound(conn, &v["msg"]) {
             Ok(msg) => {
-                reply(
-                    &w,
-                    json!({"t": "result", "req": req, "ok": true, "value": msg}),
-                );
+                if !w.lose_replies {
+                    reply(
+                        &w,
+                        json!({"t": "result", "req": req, "ok": true, "value": msg}),
+                    );
+                }
                 let id = msg["id"].as_str().unwrap_or_default().to_string();
                 let world = sb.world.clone();
                 let delay = sb.cfg.ack_delay;

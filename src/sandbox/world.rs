@@ -241,6 +241,9 @@ pub struct World {
     pub subscribed: HashMap<String, BTreeSet<String>>,
     next_conn: u64,
     pub dirty: bool,
+    /// Sends are taken but their answers never reach the device, as when a
+    /// connection dies right after a send (`POST /_sandbox/lose-replies`).
+    pub lose_replies: bool,
 }
 
 pub enum LinkError {
@@ -294,6 +297,7 @@ impl World {
             subscribed: HashMap::new(),
             next_conn: 1,
             dirty: false,
+            lose_replies: false,
         }
     }
 
@@ -774,8 +778,13 @@ impl World {
             return Err("you are not a participant of this group".into());
         }
         let id = req["id"].as_str().ok_or("missing 'id'")?.to_string();
-        if !self.p.accounts.contains_key(&phone) {
+        let Some(acct) = self.p.accounts.get(&phone) else {
             return Err("no account".into());
+        };
+        // Like WhatsApp's server: a message sent again under the same key
+        // (a retransmission) is taken once.
+        if let Some(m) = acct.messages.iter().find(|m| m.from_me && m.id == id) {
+            return Ok(m.wire());
         }
         let media = match req.get("media").filter(|m| !m.is_null()) {
             Some(m) => Some(Media {

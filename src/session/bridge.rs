@@ -215,16 +215,27 @@ impl Bridge {
         call(&self.page, self.timeout, func, args).await
     }
 
+    /// Every send names the id WhatsApp gives the message (`id`, from
+    /// [`crate::domain::message::new_message_id`]): a send whose outcome was
+    /// lost can be looked for, and sent again under the same id, which
+    /// WhatsApp takes once.
     pub async fn send_text(
         &self,
         to: &Wid,
+        id: &str,
         text: &str,
         reply_to: Option<&str>,
         mentions: &[Wid],
     ) -> Result<Sent, CallError> {
         self.call(
             "sendText",
-            &[json!(to), json!(text), json!(reply_to), json!(mentions)],
+            &[
+                json!(to),
+                json!(text),
+                json!(reply_to),
+                json!(mentions),
+                json!(id),
+            ],
         )
         .await
     }
@@ -309,11 +320,12 @@ impl Bridge {
     pub async fn send_file(
         &self,
         to: &Wid,
+        id: &str,
         file: &OutgoingFile<'_>,
         reply_to: Option<&str>,
     ) -> Result<Sent, CallError> {
         let opts = json!({"type": file.kind, "mimetype": file.mimetype, "filename": file.filename,
-                          "caption": file.caption, "replyTo": reply_to, "ptt": file.voice});
+                          "caption": file.caption, "replyTo": reply_to, "ptt": file.voice, "messageId": id});
         self.call("sendFile", &[json!(to), json!(file.b64), opts])
             .await
     }
@@ -321,16 +333,21 @@ impl Bridge {
     pub async fn send_location(
         &self,
         to: &Wid,
+        id: &str,
         place: &crate::domain::Location,
         reply_to: Option<&str>,
     ) -> Result<Sent, CallError> {
-        self.call("sendLocation", &[json!(to), json!(place), json!(reply_to)])
-            .await
+        self.call(
+            "sendLocation",
+            &[json!(to), json!(place), json!(reply_to), json!(id)],
+        )
+        .await
     }
 
     pub async fn send_poll(
         &self,
         to: &Wid,
+        id: &str,
         poll: &crate::domain::Poll,
         reply_to: Option<&str>,
     ) -> Result<Sent, CallError> {
@@ -340,6 +357,7 @@ impl Bridge {
             json!(poll.options),
             json!(poll.selectable),
             json!(reply_to),
+            json!(id),
         ];
         self.call("sendPoll", &args).await
     }
@@ -347,11 +365,15 @@ impl Bridge {
     pub async fn send_contacts(
         &self,
         to: &Wid,
+        id: &str,
         cards: &[CardOf],
         reply_to: Option<&str>,
     ) -> Result<Sent, CallError> {
-        self.call("sendContacts", &[json!(to), json!(cards), json!(reply_to)])
-            .await
+        self.call(
+            "sendContacts",
+            &[json!(to), json!(cards), json!(reply_to), json!(id)],
+        )
+        .await
     }
 
     /// Reacts to a message; an empty emoji takes this account's reaction back.

@@ -137,6 +137,21 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 /// The page cache unless configured (`--store-cache-mb`).
 pub const DEFAULT_CACHE_BYTES: u64 = 32 << 20;
 
+/// What `idempotency_begin` found for a key.
+#[derive(Debug, PartialEq)]
+pub enum Reservation {
+    /// Reserved now, for a send of this message id.
+    New(String),
+    /// An earlier request finished: its answer.
+    Answered(Value),
+    /// An earlier request is still sending (or its outcome is unknown);
+    /// the message id it sends under, if it recorded one.
+    Busy(Option<String>),
+    /// An earlier reservation lapsed unfinished: reserved again, for the
+    /// same message id.
+    TakenOver(String),
+}
+
 /// A change and the outbox deliveries of the events it produces: written
 /// together, or (a duplicate, an ack that does not rise) not at all.
 pub struct Change {
@@ -891,39 +906,52 @@ impl Store {
 
     /// Reserves `key`; returns the stored answer if it was already used
     /// (`Value::Null` while the first request is still in flight).
+    /// Reserves `key` for a send of the message `msg_id`, or tells what
+    /// an earlier request with it did. A reservation remembers its message
+    /// id: one whose send never finished (a crash, a browser that died
+    /// mid-call) is taken over after two minutes with that same id.
     pub fn idempotency_begin(
         &self,
         session: &SessionId,
         key: &str,
         now: i64,
         ttl: i64,
-    ) -> Result<Option<Value>> {
+        msg_id: &str,
+    ) -> Result<Reservation> {
         self.room()?;
         let mut k = prefix(session);
         k.extend_from_slice(key.as_bytes());
-        let mark = serde_json::to_vec(&serde_json::json!({"at": now, "response": null}))?;
         loop {
             let cur = self.idempotency.get(&k)?;
+            let mut id = msg_id.to_string();
+            let mut lapsed = false;
             if let Some(v) = &cur {
                 let v: Value = serde_json::from_slice(v)?;
                 let age = now - v["at"].as_i64().unwrap_or(0);
-                // A reservation never finished (the daemon died mid-send) is
-                // abandoned after two minutes; an answer is kept for `ttl`.
-                let live = if v["response"].is_null() {
-                    age < 120
+                let planned = v["id"].as_str().map(String::from);
+                if !v["response"].is_null() {
+                    if age < ttl {
+                        return Ok(Reservation::Answered(v["response"].clone()));
+                    }
+                } else if age < 120 {
+                    return Ok(Reservation::Busy(planned));
                 } else {
-                    age < ttl
-                };
-                if live {
-                    return Ok(Some(v["response"].clone()));
+                    lapsed = true;
+                    id = planned.unwrap_or(id);
                 }
             }
+            let mark =
+                serde_json::to_vec(&serde_json::json!({"at": now, "response": null, "id": id}))?;
             if self
                 .idempotency
-                .compare_and_swap(&k, cur, Some(mark.clone()))?
+                .compare_and_swap(&k, cur, Some(mark))?
                 .is_ok()
             {
-                return Ok(None);
+                return Ok(if lapsed {
+                    Reservation::TakenOver(id)
+                } else {
+                    Reservation::New(id)
+                });
             }
         }
     }
@@ -960,9 +988,10 @@ impl Store {
             let (k, raw) = kv?;
             let v: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
             let age = now - v["at"].as_i64().unwrap_or(0);
-            let limit = if v["response"].is_null() { 120 } else { ttl };
+            // Unfinished reservations are kept as long as answers: they
+            // remember the message id a retry must send under.
             // Compare-and-swap: a key re-used meanwhile stays.
-            if age >= limit
+            if age >= ttl
                 && self
                     .idempotency
                     .compare_and_swap(&k, Some(&raw), None::<&[u8]>)
@@ -1033,7 +1062,7 @@ mod tests {
         assert!(matches!(err, Err(StoreError::Full(_))), "{:?}", err.err());
         assert!(matches!(full.check(), Err(StoreError::Full(_))));
         assert!(matches!(
-            full.idempotency_begin(&s, "k", 0, 60),
+            full.idempotency_begin(&s, "k", 0, 60, "ID"),
             Err(StoreError::Full(_))
         ));
         assert!(full.message(&s, "m1").unwrap().is_none());
@@ -1054,26 +1083,50 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let s = SessionId::parse("s").unwrap();
         let answer = serde_json::json!({"id": "m"});
-        // An answer from 25 h ago, one from now, a reservation abandoned 3 min ago.
-        store.idempotency_begin(&s, "old", 0, 86_400).unwrap();
+        // An answer from 25 h ago, one from now, a reservation abandoned
+        // 3 min ago (kept: it remembers its message id).
+        store.idempotency_begin(&s, "old", 0, 86_400, "A").unwrap();
         store
             .idempotency_finish(&s, "old", 0, Some(&answer))
             .unwrap();
-        store.idempotency_begin(&s, "new", 90_000, 86_400).unwrap();
+        store
+            .idempotency_begin(&s, "new", 90_000, 86_400, "B")
+            .unwrap();
         store
             .idempotency_finish(&s, "new", 90_000, Some(&answer))
             .unwrap();
         store
-            .idempotency_begin(&s, "stuck", 89_820, 86_400)
+            .idempotency_begin(&s, "stuck", 89_820, 86_400, "C")
             .unwrap();
-        assert_eq!(store.sweep_idempotency(90_000, 86_400).unwrap(), 2);
-        assert_eq!(store.idempotency.len(), 1);
+        assert_eq!(store.sweep_idempotency(90_000, 86_400).unwrap(), 1);
+        assert_eq!(store.idempotency.len(), 2);
         // The live answer is still answered.
         assert_eq!(
-            store.idempotency_begin(&s, "new", 90_001, 86_400).unwrap(),
-            Some(answer)
+            store
+                .idempotency_begin(&s, "new", 90_001, 86_400, "D")
+                .unwrap(),
+            Reservation::Answered(answer)
         );
         assert_eq!(store.sweep_idempotency(90_001, 86_400).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_reservation_keeps_its_message_id_until_it_is_answered() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let s = SessionId::parse("s").unwrap();
+        let begin = |at, id| store.idempotency_begin(&s, "k", at, 86_400, id).unwrap();
+        assert_eq!(begin(1_000, "ID1"), Reservation::New("ID1".into()));
+        // Still sending, or its outcome unknown: the retry learns the id.
+        assert_eq!(begin(1_060, "ID2"), Reservation::Busy(Some("ID1".into())));
+        // Lapsed: taken over, under the same id, never a new one.
+        assert_eq!(begin(1_200, "ID3"), Reservation::TakenOver("ID1".into()));
+        assert_eq!(begin(1_210, "ID4"), Reservation::Busy(Some("ID1".into())));
+        let answer = serde_json::json!({"id": "ID1"});
+        store
+            .idempotency_finish(&s, "k", 1_220, Some(&answer))
+            .unwrap();
+        assert_eq!(begin(1_230, "ID5"), Reservation::Answered(answer));
     }
 
     #[test]

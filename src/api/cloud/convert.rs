@@ -113,7 +113,7 @@ impl From<CoreError> for GraphError {
                 10,
                 format!("(#10) Permission denied: {msg}"),
             ),
-            CoreError::StorageFull(_) => {
+            CoreError::StorageFull(_) | CoreError::Overloaded { .. } => {
                 let mut g = Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     131016,

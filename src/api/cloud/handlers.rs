@@ -3,11 +3,11 @@
 use super::Cloud;
 use super::convert::{self as cv, GraphError, Request};
 use crate::api::auth::Caller;
+use crate::api::body::{BodyError, RawBody};
 use crate::core::SendRequest;
 use crate::domain::SessionId;
 use axum::{
     Json,
-    body::Bytes,
     extract::{Multipart, Path},
     http::StatusCode,
     response::{IntoResponse, Response},
@@ -46,9 +46,20 @@ fn phone_number_id(raw: &str) -> Result<SessionId, GraphError> {
 pub async fn messages(
     Caller(st): Caller<Cloud>,
     Path((v, pnid)): Path<(String, String)>,
-    body: Bytes,
+    body: Result<RawBody, BodyError>,
 ) -> Answer {
     version(&v)?;
+    let body = body
+        .map_err(|e| match e {
+            BodyError::TooLarge => GraphError::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                100,
+                "The request body is too large",
+            ),
+            BodyError::Malformed(m) => GraphError::param(m),
+            BodyError::Invalid { field, why } => GraphError::param(format!("{field} {why}")),
+        })?
+        .0;
     let id = phone_number_id(&pnid)?;
     let body: Value = serde_json::from_slice(&body)
         .map_err(|e| GraphError::param(format!("The request body is not JSON: {e}")))?;

@@ -62,10 +62,20 @@ impl ActAs for Cloud {
 #[openapi(paths(h::messages, h::upload, h::media_info, h::media_delete, h::download))]
 pub struct Doc;
 
-pub fn routes(core: Core, keys: Keys, users: UserIds, public_url: &str) -> Router {
+/// `media_body`: the body limit of the upload route.
+pub fn routes(
+    core: Core,
+    keys: Keys,
+    users: UserIds,
+    public_url: &str,
+    media_body: axum::extract::DefaultBodyLimit,
+) -> Router {
     Router::new()
         .route("/{version}/{phone_number_id}/messages", post(h::messages))
-        .route("/{version}/{phone_number_id}/media", post(h::upload))
+        .route(
+            "/{version}/{phone_number_id}/media",
+            post(h::upload).layer(media_body),
+        )
         .route("/cloud/media/{media_id}", get(h::download))
         .route_layer(middleware::from_fn_with_state(guard(keys), require_key))
         .with_state(Cloud {

@@ -86,6 +86,7 @@ impl From<CoreError> for ApiError {
             CoreError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             CoreError::Forbidden { .. } => StatusCode::FORBIDDEN,
             CoreError::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
+            CoreError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
         };
         let mut a = ApiError::new(status, e.code(), e.to_string());
         a.retry_after = e.retry_after_secs();

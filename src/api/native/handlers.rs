@@ -355,9 +355,12 @@ pub struct EventsQuery {
 #[utoipa::path(get, path = "/api/events", tag = "events", summary = "Server-Sent Events; resumes after Last-Event-ID or ?since=", params(EventsQuery, ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event")), responses((status = 200, description = "An event stream: each event has id, event (its kind) and data (the native envelope)", body = String, content_type = "text/event-stream"), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody)))]
 pub async fn events(
     Caller(core): Caller<Core>,
+    slots: Option<axum::Extension<crate::api::limits::StreamSlots>>,
     headers: HeaderMap,
     Query(q): Query<EventsQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    // Held while the stream is open: the cap counts open streams.
+    let slot = slots.map(|s| s.0.take()).transpose()?;
     let session = q
         .session
         .as_deref()
@@ -371,7 +374,8 @@ pub async fn events(
         .map(String::from)
         .or(q.since);
     let since = cv::event_place(resume.as_deref())?;
-    let stream = core.live(session, kinds, since)?.map(|item| {
+    let stream = core.live(session, kinds, since)?.map(move |item| {
+        let _open = &slot;
         Ok(match item {
             crate::core::Live::Event(l) => SseEvent::default()
                 .id(l.seq.to_string())

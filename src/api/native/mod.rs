@@ -10,7 +10,9 @@ pub use convert::ApiError;
 use crate::api::auth::{Denied, Guard, Keys, require_key};
 use crate::core::Core;
 use axum::{
-    Router, middleware,
+    Router,
+    extract::DefaultBodyLimit,
+    middleware,
     response::{IntoResponse, Response},
     routing::{get, post, put},
 };
@@ -77,7 +79,8 @@ pub fn deny(d: Denied) -> Response {
     ApiError::new(d.status(), code, d.sentence()).into_response()
 }
 
-pub fn routes(core: Core, keys: Keys) -> Router {
+/// `media_body`: the body limit of the send route, which carries media.
+pub fn routes(core: Core, keys: Keys, media_body: DefaultBodyLimit) -> Router {
     Router::new()
         .route("/api/sessions", post(h::create).get(h::list))
         .route("/api/sessions/{id}", get(h::get).delete(h::delete))
@@ -90,7 +93,7 @@ pub fn routes(core: Core, keys: Keys) -> Router {
         .route("/api/sessions/{id}/pair", post(h::pair))
         .route(
             "/api/sessions/{id}/messages",
-            post(h::send).get(h::messages),
+            post(h::send).layer(media_body).get(h::messages),
         )
         .route(
             "/api/sessions/{id}/messages/{mid}",

@@ -51,6 +51,7 @@ pub fn status_of(e: &CoreError) -> StatusCode {
         CoreError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         CoreError::Forbidden { .. } => StatusCode::FORBIDDEN,
         CoreError::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
+        CoreError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 
@@ -531,6 +532,7 @@ impl From<CoreError> for EasyError {
             CoreError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
             CoreError::Forbidden { .. } => (StatusCode::FORBIDDEN, "FORBIDDEN"),
             CoreError::StorageFull(_) => (StatusCode::INSUFFICIENT_STORAGE, "STORAGE_FULL"),
+            CoreError::Overloaded { .. } => (StatusCode::SERVICE_UNAVAILABLE, "SERVER_BUSY"),
             _ => (StatusCode::OK, "ERROR"),
         };
         let mut err = EasyError::new(status, name, e.to_string());

@@ -84,7 +84,11 @@ pub fn routes(core: Core, keys: Keys, qr_wait: Duration) -> Router {
 /// The EASY API: `POST /{method}` (the default session) and
 /// `POST /{session}/{method}`. These paths match almost anything of one or
 /// two segments: the router serves them only for what no other route took.
-pub fn easy_routes(core: Core, keys: Keys) -> (MethodRouter, MethodRouter) {
+pub fn easy_routes(
+    core: Core,
+    keys: Keys,
+    media_body: DefaultBodyLimit,
+) -> (MethodRouter, MethodRouter) {
     let st = OpenWa {
         core,
         qr_wait: Duration::ZERO,
@@ -92,8 +96,12 @@ pub fn easy_routes(core: Core, keys: Keys) -> (MethodRouter, MethodRouter) {
     let layer = || middleware::from_fn_with_state(Guard::new(keys.clone(), deny), require_key);
     (
         post(h::easy_default)
+            .layer(media_body)
             .route_layer(layer())
             .with_state(st.clone()),
-        post(h::easy).route_layer(layer()).with_state(st),
+        post(h::easy)
+            .layer(media_body)
+            .route_layer(layer())
+            .with_state(st),
     )
 }

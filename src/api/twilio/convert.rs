@@ -70,7 +70,7 @@ impl From<CoreError> for TwilioError {
             CoreError::Unavailable(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, 20503, msg),
             CoreError::Internal(_) => Self::new(StatusCode::INTERNAL_SERVER_ERROR, 20500, msg),
             CoreError::Forbidden { .. } => Self::new(StatusCode::FORBIDDEN, 20403, msg),
-            CoreError::StorageFull(_) => {
+            CoreError::StorageFull(_) | CoreError::Overloaded { .. } => {
                 let mut t = Self::new(StatusCode::SERVICE_UNAVAILABLE, 20503, msg);
                 t.retry_after = e.retry_after_secs();
                 t

@@ -3,12 +3,12 @@
 use super::Twilio;
 use super::convert::{self as cv, Form, TwilioError};
 use crate::api::auth::Caller;
+use crate::api::body::{BodyError, RawBody};
 use crate::core::CoreError;
 use crate::domain::{Format, SessionId, Webhook};
 use crate::session::SessionView;
 use axum::{
     Json,
-    body::Bytes,
     extract::{Path, RawQuery},
     http::StatusCode,
     response::{IntoResponse, Response},
@@ -67,8 +67,22 @@ async fn session_for(
 pub async fn create(
     Caller(st): Caller<Twilio>,
     Path(account): Path<String>,
-    body: Bytes,
+    body: Result<RawBody, BodyError>,
 ) -> Result<Response, TwilioError> {
+    let body = body
+        .map_err(|e| match e {
+            BodyError::TooLarge => TwilioError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                21617,
+                "The request body is too large",
+            ),
+            _ => TwilioError::new(
+                StatusCode::BAD_REQUEST,
+                20001,
+                "The request body could not be read",
+            ),
+        })?
+        .0;
     let form = Form::parse(&body);
     let c = cv::create(&form)?;
     let body = form.get("Body").map(String::from);

@@ -322,7 +322,8 @@
       knownContacts.add(to);
     }
     const quoted = options && options.quotedMsg;
-    const id = newMsgId(to);
+    // wa-js takes the id to use (options.messageId) as WhatsApp Web does.
+    const id = options && options.messageId ? 'true_' + to + '_' + options.messageId : newMsgId(to);
     const mentions = options && options.mentionedList ? ids(options.mentionedList) : [];
     const req = Object.assign({ id, to, mentions, reply_to: quoted ? (typeof quoted === 'string' ? quoted : quoted._serialized || quoted.id._serialized) : null }, fields);
     const local = toMsg(Object.assign({ from_me: true, peer: wid(to).user, ack: 0, t: Math.floor(Date.now() / 1000), text: null, caption: null, media: null }, req,
