@@ -246,6 +246,13 @@
     return { id: widStr(r.id), ack: typeof r.ack === 'number' ? r.ack : 0, timestamp: Math.floor(Date.now() / 1000) };
   }
 
+  // A group this account is in; the daemon maps the prefix to 404.
+  async function myGroup(id) {
+    const found = (await WPP.group.getAllGroups()).filter(Boolean).find((c) => widStr(c.id) === id);
+    if (!found) throw new Error('GROUP_NOT_FOUND: ' + id);
+    return found;
+  }
+
   // The daemon's calls. Each returns JSON-able values; errors throw.
   window.__wabridge = {
     state() {
@@ -349,8 +356,7 @@
       return list.filter(Boolean).map(groupInfo);
     },
     async group(id) {
-      const found = (await WPP.group.getAllGroups()).filter(Boolean).find((c) => widStr(c.id) === id);
-      if (!found) throw new Error('GROUP_NOT_FOUND: ' + id);
+      const found = await myGroup(id);
       const participants = await WPP.group.getParticipants(id);
       return Object.assign(groupInfo(found), { participants: participants.map(participant) });
     },
@@ -359,14 +365,17 @@
       return widStr(r.gid);
     },
     async addParticipants(id, participants) {
+      await myGroup(id);
       await WPP.group.addParticipants(id, participants);
       return true;
     },
     async removeParticipants(id, participants) {
+      await myGroup(id);
       await WPP.group.removeParticipants(id, participants);
       return true;
     },
     async inviteCode(id) {
+      await myGroup(id);
       return String(await WPP.group.getInviteCode(id));
     },
     async joinGroup(code) {
@@ -374,10 +383,12 @@
       return widStr(r.id);
     },
     async setSubject(id, subject) {
+      await myGroup(id);
       await WPP.group.setSubject(id, subject);
       return true;
     },
     async leaveGroup(id) {
+      await myGroup(id);
       await WPP.group.leave(id);
       return true;
     },

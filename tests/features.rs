@@ -879,6 +879,25 @@ async fn presence_profiles_and_the_blocklist() {
         )
         .await;
     assert!(code >= 400, "{e}");
+    // The page keeps its copy of the refused message, marked failed (ack
+    // -1): stored so, never shown as sent.
+    let failed = eventually(T, "the refused send stored as failed", || async {
+        let (_, v) = d
+            .call(
+                "GET",
+                &format!("/api/sessions/shop/messages?chat={CONTACT}@c.us&limit=50"),
+                None,
+            )
+            .await;
+        v["messages"]
+            .as_array()?
+            .iter()
+            .find(|m| m["text"] == "hi" && m["from_me"] == true)
+            .filter(|m| m["ack"] == "failed")
+            .cloned()
+    })
+    .await;
+    assert_eq!(failed["ack"], "failed", "{failed}");
     d.call(
         "POST",
         &format!("/api/sessions/shop/contacts/{CONTACT}/unblock"),

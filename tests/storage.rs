@@ -109,31 +109,38 @@ async fn a_full_disk_answers_507_and_loses_nothing_when_space_returns() {
         .unwrap();
     assert!(ok.success(), "fallocate");
 
-    // A send is refused before it goes out, in the native shape, with a retry hint.
+    // The daemon notices (it reads the free space at most every 100 ms).
     let c = http();
-    let res = eventually(Duration::from_secs(10), "a 507 for a send", || async {
-        let res = c
-            .post(format!("{}/api/sessions/shop/messages", d.url))
-            .bearer_auth(KEY)
-            .json(&json!({"to": "15557770099", "text": "while full"}))
-            .send()
-            .await
-            .unwrap();
-        (res.status() == 507).then_some(res)
-    })
+    eventually(
+        Duration::from_secs(10),
+        "/ready to say the disk is full",
+        || async {
+            let r = c.get(format!("{}/ready", d.url)).send().await.unwrap();
+            (r.status() == 503).then_some(())
+        },
+    )
     .await;
+    // A send is refused before it goes out, in the native shape, with a retry hint.
+    let res = c
+        .post(format!("{}/api/sessions/shop/messages", d.url))
+        .bearer_auth(KEY)
+        .json(&json!({"to": "15557770099", "text": "while full"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 507);
     assert!(res.headers().contains_key("retry-after"));
     let v: Value = res.json().await.unwrap();
     assert_eq!(v["error"]["code"], "storage_full", "{v}");
     let (_, phone) = sb
-        .get("/_sandbox/messages?account=15557770099&direction=all")
+        .get(&format!(
+            "/_sandbox/messages?account={ACCOUNT}&direction=all"
+        ))
         .await;
     assert!(
         !phone.to_string().contains("while full"),
         "a refused send reached WhatsApp: {phone}"
     );
-    let ready = c.get(format!("{}/ready", d.url)).send().await.unwrap();
-    assert_eq!(ready.status(), 503, "/ready while the disk is full");
     let (code, v) = d
         .call(
             "POST",

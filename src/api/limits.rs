@@ -7,6 +7,7 @@ use super::{cloud, native, openwa, twilio};
 use crate::core::CoreError;
 use axum::{
     extract::{Request, State},
+    http::{HeaderValue, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -86,7 +87,26 @@ fn is_probe(path: &str) -> bool {
     matches!(path, "/health" | "/ready")
 }
 
-pub async fn gate(State(g): State<Gate>, mut req: Request, next: Next) -> Response {
+pub async fn gate(State(g): State<Gate>, req: Request, next: Next) -> Response {
+    // A refusal may come before the body was read (a wrong key, no such
+    // route, too large): HTTP/1.1 cannot then reuse the connection, so it
+    // says so, rather than a client's next request on it meeting a closed
+    // socket.
+    let unread_body = req.version() == axum::http::Version::HTTP_11
+        && (req.headers().contains_key(header::TRANSFER_ENCODING)
+            || req
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .is_some_and(|v| v.as_bytes() != b"0"));
+    let mut res = admit(g, req, next).await;
+    if unread_body && (res.status().is_client_error() || res.status().is_server_error()) {
+        res.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    res
+}
+
+async fn admit(g: Gate, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     if is_probe(&path) {
         return next.run(req).await;

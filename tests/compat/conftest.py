@@ -39,21 +39,52 @@ def eventually(what, f, limit=60.0):
         time.sleep(0.1)
 
 
+class Sandbox:
+    """`wabridge sandbox` in its own process: WhatsApp that stays up while a
+    daemon stops and starts around it."""
+
+    def __init__(self, dir):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(os.path.join(dir, "sandbox.log"), "wb")
+        self.proc = subprocess.Popen([BIN, "sandbox", "--listen", f"127.0.0.1:{self.port}"],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        eventually("the sandbox to listen", self._up, 30)
+
+    def _up(self):
+        try:
+            return httpx.get(self.url + "/_sandbox/messages", params={"account": ACCOUNT}, timeout=2).status_code < 500
+        except httpx.HTTPError:
+            return False
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
 class Daemon:
-    def __init__(self, extra_env=None):
+    def __init__(self, extra_env=None, sandbox=None):
+        """`sandbox`: a Sandbox to use instead of the embedded one."""
         self.dir = tempfile.mkdtemp(prefix="wabridge-compat-")
         self.port, self.sb_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.sandbox = f"http://127.0.0.1:{self.sb_port}"
+        self.sandbox = sandbox.url if sandbox else f"http://127.0.0.1:{self.sb_port}"
         # No send pacing: the tests send in bursts.
-        env = dict(os.environ, WABRIDGE_API_KEY=KEY, WABRIDGE_SEND_PER_MINUTE="0", **(extra_env or {}))
+        self.env = dict(os.environ, WABRIDGE_API_KEY=KEY, WABRIDGE_SEND_PER_MINUTE="0", **(extra_env or {}))
+        wa = ["--wa-url", sandbox.url + "/"] if sandbox else \
+            ["--sandbox", "--sandbox-listen", f"127.0.0.1:{self.sb_port}"]
+        self.argv = [BIN, "serve", *wa,
+                     "--listen", f"127.0.0.1:{self.port}", "--data-dir", os.path.join(self.dir, "data"),
+                     "--webhook-retry-base-ms", "100", "--webhook-retry-max-ms", "1000"]
         self.log = open(os.path.join(self.dir, "daemon.log"), "wb")
-        self.proc = subprocess.Popen(
-            [BIN, "serve", "--sandbox", "--sandbox-listen", f"127.0.0.1:{self.sb_port}",
-             "--listen", f"127.0.0.1:{self.port}", "--data-dir", os.path.join(self.dir, "data"),
-             "--webhook-retry-base-ms", "100", "--webhook-retry-max-ms", "1000"],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT,
-        )
+        self._spawn()
+
+    def _spawn(self):
+        self.proc = subprocess.Popen(self.argv, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         eventually("the daemon to listen", self._up, 30)
 
     def _up(self):
@@ -69,6 +100,15 @@ class Daemon:
         except subprocess.TimeoutExpired:
             self.proc.kill()
         self.log.close()
+
+    def restart(self):
+        """A new daemon process on the same ports, data dir and arguments
+        (after the old one has exited: stop it first)."""
+        assert self.proc.poll() is not None, "the daemon is still running"
+        if not self.log.closed:
+            self.log.close()
+        self.log = open(self.log.name, "ab")
+        self._spawn()
 
     def native(self):
         return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {KEY}"}, timeout=60)
