@@ -38,9 +38,6 @@ impl ActAs for OpenWa {
     }
 }
 
-/// Wrapper bodies are small: a text message at most.
-const WRAPPER_MAX_BODY: usize = 1 << 20;
-
 /// A refused key, in the open-wa routes' shape.
 fn deny(d: Denied) -> Response {
     (
@@ -73,7 +70,6 @@ pub fn routes(core: Core, keys: Keys, qr_wait: Duration) -> Router {
         .route("/session/{id}", delete(h::delete))
         .route("/sessions", get(h::sessions))
         .route("/message/send", post(h::send))
-        .layer(DefaultBodyLimit::max(WRAPPER_MAX_BODY))
         .route_layer(middleware::from_fn_with_state(
             Guard::new(keys, deny),
             require_key,
