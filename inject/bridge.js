@@ -246,6 +246,29 @@
     return { id: widStr(r.id), ack: typeof r.ack === 'number' ? r.ack : 0, timestamp: Math.floor(Date.now() / 1000) };
   }
 
+  // Every wa-js member bridge.js uses (the contract test keeps this list
+  // equal to the code's uses). A WhatsApp Web build on which wa-js lacks one
+  // is INCOMPATIBLE: the daemon says so instead of failing call by call.
+  const NEEDS = [
+    'blocklist.blockContact', 'blocklist.isBlocked', 'blocklist.unblockContact',
+    'chat.deleteMessage', 'chat.downloadMedia', 'chat.editMessage', 'chat.getMessages', 'chat.list',
+    'chat.markIsComposing', 'chat.markIsPaused', 'chat.markIsRead', 'chat.markIsRecording',
+    'chat.sendCreatePollMessage', 'chat.sendFileMessage', 'chat.sendLocationMessage',
+    'chat.sendReactionToMessage', 'chat.sendTextMessage', 'chat.sendVCardContactMessage', 'conn',
+    'conn.genLinkDeviceCodeForPhoneNumber', 'conn.getAuthCode', 'conn.getMyUserId',
+    'conn.getPlatform', 'conn.isAuthenticated', 'conn.isOnline', 'conn.logout',
+    'conn.markAvailable', 'contact.getBusinessProfile', 'contact.getPnLidEntry',
+    'contact.getProfilePictureUrl', 'contact.getStatus', 'contact.queryWidExists',
+    'contact.subscribePresence', 'group.addParticipants', 'group.create', 'group.getAllGroups',
+    'group.getInviteCode', 'group.getParticipants', 'group.join', 'group.leave',
+    'group.removeParticipants', 'group.setSubject', 'isReady', 'loader', 'loader.onReady', 'on',
+    'profile.getMyProfileName', 'version',
+  ];
+
+  function lookup(path) {
+    return path.split('.').reduce((o, k) => (o == null ? undefined : o[k]), window.WPP);
+  }
+
   // A group this account is in; the daemon maps the prefix to 404.
   async function myGroup(id) {
     const found = (await WPP.group.getAllGroups()).filter(Boolean).find((c) => widStr(c.id) === id);
@@ -255,6 +278,13 @@
 
   // The daemon's calls. Each returns JSON-able values; errors throw.
   window.__wabridge = {
+    // The versions in play, and what of NEEDS this build lacks.
+    compat() {
+      const W = window.WPP;
+      const waWeb = (window.Debug && window.Debug.VERSION) || null;
+      if (!W) return { wa_js: null, wa_web: waWeb, missing: ['WPP'] };
+      return { wa_js: W.version || null, wa_web: waWeb, missing: NEEDS.filter((p) => lookup(p) === undefined) };
+    },
     state() {
       const W = window.WPP;
       if (!W || !W.conn) return { wpp: false };

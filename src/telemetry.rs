@@ -13,6 +13,8 @@ pub const WEBHOOK_SECONDS: &str = "wabridge_webhook_attempt_seconds";
 pub const OUTBOX: &str = "wabridge_outbox_deliveries";
 pub const BROWSER_LAUNCHES: &str = "wabridge_browser_launches_total";
 pub const BROWSER_CRASHES: &str = "wabridge_browser_crashes_total";
+/// Browser lives ended because wa-js could not come up on the WhatsApp Web build.
+pub const INCOMPATIBLE: &str = "wabridge_session_incompatible_total";
 pub const HTTP_REQUESTS: &str = "wabridge_http_requests_total";
 pub const HTTP_SECONDS: &str = "wabridge_http_request_seconds";
 pub const PAGE_CALL_SECONDS: &str = "wabridge_page_call_seconds";
@@ -41,6 +43,10 @@ pub fn describe() {
         BROWSER_CRASHES,
         "Browser or page crashes and hangs, by session."
     );
+    describe_counter!(
+        INCOMPATIBLE,
+        "Browser lives that found a WhatsApp Web build wa-js cannot run on, by session."
+    );
     describe_counter!(HTTP_REQUESTS, "API requests by route, method and status.");
     describe_histogram!(HTTP_SECONDS, "API request latency by route, seconds.");
     describe_histogram!(
@@ -64,6 +70,10 @@ pub fn webhook_attempt(outcome: &'static str, took: Duration) {
 
 pub fn browser_launched(session: &str) {
     metrics::counter!(BROWSER_LAUNCHES, "session" => session.to_string()).increment(1);
+}
+
+pub fn session_incompatible(session: &str) {
+    metrics::counter!(INCOMPATIBLE, "session" => session.to_string()).increment(1);
 }
 
 pub fn browser_crashed(session: &str) {

@@ -132,6 +132,17 @@ function defineTests() {
     if (problems.length) assert.fail(`${BRIDGE_JS} misuses WPP:\n  ${problems.join('\n  ')}`);
   });
 
+  test('bridge.js NEEDS lists exactly the wa-js members it uses (what INCOMPATIBLE checks)', () => {
+    const src = fs.readFileSync(BRIDGE_JS, 'utf8');
+    const m = /const NEEDS = (\[[\s\S]*?\]);/.exec(src);
+    assert.ok(m, 'bridge.js declares const NEEDS = [...]');
+    const needs = new Set(JSON.parse(m[1].replace(/'/g, '"').replace(/,\s*\]/, ']')));
+    const used = new Set(bridgeUses().map((u) => u.path));
+    const missing = [...used].filter((p) => !needs.has(p)).sort();
+    const extra = [...needs].filter((p) => !used.has(p)).sort();
+    assert.deepEqual({ missing, extra }, { missing: [], extra: [] }, JSON.stringify([...used].sort()));
+  });
+
   test('events bridge.js listens to and the sandbox emits are wa-js events', () => {
     const names = waEventNames();
     assert.ok(names.has('chat.new_message') && names.has('conn.auth_code_change'), 'event extractor found too little');

@@ -16,10 +16,13 @@ pub enum Status {
     Disconnected,
     LoggedOut,
     Failed,
+    /// The page library (wa-js) cannot come up on this WhatsApp Web build;
+    /// the session retries with backoff and picks up a fixed build.
+    Incompatible,
 }
 
 impl Status {
-    pub const ALL: [Status; 7] = [
+    pub const ALL: [Status; 8] = [
         Status::Stopped,
         Status::Starting,
         Status::ScanQr,
@@ -27,6 +30,7 @@ impl Status {
         Status::Disconnected,
         Status::LoggedOut,
         Status::Failed,
+        Status::Incompatible,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -38,6 +42,7 @@ impl Status {
             Status::Disconnected => "DISCONNECTED",
             Status::LoggedOut => "LOGGED_OUT",
             Status::Failed => "FAILED",
+            Status::Incompatible => "INCOMPATIBLE",
         }
     }
 
@@ -45,7 +50,11 @@ impl Status {
     pub fn is_running(self) -> bool {
         matches!(
             self,
-            Status::Starting | Status::ScanQr | Status::Connected | Status::Disconnected
+            Status::Starting
+                | Status::ScanQr
+                | Status::Connected
+                | Status::Disconnected
+                | Status::Incompatible
         )
     }
 }

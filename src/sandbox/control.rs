@@ -29,6 +29,7 @@ pub fn routes() -> Router<Sandbox> {
         .route("/accounts/{phone}/unlink", post(unlink))
         .route("/drop", post(drop_all))
         .route("/lose-replies", post(lose_replies))
+        .route("/build", post(set_build))
         .route("/contacts/{phone}", axum::routing::put(set_profile))
         .route("/pictures/{phone}", axum::routing::get(picture))
         .route("/presence", post(presence))
@@ -322,6 +323,18 @@ async fn lose_replies(State(sb): State<Sandbox>, raw: Bytes) -> Res {
     let on = v["on"].as_bool().unwrap_or(true);
     sb.world.lock().await.lose_replies = on;
     Ok(Json(json!({"lose_replies": on})).into_response())
+}
+
+/// `{"version"?, "missing"?: ["chat.sendTextMessage", ...]}`: pages loaded
+/// from now on play this WhatsApp Web build; `{}` restores the normal one.
+async fn set_build(State(sb): State<Sandbox>, raw: Bytes) -> Res {
+    let v: Value = serde_json::from_slice(&raw).unwrap_or_else(|_| json!({}));
+    let build = json!({
+        "version": v["version"].as_str(),
+        "missing": v["missing"].as_array().cloned().unwrap_or_default(),
+    });
+    sb.world.lock().await.build = build.clone();
+    Ok(Json(build).into_response())
 }
 
 async fn drop_all(State(sb): State<Sandbox>) -> Res {

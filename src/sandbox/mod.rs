@@ -8,7 +8,7 @@ mod people;
 mod socket;
 mod world;
 
-use axum::{Router, http::header, response::IntoResponse, routing::get};
+use axum::{Router, extract::State, http::header, response::IntoResponse, routing::get};
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 use tokio::sync::Mutex;
 use world::{Persisted, World};
@@ -108,10 +108,15 @@ async fn index() -> impl IntoResponse {
         INDEX_HTML,
     )
 }
-async fn wpp_js() -> impl IntoResponse {
+/// The page library, preceded by the build the sandbox plays now.
+async fn wpp_js(State(sb): State<Sandbox>) -> impl IntoResponse {
+    let build = sb.world.lock().await.build.clone();
     (
-        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-        WPP_JS,
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        format!("window.__sandboxBuild = {build};\n{WPP_JS}"),
     )
 }
 async fn page_js() -> impl IntoResponse {

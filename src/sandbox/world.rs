@@ -244,6 +244,10 @@ pub struct World {
     /// Sends are taken but their answers never reach the device, as when a
     /// connection dies right after a send (`POST /_sandbox/lose-replies`).
     pub lose_replies: bool,
+    /// The WhatsApp Web build pages get: `{"version", "missing": [wa-js
+    /// members this build lacks]}` (`POST /_sandbox/build`); `{}` is the
+    /// normal one.
+    pub build: Value,
 }
 
 pub enum LinkError {
@@ -298,6 +302,7 @@ impl World {
             next_conn: 1,
             dirty: false,
             lose_replies: false,
+            build: json!({}),
         }
     }
 

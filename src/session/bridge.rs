@@ -200,6 +200,16 @@ pub struct ChatInfo {
 
 /// One page's `window.__wabridge`, one typed method per call of bridge.js.
 /// Every call has a timeout.
+/// What `compat()` reports: the WhatsApp Web build, the wa-js version and
+/// what of bridge.js's needs this build lacks.
+#[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize, PartialEq)]
+pub struct Compat {
+    pub wa_web: Option<String>,
+    pub wa_js: Option<String>,
+    #[serde(default)]
+    pub missing: Vec<String>,
+}
+
 #[derive(Clone)]
 pub struct Bridge {
     page: Page,
@@ -219,6 +229,11 @@ impl Bridge {
     /// [`crate::domain::message::new_message_id`]): a send whose outcome was
     /// lost can be looked for, and sent again under the same id, which
     /// WhatsApp takes once.
+    /// The versions in play and the wa-js members this build lacks.
+    pub async fn compat(&self) -> Result<Compat, CallError> {
+        self.call("compat", &[]).await
+    }
+
     pub async fn send_text(
         &self,
         to: &Wid,

@@ -3,7 +3,7 @@
 //! the driver relaunches it on the same profile with backoff; the link
 //! survives because it lives in the profile.
 
-use super::bridge::{self, BINDING, BRIDGE_JS, Bridge, BridgeEvent, CallError, PRELUDE_JS};
+use super::bridge::{self, BINDING, BRIDGE_JS, Bridge, BridgeEvent, CallError, Compat, PRELUDE_JS};
 use super::browser::{self, RunningBrowser};
 use super::inbound::Inbound;
 use super::{LiveState, SessionEnv};
@@ -30,6 +30,8 @@ enum Outcome {
     Failed(String),
     /// Browser or page died or hung: relaunch.
     Crashed(String),
+    /// wa-js cannot come up on this WhatsApp Web build: say so, retry later.
+    Incompatible(Compat, String),
 }
 
 pub struct Driver {
@@ -41,11 +43,21 @@ pub struct Driver {
     inbound: Inbound,
 }
 
-struct Backoff(Duration);
+struct Backoff(Duration, Duration);
 impl Backoff {
+    /// Relaunches after a crash: 1 s, doubling to 30 s.
+    fn fast() -> Self {
+        Backoff(Duration::from_secs(1), Duration::from_secs(30))
+    }
+
+    /// Retries of an INCOMPATIBLE build: 10 s, doubling to 10 minutes.
+    fn slow() -> Self {
+        Backoff(Duration::from_secs(10), Duration::from_secs(600))
+    }
+
     fn next(&mut self) -> Duration {
         let d = self.0;
-        self.0 = (self.0 * 2).min(Duration::from_secs(30));
+        self.0 = (self.0 * 2).min(self.1);
         // Jitter so many sessions do not relaunch in lockstep.
         d + Duration::from_millis(rand::random::<u64>() % 250)
     }
@@ -114,7 +126,9 @@ impl Driver {
     }
 
     pub async fn run(mut self) {
-        let mut backoff = Backoff(Duration::from_secs(1));
+        let mut backoff = Backoff::fast();
+        // A build WhatsApp rolled out is not fixed in seconds: retry slowly.
+        let mut incompatible = Backoff::slow();
         let mut failures = 0u32;
         loop {
             if self.state.borrow().status != Status::Disconnected {
@@ -191,12 +205,27 @@ impl Driver {
                     tracing::warn!(session = %self.id, "{msg}; retrying");
                     self.set_status(Status::Disconnected, Some(msg));
                 }
+                Outcome::Incompatible(compat, why) => {
+                    b.shutdown().await;
+                    crate::telemetry::session_incompatible(self.id.as_str());
+                    tracing::warn!(session = %self.id, wa_web = compat.wa_web.as_deref().unwrap_or("?"), wa_js = compat.wa_js.as_deref().unwrap_or("?"), missing = ?compat.missing, "{why}");
+                    self.update(|s| {
+                        s.status = Status::Incompatible;
+                        s.error = Some(why);
+                        s.details = Some(json!(compat));
+                        s.qr = None;
+                    });
+                    if !self.pause(incompatible.next()).await {
+                        return;
+                    }
+                    continue;
+                }
                 Outcome::Crashed(msg) => {
                     drop(b);
                     crate::telemetry::browser_crashed(self.id.as_str());
                     tracing::warn!(session = %self.id, "{msg}; relaunching the browser");
                     if started.elapsed() > Duration::from_secs(60) {
-                        backoff = Backoff(Duration::from_secs(1));
+                        backoff = Backoff::fast();
                         failures = 0;
                     }
                     self.set_status(Status::Disconnected, Some(msg));
@@ -310,6 +339,7 @@ impl Driver {
 
         let mut gone = b.gone.clone();
         let mut ready = false;
+        let mut compat_checked = false;
         let ready_deadline = tokio::time::sleep(self.env.config.load_timeout);
         tokio::pin!(ready_deadline);
         let mut health = tokio::time::interval(Duration::from_secs(10));
@@ -349,6 +379,12 @@ impl Driver {
                         if let Some(o) = outcome {
                             return o;
                         }
+                        if ready && !compat_checked {
+                            compat_checked = true;
+                            if let Some(o) = self.check_compat(&bridge, "wa-js came up without members bridge.js needs").await {
+                                return o;
+                            }
+                        }
                         self.inbound.catch_up_if_due(&bridge).await;
                     }
                     Some(_) => {}
@@ -369,6 +405,12 @@ impl Driver {
                 _ = &mut ready_deadline, if !ready => {
                     let title: String = bridge::evaluate(page, t, "document.title").await.unwrap_or_default();
                     let wpp: bool = bridge::evaluate(page, t, "typeof window.WPP === 'object'").await.unwrap_or(false);
+                    // wa-js loaded but never came up: this build is not one it knows.
+                    if wpp {
+                        let why = format!("wa-js did not come up on this WhatsApp Web build within {}s", self.env.config.load_timeout.as_secs());
+                        let compat = bridge.compat().await.unwrap_or_default();
+                        return Outcome::Incompatible(compat, why);
+                    }
                     return Outcome::Failed(format!(
                         "WhatsApp Web did not start within {}s at {url} (page title {title:?}; {})",
                         self.env.config.load_timeout.as_secs(),
@@ -390,6 +432,26 @@ impl Driver {
                 }
             }
         }
+    }
+
+    /// Once the page is ready: records the versions in play, and answers
+    /// INCOMPATIBLE if this build lacks what bridge.js needs.
+    async fn check_compat(&self, bridge: &Bridge, why: &str) -> Option<Outcome> {
+        let compat = match bridge.compat().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::debug!(session = %self.id, "no version report from the page: {e}");
+                return None;
+            }
+        };
+        self.update(|s| {
+            s.versions = Some(json!({"wa_web": compat.wa_web, "wa_js": compat.wa_js}));
+            s.details = None;
+        });
+        if compat.missing.is_empty() {
+            return None;
+        }
+        Some(Outcome::Incompatible(compat, why.to_string()))
     }
 
     /// Real WhatsApp Web has no `WPP`: inject wa-js on every load.

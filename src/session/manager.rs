@@ -159,6 +159,8 @@ impl Manager {
             qr: None,
             me: rec.me.clone(),
             platform: rec.platform.clone(),
+            versions: None,
+            details: None,
         });
         let (page_tx, page_rx) = watch::channel(None);
         let driver = Driver::new(id.clone(), self.env.clone(), state_tx, page_tx, cmd_rx);

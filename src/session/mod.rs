@@ -30,6 +30,11 @@ pub struct LiveState {
     pub qr: Option<String>,
     pub me: Option<Me>,
     pub platform: Option<String>,
+    /// The WhatsApp Web build and the wa-js version of this browser life
+    /// (`{"wa_web", "wa_js"}`), once the page told them.
+    pub versions: Option<serde_json::Value>,
+    /// INCOMPATIBLE: `{"wa_web", "wa_js", "missing": [...]}`.
+    pub details: Option<serde_json::Value>,
 }
 
 /// Session records, with read-modify-write that stamps `updated_at`.

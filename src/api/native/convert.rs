@@ -147,6 +147,15 @@ pub fn session(v: &SessionView) -> Value {
     if let Some(e) = v.error() {
         out["error"] = json!(e);
     }
+    if let Some(l) = live {
+        out["versions"] = l
+            .versions
+            .clone()
+            .unwrap_or_else(|| json!({"wa_web": null, "wa_js": null}));
+        if let Some(d) = &l.details {
+            out["details"] = d.clone();
+        }
+    }
     out
 }
 

@@ -206,7 +206,7 @@ pub fn state(s: Status) -> &'static str {
         Status::Starting => "OPENING",
         Status::ScanQr | Status::LoggedOut => "UNPAIRED",
         Status::Disconnected => "DISCONNECTED",
-        Status::Stopped | Status::Failed => "UNLAUNCHED",
+        Status::Stopped | Status::Failed | Status::Incompatible => "UNLAUNCHED",
     }
 }
 

@@ -376,6 +376,7 @@
   }
 
   const WPP = {
+    version: '3.0.0-sandbox',
     get isReady() { return started; },
     get isFullReady() { return started && online; },
     loader: {
@@ -667,6 +668,18 @@
       });
     },
   };
+
+  // The WhatsApp Web build this page plays. The sandbox can serve a "new
+  // build" on which wa-js lacks members (POST /_sandbox/build), as when
+  // WhatsApp changes its internals under wa-js.
+  const build = window.__sandboxBuild || {};
+  window.Debug = { VERSION: build.version || '2.3000.1000000000-sandbox' };
+  for (const path of build.missing || []) {
+    const keys = path.split('.');
+    const last = keys.pop();
+    const owner = keys.reduce((o, k) => (o == null ? undefined : o[k]), WPP);
+    if (owner) delete owner[last];
+  }
 
   window.WPP = WPP;
   window.__sandboxDevice = device;
