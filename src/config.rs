@@ -23,6 +23,38 @@ pub enum Command {
     Sandbox(SandboxArgs),
     /// Exit 0 if the daemon at --url answers /health (for Docker's HEALTHCHECK).
     Healthcheck(HealthcheckArgs),
+    /// Check a wa-js file (the bundled one, or --wajs / WABRIDGE_WAJS)
+    /// against what bridge.js needs, in a headless browser; exit 1 and say
+    /// what is missing if it falls short.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DoctorArgs {
+    /// The wa-js file to check.
+    #[arg(long, env = "WABRIDGE_WAJS")]
+    pub wajs: Option<PathBuf>,
+    /// Which browser to check it in.
+    #[arg(long, env = "WABRIDGE_BROWSER", value_enum, default_value = "auto")]
+    pub browser: BrowserKind,
+    #[arg(long, env = "WABRIDGE_CHROMIUM")]
+    pub chromium: Option<PathBuf>,
+}
+
+/// The wa-js that ships (installed by `npm ci` in inject/).
+pub const BUNDLED_WAJS: &str = "inject/node_modules/@wppconnect/wa-js/dist/wppconnect-wa.js";
+
+/// The wa-js file to use, and whether an operator chose it: `--wajs` /
+/// `WABRIDGE_WAJS`, else `WABRIDGE_WAJS_PATH` (its older name), else the
+/// bundled one.
+pub fn wajs_choice(flag: Option<&PathBuf>) -> (PathBuf, bool) {
+    if let Some(p) = flag {
+        return (p.clone(), true);
+    }
+    match std::env::var_os("WABRIDGE_WAJS_PATH") {
+        Some(p) if !p.is_empty() => (PathBuf::from(p), true),
+        _ => (PathBuf::from(BUNDLED_WAJS), false),
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -105,13 +137,10 @@ pub struct ServeArgs {
         default_value = "https://web.whatsapp.com"
     )]
     pub wa_url: String,
-    /// Path of wa-js (`wppconnect-wa.js`), injected in real mode.
-    #[arg(
-        long,
-        env = "WABRIDGE_WAJS_PATH",
-        default_value = "inject/node_modules/@wppconnect/wa-js/dist/wppconnect-wa.js"
-    )]
-    pub wajs_path: PathBuf,
+    /// A wa-js file (`wppconnect-wa.js`) to inject in real mode instead of
+    /// the bundled one; checked at start (`wabridge doctor` tells why not).
+    #[arg(long = "wajs", alias = "wajs-path", env = "WABRIDGE_WAJS")]
+    pub wajs: Option<PathBuf>,
     /// Also run the sandbox and point sessions at it.
     #[arg(long, env = "WABRIDGE_SANDBOX")]
     pub sandbox: bool,

@@ -70,6 +70,21 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let (exe, shell) = spec.resolve()?;
     tracing::info!(browser = %exe.display(), headless_shell = shell, "browser");
+    // An operator's wa-js is checked now: a broken file is a clear error at
+    // start, not sessions failing one by one.
+    let (wajs, chosen) = config::wajs_choice(args.wajs.as_ref());
+    if chosen {
+        let c = session::wajs::check_file(&spec, &wajs).await?;
+        if !c.missing.is_empty() {
+            anyhow::bail!(
+                "the wa-js at {} lacks what wabridge needs: {} (wabridge doctor --wajs {} says more)",
+                wajs.display(),
+                c.missing.join(", "),
+                wajs.display()
+            );
+        }
+        tracing::info!(wajs = %wajs.display(), version = c.wa_js.as_deref().unwrap_or("?"), "wa-js chosen by the operator");
+    }
 
     let global_hook = args.webhook.global()?;
     let user_ids = api::cloud::convert::UserIds::new(secret_file(&data_dir, "user-id-key")?);
@@ -87,7 +102,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         data_dir: data_dir.clone(),
         browser: spec,
         wa_url,
-        wajs_path: args.wajs_path.clone(),
+        wajs_path: wajs.clone(),
         page_timeout: args.page_timeout(),
         load_timeout: args.load_timeout(),
         print_qr: args.print_qr,
@@ -249,6 +264,34 @@ pub async fn healthcheck(args: HealthcheckArgs) -> anyhow::Result<()> {
         resp.status()
     );
     Ok(())
+}
+
+/// `wabridge doctor`: checks a wa-js file against what bridge.js needs.
+/// Ok(true) if it has everything.
+pub async fn doctor(args: crate::config::DoctorArgs) -> anyhow::Result<bool> {
+    let (path, _) = config::wajs_choice(args.wajs.as_ref());
+    let spec = session::browser::BrowserSpec {
+        kind: args.browser,
+        executable: args.chromium.clone(),
+        no_sandbox: false,
+    };
+    let c = session::wajs::check_file(&spec, &path).await?;
+    let needs = session::bridge::needs();
+    println!("wa-js file:   {}", path.display());
+    println!(
+        "wa-js:        {}",
+        c.wa_js.as_deref().unwrap_or("(no version)")
+    );
+    println!("bridge.js:    needs {} members", needs.len());
+    if c.missing.is_empty() {
+        println!("result:       ok, every member bridge.js calls is there");
+    } else {
+        println!("result:       {} missing:", c.missing.len());
+        for m in &c.missing {
+            println!("  - WPP.{m}");
+        }
+    }
+    Ok(c.missing.is_empty())
 }
 
 /// SIGTERM or Ctrl-C.

@@ -526,6 +526,20 @@ pub async fn evaluate<T: DeserializeOwned>(
 
 /// Injects wa-js into a page that has no `window.WPP` (real WhatsApp Web;
 /// the sandbox brings its own). Returns whether it injected.
+/// The wa-js members bridge.js calls: its `NEEDS` list (the contract test
+/// keeps that list equal to what the code calls).
+pub fn needs() -> Vec<String> {
+    let Some(start) = BRIDGE_JS.find("const NEEDS = [") else {
+        return Vec::new();
+    };
+    let rest = &BRIDGE_JS[start + "const NEEDS = [".len()..];
+    let list = &rest[..rest.find("];").unwrap_or(0)];
+    list.split(',')
+        .map(|s| s.trim().trim_matches('\'').to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 pub async fn inject_wajs_if_missing(
     page: &Page,
     timeout: Duration,
@@ -541,6 +555,24 @@ pub async fn inject_wajs_if_missing(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn needs_lists_what_bridge_js_calls() {
+        let n = needs();
+        assert!(n.len() > 30, "{n:?}");
+        for m in [
+            "chat.sendTextMessage",
+            "conn.getAuthCode",
+            "isReady",
+            "version",
+        ] {
+            assert!(n.iter().any(|x| x == m), "{m} in {n:?}");
+        }
+        assert!(
+            n.iter().all(|m| !m.contains('\'') && !m.contains(' ')),
+            "{n:?}"
+        );
+    }
 
     #[test]
     fn parses_batches_and_ignores_unknown() {

@@ -405,11 +405,14 @@ impl Driver {
                 _ = &mut ready_deadline, if !ready => {
                     let title: String = bridge::evaluate(page, t, "document.title").await.unwrap_or_default();
                     let wpp: bool = bridge::evaluate(page, t, "typeof window.WPP === 'object'").await.unwrap_or(false);
-                    // wa-js loaded but never came up: this build is not one it knows.
+                    // wa-js loaded into WhatsApp Web (it has a build number)
+                    // but never came up: a build wa-js does not know.
                     if wpp {
-                        let why = format!("wa-js did not come up on this WhatsApp Web build within {}s", self.env.config.load_timeout.as_secs());
                         let compat = bridge.compat().await.unwrap_or_default();
-                        return Outcome::Incompatible(compat, why);
+                        if compat.wa_web.is_some() {
+                            let why = format!("wa-js did not come up on this WhatsApp Web build within {}s", self.env.config.load_timeout.as_secs());
+                            return Outcome::Incompatible(compat, why);
+                        }
                     }
                     return Outcome::Failed(format!(
                         "WhatsApp Web did not start within {}s at {url} (page title {title:?}; {})",

@@ -7,6 +7,7 @@ pub mod browser;
 mod driver;
 mod inbound;
 mod manager;
+pub mod wajs;
 
 /// Inbound media larger than this is not kept.
 pub const MAX_MEDIA: usize = 64 << 20;
@@ -124,7 +125,7 @@ impl SessionEnv {
         }
         let src = std::fs::read_to_string(&self.config.wajs_path).map_err(|e| {
             format!(
-                "wa-js not found at {} ({e}); run `npm ci` in inject/ or set WABRIDGE_WAJS_PATH",
+                "wa-js not found at {} ({e}); run `npm ci` in inject/ or set WABRIDGE_WAJS",
                 self.config.wajs_path.display()
             )
         })?;
