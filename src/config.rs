@@ -169,6 +169,13 @@ pub struct ServeArgs {
     /// space returns, instead of the database failing mid-write. 0: off.
     #[arg(long, env = "WABRIDGE_MIN_FREE_DISK_MB", default_value_t = 64.0)]
     pub min_free_disk_mb: f64,
+    /// Recycle a session's browser when its process tree's PSS passes this
+    /// (MB; 0: never): restarted at a quiet moment, no rescan, nothing lost.
+    #[arg(long, env = "WABRIDGE_SESSION_MAX_PSS_MB", default_value_t = 0)]
+    pub session_max_pss_mb: u64,
+    /// Recycle a session's browser after this long (`12h`, `3d`; `0`: never).
+    #[arg(long, env = "WABRIDGE_BROWSER_MAX_AGE", default_value = "0", value_parser = parse_age)]
+    pub browser_max_age: Duration,
     /// The database's page cache (MB): the daemon's memory stays near this
     /// whatever the size of the stored history.
     #[arg(long, env = "WABRIDGE_STORE_CACHE_MB", default_value_t = 32.0)]
@@ -368,6 +375,13 @@ pub struct HealthcheckArgs {
     /// (the process answers).
     #[arg(long)]
     pub ready: bool,
+}
+
+fn parse_age(s: &str) -> Result<Duration, String> {
+    if s.trim() == "0" {
+        return Ok(Duration::ZERO);
+    }
+    humantime::parse_duration(s.trim()).map_err(|e| format!("{e} (e.g. 12h, 3d, 0 for never)"))
 }
 
 pub fn default_data_dir() -> PathBuf {

@@ -106,6 +106,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         page_timeout: args.page_timeout(),
         load_timeout: args.load_timeout(),
         print_qr: args.print_qr,
+        max_pss: (args.session_max_pss_mb > 0).then_some(args.session_max_pss_mb << 20),
+        max_age: (!args.browser_max_age.is_zero()).then_some(args.browser_max_age),
     };
     let env = std::sync::Arc::new(session::SessionEnv::new(config, pipeline, store.clone()));
     let manager = session::Manager::new(env);

@@ -13,6 +13,10 @@ pub const WEBHOOK_SECONDS: &str = "wabridge_webhook_attempt_seconds";
 pub const OUTBOX: &str = "wabridge_outbox_deliveries";
 pub const BROWSER_LAUNCHES: &str = "wabridge_browser_launches_total";
 pub const BROWSER_CRASHES: &str = "wabridge_browser_crashes_total";
+/// Browser restarts for a memory or age ceiling, by session and reason.
+pub const BROWSER_RECYCLES: &str = "wabridge_browser_recycles_total";
+/// A session browser's PSS (its whole process tree), bytes.
+pub const BROWSER_PSS: &str = "wabridge_session_browser_pss_bytes";
 /// Browser lives ended because wa-js could not come up on the WhatsApp Web build.
 pub const INCOMPATIBLE: &str = "wabridge_session_incompatible_total";
 pub const HTTP_REQUESTS: &str = "wabridge_http_requests_total";
@@ -44,6 +48,14 @@ pub fn describe() {
         "Browser or page crashes and hangs, by session."
     );
     describe_counter!(
+        BROWSER_RECYCLES,
+        "Browser restarts for a memory or age ceiling, by session and reason."
+    );
+    metrics::describe_gauge!(
+        BROWSER_PSS,
+        "A session browser's PSS, its whole process tree, bytes."
+    );
+    describe_counter!(
         INCOMPATIBLE,
         "Browser lives that found a WhatsApp Web build wa-js cannot run on, by session."
     );
@@ -70,6 +82,15 @@ pub fn webhook_attempt(outcome: &'static str, took: Duration) {
 
 pub fn browser_launched(session: &str) {
     metrics::counter!(BROWSER_LAUNCHES, "session" => session.to_string()).increment(1);
+}
+
+pub fn browser_recycled(session: &str, reason: &'static str) {
+    metrics::counter!(BROWSER_RECYCLES, "session" => session.to_string(), "reason" => reason)
+        .increment(1);
+}
+
+pub fn browser_pss(session: &str, bytes: u64) {
+    metrics::gauge!(BROWSER_PSS, "session" => session.to_string()).set(bytes as f64);
 }
 
 pub fn session_incompatible(session: &str) {

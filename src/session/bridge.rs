@@ -6,6 +6,8 @@ use crate::domain::Wid;
 use chromiumoxide::Page;
 use serde::{Deserialize, de::DeserializeOwned};
 use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 pub const BINDING: &str = "__wabridgeEmit";
@@ -212,16 +214,41 @@ pub struct Compat {
 
 #[derive(Clone)]
 pub struct Bridge {
+    calls: Option<Arc<AtomicUsize>>,
     page: Page,
     timeout: Duration,
 }
 
 impl Bridge {
     pub fn new(page: Page, timeout: Duration) -> Self {
-        Bridge { page, timeout }
+        Bridge {
+            page,
+            timeout,
+            calls: None,
+        }
+    }
+
+    /// Counts this bridge's calls in flight in `calls` (the session's: a
+    /// browser recycle waits for none).
+    pub fn counting(mut self, calls: Arc<AtomicUsize>) -> Self {
+        self.calls = Some(calls);
+        self
     }
 
     async fn call<T: DeserializeOwned>(&self, func: &str, args: &[Value]) -> Result<T, CallError> {
+        struct InFlight<'a>(Option<&'a AtomicUsize>);
+        impl Drop for InFlight<'_> {
+            fn drop(&mut self) {
+                if let Some(c) = self.0 {
+                    c.fetch_sub(1, Ordering::SeqCst);
+                }
+            }
+        }
+        let counter = self.calls.as_deref();
+        if let Some(c) = counter {
+            c.fetch_add(1, Ordering::SeqCst);
+        }
+        let _in_flight = InFlight(counter);
         call(&self.page, self.timeout, func, args).await
     }
 

@@ -32,7 +32,22 @@ enum Outcome {
     Crashed(String),
     /// wa-js cannot come up on this WhatsApp Web build: say so, retry later.
     Incompatible(Compat, String),
+    /// Past a memory or age ceiling: restart the browser now, at a quiet
+    /// moment. `reason`: `recycled_memory` or `recycled_age`.
+    Recycle {
+        reason: &'static str,
+        detail: String,
+    },
 }
+
+/// A browser is recycled for memory at most this often: a ceiling below
+/// what a session needs at rest must not restart it over and over.
+const MEMORY_RECYCLE_GAP: Duration = Duration::from_secs(600);
+
+/// A recycle waits for calls in flight (sends) to end; after this many
+/// health ticks it goes anyway (an unknown send outcome is handled by its
+/// Idempotency-Key).
+const RECYCLE_MAX_DEFERRALS: u32 = 6;
 
 pub struct Driver {
     id: SessionId,
@@ -41,6 +56,8 @@ pub struct Driver {
     page: watch::Sender<Option<Page>>,
     cmds: mpsc::Receiver<Cmd>,
     inbound: Inbound,
+    /// When the browser was last recycled for its memory.
+    memory_recycled: Option<Instant>,
 }
 
 struct Backoff(Duration, Duration);
@@ -73,6 +90,7 @@ impl Driver {
     ) -> Self {
         Driver {
             inbound: Inbound::new(id.clone(), env.clone()),
+            memory_recycled: None,
             id,
             env,
             state,
@@ -164,7 +182,7 @@ impl Driver {
                 }
             };
             let started = Instant::now();
-            let outcome = self.run_page(&b).await;
+            let outcome = self.run_page(&b, started).await;
             let _ = self.page.send(None);
             match outcome {
                 Outcome::Stop(reply) => {
@@ -204,6 +222,30 @@ impl Driver {
                     }
                     tracing::warn!(session = %self.id, "{msg}; retrying");
                     self.set_status(Status::Disconnected, Some(msg));
+                }
+                Outcome::Recycle { reason, detail } => {
+                    b.shutdown().await;
+                    crate::telemetry::browser_recycled(self.id.as_str(), reason);
+                    tracing::info!(session = %self.id, reason, "{detail}; restarting the browser");
+                    if reason == "recycled_memory" {
+                        self.memory_recycled = Some(Instant::now());
+                    }
+                    // Said with its reason; the relaunch follows at once.
+                    self.state.send_modify(|s| {
+                        s.status = Status::Starting;
+                        s.error = None;
+                        s.pss_bytes = None;
+                    });
+                    self.env
+                        .records
+                        .update(&self.id, |r| r.status = Status::Starting);
+                    self.env.pipeline.emit(Event::new(
+                        &self.id,
+                        EventKind::SessionStatus,
+                        json!({"status": Status::Starting, "reason": reason, "detail": detail}),
+                    ));
+                    backoff = Backoff::fast();
+                    continue;
                 }
                 Outcome::Incompatible(compat, why) => {
                     b.shutdown().await;
@@ -285,7 +327,7 @@ impl Driver {
         self.end(Status::LoggedOut, None);
     }
 
-    async fn run_page(&mut self, b: &RunningBrowser) -> Outcome {
+    async fn run_page(&mut self, b: &RunningBrowser, launched: Instant) -> Outcome {
         let page = &b.page;
         let t = self.env.config.page_timeout;
         let bridge = Bridge::new(page.clone(), t);
@@ -345,6 +387,8 @@ impl Driver {
         let mut health = tokio::time::interval(Duration::from_secs(10));
         health.tick().await;
         let mut misses = 0;
+        let mut ticks = 0u32;
+        let mut deferred = 0u32;
         loop {
             tokio::select! {
                 ev = bindings.next() => match ev {
@@ -423,7 +467,13 @@ impl Driver {
                 _ = health.tick() => {
                     self.inbound.retry_catch_up(&bridge).await;
                     match bridge.ping(Duration::from_secs(5)).await {
-                        Ok(_) => misses = 0,
+                        Ok(_) => {
+                            misses = 0;
+                            ticks += 1;
+                            if let Some(o) = self.check_ceilings(b, launched, ticks, &mut deferred) {
+                                return o;
+                            }
+                        }
                         Err(CallError::Timeout(_)) => {
                             misses += 1;
                             if misses >= 2 {
@@ -435,6 +485,71 @@ impl Driver {
                 }
             }
         }
+    }
+
+    /// On a health tick: measures the browser's memory (every tick when a
+    /// ceiling is set, else every minute: reading /proc for a process tree
+    /// is not free at hundreds of sessions) and says when a ceiling is
+    /// passed and the page is quiet.
+    fn check_ceilings(
+        &mut self,
+        b: &RunningBrowser,
+        launched: Instant,
+        ticks: u32,
+        deferred: &mut u32,
+    ) -> Option<Outcome> {
+        let (max_pss, max_age) = (self.env.config.max_pss, self.env.config.max_age);
+        if max_pss.is_none() && ticks % 6 != 1 {
+            return None;
+        }
+        let pss = browser::group_pss_bytes(b.pgid);
+        self.state.send_modify(|s| s.pss_bytes = Some(pss));
+        crate::telemetry::browser_pss(self.id.as_str(), pss);
+        if self.state.borrow().status != Status::Connected {
+            return None;
+        }
+        let over_memory = max_pss.filter(|m| pss > *m).map(|m| {
+            format!(
+                "the browser uses {} MB, over its {} MB ceiling",
+                pss >> 20,
+                m >> 20
+            )
+        });
+        let due = match over_memory {
+            Some(detail)
+                if self
+                    .memory_recycled
+                    .is_none_or(|t| t.elapsed() >= MEMORY_RECYCLE_GAP) =>
+            {
+                Some(("recycled_memory", detail))
+            }
+            Some(detail) => {
+                if ticks % 60 == 1 {
+                    tracing::warn!(session = %self.id, "{detail} right after a recycle: the ceiling is below what this session needs");
+                }
+                None
+            }
+            None => None,
+        }
+        .or_else(|| {
+            max_age.filter(|a| launched.elapsed() >= *a).map(|a| {
+                ("recycled_age", format!("the browser is older than {}", humantime::format_duration(a)))
+            })
+        })?;
+        let busy = self
+            .state
+            .borrow()
+            .calls
+            .load(std::sync::atomic::Ordering::SeqCst);
+        if busy > 0 && *deferred < RECYCLE_MAX_DEFERRALS {
+            *deferred += 1;
+            tracing::debug!(session = %self.id, busy, "recycle due; waiting for calls in flight");
+            return None;
+        }
+        Some(Outcome::Recycle {
+            reason: due.0,
+            detail: due.1,
+        })
     }
 
     /// Once the page is ready: records the versions in play, and answers

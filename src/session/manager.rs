@@ -161,6 +161,8 @@ impl Manager {
             platform: rec.platform.clone(),
             versions: None,
             details: None,
+            pss_bytes: None,
+            calls: Default::default(),
         });
         let (page_tx, page_rx) = watch::channel(None);
         let driver = Driver::new(id.clone(), self.env.clone(), state_tx, page_tx, cmd_rx);
@@ -421,7 +423,7 @@ impl Manager {
             ))
             .into());
         }
-        Ok(Bridge::new(page, self.env.config.page_timeout))
+        Ok(Bridge::new(page, self.env.config.page_timeout).counting(live.calls))
     }
 
     /// The bridge into a session's page while it waits to be linked.

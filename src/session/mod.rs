@@ -36,6 +36,11 @@ pub struct LiveState {
     pub versions: Option<serde_json::Value>,
     /// INCOMPATIBLE: `{"wa_web", "wa_js", "missing": [...]}`.
     pub details: Option<serde_json::Value>,
+    /// The browser's memory (PSS of its process tree), last measured.
+    pub pss_bytes: Option<u64>,
+    /// Calls into the page from the API in flight (sends, actions): a
+    /// recycle waits for a moment with none.
+    pub calls: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Session records, with read-modify-write that stamps `updated_at`.
@@ -84,6 +89,10 @@ pub struct SessionConfig {
     /// How long a page may take to become WhatsApp Web.
     pub load_timeout: Duration,
     pub print_qr: bool,
+    /// Recycling: a browser over this PSS, or older than this, is restarted
+    /// at a quiet moment (no rescan; catch-up covers the gap).
+    pub max_pss: Option<u64>,
+    pub max_age: Option<Duration>,
 }
 
 /// What every driver shares: configuration and the sinks it writes to.

@@ -155,6 +155,9 @@ pub fn session(v: &SessionView) -> Value {
         if let Some(d) = &l.details {
             out["details"] = d.clone();
         }
+        if let Some(p) = l.pss_bytes {
+            out["memory"] = json!({"pss_mb": (p as f64 / 104857.6).round() / 10.0});
+        }
     }
     out
 }

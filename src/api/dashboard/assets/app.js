@@ -422,8 +422,11 @@
     badge.textContent = String(s.status || "");
     badge.dataset.status = String(s.status || "");
     const me = meText(s);
-    $("#detail-me").textContent = me ? "Linked to " + me + (s.platform ? " (" + s.platform + ")" : "") : "Not linked";
-    $("#detail-error").textContent = s.status === "FAILED" && s.error ? s.error : "";
+    const memory = s.memory ? " · browser " + s.memory.pss_mb + " MB" : "";
+    const versions = s.versions && s.versions.wa_web ? " · WhatsApp Web " + s.versions.wa_web + ", wa-js " + (s.versions.wa_js || "?") : "";
+    $("#detail-me").textContent = (me ? "Linked to " + me + (s.platform ? " (" + s.platform + ")" : "") : "Not linked") + memory + versions;
+    const showError = (s.status === "FAILED" || s.status === "INCOMPATIBLE") && s.error;
+    $("#detail-error").textContent = showError ? s.error : "";
     if (s.status !== "SCAN_QR") setQr(null);
   }
 
