@@ -169,6 +169,10 @@ pub struct ServeArgs {
     /// space returns, instead of the database failing mid-write. 0: off.
     #[arg(long, env = "WABRIDGE_MIN_FREE_DISK_MB", default_value_t = 64.0)]
     pub min_free_disk_mb: f64,
+    /// The proxy of sessions that name none (`http://user:pass@host:port`,
+    /// `https://…`, `socks5://host:port`).
+    #[arg(long, env = "WABRIDGE_PROXY", hide_env_values = true)]
+    pub proxy: Option<String>,
     /// Recycle a session's browser when its process tree's PSS passes this
     /// (MB; 0: never): restarted at a quiet moment, no rescan, nothing lost.
     #[arg(long, env = "WABRIDGE_SESSION_MAX_PSS_MB", default_value_t = 0)]

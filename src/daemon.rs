@@ -3,7 +3,7 @@
 //! WhatsApp stand-in alone, `healthcheck` asks a running daemon.
 
 use crate::config::{self, HealthcheckArgs, LogFormat, SandboxArgs, ServeArgs};
-use crate::{api, core, pipeline, sandbox, session, store, webhook};
+use crate::{api, core, domain, pipeline, sandbox, session, store, webhook};
 
 pub fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("WABRIDGE_LOG")
@@ -108,6 +108,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         print_qr: args.print_qr,
         max_pss: (args.session_max_pss_mb > 0).then_some(args.session_max_pss_mb << 20),
         max_age: (!args.browser_max_age.is_zero()).then_some(args.browser_max_age),
+        default_proxy: args
+            .proxy
+            .as_deref()
+            .map(domain::Proxy::parse)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("WABRIDGE_PROXY {e}"))?,
     };
     let env = std::sync::Arc::new(session::SessionEnv::new(config, pipeline, store.clone()));
     let manager = session::Manager::new(env);

@@ -11,10 +11,18 @@ impl Core {
         id: SessionId,
         webhooks: Vec<Webhook>,
         start: bool,
+        proxy: Option<String>,
     ) -> Result<SessionView, CoreError> {
         self.may(&id, Scope::Manage)?;
         check_hooks(&webhooks, "webhooks")?;
-        Ok(self.manager.create(id, webhooks, start).await?)
+        let proxy = proxy
+            .map(|p| {
+                crate::domain::Proxy::parse(&p)
+                    .map(|p| p.to_url())
+                    .map_err(|e| CoreError::invalid("proxy", e))
+            })
+            .transpose()?;
+        Ok(self.manager.create(id, webhooks, start, proxy).await?)
     }
 
     /// Every session the caller may see.
@@ -56,6 +64,28 @@ impl Core {
     pub async fn delete(&self, id: &SessionId) -> Result<(), CoreError> {
         self.may(id, Scope::Manage)?;
         Ok(self.manager.delete(id).await?)
+    }
+
+    /// Sets (or with None clears) the session's proxy. A running session's
+    /// browser restarts on it at once, with no rescan.
+    pub async fn set_proxy(
+        &self,
+        id: &SessionId,
+        proxy: Option<String>,
+    ) -> Result<SessionView, CoreError> {
+        self.may(id, Scope::Manage)?;
+        let proxy = proxy
+            .map(|p| {
+                crate::domain::Proxy::parse(&p)
+                    .map(|p| p.to_url())
+                    .map_err(|e| CoreError::invalid("proxy", e))
+            })
+            .transpose()?;
+        let view = self.manager.set_proxy(id, proxy).await?;
+        if view.status().is_running() {
+            self.manager.restart(id).await?;
+        }
+        Ok(self.manager.get(id).await?)
     }
 
     pub async fn set_webhooks(

@@ -7,6 +7,7 @@ pub mod event;
 pub mod ids;
 pub mod message;
 pub mod pacing;
+pub mod proxy;
 pub mod session;
 pub mod webhook;
 
@@ -18,5 +19,6 @@ pub use message::{
     Ack, Amendment, Choice, Edit, Location, MediaInfo, Menu, MenuKind, Message, Poll, Reaction,
     Sender, Vote,
 };
+pub use proxy::Proxy;
 pub use session::{Me, SessionRecord, Status};
 pub use webhook::{Format, Retries, Webhook};

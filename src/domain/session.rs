@@ -85,6 +85,10 @@ pub struct SessionRecord {
     pub me: Option<Me>,
     #[serde(default)]
     pub platform: Option<String>,
+    /// The session's proxy URL, with its password (the data dir is 0700;
+    /// answers and logs show `Proxy::masked`). None: the daemon's default.
+    #[serde(default)]
+    pub proxy: Option<String>,
 }
 
 #[cfg(test)]

@@ -89,7 +89,13 @@ pub fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
 }
 
-pub async fn launch(spec: &BrowserSpec, session_dir: &Path) -> anyhow::Result<RunningBrowser> {
+/// `proxy`: this browser's only (its server; credentials are answered
+/// through the DevTools protocol by the driver).
+pub async fn launch(
+    spec: &BrowserSpec,
+    session_dir: &Path,
+    proxy: Option<&crate::domain::Proxy>,
+) -> anyhow::Result<RunningBrowser> {
     let (exe, shell) = spec.resolve()?;
     ensure_private_dir(session_dir)?;
     let profile = session_dir.join("profile");
@@ -128,6 +134,12 @@ pub async fn launch(spec: &BrowserSpec, session_dir: &Path) -> anyhow::Result<Ru
     if spec.no_sandbox || unsafe { libc::geteuid() } == 0 {
         // Without the sandbox the zygotes buy nothing: fewer processes, less memory.
         cmd.args(["--no-sandbox", "--no-zygote"]);
+    }
+    if let Some(p) = proxy {
+        // Everything through it, loopback too (Chromium bypasses loopback
+        // by default; a sandbox or a local WhatsApp gateway is loopback).
+        cmd.arg(format!("--proxy-server={}", p.server()))
+            .arg("--proxy-bypass-list=<-loopback>");
     }
     cmd.arg(format!("--user-agent={USER_AGENT}"))
         .arg(format!("--user-data-dir={}", profile.display()))

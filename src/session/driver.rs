@@ -6,8 +6,9 @@
 use super::bridge::{self, BINDING, BRIDGE_JS, Bridge, BridgeEvent, CallError, Compat, PRELUDE_JS};
 use super::browser::{self, RunningBrowser};
 use super::inbound::Inbound;
+use super::proxy_auth;
 use super::{LiveState, SessionEnv};
-use crate::domain::{Event, EventKind, Me, SessionId, Status};
+use crate::domain::{Event, EventKind, Me, Proxy, SessionId, Status};
 use chromiumoxide::Page;
 use chromiumoxide::cdp::browser_protocol::{inspector, page as cdp_page};
 use chromiumoxide::cdp::js_protocol::runtime::{AddBindingParams, EventBindingCalled};
@@ -32,6 +33,8 @@ enum Outcome {
     Crashed(String),
     /// wa-js cannot come up on this WhatsApp Web build: say so, retry later.
     Incompatible(Compat, String),
+    /// The session's proxy refused or failed: a clear error, no retry loop.
+    ProxyFailed(String),
     /// Past a memory or age ceiling: restart the browser now, at a quiet
     /// moment. `reason`: `recycled_memory` or `recycled_age`.
     Recycle {
@@ -135,6 +138,9 @@ impl Driver {
 
     fn set_status(&self, status: Status, error: Option<String>) {
         self.update(|s| {
+            if status != Status::Failed {
+                s.error_code = None;
+            }
             s.status = status;
             s.error = error;
             if status != Status::ScanQr {
@@ -153,8 +159,15 @@ impl Driver {
                 self.set_status(Status::Starting, None);
             }
             let (env, dir) = (self.env.clone(), self.session_dir());
+            let proxy = match self.proxy() {
+                Ok(p) => p,
+                Err(e) => {
+                    self.fail_proxy(e);
+                    return;
+                }
+            };
             let launched = tokio::select! {
-                r = browser::launch(&env.config.browser, &dir) => r,
+                r = browser::launch(&env.config.browser, &dir, proxy.as_ref()) => r,
                 cmd = self.cmds.recv() => {
                     self.finish_without_browser(cmd).await;
                     return;
@@ -182,7 +195,7 @@ impl Driver {
                 }
             };
             let started = Instant::now();
-            let outcome = self.run_page(&b, started).await;
+            let outcome = self.run_page(&b, started, proxy.as_ref()).await;
             let _ = self.page.send(None);
             match outcome {
                 Outcome::Stop(reply) => {
@@ -222,6 +235,11 @@ impl Driver {
                     }
                     tracing::warn!(session = %self.id, "{msg}; retrying");
                     self.set_status(Status::Disconnected, Some(msg));
+                }
+                Outcome::ProxyFailed(msg) => {
+                    b.shutdown().await;
+                    self.fail_proxy(msg);
+                    return;
                 }
                 Outcome::Recycle { reason, detail } => {
                     b.shutdown().await;
@@ -327,9 +345,24 @@ impl Driver {
         self.end(Status::LoggedOut, None);
     }
 
-    async fn run_page(&mut self, b: &RunningBrowser, launched: Instant) -> Outcome {
+    async fn run_page(
+        &mut self,
+        b: &RunningBrowser,
+        launched: Instant,
+        proxy: Option<&Proxy>,
+    ) -> Outcome {
         let page = &b.page;
         let t = self.env.config.page_timeout;
+        // Proxy credentials, answered through the DevTools protocol before
+        // the first request; `refused` turns true if the proxy rejects them.
+        let mut refused = match proxy.filter(|p| p.user.is_some()) {
+            Some(p) => match proxy_auth::answer(page, p).await {
+                Ok(r) => r,
+                Err(e) => return Outcome::Crashed(format!("enabling proxy authentication: {e}")),
+            },
+            None => watch::channel(false).1,
+        };
+        let mut watching_proxy = proxy.is_some_and(|p| p.user.is_some());
         let bridge = Bridge::new(page.clone(), t);
         self.inbound.begin_life();
         macro_rules! cdp {
@@ -373,6 +406,9 @@ impl Driver {
             "navigating"
         );
         if let Some(err) = nav.result.error_text.as_ref().filter(|e| !e.is_empty()) {
+            if let Some(p) = proxy.filter(|_| proxy_auth::is_proxy_error(err)) {
+                return Outcome::ProxyFailed(format!("the proxy {} failed: {err}", p.masked()));
+            }
             return Outcome::Failed(format!(
                 "the WhatsApp page at {url} could not be loaded: {err}"
             ));
@@ -441,6 +477,16 @@ impl Driver {
                 }
                 Some(_) = crashes.next() => return Outcome::Crashed("the WhatsApp page crashed".into()),
                 _ = gone.changed() => return Outcome::Crashed("the browser exited".into()),
+                res = refused.changed(), if watching_proxy => {
+                    let said_no = res.is_ok() && *refused.borrow();
+                    if res.is_err() {
+                        watching_proxy = false;
+                    }
+                    if said_no {
+                        let p = proxy.map(Proxy::masked).unwrap_or_default();
+                        return Outcome::ProxyFailed(format!("the proxy {p} refused the session's user and password"));
+                    }
+                }
                 cmd = self.cmds.recv() => return match cmd {
                     Some(Cmd::Stop(r)) => Outcome::Stop(Some(r)),
                     Some(Cmd::Logout(r)) => Outcome::Logout(r),
@@ -550,6 +596,23 @@ impl Driver {
             reason: due.0,
             detail: due.1,
         })
+    }
+
+    /// The session's proxy, or the daemon's default; an error if the stored
+    /// one no longer parses.
+    fn proxy(&self) -> Result<Option<Proxy>, String> {
+        match self.env.records.get(&self.id).and_then(|r| r.proxy) {
+            Some(raw) => Proxy::parse(&raw)
+                .map(Some)
+                .map_err(|e| format!("the session's proxy {e}")),
+            None => Ok(self.env.config.default_proxy.clone()),
+        }
+    }
+
+    fn fail_proxy(&self, msg: String) {
+        tracing::warn!(session = %self.id, "{msg}");
+        self.update(|s| s.error_code = Some("PROXY_FAILED"));
+        self.end(Status::Failed, Some(msg));
     }
 
     /// Once the page is ready: records the versions in play, and answers

@@ -80,6 +80,7 @@ impl Manager {
         id: SessionId,
         webhooks: Vec<Webhook>,
         start: bool,
+        proxy: Option<String>,
     ) -> Result<SessionView, ManagerError> {
         let now = now_ms() / 1000;
         let rec = SessionRecord {
@@ -92,6 +93,7 @@ impl Manager {
             error: None,
             me: None,
             platform: None,
+            proxy,
         };
         let created = self.env.store.create_session(&id, &rec)?;
         if !created {
@@ -162,6 +164,7 @@ impl Manager {
             versions: None,
             details: None,
             pss_bytes: None,
+            error_code: None,
             calls: Default::default(),
         });
         let (page_tx, page_rx) = watch::channel(None);
@@ -318,6 +321,17 @@ impl Manager {
                     hooks.push(hook.clone());
                 }
             })?
+            .ok_or_else(|| ManagerError::NotFound(id.clone()))?;
+        self.get(id).await
+    }
+
+    pub async fn set_proxy(
+        &self,
+        id: &SessionId,
+        proxy: Option<String>,
+    ) -> Result<SessionView, ManagerError> {
+        self.records()
+            .update(id, |r| r.proxy = proxy.clone())
             .ok_or_else(|| ManagerError::NotFound(id.clone()))?;
         self.get(id).await
     }

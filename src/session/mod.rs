@@ -7,6 +7,7 @@ pub mod browser;
 mod driver;
 mod inbound;
 mod manager;
+mod proxy_auth;
 pub mod wajs;
 
 /// Inbound media larger than this is not kept.
@@ -38,6 +39,8 @@ pub struct LiveState {
     pub details: Option<serde_json::Value>,
     /// The browser's memory (PSS of its process tree), last measured.
     pub pss_bytes: Option<u64>,
+    /// A stable code for `error` (`PROXY_FAILED`), when there is one.
+    pub error_code: Option<&'static str>,
     /// Calls into the page from the API in flight (sends, actions): a
     /// recycle waits for a moment with none.
     pub calls: Arc<std::sync::atomic::AtomicUsize>,
@@ -93,6 +96,8 @@ pub struct SessionConfig {
     /// at a quiet moment (no rescan; catch-up covers the gap).
     pub max_pss: Option<u64>,
     pub max_age: Option<Duration>,
+    /// The proxy of sessions that name none (`WABRIDGE_PROXY`).
+    pub default_proxy: Option<crate::domain::Proxy>,
 }
 
 /// What every driver shares: configuration and the sinks it writes to.

@@ -4,7 +4,7 @@
 
 use crate::api::body::BodyError;
 use crate::core::{CardOf, CoreError, MediaSource, OutgoingMedia, SendRequest, Special};
-use crate::domain::{DeliveryStatus, EventKind, SessionId, Webhook, Wid};
+use crate::domain::{DeliveryStatus, EventKind, SessionId, Status, Webhook, Wid};
 use crate::session::SessionView;
 use axum::http::StatusCode;
 use base64::Engine as _;
@@ -147,7 +147,17 @@ pub fn session(v: &SessionView) -> Value {
     if let Some(e) = v.error() {
         out["error"] = json!(e);
     }
+    if let Some(p) = v.record.proxy.as_deref() {
+        out["proxy"] = json!(
+            crate::domain::Proxy::parse(p)
+                .map(|p| p.masked())
+                .unwrap_or_else(|_| "(invalid)".into())
+        );
+    }
     if let Some(l) = live {
+        if let Some(code) = l.error_code.filter(|_| v.status() == Status::Failed) {
+            out["error_code"] = json!(code);
+        }
         out["versions"] = l
             .versions
             .clone()
@@ -170,10 +180,28 @@ pub struct CreateSession {
     pub webhooks: Vec<Webhook>,
     #[serde(default = "yes")]
     pub start: bool,
+    /// `http://user:pass@host:port`, `https://…` or `socks5://host:port`:
+    /// this session's browser only. Shown with the password as `***`.
+    pub proxy: Option<String>,
 }
 
 fn yes() -> bool {
     true
+}
+
+/// `PATCH /api/sessions/{id}`: only the fields present change.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchSession {
+    /// A proxy URL, or null to use the daemon's default again.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub proxy: Option<Option<String>>,
+}
+
+/// A field that is present, even as null, is `Some`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 // ---- API keys

@@ -41,7 +41,9 @@ pub async fn create(
         Some(raw) => cv::session_id(&raw)?,
         None => crate::domain::SessionId::generate(),
     };
-    let view = core.create_session(id, b.webhooks, b.start).await?;
+    let view = core
+        .create_session(id, b.webhooks, b.start, b.proxy)
+        .await?;
     Ok((StatusCode::CREATED, Json(cv::session(&view))).into_response())
 }
 
@@ -86,6 +88,21 @@ pub async fn delete(Caller(core): Caller<Core>, Path(id): Path<String>) -> Answe
     let id = cv::session_id(&id)?;
     core.delete(&id).await?;
     Ok(Json(json!({"id": id, "deleted": true})))
+}
+
+#[utoipa::path(patch, path = "/api/sessions/{id}", tag = "sessions", summary = "Change a session: its proxy (the browser restarts on it, no rescan)", params(("id" = String, Path, description = "The session id")), request_body = cv::PatchSession, responses((status = 200, description = "The session", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 503, description = "Busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn patch(
+    Caller(core): Caller<Core>,
+    Path(id): Path<String>,
+    body: Body<cv::PatchSession>,
+) -> Answer {
+    let id = cv::session_id(&id)?;
+    let b = body?.0;
+    let view = match b.proxy {
+        Some(proxy) => core.set_proxy(&id, proxy).await?,
+        None => core.session(&id).await?,
+    };
+    Ok(Json(cv::session(&view)))
 }
 
 #[utoipa::path(put, path = "/api/sessions/{id}/webhooks", tag = "sessions", summary = "Replace a session's webhooks", params(("id" = String, Path, description = "The session id")), request_body = Vec<crate::domain::Webhook>, responses((status = 200, description = "The session", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body or its media is too large", body = crate::api::native::convert::ErrorBody), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]

@@ -25,6 +25,7 @@ use handlers as h;
     h::list,
     h::get,
     h::delete,
+    h::patch,
     h::start,
     h::stop,
     h::restart,
@@ -83,7 +84,10 @@ pub fn deny(d: Denied) -> Response {
 pub fn routes(core: Core, keys: Keys, media_body: DefaultBodyLimit) -> Router {
     Router::new()
         .route("/api/sessions", post(h::create).get(h::list))
-        .route("/api/sessions/{id}", get(h::get).delete(h::delete))
+        .route(
+            "/api/sessions/{id}",
+            get(h::get).delete(h::delete).patch(h::patch),
+        )
         .route("/api/sessions/{id}/start", post(h::start))
         .route("/api/sessions/{id}/stop", post(h::stop))
         .route("/api/sessions/{id}/restart", post(h::restart))
