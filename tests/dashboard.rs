@@ -112,7 +112,7 @@ async fn the_dashboard_links_a_session_sends_and_retries_a_dead_delivery() {
         ],
     )
     .await;
-    let mut receiver = Receiver::start().await;
+    let receiver = Receiver::start().await;
     receiver.answer(500);
 
     let spec = BrowserSpec {
@@ -120,7 +120,7 @@ async fn the_dashboard_links_a_session_sends_and_retries_a_dead_delivery() {
         executable: None,
         no_sandbox: false,
     };
-    let b = launch(&spec, &tmp.path().join("browser"))
+    let b = launch(&spec, &tmp.path().join("browser"), None)
         .await
         .expect("launch chromium");
     let page = &b.page;

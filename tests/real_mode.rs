@@ -99,7 +99,7 @@ async fn wajs_is_injected_into_a_real_page() {
         executable: None,
         no_sandbox: false,
     };
-    let b = browser::launch(&spec, tmp.path()).await.unwrap();
+    let b = browser::launch(&spec, tmp.path(), None).await.unwrap();
     b.page.goto(url).await.unwrap();
     let t = Duration::from_secs(20);
     assert!(

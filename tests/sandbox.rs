@@ -32,7 +32,7 @@ async fn open(sb: &Sandbox, dir: &Path) -> RunningBrowser {
         executable: None,
         no_sandbox: false,
     };
-    let b = launch(&spec, dir).await.expect("launch chromium");
+    let b = launch(&spec, dir, None).await.expect("launch chromium");
     b.page
         .execute(AddScriptToEvaluateOnNewDocumentParams::new(RECORDER))
         .await
