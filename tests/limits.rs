@@ -26,7 +26,7 @@ async fn each_limit_answers_clearly_in_the_dialect_of_the_route() {
             "--max-requests",
             "2",
             "--request-timeout-s",
-            "3",
+            "8",
             "--max-streams",
             "2",
             "--header-timeout-s",
@@ -140,7 +140,7 @@ async fn each_limit_answers_clearly_in_the_dialect_of_the_route() {
         })
     };
     let (h1, h2) = (hang(), hang());
-    let busy = eventually(Duration::from_secs(5), "a busy answer", || async {
+    let busy = eventually(Duration::from_secs(8), "a busy answer", || async {
         let r = c
             .get(format!("{}/api/sessions", d.url))
             .bearer_auth(KEY)
