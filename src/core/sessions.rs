@@ -15,13 +15,7 @@ impl Core {
     ) -> Result<SessionView, CoreError> {
         self.may(&id, Scope::Manage)?;
         check_hooks(&webhooks, "webhooks")?;
-        let proxy = proxy
-            .map(|p| {
-                crate::domain::Proxy::parse(&p)
-                    .map(|p| p.to_url())
-                    .map_err(|e| CoreError::invalid("proxy", e))
-            })
-            .transpose()?;
+        let proxy = check_proxy(proxy)?;
         Ok(self.manager.create(id, webhooks, start, proxy).await?)
     }
 
@@ -74,13 +68,7 @@ impl Core {
         proxy: Option<String>,
     ) -> Result<SessionView, CoreError> {
         self.may(id, Scope::Manage)?;
-        let proxy = proxy
-            .map(|p| {
-                crate::domain::Proxy::parse(&p)
-                    .map(|p| p.to_url())
-                    .map_err(|e| CoreError::invalid("proxy", e))
-            })
-            .transpose()?;
+        let proxy = check_proxy(proxy)?;
         let view = self.manager.set_proxy(id, proxy).await?;
         if view.status().is_running() {
             self.manager.restart(id).await?;
@@ -181,6 +169,17 @@ impl Core {
             )),
         }
     }
+}
+
+/// A proxy URL as it is stored (normalized), or a 422 naming `proxy`.
+fn check_proxy(proxy: Option<String>) -> Result<Option<String>, CoreError> {
+    proxy
+        .map(|p| {
+            crate::domain::Proxy::parse(&p)
+                .map(|p| p.to_url())
+                .map_err(|e| CoreError::invalid("proxy", e))
+        })
+        .transpose()
 }
 
 /// Checks what serde cannot; fields named from `at` (e.g. `webhooks[0].url`).
