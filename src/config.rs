@@ -182,7 +182,7 @@ pub struct ServeArgs {
     pub browser_max_age: Duration,
     /// The database's page cache (MB): the daemon's memory stays near this
     /// whatever the size of the stored history.
-    #[arg(long, env = "WABRIDGE_STORE_CACHE_MB", default_value_t = 32.0)]
+    #[arg(long, env = "WABRIDGE_STORE_CACHE_MB", default_value_t = 16.0)]
     pub store_cache_mb: f64,
     /// Hours the event log keeps events for readers that resume the stream.
     #[arg(long, env = "WABRIDGE_EVENT_RETENTION_HOURS", default_value_t = 24.0)]

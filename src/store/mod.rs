@@ -135,7 +135,7 @@ impl Space {
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// The page cache unless configured (`--store-cache-mb`).
-pub const DEFAULT_CACHE_BYTES: u64 = 32 << 20;
+pub const DEFAULT_CACHE_BYTES: u64 = 16 << 20;
 
 /// What `idempotency_begin` found for a key.
 #[derive(Debug, PartialEq)]
@@ -272,6 +272,19 @@ fn change_stored(
     }
     messages.insert(key, serde_json::to_vec(&m).map_err(abort)?)?;
     Ok(true)
+}
+
+/// The part of a stored delivery that says where it goes and whether it
+/// still waits: read without parsing the payload.
+#[derive(serde::Deserialize)]
+struct Head {
+    status: DeliveryStatus,
+    hook: HeadHook,
+}
+
+#[derive(serde::Deserialize)]
+struct HeadHook {
+    url: String,
 }
 
 impl Store {
@@ -811,12 +824,52 @@ impl Store {
 
     // ---- outbox
 
-    pub fn pending_deliveries(&self) -> Result<Vec<Delivery>> {
-        self.outbox
-            .iter()
-            .values()
-            .map(|v| Ok(serde_json::from_slice(&v?)?))
-            .collect()
+    /// Each receiver URL with pending deliveries, with its oldest one's id:
+    /// where the dispatcher starts reading that receiver's backlog.
+    pub fn pending_receivers(&self) -> Result<Vec<(String, String)>> {
+        let mut first: std::collections::HashMap<String, String> = Default::default();
+        for kv in self.outbox.iter() {
+            let (k, v) = kv?;
+            let h: Head = serde_json::from_slice(&v)?;
+            if h.status == DeliveryStatus::Pending && !first.contains_key(&h.hook.url) {
+                first.insert(h.hook.url, String::from_utf8_lossy(&k).into_owned());
+            }
+        }
+        Ok(first.into_iter().collect())
+    }
+
+    /// Up to `limit` pending deliveries to `url`, oldest first from id `from`
+    /// on, leaving out those `held` (already in memory); and the id to go on
+    /// from, None when the outbox's end was reached.
+    pub fn pending_for(
+        &self,
+        url: &str,
+        from: &str,
+        limit: usize,
+        held: impl Fn(&str) -> bool,
+    ) -> Result<(Vec<Delivery>, Option<String>)> {
+        let mut out = Vec::new();
+        for kv in self.outbox.range(from.as_bytes()..) {
+            let (k, v) = kv?;
+            let id = String::from_utf8_lossy(&k);
+            if out.len() == limit {
+                return Ok((out, Some(id.into_owned())));
+            }
+            // The receiver and status first: most entries are another's.
+            let h: Head = serde_json::from_slice(&v)?;
+            if h.status == DeliveryStatus::Pending && h.hook.url == url && !held(&id) {
+                out.push(serde_json::from_slice(&v)?);
+            }
+        }
+        Ok((out, None))
+    }
+
+    /// Whether a delivery still waits in the outbox (not delivered, not dead).
+    pub fn is_pending(&self, id: &str) -> Result<bool> {
+        Ok(match self.outbox.get(id.as_bytes())? {
+            Some(v) => serde_json::from_slice::<Head>(&v)?.status == DeliveryStatus::Pending,
+            None => false,
+        })
     }
 
     /// How many deliveries wait in the outbox: (pending, dead).

@@ -79,7 +79,9 @@ impl Dispatcher {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("wabridge/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        let pending = store.pending_deliveries()?;
+        // Each receiver with a backlog from before starts by reading it
+        // from the outbox, a window at a time.
+        let backlog = store.pending_receivers()?;
         let ctx = Arc::new(Ctx {
             store,
             client,
@@ -88,20 +90,19 @@ impl Dispatcher {
             replies,
             verified: Mutex::new(HashSet::new()),
         });
-        for d in pending
-            .into_iter()
-            .filter(|d| d.status == DeliveryStatus::Pending)
-        {
-            let _ = tx.send(d);
-        }
         tokio::spawn(prune_log(ctx.store.clone()));
+        let mut targets: HashMap<String, mpsc::UnboundedSender<Delivery>> = HashMap::new();
+        for (url, first) in backlog {
+            let (ttx, trx) = mpsc::unbounded_channel();
+            tokio::spawn(target(ctx.clone(), url.clone(), Some(first), trx));
+            targets.insert(url, ttx);
+        }
         tokio::spawn(async move {
-            let mut targets: HashMap<String, mpsc::UnboundedSender<Delivery>> = HashMap::new();
             while let Some(d) = rx.recv().await {
                 let url = d.hook.url.clone();
-                let t = targets.entry(url).or_insert_with(|| {
+                let t = targets.entry(url.clone()).or_insert_with(|| {
                     let (ttx, trx) = mpsc::unbounded_channel();
-                    tokio::spawn(target(ctx.clone(), trx));
+                    tokio::spawn(target(ctx.clone(), url, None, trx));
                     ttx
                 });
                 let _ = t.send(d);
@@ -173,15 +174,26 @@ async fn handshake(ctx: &Ctx, h: &Handshake) -> Result<(), String> {
     Ok(())
 }
 
-/// One receiver: a time-ordered queue of due deliveries.
-async fn target(ctx: Arc<Ctx>, mut rx: mpsc::UnboundedReceiver<Delivery>) {
-    let mut queue: BTreeMap<(i64, String), Delivery> = BTreeMap::new();
+/// One receiver: a time-ordered queue of due deliveries, at most `WINDOW`
+/// of them in memory (queued or in flight). Past that, new ones are left
+/// in the outbox, where they already are, and read back in order as the
+/// window empties: a receiver that is down for a day costs disk, not memory.
+async fn target(
+    ctx: Arc<Ctx>,
+    url: String,
+    spill: Option<String>,
+    mut rx: mpsc::UnboundedReceiver<Delivery>,
+) {
+    let mut w = Window::new(spill);
     let slots = Arc::new(Semaphore::new(PER_TARGET));
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Delivery>();
     loop {
+        if w.spill.is_some() && w.held.len() <= WINDOW / 2 {
+            w.refill(&ctx.store, &url);
+        }
         let now = now_ms();
         // Start what is due while there are free slots.
-        while let Some(entry) = queue.first_entry() {
+        while let Some(entry) = w.queue.first_entry() {
             if entry.key().0 > now {
                 break;
             }
@@ -196,7 +208,7 @@ async fn target(ctx: Arc<Ctx>, mut rx: mpsc::UnboundedReceiver<Delivery>) {
                 let _ = done.send(d);
             });
         }
-        let wait = match queue.first_key_value() {
+        let wait = match w.queue.first_key_value() {
             Some(((at, _), _)) if slots.available_permits() > 0 => {
                 Duration::from_millis((*at - now).max(0) as u64)
             }
@@ -204,15 +216,85 @@ async fn target(ctx: Arc<Ctx>, mut rx: mpsc::UnboundedReceiver<Delivery>) {
         };
         tokio::select! {
             d = rx.recv() => match d {
-                Some(d) => { queue.insert((d.next_at, d.id.clone()), d); }
+                Some(d) => w.admit(&ctx.store, d),
                 None => return,
             },
             Some(d) = done_rx.recv() => {
                 if d.status == DeliveryStatus::Pending {
-                    queue.insert((d.next_at, d.id.clone()), d);
+                    w.queue.insert((d.next_at, d.id.clone()), d);
+                } else {
+                    w.held.remove(&d.id);
                 }
             }
             _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// Deliveries one receiver keeps in memory.
+const WINDOW: usize = 1024;
+
+struct Window {
+    /// (due, id) -> delivery: what waits for its turn.
+    queue: BTreeMap<(i64, String), Delivery>,
+    /// Ids queued or in flight.
+    held: HashSet<String>,
+    /// Some: deliveries from this id on may wait in the outbox only.
+    spill: Option<String>,
+    /// The highest id read back from the outbox: an id at or below it may
+    /// arrive a second time through the channel, after it was read back.
+    loaded_max: Option<String>,
+}
+
+impl Window {
+    fn new(spill: Option<String>) -> Window {
+        Window {
+            queue: BTreeMap::new(),
+            held: HashSet::new(),
+            spill,
+            loaded_max: None,
+        }
+    }
+
+    fn admit(&mut self, store: &Store, d: Delivery) {
+        if self.held.contains(&d.id) {
+            return;
+        }
+        if self.spill.is_some() || self.held.len() >= WINDOW {
+            // Left in the outbox; read back from here on. Ids are only
+            // roughly in the order they arrive, hence the minimum.
+            if self.spill.as_ref().is_none_or(|s| d.id < *s) {
+                self.spill = Some(d.id);
+            }
+            return;
+        }
+        if self.loaded_max.as_ref().is_some_and(|m| d.id <= *m)
+            && !store.is_pending(&d.id).unwrap_or(true)
+        {
+            return; // read back earlier and already delivered
+        }
+        self.held.insert(d.id.clone());
+        self.queue.insert((d.next_at, d.id.clone()), d);
+    }
+
+    fn refill(&mut self, store: &Store, url: &str) {
+        let Some(from) = self.spill.clone() else {
+            return;
+        };
+        let room = WINDOW - self.held.len();
+        match store.pending_for(url, &from, room, |id| self.held.contains(id)) {
+            Ok((ds, next)) => {
+                for d in ds {
+                    if self.loaded_max.as_ref().is_none_or(|m| d.id > *m) {
+                        self.loaded_max = Some(d.id.clone());
+                    }
+                    self.held.insert(d.id.clone());
+                    self.queue.insert((d.next_at, d.id.clone()), d);
+                }
+                self.spill = next;
+            }
+            // Tried again on the next turn of the loop, after a delivery.
+            Err(e) => tracing::error!(url = %loggable(url), "could not read the outbox: {e}"),
         }
     }
 }
@@ -375,6 +457,81 @@ fn settle(ctx: &Ctx, mut d: Delivery, verdict: Verdict, retry_after: Option<Dura
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Drains a window as a receiver that answers 2xx would: returns the
+    /// ids in the order they were delivered.
+    fn drain(w: &mut Window, store: &Store, url: &str) -> Vec<String> {
+        let mut out = vec![];
+        loop {
+            if w.spill.is_some() && w.held.len() <= WINDOW / 2 {
+                w.refill(store, url);
+            }
+            assert!(w.held.len() <= WINDOW, "{} held in memory", w.held.len());
+            let Some(entry) = w.queue.first_entry() else {
+                assert!(w.spill.is_none());
+                return out;
+            };
+            let d = entry.remove();
+            store.mark_delivered(&d).unwrap();
+            w.held.remove(&d.id);
+            out.push(d.id);
+        }
+    }
+
+    #[test]
+    fn a_backlog_past_the_window_waits_in_the_outbox_and_is_delivered_once_each() {
+        use crate::domain::{Event, EventKind, Format, SessionId, Webhook};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let s = SessionId::parse("s").unwrap();
+        let a = Webhook::subscriber("http://127.0.0.1:9/a".into(), Format::Native, &[]);
+        let b = Webhook::subscriber("http://127.0.0.1:9/b".into(), Format::Native, &[]);
+        let mut sent = vec![];
+        for i in 0..WINDOW * 2 + 100 {
+            let ev = Event::new(&s, EventKind::Message, serde_json::json!({ "i": i }));
+            let d = Delivery::new(&a, &ev);
+            store.put_delivery(&d).unwrap();
+            sent.push(d);
+            // Another receiver's backlog in between, which `a` skips.
+            if i % 3 == 0 {
+                store.put_delivery(&Delivery::new(&b, &ev)).unwrap();
+            }
+        }
+        let mut w = Window::new(None);
+        for d in &sent {
+            w.admit(&store, d.clone());
+        }
+        assert_eq!(w.held.len(), WINDOW);
+        assert!(w.spill.is_some());
+        // One stored earlier than the spill point but arriving late (ids are
+        // only roughly in arrival order) is not lost.
+        let ev = Event::new(&s, EventKind::Message, serde_json::json!({ "late": true }));
+        let mut late = Delivery::new(&a, &ev);
+        late.id = "dlv_0".into();
+        store.put_delivery(&late).unwrap();
+        w.admit(&store, late.clone());
+
+        let mut got = drain(&mut w, &store, &a.url);
+        // A channel copy of one already read back and delivered is not sent
+        // again.
+        w.admit(&store, sent[WINDOW + 1].clone());
+        got.extend(drain(&mut w, &store, &a.url));
+
+        let mut want: Vec<String> = sent.iter().map(|d| d.id.clone()).collect();
+        want.push(late.id);
+        let unique: HashSet<&String> = got.iter().collect();
+        assert_eq!(unique.len(), got.len(), "a delivery went twice");
+        let mut sorted = got.clone();
+        sorted.sort();
+        want.sort();
+        assert_eq!(sorted, want);
+        // `b`'s backlog is untouched, and a window over it starts from the outbox.
+        let receivers = store.pending_receivers().unwrap();
+        assert_eq!(receivers.len(), 1);
+        assert_eq!(receivers[0].0, b.url);
+        let mut wb = Window::new(Some(receivers[0].1.clone()));
+        assert_eq!(drain(&mut wb, &store, &b.url).len(), (WINDOW * 2 + 100).div_ceil(3));
+    }
 
     #[test]
     fn verdicts() {
