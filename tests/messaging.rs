@@ -1178,3 +1178,127 @@ async fn a_send_whose_answer_was_lost_is_answered_by_its_retry_and_sent_once() {
     assert_eq!(again["id"], answer["id"]);
     assert_eq!(on_phone().await.len(), 1);
 }
+
+/// A burst across ten sessions while one browser is killed mid-burst: every
+/// message is stored and delivered exactly once; where no browser died,
+/// each chat's events come in the order the messages were sent (the killed
+/// session's caught-up messages come in when its page is back).
+#[tokio::test]
+async fn a_burst_across_ten_sessions_with_a_browser_killed_arrives_once_each_in_order() {
+    const SESSIONS: usize = 10;
+    const MESSAGES: usize = 2000;
+    const KILLED: usize = 3;
+    let tmp = tempfile::tempdir().unwrap();
+    let r = Receiver::start().await;
+    let sb = Sandbox::start(tmp.path(), &[]).await;
+    let d = Daemon::start(
+        &tmp.path().join("data"),
+        &format!("{}/", sb.url),
+        FAST_RETRY,
+    )
+    .await;
+    let account = |s: usize| format!("155500020{s:02}");
+    for s in 0..SESSIONS {
+        let id = format!("t{s}");
+        let (code, body) = d
+            .call(
+                "POST",
+                "/api/sessions",
+                Some(json!({"id": id, "webhooks": [{"url": r.url}]})),
+            )
+            .await;
+        assert_eq!(code, 201, "{body}");
+        d.link(&sb, &id, &account(s)).await;
+    }
+    let mut sse = http()
+        .get(format!("{}/api/events?events=message&key={KEY}", d.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sse.status(), 200);
+
+    let posting = {
+        let sb_url = sb.url.clone();
+        tokio::spawn(async move {
+            let c = http();
+            let mut sent = vec![];
+            for i in 0..MESSAGES {
+                let s = i % SESSIONS;
+                let from = format!("1555777{:04}", (i / SESSIONS) % 4);
+                let v: Value = c
+                    .post(format!("{sb_url}/_sandbox/messages"))
+                    .json(&json!({"from": from, "to": account(s), "text": format!("burst {i}")}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                sent.push((s, from, v["id"].as_str().unwrap().to_string()));
+            }
+            sent
+        })
+    };
+    eventually(Duration::from_secs(60), "a quarter through", || async {
+        (r.events("message").len() >= MESSAGES / 4).then_some(())
+    })
+    .await;
+    let pgid = d.browser_pid(&format!("t{KILLED}")).expect("a browser");
+    unsafe { libc::kill(-pgid, libc::SIGKILL) };
+    let sent = posting.await.unwrap();
+
+    let got = wait_events(&r, "message", MESSAGES, Duration::from_secs(120)).await;
+    let mut count: HashMap<&str, usize> = HashMap::new();
+    for e in &got {
+        *count
+            .entry(e["payload"]["id"].as_str().unwrap())
+            .or_default() += 1;
+    }
+    let missing = sent
+        .iter()
+        .filter(|m| !count.contains_key(m.2.as_str()))
+        .count();
+    let repeated = count.values().filter(|n| **n > 1).count();
+    assert_eq!((missing, repeated), (0, 0), "lost, delivered twice");
+    assert_eq!(got.len(), MESSAGES);
+    for s in 0..SESSIONS {
+        let (code, v) = d
+            .call(
+                "GET",
+                &format!("/api/sessions/t{s}/messages?limit=500"),
+                None,
+            )
+            .await;
+        assert_eq!(code, 200);
+        let stored: HashSet<&str> = v["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(stored.len(), MESSAGES / SESSIONS, "session t{s} stored");
+    }
+
+    let evs = read_sse(&mut sse, |evs| evs.len() >= MESSAGES).await;
+    assert_eq!(evs.len(), MESSAGES, "the event stream carries each once");
+    let place: HashMap<&str, u64> = evs
+        .iter()
+        .map(|e| (e.2["payload"]["id"].as_str().unwrap(), e.0.parse().unwrap()))
+        .collect();
+    for s in (0..SESSIONS).filter(|s| *s != KILLED) {
+        for from in 0..4 {
+            let chat: Vec<u64> = sent
+                .iter()
+                .filter(|m| m.0 == s && m.1 == format!("1555777{from:04}"))
+                .map(|m| place[m.2.as_str()])
+                .collect();
+            assert!(
+                chat.windows(2).all(|w| w[0] < w[1]),
+                "session t{s}, chat {from}: out of order"
+            );
+        }
+    }
+    // The killed session is back.
+    d.wait_status(&format!("t{KILLED}"), "CONNECTED", Duration::from_secs(60))
+        .await;
+}

@@ -231,6 +231,22 @@ pub async fn launch(
     })
 }
 
+/// Turns off the DevTools domains chromiumoxide enables on every page that
+/// wabridge does not use. Each makes the browser serialize and send events
+/// to the daemon: Network every request and every WebSocket frame (each
+/// message WhatsApp delivers, twice over with the page's own traffic), Log
+/// every console entry, Performance its metrics. Network stays on with a
+/// proxy: its authentication is answered through the network domains.
+pub async fn quiet_domains(page: &Page, keep_network: bool) {
+    use chromiumoxide::cdp::browser_protocol::{log, network, performance};
+    let t = Duration::from_secs(5);
+    if !keep_network {
+        let _ = tokio::time::timeout(t, page.execute(network::DisableParams::default())).await;
+    }
+    let _ = tokio::time::timeout(t, page.execute(log::DisableParams::default())).await;
+    let _ = tokio::time::timeout(t, page.execute(performance::DisableParams::default())).await;
+}
+
 async fn close_other_tabs(browser: &Browser, keep: &Page) {
     use chromiumoxide::cdp::browser_protocol::target::{CloseTargetParams, GetTargetsParams};
     let Ok(Ok(targets)) = tokio::time::timeout(

@@ -394,6 +394,7 @@ impl Driver {
             page.execute(inspector::EnableParams::default()),
             "enabling the inspector"
         );
+        browser::quiet_domains(&page, proxy.is_some()).await;
         for src in [PRELUDE_JS, BRIDGE_JS] {
             cdp!(
                 page.execute(cdp_page::AddScriptToEvaluateOnNewDocumentParams::new(src)),

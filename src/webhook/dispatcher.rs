@@ -530,7 +530,10 @@ mod tests {
         assert_eq!(receivers.len(), 1);
         assert_eq!(receivers[0].0, b.url);
         let mut wb = Window::new(Some(receivers[0].1.clone()));
-        assert_eq!(drain(&mut wb, &store, &b.url).len(), (WINDOW * 2 + 100).div_ceil(3));
+        assert_eq!(
+            drain(&mut wb, &store, &b.url).len(),
+            (WINDOW * 2 + 100).div_ceil(3)
+        );
     }
 
     #[test]
