@@ -4,7 +4,7 @@
 CARGO ?= cargo
 ARGS ?=
 
-.PHONY: run test deps bench soak sandbox fmt docker-test fuzz
+.PHONY: run test deps bench bench-scale soak sandbox fmt docker-test fuzz
 
 deps:
 	@bash scripts/install-deps.sh
@@ -26,6 +26,17 @@ bench: deps
 	python3 bench/bench.py --bin target/release/wabridge --out bench-results/sessions.json $(ARGS)
 	$(CARGO) bench --bench messaging -- --out bench-results/messaging.json
 	node clients/node/bench/bench.mjs --bin target/release/wabridge --out bench-results/node.json
+
+# Hundreds of sessions on one machine (issue 17): N sessions (SESSIONS, a
+# comma list), wabridge beside a whatsapp-web.js-architecture baseline (Node +
+# puppeteer-core from npm, in bench/scale/node_modules) on the same sandbox.
+# Not part of `make test`. `make bench-scale SESSIONS=1,10 ARGS=--no-baseline`.
+SESSIONS ?= 1,10,40,100
+
+bench-scale: deps
+	$(CARGO) build --release
+	cd bench/scale && npm ci --no-audit --no-fund
+	python3 bench/scale.py --bin target/release/wabridge --out bench-results/scale.json --sessions $(SESSIONS) $(ARGS)
 
 # The soak bench (issue 13): 10 sessions under steady inbound and outbound
 # traffic with a flapping webhook receiver, for MINUTES (30); memory and fd

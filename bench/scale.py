@@ -458,6 +458,8 @@ def main() -> int:
     ap.add_argument("--chromium", default=SHELL, help="the browser the baseline launches (wabridge's default)")
     ap.add_argument("--timeout", type=float, default=300)
     args = ap.parse_args()
+    # bench.Daemon passes the environment on: every flag has a WABRIDGE_* twin.
+    os.environ["WABRIDGE_SEND_PER_MINUTE"] = "0"  # no pacing: the bench sets the rate
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     s = Scale(args)
     res: dict = {"machine": B.machine(), "args": vars(args), "wabridge": [], "baseline": []}
