@@ -535,7 +535,7 @@ impl Driver {
     }
 
     /// On a health tick: measures the browser's memory (every tick when a
-    /// ceiling is set, else every minute: reading /proc for a process tree
+    /// ceiling is set, else every 5 minutes: reading /proc for a process tree
     /// is not free at hundreds of sessions) and says when a ceiling is
     /// passed and the page is quiet.
     fn check_ceilings(
@@ -546,7 +546,7 @@ impl Driver {
         deferred: &mut u32,
     ) -> Option<Outcome> {
         let (max_pss, max_age) = (self.env.config.max_pss, self.env.config.max_age);
-        if max_pss.is_none() && ticks % 6 != 1 {
+        if max_pss.is_none() && ticks % 30 != 1 {
             return None;
         }
         let pss = browser::group_pss_bytes(b.pgid);
