@@ -130,6 +130,12 @@ pub struct ServeArgs {
     /// Run Chromium without its own sandbox (always so as root; set in containers).
     #[arg(long, env = "WABRIDGE_CHROMIUM_NO_SANDBOX")]
     pub chromium_no_sandbox: bool,
+    /// Let the headless shell draw the pages. Off by default: pages run as
+    /// ever but are never rendered, which takes most of a browser's CPU per
+    /// message. On to debug a page with screenshots, or should a WhatsApp
+    /// Web build wait on animation frames.
+    #[arg(long, env = "WABRIDGE_BROWSER_FRAMES")]
+    pub browser_frames: bool,
     /// The WhatsApp Web URL sessions open.
     #[arg(
         long,

@@ -67,6 +67,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         kind: args.browser,
         executable: args.chromium.clone(),
         no_sandbox: args.chromium_no_sandbox,
+        frames: args.browser_frames,
     };
     let (exe, shell) = spec.resolve()?;
     tracing::info!(browser = %exe.display(), headless_shell = shell, "browser");
@@ -300,6 +301,7 @@ pub async fn doctor(args: crate::config::DoctorArgs) -> anyhow::Result<bool> {
         kind: args.browser,
         executable: args.chromium.clone(),
         no_sandbox: false,
+        frames: false,
     };
     let c = session::wajs::check_file(&spec, &path).await?;
     let needs = session::bridge::needs();

@@ -119,6 +119,8 @@ async fn the_dashboard_links_a_session_sends_and_retries_a_dead_delivery() {
         kind: BrowserKind::Auto,
         executable: None,
         no_sandbox: false,
+        // A person's view of the dashboard: clicks need drawn frames.
+        frames: true,
     };
     let b = launch(&spec, &tmp.path().join("browser"), None)
         .await

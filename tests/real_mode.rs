@@ -98,6 +98,7 @@ async fn wajs_is_injected_into_a_real_page() {
         kind: wabridge::config::BrowserKind::Auto,
         executable: None,
         no_sandbox: false,
+        frames: false,
     };
     let b = browser::launch(&spec, tmp.path(), None).await.unwrap();
     b.page.goto(url).await.unwrap();

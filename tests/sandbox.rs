@@ -31,6 +31,8 @@ async fn open(sb: &Sandbox, dir: &Path) -> RunningBrowser {
         kind: BrowserKind::Auto,
         executable: None,
         no_sandbox: false,
+        // The page as a person sees it: the QR test takes a screenshot.
+        frames: true,
     };
     let b = launch(&spec, dir, None).await.expect("launch chromium");
     b.page

@@ -30,6 +30,11 @@ pub struct BrowserSpec {
     pub executable: Option<PathBuf>,
     /// Run without Chromium's sandbox even when not root (containers).
     pub no_sandbox: bool,
+    /// Let the headless shell draw frames. Off, pages run their scripts,
+    /// sockets and storage as ever but are never rendered (no one looks at
+    /// them): style, layout, paint and raster cost nothing. Animation
+    /// frames then never fire, as in a background tab.
+    pub frames: bool,
 }
 
 impl BrowserSpec {
@@ -105,6 +110,10 @@ pub async fn launch(
     let mut cmd = tokio::process::Command::new(&exe);
     if !shell {
         cmd.arg("--headless=new");
+    } else if !spec.frames {
+        // Frames are made only when asked for through the DevTools
+        // protocol, and wabridge never asks (docs/performance.md).
+        cmd.arg("--enable-begin-frame-control");
     }
     cmd.args([
         "--remote-debugging-port=0",
