@@ -211,6 +211,33 @@ pub struct ServeArgs {
     pub limits: LimitArgs,
     #[command(flatten)]
     pub webhook: WebhookArgs,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// Several daemons serving one API: each session lives on one peer, its
+/// home, and any peer forwards to it. Without peers, nothing changes.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ClusterArgs {
+    /// The peers' base URLs, comma-separated, this one among them.
+    #[arg(long, env = "WABRIDGE_PEERS", value_delimiter = ',')]
+    pub peers: Vec<String>,
+    /// A file with one peer URL per line (a mounted ConfigMap); re-read
+    /// when it changes. Takes the place of --peers.
+    #[arg(long, env = "WABRIDGE_PEERS_FILE")]
+    pub peers_file: Option<PathBuf>,
+    /// This peer's URL, as it appears in the peer list.
+    #[arg(long = "self-url", env = "WABRIDGE_SELF")]
+    pub self_url: Option<String>,
+    /// What peers present to each other; never a user's key.
+    #[arg(long, env = "WABRIDGE_CLUSTER_KEY", hide_env_values = true)]
+    pub cluster_key: Option<String>,
+}
+
+impl ClusterArgs {
+    pub fn enabled(&self) -> bool {
+        !self.peers.is_empty() || self.peers_file.is_some()
+    }
 }
 
 /// What one client may take of the daemon. Each refusal is a clear error

@@ -3,7 +3,7 @@
 //! WhatsApp stand-in alone, `healthcheck` asks a running daemon.
 
 use crate::config::{self, HealthcheckArgs, LogFormat, SandboxArgs, ServeArgs};
-use crate::{api, core, domain, pipeline, sandbox, session, store, webhook};
+use crate::{api, cluster, core, domain, pipeline, sandbox, session, store, webhook};
 
 pub fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("WABRIDGE_LOG")
@@ -126,6 +126,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         stopping,
         args.limits.max_media(),
     )?;
+    let max_json = args.limits.max_json_kb.max(1) << 10;
+    let cluster = cluster::Cluster::from_args(&args.cluster, &api_key, &core, max_json)?;
     tokio::spawn(api::twilio::serve_replies(core.clone(), replies));
     tokio::spawn(return_freed_memory());
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -144,7 +146,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             max_requests: args.limits.max_requests,
             request_timeout: std::time::Duration::from_secs(args.limits.request_timeout_s.max(1)),
             max_streams: args.limits.max_streams,
-            max_json: args.limits.max_json_kb.max(1) << 10,
+            max_json,
             max_media_body: api::limits::Limits::media_body(args.limits.max_media()),
         },
     };
@@ -159,13 +161,18 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         // Event streams end; requests in flight may finish.
         let _ = stopping_tx.send(true);
     };
-    let mut server = tokio::spawn(api::serve::serve(
-        listener,
-        api::router(core, settings),
-        conns,
-        stop,
-    ));
-    manager.resume().await;
+    let mut app = api::router(core, settings);
+    if let Some(c) = &cluster {
+        c.spawn();
+        app = cluster::forward::install(c.clone(), app);
+    }
+    let mut server = tokio::spawn(api::serve::serve(listener, app, conns, stop));
+    match &cluster {
+        // A session homed on another peer is not started here: a device
+        // session may be live in one place only.
+        Some(c) => manager.resume_only(|id| c.is_home(id.as_str())).await,
+        None => manager.resume_only(|_| true).await,
+    }
     ready.store(true, std::sync::atomic::Ordering::Release);
     tokio::select! {
         res = &mut server => res??,

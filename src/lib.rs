@@ -26,12 +26,16 @@
 //! * [`domain`]: types with meaning and no I/O: ids, statuses, messages,
 //!   events, webhooks, deliveries.
 //!
+//! Above the API, [`cluster`] (only with a peer list): each session lives on
+//! one peer, and any peer forwards a request to the session's home.
+//!
 //! Beside them: [`sandbox`] (a WhatsApp Web stand-in for tests and demos),
 //! [`config`] (CLI and environment), [`qr`], [`telemetry`] (metric names),
 //! and [`daemon`], which wires the layers together. See
 //! docs/architecture.md.
 
 pub mod api;
+pub mod cluster;
 pub mod config;
 pub mod core;
 pub mod daemon;

@@ -17,7 +17,8 @@ const LAYERS: &[(&str, u32)] = &[
     ("session", 4),
     ("core", 5),
     ("api", 6),
-    ("daemon", 7),
+    ("cluster", 7),
+    ("daemon", 8),
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {

@@ -3,7 +3,7 @@
 //! once, at creation or rotation; only its digest is kept.
 
 use super::{Core, CoreError};
-use crate::domain::{Access, ApiKey, KEY_PREFIX, Scope, SessionId, now_ms};
+use crate::domain::{Access, ApiKey, KEY_PREFIX, KeySet, Scope, SessionId, now_ms};
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
@@ -128,6 +128,24 @@ impl Core {
         self.store.flush().await?;
         tracing::info!(key = %id, "API key rotated");
         Ok((new, secret))
+    }
+
+    /// Every key and revocation, as peers exchange them.
+    pub fn key_set(&self) -> Result<KeySet, CoreError> {
+        self.access.check_admin()?;
+        Ok(self.store.key_set()?)
+    }
+
+    /// Takes in a peer's keys and revocations (see `Store::merge_keys`);
+    /// durable before it answers. Returns how many records changed.
+    pub async fn merge_keys(&self, theirs: &KeySet) -> Result<usize, CoreError> {
+        self.access.check_admin()?;
+        let n = self.store.merge_keys(theirs)?;
+        if n > 0 {
+            self.store.flush().await?;
+            tracing::info!(changed = n, "API keys taken in from a peer");
+        }
+        Ok(n)
     }
 
     /// This core as a caller with `access` sees it: every call checks it.

@@ -66,6 +66,21 @@ pub struct ApiKey {
     pub rotated_at: Option<i64>,
 }
 
+impl ApiKey {
+    /// Which of two records of one key is newer: a rotation makes a new one.
+    pub fn version(&self) -> i64 {
+        self.rotated_at.unwrap_or(self.created_at)
+    }
+}
+
+/// Every key and every revocation (key id -> when, ms): what peers
+/// exchange so that a key made or revoked on one works or stops on all.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct KeySet {
+    pub keys: Vec<ApiKey>,
+    pub revoked: std::collections::BTreeMap<String, i64>,
+}
+
 /// The secret's prefix: a key is recognisable in a config file or a leak scan.
 pub const KEY_PREFIX: &str = "wabk_";
 

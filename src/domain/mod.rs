@@ -11,7 +11,7 @@ pub mod proxy;
 pub mod session;
 pub mod webhook;
 
-pub use access::{Access, ApiKey, KEY_PREFIX, Refusal, Scope};
+pub use access::{Access, ApiKey, KEY_PREFIX, KeySet, Refusal, Scope};
 pub use delivery::{Delivery, DeliveryStatus};
 pub use event::{Event, EventKind, LoggedEvent};
 pub use ids::{SessionId, Wid, now_ms, parse_phone, user_of};

@@ -370,12 +370,18 @@ impl Manager {
     }
 
     /// On daemon start: end browsers a crashed daemon left, resume sessions.
-    pub async fn resume(&self) {
+    /// Starts the sessions that were running when the daemon stopped, of
+    /// those `here` says belong on this daemon.
+    pub async fn resume_only(&self, here: impl Fn(&SessionId) -> bool) {
         let recs: Vec<SessionRecord> = self.records().all();
         for rec in &recs {
             super::browser::kill_leftover(&self.env.session_dir(&rec.id));
         }
         for rec in recs {
+            if !here(&rec.id) {
+                tracing::warn!(session = %rec.id, "not resumed: its home is another peer");
+                continue;
+            }
             if rec.should_run {
                 tracing::info!(session = %rec.id, "resuming session");
                 if let Err(e) = self.start(&rec.id).await {

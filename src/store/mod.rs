@@ -3,7 +3,8 @@
 //! byte order is the order we scan in (big-endian numbers).
 
 use crate::domain::{
-    Ack, Amendment, ApiKey, Delivery, DeliveryStatus, Event, Message, SessionId, SessionRecord,
+    Ack, Amendment, ApiKey, Delivery, DeliveryStatus, Event, KeySet, Message, SessionId,
+    SessionRecord,
 };
 use serde_json::Value;
 use sled::Transactional;
@@ -43,6 +44,8 @@ pub struct Store {
     meta: sled::Tree,
     /// hex SHA-256 of a scoped API key -> ApiKey
     keys: sled::Tree,
+    /// key id -> when it was revoked (ms): peers learn revocations from it
+    keys_revoked: sled::Tree,
     space: std::sync::Arc<Space>,
 }
 
@@ -318,6 +321,7 @@ impl Store {
             events: db.open_tree("events")?,
             meta: db.open_tree("meta")?,
             keys: db.open_tree("keys")?,
+            keys_revoked: db.open_tree("keys_revoked")?,
             space: std::sync::Arc::new(Space {
                 dir: dir.to_path_buf(),
                 reserve: 0,
@@ -712,13 +716,70 @@ impl Store {
         Ok(all)
     }
 
-    /// Removes the key with this id; returns it if there was one.
+    /// Removes the key with this id and remembers that it was revoked;
+    /// returns it if there was one.
     pub fn delete_key(&self, id: &str) -> Result<Option<ApiKey>> {
         let Some(k) = self.keys()?.into_iter().find(|k| k.id == id) else {
             return Ok(None);
         };
         self.keys.remove(k.hash.as_bytes())?;
+        self.keys_revoked
+            .insert(id.as_bytes(), &crate::domain::now_ms().to_be_bytes())?;
         Ok(Some(k))
+    }
+
+    /// Every key and every revocation, as peers exchange them.
+    pub fn key_set(&self) -> Result<KeySet> {
+        let mut revoked = std::collections::BTreeMap::new();
+        for kv in self.keys_revoked.iter() {
+            let (k, v) = kv?;
+            let at = v
+                .as_ref()
+                .try_into()
+                .map(i64::from_be_bytes)
+                .unwrap_or_default();
+            revoked.insert(String::from_utf8_lossy(&k).into_owned(), at);
+        }
+        Ok(KeySet {
+            keys: self.keys()?,
+            revoked,
+        })
+    }
+
+    /// Takes in a peer's keys: a revocation wins over any record of its key,
+    /// and of two records of one key the newer (rotated later) wins.
+    /// Returns how many records changed.
+    pub fn merge_keys(&self, theirs: &KeySet) -> Result<usize> {
+        self.room()?;
+        let mut changed = 0;
+        for (id, at) in &theirs.revoked {
+            if self.keys_revoked.get(id.as_bytes())?.is_none() {
+                self.keys_revoked.insert(id.as_bytes(), &at.to_be_bytes())?;
+                changed += 1;
+            }
+            if let Some(k) = self.keys()?.into_iter().find(|k| &k.id == id) {
+                self.keys.remove(k.hash.as_bytes())?;
+                changed += 1;
+            }
+        }
+        let mine = self.keys()?;
+        for k in &theirs.keys {
+            if self.keys_revoked.get(k.id.as_bytes())?.is_some() {
+                continue;
+            }
+            match mine.iter().find(|m| m.id == k.id) {
+                Some(m) if m.version() >= k.version() => {}
+                Some(m) => {
+                    self.replace_key(&m.hash, k)?;
+                    changed += 1;
+                }
+                None => {
+                    self.put_key(k)?;
+                    changed += 1;
+                }
+            }
+        }
+        Ok(changed)
     }
 
     /// Replaces a key's secret: the old hash stops working in the same

@@ -1,0 +1,319 @@
+//! The middleware in front of every dialect: a request for a session homed
+//! on another peer is streamed there and its answer streamed back
+//! unchanged; lists are merged from every peer; key and template writes
+//! reach every peer. A home that cannot be reached is a 503
+//! `session_home_unavailable` with `Retry-After`, in the route's dialect:
+//! never a hang, never a second copy of the session here.
+
+use super::route::{Shape, Target, target};
+use super::{CLUSTER_KEY, Cluster, FORWARDED_BY, PEER, UNREACHABLE};
+use crate::api::limits::refuse;
+use crate::core::CoreError;
+use crate::domain::SessionId;
+use axum::{
+    Router,
+    body::{Body, Bytes},
+    extract::{Request, State},
+    http::{HeaderMap, HeaderName, HeaderValue, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use futures::StreamExt;
+use serde_json::Value;
+
+/// The router with the cluster in front of it, and the peers' own routes.
+pub fn install(c: Cluster, app: Router) -> Router {
+    let own = Router::new()
+        .route(
+            "/_cluster/keys",
+            get(super::keys::get_keys).post(super::keys::post_keys),
+        )
+        .with_state(c.clone());
+    app.merge(own)
+        .layer(middleware::from_fn_with_state(c, place))
+}
+
+/// Headers of one hop only: never passed on.
+fn hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "transfer-encoding"
+            | "te"
+            | "trailer"
+            | "upgrade"
+            | "host"
+            | "content-length"
+    ) || name == FORWARDED_BY
+        || name == CLUSTER_KEY
+}
+
+fn tag(mut res: Response, peer: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(peer) {
+        res.headers_mut().insert(PEER, v);
+    }
+    res
+}
+
+async fn place(State(c): State<Cluster>, req: Request, next: Next) -> Response {
+    let me = c.me().to_string();
+    // A peer sent it: serve it here whatever this peer thinks of its home
+    // (no request goes round in circles while two lists disagree).
+    if req.headers().contains_key(FORWARDED_BY) && c.from_peer(req.headers()) {
+        let (mut parts, body) = req.into_parts();
+        parts.headers.remove(CLUSTER_KEY);
+        return tag(next.run(Request::from_parts(parts, body)).await, &me);
+    }
+    let path = req.uri().path().to_string();
+    match target(req.method(), &path) {
+        Target::Here => tag(next.run(req).await, &me),
+        Target::Session(id) => to_home(&c, &id, req, next).await,
+        Target::InBody { fields, generate } => {
+            let (req, id) = match named_in_body(&c, req, fields, generate).await {
+                Ok(found) => found,
+                Err(req) => return tag(next.run(req).await, &me),
+            };
+            to_home(&c, &id, req, next).await
+        }
+        Target::List(shape) => merged(&c, req, shape, next).await,
+        Target::KeyWrite => {
+            let res = next.run(req).await;
+            if res.status().is_success() {
+                c.push_keys();
+            }
+            tag(res, &me)
+        }
+        Target::Everywhere => everywhere(&c, req, next).await,
+    }
+}
+
+async fn to_home(c: &Cluster, id: &str, req: Request, next: Next) -> Response {
+    let home = c.home(id);
+    if home == c.me() {
+        return tag(next.run(req).await, &home);
+    }
+    forward(c, &home, req).await
+}
+
+/// Streams the request to `peer` and its answer back.
+async fn forward(c: &Cluster, peer: &str, req: Request) -> Response {
+    let path = req.uri().path().to_string();
+    let pq = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/".into());
+    let (parts, body) = req.into_parts();
+    let mut headers = HeaderMap::new();
+    for (k, v) in &parts.headers {
+        if !hop_by_hop(k) {
+            headers.append(k.clone(), v.clone());
+        }
+    }
+    let sent = c
+        .inner
+        .http
+        .request(parts.method, format!("{peer}{pq}"))
+        .headers(headers)
+        .header(FORWARDED_BY, c.me())
+        .header(CLUSTER_KEY, &c.inner.key)
+        .body(reqwest::Body::wrap_stream(body.into_data_stream()))
+        .send()
+        .await;
+    match sent {
+        Ok(r) => {
+            let mut res = Response::builder().status(r.status());
+            for (k, v) in r.headers() {
+                if !hop_by_hop(k) {
+                    res = res.header(k, v);
+                }
+            }
+            let res = res
+                .body(Body::from_stream(r.bytes_stream()))
+                .unwrap_or_else(|_| Response::default());
+            tag(res, peer)
+        }
+        Err(e) => {
+            tracing::warn!(peer = %peer, "cluster: a session's home cannot be reached: {e}");
+            tag(unavailable(&path, peer), c.me())
+        }
+    }
+}
+
+fn unavailable(path: &str, peer: &str) -> Response {
+    refuse(
+        path,
+        CoreError::Overloaded {
+            code: "session_home_unavailable",
+            message: format!(
+                "this session lives on peer {peer}, which cannot be reached; retry shortly"
+            ),
+        },
+    )
+}
+
+/// Reads the body (up to the JSON limit) for the session it names. Err:
+/// serve it here as it came (no JSON, no id, too large: the route's own
+/// answer says so).
+async fn named_in_body(
+    c: &Cluster,
+    req: Request,
+    fields: &[&str],
+    generate: bool,
+) -> Result<(Request, String), Request> {
+    let (mut parts, body) = req.into_parts();
+    let mut stream = body.into_data_stream();
+    let mut read: Vec<Bytes> = Vec::new();
+    let mut size = 0;
+    while let Some(chunk) = stream.next().await {
+        let Ok(chunk) = chunk else {
+            return Err(Request::from_parts(parts, Body::empty()));
+        };
+        size += chunk.len();
+        read.push(chunk);
+        if size > c.inner.max_json {
+            // Too large: the route refuses it in its own words.
+            let rest =
+                futures::stream::iter(read.into_iter().map(Ok::<_, axum::Error>)).chain(stream);
+            return Err(Request::from_parts(parts, Body::from_stream(rest)));
+        }
+    }
+    let bytes: Bytes = read.concat().into();
+    let again = |parts, b: Bytes| Request::from_parts(parts, Body::from(b));
+    let mut v: Value = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
+        Err(_) => return Err(again(parts, bytes)),
+    };
+    let named = fields
+        .iter()
+        .find_map(|f| v.get(*f).and_then(Value::as_str))
+        .map(str::to_string);
+    let (id, bytes) = match named {
+        Some(id) => (id, bytes),
+        None if generate && v.is_object() => {
+            // The id is made here so that its home is known.
+            let id = SessionId::generate().as_str().to_string();
+            v[fields[0]] = Value::String(id.clone());
+            (id, serde_json::to_vec(&v).unwrap_or_default().into())
+        }
+        None => return Err(again(parts, bytes)),
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Ok((again(parts, bytes), id))
+}
+
+/// A copy of a bodiless request, for asking several peers.
+fn copy(req: &Request) -> Request {
+    let mut r = Request::new(Body::empty());
+    *r.method_mut() = req.method().clone();
+    *r.uri_mut() = req.uri().clone();
+    *r.headers_mut() = req.headers().clone();
+    r
+}
+
+/// Every peer's list, merged in a stable order (the same answer through
+/// any peer). A peer that cannot answer is named in `X-Wabridge-Unreachable`.
+async fn merged(c: &Cluster, req: Request, shape: Shape, next: Next) -> Response {
+    let asks: Vec<_> = c
+        .others()
+        .into_iter()
+        .map(|peer| {
+            let r = copy(&req);
+            async move {
+                let res = forward(c, &peer, r).await;
+                (peer, res)
+            }
+        })
+        .collect();
+    let here = next.run(req);
+    let (here, theirs) = futures::join!(here, futures::future::join_all(asks));
+    if !here.status().is_success() {
+        return tag(here, c.me());
+    }
+    let (parts, body) = here.into_parts();
+    let Some(mut all) = items(body, shape).await else {
+        return tag(Response::from_parts(parts, Body::empty()), c.me());
+    };
+    let mut missing = Vec::new();
+    for (peer, res) in theirs {
+        let ok = res.status().is_success()
+            && res.headers().get(PEER).is_some_and(|p| p == peer.as_str());
+        match ok {
+            true => match items(res.into_body(), shape).await {
+                Some(more) => all.extend(more),
+                None => missing.push(peer),
+            },
+            false => missing.push(peer),
+        }
+    }
+    all.sort_by_cached_key(|v| {
+        let id = ["id", "sessionId", "session_id"]
+            .iter()
+            .find_map(|f| v.get(*f).and_then(Value::as_str))
+            .unwrap_or("")
+            .to_string();
+        (id, v.to_string())
+    });
+    let body = match shape {
+        Shape::Array => Value::Array(all),
+        Shape::Field(f) => serde_json::json!({ f: all }),
+    };
+    let mut res = axum::Json(body).into_response();
+    if !missing.is_empty()
+        && let Ok(v) = HeaderValue::from_str(&missing.join(", "))
+    {
+        res.headers_mut().insert(UNREACHABLE, v);
+    }
+    tag(res, c.me())
+}
+
+async fn items(body: Body, shape: Shape) -> Option<Vec<Value>> {
+    let bytes = axum::body::to_bytes(body, 64 << 20).await.ok()?;
+    let v: Value = serde_json::from_slice(&bytes).ok()?;
+    match shape {
+        Shape::Array => v.as_array().cloned(),
+        Shape::Field(f) => v.get(f)?.as_array().cloned(),
+    }
+}
+
+/// A template write: here, then the same request to every other peer
+/// (sends on any peer use templates). A peer that misses it is logged.
+async fn everywhere(c: &Cluster, req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, c.inner.max_json).await else {
+        return tag(
+            refuse(
+                parts.uri.path(),
+                CoreError::invalid("body", "is too large or could not be read"),
+            ),
+            c.me(),
+        );
+    };
+    let template = {
+        let mut r = Request::new(Body::empty());
+        *r.method_mut() = parts.method.clone();
+        *r.uri_mut() = parts.uri.clone();
+        *r.headers_mut() = parts.headers.clone();
+        r
+    };
+    let res = next
+        .run(Request::from_parts(parts, Body::from(bytes.clone())))
+        .await;
+    if res.status().is_success() {
+        for peer in c.others() {
+            let mut r = copy(&template);
+            *r.body_mut() = Body::from(bytes.clone());
+            let c = c.clone();
+            tokio::spawn(async move {
+                let res = forward(&c, &peer, r).await;
+                if !res.status().is_success() {
+                    tracing::warn!(peer = %peer, status = %res.status(), "cluster: a template write did not reach this peer");
+                }
+            });
+        }
+    }
+    tag(res, c.me())
+}

@@ -1,0 +1,177 @@
+//! Several daemons, one API. Each session lives on exactly one peer, its
+//! home: the rendezvous hash of its id over the peer list ([`peers`]). Any
+//! peer takes any request: [`route`] reads which session it is for, and
+//! [`forward`] serves it here, streams it to the home, merges the peers'
+//! lists, or answers 503 `session_home_unavailable` when the home is down.
+//! The caller's key travels with the request and is checked once, by the
+//! peer that serves it; scoped keys are on every peer ([`keys`]). Peers
+//! call each other with the cluster key, which no user route accepts.
+//!
+//! Without a peer list none of this is installed.
+
+pub mod forward;
+pub mod keys;
+pub mod peers;
+pub mod route;
+
+use crate::config::ClusterArgs;
+use crate::core::Core;
+use crate::domain::Access;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Marks a request one peer sent another: served where it arrives.
+pub const FORWARDED_BY: &str = "x-wabridge-forwarded-by";
+/// The cluster key, on calls between peers.
+pub const CLUSTER_KEY: &str = "x-wabridge-cluster-key";
+/// On every answer: the peer that served it.
+pub const PEER: &str = "x-wabridge-peer";
+/// On a merged list: the peers that could not answer (their sessions are
+/// missing from it).
+pub const UNREACHABLE: &str = "x-wabridge-unreachable";
+
+#[derive(Clone)]
+pub struct Cluster {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    me: String,
+    key: String,
+    peers: watch::Sender<Arc<Vec<String>>>,
+    file: Option<PathBuf>,
+    http: reqwest::Client,
+    /// The core as the cluster acts on it (keys from peers).
+    core: Core,
+    /// The largest body read to find a session named in it.
+    max_json: usize,
+}
+
+impl Cluster {
+    /// None without a peer list; an error for a list this peer cannot use.
+    pub fn from_args(
+        args: &ClusterArgs,
+        api_key: &str,
+        core: &Core,
+        max_json: usize,
+    ) -> anyhow::Result<Option<Cluster>> {
+        if !args.enabled() {
+            return Ok(None);
+        }
+        let list = match &args.peers_file {
+            Some(f) => read_file(f)?,
+            None => peers::parse(&args.peers.join(",")),
+        };
+        peers::check(&list).map_err(anyhow::Error::msg)?;
+        let me = peers::normalize(args.self_url.as_deref().ok_or_else(|| {
+            anyhow::anyhow!("with peers, WABRIDGE_SELF (--self-url) must say which one this is")
+        })?);
+        if !list.contains(&me) {
+            anyhow::bail!("WABRIDGE_SELF {me} is not in the peer list {list:?}");
+        }
+        let key = args.cluster_key.clone().unwrap_or_default();
+        if key.len() < 16 {
+            anyhow::bail!("with peers, WABRIDGE_CLUSTER_KEY must be set (16 characters or more)");
+        }
+        if key == api_key {
+            anyhow::bail!("WABRIDGE_CLUSTER_KEY must differ from the API key");
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .pool_idle_timeout(Duration::from_secs(20))
+            .build()?;
+        tracing::info!(peers = list.len(), me = %me, "cluster: one of {} peers", list.len());
+        Ok(Some(Cluster {
+            inner: Arc::new(Inner {
+                me,
+                key,
+                peers: watch::channel(Arc::new(list)).0,
+                file: args.peers_file.clone(),
+                http,
+                core: core.acting_as(Access::Admin),
+                max_json,
+            }),
+        }))
+    }
+
+    pub fn me(&self) -> &str {
+        &self.inner.me
+    }
+
+    pub fn peers(&self) -> Arc<Vec<String>> {
+        self.inner.peers.borrow().clone()
+    }
+
+    /// The peer a session lives on.
+    pub fn home(&self, session: &str) -> String {
+        let list = self.peers();
+        peers::home(&list, session)
+            .unwrap_or(&self.inner.me)
+            .to_string()
+    }
+
+    pub fn is_home(&self, session: &str) -> bool {
+        self.home(session) == self.inner.me
+    }
+
+    /// Every peer but this one.
+    pub fn others(&self) -> Vec<String> {
+        self.peers()
+            .iter()
+            .filter(|p| **p != self.inner.me)
+            .cloned()
+            .collect()
+    }
+
+    /// Is this the cluster key?
+    pub fn is_key(&self, presented: &str) -> bool {
+        crate::api::auth::same(presented, &self.inner.key)
+    }
+
+    /// Changes of the peer list, for the placement of sessions.
+    pub fn watch(&self) -> watch::Receiver<Arc<Vec<String>>> {
+        self.inner.peers.subscribe()
+    }
+
+    /// Background work until the daemon stops: the peers file is re-read
+    /// when it changes, and keys are exchanged with every peer.
+    pub fn spawn(&self) {
+        if let Some(file) = self.inner.file.clone() {
+            let c = self.clone();
+            tokio::spawn(async move { c.follow_file(file).await });
+        }
+        let c = self.clone();
+        tokio::spawn(async move { c.exchange_keys().await });
+    }
+
+    async fn follow_file(&self, file: PathBuf) {
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        loop {
+            tick.tick().await;
+            let list = match read_file(&file) {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!("cluster: cannot read the peers file: {e}");
+                    continue;
+                }
+            };
+            if *self.peers() == list {
+                continue;
+            }
+            if let Err(e) = peers::check(&list) {
+                tracing::warn!("cluster: the peers file is not usable, keeping the last list: {e}");
+                continue;
+            }
+            tracing::info!(peers = ?list, "cluster: the peer list changed");
+            self.inner.peers.send_replace(Arc::new(list));
+        }
+    }
+}
+
+fn read_file(f: &std::path::Path) -> anyhow::Result<Vec<String>> {
+    let text = std::fs::read_to_string(f)
+        .map_err(|e| anyhow::anyhow!("cannot read the peers file {}: {e}", f.display()))?;
+    Ok(peers::parse(&text))
+}

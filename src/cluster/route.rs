@@ -1,0 +1,146 @@
+//! Which peer serves a request: the URL shapes of every dialect, read for
+//! the one thing the cluster needs, the session a request is for. Pure.
+
+use axum::http::Method;
+
+/// Where a request is served.
+#[derive(Debug, PartialEq)]
+pub enum Target {
+    /// Where it arrives: probes, metrics, docs, the dashboard, key reads,
+    /// the event stream of this peer, open-wa's default session.
+    Here,
+    /// A session's route: served by the session's home.
+    Session(String),
+    /// The session is named in the JSON body, by the first of `fields`
+    /// present; `generate`: if none is, a new id is made here.
+    InBody {
+        fields: &'static [&'static str],
+        generate: bool,
+    },
+    /// Every peer answers for its own sessions; the answers are merged.
+    List(Shape),
+    /// A key is made, rotated or revoked: here, then every peer is told.
+    KeyWrite,
+    /// A template is written: here and on every peer (sends use them).
+    Everywhere,
+}
+
+/// How a list answer holds its items.
+#[derive(Debug, PartialEq, Clone, Copy)]
+pub enum Shape {
+    /// A JSON array (native).
+    Array,
+    /// An object with the items in this field (open-wa's `{"sessions"}`).
+    Field(&'static str),
+}
+
+const OPENWA_IDS: &[&str] = &["session_id", "sessionId"];
+
+/// A Graph API version segment (`v21.0`).
+fn is_version(s: &str) -> bool {
+    s.strip_prefix('v')
+        .is_some_and(|r| !r.is_empty() && r.chars().all(|c| c.is_ascii_digit() || c == '.'))
+}
+
+pub fn target(method: &Method, path: &str) -> Target {
+    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let get = method == Method::GET;
+    let post = method == Method::POST;
+    match segs.as_slice() {
+        ["api", "sessions"] if post => Target::InBody {
+            fields: &["id"],
+            generate: true,
+        },
+        ["api", "sessions"] if get => Target::List(Shape::Array),
+        ["api", "sessions", id, ..] if !id.is_empty() => Target::Session(id.to_string()),
+        ["api", "keys", ..] if !get => Target::KeyWrite,
+        ["api", "templates", _, ..] if !get => Target::Everywhere,
+        ["session", "create"] if post => Target::InBody {
+            fields: OPENWA_IDS,
+            generate: false,
+        },
+        ["session", id, ..] if !id.is_empty() => Target::Session(id.to_string()),
+        ["sessions"] if get => Target::List(Shape::Field("sessions")),
+        ["message", "send"] if post => Target::InBody {
+            fields: OPENWA_IDS,
+            generate: false,
+        },
+        ["2010-04-01", "Accounts", account, ..] if !account.is_empty() => {
+            Target::Session(account.to_string())
+        }
+        [v, id, _, ..] if is_version(v) && !id.is_empty() => Target::Session(id.to_string()),
+        // open-wa's EASY API: `POST /{session}/{method}`.
+        [first, method] if post && !first.is_empty() && !method.is_empty() && !reserved(first) => {
+            Target::Session(first.to_string())
+        }
+        _ => Target::Here,
+    }
+}
+
+/// First segments of routes that are not a session's EASY API.
+fn reserved(first: &str) -> bool {
+    matches!(
+        first,
+        "api" | "session" | "message" | "cloud" | "dashboard" | "docs" | "_cluster" | "2010-04-01"
+    ) || is_version(first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_dialect_names_its_session() {
+        let s = |id: &str| Target::Session(id.into());
+        let (g, p, d) = (Method::GET, Method::POST, Method::DELETE);
+        assert_eq!(target(&g, "/api/sessions/shop/messages"), s("shop"));
+        assert_eq!(target(&g, "/api/sessions/shop"), s("shop"));
+        assert_eq!(target(&g, "/api/sessions"), Target::List(Shape::Array));
+        assert!(matches!(
+            target(&p, "/api/sessions"),
+            Target::InBody { generate: true, .. }
+        ));
+        assert_eq!(target(&g, "/session/shop/status"), s("shop"));
+        assert_eq!(target(&d, "/session/shop"), s("shop"));
+        assert!(matches!(
+            target(&p, "/session/create"),
+            Target::InBody {
+                generate: false,
+                ..
+            }
+        ));
+        assert!(matches!(target(&p, "/message/send"), Target::InBody { .. }));
+        assert_eq!(
+            target(&g, "/sessions"),
+            Target::List(Shape::Field("sessions"))
+        );
+        assert_eq!(
+            target(&p, "/2010-04-01/Accounts/shop/Messages.json"),
+            s("shop")
+        );
+        assert_eq!(target(&p, "/v21.0/shop/messages"), s("shop"));
+        assert_eq!(target(&p, "/v21.0/shop/media"), s("shop"));
+        assert_eq!(target(&g, "/v21.0/123456"), Target::Here);
+        assert_eq!(target(&p, "/shop/sendText"), s("shop"));
+        assert_eq!(target(&p, "/sendText"), Target::Here);
+        assert_eq!(target(&p, "/api/keys"), Target::KeyWrite);
+        assert_eq!(target(&d, "/api/keys/key_1"), Target::KeyWrite);
+        assert_eq!(target(&g, "/api/keys"), Target::Here);
+        assert_eq!(
+            target(&Method::PUT, "/api/templates/hello"),
+            Target::Everywhere
+        );
+        for here in [
+            "/health",
+            "/ready",
+            "/metrics",
+            "/openapi.json",
+            "/api/events",
+            "/docs",
+            "/",
+        ] {
+            assert_eq!(target(&g, here), Target::Here, "{here}");
+        }
+        assert_eq!(target(&g, "/dashboard/assets/app.js"), Target::Here);
+    }
+}
