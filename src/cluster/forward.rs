@@ -82,7 +82,7 @@ async fn place(State(c): State<Cluster>, req: Request, next: Next) -> Response {
         Target::KeyWrite => {
             let res = next.run(req).await;
             if res.status().is_success() {
-                c.push_keys();
+                c.push_keys().await;
             }
             tag(res, &me)
         }

@@ -44,35 +44,32 @@ impl Cluster {
         Ok(())
     }
 
-    /// Tells every peer this one's keys now (after a key was made, rotated
-    /// or revoked here). A peer that misses it pulls them later.
-    pub fn push_keys(&self) {
-        let c = self.clone();
-        tokio::spawn(async move {
-            let Ok(mine) = c.inner.core.key_set() else {
-                return;
-            };
-            let pushes = c.others().into_iter().map(|peer| {
-                let c = c.clone();
-                let mine = &mine;
-                async move {
-                    let r = c
-                        .inner
-                        .http
-                        .post(format!("{peer}/_cluster/keys"))
-                        .header(CLUSTER_KEY, &c.inner.key)
-                        .json(mine)
-                        .timeout(Duration::from_secs(5))
-                        .send()
-                        .await
-                        .and_then(|r| r.error_for_status());
-                    if let Err(e) = r {
-                        tracing::warn!(peer = %peer, "cluster: could not push keys (it will pull them): {e}");
-                    }
+    /// Tells every peer this one's keys, before a key write is answered:
+    /// a key revoked here is refused by every reachable peer when the
+    /// caller hears back. A peer that misses it pulls the keys later.
+    pub async fn push_keys(&self) {
+        let Ok(mine) = self.inner.core.key_set() else {
+            return;
+        };
+        let pushes = self.others().into_iter().map(|peer| {
+            let mine = &mine;
+            async move {
+                let r = self
+                    .inner
+                    .http
+                    .post(format!("{peer}/_cluster/keys"))
+                    .header(CLUSTER_KEY, &self.inner.key)
+                    .json(mine)
+                    .timeout(Duration::from_secs(3))
+                    .send()
+                    .await
+                    .and_then(|r| r.error_for_status());
+                if let Err(e) = r {
+                    tracing::warn!(peer = %peer, "cluster: could not push keys (it will pull them): {e}");
                 }
-            });
-            futures::future::join_all(pushes).await;
+            }
         });
+        futures::future::join_all(pushes).await;
     }
 
     /// Is this request from a peer (it carries the cluster key)?

@@ -218,6 +218,7 @@ impl Sandbox {
 pub struct Daemon {
     pub proc: Proc,
     pub url: String,
+    pub port: u16,
     pub data_dir: PathBuf,
     args: Vec<String>,
     envs: Vec<(String, String)>,
@@ -235,7 +236,16 @@ impl Daemon {
         args: Vec<String>,
         envs: Vec<(String, String)>,
     ) -> Daemon {
-        let port = free_port();
+        Self::start_at(free_port(), data_dir, args, envs).await
+    }
+
+    /// On a port chosen by the caller (a peer's URL is known before it starts).
+    pub async fn start_at(
+        port: u16,
+        data_dir: &Path,
+        args: Vec<String>,
+        envs: Vec<(String, String)>,
+    ) -> Daemon {
         let listen = format!("127.0.0.1:{port}");
         let mut full = args.clone();
         full.extend([
@@ -260,10 +270,22 @@ impl Daemon {
         Daemon {
             proc,
             url,
+            port,
             data_dir: data_dir.to_path_buf(),
             args,
             envs,
         }
+    }
+
+    /// A new daemon process on the same data dir, arguments and port.
+    pub async fn restart_at_same_port(&self) -> Daemon {
+        Self::start_at(
+            self.port,
+            &self.data_dir,
+            self.args.clone(),
+            self.envs.clone(),
+        )
+        .await
     }
 
     /// A new daemon process on the same data dir and arguments.

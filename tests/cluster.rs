@@ -1,0 +1,344 @@
+//! Three peers on 127.0.0.1 serve one API (issue 15): each session runs on
+//! exactly its home; any peer serves any route of any session; lists agree;
+//! keys work through every peer; a dead home is a clear 503 and its
+//! sessions come back with it.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+const CLUSTER_KEY: &str = "cluster-secret-0123456789";
+const SESSIONS: usize = 12;
+
+fn account(i: usize) -> String {
+    format!("155500031{i:02}")
+}
+
+/// A peer's own sessions, as it answers another peer.
+async fn local_ids(d: &Daemon) -> BTreeSet<String> {
+    let r = http()
+        .get(format!("{}/api/sessions", d.url))
+        .bearer_auth(KEY)
+        .header("x-wabridge-forwarded-by", "test")
+        .header("x-wabridge-cluster-key", CLUSTER_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn ids(d: &Daemon, path: &str, field: Option<&str>) -> Vec<String> {
+    let (code, v) = d.call("GET", path, None).await;
+    assert_eq!(code, 200, "{v}");
+    let list = match field {
+        Some(f) => v[f].clone(),
+        None => v,
+    };
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            s["id"]
+                .as_str()
+                .or(s["session_id"].as_str())
+                .unwrap_or_else(|| panic!("no id in {s}"))
+                .to_string()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn three_peers_serve_one_api_and_a_dead_home_comes_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = Sandbox::start(tmp.path(), &[]).await;
+    let r = Receiver::start().await;
+    let ports = [stable_port(), stable_port(), stable_port()];
+    let urls: Vec<String> = ports
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{p}"))
+        .collect();
+    let mut peers = Vec::new();
+    for (i, port) in ports.iter().enumerate() {
+        let envs = vec![
+            ("WABRIDGE_PEERS".to_string(), urls.join(",")),
+            ("WABRIDGE_SELF".to_string(), urls[i].clone()),
+            ("WABRIDGE_CLUSTER_KEY".to_string(), CLUSTER_KEY.to_string()),
+        ];
+        let args = vec![
+            "serve".to_string(),
+            "--wa-url".to_string(),
+            format!("{}/", sb.url),
+        ];
+        peers.push(Daemon::start_at(*port, &tmp.path().join(format!("peer{i}")), args, envs).await);
+    }
+    let home_of = |id: &str| {
+        let h = wabridge::cluster::peers::home(&urls, id).unwrap();
+        urls.iter().position(|u| u == h).unwrap()
+    };
+    let ids_all: Vec<String> = (0..SESSIONS).map(|i| format!("c{i}")).collect();
+    let homes: HashMap<&str, usize> = ids_all
+        .iter()
+        .map(|id| (id.as_str(), home_of(id)))
+        .collect();
+    assert!(
+        (0..3).all(|p| homes.values().any(|&h| h == p)),
+        "every peer is home to some of the 12: {homes:?}"
+    );
+
+    // Created through peer 0, each on its home, with a webhook.
+    let c = http();
+    for id in &ids_all {
+        let res = c
+            .post(format!("{}/api/sessions", peers[0].url))
+            .bearer_auth(KEY)
+            .json(&json!({"id": id, "webhooks": [{"url": r.url}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        assert_eq!(
+            res.headers()["x-wabridge-peer"],
+            urls[homes[id.as_str()]].as_str(),
+            "{id} served by its home"
+        );
+    }
+    // Without an id, the peer that takes the call makes one and its home
+    // creates it.
+    let (code, made) = peers[1]
+        .call("POST", "/api/sessions", Some(json!({"start": false})))
+        .await;
+    assert_eq!(code, 201, "{made}");
+    let made_id = made["id"].as_str().unwrap().to_string();
+    for (p, d) in peers.iter().enumerate() {
+        let mine: BTreeSet<String> = ids_all
+            .iter()
+            .filter(|id| homes[id.as_str()] == p)
+            .cloned()
+            .chain((home_of(&made_id) == p).then(|| made_id.clone()))
+            .collect();
+        assert_eq!(local_ids(d).await, mine, "peer {p} runs exactly its own");
+    }
+    let (code, _) = peers[2]
+        .call("DELETE", &format!("/api/sessions/{made_id}"), None)
+        .await;
+    assert_eq!(code, 200);
+
+    // Linked through QRs fetched from peer 1, CONNECTED as peer 2 sees it.
+    for (i, id) in ids_all.iter().enumerate() {
+        peers[2]
+            .wait_status(id, "SCAN_QR", Duration::from_secs(60))
+            .await;
+        let qr = peers[1].qr(id).await;
+        assert_eq!(sb.link(&qr, &account(i), &format!("Shop {i}")).await, 200);
+    }
+    for id in &ids_all {
+        peers[2]
+            .wait_status(id, "CONNECTED", Duration::from_secs(30))
+            .await;
+    }
+    // Each browser runs on its home only.
+    for (p, d) in peers.iter().enumerate() {
+        for id in &ids_all {
+            assert_eq!(
+                d.browser_pid(id).is_some(),
+                homes[id.as_str()] == p,
+                "browser of {id} on peer {p}"
+            );
+        }
+    }
+
+    // Lists agree through every peer, in each dialect.
+    let native = ids(&peers[0], "/api/sessions", None).await;
+    assert_eq!(
+        native.iter().cloned().collect::<BTreeSet<_>>(),
+        ids_all.iter().cloned().collect()
+    );
+    for d in &peers[1..] {
+        assert_eq!(ids(d, "/api/sessions", None).await, native);
+    }
+    let openwa = ids(&peers[0], "/sessions", Some("sessions")).await;
+    assert_eq!(openwa.len(), SESSIONS);
+    assert_eq!(ids(&peers[2], "/sessions", Some("sessions")).await, openwa);
+
+    // Sends through peer 2, in three dialects, reach WhatsApp from the
+    // right account.
+    for (i, id) in ids_all.iter().enumerate() {
+        let to = "15557770001";
+        let res = match i % 3 {
+            0 => c
+                .post(format!("{}/api/sessions/{id}/messages", peers[2].url))
+                .bearer_auth(KEY)
+                .json(&json!({"to": to, "text": format!("out {i}")}))
+                .send(),
+            1 => c
+                .post(format!("{}/v21.0/{id}/messages", peers[2].url))
+                .bearer_auth(KEY)
+                .json(&json!({"messaging_product": "whatsapp", "to": to, "type": "text", "text": {"body": format!("out {i}")}}))
+                .send(),
+            _ => c
+                .post(format!("{}/message/send", peers[2].url))
+                .bearer_auth(KEY)
+                .json(&json!({"session_id": id, "to": to, "message": format!("out {i}")}))
+                .send(),
+        }
+        .await
+        .unwrap();
+        assert!(res.status().is_success(), "send {i}: {}", res.status());
+        assert_eq!(
+            res.headers()["x-wabridge-peer"],
+            urls[homes[id.as_str()]].as_str()
+        );
+        let (_, sent) = sb
+            .get(&format!("/_sandbox/messages?account={}", account(i)))
+            .await;
+        assert!(
+            sent.as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["text"] == format!("out {i}")),
+            "{sent}"
+        );
+    }
+
+    // Inbound reaches the webhook once per message.
+    let mut inbound = Vec::new();
+    for i in 0..SESSIONS {
+        let (code, v) = sb
+            .post(
+                "/_sandbox/messages",
+                json!({"from": "15557770002", "to": account(i), "text": format!("in {i}")}),
+            )
+            .await;
+        assert_eq!(code, 201);
+        inbound.push(v["id"].as_str().unwrap().to_string());
+    }
+    eventually(
+        Duration::from_secs(30),
+        "every inbound message at the webhook",
+        || async {
+            let got = r.events("message");
+            inbound
+                .iter()
+                .all(|id| got.iter().any(|e| e["payload"]["id"] == id.as_str()))
+                .then_some(())
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for id in &inbound {
+        let n = r
+            .accepted()
+            .iter()
+            .filter(|(_, v)| v["event"] == "message" && v["payload"]["id"] == id.as_str())
+            .count();
+        assert_eq!(n, 1, "message {id} delivered {n} times");
+    }
+
+    // A key scoped to one session, made on peer 0, works through every
+    // peer for that session and no other; revoked on peer 1, it is refused
+    // everywhere when the revocation is answered.
+    let (code, k) = peers[0]
+        .call("POST", "/api/keys", Some(json!({"sessions": ["c0"]})))
+        .await;
+    assert_eq!(code, 201, "{k}");
+    let secret = k["key"].as_str().unwrap().to_string();
+    let other = ids_all
+        .iter()
+        .find(|id| homes[id.as_str()] != homes["c0"])
+        .unwrap();
+    for d in &peers {
+        let (code, v) = d.call_as(&secret, "GET", "/api/sessions/c0", None).await;
+        assert_eq!(code, 200, "{v}");
+        let (code, v) = d
+            .call_as(&secret, "GET", &format!("/api/sessions/{other}"), None)
+            .await;
+        assert_eq!(code, 403, "{v}");
+        assert_eq!(ids(d, "/api/keys", Some("keys")).await.len(), 1);
+    }
+    let (code, _) = peers[1]
+        .call(
+            "DELETE",
+            &format!("/api/keys/{}", k["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(code, 200);
+    for d in &peers {
+        let (code, _) = d.call_as(&secret, "GET", "/api/sessions/c0", None).await;
+        assert_eq!(code, 401);
+    }
+    // The cluster key is no user's key, and peers' routes want it.
+    for d in &peers {
+        let (code, _) = d.call_as(CLUSTER_KEY, "GET", "/api/sessions", None).await;
+        assert_eq!(code, 401);
+        let (code, _) = d.call("GET", "/_cluster/keys", None).await;
+        assert_eq!(code, 401);
+    }
+
+    // kill -9 of a peer: its sessions are 503 through the others, with
+    // Retry-After, and no copy starts elsewhere; back when it restarts.
+    let dead = homes["c0"];
+    let alive = (dead + 1) % 3;
+    peers[dead].proc.kill9();
+    let res = c
+        .get(format!("{}/api/sessions/c0", peers[alive].url))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    assert!(res.headers().contains_key("retry-after"));
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "session_home_unavailable", "{v}");
+    let res = c
+        .post(format!(
+            "{}/2010-04-01/Accounts/c0/Messages.json",
+            peers[alive].url
+        ))
+        .bearer_auth(KEY)
+        .form(&[("To", "whatsapp:+15557770001"), ("Body", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503, "in Twilio's shape too");
+    let res = c
+        .get(format!("{}/api/sessions", peers[alive].url))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-wabridge-unreachable"], urls[dead].as_str());
+    let listed: Vec<Value> = res.json().await.unwrap();
+    assert!(
+        listed
+            .iter()
+            .all(|s| homes[s["id"].as_str().unwrap()] != dead)
+    );
+    for (p, d) in peers.iter().enumerate() {
+        if p != dead {
+            assert!(local_ids(d).await.iter().all(|id| homes[id.as_str()] == p));
+        }
+    }
+    let back = peers[dead].restart_at_same_port().await;
+    peers[dead] = back;
+    peers[alive]
+        .wait_status("c0", "CONNECTED", Duration::from_secs(60))
+        .await;
+    let (code, v) = peers[alive]
+        .call(
+            "POST",
+            "/api/sessions/c0/messages",
+            Some(json!({"to": "15557770001", "text": "after the restart"})),
+        )
+        .await;
+    assert_eq!(code, 201, "{v}");
+}
