@@ -27,6 +27,40 @@ pub enum Command {
     /// against what bridge.js needs, in a headless browser; exit 1 and say
     /// what is missing if it falls short.
     Doctor(DoctorArgs),
+    /// Write a session of the running daemon at --url to stdout, as one
+    /// file (auth state, history, webhooks, pending deliveries): a backup,
+    /// or a move to another host with `wabridge import`. Admin key.
+    Export(ExportArgs),
+    /// Restore a session from a file made by `wabridge export` into the
+    /// running daemon at --url; it comes back linked, with no QR scan.
+    Import(ImportArgs),
+}
+
+/// Where the running daemon is, and the admin key.
+#[derive(Args, Debug, Clone)]
+pub struct RemoteArgs {
+    /// Base URL of the daemon.
+    #[arg(long, env = "WABRIDGE_URL", default_value = "http://127.0.0.1:8002")]
+    pub url: String,
+    /// The admin API key.
+    #[arg(long, env = "WABRIDGE_API_KEY", hide_env_values = true)]
+    pub api_key: String,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ExportArgs {
+    /// The session id.
+    pub session: String,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ImportArgs {
+    /// A file made by `wabridge export` (`-` for stdin).
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -300,6 +300,63 @@ pub async fn healthcheck(args: HealthcheckArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `wabridge export SESSION`: the session's file on stdout.
+pub async fn export(args: config::ExportArgs) -> anyhow::Result<()> {
+    let url = format!(
+        "{}/api/sessions/{}/export",
+        args.remote.url.trim_end_matches('/'),
+        args.session
+    );
+    let r = reqwest::Client::new()
+        .get(&url)
+        .bearer_auth(&args.remote.api_key)
+        .send()
+        .await?;
+    let status = r.status();
+    let body = r.bytes().await?;
+    anyhow::ensure!(
+        status.is_success(),
+        "{url} answered {status}: {}",
+        String::from_utf8_lossy(&body)
+    );
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(&body)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// `wabridge import FILE`: restores the session the file holds.
+pub async fn import(args: config::ImportArgs) -> anyhow::Result<()> {
+    let bytes = if args.file.as_os_str() == "-" {
+        use std::io::Read;
+        let mut b = Vec::new();
+        std::io::stdin().read_to_end(&mut b)?;
+        b
+    } else {
+        std::fs::read(&args.file)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.file.display()))?
+    };
+    let b = session::transfer::unpack(&bytes).map_err(anyhow::Error::msg)?;
+    let url = format!(
+        "{}/api/sessions/{}/import",
+        args.remote.url.trim_end_matches('/'),
+        b.manifest.session
+    );
+    let r = reqwest::Client::new()
+        .post(&url)
+        .bearer_auth(&args.remote.api_key)
+        .header("content-type", "application/x-tar")
+        .body(bytes)
+        .send()
+        .await?;
+    let status = r.status();
+    let text = r.text().await?;
+    anyhow::ensure!(status.is_success(), "{url} answered {status}: {text}");
+    println!("{text}");
+    Ok(())
+}
+
 /// `wabridge doctor`: checks a wa-js file against what bridge.js needs.
 /// Ok(true) if it has everything.
 pub async fn doctor(args: crate::config::DoctorArgs) -> anyhow::Result<bool> {

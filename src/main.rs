@@ -12,6 +12,8 @@ fn main() -> std::process::ExitCode {
             Command::Serve(args) => wabridge::serve(args).await,
             Command::Sandbox(args) => wabridge::run_sandbox(args).await,
             Command::Healthcheck(args) => wabridge::healthcheck(args).await,
+            Command::Export(args) => wabridge::daemon::export(args).await,
+            Command::Import(args) => wabridge::daemon::import(args).await,
             Command::Doctor(args) => match wabridge::daemon::doctor(args).await {
                 Ok(true) => Ok(()),
                 Ok(false) => Err(anyhow::anyhow!("the wa-js file falls short (see above)")),

@@ -342,3 +342,204 @@ async fn three_peers_serve_one_api_and_a_dead_home_comes_back() {
         .await;
     assert_eq!(code, 201, "{v}");
 }
+
+/// Each peer's CONNECTED sessions, asked of all three at once.
+async fn connected_where(peers: &[Daemon]) -> Vec<BTreeSet<String>> {
+    let asks = peers.iter().map(|d| async move {
+        let r = http()
+            .get(format!("{}/api/sessions", d.url))
+            .bearer_auth(KEY)
+            .header("x-wabridge-forwarded-by", "test")
+            .header("x-wabridge-cluster-key", CLUSTER_KEY)
+            .send()
+            .await;
+        let Ok(r) = r else {
+            return BTreeSet::new();
+        };
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| s["status"] == "CONNECTED")
+            .map(|s| s["id"].as_str().unwrap().to_string())
+            .collect()
+    });
+    futures::future::join_all(asks).await
+}
+
+#[tokio::test]
+async fn a_peer_leaving_and_joining_moves_its_sessions_without_a_rescan() {
+    const N: usize = 9;
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = Sandbox::start(tmp.path(), &[]).await;
+    let r = Receiver::start().await;
+    let ports = [stable_port(), stable_port(), stable_port()];
+    let urls: Vec<String> = ports
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{p}"))
+        .collect();
+    let file = tmp.path().join("peers");
+    std::fs::write(&file, urls.join("\n")).unwrap();
+    let mut peers = Vec::new();
+    for (i, port) in ports.iter().enumerate() {
+        let envs = vec![
+            (
+                "WABRIDGE_PEERS_FILE".to_string(),
+                file.to_string_lossy().into_owned(),
+            ),
+            ("WABRIDGE_SELF".to_string(), urls[i].clone()),
+            ("WABRIDGE_CLUSTER_KEY".to_string(), CLUSTER_KEY.to_string()),
+        ];
+        let args = vec![
+            "serve".to_string(),
+            "--wa-url".to_string(),
+            format!("{}/", sb.url),
+        ];
+        peers.push(Daemon::start_at(*port, &tmp.path().join(format!("peer{i}")), args, envs).await);
+    }
+    let ids_all: Vec<String> = (0..N).map(|i| format!("m{i}")).collect();
+    let home_among = |list: &[String], id: &str| {
+        let h = wabridge::cluster::peers::home(list, id).unwrap();
+        urls.iter().position(|u| u == h).unwrap()
+    };
+    let leaving: Vec<usize> = (0..N)
+        .filter(|i| home_among(&urls, &ids_all[*i]) == 2)
+        .collect();
+    assert!(!leaving.is_empty(), "peer 2 is home to some");
+    for (i, id) in ids_all.iter().enumerate() {
+        let (code, v) = peers[0]
+            .call(
+                "POST",
+                "/api/sessions",
+                Some(json!({"id": id, "webhooks": [{"url": r.url}]})),
+            )
+            .await;
+        assert_eq!(code, 201, "{v}");
+        peers[1].link(&sb, id, &account(i)).await;
+    }
+
+    // Three peers become two: peer 2's sessions move, with messages that
+    // arrive meanwhile.
+    std::fs::write(&file, urls[..2].join("\n")).unwrap();
+    let mut inbound = Vec::new();
+    for round in 0..3 {
+        for &i in &leaving {
+            let (code, v) = sb
+                .post(
+                    "/_sandbox/messages",
+                    json!({"from": "15557770003", "to": account(i), "text": format!("moving {round}")}),
+                )
+                .await;
+            assert_eq!(code, 201);
+            inbound.push(v["id"].as_str().unwrap().to_string());
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let two = &urls[..2];
+    eventually(
+        Duration::from_secs(60),
+        "peer 2's sessions CONNECTED on their new homes",
+        || async {
+            let now = connected_where(&peers).await;
+            for id in &ids_all {
+                let holders = now.iter().filter(|s| s.contains(id)).count();
+                assert!(holders <= 1, "{id} CONNECTED on {holders} peers: {now:?}");
+            }
+            leaving
+                .iter()
+                .all(|&i| now[home_among(two, &ids_all[i])].contains(&ids_all[i]))
+                .then_some(())
+        },
+    )
+    .await;
+    assert!(
+        local_ids(&peers[2]).await.is_empty(),
+        "peer 2 keeps no copy"
+    );
+    for &i in &leaving {
+        let id = &ids_all[i];
+        assert!(peers[2].browser_pid(id).is_none());
+        let s = peers[2].session(id).await;
+        assert_eq!(s["status"], "CONNECTED", "through the peer that left: {s}");
+        assert_eq!(s["me"]["phone"], account(i), "still linked, no QR: {s}");
+    }
+    eventually(
+        Duration::from_secs(30),
+        "messages sent during the move at the webhook",
+        || async {
+            let got = r.events("message");
+            inbound
+                .iter()
+                .all(|id| got.iter().any(|e| e["payload"]["id"] == id.as_str()))
+                .then_some(())
+        },
+    )
+    .await;
+
+    // Two become three again: they go back, and history came with them.
+    std::fs::write(&file, urls.join("\n")).unwrap();
+    eventually(
+        Duration::from_secs(60),
+        "the sessions back on peer 2",
+        || async {
+            let now = connected_where(&peers).await;
+            for id in &ids_all {
+                let holders = now.iter().filter(|s| s.contains(id)).count();
+                assert!(holders <= 1, "{id} CONNECTED on {holders} peers: {now:?}");
+            }
+            leaving
+                .iter()
+                .all(|&i| now[2].contains(&ids_all[i]))
+                .then_some(())
+        },
+    )
+    .await;
+    for id in &inbound {
+        let n = r
+            .accepted()
+            .iter()
+            .filter(|(_, v)| v["event"] == "message" && v["payload"]["id"] == id.as_str())
+            .count();
+        assert_eq!(n, 1, "message {id} delivered {n} times");
+    }
+    let id = &ids_all[leaving[0]];
+    let (code, hist) = peers[0]
+        .call(
+            "GET",
+            &format!("/api/sessions/{id}/messages?chat=15557770003"),
+            None,
+        )
+        .await;
+    assert_eq!(code, 200, "{hist}");
+    assert_eq!(hist["messages"].as_array().map(Vec::len), Some(3), "{hist}");
+
+    // The same export, by hand: `wabridge export` then `wabridge import`
+    // of that file where the session is: refused, it is not newer.
+    let out = std::process::Command::new(BIN)
+        .args(["export", id, "--url", &peers[1].url])
+        .env("WABRIDGE_API_KEY", KEY)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.len() > 1024);
+    let f = tmp.path().join("backup.tar");
+    std::fs::write(&f, &out.stdout).unwrap();
+    peers[2]
+        .wait_status(id, "CONNECTED", Duration::from_secs(30))
+        .await;
+    let out = std::process::Command::new(BIN)
+        .args(["import", f.to_str().unwrap(), "--url", &peers[0].url])
+        .env("WABRIDGE_API_KEY", KEY)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("move epoch"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

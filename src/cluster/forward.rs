@@ -29,6 +29,11 @@ pub fn install(c: Cluster, app: Router) -> Router {
             "/_cluster/keys",
             get(super::keys::get_keys).post(super::keys::post_keys),
         )
+        .route(
+            "/_cluster/sessions/{id}/import",
+            axum::routing::post(super::moves::import)
+                .layer(axum::extract::DefaultBodyLimit::max(512 << 20)),
+        )
         .with_state(c.clone());
     app.merge(own)
         .layer(middleware::from_fn_with_state(c, place))

@@ -81,7 +81,7 @@ impl Cluster {
     }
 }
 
-fn refused() -> Response {
+pub(super) fn refused() -> Response {
     (
         StatusCode::UNAUTHORIZED,
         Json(serde_json::json!({"error": {"code": "cluster_key_required", "message": "only peers may call this, with the cluster key"}})),

@@ -7,10 +7,14 @@
 //! peer that serves it; scoped keys are on every peer ([`keys`]). Peers
 //! call each other with the cluster key, which no user route accepts.
 //!
+//! When the list changes, sessions move to their new homes ([`moves`])
+//! with their auth state: no rescan.
+//!
 //! Without a peer list none of this is installed.
 
 pub mod forward;
 pub mod keys;
+pub mod moves;
 pub mod peers;
 pub mod route;
 
@@ -69,7 +73,9 @@ impl Cluster {
             anyhow::anyhow!("with peers, WABRIDGE_SELF (--self-url) must say which one this is")
         })?);
         if !list.contains(&me) {
-            anyhow::bail!("WABRIDGE_SELF {me} is not in the peer list {list:?}");
+            // A pod started before the list names it (scaling up): it is
+            // home to nothing until the list does, and still serves.
+            tracing::warn!(me = %me, "cluster: this peer is not in the peer list yet: home to no session");
         }
         let key = args.cluster_key.clone().unwrap_or_default();
         if key.len() < 16 {
@@ -144,6 +150,8 @@ impl Cluster {
         }
         let c = self.clone();
         tokio::spawn(async move { c.exchange_keys().await });
+        let c = self.clone();
+        tokio::spawn(async move { c.hand_over().await });
     }
 
     async fn follow_file(&self, file: PathBuf) {

@@ -60,6 +60,45 @@ impl Core {
         Ok(self.manager.delete(id).await?)
     }
 
+    /// The session packed in one file (its auth state, history, webhooks
+    /// and pending deliveries): a backup, or a move to another daemon.
+    /// Admin only: the file is the linked device. The browser stops while
+    /// it is packed; `keep_running` starts it again (a backup), else it
+    /// stays stopped (a move; `remove_here` once the new home has it).
+    pub async fn export_session(
+        &self,
+        id: &SessionId,
+        keep_running: bool,
+    ) -> Result<Vec<u8>, CoreError> {
+        self.may(id, Scope::Manage)?;
+        self.access.check_admin()?;
+        let bytes = self.manager.export(id).await?;
+        if keep_running && self.manager.get(id).await?.record.should_run {
+            self.manager.start(id).await?;
+        }
+        Ok(bytes)
+    }
+
+    /// Takes in a session packed by `export_session` under this id (here or
+    /// on another daemon), and starts it if it was running. Admin only.
+    pub async fn import_session(
+        &self,
+        id: &SessionId,
+        bytes: Vec<u8>,
+    ) -> Result<SessionView, CoreError> {
+        self.may(id, Scope::Manage)?;
+        self.access.check_admin()?;
+        Ok(self.manager.import(id, bytes).await?)
+    }
+
+    /// This daemon's copy of a session that moved elsewhere is removed
+    /// (without logging the device out). Admin only.
+    pub async fn remove_here(&self, id: &SessionId) -> Result<(), CoreError> {
+        self.may(id, Scope::Manage)?;
+        self.access.check_admin()?;
+        Ok(self.manager.remove_here(id).await?)
+    }
+
     /// Sets (or with None clears) the session's proxy. A running session's
     /// browser restarts on it at once, with no rescan.
     pub async fn set_proxy(

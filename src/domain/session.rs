@@ -89,6 +89,10 @@ pub struct SessionRecord {
     /// answers and logs show `Proxy::masked`). None: the daemon's default.
     #[serde(default)]
     pub proxy: Option<String>,
+    /// How many times the session moved between peers: a daemon takes in a
+    /// move only if it is newer than the copy it has.
+    #[serde(default)]
+    pub move_epoch: u64,
 }
 
 #[cfg(test)]

@@ -94,6 +94,7 @@ impl Manager {
             me: None,
             platform: None,
             proxy,
+            move_epoch: 0,
         };
         let created = self.env.store.create_session(&id, &rec)?;
         if !created {
@@ -301,6 +302,136 @@ impl Manager {
             }
         }
         self.env.store.delete_session(id)?;
+        self.env.pipeline.forget(id);
+        Ok(())
+    }
+
+    /// Stops the session's browser (keeping `should_run`) and packs it to
+    /// move elsewhere, one move epoch on. The copy here stays, stopped,
+    /// until `remove_here`: if the move fails it can start again.
+    pub async fn export(&self, id: &SessionId) -> Result<Vec<u8>, ManagerError> {
+        let rec = self
+            .records()
+            .get(id)
+            .ok_or_else(|| ManagerError::NotFound(id.clone()))?;
+        let handle = self.handles.lock().await.remove(id);
+        if let Some(h) = handle {
+            self.ask(&h, Cmd::Stop).await;
+        }
+        let dir = self.env.session_dir(id);
+        super::browser::kill_leftover(&dir);
+        let epoch = rec.move_epoch + 1;
+        self.records().update(id, |r| {
+            r.should_run = rec.should_run;
+            r.move_epoch = epoch;
+            if r.status.is_running() {
+                r.status = Status::Stopped;
+            }
+        });
+        self.env.store.flush().await?;
+        let records = self.env.store.export_session(id)?;
+        let manifest = super::transfer::Manifest {
+            format: super::transfer::FORMAT,
+            session: id.as_str().to_string(),
+            move_epoch: epoch,
+            exported_at: now_ms(),
+        };
+        tokio::task::spawn_blocking(move || super::transfer::pack(&manifest, &records, &dir))
+            .await
+            .map_err(|e| ManagerError::Internal(e.to_string()))?
+            .map_err(|e| ManagerError::Internal(format!("could not pack the session: {e}")))
+    }
+
+    /// Takes in a session packed by `export` (here or on another daemon)
+    /// and starts it if it was running. Refused if this daemon has a copy
+    /// of the same or a newer move epoch: a replayed or stale export never
+    /// replaces a newer session.
+    pub async fn import(
+        &self,
+        id: &SessionId,
+        bytes: Vec<u8>,
+    ) -> Result<SessionView, ManagerError> {
+        let b = tokio::task::spawn_blocking(move || super::transfer::unpack(&bytes))
+            .await
+            .map_err(|e| ManagerError::Internal(e.to_string()))?
+            .map_err(ManagerError::WrongState)?;
+        if b.manifest.session != id.as_str() {
+            return Err(ManagerError::WrongState(format!(
+                "the export is of session '{}', not '{id}'",
+                b.manifest.session
+            )));
+        }
+        let id = id.clone();
+        let rec: SessionRecord = b
+            .records
+            .iter()
+            .find(|(t, _, _)| t == "sessions")
+            .and_then(|(_, _, v)| serde_json::from_slice(v).ok())
+            .ok_or_else(|| ManagerError::WrongState("the export holds no session record".into()))?;
+        if rec.id != id || rec.move_epoch != b.manifest.move_epoch {
+            return Err(ManagerError::WrongState(
+                "the export's session record does not match its manifest".into(),
+            ));
+        }
+        if let Some(mine) = self.records().get(&id) {
+            if mine.move_epoch >= rec.move_epoch {
+                return Err(ManagerError::WrongState(format!(
+                    "this daemon has session '{id}' at move epoch {}; the export is at {}",
+                    mine.move_epoch, rec.move_epoch
+                )));
+            }
+            // An older copy left behind by an earlier move: replaced.
+            if let Some(h) = self.handles.lock().await.remove(&id) {
+                self.ask(&h, Cmd::Stop).await;
+            }
+        }
+        let dir = self.env.session_dir(&id);
+        super::browser::kill_leftover(&dir);
+        let files = b.files;
+        let at = dir.clone();
+        tokio::task::spawn_blocking(move || super::transfer::place(&files, &at))
+            .await
+            .map_err(|e| ManagerError::Internal(e.to_string()))?
+            .map_err(|e| {
+                ManagerError::Internal(format!("could not write {}: {e}", dir.display()))
+            })?;
+        let pending = self.env.store.import_session(&id, &b.records)?;
+        self.records().update(&id, |r| {
+            if r.status.is_running() {
+                r.status = Status::Stopped;
+            }
+        });
+        self.env.store.flush().await?;
+        self.env.pipeline.forget(&id);
+        self.env.pipeline.created(&id, rec.webhooks.clone());
+        tracing::info!(session = %id, epoch = rec.move_epoch, pending = pending.len(), "session imported");
+        self.env.pipeline.requeue(pending);
+        if rec.should_run {
+            self.start(&id).await?;
+        }
+        self.get(&id).await
+    }
+
+    /// Removes this daemon's copy of a session that now lives elsewhere:
+    /// its browser, directory and records, without logging the device out.
+    pub async fn remove_here(&self, id: &SessionId) -> Result<(), ManagerError> {
+        if let Some(h) = self.handles.lock().await.remove(id) {
+            self.ask(&h, Cmd::Stop).await;
+        }
+        let dir = self.env.session_dir(id);
+        super::browser::kill_leftover(&dir);
+        match tokio::fs::remove_dir_all(&dir).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(ManagerError::Internal(format!(
+                    "could not remove {}: {e}",
+                    dir.display()
+                )));
+            }
+        }
+        self.env.store.delete_session(id)?;
+        self.env.store.flush().await?;
         self.env.pipeline.forget(id);
         Ok(())
     }

@@ -8,6 +8,7 @@ mod driver;
 mod inbound;
 mod manager;
 mod proxy_auth;
+pub mod transfer;
 pub mod wajs;
 
 /// Inbound media larger than this is not kept.

@@ -416,14 +416,7 @@ impl Store {
     /// Removes the session and everything stored for it.
     pub fn delete_session(&self, id: &SessionId) -> Result<()> {
         let p = prefix(id);
-        for tree in [
-            &self.messages,
-            &self.msgids,
-            &self.chats,
-            &self.idempotency,
-            &self.callbacks,
-            &self.menus,
-        ] {
+        for (_, tree) in self.session_trees() {
             for k in tree.scan_prefix(&p).keys() {
                 tree.remove(k?)?;
             }
@@ -447,6 +440,88 @@ impl Store {
         }
         self.sessions.remove(id.as_str())?;
         Ok(())
+    }
+
+    /// One session's records as they are stored, to move the session to
+    /// another daemon: (tree, key, value). The event log stays: readers
+    /// resume from each daemon's own.
+    pub fn export_session(&self, id: &SessionId) -> Result<Vec<(String, Vec<u8>, Vec<u8>)>> {
+        let mut out = Vec::new();
+        let mut put =
+            |tree: &str, k: &[u8], v: &[u8]| out.push((tree.to_string(), k.to_vec(), v.to_vec()));
+        if let Some(v) = self.sessions.get(id.as_str())? {
+            put("sessions", id.as_str().as_bytes(), &v);
+        }
+        let p = prefix(id);
+        for (name, tree) in self.session_trees() {
+            for kv in tree.scan_prefix(&p) {
+                let (k, v) = kv?;
+                put(name, &k, &v);
+            }
+        }
+        for kv in self.shortids.iter() {
+            let (k, v) = kv?;
+            if v.starts_with(&p) {
+                put("shortids", &k, &v);
+            }
+        }
+        for (name, tree) in [("outbox", &self.outbox), ("delivered", &self.delivered)] {
+            for kv in tree.iter() {
+                let (k, v) = kv?;
+                if serde_json::from_slice::<Delivery>(&v).is_ok_and(|d| &d.session == id) {
+                    put(name, &k, &v);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Takes in records from `export_session` (of another daemon), replacing
+    /// whatever this store had of that session. Returns the pending
+    /// deliveries, for the dispatcher.
+    pub fn import_session(
+        &self,
+        id: &SessionId,
+        records: &[(String, Vec<u8>, Vec<u8>)],
+    ) -> Result<Vec<Delivery>> {
+        self.room()?;
+        self.delete_session(id)?;
+        let mut pending = Vec::new();
+        for (tree, k, v) in records {
+            let t = match tree.as_str() {
+                "sessions" => &self.sessions,
+                "shortids" => &self.shortids,
+                "outbox" => {
+                    let d: Delivery = serde_json::from_slice(v)?;
+                    if d.session != *id {
+                        continue;
+                    }
+                    if d.status == DeliveryStatus::Pending {
+                        pending.push(d);
+                    }
+                    &self.outbox
+                }
+                "delivered" => &self.delivered,
+                other => match self.session_trees().into_iter().find(|(n, _)| *n == other) {
+                    Some((_, t)) => t,
+                    None => continue,
+                },
+            };
+            t.insert(k.as_slice(), v.as_slice())?;
+        }
+        Ok(pending)
+    }
+
+    /// The trees whose keys start with `session \0`.
+    fn session_trees(&self) -> [(&'static str, &sled::Tree); 6] {
+        [
+            ("messages", &self.messages),
+            ("msgids", &self.msgids),
+            ("chats", &self.chats),
+            ("idempotency", &self.idempotency),
+            ("callbacks", &self.callbacks),
+            ("menus", &self.menus),
+        ]
     }
 
     // ---- messages, events and their deliveries

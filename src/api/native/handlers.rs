@@ -90,6 +90,40 @@ pub async fn delete(Caller(core): Caller<Core>, Path(id): Path<String>) -> Answe
     Ok(Json(json!({"id": id, "deleted": true})))
 }
 
+#[utoipa::path(get, path = "/api/sessions/{id}/export", tag = "sessions", summary = "The session in one file (auth state, history, webhooks, pending deliveries): a backup or a move; the browser restarts after. Admin key only", params(("id" = String, Path, description = "The session id")), responses((status = 200, description = "application/x-tar", content_type = "application/x-tar", body = Vec<u8>), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "Not the admin key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 503, description = "Busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn export(
+    Caller(core): Caller<Core>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = cv::session_id(&id)?;
+    let bytes = core.export_session(&id, true).await?;
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/x-tar".to_string(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{id}.wabridge.tar\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+#[utoipa::path(post, path = "/api/sessions/{id}/import", tag = "sessions", summary = "Restore a session from its export (no QR scan); refused if this daemon has the same or a newer copy. Admin key only", params(("id" = String, Path, description = "The session id (as in the export)")), request_body(content = Vec<u8>, content_type = "application/x-tar", description = "What GET /api/sessions/{id}/export gave"), responses((status = 201, description = "The session", body = Object), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "Not the admin key", body = crate::api::native::convert::ErrorBody), (status = 409, description = "Not an export of this session, or a stale one", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body is too large", body = crate::api::native::convert::ErrorBody), (status = 503, description = "Busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn import(
+    Caller(core): Caller<Core>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let id = cv::session_id(&id)?;
+    let view = core.import_session(&id, body.to_vec()).await?;
+    Ok((StatusCode::CREATED, Json(cv::session(&view))).into_response())
+}
+
 #[utoipa::path(patch, path = "/api/sessions/{id}", tag = "sessions", summary = "Change a session: its proxy (the browser restarts on it, no rescan)", params(("id" = String, Path, description = "The session id")), request_body = cv::PatchSession, responses((status = 200, description = "The session", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 503, description = "Busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
 pub async fn patch(
     Caller(core): Caller<Core>,

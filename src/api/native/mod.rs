@@ -25,6 +25,8 @@ use handlers as h;
     h::list,
     h::get,
     h::delete,
+    h::export,
+    h::import,
     h::patch,
     h::start,
     h::stop,
@@ -80,6 +82,9 @@ pub fn deny(d: Denied) -> Response {
     ApiError::new(d.status(), code, d.sentence()).into_response()
 }
 
+/// The largest session export taken in (a browser profile and history).
+const MAX_IMPORT: usize = 512 << 20;
+
 /// `media_body`: the body limit of the send route, which carries media.
 pub fn routes(core: Core, keys: Keys, media_body: DefaultBodyLimit) -> Router {
     Router::new()
@@ -87,6 +92,11 @@ pub fn routes(core: Core, keys: Keys, media_body: DefaultBodyLimit) -> Router {
         .route(
             "/api/sessions/{id}",
             get(h::get).delete(h::delete).patch(h::patch),
+        )
+        .route("/api/sessions/{id}/export", get(h::export))
+        .route(
+            "/api/sessions/{id}/import",
+            post(h::import).layer(DefaultBodyLimit::max(MAX_IMPORT)),
         )
         .route("/api/sessions/{id}/start", post(h::start))
         .route("/api/sessions/{id}/stop", post(h::stop))
