@@ -239,29 +239,44 @@ async fn merged(c: &Cluster, req: Request, shape: Shape, next: Next) -> Response
         return tag(here, c.me());
     }
     let (parts, body) = here.into_parts();
-    let Some(mut all) = items(body, shape).await else {
+    let Some(mine) = items(body, shape).await else {
         return tag(Response::from_parts(parts, Body::empty()), c.me());
     };
+    let mut all: Vec<(String, Value)> = mine.into_iter().map(|v| (c.me().to_string(), v)).collect();
     let mut missing = Vec::new();
     for (peer, res) in theirs {
         let ok = res.status().is_success()
             && res.headers().get(PEER).is_some_and(|p| p == peer.as_str());
         match ok {
             true => match items(res.into_body(), shape).await {
-                Some(more) => all.extend(more),
+                Some(more) => all.extend(more.into_iter().map(|v| (peer.clone(), v))),
                 None => missing.push(peer),
             },
             false => missing.push(peer),
         }
     }
-    all.sort_by_cached_key(|v| {
-        let id = ["id", "sessionId", "session_id"]
+    let id_of = |v: &Value| {
+        ["id", "sessionId", "session_id"]
             .iter()
             .find_map(|f| v.get(*f).and_then(Value::as_str))
             .unwrap_or("")
-            .to_string();
-        (id, v.to_string())
-    });
+            .to_string()
+    };
+    // While a session moves, the peer it leaves may still list it: the
+    // home's entry is the one shown.
+    let mut by_id: std::collections::BTreeMap<String, (bool, Value)> = Default::default();
+    for (peer, v) in all {
+        let id = id_of(&v);
+        let at_home = c.home(&id) == peer;
+        match by_id.get(&id) {
+            Some((true, _)) => {}
+            Some((false, _)) if !at_home => {}
+            _ => {
+                by_id.insert(id, (at_home, v));
+            }
+        }
+    }
+    let all: Vec<Value> = by_id.into_values().map(|(_, v)| v).collect();
     let body = match shape {
         Shape::Array => Value::Array(all),
         Shape::Field(f) => serde_json::json!({ f: all }),
