@@ -394,6 +394,10 @@ async fn a_peer_leaving_and_joining_moves_its_sessions_without_a_rescan() {
             "serve".to_string(),
             "--wa-url".to_string(),
             format!("{}/", sb.url),
+            "--webhook-retry-base-ms".to_string(),
+            "100".to_string(),
+            "--webhook-retry-max-ms".to_string(),
+            "500".to_string(),
         ];
         peers.push(Daemon::start_at(*port, &tmp.path().join(format!("peer{i}")), args, envs).await);
     }
@@ -411,18 +415,39 @@ async fn a_peer_leaving_and_joining_moves_its_sessions_without_a_rescan() {
             .call(
                 "POST",
                 "/api/sessions",
-                Some(json!({"id": id, "webhooks": [{"url": r.url}]})),
+                Some(json!({"id": id, "webhooks": [{"url": r.url, "retries": {"attempts": 100}}]})),
             )
             .await;
         assert_eq!(code, 201, "{v}");
         peers[1].link(&sb, id, &account(i)).await;
     }
 
-    // Three peers become two: peer 2's sessions move, with messages that
-    // arrive meanwhile.
-    std::fs::write(&file, urls[..2].join("\n")).unwrap();
+    // The receiver fails: what arrives now waits in peer 2's outbox.
+    r.answer(503);
     let mut inbound = Vec::new();
-    for round in 0..3 {
+    for &i in &leaving {
+        let (code, v) = sb
+            .post(
+                "/_sandbox/messages",
+                json!({"from": "15557770003", "to": account(i), "text": "before the move"}),
+            )
+            .await;
+        assert_eq!(code, 201);
+        inbound.push(v["id"].as_str().unwrap().to_string());
+    }
+    for &i in &leaving {
+        let path = format!("/api/sessions/{}/deliveries?status=pending", ids_all[i]);
+        eventually(Duration::from_secs(30), "a pending delivery", || async {
+            let (_, v) = peers[2].call("GET", &path, None).await;
+            (v["deliveries"].as_array().is_some_and(|d| !d.is_empty())).then_some(())
+        })
+        .await;
+    }
+
+    // Three peers become two: peer 2's sessions move, with their pending
+    // deliveries and messages that arrive meanwhile.
+    std::fs::write(&file, urls[..2].join("\n")).unwrap();
+    for round in 0..2 {
         for &i in &leaving {
             let (code, v) = sb
                 .post(
@@ -463,9 +488,10 @@ async fn a_peer_leaving_and_joining_moves_its_sessions_without_a_rescan() {
         assert_eq!(s["status"], "CONNECTED", "through the peer that left: {s}");
         assert_eq!(s["me"]["phone"], account(i), "still linked, no QR: {s}");
     }
+    r.answer(200);
     eventually(
         Duration::from_secs(30),
-        "messages sent during the move at the webhook",
+        "messages sent before and during the move at the webhook",
         || async {
             let got = r.events("message");
             inbound
