@@ -26,6 +26,7 @@ bench: deps
 	python3 bench/bench.py --bin target/release/wabridge --out bench-results/sessions.json $(ARGS)
 	$(CARGO) bench --bench messaging -- --out bench-results/messaging.json
 	node clients/node/bench/bench.mjs --bin target/release/wabridge --out bench-results/node.json
+	python3 bench/cluster.py --bin target/release/wabridge --out bench-results/cluster.json
 
 # Hundreds of sessions on one machine (issue 17): N sessions (SESSIONS, a
 # comma list), wabridge beside a whatsapp-web.js-architecture baseline (Node +

@@ -158,23 +158,34 @@ impl Cluster {
         let mut tick = tokio::time::interval(Duration::from_secs(2));
         loop {
             tick.tick().await;
-            let list = match read_file(&file) {
-                Ok(l) => l,
-                Err(e) => {
-                    tracing::warn!("cluster: cannot read the peers file: {e}");
-                    continue;
-                }
-            };
-            if *self.peers() == list {
-                continue;
-            }
-            if let Err(e) = peers::check(&list) {
-                tracing::warn!("cluster: the peers file is not usable, keeping the last list: {e}");
-                continue;
-            }
-            tracing::info!(peers = ?list, "cluster: the peer list changed");
-            self.inner.peers.send_replace(Arc::new(list));
+            self.reread(&file);
         }
+    }
+
+    /// Reads the peers file now (if there is one), as its watch would.
+    pub fn reread_file(&self) {
+        if let Some(f) = self.inner.file.clone() {
+            self.reread(&f);
+        }
+    }
+
+    fn reread(&self, file: &std::path::Path) {
+        let list = match read_file(file) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!("cluster: cannot read the peers file: {e}");
+                return;
+            }
+        };
+        if *self.peers() == list {
+            return;
+        }
+        if let Err(e) = peers::check(&list) {
+            tracing::warn!("cluster: the peers file is not usable, keeping the last list: {e}");
+            return;
+        }
+        tracing::info!(peers = ?list, "cluster: the peer list changed");
+        self.inner.peers.send_replace(Arc::new(list));
     }
 }
 

@@ -123,6 +123,21 @@ pub async fn import(
                 .into_response();
         }
     };
+    // A peer that has not seen the new list yet reads it first, rather than
+    // taking a session only to hand it back.
+    if !c.is_home(id.as_str()) {
+        c.reread_file();
+    }
+    if !c.is_home(id.as_str()) {
+        return crate::api::native::ApiError::from(crate::core::CoreError::Conflict {
+            code: "not_home",
+            message: format!(
+                "session '{id}' is homed on {} by this peer's list",
+                c.home(id.as_str())
+            ),
+        })
+        .into_response();
+    }
     match c.inner.core.import_session(&id, body.to_vec()).await {
         Ok(v) => (
             StatusCode::CREATED,
