@@ -209,6 +209,20 @@ async fn three_peers_serve_one_api_and_a_dead_home_comes_back() {
         );
     }
 
+    // The event stream through peer 0 merges every peer's.
+    let events = |last: Option<String>| {
+        let mut rb = http().get(format!(
+            "{}/api/events?events=message&key={KEY}",
+            peers[0].url
+        ));
+        if let Some(l) = last {
+            rb = rb.header("Last-Event-ID", l);
+        }
+        rb.send()
+    };
+    let mut sse = events(None).await.unwrap();
+    assert_eq!(sse.status(), 200);
+
     // Inbound reaches the webhook once per message.
     let mut inbound = Vec::new();
     for i in 0..SESSIONS {
@@ -242,6 +256,45 @@ async fn three_peers_serve_one_api_and_a_dead_home_comes_back() {
             .count();
         assert_eq!(n, 1, "message {id} delivered {n} times");
     }
+
+    let seen = read_sse(&mut sse, |got| got.len() >= SESSIONS).await;
+    let ids_seen: BTreeSet<&str> = seen
+        .iter()
+        .filter_map(|(_, _, v)| v["payload"]["id"].as_str())
+        .collect();
+    assert_eq!(
+        ids_seen,
+        inbound.iter().map(String::as_str).collect(),
+        "every peer's events, once"
+    );
+    let last = seen.last().unwrap().0.clone();
+    assert_eq!(
+        last.split(',').count(),
+        3,
+        "the id holds each peer's place: {last}"
+    );
+    drop(sse);
+    // Resumed from that id: what came after, from every peer, and nothing
+    // before it.
+    let mut later = Vec::new();
+    for i in [0, 5, 11] {
+        let (_, v) = sb
+            .post(
+                "/_sandbox/messages",
+                json!({"from": "15557770002", "to": account(i), "text": format!("later {i}")}),
+            )
+            .await;
+        later.push(v["id"].as_str().unwrap().to_string());
+    }
+    let mut sse = events(Some(last)).await.unwrap();
+    let again = read_sse(&mut sse, |got| got.len() >= 3).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got: BTreeSet<&str> = again
+        .iter()
+        .filter_map(|(_, _, v)| v["payload"]["id"].as_str())
+        .collect();
+    assert_eq!(got, later.iter().map(String::as_str).collect(), "{again:?}");
+    drop(sse);
 
     // A key scoped to one session, made on peer 0, works through every
     // peer for that session and no other; revoked on peer 1, it is refused

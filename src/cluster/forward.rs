@@ -56,7 +56,7 @@ fn hop_by_hop(name: &HeaderName) -> bool {
         || name == CLUSTER_KEY
 }
 
-fn tag(mut res: Response, peer: &str) -> Response {
+pub(super) fn tag(mut res: Response, peer: &str) -> Response {
     if let Ok(v) = HeaderValue::from_str(peer) {
         res.headers_mut().insert(PEER, v);
     }
@@ -84,6 +84,18 @@ async fn place(State(c): State<Cluster>, req: Request, next: Next) -> Response {
             to_home(&c, &id, req, next).await
         }
         Target::List(shape) => merged(&c, req, shape, next).await,
+        Target::Events => {
+            let one = req.uri().query().and_then(|q| {
+                q.split('&')
+                    .find_map(|p| p.strip_prefix("session="))
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+            });
+            match one {
+                Some(id) => to_home(&c, &id, req, next).await,
+                None => super::events::merged(&c, req, next).await,
+            }
+        }
         Target::KeyWrite => {
             let res = next.run(req).await;
             if res.status().is_success() {
@@ -104,7 +116,7 @@ async fn to_home(c: &Cluster, id: &str, req: Request, next: Next) -> Response {
 }
 
 /// Streams the request to `peer` and its answer back.
-async fn forward(c: &Cluster, peer: &str, req: Request) -> Response {
+pub(super) async fn forward(c: &Cluster, peer: &str, req: Request) -> Response {
     let path = req.uri().path().to_string();
     let pq = req
         .uri()
@@ -211,7 +223,7 @@ async fn named_in_body(
 }
 
 /// A copy of a bodiless request, for asking several peers.
-fn copy(req: &Request) -> Request {
+pub(super) fn copy(req: &Request) -> Request {
     let mut r = Request::new(Body::empty());
     *r.method_mut() = req.method().clone();
     *r.uri_mut() = req.uri().clone();

@@ -12,6 +12,7 @@
 //!
 //! Without a peer list none of this is installed.
 
+pub mod events;
 pub mod forward;
 pub mod keys;
 pub mod moves;

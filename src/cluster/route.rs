@@ -19,6 +19,9 @@ pub enum Target {
     },
     /// Every peer answers for its own sessions; the answers are merged.
     List(Shape),
+    /// The event stream: one session's from its home, else every peer's
+    /// merged.
+    Events,
     /// A key is made, rotated or revoked: here, then every peer is told.
     KeyWrite,
     /// A template is written: here and on every peer (sends use them).
@@ -53,6 +56,7 @@ pub fn target(method: &Method, path: &str) -> Target {
         },
         ["api", "sessions"] if get => Target::List(Shape::Array),
         ["api", "sessions", id, ..] if !id.is_empty() => Target::Session(id.to_string()),
+        ["api", "events"] if get => Target::Events,
         ["api", "keys", ..] if !get => Target::KeyWrite,
         ["api", "templates", _, ..] if !get => Target::Everywhere,
         ["session", "create"] if post => Target::InBody {
@@ -135,12 +139,12 @@ mod tests {
             "/ready",
             "/metrics",
             "/openapi.json",
-            "/api/events",
             "/docs",
             "/",
         ] {
             assert_eq!(target(&g, here), Target::Here, "{here}");
         }
         assert_eq!(target(&g, "/dashboard/assets/app.js"), Target::Here);
+        assert_eq!(target(&g, "/api/events"), Target::Events);
     }
 }

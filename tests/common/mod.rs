@@ -604,3 +604,38 @@ pub async fn contact_messages(
     });
     futures::stream::iter(reqs).buffered(16).collect().await
 }
+
+/// Reads SSE events from a response until `done` says enough (or 60 s).
+pub async fn read_sse(
+    resp: &mut reqwest::Response,
+    done: impl Fn(&[(String, String, Value)]) -> bool,
+) -> Vec<(String, String, Value)> {
+    let mut buf = String::new();
+    let mut out: Vec<(String, String, Value)> = vec![];
+    let _ = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Ok(Some(chunk)) = resp.chunk().await {
+            buf.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buf.find("\n\n") {
+                let block: String = buf.drain(..end + 2).collect();
+                let (mut id, mut name, mut data) = (String::new(), String::new(), String::new());
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("id:") {
+                        id = v.trim().to_string();
+                    } else if let Some(v) = line.strip_prefix("event:") {
+                        name = v.trim().to_string();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.trim_start());
+                    }
+                }
+                if !name.is_empty() {
+                    out.push((id, name, serde_json::from_str(&data).unwrap_or(Value::Null)));
+                }
+            }
+            if done(&out) {
+                return;
+            }
+        }
+    })
+    .await;
+    out
+}
