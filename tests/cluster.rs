@@ -209,6 +209,32 @@ async fn three_peers_serve_one_api_and_a_dead_home_comes_back() {
         );
     }
 
+    // Twilio: an AccountSid that names no session, and a `From` that picks
+    // one homed on another peer than the AccountSid's hash.
+    let fleet = "ACfleet";
+    let (i, id) = ids_all
+        .iter()
+        .enumerate()
+        .find(|(_, id)| homes[id.as_str()] != home_of(fleet))
+        .unwrap();
+    let res = c
+        .post(format!(
+            "{}/2010-04-01/Accounts/{fleet}/Messages.json",
+            peers[home_of(fleet)].url
+        ))
+        .bearer_auth(KEY)
+        .form(&[
+            ("To", "whatsapp:+15557770001"),
+            ("From", &format!("whatsapp:+{}", account(i))),
+            ("Body", "picked by From"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let peer = res.headers().get("x-wabridge-peer").cloned();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    assert_eq!(peer.unwrap(), urls[homes[id.as_str()]].as_str());
+
     // The event stream through peer 0 merges every peer's.
     let events = |last: Option<String>| {
         let mut rb = http().get(format!(
@@ -581,15 +607,23 @@ async fn a_peer_leaving_and_joining_moves_its_sessions_without_a_rescan() {
             .count();
         assert_eq!(n, 1, "message {id} delivered {n} times");
     }
+    // Every peer reads the new list within its re-read interval (2 s).
     let id = &ids_all[leaving[0]];
-    let (code, hist) = peers[0]
-        .call(
-            "GET",
-            &format!("/api/sessions/{id}/messages?chat=15557770003"),
-            None,
-        )
-        .await;
-    assert_eq!(code, 200, "{hist}");
+    let hist = eventually(
+        Duration::from_secs(10),
+        "history through peer 0",
+        || async {
+            let (code, hist) = peers[0]
+                .call(
+                    "GET",
+                    &format!("/api/sessions/{id}/messages?chat=15557770003"),
+                    None,
+                )
+                .await;
+            (code == 200).then_some(hist)
+        },
+    )
+    .await;
     assert_eq!(hist["messages"].as_array().map(Vec::len), Some(3), "{hist}");
 
     // The same export, by hand: `wabridge export` then `wabridge import`

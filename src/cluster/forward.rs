@@ -84,6 +84,7 @@ async fn place(State(c): State<Cluster>, req: Request, next: Next) -> Response {
             to_home(&c, &id, req, next).await
         }
         Target::List(shape) => merged(&c, req, shape, next).await,
+        Target::Find(first) => find(&c, req, first.as_deref(), next).await,
         Target::Events => {
             let one = req.uri().query().and_then(|q| {
                 q.split('&')
@@ -220,6 +221,76 @@ async fn named_in_body(
     };
     parts.headers.remove(header::CONTENT_LENGTH);
     Ok((again(parts, bytes), id))
+}
+
+/// Asks the home of `first` (if named), then the other peers, until one
+/// knows what the request names (an answer other than 404). Requests that
+/// find nothing change nothing, so asking again elsewhere is safe.
+async fn find(c: &Cluster, req: Request, first: Option<&str>, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, c.inner.max_json).await else {
+        return tag(
+            refuse(
+                parts.uri.path(),
+                CoreError::invalid("body", "is too large or could not be read"),
+            ),
+            c.me(),
+        );
+    };
+    let mut order: Vec<String> = c.peers().to_vec();
+    if !order.iter().any(|p| p == c.me()) {
+        order.push(c.me().to_string());
+    }
+    let start = first
+        .map(|id| c.home(id))
+        .unwrap_or_else(|| c.me().to_string());
+    order.sort_by_key(|p| *p != start);
+    let mut next = Some(next);
+    let (mut last, mut down) = (None, None);
+    for peer in order {
+        let mut r = Request::from_parts(parts.clone(), Body::from(bytes.clone()));
+        r.headers_mut().remove(header::CONTENT_LENGTH);
+        let res = if peer == c.me() {
+            match next.take() {
+                Some(n) => tag(n.run(r).await, &peer),
+                None => continue,
+            }
+        } else {
+            forward(c, &peer, r).await
+        };
+        let served = res.headers().get(PEER).is_some_and(|p| p == peer.as_str());
+        if !served {
+            // That peer is down: what is asked may be there. Unless another
+            // peer has it, the answer is that peer's 503.
+            down.get_or_insert(res);
+            continue;
+        }
+        let (res, absent) = names_nothing_here(res).await;
+        if !absent {
+            return res;
+        }
+        last = Some(res);
+    }
+    down.or(last)
+        .unwrap_or_else(|| tag(unavailable(parts.uri.path(), c.me()), c.me()))
+}
+
+/// Did this peer answer that it has no such thing? A 404, or Twilio's
+/// 400 for a `From` that is no session's number here (code 63007).
+async fn names_nothing_here(res: Response) -> (Response, bool) {
+    match res.status() {
+        axum::http::StatusCode::NOT_FOUND => (res, true),
+        axum::http::StatusCode::BAD_REQUEST => {
+            let (parts, body) = res.into_parts();
+            let bytes = axum::body::to_bytes(body, 64 << 10)
+                .await
+                .unwrap_or_default();
+            let absent = serde_json::from_slice::<Value>(&bytes)
+                .is_ok_and(|v| v["code"] == crate::api::twilio::convert::NO_SUCH_SENDER);
+            (Response::from_parts(parts, Body::from(bytes)), absent)
+        }
+        _ => (res, false),
+    }
 }
 
 /// A copy of a bodiless request, for asking several peers.

@@ -19,6 +19,10 @@ pub enum Target {
     },
     /// Every peer answers for its own sessions; the answers are merged.
     List(Shape),
+    /// Found by asking: the home of `first` (if named), then every peer,
+    /// until one does not answer 404 (Cloud media by id alone; Twilio,
+    /// whose `From` may pick a session the `AccountSid` does not name).
+    Find(Option<String>),
     /// The event stream: one session's from its home, else every peer's
     /// merged.
     Events,
@@ -70,8 +74,10 @@ pub fn target(method: &Method, path: &str) -> Target {
             generate: false,
         },
         ["2010-04-01", "Accounts", account, ..] if !account.is_empty() => {
-            Target::Session(account.to_string())
+            Target::Find(Some(account.to_string()))
         }
+        ["cloud", "media", _] if get => Target::Find(None),
+        [v, _] if is_version(v) && (get || method == Method::DELETE) => Target::Find(None),
         [v, id, _, ..] if is_version(v) && !id.is_empty() => Target::Session(id.to_string()),
         // open-wa's EASY API: `POST /{session}/{method}`.
         [first, method] if post && !first.is_empty() && !method.is_empty() && !reserved(first) => {
@@ -120,11 +126,12 @@ mod tests {
         );
         assert_eq!(
             target(&p, "/2010-04-01/Accounts/shop/Messages.json"),
-            s("shop")
+            Target::Find(Some("shop".into()))
         );
         assert_eq!(target(&p, "/v21.0/shop/messages"), s("shop"));
         assert_eq!(target(&p, "/v21.0/shop/media"), s("shop"));
-        assert_eq!(target(&g, "/v21.0/123456"), Target::Here);
+        assert_eq!(target(&g, "/v21.0/123456"), Target::Find(None));
+        assert_eq!(target(&g, "/cloud/media/123456"), Target::Find(None));
         assert_eq!(target(&p, "/shop/sendText"), s("shop"));
         assert_eq!(target(&p, "/sendText"), Target::Here);
         assert_eq!(target(&p, "/api/keys"), Target::KeyWrite);

@@ -9,6 +9,8 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 pub const API_VERSION: &str = "2010-04-01";
+/// Twilio's error for a `From` that is no channel of the account.
+pub const NO_SUCH_SENDER: u32 = 63007;
 
 // ---- errors: {"code", "message", "more_info", "status"}
 

@@ -47,7 +47,7 @@ async fn session_for(
             .ok_or_else(|| {
                 TwilioError::new(
                     StatusCode::BAD_REQUEST,
-                    63007,
+                    cv::NO_SUCH_SENDER,
                     format!("Twilio could not find a Channel with the specified From address: whatsapp:+{phone} is no linked session's number"),
                 )
             });
