@@ -644,6 +644,26 @@ async fn a_peer_leaving_and_joining_moves_its_sessions_without_a_rescan() {
     peers[2]
         .wait_status(id, "CONNECTED", Duration::from_secs(30))
         .await;
+    // Not an export, or an export of another session: a clear 422.
+    let other = ids_all.iter().find(|s| *s != id).unwrap();
+    for (path, body) in [
+        (format!("/api/sessions/{id}/import"), b"not a tar".to_vec()),
+        (
+            format!("/api/sessions/{other}/import"),
+            std::fs::read(&f).unwrap(),
+        ),
+    ] {
+        let res = http()
+            .post(format!("{}{path}", peers[0].url))
+            .bearer_auth(KEY)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 422, "{path}");
+        let v: Value = res.json().await.unwrap();
+        assert_eq!(v["error"]["code"], "invalid_field", "{v}");
+    }
     let out = std::process::Command::new(BIN)
         .args(["import", f.to_str().unwrap(), "--url", &peers[0].url])
         .env("WABRIDGE_API_KEY", KEY)

@@ -114,6 +114,7 @@ impl From<ManagerError> for CoreError {
             ManagerError::NotFound(id) => CoreError::SessionNotFound(id),
             ManagerError::Exists(id) => CoreError::SessionExists(id),
             ManagerError::WrongState(m) => CoreError::NotReady(m),
+            ManagerError::BadExport(m) => CoreError::invalid("body", m),
             ManagerError::Internal(m) => CoreError::Internal(m),
             ManagerError::Store(e) => e.into(),
         }

@@ -26,6 +26,9 @@ pub enum ManagerError {
     Exists(SessionId),
     #[error("{0}")]
     WrongState(String),
+    /// A session export that is not one, or not of the session named.
+    #[error("{0}")]
+    BadExport(String),
     #[error("{0}")]
     Internal(String),
     /// The store refused or failed the write.
@@ -354,9 +357,9 @@ impl Manager {
         let b = tokio::task::spawn_blocking(move || super::transfer::unpack(&bytes))
             .await
             .map_err(|e| ManagerError::Internal(e.to_string()))?
-            .map_err(ManagerError::WrongState)?;
+            .map_err(ManagerError::BadExport)?;
         if b.manifest.session != id.as_str() {
-            return Err(ManagerError::WrongState(format!(
+            return Err(ManagerError::BadExport(format!(
                 "the export is of session '{}', not '{id}'",
                 b.manifest.session
             )));
@@ -367,9 +370,9 @@ impl Manager {
             .iter()
             .find(|(t, _, _)| t == "sessions")
             .and_then(|(_, _, v)| serde_json::from_slice(v).ok())
-            .ok_or_else(|| ManagerError::WrongState("the export holds no session record".into()))?;
+            .ok_or_else(|| ManagerError::BadExport("the export holds no session record".into()))?;
         if rec.id != id || rec.move_epoch != b.manifest.move_epoch {
-            return Err(ManagerError::WrongState(
+            return Err(ManagerError::BadExport(
                 "the export's session record does not match its manifest".into(),
             ));
         }
