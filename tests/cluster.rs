@@ -17,6 +17,54 @@ fn account(i: usize) -> String {
     format!("155500031{i:02}")
 }
 
+/// Three peers on 127.0.0.1 over one sandbox; `list` is how each learns
+/// the peer list (`WABRIDGE_PEERS` or `WABRIDGE_PEERS_FILE` and its value).
+async fn start_peers(
+    dir: &std::path::Path,
+    sb: &Sandbox,
+    ports: &[u16],
+    urls: &[String],
+    list: (&str, String),
+    extra: &[&str],
+) -> Vec<Daemon> {
+    let mut peers = Vec::new();
+    for (i, port) in ports.iter().enumerate() {
+        let envs = vec![
+            (list.0.to_string(), list.1.clone()),
+            ("WABRIDGE_SELF".to_string(), urls[i].clone()),
+            ("WABRIDGE_CLUSTER_KEY".to_string(), CLUSTER_KEY.to_string()),
+        ];
+        let mut args = vec![
+            "serve".to_string(),
+            "--wa-url".to_string(),
+            format!("{}/", sb.url),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        peers.push(Daemon::start_at(*port, &dir.join(format!("peer{i}")), args, envs).await);
+    }
+    peers
+}
+
+/// Waits until the webhook has each of `ids`, then checks each came once.
+async fn each_at_the_webhook_once(r: &Receiver, ids: &[String], what: &str) {
+    eventually(Duration::from_secs(30), what, || async {
+        let got = r.events("message");
+        ids.iter()
+            .all(|id| got.iter().any(|e| e["payload"]["id"] == id.as_str()))
+            .then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for id in ids {
+        let n = r
+            .accepted()
+            .iter()
+            .filter(|(_, v)| v["event"] == "message" && v["payload"]["id"] == id.as_str())
+            .count();
+        assert_eq!(n, 1, "message {id} delivered {n} times");
+    }
+}
+
 /// A peer's own sessions, as it answers another peer.
 async fn local_ids(d: &Daemon) -> BTreeSet<String> {
     let r = http()
@@ -66,20 +114,15 @@ async fn three_peers_serve_one_api_and_a_dead_home_comes_back() {
         .iter()
         .map(|p| format!("http://127.0.0.1:{p}"))
         .collect();
-    let mut peers = Vec::new();
-    for (i, port) in ports.iter().enumerate() {
-        let envs = vec![
-            ("WABRIDGE_PEERS".to_string(), urls.join(",")),
-            ("WABRIDGE_SELF".to_string(), urls[i].clone()),
-            ("WABRIDGE_CLUSTER_KEY".to_string(), CLUSTER_KEY.to_string()),
-        ];
-        let args = vec![
-            "serve".to_string(),
-            "--wa-url".to_string(),
-            format!("{}/", sb.url),
-        ];
-        peers.push(Daemon::start_at(*port, &tmp.path().join(format!("peer{i}")), args, envs).await);
-    }
+    let mut peers = start_peers(
+        tmp.path(),
+        &sb,
+        &ports,
+        &urls,
+        ("WABRIDGE_PEERS", urls.join(",")),
+        &[],
+    )
+    .await;
     let home_of = |id: &str| {
         let h = wabridge::cluster::peers::home(&urls, id).unwrap();
         urls.iter().position(|u| u == h).unwrap()
@@ -261,27 +304,7 @@ async fn three_peers_serve_one_api_and_a_dead_home_comes_back() {
         assert_eq!(code, 201);
         inbound.push(v["id"].as_str().unwrap().to_string());
     }
-    eventually(
-        Duration::from_secs(30),
-        "every inbound message at the webhook",
-        || async {
-            let got = r.events("message");
-            inbound
-                .iter()
-                .all(|id| got.iter().any(|e| e["payload"]["id"] == id.as_str()))
-                .then_some(())
-        },
-    )
-    .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    for id in &inbound {
-        let n = r
-            .accepted()
-            .iter()
-            .filter(|(_, v)| v["event"] == "message" && v["payload"]["id"] == id.as_str())
-            .count();
-        assert_eq!(n, 1, "message {id} delivered {n} times");
-    }
+    each_at_the_webhook_once(&r, &inbound, "every inbound message at the webhook").await;
 
     let seen = read_sse(&mut sse, |got| got.len() >= SESSIONS).await;
     let ids_seen: BTreeSet<&str> = seen
@@ -459,27 +482,20 @@ async fn a_peer_leaving_and_joining_moves_its_sessions_without_a_rescan() {
         .collect();
     let file = tmp.path().join("peers");
     std::fs::write(&file, urls.join("\n")).unwrap();
-    let mut peers = Vec::new();
-    for (i, port) in ports.iter().enumerate() {
-        let envs = vec![
-            (
-                "WABRIDGE_PEERS_FILE".to_string(),
-                file.to_string_lossy().into_owned(),
-            ),
-            ("WABRIDGE_SELF".to_string(), urls[i].clone()),
-            ("WABRIDGE_CLUSTER_KEY".to_string(), CLUSTER_KEY.to_string()),
-        ];
-        let args = vec![
-            "serve".to_string(),
-            "--wa-url".to_string(),
-            format!("{}/", sb.url),
-            "--webhook-retry-base-ms".to_string(),
-            "100".to_string(),
-            "--webhook-retry-max-ms".to_string(),
-            "500".to_string(),
-        ];
-        peers.push(Daemon::start_at(*port, &tmp.path().join(format!("peer{i}")), args, envs).await);
-    }
+    let peers = start_peers(
+        tmp.path(),
+        &sb,
+        &ports,
+        &urls,
+        ("WABRIDGE_PEERS_FILE", file.to_string_lossy().into_owned()),
+        &[
+            "--webhook-retry-base-ms",
+            "100",
+            "--webhook-retry-max-ms",
+            "500",
+        ],
+    )
+    .await;
     let ids_all: Vec<String> = (0..N).map(|i| format!("m{i}")).collect();
     let home_among = |list: &[String], id: &str| {
         let h = wabridge::cluster::peers::home(list, id).unwrap();
@@ -568,16 +584,10 @@ async fn a_peer_leaving_and_joining_moves_its_sessions_without_a_rescan() {
         assert_eq!(s["me"]["phone"], account(i), "still linked, no QR: {s}");
     }
     r.answer(200);
-    eventually(
-        Duration::from_secs(30),
+    each_at_the_webhook_once(
+        &r,
+        &inbound,
         "messages sent before and during the move at the webhook",
-        || async {
-            let got = r.events("message");
-            inbound
-                .iter()
-                .all(|id| got.iter().any(|e| e["payload"]["id"] == id.as_str()))
-                .then_some(())
-        },
     )
     .await;
 
@@ -599,14 +609,7 @@ async fn a_peer_leaving_and_joining_moves_its_sessions_without_a_rescan() {
         },
     )
     .await;
-    for id in &inbound {
-        let n = r
-            .accepted()
-            .iter()
-            .filter(|(_, v)| v["event"] == "message" && v["payload"]["id"] == id.as_str())
-            .count();
-        assert_eq!(n, 1, "message {id} delivered {n} times");
-    }
+    each_at_the_webhook_once(&r, &inbound, "still once each after moving back").await;
     // Every peer reads the new list within its re-read interval (2 s).
     let id = &ids_all[leaving[0]];
     let hist = eventually(

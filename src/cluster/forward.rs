@@ -228,14 +228,9 @@ async fn named_in_body(
 /// find nothing change nothing, so asking again elsewhere is safe.
 async fn find(c: &Cluster, req: Request, first: Option<&str>, next: Next) -> Response {
     let (parts, body) = req.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, c.inner.max_json).await else {
-        return tag(
-            refuse(
-                parts.uri.path(),
-                CoreError::invalid("body", "is too large or could not be read"),
-            ),
-            c.me(),
-        );
+    let bytes = match small_body(c, parts.uri.path(), body).await {
+        Ok(b) => b,
+        Err(res) => return res,
     };
     let mut order: Vec<String> = c.peers().to_vec();
     if !order.iter().any(|p| p == c.me()) {
@@ -291,6 +286,16 @@ async fn names_nothing_here(res: Response) -> (Response, bool) {
         }
         _ => (res, false),
     }
+}
+
+/// A body read whole, to send to more than one peer (up to the JSON limit).
+async fn small_body(c: &Cluster, path: &str, body: Body) -> Result<Bytes, Response> {
+    axum::body::to_bytes(body, c.inner.max_json)
+        .await
+        .map_err(|_| {
+            let e = CoreError::invalid("body", "is too large or could not be read");
+            tag(refuse(path, e), c.me())
+        })
 }
 
 /// A copy of a bodiless request, for asking several peers.
@@ -386,14 +391,9 @@ async fn items(body: Body, shape: Shape) -> Option<Vec<Value>> {
 /// (sends on any peer use templates). A peer that misses it is logged.
 async fn everywhere(c: &Cluster, req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, c.inner.max_json).await else {
-        return tag(
-            refuse(
-                parts.uri.path(),
-                CoreError::invalid("body", "is too large or could not be read"),
-            ),
-            c.me(),
-        );
+    let bytes = match small_body(c, parts.uri.path(), body).await {
+        Ok(b) => b,
+        Err(res) => return res,
     };
     let template = {
         let mut r = Request::new(Body::empty());
