@@ -392,14 +392,21 @@ class Scale:
                 peak = max(peak, rss())
                 time.sleep(0.5)
         threading.Thread(target=watch, daemon=True).start()
+        steps = []  # (stored so far, RSS once that step's backlog settled)
+        step = max(1, m // 6)
         with ThreadPoolExecutor(self.args.inject_threads) as pool:
-            list(pool.map(lambda k: B.http("POST", self.b.sandbox_url + "/_sandbox/messages",
-                                           {"from": f"1555098{k % 50:04d}", "to": "15550500000",
-                                            "text": f"history message {k} " + "x" * 80}), range(m)))
+            for lo in range(0, m, step):
+                list(pool.map(lambda k: B.http("POST", self.b.sandbox_url + "/_sandbox/messages",
+                                               {"from": f"1555098{k % 50:04d}", "to": "15550500000",
+                                                "text": f"history message {k} " + "x" * 80}),
+                              range(lo, min(m, lo + step))))
+                time.sleep(2)
+                steps.append((min(m, lo + step), rss()))
+                log(f"   {steps[-1][0]:,} stored: RSS {steps[-1][1]} MB")
         time.sleep(20)  # the webhook backlog drains; freed memory is returned
         stop.set()
         out = {"messages": m, "daemon_rss_mb_before": before, "daemon_rss_mb_after": rss(),
-               "daemon_rss_mb_peak": peak}
+               "daemon_rss_mb_peak": peak, "daemon_rss_mb_by_stored": steps}
         log(f"   {json.dumps(out)}")
         d.proc.terminate(self.args.timeout)
         return out

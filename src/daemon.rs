@@ -129,7 +129,6 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let max_json = args.limits.max_json_kb.max(1) << 10;
     let cluster = cluster::Cluster::from_args(&args.cluster, &api_key, &core, max_json)?;
     tokio::spawn(api::twilio::serve_replies(core.clone(), replies));
-    tokio::spawn(return_freed_memory());
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
@@ -196,23 +195,6 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 /// How long requests in flight may take to finish once the daemon is
 /// asked to stop.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// Gives memory freed after a burst back to the system. glibc's malloc
-/// keeps freed memory in its arenas (one per thread, up to 8 per core);
-/// after a burst of inbound messages the database's freed nodes would
-/// otherwise stay in the daemon's RSS for good.
-async fn return_freed_memory() {
-    let mut every = tokio::time::interval(std::time::Duration::from_secs(10));
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        every.tick().await;
-        #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        // SAFETY: malloc_trim only walks and trims glibc's own arenas.
-        unsafe {
-            libc::malloc_trim(0);
-        }
-    }
-}
 
 /// The Prometheus recorder behind `/metrics` (one per process).
 fn install_metrics() -> anyhow::Result<metrics_exporter_prometheus::PrometheusHandle> {

@@ -170,6 +170,58 @@ async fn killed_browser_and_killed_daemon_recover_without_a_scan() {
     );
 }
 
+/// A page that stops answering while its browser stays up (the renderer
+/// frozen, as a hung Chromium leaves it) is noticed by the driver's pings
+/// to silent pages, and its browser replaced with no rescan.
+#[tokio::test]
+async fn a_frozen_page_is_noticed_and_its_browser_replaced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = Sandbox::start(tmp.path(), &[]).await;
+    let d = Daemon::start(&tmp.path().join("data"), &wa_url(&sb), &[]).await;
+    d.create_linked(&sb, "f1", "15550004444").await;
+    let pgid = d.browser_pid("f1").unwrap();
+    let renderers: Vec<i32> = wabridge::session::browser::group_members(pgid)
+        .filter(|p| {
+            let cmd = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+            String::from_utf8_lossy(&cmd).contains("--type=renderer")
+        })
+        .collect();
+    assert!(!renderers.is_empty(), "no renderer in the browser's group");
+    for p in &renderers {
+        unsafe { libc::kill(*p, libc::SIGSTOP) };
+    }
+    let frozen = Instant::now();
+    // Silent for 30 s, then two pings of 5 s a tick (10 s) apart.
+    let s = eventually(
+        Duration::from_secs(120),
+        "a new browser, CONNECTED",
+        || async {
+            let s = d.session("f1").await;
+            (d.browser_pid("f1").is_some_and(|p| p != pgid) && s["status"] == "CONNECTED")
+                .then_some(s)
+        },
+    )
+    .await;
+    assert_eq!(
+        s["me"]["phone"], "15550004444",
+        "linked as before, with no scan"
+    );
+    assert!(
+        d.proc
+            .log_text()
+            .contains("the WhatsApp page stopped responding"),
+        "the daemon's log says why: {}",
+        tail(&d.proc.log_text(), 20)
+    );
+    eventually(
+        Duration::from_secs(10),
+        "the frozen browser's group to be gone",
+        || async { (!group_alive(pgid)).then_some(()) },
+    )
+    .await;
+    eprintln!("frozen page replaced after {:?}", frozen.elapsed());
+}
+
 #[tokio::test]
 async fn unlink_from_phone_logs_out_and_wipes_the_profile() {
     let tmp = tempfile::tempdir().unwrap();

@@ -43,6 +43,15 @@ enum Outcome {
     },
 }
 
+/// How often the driver looks after a running page: a catch-up to retry,
+/// the memory ceilings, and whether the page still answers.
+const HEALTH_TICK: Duration = Duration::from_secs(10);
+
+/// A page silent this long is pinged (two missed pings in a row: it hangs).
+/// A page that sends events has shown it is alive. Pinging every page on
+/// every tick was most of the idle CPU wabridge added to 100 idle browsers
+/// (docs/performance.md); a hang is now seen within about a minute.
+const PING_AFTER_SILENCE: Duration = Duration::from_secs(30);
 /// A browser is recycled for memory at most this often: a ceiling below
 /// what a session needs at rest must not restart it over and over.
 const MEMORY_RECYCLE_GAP: Duration = Duration::from_secs(600);
@@ -421,15 +430,18 @@ impl Driver {
         let mut compat_checked = false;
         let ready_deadline = tokio::time::sleep(self.env.config.load_timeout);
         tokio::pin!(ready_deadline);
-        let mut health = tokio::time::interval(Duration::from_secs(10));
+        let mut health = tokio::time::interval(HEALTH_TICK);
         health.tick().await;
         let mut misses = 0;
+        // The last sign of life from the page: an event or a ping answered.
+        let mut heard = Instant::now();
         let mut ticks = 0u32;
         let mut deferred = 0u32;
         loop {
             tokio::select! {
                 ev = bindings.next() => match ev {
                     Some(ev) if ev.name == BINDING => {
+                        heard = Instant::now();
                         let mut ops = Vec::new();
                         let mut outcome = None;
                         // Take every batch already waiting, so that a busy
@@ -513,21 +525,25 @@ impl Driver {
                 }
                 _ = health.tick() => {
                     self.inbound.retry_catch_up(&bridge).await;
-                    match bridge.ping(Duration::from_secs(5)).await {
-                        Ok(_) => {
-                            misses = 0;
-                            ticks += 1;
-                            if let Some(o) = self.check_ceilings(b, launched, ticks, &mut deferred) {
-                                return o;
+                    if heard.elapsed() >= PING_AFTER_SILENCE {
+                        match bridge.ping(Duration::from_secs(5)).await {
+                            Ok(_) => {
+                                misses = 0;
+                                heard = Instant::now();
                             }
-                        }
-                        Err(CallError::Timeout(_)) => {
-                            misses += 1;
-                            if misses >= 2 {
-                                return Outcome::Crashed("the WhatsApp page stopped responding".into());
+                            Err(CallError::Timeout(_)) => {
+                                misses += 1;
+                                if misses >= 2 {
+                                    return Outcome::Crashed("the WhatsApp page stopped responding".into());
+                                }
+                                continue;
                             }
+                            Err(e) => return Outcome::Crashed(format!("the page is gone: {e}")),
                         }
-                        Err(e) => return Outcome::Crashed(format!("the page is gone: {e}")),
+                    }
+                    ticks += 1;
+                    if let Some(o) = self.check_ceilings(b, launched, ticks, &mut deferred) {
+                        return o;
                     }
                 }
             }
