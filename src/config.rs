@@ -170,6 +170,13 @@ pub struct ServeArgs {
     /// Web build wait on animation frames.
     #[arg(long, env = "WABRIDGE_BROWSER_FRAMES")]
     pub browser_frames: bool,
+    /// Give each page a renderer process of its own (Chromium's default).
+    /// Without Chromium's sandbox (as root, in containers) a session's
+    /// browser is otherwise one process (`--single-process`): a third less
+    /// memory and faster starts. Use this should a WhatsApp Web build
+    /// misbehave in it.
+    #[arg(long, env = "WABRIDGE_BROWSER_MULTI_PROCESS")]
+    pub browser_multi_process: bool,
     /// The WhatsApp Web URL sessions open.
     #[arg(
         long,

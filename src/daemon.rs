@@ -68,6 +68,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         executable: args.chromium.clone(),
         no_sandbox: args.chromium_no_sandbox,
         frames: args.browser_frames,
+        multi_process: args.browser_multi_process,
     };
     let (exe, shell) = spec.resolve()?;
     tracing::info!(browser = %exe.display(), headless_shell = shell, "browser");
@@ -348,6 +349,7 @@ pub async fn doctor(args: crate::config::DoctorArgs) -> anyhow::Result<bool> {
         executable: args.chromium.clone(),
         no_sandbox: false,
         frames: false,
+        multi_process: false,
     };
     let c = session::wajs::check_file(&spec, &path).await?;
     let needs = session::bridge::needs();

@@ -453,7 +453,7 @@ async fn three_peers_serve_one_api_and_a_dead_home_comes_back() {
             Some(json!({"to": "15557770001", "text": "after the restart"})),
         )
         .await;
-    assert_eq!(code, 201, "{v}");
+    assert_eq!(code, 201, "{v}\n{}", tail(&peers[dead].proc.log_text(), 80));
 }
 
 /// Each peer's CONNECTED sessions, asked of all three at once.

@@ -99,6 +99,7 @@ async fn wajs_is_injected_into_a_real_page() {
         executable: None,
         no_sandbox: false,
         frames: false,
+        multi_process: false,
     };
     let b = browser::launch(&spec, tmp.path(), None).await.unwrap();
     b.page.goto(url).await.unwrap();

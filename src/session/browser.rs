@@ -35,6 +35,13 @@ pub struct BrowserSpec {
     /// them): style, layout, paint and raster cost nothing. Animation
     /// frames then never fire, as in a background tab.
     pub frames: bool,
+    /// Give the page a renderer process of its own, as Chromium does by
+    /// default. Off (and only without Chromium's sandbox, which a single
+    /// process cannot have), a session's browser is one process: a
+    /// renderer crash then ends the browser, which is relaunched with no
+    /// rescan as any crash, and each session saves ~20 MB and two
+    /// processes' start and wake-ups (docs/performance.md).
+    pub multi_process: bool,
 }
 
 impl BrowserSpec {
@@ -143,6 +150,9 @@ pub async fn launch(
     if spec.no_sandbox || unsafe { libc::geteuid() } == 0 {
         // Without the sandbox the zygotes buy nothing: fewer processes, less memory.
         cmd.args(["--no-sandbox", "--no-zygote"]);
+        if !spec.multi_process {
+            cmd.arg("--single-process");
+        }
     }
     if let Some(p) = proxy {
         // Everything through it, loopback too (Chromium bypasses loopback

@@ -508,6 +508,17 @@ impl Manager {
     /// those `here` says belong on this daemon.
     pub async fn resume_only(&self, here: impl Fn(&SessionId) -> bool) {
         let recs: Vec<SessionRecord> = self.records().all();
+        // The API answers while sessions are being restored: a status
+        // stored by the last life (CONNECTED, after a kill -9) must not be
+        // read as this life's.
+        for rec in recs.iter().filter(|r| r.status.is_running() && here(&r.id)) {
+            let now = if rec.should_run {
+                Status::Starting
+            } else {
+                Status::Stopped
+            };
+            self.records().update(&rec.id, |r| r.status = now);
+        }
         for rec in &recs {
             super::browser::kill_leftover(&self.env.session_dir(&rec.id));
         }
@@ -521,9 +532,6 @@ impl Manager {
                 if let Err(e) = self.start(&rec.id).await {
                     tracing::error!(session = %rec.id, "could not resume: {e}");
                 }
-            } else if rec.status.is_running() {
-                self.records()
-                    .update(&rec.id, |r| r.status = Status::Stopped);
             }
         }
     }
