@@ -5,7 +5,8 @@ For each N (default 1, 10, 40, 100), on a fresh sandbox:
 
 * wabridge: a fresh daemon; create N sessions (webhook to a receiver here) ->
   all SCAN_QR; link all -> all CONNECTED; PSS per session (each browser's
-  process group) and the daemon's RSS; idle CPU over --idle seconds; a burst
+  process group) and the daemon's RSS; idle CPU over --idle seconds, once
+  the pages have had --settle seconds after linking; a burst
   of inbound messages (end-to-end msg/s and p99, the CPU of the daemon, the
   browsers and the test itself per message); outbound sends/s; a graceful
   restart and a kill -9 -> all CONNECTED again.
@@ -227,6 +228,9 @@ class Scale:
         return out
 
     def idle(self, meter: Meter) -> dict:
+        # Pages just linked are still settling (history sync, storage
+        # writes, the first garbage collections): that is start-up, not idle.
+        time.sleep(self.args.settle)
         meter.start()
         time.sleep(self.args.idle)
         cpu = meter.stop()
@@ -467,6 +471,8 @@ def main() -> int:
     ap.add_argument("--burst", type=int, default=3000, help="inbound messages per burst")
     ap.add_argument("--sends", type=int, default=1000, help="outbound sends per run")
     ap.add_argument("--idle", type=float, default=30, help="seconds of idle CPU measurement")
+    ap.add_argument("--settle", type=float, default=30,
+                    help="seconds to wait after linking before the idle measurement (both sides)")
     ap.add_argument("--history", type=int, default=30000, help="stored messages for the memory row (0: skip)")
     ap.add_argument("--inject-threads", type=int, default=32)
     ap.add_argument("--no-baseline", action="store_true", help="wabridge only")
