@@ -48,10 +48,11 @@ enum Outcome {
 const HEALTH_TICK: Duration = Duration::from_secs(10);
 
 /// A page silent this long is pinged (two missed pings in a row: it hangs).
-/// A page that sends events has shown it is alive. Pinging every page on
-/// every tick was most of the idle CPU wabridge added to 100 idle browsers
-/// (docs/performance.md); a hang is now seen within about a minute.
+/// A page that sends events has shown it is alive; pinging every page on
+/// every tick woke each idle browser every 10 s to learn nothing. A hang
+/// is still seen within about a minute.
 const PING_AFTER_SILENCE: Duration = Duration::from_secs(30);
+
 /// A browser is recycled for memory at most this often: a ceiling below
 /// what a session needs at rest must not restart it over and over.
 const MEMORY_RECYCLE_GAP: Duration = Duration::from_secs(600);
