@@ -17,6 +17,16 @@ fn account(i: usize) -> String {
     format!("155500031{i:02}")
 }
 
+/// Three peers' ports and URLs, known before any of them starts.
+fn three_peer_addresses() -> ([u16; 3], Vec<String>) {
+    let ports = [stable_port(), stable_port(), stable_port()];
+    let urls = ports
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{p}"))
+        .collect();
+    (ports, urls)
+}
+
 /// Three peers on 127.0.0.1 over one sandbox; `list` is how each learns
 /// the peer list (`WABRIDGE_PEERS` or `WABRIDGE_PEERS_FILE` and its value).
 async fn start_peers(
@@ -109,11 +119,7 @@ async fn three_peers_serve_one_api_and_a_dead_home_comes_back() {
     let tmp = tempfile::tempdir().unwrap();
     let sb = Sandbox::start(tmp.path(), &[]).await;
     let r = Receiver::start().await;
-    let ports = [stable_port(), stable_port(), stable_port()];
-    let urls: Vec<String> = ports
-        .iter()
-        .map(|p| format!("http://127.0.0.1:{p}"))
-        .collect();
+    let (ports, urls) = three_peer_addresses();
     let mut peers = start_peers(
         tmp.path(),
         &sb,
@@ -505,11 +511,7 @@ async fn a_peer_leaving_and_joining_moves_its_sessions_without_a_rescan() {
     let tmp = tempfile::tempdir().unwrap();
     let sb = Sandbox::start(tmp.path(), &[]).await;
     let r = Receiver::start().await;
-    let ports = [stable_port(), stable_port(), stable_port()];
-    let urls: Vec<String> = ports
-        .iter()
-        .map(|p| format!("http://127.0.0.1:{p}"))
-        .collect();
+    let (ports, urls) = three_peer_addresses();
     let file = tmp.path().join("peers");
     std::fs::write(&file, urls.join("\n")).unwrap();
     let peers = start_peers(
