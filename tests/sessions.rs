@@ -184,16 +184,19 @@ async fn a_frozen_page_is_noticed_and_its_browser_replaced() {
     unsafe { libc::kill(-pgid, libc::SIGSTOP) };
     let frozen = Instant::now();
     // Silent for 30 s, then two pings of 5 s a tick (10 s) apart.
-    let s = eventually(
-        Duration::from_secs(120),
-        "a new browser, CONNECTED",
-        || async {
-            let s = d.session("f1").await;
-            (d.browser_pid("f1").is_some_and(|p| p != pgid) && s["status"] == "CONNECTED")
-                .then_some(s)
-        },
-    )
-    .await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let s = loop {
+        let s = d.session("f1").await;
+        if d.browser_pid("f1").is_some_and(|p| p != pgid) && s["status"] == "CONNECTED" {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no new browser CONNECTED after 120 s: {s}\n{}",
+            tail(&d.proc.log_text(), 40)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     assert_eq!(
         s["me"]["phone"], "15550004444",
         "linked as before, with no scan"

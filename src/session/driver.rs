@@ -525,8 +525,10 @@ impl Driver {
                     ));
                 }
                 _ = health.tick() => {
-                    self.inbound.retry_catch_up(&bridge).await;
-                    if heard.elapsed() >= PING_AFTER_SILENCE {
+                    // A catch-up to retry goes only to a page that just
+                    // answered: into a hung one it would hold this loop for
+                    // its whole timeout (60 s) on every tick.
+                    if heard.elapsed() >= PING_AFTER_SILENCE || self.inbound.catch_up_pending() {
                         match bridge.ping(Duration::from_secs(5)).await {
                             Ok(_) => {
                                 misses = 0;
@@ -542,6 +544,7 @@ impl Driver {
                             Err(e) => return Outcome::Crashed(format!("the page is gone: {e}")),
                         }
                     }
+                    self.inbound.retry_catch_up(&bridge).await;
                     ticks += 1;
                     if let Some(o) = self.check_ceilings(b, launched, ticks, &mut deferred) {
                         return o;

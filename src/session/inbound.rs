@@ -313,6 +313,11 @@ impl Inbound {
     }
 
     /// On a health tick: a failed catch-up is tried again.
+    /// A catch-up failed and waits for the next health tick.
+    pub fn catch_up_pending(&self) -> bool {
+        self.catch_up_retry
+    }
+
     pub async fn retry_catch_up(&mut self, bridge: &Bridge) {
         if self.catch_up_retry {
             self.catch_up_retry = !self.catch_up(bridge).await;
