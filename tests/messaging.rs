@@ -1144,6 +1144,78 @@ async fn a_send_whose_answer_was_lost_is_answered_by_its_retry_and_sent_once() {
     assert_eq!(on_phone().await.len(), 1);
 }
 
+/// WhatsApp took a send but the connection dropped before its answer came
+/// back. As in WhatsApp Web, that does not fail the message: the page sends
+/// it again under the same id once it is connected, the server takes it
+/// once, and the send is answered with it. (The page used to fail it at
+/// once: the client, told 502, sent it again under a new id, while the
+/// first copy had reached the contact, and its ack later lifted it from
+/// "failed": the contact had it twice, the history held it twice.)
+#[tokio::test]
+async fn a_send_caught_by_a_dropped_connection_goes_out_once_when_it_is_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sb, d) = setup(tmp.path(), json!([])).await;
+    const TO: &str = "15557770202";
+    let on_phone = || async {
+        let (_, all) = sb
+            .get(&format!(
+                "/_sandbox/messages?account={ACCOUNT}&direction=all"
+            ))
+            .await;
+        all.as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["text"] == "through the drop")
+            .cloned()
+            .collect::<Vec<Value>>()
+    };
+    sb.post("/_sandbox/lose-replies", json!({"on": true})).await;
+    let url = d.url.clone();
+    let pending = tokio::spawn(async move {
+        http()
+            .post(format!("{url}/api/sessions/shop/messages"))
+            .bearer_auth(KEY)
+            .header("Idempotency-Key", "dropped-1")
+            .json(&json!({"to": TO, "text": "through the drop"}))
+            .send()
+            .await
+            .unwrap()
+    });
+    eventually(
+        Duration::from_secs(20),
+        "the message at WhatsApp",
+        || async { (!on_phone().await.is_empty()).then_some(()) },
+    )
+    .await;
+    // Its answer is lost with the connection.
+    sb.post("/_sandbox/lose-replies", json!({"on": false}))
+        .await;
+    let (code, _) = sb.post("/_sandbox/drop", json!({})).await;
+    assert_eq!(code, 200);
+    let first = pending.await.unwrap();
+    assert_eq!(first.status(), 201, "answered once the connection is back");
+    let first: Value = first.json().await.unwrap();
+    let phone = on_phone().await;
+    assert_eq!(phone.len(), 1, "sent once: {phone:?}");
+    assert_eq!(first["id"], phone[0]["id"], "{first}");
+    // The history holds it once, not failed, once its ack arrives.
+    let stored: Value = eventually(Duration::from_secs(20), "the delivered ack", || async {
+        let (_, v) = d
+            .call("GET", &format!("/api/sessions/shop/messages?chat={TO}"), None)
+            .await;
+        let mine: Vec<Value> = v["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["text"] == "through the drop")
+            .cloned()
+            .collect();
+        (mine.len() == 1 && mine[0]["ack"] == "delivered").then(|| mine[0].clone())
+    })
+    .await;
+    assert_eq!(stored["id"], first["id"]);
+}
+
 /// A burst across ten sessions while one browser is killed mid-burst: every
 /// message is stored and delivered exactly once; where no browser died,
 /// each chat's events come in the order the messages were sent (the killed

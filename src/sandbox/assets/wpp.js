@@ -145,11 +145,19 @@
     return true;
   }
 
+  // An error that says nothing of the call's fate: the connection was
+  // down, went down, or the server did not answer in time.
+  function unheard(message) {
+    const e = new Error(message);
+    e.unheard = true;
+    return e;
+  }
+
   function call(t, fields, timeoutMs) {
     return new Promise((resolve, reject) => {
-      if (!ws || ws.readyState !== 1) return reject(new Error('not connected to WhatsApp'));
+      if (!ws || ws.readyState !== 1) return reject(unheard('not connected to WhatsApp'));
       const req = nextReq++;
-      const timer = setTimeout(() => { pending.delete(req); reject(new Error(t + ' timed out')); }, timeoutMs || 30000);
+      const timer = setTimeout(() => { pending.delete(req); reject(unheard(t + ' timed out')); }, timeoutMs || 30000);
       pending.set(req, { resolve, reject, timer });
       ws.send(JSON.stringify(Object.assign({ t, req }, fields)));
     });
@@ -189,6 +197,7 @@
         if (!mainReady) { mainReady = true; emit('conn.main_ready'); }
         emit('conn.stream_mode_changed', 'MAIN');
         emit('conn.online', true);
+        for (const id of unconfirmed.keys()) transmit(id);
         break;
       }
       case 'message': {
@@ -275,6 +284,8 @@
         creds = null;
         chats.clear();
         byId.clear();
+        for (const [, u] of unconfirmed) for (const w of u.waiters) w[1](new Error('logged out'));
+        unconfirmed.clear();
         emit('conn.logout');
         emit('conn.require_auth');
         break;
@@ -299,12 +310,41 @@
       inbox = inbox.then(() => onServer(JSON.parse(e.data))).catch((err) => console.error(err));
     };
     ws.onclose = () => {
-      for (const [, p] of pending) { clearTimeout(p.timer); p.reject(new Error('connection lost')); }
+      for (const [, p] of pending) { clearTimeout(p.timer); p.reject(unheard('connection lost')); }
       pending.clear();
       if (online) { online = false; emit('conn.online', false); }
       device.render();
       setTimeout(connect, 1000);
     };
+  }
+
+  // Sends WhatsApp has not confirmed. As in WhatsApp Web, a connection
+  // that is down or drops mid-send does not fail a message: it keeps its
+  // clock and goes again, under the same id (which the server takes once),
+  // when the connection is back. Only WhatsApp's refusal fails it.
+  const unconfirmed = new Map(); // id -> { req, waiters: [[resolve, reject]], inFlight }
+
+  function transmit(id) {
+    const u = unconfirmed.get(id);
+    if (!u || u.inFlight || !online) return;
+    u.inFlight = true;
+    const settle = (i, v) => {
+      unconfirmed.delete(id);
+      for (const w of u.waiters) w[i](v);
+    };
+    call('send', { msg: u.req }).then((value) => settle(0, value), (e) => {
+      u.inFlight = false;
+      if (!e.unheard) settle(1, e); // else it waits for the next connection
+    });
+  }
+
+  function confirmed(req) {
+    return new Promise((resolve, reject) => {
+      const u = unconfirmed.get(req.id) || { req, waiters: [], inFlight: false };
+      u.waiters.push([resolve, reject]);
+      unconfirmed.set(req.id, u);
+      transmit(req.id);
+    });
   }
 
   function newMsgId(to) {
@@ -331,7 +371,7 @@
     if (store(local)) emit('chat.new_message', local);
     let value;
     try {
-      value = await call('send', { msg: req });
+      value = await confirmed(req);
     } catch (e) {
       local.ack = -1;
       emit('chat.msg_ack_change', { ack: -1, chat: local.id.remote, ids: [local.id] });
