@@ -1,58 +1,116 @@
-//! The only code that knows sled. One database under `<data_dir>/db`, one
-//! tree per kind of record; values are JSON; keys are built so that sled's
-//! byte order is the order we scan in (big-endian numbers).
+//! The only code that knows the database: redb, one file under
+//! `<data_dir>/db`, one table per kind of record; values are JSON; keys are
+//! built so that byte order is the order we scan in (big-endian numbers).
+//!
+//! Why redb (sled before it, moved over once by `migrate`): sled kept
+//! ~200 bytes of memory for every node it had ever written, so the
+//! daemon's memory followed the stored history (~20 MB an hour at 30 msg/s);
+//! redb's memory is its bounded page cache whatever the history.
+//!
+//! Writes are committed at once but made durable in groups, as sled did:
+//! `flush` (awaited before anything is acknowledged) and a background
+//! flush every 500 ms for the rest.
+
+mod migrate;
 
 use crate::domain::{
     Ack, Amendment, ApiKey, Delivery, DeliveryStatus, Event, KeySet, Message, SessionId,
     SessionRecord,
 };
+use redb::{
+    Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition,
+    TableHandle, WriteTransaction,
+};
 use serde_json::Value;
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+
+type Def = TableDefinition<'static, &'static [u8], &'static [u8]>;
+
+const SESSIONS: Def = TableDefinition::new("sessions");
+/// `session \0 ts_be8 seq_be8 msgid` -> Message
+const MESSAGES: Def = TableDefinition::new("messages");
+/// `session \0 msgid` -> key in `messages`
+const MSGIDS: Def = TableDefinition::new("msgids");
+/// `session \0 chat \0 ts_be8 seq_be8 msgid` -> ()
+const CHATS: Def = TableDefinition::new("chats");
+/// delivery id (ulid, time-ordered) -> Delivery, pending or dead
+const OUTBOX: Def = TableDefinition::new("outbox");
+/// delivery id -> Delivery, delivered (the delivery log)
+const DELIVERED: Def = TableDefinition::new("delivered");
+/// `session \0 key` -> {"at": unix s, "response": ..., "id": msgid}
+const IDEMPOTENCY: Def = TableDefinition::new("idempotency");
+/// short id (16 bytes, see `Message::short_id`) -> `session \0 msgid`
+const SHORTIDS: Def = TableDefinition::new("shortids");
+/// `session \0 msgid` -> a status callback (a webhook for that message's acks)
+const CALLBACKS: Def = TableDefinition::new("callbacks");
+/// template name -> template (JSON)
+const TEMPLATES: Def = TableDefinition::new("templates");
+/// upload id -> uploaded media's metadata (JSON); the bytes are files
+const UPLOADS: Def = TableDefinition::new("uploads");
+/// `session \0 chat` -> the last menu sent to that chat
+const MENUS: Def = TableDefinition::new("menus");
+/// seq (u64 BE, in commit order) -> Event: the event log that readers of
+/// the event stream resume from; pruned by age
+const EVENTS: Def = TableDefinition::new("events");
+/// small facts about the store itself (the sequence, the pruning mark)
+const META: Def = TableDefinition::new("meta");
+/// hex SHA-256 of a scoped API key -> ApiKey
+const KEYS: Def = TableDefinition::new("keys");
+/// key id -> when it was revoked (ms): peers learn revocations from it
+const KEYS_REVOKED: Def = TableDefinition::new("keys_revoked");
+
+const TABLES: [Def; 16] = [
+    SESSIONS,
+    MESSAGES,
+    MSGIDS,
+    CHATS,
+    OUTBOX,
+    DELIVERED,
+    IDEMPOTENCY,
+    SHORTIDS,
+    CALLBACKS,
+    TEMPLATES,
+    UPLOADS,
+    MENUS,
+    EVENTS,
+    META,
+    KEYS,
+    KEYS_REVOKED,
+];
+
+/// The tables whose keys start with `session \0`.
+const SESSION_TABLES: [Def; 6] = [MESSAGES, MSGIDS, CHATS, IDEMPOTENCY, CALLBACKS, MENUS];
+
+fn table_named(name: &str) -> Option<Def> {
+    TABLES.iter().find(|d| d.name() == name).copied()
+}
+
+/// The database file inside the store's directory.
+const FILE: &str = "store.redb";
+
+/// The next number of the store's sequence (message order, event log), in `meta`.
+const SEQ_KEY: &[u8] = b"seq";
+
+/// The event log's pruning mark, in `meta`.
+const PRUNED_KEY: &[u8] = b"events-pruned-through";
+
+/// How often writes not flushed by a caller are made durable.
+const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
 #[derive(Clone)]
 pub struct Store {
-    db: sled::Db,
-    sessions: sled::Tree,
-    /// `session \0 ts_be8 msgid` -> Message
-    messages: sled::Tree,
-    /// `session \0 msgid` -> key in `messages`
-    msgids: sled::Tree,
-    /// `session \0 chat \0 ts_be8 msgid` -> ()
-    chats: sled::Tree,
-    /// delivery id (ulid, time-ordered) -> Delivery, pending or dead
-    outbox: sled::Tree,
-    /// delivery id -> Delivery, delivered (the delivery log)
-    delivered: sled::Tree,
-    /// `session \0 key` -> {"at": unix s, "response": ...}
-    idempotency: sled::Tree,
-    /// short id (16 bytes, see `Message::short_id`) -> `session \0 msgid`
-    shortids: sled::Tree,
-    /// `session \0 msgid` -> a status callback (a webhook for that message's acks)
-    callbacks: sled::Tree,
-    /// template name -> template (JSON)
-    templates: sled::Tree,
-    /// upload id -> uploaded media's metadata (JSON); the bytes are files
-    uploads: sled::Tree,
-    /// `session \0 chat` -> the last menu sent to that chat
-    menus: sled::Tree,
-    /// seq (u64 BE, in commit order) -> Event: the event log that readers
-    /// of the event stream resume from; pruned by age
-    events: sled::Tree,
-    /// small facts about the store itself (the event log's pruning mark)
-    meta: sled::Tree,
-    /// hex SHA-256 of a scoped API key -> ApiKey
-    keys: sled::Tree,
-    /// key id -> when it was revoked (ms): peers learn revocations from it
-    keys_revoked: sled::Tree,
-    space: std::sync::Arc<Space>,
+    db: Arc<Database>,
+    /// Commits not durable yet.
+    pending: Arc<Pending>,
+    space: Arc<Space>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
-    Db(sled::Error),
+    Db(String),
     /// The disk is (nearly) full: new data is refused until space returns.
     #[error("{0}")]
     Full(String),
@@ -62,29 +120,39 @@ pub enum StoreError {
     Flush(String),
 }
 
-impl From<sled::Error> for StoreError {
-    fn from(e: sled::Error) -> Self {
+impl From<redb::Error> for StoreError {
+    fn from(e: redb::Error) -> Self {
         match &e {
-            sled::Error::Io(io) if io.raw_os_error() == Some(libc::ENOSPC) => {
+            redb::Error::Io(io) if io.raw_os_error() == Some(libc::ENOSPC) => {
                 StoreError::Full(format!("the disk is full: {io}"))
             }
-            _ => StoreError::Db(e),
+            _ => StoreError::Db(e.to_string()),
         }
     }
 }
 
-impl From<TransactionError<StoreError>> for StoreError {
-    fn from(e: TransactionError<StoreError>) -> Self {
-        match e {
-            TransactionError::Abort(e) => e,
-            TransactionError::Storage(e) => e.into(),
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                redb::Error::from(e).into()
+            }
         }
-    }
+    )*};
 }
+from_redb!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError,
+    redb::SetDurabilityError
+);
 
-/// Keeps the disk from filling under sled: new data is refused while the
-/// data dir's filesystem has less than `reserve` bytes free. sled cannot
-/// carry on after meeting ENOSPC mid-write, so it must not meet it; the
+/// Keeps the disk from filling under the database: new data is refused
+/// while the data dir's filesystem has less than `reserve` bytes free. A
+/// database that meets ENOSPC mid-commit must be reopened, so it must not
+/// meet it; the
 /// reserve leaves room for bookkeeping (acks, deliveries moving to the
 /// log), and writes resume by themselves when space returns.
 struct Space {
@@ -232,48 +300,67 @@ fn chat_key(session: &SessionId, chat: &str, order: &[u8]) -> Vec<u8> {
     k
 }
 
-/// The event log's pruning mark, in `meta`.
-const PRUNED_KEY: &[u8] = b"events-pruned-through";
+/// A record of a table, copied out.
+fn get(t: &impl ReadableTable<&'static [u8], &'static [u8]>, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    Ok(t.get(key)?.map(|v| v.value().to_vec()))
+}
 
-/// A JSON record of a tree, if there is one.
+/// A JSON record of a table, if there is one.
 fn get_json<T: serde::de::DeserializeOwned>(
-    tree: &sled::Tree,
-    key: impl AsRef<[u8]>,
+    t: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    key: &[u8],
 ) -> Result<Option<T>> {
-    Ok(tree
-        .get(key)?
-        .map(|v| serde_json::from_slice(&v))
+    Ok(t.get(key)?
+        .map(|v| serde_json::from_slice(v.value()))
         .transpose()?)
 }
 
-fn abort(e: impl Into<StoreError>) -> ConflictableTransactionError<StoreError> {
-    ConflictableTransactionError::Abort(e.into())
+/// Every value of a table, as JSON, in key order.
+fn all_json<T: serde::de::DeserializeOwned>(
+    t: &impl ReadableTable<&'static [u8], &'static [u8]>,
+) -> Result<Vec<T>> {
+    t.iter()?
+        .map(|kv| {
+            let (_, v) = kv?;
+            Ok(serde_json::from_slice(v.value())?)
+        })
+        .collect()
 }
 
-/// Within a transaction: lets `change` update a stored message. False when
-/// it changes nothing (a repeat, or an ack that would not rise): then the
+/// The first key after every key that starts with `p`.
+fn prefix_end(p: &[u8]) -> Vec<u8> {
+    let mut end = p.to_vec();
+    end.push(0xff);
+    end
+}
+
+fn be_u64(v: &[u8]) -> u64 {
+    u64::from_be_bytes(v.try_into().unwrap_or([0; 8]))
+}
+
+/// Within a write: lets `change` update a stored message. False when it
+/// changes nothing (a repeat, or an ack that would not rise): then the
 /// change's event is not produced. A message not stored is left alone and
 /// its event still goes out (it may predate this store).
 fn change_stored(
-    msgids: &sled::transaction::TransactionalTree,
-    messages: &sled::transaction::TransactionalTree,
+    msgids: &redb::Table<&'static [u8], &'static [u8]>,
+    messages: &mut redb::Table<&'static [u8], &'static [u8]>,
     session: &SessionId,
     id: &str,
     change: impl FnOnce(&mut Message) -> bool,
-) -> std::result::Result<bool, ConflictableTransactionError<StoreError>> {
+) -> Result<bool> {
     let mut idk = prefix(session);
     idk.extend_from_slice(id.as_bytes());
-    let Some(key) = msgids.get(&idk)? else {
+    let Some(key) = get(msgids, &idk)? else {
         return Ok(true);
     };
-    let Some(raw) = messages.get(&key)? else {
+    let Some(mut m) = get_json::<Message>(messages, &key)? else {
         return Ok(true);
     };
-    let mut m: Message = serde_json::from_slice(&raw).map_err(abort)?;
     if !change(&mut m) {
         return Ok(false);
     }
-    messages.insert(key, serde_json::to_vec(&m).map_err(abort)?)?;
+    messages.insert(key.as_slice(), serde_json::to_vec(&m)?.as_slice())?;
     Ok(true)
 }
 
@@ -295,46 +382,64 @@ impl Store {
         Self::open_with_cache(dir, DEFAULT_CACHE_BYTES)
     }
 
-    /// `cache_bytes`: sled's page cache. Its default (1 GB) lets the
-    /// daemon's memory follow the stored history; bounded, reads of old
-    /// history cost a disk read instead.
+    /// `cache_bytes`: the page cache, all the memory the database keeps;
+    /// reads of older history cost a disk read instead.
     pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> anyhow::Result<Self> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(cache_bytes)
-            .flush_every_ms(Some(500))
-            .open()
-            .map_err(|e| anyhow::anyhow!("cannot open the database at {}: {e}", dir.display()))?;
-        Ok(Store {
-            sessions: db.open_tree("sessions")?,
-            messages: db.open_tree("messages")?,
-            msgids: db.open_tree("msgids")?,
-            chats: db.open_tree("chats")?,
-            outbox: db.open_tree("outbox")?,
-            delivered: db.open_tree("delivered")?,
-            idempotency: db.open_tree("idempotency")?,
-            shortids: db.open_tree("shortids")?,
-            callbacks: db.open_tree("callbacks")?,
-            templates: db.open_tree("templates")?,
-            uploads: db.open_tree("uploads")?,
-            menus: db.open_tree("menus")?,
-            events: db.open_tree("events")?,
-            meta: db.open_tree("meta")?,
-            keys: db.open_tree("keys")?,
-            keys_revoked: db.open_tree("keys_revoked")?,
-            space: std::sync::Arc::new(Space {
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| anyhow::anyhow!("cannot use {}: {e}", dir.display()))?;
+        }
+        let file = dir.join(FILE);
+        migrate::from_sled(dir, &file)?;
+        let db = Database::builder()
+            .set_cache_size(cache_bytes as usize)
+            .create(&file)
+            .map_err(|e| anyhow::anyhow!("cannot open the database at {}: {e}", file.display()))?;
+        // Every table exists from the start: readers need not ask.
+        let tx = db.begin_write()?;
+        for t in TABLES {
+            tx.open_table(t)?;
+        }
+        tx.commit()?;
+        let store = Store {
+            db: Arc::new(db),
+            pending: Arc::default(),
+            space: Arc::new(Space {
                 dir: dir.to_path_buf(),
                 reserve: 0,
                 checked_at: 0.into(),
                 free: u64::MAX.into(),
             }),
-            db,
-        })
+        };
+        store.spawn_flusher();
+        Ok(store)
+    }
+
+    /// Makes writes durable every `FLUSH_EVERY`; ends with the last clone.
+    fn spawn_flusher(&self) {
+        let db = Arc::downgrade(&self.db);
+        let pending = self.pending.clone();
+        std::thread::Builder::new()
+            .name("store-flush".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(FLUSH_EVERY);
+                    let Some(db) = db.upgrade() else { return };
+                    if let Err(e) = durable(&db, &pending) {
+                        tracing::error!("could not make writes durable: {e}");
+                    }
+                }
+            })
+            .expect("a thread");
     }
 
     /// Refuse new data while fewer than `bytes` are free on the disk.
     pub fn with_reserve(mut self, bytes: u64) -> Self {
-        self.space = std::sync::Arc::new(Space {
+        self.space = Arc::new(Space {
             reserve: bytes,
             ..Space {
                 dir: self.space.dir.clone(),
@@ -351,129 +456,153 @@ impl Store {
         self.space.room()
     }
 
+    /// One write transaction: committed when `f` succeeds (durable with the
+    /// next flush), dropped when it fails.
+    fn write<T>(&self, f: impl FnOnce(&WriteTransaction) -> Result<T>) -> Result<T> {
+        let mut tx = self.db.begin_write()?;
+        tx.set_durability(Durability::None)?;
+        match f(&tx) {
+            Ok(out) => {
+                tx.commit()?;
+                self.pending.dirty.store(true, Relaxed);
+                Ok(out)
+            }
+            Err(e) => {
+                let _ = tx.abort();
+                Err(e)
+            }
+        }
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&ReadTransaction) -> Result<T>) -> Result<T> {
+        f(&self.db.begin_read()?)
+    }
+
+    /// A record of one table.
+    fn get_in(&self, t: Def, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.read(|tx| get(&tx.open_table(t)?, key))
+    }
+
+    fn get_json_in<T: serde::de::DeserializeOwned>(&self, t: Def, key: &[u8]) -> Result<Option<T>> {
+        self.read(|tx| get_json(&tx.open_table(t)?, key))
+    }
+
+    fn insert_in(&self, t: Def, key: &[u8], value: &[u8]) -> Result<()> {
+        self.write(|tx| {
+            tx.open_table(t)?.insert(key, value)?;
+            Ok(())
+        })
+    }
+
+    /// Removes a record; whether there was one.
+    fn remove_in(&self, t: Def, key: &[u8]) -> Result<bool> {
+        self.write(|tx| Ok(tx.open_table(t)?.remove(key)?.is_some()))
+    }
+
     // ---- sessions
 
     pub fn put_session(&self, id: &SessionId, rec: &SessionRecord) -> Result<()> {
-        self.sessions
-            .insert(id.as_str(), serde_json::to_vec(rec)?)?;
-        Ok(())
+        self.insert_in(SESSIONS, id.as_str().as_bytes(), &serde_json::to_vec(rec)?)
     }
 
     pub fn session_exists(&self, id: &SessionId) -> Result<bool> {
-        Ok(self.sessions.contains_key(id.as_str())?)
+        Ok(self.get_in(SESSIONS, id.as_str().as_bytes())?.is_some())
     }
 
-    /// Read-modify-write of a session record, safe against concurrent
-    /// writers (compare-and-swap). None if the session does not exist.
+    /// Read-modify-write of a session record, in one write. None if the
+    /// session does not exist.
     pub fn update_session(
         &self,
         id: &SessionId,
         f: impl Fn(&mut SessionRecord),
     ) -> Result<Option<SessionRecord>> {
-        loop {
-            let Some(cur) = self.sessions.get(id.as_str())? else {
+        self.write(|tx| {
+            let mut t = tx.open_table(SESSIONS)?;
+            let Some(mut rec) = get_json::<SessionRecord>(&t, id.as_str().as_bytes())? else {
                 return Ok(None);
             };
-            let mut rec: SessionRecord = serde_json::from_slice(&cur)?;
             f(&mut rec);
-            let new = serde_json::to_vec(&rec)?;
-            if self
-                .sessions
-                .compare_and_swap(id.as_str(), Some(cur), Some(new))?
-                .is_ok()
-            {
-                return Ok(Some(rec));
-            }
-        }
+            t.insert(id.as_str().as_bytes(), serde_json::to_vec(&rec)?.as_slice())?;
+            Ok(Some(rec))
+        })
     }
 
     /// Inserts only if absent; false if the id is taken.
     pub fn create_session(&self, id: &SessionId, rec: &SessionRecord) -> Result<bool> {
         self.room()?;
-        let res = self.sessions.compare_and_swap(
-            id.as_str(),
-            None as Option<&[u8]>,
-            Some(serde_json::to_vec(rec)?),
-        )?;
-        Ok(res.is_ok())
+        self.write(|tx| {
+            let mut t = tx.open_table(SESSIONS)?;
+            if t.get(id.as_str().as_bytes())?.is_some() {
+                return Ok(false);
+            }
+            t.insert(id.as_str().as_bytes(), serde_json::to_vec(rec)?.as_slice())?;
+            Ok(true)
+        })
     }
 
     pub fn get_session(&self, id: &SessionId) -> Result<Option<SessionRecord>> {
-        match self.sessions.get(id.as_str())? {
-            Some(v) => Ok(Some(serde_json::from_slice(&v)?)),
-            None => Ok(None),
-        }
+        self.get_json_in(SESSIONS, id.as_str().as_bytes())
     }
 
     pub fn sessions(&self) -> Result<Vec<SessionRecord>> {
-        self.sessions
-            .iter()
-            .values()
-            .map(|v| Ok(serde_json::from_slice(&v?)?))
-            .collect()
+        self.read(|tx| all_json(&tx.open_table(SESSIONS)?))
     }
 
     /// Removes the session and everything stored for it.
     pub fn delete_session(&self, id: &SessionId) -> Result<()> {
         let p = prefix(id);
-        for (_, tree) in self.session_trees() {
-            for k in tree.scan_prefix(&p).keys() {
-                tree.remove(k?)?;
+        let end = prefix_end(&p);
+        self.write(|tx| {
+            for t in SESSION_TABLES {
+                tx.open_table(t)?
+                    .retain_in(p.as_slice()..end.as_slice(), |_, _| false)?;
             }
-        }
-        for kv in self.shortids.iter() {
-            let (k, v) = kv?;
-            if v.starts_with(&p) {
-                self.shortids.remove(k)?;
+            tx.open_table(SHORTIDS)?.retain(|_, v| !v.starts_with(&p))?;
+            for t in [OUTBOX, DELIVERED] {
+                tx.open_table(t)?.retain(|_, v| {
+                    !serde_json::from_slice::<Delivery>(v).is_ok_and(|d| &d.session == id)
+                })?;
             }
-        }
-        for tree in [&self.outbox, &self.delivered] {
-            for kv in tree.iter() {
-                let (k, v) = kv?;
-                if serde_json::from_slice::<Delivery>(&v)
-                    .map(|d| &d.session == id)
-                    .unwrap_or(false)
-                {
-                    tree.remove(k)?;
-                }
-            }
-        }
-        self.sessions.remove(id.as_str())?;
-        Ok(())
+            tx.open_table(SESSIONS)?.remove(id.as_str().as_bytes())?;
+            Ok(())
+        })
     }
 
     /// One session's records as they are stored, to move the session to
-    /// another daemon: (tree, key, value). The event log stays: readers
+    /// another daemon: (table, key, value). The event log stays: readers
     /// resume from each daemon's own.
     pub fn export_session(&self, id: &SessionId) -> Result<Vec<(String, Vec<u8>, Vec<u8>)>> {
-        let mut out = Vec::new();
-        let mut put =
-            |tree: &str, k: &[u8], v: &[u8]| out.push((tree.to_string(), k.to_vec(), v.to_vec()));
-        if let Some(v) = self.sessions.get(id.as_str())? {
-            put("sessions", id.as_str().as_bytes(), &v);
-        }
         let p = prefix(id);
-        for (name, tree) in self.session_trees() {
-            for kv in tree.scan_prefix(&p) {
-                let (k, v) = kv?;
-                put(name, &k, &v);
+        let end = prefix_end(&p);
+        self.read(|tx| {
+            let mut out = Vec::new();
+            let mut put =
+                |t: Def, k: &[u8], v: &[u8]| out.push((t.name().to_string(), k.to_vec(), v.to_vec()));
+            if let Some(v) = get(&tx.open_table(SESSIONS)?, id.as_str().as_bytes())? {
+                put(SESSIONS, id.as_str().as_bytes(), &v);
             }
-        }
-        for kv in self.shortids.iter() {
-            let (k, v) = kv?;
-            if v.starts_with(&p) {
-                put("shortids", &k, &v);
-            }
-        }
-        for (name, tree) in [("outbox", &self.outbox), ("delivered", &self.delivered)] {
-            for kv in tree.iter() {
-                let (k, v) = kv?;
-                if serde_json::from_slice::<Delivery>(&v).is_ok_and(|d| &d.session == id) {
-                    put(name, &k, &v);
+            for t in SESSION_TABLES {
+                for kv in tx.open_table(t)?.range(p.as_slice()..end.as_slice())? {
+                    let (k, v) = kv?;
+                    put(t, k.value(), v.value());
                 }
             }
-        }
-        Ok(out)
+            for kv in tx.open_table(SHORTIDS)?.iter()? {
+                let (k, v) = kv?;
+                if v.value().starts_with(&p) {
+                    put(SHORTIDS, k.value(), v.value());
+                }
+            }
+            for t in [OUTBOX, DELIVERED] {
+                for kv in tx.open_table(t)?.iter()? {
+                    let (k, v) = kv?;
+                    if serde_json::from_slice::<Delivery>(v.value()).is_ok_and(|d| &d.session == id) {
+                        put(t, k.value(), v.value());
+                    }
+                }
+            }
+            Ok(out)
+        })
     }
 
     /// Takes in records from `export_session` (of another daemon), replacing
@@ -486,12 +615,17 @@ impl Store {
     ) -> Result<Vec<Delivery>> {
         self.room()?;
         self.delete_session(id)?;
-        let mut pending = Vec::new();
-        for (tree, k, v) in records {
-            let t = match tree.as_str() {
-                "sessions" => &self.sessions,
-                "shortids" => &self.shortids,
-                "outbox" => {
+        let importable: Vec<Def> = [SESSIONS, SHORTIDS, OUTBOX, DELIVERED]
+            .into_iter()
+            .chain(SESSION_TABLES)
+            .collect();
+        self.write(|tx| {
+            let mut pending = Vec::new();
+            for (name, k, v) in records {
+                let Some(t) = importable.iter().find(|t| t.name() == name) else {
+                    continue;
+                };
+                if t.name() == OUTBOX.name() {
                     let d: Delivery = serde_json::from_slice(v)?;
                     if d.session != *id {
                         continue;
@@ -499,29 +633,11 @@ impl Store {
                     if d.status == DeliveryStatus::Pending {
                         pending.push(d);
                     }
-                    &self.outbox
                 }
-                "delivered" => &self.delivered,
-                other => match self.session_trees().into_iter().find(|(n, _)| *n == other) {
-                    Some((_, t)) => t,
-                    None => continue,
-                },
-            };
-            t.insert(k.as_slice(), v.as_slice())?;
-        }
-        Ok(pending)
-    }
-
-    /// The trees whose keys start with `session \0`.
-    fn session_trees(&self) -> [(&'static str, &sled::Tree); 6] {
-        [
-            ("messages", &self.messages),
-            ("msgids", &self.msgids),
-            ("chats", &self.chats),
-            ("idempotency", &self.idempotency),
-            ("callbacks", &self.callbacks),
-            ("menus", &self.menus),
-        ]
+                tx.open_table(*t)?.insert(k.as_slice(), v.as_slice())?;
+            }
+            Ok(pending)
+        })
     }
 
     // ---- messages, events and their deliveries
@@ -532,32 +648,16 @@ impl Store {
     /// before acknowledging anything.
     pub fn commit(&self, changes: &[Change]) -> Result<(Vec<Event>, Vec<usize>)> {
         self.room()?;
-        // Taken outside the transaction, which may run more than once.
-        let seqs = changes
-            .iter()
-            .map(|c| match c.op {
-                Op::Message { .. } => self.db.generate_id(),
-                _ => Ok(0),
-            })
-            .collect::<std::result::Result<Vec<u64>, _>>()?;
-        // The event log's places, one per event a change may produce.
-        let mut starts = Vec::with_capacity(changes.len());
-        let mut log_seqs = Vec::new();
-        for c in changes {
-            starts.push(log_seqs.len());
-            for _ in c.op.events() {
-                log_seqs.push(self.db.generate_id()?);
-            }
-        }
-        let trees = (
-            &self.messages,
-            &self.msgids,
-            &self.chats,
-            &self.outbox,
-            &self.shortids,
-            &self.events,
-        );
-        let res = trees.transaction(|(messages, msgids, chats, outbox, shortids, log)| {
+        self.write(|tx| {
+            let mut messages = tx.open_table(MESSAGES)?;
+            let mut msgids = tx.open_table(MSGIDS)?;
+            let mut chats = tx.open_table(CHATS)?;
+            let mut outbox = tx.open_table(OUTBOX)?;
+            let mut shortids = tx.open_table(SHORTIDS)?;
+            let mut log = tx.open_table(EVENTS)?;
+            let mut meta = tx.open_table(META)?;
+            // One sequence orders messages of one second and the event log.
+            let mut seq = get(&meta, SEQ_KEY)?.map_or(1, |v| be_u64(&v));
             let mut events = Vec::new();
             let mut applied = Vec::new();
             for (i, change) in changes.iter().enumerate() {
@@ -565,15 +665,19 @@ impl Store {
                     Op::Message { msg, events: evs } => {
                         let mut idk = prefix(&msg.session);
                         idk.extend_from_slice(msg.id.as_bytes());
-                        if msgids.get(&idk)?.is_some() {
+                        if msgids.get(idk.as_slice())?.is_some() {
                             continue;
                         }
-                        let order = order_suffix(msg.timestamp, seqs[i], &msg.id);
+                        let order = order_suffix(msg.timestamp, seq, &msg.id);
+                        seq += 1;
                         let key = msg_key(&msg.session, &order);
-                        messages.insert(key.clone(), serde_json::to_vec(msg).map_err(abort)?)?;
-                        shortids.insert(&Message::short_id(&msg.session, &msg.id)[..], &idk[..])?;
-                        msgids.insert(idk, key)?;
-                        chats.insert(chat_key(&msg.session, &msg.chat, &order), &[][..])?;
+                        messages.insert(key.as_slice(), serde_json::to_vec(msg)?.as_slice())?;
+                        shortids.insert(
+                            &Message::short_id(&msg.session, &msg.id)[..],
+                            idk.as_slice(),
+                        )?;
+                        msgids.insert(idk.as_slice(), key.as_slice())?;
+                        chats.insert(chat_key(&msg.session, &msg.chat, &order).as_slice(), &[][..])?;
                         events.extend(evs.iter().cloned());
                     }
                     Op::Ack {
@@ -583,7 +687,7 @@ impl Store {
                         event,
                     } => {
                         // Acks only rise, except to failed.
-                        let rises = change_stored(msgids, messages, session, id, |m| {
+                        let rises = change_stored(&msgids, &mut messages, session, id, |m| {
                             if m.ack >= *ack && *ack != Ack::Failed {
                                 return false;
                             }
@@ -601,7 +705,7 @@ impl Store {
                         change,
                         event,
                     } => {
-                        if !change_stored(msgids, messages, session, id, |m| m.amend(change))? {
+                        if !change_stored(&msgids, &mut messages, session, id, |m| m.amend(change))? {
                             continue;
                         }
                         events.push(event.clone());
@@ -609,18 +713,18 @@ impl Store {
                     Op::Event(e) => events.push(e.clone()),
                 }
                 // It took effect: its events go into the event log.
-                for (k, e) in change.op.events().iter().enumerate() {
-                    let seq = log_seqs[starts[i] + k];
-                    log.insert(&seq.to_be_bytes(), serde_json::to_vec(e).map_err(abort)?)?;
+                for e in change.op.events() {
+                    log.insert(&seq.to_be_bytes()[..], serde_json::to_vec(e)?.as_slice())?;
+                    seq += 1;
                 }
                 for d in &change.deliveries {
-                    outbox.insert(d.id.as_bytes(), serde_json::to_vec(d).map_err(abort)?)?;
+                    outbox.insert(d.id.as_bytes(), serde_json::to_vec(d)?.as_slice())?;
                 }
                 applied.push(i);
             }
+            meta.insert(SEQ_KEY, &seq.to_be_bytes()[..])?;
             Ok((events, applied))
-        })?;
-        Ok(res)
+        })
     }
 
     /// Newest first. `before` is an opaque cursor from a previous page.
@@ -640,52 +744,48 @@ impl Store {
             }
             None => prefix(session),
         };
-        let tree = if chat.is_some() {
-            &self.chats
-        } else {
-            &self.messages
-        };
         let mut end = p.clone();
         match before {
             Some(c) => end.extend_from_slice(c),
             None => end.push(0xff),
         }
-        // One more than asked tells whether there is a next page.
-        let mut page: Vec<(Vec<u8>, Message)> = Vec::new();
-        for k in tree.range(p.clone()..end).keys().rev() {
-            let k = k?;
-            let suffix = k[p.len()..].to_vec();
-            let msg_k = if chat.is_some() {
-                let mut mk = prefix(session);
-                mk.extend_from_slice(&suffix);
-                mk
+        self.read(|tx| {
+            let messages = tx.open_table(MESSAGES)?;
+            let index = tx.open_table(if chat.is_some() { CHATS } else { MESSAGES })?;
+            // One more than asked tells whether there is a next page.
+            let mut page: Vec<(Vec<u8>, Message)> = Vec::new();
+            for kv in index.range(p.as_slice()..end.as_slice())?.rev() {
+                let (k, _) = kv?;
+                let suffix = k.value()[p.len()..].to_vec();
+                let mut msg_k = prefix(session);
+                msg_k.extend_from_slice(&suffix);
+                if let Some(m) = get_json(&messages, &msg_k)? {
+                    page.push((suffix, m));
+                }
+                if page.len() > limit {
+                    break;
+                }
+            }
+            let more = page.len() > limit;
+            page.truncate(limit);
+            let cursor = if more {
+                page.last().map(|(s, _)| s.clone())
             } else {
-                k.to_vec()
+                None
             };
-            if let Some(v) = self.messages.get(&msg_k)? {
-                page.push((suffix, serde_json::from_slice(&v)?));
-            }
-            if page.len() > limit {
-                break;
-            }
-        }
-        let more = page.len() > limit;
-        page.truncate(limit);
-        let cursor = if more {
-            page.last().map(|(s, _)| s.clone())
-        } else {
-            None
-        };
-        Ok((page.into_iter().map(|(_, m)| m).collect(), cursor))
+            Ok((page.into_iter().map(|(_, m)| m).collect(), cursor))
+        })
     }
 
     pub fn message(&self, session: &SessionId, id: &str) -> Result<Option<Message>> {
         let mut idk = prefix(session);
         idk.extend_from_slice(id.as_bytes());
-        let Some(key) = self.msgids.get(idk)? else {
-            return Ok(None);
-        };
-        get_json(&self.messages, key)
+        self.read(|tx| {
+            let Some(key) = get(&tx.open_table(MSGIDS)?, &idk)? else {
+                return Ok(None);
+            };
+            get_json(&tx.open_table(MESSAGES)?, &key)
+        })
     }
 
     /// The paging cursor that continues after this message (see `messages`).
@@ -693,18 +793,20 @@ impl Store {
         let p = prefix(session);
         let mut idk = p.clone();
         idk.extend_from_slice(id.as_bytes());
-        Ok(self.msgids.get(idk)?.map(|k| k[p.len()..].to_vec()))
+        Ok(self.get_in(MSGIDS, &idk)?.map(|k| k[p.len()..].to_vec()))
     }
 
     /// A message by its short id (`Message::short_id`): session and message.
     pub fn message_by_short_id(&self, short: &[u8]) -> Result<Option<Message>> {
-        let Some(idk) = self.shortids.get(short)? else {
-            return Ok(None);
-        };
-        let Some(key) = self.msgids.get(idk)? else {
-            return Ok(None);
-        };
-        get_json(&self.messages, key)
+        self.read(|tx| {
+            let Some(idk) = get(&tx.open_table(SHORTIDS)?, short)? else {
+                return Ok(None);
+            };
+            let Some(key) = get(&tx.open_table(MSGIDS)?, &idk)? else {
+                return Ok(None);
+            };
+            get_json(&tx.open_table(MESSAGES)?, &key)
+        })
     }
 
     // ---- status callbacks, templates, uploads: small JSON records
@@ -713,14 +815,13 @@ impl Store {
         self.room()?;
         let mut k = prefix(session);
         k.extend_from_slice(msg_id.as_bytes());
-        self.callbacks.insert(k, serde_json::to_vec(hook)?)?;
-        Ok(())
+        self.insert_in(CALLBACKS, &k, &serde_json::to_vec(hook)?)
     }
 
     pub fn callback(&self, session: &SessionId, msg_id: &str) -> Result<Option<Value>> {
         let mut k = prefix(session);
         k.extend_from_slice(msg_id.as_bytes());
-        get_json(&self.callbacks, k)
+        self.get_json_in(CALLBACKS, &k)
     }
 
     pub fn put_menu(
@@ -731,62 +832,49 @@ impl Store {
     ) -> Result<()> {
         let mut k = prefix(session);
         k.extend_from_slice(chat.as_bytes());
-        self.menus.insert(k, serde_json::to_vec(menu)?)?;
-        Ok(())
+        self.insert_in(MENUS, &k, &serde_json::to_vec(menu)?)
     }
 
     pub fn menu(&self, session: &SessionId, chat: &str) -> Result<Option<crate::domain::Menu>> {
         let mut k = prefix(session);
         k.extend_from_slice(chat.as_bytes());
-        get_json(&self.menus, k)
+        self.get_json_in(MENUS, &k)
     }
 
     pub fn delete_upload(&self, id: &str) -> Result<bool> {
-        Ok(self.uploads.remove(id)?.is_some())
+        self.remove_in(UPLOADS, id.as_bytes())
     }
 
     pub fn put_template(&self, name: &str, t: &Value) -> Result<()> {
         self.room()?;
-        self.templates.insert(name, serde_json::to_vec(t)?)?;
-        Ok(())
+        self.insert_in(TEMPLATES, name.as_bytes(), &serde_json::to_vec(t)?)
     }
 
     pub fn template(&self, name: &str) -> Result<Option<Value>> {
-        get_json(&self.templates, name)
+        self.get_json_in(TEMPLATES, name.as_bytes())
     }
 
     pub fn templates(&self) -> Result<Vec<Value>> {
-        self.templates
-            .iter()
-            .values()
-            .map(|v| Ok(serde_json::from_slice(&v?)?))
-            .collect()
+        self.read(|tx| all_json(&tx.open_table(TEMPLATES)?))
     }
 
     pub fn delete_template(&self, name: &str) -> Result<bool> {
-        Ok(self.templates.remove(name)?.is_some())
+        self.remove_in(TEMPLATES, name.as_bytes())
     }
 
     // ---- scoped API keys
 
     pub fn put_key(&self, k: &ApiKey) -> Result<()> {
         self.room()?;
-        self.keys
-            .insert(k.hash.as_bytes(), serde_json::to_vec(k)?)?;
-        Ok(())
+        self.insert_in(KEYS, k.hash.as_bytes(), &serde_json::to_vec(k)?)
     }
 
     pub fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>> {
-        get_json(&self.keys, hash)
+        self.get_json_in(KEYS, hash.as_bytes())
     }
 
     pub fn keys(&self) -> Result<Vec<ApiKey>> {
-        let mut all: Vec<ApiKey> = self
-            .keys
-            .iter()
-            .values()
-            .map(|v| Ok(serde_json::from_slice(&v?)?))
-            .collect::<Result<_>>()?;
+        let mut all: Vec<ApiKey> = self.read(|tx| all_json(&tx.open_table(KEYS)?))?;
         all.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
         Ok(all)
     }
@@ -797,24 +885,28 @@ impl Store {
         let Some(k) = self.keys()?.into_iter().find(|k| k.id == id) else {
             return Ok(None);
         };
-        self.keys.remove(k.hash.as_bytes())?;
-        self.keys_revoked
-            .insert(id.as_bytes(), &crate::domain::now_ms().to_be_bytes())?;
+        self.write(|tx| {
+            tx.open_table(KEYS)?.remove(k.hash.as_bytes())?;
+            tx.open_table(KEYS_REVOKED)?
+                .insert(id.as_bytes(), &crate::domain::now_ms().to_be_bytes()[..])?;
+            Ok(())
+        })?;
         Ok(Some(k))
     }
 
     /// Every key and every revocation, as peers exchange them.
     pub fn key_set(&self) -> Result<KeySet> {
-        let mut revoked = std::collections::BTreeMap::new();
-        for kv in self.keys_revoked.iter() {
-            let (k, v) = kv?;
-            let at = v
-                .as_ref()
-                .try_into()
-                .map(i64::from_be_bytes)
-                .unwrap_or_default();
-            revoked.insert(String::from_utf8_lossy(&k).into_owned(), at);
-        }
+        let revoked = self.read(|tx| {
+            let mut revoked = std::collections::BTreeMap::new();
+            for kv in tx.open_table(KEYS_REVOKED)?.iter()? {
+                let (k, v) = kv?;
+                revoked.insert(
+                    String::from_utf8_lossy(k.value()).into_owned(),
+                    be_u64(v.value()) as i64,
+                );
+            }
+            Ok(revoked)
+        })?;
         Ok(KeySet {
             keys: self.keys()?,
             revoked,
@@ -828,18 +920,18 @@ impl Store {
         self.room()?;
         let mut changed = 0;
         for (id, at) in &theirs.revoked {
-            if self.keys_revoked.get(id.as_bytes())?.is_none() {
-                self.keys_revoked.insert(id.as_bytes(), &at.to_be_bytes())?;
+            if self.get_in(KEYS_REVOKED, id.as_bytes())?.is_none() {
+                self.insert_in(KEYS_REVOKED, id.as_bytes(), &at.to_be_bytes())?;
                 changed += 1;
             }
             if let Some(k) = self.keys()?.into_iter().find(|k| &k.id == id) {
-                self.keys.remove(k.hash.as_bytes())?;
+                self.remove_in(KEYS, k.hash.as_bytes())?;
                 changed += 1;
             }
         }
         let mine = self.keys()?;
         for k in &theirs.keys {
-            if self.keys_revoked.get(k.id.as_bytes())?.is_some() {
+            if self.get_in(KEYS_REVOKED, k.id.as_bytes())?.is_some() {
                 continue;
             }
             match mine.iter().find(|m| m.id == k.id) {
@@ -860,26 +952,23 @@ impl Store {
     /// Replaces a key's secret: the old hash stops working in the same
     /// write that makes the new one work.
     pub fn replace_key(&self, old_hash: &str, new: &ApiKey) -> Result<bool> {
-        let res = self.keys.transaction(|t| {
+        self.write(|tx| {
+            let mut t = tx.open_table(KEYS)?;
             if t.remove(old_hash.as_bytes())?.is_none() {
                 return Ok(false);
             }
-            let v = serde_json::to_vec(new)
-                .map_err(|e| ConflictableTransactionError::Abort(StoreError::Corrupt(e)))?;
-            t.insert(new.hash.as_bytes(), v)?;
+            t.insert(new.hash.as_bytes(), serde_json::to_vec(new)?.as_slice())?;
             Ok(true)
-        });
-        Ok(res?)
+        })
     }
 
     pub fn put_upload(&self, id: &str, meta: &Value) -> Result<()> {
         self.room()?;
-        self.uploads.insert(id, serde_json::to_vec(meta)?)?;
-        Ok(())
+        self.insert_in(UPLOADS, id.as_bytes(), &serde_json::to_vec(meta)?)
     }
 
     pub fn upload(&self, id: &str) -> Result<Option<Value>> {
-        get_json(&self.uploads, id)
+        self.get_json_in(UPLOADS, id.as_bytes())
     }
 
     // ---- the event log
@@ -891,71 +980,77 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<crate::domain::LoggedEvent>> {
         let start = after.saturating_add(1).to_be_bytes();
-        self.events
-            .range(start..)
-            .take(limit)
-            .map(|kv| {
-                let (k, v) = kv?;
-                let seq = u64::from_be_bytes(k.as_ref().try_into().unwrap_or([0; 8]));
-                Ok(crate::domain::LoggedEvent {
-                    seq,
-                    event: serde_json::from_slice(&v)?,
+        self.read(|tx| {
+            tx.open_table(EVENTS)?
+                .range(&start[..]..)?
+                .take(limit)
+                .map(|kv| {
+                    let (k, v) = kv?;
+                    Ok(crate::domain::LoggedEvent {
+                        seq: be_u64(k.value()),
+                        event: serde_json::from_slice(v.value())?,
+                    })
                 })
-            })
-            .collect()
+                .collect()
+        })
     }
 
     /// The place of the newest logged event (0 if none).
     pub fn last_event_seq(&self) -> Result<u64> {
-        Ok(self
-            .events
-            .last()?
-            .map(|(k, _)| u64::from_be_bytes(k.as_ref().try_into().unwrap_or([0; 8])))
-            .unwrap_or(0))
+        self.read(|tx| Ok(tx.open_table(EVENTS)?.last()?.map_or(0, |(k, _)| be_u64(k.value()))))
     }
 
     /// Everything at or before this place was pruned (0: nothing).
     pub fn events_pruned_through(&self) -> Result<u64> {
-        Ok(self
-            .meta
-            .get(PRUNED_KEY)?
-            .map(|v| u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8])))
-            .unwrap_or(0))
+        Ok(self.get_in(META, PRUNED_KEY)?.map_or(0, |v| be_u64(&v)))
     }
 
-    /// Drops logged events older than `before_ms`; returns how many.
+    /// Drops logged events older than `before_ms`; returns how many. In
+    /// writes of a bounded size: a day of events may be millions.
     pub fn prune_events(&self, before_ms: i64) -> Result<usize> {
+        const CHUNK: usize = 10_000;
         let mut n = 0;
-        let mut last = None;
-        for kv in self.events.iter() {
-            let (k, v) = kv?;
-            let ev: Event = serde_json::from_slice(&v)?;
-            if ev.timestamp >= before_ms {
-                break;
+        loop {
+            let removed = self.write(|tx| {
+                let mut log = tx.open_table(EVENTS)?;
+                let mut doomed = Vec::new();
+                for kv in log.iter()?.take(CHUNK) {
+                    let (k, v) = kv?;
+                    let ev: Event = serde_json::from_slice(v.value())?;
+                    if ev.timestamp >= before_ms {
+                        break;
+                    }
+                    doomed.push(k.value().to_vec());
+                }
+                for k in &doomed {
+                    log.remove(k.as_slice())?;
+                }
+                if let Some(k) = doomed.last() {
+                    tx.open_table(META)?.insert(PRUNED_KEY, k.as_slice())?;
+                }
+                Ok(doomed.len())
+            })?;
+            n += removed;
+            if removed < CHUNK {
+                return Ok(n);
             }
-            self.events.remove(&k)?;
-            last = Some(k);
-            n += 1;
         }
-        if let Some(k) = last {
-            self.meta.insert(PRUNED_KEY, k.as_ref())?;
-        }
-        Ok(n)
     }
 
     /// Timestamp of the newest stored message: where catch-up starts.
     pub fn last_message_ts(&self, session: &SessionId) -> Result<Option<i64>> {
         let p = prefix(session);
-        Ok(self
-            .messages
-            .scan_prefix(&p)
-            .keys()
-            .next_back()
-            .transpose()?
-            .and_then(|k| {
-                let b: [u8; 8] = k.get(p.len()..p.len() + 8)?.try_into().ok()?;
-                Some(u64::from_be_bytes(b) as i64)
-            }))
+        let end = prefix_end(&p);
+        self.read(|tx| {
+            let t = tx.open_table(MESSAGES)?;
+            let Some(kv) = t.range(p.as_slice()..end.as_slice())?.next_back() else {
+                return Ok(None);
+            };
+            let (k, _) = kv?;
+            Ok(k.value()
+                .get(p.len()..p.len() + 8)
+                .map(|b| be_u64(b) as i64))
+        })
     }
 
     // ---- outbox
@@ -963,15 +1058,17 @@ impl Store {
     /// Each receiver URL with pending deliveries, with its oldest one's id:
     /// where the dispatcher starts reading that receiver's backlog.
     pub fn pending_receivers(&self) -> Result<Vec<(String, String)>> {
-        let mut first: std::collections::HashMap<String, String> = Default::default();
-        for kv in self.outbox.iter() {
-            let (k, v) = kv?;
-            let h: Head = serde_json::from_slice(&v)?;
-            if h.status == DeliveryStatus::Pending && !first.contains_key(&h.hook.url) {
-                first.insert(h.hook.url, String::from_utf8_lossy(&k).into_owned());
+        self.read(|tx| {
+            let mut first: std::collections::HashMap<String, String> = Default::default();
+            for kv in tx.open_table(OUTBOX)?.iter()? {
+                let (k, v) = kv?;
+                let h: Head = serde_json::from_slice(v.value())?;
+                if h.status == DeliveryStatus::Pending && !first.contains_key(&h.hook.url) {
+                    first.insert(h.hook.url, String::from_utf8_lossy(k.value()).into_owned());
+                }
             }
-        }
-        Ok(first.into_iter().collect())
+            Ok(first.into_iter().collect())
+        })
     }
 
     /// Up to `limit` pending deliveries to `url`, oldest first from id `from`
@@ -984,25 +1081,27 @@ impl Store {
         limit: usize,
         held: impl Fn(&str) -> bool,
     ) -> Result<(Vec<Delivery>, Option<String>)> {
-        let mut out = Vec::new();
-        for kv in self.outbox.range(from.as_bytes()..) {
-            let (k, v) = kv?;
-            let id = String::from_utf8_lossy(&k);
-            if out.len() == limit {
-                return Ok((out, Some(id.into_owned())));
+        self.read(|tx| {
+            let mut out = Vec::new();
+            for kv in tx.open_table(OUTBOX)?.range(from.as_bytes()..)? {
+                let (k, v) = kv?;
+                let id = String::from_utf8_lossy(k.value());
+                if out.len() == limit {
+                    return Ok((out, Some(id.into_owned())));
+                }
+                // The receiver and status first: most entries are another's.
+                let h: Head = serde_json::from_slice(v.value())?;
+                if h.status == DeliveryStatus::Pending && h.hook.url == url && !held(&id) {
+                    out.push(serde_json::from_slice(v.value())?);
+                }
             }
-            // The receiver and status first: most entries are another's.
-            let h: Head = serde_json::from_slice(&v)?;
-            if h.status == DeliveryStatus::Pending && h.hook.url == url && !held(&id) {
-                out.push(serde_json::from_slice(&v)?);
-            }
-        }
-        Ok((out, None))
+            Ok((out, None))
+        })
     }
 
     /// Whether a delivery still waits in the outbox (not delivered, not dead).
     pub fn is_pending(&self, id: &str) -> Result<bool> {
-        Ok(match self.outbox.get(id.as_bytes())? {
+        Ok(match self.get_in(OUTBOX, id.as_bytes())? {
             Some(v) => serde_json::from_slice::<Head>(&v)?.status == DeliveryStatus::Pending,
             None => false,
         })
@@ -1014,43 +1113,44 @@ impl Store {
         struct Only {
             status: DeliveryStatus,
         }
-        let (mut pending, mut dead) = (0, 0);
-        for v in self.outbox.iter().values() {
-            match serde_json::from_slice::<Only>(&v?)?.status {
-                DeliveryStatus::Dead => dead += 1,
-                _ => pending += 1,
+        self.read(|tx| {
+            let (mut pending, mut dead) = (0, 0);
+            for kv in tx.open_table(OUTBOX)?.iter()? {
+                let (_, v) = kv?;
+                match serde_json::from_slice::<Only>(v.value())?.status {
+                    DeliveryStatus::Dead => dead += 1,
+                    _ => pending += 1,
+                }
             }
-        }
-        Ok((pending, dead))
+            Ok((pending, dead))
+        })
     }
 
-    /// A read that touches the disk's tree: fails when the store is broken
+    /// A read that touches the database: fails when the store is broken
     /// or refuses new data for want of space.
     pub fn check(&self) -> Result<()> {
-        self.meta.get(b"check")?;
+        self.get_in(META, b"check")?;
         self.room()
     }
 
     pub fn put_delivery(&self, d: &Delivery) -> Result<()> {
-        self.outbox
-            .insert(d.id.as_bytes(), serde_json::to_vec(d)?)?;
-        Ok(())
+        self.insert_in(OUTBOX, d.id.as_bytes(), &serde_json::to_vec(d)?)
     }
 
-    /// Moves a delivered delivery from the outbox to the log. Log first: a
-    /// crash in between leaves it in both, and it is delivered once more
-    /// (at least once), never lost.
+    /// Moves a delivered delivery from the outbox to the log, in one write.
     pub fn mark_delivered(&self, d: &Delivery) -> Result<()> {
-        self.delivered
-            .insert(d.id.as_bytes(), serde_json::to_vec(d)?)?;
-        self.outbox.remove(d.id.as_bytes())?;
-        Ok(())
+        let v = serde_json::to_vec(d)?;
+        self.write(|tx| {
+            tx.open_table(DELIVERED)?.insert(d.id.as_bytes(), v.as_slice())?;
+            tx.open_table(OUTBOX)?.remove(d.id.as_bytes())?;
+            Ok(())
+        })
     }
 
     pub fn delivery(&self, id: &str) -> Result<Option<Delivery>> {
-        for tree in [&self.outbox, &self.delivered] {
-            if let Some(v) = tree.get(id.as_bytes())? {
-                return Ok(Some(serde_json::from_slice(&v)?));
+        for t in [OUTBOX, DELIVERED] {
+            if let Some(d) = self.get_json_in(t, id.as_bytes())? {
+                return Ok(Some(d));
             }
         }
         Ok(None)
@@ -1063,42 +1163,43 @@ impl Store {
         delivered: bool,
         limit: usize,
     ) -> Result<Vec<Delivery>> {
-        let tree = if delivered {
-            &self.delivered
-        } else {
-            &self.outbox
-        };
-        let mut out = Vec::new();
-        for v in tree.iter().values().rev() {
-            let d: Delivery = serde_json::from_slice(&v?)?;
-            if &d.session == session {
-                out.push(d);
-                if out.len() >= limit {
-                    break;
+        let t = if delivered { DELIVERED } else { OUTBOX };
+        self.read(|tx| {
+            let mut out = Vec::new();
+            for kv in tx.open_table(t)?.iter()?.rev() {
+                let (_, v) = kv?;
+                let d: Delivery = serde_json::from_slice(v.value())?;
+                if &d.session == session {
+                    out.push(d);
+                    if out.len() >= limit {
+                        break;
+                    }
                 }
             }
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 
     /// Drops delivery-log entries older than `cutoff_ms` (ids are ULIDs: time-ordered).
     pub fn prune_delivered(&self, cutoff: &str) -> Result<usize> {
         let mut n = 0;
-        for k in self.delivered.range(..cutoff.as_bytes()).keys() {
-            self.delivered.remove(k?)?;
-            n += 1;
-        }
+        self.write(|tx| {
+            tx.open_table(DELIVERED)?
+                .retain_in(..cutoff.as_bytes(), |_, _| {
+                    n += 1;
+                    false
+                })?;
+            Ok(())
+        })?;
         Ok(n)
     }
 
     // ---- idempotency keys
 
-    /// Reserves `key`; returns the stored answer if it was already used
-    /// (`Value::Null` while the first request is still in flight).
     /// Reserves `key` for a send of the message `msg_id`, or tells what
     /// an earlier request with it did. A reservation remembers its message
     /// id: one whose send never finished (a crash, a browser that died
-    /// mid-call) is taken over after two minutes with that same id.
+    /// mid-call) is taken over after two minutes under the same id.
     pub fn idempotency_begin(
         &self,
         session: &SessionId,
@@ -1110,12 +1211,11 @@ impl Store {
         self.room()?;
         let mut k = prefix(session);
         k.extend_from_slice(key.as_bytes());
-        loop {
-            let cur = self.idempotency.get(&k)?;
+        self.write(|tx| {
+            let mut t = tx.open_table(IDEMPOTENCY)?;
             let mut id = msg_id.to_string();
             let mut lapsed = false;
-            if let Some(v) = &cur {
-                let v: Value = serde_json::from_slice(v)?;
+            if let Some(v) = get_json::<Value>(&t, &k)? {
                 let age = now - v["at"].as_i64().unwrap_or(0);
                 let planned = v["id"].as_str().map(String::from);
                 if !v["response"].is_null() {
@@ -1129,20 +1229,14 @@ impl Store {
                     id = planned.unwrap_or(id);
                 }
             }
-            let mark =
-                serde_json::to_vec(&serde_json::json!({"at": now, "response": null, "id": id}))?;
-            if self
-                .idempotency
-                .compare_and_swap(&k, cur, Some(mark))?
-                .is_ok()
-            {
-                return Ok(if lapsed {
-                    Reservation::TakenOver(id)
-                } else {
-                    Reservation::New(id)
-                });
-            }
-        }
+            let mark = serde_json::json!({"at": now, "response": null, "id": id});
+            t.insert(k.as_slice(), serde_json::to_vec(&mark)?.as_slice())?;
+            Ok(if lapsed {
+                Reservation::TakenOver(id)
+            } else {
+                Reservation::New(id)
+            })
+        })
     }
 
     pub fn idempotency_finish(
@@ -1155,48 +1249,64 @@ impl Store {
         let mut k = prefix(session);
         k.extend_from_slice(key.as_bytes());
         match response {
-            Some(r) => {
-                self.idempotency.insert(
-                    k,
-                    serde_json::to_vec(&serde_json::json!({"at": now, "response": r}))?,
-                )?;
-            }
+            Some(r) => self.insert_in(
+                IDEMPOTENCY,
+                &k,
+                &serde_json::to_vec(&serde_json::json!({"at": now, "response": r}))?,
+            ),
             // The send failed: the key may be used again.
-            None => {
-                self.idempotency.remove(k)?;
-            }
+            None => self.remove_in(IDEMPOTENCY, &k).map(drop),
         }
-        Ok(())
     }
 
     /// Removes idempotency keys past their time: answers older than `ttl`
-    /// seconds, reservations abandoned for two minutes. Returns how many.
+    /// seconds, reservations abandoned for as long (they remember the
+    /// message id a retry must send under). Returns how many.
     pub fn sweep_idempotency(&self, now: i64, ttl: i64) -> Result<usize> {
         let mut n = 0;
-        for kv in self.idempotency.iter() {
-            let (k, raw) = kv?;
-            let v: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
-            let age = now - v["at"].as_i64().unwrap_or(0);
-            // Unfinished reservations are kept as long as answers: they
-            // remember the message id a retry must send under.
-            // Compare-and-swap: a key re-used meanwhile stays.
-            if age >= ttl
-                && self
-                    .idempotency
-                    .compare_and_swap(&k, Some(&raw), None::<&[u8]>)
-                    .is_ok_and(|r| r.is_ok())
-            {
-                n += 1;
-            }
-        }
+        self.write(|tx| {
+            tx.open_table(IDEMPOTENCY)?.retain(|_, raw| {
+                let v: Value = serde_json::from_slice(raw).unwrap_or(Value::Null);
+                let keep = now - v["at"].as_i64().unwrap_or(0) < ttl;
+                n += usize::from(!keep);
+                keep
+            })?;
+            Ok(())
+        })?;
         Ok(n)
     }
 
-    /// Durably writes what is pending (sled syncs every 500 ms otherwise).
+    /// Makes every write so far durable (otherwise within `FLUSH_EVERY`).
     pub async fn flush(&self) -> Result<()> {
-        self.db.flush_async().await?;
-        Ok(())
+        let (db, pending) = (self.db.clone(), self.pending.clone());
+        tokio::task::spawn_blocking(move || durable(&db, &pending))
+            .await
+            .map_err(|e| StoreError::Flush(e.to_string()))?
     }
+}
+
+/// Whether commits wait to be made durable, and the lock that makes one
+/// durable commit at a time: a flush that finds nothing to do has to know
+/// that the commit that took its writes has finished.
+#[derive(Default)]
+struct Pending {
+    dirty: AtomicBool,
+    flushing: std::sync::Mutex<()>,
+}
+
+/// A durable commit, if anything was committed since the last one: it makes
+/// the commits before it durable too.
+fn durable(db: &Database, p: &Pending) -> Result<()> {
+    let _one = p.flushing.lock().unwrap_or_else(|e| e.into_inner());
+    if !p.dirty.swap(false, Relaxed) {
+        return Ok(());
+    }
+    let tx = db.begin_write()?;
+    if let Err(e) = tx.commit() {
+        p.dirty.store(true, Relaxed);
+        return Err(e.into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -1288,7 +1398,9 @@ mod tests {
             .idempotency_begin(&s, "stuck", 89_820, 86_400, "C")
             .unwrap();
         assert_eq!(store.sweep_idempotency(90_000, 86_400).unwrap(), 1);
-        assert_eq!(store.idempotency.len(), 2);
+        use redb::ReadableTableMetadata;
+        let left = store.read(|tx| Ok(tx.open_table(IDEMPOTENCY)?.len()?)).unwrap();
+        assert_eq!(left, 2);
         // The live answer is still answered.
         assert_eq!(
             store
@@ -1403,9 +1515,9 @@ mod tests {
                 }];
                 store.commit(&changes).unwrap();
             }
-            store.db.flush().unwrap();
+            durable(&store.db, &store.pending).unwrap();
         }
-        // sled's flusher thread lets go of the files a moment after the drop.
+        // The flusher thread lets go of the database a moment after the drop.
         let store = (0..100)
             .find_map(|_| {
                 Store::open(dir.path())
@@ -1446,6 +1558,60 @@ mod tests {
             }])
             .unwrap();
         assert!(events.is_empty() && applied.is_empty());
+    }
+
+    #[test]
+    fn a_data_dir_of_the_sled_days_is_moved_over_once_with_its_history_and_sequence() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SessionId::parse("s1").unwrap();
+        let Op::Message { msg: m, events } = msg(&s, "m_old", 1_700_000_000) else {
+            unreachable!()
+        };
+        // As the sled store wrote them: a message, its id index, its log entries.
+        let last_seq = {
+            let old = sled::open(dir.path()).unwrap();
+            let mut seqs = vec![];
+            for _ in 0..5 {
+                seqs.push(old.generate_id().unwrap());
+            }
+            let key = msg_key(&s, &order_suffix(m.timestamp, seqs[0], &m.id));
+            let mut idk = prefix(&s);
+            idk.extend_from_slice(m.id.as_bytes());
+            old.open_tree("messages").unwrap().insert(&key, serde_json::to_vec(&m).unwrap()).unwrap();
+            old.open_tree("msgids").unwrap().insert(&idk, key.as_slice()).unwrap();
+            let log = old.open_tree("events").unwrap();
+            for (e, seq) in events.iter().zip(&seqs[1..]) {
+                log.insert(seq.to_be_bytes(), serde_json::to_vec(e).unwrap()).unwrap();
+            }
+            old.flush().unwrap();
+            seqs[events.len()]
+        };
+        let store = (0..100)
+            .find_map(|_| {
+                Store::open(dir.path())
+                    .map_err(|_| std::thread::sleep(std::time::Duration::from_millis(20)))
+                    .ok()
+            })
+            .expect("the store opens");
+        assert!(dir.path().join(FILE).exists());
+        assert!(dir.path().join("sled-before-redb").join("conf").exists());
+        assert!(!dir.path().join("conf").exists(), "sled's files are kept aside");
+        assert_eq!(store.message(&s, "m_old").unwrap().unwrap().text.as_deref(), Some("m_old"));
+        assert_eq!(store.last_event_seq().unwrap(), last_seq);
+        // A new message and its events come after the old ones.
+        store
+            .commit(&[Change {
+                op: msg(&s, "m_new", 1_700_000_000),
+                deliveries: vec![],
+            }])
+            .unwrap();
+        let (page, _) = store.messages(&s, None, 10, None).unwrap();
+        let ids: Vec<&str> = page.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(ids, ["m_new", "m_old"]);
+        let log = store.events_after(0, 100).unwrap();
+        assert_eq!(log.len(), 4);
+        assert!(log.windows(2).all(|w| w[0].seq < w[1].seq));
+        assert!(log[2].seq > last_seq);
     }
 
     #[test]
