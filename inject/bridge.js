@@ -262,7 +262,8 @@
     'contact.subscribePresence', 'group.addParticipants', 'group.create', 'group.getAllGroups',
     'group.getInviteCode', 'group.getParticipants', 'group.join', 'group.leave',
     'group.removeParticipants', 'group.setSubject', 'isReady', 'loader', 'loader.onReady', 'on',
-    'profile.getMyProfileName', 'version',
+    'profile.getMyProfileName', 'version', 'whatsapp.MsgStore', 'whatsapp.MsgStore.getModelsArray',
+    'whatsapp.MsgStore.length', 'whatsapp.MsgStore.remove',
   ];
 
   function lookup(path) {
@@ -451,6 +452,20 @@
     },
     async downloadMedia(id) {
       return blobToBase64(await WPP.chat.downloadMedia(id));
+    },
+    // WhatsApp Web keeps every message it has loaded in memory for the life
+    // of the page (its Msg collection): the page grows with the traffic.
+    // Messages written before `before` (unix s), which the daemon has
+    // stored, are dropped from it, as open-wa's cutMsgCache does; WhatsApp
+    // Web keeps them in IndexedDB.
+    loadedMessages() {
+      return WPP.whatsapp.MsgStore.length;
+    },
+    trimMessages(before) {
+      const store = WPP.whatsapp.MsgStore;
+      const old = store.getModelsArray().filter((m) => typeof m.t === 'number' && m.t < before);
+      if (old.length) store.remove(old);
+      return { removed: old.length, left: store.length };
     },
     // A page restored from storage says "authenticated" before its socket
     // is up; logging out then would only forget the link here. Wait

@@ -227,6 +227,12 @@ pub struct ServeArgs {
     /// Recycle a session's browser after this long (`12h`, `3d`; `0`: never).
     #[arg(long, env = "WABRIDGE_BROWSER_MAX_AGE", default_value = "0", value_parser = parse_age)]
     pub browser_max_age: Duration,
+    /// How often WhatsApp Web's in-memory copies of messages already stored
+    /// are dropped (`5m`; `0`: never). WhatsApp Web keeps every message it
+    /// loads in memory for the life of the page, so a busy page grows; it
+    /// keeps them in IndexedDB too (open-wa's `cutMsgCache`, on a timer).
+    #[arg(long, env = "WABRIDGE_TRIM_PAGE_MESSAGES_EVERY", default_value = "5m", value_parser = parse_age)]
+    pub trim_page_messages_every: Duration,
     /// The database's page cache (MB): the daemon's memory stays near this
     /// whatever the size of the stored history.
     #[arg(long, env = "WABRIDGE_STORE_CACHE_MB", default_value_t = 16.0)]

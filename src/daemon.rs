@@ -6,8 +6,9 @@ use crate::config::{self, HealthcheckArgs, LogFormat, SandboxArgs, ServeArgs};
 use crate::{api, cluster, core, domain, pipeline, sandbox, session, store, webhook};
 
 pub fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("WABRIDGE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,chromiumoxide=off,sled=warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WABRIDGE_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,chromiumoxide=off,sled=warn,redb=warn")
+    });
     // Colours only on a terminal: `docker logs` and files get plain text.
     use std::io::IsTerminal;
     let b = tracing_subscriber::fmt()
@@ -110,6 +111,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         print_qr: args.print_qr,
         max_pss: (args.session_max_pss_mb > 0).then_some(args.session_max_pss_mb << 20),
         max_age: (!args.browser_max_age.is_zero()).then_some(args.browser_max_age),
+        trim_every: (!args.trim_page_messages_every.is_zero())
+            .then_some(args.trim_page_messages_every),
         default_proxy: args
             .proxy
             .as_deref()

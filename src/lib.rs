@@ -22,7 +22,7 @@
 //!   It owns webhook subscriptions.
 //! * [`webhook`]: the dispatcher (retries, backoff, dead letters) and
 //!   Standard Webhooks signatures; bodies come from the dialects.
-//! * [`store`]: the only code that knows sled.
+//! * [`store`]: the only code that knows the database (redb).
 //! * [`domain`]: types with meaning and no I/O: ids, statuses, messages,
 //!   events, webhooks, deliveries.
 //!

@@ -218,7 +218,7 @@ impl Pipeline {
     }
 
     /// For events that need not wait for the disk (status changes, QR):
-    /// stored with sled's periodic flush (≤ 500 ms).
+    /// made durable by the store's periodic flush (≤ 500 ms).
     pub fn emit(&self, ev: Event) {
         match self.write(vec![Op::Event(ev)]) {
             Ok((events, deliveries)) => self.announce(&events, deliveries),

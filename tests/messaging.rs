@@ -1201,7 +1201,11 @@ async fn a_send_caught_by_a_dropped_connection_goes_out_once_when_it_is_back() {
     // The history holds it once, not failed, once its ack arrives.
     let stored: Value = eventually(Duration::from_secs(20), "the delivered ack", || async {
         let (_, v) = d
-            .call("GET", &format!("/api/sessions/shop/messages?chat={TO}"), None)
+            .call(
+                "GET",
+                &format!("/api/sessions/shop/messages?chat={TO}"),
+                None,
+            )
             .await;
         let mine: Vec<Value> = v["messages"]
             .as_array()
@@ -1214,6 +1218,101 @@ async fn a_send_caught_by_a_dropped_connection_goes_out_once_when_it_is_back() {
     })
     .await;
     assert_eq!(stored["id"], first["id"]);
+}
+
+/// WhatsApp Web keeps every message it loads in memory for the life of
+/// the page, so a busy page grows without end. The daemon drops the page's
+/// copies of messages it has stored (`--trim-page-messages-every`), as
+/// open-wa's `cutMsgCache`: written an hour ago and stored, they go; a
+/// message of the last minutes stays (a catch-up may look for it). The
+/// history keeps them all, and messages keep coming in.
+#[tokio::test]
+async fn the_page_lets_go_of_stored_messages_and_the_history_keeps_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = Sandbox::start(tmp.path(), &[]).await;
+    let args = [FAST_RETRY, &["--trim-page-messages-every", "1s"]].concat();
+    let d = Daemon::start(&tmp.path().join("data"), &format!("{}/", sb.url), &args).await;
+    let (code, body) = d
+        .call("POST", "/api/sessions", Some(json!({"id": "shop"})))
+        .await;
+    assert_eq!(code, 201, "{body}");
+    d.link(&sb, "shop", ACCOUNT).await;
+    const FROM: &str = "15557770301";
+    let hour_ago = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        - 3600;
+    // Written an hour ago on a phone that was offline, delivered now.
+    for i in 0..5 {
+        let (code, body) = sb
+            .post(
+                "/_sandbox/messages",
+                json!({"from": FROM, "to": ACCOUNT, "text": format!("old {i}"), "sent_at": hour_ago}),
+            )
+            .await;
+        assert_eq!(code, 201, "{body}");
+    }
+    sb.post(
+        "/_sandbox/messages",
+        json!({"from": FROM, "to": ACCOUNT, "text": "just now"}),
+    )
+    .await;
+    let stored = || async {
+        let (_, v) = d
+            .call(
+                "GET",
+                &format!("/api/sessions/shop/messages?chat={FROM}"),
+                None,
+            )
+            .await;
+        v["messages"].as_array().cloned().unwrap_or_default()
+    };
+    eventually(
+        Duration::from_secs(20),
+        "the six messages stored",
+        || async { (stored().await.len() == 6).then_some(()) },
+    )
+    .await;
+    let loaded = || async {
+        let (code, v) = d
+            .call("POST", "/shop/getAmountOfLoadedMessages", Some(json!({})))
+            .await;
+        assert_eq!(code, 200, "{v}");
+        v["response"].as_u64().expect("a count")
+    };
+    // The health tick (10 s) drops the five old ones; the fresh one stays.
+    eventually(
+        Duration::from_secs(40),
+        "the page to keep only the fresh message",
+        || async { (loaded().await == 1).then_some(()) },
+    )
+    .await;
+    let history = stored().await;
+    assert_eq!(history.len(), 6, "the history keeps every message");
+    assert_eq!(
+        history
+            .iter()
+            .filter(|m| m["timestamp"] == hour_ago)
+            .count(),
+        5
+    );
+    // The session carries on.
+    sb.post(
+        "/_sandbox/messages",
+        json!({"from": FROM, "to": ACCOUNT, "text": "and more"}),
+    )
+    .await;
+    eventually(
+        Duration::from_secs(20),
+        "the next message stored",
+        || async { (stored().await.len() == 7).then_some(()) },
+    )
+    .await;
+    // open-wa's cutMsgCache answers as open-wa does.
+    let (code, v) = d.call("POST", "/shop/cutMsgCache", Some(json!({}))).await;
+    assert_eq!((code, v), (200, json!({"success": true, "response": true})));
+    assert_eq!(loaded().await, 2, "messages of the last minutes stay");
 }
 
 /// A burst across ten sessions while one browser is killed mid-burst: every

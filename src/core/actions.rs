@@ -25,7 +25,7 @@ impl Core {
             return Err(revoked(id));
         }
         let bridge = self.manager.bridge(session).await?;
-        bridge.react(id, emoji).await.map_err(page)
+        bridge.react(id, emoji).await.map_err(CoreError::from)
     }
 
     /// Replaces the text (or a media message's caption) of one of this
@@ -59,7 +59,7 @@ impl Core {
             });
         }
         let bridge = self.manager.bridge(session).await?;
-        bridge.edit(id, text).await.map_err(page)
+        bridge.edit(id, text).await.map_err(CoreError::from)
     }
 
     /// Deletes one of this account's messages for everyone.
@@ -71,7 +71,7 @@ impl Core {
             return Ok(());
         }
         let bridge = self.manager.bridge(session).await?;
-        bridge.revoke(&m.chat, id).await.map_err(page)
+        bridge.revoke(&m.chat, id).await.map_err(CoreError::from)
     }
 }
 
@@ -92,8 +92,4 @@ fn revoked(id: &str) -> CoreError {
         code: "message_revoked",
         message: format!("message '{id}' was deleted for everyone"),
     }
-}
-
-fn page(e: crate::session::CallError) -> CoreError {
-    CoreError::from(crate::session::CallFailure::from(e))
 }

@@ -132,6 +132,12 @@ impl From<CallFailure> for CoreError {
     }
 }
 
+impl From<crate::session::CallError> for CoreError {
+    fn from(e: crate::session::CallError) -> Self {
+        CallFailure::from(e).into()
+    }
+}
+
 impl From<StoreError> for CoreError {
     fn from(e: StoreError) -> Self {
         match e {

@@ -2,7 +2,7 @@
 
 use super::{Core, CoreError};
 use crate::domain::{Scope, SessionId, Status, Webhook};
-use crate::session::SessionView;
+use crate::session::{SessionView, Trimmed};
 use std::time::Duration;
 
 impl Core {
@@ -29,6 +29,34 @@ impl Core {
     pub async fn session(&self, id: &SessionId) -> Result<SessionView, CoreError> {
         self.may(id, Scope::Read)?;
         Ok(self.manager.get(id).await?)
+    }
+
+    /// How many messages the session's WhatsApp Web holds in memory.
+    pub async fn page_messages(&self, id: &SessionId) -> Result<u64, CoreError> {
+        self.may(id, Scope::Read)?;
+        let bridge = self.manager.bridge(id).await?;
+        Ok(bridge.loaded_messages().await?)
+    }
+
+    /// Drops WhatsApp Web's in-memory copies of every message already
+    /// stored (the driver does it on a timer, `--trim-page-messages-every`).
+    /// While a catch-up waits nothing is dropped: it may need them.
+    pub async fn trim_page_messages(&self, id: &SessionId) -> Result<Trimmed, CoreError> {
+        self.may(id, Scope::Manage)?;
+        let stored_before = self
+            .manager
+            .get(id)
+            .await?
+            .live
+            .and_then(|l| l.stored_before);
+        let bridge = self.manager.bridge(id).await?;
+        match stored_before {
+            Some(before) => Ok(bridge.trim_messages(before).await?),
+            None => Ok(Trimmed {
+                removed: 0,
+                left: bridge.loaded_messages().await?,
+            }),
+        }
     }
 
     pub async fn start(&self, id: &SessionId) -> Result<SessionView, CoreError> {

@@ -224,7 +224,22 @@ async fn inbound(State(sb): State<Sandbox>, raw: Bytes) -> Res {
             "is required when there is no media, location or vcard",
         ));
     }
+    // Written earlier on a phone that was offline, delivered now: WhatsApp
+    // stamps a message with the time it was written.
+    let written_at = match v.get("sent_at") {
+        None | Some(Value::Null) => 0,
+        Some(t) => match t.as_i64() {
+            Some(t) if t > 0 && t <= crate::domain::now_ms() / 1000 => t,
+            _ => {
+                return Err(invalid(
+                    "sent_at",
+                    "must be a unix time in seconds, not in the future",
+                ));
+            }
+        },
+    };
     let msg = SbMessage {
+        timestamp: written_at,
         peer_name: name,
         text,
         caption,

@@ -568,7 +568,9 @@ impl World {
         msg.from_me = false;
         msg.peer = peer;
         msg.ack = 1;
-        msg.timestamp = now_s();
+        if msg.timestamp == 0 {
+            msg.timestamp = now_s();
+        }
         msg.delivered = false;
         let id = msg.id.clone();
         let wire = json!({"t": "message", "msg": msg.wire()});

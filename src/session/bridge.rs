@@ -200,6 +200,13 @@ pub struct ChatInfo {
     pub timestamp: Option<i64>,
 }
 
+/// What `trim_messages` did to WhatsApp Web's message collection.
+#[derive(Debug, Deserialize, serde::Serialize, Clone, Copy, PartialEq, Eq)]
+pub struct Trimmed {
+    pub removed: u64,
+    pub left: u64,
+}
+
 /// One page's `window.__wabridge`, one typed method per call of bridge.js.
 /// Every call has a timeout.
 /// What `compat()` reports: the WhatsApp Web build, the wa-js version and
@@ -463,6 +470,17 @@ impl Bridge {
             &[json!(since), json!(per_chat)],
         )
         .await
+    }
+
+    /// How many messages WhatsApp Web holds in memory.
+    pub async fn loaded_messages(&self) -> Result<u64, CallError> {
+        self.call("loadedMessages", &[]).await
+    }
+
+    /// Drops from WhatsApp Web's memory the messages written before
+    /// `before` (unix s); they must be stored. What it dropped and kept.
+    pub async fn trim_messages(&self, before: i64) -> Result<Trimmed, CallError> {
+        self.call("trimMessages", &[json!(before)]).await
     }
 
     /// An inbound message's media, base64.

@@ -375,6 +375,8 @@ impl Driver {
         let mut watching_proxy = proxy.is_some_and(|p| p.user.is_some());
         let bridge = Bridge::new(page.clone(), t);
         self.inbound.begin_life();
+        self.state
+            .send_if_modified(|s| s.stored_before.take().is_some());
         macro_rules! cdp {
             ($e:expr, $what:literal) => {
                 match tokio::time::timeout(t, $e).await {
@@ -438,6 +440,7 @@ impl Driver {
         let mut heard = Instant::now();
         let mut ticks = 0u32;
         let mut deferred = 0u32;
+        let mut trimmed = Instant::now();
         loop {
             tokio::select! {
                 ev = bindings.next() => match ev {
@@ -545,11 +548,34 @@ impl Driver {
                         }
                     }
                     self.inbound.retry_catch_up(&bridge).await;
+                    let stored_before = self.inbound.stored_before();
+                    self.state.send_if_modified(|s| {
+                        std::mem::replace(&mut s.stored_before, stored_before) != stored_before
+                    });
+                    if let (Some(every), Some(before)) = (self.env.config.trim_every, stored_before) {
+                        if trimmed.elapsed() >= every && self.state.borrow().status == Status::Connected {
+                            trimmed = Instant::now();
+                            self.trim_page(&bridge, before).await;
+                        }
+                    }
                     ticks += 1;
                     if let Some(o) = self.check_ceilings(b, launched, ticks, &mut deferred) {
                         return o;
                     }
                 }
+            }
+        }
+    }
+
+    /// Drops the page's copies of stored messages (`Bridge::trim_messages`):
+    /// WhatsApp Web would otherwise hold every message of the page's life.
+    async fn trim_page(&self, bridge: &Bridge, before: i64) {
+        match bridge.trim_messages(before).await {
+            Ok(t) => {
+                tracing::debug!(session = %self.id, removed = t.removed, left = t.left, "dropped stored messages from the page's memory")
+            }
+            Err(e) => {
+                tracing::warn!(session = %self.id, "could not drop stored messages from the page's memory: {e}")
             }
         }
     }

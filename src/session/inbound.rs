@@ -312,7 +312,18 @@ impl Inbound {
         }
     }
 
-    /// On a health tick: a failed catch-up is tried again.
+    /// Messages written before this (unix s) are stored and no catch-up
+    /// of this life will look for them: the page's copies may go. None
+    /// while a catch-up is due or waits to be retried (what it would find
+    /// may not be stored yet).
+    pub fn stored_before(&self) -> Option<i64> {
+        if self.catch_up_due || self.catch_up_retry {
+            return None;
+        }
+        let newest = self.env.store.last_message_ts(&self.id).ok().flatten()?;
+        Some(self.catch_up_since.min(newest - CATCH_UP_OVERLAP_S))
+    }
+
     /// A catch-up failed and waits for the next health tick.
     pub fn catch_up_pending(&self) -> bool {
         self.catch_up_retry

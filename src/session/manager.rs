@@ -170,6 +170,7 @@ impl Manager {
             pss_bytes: None,
             error_code: None,
             calls: Default::default(),
+            stored_before: None,
         });
         let (page_tx, page_rx) = watch::channel(None);
         let driver = Driver::new(id.clone(), self.env.clone(), state_tx, page_tx, cmd_rx);

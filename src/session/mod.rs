@@ -14,7 +14,9 @@ pub mod wajs;
 /// Inbound media larger than this is not kept.
 pub const MAX_MEDIA: usize = 64 << 20;
 
-pub use bridge::{Bridge, CallError, CardOf, ChatInfo, GroupInfo, OutgoingFile, Participant, Sent};
+pub use bridge::{
+    Bridge, CallError, CardOf, ChatInfo, GroupInfo, OutgoingFile, Participant, Sent, Trimmed,
+};
 pub use manager::{CallFailure, Manager, ManagerError, SessionView};
 
 use crate::domain::{Me, SessionId, SessionRecord, Status, now_ms};
@@ -45,6 +47,10 @@ pub struct LiveState {
     /// Calls into the page from the API in flight (sends, actions): a
     /// recycle waits for a moment with none.
     pub calls: Arc<std::sync::atomic::AtomicUsize>,
+    /// Messages written before this (unix s) are stored and no catch-up
+    /// will look for them in the page: its copies of them may go. None
+    /// while a catch-up waits.
+    pub stored_before: Option<i64>,
 }
 
 /// Session records, with read-modify-write that stamps `updated_at`.
@@ -97,6 +103,9 @@ pub struct SessionConfig {
     /// at a quiet moment (no rescan; catch-up covers the gap).
     pub max_pss: Option<u64>,
     pub max_age: Option<Duration>,
+    /// How often WhatsApp Web's copies of stored messages are dropped from
+    /// the page's memory (None: never).
+    pub trim_every: Option<Duration>,
     /// The proxy of sessions that name none (`WABRIDGE_PROXY`).
     pub default_proxy: Option<crate::domain::Proxy>,
 }

@@ -301,7 +301,10 @@ fn chat_key(session: &SessionId, chat: &str, order: &[u8]) -> Vec<u8> {
 }
 
 /// A record of a table, copied out.
-fn get(t: &impl ReadableTable<&'static [u8], &'static [u8]>, key: &[u8]) -> Result<Option<Vec<u8>>> {
+fn get(
+    t: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    key: &[u8],
+) -> Result<Option<Vec<u8>>> {
     Ok(t.get(key)?.map(|v| v.value().to_vec()))
 }
 
@@ -576,8 +579,9 @@ impl Store {
         let end = prefix_end(&p);
         self.read(|tx| {
             let mut out = Vec::new();
-            let mut put =
-                |t: Def, k: &[u8], v: &[u8]| out.push((t.name().to_string(), k.to_vec(), v.to_vec()));
+            let mut put = |t: Def, k: &[u8], v: &[u8]| {
+                out.push((t.name().to_string(), k.to_vec(), v.to_vec()))
+            };
             if let Some(v) = get(&tx.open_table(SESSIONS)?, id.as_str().as_bytes())? {
                 put(SESSIONS, id.as_str().as_bytes(), &v);
             }
@@ -596,7 +600,8 @@ impl Store {
             for t in [OUTBOX, DELIVERED] {
                 for kv in tx.open_table(t)?.iter()? {
                     let (k, v) = kv?;
-                    if serde_json::from_slice::<Delivery>(v.value()).is_ok_and(|d| &d.session == id) {
+                    if serde_json::from_slice::<Delivery>(v.value()).is_ok_and(|d| &d.session == id)
+                    {
                         put(t, k.value(), v.value());
                     }
                 }
@@ -677,7 +682,10 @@ impl Store {
                             idk.as_slice(),
                         )?;
                         msgids.insert(idk.as_slice(), key.as_slice())?;
-                        chats.insert(chat_key(&msg.session, &msg.chat, &order).as_slice(), &[][..])?;
+                        chats.insert(
+                            chat_key(&msg.session, &msg.chat, &order).as_slice(),
+                            &[][..],
+                        )?;
                         events.extend(evs.iter().cloned());
                     }
                     Op::Ack {
@@ -705,7 +713,8 @@ impl Store {
                         change,
                         event,
                     } => {
-                        if !change_stored(&msgids, &mut messages, session, id, |m| m.amend(change))? {
+                        if !change_stored(&msgids, &mut messages, session, id, |m| m.amend(change))?
+                        {
                             continue;
                         }
                         events.push(event.clone());
@@ -997,7 +1006,12 @@ impl Store {
 
     /// The place of the newest logged event (0 if none).
     pub fn last_event_seq(&self) -> Result<u64> {
-        self.read(|tx| Ok(tx.open_table(EVENTS)?.last()?.map_or(0, |(k, _)| be_u64(k.value()))))
+        self.read(|tx| {
+            Ok(tx
+                .open_table(EVENTS)?
+                .last()?
+                .map_or(0, |(k, _)| be_u64(k.value())))
+        })
     }
 
     /// Everything at or before this place was pruned (0: nothing).
@@ -1141,7 +1155,8 @@ impl Store {
     pub fn mark_delivered(&self, d: &Delivery) -> Result<()> {
         let v = serde_json::to_vec(d)?;
         self.write(|tx| {
-            tx.open_table(DELIVERED)?.insert(d.id.as_bytes(), v.as_slice())?;
+            tx.open_table(DELIVERED)?
+                .insert(d.id.as_bytes(), v.as_slice())?;
             tx.open_table(OUTBOX)?.remove(d.id.as_bytes())?;
             Ok(())
         })
@@ -1399,7 +1414,9 @@ mod tests {
             .unwrap();
         assert_eq!(store.sweep_idempotency(90_000, 86_400).unwrap(), 1);
         use redb::ReadableTableMetadata;
-        let left = store.read(|tx| Ok(tx.open_table(IDEMPOTENCY)?.len()?)).unwrap();
+        let left = store
+            .read(|tx| Ok(tx.open_table(IDEMPOTENCY)?.len()?))
+            .unwrap();
         assert_eq!(left, 2);
         // The live answer is still answered.
         assert_eq!(
@@ -1577,11 +1594,18 @@ mod tests {
             let key = msg_key(&s, &order_suffix(m.timestamp, seqs[0], &m.id));
             let mut idk = prefix(&s);
             idk.extend_from_slice(m.id.as_bytes());
-            old.open_tree("messages").unwrap().insert(&key, serde_json::to_vec(&m).unwrap()).unwrap();
-            old.open_tree("msgids").unwrap().insert(&idk, key.as_slice()).unwrap();
+            old.open_tree("messages")
+                .unwrap()
+                .insert(&key, serde_json::to_vec(&m).unwrap())
+                .unwrap();
+            old.open_tree("msgids")
+                .unwrap()
+                .insert(&idk, key.as_slice())
+                .unwrap();
             let log = old.open_tree("events").unwrap();
             for (e, seq) in events.iter().zip(&seqs[1..]) {
-                log.insert(seq.to_be_bytes(), serde_json::to_vec(e).unwrap()).unwrap();
+                log.insert(seq.to_be_bytes(), serde_json::to_vec(e).unwrap())
+                    .unwrap();
             }
             old.flush().unwrap();
             seqs[events.len()]
@@ -1595,8 +1619,14 @@ mod tests {
             .expect("the store opens");
         assert!(dir.path().join(FILE).exists());
         assert!(dir.path().join("sled-before-redb").join("conf").exists());
-        assert!(!dir.path().join("conf").exists(), "sled's files are kept aside");
-        assert_eq!(store.message(&s, "m_old").unwrap().unwrap().text.as_deref(), Some("m_old"));
+        assert!(
+            !dir.path().join("conf").exists(),
+            "sled's files are kept aside"
+        );
+        assert_eq!(
+            store.message(&s, "m_old").unwrap().unwrap().text.as_deref(),
+            Some("m_old")
+        );
         assert_eq!(store.last_event_seq().unwrap(), last_seq);
         // A new message and its events come after the old ones.
         store

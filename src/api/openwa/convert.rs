@@ -432,6 +432,8 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ("getMe", &[]),
     ("logout", &["preserveSessionData"]),
     ("healthCheck", &[]),
+    ("getAmountOfLoadedMessages", &[]),
+    ("cutMsgCache", &[]),
 ];
 
 const FILE_PARAMS: &[&str] = &[
@@ -456,11 +458,17 @@ pub enum Call {
     GetConnectionState,
     IsConnected,
     CheckNumberStatus(Wid),
-    GetAllChats { unread_only: bool },
+    GetAllChats {
+        unread_only: bool,
+    },
     GetAllContacts,
     GetMe,
     Logout,
     HealthCheck,
+    /// How many messages WhatsApp Web holds in memory.
+    GetAmountOfLoadedMessages,
+    /// Drops WhatsApp Web's in-memory copies of messages already stored.
+    CutMsgCache,
 }
 
 /// An EASY API error: `{"success": false, "error": {"name", "message", "data"}}`.
@@ -666,6 +674,8 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
         "getMe" => Call::GetMe,
         "logout" => Call::Logout,
         "healthCheck" => Call::HealthCheck,
+        "getAmountOfLoadedMessages" => Call::GetAmountOfLoadedMessages,
+        "cutMsgCache" => Call::CutMsgCache,
         _ => return Err(EasyError::unknown_method(method)),
     })
 }

@@ -198,6 +198,9 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
         Call::GetMe => cv::me(&core.session(id).await?),
         Call::Logout => core.logout(id).await.map(|_| json!(true))?,
         Call::HealthCheck => cv::health(core.session(id).await?.status()),
+        Call::GetAmountOfLoadedMessages => json!(core.page_messages(id).await?),
+        // open-wa answers true; what went is in the daemon's debug log.
+        Call::CutMsgCache => core.trim_page_messages(id).await.map(|_| json!(true))?,
     };
     Ok(Json(cv::success(response)))
 }

@@ -470,6 +470,31 @@
     profile: {
       getMyProfileName() { return creds ? creds.name : undefined; },
     },
+    // WhatsApp Web's collection of the messages the page has loaded: it
+    // keeps every one for the life of the page. A removed message is gone
+    // from memory only (WhatsApp Web keeps it in IndexedDB; nothing here
+    // reads it back: the daemon has stored it).
+    whatsapp: {
+      MsgStore: {
+        get length() { return byId.size; },
+        getModelsArray() { return [...byId.values()]; },
+        remove(value) {
+          const list = (Array.isArray(value) ? value : [value]).filter((m) => m && m.id && byId.get(m.id._serialized) === m);
+          if (!list.length) return [];
+          const gone = new Set(list);
+          const touched = new Set();
+          for (const m of list) {
+            byId.delete(m.id._serialized);
+            touched.add(m.id.remote._serialized);
+          }
+          for (const key of touched) {
+            const chat = chats.get(key);
+            if (chat) chat.msgs = chat.msgs.filter((m) => !gone.has(m));
+          }
+          return list;
+        },
+      },
+    },
     chat: {
       async sendTextMessage(chatId, content, options) {
         requireAuth();
