@@ -11,6 +11,13 @@
   const queue = [];
   let flushing = false;
 
+  // Messages that arrived in the last minute, by id: their events may not
+  // be stored yet (a failed commit is retried by a catch-up, which reads
+  // the page), so trimMessages keeps them whatever their timestamp (a
+  // message written offline arrives with an old one).
+  const arrived = new Map();
+  const KEEP_ARRIVED_MS = 60000;
+
   function emit(ev) {
     queue.push(ev);
     if (!flushing) {
@@ -166,6 +173,7 @@
         return;
       }
       const msg = normalize(m);
+      if (msg) arrived.set(msg.id, Date.now());
       // In arrival order, even when a privacy id's phone must be looked up.
       if (msg) inOrder = inOrder.then(() => withPhone(msg)).then((x) => emit({ type: 'message', msg: x }));
     });
@@ -462,8 +470,11 @@
       return WPP.whatsapp.MsgStore.length;
     },
     trimMessages(before) {
+      const now = Date.now();
+      for (const [id, at] of arrived) if (now - at > KEEP_ARRIVED_MS) arrived.delete(id);
       const store = WPP.whatsapp.MsgStore;
-      const old = store.getModelsArray().filter((m) => typeof m.t === 'number' && m.t < before);
+      const old = store.getModelsArray().filter((m) => typeof m.t === 'number' && m.t < before
+        && !arrived.has(widStr(m.id)));
       if (old.length) store.remove(old);
       return { removed: old.length, left: store.length };
     },

@@ -16,6 +16,9 @@ use std::sync::Arc;
 /// stored, e.g. delivered late. Duplicates are dropped by id.
 const CATCH_UP_OVERLAP_S: i64 = 600;
 
+/// The page keeps its copies of messages written in the last minute.
+const PAGE_KEEPS_S: i64 = 60;
+
 /// At most this many of each chat's newest messages are caught up.
 const CATCH_UP_PER_CHAT: u32 = 200;
 
@@ -312,16 +315,17 @@ impl Inbound {
         }
     }
 
-    /// Messages written before this (unix s) are stored and no catch-up
-    /// of this life will look for them: the page's copies may go. None
-    /// while a catch-up is due or waits to be retried (what it would find
-    /// may not be stored yet).
+    /// Messages written before this (unix s) that the page holds are
+    /// stored: every message the page reported has been committed, and
+    /// what it held at connect was caught up. The page's copies may go
+    /// (it also keeps those that arrived in the last minute, whose events
+    /// may still be on their way). None while a catch-up is due or waits
+    /// to be retried: it reads the page.
     pub fn stored_before(&self) -> Option<i64> {
         if self.catch_up_due || self.catch_up_retry {
             return None;
         }
-        let newest = self.env.store.last_message_ts(&self.id).ok().flatten()?;
-        Some(self.catch_up_since.min(newest - CATCH_UP_OVERLAP_S))
+        Some(now_ms() / 1000 - PAGE_KEEPS_S)
     }
 
     /// A catch-up failed and waits for the next health tick.

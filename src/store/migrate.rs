@@ -16,7 +16,7 @@ const CHUNK: usize = 20_000;
 
 /// Copies sled's database in `dir` into a new redb file at `file`, if `dir`
 /// holds one and `file` does not exist yet.
-pub(super) fn from_sled(dir: &Path, file: &Path) -> anyhow::Result<()> {
+pub(super) fn from_sled(dir: &Path, file: &Path, cache_bytes: u64) -> anyhow::Result<()> {
     if file.exists() || !dir.join("conf").exists() || !dir.join("db").exists() {
         return Ok(());
     }
@@ -24,11 +24,14 @@ pub(super) fn from_sled(dir: &Path, file: &Path) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let old = sled::Config::new()
         .path(dir)
+        .cache_capacity(cache_bytes)
         .open()
         .map_err(|e| anyhow::anyhow!("cannot open the sled database at {}: {e}", dir.display()))?;
     let part = file.with_extension("redb.part");
     let _ = std::fs::remove_file(&part);
-    let db = Database::create(&part)?;
+    let db = Database::builder()
+        .set_cache_size(cache_bytes as usize)
+        .create(&part)?;
     let mut copied = 0usize;
     for name in old.tree_names() {
         let name = String::from_utf8_lossy(&name).into_owned();
@@ -66,6 +69,9 @@ pub(super) fn from_sled(dir: &Path, file: &Path) -> anyhow::Result<()> {
     drop(db);
     drop(old);
     std::fs::rename(&part, file)?;
+    // The new file is in place for good before sled's files move: a crash
+    // in between must find one database or the other.
+    std::fs::File::open(dir)?.sync_all()?;
     let aside = dir.join(KEPT_ASIDE);
     std::fs::create_dir_all(&aside)?;
     for entry in std::fs::read_dir(dir)? {
@@ -75,6 +81,7 @@ pub(super) fn from_sled(dir: &Path, file: &Path) -> anyhow::Result<()> {
         }
         std::fs::rename(&path, aside.join(path.file_name().expect("a name")))?;
     }
+    std::fs::File::open(dir)?.sync_all()?;
     tracing::info!(
         records = copied,
         took_ms = started.elapsed().as_millis() as u64,

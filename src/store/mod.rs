@@ -93,6 +93,10 @@ const FILE: &str = "store.redb";
 /// The next number of the store's sequence (message order, event log), in `meta`.
 const SEQ_KEY: &[u8] = b"seq";
 
+/// How far the sequence jumps at each open: more than can be handed out
+/// between two durable commits.
+const SEQ_JUMP_ON_OPEN: u64 = 1 << 20;
+
 /// The event log's pruning mark, in `meta`.
 const PRUNED_KEY: &[u8] = b"events-pruned-through";
 
@@ -397,7 +401,7 @@ impl Store {
                 .map_err(|e| anyhow::anyhow!("cannot use {}: {e}", dir.display()))?;
         }
         let file = dir.join(FILE);
-        migrate::from_sled(dir, &file)?;
+        migrate::from_sled(dir, &file, cache_bytes)?;
         let db = Database::builder()
             .set_cache_size(cache_bytes as usize)
             .create(&file)
@@ -406,6 +410,18 @@ impl Store {
         let tx = db.begin_write()?;
         for t in TABLES {
             tx.open_table(t)?;
+        }
+        // Readers may have seen numbers of the sequence in commits a crash
+        // then took back (the event stream shows a commit before it is
+        // durable): the sequence goes on far above them, durably, so no
+        // number is handed out twice (sled's id generator did the same).
+        {
+            let mut meta = tx.open_table(META)?;
+            let mut seq = get(&meta, SEQ_KEY)?.map_or(1, |v| be_u64(&v));
+            if let Some((k, _)) = tx.open_table(EVENTS)?.last()? {
+                seq = seq.max(be_u64(k.value()) + 1);
+            }
+            meta.insert(SEQ_KEY, &(seq + SEQ_JUMP_ON_OPEN).to_be_bytes()[..])?;
         }
         tx.commit()?;
         let store = Store {
@@ -462,11 +478,14 @@ impl Store {
     /// One write transaction: committed when `f` succeeds (durable with the
     /// next flush), dropped when it fails.
     fn write<T>(&self, f: impl FnOnce(&WriteTransaction) -> Result<T>) -> Result<T> {
+        self.pending.usable()?;
         let mut tx = self.db.begin_write()?;
         tx.set_durability(Durability::None)?;
         match f(&tx) {
             Ok(out) => {
-                tx.commit()?;
+                if let Err(e) = tx.commit() {
+                    return Err(self.pending.failed(e.into()));
+                }
                 self.pending.dirty.store(true, Relaxed);
                 Ok(out)
             }
@@ -1143,6 +1162,7 @@ impl Store {
     /// A read that touches the database: fails when the store is broken
     /// or refuses new data for want of space.
     pub fn check(&self) -> Result<()> {
+        self.pending.usable()?;
         self.get_in(META, b"check")?;
         self.room()
     }
@@ -1196,17 +1216,28 @@ impl Store {
     }
 
     /// Drops delivery-log entries older than `cutoff_ms` (ids are ULIDs: time-ordered).
+    /// In writes of a bounded size, as `prune_events`.
     pub fn prune_delivered(&self, cutoff: &str) -> Result<usize> {
+        const CHUNK: usize = 10_000;
         let mut n = 0;
-        self.write(|tx| {
-            tx.open_table(DELIVERED)?
-                .retain_in(..cutoff.as_bytes(), |_, _| {
-                    n += 1;
-                    false
-                })?;
-            Ok(())
-        })?;
-        Ok(n)
+        loop {
+            let removed = self.write(|tx| {
+                let mut log = tx.open_table(DELIVERED)?;
+                let doomed = log
+                    .range(..cutoff.as_bytes())?
+                    .take(CHUNK)
+                    .map(|kv| Ok(kv?.0.value().to_vec()))
+                    .collect::<Result<Vec<_>>>()?;
+                for k in &doomed {
+                    log.remove(k.as_slice())?;
+                }
+                Ok(doomed.len())
+            })?;
+            n += removed;
+            if removed < CHUNK {
+                return Ok(n);
+            }
+        }
     }
 
     // ---- idempotency keys
@@ -1307,6 +1338,25 @@ impl Store {
 struct Pending {
     dirty: AtomicBool,
     flushing: std::sync::Mutex<()>,
+    /// A commit failed: redb takes no more writes until the database is
+    /// reopened (a restart, which also repairs it). Reported by `check`.
+    broken: std::sync::OnceLock<String>,
+}
+
+impl Pending {
+    fn failed(&self, e: StoreError) -> StoreError {
+        let why = format!("a write to the database failed ({e}); restart the daemon to reopen it");
+        tracing::error!("{why}");
+        self.broken.get_or_init(|| why);
+        e
+    }
+
+    fn usable(&self) -> Result<()> {
+        match self.broken.get() {
+            Some(why) => Err(StoreError::Db(why.clone())),
+            None => Ok(()),
+        }
+    }
 }
 
 /// A durable commit, if anything was committed since the last one: it makes
@@ -1316,12 +1366,14 @@ fn durable(db: &Database, p: &Pending) -> Result<()> {
     if !p.dirty.swap(false, Relaxed) {
         return Ok(());
     }
-    let tx = db.begin_write()?;
-    if let Err(e) = tx.commit() {
+    let res = db
+        .begin_write()
+        .map_err(StoreError::from)
+        .and_then(|tx| tx.commit().map_err(|e| p.failed(e.into())));
+    if res.is_err() {
         p.dirty.store(true, Relaxed);
-        return Err(e.into());
     }
-    Ok(())
+    res
 }
 
 #[cfg(test)]
