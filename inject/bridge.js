@@ -274,8 +274,14 @@
     'whatsapp.MsgStore.length', 'whatsapp.MsgStore.remove',
   ];
 
+  // wa-js's `whatsapp.*` members look WhatsApp Web's modules up when read:
+  // one that throws is one this build lacks.
   function lookup(path) {
-    return path.split('.').reduce((o, k) => (o == null ? undefined : o[k]), window.WPP);
+    try {
+      return path.split('.').reduce((o, k) => (o == null ? undefined : o[k]), window.WPP);
+    } catch (e) {
+      return undefined;
+    }
   }
 
   // A group this account is in; the daemon maps the prefix to 404.

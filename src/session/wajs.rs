@@ -28,11 +28,17 @@ async fn check_in(page: &chromiumoxide::Page, src: &str) -> Result<Compat, Strin
         .await
         .map_err(|e| e.to_string())?;
     let needs = serde_json::to_string(&bridge::needs()).unwrap_or_default();
+    // wa-js's `whatsapp.*` members look WhatsApp Web's modules up when
+    // read: in this blank page they throw, which still says wa-js has them
+    // (null, not undefined). In a session's page a throw means missing.
     let script = format!(
         r#"(() => {{
             const W = window.WPP;
             if (!W) return {{ wa_js: null, wa_web: null, missing: ['WPP'] }};
-            const lookup = (p) => p.split('.').reduce((o, k) => (o == null ? undefined : o[k]), W);
+            const lookup = (p) => {{
+                try {{ return p.split('.').reduce((o, k) => (o == null ? undefined : o[k]), W); }}
+                catch (e) {{ return null; }}
+            }};
             return {{ wa_js: W.version || null, wa_web: null, missing: {needs}.filter((p) => lookup(p) === undefined) }};
         }})()"#
     );
