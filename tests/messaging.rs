@@ -1076,6 +1076,22 @@ async fn sends_are_paced_in_order_and_a_full_queue_says_when_to_retry() {
     assert_eq!(got, want);
 }
 
+/// The messages of the account, both ways, that WhatsApp (the sandbox)
+/// has with this text.
+async fn with_text(sb: &Sandbox, text: &str) -> Vec<Value> {
+    let (_, all) = sb
+        .get(&format!(
+            "/_sandbox/messages?account={ACCOUNT}&direction=all"
+        ))
+        .await;
+    all.as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["text"] == text)
+        .cloned()
+        .collect()
+}
+
 /// A send that WhatsApp took but whose answer was lost (the browser died
 /// mid-call) answers 503 and keeps its Idempotency-Key. The retry must not
 /// send it again: once the page reports the message (the catch-up after the
@@ -1095,19 +1111,7 @@ async fn a_send_whose_answer_was_lost_is_answered_by_its_retry_and_sent_once() {
             .await
             .unwrap()
     };
-    let on_phone = || async {
-        let (_, all) = sb
-            .get(&format!(
-                "/_sandbox/messages?account={ACCOUNT}&direction=all"
-            ))
-            .await;
-        all.as_array()
-            .unwrap()
-            .iter()
-            .filter(|m| m["text"] == "exactly once")
-            .cloned()
-            .collect::<Vec<Value>>()
-    };
+    let on_phone = || with_text(&sb, "exactly once");
     let (code, _) = sb.post("/_sandbox/lose-replies", json!({"on": true})).await;
     assert_eq!(code, 200);
     let pending = tokio::spawn(send(d.url.clone()));
@@ -1156,19 +1160,7 @@ async fn a_send_caught_by_a_dropped_connection_goes_out_once_when_it_is_back() {
     let tmp = tempfile::tempdir().unwrap();
     let (sb, d) = setup(tmp.path(), json!([])).await;
     const TO: &str = "15557770202";
-    let on_phone = || async {
-        let (_, all) = sb
-            .get(&format!(
-                "/_sandbox/messages?account={ACCOUNT}&direction=all"
-            ))
-            .await;
-        all.as_array()
-            .unwrap()
-            .iter()
-            .filter(|m| m["text"] == "through the drop")
-            .cloned()
-            .collect::<Vec<Value>>()
-    };
+    let on_phone = || with_text(&sb, "through the drop");
     sb.post("/_sandbox/lose-replies", json!({"on": true})).await;
     let url = d.url.clone();
     let pending = tokio::spawn(async move {

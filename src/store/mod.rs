@@ -1415,6 +1415,18 @@ mod tests {
         Op::Message { msg: m, events }
     }
 
+    /// Opens the store at `dir` once the last one there let go of it (its
+    /// flusher thread holds the database a moment after the drop).
+    fn open_when_free(dir: &Path) -> Store {
+        (0..100)
+            .find_map(|_| {
+                Store::open(dir)
+                    .map_err(|_| std::thread::sleep(std::time::Duration::from_millis(20)))
+                    .ok()
+            })
+            .expect("the store opens")
+    }
+
     #[test]
     fn below_the_disk_reserve_new_data_is_refused_and_nothing_half_written() {
         let dir = tempfile::tempdir().unwrap();
@@ -1586,14 +1598,7 @@ mod tests {
             }
             durable(&store.db, &store.pending).unwrap();
         }
-        // The flusher thread lets go of the database a moment after the drop.
-        let store = (0..100)
-            .find_map(|_| {
-                Store::open(dir.path())
-                    .map_err(|_| std::thread::sleep(std::time::Duration::from_millis(20)))
-                    .ok()
-            })
-            .expect("the store reopens");
+        let store = open_when_free(dir.path());
         for id in &ids[3..] {
             let changes = [Change {
                 op: msg(&s, id, 1_700_000_000),
@@ -1662,13 +1667,7 @@ mod tests {
             old.flush().unwrap();
             seqs[events.len()]
         };
-        let store = (0..100)
-            .find_map(|_| {
-                Store::open(dir.path())
-                    .map_err(|_| std::thread::sleep(std::time::Duration::from_millis(20)))
-                    .ok()
-            })
-            .expect("the store opens");
+        let store = open_when_free(dir.path());
         assert!(dir.path().join(FILE).exists());
         assert!(dir.path().join("sled-before-redb").join("conf").exists());
         assert!(
