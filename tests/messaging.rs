@@ -1235,6 +1235,17 @@ async fn the_page_lets_go_of_stored_messages_and_the_history_keeps_them() {
         .unwrap()
         .as_secs() as i64
         - 3600;
+    // A time WhatsApp could not have stamped is refused, clearly.
+    for bad in [json!(hour_ago + 7200), json!("an hour ago"), json!(-5)] {
+        let (code, body) = sb
+            .post(
+                "/_sandbox/messages",
+                json!({"from": FROM, "to": ACCOUNT, "text": "when?", "sent_at": bad}),
+            )
+            .await;
+        assert_eq!(code, 422, "{bad}: {body}");
+        assert!(body.to_string().contains("sent_at"), "{body}");
+    }
     // Written an hour ago on a phone that was offline, delivered now.
     for i in 0..5 {
         let (code, body) = sb
