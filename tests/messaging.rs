@@ -1148,6 +1148,52 @@ async fn a_send_whose_answer_was_lost_is_answered_by_its_retry_and_sent_once() {
     assert_eq!(on_phone().await.len(), 1);
 }
 
+/// A send's answer means the message is in the history: a client that
+/// lists or fetches it right after (Twilio's SDK does) finds it, even while
+/// a stream of inbound messages keeps the pipeline busy. (The send used to
+/// answer as soon as the page had sent it, before the page's report of it
+/// was stored: a list right after could miss it.)
+#[tokio::test]
+async fn a_sent_message_is_in_the_history_when_the_send_answers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sb, d) = setup(tmp.path(), json!([])).await;
+    let flooding = {
+        let sb_url = sb.url.clone();
+        tokio::spawn(async move {
+            let c = http();
+            for i in 0..400 {
+                let _ = c.post(format!("{sb_url}/_sandbox/messages"))
+                    .json(&json!({"from": format!("1555444{:04}", i % 7), "to": ACCOUNT, "text": format!("busy {i}")}))
+                    .send().await;
+            }
+        })
+    };
+    for i in 0..30 {
+        let (code, sent) = d
+            .call(
+                "POST",
+                "/api/sessions/shop/messages",
+                Some(json!({"to": "15557770300", "text": format!("read back {i}")})),
+            )
+            .await;
+        assert_eq!(code, 201, "{sent}");
+        let id = sent["id"].as_str().unwrap();
+        let (code, got) = d
+            .call("GET", &format!("/api/sessions/shop/messages/{id}"), None)
+            .await;
+        assert_eq!(code, 200, "send {i} answered before it was stored: {got}");
+        let (_, newest) = d
+            .call(
+                "GET",
+                "/api/sessions/shop/messages?chat=15557770300&limit=1",
+                None,
+            )
+            .await;
+        assert_eq!(newest["messages"][0]["id"], sent["id"], "{newest}");
+    }
+    flooding.await.unwrap();
+}
+
 /// WhatsApp took a send but the connection dropped before its answer came
 /// back. As in WhatsApp Web, that does not fail the message: the page sends
 /// it again under the same id once it is connected, the server takes it

@@ -12,6 +12,10 @@ use crate::store::Reservation;
 use serde::{Deserialize, Serialize};
 
 const IDEMPOTENCY_TTL_S: i64 = 24 * 3600;
+/// How long a send waits for the page to report its message to the store
+/// (it normally takes a few ms; a page that never reports it only slows
+/// the answer, it never fails it).
+const STORED_WITHIN: std::time::Duration = std::time::Duration::from_secs(3);
 pub(super) const MAX_TEXT: usize = 65_536;
 
 /// A message to send, as any dialect describes it.
@@ -205,9 +209,14 @@ impl Core {
             }
         }
         let menu = req.menu.take().map(|m| (req.to.clone(), m));
+        // Before the send, so the page's report of it cannot be missed.
+        let stored = self.pipeline.subscribe();
         let turn = self.lanes.turn(&ticket).await;
         let result = self.deliver(session, &id, req, media).await;
         drop(turn);
+        if let Ok(sent) = &result {
+            self.stored_soon(session, &sent.id, stored).await;
+        }
         if let (Ok(sent), Some((to, mut menu))) = (&result, menu) {
             menu.message_id = Some(sent.id.clone());
             // The message went out: a menu that cannot be kept is logged,
@@ -227,6 +236,41 @@ impl Core {
             }
         }
         result
+    }
+
+    /// Waits (bounded) until the sent message is in the store: a client
+    /// that lists or fetches it right after the send finds it there.
+    async fn stored_soon(
+        &self,
+        session: &SessionId,
+        id: &str,
+        mut live: tokio::sync::broadcast::Receiver<crate::domain::Event>,
+    ) {
+        use tokio::sync::broadcast::error::RecvError;
+        let deadline = tokio::time::Instant::now() + STORED_WITHIN;
+        let in_store = || matches!(self.store.message(session, id), Ok(Some(_)));
+        if in_store() {
+            return;
+        }
+        loop {
+            match tokio::time::timeout_at(deadline, live.recv()).await {
+                Ok(Ok(ev)) => {
+                    if ev.event == crate::domain::EventKind::MessageAny
+                        && &ev.session == session
+                        && ev.payload["id"].as_str() == Some(id)
+                    {
+                        return;
+                    }
+                }
+                // Missed some: the store says whether it was among them.
+                Ok(Err(RecvError::Lagged(_))) if !in_store() => {}
+                Ok(Err(_)) => return,
+                Err(_) => {
+                    tracing::debug!(session = %session, "a sent message was not reported within {STORED_WITHIN:?}");
+                    return;
+                }
+            }
+        }
     }
 
     /// Records what a send under an Idempotency-Key came to: its answer,
