@@ -144,7 +144,7 @@ async fn post_one(
 ) -> (String, Instant) {
     let t = Instant::now();
     let from = format!("1555777{:04}", i % 50);
-    let body = if i % 5 == 0 {
+    let body = if i.is_multiple_of(5) {
         json!({"from": "15557770000", "group": group, "text": format!("bench {i}")})
     } else {
         json!({"from": from, "to": to, "text": format!("bench {i}")})

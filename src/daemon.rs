@@ -218,10 +218,10 @@ fn api_key(args: &ServeArgs, data_dir: &std::path::Path) -> anyhow::Result<Strin
         return Ok(k.clone());
     }
     let path = data_dir.join("api-key");
-    if let Ok(k) = std::fs::read_to_string(&path) {
-        if !k.trim().is_empty() {
-            return Ok(k.trim().to_string());
-        }
+    if let Ok(k) = std::fs::read_to_string(&path)
+        && !k.trim().is_empty()
+    {
+        return Ok(k.trim().to_string());
     }
     let key = format!("wab_{}", session_key_material());
     let mut f = std::fs::OpenOptions::new()
@@ -247,10 +247,10 @@ fn secret_file(data_dir: &std::path::Path, name: &str) -> anyhow::Result<[u8; 32
     let path = data_dir.join(name);
     let b64 = base64::engine::general_purpose::STANDARD;
     if let Ok(s) = std::fs::read_to_string(&path) {
-        if let Ok(k) = b64.decode(s.trim()) {
-            if let Ok(k) = <[u8; 32]>::try_from(k.as_slice()) {
-                return Ok(k);
-            }
+        if let Ok(k) = b64.decode(s.trim())
+            && let Ok(k) = <[u8; 32]>::try_from(k.as_slice())
+        {
+            return Ok(k);
         }
         anyhow::bail!("{} is not a key this daemon wrote", path.display());
     }

@@ -88,14 +88,13 @@ impl Subscriptions {
             .filter(|h| h.wants_event(ev))
             .map(|h| Delivery::new(h, ev))
             .collect();
-        if ev.event == EventKind::MessageAck {
-            if let Some(hook) = ev.payload["id"]
+        if ev.event == EventKind::MessageAck
+            && let Some(hook) = ev.payload["id"]
                 .as_str()
                 .and_then(|id| self.store.callback(&ev.session, id).ok().flatten())
                 .and_then(|v| serde_json::from_value::<Webhook>(v).ok())
-            {
-                out.push(Delivery::new(&hook, ev));
-            }
+        {
+            out.push(Delivery::new(&hook, ev));
         }
         out
     }

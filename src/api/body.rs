@@ -7,10 +7,10 @@ pub fn with_retry_after(
     mut r: axum::response::Response,
     secs: Option<u64>,
 ) -> axum::response::Response {
-    if let Some(s) = secs {
-        if let Ok(v) = axum::http::HeaderValue::from_str(&s.to_string()) {
-            r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
-        }
+    if let Some(s) = secs
+        && let Ok(v) = axum::http::HeaderValue::from_str(&s.to_string())
+    {
+        r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
     }
     r
 }

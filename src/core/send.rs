@@ -321,13 +321,13 @@ impl Core {
     ) -> Result<SentMessage, CoreError> {
         let bridge = self.manager.bridge(session).await?;
         let reply_to = req.reply_to.as_deref();
-        if self.lanes.pacing.typing {
-            if let Some(text) = &req.text {
-                // As a person would: "typing…" for a moment, longer for more text.
-                if bridge.presence(Some(&req.to), "typing").await.is_ok() {
-                    let ms = (600 + 25 * text.chars().count() as u64).min(4000);
-                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-                }
+        if self.lanes.pacing.typing
+            && let Some(text) = &req.text
+        {
+            // As a person would: "typing…" for a moment, longer for more text.
+            if bridge.presence(Some(&req.to), "typing").await.is_ok() {
+                let ms = (600 + 25 * text.chars().count() as u64).min(4000);
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
             }
         }
         let sent = match (req.special, req.text, media) {

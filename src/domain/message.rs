@@ -579,6 +579,19 @@ pub fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
+/// A new id for a message this account sends, in WhatsApp Web's form
+/// (`3EB0` and hex). Chosen before the send, so that a send whose outcome
+/// was lost can be found by it, and sent again under it (WhatsApp takes a
+/// message key once).
+pub fn new_message_id() -> String {
+    let bytes: [u8; 16] = rand::random();
+    let mut id = String::from("3EB0");
+    for b in bytes {
+        id.push_str(&format!("{b:02X}"));
+    }
+    id
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -684,17 +697,4 @@ mod tests {
         );
         assert!(menu.pick("3").is_none() && menu.pick("medium").is_none());
     }
-}
-
-/// A new id for a message this account sends, in WhatsApp Web's form
-/// (`3EB0` and hex). Chosen before the send, so that a send whose outcome
-/// was lost can be found by it, and sent again under it (WhatsApp takes a
-/// message key once).
-pub fn new_message_id() -> String {
-    let bytes: [u8; 16] = rand::random();
-    let mut id = String::from("3EB0");
-    for b in bytes {
-        id.push_str(&format!("{b:02X}"));
-    }
-    id
 }

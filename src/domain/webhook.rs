@@ -139,13 +139,13 @@ impl Webhook {
                 "is set by wabridge, not in requests".into(),
             ));
         }
-        if let Some(secret) = &self.secret {
-            if !is_valid_secret(secret) {
-                return Err((
-                    format!("{at}.secret"),
-                    "must be 'whsec_<base64>' (Standard Webhooks) or at least 8 characters".into(),
-                ));
-            }
+        if let Some(secret) = &self.secret
+            && !is_valid_secret(secret)
+        {
+            return Err((
+                format!("{at}.secret"),
+                "must be 'whsec_<base64>' (Standard Webhooks) or at least 8 characters".into(),
+            ));
         }
         if !(1..=100).contains(&self.retries.attempts) {
             return Err((format!("{at}.retries.attempts"), "must be 1 to 100".into()));

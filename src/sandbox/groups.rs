@@ -86,7 +86,7 @@ impl World {
         self.p.groups.insert(g.id.clone(), g);
         self.dirty = true;
         self.announce(
-            &view["id"].as_str().unwrap_or_default().to_string(),
+            view["id"].as_str().unwrap_or_default(),
             "create",
             &participants,
             owner,

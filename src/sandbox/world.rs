@@ -764,10 +764,10 @@ impl World {
         let to = req["to"].as_str().ok_or("missing 'to'")?;
         let group = to.ends_with("@g.us");
         let peer = to.strip_suffix("@c.us").unwrap_or(to).to_string();
-        if let Some(user) = to.strip_suffix("@lid") {
-            if !self.p.lids.contains_key(user) {
-                return Err(format!("no WhatsApp user {to}"));
-            }
+        if let Some(user) = to.strip_suffix("@lid")
+            && !self.p.lids.contains_key(user)
+        {
+            return Err(format!("no WhatsApp user {to}"));
         }
         if self.p.unregistered.contains(&peer) {
             return Err(format!("{peer} is not on WhatsApp"));

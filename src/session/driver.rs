@@ -339,10 +339,10 @@ impl Driver {
 
     async fn logged_out(&self) {
         let profile = self.session_dir().join("profile");
-        if let Err(e) = tokio::fs::remove_dir_all(&profile).await {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                tracing::error!(session = %self.id, "could not wipe the profile: {e}");
-            }
+        if let Err(e) = tokio::fs::remove_dir_all(&profile).await
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::error!(session = %self.id, "could not wipe the profile: {e}");
         }
         self.update(|s| {
             s.me = None;
@@ -406,7 +406,7 @@ impl Driver {
             page.execute(inspector::EnableParams::default()),
             "enabling the inspector"
         );
-        browser::quiet_domains(&page, proxy.is_some()).await;
+        browser::quiet_domains(page, proxy.is_some()).await;
         for src in [PRELUDE_JS, BRIDGE_JS] {
             cdp!(
                 page.execute(cdp_page::AddScriptToEvaluateOnNewDocumentParams::new(src)),
@@ -552,12 +552,11 @@ impl Driver {
                     self.state.send_if_modified(|s| {
                         std::mem::replace(&mut s.stored_before, stored_before) != stored_before
                     });
-                    if let (Some(every), Some(before)) = (self.env.config.trim_every, stored_before) {
-                        if trimmed.elapsed() >= every && self.state.borrow().status == Status::Connected {
+                    if let (Some(every), Some(before)) = (self.env.config.trim_every, stored_before)
+                        && trimmed.elapsed() >= every && self.state.borrow().status == Status::Connected {
                             trimmed = Instant::now();
                             self.trim_page(&bridge, before).await;
                         }
-                    }
                     ticks += 1;
                     if let Some(o) = self.check_ceilings(b, launched, ticks, &mut deferred) {
                         return o;
@@ -721,13 +720,13 @@ impl Driver {
                     s.qr = Some(code.clone());
                 });
                 let data_url = crate::qr::png_data_url(&code).unwrap_or_default();
-                if self.env.config.print_qr {
-                    if let Ok(t) = crate::qr::terminal(&code) {
-                        eprintln!(
-                            "Session {}: scan this QR with WhatsApp (Linked devices):\n{t}",
-                            self.id
-                        );
-                    }
+                if self.env.config.print_qr
+                    && let Ok(t) = crate::qr::terminal(&code)
+                {
+                    eprintln!(
+                        "Session {}: scan this QR with WhatsApp (Linked devices):\n{t}",
+                        self.id
+                    );
                 }
                 self.env.pipeline.emit(Event::new(
                     &self.id,

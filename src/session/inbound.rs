@@ -252,13 +252,13 @@ impl Inbound {
             }
         }
         // A reply to a menu we sent: which option it picked.
-        if !msg.from_me {
-            if let (Some(text), Ok(Some(menu))) = (
+        if !msg.from_me
+            && let (Some(text), Ok(Some(menu))) = (
                 msg.text.as_deref(),
                 self.env.store.menu(&self.id, &msg.chat),
-            ) {
-                msg.choice = menu.pick(text);
-            }
+            )
+        {
+            msg.choice = menu.pick(text);
         }
         let events = msg.events();
         ops.push(Op::Message { msg, events });

@@ -152,10 +152,10 @@ impl Manager {
             .get(id)
             .ok_or_else(|| ManagerError::NotFound(id.clone()))?;
         let mut handles = self.handles.lock().await;
-        if let Some(h) = handles.get(id) {
-            if !h.task.is_finished() {
-                return Ok(());
-            }
+        if let Some(h) = handles.get(id)
+            && !h.task.is_finished()
+        {
+            return Ok(());
         }
         self.records().update(id, |r| r.should_run = true);
         let (cmd_tx, cmd_rx) = mpsc::channel(8);
@@ -297,13 +297,13 @@ impl Manager {
         self.handles.lock().await.remove(id);
         let dir = self.env.session_dir(id);
         super::browser::kill_leftover(&dir);
-        if let Err(e) = tokio::fs::remove_dir_all(&dir).await {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                return Err(ManagerError::Internal(format!(
-                    "could not remove {}: {e}",
-                    dir.display()
-                )));
-            }
+        if let Err(e) = tokio::fs::remove_dir_all(&dir).await
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            return Err(ManagerError::Internal(format!(
+                "could not remove {}: {e}",
+                dir.display()
+            )));
         }
         self.env.store.delete_session(id)?;
         self.env.pipeline.forget(id);

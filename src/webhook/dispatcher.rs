@@ -351,13 +351,13 @@ async fn attempt_once(ctx: &Ctx, mut d: Delivery) -> Delivery {
         return d;
     }
     let r = (ctx.render)(&d, now_ms() / 1000);
-    if let Some(h) = &r.handshake {
-        if let Err(e) = handshake(ctx, h).await {
-            d.attempts += 1;
-            d.last_status = None;
-            d.last_error = Some(e);
-            return settle(ctx, d, Verdict::Retry, None);
-        }
+    if let Some(h) = &r.handshake
+        && let Err(e) = handshake(ctx, h).await
+    {
+        d.attempts += 1;
+        d.last_status = None;
+        d.last_error = Some(e);
+        return settle(ctx, d, Verdict::Retry, None);
     }
     let wants_reply = r.wants_reply && ctx.replies.is_some();
     let mut req = ctx
@@ -394,14 +394,14 @@ async fn attempt_once(ctx: &Ctx, mut d: Delivery) -> Delivery {
                     .unwrap_or("")
                     .to_string();
                 // Answers are small (TwiML); a huge one is not read.
-                if let Some(body) = read_capped(resp, MAX_REPLY).await.filter(|b| !b.is_empty()) {
-                    if let Some(tx) = &ctx.replies {
-                        let _ = tx.send(Reply {
-                            delivery: d.clone(),
-                            content_type,
-                            body,
-                        });
-                    }
+                if let Some(body) = read_capped(resp, MAX_REPLY).await.filter(|b| !b.is_empty())
+                    && let Some(tx) = &ctx.replies
+                {
+                    let _ = tx.send(Reply {
+                        delivery: d.clone(),
+                        content_type,
+                        body,
+                    });
                 }
             }
             (verdict(status), retry_after)

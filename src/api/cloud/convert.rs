@@ -37,7 +37,8 @@ impl GraphError {
     pub fn body(&self) -> Value {
         let mut e = json!({
             "message": format!("(#{}) {}", self.code, self.message),
-            "type": if self.code == 190 { "OAuthException" } else { "OAuthException" },
+            // Graph API errors of the WhatsApp endpoints are all of this type.
+            "type": "OAuthException",
             "code": self.code,
             "error_data": {"messaging_product": "whatsapp", "details": self.message},
             "fbtrace_id": fbtrace(&self.message),

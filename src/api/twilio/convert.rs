@@ -650,12 +650,11 @@ pub fn twiml(xml: &[u8]) -> Result<Vec<TwimlMessage>, String> {
                 None
             }
             X::End(_) => {
-                if stack.pop().as_deref() == Some("Media") {
-                    if let (Some(url), Some(m)) = (media.take(), out.last_mut()) {
-                        if !url.trim().is_empty() {
-                            m.media.push(url.trim().to_string());
-                        }
-                    }
+                if stack.pop().as_deref() == Some("Media")
+                    && let (Some(url), Some(m)) = (media.take(), out.last_mut())
+                    && !url.trim().is_empty()
+                {
+                    m.media.push(url.trim().to_string());
                 }
                 None
             }

@@ -54,13 +54,13 @@ async fn session_for(
     }
     let id = SessionId::parse(account)
         .map_err(|_| TwilioError::not_found(&format!("/{}/Accounts/{account}", cv::API_VERSION)))?;
-    Ok(st.core.session(&id).await.map_err(|e| match e {
+    st.core.session(&id).await.map_err(|e| match e {
         CoreError::SessionNotFound(_) => TwilioError::not_found(&format!(
             "/{}/Accounts/{account} (no session '{account}'; or send From)",
             cv::API_VERSION
         )),
         e => e.into(),
-    })?)
+    })
 }
 
 #[utoipa::path(post, path = "/2010-04-01/Accounts/{account}/Messages.json", tag = "twilio", summary = "Send a message (To, From, Body, MediaUrl, StatusCallback)", params(("account" = String, Path, description = "Account SID (the session id or AC...)")), request_body(content = Object, content_type = "application/x-www-form-urlencoded", description = "To=whatsapp:+1555...&Body=...&MediaUrl=...&StatusCallback=..."), responses((status = 201, description = "The Message resource", body = Object), (status = 401, description = "Twilio error 20003", body = Object), (status = 400, description = "Twilio error {code, message, more_info, status}", body = Object), (status = 404, description = "Twilio error 20404", body = Object), (status = 403, description = "Twilio error 20403", body = Object), (status = 409, description = "Twilio error 63016: not connected", body = Object), (status = 413, description = "Twilio error: too large", body = Object), (status = 429, description = "Twilio error 20429 (Retry-After)", body = Object), (status = 502, description = "Twilio error 30008", body = Object), (status = 503, description = "Twilio error 20503 (Retry-After)", body = Object)))]
