@@ -566,6 +566,16 @@ impl Driver {
         }
     }
 
+    /// The page may hold messages not stored yet: a catch-up reads them,
+    /// and until it has, nothing may drop them from the page (the trim
+    /// window a manual trim reads is withdrawn at once, not at the next
+    /// health tick).
+    fn catch_up_due(&mut self) {
+        self.inbound.catch_up_due = true;
+        self.state
+            .send_if_modified(|s| s.stored_before.take().is_some());
+    }
+
     /// Drops the page's copies of stored messages (`Bridge::trim_messages`):
     /// WhatsApp Web would otherwise hold every message of the page's life.
     async fn trim_page(&self, bridge: &Bridge, before: i64) {
@@ -756,7 +766,7 @@ impl Driver {
                     r.me = Some(me.clone());
                     r.platform = platform.clone();
                 });
-                self.inbound.catch_up_due = true;
+                self.catch_up_due();
             }
             BridgeEvent::Online { online: false } => {
                 if self.state.borrow().status == Status::Connected {
@@ -769,7 +779,7 @@ impl Driver {
             BridgeEvent::Online { online: true } => {
                 // Back online: what arrived meanwhile may have been synced
                 // into the page's history without a new-message event.
-                self.inbound.catch_up_due = true;
+                self.catch_up_due();
                 let s = self.state.borrow().clone();
                 if s.status == Status::Disconnected && s.me.is_some() {
                     self.set_status(Status::Connected, None);
