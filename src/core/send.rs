@@ -263,8 +263,12 @@ impl Core {
                     }
                 }
                 // Missed some: the store says whether it was among them.
-                Ok(Err(RecvError::Lagged(_))) if !in_store() => {}
-                Ok(Err(_)) => return,
+                Ok(Err(RecvError::Lagged(_))) => {
+                    if in_store() {
+                        return;
+                    }
+                }
+                Ok(Err(RecvError::Closed)) => return,
                 Err(_) => {
                     tracing::debug!(session = %session, "a sent message was not reported within {STORED_WITHIN:?}");
                     return;

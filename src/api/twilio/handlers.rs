@@ -148,7 +148,7 @@ pub async fn list(
     let id = view.record.id.clone();
     let mut cursor = cv::page_token_in(get("PageToken").as_deref())?;
     let mut out = Vec::new();
-    let mut last_ids: Vec<String> = Vec::new();
+    let mut last_id: Option<String> = None;
     // Filtered pages: read the store in chunks until the page is full.
     let next = loop {
         let chunk = st.core.messages(&id, None, 200, cursor.as_deref()).await?;
@@ -158,7 +158,7 @@ pub async fn list(
             }
             if filter.keeps(m, me.as_deref()) {
                 out.push(cv::resource(&account, m, me.as_deref()));
-                last_ids.push(m.id.clone());
+                last_id = Some(m.id.clone());
             }
         }
         match chunk.next {
@@ -180,17 +180,13 @@ pub async fn list(
         format!("{base}?{}", String::from_utf8_lossy(&cv::encode_form(&all)))
     };
     // The next page starts after the last message shown.
-    let next_uri = match (next, out.last()) {
-        (Some(()), Some(last)) => {
-            let last_id = last_ids.last().cloned().unwrap_or_default();
-            let _ = last;
-            st.core.cursor_of(&id, &last_id)?.map(|c| {
-                uri(&[
-                    ("Page".into(), (page + 1).to_string()),
-                    ("PageToken".into(), cv::page_token_out(&c)),
-                ])
-            })
-        }
+    let next_uri = match (next, last_id.as_deref()) {
+        (Some(()), Some(last_id)) => st.core.cursor_of(&id, last_id)?.map(|c| {
+            uri(&[
+                ("Page".into(), (page + 1).to_string()),
+                ("PageToken".into(), cv::page_token_out(&c)),
+            ])
+        }),
         _ => None,
     };
     let n = out.len();
