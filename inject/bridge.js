@@ -18,11 +18,19 @@
   const arrived = new Map();
   const KEEP_ARRIVED_MS = 60000;
 
+  // Events leave on the next task through a message channel, not a
+  // timer: the daemon hides a linked page as a background tab, where
+  // timers wake at most once a second and would hold every event that
+  // long. Whatever is queued by then leaves in one binding call.
+  const wake = typeof MessageChannel === 'function' ? new MessageChannel() : null;
+  if (wake) wake.port1.onmessage = () => flush();
+
   function emit(ev) {
     queue.push(ev);
     if (!flushing) {
       flushing = true;
-      setTimeout(flush, 0);
+      if (wake) wake.port2.postMessage(null);
+      else setTimeout(flush, 0);
     }
   }
 
@@ -488,7 +496,9 @@
     // is up; logging out then would only forget the link here. Wait
     // (bounded) until WhatsApp is reachable, so the phone drops the device.
     async logout() {
-      for (let i = 0; i < 100 && !WPP.conn.isOnline(); i++) await new Promise((r) => setTimeout(r, 100));
+      // Bounded in time, not in tries: a background page's timers are slow.
+      const until = Date.now() + 10000;
+      while (!WPP.conn.isOnline() && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
       return WPP.conn.logout();
     },
     // Link by phone number: the 8-character code the user types into

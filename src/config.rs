@@ -177,6 +177,12 @@ pub struct ServeArgs {
     /// misbehave in it.
     #[arg(long, env = "WABRIDGE_BROWSER_MULTI_PROCESS")]
     pub browser_multi_process: bool,
+    /// Keep a linked page a foreground tab. By default it is hidden once
+    /// linked, as a background tab: its timers wake at most once a second,
+    /// which at a hundred sessions is a third of the browsers' CPU. Use
+    /// this should a WhatsApp Web build slow down in the background.
+    #[arg(long, env = "WABRIDGE_BROWSER_FOREGROUND")]
+    pub browser_foreground: bool,
     /// The WhatsApp Web URL sessions open.
     #[arg(
         long,

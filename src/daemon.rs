@@ -70,6 +70,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         no_sandbox: args.chromium_no_sandbox,
         frames: args.browser_frames,
         multi_process: args.browser_multi_process,
+        // A page drawn is a page someone may look at: keep it in front.
+        background: !args.browser_foreground && !args.browser_frames,
     };
     let (exe, shell) = spec.resolve()?;
     tracing::info!(browser = %exe.display(), headless_shell = shell, "browser");
@@ -353,6 +355,7 @@ pub async fn doctor(args: crate::config::DoctorArgs) -> anyhow::Result<bool> {
         no_sandbox: false,
         frames: false,
         multi_process: false,
+        background: false,
     };
     let c = session::wajs::check_file(&spec, &path).await?;
     let needs = session::bridge::needs();

@@ -122,6 +122,7 @@ async fn the_dashboard_links_a_session_sends_and_retries_a_dead_delivery() {
         // A person's view of the dashboard: clicks need drawn frames.
         frames: true,
         multi_process: false,
+        background: false,
     };
     let b = launch(&spec, &tmp.path().join("browser"), None)
         .await

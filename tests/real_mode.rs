@@ -100,6 +100,7 @@ async fn wajs_is_injected_into_a_real_page() {
         no_sandbox: false,
         frames: false,
         multi_process: false,
+        background: false,
     };
     let b = browser::launch(&spec, tmp.path(), None).await.unwrap();
     b.page.goto(url).await.unwrap();

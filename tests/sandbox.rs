@@ -34,6 +34,7 @@ async fn open(sb: &Sandbox, dir: &Path) -> RunningBrowser {
         // The page as a person sees it: the QR test takes a screenshot.
         frames: true,
         multi_process: false,
+        background: false,
     };
     let b = launch(&spec, dir, None).await.expect("launch chromium");
     b.page

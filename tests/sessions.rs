@@ -551,3 +551,105 @@ async fn deleting_or_logging_out_a_stopped_linked_session_unlinks_the_device() {
     let (code, _) = d.call("GET", "/api/sessions/gone", None).await;
     assert_eq!(code, 404);
 }
+
+/// What the session's own page says about itself, asked through a second
+/// DevTools connection to its browser (the daemon keeps its own).
+async fn page_says(d: &Daemon, id: &str, expression: &str) -> String {
+    use futures::StreamExt;
+    let file = d
+        .data_dir
+        .join("sessions")
+        .join(id)
+        .join("profile")
+        .join("DevToolsActivePort");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut lines = text.lines();
+    let (port, path) = (lines.next().unwrap(), lines.next().unwrap());
+    let (mut browser, mut handler) =
+        chromiumoxide::Browser::connect(format!("ws://127.0.0.1:{port}{path}"))
+            .await
+            .unwrap();
+    let events = tokio::spawn(async move { while handler.next().await.is_some() {} });
+    browser.fetch_targets().await.unwrap();
+    let page = eventually(Duration::from_secs(10), "the session's page", || {
+        let browser = &browser;
+        async move { browser.pages().await.ok()?.into_iter().next() }
+    })
+    .await;
+    let v: String = page
+        .evaluate(expression)
+        .await
+        .unwrap()
+        .into_value()
+        .unwrap();
+    events.abort();
+    v
+}
+
+/// A linked page is hidden as a background tab (its timers then wake once a
+/// second, which at a hundred sessions is much of the browsers' CPU), and
+/// what it receives still reaches the API at once: the bridge hands events
+/// over without a timer. `--browser-foreground` keeps the page in front.
+#[tokio::test]
+async fn a_linked_page_runs_in_the_background_and_still_hands_over_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = Sandbox::start(tmp.path(), &[]).await;
+    let d = Daemon::start(&tmp.path().join("bg"), &wa_url(&sb), &[]).await;
+    d.create_linked(&sb, "bg", "15550006001").await;
+    let hidden = eventually(LONG, "the linked page to be hidden", || async {
+        let v = page_says(&d, "bg", "document.visibilityState").await;
+        (v == "hidden").then_some(v)
+    })
+    .await;
+    assert_eq!(hidden, "hidden");
+    // Its timers are a background tab's, woken on whole seconds: three
+    // 10 ms ones in a row take two seconds or more.
+    let slow = page_says(
+        &d,
+        "bg",
+        "(async () => { const t = performance.now(); for (let i = 0; i < 3; i++) await new Promise(r => setTimeout(r, 10)); return String(performance.now() - t > 1500); })()",
+    )
+    .await;
+    assert_eq!(slow, "true", "the page's timers are not throttled");
+    // Messages still reach the history (bridge.js's own test shows the
+    // hand-off waits on no timer).
+    for i in 0..10 {
+        let (code, body) = sb
+            .post(
+                "/_sandbox/messages",
+                json!({"from": "15551239000", "to": "15550006001", "text": format!("bg {i}")}),
+            )
+            .await;
+        assert_eq!(code, 201, "{body}");
+        let id = body["id"].as_str().unwrap().to_string();
+        d.wait_message("bg", &id).await;
+    }
+    let (_, list) = d
+        .call(
+            "GET",
+            "/api/sessions/bg/messages?chat=%2B15551239000&limit=10",
+            None,
+        )
+        .await;
+    let texts: Vec<&str> = list["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["text"].as_str())
+        .collect();
+    let want: Vec<String> = (0..10).rev().map(|i| format!("bg {i}")).collect();
+    assert_eq!(texts, want, "{list}");
+
+    let fg = Daemon::start(
+        &tmp.path().join("fg"),
+        &wa_url(&sb),
+        &["--browser-foreground"],
+    )
+    .await;
+    fg.create_linked(&sb, "fg", "15550006002").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        page_says(&fg, "fg", "document.visibilityState").await,
+        "visible"
+    );
+}

@@ -42,6 +42,10 @@ pub struct BrowserSpec {
     /// rescan as any crash, and each session saves ~20 MB and two
     /// processes' start and wake-ups (docs/performance.md).
     pub multi_process: bool,
+    /// Once linked, show the page as a background tab: hidden, its
+    /// timers woken at most once a second (docs/performance.md). Off,
+    /// it stays a foreground tab.
+    pub background: bool,
 }
 
 impl BrowserSpec {
@@ -142,7 +146,11 @@ pub async fn launch(
         "--use-mock-keychain",
         "--metrics-recording-only",
         "--disable-blink-features=AutomationControlled",
-        "--disable-features=Translate,MediaRouter,OptimizationHints,AcceptCHFrame",
+        // A page in the background keeps Chromium's plain timer throttling
+        // (once a second) but never the harsher kinds: a chain of timers
+        // (a reconnect's backoff) slowed to once a minute after five
+        // hidden minutes, or timers starved of CPU.
+        "--disable-features=Translate,MediaRouter,OptimizationHints,AcceptCHFrame,IntensiveWakeUpThrottling,ExpensiveBackgroundTimerThrottling",
         // PartitionAlloc hands freed pages back every 4 s, waking an idle
         // browser's main thread for ~0.35 ms each time: a quarter of its
         // idle CPU (docs/performance.md). Once a minute is enough here.
@@ -268,6 +276,39 @@ pub async fn quiet_domains(page: &Page, keep_network: bool) {
     }
     let _ = tokio::time::timeout(t, page.execute(log::DisableParams::default())).await;
     let _ = tokio::time::timeout(t, page.execute(performance::DisableParams::default())).await;
+}
+
+/// Hides the page as a background tab is hidden (the headless shell hides a
+/// minimized window's pages): `document.hidden` turns true and the page's
+/// timers are woken at most once a second, together. Its socket, storage
+/// and the bridge's hand-off (a message channel, not a timer) run as ever.
+pub async fn to_background(browser: &Browser, page: &Page) -> anyhow::Result<()> {
+    use chromiumoxide::cdp::browser_protocol::browser::{
+        Bounds, GetWindowForTargetParams, SetWindowBoundsParams, WindowState,
+    };
+    let t = Duration::from_secs(5);
+    let window = tokio::time::timeout(
+        t,
+        browser.execute(
+            GetWindowForTargetParams::builder()
+                .target_id(page.target_id().clone())
+                .build(),
+        ),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("timed out"))??
+    .result
+    .window_id;
+    let bounds = Bounds::builder()
+        .window_state(WindowState::Minimized)
+        .build();
+    tokio::time::timeout(
+        t,
+        browser.execute(SetWindowBoundsParams::new(window, bounds)),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("timed out"))??;
+    Ok(())
 }
 
 async fn close_other_tabs(browser: &Browser, keep: &Page) {

@@ -441,6 +441,9 @@ impl Driver {
         let mut ticks = 0u32;
         let mut deferred = 0u32;
         let mut trimmed = Instant::now();
+        // Hidden once linked, not before: the pages' start-up polls on
+        // timers, which the background would slow to once a second.
+        let mut to_background = self.env.config.browser.background;
         loop {
             tokio::select! {
                 ev = bindings.next() => match ev {
@@ -483,6 +486,13 @@ impl Driver {
                             }
                         }
                         self.inbound.catch_up_if_due(&bridge).await;
+                        if to_background && self.state.borrow().status == Status::Connected {
+                            to_background = false;
+                            if let Err(e) = browser::to_background(&b.browser, page).await {
+                                // Only costlier: a foreground page works the same.
+                                tracing::warn!(session = %self.id, "cannot put the page in the background: {e}");
+                            }
+                        }
                     }
                     Some(_) => {}
                     None => return Outcome::Crashed("the browser connection closed".into()),
