@@ -151,13 +151,14 @@
   let connectedSent = false;
   function reportConnected() {
     // getMyUserId is set a moment after authentication on real WhatsApp.
-    let tries = 0;
+    // Bounded in time, not in tries: a background page's timers are slow.
+    const until = Date.now() + 60000;
     const tick = () => {
       const who = me();
       if (who) {
         connectedSent = true;
         emit({ type: 'connected', me: who, platform: WPP.conn.getPlatform() || null });
-      } else if (tries++ < 600) {
+      } else if (Date.now() < until) {
         setTimeout(tick, 100);
       }
     };
