@@ -496,6 +496,11 @@ async fn full_chromium_works_too() {
     let data = tmp.path().join("data");
     let mut d = Daemon::start(&data, &wa_url(&sb), &["--browser", "chromium"]).await;
     d.create_linked(&sb, "full", "15550004444").await;
+    // Its linked page goes to the background too (a minimized window).
+    eventually(LONG, "the linked page to be hidden", || async {
+        (page_says(&d, "full", "document.visibilityState").await == "hidden").then_some(())
+    })
+    .await;
     let pgid = d.browser_pid("full").unwrap();
     let cmd = std::fs::read(format!("/proc/{pgid}/cmdline")).unwrap();
     assert!(String::from_utf8_lossy(&cmd).contains("--headless=new"));
