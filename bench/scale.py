@@ -15,8 +15,11 @@ For each N (default 1, 10, 40, 100), on a fresh sandbox:
   exposeFunction, then POSTed to the same receiver: the same figures where
   they apply, and wabridge's as a ratio to them.
 
-Then once: the daemon's RSS before and after --history stored messages on one
-session. The receiver's own ceiling is measured first and printed. Prints a
+Then once: one session fed at each N's per-session rate (the N-session
+burst's msg/s divided by N, evenly spaced, about 10 s of it), for the
+browsers' CPU per message of a page that gets messages as often as each of
+the N did but has the machine to itself (--no-same-rate skips it); and the
+daemon's RSS before and after --history stored messages on one session. The receiver's own ceiling is measured first and printed. Prints a
 markdown table and writes JSON. Standard library only (plus the baseline's
 node_modules, installed by `make bench-scale`).
 
@@ -188,14 +191,19 @@ class Scale:
         self.b.start_sandbox()
         self.sandbox = self.b.procs[-1]
 
-    def burst(self, phones: list[str], meter: Meter) -> dict:
-        """--burst inbound messages across the accounts; rates, latency, CPU."""
-        m = self.args.burst
+    def burst(self, phones: list[str], meter: Meter, m: int | None = None, rate: float = 0) -> dict:
+        """--burst inbound messages across the accounts (or `m`, `rate` a
+        second if given, else as fast as the injector goes); rates,
+        latency, CPU."""
+        m = m or self.args.burst
         self.rcv.reset()
         posted: dict = {}
         lock = threading.Lock()
+        start = time.monotonic()
 
         def one(k: int):
+            if rate:
+                time.sleep(max(0.0, start + k / rate - time.monotonic()))
             to = phones[k % len(phones)]
             t = time.monotonic()
             code, body = B.http("POST", self.b.sandbox_url + "/_sandbox/messages",
@@ -312,6 +320,36 @@ class Scale:
             if time.monotonic() - t0 > self.args.timeout:
                 raise B.BenchError("sessions did not all come back CONNECTED")
             time.sleep(0.1)
+
+    def same_rate(self, rates: dict) -> dict:
+        """One session, fed at each N's per-session rate (N -> msg/s):
+        the browsers' CPU per message when a page gets messages as often
+        as each of N pages did, without the other N - 1 browsers."""
+        log(f"== wabridge, 1 session at each N's per-session rate")
+        self.fresh_sandbox()
+        d = B.Daemon(self.b, self.b.tmp / "data-same-rate")
+        d.start()
+        out = {}
+        try:
+            code, body = d.api("POST", "/api/sessions", {"id": "s0", "webhooks": [{"url": self.rcv.url, "events": ["message"]}]})
+            if code != 201:
+                raise B.BenchError(f"creating s0: HTTP {code} {body}")
+            d.wait_status("s0", "SCAN_QR", time.monotonic())
+            self.b.link(d, "s0", "15550400000")
+            pgid = d.browser_pgid("s0")
+            self.b.pgids.add(pgid)
+            time.sleep(min(self.args.settle, 10))
+            meter = Meter({"bridge": lambda: [d.proc.pid], "browsers": lambda: B.group_members(pgid),
+                           "sandbox": lambda: [self.sandbox.pid]})
+            for n, rate in rates.items():
+                # About 10 s of messages, at least 200.
+                r = self.burst(["15550400000"], meter, m=max(200, min(self.args.burst, int(rate * 10))), rate=rate)
+                out[n] = {"rate_per_s": round(rate, 1), **r}
+                log(f"   at {rate:.1f} msg/s (the per-session rate of {n} sessions): "
+                    f"browsers {r['cpu_ms_per_msg_browsers']} ms/msg, {r['lost']} lost")
+        finally:
+            d.proc.terminate(self.args.timeout)
+        return out
 
     def outbound(self, d: B.Daemon, ids: list[str], phones: dict) -> float:
         m = self.args.sends
@@ -435,6 +473,11 @@ def table(res: dict) -> str:
         ("inbound end to end (msg/s)", lambda w, b: (w["inbound"]["msg_per_s"], b.get("inbound", {}).get("msg_per_s"))),
         ("inbound p99 (ms)", lambda w, b: (w["inbound"]["p99_ms"], b.get("inbound", {}).get("p99_ms"))),
         ("browsers' CPU per message (ms)", lambda w, b: (w["inbound"]["cpu_ms_per_msg_browsers"], b.get("inbound", {}).get("cpu_ms_per_msg_browsers"))),
+        ("… one session fed at this N's per-session rate (ms)", lambda w, b: (
+            w["same_rate"]["cpu_ms_per_msg_browsers"] if "same_rate" in w else "–", None)),
+        ("… N sessions / that one session", lambda w, b: (
+            ratio(w["inbound"]["cpu_ms_per_msg_browsers"], w["same_rate"]["cpu_ms_per_msg_browsers"])
+            if "same_rate" in w else "–", None)),
         ("bridge CPU per message (ms)", lambda w, b: (w["inbound"]["cpu_ms_per_msg_bridge"], b.get("inbound", {}).get("cpu_ms_per_msg_bridge"))),
         ("test's CPU per message: sandbox + bench (ms)", lambda w, b: (
             round(w["inbound"]["cpu_ms_per_msg_sandbox"] + w["inbound"]["cpu_ms_per_msg_bench"], 3),
@@ -453,7 +496,9 @@ def table(res: dict) -> str:
         cells = []
         for w in res["wabridge"]:
             a, b = f(w, base.get(w["sessions"], {}))
-            if b is None:
+            if a == "–":
+                cells.append(a)
+            elif b is None:
                 cells.append(f"**{a}**")
             elif isinstance(a, str):
                 cells.append(f"**{a}** / {b}")
@@ -476,6 +521,8 @@ def main() -> int:
     ap.add_argument("--history", type=int, default=30000, help="stored messages for the memory row (0: skip)")
     ap.add_argument("--inject-threads", type=int, default=32)
     ap.add_argument("--no-baseline", action="store_true", help="wabridge only")
+    ap.add_argument("--no-same-rate", action="store_true",
+                    help="skip the one-session runs at each N's per-session rate")
     ap.add_argument("--chromium", default=SHELL, help="the browser the baseline launches (wabridge's default)")
     ap.add_argument("--timeout", type=float, default=300)
     args = ap.parse_args()
@@ -491,6 +538,12 @@ def main() -> int:
             res["wabridge"].append(s.wabridge(n))
             if not args.no_baseline:
                 res["baseline"].append(s.baseline(n))
+        rates = {w["sessions"]: w["inbound"]["msg_per_s"] / w["sessions"] for w in res["wabridge"] if w["sessions"] > 1}
+        if rates and not args.no_same_rate:
+            same = s.same_rate(rates)
+            for w in res["wabridge"]:
+                if w["sessions"] in same:
+                    w["same_rate"] = same[w["sessions"]]
         if args.history:
             res["history"] = s.history()
     finally:

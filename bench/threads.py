@@ -9,6 +9,7 @@ per session per second while idle, then per message over bursts of inbound
 messages. Optionally `perf record` (software clock) over the bursts.
 
     python3 bench/threads.py --sessions 40 --bursts 3
+    python3 bench/threads.py --sessions 1 --burst 1500 --rate 50
     WABRIDGE_BROWSER_FOREGROUND=true python3 bench/threads.py --sessions 40
 """
 
@@ -72,6 +73,8 @@ def main() -> int:
     ap.add_argument("--settle", type=float, default=30, help="seconds after linking before measuring")
     ap.add_argument("--idle", type=float, default=20, help="seconds of idle measurement")
     ap.add_argument("--inject-threads", type=int, default=32)
+    ap.add_argument("--rate", type=float, default=0,
+                    help="inbound messages per second over all sessions (0: as fast as possible)")
     ap.add_argument("--perf", metavar="FILE", help="perf record the browsers over the bursts into FILE")
     a = ap.parse_args()
 
@@ -109,7 +112,10 @@ def main() -> int:
         for n in range(a.bursts):
             rcv.reset()
 
+            start = time.monotonic()
             def one(k: int) -> None:
+                if a.rate:
+                    time.sleep(max(0.0, start + k / a.rate - time.monotonic()))
                 B.http("POST", b.sandbox_url + "/_sandbox/messages",
                        {"from": f"1555099{k % 97:04d}", "to": phones[k % len(phones)], "text": f"burst {n} {k}"})
 
