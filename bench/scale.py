@@ -19,7 +19,8 @@ Then once: one session fed at each N's per-session rate (the N-session
 burst's msg/s divided by N, evenly spaced, about 10 s of it), for the
 browsers' CPU per message of a page that gets messages as often as each of
 the N did but has the machine to itself (--no-same-rate skips it); and the
-daemon's RSS before and after --history stored messages on one session. The receiver's own ceiling is measured first and printed. Prints a
+daemon's RSS before and after --history stored messages on one session.
+The receiver's own ceiling is measured first and printed. Prints a
 markdown table and writes JSON. Standard library only (plus the baseline's
 node_modules, installed by `make bench-scale`).
 
@@ -325,13 +326,14 @@ class Scale:
         """One session, fed at each N's per-session rate (N -> msg/s):
         the browsers' CPU per message when a page gets messages as often
         as each of N pages did, without the other N - 1 browsers."""
-        log(f"== wabridge, 1 session at each N's per-session rate")
+        log("== wabridge, 1 session at each N's per-session rate")
         self.fresh_sandbox()
         d = B.Daemon(self.b, self.b.tmp / "data-same-rate")
         d.start()
         out = {}
         try:
-            code, body = d.api("POST", "/api/sessions", {"id": "s0", "webhooks": [{"url": self.rcv.url, "events": ["message"]}]})
+            hook = {"url": self.rcv.url, "events": ["message"]}
+            code, body = d.api("POST", "/api/sessions", {"id": "s0", "webhooks": [hook]})
             if code != 201:
                 raise B.BenchError(f"creating s0: HTTP {code} {body}")
             d.wait_status("s0", "SCAN_QR", time.monotonic())
