@@ -12,7 +12,7 @@ use crate::store::{Change, Op, Store, StoreError};
 use crate::webhook::dispatcher::Dispatcher;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 pub struct Pipeline {
     store: Store,
@@ -22,6 +22,11 @@ pub struct Pipeline {
     /// One writer of webhooks at a time, so the store and the cache agree.
     webhook_writes: Mutex<()>,
     commits: mpsc::UnboundedSender<CommitRequest>,
+    /// The place in the event log through which everything is on disk.
+    /// The live stream reads no further: an event read past it could be
+    /// lost in a crash and, stored again after the restart under a new
+    /// place, reach a reader twice.
+    durable: watch::Sender<u64>,
 }
 
 struct CommitRequest {
@@ -110,6 +115,8 @@ impl Pipeline {
         retention: std::time::Duration,
     ) -> Arc<Self> {
         let (tx, rx) = mpsc::unbounded_channel();
+        // Whatever the log holds at start is on disk.
+        let durable = watch::Sender::new(store.last_event_seq().unwrap_or(0));
         let pipeline = Arc::new(Pipeline {
             subscriptions: Subscriptions {
                 store: store.clone(),
@@ -121,6 +128,7 @@ impl Pipeline {
             live: broadcast::channel(8192).0,
             dispatcher,
             commits: tx,
+            durable,
         });
         tokio::spawn(pipeline.clone().group_commit(rx));
         tokio::spawn(prune_log(pipeline.store.clone(), retention));
@@ -142,7 +150,17 @@ impl Pipeline {
                 .iter_mut()
                 .map(|r| self.write(std::mem::take(&mut r.ops)))
                 .collect();
+            // The flush makes every commit before it durable: read where
+            // the log ends first.
+            let horizon = self.store.last_event_seq();
             let flushed = self.store.flush().await;
+            if let (Ok(h), Ok(())) = (horizon, &flushed) {
+                self.durable.send_if_modified(|d| {
+                    let moved = h > *d;
+                    *d = (*d).max(h);
+                    moved
+                });
+            }
             for (req, res) in group.into_iter().zip(written) {
                 let out = match (res, &flushed) {
                     (Ok((events, deliveries)), Ok(())) => {
@@ -218,9 +236,15 @@ impl Pipeline {
 
     /// For events that need not wait for the disk (status changes, QR):
     /// made durable by the store's periodic flush (≤ 500 ms).
+    /// The live stream shows it once the next group commit has flushed,
+    /// which this asks for.
     pub fn emit(&self, ev: Event) {
         match self.write(vec![Op::Event(ev)]) {
-            Ok((events, deliveries)) => self.announce(&events, deliveries),
+            Ok((events, deliveries)) => {
+                self.announce(&events, deliveries);
+                let (done, _) = oneshot::channel();
+                let _ = self.commits.send(CommitRequest { ops: vec![], done });
+            }
             Err(e) => tracing::error!("could not store an event: {e}"),
         }
     }
@@ -230,18 +254,23 @@ impl Pipeline {
         self.live.subscribe()
     }
 
-    /// Logged events after `after`, in order.
+    /// Logged events after `after`, in order, as far as they are durable.
     pub fn events_after(&self, after: u64, limit: usize) -> Result<Vec<LoggedEvent>, StoreError> {
-        self.store.events_after(after, limit)
+        let through = *self.durable.borrow();
+        let mut page = self.store.events_after(after, limit)?;
+        page.retain(|l| l.seq <= through);
+        Ok(page)
     }
 
-    /// The newest logged event's place, and the place through which the log
-    /// was pruned.
+    /// Changes when more of the log is durable (see `events_after`).
+    pub fn durable_horizon(&self) -> watch::Receiver<u64> {
+        self.durable.subscribe()
+    }
+
+    /// The newest durable event's place, and the place through which the
+    /// log was pruned.
     pub fn log_bounds(&self) -> Result<(u64, u64), StoreError> {
-        Ok((
-            self.store.last_event_seq()?,
-            self.store.events_pruned_through()?,
-        ))
+        Ok((*self.durable.borrow(), self.store.events_pruned_through()?))
     }
 
     /// Replaces a session's webhooks. None if the session does not exist.
@@ -330,5 +359,47 @@ async fn prune_log(store: Store, retention: std::time::Duration) {
             Err(e) => tracing::warn!("could not prune the event log: {e}"),
         }
         tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{EventKind, SessionId};
+
+    #[tokio::test]
+    async fn the_live_stream_reads_only_what_is_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let render: crate::webhook::Render = Arc::new(|_, _| unreachable!("no webhooks here"));
+        let dispatcher =
+            Dispatcher::spawn(store.clone(), Default::default(), render, None).unwrap();
+        let p = Pipeline::new(
+            store,
+            dispatcher,
+            None,
+            std::time::Duration::from_secs(3600),
+        );
+        let s = SessionId::parse("s").unwrap();
+        p.emit(Event::new(
+            &s,
+            EventKind::SessionStatus,
+            serde_json::json!({}),
+        ));
+        // Committed, but the group commit that flushes it has not run yet
+        // (this runtime has one thread): a crash now would lose it.
+        assert!(p.events_after(0, 10).unwrap().is_empty());
+        assert_eq!(p.log_bounds().unwrap().0, 0);
+        let mut horizon = p.durable_horizon();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            horizon.wait_for(|&d| d > 0),
+        )
+        .await
+        .expect("the emitted event was made durable")
+        .unwrap();
+        let page = p.events_after(0, 10).unwrap();
+        assert_eq!(page.len(), 1);
+        assert_eq!(page[0].event.event, EventKind::SessionStatus);
     }
 }

@@ -7,7 +7,6 @@ use crate::domain::Scope;
 use crate::domain::{Event, EventKind, LoggedEvent, MediaInfo, Message, SessionId, Wid};
 use crate::session::ChatInfo;
 use futures::{Stream, StreamExt};
-use tokio::sync::broadcast;
 
 /// One page of history, newest first; `next` continues it.
 pub struct HistoryPage {
@@ -151,9 +150,11 @@ impl Core {
     }
 
     /// Events from the log: those after `since` (a place the stream gave
-    /// before), else from now on; then each new one as it is committed. No
-    /// gap and no repeat: the log is read in order, the broadcast only
-    /// wakes the reader.
+    /// before), else from now on; then each new one once it is durable. No
+    /// gap and no repeat: the log is read in order and only as far as it is
+    /// on disk (an event lost in a crash is stored again after the
+    /// restart, under a new place), and the durable horizon only wakes
+    /// the reader.
     pub fn live(
         &self,
         session: Option<SessionId>,
@@ -162,7 +163,7 @@ impl Core {
     ) -> Result<impl Stream<Item = Live> + Send + use<>, CoreError> {
         const PAGE: usize = 256;
         // Subscribe before reading where the log ends: nothing slips between.
-        let wake = self.pipeline.subscribe();
+        let wake = self.pipeline.durable_horizon();
         let (last, pruned) = self.pipeline.log_bounds()?;
         let gone = since.is_some_and(|s| s < pruned);
         let start = match since {
@@ -204,11 +205,9 @@ impl Core {
                         }
                         continue;
                     }
-                    // Caught up: wait for the next commit (a lagging wake-up
-                    // is still a wake-up; the log has everything).
-                    match wake.recv().await {
-                        Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                        Err(broadcast::error::RecvError::Closed) => return None,
+                    // Caught up: wait until more of the log is durable.
+                    if wake.changed().await.is_err() {
+                        return None;
                     }
                 }
             }
