@@ -234,10 +234,9 @@ impl Pipeline {
             .unwrap_or_else(|_| Err(StoreError::Flush("the committer has stopped".into())))
     }
 
-    /// For events that need not wait for the disk (status changes, QR):
-    /// made durable by the store's periodic flush (≤ 500 ms).
-    /// The live stream shows it once the next group commit has flushed,
-    /// which this asks for.
+    /// For events whose caller need not wait for the disk (status changes,
+    /// QR): written and announced at once; a group commit's flush, which
+    /// this asks for, then makes it durable and shows it to the live stream.
     pub fn emit(&self, ev: Event) {
         match self.write(vec![Op::Event(ev)]) {
             Ok((events, deliveries)) => {
