@@ -71,9 +71,19 @@ async fn a_build_wa_js_cannot_run_on_is_incompatible_and_recovers_without_a_scan
 
     // A fixed build: the next retry comes back, linked, no QR.
     sb.post("/_sandbox/build", json!({})).await;
-    let a = d
-        .wait_status("a", "CONNECTED", Duration::from_secs(90))
+    d.wait_status("a", "CONNECTED", Duration::from_secs(90))
         .await;
+    // The restored page reports CONNECTED a moment before the driver has
+    // read its versions (and cleared the old build's details).
+    let a = eventually(
+        Duration::from_secs(15),
+        "the new build's versions",
+        || async {
+            let a = d.session("a").await;
+            (a["status"] == "CONNECTED" && a.get("details").is_none()).then_some(a)
+        },
+    )
+    .await;
     assert_eq!(a["me"]["phone"], "15550008881", "{a}");
     assert!(a.get("details").is_none(), "{a}");
     assert_eq!(a["versions"]["wa_web"], "2.3000.1000000000-sandbox");
