@@ -71,20 +71,93 @@ async fn a_build_wa_js_cannot_run_on_is_incompatible_and_recovers_without_a_scan
 
     // A fixed build: the next retry comes back, linked, no QR.
     sb.post("/_sandbox/build", json!({})).await;
-    d.wait_status("a", "CONNECTED", Duration::from_secs(90))
+    let a = d
+        .wait_status("a", "CONNECTED", Duration::from_secs(90))
         .await;
-    // The restored page reports CONNECTED a moment before the driver has
-    // read its versions (and cleared the old build's details).
-    let a = eventually(
-        Duration::from_secs(15),
-        "the new build's versions",
-        || async {
-            let a = d.session("a").await;
-            (a["status"] == "CONNECTED" && a.get("details").is_none()).then_some(a)
-        },
-    )
-    .await;
     assert_eq!(a["me"]["phone"], "15550008881", "{a}");
     assert!(a.get("details").is_none(), "{a}");
     assert_eq!(a["versions"]["wa_web"], "2.3000.1000000000-sandbox");
+}
+
+/// WhatsApp Web updates itself: told its build is out of date, an open page
+/// reloads into the new one, keeping its storage. The session stays linked
+/// (no QR), its record shows the new build as soon as it is CONNECTED again,
+/// and messages flow; an update to a build wa-js lacks members on makes it
+/// INCOMPATIBLE like a fresh start would.
+#[tokio::test]
+async fn whatsapp_web_updating_itself_shows_the_new_build_and_keeps_the_link() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = Sandbox::start(tmp.path(), &[]).await;
+    let d = Daemon::start(&tmp.path().join("data"), &format!("{}/", sb.url), &[]).await;
+    d.create_linked(&sb, "a", "15550008891").await;
+    let mut sse = http()
+        .get(format!("{}/api/events?session=a&key={KEY}", d.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sse.status(), 200);
+
+    let (code, v) = sb
+        .post(
+            "/_sandbox/build",
+            json!({"version": "2.3000.1011111111", "reload": true}),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["reloaded"], 1, "{v}");
+    // The record never shows the page linked on the old build once the new
+    // one is ready: poll until the versions move, and check each CONNECTED.
+    let a = eventually(Duration::from_secs(60), "the new build", || async {
+        let a = d.session("a").await;
+        (a["versions"]["wa_web"] == "2.3000.1011111111").then_some(a)
+    })
+    .await;
+    let a = if a["status"] == "CONNECTED" {
+        a
+    } else {
+        d.wait_status("a", "CONNECTED", Duration::from_secs(30))
+            .await
+    };
+    assert_eq!(a["versions"]["wa_web"], "2.3000.1011111111", "{a}");
+    assert!(a.get("details").is_none(), "{a}");
+    assert_eq!(a["me"]["phone"], "15550008891", "{a}");
+
+    // Messages flow on the new build, and no QR was ever asked for.
+    let (code, m) = sb
+        .post(
+            "/_sandbox/messages",
+            json!({"from": "15557770401", "to": "15550008891", "text": "after the update"}),
+        )
+        .await;
+    assert_eq!(code, 201, "{m}");
+    d.wait_message("a", m["id"].as_str().unwrap()).await;
+    let events = read_sse(&mut sse, |evs| {
+        evs.iter().any(|e| e.2["payload"]["id"] == m["id"])
+    })
+    .await;
+    assert!(
+        events.iter().any(|e| e.2["payload"]["id"] == m["id"]),
+        "the message on the stream: {events:?}"
+    );
+    assert!(
+        !events.iter().any(|e| e.1 == "session.qr"),
+        "a QR after the update: {events:?}"
+    );
+    drop(sse);
+
+    // An update to a build wa-js cannot run on.
+    sb.post(
+        "/_sandbox/build",
+        json!({"version": "2.3000.1022222222", "missing": ["chat.sendTextMessage"], "reload": true}),
+    )
+    .await;
+    let a = d
+        .wait_status("a", "INCOMPATIBLE", Duration::from_secs(60))
+        .await;
+    assert_eq!(a["details"]["wa_web"], "2.3000.1022222222", "{a}");
+    assert_eq!(
+        a["details"]["missing"],
+        json!(["chat.sendTextMessage"]),
+        "{a}"
+    );
 }

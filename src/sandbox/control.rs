@@ -340,16 +340,28 @@ async fn lose_replies(State(sb): State<Sandbox>, raw: Bytes) -> Res {
     Ok(Json(json!({"lose_replies": on})).into_response())
 }
 
-/// `{"version"?, "missing"?: ["chat.sendTextMessage", ...]}`: pages loaded
-/// from now on play this WhatsApp Web build; `{}` restores the normal one.
+/// `{"version"?, "missing"?: ["chat.sendTextMessage", ...], "reload"?:
+/// bool}`: pages loaded from now on play this WhatsApp Web build; `{}`
+/// restores the normal one. With `"reload": true` every open page is told
+/// to take it now and reloads, as WhatsApp Web does when the server says
+/// its build is out of date.
 async fn set_build(State(sb): State<Sandbox>, raw: Bytes) -> Res {
     let v: Value = serde_json::from_slice(&raw).unwrap_or_else(|_| json!({}));
     let build = json!({
         "version": v["version"].as_str(),
         "missing": v["missing"].as_array().cloned().unwrap_or_default(),
     });
-    sb.world.lock().await.build = build.clone();
-    Ok(Json(build).into_response())
+    let mut w = sb.world.lock().await;
+    w.build = build.clone();
+    let reloaded = if v["reload"].as_bool() == Some(true) {
+        w.send_all(&json!({"t": "update"}))
+    } else {
+        0
+    };
+    Ok(Json(
+        json!({"version": build["version"], "missing": build["missing"], "reloaded": reloaded}),
+    )
+    .into_response())
 }
 
 async fn drop_all(State(sb): State<Sandbox>) -> Res {

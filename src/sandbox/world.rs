@@ -345,6 +345,15 @@ impl World {
         }
     }
 
+    /// To every open page; how many there were.
+    pub(super) fn send_all(&self, msg: &Value) -> usize {
+        let text = msg.to_string();
+        for c in self.conns.values() {
+            let _ = c.tx.send(text.clone());
+        }
+        self.conns.len()
+    }
+
     pub fn account_online(&self, phone: &str) -> bool {
         self.conns
             .values()

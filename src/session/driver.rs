@@ -430,7 +430,6 @@ impl Driver {
 
         let mut gone = b.gone.clone();
         let mut ready = false;
-        let mut compat_checked = false;
         let ready_deadline = tokio::time::sleep(self.env.config.load_timeout);
         tokio::pin!(ready_deadline);
         let mut health = tokio::time::interval(HEALTH_TICK);
@@ -465,6 +464,15 @@ impl Driver {
                         for e in batch {
                             if matches!(e, BridgeEvent::Ready) {
                                 ready = true;
+                                // Once per page life (WhatsApp Web reloads
+                                // itself into a new build), and before the
+                                // events after `ready`: a restored page says
+                                // CONNECTED at once, and the record must not
+                                // show it linked with the last build's details.
+                                if let Some(o) = self.check_compat(&bridge, "wa-js came up without members bridge.js needs").await {
+                                    outcome = Some(o);
+                                    break;
+                                }
                             }
                             if self.inbound.take(&bridge, &e, &mut ops).await {
                                 continue;
@@ -478,12 +486,6 @@ impl Driver {
                         self.inbound.commit(ops).await;
                         if let Some(o) = outcome {
                             return o;
-                        }
-                        if ready && !compat_checked {
-                            compat_checked = true;
-                            if let Some(o) = self.check_compat(&bridge, "wa-js came up without members bridge.js needs").await {
-                                return o;
-                            }
                         }
                         self.inbound.catch_up_if_due(&bridge).await;
                         if to_background && self.state.borrow().status == Status::Connected {

@@ -279,6 +279,11 @@
         emit('chat.new_message', m);
         break;
       }
+      case 'update':
+        // A newer build is out: WhatsApp Web reloads itself into it, keeping
+        // its storage (and so its link).
+        location.reload();
+        break;
       case 'logout':
         creds_db('delete').catch(() => {});
         creds = null;
