@@ -1,6 +1,6 @@
 //! Command line and environment. Every flag has a `WABRIDGE_*` twin.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum, builder::BoolishValueParser};
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 #[derive(Parser, Debug)]
@@ -162,27 +162,27 @@ pub struct ServeArgs {
     #[arg(long, env = "WABRIDGE_CHROMIUM")]
     pub chromium: Option<PathBuf>,
     /// Run Chromium without its own sandbox (always so as root; set in containers).
-    #[arg(long, env = "WABRIDGE_CHROMIUM_NO_SANDBOX")]
+    #[arg(long, env = "WABRIDGE_CHROMIUM_NO_SANDBOX", value_parser = BoolishValueParser::new())]
     pub chromium_no_sandbox: bool,
     /// Let the headless shell draw the pages. Off by default: pages run as
     /// ever but are never rendered, which takes most of a browser's CPU per
     /// message. On to debug a page with screenshots, or should a WhatsApp
     /// Web build wait on animation frames.
-    #[arg(long, env = "WABRIDGE_BROWSER_FRAMES")]
+    #[arg(long, env = "WABRIDGE_BROWSER_FRAMES", value_parser = BoolishValueParser::new())]
     pub browser_frames: bool,
     /// Give each page a renderer process of its own (Chromium's default).
     /// Without Chromium's sandbox (as root, in containers) a session's
     /// browser is otherwise one process (`--single-process`): a third less
     /// memory and faster starts. Use this should a WhatsApp Web build
     /// misbehave in it.
-    #[arg(long, env = "WABRIDGE_BROWSER_MULTI_PROCESS")]
+    #[arg(long, env = "WABRIDGE_BROWSER_MULTI_PROCESS", value_parser = BoolishValueParser::new())]
     pub browser_multi_process: bool,
     /// Keep a linked page a foreground tab. By default it is hidden once
     /// linked, as a background tab: its timers wake at most once a second,
     /// which at a hundred sessions saves about a quarter of the browsers'
     /// CPU per message. Use this should a WhatsApp Web build slow down in
     /// the background. `--browser-frames` implies it.
-    #[arg(long, env = "WABRIDGE_BROWSER_FOREGROUND")]
+    #[arg(long, env = "WABRIDGE_BROWSER_FOREGROUND", value_parser = BoolishValueParser::new())]
     pub browser_foreground: bool,
     /// The WhatsApp Web URL sessions open.
     #[arg(
@@ -196,7 +196,7 @@ pub struct ServeArgs {
     #[arg(long = "wajs", alias = "wajs-path", env = "WABRIDGE_WAJS")]
     pub wajs: Option<PathBuf>,
     /// Also run the sandbox and point sessions at it.
-    #[arg(long, env = "WABRIDGE_SANDBOX")]
+    #[arg(long, env = "WABRIDGE_SANDBOX", value_parser = BoolishValueParser::new())]
     pub sandbox: bool,
     /// Address of the embedded sandbox.
     #[arg(
@@ -208,7 +208,7 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub sandbox_world: SandboxWorldArgs,
     /// Print each new QR in the terminal.
-    #[arg(long, env = "WABRIDGE_PRINT_QR")]
+    #[arg(long, env = "WABRIDGE_PRINT_QR", value_parser = BoolishValueParser::new())]
     pub print_qr: bool,
     /// The session of open-wa EASY API calls that name none (`POST /{method}`);
     /// by default the only session there is.
@@ -345,7 +345,7 @@ pub struct PacingArgs {
     #[arg(long, env = "WABRIDGE_SEND_JITTER_MS", default_value_t = 0)]
     pub send_jitter_ms: u64,
     /// Show "typing…" in the chat before sending a text.
-    #[arg(long, env = "WABRIDGE_SEND_TYPING")]
+    #[arg(long, env = "WABRIDGE_SEND_TYPING", value_parser = BoolishValueParser::new())]
     pub send_typing: bool,
 }
 
@@ -498,4 +498,50 @@ impl ServeArgs {
 
 fn parse_session_id(s: &str) -> Result<crate::domain::SessionId, String> {
     crate::domain::SessionId::parse(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{ArgAction, CommandFactory};
+
+    /// Every boolean setting read from the environment takes what container
+    /// files and shells write: `1`/`0`, `yes`/`no`, `on`/`off` as well as
+    /// `true`/`false`, and refuses anything else.
+    #[test]
+    fn boolean_settings_take_the_usual_spellings() {
+        let cli = Cli::command();
+        let mut checked = 0;
+        for cmd in cli.get_subcommands() {
+            for arg in cmd.get_arguments() {
+                if arg.get_env().is_none() || !matches!(arg.get_action(), ArgAction::SetTrue) {
+                    continue;
+                }
+                // The same argument, its value given on the command line.
+                let one =
+                    clap::Command::new("t").arg(arg.clone().action(ArgAction::Set).num_args(1));
+                let long = arg.get_long().unwrap();
+                let parse = |v: &str| {
+                    one.clone()
+                        .try_get_matches_from(["t", &format!("--{long}={v}")])
+                        .map(|m| *m.get_one::<bool>(arg.get_id().as_str()).unwrap())
+                };
+                for (v, want) in [
+                    ("true", true),
+                    ("1", true),
+                    ("yes", true),
+                    ("on", true),
+                    ("false", false),
+                    ("0", false),
+                    ("no", false),
+                    ("off", false),
+                ] {
+                    assert_eq!(parse(v).ok(), Some(want), "{:?} = {v}", arg.get_env());
+                }
+                assert!(parse("maybe").is_err(), "{:?}", arg.get_env());
+                checked += 1;
+            }
+        }
+        assert!(checked >= 7, "{checked}");
+    }
 }
