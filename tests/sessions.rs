@@ -454,17 +454,23 @@ async fn generated_api_key_is_kept_private_and_reused() {
     assert_eq!(r.status(), 200);
 }
 
+/// Ten sessions linked at once all connect; then, after traffic and a
+/// quiet spell longer than an idle thread of tokio's blocking pool lives
+/// (10 s), each still runs the browser it was linked with: the kernel ends a
+/// browser when the thread that launched it ends (`PR_SET_PDEATHSIG`).
 #[tokio::test]
-async fn ten_sessions_at_once_all_connect() {
+async fn ten_sessions_at_once_all_connect_and_keep_their_browsers() {
     let tmp = tempfile::tempdir().unwrap();
     let sb = Sandbox::start(tmp.path(), &[]).await;
     let d = Daemon::start(&tmp.path().join("data"), &wa_url(&sb), &[]).await;
+    // Deliveries leaving the outbox are writes that meet the group flushes.
+    let r = Receiver::start().await;
     for i in 0..10 {
         let (code, _) = d
             .call(
                 "POST",
                 "/api/sessions",
-                Some(json!({"id": format!("m{i}")})),
+                Some(json!({"id": format!("m{i}"), "webhooks": [{"url": r.url, "events": ["*"]}]})),
             )
             .await;
         assert_eq!(code, 201);
@@ -486,6 +492,25 @@ async fn ten_sessions_at_once_all_connect() {
             .unwrap()
             .iter()
             .all(|s| s["status"] == "CONNECTED")
+    );
+
+    let pids: Vec<_> = (0..10).map(|i| d.browser_pid(&format!("m{i}"))).collect();
+    assert!(pids.iter().all(Option::is_some), "{pids:?}");
+    let phones: Vec<String> = (0..10).map(|i| format!("1555010{i:04}")).collect();
+    let bursts = phones
+        .iter()
+        .map(|p| contact_messages(&sb, p, 50, 5, "burst"));
+    let sent = futures::future::join_all(bursts).await;
+    let last = &sent[9].last().unwrap().0;
+    d.wait_message("m9", last).await;
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    let now: Vec<_> = (0..10).map(|i| d.browser_pid(&format!("m{i}"))).collect();
+    let log = d.proc.log_text();
+    assert_eq!(now, pids, "browsers replaced: {}", tail(&log, 20));
+    assert!(
+        !log.contains("relaunching the browser"),
+        "{}",
+        tail(&log, 20)
     );
 }
 

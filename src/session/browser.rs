@@ -181,7 +181,12 @@ pub async fn launch(
         .kill_on_drop(true)
         .process_group(0);
     // If the daemon dies, the kernel ends the browser's main process; its
-    // children go with the group cleanup on the next start.
+    // children go with the group cleanup on the next start. The kernel
+    // sends this when the *thread* that spawned the browser ends, not the
+    // process: browsers must be launched from threads that live as long as
+    // the daemon (tokio's workers). A worker handed to `block_in_place`
+    // joins the blocking pool and retires after 10 idle seconds, taking
+    // the browsers it launched with it (tried for store writes, 2026-12-03).
     unsafe {
         cmd.pre_exec(|| {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
