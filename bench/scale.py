@@ -293,6 +293,12 @@ class Scale:
         log(f"   inbound {json.dumps(out['inbound'])}")
         out["outbound_msg_per_s"] = self.outbound(d, ids, phones)
         log(f"   outbound {out['outbound_msg_per_s']} msg/s")
+        # A browser replaced since the measurements began (a crash, a
+        # recycle) is a finding, and leaves the browsers' CPU figures short.
+        out["browsers_replaced"] = sum(d.browser_pgid(sid) != g for sid, g in zip(ids, pgids))
+        if out["browsers_replaced"]:
+            log(f"   WARNING: {out['browsers_replaced']} of {n} browsers were replaced during the run; "
+                f"see the daemon's log, {d.proc.log}")
         for how in ("graceful", "kill"):
             old = {sid: d.browser_pgid(sid) for sid in ids}
             if how == "graceful":
