@@ -105,8 +105,8 @@ async fn whatsapp_web_updating_itself_shows_the_new_build_and_keeps_the_link() {
         .await;
     assert_eq!(code, 200, "{v}");
     assert_eq!(v["reloaded"], 1, "{v}");
-    // The record never shows the page linked on the old build once the new
-    // one is ready: poll until the versions move, and check each CONNECTED.
+    // The versions move with the reload (the driver reads them at each
+    // page's `ready`), and the session comes back linked without a scan.
     let a = eventually(Duration::from_secs(60), "the new build", || async {
         let a = d.session("a").await;
         (a["versions"]["wa_web"] == "2.3000.1011111111").then_some(a)
