@@ -479,7 +479,14 @@ impl Store {
     /// next flush), dropped when it fails.
     fn write<T>(&self, f: impl FnOnce(&WriteTransaction) -> Result<T>) -> Result<T> {
         self.pending.usable()?;
-        let mut tx = self.db.begin_write()?;
+        // A durable commit holds redb's writer lock through its fsync, which
+        // a loaded disk can stretch to seconds: wait for it off the async
+        // workers, or two such waits stop every task of the daemon.
+        let mut tx = if self.pending.flushing.try_lock().is_err() {
+            off_the_workers(|| self.db.begin_write())?
+        } else {
+            self.db.begin_write()?
+        };
         tx.set_durability(Durability::None)?;
         match f(&tx) {
             Ok(out) => {
@@ -1361,6 +1368,16 @@ impl Pending {
 
 /// A durable commit, if anything was committed since the last one: it makes
 /// the commits before it durable too.
+/// Runs `f`, which may block, without holding up the other tasks of a
+/// multi-threaded tokio runtime (elsewhere, as is).
+fn off_the_workers<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 fn durable(db: &Database, p: &Pending) -> Result<()> {
     let _one = p.flushing.lock().unwrap_or_else(|e| e.into_inner());
     if !p.dirty.swap(false, Relaxed) {
@@ -1734,5 +1751,43 @@ mod tests {
         );
         assert_eq!(store.events_pruned_through().unwrap(), all[5].seq);
         assert!(store.events_after(0, 100).unwrap().is_empty());
+    }
+
+    /// A write that has to wait for a durable commit (its fsync holds redb's
+    /// writer) waits off the async workers: with one worker busy waiting,
+    /// another task still runs.
+    #[test]
+    fn a_write_waiting_for_a_flush_leaves_the_runtime_running() {
+        use std::sync::mpsc::channel;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        // A durable commit in progress, held open as a slow disk would.
+        let (held_tx, held) = channel();
+        let (release, release_rx) = channel::<()>();
+        let s = store.clone();
+        let flush = std::thread::spawn(move || {
+            let _one = s.pending.flushing.lock().unwrap();
+            let tx = s.db.begin_write().unwrap();
+            held_tx.send(()).unwrap();
+            release_rx.recv().unwrap();
+            tx.commit().unwrap();
+        });
+        held.recv().unwrap();
+
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        let writer = rt.spawn(async move { store.insert_in(META, b"k", b"v") });
+        let (ran_tx, ran) = channel();
+        rt.spawn(async move { ran_tx.send(()).unwrap() });
+        let other_ran = ran.recv_timeout(std::time::Duration::from_secs(10)).is_ok();
+        release.send(()).unwrap();
+        rt.block_on(writer).unwrap().unwrap();
+        flush.join().unwrap();
+        assert!(
+            other_ran,
+            "the only worker was held by a write waiting for the flush"
+        );
     }
 }
