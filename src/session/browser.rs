@@ -184,9 +184,9 @@ pub async fn launch(
     // children go with the group cleanup on the next start. The kernel
     // sends this when the *thread* that spawned the browser ends, not the
     // process: browsers must be launched from threads that live as long as
-    // the daemon (tokio's workers). A worker handed to `block_in_place`
-    // joins the blocking pool and retires after 10 idle seconds, taking
-    // the browsers it launched with it (tried for store writes, 2026-12-03).
+    // the daemon. The runtime's threads never retire (see `main.rs`): with
+    // tokio's default, a worker that went through `block_in_place` retired
+    // after 10 idle seconds and took the browsers it had launched with it.
     unsafe {
         cmd.pre_exec(|| {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
