@@ -1366,10 +1366,10 @@ impl Pending {
     }
 }
 
-/// A durable commit, if anything was committed since the last one: it makes
-/// the commits before it durable too.
 /// Runs `f`, which may block, without holding up the other tasks of a
-/// multi-threaded tokio runtime (elsewhere, as is).
+/// multi-threaded tokio runtime (elsewhere, as is). The daemon's runtime
+/// keeps its threads (`main.rs`): a browser ends with the thread that
+/// launched it, and this hands a worker's thread to the blocking pool.
 fn off_the_workers<T>(f: impl FnOnce() -> T) -> T {
     use tokio::runtime::{Handle, RuntimeFlavor};
     match Handle::try_current() {
@@ -1378,6 +1378,8 @@ fn off_the_workers<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
+/// A durable commit, if anything was committed since the last one: it makes
+/// the commits before it durable too.
 fn durable(db: &Database, p: &Pending) -> Result<()> {
     let _one = p.flushing.lock().unwrap_or_else(|e| e.into_inner());
     if !p.dirty.swap(false, Relaxed) {
