@@ -1258,6 +1258,72 @@ async fn a_send_caught_by_a_dropped_connection_goes_out_once_when_it_is_back() {
     assert_eq!(stored["id"], first["id"]);
 }
 
+/// A send the connection never carried (dead, not yet known to be) when
+/// the browser was killed. WhatsApp Web keeps it with its clock in its
+/// storage and sends it once it is back, under the same id: the contact
+/// gets it once, the history's record of it moves from pending to sent, and
+/// a retry under the same Idempotency-Key is answered with it. (The
+/// sandbox's page used to keep unsent messages in memory only: they were
+/// lost with the browser and stayed pending in the history for ever.)
+#[tokio::test]
+async fn a_send_caught_in_a_killed_browser_goes_out_when_the_browser_is_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sb, d) = setup(tmp.path(), json!([])).await;
+    const TO: &str = "15557770203";
+    let on_phone = || with_text(&sb, "kept through the crash");
+    let send = |d_url: String| async move {
+        http()
+            .post(format!("{d_url}/api/sessions/shop/messages"))
+            .bearer_auth(KEY)
+            .header("Idempotency-Key", "crash-1")
+            .json(&json!({"to": TO, "text": "kept through the crash"}))
+            .send()
+            .await
+            .unwrap()
+    };
+    let history = || async {
+        let (_, v) = d
+            .call("GET", &format!("/api/sessions/shop/messages?chat={TO}"), None)
+            .await;
+        v["messages"].as_array().cloned().unwrap_or_default()
+    };
+    let (code, _) = sb.post("/_sandbox/lose-sends", json!({"on": true})).await;
+    assert_eq!(code, 200);
+    let pending = tokio::spawn(send(d.url.clone()));
+    // The page shows it with its clock; WhatsApp never heard of it.
+    let shown: Value = eventually(Duration::from_secs(20), "the pending message", || async {
+        history().await.into_iter().find(|m| m["ack"] == "pending")
+    })
+    .await;
+    sb.post("/_sandbox/lose-sends", json!({"on": false})).await;
+    assert!(on_phone().await.is_empty());
+    let pid = d.browser_pid("shop").expect("the browser's pid");
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    assert_eq!(pending.await.unwrap().status(), 503, "an unknown outcome");
+    d.wait_status("shop", "CONNECTED", Duration::from_secs(60))
+        .await;
+
+    let sent: Value = eventually(Duration::from_secs(30), "the message sent and acked", || async {
+        let mine = history().await;
+        (mine.len() == 1 && mine[0]["ack"] == "delivered").then(|| mine[0].clone())
+    })
+    .await;
+    assert_eq!(sent["id"], shown["id"], "the same message, not a new one");
+    let phone = on_phone().await;
+    assert_eq!(phone.len(), 1, "sent once: {phone:?}");
+    assert_eq!(phone[0]["id"], shown["id"]);
+    let retry: Value = eventually(Duration::from_secs(30), "the retry's answer", || async {
+        let r = send(d.url.clone()).await;
+        let ok = r.status().is_success();
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        ok.then_some(v)
+    })
+    .await;
+    assert_eq!(retry["id"], shown["id"], "{retry}");
+    assert_eq!(on_phone().await.len(), 1);
+    assert_eq!(history().await.len(), 1);
+}
+
 /// WhatsApp Web keeps every message it loads in memory for the life of
 /// the page, so a busy page grows without end. The daemon drops the page's
 /// copies of messages it has stored (`--trim-page-messages-every`), as

@@ -29,6 +29,7 @@ pub fn routes() -> Router<Sandbox> {
         .route("/accounts/{phone}/unlink", post(unlink))
         .route("/drop", post(drop_all))
         .route("/lose-replies", post(lose_replies))
+        .route("/lose-sends", post(lose_sends))
         .route("/build", post(set_build))
         .route("/contacts/{phone}", axum::routing::put(set_profile))
         .route("/pictures/{phone}", axum::routing::get(picture))
@@ -334,10 +335,25 @@ async fn unlink(State(sb): State<Sandbox>, Path(phone): Path<String>) -> Res {
 /// `{"on": bool}`: while on, sends are taken (and reach the contact) but
 /// the device never hears back, as when its connection dies just after.
 async fn lose_replies(State(sb): State<Sandbox>, raw: Bytes) -> Res {
-    let v: Value = serde_json::from_slice(&raw).unwrap_or_default();
+    switch(&sb, &raw, "lose_replies", |w, on| w.lose_replies = on).await
+}
+
+/// `{"on"}`: sends from devices are lost on the way, unheard and unanswered.
+async fn lose_sends(State(sb): State<Sandbox>, raw: Bytes) -> Res {
+    switch(&sb, &raw, "lose_sends", |w, on| w.lose_sends = on).await
+}
+
+/// `{"on"}` (on if left out) for one of the world's failure switches.
+async fn switch(
+    sb: &Sandbox,
+    raw: &Bytes,
+    name: &'static str,
+    set: impl FnOnce(&mut super::world::World, bool),
+) -> Res {
+    let v: Value = serde_json::from_slice(raw).unwrap_or_default();
     let on = v["on"].as_bool().unwrap_or(true);
-    sb.world.lock().await.lose_replies = on;
-    Ok(Json(json!({"lose_replies": on})).into_response())
+    set(&mut *sb.world.lock().await, on);
+    Ok(Json(json!({ name: on })).into_response())
 }
 
 /// `{"version"?, "missing"?: ["chat.sendTextMessage", ...], "reload"?:

@@ -70,6 +70,7 @@ async fn handle(sb: &Sandbox, conn: u64, v: Value) {
                 .unwrap_or_default();
             w.received(conn, &ids);
         }
+        "send" if w.lose_sends => {}
         "send" => match w.outbound(conn, &v["msg"]) {
             Ok(msg) => {
                 if !w.lose_replies {

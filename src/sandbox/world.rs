@@ -244,6 +244,9 @@ pub struct World {
     /// Sends are taken but their answers never reach the device, as when a
     /// connection dies right after a send (`POST /_sandbox/lose-replies`).
     pub lose_replies: bool,
+    /// Sends never reach the server, as on a connection that is dead but
+    /// not yet known to be (`POST /_sandbox/lose-sends`).
+    pub lose_sends: bool,
     /// The WhatsApp Web build pages get: `{"version", "missing": [wa-js
     /// members this build lacks]}` (`POST /_sandbox/build`); `{}` is the
     /// normal one.
@@ -302,6 +305,7 @@ impl World {
             next_conn: 1,
             dirty: false,
             lose_replies: false,
+            lose_sends: false,
             build: json!({}),
         }
     }

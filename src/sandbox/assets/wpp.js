@@ -23,25 +23,47 @@
   const byId = new Map(); // serialized msg id -> Msg
   const knownContacts = new Set(); // chats known to be on WhatsApp
 
-  // Link credentials live in IndexedDB, as WhatsApp Web keeps them: its
-  // commits reach the disk at once, so a killed browser keeps its link.
-  function creds_db(op, value) {
+  // The link credentials and the outbox live in IndexedDB, as WhatsApp
+  // Web keeps them: its commits reach the disk at once, so a killed
+  // browser keeps its link and the messages it had not sent yet.
+  let opened = null;
+  function idb() {
+    if (!opened) {
+      opened = new Promise((resolve, reject) => {
+        const open = window.indexedDB.open('wabridge-sandbox', 1);
+        open.onupgradeneeded = () => open.result.createObjectStore('kv');
+        open.onerror = () => { opened = null; reject(open.error); };
+        open.onsuccess = () => resolve(open.result);
+      });
+    }
+    return opened;
+  }
+
+  // op: get, put, delete; list and clear take every key that starts with `key`.
+  async function kv(op, key, value) {
+    const db = await idb();
     return new Promise((resolve, reject) => {
-      const open = window.indexedDB.open('wabridge-sandbox', 1);
-      open.onupgradeneeded = () => open.result.createObjectStore('kv');
-      open.onerror = () => reject(open.error);
-      open.onsuccess = () => {
-        const db = open.result;
-        const tx = db.transaction('kv', op === 'get' ? 'readonly' : 'readwrite');
-        const kv = tx.objectStore('kv');
-        let req;
-        if (op === 'get') req = kv.get(CREDS);
-        else if (op === 'put') req = kv.put(value, CREDS);
-        else req = kv.delete(CREDS);
-        tx.oncomplete = () => { db.close(); resolve(req.result); };
-        tx.onerror = () => { db.close(); reject(tx.error); };
-      };
+      const tx = db.transaction('kv', op === 'get' || op === 'list' ? 'readonly' : 'readwrite');
+      const store = tx.objectStore('kv');
+      const prefix = IDBKeyRange.bound(key, key + '\uffff');
+      let req;
+      if (op === 'get') req = store.get(key);
+      else if (op === 'put') req = store.put(value, key);
+      else if (op === 'list') req = store.getAll(prefix);
+      else req = store.delete(op === 'clear' ? prefix : key);
+      tx.oncomplete = () => resolve(req.result);
+      tx.onerror = () => reject(tx.error);
     });
+  }
+  const creds_db = (op, value) => kv(op, CREDS, value);
+
+  // Outbox writes, in the order they were made.
+  const OUTBOX = 'sandbox.outbox/';
+  let outboxWrites = Promise.resolve();
+  function outbox(op, key, value) {
+    outboxWrites = outboxWrites.then(() => kv(op, OUTBOX + key, value))
+      .catch((e) => console.error('sandbox: outbox write failed', e));
+    return outboxWrites;
   }
 
   function emit(name, data) {
@@ -193,6 +215,7 @@
       case 'ready': {
         creds = Object.assign(creds || {}, { phone: v.phone, name: v.name, platform: v.platform });
         for (const w of v.history || []) { const m = toMsg(w); m.isNewMsg = false; store(m); }
+        if (!restored) { restored = true; await restoreOutbox(); }
         online = true;
         if (!mainReady) { mainReady = true; emit('conn.main_ready'); }
         emit('conn.stream_mode_changed', 'MAIN');
@@ -291,6 +314,7 @@
         byId.clear();
         for (const [, u] of unconfirmed) for (const w of u.waiters) w[1](new Error('logged out'));
         unconfirmed.clear();
+        outbox('clear', '');
         emit('conn.logout');
         emit('conn.require_auth');
         break;
@@ -326,8 +350,11 @@
   // Sends WhatsApp has not confirmed. As in WhatsApp Web, a connection
   // that is down or drops mid-send does not fail a message: it keeps its
   // clock and goes again, under the same id (which the server takes once),
-  // when the connection is back. Only WhatsApp's refusal fails it.
+  // when the connection is back. Only WhatsApp's refusal fails it. They are
+  // kept in the outbox too: a page that reloads, or a browser killed and
+  // started again, sends them once it is back.
   const unconfirmed = new Map(); // id -> { req, waiters: [[resolve, reject]], inFlight }
+  let restored = false;
 
   function transmit(id) {
     const u = unconfirmed.get(id);
@@ -335,6 +362,7 @@
     u.inFlight = true;
     const settle = (i, v) => {
       unconfirmed.delete(id);
+      outbox('delete', id);
       for (const w of u.waiters) w[i](v);
     };
     call('send', { msg: u.req }).then((value) => settle(0, value), (e) => {
@@ -345,11 +373,45 @@
 
   function confirmed(req) {
     return new Promise((resolve, reject) => {
-      const u = unconfirmed.get(req.id) || { req, waiters: [], inFlight: false };
+      let u = unconfirmed.get(req.id);
+      if (!u) {
+        u = { req, waiters: [], inFlight: false };
+        unconfirmed.set(req.id, u);
+        outbox('put', req.id, req);
+      }
       u.waiters.push([resolve, reject]);
-      unconfirmed.set(req.id, u);
       transmit(req.id);
     });
+  }
+
+  // The message as the device shows it before WhatsApp's receipt: ack 0.
+  function localMsg(req) {
+    return toMsg(Object.assign({ from_me: true, peer: wid(req.to).user, ack: 0, t: req.t, text: null, caption: null, media: null }, req,
+      { media: req.media ? Object.assign({ size: Math.floor(req.media.data.length * 3 / 4) }, req.media) : null }));
+  }
+
+  // WhatsApp's answer moves the message's ack: sent, or failed (-1).
+  function settled(local, confirming) {
+    return confirming.then((value) => {
+      local.ack = Math.max(local.ack, value.ack);
+      emit('chat.msg_ack_change', { ack: value.ack, chat: local.id.remote, ids: [local.id] });
+      return value;
+    }, (e) => {
+      local.ack = -1;
+      emit('chat.msg_ack_change', { ack: -1, chat: local.id.remote, ids: [local.id] });
+      throw e;
+    });
+  }
+
+  // A page life's first connection: the outbox of the one before goes out.
+  async function restoreOutbox() {
+    const reqs = await kv('list', OUTBOX).catch(() => []);
+    for (const req of reqs || []) {
+      if (unconfirmed.has(req.id)) continue;
+      let local = byId.get(req.id);
+      if (!local) { local = localMsg(req); local.isNewMsg = false; store(local); }
+      settled(local, confirmed(req)).catch(() => {});
+    }
   }
 
   function newMsgId(to) {
@@ -370,20 +432,10 @@
     // wa-js takes the id to use (options.messageId) as WhatsApp Web does.
     const id = options && options.messageId ? 'true_' + to + '_' + options.messageId : newMsgId(to);
     const mentions = options && options.mentionedList ? ids(options.mentionedList) : [];
-    const req = Object.assign({ id, to, mentions, reply_to: quoted ? (typeof quoted === 'string' ? quoted : quoted._serialized || quoted.id._serialized) : null }, fields);
-    const local = toMsg(Object.assign({ from_me: true, peer: wid(to).user, ack: 0, t: Math.floor(Date.now() / 1000), text: null, caption: null, media: null }, req,
-      { media: req.media ? Object.assign({ size: Math.floor(req.media.data.length * 3 / 4) }, req.media) : null }));
+    const req = Object.assign({ id, to, mentions, t: Math.floor(Date.now() / 1000), reply_to: quoted ? (typeof quoted === 'string' ? quoted : quoted._serialized || quoted.id._serialized) : null }, fields);
+    const local = localMsg(req);
     if (store(local)) emit('chat.new_message', local);
-    let value;
-    try {
-      value = await confirmed(req);
-    } catch (e) {
-      local.ack = -1;
-      emit('chat.msg_ack_change', { ack: -1, chat: local.id.remote, ids: [local.id] });
-      throw e;
-    }
-    local.ack = Math.max(local.ack, value.ack);
-    emit('chat.msg_ack_change', { ack: value.ack, chat: local.id.remote, ids: [local.id] });
+    await settled(local, confirmed(req));
     return { id, ack: local.ack, from: local.from._serialized, to: local.to._serialized, sendMsgResult: Promise.resolve({ messageSendResult: 'OK' }) };
   }
 
