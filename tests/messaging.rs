@@ -1283,7 +1283,11 @@ async fn a_send_caught_in_a_killed_browser_goes_out_when_the_browser_is_back() {
     };
     let history = || async {
         let (_, v) = d
-            .call("GET", &format!("/api/sessions/shop/messages?chat={TO}"), None)
+            .call(
+                "GET",
+                &format!("/api/sessions/shop/messages?chat={TO}"),
+                None,
+            )
             .await;
         v["messages"].as_array().cloned().unwrap_or_default()
     };
@@ -1303,10 +1307,14 @@ async fn a_send_caught_in_a_killed_browser_goes_out_when_the_browser_is_back() {
     d.wait_status("shop", "CONNECTED", Duration::from_secs(60))
         .await;
 
-    let sent: Value = eventually(Duration::from_secs(30), "the message sent and acked", || async {
-        let mine = history().await;
-        (mine.len() == 1 && mine[0]["ack"] == "delivered").then(|| mine[0].clone())
-    })
+    let sent: Value = eventually(
+        Duration::from_secs(30),
+        "the message sent and acked",
+        || async {
+            let mine = history().await;
+            (mine.len() == 1 && mine[0]["ack"] == "delivered").then(|| mine[0].clone())
+        },
+    )
     .await;
     assert_eq!(sent["id"], shown["id"], "the same message, not a new one");
     let phone = on_phone().await;
