@@ -1758,6 +1758,69 @@ mod tests {
     /// A write that has to wait for a durable commit (its fsync holds redb's
     /// writer) waits off the async workers: with one worker busy waiting,
     /// another task still runs.
+    /// A crash takes back commits not yet durable, but readers may have
+    /// seen their places in the event log (a client's `Last-Event-ID`):
+    /// after the crash the log goes on above every place seen, never
+    /// handing one out again for a different event. The crash is real: a
+    /// child process writes and dies without a flush.
+    #[test]
+    fn after_a_crash_no_place_in_the_event_log_is_handed_out_twice() {
+        const CHILD: &str = "WABRIDGE_STORE_CRASH_CHILD";
+        let s = SessionId::parse("s").unwrap();
+        let change = |id: &str| Change {
+            op: msg(&s, id, 1),
+            deliveries: vec![],
+        };
+        if let Ok(dir) = std::env::var(CHILD) {
+            let store = Store::open(Path::new(&dir)).unwrap();
+            store.commit(&[change("durable")]).unwrap();
+            durable(&store.db, &store.pending).unwrap();
+            // No flush from here on: the flusher waits on this lock.
+            let _no_flush = store.pending.flushing.lock().unwrap();
+            store.commit(&[change("lost")]).unwrap();
+            println!("seen {}", store.last_event_seq().unwrap());
+            use std::io::Write as _;
+            std::io::stdout().flush().unwrap();
+            unsafe { libc::_exit(0) };
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "store::tests::after_a_crash_no_place_in_the_event_log_is_handed_out_twice",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD, dir.path())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let seen: u64 = stdout
+            .lines()
+            .find_map(|l| l.split_once("seen ")?.1.trim().parse().ok())
+            .unwrap_or_else(|| {
+                panic!(
+                    "the child said nothing: {stdout} {}",
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            });
+
+        let store = open_when_free(dir.path());
+        assert!(store.message(&s, "durable").unwrap().is_some());
+        // The premise: the crash took the last commit back.
+        assert!(
+            store.message(&s, "lost").unwrap().is_none(),
+            "the commit survived the crash"
+        );
+        assert!(store.last_event_seq().unwrap() < seen);
+        store.commit(&[change("after")]).unwrap();
+        let next = store.last_event_seq().unwrap();
+        assert!(
+            next > seen,
+            "place {next} handed out again (seen {seen} before the crash)"
+        );
+    }
+
     #[test]
     fn a_write_waiting_for_a_flush_leaves_the_runtime_running() {
         use std::sync::mpsc::channel;
