@@ -373,11 +373,13 @@ class Scale:
     # -- the baseline
 
     def baseline(self, n: int) -> dict:
-        log(f"== baseline (Node + puppeteer), {n} session(s)")
+        shared = self.args.baseline_shared
+        log(f"== baseline (Node + puppeteer{', one shared browser' if shared else ''}), {n} session(s)")
         self.fresh_sandbox()
         proc = subprocess.Popen(
             ["node", str(HERE / "scale" / "baseline.mjs"), "--sandbox", self.b.sandbox_url + "/",
-             "--receiver", self.rcv.url, "--sessions", str(n), "--browser", self.args.chromium],
+             "--receiver", self.rcv.url, "--sessions", str(n), "--browser", self.args.chromium]
+            + (["--shared"] if shared else []),
             stdout=subprocess.PIPE, stderr=open(self.b.tmp / f"baseline-{n}.log", "wb"),
             start_new_session=True, text=True)
         out: dict = {"sessions": n}
@@ -387,7 +389,8 @@ class Scale:
             for line in proc.stdout:
                 ev = json.loads(line)
                 if "ready" in ev:
-                    pids.append(ev["pid"])
+                    if ev["pid"] not in pids:
+                        pids.append(ev["pid"])
                     phones.append(ev["phone"])
                 if "all_ready" in ev:
                     break
@@ -396,6 +399,8 @@ class Scale:
             out["start_to_all_connected_s"] = round(time.monotonic() - t0, 2)
             time.sleep(5)
             out.update(self.memory(pids))
+            if shared:
+                out["pss_mb_per_session"] = round(out["pss_mb_total"] / n, 1)
             out["daemon_rss_mb"] = B.mb(B.read_kb(f"/proc/{proc.pid}/status", "VmRSS"))
             meter = Meter({
                 "bridge": lambda: [proc.pid],
@@ -529,6 +534,8 @@ def main() -> int:
     ap.add_argument("--history", type=int, default=30000, help="stored messages for the memory row (0: skip)")
     ap.add_argument("--inject-threads", type=int, default=32)
     ap.add_argument("--no-baseline", action="store_true", help="wabridge only")
+    ap.add_argument("--baseline-shared", action="store_true",
+                    help="the baseline runs every session in one browser, a context each")
     ap.add_argument("--no-same-rate", action="store_true",
                     help="skip the one-session runs at each N's per-session rate")
     ap.add_argument("--chromium", default=SHELL, help="the browser the baseline launches (wabridge's default)")

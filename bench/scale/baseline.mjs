@@ -6,7 +6,11 @@
 // ('message', m => fetch(...))`. No auth persistence: it measures the event
 // path and the browsers, not restarts.
 //
-//   node baseline.mjs --sandbox URL --receiver URL --sessions N --browser PATH
+// With --shared, one Chromium for all sessions, a browser context each (the
+// design docs/performance.md weighs and rejects): what sharing the browser's
+// wake-ups between sessions would save.
+//
+//   node baseline.mjs --sandbox URL --receiver URL --sessions N --browser PATH [--shared]
 //
 // Prints one JSON line per event on stdout: {"ready": sid, "pid": n} as each
 // session is linked, {"all_ready": ms} once all are; exits on SIGTERM after
@@ -27,6 +31,7 @@ const n = Number(arg('sessions', '1'));
 const browserPath = arg('browser');
 const phoneBase = Number(arg('phone-base', '15550300000'));
 const parallel = Number(arg('parallel', '4'));
+const shared = process.argv.includes('--shared');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wabridge-baseline-'));
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
@@ -63,19 +68,32 @@ const PAGE_HOOK = `(() => {
 
 const browsers = [];
 
-async function start(i) {
-  const sid = 'b' + i;
-  const phone = String(phoneBase + i);
-  const browser = await puppeteer.launch({
+function launch(dir) {
+  return puppeteer.launch({
     executablePath: browserPath,
     headless: 'shell',
-    userDataDir: path.join(tmp, sid),
+    userDataDir: path.join(tmp, dir),
     defaultViewport: null,
     // whatsapp-web.js's README: root in a container needs --no-sandbox.
     args: ['--no-sandbox', '--disable-setuid-sandbox', '--disable-gpu', '--disable-quic'],
   });
-  browsers.push(browser);
-  const page = (await browser.pages())[0] || (await browser.newPage());
+}
+
+const one = shared ? await launch('shared') : null;
+if (one) browsers.push(one);
+
+async function start(i) {
+  const sid = 'b' + i;
+  const phone = String(phoneBase + i);
+  let browser, page;
+  if (one) {
+    browser = one;
+    page = await (await one.createBrowserContext()).newPage();
+  } else {
+    browser = await launch(sid);
+    browsers.push(browser);
+    page = (await browser.pages())[0] || (await browser.newPage());
+  }
   let ready;
   const authenticated = new Promise((r) => { ready = r; });
   let linking = false;
