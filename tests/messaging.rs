@@ -1092,6 +1092,30 @@ async fn with_text(sb: &Sandbox, text: &str) -> Vec<Value> {
         .collect()
 }
 
+/// Session `shop`'s stored messages of one chat, newest first.
+async fn chat_history(d: &Daemon, chat: &str) -> Vec<Value> {
+    let (_, v) = d
+        .call(
+            "GET",
+            &format!("/api/sessions/shop/messages?chat={chat}"),
+            None,
+        )
+        .await;
+    v["messages"].as_array().cloned().unwrap_or_default()
+}
+
+/// A text sent under an Idempotency-Key, its answer as it comes.
+async fn send_keyed(daemon_url: &str, key: &str, to: &str, text: &str) -> reqwest::Response {
+    http()
+        .post(format!("{daemon_url}/api/sessions/shop/messages"))
+        .bearer_auth(KEY)
+        .header("Idempotency-Key", key)
+        .json(&json!({"to": to, "text": text}))
+        .send()
+        .await
+        .unwrap()
+}
+
 /// A send that WhatsApp took but whose answer was lost (the browser died
 /// mid-call) answers 503 and keeps its Idempotency-Key. The retry must not
 /// send it again: once the page reports the message (the catch-up after the
@@ -1102,14 +1126,7 @@ async fn a_send_whose_answer_was_lost_is_answered_by_its_retry_and_sent_once() {
     let (sb, d) = setup(tmp.path(), json!([])).await;
     const TO: &str = "15557770201";
     let send = |d_url: String| async move {
-        http()
-            .post(format!("{d_url}/api/sessions/shop/messages"))
-            .bearer_auth(KEY)
-            .header("Idempotency-Key", "lost-answer-1")
-            .json(&json!({"to": TO, "text": "exactly once"}))
-            .send()
-            .await
-            .unwrap()
+        send_keyed(&d_url, "lost-answer-1", TO, "exactly once").await
     };
     let on_phone = || with_text(&sb, "exactly once");
     let (code, _) = sb.post("/_sandbox/lose-replies", json!({"on": true})).await;
@@ -1209,16 +1226,8 @@ async fn a_send_caught_by_a_dropped_connection_goes_out_once_when_it_is_back() {
     let on_phone = || with_text(&sb, "through the drop");
     sb.post("/_sandbox/lose-replies", json!({"on": true})).await;
     let url = d.url.clone();
-    let pending = tokio::spawn(async move {
-        http()
-            .post(format!("{url}/api/sessions/shop/messages"))
-            .bearer_auth(KEY)
-            .header("Idempotency-Key", "dropped-1")
-            .json(&json!({"to": TO, "text": "through the drop"}))
-            .send()
-            .await
-            .unwrap()
-    });
+    let pending =
+        tokio::spawn(async move { send_keyed(&url, "dropped-1", TO, "through the drop").await });
     eventually(
         Duration::from_secs(20),
         "the message at WhatsApp",
@@ -1238,19 +1247,10 @@ async fn a_send_caught_by_a_dropped_connection_goes_out_once_when_it_is_back() {
     assert_eq!(first["id"], phone[0]["id"], "{first}");
     // The history holds it once, not failed, once its ack arrives.
     let stored: Value = eventually(Duration::from_secs(20), "the delivered ack", || async {
-        let (_, v) = d
-            .call(
-                "GET",
-                &format!("/api/sessions/shop/messages?chat={TO}"),
-                None,
-            )
-            .await;
-        let mine: Vec<Value> = v["messages"]
-            .as_array()
-            .unwrap()
-            .iter()
+        let mine: Vec<Value> = chat_history(&d, TO)
+            .await
+            .into_iter()
             .filter(|m| m["text"] == "through the drop")
-            .cloned()
             .collect();
         (mine.len() == 1 && mine[0]["ack"] == "delivered").then(|| mine[0].clone())
     })
@@ -1272,25 +1272,9 @@ async fn a_send_caught_in_a_killed_browser_goes_out_when_the_browser_is_back() {
     const TO: &str = "15557770203";
     let on_phone = || with_text(&sb, "kept through the crash");
     let send = |d_url: String| async move {
-        http()
-            .post(format!("{d_url}/api/sessions/shop/messages"))
-            .bearer_auth(KEY)
-            .header("Idempotency-Key", "crash-1")
-            .json(&json!({"to": TO, "text": "kept through the crash"}))
-            .send()
-            .await
-            .unwrap()
+        send_keyed(&d_url, "crash-1", TO, "kept through the crash").await
     };
-    let history = || async {
-        let (_, v) = d
-            .call(
-                "GET",
-                &format!("/api/sessions/shop/messages?chat={TO}"),
-                None,
-            )
-            .await;
-        v["messages"].as_array().cloned().unwrap_or_default()
-    };
+    let history = || chat_history(&d, TO);
     let (code, _) = sb.post("/_sandbox/lose-sends", json!({"on": true})).await;
     assert_eq!(code, 200);
     let pending = tokio::spawn(send(d.url.clone()));
@@ -1381,16 +1365,7 @@ async fn the_page_lets_go_of_stored_messages_and_the_history_keeps_them() {
         json!({"from": FROM, "to": ACCOUNT, "text": "just now"}),
     )
     .await;
-    let stored = || async {
-        let (_, v) = d
-            .call(
-                "GET",
-                &format!("/api/sessions/shop/messages?chat={FROM}"),
-                None,
-            )
-            .await;
-        v["messages"].as_array().cloned().unwrap_or_default()
-    };
+    let stored = || chat_history(&d, FROM);
     eventually(
         Duration::from_secs(20),
         "the six messages stored",
