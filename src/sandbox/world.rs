@@ -6,7 +6,7 @@ use base64::Engine as _;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -762,8 +762,15 @@ impl World {
             return;
         };
         if let Some(acct) = self.p.accounts.get_mut(&phone) {
+            // Receipts are for recent messages: stop once all are found
+            // rather than walk the whole history for each one.
+            let mut want: HashSet<&str> =
+                ids.iter().map(String::as_str).collect();
             for m in acct.messages.iter_mut().rev() {
-                if !m.from_me && !m.delivered && ids.contains(&m.id) {
+                if want.is_empty() {
+                    break;
+                }
+                if !m.from_me && want.remove(m.id.as_str()) {
                     m.delivered = true;
                 }
             }

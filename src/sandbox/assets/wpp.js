@@ -39,7 +39,8 @@
     return opened;
   }
 
-  // op: get, put, delete; list and clear take every key that starts with `key`.
+  // op: get, put, delete; list and clear take every key that starts with
+  // `key`; putAll writes [suffix, value] pairs under `key` in one transaction.
   async function kv(op, key, value) {
     const db = await idb();
     return new Promise((resolve, reject) => {
@@ -49,6 +50,7 @@
       let req;
       if (op === 'get') req = store.get(key);
       else if (op === 'put') req = store.put(value, key);
+      else if (op === 'putAll') for (const [k, v] of value) req = store.put(v, key + k);
       else if (op === 'list') req = store.getAll(prefix);
       else req = store.delete(op === 'clear' ? prefix : key);
       tx.oncomplete = () => resolve(req.result);
@@ -64,6 +66,41 @@
     outboxWrites = outboxWrites.then(() => kv(op, OUTBOX + key, value))
       .catch((e) => console.error('sandbox: outbox write failed', e));
     return outboxWrites;
+  }
+
+  // Inbound messages are written to IndexedDB before WhatsApp gets their
+  // receipt, as WhatsApp Web stores a message and then acknowledges it: a
+  // browser killed in between has them sent again. Those that come while a
+  // write is under way go in the next one, with one receipt for them all.
+  // (The page does not read them back: the server's history sync on
+  // connect stands in for WhatsApp Web's loading its chats from disk.)
+  const MSGS = 'sandbox.msg/';
+  let unsaved = [];
+  let saving = false;
+  async function saveAndConfirm(w) {
+    unsaved.push(w);
+    if (saving) return;
+    saving = true;
+    while (unsaved.length) {
+      const batch = unsaved;
+      unsaved = [];
+      // WhatsApp Web keeps a media message's keys and thumbnail, not the file.
+      const rows = batch.map((m) => [m.id, m.media ? Object.assign({}, m, { media: Object.assign({}, m.media, { data: null }) }) : m]);
+      await kv('putAll', MSGS, rows).catch((e) => console.error('sandbox: cannot store messages', e));
+      if (ws && ws.readyState === 1) ws.send(JSON.stringify({ t: 'received', ids: batch.map((m) => m.id) }));
+    }
+    saving = false;
+  }
+
+  // Logging out wipes the device, as WhatsApp Web clears its storage.
+  function forget() {
+    creds = null;
+    chats.clear();
+    byId.clear();
+    unsaved = [];
+    for (const [, u] of unconfirmed) for (const w of u.waiters) w[1](new Error('logged out'));
+    unconfirmed.clear();
+    return Promise.all([creds_db('delete').catch(() => {}), kv('clear', MSGS).catch(() => {}), outbox('clear', '')]);
   }
 
   function emit(name, data) {
@@ -225,9 +262,9 @@
       }
       case 'message': {
         const m = toMsg(v.msg);
-        // Confirm receipt first: the server keeps it queued until then.
-        if (ws && ws.readyState === 1) ws.send(JSON.stringify({ t: 'received', ids: [m.id._serialized] }));
+        // The server keeps it queued until the receipt.
         if (store(m)) emit('chat.new_message', m);
+        saveAndConfirm(v.msg);
         break;
       }
       case 'ack': {
@@ -308,13 +345,7 @@
         location.reload();
         break;
       case 'logout':
-        creds_db('delete').catch(() => {});
-        creds = null;
-        chats.clear();
-        byId.clear();
-        for (const [, u] of unconfirmed) for (const w of u.waiters) w[1](new Error('logged out'));
-        unconfirmed.clear();
-        outbox('clear', '');
+        forget();
         emit('conn.logout');
         emit('conn.require_auth');
         break;
@@ -502,10 +533,7 @@
       getPlatform() { return creds ? creds.platform || 'android' : undefined; },
       async logout() {
         const token = creds ? creds.token : null;
-        await creds_db('delete').catch(() => {});
-        creds = null;
-        chats.clear();
-        byId.clear();
+        await forget();
         try { await call('logout', { token }, 5000); } catch (e) { /* offline: the link dies server-side later */ }
         emit('conn.logout');
         return true;
