@@ -764,8 +764,7 @@ impl World {
         if let Some(acct) = self.p.accounts.get_mut(&phone) {
             // Receipts are for recent messages: stop once all are found
             // rather than walk the whole history for each one.
-            let mut want: HashSet<&str> =
-                ids.iter().map(String::as_str).collect();
+            let mut want: HashSet<&str> = ids.iter().map(String::as_str).collect();
             for m in acct.messages.iter_mut().rev() {
                 if want.is_empty() {
                     break;
