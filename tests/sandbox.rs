@@ -283,6 +283,105 @@ async fn inbound_messages_reach_the_page_and_are_queued_while_it_is_offline() {
     b.shutdown().await;
 }
 
+/// The keys the page holds in IndexedDB under `prefix`, without it.
+async fn stored_keys(b: &RunningBrowser, prefix: &str) -> Vec<String> {
+    js(
+        b,
+        &format!(
+            "new Promise((ok, fail) => {{ const o = indexedDB.open('wabridge-sandbox'); o.onerror = () => fail(o.error); \
+             o.onsuccess = () => {{ const r = o.result.transaction('kv').objectStore('kv').getAllKeys(IDBKeyRange.bound('{prefix}', '{prefix}\\uffff')); \
+             r.onsuccess = () => {{ o.result.close(); ok(r.result.map(k => k.slice({n}))); }}; r.onerror = () => fail(r.error); }}; }})",
+            n = prefix.len()
+        ),
+    )
+    .await
+}
+
+/// As WhatsApp Web does, the page writes a message it receives to
+/// IndexedDB and only then sends the receipt; until then the server keeps
+/// it queued, so a browser that dies before the write gets it again.
+#[tokio::test]
+async fn a_message_is_acknowledged_only_once_the_page_has_stored_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = Sandbox::start(tmp.path(), &[]).await;
+    let dir = tmp.path().join("dev");
+    let b = open(&sb, &dir).await;
+    link(&sb, &b, "15550001122").await;
+    let send = |text: &'static str| {
+        let sb = &sb;
+        async move {
+            let (code, body) = sb
+                .post(
+                    "/_sandbox/messages",
+                    json!({"from": "15551234500", "to": "15550001122", "text": text}),
+                )
+                .await;
+            assert_eq!(code, 201, "{body}");
+            body["id"].as_str().unwrap().to_string()
+        }
+    };
+    let first = send("stored").await;
+    wait_event(&b, "chat.new_message", |m| {
+        m["id"]["_serialized"] == first.as_str()
+    })
+    .await;
+    eventually(T, "the first message in IndexedDB", || async {
+        stored_keys(&b, "sandbox.msg/")
+            .await
+            .contains(&first)
+            .then_some(())
+    })
+    .await;
+
+    // Hold the store with a transaction that never ends: the page's next
+    // write waits behind it, as behind a slow disk.
+    let _: bool = js(
+        &b,
+        "new Promise((ok) => { const o = indexedDB.open('wabridge-sandbox'); o.onsuccess = () => { \
+         const s = o.result.transaction('kv', 'readwrite').objectStore('kv'); \
+         const spin = () => { s.get('none').onsuccess = spin; }; spin(); ok(true); }; })",
+    )
+    .await;
+    let second = send("not yet stored").await;
+    wait_event(&b, "chat.new_message", |m| {
+        m["id"]["_serialized"] == second.as_str()
+    })
+    .await;
+    // Time for a receipt, had one been sent before the write.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    b.shutdown().await;
+
+    // The next page life: the unstored one comes again as new, the stored
+    // one only in the history.
+    let b = open(&sb, &dir).await;
+    let again = wait_event(&b, "chat.new_message", |m| {
+        m["id"]["_serialized"] == second.as_str()
+    })
+    .await;
+    assert_eq!(again["body"], "not yet stored");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let news: Vec<String> = events(&b, "chat.new_message")
+        .await
+        .iter()
+        .filter_map(|m| m["id"]["_serialized"].as_str().map(String::from))
+        .collect();
+    assert_eq!(
+        news,
+        vec![second.clone()],
+        "only the unacknowledged message is new"
+    );
+    eventually(T, "both messages in IndexedDB", || async {
+        let keys = stored_keys(&b, "sandbox.msg/").await;
+        (keys.contains(&first) && keys.contains(&second)).then_some(())
+    })
+    .await;
+
+    // Logging out wipes them.
+    let _: bool = js(&b, "WPP.conn.logout()").await;
+    assert!(stored_keys(&b, "sandbox.msg/").await.is_empty());
+    b.shutdown().await;
+}
+
 #[tokio::test]
 async fn outbound_messages_reach_the_server_and_acks_come_back() {
     let tmp = tempfile::tempdir().unwrap();
