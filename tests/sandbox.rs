@@ -307,17 +307,13 @@ async fn a_message_is_acknowledged_only_once_the_page_has_stored_it() {
     let dir = tmp.path().join("dev");
     let b = open(&sb, &dir).await;
     link(&sb, &b, "15550001122").await;
-    let send = |text: &'static str| {
+    let send = |tag: &'static str| {
         let sb = &sb;
         async move {
-            let (code, body) = sb
-                .post(
-                    "/_sandbox/messages",
-                    json!({"from": "15551234500", "to": "15550001122", "text": text}),
-                )
-                .await;
-            assert_eq!(code, 201, "{body}");
-            body["id"].as_str().unwrap().to_string()
+            contact_messages(sb, "15550001122", 1, 1, tag)
+                .await
+                .remove(0)
+                .0
         }
     };
     let first = send("stored").await;
@@ -358,7 +354,7 @@ async fn a_message_is_acknowledged_only_once_the_page_has_stored_it() {
         m["id"]["_serialized"] == second.as_str()
     })
     .await;
-    assert_eq!(again["body"], "not yet stored");
+    assert_eq!(again["body"], "not yet stored 0");
     tokio::time::sleep(Duration::from_millis(500)).await;
     let news: Vec<String> = events(&b, "chat.new_message")
         .await

@@ -86,6 +86,8 @@
       unsaved = [];
       // WhatsApp Web keeps a media message's keys and thumbnail, not the file.
       const rows = batch.map((m) => [m.id, m.media ? Object.assign({}, m, { media: Object.assign({}, m.media, { data: null }) }) : m]);
+      // A failed write still confirms: the messages were handed over, and
+      // holding the receipt back would only have them sent again and again.
       await kv('putAll', MSGS, rows).catch((e) => console.error('sandbox: cannot store messages', e));
       if (ws && ws.readyState === 1) ws.send(JSON.stringify({ t: 'received', ids: batch.map((m) => m.id) }));
     }
