@@ -79,6 +79,11 @@ async fn wait_event(b: &RunningBrowser, name: &str, pred: impl Fn(&Value) -> boo
     }
 }
 
+/// The page's `chat.new_message` for the message `id`.
+async fn new_message(b: &RunningBrowser, id: &str) -> Value {
+    wait_event(b, "chat.new_message", |m| m["id"]["_serialized"] == id).await
+}
+
 async fn shown_qr(b: &RunningBrowser) -> String {
     eventually(T, "a QR on the page", || async {
         js::<Option<String>>(b, "WPP.conn.getAuthCode().then(c => c ? c.fullCode : null)").await
@@ -217,10 +222,7 @@ async fn inbound_messages_reach_the_page_and_are_queued_while_it_is_offline() {
         .await;
     assert_eq!(code, 201, "{body}");
     let id = body["id"].as_str().unwrap().to_string();
-    let m = wait_event(&b, "chat.new_message", |m| {
-        m["id"]["_serialized"] == id.as_str()
-    })
-    .await;
+    let m = new_message(&b, &id).await;
     assert_eq!(m["body"], "hi");
     assert_eq!(m["type"], "chat");
     assert_eq!(m["from"]["_serialized"], "15551234567@c.us");
@@ -235,10 +237,7 @@ async fn inbound_messages_reach_the_page_and_are_queued_while_it_is_offline() {
         .await;
     assert_eq!(code, 201);
     let mid = body["id"].as_str().unwrap().to_string();
-    let m = wait_event(&b, "chat.new_message", |m| {
-        m["id"]["_serialized"] == mid.as_str()
-    })
-    .await;
+    let m = new_message(&b, &mid).await;
     assert_eq!(
         (
             m["type"].as_str(),
@@ -266,10 +265,7 @@ async fn inbound_messages_reach_the_page_and_are_queued_while_it_is_offline() {
     }
     let b = open(&sb, &dir).await;
     for id in &queued {
-        wait_event(&b, "chat.new_message", |m| {
-            m["id"]["_serialized"] == id.as_str()
-        })
-        .await;
+        new_message(&b, &id).await;
     }
     // Delivered ones are not delivered again on the next connect, but stay in history.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -317,10 +313,7 @@ async fn a_message_is_acknowledged_only_once_the_page_has_stored_it() {
         }
     };
     let first = send("stored").await;
-    wait_event(&b, "chat.new_message", |m| {
-        m["id"]["_serialized"] == first.as_str()
-    })
-    .await;
+    new_message(&b, &first).await;
     eventually(T, "the first message in IndexedDB", || async {
         stored_keys(&b, "sandbox.msg/")
             .await
@@ -339,10 +332,7 @@ async fn a_message_is_acknowledged_only_once_the_page_has_stored_it() {
     )
     .await;
     let second = send("not yet stored").await;
-    wait_event(&b, "chat.new_message", |m| {
-        m["id"]["_serialized"] == second.as_str()
-    })
-    .await;
+    new_message(&b, &second).await;
     // Time for a receipt, had one been sent before the write.
     tokio::time::sleep(Duration::from_millis(1000)).await;
     b.shutdown().await;
@@ -350,10 +340,7 @@ async fn a_message_is_acknowledged_only_once_the_page_has_stored_it() {
     // The next page life: the unstored one comes again as new, the stored
     // one only in the history.
     let b = open(&sb, &dir).await;
-    let again = wait_event(&b, "chat.new_message", |m| {
-        m["id"]["_serialized"] == second.as_str()
-    })
-    .await;
+    let again = new_message(&b, &second).await;
     assert_eq!(again["body"], "not yet stored 0");
     tokio::time::sleep(Duration::from_millis(500)).await;
     let news: Vec<String> = events(&b, "chat.new_message")
@@ -393,10 +380,7 @@ async fn outbound_messages_reach_the_server_and_acks_come_back() {
     let id = sent["id"].as_str().unwrap().to_string();
     assert!(id.starts_with("true_15551234567@c.us_"), "{id}");
     assert_eq!(sent["ack"], 1);
-    let own = wait_event(&b, "chat.new_message", |m| {
-        m["id"]["_serialized"] == id.as_str()
-    })
-    .await;
+    let own = new_message(&b, &id).await;
     assert_eq!(own["id"]["fromMe"], true);
 
     let (code, list) = sb.get("/_sandbox/messages?account=15550001111").await;
