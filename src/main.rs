@@ -23,12 +23,6 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        // The kernel ends a browser when the thread that launched it ends
-        // (PR_SET_PDEATHSIG), and a worker that goes through `block_in_place`
-        // (store writes waiting for an fsync) joins the blocking pool: its
-        // threads must not retire while the daemon runs (tokio's default:
-        // after 10 idle seconds). Idle ones are parked and reused.
-        .thread_keep_alive(std::time::Duration::from_secs(100 * 365 * 24 * 3600))
         .build()
         .expect("tokio runtime");
     let res = rt.block_on(async move {

@@ -455,11 +455,11 @@ async fn generated_api_key_is_kept_private_and_reused() {
 }
 
 /// Ten sessions linked at once all connect; then, after traffic and a
-/// quiet spell longer than an idle thread of tokio's blocking pool lives by
-/// default (10 s), each still runs the browser it was linked with: the
-/// kernel ends a browser when the thread that launched it ends
-/// (`PR_SET_PDEATHSIG`), and store writes hand workers to that pool
-/// (`block_in_place`), so the daemon's runtime keeps its threads.
+/// quiet spell longer than an idle thread of tokio's blocking pool lives
+/// (10 s), each still runs the browser it was linked with: the kernel ends
+/// a browser when the thread that launched it ends (`PR_SET_PDEATHSIG`),
+/// and store writes hand workers to that pool (`block_in_place`), where
+/// they retire; browsers are launched from a thread that does not.
 #[tokio::test]
 async fn ten_sessions_at_once_all_connect_and_keep_their_browsers() {
     let tmp = tempfile::tempdir().unwrap();

@@ -105,6 +105,40 @@ pub fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
 }
 
+/// Spawns `cmd` from the one thread that starts browsers, which lives as
+/// long as the daemon. The kernel sends `PR_SET_PDEATHSIG` when the
+/// *thread* that spawned a process ends, not the process; the runtime's
+/// threads come and go (an idle one retires after 10 s, taking its
+/// allocator cache with it), and one that had launched browsers took them
+/// along.
+async fn spawn_from_launcher(
+    mut cmd: tokio::process::Command,
+) -> std::io::Result<tokio::process::Child> {
+    type Job = Box<dyn FnOnce() + Send>;
+    static LAUNCHER: std::sync::OnceLock<std::sync::mpsc::Sender<Job>> = std::sync::OnceLock::new();
+    let launcher = LAUNCHER.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("browser-launch".into())
+            .spawn(move || rx.into_iter().for_each(|job| job()))
+            .expect("a thread");
+        tx
+    });
+    // tokio reaps the child through the runtime it is spawned in.
+    let rt = tokio::runtime::Handle::current();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let job: Job = Box::new(move || {
+        let _rt = rt.enter();
+        // The launch was given up meanwhile: end what was started.
+        if let Err(Ok(child)) = tx.send(cmd.spawn()) {
+            kill_group(child.id().unwrap_or(0) as i32);
+        }
+    });
+    let stopped = || std::io::Error::other("the launcher thread has stopped");
+    launcher.send(job).map_err(|_| stopped())?;
+    rx.await.map_err(|_| stopped())?
+}
+
 /// `proxy`: this browser's only (its server; credentials are answered
 /// through the DevTools protocol by the driver).
 pub async fn launch(
@@ -181,20 +215,15 @@ pub async fn launch(
         .kill_on_drop(true)
         .process_group(0);
     // If the daemon dies, the kernel ends the browser's main process; its
-    // children go with the group cleanup on the next start. The kernel
-    // sends this when the *thread* that spawned the browser ends, not the
-    // process: browsers must be launched from threads that live as long as
-    // the daemon. The runtime's threads never retire (see `main.rs`): with
-    // tokio's default, a worker that went through `block_in_place` retired
-    // after 10 idle seconds and took the browsers it had launched with it.
+    // children go with the group cleanup on the next start.
     unsafe {
         cmd.pre_exec(|| {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
             Ok(())
         });
     }
-    let mut child = cmd
-        .spawn()
+    let mut child = spawn_from_launcher(cmd)
+        .await
         .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", exe.display()))?;
     let pgid = child.id().unwrap_or(0) as i32;
     let _ = std::fs::write(session_dir.join(PID_FILE), pgid.to_string());

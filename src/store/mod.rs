@@ -1367,9 +1367,10 @@ impl Pending {
 }
 
 /// Runs `f`, which may block, without holding up the other tasks of a
-/// multi-threaded tokio runtime (elsewhere, as is). The daemon's runtime
-/// keeps its threads (`main.rs`): a browser ends with the thread that
-/// launched it, and this hands a worker's thread to the blocking pool.
+/// multi-threaded tokio runtime (elsewhere, as is). This hands the worker's
+/// thread to the blocking pool and starts another in its place; browsers
+/// are launched from a thread of their own (`session::browser`), so the
+/// pool's threads may retire.
 fn off_the_workers<T>(f: impl FnOnce() -> T) -> T {
     use tokio::runtime::{Handle, RuntimeFlavor};
     match Handle::try_current() {
