@@ -120,7 +120,12 @@ async fn spawn_from_launcher(
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("browser-launch".into())
-            .spawn(move || rx.into_iter().for_each(|job| job()))
+            // A job that panics must not stop every later launch.
+            .spawn(move || {
+                for job in rx {
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                }
+            })
             .expect("a thread");
         tx
     });
