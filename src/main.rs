@@ -21,6 +21,9 @@ pub static malloc_conf: &[u8] =
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // tokio's defaults: an idle thread retires after 10 s and its allocator
+    // cache goes with it (browsers are launched from a thread of their own,
+    // `session::browser`, since they end with the thread that launched them).
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

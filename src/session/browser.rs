@@ -139,7 +139,7 @@ async fn spawn_from_launcher(
             kill_group(child.id().unwrap_or(0) as i32);
         }
     });
-    let stopped = || std::io::Error::other("the launcher thread has stopped");
+    let stopped = || std::io::Error::other("the launcher thread did not start it");
     launcher.send(job).map_err(|_| stopped())?;
     rx.await.map_err(|_| stopped())?
 }
