@@ -7,7 +7,7 @@ use chromiumoxide::cdp::browser_protocol::page::AddScriptToEvaluateOnNewDocument
 use chromiumoxide::page::ScreenshotParams;
 use common::*;
 use serde_json::{Value, json};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use wabridge::config::BrowserKind;
 use wabridge::session::bridge::evaluate;
@@ -105,6 +105,17 @@ async fn link(sb: &Sandbox, b: &RunningBrowser, phone: &str) {
     assert_eq!(sb.link(&qr, phone, "Demo Shop").await, 200);
     wait_event(b, "conn.authenticated", |_| true).await;
     wait_event(b, "conn.online", |d| d == &json!(true)).await;
+}
+
+/// A sandbox, and a browser on its page linked as `phone`, with the
+/// profile at `tmp/dev` for tests that open it again.
+async fn linked(phone: &str) -> (tempfile::TempDir, Sandbox, PathBuf, RunningBrowser) {
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = Sandbox::start(tmp.path(), &[]).await;
+    let dir = tmp.path().join("dev");
+    let b = open(&sb, &dir).await;
+    link(&sb, &b, phone).await;
+    (tmp, sb, dir, b)
 }
 
 #[tokio::test]
@@ -208,11 +219,7 @@ async fn link_survives_reopening_the_profile_and_a_fresh_profile_needs_a_scan() 
 
 #[tokio::test]
 async fn inbound_messages_reach_the_page_and_are_queued_while_it_is_offline() {
-    let tmp = tempfile::tempdir().unwrap();
-    let sb = Sandbox::start(tmp.path(), &[]).await;
-    let dir = tmp.path().join("dev");
-    let b = open(&sb, &dir).await;
-    link(&sb, &b, "15550001111").await;
+    let (_tmp, sb, dir, b) = linked("15550001111").await;
 
     let (code, body) = sb
         .post(
@@ -298,11 +305,7 @@ async fn stored_keys(b: &RunningBrowser, prefix: &str) -> Vec<String> {
 /// it queued, so a browser that dies before the write gets it again.
 #[tokio::test]
 async fn a_message_is_acknowledged_only_once_the_page_has_stored_it() {
-    let tmp = tempfile::tempdir().unwrap();
-    let sb = Sandbox::start(tmp.path(), &[]).await;
-    let dir = tmp.path().join("dev");
-    let b = open(&sb, &dir).await;
-    link(&sb, &b, "15550001122").await;
+    let (_tmp, sb, dir, b) = linked("15550001122").await;
     let send = |tag: &'static str| {
         let sb = &sb;
         async move {
@@ -367,10 +370,7 @@ async fn a_message_is_acknowledged_only_once_the_page_has_stored_it() {
 
 #[tokio::test]
 async fn outbound_messages_reach_the_server_and_acks_come_back() {
-    let tmp = tempfile::tempdir().unwrap();
-    let sb = Sandbox::start(tmp.path(), &[]).await;
-    let b = open(&sb, &tmp.path().join("dev")).await;
-    link(&sb, &b, "15550001111").await;
+    let (_tmp, sb, _, b) = linked("15550001111").await;
 
     let sent: Value = js(
         &b,
@@ -466,10 +466,7 @@ async fn outbound_messages_reach_the_server_and_acks_come_back() {
 
 #[tokio::test]
 async fn unlink_logs_the_page_out_and_drop_makes_it_reconnect() {
-    let tmp = tempfile::tempdir().unwrap();
-    let sb = Sandbox::start(tmp.path(), &[]).await;
-    let b = open(&sb, &tmp.path().join("dev")).await;
-    link(&sb, &b, "15550001111").await;
+    let (_tmp, sb, _, b) = linked("15550001111").await;
 
     assert_eq!(sb.post("/_sandbox/drop", json!({})).await.0, 200);
     wait_event(&b, "conn.online", |d| d == &json!(false)).await;
@@ -556,11 +553,7 @@ async fn control_api_rejects_bad_input_naming_the_field() {
 
 #[tokio::test]
 async fn state_file_keeps_links_across_sandbox_restarts() {
-    let tmp = tempfile::tempdir().unwrap();
-    let mut sb = Sandbox::start(tmp.path(), &[]).await;
-    let dir = tmp.path().join("dev");
-    let b = open(&sb, &dir).await;
-    link(&sb, &b, "15550001111").await;
+    let (tmp, mut sb, dir, b) = linked("15550001111").await;
     b.shutdown().await;
     tokio::time::sleep(Duration::from_millis(500)).await; // state is saved every 200 ms
     sb.proc.kill9();
