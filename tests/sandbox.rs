@@ -512,6 +512,22 @@ async fn control_api_rejects_bad_input_naming_the_field() {
         body["error"]["message"].as_str().unwrap().contains("'qr'"),
         "{body}"
     );
+    // A failure switch takes a boolean, not a word that reads like one.
+    let (code, body) = sb
+        .post("/_sandbox/lose-sends", json!({"on": "false"}))
+        .await;
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("'on'"),
+        "{body}"
+    );
+    let raw = http()
+        .post(format!("{}/_sandbox/lose-replies", sb.url))
+        .body("on")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status().as_u16(), 400);
     let (code, body) = sb
         .post("/_sandbox/link", json!({"qr": "x", "phone": "abc"}))
         .await;

@@ -350,8 +350,17 @@ async fn switch(
     name: &'static str,
     set: impl FnOnce(&mut super::world::World, bool),
 ) -> Res {
-    let v: Value = serde_json::from_slice(raw).unwrap_or_default();
-    let on = v["on"].as_bool().unwrap_or(true);
+    // A typo must not flip the switch the wrong way: `{"on": "false"}` is refused.
+    let v = if raw.is_empty() {
+        json!({})
+    } else {
+        body(raw)?
+    };
+    let on = match v.get("on") {
+        None => true,
+        Some(Value::Bool(on)) => *on,
+        Some(_) => return Err(invalid("on", "must be true or false")),
+    };
     set(&mut *sb.world.lock().await, on);
     Ok(Json(json!({ name: on })).into_response())
 }
