@@ -23,27 +23,53 @@ use crate::webhook::{Render, Rendered};
 use axum::{
     Router,
     extract::DefaultBodyLimit,
-    http::{Method, StatusCode},
+    http::{Method, StatusCode, Uri},
     middleware,
-    response::IntoResponse,
+    response::{IntoResponse, Response},
     routing::{any, get},
 };
+use limits::Dialect;
 use native::ApiError;
 use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceExt;
 use tower_http::trace::TraceLayer;
 
-async fn not_found() -> ApiError {
-    ApiError::not_found("route_not_found", "no such route")
+/// A route nothing took. Twilio's and the Cloud API's clients read only
+/// their own error shape, so a path under their prefix gets it.
+async fn not_found(uri: Uri) -> Response {
+    let path = uri.path();
+    match limits::dialect_of(path) {
+        Dialect::Twilio => twilio::convert::TwilioError::not_found(path).into_response(),
+        Dialect::Cloud => cloud::convert::GraphError::unknown_path(path).into_response(),
+        Dialect::Native | Dialect::OpenWa => {
+            ApiError::not_found("route_not_found", "no such route").into_response()
+        }
+    }
 }
 
-async fn wrong_method() -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        "this route does not take that method",
-    )
+/// A route that does not take this method, in its dialect's shape.
+async fn wrong_method(method: Method, uri: Uri) -> Response {
+    match limits::dialect_of(uri.path()) {
+        // Twilio's 20004 "Method not allowed".
+        Dialect::Twilio => twilio::convert::TwilioError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            20004,
+            format!("Method not allowed: {method}"),
+        )
+        .into_response(),
+        Dialect::Cloud => cloud::convert::GraphError::param(format!(
+            "Unsupported {} request.",
+            method.as_str().to_ascii_lowercase()
+        ))
+        .into_response(),
+        Dialect::Native | Dialect::OpenWa => ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this route does not take that method",
+        )
+        .into_response(),
+    }
 }
 
 /// What the router needs besides the core.
@@ -93,7 +119,7 @@ pub fn router(core: Core, s: Settings) -> Router {
             } else if req.method() == Method::POST {
                 easy.oneshot(req).await
             } else {
-                Ok(not_found().await.into_response())
+                Ok(not_found(req.uri().clone()).await)
             };
             res.unwrap_or_else(|e| match e {})
         }

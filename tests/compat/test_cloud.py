@@ -61,6 +61,9 @@ def test_handshake_then_signed_inbound_messages(daemon, receiver, backend):
     m = eventually("the message at pywa", lambda: [x for x in backend.messages if x.id == mid])[0]
     assert m.text == "hi there" and m.from_user.wa_id == CONTACT and m.from_user.name == "Alice"
     assert m.from_user.bsuid.startswith("US.")
+    # The id answers: pywa sends to it, and it reaches the same contact.
+    sent = backend.wa.send_message(to=m.from_user.bsuid, text="by user id")
+    assert any(x["id"] == sent.id and x["to"].startswith(CONTACT) for x in daemon.sent()), daemon.sent()[-1:]
     assert m.metadata.phone_number_id == "shop1" and m.metadata.display_phone_number == ACCOUNT
     # The handshake came first and passed; nothing was rejected.
     gets = receiver.gets("/cloud")
@@ -176,6 +179,28 @@ def test_templates_media_in_and_errors(daemon, receiver, backend):
     assert r.status_code == 400 and r.json()["error"]["code"] == 100
     r = httpx.post(daemon.url + "/v21.0/shop1/messages", json={"messaging_product": "whatsapp", "to": CONTACT, "type": "product"}, headers=h)
     assert r.status_code == 400 and r.json()["error"]["code"] == 131051
+    # A user id never given out is refused, not decoded to some number.
+    for forged in ["US.1", "US.324270819542170", "US.12345678901234567890123"]:
+        r = httpx.post(daemon.url + "/v21.0/shop1/messages", json={"messaging_product": "whatsapp", "recipient": forged, "text": {"body": "x"}}, headers=h)
+        assert r.status_code == 400 and r.json()["error"]["code"] == 100, (forged, r.text)
+    # Currency and date-time parameters read as their fallback text.
+    r = httpx.post(daemon.url + "/v21.0/shop1/messages", headers=h, json={"messaging_product": "whatsapp", "to": CONTACT, "type": "template",
+                   "template": {"name": "order_ready", "language": {"code": "en_US"}, "components": [{"type": "body", "parameters": [
+                       {"type": "text", "text": "Ann"}, {"type": "currency", "currency": {"fallback_value": "$100.99", "code": "USD", "amount_1000": 100990}}]}]}})
+    assert r.status_code == 200, r.text
+    assert {x["id"]: x for x in daemon.sent()}[r.json()["messages"][0]["id"]]["text"] == "Hi Ann, order $100.99 is ready"
+    # Coordinates as strings, as Meta documents them.
+    r = httpx.post(daemon.url + "/v21.0/shop1/messages", headers=h, json={"messaging_product": "whatsapp", "to": CONTACT, "type": "location",
+                   "location": {"latitude": "37.4421", "longitude": "-122.1615", "name": "HQ"}})
+    assert r.status_code == 200, r.text
+    assert {x["id"]: x for x in daemon.sent()}[r.json()["messages"][0]["id"]]["location"]["lat"] == 37.4421
+    # An upload that is not multipart, a path Graph has no edge for, a method a route does not take.
+    r = httpx.post(daemon.url + "/v21.0/shop1/media", headers=h, json={"file": "x"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == 100, r.text
+    r = httpx.post(daemon.url + "/v21.0/shop1/unknown", headers=h, json={})
+    assert r.status_code == 400 and r.json()["error"]["code"] == 2500, r.text
+    r = httpx.delete(daemon.url + "/v21.0/shop1/messages", headers=h)
+    assert r.status_code == 400 and r.json()["error"]["code"] == 100, r.text
     r = httpx.post(daemon.url + "/v21.0/shop1/media", headers=h, files={"file": ("big.bin", b"\0" * (65 << 20), "application/octet-stream")},
                    data={"messaging_product": "whatsapp", "type": "application/octet-stream"}, timeout=60)
     assert r.status_code == 413 and r.json()["error"]["code"] == 131053

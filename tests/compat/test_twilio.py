@@ -135,6 +135,13 @@ def test_inbound_webhooks_validate_and_twiml_answers_go_back(shop, receiver):
     assert httpx.get(f["MediaUrl0"]).status_code == 401
     got = httpx.get(f["MediaUrl0"], auth=("shop1", KEY))
     assert got.status_code == 200 and got.content == PNG
+    # The SDK finds the same media through the message's Media list.
+    c = client(daemon)
+    listed = c.messages(f["MessageSid"]).media.list()
+    assert [(x.sid, x.content_type, x.parent_sid) for x in listed] == [(f["MediaUrl0"].rsplit("/", 1)[1], "image/png", f["MessageSid"])]
+    assert c.messages(f["MessageSid"]).media(listed[0].sid).fetch().content_type == "image/png"
+    text_only = next(x.sid for x in c.messages.list(to=f"whatsapp:+{CONTACT}", limit=20) if x.body == "1. pizza 2. pasta")
+    assert c.messages(text_only).media.list() == []
 
 
 def test_errors_are_twilios(shop):
@@ -165,6 +172,15 @@ def test_errors_are_twilios(shop):
     for q in ["Page=99999999999", "PageSize=0", "DateSent=yesterday", "PageToken=!!"]:
         r = httpx.get(f"{daemon.url}/2010-04-01/Accounts/shop1/Messages.json?{q}", auth=("shop1", KEY))
         assert r.status_code == 400 and r.json()["code"] in (20001,), (q, r.text)
+    with pytest.raises(TwilioRestException) as e:
+        c.messages.create(to=f"whatsapp:+{CONTACT}", body="x" * 70000)
+    assert (e.value.code, e.value.status) == (21617, 400)
+    # Routes Twilio does not have, or methods they do not take: Twilio's shape.
+    sid = c.messages.create(to=f"whatsapp:+{CONTACT}", body="hello").sid
+    r = httpx.delete(f"{daemon.url}/2010-04-01/Accounts/shop1/Messages/{sid}.json", auth=("shop1", KEY))
+    assert r.status_code == 405 and r.json()["code"] == 20004, r.text
+    r = httpx.get(f"{daemon.url}/2010-04-01/Accounts/shop1/Calls.json", auth=("shop1", KEY))
+    assert r.status_code == 404 and r.json()["code"] == 20404, r.text
     r = httpx.post(daemon.url + "/2010-04-01/Accounts/shop1/Messages.json", content=b"\xff\xfe%%%", auth=("shop1", KEY),
                    headers={"content-type": "application/x-www-form-urlencoded"})
     assert r.status_code == 400 and r.json()["code"] in (21604, 21211)

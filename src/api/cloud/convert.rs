@@ -34,6 +34,15 @@ impl GraphError {
         Self::new(StatusCode::BAD_REQUEST, 100, message)
     }
 
+    /// Graph's answer to a path it has no edge for.
+    pub fn unknown_path(path: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            2500,
+            format!("Unknown path components: {path}"),
+        )
+    }
+
     pub fn body(&self) -> Value {
         let mut e = json!({
             "message": format!("(#{}) {}", self.code, self.message),
@@ -112,7 +121,7 @@ impl From<CoreError> for GraphError {
             CoreError::Forbidden { .. } => Self::new(
                 StatusCode::FORBIDDEN,
                 10,
-                format!("(#10) Permission denied: {msg}"),
+                format!("Permission denied: {msg}"),
             ),
             CoreError::StorageFull(_) | CoreError::Overloaded { .. } => {
                 let mut g = Self::new(
@@ -154,36 +163,70 @@ pub fn is_version(v: &str) -> bool {
 // ---- business-scoped user ids: `US.<digits>`, stable per contact and session
 
 /// Turns phone numbers into business-scoped ids and back, with a key kept
-/// by the daemon: a keyed permutation of the number, per session.
+/// by the daemon: the number under a keyed pad, per session, followed by a
+/// keyed check value, so that an id this daemon never gave out (a typo, a
+/// stale id, another session's) is refused instead of decoding to some
+/// stranger's number.
 #[derive(Clone)]
 pub struct UserIds {
     key: [u8; 32],
 }
 
 const PHONE_BITS: u32 = 50; // 10^15 < 2^50
+const CHECK_BITS: u32 = 30; // a guessed id passes once in a billion
 
 impl UserIds {
     pub fn new(key: [u8; 32]) -> Self {
         UserIds { key }
     }
 
-    fn pad(&self, session: &SessionId) -> u64 {
+    /// The low `bits` of a keyed hash of `parts`.
+    fn mac(&self, parts: &[&[u8]], bits: u32) -> u64 {
         use hmac::{Hmac, KeyInit, Mac};
         let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&self.key).expect("any key length");
-        mac.update(session.as_str().as_bytes());
+        for p in parts {
+            mac.update(p);
+        }
         let d = mac.finalize().into_bytes();
-        u64::from_be_bytes(d[..8].try_into().expect("8 bytes")) & ((1 << PHONE_BITS) - 1)
+        u64::from_be_bytes(d[..8].try_into().expect("8 bytes")) & ((1 << bits) - 1)
+    }
+
+    fn pad(&self, session: &SessionId) -> u64 {
+        self.mac(&[session.as_str().as_bytes()], PHONE_BITS)
+    }
+
+    fn check(&self, session: &SessionId, phone: u64) -> u64 {
+        self.mac(
+            &[
+                session.as_str().as_bytes(),
+                b"\0check",
+                &phone.to_be_bytes(),
+            ],
+            CHECK_BITS,
+        )
     }
 
     pub fn user_id(&self, session: &SessionId, phone: &str) -> String {
         let n: u64 = phone.parse().unwrap_or(0);
-        format!("US.{}", n ^ self.pad(session))
+        let hidden = u128::from(n ^ self.pad(session));
+        format!(
+            "US.{}",
+            hidden << CHECK_BITS | u128::from(self.check(session, n))
+        )
     }
 
-    /// The phone behind a user id of this session, if it is one.
+    /// The phone behind a user id this daemon gave out for this session.
     pub fn phone(&self, session: &SessionId, user_id: &str) -> Option<String> {
-        let n: u64 = user_id.strip_prefix("US.")?.parse().ok()?;
-        let phone = (n ^ self.pad(session)).to_string();
+        let v: u128 = user_id.strip_prefix("US.")?.parse().ok()?;
+        let hidden = u64::try_from(v >> CHECK_BITS).ok()?;
+        if hidden >> PHONE_BITS != 0 {
+            return None;
+        }
+        let n = hidden ^ self.pad(session);
+        if u128::from(self.check(session, n)) != v & ((1 << CHECK_BITS) - 1) {
+            return None;
+        }
+        let phone = n.to_string();
         (7..=15).contains(&phone.len()).then_some(phone)
     }
 }
@@ -324,9 +367,15 @@ pub fn request(body: &Value, session: &SessionId, users: &UserIds) -> Result<Req
         }
         "location" => {
             let l = &body["location"];
-            let (Some(lat), Some(lng)) = (l["latitude"].as_f64(), l["longitude"].as_f64()) else {
+            // Meta documents the coordinates as strings; clients send either.
+            let coord = |v: &Value| {
+                v.as_f64()
+                    .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+                    .filter(|f: &f64| f.is_finite())
+            };
+            let (Some(lat), Some(lng)) = (coord(&l["latitude"]), coord(&l["longitude"])) else {
                 return Err(GraphError::param(
-                    "The parameters location['latitude'] and ['longitude'] are required numbers.",
+                    "The parameters location['latitude'] and ['longitude'] are required: numbers, or numbers as strings.",
                 ));
             };
             let text = |k: &str| l[k].as_str().filter(|s| !s.is_empty()).map(String::from);
@@ -402,12 +451,7 @@ pub fn request(body: &Value, session: &SessionId, users: &UserIds) -> Result<Req
                     .is_some_and(|t| t.eq_ignore_ascii_case("body"))
                 {
                     for p in c["parameters"].as_array().into_iter().flatten() {
-                        params.push(
-                            p["text"]
-                                .as_str()
-                                .map(String::from)
-                                .unwrap_or_else(|| p.to_string()),
-                        );
+                        params.push(template_param(p)?);
                     }
                 }
             }
@@ -430,6 +474,32 @@ pub fn request(body: &Value, session: &SessionId, users: &UserIds) -> Result<Req
         }
     };
     Ok(Request::Send { input, to, send })
+}
+
+/// A body parameter of a template as the text it stands for: `text` as
+/// is; `currency` and `date_time` by their `fallback_value`, the text Meta
+/// itself shows where it cannot localize them.
+fn template_param(p: &Value) -> Result<String, GraphError> {
+    let kind = p["type"].as_str().unwrap_or("text");
+    let text = match kind {
+        "text" => p["text"].as_str(),
+        "currency" | "date_time" => p[kind]["fallback_value"].as_str(),
+        other => {
+            return Err(GraphError::param(format!(
+                "Invalid parameter: a template's body parameter cannot be of type '{other}' (text, currency, date_time)"
+            )));
+        }
+    };
+    text.map(String::from).ok_or_else(|| {
+        let field = if kind == "text" {
+            "text"
+        } else {
+            "fallback_value"
+        };
+        GraphError::param(format!(
+            "The parameter {kind}['{field}'] of a template's body parameter is required."
+        ))
+    })
 }
 
 /// An interactive `button` or `list` message as a numbered text menu.
@@ -748,12 +818,49 @@ mod tests {
         assert_eq!(u.user_id(&a, "15551234567"), id);
         assert_ne!(u.user_id(&b, "15551234567"), id);
         assert_eq!(u.phone(&a, &id).as_deref(), Some("15551234567"));
+        // Ids never given out decode to nothing: not to some stranger's number.
+        let mut last = id.clone();
+        let d = last.pop().unwrap();
+        last.push(if d == '0' { '1' } else { '0' });
+        for forged in ["US.1", "US.324270819542170", last.as_str(), "US.", "US.-5"] {
+            assert_eq!(u.phone(&a, forged), None, "{forged}");
+        }
+        assert_eq!(u.phone(&b, &id), None, "another session's id");
+        assert_eq!(
+            u.phone(&b, &u.user_id(&b, "4915112345678")).as_deref(),
+            Some("4915112345678")
+        );
         let m = message_media_id(&a, "false_1@c.us_X");
         assert!(m.bytes().all(|c| c.is_ascii_digit()));
         assert_eq!(
             short_of_media_id(&m).unwrap(),
             Message::short_id(&a, "false_1@c.us_X")
         );
+    }
+
+    #[test]
+    fn location_coordinates_as_numbers_or_strings() {
+        let (s, u) = (SessionId::parse("a").unwrap(), UserIds::new([7; 32]));
+        let at = |lat: Value, lng: Value| {
+            let body = json!({"messaging_product": "whatsapp", "to": "15551234567", "type": "location",
+                "location": {"latitude": lat, "longitude": lng, "name": "Office"}});
+            match request(&body, &s, &u) {
+                Ok(Request::Send { send, .. }) => match send.special {
+                    Some(Special::Location(l)) => Ok((l.lat, l.lng)),
+                    _ => panic!("not a location"),
+                },
+                Ok(_) => panic!("not a send"),
+                Err(e) => Err(e.code),
+            }
+        };
+        assert_eq!(at(json!(52.5), json!(13.4)), Ok((52.5, 13.4)));
+        assert_eq!(
+            at(json!("37.44216251868683"), json!(" -122.16153582049394")),
+            Ok((37.44216251868683, -122.16153582049394))
+        );
+        assert_eq!(at(json!("north"), json!(13.4)), Err(100));
+        assert_eq!(at(json!("NaN"), json!(13.4)), Err(100));
+        assert_eq!(at(Value::Null, json!(13.4)), Err(100));
     }
 
     #[test]
@@ -769,5 +876,28 @@ mod tests {
             "Hi Ann, order 42 ready"
         );
         assert_eq!(render_template("Hi {{1}}", &[]).err().unwrap().code, 132000);
+        // Currency and date-time parameters stand for their fallback text.
+        assert_eq!(
+            template_param(&json!({"type": "text", "text": "Ann"})).unwrap(),
+            "Ann"
+        );
+        assert_eq!(
+            template_param(&json!({"type": "currency", "currency": {"fallback_value": "$100.99", "code": "USD", "amount_1000": 100990}})).unwrap(),
+            "$100.99"
+        );
+        assert_eq!(
+            template_param(
+                &json!({"type": "date_time", "date_time": {"fallback_value": "February 25, 1977"}})
+            )
+            .unwrap(),
+            "February 25, 1977"
+        );
+        for bad in [
+            json!({"type": "currency", "currency": {"code": "USD"}}),
+            json!({"type": "image", "image": {"link": "x"}}),
+            json!({"type": "text"}),
+        ] {
+            assert_eq!(template_param(&bad).err().unwrap().code, 100, "{bad}");
+        }
     }
 }

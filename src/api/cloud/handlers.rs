@@ -8,7 +8,7 @@ use crate::core::SendRequest;
 use crate::domain::SessionId;
 use axum::{
     Json,
-    extract::{Multipart, Path},
+    extract::{Multipart, Path, multipart::MultipartRejection},
     http::StatusCode,
     response::{IntoResponse, Response},
 };
@@ -127,10 +127,15 @@ async fn send_and_answer(
 pub async fn upload(
     Caller(st): Caller<Cloud>,
     Path((v, pnid)): Path<(String, String)>,
-    mut form: Multipart,
+    form: Result<Multipart, MultipartRejection>,
 ) -> Answer {
     version(&v)?;
     let id = phone_number_id(&pnid)?;
+    let mut form = form.map_err(|e| {
+        GraphError::param(format!(
+            "The upload must be a multipart/form-data body (file, type, messaging_product): {e}"
+        ))
+    })?;
     let (mut file, mut kind) = (None, None);
     while let Some(field) = form
         .next_field()

@@ -62,6 +62,13 @@ impl From<CoreError> for TwilioError {
             CoreError::Invalid { field, why } if field == "media.url" || field == "media" => {
                 Self::new(StatusCode::BAD_REQUEST, 11200, format!("MediaUrl {why}"))
             }
+            // `create` has already refused a missing Body: what the core
+            // refuses in the text is its length (Twilio's 21617).
+            CoreError::Invalid { field, why } if field == "text" => Self::new(
+                StatusCode::BAD_REQUEST,
+                21617,
+                format!("The message body exceeds the length limit: Body {why}"),
+            ),
             CoreError::Invalid { .. } => Self::new(StatusCode::BAD_REQUEST, 21602, msg),
             CoreError::MediaTooLarge(_) => Self::new(StatusCode::PAYLOAD_TOO_LARGE, 63019, msg),
             CoreError::NotReady(_)
@@ -286,6 +293,48 @@ pub fn resource(account: &str, m: &Message, me: Option<&str>) -> Value {
         "subresource_uris": {"media": format!("{uri}/Media.json")},
         "to": address(to),
         "uri": format!("{uri}.json"),
+    })
+}
+
+/// The sid of a message's media (WhatsApp carries at most one): `ME` and
+/// the message sid's hex.
+pub fn media_sid(message_sid: &str) -> String {
+    format!("ME{}", message_sid.get(2..).unwrap_or(""))
+}
+
+/// A stored message's media as a Twilio Media resource, if it has one.
+pub fn media_resource(account: &str, m: &Message) -> Option<Value> {
+    let info = m.media.as_ref()?;
+    let sid = sid(&m.session, &m.id);
+    let me = media_sid(&sid);
+    Some(json!({
+        "account_sid": account,
+        "content_type": info.mimetype.as_deref().unwrap_or("application/octet-stream"),
+        "date_created": rfc2822(m.timestamp),
+        "date_updated": rfc2822(m.timestamp),
+        "parent_sid": sid,
+        "sid": me,
+        "uri": format!("/{API_VERSION}/Accounts/{account}/Messages/{sid}/Media/{me}.json"),
+    }))
+}
+
+/// `GET …/Messages/{sid}/Media.json`: the message's media, as one page.
+pub fn media_list(account: &str, m: &Message) -> Value {
+    let list: Vec<Value> = media_resource(account, m).into_iter().collect();
+    let uri = format!(
+        "/{API_VERSION}/Accounts/{account}/Messages/{}/Media.json?PageSize=50&Page=0",
+        sid(&m.session, &m.id)
+    );
+    json!({
+        "media_list": list,
+        "first_page_uri": uri,
+        "next_page_uri": null,
+        "previous_page_uri": null,
+        "page": 0,
+        "page_size": 50,
+        "start": 0,
+        "end": list.len().saturating_sub(1),
+        "uri": uri,
     })
 }
 
@@ -516,9 +565,9 @@ pub fn inbound_form(session: &SessionId, p: &Value, public_url: &str) -> Vec<(St
         f.push((
             "MediaUrl0".into(),
             format!(
-                "{}/{API_VERSION}/Accounts/{session}/Messages/{sid}/Media/ME{}",
+                "{}/{API_VERSION}/Accounts/{session}/Messages/{sid}/Media/{}",
                 public_url.trim_end_matches('/'),
-                &sid[2..]
+                media_sid(&sid)
             ),
         ));
         f.push((
@@ -699,6 +748,14 @@ pub fn twiml(xml: &[u8]) -> Result<Vec<TwimlMessage>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_body_too_long_is_21617_not_21602() {
+        let long = TwilioError::from(CoreError::invalid("text", "is longer than 65536 bytes"));
+        assert_eq!((long.status.as_u16(), long.code), (400, 21617));
+        let other = TwilioError::from(CoreError::invalid("poll.options", "needs two"));
+        assert_eq!(other.code, 21602);
+    }
 
     #[test]
     fn a_shared_place_carries_its_address_and_label() {

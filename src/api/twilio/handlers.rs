@@ -5,7 +5,7 @@ use super::convert::{self as cv, Form, TwilioError};
 use crate::api::auth::Caller;
 use crate::api::body::{BodyError, RawBody};
 use crate::core::CoreError;
-use crate::domain::{Format, SessionId, Webhook};
+use crate::domain::{Format, Message, SessionId, Webhook};
 use crate::session::SessionView;
 use axum::{
     Json,
@@ -209,40 +209,64 @@ pub async fn fetch(
     Path((account, sid)): Path<(String, String)>,
 ) -> Result<Json<Value>, TwilioError> {
     let sid = sid.strip_suffix(".json").unwrap_or(&sid);
-    let missing = || {
-        TwilioError::not_found(&format!(
-            "/{}/Accounts/{account}/Messages/{sid}.json",
-            cv::API_VERSION
-        ))
-    };
-    let short = cv::short_of_sid(sid).ok_or_else(missing)?;
-    let msg = st
-        .core
-        .message_by_short_id(&short)
-        .await?
-        .ok_or_else(missing)?;
+    let path = format!(
+        "/{}/Accounts/{account}/Messages/{sid}.json",
+        cv::API_VERSION
+    );
+    let msg = message_at(&st, sid, path).await?;
     let view = st.core.session(&msg.session).await?;
     Ok(Json(cv::resource(&account, &msg, me_of(&view).as_deref())))
 }
 
-/// `MediaUrl0` of an inbound webhook: the media, with Basic auth.
-#[utoipa::path(get, path = "/2010-04-01/Accounts/{account}/Messages/{sid}/Media/{media}", tag = "twilio", summary = "A message's media bytes", params(("account" = String, Path, description = "Account SID"), ("sid" = String, Path, description = "Message SID"), ("media" = String, Path, description = "Media SID")), responses((status = 200, description = "The media", body = Vec<u8>, content_type = "application/octet-stream"), (status = 401, description = "Twilio error 20003", body = Object), (status = 400, description = "Twilio error {code, message, more_info, status}", body = Object), (status = 404, description = "Twilio error 20404", body = Object), (status = 403, description = "Twilio error 20403", body = Object), (status = 409, description = "Twilio error 63016: not connected", body = Object), (status = 413, description = "Twilio error: too large", body = Object), (status = 429, description = "Twilio error 20429 (Retry-After)", body = Object), (status = 502, description = "Twilio error 30008", body = Object), (status = 503, description = "Twilio error 20503 (Retry-After)", body = Object)))]
-pub async fn media(
-    Caller(st): Caller<Twilio>,
-    Path((account, sid, _media)): Path<(String, String, String)>,
-) -> Result<Response, TwilioError> {
-    let missing = || {
-        TwilioError::not_found(&format!(
-            "/{}/Accounts/{account}/Messages/{sid}/Media",
-            cv::API_VERSION
-        ))
-    };
-    let short = cv::short_of_sid(&sid).ok_or_else(missing)?;
-    let msg = st
-        .core
+/// A message by its sid in a path, or Twilio's 20404 naming `path`.
+async fn message_at(st: &Twilio, sid: &str, path: String) -> Result<Message, TwilioError> {
+    let missing = || TwilioError::not_found(&path);
+    let short = cv::short_of_sid(sid).ok_or_else(missing)?;
+    st.core
         .message_by_short_id(&short)
         .await?
-        .ok_or_else(missing)?;
+        .ok_or_else(missing)
+}
+
+/// The Media list the Message resource points to (`subresource_uris`).
+#[utoipa::path(get, path = "/2010-04-01/Accounts/{account}/Messages/{sid}/Media.json", tag = "twilio", summary = "A message's media, as Twilio's Media list (one page, at most one)", params(("account" = String, Path, description = "Account SID"), ("sid" = String, Path, description = "Message SID")), responses((status = 200, description = "{media_list, page, page_size, uri, ...}", body = Object), (status = 401, description = "Twilio error 20003", body = Object), (status = 400, description = "Twilio error {code, message, more_info, status}", body = Object), (status = 404, description = "Twilio error 20404", body = Object), (status = 403, description = "Twilio error 20403", body = Object), (status = 409, description = "Twilio error 63016: not connected", body = Object), (status = 413, description = "Twilio error: too large", body = Object), (status = 429, description = "Twilio error 20429 (Retry-After)", body = Object), (status = 502, description = "Twilio error 30008", body = Object), (status = 503, description = "Twilio error 20503 (Retry-After)", body = Object)))]
+pub async fn media_list(
+    Caller(st): Caller<Twilio>,
+    Path((account, sid)): Path<(String, String)>,
+) -> Result<Json<Value>, TwilioError> {
+    let path = format!(
+        "/{}/Accounts/{account}/Messages/{sid}/Media.json",
+        cv::API_VERSION
+    );
+    let msg = message_at(&st, &sid, path).await?;
+    Ok(Json(cv::media_list(&account, &msg)))
+}
+
+/// `MediaUrl0` of an inbound webhook: the media, with Basic auth; with
+/// `.json`, its Media resource.
+#[utoipa::path(get, path = "/2010-04-01/Accounts/{account}/Messages/{sid}/Media/{media}", tag = "twilio", summary = "A message's media bytes (ME... sid; with .json, the Media resource)", params(("account" = String, Path, description = "Account SID"), ("sid" = String, Path, description = "Message SID"), ("media" = String, Path, description = "Media SID")), responses((status = 200, description = "The media", body = Vec<u8>, content_type = "application/octet-stream"), (status = 401, description = "Twilio error 20003", body = Object), (status = 400, description = "Twilio error {code, message, more_info, status}", body = Object), (status = 404, description = "Twilio error 20404", body = Object), (status = 403, description = "Twilio error 20403", body = Object), (status = 409, description = "Twilio error 63016: not connected", body = Object), (status = 413, description = "Twilio error: too large", body = Object), (status = 429, description = "Twilio error 20429 (Retry-After)", body = Object), (status = 502, description = "Twilio error 30008", body = Object), (status = 503, description = "Twilio error 20503 (Retry-After)", body = Object)))]
+pub async fn media(
+    Caller(st): Caller<Twilio>,
+    Path((account, sid, media)): Path<(String, String, String)>,
+) -> Result<Response, TwilioError> {
+    let path = format!(
+        "/{}/Accounts/{account}/Messages/{sid}/Media/{media}",
+        cv::API_VERSION
+    );
+    let missing = || TwilioError::not_found(&path);
+    let (me, as_json) = match media.strip_suffix(".json") {
+        Some(me) => (me, true),
+        None => (media.as_str(), false),
+    };
+    if me != cv::media_sid(&sid) {
+        return Err(missing());
+    }
+    let msg = message_at(&st, &sid, path.clone()).await?;
+    if as_json {
+        return cv::media_resource(&account, &msg)
+            .map(|r| Json(r).into_response())
+            .ok_or_else(missing);
+    }
     let (info, bytes) = st
         .core
         .media(&msg.session, &msg.id)

@@ -44,7 +44,7 @@ fn deny(_: Denied) -> Response {
 
 /// Twilio's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(h::create, h::list, h::fetch, h::media))]
+#[openapi(paths(h::create, h::list, h::fetch, h::media_list, h::media))]
 pub struct Doc;
 
 impl ActAs for Twilio {
@@ -64,6 +64,10 @@ pub fn routes(core: Core, keys: Keys) -> Router {
         .route(
             "/2010-04-01/Accounts/{account}/Messages/{sid}",
             get(h::fetch),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Messages/{sid}/Media.json",
+            get(h::media_list),
         )
         .route(
             "/2010-04-01/Accounts/{account}/Messages/{sid}/Media/{media}",
