@@ -89,9 +89,14 @@ impl Subscriptions {
         let own = self.of(&ev.session);
         let mut out: Vec<Delivery> = own
             .iter()
-            .chain(self.global.as_ref())
             .filter(|h| h.wants_event(ev))
-            .map(|h| Delivery::new(h, ev))
+            .map(|h| Delivery::for_subscription(h, ev))
+            .chain(
+                self.global
+                    .iter()
+                    .filter(|h| h.wants_event(ev))
+                    .map(|h| Delivery::new(h, ev)),
+            )
             .collect();
         if ev.event == EventKind::MessageAck
             && let Some(hook) = ev.payload["id"]

@@ -230,6 +230,23 @@ async fn a_scoped_key_reaches_its_sessions_only_in_every_dialect() {
         !text.contains(b_mid),
         "b's message leaked to a's key: {text}"
     );
+    // The stream is what `read` reads: a key that may only send, or a
+    // session the key does not have, is refused, not served.
+    let (_, send_only) = make_key(&d, json!({"sessions": ["a"], "scopes": ["send"]})).await;
+    for (key, query, code) in [
+        (&send_only, "session=a&", "scope_forbidden"),
+        (&send_only, "", "scope_forbidden"),
+        (&a_key, "session=b&", "session_forbidden"),
+    ] {
+        let r = c
+            .get(format!("{}/api/events?{query}since=0&key={key}", d.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "{query}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["code"], code, "{query}: {v}");
+    }
 
     // Rotation: the old secret stops at once, the new one works.
     let (code, rotated) = d

@@ -44,7 +44,11 @@ async fn wait_events(r: &Receiver, name: &str, n: usize, limit: Duration) -> Vec
     .await
 }
 
-fn verify_with_reference_library(headers: &HashMap<String, String>, body: &str) -> bool {
+fn verify_with_reference_library(
+    secret: &str,
+    headers: &HashMap<String, String>,
+    body: &str,
+) -> bool {
     use std::io::Write;
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -58,7 +62,7 @@ fn verify_with_reference_library(headers: &HashMap<String, String>, body: &str) 
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("node");
-    let input = json!({"secret": SECRET, "headers": headers, "body": body}).to_string();
+    let input = json!({"secret": secret, "headers": headers, "body": body}).to_string();
     child
         .stdin
         .take()
@@ -120,13 +124,13 @@ async fn five_hundred_inbound_messages_reach_the_receiver_once_each_signed() {
     let raw = r.state.lock().unwrap().got[0].1.clone();
     assert!(headers["webhook-signature"].starts_with("v1,"));
     assert!(
-        verify_with_reference_library(&headers, &raw),
+        verify_with_reference_library(SECRET, &headers, &raw),
         "signature must verify"
     );
     let mut tampered = headers.clone();
     tampered.insert("webhook-id".into(), "evt_other".into());
     assert!(
-        !verify_with_reference_library(&tampered, &raw),
+        !verify_with_reference_library(SECRET, &tampered, &raw),
         "a changed id must not verify"
     );
 
@@ -345,6 +349,18 @@ async fn outbound_sends_acks_media_replies_and_idempotency() {
     assert_eq!((c1, c2), (201, 201));
     assert_eq!(a, b);
     assert_eq!(outbox().await.as_array().unwrap().len(), before + 1);
+    // The same key for another message is refused: it was not sent.
+    let other = crate::send_keyed(&d.url, "order-42", "15559999999", "another message").await;
+    assert_eq!(other.status(), 422);
+    let v: Value = other.json().await.unwrap();
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Idempotency-Key"),
+        "{v}"
+    );
+    assert_eq!(outbox().await.as_array().unwrap().len(), before + 1);
 
     // Bad input: clear errors, nothing sent.
     sb.post("/_sandbox/unregistered", json!({"phone": "15550009999"}))
@@ -525,6 +541,108 @@ async fn inbound_media_is_kept_and_served_and_sse_streams_events() {
             .unwrap()
     );
     assert_eq!(m["media"]["size"], 16);
+}
+
+/// What waits for a receiver goes out as its webhook is at each attempt:
+/// a rotated secret and new headers reach the backlog; a webhook taken off
+/// the session gets nothing more; headers that would break deliveries are
+/// refused when set.
+#[tokio::test]
+async fn a_rotated_secret_reaches_the_backlog_and_a_removed_webhook_gets_nothing() {
+    const NEW: &str = "whsec_bmV3LXNlY3JldC1mb3ItdGhlLWJhY2tsb2c=";
+    let tmp = tempfile::tempdir().unwrap();
+    let (r, gone) = (Receiver::start().await, Receiver::start().await);
+    let hook = |url: &str, secret: &str, token: &str| {
+        json!({"url": url, "secret": secret, "headers": {"X-Token": token}, "events": ["message"],
+               "retries": {"attempts": 100}})
+    };
+    let (sb, d) = setup(
+        tmp.path(),
+        json!([hook(&r.url, SECRET, "old"), hook(&gone.url, SECRET, "old")]),
+    )
+    .await;
+    r.answer(503);
+    gone.answer(503);
+    let sent = contact_messages(&sb, ACCOUNT, 3, 1, "waiting").await;
+    eventually(Duration::from_secs(20), "attempts at both", || async {
+        (r.requests() >= 3 && gone.requests() >= 3).then_some(())
+    })
+    .await;
+    let (code, v) = d
+        .call(
+            "PUT",
+            "/api/sessions/shop/webhooks",
+            Some(json!([hook(&r.url, NEW, "new")])),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    r.answer(200);
+    let got = wait_events(&r, "message", 3, Duration::from_secs(30)).await;
+    assert_eq!(got.len(), 3);
+    let accepted: Vec<(HashMap<String, String>, String)> = r
+        .state
+        .lock()
+        .unwrap()
+        .got
+        .iter()
+        .filter(|(_, _, st)| *st == 200)
+        .map(|(h, b, _)| (h.clone(), b.clone()))
+        .collect();
+    assert!(!accepted.is_empty());
+    for (headers, raw) in &accepted {
+        assert_eq!(headers["x-token"], "new");
+        assert!(
+            verify_with_reference_library(NEW, headers, raw),
+            "signed with the new secret"
+        );
+    }
+    // The removed one: its backlog is dead, with the reason, and no more tries.
+    let dead = eventually(
+        Duration::from_secs(20),
+        "the removed webhook's backlog dead",
+        || async {
+            let (_, v) = d
+                .call("GET", "/api/sessions/shop/deliveries?status=dead", None)
+                .await;
+            let dead: Vec<Value> = v["deliveries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|x| x["url"] == gone.url.as_str())
+                .cloned()
+                .collect();
+            (dead.len() == sent.len()).then_some(dead)
+        },
+    )
+    .await;
+    assert!(
+        dead.iter()
+            .all(|x| x["last_error"] == "the webhook was removed from the session"),
+        "{dead:?}"
+    );
+    let tries = gone.requests();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(gone.requests(), tries);
+
+    // Headers that would break every delivery are refused when set.
+    for (name, value) in [
+        ("X-A", "a\nb"),
+        ("Content-Length", "5"),
+        ("webhook-signature", "v1,x"),
+    ] {
+        let (code, v) = d
+            .call(
+                "PUT",
+                "/api/sessions/shop/webhooks",
+                Some(json!([{"url": r.url, "headers": {name: value}}])),
+            )
+            .await;
+        assert_eq!(
+            (code, v["error"]["code"].as_str()),
+            (422, Some("invalid_field")),
+            "{name}: {v}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -850,7 +968,7 @@ async fn a_stuck_receiver_delays_only_itself_and_the_global_webhook_gets_every_s
         .find(|(_, b, _)| b.contains("\"message\""))
         .cloned()
         .unwrap();
-    assert!(verify_with_reference_library(&raw.0, &raw.1));
+    assert!(verify_with_reference_library(SECRET, &raw.0, &raw.1));
     // The stuck one is still pending, not lost.
     let (_, pending) = d
         .call("GET", "/api/sessions/shop/deliveries?status=pending", None)

@@ -162,6 +162,11 @@ impl Core {
         since: Option<u64>,
     ) -> Result<impl Stream<Item = Live> + Send + use<>, CoreError> {
         const PAGE: usize = 256;
+        // The stream carries what the messages routes do: `read`'s scope.
+        match &session {
+            Some(s) => self.may(s, Scope::Read)?,
+            None => self.access.check_reads_some()?,
+        }
         // Subscribe before reading where the log ends: nothing slips between.
         let wake = self.pipeline.durable_horizon();
         let (last, pruned) = self.pipeline.log_bounds()?;
@@ -169,13 +174,15 @@ impl Core {
         let start = match since {
             // What is still kept, from the oldest.
             Some(_) if gone => pruned,
-            Some(s) => s,
+            // A place past the end is from another log (a restored data
+            // directory, another peer's): everything new from here on.
+            Some(s) => s.min(last),
             None => last,
         };
         let pipeline = self.pipeline.clone();
         let access = self.access.clone();
         let wanted = move |e: &Event| {
-            access.sees(&e.session)
+            access.check(&e.session, Scope::Read).is_ok()
                 && session.as_ref().is_none_or(|s| *s == e.session)
                 && kinds.as_ref().is_none_or(|k| k.contains(&e.event))
         };

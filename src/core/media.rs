@@ -57,7 +57,7 @@ impl LoadedMedia {
     }
 }
 
-fn hex_sha256(b: &[u8]) -> String {
+pub(super) fn hex_sha256(b: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     Sha256::digest(b)
         .iter()

@@ -45,6 +45,43 @@ pub enum Special {
     Poll(crate::domain::Poll),
 }
 
+impl SendRequest {
+    /// What decides what goes out, hashed: a key used again for another
+    /// message is refused instead of answered with the first one's result.
+    fn fingerprint(&self) -> String {
+        use super::media::{MediaSource, hex_sha256};
+        use serde_json::json;
+        let media = self.media.as_ref().map(|m| {
+            let source = match &m.source {
+                MediaSource::Data(d) => json!({"data": hex_sha256(d.as_bytes())}),
+                MediaSource::Url(u) => json!({"url": u}),
+                MediaSource::Upload(id) => json!({"upload": id}),
+            };
+            json!({"source": source, "mimetype": m.mimetype, "filename": m.filename})
+        });
+        let special = match &self.special {
+            Some(Special::Location(l)) => json!({"location": l}),
+            Some(Special::Contacts(c)) => {
+                json!({"contacts": c.iter().map(|c| [c.id.as_str(), c.name.as_str()]).collect::<Vec<_>>()})
+            }
+            Some(Special::Poll(p)) => json!({"poll": p}),
+            None => serde_json::Value::Null,
+        };
+        let mentions: Vec<&str> = self.mentions.iter().map(Wid::as_str).collect();
+        let all = json!([
+            self.to.as_str(),
+            self.text,
+            media,
+            self.caption,
+            self.reply_to,
+            special,
+            self.voice,
+            mentions
+        ]);
+        hex_sha256(all.to_string().as_bytes())
+    }
+}
+
 /// What a send answers (and what an idempotent retry answers again).
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SentMessage {
@@ -154,6 +191,7 @@ impl Core {
         self.may(session, Scope::Send)?;
         req.validate()?;
         self.manager.get(session).await?;
+        let fingerprint = idempotency_key.map(|_| req.fingerprint());
         // Nothing goes out that could not be recorded.
         self.store.room()?;
         // A place in the session's send queue before anything is reserved.
@@ -177,10 +215,17 @@ impl Core {
         // whose outcome is lost can be found by it, or sent again under it.
         let mut id = crate::domain::message::new_message_id();
         if let Some(k) = idempotency_key {
+            let fp = fingerprint.as_deref().unwrap_or_default();
             match self
                 .store
-                .idempotency_begin(session, k, now, IDEMPOTENCY_TTL_S, &id)?
+                .idempotency_begin(session, k, now, IDEMPOTENCY_TTL_S, &id, fp)?
             {
+                Reservation::OtherRequest => {
+                    return Err(CoreError::invalid(
+                        "Idempotency-Key",
+                        "was used for another message in the last 24 hours: a new message needs a new key",
+                    ));
+                }
                 Reservation::Answered(first) => {
                     return serde_json::from_value(first)
                         .map_err(|e| CoreError::Internal(format!("stored answer: {e}")));
@@ -193,7 +238,7 @@ impl Core {
                     let Some(sent) = went else {
                         return Err(CoreError::IdempotencyInProgress);
                     };
-                    self.answer_key(session, k, now, &Ok(sent.clone()));
+                    self.answer_key(session, k, fp, now, &Ok(sent.clone()));
                     return Ok(sent);
                 }
                 // Unfinished for two minutes: if it went out, that is the
@@ -201,7 +246,7 @@ impl Core {
                 // WhatsApp takes once even if the first did reach it.
                 Reservation::TakenOver(planned) => {
                     if let Some(sent) = self.sent_under(session, &req.to, &planned) {
-                        self.answer_key(session, k, now, &Ok(sent.clone()));
+                        self.answer_key(session, k, fp, now, &Ok(sent.clone()));
                         return Ok(sent);
                     }
                     id = planned;
@@ -232,7 +277,8 @@ impl Core {
             if matches!(result, Err(CoreError::Unavailable(_))) {
                 tracing::warn!(session = %session, "send outcome unknown; Idempotency-Key stays reserved");
             } else {
-                self.answer_key(session, k, now, &result);
+                let fp = fingerprint.as_deref().unwrap_or_default();
+                self.answer_key(session, k, fp, now, &result);
             }
         }
         result
@@ -283,6 +329,7 @@ impl Core {
         &self,
         session: &SessionId,
         key: &str,
+        fingerprint: &str,
         now: i64,
         result: &Result<SentMessage, CoreError>,
     ) {
@@ -290,9 +337,9 @@ impl Core {
             .as_ref()
             .ok()
             .map(|s| serde_json::to_value(s).unwrap_or_default());
-        if let Err(e) = self
-            .store
-            .idempotency_finish(session, key, now, stored.as_ref())
+        if let Err(e) =
+            self.store
+                .idempotency_finish(session, key, fingerprint, now, stored.as_ref())
         {
             tracing::error!(session = %session, "could not store the idempotency key: {e}");
         }

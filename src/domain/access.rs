@@ -141,6 +141,21 @@ impl Access {
     }
 
     /// Calls that are not about one session (keys, templates, metrics).
+    /// May this caller read any session at all (the stream of all of them)?
+    pub fn check_reads_some(&self) -> Result<(), Refusal> {
+        match self {
+            Access::Key(k) if !k.scopes.contains(&Scope::Read) => Err(Refusal {
+                code: "scope_forbidden",
+                message: format!("this API key ({}) lacks the 'read' scope", k.id),
+            }),
+            Access::Key(_) | Access::Admin => Ok(()),
+            Access::Nobody => Err(Refusal {
+                code: "forbidden",
+                message: "no API key was checked for this call".into(),
+            }),
+        }
+    }
+
     pub fn check_admin(&self) -> Result<(), Refusal> {
         match self {
             Access::Admin => Ok(()),

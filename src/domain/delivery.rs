@@ -19,7 +19,8 @@ pub struct Delivery {
     /// `dlv_<ulid>`: time-ordered.
     pub id: String,
     pub session: SessionId,
-    /// The webhook as it was when the event happened (secret included).
+    /// The webhook as it was when the event happened, or at the last
+    /// attempt for a session's own webhook (secret included).
     pub hook: Webhook,
     pub event: Event,
     pub status: DeliveryStatus,
@@ -30,6 +31,11 @@ pub struct Delivery {
     pub last_status: Option<u16>,
     pub last_error: Option<String>,
     pub delivered_at: Option<i64>,
+    /// From one of the session's own webhooks (not the global one, not a
+    /// message's status callback): each attempt uses the webhook as it is
+    /// then (a rotated secret, new headers), and a removed one gets no more.
+    #[serde(default)]
+    pub subscription: bool,
 }
 
 impl Delivery {
@@ -47,6 +53,15 @@ impl Delivery {
             last_status: None,
             last_error: None,
             delivered_at: None,
+            subscription: false,
+        }
+    }
+
+    /// A delivery to one of the session's own webhooks.
+    pub fn for_subscription(hook: &Webhook, event: &Event) -> Delivery {
+        Delivery {
+            subscription: true,
+            ..Delivery::new(hook, event)
         }
     }
 

@@ -156,11 +156,24 @@ impl Webhook {
                 "must be 'exponential' or 'linear'".into(),
             ));
         }
-        for name in self.headers.keys() {
+        for (name, value) in &self.headers {
             if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
                 return Err((
                     format!("{at}.headers"),
                     format!("'{name}' is not a header name"),
+                ));
+            }
+            if reqwest::header::HeaderValue::from_str(value).is_err() {
+                return Err((
+                    format!("{at}.headers.{name}"),
+                    "is not a header value (no line breaks or control characters)".into(),
+                ));
+            }
+            if is_reserved_header(name) {
+                return Err((
+                    format!("{at}.headers.{name}"),
+                    "is set by wabridge on every delivery (the body's framing, or its signature)"
+                        .into(),
                 ));
             }
         }
@@ -216,5 +229,57 @@ pub fn is_valid_secret(secret: &str) -> bool {
             .decode(b64)
             .is_ok_and(|k| !k.is_empty()),
         None => secret.len() >= 8,
+    }
+}
+/// Headers a delivery's own framing and signature need: a subscription's
+/// extra headers may not replace them (a wrong `Content-Length` cut bodies
+/// short; a `webhook-signature` would make every delivery fail to verify).
+fn is_reserved_header(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    matches!(
+        n.as_str(),
+        "content-length"
+            | "content-type"
+            | "content-encoding"
+            | "transfer-encoding"
+            | "host"
+            | "connection"
+            | "x-hub-signature"
+            | "x-hub-signature-256"
+            | "x-twilio-signature"
+    ) || n.starts_with("webhook-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extra_headers_must_be_headers_and_leave_the_delivery_its_own() {
+        let with = |name: &str, value: &str| {
+            let mut w =
+                Webhook::subscriber("http://127.0.0.1:9/h".into(), Format::Native, &["message"]);
+            w.headers.insert(name.into(), value.into());
+            w.validate("webhooks[0]").err().map(|(field, _)| field)
+        };
+        assert_eq!(with("X-Token", "abc"), None);
+        assert_eq!(
+            with("X-A", "a\nb").as_deref(),
+            Some("webhooks[0].headers.X-A")
+        );
+        assert_eq!(
+            with("bad name", "x").as_deref(),
+            Some("webhooks[0].headers")
+        );
+        for reserved in [
+            "Content-Length",
+            "content-type",
+            "Host",
+            "webhook-signature",
+            "Webhook-Id",
+            "X-Hub-Signature-256",
+        ] {
+            assert!(with(reserved, "5").is_some(), "{reserved}");
+        }
     }
 }

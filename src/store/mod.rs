@@ -225,6 +225,8 @@ pub enum Reservation {
     /// An earlier reservation lapsed unfinished: reserved again, for the
     /// same message id.
     TakenOver(String),
+    /// The key was first used for a request with another fingerprint.
+    OtherRequest,
 }
 
 /// A change and the outbox deliveries of the events it produces: written
@@ -1260,6 +1262,7 @@ impl Store {
         now: i64,
         ttl: i64,
         msg_id: &str,
+        fingerprint: &str,
     ) -> Result<Reservation> {
         self.room()?;
         let mut k = prefix(session);
@@ -1271,6 +1274,11 @@ impl Store {
             if let Some(v) = get_json::<Value>(&t, &k)? {
                 let age = now - v["at"].as_i64().unwrap_or(0);
                 let planned = v["id"].as_str().map(String::from);
+                // (Records from before fingerprints were kept have none.)
+                let other = v["fp"].as_str().is_some_and(|f| f != fingerprint);
+                if other && (age < ttl || v["response"].is_null()) {
+                    return Ok(Reservation::OtherRequest);
+                }
                 if !v["response"].is_null() {
                     if age < ttl {
                         return Ok(Reservation::Answered(v["response"].clone()));
@@ -1282,7 +1290,8 @@ impl Store {
                     id = planned.unwrap_or(id);
                 }
             }
-            let mark = serde_json::json!({"at": now, "response": null, "id": id});
+            let mark =
+                serde_json::json!({"at": now, "response": null, "id": id, "fp": fingerprint});
             t.insert(k.as_slice(), serde_json::to_vec(&mark)?.as_slice())?;
             Ok(if lapsed {
                 Reservation::TakenOver(id)
@@ -1296,6 +1305,7 @@ impl Store {
         &self,
         session: &SessionId,
         key: &str,
+        fingerprint: &str,
         now: i64,
         response: Option<&Value>,
     ) -> Result<()> {
@@ -1305,7 +1315,9 @@ impl Store {
             Some(r) => self.insert_in(
                 IDEMPOTENCY,
                 &k,
-                &serde_json::to_vec(&serde_json::json!({"at": now, "response": r}))?,
+                &serde_json::to_vec(
+                    &serde_json::json!({"at": now, "response": r, "fp": fingerprint}),
+                )?,
             ),
             // The send failed: the key may be used again.
             None => self.remove_in(IDEMPOTENCY, &k).map(drop),
@@ -1460,7 +1472,7 @@ mod tests {
         assert!(matches!(err, Err(StoreError::Full(_))), "{:?}", err.err());
         assert!(matches!(full.check(), Err(StoreError::Full(_))));
         assert!(matches!(
-            full.idempotency_begin(&s, "k", 0, 60, "ID"),
+            full.idempotency_begin(&s, "k", 0, 60, "ID", "fp"),
             Err(StoreError::Full(_))
         ));
         assert!(full.message(&s, "m1").unwrap().is_none());
@@ -1483,18 +1495,20 @@ mod tests {
         let answer = serde_json::json!({"id": "m"});
         // An answer from 25 h ago, one from now, a reservation abandoned
         // 3 min ago (kept: it remembers its message id).
-        store.idempotency_begin(&s, "old", 0, 86_400, "A").unwrap();
         store
-            .idempotency_finish(&s, "old", 0, Some(&answer))
+            .idempotency_begin(&s, "old", 0, 86_400, "A", "fp")
             .unwrap();
         store
-            .idempotency_begin(&s, "new", 90_000, 86_400, "B")
+            .idempotency_finish(&s, "old", "fp", 0, Some(&answer))
             .unwrap();
         store
-            .idempotency_finish(&s, "new", 90_000, Some(&answer))
+            .idempotency_begin(&s, "new", 90_000, 86_400, "B", "fp")
             .unwrap();
         store
-            .idempotency_begin(&s, "stuck", 89_820, 86_400, "C")
+            .idempotency_finish(&s, "new", "fp", 90_000, Some(&answer))
+            .unwrap();
+        store
+            .idempotency_begin(&s, "stuck", 89_820, 86_400, "C", "fp")
             .unwrap();
         assert_eq!(store.sweep_idempotency(90_000, 86_400).unwrap(), 1);
         use redb::ReadableTableMetadata;
@@ -1505,7 +1519,7 @@ mod tests {
         // The live answer is still answered.
         assert_eq!(
             store
-                .idempotency_begin(&s, "new", 90_001, 86_400, "D")
+                .idempotency_begin(&s, "new", 90_001, 86_400, "D", "fp")
                 .unwrap(),
             Reservation::Answered(answer)
         );
@@ -1517,7 +1531,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let s = SessionId::parse("s").unwrap();
-        let begin = |at, id| store.idempotency_begin(&s, "k", at, 86_400, id).unwrap();
+        let begin = |at, id| {
+            store
+                .idempotency_begin(&s, "k", at, 86_400, id, "fp")
+                .unwrap()
+        };
         assert_eq!(begin(1_000, "ID1"), Reservation::New("ID1".into()));
         // Still sending, or its outcome unknown: the retry learns the id.
         assert_eq!(begin(1_060, "ID2"), Reservation::Busy(Some("ID1".into())));
@@ -1526,9 +1544,39 @@ mod tests {
         assert_eq!(begin(1_210, "ID4"), Reservation::Busy(Some("ID1".into())));
         let answer = serde_json::json!({"id": "ID1"});
         store
-            .idempotency_finish(&s, "k", 1_220, Some(&answer))
+            .idempotency_finish(&s, "k", "fp", 1_220, Some(&answer))
             .unwrap();
         assert_eq!(begin(1_230, "ID5"), Reservation::Answered(answer));
+        // The same key for another request: refused, answered or not.
+        let other = |at| {
+            store
+                .idempotency_begin(&s, "k", at, 86_400, "ID6", "other")
+                .unwrap()
+        };
+        assert_eq!(other(1_240), Reservation::OtherRequest);
+        store
+            .idempotency_begin(&s, "k2", 1_000, 86_400, "ID7", "fp")
+            .unwrap();
+        assert_eq!(
+            store
+                .idempotency_begin(&s, "k2", 1_010, 86_400, "ID8", "other")
+                .unwrap(),
+            Reservation::OtherRequest
+        );
+        // A record from before fingerprints were kept still answers.
+        store
+            .insert_in(
+                IDEMPOTENCY,
+                &[prefix(&s), b"old".to_vec()].concat(),
+                br#"{"at": 1000, "response": {"id": "X"}}"#,
+            )
+            .unwrap();
+        assert_eq!(
+            store
+                .idempotency_begin(&s, "old", 1_010, 86_400, "ID9", "any")
+                .unwrap(),
+            Reservation::Answered(serde_json::json!({"id": "X"}))
+        );
     }
 
     #[test]

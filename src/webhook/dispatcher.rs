@@ -350,6 +350,25 @@ async fn attempt_once(ctx: &Ctx, mut d: Delivery) -> Delivery {
         d.status = DeliveryStatus::Dead;
         return d;
     }
+    if d.subscription {
+        // The webhook as it is now: what still waits goes out with a
+        // rotated secret or changed headers; a removed one gets nothing.
+        let hooks = ctx.store.get_session(&d.session).ok().flatten();
+        let now = hooks.map(|r| {
+            r.webhooks
+                .into_iter()
+                .find(|h| h.url == d.hook.url && h.format == d.hook.format)
+        });
+        match now {
+            Some(Some(h)) => d.hook = h,
+            Some(None) => {
+                d.last_status = None;
+                d.last_error = Some("the webhook was removed from the session".into());
+                return settle(ctx, d, Verdict::Fail, None);
+            }
+            None => {}
+        }
+    }
     let r = (ctx.render)(&d, now_ms() / 1000);
     if let Some(h) = &r.handshake
         && let Err(e) = handshake(ctx, h).await
