@@ -198,6 +198,19 @@ async fn five_hundred_inbound_messages_reach_the_receiver_once_each_signed() {
             .0,
         422
     );
+    // A parameter given twice: a native error, not a line of plain text.
+    for path in [
+        "/api/sessions/shop/messages?limit=1&limit=2",
+        "/api/sessions/shop/deliveries?status=dead&status=pending",
+        "/api/events?since=1&since=2",
+    ] {
+        let (code, body) = d.call("GET", path, None).await;
+        assert_eq!(
+            (code, body["error"]["code"].as_str()),
+            (400, Some("malformed_request")),
+            "{path}: {body}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -1051,6 +1064,28 @@ async fn the_event_stream_resumes_after_a_disconnect_with_no_gap_and_no_repeat()
     })
     .await;
     assert_eq!(more.len(), 1, "only the new one: {more:?}");
+    // A place past the log's end (a restored data directory, another
+    // peer's log): the stream goes on from the end, nothing new skipped.
+    let ahead = places.last().unwrap() + 1_000_000;
+    let mut from_ahead = http()
+        .get(&url)
+        .header("X-Api-Key", KEY)
+        .header("Last-Event-ID", ahead.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(from_ahead.status(), 200);
+    let next = sb
+        .post(
+            "/_sandbox/messages",
+            json!({"from": "15551230001", "to": ACCOUNT, "text": "after a restore"}),
+        )
+        .await;
+    let after = read_sse(&mut from_ahead, |evs| {
+        evs.iter().any(|e| e.2["payload"]["id"] == next.1["id"])
+    })
+    .await;
+    assert_eq!(after.len(), 1, "the new one, and only it: {after:?}");
     // A place that is not a number is refused.
     let bad = http()
         .get(&url)

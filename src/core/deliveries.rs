@@ -5,7 +5,8 @@ use crate::domain::Scope;
 use crate::domain::{Delivery, DeliveryStatus, SessionId, now_ms};
 
 impl Core {
-    /// Pending and dead first (oldest first), then delivered (newest first).
+    /// Pending and dead first, then delivered; newest first in each. Only
+    /// `limit` of them are ever held: a long outbox costs a scan, not memory.
     pub async fn deliveries(
         &self,
         session: &SessionId,
@@ -16,16 +17,13 @@ impl Core {
         self.manager.get(session).await?;
         let mut out = Vec::new();
         if want != Some(DeliveryStatus::Delivered) {
-            let all = self.store.deliveries(session, false, usize::MAX)?;
-            out.extend(
-                all.into_iter()
-                    .filter(|d| want.is_none_or(|w| d.status == w))
-                    .take(limit),
-            );
+            out = self.store.deliveries(session, false, limit, |d| {
+                want.is_none_or(|w| d.status == w)
+            })?;
         }
         if want.is_none() || want == Some(DeliveryStatus::Delivered) {
             let left = limit.saturating_sub(out.len());
-            out.extend(self.store.deliveries(session, true, left)?);
+            out.extend(self.store.deliveries(session, true, left, |_| true)?);
         }
         Ok(out)
     }

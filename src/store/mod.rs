@@ -1200,20 +1200,25 @@ impl Store {
         Ok(None)
     }
 
-    /// Newest first: pending and dead from the outbox, delivered from the log.
+    /// Newest first, the session's that `keep` takes, at most `limit`:
+    /// pending and dead from the outbox, delivered from the log.
     pub fn deliveries(
         &self,
         session: &SessionId,
         delivered: bool,
         limit: usize,
+        keep: impl Fn(&Delivery) -> bool,
     ) -> Result<Vec<Delivery>> {
         let t = if delivered { DELIVERED } else { OUTBOX };
         self.read(|tx| {
             let mut out = Vec::new();
+            if limit == 0 {
+                return Ok(out);
+            }
             for kv in tx.open_table(t)?.iter()?.rev() {
                 let (_, v) = kv?;
                 let d: Delivery = serde_json::from_slice(v.value())?;
-                if &d.session == session {
+                if &d.session == session && keep(&d) {
                     out.push(d);
                     if out.len() >= limit {
                         break;

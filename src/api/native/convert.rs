@@ -94,6 +94,16 @@ impl From<CoreError> for ApiError {
     }
 }
 
+/// A query string that cannot be read (a parameter given twice, say).
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(e: axum::extract::rejection::QueryRejection) -> Self {
+        ApiError::bad_request(format!(
+            "the query string cannot be read: {}",
+            e.body_text()
+        ))
+    }
+}
+
 impl From<BodyError> for ApiError {
     fn from(e: BodyError) -> Self {
         match e {

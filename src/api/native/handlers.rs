@@ -7,7 +7,7 @@ use crate::core::Core;
 use crate::domain::Webhook;
 use axum::{
     Json,
-    extract::{Path, Query},
+    extract::{Path, Query, rejection::QueryRejection},
     http::{HeaderMap, StatusCode, header},
     response::{
         IntoResponse, Response,
@@ -21,6 +21,7 @@ use std::convert::Infallible;
 
 type Body<T> = Result<JsonBody<T>, BodyError>;
 type Answer = Result<Json<Value>, ApiError>;
+type Params<T> = Result<Query<T>, QueryRejection>;
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -234,8 +235,9 @@ pub struct ListQuery {
 pub async fn messages(
     Caller(core): Caller<Core>,
     Path(id): Path<String>,
-    Query(q): Query<ListQuery>,
+    q: Params<ListQuery>,
 ) -> Answer {
+    let Query(q) = q?;
     let id = cv::session_id(&id)?;
     let chat = cv::optional_wid(q.chat.as_deref(), "chat")?;
     let limit = cv::limit(q.limit.as_deref(), 50, 500)?;
@@ -369,8 +371,9 @@ pub struct DeliveriesQuery {
 pub async fn deliveries(
     Caller(core): Caller<Core>,
     Path(id): Path<String>,
-    Query(q): Query<DeliveriesQuery>,
+    q: Params<DeliveriesQuery>,
 ) -> Answer {
+    let Query(q) = q?;
     let id = cv::session_id(&id)?;
     let want = cv::delivery_status(q.status.as_deref())?;
     let limit = cv::limit(q.limit.as_deref(), 100, 1000)?;
@@ -408,8 +411,9 @@ pub async fn events(
     Caller(core): Caller<Core>,
     slots: Option<axum::Extension<crate::api::limits::StreamSlots>>,
     headers: HeaderMap,
-    Query(q): Query<EventsQuery>,
+    q: Params<EventsQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let Query(q) = q?;
     // Held while the stream is open: the cap counts open streams.
     let slot = slots.map(|s| s.0.take()).transpose()?;
     let session = q
