@@ -95,7 +95,8 @@ pub fn router(core: Core, s: Settings) -> Router {
     // /{version}/{media_id}`). As routes they would shadow every other
     // route's 404 and 405: they get only what nothing else took.
     let media_body = DefaultBodyLimit::max(s.limits.max_media_body);
-    let (easy_default, easy) = openwa::easy_routes(core.clone(), keys.clone(), media_body);
+    let (easy_default, easy, easy_root) =
+        openwa::easy_routes(core.clone(), keys.clone(), media_body);
     let media = cloud::media_route(
         core.clone(),
         keys.clone(),
@@ -148,6 +149,8 @@ pub fn router(core: Core, s: Settings) -> Router {
         .with_state(ops)
         .merge(keyed_ops)
         .merge(dashboard::routes())
+        // open-wa's middleware also takes `POST /` with the method in the body.
+        .route("/", easy_root)
         .merge(native::routes(core.clone(), keys.clone(), media_body))
         .merge(openwa::routes(core.clone(), keys.clone(), s.qr_wait))
         .merge(twilio::routes(core.clone(), keys.clone()))
@@ -177,7 +180,7 @@ pub fn webhook_renderer(public_url: String, user_ids: cloud::convert::UserIds) -
         match d.hook.format {
             Format::Native => native::webhook::render(d, now_s),
             Format::Simple => openwa::webhook::render_simple(d, now_s),
-            Format::Openwa => openwa::webhook::render_openwa(d, now_s),
+            Format::Openwa => openwa::webhook::render_openwa(d, now_s, &public_url),
             Format::Twilio => twilio::webhook::render(d, &public_url),
             Format::Cloud => cloud::webhook::render(d, &user_ids),
         }

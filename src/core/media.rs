@@ -57,6 +57,21 @@ impl LoadedMedia {
     }
 }
 
+/// A type that says only "some bytes": the file's name may say more.
+fn is_generic(mime: &str) -> bool {
+    let base = mime.split(';').next().unwrap_or("").trim();
+    base.eq_ignore_ascii_case("application/octet-stream")
+        || base.eq_ignore_ascii_case("binary/octet-stream")
+}
+
+/// The type a file name's extension stands for (`report.pdf`), as open-wa
+/// types a file sent without one; WhatsApp shows a document by its type.
+fn type_of_name(name: &str) -> Option<String> {
+    mime_guess::from_path(name)
+        .first()
+        .map(|m| m.essence_str().to_string())
+}
+
 pub(super) fn hex_sha256(b: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     Sha256::digest(b)
@@ -216,7 +231,8 @@ impl Core {
         let mimetype = m
             .mimetype
             .or(sniffed)
-            .filter(|s| s.contains('/'))
+            .filter(|s| s.contains('/') && !is_generic(s))
+            .or_else(|| type_of_name(m.filename.as_deref()?))
             .unwrap_or_else(|| "application/octet-stream".into());
         Ok(LoadedMedia {
             b64: base64::engine::general_purpose::STANDARD.encode(&bytes),
@@ -262,5 +278,22 @@ impl Core {
             }
         }
         Ok((bytes, mime))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_without_a_type_is_typed_by_its_name() {
+        assert!(is_generic("application/octet-stream") && is_generic("Binary/Octet-Stream; x=1"));
+        assert!(!is_generic("application/pdf"));
+        assert_eq!(
+            type_of_name("report.pdf").as_deref(),
+            Some("application/pdf")
+        );
+        assert_eq!(type_of_name("Photo.JPG").as_deref(), Some("image/jpeg"));
+        assert_eq!(type_of_name("notes"), None);
     }
 }

@@ -447,14 +447,14 @@ pub fn ack_event(session: &SessionId, id: &str, chat: &str, me: Option<&str>, ac
     )
 }
 
-pub fn revoke_event(session: &SessionId, id: &str, chat: &str) -> Event {
-    Event::stable(
-        session,
-        EventKind::MessageRevoked,
-        id,
-        now_ms(),
-        json!({"id": id, "chat": chat}),
-    )
+/// `{id, chat, message?}`: `message` is the stored message as revoked, when
+/// this account had it (open-wa's `onMessageDeleted` hands on a Message).
+pub fn revoke_event(session: &SessionId, id: &str, chat: &str, message: Option<&Message>) -> Event {
+    let mut payload = json!({"id": id, "chat": chat});
+    if let Some(m) = message {
+        payload["message"] = serde_json::to_value(m).unwrap_or(Value::Null);
+    }
+    Event::stable(session, EventKind::MessageRevoked, id, now_ms(), payload)
 }
 
 /// `{id, chat, text, edited_at}`: the message's new text.

@@ -85,13 +85,25 @@ impl Inbound {
             }
             BridgeEvent::Revoke { id: Some(id), chat } => {
                 let chat = chat.as_deref().unwrap_or("");
+                let change = Amendment::Revoke {
+                    at: now_ms() / 1000,
+                };
+                // The event carries the message as it will be stored.
+                let revoked = self
+                    .env
+                    .store
+                    .message(&self.id, id)
+                    .ok()
+                    .flatten()
+                    .map(|mut m| {
+                        m.amend(&change);
+                        m
+                    });
                 ops.push(Op::Amend {
                     session: self.id.clone(),
                     id: id.clone(),
-                    change: Amendment::Revoke {
-                        at: now_ms() / 1000,
-                    },
-                    event: message::revoke_event(&self.id, id, chat),
+                    change,
+                    event: message::revoke_event(&self.id, id, chat, revoked.as_ref()),
                 });
             }
             BridgeEvent::PollVote {

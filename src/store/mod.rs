@@ -1629,7 +1629,7 @@ mod tests {
                 from_me: false,
                 timestamp: 300,
             }),
-            event: crate::domain::message::revoke_event(&s, &format!("r{emoji}"), "c"),
+            event: crate::domain::message::revoke_event(&s, &format!("r{emoji}"), "c", None),
         };
         assert_eq!(commit(react("👍")).len(), 1);
         assert_eq!(commit(react("❤️")).len(), 1);
@@ -1649,7 +1649,7 @@ mod tests {
             session: s.clone(),
             id: "older".into(),
             change: Amendment::Revoke { at: 1 },
-            event: crate::domain::message::revoke_event(&s, "older", "c"),
+            event: crate::domain::message::revoke_event(&s, "older", "c", None),
         };
         assert_eq!(commit(unknown).len(), 1);
     }

@@ -181,6 +181,56 @@ def test_open_wa_webhooks_are_signed_and_shaped_like_open_wa(daemon, backend, re
         Webhook(SECRET).verify(req["body"], tampered)
 
 
+def test_the_middleware_forms_and_what_open_wa_hands_on(daemon, backend, receiver, shop):
+    """open-wa's middleware takes the session from the path when the body
+    names the method, and `POST /` on the default session; sendText and
+    reply(sendSeen) mark the chat read; a file sent as octet-stream is typed
+    by its name; webhooks carry fetchable media URLs, a deleted message as a
+    Message, and a sender known only by a privacy id."""
+    other = "15550002222"
+    daemon.link_session("shop2", phone=other)
+    assert backend.post("/shop2", json={"method": "getHostNumber"}).json() == {"success": True, "response": other}
+    assert backend.post("/", json={"method": "getHostNumber"}).json() == {"success": True, "response": ACCOUNT}
+    r = backend.post("/shop2", json={"method": "sendText", "args": [CONTACT + "@c.us", "from the second number"]}).json()
+    assert r["success"] is True
+    assert any(m["id"] == r["response"] for m in daemon.sent(account=other))
+    assert not any(m["id"] == r["response"] for m in daemon.sent())
+
+    unread = lambda: next(c["unreadCount"] for c in easy(backend, "/shop1/getAllChats").json()["response"]
+                          if c["id"] == CONTACT + "@c.us")
+    inbound = daemon.inbound(CONTACT, "are you there?")
+    eventually("the message unread", lambda: unread() >= 1)
+    assert easy(backend, "/shop1/reply", [CONTACT + "@c.us", "yes", inbound, True]).json()["success"] is True
+    assert unread() == 0
+    httpx.post(daemon.sandbox + "/_sandbox/unregistered", json={"phone": "15559990001"}).raise_for_status()
+    assert easy(backend, "/shop1/reply", ["15559990001@c.us", "x", inbound]).json() == {"success": True, "response": False}
+
+    pdf = "data:application/octet-stream;base64,JVBERi0xLjQKJcOkw7zDtsOfCg=="
+    f = easy(backend, "/shop1/sendFile", [CONTACT + "@c.us", pdf, "report.pdf", "the report"]).json()
+    assert {m["id"]: m for m in daemon.sent()}[f["response"]]["media"]["mimetype"] == "application/pdf"
+
+    n = daemon.native()
+    hooks = [{"url": receiver.url + "/openwa2", "format": "openwa", "events": ["message", "message.revoked"]},
+             {"url": receiver.url + "/simple2", "format": "simple"}]
+    assert n.put("/api/sessions/shop1/webhooks", json=hooks).status_code == 200
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+    img = daemon.inbound(CONTACT, "", media={"mimetype": "image/png", "filename": "p.png", "data": png})
+    bodies = lambda path: [json.loads(r["body"]) for r in receiver.raw(path)]
+    m = eventually("the image at the open-wa hook", lambda: [b for b in bodies("/openwa2") if b["data"]["id"] == img])[0]["data"]
+    assert m["clientUrl"].startswith(daemon.url + "/")
+    assert httpx.get(m["clientUrl"], headers={"X-Api-Key": KEY}).status_code == 200
+    r = httpx.post(f"{daemon.sandbox}/_sandbox/messages/{img}/revoke")
+    assert r.status_code == 200, r.text
+    gone = eventually("onMessageDeleted", lambda: [b for b in bodies("/openwa2") if b["event"] == "onMessageDeleted"])[0]["data"]
+    assert (gone["id"], gone["type"], gone["from"], gone["chatId"]) == (img, "revoked", CONTACT + "@c.us", CONTACT + "@c.us")
+
+    r = httpx.post(daemon.sandbox + "/_sandbox/messages", json={"from": "15557654321", "to": ACCOUNT, "text": "hidden number",
+                                                                 "lid": True, "share_phone": False})
+    assert r.status_code == 201, r.text
+    simple = eventually("the simple body", lambda: [b for b in bodies("/simple2") if b["message"] == "hidden number"])[0]
+    assert simple["from_number"].endswith("@lid"), simple
+
+
 OPEN_WA_ROUTES = [("POST", "/session/create"), ("POST", "/message/send"), ("GET", "/session/shop1/status"),
                   ("GET", "/sessions"), ("POST", "/session/shop1/logout"), ("DELETE", "/session/shop1"),
                   ("POST", "/shop1/sendText"), ("POST", "/getConnectionState")]

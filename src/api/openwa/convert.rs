@@ -256,8 +256,9 @@ fn contact(id: &str, name: Option<&str>, is_me: bool) -> Value {
     })
 }
 
-/// A stored message (the native payload) as an open-wa Message.
-pub fn message(p: &Value) -> Value {
+/// A stored message (the native payload) as an open-wa Message. `base`:
+/// where clients reach this daemon, for the media's `clientUrl`.
+pub fn message(p: &Value, base: &str) -> Value {
     let s = |k: &str| p[k].as_str();
     let id = s("id").unwrap_or("");
     let chat = s("chat").unwrap_or("");
@@ -265,9 +266,12 @@ pub fn message(p: &Value) -> Value {
     let kind = s("type").unwrap_or("other");
     let is_media = !matches!(kind, "text" | "location" | "contact" | "other");
     let is_group = chat.ends_with("@g.us");
-    let sender_id = match p["sender"]["phone"].as_str() {
-        Some(phone) => format!("{phone}@c.us"),
-        None => s("from").unwrap_or(chat).to_string(),
+    // The author: by phone when WhatsApp shows it, else by the privacy id
+    // they wrote under (in a group, `from` is the group itself).
+    let sender_id = match (p["sender"]["phone"].as_str(), p["sender"]["lid"].as_str()) {
+        (Some(phone), _) => format!("{phone}@c.us"),
+        (None, Some(lid)) => lid.to_string(),
+        (None, None) => s("from").unwrap_or(chat).to_string(),
     };
     let name = p["sender"]["name"].as_str();
     let cards: Vec<&str> = p["vcards"]
@@ -321,7 +325,10 @@ pub fn message(p: &Value) -> Value {
     });
     if let Some(url) = p["media"]["url"].as_str() {
         // Where wabridge keeps the media (fetch it with the API key).
-        m["clientUrl"] = json!(url);
+        m["clientUrl"] = json!(match url.starts_with('/') {
+            true => format!("{}{url}", base.trim_end_matches('/')),
+            false => url.to_string(),
+        });
     }
     if kind == "location" {
         m["lat"] = p["location"]["lat"].clone();
@@ -452,7 +459,15 @@ const FILE_PARAMS: &[&str] = &[
 
 /// One EASY API call, its arguments read and checked.
 pub enum Call {
-    Send(SendRequest),
+    /// `seen_first`: mark the chat read before sending, as open-wa's
+    /// `sendText` always does and `reply` does when asked; `text`: a
+    /// number not on WhatsApp answers with open-wa's error string (sendText)
+    /// rather than `false` (the others).
+    Send {
+        req: SendRequest,
+        seen_first: bool,
+        text: bool,
+    },
     SendSeen(Wid),
     GetHostNumber,
     GetConnectionState,
@@ -490,7 +505,7 @@ impl EasyError {
         }
     }
 
-    fn bad_args(message: impl Into<String>) -> Self {
+    pub fn bad_args(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "INVALID_ARGS", message)
     }
 
@@ -605,6 +620,11 @@ impl Args<'_> {
 }
 
 /// Reads an EASY API call. Unknown methods and bad arguments are errors.
+/// Whether open-wa has a client method of this name that wabridge serves.
+pub fn is_method(name: &str) -> bool {
+    METHODS.iter().any(|(m, _)| *m == name)
+}
+
 pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
     let params = METHODS
         .iter()
@@ -624,15 +644,20 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
         "sendText" | "reply" => {
             let to = a.wid("to")?;
             let text = a.required("content")?;
-            let reply_to = if method == "reply" {
+            let reply = method == "reply";
+            let reply_to = if reply {
                 Some(a.required("quotedMsgId")?)
             } else {
                 None
             };
-            Call::Send(SendRequest {
-                reply_to,
-                ..SendRequest::text(to, text)
-            })
+            Call::Send {
+                req: SendRequest {
+                    reply_to,
+                    ..SendRequest::text(to, text)
+                },
+                seen_first: !reply || a.flag("sendSeen"),
+                text: !reply,
+            }
         }
         "sendImage" | "sendFile" => {
             let to = a.wid("to")?;
@@ -646,21 +671,25 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
                     "'file' must be a data URL (data:<mime>;base64,...) or an http(s) URL; wabridge does not read files from its own disk",
                 ));
             };
-            Call::Send(SendRequest {
-                mentions: vec![],
-                special: None,
-                voice: false,
-                to,
-                text: None,
-                media: Some(OutgoingMedia {
-                    source,
-                    mimetype: None,
-                    filename: a.string("filename")?.filter(|f| !f.is_empty()),
-                }),
-                caption: a.string("caption")?.filter(|c| !c.is_empty()),
-                reply_to: a.string("quotedMsgId")?,
-                menu: None,
-            })
+            Call::Send {
+                req: SendRequest {
+                    mentions: vec![],
+                    special: None,
+                    voice: false,
+                    to,
+                    text: None,
+                    media: Some(OutgoingMedia {
+                        source,
+                        mimetype: None,
+                        filename: a.string("filename")?.filter(|f| !f.is_empty()),
+                    }),
+                    caption: a.string("caption")?.filter(|c| !c.is_empty()),
+                    reply_to: a.string("quotedMsgId")?,
+                    menu: None,
+                },
+                seen_first: false,
+                text: false,
+            }
         }
         "sendSeen" => Call::SendSeen(a.wid("chatId")?),
         "getHostNumber" => Call::GetHostNumber,
@@ -732,17 +761,23 @@ mod tests {
 
     #[test]
     fn places_cards_and_voice_notes_as_open_wa_shows_them() {
-        let m = message(&payload(
-            "location",
-            json!({"location": {"lat": 1.5, "lng": 2.5, "name": "Cafe", "address": "Main St 1"}}),
-        ));
+        let m = message(
+            &payload(
+                "location",
+                json!({"location": {"lat": 1.5, "lng": 2.5, "name": "Cafe", "address": "Main St 1"}}),
+            ),
+            "http://wabridge",
+        );
         assert_eq!(
             (m["type"].as_str(), m["lat"].as_f64(), m["lng"].as_f64()),
             (Some("location"), Some(1.5), Some(2.5))
         );
         assert_eq!(m["loc"], "Cafe\nMain St 1");
         let card = "BEGIN:VCARD\nFN:Bob\nEND:VCARD";
-        let m = message(&payload("contact", json!({"vcards": [card]})));
+        let m = message(
+            &payload("contact", json!({"vcards": [card]})),
+            "http://wabridge",
+        );
         assert_eq!(
             (
                 m["type"].as_str(),
@@ -751,18 +786,42 @@ mod tests {
             ),
             (Some("vcard"), Some(card), Some(false))
         );
-        let m = message(&payload("contact", json!({"vcards": [card, card]})));
+        let m = message(
+            &payload("contact", json!({"vcards": [card, card]})),
+            "http://wabridge",
+        );
         assert_eq!(m["type"], "multi_vcard");
         assert_eq!(m["vcardList"].as_array().unwrap().len(), 2);
-        let m = message(&payload(
-            "ptt",
-            json!({"media": {"mimetype": "audio/ogg", "url": "/x"}}),
-        ));
+        let m = message(
+            &payload(
+                "ptt",
+                json!({"media": {"mimetype": "audio/ogg", "url": "/x"}}),
+            ),
+            "http://wabridge/",
+        );
         assert_eq!(
             (m["type"].as_str(), m["isMedia"].as_bool()),
             (Some("ptt"), Some(true))
         );
-        let m = message(&payload("text", json!({"text": "gone", "revoked": true})));
+        // Media is fetched from the daemon: an absolute URL.
+        assert_eq!(m["clientUrl"], "http://wabridge/x");
+        // A sender known only by a privacy id is named by it, in a group too.
+        let m = message(
+            &payload(
+                "text",
+                json!({"chat": "123-456@g.us", "from": "123-456@g.us",
+            "sender": {"phone": null, "name": "Ann", "lid": "987654321@lid"}}),
+            ),
+            "http://wabridge",
+        );
+        assert_eq!(
+            (m["author"].as_str(), m["sender"]["id"].as_str()),
+            (Some("987654321@lid"), Some("987654321@lid"))
+        );
+        let m = message(
+            &payload("text", json!({"text": "gone", "revoked": true})),
+            "http://wabridge",
+        );
         assert_eq!(m["type"], "revoked");
     }
 }

@@ -126,21 +126,50 @@ pub async fn delete(
 
 // ---- the EASY API
 
-#[utoipa::path(post, path = "/{method}", tag = "open-wa", summary = "The EASY API on the default session: `POST /sendText {\"args\": {...}}`", params(("method" = String, Path, description = "An open-wa client method: sendText, sendImage, sendFile, getAllChats, checkNumberStatus, ...")), request_body = EasyIn, responses((status = 200, description = "{success: true, response}", body = Object), (status = 400, description = "{success: false, error}", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object)))]
+#[utoipa::path(post, path = "/{method}", tag = "open-wa", summary = "The EASY API on the default session: `POST /sendText {\"args\": {...}}`; with the method in the body, the path names the session: `POST /{session} {\"method\": ...}`", params(("method" = String, Path, description = "An open-wa client method: sendText, sendImage, sendFile, getAllChats, checkNumberStatus, ...")), request_body = EasyIn, responses((status = 200, description = "{success: true, response}", body = Object), (status = 400, description = "{success: false, error}", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object)))]
 pub async fn easy_default(
     Caller(st): Caller<OpenWa>,
-    Path(method): Path<String>,
+    Path(segment): Path<String>,
     body: Body<EasyIn>,
 ) -> Result<Json<Value>, EasyError> {
-    let body = body?.0;
-    let method = body
-        .method
-        .clone()
-        .filter(|m| !m.is_empty())
-        .unwrap_or(method);
+    easy_at(&st, Some(segment), body?.0).await
+}
+
+/// `POST /` with the method in the body: `{"method": "sendText", "args": [...]}`.
+#[utoipa::path(post, path = "/", tag = "open-wa", summary = "The EASY API, the method in the body: `POST / {\"method\": \"sendText\", \"args\": [...]}` on the default session", request_body = EasyIn, responses((status = 200, description = "{success: true, response}", body = Object), (status = 400, description = "{success: false, error}", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object)))]
+pub async fn easy_root(
+    Caller(st): Caller<OpenWa>,
+    body: Body<EasyIn>,
+) -> Result<Json<Value>, EasyError> {
+    easy_at(&st, None, body?.0).await
+}
+
+/// Where open-wa's middleware finds the method and the session: the one
+/// path segment is the method, unless the body names the method, in which
+/// case the segment is the session (`POST /{session} {"method": ...}`).
+async fn easy_at(
+    st: &OpenWa,
+    segment: Option<String>,
+    body: EasyIn,
+) -> Result<Json<Value>, EasyError> {
+    let named = body.method.clone().filter(|m| !m.is_empty());
+    let (method, session) = match (named, segment) {
+        (Some(m), Some(seg)) if seg != m && !cv::is_method(&seg) => (m, Some(seg)),
+        (Some(m), _) => (m, None),
+        (None, Some(seg)) => (seg, None),
+        (None, None) => {
+            return Err(EasyError::bad_args(
+                "name the method: POST /{method}, or {\"method\": ...} in the body",
+            ));
+        }
+    };
     let call = cv::parse_call(&method, &body)?;
-    let id = st.core.default_session().await?;
-    run(&st, &id, call).await
+    let id = match session {
+        Some(s) => SessionId::parse(&s)
+            .map_err(|e| EasyError::new(StatusCode::NOT_FOUND, "SESSION_NOT_FOUND", e))?,
+        None => st.core.default_session().await?,
+    };
+    run(st, &id, call).await
 }
 
 #[utoipa::path(post, path = "/{first}/{second}", tag = "open-wa", summary = "The EASY API on a named session: `POST /{session}/{method}`", params(("first" = String, Path, description = "The session id"), ("second" = String, Path, description = "An open-wa client method")), request_body = EasyIn, responses((status = 200, description = "{success: true, response}", body = Object), (status = 400, description = "{success: false, error}", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object)))]
@@ -159,16 +188,28 @@ pub async fn easy(
 async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, EasyError> {
     let core = &st.core;
     let response = match call {
-        Call::Send(req) => match core.send(id, req, None).await {
-            Ok(sent) => json!(sent.id),
-            // open-wa answers this with an error string, not an exception.
-            Err(CoreError::NotOnWhatsApp(_)) => {
-                return Ok(Json(
-                    json!({"success": false, "response": cv::NOT_ON_WHATSAPP}),
-                ));
+        Call::Send {
+            req,
+            seen_first,
+            text,
+        } => {
+            // Marking read is a courtesy: it does not hold the message back.
+            if seen_first && let Err(e) = core.mark_read(id, &req.to).await {
+                tracing::debug!(session = %id, "could not mark the chat read before sending: {e}");
             }
-            Err(e) => return Err(e.into()),
-        },
+            match core.send(id, req, None).await {
+                Ok(sent) => json!(sent.id),
+                // open-wa answers this with an error string (sendText) or
+                // false (the others), not an exception.
+                Err(CoreError::NotOnWhatsApp(_)) if text => {
+                    return Ok(Json(
+                        json!({"success": false, "response": cv::NOT_ON_WHATSAPP}),
+                    ));
+                }
+                Err(CoreError::NotOnWhatsApp(_)) => json!(false),
+                Err(e) => return Err(e.into()),
+            }
+        }
         Call::SendSeen(chat) => core.mark_read(id, &chat).await.map(|_| json!(true))?,
         Call::GetHostNumber => {
             let v = core.session(id).await?;

@@ -57,7 +57,8 @@ fn deny(d: Denied) -> Response {
     h::logout,
     h::delete,
     h::easy_default,
-    h::easy
+    h::easy,
+    h::easy_root
 ))]
 pub struct Doc;
 
@@ -77,14 +78,15 @@ pub fn routes(core: Core, keys: Keys, qr_wait: Duration) -> Router {
         .with_state(OpenWa { core, qr_wait })
 }
 
-/// The EASY API: `POST /{method}` (the default session) and
-/// `POST /{session}/{method}`. These paths match almost anything of one or
+/// The EASY API: `POST /{method}` (the default session; `POST /{session}`
+/// with the method in the body), `POST /{session}/{method}`, and `POST /`
+/// with the method in the body. These paths match almost anything of one or
 /// two segments: the router serves them only for what no other route took.
 pub fn easy_routes(
     core: Core,
     keys: Keys,
     media_body: DefaultBodyLimit,
-) -> (MethodRouter, MethodRouter) {
+) -> (MethodRouter, MethodRouter, MethodRouter) {
     let st = OpenWa {
         core,
         qr_wait: Duration::ZERO,
@@ -96,6 +98,10 @@ pub fn easy_routes(
             .route_layer(layer())
             .with_state(st.clone()),
         post(h::easy)
+            .layer(media_body)
+            .route_layer(layer())
+            .with_state(st.clone()),
+        post(h::easy_root)
             .layer(media_body)
             .route_layer(layer())
             .with_state(st),

@@ -9,8 +9,9 @@ use crate::domain::{Delivery, Event, EventKind, Status};
 use crate::webhook::{Rendered, signed_json};
 use serde_json::{Value, json};
 
-pub fn render_openwa(d: &Delivery, now_s: i64) -> Rendered {
-    signed_json(d, &openwa(&d.event, &webhook_id(d)), now_s)
+/// `base`: where clients reach this daemon (media URLs).
+pub fn render_openwa(d: &Delivery, now_s: i64, base: &str) -> Rendered {
+    signed_json(d, &openwa(&d.event, &webhook_id(d), base), now_s)
 }
 
 /// A stable id of the subscription (open-wa gives each registered webhook one).
@@ -21,15 +22,20 @@ fn webhook_id(d: &Delivery) -> String {
 }
 
 /// The listener name and data open-wa would send for an event.
-fn openwa(ev: &Event, webhook_id: &str) -> Value {
+fn openwa(ev: &Event, webhook_id: &str, base: &str) -> Value {
     let p = &ev.payload;
     let (name, data) = match ev.event {
-        EventKind::Message => ("onMessage", convert::message(p)),
-        EventKind::MessageAny => ("onAnyMessage", convert::message(p)),
+        EventKind::Message => ("onMessage", convert::message(p, base)),
+        EventKind::MessageAny => ("onAnyMessage", convert::message(p, base)),
         EventKind::MessageAck => ("onAck", convert::acked_message(p)),
+        // open-wa hands on the Message; a message this account never had
+        // is named by its id and chat only.
         EventKind::MessageRevoked => (
             "onMessageDeleted",
-            json!({"id": p["id"], "chatId": p["chat"]}),
+            match p.get("message").filter(|m| m.is_object()) {
+                Some(m) => convert::message(m, base),
+                None => json!({"id": p["id"], "chatId": p["chat"]}),
+            },
         ),
         // Not carried by this format (Format::carries).
         EventKind::MessageEdited
@@ -57,16 +63,20 @@ pub fn render_simple(d: &Delivery, now_s: i64) -> Rendered {
 
 fn simple(ev: &Event) -> Value {
     let p = &ev.payload;
+    // Who wrote: a number to answer; for someone WhatsApp shows only by
+    // a privacy id, that id (`…@lid`), which sends accept as well.
     let phone = p["sender"]["phone"]
         .as_str()
         .or_else(|| p["chat"].as_str().and_then(|c| c.strip_suffix("@c.us")))
-        .unwrap_or("");
+        .map(|p| format!("+{p}"))
+        .or_else(|| p["sender"]["lid"].as_str().map(String::from))
+        .unwrap_or_default();
     let ts = p["timestamp"]
         .as_i64()
         .unwrap_or(ev.timestamp / 1000)
         .max(0) as u64;
     json!({
-        "from_number": format!("+{phone}"),
+        "from_number": phone,
         "message": p["text"].as_str().or(p["caption"].as_str()).unwrap_or(""),
         "session_id": ev.session,
         "message_id": p["id"],
@@ -86,7 +96,11 @@ mod tests {
             "from": "15551234567@c.us", "to": "15550001111@c.us", "from_me": false, "type": "text", "text": "hi",
             "caption": null, "timestamp": 1704110400, "ack": "sent", "sender": {"phone": "15551234567", "name": "Alice"},
             "reply_to": null, "media": null});
-        let v = openwa(&Event::new(&sid, EventKind::Message, msg), "w1");
+        let v = openwa(
+            &Event::new(&sid, EventKind::Message, msg),
+            "w1",
+            "http://wabridge",
+        );
         assert_eq!(v["event"], "onMessage");
         assert_eq!(v["sessionId"], "shop1");
         assert_eq!(v["webhook_id"], "w1");
@@ -117,6 +131,7 @@ mod tests {
                 json!({"id": "true_1@c.us_A", "chat": "1@c.us", "ack": "read"}),
             ),
             "w1",
+            "http://wabridge",
         );
         assert_eq!(
             (
@@ -133,6 +148,7 @@ mod tests {
                 json!({"status": "CONNECTED"}),
             ),
             "w1",
+            "http://wabridge",
         );
         assert_eq!(
             (st["event"].as_str(), st["data"].as_str()),
@@ -145,10 +161,38 @@ mod tests {
                 json!({"status": "LOGGED_OUT"}),
             ),
             "w1",
+            "http://wabridge",
         );
         assert_eq!(
             (out["event"].as_str(), out["data"].as_bool()),
             (Some("onLogout"), Some(true))
+        );
+        // A deleted message goes out as the Message, revoked.
+        let stored = json!({"id": "false_1@c.us_B", "chat": "1@c.us", "from": "1@c.us", "from_me": false,
+            "type": "text", "text": null, "revoked": true, "timestamp": 5, "ack": "delivered",
+            "sender": {"phone": "1", "name": "Bo"}});
+        let del = openwa(
+            &Event::new(
+                &sid,
+                EventKind::MessageRevoked,
+                json!({"id": "false_1@c.us_B", "chat": "1@c.us", "message": stored}),
+            ),
+            "w1",
+            "http://wabridge",
+        );
+        assert_eq!(
+            (
+                del["event"].as_str(),
+                del["data"]["id"].as_str(),
+                del["data"]["type"].as_str(),
+                del["data"]["from"].as_str()
+            ),
+            (
+                Some("onMessageDeleted"),
+                Some("false_1@c.us_B"),
+                Some("revoked"),
+                Some("1@c.us")
+            )
         );
     }
 
