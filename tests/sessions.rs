@@ -683,3 +683,133 @@ async fn a_linked_page_runs_in_the_background_and_still_hands_over_at_once() {
         "visible"
     );
 }
+
+/// Lifecycle calls on one session take turns. A start racing a DELETE
+/// never brings a browser back for a session that is gone; two DELETEs of
+/// a linked session log the device out once, cleanly; a session whose
+/// phone dropped the device while it was stopped shows a QR, not the old
+/// account, and is deleted without waiting out the load timeout; a start
+/// is announced as STARTING.
+#[tokio::test]
+async fn lifecycle_calls_on_one_session_take_turns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = Sandbox::start(tmp.path(), &[]).await;
+    let data = tmp.path().join("data");
+    let d = Daemon::start(&data, &wa_url(&sb), &[]).await;
+
+    for round in 0..4 {
+        let id = format!("race{round}");
+        let (code, body) = d
+            .call("POST", "/api/sessions", Some(json!({"id": id})))
+            .await;
+        assert_eq!(code, 201, "{body}");
+        d.wait_status(&id, "SCAN_QR", LONG).await;
+        assert_eq!(
+            d.call("POST", &format!("/api/sessions/{id}/stop"), None)
+                .await
+                .0,
+            200
+        );
+        let path = format!("/api/sessions/{id}");
+        let start = format!("/api/sessions/{id}/start");
+        let (deleted, started) = tokio::join!(
+            d.call("DELETE", &path, None),
+            futures::future::join_all((0..3).map(|_| d.call("POST", &start, None)))
+        );
+        assert_eq!(deleted.0, 200, "{}", deleted.1);
+        for (code, body) in started {
+            assert!(
+                code == 200 || code == 404,
+                "start racing a delete: {code} {body}"
+            );
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(d.call("GET", &path, None).await.0, 404);
+        let profile = data.join("sessions").join(&id);
+        assert!(
+            processes_with(&profile.to_string_lossy()).is_empty(),
+            "a browser outlived its deleted session {id}"
+        );
+        assert!(!profile.exists(), "{} is back", profile.display());
+    }
+
+    // Two DELETEs of a linked session at once: one logs it out.
+    let devices = |phone: &'static str| {
+        let sb = &sb;
+        async move {
+            sb.get(&format!("/_sandbox/accounts/{phone}/devices"))
+                .await
+                .1["linked_devices"]
+                .as_u64()
+                .unwrap()
+        }
+    };
+    d.create_linked(&sb, "twice", "15550008001").await;
+    let (a, b) = tokio::join!(
+        d.call("DELETE", "/api/sessions/twice", None),
+        d.call("DELETE", "/api/sessions/twice", None)
+    );
+    let mut codes = [a.0, b.0];
+    codes.sort();
+    assert_eq!(codes, [200, 404], "{a:?} {b:?}");
+    assert_eq!(
+        devices("15550008001").await,
+        0,
+        "the device is still linked"
+    );
+
+    // Dropped by the phone while stopped: deleted at once, no 60 s wait...
+    d.create_linked(&sb, "dropped", "15550008002").await;
+    assert_eq!(
+        d.call("POST", "/api/sessions/dropped/stop", None).await.0,
+        200
+    );
+    sb.post("/_sandbox/accounts/15550008002/unlink", json!({}))
+        .await;
+    let t0 = Instant::now();
+    assert_eq!(d.call("DELETE", "/api/sessions/dropped", None).await.0, 200);
+    assert!(
+        t0.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        t0.elapsed()
+    );
+
+    // ...and, started again, it shows a QR and no longer the old account.
+    d.create_linked(&sb, "relink", "15550008003").await;
+    assert_eq!(
+        d.call("POST", "/api/sessions/relink/stop", None).await.0,
+        200
+    );
+    sb.post("/_sandbox/accounts/15550008003/unlink", json!({}))
+        .await;
+    assert_eq!(
+        d.call("POST", "/api/sessions/relink/start", None).await.0,
+        200
+    );
+    let s = d.wait_status("relink", "SCAN_QR", LONG).await;
+    assert!(s["me"].is_null(), "{s}");
+    let mut sse = http()
+        .get(format!(
+            "{}/api/events?session=relink&events=session.status&since=0",
+            d.url
+        ))
+        .header("X-Api-Key", KEY)
+        .send()
+        .await
+        .unwrap();
+    let seen = read_sse(&mut sse, |evs| {
+        evs.iter()
+            .filter(|e| e.2["payload"]["status"] == "SCAN_QR")
+            .count()
+            >= 2
+    })
+    .await;
+    let statuses: Vec<&str> = seen
+        .iter()
+        .filter_map(|e| e.2["payload"]["status"].as_str())
+        .collect();
+    assert!(
+        statuses.windows(2).any(|w| w == ["STOPPED", "STARTING"]),
+        "the start is announced: {statuses:?}"
+    );
+}

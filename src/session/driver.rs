@@ -127,23 +127,28 @@ impl Driver {
             }
         });
         if let Some(s) = changed {
-            tracing::info!(session = %self.id, status = s.status.as_str(), error = s.error.as_deref().unwrap_or(""), "session status");
-            let mut payload = json!({"status": s.status});
-            if let Some(e) = &s.error {
-                payload["error"] = json!(e);
-            }
-            self.env
-                .pipeline
-                .emit(Event::new(&self.id, EventKind::SessionStatus, payload));
-            self.env.records.update(&self.id, |r| {
-                r.status = s.status;
-                r.error = s.error.clone();
-                if s.me.is_some() {
-                    r.me = s.me.clone();
-                    r.platform = s.platform.clone();
-                }
-            });
+            self.publish(&s);
         }
+    }
+
+    /// A status as the session's event and record.
+    fn publish(&self, s: &LiveState) {
+        tracing::info!(session = %self.id, status = s.status.as_str(), error = s.error.as_deref().unwrap_or(""), "session status");
+        let mut payload = json!({"status": s.status});
+        if let Some(e) = &s.error {
+            payload["error"] = json!(e);
+        }
+        self.env
+            .pipeline
+            .emit(Event::new(&self.id, EventKind::SessionStatus, payload));
+        self.env.records.update(&self.id, |r| {
+            r.status = s.status;
+            r.error = s.error.clone();
+            if s.me.is_some() {
+                r.me = s.me.clone();
+                r.platform = s.platform.clone();
+            }
+        });
     }
 
     fn set_status(&self, status: Status, error: Option<String>) {
@@ -160,6 +165,9 @@ impl Driver {
     }
 
     pub async fn run(mut self) {
+        // The manager hands over a state that is already STARTING: say so.
+        let first = self.state.borrow().clone();
+        self.publish(&first);
         let mut backoff = Backoff::fast();
         // A build WhatsApp rolled out is not fixed in seconds: retry slowly.
         let mut incompatible = Backoff::slow();
@@ -736,11 +744,22 @@ impl Driver {
                 if self.state.borrow().qr.as_deref() == Some(code.as_str()) {
                     return None;
                 }
+                // A QR means the page is not linked (the phone removed the
+                // device meanwhile): the account it was is no longer this one.
+                let was_linked = self.state.borrow().me.is_some();
                 self.update(|s| {
                     s.status = Status::ScanQr;
                     s.error = None;
                     s.qr = Some(code.clone());
+                    s.me = None;
+                    s.platform = None;
                 });
+                if was_linked {
+                    self.env.records.update(&self.id, |r| {
+                        r.me = None;
+                        r.platform = None;
+                    });
+                }
                 let data_url = crate::qr::png_data_url(&code).unwrap_or_default();
                 if self.env.config.print_qr
                     && let Ok(t) = crate::qr::terminal(&code)

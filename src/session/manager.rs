@@ -39,6 +39,11 @@ pub enum ManagerError {
 pub struct Manager {
     env: Arc<SessionEnv>,
     handles: Mutex<HashMap<SessionId, Handle>>,
+    /// One lifecycle change per session at a time (start, stop, restart,
+    /// logout, delete, moves). Without it a start racing a delete brought
+    /// a browser back for a session that no longer existed, and a second
+    /// delete launched a browser into the first one's logout.
+    lifecycle: std::sync::Mutex<HashMap<SessionId, Arc<Mutex<()>>>>,
 }
 
 /// A session as the API shows it: the record plus the live state.
@@ -67,7 +72,20 @@ impl Manager {
         Arc::new(Manager {
             env,
             handles: Mutex::new(HashMap::new()),
+            lifecycle: std::sync::Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Waits for the session's turn to change its lifecycle.
+    async fn exclusive(&self, id: &SessionId) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = self
+            .lifecycle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(id.clone())
+            .or_default()
+            .clone();
+        lock.lock_owned().await
     }
 
     pub fn env(&self) -> &Arc<SessionEnv> {
@@ -147,6 +165,12 @@ impl Manager {
 
     /// Starts the driver if it is not running. Idempotent.
     pub async fn start(&self, id: &SessionId) -> Result<(), ManagerError> {
+        let _turn = self.exclusive(id).await;
+        self.start_now(id).await
+    }
+
+    /// `start`, in the session's turn.
+    async fn start_now(&self, id: &SessionId) -> Result<(), ManagerError> {
         let rec = self
             .records()
             .get(id)
@@ -189,13 +213,22 @@ impl Manager {
 
     /// Stops the driver (closes its browser, keeps the profile).
     pub async fn stop(&self, id: &SessionId) -> Result<(), ManagerError> {
+        let _turn = self.exclusive(id).await;
+        self.stop_now(id, false).await
+    }
+
+    /// `stop`, in the session's turn. `for_restart`: the session is to run
+    /// again, so a daemon that dies meanwhile resumes it.
+    async fn stop_now(&self, id: &SessionId, for_restart: bool) -> Result<(), ManagerError> {
         if !self.exists(id) {
             return Err(ManagerError::NotFound(id.clone()));
         }
-        self.records().update(id, |r| r.should_run = false);
+        if !for_restart {
+            self.records().update(id, |r| r.should_run = false);
+        }
         let handle = self.handles.lock().await.remove(id);
         if let Some(h) = handle {
-            self.ask(&h, Cmd::Stop).await;
+            self.ask(h, Cmd::Stop).await;
         }
         self.records().update(id, |r| {
             if r.status.is_running() {
@@ -205,7 +238,9 @@ impl Manager {
         Ok(())
     }
 
-    async fn ask(&self, h: &Handle, make: fn(oneshot::Sender<()>) -> Cmd) {
+    /// Asks the driver to end (stop or log out) and waits until it has:
+    /// its browser is gone before anything else starts on the profile.
+    async fn ask(&self, mut h: Handle, make: fn(oneshot::Sender<()>) -> Cmd) {
         let (tx, rx) = oneshot::channel();
         if h.cmds.send(make(tx)).await.is_ok() {
             // The driver answers after closing its browser; never wait forever.
@@ -215,16 +250,25 @@ impl Manager {
         }
         if !h.task.is_finished() {
             h.task.abort();
+            // Dropping the aborted task ends its browser (and its pid file).
+            let _ = tokio::time::timeout(Duration::from_secs(5), &mut h.task).await;
         }
     }
 
     pub async fn restart(&self, id: &SessionId) -> Result<(), ManagerError> {
-        self.stop(id).await?;
-        self.start(id).await
+        let _turn = self.exclusive(id).await;
+        self.stop_now(id, true).await?;
+        self.start_now(id).await
     }
 
     /// Logs the device out (the phone forgets it) and wipes the profile.
     pub async fn logout(&self, id: &SessionId) -> Result<(), ManagerError> {
+        let _turn = self.exclusive(id).await;
+        self.logout_now(id).await
+    }
+
+    /// `logout`, in the session's turn.
+    async fn logout_now(&self, id: &SessionId) -> Result<(), ManagerError> {
         if !self.exists(id) {
             return Err(ManagerError::NotFound(id.clone()));
         }
@@ -236,7 +280,7 @@ impl Manager {
             handle = self.start_for_logout(id).await;
         }
         match handle {
-            Some(h) if !h.task.is_finished() => self.ask(&h, Cmd::Logout).await,
+            Some(h) if !h.task.is_finished() => self.ask(h, Cmd::Logout).await,
             _ => {
                 // Not running: nothing to tell WhatsApp from here; forget the link.
                 let _ = tokio::fs::remove_dir_all(self.env.session_dir(id).join("profile")).await;
@@ -255,7 +299,7 @@ impl Manager {
     /// connected. None if it does not connect: then the link is forgotten
     /// here only, and the phone still lists the device until it removes it.
     async fn start_for_logout(&self, id: &SessionId) -> Option<Handle> {
-        if let Err(e) = self.start(id).await {
+        if let Err(e) = self.start_now(id).await {
             tracing::warn!(session = %id, "could not start to log out: {e}");
             return None;
         }
@@ -263,8 +307,12 @@ impl Manager {
         let limit = self.env.config.load_timeout;
         let connected = tokio::time::timeout(limit, async {
             loop {
-                if state.borrow_and_update().status == Status::Connected {
-                    return true;
+                match state.borrow_and_update().status {
+                    Status::Connected => return true,
+                    // On its way: WhatsApp may still take it.
+                    Status::Starting | Status::Disconnected => {}
+                    // A QR: the phone already dropped this device.
+                    _ => return false,
                 }
                 if state.changed().await.is_err() {
                     return false;
@@ -278,21 +326,22 @@ impl Manager {
             return Some(h);
         }
         tracing::warn!(session = %id, "did not connect within {limit:?}: the link is forgotten here only");
-        self.ask(&h, Cmd::Stop).await;
+        self.ask(h, Cmd::Stop).await;
         None
     }
 
     /// Logs out if linked, stops, and removes the profile and all data.
     pub async fn delete(&self, id: &SessionId) -> Result<(), ManagerError> {
+        let _turn = self.exclusive(id).await;
         let rec = self
             .records()
             .get(id)
             .ok_or_else(|| ManagerError::NotFound(id.clone()))?;
         if rec.me.is_some() {
             // Running or not, a linked device is logged out at WhatsApp.
-            self.logout(id).await?;
+            self.logout_now(id).await?;
         } else {
-            self.stop(id).await?;
+            self.stop_now(id, false).await?;
         }
         self.handles.lock().await.remove(id);
         let dir = self.env.session_dir(id);
@@ -314,13 +363,14 @@ impl Manager {
     /// move elsewhere, one move epoch on. The copy here stays, stopped,
     /// until `remove_here`: if the move fails it can start again.
     pub async fn export(&self, id: &SessionId) -> Result<Vec<u8>, ManagerError> {
+        let _turn = self.exclusive(id).await;
         let rec = self
             .records()
             .get(id)
             .ok_or_else(|| ManagerError::NotFound(id.clone()))?;
         let handle = self.handles.lock().await.remove(id);
         if let Some(h) = handle {
-            self.ask(&h, Cmd::Stop).await;
+            self.ask(h, Cmd::Stop).await;
         }
         let dir = self.env.session_dir(id);
         super::browser::kill_leftover(&dir);
@@ -366,6 +416,7 @@ impl Manager {
             )));
         }
         let id = id.clone();
+        let _turn = self.exclusive(&id).await;
         let rec: SessionRecord = b
             .records
             .iter()
@@ -386,7 +437,7 @@ impl Manager {
             }
             // An older copy left behind by an earlier move: replaced.
             if let Some(h) = self.handles.lock().await.remove(&id) {
-                self.ask(&h, Cmd::Stop).await;
+                self.ask(h, Cmd::Stop).await;
             }
         }
         let dir = self.env.session_dir(&id);
@@ -411,7 +462,7 @@ impl Manager {
         tracing::info!(session = %id, epoch = rec.move_epoch, pending = pending.len(), "session imported");
         self.env.pipeline.requeue(pending);
         if rec.should_run {
-            self.start(&id).await?;
+            self.start_now(&id).await?;
         }
         self.get(&id).await
     }
@@ -419,8 +470,9 @@ impl Manager {
     /// Removes this daemon's copy of a session that now lives elsewhere:
     /// its browser, directory and records, without logging the device out.
     pub async fn remove_here(&self, id: &SessionId) -> Result<(), ManagerError> {
+        let _turn = self.exclusive(id).await;
         if let Some(h) = self.handles.lock().await.remove(id) {
-            self.ask(&h, Cmd::Stop).await;
+            self.ask(h, Cmd::Stop).await;
         }
         let dir = self.env.session_dir(id);
         super::browser::kill_leftover(&dir);
@@ -541,7 +593,7 @@ impl Manager {
     pub async fn shutdown(&self) {
         let handles: Vec<(SessionId, Handle)> = self.handles.lock().await.drain().collect();
         let futs = handles.into_iter().map(|(id, h)| async move {
-            self.ask(&h, Cmd::Stop).await;
+            self.ask(h, Cmd::Stop).await;
             // Stopping for shutdown is not the user's stop: resume next start.
             self.records().update(&id, |r| r.should_run = true);
         });
