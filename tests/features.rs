@@ -547,6 +547,9 @@ async fn groups_both_ways() {
     let phone = on_phone(&sb, &sent).await;
     assert_eq!(phone["to"], gid.as_str());
     assert_eq!(phone["mentions"], json!([CONTACT]));
+    // Stored in the group's chat, as the page has it.
+    let ours = d.wait_message("shop", &sent).await;
+    assert_eq!(ours["chat"], gid.as_str(), "{ours}");
 
     // A member writes: the group, the author and the author's name arrive.
     let (code, v) = sb
@@ -625,6 +628,17 @@ async fn groups_both_ways() {
             Some(format!("{CONTACT}@c.us").as_str())
         )
     );
+    // The chat goes by the group's subject, not by whoever wrote last.
+    let (_, chats) = d.call("GET", "/api/sessions/shop/chats", None).await;
+    let chat = chats
+        .as_array()
+        .or(chats["chats"].as_array())
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == gid.as_str())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(chat["name"], "Support 24/7", "{chats}");
 
     // Someone puts us in their group: we hear it; we are not an admin there.
     let (code, fam) = sb

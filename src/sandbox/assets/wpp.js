@@ -193,11 +193,14 @@
   function store(m) {
     const key = m.id.remote._serialized;
     let chat = chats.get(key);
+    // A group is named by its subject; a person by the name they go by.
+    const group = m.id.remote.server === 'g.us';
     if (!chat) {
-      chat = { id: m.id.remote, name: m.notifyName || m.id.remote.user, msgs: [], unreadCount: 0, t: 0 };
+      const g = group ? groupCache.get(key) : null;
+      chat = { id: m.id.remote, name: g ? g.subject : (!group && m.notifyName) || m.id.remote.user, msgs: [], unreadCount: 0, t: 0 };
       chats.set(key, chat);
     }
-    if (m.notifyName) chat.name = m.notifyName;
+    if (m.notifyName && !group) chat.name = m.notifyName;
     if (byId.has(m.id._serialized)) return false;
     byId.set(m.id._serialized, m);
     chat.msgs.push(m);
@@ -338,6 +341,10 @@
           from: wid(v.gid), to: wid(creds ? creds.phone : ''), author: wid(v.author), recipients: [], isNewMsg: true, ack: 1,
         };
         m.serialize = function () { return JSON.parse(JSON.stringify(this)); };
+        const c = chats.get(wid(v.gid)._serialized);
+        if (c) c.name = v.subject;
+        const g = groupCache.get(wid(v.gid)._serialized);
+        if (g) g.subject = v.subject;
         emit('chat.new_message', m);
         break;
       }
@@ -419,7 +426,7 @@
 
   // The message as the device shows it before WhatsApp's receipt: ack 0.
   function localMsg(req) {
-    return toMsg(Object.assign({ from_me: true, peer: wid(req.to).user, ack: 0, t: req.t, text: null, caption: null, media: null }, req,
+    return toMsg(Object.assign({ from_me: true, peer: wid(req.to)._serialized, ack: 0, t: req.t, text: null, caption: null, media: null }, req,
       { media: req.media ? Object.assign({ size: Math.floor(req.media.data.length * 3 / 4) }, req.media) : null }));
   }
 
