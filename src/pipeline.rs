@@ -69,11 +69,13 @@ impl Subscriptions {
             .clone()
     }
 
-    fn set(&self, session: &SessionId, hooks: Vec<Webhook>) {
+    fn set(&self, session: &SessionId, hooks: Vec<Webhook>) -> Arc<Vec<Webhook>> {
+        let hooks = Arc::new(hooks);
         self.cache
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(session.clone(), Arc::new(hooks));
+            .insert(session.clone(), hooks.clone());
+        hooks
     }
 
     fn forget(&self, session: &SessionId) {
@@ -302,7 +304,8 @@ impl Pipeline {
             r.updated_at = now_ms() / 1000;
         })?;
         if let Some(r) = &rec {
-            self.subscriptions.set(session, r.webhooks.clone());
+            let now = self.subscriptions.set(session, r.webhooks.clone());
+            self.dispatcher.webhooks_now(session, Some(now));
         }
         Ok(rec)
     }
@@ -314,7 +317,8 @@ impl Pipeline {
             .webhook_writes
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        self.subscriptions.set(session, hooks);
+        let now = self.subscriptions.set(session, hooks);
+        self.dispatcher.webhooks_now(session, Some(now));
     }
 
     /// A session is gone: drop what is cached about it.
@@ -324,6 +328,7 @@ impl Pipeline {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         self.subscriptions.forget(session);
+        self.dispatcher.webhooks_now(session, None);
     }
 
     /// Sends a message's later acks to `hook` too (a status callback), and

@@ -3,7 +3,7 @@
 //! flight. A delivery leaves the outbox only after a 2xx.
 
 use super::{Handshake, Render, Reply};
-use crate::domain::{Delivery, DeliveryStatus, now_ms};
+use crate::domain::{Delivery, DeliveryStatus, SessionId, Webhook, now_ms};
 use crate::store::Store;
 use std::collections::HashSet;
 use std::collections::{BTreeMap, HashMap};
@@ -62,6 +62,35 @@ pub fn verdict(status: u16) -> Verdict {
 #[derive(Clone)]
 pub struct Dispatcher {
     tx: mpsc::UnboundedSender<Delivery>,
+    current: Arc<Current>,
+}
+
+/// Each session's own webhooks as they are now, for a delivery to read at
+/// each attempt: filled from the store, kept current by the pipeline.
+#[derive(Default)]
+struct Current(std::sync::RwLock<HashMap<SessionId, Arc<Vec<Webhook>>>>);
+
+impl Current {
+    fn of(&self, store: &Store, session: &SessionId) -> Option<Arc<Vec<Webhook>>> {
+        if let Some(h) = self
+            .0
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(session)
+        {
+            return Some(h.clone());
+        }
+        let hooks = Arc::new(store.get_session(session).ok()??.webhooks);
+        // Never overwrite: the pipeline may have put newer ones meanwhile.
+        Some(
+            self.0
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(session.clone())
+                .or_insert(hooks)
+                .clone(),
+        )
+    }
 }
 
 impl Dispatcher {
@@ -82,7 +111,9 @@ impl Dispatcher {
         // Each receiver with a backlog from before starts by reading it
         // from the outbox, a window at a time.
         let backlog = store.pending_receivers()?;
+        let current = Arc::new(Current::default());
         let ctx = Arc::new(Ctx {
+            current: current.clone(),
             store,
             client,
             timing,
@@ -108,7 +139,16 @@ impl Dispatcher {
                 let _ = t.send(d);
             }
         });
-        Ok(Dispatcher { tx })
+        Ok(Dispatcher { tx, current })
+    }
+
+    /// A session's webhooks are now `hooks` (None: the session is gone).
+    pub fn webhooks_now(&self, session: &SessionId, hooks: Option<Arc<Vec<Webhook>>>) {
+        let mut all = self.current.0.write().unwrap_or_else(|e| e.into_inner());
+        match hooks {
+            Some(h) => all.insert(session.clone(), h),
+            None => all.remove(session),
+        };
     }
 
     pub fn enqueue(&self, deliveries: impl IntoIterator<Item = Delivery>) {
@@ -135,6 +175,7 @@ async fn prune_log(store: Store) {
 
 struct Ctx {
     store: Store,
+    current: Arc<Current>,
     client: reqwest::Client,
     timing: RetryTiming,
     render: Render,
@@ -224,6 +265,14 @@ async fn target(
                     w.queue.insert((d.next_at, d.id.clone()), d);
                 } else {
                     w.held.remove(&d.id);
+                    // A retry asked for while this attempt was settling
+                    // found it still held: take it up now.
+                    if w.asked_again.remove(&d.id)
+                        && let Ok(Some(again)) = ctx.store.delivery(&d.id)
+                        && again.status == DeliveryStatus::Pending
+                    {
+                        w.admit(&ctx.store, again);
+                    }
                 }
             }
             _ = tokio::time::sleep(wait) => {}
@@ -244,6 +293,9 @@ struct Window {
     /// The highest id read back from the outbox: an id at or below it may
     /// arrive a second time through the channel, after it was read back.
     loaded_max: Option<String>,
+    /// Held ids that came in again (a manual retry of one whose last
+    /// attempt had not settled yet): looked at again once it has.
+    asked_again: HashSet<String>,
 }
 
 impl Window {
@@ -253,11 +305,13 @@ impl Window {
             held: HashSet::new(),
             spill,
             loaded_max: None,
+            asked_again: HashSet::new(),
         }
     }
 
     fn admit(&mut self, store: &Store, d: Delivery) {
         if self.held.contains(&d.id) {
+            self.asked_again.insert(d.id);
             return;
         }
         if self.spill.is_some() || self.held.len() >= WINDOW {
@@ -353,11 +407,11 @@ async fn attempt_once(ctx: &Ctx, mut d: Delivery) -> Delivery {
     if d.subscription {
         // The webhook as it is now: what still waits goes out with a
         // rotated secret or changed headers; a removed one gets nothing.
-        let hooks = ctx.store.get_session(&d.session).ok().flatten();
-        let now = hooks.map(|r| {
-            r.webhooks
-                .into_iter()
+        let now = ctx.current.of(&ctx.store, &d.session).map(|hooks| {
+            hooks
+                .iter()
                 .find(|h| h.url == d.hook.url && h.format == d.hook.format)
+                .cloned()
         });
         match now {
             Some(Some(h)) => d.hook = h,
