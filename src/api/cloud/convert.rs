@@ -839,6 +839,20 @@ mod tests {
     }
 
     #[test]
+    fn permission_denied_reads_as_graph_writes_it() {
+        let e = GraphError::from(CoreError::Forbidden {
+            code: "session_forbidden",
+            message: "this API key may not use session 'b'".into(),
+        });
+        let msg = e.body()["error"]["message"].as_str().unwrap().to_string();
+        assert_eq!((e.status.as_u16(), e.code), (403, 10));
+        assert!(
+            msg.starts_with("(#10) Permission denied: ") && !msg.contains("(#10) (#10)"),
+            "{msg}"
+        );
+    }
+
+    #[test]
     fn location_coordinates_as_numbers_or_strings() {
         let (s, u) = (SessionId::parse("a").unwrap(), UserIds::new([7; 32]));
         let at = |lat: Value, lng: Value| {

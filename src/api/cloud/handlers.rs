@@ -169,9 +169,10 @@ pub async fn upload(
     Ok(Json(json!({"id": m.id})))
 }
 
-fn no_media(id: &str) -> GraphError {
+/// Graph's answer for an object that is not there, naming the method.
+fn no_media(method: &str, id: &str) -> GraphError {
     let mut g = GraphError::param(format!(
-        "Unsupported get request. Object with ID '{id}' does not exist"
+        "Unsupported {method} request. Object with ID '{id}' does not exist"
     ));
     g.subcode = Some(33);
     g
@@ -187,7 +188,7 @@ pub async fn media_info(
         .core
         .stored_media(&media_id)
         .await?
-        .ok_or_else(|| no_media(&media_id))?;
+        .ok_or_else(|| no_media("get", &media_id))?;
     Ok(Json(
         json!({"messaging_product": "whatsapp", "url": format!("{}/cloud/media/{}", st.public_url, m.id),
                    "mime_type": m.mimetype, "sha256": m.sha256, "file_size": m.size, "id": m.id}),
@@ -203,7 +204,7 @@ pub async fn media_delete(
     if st.core.delete_upload(&media_id).await? {
         Ok(Json(json!({"success": true})))
     } else {
-        Err(no_media(&media_id))
+        Err(no_media("delete", &media_id))
     }
 }
 
@@ -216,7 +217,7 @@ pub async fn download(
         .core
         .stored_media(&media_id)
         .await?
-        .ok_or_else(|| no_media(&media_id))?;
+        .ok_or_else(|| no_media("get", &media_id))?;
     Ok(crate::api::body::media_response(
         &m.mimetype,
         m.filename.as_deref(),

@@ -548,6 +548,10 @@ impl From<CoreError> for EasyError {
     fn from(e: CoreError) -> Self {
         let (status, name) = match &e {
             CoreError::SessionNotFound(_) => (StatusCode::NOT_FOUND, "SESSION_NOT_FOUND"),
+            // No session at all for a call that names none.
+            CoreError::NotFound { code, .. } if *code == "session_not_found" => {
+                (StatusCode::NOT_FOUND, "SESSION_NOT_FOUND")
+            }
             CoreError::NotReady(_) => (StatusCode::OK, "STATE_ERROR"),
             CoreError::Invalid { .. } | CoreError::MediaTooLarge(_) => {
                 (StatusCode::BAD_REQUEST, "INVALID_ARGS")
