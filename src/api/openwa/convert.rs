@@ -764,6 +764,20 @@ mod tests {
     }
 
     #[test]
+    fn no_session_at_all_is_a_404_like_an_unknown_one() {
+        let none = EasyError::from(CoreError::NotFound {
+            code: "session_not_found",
+            message: "there is no session yet; create one first".into(),
+        });
+        assert_eq!(none.status, StatusCode::NOT_FOUND);
+        let msg = EasyError::from(CoreError::NotFound {
+            code: "message_not_found",
+            message: "no such message".into(),
+        });
+        assert_eq!(msg.status, StatusCode::OK);
+    }
+
+    #[test]
     fn places_cards_and_voice_notes_as_open_wa_shows_them() {
         let m = message(
             &payload(
