@@ -544,22 +544,12 @@ async fn deleting_or_logging_out_a_stopped_linked_session_unlinks_the_device() {
     let tmp = tempfile::tempdir().unwrap();
     let sb = Sandbox::start(tmp.path(), &[]).await;
     let d = Daemon::start(&tmp.path().join("data"), &format!("{}/", sb.url), &[]).await;
-    let devices = |phone: &'static str| {
-        let sb = &sb;
-        async move {
-            sb.get(&format!("/_sandbox/accounts/{phone}/devices"))
-                .await
-                .1["linked_devices"]
-                .as_u64()
-                .unwrap()
-        }
-    };
     for (id, phone, how) in [
         ("gone", "15550007001", "DELETE"),
         ("out", "15550007002", "logout"),
     ] {
         d.create_linked(&sb, id, phone).await;
-        assert_eq!(devices(phone).await, 1);
+        assert_eq!(sb.linked_devices(phone).await, 1);
         let (code, _) = d
             .call("POST", &format!("/api/sessions/{id}/stop"), None)
             .await;
@@ -574,7 +564,7 @@ async fn deleting_or_logging_out_a_stopped_linked_session_unlinks_the_device() {
         };
         assert_eq!(code, 200, "{how} {id}: {body}");
         assert_eq!(
-            devices(phone).await,
+            sb.linked_devices(phone).await,
             0,
             "{how} of a stopped session left the device linked"
         );
@@ -734,16 +724,6 @@ async fn lifecycle_calls_on_one_session_take_turns() {
     }
 
     // Two DELETEs of a linked session at once: one logs it out.
-    let devices = |phone: &'static str| {
-        let sb = &sb;
-        async move {
-            sb.get(&format!("/_sandbox/accounts/{phone}/devices"))
-                .await
-                .1["linked_devices"]
-                .as_u64()
-                .unwrap()
-        }
-    };
     d.create_linked(&sb, "twice", "15550008001").await;
     let (a, b) = tokio::join!(
         d.call("DELETE", "/api/sessions/twice", None),
@@ -753,7 +733,7 @@ async fn lifecycle_calls_on_one_session_take_turns() {
     codes.sort();
     assert_eq!(codes, [200, 404], "{a:?} {b:?}");
     assert_eq!(
-        devices("15550008001").await,
+        sb.linked_devices("15550008001").await,
         0,
         "the device is still linked"
     );

@@ -204,6 +204,15 @@ impl Sandbox {
         self.request("GET", path, None).await
     }
 
+    /// How many devices the account's phone lists as linked.
+    pub async fn linked_devices(&self, phone: &str) -> u64 {
+        self.get(&format!("/_sandbox/accounts/{phone}/devices"))
+            .await
+            .1["linked_devices"]
+            .as_u64()
+            .unwrap()
+    }
+
     pub async fn link(&self, qr: &str, phone: &str, name: &str) -> u16 {
         self.post(
             "/_sandbox/link",
