@@ -353,6 +353,41 @@ async fn reactions_edits_and_deletes_both_ways() {
         (404, Some("message_not_found")),
         "{e}"
     );
+    let (code, e) = d
+        .call(
+            "PATCH",
+            "/api/sessions/nosuch/messages/true_nobody%40c.us_X",
+            Some(json!({"text": "x"})),
+        )
+        .await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (404, Some("session_not_found")),
+        "{e}"
+    );
+    // A voice note has no text to edit, on WhatsApp as here.
+    let voice = {
+        use base64::Engine as _;
+        let ogg = base64::engine::general_purpose::STANDARD.encode(b"OggS voice");
+        send(
+            &d,
+            json!({"to": CONTACT, "media": {"data": ogg, "mimetype": "audio/ogg; codecs=opus"}, "voice": true}),
+        )
+        .await
+    };
+    stored(&d, &voice).await;
+    let (code, e) = d
+        .call(
+            "PATCH",
+            &format!("/api/sessions/shop/messages/{}", message_path(&voice)),
+            Some(json!({"text": "words"})),
+        )
+        .await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("message_not_editable")),
+        "{e}"
+    );
 
     // The contact edits theirs: the event carries the new text, history kept.
     let (code, v) = sb
@@ -512,6 +547,33 @@ async fn groups_both_ways() {
     assert_eq!(code, 201, "{g}");
     let gid = g["id"].as_str().unwrap().to_string();
     assert!(gid.ends_with("@g.us"), "{g}");
+    // WhatsApp's refusals are the caller's mistakes, not a 502.
+    sb.post("/_sandbox/unregistered", json!({"phone": "15559990077"}))
+        .await;
+    let (code, e) = d
+        .call(
+            "POST",
+            "/api/sessions/shop/groups",
+            Some(json!({"subject": "Nope", "participants": [CONTACT, "15559990077"]})),
+        )
+        .await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (422, Some("number_not_on_whatsapp")),
+        "{e}"
+    );
+    let (code, e) = d
+        .call(
+            "POST",
+            "/api/sessions/shop/groups/join",
+            Some(json!({"invite": "https://chat.whatsapp.com/NoSuchInviteCode1"})),
+        )
+        .await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (404, Some("invite_not_found")),
+        "{e}"
+    );
     assert_eq!(g["subject"], "Support");
     assert_eq!(g["owner"], format!("{ACCOUNT}@c.us"));
     assert_eq!(g["participants"].as_array().unwrap().len(), 3, "{g}");

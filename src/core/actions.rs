@@ -8,6 +8,8 @@ use crate::domain::{Message, SessionId, now_ms};
 
 /// WhatsApp lets an author edit a message for 15 minutes.
 pub const EDIT_WINDOW_S: i64 = 15 * 60;
+/// And delete it for everyone for about two and a half days.
+pub const REVOKE_WINDOW_S: i64 = 60 * 3600;
 const MAX_EMOJI_BYTES: usize = 32;
 
 impl Core {
@@ -46,7 +48,8 @@ impl Core {
         if m.revoked {
             return Err(revoked(id));
         }
-        if !matches!(m.kind.as_str(), "text") && m.media.is_none() {
+        // Text, and the captions of photos, videos and documents.
+        if !matches!(m.kind.as_str(), "text" | "image" | "video" | "document") {
             return Err(CoreError::Conflict {
                 code: "message_not_editable",
                 message: format!("a {} message has no text to edit", m.kind),
@@ -69,6 +72,12 @@ impl Core {
         own(&m, "deleted for everyone")?;
         if m.revoked {
             return Ok(());
+        }
+        if now_ms() / 1000 - m.timestamp > REVOKE_WINDOW_S {
+            return Err(CoreError::Conflict {
+                code: "revoke_window_passed",
+                message: "WhatsApp allows deleting for everyone for 60 hours after sending".into(),
+            });
         }
         let bridge = self.manager.bridge(session).await?;
         bridge.revoke(&m.chat, id).await.map_err(CoreError::from)

@@ -29,6 +29,17 @@ fn page(e: CallError) -> CoreError {
             code: "not_group_admin",
             message: m,
         },
+        // A participant WhatsApp does not know: the caller's mistake.
+        CallError::Page(m) if m.ends_with(" is not on WhatsApp") => {
+            CoreError::NotOnWhatsApp(m.trim_end_matches(" is not on WhatsApp").to_string())
+        }
+        // An invite that was reset, or never was.
+        CallError::Page(m) if m.contains("invite") && m.contains("not valid") => {
+            CoreError::NotFound {
+                code: "invite_not_found",
+                message: "the invite link is not valid (reset, or never was)".into(),
+            }
+        }
         e => CoreError::from(CallFailure::from(e)),
     }
 }

@@ -48,12 +48,16 @@ impl Core {
 
     /// One stored message, for a call whose own scope was checked.
     pub(super) fn stored(&self, session: &SessionId, id: &str) -> Result<Message, CoreError> {
-        self.store
-            .message(session, id)?
-            .ok_or_else(|| CoreError::NotFound {
+        match self.store.message(session, id)? {
+            Some(m) => Ok(m),
+            None if !self.manager.exists(session) => {
+                Err(CoreError::SessionNotFound(session.clone()))
+            }
+            None => Err(CoreError::NotFound {
                 code: "message_not_found",
                 message: format!("no message {id}"),
-            })
+            }),
+        }
     }
 
     /// A message by its short id (`Message::short_id`), in any session.

@@ -421,6 +421,8 @@ async fn change(
                 ChangeError::NotFound => (StatusCode::NOT_FOUND, "message_not_found"),
                 ChangeError::NotAuthor => (StatusCode::FORBIDDEN, "not_the_author"),
                 ChangeError::Revoked => (StatusCode::CONFLICT, "message_revoked"),
+                ChangeError::TooLate => (StatusCode::CONFLICT, "window_passed"),
+                ChangeError::NotEditable => (StatusCode::CONFLICT, "message_not_editable"),
             };
             Err(Fail(code, name, super::world::change_error(&e, id)))
         }

@@ -196,6 +196,10 @@ pub fn change_error(e: &ChangeError, id: &str) -> String {
         ChangeError::NotFound => format!("message {id} not found"),
         ChangeError::NotAuthor => "only the author of a message can edit or delete it".into(),
         ChangeError::Revoked => "the message was deleted".into(),
+        ChangeError::TooLate => "the time WhatsApp allows for this has passed".into(),
+        ChangeError::NotEditable => {
+            "only text and the captions of photos, videos and documents can be edited".into()
+        }
     }
 }
 
@@ -205,6 +209,9 @@ pub enum ChangeError {
     NotFound,
     NotAuthor,
     Revoked,
+    /// Past WhatsApp's window: 15 minutes to edit, 60 hours to delete.
+    TooLate,
+    NotEditable,
 }
 
 pub fn ack_name(ack: i8) -> &'static str {
@@ -730,6 +737,20 @@ impl World {
         if m.revoked {
             return Err(ChangeError::Revoked);
         }
+        // WhatsApp's server takes edits of text and of the captions of
+        // photos, videos and documents, for 15 minutes.
+        let editable = match &m.media {
+            Some(media) => {
+                !m.ptt && !media.mimetype.starts_with("audio/") && media.mimetype != "image/webp"
+            }
+            None => m.location.is_none() && m.vcards.is_empty() && m.poll.is_none(),
+        };
+        if !editable {
+            return Err(ChangeError::NotEditable);
+        }
+        if now_s() - m.timestamp > 15 * 60 {
+            return Err(ChangeError::TooLate);
+        }
         let slot = if m.media.is_some() {
             &mut m.caption
         } else {
@@ -748,6 +769,9 @@ impl World {
         let (account, m) = self.find_mut(id).ok_or(ChangeError::NotFound)?;
         if m.from_me != (who == Actor::Account) {
             return Err(ChangeError::NotAuthor);
+        }
+        if now_s() - m.timestamp > 60 * 3600 {
+            return Err(ChangeError::TooLate);
         }
         m.revoked = true;
         let push =
