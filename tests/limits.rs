@@ -209,6 +209,13 @@ async fn each_limit_answers_clearly_in_the_dialect_of_the_route() {
     })
     .await;
     assert_eq!(closed, Ok(true), "a slow client was not dropped");
+    // Nor does one that sends nothing at all.
+    let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        matches!(silent.read(&mut buf).await, Ok(0) | Err(_))
+    })
+    .await;
+    assert_eq!(closed, Ok(true), "a silent client was not dropped");
     // The daemon still serves everyone else.
     let (code, _) = d.call("GET", "/api/sessions/shop", None).await;
     assert_eq!(code, 200);

@@ -57,12 +57,24 @@ pub async fn serve(
         let svc = app
             .clone()
             .map_request(|req: hyper::Request<Incoming>| req.map(axum::body::Body::new));
-        let conn = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(svc))
-            .into_owned();
-        let conn = graceful.watch(conn);
+        let (builder, watcher, header_timeout) =
+            (builder.clone(), graceful.watcher(), conns.header_timeout);
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            // hyper's header timeout starts once it has told HTTP/1 from
+            // HTTP/2, which waits for the first bytes: a client that sends
+            // nothing would hold its connection (and a slot) for ever.
+            let mut first = [0u8; 1];
+            match tokio::time::timeout(header_timeout, stream.peek(&mut first)).await {
+                Ok(Ok(n)) if n > 0 => {}
+                _ => {
+                    drop(permit);
+                    return;
+                }
+            }
+            let conn = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(svc))
+                .into_owned();
+            if let Err(e) = watcher.watch(conn).await {
                 tracing::debug!("connection ended: {e}");
             }
             drop(permit);
