@@ -129,6 +129,39 @@ async fn a_scoped_key_reaches_its_sessions_only_in_every_dialect() {
         .await
         .unwrap();
     assert_eq!(metrics.status(), 403, "metrics are the admin's");
+    // Methods no client should send do not each become a series.
+    for m in ["FOOBAR", "BAZQUUX"] {
+        let _ = c
+            .request(
+                reqwest::Method::from_bytes(m.as_bytes()).unwrap(),
+                format!("{}/health", d.url),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let text = c
+        .get(format!("{}/metrics", d.url))
+        .header("X-Api-Key", KEY)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !text.contains("FOOBAR") && !text.contains("BAZQUUX"),
+        "a method became a label"
+    );
+    // An import is the admin's: refused before its body is read.
+    let r = c
+        .post(format!("{}/api/sessions/a/import", d.url))
+        .header("X-Api-Key", &a_key)
+        .body(vec![0u8; 64 << 10])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
 
     // Twilio: AccountSid:key, the session is the account.
     let twilio = |account: &str| {
@@ -247,6 +280,71 @@ async fn a_scoped_key_reaches_its_sessions_only_in_every_dialect() {
         let v: Value = r.json().await.unwrap();
         assert_eq!(v["error"]["code"], code, "{query}: {v}");
     }
+
+    // What a stream carries within a few seconds, as text.
+    let for_a_while = |mut r: reqwest::Response| async move {
+        let mut text = String::new();
+        let _ = tokio::time::timeout(Duration::from_secs(4), async {
+            while let Ok(Some(chunk)) = r.chunk().await {
+                text.push_str(&String::from_utf8_lossy(&chunk));
+            }
+        })
+        .await;
+        text
+    };
+    // A QR links a phone: only a key that may manage the session sees it
+    // go by, as only it may GET it.
+    let (code, v) = d
+        .call("POST", "/api/sessions", Some(json!({"id": "qrwait"})))
+        .await;
+    assert_eq!(code, 201, "{v}");
+    d.wait_status("qrwait", "SCAN_QR", Duration::from_secs(60))
+        .await;
+    let (_, read_c) = make_key(&d, json!({"sessions": ["qrwait"], "scopes": ["read"]})).await;
+    let (_, manage_c) = make_key(
+        &d,
+        json!({"sessions": ["qrwait"], "scopes": ["read", "manage"]}),
+    )
+    .await;
+    let qr_stream = |key: String| {
+        c.get(format!(
+            "{}/api/events?session=qrwait&events=session.qr&since=0&key={key}",
+            d.url
+        ))
+        .send()
+    };
+    let seen = for_a_while(qr_stream(read_c).await.unwrap()).await;
+    assert!(
+        !seen.contains("session.qr"),
+        "a read key saw the QR: {seen}"
+    );
+    let seen = for_a_while(qr_stream(manage_c).await.unwrap()).await;
+    assert!(seen.contains("event: session.qr"), "{seen}");
+
+    // A key revoked while its stream is open: nothing more goes down it.
+    let (r_id, r_key) = make_key(&d, json!({"sessions": ["a"], "scopes": ["read"]})).await;
+    let open = c
+        .get(format!(
+            "{}/api/events?session=a&events=message&key={r_key}",
+            d.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(open.status(), 200);
+    assert_eq!(
+        d.call("DELETE", &format!("/api/keys/{r_id}"), None).await.0,
+        200
+    );
+    let (_, after) = sb
+        .post(
+            "/_sandbox/messages",
+            json!({"from": CONTACT, "to": A_PHONE, "text": "after revocation"}),
+        )
+        .await;
+    d.wait_message("a", after["id"].as_str().unwrap()).await;
+    let seen = for_a_while(open).await;
+    assert!(!seen.contains("after revocation"), "{seen}");
 
     // Rotation: the old secret stops at once, the new one works.
     let (code, rotated) = d

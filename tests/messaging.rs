@@ -589,6 +589,9 @@ async fn a_rotated_secret_reaches_the_backlog_and_a_removed_webhook_gets_nothing
         )
         .await;
     assert_eq!(code, 200, "{v}");
+    // Shown back masked, as the secret is.
+    let (_, shown) = d.call("GET", "/api/sessions/shop", None).await;
+    assert_eq!(shown["webhooks"][0]["headers"]["X-Token"], "***", "{shown}");
     r.answer(200);
     let got = wait_events(&r, "message", 3, Duration::from_secs(30)).await;
     assert_eq!(got.len(), 3);

@@ -6,6 +6,7 @@
 use crate::api::native::ApiError;
 use crate::core::Core;
 use crate::telemetry;
+use axum::http::Method;
 use axum::{
     Json,
     extract::{MatchedPath, Request, State},
@@ -106,7 +107,19 @@ pub async fn track(req: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_string())
         .unwrap_or_else(|| "other".into());
-    let method = req.method().to_string();
+    // Any token is a method to hyper: only the standard ones become labels,
+    // or a client could add a series per request.
+    let method = match *req.method() {
+        Method::GET
+        | Method::POST
+        | Method::PUT
+        | Method::PATCH
+        | Method::DELETE
+        | Method::HEAD
+        | Method::OPTIONS => req.method().as_str(),
+        _ => "other",
+    }
+    .to_string();
     let started = std::time::Instant::now();
     let res = next.run(req).await;
     telemetry::http_request(&route, &method, res.status().as_u16(), started.elapsed());

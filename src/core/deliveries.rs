@@ -15,15 +15,19 @@ impl Core {
     ) -> Result<Vec<Delivery>, CoreError> {
         self.may(session, Scope::Read)?;
         self.manager.get(session).await?;
+        // The global webhook (`--webhook-url`) is the operator's, not a
+        // tenant's: only the admin key sees its deliveries.
+        let admin = self.access.is_admin();
+        let shown = move |d: &Delivery| admin || d.subscription || !d.hook.meta.is_empty();
         let mut out = Vec::new();
         if want != Some(DeliveryStatus::Delivered) {
             out = self.store.deliveries(session, false, limit, |d| {
-                want.is_none_or(|w| d.status == w)
+                want.is_none_or(|w| d.status == w) && shown(d)
             })?;
         }
         if want.is_none() || want == Some(DeliveryStatus::Delivered) {
             let left = limit.saturating_sub(out.len());
-            out.extend(self.store.deliveries(session, true, left, |_| true)?);
+            out.extend(self.store.deliveries(session, true, left, shown)?);
         }
         Ok(out)
     }

@@ -185,8 +185,22 @@ impl Core {
         };
         let pipeline = self.pipeline.clone();
         let access = self.access.clone();
+        // A key revoked or rotated while its stream is open ends it: the
+        // next request with it would be refused, so must the stream be.
+        let (store, holder) = (self.store.clone(), self.access.clone());
+        let still_valid = move || match &holder {
+            crate::domain::Access::Key(k) => store
+                .key_by_hash(&k.hash)
+                .ok()
+                .flatten()
+                .is_some_and(|now| now.id == k.id),
+            _ => true,
+        };
         let wanted = move |e: &Event| {
             access.check(&e.session, Scope::Read).is_ok()
+                // A QR or pairing code links a phone: `manage`'s, as its routes.
+                && (!matches!(e.event, EventKind::SessionQr | EventKind::SessionPairingCode)
+                    || access.check(&e.session, Scope::Manage).is_ok())
                 && session.as_ref().is_none_or(|s| *s == e.session)
                 && kinds.as_ref().is_none_or(|k| k.contains(&e.event))
         };
@@ -194,9 +208,13 @@ impl Core {
             pruned_through: pruned,
         }));
         let body = futures::stream::unfold((start, wake), move |(mut after, mut wake)| {
-            let (pipeline, wanted) = (pipeline.clone(), wanted.clone());
+            let (pipeline, wanted, still_valid) =
+                (pipeline.clone(), wanted.clone(), still_valid.clone());
             async move {
                 loop {
+                    if !still_valid() {
+                        return None;
+                    }
                     let page = match pipeline.events_after(after, PAGE) {
                         Ok(p) => p,
                         Err(e) => {

@@ -65,10 +65,11 @@ impl Delivery {
         }
     }
 
-    /// As the API shows it: no secret, no custom header values.
+    /// As the API shows it: no secret, no custom header values, no token
+    /// in the URL.
     pub fn view(&self) -> serde_json::Value {
         serde_json::json!({
-            "id": self.id, "session": self.session, "url": self.hook.url, "format": self.hook.format,
+            "id": self.id, "session": self.session, "url": super::webhook::masked_url(&self.hook.url), "format": self.hook.format,
             "event_id": self.event.id, "event": self.event.event, "status": self.status,
             "attempts": self.attempts, "max_attempts": self.hook.retries.attempts,
             "next_attempt_at": (self.status == DeliveryStatus::Pending).then_some(self.next_at),

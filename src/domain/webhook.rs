@@ -218,8 +218,28 @@ impl Webhook {
         if w.verify_token.is_some() {
             w.verify_token = Some("***".into());
         }
+        // A receiver's token often rides in a header or the query.
+        w.url = masked_url(&w.url);
+        for v in w.headers.values_mut() {
+            *v = "***".into();
+        }
         w
     }
+}
+
+/// A receiver URL as the API shows it: a query or a password, which often
+/// carry a token, as `***`.
+pub fn masked_url(url: &str) -> String {
+    let Ok(mut u) = url::Url::parse(url) else {
+        return "(not a URL)".into();
+    };
+    if u.query().is_some() {
+        u.set_query(Some("***"));
+    }
+    if u.password().is_some() {
+        let _ = u.set_password(Some("***"));
+    }
+    u.to_string()
 }
 
 /// `whsec_<base64>` (Standard Webhooks) or any other secret of 8+ characters.

@@ -118,10 +118,24 @@ pub async fn export(
 pub async fn import(
     Caller(core): Caller<Core>,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    body: axum::body::Body,
 ) -> Result<Response, ApiError> {
     let id = cv::session_id(&id)?;
-    let view = core.import_session(&id, body.to_vec()).await?;
+    // Refused before the body is read: hundreds of megabytes are the
+    // admin's to send, not any key's.
+    core.access()
+        .check_admin()
+        .map_err(crate::core::CoreError::from)?;
+    let bytes = axum::body::to_bytes(body, super::MAX_IMPORT)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("a session export is at most {} MB", super::MAX_IMPORT >> 20),
+            )
+        })?;
+    let view = core.import_session(&id, bytes.into()).await?;
     Ok((StatusCode::CREATED, Json(cv::session(&view))).into_response())
 }
 

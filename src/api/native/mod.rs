@@ -83,7 +83,7 @@ pub fn deny(d: Denied) -> Response {
 }
 
 /// The largest session export taken in (a browser profile and history).
-const MAX_IMPORT: usize = 512 << 20;
+pub(super) const MAX_IMPORT: usize = 512 << 20;
 
 /// `media_body`: the body limit of the send route, which carries media.
 pub fn routes(core: Core, keys: Keys, media_body: DefaultBodyLimit) -> Router {
@@ -96,7 +96,7 @@ pub fn routes(core: Core, keys: Keys, media_body: DefaultBodyLimit) -> Router {
         .route("/api/sessions/{id}/export", get(h::export))
         .route(
             "/api/sessions/{id}/import",
-            post(h::import).layer(DefaultBodyLimit::max(MAX_IMPORT)),
+            post(h::import).layer(DefaultBodyLimit::disable()),
         )
         .route("/api/sessions/{id}/start", post(h::start))
         .route("/api/sessions/{id}/stop", post(h::stop))
