@@ -79,8 +79,18 @@ pub fn target(method: &Method, path: &str) -> Target {
         ["cloud", "media", _] if get => Target::Find(None),
         [v, _] if is_version(v) && (get || method == Method::DELETE) => Target::Find(None),
         [v, id, _, ..] if is_version(v) && !id.is_empty() => Target::Session(id.to_string()),
-        // open-wa's EASY API: `POST /{session}/{method}`.
+        // open-wa's EASY API: `POST /{session}/{method}`, and `POST
+        // /{session}` with the method in the body (a method's own name in
+        // that place is the default session's call).
         [first, method] if post && !first.is_empty() && !method.is_empty() && !reserved(first) => {
+            Target::Session(first.to_string())
+        }
+        [first]
+            if post
+                && !first.is_empty()
+                && !reserved(first)
+                && !crate::api::openwa::convert::is_method(first) =>
+        {
             Target::Session(first.to_string())
         }
         _ => Target::Here,
@@ -111,6 +121,10 @@ mod tests {
             Target::InBody { generate: true, .. }
         ));
         assert_eq!(target(&g, "/session/shop/status"), s("shop"));
+        // `POST /{session}` with the method in the body; `POST /{method}`.
+        assert_eq!(target(&p, "/shop"), s("shop"));
+        assert_eq!(target(&p, "/sendText"), Target::Here);
+        assert_eq!(target(&p, "/"), Target::Here);
         assert_eq!(target(&d, "/session/shop"), s("shop"));
         assert!(matches!(
             target(&p, "/session/create"),

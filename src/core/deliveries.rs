@@ -5,6 +5,15 @@ use crate::domain::Scope;
 use crate::domain::{Delivery, DeliveryStatus, SessionId, now_ms};
 
 impl Core {
+    /// The global webhook (`--webhook-url`) is the operator's, not a
+    /// tenant's: only the admin key sees and retries its deliveries. (The
+    /// others are to the session's own webhooks, or a message's status
+    /// callback, which carries what its dialect attached.)
+    fn shown_deliveries(&self) -> impl Fn(&Delivery) -> bool + Copy + use<> {
+        let admin = self.access.is_admin();
+        move |d: &Delivery| admin || d.subscription || !d.hook.meta.is_empty()
+    }
+
     /// Pending and dead first, then delivered; newest first in each. Only
     /// `limit` of them are ever held: a long outbox costs a scan, not memory.
     pub async fn deliveries(
@@ -15,10 +24,7 @@ impl Core {
     ) -> Result<Vec<Delivery>, CoreError> {
         self.may(session, Scope::Read)?;
         self.manager.get(session).await?;
-        // The global webhook (`--webhook-url`) is the operator's, not a
-        // tenant's: only the admin key sees its deliveries.
-        let admin = self.access.is_admin();
-        let shown = move |d: &Delivery| admin || d.subscription || !d.hook.meta.is_empty();
+        let shown = self.shown_deliveries();
         let mut out = Vec::new();
         if want != Some(DeliveryStatus::Delivered) {
             out = self.store.deliveries(session, false, limit, |d| {
@@ -39,10 +45,11 @@ impl Core {
         delivery: &str,
     ) -> Result<Delivery, CoreError> {
         self.may(session, Scope::Manage)?;
+        let shown = self.shown_deliveries();
         let mut d = self
             .store
             .delivery(delivery)?
-            .filter(|d| d.session == *session)
+            .filter(|d| d.session == *session && shown(d))
             .ok_or_else(|| CoreError::NotFound {
                 code: "delivery_not_found",
                 message: format!("no delivery {delivery} in session '{session}'"),

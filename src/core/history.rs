@@ -234,9 +234,13 @@ impl Core {
                         }
                         continue;
                     }
-                    // Caught up: wait until more of the log is durable.
-                    if wake.changed().await.is_err() {
-                        return None;
+                    // Caught up: wait until more of the log is durable
+                    // (or a while, to see the key is still good).
+                    tokio::select! {
+                        changed = wake.changed() => if changed.is_err() {
+                            return None;
+                        },
+                        _ = tokio::time::sleep(std::time::Duration::from_secs(30)) => {}
                     }
                 }
             }

@@ -228,10 +228,11 @@ impl Core {
         if bytes.len() > self.max_media {
             return Err(CoreError::MediaTooLarge(self.max_media));
         }
+        let known = |s: &String| s.contains('/') && !is_generic(s);
         let mimetype = m
             .mimetype
-            .or(sniffed)
-            .filter(|s| s.contains('/') && !is_generic(s))
+            .filter(known)
+            .or(sniffed.filter(known))
             .or_else(|| type_of_name(m.filename.as_deref()?))
             .unwrap_or_else(|| "application/octet-stream".into());
         Ok(LoadedMedia {

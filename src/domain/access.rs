@@ -140,7 +140,6 @@ impl Access {
         }
     }
 
-    /// Calls that are not about one session (keys, templates, metrics).
     /// May this caller read any session at all (the stream of all of them)?
     pub fn check_reads_some(&self) -> Result<(), Refusal> {
         match self {
@@ -156,6 +155,7 @@ impl Access {
         }
     }
 
+    /// Calls that are not about one session (keys, templates, metrics).
     pub fn check_admin(&self) -> Result<(), Refusal> {
         match self {
             Access::Admin => Ok(()),

@@ -109,6 +109,12 @@ impl Webhook {
         if !matches!(url.scheme(), "http" | "https") {
             return Err((format!("{at}.url"), "must be http or https".into()));
         }
+        if url.query() == Some("***") || url.password() == Some("***") {
+            return Err((
+                format!("{at}.url"),
+                "carries the masked value a GET shows: send the real URL".into(),
+            ));
+        }
         if self.events.is_empty() {
             return Err((
                 format!("{at}.events"),
@@ -167,6 +173,12 @@ impl Webhook {
                 return Err((
                     format!("{at}.headers.{name}"),
                     "is not a header value (no line breaks or control characters)".into(),
+                ));
+            }
+            if value == "***" {
+                return Err((
+                    format!("{at}.headers.{name}"),
+                    "is the masked value a GET shows: send the real one".into(),
                 ));
             }
             if is_reserved_header(name) {
@@ -283,6 +295,22 @@ mod tests {
             w.validate("webhooks[0]").err().map(|(field, _)| field)
         };
         assert_eq!(with("X-Token", "abc"), None);
+        // What a GET shows, put back as is, is refused rather than stored.
+        assert_eq!(
+            with("X-Token", "***").as_deref(),
+            Some("webhooks[0].headers.X-Token")
+        );
+        let mut w = Webhook::subscriber(
+            "https://h.example/in?***".into(),
+            Format::Native,
+            &["message"],
+        );
+        assert_eq!(
+            w.validate("webhooks[0]").err().map(|e| e.0).as_deref(),
+            Some("webhooks[0].url")
+        );
+        w.url = "https://h.example/in?token=abc".into();
+        assert!(w.validate("webhooks[0]").is_ok());
         assert_eq!(
             with("X-A", "a\nb").as_deref(),
             Some("webhooks[0].headers.X-A")

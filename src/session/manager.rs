@@ -435,8 +435,10 @@ impl Manager {
                     mine.move_epoch, rec.move_epoch
                 )));
             }
-            // An older copy left behind by an earlier move: replaced.
-            if let Some(h) = self.handles.lock().await.remove(&id) {
+            // An older copy left behind by an earlier move: replaced. (The
+            // registry's lock is not held while the driver stops.)
+            let old = self.handles.lock().await.remove(&id);
+            if let Some(h) = old {
                 self.ask(h, Cmd::Stop).await;
             }
         }
@@ -471,7 +473,8 @@ impl Manager {
     /// its browser, directory and records, without logging the device out.
     pub async fn remove_here(&self, id: &SessionId) -> Result<(), ManagerError> {
         let _turn = self.exclusive(id).await;
-        if let Some(h) = self.handles.lock().await.remove(id) {
+        let handle = self.handles.lock().await.remove(id);
+        if let Some(h) = handle {
             self.ask(h, Cmd::Stop).await;
         }
         let dir = self.env.session_dir(id);

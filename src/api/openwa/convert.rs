@@ -623,12 +623,12 @@ impl Args<'_> {
     }
 }
 
-/// Reads an EASY API call. Unknown methods and bad arguments are errors.
 /// Whether open-wa has a client method of this name that wabridge serves.
 pub fn is_method(name: &str) -> bool {
     METHODS.iter().any(|(m, _)| *m == name)
 }
 
+/// Reads an EASY API call. Unknown methods and bad arguments are errors.
 pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
     let params = METHODS
         .iter()
