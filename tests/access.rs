@@ -47,15 +47,7 @@ async fn a_scoped_key_reaches_its_sessions_only_in_every_dialect() {
 
     // The admin sees the key, never its secret.
     let c = http();
-    let listed = c
-        .get(format!("{}/api/keys", d.url))
-        .header("X-Api-Key", KEY)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let listed = d.text("/api/keys").await;
     assert!(
         listed.contains(&a_id) && !listed.contains(&a_key),
         "{listed}"
@@ -140,15 +132,7 @@ async fn a_scoped_key_reaches_its_sessions_only_in_every_dialect() {
             .await
             .unwrap();
     }
-    let text = c
-        .get(format!("{}/metrics", d.url))
-        .header("X-Api-Key", KEY)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = d.text("/metrics").await;
     assert!(
         !text.contains("FOOBAR") && !text.contains("BAZQUUX"),
         "a method became a label"

@@ -122,15 +122,7 @@ async fn a_browser_over_its_memory_ceiling_is_recycled_once_and_nothing_is_lost(
     let s = d.session("shop").await;
     assert_eq!(s["status"], "CONNECTED");
     assert!(s["memory"]["pss_mb"].as_f64().unwrap() > 1.0, "{s}");
-    let metrics = http()
-        .get(format!("{}/metrics", d.url))
-        .bearer_auth(KEY)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = d.text("/metrics").await;
     assert!(
         metrics
             .lines()

@@ -53,15 +53,7 @@ async fn a_build_wa_js_cannot_run_on_is_incompatible_and_recovers_without_a_scan
         )
         .await;
     assert_eq!(code, 201, "{v}");
-    let metrics = http()
-        .get(format!("{}/metrics", d.url))
-        .bearer_auth(KEY)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = d.text("/metrics").await;
     assert!(
         metrics
             .lines()

@@ -326,6 +326,19 @@ impl Daemon {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// A GET with the admin key, its body as text (`/metrics`, listings).
+    pub async fn text(&self, path: &str) -> String {
+        http()
+            .get(format!("{}{path}", self.url))
+            .header("X-Api-Key", KEY)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn session(&self, id: &str) -> Value {
         self.call("GET", &format!("/api/sessions/{id}"), None)
             .await
