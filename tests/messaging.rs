@@ -996,6 +996,44 @@ async fn a_stuck_receiver_delays_only_itself_and_the_global_webhook_gets_every_s
             .iter()
             .any(|x| x["url"] == stuck_url.as_str())
     );
+    // The global webhook is the operator's: the admin key sees its
+    // deliveries, a key scoped to the session does not.
+    let global_url = global.url.as_str();
+    let to_global = |v: &Value| {
+        v["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["url"] == global_url)
+            .count()
+    };
+    let (_, all) = d
+        .call(
+            "GET",
+            "/api/sessions/shop/deliveries?status=delivered&limit=1000",
+            None,
+        )
+        .await;
+    assert!(to_global(&all) > 0, "{all}");
+    let (code, key) = d
+        .call(
+            "POST",
+            "/api/keys",
+            Some(json!({"sessions": ["shop"], "scopes": ["read"]})),
+        )
+        .await;
+    assert_eq!(code, 201, "{key}");
+    let (code, theirs) = d
+        .call_as(
+            key["key"].as_str().unwrap(),
+            "GET",
+            "/api/sessions/shop/deliveries?status=delivered&limit=1000",
+            None,
+        )
+        .await;
+    assert_eq!(code, 200, "{theirs}");
+    assert_eq!(to_global(&theirs), 0, "{theirs}");
+    assert!(!theirs["deliveries"].as_array().unwrap().is_empty());
 }
 
 #[tokio::test]
