@@ -792,4 +792,34 @@ async fn lifecycle_calls_on_one_session_take_turns() {
         statuses.windows(2).any(|w| w == ["STOPPED", "STARTING"]),
         "the start is announced: {statuses:?}"
     );
+
+    // A client that hangs up (or times out) mid-call does not cut the
+    // change short. A frozen page makes the delete take a while (its
+    // logout times out): the session is still removed, with its browser.
+    d.create_linked(&sb, "hangup", "15550008004").await;
+    let pgid = d.browser_pid("hangup").unwrap();
+    unsafe { libc::kill(-pgid, libc::SIGSTOP) };
+    let gone = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap()
+        .delete(format!("{}/api/sessions/hangup", d.url))
+        .header("X-Api-Key", KEY)
+        .send()
+        .await;
+    assert!(gone.is_err(), "the delete answered within 300 ms: {gone:?}");
+    let t0 = Instant::now();
+    while d.call("GET", "/api/sessions/hangup", None).await.0 != 404 {
+        assert!(
+            t0.elapsed() < LONG,
+            "the delete stopped with its client: {}",
+            d.session("hangup").await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        !group_alive(pgid),
+        "the frozen browser outlived its session"
+    );
+    assert!(!data.join("sessions").join("hangup").exists());
 }

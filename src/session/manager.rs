@@ -44,6 +44,36 @@ pub struct Manager {
     /// a browser back for a session that no longer existed, and a second
     /// delete launched a browser into the first one's logout.
     lifecycle: std::sync::Mutex<HashMap<SessionId, Arc<Mutex<()>>>>,
+    /// Set when the daemon shuts down: nothing starts after its browsers
+    /// were asked to close.
+    closing: std::sync::atomic::AtomicBool,
+}
+
+/// A session's turn to change its lifecycle. Its lock leaves the registry
+/// with the last holder, so the registry does not grow with every id seen.
+struct Turn<'a> {
+    manager: &'a Manager,
+    id: SessionId,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        let mut locks = self
+            .manager
+            .lifecycle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        // Waiters clone the lock under the registry's lock, so a count of
+        // two (the registry's and this guard's) means nobody waits.
+        if locks
+            .get(&self.id)
+            .is_some_and(|l| Arc::strong_count(l) == 2)
+        {
+            locks.remove(&self.id);
+        }
+        drop(self.guard.take());
+    }
 }
 
 /// A session as the API shows it: the record plus the live state.
@@ -73,11 +103,12 @@ impl Manager {
             env,
             handles: Mutex::new(HashMap::new()),
             lifecycle: std::sync::Mutex::new(HashMap::new()),
+            closing: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
     /// Waits for the session's turn to change its lifecycle.
-    async fn exclusive(&self, id: &SessionId) -> tokio::sync::OwnedMutexGuard<()> {
+    async fn exclusive(&self, id: &SessionId) -> Turn<'_> {
         let lock = self
             .lifecycle
             .lock()
@@ -85,7 +116,32 @@ impl Manager {
             .entry(id.clone())
             .or_default()
             .clone();
-        lock.lock_owned().await
+        Turn {
+            manager: self,
+            id: id.clone(),
+            guard: Some(lock.lock_owned().await),
+        }
+    }
+
+    /// Runs a lifecycle change to its end in a task of its own. A caller
+    /// that goes away (a client hanging up, a request timing out) would
+    /// otherwise drop it halfway: a driver detached with its browser
+    /// running for a session stopped or deleted, a delete that removed
+    /// the browser but not the data.
+    async fn to_the_end<T, F>(
+        self: &Arc<Self>,
+        id: &SessionId,
+        change: impl FnOnce(Arc<Self>, SessionId) -> F,
+    ) -> Result<T, ManagerError>
+    where
+        T: Send + 'static,
+        F: std::future::Future<Output = Result<T, ManagerError>> + Send + 'static,
+    {
+        tokio::spawn(change(self.clone(), id.clone()))
+            .await
+            .map_err(|e| {
+                ManagerError::Internal(format!("the change of session '{id}' failed: {e}"))
+            })?
     }
 
     pub fn env(&self) -> &Arc<SessionEnv> {
@@ -97,7 +153,7 @@ impl Manager {
     }
 
     pub async fn create(
-        &self,
+        self: &Arc<Self>,
         id: SessionId,
         webhooks: Vec<Webhook>,
         start: bool,
@@ -164,9 +220,12 @@ impl Manager {
     }
 
     /// Starts the driver if it is not running. Idempotent.
-    pub async fn start(&self, id: &SessionId) -> Result<(), ManagerError> {
-        let _turn = self.exclusive(id).await;
-        self.start_now(id).await
+    pub async fn start(self: &Arc<Self>, id: &SessionId) -> Result<(), ManagerError> {
+        self.to_the_end(id, |m, id| async move {
+            let _turn = m.exclusive(&id).await;
+            m.start_now(&id).await
+        })
+        .await
     }
 
     /// `start`, in the session's turn.
@@ -180,6 +239,11 @@ impl Manager {
             && !h.task.is_finished()
         {
             return Ok(());
+        }
+        if self.closing.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(ManagerError::WrongState(
+                "the daemon is shutting down".into(),
+            ));
         }
         self.records().update(id, |r| r.should_run = true);
         let (cmd_tx, cmd_rx) = mpsc::channel(8);
@@ -212,9 +276,12 @@ impl Manager {
     }
 
     /// Stops the driver (closes its browser, keeps the profile).
-    pub async fn stop(&self, id: &SessionId) -> Result<(), ManagerError> {
-        let _turn = self.exclusive(id).await;
-        self.stop_now(id, false).await
+    pub async fn stop(self: &Arc<Self>, id: &SessionId) -> Result<(), ManagerError> {
+        self.to_the_end(id, |m, id| async move {
+            let _turn = m.exclusive(&id).await;
+            m.stop_now(&id, false).await
+        })
+        .await
     }
 
     /// `stop`, in the session's turn. `for_restart`: the session is to run
@@ -255,16 +322,22 @@ impl Manager {
         }
     }
 
-    pub async fn restart(&self, id: &SessionId) -> Result<(), ManagerError> {
-        let _turn = self.exclusive(id).await;
-        self.stop_now(id, true).await?;
-        self.start_now(id).await
+    pub async fn restart(self: &Arc<Self>, id: &SessionId) -> Result<(), ManagerError> {
+        self.to_the_end(id, |m, id| async move {
+            let _turn = m.exclusive(&id).await;
+            m.stop_now(&id, true).await?;
+            m.start_now(&id).await
+        })
+        .await
     }
 
     /// Logs the device out (the phone forgets it) and wipes the profile.
-    pub async fn logout(&self, id: &SessionId) -> Result<(), ManagerError> {
-        let _turn = self.exclusive(id).await;
-        self.logout_now(id).await
+    pub async fn logout(self: &Arc<Self>, id: &SessionId) -> Result<(), ManagerError> {
+        self.to_the_end(id, |m, id| async move {
+            let _turn = m.exclusive(&id).await;
+            m.logout_now(&id).await
+        })
+        .await
     }
 
     /// `logout`, in the session's turn.
@@ -331,7 +404,12 @@ impl Manager {
     }
 
     /// Logs out if linked, stops, and removes the profile and all data.
-    pub async fn delete(&self, id: &SessionId) -> Result<(), ManagerError> {
+    pub async fn delete(self: &Arc<Self>, id: &SessionId) -> Result<(), ManagerError> {
+        self.to_the_end(id, |m, id| async move { m.delete_in_turn(&id).await })
+            .await
+    }
+
+    async fn delete_in_turn(&self, id: &SessionId) -> Result<(), ManagerError> {
         let _turn = self.exclusive(id).await;
         let rec = self
             .records()
@@ -362,7 +440,12 @@ impl Manager {
     /// Stops the session's browser (keeping `should_run`) and packs it to
     /// move elsewhere, one move epoch on. The copy here stays, stopped,
     /// until `remove_here`: if the move fails it can start again.
-    pub async fn export(&self, id: &SessionId) -> Result<Vec<u8>, ManagerError> {
+    pub async fn export(self: &Arc<Self>, id: &SessionId) -> Result<Vec<u8>, ManagerError> {
+        self.to_the_end(id, |m, id| async move { m.export_in_turn(&id).await })
+            .await
+    }
+
+    async fn export_in_turn(&self, id: &SessionId) -> Result<Vec<u8>, ManagerError> {
         let _turn = self.exclusive(id).await;
         let rec = self
             .records()
@@ -401,6 +484,18 @@ impl Manager {
     /// of the same or a newer move epoch: a replayed or stale export never
     /// replaces a newer session.
     pub async fn import(
+        self: &Arc<Self>,
+        id: &SessionId,
+        bytes: Vec<u8>,
+    ) -> Result<SessionView, ManagerError> {
+        self.to_the_end(
+            id,
+            |m, id| async move { m.import_in_turn(&id, bytes).await },
+        )
+        .await
+    }
+
+    async fn import_in_turn(
         &self,
         id: &SessionId,
         bytes: Vec<u8>,
@@ -471,7 +566,12 @@ impl Manager {
 
     /// Removes this daemon's copy of a session that now lives elsewhere:
     /// its browser, directory and records, without logging the device out.
-    pub async fn remove_here(&self, id: &SessionId) -> Result<(), ManagerError> {
+    pub async fn remove_here(self: &Arc<Self>, id: &SessionId) -> Result<(), ManagerError> {
+        self.to_the_end(id, |m, id| async move { m.remove_here_in_turn(&id).await })
+            .await
+    }
+
+    async fn remove_here_in_turn(&self, id: &SessionId) -> Result<(), ManagerError> {
         let _turn = self.exclusive(id).await;
         let handle = self.handles.lock().await.remove(id);
         if let Some(h) = handle {
@@ -562,7 +662,7 @@ impl Manager {
     /// On daemon start: end browsers a crashed daemon left, resume sessions.
     /// Starts the sessions that were running when the daemon stopped, of
     /// those `here` says belong on this daemon.
-    pub async fn resume_only(&self, here: impl Fn(&SessionId) -> bool) {
+    pub async fn resume_only(self: &Arc<Self>, here: impl Fn(&SessionId) -> bool) {
         let recs: Vec<SessionRecord> = self.records().all();
         // The API answers while sessions are being restored: a status
         // stored by the last life (CONNECTED, after a kill -9) must not be
@@ -594,6 +694,8 @@ impl Manager {
 
     /// Graceful shutdown: close every browser, keep profiles and `should_run`.
     pub async fn shutdown(&self) {
+        self.closing
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         let handles: Vec<(SessionId, Handle)> = self.handles.lock().await.drain().collect();
         let futs = handles.into_iter().map(|(id, h)| async move {
             self.ask(h, Cmd::Stop).await;
