@@ -389,6 +389,63 @@ async fn reactions_edits_and_deletes_both_ways() {
         "{e}"
     );
 
+    // WhatsApp's windows: 15 minutes to edit, 60 hours to delete for
+    // everyone; the sandbox's clock makes messages that old.
+    let aged = |offset: i64, text: &'static str| {
+        let (sb, d) = (&sb, &d);
+        async move {
+            sb.post("/_sandbox/clock", json!({"offset": offset})).await;
+            // The page hears of the new time over its socket.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let id = send(d, json!({"to": CONTACT, "text": text})).await;
+            sb.post("/_sandbox/clock", json!({"offset": 0})).await;
+            let m = stored(d, &id).await;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs() as i64;
+            let age = now - m["timestamp"].as_i64().unwrap();
+            assert!(age >= -offset - 5, "stamped {age} s ago: {m}");
+            id
+        }
+    };
+    let window = |method: &'static str, id: String| {
+        let d = &d;
+        async move {
+            let path = format!("/api/sessions/shop/messages/{}", message_path(&id));
+            let body = (method == "PATCH").then(|| json!({"text": "too late"}));
+            let (code, e) = d.call(method, &path, body).await;
+            (code, e["error"]["code"].as_str().map(String::from))
+        }
+    };
+    let old_edit = aged(-16 * 60, "sent 16 minutes ago").await;
+    assert_eq!(
+        window("PATCH", old_edit.clone()).await,
+        (409, Some("edit_window_passed".into()))
+    );
+    assert_eq!(window("DELETE", old_edit).await.0, 200);
+    let old_delete = aged(-61 * 3600, "sent 61 hours ago").await;
+    assert_eq!(
+        window("DELETE", old_delete.clone()).await,
+        (409, Some("revoke_window_passed".into()))
+    );
+    assert!(
+        on_phone(&sb, &old_delete).await["revoked"] != true,
+        "deleted at the contact after all"
+    );
+    // The server keeps the same windows for the contact's phone.
+    sb.post("/_sandbox/clock", json!({"offset": -16 * 60}))
+        .await;
+    let their_old = inbound(&sb, json!({"text": "asked 16 minutes ago"})).await;
+    sb.post("/_sandbox/clock", json!({"offset": 0})).await;
+    let (code, v) = sb
+        .post(
+            &format!("/_sandbox/messages/{their_old}/edit"),
+            json!({"text": "too late"}),
+        )
+        .await;
+    assert_eq!(code, 409, "{v}");
+
     // The contact edits theirs: the event carries the new text, history kept.
     let (code, v) = sb
         .post(

@@ -31,6 +31,7 @@ pub fn routes() -> Router<Sandbox> {
         .route("/lose-replies", post(lose_replies))
         .route("/lose-sends", post(lose_sends))
         .route("/build", post(set_build))
+        .route("/clock", post(set_clock))
         .route("/contacts/{phone}", axum::routing::put(set_profile))
         .route("/pictures/{phone}", axum::routing::get(picture))
         .route("/presence", post(presence))
@@ -387,6 +388,30 @@ async fn set_build(State(sb): State<Sandbox>, raw: Bytes) -> Res {
         json!({"version": build["version"], "missing": build["missing"], "reloaded": reloaded}),
     )
     .into_response())
+}
+
+/// `{"offset"}`: seconds the sandbox's clock runs ahead of the real one
+/// (negative: behind; 0 puts it right). Messages sent meanwhile carry that
+/// time, so a test can have one older than WhatsApp lets be edited (15
+/// minutes) or deleted for everyone (60 hours).
+async fn set_clock(State(sb): State<Sandbox>, raw: Bytes) -> Res {
+    const TEN_YEARS_S: i64 = 10 * 365 * 86_400;
+    let v = body(&raw)?;
+    let offset = v["offset"]
+        .as_i64()
+        .filter(|o| o.abs() <= TEN_YEARS_S)
+        .ok_or_else(|| {
+            invalid(
+                "offset",
+                "must be whole seconds, at most ten years either way",
+            )
+        })?;
+    let mut w = sb.world.lock().await;
+    w.clock_offset_s = offset;
+    // Devices keep their clock in step with the server's, as WhatsApp Web does.
+    let now = w.now_s();
+    w.send_all(&json!({"t": "clock", "now": now}));
+    Ok(Json(json!({ "offset": offset })).into_response())
 }
 
 async fn drop_all(State(sb): State<Sandbox>) -> Res {

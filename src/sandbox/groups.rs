@@ -32,10 +32,6 @@ impl Group {
     }
 }
 
-fn now_s() -> i64 {
-    crate::domain::now_ms() / 1000
-}
-
 impl World {
     pub fn group(&self, gid: &str) -> Option<&Group> {
         self.p.groups.get(gid)
@@ -77,7 +73,7 @@ impl World {
             ),
             subject: subject.to_string(),
             owner: owner.to_string(),
-            created: now_s(),
+            created: self.now_s(),
             participants: participants.clone(),
             admins: vec![owner.to_string()],
             invite: random_hex(22),
@@ -186,7 +182,7 @@ impl World {
         let members = g.participants.clone();
         self.dirty = true;
         let push = json!({"t": "group_subject", "gid": gid, "subject": subject, "author": by,
-                          "id": format!("false_{gid}_3G{}_{by}@c.us", random_hex(16)), "ts": now_s()});
+                          "id": format!("false_{gid}_3G{}_{by}@c.us", random_hex(16)), "ts": self.now_s()});
         for m in members {
             self.send_account(&m, &push);
         }
@@ -212,6 +208,7 @@ impl World {
             .filter(|p| *p != author)
             .cloned()
             .collect();
+        let now = self.now_s();
         let mut copies = vec![];
         for m in members {
             let Some(acct) = self.p.accounts.get_mut(&m) else {
@@ -223,7 +220,7 @@ impl World {
                 peer: gid.to_string(),
                 author: Some(author.to_string()),
                 ack: 1,
-                timestamp: now_s(),
+                timestamp: now,
                 delivered: false,
                 reactions: Default::default(),
                 edits: vec![],

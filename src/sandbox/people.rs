@@ -26,10 +26,6 @@ pub struct Shown {
     pub chats: BTreeMap<String, String>,
 }
 
-fn now_s() -> i64 {
-    crate::domain::now_ms() / 1000
-}
-
 fn phone_of(id: &str) -> String {
     id.trim_end_matches("@c.us").to_string()
 }
@@ -58,8 +54,7 @@ impl World {
             return false;
         }
         let online = !matches!(state, "unavailable");
-        let push =
-            json!({"t": "presence", "id": from, "state": state, "online": online, "ts": now_s()});
+        let push = json!({"t": "presence", "id": from, "state": state, "online": online, "ts": self.now_s()});
         self.send_account(to, &push);
         true
     }

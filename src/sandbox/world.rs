@@ -258,6 +258,11 @@ pub struct World {
     /// members this build lacks]}` (`POST /_sandbox/build`); `{}` is the
     /// normal one.
     pub build: Value,
+    /// Seconds the sandbox's clock runs ahead of (or, negative, behind)
+    /// the real one (`POST /_sandbox/clock`): a message sent meanwhile is
+    /// as old as a test needs, against WhatsApp's windows for edits and
+    /// deletes.
+    pub clock_offset_s: i64,
 }
 
 pub enum LinkError {
@@ -296,11 +301,12 @@ pub fn random_hex(n: usize) -> String {
         .collect()
 }
 
-fn now_s() -> i64 {
-    crate::domain::now_ms() / 1000
-}
-
 impl World {
+    /// The server's time, in seconds.
+    pub fn now_s(&self) -> i64 {
+        crate::domain::now_ms() / 1000 + self.clock_offset_s
+    }
+
     pub fn new(p: Persisted) -> Self {
         World {
             p,
@@ -314,6 +320,7 @@ impl World {
             lose_replies: false,
             lose_sends: false,
             build: json!({}),
+            clock_offset_s: 0,
         }
     }
 
@@ -536,7 +543,7 @@ impl World {
             .collect();
         self.send(
             conn,
-            json!({"t": "ready", "phone": phone, "name": acct.name, "platform": "android", "history": history}),
+            json!({"t": "ready", "phone": phone, "name": acct.name, "platform": "android", "history": history, "now": self.now_s()}),
         );
         for m in queued {
             self.send(conn, json!({"t": "message", "msg": m}));
@@ -578,6 +585,7 @@ impl World {
             Some(shared) => self.lid_of(from, shared),
             None => from.to_string(),
         };
+        let now = self.now_s();
         let acct = self.p.accounts.get_mut(to)?;
         let chat = if peer.contains('@') {
             peer.clone()
@@ -589,7 +597,7 @@ impl World {
         msg.peer = peer;
         msg.ack = 1;
         if msg.timestamp == 0 {
-            msg.timestamp = now_s();
+            msg.timestamp = now;
         }
         msg.delivered = false;
         let id = msg.id.clone();
@@ -685,7 +693,7 @@ impl World {
             "t": "reaction",
             "id": format!("{from_me}_{}@c.us_3R{}", m.peer, random_hex(18)),
             "msg_id": m.id, "chat": m.peer, "sender": sender, "from_me": from_me,
-            "text": emoji, "ts": now_s(),
+            "text": emoji, "ts": self.now_s(),
         });
         self.dirty = true;
         self.send_account(&account, &push);
@@ -722,7 +730,7 @@ impl World {
         }
         let voter = voter.map(String::from).unwrap_or_else(|| m.peer.clone());
         m.votes.insert(voter.clone(), picked.clone());
-        let push = json!({"t": "poll_vote", "msg_id": m.id, "chat": m.peer, "sender": voter, "selected": picked, "ts": now_s()});
+        let push = json!({"t": "poll_vote", "msg_id": m.id, "chat": m.peer, "sender": voter, "selected": picked, "ts": self.now_s()});
         self.dirty = true;
         self.send_account(&account, &push);
         Ok(push)
@@ -730,6 +738,7 @@ impl World {
 
     /// The author edits a message's text (or a media message's caption).
     pub fn edit(&mut self, id: &str, who: Actor, text: &str) -> Result<Value, ChangeError> {
+        let now = self.now_s();
         let (account, m) = self.find_mut(id).ok_or(ChangeError::NotFound)?;
         if m.from_me != (who == Actor::Account) {
             return Err(ChangeError::NotAuthor);
@@ -748,7 +757,7 @@ impl World {
         if !editable {
             return Err(ChangeError::NotEditable);
         }
-        if now_s() - m.timestamp > 15 * 60 {
+        if now - m.timestamp > 15 * 60 {
             return Err(ChangeError::TooLate);
         }
         let slot = if m.media.is_some() {
@@ -758,7 +767,7 @@ impl World {
         };
         let old = slot.replace(text.to_string()).unwrap_or_default();
         m.edits.push(old);
-        let push = json!({"t": "edit", "id": m.id, "chat": m.peer, "text": text, "ts": now_s()});
+        let push = json!({"t": "edit", "id": m.id, "chat": m.peer, "text": text, "ts": now});
         self.dirty = true;
         self.send_account(&account, &push);
         Ok(push)
@@ -766,16 +775,17 @@ impl World {
 
     /// The author deletes a message for everyone.
     pub fn revoke(&mut self, id: &str, who: Actor) -> Result<Value, ChangeError> {
+        let now = self.now_s();
         let (account, m) = self.find_mut(id).ok_or(ChangeError::NotFound)?;
         if m.from_me != (who == Actor::Account) {
             return Err(ChangeError::NotAuthor);
         }
-        if now_s() - m.timestamp > 60 * 3600 {
+        if now - m.timestamp > 60 * 3600 {
             return Err(ChangeError::TooLate);
         }
         m.revoked = true;
         let push =
-            json!({"t": "revoke", "id": m.id, "chat": m.peer, "from_me": m.from_me, "ts": now_s()});
+            json!({"t": "revoke", "id": m.id, "chat": m.peer, "from_me": m.from_me, "ts": now});
         self.dirty = true;
         self.send_account(&account, &push);
         Ok(push)
@@ -872,7 +882,7 @@ impl World {
             media,
             reply_to: req["reply_to"].as_str().map(String::from),
             ack: 1,
-            timestamp: now_s(),
+            timestamp: self.now_s(),
             delivered: true,
             location,
             vcards,

@@ -237,6 +237,11 @@
     emit('conn.auth_code_change', authCode);
   }
 
+  // WhatsApp Web stamps messages with the server's time (its clock's skew
+  // from the server, learnt at connect), not the computer's.
+  let skew = 0;
+  const unixTime = () => Math.floor(Date.now() / 1000) + skew;
+
   // Server messages are handled one at a time, in order: a link is
   // announced only once its credentials are stored, as a browser closed
   // right after linking must come back linked.
@@ -255,6 +260,7 @@
         emit('conn.authenticated');
         break;
       case 'ready': {
+        skew = v.now - Math.floor(Date.now() / 1000);
         creds = Object.assign(creds || {}, { phone: v.phone, name: v.name, platform: v.platform });
         for (const w of v.history || []) { const m = toMsg(w); m.isNewMsg = false; store(m); }
         if (!restored) { restored = true; await restoreOutbox(); }
@@ -348,6 +354,9 @@
         emit('chat.new_message', m);
         break;
       }
+      case 'clock':
+        skew = v.now - Math.floor(Date.now() / 1000);
+        break;
       case 'update':
         // A newer build is out: WhatsApp Web reloads itself into it, keeping
         // its storage (and so its link).
@@ -472,7 +481,7 @@
     // wa-js takes the id to use (options.messageId) as WhatsApp Web does.
     const id = options && options.messageId ? 'true_' + to + '_' + options.messageId : newMsgId(to);
     const mentions = options && options.mentionedList ? ids(options.mentionedList) : [];
-    const req = Object.assign({ id, to, mentions, t: Math.floor(Date.now() / 1000), reply_to: quoted ? (typeof quoted === 'string' ? quoted : quoted._serialized || quoted.id._serialized) : null }, fields);
+    const req = Object.assign({ id, to, mentions, t: unixTime(), reply_to: quoted ? (typeof quoted === 'string' ? quoted : quoted._serialized || quoted.id._serialized) : null }, fields);
     const local = localMsg(req);
     if (store(local)) emit('chat.new_message', local);
     await settled(local, confirmed(req));
