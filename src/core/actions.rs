@@ -4,19 +4,18 @@
 
 use super::{Core, CoreError};
 use crate::domain::Scope;
-use crate::domain::{Message, SessionId, now_ms};
+use crate::domain::{Message, SessionId, is_one_emoji, now_ms};
 
 /// WhatsApp lets an author edit a message for 15 minutes.
 pub const EDIT_WINDOW_S: i64 = 15 * 60;
 /// And delete it for everyone for about two and a half days.
 pub const REVOKE_WINDOW_S: i64 = 60 * 3600;
-const MAX_EMOJI_BYTES: usize = 32;
 
 impl Core {
     /// Reacts to a message; an empty emoji takes this account's reaction back.
     pub async fn react(&self, session: &SessionId, id: &str, emoji: &str) -> Result<(), CoreError> {
         self.may(session, Scope::Send)?;
-        if emoji.len() > MAX_EMOJI_BYTES || emoji.chars().any(char::is_whitespace) {
+        if !emoji.is_empty() && !is_one_emoji(emoji) {
             return Err(CoreError::invalid(
                 "emoji",
                 "must be one emoji, or empty to remove",

@@ -107,6 +107,48 @@ pub struct Reaction {
     pub timestamp: i64,
 }
 
+/// Whether `s` is one emoji, as WhatsApp takes reactions: a pictograph
+/// with its modifiers (skin tone, presentation selector), a ZWJ sequence
+/// of them (👩‍💻), a flag (two regional indicators, or 🏴 with tags) or
+/// a keycap (1️⃣). Text such as "ok" would reach the contact as a blank.
+pub fn is_one_emoji(s: &str) -> bool {
+    const ZWJ: char = '\u{200D}';
+    const KEYCAP: char = '\u{20E3}';
+    let regional = |c: char| ('\u{1F1E6}'..='\u{1F1FF}').contains(&c);
+    let chars: Vec<char> = s.chars().collect();
+    match chars.as_slice() {
+        [a, b] if regional(*a) && regional(*b) => return true,
+        [k, '\u{FE0F}', KEYCAP] | [k, KEYCAP] if k.is_ascii_digit() || *k == '#' || *k == '*' => {
+            return true;
+        }
+        _ => {}
+    }
+    let modifier = |c: char| {
+        matches!(c, '\u{FE0E}' | '\u{FE0F}')
+            || ('\u{1F3FB}'..='\u{1F3FF}').contains(&c)
+            // Tags: subdivision flags (🏴 + tag letters + cancel tag).
+            || ('\u{E0020}'..='\u{E007F}').contains(&c)
+    };
+    !chars.is_empty()
+        && s.split(ZWJ).all(|part| {
+            let mut cs = part.chars();
+            cs.next()
+                .is_some_and(|c| pictograph(c) && !regional(c) && !modifier(c))
+                && cs.all(modifier)
+        })
+}
+
+/// Unicode's Extended_Pictographic, closely enough for reactions.
+fn pictograph(c: char) -> bool {
+    matches!(c as u32,
+        0xA9 | 0xAE | 0x203C | 0x2049 | 0x2122 | 0x2139 | 0x2194..=0x2199
+        | 0x21A9..=0x21AA | 0x231A..=0x231B | 0x2328 | 0x23CF | 0x23E9..=0x23F3
+        | 0x23F8..=0x23FA | 0x24C2 | 0x25AA..=0x25AB | 0x25B6 | 0x25C0
+        | 0x25FB..=0x25FE | 0x2600..=0x27BF | 0x2934..=0x2935 | 0x2B05..=0x2B07
+        | 0x2B1B..=0x2B1C | 0x2B50 | 0x2B55 | 0x3030 | 0x303D | 0x3297 | 0x3299
+        | 0x1F000..=0x1FAFF)
+}
+
 /// A poll: its question, options, how many one may pick (0: any), and
 /// the latest vote of each voter.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -594,6 +636,45 @@ pub fn new_message_id() -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn one_emoji_as_whatsapp_takes_a_reaction() {
+        for one in [
+            "👍",
+            "❤️",
+            "👍🏽",
+            "👩‍💻",
+            "👩🏻‍❤️‍💋‍👨🏼",
+            "👨‍👩‍👧‍👦",
+            "🇧🇷",
+            "🏴󠁧󠁢󠁳󠁣󠁴󠁿",
+            "1️⃣",
+            "#⃣",
+            "©️",
+            "☺",
+        ] {
+            assert!(super::is_one_emoji(one), "{one} is one emoji");
+        }
+        for not in [
+            "",
+            "ok",
+            "a",
+            "1",
+            "👍👍",
+            "👍 ",
+            " 👍",
+            "🇧",
+            "🇧🇷🇧🇷",
+            "\u{FE0F}",
+            "🏽",
+            "👍\u{200D}",
+            "\u{200D}👍",
+            "👍a",
+            "🙂🙃",
+        ] {
+            assert!(!super::is_one_emoji(not), "{not:?} is not one emoji");
+        }
+    }
     use super::*;
 
     fn sid() -> SessionId {

@@ -17,7 +17,7 @@ pub use event::{Event, EventKind, LoggedEvent};
 pub use ids::{SessionId, Wid, now_ms, parse_phone, user_of};
 pub use message::{
     Ack, Amendment, Choice, Edit, Location, MediaInfo, Menu, MenuKind, Message, Poll, Reaction,
-    Sender, Vote,
+    Sender, Vote, is_one_emoji,
 };
 pub use proxy::Proxy;
 pub use session::{Me, SessionRecord, Status};
