@@ -339,6 +339,23 @@ async fn bad_input_gets_clear_json_errors() {
     assert_eq!(r.status(), 400);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "malformed_request");
+    // A path that is not UTF-8 once decoded: each dialect's own 400.
+    for (path, code_at, code) in [
+        ("/api/sessions/%FF", "/error/code", json!("malformed_request")),
+        ("/session/%FF/status", "/error/code", json!("malformed_request")),
+        ("/2010-04-01/Accounts/%FF/Messages.json", "/code", json!(20001)),
+        ("/v21.0/%FF/messages", "/error/code", json!(100)),
+    ] {
+        let r = c
+            .get(format!("{}{path}", d.url))
+            .header("X-Api-Key", KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{path}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body.pointer(code_at), Some(&code), "{path}: {body}");
+    }
 
     let (code, body) = d
         .call(

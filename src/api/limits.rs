@@ -111,6 +111,14 @@ async fn admit(g: Gate, mut req: Request, next: Next) -> Response {
     if is_probe(&path) {
         return next.run(req).await;
     }
+    // Path parameters are text: a path that does not decode to UTF-8
+    // would fail every extractor with a plain-text answer.
+    if percent_encoding::percent_decode_str(&path)
+        .decode_utf8()
+        .is_err()
+    {
+        return malformed(&path, "the path is not UTF-8 once percent-decoded");
+    }
     let Ok(_permit) = g.requests.try_acquire() else {
         return refuse(
             &path,
@@ -153,6 +161,18 @@ pub fn dialect_of(path: &str) -> Dialect {
         "cloud" => Dialect::Cloud,
         v if cloud::convert::is_version(v) => Dialect::Cloud,
         _ => Dialect::OpenWa,
+    }
+}
+
+/// A request that cannot be read at all, as the dialect of `path` says so.
+pub fn malformed(path: &str, message: &str) -> Response {
+    match dialect_of(path) {
+        Dialect::Native | Dialect::OpenWa => native::ApiError::bad_request(message).into_response(),
+        Dialect::Twilio => {
+            twilio::convert::TwilioError::new(axum::http::StatusCode::BAD_REQUEST, 20001, message)
+                .into_response()
+        }
+        Dialect::Cloud => cloud::convert::GraphError::param(message).into_response(),
     }
 }
 
