@@ -686,6 +686,27 @@ async fn groups_both_ways() {
     assert_eq!(p["sender"], json!({"phone": CONTACT, "name": "Dora"}));
     assert_eq!(p["text"], "thanks!");
 
+    // A member reacts to ours: the reaction is that member's, not the
+    // group's. WhatsApp takes reactions only from the group's members.
+    let react = format!("/_sandbox/messages/{sent}/react");
+    let (code, v) = sb
+        .post(&react, json!({"emoji": "🙏", "from": CONTACT}))
+        .await;
+    assert_eq!(code, 200, "{v}");
+    let p = event(&r, "message.reaction", |p| p["message"] == sent.as_str()).await;
+    assert_eq!(p["sender"], format!("{CONTACT}@c.us"), "{p}");
+    for who in [
+        json!({"emoji": "🙏"}),
+        json!({"emoji": "🙏", "from": NEWBIE}),
+    ] {
+        let (code, v) = sb.post(&react, who).await;
+        assert_eq!(
+            (code, v["error"]["code"].as_str()),
+            (422, Some("not_in_chat")),
+            "{v}"
+        );
+    }
+
     // Someone joins by our invite link; we remove another; a member renames it.
     let (code, inv) = d
         .call(

@@ -341,9 +341,21 @@ async fn bad_input_gets_clear_json_errors() {
     assert_eq!(body["error"]["code"], "malformed_request");
     // A path that is not UTF-8 once decoded: each dialect's own 400.
     for (path, code_at, code) in [
-        ("/api/sessions/%FF", "/error/code", json!("malformed_request")),
-        ("/session/%FF/status", "/error/code", json!("malformed_request")),
-        ("/2010-04-01/Accounts/%FF/Messages.json", "/code", json!(20001)),
+        (
+            "/api/sessions/%FF",
+            "/error/code",
+            json!("malformed_request"),
+        ),
+        (
+            "/session/%FF/status",
+            "/error/code",
+            json!("malformed_request"),
+        ),
+        (
+            "/2010-04-01/Accounts/%FF/Messages.json",
+            "/code",
+            json!(20001),
+        ),
         ("/v21.0/%FF/messages", "/error/code", json!(100)),
     ] {
         let r = c

@@ -448,6 +448,7 @@ async fn change(
                 ChangeError::Revoked => (StatusCode::CONFLICT, "message_revoked"),
                 ChangeError::TooLate => (StatusCode::CONFLICT, "window_passed"),
                 ChangeError::NotEditable => (StatusCode::CONFLICT, "message_not_editable"),
+                ChangeError::NotInChat => (StatusCode::UNPROCESSABLE_ENTITY, "not_in_chat"),
             };
             Err(Fail(code, name, super::world::change_error(&e, id)))
         }
@@ -457,7 +458,14 @@ async fn change(
 async fn react(State(sb): State<Sandbox>, Path(id): Path<String>, raw: Bytes) -> Res {
     let v = body(&raw)?;
     let emoji = opt_str(&v, "emoji")?.unwrap_or_default();
-    change(&sb, &id, |w| w.react(&id, Actor::Contact, &emoji)).await
+    let from = match v.get("from") {
+        None | Some(Value::Null) => None,
+        Some(_) => Some(phone(&v, "from")?),
+    };
+    change(&sb, &id, |w| {
+        w.react(&id, Actor::Contact, from.as_deref(), &emoji)
+    })
+    .await
 }
 
 async fn edit(State(sb): State<Sandbox>, Path(id): Path<String>, raw: Bytes) -> Res {

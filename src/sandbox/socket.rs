@@ -162,7 +162,9 @@ async fn handle(sb: &Sandbox, conn: u64, v: Value) {
                 Err(ChangeError::NotFound)
             } else {
                 match v["t"].as_str() {
-                    Some("react") => w.react(id, Actor::Account, v["emoji"].as_str().unwrap_or("")),
+                    Some("react") => {
+                        w.react(id, Actor::Account, None, v["emoji"].as_str().unwrap_or(""))
+                    }
                     Some("edit") => w.edit(id, Actor::Account, v["text"].as_str().unwrap_or("")),
                     _ => w.revoke(id, Actor::Account),
                 }

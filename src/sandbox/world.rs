@@ -197,6 +197,9 @@ pub fn change_error(e: &ChangeError, id: &str) -> String {
         ChangeError::NotAuthor => "only the author of a message can edit or delete it".into(),
         ChangeError::Revoked => "the message was deleted".into(),
         ChangeError::TooLate => "the time WhatsApp allows for this has passed".into(),
+        ChangeError::NotInChat => {
+            "only someone in the chat can do that; in a group, `from` names which member".into()
+        }
         ChangeError::NotEditable => {
             "only text and the captions of photos, videos and documents can be edited".into()
         }
@@ -212,6 +215,9 @@ pub enum ChangeError {
     /// Past WhatsApp's window: 15 minutes to edit, 60 hours to delete.
     TooLate,
     NotEditable,
+    /// The contact named is not in the message's chat (or, in a group,
+    /// none was named).
+    NotInChat,
 }
 
 pub fn ack_name(ack: i8) -> &'static str {
@@ -659,6 +665,25 @@ impl World {
             .is_some_and(|a| a.messages.iter().any(|m| m.id == id))
     }
 
+    /// The contact who acts on message `id` of a chat: the chat's contact,
+    /// or in a group `from`, which must be one of its members.
+    fn contact_in(&self, id: &str, from: Option<&str>) -> Result<String, ChangeError> {
+        let peer = self
+            .p
+            .accounts
+            .values()
+            .find_map(|a| a.messages.iter().rev().find(|m| m.id == id))
+            .map(|m| m.peer.clone())
+            .ok_or(ChangeError::NotFound)?;
+        match (self.group(&peer), from) {
+            (Some(g), Some(who)) if g.participants.iter().any(|p| p == who) => Ok(who.to_string()),
+            (Some(_), _) => Err(ChangeError::NotInChat),
+            (None, None) => Ok(peer),
+            (None, Some(who)) if who == peer => Ok(peer),
+            (None, Some(_)) => Err(ChangeError::NotInChat),
+        }
+    }
+
     /// The account that holds a message, and the message.
     fn find_mut(&mut self, id: &str) -> Option<(String, &mut SbMessage)> {
         self.p.accounts.values_mut().find_map(|a| {
@@ -673,16 +698,24 @@ impl World {
 
     /// A reaction to a message (an empty emoji removes it). Like WhatsApp,
     /// every device of the account hears of it, the reacting one included.
-    pub fn react(&mut self, id: &str, who: Actor, emoji: &str) -> Result<Value, ChangeError> {
+    /// `from`: which contact, in a group (one of its members); in a chat
+    /// it can only be the contact.
+    pub fn react(
+        &mut self,
+        id: &str,
+        who: Actor,
+        from: Option<&str>,
+        emoji: &str,
+    ) -> Result<Value, ChangeError> {
+        let sender = match who {
+            Actor::Account => None,
+            Actor::Contact => Some(self.contact_in(id, from)?),
+        };
         let (account, m) = self.find_mut(id).ok_or(ChangeError::NotFound)?;
         if m.revoked {
             return Err(ChangeError::Revoked);
         }
-        let sender = if who == Actor::Account {
-            account.clone()
-        } else {
-            m.peer.clone()
-        };
+        let sender = sender.unwrap_or_else(|| account.clone());
         if emoji.is_empty() {
             m.reactions.remove(&sender);
         } else {
@@ -707,6 +740,9 @@ impl World {
         voter: Option<&str>,
         options: &[String],
     ) -> Result<Value, String> {
+        let voter = self
+            .contact_in(id, voter)
+            .map_err(|e| change_error(&e, id))?;
         let (account, m) = self
             .find_mut(id)
             .ok_or_else(|| format!("message {id} not found"))?;
@@ -728,7 +764,6 @@ impl World {
                 poll.selectable
             ));
         }
-        let voter = voter.map(String::from).unwrap_or_else(|| m.peer.clone());
         m.votes.insert(voter.clone(), picked.clone());
         let push = json!({"t": "poll_vote", "msg_id": m.id, "chat": m.peer, "sender": voter, "selected": picked, "ts": self.now_s()});
         self.dirty = true;
