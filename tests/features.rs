@@ -811,6 +811,28 @@ async fn groups_both_ways() {
         (409, Some("not_group_admin")),
         "{e}"
     );
+    // Its owner, the only admin, leaves: WhatsApp makes the longest
+    // member an admin (us), and we can add people now.
+    let (code, v) = sb
+        .post(
+            &format!("/_sandbox/groups/{fid}/leave"),
+            json!({"phone": CONTACT}),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    let u = event(&r, "group.update", |p| {
+        p["group"] == fid.as_str() && p["action"] == "promote"
+    })
+    .await;
+    assert_eq!(u["participants"], json!([format!("{ACCOUNT}@c.us")]), "{u}");
+    let (code, g) = d
+        .call(
+            "POST",
+            &format!("/api/sessions/shop/groups/{fid}/participants"),
+            Some(json!({"add": [OTHER]})),
+        )
+        .await;
+    assert_eq!(code, 200, "{g}");
     // We rename ours, and leave theirs.
     let (code, v) = d
         .call(

@@ -543,6 +543,8 @@ pub fn group_participants_event(
 ) -> Event {
     let kind = match action {
         "remove" | "leaver" | "leave" => EventKind::GroupLeave,
+        // Made or unmade admin: no one came or went.
+        "promote" | "demote" => EventKind::GroupUpdate,
         _ => EventKind::GroupJoin,
     };
     let now = now_ms();

@@ -115,7 +115,6 @@ impl World {
         g.participants.extend(added.iter().cloned());
         g.participants.retain(|p| !removed.contains(p));
         g.admins.retain(|p| !removed.contains(p));
-        let view = g.view();
         self.dirty = true;
         if !added.is_empty() {
             self.announce(gid, "add", &added, by);
@@ -124,11 +123,12 @@ impl World {
             // The removed hear it too: their device learns it left.
             self.announce_to(gid, "remove", &removed, by, &removed);
             self.announce(gid, "remove", &removed, by);
+            self.keep_an_admin(gid, by);
         }
-        Ok(view)
+        Ok(self.p.groups.get(gid).map(Group::view).unwrap_or_default())
     }
 
-    /// `phone` leaves (the owner cannot in this model).
+    /// `phone` leaves (the owner too: the group stays, and keeps an admin).
     pub fn leave_group(&mut self, gid: &str, phone: &str) -> Result<(), String> {
         let g = self.p.groups.get_mut(gid).ok_or("no such group")?;
         if !g.participants.iter().any(|p| p == phone) {
@@ -140,7 +140,24 @@ impl World {
         let who = vec![phone.to_string()];
         self.announce_to(gid, "leaver", &who, phone, &who);
         self.announce(gid, "leaver", &who, phone);
+        self.keep_an_admin(gid, phone);
         Ok(())
+    }
+
+    /// WhatsApp never leaves a group without an admin: when the last one
+    /// goes, the member who has been in it longest is made one.
+    fn keep_an_admin(&mut self, gid: &str, by: &str) {
+        let Some(g) = self.p.groups.get_mut(gid) else {
+            return;
+        };
+        if !g.admins.is_empty() {
+            return;
+        }
+        let Some(first) = g.participants.first().cloned() else {
+            return;
+        };
+        g.admins.push(first.clone());
+        self.announce(gid, "promote", &[first], by);
     }
 
     pub fn invite_code(&self, gid: &str, by: &str) -> Result<String, String> {
