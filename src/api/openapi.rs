@@ -88,3 +88,37 @@ fn prefixed(mut part: utoipa::openapi::OpenApi, prefix: &str) -> utoipa::openapi
     }
     part
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Merging keeps one schema per name: two dialects' `SendIn` would
+    /// silently describe one route's body with the other's.
+    #[test]
+    fn no_two_dialects_share_a_schema_name() {
+        let mut seen: std::collections::BTreeMap<String, (&str, String)> = Default::default();
+        for (dialect, part) in [
+            ("ops", super::super::ops::Doc::openapi()),
+            ("native", super::super::native::Doc::openapi()),
+            ("openwa", super::super::openwa::Doc::openapi()),
+            ("cloud", super::super::cloud::Doc::openapi()),
+            ("twilio", super::super::twilio::Doc::openapi()),
+        ] {
+            for (name, schema) in part.components.iter().flat_map(|c| c.schemas.iter()) {
+                let def = serde_json::to_string(schema).unwrap();
+                if let Some((other, was)) = seen.insert(name.clone(), (dialect, def.clone())) {
+                    // One type used by two dialects is the same schema.
+                    assert_eq!(was, def, "schema {name}: {other}'s and {dialect}'s differ");
+                }
+            }
+        }
+        let doc = serde_json::to_value(document()).unwrap();
+        assert_eq!(
+            doc.pointer(
+                "/paths/~1message~1send/post/requestBody/content/application~1json/schema/$ref"
+            ),
+            Some(&serde_json::json!("#/components/schemas/OpenWaSendIn")),
+        );
+    }
+}

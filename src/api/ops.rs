@@ -61,7 +61,8 @@ pub async fn ready(State(ops): State<Ops>) -> Response {
 
 #[utoipa::path(get, path = "/metrics", tag = "operations", summary = "Prometheus metrics (text exposition format)",
     responses((status = 200, description = "Metrics", body = String, content_type = "text/plain"),
-              (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody)))]
+              (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody),
+              (status = 403, description = "Not the admin key", body = crate::api::native::convert::ErrorBody)))]
 pub async fn metrics(State(ops): State<Ops>) -> Result<Response, ApiError> {
     let Some(handle) = &ops.metrics else {
         return Err(ApiError::not_found(

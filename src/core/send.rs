@@ -90,7 +90,8 @@ pub struct SentMessage {
     pub to: Wid,
     /// unix s
     pub timestamp: Option<i64>,
-    #[schema(value_type = i32, example = 1)]
+    /// pending, sent, delivered, read, played or failed
+    #[schema(value_type = String, example = "sent")]
     pub ack: Ack,
 }
 

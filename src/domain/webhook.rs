@@ -53,8 +53,10 @@ impl Format {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Retries {
     #[serde(default = "default_attempts")]
+    #[schema(minimum = 1, maximum = 100, default = 10)]
     pub attempts: u32,
     #[serde(default = "default_policy")]
+    #[schema(pattern = "^(exponential|linear)$", default = "exponential")]
     pub policy: String,
 }
 
@@ -94,6 +96,7 @@ pub struct Webhook {
     /// What a dialect attaches to a subscription it makes itself (e.g. the
     /// From/To of a Twilio status callback). Not set by users.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(read_only)]
     pub meta: BTreeMap<String, String>,
 }
 

@@ -123,7 +123,20 @@ async fn send_and_answer(
     )))
 }
 
-#[utoipa::path(post, path = "/{version}/{phone_number_id}/media", tag = "cloud", summary = "Upload media (multipart: file, type, messaging_product)", params(("version" = String, Path, description = "Graph API version"), ("phone_number_id" = String, Path, description = "The session id")), request_body(content = Vec<u8>, content_type = "multipart/form-data", description = "file, type, messaging_product=whatsapp"), responses((status = 200, description = "{id}", body = Object), (status = 401, description = "Graph error 190", body = Object), (status = 400, description = "Graph error {error: {message, type, code, error_subcode?, fbtrace_id}}", body = Object), (status = 403, description = "Graph error 10: the key may not use this phone number", body = Object), (status = 404, description = "Graph error 100", body = Object), (status = 413, description = "Graph error: too large", body = Object), (status = 429, description = "Graph error 130429 (Retry-After)", body = Object), (status = 502, description = "Graph error 131000", body = Object), (status = 503, description = "Graph error 131016: not connected, busy or the disk is full (Retry-After)", body = Object)))]
+/// The upload's parts, for the API's description.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct UploadForm {
+    /// The file's bytes, with its content type.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    /// Its MIME type, as Meta asks.
+    r#type: String,
+    /// `whatsapp`
+    messaging_product: String,
+}
+
+#[utoipa::path(post, path = "/{version}/{phone_number_id}/media", tag = "cloud", summary = "Upload media (multipart: file, type, messaging_product)", params(("version" = String, Path, description = "Graph API version"), ("phone_number_id" = String, Path, description = "The session id")), request_body(content = UploadForm, content_type = "multipart/form-data", description = "file, type, messaging_product=whatsapp"), responses((status = 200, description = "{id}", body = Object), (status = 401, description = "Graph error 190", body = Object), (status = 400, description = "Graph error {error: {message, type, code, error_subcode?, fbtrace_id}}", body = Object), (status = 403, description = "Graph error 10: the key may not use this phone number", body = Object), (status = 404, description = "Graph error 100", body = Object), (status = 413, description = "Graph error: too large", body = Object), (status = 429, description = "Graph error 130429 (Retry-After)", body = Object), (status = 502, description = "Graph error 131000", body = Object), (status = 503, description = "Graph error 131016: not connected, busy or the disk is full (Retry-After)", body = Object)))]
 pub async fn upload(
     Caller(st): Caller<Cloud>,
     Path((v, pnid)): Path<(String, String)>,
@@ -208,7 +221,7 @@ pub async fn media_delete(
     }
 }
 
-#[utoipa::path(get, path = "/cloud/media/{media_id}", tag = "cloud", summary = "A media object's bytes (the `url` of its details)", params(("media_id" = String, Path, description = "The media id")), responses((status = 200, description = "The media", body = Vec<u8>, content_type = "application/octet-stream"), (status = 401, description = "Graph error 190", body = Object), (status = 400, description = "Graph error {error: {message, type, code, error_subcode?, fbtrace_id}}", body = Object), (status = 403, description = "Graph error 10: the key may not use this phone number", body = Object), (status = 404, description = "Graph error 100", body = Object), (status = 413, description = "Graph error: too large", body = Object), (status = 429, description = "Graph error 130429 (Retry-After)", body = Object), (status = 502, description = "Graph error 131000", body = Object), (status = 503, description = "Graph error 131016: not connected, busy or the disk is full (Retry-After)", body = Object)))]
+#[utoipa::path(get, path = "/cloud/media/{media_id}", tag = "cloud", summary = "A media object's bytes (the `url` of its details)", params(("media_id" = String, Path, description = "The media id")), responses((status = 200, description = "The media, in its own type", body = Vec<u8>, content_type = "*/*"), (status = 401, description = "Graph error 190", body = Object), (status = 400, description = "Graph error {error: {message, type, code, error_subcode?, fbtrace_id}}", body = Object), (status = 403, description = "Graph error 10: the key may not use this phone number", body = Object), (status = 404, description = "Graph error 100", body = Object), (status = 413, description = "Graph error: too large", body = Object), (status = 429, description = "Graph error 130429 (Retry-After)", body = Object), (status = 502, description = "Graph error 131000", body = Object), (status = 503, description = "Graph error 131016: not connected, busy or the disk is full (Retry-After)", body = Object)))]
 pub async fn download(
     Caller(st): Caller<Cloud>,
     Path(media_id): Path<String>,

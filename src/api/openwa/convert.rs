@@ -114,6 +114,7 @@ impl CreateIn {
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = OpenWaSendIn)]
 pub struct SendIn {
     pub session_id: Option<String>,
     #[serde(rename = "sessionId")]

@@ -40,7 +40,7 @@ async fn qr_data_url(st: &OpenWa, id: &SessionId) -> Option<String> {
 
 /// Creates (or, if it exists, starts) a session and waits, bounded, for its
 /// first QR. A `webhook_url` gets inbound messages in the `simple` format.
-#[utoipa::path(post, path = "/session/create", tag = "open-wa", summary = "Create (or start) a session and wait, bounded, for its first QR", request_body = cv::CreateIn, responses((status = 200, description = "{success, sessionId, status, qr?}", body = Object), (status = 400, description = "{success: false, error}", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object)))]
+#[utoipa::path(post, path = "/session/create", tag = "open-wa", summary = "Create (or start) a session and wait, bounded, for its first QR", request_body = cv::CreateIn, responses((status = 200, description = "{session_id, qr_code: PNG data URL or null, status, message}", body = Object), (status = 400, description = "Not JSON: {success: false, error}", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object), (status = 403, description = "The key may not do this (another session, a missing scope)", body = Object), (status = 413, description = "The body is over the limit", body = Object), (status = 422, description = "A field is missing or invalid", body = Object), (status = 502, description = "WhatsApp refused or failed the call", body = Object), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = Object), (status = 507, description = "The disk is full (Retry-After)", body = Object)))]
 pub async fn create(
     Caller(st): Caller<OpenWa>,
     body: Body<cv::CreateIn>,
@@ -68,7 +68,7 @@ pub async fn create(
     Ok(Json(cv::created(&view, qr_data_url(&st, &id).await)))
 }
 
-#[utoipa::path(get, path = "/session/{id}/status", tag = "open-wa", summary = "A session's status", params(("id" = String, Path, description = "The session id")), responses((status = 200, description = "{success, sessionId, status, qr?}", body = Object), (status = 404, description = "No such session", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object)))]
+#[utoipa::path(get, path = "/session/{id}/status", tag = "open-wa", summary = "A session's status", params(("id" = String, Path, description = "The session id")), responses((status = 200, description = "{session_id, connected, status, phone_number, qr_code (while waiting), details}", body = Object), (status = 400, description = "Not JSON: {success: false, error}", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object), (status = 403, description = "The key may not do this (another session, a missing scope)", body = Object), (status = 404, description = "No such session", body = Object), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = Object)))]
 pub async fn status(
     Caller(st): Caller<OpenWa>,
     Path(id): Path<String>,
@@ -78,7 +78,7 @@ pub async fn status(
     Ok(Json(cv::status(&view, qr_data_url(&st, &id).await)))
 }
 
-#[utoipa::path(get, path = "/sessions", tag = "open-wa", summary = "Every session", responses((status = 200, description = "{success, sessions}", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object)))]
+#[utoipa::path(get, path = "/sessions", tag = "open-wa", summary = "Every session", responses((status = 200, description = "{success, sessions}", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = Object)))]
 pub async fn sessions(Caller(st): Caller<OpenWa>) -> Json<Value> {
     let list: Vec<Value> = st
         .core
@@ -90,7 +90,7 @@ pub async fn sessions(Caller(st): Caller<OpenWa>) -> Json<Value> {
     Json(json!({"sessions": list}))
 }
 
-#[utoipa::path(post, path = "/message/send", tag = "open-wa", summary = "Send a text message", request_body = cv::SendIn, responses((status = 200, description = "{success, messageId}", body = Object), (status = 400, description = "{success: false, error}", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object)))]
+#[utoipa::path(post, path = "/message/send", tag = "open-wa", summary = "Send a text message", request_body = cv::SendIn, responses((status = 200, description = "{success, message_id, error}", body = Object), (status = 400, description = "Not JSON: {success: false, error}", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object), (status = 403, description = "The key may not do this (another session, a missing scope)", body = Object), (status = 404, description = "No such session", body = Object), (status = 409, description = "The session is not connected", body = Object), (status = 413, description = "The body is over the limit", body = Object), (status = 422, description = "A field is missing or invalid", body = Object), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = Object), (status = 502, description = "WhatsApp refused or failed the call", body = Object), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = Object), (status = 507, description = "The disk is full (Retry-After)", body = Object)))]
 pub async fn send(
     Caller(st): Caller<OpenWa>,
     body: Body<cv::SendIn>,
@@ -102,7 +102,7 @@ pub async fn send(
     ))
 }
 
-#[utoipa::path(post, path = "/session/{id}/logout", tag = "open-wa", summary = "Log a session's device out", params(("id" = String, Path, description = "The session id")), responses((status = 200, description = "{success}", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object)))]
+#[utoipa::path(post, path = "/session/{id}/logout", tag = "open-wa", summary = "Log a session's device out", params(("id" = String, Path, description = "The session id")), responses((status = 200, description = "{success}", body = Object), (status = 400, description = "Not JSON: {success: false, error}", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object), (status = 403, description = "The key may not do this (another session, a missing scope)", body = Object), (status = 404, description = "No such session", body = Object), (status = 502, description = "WhatsApp refused or failed the call", body = Object), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = Object), (status = 507, description = "The disk is full (Retry-After)", body = Object)))]
 pub async fn logout(
     Caller(st): Caller<OpenWa>,
     Path(id): Path<String>,
@@ -114,7 +114,7 @@ pub async fn logout(
     ))
 }
 
-#[utoipa::path(delete, path = "/session/{id}", tag = "open-wa", summary = "Delete a session", params(("id" = String, Path, description = "The session id")), responses((status = 200, description = "{success}", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object)))]
+#[utoipa::path(delete, path = "/session/{id}", tag = "open-wa", summary = "Delete a session", params(("id" = String, Path, description = "The session id")), responses((status = 200, description = "{success}", body = Object), (status = 400, description = "Not JSON: {success: false, error}", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object), (status = 403, description = "The key may not do this (another session, a missing scope)", body = Object), (status = 404, description = "No such session", body = Object), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = Object), (status = 507, description = "The disk is full (Retry-After)", body = Object)))]
 pub async fn delete(
     Caller(st): Caller<OpenWa>,
     Path(id): Path<String>,
