@@ -206,6 +206,12 @@ const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 fn install_metrics() -> anyhow::Result<metrics_exporter_prometheus::PrometheusHandle> {
     let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
         .set_buckets(crate::telemetry::BUCKETS)?
+        // A gauge no longer set is a reading of something gone (a stopped or
+        // deleted session's browser memory, read at least every 5 minutes).
+        .idle_timeout(
+            metrics_util::MetricKindMask::GAUGE,
+            Some(crate::telemetry::STALE_GAUGE),
+        )
         .install_recorder()?;
     crate::telemetry::describe();
     Ok(handle)
@@ -217,6 +223,11 @@ fn api_key(args: &ServeArgs, data_dir: &std::path::Path) -> anyhow::Result<Strin
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     if let Some(k) = args.api_key.as_ref().filter(|k| !k.is_empty()) {
+        // The deploy examples' placeholders: a key anyone can read there.
+        anyhow::ensure!(
+            !k.starts_with("change-me"),
+            "WABRIDGE_API_KEY is still the example's placeholder; set your own, or leave it empty to have one generated"
+        );
         return Ok(k.clone());
     }
     let path = data_dir.join("api-key");
@@ -275,7 +286,10 @@ fn session_key_material() -> String {
 pub async fn healthcheck(args: HealthcheckArgs) -> anyhow::Result<()> {
     let route = if args.ready { "ready" } else { "health" };
     let url = format!("{}/{route}", args.url.trim_end_matches('/'));
-    let resp = reqwest::Client::new()
+    // The daemon next door, never through an HTTP_PROXY set for webhooks.
+    let resp = reqwest::Client::builder()
+        .no_proxy()
+        .build()?
         .get(&url)
         .timeout(std::time::Duration::from_secs(5))
         .send()

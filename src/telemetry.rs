@@ -23,6 +23,11 @@ pub const HTTP_REQUESTS: &str = "wabridge_http_requests_total";
 pub const HTTP_SECONDS: &str = "wabridge_http_request_seconds";
 pub const PAGE_CALL_SECONDS: &str = "wabridge_page_call_seconds";
 
+/// A gauge not set for this long leaves `/metrics`: two missed readings
+/// of a browser's memory, so a stopped or deleted session's last one does
+/// not stay on for ever.
+pub const STALE_GAUGE: Duration = Duration::from_secs(11 * 60);
+
 /// Histogram buckets (seconds): from a fast page call to a slow webhook.
 pub const BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,

@@ -481,6 +481,24 @@ async fn generated_api_key_is_kept_private_and_reused() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+
+    // The deploy examples' placeholder is refused, not taken as the key.
+    let out = std::process::Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--wa-url",
+            "http://127.0.0.1:9/",
+        ])
+        .arg("--data-dir")
+        .arg(tmp.path().join("other"))
+        .env("WABRIDGE_API_KEY", "change-me-admin-api-key")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("placeholder"), "{err}");
 }
 
 /// Ten sessions linked at once all connect; then, after traffic and a

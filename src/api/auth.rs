@@ -175,25 +175,31 @@ pub fn same(a: &str, b: &str) -> bool {
 }
 
 /// `?key=` (or `?api_key=`): for clients that can send neither a header
-/// nor credentials in the URL, like a browser's `EventSource`.
-fn in_query(query: Option<&str>) -> Option<String> {
+/// nor credentials in the URL, like a browser's `EventSource` or an
+/// `<img>`. Reads only: a key in a URL ends up in access logs, and a
+/// change (a DELETE, a send) is never made from a bare link.
+fn in_query(method: &axum::http::Method, query: Option<&str>) -> Option<String> {
+    if !matches!(*method, axum::http::Method::GET | axum::http::Method::HEAD) {
+        return None;
+    }
     url::form_urlencoded::parse(query?.as_bytes())
         .find(|(k, _)| k == "key" || k == "api_key")
         .map(|(_, v)| v.into_owned())
 }
 
 pub async fn require_key(State(g): State<Guard>, mut req: Request, next: Next) -> Response {
-    let denied = match presented(req.headers()).or_else(|| in_query(req.uri().query())) {
-        Some(k) => match g.keys.resolve(&k) {
-            Some(a) if g.admin_only && !a.is_admin() => Denied::NotAdmin,
-            Some(a) => {
-                req.extensions_mut().insert(a);
-                return next.run(req).await;
-            }
-            None => Denied::Invalid,
-        },
-        None => Denied::Missing,
-    };
+    let denied =
+        match presented(req.headers()).or_else(|| in_query(req.method(), req.uri().query())) {
+            Some(k) => match g.keys.resolve(&k) {
+                Some(a) if g.admin_only && !a.is_admin() => Denied::NotAdmin,
+                Some(a) => {
+                    req.extensions_mut().insert(a);
+                    return next.run(req).await;
+                }
+                None => Denied::Invalid,
+            },
+            None => Denied::Missing,
+        };
     if matches!(denied, Denied::NotAdmin) {
         return (g.deny)(denied);
     }
@@ -241,8 +247,15 @@ mod tests {
         // A malformed Basic header does not hide a key sent another way.
         m.insert("x-api-key", "k1".parse().unwrap());
         assert_eq!(presented(&m).as_deref(), Some("k1"));
-        assert_eq!(in_query(Some("a=1&key=k%2F1")).as_deref(), Some("k/1"));
-        assert_eq!(in_query(Some("a=1")), None);
+        use axum::http::Method;
+        assert_eq!(
+            in_query(&Method::GET, Some("a=1&key=k%2F1")).as_deref(),
+            Some("k/1")
+        );
+        assert_eq!(in_query(&Method::GET, Some("a=1")), None);
+        // Never for a change: a link must not delete or send.
+        assert_eq!(in_query(&Method::DELETE, Some("api_key=k")), None);
+        assert_eq!(in_query(&Method::POST, Some("key=k")), None);
         assert!(same("abc", "abc") && !same("abc", "abd") && !same("abc", "abcd"));
     }
 }

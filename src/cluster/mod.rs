@@ -85,7 +85,10 @@ impl Cluster {
         if key == api_key {
             anyhow::bail!("WABRIDGE_CLUSTER_KEY must differ from the API key");
         }
+        // Peers are reached directly: an HTTP_PROXY meant for webhooks
+        // must not carry traffic between them.
         let http = reqwest::Client::builder()
+            .no_proxy()
             .connect_timeout(Duration::from_secs(2))
             .pool_idle_timeout(Duration::from_secs(20))
             .build()?;

@@ -368,14 +368,15 @@ async fn read_capped(mut resp: reqwest::Response, cap: usize) -> Option<Vec<u8>>
     Some(out)
 }
 
-/// A URL as logs show it: scheme, host and path, never the query (it may
-/// carry tokens).
+/// A URL as logs show it: scheme, host, port and path, never the query
+/// or a password (they may carry tokens).
 pub fn loggable(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(u) => format!(
-            "{}://{}{}",
+            "{}://{}{}{}",
             u.scheme(),
             u.host_str().unwrap_or(""),
+            u.port().map(|p| format!(":{p}")).unwrap_or_default(),
             u.path()
         ),
         Err(_) => "(not a URL)".into(),
@@ -530,6 +531,15 @@ fn settle(ctx: &Ctx, mut d: Delivery, verdict: Verdict, retry_after: Option<Dura
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn logged_urls_keep_the_port_and_lose_secrets() {
+        assert_eq!(
+            loggable("http://u:pw@127.0.0.1:18472/hook?token=s3cret"),
+            "http://127.0.0.1:18472/hook"
+        );
+        assert_eq!(loggable("https://example.com/x"), "https://example.com/x");
+    }
 
     /// Drains a window as a receiver that answers 2xx would: returns the
     /// ids in the order they were delivered.
