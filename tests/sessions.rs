@@ -168,6 +168,29 @@ async fn killed_browser_and_killed_daemon_recover_without_a_scan() {
         1,
         "exactly one browser on the profile: {browsers:?}"
     );
+
+    // A daemon killed in the middle of a restart (its frozen browser makes
+    // the stop take seconds) brings the session back: a restart is not a
+    // stop.
+    let mut d2 = d2;
+    let pgid = d2.browser_pid("s1").unwrap();
+    unsafe { libc::kill(-pgid, libc::SIGSTOP) };
+    let restart = tokio::spawn(
+        http()
+            .post(format!("{}/api/sessions/s1/restart", d2.url))
+            .header("X-Api-Key", KEY)
+            .send(),
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        !restart.is_finished(),
+        "the restart was over before the kill"
+    );
+    d2.proc.kill9();
+    unsafe { libc::kill(-pgid, libc::SIGKILL) };
+    let d3 = d2.restart_same().await;
+    let s = d3.wait_status("s1", "CONNECTED", LONG).await;
+    assert_eq!(s["me"]["phone"], "15550002222");
 }
 
 /// A browser that stops answering while its process stays up (frozen, as
