@@ -133,7 +133,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         args.limits.max_media(),
     )?;
     let max_json = args.limits.max_json_kb.max(1) << 10;
-    let cluster = cluster::Cluster::from_args(&args.cluster, &api_key, &core, max_json)?;
+    let request_timeout = std::time::Duration::from_secs(args.limits.request_timeout_s.max(1));
+    let cluster =
+        cluster::Cluster::from_args(&args.cluster, &api_key, &core, max_json, request_timeout)?;
     tokio::spawn(api::twilio::serve_replies(core.clone(), replies));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -149,7 +151,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         metrics: Some(install_metrics()?),
         limits: api::limits::Limits {
             max_requests: args.limits.max_requests,
-            request_timeout: std::time::Duration::from_secs(args.limits.request_timeout_s.max(1)),
+            request_timeout,
             max_streams: args.limits.max_streams,
             max_json,
             max_media_body: api::limits::Limits::media_body(args.limits.max_media()),

@@ -126,7 +126,8 @@ async fn three_peers_serve_one_api_and_a_dead_home_comes_back() {
         &ports,
         &urls,
         ("WABRIDGE_PEERS", urls.join(",")),
-        &[],
+        // Bounds how long a frozen home may hold a forwarded call (below).
+        &["--request-timeout-s", "15"],
     )
     .await;
     let home_of = |id: &str| {
@@ -403,10 +404,33 @@ async fn three_peers_serve_one_api_and_a_dead_home_comes_back() {
         assert_eq!(code, 401);
     }
 
-    // kill -9 of a peer: its sessions are 503 through the others, with
-    // Retry-After, and no copy starts elsewhere; back when it restarts.
+    // A frozen peer (it takes calls and answers none): its sessions are
+    // 503 through the others once the request timeout has passed, and
+    // lists leave it out after a few seconds; nothing hangs.
     let dead = homes["c0"];
     let alive = (dead + 1) % 3;
+    unsafe { libc::kill(peers[dead].proc.pid(), libc::SIGSTOP) };
+    let t0 = std::time::Instant::now();
+    let res = c
+        .get(format!("{}/api/sessions/c0", peers[alive].url))
+        .bearer_auth(KEY)
+        .timeout(Duration::from_secs(60))
+        .send()
+        .await
+        .expect("a frozen home hung the call");
+    assert_eq!(res.status(), 503, "after {:?}", t0.elapsed());
+    let res = c
+        .get(format!("{}/api/sessions", peers[alive].url))
+        .bearer_auth(KEY)
+        .timeout(Duration::from_secs(60))
+        .send()
+        .await
+        .expect("a frozen peer hung the list");
+    assert_eq!(res.headers()["x-wabridge-unreachable"], urls[dead].as_str());
+    unsafe { libc::kill(peers[dead].proc.pid(), libc::SIGCONT) };
+
+    // kill -9 of a peer: its sessions are 503 through the others, with
+    // Retry-After, and no copy starts elsewhere; back when it restarts.
     peers[dead].proc.kill9();
     let res = c
         .get(format!("{}/api/sessions/c0", peers[alive].url))

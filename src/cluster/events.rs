@@ -7,7 +7,7 @@
 //! reader comes back and resumes); a peer down when it is opened is left
 //! out and named in `X-Wabridge-Unreachable`.
 
-use super::forward::{copy, forward, tag};
+use super::forward::{PART_WITHIN, copy, forward_within, tag};
 use super::{Cluster, PEER, UNREACHABLE};
 use axum::{
     body::{Body, Bytes},
@@ -131,7 +131,7 @@ pub async fn merged(c: &Cluster, req: Request, next: Next) -> Response {
         .map(|peer| {
             let r = for_peer(&req, places.get(&peer_tag(&peer)));
             async move {
-                let res = forward(c, &peer, r).await;
+                let res = forward_within(c, &peer, r, PART_WITHIN).await;
                 (peer, res)
             }
         })

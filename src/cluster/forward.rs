@@ -116,8 +116,23 @@ async fn to_home(c: &Cluster, id: &str, req: Request, next: Next) -> Response {
     forward(c, &home, req).await
 }
 
+/// How long a peer may take to start answering its part of a list, a
+/// lookup or the merged event stream: quick reads, where one frozen peer
+/// must not hold up the answer of every other.
+pub(super) const PART_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Streams the request to `peer` and its answer back.
 pub(super) async fn forward(c: &Cluster, peer: &str, req: Request) -> Response {
+    forward_within(c, peer, req, c.inner.answer_within).await
+}
+
+/// `forward`, the answer to start within `within`.
+pub(super) async fn forward_within(
+    c: &Cluster,
+    peer: &str,
+    req: Request,
+    within: std::time::Duration,
+) -> Response {
     let path = req.uri().path().to_string();
     let pq = req
         .uri()
@@ -131,7 +146,7 @@ pub(super) async fn forward(c: &Cluster, peer: &str, req: Request) -> Response {
             headers.append(k.clone(), v.clone());
         }
     }
-    let sent = c
+    let sending = c
         .inner
         .http
         .request(parts.method, format!("{peer}{pq}"))
@@ -139,8 +154,17 @@ pub(super) async fn forward(c: &Cluster, peer: &str, req: Request) -> Response {
         .header(FORWARDED_BY, c.me())
         .header(CLUSTER_KEY, &c.inner.key)
         .body(reqwest::Body::wrap_stream(body.into_data_stream()))
-        .send()
-        .await;
+        .send();
+    // A home that takes the call and never answers (frozen, or gone under
+    // a pooled connection) is as unavailable as one that refuses it. Only
+    // the start of the answer is bounded: an event stream runs on.
+    let sent = match tokio::time::timeout(within, sending).await {
+        Ok(sent) => sent,
+        Err(_) => {
+            tracing::warn!(peer = %peer, "cluster: a peer did not answer within {within:?}");
+            return tag(unavailable(&path, peer), c.me());
+        }
+    };
     match sent {
         Ok(r) => {
             let mut res = Response::builder().status(r.status());
@@ -251,7 +275,7 @@ async fn find(c: &Cluster, req: Request, first: Option<&str>, next: Next) -> Res
                 None => continue,
             }
         } else {
-            forward(c, &peer, r).await
+            forward_within(c, &peer, r, PART_WITHIN).await
         };
         let served = res.headers().get(PEER).is_some_and(|p| p == peer.as_str());
         if !served {
@@ -316,7 +340,7 @@ async fn merged(c: &Cluster, req: Request, shape: Shape, next: Next) -> Response
         .map(|peer| {
             let r = copy(&req);
             async move {
-                let res = forward(c, &peer, r).await;
+                let res = forward_within(c, &peer, r, PART_WITHIN).await;
                 (peer, res)
             }
         })

@@ -52,6 +52,9 @@ struct Inner {
     core: Core,
     /// The largest body read to find a session named in it.
     max_json: usize,
+    /// How long a peer may take to start answering a forwarded call: its
+    /// own request timeout, and a little more so that its answer wins.
+    answer_within: Duration,
 }
 
 impl Cluster {
@@ -61,6 +64,7 @@ impl Cluster {
         api_key: &str,
         core: &Core,
         max_json: usize,
+        request_timeout: Duration,
     ) -> anyhow::Result<Option<Cluster>> {
         if !args.enabled() {
             return Ok(None);
@@ -102,6 +106,7 @@ impl Cluster {
                 http,
                 core: core.acting_as(Access::Admin),
                 max_json,
+                answer_within: request_timeout + Duration::from_secs(5),
             }),
         }))
     }
