@@ -402,7 +402,23 @@ async fn three_peers_serve_one_api_and_a_dead_home_comes_back() {
         assert_eq!(code, 401);
         let (code, _) = d.call("GET", "/_cluster/keys", None).await;
         assert_eq!(code, 401);
+        let (code, _) = d.call("GET", "/_cluster/sessions/c0", None).await;
+        assert_eq!(code, 401);
     }
+    // What a peer asks the home after a hand-over whose answer was lost.
+    let held = |at: usize| {
+        http()
+            .get(format!("{}/_cluster/sessions/c0", peers[at].url))
+            .header("x-wabridge-cluster-key", CLUSTER_KEY)
+            .send()
+    };
+    let res = held(homes["c0"]).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["id"], "c0", "{v}");
+    assert!(v["move_epoch"].is_u64(), "{v}");
+    let res = held((homes["c0"] + 1) % 3).await.unwrap();
+    assert_eq!(res.status(), 404, "only the home holds it");
 
     // A frozen peer (it takes calls and answers none): its sessions are
     // 503 through the others once the request timeout has passed, and

@@ -29,6 +29,7 @@ pub fn install(c: Cluster, app: Router) -> Router {
             "/_cluster/keys",
             get(super::keys::get_keys).post(super::keys::post_keys),
         )
+        .route("/_cluster/sessions/{id}", get(super::moves::held))
         .route(
             "/_cluster/sessions/{id}/import",
             axum::routing::post(super::moves::import)

@@ -67,7 +67,14 @@ impl Cluster {
             .await?
             .error_for_status()?;
         let core = &self.inner.core;
+        let mine = core.session(id).await?.record.move_epoch;
+        // An earlier move whose answer was lost: the home has the copy this
+        // one was packed as (or a newer one), and this one is stale.
+        if self.held_at(id, home).await?.is_some_and(|e| e >= mine) {
+            return Ok(core.remove_here(id).await?);
+        }
         let bytes = core.export_session(id, false).await?;
+        let packed = core.session(id).await?.record.move_epoch;
         let sent = self
             .inner
             .http
@@ -79,30 +86,108 @@ impl Cluster {
             .send()
             .await;
         let outcome = match sent {
-            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r) if r.status().is_success() => Moved::Yes,
             // The home has this move or a newer one already (an earlier
             // move whose clean-up here did not finish).
             Ok(r) if r.status() == StatusCode::CONFLICT => {
                 let why = r.text().await.unwrap_or_default();
                 if why.contains("move epoch") {
-                    Ok(())
+                    Moved::Yes
                 } else {
-                    Err(anyhow::anyhow!("the home refused it: {why}"))
+                    Moved::No(anyhow::anyhow!("the home refused it: {why}"))
                 }
             }
-            Ok(r) => Err(anyhow::anyhow!("the home answered {}", r.status())),
-            Err(e) => Err(e.into()),
+            Ok(r) if r.status().is_client_error() => {
+                Moved::No(anyhow::anyhow!("the home answered {}", r.status()))
+            }
+            // Never sent: the home cannot have it.
+            Err(e) if e.is_connect() => Moved::No(e.into()),
+            // A 5xx, a timeout, a connection lost mid-way: the home may have
+            // taken it and be running it. Ask before running it here too.
+            Ok(r) => {
+                self.ask_after(
+                    id,
+                    home,
+                    packed,
+                    format!("the home answered {}", r.status()),
+                )
+                .await
+            }
+            Err(e) => self.ask_after(id, home, packed, e.to_string()).await,
         };
         match outcome {
-            Ok(()) => Ok(core.remove_here(id).await?),
-            Err(e) => {
+            Moved::Yes => Ok(core.remove_here(id).await?),
+            Moved::No(e) => {
                 // Not moved: the only copy runs on here.
                 if core.session(id).await.is_ok_and(|v| v.record.should_run) {
                     core.start(id).await?;
                 }
                 Err(e)
             }
+            // Stays stopped here: the next round asks again before it
+            // packs anything (`held_at` above).
+            Moved::Unknown(e) => Err(e),
         }
+    }
+
+    /// After an answer that says neither yes nor no: whether the home now
+    /// holds the copy packed at `packed`.
+    async fn ask_after(&self, id: &SessionId, home: &str, packed: u64, why: String) -> Moved {
+        match self.held_at(id, home).await {
+            Ok(Some(e)) if e >= packed => Moved::Yes,
+            Ok(_) => Moved::No(anyhow::anyhow!("not taken: {why}")),
+            Err(e) => Moved::Unknown(anyhow::anyhow!(
+                "{why}; whether the home took it is unknown ({e}), so the copy here stays stopped"
+            )),
+        }
+    }
+
+    /// The move epoch at which `home` holds the session, if it does.
+    async fn held_at(&self, id: &SessionId, home: &str) -> anyhow::Result<Option<u64>> {
+        let r = self
+            .inner
+            .http
+            .get(format!("{home}/_cluster/sessions/{id}"))
+            .header(CLUSTER_KEY, &self.inner.key)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await?;
+        if r.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let v: serde_json::Value = r.error_for_status()?.json().await?;
+        v["move_epoch"]
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| anyhow::anyhow!("the home's answer has no move epoch"))
+    }
+}
+
+/// What became of a hand-over.
+enum Moved {
+    Yes,
+    No(anyhow::Error),
+    Unknown(anyhow::Error),
+}
+
+/// `GET /_cluster/sessions/{id}`: whether this peer holds the session, and
+/// at which move epoch (`{"id", "move_epoch"}`, or 404).
+pub async fn held(
+    State(c): State<Cluster>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if !c.from_peer(&headers) {
+        return super::keys::refused();
+    }
+    let Ok(id) = SessionId::parse(&id) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    match c.inner.core.session(&id).await {
+        Ok(v) => {
+            Json(serde_json::json!({"id": id, "move_epoch": v.record.move_epoch})).into_response()
+        }
+        Err(_) => StatusCode::NOT_FOUND.into_response(),
     }
 }
 
