@@ -51,6 +51,11 @@ pub struct RemoteArgs {
 pub struct ExportArgs {
     /// The session id.
     pub session: String,
+    /// Stop the session if it runs (it then stays stopped here): a
+    /// running session is not exported, for a copy imported elsewhere
+    /// would answer the same number beside it.
+    #[arg(long)]
+    pub stop: bool,
     #[command(flatten)]
     pub remote: RemoteArgs,
 }

@@ -307,9 +307,10 @@ pub async fn healthcheck(args: HealthcheckArgs) -> anyhow::Result<()> {
 /// `wabridge export SESSION`: the session's file on stdout.
 pub async fn export(args: config::ExportArgs) -> anyhow::Result<()> {
     let url = format!(
-        "{}/api/sessions/{}/export",
+        "{}/api/sessions/{}/export{}",
         args.remote.url.trim_end_matches('/'),
-        args.session
+        args.session,
+        if args.stop { "?stop=true" } else { "" }
     );
     let r = reqwest::Client::new()
         .get(&url)
@@ -341,11 +342,11 @@ pub async fn import(args: config::ImportArgs) -> anyhow::Result<()> {
         std::fs::read(&args.file)
             .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.file.display()))?
     };
-    let b = session::transfer::unpack(&bytes).map_err(anyhow::Error::msg)?;
+    // Checked here, for a clear word before hundreds of megabytes travel.
+    session::transfer::manifest_of(&bytes).map_err(anyhow::Error::msg)?;
     let url = format!(
-        "{}/api/sessions/{}/import",
-        args.remote.url.trim_end_matches('/'),
-        b.manifest.session
+        "{}/api/sessions/import",
+        args.remote.url.trim_end_matches('/')
     );
     let r = reqwest::Client::new()
         .post(&url)

@@ -703,12 +703,25 @@ async fn a_peer_leaving_and_joining_moves_its_sessions_without_a_rescan() {
     assert_eq!(hist["messages"].as_array().map(Vec::len), Some(3), "{hist}");
 
     // The same export, by hand: `wabridge export` then `wabridge import`
-    // of that file where the session is: refused, it is not newer.
-    let out = std::process::Command::new(BIN)
-        .args(["export", id, "--url", &peers[1].url])
-        .env("WABRIDGE_API_KEY", KEY)
-        .output()
-        .unwrap();
+    // of that file where the session is: refused, it is not newer. A
+    // running session is not exported unless asked to stop (a copy
+    // imported elsewhere would answer the same number beside it).
+    let export = |stop: bool| {
+        let mut cmd = std::process::Command::new(BIN);
+        cmd.args(["export", id, "--url", &peers[1].url]);
+        if stop {
+            cmd.arg("--stop");
+        }
+        cmd.env("WABRIDGE_API_KEY", KEY).output().unwrap()
+    };
+    let out = export(false);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("session_running"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = export(true);
     assert!(
         out.status.success(),
         "{}",
@@ -718,12 +731,20 @@ async fn a_peer_leaving_and_joining_moves_its_sessions_without_a_rescan() {
     let f = tmp.path().join("backup.tar");
     std::fs::write(&f, &out.stdout).unwrap();
     peers[2]
+        .wait_status(id, "STOPPED", Duration::from_secs(30))
+        .await;
+    let (code, v) = peers[0]
+        .call("POST", &format!("/api/sessions/{id}/start"), None)
+        .await;
+    assert_eq!(code, 200, "{v}");
+    peers[2]
         .wait_status(id, "CONNECTED", Duration::from_secs(30))
         .await;
     // Not an export, or an export of another session: a clear 422.
     let other = ids_all.iter().find(|s| *s != id).unwrap();
     for (path, body) in [
         (format!("/api/sessions/{id}/import"), b"not a tar".to_vec()),
+        ("/api/sessions/import".to_string(), b"not a tar".to_vec()),
         (
             format!("/api/sessions/{other}/import"),
             std::fs::read(&f).unwrap(),

@@ -84,6 +84,26 @@ async fn place(State(c): State<Cluster>, req: Request, next: Next) -> Response {
             };
             to_home(&c, &id, req, next).await
         }
+        Target::Import => {
+            // Read whole (the handler would), for the session it holds:
+            // taken in by its home, so no second copy starts here.
+            let (parts, body) = req.into_parts();
+            let Ok(bytes) = axum::body::to_bytes(body, crate::api::native::MAX_IMPORT).await else {
+                let too_large = crate::api::native::ApiError::new(
+                    axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "the session export is too large, or was cut short",
+                );
+                return tag(too_large.into_response(), &me);
+            };
+            let id = crate::session::transfer::manifest_of(&bytes).map(|m| m.session);
+            let req = Request::from_parts(parts, Body::from(bytes));
+            match id {
+                Ok(id) => to_home(&c, &id, req, next).await,
+                // Not an export: the route says so in its own words.
+                Err(_) => tag(next.run(req).await, &me),
+            }
+        }
         Target::List(shape) => merged(&c, req, shape, next).await,
         Target::Find(first) => find(&c, req, first.as_deref(), next).await,
         Target::Events => {

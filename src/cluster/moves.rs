@@ -73,7 +73,7 @@ impl Cluster {
         if self.held_at(id, home).await?.is_some_and(|e| e >= mine) {
             return Ok(core.remove_here(id).await?);
         }
-        let bytes = core.export_session(id, false).await?;
+        let bytes = core.pack_for_move(id).await?;
         let packed = core.session(id).await?.record.move_epoch;
         let sent = self
             .inner

@@ -17,6 +17,8 @@ pub enum Target {
         fields: &'static [&'static str],
         generate: bool,
     },
+    /// A session export: its home is named in the export's manifest.
+    Import,
     /// Every peer answers for its own sessions; the answers are merged.
     List(Shape),
     /// Found by asking: the home of `first` (if named), then every peer,
@@ -59,6 +61,7 @@ pub fn target(method: &Method, path: &str) -> Target {
             generate: true,
         },
         ["api", "sessions"] if get => Target::List(Shape::Array),
+        ["api", "sessions", "import"] if post => Target::Import,
         ["api", "sessions", id, ..] if !id.is_empty() => Target::Session(id.to_string()),
         ["api", "events"] if get => Target::Events,
         ["api", "keys", ..] if !get => Target::KeyWrite,

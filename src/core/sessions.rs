@@ -90,21 +90,46 @@ impl Core {
 
     /// The session packed in one file (its auth state, history, webhooks
     /// and pending deliveries): a backup, or a move to another daemon.
-    /// Admin only: the file is the linked device. The browser stops while
-    /// it is packed; `keep_running` starts it again (a backup), else it
-    /// stays stopped (a move; `remove_here` once the new home has it).
-    pub async fn export_session(
-        &self,
-        id: &SessionId,
-        keep_running: bool,
-    ) -> Result<Vec<u8>, CoreError> {
+    /// Admin only: the file is the linked device. A running session is
+    /// refused unless `stop`: then it stops and stays stopped, for a copy
+    /// imported elsewhere must not answer the same number beside this one.
+    pub async fn export_session(&self, id: &SessionId, stop: bool) -> Result<Vec<u8>, CoreError> {
         self.may(id, Scope::Manage)?;
         self.access.check_admin()?;
+        if !stop && self.manager.get(id).await?.status().is_running() {
+            return Err(CoreError::Conflict {
+                code: "session_running",
+                message: format!(
+                    "session '{id}' is running: stop it first, or ask with ?stop=true (it then stays stopped); a copy imported elsewhere while this one runs would answer the same number twice"
+                ),
+            });
+        }
         let bytes = self.manager.export(id).await?;
-        if keep_running && self.manager.get(id).await?.record.should_run {
-            self.manager.start(id).await?;
+        if stop {
+            // The file carries "running" to where it is imported; here it
+            // stays stopped, across restarts too.
+            self.manager.stop(id).await?;
         }
         Ok(bytes)
+    }
+
+    /// The session packed for its new home (the cluster's moves): stopped
+    /// here, still to run there. The copy here goes once the home has it.
+    pub async fn pack_for_move(&self, id: &SessionId) -> Result<Vec<u8>, CoreError> {
+        self.access.check_admin()?;
+        Ok(self.manager.export(id).await?)
+    }
+
+    /// Takes in a session packed by `export_session`, under the id its
+    /// manifest names. Admin only.
+    pub async fn import_any(&self, bytes: Vec<u8>) -> Result<SessionView, CoreError> {
+        self.access.check_admin()?;
+        let manifest = crate::session::transfer::manifest_of(&bytes)
+            .map_err(|e| CoreError::invalid("body", e))?;
+        let id = SessionId::parse(&manifest.session).map_err(|e| {
+            CoreError::invalid("body", format!("the export names no valid session: {e}"))
+        })?;
+        self.import_session(&id, bytes).await
     }
 
     /// Takes in a session packed by `export_session` under this id (here or

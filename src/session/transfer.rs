@@ -102,6 +102,25 @@ pub fn pack(manifest: &Manifest, records: &[Record], dir: &Path) -> std::io::Res
     tar.into_inner()
 }
 
+/// The manifest alone (which session, which move epoch), read without
+/// taking in the rest.
+pub fn manifest_of(bytes: &[u8]) -> Result<Manifest, String> {
+    let mut ar = tar::Archive::new(bytes);
+    let entries = ar
+        .entries()
+        .map_err(|e| format!("not a session export: {e}"))?;
+    for e in entries {
+        let mut e = e.map_err(|e| format!("not a session export: {e}"))?;
+        if e.path().is_ok_and(|p| p.to_string_lossy() == MANIFEST) {
+            let mut buf = Vec::new();
+            e.read_to_end(&mut buf)
+                .map_err(|e| format!("the export is cut short: {e}"))?;
+            return serde_json::from_slice(&buf).map_err(|e| format!("a bad {MANIFEST}: {e}"));
+        }
+    }
+    Err(format!("not a session export: no {MANIFEST}"))
+}
+
 /// Reads a bundle; a clear sentence for anything that is not one.
 pub fn unpack(bytes: &[u8]) -> Result<Bundle, String> {
     let mut manifest = None;

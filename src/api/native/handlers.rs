@@ -91,13 +91,20 @@ pub async fn delete(Caller(core): Caller<Core>, Path(id): Path<String>) -> Answe
     Ok(Json(json!({"id": id, "deleted": true})))
 }
 
-#[utoipa::path(get, path = "/api/sessions/{id}/export", tag = "sessions", summary = "The session in one file (auth state, history, webhooks, pending deliveries): a backup or a move; the browser restarts after. Admin key only", params(("id" = String, Path, description = "The session id")), responses((status = 200, description = "application/x-tar", content_type = "application/x-tar", body = Vec<u8>), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "Not the admin key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 503, description = "Busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+#[utoipa::path(get, path = "/api/sessions/{id}/export", tag = "sessions", summary = "The session in one file (auth state, history, webhooks, pending deliveries): a backup or a move. The session must be stopped, or asked with ?stop=true (it then stays stopped). Admin key only", params(("id" = String, Path, description = "The session id"), ExportQuery), responses((status = 200, description = "application/x-tar", content_type = "application/x-tar", body = Vec<u8>), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "Not the admin key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is running (session_running)", body = crate::api::native::convert::ErrorBody), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 503, description = "Busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
 pub async fn export(
     Caller(core): Caller<Core>,
     Path(id): Path<String>,
+    q: Params<ExportQuery>,
 ) -> Result<Response, ApiError> {
+    let Query(q) = q?;
     let id = cv::session_id(&id)?;
-    let bytes = core.export_session(&id, true).await?;
+    let stop = match q.stop.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(ApiError::invalid("stop", "must be true or false")),
+    };
+    let bytes = core.export_session(&id, stop).await?;
     Ok((
         [
             (
@@ -114,6 +121,13 @@ pub async fn export(
         .into_response())
 }
 
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    /// `true`: a running session is stopped for the export, and stays so.
+    stop: Option<String>,
+}
+
 #[utoipa::path(post, path = "/api/sessions/{id}/import", tag = "sessions", summary = "Restore a session from its export (no QR scan); refused if this daemon has the same or a newer copy. Admin key only", params(("id" = String, Path, description = "The session id (as in the export)")), request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "What GET /api/sessions/{id}/export gave (a tar; sent as application/octet-stream or application/x-tar)"), responses((status = 201, description = "The session", body = Object), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "Not the admin key", body = crate::api::native::convert::ErrorBody), (status = 409, description = "This daemon has the same or a newer copy of the session (move epoch)", body = crate::api::native::convert::ErrorBody), (status = 422, description = "Not a session export, or not of this session", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body is too large", body = crate::api::native::convert::ErrorBody), (status = 503, description = "Busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
 pub async fn import(
     Caller(core): Caller<Core>,
@@ -126,6 +140,26 @@ pub async fn import(
     core.access()
         .check_admin()
         .map_err(crate::core::CoreError::from)?;
+    let bytes = import_body(body).await?;
+    let view = core.import_session(&id, bytes).await?;
+    Ok((StatusCode::CREATED, Json(cv::session(&view))).into_response())
+}
+
+#[utoipa::path(post, path = "/api/sessions/import", tag = "sessions", summary = "Restore a session from its export, under the id the export names (no QR scan); refused if this daemon has the same or a newer copy. Admin key only", request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "What GET /api/sessions/{id}/export gave (a tar; sent as application/octet-stream or application/x-tar)"), responses((status = 201, description = "The session", body = Object), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "Not the admin key", body = crate::api::native::convert::ErrorBody), (status = 409, description = "This daemon has the same or a newer copy of the session (move epoch)", body = crate::api::native::convert::ErrorBody), (status = 422, description = "Not a session export", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body is too large", body = crate::api::native::convert::ErrorBody), (status = 503, description = "Busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn import_any(
+    Caller(core): Caller<Core>,
+    body: axum::body::Body,
+) -> Result<Response, ApiError> {
+    core.access()
+        .check_admin()
+        .map_err(crate::core::CoreError::from)?;
+    let bytes = import_body(body).await?;
+    let view = core.import_any(bytes).await?;
+    Ok((StatusCode::CREATED, Json(cv::session(&view))).into_response())
+}
+
+/// An export's bytes, up to the largest taken in.
+async fn import_body(body: axum::body::Body) -> Result<Vec<u8>, ApiError> {
     let bytes = axum::body::to_bytes(body, super::MAX_IMPORT)
         .await
         .map_err(|_| {
@@ -135,8 +169,7 @@ pub async fn import(
                 format!("a session export is at most {} MB", super::MAX_IMPORT >> 20),
             )
         })?;
-    let view = core.import_session(&id, bytes.into()).await?;
-    Ok((StatusCode::CREATED, Json(cv::session(&view))).into_response())
+    Ok(bytes.into())
 }
 
 #[utoipa::path(patch, path = "/api/sessions/{id}", tag = "sessions", summary = "Change a session: its proxy (the browser restarts on it, no rescan)", params(("id" = String, Path, description = "The session id")), request_body = cv::PatchSession, responses((status = 200, description = "The session", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 503, description = "Busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]

@@ -27,6 +27,7 @@ use handlers as h;
     h::delete,
     h::export,
     h::import,
+    h::import_any,
     h::patch,
     h::start,
     h::stop,
@@ -83,7 +84,7 @@ pub fn deny(d: Denied) -> Response {
 }
 
 /// The largest session export taken in (a browser profile and history).
-pub(super) const MAX_IMPORT: usize = 512 << 20;
+pub const MAX_IMPORT: usize = 512 << 20;
 
 /// `media_body`: the body limit of the send route, which carries media.
 pub fn routes(core: Core, keys: Keys, media_body: DefaultBodyLimit) -> Router {
@@ -94,6 +95,10 @@ pub fn routes(core: Core, keys: Keys, media_body: DefaultBodyLimit) -> Router {
             get(h::get).delete(h::delete).patch(h::patch),
         )
         .route("/api/sessions/{id}/export", get(h::export))
+        .route(
+            "/api/sessions/import",
+            post(h::import_any).layer(DefaultBodyLimit::disable()),
+        )
         .route(
             "/api/sessions/{id}/import",
             post(h::import).layer(DefaultBodyLimit::disable()),
