@@ -42,6 +42,12 @@ impl Proxy {
             .then(|| decode(u.username()))
             .transpose()?;
         let password = u.password().map(decode).transpose()?;
+        if password.as_deref() == Some("***") {
+            // What answers show in its place: a view sent back as it came.
+            return Err(
+                "has the masked password `***` that answers show; send the real one".into(),
+            );
+        }
         if scheme == "socks5" && user.is_some() {
             // Chromium cannot authenticate to a SOCKS proxy at all.
             return Err("socks5 with a user and password is not supported by Chromium; use an http:// proxy for authentication".into());
@@ -112,6 +118,12 @@ impl fmt::Debug for Proxy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_masked_password_is_not_taken_for_one() {
+        let p = Proxy::parse("http://alice:s3cret@127.0.0.1:3128").unwrap();
+        assert!(Proxy::parse(&p.masked()).unwrap_err().contains("masked"));
+    }
 
     #[test]
     fn parses_masks_and_round_trips() {
