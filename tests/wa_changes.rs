@@ -80,7 +80,13 @@ async fn a_build_wa_js_cannot_run_on_is_incompatible_and_recovers_without_a_scan
 async fn whatsapp_web_updating_itself_shows_the_new_build_and_keeps_the_link() {
     let tmp = tempfile::tempdir().unwrap();
     let sb = Sandbox::start(tmp.path(), &[]).await;
-    let d = Daemon::start(&tmp.path().join("data"), &format!("{}/", sb.url), &[]).await;
+    // The bound for a page to come up, after a start or a reload.
+    let d = Daemon::start(
+        &tmp.path().join("data"),
+        &format!("{}/", sb.url),
+        &["--load-timeout", "10"],
+    )
+    .await;
     d.create_linked(&sb, "a", "15550008891").await;
     let mut sse = http()
         .get(format!("{}/api/events?session=a&key={KEY}", d.url))
@@ -152,4 +158,21 @@ async fn whatsapp_web_updating_itself_shows_the_new_build_and_keeps_the_link() {
         json!(["chat.sendTextMessage"]),
         "{a}"
     );
+
+    // Back on a good build; then an update on which wa-js never comes up
+    // at all: INCOMPATIBLE once the load bound has passed, not CONNECTED
+    // with the last build's versions.
+    sb.post("/_sandbox/build", json!({})).await;
+    assert_eq!(d.call("POST", "/api/sessions/a/start", None).await.0, 200);
+    d.wait_status("a", "CONNECTED", Duration::from_secs(60))
+        .await;
+    sb.post(
+        "/_sandbox/build",
+        json!({"version": "2.3000.1033333333", "missing": ["loader.onReady"], "reload": true}),
+    )
+    .await;
+    let a = d
+        .wait_status("a", "INCOMPATIBLE", Duration::from_secs(60))
+        .await;
+    assert_eq!(a["details"]["wa_web"], "2.3000.1033333333", "{a}");
 }

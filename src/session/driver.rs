@@ -511,6 +511,13 @@ impl Driver {
                     if let Err(msg) = self.inject_wajs_if_needed(page).await {
                         return Outcome::Failed(msg);
                     }
+                    // A new page life (WhatsApp Web reloads itself into a
+                    // new build): it must come up again, within the same
+                    // bound, or the build is one wa-js cannot run on.
+                    ready = false;
+                    ready_deadline
+                        .as_mut()
+                        .reset(tokio::time::Instant::now() + self.env.config.load_timeout);
                 }
                 Some(_) = crashes.next() => return Outcome::Crashed("the WhatsApp page crashed".into()),
                 _ = gone.changed() => return Outcome::Crashed("the browser exited".into()),
