@@ -363,6 +363,47 @@ async fn three_peers_serve_one_api_and_a_dead_home_comes_back() {
     assert_eq!(got, later.iter().map(String::as_str).collect(), "{again:?}");
     drop(sse);
 
+    // A fresh reader hears only from peer 0's sessions; while it is away
+    // another peer logs a message: resuming brings it (that peer's place
+    // is where its stream began, though it sent nothing).
+    let on = |p: usize| {
+        (0..SESSIONS)
+            .find(|&i| homes[ids_all[i].as_str()] == p)
+            .unwrap()
+    };
+    let mut sse = events(None).await.unwrap();
+    let (_, v) = sb
+        .post(
+            "/_sandbox/messages",
+            json!({"from": "15557770002", "to": account(on(0)), "text": "only peer 0"}),
+        )
+        .await;
+    let first = v["id"].as_str().unwrap().to_string();
+    let seen = read_sse(&mut sse, |got| {
+        got.iter().any(|e| e.2["payload"]["id"] == first.as_str())
+    })
+    .await;
+    let last = seen.last().unwrap().0.clone();
+    drop(sse);
+    let (_, v) = sb
+        .post(
+            "/_sandbox/messages",
+            json!({"from": "15557770002", "to": account(on(1)), "text": "while away"}),
+        )
+        .await;
+    let away = v["id"].as_str().unwrap().to_string();
+    each_at_the_webhook_once(&r, std::slice::from_ref(&away), "the message while away").await;
+    let mut sse = events(Some(last.clone())).await.unwrap();
+    let again = read_sse(&mut sse, |got| {
+        got.iter().any(|e| e.2["payload"]["id"] == away.as_str())
+    })
+    .await;
+    assert!(
+        again.iter().any(|e| e.2["payload"]["id"] == away.as_str()),
+        "resumed from {last}: {again:?}"
+    );
+    drop(sse);
+
     // A key scoped to one session, made on peer 0, works through every
     // peer for that session and no other; revoked on peer 1, it is refused
     // everywhere when the revocation is answered.

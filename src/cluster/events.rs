@@ -186,6 +186,15 @@ fn rewrite(places: &mut BTreeMap<String, String>, t: &str, ev: &[u8]) -> Option<
     let mut out = String::with_capacity(text.len() + 32);
     let mut has_field = false;
     for line in text.split('\n') {
+        // Where that peer's stream starts: its place until it sends an
+        // event, so resuming never skips what it logged meanwhile.
+        if let Some(seq) = line.strip_prefix(": from ")
+            && seq.bytes().all(|b| b.is_ascii_digit())
+            && !seq.is_empty()
+        {
+            places.insert(t.to_string(), seq.to_string());
+            return None;
+        }
         if let Some(seq) = line.strip_prefix("id:") {
             places.insert(t.to_string(), seq.trim().to_string());
             continue;
@@ -229,5 +238,14 @@ mod tests {
         assert_eq!(rewrite(&mut places, "aa", b":\n\n").unwrap(), b":\n\n");
         let g = rewrite(&mut places, "aa", b"event: gone\ndata: {}\n\n").unwrap();
         assert!(String::from_utf8(g).unwrap().starts_with("id: aa:7,bb:3\n"));
+        // A peer that has sent nothing yet has the place its stream began
+        // at: the next event through any peer carries it.
+        assert!(rewrite(&mut places, "cc", b": from 40\n\n").is_none());
+        let a = rewrite(&mut places, "aa", b"id: 8\nevent: message\ndata: {}\n\n").unwrap();
+        assert!(
+            String::from_utf8(a)
+                .unwrap()
+                .starts_with("id: aa:8,bb:3,cc:40\n")
+        );
     }
 }

@@ -16,6 +16,12 @@ pub struct HistoryPage {
 
 /// An item of the event stream.
 pub enum Live {
+    /// First: the place in the log this stream starts after. A reader
+    /// that merges several logs (the cluster's) keeps it as this log's
+    /// place, so a log that sends nothing before a drop resumes from here.
+    From {
+        after: u64,
+    },
     Event(LoggedEvent),
     /// The reader asked to resume from a place the log no longer holds:
     /// events up to `pruned_through` are gone.
@@ -204,9 +210,11 @@ impl Core {
                 && session.as_ref().is_none_or(|s| *s == e.session)
                 && kinds.as_ref().is_none_or(|k| k.contains(&e.event))
         };
-        let head = futures::stream::iter(gone.then_some(Live::Gone {
-            pruned_through: pruned,
-        }));
+        let head = futures::stream::iter(std::iter::once(Live::From { after: start }).chain(
+            gone.then_some(Live::Gone {
+                pruned_through: pruned,
+            }),
+        ));
         let body = futures::stream::unfold((start, wake), move |(mut after, mut wake)| {
             let (pipeline, wanted, still_valid) =
                 (pipeline.clone(), wanted.clone(), still_valid.clone());

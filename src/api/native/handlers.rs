@@ -479,6 +479,8 @@ pub async fn events(
     let stream = core.live(session, kinds, since)?.map(move |item| {
         let _open = &slot;
         Ok(match item {
+            // A comment: every SSE client passes over it.
+            crate::core::Live::From { after } => SseEvent::default().comment(format!("from {after}")),
             crate::core::Live::Event(l) => SseEvent::default()
                 .id(l.seq.to_string())
                 .event(l.event.event.as_str())
