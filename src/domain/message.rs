@@ -534,12 +534,15 @@ pub fn reaction_event(
 }
 
 /// People joined or left a group: `group.join` or `group.leave` by action.
+/// `me`: this account's id, when known (open-wa tells "added to a group"
+/// apart from someone else's joining).
 pub fn group_participants_event(
     session: &SessionId,
     group: &str,
     action: &str,
     author: Option<&str>,
     participants: &[String],
+    me: Option<&str>,
 ) -> Event {
     let kind = match action {
         "remove" | "leaver" | "leave" => EventKind::GroupLeave,
@@ -553,7 +556,7 @@ pub fn group_participants_event(
         kind,
         &format!("{group}/{action}/{}/{}", participants.join(","), now / 1000),
         now,
-        json!({"group": group, "action": action, "author": author, "participants": participants}),
+        json!({"group": group, "action": action, "author": author, "participants": participants, "me": me}),
     )
 }
 
@@ -573,8 +576,16 @@ pub fn group_update_event(
     )
 }
 
-/// `{message, chat, voter, selected, timestamp}`: a vote in a poll.
-pub fn vote_event(session: &SessionId, message: &str, chat: &str, v: &Vote) -> Event {
+/// `{message, chat, voter, selected, timestamp, poll?}`: a vote in a poll;
+/// `poll` is the poll as it stands with this vote (open-wa hands on the
+/// whole tally).
+pub fn vote_event(
+    session: &SessionId,
+    message: &str,
+    chat: &str,
+    v: &Vote,
+    poll: Option<&Poll>,
+) -> Event {
     Event::stable(
         session,
         EventKind::MessagePollVote,
@@ -585,7 +596,13 @@ pub fn vote_event(session: &SessionId, message: &str, chat: &str, v: &Vote) -> E
             short_hash(&v.selected.join("\n"))
         ),
         v.timestamp * 1000,
-        json!({"message": message, "chat": chat, "voter": v.voter, "selected": v.selected, "timestamp": v.timestamp}),
+        {
+            let mut p = json!({"message": message, "chat": chat, "voter": v.voter, "selected": v.selected, "timestamp": v.timestamp});
+            if let Some(poll) = poll {
+                p["poll"] = serde_json::to_value(poll).unwrap_or(Value::Null);
+            }
+            p
+        },
     )
 }
 

@@ -23,17 +23,15 @@ impl Format {
         match self {
             Format::Simple => matches!(kind, EventKind::Message | EventKind::MessageAny),
             // open-wa sends its QR through another channel (--ev), not webhooks.
+            // Edits, reactions and presence have no event in open-wa's
+            // free listeners (reactions and chat states are Insiders').
             Format::Openwa => !matches!(
                 kind,
                 EventKind::SessionQr
                     | EventKind::SessionPairingCode
                     | EventKind::MessageEdited
                     | EventKind::MessageReaction
-                    | EventKind::GroupJoin
-                    | EventKind::GroupLeave
-                    | EventKind::GroupUpdate
                     | EventKind::PresenceUpdate
-                    | EventKind::MessagePollVote
             ),
             // Cloud webhooks carry inbound messages (reactions are messages
             // there) and statuses.

@@ -114,15 +114,14 @@ impl Inbound {
                 timestamp,
             } => {
                 // Votes name options by index: the stored poll names them.
-                let options = self
+                let mut poll = self
                     .env
                     .store
                     .message(&self.id, target)
                     .ok()
                     .flatten()
-                    .and_then(|m| m.poll)
-                    .map(|p| p.options)
-                    .unwrap_or_default();
+                    .and_then(|m| m.poll);
+                let options = poll.as_ref().map(|p| p.options.clone()).unwrap_or_default();
                 let v = Vote {
                     voter: sender.clone().unwrap_or_default(),
                     selected: selected
@@ -131,10 +130,23 @@ impl Inbound {
                         .collect(),
                     timestamp: timestamp.unwrap_or(now_ms() / 1000),
                 };
+                // The tally with this vote, as the store will hold it.
+                if let Some(p) = poll.as_mut() {
+                    match p.votes.iter().position(|old| old.voter == v.voter) {
+                        Some(i) => p.votes[i] = v.clone(),
+                        None => p.votes.push(v.clone()),
+                    }
+                }
                 ops.push(Op::Amend {
                     session: self.id.clone(),
                     id: target.clone(),
-                    event: message::vote_event(&self.id, target, chat.as_deref().unwrap_or(""), &v),
+                    event: message::vote_event(
+                        &self.id,
+                        target,
+                        chat.as_deref().unwrap_or(""),
+                        &v,
+                        poll.as_ref(),
+                    ),
                     change: Amendment::Vote(v),
                 });
             }
@@ -164,6 +176,7 @@ impl Inbound {
                     action,
                     author.as_deref(),
                     participants,
+                    self.me().as_deref(),
                 )));
             }
             BridgeEvent::GroupUpdate {

@@ -231,6 +231,51 @@ def test_the_middleware_forms_and_what_open_wa_hands_on(daemon, backend, receive
     assert simple["from_number"].endswith("@lid"), simple
 
 
+def test_group_changes_and_poll_votes_reach_open_wa_webhooks(daemon, receiver, shop):
+    """What `--webhook` hands a v4 open-wa bot: onAddedToGroup when this
+    account is put in a group, onGlobalParticipantsChanged for everyone
+    else (`by` the admin, no `by` for one who left), a promotion, and
+    onPollVote with the whole tally."""
+    n = daemon.native()
+    hooks = [{"url": receiver.url + "/openwa3", "format": "openwa",
+              "events": ["group.join", "group.leave", "group.update", "message.poll_vote"]}]
+    assert n.put("/api/sessions/shop1/webhooks", json=hooks).status_code == 200
+    bodies = lambda: [json.loads(r["body"]) for r in receiver.raw("/openwa3")]
+    sb = lambda path, body: httpx.post(daemon.sandbox + path, json=body)
+
+    r = sb("/_sandbox/groups", {"owner": CONTACT, "subject": "Team", "participants": [ACCOUNT]})
+    assert r.status_code == 201, r.text
+    gid = r.json()["id"]
+    added = eventually("onAddedToGroup", lambda: [b for b in bodies() if b["event"] == "onAddedToGroup"])[0]["data"]
+    assert (added["id"], added["isGroup"]) == (gid, True)
+
+    newbie = "15557770123"
+    assert sb(f"/_sandbox/groups/{gid}/participants", {"by": CONTACT, "add": [newbie]}).status_code == 200
+    changed = lambda action: [b["data"] for b in bodies()
+                              if b["event"] == "onGlobalParticipantsChanged" and b["data"]["action"] == action]
+    add = eventually("a participant added", lambda: changed("add"))[0]
+    assert add == {"action": "add", "who": newbie + "@c.us", "by": CONTACT + "@c.us", "chat": gid}
+    assert sb(f"/_sandbox/groups/{gid}/leave", {"phone": newbie}).status_code == 200
+    left = eventually("a participant left", lambda: changed("remove"))[0]
+    assert left == {"action": "remove", "who": newbie + "@c.us", "chat": gid}
+    # The owner, its only admin, leaves: this account is made one.
+    assert sb(f"/_sandbox/groups/{gid}/leave", {"phone": CONTACT}).status_code == 200
+    promoted = eventually("a promotion", lambda: changed("promote"))[0]
+    assert promoted["who"] == ACCOUNT + "@c.us" and promoted["chat"] == gid
+
+    r = n.post("/api/sessions/shop1/messages",
+               json={"to": CONTACT, "poll": {"name": "Lunch?", "options": ["Yes", "No"]}})
+    assert r.status_code == 201, r.text
+    poll = r.json()["id"]
+    assert sb(f"/_sandbox/messages/{poll}/vote", {"options": ["No"]}).status_code == 200
+    vote = eventually("onPollVote", lambda: [b["data"] for b in bodies() if b["event"] == "onPollVote"])[0]
+    assert vote["totalVotes"] == 1
+    assert vote["pollOptions"] == [{"name": "Yes", "localId": 0, "count": 0}, {"name": "No", "localId": 1, "count": 1}]
+    assert vote["votes"][0]["sender"] == CONTACT + "@c.us"
+    assert (vote["votes"][0]["selectedOptionValues"], vote["votes"][0]["selectedOptionLocalIds"]) == (["No"], [1])
+    assert vote["pollMessage"]["id"] == poll
+
+
 OPEN_WA_ROUTES = [("POST", "/session/create"), ("POST", "/message/send"), ("GET", "/session/shop1/status"),
                   ("GET", "/sessions"), ("POST", "/session/shop1/logout"), ("DELETE", "/session/shop1"),
                   ("POST", "/shop1/sendText"), ("POST", "/getConnectionState")]

@@ -368,6 +368,119 @@ pub fn acked_message(p: &Value) -> Value {
     })
 }
 
+/// A group's participants changed (`group.join`, `group.leave`, or admins
+/// in `group.update`): `onAddedToGroup` with the group as a Chat when this
+/// account was added, else `onGlobalParticipantsChanged`'s
+/// `{by?, action, who, chat}`: `add` (by an admin, or `by: "invite"` when
+/// someone joined by link), `remove` (no `by` when someone left),
+/// `promote`, `demote`. `who` is the participant; an array when several
+/// changed at once, as open-wa's declared type has it.
+pub fn participants_changed(p: &Value) -> (&'static str, Value) {
+    let group = p["group"].as_str().unwrap_or("");
+    let who: Vec<&str> = p["participants"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let raw = p["action"].as_str().unwrap_or("");
+    let me = p["me"].as_str();
+    if matches!(raw, "add" | "create") && me.is_some_and(|me| who.contains(&me)) {
+        let chat = json!({
+            "id": group, "isGroup": true, "kind": "group", "canSend": true,
+            "msgs": null,
+            "groupMetadata": {"id": group, "participants": who.iter().map(|w| json!({"id": w})).collect::<Vec<_>>()},
+        });
+        return ("onAddedToGroup", chat);
+    }
+    let (action, by) = match raw {
+        "add" | "create" => ("add", p["author"].as_str()),
+        "join" | "invite" => ("add", Some("invite")),
+        "remove" => ("remove", p["author"].as_str()),
+        "leaver" | "leave" => ("remove", None),
+        "promote" => ("promote", p["author"].as_str()),
+        "demote" => ("demote", p["author"].as_str()),
+        other => (other, p["author"].as_str()),
+    };
+    let mut data = json!({
+        "action": action,
+        "who": match who.as_slice() {
+            [one] => json!(one),
+            several => json!(several),
+        },
+        "chat": group,
+    });
+    if let Some(by) = by {
+        data["by"] = json!(by);
+    }
+    ("onGlobalParticipantsChanged", data)
+}
+
+/// A group's new subject, as open-wa's `onGroupChange` (GenericGroupChangeEvent).
+pub fn group_change(ev: &crate::domain::Event) -> Value {
+    let p = &ev.payload;
+    json!({
+        "id": ev.id, "type": "subject", "body": p["subject"], "author": p["author"],
+        "groupMetadata": {"id": p["group"], "subject": p["subject"]},
+    })
+}
+
+/// A vote, as open-wa's `onPollVote` hands it on: the whole poll as it
+/// stands (PollData: options with counts, every voter's choice).
+pub fn poll_data(p: &Value) -> Value {
+    let poll = &p["poll"];
+    let options: Vec<&str> = poll["options"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let local_id = |name: &str| options.iter().position(|o| *o == name);
+    let named: Vec<Value> = options
+        .iter()
+        .enumerate()
+        .map(|(i, name)| json!({"name": name, "localId": i}))
+        .collect();
+    let votes: Vec<Value> = poll["votes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|v| {
+            let picked: Vec<&str> = v["selected"]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            json!({
+                "sender": v["voter"],
+                "selectedOptionValues": picked,
+                "selectedOptionLocalIds": picked.iter().filter_map(|n| local_id(n)).collect::<Vec<_>>(),
+                "senderTimestampMs": v["timestamp"].as_i64().unwrap_or(0) * 1000,
+                "parentMsgKey": p["message"],
+                "pollOptions": named,
+            })
+        })
+        .collect();
+    let counts: Vec<Value> = options
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let n = votes
+                .iter()
+                .filter(|v| {
+                    v["selectedOptionLocalIds"]
+                        .as_array()
+                        .is_some_and(|a| a.contains(&json!(i)))
+                })
+                .count();
+            json!({"name": name, "localId": i, "count": n})
+        })
+        .collect();
+    let total: u64 = counts.iter().filter_map(|c| c["count"].as_u64()).sum();
+    json!({
+        "totalVotes": total,
+        "pollOptions": counts,
+        "votes": votes,
+        "pollMessage": {"id": p["message"], "chatId": p["chat"], "type": "poll_creation", "pollName": poll["name"]},
+    })
+}
+
 /// A chat as open-wa's getAllChats shows one.
 pub fn chat(c: &ChatInfo) -> Value {
     let is_group = c.id.ends_with("@g.us");

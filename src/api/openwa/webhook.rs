@@ -2,7 +2,8 @@
 //! wrapper consume, one flat object per inbound message. `openwa`: open-wa's
 //! own `{ts, sessionId, id, event, data, webhook_id}` with its listener
 //! names (onMessage, onAnyMessage, onAck, onStateChanged, onLogout,
-//! onMessageDeleted) and its Message shape. Both Standard Webhooks signed.
+//! onMessageDeleted, onGlobalParticipantsChanged, onAddedToGroup,
+//! onPollVote, onGroupChange) and its shapes. Both Standard Webhooks signed.
 
 use super::convert;
 use crate::domain::{Delivery, Event, EventKind, Status};
@@ -37,14 +38,16 @@ fn openwa(ev: &Event, webhook_id: &str, base: &str) -> Value {
                 None => json!({"id": p["id"], "chatId": p["chat"]}),
             },
         ),
+        EventKind::GroupJoin | EventKind::GroupLeave => convert::participants_changed(p),
+        // Admins made or unmade; else a new subject (open-wa's Insiders
+        // `onGroupChange`).
+        EventKind::GroupUpdate if p["action"].is_string() => convert::participants_changed(p),
+        EventKind::GroupUpdate => ("onGroupChange", convert::group_change(ev)),
+        EventKind::MessagePollVote => ("onPollVote", convert::poll_data(p)),
         // Not carried by this format (Format::carries).
-        EventKind::MessageEdited
-        | EventKind::MessageReaction
-        | EventKind::GroupJoin
-        | EventKind::GroupLeave
-        | EventKind::GroupUpdate
-        | EventKind::PresenceUpdate
-        | EventKind::MessagePollVote => ("onMessage", Value::Null),
+        EventKind::MessageEdited | EventKind::MessageReaction | EventKind::PresenceUpdate => {
+            ("onMessage", Value::Null)
+        }
         EventKind::SessionStatus | EventKind::SessionQr | EventKind::SessionPairingCode => {
             let status: Option<Status> = serde_json::from_value(p["status"].clone()).ok();
             match status {
