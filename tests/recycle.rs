@@ -130,3 +130,83 @@ async fn a_browser_over_its_memory_ceiling_is_recycled_once_and_nothing_is_lost(
         "the PSS gauge"
     );
 }
+
+/// A session's own ceilings (`limits`) stand in for the daemon's: `0`
+/// is none at all, a field left out is the daemon's, and a PATCH takes
+/// effect on the running browser.
+#[tokio::test]
+async fn a_sessions_own_limits_stand_in_for_the_daemons() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = Sandbox::start(tmp.path(), &[]).await;
+    let d = Daemon::start(
+        &tmp.path().join("data"),
+        &format!("{}/", sb.url),
+        &["--session-max-pss-mb", "1"],
+    )
+    .await;
+    let r = Receiver::start().await;
+    let hook = json!([{"url": r.url, "events": ["session.status"]}]);
+    for (id, phone, limits) in [
+        (
+            "free",
+            "15550009992",
+            json!({"max_pss_mb": 0, "browser_max_age": "30d"}),
+        ),
+        ("held", "15550009993", Value::Null),
+    ] {
+        let (code, v) = d
+            .call(
+                "POST",
+                "/api/sessions",
+                Some(json!({"id": id, "webhooks": hook, "limits": limits})),
+            )
+            .await;
+        assert_eq!(code, 201, "{v}");
+        d.link(&sb, id, phone).await;
+    }
+    assert_eq!(
+        d.session("free").await["limits"],
+        json!({"max_pss_mb": 0, "browser_max_age": "30d"})
+    );
+    let recycled = |id: &'static str| {
+        let r = &r;
+        move || async move {
+            r.events("session.status")
+                .into_iter()
+                .find(|e| e["session"] == id && e["payload"]["reason"] == "recycled_memory")
+        }
+    };
+    // The daemon's ceiling holds the session that sets none...
+    eventually(
+        Duration::from_secs(60),
+        "the daemon's ceiling",
+        recycled("held"),
+    )
+    .await;
+    // ...and not the one whose own is none, until a PATCH gives it one.
+    assert!(
+        recycled("free")().await.is_none(),
+        "recycled under no ceiling"
+    );
+    let (code, v) = d
+        .call(
+            "PATCH",
+            "/api/sessions/free",
+            Some(json!({"limits": {"max_pss_mb": 2}})),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["limits"], json!({"max_pss_mb": 2}));
+    eventually(Duration::from_secs(60), "its own ceiling", recycled("free")).await;
+    d.wait_status("free", "CONNECTED", Duration::from_secs(60))
+        .await;
+
+    // Bad limits are the caller's mistake, named.
+    for bad in [
+        json!({"limits": {"browser_max_age": "soon"}}),
+        json!({"limits": {"max_rss": 1}}),
+    ] {
+        let (code, e) = d.call("PATCH", "/api/sessions/free", Some(bad)).await;
+        assert_eq!(code, 422, "{e}");
+    }
+}

@@ -1,7 +1,7 @@
 //! Sessions: create, list, start, stop, restart, logout, delete, webhooks, QR.
 
 use super::{Core, CoreError};
-use crate::domain::{Scope, SessionId, Status, Webhook};
+use crate::domain::{Limits, Scope, SessionId, Status, Webhook};
 use crate::session::{SessionView, Trimmed};
 use std::time::Duration;
 
@@ -12,11 +12,27 @@ impl Core {
         webhooks: Vec<Webhook>,
         start: bool,
         proxy: Option<String>,
+        limits: Option<Limits>,
     ) -> Result<SessionView, CoreError> {
         self.may(&id, Scope::Manage)?;
         check_hooks(&webhooks, "webhooks")?;
         let proxy = check_proxy(proxy)?;
-        Ok(self.manager.create(id, webhooks, start, proxy).await?)
+        check_limits(limits.as_ref())?;
+        Ok(self
+            .manager
+            .create(id, webhooks, start, proxy, limits)
+            .await?)
+    }
+
+    /// Sets (or with None clears) the session's own browser ceilings.
+    pub async fn set_limits(
+        &self,
+        id: &SessionId,
+        limits: Option<Limits>,
+    ) -> Result<SessionView, CoreError> {
+        self.may(id, Scope::Manage)?;
+        check_limits(limits.as_ref())?;
+        Ok(self.manager.set_limits(id, limits).await?)
     }
 
     /// Every session the caller may see.
@@ -272,6 +288,14 @@ fn check_proxy(proxy: Option<String>) -> Result<Option<String>, CoreError> {
                 .map_err(|e| CoreError::invalid("proxy", e))
         })
         .transpose()
+}
+
+fn check_limits(limits: Option<&Limits>) -> Result<(), CoreError> {
+    limits
+        .map(Limits::validate)
+        .transpose()
+        .map(drop)
+        .map_err(|(field, why)| CoreError::invalid(field, why))
 }
 
 /// Checks what serde cannot; fields named from `at` (e.g. `webhooks[0].url`).

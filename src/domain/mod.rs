@@ -20,5 +20,5 @@ pub use message::{
     Sender, Vote, is_one_emoji,
 };
 pub use proxy::Proxy;
-pub use session::{Me, SessionRecord, Status};
+pub use session::{Limits, Me, SessionRecord, Status};
 pub use webhook::{Format, Retries, Webhook};

@@ -93,11 +93,79 @@ pub struct SessionRecord {
     /// move only if it is newer than the copy it has.
     #[serde(default)]
     pub move_epoch: u64,
+    /// The session's own ceilings; None: the daemon's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
+}
+
+/// A session's own memory and age ceilings for its browser (design §6),
+/// in place of the daemon's `WABRIDGE_SESSION_MAX_PSS_MB` and
+/// `WABRIDGE_BROWSER_MAX_AGE`: a field left out is the daemon's, `0` is
+/// none. Passing one recycles the browser at a quiet moment, no rescan.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// MB of PSS (the browser's whole process tree).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_pss_mb: Option<u64>,
+    /// How long one browser may live: `12h`, `3d`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub browser_max_age: Option<String>,
+}
+
+impl Limits {
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        self.max_age()
+            .transpose()
+            .map(drop)
+            .map_err(|e| ("limits.browser_max_age", e))
+    }
+
+    /// The memory ceiling in bytes: None if this session does not say,
+    /// Some(None) for none at all.
+    pub fn max_pss(&self) -> Option<Option<u64>> {
+        self.max_pss_mb.map(|mb| (mb > 0).then_some(mb << 20))
+    }
+
+    /// As `max_pss`, for the browser's age.
+    pub fn max_age(&self) -> Option<Result<Option<std::time::Duration>, String>> {
+        self.browser_max_age.as_deref().map(|s| match s.trim() {
+            "0" => Ok(None),
+            s => humantime::parse_duration(s)
+                .map(|d| (!d.is_zero()).then_some(d))
+                .map_err(|e| format!("{e} (e.g. 12h, 3d, 0 for never)")),
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sessions_limits_override_the_daemons_or_leave_them() {
+        let l: Limits =
+            serde_json::from_str(r#"{"max_pss_mb": 300, "browser_max_age": "12h"}"#).unwrap();
+        assert_eq!(l.max_pss(), Some(Some(300 << 20)));
+        assert_eq!(
+            l.max_age(),
+            Some(Ok(Some(std::time::Duration::from_secs(12 * 3600))))
+        );
+        let none: Limits =
+            serde_json::from_str(r#"{"max_pss_mb": 0, "browser_max_age": "0"}"#).unwrap();
+        assert_eq!(
+            (none.max_pss(), none.max_age()),
+            (Some(None), Some(Ok(None)))
+        );
+        let unsaid = Limits::default();
+        assert_eq!((unsaid.max_pss(), unsaid.max_age()), (None, None));
+        let bad = Limits {
+            browser_max_age: Some("soon".into()),
+            ..Limits::default()
+        };
+        assert_eq!(bad.validate().unwrap_err().0, "limits.browser_max_age");
+        assert!(serde_json::from_str::<Limits>(r#"{"max_rss": 1}"#).is_err());
+    }
 
     #[test]
     fn statuses_serialize_as_the_api_shows_them() {

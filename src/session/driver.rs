@@ -627,7 +627,16 @@ impl Driver {
         ticks: u32,
         deferred: &mut u32,
     ) -> Option<Outcome> {
-        let (max_pss, max_age) = (self.env.config.max_pss, self.env.config.max_age);
+        // The session's own ceilings, else the daemon's.
+        let own = self.env.records.get(&self.id).and_then(|r| r.limits);
+        let max_pss = own
+            .as_ref()
+            .and_then(|l| l.max_pss())
+            .unwrap_or(self.env.config.max_pss);
+        let max_age = own
+            .as_ref()
+            .and_then(|l| l.max_age().and_then(Result::ok))
+            .unwrap_or(self.env.config.max_age);
         if max_pss.is_none() && ticks % 30 != 1 {
             return None;
         }

@@ -4,7 +4,7 @@
 use super::bridge::{Bridge, CallError};
 use super::driver::{Cmd, Driver};
 use super::{LiveState, Records, SessionEnv};
-use crate::domain::{SessionId, SessionRecord, Status, Webhook, now_ms};
+use crate::domain::{Limits, SessionId, SessionRecord, Status, Webhook, now_ms};
 use chromiumoxide::Page;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -158,6 +158,7 @@ impl Manager {
         webhooks: Vec<Webhook>,
         start: bool,
         proxy: Option<String>,
+        limits: Option<Limits>,
     ) -> Result<SessionView, ManagerError> {
         let now = now_ms() / 1000;
         let rec = SessionRecord {
@@ -172,6 +173,7 @@ impl Manager {
             platform: None,
             proxy,
             move_epoch: 0,
+            limits,
         };
         let created = self.env.store.create_session(&id, &rec)?;
         if !created {
@@ -622,6 +624,19 @@ impl Manager {
     ) -> Result<SessionView, ManagerError> {
         self.records()
             .update(id, |r| r.proxy = proxy.clone())
+            .ok_or_else(|| ManagerError::NotFound(id.clone()))?;
+        self.get(id).await
+    }
+
+    /// A running browser keeps its life; the new ceilings apply from its
+    /// next health tick.
+    pub async fn set_limits(
+        &self,
+        id: &SessionId,
+        limits: Option<Limits>,
+    ) -> Result<SessionView, ManagerError> {
+        self.records()
+            .update(id, |r| r.limits = limits.clone())
             .ok_or_else(|| ManagerError::NotFound(id.clone()))?;
         self.get(id).await
     }

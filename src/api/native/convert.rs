@@ -164,6 +164,11 @@ pub fn session(v: &SessionView) -> Value {
                 .unwrap_or_else(|_| "(invalid)".into())
         );
     }
+    if let Some(limits) = &v.record.limits {
+        out["limits"] = json!(limits);
+    }
+    // Always both, null until a page has said (a stopped session).
+    out["versions"] = json!({"wa_web": null, "wa_js": null});
     if let Some(l) = live {
         if let Some(code) = l.error_code.filter(|_| v.status() == Status::Failed) {
             out["error_code"] = json!(code);
@@ -193,6 +198,8 @@ pub struct CreateSession {
     /// `http://user:pass@host:port`, `https://…` or `socks5://host:port`:
     /// this session's browser only. Shown with the password as `***`.
     pub proxy: Option<String>,
+    /// This session's own browser ceilings (memory, age).
+    pub limits: Option<crate::domain::Limits>,
 }
 
 fn yes() -> bool {
@@ -207,11 +214,17 @@ pub struct PatchSession {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub proxy: Option<Option<String>>,
+    /// The session's own browser ceilings, or null for the daemon's.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<crate::domain::Limits>)]
+    pub limits: Option<Option<crate::domain::Limits>>,
 }
 
 /// A field that is present, even as null, is `Some`.
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 // ---- API keys

@@ -43,7 +43,7 @@ pub async fn create(
         None => crate::domain::SessionId::generate(),
     };
     let view = core
-        .create_session(id, b.webhooks, b.start, b.proxy)
+        .create_session(id, b.webhooks, b.start, b.proxy, b.limits)
         .await?;
     Ok((StatusCode::CREATED, Json(cv::session(&view))).into_response())
 }
@@ -172,7 +172,7 @@ async fn import_body(body: axum::body::Body) -> Result<Vec<u8>, ApiError> {
     Ok(bytes.into())
 }
 
-#[utoipa::path(patch, path = "/api/sessions/{id}", tag = "sessions", summary = "Change a session: its proxy (the browser restarts on it, no rescan)", params(("id" = String, Path, description = "The session id")), request_body = cv::PatchSession, responses((status = 200, description = "The session", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 503, description = "Busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+#[utoipa::path(patch, path = "/api/sessions/{id}", tag = "sessions", summary = "Change a session: its proxy (the browser restarts on it, no rescan), its own browser ceilings (limits: max_pss_mb, browser_max_age; null for the daemon's)", params(("id" = String, Path, description = "The session id")), request_body = cv::PatchSession, responses((status = 200, description = "The session", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 503, description = "Busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
 pub async fn patch(
     Caller(core): Caller<Core>,
     Path(id): Path<String>,
@@ -180,6 +180,10 @@ pub async fn patch(
 ) -> Answer {
     let id = cv::session_id(&id)?;
     let b = body?.0;
+    // Limits first: a proxy change restarts the browser, under them.
+    if let Some(limits) = b.limits {
+        core.set_limits(&id, limits).await?;
+    }
     let view = match b.proxy {
         Some(proxy) => core.set_proxy(&id, proxy).await?,
         None => core.session(&id).await?,

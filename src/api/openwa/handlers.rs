@@ -52,7 +52,13 @@ pub async fn create(
         .map(|url| Webhook::subscriber(url, Format::Simple, &["message"]));
     match st
         .core
-        .create_session(id.clone(), hook.clone().into_iter().collect(), true, None)
+        .create_session(
+            id.clone(),
+            hook.clone().into_iter().collect(),
+            true,
+            None,
+            None,
+        )
         .await
     {
         Ok(_) => {}
