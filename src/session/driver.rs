@@ -373,14 +373,16 @@ impl Driver {
         let t = self.env.config.page_timeout;
         // Proxy credentials, answered through the DevTools protocol before
         // the first request; `refused` turns true if the proxy rejects them.
-        let mut refused = match proxy.filter(|p| p.user.is_some()) {
+        // A proxy given without them is watched too: one that asks for
+        // some would otherwise serve its 407 as the page.
+        let mut refused = match proxy {
             Some(p) => match proxy_auth::answer(page, p).await {
                 Ok(r) => r,
                 Err(e) => return Outcome::Crashed(format!("enabling proxy authentication: {e}")),
             },
             None => watch::channel(false).1,
         };
-        let mut watching_proxy = proxy.is_some_and(|p| p.user.is_some());
+        let mut watching_proxy = proxy.is_some();
         let bridge = Bridge::new(page.clone(), t);
         self.inbound.begin_life();
         self.state
@@ -527,8 +529,11 @@ impl Driver {
                         watching_proxy = false;
                     }
                     if said_no {
-                        let p = proxy.map(Proxy::masked).unwrap_or_default();
-                        return Outcome::ProxyFailed(format!("the proxy {p} refused the session's user and password"));
+                        let why = match proxy {
+                            Some(p) if p.user.is_none() => format!("the proxy {} asks for a user and password, and the session's proxy URL has none", p.masked()),
+                            p => format!("the proxy {} refused the session's user and password", p.map(Proxy::masked).unwrap_or_default()),
+                        };
+                        return Outcome::ProxyFailed(why);
                     }
                 }
                 cmd = self.cmds.recv() => return match cmd {

@@ -14,7 +14,8 @@ use std::collections::HashSet;
 use tokio::sync::watch;
 
 /// Starts answering the proxy's challenges on `page`; the receiver turns
-/// true when the proxy refuses the credentials. Ends with the page.
+/// true when the proxy refuses the credentials, or, for a proxy given
+/// without any, at its first challenge (it wants some). Ends with the page.
 pub async fn answer(page: &Page, proxy: &Proxy) -> Result<watch::Receiver<bool>, String> {
     let mut challenges = page
         .event_listener::<EventAuthRequired>()
@@ -27,11 +28,12 @@ pub async fn answer(page: &Page, proxy: &Proxy) -> Result<watch::Receiver<bool>,
     .await
     .map_err(|e| e.to_string())?;
     let (refused_tx, refused) = watch::channel(false);
+    let has_credentials = proxy.user.is_some();
     tokio::spawn(async move {
         let mut answered: HashSet<String> = HashSet::new();
         while let Some(ev) = challenges.next().await {
             let from_proxy = ev.auth_challenge.source == Some(AuthChallengeSource::Proxy);
-            if from_proxy && !answered.insert(ev.request_id.inner().clone()) {
+            if from_proxy && (!has_credentials || !answered.insert(ev.request_id.inner().clone())) {
                 let _ = refused_tx.send(true);
             }
         }

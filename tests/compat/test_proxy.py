@@ -23,9 +23,10 @@ class Proxy:
         self.dir = tempfile.mkdtemp(prefix="wabridge-proxy-")
         exe = os.path.join(os.path.dirname(sys.executable), "proxy")
         self.log = open(os.path.join(self.dir, "proxy.log"), "wb")
+        auth = ["--basic-auth", f"{user}:{password}"] if user else []
         self.proc = subprocess.Popen(
-            [exe, "--hostname", "127.0.0.1", "--port", str(self.port),
-             "--basic-auth", f"{user}:{password}", "--num-workers", "1", "--num-acceptors", "1"],
+            [exe, "--hostname", "127.0.0.1", "--port", str(self.port), *auth,
+             "--num-workers", "1", "--num-acceptors", "1"],
             stdout=self.log, stderr=subprocess.STDOUT)
         eventually("the proxy to listen", self._up, 30)
 
@@ -109,6 +110,22 @@ def test_wrong_credentials_or_a_dead_proxy_are_proxy_failed():
         assert s["error_code"] == "PROXY_FAILED", s
         assert "refused" in s["error"], s
         assert "not-it" not in str(s)
+
+        # A proxy that wants credentials, given none: said so, not served
+        # its 407 as the page.
+        r = n.post("/api/sessions", json={"id": "bare", "proxy": f"http://127.0.0.1:{proxy.port}"})
+        assert r.status_code == 201, r.text
+        s = eventually("PROXY_FAILED", lambda: (lambda s: s if s["status"] == "FAILED" else None)(status(n, "bare")), 60)
+        assert s["error_code"] == "PROXY_FAILED", s
+        assert "asks for a user and password" in s["error"], s
+        # One that wants none serves as before.
+        open_proxy = Proxy(user=None)
+        try:
+            r = n.post("/api/sessions", json={"id": "open", "proxy": f"http://127.0.0.1:{open_proxy.port}"})
+            assert r.status_code == 201, r.text
+            eventually("a QR through the open proxy", lambda: status(n, "open")["status"] == "SCAN_QR", 60)
+        finally:
+            open_proxy.stop()
 
         dead = free_port()
         r = n.post("/api/sessions", json={"id": "dead", "proxy": f"http://127.0.0.1:{dead}"})
