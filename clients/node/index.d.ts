@@ -1,6 +1,10 @@
 // Type declarations of wabridge-client: the whatsapp-web.js surface it
 // offers, with whatsapp-web.js's names and parameters (checked against the
 // pinned whatsapp-web.js declarations by test/contract.test.mjs).
+//
+// Members marked @deprecated exist so that code written for
+// whatsapp-web.js loads and compiles, but wabridge cannot do them: they
+// reject with NotSupportedError.
 
 import { EventEmitter } from 'events';
 
@@ -11,9 +15,29 @@ export interface WabridgeOptions {
     key?: string;
 }
 
+/** whatsapp-web.js's options. The daemon runs the browser: the browser
+ * options are accepted and ignored. */
 export interface ClientOptions {
-    authStrategy?: LocalAuth;
+    authStrategy?: AuthStrategy;
     wabridge?: WabridgeOptions;
+    /** Ignored: the daemon runs the browser. */
+    puppeteer?: any;
+    authTimeoutMs?: number;
+    evalOnNewDoc?: Function;
+    webVersion?: string;
+    webVersionCache?: any;
+    /** After this many QRs, 'disconnected' with 'Max qrcode retries reached' (0: never). */
+    qrMaxRetries?: number;
+    takeoverOnConflict?: boolean;
+    takeoverTimeoutMs?: number;
+    userAgent?: string | false;
+    ffmpegPath?: string;
+    bypassCSP?: boolean;
+    deviceName?: string;
+    browserName?: string;
+    proxyAuthentication?: { username: string; password: string } | undefined;
+    /** Link by a pairing code (the 'code' event) instead of a QR. */
+    pairWithPhoneNumber?: { phoneNumber: string; showNotification?: boolean; intervalMs?: number };
 }
 
 export interface ContactId {
@@ -21,12 +45,18 @@ export interface ContactId {
     user: string;
     _serialized: string;
 }
+export type ChatId = ContactId;
 
-export interface ClientInfo {
+export class ClientInfo {
     wid: ContactId;
+    /** @deprecated use wid */
     me: ContactId;
+    /** @deprecated not known in multi-device */
+    phone: any;
     pushname: string;
     platform: string;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    getBatteryStatus(): Promise<any>;
 }
 
 export interface MessageId {
@@ -34,13 +64,48 @@ export interface MessageId {
     remote: string;
     id: string;
     _serialized: string;
+    /** In groups: who wrote it */
+    participant?: string;
 }
 
 export interface MessageSendOptions {
+    /** Accepted; no effect on multi-device accounts (as in whatsapp-web.js). */
+    linkPreview?: boolean;
+    sendAudioAsVoice?: boolean;
+    /** Not supported: rejects with NotSupportedError. */
+    sendVideoAsGif?: boolean;
+    /** Not supported: rejects with NotSupportedError. */
+    sendMediaAsSticker?: boolean;
+    /** Only for media that goes as a document anyway; else NotSupportedError. */
+    sendMediaAsDocument?: boolean;
+    /** Accepted and ignored: WhatsApp picks the quality. */
+    sendMediaAsHd?: boolean;
+    /** Not supported: rejects with NotSupportedError. */
+    isViewOnce?: boolean;
+    parseVCards?: boolean;
     caption?: string;
     quotedMessageId?: string;
+    /** Ids (or Contacts) the text mentions; text messages only. */
+    mentions?: Array<string | Contact> | string | Contact;
+    /** Not supported: rejects with NotSupportedError when not empty. */
+    groupMentions?: { subject: string; id: string }[];
+    /** Mark the chat read before sending (default true). */
+    sendSeen?: boolean;
+    invokedBotWid?: string;
     media?: MessageMedia;
-    sendAudioAsVoice?: boolean;
+    extra?: any;
+    stickerName?: string;
+    stickerAuthor?: string;
+    stickerCategories?: string[];
+    ignoreQuoteErrors?: boolean;
+    /** A send always waits for the daemon's answer. */
+    waitUntilMsgSent?: boolean;
+}
+
+export interface MessageEditOptions {
+    linkPreview?: boolean;
+    mentions?: string[];
+    extra?: any;
 }
 
 export interface LocationSendOptions {
@@ -55,11 +120,13 @@ export class Location {
     name?: string;
     address?: string;
     url?: string;
+    description?: string;
     constructor(latitude: number, longitude: number, options?: LocationSendOptions);
 }
 
 export interface PollSendOptions {
     allowMultipleAnswers?: boolean;
+    messageSecret?: Array<number> | undefined;
 }
 
 export class Poll {
@@ -69,17 +136,90 @@ export class Poll {
     constructor(pollName: string, pollOptions: Array<string>, options?: PollSendOptions);
 }
 
-export type MessageContent = string | MessageMedia | Location | Poll;
+/** Constructible; sending one rejects with NotSupportedError. */
+export class List {
+    body: string;
+    buttonText: string;
+    sections: Array<any>;
+    title?: string | null;
+    footer?: string | null;
+    constructor(body: string, buttonText: string, sections: Array<any>, title?: string | null, footer?: string | null);
+}
+
+/** Constructible; sending one rejects with NotSupportedError. */
+export class Buttons {
+    body: string | MessageMedia;
+    buttons: Array<any>;
+    title?: string | null;
+    footer?: string | null;
+    constructor(body: string, buttons: Array<{ id?: string; body: string }>, title?: string | null, footer?: string | null);
+}
+
+/** Constructible; sending one rejects with NotSupportedError. */
+export class ScheduledEvent {
+    name: string;
+    startTimeTs: number;
+    eventSendOptions: any;
+    constructor(name: string, startTime: Date, options?: any);
+}
+
+export type MessageContent = string | MessageMedia | Location | Poll | Contact | Contact[] | List | Buttons | ScheduledEvent;
 
 export interface MessageSearchOptions {
     limit?: number;
     fromMe?: boolean;
 }
 
-export type WAState = string;
+export type WAState = 'CONFLICT' | 'CONNECTED' | 'DEPRECATED_VERSION' | 'OPENING' | 'PAIRING' | 'PROXYBLOCK'
+    | 'SMB_TOS_BLOCK' | 'TIMEOUT' | 'TOS_BLOCK' | 'UNLAUNCHED' | 'UNPAIRED' | 'UNPAIRED_IDLE';
+export const WAState: { [K in WAState]: K };
 
-export class LocalAuth {
-    constructor(options?: { clientId?: string, dataPath?: string });
+export type MessageAck = -1 | 0 | 1 | 2 | 3 | 4;
+export const MessageAck: { ACK_ERROR: -1; ACK_PENDING: 0; ACK_SERVER: 1; ACK_DEVICE: 2; ACK_READ: 3; ACK_PLAYED: 4 };
+
+export type MessageTypes = string;
+export const MessageTypes: { [name: string]: string };
+export type GroupNotificationTypes = string;
+export const GroupNotificationTypes: { [name: string]: string };
+export const ChatTypes: { SOLO: 'solo'; GROUP: 'group'; UNKNOWN: 'unknown' };
+export const Status: { INITIALIZING: 0; AUTHENTICATING: 1; READY: 3 };
+export const Events: {
+    AUTHENTICATED: 'authenticated'; AUTHENTICATION_FAILURE: 'auth_failure'; READY: 'ready';
+    CHAT_REMOVED: 'chat_removed'; CHAT_ARCHIVED: 'chat_archived'; MESSAGE_RECEIVED: 'message';
+    MESSAGE_CIPHERTEXT: 'message_ciphertext'; MESSAGE_CIPHERTEXT_FAILED: 'message_ciphertext_failed';
+    MESSAGE_CREATE: 'message_create'; MESSAGE_REVOKED_EVERYONE: 'message_revoke_everyone';
+    MESSAGE_REVOKED_ME: 'message_revoke_me'; MESSAGE_ACK: 'message_ack'; MESSAGE_EDIT: 'message_edit';
+    UNREAD_COUNT: 'unread_count'; MESSAGE_REACTION: 'message_reaction'; MEDIA_UPLOADED: 'media_uploaded';
+    CONTACT_CHANGED: 'contact_changed'; GROUP_JOIN: 'group_join'; GROUP_LEAVE: 'group_leave';
+    GROUP_ADMIN_CHANGED: 'group_admin_changed'; GROUP_MEMBERSHIP_REQUEST: 'group_membership_request';
+    GROUP_UPDATE: 'group_update'; QR_RECEIVED: 'qr'; CODE_RECEIVED: 'code'; LOADING_SCREEN: 'loading_screen';
+    DISCONNECTED: 'disconnected'; STATE_CHANGED: 'change_state'; BATTERY_CHANGED: 'change_battery';
+    INCOMING_CALL: 'call'; REMOTE_SESSION_SAVED: 'remote_session_saved'; VOTE_UPDATE: 'vote_update';
+};
+export const WhatsWebURL: string;
+export const DefaultOptions: ClientOptions;
+export const version: string;
+
+export abstract class AuthStrategy {
+    clientId?: string;
+    dataPath?: string;
+}
+
+/** The daemon session "session". */
+export class NoAuth extends AuthStrategy {}
+
+/** clientId names the daemon session. */
+export class LocalAuth extends AuthStrategy {
+    public clientId?: string;
+    public dataPath?: string;
+    constructor(options?: { clientId?: string; dataPath?: string; rmMaxRetries?: number });
+}
+
+/** clientId names the daemon session; the store is not used (the daemon keeps the link). */
+export class RemoteAuth extends AuthStrategy {
+    public clientId?: string;
+    public dataPath?: string;
+    constructor(options?: { store?: any; clientId?: string; dataPath?: string; backupSyncIntervalMs?: number; rmMaxRetries?: number });
 }
 
 export class MessageMedia {
@@ -89,62 +229,330 @@ export class MessageMedia {
     filesize?: number | null;
     constructor(mimetype: string, data: string, filename?: string | null, filesize?: number | null);
     static fromFilePath: (filePath: string) => MessageMedia;
-    static fromUrl: (url: string, options?: { reqOptions?: any, filename?: string }) => Promise<MessageMedia>;
+    static fromUrl: (url: string, options?: { client?: Client; filename?: string; unsafeMime?: boolean; reqOptions?: any }) => Promise<MessageMedia>;
 }
+
+export interface CreateGroupOptions {
+    messageTimer?: number;
+    parentGroupId?: string;
+    autoSendInviteV4?: boolean;
+    comment?: string;
+    memberAddMode?: boolean;
+    membershipApprovalMode?: boolean;
+    isRestrict?: boolean;
+    isAnnounce?: boolean;
+}
+
+export interface CreateGroupResult {
+    title: string;
+    gid: ChatId;
+    participants: {
+        [participantId: string]: { statusCode: number; message: string; isGroupCreator: boolean; isInviteV4Sent: boolean };
+    };
+}
+
+export interface GroupNotification {
+    author: string;
+    body: string;
+    chatId: string;
+    id: object;
+    recipientIds: string[];
+    timestamp: number;
+    type: GroupNotificationTypes;
+    getChat: () => Promise<Chat>;
+    getContact: () => Promise<Contact>;
+    getRecipients: () => Promise<Contact[]>;
+    reply: (content: MessageContent, options?: MessageSendOptions) => Promise<Message>;
+}
+
+export class Reaction {
+    id: MessageId;
+    orphan: number;
+    orphanReason?: string;
+    timestamp: number;
+    reaction: string;
+    read: boolean;
+    msgId: MessageId;
+    senderId: string;
+    ack?: number;
+}
+
+export type ReactionList = {
+    id: string;
+    aggregateEmoji: string;
+    hasReactionByMe: boolean;
+    senders: Array<Reaction>;
+};
+
+export interface SelectedPollOption {
+    name: string;
+    /** The option's index in the poll */
+    localId: number;
+}
+
+export interface PollVote {
+    voter: string;
+    selectedOptions: SelectedPollOption[];
+    /** unix ms */
+    interractedAtTs: number;
+    parentMessage: Message;
+}
+
+export interface AddParticipantsResult {
+    [participantId: string]: { code: number; message: string; isInviteV4Sent: boolean };
+}
+
+export type GroupParticipant = {
+    id: ContactId;
+    isAdmin: boolean;
+    isSuperAdmin: boolean;
+};
 
 export class Client extends EventEmitter {
     constructor(options: ClientOptions);
     info: ClientInfo;
+    /** Always undefined: the daemon runs the browser. */
+    pupPage?: any;
+    pupBrowser?: any;
+
     initialize(): Promise<void>;
     destroy(): Promise<void>;
     logout(): Promise<void>;
     sendMessage(chatId: string, content: MessageContent, options?: MessageSendOptions): Promise<Message>;
+    sendReaction(messageId: string, reaction: string): Promise<void>;
     getProfilePicUrl(contactId: string): Promise<string>;
     getChats(): Promise<Chat[]>;
     getChatById(chatId: string): Promise<Chat>;
     getContactById(contactId: string): Promise<Contact>;
+    /** The people of one-to-one chats */
+    getContacts(): Promise<Contact[]>;
+    getMessageById(messageId: string): Promise<Message>;
+    getPollVotes(messageId: string): Promise<PollVote[]>;
+    getCommonGroups(contactId: string): Promise<ChatId[]>;
     sendSeen(chatId: string): Promise<boolean>;
+    sendPresenceAvailable(): Promise<void>;
+    sendPresenceUnavailable(): Promise<void>;
     getState(): Promise<WAState>;
+    getWWebVersion(): Promise<string>;
     getNumberId(number: string): Promise<ContactId | null>;
     isRegisteredUser(contactId: string): Promise<boolean>;
+    createGroup(title: string, participants?: string | Contact | Contact[] | string[], options?: CreateGroupOptions): Promise<CreateGroupResult | string>;
+    acceptInvite(inviteCode: string): Promise<string>;
+    requestPairingCode(phoneNumber: string, showNotification?: boolean, intervalMs?: number): Promise<string>;
+
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    acceptChannelAdminInvite(channelId: string): Promise<boolean>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    revokeChannelAdminInvite(channelId: string, userId: string): Promise<boolean>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    demoteChannelAdmin(channelId: string, userId: string): Promise<boolean>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    acceptGroupV4Invite(inviteV4: any): Promise<{ status: number }>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    getInviteInfo(inviteCode: string): Promise<object>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    archiveChat(chatId: string): Promise<boolean>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    pinChat(chatId: string): Promise<boolean>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    unpinChat(chatId: string): Promise<boolean>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    createChannel(title: string, options?: any): Promise<any>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    deleteChannel(channelId: string): Promise<boolean>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    subscribeToChannel(channelId: string): Promise<boolean>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    unsubscribeFromChannel(channelId: string, options?: any): Promise<boolean>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    searchChannels(searchOptions: any): Promise<Array<any>>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    getBlockedContacts(): Promise<Contact[]>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    getChannelByInviteCode(inviteCode: string): Promise<any>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    getChannels(): Promise<any[]>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    getPinnedMessages(chatId: string): Promise<Message[]>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    getCountryCode(number: string): Promise<string>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    getFormattedNumber(number: string): Promise<string>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    getLabels(): Promise<any[]>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    getBroadcasts(): Promise<any[]>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    getBroadcastById(contactId: string): Promise<any>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    revokeStatusMessage(messageId: string): Promise<void>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    addOrRemoveLabels(labelIds: Array<number | string>, chatIds: Array<string>): Promise<void>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    getLabelById(labelId: string): Promise<any>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    getChatLabels(chatId: string): Promise<any[]>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    getChatsByLabelId(labelId: string): Promise<Chat[]>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    muteChat(chatId: string, unmuteDate?: Date): Promise<{ isMuted: boolean; muteExpiration: number }>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    cancelPairingCode(): Promise<void>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    resetState(): Promise<void>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    sendChannelAdminInvite(chatId: string, channelId: string, options?: { comment?: string }): Promise<boolean>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    searchMessages(query: string, options?: { chatId?: string; page?: number; limit?: number }): Promise<Message[]>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    markChatUnread(chatId: string): Promise<void>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    setStatus(status: string): Promise<void>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    setDisplayName(displayName: string): Promise<boolean>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    setAutoDownloadAudio(flag: boolean): Promise<void>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    setAutoDownloadDocuments(flag: boolean): Promise<void>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    setAutoDownloadPhotos(flag: boolean): Promise<void>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    setAutoDownloadVideos(flag: boolean): Promise<void>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    setBackgroundSync(flag: boolean): Promise<void>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    getContactDeviceCount(userId: string): Promise<number>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    syncHistory(chatId: string): Promise<boolean>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    saveOrEditAddressbookContact(phoneNumber: string, firstName: string, lastName: string, syncToAddressbook?: boolean): Promise<void>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    addOrEditCustomerNote(userId: string, note: string): Promise<void>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    getCustomerNote(userId: string): Promise<any>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    deleteAddressbookContact(phoneNumber: string): Promise<void>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    getContactLidAndPhone(userIds: string[]): Promise<{ lid: string; pn: string }[]>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    unarchiveChat(chatId: string): Promise<boolean>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    unmuteChat(chatId: string): Promise<{ isMuted: boolean; muteExpiration: number }>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    setProfilePicture(media: MessageMedia): Promise<boolean>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    deleteProfilePicture(): Promise<boolean>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    createCallLink(startTime: Date, callType: string): Promise<string>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    sendResponseToScheduledEvent(response: number, eventMessageId: string): Promise<boolean>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    getGroupMembershipRequests(groupId: string): Promise<Array<any>>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    approveGroupMembershipRequests(groupId: string, options: any): Promise<Array<any>>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    rejectGroupMembershipRequests(groupId: string, options: any): Promise<Array<any>>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    transferChannelOwnership(channelId: string, newOwnerId: string, options?: any): Promise<boolean>;
 
     on(event: 'qr', listener: (qr: string) => void): this;
+    on(event: 'code', listener: (code: string) => void): this;
     on(event: 'authenticated', listener: () => void): this;
     on(event: 'ready', listener: () => void): this;
     on(event: 'message', listener: (message: Message) => void): this;
     on(event: 'message_create', listener: (message: Message) => void): this;
-    on(event: 'message_ack', listener: (message: Message, ack: number) => void): this;
+    on(event: 'message_ack', listener: (message: Message, ack: MessageAck) => void): this;
     on(event: 'message_revoke_everyone', listener: (message: Message, revoked_msg?: Message | null) => void): this;
+    on(event: 'message_edit', listener: (message: Message, newBody: String, prevBody: String) => void): this;
+    on(event: 'message_reaction', listener: (reaction: Reaction) => void): this;
+    on(event: 'vote_update', listener: (vote: PollVote) => void): this;
+    on(event: 'group_join', listener: (notification: GroupNotification) => void): this;
+    on(event: 'group_leave', listener: (notification: GroupNotification) => void): this;
+    on(event: 'group_update', listener: (notification: GroupNotification) => void): this;
+    on(event: 'group_admin_changed', listener: (notification: GroupNotification) => void): this;
     on(event: 'change_state', listener: (state: WAState) => void): this;
-    on(event: 'disconnected', listener: (reason: string) => void): this;
+    on(event: 'disconnected', listener: (reason: WAState | 'LOGOUT') => void): this;
     on(event: string, listener: (...args: any) => void): this;
 }
 
 export interface Message {
     id: MessageId;
-    ack: number;
+    ack: MessageAck;
     body: string;
-    type: string;
+    type: MessageTypes;
     timestamp: number;
     from: string;
     to: string;
     author?: string;
+    deviceType: string;
     fromMe: boolean;
     hasMedia: boolean;
     hasQuotedMsg: boolean;
+    hasReaction: boolean;
+    duration: string;
     isForwarded: boolean;
+    forwardingScore: number;
     isStatus: boolean;
-    reply: (content: string | MessageMedia, chatId?: string, options?: MessageSendOptions) => Promise<Message>;
+    isStarred: boolean;
+    broadcast: boolean;
+    isGif: boolean;
+    isEphemeral: boolean;
+    /** wabridge: the sender's public name (whatsapp-web.js has it in _data.notifyName) */
+    notifyName?: string;
+    location: Location;
+    vCards: string[];
+    mentionedIds: string[];
+    /** Always empty: the daemon does not report group mentions */
+    groupMentions: { groupSubject: string; groupJid: string }[];
+    links: Array<{ link: string; isSuspicious: boolean }>;
+    latestEditSenderTimestampMs?: number;
+    pollName: string;
+    pollOptions: any;
+    allowMultipleAnswers: boolean;
+    /** The daemon's message */
+    rawData: object;
+    reload: () => Promise<Message>;
+    reply: (content: MessageContent, chatId?: string, options?: MessageSendOptions) => Promise<Message>;
     downloadMedia: () => Promise<MessageMedia>;
     getChat: () => Promise<Chat>;
     getContact: () => Promise<Contact>;
+    getMentions: () => Promise<Contact[]>;
+    getQuotedMessage: () => Promise<Message>;
+    getPollVotes: () => Promise<PollVote[]>;
+    getReactions: () => Promise<ReactionList[]>;
     react: (reaction: string) => Promise<void>;
-    edit: (content: string) => Promise<Message | null>;
-    delete: (everyone?: boolean) => Promise<void>;
+    edit: (content: MessageContent, options?: MessageEditOptions) => Promise<Message | null>;
+    /** Deletes for everyone; without `everyone` rejects with NotSupportedError */
+    delete: (everyone?: boolean, clearMedia?: boolean) => Promise<void>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    acceptGroupV4Invite: () => Promise<{ status: number }>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    getGroupMentions: () => Promise<GroupChat[] | []>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    forward: (chat: Chat | string) => Promise<void>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    star: () => Promise<void>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    unstar: () => Promise<void>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    pin: (duration: number) => Promise<boolean>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    unpin: () => Promise<boolean>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    getInfo: () => Promise<any>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    getOrder: () => Promise<any>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    getPayment: () => Promise<any>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    editScheduledEvent: (editedEventObject: any) => Promise<Message | null>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    vote: (selectedOptions: Array<string>) => Promise<void>;
 }
 
 export interface Contact {
     id: ContactId;
+    /** The phone; for a privacy id (@lid), the phone behind it when WhatsApp showed it */
     number: string;
     name?: string;
     pushname: string;
@@ -157,11 +565,30 @@ export interface Contact {
     isBusiness: boolean;
     isEnterprise: boolean;
     isBlocked: boolean;
+    labels?: string[];
+    sectionHeader: string;
+    statusMute: boolean;
+    type: string;
+    verifiedLevel?: undefined;
+    verifiedName?: undefined;
     getChat: () => Promise<Chat>;
+    getProfilePicUrl: () => Promise<string>;
+    getAbout: () => Promise<string | null>;
+    block: () => Promise<boolean>;
+    unblock: () => Promise<boolean>;
+    getCommonGroups: () => Promise<ChatId[]>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    getCountryCode(): Promise<string>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    getFormattedNumber(): Promise<string>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    getBroadcast: () => Promise<any>;
 }
 
+export interface PrivateContact extends Contact {}
+
 export interface Chat {
-    id: ContactId;
+    id: ChatId;
     name: string;
     isGroup: boolean;
     unreadCount: number;
@@ -170,14 +597,102 @@ export interface Chat {
     pinned: boolean;
     isReadOnly: boolean;
     isMuted: boolean;
-    sendMessage: (content: string | MessageMedia, options?: MessageSendOptions) => Promise<Message>;
+    muteExpiration: number;
+    isLocked: boolean;
+    /** Always undefined */
+    lastMessage: Message;
+    sendMessage: (content: MessageContent, options?: MessageSendOptions) => Promise<Message>;
     sendSeen: () => Promise<boolean>;
     fetchMessages: (searchOptions: MessageSearchOptions) => Promise<Message[]>;
     getContact: () => Promise<Contact>;
     sendStateTyping: () => Promise<void>;
     sendStateRecording: () => Promise<void>;
     clearState: () => Promise<boolean>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    archive: () => Promise<void>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    pin: () => Promise<boolean>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    unpin: () => Promise<boolean>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    clearMessages: () => Promise<boolean>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    delete: () => Promise<boolean>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    mute: (unmuteDate?: Date) => Promise<{ isMuted: boolean; muteExpiration: number }>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    unarchive: () => Promise<void>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    unmute: () => Promise<{ isMuted: boolean; muteExpiration: number }>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    markUnread: () => Promise<void>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    getLabels: () => Promise<any[]>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    changeLabels: (labelIds: Array<string | number>) => Promise<void>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    getPinnedMessages: () => Promise<Message[]>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    syncHistory: () => Promise<boolean>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    addOrEditCustomerNote: (note: string) => Promise<void>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    getCustomerNote: () => Promise<any>;
 }
 
-export const Events: { [name: string]: string };
+export interface PrivateChat extends Chat {}
+
+export interface GroupChat extends Chat {
+    owner: ContactId;
+    createdAt: Date;
+    /** Always undefined: the daemon does not report descriptions */
+    description: string;
+    participants: Array<GroupParticipant>;
+    groupMetadata: {
+        id: ChatId;
+        subject?: string;
+        owner?: ContactId;
+        creation?: number;
+        desc?: string;
+        participants: Array<GroupParticipant>;
+    };
+    addParticipants: (participantIds: string | string[], options?: any) => Promise<AddParticipantsResult | string>;
+    removeParticipants: (participantIds: string[]) => Promise<{ status: number }>;
+    setSubject: (subject: string) => Promise<boolean>;
+    getInviteCode: () => Promise<string>;
+    leave: () => Promise<void>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    promoteParticipants: (participantIds: Array<string>) => Promise<{ status: number }>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    demoteParticipants: (participantIds: Array<string>) => Promise<{ status: number }>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    setDescription: (description: string) => Promise<boolean>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    setAddMembersAdminsOnly: (adminsOnly?: boolean) => Promise<boolean>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    setMessagesAdminsOnly: (adminsOnly?: boolean) => Promise<boolean>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    setInfoAdminsOnly: (adminsOnly?: boolean) => Promise<boolean>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    getGroupMembershipRequests: () => Promise<Array<any>>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    approveGroupMembershipRequests: (options: any) => Promise<Array<any>>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    rejectGroupMembershipRequests: (options: any) => Promise<Array<any>>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    revokeInvite: () => Promise<void>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    setPicture: (media: MessageMedia) => Promise<boolean>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    deletePicture: () => Promise<boolean>;
+}
+
+// Constructors for the structures above (as whatsapp-web.js exports them).
+export const Message: { new (client: Client, data: any): Message };
+export const Chat: { new (client: Client, data: any): Chat };
+export const PrivateChat: { new (client: Client, data: any): PrivateChat };
+export const GroupChat: { new (client: Client, data: any, group?: any): GroupChat };
+export const Contact: { new (client: Client, id: string, info?: any): Contact };
+export const PrivateContact: { new (client: Client, id: string, info?: any): PrivateContact };
+
 export class NotSupportedError extends Error {}

@@ -9,40 +9,125 @@ const { EventEmitter } = require('node:events');
 const fs = require('node:fs');
 const path = require('node:path');
 
+// ---- whatsapp-web.js's constants (names and values as it exports them)
+
 const Events = {
-  QR_RECEIVED: 'qr',
   AUTHENTICATED: 'authenticated',
+  AUTHENTICATION_FAILURE: 'auth_failure',
   READY: 'ready',
+  CHAT_REMOVED: 'chat_removed',
+  CHAT_ARCHIVED: 'chat_archived',
   MESSAGE_RECEIVED: 'message',
+  MESSAGE_CIPHERTEXT: 'message_ciphertext',
+  MESSAGE_CIPHERTEXT_FAILED: 'message_ciphertext_failed',
   MESSAGE_CREATE: 'message_create',
-  MESSAGE_ACK: 'message_ack',
   MESSAGE_REVOKED_EVERYONE: 'message_revoke_everyone',
-  STATE_CHANGED: 'change_state',
+  MESSAGE_REVOKED_ME: 'message_revoke_me',
+  MESSAGE_ACK: 'message_ack',
+  MESSAGE_EDIT: 'message_edit',
+  UNREAD_COUNT: 'unread_count',
+  MESSAGE_REACTION: 'message_reaction',
+  MEDIA_UPLOADED: 'media_uploaded',
+  CONTACT_CHANGED: 'contact_changed',
+  GROUP_JOIN: 'group_join',
+  GROUP_LEAVE: 'group_leave',
+  GROUP_ADMIN_CHANGED: 'group_admin_changed',
+  GROUP_MEMBERSHIP_REQUEST: 'group_membership_request',
+  GROUP_UPDATE: 'group_update',
+  QR_RECEIVED: 'qr',
+  CODE_RECEIVED: 'code',
+  LOADING_SCREEN: 'loading_screen',
   DISCONNECTED: 'disconnected',
+  STATE_CHANGED: 'change_state',
+  BATTERY_CHANGED: 'change_battery',
+  INCOMING_CALL: 'call',
+  REMOTE_SESSION_SAVED: 'remote_session_saved',
+  VOTE_UPDATE: 'vote_update',
 };
 
-// The stream kinds each client event needs; status and QR always.
+const MessageTypes = {
+  TEXT: 'chat', AUDIO: 'audio', VOICE: 'ptt', IMAGE: 'image', ALBUM: 'album', VIDEO: 'video',
+  DOCUMENT: 'document', STICKER: 'sticker', LOCATION: 'location', CONTACT_CARD: 'vcard',
+  CONTACT_CARD_MULTI: 'multi_vcard', ORDER: 'order', REVOKED: 'revoked', PRODUCT: 'product',
+  UNKNOWN: 'unknown', GROUP_INVITE: 'groups_v4_invite', LIST: 'list', LIST_RESPONSE: 'list_response',
+  BUTTONS_RESPONSE: 'buttons_response', PAYMENT: 'payment', BROADCAST_NOTIFICATION: 'broadcast_notification',
+  CALL_LOG: 'call_log', CIPHERTEXT: 'ciphertext', DEBUG: 'debug', E2E_NOTIFICATION: 'e2e_notification',
+  GP2: 'gp2', GROUP_NOTIFICATION: 'group_notification', HSM: 'hsm', INTERACTIVE: 'interactive',
+  NATIVE_FLOW: 'native_flow', NOTIFICATION: 'notification', NOTIFICATION_TEMPLATE: 'notification_template',
+  OVERSIZED: 'oversized', PROTOCOL: 'protocol', REACTION: 'reaction', TEMPLATE_BUTTON_REPLY: 'template_button_reply',
+  POLL_CREATION: 'poll_creation', SCHEDULED_EVENT_CREATION: 'scheduled_event_creation',
+};
+
+const GroupNotificationTypes = {
+  ADD: 'add', INVITE: 'invite', REMOVE: 'remove', LEAVE: 'leave', PROMOTE: 'promote', DEMOTE: 'demote',
+  SUBJECT: 'subject', DESCRIPTION: 'description', PICTURE: 'picture', ANNOUNCE: 'announce', RESTRICT: 'restrict',
+};
+
+const ChatTypes = { SOLO: 'solo', GROUP: 'group', UNKNOWN: 'unknown' };
+
+const WAState = {
+  CONFLICT: 'CONFLICT', CONNECTED: 'CONNECTED', DEPRECATED_VERSION: 'DEPRECATED_VERSION', OPENING: 'OPENING',
+  PAIRING: 'PAIRING', PROXYBLOCK: 'PROXYBLOCK', SMB_TOS_BLOCK: 'SMB_TOS_BLOCK', TIMEOUT: 'TIMEOUT',
+  TOS_BLOCK: 'TOS_BLOCK', UNLAUNCHED: 'UNLAUNCHED', UNPAIRED: 'UNPAIRED', UNPAIRED_IDLE: 'UNPAIRED_IDLE',
+};
+
+const MessageAck = { ACK_ERROR: -1, ACK_PENDING: 0, ACK_SERVER: 1, ACK_DEVICE: 2, ACK_READ: 3, ACK_PLAYED: 4 };
+
+const Status = { INITIALIZING: 0, AUTHENTICATING: 1, READY: 3 };
+
+const WhatsWebURL = 'https://web.whatsapp.com/';
+
+// Accepted for compatibility; the daemon runs the browser, so none applies.
+const DefaultOptions = {
+  puppeteer: { headless: true, defaultViewport: null },
+  webVersionCache: { type: 'local' },
+  authTimeoutMs: 0,
+  qrMaxRetries: 0,
+  takeoverOnConflict: false,
+  takeoverTimeoutMs: 0,
+  ffmpegPath: 'ffmpeg',
+  bypassCSP: false,
+  proxyAuthentication: undefined,
+  pairWithPhoneNumber: { phoneNumber: '', showNotification: true, intervalMs: 180000 },
+};
+
+// The daemon's stream kind behind each client event (status and QR always).
 const KINDS = {
   message: 'message',
   message_create: 'message.any',
   message_ack: 'message.ack',
   message_revoke_everyone: 'message.revoked',
+  message_edit: 'message.edited',
+  message_reaction: 'message.reaction',
+  vote_update: 'message.poll_vote',
+  group_join: 'group.join',
+  group_leave: 'group.leave',
+  group_update: 'group.update',
+  group_admin_changed: 'group.update',
+  code: 'session.pairing_code',
 };
 
 const ACK = { failed: -1, pending: 0, sent: 1, delivered: 2, read: 3, played: 4 };
+
+// The daemon's message types, as whatsapp-web.js names them.
 const TYPES = {
-  text: 'chat', image: 'image', video: 'video', audio: 'audio', ptt: 'ptt', document: 'document', sticker: 'sticker',
-  location: 'location', contact: 'vcard', poll: 'poll_creation',
+  text: 'chat', image: 'image', video: 'video', audio: 'audio', ptt: 'ptt', document: 'document',
+  sticker: 'sticker', location: 'location', contact: 'vcard', poll: 'poll_creation', other: 'unknown',
 };
 
+// The group event actions, as whatsapp-web.js's notification types.
+const GROUP_ACTIONS = { join: 'invite', leaver: 'leave' };
+
 // whatsapp-web.js's WAState for a wabridge status.
-function waState(status) {
+function waState(status, view) {
   switch (status) {
-    case 'CONNECTED': return 'CONNECTED';
-    case 'STARTING': return 'OPENING';
-    case 'SCAN_QR': case 'LOGGED_OUT': return 'UNPAIRED';
-    case 'DISCONNECTED': return 'TIMEOUT';
-    default: return 'UNLAUNCHED';
+    case 'CONNECTED': return WAState.CONNECTED;
+    case 'STARTING': return WAState.OPENING;
+    case 'SCAN_QR': case 'LOGGED_OUT': return WAState.UNPAIRED;
+    case 'DISCONNECTED': return WAState.TIMEOUT;
+    case 'INCOMPATIBLE': return WAState.DEPRECATED_VERSION;
+    case 'FAILED': return view && view.error_code === 'PROXY_FAILED' ? WAState.PROXYBLOCK : WAState.UNLAUNCHED;
+    default: return WAState.UNLAUNCHED;
   }
 }
 
@@ -53,23 +138,79 @@ class NotSupportedError extends Error {
   }
 }
 
+// Gives each named method of cls a body that rejects with NotSupportedError,
+// so that calling what wabridge cannot do says so instead of a TypeError.
+function unsupported(cls, label, names) {
+  for (const name of names) {
+    if (Object.prototype.hasOwnProperty.call(cls.prototype, name)) continue;
+    Object.defineProperty(cls.prototype, name, {
+      value: function () { return Promise.reject(new NotSupportedError(`${label}.${name}`)); },
+      writable: true, configurable: true,
+    });
+  }
+}
+
 function widObj(s) {
   const [user, server] = String(s).split('@');
   return { server: server || 'c.us', user, _serialized: `${user}@${server || 'c.us'}` };
 }
 
-// whatsapp-web.js ids: "15551234567@c.us"; wabridge takes them as they are.
-function chatId(id) {
+// whatsapp-web.js ids: "15551234567@c.us" or an object with _serialized;
+// wabridge takes them as they are.
+function serialized(id) {
   return typeof id === 'object' && id ? id._serialized : String(id);
 }
 
-class LocalAuth {
-  // clientId names the wabridge session (whatsapp-web.js: the profile dir).
+// A message id "true_<chat>_<id>" (in groups "..._<participant>") as
+// whatsapp-web.js's MessageId.
+function msgKey(s, chat) {
+  const str = String(s);
+  const parts = str.split('_');
+  if (parts.length >= 3 && (parts[0] === 'true' || parts[0] === 'false')) {
+    const key = { fromMe: parts[0] === 'true', remote: parts[1], id: parts[2], _serialized: str };
+    if (parts.length > 3) key.participant = parts.slice(3).join('_');
+    return key;
+  }
+  return { fromMe: false, remote: chat, id: str, _serialized: str };
+}
+
+// The kind the daemon sends media as (core/media.rs): WhatsApp shows webp
+// images and everything that is not a photo, video or audio as a document.
+function mediaKind(mimetype) {
+  const m = String(mimetype || '').split(';')[0].trim().toLowerCase();
+  const top = m.split('/')[0];
+  if (top === 'image' && m !== 'image/webp') return 'image';
+  if (top === 'video' || top === 'audio') return top;
+  return 'document';
+}
+
+// ---- auth strategies: each names the daemon session
+
+class BaseAuthStrategy {
   constructor(options = {}) {
     this.clientId = options.clientId;
     this.dataPath = options.dataPath;
   }
 }
+
+// clientId names the wabridge session (whatsapp-web.js: the profile dir).
+class LocalAuth extends BaseAuthStrategy {}
+
+// The session "session"; the daemon keeps its link (no new scan each start).
+class NoAuth extends BaseAuthStrategy {
+  constructor() { super({}); }
+}
+
+// clientId names the session; the store is not used: the daemon keeps the link.
+class RemoteAuth extends BaseAuthStrategy {
+  constructor(options = {}) {
+    super(options);
+    this.store = options.store;
+    this.backupSyncIntervalMs = options.backupSyncIntervalMs;
+  }
+}
+
+// ---- things to send
 
 class MessageMedia {
   constructor(mimetype, data, filename, filesize) {
@@ -90,18 +231,35 @@ class MessageMedia {
     const r = await fetch(url, options.reqOptions);
     if (!r.ok) throw new Error(`could not fetch ${url}: ${r.status}`);
     const buf = Buffer.from(await r.arrayBuffer());
-    const mime = (r.headers.get('content-type') || 'application/octet-stream').split(';')[0];
+    let mime = (r.headers.get('content-type') || '').split(';')[0];
+    if (!mime) {
+      if (!options.unsafeMime) throw new Error('Unable to determine MIME type using URL. Set unsafeMime to true to download it anyway.');
+      mime = 'application/octet-stream';
+    }
     const name = options.filename || decodeURIComponent(new URL(url).pathname.split('/').pop() || '') || undefined;
     return new MessageMedia(mime, buf.toString('base64'), name, buf.length);
   }
 }
 
 const MIME = {
-  png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', gif: 'image/gif', webp: 'image/webp',
-  mp4: 'video/mp4', mp3: 'audio/mpeg', ogg: 'audio/ogg', pdf: 'application/pdf', txt: 'text/plain',
+  png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', gif: 'image/gif', webp: 'image/webp', bmp: 'image/bmp',
+  svg: 'image/svg+xml', heic: 'image/heic', tif: 'image/tiff', tiff: 'image/tiff',
+  mp4: 'video/mp4', m4v: 'video/mp4', mov: 'video/quicktime', webm: 'video/webm', mkv: 'video/x-matroska',
+  avi: 'video/x-msvideo', '3gp': 'video/3gpp',
+  mp3: 'audio/mpeg', ogg: 'audio/ogg', oga: 'audio/ogg', opus: 'audio/ogg', m4a: 'audio/mp4', aac: 'audio/aac',
+  wav: 'audio/wav', flac: 'audio/flac', amr: 'audio/amr',
+  pdf: 'application/pdf', txt: 'text/plain', csv: 'text/csv', json: 'application/json', xml: 'application/xml',
+  html: 'text/html', htm: 'text/html', rtf: 'application/rtf', vcf: 'text/vcard',
+  zip: 'application/zip', rar: 'application/vnd.rar', '7z': 'application/x-7z-compressed', gz: 'application/gzip',
+  tar: 'application/x-tar', apk: 'application/vnd.android.package-archive', epub: 'application/epub+zip',
+  doc: 'application/msword', docx: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+  xls: 'application/vnd.ms-excel', xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+  ppt: 'application/vnd.ms-powerpoint', pptx: 'application/vnd.openxmlformats-officedocument.presentationml.presentation',
+  odt: 'application/vnd.oasis.opendocument.text', ods: 'application/vnd.oasis.opendocument.spreadsheet',
+  odp: 'application/vnd.oasis.opendocument.presentation',
 };
 
-// A place to send, as whatsapp-web.js's Location.
+// A place, as whatsapp-web.js's Location.
 class Location {
   constructor(latitude, longitude, options = {}) {
     this.latitude = latitude;
@@ -109,6 +267,7 @@ class Location {
     this.name = options.name;
     this.address = options.address;
     this.url = options.url;
+    this.description = this.name && this.address ? `${this.name}\n${this.address}` : this.name || this.address || '';
   }
 }
 
@@ -121,28 +280,114 @@ class Poll {
   }
 }
 
+// Constructible like whatsapp-web.js's, so bot code loads; sending one
+// rejects with NotSupportedError (WhatsApp Web cannot send them from a
+// linked device, and wabridge has no scheduled events).
+class List {
+  constructor(body, buttonText, sections, title, footer) {
+    Object.assign(this, { body, buttonText, sections, title, footer });
+  }
+}
+class Buttons {
+  constructor(body, buttons, title, footer) {
+    Object.assign(this, { body, buttons, title, footer });
+  }
+}
+class ScheduledEvent {
+  constructor(name, startTime, options = {}) {
+    this.name = name;
+    this.startTimeTs = Math.floor(new Date(startTime).getTime() / 1000);
+    this.eventSendOptions = options;
+  }
+}
+
+// ---- what the client reports
+
+class ClientInfo {
+  constructor(s) {
+    this.wid = widObj(s.me.id);
+    this.me = this.wid;
+    this.pushname = s.me.name || undefined;
+    this.platform = s.platform || undefined;
+    this.phone = undefined;
+  }
+
+  getBatteryStatus() {
+    return Promise.reject(new NotSupportedError('ClientInfo.getBatteryStatus'));
+  }
+}
+
 class Contact {
-  constructor(client, id, name) {
+  // info: what is known of the person: {name, pushname, phone, isBlocked,
+  // isBusiness}; a string is taken as the name.
+  constructor(client, id, info = {}) {
+    if (typeof info === 'string') info = { pushname: info };
     this.client = client;
     this.id = widObj(id);
-    this.number = this.id.user;
-    this.name = name || undefined;
-    this.pushname = name || undefined;
-    this.shortName = name || undefined;
+    const lid = this.id.server === 'lid';
+    // A privacy id hides the phone; WhatsApp may have shown it to us.
+    this.number = lid ? info.phone || undefined : this.id.user;
+    this.name = info.name || undefined;
+    this.pushname = info.pushname || undefined;
+    this.shortName = undefined;
     this.isMe = client.info ? client.info.wid._serialized === this.id._serialized : false;
-    this.isUser = this.id.server === 'c.us';
+    this.isUser = this.id.server === 'c.us' || lid;
     this.isGroup = this.id.server === 'g.us';
-    this.isWAContact = true;
+    this.isWAContact = !this.isGroup;
     this.isMyContact = false;
-    this.isBusiness = false;
+    this.isBusiness = !!info.isBusiness;
     this.isEnterprise = false;
-    this.isBlocked = false;
+    this.isBlocked = !!info.isBlocked;
+    this.labels = [];
+    this.sectionHeader = undefined;
+    this.statusMute = false;
+    this.type = 'in';
+    this.verifiedLevel = undefined;
+    this.verifiedName = undefined;
   }
 
   async getChat() {
     return this.client.getChatById(this.id._serialized);
   }
+
+  // The profile (about, picture, business, blocked); it also tells
+  // isBlocked and isBusiness, which a Contact does not know until asked.
+  async _profile() {
+    const p = await this.client._profile(this.id._serialized);
+    this.isBlocked = !!p.blocked;
+    this.isBusiness = !!p.business;
+    return p;
+  }
+
+  async getProfilePicUrl() {
+    return (await this._profile()).picture_url || undefined;
+  }
+
+  // The "about" text, or null when WhatsApp does not show it.
+  async getAbout() {
+    return (await this._profile()).about || null;
+  }
+
+  async block() {
+    await this.client._api('POST', `/contacts/${encodeURIComponent(this.id._serialized)}/block`);
+    this.isBlocked = true;
+    return true;
+  }
+
+  async unblock() {
+    await this.client._api('POST', `/contacts/${encodeURIComponent(this.id._serialized)}/unblock`);
+    this.isBlocked = false;
+    return true;
+  }
+
+  async getCommonGroups() {
+    return this.client.getCommonGroups(this.id._serialized);
+  }
 }
+
+class PrivateContact extends Contact {}
+
+// ---- chats
 
 class Chat {
   constructor(client, data) {
@@ -156,6 +401,9 @@ class Chat {
     this.pinned = false;
     this.isReadOnly = false;
     this.isMuted = false;
+    this.muteExpiration = 0;
+    this.isLocked = false;
+    this.lastMessage = undefined;
   }
 
   async sendMessage(content, options) {
@@ -168,7 +416,7 @@ class Chat {
 
   // Oldest first, like whatsapp-web.js; from the daemon's message store.
   async fetchMessages(searchOptions = {}) {
-    const limit = Math.min(Math.max(searchOptions.limit || 50, 1), 500);
+    const limit = Math.min(Math.max(Number(searchOptions.limit) || 50, 1), 500);
     const q = new URLSearchParams({ chat: this.id._serialized, limit: String(limit) });
     const r = await this.client._api('GET', `/messages?${q}`);
     let msgs = r.messages.map((m) => new Message(this.client, m));
@@ -194,46 +442,173 @@ class Chat {
   }
 }
 
+class PrivateChat extends Chat {}
+
+// whatsapp-web.js's answers for adding people (GroupChat.addParticipants).
+const ADD_RESULTS = {
+  200: 'The participant was added successfully',
+  404: 'The phone number is not registered on WhatsApp',
+  409: 'The participant is already a group member',
+};
+const NOT_ADMIN_ADD = 'AddParticipantsError: You have no admin rights to add a participant to a group';
+
+class GroupChat extends Chat {
+  // group: the daemon's Group {id, subject, owner, created, participants}.
+  constructor(client, data, group) {
+    super(client, { ...data, name: (group && group.subject) || data.name });
+    this.isGroup = true;
+    this._setGroup(group || { id: data.id, participants: [] });
+  }
+
+  _setGroup(g) {
+    this.groupMetadata = {
+      id: widObj(g.id),
+      subject: g.subject || undefined,
+      owner: g.owner ? widObj(g.owner) : undefined,
+      creation: g.created || undefined,
+      desc: undefined,
+      participants: (g.participants || []).map((p) => ({ id: widObj(p.id), isAdmin: !!p.admin, isSuperAdmin: !!p.super_admin })),
+    };
+    if (g.subject) this.name = g.subject;
+  }
+
+  get owner() { return this.groupMetadata.owner; }
+  get createdAt() { return this.groupMetadata.creation ? new Date(this.groupMetadata.creation * 1000) : undefined; }
+  get description() { return this.groupMetadata.desc; }
+  get participants() { return this.groupMetadata.participants; }
+
+  _path() {
+    return `/groups/${encodeURIComponent(this.id._serialized)}`;
+  }
+
+  // Per person: 200 added, 409 already in, 404 not on WhatsApp, as
+  // whatsapp-web.js answers; its sentence when this account is no admin.
+  async addParticipants(participantIds, options = {}) { // eslint-disable-line no-unused-vars
+    const ids = (Array.isArray(participantIds) ? participantIds : [participantIds]).map(serialized);
+    const before = new Set(this.participants.map((p) => p.id._serialized));
+    let g;
+    try {
+      g = await this.client._api('POST', `${this._path()}/participants`, { add: ids });
+    } catch (e) {
+      if (e.code === 'not_group_admin') return NOT_ADMIN_ADD;
+      if (e.code !== 'not_on_whatsapp') throw e;
+      g = await this.client._api('GET', this._path());
+    }
+    this._setGroup(g);
+    const after = new Set(this.participants.map((p) => p.id._serialized));
+    const out = {};
+    for (const id of ids) {
+      const code = before.has(id) ? 409 : after.has(id) ? 200 : 404;
+      out[id] = { code, message: ADD_RESULTS[code], isInviteV4Sent: false };
+    }
+    return out;
+  }
+
+  async removeParticipants(participantIds) {
+    const ids = (Array.isArray(participantIds) ? participantIds : [participantIds]).map(serialized);
+    this._setGroup(await this.client._api('POST', `${this._path()}/participants`, { remove: ids }));
+    return { status: 200 };
+  }
+
+  // false when WhatsApp refuses (as whatsapp-web.js answers).
+  async setSubject(subject) {
+    try {
+      await this.client._api('PUT', `${this._path()}/subject`, { subject });
+    } catch (e) {
+      if (e.code === 'not_group_admin' || e.status === 502) return false;
+      throw e;
+    }
+    this.name = subject;
+    this.groupMetadata.subject = subject;
+    return true;
+  }
+
+  async getInviteCode() {
+    return (await this.client._api('GET', `${this._path()}/invite`)).code;
+  }
+
+  async leave() {
+    await this.client._api('POST', `${this._path()}/leave`);
+  }
+}
+
+// ---- messages
+
 class Message {
   constructor(client, m) {
     this.client = client;
-    this._data = m;
-    const [fromMe, remote, ...rest] = String(m.id).split('_');
-    this.id = { fromMe: fromMe === 'true', remote: m.chat || remote, id: rest.join('_'), _serialized: m.id };
+    this._patch(m);
+  }
+
+  _patch(m) {
+    // Bots written for whatsapp-web.js read the sender's name here.
+    this._data = { ...m, notifyName: (m.sender && m.sender.name) || undefined };
+    const me = this.client.info && this.client.info.wid._serialized;
+    this.id = msgKey(m.id, m.chat);
+    if (m.chat) this.id.remote = m.chat;
     this.ack = typeof m.ack === 'number' ? m.ack : ACK[m.ack] ?? 0;
-    this.body = m.text || m.caption || '';
-    this.type = TYPES[m.type] || 'unknown';
+    this.fromMe = m.from_me !== undefined ? !!m.from_me : this.id.fromMe;
+    const revoked = !!m.revoked;
+    this.type = revoked ? 'revoked' : TYPES[m.type] || 'unknown';
+    if (this.type === 'vcard' && m.vcards && m.vcards.length > 1) this.type = 'multi_vcard';
+    this.body = revoked ? '' : m.text || m.caption || (m.poll && m.poll.name) || (this.type === 'vcard' && m.vcards ? m.vcards[0] : '') || '';
     this.timestamp = m.timestamp;
-    this.fromMe = !!m.from_me;
-    this.from = m.from_me ? m.from || (client.info && client.info.wid._serialized) : m.from || m.chat;
-    this.to = m.from_me ? m.chat : m.to || (client.info && client.info.wid._serialized);
-    this.author = m.chat && m.chat.endsWith('@g.us') && m.sender && m.sender.phone ? `${m.sender.phone}@c.us` : undefined;
-    this.hasMedia = !!m.media;
+    const chat = m.chat || this.id.remote;
+    this.from = this.fromMe ? m.from || me : m.from || chat;
+    this.to = this.fromMe ? chat : m.to || me;
+    const s = m.sender || {};
+    // In a group, who wrote it: by phone when WhatsApp shows it.
+    this.author = !this.fromMe && chat && chat.endsWith('@g.us') ? (s.phone ? `${s.phone}@c.us` : s.lid || undefined) : undefined;
+    this.hasMedia = !!m.media && !revoked;
     this.hasQuotedMsg = !!m.reply_to;
+    this.hasReaction = !!(m.reactions && m.reactions.length);
+    const idPart = this.id.id || '';
+    this.deviceType = idPart.length > 25 ? 'android' : idPart.startsWith('3A') ? 'ios' : 'web';
     this.isForwarded = false;
-    this.isStatus = false;
-    this.notifyName = m.sender ? m.sender.name || undefined : undefined;
-    this.location = m.location
-      ? { latitude: m.location.lat, longitude: m.location.lng, name: m.location.name || undefined, address: m.location.address || undefined }
+    this.forwardingScore = 0;
+    this.isStatus = chat === 'status@broadcast';
+    this.isStarred = false;
+    this.broadcast = false;
+    this.isGif = false;
+    this.isEphemeral = false;
+    this.duration = undefined;
+    this.notifyName = s.name || undefined;
+    this.location = m.location && !revoked
+      ? new Location(m.location.lat, m.location.lng, { name: m.location.name || undefined, address: m.location.address || undefined })
       : undefined;
-    if (m.poll) {
-      this.pollName = m.poll.name;
-      this.pollOptions = m.poll.options.map((name, localId) => ({ name, localId }));
-    }
-    if (m.vcards) this.vCards = m.vcards;
+    this.vCards = (!revoked && m.vcards) || [];
+    this.mentionedIds = m.mentions || [];
+    this.groupMentions = [];
+    this.links = [];
+    if (m.edited_at) this.latestEditSenderTimestampMs = m.edited_at * 1000;
+    const poll = !revoked && m.poll;
+    this.pollName = poll ? poll.name : undefined;
+    this.pollOptions = poll ? poll.options.map((name, localId) => ({ name, localId })) : undefined;
+    this.allowMultipleAnswers = poll ? poll.selectable === 0 : undefined;
+    return this;
+  }
+
+  get rawData() {
+    return this._data;
   }
 
   _path() {
     return `/messages/${encodeURIComponent(this.id._serialized)}`;
   }
 
+  // This message as the daemon keeps it now; null if it does not.
+  async reload() {
+    const m = await this.client._stored(this.id._serialized);
+    return m ? this._patch(m) : null;
+  }
+
   // An empty reaction takes this account's reaction back.
   async react(reaction) {
-    await this.client._api('POST', `${this._path()}/reaction`, { emoji: reaction || '' });
+    await this.client.sendReaction(this.id._serialized, reaction);
   }
 
   // Own messages, within 15 minutes; resolves to the edited message.
-  async edit(content) {
+  async edit(content, options = {}) { // eslint-disable-line no-unused-vars
     if (typeof content !== 'string') throw new NotSupportedError('editing to anything but text');
     await this.client._api('PATCH', this._path(), { text: content });
     this.body = content;
@@ -250,12 +625,22 @@ class Message {
     return this.client.sendMessage(to, content, { ...options, quotedMessageId: this.id._serialized });
   }
 
+  // The media, or undefined when the message has none or the daemon no
+  // longer has it (as whatsapp-web.js answers for media it cannot fetch).
   async downloadMedia() {
+    if (this._sentMedia) return this._sentMedia;
     if (!this.hasMedia) return undefined;
-    const r = await this.client._fetch('GET', this._data.media.url);
+    const media = this._data.media;
+    const url = media.url || `/api/sessions/${encodeURIComponent(this.client.sessionId)}${this._path()}/media`;
+    const r = await this.client._fetch('GET', url);
+    if (r.status === 404 || r.status === 410) {
+      await r.arrayBuffer().catch(() => {});
+      return undefined;
+    }
+    if (!r.ok) throw await this.client._error(r);
     const buf = Buffer.from(await r.arrayBuffer());
-    return new MessageMedia(this._data.media.mimetype || 'application/octet-stream', buf.toString('base64'),
-      this._data.media.filename || undefined, buf.length);
+    const mime = media.mimetype || (r.headers.get('content-type') || 'application/octet-stream').split(';')[0];
+    return new MessageMedia(mime, buf.toString('base64'), media.filename || undefined, buf.length);
   }
 
   async getChat() {
@@ -263,10 +648,109 @@ class Message {
   }
 
   async getContact() {
-    const who = this.fromMe ? this.client.info.wid._serialized : this.author || this.from;
-    return this.client.getContactById(who, this.notifyName);
+    if (this.fromMe) return this.client.getContactById(this.from);
+    const s = this._data.sender || {};
+    return this.client.getContactById(this.author || this.from, { pushname: s.name, phone: s.phone });
+  }
+
+  async getMentions() {
+    return Promise.all(this.mentionedIds.map((id) => this.client.getContactById(id)));
+  }
+
+  // The message this one replies to; undefined if none (or not stored).
+  async getQuotedMessage() {
+    if (!this.hasQuotedMsg) return undefined;
+    return this.client.getMessageById(this._data.reply_to);
+  }
+
+  async getPollVotes() {
+    return this.client.getPollVotes(this.id._serialized);
+  }
+
+  // Reactions grouped by emoji, as whatsapp-web.js's ReactionList; undefined if none.
+  async getReactions() {
+    const m = await this.client._stored(this.id._serialized);
+    if (!m || !m.reactions || !m.reactions.length) return undefined;
+    const me = this.client.info && this.client.info.wid._serialized;
+    const by = new Map();
+    for (const r of m.reactions) {
+      const list = by.get(r.emoji) || [];
+      list.push(new Reaction(this.client, {
+        id: `${r.from_me}_${m.chat}_${this.id.id}_${r.sender}`, message: m.id, chat: m.chat,
+        sender: r.sender, emoji: r.emoji, from_me: r.from_me, timestamp: r.timestamp,
+      }));
+      by.set(r.emoji, list);
+    }
+    return [...by].map(([emoji, senders]) => ({
+      id: emoji, aggregateEmoji: emoji, hasReactionByMe: senders.some((x) => x.senderId === me), senders,
+    }));
   }
 }
+
+// group_join, group_leave, group_update and group_admin_changed carry one.
+class GroupNotification {
+  constructor(client, ev, type) {
+    const p = ev.payload || {};
+    const me = client.info && client.info.wid._serialized;
+    const fromMe = !!me && p.author === me;
+    this.client = client;
+    // No message stands behind these events: the event's id stands in.
+    this.id = { fromMe, remote: p.group, id: ev.id, _serialized: `${fromMe}_${p.group}_${ev.id}` };
+    this.body = type === 'subject' ? p.subject || '' : '';
+    this.type = type;
+    this.timestamp = Math.floor((ev.timestamp || Date.now()) / 1000);
+    this.chatId = p.group;
+    this.author = p.author || undefined;
+    this.recipientIds = p.participants || [];
+  }
+
+  getChat() {
+    return this.client.getChatById(this.chatId);
+  }
+
+  getContact() {
+    return this.client.getContactById(this.author);
+  }
+
+  async getRecipients() {
+    return Promise.all(this.recipientIds.map((id) => this.client.getContactById(id)));
+  }
+
+  async reply(content, options = {}) {
+    return this.client.sendMessage(this.chatId, content, options);
+  }
+}
+
+// message_reaction carries one. p: the daemon's message.reaction payload.
+class Reaction {
+  constructor(client, p) {
+    this.client = client;
+    this.id = msgKey(p.id, p.chat);
+    this.orphan = 0;
+    this.orphanReason = undefined;
+    this.timestamp = p.timestamp;
+    this.reaction = p.emoji;
+    this.read = false;
+    this.msgId = msgKey(p.message, p.chat);
+    this.senderId = p.sender;
+    this.ack = undefined;
+  }
+}
+
+// vote_update carries one. vote: {voter, selected (option names),
+// timestamp}; parent: the poll as the daemon keeps it, if it does.
+class PollVote {
+  constructor(client, vote, parent, parentId, chat) {
+    const options = (parent && parent.poll && parent.poll.options) || [];
+    this.voter = vote.voter;
+    this.selectedOptions = (vote.selected || []).map((name) => ({ name, localId: options.indexOf(name) >= 0 ? options.indexOf(name) : undefined }));
+    this.interractedAtTs = vote.timestamp * 1000;
+    this.parentMessage = new Message(client, parent || { id: parentId, chat });
+    this.parentMsgKey = msgKey(parentId, chat);
+  }
+}
+
+// ---- the client
 
 class Client extends EventEmitter {
   constructor(options = {}) {
@@ -275,29 +759,57 @@ class Client extends EventEmitter {
     this.url = (wb.url || process.env.WABRIDGE_URL || 'http://127.0.0.1:8002').replace(/\/$/, '');
     this.key = wb.key || process.env.WABRIDGE_API_KEY || '';
     const auth = options.authStrategy;
+    this.authStrategy = auth;
     this.sessionId = (auth && auth.clientId) || 'session';
-    this.options = options;
+    this.options = { ...DefaultOptions, ...options };
     this.info = undefined;
     this._lastEventId = undefined;
     this._stream = undefined;
-    this._destroyed = false;
-    this._status = undefined;
     this._kinds = '';
+    // Each initialize() starts a generation; destroy() and 'disconnected'
+    // end it. Only the current generation's follow loop may deliver.
+    this._gen = 0;
+    this._following = false;
+    this._people = new Map(); // id -> {pushname, phone}, from messages seen
     // Ask the stream only for what someone listens to; a listener added
     // later reconnects it (resuming after the last event, so nothing is lost).
     this.on('newListener', (event) => {
-      if (KINDS[event] && this._stream && !this._kinds.split(',').includes(KINDS[event])) {
+      if (KINDS[event] && this._following && this._stream && !this._kinds.split(',').includes(KINDS[event])) {
         setImmediate(() => this._stream && this._stream.abort());
       }
     });
   }
 
-  _wantedKinds() {
-    const kinds = ['session.status', 'session.qr'];
-    for (const [event, kind] of Object.entries(KINDS)) {
-      if (this.listenerCount(event) > 0) kinds.push(kind);
+  // Calls each listener on its own: one that throws, or whose promise
+  // rejects, neither stops the others nor the stream (nor the process).
+  _emit(name, ...args) {
+    for (const listener of this.rawListeners(name)) {
+      try {
+        const r = listener.apply(this, args);
+        if (r && typeof r.then === 'function') r.then(undefined, (e) => this._listenerFailed(name, e));
+      } catch (e) {
+        this._listenerFailed(name, e);
+      }
     }
-    return kinds.join(',');
+  }
+
+  _listenerFailed(name, e) {
+    if (name !== 'error' && this.listenerCount('error') > 0) this._emit('error', e);
+    else console.error(`wabridge-client: a '${name}' listener failed:`, e);
+  }
+
+  // whatsapp-web.js never emits 'error', and an unheard 'error' would kill
+  // the process: only those who listen hear about trouble.
+  _warn(e) {
+    if (this.listenerCount('error') > 0) this._emit('error', e);
+  }
+
+  _wantedKinds() {
+    const kinds = new Set(['session.status', 'session.qr']);
+    for (const [event, kind] of Object.entries(KINDS)) {
+      if (this.listenerCount(event) > 0) kinds.add(kind);
+    }
+    return [...kinds].join(',');
   }
 
   _fetch(method, pathOrUrl, body) {
@@ -306,74 +818,242 @@ class Client extends EventEmitter {
     return fetch(this.url + pathOrUrl, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   }
 
-  async _api(method, p, body, { session = true } = {}) {
+  // An Error from a daemon's error answer, with its code and status.
+  async _error(r) {
+    const text = await r.text().catch(() => '');
+    let v = null;
+    try { v = JSON.parse(text); } catch (_) { /* not JSON */ }
+    const e = new Error((v && v.error && v.error.message) || `wabridge answered ${r.status}`);
+    e.code = v && v.error && v.error.code;
+    e.status = r.status;
+    return e;
+  }
+
+  // {value, date}: the answer and the daemon's clock (its Date header).
+  async _request(method, p, body, { session = true } = {}) {
     const r = await this._fetch(method, (session ? `/api/sessions/${encodeURIComponent(this.sessionId)}` : '') + p, body);
+    if (!r.ok) throw await this._error(r);
     const text = await r.text();
-    const v = text ? JSON.parse(text) : null;
-    if (!r.ok) {
-      const e = new Error((v && v.error && v.error.message) || `wabridge answered ${r.status}`);
-      e.code = v && v.error && v.error.code;
-      e.status = r.status;
+    return { value: text ? JSON.parse(text) : null, date: Date.parse(r.headers.get('date') || '') || 0 };
+  }
+
+  async _api(method, p, body, opts) {
+    return (await this._request(method, p, body, opts)).value;
+  }
+
+  // A stored message as the daemon keeps it; null when it has none.
+  async _stored(id) {
+    try {
+      return await this._api('GET', `/messages/${encodeURIComponent(id)}`);
+    } catch (e) {
+      if (e.status === 404) return null;
       throw e;
     }
-    return v;
   }
 
-  // Starts (or creates) the session and follows its events.
+  async _profile(id) {
+    return this._api('GET', `/contacts/${encodeURIComponent(serialized(id))}/profile`);
+  }
+
+  // Remembers who wrote (name, and the phone behind a privacy id), so
+  // Contacts know them without asking WhatsApp.
+  _remember(m) {
+    const s = m.sender;
+    if (!s || m.from_me || (!s.name && !s.phone)) return;
+    const info = { pushname: s.name || undefined, phone: s.phone || undefined };
+    for (const id of [s.phone && `${s.phone}@c.us`, s.lid]) {
+      if (!id) continue;
+      this._people.delete(id);
+      this._people.set(id, { ...this._people.get(id), ...info });
+    }
+    // Bounded: the oldest go first.
+    while (this._people.size > 10000) this._people.delete(this._people.keys().next().value);
+  }
+
+  _message(p) {
+    this._remember(p);
+    return new Message(this, p);
+  }
+
+  // Starts (or creates) the session and follows its events. While the
+  // client follows, a second call does nothing.
   async initialize() {
-    this._destroyed = false;
+    if (this._following) return;
+    const gen = ++this._gen;
+    this._following = true;
+    this._status = undefined;
+    this._state = undefined;
+    this._ready = false;
+    this._lastQr = undefined;
+    this._lastCode = undefined;
+    this._qrs = 0;
+    let started;
     try {
-      await this._api('POST', '/api/sessions', { id: this.sessionId, start: true }, { session: false });
-    } catch (e) {
-      if (e.status !== 409) throw e;
-      await this._api('POST', '/start');
-    }
-    this._follow();
-    const s = await this._api('GET', '');
-    await this._onStatus(s.status, s);
-    if (s.status === 'SCAN_QR') {
       try {
-        const qr = await this._api('GET', '/qr');
-        this.emit(Events.QR_RECEIVED, qr.qr);
-      } catch (_) { /* rotated meanwhile: the stream brings the next */ }
+        started = await this._request('POST', '/api/sessions', { id: this.sessionId, start: true }, { session: false });
+      } catch (e) {
+        if (e.status !== 409) throw e;
+        // It exists: start it (after a logout this brings a new QR).
+        started = await this._request('POST', '/start');
+      }
+    } catch (e) {
+      if (this._gen === gen) this._following = false;
+      throw e;
+    }
+    // Status and QR events from before this start (replayed when the
+    // stream resumes after the last generation's last event) are stale.
+    this._since = started.date;
+    this._follow(gen);
+    const s = await this._api('GET', '');
+    await this._onStatus(gen, s.status, s);
+    if (this._gen === gen && s.status === 'SCAN_QR' && !this._pairPhone()) {
+      try {
+        this._onQr(gen, (await this._api('GET', '/qr')).qr);
+      } catch (_) { /* rotated or linked meanwhile: the stream says */ }
     }
   }
 
-  async _onStatus(status, view) {
-    if (status === this._status) return;
-    const before = this._status;
+  _pairPhone() {
+    const p = this.options.pairWithPhoneNumber;
+    return p && p.phoneNumber ? String(p.phoneNumber) : '';
+  }
+
+  // Ends the current generation: its loop delivers nothing more.
+  _endGeneration() {
+    this._gen++;
+    this._following = false;
+    this._ready = false;
+    this._status = undefined;
+    if (this._stream) this._stream.abort();
+  }
+
+  // As whatsapp-web.js, which destroys itself after 'disconnected': the
+  // client stops following; initialize() starts again.
+  _disconnect(gen, reason) {
+    if (this._gen !== gen) return;
+    this._endGeneration();
+    this._emit(Events.DISCONNECTED, reason);
+  }
+
+  _onQr(gen, qr) {
+    if (this._gen !== gen || !qr || qr === this._lastQr || this._pairPhone()) return;
+    this._lastQr = qr;
+    this._qrs++;
+    this._emit(Events.QR_RECEIVED, qr);
+    const max = this.options.qrMaxRetries;
+    if (max > 0 && this._qrs > max) this._disconnect(gen, 'Max qrcode retries reached');
+  }
+
+  _onCode(code) {
+    if (!code || code === this._lastCode) return;
+    this._lastCode = code;
+    this._emit(Events.CODE_RECEIVED, code);
+  }
+
+  async _onStatus(gen, status, view) {
+    if (this._gen !== gen || !status || status === this._status) return;
+    const first = this._status === undefined;
     this._status = status;
-    if (before !== undefined) this.emit(Events.STATE_CHANGED, waState(status));
-    if (status === 'CONNECTED') {
-      const s = view && view.me ? view : await this._api('GET', '');
-      this.info = { wid: widObj(s.me.id), me: widObj(s.me.id), pushname: s.me.name || undefined, platform: s.platform || undefined };
-      this.emit(Events.AUTHENTICATED);
-      this.emit(Events.READY);
-    } else if (before === 'CONNECTED' && (status === 'DISCONNECTED' || status === 'LOGGED_OUT' || status === 'STOPPED')) {
-      this.emit(Events.DISCONNECTED, status === 'LOGGED_OUT' ? 'LOGOUT' : status);
-    }
-  }
-
-  _dispatch(ev) {
-    const p = ev.payload;
-    switch (ev.event) {
-      case 'session.qr': this.emit(Events.QR_RECEIVED, p.qr); break;
-      case 'session.status': this._onStatus(p.status).catch((e) => this.emit('error', e)); break;
-      case 'message': this.emit(Events.MESSAGE_RECEIVED, new Message(this, p)); break;
-      case 'message.any': this.emit(Events.MESSAGE_CREATE, new Message(this, p)); break;
-      case 'message.ack': {
-        const m = new Message(this, { id: p.id, chat: p.chat, from_me: String(p.id).startsWith('true_'), ack: p.ack });
-        this.emit(Events.MESSAGE_ACK, m, ACK[p.ack] ?? 0);
+    const state = waState(status, view);
+    if (!first && state !== this._state) this._emit(Events.STATE_CHANGED, state);
+    this._state = state;
+    switch (status) {
+      case 'CONNECTED': {
+        // Once per generation, and again only after a new link: a
+        // reconnect after a drop is no new 'ready'.
+        if (this._ready) return;
+        this._ready = true;
+        let s = view;
+        if (!s || !s.me) {
+          try {
+            s = await this._api('GET', '');
+          } catch (e) {
+            // Not ready after all: the next status (or initialize) tries again.
+            if (this._gen === gen) { this._ready = false; this._status = undefined; }
+            throw e;
+          }
+        }
+        if (this._gen !== gen || !s.me) return;
+        this.info = new ClientInfo(s);
+        this._emit(Events.AUTHENTICATED);
+        this._emit(Events.READY);
         break;
       }
-      case 'message.revoked': this.emit(Events.MESSAGE_REVOKED_EVERYONE, new Message(this, { id: p.id, chat: p.chat }), null); break;
+      case 'SCAN_QR': {
+        this._ready = false;
+        const phone = this._pairPhone();
+        if (phone) {
+          const p = this.options.pairWithPhoneNumber;
+          this.requestPairingCode(phone, p.showNotification, p.intervalMs).catch((e) => this._warn(e));
+        }
+        break;
+      }
+      case 'LOGGED_OUT':
+        this._disconnect(gen, 'LOGOUT');
+        break;
+      // The daemon does not bring these back by itself.
+      case 'STOPPED': case 'FAILED':
+        this._disconnect(gen, state);
+        break;
+      default: break; // STARTING, DISCONNECTED, INCOMPATIBLE: it recovers by itself
+    }
+  }
+
+  async _dispatch(gen, ev) {
+    const p = ev.payload || {};
+    const stale = ev.timestamp !== undefined && ev.timestamp < this._since;
+    switch (ev.event) {
+      case 'session.qr': if (!stale) this._onQr(gen, p.qr); break;
+      case 'session.pairing_code': if (!stale) this._onCode(p.code); break;
+      case 'session.status': if (!stale) await this._onStatus(gen, p.status, p); break;
+      case 'message': this._emit(Events.MESSAGE_RECEIVED, this._message(p)); break;
+      case 'message.any': this._emit(Events.MESSAGE_CREATE, this._message(p)); break;
+      case 'message.ack': {
+        const m = new Message(this, { id: p.id, chat: p.chat, ack: p.ack });
+        this._emit(Events.MESSAGE_ACK, m, ACK[p.ack] ?? 0);
+        break;
+      }
+      case 'message.revoked': {
+        // As whatsapp-web.js: the message as it is now (revoked), and as it was.
+        const was = p.message || null;
+        const now = new Message(this, { ...(was || {}), id: p.id, chat: p.chat, revoked: true });
+        this._emit(Events.MESSAGE_REVOKED_EVERYONE, now, was ? new Message(this, { ...was, revoked: false }) : null);
+        break;
+      }
+      case 'message.edited': {
+        const stored = await this._stored(p.id).catch(() => null);
+        if (this._gen !== gen) return;
+        const before = stored && (stored.edits || []).filter((e) => e.replaced_at === p.edited_at).pop();
+        const m = new Message(this, stored || { id: p.id, chat: p.chat, text: p.text });
+        m.body = p.text;
+        this._emit(Events.MESSAGE_EDIT, m, p.text, (before && before.text) || '');
+        break;
+      }
+      case 'message.reaction': this._emit(Events.MESSAGE_REACTION, new Reaction(this, p)); break;
+      case 'message.poll_vote': {
+        const parent = await this._stored(p.message).catch(() => null);
+        if (this._gen !== gen) return;
+        this._emit(Events.VOTE_UPDATE, new PollVote(this, p, parent, p.message, p.chat));
+        break;
+      }
+      case 'group.join': case 'group.leave': {
+        const type = GROUP_ACTIONS[p.action] || p.action;
+        this._emit(ev.event === 'group.join' ? Events.GROUP_JOIN : Events.GROUP_LEAVE, new GroupNotification(this, ev, type));
+        break;
+      }
+      case 'group.update':
+        if (p.action === 'promote' || p.action === 'demote') this._emit(Events.GROUP_ADMIN_CHANGED, new GroupNotification(this, ev, p.action));
+        else this._emit(Events.GROUP_UPDATE, new GroupNotification(this, ev, 'subject'));
+        break;
       default: break;
     }
   }
 
-  // The session's event stream; after a drop, resumed with Last-Event-ID.
-  async _follow() {
-    while (!this._destroyed) {
+  // The session's event stream, for one generation; after a drop, resumed
+  // with Last-Event-ID.
+  async _follow(gen) {
+    let pause = 500;
+    while (this._gen === gen) {
       const ac = new AbortController();
       this._stream = ac;
       try {
@@ -382,93 +1062,232 @@ class Client extends EventEmitter {
         this._kinds = this._wantedKinds();
         const q = new URLSearchParams({ session: this.sessionId, events: this._kinds });
         const r = await fetch(`${this.url}/api/events?${q}`, { headers, signal: ac.signal });
-        if (!r.ok) throw new Error(`event stream answered ${r.status}`);
+        if (!r.ok) throw await this._error(r);
+        pause = 500;
         let buf = '';
         const decoder = new TextDecoder();
         for await (const chunk of r.body) {
-          buf += decoder.decode(chunk, { stream: true });
+          buf += decoder.decode(chunk, { stream: true }).replace(/\r\n/g, '\n');
           // Every complete block of the chunk, then keep the rest once.
           let start = 0;
           let end;
           while ((end = buf.indexOf('\n\n', start)) >= 0) {
             const block = buf.slice(start, end);
             start = end + 2;
-            let id; let name; let data = '';
+            if (this._gen !== gen) return;
+            let id; let name; const data = [];
             for (const line of block.split('\n')) {
               if (line.startsWith('id:')) id = line.slice(3).trim();
               else if (line.startsWith('event:')) name = line.slice(6).trim();
-              else if (line.startsWith('data:')) data += line.slice(5).trimStart();
+              else if (line.startsWith('data:')) data.push(line.slice(line[5] === ' ' ? 6 : 5));
             }
             if (!name) continue;
-            if (name === 'gone') { this.emit('error', new Error('wabridge no longer keeps some events this client missed')); continue; }
+            if (name === 'gone') {
+              // Older events were pruned; the stream goes on from the oldest kept.
+              this._warn(new Error('wabridge no longer keeps some events this client missed; going on from the oldest it keeps'));
+              continue;
+            }
             if (id) this._lastEventId = id;
-            try { this._dispatch(JSON.parse(data)); } catch (e) { this.emit('error', e); }
+            let ev;
+            try { ev = JSON.parse(data.join('\n')); } catch (e) { this._warn(e); continue; }
+            try { await this._dispatch(gen, ev); } catch (e) { this._warn(e); }
           }
           buf = buf.slice(start);
         }
       } catch (e) {
-        if (this._destroyed) return;
+        if (this._gen !== gen) return;
+        if (!ac.signal.aborted) this._warn(e);
       }
       // Reconnect at once after a deliberate abort (new kinds), else after a pause.
-      if (!this._destroyed && !ac.signal.aborted) await new Promise((res) => setTimeout(res, 500));
+      if (this._gen === gen && !ac.signal.aborted) {
+        await new Promise((res) => setTimeout(res, pause));
+        pause = Math.min(pause * 2, 5000);
+      }
     }
   }
 
   async sendMessage(chatIdArg, content, options = {}) {
-    const body = { to: chatId(chatIdArg) };
-    const media = content instanceof MessageMedia ? content : options.media;
-    if (content instanceof Location) {
+    const to = serialized(chatIdArg);
+    const body = { to };
+    let media = null;
+    let type;
+    let cards = 0;
+    if (content instanceof MessageMedia) {
+      media = content;
+      if (options.caption) body.caption = options.caption;
+    } else if (options.media instanceof MessageMedia) {
+      media = options.media;
+      const caption = typeof content === 'string' && content ? content : options.caption;
+      if (caption) body.caption = caption;
+    } else if (content instanceof Location) {
       body.location = { lat: Number(content.latitude), lng: Number(content.longitude), name: content.name, address: content.address };
+      type = 'location';
     } else if (content instanceof Poll) {
       body.poll = { name: content.pollName, options: content.pollOptions.map((o) => o.name), multiple: !!content.options.allowMultipleAnswers };
-    } else if (media) {
-      if (options.sendAudioAsVoice) body.voice = true;
-      body.media = { data: media.data, mimetype: media.mimetype, filename: media.filename || undefined };
-      const caption = options.caption || (typeof content === 'string' ? content : undefined);
-      if (caption) body.caption = caption;
+      type = 'poll';
+    } else if (content instanceof Contact || (Array.isArray(content) && content.length && content.every((c) => c instanceof Contact))) {
+      const list = Array.isArray(content) ? content : [content];
+      body.contacts = list.map((c) => ({ phone: c.number || c.id._serialized, name: c.name || c.pushname || c.number || c.id.user }));
+      cards = list.length;
+      type = 'contact';
     } else if (typeof content === 'string') {
       body.text = content;
+      type = 'text';
     } else {
-      throw new NotSupportedError(`sending ${content && content.constructor ? content.constructor.name : typeof content}`);
+      throw new NotSupportedError(`sending ${content && content.constructor ? `a ${content.constructor.name}` : typeof content}`);
+    }
+
+    if (media) {
+      // What the daemon cannot send the way whatsapp-web.js would: say so
+      // rather than send something else.
+      if (options.sendMediaAsSticker) throw new NotSupportedError('sendMessage option sendMediaAsSticker');
+      if (options.isViewOnce) throw new NotSupportedError('sendMessage option isViewOnce');
+      if (options.sendVideoAsGif) throw new NotSupportedError('sendMessage option sendVideoAsGif');
+      if (options.sendMediaAsDocument && mediaKind(media.mimetype) !== 'document') {
+        throw new NotSupportedError(`sendMessage option sendMediaAsDocument for ${media.mimetype}`);
+      }
+      if (options.sendAudioAsVoice) body.voice = true;
+      body.media = { data: media.data, mimetype: media.mimetype, filename: media.filename || undefined };
+      type = body.voice ? 'ptt' : mediaKind(media.mimetype);
+    }
+    if (options.groupMentions && [].concat(options.groupMentions).length) throw new NotSupportedError('sendMessage option groupMentions');
+    if (options.invokedBotWid) throw new NotSupportedError('sendMessage option invokedBotWid');
+    let mentions = options.mentions == null ? [] : [].concat(options.mentions);
+    mentions = mentions.map((m) => (m instanceof Contact ? m.id._serialized : serialized(m)));
+    if (mentions.length) {
+      if (body.text === undefined) throw new NotSupportedError('mentions outside a text message');
+      body.mentions = mentions;
     }
     if (options.quotedMessageId) body.reply_to = options.quotedMessageId;
+    // As whatsapp-web.js: mark the chat read first, unless told not to.
+    if (options.sendSeen !== false) await this.sendSeen(to).catch(() => false);
+
     const sent = await this._api('POST', '/messages', body);
-    const type = body.location ? 'location' : body.poll ? 'poll' : media ? 'document' : 'text';
-    return new Message(this, {
-      id: sent.id, chat: sent.to, from_me: true, ack: sent.ack, timestamp: sent.timestamp,
-      type, text: body.text, caption: body.caption, media: media ? {} : null, location: body.location, poll: body.poll,
+    const msg = new Message(this, {
+      id: sent.id, chat: sent.to, from_me: true, ack: sent.ack, timestamp: sent.timestamp, type,
+      text: body.text, caption: body.caption, location: body.location, reply_to: body.reply_to, mentions,
+      media: media ? { mimetype: media.mimetype, filename: media.filename || null, size: media.filesize || null } : null,
+      poll: body.poll && { name: body.poll.name, options: body.poll.options, selectable: body.poll.multiple ? 0 : 1 },
     });
+    if (cards > 1) msg.type = 'multi_vcard';
+    if (media) msg._sentMedia = media;
+    return msg;
+  }
+
+  async sendReaction(messageId, reaction) {
+    await this._api('POST', `/messages/${encodeURIComponent(serialized(messageId))}/reaction`, { emoji: reaction || '' });
   }
 
   // The contact's profile picture URL, or undefined when it shows none.
   async getProfilePicUrl(contactId) {
-    const r = await this._api('GET', `/contacts/${encodeURIComponent(chatId(contactId))}/profile`);
-    return r.picture_url || undefined;
+    return (await this._profile(contactId)).picture_url || undefined;
   }
 
+  // Chats from the page; groups as GroupChats (one more call for all of them).
   async getChats() {
     const list = await this._api('GET', '/chats');
-    return list.map((c) => new Chat(this, c));
+    const groups = list.some((c) => String(c.id).endsWith('@g.us')) ? await this._api('GET', '/groups') : [];
+    const byId = new Map(groups.map((g) => [g.id, g]));
+    return list.map((c) => (String(c.id).endsWith('@g.us') ? new GroupChat(this, c, byId.get(c.id)) : new PrivateChat(this, c)));
   }
 
   async getChatById(id) {
-    const s = chatId(id);
-    const found = (await this.getChats()).find((c) => c.id._serialized === s);
-    return found || new Chat(this, { id: s });
+    const s = serialized(id);
+    if (s.endsWith('@g.us')) {
+      const [g, list] = await Promise.all([this._api('GET', `/groups/${encodeURIComponent(s)}`), this._api('GET', '/chats')]);
+      return new GroupChat(this, list.find((c) => c.id === s) || { id: s }, g);
+    }
+    const found = (await this._api('GET', '/chats')).find((c) => c.id === s);
+    return new PrivateChat(this, found || { id: s });
   }
 
-  async getContactById(id, name) {
-    return new Contact(this, chatId(id), name);
+  // A Contact from what this client has seen of it (no call to WhatsApp).
+  async getContactById(id, hint = {}) {
+    const s = serialized(id);
+    const known = this._people.get(s) || {};
+    const info = { ...known };
+    for (const [k, v] of Object.entries(hint)) if (v) info[k] = v;
+    return new Contact(this, s, info);
+  }
+
+  // The people of one-to-one chats (what the daemon can list).
+  async getContacts() {
+    const list = await this._api('GET', '/chats');
+    return list.filter((c) => !String(c.id).endsWith('@g.us')).map((c) => {
+      const known = this._people.get(c.id) || {};
+      return new Contact(this, c.id, { ...known, name: c.name || undefined });
+    });
+  }
+
+  // The stored message; undefined if the daemon does not have it.
+  async getMessageById(messageId) {
+    const m = await this._stored(serialized(messageId));
+    return m ? new Message(this, m) : undefined;
+  }
+
+  async getPollVotes(messageId) {
+    const m = await this._stored(serialized(messageId));
+    if (!m || !m.poll) return [];
+    return (m.poll.votes || []).map((v) => new PollVote(this, v, m, m.id, m.chat));
+  }
+
+  // The groups this account shares with the contact.
+  async getCommonGroups(contactId) {
+    const who = widObj(serialized(contactId));
+    const groups = await this._api('GET', '/groups');
+    return groups
+      .filter((g) => (g.participants || []).some((p) => p.id === who._serialized || (who.server === 'c.us' && p.phone === who.user)))
+      .map((g) => widObj(g.id));
+  }
+
+  // Creates a group; answers as whatsapp-web.js: {title, gid, participants}.
+  async createGroup(title, participants = [], options = {}) {
+    for (const k of ['messageTimer', 'parentGroupId', 'memberAddMode', 'membershipApprovalMode', 'isAnnounce']) {
+      if (options[k]) throw new NotSupportedError(`createGroup option ${k}`);
+    }
+    const ids = (Array.isArray(participants) ? participants : [participants]).map((p) => (p instanceof Contact ? p.id._serialized : serialized(p)));
+    const g = await this._api('POST', '/groups', { subject: title, participants: ids });
+    const inGroup = new Set((g.participants || []).map((p) => p.id));
+    const out = {};
+    for (const id of ids) {
+      const code = inGroup.has(id) ? 200 : 404;
+      out[id] = { statusCode: code, message: ADD_RESULTS[code], isGroupCreator: false, isInviteV4Sent: false };
+    }
+    return { title, gid: widObj(g.id), participants: out };
+  }
+
+  // Joins by an invite code (or link); answers the group's id.
+  async acceptInvite(inviteCode) {
+    return (await this._api('POST', '/groups/join', { invite: inviteCode })).id;
+  }
+
+  async requestPairingCode(phoneNumber, showNotification = true, intervalMs = 180000) { // eslint-disable-line no-unused-vars
+    const r = await this._api('POST', '/pair', { phone: String(phoneNumber) });
+    this._onCode(r.code);
+    return r.code;
   }
 
   async sendSeen(id) {
-    await this._api('POST', `/chats/${encodeURIComponent(chatId(id))}/read`);
+    await this._api('POST', `/chats/${encodeURIComponent(serialized(id))}/read`);
     return true;
+  }
+
+  async sendPresenceAvailable() {
+    await this._api('POST', '/presence', { state: 'online' });
+  }
+
+  async sendPresenceUnavailable() {
+    await this._api('POST', '/presence', { state: 'offline' });
   }
 
   async getState() {
     const s = await this._api('GET', '');
-    return waState(s.status);
+    return waState(s.status, s);
+  }
+
+  async getWWebVersion() {
+    const s = await this._api('GET', '');
+    return (s.versions && s.versions.wa_web) || undefined;
   }
 
   async getNumberId(number) {
@@ -481,22 +1300,47 @@ class Client extends EventEmitter {
     return (await this.getNumberId(id)) !== null;
   }
 
+  // Unlinks the account. The stream then brings disconnected('LOGOUT');
+  // initialize() afterwards starts the session again, with a new QR.
   async logout() {
     await this._api('POST', '/logout');
   }
 
   // Stops following the session; the session keeps running in the daemon.
   async destroy() {
-    this._destroyed = true;
-    if (this._stream) this._stream.abort();
+    this._endGeneration();
   }
 }
 
 // whatsapp-web.js members this client does not offer: calling one says so.
-for (const name of ['createGroup', 'setStatus', 'setDisplayName', 'archiveChat', 'pinChat',
-  'muteChat', 'getInviteInfo', 'acceptInvite', 'getLabels', 'getBlockedContacts', 'requestPairingCode',
-  'getContacts', 'searchMessages', 'getCommonGroups', 'resetState']) {
-  Client.prototype[name] = function () { return Promise.reject(new NotSupportedError(`Client.${name}`)); };
-}
+unsupported(Client, 'Client', ['acceptChannelAdminInvite', 'revokeChannelAdminInvite', 'demoteChannelAdmin',
+  'acceptGroupV4Invite', 'getInviteInfo', 'archiveChat', 'pinChat', 'unpinChat', 'createChannel', 'deleteChannel',
+  'subscribeToChannel', 'unsubscribeFromChannel', 'searchChannels', 'getBlockedContacts', 'getChannelByInviteCode',
+  'getChannels', 'getPinnedMessages', 'getCountryCode', 'getFormattedNumber', 'getLabels', 'getBroadcasts',
+  'getBroadcastById', 'revokeStatusMessage', 'addOrRemoveLabels', 'getLabelById', 'getChatLabels', 'getChatsByLabelId',
+  'muteChat', 'cancelPairingCode', 'resetState', 'sendChannelAdminInvite', 'searchMessages', 'markChatUnread',
+  'setStatus', 'setDisplayName', 'setAutoDownloadAudio', 'setAutoDownloadDocuments', 'setAutoDownloadPhotos',
+  'setAutoDownloadVideos', 'setBackgroundSync', 'getContactDeviceCount', 'syncHistory', 'saveOrEditAddressbookContact',
+  'addOrEditCustomerNote', 'getCustomerNote', 'deleteAddressbookContact', 'getContactLidAndPhone', 'unarchiveChat',
+  'unmuteChat', 'setProfilePicture', 'deleteProfilePicture', 'createCallLink', 'sendResponseToScheduledEvent',
+  'getGroupMembershipRequests', 'approveGroupMembershipRequests', 'rejectGroupMembershipRequests',
+  'transferChannelOwnership']);
+unsupported(Message, 'Message', ['acceptGroupV4Invite', 'getGroupMentions', 'forward', 'star', 'unstar', 'pin',
+  'unpin', 'getInfo', 'getOrder', 'getPayment', 'editScheduledEvent', 'vote']);
+unsupported(Chat, 'Chat', ['archive', 'pin', 'unpin', 'clearMessages', 'delete', 'mute', 'unarchive', 'unmute',
+  'markUnread', 'getLabels', 'changeLabels', 'getPinnedMessages', 'syncHistory', 'addOrEditCustomerNote',
+  'getCustomerNote']);
+unsupported(GroupChat, 'GroupChat', ['promoteParticipants', 'demoteParticipants', 'setDescription',
+  'setAddMembersAdminsOnly', 'setMessagesAdminsOnly', 'setInfoAdminsOnly', 'getGroupMembershipRequests',
+  'approveGroupMembershipRequests', 'rejectGroupMembershipRequests', 'revokeInvite', 'setPicture', 'deletePicture']);
+unsupported(Contact, 'Contact', ['getCountryCode', 'getFormattedNumber', 'getBroadcast']);
 
-module.exports = { Client, LocalAuth, MessageMedia, Location, Poll, Message, Chat, Contact, Events, NotSupportedError };
+module.exports = {
+  Client,
+  version: require('./package.json').version,
+  Chat, PrivateChat, GroupChat, Message, MessageMedia, Contact, PrivateContact, ClientInfo, Location, Poll,
+  List, Buttons, ScheduledEvent, GroupNotification, Reaction, PollVote,
+  NoAuth, LocalAuth, RemoteAuth,
+  WhatsWebURL, DefaultOptions, Status, Events, MessageTypes, GroupNotificationTypes, ChatTypes, WAState, MessageAck,
+  NotSupportedError,
+};

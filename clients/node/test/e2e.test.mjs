@@ -9,10 +9,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
+import crypto from 'node:crypto';
 
 const require = createRequire(import.meta.url);
 // The one line a whatsapp-web.js bot changes:
-const { Client, LocalAuth, MessageMedia, Location, Poll } = require('../index.js');
+const { Client, LocalAuth, MessageMedia, Location, Poll, GroupChat } = require('../index.js');
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
 const BIN = process.env.WABRIDGE_BIN || path.join(ROOT, 'target/debug/wabridge');
@@ -61,7 +62,8 @@ after(() => {
 // A client whose QR the "phone" scans as soon as it is shown.
 function bot(clientId, phone) {
   const client = new Client({ authStrategy: new LocalAuth({ clientId }), wabridge: { url, key: KEY } });
-  client.on('qr', (qr) => { sb('/_sandbox/link', { qr, phone, name: clientId }).catch(() => {}); });
+  client.qrs = [];
+  client.on('qr', (qr) => { client.qrs.push(qr); sb('/_sandbox/link', { qr, phone, name: clientId }).catch(() => {}); });
   client.seen = [];
   client.on('message', async (msg) => {
     client.seen.push(msg.id._serialized);
@@ -159,4 +161,305 @@ test('two clients stay apart; a restart loses and repeats nothing; destroy leave
   await b.destroy();
   const r = await fetch(`${url}/api/sessions/shop`, { headers: { 'X-Api-Key': KEY } }).then((x) => x.json());
   assert.equal(r.status, 'CONNECTED');
+});
+
+// The next `event` of `client`, or a failure after `ms`.
+function next(client, event, ms = 30000) {
+  return new Promise((res, rej) => {
+    const t = setTimeout(() => rej(new Error(`no '${event}' within ${ms} ms`)), ms);
+    client.once(event, (v) => { clearTimeout(t); res(v); });
+  });
+}
+
+// A linked bot for one test, with what it heard of the events named.
+async function linked(clientId, phone, events = []) {
+  const client = bot(clientId, phone);
+  client.heard = {};
+  for (const e of events) {
+    client.heard[e] = [];
+    client.on(e, (...args) => client.heard[e].push(args.length > 1 ? args : args[0]));
+  }
+  const ready = next(client, 'ready');
+  await client.initialize();
+  await ready;
+  return client;
+}
+const inbound = (from, to, text, extra = {}) => sb('/_sandbox/messages', { from, to, text, ...extra });
+const all = (account) => sb(`/_sandbox/messages?account=${account}&direction=all`);
+
+test('initialize again after destroy: ready again, each message once; a second initialize while following adds nothing', async () => {
+  const c = await linked('again', '15550004444', ['authenticated', 'ready']);
+  await c.initialize(); // already following: no second stream
+  const m1 = (await inbound('15557770001', '15550004444', 'one')).id;
+  await eventually('one', () => c.seen.includes(m1));
+  await c.destroy();
+  const m2 = (await inbound('15557770001', '15550004444', 'while destroyed')).id;
+  const ready = next(c, 'ready');
+  await c.initialize();
+  await ready;
+  assert.equal(c.heard.authenticated.length, 2, 'authenticated again');
+  assert.equal(c.heard.ready.length, 2, 'ready again');
+  const m3 = (await inbound('15557770001', '15550004444', 'three')).id;
+  await eventually('three', () => c.seen.includes(m3));
+  await eventually('the one sent while destroyed', () => c.seen.includes(m2));
+  await sleep(300);
+  assert.deepEqual(c.seen.filter((id) => [m1, m2, m3].includes(id)).sort(), [m1, m2, m3].sort(), 'each message once');
+  assert.equal(c.heard.ready.length, 2);
+  await c.destroy();
+});
+
+test('a short network drop is change_state TIMEOUT then CONNECTED: no disconnected, no second ready', async () => {
+  const c = await linked('drop', '15550005555', ['change_state', 'disconnected', 'ready', 'authenticated']);
+  await sb('/_sandbox/drop', {});
+  await eventually('TIMEOUT then CONNECTED', () => {
+    const s = c.heard.change_state;
+    return s.includes('TIMEOUT') && s.lastIndexOf('CONNECTED') > s.indexOf('TIMEOUT');
+  }, 30000);
+  const m = (await inbound('15557770002', '15550005555', 'after the drop')).id;
+  await eventually('a message after the drop', () => c.seen.includes(m));
+  assert.deepEqual(c.heard.disconnected, []);
+  assert.equal(c.heard.ready.length, 1);
+  assert.equal(c.heard.authenticated.length, 1);
+  await c.destroy();
+});
+
+test('logout: disconnected LOGOUT; initialize() again shows a new QR and links again', async () => {
+  const c = await linked('relink', '15550006666', ['ready']);
+  assert.equal(c.qrs.length, 1);
+  const gone = next(c, 'disconnected');
+  await c.logout();
+  assert.equal(await gone, 'LOGOUT');
+  const ready = next(c, 'ready');
+  await c.initialize();
+  await ready;
+  assert.ok(c.qrs.length >= 2 && c.qrs.at(-1) !== c.qrs[0], 'a new QR');
+  assert.equal(new Set(c.qrs).size, c.qrs.length, 'each QR once');
+  assert.equal(c.heard.ready.length, 2);
+  assert.equal(c.info.wid._serialized, '15550006666@c.us');
+  const m = (await inbound('15557770004', '15550006666', 'linked again')).id;
+  await eventually('the message', () => c.seen.includes(m));
+  await sleep(300);
+  assert.equal(c.seen.filter((id) => id === m).length, 1, 'once: one stream');
+  await c.destroy();
+});
+
+test('group events and GroupChat as whatsapp-web.js shows them; mentions reach WhatsApp', async () => {
+  const me = '15550007777';
+  const c = await linked('groups', me, ['group_join', 'group_leave', 'group_update', 'group_admin_changed']);
+  const g = await sb('/_sandbox/groups', { owner: '15552220000', subject: 'Team', participants: [me, '15553330000'] });
+  const join = await eventually('group_join', () => c.heard.group_join.find((n) => n.chatId === g.id));
+  assert.equal(join.type, 'add');
+  assert.equal(join.author, '15552220000@c.us');
+  assert.ok(join.recipientIds.includes(`${me}@c.us`));
+  assert.equal(join.id.remote, g.id);
+  assert.equal(typeof join.timestamp, 'number');
+  assert.equal(join.body, '');
+  const chat = await join.getChat();
+  assert.ok(chat instanceof GroupChat && chat.isGroup);
+  assert.equal(chat.name, 'Team');
+  assert.equal(chat.owner._serialized, '15552220000@c.us');
+  assert.equal(chat.groupMetadata.subject, 'Team');
+  assert.deepEqual(chat.participants.map((p) => [p.id._serialized, p.isAdmin, p.isSuperAdmin]).sort(),
+    [['15550007777@c.us', false, false], ['15552220000@c.us', true, true], ['15553330000@c.us', false, false]]);
+  assert.ok(chat.createdAt instanceof Date);
+  assert.equal((await join.getContact()).id._serialized, '15552220000@c.us');
+  assert.equal((await join.getRecipients()).length, join.recipientIds.length);
+
+  await sb(`/_sandbox/groups/${g.id}/subject`, { by: '15552220000', subject: 'Team 2' });
+  const update = await eventually('group_update', () => c.heard.group_update.find((n) => n.chatId === g.id));
+  assert.deepEqual([update.type, update.body, update.author], ['subject', 'Team 2', '15552220000@c.us']);
+
+  // The owner leaves: WhatsApp makes the longest member (this account) admin.
+  await sb(`/_sandbox/groups/${g.id}/leave`, { phone: '15552220000' });
+  const leave = await eventually('group_leave', () => c.heard.group_leave.find((n) => n.chatId === g.id));
+  assert.deepEqual([leave.type, leave.recipientIds], ['leave', ['15552220000@c.us']]);
+  const admin = await eventually('group_admin_changed', () => c.heard.group_admin_changed.find((n) => n.chatId === g.id));
+  assert.deepEqual([admin.type, admin.recipientIds], ['promote', [`${me}@c.us`]]);
+  assert.equal(c.heard.group_update.length, 1, 'a promotion is no group_update');
+
+  const now = await c.getChatById(g.id);
+  assert.ok(now.participants.find((p) => p.id._serialized === `${me}@c.us`).isAdmin);
+  assert.equal(await now.getInviteCode(), g.invite);
+  const hello = await join.reply('hello group');
+  assert.equal(hello.id.remote, g.id);
+  const bo = await c.getContactById('15553330000@c.us');
+  const m1 = await now.sendMessage('hi @15553330000', { mentions: [bo] });
+  const m2 = await c.sendMessage(g.id, 'again @15553330000', { mentions: ['15553330000@c.us'] });
+  assert.deepEqual(m1.mentionedIds, ['15553330000@c.us']);
+  for (const m of [m1, m2]) {
+    const there = await eventually('the mention', async () => (await sent(me)).find((x) => x.id === m.id._serialized));
+    assert.deepEqual(there.mentions, ['15553330000'], 'the mention reached WhatsApp');
+  }
+  assert.ok((await sent(me)).some((x) => x.id === hello.id._serialized && x.text === 'hello group'));
+  await c.destroy();
+});
+
+test('createGroup, addParticipants, removeParticipants, setSubject, acceptInvite and leave', async () => {
+  const me = '15550007778';
+  const c = await linked('groupadmin', me);
+  const res = await c.createGroup('Mine', ['15553330000@c.us']);
+  assert.equal(res.title, 'Mine');
+  assert.ok(res.gid._serialized.endsWith('@g.us'));
+  assert.equal(res.participants['15553330000@c.us'].statusCode, 200);
+  const chat = await c.getChatById(res.gid._serialized);
+  assert.ok(chat instanceof GroupChat);
+  assert.equal(chat.owner._serialized, `${me}@c.us`);
+  const added = await chat.addParticipants(['15554440000@c.us', '15553330000@c.us']);
+  assert.deepEqual([added['15554440000@c.us'].code, added['15553330000@c.us'].code], [200, 409]);
+  assert.deepEqual(await chat.removeParticipants(['15554440000@c.us']), { status: 200 });
+  assert.ok(!chat.participants.some((p) => p.id._serialized === '15554440000@c.us'));
+  assert.equal(await chat.setSubject('Mine 2'), true);
+  assert.equal((await sb(`/_sandbox/groups/${res.gid._serialized}`)).subject, 'Mine 2');
+  const common = await c.getCommonGroups('15553330000@c.us');
+  assert.ok(common.some((gid) => gid._serialized === res.gid._serialized));
+
+  const other = await sb('/_sandbox/groups', { owner: '15552220000', subject: 'Open', participants: ['15553330000'] });
+  assert.equal(await c.acceptInvite(other.invite), other.id);
+  assert.ok((await sb(`/_sandbox/groups/${other.id}`)).participants.some((p) => p.id === `${me}@c.us`));
+  const joined = await c.getChatById(other.id);
+  await joined.leave();
+  assert.ok(!(await sb(`/_sandbox/groups/${other.id}`)).participants.some((p) => p.id === `${me}@c.us`));
+  await c.destroy();
+});
+
+test('reactions, edits, votes and deletes for everyone arrive in whatsapp-web.js\'s shapes', async () => {
+  const me = '15550008888';
+  const c = await linked('events', me, ['message_reaction', 'message_edit', 'vote_update', 'message_revoke_everyone']);
+  const m = (await inbound('15551234567', me, 'orig', { name: 'Alice' })).id;
+  await eventually('the message', () => c.seen.includes(m));
+
+  await sb(`/_sandbox/messages/${m}/react`, { emoji: '👍' });
+  const r = await eventually('message_reaction', () => c.heard.message_reaction[0]);
+  assert.deepEqual([r.reaction, r.msgId._serialized, r.senderId, r.orphan], ['👍', m, '15551234567@c.us', 0]);
+  assert.equal(typeof r.timestamp, 'number');
+  assert.equal(typeof r.id._serialized, 'string');
+  assert.ok('ack' in r && 'read' in r);
+
+  await sb(`/_sandbox/messages/${m}/edit`, { text: 'changed' });
+  const [edited, newBody, prevBody] = await eventually('message_edit', () => c.heard.message_edit[0]);
+  assert.deepEqual([edited.id._serialized, edited.body, newBody, prevBody], [m, 'changed', 'changed', 'orig']);
+
+  const poll = await c.sendMessage('15551234567', new Poll('Lunch?', ['Pizza', 'Sushi']));
+  assert.equal(poll.type, 'poll_creation');
+  await eventually('the poll there', async () => (await sent(me)).some((x) => x.id === poll.id._serialized));
+  await sb(`/_sandbox/messages/${poll.id._serialized}/vote`, { options: ['Sushi'] });
+  const vote = await eventually('vote_update', () => c.heard.vote_update[0]);
+  assert.equal(vote.voter, '15551234567@c.us');
+  assert.deepEqual(vote.selectedOptions, [{ name: 'Sushi', localId: 1 }]);
+  assert.ok(vote.interractedAtTs > 1e12, 'ms');
+  assert.deepEqual([vote.parentMessage.id._serialized, vote.parentMessage.pollName], [poll.id._serialized, 'Lunch?']);
+  assert.deepEqual((await poll.getPollVotes()).map((v) => v.selectedOptions[0].name), ['Sushi']);
+
+  await sb(`/_sandbox/messages/${m}/revoke`, {});
+  const [now, was] = await eventually('message_revoke_everyone', () => c.heard.message_revoke_everyone[0]);
+  assert.deepEqual([now.type, now.body, now.id._serialized], ['revoked', '', m]);
+  assert.deepEqual([was.type, was.body, was.id._serialized, was.fromMe], ['chat', 'changed', m, false]);
+  await c.destroy();
+});
+
+test('listeners that throw or reject stop neither the stream nor the process', async () => {
+  const me = '15550009999';
+  const c = await linked('throws', me);
+  const after = [];
+  c.on('message', () => { throw new Error('sync boom'); });
+  c.on('message', async () => { throw new Error('async boom'); });
+  c.on('message', (msg) => after.push(msg.id._serialized));
+  const logged = [];
+  const consoleError = console.error;
+  console.error = (...args) => logged.push(args.join(' '));
+  try {
+    const ids = [];
+    for (const text of ['a', 'b']) ids.push((await inbound('15557770003', me, text)).id);
+    await eventually('both, to every listener', () => ids.every((id) => c.seen.includes(id) && after.includes(id)));
+    await eventually('both failures told', () => logged.length >= 4);
+    assert.ok(logged.every((l) => l.includes("'message' listener")));
+    const errors = [];
+    c.on('error', (e) => errors.push(e.message));
+    const id = (await inbound('15557770003', me, 'c')).id;
+    await eventually('the third', () => after.includes(id));
+    await eventually('to the error listener', () => errors.length >= 2);
+    assert.deepEqual(errors.sort(), ['async boom', 'sync boom']);
+    assert.equal(logged.length, 4);
+  } finally {
+    console.error = consoleError;
+  }
+  await c.destroy();
+});
+
+test('media: a sent Message has its type and gives its media back; gone media is undefined; replies, quotes, sendSeen, privacy ids', async () => {
+  const me = '15550003334';
+  const c = await linked('media', me, ['message']);
+  const png = new MessageMedia('image/png', PNG.toString('base64'), 'dot.png');
+  const photo = await c.sendMessage('15551234567', png, { caption: 'dot' });
+  assert.deepEqual([photo.type, photo.hasMedia, photo.body], ['image', true, 'dot']);
+  assert.equal((await photo.downloadMedia()).data, PNG.toString('base64'));
+  const pdf = await c.sendMessage('15551234567', new MessageMedia('application/pdf', Buffer.from('%PDF-1.4').toString('base64'), 'a.pdf'), { sendMediaAsDocument: true });
+  assert.equal(pdf.type, 'document');
+  const voice = await c.sendMessage('15551234567', new MessageMedia('audio/ogg', Buffer.from('OggS').toString('base64')), { sendAudioAsVoice: true });
+  assert.equal(voice.type, 'ptt');
+
+  const id = (await inbound('15551234567', me, undefined, { media: { mimetype: 'image/png', data: PNG.toString('base64'), filename: 'in.png' }, caption: 'in' })).id;
+  const msg = await eventually('the photo', () => c.heard.message.find((x) => x.id._serialized === id));
+  assert.deepEqual([msg.type, msg.mentionedIds], ['image', []]);
+  assert.equal((await msg.downloadMedia()).mimetype, 'image/png');
+  const name = crypto.createHash('sha256').update(id).digest().subarray(0, 16).toString('hex');
+  // Where the daemon keeps it (<data dir>/sessions/<session>/media/<hash of the id>): gone.
+  const file = path.join(dir, 'data', 'sessions', 'media', 'media', name);
+  assert.ok(fs.existsSync(file));
+  fs.rmSync(file);
+  assert.equal(await msg.downloadMedia(), undefined, 'the daemon no longer has it');
+
+  const reply = await msg.reply('nice');
+  assert.equal(reply.hasQuotedMsg, true);
+  const quoted = await (await c.getMessageById(reply.id._serialized)).getQuotedMessage();
+  assert.equal(quoted.id._serialized, id);
+
+  // sendSeen: whatsapp-web.js marks the chat read before sending, unless told not to.
+  const unread = (await inbound('15551234568', me, 'read me?')).id;
+  await eventually('it', () => c.seen.includes(unread));
+  await c.sendMessage('15551234568', 'not yet', { sendSeen: false });
+  assert.equal((await all(me)).find((x) => x.id === unread).ack, 'sent');
+  await c.sendMessage('15551234568', 'now');
+  assert.equal((await all(me)).find((x) => x.id === unread).ack, 'read');
+
+  // A privacy id whose phone WhatsApp shows.
+  const lid = (await inbound('15556660000', me, 'from a lid', { name: 'Lida', lid: true })).id;
+  const fromLid = await eventually('the lid message', () => c.heard.message.find((x) => x.id._serialized === lid));
+  assert.ok(fromLid.from.endsWith('@lid'));
+  const who = await fromLid.getContact();
+  assert.deepEqual([who.id._serialized, who.number, who.isUser, who.pushname], [fromLid.from, '15556660000', true, 'Lida']);
+  assert.equal((await c.getContactById(fromLid.from)).number, '15556660000');
+  await c.destroy();
+});
+
+test('linking by pairing code; a contact\'s about, picture, block and unblock; online and offline', async () => {
+  const me = '15550001212';
+  const c = new Client({ authStrategy: new LocalAuth({ clientId: 'pair' }), wabridge: { url, key: KEY }, pairWithPhoneNumber: { phoneNumber: me } });
+  const qrs = [];
+  const codes = [];
+  c.on('qr', (qr) => qrs.push(qr));
+  c.on('code', (code) => { codes.push(code); sb('/_sandbox/link', { code, phone: me }).catch(() => {}); });
+  const ready = next(c, 'ready');
+  await c.initialize();
+  await ready;
+  assert.deepEqual(qrs, [], 'a code instead of a QR');
+  assert.equal(codes.length, 1);
+  assert.equal(c.info.wid._serialized, `${me}@c.us`);
+
+  const put = await fetch(`${sbUrl}/_sandbox/contacts/15551234567`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ about: 'Hey there', picture: PNG.toString('base64') }) });
+  assert.ok(put.ok);
+  const alice = await c.getContactById('15551234567@c.us');
+  assert.equal(await alice.getAbout(), 'Hey there');
+  assert.ok((await alice.getProfilePicUrl()).length > 0);
+  assert.equal(await alice.block(), true);
+  assert.equal(alice.isBlocked, true);
+  assert.ok(JSON.stringify(await sb(`/_sandbox/accounts/${me}/blocked`)).includes('15551234567'));
+  assert.equal(await alice.unblock(), true);
+  assert.ok(!JSON.stringify(await sb(`/_sandbox/accounts/${me}/blocked`)).includes('15551234567'));
+  await c.sendPresenceUnavailable();
+  assert.equal((await sb(`/_sandbox/accounts/${me}/presence`)).online, false);
+  await c.sendPresenceAvailable();
+  assert.equal((await sb(`/_sandbox/accounts/${me}/presence`)).online, true);
+  assert.equal(await c.getWWebVersion(), (await fetch(`${url}/api/sessions/pair`, { headers: { 'X-Api-Key': KEY } }).then((r) => r.json())).versions.wa_web);
+  await c.destroy();
 });
