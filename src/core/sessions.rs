@@ -132,6 +132,7 @@ impl Core {
     /// The session packed for its new home (the cluster's moves): stopped
     /// here, still to run there. The copy here goes once the home has it.
     pub async fn pack_for_move(&self, id: &SessionId) -> Result<Vec<u8>, CoreError> {
+        self.may(id, Scope::Manage)?;
         self.access.check_admin()?;
         Ok(self.manager.export(id).await?)
     }
