@@ -175,4 +175,5 @@ async fn whatsapp_web_updating_itself_shows_the_new_build_and_keeps_the_link() {
         .wait_status("a", "INCOMPATIBLE", Duration::from_secs(60))
         .await;
     assert_eq!(a["details"]["wa_web"], "2.3000.1033333333", "{a}");
+    assert_eq!(a["versions"]["wa_web"], "2.3000.1033333333", "{a}");
 }

@@ -219,6 +219,13 @@ pub struct Compat {
     pub missing: Vec<String>,
 }
 
+impl Compat {
+    /// The versions in play, as session info shows them.
+    pub fn versions(&self) -> Value {
+        json!({"wa_web": self.wa_web, "wa_js": self.wa_js})
+    }
+}
+
 #[derive(Clone)]
 pub struct Bridge {
     calls: Option<Arc<AtomicUsize>>,

@@ -289,6 +289,7 @@ impl Driver {
                     tracing::warn!(session = %self.id, wa_web = compat.wa_web.as_deref().unwrap_or("?"), wa_js = compat.wa_js.as_deref().unwrap_or("?"), missing = ?compat.missing, "{why}");
                     self.update(|s| {
                         s.status = Status::Incompatible;
+                        s.versions = Some(compat.versions());
                         s.error = Some(why);
                         s.details = Some(json!(compat));
                         s.qr = None;
@@ -723,7 +724,7 @@ impl Driver {
             }
         };
         self.update(|s| {
-            s.versions = Some(json!({"wa_web": compat.wa_web, "wa_js": compat.wa_js}));
+            s.versions = Some(compat.versions());
             s.details = None;
         });
         if compat.missing.is_empty() {
