@@ -259,6 +259,20 @@
     if (to.endsWith('@c.us') && !(await exists(to))) throw new Error('NOT_ON_WHATSAPP: ' + to);
   }
 
+  // A send that quotes a message wa-js cannot reply to: prefixes the
+  // daemon maps to a 422 on reply_to (wa-js's WPPError codes; a quote of a
+  // chat this account never had is chat_not_found).
+  async function quoting(replyTo, send) {
+    try {
+      return await send();
+    } catch (e) {
+      const code = replyTo && e && e.code;
+      if (code === 'msg_not_found' || code === 'chat_not_found' || code === 'invalid_quoted_msg') throw new Error('QUOTED_NOT_FOUND: ' + replyTo);
+      if (code === 'quoted_msg_can_not_reply') throw new Error('QUOTED_NOT_REPLIABLE: ' + replyTo);
+      throw e;
+    }
+  }
+
   function sent(r) {
     return { id: widStr(r.id), ack: typeof r.ack === 'number' ? r.ack : 0, timestamp: Math.floor(Date.now() / 1000) };
   }
@@ -327,34 +341,34 @@
       const opts = { createChat: true, messageId: messageId || undefined };
       if (replyTo) opts.quotedMsg = replyTo;
       if (mentions && mentions.length) opts.mentionedList = mentions;
-      return sent(await WPP.chat.sendTextMessage(to, text, opts));
+      return sent(await quoting(replyTo, () => WPP.chat.sendTextMessage(to, text, opts)));
     },
     async sendFile(to, b64, o) {
       await ensureExists(to);
       const opts = { type: o.type || 'auto-detect', caption: o.caption || undefined, filename: o.filename || undefined, mimetype: o.mimetype, createChat: true, messageId: o.messageId || undefined };
       if (o.ptt) opts.isPtt = true;
       if (o.replyTo) opts.quotedMsg = o.replyTo;
-      return sent(await WPP.chat.sendFileMessage(to, dataUrl(b64, o.mimetype), opts));
+      return sent(await quoting(o.replyTo, () => WPP.chat.sendFileMessage(to, dataUrl(b64, o.mimetype), opts)));
     },
     async sendLocation(to, loc, replyTo, messageId) {
       await ensureExists(to);
       const opts = { lat: loc.lat, lng: loc.lng, name: loc.name || undefined, address: loc.address || undefined, createChat: true, messageId: messageId || undefined };
       if (replyTo) opts.quotedMsg = replyTo;
-      return sent(await WPP.chat.sendLocationMessage(to, opts));
+      return sent(await quoting(replyTo, () => WPP.chat.sendLocationMessage(to, opts)));
     },
     // selectable: how many options one may pick (0: any number).
     async sendPoll(to, name, options, selectable, replyTo, messageId) {
       await ensureExists(to);
       const opts = { selectableCount: selectable, createChat: true, messageId: messageId || undefined };
       if (replyTo) opts.quotedMsg = replyTo;
-      return sent(await WPP.chat.sendCreatePollMessage(to, name, options, opts));
+      return sent(await quoting(replyTo, () => WPP.chat.sendCreatePollMessage(to, name, options, opts)));
     },
     // contacts: [{id: "155...@c.us", name}]
     async sendContacts(to, contacts, replyTo, messageId) {
       await ensureExists(to);
       const opts = { createChat: true, messageId: messageId || undefined };
       if (replyTo) opts.quotedMsg = replyTo;
-      return sent(await WPP.chat.sendVCardContactMessage(to, contacts, opts));
+      return sent(await quoting(replyTo, () => WPP.chat.sendVCardContactMessage(to, contacts, opts)));
     },
     // An empty emoji removes this account's reaction.
     async react(id, emoji) {

@@ -405,6 +405,17 @@ async fn outbound_sends_acks_media_replies_and_idempotency() {
             422,
             "invalid_field",
         ),
+        // A reply to no message: WhatsApp Web finds nothing to quote.
+        (
+            json!({"to": "15551234567", "text": "x", "reply_to": "yesterday's"}),
+            422,
+            "invalid_field",
+        ),
+        (
+            json!({"to": "15551234567", "text": "x", "reply_to": "false_15551234567@c.us_3EB0NOSUCH"}),
+            422,
+            "invalid_field",
+        ),
     ];
     for (body, status, code) in cases {
         let (got, err) = d
@@ -416,6 +427,23 @@ async fn outbound_sends_acks_media_replies_and_idempotency() {
             "{body}: {err}"
         );
     }
+    // A message deleted for everyone cannot be replied to.
+    let (code, gone) = d
+        .call("DELETE", &format!("/api/sessions/shop/messages/{id}"), None)
+        .await;
+    assert_eq!(code, 200, "{gone}");
+    let (code, err) = d
+        .call(
+            "POST",
+            "/api/sessions/shop/messages",
+            Some(json!({"to": "15551234567", "text": "x", "reply_to": id})),
+        )
+        .await;
+    assert_eq!(
+        (code, err["error"]["code"].as_str()),
+        (409, Some("message_revoked")),
+        "{err}"
+    );
     let raw = http()
         .post(format!("{}/api/sessions/shop/messages", d.url))
         .header("X-Api-Key", KEY)
@@ -1584,6 +1612,27 @@ async fn the_page_lets_go_of_stored_messages_and_the_history_keeps_them() {
     .await;
     let history = stored().await;
     assert_eq!(history.len(), 6, "the history keeps every message");
+    // A message the page let go can still be replied to: WhatsApp Web loads
+    // it back, as the sandbox's page does from its server.
+    let first = history[0]["id"].as_str().unwrap().to_string();
+    let (code, reply) = d
+        .call(
+            "POST",
+            "/api/sessions/shop/messages",
+            Some(json!({"to": FROM, "text": "about that", "reply_to": first})),
+        )
+        .await;
+    assert_eq!(code, 201, "{reply}");
+    let (_, out) = sb
+        .get(&format!("/_sandbox/messages?account={ACCOUNT}"))
+        .await;
+    let went = out
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == reply["id"])
+        .cloned();
+    assert_eq!(went.map(|m| m["reply_to"].clone()), Some(json!(first)));
     assert_eq!(
         history
             .iter()
@@ -1600,13 +1649,17 @@ async fn the_page_lets_go_of_stored_messages_and_the_history_keeps_them() {
     eventually(
         Duration::from_secs(20),
         "the next message stored",
-        || async { (stored().await.len() == 7).then_some(()) },
+        || async { (stored().await.len() == 8).then_some(()) },
     )
     .await;
     // open-wa's cutMsgCache answers as open-wa does.
     let (code, v) = d.call("POST", "/shop/cutMsgCache", Some(json!({}))).await;
     assert_eq!((code, v), (200, json!({"success": true, "response": true})));
-    assert_eq!(loaded().await, 1, "the message of seconds ago stays");
+    assert_eq!(
+        loaded().await,
+        2,
+        "the reply and the message of seconds ago stay"
+    );
 }
 
 /// A burst across ten sessions while one browser is killed mid-burst: every

@@ -114,6 +114,15 @@ impl SendRequest {
     /// Everything checked before anything is sent or a key is taken.
     fn validate(&mut self) -> Result<(), CoreError> {
         self.text = self.text.take().filter(|t| !t.is_empty());
+        self.reply_to = self.reply_to.take().filter(|r| !r.is_empty());
+        if let Some(r) = &self.reply_to
+            && (!(r.starts_with("true_") || r.starts_with("false_")) || r.len() > 256)
+        {
+            return Err(CoreError::invalid(
+                "reply_to",
+                "must be a message id (true_… or false_…, as messages carry it)",
+            ));
+        }
         if let Some(special) = &self.special {
             let what = match special {
                 Special::Location(_) => "location",
@@ -411,7 +420,7 @@ impl Core {
                 (None, None) => unreachable!("validated"),
             },
         }
-        .map_err(|e| CoreError::from(crate::session::CallFailure::from(e)))?;
+        .map_err(|e| send_failure(e, reply_to))?;
         // The id holds the recipient's number: debug, not info.
         tracing::debug!(session = %session, msg = %sent.id, "message sent");
         Ok(SentMessage {
@@ -420,6 +429,30 @@ impl Core {
             to: req.to,
             timestamp: sent.timestamp,
         })
+    }
+}
+
+/// A failed send in the caller's terms: bridge.js names a quote WhatsApp
+/// Web cannot reply to (one this account does not have, or one deleted for
+/// everyone); the rest is the page's or the browser's failure.
+fn send_failure(e: crate::session::CallError, reply_to: Option<&str>) -> CoreError {
+    use crate::session::CallError;
+    match e {
+        CallError::Page(m) if m.starts_with("QUOTED_NOT_FOUND: ") => CoreError::invalid(
+            "reply_to",
+            format!(
+                "names no message this account has: {}",
+                reply_to.unwrap_or_default()
+            ),
+        ),
+        CallError::Page(m) if m.starts_with("QUOTED_NOT_REPLIABLE: ") => CoreError::Conflict {
+            code: "message_revoked",
+            message: format!(
+                "message '{}' was deleted for everyone: it cannot be replied to",
+                reply_to.unwrap_or_default()
+            ),
+        },
+        e => CoreError::from(crate::session::CallFailure::from(e)),
     }
 }
 

@@ -100,6 +100,16 @@ async fn handle(sb: &Sandbox, conn: u64, v: Value) {
                 json!({"t": "result", "req": req, "ok": true, "value": exists}),
             );
         }
+        // A message a send quotes that the page no longer keeps in memory.
+        "quoted" => {
+            let held = w
+                .held(conn, v["id"].as_str().unwrap_or(""))
+                .map(|m| json!({"revoked": m.revoked}));
+            reply(
+                &w,
+                json!({"t": "result", "req": req, "ok": true, "value": held}),
+            );
+        }
         "read" => {
             w.mark_read(conn, v["chat"].as_str().unwrap_or(""));
             reply(

@@ -660,9 +660,15 @@ impl World {
 
     /// Whether the device's account holds this message.
     pub fn device_holds(&self, conn: u64, id: &str) -> bool {
+        self.held(conn, id).is_some()
+    }
+
+    /// Message `id` as the account on `conn` has it (a device that dropped
+    /// it from memory loads it back from here, as WhatsApp Web does).
+    pub fn held(&self, conn: u64, id: &str) -> Option<&SbMessage> {
         self.conn_phone(conn)
             .and_then(|p| self.p.accounts.get(&p))
-            .is_some_and(|a| a.messages.iter().any(|m| m.id == id))
+            .and_then(|a| a.messages.iter().find(|m| m.id == id))
     }
 
     /// The contact who acts on message `id` of a chat: the chat's contact,

@@ -469,6 +469,25 @@
     return 'true_' + to + '_' + hex;
   }
 
+  // The message a send quotes, as wa-js looks it up (getMessageById: in
+  // memory, else loaded back): one this account does not have is
+  // msg_not_found, a deleted one cannot be replied to (canReplyMsg).
+  async function quotedId(q) {
+    if (!q) return null;
+    const id = typeof q === 'string' ? q : q._serialized || q.id._serialized;
+    const m = byId.get(id);
+    const held = m ? { revoked: m.type === 'revoked' } : await call('quoted', { id });
+    if (!held) throw wppError('msg_not_found', 'Message ' + id + ' not found');
+    if (held.revoked) throw wppError('quoted_msg_can_not_reply', 'QuotedMsg can not reply');
+    return id;
+  }
+
+  function wppError(code, message) {
+    const e = new Error(message);
+    e.code = code;
+    return e;
+  }
+
   // Like WhatsApp Web: the message exists at once with ack 0 (clock), the
   // server's receipt makes it 1 (sent).
   async function send(chatId, fields, options) {
@@ -477,11 +496,11 @@
       if (!(await call('exists', { phone: wid(to).user }))) throw new Error(wid(to).user + ' is not on WhatsApp');
       knownContacts.add(to);
     }
-    const quoted = options && options.quotedMsg;
+    const quoted = await quotedId(options && options.quotedMsg);
     // wa-js takes the id to use (options.messageId) as WhatsApp Web does.
     const id = options && options.messageId ? 'true_' + to + '_' + options.messageId : newMsgId(to);
     const mentions = options && options.mentionedList ? ids(options.mentionedList) : [];
-    const req = Object.assign({ id, to, mentions, t: unixTime(), reply_to: quoted ? (typeof quoted === 'string' ? quoted : quoted._serialized || quoted.id._serialized) : null }, fields);
+    const req = Object.assign({ id, to, mentions, t: unixTime(), reply_to: quoted }, fields);
     const local = localMsg(req);
     if (store(local)) emit('chat.new_message', local);
     await settled(local, confirmed(req));
