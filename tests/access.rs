@@ -176,6 +176,25 @@ async fn a_scoped_key_reaches_its_sessions_only_in_every_dialect() {
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["error"]["code"], 10, "{v}");
     assert_eq!(cloud("a").send().await.unwrap().status(), 200);
+    // Graph also takes the token as ?access_token=, on a POST too; the
+    // other dialects do not.
+    let r = c
+        .post(format!("{}/v21.0/a/messages?access_token={a_key}", d.url))
+        .json(&json!({"messaging_product": "whatsapp", "to": CONTACT, "type": "text", "text": {"body": "token in the query"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = c
+        .post(format!(
+            "{}/api/sessions/a/messages?access_token={a_key}",
+            d.url
+        ))
+        .json(&json!({"to": CONTACT, "text": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
 
     // open-wa: the EASY API and the wrapper routes.
     let easy = |session: &str| {

@@ -85,6 +85,9 @@ pub struct Guard {
     keys: Keys,
     deny: fn(Denied) -> Response,
     admin_only: bool,
+    /// Graph's `?access_token=`, taken on every method (Graph clients put
+    /// the token there).
+    access_token: bool,
 }
 
 impl Guard {
@@ -93,7 +96,15 @@ impl Guard {
             keys,
             deny,
             admin_only: false,
+            access_token: false,
         }
+    }
+
+    /// The Cloud API's routes: the key may also come as `?access_token=`,
+    /// as Graph takes it.
+    pub fn with_access_token(mut self) -> Self {
+        self.access_token = true;
+        self
     }
 
     /// Routes about the whole daemon (`/metrics`): the admin key only.
@@ -136,7 +147,7 @@ where
     }
 }
 
-fn presented(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn presented(headers: &HeaderMap) -> Option<String> {
     if let Some(v) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -187,19 +198,31 @@ fn in_query(method: &axum::http::Method, query: Option<&str>) -> Option<String> 
         .map(|(_, v)| v.into_owned())
 }
 
+/// Graph's `?access_token=`, where the routes take it.
+fn access_token(taken: bool, query: Option<&str>) -> Option<String> {
+    if !taken {
+        return None;
+    }
+    url::form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == "access_token")
+        .map(|(_, v)| v.into_owned())
+}
+
 pub async fn require_key(State(g): State<Guard>, mut req: Request, next: Next) -> Response {
-    let denied =
-        match presented(req.headers()).or_else(|| in_query(req.method(), req.uri().query())) {
-            Some(k) => match g.keys.resolve(&k) {
-                Some(a) if g.admin_only && !a.is_admin() => Denied::NotAdmin,
-                Some(a) => {
-                    req.extensions_mut().insert(a);
-                    return next.run(req).await;
-                }
-                None => Denied::Invalid,
-            },
-            None => Denied::Missing,
-        };
+    let key = presented(req.headers())
+        .or_else(|| in_query(req.method(), req.uri().query()))
+        .or_else(|| access_token(g.access_token, req.uri().query()));
+    let denied = match key {
+        Some(k) => match g.keys.resolve(&k) {
+            Some(a) if g.admin_only && !a.is_admin() => Denied::NotAdmin,
+            Some(a) => {
+                req.extensions_mut().insert(a);
+                return next.run(req).await;
+            }
+            None => Denied::Invalid,
+        },
+        None => Denied::Missing,
+    };
     if matches!(denied, Denied::NotAdmin) {
         return (g.deny)(denied);
     }

@@ -108,6 +108,29 @@ pub fn user_of(id: &str) -> &str {
     id.split('@').next().unwrap_or(id)
 }
 
+/// A person as the dialects that name people by phone show them: the phone
+/// digits of `…@c.us`, but a privacy id (`…@lid`, a sender whose phone is
+/// unknown) whole, so that a reply to it reaches that person and not a
+/// number made of its digits.
+pub fn phone_or_lid(id: &str) -> &str {
+    if id.ends_with("@lid") {
+        id
+    } else {
+        user_of(id)
+    }
+}
+
+/// Who sent a message, by `phone_or_lid`: its sender's phone when WhatsApp
+/// made it known, else its privacy id, else its chat's.
+pub fn sender_of(payload: &serde_json::Value) -> String {
+    let sender = &payload["sender"];
+    sender["phone"]
+        .as_str()
+        .or(sender["lid"].as_str())
+        .unwrap_or_else(|| phone_or_lid(payload["chat"].as_str().unwrap_or("")))
+        .to_string()
+}
+
 /// A phone number in international form, digits only (E.164 without '+').
 pub fn parse_phone(input: &str) -> Result<String, String> {
     let s = input.trim();

@@ -18,6 +18,18 @@ pub enum Format {
 }
 
 impl Format {
+    /// Whether an ack is a status this format has: Cloud's statuses are
+    /// sent, delivered, read and failed (a voice note's "played" is not one,
+    /// and the page's "pending" would be a second "sent"); Twilio's
+    /// "played" would be a second "read".
+    pub fn reports_ack(self, ack: &str) -> bool {
+        match self {
+            Format::Cloud => !matches!(ack, "played" | "pending"),
+            Format::Twilio => ack != "played",
+            _ => true,
+        }
+    }
+
     /// Whether a body of this format can carry this kind of event at all.
     pub fn carries(self, kind: EventKind) -> bool {
         match self {
@@ -220,6 +232,10 @@ impl Webhook {
             && !(self.format == Format::Cloud
                 && ev.event == EventKind::MessageReaction
                 && ev.payload["from_me"] == true)
+            && (ev.event != EventKind::MessageAck
+                || self
+                    .format
+                    .reports_ack(ev.payload["ack"].as_str().unwrap_or("")))
     }
 
     /// As shown by the API: the secret never leaves the daemon.
@@ -286,6 +302,32 @@ fn is_reserved_header(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_format_gets_only_the_statuses_it_has() {
+        let ack = |a: &str| {
+            crate::domain::message::ack_event(
+                &crate::domain::SessionId::parse("s").unwrap(),
+                "true_1@c.us_A",
+                "1@c.us",
+                None,
+                serde_json::from_value(serde_json::json!(a)).unwrap(),
+            )
+        };
+        let gets = |f: Format| {
+            let w = Webhook::subscriber("http://127.0.0.1:9/h".into(), f, &["message.ack"]);
+            ["pending", "sent", "delivered", "read", "played", "failed"]
+                .into_iter()
+                .filter(|a| w.wants_event(&ack(a)))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(gets(Format::Cloud), ["sent", "delivered", "read", "failed"]);
+        assert_eq!(
+            gets(Format::Twilio),
+            ["pending", "sent", "delivered", "read", "failed"]
+        );
+        assert_eq!(gets(Format::Native).len(), 6);
+    }
 
     #[test]
     fn extra_headers_must_be_headers_and_leave_the_delivery_its_own() {

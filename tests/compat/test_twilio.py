@@ -100,6 +100,23 @@ def test_status_callbacks_are_signed_and_follow_the_acks(shop, receiver):
         assert f["From"] == f"whatsapp:+{ACCOUNT}" and f["To"] == f"whatsapp:+{CONTACT}" and f["AccountSid"] == "shop1"
 
 
+def test_a_scoped_keys_status_callbacks_are_signed_with_that_key(shop, receiver):
+    """A backend given a key for its own session uses it as its auth token:
+    its RequestValidator checks the callbacks with it, not the admin's."""
+    daemon = shop
+    r = daemon.native().post("/api/keys", json={"name": "shop1 bot", "sessions": ["shop1"], "scopes": ["read", "send"]})
+    assert r.status_code == 201, r.text
+    token = r.json()["key"]
+    c = client(daemon, token=token)
+    m = c.messages.create(to=f"whatsapp:+{CONTACT}", body="tracked by a scoped key", status_callback=receiver.url + "/twilio/scoped")
+    eventually("a status callback", lambda: receiver.raw("/twilio/scoped"))
+    for req in receiver.raw("/twilio/scoped"):
+        url = receiver.url + req["path"]
+        assert form(req)["MessageSid"] == m.sid
+        assert RequestValidator(token).validate(url, form(req), req["headers"].get("x-twilio-signature", "")), form(req)
+        assert not signed(receiver, req), "signed with the admin key"
+
+
 def test_inbound_webhooks_validate_and_twiml_answers_go_back(shop, receiver):
     daemon = shop
     daemon.inbound(CONTACT, "menu", name="Alice")

@@ -3,7 +3,10 @@
 //! business-scoped user ids, templates, and the webhook envelope.
 
 use crate::core::{CardOf, CoreError, MediaSource, OutgoingMedia, SendRequest, Special};
-use crate::domain::{Location, Menu, MenuKind, Message, SessionId, Wid, parse_phone, user_of};
+use crate::domain::{
+    Location, Menu, MenuKind, Message, SessionId, Wid, parse_phone, phone_or_lid, sender_of,
+    user_of,
+};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
@@ -206,28 +209,40 @@ impl UserIds {
         )
     }
 
-    pub fn user_id(&self, session: &SessionId, phone: &str) -> String {
-        let n: u64 = phone.parse().unwrap_or(0);
-        let hidden = u128::from(n ^ self.pad(session));
+    /// The id of a person by `phone_or_lid`: a phone, or a privacy id
+    /// (marked by the bit above the number's, so it decodes to `…@lid`).
+    pub fn user_id(&self, session: &SessionId, person: &str) -> String {
+        let (digits, lid) = match person.strip_suffix("@lid") {
+            Some(d) => (d, 1u64),
+            None => (person, 0),
+        };
+        let n: u64 = digits.parse::<u64>().unwrap_or(0) & ((1 << PHONE_BITS) - 1);
+        let tagged = n | lid << PHONE_BITS;
+        let hidden = u128::from((n ^ self.pad(session)) | lid << PHONE_BITS);
         format!(
             "US.{}",
-            hidden << CHECK_BITS | u128::from(self.check(session, n))
+            hidden << CHECK_BITS | u128::from(self.check(session, tagged))
         )
     }
 
-    /// The phone behind a user id this daemon gave out for this session.
+    /// The person behind a user id this daemon gave out for this session:
+    /// a phone, or a privacy id `…@lid`.
     pub fn phone(&self, session: &SessionId, user_id: &str) -> Option<String> {
         let v: u128 = user_id.strip_prefix("US.")?.parse().ok()?;
         let hidden = u64::try_from(v >> CHECK_BITS).ok()?;
-        if hidden >> PHONE_BITS != 0 {
+        let lid = hidden >> PHONE_BITS;
+        if lid > 1 {
             return None;
         }
-        let n = hidden ^ self.pad(session);
-        if u128::from(self.check(session, n)) != v & ((1 << CHECK_BITS) - 1) {
+        let n = (hidden & ((1 << PHONE_BITS) - 1)) ^ self.pad(session);
+        if u128::from(self.check(session, n | lid << PHONE_BITS)) != v & ((1 << CHECK_BITS) - 1) {
             return None;
         }
-        let phone = n.to_string();
-        (7..=15).contains(&phone.len()).then_some(phone)
+        let digits = n.to_string();
+        match lid {
+            1 => Some(format!("{digits}@lid")),
+            _ => (7..=15).contains(&digits.len()).then_some(digits),
+        }
     }
 }
 
@@ -301,6 +316,9 @@ pub fn request(body: &Value, session: &SessionId, users: &UserIds) -> Result<Req
         });
     }
     let (input, phone) = match (str_at(body, "to"), str_at(body, "recipient")) {
+        // A sender whose phone is unknown came as its privacy id: `from`
+        // answered back as `to`.
+        (Some(to), _) if to.trim().ends_with("@lid") => (to.to_string(), to.trim().to_string()),
         (Some(to), _) => (
             to.to_string(),
             parse_phone(to)
@@ -676,10 +694,7 @@ pub fn vcard_contact(v: &str) -> Value {
 /// An inbound message as Cloud's `messages[0]` with its contact.
 pub fn inbound(session: &SessionId, p: &Value, users: &UserIds) -> Value {
     let s = |k: &str| p[k].as_str().unwrap_or("");
-    let phone = p["sender"]["phone"]
-        .as_str()
-        .map(String::from)
-        .unwrap_or_else(|| user_of(s("chat")).to_string());
+    let phone = sender_of(p);
     let me = user_of(s("to")).to_string();
     let kind = s("type");
     let mut m = json!({"from": phone, "id": s("id"), "timestamp": p["timestamp"].as_i64().unwrap_or(0).to_string(), "type": cloud_type(kind)});
@@ -746,7 +761,7 @@ pub fn inbound(session: &SessionId, p: &Value, users: &UserIds) -> Value {
 /// A contact's reaction as Cloud's `messages[0]` of type `reaction` (no
 /// `emoji` when it was taken back).
 pub fn reaction(session: &SessionId, p: &Value, me: &str, users: &UserIds) -> Value {
-    let phone = user_of(p["sender"].as_str().unwrap_or("")).to_string();
+    let phone = phone_or_lid(p["sender"].as_str().unwrap_or("")).to_string();
     let mut r = json!({"message_id": p["message"]});
     if let Some(e) = p["emoji"].as_str().filter(|e| !e.is_empty()) {
         r["emoji"] = json!(e);
@@ -759,12 +774,11 @@ pub fn reaction(session: &SessionId, p: &Value, me: &str, users: &UserIds) -> Va
 
 /// An ack as Cloud's `statuses[0]`, with the contact (clients need it).
 pub fn status(session: &SessionId, p: &Value, at_ms: i64, users: &UserIds) -> Value {
-    let phone = user_of(p["chat"].as_str().unwrap_or("")).to_string();
+    let phone = phone_or_lid(p["chat"].as_str().unwrap_or("")).to_string();
     let me = user_of(p["me"].as_str().unwrap_or("")).to_string();
     let st = match p["ack"].as_str().unwrap_or("") {
         "delivered" => "delivered",
         "read" => "read",
-        "played" => "played",
         "failed" => "failed",
         _ => "sent",
     };
@@ -830,6 +844,33 @@ mod tests {
             u.phone(&b, &u.user_id(&b, "4915112345678")).as_deref(),
             Some("4915112345678")
         );
+        // A sender known only by its privacy id decodes to that id, not to
+        // a phone number made of its digits.
+        let lid = u.user_id(&a, "107005456359612@lid");
+        assert_ne!(lid, u.user_id(&a, "107005456359612"));
+        assert_eq!(u.phone(&a, &lid).as_deref(), Some("107005456359612@lid"));
+        let hidden = json!({"id": "false_107005456359612@lid_X", "chat": "107005456359612@lid",
+            "from": "107005456359612@lid", "to": "15550001111@c.us", "type": "text", "text": "hi",
+            "timestamp": 1, "sender": {"phone": null, "lid": "107005456359612@lid", "name": "Hidden"}});
+        let m = inbound(&a, &hidden, &u);
+        let v = &m["entry"][0]["changes"][0]["value"];
+        assert_eq!(v["messages"][0]["from"], "107005456359612@lid", "{m}");
+        assert_eq!(v["contacts"][0]["user_id"], lid.as_str());
+        // ...and a reply to `from`, or to the user id, goes to that id.
+        for to in [
+            json!({"to": "107005456359612@lid"}),
+            json!({"recipient": lid}),
+        ] {
+            let mut body =
+                json!({"messaging_product": "whatsapp", "type": "text", "text": {"body": "hello"}});
+            body.as_object_mut()
+                .unwrap()
+                .extend(to.as_object().unwrap().clone());
+            match request(&body, &a, &u) {
+                Ok(Request::Send { to, .. }) => assert_eq!(to.as_str(), "107005456359612@lid"),
+                _ => panic!("{body}: not a send"),
+            }
+        }
         let m = message_media_id(&a, "false_1@c.us_X");
         assert!(m.bytes().all(|c| c.is_ascii_digit()));
         assert_eq!(

@@ -78,7 +78,7 @@ pub async fn messages(
             st.core.react(&id, &message_id, &emoji).await?;
             // The id answered is the message reacted to: WhatsApp Web does
             // not tell a reaction's own id when it is sent.
-            let phone = to.user();
+            let phone = crate::domain::phone_or_lid(to.as_str());
             Ok(Json(cv::sent(
                 &input,
                 phone,
@@ -114,7 +114,7 @@ async fn send_and_answer(
     send: SendRequest,
 ) -> Answer {
     let sent = st.core.send(id, send, None).await?;
-    let phone = to.user();
+    let phone = crate::domain::phone_or_lid(to.as_str());
     Ok(Json(cv::sent(
         input,
         phone,

@@ -47,7 +47,7 @@ fn deny(_: Denied) -> Response {
 }
 
 fn guard(keys: Keys) -> Guard {
-    Guard::new(keys, deny)
+    Guard::new(keys, deny).with_access_token()
 }
 
 impl ActAs for Cloud {

@@ -17,7 +17,7 @@ pub fn render(d: &Delivery, users: &UserIds) -> Rendered {
         }
         _ => convert::inbound(&ev.session, &ev.payload, users),
     };
-    let body = serde_json::to_vec(&value).unwrap_or_default();
+    let body = meta_json(&value);
     let mut headers = vec![];
     if let Some(secret) = &d.hook.secret {
         headers.push((
@@ -32,6 +32,40 @@ pub fn render(d: &Delivery, users: &UserIds) -> Rendered {
         .as_deref()
         .map(|t| handshake(&d.hook.url, t));
     r
+}
+
+/// JSON as Meta writes its webhook bodies: ASCII only (other characters
+/// as lowercase `\uXXXX`, by UTF-16 unit) and `/` as `\/`. Meta signs these
+/// bytes, and receivers that rebuild them before checking the signature
+/// rebuild them this way.
+fn meta_json(v: &serde_json::Value) -> Vec<u8> {
+    struct Meta;
+    impl serde_json::ser::Formatter for Meta {
+        fn write_string_fragment<W: ?Sized + std::io::Write>(
+            &mut self,
+            w: &mut W,
+            fragment: &str,
+        ) -> std::io::Result<()> {
+            let mut units = [0u16; 2];
+            for c in fragment.chars() {
+                match c {
+                    '/' => w.write_all(b"\\/")?,
+                    c if c.is_ascii() => w.write_all(&[c as u8])?,
+                    c => {
+                        for u in c.encode_utf16(&mut units) {
+                            write!(w, "\\u{u:04x}")?;
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, Meta);
+    serde::Serialize::serialize(v, &mut ser)
+        .map(|_| out)
+        .unwrap_or_default()
 }
 
 fn hmac_hex(secret: &str, body: &[u8]) -> String {
@@ -80,5 +114,19 @@ mod tests {
             "http://127.0.0.1:1/hook?hub.mode=subscribe&hub.verify_token=tok+en&hub.challenge="
         ));
         assert!(h.url.ends_with(&h.challenge));
+    }
+
+    #[test]
+    fn bodies_are_escaped_as_meta_escapes_them() {
+        let v = serde_json::json!({"text": {"body": "äöå 👍 \"q\" a/b"}, "n": 1});
+        let body = super::meta_json(&v);
+        assert_eq!(
+            String::from_utf8(body.clone()).unwrap(),
+            r#"{"n":1,"text":{"body":"\u00e4\u00f6\u00e5 \ud83d\udc4d \"q\" a\/b"}}"#
+        );
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
+            v
+        );
     }
 }

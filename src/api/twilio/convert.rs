@@ -3,7 +3,7 @@
 //! signature, and TwiML replies.
 
 use crate::core::{CoreError, MediaSource, OutgoingMedia, SendRequest, SentMessage};
-use crate::domain::{Message, SessionId, Wid, parse_phone, user_of};
+use crate::domain::{Message, SessionId, Wid, parse_phone, phone_or_lid, sender_of, user_of};
 use axum::http::StatusCode;
 use base64::Engine as _;
 use serde_json::{Value, json};
@@ -117,15 +117,23 @@ impl Form {
     }
 }
 
-/// `whatsapp:+15551234567` (or `+1555…`) → the phone's digits.
+/// `whatsapp:+15551234567` (or `+1555…`) → the phone's digits; a privacy
+/// id as the webhooks show it (`whatsapp:1070…@lid`) stays whole.
 pub fn address_phone(addr: &str) -> Result<String, String> {
     let a = addr.trim();
     let a = a.strip_prefix("whatsapp:").unwrap_or(a);
+    if a.ends_with("@lid") {
+        return Wid::parse(a).map(|w| w.as_str().to_string());
+    }
     parse_phone(a)
 }
 
-pub fn address(phone: &str) -> String {
-    format!("whatsapp:+{phone}")
+pub fn address(person: &str) -> String {
+    if person.contains('@') {
+        format!("whatsapp:{person}")
+    } else {
+        format!("whatsapp:+{person}")
+    }
 }
 
 /// A message to create, from `POST .../Messages.json`.
@@ -247,6 +255,18 @@ pub fn rfc2822(unix_s: i64) -> String {
     httpdate::fmt_http_date(t).replace(" GMT", " +0000")
 }
 
+/// Twilio's `MessageType` for a message kind: WhatsApp's own types (a voice
+/// note is audio, a contact card contacts); what Twilio has no type for is
+/// "unknown".
+fn message_type(kind: &str) -> &str {
+    match kind {
+        "text" | "image" | "video" | "audio" | "document" | "sticker" | "location" => kind,
+        "ptt" => "audio",
+        "contact" => "contacts",
+        _ => "unknown",
+    }
+}
+
 /// Twilio's status for an ack.
 pub fn status(ack: &str) -> &'static str {
     match ack {
@@ -262,7 +282,7 @@ pub fn status(ack: &str) -> &'static str {
 /// A stored message as a Twilio Message resource.
 pub fn resource(account: &str, m: &Message, me: Option<&str>) -> Value {
     let sid = sid(&m.session, &m.id);
-    let peer = user_of(&m.chat);
+    let peer = phone_or_lid(&m.chat);
     let me = me.unwrap_or("");
     let (from, to) = if m.from_me { (me, peer) } else { (peer, me) };
     let ack = serde_json::to_value(m.ack).unwrap_or_default();
@@ -520,10 +540,7 @@ pub fn inbound_form(session: &SessionId, p: &Value, public_url: &str) -> Vec<(St
     let s = |k: &str| p[k].as_str().unwrap_or("");
     let id = s("id");
     let sid = sid(session, id);
-    let peer = p["sender"]["phone"]
-        .as_str()
-        .map(String::from)
-        .unwrap_or_else(|| user_of(s("chat")).to_string());
+    let peer = sender_of(p);
     let me = user_of(s("to"));
     let kind = s("type");
     let has_media = !p["media"].is_null();
@@ -550,14 +567,7 @@ pub fn inbound_form(session: &SessionId, p: &Value, public_url: &str) -> Vec<(St
         ),
         ("WaId".into(), peer.clone()),
         ("SmsStatus".into(), "received".into()),
-        (
-            "MessageType".into(),
-            if kind == "text" {
-                "text".into()
-            } else {
-                kind.to_string()
-            },
-        ),
+        ("MessageType".into(), message_type(&kind).into()),
         ("ApiVersion".into(), API_VERSION.into()),
         ("ReferralNumMedia".into(), "0".into()),
     ];
@@ -605,7 +615,7 @@ pub fn status_form(session: &SessionId, p: &Value, account: &str) -> Vec<(String
     let sid = sid(session, id);
     let st = status(p["ack"].as_str().unwrap_or(""));
     let me = user_of(p["me"].as_str().unwrap_or(""));
-    let peer = user_of(p["chat"].as_str().unwrap_or(""));
+    let peer = phone_or_lid(p["chat"].as_str().unwrap_or(""));
     let mut f: Vec<(String, String)> = vec![
         ("MessageSid".into(), sid.clone()),
         ("SmsSid".into(), sid),
@@ -614,7 +624,10 @@ pub fn status_form(session: &SessionId, p: &Value, account: &str) -> Vec<(String
         ("AccountSid".into(), account.to_string()),
         ("From".into(), address(me)),
         ("To".into(), address(peer)),
-        ("ChannelToAddress".into(), format!("+{peer}")),
+        (
+            "ChannelToAddress".into(),
+            address(peer).trim_start_matches("whatsapp:").to_string(),
+        ),
         ("ChannelPrefix".into(), "whatsapp".into()),
         ("ApiVersion".into(), API_VERSION.into()),
     ];
@@ -758,6 +771,32 @@ mod tests {
     }
 
     #[test]
+    fn a_sender_known_only_by_a_privacy_id_is_answered_at_that_id() {
+        let sid = SessionId::parse("shop1").unwrap();
+        let p = json!({"id": "false_107005456359612@lid_X", "chat": "107005456359612@lid", "from": "107005456359612@lid",
+            "to": "15550001111@c.us", "from_me": false, "type": "text", "text": "hi", "caption": null,
+            "timestamp": 1, "ack": "sent", "sender": {"phone": null, "lid": "107005456359612@lid", "name": "Hidden"},
+            "reply_to": null, "media": null});
+        let f: std::collections::HashMap<_, _> =
+            inbound_form(&sid, &p, "http://x").into_iter().collect();
+        assert_eq!(f["From"], "whatsapp:107005456359612@lid");
+        // What a bot does with it: messages.create(to=From).
+        let form = Form::parse(format!("To={}&Body=hello", urlencode(&f["From"])).as_bytes());
+        let c = create(&form).ok().unwrap();
+        assert_eq!(c.request.to.as_str(), "107005456359612@lid");
+        // With the phone known, the phone as ever.
+        let mut p = p.clone();
+        p["sender"]["phone"] = json!("15551234567");
+        let f: std::collections::HashMap<_, _> =
+            inbound_form(&sid, &p, "http://x").into_iter().collect();
+        assert_eq!(f["From"], "whatsapp:+15551234567");
+    }
+
+    fn urlencode(s: &str) -> String {
+        url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+    }
+
+    #[test]
     fn a_shared_place_carries_its_address_and_label() {
         let sid = SessionId::parse("shop1").unwrap();
         let p = json!({"id": "false_15551234567@c.us_X", "chat": "15551234567@c.us", "from": "15551234567@c.us",
@@ -770,6 +809,19 @@ mod tests {
         assert_eq!(f["Longitude"], "2.5");
         assert_eq!(f["Address"], "Main St 1");
         assert_eq!(f["Label"], "Cafe");
+        assert_eq!(f["MessageType"], "location");
+        // A voice note is WhatsApp's audio; a poll has no Twilio type.
+        for (kind, twilio) in [
+            ("ptt", "audio"),
+            ("contact", "contacts"),
+            ("poll", "unknown"),
+        ] {
+            let mut p = p.clone();
+            p["type"] = json!(kind);
+            let f: std::collections::HashMap<_, _> =
+                inbound_form(&sid, &p, "http://x").into_iter().collect();
+            assert_eq!(f["MessageType"], twilio, "{kind}");
+        }
     }
 
     #[test]

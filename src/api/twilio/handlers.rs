@@ -67,6 +67,7 @@ async fn session_for(
 pub async fn create(
     Caller(st): Caller<Twilio>,
     Path(account): Path<String>,
+    headers: axum::http::HeaderMap,
     body: Result<RawBody, BodyError>,
 ) -> Result<Response, TwilioError> {
     let body = body
@@ -92,7 +93,9 @@ pub async fn create(
     let sent = st.core.send(&id, c.request, None).await?;
     if let Some(url) = c.status_callback {
         let mut hook = Webhook::subscriber(url, Format::Twilio, &["message.ack"]);
-        hook.secret = Some(st.api_key.to_string());
+        // Signed with the auth token this client holds (its RequestValidator
+        // checks with it): the key it sent, a scoped one too.
+        hook.secret = crate::api::auth::presented(&headers);
         hook.meta.insert("account".into(), account.clone());
         // The message went out: a callback that cannot be kept is logged,
         // not answered as an error (the client would send it again).

@@ -26,14 +26,11 @@ use axum::{
     routing::get,
 };
 use handlers as h;
-use std::sync::Arc;
 use tokio::sync::mpsc;
 
 #[derive(Clone)]
 pub struct Twilio {
     core: Core,
-    /// Status callbacks are signed with it, as Twilio signs with the auth token.
-    api_key: Arc<str>,
 }
 
 /// A refused key, in Twilio's shape (code 20003).
@@ -55,7 +52,6 @@ impl ActAs for Twilio {
 }
 
 pub fn routes(core: Core, keys: Keys) -> Router {
-    let api_key = keys.admin();
     Router::new()
         .route(
             "/2010-04-01/Accounts/{account}/Messages.json",
@@ -77,7 +73,7 @@ pub fn routes(core: Core, keys: Keys) -> Router {
             Guard::new(keys, deny),
             require_key,
         ))
-        .with_state(Twilio { core, api_key })
+        .with_state(Twilio { core })
 }
 
 /// Sends what receivers answer to inbound messages in TwiML back to the
