@@ -14,6 +14,11 @@ use tokio::sync::{Semaphore, mpsc};
 
 const PER_TARGET: usize = 16;
 
+/// A receiver with nothing to deliver for this long lets its task go (a
+/// new one starts when it next has a delivery): a status callback URL per
+/// message must not leave a task per message behind.
+const TARGET_IDLE: Duration = Duration::from_secs(600);
+
 #[derive(Clone, Debug)]
 pub struct RetryTiming {
     pub base: Duration,
@@ -122,21 +127,13 @@ impl Dispatcher {
             verified: Mutex::new(HashSet::new()),
         });
         tokio::spawn(prune_log(ctx.store.clone()));
-        let mut targets: HashMap<String, mpsc::UnboundedSender<Delivery>> = HashMap::new();
+        let mut targets = Targets::new(TARGET_IDLE);
         for (url, first) in backlog {
-            let (ttx, trx) = mpsc::unbounded_channel();
-            tokio::spawn(target(ctx.clone(), url.clone(), Some(first), trx));
-            targets.insert(url, ttx);
+            targets.start(&ctx, url, Some(first));
         }
         tokio::spawn(async move {
             while let Some(d) = rx.recv().await {
-                let url = d.hook.url.clone();
-                let t = targets.entry(url.clone()).or_insert_with(|| {
-                    let (ttx, trx) = mpsc::unbounded_channel();
-                    tokio::spawn(target(ctx.clone(), url, None, trx));
-                    ttx
-                });
-                let _ = t.send(d);
+                targets.send(&ctx, d);
             }
         });
         Ok(Dispatcher { tx, current })
@@ -155,6 +152,57 @@ impl Dispatcher {
         for d in deliveries {
             let _ = self.tx.send(d);
         }
+    }
+}
+
+/// Each receiver's task, by URL. A task that went idle has closed its
+/// channel: the next delivery for it starts a new one.
+struct Targets {
+    tasks: HashMap<String, mpsc::UnboundedSender<Delivery>>,
+    /// Past this many entries, those of retired tasks are dropped.
+    prune_at: usize,
+    idle: Duration,
+}
+
+impl Targets {
+    fn new(idle: Duration) -> Self {
+        Targets {
+            tasks: HashMap::new(),
+            prune_at: 64,
+            idle,
+        }
+    }
+
+    fn start(
+        &mut self,
+        ctx: &Arc<Ctx>,
+        url: String,
+        spill: Option<String>,
+    ) -> &mpsc::UnboundedSender<Delivery> {
+        if self.tasks.len() >= self.prune_at {
+            self.tasks.retain(|_, t| !t.is_closed());
+            self.prune_at = (2 * self.tasks.len()).max(64);
+        }
+        let (ttx, trx) = mpsc::unbounded_channel();
+        tokio::spawn(target(ctx.clone(), url.clone(), spill, trx, self.idle));
+        self.tasks.insert(url.clone(), ttx);
+        &self.tasks[&url]
+    }
+
+    fn send(&mut self, ctx: &Arc<Ctx>, d: Delivery) {
+        let d = match self.tasks.get(&d.hook.url) {
+            Some(t) => match t.send(d) {
+                Ok(()) => return,
+                Err(back) => back.0,
+            },
+            None => d,
+        };
+        let _ = self.start(ctx, d.hook.url.clone(), None).send(d);
+    }
+
+    #[cfg(test)]
+    fn running(&self) -> usize {
+        self.tasks.values().filter(|t| !t.is_closed()).count()
     }
 }
 
@@ -224,13 +272,30 @@ async fn target(
     url: String,
     spill: Option<String>,
     mut rx: mpsc::UnboundedReceiver<Delivery>,
+    idle: Duration,
 ) {
     let mut w = Window::new(spill);
     let slots = Arc::new(Semaphore::new(PER_TARGET));
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Delivery>();
+    let mut busy_at = tokio::time::Instant::now();
+    let mut closed = false;
     loop {
         if w.spill.is_some() && w.held.len() <= WINDOW / 2 {
             w.refill(&ctx.store, &url);
+        }
+        if !w.held.is_empty() || w.spill.is_some() {
+            busy_at = tokio::time::Instant::now();
+        } else if closed {
+            return;
+        } else if busy_at.elapsed() >= idle {
+            // Sends fail from here on, and the router starts a new task;
+            // what is already in the channel is still this one's.
+            rx.close();
+            closed = true;
+            while let Ok(d) = rx.try_recv() {
+                w.admit(&ctx.store, d);
+            }
+            continue;
         }
         let now = now_ms();
         // Start what is due while there are free slots.
@@ -253,10 +318,11 @@ async fn target(
             Some(((at, _), _)) if slots.available_permits() > 0 => {
                 Duration::from_millis((*at - now).max(0) as u64)
             }
+            _ if w.held.is_empty() => idle,
             _ => Duration::from_secs(3600),
         };
         tokio::select! {
-            d = rx.recv() => match d {
+            d = rx.recv(), if !closed => match d {
                 Some(d) => w.admit(&ctx.store, d),
                 None => return,
             },
@@ -616,6 +682,54 @@ mod tests {
         assert_eq!(
             drain(&mut wb, &store, &b.url).len(),
             (WINDOW * 2 + 100).div_ceil(3)
+        );
+    }
+
+    #[tokio::test]
+    async fn an_idle_receivers_task_goes_and_comes_back_with_its_next_delivery() {
+        use crate::domain::{Event, EventKind, Format, SessionId, Webhook};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let ctx = Arc::new(Ctx {
+            current: Arc::new(Current::default()),
+            store: store.clone(),
+            client: reqwest::Client::new(),
+            timing: RetryTiming::default(),
+            render: Arc::new(|_, _| super::super::Rendered::new(vec![], "text/plain", vec![])),
+            replies: None,
+            verified: Mutex::new(HashSet::new()),
+        });
+        let mut targets = Targets::new(Duration::from_millis(100));
+        // A status callback URL per message: a task each, while busy.
+        for i in 0..100 {
+            targets.start(&ctx, format!("http://127.0.0.1:9/cb?msg={i}"), None);
+        }
+        assert_eq!(targets.running(), 100);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(targets.running(), 0, "idle tasks stayed");
+        // The next delivery to one of them starts it again; the entries of
+        // the others are dropped as the map grows.
+        let s = SessionId::parse("s").unwrap();
+        let deliver = |targets: &mut Targets, i: usize| {
+            let url = format!("http://127.0.0.1:9/cb?msg={i}");
+            let hook = Webhook::subscriber(url, Format::Native, &[]);
+            let d = Delivery::new(
+                &hook,
+                &Event::new(&s, EventKind::Message, serde_json::json!({})),
+            );
+            store.put_delivery(&d).unwrap();
+            targets.send(&ctx, d);
+        };
+        deliver(&mut targets, 7);
+        assert_eq!(targets.running(), 1);
+        for i in 100..140 {
+            deliver(&mut targets, i);
+        }
+        assert_eq!(targets.running(), 41);
+        assert!(
+            targets.tasks.len() < 60,
+            "{} entries kept",
+            targets.tasks.len()
         );
     }
 
