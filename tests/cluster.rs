@@ -466,7 +466,7 @@ async fn three_peers_serve_one_api_and_a_dead_home_comes_back() {
     // lists leave it out after a few seconds; nothing hangs.
     let dead = homes["c0"];
     let alive = (dead + 1) % 3;
-    unsafe { libc::kill(peers[dead].proc.pid(), libc::SIGSTOP) };
+    peers[dead].proc.freeze();
     let t0 = std::time::Instant::now();
     let res = c
         .get(format!("{}/api/sessions/c0", peers[alive].url))
@@ -484,7 +484,7 @@ async fn three_peers_serve_one_api_and_a_dead_home_comes_back() {
         .await
         .expect("a frozen peer hung the list");
     assert_eq!(res.headers()["x-wabridge-unreachable"], urls[dead].as_str());
-    unsafe { libc::kill(peers[dead].proc.pid(), libc::SIGCONT) };
+    peers[dead].proc.thaw();
 
     // kill -9 of a peer: its sessions are 503 through the others, with
     // Retry-After, and no copy starts elsewhere; back when it restarts.

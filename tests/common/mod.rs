@@ -101,6 +101,33 @@ impl Proc {
         self.child.id() as i32
     }
 
+    /// SIGSTOP, returning once every thread of the process is stopped (the
+    /// signal is only queued when `kill` returns; a busy machine can let a
+    /// thread answer one more request meanwhile).
+    pub fn freeze(&self) {
+        unsafe { libc::kill(self.pid(), libc::SIGSTOP) };
+        let stopped = || {
+            std::fs::read_dir(format!("/proc/{}/task", self.pid()))
+                .map(|tasks| {
+                    tasks.flatten().all(|t| {
+                        std::fs::read_to_string(t.path().join("stat"))
+                            .ok()
+                            .and_then(|s| s.rsplit_once(") ").map(|(_, r)| r.starts_with('T')))
+                            .unwrap_or(true)
+                    })
+                })
+                .unwrap_or(true)
+        };
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        while !stopped() && std::time::Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    pub fn thaw(&self) {
+        unsafe { libc::kill(self.pid(), libc::SIGCONT) };
+    }
+
     pub fn kill9(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
