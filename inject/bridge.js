@@ -128,6 +128,14 @@
   // when WhatsApp makes it knowable. Bounded: a lookup never holds the
   // messages behind it for long.
   let inOrder = Promise.resolve();
+  // Messages still waiting there: while any is, what is said about
+  // messages (acks, edits, reactions, deletes, votes, group notices) waits
+  // behind it, so nothing arrives before the message it is about.
+  let waiting = 0;
+  function emitInOrder(ev) {
+    if (!waiting) emit(ev);
+    else inOrder = inOrder.then(() => emit(ev));
+  }
   async function withPhone(msg) {
     if (!msg.sender.lid || msg.sender.phone) return msg;
     try {
@@ -178,38 +186,43 @@
     WPP.on('chat.new_message', (m) => {
       // A group's own notices: a new subject.
       if (m && m.type === 'gp2' && m.subtype === 'subject') {
-        emit({ type: 'group_update', group: widStr(m.from || (m.id && m.id.remote)), subject: m.body || '', author: widStr(m.author), timestamp: m.t || null });
+        emitInOrder({ type: 'group_update', group: widStr(m.from || (m.id && m.id.remote)), subject: m.body || '', author: widStr(m.author), timestamp: m.t || null });
         return;
       }
       const msg = normalize(m);
       if (msg) arrived.set(msg.id, Date.now());
       // In arrival order, even when a privacy id's phone must be looked up.
-      if (msg) inOrder = inOrder.then(() => withPhone(msg)).then((x) => emit({ type: 'message', msg: x }));
+      if (!msg) return;
+      waiting += 1;
+      inOrder = inOrder.then(() => withPhone(msg)).then((x) => {
+        waiting -= 1;
+        emit({ type: 'message', msg: x });
+      });
     });
-    WPP.on('chat.poll_response', (e) => emit({
+    WPP.on('chat.poll_response', (e) => emitInOrder({
       type: 'poll_vote', msg_id: widStr(e.msgId), chat: widStr(e.chatId), sender: widStr(e.sender),
       selected: e.selectedOptions || [], timestamp: e.timestamp || null,
     }));
     WPP.on('chat.presence_change', (e) => emit({
       type: 'presence', id: widStr(e.id), state: e.state || null, online: !!e.isOnline, timestamp: e.t || null,
     }));
-    WPP.on('group.participant_changed', (e) => emit({
+    WPP.on('group.participant_changed', (e) => emitInOrder({
       type: 'group_participants', group: widStr(e.groupId), action: e.action, author: widStr(e.author) || null,
       participants: (e.participants || []).map(widStr),
     }));
-    WPP.on('chat.msg_ack_change', (e) => emit({
+    WPP.on('chat.msg_ack_change', (e) => emitInOrder({
       type: 'ack', ack: e.ack, chat: widStr(e.chat), ids: (e.ids || []).map(widStr),
     }));
-    WPP.on('chat.new_reaction', (e) => emit({
+    WPP.on('chat.new_reaction', (e) => emitInOrder({
       type: 'reaction', id: widStr(e.id), msg_id: widStr(e.msgId), chat: e.msgId && widStr(e.msgId.remote),
       sender: widStr(e.sender), from_me: !!(e.id && e.id.fromMe), text: e.reactionText || '', timestamp: e.timestamp || null,
     }));
-    WPP.on('chat.msg_edited', (e) => emit({
+    WPP.on('chat.msg_edited', (e) => emitInOrder({
       type: 'edit', id: widStr(e.id), chat: widStr(e.chat),
       text: e.msg ? (e.msg.type === 'chat' ? e.msg.body : e.msg.caption || e.msg.body) || '' : '',
       timestamp: e.msg && e.msg.latestEditSenderTimestampMs ? Math.floor(e.msg.latestEditSenderTimestampMs / 1000) : null,
     }));
-    WPP.on('chat.msg_revoke', (e) => emit({
+    WPP.on('chat.msg_revoke', (e) => emitInOrder({
       type: 'revoke', id: widStr(e.refId || e.id), chat: widStr(e.from && e.id && e.id.remote ? e.id.remote : e.from),
     }));
     WPP.loader.onReady(async () => {

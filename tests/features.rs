@@ -1228,4 +1228,25 @@ async fn contacts_writing_under_a_privacy_id() {
         )
         .await;
     assert!(code >= 400, "{e}");
+
+    // A message that waits for its sender's phone to be looked up keeps its
+    // place: what happens to it next (deleted at once) comes after it and
+    // is kept, not dropped as a change to a message not yet there.
+    sb.post("/_sandbox/slow-lookups", json!({"on": true})).await;
+    let oops = sb
+        .post("/_sandbox/messages", json!({"from": HIDDEN, "to": ACCOUNT, "text": "oops", "lid": true, "share_phone": false}))
+        .await
+        .1["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (code, v) = sb
+        .post(&format!("/_sandbox/messages/{oops}/revoke"), json!({}))
+        .await;
+    assert_eq!(code, 200, "{v}");
+    event(&r, "message.revoked", |p| p["id"] == oops.as_str()).await;
+    sb.post("/_sandbox/slow-lookups", json!({"on": false}))
+        .await;
+    event(&r, "message", |p| p["id"] == oops.as_str()).await;
+    assert_eq!(stored(&d, &oops).await["revoked"], true);
 }

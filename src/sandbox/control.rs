@@ -30,6 +30,7 @@ pub fn routes() -> Router<Sandbox> {
         .route("/drop", post(drop_all))
         .route("/lose-replies", post(lose_replies))
         .route("/lose-sends", post(lose_sends))
+        .route("/slow-lookups", post(slow_lookups))
         .route("/build", post(set_build))
         .route("/clock", post(set_clock))
         .route("/contacts/{phone}", axum::routing::put(set_profile))
@@ -342,6 +343,11 @@ async fn lose_replies(State(sb): State<Sandbox>, raw: Bytes) -> Res {
 /// `{"on"}`: sends from devices are lost on the way, unheard and unanswered.
 async fn lose_sends(State(sb): State<Sandbox>, raw: Bytes) -> Res {
     switch(&sb, &raw, "lose_sends", |w, on| w.lose_sends = on).await
+}
+
+/// `{"on"}`: a privacy id's phone (`getPnLidEntry`) answers after 1 s.
+async fn slow_lookups(State(sb): State<Sandbox>, raw: Bytes) -> Res {
+    switch(&sb, &raw, "slow_lookups", |w, on| w.slow_lookups = on).await
 }
 
 /// `{"on"}` (on if left out) for one of the world's failure switches.

@@ -149,10 +149,17 @@ async fn handle(sb: &Sandbox, conn: u64, v: Value) {
         }
         "lid_entry" => {
             let entry = w.lid_entry(v["id"].as_str().unwrap_or(""));
-            reply(
-                &w,
-                json!({"t": "result", "req": req, "ok": true, "value": entry}),
-            );
+            let body = json!({"t": "result", "req": req, "ok": true, "value": entry});
+            match w.conns.get(&conn) {
+                Some(c) if w.slow_lookups => {
+                    let tx = c.tx.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        let _ = tx.send(body.to_string());
+                    });
+                }
+                _ => reply(&w, body),
+            }
         }
         "pair_code" => {
             let phone = crate::domain::parse_phone(v["phone"].as_str().unwrap_or(""));

@@ -260,6 +260,9 @@ pub struct World {
     /// Sends never reach the server, as on a connection that is dead but
     /// not yet known to be (`POST /_sandbox/lose-sends`).
     pub lose_sends: bool,
+    /// A privacy id's phone is looked up slowly (1 s), as over a slow
+    /// network (`POST /_sandbox/slow-lookups`).
+    pub slow_lookups: bool,
     /// The WhatsApp Web build pages get: `{"version", "missing": [wa-js
     /// members this build lacks]}` (`POST /_sandbox/build`); `{}` is the
     /// normal one.
@@ -324,6 +327,7 @@ impl World {
             next_conn: 1,
             dirty: false,
             lose_replies: false,
+            slow_lookups: false,
             lose_sends: false,
             build: json!({}),
             clock_offset_s: 0,
