@@ -21,6 +21,10 @@ pub struct Pipeline {
     subscriptions: Subscriptions,
     /// One writer of webhooks at a time, so the store and the cache agree.
     webhook_writes: Mutex<()>,
+    /// Held across a write's fan-out and commit, and across registering a
+    /// status callback with reading its message's ack: an ack is either
+    /// stored before the callback is read, or fanned out to it.
+    fanning_out: Mutex<()>,
     commits: mpsc::UnboundedSender<CommitRequest>,
     /// The place in the event log through which everything is on disk.
     /// The live stream reads no further: an event read past it could be
@@ -31,8 +35,37 @@ pub struct Pipeline {
 
 struct CommitRequest {
     ops: Vec<Op>,
-    done: oneshot::Sender<Result<Vec<Event>, StoreError>>,
+    done: oneshot::Sender<Result<Vec<Event>, Unstored>>,
 }
+
+/// A commit that was not made durable: why, and the changes that were not
+/// written, for the caller to offer again (none when they were written but
+/// the flush failed: those are announced after the next flush that works).
+#[derive(thiserror::Error)]
+#[error("{error}")]
+pub struct Unstored {
+    pub error: StoreError,
+    pub ops: Vec<Op>,
+}
+
+impl std::fmt::Debug for Unstored {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Unstored")
+            .field("error", &self.error)
+            .field("ops", &self.ops.len())
+            .finish()
+    }
+}
+
+impl Unstored {
+    fn lost(error: StoreError) -> Self {
+        Unstored { error, ops: vec![] }
+    }
+}
+
+/// Written batches held back by a failed flush, at most: beyond it the
+/// oldest wait for a restart, which reads their deliveries from the outbox.
+const HELD_BATCHES: usize = 4096;
 
 /// Who gets a session's events: the webhooks in its record (cached here;
 /// this is the only code that changes them) and the global default.
@@ -105,6 +138,7 @@ impl Subscriptions {
                 .as_str()
                 .and_then(|id| self.store.callback(&ev.session, id).ok().flatten())
                 .and_then(|v| serde_json::from_value::<Webhook>(v).ok())
+            && hook.wants_event(ev)
         {
             out.push(Delivery::new(&hook, ev));
         }
@@ -132,6 +166,7 @@ impl Pipeline {
             },
             store,
             webhook_writes: Mutex::new(()),
+            fanning_out: Mutex::new(()),
             live: broadcast::channel(8192).0,
             dispatcher,
             commits: tx,
@@ -145,6 +180,8 @@ impl Pipeline {
     /// Group commit: every session's waiting changes are written, then made
     /// durable with one flush for all of them, then announced.
     async fn group_commit(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<CommitRequest>) {
+        // Written, but their flush failed: announced once one succeeds.
+        let mut held: std::collections::VecDeque<(Vec<Event>, Vec<Delivery>)> = Default::default();
         while let Some(first) = rx.recv().await {
             let mut group = vec![first];
             while group.len() < 64 {
@@ -168,6 +205,11 @@ impl Pipeline {
                     moved
                 });
             }
+            if flushed.is_ok() {
+                for (events, deliveries) in held.drain(..) {
+                    self.announce(&events, deliveries);
+                }
+            }
             for (req, res) in group.into_iter().zip(written) {
                 let out = match (res, &flushed) {
                     (Ok((events, deliveries)), Ok(())) => {
@@ -175,14 +217,21 @@ impl Pipeline {
                         Ok(events)
                     }
                     (Err(e), _) => Err(e),
-                    (Ok(_), Err(e)) => Err(StoreError::Flush(e.to_string())),
+                    (Ok(batch), Err(e)) => {
+                        if held.len() == HELD_BATCHES {
+                            held.pop_front();
+                        }
+                        held.push_back(batch);
+                        Err(Unstored::lost(StoreError::Flush(e.to_string())))
+                    }
                 };
                 let _ = req.done.send(out);
             }
         }
     }
 
-    fn write(&self, ops: Vec<Op>) -> Result<(Vec<Event>, Vec<Delivery>), StoreError> {
+    fn write(&self, ops: Vec<Op>) -> Result<(Vec<Event>, Vec<Delivery>), Unstored> {
+        let _fanning_out = self.fanning_out.lock().unwrap_or_else(|e| e.into_inner());
         let changes: Vec<Change> = ops
             .into_iter()
             .map(|op| {
@@ -194,7 +243,13 @@ impl Pipeline {
                 Change { op, deliveries }
             })
             .collect();
-        let (events, applied) = self.store.commit(&changes)?;
+        let (events, applied) = match self.store.commit(&changes) {
+            Ok(done) => done,
+            Err(error) => {
+                let ops = changes.into_iter().map(|c| c.op).collect();
+                return Err(Unstored { error, ops });
+            }
+        };
         let mut changes: Vec<Option<Change>> = changes.into_iter().map(Some).collect();
         let deliveries = applied
             .into_iter()
@@ -228,17 +283,21 @@ impl Pipeline {
 
     /// Durable: returns once the change and its deliveries are on disk.
     /// Returns the events that the change produced (duplicates produce none).
-    pub async fn commit(&self, ops: Vec<Op>) -> Result<Vec<Event>, StoreError> {
+    pub async fn commit(&self, ops: Vec<Op>) -> Result<Vec<Event>, Unstored> {
         if ops.is_empty() {
             return Ok(vec![]);
         }
+        let stopped = || StoreError::Flush("the committer has stopped".into());
         let (done, answer) = oneshot::channel();
         self.commits
             .send(CommitRequest { ops, done })
-            .map_err(|_| StoreError::Flush("the committer has stopped".into()))?;
+            .map_err(|e| Unstored {
+                error: stopped(),
+                ops: e.0.ops,
+            })?;
         answer
             .await
-            .unwrap_or_else(|_| Err(StoreError::Flush("the committer has stopped".into())))
+            .unwrap_or_else(|_| Err(Unstored::lost(stopped())))
     }
 
     /// For events whose caller need not wait for the disk (status changes,
@@ -339,15 +398,22 @@ impl Pipeline {
         session: &SessionId,
         msg_id: &str,
         hook: &Webhook,
-        now: Event,
+        sent: crate::domain::Ack,
+        event_for: impl FnOnce(crate::domain::Ack) -> Event,
     ) -> Result<(), StoreError> {
-        self.store.put_callback(
-            session,
-            msg_id,
-            &serde_json::to_value(hook).unwrap_or_default(),
-        )?;
-        let d = Delivery::new(hook, &now);
-        self.store.put_delivery(&d)?;
+        let d = {
+            let _fanning_out = self.fanning_out.lock().unwrap_or_else(|e| e.into_inner());
+            self.store.put_callback(
+                session,
+                msg_id,
+                &serde_json::to_value(hook).unwrap_or_default(),
+            )?;
+            // An ack may have risen between the send and now.
+            let stored = self.store.message(session, msg_id)?.map(|m| m.ack);
+            let d = Delivery::new(hook, &event_for(stored.map_or(sent, |a| a.max(sent))));
+            self.store.put_delivery(&d)?;
+            d
+        };
         self.dispatcher.enqueue([d]);
         Ok(())
     }

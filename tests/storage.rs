@@ -153,8 +153,24 @@ async fn a_full_disk_answers_507_and_loses_nothing_when_space_returns() {
         (507, json!("storage_full"))
     );
 
-    // Messages that arrive meanwhile are not stored yet...
+    // Messages that arrive meanwhile are not stored yet, nor what contacts
+    // do to messages already stored (a reaction, an edit)...
     let during = contact_messages(&sb, ACCOUNT, 30, 5, "during").await;
+    let (reacted, edited) = (&before[0].0, &before[1].0);
+    let (code, v) = sb
+        .post(
+            &format!("/_sandbox/messages/{reacted}/react"),
+            json!({"emoji": "👍"}),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    let (code, v) = sb
+        .post(
+            &format!("/_sandbox/messages/{edited}/edit"),
+            json!({"text": "edited while the disk was full"}),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(stored(&d).await.len(), 20, "stored while below the reserve");
 
@@ -172,6 +188,19 @@ async fn a_full_disk_answers_507_and_loses_nothing_when_space_returns() {
     for (id, _, _) in before.iter().chain(during.iter()) {
         assert!(ids.contains(&id.as_str()), "{id} was lost");
     }
+    // The reaction and the edit were kept for the store, not dropped.
+    eventually(
+        Duration::from_secs(30),
+        "the reaction and the edit stored",
+        || async {
+            let m = stored(&d).await;
+            let find = |id: &str| m.iter().find(|m| m["id"] == id).cloned().unwrap();
+            (find(reacted)["reactions"][0]["emoji"] == "👍"
+                && find(edited)["text"] == "edited while the disk was full")
+                .then_some(())
+        },
+    )
+    .await;
 
     // Delivered: each message's event acknowledged, none twice.
     let delivered = eventually(Duration::from_secs(60), "50 deliveries", || async {

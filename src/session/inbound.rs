@@ -25,7 +25,9 @@ const CATCH_UP_PER_CHAT: u32 = 200;
 /// The catch-up watermark for a browser life that begins now.
 pub fn catch_up_since(newest_stored: Option<i64>, now: i64) -> i64 {
     match newest_stored {
-        Some(ts) => ts - CATCH_UP_OVERLAP_S,
+        // A sender's clock ahead of ours must not put the mark in the
+        // future, where no catch-up would find anything.
+        Some(ts) => ts.min(now) - CATCH_UP_OVERLAP_S,
         // Never stored anything: don't replay the account's whole history.
         None => now - 60,
     }
@@ -43,7 +45,15 @@ pub struct Inbound {
     /// are stored before a catch-up runs must not move it past the gap a
     /// crash left behind.
     catch_up_since: i64,
+    /// Changes the store did not take (a full disk): offered again on each
+    /// health tick. Catch-up finds messages again, but not acks, edits,
+    /// reactions, deletes or votes: those are kept here until stored.
+    unstored: Vec<Op>,
 }
+
+/// Changes kept for a store that refuses them, at most; beyond it the
+/// newest are dropped (and counted in the log).
+const UNSTORED_MAX: usize = 50_000;
 
 impl Inbound {
     pub fn new(id: SessionId, env: Arc<SessionEnv>) -> Self {
@@ -53,6 +63,7 @@ impl Inbound {
             catch_up_due: false,
             catch_up_retry: false,
             catch_up_since: 0,
+            unstored: Vec::new(),
         }
     }
 
@@ -325,12 +336,21 @@ impl Inbound {
     /// Durable before anything else sees it.
     pub async fn commit(&mut self, ops: Vec<Op>) {
         if let Err(e) = self.env.pipeline.commit(ops).await {
-            // Not acknowledged anywhere: a catch-up on the next health tick
-            // finds these again (this life's watermark is before them), and
-            // keeps trying until the store takes them (a full disk).
+            // Not acknowledged anywhere: kept and offered again on the next
+            // health tick, with a catch-up (this life's watermark is before
+            // them), until the store takes them (a full disk).
             tracing::error!(session = %self.id, "could not store events: {e}");
+            self.keep_unstored(e.ops);
             self.catch_up_retry = true;
         }
+    }
+
+    fn keep_unstored(&mut self, ops: Vec<Op>) {
+        let room = UNSTORED_MAX.saturating_sub(self.unstored.len());
+        if ops.len() > room {
+            tracing::error!(session = %self.id, dropped = ops.len() - room, "the store refuses changes for too long: dropping the newest");
+        }
+        self.unstored.extend(ops.into_iter().take(room));
     }
 
     pub async fn catch_up_if_due(&mut self, bridge: &Bridge) {
@@ -347,7 +367,7 @@ impl Inbound {
     /// may still be on their way). None while a catch-up is due or waits
     /// to be retried: it reads the page.
     pub fn stored_before(&self) -> Option<i64> {
-        if self.catch_up_due || self.catch_up_retry {
+        if self.catch_up_due || self.catch_up_retry || !self.unstored.is_empty() {
             return None;
         }
         Some(now_ms() / 1000 - PAGE_KEEPS_S)
@@ -355,10 +375,17 @@ impl Inbound {
 
     /// A catch-up failed and waits for the next health tick.
     pub fn catch_up_pending(&self) -> bool {
-        self.catch_up_retry
+        self.catch_up_retry || !self.unstored.is_empty()
     }
 
     pub async fn retry_catch_up(&mut self, bridge: &Bridge) {
+        if !self.unstored.is_empty() {
+            let ops = std::mem::take(&mut self.unstored);
+            if let Err(e) = self.env.pipeline.commit(ops).await {
+                self.keep_unstored(e.ops);
+                return;
+            }
+        }
         if self.catch_up_retry {
             self.catch_up_retry = !self.catch_up(bridge).await;
         }
@@ -372,6 +399,12 @@ impl Inbound {
             Ok(list) => {
                 let mut ops = Vec::new();
                 for raw in &list {
+                    // Most are stored already: no media to fetch again.
+                    if let Some(id) = raw["id"].as_str()
+                        && self.env.store.has_message(&self.id, id).unwrap_or(false)
+                    {
+                        continue;
+                    }
                     self.message_op(bridge, raw, &mut ops).await;
                 }
                 let n = ops.len();
@@ -407,5 +440,10 @@ mod tests {
             10_000 - CATCH_UP_OVERLAP_S
         );
         assert_eq!(catch_up_since(None, 99_999), 99_999 - 60);
+        // A message stamped a day ahead (a phone with a wrong clock).
+        assert_eq!(
+            catch_up_since(Some(99_999 + 86_400), 99_999),
+            99_999 - CATCH_UP_OVERLAP_S
+        );
     }
 }

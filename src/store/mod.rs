@@ -825,6 +825,13 @@ impl Store {
         })
     }
 
+    /// Whether this message is stored.
+    pub fn has_message(&self, session: &SessionId, id: &str) -> Result<bool> {
+        let mut idk = prefix(session);
+        idk.extend_from_slice(id.as_bytes());
+        Ok(self.get_in(MSGIDS, &idk)?.is_some())
+    }
+
     /// The paging cursor that continues after this message (see `messages`).
     pub fn message_cursor(&self, session: &SessionId, id: &str) -> Result<Option<Vec<u8>>> {
         let p = prefix(session);
@@ -1180,6 +1187,27 @@ impl Store {
         self.insert_in(OUTBOX, d.id.as_bytes(), &serde_json::to_vec(d)?)
     }
 
+    /// A dead delivery made pending again for a fresh round of attempts,
+    /// read and written in one transaction: two retries at once requeue it
+    /// once. None when it is not a dead one in the outbox.
+    pub fn requeue_dead(&self, id: &str, now_ms: i64) -> Result<Option<Delivery>> {
+        self.write(|tx| {
+            let mut t = tx.open_table(OUTBOX)?;
+            let Some(mut d) = get_json::<Delivery>(&t, id.as_bytes())? else {
+                return Ok(None);
+            };
+            if d.status != DeliveryStatus::Dead {
+                return Ok(None);
+            }
+            d.status = DeliveryStatus::Pending;
+            d.attempts = 0;
+            d.next_at = now_ms;
+            d.last_error = None;
+            t.insert(id.as_bytes(), serde_json::to_vec(&d)?.as_slice())?;
+            Ok(Some(d))
+        })
+    }
+
     /// Moves a delivered delivery from the outbox to the log, in one write.
     pub fn mark_delivered(&self, d: &Delivery) -> Result<()> {
         let v = serde_json::to_vec(d)?;
@@ -1490,6 +1518,35 @@ mod tests {
         .unwrap();
         assert!(ok.message(&s, "m1").unwrap().is_some());
         ok.check().unwrap();
+    }
+
+    #[test]
+    fn a_dead_delivery_is_requeued_once_by_two_retries() {
+        use crate::domain::{Event, EventKind, Format, Webhook};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let s = SessionId::parse("s").unwrap();
+        let hook = Webhook::subscriber("http://127.0.0.1:9/h".into(), Format::Native, &[]);
+        let mut d = Delivery::new(
+            &hook,
+            &Event::new(&s, EventKind::Message, serde_json::json!({})),
+        );
+        store.put_delivery(&d).unwrap();
+        assert!(store.requeue_dead(&d.id, 5).unwrap().is_none(), "pending");
+        d.status = DeliveryStatus::Dead;
+        d.attempts = 9;
+        store.put_delivery(&d).unwrap();
+        let again = store.requeue_dead(&d.id, 5).unwrap().unwrap();
+        assert_eq!(
+            (again.status, again.attempts, again.next_at),
+            (DeliveryStatus::Pending, 0, 5)
+        );
+        assert!(
+            store.requeue_dead(&d.id, 6).unwrap().is_none(),
+            "taken up once"
+        );
+        store.mark_delivered(&again).unwrap();
+        assert!(store.requeue_dead(&d.id, 7).unwrap().is_none(), "delivered");
     }
 
     #[test]
