@@ -46,7 +46,7 @@ impl Core {
     ) -> Result<Delivery, CoreError> {
         self.may(session, Scope::Manage)?;
         let shown = self.shown_deliveries();
-        let mut d = self
+        let d = self
             .store
             .delivery(delivery)?
             .filter(|d| d.session == *session && shown(d))
@@ -69,11 +69,15 @@ impl Core {
                 });
             }
         }
-        d.status = DeliveryStatus::Pending;
-        d.attempts = 0;
-        d.next_at = now_ms();
-        d.last_error = None;
-        self.store.put_delivery(&d)?;
+        // Checked again where it is written: another retry may have just
+        // taken it up.
+        let d = self
+            .store
+            .requeue_dead(&d.id, now_ms())?
+            .ok_or_else(|| CoreError::Conflict {
+                code: "delivery_pending",
+                message: "the delivery is already being retried".into(),
+            })?;
         self.pipeline.requeue([d.clone()]);
         Ok(d)
     }

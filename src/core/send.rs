@@ -466,18 +466,17 @@ impl Core {
     ) -> Result<(), CoreError> {
         self.may(session, Scope::Send)?;
         let me = self.manager.get(session).await?.record.me.map(|m| m.id);
-        // An ack may have risen between the send and now.
-        let stored = self.store.message(session, &sent.id)?.map(|m| m.ack);
-        let ack = stored.map_or(sent.ack, |a| a.max(sent.ack));
-        let now = crate::domain::message::ack_event(
-            session,
-            &sent.id,
-            sent.to.as_str(),
-            me.as_deref(),
-            ack,
-        );
+        let now = |ack| {
+            crate::domain::message::ack_event(
+                session,
+                &sent.id,
+                sent.to.as_str(),
+                me.as_deref(),
+                ack,
+            )
+        };
         Ok(self
             .pipeline
-            .add_status_callback(session, &sent.id, &hook, now)?)
+            .add_status_callback(session, &sent.id, &hook, sent.ack, now)?)
     }
 }
