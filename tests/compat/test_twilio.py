@@ -68,6 +68,10 @@ def test_the_sdk_creates_fetches_and_lists(shop, receiver):
     other = client(daemon, account="AC" + "0" * 32)
     m2 = other.messages.create(to=f"whatsapp:+{CONTACT}", from_=f"whatsapp:+{ACCOUNT}", body="by From")
     assert m2.account_sid == "AC" + "0" * 32
+    # ...and lists by From too, or by To for what the session received.
+    mine = other.messages.list(from_=f"whatsapp:+{ACCOUNT}", limit=5)
+    assert mine and all(x.from_ == f"whatsapp:+{ACCOUNT}" for x in mine)
+    assert "by From" in [x.body for x in mine]
 
     got = c.messages(m.sid).fetch()
     assert (got.sid, got.body, got.status) == (m.sid, "hello from twilio", m.status)

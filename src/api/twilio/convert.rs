@@ -481,8 +481,14 @@ impl Filter {
         })
     }
 
+    /// The numbers the filter names (From, then To): with an AccountSid
+    /// that is no session's, one of them is the session's own number.
+    pub fn numbers(&self) -> impl Iterator<Item = &str> {
+        self.from.iter().chain(self.to.iter()).map(String::as_str)
+    }
+
     pub fn keeps(&self, m: &Message, me: Option<&str>) -> bool {
-        let peer = user_of(&m.chat);
+        let peer = phone_or_lid(&m.chat);
         let me = me.unwrap_or("");
         let (from, to) = if m.from_me { (me, peer) } else { (peer, me) };
         self.to.as_deref().is_none_or(|t| t == to)

@@ -146,15 +146,41 @@ pub async fn list(
         })?,
         None => 0,
     };
-    let view = session_for(&st, &account, None).await?;
+    // An AccountSid that is no session's (a client's real `AC…`): the
+    // session is the one whose number the filter names, as `create` takes
+    // it from From.
+    let view = match session_for(&st, &account, None).await {
+        Err(e) if e.status == StatusCode::NOT_FOUND => {
+            let mut found = Err(e);
+            for number in filter.numbers() {
+                found = session_for(&st, &account, Some(number)).await;
+                if found.is_ok() {
+                    break;
+                }
+            }
+            found?
+        }
+        other => other?,
+    };
     let me = me_of(&view);
     let id = view.record.id.clone();
     let mut cursor = cv::page_token_in(get("PageToken").as_deref())?;
     let mut out = Vec::new();
     let mut last_id: Option<String> = None;
-    // Filtered pages: read the store in chunks until the page is full.
+    // Filtered pages: read the store in chunks until the page is full, or
+    // for at most SCAN_CHUNKS chunks (a filter few messages match must not
+    // read the whole history in one request): then the page is short and
+    // the next one goes on from where this one stopped.
+    const SCAN_CHUNKS: usize = 50;
+    let mut scanned = 0;
+    enum Next {
+        AfterLast,
+        At(Vec<u8>),
+        End,
+    }
     let next = loop {
         let chunk = st.core.messages(&id, None, 200, cursor.as_deref()).await?;
+        scanned += 1;
         for m in &chunk.messages {
             if out.len() == page_size {
                 break;
@@ -165,9 +191,10 @@ pub async fn list(
             }
         }
         match chunk.next {
-            _ if out.len() == page_size => break Some(()),
+            _ if out.len() == page_size => break Next::AfterLast,
+            Some(c) if scanned == SCAN_CHUNKS => break Next::At(c),
             Some(c) => cursor = Some(c),
-            None => break None,
+            None => break Next::End,
         }
     };
     let base = format!("/{}/Accounts/{account}/Messages.json", cv::API_VERSION);
@@ -183,15 +210,17 @@ pub async fn list(
         format!("{base}?{}", String::from_utf8_lossy(&cv::encode_form(&all)))
     };
     // The next page starts after the last message shown.
-    let next_uri = match (next, last_id.as_deref()) {
-        (Some(()), Some(last_id)) => st.core.cursor_of(&id, last_id)?.map(|c| {
-            uri(&[
-                ("Page".into(), (page + 1).to_string()),
-                ("PageToken".into(), cv::page_token_out(&c)),
-            ])
-        }),
+    let next_at = match (next, last_id.as_deref()) {
+        (Next::AfterLast, Some(last_id)) => st.core.cursor_of(&id, last_id)?,
+        (Next::At(c), _) => Some(c),
         _ => None,
     };
+    let next_uri = next_at.map(|c| {
+        uri(&[
+            ("Page".into(), (page + 1).to_string()),
+            ("PageToken".into(), cv::page_token_out(&c)),
+        ])
+    });
     let n = out.len();
     Ok(Json(json!({
         "messages": out,
