@@ -97,6 +97,7 @@ export interface MessageSendOptions {
     stickerName?: string;
     stickerAuthor?: string;
     stickerCategories?: string[];
+    /** As in whatsapp-web.js: a quote of an unknown message is left out unless false (default true); a deleted one always is. */
     ignoreQuoteErrors?: boolean;
     /** A send always waits for the daemon's answer. */
     waitUntilMsgSent?: boolean;
@@ -166,6 +167,7 @@ export class ScheduledEvent {
 export type MessageContent = string | MessageMedia | Location | Poll | Contact | Contact[] | List | Buttons | ScheduledEvent;
 
 export interface MessageSearchOptions {
+    /** The last this many (default 50; Infinity for all) */
     limit?: number;
     fromMe?: boolean;
 }
@@ -694,5 +696,13 @@ export const PrivateChat: { new (client: Client, data: any): PrivateChat };
 export const GroupChat: { new (client: Client, data: any, group?: any): GroupChat };
 export const Contact: { new (client: Client, id: string, info?: any): Contact };
 export const PrivateContact: { new (client: Client, id: string, info?: any): PrivateContact };
+
+export const BusinessContact: { new (client: Client, id: string, info?: any): Contact };
+/** Exported as whatsapp-web.js does; this client never makes one. */
+export class Channel { constructor(client: Client, data?: any); }
+/** Exported as whatsapp-web.js does; this client never makes one. */
+export class Broadcast { constructor(client: Client, data?: any); }
+/** Exported as whatsapp-web.js does; this client never makes one. */
+export class ProductMetadata { constructor(client: Client, data?: any); }
 
 export class NotSupportedError extends Error {}

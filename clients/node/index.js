@@ -115,6 +115,9 @@ const TYPES = {
   sticker: 'sticker', location: 'location', contact: 'vcard', poll: 'poll_creation', other: 'unknown',
 };
 
+// How long a session must stay STOPPED or FAILED to be 'disconnected'.
+const STILL_DOWN_MS = 1500;
+
 // The group event actions, as whatsapp-web.js's notification types.
 const GROUP_ACTIONS = { join: 'invite', leaver: 'leave' };
 
@@ -387,6 +390,20 @@ class Contact {
 
 class PrivateContact extends Contact {}
 
+// Exported as whatsapp-web.js does, so that `instanceof` and destructuring
+// work; this client never makes one (wabridge has no channels, broadcasts
+// or catalogs, and does not tell business contacts apart until asked).
+class BusinessContact extends Contact {}
+class Channel {
+  constructor(client, data = {}) { this.client = client; Object.assign(this, data); }
+}
+class Broadcast {
+  constructor(client, data = {}) { this.client = client; Object.assign(this, data); }
+}
+class ProductMetadata {
+  constructor(client, data = {}) { this.client = client; Object.assign(this, data); }
+}
+
 // ---- chats
 
 class Chat {
@@ -414,14 +431,31 @@ class Chat {
     return this.client.sendSeen(this.id._serialized);
   }
 
-  // Oldest first, like whatsapp-web.js; from the daemon's message store.
+  // The last `limit` messages (50 if none; Infinity for all), oldest
+  // first, like whatsapp-web.js; `fromMe` picks before counting. From the
+  // daemon's message store, a page (at most 500) at a time.
   async fetchMessages(searchOptions = {}) {
-    const limit = Math.min(Math.max(Number(searchOptions.limit) || 50, 1), 500);
-    const q = new URLSearchParams({ chat: this.id._serialized, limit: String(limit) });
-    const r = await this.client._api('GET', `/messages?${q}`);
-    let msgs = r.messages.map((m) => new Message(this.client, m));
-    if (searchOptions.fromMe !== undefined) msgs = msgs.filter((m) => m.fromMe === searchOptions.fromMe);
-    return msgs.reverse();
+    const opts = searchOptions || {};
+    const want = Number(opts.limit) > 0 ? Number(opts.limit) : 50;
+    const fromMe = opts.fromMe;
+    const out = [];
+    let before;
+    while (out.length < want) {
+      const left = want - out.length;
+      // With a filter, fetch more at a time: some of the page is left out.
+      const page = Math.min(500, fromMe === undefined ? Math.ceil(left) : Math.max(Math.ceil(left), 100));
+      const q = new URLSearchParams({ chat: this.id._serialized, limit: String(page) });
+      if (before) q.set('before', before);
+      const r = await this.client._api('GET', `/messages?${q}`);
+      for (const m of r.messages) {
+        const msg = new Message(this.client, m);
+        if (fromMe !== undefined && msg.fromMe !== !!fromMe) continue;
+        if (out.length < want) out.push(msg);
+      }
+      if (!r.next || !r.messages.length) break;
+      before = r.next;
+    }
+    return out.reverse();
   }
 
   async getContact() {
@@ -925,6 +959,7 @@ class Client extends EventEmitter {
     this._ready = false;
     this._status = undefined;
     if (this._stream) this._stream.abort();
+    if (this._wake) this._wake();
   }
 
   // As whatsapp-web.js, which destroys itself after 'disconnected': the
@@ -933,6 +968,31 @@ class Client extends EventEmitter {
     if (this._gen !== gen) return;
     this._endGeneration();
     this._emit(Events.DISCONNECTED, reason);
+  }
+
+  // 'disconnected' if, a moment later, the session is still in
+  // this status by the stream and by the daemon's word. A daemon that does
+  // not answer is stopping or restarting: the stream resumes when it is back.
+  _disconnectIfStillDown(gen, status) {
+    const t = setTimeout(async () => {
+      if (this._gen !== gen || this._status !== status) return;
+      let now;
+      try {
+        now = await this._api('GET', '');
+      } catch (_) {
+        return;
+      }
+      if (this._gen !== gen || this._status !== status || now.status !== status) return;
+      // The session's view tells what its status event does not: a proxy
+      // that failed (PROXYBLOCK).
+      const state = waState(now.status, now);
+      if (state !== this._state) {
+        this._state = state;
+        this._emit(Events.STATE_CHANGED, state);
+      }
+      this._disconnect(gen, state);
+    }, STILL_DOWN_MS);
+    if (t.unref) t.unref();
   }
 
   _onQr(gen, qr) {
@@ -991,9 +1051,12 @@ class Client extends EventEmitter {
       case 'LOGGED_OUT':
         this._disconnect(gen, 'LOGOUT');
         break;
-      // The daemon does not bring these back by itself.
+      // The daemon does not bring these back by itself; but it stops its
+      // sessions when it stops (to resume them when it starts again), and
+      // a session's restart stops it for a moment: only a session that
+      // stays down is 'disconnected'.
       case 'STOPPED': case 'FAILED':
-        this._disconnect(gen, state);
+        this._disconnectIfStillDown(gen, status);
         break;
       default: break; // STARTING, DISCONNECTED, INCOMPATIBLE: it recovers by itself
     }
@@ -1077,7 +1140,11 @@ class Client extends EventEmitter {
             if (this._gen !== gen) return;
             let id; let name; const data = [];
             for (const line of block.split('\n')) {
-              if (line.startsWith('id:')) id = line.slice(3).trim();
+              // ': from N': where this stream starts. Until an event comes,
+              // that is the place to resume from after a drop.
+              const from = /^: ?from (\S+)$/.exec(line);
+              if (from) this._lastEventId = from[1];
+              else if (line.startsWith('id:')) id = line.slice(3).trim();
               else if (line.startsWith('event:')) name = line.slice(6).trim();
               else if (line.startsWith('data:')) data.push(line.slice(line[5] === ' ' ? 6 : 5));
             }
@@ -1100,7 +1167,12 @@ class Client extends EventEmitter {
       }
       // Reconnect at once after a deliberate abort (new kinds), else after a pause.
       if (this._gen === gen && !ac.signal.aborted) {
-        await new Promise((res) => setTimeout(res, pause));
+        // destroy() cuts the pause short: nothing holds the process open.
+        await new Promise((res) => {
+          const t = setTimeout(res, pause);
+          this._wake = () => { clearTimeout(t); res(); };
+        });
+        this._wake = undefined;
         pause = Math.min(pause * 2, 5000);
       }
     }
@@ -1162,7 +1234,19 @@ class Client extends EventEmitter {
     // As whatsapp-web.js: mark the chat read first, unless told not to.
     if (options.sendSeen !== false) await this.sendSeen(to).catch(() => false);
 
-    const sent = await this._api('POST', '/messages', body);
+    let sent;
+    try {
+      sent = await this._api('POST', '/messages', body);
+    } catch (e) {
+      // As whatsapp-web.js: a message that cannot be quoted (deleted for
+      // everyone, or one this account does not have, unless
+      // ignoreQuoteErrors is false) is sent without the quote.
+      const revoked = e.code === 'message_revoked';
+      const unknown = e.code === 'invalid_field' && /'reply_to'/.test(e.message);
+      if (!body.reply_to || !(revoked || (unknown && options.ignoreQuoteErrors !== false))) throw e;
+      delete body.reply_to;
+      sent = await this._api('POST', '/messages', body);
+    }
     const msg = new Message(this, {
       id: sent.id, chat: sent.to, from_me: true, ack: sent.ack, timestamp: sent.timestamp, type,
       text: body.text, caption: body.caption, location: body.location, reply_to: body.reply_to, mentions,
@@ -1338,7 +1422,8 @@ unsupported(Contact, 'Contact', ['getCountryCode', 'getFormattedNumber', 'getBro
 module.exports = {
   Client,
   version: require('./package.json').version,
-  Chat, PrivateChat, GroupChat, Message, MessageMedia, Contact, PrivateContact, ClientInfo, Location, Poll,
+  Chat, PrivateChat, GroupChat, Channel, Message, MessageMedia, Contact, PrivateContact, BusinessContact, ClientInfo,
+  Location, Poll, ProductMetadata, Broadcast,
   List, Buttons, ScheduledEvent, GroupNotification, Reaction, PollVote,
   NoAuth, LocalAuth, RemoteAuth,
   WhatsWebURL, DefaultOptions, Status, Events, MessageTypes, GroupNotificationTypes, ChatTypes, WAState, MessageAck,

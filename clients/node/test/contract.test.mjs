@@ -88,6 +88,12 @@ test('the events and constants are whatsapp-web.js\'s', () => {
     'Contact', 'PrivateContact', 'ClientInfo', 'Location', 'Poll', 'List', 'Buttons', 'ScheduledEvent']) {
     assert.equal(typeof ours[name], 'function', `${name} is exported`);
   }
+  // Every name whatsapp-web.js exports is exported (a class as a class).
+  const wweb = require('whatsapp-web.js/index.js');
+  for (const [name, v] of Object.entries(wweb)) {
+    assert.ok(name in ours, `${name} is exported`);
+    assert.equal(typeof ours[name], typeof v, `${name} is a ${typeof v}`);
+  }
   assert.equal(ours.version, require('../package.json').version);
   assert.equal(new ours.Client({ authStrategy: new ours.RemoteAuth({ clientId: 'r1', store: {} }) }).sessionId, 'r1');
   assert.equal(new ours.Client({ authStrategy: new ours.NoAuth() }).sessionId, 'session');

@@ -54,7 +54,11 @@ before(async () => {
   await startDaemon();
 });
 
-after(() => {
+// Every client a test made: destroyed at the end, so that a failed test
+// leaves no stream holding the process open.
+const made = [];
+after(async () => {
+  await Promise.all(made.map((c) => c.destroy()));
   daemon && daemon.kill('SIGKILL');
   sandbox && sandbox.kill('SIGKILL');
 });
@@ -62,6 +66,7 @@ after(() => {
 // A client whose QR the "phone" scans as soon as it is shown.
 function bot(clientId, phone) {
   const client = new Client({ authStrategy: new LocalAuth({ clientId }), wabridge: { url, key: KEY } });
+  made.push(client);
   client.qrs = [];
   client.on('qr', (qr) => { client.qrs.push(qr); sb('/_sandbox/link', { qr, phone, name: clientId }).catch(() => {}); });
   client.seen = [];
@@ -435,6 +440,7 @@ test('media: a sent Message has its type and gives its media back; gone media is
 test('linking by pairing code; a contact\'s about, picture, block and unblock; online and offline', async () => {
   const me = '15550001212';
   const c = new Client({ authStrategy: new LocalAuth({ clientId: 'pair' }), wabridge: { url, key: KEY }, pairWithPhoneNumber: { phoneNumber: me } });
+  made.push(c);
   const qrs = [];
   const codes = [];
   c.on('qr', (qr) => qrs.push(qr));
@@ -462,4 +468,56 @@ test('linking by pairing code; a contact\'s about, picture, block and unblock; o
   assert.equal((await sb(`/_sandbox/accounts/${me}/presence`)).online, true);
   assert.equal(await c.getWWebVersion(), (await fetch(`${url}/api/sessions/pair`, { headers: { 'X-Api-Key': KEY } }).then((r) => r.json())).versions.wa_web);
   await c.destroy();
+});
+
+test('the daemon restarting (SIGTERM) or a session restart is no disconnected: messages go on; a session stopped for good is', async () => {
+  const me = '15550002323';
+  const c = await linked('graceful', me, ['change_state', 'disconnected', 'ready']);
+  // The daemon stops its sessions (STOPPED) on its way down and resumes them when it starts.
+  daemon.kill('SIGTERM');
+  await new Promise((res) => daemon.once('exit', res));
+  await startDaemon();
+  const m1 = (await inbound('15557770009', me, 'after a graceful restart')).id;
+  await eventually('a message after the daemon restarted', () => c.seen.includes(m1), 60000);
+  const m2 = (await fetch(`${url}/api/sessions/graceful/restart`, { method: 'POST', headers: { 'X-Api-Key': KEY } })).ok
+    && (await inbound('15557770009', me, 'after a session restart')).id;
+  await eventually('a message after the session restarted', () => c.seen.includes(m2), 60000);
+  await sleep(2000);
+  assert.deepEqual(c.heard.disconnected, []);
+  assert.ok(c.heard.change_state.includes('UNLAUNCHED'), 'the stop is a change_state');
+  assert.equal(c.heard.change_state.at(-1), 'CONNECTED');
+  assert.equal(c.heard.ready.length, 1);
+  const gone = next(c, 'disconnected');
+  await fetch(`${url}/api/sessions/graceful/stop`, { method: 'POST', headers: { 'X-Api-Key': KEY } });
+  assert.equal(await gone, 'UNLAUNCHED');
+  await c.destroy();
+});
+
+test('fetchMessages: fromMe picks before the limit counts', async () => {
+  const me = '15550002525';
+  const c = await linked('fetch', me);
+  const chat = '15551239999@c.us';
+  const mine = [];
+  for (const t of ['one', 'two']) mine.push((await c.sendMessage(chat, t)).id._serialized);
+  for (const t of ['a', 'b', 'c']) await inbound('15551239999', me, t);
+  const h = await c.getChatById(chat);
+  await eventually('all stored', async () => (await h.fetchMessages({ limit: 10 })).length === 5);
+  assert.deepEqual((await h.fetchMessages({ limit: 2, fromMe: true })).map((m) => m.id._serialized), mine);
+  assert.deepEqual((await h.fetchMessages({ limit: 2, fromMe: false })).map((m) => m.body), ['b', 'c']);
+  assert.deepEqual((await h.fetchMessages({ limit: Infinity })).map((m) => m.body), ['one', 'two', 'a', 'b', 'c']);
+  await c.destroy();
+});
+
+test('a session whose proxy fails: change_state and disconnected PROXYBLOCK', async () => {
+  const dead = await freePort();
+  const made_ = await fetch(`${url}/api/sessions`, { method: 'POST', headers: { 'X-Api-Key': KEY, 'content-type': 'application/json' }, body: JSON.stringify({ id: 'proxied', start: false, proxy: `http://127.0.0.1:${dead}` }) });
+  assert.equal(made_.status, 201);
+  const c = bot('proxied', '15550002626');
+  const states = [];
+  c.on('change_state', (s) => states.push(s));
+  const gone = next(c, 'disconnected', 60000);
+  await c.initialize();
+  assert.equal(await gone, 'PROXYBLOCK');
+  assert.equal(states.at(-1), 'PROXYBLOCK');
+  assert.equal(await c.getState(), 'PROXYBLOCK');
 });

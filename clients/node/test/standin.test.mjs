@@ -1,0 +1,107 @@
+// The client against a stand-in daemon that answers as the daemon's
+// contract says, for what the real one does rarely or only on some builds:
+// a stream that drops before any event came, a send refused for its quote.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const { Client } = require('../index.js');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// A daemon with one linked session "s". `stream(req, res, n)` serves the
+// n-th event stream; `send(body)` answers a send: [status, value].
+async function standIn({ stream, send } = {}) {
+  const seen = { streams: [], sends: [] };
+  const server = http.createServer(async (req, res) => {
+    const json = (status, v) => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify(v)); };
+    const u = new URL(req.url, 'http://x');
+    let raw = '';
+    for await (const chunk of req) raw += chunk;
+    const body = raw ? JSON.parse(raw) : undefined;
+    if (req.method === 'POST' && u.pathname === '/api/sessions') return json(409, { error: { code: 'session_exists', message: 'exists' } });
+    if (req.method === 'POST' && u.pathname === '/api/sessions/s/start') return json(200, { id: 's', status: 'CONNECTED' });
+    if (req.method === 'GET' && u.pathname === '/api/sessions/s') return json(200, { id: 's', status: 'CONNECTED', me: { id: '1@c.us', name: 'Me' }, platform: 'android' });
+    if (req.method === 'POST' && /^\/api\/sessions\/s\/chats\/[^/]+\/read$/.test(u.pathname)) return json(200, {});
+    if (req.method === 'POST' && u.pathname === '/api/sessions/s/messages') {
+      seen.sends.push(body);
+      const [status, v] = send ? send(body) : [201, null];
+      return json(status, v || { id: `true_${body.to}_${seen.sends.length}`, to: body.to, timestamp: 1, ack: 'sent' });
+    }
+    if (req.method === 'GET' && u.pathname === '/api/events') {
+      seen.streams.push({ lastEventId: req.headers['last-event-id'] });
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      if (stream) return stream(req, res, seen.streams.length);
+      return undefined; // kept open, as a live stream with nothing to say
+    }
+    return json(404, { error: { code: 'not_found', message: req.url } });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${server.address().port}`, seen, close: () => { server.closeAllConnections(); server.close(); } };
+}
+
+// A client of `d`; both are ended when test `t` is, failed or not.
+function client(t, d) {
+  const c = new Client({ authStrategy: { clientId: 's' }, wabridge: { url: d.url, key: 'k' } });
+  t.after(async () => { await c.destroy(); d.close(); });
+  return c;
+}
+
+test("a stream that drops before any event resumes from where it began (': from N'): nothing logged meanwhile is lost", async (t) => {
+  const d = await standIn({
+    stream: (req, res, n) => {
+      res.write(': from 41\n\n');
+      if (n === 1) setTimeout(() => res.end(), 50); // the drop
+    },
+  });
+  const c = client(t, d);
+  await c.initialize();
+  for (let i = 0; i < 100 && d.seen.streams.length < 2; i++) await sleep(20);
+  assert.equal(d.seen.streams.length, 2, 'it came back');
+  assert.equal(d.seen.streams[0].lastEventId, undefined);
+  assert.equal(d.seen.streams[1].lastEventId, '41', 'resumed after the place the first stream began at');
+});
+
+test('destroy() during a pause between streams leaves no timer holding the process', async (t) => {
+  const d = await standIn({ stream: (req, res) => res.end() });
+  const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const before = timers();
+  const c = client(t, d);
+  await c.initialize();
+  await sleep(300); // the stream ended: the client waits before it comes back
+  await c.destroy();
+  await sleep(10);
+  assert.ok(timers() <= before, 'no timer left');
+});
+
+const GONE = 'false_2@c.us_DELETED';
+const NONE = 'false_2@c.us_NEVERSEEN';
+// As the daemon answers (core/send.rs): a quote of a message deleted for
+// everyone is 409 message_revoked, of one WhatsApp Web does not have 422 on reply_to.
+function quotes(body) {
+  if (body.reply_to === GONE) return [409, { error: { code: 'message_revoked', message: `message '${GONE}' was deleted for everyone: it cannot be replied to` } }];
+  if (body.reply_to === NONE) return [422, { error: { code: 'invalid_field', message: `field 'reply_to' names no message this account has: ${NONE}` } }];
+  if (body.to === 'nobody') return [422, { error: { code: 'invalid_field', message: "field 'to' is not a phone number" } }];
+  return [201, null];
+}
+
+test('a quote whatsapp-web.js would leave out is left out: deleted for everyone, or unknown (ignoreQuoteErrors, default true)', async (t) => {
+  const d = await standIn({ send: quotes });
+  const c = client(t, d);
+  const r1 = await c.sendMessage('2@c.us', 'to a deleted one', { quotedMessageId: GONE, sendSeen: false });
+  assert.equal(r1.hasQuotedMsg, false);
+  assert.deepEqual(d.seen.sends.map((b) => b.reply_to), [GONE, undefined], 'sent again without the quote');
+  assert.equal(d.seen.sends[1].text, 'to a deleted one');
+  const r2 = await c.sendMessage('2@c.us', 'to an unknown one', { quotedMessageId: NONE, sendSeen: false });
+  assert.equal(r2.hasQuotedMsg, false);
+  assert.deepEqual(d.seen.sends.slice(2).map((b) => b.reply_to), [NONE, undefined]);
+  // ignoreQuoteErrors: false: an unknown quote is an error; a deleted one never is (whatsapp-web.js: canReply).
+  await assert.rejects(() => c.sendMessage('2@c.us', 'strict', { quotedMessageId: NONE, ignoreQuoteErrors: false, sendSeen: false }), /reply_to/);
+  assert.equal((await c.sendMessage('2@c.us', 'strict', { quotedMessageId: GONE, ignoreQuoteErrors: false, sendSeen: false })).hasQuotedMsg, false);
+  // Other refusals are the caller's, sent once.
+  const n = d.seen.sends.length;
+  await assert.rejects(() => c.sendMessage('nobody', 'x', { quotedMessageId: GONE, sendSeen: false }), /field 'to'/);
+  await assert.rejects(() => c.sendMessage('nobody', 'x', { sendSeen: false }), /field 'to'/);
+  assert.equal(d.seen.sends.length, n + 3);
+});
