@@ -201,7 +201,10 @@
     });
     WPP.on('chat.poll_response', (e) => emitInOrder({
       type: 'poll_vote', msg_id: widStr(e.msgId), chat: widStr(e.chatId), sender: widStr(e.sender),
-      selected: e.selectedOptions || [], timestamp: e.timestamp || null,
+      // wa-js: a sparse array of the poll's {name, localId}, indexed by
+      // localId; the time in ms.
+      selected: (e.selectedOptions || []).filter((o) => o != null).map((o) => (typeof o === 'object' ? o.localId : o)),
+      timestamp: e.timestamp ? Math.floor(e.timestamp / 1000) : null,
     }));
     WPP.on('chat.presence_change', (e) => emit({
       type: 'presence', id: widStr(e.id), state: e.state || null, online: !!e.isOnline, timestamp: e.t || null,
@@ -267,6 +270,18 @@
     return widStr(r.wid) || key;
   }
 
+  // The key wa-js sends under (options.messageId, parsed by
+  // MsgKey.fromString): the daemon's id, in the chat wa-js resolves `to`
+  // to (a contact may have moved to a privacy id; prepareRawMessage wants
+  // that chat), with generateMessageID's participant (this device, in a
+  // group).
+  async function keyFor(to, id) {
+    if (!id) return undefined;
+    const chat = await WPP.chat.find(to);
+    const k = await WPP.chat.generateMessageID(chat);
+    return 'true_' + widStr(k.remote) + '_' + id + (k.participant ? '_' + widStr(k.participant) : '');
+  }
+
   // The daemon maps this prefix to 422 number_not_on_whatsapp.
   async function ensureExists(to) {
     if (to.endsWith('@c.us') && !(await exists(to))) throw new Error('NOT_ON_WHATSAPP: ' + to);
@@ -286,7 +301,13 @@
     }
   }
 
-  function sent(r) {
+  // wa-js answers a send WhatsApp refused without throwing: its
+  // sendMsgResult (awaited by waitForAck) says ERROR_...; that is a failed
+  // send, not a sent one.
+  async function sent(r) {
+    const res = await Promise.resolve(r.sendMsgResult).catch(() => null);
+    const code = typeof res === 'string' ? res : res && res.messageSendResult;
+    if (code && code !== 'OK') throw new Error('WhatsApp did not send the message: ' + code);
     return { id: widStr(r.id), ack: typeof r.ack === 'number' ? r.ack : 0, timestamp: Math.floor(Date.now() / 1000) };
   }
 
@@ -295,7 +316,8 @@
   // is INCOMPATIBLE: the daemon says so instead of failing call by call.
   const NEEDS = [
     'blocklist.blockContact', 'blocklist.isBlocked', 'blocklist.unblockContact',
-    'chat.deleteMessage', 'chat.downloadMedia', 'chat.editMessage', 'chat.getMessages', 'chat.list',
+    'chat.deleteMessage', 'chat.downloadMedia', 'chat.editMessage', 'chat.find',
+    'chat.generateMessageID', 'chat.getMessages', 'chat.list',
     'chat.markIsComposing', 'chat.markIsPaused', 'chat.markIsRead', 'chat.markIsRecording',
     'chat.sendCreatePollMessage', 'chat.sendFileMessage', 'chat.sendLocationMessage',
     'chat.sendReactionToMessage', 'chat.sendTextMessage', 'chat.sendVCardContactMessage', 'conn',
@@ -349,37 +371,39 @@
     },
     // messageId: the id the daemon chose for this message, so a send whose
     // outcome was lost can be found, and sent again under the same id.
+    // markIsRead: false, or wa-js marks the chat read before each send: the
+    // daemon decides when a chat is read (sendSeen, POST .../read).
     async sendText(to, text, replyTo, mentions, messageId) {
       await ensureExists(to);
-      const opts = { createChat: true, messageId: messageId || undefined };
+      const opts = { createChat: true, markIsRead: false, messageId: await keyFor(to, messageId) };
       if (replyTo) opts.quotedMsg = replyTo;
       if (mentions && mentions.length) opts.mentionedList = mentions;
       return sent(await quoting(replyTo, () => WPP.chat.sendTextMessage(to, text, opts)));
     },
     async sendFile(to, b64, o) {
       await ensureExists(to);
-      const opts = { type: o.type || 'auto-detect', caption: o.caption || undefined, filename: o.filename || undefined, mimetype: o.mimetype, createChat: true, messageId: o.messageId || undefined };
+      const opts = { type: o.type || 'auto-detect', caption: o.caption || undefined, filename: o.filename || undefined, mimetype: o.mimetype, createChat: true, markIsRead: false, messageId: await keyFor(to, o.messageId) };
       if (o.ptt) opts.isPtt = true;
       if (o.replyTo) opts.quotedMsg = o.replyTo;
       return sent(await quoting(o.replyTo, () => WPP.chat.sendFileMessage(to, dataUrl(b64, o.mimetype), opts)));
     },
     async sendLocation(to, loc, replyTo, messageId) {
       await ensureExists(to);
-      const opts = { lat: loc.lat, lng: loc.lng, name: loc.name || undefined, address: loc.address || undefined, createChat: true, messageId: messageId || undefined };
+      const opts = { lat: loc.lat, lng: loc.lng, name: loc.name || undefined, address: loc.address || undefined, createChat: true, markIsRead: false, messageId: await keyFor(to, messageId) };
       if (replyTo) opts.quotedMsg = replyTo;
       return sent(await quoting(replyTo, () => WPP.chat.sendLocationMessage(to, opts)));
     },
     // selectable: how many options one may pick (0: any number).
     async sendPoll(to, name, options, selectable, replyTo, messageId) {
       await ensureExists(to);
-      const opts = { selectableCount: selectable, createChat: true, messageId: messageId || undefined };
+      const opts = { selectableCount: selectable, createChat: true, markIsRead: false, messageId: await keyFor(to, messageId) };
       if (replyTo) opts.quotedMsg = replyTo;
       return sent(await quoting(replyTo, () => WPP.chat.sendCreatePollMessage(to, name, options, opts)));
     },
     // contacts: [{id: "155...@c.us", name}]
     async sendContacts(to, contacts, replyTo, messageId) {
       await ensureExists(to);
-      const opts = { createChat: true, messageId: messageId || undefined };
+      const opts = { createChat: true, markIsRead: false, messageId: await keyFor(to, messageId) };
       if (replyTo) opts.quotedMsg = replyTo;
       return sent(await quoting(replyTo, () => WPP.chat.sendVCardContactMessage(to, contacts, opts)));
     },

@@ -315,9 +315,15 @@
         break;
       }
       case 'poll_vote': {
+        // As wa-js's upsertVotes hook: the chosen options by localId (a
+        // sparse array of the poll's {name, localId}), the time in ms.
         const target = byId.get(v.msg_id);
+        const selected = [];
+        for (const i of v.selected) {
+          selected[i] = (target && target.pollOptions && target.pollOptions.find((o) => o.localId === i)) || { localId: i };
+        }
         emit('chat.poll_response', {
-          msgId: target ? target.id : msgKey(v.msg_id), chatId: wid(v.chat), selectedOptions: v.selected, timestamp: v.ts, sender: wid(v.sender),
+          msgId: target ? target.id : msgKey(v.msg_id), chatId: wid(v.chat), selectedOptions: selected, timestamp: v.ts * 1000, sender: wid(v.sender),
         });
         break;
       }
@@ -482,6 +488,15 @@
     return id;
   }
 
+  function ownKey(messageId, to) {
+    const str = typeof messageId === 'string' ? messageId : messageId._serialized;
+    const [fromMe, remote, id] = String(str).split('_');
+    if (!remote || !id) throw new Error('MsgKey error: ' + str + ' is not a message key');
+    if (fromMe !== 'true') throw wppError('message_key_is_not_from_me', 'Message key is not from me');
+    if (wid(remote)._serialized !== to) throw wppError('message_key_remote_id_is_not_same_of_chat', 'Message key remote ID is not same of chat');
+    return str;
+  }
+
   function wppError(code, message) {
     const e = new Error(message);
     e.code = code;
@@ -496,9 +511,18 @@
       if (!(await call('exists', { phone: wid(to).user }))) throw new Error(wid(to).user + ' is not on WhatsApp');
       knownContacts.add(to);
     }
+    // wa-js takes the key to send under (options.messageId) as
+    // prepareRawMessage does: MsgKey.fromString, from this device, in this
+    // chat.
+    const id = options && options.messageId ? ownKey(options.messageId, to) : newMsgId(to);
     const quoted = await quotedId(options && options.quotedMsg);
-    // wa-js takes the id to use (options.messageId) as WhatsApp Web does.
-    const id = options && options.messageId ? 'true_' + to + '_' + options.messageId : newMsgId(to);
+    // wa-js's defaultSendMessageOptions: the chat is marked read first
+    // (errors ignored) unless markIsRead is false.
+    if (!options || options.markIsRead !== false) {
+      await call('read', { chat: to }).catch(() => null);
+      const chat = chats.get(to);
+      if (chat) chat.unreadCount = 0;
+    }
     const mentions = options && options.mentionedList ? ids(options.mentionedList) : [];
     const req = Object.assign({ id, to, mentions, t: unixTime(), reply_to: quoted }, fields);
     const local = localMsg(req);
@@ -618,6 +642,20 @@
       },
     },
     chat: {
+      // The chat a send goes to (WhatsApp Web's findOrCreateLatestChat).
+      async find(chatId) {
+        requireAuth();
+        return { id: wid(chatId) };
+      },
+      // As wa-js: from this device to the chat, a new random id, and in a
+      // group this device as the participant.
+      async generateMessageID(chat) {
+        requireAuth();
+        const to = wid(chat && chat.id ? chat.id : chat);
+        const participant = to.server === 'g.us' ? wid(creds.phone) : undefined;
+        const id = newMsgId(to._serialized).split('_').pop();
+        return { fromMe: true, remote: to, id, participant, _serialized: 'true_' + to._serialized + '_' + id + (participant ? '_' + participant._serialized : '') };
+      },
       async sendTextMessage(chatId, content, options) {
         requireAuth();
         return send(chatId, { text: String(content) }, options);
