@@ -152,7 +152,12 @@ pub fn router(core: Core, s: Settings) -> Router {
         // open-wa's middleware also takes `POST /` with the method in the body.
         .route("/", easy_root)
         .merge(native::routes(core.clone(), keys.clone(), media_body))
-        .merge(openwa::routes(core.clone(), keys.clone(), s.qr_wait))
+        .merge(openwa::routes(
+            core.clone(),
+            keys.clone(),
+            s.qr_wait,
+            media_body,
+        ))
         .merge(twilio::routes(core.clone(), keys.clone()))
         .merge(cloud::routes(
             core,

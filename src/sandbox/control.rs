@@ -241,8 +241,13 @@ async fn inbound(State(sb): State<Sandbox>, raw: Bytes) -> Res {
             }
         },
     };
+    // A reply to one of the account's messages, and people mentioned.
+    let reply_to = opt_str(&v, "reply_to")?;
+    let mentions = phones(&v, "mentions")?;
     let msg = SbMessage {
         timestamp: written_at,
+        reply_to,
+        mentions,
         peer_name: name,
         text,
         caption,

@@ -265,7 +265,7 @@ pub fn message(p: &Value, base: &str) -> Value {
     let chat = s("chat").unwrap_or("");
     let from_me = p["from_me"].as_bool().unwrap_or(false);
     let kind = s("type").unwrap_or("other");
-    let is_media = !matches!(kind, "text" | "location" | "contact" | "other");
+    let is_media = !matches!(kind, "text" | "location" | "contact" | "poll" | "other");
     let is_group = chat.ends_with("@g.us");
     // The author: by phone when WhatsApp shows it, else by the privacy id
     // they wrote under (in a group, `from` is the group itself).
@@ -318,11 +318,22 @@ pub fn message(p: &Value, base: &str) -> Value {
         "invis": false,
         "local": false,
         "labels": [],
-        "mentionedJidList": [],
+        "mentionedJidList": p["mentions"].as_array().cloned().unwrap_or_default(),
         "caption": s("caption"),
         "mimetype": p["media"]["mimetype"],
         "filename": p["media"]["filename"],
+        // What the webhook knows of the quoted message is its id.
+        "quotedMsg": s("reply_to").map(|r| json!({"id": r})),
         "quotedMsgObj": s("reply_to").map(|r| json!({"id": r})),
+        "isQuotedMsgAvailable": s("reply_to").is_some(),
+        // The chat as open-wa serializes it with each message; a group's
+        // subject is not in the message: its id stands in.
+        "chat": self::chat(&ChatInfo {
+            id: chat.to_string(),
+            name: if is_group || from_me { None } else { name.map(String::from) },
+            unread: 0,
+            timestamp: Some(t),
+        }),
     });
     if let Some(url) = p["media"]["url"].as_str() {
         // Where wabridge keeps the media (fetch it with the API key).
@@ -619,8 +630,10 @@ impl EasyError {
         }
     }
 
+    /// Arguments the method cannot take: as in open-wa, where the method
+    /// throws, a 200 with `success: false`.
     pub fn bad_args(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "INVALID_ARGS", message)
+        Self::new(StatusCode::OK, "INVALID_ARGS", message)
     }
 
     pub fn unknown_method(method: &str) -> Self {
@@ -667,9 +680,8 @@ impl From<CoreError> for EasyError {
                 (StatusCode::NOT_FOUND, "SESSION_NOT_FOUND")
             }
             CoreError::NotReady(_) => (StatusCode::OK, "STATE_ERROR"),
-            CoreError::Invalid { .. } | CoreError::MediaTooLarge(_) => {
-                (StatusCode::BAD_REQUEST, "INVALID_ARGS")
-            }
+            CoreError::Invalid { .. } => (StatusCode::OK, "INVALID_ARGS"),
+            CoreError::MediaTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "INVALID_ARGS"),
             CoreError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
             CoreError::Forbidden { .. } => (StatusCode::FORBIDDEN, "FORBIDDEN"),
             CoreError::StorageFull(_) => (StatusCode::INSUFFICIENT_STORAGE, "STORAGE_FULL"),

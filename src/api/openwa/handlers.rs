@@ -132,7 +132,7 @@ pub async fn delete(
 
 // ---- the EASY API
 
-#[utoipa::path(post, path = "/{method}", tag = "open-wa", summary = "The EASY API on the default session: `POST /sendText {\"args\": {...}}`; with the method in the body, the path names the session: `POST /{session} {\"method\": ...}`", params(("method" = String, Path, description = "An open-wa client method: sendText, sendImage, sendFile, getAllChats, checkNumberStatus, ...")), request_body = EasyIn, responses((status = 200, description = "{success: true, response}", body = Object), (status = 400, description = "{success: false, error}", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object)))]
+#[utoipa::path(post, path = "/{method}", tag = "open-wa", summary = "The EASY API on the default session: `POST /sendText {\"args\": {...}}`; with the method in the body, the path names the session: `POST /{session} {\"method\": ...}`", params(("method" = String, Path, description = "An open-wa client method: sendText, sendImage, sendFile, getAllChats, checkNumberStatus, ...")), request_body = EasyIn, responses((status = 200, description = "{success: true, response}; {success: false, error} when the method failed, bad arguments too, as in open-wa", body = Object), (status = 400, description = "Not JSON: {success: false, error}", body = Object), (status = 404, description = "No such session, or a method not served: {success: false, error}", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object)))]
 pub async fn easy_default(
     Caller(st): Caller<OpenWa>,
     Path(segment): Path<String>,
@@ -142,7 +142,7 @@ pub async fn easy_default(
 }
 
 /// `POST /` with the method in the body: `{"method": "sendText", "args": [...]}`.
-#[utoipa::path(post, path = "/", tag = "open-wa", summary = "The EASY API, the method in the body: `POST / {\"method\": \"sendText\", \"args\": [...]}` on the default session", request_body = EasyIn, responses((status = 200, description = "{success: true, response}", body = Object), (status = 400, description = "{success: false, error}", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object)))]
+#[utoipa::path(post, path = "/", tag = "open-wa", summary = "The EASY API, the method in the body: `POST / {\"method\": \"sendText\", \"args\": [...]}` on the default session", request_body = EasyIn, responses((status = 200, description = "{success: true, response}; {success: false, error} when the method failed, bad arguments too, as in open-wa", body = Object), (status = 400, description = "Not JSON: {success: false, error}", body = Object), (status = 404, description = "No such session, or a method not served: {success: false, error}", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object)))]
 pub async fn easy_root(
     Caller(st): Caller<OpenWa>,
     body: Body<EasyIn>,
@@ -178,7 +178,7 @@ async fn easy_at(
     run(st, &id, call).await
 }
 
-#[utoipa::path(post, path = "/{first}/{second}", tag = "open-wa", summary = "The EASY API on a named session: `POST /{session}/{method}`", params(("first" = String, Path, description = "The session id"), ("second" = String, Path, description = "An open-wa client method")), request_body = EasyIn, responses((status = 200, description = "{success: true, response}", body = Object), (status = 400, description = "{success: false, error}", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object)))]
+#[utoipa::path(post, path = "/{first}/{second}", tag = "open-wa", summary = "The EASY API on a named session: `POST /{session}/{method}`", params(("first" = String, Path, description = "The session id"), ("second" = String, Path, description = "An open-wa client method")), request_body = EasyIn, responses((status = 200, description = "{success: true, response}; {success: false, error} when the method failed, bad arguments too, as in open-wa", body = Object), (status = 400, description = "Not JSON: {success: false, error}", body = Object), (status = 404, description = "No such session, or a method not served: {success: false, error}", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object)))]
 pub async fn easy(
     Caller(st): Caller<OpenWa>,
     Path((id, method)): Path<(String, String)>,
@@ -189,6 +189,16 @@ pub async fn easy(
     let id = SessionId::parse(&id)
         .map_err(|e| EasyError::new(StatusCode::NOT_FOUND, "SESSION_NOT_FOUND", e))?;
     run(&st, &id, call).await
+}
+
+/// `POST /session/{method}`: the EASY API on the session named "session",
+/// whose path the wrapper's `/session/{id}` takes.
+pub async fn easy_on_session(
+    caller: Caller<OpenWa>,
+    Path(method): Path<String>,
+    body: Body<EasyIn>,
+) -> Result<Json<Value>, EasyError> {
+    easy(caller, Path(("session".to_string(), method)), body).await
 }
 
 async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, EasyError> {

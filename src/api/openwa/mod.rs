@@ -63,12 +63,17 @@ fn deny(d: Denied) -> Response {
 pub struct Doc;
 
 /// The wrapper routes.
-pub fn routes(core: Core, keys: Keys, qr_wait: Duration) -> Router {
+pub fn routes(core: Core, keys: Keys, qr_wait: Duration, media_body: DefaultBodyLimit) -> Router {
     Router::new()
         .route("/session/create", post(h::create))
         .route("/session/{id}/status", get(h::status))
         .route("/session/{id}/logout", post(h::logout))
-        .route("/session/{id}", delete(h::delete))
+        // A POST here is the EASY API on a session named "session" (open-wa's
+        // default sessionId): `POST /session/sendText`.
+        .route(
+            "/session/{id}",
+            delete(h::delete).post(h::easy_on_session).layer(media_body),
+        )
         .route("/sessions", get(h::sessions))
         .route("/message/send", post(h::send))
         .route_layer(middleware::from_fn_with_state(
