@@ -293,6 +293,18 @@ pub struct Message {
     pub mentions: Vec<String>,
 }
 
+/// A message kind as WhatsApp's business API types it (Meta's Cloud API,
+/// and Twilio after it): a voice note is audio, a contact card contacts;
+/// None for a kind it has no type for.
+pub fn business_type(kind: &str) -> Option<&str> {
+    match kind {
+        "text" | "image" | "video" | "audio" | "document" | "sticker" | "location" => Some(kind),
+        "ptt" => Some("audio"),
+        "contact" => Some("contacts"),
+        _ => None,
+    }
+}
+
 const TYPES: &[&str] = &[
     "text", "image", "video", "audio", "ptt", "document", "sticker", "location", "contact", "poll",
     "other",

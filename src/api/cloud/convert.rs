@@ -659,12 +659,7 @@ pub fn envelope(session: &SessionId, me: &str, value: Value) -> Value {
 }
 
 fn cloud_type(kind: &str) -> &str {
-    match kind {
-        "text" | "image" | "video" | "audio" | "document" | "sticker" | "location" => kind,
-        "ptt" => "audio",
-        "contact" => "contacts",
-        _ => "unsupported",
-    }
+    crate::domain::message::business_type(kind).unwrap_or("unsupported")
 }
 
 /// A vCard as a Cloud API contact: its formatted name and phones.

@@ -193,6 +193,7 @@ pub async fn easy(
 
 /// `POST /session/{method}`: the EASY API on the session named "session",
 /// whose path the wrapper's `/session/{id}` takes.
+#[utoipa::path(post, path = "/session/{id}", tag = "open-wa", summary = "The EASY API on the session named `session` (open-wa's default sessionId): `POST /session/sendText`", params(("id" = String, Path, description = "An open-wa client method")), request_body = EasyIn, responses((status = 200, description = "{success: true, response}; {success: false, error} when the method failed, bad arguments too, as in open-wa", body = Object), (status = 400, description = "Not JSON: {success: false, error}", body = Object), (status = 404, description = "No session named session, or a method not served: {success: false, error}", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object)))]
 pub async fn easy_on_session(
     caller: Caller<OpenWa>,
     Path(method): Path<String>,

@@ -58,7 +58,8 @@ fn deny(d: Denied) -> Response {
     h::delete,
     h::easy_default,
     h::easy,
-    h::easy_root
+    h::easy_root,
+    h::easy_on_session
 ))]
 pub struct Doc;
 

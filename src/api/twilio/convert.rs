@@ -259,12 +259,7 @@ pub fn rfc2822(unix_s: i64) -> String {
 /// note is audio, a contact card contacts); what Twilio has no type for is
 /// "unknown".
 fn message_type(kind: &str) -> &str {
-    match kind {
-        "text" | "image" | "video" | "audio" | "document" | "sticker" | "location" => kind,
-        "ptt" => "audio",
-        "contact" => "contacts",
-        _ => "unknown",
-    }
+    crate::domain::message::business_type(kind).unwrap_or("unknown")
 }
 
 /// Twilio's status for an ack.
