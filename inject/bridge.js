@@ -221,7 +221,9 @@
       sender: widStr(e.sender), from_me: !!(e.id && e.id.fromMe), text: e.reactionText || '', timestamp: e.timestamp || null,
     }));
     WPP.on('chat.msg_edited', (e) => emitInOrder({
-      type: 'edit', id: widStr(e.id), chat: widStr(e.chat),
+      // The chat from the message's key: wa-js's `chat` is the message's
+      // `to`, this account itself for a contact's edit.
+      type: 'edit', id: widStr(e.id), chat: widStr((e.msg && e.msg.id && e.msg.id.remote) || e.chat),
       text: e.msg ? (e.msg.type === 'chat' ? e.msg.body : e.msg.caption || e.msg.body) || '' : '',
       timestamp: e.msg && e.msg.latestEditSenderTimestampMs ? Math.floor(e.msg.latestEditSenderTimestampMs / 1000) : null,
     }));

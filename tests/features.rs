@@ -310,6 +310,7 @@ async fn reactions_edits_and_deletes_both_ways() {
     assert_eq!(phone["edits"], json!(["Your order ships tomorow"]));
     let p = event(&r, "message.edited", |p| p["id"] == mine).await;
     assert_eq!(p["text"], "Your order ships tomorrow");
+    assert_eq!(p["chat"], format!("{CONTACT}@c.us"));
     let m = eventually(T, "the edit stored", || async {
         let m = stored(&d, &mine).await;
         (m["text"] == "Your order ships tomorrow").then_some(m)
@@ -458,6 +459,11 @@ async fn reactions_edits_and_deletes_both_ways() {
     assert_eq!(code, 200, "{v}");
     let p = event(&r, "message.edited", |p| p["id"] == theirs).await;
     assert_eq!(p["text"], "Where is my order #42?");
+    assert_eq!(
+        p["chat"],
+        format!("{CONTACT}@c.us"),
+        "the contact's chat, not this account"
+    );
     let m = eventually(T, "their edit stored", || async {
         let m = stored(&d, &theirs).await;
         (m["text"] == "Where is my order #42?").then_some(m)

@@ -4,7 +4,8 @@
 
 use super::{Core, CoreError};
 use crate::domain::Scope;
-use crate::domain::{Message, SessionId, is_one_emoji, now_ms};
+use crate::domain::{Amendment, Message, SessionId, is_one_emoji, now_ms};
+use crate::store::Op;
 
 /// WhatsApp lets an author edit a message for 15 minutes.
 pub const EDIT_WINDOW_S: i64 = 15 * 60;
@@ -79,7 +80,26 @@ impl Core {
             });
         }
         let bridge = self.manager.bridge(session).await?;
-        bridge.revoke(&m.chat, id).await.map_err(CoreError::from)
+        bridge.revoke(&m.chat, id).await.map_err(CoreError::from)?;
+        // Stored and announced now: WhatsApp Web tells of deletes that come
+        // in, not of this device's own. The page's word, if it comes too,
+        // changes nothing (the message is deleted already).
+        let change = Amendment::Revoke {
+            at: now_ms() / 1000,
+        };
+        let mut after = m.clone();
+        after.amend(&change);
+        let event = crate::domain::message::revoke_event(session, id, &m.chat, Some(&after));
+        self.pipeline
+            .commit(vec![Op::Amend {
+                session: session.clone(),
+                id: id.to_string(),
+                change,
+                event,
+            }])
+            .await
+            .map_err(|e| CoreError::from(e.error))?;
+        Ok(())
     }
 }
 

@@ -299,7 +299,10 @@
           if (m.type !== 'chat') m.caption = v.text;
           m.latestEditSenderTimestampMs = v.ts * 1000;
         }
-        emit('chat.msg_edited', { chat: wid(v.chat), id: v.id, msg: m || toMsg({ id: v.id, from_me: v.id.startsWith('true_'), peer: v.chat, text: v.text, ack: 0, t: v.ts }) });
+        const edited = m || toMsg({ id: v.id, from_me: v.id.startsWith('true_'), peer: v.chat, text: v.text, ack: 0, t: v.ts });
+        // wa-js names the chat by the message's `to`: for a contact's
+        // message, this account.
+        emit('chat.msg_edited', { chat: edited.to, id: v.id, msg: edited });
         break;
       }
       case 'revoke': {
