@@ -480,6 +480,16 @@ async fn reactions_edits_and_deletes_both_ways() {
         )
         .await;
     assert_eq!(code, 200, "{v}");
+    // Stored by the time the call answers: WhatsApp Web does not report
+    // this device's own deletes back.
+    let (code, now) = d
+        .call(
+            "GET",
+            &format!("/api/sessions/shop/messages/{}", message_path(&mine)),
+            None,
+        )
+        .await;
+    assert_eq!((code, &now["revoked"]), (200, &json!(true)), "{now}");
     eventually(T, "our delete at the contact", || async {
         (on_phone(&sb, &mine).await["revoked"] == true).then_some(())
     })

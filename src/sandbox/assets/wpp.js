@@ -310,6 +310,9 @@
         const me = wid(creds ? creds.phone : '');
         const peer = wid(v.chat);
         if (m) { m.type = 'revoked'; m.body = ''; }
+        // wa-js tells of deletes that come in (a protocol message), not of
+        // the ones this device made.
+        if (revokedHere.delete(v.id)) break;
         emit('chat.msg_revoke', {
           from: v.from_me ? me : peer, to: v.from_me ? peer : me, type: 'revoke',
           id: { fromMe: !!v.from_me, remote: peer, id: '3RV' + v.ts, _serialized: (!!v.from_me) + '_' + peer._serialized + '_3RV' + v.ts },
@@ -534,6 +537,9 @@
     return { id, ack: local.ack, from: local.from._serialized, to: local.to._serialized, sendMsgResult: Promise.resolve({ messageSendResult: 'OK' }) };
   }
 
+  // Messages this device deleted for everyone, until the server confirms.
+  const revokedHere = new Set();
+
   // The account's blocklist, as WhatsApp syncs it to the device.
   const blocked = new Set();
 
@@ -719,7 +725,10 @@
         const out = [];
         for (const id of one ? [ids] : ids) {
           const m = byId.get(id);
-          if (revoke) await call('revoke', { id });
+          if (revoke) {
+            revokedHere.add(id);
+            await call('revoke', { id });
+          }
           else if (m) {
             // Deleted for me: gone from this device only.
             const chat = chats.get(m.id.remote._serialized);
