@@ -311,6 +311,19 @@ def test_every_open_wa_route_wants_the_key(daemon, shop):
     assert native.status_code == 200
 
 
+def test_a_session_named_session_takes_easy_calls_at_its_path(daemon, backend):
+    """open-wa's default sessionId is "session": POST /session/{method}
+    is the EASY API on it, though the wrapper owns /session/{id}."""
+    r = daemon.native().post("/api/sessions", json={"id": "session", "start": False})
+    assert r.status_code == 201, r.text
+    r = easy(backend, "/session/getConnectionState")
+    assert r.status_code == 200, r.text
+    assert r.json() == {"success": True, "response": "UNLAUNCHED"}
+    r = easy(backend, "/session/sendText", {"to": CONTACT})
+    assert r.status_code == 200 and r.json()["error"]["name"] == "INVALID_ARGS", r.text
+    assert daemon.native().delete("/api/sessions/session").status_code == 200
+
+
 def test_bad_bodies_get_the_documented_shapes(daemon, backend, shop):
     def check(r, status):
         assert r.status_code == status, (r.status_code, r.text)
