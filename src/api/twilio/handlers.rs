@@ -110,8 +110,13 @@ pub async fn create(
         Err(_) => cv::just_sent(&id, &sent, body.as_deref(), has_media),
     };
     let mut res = cv::resource(&account, &msg, me_of(&view).as_deref());
-    // Just sent: the store may not have its ack yet.
-    res["status"] = json!(cv::status(sent.ack.as_str()));
+    // Twilio answers every create "queued" with no send date; what
+    // happened next reaches the StatusCallback, which starts from the
+    // current ack ("sent" at least), and a fetch.
+    if cv::status(sent.ack.as_str()) != "failed" {
+        res["status"] = json!("queued");
+        res["date_sent"] = Value::Null;
+    }
     Ok((StatusCode::CREATED, Json(res)).into_response())
 }
 
