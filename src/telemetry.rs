@@ -118,7 +118,47 @@ pub fn page_call(func: &str, took: Duration) {
     metrics::histogram!(PAGE_CALL_SECONDS, "call" => func.to_string()).record(took.as_secs_f64());
 }
 
+/// The rendered metrics without the series of sessions this process no
+/// longer has (deleted, or moved to a peer): the recorder keeps a counter
+/// for life, and a dashboard summing by session would count them on.
+pub fn without_gone_sessions(text: &str, live: &std::collections::HashSet<String>) -> String {
+    let gone = |line: &str| {
+        !line.starts_with('#')
+            && line
+                .split_once("session=\"")
+                .and_then(|(_, rest)| rest.split_once('"'))
+                .is_some_and(|(id, _)| !live.contains(id))
+    };
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines().filter(|l| !gone(l)) {
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
 /// A reading of state, set at scrape time.
 pub fn gauge(name: &'static str, label: &'static str, value: &str, v: f64) {
     metrics::gauge!(name, label => value.to_string()).set(v);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gone_sessions_series_leave_the_page() {
+        let text = "# HELP wabridge_messages_total Messages.\n# TYPE wabridge_messages_total counter\n\
+wabridge_messages_total{session=\"shop1\",direction=\"in\"} 3\n\
+wabridge_messages_total{session=\"gone\",direction=\"in\"} 9\n\
+wabridge_webhook_attempts_total{outcome=\"delivered\"} 2\n";
+        let live = ["shop1".to_string()].into_iter().collect();
+        let out = without_gone_sessions(text, &live);
+        assert!(out.contains("session=\"shop1\""), "{out}");
+        assert!(!out.contains("gone"), "{out}");
+        assert!(
+            out.contains("outcome=\"delivered\"} 2") && out.starts_with("# HELP"),
+            "{out}"
+        );
+    }
 }

@@ -73,6 +73,7 @@ pub async fn metrics(State(ops): State<Ops>) -> Result<Response, ApiError> {
     for (status, n) in ops.core.status_counts().await {
         telemetry::gauge(telemetry::SESSIONS, "status", status.as_str(), n as f64);
     }
+    let live = ops.core.session_ids().await;
     let (pending, dead) = ops.core.outbox_counts().map_err(ApiError::from)?;
     telemetry::gauge(telemetry::OUTBOX, "state", "pending", pending as f64);
     telemetry::gauge(telemetry::OUTBOX, "state", "dead", dead as f64);
@@ -82,7 +83,7 @@ pub async fn metrics(State(ops): State<Ops>) -> Result<Response, ApiError> {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        handle.render(),
+        telemetry::without_gone_sessions(&handle.render(), &live),
     )
         .into_response())
 }

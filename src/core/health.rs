@@ -20,6 +20,12 @@ impl Core {
             .collect()
     }
 
+    /// The ids of the sessions this process has (that the caller sees).
+    pub async fn session_ids(&self) -> std::collections::HashSet<String> {
+        let all = self.sessions().await;
+        all.into_iter().map(|v| v.record.id.to_string()).collect()
+    }
+
     /// Deliveries in the outbox: (pending, dead).
     pub fn outbox_counts(&self) -> Result<(u64, u64), CoreError> {
         Ok(self.store.outbox_counts()?)

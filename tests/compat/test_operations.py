@@ -75,6 +75,15 @@ def test_counters_move_when_messages_flow(daemon):
     assert value(after, "wabridge_outbox_deliveries", state="dead") == 0
 
 
+def test_a_deleted_sessions_series_leave(daemon):
+    daemon.link_session("brief", phone="15550009999", hooks=[])
+    daemon.inbound("15557770001", "counted", to="15550009999")
+    eventually("its counters", lambda: value(scrape(daemon), "wabridge_messages_total", session="brief", direction="in") >= 1, 30)
+    assert daemon.native().delete("/api/sessions/brief").status_code in (200, 204)
+    left = [l for (_, l) in scrape(daemon) if dict(l).get("session") == "brief"]
+    assert left == [], left
+
+
 def test_openapi_document_validates_as_3_1(daemon):
     from openapi_spec_validator import validate
     from openapi_spec_validator.validation import OpenAPIV31SpecValidator
