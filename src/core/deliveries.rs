@@ -14,8 +14,9 @@ impl Core {
         move |d: &Delivery| admin || d.subscription || !d.hook.meta.is_empty()
     }
 
-    /// Pending and dead first, then delivered; newest first in each. Only
-    /// `limit` of them are ever held: a long outbox costs a scan, not memory.
+    /// Pending and dead first (newest first, together), then delivered,
+    /// newest first. Only `limit` of each state are ever held: a long
+    /// outbox costs a scan, not memory.
     pub async fn deliveries(
         &self,
         session: &SessionId,
@@ -25,15 +26,21 @@ impl Core {
         self.may(session, Scope::Read)?;
         self.manager.get(session).await?;
         let shown = self.shown_deliveries();
-        let mut out = Vec::new();
-        if want != Some(DeliveryStatus::Delivered) {
-            out = self.store.deliveries(session, false, limit, |d| {
-                want.is_none_or(|w| d.status == w) && shown(d)
-            })?;
-        }
-        if want.is_none() || want == Some(DeliveryStatus::Delivered) {
-            let left = limit.saturating_sub(out.len());
-            out.extend(self.store.deliveries(session, true, left, shown)?);
+        let read = |status| -> Result<Vec<Delivery>, CoreError> {
+            if want.is_some_and(|w| w != status) {
+                return Ok(Vec::new());
+            }
+            Ok(self.store.deliveries(session, status, limit, shown)?)
+        };
+        let mut out = read(DeliveryStatus::Pending)?;
+        out.extend(read(DeliveryStatus::Dead)?);
+        out.sort_by(|a, b| b.id.cmp(&a.id));
+        out.truncate(limit);
+        let left = limit - out.len();
+        if left > 0 {
+            let mut delivered = read(DeliveryStatus::Delivered)?;
+            delivered.truncate(left);
+            out.extend(delivered);
         }
         Ok(out)
     }

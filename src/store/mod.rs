@@ -35,8 +35,12 @@ const MESSAGES: Def = TableDefinition::new("messages");
 const MSGIDS: Def = TableDefinition::new("msgids");
 /// `session \0 chat \0 ts_be8 seq_be8 msgid` -> ()
 const CHATS: Def = TableDefinition::new("chats");
-/// delivery id (ulid, time-ordered) -> Delivery, pending or dead
+/// delivery id (ulid, time-ordered) -> Delivery, pending
 const OUTBOX: Def = TableDefinition::new("outbox");
+/// delivery id -> Delivery, dead: kept apart so that what still waits is
+/// read and counted without walking what gave up (a receiver gone for a
+/// month leaves a month of them); pruned by age
+const DEAD: Def = TableDefinition::new("dead");
 /// delivery id -> Delivery, delivered (the delivery log)
 const DELIVERED: Def = TableDefinition::new("delivered");
 /// `session \0 key` -> {"at": unix s, "response": ..., "id": msgid}
@@ -61,12 +65,13 @@ const KEYS: Def = TableDefinition::new("keys");
 /// key id -> when it was revoked (ms): peers learn revocations from it
 const KEYS_REVOKED: Def = TableDefinition::new("keys_revoked");
 
-const TABLES: [Def; 16] = [
+const TABLES: [Def; 17] = [
     SESSIONS,
     MESSAGES,
     MSGIDS,
     CHATS,
     OUTBOX,
+    DEAD,
     DELIVERED,
     IDEMPOTENCY,
     SHORTIDS,
@@ -82,6 +87,38 @@ const TABLES: [Def; 16] = [
 
 /// The tables whose keys start with `session \0`.
 const SESSION_TABLES: [Def; 6] = [MESSAGES, MSGIDS, CHATS, IDEMPOTENCY, CALLBACKS, MENUS];
+
+/// Set in `meta` once dead deliveries have their own table.
+const DEAD_APART_KEY: &[u8] = b"dead_apart";
+
+fn dead_out_of_the_outbox(tx: &WriteTransaction) -> Result<usize> {
+    let mut outbox = tx.open_table(OUTBOX)?;
+    let mut dead = tx.open_table(DEAD)?;
+    let mut gone = Vec::new();
+    for kv in outbox.iter()? {
+        let (k, v) = kv?;
+        if serde_json::from_slice::<Head>(v.value()).is_ok_and(|h| h.status == DeliveryStatus::Dead)
+        {
+            dead.insert(k.value(), v.value())?;
+            gone.push(k.value().to_vec());
+        }
+    }
+    for k in &gone {
+        outbox.remove(k.as_slice())?;
+    }
+    Ok(gone.len())
+}
+
+/// Where deliveries are kept, by state.
+const DELIVERY_TABLES: [Def; 3] = [OUTBOX, DEAD, DELIVERED];
+
+fn table_of(status: DeliveryStatus) -> Def {
+    match status {
+        DeliveryStatus::Pending => OUTBOX,
+        DeliveryStatus::Dead => DEAD,
+        DeliveryStatus::Delivered => DELIVERED,
+    }
+}
 
 fn table_named(name: &str) -> Option<Def> {
     TABLES.iter().find(|d| d.name() == name).copied()
@@ -424,6 +461,14 @@ impl Store {
                 seq = seq.max(be_u64(k.value()) + 1);
             }
             meta.insert(SEQ_KEY, &(seq + SEQ_JUMP_ON_OPEN).to_be_bytes()[..])?;
+            // Stores written before the dead had their own table: once.
+            if get(&meta, DEAD_APART_KEY)?.is_none() {
+                let moved = dead_out_of_the_outbox(&tx)?;
+                if moved > 0 {
+                    tracing::info!(moved, "dead webhook deliveries moved out of the outbox");
+                }
+                meta.insert(DEAD_APART_KEY, &b"1"[..])?;
+            }
         }
         tx.commit()?;
         let store = Store {
@@ -589,7 +634,7 @@ impl Store {
                     .retain_in(p.as_slice()..end.as_slice(), |_, _| false)?;
             }
             tx.open_table(SHORTIDS)?.retain(|_, v| !v.starts_with(&p))?;
-            for t in [OUTBOX, DELIVERED] {
+            for t in DELIVERY_TABLES {
                 tx.open_table(t)?.retain(|_, v| {
                     !serde_json::from_slice::<Delivery>(v).is_ok_and(|d| &d.session == id)
                 })?;
@@ -625,7 +670,7 @@ impl Store {
                     put(SHORTIDS, k.value(), v.value());
                 }
             }
-            for t in [OUTBOX, DELIVERED] {
+            for t in DELIVERY_TABLES {
                 for kv in tx.open_table(t)?.iter()? {
                     let (k, v) = kv?;
                     if serde_json::from_slice::<Delivery>(v.value()).is_ok_and(|d| &d.session == id)
@@ -648,8 +693,9 @@ impl Store {
     ) -> Result<Vec<Delivery>> {
         self.room()?;
         self.delete_session(id)?;
-        let importable: Vec<Def> = [SESSIONS, SHORTIDS, OUTBOX, DELIVERED]
+        let importable: Vec<Def> = [SESSIONS, SHORTIDS]
             .into_iter()
+            .chain(DELIVERY_TABLES)
             .chain(SESSION_TABLES)
             .collect();
         self.write(|tx| {
@@ -658,16 +704,20 @@ impl Store {
                 let Some(t) = importable.iter().find(|t| t.name() == name) else {
                     continue;
                 };
-                if t.name() == OUTBOX.name() {
+                let mut t = *t;
+                if DELIVERY_TABLES.iter().any(|d| d.name() == t.name()) {
                     let d: Delivery = serde_json::from_slice(v)?;
                     if d.session != *id {
                         continue;
                     }
+                    // By its state: an export of an older store has its
+                    // dead ones in the outbox.
+                    t = table_of(d.status);
                     if d.status == DeliveryStatus::Pending {
                         pending.push(d);
                     }
                 }
-                tx.open_table(*t)?.insert(k.as_slice(), v.as_slice())?;
+                tx.open_table(t)?.insert(k.as_slice(), v.as_slice())?;
             }
             Ok(pending)
         })
@@ -1150,29 +1200,13 @@ impl Store {
 
     /// Whether a delivery still waits in the outbox (not delivered, not dead).
     pub fn is_pending(&self, id: &str) -> Result<bool> {
-        Ok(match self.get_in(OUTBOX, id.as_bytes())? {
-            Some(v) => serde_json::from_slice::<Head>(&v)?.status == DeliveryStatus::Pending,
-            None => false,
-        })
+        Ok(self.get_in(OUTBOX, id.as_bytes())?.is_some())
     }
 
     /// How many deliveries wait in the outbox: (pending, dead).
     pub fn outbox_counts(&self) -> Result<(u64, u64)> {
-        #[derive(serde::Deserialize)]
-        struct Only {
-            status: DeliveryStatus,
-        }
-        self.read(|tx| {
-            let (mut pending, mut dead) = (0, 0);
-            for kv in tx.open_table(OUTBOX)?.iter()? {
-                let (_, v) = kv?;
-                match serde_json::from_slice::<Only>(v.value())?.status {
-                    DeliveryStatus::Dead => dead += 1,
-                    _ => pending += 1,
-                }
-            }
-            Ok((pending, dead))
-        })
+        use redb::ReadableTableMetadata;
+        self.read(|tx| Ok((tx.open_table(OUTBOX)?.len()?, tx.open_table(DEAD)?.len()?)))
     }
 
     /// A read that touches the database: fails when the store is broken
@@ -1192,19 +1226,32 @@ impl Store {
     /// once. None when it is not a dead one in the outbox.
     pub fn requeue_dead(&self, id: &str, now_ms: i64) -> Result<Option<Delivery>> {
         self.write(|tx| {
-            let mut t = tx.open_table(OUTBOX)?;
-            let Some(mut d) = get_json::<Delivery>(&t, id.as_bytes())? else {
+            let Some(mut d) = tx
+                .open_table(DEAD)?
+                .remove(id.as_bytes())?
+                .map(|v| serde_json::from_slice::<Delivery>(v.value()))
+                .transpose()?
+            else {
                 return Ok(None);
             };
-            if d.status != DeliveryStatus::Dead {
-                return Ok(None);
-            }
             d.status = DeliveryStatus::Pending;
             d.attempts = 0;
             d.next_at = now_ms;
             d.last_error = None;
-            t.insert(id.as_bytes(), serde_json::to_vec(&d)?.as_slice())?;
+            tx.open_table(OUTBOX)?
+                .insert(id.as_bytes(), serde_json::to_vec(&d)?.as_slice())?;
             Ok(Some(d))
+        })
+    }
+
+    /// Moves a delivery that gave up from the outbox to the dead, in one write.
+    pub fn mark_dead(&self, d: &Delivery) -> Result<()> {
+        debug_assert_eq!(d.status, DeliveryStatus::Dead);
+        let v = serde_json::to_vec(d)?;
+        self.write(|tx| {
+            tx.open_table(DEAD)?.insert(d.id.as_bytes(), v.as_slice())?;
+            tx.open_table(OUTBOX)?.remove(d.id.as_bytes())?;
+            Ok(())
         })
     }
 
@@ -1220,7 +1267,7 @@ impl Store {
     }
 
     pub fn delivery(&self, id: &str) -> Result<Option<Delivery>> {
-        for t in [OUTBOX, DELIVERED] {
+        for t in DELIVERY_TABLES {
             if let Some(d) = self.get_json_in(t, id.as_bytes())? {
                 return Ok(Some(d));
             }
@@ -1228,16 +1275,16 @@ impl Store {
         Ok(None)
     }
 
-    /// Newest first, the session's that `keep` takes, at most `limit`:
-    /// pending and dead from the outbox, delivered from the log.
+    /// Newest first, the session's deliveries in state `status` that
+    /// `keep` takes, at most `limit`.
     pub fn deliveries(
         &self,
         session: &SessionId,
-        delivered: bool,
+        status: DeliveryStatus,
         limit: usize,
         keep: impl Fn(&Delivery) -> bool,
     ) -> Result<Vec<Delivery>> {
-        let t = if delivered { DELIVERED } else { OUTBOX };
+        let t = table_of(status);
         self.read(|tx| {
             let mut out = Vec::new();
             if limit == 0 {
@@ -1257,14 +1304,16 @@ impl Store {
         })
     }
 
-    /// Drops delivery-log entries older than `cutoff_ms` (ids are ULIDs: time-ordered).
-    /// In writes of a bounded size, as `prune_events`.
-    pub fn prune_delivered(&self, cutoff: &str) -> Result<usize> {
+    /// Drops deliveries in state `status` (delivered or dead) whose ids
+    /// sort before `cutoff` (ids are ULIDs: older). In writes of a bounded
+    /// size, as `prune_events`.
+    pub fn prune_deliveries(&self, status: DeliveryStatus, cutoff: &str) -> Result<usize> {
         const CHUNK: usize = 10_000;
+        let t = table_of(status);
         let mut n = 0;
         loop {
             let removed = self.write(|tx| {
-                let mut log = tx.open_table(DELIVERED)?;
+                let mut log = tx.open_table(t)?;
                 let doomed = log
                     .range(..cutoff.as_bytes())?
                     .take(CHUNK)
@@ -1535,8 +1584,11 @@ mod tests {
         assert!(store.requeue_dead(&d.id, 5).unwrap().is_none(), "pending");
         d.status = DeliveryStatus::Dead;
         d.attempts = 9;
-        store.put_delivery(&d).unwrap();
+        store.mark_dead(&d).unwrap();
+        assert_eq!(store.outbox_counts().unwrap(), (0, 1));
+        assert!(!store.is_pending(&d.id).unwrap());
         let again = store.requeue_dead(&d.id, 5).unwrap().unwrap();
+        assert_eq!(store.outbox_counts().unwrap(), (1, 0));
         assert_eq!(
             (again.status, again.attempts, again.next_at),
             (DeliveryStatus::Pending, 0, 5)
@@ -1547,6 +1599,62 @@ mod tests {
         );
         store.mark_delivered(&again).unwrap();
         assert!(store.requeue_dead(&d.id, 7).unwrap().is_none(), "delivered");
+    }
+
+    #[test]
+    fn dead_deliveries_leave_the_outbox_once_and_age_out() {
+        use crate::domain::{Event, EventKind, Format, Webhook};
+        let dir = tempfile::tempdir().unwrap();
+        let s = SessionId::parse("s").unwrap();
+        let hook = Webhook::subscriber("http://127.0.0.1:9/h".into(), Format::Native, &[]);
+        let new = || {
+            Delivery::new(
+                &hook,
+                &Event::new(&s, EventKind::Message, serde_json::json!({})),
+            )
+        };
+        let (pending, mut dead) = (new(), new());
+        dead.status = DeliveryStatus::Dead;
+        {
+            // As an older wabridge kept them: the dead in the outbox.
+            let store = Store::open(dir.path()).unwrap();
+            store.put_delivery(&pending).unwrap();
+            store
+                .insert_in(
+                    OUTBOX,
+                    dead.id.as_bytes(),
+                    &serde_json::to_vec(&dead).unwrap(),
+                )
+                .unwrap();
+            store
+                .write(|tx| Ok(tx.open_table(META)?.remove(DEAD_APART_KEY).map(|_| ())?))
+                .unwrap();
+            durable(&store.db, &store.pending).unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.outbox_counts().unwrap(), (1, 1));
+        let listed = |st| store.deliveries(&s, st, 10, |_| true).unwrap();
+        assert_eq!(listed(DeliveryStatus::Dead)[0].id, dead.id);
+        assert_eq!(listed(DeliveryStatus::Pending)[0].id, pending.id);
+        assert_eq!(
+            store.delivery(&dead.id).unwrap().unwrap().status,
+            DeliveryStatus::Dead
+        );
+        // Older than the cutoff goes; newer stays.
+        let after = format!("dlv_{}", ulid::Ulid::new());
+        assert_eq!(
+            store
+                .prune_deliveries(DeliveryStatus::Dead, "dlv_0")
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            store
+                .prune_deliveries(DeliveryStatus::Dead, &after)
+                .unwrap(),
+            1
+        );
+        assert_eq!(store.outbox_counts().unwrap(), (1, 0));
     }
 
     #[test]

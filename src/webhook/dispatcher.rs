@@ -206,16 +206,27 @@ impl Targets {
     }
 }
 
-/// The delivery log keeps a week; dead deliveries stay until retried.
+/// The delivery log keeps a week; dead deliveries, for a manual retry,
+/// a month.
 async fn prune_log(store: Store) {
-    const KEEP_MS: u64 = 7 * 24 * 3600 * 1000;
+    const DAY_MS: u64 = 24 * 3600 * 1000;
+    let keep = [
+        (
+            DeliveryStatus::Delivered,
+            7 * DAY_MS,
+            "the webhook delivery log",
+        ),
+        (DeliveryStatus::Dead, 30 * DAY_MS, "dead webhook deliveries"),
+    ];
     loop {
-        let cutoff = (now_ms() as u64).saturating_sub(KEEP_MS);
-        let first_kept = format!("dlv_{}", ulid::Ulid::from_parts(cutoff, 0));
-        match store.prune_delivered(&first_kept) {
-            Ok(n) if n > 0 => tracing::info!(removed = n, "pruned the webhook delivery log"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!("could not prune the delivery log: {e}"),
+        for (status, keep_ms, what) in keep {
+            let cutoff = (now_ms() as u64).saturating_sub(keep_ms);
+            let first_kept = format!("dlv_{}", ulid::Ulid::from_parts(cutoff, 0));
+            match store.prune_deliveries(status, &first_kept) {
+                Ok(n) if n > 0 => tracing::info!(removed = n, "pruned {what}"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!("could not prune {what}: {e}"),
+            }
         }
         tokio::time::sleep(Duration::from_secs(3600)).await;
     }
@@ -585,7 +596,7 @@ fn settle(ctx: &Ctx, mut d: Delivery, verdict: Verdict, retry_after: Option<Dura
         _ => {
             tracing::warn!(delivery = %d.id, url = %loggable(&d.hook.url), attempts = d.attempts, error = d.last_error.as_deref().unwrap_or(""), "webhook delivery is dead");
             d.status = DeliveryStatus::Dead;
-            ctx.store.put_delivery(&d)
+            ctx.store.mark_dead(&d)
         }
     };
     if let Err(e) = res {
