@@ -374,6 +374,24 @@ async fn outbound_sends_acks_media_replies_and_idempotency() {
         "{v}"
     );
     assert_eq!(outbox().await.as_array().unwrap().len(), before + 1);
+    // A repeat is answered before anything is fetched again: the first
+    // answer, though the file behind the URL is gone by now.
+    let keyed_media = || async {
+        let resp = http()
+            .post(format!("{}/api/sessions/shop/messages", d.url))
+            .bearer_auth(KEY)
+            .header("Idempotency-Key", "order-43")
+            .json(&json!({"to": "15551234567", "media": {"url": format!("http://127.0.0.1:{}/once.png", r.port)}}))
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+    };
+    let (c1, a) = keyed_media().await;
+    let (c2, b) = keyed_media().await;
+    assert_eq!((c1, c2), (201, 201), "{b}");
+    assert_eq!(a, b);
+    assert_eq!(outbox().await.as_array().unwrap().len(), before + 2);
 
     // Bad input: clear errors, nothing sent.
     sb.post("/_sandbox/unregistered", json!({"phone": "15550009999"}))
@@ -455,7 +473,7 @@ async fn outbound_sends_acks_media_replies_and_idempotency() {
     assert_eq!(raw.status(), 400);
     assert_eq!(
         outbox().await.as_array().unwrap().len(),
-        before + 1,
+        before + 2,
         "bad input sent nothing"
     );
 

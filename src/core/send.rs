@@ -189,6 +189,22 @@ pub(super) async fn sweep_idempotency(store: crate::store::Store) {
     }
 }
 
+/// The answer an idempotency key already holds: the first result, or a
+/// 422 for a key used for another message.
+fn answered(r: Reservation) -> Option<Result<SentMessage, CoreError>> {
+    match r {
+        Reservation::OtherRequest => Some(Err(CoreError::invalid(
+            "Idempotency-Key",
+            "was used for another message in the last 24 hours: a new message needs a new key",
+        ))),
+        Reservation::Answered(first) => Some(
+            serde_json::from_value(first)
+                .map_err(|e| CoreError::Internal(format!("stored answer: {e}"))),
+        ),
+        _ => None,
+    }
+}
+
 impl Core {
     /// Sends a message. With an idempotency key, a repeat within 24 h
     /// answers the first result and sends nothing.
@@ -202,6 +218,15 @@ impl Core {
         req.validate()?;
         self.manager.get(session).await?;
         let fingerprint = idempotency_key.map(|_| req.fingerprint());
+        if let (Some(k), Some(fp)) = (idempotency_key, fingerprint.as_deref()) {
+            let now = now_ms() / 1000;
+            let earlier = self
+                .store
+                .idempotency_settled(session, k, now, IDEMPOTENCY_TTL_S, fp)?;
+            if let Some(settled) = earlier.and_then(answered) {
+                return settled;
+            }
+        }
         // Nothing goes out that could not be recorded.
         self.store.room()?;
         // A place in the session's send queue before anything is reserved.
@@ -230,15 +255,9 @@ impl Core {
                 .store
                 .idempotency_begin(session, k, now, IDEMPOTENCY_TTL_S, &id, fp)?
             {
-                Reservation::OtherRequest => {
-                    return Err(CoreError::invalid(
-                        "Idempotency-Key",
-                        "was used for another message in the last 24 hours: a new message needs a new key",
-                    ));
-                }
-                Reservation::Answered(first) => {
-                    return serde_json::from_value(first)
-                        .map_err(|e| CoreError::Internal(format!("stored answer: {e}")));
+                r @ (Reservation::OtherRequest | Reservation::Answered(_)) => {
+                    return answered(r)
+                        .unwrap_or_else(|| Err(CoreError::Internal("an unsettled key".into())));
                 }
                 Reservation::New(planned) => id = planned,
                 // Still sending, or its outcome was lost (a browser that

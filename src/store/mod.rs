@@ -88,6 +88,22 @@ const TABLES: [Def; 17] = [
 /// The tables whose keys start with `session \0`.
 const SESSION_TABLES: [Def; 6] = [MESSAGES, MSGIDS, CHATS, IDEMPOTENCY, CALLBACKS, MENUS];
 
+/// An idempotency record that decides a request by itself: the same
+/// message's answer within `ttl`, or another message's key (answered
+/// within `ttl`, or still reserved).
+fn settled_key(v: &Value, now: i64, ttl: i64, fingerprint: &str) -> Option<Reservation> {
+    let age = now - v["at"].as_i64().unwrap_or(0);
+    // (Records from before fingerprints were kept have none.)
+    let other = v["fp"].as_str().is_some_and(|f| f != fingerprint);
+    if other && (age < ttl || v["response"].is_null()) {
+        Some(Reservation::OtherRequest)
+    } else if !v["response"].is_null() && age < ttl {
+        Some(Reservation::Answered(v["response"].clone()))
+    } else {
+        None
+    }
+}
+
 /// Set in `meta` once dead deliveries have their own table.
 const DEAD_APART_KEY: &[u8] = b"dead_apart";
 
@@ -1356,15 +1372,11 @@ impl Store {
             if let Some(v) = get_json::<Value>(&t, &k)? {
                 let age = now - v["at"].as_i64().unwrap_or(0);
                 let planned = v["id"].as_str().map(String::from);
-                // (Records from before fingerprints were kept have none.)
-                let other = v["fp"].as_str().is_some_and(|f| f != fingerprint);
-                if other && (age < ttl || v["response"].is_null()) {
-                    return Ok(Reservation::OtherRequest);
+                if let Some(settled) = settled_key(&v, now, ttl, fingerprint) {
+                    return Ok(settled);
                 }
                 if !v["response"].is_null() {
-                    if age < ttl {
-                        return Ok(Reservation::Answered(v["response"].clone()));
-                    }
+                    // Answered, but long ago: a new send.
                 } else if age < 120 {
                     return Ok(Reservation::Busy(planned));
                 } else {
@@ -1381,6 +1393,24 @@ impl Store {
                 Reservation::New(id)
             })
         })
+    }
+
+    /// What an earlier request with `key` settled, without reserving:
+    /// its answer, or that it was another message. A repeat is answered
+    /// before it costs anything (a media download, a place in the queue).
+    pub fn idempotency_settled(
+        &self,
+        session: &SessionId,
+        key: &str,
+        now: i64,
+        ttl: i64,
+        fingerprint: &str,
+    ) -> Result<Option<Reservation>> {
+        let mut k = prefix(session);
+        k.extend_from_slice(key.as_bytes());
+        Ok(self
+            .get_json_in::<Value>(IDEMPOTENCY, &k)?
+            .and_then(|v| settled_key(&v, now, ttl, fingerprint)))
     }
 
     pub fn idempotency_finish(

@@ -549,6 +549,24 @@ impl Receiver {
                     )
                 }),
             )
+            // Served once, then gone (a presigned URL that expired).
+            .route(
+                "/once.png",
+                get({
+                    let served = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                    move || async move {
+                        if served.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                            return axum::response::IntoResponse::into_response(
+                                axum::http::StatusCode::NOT_FOUND,
+                            );
+                        }
+                        axum::response::IntoResponse::into_response((
+                            [("content-type", "image/png")],
+                            vec![0x89, b'P', b'N', b'G', 9],
+                        ))
+                    }
+                }),
+            )
             .route(
                 "/huge",
                 get(|| async {
