@@ -592,6 +592,21 @@ async fn inbound_media_is_kept_and_served_and_sse_streams_events() {
         .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "image/png");
+    // What a contact sent is never a page of the API's origin.
+    let h = resp.headers();
+    assert_eq!(
+        (
+            h["x-content-type-options"].to_str().unwrap(),
+            h["content-security-policy"].to_str().unwrap()
+        ),
+        ("nosniff", "sandbox")
+    );
+    assert!(
+        h["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
     use base64::Engine as _;
     assert_eq!(
         resp.bytes().await.unwrap().to_vec(),

@@ -307,18 +307,13 @@ pub async fn media(
     Path((id, mid)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let (info, bytes) = core.media(&cv::session_id(&id)?, &mid).await?;
-    let mime = info
-        .mimetype
-        .unwrap_or_else(|| "application/octet-stream".into());
-    let mut resp = ([(header::CONTENT_TYPE, mime)], bytes).into_response();
-    if let Some(v) = info
-        .filename
-        .filter(|n| !n.contains('"'))
-        .and_then(|n| format!("inline; filename=\"{n}\"").parse().ok())
-    {
-        resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
-    }
-    Ok(resp)
+    // What a contact sent: never a page of this origin (an HTML document
+    // would run with the caller's key).
+    Ok(crate::api::body::media_response(
+        info.mimetype.as_deref().unwrap_or(""),
+        info.filename.as_deref(),
+        bytes,
+    ))
 }
 
 #[utoipa::path(get, path = "/api/sessions/{id}/messages/{mid}", tag = "messages", summary = "One stored message, with its edits, reactions and whether it was deleted",
