@@ -326,7 +326,7 @@ async fn bad_input_gets_clear_json_errors() {
         200
     );
 
-    for bad in ["../x", "a b", &"a".repeat(65), ""] {
+    for bad in ["../x", "a b", &"a".repeat(65), "", "import"] {
         let (code, body) = d
             .call("POST", "/api/sessions", Some(json!({"id": bad})))
             .await;

@@ -15,6 +15,12 @@ impl Core {
         limits: Option<Limits>,
     ) -> Result<SessionView, CoreError> {
         self.may(&id, Scope::Manage)?;
+        if id.is_reserved() {
+            return Err(CoreError::invalid(
+                "id",
+                format!("'{id}' is reserved (a path of the API)"),
+            ));
+        }
         check_hooks(&webhooks, "webhooks")?;
         let proxy = check_proxy(proxy)?;
         check_limits(limits.as_ref())?;
@@ -158,6 +164,12 @@ impl Core {
     ) -> Result<SessionView, CoreError> {
         self.may(id, Scope::Manage)?;
         self.access.check_admin()?;
+        if id.is_reserved() {
+            return Err(CoreError::invalid(
+                "id",
+                format!("'{id}' is reserved (a path of the API)"),
+            ));
+        }
         Ok(self.manager.import(id, bytes).await?)
     }
 

@@ -23,6 +23,12 @@ impl SessionId {
         Ok(Self(s.to_string()))
     }
 
+    /// An id a new session may not take: a fixed path under
+    /// `/api/sessions/` would hide it (`import`).
+    pub fn is_reserved(&self) -> bool {
+        self.0 == "import"
+    }
+
     pub fn generate() -> Self {
         Self(format!("s{}", ulid::Ulid::new().to_string().to_lowercase()))
     }
