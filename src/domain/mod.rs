@@ -22,3 +22,15 @@ pub use message::{
 pub use proxy::Proxy;
 pub use session::{Limits, Me, SessionRecord, Status};
 pub use webhook::{Format, Retries, Webhook};
+
+/// An optional field sent as `null` (what clients that write out every
+/// field do) means what leaving it out means. For `deserialize_with`
+/// beside `default`.
+pub fn null_is_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de> + Default,
+{
+    use serde::Deserialize;
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}

@@ -90,15 +90,15 @@ impl Default for Retries {
 #[serde(deny_unknown_fields)]
 pub struct Webhook {
     pub url: String,
-    #[serde(default = "default_events")]
+    #[serde(default = "default_events", deserialize_with = "events_or_default")]
     pub events: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_is_default")]
     pub format: Format,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_is_default")]
     pub retries: Retries,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_is_default")]
     pub headers: BTreeMap<String, String>,
     /// `cloud`: the token of Meta's subscription handshake (`hub.verify_token`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -112,6 +112,10 @@ pub struct Webhook {
 
 fn default_events() -> Vec<String> {
     vec!["message".into()]
+}
+
+fn events_or_default<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(Option::<Vec<String>>::deserialize(d)?.unwrap_or_else(default_events))
 }
 
 impl Webhook {

@@ -191,9 +191,9 @@ pub fn session(v: &SessionView) -> Value {
 #[serde(deny_unknown_fields)]
 pub struct CreateSession {
     pub id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::null_is_default")]
     pub webhooks: Vec<Webhook>,
-    #[serde(default = "yes")]
+    #[serde(default = "yes", deserialize_with = "null_is_yes")]
     pub start: bool,
     /// `http://user:pass@host:port`, `https://…` or `socks5://host:port`:
     /// this session's browser only. Shown with the password as `***`.
@@ -204,6 +204,10 @@ pub struct CreateSession {
 
 fn yes() -> bool {
     true
+}
+
+fn null_is_yes<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(Option::<bool>::deserialize(d)?.unwrap_or(true))
 }
 
 /// `PATCH /api/sessions/{id}`: only the fields present change.
@@ -294,7 +298,7 @@ pub struct SendIn {
     /// Contact cards instead of text: `[{phone, name}]`.
     contacts: Option<Vec<ContactIn>>,
     /// Send the audio `media` as a voice note.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::null_is_default")]
     voice: bool,
     /// Phones or ids the text mentions (write `@15551234567` in the text).
     mentions: Option<Vec<String>>,
@@ -309,7 +313,7 @@ pub struct PollIn {
     /// 2 to 12 distinct options.
     options: Vec<String>,
     /// Whether one may pick several options.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::null_is_default")]
     multiple: bool,
 }
 
@@ -518,6 +522,28 @@ pub fn event_kinds(raw: Option<&str>) -> Result<Option<Vec<EventKind>>, ApiError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_null_optional_field_is_as_if_left_out() {
+        let c: CreateSession = serde_json::from_value(serde_json::json!({
+            "id": "a", "webhooks": null, "start": null, "proxy": null, "limits": null}))
+        .unwrap();
+        assert!(c.webhooks.is_empty() && c.start);
+        let c: CreateSession = serde_json::from_value(serde_json::json!({"webhooks": [{
+            "url": "http://127.0.0.1/h", "events": null, "format": null, "secret": null,
+            "retries": null, "headers": null, "verify_token": null}]}))
+        .unwrap();
+        let left_out = Webhook::subscriber("http://127.0.0.1/h".into(), Default::default(), &[]);
+        assert_eq!(c.webhooks[0].events, ["message"]);
+        assert_eq!(
+            (&c.webhooks[0].format, &c.webhooks[0].retries),
+            (&left_out.format, &left_out.retries)
+        );
+        let s: SendIn = serde_json::from_value(serde_json::json!({
+            "to": "15551234567", "text": "hi", "voice": null, "poll": null}))
+        .unwrap();
+        assert!(!s.voice);
+    }
 
     #[test]
     fn core_errors_keep_their_codes_and_get_a_status() {

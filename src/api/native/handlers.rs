@@ -602,7 +602,7 @@ pub async fn groups(Caller(core): Caller<Core>, Path(id): Path<String>) -> Answe
 pub struct GroupIn {
     subject: String,
     /// Phone numbers or ids of the people to add.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::null_is_default")]
     participants: Vec<String>,
 }
 
@@ -634,9 +634,9 @@ pub async fn group(Caller(core): Caller<Core>, Path((id, gid)): Path<(String, St
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ParticipantsIn {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::null_is_default")]
     add: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::null_is_default")]
     remove: Vec<String>,
 }
 
