@@ -335,6 +335,8 @@ async fn bad_input_gets_clear_json_errors() {
     }
     assert_eq!(d.call("GET", "/api/sessions/a%20b", None).await.0, 422);
     assert_eq!(d.call("GET", "/api/sessions/nope", None).await.0, 404);
+    // The stream of a session that is not there: a 404, not silence.
+    assert_eq!(d.call("GET", "/api/events?session=nope", None).await.0, 404);
     let (code, body) = d.call("PUT", "/api/sessions", Some(json!({}))).await;
     assert_eq!(
         (code, body["error"]["code"].as_str()),

@@ -468,6 +468,10 @@ pub async fn events(
         .filter(|s| !s.is_empty())
         .map(cv::session_id)
         .transpose()?;
+    // A typo is a 404, not a stream that stays silent for ever.
+    if let Some(s) = &session {
+        core.session(s).await?;
+    }
     let kinds = cv::event_kinds(q.events.as_deref())?;
     let resume = headers
         .get("last-event-id")
