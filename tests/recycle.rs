@@ -209,4 +209,15 @@ async fn a_sessions_own_limits_stand_in_for_the_daemons() {
         let (code, e) = d.call("PATCH", "/api/sessions/free", Some(bad)).await;
         assert_eq!(code, 422, "{e}");
     }
+    // A bad proxy beside good limits changes nothing.
+    let (code, e) = d
+        .call(
+            "PATCH",
+            "/api/sessions/free",
+            Some(json!({"limits": {"max_pss_mb": 900}, "proxy": "ftp://x"})),
+        )
+        .await;
+    assert_eq!(code, 422, "{e}");
+    let (_, v) = d.call("GET", "/api/sessions/free", None).await;
+    assert_eq!(v["limits"], json!({"max_pss_mb": 2}), "{v}");
 }

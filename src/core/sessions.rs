@@ -183,6 +183,32 @@ impl Core {
 
     /// Sets (or with None clears) the session's proxy. A running session's
     /// browser restarts on it at once, with no rescan.
+    /// Changes what is given (`Some`): the ceilings (None clears them),
+    /// then the proxy (None for the daemon's). Both are checked first, so
+    /// a bad one changes nothing.
+    pub async fn patch_session(
+        &self,
+        id: &SessionId,
+        limits: Option<Option<Limits>>,
+        proxy: Option<Option<String>>,
+    ) -> Result<SessionView, CoreError> {
+        self.may(id, Scope::Manage)?;
+        if let Some(l) = &limits {
+            check_limits(l.as_ref())?;
+        }
+        if let Some(p) = &proxy {
+            check_proxy(p.clone())?;
+        }
+        // Limits first: a proxy change restarts the browser, under them.
+        if let Some(l) = limits {
+            self.set_limits(id, l).await?;
+        }
+        match proxy {
+            Some(p) => self.set_proxy(id, p).await,
+            None => self.session(id).await,
+        }
+    }
+
     pub async fn set_proxy(
         &self,
         id: &SessionId,

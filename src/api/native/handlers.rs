@@ -180,14 +180,7 @@ pub async fn patch(
 ) -> Answer {
     let id = cv::session_id(&id)?;
     let b = body?.0;
-    // Limits first: a proxy change restarts the browser, under them.
-    if let Some(limits) = b.limits {
-        core.set_limits(&id, limits).await?;
-    }
-    let view = match b.proxy {
-        Some(proxy) => core.set_proxy(&id, proxy).await?,
-        None => core.session(&id).await?,
-    };
+    let view = core.patch_session(&id, b.limits, b.proxy).await?;
     Ok(Json(cv::session(&view)))
 }
 
