@@ -77,8 +77,8 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyError> {
     } else {
         bytes
     };
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize::<_, T>(de).map_err(|e| {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|e| {
         let field = e.path().to_string();
         let inner = e.into_inner();
         // A shape error may be found before a syntax error further on:
@@ -92,7 +92,12 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyError> {
                 why: inner.to_string(),
             }
         }
-    })
+    })?;
+    // One JSON value: what follows it (a second object, stray text) would
+    // otherwise be dropped unread.
+    de.end()
+        .map_err(|e| BodyError::Malformed(format!("the body is not valid JSON: {e}")))?;
+    Ok(value)
 }
 
 /// Only reached by a handler that takes `JsonBody` without converting the
@@ -191,6 +196,10 @@ mod tests {
             a: String,
         }
         assert!(matches!(parse::<B>(b"[1,2"), Err(BodyError::Malformed(_))));
+        for trailing in [&b"{\"a\": \"x\"}{\"a\": \"y\"}"[..], b"{\"a\": \"x\"} z"] {
+            assert!(matches!(parse::<B>(trailing), Err(BodyError::Malformed(_))));
+        }
+        assert!(parse::<B>(b"{\"a\": \"x\"}\n").is_ok());
         assert!(matches!(
             parse::<B>(b"{\"a\": 1}"),
             Err(BodyError::Invalid { .. })
