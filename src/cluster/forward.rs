@@ -200,7 +200,8 @@ pub(super) async fn forward_within(
             tag(res, peer)
         }
         Err(e) => {
-            tracing::warn!(peer = %peer, "cluster: a session's home cannot be reached: {e}");
+            // Not the URL: its query may carry a key (`?access_token=`).
+            tracing::warn!(peer = %peer, "cluster: a session's home cannot be reached: {}", e.without_url());
             tag(unavailable(&path, peer), c.me())
         }
     }

@@ -256,7 +256,8 @@ impl Core {
             .get(parsed)
             .send()
             .await
-            .map_err(|e| fail(e.to_string()))?;
+            // Not the URL, which may be signed (TwiML's media is logged).
+            .map_err(|e| fail(e.without_url().to_string()))?;
         if !resp.status().is_success() {
             return Err(fail(format!("the server answered {}", resp.status())));
         }
@@ -272,7 +273,11 @@ impl Core {
             .and_then(|v| v.to_str().ok())
             .map(|v| v.split(';').next().unwrap_or(v).trim().to_string());
         let mut bytes = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| fail(e.to_string()))? {
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| fail(e.without_url().to_string()))?
+        {
             bytes.extend_from_slice(&chunk);
             if bytes.len() > self.max_media {
                 return Err(CoreError::MediaTooLarge(self.max_media));

@@ -258,7 +258,8 @@ async fn handshake(ctx: &Ctx, h: &Handshake) -> Result<(), String> {
         .get(&h.url)
         .send()
         .await
-        .map_err(|e| format!("the subscription handshake failed: {e}"))?;
+        // Not the URL: it carries the verify token.
+        .map_err(|e| format!("the subscription handshake failed: {}", e.without_url()))?;
     let status = resp.status();
     let body = String::from_utf8_lossy(&read_capped(resp, MAX_REPLY).await.unwrap_or_default())
         .to_string();
@@ -564,7 +565,9 @@ async fn attempt_once(ctx: &Ctx, mut d: Delivery) -> Delivery {
             } else if e.is_connect() {
                 "could not connect to the receiver".into()
             } else {
-                format!("request failed: {e}")
+                // Not the URL (kept, and logged when it dies): its query
+                // may hold the receiver's token.
+                format!("request failed: {}", e.without_url())
             });
             (Verdict::Retry, None)
         }

@@ -83,7 +83,17 @@ def test_a_wrong_verify_token_holds_deliveries_and_says_so(daemon, receiver, bac
                                                   if d["url"].endswith("/cloud-wrong") and d["last_error"]])
     assert "handshake" in held[0]["last_error"]
     assert not receiver.raw("/cloud-wrong")
+    # A receiver that cannot be reached: the error names no verify token
+    # (it rides in the handshake's URL), neither here nor in the log.
+    down = {"url": "http://127.0.0.1:1/cloud-down", "format": "cloud", "secret": APP_SECRET, "verify_token": "vt-kept-secret"}
+    assert n.put("/api/sessions/shop1/webhooks", json=hooks[:1] + [down]).status_code == 200
+    daemon.inbound(CONTACT, "held too")
+    errs = eventually("the unreachable one's error", lambda: [d["last_error"] for d in n.get("/api/sessions/shop1/deliveries").json()["deliveries"]
+                                                              if d["url"].endswith("/cloud-down") and d["last_error"]])
+    assert "handshake" in errs[0] and "vt-kept-secret" not in errs[0], errs[0]
     assert n.put("/api/sessions/shop1/webhooks", json=hooks[:1]).status_code == 200
+    with open(daemon.log.name, "rb") as f:
+        assert b"vt-kept-secret" not in f.read()
 
 
 def test_pywa_sends_everything_and_gets_statuses(daemon, receiver, backend):
