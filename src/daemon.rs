@@ -37,6 +37,11 @@ pub async fn run_sandbox(args: SandboxArgs) -> anyhow::Result<()> {
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(args.log_format);
+    // Everything this daemon and its browsers write (the store, profiles
+    // with WhatsApp's keys, media, imports) is for this user alone, even
+    // once copied out of the 0700 data dir.
+    // SAFETY: umask only sets this process's file-creation mask.
+    unsafe { libc::umask(0o077) };
     let data_dir = args
         .data_dir
         .clone()

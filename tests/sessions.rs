@@ -100,6 +100,27 @@ async fn link_with_rotating_qr_then_restart_needs_no_scan() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o700);
+    // ...and so is every file under the data dir: the store (webhook
+    // secrets, proxy passwords), the browser's profile (WhatsApp's keys).
+    fn open_to_others(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let Ok(m) = e.path().symlink_metadata() else {
+                continue;
+            };
+            if m.is_symlink() {
+                continue;
+            }
+            if m.permissions().mode() & 0o077 != 0 {
+                out.push(e.path());
+            }
+            if m.is_dir() {
+                open_to_others(&e.path(), out);
+            }
+        }
+    }
+    let mut open = vec![];
+    open_to_others(&data, &mut open);
+    assert!(open.is_empty(), "readable by others: {open:?}");
 
     // Graceful stop closes the browser; a new daemon comes back linked.
     let pgid = d.browser_pid("shop1").expect("browser pid file");
