@@ -34,6 +34,9 @@ pub enum Command {
     /// Restore a session from a file made by `wabridge export` into the
     /// running daemon at --url; it comes back linked, with no QR scan.
     Import(ImportArgs),
+    /// (Started by `serve` itself: ends its browsers if it dies.)
+    #[command(hide = true)]
+    Reaper,
 }
 
 /// Where the running daemon is, and the admin key.

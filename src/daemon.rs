@@ -46,6 +46,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .data_dir
         .clone()
         .unwrap_or_else(config::default_data_dir);
+    if let Err(e) = session::reaper::start() {
+        tracing::warn!(
+            "cannot start the browser reaper ({e}); leftovers of a crash are ended at the next start"
+        );
+    }
     session::browser::ensure_private_dir(&data_dir)
         .map_err(|e| anyhow::anyhow!("cannot use data dir {}: {e}", data_dir.display()))?;
     let store = store::Store::open_with_cache(

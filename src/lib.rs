@@ -16,7 +16,8 @@
 //! * [`session`]: the manager (registry), one driver task per session that
 //!   supervises its browser, the typed [`session::Bridge`] into the page
 //!   (`inject/bridge.js`), and `inbound`, which turns what the page reports
-//!   into stored messages and catches up after a crash.
+//!   into stored messages and catches up after a crash; `reaper` ends the
+//!   browsers of a daemon that was killed.
 //! * [`pipeline`]: store → fan-out → dispatcher: a change and its webhook
 //!   deliveries in one transaction, one group flush, then the live stream.
 //!   It owns webhook subscriptions.

@@ -21,6 +21,11 @@ pub static malloc_conf: &[u8] =
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if let Command::Reaper = cli.command {
+        // No runtime: it only reads a pipe until the daemon is gone.
+        wabridge::session::reaper::run(std::io::stdin().lock());
+        return std::process::ExitCode::SUCCESS;
+    }
     // tokio's defaults: an idle thread retires after 10 s and its allocator
     // cache goes with it (browsers are launched from a thread of their own,
     // `session::browser`, since they end with the thread that launched them).
@@ -35,6 +40,7 @@ fn main() -> std::process::ExitCode {
             Command::Healthcheck(args) => wabridge::healthcheck(args).await,
             Command::Export(args) => wabridge::daemon::export(args).await,
             Command::Import(args) => wabridge::daemon::import(args).await,
+            Command::Reaper => Ok(()),
             Command::Doctor(args) => match wabridge::daemon::doctor(args).await {
                 Ok(true) => Ok(()),
                 Ok(false) => Err(anyhow::anyhow!("the wa-js file falls short (see above)")),

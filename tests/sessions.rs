@@ -609,6 +609,43 @@ async fn ten_sessions_at_once_all_connect_and_keep_their_browsers() {
     );
 }
 
+/// A daemon killed with `kill -9` takes every browser process with it,
+/// also those `PR_SET_PDEATHSIG` does not reach: here the browser behind a
+/// wrapper script that forks (as Debian's `/usr/bin/chromium-headless-shell`
+/// does), left running until the next start before the reaper.
+#[tokio::test]
+async fn a_killed_daemon_takes_a_wrapped_browser_with_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = Sandbox::start(tmp.path(), &[]).await;
+    let wrapper = tmp.path().join("wrapped-headless-shell");
+    // Where Debian keeps the binary its own wrapper runs.
+    let real = std::path::Path::new("/usr/lib/chromium/chromium-headless-shell");
+    assert!(real.exists(), "chromium-headless-shell is not installed");
+    std::fs::write(
+        &wrapper,
+        format!("#!/bin/sh\n\"{}\" \"$@\"\n", real.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let data = tmp.path().join("data");
+    let wrapper = wrapper.display().to_string();
+    let mut d = Daemon::start(&data, &wa_url(&sb), &["--chromium", &wrapper]).await;
+    d.create_linked(&sb, "w", "15550004545").await;
+    let pgid = d.browser_pid("w").unwrap();
+    let profile = format!(
+        "--user-data-dir={}",
+        data.join("sessions/w/profile").display()
+    );
+    assert!(!processes_with(&profile).is_empty());
+    d.proc.kill9();
+    eventually(
+        Duration::from_secs(10),
+        "no browser process left by the killed daemon",
+        || async { (!group_alive(pgid) && processes_with(&profile).is_empty()).then_some(()) },
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn full_chromium_works_too() {
     let tmp = tempfile::tempdir().unwrap();

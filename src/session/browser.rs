@@ -219,8 +219,8 @@ pub async fn launch(
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .process_group(0);
-    // If the daemon dies, the kernel ends the browser's main process; its
-    // children go with the group cleanup on the next start.
+    // If the daemon dies, the kernel ends the browser's main process; what
+    // it started, the reaper (`session::reaper`).
     unsafe {
         cmd.pre_exec(|| {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
@@ -231,6 +231,7 @@ pub async fn launch(
         .await
         .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", exe.display()))?;
     let pgid = child.id().unwrap_or(0) as i32;
+    super::reaper::watch(pgid);
     let _ = std::fs::write(session_dir.join(PID_FILE), pgid.to_string());
 
     let stderr = child.stderr.take().expect("piped stderr");
@@ -412,6 +413,7 @@ fn kill_group(pgid: i32) {
         unsafe {
             libc::killpg(pgid, libc::SIGKILL);
         }
+        super::reaper::forget(pgid);
     }
 }
 

@@ -8,6 +8,7 @@ mod driver;
 mod inbound;
 mod manager;
 mod proxy_auth;
+pub mod reaper;
 pub mod transfer;
 pub mod wajs;
 
