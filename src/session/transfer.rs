@@ -106,19 +106,39 @@ pub fn pack(manifest: &Manifest, records: &[Record], dir: &Path) -> std::io::Res
 /// taking in the rest.
 pub fn manifest_of(bytes: &[u8]) -> Result<Manifest, String> {
     let mut ar = tar::Archive::new(bytes);
-    let entries = ar
-        .entries()
-        .map_err(|e| format!("not a session export: {e}"))?;
-    for e in entries {
-        let mut e = e.map_err(|e| format!("not a session export: {e}"))?;
-        if e.path().is_ok_and(|p| p.to_string_lossy() == MANIFEST) {
-            let mut buf = Vec::new();
-            e.read_to_end(&mut buf)
-                .map_err(|e| format!("the export is cut short: {e}"))?;
+    for e in entries(&mut ar)? {
+        let (path, mut e) = e?;
+        if path == MANIFEST {
+            let buf = read_whole(&mut e)?;
             return serde_json::from_slice(&buf).map_err(|e| format!("a bad {MANIFEST}: {e}"));
         }
     }
     Err(format!("not a session export: no {MANIFEST}"))
+}
+
+/// A bundle's entries with their paths; a clear sentence for what is not one.
+fn entries<'a>(
+    ar: &'a mut tar::Archive<&'a [u8]>,
+) -> Result<impl Iterator<Item = Result<(String, tar::Entry<'a, &'a [u8]>), String>>, String> {
+    let all = ar
+        .entries()
+        .map_err(|e| format!("not a session export: {e}"))?;
+    Ok(all.map(|e| {
+        let e = e.map_err(|e| format!("not a session export: {e}"))?;
+        let path = e
+            .path()
+            .map_err(|e| format!("a bad path in the export: {e}"))?
+            .to_string_lossy()
+            .into_owned();
+        Ok((path, e))
+    }))
+}
+
+fn read_whole(e: &mut impl Read) -> Result<Vec<u8>, String> {
+    let mut buf = Vec::new();
+    e.read_to_end(&mut buf)
+        .map_err(|e| format!("the export is cut short: {e}"))?;
+    Ok(buf)
 }
 
 /// Reads a bundle; a clear sentence for anything that is not one.
@@ -128,19 +148,9 @@ pub fn unpack(bytes: &[u8]) -> Result<Bundle, String> {
     let mut files = Vec::new();
     let b64 = base64::engine::general_purpose::STANDARD;
     let mut ar = tar::Archive::new(bytes);
-    let entries = ar
-        .entries()
-        .map_err(|e| format!("not a session export: {e}"))?;
-    for e in entries {
-        let mut e = e.map_err(|e| format!("not a session export: {e}"))?;
-        let path = e
-            .path()
-            .map_err(|e| format!("a bad path in the export: {e}"))?
-            .to_string_lossy()
-            .into_owned();
-        let mut buf = Vec::new();
-        e.read_to_end(&mut buf)
-            .map_err(|e| format!("the export is cut short: {e}"))?;
+    for e in entries(&mut ar)? {
+        let (path, mut e) = e?;
+        let buf = read_whole(&mut e)?;
         if path == MANIFEST {
             let m: Manifest =
                 serde_json::from_slice(&buf).map_err(|e| format!("a bad {MANIFEST}: {e}"))?;
