@@ -1260,6 +1260,12 @@ impl Store {
         })
     }
 
+    /// Takes a pending delivery out of the outbox with nothing kept of it
+    /// (its session is gone).
+    pub fn drop_pending(&self, id: &str) -> Result<bool> {
+        self.remove_in(OUTBOX, id.as_bytes())
+    }
+
     /// Moves a delivery that gave up from the outbox to the dead, in one write.
     pub fn mark_dead(&self, d: &Delivery) -> Result<()> {
         debug_assert_eq!(d.status, DeliveryStatus::Dead);

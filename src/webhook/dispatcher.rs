@@ -478,8 +478,13 @@ async fn attempt(ctx: &Ctx, d: Delivery) -> Delivery {
 }
 
 async fn attempt_once(ctx: &Ctx, mut d: Delivery) -> Delivery {
-    // A deleted session's deliveries are not sent.
+    // A deleted session's deliveries are not sent. One written back by an
+    // attempt that settled while the session was being deleted is dropped
+    // here, or it would wait in the outbox for ever.
     if !ctx.store.session_exists(&d.session).unwrap_or(true) {
+        if let Err(e) = ctx.store.drop_pending(&d.id) {
+            tracing::warn!(delivery = %d.id, "could not drop a deleted session's delivery: {e}");
+        }
         d.status = DeliveryStatus::Dead;
         return d;
     }
