@@ -509,7 +509,8 @@
       return list.map((c) => ({ id: widStr(c.id), name: c.name || c.formattedTitle || null, unread: c.unreadCount || 0, timestamp: c.t || null }));
     },
     // Messages newer than `since` (unix s) in every chat, oldest first, for
-    // catching up after a reconnect.
+    // catching up after a reconnect: as they are now (their ack, their
+    // last edit), deleted ones as `{id, chat, revoked: true}`.
     async recent(since, perChat) {
       const out = [];
       for (const c of await WPP.chat.list()) {
@@ -518,6 +519,12 @@
         const msgs = await WPP.chat.getMessages(widStr(c.id), { count: perChat || 100 });
         for (const m of msgs) {
           if ((m.t || 0) >= since) {
+            // A message deleted for everyone: only that it was, for one
+            // the daemon may have stored before.
+            if (m.type === 'revoked' && m.id) {
+              out.push({ id: widStr(m.id), chat: widStr(m.id.remote), revoked: true, timestamp: m.t || 0 });
+              continue;
+            }
             const n = normalize(m);
             if (n) out.push(await withPhone(n));
           }

@@ -1266,3 +1266,61 @@ async fn contacts_writing_under_a_privacy_id() {
     event(&r, "message", |p| p["id"] == oops.as_str()).await;
     assert_eq!(stored(&d, &oops).await["revoked"], true);
 }
+
+/// What the page took in while the daemon could not hear it (frozen, then
+/// killed with `kill -9`: the page's reports never arrived) is caught up
+/// once the session is back, from the page's messages as they now are: the
+/// contact's read receipt, their edit and their delete, each stored and
+/// announced.
+#[tokio::test]
+async fn changes_the_daemon_never_heard_of_are_caught_up_after_a_crash() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sb, mut d, r) = setup(tmp.path()).await;
+    let mine = send(&d, json!({"to": CONTACT, "text": "Shipped today"})).await;
+    on_phone(&sb, &mine).await;
+    let edited = inbound(&sb, json!({"text": "Where is it?"})).await;
+    let deleted = inbound(&sb, json!({"text": "oops, wrong chat"})).await;
+    stored(&d, &edited).await;
+    stored(&d, &deleted).await;
+    eventually(T, "our message delivered", || async {
+        (stored(&d, &mine).await["ack"] == "delivered").then_some(())
+    })
+    .await;
+
+    d.proc.freeze();
+    let read = sb
+        .post(&format!("/_sandbox/messages/{mine}/read"), json!({}))
+        .await;
+    let edit = sb
+        .post(
+            &format!("/_sandbox/messages/{edited}/edit"),
+            json!({"text": "Where is my parcel?"}),
+        )
+        .await;
+    let revoke = sb
+        .post(&format!("/_sandbox/messages/{deleted}/revoke"), json!({}))
+        .await;
+    assert_eq!((read.0, edit.0, revoke.0), (200, 200, 200));
+    // The page takes them in at once; its reports wait on the frozen daemon.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    d.proc.kill9();
+    let d = d.restart_same().await;
+    d.wait_status("shop", "CONNECTED", T).await;
+
+    eventually(T, "the changes stored", || async {
+        let (m, e, x) = (
+            stored(&d, &mine).await,
+            stored(&d, &edited).await,
+            stored(&d, &deleted).await,
+        );
+        (m["ack"] == "read" && e["text"] == "Where is my parcel?" && x["revoked"] == true)
+            .then_some(())
+    })
+    .await;
+    event(&r, "message.ack", |p| p["id"] == mine && p["ack"] == "read").await;
+    event(&r, "message.edited", |p| {
+        p["id"] == edited && p["text"] == "Where is my parcel?"
+    })
+    .await;
+    event(&r, "message.revoked", |p| p["id"] == deleted).await;
+}

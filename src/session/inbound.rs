@@ -45,6 +45,9 @@ pub struct Inbound {
     /// are stored before a catch-up runs must not move it past the gap a
     /// crash left behind.
     catch_up_since: i64,
+    /// A catch-up from `catch_up_since` has yet to succeed: a new browser
+    /// life keeps the older watermark rather than skip what it had to read.
+    owes_catch_up: bool,
     /// Changes the store did not take (a full disk): offered again on each
     /// health tick. Catch-up finds messages again, but not acks, edits,
     /// reactions, deletes or votes: those are kept here until stored.
@@ -63,6 +66,7 @@ impl Inbound {
             catch_up_due: false,
             catch_up_retry: false,
             catch_up_since: 0,
+            owes_catch_up: false,
             unstored: Vec::new(),
         }
     }
@@ -70,7 +74,13 @@ impl Inbound {
     /// A new browser life begins: fix its catch-up watermark.
     pub fn begin_life(&mut self) {
         let newest = self.env.store.last_message_ts(&self.id).ok().flatten();
-        self.catch_up_since = catch_up_since(newest, now_ms() / 1000);
+        let fresh = catch_up_since(newest, now_ms() / 1000);
+        self.catch_up_since = if self.owes_catch_up {
+            self.catch_up_since.min(fresh)
+        } else {
+            fresh
+        };
+        self.owes_catch_up = true;
         self.catch_up_due = false;
         self.catch_up_retry = false;
     }
@@ -356,7 +366,7 @@ impl Inbound {
     pub async fn catch_up_if_due(&mut self, bridge: &Bridge) {
         if self.catch_up_due {
             self.catch_up_due = false;
-            self.catch_up_retry = !self.catch_up(bridge).await;
+            self.run_catch_up(bridge).await;
         }
     }
 
@@ -387,7 +397,65 @@ impl Inbound {
             }
         }
         if self.catch_up_retry {
-            self.catch_up_retry = !self.catch_up(bridge).await;
+            self.run_catch_up(bridge).await;
+        }
+    }
+
+    async fn run_catch_up(&mut self, bridge: &Bridge) {
+        let ok = self.catch_up(bridge).await;
+        self.catch_up_retry = !ok;
+        self.owes_catch_up &= !ok;
+    }
+
+    /// What happened to a stored message that the page has and the store
+    /// does not: an ack, an edit or a delete whose event was still on its
+    /// way when the browser or the daemon went down. (The store takes
+    /// each once: acks only rise, an edit or a delete is not applied twice.)
+    fn changed_since(&self, m: &Message, raw: &Value, ops: &mut Vec<Op>) {
+        if raw["revoked"] == true {
+            if !m.revoked {
+                let change = Amendment::Revoke {
+                    at: now_ms() / 1000,
+                };
+                let mut after = m.clone();
+                after.amend(&change);
+                ops.push(Op::Amend {
+                    session: self.id.clone(),
+                    id: m.id.clone(),
+                    change,
+                    event: message::revoke_event(&self.id, &m.id, &m.chat, Some(&after)),
+                });
+            }
+            return;
+        }
+        if m.from_me
+            && let Some(n) = raw["ack"].as_i64()
+        {
+            let ack = Ack::from_wa(n);
+            if ack > m.ack {
+                let me = self.me();
+                ops.push(Op::Ack {
+                    session: self.id.clone(),
+                    id: m.id.clone(),
+                    ack,
+                    event: message::ack_event(&self.id, &m.id, &m.chat, me.as_deref(), ack),
+                });
+            }
+        }
+        if let Some(at) = raw["edited_at"].as_i64()
+            && m.edited_at.is_none_or(|was| at > was)
+        {
+            let text = raw["text"]
+                .as_str()
+                .or(raw["caption"].as_str())
+                .unwrap_or("")
+                .to_string();
+            ops.push(Op::Amend {
+                session: self.id.clone(),
+                id: m.id.clone(),
+                event: message::edit_event(&self.id, &m.id, &m.chat, &text, at),
+                change: Amendment::Edit { text, at },
+            });
         }
     }
 
@@ -399,13 +467,18 @@ impl Inbound {
             Ok(list) => {
                 let mut ops = Vec::new();
                 for raw in &list {
-                    // Most are stored already: no media to fetch again.
-                    if let Some(id) = raw["id"].as_str()
-                        && self.env.store.has_message(&self.id, id).unwrap_or(false)
-                    {
-                        continue;
+                    // Most are stored already: no media to fetch again,
+                    // only what changed on them while no one listened.
+                    let stored = raw["id"]
+                        .as_str()
+                        .and_then(|id| self.env.store.message(&self.id, id).ok().flatten());
+                    match stored {
+                        Some(m) => self.changed_since(&m, raw, &mut ops),
+                        None if raw["revoked"] == true => {}
+                        None => {
+                            self.message_op(bridge, raw, &mut ops).await;
+                        }
                     }
-                    self.message_op(bridge, raw, &mut ops).await;
                 }
                 let n = ops.len();
                 match self.env.pipeline.commit(ops).await {
