@@ -139,6 +139,7 @@ impl Subscriptions {
                 .and_then(|id| self.store.callback(&ev.session, id).ok().flatten())
                 .and_then(|v| serde_json::from_value::<Webhook>(v).ok())
             && hook.wants_event(ev)
+            && !already_told(&hook, ev)
         {
             out.push(Delivery::new(&hook, ev));
         }
@@ -403,14 +404,19 @@ impl Pipeline {
     ) -> Result<(), StoreError> {
         let d = {
             let _fanning_out = self.fanning_out.lock().unwrap_or_else(|e| e.into_inner());
+            // An ack may have risen between the send and now.
+            let stored = self.store.message(session, msg_id)?.map(|m| m.ack);
+            let first = stored.map_or(sent, |a| a.max(sent));
+            // The callback remembers it: the page's report of that same
+            // ack, when the store catches up to it, is not told again.
+            let mut hook = hook.clone();
+            hook.meta.insert(TOLD_ACK.into(), first.as_str().into());
             self.store.put_callback(
                 session,
                 msg_id,
-                &serde_json::to_value(hook).unwrap_or_default(),
+                &serde_json::to_value(&hook).unwrap_or_default(),
             )?;
-            // An ack may have risen between the send and now.
-            let stored = self.store.message(session, msg_id)?.map(|m| m.ack);
-            let d = Delivery::new(hook, &event_for(stored.map_or(sent, |a| a.max(sent))));
+            let d = Delivery::new(&hook, &event_for(first));
             self.store.put_delivery(&d)?;
             d
         };
@@ -422,6 +428,22 @@ impl Pipeline {
     pub fn requeue(&self, deliveries: impl IntoIterator<Item = Delivery>) {
         self.dispatcher.enqueue(deliveries);
     }
+}
+
+/// In a status callback's `meta`: the ack it was first told, at once.
+const TOLD_ACK: &str = "told_ack";
+
+/// Whether a status callback was told this ack (or a later one) when it
+/// was registered. A failure is always news.
+fn already_told(hook: &Webhook, ev: &Event) -> bool {
+    use crate::domain::Ack;
+    let parse = |v: &serde_json::Value| serde_json::from_value::<Ack>(v.clone()).ok();
+    let now = parse(&ev.payload["ack"]);
+    let told = hook
+        .meta
+        .get(TOLD_ACK)
+        .and_then(|a| parse(&serde_json::Value::from(a.as_str())));
+    matches!((now, told), (Some(now), Some(told)) if now != Ack::Failed && now <= told)
 }
 
 /// Keeps the event log to its retention.

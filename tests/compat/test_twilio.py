@@ -100,6 +100,9 @@ def test_status_callbacks_are_signed_and_follow_the_acks(shop, receiver):
     eventually("sent and delivered", lambda: {"sent", "delivered"} <= set(statuses()))
     httpx.post(f"{daemon.sandbox}/_sandbox/messages/{mid}/read").raise_for_status()
     eventually("read", lambda: "read" in statuses())
+    # Each status once: the one told at registration is not told again
+    # when the page's report of it reaches the store.
+    assert sorted(statuses()) == ["delivered", "read", "sent"], statuses()
     for r in receiver.raw("/twilio/status"):
         assert signed(receiver, r), form(r)
         f = form(r)
