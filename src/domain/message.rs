@@ -491,12 +491,14 @@ impl Message {
 
 /// `me`: the account's own id, when known (dialects that name both ends
 /// of a message, like Twilio's status callbacks, need it).
+/// Its id is the same whenever this ack of this message is seen (no time
+/// in it): a replay carries the webhook id a receiver dedupes on.
 pub fn ack_event(session: &SessionId, id: &str, chat: &str, me: Option<&str>, ack: Ack) -> Event {
     Event::stable(
         session,
         EventKind::MessageAck,
         &format!("{id}/{}", ack.as_str()),
-        now_ms(),
+        0,
         json!({"id": id, "chat": chat, "ack": ack, "me": me}),
     )
 }
@@ -508,7 +510,8 @@ pub fn revoke_event(session: &SessionId, id: &str, chat: &str, message: Option<&
     if let Some(m) = message {
         payload["message"] = serde_json::to_value(m).unwrap_or(Value::Null);
     }
-    Event::stable(session, EventKind::MessageRevoked, id, now_ms(), payload)
+    // One delete per message: the same id however often it is seen.
+    Event::stable(session, EventKind::MessageRevoked, id, 0, payload)
 }
 
 /// `{id, chat, text, edited_at}`: the message's new text.
@@ -765,6 +768,12 @@ mod tests {
             ack_event(&sid(), "m1", "c", None, Ack::Sent).id,
             ack_event(&sid(), "m1", "c", None, Ack::Read).id
         );
+        // Seen again later, the same ack or delete is the same event.
+        let read = ack_event(&sid(), "m1", "c", None, Ack::Read).id;
+        let deleted = revoke_event(&sid(), "m1", "c", None).id;
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        assert_eq!(ack_event(&sid(), "m1", "c", None, Ack::Read).id, read);
+        assert_eq!(revoke_event(&sid(), "m1", "c", None).id, deleted);
     }
 
     #[test]
