@@ -16,7 +16,7 @@ sandbox: deps
 	$(CARGO) run --release -- sandbox $(ARGS)
 
 test: deps
-	$(CARGO) test --lib --bins --tests -- --test-threads=2
+	$(CARGO) test --locked --lib --bins --tests -- --test-threads=2
 	cd inject && npm test
 	cd clients/node && npm test
 	bash scripts/test-compat.sh

@@ -1,11 +1,26 @@
 #!/usr/bin/env bash
 # Installs what wabridge needs at run time and in tests: Debian's Chromium
 # (both the headless shell and full Chromium), fonts, and the npm packages of
-# inject/ (wa-js). The Dockerfile runs this same script. Idempotent.
+# inject/ (wa-js). Idempotent. (The Dockerfile installs the same Debian
+# packages in its own stages.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Building wabridge: Rust 1.85 or newer (edition 2024), from rustup (Debian
+# 12's own rustc is older), and a C compiler (jemalloc, ring).
+cargo_bin="${CARGO:-cargo}"
+if ! command -v "$cargo_bin" >/dev/null 2>&1; then
+  echo "install-deps: Rust is missing: install it with rustup (https://rustup.rs), then open a new shell" >&2
+  exit 1
+fi
+rust_minor=$("$cargo_bin" --version | sed -n 's/^cargo 1\.\([0-9]*\).*/\1/p')
+if [ -n "$rust_minor" ] && [ "$rust_minor" -lt 85 ]; then
+  echo "install-deps: Rust 1.85 or newer is needed ($("$cargo_bin" --version)): rustup update stable" >&2
+  exit 1
+fi
+
 need_apt=()
+command -v cc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v chromium-headless-shell >/dev/null 2>&1 || [ -x /usr/lib/chromium/chromium-headless-shell ] || need_apt+=(chromium-headless-shell)
 # grep reads all of fc-list's output: `grep -q` would stop early, and under

@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 
 VENV=.venv-test
 REQ=tests/compat/requirements.txt
-if ! cmp -s "$REQ" "$VENV/.wabridge-installed-req" 2>/dev/null; then
+# Every transitive package pinned as well.
+CONS=tests/compat/constraints.txt
+if ! cat "$REQ" "$CONS" | cmp -s - "$VENV/.wabridge-installed-req" 2>/dev/null; then
   if ! python3 -m venv "$VENV" >/dev/null 2>&1; then
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
       echo "test-compat: installing python3-venv from Debian's packages"
@@ -21,8 +23,8 @@ if ! cmp -s "$REQ" "$VENV/.wabridge-installed-req" 2>/dev/null; then
     fi
   fi
   echo "test-compat: installing $REQ into $VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQ"
-  cp "$REQ" "$VENV/.wabridge-installed-req"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQ" -c "$CONS"
+  cat "$REQ" "$CONS" > "$VENV/.wabridge-installed-req"
 fi
 
 export WABRIDGE_BIN="${WABRIDGE_BIN:-$PWD/target/debug/wabridge}"
