@@ -122,7 +122,8 @@ async fn locations_contact_cards_and_voice_notes_both_ways() {
         "{card}"
     );
     let m = stored(&d, &id).await;
-    assert_eq!(m["type"], "contact");
+    // The contract's types: a card is "other", with its vcards.
+    assert_eq!(m["type"], "other");
     assert!(m["vcards"][0].as_str().unwrap().contains("Support Desk"));
 
     // Out: a voice note.
@@ -133,7 +134,8 @@ async fn locations_contact_cards_and_voice_notes_both_ways() {
     .await;
     let phone = on_phone(&sb, &id).await;
     assert_eq!(phone["type"], "ptt", "{phone}");
-    assert_eq!(stored(&d, &id).await["type"], "ptt");
+    let m = stored(&d, &id).await;
+    assert_eq!((&m["type"], &m["voice"]), (&json!("audio"), &json!(true)));
 
     // Bad input: clear errors, nothing sent.
     for (body, field) in [
@@ -178,11 +180,11 @@ async fn locations_contact_cards_and_voice_notes_both_ways() {
         json!({"lat": -33.8568, "lng": 151.2153, "name": "Opera House", "address": "Bennelong Point, Sydney"})
     );
     let p = event(&r, "message", |p| p["id"] == vc).await;
-    assert_eq!(p["type"], "contact");
+    assert_eq!(p["type"], "other");
     assert_eq!(p["vcards"], json!([card]));
     assert!(p["text"].is_null());
     let p = event(&r, "message", |p| p["id"] == ptt).await;
-    assert_eq!(p["type"], "ptt");
+    assert_eq!((&p["type"], &p["voice"]), (&json!("audio"), &json!(true)));
     assert!(
         p["media"]["mimetype"]
             .as_str()
@@ -1129,7 +1131,7 @@ async fn polls_and_their_votes() {
             m["type"].as_str(),
             m["poll"]["options"].as_array().unwrap().len()
         ),
-        (Some("poll"), 3)
+        (Some("other"), 3)
     );
 
     // The contact votes, then changes its mind: each vote is an event; the
@@ -1177,7 +1179,7 @@ async fn polls_and_their_votes() {
     )
     .await;
     let p = event(&r, "message", |p| p["id"] == theirs).await;
-    assert_eq!(p["type"], "poll");
+    assert_eq!(p["type"], "other");
     assert_eq!(
         p["poll"],
         json!({"name": "Pick a day", "options": ["Mon", "Tue"], "selectable": 0})

@@ -115,6 +115,16 @@ const TYPES = {
   sticker: 'sticker', location: 'location', contact: 'vcard', poll: 'poll_creation', other: 'unknown',
 };
 
+// A message's whatsapp-web.js type. The daemon types a voice note as audio
+// with `voice: true`, a contact card or a poll as other with its `vcards` or
+// `poll` (sends made here carry the finer type already).
+function typeOf(m) {
+  if (m.voice) return 'ptt';
+  if (m.type === 'other' && m.poll) return 'poll_creation';
+  if (m.type === 'other' && m.vcards && m.vcards.length) return 'vcard';
+  return TYPES[m.type] || 'unknown';
+}
+
 // How long a session must stay STOPPED or FAILED to be 'disconnected'.
 const STILL_DOWN_MS = 1500;
 
@@ -583,7 +593,7 @@ class Message {
     this.ack = typeof m.ack === 'number' ? m.ack : ACK[m.ack] ?? 0;
     this.fromMe = m.from_me !== undefined ? !!m.from_me : this.id.fromMe;
     const revoked = !!m.revoked;
-    this.type = revoked ? 'revoked' : TYPES[m.type] || 'unknown';
+    this.type = revoked ? 'revoked' : typeOf(m);
     if (this.type === 'vcard' && m.vcards && m.vcards.length > 1) this.type = 'multi_vcard';
     this.body = revoked ? '' : m.text || m.caption || (m.poll && m.poll.name) || (this.type === 'vcard' && m.vcards ? m.vcards[0] : '') || '';
     this.timestamp = m.timestamp;

@@ -139,6 +139,43 @@ fn rfc3339(unix: i64) -> String {
 }
 
 /// A session as the native API shows it (secrets redacted).
+/// A stored message as the native contract types it (`text`, `image`,
+/// `video`, `audio`, `document`, `sticker`, `location`, `other`): a voice
+/// note is `audio` with `"voice": true`; a contact card or a poll is
+/// `other`, its content in `vcards` or `poll`. (The store keeps WhatsApp's
+/// finer kinds, which the other dialects name in their own words.)
+pub fn message(m: impl serde::Serialize) -> Value {
+    let mut v = serde_json::to_value(m).unwrap_or(Value::Null);
+    retype(&mut v);
+    v
+}
+
+fn retype(v: &mut Value) {
+    match v.get("type").and_then(Value::as_str) {
+        Some("ptt") => {
+            v["type"] = json!("audio");
+            v["voice"] = json!(true);
+        }
+        Some("contact" | "poll") => v["type"] = json!("other"),
+        _ => {}
+    }
+}
+
+/// An event as native subscribers and the stream get it: its messages
+/// (`message`, `message.any`, a deleted one's `message`) typed as
+/// `message` types them.
+pub fn event(ev: &crate::domain::Event) -> Value {
+    let mut v = serde_json::to_value(ev).unwrap_or(Value::Null);
+    match ev.event {
+        EventKind::Message | EventKind::MessageAny => retype(&mut v["payload"]),
+        EventKind::MessageRevoked if ev.payload["message"].is_object() => {
+            retype(&mut v["payload"]["message"])
+        }
+        _ => {}
+    }
+    v
+}
+
 pub fn session(v: &SessionView) -> Value {
     let live = v.live.as_ref();
     let me = live.and_then(|l| l.me.clone()).or(v.record.me.clone());
@@ -522,6 +559,26 @@ pub fn event_kinds(raw: Option<&str>) -> Result<Option<Vec<EventKind>>, ApiError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn messages_carry_the_contracts_types() {
+        let sid = SessionId::parse("s").unwrap();
+        let voice = json!({"id": "a", "type": "ptt"});
+        let ev = crate::domain::Event::new(&sid, EventKind::Message, voice.clone());
+        assert_eq!(
+            (
+                &event(&ev)["payload"]["type"],
+                &event(&ev)["payload"]["voice"]
+            ),
+            (&json!("audio"), &json!(true))
+        );
+        assert_eq!(message(json!({"type": "poll"}))["type"], "other");
+        assert_eq!(message(json!({"type": "contact"}))["type"], "other");
+        assert_eq!(message(json!({"type": "image"})), json!({"type": "image"}));
+        let gone = json!({"id": "a", "message": voice});
+        let ev = crate::domain::Event::new(&sid, EventKind::MessageRevoked, gone);
+        assert_eq!(event(&ev)["payload"]["message"]["type"], "audio");
+    }
 
     #[test]
     fn a_null_optional_field_is_as_if_left_out() {

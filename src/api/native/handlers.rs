@@ -290,7 +290,7 @@ pub async fn messages(
         .messages(&id, chat.as_ref(), limit, before.as_deref())
         .await?;
     Ok(Json(
-        json!({"messages": page.messages, "next": cv::cursor_out(page.next)}),
+        json!({"messages": page.messages.iter().map(cv::message).collect::<Vec<_>>(), "next": cv::cursor_out(page.next)}),
     ))
 }
 
@@ -316,8 +316,8 @@ pub async fn message(
     Caller(core): Caller<Core>,
     Path((id, mid)): Path<(String, String)>,
 ) -> Answer {
-    Ok(Json(json!(
-        core.message(&cv::session_id(&id)?, &mid).await?
+    Ok(Json(cv::message(
+        core.message(&cv::session_id(&id)?, &mid).await?,
     )))
 }
 
@@ -480,7 +480,7 @@ pub async fn events(
             crate::core::Live::Event(l) => SseEvent::default()
                 .id(l.seq.to_string())
                 .event(l.event.event.as_str())
-                .data(serde_json::to_string(&l.event).unwrap_or_default()),
+                .data(cv::event(&l.event).to_string()),
             // Asked for more than the log keeps: say so, then go on live.
             crate::core::Live::Gone { pruned_through } => SseEvent::default().event("gone").data(
                 json!({"error": {"code": "events_gone", "message": format!(

@@ -5,9 +5,5 @@ use crate::domain::Delivery;
 use crate::webhook::{Rendered, signed_json};
 
 pub fn render(d: &Delivery, now_s: i64) -> Rendered {
-    signed_json(
-        d,
-        &serde_json::to_value(&d.event).unwrap_or_default(),
-        now_s,
-    )
+    signed_json(d, &super::convert::event(&d.event), now_s)
 }

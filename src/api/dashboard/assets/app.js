@@ -569,6 +569,9 @@
     if (m.text) return m.text;
     if (m.caption) return m.caption;
     if (m.type === "location" && m.location) return "📍 " + m.location.lat + ", " + m.location.lng;
+    if (m.poll) return "📊 " + m.poll.name;
+    if (m.vcards && m.vcards.length) return "[contact card]";
+    if (m.voice) return "[voice note]";
     const file = m.media && m.media.filename ? " " + m.media.filename : "";
     return "[" + (m.type || "message") + file + "]";
   }
