@@ -148,7 +148,7 @@ uid_of() { # uid_of PROCESS-NAME: the uid of that process in the container
 main() {
   command -v docker >/dev/null 2>&1 || skip "docker is not installed"
   local err
-  if ! err=$(docker info 2>&1 >/dev/null); then
+  if ! err=$(timeout 20 docker info 2>&1 >/dev/null); then
     skip "the Docker daemon is not reachable ($(grep -m1 -v '^\s*$' <<<"$err" || echo "docker info failed"))"
   fi
   local tool
