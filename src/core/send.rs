@@ -220,11 +220,23 @@ impl Core {
         let fingerprint = idempotency_key.map(|_| req.fingerprint());
         if let (Some(k), Some(fp)) = (idempotency_key, fingerprint.as_deref()) {
             let now = now_ms() / 1000;
-            let earlier = self
+            match self
                 .store
-                .idempotency_settled(session, k, now, IDEMPOTENCY_TTL_S, fp)?;
-            if let Some(settled) = earlier.and_then(answered) {
-                return settled;
+                .idempotency_settled(session, k, now, IDEMPOTENCY_TTL_S, fp)?
+            {
+                // An outcome lost (a 503) that the page has reported since.
+                Some(Reservation::Busy(Some(planned))) => {
+                    if let Some(sent) = self.sent_under(session, &req.to, &planned) {
+                        self.answer_key(session, k, fp, now, &Ok(sent.clone()));
+                        return Ok(sent);
+                    }
+                }
+                Some(earlier) => {
+                    if let Some(settled) = answered(earlier) {
+                        return settled;
+                    }
+                }
+                None => {}
             }
         }
         // Nothing goes out that could not be recorded.

@@ -432,7 +432,9 @@ impl Inbound {
             && let Some(n) = raw["ack"].as_i64()
         {
             let ack = Ack::from_wa(n);
-            if ack > m.ack {
+            // Acks rise, except to failed, which the store takes at any time.
+            let news = ack > m.ack || (ack == Ack::Failed && m.ack != Ack::Failed);
+            if news {
                 let me = self.me();
                 ops.push(Op::Ack {
                     session: self.id.clone(),

@@ -1269,20 +1269,24 @@ impl Store {
     /// Moves a delivery that gave up from the outbox to the dead, in one write.
     pub fn mark_dead(&self, d: &Delivery) -> Result<()> {
         debug_assert_eq!(d.status, DeliveryStatus::Dead);
-        let v = serde_json::to_vec(d)?;
-        self.write(|tx| {
-            tx.open_table(DEAD)?.insert(d.id.as_bytes(), v.as_slice())?;
-            tx.open_table(OUTBOX)?.remove(d.id.as_bytes())?;
-            Ok(())
-        })
+        self.settle_in(DEAD, d)
     }
 
     /// Moves a delivered delivery from the outbox to the log, in one write.
     pub fn mark_delivered(&self, d: &Delivery) -> Result<()> {
+        self.settle_in(DELIVERED, d)
+    }
+
+    /// Moves a delivery out of the outbox into `t`, in one write; only out
+    /// of it if its session was deleted meanwhile (an attempt in flight
+    /// while the delete ran must not bring its records back).
+    fn settle_in(&self, t: Def, d: &Delivery) -> Result<()> {
         let v = serde_json::to_vec(d)?;
         self.write(|tx| {
-            tx.open_table(DELIVERED)?
-                .insert(d.id.as_bytes(), v.as_slice())?;
+            let session = d.session.as_str().as_bytes();
+            if get(&tx.open_table(SESSIONS)?, session)?.is_some() {
+                tx.open_table(t)?.insert(d.id.as_bytes(), v.as_slice())?;
+            }
             tx.open_table(OUTBOX)?.remove(d.id.as_bytes())?;
             Ok(())
         })
@@ -1402,8 +1406,10 @@ impl Store {
     }
 
     /// What an earlier request with `key` settled, without reserving:
-    /// its answer, or that it was another message. A repeat is answered
-    /// before it costs anything (a media download, a place in the queue).
+    /// its answer, or that it was another message; else, for the same
+    /// message still unanswered, the WhatsApp id it was to go out under
+    /// (`Busy`). A repeat is answered before it costs anything (a media
+    /// download, a place in the queue).
     pub fn idempotency_settled(
         &self,
         session: &SessionId,
@@ -1414,9 +1420,12 @@ impl Store {
     ) -> Result<Option<Reservation>> {
         let mut k = prefix(session);
         k.extend_from_slice(key.as_bytes());
-        Ok(self
-            .get_json_in::<Value>(IDEMPOTENCY, &k)?
-            .and_then(|v| settled_key(&v, now, ttl, fingerprint)))
+        Ok(self.get_json_in::<Value>(IDEMPOTENCY, &k)?.and_then(|v| {
+            settled_key(&v, now, ttl, fingerprint).or_else(|| {
+                let planned = v["id"].as_str().filter(|_| v["response"].is_null());
+                planned.map(|p| Reservation::Busy(Some(p.to_string())))
+            })
+        }))
     }
 
     pub fn idempotency_finish(
@@ -1616,6 +1625,7 @@ mod tests {
             &hook,
             &Event::new(&s, EventKind::Message, serde_json::json!({})),
         );
+        store.insert_in(SESSIONS, b"s", b"{}").unwrap();
         store.put_delivery(&d).unwrap();
         assert!(store.requeue_dead(&d.id, 5).unwrap().is_none(), "pending");
         d.status = DeliveryStatus::Dead;
@@ -1635,6 +1645,16 @@ mod tests {
         );
         store.mark_delivered(&again).unwrap();
         assert!(store.requeue_dead(&d.id, 7).unwrap().is_none(), "delivered");
+        // A session deleted while an attempt was in flight: its delivery
+        // leaves the outbox and lands nowhere.
+        let late = Delivery::new(
+            &hook,
+            &Event::new(&s, EventKind::Message, serde_json::json!({})),
+        );
+        store.put_delivery(&late).unwrap();
+        store.delete_session(&s).unwrap();
+        store.mark_delivered(&late).unwrap();
+        assert!(store.delivery(&late.id).unwrap().is_none());
     }
 
     #[test]

@@ -207,7 +207,7 @@ impl Targets {
 }
 
 /// The delivery log keeps a week; dead deliveries, for a manual retry,
-/// a month.
+/// a month. Both counted from the event (a delivery's id is made then).
 async fn prune_log(store: Store) {
     const DAY_MS: u64 = 24 * 3600 * 1000;
     let keep = [
