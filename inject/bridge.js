@@ -510,23 +510,26 @@
     },
     // Messages newer than `since` (unix s) in every chat, oldest first, for
     // catching up after a reconnect: as they are now (their ack, their
-    // last edit), deleted ones as `{id, chat, revoked: true}`.
-    async recent(since, perChat) {
+    // last edit), deleted ones as `{id, chat, revoked: true}`. Back to
+    // `statesSince`, older ones too, only for what may have changed on
+    // them: this account's with their ack, deleted ones as above.
+    async recent(since, perChat, statesSince) {
+      const from = Math.min(since, statesSince || since);
       const out = [];
       for (const c of await WPP.chat.list()) {
-        // A chat whose last activity is older than `since` has nothing newer.
-        if (c.t && c.t < since) continue;
+        // A chat whose last activity is older than that has nothing newer.
+        if (c.t && c.t < from) continue;
         const msgs = await WPP.chat.getMessages(widStr(c.id), { count: perChat || 100 });
         for (const m of msgs) {
-          if ((m.t || 0) >= since) {
-            // A message deleted for everyone: only that it was, for one
-            // the daemon may have stored before.
-            if (m.type === 'revoked' && m.id) {
-              out.push({ id: widStr(m.id), chat: widStr(m.id.remote), revoked: true, timestamp: m.t || 0 });
-              continue;
-            }
+          const t = m.t || 0;
+          if (t < from || !m.id) continue;
+          if (m.type === 'revoked') {
+            out.push({ id: widStr(m.id), chat: widStr(m.id.remote), revoked: true, timestamp: t });
+          } else if (t >= since) {
             const n = normalize(m);
             if (n) out.push(await withPhone(n));
+          } else if (m.id.fromMe && typeof m.ack === 'number') {
+            out.push({ id: widStr(m.id), chat: widStr(m.id.remote), ack: m.ack, states_only: true, timestamp: t });
           }
         }
       }

@@ -1272,24 +1272,43 @@ async fn contacts_writing_under_a_privacy_id() {
 /// What the page took in while the daemon could not hear it (frozen, then
 /// killed with `kill -9`: the page's reports never arrived) is caught up
 /// once the session is back, from the page's messages as they now are: the
-/// contact's read receipt, their edit and their delete, each stored and
-/// announced.
+/// contact's read receipts (one for a message older than catch-up's
+/// watermark), their edit and their delete, each stored and announced.
 #[tokio::test]
 async fn changes_the_daemon_never_heard_of_are_caught_up_after_a_crash() {
     let tmp = tempfile::tempdir().unwrap();
     let (sb, mut d, r) = setup(tmp.path()).await;
+    // One of ours from half an hour ago: older than catch-up's watermark,
+    // read only now (a read receipt may come long after the send).
+    sb.post("/_sandbox/clock", json!({"offset": -30 * 60}))
+        .await;
+    // The page hears of the new time over its socket.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let older = send(&d, json!({"to": CONTACT, "text": "Sent a while ago"})).await;
+    sb.post("/_sandbox/clock", json!({"offset": 0})).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let mine = send(&d, json!({"to": CONTACT, "text": "Shipped today"})).await;
     on_phone(&sb, &mine).await;
     let edited = inbound(&sb, json!({"text": "Where is it?"})).await;
     let deleted = inbound(&sb, json!({"text": "oops, wrong chat"})).await;
     stored(&d, &edited).await;
     stored(&d, &deleted).await;
-    eventually(T, "our message delivered", || async {
-        (stored(&d, &mine).await["ack"] == "delivered").then_some(())
+    eventually(T, "our messages delivered", || async {
+        let (a, b) = (stored(&d, &mine).await, stored(&d, &older).await);
+        (a["ack"] == "delivered" && b["ack"] == "delivered").then_some(())
     })
     .await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let age = now - stored(&d, &older).await["timestamp"].as_i64().unwrap();
+    assert!(age > 25 * 60, "stamped {age} s ago");
 
     d.proc.freeze();
+    let read_older = sb
+        .post(&format!("/_sandbox/messages/{older}/read"), json!({}))
+        .await;
     let read = sb
         .post(&format!("/_sandbox/messages/{mine}/read"), json!({}))
         .await;
@@ -1302,7 +1321,10 @@ async fn changes_the_daemon_never_heard_of_are_caught_up_after_a_crash() {
     let revoke = sb
         .post(&format!("/_sandbox/messages/{deleted}/revoke"), json!({}))
         .await;
-    assert_eq!((read.0, edit.0, revoke.0), (200, 200, 200));
+    assert_eq!(
+        (read_older.0, read.0, edit.0, revoke.0),
+        (200, 200, 200, 200)
+    );
     // The page takes them in at once; its reports wait on the frozen daemon.
     tokio::time::sleep(Duration::from_secs(2)).await;
     d.proc.kill9();
@@ -1310,16 +1332,24 @@ async fn changes_the_daemon_never_heard_of_are_caught_up_after_a_crash() {
     d.wait_status("shop", "CONNECTED", T).await;
 
     eventually(T, "the changes stored", || async {
-        let (m, e, x) = (
+        let (m, o, e, x) = (
             stored(&d, &mine).await,
+            stored(&d, &older).await,
             stored(&d, &edited).await,
             stored(&d, &deleted).await,
         );
-        (m["ack"] == "read" && e["text"] == "Where is my parcel?" && x["revoked"] == true)
+        (m["ack"] == "read"
+            && o["ack"] == "read"
+            && e["text"] == "Where is my parcel?"
+            && x["revoked"] == true)
             .then_some(())
     })
     .await;
     event(&r, "message.ack", |p| p["id"] == mine && p["ack"] == "read").await;
+    event(&r, "message.ack", |p| {
+        p["id"] == older && p["ack"] == "read"
+    })
+    .await;
     event(&r, "message.edited", |p| {
         p["id"] == edited && p["text"] == "Where is my parcel?"
     })

@@ -468,13 +468,21 @@ impl Bridge {
     }
 
     /// Messages newer than `since` (unix s) in every chat, at most
-    /// `per_chat` each, oldest first. It walks every chat: 3× the timeout.
-    pub async fn recent(&self, since: i64, per_chat: u32) -> Result<Vec<Value>, CallError> {
+    /// `per_chat` each, oldest first; and, back to `states_since`, this
+    /// account's messages as `{id, chat, ack, states_only: true}` and
+    /// deleted ones as `{id, chat, revoked: true}`. It walks every chat:
+    /// 3× the timeout.
+    pub async fn recent(
+        &self,
+        since: i64,
+        per_chat: u32,
+        states_since: i64,
+    ) -> Result<Vec<Value>, CallError> {
         call(
             &self.page,
             self.timeout * 3,
             "recent",
-            &[json!(since), json!(per_chat)],
+            &[json!(since), json!(per_chat), json!(states_since)],
         )
         .await
     }

@@ -19,6 +19,11 @@ const CATCH_UP_OVERLAP_S: i64 = 600;
 /// The page keeps its copies of messages written in the last minute.
 const PAGE_KEEPS_S: i64 = 60;
 
+/// How far before the watermark catch-up still looks for what changed on
+/// this account's messages (a read receipt may come days after a send) and
+/// for deletes.
+const CATCH_UP_STATES_S: i64 = 3 * 86_400;
+
 /// At most this many of each chat's newest messages are caught up.
 const CATCH_UP_PER_CHAT: u32 = 200;
 
@@ -465,7 +470,11 @@ impl Inbound {
     /// watermark; duplicates are dropped by id.
     /// Returns false if it must be tried again.
     async fn catch_up(&self, bridge: &Bridge) -> bool {
-        match bridge.recent(self.catch_up_since, CATCH_UP_PER_CHAT).await {
+        let states_since = self.catch_up_since - CATCH_UP_STATES_S;
+        match bridge
+            .recent(self.catch_up_since, CATCH_UP_PER_CHAT, states_since)
+            .await
+        {
             Ok(list) => {
                 let mut ops = Vec::new();
                 for raw in &list {
@@ -476,7 +485,8 @@ impl Inbound {
                         .and_then(|id| self.env.store.message(&self.id, id).ok().flatten());
                     match stored {
                         Some(m) => self.changed_since(&m, raw, &mut ops),
-                        None if raw["revoked"] == true => {}
+                        // Not a whole message: nothing to store.
+                        None if raw["revoked"] == true || raw["states_only"] == true => {}
                         None => {
                             self.message_op(bridge, raw, &mut ops).await;
                         }
