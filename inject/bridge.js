@@ -516,10 +516,16 @@
     async recent(since, perChat, statesSince) {
       const from = Math.min(since, statesSince || since);
       const out = [];
+      // Chats quiet since `since` are read for states only, and boundedly:
+      // the newest 50 messages of at most 100 of them.
+      let quiet = 0;
       for (const c of await WPP.chat.list()) {
         // A chat whose last activity is older than that has nothing newer.
         if (c.t && c.t < from) continue;
-        const msgs = await WPP.chat.getMessages(widStr(c.id), { count: perChat || 100 });
+        const isQuiet = c.t && c.t < since;
+        if (isQuiet && ++quiet > 100) continue;
+        const count = isQuiet ? Math.min(perChat || 100, 50) : perChat || 100;
+        const msgs = await WPP.chat.getMessages(widStr(c.id), { count });
         for (const m of msgs) {
           const t = m.t || 0;
           if (t < from || !m.id) continue;
