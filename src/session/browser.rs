@@ -379,14 +379,7 @@ impl RunningBrowser {
         let _ = tokio::time::timeout(Duration::from_secs(3), self.child.wait()).await;
         let pgid = self.pgid;
         drop(self); // ends the group and removes the pid file
-        // Return only once every process has let go of the profile, so a
-        // relaunch on it finds no lock held by a dying one.
-        for _ in 0..60 {
-            if group_members(pgid).next().is_none() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        until_gone(pgid).await;
     }
 
     pub fn pid(&self) -> i32 {
@@ -415,6 +408,24 @@ fn kill_group(pgid: i32) {
         }
         super::reaper::forget(pgid);
     }
+}
+
+/// Waits (at most 3 s) until every process of a killed group is gone, so
+/// that a relaunch on its profile finds no lock held by a dying one.
+pub async fn until_gone(pgid: i32) {
+    for _ in 0..60 {
+        if group_members(pgid).next().is_none() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The process group of the browser running on this session's profile,
+/// as its pid file has it.
+pub fn recorded_group(session_dir: &Path) -> Option<i32> {
+    let text = std::fs::read_to_string(session_dir.join(PID_FILE)).ok()?;
+    text.trim().parse().ok().filter(|g| *g > 1)
 }
 
 /// Ends a browser a previous daemon left running on this session's profile.

@@ -12,6 +12,8 @@ use std::time::Duration;
 use tokio::sync::{Mutex, mpsc, oneshot, watch};
 
 struct Handle {
+    /// Where the session's browser writes its process group.
+    dir: std::path::PathBuf,
     cmds: mpsc::Sender<Cmd>,
     state: watch::Receiver<LiveState>,
     page: watch::Receiver<Option<Page>>,
@@ -268,6 +270,7 @@ impl Manager {
         handles.insert(
             id.clone(),
             Handle {
+                dir: self.env.session_dir(&id),
                 cmds: cmd_tx,
                 state: state_rx,
                 page: page_rx,
@@ -318,9 +321,14 @@ impl Manager {
                     .await;
         }
         if !h.task.is_finished() {
+            let group = super::browser::recorded_group(&h.dir);
             h.task.abort();
             // Dropping the aborted task ends its browser (and its pid file).
             let _ = tokio::time::timeout(Duration::from_secs(5), &mut h.task).await;
+            // Killed is not yet gone: wait, as a driver's own shutdown does.
+            if let Some(g) = group {
+                super::browser::until_gone(g).await;
+            }
         }
     }
 
