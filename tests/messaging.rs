@@ -346,17 +346,22 @@ async fn outbound_sends_acks_media_replies_and_idempotency() {
 
     // Idempotency-Key: the same key twice sends once and answers the same.
     let before = outbox().await.as_array().unwrap().len();
-    let send_keyed = || async {
-        let resp = http()
-            .post(format!("{}/api/sessions/shop/messages", d.url))
-            .header("X-Api-Key", KEY)
-            .header("Idempotency-Key", "order-42")
-            .json(&json!({"to": "15551234567", "text": "once"}))
-            .send()
-            .await
-            .unwrap();
-        (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+    // A body sent under an Idempotency-Key, its status and answer.
+    let keyed = |key: &'static str, body: Value| {
+        let url = format!("{}/api/sessions/shop/messages", d.url);
+        async move {
+            let resp = http()
+                .post(url)
+                .bearer_auth(KEY)
+                .header("Idempotency-Key", key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+        }
     };
+    let send_keyed = || keyed("order-42", json!({"to": "15551234567", "text": "once"}));
     let (c1, a) = send_keyed().await;
     let (c2, b) = send_keyed().await;
     assert_eq!((c1, c2), (201, 201));
@@ -376,17 +381,8 @@ async fn outbound_sends_acks_media_replies_and_idempotency() {
     assert_eq!(outbox().await.as_array().unwrap().len(), before + 1);
     // A repeat is answered before anything is fetched again: the first
     // answer, though the file behind the URL is gone by now.
-    let keyed_media = || async {
-        let resp = http()
-            .post(format!("{}/api/sessions/shop/messages", d.url))
-            .bearer_auth(KEY)
-            .header("Idempotency-Key", "order-43")
-            .json(&json!({"to": "15551234567", "media": {"url": format!("http://127.0.0.1:{}/once.png", r.port)}}))
-            .send()
-            .await
-            .unwrap();
-        (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
-    };
+    let media = json!({"to": "15551234567", "media": {"url": format!("http://127.0.0.1:{}/once.png", r.port)}});
+    let keyed_media = || keyed("order-43", media.clone());
     let (c1, a) = keyed_media().await;
     let (c2, b) = keyed_media().await;
     assert_eq!((c1, c2), (201, 201), "{b}");

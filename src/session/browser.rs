@@ -431,11 +431,9 @@ pub fn recorded_group(session_dir: &Path) -> Option<i32> {
 /// Ends a browser a previous daemon left running on this session's profile.
 /// Checks the process's command line so a reused pid is never killed.
 pub fn kill_leftover(session_dir: &Path) -> bool {
-    let Ok(text) = std::fs::read_to_string(session_dir.join(PID_FILE)) else {
-        return false;
-    };
+    let recorded = recorded_group(session_dir);
     let _ = std::fs::remove_file(session_dir.join(PID_FILE));
-    let Ok(pgid) = text.trim().parse::<i32>() else {
+    let Some(pgid) = recorded else {
         return false;
     };
     let profile = format!("--user-data-dir={}", session_dir.join("profile").display());
