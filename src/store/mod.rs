@@ -551,6 +551,11 @@ impl Store {
             self.db.begin_write()?
         };
         tx.set_durability(Durability::None)?;
+        // Dirty before the commit, too: a flush that finds it clean must
+        // not return while a commit that a reader may already see waits
+        // for its flag (this write holds redb's writer lock, so a flush
+        // that takes the flag now commits after it).
+        self.pending.dirty.store(true, Relaxed);
         match f(&tx) {
             Ok(out) => {
                 if let Err(e) = tx.commit() {
@@ -1189,14 +1194,23 @@ impl Store {
     /// Up to `limit` pending deliveries to `url`, oldest first from id `from`
     /// on, leaving out those `held` (already in memory); and the id to go on
     /// from, None when the outbox's end was reached.
-    pub fn pending_for(
+    ///
+    /// Only durable rows: they are read from a snapshot taken before a
+    /// flush, which makes everything in it durable. A row whose group commit
+    /// had not been flushed yet, if posted, could be undone by a crash, and
+    /// its event, stored again by catch-up, posted a second time. Rows
+    /// committed after the snapshot reach the dispatcher through its channel,
+    /// after their flush.
+    pub async fn pending_for(
         &self,
         url: &str,
         from: &str,
         limit: usize,
         held: impl Fn(&str) -> bool,
     ) -> Result<(Vec<Delivery>, Option<String>)> {
-        self.read(|tx| {
+        let tx = self.db.begin_read()?;
+        self.flush().await?;
+        {
             let mut out = Vec::new();
             for kv in tx.open_table(OUTBOX)?.range(from.as_bytes()..)? {
                 let (k, v) = kv?;
@@ -1211,7 +1225,7 @@ impl Store {
                 }
             }
             Ok((out, None))
-        })
+        }
     }
 
     /// Whether a delivery still waits in the outbox (not delivered, not dead).
@@ -1612,6 +1626,30 @@ mod tests {
         .unwrap();
         assert!(ok.message(&s, "m1").unwrap().is_some());
         ok.check().unwrap();
+    }
+
+    #[tokio::test]
+    async fn deliveries_read_back_from_the_outbox_are_durable_first() {
+        use crate::domain::{Event, EventKind, Format, Webhook};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let s = SessionId::parse("s").unwrap();
+        let hook = Webhook::subscriber("http://127.0.0.1:9/a".into(), Format::Native, &[]);
+        let d = Delivery::new(
+            &hook,
+            &Event::new(&s, EventKind::Message, serde_json::json!({})),
+        );
+        store.put_delivery(&d).unwrap();
+        // Committed, not yet flushed (the flusher wakes every 500 ms).
+        assert!(store.pending.dirty.load(Relaxed));
+        let (got, next) = store
+            .pending_for(&hook.url, "", 10, |_| false)
+            .await
+            .unwrap();
+        assert_eq!(got.len(), 1);
+        assert!(next.is_none());
+        // Handed out only once a flush has made it durable.
+        assert!(!store.pending.dirty.load(Relaxed));
     }
 
     #[test]

@@ -293,7 +293,7 @@ async fn target(
     let mut closed = false;
     loop {
         if w.spill.is_some() && w.held.len() <= WINDOW / 2 {
-            w.refill(&ctx.store, &url);
+            w.refill(&ctx.store, &url).await;
         }
         if !w.held.is_empty() || w.spill.is_some() {
             busy_at = tokio::time::Instant::now();
@@ -409,12 +409,15 @@ impl Window {
         self.queue.insert((d.next_at, d.id.clone()), d);
     }
 
-    fn refill(&mut self, store: &Store, url: &str) {
+    async fn refill(&mut self, store: &Store, url: &str) {
         let Some(from) = self.spill.clone() else {
             return;
         };
         let room = WINDOW - self.held.len();
-        match store.pending_for(url, &from, room, |id| self.held.contains(id)) {
+        let read = store
+            .pending_for(url, &from, room, |id| self.held.contains(id))
+            .await;
+        match read {
             Ok((ds, next)) => {
                 for d in ds {
                     if self.loaded_max.as_ref().is_none_or(|m| d.id > *m) {
@@ -628,11 +631,11 @@ mod tests {
 
     /// Drains a window as a receiver that answers 2xx would: returns the
     /// ids in the order they were delivered.
-    fn drain(w: &mut Window, store: &Store, url: &str) -> Vec<String> {
+    async fn drain(w: &mut Window, store: &Store, url: &str) -> Vec<String> {
         let mut out = vec![];
         loop {
             if w.spill.is_some() && w.held.len() <= WINDOW / 2 {
-                w.refill(store, url);
+                w.refill(store, url).await;
             }
             assert!(w.held.len() <= WINDOW, "{} held in memory", w.held.len());
             let Some(entry) = w.queue.first_entry() else {
@@ -646,8 +649,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_backlog_past_the_window_waits_in_the_outbox_and_is_delivered_once_each() {
+    #[tokio::test]
+    async fn a_backlog_past_the_window_waits_in_the_outbox_and_is_delivered_once_each() {
         use crate::domain::{Event, EventKind, Format, SessionId, Webhook};
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
@@ -679,11 +682,11 @@ mod tests {
         store.put_delivery(&late).unwrap();
         w.admit(&store, late.clone());
 
-        let mut got = drain(&mut w, &store, &a.url);
+        let mut got = drain(&mut w, &store, &a.url).await;
         // A channel copy of one already read back and delivered is not sent
         // again.
         w.admit(&store, sent[WINDOW + 1].clone());
-        got.extend(drain(&mut w, &store, &a.url));
+        got.extend(drain(&mut w, &store, &a.url).await);
 
         let mut want: Vec<String> = sent.iter().map(|d| d.id.clone()).collect();
         want.push(late.id);
@@ -699,7 +702,7 @@ mod tests {
         assert_eq!(receivers[0].0, b.url);
         let mut wb = Window::new(Some(receivers[0].1.clone()));
         assert_eq!(
-            drain(&mut wb, &store, &b.url).len(),
+            drain(&mut wb, &store, &b.url).await.len(),
             (WINDOW * 2 + 100).div_ceil(3)
         );
     }
