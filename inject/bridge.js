@@ -102,6 +102,7 @@
       ack: typeof m.ack === 'number' ? m.ack : 0,
       sender: { phone: phoneOf(sender), name: m.notifyName || null, lid: sender && sender.endsWith('@lid') ? sender : null },
       reply_to: m.quotedMsgId ? widStr(m.quotedMsgId) : m.quotedStanzaID || null,
+      quoted: quote(m),
       mentions: (m.mentionedJidList || []).map(widStr),
       media: hasMedia ? { mimetype: m.mimetype || null, filename: m.filename || null, size: m.size || null } : null,
       location: type === 'location' ? place(m) : null,
@@ -109,6 +110,17 @@
       poll: type === 'poll' ? poll(m) : null,
       edited_at: m.latestEditSenderTimestampMs ? Math.floor(m.latestEditSenderTimestampMs / 1000) : null,
     };
+  }
+
+  // What a reply carries of the message it quotes (the receiver may never
+  // have had that message): its type, its text, and who wrote it. A media
+  // message's `body` is its thumbnail, so only a caption stands for it.
+  function quote(m) {
+    const q = m.quotedMsg;
+    if (!q || !(m.quotedMsgId || m.quotedStanzaID)) return null;
+    const type = TYPES[q.type] || 'other';
+    const text = type === 'text' ? q.body : ['image', 'video', 'document'].includes(type) ? q.caption : null;
+    return { type, text: text || null, from: widStr(m.quotedParticipant) };
   }
 
   function participant(p) {

@@ -1362,3 +1362,51 @@ async fn changes_the_daemon_never_heard_of_are_caught_up_after_a_crash() {
     .await;
     event(&r, "message.revoked", |p| p["id"] == deleted).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_carry_what_they_quote() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sb, d, r) = setup(tmp.path()).await;
+    let quoted_of = |name: &'static str, id: String| {
+        let r = &r;
+        async move { event(r, name, |p| p["id"] == id.as_str()).await["quoted"].clone() }
+    };
+
+    // The contact answers our message: it quotes us.
+    let ours = send(&d, json!({"to": CONTACT, "text": "the price list"})).await;
+    d.wait_message("shop", &ours).await;
+    let answer = inbound(&sb, json!({"text": "how much?", "reply_to": ours})).await;
+    assert_eq!(
+        quoted_of("message", answer.clone()).await,
+        json!({"from": format!("{ACCOUNT}@c.us"), "type": "text", "text": "the price list"})
+    );
+    let m = stored(&d, &answer).await;
+    assert_eq!(m["reply_to"], ours.as_str());
+    assert_eq!(m["quoted"]["text"], "the price list", "{m}");
+
+    // The contact answers their own photo: it quotes them, by its caption.
+    let photo = inbound(
+        &sb,
+        json!({"media": {"mimetype": "image/png", "data": "iVBORw0KGgo="}, "caption": "this one"}),
+    )
+    .await;
+    d.wait_message("shop", &photo).await;
+    let again = inbound(&sb, json!({"text": "or the blue", "reply_to": photo})).await;
+    assert_eq!(
+        quoted_of("message", again).await,
+        json!({"from": format!("{CONTACT}@c.us"), "type": "image", "text": "this one"})
+    );
+
+    // We answer the photo: our message carries the quote too.
+    let reply = send(
+        &d,
+        json!({"to": CONTACT, "text": "blue it is", "reply_to": photo}),
+    )
+    .await;
+    assert_eq!(
+        quoted_of("message.any", reply.clone()).await,
+        json!({"from": format!("{CONTACT}@c.us"), "type": "image", "text": "this one"})
+    );
+    // A message that quotes nothing says so by leaving the field out.
+    assert!(stored(&d, &ours).await.get("quoted").is_none());
+}

@@ -701,10 +701,20 @@ class Message {
     return Promise.all(this.mentionedIds.map((id) => this.client.getContactById(id)));
   }
 
-  // The message this one replies to; undefined if none (or not stored).
+  // The message this one replies to: as stored, else from what the reply
+  // carries of it (WhatsApp sends that with the reply); undefined if none.
   async getQuotedMessage() {
     if (!this.hasQuotedMsg) return undefined;
-    return this.client.getMessageById(this._data.reply_to);
+    const stored = await this.client.getMessageById(this._data.reply_to);
+    const q = this._data.quoted;
+    if (stored || !q) return stored;
+    const id = this._data.reply_to;
+    const author = q.from || '';
+    return new Message(this.client, {
+      id, chat: this._data.chat, from_me: id.startsWith('true_'), type: q.type,
+      text: q.type === 'text' ? q.text : null, caption: q.type === 'text' ? null : q.text,
+      sender: { phone: author.endsWith('@c.us') ? author.split('@')[0] : null, lid: author.endsWith('@lid') ? author : null },
+    });
   }
 
   async getPollVotes() {

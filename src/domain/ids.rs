@@ -137,6 +137,24 @@ pub fn sender_of(payload: &serde_json::Value) -> String {
         .to_string()
 }
 
+/// Who wrote the message a reply quotes, by phone (digits), as far as the
+/// reply tells: what WhatsApp carried with it, else this account for its
+/// own message, else, in a chat with one person, that person. None when
+/// only a privacy id or nothing is known.
+pub fn quoted_author(payload: &serde_json::Value) -> Option<String> {
+    let quoted = payload["reply_to"].as_str()?;
+    let chat = payload["chat"].as_str().unwrap_or("");
+    match payload["quoted"]["from"].as_str() {
+        Some(w) if w.ends_with("@c.us") => Some(user_of(w).to_string()),
+        Some(_) => None,
+        None if quoted.starts_with("true_") => {
+            Some(user_of(payload["to"].as_str()?).to_string()).filter(|u| !u.is_empty())
+        }
+        None if chat.ends_with("@c.us") => payload["sender"]["phone"].as_str().map(String::from),
+        None => None,
+    }
+}
+
 /// A phone number in international form, digits only (E.164 without '+').
 pub fn parse_phone(input: &str) -> Result<String, String> {
     let s = input.trim();
@@ -168,6 +186,36 @@ pub fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn who_wrote_a_quoted_message() {
+        use serde_json::json;
+        let reply = |quoted: serde_json::Value, reply_to: &str, chat: &str| {
+            json!({"reply_to": reply_to, "quoted": quoted, "chat": chat, "to": "1999@c.us",
+                   "sender": {"phone": "1555"}})
+        };
+        let by = |p| quoted_author(&p);
+        // What WhatsApp carried wins; a privacy id is no phone.
+        assert_eq!(
+            by(reply(json!({"from": "1777@c.us"}), "false_x", "1555@c.us")),
+            Some("1777".into())
+        );
+        assert_eq!(
+            by(reply(json!({"from": "123@lid"}), "false_x", "1555@c.us")),
+            None
+        );
+        // Else: our own message, or the one person of a chat.
+        assert_eq!(
+            by(reply(json!(null), "true_1555@c.us_A", "1555@c.us")),
+            Some("1999".into())
+        );
+        assert_eq!(
+            by(reply(json!(null), "false_1555@c.us_A", "1555@c.us")),
+            Some("1555".into())
+        );
+        assert_eq!(by(reply(json!(null), "false_g@g.us_A", "g@g.us")), None);
+        assert_eq!(by(json!({"chat": "1555@c.us"})), None);
+    }
 
     #[test]
     fn session_ids() {

@@ -96,6 +96,19 @@ pub struct Edit {
     pub replaced_at: i64,
 }
 
+/// What a reply carries of the message it quotes (its id is `reply_to`):
+/// WhatsApp sends it with the reply, so it is known even when the quoted
+/// message never reached this session.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Quoted {
+    /// Who wrote it (WhatsApp id), when WhatsApp says.
+    pub from: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Its text, or a media message's caption.
+    pub text: Option<String>,
+}
+
 /// Someone's reaction to a message (one per person; the latest counts).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Reaction {
@@ -267,6 +280,8 @@ pub struct Message {
     pub ack: Ack,
     pub sender: Sender,
     pub reply_to: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quoted: Option<Quoted>,
     pub media: Option<MediaInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<Location>,
@@ -367,6 +382,19 @@ impl Message {
                 name: v["sender"]["name"].as_str().map(String::from),
                 lid: v["sender"]["lid"].as_str().map(String::from),
             },
+            quoted: v
+                .get("quoted")
+                .filter(|_| v.get("reply_to").is_some_and(Value::is_string))
+                .and_then(|q| {
+                    let s = |k: &str| q.get(k).and_then(Value::as_str).map(String::from);
+                    q.is_object().then(|| Quoted {
+                        from: s("from").filter(|x| !x.is_empty()),
+                        kind: s("type")
+                            .filter(|t| TYPES.contains(&t.as_str()))
+                            .unwrap_or_else(|| "other".into()),
+                        text: s("text"),
+                    })
+                }),
             reply_to: s("reply_to"),
             media,
             location,

@@ -14,10 +14,12 @@ pub mod webhook;
 pub use access::{Access, ApiKey, KEY_PREFIX, KeySet, Refusal, Scope};
 pub use delivery::{Delivery, DeliveryStatus};
 pub use event::{Event, EventKind, LoggedEvent};
-pub use ids::{SessionId, Wid, now_ms, parse_phone, phone_or_lid, sender_of, user_of};
+pub use ids::{
+    SessionId, Wid, now_ms, parse_phone, phone_or_lid, quoted_author, sender_of, user_of,
+};
 pub use message::{
-    Ack, Amendment, Choice, Edit, Location, MediaInfo, Menu, MenuKind, Message, Poll, Reaction,
-    Sender, Vote, is_one_emoji,
+    Ack, Amendment, Choice, Edit, Location, MediaInfo, Menu, MenuKind, Message, Poll, Quoted,
+    Reaction, Sender, Vote, is_one_emoji,
 };
 pub use proxy::Proxy;
 pub use session::{Limits, Me, SessionRecord, Status};

@@ -232,6 +232,10 @@ impl World {
                 continue;
             };
             let copy = SbMessage {
+                // Each member's copy quotes what that member has of it.
+                quoted: (msg.reply_to.as_deref())
+                    .and_then(|r| acct.quote(r))
+                    .or_else(|| msg.quoted.clone()),
                 id: format!("false_{gid}_3A{}_{author}@c.us", random_hex(18)),
                 from_me: false,
                 peer: gid.to_string(),

@@ -102,9 +102,13 @@ async fn handle(sb: &Sandbox, conn: u64, v: Value) {
         }
         // A message a send quotes that the page no longer keeps in memory.
         "quoted" => {
-            let held = w
-                .held(conn, v["id"].as_str().unwrap_or(""))
-                .map(|m| json!({"revoked": m.revoked}));
+            let id = v["id"].as_str().unwrap_or("");
+            let held = w.held(conn, id).map(|m| {
+                let quote = w
+                    .conn_phone(conn)
+                    .and_then(|p| w.p.accounts.get(&p)?.quote(id));
+                json!({"revoked": m.revoked, "quote": quote})
+            });
             reply(
                 &w,
                 json!({"t": "result", "req": req, "ok": true, "value": held}),

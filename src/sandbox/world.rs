@@ -114,9 +114,47 @@ pub struct SbMessage {
     pub mentions: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub poll: Option<SbPoll>,
+    /// A reply carries what it quotes, as WhatsApp's does (the quoted
+    /// message's content travels with the reply; the receiver may never
+    /// have seen the original).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quoted: Option<SbQuote>,
     /// A poll's votes: voter phone → chosen option indexes.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub votes: BTreeMap<String, Vec<usize>>,
+}
+
+/// The part of a quoted message a reply carries.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+pub struct SbQuote {
+    /// WhatsApp's type of the quoted message (`chat`, `image`, ...).
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub body: Option<String>,
+    pub caption: Option<String>,
+    /// Who wrote it, as a WhatsApp id (`<phone>@c.us` or `<n>@lid`).
+    pub participant: String,
+}
+
+impl Account {
+    /// What a reply to `id` quotes, from this account's copy of it.
+    pub fn quote(&self, id: &str) -> Option<SbQuote> {
+        let m = self.messages.iter().rev().find(|m| m.id == id)?;
+        let author = match (&m.author, m.from_me) {
+            (_, true) => self.phone.clone(),
+            (Some(a), false) => a.clone(),
+            (None, false) => m.peer.clone(),
+        };
+        Some(SbQuote {
+            kind: m.kind().to_string(),
+            body: m.text.clone(),
+            caption: m.caption.clone(),
+            participant: match author.contains('@') {
+                true => author,
+                false => format!("{author}@c.us"),
+            },
+        })
+    }
 }
 
 impl SbMessage {
@@ -133,6 +171,7 @@ impl SbMessage {
             "location": self.location, "vcards": self.vcards, "ptt": self.ptt,
             "revoked": self.revoked, "edited": !self.edits.is_empty(),
             "author": self.author, "mentions": self.mentions, "poll": self.poll,
+            "quoted": self.quoted,
         })
     }
 
@@ -597,6 +636,7 @@ impl World {
         };
         let now = self.now_s();
         let acct = self.p.accounts.get_mut(to)?;
+        msg.quoted = msg.reply_to.as_deref().and_then(|r| acct.quote(r));
         let chat = if peer.contains('@') {
             peer.clone()
         } else {
@@ -948,6 +988,11 @@ impl World {
                 .unwrap_or_default(),
             ..Default::default()
         };
+        let quoted = msg
+            .reply_to
+            .as_deref()
+            .and_then(|r| self.p.accounts.get(&phone)?.quote(r));
+        let msg = SbMessage { quoted, ..msg };
         let wire = msg.wire();
         if group {
             self.group_fanout(&peer, &phone, &msg)?;

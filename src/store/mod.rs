@@ -1573,6 +1573,7 @@ mod tests {
                 lid: None,
             },
             reply_to: None,
+            quoted: None,
             media: None,
             location: None,
             choice: None,

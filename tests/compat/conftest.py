@@ -127,10 +127,12 @@ class Daemon:
         assert r.status_code == 200, r.text
         return r
 
-    def inbound(self, frm, text, name="Alice", to=ACCOUNT, media=None):
+    def inbound(self, frm, text, name="Alice", to=ACCOUNT, media=None, reply_to=None):
         body = {"from": frm, "to": to, "text": text, "name": name}
         if media:
             body["media"] = media
+        if reply_to:
+            body["reply_to"] = reply_to
         r = httpx.post(self.sandbox + "/_sandbox/messages", json=body, timeout=10)
         assert r.status_code == 201, r.text
         return r.json()["id"]

@@ -68,6 +68,14 @@ def test_handshake_then_signed_inbound_messages(daemon, receiver, backend):
     # The handshake came first and passed; nothing was rejected.
     gets = receiver.gets("/cloud")
     assert gets and "hub.mode=subscribe" in gets[0]["query"] and "hub.verify_token=vt" in gets[0]["query"]
+    # A reply names the message it answers and who wrote it: the contact
+    # quoting their own message, then ours.
+    again = daemon.inbound(CONTACT, "as I said", reply_to=mid)
+    r = eventually("the reply at pywa", lambda: [x for x in backend.messages if x.id == again])[0]
+    assert (r.reply_to_message.id, r.reply_to_message.from_user_id) == (mid, CONTACT)
+    ours = daemon.inbound(CONTACT, "thanks", reply_to=sent.id)
+    r = eventually("the answer to ours at pywa", lambda: [x for x in backend.messages if x.id == ours])[0]
+    assert (r.reply_to_message.id, r.reply_to_message.from_user_id) == (sent.id, ACCOUNT)
     assert not backend.rejected
 
 

@@ -179,6 +179,10 @@ def test_open_wa_webhooks_are_signed_and_shaped_like_open_wa(daemon, backend, re
                                                      and json.loads(x["body"])["data"]["id"] == rid])[0]
     assert d["mentionedJidList"] == ["15557770009@c.us"]
     assert d["quotedMsgObj"]["id"] == mid and d["isQuotedMsgAvailable"] is True
+    # What the reply carries of the message it quotes, as open-wa hands it on.
+    q = d["quotedMsgObj"]
+    assert (q["body"], q["type"], q["fromMe"], q["sender"]["id"]) == ("open-wa shape", "chat", False, CONTACT + "@c.us"), q
+    assert (d["quotedMsg"]["body"], d["quotedMsg"]["type"]) == ("open-wa shape", "chat")
 
     sent = easy(backend, "/shop1/sendText", [CONTACT, "ack me"]).json()["response"]
     acks = eventually("onAck delivered", lambda: [json.loads(r["body"]) for r in receiver.raw("/openwa")

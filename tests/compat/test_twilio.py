@@ -141,7 +141,14 @@ def test_inbound_webhooks_validate_and_twiml_answers_go_back(shop, receiver):
     # The reply is a message like any other: the SDK can fetch it by its sid.
     reply_id = next(x["id"] for x in daemon.sent() if x["text"] == "1. pizza 2. pasta")
     listed = client(daemon).messages.list(to=f"whatsapp:+{CONTACT}", limit=20)
-    assert any(x.body == "1. pizza 2. pasta" for x in listed), reply_id
+    menu_sid = next(x.sid for x in listed if x.body == "1. pizza 2. pasta")
+    # The contact answers the menu by quoting it: Twilio names the message
+    # answered and who sent it.
+    daemon.inbound(CONTACT, "2", reply_to=reply_id)
+    req = eventually("the quoting webhook", lambda: [r for r in receiver.raw("/twilio/in") if form(r).get("Body") == "2"])[0]
+    f = form(req)
+    assert signed(receiver, req)
+    assert (f["OriginalRepliedMessageSid"], f["OriginalRepliedMessageSender"]) == (menu_sid, f"whatsapp:+{ACCOUNT}"), f
 
     daemon.inbound(CONTACT, "photo")
     eventually("the media reply", lambda: any(x["caption"] == "here it is" and x["media"] for x in daemon.sent()))

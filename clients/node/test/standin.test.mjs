@@ -105,3 +105,23 @@ test('a quote whatsapp-web.js would leave out is left out: deleted for everyone,
   await assert.rejects(() => c.sendMessage('nobody', 'x', { sendSeen: false }), /field 'to'/);
   assert.equal(d.seen.sends.length, n + 3);
 });
+
+test("getQuotedMessage() answers from what the reply carries when the daemon has no copy of the quoted message", async (t) => {
+  const reply = {
+    id: 'false_2@c.us_R', chat: '2@c.us', from: '2@c.us', to: '1@c.us', from_me: false, type: 'image', text: null,
+    caption: 'the blue one?', timestamp: 5, ack: 'delivered', sender: { phone: '2', name: 'Dora' },
+    reply_to: 'true_2@c.us_OLD', quoted: { from: '1@c.us', type: 'text', text: 'we have red and blue' }, media: null,
+  };
+  const d = await standIn({
+    stream: (req, res, n) => {
+      if (n === 1) res.write(`id: 1\nevent: message\ndata: ${JSON.stringify({ id: 'evt_1', event: 'message', session: 's', timestamp: Date.now(), payload: reply })}\n\n`);
+    },
+  });
+  const c = client(t, d);
+  const got = new Promise((r) => c.on('message', r));
+  await c.initialize();
+  const msg = await got;
+  assert.equal(msg.hasQuotedMsg, true);
+  const q = await msg.getQuotedMessage();
+  assert.deepEqual([q.id._serialized, q.fromMe, q.type, q.body], ['true_2@c.us_OLD', true, 'chat', 'we have red and blue']);
+});

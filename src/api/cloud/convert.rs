@@ -742,7 +742,9 @@ pub fn inbound(session: &SessionId, p: &Value, users: &UserIds) -> Value {
         .as_str()
         .or(p["choice"]["menu_message"].as_str());
     if let Some(r) = answers {
-        m["context"] = json!({"from": me, "id": r});
+        // `from`: who wrote the message answered (a menu is ours).
+        let by = crate::domain::quoted_author(p).unwrap_or_else(|| me.clone());
+        m["context"] = json!({"from": by, "id": r});
     }
     let contact = json!({"profile": {"name": p["sender"]["name"].as_str().unwrap_or(&phone)},
                          "wa_id": phone, "user_id": users.user_id(session, &phone)});

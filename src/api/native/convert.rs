@@ -159,6 +159,9 @@ fn retype(v: &mut Value) {
         Some("contact" | "poll") => v["type"] = json!("other"),
         _ => {}
     }
+    if let Some(q) = v.get_mut("quoted").filter(|q| q.is_object()) {
+        retype(q);
+    }
 }
 
 /// An event as native subscribers and the stream get it: its messages

@@ -322,9 +322,8 @@ pub fn message(p: &Value, base: &str) -> Value {
         "caption": s("caption"),
         "mimetype": p["media"]["mimetype"],
         "filename": p["media"]["filename"],
-        // What the webhook knows of the quoted message is its id.
-        "quotedMsg": s("reply_to").map(|r| json!({"id": r})),
-        "quotedMsgObj": s("reply_to").map(|r| json!({"id": r})),
+        "quotedMsg": s("reply_to").map(|r| quoted_raw(r, &p["quoted"])),
+        "quotedMsgObj": s("reply_to").map(|r| quoted_message(r, &p["quoted"], chat)),
         "isQuotedMsgAvailable": s("reply_to").is_some(),
         // The chat as open-wa serializes it with each message; a group's
         // subject is not in the message: its id stands in.
@@ -365,6 +364,39 @@ pub fn message(p: &Value, base: &str) -> Value {
     }
     if p["revoked"] == true {
         m["type"] = json!("revoked");
+    }
+    m
+}
+
+/// A reply's `quotedMsg`: what WhatsApp carries of the quoted message
+/// (its type and body). Only the id for a reply stored before wabridge kept
+/// the rest.
+fn quoted_raw(id: &str, q: &Value) -> Value {
+    let mut raw = json!({"id": id});
+    if let Some(kind) = q["type"].as_str() {
+        raw["type"] = json!(message_type(kind));
+        raw["body"] = json!(q["text"].as_str().unwrap_or(""));
+    }
+    raw
+}
+
+/// A reply's `quotedMsgObj`: the quoted message as a Message, from what the
+/// reply carries of it (the quoted message itself may never have reached
+/// this session).
+fn quoted_message(id: &str, q: &Value, chat: &str) -> Value {
+    let mut m = quoted_raw(id, q);
+    let from_me = id.starts_with("true_");
+    let is_group = chat.ends_with("@g.us");
+    m["fromMe"] = json!(from_me);
+    m["chatId"] = json!(chat);
+    m["isGroupMsg"] = json!(is_group);
+    if let Some(body) = m.get("body").cloned() {
+        m["content"] = body;
+    }
+    if let Some(author) = q["from"].as_str() {
+        m["sender"] = contact(author, None, from_me);
+        m["author"] = if is_group { json!(author) } else { Value::Null };
+        m["from"] = json!(if is_group { chat } else { author });
     }
     m
 }

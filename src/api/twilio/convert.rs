@@ -384,6 +384,7 @@ pub fn just_sent(
             lid: None,
         },
         reply_to: None,
+        quoted: None,
         media: media.then(|| crate::domain::MediaInfo {
             mimetype: None,
             filename: None,
@@ -602,6 +603,9 @@ pub fn inbound_form(session: &SessionId, p: &Value, public_url: &str) -> Vec<(St
     }
     if let Some(r) = p["reply_to"].as_str() {
         f.push(("OriginalRepliedMessageSid".into(), sid_for(session, r)));
+        if let Some(by) = crate::domain::quoted_author(p) {
+            f.push(("OriginalRepliedMessageSender".into(), address(&by)));
+        }
     }
     f
 }

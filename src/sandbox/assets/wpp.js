@@ -168,6 +168,9 @@
       size: w.media ? w.media.size : undefined,
       quotedStanzaID: w.reply_to ? w.reply_to.split('_').slice(2).join('_') : undefined,
       quotedMsgId: w.reply_to || undefined,
+      // What the reply carries of the message it quotes.
+      quotedMsg: w.quoted ? { type: w.quoted.type, body: w.quoted.body || undefined, caption: w.quoted.caption || undefined } : undefined,
+      quotedParticipant: w.quoted ? wid(w.quoted.participant) : undefined,
       author: w.author ? wid(w.author) : undefined,
       mentionedJidList: (w.mentions || []).map(wid),
     };
@@ -484,14 +487,20 @@
   // The message a send quotes, as wa-js looks it up (getMessageById: in
   // memory, else loaded back): one this account does not have is
   // msg_not_found, a deleted one cannot be replied to (canReplyMsg).
+  // Returns the id and what the reply carries of it.
   async function quotedId(q) {
-    if (!q) return null;
+    if (!q) return {};
     const id = typeof q === 'string' ? q : q._serialized || q.id._serialized;
     const m = byId.get(id);
-    const held = m ? { revoked: m.type === 'revoked' } : await call('quoted', { id });
+    const held = m ? { revoked: m.type === 'revoked', quote: quoteOf(m) } : await call('quoted', { id });
     if (!held) throw wppError('msg_not_found', 'Message ' + id + ' not found');
     if (held.revoked) throw wppError('quoted_msg_can_not_reply', 'QuotedMsg can not reply');
-    return id;
+    return { id, quote: held.quote };
+  }
+
+  function quoteOf(m) {
+    const author = m.id.fromMe ? wid(creds ? creds.phone : '') : m.author || m.from;
+    return { type: m.type, body: m.type === 'chat' ? m.body : null, caption: m.caption || null, participant: author._serialized };
   }
 
   function ownKey(messageId, to) {
@@ -530,7 +539,7 @@
       if (chat) chat.unreadCount = 0;
     }
     const mentions = options && options.mentionedList ? ids(options.mentionedList) : [];
-    const req = Object.assign({ id, to, mentions, t: unixTime(), reply_to: quoted }, fields);
+    const req = Object.assign({ id, to, mentions, t: unixTime(), reply_to: quoted.id || null, quoted: quoted.quote || null }, fields);
     const local = localMsg(req);
     if (store(local)) emit('chat.new_message', local);
     await settled(local, confirmed(req));
