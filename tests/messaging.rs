@@ -611,6 +611,35 @@ async fn inbound_media_is_kept_and_served_and_sse_streams_events() {
             .unwrap()
     );
     assert_eq!(m["media"]["size"], 16);
+
+    // Media not kept on disk (what we sent, or what the page could not hand
+    // over when it came) is fetched from the page when asked for.
+    let (code, sent) = d
+        .call(
+            "POST",
+            "/api/sessions/shop/messages",
+            Some(json!({"to": "15551230000", "media": {"data": "R0lGODdhAQABAAAAACwAAAAAAQABAAA=", "mimetype": "image/gif"}})),
+        )
+        .await;
+    assert_eq!(code, 201, "{sent}");
+    let ours = d.wait_message("shop", sent["id"].as_str().unwrap()).await;
+    let resp = http()
+        .get(format!(
+            "{}{}",
+            d.url,
+            ours["media"]["url"].as_str().unwrap()
+        ))
+        .header("X-Api-Key", KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.bytes().await.unwrap().to_vec(),
+        base64::engine::general_purpose::STANDARD
+            .decode("R0lGODdhAQABAAAAACwAAAAAAQABAAA=")
+            .unwrap()
+    );
 }
 
 /// What waits for a receiver goes out as its webhook is at each attempt:

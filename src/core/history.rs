@@ -100,13 +100,23 @@ impl Core {
             code: "no_media",
             message: format!("message {msg_id} has no media"),
         })?;
-        let path = self.manager.env().media_path(session, msg_id);
-        let bytes = tokio::fs::read(&path)
-            .await
-            .map_err(|_| CoreError::NotFound {
-                code: "media_unavailable",
-                message: format!("the media of {msg_id} was not kept"),
-            })?;
+        let env = self.manager.env();
+        let bytes = match tokio::fs::read(env.media_path(session, msg_id)).await {
+            Ok(bytes) => bytes,
+            // Not kept when it came (the page could not hand it over then,
+            // or it was sent, not received): WhatsApp still has it.
+            Err(_) => {
+                let bridge = self.manager.bridge(session).await?;
+                env.keep_media(&bridge, session, msg_id)
+                    .await
+                    .map_err(|e| CoreError::NotFound {
+                        code: "media_unavailable",
+                        message: format!(
+                            "the media of {msg_id} is not kept and the page could not give it: {e}"
+                        ),
+                    })?
+            }
+        };
         Ok((info, bytes))
     }
 

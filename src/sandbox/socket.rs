@@ -114,6 +114,15 @@ async fn handle(sb: &Sandbox, conn: u64, v: Value) {
                 json!({"t": "result", "req": req, "ok": true, "value": held}),
             );
         }
+        "message" => {
+            let held = w
+                .held(conn, v["id"].as_str().unwrap_or(""))
+                .map(|m| m.wire());
+            reply(
+                &w,
+                json!({"t": "result", "req": req, "ok": true, "value": held}),
+            );
+        }
         "read" => {
             w.mark_read(conn, v["chat"].as_str().unwrap_or(""));
             reply(

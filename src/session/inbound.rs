@@ -3,13 +3,13 @@
 //! the catch-up that closes the gap a crash leaves between the page seeing a
 //! message and the store keeping it.
 
-use super::SessionEnv;
-use super::bridge::{Bridge, BridgeEvent};
-use super::browser;
+use super::bridge::{Bridge, BridgeEvent, CallError};
+use super::{MediaError, SessionEnv};
 use crate::domain::{Ack, Amendment, Message, Reaction, SessionId, Vote, message, now_ms};
 use crate::store::Op;
 use serde_json::Value;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// How far before the newest stored message a catch-up looks: covers
 /// messages whose timestamp (the sender's clock) is older than one already
@@ -57,7 +57,12 @@ pub struct Inbound {
     /// health tick. Catch-up finds messages again, but not acks, edits,
     /// reactions, deletes or votes: those are kept here until stored.
     unstored: Vec<Op>,
+    /// A media download timed out: none is tried before this.
+    downloads_paused_until: Option<Instant>,
 }
+
+/// How long inbound media is not fetched after a download timed out.
+const DOWNLOAD_PAUSE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Changes kept for a store that refuses them, at most; beyond it the
 /// newest are dropped (and counted in the log).
@@ -73,6 +78,7 @@ impl Inbound {
             catch_up_since: 0,
             owes_catch_up: false,
             unstored: Vec::new(),
+            downloads_paused_until: None,
         }
     }
 
@@ -92,7 +98,7 @@ impl Inbound {
 
     /// Turns a message, ack or revoke into store changes. False for any
     /// other event (the driver's business).
-    pub async fn take(&self, bridge: &Bridge, ev: &BridgeEvent, ops: &mut Vec<Op>) -> bool {
+    pub async fn take(&mut self, bridge: &Bridge, ev: &BridgeEvent, ops: &mut Vec<Op>) -> bool {
         match ev {
             BridgeEvent::Message { msg } => self.message_op(bridge, msg, ops).await,
             BridgeEvent::Ack { ack, chat, ids } => {
@@ -286,7 +292,7 @@ impl Inbound {
 
     /// A message from the page becomes a stored message and its events;
     /// inbound media is fetched from the page and kept on disk first.
-    async fn message_op(&self, bridge: &Bridge, raw: &Value, ops: &mut Vec<Op>) {
+    async fn message_op(&mut self, bridge: &Bridge, raw: &Value, ops: &mut Vec<Op>) {
         let Some(mut msg) = Message::from_bridge(&self.id, raw) else {
             tracing::debug!(session = %self.id, "ignoring a message without id or chat");
             return;
@@ -316,36 +322,32 @@ impl Inbound {
     }
 
     /// Keeps an inbound message's media on disk: its size and SHA-256.
-    async fn download_media(&self, bridge: &Bridge, id: &str) -> Result<(u64, String), String> {
-        use base64::Engine as _;
+    async fn download_media(&mut self, bridge: &Bridge, id: &str) -> Result<(u64, String), String> {
         use sha2::{Digest, Sha256};
-        let hex = |b: &[u8]| {
-            Sha256::digest(b)
-                .iter()
-                .map(|x| format!("{x:02x}"))
-                .collect::<String>()
+        if self
+            .downloads_paused_until
+            .is_some_and(|t| Instant::now() < t)
+        {
+            return Err("the page stopped answering: fetched when asked for".into());
+        }
+        let bytes = match self.env.keep_media(bridge, &self.id, id).await {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                // A page that does not answer would hold every message of
+                // a batch for a page timeout each: the rest wait for a
+                // client to ask (the API fetches media not kept), while
+                // the health check decides about the page.
+                if matches!(e, MediaError::Page(CallError::Timeout(_))) {
+                    self.downloads_paused_until = Some(Instant::now() + DOWNLOAD_PAUSE);
+                }
+                return Err(e.to_string());
+            }
         };
-        let path = self.env.media_path(&self.id, id);
-        if let Ok(bytes) = tokio::fs::read(&path).await {
-            return Ok((bytes.len() as u64, hex(&bytes)));
-        }
-        let b64 = bridge.download_media(id).await.map_err(|e| e.to_string())?;
-        if b64.len() / 4 * 3 > super::MAX_MEDIA {
-            return Err(format!("larger than {} MB", super::MAX_MEDIA >> 20));
-        }
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .map_err(|e| format!("bad base64 from the page: {e}"))?;
-        let dir = path.parent().expect("media dir");
-        browser::ensure_private_dir(dir).map_err(|e| e.to_string())?;
-        let tmp = path.with_extension("part");
-        tokio::fs::write(&tmp, &bytes)
-            .await
-            .map_err(|e| e.to_string())?;
-        tokio::fs::rename(&tmp, &path)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok((bytes.len() as u64, hex(&bytes)))
+        let hex: String = Sha256::digest(&bytes)
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect();
+        Ok((bytes.len() as u64, hex))
     }
 
     /// Durable before anything else sees it.
@@ -469,7 +471,7 @@ impl Inbound {
     /// After every (re)connect: what the page holds since this life's
     /// watermark; duplicates are dropped by id.
     /// Returns false if it must be tried again.
-    async fn catch_up(&self, bridge: &Bridge) -> bool {
+    async fn catch_up(&mut self, bridge: &Bridge) -> bool {
         let states_since = self.catch_up_since - CATCH_UP_STATES_S;
         match bridge
             .recent(self.catch_up_since, CATCH_UP_PER_CHAT, states_since)

@@ -27,6 +27,15 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+/// Why a message's media could not be kept.
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error(transparent)]
+    Page(#[from] CallError),
+    #[error("{0}")]
+    Other(String),
+}
+
 /// A session's state as its driver sees it now.
 #[derive(Clone, Debug)]
 pub struct LiveState {
@@ -141,6 +150,45 @@ impl SessionEnv {
         let h = Sha256::digest(msg_id.as_bytes());
         let name: String = h[..16].iter().map(|b| format!("{b:02x}")).collect();
         self.session_dir(id).join("media").join(name)
+    }
+
+    /// A message's media as kept on disk; fetched from the page first when
+    /// it is not (as whatsapp-web.js's `downloadMedia` does: WhatsApp Web
+    /// loads the message back and downloads its media again).
+    pub async fn keep_media(
+        &self,
+        bridge: &Bridge,
+        id: &SessionId,
+        msg_id: &str,
+    ) -> Result<Vec<u8>, MediaError> {
+        use base64::Engine as _;
+        let path = self.media_path(id, msg_id);
+        if let Ok(bytes) = tokio::fs::read(&path).await {
+            return Ok(bytes);
+        }
+        let b64 = bridge.download_media(msg_id).await?;
+        if b64.len() / 4 * 3 > MAX_MEDIA {
+            return Err(MediaError::Other(format!(
+                "larger than {} MB",
+                MAX_MEDIA >> 20
+            )));
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|e| MediaError::Other(format!("bad base64 from the page: {e}")))?;
+        let dir = path.parent().expect("media dir");
+        browser::ensure_private_dir(dir).map_err(|e| MediaError::Other(e.to_string()))?;
+        // Its own name: two fetches of the same media may overlap.
+        let tmp = path.with_extension(format!("part-{}", ulid::Ulid::new()));
+        let written = async {
+            tokio::fs::write(&tmp, &bytes).await?;
+            tokio::fs::rename(&tmp, &path).await
+        };
+        if let Err(e) = written.await {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(MediaError::Other(e.to_string()));
+        }
+        Ok(bytes)
     }
 
     /// wa-js's source, read once.

@@ -412,12 +412,20 @@ test('media: a sent Message has its type and gives its media back; gone media is
   const file = path.join(dir, 'data', 'sessions', 'media', 'media', name);
   assert.ok(fs.existsSync(file));
   fs.rmSync(file);
-  assert.equal(await msg.downloadMedia(), undefined, 'the daemon no longer has it');
+  // No longer on disk: fetched from WhatsApp again, as whatsapp-web.js does.
+  assert.equal((await msg.downloadMedia()).data, PNG.toString('base64'));
+  assert.ok(fs.existsSync(file), 'kept again');
 
   const reply = await msg.reply('nice');
   assert.equal(reply.hasQuotedMsg, true);
   const quoted = await (await c.getMessageById(reply.id._serialized)).getQuotedMessage();
   assert.equal(quoted.id._serialized, id);
+
+  // Deleted for everyone, and not on disk: WhatsApp gives it no more.
+  await sb(`/_sandbox/messages/${encodeURIComponent(id)}/revoke`, {});
+  await eventually('the delete', async () => (await c.getMessageById(id)).type === 'revoked');
+  fs.rmSync(file);
+  assert.equal(await msg.downloadMedia(), undefined, 'gone for good');
 
   // sendSeen: whatsapp-web.js marks the chat read before sending, unless told not to.
   const unread = (await inbound('15551234568', me, 'read me?')).id;

@@ -777,8 +777,10 @@
         return msgs.map((m) => m.serialize());
       },
       async downloadMedia(id) {
-        const m = byId.get(id);
-        if (!m || !m.__media) throw new Error('message has no media: ' + id);
+        // Not in memory (the page let it go): WhatsApp Web loads it back
+        // and downloads its media again.
+        const m = byId.get(id) || await call('message', { id }).then((w) => w && toMsg(w));
+        if (!m || !m.__media || m.type === 'revoked') throw new Error('message has no media: ' + id);
         const bin = window.atob(m.__media.data);
         const bytes = new Uint8Array(bin.length);
         for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
