@@ -1407,6 +1407,18 @@ async fn replies_carry_what_they_quote() {
         quoted_of("message.any", reply.clone()).await,
         json!({"from": format!("{CONTACT}@c.us"), "type": "image", "text": "this one"})
     );
+    // A quote of a message this account never had (written before it was
+    // linked): WhatsApp carries it with the reply, thumbnail and all.
+    let older = inbound(
+        &sb,
+        json!({"text": "still on?", "reply_to": format!("false_{CONTACT}@c.us_3AOLDER"),
+               "quoted": {"type": "image", "body": "/9j/4AAQ", "caption": "last year's", "from": CONTACT}}),
+    )
+    .await;
+    assert_eq!(
+        quoted_of("message", older).await,
+        json!({"from": format!("{CONTACT}@c.us"), "type": "image", "text": "last year's"})
+    );
     // A message that quotes nothing says so by leaving the field out.
     assert!(stored(&d, &ours).await.get("quoted").is_none());
 }

@@ -711,7 +711,7 @@ class Message {
     const id = this._data.reply_to;
     const author = q.from || '';
     return new Message(this.client, {
-      id, chat: this._data.chat, from_me: id.startsWith('true_'), type: q.type,
+      id, chat: this._data.chat, from_me: id.startsWith('true_'), type: q.type, voice: q.voice,
       text: q.type === 'text' ? q.text : null, caption: q.type === 'text' ? null : q.text,
       sender: { phone: author.endsWith('@c.us') ? author.split('@')[0] : null, lid: author.endsWith('@lid') ? author : null },
     });

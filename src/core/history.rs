@@ -106,15 +106,15 @@ impl Core {
             // Not kept when it came (the page could not hand it over then,
             // or it was sent, not received): WhatsApp still has it.
             Err(_) => {
-                let bridge = self.manager.bridge(session).await?;
+                let bridge = self.manager.bridge(session).await.map_err(|e| {
+                    CoreError::Unavailable(format!(
+                        "the media of {msg_id} is not kept here and is fetched from WhatsApp Web, which this session cannot reach now: {}",
+                        CoreError::from(e)
+                    ))
+                })?;
                 env.keep_media(&bridge, session, msg_id)
                     .await
-                    .map_err(|e| CoreError::NotFound {
-                        code: "media_unavailable",
-                        message: format!(
-                            "the media of {msg_id} is not kept and the page could not give it: {e}"
-                        ),
-                    })?
+                    .map_err(|e| media_failure(msg_id, e))?
             }
         };
         Ok((info, bytes))
@@ -269,5 +269,23 @@ impl Core {
             let _ = stopping.wait_for(|s| *s).await;
         };
         Ok(head.chain(body).take_until(stopped))
+    }
+}
+
+/// A media the page could not give: WhatsApp has it no more (404), or the
+/// page could not be asked now (503).
+fn media_failure(msg_id: &str, e: crate::session::MediaError) -> CoreError {
+    use crate::session::{CallError, MediaError};
+    match e {
+        MediaError::Page(CallError::Timeout(_) | CallError::Browser(_)) => CoreError::Unavailable(
+            format!("the media of {msg_id} could not be fetched from WhatsApp Web now: {e}"),
+        ),
+        MediaError::Garbled(_) => CoreError::WhatsApp(format!("the media of {msg_id}: {e}")),
+        _ => CoreError::NotFound {
+            code: "media_unavailable",
+            message: format!(
+                "the media of {msg_id} is not kept and WhatsApp Web could not give it: {e}"
+            ),
+        },
     }
 }

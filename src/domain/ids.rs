@@ -137,20 +137,23 @@ pub fn sender_of(payload: &serde_json::Value) -> String {
         .to_string()
 }
 
-/// Who wrote the message a reply quotes, by phone (digits), as far as the
-/// reply tells: what WhatsApp carried with it, else this account for its
-/// own message, else, in a chat with one person, that person. None when
-/// only a privacy id or nothing is known.
+/// Who wrote the message a reply quotes, by `phone_or_lid`, as far as the
+/// reply tells: this account for its own message; else who WhatsApp says
+/// wrote it (by phone when that is the reply's own sender, known by
+/// phone); else, in a chat with one person, that person.
 pub fn quoted_author(payload: &serde_json::Value) -> Option<String> {
     let quoted = payload["reply_to"].as_str()?;
     let chat = payload["chat"].as_str().unwrap_or("");
+    let sender = &payload["sender"];
+    if quoted.starts_with("true_") {
+        return Some(user_of(payload["to"].as_str()?).to_string()).filter(|u| !u.is_empty());
+    }
     match payload["quoted"]["from"].as_str() {
-        Some(w) if w.ends_with("@c.us") => Some(user_of(w).to_string()),
-        Some(_) => None,
-        None if quoted.starts_with("true_") => {
-            Some(user_of(payload["to"].as_str()?).to_string()).filter(|u| !u.is_empty())
+        Some(w) if sender["lid"].as_str() == Some(w) && sender["phone"].is_string() => {
+            sender["phone"].as_str().map(String::from)
         }
-        None if chat.ends_with("@c.us") => payload["sender"]["phone"].as_str().map(String::from),
+        Some(w) => Some(phone_or_lid(w).to_string()),
+        None if chat.ends_with("@c.us") => sender["phone"].as_str().map(String::from),
         None => None,
     }
 }
@@ -195,20 +198,27 @@ mod tests {
                    "sender": {"phone": "1555"}})
         };
         let by = |p| quoted_author(&p);
-        // What WhatsApp carried wins; a privacy id is no phone.
+        // Our own message is ours, whatever id WhatsApp gave its author.
+        for quoted in [json!({"from": "88@lid"}), json!(null)] {
+            assert_eq!(
+                by(reply(quoted, "true_1555@c.us_A", "1555@c.us")),
+                Some("1999".into())
+            );
+        }
+        // Else what WhatsApp carried: a privacy id stays one, unless it is
+        // the reply's own sender, known by phone.
         assert_eq!(
             by(reply(json!({"from": "1777@c.us"}), "false_x", "1555@c.us")),
             Some("1777".into())
         );
         assert_eq!(
             by(reply(json!({"from": "123@lid"}), "false_x", "1555@c.us")),
-            None
+            Some("123@lid".into())
         );
-        // Else: our own message, or the one person of a chat.
-        assert_eq!(
-            by(reply(json!(null), "true_1555@c.us_A", "1555@c.us")),
-            Some("1999".into())
-        );
+        let mut own = reply(json!({"from": "123@lid"}), "false_x", "1555@c.us");
+        own["sender"]["lid"] = json!("123@lid");
+        assert_eq!(by(own), Some("1555".into()));
+        // Else the one person of a chat.
         assert_eq!(
             by(reply(json!(null), "false_1555@c.us_A", "1555@c.us")),
             Some("1555".into())

@@ -243,10 +243,31 @@ async fn inbound(State(sb): State<Sandbox>, raw: Bytes) -> Res {
     };
     // A reply to one of the account's messages, and people mentioned.
     let reply_to = opt_str(&v, "reply_to")?;
+    // What the reply carries of the message it quotes, when the account
+    // never had that message (else it is taken from the account's copy).
+    let quoted = match v.get("quoted") {
+        None | Some(Value::Null) => None,
+        Some(q) => {
+            if reply_to.is_none() {
+                return Err(invalid("quoted", "needs 'reply_to'"));
+            }
+            let author = q["from"]
+                .as_str()
+                .and_then(|p| crate::domain::parse_phone(p).ok())
+                .ok_or_else(|| invalid("quoted.from", "must be a phone number"))?;
+            Some(super::world::SbQuote {
+                kind: q["type"].as_str().unwrap_or("chat").to_string(),
+                body: q["body"].as_str().map(String::from),
+                caption: q["caption"].as_str().map(String::from),
+                participant: format!("{author}@c.us"),
+            })
+        }
+    };
     let mentions = phones(&v, "mentions")?;
     let msg = SbMessage {
         timestamp: written_at,
         reply_to,
+        quoted,
         mentions,
         peer_name: name,
         text,

@@ -124,6 +124,9 @@ pub struct SbMessage {
     pub votes: BTreeMap<String, Vec<usize>>,
 }
 
+/// What stands for a media message's thumbnail (a JPEG's base64 start).
+pub const THUMBNAIL: &str = "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAgGBgcGBQgHBwcJCQgKDBQNDAsLDBkSEw8U";
+
 /// The part of a quoted message a reply carries.
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
 pub struct SbQuote {
@@ -147,7 +150,11 @@ impl Account {
         };
         Some(SbQuote {
             kind: m.kind().to_string(),
-            body: m.text.clone(),
+            // WhatsApp Web's body of a media message is its thumbnail.
+            body: match m.media {
+                Some(_) => Some(THUMBNAIL.to_string()),
+                None => m.text.clone(),
+            },
             caption: m.caption.clone(),
             participant: match author.contains('@') {
                 true => author,
@@ -636,7 +643,9 @@ impl World {
         };
         let now = self.now_s();
         let acct = self.p.accounts.get_mut(to)?;
-        msg.quoted = msg.reply_to.as_deref().and_then(|r| acct.quote(r));
+        if msg.quoted.is_none() {
+            msg.quoted = msg.reply_to.as_deref().and_then(|r| acct.quote(r));
+        }
         let chat = if peer.contains('@') {
             peer.clone()
         } else {

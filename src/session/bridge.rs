@@ -250,6 +250,16 @@ impl Bridge {
     }
 
     async fn call<T: DeserializeOwned>(&self, func: &str, args: &[Value]) -> Result<T, CallError> {
+        self.call_within(self.timeout, func, args).await
+    }
+
+    /// A call counted among the API's calls in flight, bounded by `timeout`.
+    async fn call_within<T: DeserializeOwned>(
+        &self,
+        timeout: Duration,
+        func: &str,
+        args: &[Value],
+    ) -> Result<T, CallError> {
         struct InFlight<'a>(Option<&'a AtomicUsize>);
         impl Drop for InFlight<'_> {
             fn drop(&mut self) {
@@ -263,7 +273,7 @@ impl Bridge {
             c.fetch_add(1, Ordering::SeqCst);
         }
         let _in_flight = InFlight(counter);
-        call(&self.page, self.timeout, func, args).await
+        call(&self.page, timeout, func, args).await
     }
 
     /// Every send names the id WhatsApp gives the message (`id`, from
@@ -498,9 +508,11 @@ impl Bridge {
         self.call("trimMessages", &[json!(before)]).await
     }
 
-    /// An inbound message's media, base64.
+    /// A message's media, base64. A download from WhatsApp's servers may
+    /// take longer than a call into the page: thrice the bound, as `recent`.
     pub async fn download_media(&self, id: &str) -> Result<String, CallError> {
-        self.call("downloadMedia", &[json!(id)]).await
+        self.call_within(self.timeout * 3, "downloadMedia", &[json!(id)])
+            .await
     }
 
     pub async fn logout(&self) -> Result<bool, CallError> {

@@ -84,6 +84,8 @@ impl Inbound {
 
     /// A new browser life begins: fix its catch-up watermark.
     pub fn begin_life(&mut self) {
+        // A new page: its downloads may answer again.
+        self.downloads_paused_until = None;
         let newest = self.env.store.last_message_ts(&self.id).ok().flatten();
         let fresh = catch_up_since(newest, now_ms() / 1000);
         self.catch_up_since = if self.owes_catch_up {

@@ -27,13 +27,26 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-/// Why a message's media could not be kept.
+/// Why a message's media could not be had.
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
     #[error(transparent)]
     Page(#[from] CallError),
-    #[error("{0}")]
-    Other(String),
+    #[error("larger than {} MB", MAX_MEDIA >> 20)]
+    TooLarge,
+    #[error("bad base64 from the page: {0}")]
+    Garbled(String),
+}
+
+/// Media fetched from pages at once, at most (all sessions).
+const MEDIA_FETCHES: usize = 4;
+
+/// Which of `SessionEnv::media_locks` a media file takes.
+fn stripe(path: &std::path::Path) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    path.hash(&mut h);
+    (h.finish() % 16) as usize
 }
 
 /// A session's state as its driver sees it now.
@@ -127,6 +140,8 @@ pub struct SessionEnv {
     pub records: Records,
     pub store: Store,
     wajs: OnceLock<Arc<String>>,
+    media_fetches: tokio::sync::Semaphore,
+    media_locks: [tokio::sync::Mutex<()>; 16],
 }
 
 impl SessionEnv {
@@ -137,6 +152,8 @@ impl SessionEnv {
             records: Records::new(store.clone()),
             store,
             wajs: OnceLock::new(),
+            media_fetches: tokio::sync::Semaphore::new(MEDIA_FETCHES),
+            media_locks: Default::default(),
         }
     }
 
@@ -154,7 +171,8 @@ impl SessionEnv {
 
     /// A message's media as kept on disk; fetched from the page first when
     /// it is not (as whatsapp-web.js's `downloadMedia` does: WhatsApp Web
-    /// loads the message back and downloads its media again).
+    /// loads the message back and downloads its media again), and kept when
+    /// the disk has room for it.
     pub async fn keep_media(
         &self,
         bridge: &Bridge,
@@ -166,27 +184,35 @@ impl SessionEnv {
         if let Ok(bytes) = tokio::fs::read(&path).await {
             return Ok(bytes);
         }
+        // A media in memory is several times its size on its way here: a
+        // few fetches at once, and one at a time of the same media (the
+        // second finds it kept).
+        let _turn = self.media_fetches.acquire().await;
+        let _same = self.media_locks[stripe(&path)].lock().await;
+        if let Ok(bytes) = tokio::fs::read(&path).await {
+            return Ok(bytes);
+        }
         let b64 = bridge.download_media(msg_id).await?;
         if b64.len() / 4 * 3 > MAX_MEDIA {
-            return Err(MediaError::Other(format!(
-                "larger than {} MB",
-                MAX_MEDIA >> 20
-            )));
+            return Err(MediaError::TooLarge);
         }
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(b64)
-            .map_err(|e| MediaError::Other(format!("bad base64 from the page: {e}")))?;
-        let dir = path.parent().expect("media dir");
-        browser::ensure_private_dir(dir).map_err(|e| MediaError::Other(e.to_string()))?;
-        // Its own name: two fetches of the same media may overlap.
-        let tmp = path.with_extension(format!("part-{}", ulid::Ulid::new()));
+            .map_err(|e| MediaError::Garbled(e.to_string()))?;
+        if let Err(e) = self.store.room() {
+            tracing::debug!(session = %id, "media not kept on disk: {e}");
+            return Ok(bytes);
+        }
+        let tmp = path.with_extension("part");
         let written = async {
+            browser::ensure_private_dir(path.parent().expect("media dir"))?;
             tokio::fs::write(&tmp, &bytes).await?;
             tokio::fs::rename(&tmp, &path).await
         };
         if let Err(e) = written.await {
+            // Served all the same; fetched again next time.
+            tracing::warn!(session = %id, "media not kept on disk: {e}");
             let _ = tokio::fs::remove_file(&tmp).await;
-            return Err(MediaError::Other(e.to_string()));
         }
         Ok(bytes)
     }

@@ -498,9 +498,13 @@
     return { id, quote: held.quote };
   }
 
+  const THUMBNAIL = '/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAgGBgcGBQgHBwcJCQgKDBQNDAsLDBkSEw8U';
+
   function quoteOf(m) {
     const author = m.id.fromMe ? wid(creds ? creds.phone : '') : m.author || m.from;
-    return { type: m.type, body: m.type === 'chat' ? m.body : null, caption: m.caption || null, participant: author._serialized };
+    // WhatsApp Web's body of a media message is its thumbnail.
+    const body = m.__media ? THUMBNAIL : m.type === 'chat' ? m.body : null;
+    return { type: m.type, body, caption: m.caption || null, participant: author._serialized };
   }
 
   function ownKey(messageId, to) {
