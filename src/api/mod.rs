@@ -96,7 +96,7 @@ pub fn router(core: Core, s: Settings) -> Router {
     // route's 404 and 405: they get only what nothing else took.
     let media_body = DefaultBodyLimit::max(s.limits.max_media_body);
     let (easy_default, easy, easy_root) =
-        openwa::easy_routes(core.clone(), keys.clone(), media_body);
+        openwa::easy_routes(core.clone(), keys.clone(), &s.public_url, media_body);
     let media = cloud::media_route(
         core.clone(),
         keys.clone(),
@@ -156,6 +156,7 @@ pub fn router(core: Core, s: Settings) -> Router {
             core.clone(),
             keys.clone(),
             s.qr_wait,
+            &s.public_url,
             media_body,
         ))
         .merge(twilio::routes(core.clone(), keys.clone()))

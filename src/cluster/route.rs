@@ -92,7 +92,7 @@ pub fn target(method: &Method, path: &str) -> Target {
             if post
                 && !first.is_empty()
                 && !reserved(first)
-                && !crate::api::openwa::convert::is_method(first) =>
+                && !crate::api::openwa::easy::is_method(first) =>
         {
             Target::Session(first.to_string())
         }

@@ -145,6 +145,96 @@ def test_easy_api_named_and_positional(daemon, backend, shop):
     assert err["success"] is False and "sendText" in err["error"]["message"]
 
 
+def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop):
+    """Beyond sending text: what bots written for open-wa call, by its
+    method names and parameter orders, answered in its shapes."""
+    ok = lambda path, args=None: (lambda r: (r.status_code, r.json()))(easy(backend, path, args))
+
+    def call(path, args=None):
+        code, body = ok(path, args)
+        assert code == 200 and body["success"] is True, (path, body)
+        return body.get("response")
+
+    def at_phone(mid):
+        return eventually(f"{mid} at the contact's phone", lambda: {m["id"]: m for m in daemon.sent()}.get(mid))
+
+    # Sends, each answering the new message's id.
+    loc = at_phone(call("/shop1/sendLocation", [CONTACT + "@c.us", "52.52", "13.405", "Office"]))
+    assert loc["type"] == "location" and loc["location"]["lat"] == 52.52 and loc["location"]["name"] == "Office"
+    card = at_phone(call("/shop1/sendContact", {"to": CONTACT, "contactId": "15557654321@c.us"}))
+    assert card["type"] == "vcard" and "waid=15557654321" in card["vcards"][0]
+    ptt = at_phone(call("/shop1/sendPtt", [CONTACT, "data:audio/ogg;base64,T2dnUwACAAAAAAAAAAA="]))
+    assert ptt["type"] == "ptt"
+    mention = at_phone(call("/shop1/sendTextWithMentions", [CONTACT, "hi @15557654321"]))
+    assert mention["mentions"] == ["15557654321"]
+    poll = at_phone(call("/shop1/sendPoll", [CONTACT, "Lunch?", ["pizza", "pasta"]]))
+    assert poll["poll"]["options"] == ["pizza", "pasta"]
+    # A URL's file, fetched by the daemon (the sandbox serves a picture).
+    pic_url = daemon.sandbox + f"/_sandbox/pictures/{CONTACT}"
+    httpx.put(daemon.sandbox + f"/_sandbox/contacts/{CONTACT}",
+              json={"about": "Baker", "picture": "iVBORw0KGgoAAAANSUhEUg=="}).raise_for_status()
+    from_url = at_phone(call("/shop1/sendFileFromUrl", [CONTACT, pic_url, "p.png", "from a url"]))
+    assert from_url["caption"] == "from a url" and from_url["media"]["mimetype"] == "image/png"
+
+    # What was sent: react, edit, read back, delete for everyone.
+    text = call("/shop1/sendText", [CONTACT, "tpyo"])
+    assert call("/shop1/react", [text, "👍"]) is True
+    assert call("/shop1/editMessage", {"messageId": text, "text": "typo"}) is True
+    eventually("the edit at the phone", lambda: at_phone(text)["text"] == "typo")
+    got = eventually("the edit in the store", lambda: (lambda m: m if m and m["body"] == "typo" else None)(
+        call("/shop1/getMessageById", [text])))
+    assert (got["id"], got["fromMe"], got["type"], got["chatId"]) == (text, True, "chat", CONTACT + "@c.us")
+    assert call("/shop1/getMessageById", ["true_" + CONTACT + "@c.us_3EB0NOSUCH"]) is False
+    history = call("/shop1/getAllMessagesInChat", [CONTACT + "@c.us", True, False])
+    ids = [m["id"] for m in history]
+    assert text in ids and ids.index(loc["id"]) < ids.index(text), "oldest first"
+    assert all(not m["fromMe"] for m in call("/shop1/getAllMessagesInChat", [CONTACT + "@c.us", False, False]))
+    code, body = ok("/shop1/deleteMessage", [CONTACT + "@c.us", text, True])
+    assert body["success"] is False and "onlyLocal" in body["error"]["message"]
+    call("/shop1/deleteMessage", [CONTACT + "@c.us", [text]])
+    eventually("the delete at the phone", lambda: at_phone(text)["revoked"])
+
+    # Contacts and chats.
+    assert call("/shop1/getChatById", [CONTACT + "@c.us"])["id"] == CONTACT + "@c.us"
+    assert call("/shop1/getChatById", ["15550000404@c.us"]) is False
+    assert call("/shop1/getContact", [CONTACT + "@c.us"])["id"] == CONTACT + "@c.us"
+    assert call("/shop1/getStatus", [CONTACT + "@c.us"]) == {"id": CONTACT + "@c.us", "status": "Baker"}
+    assert call("/shop1/getProfilePicFromServer", [CONTACT + "@c.us"]).startswith("http")
+    assert call("/shop1/simulateTyping", [CONTACT + "@c.us", True]) is True
+    shown = httpx.get(daemon.sandbox + f"/_sandbox/accounts/{ACCOUNT}/presence").json()
+    assert shown["chats"][CONTACT + "@c.us"] == "composing"
+    assert call("/shop1/contactBlock", [CONTACT + "@c.us"]) is True
+    assert httpx.get(daemon.sandbox + f"/_sandbox/accounts/{ACCOUNT}/blocked").json() == [CONTACT]
+    assert call("/shop1/contactUnblock", {"id": CONTACT + "@c.us"}) is True
+
+    # Groups.
+    made = call("/shop1/createGroup", ["Bakers", [CONTACT + "@c.us"]])
+    gid = made["gid"]["_serialized"]
+    assert made["status"] == 200 and gid.endswith("@g.us") and made["participants"] == [{CONTACT + "@c.us": {"code": 200}}]
+    assert sorted(call("/shop1/getGroupMembersId", [gid])) == sorted([ACCOUNT + "@c.us", CONTACT + "@c.us"])
+    assert {c["id"] for c in call("/shop1/getGroupMembers", {"groupId": gid})} == {ACCOUNT + "@c.us", CONTACT + "@c.us"}
+    assert call("/shop1/addParticipant", [gid, "15557654321@c.us"]) is True
+    assert call("/shop1/removeParticipant", [gid, "15557654321@c.us"]) is True
+    assert call("/shop1/setGroupTitle", [gid, "Bakers & co"]) is True
+    assert httpx.get(daemon.sandbox + f"/_sandbox/groups/{gid}").json()["subject"] == "Bakers & co"
+    link = call("/shop1/getGroupInviteLink", [gid])
+    assert link.startswith("https://chat.whatsapp.com/")
+    call("/shop1/sendText", [gid, "welcome"])
+    groups = eventually("the group among the chats", lambda: [g for g in call("/shop1/getAllGroups") if g["id"] == gid])
+    meta = groups[0]["groupMetadata"]
+    assert meta["id"]["_serialized"] == gid and meta["owner"]["_serialized"] == ACCOUNT + "@c.us"
+    admins = {p["id"]["_serialized"]: p["isSuperAdmin"] for p in meta["participants"]}
+    assert admins == {ACCOUNT + "@c.us": True, CONTACT + "@c.us": False}
+    assert all(c["isGroup"] for c in call("/shop1/getAllGroups"))
+    assert call("/shop1/leaveGroup", [gid]) is True
+
+    # Bad arguments: open-wa's shape, nothing sent.
+    code, body = ok("/shop1/sendLocation", [CONTACT, "north", "13.4"])
+    assert (code, body["success"], body["error"]["name"]) == (200, False, "INVALID_ARGS"), body
+    code, body = ok("/shop1/createGroup", ["Nobody", []])
+    assert body["success"] is False and "contacts" in body["error"]["message"]
+
+
 def test_open_wa_webhooks_are_signed_and_shaped_like_open_wa(daemon, backend, receiver, shop):
     n = daemon.native()
     hooks = [{"url": receiver.url + "/whatsapp/incoming", "format": "simple"},

@@ -1,10 +1,9 @@
-//! The open-wa dialect's conversions, all pure: wrapper-route shapes, EASY
-//! API calls (open-wa's method names and parameter orders, from its
-//! `Client`), open-wa's Message/Chat/Contact shapes, its connection STATE,
-//! and errors.
+//! The open-wa dialect's conversions, all pure: wrapper-route shapes,
+//! open-wa's Message/Chat/Contact/GroupMetadata shapes, its connection
+//! STATE, and the wrapper routes' errors. (The EASY API's calls: `easy`.)
 
 use crate::api::body::BodyError;
-use crate::core::{CoreError, MediaSource, OutgoingMedia, SendRequest};
+use crate::core::{CoreError, GroupInfo, SendRequest};
 use crate::domain::{SessionId, Status, Wid, user_of};
 use crate::session::{ChatInfo, SessionView};
 use axum::http::StatusCode;
@@ -396,7 +395,8 @@ fn quoted_message(id: &str, q: &Value, chat: &str) -> Value {
     if let Some(author) = q["from"].as_str() {
         m["sender"] = contact(author, None, from_me);
         m["author"] = if is_group { json!(author) } else { Value::Null };
-        m["from"] = json!(if is_group { chat } else { author });
+        // WhatsApp's `from` of a group message is the group, unless ours.
+        m["from"] = json!(if is_group && !from_me { chat } else { author });
     }
     m
 }
@@ -540,6 +540,63 @@ pub fn chat(c: &ChatInfo) -> Value {
     })
 }
 
+/// A group chat as getAllGroups (and getAllChats) show it: the chat, with
+/// its `groupMetadata` when the group's details are known.
+pub fn group_chat(c: &ChatInfo, g: Option<&GroupInfo>) -> Value {
+    let mut v = chat(c);
+    if let Some(g) = g {
+        v["groupMetadata"] = group_metadata(g);
+        if c.name.is_none()
+            && let Some(subject) = &g.subject
+        {
+            v["name"] = json!(subject);
+            v["formattedTitle"] = json!(subject);
+        }
+    }
+    v
+}
+
+/// open-wa's GroupMetadata: ids as `{server, user, _serialized}`.
+pub fn group_metadata(g: &GroupInfo) -> Value {
+    json!({
+        "id": wid_obj(&g.id), "creation": g.created, "owner": g.owner.as_deref().map(wid_obj),
+        "subject": g.subject, "desc": null,
+        "participants": g.participants.iter().map(|p| json!({
+            "id": wid_obj(&p.id), "isAdmin": p.admin, "isSuperAdmin": p.super_admin,
+        })).collect::<Vec<_>>(),
+        "pendingParticipants": [],
+    })
+}
+
+/// A group's members as getGroupMembers shows them (Contacts).
+pub fn members(g: &GroupInfo) -> Vec<Value> {
+    g.participants
+        .iter()
+        .map(|p| contact(&p.id, None, false))
+        .collect()
+}
+
+/// createGroup's GroupChatCreationResponse: every participant added (200).
+pub fn group_created(g: &GroupInfo, me: Option<&str>) -> Value {
+    json!({
+        "status": 200,
+        "gid": wid_obj(&g.id),
+        "participants": g.participants.iter()
+            .filter(|p| Some(p.id.as_str()) != me)
+            .map(|p| json!({ p.id.clone(): {"code": 200} }))
+            .collect::<Vec<_>>(),
+    })
+}
+
+/// A contact as getContact shows one: by the name a chat with them has.
+pub fn contact_of(id: &Wid, chats: &[ChatInfo]) -> Value {
+    let name = chats
+        .iter()
+        .find(|c| c.id == id.as_str())
+        .and_then(|c| c.name.as_deref());
+    contact(id.as_str(), name, false)
+}
+
 /// The contacts behind one-to-one chats, as getAllContacts shows them.
 pub fn contacts(chats: &[ChatInfo]) -> Vec<Value> {
     chats
@@ -575,308 +632,6 @@ pub fn me(v: &SessionView) -> Value {
         }
         None => Value::Null,
     }
-}
-
-// ---- the EASY API: POST /{sessionId}/{method}, {"args": {...} | [...]}
-
-/// The methods open-wa's `Client` offers that wabridge serves, with their
-/// parameter names in open-wa's order (for named `args`).
-pub const METHODS: &[(&str, &[&str])] = &[
-    ("sendText", &["to", "content"]),
-    ("sendImage", FILE_PARAMS),
-    ("sendFile", FILE_PARAMS),
-    ("reply", &["to", "content", "quotedMsgId", "sendSeen"]),
-    ("sendSeen", &["chatId"]),
-    ("getHostNumber", &[]),
-    ("getConnectionState", &[]),
-    ("isConnected", &[]),
-    ("checkNumberStatus", &["contactId"]),
-    ("getAllChats", &["withNewMessageOnly"]),
-    ("getAllContacts", &[]),
-    ("getMe", &[]),
-    ("logout", &["preserveSessionData"]),
-    ("healthCheck", &[]),
-    ("getAmountOfLoadedMessages", &[]),
-    ("cutMsgCache", &[]),
-];
-
-const FILE_PARAMS: &[&str] = &[
-    "to",
-    "file",
-    "filename",
-    "caption",
-    "quotedMsgId",
-    "waitForId",
-    "ptt",
-    "withoutPreview",
-    "hideTags",
-    "viewOnce",
-    "requestConfig",
-];
-
-/// One EASY API call, its arguments read and checked.
-pub enum Call {
-    /// `seen_first`: mark the chat read before sending, as open-wa's
-    /// `sendText` always does and `reply` does when asked; `text`: a
-    /// number not on WhatsApp answers with open-wa's error string (sendText)
-    /// rather than `false` (the others).
-    Send {
-        req: SendRequest,
-        seen_first: bool,
-        text: bool,
-    },
-    SendSeen(Wid),
-    GetHostNumber,
-    GetConnectionState,
-    IsConnected,
-    CheckNumberStatus(Wid),
-    GetAllChats {
-        unread_only: bool,
-    },
-    GetAllContacts,
-    GetMe,
-    Logout,
-    HealthCheck,
-    /// How many messages WhatsApp Web holds in memory.
-    GetAmountOfLoadedMessages,
-    /// Drops WhatsApp Web's in-memory copies of messages already stored.
-    CutMsgCache,
-}
-
-/// An EASY API error: `{"success": false, "error": {"name", "message", "data"}}`.
-#[derive(Debug)]
-pub struct EasyError {
-    pub status: StatusCode,
-    pub name: &'static str,
-    pub message: String,
-    pub retry_after: Option<u64>,
-}
-
-impl EasyError {
-    pub fn new(status: StatusCode, name: &'static str, message: impl Into<String>) -> Self {
-        EasyError {
-            status,
-            name,
-            message: message.into(),
-            retry_after: None,
-        }
-    }
-
-    /// Arguments the method cannot take: as in open-wa, where the method
-    /// throws, a 200 with `success: false`.
-    pub fn bad_args(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::OK, "INVALID_ARGS", message)
-    }
-
-    pub fn unknown_method(method: &str) -> Self {
-        let known: Vec<&str> = METHODS.iter().map(|(m, _)| *m).collect();
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "UNKNOWN_METHOD",
-            format!(
-                "Cannot find method: {method}. wabridge serves: {}",
-                known.join(", ")
-            ),
-        )
-    }
-
-    pub fn body(&self) -> Value {
-        json!({"success": false, "error": {"name": self.name, "message": self.message, "data": null}})
-    }
-}
-
-impl From<BodyError> for EasyError {
-    fn from(e: BodyError) -> Self {
-        match e {
-            BodyError::Malformed(m) => EasyError::new(StatusCode::BAD_REQUEST, "MALFORMED_BODY", m),
-            BodyError::TooLarge => EasyError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "PAYLOAD_TOO_LARGE",
-                "the request body is too large",
-            ),
-            BodyError::Invalid { field, why } => {
-                EasyError::bad_args(format!("'{field}' is invalid: {why}"))
-            }
-        }
-    }
-}
-
-/// A method failed. Like open-wa, a call that ran and failed answers 200
-/// with `success: false`; a session that does not exist is a 404.
-impl From<CoreError> for EasyError {
-    fn from(e: CoreError) -> Self {
-        let (status, name) = match &e {
-            CoreError::SessionNotFound(_) => (StatusCode::NOT_FOUND, "SESSION_NOT_FOUND"),
-            // No session at all for a call that names none.
-            CoreError::NotFound { code, .. } if *code == "session_not_found" => {
-                (StatusCode::NOT_FOUND, "SESSION_NOT_FOUND")
-            }
-            CoreError::NotReady(_) => (StatusCode::OK, "STATE_ERROR"),
-            CoreError::Invalid { .. } => (StatusCode::OK, "INVALID_ARGS"),
-            CoreError::MediaTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "INVALID_ARGS"),
-            CoreError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
-            CoreError::Forbidden { .. } => (StatusCode::FORBIDDEN, "FORBIDDEN"),
-            CoreError::StorageFull(_) => (StatusCode::INSUFFICIENT_STORAGE, "STORAGE_FULL"),
-            CoreError::Overloaded { .. } => (StatusCode::SERVICE_UNAVAILABLE, "SERVER_BUSY"),
-            _ => (StatusCode::OK, "ERROR"),
-        };
-        let mut err = EasyError::new(status, name, e.to_string());
-        err.retry_after = e.retry_after_secs();
-        err
-    }
-}
-
-#[derive(Deserialize, Default, utoipa::ToSchema)]
-pub struct EasyIn {
-    /// The method's arguments: by name (an object) or by position (an array).
-    #[serde(default)]
-    #[schema(value_type = Object)]
-    pub args: Value,
-    pub method: Option<String>,
-}
-
-/// Arguments by position or by open-wa's parameter names.
-struct Args<'a> {
-    params: &'a [&'a str],
-    args: &'a Value,
-}
-
-impl Args<'_> {
-    fn get(&self, name: &str) -> Option<&Value> {
-        let v = match self.args {
-            Value::Array(a) => {
-                let i = self.params.iter().position(|p| *p == name)?;
-                a.get(i)
-            }
-            Value::Object(o) => o.get(name),
-            _ => None,
-        }?;
-        (!v.is_null()).then_some(v)
-    }
-
-    fn string(&self, name: &str) -> Result<Option<String>, EasyError> {
-        match self.get(name) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(Value::Number(n)) => Ok(Some(n.to_string())),
-            // A MessageId may come as an object with `_serialized`.
-            Some(Value::Object(o)) if o.get("_serialized").is_some_and(Value::is_string) => {
-                Ok(o["_serialized"].as_str().map(String::from))
-            }
-            Some(_) => Err(EasyError::bad_args(format!("'{name}' must be a string"))),
-        }
-    }
-
-    fn required(&self, name: &str) -> Result<String, EasyError> {
-        self.string(name)?
-            .ok_or_else(|| EasyError::bad_args(format!("'{name}' is required")))
-    }
-
-    fn wid(&self, name: &str) -> Result<Wid, EasyError> {
-        Wid::parse(&self.required(name)?).map_err(|e| EasyError::bad_args(format!("'{name}': {e}")))
-    }
-
-    fn flag(&self, name: &str) -> bool {
-        self.get(name).and_then(Value::as_bool).unwrap_or(false)
-    }
-}
-
-/// Whether open-wa has a client method of this name that wabridge serves.
-pub fn is_method(name: &str) -> bool {
-    METHODS.iter().any(|(m, _)| *m == name)
-}
-
-/// Reads an EASY API call. Unknown methods and bad arguments are errors.
-pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
-    let params = METHODS
-        .iter()
-        .find(|(m, _)| *m == method)
-        .map(|(_, p)| *p)
-        .ok_or_else(|| EasyError::unknown_method(method))?;
-    if !matches!(body.args, Value::Null | Value::Array(_) | Value::Object(_)) {
-        return Err(EasyError::bad_args(
-            "'args' must be an object of named arguments or an array",
-        ));
-    }
-    let a = Args {
-        params,
-        args: &body.args,
-    };
-    Ok(match method {
-        "sendText" | "reply" => {
-            let to = a.wid("to")?;
-            let text = a.required("content")?;
-            let reply = method == "reply";
-            let reply_to = if reply {
-                Some(a.required("quotedMsgId")?)
-            } else {
-                None
-            };
-            Call::Send {
-                req: SendRequest {
-                    reply_to,
-                    ..SendRequest::text(to, text)
-                },
-                seen_first: !reply || a.flag("sendSeen"),
-                text: !reply,
-            }
-        }
-        "sendImage" | "sendFile" => {
-            let to = a.wid("to")?;
-            let file = a.required("file")?;
-            let source = if file.starts_with("data:") {
-                MediaSource::Data(file)
-            } else if file.starts_with("http://") || file.starts_with("https://") {
-                MediaSource::Url(file)
-            } else {
-                return Err(EasyError::bad_args(
-                    "'file' must be a data URL (data:<mime>;base64,...) or an http(s) URL; wabridge does not read files from its own disk",
-                ));
-            };
-            Call::Send {
-                req: SendRequest {
-                    mentions: vec![],
-                    special: None,
-                    voice: false,
-                    to,
-                    text: None,
-                    media: Some(OutgoingMedia {
-                        source,
-                        mimetype: None,
-                        filename: a.string("filename")?.filter(|f| !f.is_empty()),
-                    }),
-                    caption: a.string("caption")?.filter(|c| !c.is_empty()),
-                    reply_to: a.string("quotedMsgId")?,
-                    menu: None,
-                },
-                seen_first: false,
-                text: false,
-            }
-        }
-        "sendSeen" => Call::SendSeen(a.wid("chatId")?),
-        "getHostNumber" => Call::GetHostNumber,
-        "getConnectionState" => Call::GetConnectionState,
-        "isConnected" => Call::IsConnected,
-        "checkNumberStatus" => Call::CheckNumberStatus(a.wid("contactId")?),
-        "getAllChats" => Call::GetAllChats {
-            unread_only: a.flag("withNewMessageOnly"),
-        },
-        "getAllContacts" => Call::GetAllContacts,
-        "getMe" => Call::GetMe,
-        "logout" => Call::Logout,
-        "healthCheck" => Call::HealthCheck,
-        "getAmountOfLoadedMessages" => Call::GetAmountOfLoadedMessages,
-        "cutMsgCache" => Call::CutMsgCache,
-        _ => return Err(EasyError::unknown_method(method)),
-    })
-}
-
-/// open-wa answers a send to a number not on WhatsApp with this string
-/// (`success: false`), not an exception.
-pub const NOT_ON_WHATSAPP: &str = "Error: Number not linked to WhatsApp Account";
-
-pub fn success(response: Value) -> Value {
-    json!({"success": true, "response": response})
 }
 
 pub fn health(s: Status) -> Value {
@@ -919,20 +674,6 @@ mod tests {
             .unwrap()
             .extend(extra.as_object().unwrap().clone());
         p
-    }
-
-    #[test]
-    fn no_session_at_all_is_a_404_like_an_unknown_one() {
-        let none = EasyError::from(CoreError::NotFound {
-            code: "session_not_found",
-            message: "there is no session yet; create one first".into(),
-        });
-        assert_eq!(none.status, StatusCode::NOT_FOUND);
-        let msg = EasyError::from(CoreError::NotFound {
-            code: "message_not_found",
-            message: "no such message".into(),
-        });
-        assert_eq!(msg.status, StatusCode::OK);
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! The open-wa routes: each a few lines over the core.
 
 use super::OpenWa;
-use super::convert::{self as cv, Call, EasyError, EasyIn, WrapperError};
+use super::convert::{self as cv, WrapperError};
+use super::easy::{self, Call, EasyError, EasyIn, NotOnWhatsApp};
 use crate::api::auth::Caller;
 use crate::api::body::{BodyError, JsonBody};
-use crate::core::CoreError;
-use crate::domain::{Format, SessionId, Status, Webhook};
+use crate::core::{Core, CoreError, INVITE_PREFIX};
+use crate::domain::{Format, Me, SessionId, Status, Webhook, Wid};
 use axum::{
     Json,
     extract::Path,
@@ -160,7 +161,7 @@ async fn easy_at(
 ) -> Result<Json<Value>, EasyError> {
     let named = body.method.clone().filter(|m| !m.is_empty());
     let (method, session) = match (named, segment) {
-        (Some(m), Some(seg)) if seg != m && !cv::is_method(&seg) => (m, Some(seg)),
+        (Some(m), Some(seg)) if seg != m && !easy::is_method(&seg) => (m, Some(seg)),
         (Some(m), _) => (m, None),
         (None, Some(seg)) => (seg, None),
         (None, None) => {
@@ -169,7 +170,7 @@ async fn easy_at(
             ));
         }
     };
-    let call = cv::parse_call(&method, &body)?;
+    let call = easy::parse_call(&method, &body)?;
     let id = match session {
         Some(s) => SessionId::parse(&s)
             .map_err(|e| EasyError::new(StatusCode::NOT_FOUND, "SESSION_NOT_FOUND", e))?,
@@ -185,7 +186,7 @@ pub async fn easy(
     body: Body<EasyIn>,
 ) -> Result<Json<Value>, EasyError> {
     let body = body?.0;
-    let call = cv::parse_call(&method, &body)?;
+    let call = easy::parse_call(&method, &body)?;
     let id = SessionId::parse(&id)
         .map_err(|e| EasyError::new(StatusCode::NOT_FOUND, "SESSION_NOT_FOUND", e))?;
     run(&st, &id, call).await
@@ -204,55 +205,119 @@ pub async fn easy_on_session(
 
 async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, EasyError> {
     let core = &st.core;
+    let base = &*st.public_url;
+    let message =
+        |m: crate::domain::Message| cv::message(&serde_json::to_value(m).unwrap_or_default(), base);
     let response = match call {
         Call::Send {
             req,
             seen_first,
-            text,
+            unknown,
         } => {
             // Marking read is a courtesy: it does not hold the message back.
             if seen_first && let Err(e) = core.mark_read(id, &req.to).await {
                 tracing::debug!(session = %id, "could not mark the chat read before sending: {e}");
             }
-            match core.send(id, req, None).await {
-                Ok(sent) => json!(sent.id),
+            match (core.send(id, req, None).await, unknown) {
+                (Ok(sent), _) => json!(sent.id),
                 // open-wa answers this with an error string (sendText) or
                 // false (the others), not an exception.
-                Err(CoreError::NotOnWhatsApp(_)) if text => {
+                (Err(CoreError::NotOnWhatsApp(_)), NotOnWhatsApp::ErrorString) => {
                     return Ok(Json(
-                        json!({"success": false, "response": cv::NOT_ON_WHATSAPP}),
+                        json!({"success": false, "response": easy::NOT_ON_WHATSAPP}),
                     ));
                 }
-                Err(CoreError::NotOnWhatsApp(_)) => json!(false),
-                Err(e) => return Err(e.into()),
+                (Err(CoreError::NotOnWhatsApp(_)), NotOnWhatsApp::False) => json!(false),
+                (Err(e), _) => return Err(e.into()),
             }
         }
         Call::SendSeen(chat) => core.mark_read(id, &chat).await.map(|_| json!(true))?,
-        Call::GetHostNumber => {
-            let v = core.session(id).await?;
-            let me = v
-                .live
-                .as_ref()
-                .and_then(|l| l.me.clone())
-                .or(v.record.me.clone());
-            json!(me.map(|m| m.phone).unwrap_or_default())
+        Call::Typing { chat, on } => {
+            let state = if on { "typing" } else { "paused" };
+            core.presence(id, Some(&chat), state)
+                .await
+                .map(|_| json!(true))?
         }
-        Call::GetConnectionState => json!(cv::state(core.session(id).await?.status())),
-        Call::IsConnected => json!(core.session(id).await?.status() == Status::Connected),
+        Call::React { message, emoji } => core
+            .react(id, &message, &emoji)
+            .await
+            .map(|_| json!(true))?,
+        Call::Edit { message, text } => {
+            core.edit(id, &message, &text).await.map(|_| json!(true))?
+        }
+        // open-wa's deleteMessage answers nothing.
+        Call::Delete { messages } => {
+            for m in &messages {
+                core.revoke(id, m).await?;
+            }
+            Value::Null
+        }
+        // A message this account does not have: false, as open-wa.
+        Call::GetMessageById(m) => match core.message(id, &m).await {
+            Ok(m) => message(m),
+            Err(CoreError::NotFound { .. }) => json!(false),
+            Err(e) => return Err(e.into()),
+        },
+        Call::GetAllMessagesInChat { chat, include_me } => {
+            let page = core.messages(id, Some(&chat), CHAT_MESSAGES, None).await?;
+            // Oldest first, as WhatsApp Web's chat holds them.
+            let kept = page
+                .messages
+                .into_iter()
+                .rev()
+                .filter(|m| include_me || !m.from_me);
+            json!(kept.map(message).collect::<Vec<_>>())
+        }
+        Call::GetAllChats { unread_only } => json!(chats(core, id, unread_only, false).await?),
+        Call::GetAllGroups { unread_only } => json!(chats(core, id, unread_only, true).await?),
+        Call::GetChatById(who) => chat_by_id(core, id, &who).await?,
+        Call::GetAllContacts => json!(cv::contacts(&core.chats(id).await?)),
+        Call::GetContact(who) => cv::contact_of(&who, &core.chats(id).await?),
         Call::CheckNumberStatus(who) => {
             cv::number_check(&who, core.contact(id, &who).await?.as_deref())
         }
-        Call::GetAllChats { unread_only } => {
-            let chats = core.chats(id).await?;
-            json!(
-                chats
-                    .iter()
-                    .filter(|c| !unread_only || c.unread > 0)
-                    .map(cv::chat)
-                    .collect::<Vec<_>>()
-            )
+        Call::ProfilePicture(who) => core.profile(id, &who).await?["picture_url"].clone(),
+        Call::GetStatus(who) => {
+            let about = core.profile(id, &who).await?["about"].clone();
+            json!({"id": who.as_str(), "status": about.as_str().unwrap_or("")})
         }
-        Call::GetAllContacts => json!(cv::contacts(&core.chats(id).await?)),
+        Call::Block { who, yes } => core.block(id, &who, yes).await.map(|_| json!(true))?,
+        Call::GroupMembers { group, ids_only } => {
+            let g = core.group(id, &group).await?;
+            match ids_only {
+                true => json!(g.participants.iter().map(|p| &p.id).collect::<Vec<_>>()),
+                false => json!(cv::members(&g)),
+            }
+        }
+        Call::CreateGroup { name, contacts } => {
+            let g = core.create_group(id, &name, &contacts).await?;
+            cv::group_created(&g, me(core, id).await?.map(|m| m.id).as_deref())
+        }
+        Call::Participants { group, add, remove } => core
+            .group_participants(id, &group, &add, &remove)
+            .await
+            .map(|_| json!(true))?,
+        Call::InviteLink(group) => json!(format!(
+            "{INVITE_PREFIX}{}",
+            core.group_invite(id, &group).await?
+        )),
+        Call::JoinGroup { link, chat } => {
+            let gid = core.join_group(id, &link).await?;
+            match chat {
+                true => chat_by_id(core, id, &gid).await?,
+                false => json!(gid.as_str()),
+            }
+        }
+        Call::SetGroupTitle { group, title } => core
+            .set_group_subject(id, &group, &title)
+            .await
+            .map(|_| json!(true))?,
+        Call::LeaveGroup(group) => core.leave_group(id, &group).await.map(|_| json!(true))?,
+        Call::GetHostNumber => {
+            json!(me(core, id).await?.map(|m| m.phone).unwrap_or_default())
+        }
+        Call::GetConnectionState => json!(cv::state(core.session(id).await?.status())),
+        Call::IsConnected => json!(core.session(id).await?.status() == Status::Connected),
         Call::GetMe => cv::me(&core.session(id).await?),
         Call::Logout => core.logout(id).await.map(|_| json!(true))?,
         Call::HealthCheck => cv::health(core.session(id).await?.status()),
@@ -260,5 +325,58 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
         // open-wa answers true; what went is in the daemon's debug log.
         Call::CutMsgCache => core.trim_page_messages(id).await.map(|_| json!(true))?,
     };
-    Ok(Json(cv::success(response)))
+    Ok(Json(easy::success(response)))
+}
+
+/// getAllMessagesInChat: the newest this many (open-wa gives what WhatsApp
+/// Web has loaded of the chat).
+const CHAT_MESSAGES: usize = 100;
+
+/// This account, once linked.
+async fn me(core: &Core, id: &SessionId) -> Result<Option<Me>, CoreError> {
+    let v = core.session(id).await?;
+    Ok(v.live
+        .as_ref()
+        .and_then(|l| l.me.clone())
+        .or(v.record.me.clone()))
+}
+
+/// The chats (`groups`: only groups), a group with its metadata. A group's
+/// details that cannot be read leave its metadata out, not the list.
+async fn chats(
+    core: &Core,
+    id: &SessionId,
+    unread_only: bool,
+    groups: bool,
+) -> Result<Vec<Value>, CoreError> {
+    let chats: Vec<_> = core
+        .chats(id)
+        .await?
+        .into_iter()
+        .filter(|c| !unread_only || c.unread > 0)
+        .filter(|c| !groups || c.id.ends_with("@g.us"))
+        .collect();
+    let details = match chats.iter().any(|c| c.id.ends_with("@g.us")) {
+        true => core.groups(id).await.unwrap_or_default(),
+        false => vec![],
+    };
+    Ok(chats
+        .iter()
+        .map(|c| match c.id.ends_with("@g.us") {
+            true => cv::group_chat(c, details.iter().find(|g| g.id == c.id)),
+            false => cv::chat(c),
+        })
+        .collect())
+}
+
+/// getChatById: the chat, or false when this account has none with `who`.
+async fn chat_by_id(core: &Core, id: &SessionId, who: &Wid) -> Result<Value, CoreError> {
+    let chats = core.chats(id).await?;
+    let Some(c) = chats.iter().find(|c| c.id == who.as_str()) else {
+        return Ok(json!(false));
+    };
+    Ok(match who.as_str().ends_with("@g.us") {
+        true => cv::group_chat(c, core.group(id, who).await.ok().as_ref()),
+        false => cv::chat(c),
+    })
 }

@@ -6,9 +6,11 @@
 //!   `{"args": {...} | [...]}`;
 //! * webhook bodies: `simple` (wrapper backends) and `openwa` (open-wa's own).
 //!
-//! Pure conversions in `convert`, handlers in `handlers`, bodies in `webhook`.
+//! Pure conversions in `convert`, the EASY API's calls in `easy`, handlers
+//! in `handlers`, bodies in `webhook`.
 
 pub mod convert;
+pub mod easy;
 mod handlers;
 pub mod webhook;
 
@@ -29,6 +31,8 @@ pub struct OpenWa {
     core: Core,
     /// How long `POST /session/create` waits for the first QR.
     qr_wait: Duration,
+    /// Where clients reach this daemon (messages' media links).
+    public_url: std::sync::Arc<str>,
 }
 
 impl ActAs for OpenWa {
@@ -64,7 +68,13 @@ fn deny(d: Denied) -> Response {
 pub struct Doc;
 
 /// The wrapper routes.
-pub fn routes(core: Core, keys: Keys, qr_wait: Duration, media_body: DefaultBodyLimit) -> Router {
+pub fn routes(
+    core: Core,
+    keys: Keys,
+    qr_wait: Duration,
+    public_url: &str,
+    media_body: DefaultBodyLimit,
+) -> Router {
     Router::new()
         .route("/session/create", post(h::create))
         .route("/session/{id}/status", get(h::status))
@@ -81,7 +91,11 @@ pub fn routes(core: Core, keys: Keys, qr_wait: Duration, media_body: DefaultBody
             Guard::new(keys, deny),
             require_key,
         ))
-        .with_state(OpenWa { core, qr_wait })
+        .with_state(OpenWa {
+            core,
+            qr_wait,
+            public_url: public_url.into(),
+        })
 }
 
 /// The EASY API: `POST /{method}` (the default session; `POST /{session}`
@@ -91,11 +105,13 @@ pub fn routes(core: Core, keys: Keys, qr_wait: Duration, media_body: DefaultBody
 pub fn easy_routes(
     core: Core,
     keys: Keys,
+    public_url: &str,
     media_body: DefaultBodyLimit,
 ) -> (MethodRouter, MethodRouter, MethodRouter) {
     let st = OpenWa {
         core,
         qr_wait: Duration::ZERO,
+        public_url: public_url.into(),
     };
     let layer = || middleware::from_fn_with_state(Guard::new(keys.clone(), deny), require_key);
     (

@@ -1,0 +1,783 @@
+//! The EASY API's calls, all pure: `POST /{sessionId}/{method}` with
+//! `{"args": {...} | [...]}`. Each open-wa `Client` method wabridge serves,
+//! with its parameters in open-wa's declared order (positional `args` follow
+//! it; named ones use the same names), read and checked into a `Call` for
+//! the handler to run; and the EASY API's errors.
+
+use crate::api::body::BodyError;
+use crate::core::{CoreError, MediaSource, OutgoingMedia, SendRequest, Special};
+use crate::domain::{Location, Poll, Wid};
+use crate::session::CardOf;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// The methods open-wa's `Client` offers that wabridge serves, with their
+/// parameter names in open-wa's order (for named `args`).
+pub const METHODS: &[(&str, &[&str])] = &[
+    // Sending.
+    ("sendText", &["to", "content"]),
+    ("reply", &["to", "content", "quotedMsgId", "sendSeen"]),
+    (
+        "sendTextWithMentions",
+        &["to", "content", "hideTags", "mentions"],
+    ),
+    (
+        "sendReplyWithMentions",
+        &["to", "content", "replyMessageId", "hideTags", "mentions"],
+    ),
+    ("sendImage", FILE_PARAMS),
+    ("sendFile", FILE_PARAMS),
+    (
+        "sendFileFromUrl",
+        &[
+            "to",
+            "url",
+            "filename",
+            "caption",
+            "quotedMsgId",
+            "requestConfig",
+            "waitForId",
+            "ptt",
+            "withoutPreview",
+            "hideTags",
+            "viewOnce",
+        ],
+    ),
+    ("sendPtt", &["to", "file", "quotedMsgId"]),
+    ("sendAudio", &["to", "file", "quotedMsgId"]),
+    (
+        "sendLocation",
+        &["to", "lat", "lng", "loc", "address", "url"],
+    ),
+    ("sendContact", &["to", "contactId"]),
+    (
+        "sendPoll",
+        &["to", "name", "options", "quotedMsgId", "allowMultiSelect"],
+    ),
+    ("sendSeen", &["chatId"]),
+    ("simulateTyping", &["to", "on"]),
+    // What was sent.
+    ("react", &["messageId", "emoji"]),
+    ("editMessage", &["messageId", "text"]),
+    ("deleteMessage", &["chatId", "messageId", "onlyLocal"]),
+    ("getMessageById", &["messageId"]),
+    (
+        "getAllMessagesInChat",
+        &["chatId", "includeMe", "includeNotifications"],
+    ),
+    // Chats and contacts.
+    ("getAllChats", &["withNewMessageOnly"]),
+    ("getChatById", &["contactId"]),
+    ("getAllContacts", &[]),
+    ("getContact", &["contactId"]),
+    ("checkNumberStatus", &["contactId"]),
+    ("getProfilePicFromServer", &["chatId"]),
+    ("getStatus", &["contactId"]),
+    ("contactBlock", &["id"]),
+    ("contactUnblock", &["id"]),
+    // Groups.
+    ("getAllGroups", &["withNewMessagesOnly"]),
+    ("getGroupMembersId", &["groupId"]),
+    ("getGroupMembers", &["groupId"]),
+    ("createGroup", &["groupName", "contacts"]),
+    ("addParticipant", &["groupId", "participantId"]),
+    ("removeParticipant", &["groupId", "participantId"]),
+    ("getGroupInviteLink", &["chatId"]),
+    ("joinGroupViaLink", &["link", "returnChatObj"]),
+    ("setGroupTitle", &["groupId", "title"]),
+    ("leaveGroup", &["groupId"]),
+    // The session.
+    ("getHostNumber", &[]),
+    ("getConnectionState", &[]),
+    ("isConnected", &[]),
+    ("getMe", &[]),
+    ("logout", &["preserveSessionData"]),
+    ("healthCheck", &[]),
+    ("getAmountOfLoadedMessages", &[]),
+    ("cutMsgCache", &[]),
+];
+
+const FILE_PARAMS: &[&str] = &[
+    "to",
+    "file",
+    "filename",
+    "caption",
+    "quotedMsgId",
+    "waitForId",
+    "ptt",
+    "withoutPreview",
+    "hideTags",
+    "viewOnce",
+    "requestConfig",
+];
+
+/// How a send that cannot go to a number not on WhatsApp answers.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum NotOnWhatsApp {
+    /// open-wa's error string, `success: false` (sendText).
+    ErrorString,
+    /// `false`, `success: true` (the other sends).
+    False,
+}
+
+/// One EASY API call, its arguments read and checked.
+pub enum Call {
+    /// `seen_first`: mark the chat read before sending, as open-wa's
+    /// `sendText` always does and `reply` does when asked.
+    Send {
+        req: SendRequest,
+        seen_first: bool,
+        unknown: NotOnWhatsApp,
+    },
+    SendSeen(Wid),
+    /// Typing in a chat, or stopping.
+    Typing {
+        chat: Wid,
+        on: bool,
+    },
+    React {
+        message: String,
+        emoji: String,
+    },
+    Edit {
+        message: String,
+        text: String,
+    },
+    /// Deletes for everyone (open-wa's `onlyLocal` is refused).
+    Delete {
+        messages: Vec<String>,
+    },
+    GetMessageById(String),
+    GetAllMessagesInChat {
+        chat: Wid,
+        include_me: bool,
+    },
+    GetAllChats {
+        unread_only: bool,
+    },
+    GetChatById(Wid),
+    GetAllContacts,
+    GetContact(Wid),
+    CheckNumberStatus(Wid),
+    ProfilePicture(Wid),
+    GetStatus(Wid),
+    Block {
+        who: Wid,
+        yes: bool,
+    },
+    GetAllGroups {
+        unread_only: bool,
+    },
+    /// `ids_only`: getGroupMembersId (ids) rather than getGroupMembers
+    /// (Contacts).
+    GroupMembers {
+        group: Wid,
+        ids_only: bool,
+    },
+    CreateGroup {
+        name: String,
+        contacts: Vec<Wid>,
+    },
+    Participants {
+        group: Wid,
+        add: Vec<Wid>,
+        remove: Vec<Wid>,
+    },
+    InviteLink(Wid),
+    JoinGroup {
+        link: String,
+        chat: bool,
+    },
+    SetGroupTitle {
+        group: Wid,
+        title: String,
+    },
+    LeaveGroup(Wid),
+    GetHostNumber,
+    GetConnectionState,
+    IsConnected,
+    GetMe,
+    Logout,
+    HealthCheck,
+    /// How many messages WhatsApp Web holds in memory.
+    GetAmountOfLoadedMessages,
+    /// Drops WhatsApp Web's in-memory copies of messages already stored.
+    CutMsgCache,
+}
+
+/// An EASY API error: `{"success": false, "error": {"name", "message", "data"}}`.
+#[derive(Debug)]
+pub struct EasyError {
+    pub status: StatusCode,
+    pub name: &'static str,
+    pub message: String,
+    pub retry_after: Option<u64>,
+}
+
+impl EasyError {
+    pub fn new(status: StatusCode, name: &'static str, message: impl Into<String>) -> Self {
+        EasyError {
+            status,
+            name,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// Arguments the method cannot take: as in open-wa, where the method
+    /// throws, a 200 with `success: false`.
+    pub fn bad_args(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::OK, "INVALID_ARGS", message)
+    }
+
+    pub fn unknown_method(method: &str) -> Self {
+        let known: Vec<&str> = METHODS.iter().map(|(m, _)| *m).collect();
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "UNKNOWN_METHOD",
+            format!(
+                "Cannot find method: {method}. wabridge serves: {}",
+                known.join(", ")
+            ),
+        )
+    }
+
+    pub fn body(&self) -> Value {
+        json!({"success": false, "error": {"name": self.name, "message": self.message, "data": null}})
+    }
+}
+
+impl From<BodyError> for EasyError {
+    fn from(e: BodyError) -> Self {
+        match e {
+            BodyError::Malformed(m) => EasyError::new(StatusCode::BAD_REQUEST, "MALFORMED_BODY", m),
+            BodyError::TooLarge => EasyError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                "the request body is too large",
+            ),
+            BodyError::Invalid { field, why } => {
+                EasyError::bad_args(format!("'{field}' is invalid: {why}"))
+            }
+        }
+    }
+}
+
+/// A method failed. Like open-wa, a call that ran and failed answers 200
+/// with `success: false`; a session that does not exist is a 404.
+impl From<CoreError> for EasyError {
+    fn from(e: CoreError) -> Self {
+        let (status, name) = match &e {
+            CoreError::SessionNotFound(_) => (StatusCode::NOT_FOUND, "SESSION_NOT_FOUND"),
+            // No session at all for a call that names none.
+            CoreError::NotFound { code, .. } if *code == "session_not_found" => {
+                (StatusCode::NOT_FOUND, "SESSION_NOT_FOUND")
+            }
+            CoreError::NotReady(_) => (StatusCode::OK, "STATE_ERROR"),
+            CoreError::Invalid { .. } => (StatusCode::OK, "INVALID_ARGS"),
+            CoreError::MediaTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "INVALID_ARGS"),
+            CoreError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
+            CoreError::Forbidden { .. } => (StatusCode::FORBIDDEN, "FORBIDDEN"),
+            CoreError::StorageFull(_) => (StatusCode::INSUFFICIENT_STORAGE, "STORAGE_FULL"),
+            CoreError::Overloaded { .. } => (StatusCode::SERVICE_UNAVAILABLE, "SERVER_BUSY"),
+            _ => (StatusCode::OK, "ERROR"),
+        };
+        let mut err = EasyError::new(status, name, e.to_string());
+        err.retry_after = e.retry_after_secs();
+        err
+    }
+}
+
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+pub struct EasyIn {
+    /// The method's arguments: by name (an object) or by position (an array).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub args: Value,
+    pub method: Option<String>,
+}
+
+/// Arguments by position or by open-wa's parameter names.
+struct Args<'a> {
+    params: &'a [&'a str],
+    args: &'a Value,
+}
+
+impl Args<'_> {
+    fn get(&self, name: &str) -> Option<&Value> {
+        let v = match self.args {
+            Value::Array(a) => {
+                let i = self.params.iter().position(|p| *p == name)?;
+                a.get(i)
+            }
+            Value::Object(o) => o.get(name),
+            _ => None,
+        }?;
+        (!v.is_null()).then_some(v)
+    }
+
+    fn string(&self, name: &str) -> Result<Option<String>, EasyError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) => one_string(name, v).map(Some),
+        }
+    }
+
+    fn required(&self, name: &str) -> Result<String, EasyError> {
+        self.string(name)?
+            .ok_or_else(|| EasyError::bad_args(format!("'{name}' is required")))
+    }
+
+    fn wid(&self, name: &str) -> Result<Wid, EasyError> {
+        parse_wid(name, &self.required(name)?)
+    }
+
+    /// One id or several (open-wa's `ContactId | ContactId[]`).
+    fn wids(&self, name: &str) -> Result<Vec<Wid>, EasyError> {
+        match self.get(name) {
+            None => Err(EasyError::bad_args(format!("'{name}' is required"))),
+            Some(Value::Array(a)) if !a.is_empty() => a
+                .iter()
+                .map(|v| parse_wid(name, &one_string(name, v)?))
+                .collect(),
+            Some(Value::Array(_)) => Err(EasyError::bad_args(format!("'{name}' is empty"))),
+            Some(v) => Ok(vec![parse_wid(name, &one_string(name, v)?)?]),
+        }
+    }
+
+    /// One message id or several.
+    fn message_ids(&self, name: &str) -> Result<Vec<String>, EasyError> {
+        match self.get(name) {
+            None => Err(EasyError::bad_args(format!("'{name}' is required"))),
+            Some(Value::Array(a)) if !a.is_empty() => {
+                a.iter().map(|v| one_string(name, v)).collect()
+            }
+            Some(Value::Array(_)) => Err(EasyError::bad_args(format!("'{name}' is empty"))),
+            Some(v) => Ok(vec![one_string(name, v)?]),
+        }
+    }
+
+    fn flag(&self, name: &str) -> bool {
+        self.get(name).and_then(Value::as_bool).unwrap_or(false)
+    }
+
+    /// A number, given as one or as a numeric string (open-wa types
+    /// coordinates as strings).
+    fn number(&self, name: &str) -> Result<f64, EasyError> {
+        let v = self
+            .get(name)
+            .ok_or_else(|| EasyError::bad_args(format!("'{name}' is required")))?;
+        v.as_f64()
+            .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+            .ok_or_else(|| EasyError::bad_args(format!("'{name}' must be a number")))
+    }
+}
+
+/// A string; a number as its digits; a MessageId or Wid object by its
+/// `_serialized`.
+fn one_string(name: &str, v: &Value) -> Result<String, EasyError> {
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Object(o) if o.get("_serialized").is_some_and(Value::is_string) => {
+            Ok(o["_serialized"].as_str().unwrap_or_default().to_string())
+        }
+        _ => Err(EasyError::bad_args(format!("'{name}' must be a string"))),
+    }
+}
+
+fn parse_wid(name: &str, s: &str) -> Result<Wid, EasyError> {
+    Wid::parse(s).map_err(|e| EasyError::bad_args(format!("'{name}': {e}")))
+}
+
+/// Whether open-wa has a client method of this name that wabridge serves.
+pub fn is_method(name: &str) -> bool {
+    METHODS.iter().any(|(m, _)| *m == name)
+}
+
+/// A file argument: a data URL or an http(s) URL.
+fn media(file: String, filename: Option<String>) -> Result<OutgoingMedia, EasyError> {
+    let source = if file.starts_with("data:") {
+        MediaSource::Data(file)
+    } else if file.starts_with("http://") || file.starts_with("https://") {
+        MediaSource::Url(file)
+    } else {
+        return Err(EasyError::bad_args(
+            "'file' must be a data URL (data:<mime>;base64,...) or an http(s) URL; wabridge does not read files from its own disk",
+        ));
+    };
+    Ok(OutgoingMedia {
+        source,
+        mimetype: None,
+        filename: filename.filter(|f| !f.is_empty()),
+    })
+}
+
+/// The people a text mentions: those named, else every `@<digits>` in it
+/// (open-wa's sendTextWithMentions finds them in the text).
+fn mentions(a: &Args, text: &str) -> Result<Vec<Wid>, EasyError> {
+    if a.get("mentions").is_some() {
+        return a.wids("mentions");
+    }
+    let mut found: Vec<Wid> = Vec::new();
+    for word in text.split('@').skip(1) {
+        let digits: String = word.chars().take_while(char::is_ascii_digit).collect();
+        if digits.len() >= 5
+            && let Ok(w) = Wid::parse(&digits)
+            && !found.contains(&w)
+        {
+            found.push(w);
+        }
+    }
+    Ok(found)
+}
+
+fn send(req: SendRequest) -> Call {
+    Call::Send {
+        req,
+        seen_first: false,
+        unknown: NotOnWhatsApp::False,
+    }
+}
+
+/// Reads an EASY API call. Unknown methods and bad arguments are errors.
+pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
+    let params = METHODS
+        .iter()
+        .find(|(m, _)| *m == method)
+        .map(|(_, p)| *p)
+        .ok_or_else(|| EasyError::unknown_method(method))?;
+    if !matches!(body.args, Value::Null | Value::Array(_) | Value::Object(_)) {
+        return Err(EasyError::bad_args(
+            "'args' must be an object of named arguments or an array",
+        ));
+    }
+    let a = Args {
+        params,
+        args: &body.args,
+    };
+    Ok(match method {
+        "sendText" => Call::Send {
+            req: SendRequest::text(a.wid("to")?, a.required("content")?),
+            seen_first: true,
+            unknown: NotOnWhatsApp::ErrorString,
+        },
+        "reply" => Call::Send {
+            req: SendRequest {
+                reply_to: Some(a.required("quotedMsgId")?),
+                ..SendRequest::text(a.wid("to")?, a.required("content")?)
+            },
+            seen_first: a.flag("sendSeen"),
+            unknown: NotOnWhatsApp::False,
+        },
+        "sendTextWithMentions" | "sendReplyWithMentions" => {
+            let text = a.required("content")?;
+            let reply_to = match method {
+                "sendReplyWithMentions" => Some(a.required("replyMessageId")?),
+                _ => None,
+            };
+            send(SendRequest {
+                mentions: mentions(&a, &text)?,
+                reply_to,
+                ..SendRequest::text(a.wid("to")?, text)
+            })
+        }
+        "sendImage" | "sendFile" | "sendFileFromUrl" | "sendPtt" | "sendAudio" => {
+            let file = match method {
+                "sendFileFromUrl" => a.required("url")?,
+                _ => a.required("file")?,
+            };
+            let voice = method == "sendPtt" || (method != "sendAudio" && a.flag("ptt"));
+            send(SendRequest {
+                mentions: vec![],
+                special: None,
+                voice,
+                to: a.wid("to")?,
+                text: None,
+                media: Some(media(file, a.string("filename")?)?),
+                caption: a.string("caption")?.filter(|c| !c.is_empty()),
+                reply_to: a.string("quotedMsgId")?,
+                menu: None,
+            })
+        }
+        "sendLocation" => {
+            let place = Location {
+                lat: a.number("lat")?,
+                lng: a.number("lng")?,
+                name: a.string("loc")?.filter(|s| !s.is_empty()),
+                address: a.string("address")?.filter(|s| !s.is_empty()),
+            };
+            send(SendRequest {
+                text: None,
+                special: Some(Special::Location(place)),
+                ..SendRequest::text(a.wid("to")?, String::new())
+            })
+        }
+        "sendContact" => {
+            // open-wa sends the contact's own card: named by their number.
+            let cards = a
+                .wids("contactId")?
+                .into_iter()
+                .map(|id| {
+                    let name = id.phone().map(|p| format!("+{p}")).ok_or_else(|| {
+                        EasyError::bad_args("'contactId' must be people, not groups")
+                    })?;
+                    Ok(CardOf { id, name })
+                })
+                .collect::<Result<Vec<_>, EasyError>>()?;
+            send(SendRequest {
+                text: None,
+                special: Some(Special::Contacts(cards)),
+                ..SendRequest::text(a.wid("to")?, String::new())
+            })
+        }
+        "sendPoll" => {
+            let options = match a.get("options") {
+                Some(Value::Array(o)) => o
+                    .iter()
+                    .map(|v| one_string("options", v))
+                    .collect::<Result<Vec<_>, _>>()?,
+                _ => return Err(EasyError::bad_args("'options' must be a list of strings")),
+            };
+            let poll = Poll {
+                name: a.required("name")?,
+                options,
+                selectable: if a.flag("allowMultiSelect") { 0 } else { 1 },
+                votes: vec![],
+            };
+            send(SendRequest {
+                text: None,
+                special: Some(Special::Poll(poll)),
+                reply_to: a.string("quotedMsgId")?,
+                ..SendRequest::text(a.wid("to")?, String::new())
+            })
+        }
+        "sendSeen" => Call::SendSeen(a.wid("chatId")?),
+        "simulateTyping" => Call::Typing {
+            chat: a.wid("to")?,
+            on: a.flag("on"),
+        },
+        "react" => Call::React {
+            message: a.required("messageId")?,
+            // An empty emoji takes the reaction back.
+            emoji: a.string("emoji")?.unwrap_or_default(),
+        },
+        "editMessage" => Call::Edit {
+            message: a.required("messageId")?,
+            text: a.required("text")?,
+        },
+        "deleteMessage" => {
+            a.wid("chatId")?;
+            if a.flag("onlyLocal") {
+                return Err(EasyError::bad_args(
+                    "'onlyLocal': wabridge deletes for everyone only; a copy deleted on this device alone would still be in its history",
+                ));
+            }
+            Call::Delete {
+                messages: a.message_ids("messageId")?,
+            }
+        }
+        "getMessageById" => Call::GetMessageById(a.required("messageId")?),
+        "getAllMessagesInChat" => Call::GetAllMessagesInChat {
+            chat: a.wid("chatId")?,
+            include_me: a.flag("includeMe"),
+        },
+        "getAllChats" => Call::GetAllChats {
+            unread_only: a.flag("withNewMessageOnly"),
+        },
+        "getChatById" => Call::GetChatById(a.wid("contactId")?),
+        "getAllContacts" => Call::GetAllContacts,
+        "getContact" => Call::GetContact(a.wid("contactId")?),
+        "checkNumberStatus" => Call::CheckNumberStatus(a.wid("contactId")?),
+        "getProfilePicFromServer" => Call::ProfilePicture(a.wid("chatId")?),
+        "getStatus" => Call::GetStatus(a.wid("contactId")?),
+        "contactBlock" | "contactUnblock" => Call::Block {
+            who: a.wid("id")?,
+            yes: method == "contactBlock",
+        },
+        "getAllGroups" => Call::GetAllGroups {
+            unread_only: a.flag("withNewMessagesOnly"),
+        },
+        "getGroupMembersId" | "getGroupMembers" => Call::GroupMembers {
+            group: a.wid("groupId")?,
+            ids_only: method == "getGroupMembersId",
+        },
+        "createGroup" => Call::CreateGroup {
+            name: a.required("groupName")?,
+            contacts: a.wids("contacts")?,
+        },
+        "addParticipant" => Call::Participants {
+            group: a.wid("groupId")?,
+            add: a.wids("participantId")?,
+            remove: vec![],
+        },
+        "removeParticipant" => Call::Participants {
+            group: a.wid("groupId")?,
+            add: vec![],
+            remove: a.wids("participantId")?,
+        },
+        "getGroupInviteLink" => Call::InviteLink(a.wid("chatId")?),
+        "joinGroupViaLink" => Call::JoinGroup {
+            link: a.required("link")?,
+            chat: a.flag("returnChatObj"),
+        },
+        "setGroupTitle" => Call::SetGroupTitle {
+            group: a.wid("groupId")?,
+            title: a.required("title")?,
+        },
+        "leaveGroup" => Call::LeaveGroup(a.wid("groupId")?),
+        "getHostNumber" => Call::GetHostNumber,
+        "getConnectionState" => Call::GetConnectionState,
+        "isConnected" => Call::IsConnected,
+        "getMe" => Call::GetMe,
+        "logout" => Call::Logout,
+        "healthCheck" => Call::HealthCheck,
+        "getAmountOfLoadedMessages" => Call::GetAmountOfLoadedMessages,
+        "cutMsgCache" => Call::CutMsgCache,
+        _ => return Err(EasyError::unknown_method(method)),
+    })
+}
+
+/// open-wa answers a send to a number not on WhatsApp with this string
+/// (`success: false`), not an exception.
+pub const NOT_ON_WHATSAPP: &str = "Error: Number not linked to WhatsApp Account";
+
+pub fn success(response: Value) -> Value {
+    json!({"success": true, "response": response})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(method: &str, args: Value) -> Result<Call, EasyError> {
+        parse_call(method, &EasyIn { args, method: None })
+    }
+
+    #[test]
+    fn no_session_at_all_is_a_404_like_an_unknown_one() {
+        let none = EasyError::from(CoreError::NotFound {
+            code: "session_not_found",
+            message: "there is no session yet; create one first".into(),
+        });
+        assert_eq!(none.status, StatusCode::NOT_FOUND);
+        let msg = EasyError::from(CoreError::NotFound {
+            code: "message_not_found",
+            message: "no such message".into(),
+        });
+        assert_eq!(msg.status, StatusCode::OK);
+    }
+
+    #[test]
+    fn every_method_is_parsed_and_every_parameter_list_is_open_was() {
+        for (m, params) in METHODS {
+            // No arguments: a method either needs some or runs.
+            match call(m, Value::Null) {
+                Ok(_) => assert!(
+                    params.is_empty() || ["getAllChats", "getAllGroups", "logout"].contains(m),
+                    "{m} ran without its arguments"
+                ),
+                Err(e) => assert_eq!(e.name, "INVALID_ARGS", "{m}: {}", e.message),
+            }
+        }
+        assert_eq!(
+            call("noSuchMethod", Value::Null).err().unwrap().status,
+            StatusCode::NOT_FOUND
+        );
+    }
+
+    #[test]
+    fn positional_and_named_arguments_read_alike() {
+        let by_pos = call(
+            "sendLocation",
+            json!(["15551234567@c.us", "52.52", 13.405, "Office"]),
+        )
+        .unwrap();
+        let by_name = call(
+            "sendLocation",
+            json!({"to": "15551234567", "lat": 52.52, "lng": "13.405", "loc": "Office"}),
+        )
+        .unwrap();
+        for c in [by_pos, by_name] {
+            let Call::Send { req, .. } = c else {
+                panic!("not a send")
+            };
+            let Some(Special::Location(l)) = req.special else {
+                panic!("not a place")
+            };
+            assert_eq!(
+                (l.lat, l.lng, l.name.as_deref()),
+                (52.52, 13.405, Some("Office"))
+            );
+        }
+    }
+
+    #[test]
+    fn mentions_come_from_the_text_unless_named() {
+        let Call::Send { req, .. } = call(
+            "sendTextWithMentions",
+            json!([
+                "123-456@g.us",
+                "hi @15551234567 and @15557654321, @15551234567"
+            ]),
+        )
+        .unwrap() else {
+            panic!()
+        };
+        let got: Vec<&str> = req.mentions.iter().map(Wid::as_str).collect();
+        assert_eq!(got, ["15551234567@c.us", "15557654321@c.us"]);
+        let Call::Send { req, .. } = call(
+            "sendReplyWithMentions",
+            json!({"to": "123-456@g.us", "content": "@1555 x", "replyMessageId": "false_x_Y",
+                   "mentions": ["15550000001@c.us"]}),
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(req.reply_to.as_deref(), Some("false_x_Y"));
+        assert_eq!(req.mentions.len(), 1);
+    }
+
+    #[test]
+    fn files_voice_notes_and_refusals() {
+        let Call::Send { req, .. } = call(
+            "sendPtt",
+            json!(["15551234567", "data:audio/ogg;base64,T2dn", "true_x_Q"]),
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert!(req.voice && req.media.is_some());
+        assert_eq!(req.reply_to.as_deref(), Some("true_x_Q"));
+        let Call::Send { req, .. } = call(
+            "sendFileFromUrl",
+            json!([
+                "15551234567",
+                "https://example.com/a.pdf",
+                "a.pdf",
+                "the file"
+            ]),
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(req.caption.as_deref(), Some("the file"));
+        assert!(!req.voice);
+        let local = call("sendFile", json!(["15551234567", "/etc/passwd", "p"]));
+        assert_eq!(local.err().unwrap().name, "INVALID_ARGS");
+        let only_local = call(
+            "deleteMessage",
+            json!(["15551234567@c.us", "true_x_Q", true]),
+        );
+        assert!(only_local.err().unwrap().message.contains("onlyLocal"));
+        let Call::Delete { messages } = call(
+            "deleteMessage",
+            json!(["15551234567@c.us", ["true_x_A", {"_serialized": "true_x_B"}]]),
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(messages, ["true_x_A", "true_x_B"]);
+    }
+}
