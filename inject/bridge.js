@@ -173,9 +173,14 @@
     // getMyUserId is set a moment after authentication on real WhatsApp.
     // Bounded in time, not in tries: a background page's timers are slow.
     const until = Date.now() + 60000;
+    // A page restored from storage is authenticated before its socket is
+    // up: connected means it can send, so it waits for the socket too (a
+    // `conn.online` comes then), for a while: a build whose isOnline never
+    // says so is taken at its authentication, as before.
+    const socketBy = Date.now() + 15000;
     const tick = () => {
       const who = me();
-      if (who) {
+      if (who && (WPP.conn.isOnline() || Date.now() > socketBy)) {
         connectedSent = true;
         emit({ type: 'connected', me: who, platform: WPP.conn.getPlatform() || null });
       } else if (Date.now() < until) {

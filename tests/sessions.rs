@@ -957,3 +957,38 @@ async fn lifecycle_calls_on_one_session_take_turns() {
     .await;
     assert!(!data.join("sessions").join("hangup").exists());
 }
+
+/// CONNECTED means the page can send: a device that has authenticated but
+/// that WhatsApp is still syncing (seconds on a real account, after a link
+/// and after a restart) is not reported connected before it is online, so
+/// a client that sends on CONNECTED is not refused.
+#[tokio::test]
+async fn connected_means_a_send_goes_through_even_while_whatsapp_syncs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = Sandbox::start(tmp.path(), &[]).await;
+    let (code, v) = sb.post("/_sandbox/slow-sync", json!({"ms": 1500})).await;
+    assert_eq!(code, 200, "{v}");
+    let data = tmp.path().join("data");
+    let mut d = Daemon::start(&data, &wa_url(&sb), &[]).await;
+    let send = |d: &Daemon, text: &'static str| {
+        let url = d.url.clone();
+        async move {
+            let r = http()
+                .post(format!("{url}/api/sessions/s1/messages"))
+                .header("X-Api-Key", KEY)
+                .json(&json!({"to": "15557770101", "text": text}))
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    d.create_linked(&sb, "s1", "15550002299").await;
+    let (code, body) = send(&d, "right after the link").await;
+    assert_eq!(code, 201, "{body}");
+    d.proc.kill9();
+    let d2 = d.restart_same().await;
+    d2.wait_status("s1", "CONNECTED", LONG).await;
+    let (code, body) = send(&d2, "right after the restart").await;
+    assert_eq!(code, 201, "{body}");
+}

@@ -31,6 +31,7 @@ pub fn routes() -> Router<Sandbox> {
         .route("/lose-replies", post(lose_replies))
         .route("/lose-sends", post(lose_sends))
         .route("/slow-lookups", post(slow_lookups))
+        .route("/slow-sync", post(slow_sync))
         .route("/build", post(set_build))
         .route("/clock", post(set_clock))
         .route("/contacts/{phone}", axum::routing::put(set_profile))
@@ -372,6 +373,19 @@ async fn lose_sends(State(sb): State<Sandbox>, raw: Bytes) -> Res {
 }
 
 /// `{"on"}`: a privacy id's phone (`getPnLidEntry`) answers after 1 s.
+/// `{"ms": N}`: devices that link or come back are online N ms after they
+/// are authenticated, as WhatsApp syncs them first (0: at once).
+async fn slow_sync(State(sb): State<Sandbox>, raw: Bytes) -> Res {
+    let v = body(&raw)?;
+    let ms = v
+        .get("ms")
+        .and_then(Value::as_u64)
+        .filter(|ms| *ms <= 60_000)
+        .ok_or_else(|| invalid("ms", "must be 0 to 60000"))?;
+    sb.world.lock().await.sync_delay = std::time::Duration::from_millis(ms);
+    Ok(Json(json!({"ms": ms})).into_response())
+}
+
 async fn slow_lookups(State(sb): State<Sandbox>, raw: Bytes) -> Res {
     switch(&sb, &raw, "slow_lookups", |w, on| w.slow_lookups = on).await
 }

@@ -53,6 +53,7 @@ pub async fn spawn(cfg: SandboxConfig) -> anyhow::Result<SandboxHandle> {
     if let Some(path) = cfg.state_file.clone() {
         tokio::spawn(save_loop(sb.world.clone(), path));
     }
+    tokio::spawn(sync_loop(sb.world.clone()));
     let app = Router::new()
         .route("/", get(index))
         .route("/wpp.js", get(wpp_js))
@@ -70,6 +71,17 @@ pub async fn spawn(cfg: SandboxConfig) -> anyhow::Result<SandboxHandle> {
         }
     });
     Ok(SandboxHandle { addr, task })
+}
+
+/// Brings devices online once their sync is over (`World::sync_due`).
+async fn sync_loop(world: Arc<Mutex<World>>) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let mut w = world.lock().await;
+        if !w.syncing.is_empty() {
+            w.sync_due();
+        }
+    }
 }
 
 /// Writes the state file when something changed, atomically (rename).

@@ -309,6 +309,12 @@ pub struct World {
     /// A privacy id's phone is looked up slowly (1 s), as over a slow
     /// network (`POST /_sandbox/slow-lookups`).
     pub slow_lookups: bool,
+    /// How long WhatsApp takes to sync a device that links or comes back
+    /// before it is online (`POST /_sandbox/slow-sync`): 0 normally, a
+    /// few seconds on a real account.
+    pub sync_delay: std::time::Duration,
+    /// Devices authenticated and still syncing: (online at, conn, phone).
+    pub syncing: Vec<(std::time::Instant, u64, String)>,
     /// The WhatsApp Web build pages get: `{"version", "missing": [wa-js
     /// members this build lacks]}` (`POST /_sandbox/build`); `{}` is the
     /// normal one.
@@ -374,6 +380,8 @@ impl World {
             dirty: false,
             lose_replies: false,
             slow_lookups: false,
+            sync_delay: std::time::Duration::ZERO,
+            syncing: Vec::new(),
             lose_sends: false,
             build: json!({}),
             clock_offset_s: 0,
@@ -577,8 +585,36 @@ impl World {
         self.go_linked(conn, phone.to_string());
     }
 
-    /// A linked device comes online: history sync, then what was queued.
+    /// A linked device comes online: history sync, then what was queued;
+    /// after the sync delay, when there is one (`sync_due` then).
     fn go_linked(&mut self, conn: u64, phone: String) {
+        if !self.sync_delay.is_zero() {
+            // Neither showing a QR nor online meanwhile.
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.link = Link::Greeting;
+            }
+            let at = std::time::Instant::now() + self.sync_delay;
+            self.syncing.push((at, conn, phone));
+            return;
+        }
+        self.online_now(conn, phone);
+    }
+
+    /// Devices whose sync is over come online.
+    pub fn sync_due(&mut self) {
+        let now = std::time::Instant::now();
+        let (due, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut self.syncing)
+            .into_iter()
+            .partition(|(at, _, _)| *at <= now);
+        self.syncing = wait;
+        for (_, conn, phone) in due {
+            if self.conns.contains_key(&conn) {
+                self.online_now(conn, phone);
+            }
+        }
+    }
+
+    fn online_now(&mut self, conn: u64, phone: String) {
         let Some(acct) = self.p.accounts.get(&phone) else {
             return;
         };
