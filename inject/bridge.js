@@ -168,23 +168,44 @@
     return { id: widStr(id), phone: phoneOf(id) || (id.user || null), name };
   }
 
+  // Whether the page can send now: WhatsApp's stream is in its MAIN mode
+  // (a page restored from storage, or just linked, is authenticated while
+  // it is still opening or syncing) and the network is up. A build that
+  // does not say is taken at its word that it is authenticated.
+  function canSend() {
+    try {
+      const s = WPP.conn.getStreamData ? WPP.conn.getStreamData() : null;
+      if (s && s.mode) return s.mode === 'MAIN' && WPP.conn.isOnline();
+      return WPP.conn.isOnline();
+    } catch (e) {
+      return true;
+    }
+  }
+
   let connectedSent = false;
+  let reporting = false;
   function reportConnected() {
+    // One waiting loop at a time, and none once told: a second CONNECTED
+    // could come after the page went offline, and override it.
+    if (connectedSent || reporting) return;
+    reporting = true;
     // getMyUserId is set a moment after authentication on real WhatsApp.
     // Bounded in time, not in tries: a background page's timers are slow.
     const until = Date.now() + 60000;
-    // A page restored from storage is authenticated before its socket is
-    // up: connected means it can send, so it waits for the socket too (a
-    // `conn.online` comes then), for a while: a build whose isOnline never
-    // says so is taken at its authentication, as before.
-    const socketBy = Date.now() + 15000;
+    // CONNECTED means a send goes through: wait (15 s at most, then as
+    // before) for the page to be able to send.
+    const sendableBy = Date.now() + 15000;
     const tick = () => {
+      if (connectedSent) { reporting = false; return; }
       const who = me();
-      if (who && (WPP.conn.isOnline() || Date.now() > socketBy)) {
+      if (who && (canSend() || Date.now() > sendableBy)) {
         connectedSent = true;
+        reporting = false;
         emit({ type: 'connected', me: who, platform: WPP.conn.getPlatform() || null });
       } else if (Date.now() < until) {
         setTimeout(tick, 100);
+      } else {
+        reporting = false;
       }
     };
     tick();
@@ -198,7 +219,10 @@
     WPP.on('conn.require_auth', () => emit({ type: 'require_auth' }));
     WPP.on('conn.online', (online) => {
       emit({ type: 'online', online: !!online });
-      if (online && !connectedSent && WPP.conn.isAuthenticated()) reportConnected();
+      if (online && WPP.conn.isAuthenticated()) reportConnected();
+    });
+    WPP.on('conn.stream_mode_changed', (mode) => {
+      if (mode === 'MAIN' && WPP.conn.isAuthenticated()) reportConnected();
     });
     WPP.on('chat.new_message', (m) => {
       // A group's own notices: a new subject.

@@ -137,6 +137,52 @@ async fn locations_contact_cards_and_voice_notes_both_ways() {
     let m = stored(&d, &id).await;
     assert_eq!((&m["type"], &m["voice"]), (&json!("audio"), &json!(true)));
 
+    // Out: a sticker of a PNG: WhatsApp Web makes the WebP.
+    const PNG_1PX: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+    let id = send(
+        &d,
+        json!({"to": CONTACT, "media": {"data": PNG_1PX, "mimetype": "image/png"}, "sticker": true}),
+    )
+    .await;
+    let phone = on_phone(&sb, &id).await;
+    assert_eq!(
+        (&phone["type"], &phone["media"]["mimetype"]),
+        (&json!("sticker"), &json!("image/webp")),
+        "{phone}"
+    );
+    use base64::Engine as _;
+    let webp = base64::engine::general_purpose::STANDARD
+        .decode(phone["media"]["data"].as_str().unwrap())
+        .unwrap();
+    assert!(
+        webp.starts_with(b"RIFF") && &webp[8..12] == b"WEBP",
+        "a WebP"
+    );
+    assert_eq!(stored(&d, &id).await["type"], "sticker");
+    let (code, e) = d
+        .call(
+            "POST",
+            "/api/sessions/shop/messages",
+            Some(json!({"to": CONTACT, "media": {"data": PNG_1PX, "mimetype": "image/png"}, "sticker": true, "caption": "no"})),
+        )
+        .await;
+    assert_eq!(code, 422, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("'sticker'"),
+        "{e}"
+    );
+    let (code, e) = d
+        .call(
+            "POST",
+            "/api/sessions/shop/messages",
+            Some(json!({"to": CONTACT, "media": {"data": OGG_B64, "mimetype": "audio/ogg"}, "sticker": true})),
+        )
+        .await;
+    assert_eq!(code, 422, "{e}");
+
     // Bad input: clear errors, nothing sent.
     for (body, field) in [
         (

@@ -192,7 +192,8 @@ function msgKey(s, chat) {
 function mediaKind(mimetype) {
   const m = String(mimetype || '').split(';')[0].trim().toLowerCase();
   const top = m.split('/')[0];
-  if (top === 'image' && m !== 'image/webp') return 'image';
+  if (m === 'image/webp') return 'sticker';
+  if (top === 'image') return 'image';
   if (top === 'video' || top === 'audio') return top;
   return 'document';
 }
@@ -1232,7 +1233,6 @@ class Client extends EventEmitter {
     if (media) {
       // What the daemon cannot send the way whatsapp-web.js would: say so
       // rather than send something else.
-      if (options.sendMediaAsSticker) throw new NotSupportedError('sendMessage option sendMediaAsSticker');
       if (options.isViewOnce) throw new NotSupportedError('sendMessage option isViewOnce');
       if (options.sendVideoAsGif) throw new NotSupportedError('sendMessage option sendVideoAsGif');
       if (options.sendMediaAsDocument && mediaKind(media.mimetype) !== 'document') {
@@ -1241,6 +1241,17 @@ class Client extends EventEmitter {
       if (options.sendAudioAsVoice) body.voice = true;
       body.media = { data: media.data, mimetype: media.mimetype, filename: media.filename || undefined };
       type = body.voice ? 'ptt' : mediaKind(media.mimetype);
+      // WhatsApp Web makes the sticker (a WebP) of an image; a sticker has
+      // no caption, and its pack name and author are not WhatsApp Web's to
+      // set (stickerName, stickerAuthor: ignored).
+      if (options.sendMediaAsSticker) {
+        if (!/^image\//.test(media.mimetype || '')) throw new NotSupportedError(`a sticker of ${media.mimetype}`);
+        body.sticker = true;
+        delete body.caption;
+        delete body.text;
+        delete body.media.filename;
+        type = 'sticker';
+      }
     }
     if (options.groupMentions && [].concat(options.groupMentions).length) throw new NotSupportedError('sendMessage option groupMentions');
     if (options.invokedBotWid) throw new NotSupportedError('sendMessage option invokedBotWid');

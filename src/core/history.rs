@@ -112,7 +112,7 @@ impl Core {
                         CoreError::from(e)
                     ))
                 })?;
-                env.keep_media(&bridge, session, msg_id)
+                env.keep_media(&bridge, session, msg_id, true)
                     .await
                     .map_err(|e| media_failure(msg_id, e))?
             }
@@ -273,19 +273,37 @@ impl Core {
 }
 
 /// A media the page could not give: WhatsApp has it no more (404), or the
-/// page could not be asked now (503).
+/// page could not be asked or answer now (503).
 fn media_failure(msg_id: &str, e: crate::session::MediaError) -> CoreError {
     use crate::session::{CallError, MediaError};
+    let gone = |why: &str| {
+        let w = why.to_ascii_lowercase();
+        [
+            "no media",
+            "not found",
+            "expired",
+            "gone",
+            "deleted",
+            "404",
+            "410",
+        ]
+        .iter()
+        .any(|k| w.contains(k))
+    };
     match e {
-        MediaError::Page(CallError::Timeout(_) | CallError::Browser(_)) => CoreError::Unavailable(
-            format!("the media of {msg_id} could not be fetched from WhatsApp Web now: {e}"),
-        ),
-        MediaError::Garbled(_) => CoreError::WhatsApp(format!("the media of {msg_id}: {e}")),
-        _ => CoreError::NotFound {
+        MediaError::Page(CallError::Page(ref why)) if gone(why) => CoreError::NotFound {
             code: "media_unavailable",
             message: format!(
-                "the media of {msg_id} is not kept and WhatsApp Web could not give it: {e}"
+                "the media of {msg_id} is not kept and WhatsApp no longer gives it: {e}"
             ),
         },
+        MediaError::TooLarge => CoreError::NotFound {
+            code: "media_unavailable",
+            message: format!("the media of {msg_id} is not kept here: {e}"),
+        },
+        MediaError::Garbled(_) => CoreError::WhatsApp(format!("the media of {msg_id}: {e}")),
+        _ => CoreError::Unavailable(format!(
+            "the media of {msg_id} could not be fetched from WhatsApp Web now: {e}"
+        )),
     }
 }

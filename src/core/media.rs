@@ -35,6 +35,8 @@ pub struct OutgoingMedia {
     pub source: MediaSource,
     pub mimetype: Option<String>,
     pub filename: Option<String>,
+    /// An image sent as a sticker (WhatsApp Web makes the WebP).
+    pub sticker: bool,
 }
 
 /// Media ready to hand to the page.
@@ -42,14 +44,17 @@ pub(super) struct LoadedMedia {
     pub b64: String,
     pub mimetype: String,
     pub filename: Option<String>,
+    pub sticker: bool,
 }
 
 impl LoadedMedia {
-    /// wa-js's file `type` for this media.
+    /// wa-js's file `type` for this media. A WebP image is a sticker, as
+    /// WhatsApp shows one.
     pub fn kind(&self) -> &'static str {
         let m = self.mimetype.as_str();
         match m.split('/').next().unwrap_or("") {
-            "image" if m != "image/webp" => "image",
+            "image" if self.sticker || m == "image/webp" => "sticker",
+            "image" => "image",
             "video" => "video",
             "audio" => "audio",
             _ => "document",
@@ -239,6 +244,7 @@ impl Core {
             b64: base64::engine::general_purpose::STANDARD.encode(&bytes),
             mimetype,
             filename: m.filename,
+            sticker: m.sticker,
         })
     }
 

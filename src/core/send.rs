@@ -57,7 +57,7 @@ impl SendRequest {
                 MediaSource::Url(u) => json!({"url": u}),
                 MediaSource::Upload(id) => json!({"upload": id}),
             };
-            json!({"source": source, "mimetype": m.mimetype, "filename": m.filename})
+            json!({"source": source, "mimetype": m.mimetype, "filename": m.filename, "sticker": m.sticker})
         });
         let special = match &self.special {
             Some(Special::Location(l)) => json!({"location": l}),
@@ -247,6 +247,17 @@ impl Core {
             Some(m) => Some(self.load_media(m).await?),
             None => None,
         };
+        if let Some(m) = media.as_ref().filter(|m| m.sticker) {
+            if !m.mimetype.starts_with("image/") {
+                return Err(CoreError::invalid(
+                    "sticker",
+                    "is made from an image (PNG, JPEG or WebP)",
+                ));
+            }
+            if req.caption.is_some() || req.text.is_some() {
+                return Err(CoreError::invalid("sticker", "takes no caption or text"));
+            }
+        }
         if req.voice
             && !media
                 .as_ref()

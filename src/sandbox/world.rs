@@ -608,7 +608,11 @@ impl World {
             .partition(|(at, _, _)| *at <= now);
         self.syncing = wait;
         for (_, conn, phone) in due {
-            if self.conns.contains_key(&conn) {
+            // Still syncing (not logged out or showing a QR since), and
+            // still linked (the phone did not unlink it meanwhile).
+            let syncing =
+                matches!(self.conns.get(&conn), Some(c) if matches!(c.link, Link::Greeting));
+            if syncing && self.p.links.values().any(|p| *p == phone) {
                 self.online_now(conn, phone);
             }
         }
@@ -1074,10 +1078,19 @@ impl World {
         let before = self.p.links.len();
         self.p.links.retain(|_, p| p != phone);
         let had = before != self.p.links.len() || self.account_online(phone);
+        let syncing: Vec<u64> = self
+            .syncing
+            .iter()
+            .filter(|(_, _, p)| p == phone)
+            .map(|(_, c, _)| *c)
+            .collect();
+        self.syncing.retain(|(_, _, p)| p != phone);
         let conns: Vec<u64> = self
             .conns
             .iter()
-            .filter(|(_, c)| matches!(&c.link, Link::Linked { phone: p } if p == phone))
+            .filter(|(id, c)| {
+                matches!(&c.link, Link::Linked { phone: p } if p == phone) || syncing.contains(id)
+            })
             .map(|(id, _)| *id)
             .collect();
         for conn in conns {

@@ -155,7 +155,7 @@ pub struct OutgoingFile<'a> {
     pub b64: &'a str,
     pub mimetype: &'a str,
     pub filename: Option<&'a str>,
-    /// wa-js's `type`: image, video, audio, document.
+    /// wa-js's `type`: image, video, audio, document, sticker.
     pub kind: &'a str,
     pub caption: Option<&'a str>,
     /// Audio sent as a voice note.

@@ -798,6 +798,13 @@ impl Driver {
                 ));
             }
             BridgeEvent::AuthCode { code: None } => self.update(|s| s.qr = None),
+            // Scanned: no QR to show while WhatsApp syncs the new device,
+            // until the page can send (CONNECTED).
+            BridgeEvent::Authenticated => {
+                if self.state.borrow().status == Status::ScanQr {
+                    self.set_status(Status::Starting, None);
+                }
+            }
             BridgeEvent::Connected { me, platform } => {
                 let phone = me
                     .phone
@@ -850,7 +857,6 @@ impl Driver {
             | BridgeEvent::GroupUpdate { .. } => {}
             BridgeEvent::Injected
             | BridgeEvent::Ready
-            | BridgeEvent::Authenticated
             | BridgeEvent::RequireAuth
             | BridgeEvent::Unknown => {}
         }

@@ -332,7 +332,7 @@ impl Inbound {
         {
             return Err("the page stopped answering: fetched when asked for".into());
         }
-        let bytes = match self.env.keep_media(bridge, &self.id, id).await {
+        let bytes = match self.env.keep_media(bridge, &self.id, id, false).await {
             Ok(bytes) => bytes,
             Err(e) => {
                 // A page that does not answer would hold every message of

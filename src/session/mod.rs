@@ -36,10 +36,13 @@ pub enum MediaError {
     TooLarge,
     #[error("bad base64 from the page: {0}")]
     Garbled(String),
+    #[error("other media are being fetched from this page now")]
+    Busy,
 }
 
-/// Media fetched from pages at once, at most (all sessions).
+/// Media fetched from pages at once, at most: in all, and per session.
 const MEDIA_FETCHES: usize = 4;
+const MEDIA_PER_SESSION: usize = 2;
 
 /// Which of `SessionEnv::media_locks` a media file takes.
 fn stripe(path: &std::path::Path) -> usize {
@@ -141,6 +144,8 @@ pub struct SessionEnv {
     pub store: Store,
     wajs: OnceLock<Arc<String>>,
     media_fetches: tokio::sync::Semaphore,
+    media_sessions:
+        std::sync::Mutex<std::collections::HashMap<SessionId, Arc<tokio::sync::Semaphore>>>,
     media_locks: [tokio::sync::Mutex<()>; 16],
 }
 
@@ -153,6 +158,7 @@ impl SessionEnv {
             store,
             wajs: OnceLock::new(),
             media_fetches: tokio::sync::Semaphore::new(MEDIA_FETCHES),
+            media_sessions: Default::default(),
             media_locks: Default::default(),
         }
     }
@@ -172,26 +178,42 @@ impl SessionEnv {
     /// A message's media as kept on disk; fetched from the page first when
     /// it is not (as whatsapp-web.js's `downloadMedia` does: WhatsApp Web
     /// loads the message back and downloads its media again), and kept when
-    /// the disk has room for it.
+    /// the disk has room for it. `wait`: whether to wait for a turn to fetch
+    /// (a client asking) or give up at once when there is none (inbound
+    /// media, which a client may fetch later).
     pub async fn keep_media(
         &self,
         bridge: &Bridge,
         id: &SessionId,
         msg_id: &str,
+        wait: bool,
     ) -> Result<Vec<u8>, MediaError> {
         use base64::Engine as _;
         let path = self.media_path(id, msg_id);
         if let Ok(bytes) = tokio::fs::read(&path).await {
             return Ok(bytes);
         }
-        // A media in memory is several times its size on its way here: a
-        // few fetches at once, and one at a time of the same media (the
-        // second finds it kept).
-        let _turn = self.media_fetches.acquire().await;
+        // One fetch of a media at a time (the next finds it kept); two per
+        // session, so one hung page cannot hold every turn; and a few in
+        // all: a media in memory is several times its size on its way here.
         let _same = self.media_locks[stripe(&path)].lock().await;
         if let Ok(bytes) = tokio::fs::read(&path).await {
             return Ok(bytes);
         }
+        let session = self.media_turns(id);
+        let turns = match wait {
+            true => (
+                session.acquire().await.ok(),
+                self.media_fetches.acquire().await.ok(),
+            ),
+            false => (
+                session.try_acquire().ok(),
+                self.media_fetches.try_acquire().ok(),
+            ),
+        };
+        let (Some(_mine), Some(_all)) = turns else {
+            return Err(MediaError::Busy);
+        };
         let b64 = bridge.download_media(msg_id).await?;
         if b64.len() / 4 * 3 > MAX_MEDIA {
             return Err(MediaError::TooLarge);
@@ -215,6 +237,19 @@ impl SessionEnv {
             let _ = tokio::fs::remove_file(&tmp).await;
         }
         Ok(bytes)
+    }
+
+    /// A session's turns to fetch media from its page.
+    fn media_turns(&self, id: &SessionId) -> Arc<tokio::sync::Semaphore> {
+        let mut all = self
+            .media_sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        // Those no fetch holds go, so deleted sessions leave nothing.
+        all.retain(|_, s| Arc::strong_count(s) > 1 || s.available_permits() < MEDIA_PER_SESSION);
+        all.entry(id.clone())
+            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(MEDIA_PER_SESSION)))
+            .clone()
     }
 
     /// wa-js's source, read once.

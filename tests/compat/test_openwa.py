@@ -87,6 +87,10 @@ def test_a_wrapper_backend_links_receives_and_replies(daemon, backend, receiver,
     assert [x["session_id"] for x in listed] == ["shop1"]
 
 
+# A 1×1 PNG.
+PNG_DATA_URL = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+
+
 def easy(client, path, args=None, **kw):
     body = {} if args is None else {"args": args}
     return client.post(path, json=body, **kw)
@@ -167,6 +171,12 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop):
     assert ptt["type"] == "ptt"
     mention = at_phone(call("/shop1/sendTextWithMentions", [CONTACT, "hi @15557654321"]))
     assert mention["mentions"] == ["15557654321"]
+    quoting = at_phone(call("/shop1/sendReplyWithMentions", [CONTACT, "see @15557654321", mention["id"]]))
+    assert quoting["reply_to"] == mention["id"] and quoting["mentions"] == ["15557654321"]
+    audio = at_phone(call("/shop1/sendAudio", [CONTACT, "data:audio/ogg;base64,T2dnUwACAAAAAAAAAAA="]))
+    assert audio["type"] == "audio"
+    sticker = at_phone(call("/shop1/sendImageAsSticker", [CONTACT, PNG_DATA_URL]))
+    assert sticker["type"] == "sticker" and sticker["media"]["mimetype"] == "image/webp"
     poll = at_phone(call("/shop1/sendPoll", [CONTACT, "Lunch?", ["pizza", "pasta"]]))
     assert poll["poll"]["options"] == ["pizza", "pasta"]
     # A URL's file, fetched by the daemon (the sandbox serves a picture).
@@ -206,6 +216,10 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop):
     assert call("/shop1/contactBlock", [CONTACT + "@c.us"]) is True
     assert httpx.get(daemon.sandbox + f"/_sandbox/accounts/{ACCOUNT}/blocked").json() == [CONTACT]
     assert call("/shop1/contactUnblock", {"id": CONTACT + "@c.us"}) is True
+    assert httpx.get(daemon.sandbox + f"/_sandbox/accounts/{ACCOUNT}/blocked").json() == []
+    assert call("/shop1/simulateTyping", [CONTACT + "@c.us", False]) is True
+    shown = httpx.get(daemon.sandbox + f"/_sandbox/accounts/{ACCOUNT}/presence").json()
+    assert shown["chats"][CONTACT + "@c.us"] == "paused"
 
     # Groups.
     made = call("/shop1/createGroup", ["Bakers", [CONTACT + "@c.us"]])
@@ -213,8 +227,11 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop):
     assert made["status"] == 200 and gid.endswith("@g.us") and made["participants"] == [{CONTACT + "@c.us": {"code": 200}}]
     assert sorted(call("/shop1/getGroupMembersId", [gid])) == sorted([ACCOUNT + "@c.us", CONTACT + "@c.us"])
     assert {c["id"] for c in call("/shop1/getGroupMembers", {"groupId": gid})} == {ACCOUNT + "@c.us", CONTACT + "@c.us"}
+    members_at_wa = lambda: {p["id"].split("@")[0] for p in httpx.get(daemon.sandbox + f"/_sandbox/groups/{gid}").json()["participants"]}
     assert call("/shop1/addParticipant", [gid, "15557654321@c.us"]) is True
+    assert "15557654321" in members_at_wa()
     assert call("/shop1/removeParticipant", [gid, "15557654321@c.us"]) is True
+    assert "15557654321" not in members_at_wa()
     assert call("/shop1/setGroupTitle", [gid, "Bakers & co"]) is True
     assert httpx.get(daemon.sandbox + f"/_sandbox/groups/{gid}").json()["subject"] == "Bakers & co"
     link = call("/shop1/getGroupInviteLink", [gid])
@@ -226,6 +243,16 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop):
     admins = {p["id"]["_serialized"]: p["isSuperAdmin"] for p in meta["participants"]}
     assert admins == {ACCOUNT + "@c.us": True, CONTACT + "@c.us": False}
     assert all(c["isGroup"] for c in call("/shop1/getAllGroups"))
+    in_all = [c for c in call("/shop1/getAllChats") if c["id"] == gid]
+    assert in_all and in_all[0]["groupMetadata"]["id"]["_serialized"] == gid
+    assert call("/shop1/getGroupInviteLink", [CONTACT + "@c.us"]) is False
+    assert call("/shop1/leaveGroup", [gid]) is True
+    assert ACCOUNT not in members_at_wa()
+    # Back through the link, as a bot passes it on: inside a message.
+    back = call("/shop1/joinGroupViaLink", [f"come back: {link} (thanks)", True])
+    assert back["id"] == gid and back["isGroup"] is True, back
+    assert ACCOUNT in members_at_wa()
+    assert call("/shop1/joinGroupViaLink", {"link": link}) == gid
     assert call("/shop1/leaveGroup", [gid]) is True
 
     # Bad arguments: open-wa's shape, nothing sent.

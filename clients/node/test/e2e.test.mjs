@@ -402,6 +402,10 @@ test('media: a sent Message has its type and gives its media back; gone media is
   assert.equal(pdf.type, 'document');
   const voice = await c.sendMessage('15551234567', new MessageMedia('audio/ogg', Buffer.from('OggS').toString('base64')), { sendAudioAsVoice: true });
   assert.equal(voice.type, 'ptt');
+  const sticker = await c.sendMessage('15551234567', png, { sendMediaAsSticker: true, stickerName: 'ignored' });
+  assert.equal(sticker.type, 'sticker');
+  const atPhone = await eventually('the sticker at the phone', async () => (await all(me)).find((m) => m.id === sticker.id._serialized));
+  assert.deepEqual([atPhone.type, atPhone.media.mimetype], ['sticker', 'image/webp']);
 
   const id = (await inbound('15551234567', me, undefined, { media: { mimetype: 'image/png', data: PNG.toString('base64'), filename: 'in.png' }, caption: 'in' })).id;
   const msg = await eventually('the photo', () => c.heard.message.find((x) => x.id._serialized === id));

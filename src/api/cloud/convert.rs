@@ -377,6 +377,7 @@ pub fn request(body: &Value, session: &SessionId, users: &UserIds) -> Result<Req
                     source,
                     mimetype: (kind == "sticker").then(|| "image/webp".to_string()),
                     filename: m.get("filename").and_then(Value::as_str).map(String::from),
+                    sticker: kind == "sticker",
                 }),
                 caption: m.get("caption").and_then(Value::as_str).map(String::from),
                 reply_to: reply_to.clone(),

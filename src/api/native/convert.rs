@@ -340,6 +340,9 @@ pub struct SendIn {
     /// Send the audio `media` as a voice note.
     #[serde(default, deserialize_with = "crate::domain::null_is_default")]
     voice: bool,
+    /// Send the image `media` (PNG, JPEG or WebP) as a sticker.
+    #[serde(default, deserialize_with = "crate::domain::null_is_default")]
+    sticker: bool,
     /// Phones or ids the text mentions (write `@15551234567` in the text).
     mentions: Option<Vec<String>>,
     /// A poll instead of text.
@@ -389,11 +392,15 @@ impl TryFrom<SendIn> for SendRequest {
                     source,
                     mimetype: m.mimetype,
                     filename: m.filename,
+                    sticker: b.sticker,
                 })
             })
             .transpose()?;
         if b.voice && media.is_none() {
             return Err(ApiError::invalid("voice", "needs audio 'media'"));
+        }
+        if b.sticker && media.is_none() {
+            return Err(ApiError::invalid("sticker", "needs image 'media'"));
         }
         if b.poll.is_some() && (b.location.is_some() || b.contacts.is_some()) {
             return Err(ApiError::invalid(

@@ -3,7 +3,7 @@
 //! STATE, and the wrapper routes' errors. (The EASY API's calls: `easy`.)
 
 use crate::api::body::BodyError;
-use crate::core::{CoreError, GroupInfo, SendRequest};
+use crate::core::{CoreError, GroupInfo, Participant, SendRequest};
 use crate::domain::{SessionId, Status, Wid, user_of};
 use crate::session::{ChatInfo, SessionView};
 use axum::http::StatusCode;
@@ -556,13 +556,23 @@ pub fn group_chat(c: &ChatInfo, g: Option<&GroupInfo>) -> Value {
     v
 }
 
+/// A participant as messages name their authors: by phone when WhatsApp
+/// shows it (`…@c.us`), else by privacy id, so that a bot's
+/// `participants.find(p => p.id === message.author)` finds them.
+pub fn participant_id(p: &Participant) -> String {
+    match &p.phone {
+        Some(phone) => format!("{phone}@c.us"),
+        None => p.id.clone(),
+    }
+}
+
 /// open-wa's GroupMetadata: ids as `{server, user, _serialized}`.
 pub fn group_metadata(g: &GroupInfo) -> Value {
     json!({
         "id": wid_obj(&g.id), "creation": g.created, "owner": g.owner.as_deref().map(wid_obj),
         "subject": g.subject, "desc": null,
         "participants": g.participants.iter().map(|p| json!({
-            "id": wid_obj(&p.id), "isAdmin": p.admin, "isSuperAdmin": p.super_admin,
+            "id": wid_obj(&participant_id(p)), "isAdmin": p.admin, "isSuperAdmin": p.super_admin,
         })).collect::<Vec<_>>(),
         "pendingParticipants": [],
     })
@@ -572,20 +582,34 @@ pub fn group_metadata(g: &GroupInfo) -> Value {
 pub fn members(g: &GroupInfo) -> Vec<Value> {
     g.participants
         .iter()
-        .map(|p| contact(&p.id, None, false))
+        .map(|p| contact(&participant_id(p), None, false))
         .collect()
 }
 
-/// createGroup's GroupChatCreationResponse: every participant added (200).
-pub fn group_created(g: &GroupInfo, me: Option<&str>) -> Value {
+/// createGroup's GroupChatCreationResponse: a code per person asked for,
+/// 200 for those in the group, 403 for those WhatsApp did not add (their
+/// privacy settings; open-wa's bots invite them instead).
+pub fn group_created(g: &GroupInfo, asked: &[Wid]) -> Value {
+    let inside: Vec<String> = g.participants.iter().map(participant_id).collect();
     json!({
         "status": 200,
         "gid": wid_obj(&g.id),
-        "participants": g.participants.iter()
-            .filter(|p| Some(p.id.as_str()) != me)
-            .map(|p| json!({ p.id.clone(): {"code": 200} }))
-            .collect::<Vec<_>>(),
+        "participants": asked.iter().map(|w| {
+            let code = if inside.iter().any(|p| p == w.as_str()) { 200 } else { 403 };
+            json!({ w.as_str(): {"code": code} })
+        }).collect::<Vec<_>>(),
     })
+}
+
+/// A group WhatsApp told of that is not among the chats yet (just joined).
+pub fn group_as_chat(g: &GroupInfo) -> Value {
+    let c = ChatInfo {
+        id: g.id.clone(),
+        name: g.subject.clone(),
+        unread: 0,
+        timestamp: None,
+    };
+    group_chat(&c, Some(g))
 }
 
 /// A contact as getContact shows one: by the name a chat with them has.

@@ -45,6 +45,11 @@ pub const METHODS: &[(&str, &[&str])] = &[
         ],
     ),
     ("sendPtt", &["to", "file", "quotedMsgId"]),
+    ("sendImageAsSticker", &["to", "image", "stickerMetadata"]),
+    (
+        "sendStickerfromUrl",
+        &["to", "url", "requestConfig", "stickerMetadata"],
+    ),
     ("sendAudio", &["to", "file", "quotedMsgId"]),
     (
         "sendLocation",
@@ -397,7 +402,11 @@ pub fn is_method(name: &str) -> bool {
 }
 
 /// A file argument: a data URL or an http(s) URL.
-fn media(file: String, filename: Option<String>) -> Result<OutgoingMedia, EasyError> {
+fn media(
+    file: String,
+    filename: Option<String>,
+    sticker: bool,
+) -> Result<OutgoingMedia, EasyError> {
     let source = if file.starts_with("data:") {
         MediaSource::Data(file)
     } else if file.starts_with("http://") || file.starts_with("https://") {
@@ -411,6 +420,7 @@ fn media(file: String, filename: Option<String>) -> Result<OutgoingMedia, EasyEr
         source,
         mimetype: None,
         filename: filename.filter(|f| !f.is_empty()),
+        sticker,
     })
 }
 
@@ -431,6 +441,20 @@ fn mentions(a: &Args, text: &str) -> Result<Vec<Wid>, EasyError> {
         }
     }
     Ok(found)
+}
+
+/// The invite code in what a bot passes on: a link, alone or in a message
+/// ("join us: https://chat.whatsapp.com/AbC…"), with or without a scheme,
+/// or the code itself.
+fn invite_code(text: &str) -> String {
+    const HOST: &str = "chat.whatsapp.com/";
+    match text.rfind(HOST) {
+        Some(at) => text[at + HOST.len()..]
+            .chars()
+            .take_while(char::is_ascii_alphanumeric)
+            .collect(),
+        None => text.trim().to_string(),
+    }
 }
 
 fn send(req: SendRequest) -> Call {
@@ -495,10 +519,23 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
                 voice,
                 to: a.wid("to")?,
                 text: None,
-                media: Some(media(file, a.string("filename")?)?),
+                media: Some(media(file, a.string("filename")?, false)?),
                 caption: a.string("caption")?.filter(|c| !c.is_empty()),
                 reply_to: a.string("quotedMsgId")?,
                 menu: None,
+            })
+        }
+        // The sticker's pack name and author (`stickerMetadata`) are not
+        // WhatsApp Web's to set: ignored.
+        "sendImageAsSticker" | "sendStickerfromUrl" => {
+            let file = match method {
+                "sendStickerfromUrl" => a.required("url")?,
+                _ => a.required("image")?,
+            };
+            send(SendRequest {
+                text: None,
+                media: Some(media(file, None, true)?),
+                ..SendRequest::text(a.wid("to")?, String::new())
             })
         }
         "sendLocation" => {
@@ -619,7 +656,7 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
         },
         "getGroupInviteLink" => Call::InviteLink(a.wid("chatId")?),
         "joinGroupViaLink" => Call::JoinGroup {
-            link: a.required("link")?,
+            link: invite_code(&a.required("link")?),
             chat: a.flag("returnChatObj"),
         },
         "setGroupTitle" => Call::SetGroupTitle {
@@ -737,6 +774,18 @@ mod tests {
         };
         assert_eq!(req.reply_to.as_deref(), Some("false_x_Y"));
         assert_eq!(req.mentions.len(), 1);
+    }
+
+    #[test]
+    fn invite_codes_are_found_where_bots_pass_them() {
+        for text in [
+            "https://chat.whatsapp.com/AbC123xyz",
+            "chat.whatsapp.com/AbC123xyz",
+            "Join my group: http://chat.whatsapp.com/AbC123xyz now!",
+            " AbC123xyz ",
+        ] {
+            assert_eq!(invite_code(text), "AbC123xyz", "{text}");
+        }
     }
 
     #[test]

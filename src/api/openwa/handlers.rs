@@ -160,8 +160,22 @@ async fn easy_at(
     body: EasyIn,
 ) -> Result<Json<Value>, EasyError> {
     let named = body.method.clone().filter(|m| !m.is_empty());
+    // A segment that names a method is the session still when a session
+    // has that name (`POST /react {"method": "sendText"}`).
+    let is_session = |seg: &str| {
+        let core = st.core.clone();
+        let seg = seg.to_string();
+        async move {
+            match SessionId::parse(&seg) {
+                Ok(sid) => core.session(&sid).await.is_ok(),
+                Err(_) => false,
+            }
+        }
+    };
     let (method, session) = match (named, segment) {
-        (Some(m), Some(seg)) if seg != m && !easy::is_method(&seg) => (m, Some(seg)),
+        (Some(m), Some(seg)) if seg != m && (!easy::is_method(&seg) || is_session(&seg).await) => {
+            (m, Some(seg))
+        }
         (Some(m), _) => (m, None),
         (None, Some(seg)) => (seg, None),
         (None, None) => {
@@ -285,26 +299,36 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
         Call::GroupMembers { group, ids_only } => {
             let g = core.group(id, &group).await?;
             match ids_only {
-                true => json!(g.participants.iter().map(|p| &p.id).collect::<Vec<_>>()),
+                true => json!(
+                    g.participants
+                        .iter()
+                        .map(cv::participant_id)
+                        .collect::<Vec<_>>()
+                ),
                 false => json!(cv::members(&g)),
             }
         }
         Call::CreateGroup { name, contacts } => {
-            let g = core.create_group(id, &name, &contacts).await?;
-            cv::group_created(&g, me(core, id).await?.map(|m| m.id).as_deref())
+            cv::group_created(&core.create_group(id, &name, &contacts).await?, &contacts)
         }
         Call::Participants { group, add, remove } => core
             .group_participants(id, &group, &add, &remove)
             .await
             .map(|_| json!(true))?,
+        // Of a chat that is no group: false, as open-wa.
+        Call::InviteLink(chat) if !chat.as_str().ends_with("@g.us") => json!(false),
         Call::InviteLink(group) => json!(format!(
             "{INVITE_PREFIX}{}",
             core.group_invite(id, &group).await?
         )),
         Call::JoinGroup { link, chat } => {
             let gid = core.join_group(id, &link).await?;
+            // Joined: a chat that cannot be read (a key that may only
+            // send) is answered by the group's id, not an error.
             match chat {
-                true => chat_by_id(core, id, &gid).await?,
+                true => chat_by_id(core, id, &gid)
+                    .await
+                    .unwrap_or_else(|_| json!(gid.as_str())),
                 false => json!(gid.as_str()),
             }
         }
@@ -373,6 +397,12 @@ async fn chats(
 async fn chat_by_id(core: &Core, id: &SessionId, who: &Wid) -> Result<Value, CoreError> {
     let chats = core.chats(id).await?;
     let Some(c) = chats.iter().find(|c| c.id == who.as_str()) else {
+        // A group just joined may not be among the chats yet.
+        if who.as_str().ends_with("@g.us")
+            && let Ok(g) = core.group(id, who).await
+        {
+            return Ok(cv::group_as_chat(&g));
+        }
         return Ok(json!(false));
     };
     Ok(match who.as_str().ends_with("@g.us") {

@@ -202,6 +202,7 @@ pub fn create(form: &Form) -> Result<Create, TwilioError> {
         source: MediaSource::Url(u.to_string()),
         mimetype: None,
         filename: None,
+        sticker: false,
     });
     let (text, caption) = if media.is_some() {
         (None, body)

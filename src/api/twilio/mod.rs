@@ -149,6 +149,7 @@ async fn reply(core: Core, r: Reply) {
                         source: crate::core::MediaSource::Url(url.clone()),
                         mimetype: None,
                         filename: None,
+                        sticker: false,
                     }),
                     caption: if i == 0 { body.clone() } else { None },
                     reply_to: None,

@@ -16,6 +16,8 @@
   let inbox = Promise.resolve();
   let started = false;
   let online = false;
+  // WhatsApp's stream mode, as wa-js's conn.getStreamData tells it.
+  let streamMode = 'OFFLINE';
   let mainReady = false;
   let authCode = null;
   let creds = null; // {token, phone, name, platform}
@@ -116,6 +118,27 @@
     const full = s.includes('@') ? s : s + '@c.us';
     const [user, server] = full.split('@');
     return { user, server, _serialized: full, toString() { return full; } };
+  }
+
+  // A sticker of an image, as WhatsApp Web makes one: a WebP that fits
+  // 512 × 512 px. What cannot be read as an image cannot be one.
+  async function asSticker(mimetype, b64) {
+    if (mimetype === 'image/webp') return b64;
+    if (!/^image\//.test(mimetype)) throw new Error('a sticker is made from an image, not ' + mimetype);
+    const bin = window.atob(b64);
+    const bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    const image = await createImageBitmap(new Blob([bytes], { type: mimetype }));
+    const scale = Math.min(1, 512 / Math.max(image.width, image.height));
+    const [w, h] = [Math.max(1, Math.round(image.width * scale)), Math.max(1, Math.round(image.height * scale))];
+    const canvas = new OffscreenCanvas(w, h);
+    canvas.getContext('2d').drawImage(image, 0, 0, w, h);
+    const webp = await canvas.convertToBlob({ type: 'image/webp' });
+    if (webp.type !== 'image/webp') throw new Error('this browser cannot make WebP images');
+    const out = new Uint8Array(await webp.arrayBuffer());
+    let s = '';
+    for (let i = 0; i < out.length; i += 0x8000) s += String.fromCharCode.apply(null, out.subarray(i, i + 0x8000));
+    return window.btoa(s);
   }
 
   const TYPES = { image: 'image', video: 'video', audio: 'audio', sticker: 'sticker' };
@@ -253,6 +276,7 @@
       case 'qr':
         device.qrPng = v.png;
         if (!mainReady) { mainReady = true; emit('conn.main_ready'); }
+        streamMode = 'QR';
         emit('conn.stream_mode_changed', 'QR');
         setAuthCode(v.code);
         break;
@@ -260,6 +284,9 @@
         creds = { token: v.token, phone: v.phone, name: v.name, platform: v.platform };
         await creds_db('put', creds).catch((e) => console.error('sandbox: cannot store credentials', e));
         setAuthCode(null);
+        // Linked: WhatsApp syncs the device before it is online.
+        streamMode = 'SYNCING';
+        emit('conn.stream_mode_changed', 'SYNCING');
         emit('conn.authenticated');
         break;
       case 'ready': {
@@ -269,6 +296,7 @@
         if (!restored) { restored = true; await restoreOutbox(); }
         online = true;
         if (!mainReady) { mainReady = true; emit('conn.main_ready'); }
+        streamMode = 'MAIN';
         emit('conn.stream_mode_changed', 'MAIN');
         emit('conn.online', true);
         for (const id of unconfirmed.keys()) transmit(id);
@@ -406,6 +434,7 @@
       for (const [, p] of pending) { clearTimeout(p.timer); p.reject(unheard('connection lost')); }
       pending.clear();
       if (online) { online = false; emit('conn.online', false); }
+      if (streamMode !== 'OFFLINE') { streamMode = 'OFFLINE'; emit('conn.stream_mode_changed', 'OFFLINE'); }
       device.render();
       setTimeout(connect, 1000);
     };
@@ -612,6 +641,7 @@
       isRegistered() { return !!(creds && creds.token); },
       isMainReady() { return mainReady; },
       isOnline() { return online; },
+      getStreamData() { return { mode: streamMode, info: streamMode === 'MAIN' ? 'NORMAL' : streamMode === 'SYNCING' ? 'SYNCING' : streamMode === 'QR' ? 'PAIRING' : 'OFFLINE' }; },
       getMyUserId() { return creds && creds.phone ? wid(creds.phone) : undefined; },
       getPlatform() { return creds ? creds.platform || 'android' : undefined; },
       async logout() {
@@ -689,6 +719,10 @@
         if (!match) throw new Error('content must be a data URL');
         const data = match[2] ? match[3] : window.btoa(decodeURIComponent(match[3]));
         const mimetype = opts.mimetype || match[1] || 'application/octet-stream';
+        if (opts.type === 'sticker') {
+          // WhatsApp Web makes the sticker: a WebP of the image, no caption.
+          return send(chatId, { caption: null, media: { mimetype: 'image/webp', filename: null, data: await asSticker(mimetype, data) } }, opts);
+        }
         return send(chatId, { caption: opts.caption || null, ptt: !!opts.isPtt, media: { mimetype, filename: opts.filename || null, data } }, opts);
       },
       async markIsComposing(chatId, duration) { return mark(chatId, 'composing', duration); },
