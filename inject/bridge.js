@@ -174,7 +174,7 @@
   // does not say is taken at its word that it is authenticated.
   function canSend() {
     try {
-      const s = WPP.conn.getStreamData ? WPP.conn.getStreamData() : null;
+      const s = WPP.conn.getStreamData();
       if (s && s.mode) return s.mode === 'MAIN' && WPP.conn.isOnline();
       return WPP.conn.isOnline();
     } catch (e) {
@@ -365,12 +365,12 @@
     'chat.sendCreatePollMessage', 'chat.sendFileMessage', 'chat.sendLocationMessage',
     'chat.sendReactionToMessage', 'chat.sendTextMessage', 'chat.sendVCardContactMessage', 'conn',
     'conn.genLinkDeviceCodeForPhoneNumber', 'conn.getAuthCode', 'conn.getMyUserId',
-    'conn.getPlatform', 'conn.isAuthenticated', 'conn.isOnline', 'conn.logout',
+    'conn.getPlatform', 'conn.getStreamData', 'conn.isAuthenticated', 'conn.isOnline', 'conn.logout',
     'conn.markAvailable', 'contact.getBusinessProfile', 'contact.getPnLidEntry',
     'contact.getProfilePictureUrl', 'contact.getStatus', 'contact.queryWidExists',
-    'contact.subscribePresence', 'group.addParticipants', 'group.create', 'group.getAllGroups',
-    'group.getInviteCode', 'group.getParticipants', 'group.join', 'group.leave',
-    'group.removeParticipants', 'group.setSubject', 'isReady', 'loader', 'loader.onReady', 'on',
+    'contact.subscribePresence', 'group.addParticipants', 'group.create', 'group.demoteParticipants',
+    'group.getAllGroups', 'group.getInviteCode', 'group.getParticipants', 'group.join', 'group.leave',
+    'group.promoteParticipants', 'group.removeParticipants', 'group.setSubject', 'isReady', 'loader', 'loader.onReady', 'on',
     'profile.getMyProfileName', 'version', 'whatsapp.MsgStore', 'whatsapp.MsgStore.getModelsArray',
     'whatsapp.MsgStore.length', 'whatsapp.MsgStore.remove',
   ];
@@ -520,6 +520,13 @@
     async removeParticipants(id, participants) {
       await myGroup(id);
       await WPP.group.removeParticipants(id, participants);
+      return true;
+    },
+    // yes: make them admins; else make them members again.
+    async setAdmins(id, participants, yes) {
+      await myGroup(id);
+      if (yes) await WPP.group.promoteParticipants(id, participants);
+      else await WPP.group.demoteParticipants(id, participants);
       return true;
     },
     async inviteCode(id) {

@@ -246,7 +246,6 @@ async fn locations_contact_cards_and_voice_notes_both_ways() {
         .bytes()
         .await
         .unwrap();
-    use base64::Engine as _;
     assert_eq!(
         bytes,
         base64::engine::general_purpose::STANDARD
@@ -819,6 +818,40 @@ async fn groups_both_ways() {
         (l["action"].as_str(), l["participants"].clone()),
         (Some("remove"), json!([format!("{OTHER}@c.us")]))
     );
+    // We make a member an admin, then a member again: WhatsApp has it.
+    let admin_at_wa = || async {
+        let (_, g) = sb.get(&format!("/_sandbox/groups/{gid}")).await;
+        g["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == format!("{CONTACT}@c.us"))
+            .map(|p| p["isAdmin"] == true)
+    };
+    for (change, admin) in [("promote", true), ("demote", false)] {
+        let (code, g) = d
+            .call(
+                "POST",
+                &format!("/api/sessions/shop/groups/{gid}/participants"),
+                Some(json!({ change: [CONTACT] })),
+            )
+            .await;
+        assert_eq!(code, 200, "{g}");
+        let them = g["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["phone"] == CONTACT)
+            .cloned()
+            .unwrap();
+        assert_eq!(them["admin"], admin, "{g}");
+        assert_eq!(admin_at_wa().await, Some(admin));
+        let u = event(&r, "group.update", |p| {
+            p["group"] == gid.as_str() && p["action"] == change
+        })
+        .await;
+        assert_eq!(u["participants"], json!([format!("{CONTACT}@c.us")]), "{u}");
+    }
     let (code, v) = sb
         .post(
             &format!("/_sandbox/groups/{gid}/subject"),
@@ -826,7 +859,10 @@ async fn groups_both_ways() {
         )
         .await;
     assert_eq!(code, 200, "{v}");
-    let u = event(&r, "group.update", |p| p["group"] == gid.as_str()).await;
+    let u = event(&r, "group.update", |p| {
+        p["group"] == gid.as_str() && p["subject"].is_string()
+    })
+    .await;
     assert_eq!(
         (u["subject"].as_str(), u["author"].as_str()),
         (
@@ -868,6 +904,18 @@ async fn groups_both_ways() {
             "POST",
             &format!("/api/sessions/shop/groups/{fid}/participants"),
             Some(json!({"add": [OTHER]})),
+        )
+        .await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("not_group_admin")),
+        "{e}"
+    );
+    let (code, e) = d
+        .call(
+            "POST",
+            &format!("/api/sessions/shop/groups/{fid}/participants"),
+            Some(json!({"promote": [ACCOUNT]})),
         )
         .await;
     assert_eq!(

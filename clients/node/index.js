@@ -555,6 +555,19 @@ class GroupChat extends Chat {
     return { status: 200 };
   }
 
+  // Admins only, as in whatsapp-web.js; what WhatsApp refuses rejects.
+  async promoteParticipants(participantIds) {
+    const ids = (Array.isArray(participantIds) ? participantIds : [participantIds]).map(serialized);
+    this._setGroup(await this.client._api('POST', `${this._path()}/participants`, { promote: ids }));
+    return { status: 200 };
+  }
+
+  async demoteParticipants(participantIds) {
+    const ids = (Array.isArray(participantIds) ? participantIds : [participantIds]).map(serialized);
+    this._setGroup(await this.client._api('POST', `${this._path()}/participants`, { demote: ids }));
+    return { status: 200 };
+  }
+
   // false when WhatsApp refuses (as whatsapp-web.js answers).
   async setSubject(subject) {
     try {
@@ -1445,7 +1458,7 @@ unsupported(Message, 'Message', ['acceptGroupV4Invite', 'getGroupMentions', 'for
 unsupported(Chat, 'Chat', ['archive', 'pin', 'unpin', 'clearMessages', 'delete', 'mute', 'unarchive', 'unmute',
   'markUnread', 'getLabels', 'changeLabels', 'getPinnedMessages', 'syncHistory', 'addOrEditCustomerNote',
   'getCustomerNote']);
-unsupported(GroupChat, 'GroupChat', ['promoteParticipants', 'demoteParticipants', 'setDescription',
+unsupported(GroupChat, 'GroupChat', ['setDescription',
   'setAddMembersAdminsOnly', 'setMessagesAdminsOnly', 'setInfoAdminsOnly', 'getGroupMembershipRequests',
   'approveGroupMembershipRequests', 'rejectGroupMembershipRequests', 'revokeInvite', 'setPicture', 'deletePicture']);
 unsupported(Contact, 'Contact', ['getCountryCode', 'getFormattedNumber', 'getBroadcast']);

@@ -10,6 +10,17 @@ use crate::session::{CallError, CallFailure, GroupInfo};
 /// Invite links look like this; the code is the last path segment.
 pub const INVITE_PREFIX: &str = "https://chat.whatsapp.com/";
 
+/// A change to who is in a group and who runs it.
+#[derive(Default)]
+pub struct Membership {
+    pub add: Vec<Wid>,
+    pub remove: Vec<Wid>,
+    /// Made admins.
+    pub promote: Vec<Wid>,
+    /// Made members again.
+    pub demote: Vec<Wid>,
+}
+
 fn group_id(id: &Wid) -> Result<(), CoreError> {
     if id.is_group() {
         Ok(())
@@ -85,25 +96,43 @@ impl Core {
         bridge.group(&gid).await.map_err(page)
     }
 
-    /// Adds and removes participants; answers the group as it is after.
+    /// Adds participants, makes admins and unmakes them, and removes
+    /// participants, in that order; answers the group as it is after.
     pub async fn group_participants(
         &self,
         session: &SessionId,
         id: &Wid,
-        add: &[Wid],
-        remove: &[Wid],
+        m: &Membership,
     ) -> Result<GroupInfo, CoreError> {
         self.may(session, Scope::Send)?;
         group_id(id)?;
-        if add.is_empty() && remove.is_empty() {
-            return Err(CoreError::invalid("add", "or 'remove' must name someone"));
+        if m.add.is_empty() && m.remove.is_empty() && m.promote.is_empty() && m.demote.is_empty() {
+            return Err(CoreError::invalid(
+                "add",
+                "or 'remove', 'promote' or 'demote' must name someone",
+            ));
         }
         let bridge = self.manager.bridge(session).await?;
-        if !add.is_empty() {
-            bridge.add_participants(id, add).await.map_err(page)?;
+        if !m.add.is_empty() {
+            bridge.add_participants(id, &m.add).await.map_err(page)?;
         }
-        if !remove.is_empty() {
-            bridge.remove_participants(id, remove).await.map_err(page)?;
+        if !m.promote.is_empty() {
+            bridge
+                .set_admins(id, &m.promote, true)
+                .await
+                .map_err(page)?;
+        }
+        if !m.demote.is_empty() {
+            bridge
+                .set_admins(id, &m.demote, false)
+                .await
+                .map_err(page)?;
+        }
+        if !m.remove.is_empty() {
+            bridge
+                .remove_participants(id, &m.remove)
+                .await
+                .map_err(page)?;
         }
         bridge.group(id).await.map_err(page)
     }

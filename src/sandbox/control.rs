@@ -44,6 +44,7 @@ pub fn routes() -> Router<Sandbox> {
         .route("/groups/join", post(group_join))
         .route("/groups/{gid}", axum::routing::get(group_get))
         .route("/groups/{gid}/participants", post(group_participants))
+        .route("/groups/{gid}/admins", post(group_admins))
         .route("/groups/{gid}/subject", post(group_subject))
         .route("/groups/{gid}/leave", post(group_leave))
         .route("/unregistered", post(unregistered))
@@ -580,6 +581,20 @@ async fn group_participants(State(sb): State<Sandbox>, Path(gid): Path<String>, 
         .lock()
         .await
         .change_participants(&gid, &by, &add, &remove)
+        .map_err(group_fail)?;
+    Ok(Json(g).into_response())
+}
+
+/// A member's phone makes others admins or members again: `{by, promote?, demote?}`.
+async fn group_admins(State(sb): State<Sandbox>, Path(gid): Path<String>, raw: Bytes) -> Res {
+    let v = body(&raw)?;
+    let by = phone(&v, "by")?;
+    let (promote, demote) = (phones(&v, "promote")?, phones(&v, "demote")?);
+    let g = sb
+        .world
+        .lock()
+        .await
+        .change_admins(&gid, &by, &promote, &demote)
         .map_err(group_fail)?;
     Ok(Json(g).into_response())
 }

@@ -144,6 +144,52 @@ impl World {
         Ok(())
     }
 
+    /// Makes participants admins, or members again (only admins may; the
+    /// group's creator stays one); `by` is who did it.
+    pub fn change_admins(
+        &mut self,
+        gid: &str,
+        by: &str,
+        promote: &[String],
+        demote: &[String],
+    ) -> Result<Value, String> {
+        let g = self.p.groups.get_mut(gid).ok_or("no such group")?;
+        if !g.admins.iter().any(|a| a == by) {
+            return Err("only group admins can make or unmake admins".into());
+        }
+        if let Some(p) = promote
+            .iter()
+            .chain(demote)
+            .find(|p| !g.participants.contains(p))
+        {
+            return Err(format!("{p} is not a participant of this group"));
+        }
+        if demote.contains(&g.owner) {
+            return Err("the group's creator cannot be made a member again".into());
+        }
+        let made: Vec<String> = promote
+            .iter()
+            .filter(|p| !g.admins.contains(p))
+            .cloned()
+            .collect();
+        let unmade: Vec<String> = demote
+            .iter()
+            .filter(|p| g.admins.contains(p))
+            .cloned()
+            .collect();
+        g.admins.extend(made.iter().cloned());
+        g.admins.retain(|p| !unmade.contains(p));
+        self.dirty = true;
+        if !made.is_empty() {
+            self.announce(gid, "promote", &made, by);
+        }
+        if !unmade.is_empty() {
+            self.announce(gid, "demote", &unmade, by);
+            self.keep_an_admin(gid, by);
+        }
+        Ok(self.p.groups.get(gid).map(Group::view).unwrap_or_default())
+    }
+
     /// WhatsApp never leaves a group without an admin: when the last one
     /// goes, the member who has been in it longest is made one.
     fn keep_an_admin(&mut self, gid: &str, by: &str) {
@@ -284,6 +330,7 @@ impl World {
             "group_participants" => {
                 self.change_participants(gid, me, &phones("add"), &phones("remove"))
             }
+            "group_admins" => self.change_admins(gid, me, &phones("promote"), &phones("demote")),
             "group_invite" => self.invite_code(gid, me).map(Value::from),
             "group_join" => self
                 .join_group(v["code"].as_str().unwrap_or(""), me)

@@ -362,6 +362,13 @@ impl Bridge {
             .map(drop)
     }
 
+    /// `yes`: makes them admins; else members again.
+    pub async fn set_admins(&self, id: &Wid, who: &[Wid], yes: bool) -> Result<(), CallError> {
+        self.call::<Value>("setAdmins", &[json!(id), json!(who), json!(yes)])
+            .await
+            .map(drop)
+    }
+
     pub async fn invite_code(&self, id: &Wid) -> Result<String, CallError> {
         self.call("inviteCode", &[json!(id)]).await
     }

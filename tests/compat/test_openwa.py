@@ -232,6 +232,11 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop):
     assert "15557654321" in members_at_wa()
     assert call("/shop1/removeParticipant", [gid, "15557654321@c.us"]) is True
     assert "15557654321" not in members_at_wa()
+    admin_at_wa = lambda: {p["id"].split("@")[0]: p["isAdmin"] for p in httpx.get(daemon.sandbox + f"/_sandbox/groups/{gid}").json()["participants"]}[CONTACT]
+    assert call("/shop1/promoteParticipant", [gid, CONTACT + "@c.us"]) is True
+    assert admin_at_wa() is True
+    assert call("/shop1/demoteParticipant", {"groupId": gid, "participantId": [CONTACT + "@c.us"]}) is True
+    assert admin_at_wa() is False
     assert call("/shop1/setGroupTitle", [gid, "Bakers & co"]) is True
     assert httpx.get(daemon.sandbox + f"/_sandbox/groups/{gid}").json()["subject"] == "Bakers & co"
     link = call("/shop1/getGroupInviteLink", [gid])

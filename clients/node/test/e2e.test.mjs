@@ -299,7 +299,7 @@ test('group events and GroupChat as whatsapp-web.js shows them; mentions reach W
   await c.destroy();
 });
 
-test('createGroup, addParticipants, removeParticipants, setSubject, acceptInvite and leave', async () => {
+test('createGroup, addParticipants, removeParticipants, promote and demote, setSubject, acceptInvite and leave', async () => {
   const me = '15550007778';
   const c = await linked('groupadmin', me);
   const res = await c.createGroup('Mine', ['15553330000@c.us']);
@@ -313,6 +313,12 @@ test('createGroup, addParticipants, removeParticipants, setSubject, acceptInvite
   assert.deepEqual([added['15554440000@c.us'].code, added['15553330000@c.us'].code], [200, 409]);
   assert.deepEqual(await chat.removeParticipants(['15554440000@c.us']), { status: 200 });
   assert.ok(!chat.participants.some((p) => p.id._serialized === '15554440000@c.us'));
+  const adminAtWa = async () => (await sb(`/_sandbox/groups/${res.gid._serialized}`)).participants.find((p) => p.id === '15553330000@c.us').isAdmin;
+  assert.deepEqual(await chat.promoteParticipants(['15553330000@c.us']), { status: 200 });
+  assert.equal(await adminAtWa(), true);
+  assert.ok(chat.participants.find((p) => p.id._serialized === '15553330000@c.us').isAdmin);
+  assert.deepEqual(await chat.demoteParticipants(['15553330000@c.us']), { status: 200 });
+  assert.equal(await adminAtWa(), false);
   assert.equal(await chat.setSubject('Mine 2'), true);
   assert.equal((await sb(`/_sandbox/groups/${res.gid._serialized}`)).subject, 'Mine 2');
   const common = await c.getCommonGroups('15553330000@c.us');

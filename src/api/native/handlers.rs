@@ -635,9 +635,15 @@ pub struct ParticipantsIn {
     add: Vec<String>,
     #[serde(default, deserialize_with = "crate::domain::null_is_default")]
     remove: Vec<String>,
+    /// Participants to make admins.
+    #[serde(default, deserialize_with = "crate::domain::null_is_default")]
+    promote: Vec<String>,
+    /// Admins to make members again.
+    #[serde(default, deserialize_with = "crate::domain::null_is_default")]
+    demote: Vec<String>,
 }
 
-#[utoipa::path(post, path = "/api/sessions/{id}/groups/{gid}/participants", tag = "groups", summary = "Add and remove participants (admins only)",
+#[utoipa::path(post, path = "/api/sessions/{id}/groups/{gid}/participants", tag = "groups", summary = "Add and remove participants, make and unmake admins (admins only)",
     params(("id" = String, Path, description = "The session id"), ("gid" = String, Path, description = "The group id")), request_body = ParticipantsIn,
     responses((status = 200, description = "The Group after the change", body = Object), (status = 502, description = "WhatsApp refused (not an admin)", body = crate::api::native::convert::ErrorBody), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, or no such thing in it", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body or its media is too large", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
 pub async fn group_participants(
@@ -646,9 +652,14 @@ pub async fn group_participants(
     body: Body<ParticipantsIn>,
 ) -> Answer {
     let b = body?.0;
-    let (add, remove) = (wids("add", &b.add)?, wids("remove", &b.remove)?);
+    let m = crate::core::Membership {
+        add: wids("add", &b.add)?,
+        remove: wids("remove", &b.remove)?,
+        promote: wids("promote", &b.promote)?,
+        demote: wids("demote", &b.demote)?,
+    };
     let g = core
-        .group_participants(&cv::session_id(&id)?, &group_wid(&gid)?, &add, &remove)
+        .group_participants(&cv::session_id(&id)?, &group_wid(&gid)?, &m)
         .await?;
     Ok(Json(json!(g)))
 }

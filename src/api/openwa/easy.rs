@@ -5,7 +5,7 @@
 //! the handler to run; and the EASY API's errors.
 
 use crate::api::body::BodyError;
-use crate::core::{CoreError, MediaSource, OutgoingMedia, SendRequest, Special};
+use crate::core::{CoreError, MediaSource, Membership, OutgoingMedia, SendRequest, Special};
 use crate::domain::{Location, Poll, Wid};
 use crate::session::CardOf;
 use axum::http::StatusCode;
@@ -88,6 +88,8 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ("createGroup", &["groupName", "contacts"]),
     ("addParticipant", &["groupId", "participantId"]),
     ("removeParticipant", &["groupId", "participantId"]),
+    ("promoteParticipant", &["groupId", "participantId"]),
+    ("demoteParticipant", &["groupId", "participantId"]),
     ("getGroupInviteLink", &["chatId"]),
     ("joinGroupViaLink", &["link", "returnChatObj"]),
     ("setGroupTitle", &["groupId", "title"]),
@@ -186,8 +188,7 @@ pub enum Call {
     },
     Participants {
         group: Wid,
-        add: Vec<Wid>,
-        remove: Vec<Wid>,
+        change: Membership,
     },
     InviteLink(Wid),
     JoinGroup {
@@ -644,16 +645,31 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
             name: a.required("groupName")?,
             contacts: a.wids("contacts")?,
         },
-        "addParticipant" => Call::Participants {
-            group: a.wid("groupId")?,
-            add: a.wids("participantId")?,
-            remove: vec![],
-        },
-        "removeParticipant" => Call::Participants {
-            group: a.wid("groupId")?,
-            add: vec![],
-            remove: a.wids("participantId")?,
-        },
+        "addParticipant" | "removeParticipant" | "promoteParticipant" | "demoteParticipant" => {
+            let who = a.wids("participantId")?;
+            let change = match method {
+                "addParticipant" => Membership {
+                    add: who,
+                    ..Default::default()
+                },
+                "removeParticipant" => Membership {
+                    remove: who,
+                    ..Default::default()
+                },
+                "promoteParticipant" => Membership {
+                    promote: who,
+                    ..Default::default()
+                },
+                _ => Membership {
+                    demote: who,
+                    ..Default::default()
+                },
+            };
+            Call::Participants {
+                group: a.wid("groupId")?,
+                change,
+            }
+        }
         "getGroupInviteLink" => Call::InviteLink(a.wid("chatId")?),
         "joinGroupViaLink" => Call::JoinGroup {
             link: invite_code(&a.required("link")?),

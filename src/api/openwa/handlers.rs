@@ -311,8 +311,8 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
         Call::CreateGroup { name, contacts } => {
             cv::group_created(&core.create_group(id, &name, &contacts).await?, &contacts)
         }
-        Call::Participants { group, add, remove } => core
-            .group_participants(id, &group, &add, &remove)
+        Call::Participants { group, change } => core
+            .group_participants(id, &group, &change)
             .await
             .map(|_| json!(true))?,
         // Of a chat that is no group: false, as open-wa.

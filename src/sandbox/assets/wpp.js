@@ -856,6 +856,14 @@
         requireAuth();
         await call('group_participants', { gid: wid(groupId)._serialized, remove: ids(participantsIds) });
       },
+      async promoteParticipants(groupId, participantsIds) {
+        requireAuth();
+        await call('group_admins', { gid: wid(groupId)._serialized, promote: ids(participantsIds) });
+      },
+      async demoteParticipants(groupId, participantsIds) {
+        requireAuth();
+        await call('group_admins', { gid: wid(groupId)._serialized, demote: ids(participantsIds) });
+      },
       async getInviteCode(groupId) {
         requireAuth();
         return call('group_invite', { gid: wid(groupId)._serialized });
