@@ -196,9 +196,18 @@ impl Pipeline {
                 .map(|r| self.write(std::mem::take(&mut r.ops)))
                 .collect();
             // The flush makes every commit before it durable: read where
-            // the log ends first.
+            // the log ends first, and the delivery id every delivery made
+            // so far is below (each is made and committed under
+            // `fanning_out`, and ids only grow).
             let horizon = self.store.last_event_seq();
+            let below = {
+                let _fanning_out = self.fanning_out.lock().unwrap_or_else(|e| e.into_inner());
+                crate::domain::next_delivery_id()
+            };
             let flushed = self.store.flush().await;
+            if flushed.is_ok() {
+                self.dispatcher.durable_below(below);
+            }
             if let (Ok(h), Ok(())) = (horizon, &flushed) {
                 self.durable.send_if_modified(|d| {
                     let moved = h > *d;
@@ -421,6 +430,10 @@ impl Pipeline {
             d
         };
         self.dispatcher.enqueue([d]);
+        // A group commit's flush, which this asks for, lets a backlog read
+        // back from the outbox reach it.
+        let (done, _) = oneshot::channel();
+        let _ = self.commits.send(CommitRequest { ops: vec![], done });
         Ok(())
     }
 

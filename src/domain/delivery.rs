@@ -38,11 +38,22 @@ pub struct Delivery {
     pub subscription: bool,
 }
 
+/// A new delivery id: `dlv_<ulid>`, each greater than every one before it
+/// in this process. Deliveries are made and committed in the same order
+/// (the pipeline holds one lock across both), so an id says which commits
+/// came before it.
+pub fn next_delivery_id() -> String {
+    static IDS: std::sync::Mutex<ulid::Generator> = std::sync::Mutex::new(ulid::Generator::new());
+    let next = IDS.lock().unwrap_or_else(|e| e.into_inner()).generate();
+    // Only 2^80 ids within one millisecond overflow it.
+    format!("dlv_{}", next.unwrap_or_else(|_| ulid::Ulid::new()))
+}
+
 impl Delivery {
     pub fn new(hook: &Webhook, event: &Event) -> Delivery {
         let now = now_ms();
         Delivery {
-            id: format!("dlv_{}", ulid::Ulid::new()),
+            id: next_delivery_id(),
             session: event.session.clone(),
             hook: hook.clone(),
             event: event.clone(),

@@ -1192,30 +1192,23 @@ impl Store {
     }
 
     /// Up to `limit` pending deliveries to `url`, oldest first from id `from`
-    /// on, leaving out those `held` (already in memory); and the id to go on
-    /// from, None when the outbox's end was reached.
-    ///
-    /// Only durable rows: they are read from a snapshot taken before a
-    /// flush, which makes everything in it durable. A row whose group commit
-    /// had not been flushed yet, if posted, could be undone by a crash, and
-    /// its event, stored again by catch-up, posted a second time. Rows
-    /// committed after the snapshot reach the dispatcher through its channel,
-    /// after their flush.
-    pub async fn pending_for(
+    /// on and below id `until`, leaving out those `held` (already in
+    /// memory); and the id to go on from, None when the outbox's end was
+    /// reached.
+    pub fn pending_for(
         &self,
         url: &str,
         from: &str,
+        until: &str,
         limit: usize,
         held: impl Fn(&str) -> bool,
     ) -> Result<(Vec<Delivery>, Option<String>)> {
-        let tx = self.db.begin_read()?;
-        self.flush().await?;
-        {
+        self.read(|tx| {
             let mut out = Vec::new();
             for kv in tx.open_table(OUTBOX)?.range(from.as_bytes()..)? {
                 let (k, v) = kv?;
                 let id = String::from_utf8_lossy(k.value());
-                if out.len() == limit {
+                if out.len() == limit || *id >= *until {
                     return Ok((out, Some(id.into_owned())));
                 }
                 // The receiver and status first: most entries are another's.
@@ -1225,7 +1218,7 @@ impl Store {
                 }
             }
             Ok((out, None))
-        }
+        })
     }
 
     /// Whether a delivery still waits in the outbox (not delivered, not dead).
@@ -1629,27 +1622,34 @@ mod tests {
         ok.check().unwrap();
     }
 
-    #[tokio::test]
-    async fn deliveries_read_back_from_the_outbox_are_durable_first() {
+    #[test]
+    fn a_backlog_is_read_back_only_below_what_is_durable() {
         use crate::domain::{Event, EventKind, Format, Webhook};
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let s = SessionId::parse("s").unwrap();
         let hook = Webhook::subscriber("http://127.0.0.1:9/a".into(), Format::Native, &[]);
-        let d = Delivery::new(
-            &hook,
-            &Event::new(&s, EventKind::Message, serde_json::json!({})),
-        );
-        // Committed, not yet flushed (the flusher wakes every 500 ms).
-        store.put_delivery(&d).unwrap();
+        let ds: Vec<Delivery> = (0..3)
+            .map(|i| {
+                let ev = Event::new(&s, EventKind::Message, serde_json::json!({ "i": i }));
+                let d = Delivery::new(&hook, &ev);
+                store.put_delivery(&d).unwrap();
+                d
+            })
+            .collect();
+        // Ids only grow, in the order deliveries are made.
+        assert!(ds.windows(2).all(|w| w[0].id < w[1].id));
+        // The third is not known to be durable yet: it waits.
         let (got, next) = store
-            .pending_for(&hook.url, "", 10, |_| false)
-            .await
+            .pending_for(&hook.url, "", &ds[2].id, 10, |_| false)
             .unwrap();
-        assert_eq!(got.len(), 1);
-        assert!(next.is_none());
-        // Handed out only once a flush has made it durable.
-        assert!(!store.pending.dirty.load(Relaxed));
+        let got: Vec<&str> = got.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(got, [ds[0].id.as_str(), ds[1].id.as_str()]);
+        assert_eq!(next.as_deref(), Some(ds[2].id.as_str()));
+        let (got, next) = store
+            .pending_for(&hook.url, &ds[2].id, "dlv_~", 10, |_| false)
+            .unwrap();
+        assert_eq!((got.len(), next), (1, None));
     }
 
     #[test]

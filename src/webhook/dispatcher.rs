@@ -68,6 +68,8 @@ pub fn verdict(status: u16) -> Verdict {
 pub struct Dispatcher {
     tx: mpsc::UnboundedSender<Delivery>,
     current: Arc<Current>,
+    /// See `durable_below`.
+    durable_through: Arc<Mutex<String>>,
 }
 
 /// Each session's own webhooks as they are now, for a delivery to read at
@@ -117,6 +119,9 @@ impl Dispatcher {
         // from the outbox, a window at a time.
         let backlog = store.pending_receivers()?;
         let current = Arc::new(Current::default());
+        // What the outbox holds now is on disk; what comes later has a
+        // greater id.
+        let durable_through = Arc::new(Mutex::new(crate::domain::next_delivery_id()));
         let ctx = Arc::new(Ctx {
             current: current.clone(),
             store,
@@ -125,6 +130,7 @@ impl Dispatcher {
             render,
             replies,
             verified: Mutex::new(HashSet::new()),
+            durable_through: durable_through.clone(),
         });
         tokio::spawn(prune_log(ctx.store.clone()));
         let mut targets = Targets::new(TARGET_IDLE);
@@ -136,7 +142,11 @@ impl Dispatcher {
                 targets.send(&ctx, d);
             }
         });
-        Ok(Dispatcher { tx, current })
+        Ok(Dispatcher {
+            tx,
+            current,
+            durable_through,
+        })
     }
 
     /// A session's webhooks are now `hooks` (None: the session is gone).
@@ -151,6 +161,20 @@ impl Dispatcher {
     pub fn enqueue(&self, deliveries: impl IntoIterator<Item = Delivery>) {
         for d in deliveries {
             let _ = self.tx.send(d);
+        }
+    }
+
+    /// Every delivery with an id below `bound` is on disk: a backlog read
+    /// back from the outbox may go as far. Read back any further, a
+    /// delivery could be posted and then undone by a crash, and its event,
+    /// stored again by catch-up, posted twice.
+    pub fn durable_below(&self, bound: String) {
+        let mut below = self
+            .durable_through
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if bound > *below {
+            *below = bound;
         }
     }
 }
@@ -241,6 +265,17 @@ struct Ctx {
     replies: Option<mpsc::UnboundedSender<Reply>>,
     /// Subscription handshakes that passed (for this daemon's life).
     verified: Mutex<HashSet<Handshake>>,
+    /// Every delivery with an id below this one is on disk.
+    durable_through: Arc<Mutex<String>>,
+}
+
+impl Ctx {
+    fn durable_through(&self) -> String {
+        self.durable_through
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
 }
 
 /// Meta's handshake: GET the URL, the body must echo the challenge.
@@ -293,7 +328,7 @@ async fn target(
     let mut closed = false;
     loop {
         if w.spill.is_some() && w.held.len() <= WINDOW / 2 {
-            w.refill(&ctx.store, &url).await;
+            w.refill(&ctx.store, &url, &ctx.durable_through());
         }
         if !w.held.is_empty() || w.spill.is_some() {
             busy_at = tokio::time::Instant::now();
@@ -330,6 +365,9 @@ async fn target(
             Some(((at, _), _)) if slots.available_permits() > 0 => {
                 Duration::from_millis((*at - now).max(0) as u64)
             }
+            // A backlog left in the outbox past what is durable yet: read
+            // on once a flush has made more of it durable.
+            _ if w.spill.is_some() && w.held.len() <= WINDOW / 2 => SPILL_POLL,
             _ if w.held.is_empty() => idle,
             _ => Duration::from_secs(3600),
         };
@@ -360,6 +398,9 @@ async fn target(
 
 /// Deliveries one receiver keeps in memory.
 const WINDOW: usize = 1024;
+
+/// How often a window with room looks at a backlog it could not read yet.
+const SPILL_POLL: Duration = Duration::from_millis(100);
 
 struct Window {
     /// (due, id) -> delivery: what waits for its turn.
@@ -409,15 +450,14 @@ impl Window {
         self.queue.insert((d.next_at, d.id.clone()), d);
     }
 
-    async fn refill(&mut self, store: &Store, url: &str) {
+    /// Reads the backlog back, as far as it is durable (below `until`);
+    /// what is past it waits for its flush.
+    fn refill(&mut self, store: &Store, url: &str, until: &str) {
         let Some(from) = self.spill.clone() else {
             return;
         };
         let room = WINDOW - self.held.len();
-        let read = store
-            .pending_for(url, &from, room, |id| self.held.contains(id))
-            .await;
-        match read {
+        match store.pending_for(url, &from, until, room, |id| self.held.contains(id)) {
             Ok((ds, next)) => {
                 for d in ds {
                     if self.loaded_max.as_ref().is_none_or(|m| d.id > *m) {
@@ -631,11 +671,11 @@ mod tests {
 
     /// Drains a window as a receiver that answers 2xx would: returns the
     /// ids in the order they were delivered.
-    async fn drain(w: &mut Window, store: &Store, url: &str) -> Vec<String> {
+    fn drain(w: &mut Window, store: &Store, url: &str) -> Vec<String> {
         let mut out = vec![];
         loop {
             if w.spill.is_some() && w.held.len() <= WINDOW / 2 {
-                w.refill(store, url).await;
+                w.refill(store, url, "dlv_~");
             }
             assert!(w.held.len() <= WINDOW, "{} held in memory", w.held.len());
             let Some(entry) = w.queue.first_entry() else {
@@ -649,8 +689,8 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_backlog_past_the_window_waits_in_the_outbox_and_is_delivered_once_each() {
+    #[test]
+    fn a_backlog_past_the_window_waits_in_the_outbox_and_is_delivered_once_each() {
         use crate::domain::{Event, EventKind, Format, SessionId, Webhook};
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
@@ -682,11 +722,11 @@ mod tests {
         store.put_delivery(&late).unwrap();
         w.admit(&store, late.clone());
 
-        let mut got = drain(&mut w, &store, &a.url).await;
+        let mut got = drain(&mut w, &store, &a.url);
         // A channel copy of one already read back and delivered is not sent
         // again.
         w.admit(&store, sent[WINDOW + 1].clone());
-        got.extend(drain(&mut w, &store, &a.url).await);
+        got.extend(drain(&mut w, &store, &a.url));
 
         let mut want: Vec<String> = sent.iter().map(|d| d.id.clone()).collect();
         want.push(late.id);
@@ -702,7 +742,7 @@ mod tests {
         assert_eq!(receivers[0].0, b.url);
         let mut wb = Window::new(Some(receivers[0].1.clone()));
         assert_eq!(
-            drain(&mut wb, &store, &b.url).await.len(),
+            drain(&mut wb, &store, &b.url).len(),
             (WINDOW * 2 + 100).div_ceil(3)
         );
     }
@@ -720,6 +760,7 @@ mod tests {
             render: Arc::new(|_, _| super::super::Rendered::new(vec![], "text/plain", vec![])),
             replies: None,
             verified: Mutex::new(HashSet::new()),
+            durable_through: Arc::new(Mutex::new(crate::domain::next_delivery_id())),
         });
         let mut targets = Targets::new(Duration::from_millis(100));
         // A status callback URL per message: a task each, while busy.
