@@ -522,11 +522,15 @@
       await WPP.group.removeParticipants(id, participants);
       return true;
     },
-    // yes: make them admins; else make them members again.
+    // yes: make them admins; else make them members again. Those already
+    // so are left out: wa-js refuses the whole call for one of them.
     async setAdmins(id, participants, yes) {
       await myGroup(id);
-      if (yes) await WPP.group.promoteParticipants(id, participants);
-      else await WPP.group.demoteParticipants(id, participants);
+      const now = new Map((await WPP.group.getParticipants(id)).map((p) => [widStr(p.id), !!(p.isAdmin || p.isSuperAdmin)]));
+      const todo = participants.filter((p) => now.get(p) !== yes);
+      if (!todo.length) return true;
+      if (yes) await WPP.group.promoteParticipants(id, todo);
+      else await WPP.group.demoteParticipants(id, todo);
       return true;
     },
     async inviteCode(id) {

@@ -437,9 +437,13 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Hands deliveries (already stored as pending) to the dispatcher.
+    /// Hands deliveries (already stored as pending) to the dispatcher; a
+    /// group commit's flush, which this asks for, lets a backlog read back
+    /// from the outbox reach them (an imported session's).
     pub fn requeue(&self, deliveries: impl IntoIterator<Item = Delivery>) {
         self.dispatcher.enqueue(deliveries);
+        let (done, _) = oneshot::channel();
+        let _ = self.commits.send(CommitRequest { ops: vec![], done });
     }
 }
 

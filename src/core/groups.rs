@@ -35,6 +35,11 @@ fn page(e: CallError) -> CoreError {
             code: "group_not_found",
             message: "this account is in no such group".into(),
         },
+        // The creator runs the group for as long as it is theirs.
+        CallError::Page(m) if m.contains("creator") => CoreError::Conflict {
+            code: "group_creator",
+            message: m,
+        },
         // WhatsApp lets only admins change who is in a group.
         CallError::Page(m) if m.contains("admin") => CoreError::Conflict {
             code: "not_group_admin",

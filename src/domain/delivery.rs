@@ -43,11 +43,30 @@ pub struct Delivery {
 /// (the pipeline holds one lock across both), so an id says which commits
 /// came before it.
 pub fn next_delivery_id() -> String {
-    static IDS: std::sync::Mutex<ulid::Generator> = std::sync::Mutex::new(ulid::Generator::new());
-    let next = IDS.lock().unwrap_or_else(|e| e.into_inner()).generate();
-    // Only 2^80 ids within one millisecond overflow it.
-    format!("dlv_{}", next.unwrap_or_else(|_| ulid::Ulid::new()))
+    let mut last = LAST_ID.lock().unwrap_or_else(|e| e.into_inner());
+    let now = ulid::Ulid::new();
+    // Within one millisecond, or after the clock went back: one more.
+    let next = match last.increment() {
+        Some(after) if now <= *last => after,
+        _ => now,
+    };
+    *last = next;
+    format!("dlv_{next}")
 }
+
+/// Ids made from now on are greater than `id`: one stored before a
+/// restart, while the clock may since have gone back.
+pub fn delivery_ids_above(id: &str) {
+    if let Ok(stored) = ulid::Ulid::from_string(id.trim_start_matches("dlv_")) {
+        let mut last = LAST_ID.lock().unwrap_or_else(|e| e.into_inner());
+        if stored > *last {
+            *last = stored;
+        }
+    }
+}
+
+/// The greatest delivery id made so far.
+static LAST_ID: std::sync::Mutex<ulid::Ulid> = std::sync::Mutex::new(ulid::Ulid::nil());
 
 impl Delivery {
     pub fn new(hook: &Webhook, event: &Event) -> Delivery {
@@ -87,5 +106,23 @@ impl Delivery {
             "created_at": self.created_at, "delivered_at": self.delivered_at,
             "last_status": self.last_status, "last_error": self.last_error,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delivery_ids_only_grow_even_after_the_clock_went_back() {
+        let ids: Vec<String> = (0..1000).map(|_| next_delivery_id()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+        // One stored ahead of this clock (a clock stepped back since; a
+        // small step: the ids of other tests in this process follow it).
+        let ahead = ulid::Ulid::from_parts(now_ms() as u64 + 2_000, 0);
+        delivery_ids_above(&format!("dlv_{ahead}"));
+        let next = next_delivery_id();
+        assert!(next > format!("dlv_{ahead}"), "{next}");
+        assert!(next_delivery_id() > next);
     }
 }

@@ -12,7 +12,7 @@ pub mod session;
 pub mod webhook;
 
 pub use access::{Access, ApiKey, KEY_PREFIX, KeySet, Refusal, Scope};
-pub use delivery::{Delivery, DeliveryStatus, next_delivery_id};
+pub use delivery::{Delivery, DeliveryStatus, delivery_ids_above, next_delivery_id};
 pub use event::{Event, EventKind, LoggedEvent};
 pub use ids::{
     SessionId, Wid, now_ms, parse_phone, phone_or_lid, quoted_author, sender_of, user_of,

@@ -165,13 +165,14 @@ impl World {
             return Err(format!("{p} is not a participant of this group"));
         }
         if demote.contains(&g.owner) {
-            return Err("the group's creator cannot be made a member again".into());
+            return Err("the group's creator cannot be demoted".into());
         }
-        let made: Vec<String> = promote
-            .iter()
-            .filter(|p| !g.admins.contains(p))
-            .cloned()
-            .collect();
+        let mut made: Vec<String> = Vec::new();
+        for p in promote {
+            if !g.admins.contains(p) && !made.contains(p) {
+                made.push(p.clone());
+            }
+        }
         let unmade: Vec<String> = demote
             .iter()
             .filter(|p| g.admins.contains(p))

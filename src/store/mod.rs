@@ -1175,6 +1175,16 @@ impl Store {
 
     // ---- outbox
 
+    /// The greatest id of a pending delivery, if any.
+    pub fn last_pending_id(&self) -> Result<Option<String>> {
+        self.read(|tx| {
+            Ok(tx
+                .open_table(OUTBOX)?
+                .last()?
+                .map(|(k, _)| String::from_utf8_lossy(k.value()).into_owned()))
+        })
+    }
+
     /// Each receiver URL with pending deliveries, with its oldest one's id:
     /// where the dispatcher starts reading that receiver's backlog.
     pub fn pending_receivers(&self) -> Result<Vec<(String, String)>> {
@@ -1735,7 +1745,7 @@ mod tests {
             DeliveryStatus::Dead
         );
         // Older than the cutoff goes; newer stays.
-        let after = format!("dlv_{}", ulid::Ulid::new());
+        let after = crate::domain::next_delivery_id();
         assert_eq!(
             store
                 .prune_deliveries(DeliveryStatus::Dead, "dlv_0")

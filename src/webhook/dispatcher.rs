@@ -120,7 +120,10 @@ impl Dispatcher {
         let backlog = store.pending_receivers()?;
         let current = Arc::new(Current::default());
         // What the outbox holds now is on disk; what comes later has a
-        // greater id.
+        // greater id, whatever the clock did since it was written.
+        if let Some(last) = store.last_pending_id()? {
+            crate::domain::delivery_ids_above(&last);
+        }
         let durable_through = Arc::new(Mutex::new(crate::domain::next_delivery_id()));
         let ctx = Arc::new(Ctx {
             current: current.clone(),
@@ -361,13 +364,15 @@ async fn target(
                 let _ = done.send(d);
             });
         }
+        // A backlog left in the outbox past what is durable yet: read on
+        // once a flush has made more of it durable.
+        let spilled = w.spill.is_some() && w.held.len() <= WINDOW / 2;
         let wait = match w.queue.first_key_value() {
             Some(((at, _), _)) if slots.available_permits() > 0 => {
-                Duration::from_millis((*at - now).max(0) as u64)
+                let due = Duration::from_millis((*at - now).max(0) as u64);
+                if spilled { due.min(SPILL_POLL) } else { due }
             }
-            // A backlog left in the outbox past what is durable yet: read
-            // on once a flush has made more of it durable.
-            _ if w.spill.is_some() && w.held.len() <= WINDOW / 2 => SPILL_POLL,
+            _ if spilled => SPILL_POLL,
             _ if w.held.is_empty() => idle,
             _ => Duration::from_secs(3600),
         };
