@@ -852,6 +852,19 @@ async fn groups_both_ways() {
         .await;
         assert_eq!(u["participants"], json!([format!("{CONTACT}@c.us")]), "{u}");
     }
+    // The group's creator (us) stays its admin.
+    let (code, e) = d
+        .call(
+            "POST",
+            &format!("/api/sessions/shop/groups/{gid}/participants"),
+            Some(json!({"demote": [ACCOUNT]})),
+        )
+        .await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("group_creator")),
+        "{e}"
+    );
     let (code, v) = sb
         .post(
             &format!("/_sandbox/groups/{gid}/subject"),
@@ -899,30 +912,20 @@ async fn groups_both_ways() {
             .contains(&json!(format!("{ACCOUNT}@c.us"))),
         "{j}"
     );
-    let (code, e) = d
-        .call(
-            "POST",
-            &format!("/api/sessions/shop/groups/{fid}/participants"),
-            Some(json!({"add": [OTHER]})),
-        )
-        .await;
-    assert_eq!(
-        (code, e["error"]["code"].as_str()),
-        (409, Some("not_group_admin")),
-        "{e}"
-    );
-    let (code, e) = d
-        .call(
-            "POST",
-            &format!("/api/sessions/shop/groups/{fid}/participants"),
-            Some(json!({"promote": [ACCOUNT]})),
-        )
-        .await;
-    assert_eq!(
-        (code, e["error"]["code"].as_str()),
-        (409, Some("not_group_admin")),
-        "{e}"
-    );
+    for change in [json!({"add": [OTHER]}), json!({"promote": [ACCOUNT]})] {
+        let (code, e) = d
+            .call(
+                "POST",
+                &format!("/api/sessions/shop/groups/{fid}/participants"),
+                Some(change),
+            )
+            .await;
+        assert_eq!(
+            (code, e["error"]["code"].as_str()),
+            (409, Some("not_group_admin")),
+            "{e}"
+        );
+    }
     // Its owner, the only admin, leaves: WhatsApp makes the longest
     // member an admin (us), and we can add people now.
     let (code, v) = sb
