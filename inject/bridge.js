@@ -133,7 +133,25 @@
     return {
       id: widStr(c.id), subject: meta.subject || c.name || c.formattedTitle || null, owner: widStr(meta.owner),
       created: typeof meta.creation === 'number' ? meta.creation : null, participants: (ps || []).map(participant),
+      description: meta.desc || null, announce: !!meta.announce, restrict: !!meta.restrict,
     };
+  }
+
+  // The notices of a change to a group's info, by WhatsApp Web's subtype.
+  const GROUP_NOTICES = ['subject', 'description', 'announce', 'restrict'];
+  async function groupNotice(m) {
+    const group = widStr(m.from || (m.id && m.id.remote));
+    const ev = { type: 'group_update', group, author: widStr(m.author), timestamp: m.t || null };
+    if (m.subtype === 'subject') ev.subject = m.body || '';
+    else if (m.subtype === 'description') ev.description = m.body || '';
+    else {
+      // A setting's notice says 'on' or 'off'; else the metadata, which
+      // WhatsApp Web has updated by then, says what it is now.
+      let on = m.body === 'on' ? true : m.body === 'off' ? false : null;
+      if (on === null) on = !!(((await WPP.chat.find(group)) || {}).groupMetadata || {})[m.subtype];
+      ev[m.subtype] = on;
+    }
+    emitInOrder(ev);
   }
 
   // A sender known only by its privacy id (`…@lid`): the phone behind it,
@@ -225,9 +243,9 @@
       if (mode === 'MAIN' && WPP.conn.isAuthenticated()) reportConnected();
     });
     WPP.on('chat.new_message', (m) => {
-      // A group's own notices: a new subject.
-      if (m && m.type === 'gp2' && m.subtype === 'subject') {
-        emitInOrder({ type: 'group_update', group: widStr(m.from || (m.id && m.id.remote)), subject: m.body || '', author: widStr(m.author), timestamp: m.t || null });
+      // A group's own notices: a new subject or description, a setting.
+      if (m && m.type === 'gp2' && GROUP_NOTICES.includes(m.subtype)) {
+        groupNotice(m).catch(() => {});
         return;
       }
       const msg = normalize(m);
@@ -326,8 +344,14 @@
   }
 
   // The daemon maps this prefix to 422 number_not_on_whatsapp.
+  // ONLY_ADMINS, to 409 not_group_admin: a group where only admins send,
+  // as its metadata says (WhatsApp Web keeps it current), and we are none.
   async function ensureExists(to) {
     if (to.endsWith('@c.us') && !(await exists(to))) throw new Error('NOT_ON_WHATSAPP: ' + to);
+    if (to.endsWith('@g.us')) {
+      const meta = ((await WPP.chat.find(to)) || {}).groupMetadata;
+      if (meta && meta.announce && !(await WPP.group.iAmAdmin(to))) throw new Error('ONLY_ADMINS: only group admins can send messages to ' + to);
+    }
   }
 
   // A send that quotes a message wa-js cannot reply to: prefixes the
@@ -369,8 +393,8 @@
     'conn.markAvailable', 'contact.getBusinessProfile', 'contact.getPnLidEntry',
     'contact.getProfilePictureUrl', 'contact.getStatus', 'contact.queryWidExists',
     'contact.subscribePresence', 'group.addParticipants', 'group.create', 'group.demoteParticipants',
-    'group.getAllGroups', 'group.getInviteCode', 'group.getParticipants', 'group.join', 'group.leave',
-    'group.promoteParticipants', 'group.removeParticipants', 'group.setSubject', 'isReady', 'loader', 'loader.onReady', 'on',
+    'group.getAllGroups', 'group.getInviteCode', 'group.getParticipants', 'group.iAmAdmin', 'group.join', 'group.leave',
+    'group.promoteParticipants', 'group.removeParticipants', 'group.setDescription', 'group.setProperty', 'group.setSubject', 'isReady', 'loader', 'loader.onReady', 'on',
     'profile.getMyProfileName', 'version', 'whatsapp.MsgStore', 'whatsapp.MsgStore.getModelsArray',
     'whatsapp.MsgStore.length', 'whatsapp.MsgStore.remove',
   ];
@@ -544,6 +568,18 @@
     async setSubject(id, subject) {
       await myGroup(id);
       await WPP.group.setSubject(id, subject);
+      return true;
+    },
+    async setDescription(id, desc) {
+      await myGroup(id);
+      await WPP.group.setDescription(id, desc);
+      return true;
+    },
+    // property: 'announcement' (only admins send) or 'restrict' (only
+    // admins change the subject and description).
+    async setGroupProperty(id, property, on) {
+      await myGroup(id);
+      await WPP.group.setProperty(id, property, !!on);
       return true;
     },
     async leaveGroup(id) {

@@ -993,6 +993,216 @@ async fn groups_both_ways() {
     assert_eq!(code, 422, "{e}");
 }
 
+/// A group's description and its two settings, as WhatsApp keeps them:
+/// `announce` (only admins send) and `restrict` (only admins edit the info).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_descriptions_and_settings_both_ways() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sb, d, r) = setup(tmp.path()).await;
+    const OTHER: &str = "15557770088";
+    let refused = |code: u16, e: &Value, want: &str| {
+        assert_eq!(
+            (code, e["error"]["code"].as_str()),
+            (409, Some(want)),
+            "{e}"
+        );
+    };
+
+    // Ours: we describe it and close it to admins; WhatsApp has it, and
+    // every change is a group.update.
+    let (code, g) = d
+        .call(
+            "POST",
+            "/api/sessions/shop/groups",
+            Some(json!({"subject": "Notices", "participants": [CONTACT, OTHER]})),
+        )
+        .await;
+    assert_eq!(code, 201, "{g}");
+    assert_eq!(
+        (g["announce"].clone(), g["restrict"].clone()),
+        (json!(false), json!(false))
+    );
+    let gid = g["id"].as_str().unwrap().to_string();
+    let ours = format!("/api/sessions/shop/groups/{gid}");
+    let (code, g) = d
+        .call(
+            "PATCH",
+            &ours,
+            Some(json!({"description": "Opening hours: 9 to 5"})),
+        )
+        .await;
+    assert_eq!(code, 200, "{g}");
+    assert_eq!(g["description"], "Opening hours: 9 to 5");
+    let (code, g) = d
+        .call(
+            "PATCH",
+            &ours,
+            Some(json!({"announce": true, "restrict": true})),
+        )
+        .await;
+    assert_eq!(code, 200, "{g}");
+    assert_eq!(
+        (g["announce"].clone(), g["restrict"].clone()),
+        (json!(true), json!(true))
+    );
+    let (_, at_wa) = sb.get(&format!("/_sandbox/groups/{gid}")).await;
+    assert_eq!(
+        (
+            at_wa["desc"].as_str(),
+            at_wa["announce"].clone(),
+            at_wa["restrict"].clone()
+        ),
+        (Some("Opening hours: 9 to 5"), json!(true), json!(true)),
+        "{at_wa}"
+    );
+    let me = format!("{ACCOUNT}@c.us");
+    let u = event(&r, "group.update", |p| {
+        p["group"] == gid.as_str() && p["description"].is_string()
+    })
+    .await;
+    assert_eq!(
+        (u["description"].as_str(), u["author"].as_str()),
+        (Some("Opening hours: 9 to 5"), Some(me.as_str()))
+    );
+    for k in ["announce", "restrict"] {
+        let u = event(&r, "group.update", |p| {
+            p["group"] == gid.as_str() && p[k].is_boolean()
+        })
+        .await;
+        assert_eq!(
+            (u[k].clone(), u["author"].as_str()),
+            (json!(true), Some(me.as_str())),
+            "{u}"
+        );
+    }
+    // Members may no longer write or edit it; we, its admin, still may.
+    let (code, v) = sb
+        .post(
+            "/_sandbox/messages",
+            json!({"from": CONTACT, "group": gid, "text": "hello?"}),
+        )
+        .await;
+    assert!(
+        code >= 400,
+        "a member wrote to an admins-only group: {code} {v}"
+    );
+    let (code, v) = sb
+        .post(
+            &format!("/_sandbox/groups/{gid}/description"),
+            json!({"by": CONTACT, "description": "mine now"}),
+        )
+        .await;
+    assert_eq!(code, 403, "{v}");
+    let sent = send(&d, json!({"to": gid, "text": "We open at 9 tomorrow"})).await;
+    assert_eq!(on_phone(&sb, &sent).await["to"], gid.as_str());
+
+    // Theirs: its owner closes it to admins; we hear it, and our sends and
+    // edits are refused as the caller's problem, not WhatsApp failing.
+    let (code, fam) = sb
+        .post(
+            "/_sandbox/groups",
+            json!({"owner": CONTACT, "subject": "Family", "participants": [ACCOUNT]}),
+        )
+        .await;
+    assert_eq!(code, 201, "{fam}");
+    let fid = fam["id"].as_str().unwrap().to_string();
+    event(&r, "group.join", |p| p["group"] == fid.as_str()).await;
+    let theirs = format!("/api/sessions/shop/groups/{fid}");
+    let (code, v) = sb
+        .post(
+            &format!("/_sandbox/groups/{fid}/settings"),
+            json!({"by": CONTACT, "announce": true}),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    let u = event(&r, "group.update", |p| {
+        p["group"] == fid.as_str() && p["announce"].is_boolean()
+    })
+    .await;
+    assert_eq!(
+        (u["announce"].clone(), u["author"].as_str()),
+        (json!(true), Some(format!("{CONTACT}@c.us").as_str()))
+    );
+    let (code, e) = d
+        .call(
+            "POST",
+            "/api/sessions/shop/messages",
+            Some(json!({"to": fid, "text": "may I?"})),
+        )
+        .await;
+    refused(code, &e, "not_group_admin");
+    let (code, e) = d
+        .call("PATCH", &theirs, Some(json!({"restrict": true})))
+        .await;
+    refused(code, &e, "not_group_admin");
+    // While it is not `restrict`, any member edits the description.
+    let (code, g) = d
+        .call(
+            "PATCH",
+            &theirs,
+            Some(json!({"description": "Sunday lunch"})),
+        )
+        .await;
+    assert_eq!(
+        (code, g["description"].as_str()),
+        (200, Some("Sunday lunch")),
+        "{g}"
+    );
+    for (k, on) in [("restrict", true), ("announce", false)] {
+        let (code, v) = sb
+            .post(
+                &format!("/_sandbox/groups/{fid}/settings"),
+                json!({"by": CONTACT, k: on}),
+            )
+            .await;
+        assert_eq!(code, 200, "{v}");
+        event(&r, "group.update", |p| {
+            p["group"] == fid.as_str() && p[k] == on
+        })
+        .await;
+    }
+    let (code, e) = d
+        .call("PATCH", &theirs, Some(json!({"description": "" })))
+        .await;
+    refused(code, &e, "not_group_admin");
+    assert_eq!(
+        sb.get(&format!("/_sandbox/groups/{fid}")).await.1["desc"],
+        "Sunday lunch"
+    );
+    // Open again: our send goes through.
+    let sent = send(&d, json!({"to": fid, "text": "see you Sunday"})).await;
+    assert_eq!(on_phone(&sb, &sent).await["to"], fid.as_str());
+    let (code, v) = sb
+        .post(
+            &format!("/_sandbox/groups/{fid}/description"),
+            json!({"by": CONTACT, "description": "Lunch at 1"}),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    let u = event(&r, "group.update", |p| {
+        p["group"] == fid.as_str() && p["description"] == "Lunch at 1"
+    })
+    .await;
+    assert_eq!(u["author"], format!("{CONTACT}@c.us"));
+
+    // Bad input changes nothing.
+    for bad in [
+        json!({}),
+        json!({"description": "x".repeat(2049)}),
+        json!({"subject": " "}),
+        json!({"announce": "yes"}),
+        json!({"colour": "red"}),
+    ] {
+        let (code, e) = d.call("PATCH", &ours, Some(bad.clone())).await;
+        assert!(code == 400 || code == 422, "{bad}: {code} {e}");
+    }
+    let (_, at_wa) = sb.get(&format!("/_sandbox/groups/{gid}")).await;
+    assert_eq!(
+        (at_wa["subject"].as_str(), at_wa["desc"].as_str()),
+        (Some("Notices"), Some("Opening hours: 9 to 5"))
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presence_profiles_and_the_blocklist() {
     let tmp = tempfile::tempdir().unwrap();

@@ -647,7 +647,7 @@ export interface PrivateChat extends Chat {}
 export interface GroupChat extends Chat {
     owner: ContactId;
     createdAt: Date;
-    /** Always undefined: the daemon does not report descriptions */
+    /** The group's description, if it has one */
     description: string;
     participants: Array<GroupParticipant>;
     groupMetadata: {
@@ -656,6 +656,10 @@ export interface GroupChat extends Chat {
         owner?: ContactId;
         creation?: number;
         desc?: string;
+        /** Only admins send messages */
+        announce: boolean;
+        /** Only admins change the subject and description */
+        restrict: boolean;
         participants: Array<GroupParticipant>;
     };
     addParticipants: (participantIds: string | string[], options?: any) => Promise<AddParticipantsResult | string>;
@@ -663,17 +667,17 @@ export interface GroupChat extends Chat {
     setSubject: (subject: string) => Promise<boolean>;
     getInviteCode: () => Promise<string>;
     leave: () => Promise<void>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Admins only; rejects when WhatsApp refuses */
     promoteParticipants: (participantIds: Array<string>) => Promise<{ status: number }>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Admins only; rejects when WhatsApp refuses */
     demoteParticipants: (participantIds: Array<string>) => Promise<{ status: number }>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** false when WhatsApp refuses (where only admins may edit the info) */
     setDescription: (description: string) => Promise<boolean>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     setAddMembersAdminsOnly: (adminsOnly?: boolean) => Promise<boolean>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Admins only: false when WhatsApp refuses */
     setMessagesAdminsOnly: (adminsOnly?: boolean) => Promise<boolean>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Admins only: false when WhatsApp refuses */
     setInfoAdminsOnly: (adminsOnly?: boolean) => Promise<boolean>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     getGroupMembershipRequests: () => Promise<Array<any>>;

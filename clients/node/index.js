@@ -511,10 +511,16 @@ class GroupChat extends Chat {
       subject: g.subject || undefined,
       owner: g.owner ? widObj(g.owner) : undefined,
       creation: g.created || undefined,
-      desc: undefined,
+      desc: g.description || undefined,
+      announce: !!g.announce,
+      restrict: !!g.restrict,
       participants: (g.participants || []).map((p) => ({ id: widObj(p.id), isAdmin: !!p.admin, isSuperAdmin: !!p.super_admin })),
     };
     if (g.subject) this.name = g.subject;
+    // Read-only, as WhatsApp shows it: only admins send, and we are none.
+    const me = this.client.info && this.client.info.wid._serialized;
+    const mine = (g.participants || []).find((p) => p.id === me || (p.phone && `${p.phone}@c.us` === me));
+    this.isReadOnly = !!g.announce && !(mine && mine.admin);
   }
 
   get owner() { return this.groupMetadata.owner; }
@@ -579,6 +585,31 @@ class GroupChat extends Chat {
     this.name = subject;
     this.groupMetadata.subject = subject;
     return true;
+  }
+
+  // A change to the group's info or settings: false when WhatsApp
+  // refuses (not an admin where only admins may), as whatsapp-web.js
+  // answers; else true, with groupMetadata as the group is after.
+  async _edit(change) {
+    try {
+      this._setGroup(await this.client._api('PATCH', this._path(), change));
+    } catch (e) {
+      if (e.code === 'not_group_admin' || e.status === 502) return false;
+      throw e;
+    }
+    return true;
+  }
+
+  async setDescription(description) {
+    return this._edit({ description: String(description == null ? '' : description) });
+  }
+
+  async setMessagesAdminsOnly(adminsOnly = true) {
+    return this._edit({ announce: !!adminsOnly });
+  }
+
+  async setInfoAdminsOnly(adminsOnly = true) {
+    return this._edit({ restrict: !!adminsOnly });
   }
 
   async getInviteCode() {
@@ -755,6 +786,9 @@ class Message {
   }
 }
 
+// What a group.update says changed, as GroupNotification types.
+const GROUP_CHANGES = ['subject', 'description', 'announce', 'restrict'];
+
 // group_join, group_leave, group_update and group_admin_changed carry one.
 class GroupNotification {
   constructor(client, ev, type) {
@@ -764,7 +798,9 @@ class GroupNotification {
     this.client = client;
     // No message stands behind these events: the event's id stands in.
     this.id = { fromMe, remote: p.group, id: ev.id, _serialized: `${fromMe}_${p.group}_${ev.id}` };
-    this.body = type === 'subject' ? p.subject || '' : '';
+    // The new subject or description; a setting's 'on' or 'off'.
+    this.body = type === 'subject' ? p.subject || '' : type === 'description' ? p.description || ''
+      : typeof p[type] === 'boolean' ? (p[type] ? 'on' : 'off') : '';
     this.type = type;
     this.timestamp = Math.floor((ev.timestamp || Date.now()) / 1000);
     this.chatId = p.group;
@@ -1140,7 +1176,7 @@ class Client extends EventEmitter {
       }
       case 'group.update':
         if (p.action === 'promote' || p.action === 'demote') this._emit(Events.GROUP_ADMIN_CHANGED, new GroupNotification(this, ev, p.action));
-        else this._emit(Events.GROUP_UPDATE, new GroupNotification(this, ev, 'subject'));
+        else this._emit(Events.GROUP_UPDATE, new GroupNotification(this, ev, GROUP_CHANGES.find((k) => k in p) || 'subject'));
         break;
       default: break;
     }
@@ -1458,8 +1494,8 @@ unsupported(Message, 'Message', ['acceptGroupV4Invite', 'getGroupMentions', 'for
 unsupported(Chat, 'Chat', ['archive', 'pin', 'unpin', 'clearMessages', 'delete', 'mute', 'unarchive', 'unmute',
   'markUnread', 'getLabels', 'changeLabels', 'getPinnedMessages', 'syncHistory', 'addOrEditCustomerNote',
   'getCustomerNote']);
-unsupported(GroupChat, 'GroupChat', ['setDescription',
-  'setAddMembersAdminsOnly', 'setMessagesAdminsOnly', 'setInfoAdminsOnly', 'getGroupMembershipRequests',
+unsupported(GroupChat, 'GroupChat', [
+  'setAddMembersAdminsOnly', 'getGroupMembershipRequests',
   'approveGroupMembershipRequests', 'rejectGroupMembershipRequests', 'revokeInvite', 'setPicture', 'deletePicture']);
 unsupported(Contact, 'Contact', ['getCountryCode', 'getFormattedNumber', 'getBroadcast']);
 

@@ -1,14 +1,27 @@
 //! Groups: list, look at one, create, add and remove people, the invite
-//! link, join by invite, rename, leave. WhatsApp decides who may do what
-//! (admins add and remove); its refusal comes back as a clear error.
+//! link, join by invite, change the subject, description and settings,
+//! leave. WhatsApp decides who may do what (admins add and remove, and
+//! change the settings); its refusal comes back as a clear error.
 
 use super::{Core, CoreError};
-use crate::domain::Scope;
-use crate::domain::{SessionId, Wid};
+use crate::domain::{GroupSetting, Scope, SessionId, Wid};
 use crate::session::{CallError, CallFailure, GroupInfo};
 
 /// Invite links look like this; the code is the last path segment.
 pub const INVITE_PREFIX: &str = "https://chat.whatsapp.com/";
+
+/// WhatsApp's limit on a group's description.
+pub const MAX_DESCRIPTION: usize = 2048;
+
+/// A change to a group's info; what is `None` stays as it is.
+#[derive(Default)]
+pub struct GroupEdit {
+    pub subject: Option<String>,
+    /// Empty: removes the description.
+    pub description: Option<String>,
+    pub announce: Option<bool>,
+    pub restrict: Option<bool>,
+}
 
 /// A change to who is in a group and who runs it.
 #[derive(Default)]
@@ -182,6 +195,59 @@ impl Core {
         }
         let bridge = self.manager.bridge(session).await?;
         bridge.set_subject(id, subject).await.map_err(page)
+    }
+
+    /// Changes the subject, the description and the settings, in that
+    /// order; answers the group as it is after. Nothing is changed when a
+    /// field is invalid.
+    pub async fn edit_group(
+        &self,
+        session: &SessionId,
+        id: &Wid,
+        e: &GroupEdit,
+    ) -> Result<GroupInfo, CoreError> {
+        self.may(session, Scope::Send)?;
+        group_id(id)?;
+        let subject = e.subject.as_deref().map(str::trim);
+        if subject.is_some_and(|s| s.is_empty() || s.chars().count() > 100) {
+            return Err(CoreError::invalid("subject", "must be 1 to 100 characters"));
+        }
+        let description = e.description.as_deref().map(str::trim);
+        if description.is_some_and(|d| d.chars().count() > MAX_DESCRIPTION) {
+            return Err(CoreError::invalid(
+                "description",
+                "must be at most 2048 characters",
+            ));
+        }
+        if subject.is_none()
+            && description.is_none()
+            && e.announce.is_none()
+            && e.restrict.is_none()
+        {
+            return Err(CoreError::invalid(
+                "subject",
+                "or 'description', 'announce' or 'restrict' is required",
+            ));
+        }
+        let bridge = self.manager.bridge(session).await?;
+        if let Some(s) = subject {
+            bridge.set_subject(id, s).await.map_err(page)?;
+        }
+        if let Some(d) = description {
+            bridge.set_description(id, d).await.map_err(page)?;
+        }
+        for (setting, on) in [
+            (GroupSetting::Announce, e.announce),
+            (GroupSetting::Restrict, e.restrict),
+        ] {
+            if let Some(on) = on {
+                bridge
+                    .set_group_setting(id, setting, on)
+                    .await
+                    .map_err(page)?;
+            }
+        }
+        bridge.group(id).await.map_err(page)
     }
 
     pub async fn leave_group(&self, session: &SessionId, id: &Wid) -> Result<(), CoreError> {

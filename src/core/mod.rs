@@ -20,7 +20,7 @@ mod templates;
 
 pub use crate::session::{CardOf, GroupInfo, Participant};
 pub use error::CoreError;
-pub use groups::{INVITE_PREFIX, Membership};
+pub use groups::{GroupEdit, INVITE_PREFIX, MAX_DESCRIPTION, Membership};
 pub use history::{HistoryPage, Live};
 pub use media::{MAX_SEND_MEDIA, MediaSource, OutgoingMedia, StoredMedia};
 pub use send::{SendRequest, SentMessage, Special};

@@ -476,7 +476,8 @@ impl Core {
 
 /// A failed send in the caller's terms: bridge.js names a quote WhatsApp
 /// Web cannot reply to (one this account does not have, or one deleted for
-/// everyone); the rest is the page's or the browser's failure.
+/// everyone) and a group only its admins may send to; the rest is the
+/// page's or the browser's failure.
 fn send_failure(e: crate::session::CallError, reply_to: Option<&str>) -> CoreError {
     use crate::session::CallError;
     match e {
@@ -493,6 +494,11 @@ fn send_failure(e: crate::session::CallError, reply_to: Option<&str>) -> CoreErr
                 "message '{}' was deleted for everyone: it cannot be replied to",
                 reply_to.unwrap_or_default()
             ),
+        },
+        // A group where only admins send, and we are none.
+        CallError::Page(m) if m.starts_with("ONLY_ADMINS: ") => CoreError::Conflict {
+            code: "not_group_admin",
+            message: m.trim_start_matches("ONLY_ADMINS: ").to_string(),
         },
         e => CoreError::from(crate::session::CallFailure::from(e)),
     }

@@ -603,19 +603,64 @@ pub fn group_participants_event(
     )
 }
 
+/// A group setting WhatsApp keeps (wa-js's `GroupProperty`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupSetting {
+    /// Only admins send messages.
+    Announce,
+    /// Only admins change the subject and description.
+    Restrict,
+}
+
+impl GroupSetting {
+    /// The name in events and in the native API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupSetting::Announce => "announce",
+            GroupSetting::Restrict => "restrict",
+        }
+    }
+}
+
+/// What changed in a group's info: one `group.update` event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GroupChange {
+    Subject(String),
+    /// Empty: the description was removed.
+    Description(String),
+    Setting(GroupSetting, bool),
+}
+
+/// `{group, author}` and one of `subject`, `description`, `announce`,
+/// `restrict`.
 pub fn group_update_event(
     session: &SessionId,
     group: &str,
-    subject: &str,
+    change: &GroupChange,
     author: Option<&str>,
     at: i64,
 ) -> Event {
+    let mut payload = json!({"group": group, "author": author});
+    let about = match change {
+        GroupChange::Subject(s) => {
+            payload["subject"] = json!(s);
+            format!("subject/{at}/{}", short_hash(s))
+        }
+        GroupChange::Description(d) => {
+            payload["description"] = json!(d);
+            format!("description/{at}/{}", short_hash(d))
+        }
+        GroupChange::Setting(s, on) => {
+            payload[s.as_str()] = json!(on);
+            format!("{}/{at}/{on}", s.as_str())
+        }
+    };
     Event::stable(
         session,
         EventKind::GroupUpdate,
-        &format!("{group}/subject/{at}/{}", short_hash(subject)),
+        &format!("{group}/{about}"),
         at * 1000,
-        json!({"group": group, "subject": subject, "author": author}),
+        payload,
     )
 }
 

@@ -46,6 +46,8 @@ pub fn routes() -> Router<Sandbox> {
         .route("/groups/{gid}/participants", post(group_participants))
         .route("/groups/{gid}/admins", post(group_admins))
         .route("/groups/{gid}/subject", post(group_subject))
+        .route("/groups/{gid}/description", post(group_description))
+        .route("/groups/{gid}/settings", post(group_settings))
         .route("/groups/{gid}/leave", post(group_leave))
         .route("/unregistered", post(unregistered))
 }
@@ -609,6 +611,46 @@ async fn group_subject(State(sb): State<Sandbox>, Path(gid): Path<String>, raw: 
         .set_subject(&gid, &by, &subject)
         .map_err(group_fail)?;
     Ok(Json(json!({"id": gid, "subject": subject})).into_response())
+}
+
+/// A member's phone changes the description (empty: none).
+async fn group_description(State(sb): State<Sandbox>, Path(gid): Path<String>, raw: Bytes) -> Res {
+    let v = body(&raw)?;
+    let by = phone(&v, "by")?;
+    let desc = opt_str(&v, "description")?.unwrap_or_default();
+    sb.world
+        .lock()
+        .await
+        .set_description(&gid, &by, &desc)
+        .map_err(group_fail)?;
+    Ok(Json(json!({"id": gid, "description": desc})).into_response())
+}
+
+/// An admin's phone changes `announce` (only admins send) and `restrict`
+/// (only admins change the info); answers the group.
+async fn group_settings(State(sb): State<Sandbox>, Path(gid): Path<String>, raw: Bytes) -> Res {
+    use super::groups::Setting;
+    let v = body(&raw)?;
+    let by = phone(&v, "by")?;
+    let mut todo = vec![];
+    for (field, s) in [
+        ("announce", Setting::Announce),
+        ("restrict", Setting::Restrict),
+    ] {
+        match v.get(field) {
+            None | Some(Value::Null) => {}
+            Some(Value::Bool(on)) => todo.push((s, *on)),
+            Some(_) => return Err(invalid(field, "must be true or false")),
+        }
+    }
+    if todo.is_empty() {
+        return Err(invalid("announce", "or 'restrict' is required"));
+    }
+    let mut w = sb.world.lock().await;
+    for (s, on) in todo {
+        w.set_setting(&gid, &by, s, on).map_err(group_fail)?;
+    }
+    Ok(Json(w.group(&gid).map(|g| g.view()).unwrap_or_default()).into_response())
 }
 
 async fn group_leave(State(sb): State<Sandbox>, Path(gid): Path<String>, raw: Bytes) -> Res {

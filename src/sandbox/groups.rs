@@ -1,7 +1,9 @@
-//! Groups in the simulated WhatsApp: subject, owner, admins, participants,
-//! an invite code; a message to a group reaches every member account, with
-//! its author; joins, leaves and subject changes reach every member's
-//! devices as WhatsApp announces them.
+//! Groups in the simulated WhatsApp: subject, description, settings, owner,
+//! admins, participants, an invite code; a message to a group reaches every
+//! member account, with its author; joins, leaves and changes to the
+//! group's info reach every member's devices as WhatsApp announces them.
+//! As in WhatsApp, `announce` lets only admins send, and `restrict` lets
+//! only admins change the subject and description.
 
 use super::world::{SbMessage, World, random_hex};
 use serde::{Deserialize, Serialize};
@@ -18,13 +20,46 @@ pub struct Group {
     pub participants: Vec<String>,
     pub admins: Vec<String>,
     pub invite: String,
+    #[serde(default)]
+    pub desc: String,
+    /// Only admins may send messages.
+    #[serde(default)]
+    pub announce: bool,
+    /// Only admins may change the subject and description.
+    #[serde(default)]
+    pub restrict: bool,
+}
+
+/// A group setting WhatsApp names (wa-js's `GroupProperty`).
+#[derive(Clone, Copy, PartialEq)]
+pub enum Setting {
+    Announce,
+    Restrict,
+}
+
+impl Setting {
+    pub fn parse(s: &str) -> Option<Setting> {
+        match s {
+            "announcement" | "announce" => Some(Setting::Announce),
+            "restrict" => Some(Setting::Restrict),
+            _ => None,
+        }
+    }
+
+    /// The notice's subtype, as WhatsApp Web names it.
+    fn subtype(self) -> &'static str {
+        match self {
+            Setting::Announce => "announce",
+            Setting::Restrict => "restrict",
+        }
+    }
 }
 
 impl Group {
     pub fn view(&self) -> Value {
         json!({
             "id": self.id, "subject": self.subject, "owner": self.owner, "creation": self.created,
-            "invite": self.invite,
+            "invite": self.invite, "desc": self.desc, "announce": self.announce, "restrict": self.restrict,
             "participants": self.participants.iter().map(|p| json!({
                 "id": format!("{p}@c.us"), "isAdmin": self.admins.contains(p), "isSuperAdmin": *p == self.owner,
             })).collect::<Vec<_>>(),
@@ -77,6 +112,9 @@ impl World {
             participants: participants.clone(),
             admins: vec![owner.to_string()],
             invite: random_hex(22),
+            desc: String::new(),
+            announce: false,
+            restrict: false,
         };
         let view = g.view();
         self.p.groups.insert(g.id.clone(), g);
@@ -233,24 +271,75 @@ impl World {
         Ok(gid)
     }
 
-    /// Anyone in the group may change its subject; members see a notice.
+    /// A participant may change the subject (only an admin, where the
+    /// group is `restrict`); members see a notice.
     pub fn set_subject(&mut self, gid: &str, by: &str, subject: &str) -> Result<(), String> {
-        let g = self.p.groups.get_mut(gid).ok_or("no such group")?;
-        if !g.participants.iter().any(|p| p == by) {
-            return Err("not a participant".into());
-        }
         if subject.trim().is_empty() {
             return Err("a group needs a subject".into());
         }
+        let g = self.may_edit_info(gid, by)?;
         g.subject = subject.to_string();
-        let members = g.participants.clone();
-        self.dirty = true;
-        let push = json!({"t": "group_subject", "gid": gid, "subject": subject, "author": by,
-                          "id": format!("false_{gid}_3G{}_{by}@c.us", random_hex(16)), "ts": self.now_s()});
-        for m in members {
-            self.send_account(&m, &push);
-        }
+        self.notice(gid, by, "subject", subject);
         Ok(())
+    }
+
+    /// As the subject, for the description; an empty one removes it.
+    pub fn set_description(&mut self, gid: &str, by: &str, desc: &str) -> Result<(), String> {
+        if desc.chars().count() > 2048 {
+            return Err("a group description is at most 2048 characters".into());
+        }
+        let g = self.may_edit_info(gid, by)?;
+        g.desc = desc.to_string();
+        self.notice(gid, by, "description", desc);
+        Ok(())
+    }
+
+    /// Only admins change a setting; a change to what it already is says
+    /// nothing (WhatsApp sends no notice for it).
+    pub fn set_setting(&mut self, gid: &str, by: &str, s: Setting, on: bool) -> Result<(), String> {
+        let g = self.p.groups.get_mut(gid).ok_or("no such group")?;
+        if !g.participants.iter().any(|p| p == by) {
+            return Err("you are not a participant of this group".into());
+        }
+        if !g.admins.iter().any(|a| a == by) {
+            return Err("only group admins can change the group's settings".into());
+        }
+        let now = match s {
+            Setting::Announce => &mut g.announce,
+            Setting::Restrict => &mut g.restrict,
+        };
+        if *now == on {
+            return Ok(());
+        }
+        *now = on;
+        self.notice(gid, by, s.subtype(), if on { "on" } else { "off" });
+        Ok(())
+    }
+
+    fn may_edit_info(&mut self, gid: &str, by: &str) -> Result<&mut Group, String> {
+        let g = self.p.groups.get_mut(gid).ok_or("no such group")?;
+        if !g.participants.iter().any(|p| p == by) {
+            return Err("you are not a participant of this group".into());
+        }
+        if g.restrict && !g.admins.iter().any(|a| a == by) {
+            return Err("only group admins can change the group's info".into());
+        }
+        Ok(g)
+    }
+
+    /// WhatsApp announces a change to a group's info as a notice in the
+    /// group (a `gp2` message of that subtype), with the group as it is now.
+    fn notice(&mut self, gid: &str, by: &str, subtype: &str, body: &str) {
+        self.dirty = true;
+        let Some(g) = self.p.groups.get(gid) else {
+            return;
+        };
+        let push = json!({"t": "group_notice", "gid": gid, "subtype": subtype, "body": body, "author": by,
+                          "group": g.view(),
+                          "id": format!("false_{gid}_3G{}_{by}@c.us", random_hex(16)), "ts": self.now_s()});
+        for m in &g.participants {
+            self.send_account(m, &push);
+        }
     }
 
     /// A message to a group: stored with the sender and copied, as
@@ -265,6 +354,9 @@ impl World {
         let g = self.p.groups.get(gid).ok_or("no such group")?;
         if !g.participants.iter().any(|p| p == author) {
             return Err("you are not a participant of this group".into());
+        }
+        if g.announce && !g.admins.iter().any(|a| a == author) {
+            return Err("only group admins can send messages to this group".into());
         }
         let members: Vec<String> = g
             .participants
@@ -339,6 +431,15 @@ impl World {
             "group_subject" => self
                 .set_subject(gid, me, v["subject"].as_str().unwrap_or(""))
                 .map(|_| json!(true)),
+            "group_description" => self
+                .set_description(gid, me, v["desc"].as_str().unwrap_or(""))
+                .map(|_| json!(true)),
+            "group_setting" => {
+                let s = Setting::parse(v["property"].as_str().unwrap_or(""))
+                    .ok_or("unknown group property")?;
+                self.set_setting(gid, me, s, v["value"].as_bool().unwrap_or(false))
+                    .map(|_| json!(true))
+            }
             "group_leave" => self.leave_group(gid, me).map(|_| json!(true)),
             _ => Err(format!("unknown call {t}")),
         }

@@ -2,7 +2,7 @@
 //! JSON arrays through the `__wabridgeEmit` binding; calls go out as
 //! `window.__wabridge.<fn>(args...)`, each under a timeout.
 
-use crate::domain::Wid;
+use crate::domain::{GroupSetting, Wid};
 use chromiumoxide::Page;
 use serde::{Deserialize, de::DeserializeOwned};
 use serde_json::{Value, json};
@@ -97,9 +97,14 @@ pub enum BridgeEvent {
         #[serde(default)]
         participants: Vec<String>,
     },
+    /// A change to a group's info: one of subject, description (empty:
+    /// removed), announce (only admins send), restrict (only admins edit).
     GroupUpdate {
         group: Option<String>,
-        subject: String,
+        subject: Option<String>,
+        description: Option<String>,
+        announce: Option<bool>,
+        restrict: Option<bool>,
         author: Option<String>,
         timestamp: Option<i64>,
     },
@@ -179,6 +184,13 @@ pub struct GroupInfo {
     pub created: Option<i64>,
     #[serde(default)]
     pub participants: Vec<Participant>,
+    pub description: Option<String>,
+    /// Only admins send messages.
+    #[serde(default)]
+    pub announce: bool,
+    /// Only admins change the subject and description.
+    #[serde(default)]
+    pub restrict: bool,
 }
 
 #[derive(Debug, Deserialize, serde::Serialize)]
@@ -380,6 +392,28 @@ impl Bridge {
 
     pub async fn set_subject(&self, id: &Wid, subject: &str) -> Result<(), CallError> {
         self.call::<Value>("setSubject", &[json!(id), json!(subject)])
+            .await
+            .map(drop)
+    }
+
+    /// An empty description removes it.
+    pub async fn set_description(&self, id: &Wid, desc: &str) -> Result<(), CallError> {
+        self.call::<Value>("setDescription", &[json!(id), json!(desc)])
+            .await
+            .map(drop)
+    }
+
+    pub async fn set_group_setting(
+        &self,
+        id: &Wid,
+        setting: GroupSetting,
+        on: bool,
+    ) -> Result<(), CallError> {
+        let property = match setting {
+            GroupSetting::Announce => "announcement",
+            GroupSetting::Restrict => "restrict",
+        };
+        self.call::<Value>("setGroupProperty", &[json!(id), json!(property), json!(on)])
             .await
             .map(drop)
     }

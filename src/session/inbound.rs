@@ -5,7 +5,9 @@
 
 use super::bridge::{Bridge, BridgeEvent, CallError};
 use super::{MediaError, SessionEnv};
-use crate::domain::{Ack, Amendment, Message, Reaction, SessionId, Vote, message, now_ms};
+use crate::domain::{
+    Ack, Amendment, GroupChange, GroupSetting, Message, Reaction, SessionId, Vote, message, now_ms,
+};
 use crate::store::Op;
 use serde_json::Value;
 use std::sync::Arc;
@@ -216,16 +218,28 @@ impl Inbound {
             BridgeEvent::GroupUpdate {
                 group: Some(group),
                 subject,
+                description,
+                announce,
+                restrict,
                 author,
                 timestamp,
             } => {
-                ops.push(Op::Event(message::group_update_event(
-                    &self.id,
-                    group,
-                    subject,
-                    author.as_deref(),
-                    timestamp.unwrap_or(now_ms() / 1000),
-                )));
+                let change = match (subject, description, announce, restrict) {
+                    (Some(s), ..) => Some(GroupChange::Subject(s.clone())),
+                    (_, Some(d), ..) => Some(GroupChange::Description(d.clone())),
+                    (_, _, Some(on), _) => Some(GroupChange::Setting(GroupSetting::Announce, *on)),
+                    (.., Some(on)) => Some(GroupChange::Setting(GroupSetting::Restrict, *on)),
+                    _ => None,
+                };
+                if let Some(change) = change {
+                    ops.push(Op::Event(message::group_update_event(
+                        &self.id,
+                        group,
+                        &change,
+                        author.as_deref(),
+                        timestamp.unwrap_or(now_ms() / 1000),
+                    )));
+                }
             }
             BridgeEvent::Edit {
                 id: Some(id),

@@ -239,12 +239,20 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop):
     assert admin_at_wa() is False
     assert call("/shop1/setGroupTitle", [gid, "Bakers & co"]) is True
     assert httpx.get(daemon.sandbox + f"/_sandbox/groups/{gid}").json()["subject"] == "Bakers & co"
+    assert call("/shop1/setGroupDescription", [gid, "Bread at 7"]) is True
+    assert call("/shop1/setGroupToAdminsOnly", {"groupId": gid, "onlyAdmins": True}) is True
+    assert call("/shop1/setGroupEditToAdminsOnly", [gid, True]) is True
+    at_wa = httpx.get(daemon.sandbox + f"/_sandbox/groups/{gid}").json()
+    assert (at_wa["desc"], at_wa["announce"], at_wa["restrict"]) == ("Bread at 7", True, True), at_wa
+    code, body = ok("/shop1/setGroupToAdminsOnly", [gid])
+    assert (body["success"], body["error"]["name"]) == (False, "INVALID_ARGS"), body
     link = call("/shop1/getGroupInviteLink", [gid])
     assert link.startswith("https://chat.whatsapp.com/")
     call("/shop1/sendText", [gid, "welcome"])
     groups = eventually("the group among the chats", lambda: [g for g in call("/shop1/getAllGroups") if g["id"] == gid])
     meta = groups[0]["groupMetadata"]
     assert meta["id"]["_serialized"] == gid and meta["owner"]["_serialized"] == ACCOUNT + "@c.us"
+    assert (meta["desc"], meta["announce"], meta["restrict"]) == ("Bread at 7", True, True), meta
     admins = {p["id"]["_serialized"]: p["isSuperAdmin"] for p in meta["participants"]}
     assert admins == {ACCOUNT + "@c.us": True, CONTACT + "@c.us": False}
     assert all(c["isGroup"] for c in call("/shop1/getAllGroups"))

@@ -273,6 +273,16 @@ test('group events and GroupChat as whatsapp-web.js shows them; mentions reach W
   await sb(`/_sandbox/groups/${g.id}/subject`, { by: '15552220000', subject: 'Team 2' });
   const update = await eventually('group_update', () => c.heard.group_update.find((n) => n.chatId === g.id));
   assert.deepEqual([update.type, update.body, update.author], ['subject', 'Team 2', '15552220000@c.us']);
+  // The owner describes it and lets only admins write: we may not, and say so.
+  await sb(`/_sandbox/groups/${g.id}/description`, { by: '15552220000', description: 'Rota inside' });
+  await sb(`/_sandbox/groups/${g.id}/settings`, { by: '15552220000', announce: true });
+  const desc = await eventually('a new description', () => c.heard.group_update.find((n) => n.type === 'description'));
+  assert.deepEqual([desc.body, desc.author, desc.chatId], ['Rota inside', '15552220000@c.us', g.id]);
+  const closed = await eventually('admins only', () => c.heard.group_update.find((n) => n.type === 'announce'));
+  assert.equal(closed.body, 'on');
+  const ro = await c.getChatById(g.id);
+  assert.deepEqual([ro.description, ro.groupMetadata.announce, ro.groupMetadata.restrict, ro.isReadOnly], ['Rota inside', true, false, true]);
+  assert.equal(await ro.setMessagesAdminsOnly(false), false, 'only admins change settings');
 
   // The owner leaves: WhatsApp makes the longest member (this account) admin.
   await sb(`/_sandbox/groups/${g.id}/leave`, { phone: '15552220000' });
@@ -280,7 +290,7 @@ test('group events and GroupChat as whatsapp-web.js shows them; mentions reach W
   assert.deepEqual([leave.type, leave.recipientIds], ['leave', ['15552220000@c.us']]);
   const admin = await eventually('group_admin_changed', () => c.heard.group_admin_changed.find((n) => n.chatId === g.id));
   assert.deepEqual([admin.type, admin.recipientIds], ['promote', [`${me}@c.us`]]);
-  assert.equal(c.heard.group_update.length, 1, 'a promotion is no group_update');
+  assert.equal(c.heard.group_update.length, 3, 'a promotion is no group_update');
 
   const now = await c.getChatById(g.id);
   assert.ok(now.participants.find((p) => p.id._serialized === `${me}@c.us`).isAdmin);
@@ -321,6 +331,13 @@ test('createGroup, addParticipants, removeParticipants, promote and demote, setS
   assert.equal(await adminAtWa(), false);
   assert.equal(await chat.setSubject('Mine 2'), true);
   assert.equal((await sb(`/_sandbox/groups/${res.gid._serialized}`)).subject, 'Mine 2');
+  assert.equal(await chat.setDescription('All things mine'), true);
+  assert.equal(await chat.setMessagesAdminsOnly(), true);
+  assert.equal(await chat.setInfoAdminsOnly(true), true);
+  const there = await sb(`/_sandbox/groups/${res.gid._serialized}`);
+  assert.deepEqual([there.desc, there.announce, there.restrict], ['All things mine', true, true]);
+  assert.deepEqual([chat.description, chat.groupMetadata.announce, chat.groupMetadata.restrict, chat.isReadOnly],
+    ['All things mine', true, true, false], 'an admin may still write');
   const common = await c.getCommonGroups('15553330000@c.us');
   assert.ok(common.some((gid) => gid._serialized === res.gid._serialized));
 

@@ -721,6 +721,39 @@ pub async fn group_subject(
     Ok(Json(json!({"id": g, "subject": subject.trim()})))
 }
 
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupEditIn {
+    subject: Option<String>,
+    /// Up to 2048 characters; empty removes it.
+    description: Option<String>,
+    /// Only admins send messages.
+    announce: Option<bool>,
+    /// Only admins change the subject and description.
+    restrict: Option<bool>,
+}
+
+#[utoipa::path(patch, path = "/api/sessions/{id}/groups/{gid}", tag = "groups", summary = "Change a group's subject, description and settings (settings: admins only)",
+    params(("id" = String, Path, description = "The session id"), ("gid" = String, Path, description = "The group id")), request_body = GroupEditIn,
+    responses((status = 200, description = "The Group after the change", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, or no such thing in it", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this, or only admins may (not_group_admin)", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body or its media is too large", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn edit_group(
+    Caller(core): Caller<Core>,
+    Path((id, gid)): Path<(String, String)>,
+    body: Body<GroupEditIn>,
+) -> Answer {
+    let b = body?.0;
+    let e = crate::core::GroupEdit {
+        subject: b.subject,
+        description: b.description,
+        announce: b.announce,
+        restrict: b.restrict,
+    };
+    let g = core
+        .edit_group(&cv::session_id(&id)?, &group_wid(&gid)?, &e)
+        .await?;
+    Ok(Json(json!(g)))
+}
+
 #[utoipa::path(post, path = "/api/sessions/{id}/groups/{gid}/leave", tag = "groups", summary = "Leave a group",
     params(("id" = String, Path, description = "The session id"), ("gid" = String, Path, description = "The group id")),
     responses((status = 200, description = "{id, left}", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, or no such thing in it", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body or its media is too large", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]

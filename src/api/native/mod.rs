@@ -58,6 +58,7 @@ use handlers as h;
     h::group_invite,
     h::join_group,
     h::group_subject,
+    h::edit_group,
     h::leave_group,
     h::deliveries,
     h::retry,
@@ -142,7 +143,10 @@ pub fn routes(core: Core, keys: Keys, media_body: DefaultBodyLimit) -> Router {
             get(h::groups).post(h::create_group),
         )
         .route("/api/sessions/{id}/groups/join", post(h::join_group))
-        .route("/api/sessions/{id}/groups/{gid}", get(h::group))
+        .route(
+            "/api/sessions/{id}/groups/{gid}",
+            get(h::group).patch(h::edit_group),
+        )
         .route(
             "/api/sessions/{id}/groups/{gid}/participants",
             post(h::group_participants),

@@ -457,13 +457,29 @@ pub fn participants_changed(p: &Value) -> (&'static str, Value) {
     ("onGlobalParticipantsChanged", data)
 }
 
-/// A group's new subject, as open-wa's `onGroupChange` (GenericGroupChangeEvent).
+/// A change to a group's info, as open-wa's `onGroupChange`
+/// (GenericGroupChangeEvent): `type` is WhatsApp's notice subtype, `body`
+/// the new subject or description, or "on"/"off" for a setting.
 pub fn group_change(ev: &crate::domain::Event) -> Value {
     let p = &ev.payload;
-    json!({
-        "id": ev.id, "type": "subject", "body": p["subject"], "author": p["author"],
-        "groupMetadata": {"id": p["group"], "subject": p["subject"]},
-    })
+    let mut meta = json!({"id": p["group"]});
+    let (kind, body) = if let Some(s) = p["subject"].as_str() {
+        meta["subject"] = json!(s);
+        ("subject", json!(s))
+    } else if let Some(d) = p["description"].as_str() {
+        meta["desc"] = json!(d);
+        ("description", json!(d))
+    } else {
+        let kind = if p["announce"].is_boolean() {
+            "announce"
+        } else {
+            "restrict"
+        };
+        let on = p[kind].as_bool().unwrap_or(false);
+        meta[kind] = json!(on);
+        (kind, json!(if on { "on" } else { "off" }))
+    };
+    json!({"id": ev.id, "type": kind, "body": body, "author": p["author"], "groupMetadata": meta})
 }
 
 /// A vote, as open-wa's `onPollVote` hands it on: the whole poll as it
@@ -570,7 +586,7 @@ pub fn participant_id(p: &Participant) -> String {
 pub fn group_metadata(g: &GroupInfo) -> Value {
     json!({
         "id": wid_obj(&g.id), "creation": g.created, "owner": g.owner.as_deref().map(wid_obj),
-        "subject": g.subject, "desc": null,
+        "subject": g.subject, "desc": g.description, "announce": g.announce, "restrict": g.restrict,
         "participants": g.participants.iter().map(|p| json!({
             "id": wid_obj(&participant_id(p)), "isAdmin": p.admin, "isSuperAdmin": p.super_admin,
         })).collect::<Vec<_>>(),

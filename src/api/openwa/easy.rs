@@ -5,7 +5,9 @@
 //! the handler to run; and the EASY API's errors.
 
 use crate::api::body::BodyError;
-use crate::core::{CoreError, MediaSource, Membership, OutgoingMedia, SendRequest, Special};
+use crate::core::{
+    CoreError, GroupEdit, MediaSource, Membership, OutgoingMedia, SendRequest, Special,
+};
 use crate::domain::{Location, Poll, Wid};
 use crate::session::CardOf;
 use axum::http::StatusCode;
@@ -93,6 +95,9 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ("getGroupInviteLink", &["chatId"]),
     ("joinGroupViaLink", &["link", "returnChatObj"]),
     ("setGroupTitle", &["groupId", "title"]),
+    ("setGroupDescription", &["groupId", "description"]),
+    ("setGroupToAdminsOnly", &["groupId", "onlyAdmins"]),
+    ("setGroupEditToAdminsOnly", &["groupId", "onlyAdmins"]),
     ("leaveGroup", &["groupId"]),
     // The session.
     ("getHostNumber", &[]),
@@ -195,9 +200,11 @@ pub enum Call {
         link: String,
         chat: bool,
     },
-    SetGroupTitle {
+    /// setGroupTitle, setGroupDescription, setGroupToAdminsOnly and
+    /// setGroupEditToAdminsOnly.
+    EditGroup {
         group: Wid,
-        title: String,
+        edit: GroupEdit,
     },
     LeaveGroup(Wid),
     GetHostNumber,
@@ -361,6 +368,15 @@ impl Args<'_> {
             }
             Some(Value::Array(_)) => Err(EasyError::bad_args(format!("'{name}' is empty"))),
             Some(v) => Ok(vec![one_string(name, v)?]),
+        }
+    }
+
+    fn boolean(&self, name: &str) -> Result<bool, EasyError> {
+        match self.get(name) {
+            None => Err(EasyError::bad_args(format!("'{name}' is required"))),
+            Some(v) => v
+                .as_bool()
+                .ok_or_else(|| EasyError::bad_args(format!("'{name}' must be true or false"))),
         }
     }
 
@@ -675,10 +691,34 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
             link: invite_code(&a.required("link")?),
             chat: a.flag("returnChatObj"),
         },
-        "setGroupTitle" => Call::SetGroupTitle {
-            group: a.wid("groupId")?,
-            title: a.required("title")?,
-        },
+        "setGroupTitle"
+        | "setGroupDescription"
+        | "setGroupToAdminsOnly"
+        | "setGroupEditToAdminsOnly" => {
+            let edit = match method {
+                "setGroupTitle" => GroupEdit {
+                    subject: Some(a.required("title")?),
+                    ..Default::default()
+                },
+                // An empty description removes it.
+                "setGroupDescription" => GroupEdit {
+                    description: Some(a.string("description")?.unwrap_or_default()),
+                    ..Default::default()
+                },
+                "setGroupToAdminsOnly" => GroupEdit {
+                    announce: Some(a.boolean("onlyAdmins")?),
+                    ..Default::default()
+                },
+                _ => GroupEdit {
+                    restrict: Some(a.boolean("onlyAdmins")?),
+                    ..Default::default()
+                },
+            };
+            Call::EditGroup {
+                group: a.wid("groupId")?,
+                edit,
+            }
+        }
         "leaveGroup" => Call::LeaveGroup(a.wid("groupId")?),
         "getHostNumber" => Call::GetHostNumber,
         "getConnectionState" => Call::GetConnectionState,

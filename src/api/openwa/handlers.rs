@@ -332,8 +332,8 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
                 false => json!(gid.as_str()),
             }
         }
-        Call::SetGroupTitle { group, title } => core
-            .set_group_subject(id, &group, &title)
+        Call::EditGroup { group, edit } => core
+            .edit_group(id, &group, &edit)
             .await
             .map(|_| json!(true))?,
         Call::LeaveGroup(group) => core.leave_group(id, &group).await.map(|_| json!(true))?,

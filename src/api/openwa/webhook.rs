@@ -92,6 +92,59 @@ mod tests {
     use super::*;
     use crate::domain::SessionId;
 
+    /// Each change to a group's info is one `onGroupChange`, typed by
+    /// WhatsApp's notice subtype.
+    #[test]
+    fn group_changes_are_on_group_change() {
+        use crate::domain::{GroupChange, GroupSetting, message::group_update_event};
+        let sid = SessionId::parse("shop1").unwrap();
+        let g = "120363000000000001@g.us";
+        for (change, kind, body, meta) in [
+            (
+                GroupChange::Subject("Bakers".into()),
+                "subject",
+                "Bakers",
+                ("subject", json!("Bakers")),
+            ),
+            (
+                GroupChange::Description("At 7".into()),
+                "description",
+                "At 7",
+                ("desc", json!("At 7")),
+            ),
+            (
+                GroupChange::Setting(GroupSetting::Announce, true),
+                "announce",
+                "on",
+                ("announce", json!(true)),
+            ),
+            (
+                GroupChange::Setting(GroupSetting::Restrict, false),
+                "restrict",
+                "off",
+                ("restrict", json!(false)),
+            ),
+        ] {
+            let ev = group_update_event(&sid, g, &change, Some("15551234567@c.us"), 1704110400);
+            let v = openwa(&ev, "w1", "http://wabridge");
+            assert_eq!(v["event"], "onGroupChange", "{v}");
+            let d = &v["data"];
+            assert_eq!(
+                (d["type"].as_str(), d["body"].as_str()),
+                (Some(kind), Some(body)),
+                "{d}"
+            );
+            assert_eq!(
+                (
+                    d["groupMetadata"]["id"].as_str(),
+                    &d["groupMetadata"][meta.0]
+                ),
+                (Some(g), &meta.1)
+            );
+            assert_eq!(d["author"], "15551234567@c.us");
+        }
+    }
+
     #[test]
     fn openwa_shapes() {
         let sid = SessionId::parse("shop1").unwrap();

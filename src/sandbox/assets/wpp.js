@@ -383,17 +383,18 @@
         });
         break;
       }
-      case 'group_subject': {
-        // WhatsApp announces a new subject as a notification message.
+      case 'group_notice': {
+        // WhatsApp announces a change to a group's info (subject,
+        // description, settings) as a notification message, and the
+        // device's copy of the group's metadata follows it.
+        if (v.group) groupChat(v.group);
         const m = {
-          id: msgKey(v.id), type: 'gp2', subtype: 'subject', body: v.subject, t: v.ts,
+          id: msgKey(v.id), type: 'gp2', subtype: v.subtype, body: v.body, t: v.ts,
           from: wid(v.gid), to: wid(creds ? creds.phone : ''), author: wid(v.author), recipients: [], isNewMsg: true, ack: 1,
         };
         m.serialize = function () { return JSON.parse(JSON.stringify(this)); };
         const c = chats.get(wid(v.gid)._serialized);
-        if (c) c.name = v.subject;
-        const g = groupCache.get(wid(v.gid)._serialized);
-        if (g) g.subject = v.subject;
+        if (c && v.subtype === 'subject') c.name = v.body;
         emit('chat.new_message', m);
         break;
       }
@@ -602,6 +603,7 @@
       id: wid(g.id), name: g.subject, isGroup: true, t: g.creation,
       groupMetadata: {
         id: wid(g.id), subject: g.subject, owner: wid(g.owner), creation: g.creation,
+        desc: g.desc || undefined, announce: !!g.announce, restrict: !!g.restrict,
         participants: g.participants.map((p) => ({ id: wid(p.id), isAdmin: p.isAdmin, isSuperAdmin: p.isSuperAdmin })),
       },
     };
@@ -697,7 +699,10 @@
       // The chat a send goes to (WhatsApp Web's findOrCreateLatestChat).
       async find(chatId) {
         requireAuth();
-        return { id: wid(chatId) };
+        const id = wid(chatId);
+        // A group's chat carries the metadata the device holds of it.
+        const g = id.server === 'g.us' ? groupCache.get(id._serialized) : null;
+        return g ? groupChat(g) : { id };
       },
       // As wa-js: from this device to the chat, a new random id, and in a
       // group this device as the participant.
@@ -877,6 +882,26 @@
         requireAuth();
         await call('group_subject', { gid: wid(groupId)._serialized, subject: String(subject) });
         return true;
+      },
+      async setDescription(groupId, description) {
+        requireAuth();
+        await call('group_description', { gid: wid(groupId)._serialized, desc: String(description) });
+        return true;
+      },
+      // wa-js's GroupProperty: 'announcement' (only admins send) and
+      // 'restrict' (only admins edit the info); 'ephemeral' is not modelled.
+      async setProperty(groupId, property, value) {
+        requireAuth();
+        if (property !== 'announcement' && property !== 'restrict') throw new Error('the sandbox does not model the group property ' + property);
+        await call('group_setting', { gid: wid(groupId)._serialized, property, value: !!value });
+        return true;
+      },
+      async iAmAdmin(groupId) {
+        requireAuth();
+        const g = await call('group_info', { gid: wid(groupId)._serialized });
+        groupChat(g);
+        const me = wid(creds.phone)._serialized;
+        return g.participants.some((p) => p.id === me && (p.isAdmin || p.isSuperAdmin));
       },
       async leave(groupId) {
         requireAuth();
