@@ -104,6 +104,8 @@
       reply_to: m.quotedMsgId ? widStr(m.quotedMsgId) : m.quotedStanzaID || null,
       quoted: quote(m),
       mentions: (m.mentionedJidList || []).map(widStr),
+      // WhatsApp's forwarding score: how many times it was forwarded.
+      forwarded: m.isForwarded ? Math.max(1, Number(m.forwardingScore) || 0) : 0,
       media: hasMedia ? { mimetype: m.mimetype || null, filename: m.filename || null, size: m.size || null } : null,
       location: type === 'location' ? place(m) : null,
       vcards: type === 'contact' ? vcards(m) : null,
@@ -250,6 +252,7 @@
       }
       const msg = normalize(m);
       if (msg) arrived.set(msg.id, Date.now());
+      if (msg && msg.from_me && msg.forwarded && forwardSeen) forwardSeen(msg);
       // In arrival order, even when a privacy id's phone must be looked up.
       if (!msg) return;
       waiting += 1;
@@ -378,12 +381,36 @@
     return { id: widStr(r.id), ack: typeof r.ack === 'number' ? r.ack : 0, timestamp: Math.floor(Date.now() / 1000) };
   }
 
+  // WhatsApp Web gives a forwarded copy an id of its own, and wa-js does
+  // not answer it: the copy is the next forwarded message of ours the page
+  // shows. Forwards go one at a time, so each sees its own.
+  let forwarding = Promise.resolve();
+  let forwardSeen = null;
+  function forwardOne(to, id) {
+    const run = forwarding.then(async () => {
+      const seen = new Promise((resolve) => { forwardSeen = resolve; });
+      try {
+        await WPP.chat.forwardMessages(to, [id], { displayCaptionText: true });
+      } catch (e) {
+        // The daemon maps these prefixes to 404 and 409.
+        if (e && e.code === 'msg_not_found') throw new Error('FORWARD_NOT_FOUND: ' + id);
+        if (e && e.code === 'msg_cannot_be_forwarded') throw new Error('FORWARD_REFUSED: ' + id);
+        throw e;
+      }
+      const copy = await Promise.race([seen, new Promise((resolve) => setTimeout(resolve, 10000, null))]);
+      if (!copy) throw new Error('WhatsApp Web forwarded ' + id + ' but did not show the copy');
+      return { id: copy.id, ack: copy.ack, timestamp: copy.timestamp };
+    }).finally(() => { forwardSeen = null; });
+    forwarding = run.catch(() => {});
+    return run;
+  }
+
   // Every wa-js member bridge.js uses (the contract test keeps this list
   // equal to the code's uses). A WhatsApp Web build on which wa-js lacks one
   // is INCOMPATIBLE: the daemon says so instead of failing call by call.
   const NEEDS = [
     'blocklist.blockContact', 'blocklist.isBlocked', 'blocklist.unblockContact',
-    'chat.deleteMessage', 'chat.downloadMedia', 'chat.editMessage', 'chat.find',
+    'chat.deleteMessage', 'chat.downloadMedia', 'chat.editMessage', 'chat.find', 'chat.forwardMessages',
     'chat.generateMessageID', 'chat.getMessages', 'chat.list',
     'chat.markIsComposing', 'chat.markIsPaused', 'chat.markIsRead', 'chat.markIsRecording',
     'chat.sendCreatePollMessage', 'chat.sendFileMessage', 'chat.sendLocationMessage',
@@ -473,6 +500,11 @@
       const opts = { createChat: true, markIsRead: false, messageId: await keyFor(to, messageId) };
       if (replyTo) opts.quotedMsg = replyTo;
       return sent(await quoting(replyTo, () => WPP.chat.sendVCardContactMessage(to, contacts, opts)));
+    },
+    // id: a message this account has; answers the copy sent to `to`.
+    async forward(to, id) {
+      await ensureExists(to);
+      return forwardOne(to, id);
     },
     // An empty emoji removes this account's reaction.
     async react(id, emoji) {

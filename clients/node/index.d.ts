@@ -530,7 +530,7 @@ export interface Message {
     acceptGroupV4Invite: () => Promise<{ status: number }>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     getGroupMentions: () => Promise<GroupChat[] | []>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Sends this message on to a chat, marked forwarded */
     forward: (chat: Chat | string) => Promise<void>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     star: () => Promise<void>;

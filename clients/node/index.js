@@ -653,8 +653,8 @@ class Message {
     this.hasReaction = !!(m.reactions && m.reactions.length);
     const idPart = this.id.id || '';
     this.deviceType = idPart.length > 25 ? 'android' : idPart.startsWith('3A') ? 'ios' : 'web';
-    this.isForwarded = false;
-    this.forwardingScore = 0;
+    this.isForwarded = !!m.forwarded;
+    this.forwardingScore = m.forwarding_score || 0;
     this.isStatus = chat === 'status@broadcast';
     this.isStarred = false;
     this.broadcast = false;
@@ -689,6 +689,13 @@ class Message {
   async reload() {
     const m = await this.client._stored(this.id._serialized);
     return m ? this._patch(m) : null;
+  }
+
+  // As whatsapp-web.js: sends this message on to a chat, marked
+  // forwarded; resolves to nothing.
+  async forward(chat) {
+    const to = chat instanceof Chat ? chat.id._serialized : serialized(chat);
+    await this.client._api('POST', '/messages', { to, forward: this.id._serialized });
   }
 
   // An empty reaction takes this account's reaction back.
@@ -1489,7 +1496,7 @@ unsupported(Client, 'Client', ['acceptChannelAdminInvite', 'revokeChannelAdminIn
   'unmuteChat', 'setProfilePicture', 'deleteProfilePicture', 'createCallLink', 'sendResponseToScheduledEvent',
   'getGroupMembershipRequests', 'approveGroupMembershipRequests', 'rejectGroupMembershipRequests',
   'transferChannelOwnership']);
-unsupported(Message, 'Message', ['acceptGroupV4Invite', 'getGroupMentions', 'forward', 'star', 'unstar', 'pin',
+unsupported(Message, 'Message', ['acceptGroupV4Invite', 'getGroupMentions', 'star', 'unstar', 'pin',
   'unpin', 'getInfo', 'getOrder', 'getPayment', 'editScheduledEvent', 'vote']);
 unsupported(Chat, 'Chat', ['archive', 'pin', 'unpin', 'clearMessages', 'delete', 'mute', 'unarchive', 'unmute',
   'markUnread', 'getLabels', 'changeLabels', 'getPinnedMessages', 'syncHistory', 'addOrEditCustomerNote',

@@ -43,6 +43,11 @@ pub enum Special {
     /// Contact cards: who, and the name shown.
     Contacts(Vec<CardOf>),
     Poll(crate::domain::Poll),
+    /// A message this account has, sent on as it is, marked forwarded.
+    /// WhatsApp Web names the copy itself, so a forward whose outcome was
+    /// lost cannot be found again by a planned id: under an Idempotency-Key
+    /// it is answered 409 until the key's reservation runs out.
+    Forward(String),
 }
 
 impl SendRequest {
@@ -65,6 +70,7 @@ impl SendRequest {
                 json!({"contacts": c.iter().map(|c| [c.id.as_str(), c.name.as_str()]).collect::<Vec<_>>()})
             }
             Some(Special::Poll(p)) => json!({"poll": p}),
+            Some(Special::Forward(id)) => json!({"forward": id}),
             None => serde_json::Value::Null,
         };
         let mentions: Vec<&str> = self.mentions.iter().map(Wid::as_str).collect();
@@ -116,7 +122,7 @@ impl SendRequest {
         self.text = self.text.take().filter(|t| !t.is_empty());
         self.reply_to = self.reply_to.take().filter(|r| !r.is_empty());
         if let Some(r) = &self.reply_to
-            && (!(r.starts_with("true_") || r.starts_with("false_")) || r.len() > 256)
+            && !is_message_id(r)
         {
             return Err(CoreError::invalid(
                 "reply_to",
@@ -128,6 +134,7 @@ impl SendRequest {
                 Special::Location(_) => "location",
                 Special::Contacts(_) => "contacts",
                 Special::Poll(_) => "poll",
+                Special::Forward(_) => "forward",
             };
             if self.text.is_some() || self.media.is_some() || self.caption.is_some() {
                 return Err(CoreError::invalid(
@@ -152,6 +159,22 @@ impl SendRequest {
                 Special::Poll(p) => p
                     .validate()
                     .map_err(|(f, why)| CoreError::invalid(f, why))?,
+                Special::Forward(id) => {
+                    if !is_message_id(id) {
+                        return Err(CoreError::invalid(
+                            "forward",
+                            "must be a message id (true_… or false_…, as messages carry it)",
+                        ));
+                    }
+                    // A forward is the message as it was: it quotes and
+                    // mentions nothing of its own.
+                    if self.reply_to.is_some() || !self.mentions.is_empty() || self.voice {
+                        return Err(CoreError::invalid(
+                            "forward",
+                            "cannot be combined with reply_to, mentions or voice",
+                        ));
+                    }
+                }
             }
             return Ok(());
         }
@@ -175,6 +198,11 @@ impl SendRequest {
         }
         Ok(())
     }
+}
+
+/// A message id as messages carry it (`true_…` or `false_…`).
+fn is_message_id(id: &str) -> bool {
+    (id.starts_with("true_") || id.starts_with("false_")) && id.len() <= 256
 }
 
 /// Drops idempotency keys past their 24 h, every ten minutes.
@@ -441,6 +469,7 @@ impl Core {
                 bridge.send_contacts(&req.to, id, &c, reply_to).await
             }
             (Some(Special::Poll(p)), ..) => bridge.send_poll(&req.to, id, &p, reply_to).await,
+            (Some(Special::Forward(m)), ..) => bridge.forward(&req.to, &m).await,
             (None, text, media) => match (text, media) {
                 (Some(text), None) => {
                     bridge
@@ -493,6 +522,20 @@ fn send_failure(e: crate::session::CallError, reply_to: Option<&str>) -> CoreErr
             message: format!(
                 "message '{}' was deleted for everyone: it cannot be replied to",
                 reply_to.unwrap_or_default()
+            ),
+        },
+        CallError::Page(m) if m.starts_with("FORWARD_NOT_FOUND: ") => CoreError::NotFound {
+            code: "message_not_found",
+            message: format!(
+                "this account has no message '{}' to forward",
+                m.trim_start_matches("FORWARD_NOT_FOUND: ")
+            ),
+        },
+        CallError::Page(m) if m.starts_with("FORWARD_REFUSED: ") => CoreError::Conflict {
+            code: "not_forwardable",
+            message: format!(
+                "WhatsApp does not forward message '{}' (deleted for everyone, or a poll)",
+                m.trim_start_matches("FORWARD_REFUSED: ")
             ),
         },
         // A group where only admins send, and we are none.

@@ -306,7 +306,21 @@ pub struct Message {
     /// Who the text mentions (WhatsApp ids).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<String>,
+    /// Forwarded (by us or by whoever sent it to us).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forwarded: bool,
+    /// How many times it was forwarded on its way (WhatsApp shows
+    /// "forwarded many times" from 5).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub forwarding_score: u32,
 }
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// WhatsApp's "forwarded many times": a forwarding score of 5 or more.
+pub const FREQUENTLY_FORWARDED: u32 = 5;
 
 /// A message kind as WhatsApp's business API types it (Meta's Cloud API,
 /// and Twilio after it): a voice note is audio, a contact card contacts;
@@ -360,6 +374,11 @@ impl Message {
                 .filter_map(|x| x.as_str().map(String::from))
                 .collect::<Vec<_>>()
         });
+        let forwarding_score = v
+            .get("forwarded")
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+            .min(u32::MAX as u64) as u32;
         Some(Message {
             session: session.clone(),
             chat,
@@ -426,6 +445,8 @@ impl Message {
                         .collect()
                 })
                 .unwrap_or_default(),
+            forwarded: forwarding_score > 0,
+            forwarding_score,
             id,
         })
     }

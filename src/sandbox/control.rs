@@ -268,7 +268,17 @@ async fn inbound(State(sb): State<Sandbox>, raw: Bytes) -> Res {
         }
     };
     let mentions = phones(&v, "mentions")?;
+    // Forwarded by the contact: true, or how many times it has been.
+    let forwarded = match v.get("forwarded") {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => 0,
+        Some(Value::Bool(true)) => 1,
+        Some(n) => match n.as_u64() {
+            Some(n) if n <= 127 => n as u32,
+            _ => return Err(invalid("forwarded", "must be true or a count up to 127")),
+        },
+    };
     let msg = SbMessage {
+        forwarded,
         timestamp: written_at,
         reply_to,
         quoted,
@@ -286,9 +296,7 @@ async fn inbound(State(sb): State<Sandbox>, raw: Bytes) -> Res {
     let mut w = sb.world.lock().await;
     if let Some(gid) = group {
         // A contact writes in a group: every member account gets it.
-        let copies = w
-            .group_fanout(&gid, &from, &msg)
-            .map_err(|e| Fail(StatusCode::NOT_FOUND, "group_not_found", e))?;
+        let copies = w.group_fanout(&gid, &from, &msg).map_err(group_fail)?;
         let ids: serde_json::Map<String, Value> = copies
             .into_iter()
             .map(|(a, id)| (a, Value::from(id)))

@@ -122,6 +122,10 @@ pub struct SbMessage {
     /// A poll's votes: voter phone → chosen option indexes.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub votes: BTreeMap<String, Vec<usize>>,
+    /// Forwarded: how many times (WhatsApp's forwarding score; 0: not
+    /// forwarded, 5 or more: "forwarded many times").
+    #[serde(default)]
+    pub forwarded: u32,
 }
 
 /// What stands for a media message's thumbnail (a JPEG's base64 start).
@@ -178,7 +182,7 @@ impl SbMessage {
             "location": self.location, "vcards": self.vcards, "ptt": self.ptt,
             "revoked": self.revoked, "edited": !self.edits.is_empty(),
             "author": self.author, "mentions": self.mentions, "poll": self.poll,
-            "quoted": self.quoted,
+            "quoted": self.quoted, "forwarded": self.forwarded,
         })
     }
 
@@ -225,6 +229,7 @@ impl SbMessage {
             "location": self.location, "vcards": self.vcards,
             "edits": self.edits, "revoked": self.revoked, "reactions": self.reactions,
             "author": self.author, "mentions": self.mentions, "poll": self.poll, "votes": self.votes,
+            "forwarded": self.forwarded,
         })
     }
 }
@@ -1020,6 +1025,7 @@ impl World {
             delivered: true,
             location,
             vcards,
+            forwarded: req["forwarded"].as_u64().unwrap_or(0).min(127) as u32,
             ptt: req["ptt"].as_bool().unwrap_or(false),
             poll: match req.get("poll").filter(|p| !p.is_null()) {
                 Some(p) => {

@@ -451,6 +451,12 @@ impl Bridge {
         .await
     }
 
+    /// Forwards a message this account has to `to`; answers the copy
+    /// (WhatsApp Web gives it an id of its own).
+    pub async fn forward(&self, to: &Wid, message: &str) -> Result<Sent, CallError> {
+        self.call("forward", &[json!(to), json!(message)]).await
+    }
+
     pub async fn send_poll(
         &self,
         to: &Wid,

@@ -1587,6 +1587,8 @@ mod tests {
             reactions: vec![],
             poll: None,
             mentions: vec![],
+            forwarded: false,
+            forwarding_score: 0,
         };
         let events = m.events();
         Op::Message { msg: m, events }

@@ -127,12 +127,14 @@ class Daemon:
         assert r.status_code == 200, r.text
         return r
 
-    def inbound(self, frm, text, name="Alice", to=ACCOUNT, media=None, reply_to=None):
+    def inbound(self, frm, text, name="Alice", to=ACCOUNT, media=None, reply_to=None, forwarded=0):
         body = {"from": frm, "to": to, "text": text, "name": name}
         if media:
             body["media"] = media
         if reply_to:
             body["reply_to"] = reply_to
+        if forwarded:
+            body["forwarded"] = forwarded
         r = httpx.post(self.sandbox + "/_sandbox/messages", json=body, timeout=10)
         assert r.status_code == 201, r.text
         return r.json()["id"]

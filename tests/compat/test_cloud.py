@@ -76,6 +76,12 @@ def test_handshake_then_signed_inbound_messages(daemon, receiver, backend):
     ours = daemon.inbound(CONTACT, "thanks", reply_to=sent.id)
     r = eventually("the answer to ours at pywa", lambda: [x for x in backend.messages if x.id == ours])[0]
     assert (r.reply_to_message.id, r.reply_to_message.from_user_id) == (sent.id, ACCOUNT)
+    assert not r.forwarded
+    # Forwarded to us: once, then many times.
+    for score, many in [(1, False), (5, True)]:
+        fwd = daemon.inbound(CONTACT, f"pass it on {score}", forwarded=score)
+        f = eventually("the forward at pywa", lambda: [x for x in backend.messages if x.id == fwd])[0]
+        assert (f.forwarded, f.forwarded_many_times, f.reply_to_message) == (True, many, None)
     assert not backend.rejected
 
 

@@ -195,6 +195,15 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop):
         call("/shop1/getMessageById", [text])))
     assert (got["id"], got["fromMe"], got["type"], got["chatId"]) == (text, True, "chat", CONTACT + "@c.us")
     assert call("/shop1/getMessageById", ["true_" + CONTACT + "@c.us_3EB0NOSUCH"]) is False
+    # Forwarded on: the copies' ids, in order; our own stay back when asked.
+    theirs = daemon.inbound(CONTACT, "pass it on", forwarded=2)
+    got = eventually("their forward in the store", lambda: call("/shop1/getMessageById", [theirs]) or None)
+    assert (got["isForwarded"], got["forwardingScore"]) == (True, 2), got
+    copies = call("/shop1/forwardMessages", ["15557654321@c.us", [text, theirs], False])
+    assert len(copies) == 2 and all(c.startswith("true_15557654321@c.us_") for c in copies), copies
+    assert [(at_phone(c)["text"], at_phone(c)["forwarded"]) for c in copies] == [("typo", 1), ("pass it on", 3)]
+    only_theirs = call("/shop1/forwardMessages", {"to": "15557654321@c.us", "messages": [text, theirs], "skipMyMessages": True})
+    assert [at_phone(c)["text"] for c in only_theirs] == ["pass it on"]
     history = call("/shop1/getAllMessagesInChat", [CONTACT + "@c.us", True, False])
     ids = [m["id"] for m in history]
     assert text in ids and ids.index(loc["id"]) < ids.index(text), "oldest first"

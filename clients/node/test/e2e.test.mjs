@@ -442,6 +442,16 @@ test('media: a sent Message has its type and gives its media back; gone media is
   // No longer on disk: fetched from WhatsApp again, as whatsapp-web.js does.
   assert.equal((await msg.downloadMedia()).data, PNG.toString('base64'));
   assert.ok(fs.existsSync(file), 'kept again');
+  // Forwarded on, as it is; what reaches us forwarded says so.
+  assert.equal(msg.isForwarded, false);
+  assert.equal(await msg.forward('15557654321@c.us'), undefined);
+  const fwd = await eventually('the forward at the phone', async () => (await all(me)).find((m) => m.to === '15557654321' && m.forwarded));
+  assert.deepEqual([fwd.caption, fwd.media.data, fwd.forwarded], ['in', PNG.toString('base64'), 1]);
+  const chainId = (await inbound('15551234567', me, 'pass it on', { forwarded: 4 })).id;
+  const chain = await eventually('the forwarded text', () => c.heard.message.find((x) => x.id._serialized === chainId));
+  assert.deepEqual([chain.isForwarded, chain.forwardingScore], [true, 4]);
+  await chain.forward(await c.getChatById('15557654321@c.us'));
+  await eventually('the second forward at the phone', async () => (await all(me)).find((m) => m.text === 'pass it on' && m.forwarded === 5));
 
   const reply = await msg.reply('nice');
   assert.equal(reply.hasQuotedMsg, true);

@@ -747,6 +747,18 @@ pub fn inbound(session: &SessionId, p: &Value, users: &UserIds) -> Value {
         let by = crate::domain::quoted_author(p).unwrap_or_else(|| me.clone());
         m["context"] = json!({"from": by, "id": r});
     }
+    // Cloud marks what reached the business forwarded, and forwarded
+    // many times.
+    if p["forwarded"].as_bool() == Some(true) {
+        let many = p["forwarding_score"].as_u64().unwrap_or(0)
+            >= u64::from(crate::domain::message::FREQUENTLY_FORWARDED);
+        let ctx = m["context"].as_object_mut();
+        let fields = json!({"forwarded": true, "frequently_forwarded": many});
+        match ctx {
+            Some(c) => c.extend(fields.as_object().cloned().unwrap_or_default()),
+            None => m["context"] = fields,
+        }
+    }
     let contact = json!({"profile": {"name": p["sender"]["name"].as_str().unwrap_or(&phone)},
                          "wa_id": phone, "user_id": users.user_id(session, &phone)});
     envelope(

@@ -347,6 +347,9 @@ pub struct SendIn {
     mentions: Option<Vec<String>>,
     /// A poll instead of text.
     poll: Option<PollIn>,
+    /// The id of a message this account has: sends it on as it is, marked
+    /// forwarded (WhatsApp gives the copy an id of its own).
+    forward: Option<String>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -416,6 +419,13 @@ impl TryFrom<SendIn> for SendRequest {
                 votes: vec![],
             })
         });
+        if b.forward.is_some() && (poll.is_some() || b.location.is_some() || b.contacts.is_some()) {
+            return Err(ApiError::invalid(
+                "forward",
+                "cannot be combined with 'poll', 'location' or 'contacts'",
+            ));
+        }
+        let poll = poll.or(b.forward.map(Special::Forward));
         let special = match (b.location, b.contacts) {
             (Some(_), Some(_)) => {
                 return Err(ApiError::invalid(

@@ -68,6 +68,7 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ("react", &["messageId", "emoji"]),
     ("editMessage", &["messageId", "text"]),
     ("deleteMessage", &["chatId", "messageId", "onlyLocal"]),
+    ("forwardMessages", &["to", "messages", "skipMyMessages"]),
     ("getMessageById", &["messageId"]),
     (
         "getAllMessagesInChat",
@@ -158,6 +159,11 @@ pub enum Call {
     },
     /// Deletes for everyone (open-wa's `onlyLocal` is refused).
     Delete {
+        messages: Vec<String>,
+    },
+    /// Each message on to `to`, in order; answers the copies' ids.
+    Forward {
+        to: Wid,
         messages: Vec<String>,
     },
     GetMessageById(String),
@@ -630,6 +636,17 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
             }
             Call::Delete {
                 messages: a.message_ids("messageId")?,
+            }
+        }
+        "forwardMessages" => {
+            let mut messages = a.message_ids("messages")?;
+            // Our own messages stay back when asked (their ids say whose).
+            if a.flag("skipMyMessages") {
+                messages.retain(|m| !m.starts_with("true_"));
+            }
+            Call::Forward {
+                to: a.wid("to")?,
+                messages,
             }
         }
         "getMessageById" => Call::GetMessageById(a.required("messageId")?),

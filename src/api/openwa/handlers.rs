@@ -260,6 +260,18 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             core.edit(id, &message, &text).await.map(|_| json!(true))?
         }
         // open-wa's deleteMessage answers nothing.
+        Call::Forward { to, messages } => {
+            let mut copies = Vec::with_capacity(messages.len());
+            for m in messages {
+                let req = crate::core::SendRequest {
+                    text: None,
+                    special: Some(crate::core::Special::Forward(m)),
+                    ..crate::core::SendRequest::text(to.clone(), String::new())
+                };
+                copies.push(core.send(id, req, None).await?.id);
+            }
+            json!(copies)
+        }
         Call::Delete { messages } => {
             for m in &messages {
                 core.revoke(id, m).await?;

@@ -402,6 +402,8 @@ pub fn just_sent(
         reactions: vec![],
         poll: None,
         mentions: vec![],
+        forwarded: false,
+        forwarding_score: 0,
     }
 }
 

@@ -196,6 +196,8 @@
       quotedParticipant: w.quoted ? wid(w.quoted.participant) : undefined,
       author: w.author ? wid(w.author) : undefined,
       mentionedJidList: (w.mentions || []).map(wid),
+      isForwarded: w.forwarded > 0,
+      forwardingScore: w.forwarded || 0,
     };
     if (type === 'location') {
       m.lat = w.location.lat;
@@ -716,6 +718,26 @@
       async sendTextMessage(chatId, content, options) {
         requireAuth();
         return send(chatId, { text: String(content) }, options);
+      },
+      // As WhatsApp Web: each message goes again, as it is, marked
+      // forwarded one time more; a caption only with displayCaptionText.
+      async forwardMessages(toChatId, msgsId, options) {
+        requireAuth();
+        const opts = options || {};
+        const out = [];
+        for (const key of msgsId) {
+          const id = typeof key === 'string' ? key : key._serialized;
+          const m = byId.get(id) || await call('message', { id }).then((w) => w && toMsg(w));
+          if (!m) throw wppError('msg_not_found', 'Message ' + id + ' not found');
+          if (m.type === 'revoked' || m.type === 'poll_creation') throw wppError('msg_cannot_be_forwarded', 'Message ' + id + ' cannot be forwarded');
+          const fields = { forwarded: (m.forwardingScore || 0) + 1 };
+          if (m.__media) Object.assign(fields, { media: m.__media, caption: opts.displayCaptionText ? m.caption || null : null, ptt: m.type === 'ptt' });
+          else if (m.type === 'location') fields.location = { lat: m.lat, lng: m.lng, name: (m.loc || '').split('\n')[0] || null, address: (m.loc || '').split('\n')[1] || null };
+          else if (m.type === 'vcard' || m.type === 'multi_vcard') fields.vcards = m.vcardList ? m.vcardList.map((v) => v.vcard) : [m.body];
+          else fields.text = m.body;
+          out.push(await send(toChatId, fields, { markIsRead: false }));
+        }
+        return out;
       },
       async sendFileMessage(chatId, content, options) {
         requireAuth();
