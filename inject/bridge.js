@@ -140,20 +140,43 @@
   }
 
   // The notices of a change to a group's info, by WhatsApp Web's subtype.
+  // Only a new subject is in the notice's body: the rest is read from the
+  // group's metadata, which WhatsApp Web keeps current. The notice keeps
+  // its place among the messages while that is read.
   const GROUP_NOTICES = ['subject', 'description', 'announce', 'restrict'];
-  async function groupNotice(m) {
+  function groupNotice(m) {
     const group = widStr(m.from || (m.id && m.id.remote));
-    const ev = { type: 'group_update', group, author: widStr(m.author), timestamp: m.t || null };
-    if (m.subtype === 'subject') ev.subject = m.body || '';
-    else if (m.subtype === 'description') ev.description = m.body || '';
-    else {
-      // A setting's notice says 'on' or 'off'; else the metadata, which
-      // WhatsApp Web has updated by then, says what it is now.
-      let on = m.body === 'on' ? true : m.body === 'off' ? false : null;
-      if (on === null) on = !!(((await WPP.chat.find(group)) || {}).groupMetadata || {})[m.subtype];
-      ev[m.subtype] = on;
+    const ev = { type: 'group_update', id: widStr(m.id), group, author: widStr(m.author), timestamp: m.t || null };
+    if (m.subtype === 'subject') {
+      ev.subject = m.body || '';
+      emitInOrder(ev);
+      return;
     }
-    emitInOrder(ev);
+    const meta = Promise.race([
+      WPP.chat.find(group).then((c) => (c && c.groupMetadata) || {}),
+      new Promise((resolve) => setTimeout(resolve, 2000, {})),
+    ]).catch(() => ({}));
+    waiting += 1;
+    inOrder = inOrder.then(() => meta).then((md) => {
+      waiting -= 1;
+      if (m.subtype === 'description') ev.description = m.body || md.desc || '';
+      else if (m.body === 'on' || m.body === 'off') ev[m.subtype] = m.body === 'on';
+      else if (typeof md[m.subtype] === 'boolean') ev[m.subtype] = md[m.subtype];
+      else return; // unknown: nothing true to say
+      emit(ev);
+    });
+  }
+
+  // wa-js refuses what only a group's admins may do with these codes; the
+  // daemon maps the prefix to 409 not_group_admin.
+  async function asMember(op) {
+    try {
+      return await op();
+    } catch (e) {
+      const code = e && typeof e.code === 'string' ? e.code : '';
+      if (code.startsWith('you_are_not_allowed') || code === 'group_you_are_not_admin') throw new Error('ONLY_ADMINS: ' + e.message);
+      throw e;
+    }
   }
 
   // A sender known only by its privacy id (`…@lid`): the phone behind it,
@@ -247,7 +270,7 @@
     WPP.on('chat.new_message', (m) => {
       // A group's own notices: a new subject or description, a setting.
       if (m && m.type === 'gp2' && GROUP_NOTICES.includes(m.subtype)) {
-        groupNotice(m).catch(() => {});
+        groupNotice(m);
         return;
       }
       const msg = normalize(m);
@@ -570,12 +593,12 @@
     },
     async addParticipants(id, participants) {
       await myGroup(id);
-      await WPP.group.addParticipants(id, participants);
+      await asMember(() => WPP.group.addParticipants(id, participants));
       return true;
     },
     async removeParticipants(id, participants) {
       await myGroup(id);
-      await WPP.group.removeParticipants(id, participants);
+      await asMember(() => WPP.group.removeParticipants(id, participants));
       return true;
     },
     // yes: make them admins; else make them members again. Those already
@@ -585,8 +608,7 @@
       const now = new Map((await WPP.group.getParticipants(id)).map((p) => [widStr(p.id), !!(p.isAdmin || p.isSuperAdmin)]));
       const todo = participants.filter((p) => now.get(p) !== yes);
       if (!todo.length) return true;
-      if (yes) await WPP.group.promoteParticipants(id, todo);
-      else await WPP.group.demoteParticipants(id, todo);
+      await asMember(() => (yes ? WPP.group.promoteParticipants(id, todo) : WPP.group.demoteParticipants(id, todo)));
       return true;
     },
     async inviteCode(id) {
@@ -599,19 +621,19 @@
     },
     async setSubject(id, subject) {
       await myGroup(id);
-      await WPP.group.setSubject(id, subject);
+      await asMember(() => WPP.group.setSubject(id, subject));
       return true;
     },
     async setDescription(id, desc) {
       await myGroup(id);
-      await WPP.group.setDescription(id, desc);
+      await asMember(() => WPP.group.setDescription(id, desc));
       return true;
     },
     // property: 'announcement' (only admins send) or 'restrict' (only
     // admins change the subject and description).
     async setGroupProperty(id, property, on) {
       await myGroup(id);
-      await WPP.group.setProperty(id, property, !!on);
+      await asMember(() => WPP.group.setProperty(id, property, !!on));
       return true;
     },
     async leaveGroup(id) {

@@ -1132,6 +1132,16 @@ async fn group_descriptions_and_settings_both_ways() {
         .call("PATCH", &theirs, Some(json!({"restrict": true})))
         .await;
     refused(code, &e, "not_group_admin");
+    // A change we may make, asked with one we may not, is not made either.
+    let (code, e) = d
+        .call(
+            "PATCH",
+            &theirs,
+            Some(json!({"description": "half done", "announce": false})),
+        )
+        .await;
+    refused(code, &e, "not_group_admin");
+    assert_eq!(sb.get(&format!("/_sandbox/groups/{fid}")).await.1["desc"], "");
     // While it is not `restrict`, any member edits the description.
     let (code, g) = d
         .call(

@@ -44,6 +44,11 @@ fn group_id(id: &Wid) -> Result<(), CoreError> {
 
 fn page(e: CallError) -> CoreError {
     match e {
+        // bridge.js names what wa-js refuses to a member who is no admin.
+        CallError::Page(m) if m.starts_with("ONLY_ADMINS: ") => CoreError::Conflict {
+            code: "not_group_admin",
+            message: m.trim_start_matches("ONLY_ADMINS: ").to_string(),
+        },
         CallError::Page(m) if m.starts_with("GROUP_NOT_FOUND") => CoreError::NotFound {
             code: "group_not_found",
             message: "this account is in no such group".into(),
@@ -198,8 +203,8 @@ impl Core {
     }
 
     /// Changes the subject, the description and the settings, in that
-    /// order; answers the group as it is after. Nothing is changed when a
-    /// field is invalid.
+    /// order; answers the group as it is after. What only admins may do is
+    /// checked against the group first, so a refusal changes nothing.
     pub async fn edit_group(
         &self,
         session: &SessionId,
@@ -212,24 +217,40 @@ impl Core {
         if subject.is_some_and(|s| s.is_empty() || s.chars().count() > 100) {
             return Err(CoreError::invalid("subject", "must be 1 to 100 characters"));
         }
-        let description = e.description.as_deref().map(str::trim);
+        // Kept as written: line breaks are part of a description.
+        let description = e.description.as_deref();
         if description.is_some_and(|d| d.chars().count() > MAX_DESCRIPTION) {
             return Err(CoreError::invalid(
                 "description",
                 "must be at most 2048 characters",
             ));
         }
-        if subject.is_none()
-            && description.is_none()
-            && e.announce.is_none()
-            && e.restrict.is_none()
-        {
+        let settings = e.announce.is_some() || e.restrict.is_some();
+        if subject.is_none() && description.is_none() && !settings {
             return Err(CoreError::invalid(
                 "subject",
                 "or 'description', 'announce' or 'restrict' is required",
             ));
         }
+        let me = self.manager.get(session).await?.record.me;
         let bridge = self.manager.bridge(session).await?;
+        let before = bridge.group(id).await.map_err(page)?;
+        let admin = me.as_ref().is_some_and(|me| {
+            before.participants.iter().any(|p| {
+                p.admin && (p.phone.as_deref() == Some(me.phone.as_str()) || p.id == me.id)
+            })
+        });
+        let info = subject.is_some() || description.is_some();
+        if !admin && (settings || (info && before.restrict)) {
+            return Err(CoreError::Conflict {
+                code: "not_group_admin",
+                message: if settings {
+                    "only group admins can change the group's settings".into()
+                } else {
+                    "only group admins can change this group's subject and description".into()
+                },
+            });
+        }
         if let Some(s) = subject {
             bridge.set_subject(id, s).await.map_err(page)?;
         }
@@ -247,7 +268,18 @@ impl Core {
                     .map_err(page)?;
             }
         }
-        bridge.group(id).await.map_err(page)
+        // As changed: WhatsApp Web's copy of the metadata may catch up
+        // only with the notice that follows.
+        let mut g = bridge.group(id).await.map_err(page)?;
+        if let Some(s) = subject {
+            g.subject = Some(s.to_string());
+        }
+        if let Some(d) = description {
+            g.description = (!d.is_empty()).then(|| d.to_string());
+        }
+        g.announce = e.announce.unwrap_or(g.announce);
+        g.restrict = e.restrict.unwrap_or(g.restrict);
+        Ok(g)
     }
 
     pub async fn leave_group(&self, session: &SessionId, id: &Wid) -> Result<(), CoreError> {

@@ -653,10 +653,12 @@ pub enum GroupChange {
 }
 
 /// `{group, author}` and one of `subject`, `description`, `announce`,
-/// `restrict`.
+/// `restrict`. `notice`: the notice's message id, which names this change
+/// apart from another to the same value in the same second.
 pub fn group_update_event(
     session: &SessionId,
     group: &str,
+    notice: Option<&str>,
     change: &GroupChange,
     author: Option<&str>,
     at: i64,
@@ -675,6 +677,10 @@ pub fn group_update_event(
             payload[s.as_str()] = json!(on);
             format!("{}/{at}/{on}", s.as_str())
         }
+    };
+    let about = match notice {
+        Some(id) if !id.is_empty() => format!("notice/{id}"),
+        _ => about,
     };
     Event::stable(
         session,
@@ -807,6 +813,23 @@ mod tests {
 
     fn sid() -> SessionId {
         SessionId::parse("s1").unwrap()
+    }
+
+    #[test]
+    fn a_group_change_is_named_by_its_notice() {
+        let sid = SessionId::parse("shop").unwrap();
+        let g = "120363000000000001@g.us";
+        let on = GroupChange::Setting(GroupSetting::Announce, true);
+        let id = |notice| group_update_event(&sid, g, notice, &on, None, 1704110400).id;
+        // The same setting made twice in one second: two events, each
+        // stable under a replay of its own notice.
+        assert_ne!(id(Some("false_g_3GA")), id(Some("false_g_3GB")));
+        assert_eq!(id(Some("false_g_3GA")), id(Some("false_g_3GA")));
+        let ev = group_update_event(&sid, g, None, &on, Some("1@c.us"), 1704110400);
+        assert_eq!(
+            ev.payload,
+            json!({"group": g, "author": "1@c.us", "announce": true})
+        );
     }
 
     #[test]

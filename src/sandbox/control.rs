@@ -625,7 +625,11 @@ async fn group_subject(State(sb): State<Sandbox>, Path(gid): Path<String>, raw: 
 async fn group_description(State(sb): State<Sandbox>, Path(gid): Path<String>, raw: Bytes) -> Res {
     let v = body(&raw)?;
     let by = phone(&v, "by")?;
-    let desc = opt_str(&v, "description")?.unwrap_or_default();
+    let desc = opt_str(&v, "description")?
+        .ok_or_else(|| invalid("description", "is required (empty removes it)"))?;
+    if desc.chars().count() > 2048 {
+        return Err(invalid("description", "is at most 2048 characters"));
+    }
     sb.world
         .lock()
         .await

@@ -290,7 +290,8 @@ impl World {
         }
         let g = self.may_edit_info(gid, by)?;
         g.desc = desc.to_string();
-        self.notice(gid, by, "description", desc);
+        // WhatsApp Web's notice of it carries no text: the metadata does.
+        self.notice(gid, by, "description", "");
         Ok(())
     }
 
@@ -312,7 +313,7 @@ impl World {
             return Ok(());
         }
         *now = on;
-        self.notice(gid, by, s.subtype(), if on { "on" } else { "off" });
+        self.notice(gid, by, s.subtype(), "");
         Ok(())
     }
 

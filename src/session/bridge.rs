@@ -100,6 +100,8 @@ pub enum BridgeEvent {
     /// A change to a group's info: one of subject, description (empty:
     /// removed), announce (only admins send), restrict (only admins edit).
     GroupUpdate {
+        /// The notice's own message id, when the page has it.
+        id: Option<String>,
         group: Option<String>,
         subject: Option<String>,
         description: Option<String>,

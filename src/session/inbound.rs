@@ -216,6 +216,7 @@ impl Inbound {
                 )));
             }
             BridgeEvent::GroupUpdate {
+                id,
                 group: Some(group),
                 subject,
                 description,
@@ -235,6 +236,7 @@ impl Inbound {
                     ops.push(Op::Event(message::group_update_event(
                         &self.id,
                         group,
+                        id.as_deref(),
                         &change,
                         author.as_deref(),
                         timestamp.unwrap_or(now_ms() / 1000),

@@ -719,7 +719,7 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
                 },
                 // An empty description removes it.
                 "setGroupDescription" => GroupEdit {
-                    description: Some(a.string("description")?.unwrap_or_default()),
+                    description: Some(a.required("description")?),
                     ..Default::default()
                 },
                 "setGroupToAdminsOnly" => GroupEdit {

@@ -125,7 +125,8 @@ mod tests {
                 ("restrict", json!(false)),
             ),
         ] {
-            let ev = group_update_event(&sid, g, &change, Some("15551234567@c.us"), 1704110400);
+            let ev =
+                group_update_event(&sid, g, None, &change, Some("15551234567@c.us"), 1704110400);
             let v = openwa(&ev, "w1", "http://wabridge");
             assert_eq!(v["event"], "onGroupChange", "{v}");
             let d = &v["data"];

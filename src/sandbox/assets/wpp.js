@@ -619,6 +619,16 @@
     if (!creds || !online) throw new Error('WhatsApp is not connected');
   }
 
+  // What only a group's admins may do, refused as wa-js refuses it.
+  async function asAdmin(code, what, groupId, op) {
+    try {
+      return await op();
+    } catch (e) {
+      if (/only group admins/.test(e.message)) throw wppError(code, what + ' ' + wid(groupId)._serialized);
+      throw e;
+    }
+  }
+
   const WPP = {
     version: '3.0.0-sandbox',
     get isReady() { return started; },
@@ -874,22 +884,22 @@
       async addParticipants(groupId, participantsIds) {
         requireAuth();
         const add = ids(participantsIds);
-        await call('group_participants', { gid: wid(groupId)._serialized, add });
+        await asAdmin('group_you_are_not_admin', 'You are not admin in', groupId, () => call('group_participants', { gid: wid(groupId)._serialized, add }));
         const out = {};
         for (const p of add) out[p] = { wid: p, code: 200, message: 'OK', invite_code: null, invite_code_exp: null };
         return out;
       },
       async removeParticipants(groupId, participantsIds) {
         requireAuth();
-        await call('group_participants', { gid: wid(groupId)._serialized, remove: ids(participantsIds) });
+        await asAdmin('group_you_are_not_admin', 'You are not admin in', groupId, () => call('group_participants', { gid: wid(groupId)._serialized, remove: ids(participantsIds) }));
       },
       async promoteParticipants(groupId, participantsIds) {
         requireAuth();
-        await call('group_admins', { gid: wid(groupId)._serialized, promote: ids(participantsIds) });
+        await asAdmin('group_you_are_not_admin', 'You are not admin in', groupId, () => call('group_admins', { gid: wid(groupId)._serialized, promote: ids(participantsIds) }));
       },
       async demoteParticipants(groupId, participantsIds) {
         requireAuth();
-        await call('group_admins', { gid: wid(groupId)._serialized, demote: ids(participantsIds) });
+        await asAdmin('group_you_are_not_admin', 'You are not admin in', groupId, () => call('group_admins', { gid: wid(groupId)._serialized, demote: ids(participantsIds) }));
       },
       async getInviteCode(groupId) {
         requireAuth();
@@ -902,12 +912,12 @@
       },
       async setSubject(groupId, subject) {
         requireAuth();
-        await call('group_subject', { gid: wid(groupId)._serialized, subject: String(subject) });
+        await asAdmin('you_are_not_allowed_set_group_subject', 'You are not allowed to set group subject in', groupId, () => call('group_subject', { gid: wid(groupId)._serialized, subject: String(subject) }));
         return true;
       },
       async setDescription(groupId, description) {
         requireAuth();
-        await call('group_description', { gid: wid(groupId)._serialized, desc: String(description) });
+        await asAdmin('you_are_not_allowed_set_group_description', 'You are not allowed to set group description in', groupId, () => call('group_description', { gid: wid(groupId)._serialized, desc: String(description) }));
         return true;
       },
       // wa-js's GroupProperty: 'announcement' (only admins send) and
@@ -915,7 +925,7 @@
       async setProperty(groupId, property, value) {
         requireAuth();
         if (property !== 'announcement' && property !== 'restrict') throw new Error('the sandbox does not model the group property ' + property);
-        await call('group_setting', { gid: wid(groupId)._serialized, property, value: !!value });
+        await asAdmin('you_are_not_allowed_set_group_property', 'You are not allowed to set property in', groupId, () => call('group_setting', { gid: wid(groupId)._serialized, property, value: !!value }));
         return true;
       },
       async iAmAdmin(groupId) {
