@@ -1141,7 +1141,10 @@ async fn group_descriptions_and_settings_both_ways() {
         )
         .await;
     refused(code, &e, "not_group_admin");
-    assert_eq!(sb.get(&format!("/_sandbox/groups/{fid}")).await.1["desc"], "");
+    assert_eq!(
+        sb.get(&format!("/_sandbox/groups/{fid}")).await.1["desc"],
+        ""
+    );
     // While it is not `restrict`, any member edits the description.
     let (code, g) = d
         .call(
@@ -1208,6 +1211,121 @@ async fn group_descriptions_and_settings_both_ways() {
         (at_wa["subject"].as_str(), at_wa["desc"].as_str()),
         (Some("Notices"), Some("Opening hours: 9 to 5"))
     );
+}
+
+/// In a group it runs, this account deletes anyone's message for everyone,
+/// as WhatsApp lets an admin; elsewhere only its own; and an admin's delete
+/// of ours reaches us.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_delete_anyones_messages_in_their_groups() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sb, d, r) = setup(tmp.path()).await;
+    const OTHER: &str = "15557770088";
+    let delete = |id: String| {
+        let d = &d;
+        async move {
+            d.call(
+                "DELETE",
+                &format!("/api/sessions/shop/messages/{}", message_path(&id)),
+                None,
+            )
+            .await
+        }
+    };
+    let ours_at_wa = |id: String| {
+        let sb = &sb;
+        async move {
+            let (_, all) = sb
+                .get(&format!(
+                    "/_sandbox/messages?account={ACCOUNT}&direction=all"
+                ))
+                .await;
+            all.as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["id"] == id.as_str())
+                .cloned()
+                .unwrap_or_default()
+        }
+    };
+
+    // Ours: a member posts spam; we delete it for everyone.
+    let (code, g) = d
+        .call(
+            "POST",
+            "/api/sessions/shop/groups",
+            Some(json!({"subject": "Shop news", "participants": [CONTACT, OTHER]})),
+        )
+        .await;
+    assert_eq!(code, 201, "{g}");
+    let gid = g["id"].as_str().unwrap().to_string();
+    let (code, v) = sb
+        .post(
+            "/_sandbox/messages",
+            json!({"from": CONTACT, "group": gid, "text": "cheap watches at spam.example"}),
+        )
+        .await;
+    assert_eq!(code, 201, "{v}");
+    let spam = v["ids"][ACCOUNT].as_str().unwrap().to_string();
+    event(&r, "message", |p| p["id"] == spam.as_str()).await;
+    let (code, v) = delete(spam.clone()).await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(
+        ours_at_wa(spam.clone()).await["revoked"],
+        true,
+        "deleted at WhatsApp"
+    );
+    event(&r, "message.revoked", |p| p["id"] == spam.as_str()).await;
+    assert_eq!(stored(&d, &spam).await["revoked"], true);
+
+    // Theirs: we are a member only, and may delete only our own.
+    let (code, fam) = sb
+        .post(
+            "/_sandbox/groups",
+            json!({"owner": CONTACT, "subject": "Family", "participants": [ACCOUNT, OTHER]}),
+        )
+        .await;
+    assert_eq!(code, 201, "{fam}");
+    let fid = fam["id"].as_str().unwrap().to_string();
+    event(&r, "group.join", |p| p["group"] == fid.as_str()).await;
+    let (code, v) = sb
+        .post(
+            "/_sandbox/messages",
+            json!({"from": OTHER, "group": fid, "text": "photos from Sunday"}),
+        )
+        .await;
+    assert_eq!(code, 201, "{v}");
+    let theirs = v["ids"][ACCOUNT].as_str().unwrap().to_string();
+    event(&r, "message", |p| p["id"] == theirs.as_str()).await;
+    let (code, e) = delete(theirs.clone()).await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("not_own_message")),
+        "{e}"
+    );
+    assert_ne!(ours_at_wa(theirs.clone()).await["revoked"], true);
+    // Its admin deletes what we wrote there: we hear it.
+    let mine = send(&d, json!({"to": fid, "text": "off-topic, sorry"})).await;
+    on_phone(&sb, &mine).await;
+    let (code, v) = sb
+        .post(
+            &format!("/_sandbox/messages/{mine}/revoke"),
+            json!({"by": OTHER}),
+        )
+        .await;
+    assert_eq!(code, 403, "a member who is no admin may not: {v}");
+    let (code, v) = sb
+        .post(
+            &format!("/_sandbox/messages/{mine}/revoke"),
+            json!({"by": CONTACT}),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    event(&r, "message.revoked", |p| p["id"] == mine.as_str()).await;
+    eventually(T, "the admin's delete stored", || async {
+        (stored(&d, &mine).await["revoked"] == true).then_some(())
+    })
+    .await;
 }
 
 /// Forwarding: what we forward goes on as it was (media and caption too),

@@ -65,11 +65,18 @@ impl Core {
         bridge.edit(id, text).await.map_err(CoreError::from)
     }
 
-    /// Deletes one of this account's messages for everyone.
+    /// Deletes a message for everyone: one of this account's, or anyone's
+    /// in a group this account runs (WhatsApp shows it deleted by an
+    /// admin).
     pub async fn revoke(&self, session: &SessionId, id: &str) -> Result<(), CoreError> {
         self.may(session, Scope::Send)?;
         let m = self.stored(session, id)?;
-        own(&m, "deleted for everyone")?;
+        if !m.from_me && !self.runs_group(session, &m.chat).await? {
+            return Err(CoreError::Conflict {
+                code: "not_own_message",
+                message: "only this account's own messages, or anyone's in a group it runs, can be deleted for everyone".into(),
+            });
+        }
         if m.revoked {
             return Ok(());
         }

@@ -531,8 +531,19 @@ async fn edit(State(sb): State<Sandbox>, Path(id): Path<String>, raw: Bytes) -> 
     change(&sb, &id, |w| w.edit(&id, Actor::Contact, &text)).await
 }
 
-async fn revoke(State(sb): State<Sandbox>, Path(id): Path<String>) -> Res {
-    change(&sb, &id, |w| w.revoke(&id, Actor::Contact)).await
+/// The contact deletes a message it wrote for everyone; or, in a group,
+/// an admin (`by`) deletes anyone's.
+async fn revoke(State(sb): State<Sandbox>, Path(id): Path<String>, raw: Bytes) -> Res {
+    let v = if raw.is_empty() {
+        json!({})
+    } else {
+        body(&raw)?
+    };
+    let by = match v.get("by") {
+        None | Some(Value::Null) => None,
+        Some(_) => Some(phone(&v, "by")?),
+    };
+    change(&sb, &id, |w| w.revoke(&id, Actor::Contact, by.as_deref())).await
 }
 
 fn phones(v: &Value, field: &str) -> Result<Vec<String>, Fail> {

@@ -366,6 +366,9 @@ impl World {
             .cloned()
             .collect();
         let now = self.now_s();
+        // The key all copies share: the author's (ours, sent from a
+        // device), else a new one.
+        let key = msg.group_key.clone().unwrap_or_else(|| random_hex(18));
         let mut copies = vec![];
         for m in members {
             let Some(acct) = self.p.accounts.get_mut(&m) else {
@@ -385,6 +388,7 @@ impl World {
                 delivered: false,
                 reactions: Default::default(),
                 edits: vec![],
+                group_key: Some(key.clone()),
                 ..msg.clone()
             };
             let wire = json!({"t": "message", "msg": copy.wire()});

@@ -196,7 +196,7 @@ async fn handle(sb: &Sandbox, conn: u64, v: Value) {
                         w.react(id, Actor::Account, None, v["emoji"].as_str().unwrap_or(""))
                     }
                     Some("edit") => w.edit(id, Actor::Account, v["text"].as_str().unwrap_or("")),
-                    _ => w.revoke(id, Actor::Account),
+                    _ => w.revoke(id, Actor::Account, None),
                 }
             };
             let body = match res {

@@ -126,6 +126,10 @@ pub struct SbMessage {
     /// forwarded, 5 or more: "forwarded many times").
     #[serde(default)]
     pub forwarded: u32,
+    /// A group message: the key every member's copy shares (WhatsApp's
+    /// message key; here each copy has an id of its own, this ties them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_key: Option<String>,
 }
 
 /// What stands for a media message's thumbnail (a JPEG's base64 start).
@@ -913,21 +917,60 @@ impl World {
     }
 
     /// The author deletes a message for everyone.
-    pub fn revoke(&mut self, id: &str, who: Actor) -> Result<Value, ChangeError> {
+    /// Deletes a message for everyone: its author may, within 60 hours, and
+    /// so may a group's admin (`admin`: who, for a contact's phone; the
+    /// account itself for its device). Every member's copy is deleted.
+    pub fn revoke(
+        &mut self,
+        id: &str,
+        who: Actor,
+        admin: Option<&str>,
+    ) -> Result<Value, ChangeError> {
         let now = self.now_s();
         let (account, m) = self.find_mut(id).ok_or(ChangeError::NotFound)?;
-        if m.from_me != (who == Actor::Account) {
+        let (peer, from_me, timestamp, key) =
+            (m.peer.clone(), m.from_me, m.timestamp, m.group_key.clone());
+        let by_author = from_me == (who == Actor::Account);
+        let acting = match who {
+            Actor::Account => Some(account.clone()),
+            Actor::Contact => admin.map(String::from),
+        };
+        let by_admin = !by_author
+            && acting.as_deref().is_some_and(|a| {
+                self.group(&peer)
+                    .is_some_and(|g| g.admins.iter().any(|x| x == a))
+            });
+        if !by_author && !by_admin {
             return Err(ChangeError::NotAuthor);
         }
-        if now - m.timestamp > 60 * 3600 {
+        if now - timestamp > 60 * 3600 {
             return Err(ChangeError::TooLate);
         }
-        m.revoked = true;
-        let push =
-            json!({"t": "revoke", "id": m.id, "chat": m.peer, "from_me": m.from_me, "ts": now});
+        let mut pushes = vec![];
+        for acct in self.p.accounts.values_mut() {
+            for m in acct.messages.iter_mut() {
+                let same = m.id == id || (key.is_some() && m.group_key == key && m.peer == peer);
+                if !same || m.revoked {
+                    continue;
+                }
+                m.revoked = true;
+                let mut push = json!({"t": "revoke", "id": m.id, "chat": m.peer, "from_me": m.from_me, "ts": now});
+                if by_admin {
+                    push["admin"] = json!(acting);
+                }
+                pushes.push((acct.phone.clone(), push));
+            }
+        }
         self.dirty = true;
-        self.send_account(&account, &push);
-        Ok(push)
+        let first = pushes
+            .iter()
+            .find(|(a, _)| *a == account)
+            .map(|(_, p)| p.clone())
+            .unwrap_or_default();
+        for (acct, push) in pushes {
+            self.send_account(&acct, &push);
+        }
+        Ok(first)
     }
 
     pub fn received(&mut self, conn: u64, ids: &[String]) {
@@ -1047,7 +1090,13 @@ impl World {
             .reply_to
             .as_deref()
             .and_then(|r| self.p.accounts.get(&phone)?.quote(r));
-        let msg = SbMessage { quoted, ..msg };
+        // A group message's key, shared by every member's copy.
+        let group_key = group.then(|| msg.id.split('_').nth(2).unwrap_or_default().to_string());
+        let msg = SbMessage {
+            quoted,
+            group_key,
+            ..msg
+        };
         let wire = msg.wire();
         if group {
             self.group_fanout(&peer, &phone, &msg)?;

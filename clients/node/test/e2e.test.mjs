@@ -294,6 +294,14 @@ test('group events and GroupChat as whatsapp-web.js shows them; mentions reach W
 
   const now = await c.getChatById(g.id);
   assert.ok(now.participants.find((p) => p.id._serialized === `${me}@c.us`).isAdmin);
+  // An admin now: we open the group again, and a member's message goes
+  // for everyone, as whatsapp-web.js deletes it.
+  assert.equal(await now.setMessagesAdminsOnly(false), true);
+  assert.equal(now.isReadOnly, false);
+  const spam = (await sb('/_sandbox/messages', { from: '15553330000', group: g.id, text: 'cheap watches' })).ids[me];
+  const spamMsg = await eventually('the member\'s message', () => c.getMessageById(spam));
+  await spamMsg.delete(true);
+  await eventually('deleted at WhatsApp', async () => (await all(me)).find((m) => m.id === spam && m.revoked));
   assert.equal(await now.getInviteCode(), g.invite);
   const hello = await join.reply('hello group');
   assert.equal(hello.id.remote, g.id);

@@ -807,9 +807,14 @@
         requireAuth();
         const one = !Array.isArray(ids);
         const out = [];
+        const chat = wid(chatId);
         for (const id of one ? [ids] : ids) {
           const m = byId.get(id);
-          if (revoke) {
+          // As wa-js: for everyone when it is ours, or in a group we run;
+          // else it is deleted for this device only.
+          const mine = m ? !!m.id.fromMe : id.startsWith('true_');
+          const canRevoke = mine || (chat.server === 'g.us' && await WPP.group.iAmAdmin(chat));
+          if (revoke && canRevoke) {
             revokedHere.add(id);
             await call('revoke', { id });
           }
@@ -819,7 +824,8 @@
             if (chat) chat.msgs = chat.msgs.filter((x) => x !== m);
             byId.delete(id);
           }
-          out.push({ id, sendMsgResult: 'OK', isRevoked: !!revoke, isDeleted: !revoke, isSentByMe: m ? !!m.id.fromMe : id.startsWith('true_') });
+          const revoked = !!revoke && canRevoke;
+          out.push({ id, sendMsgResult: 'OK', isRevoked: revoked, isDeleted: !revoked, isSentByMe: mine });
         }
         return one ? out[0] : out;
       },
