@@ -139,6 +139,22 @@
     };
   }
 
+  // wa-js mutes until a time to come; "always" is a time no one will see.
+  const ALWAYS = 4102444800; // 2100-01-01
+  // Until when a chat is muted: 0 not, -1 always.
+  function mutedUntil(c) {
+    const exp = Number(c.mute && c.mute.expiration != null ? c.mute.expiration : c.muteExpiration) || 0;
+    if (exp === -1 || exp >= ALWAYS) return -1;
+    return exp > Date.now() / 1000 ? exp : 0;
+  }
+  function chatInfo(c) {
+    const muted = mutedUntil(c);
+    return {
+      id: widStr(c.id), name: c.name || c.formattedTitle || null, unread: c.unreadCount || 0, timestamp: c.t || null,
+      archived: !!c.archive, pinned: !!c.pin, muted_until: muted || null,
+    };
+  }
+
   // The notices of a change to a group's info, by WhatsApp Web's subtype.
   // Only a new subject is in the notice's body: the rest is read from the
   // group's metadata, which WhatsApp Web keeps current. The notice keeps
@@ -275,7 +291,7 @@
       }
       const msg = normalize(m);
       if (msg) arrived.set(msg.id, Date.now());
-      if (msg && msg.from_me && msg.forwarded && forwardSeen) forwardSeen(msg);
+      if (msg && forwardSeen) forwardSeen(msg);
       // In arrival order, even when a privacy id's phone must be looked up.
       if (!msg) return;
       waiting += 1;
@@ -405,23 +421,35 @@
   }
 
   // WhatsApp Web gives a forwarded copy an id of its own, and wa-js does
-  // not answer it: the copy is the next forwarded message of ours the page
-  // shows. Forwards go one at a time, so each sees its own.
+  // not answer it (nor does WhatsApp mark a forward of our own message as
+  // forwarded): the copy is the next message of ours, of the original's
+  // type, that the target chat shows. Forwards go one at a time, and an id
+  // handed out once is never handed out again.
   let forwarding = Promise.resolve();
   let forwardSeen = null;
-  function forwardOne(to, id) {
+  const handedOut = [];
+  function forwardOne(to, id, kind, waitMs) {
     const run = forwarding.then(async () => {
-      const seen = new Promise((resolve) => { forwardSeen = resolve; });
+      const chat = await WPP.chat.find(to);
+      const target = widStr(chat && chat.id) || to;
+      const seen = new Promise((resolve) => {
+        forwardSeen = (msg) => {
+          if (!msg.from_me || msg.chat !== target || (kind && msg.type !== kind) || handedOut.includes(msg.id)) return;
+          resolve(msg);
+        };
+      });
       try {
-        await WPP.chat.forwardMessages(to, [id], { displayCaptionText: true });
+        await WPP.chat.forwardMessages(target, [id], { displayCaptionText: true });
       } catch (e) {
-        // The daemon maps these prefixes to 404 and 409.
-        if (e && e.code === 'msg_not_found') throw new Error('FORWARD_NOT_FOUND: ' + id);
-        if (e && e.code === 'msg_cannot_be_forwarded') throw new Error('FORWARD_REFUSED: ' + id);
+        // The daemon maps this prefix to 404.
+        if (e && (e.code === 'msg_not_found' || e.code === 'chat_not_found')) throw new Error('FORWARD_NOT_FOUND: ' + id);
         throw e;
       }
-      const copy = await Promise.race([seen, new Promise((resolve) => setTimeout(resolve, 10000, null))]);
-      if (!copy) throw new Error('WhatsApp Web forwarded ' + id + ' but did not show the copy');
+      const copy = await Promise.race([seen, new Promise((resolve) => setTimeout(resolve, waitMs || 10000, null))]);
+      // Maybe sent, maybe not: the daemon says so (503), as for a timeout.
+      if (!copy) throw new Error('FORWARD_UNSEEN: WhatsApp Web did not show the forwarded copy of ' + id);
+      handedOut.push(copy.id);
+      if (handedOut.length > 100) handedOut.shift();
       return { id: copy.id, ack: copy.ack, timestamp: copy.timestamp };
     }).finally(() => { forwardSeen = null; });
     forwarding = run.catch(() => {});
@@ -433,11 +461,11 @@
   // is INCOMPATIBLE: the daemon says so instead of failing call by call.
   const NEEDS = [
     'blocklist.blockContact', 'blocklist.isBlocked', 'blocklist.unblockContact',
-    'chat.deleteMessage', 'chat.downloadMedia', 'chat.editMessage', 'chat.find', 'chat.forwardMessages',
+    'chat.archive', 'chat.deleteMessage', 'chat.downloadMedia', 'chat.editMessage', 'chat.find', 'chat.forwardMessages',
     'chat.generateMessageID', 'chat.getMessages', 'chat.list',
-    'chat.markIsComposing', 'chat.markIsPaused', 'chat.markIsRead', 'chat.markIsRecording',
+    'chat.markIsComposing', 'chat.markIsPaused', 'chat.markIsRead', 'chat.markIsRecording', 'chat.mute', 'chat.pin',
     'chat.sendCreatePollMessage', 'chat.sendFileMessage', 'chat.sendLocationMessage',
-    'chat.sendReactionToMessage', 'chat.sendTextMessage', 'chat.sendVCardContactMessage', 'conn',
+    'chat.sendReactionToMessage', 'chat.sendTextMessage', 'chat.sendVCardContactMessage', 'chat.unmute', 'conn',
     'conn.genLinkDeviceCodeForPhoneNumber', 'conn.getAuthCode', 'conn.getMyUserId',
     'conn.getPlatform', 'conn.getStreamData', 'conn.isAuthenticated', 'conn.isOnline', 'conn.logout',
     'conn.markAvailable', 'contact.getBusinessProfile', 'contact.getPnLidEntry',
@@ -524,10 +552,11 @@
       if (replyTo) opts.quotedMsg = replyTo;
       return sent(await quoting(replyTo, () => WPP.chat.sendVCardContactMessage(to, contacts, opts)));
     },
-    // id: a message this account has; answers the copy sent to `to`.
-    async forward(to, id) {
+    // id: a message this account has, of the daemon's type `kind` (null:
+    // not known); answers the copy sent to `to`, seen within waitMs.
+    async forward(to, id, kind, waitMs) {
       await ensureExists(to);
-      return forwardOne(to, id);
+      return forwardOne(to, id, kind, waitMs);
     },
     // An empty emoji removes this account's reaction.
     async react(id, emoji) {
@@ -648,7 +677,27 @@
     },
     async chats() {
       const list = await WPP.chat.list();
-      return list.map((c) => ({ id: widStr(c.id), name: c.name || c.formattedTitle || null, unread: c.unreadCount || 0, timestamp: c.t || null }));
+      return list.map(chatInfo);
+    },
+    // change: {archive?, pin?, muteUntil?} (unix s; 0 unmutes, -1 mutes
+    // always); answers the chat as it is after. What is so already is left
+    // alone (wa-js throws for it). The daemon maps the prefixes to 404 and
+    // 409.
+    async setChatState(id, change) {
+      const find = async () => (await WPP.chat.list()).find((c) => widStr(c.id) === id);
+      const c = await find();
+      if (!c) throw new Error('CHAT_NOT_FOUND: ' + id);
+      if (change.archive != null && !!c.archive !== change.archive) await WPP.chat.archive(id, change.archive);
+      if (change.pin != null && !!c.pin !== change.pin) await WPP.chat.pin(id, change.pin);
+      if (change.muteUntil === 0) {
+        if (mutedUntil(c)) await WPP.chat.unmute(id);
+      } else if (change.muteUntil != null) {
+        await WPP.chat.mute(id, { expiration: change.muteUntil === -1 ? ALWAYS : change.muteUntil });
+      }
+      const after = (await find()) || c;
+      // WhatsApp Web pins no more than three chats, and says so on screen only.
+      if (change.pin === true && !after.pin) throw new Error('PIN_LIMIT: WhatsApp pins at most 3 chats; unpin one first');
+      return chatInfo(after);
     },
     // Messages newer than `since` (unix s) in every chat, oldest first, for
     // catching up after a reconnect: as they are now (their ack, their

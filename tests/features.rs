@@ -1213,6 +1213,133 @@ async fn group_descriptions_and_settings_both_ways() {
     );
 }
 
+/// Chats archived, pinned and muted: as WhatsApp keeps them on the phone
+/// and every device, both ways, with WhatsApp's limit of three pins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chats_are_archived_pinned_and_muted_as_on_the_phone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sb, d, r) = setup(tmp.path()).await;
+    let others = ["15557770101", "15557770102", "15557770103"];
+    for from in std::iter::once(CONTACT).chain(others) {
+        let id = inbound(&sb, json!({"from": from, "text": "hello"})).await;
+        event(&r, "message", |p| p["id"] == id.as_str()).await;
+    }
+    let chat_of = |phone: &str| format!("{phone}@c.us");
+    let patch = |chat: String, body: Value| {
+        let d = &d;
+        async move {
+            d.call(
+                "PATCH",
+                &format!("/api/sessions/shop/chats/{chat}"),
+                Some(body),
+            )
+            .await
+        }
+    };
+    let at_phone = || async {
+        sb.get(&format!("/_sandbox/accounts/{ACCOUNT}/chats"))
+            .await
+            .1
+    };
+    let listed = |chat: String| {
+        let d = &d;
+        async move {
+            let (_, all) = d.call("GET", "/api/sessions/shop/chats", None).await;
+            all.as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["id"] == chat.as_str())
+                .cloned()
+                .unwrap_or_default()
+        }
+    };
+
+    // Archived: on the phone too.
+    let (code, c) = patch(chat_of(CONTACT), json!({"archived": true})).await;
+    assert_eq!(code, 200, "{c}");
+    assert_eq!(
+        (c["id"].as_str(), c["archived"].clone()),
+        (Some(chat_of(CONTACT).as_str()), json!(true))
+    );
+    assert_eq!(at_phone().await[chat_of(CONTACT)]["archived"], true);
+    // Three pinned; a fourth is refused, as WhatsApp refuses it.
+    for p in others {
+        let (code, c) = patch(chat_of(p), json!({"pinned": true})).await;
+        assert_eq!((code, c["pinned"].clone()), (200, json!(true)), "{c}");
+    }
+    let (code, e) = patch(chat_of(CONTACT), json!({"pinned": true})).await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("pin_limit_reached")),
+        "{e}"
+    );
+    let phone = at_phone().await;
+    let pinned: Vec<&String> = phone
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, s)| s["pinned"].is_i64())
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(pinned.len(), 3, "{phone}");
+    // Muted for eight hours, then always, then not.
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        + 8 * 3600;
+    let (code, c) = patch(chat_of(CONTACT), json!({"muted_until": until})).await;
+    assert_eq!((code, c["muted_until"].as_i64()), (200, Some(until)), "{c}");
+    assert_eq!(at_phone().await[chat_of(CONTACT)]["mute_until"], until);
+    let (_, c) = patch(chat_of(CONTACT), json!({"muted_until": -1})).await;
+    assert_eq!(c["muted_until"], -1, "{c}");
+    assert_eq!(listed(chat_of(CONTACT)).await["muted_until"], -1);
+    let (_, c) = patch(chat_of(CONTACT), json!({"muted_until": 0})).await;
+    assert!(c["muted_until"].is_null(), "{c}");
+    // The phone unpins one and unarchives another: the API shows it.
+    let (code, v) = sb
+        .post(
+            &format!("/_sandbox/accounts/{ACCOUNT}/chats/{}", chat_of(others[0])),
+            json!({"pin": false}),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    let (code, v) = sb
+        .post(
+            &format!("/_sandbox/accounts/{ACCOUNT}/chats/{}", chat_of(CONTACT)),
+            json!({"archive": false}),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    eventually(T, "the phone's changes at the API", || async {
+        let a = listed(chat_of(others[0])).await;
+        let b = listed(chat_of(CONTACT)).await;
+        (a["pinned"] == false && b["archived"] == false).then_some(())
+    })
+    .await;
+    // Now there is room for it.
+    let (code, c) = patch(chat_of(CONTACT), json!({"pinned": true})).await;
+    assert_eq!((code, c["pinned"].clone()), (200, json!(true)), "{c}");
+
+    // Bad input changes nothing.
+    let (code, e) = patch("15559998877@c.us".into(), json!({"archived": true})).await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (404, Some("chat_not_found")),
+        "{e}"
+    );
+    for bad in [
+        json!({}),
+        json!({"muted_until": 1000}),
+        json!({"muted_until": -2}),
+        json!({"pinned": "yes"}),
+        json!({"starred": true}),
+    ] {
+        let (code, e) = patch(chat_of(CONTACT), bad.clone()).await;
+        assert!(code == 400 || code == 422, "{bad}: {code} {e}");
+    }
+}
+
 /// In a group it runs, this account deletes anyone's message for everyone,
 /// as WhatsApp lets an admin; elsewhere only its own; and an admin's delete
 /// of ours reaches us.
@@ -1377,6 +1504,15 @@ async fn forwards_both_ways() {
         (Some("image"), json!(true), json!(true)),
         "{ours}"
     );
+    // Our own message forwarded is not marked so, as WhatsApp does it.
+    let hello = send(&d, json!({"to": OTHER, "text": "hello from the shop"})).await;
+    let again = send(&d, json!({"to": CONTACT, "forward": hello})).await;
+    let there = on_phone(&sb, &again).await;
+    assert_eq!(
+        (there["text"].as_str(), there["forwarded"].clone()),
+        (Some("hello from the shop"), json!(0))
+    );
+    assert!(stored(&d, &again).await.get("forwarded").is_none());
     // Forwarded on again, the count goes on; into a group too.
     let (code, g) = d
         .call(

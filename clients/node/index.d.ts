@@ -352,11 +352,11 @@ export class Client extends EventEmitter {
     acceptGroupV4Invite(inviteV4: any): Promise<{ status: number }>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     getInviteInfo(inviteCode: string): Promise<object>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Archives the chat (on the phone too); true */
     archiveChat(chatId: string): Promise<boolean>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Pins the chat; its new pin state: false when three chats are pinned already */
     pinChat(chatId: string): Promise<boolean>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Unpins the chat; its new pin state */
     unpinChat(chatId: string): Promise<boolean>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     createChannel(title: string, options?: any): Promise<any>;
@@ -396,7 +396,7 @@ export class Client extends EventEmitter {
     getChatLabels(chatId: string): Promise<any[]>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     getChatsByLabelId(labelId: string): Promise<Chat[]>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Mutes the chat until unmuteDate, or always */
     muteChat(chatId: string, unmuteDate?: Date): Promise<{ isMuted: boolean; muteExpiration: number }>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     cancelPairingCode(): Promise<void>;
@@ -436,9 +436,9 @@ export class Client extends EventEmitter {
     deleteAddressbookContact(phoneNumber: string): Promise<void>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     getContactLidAndPhone(userIds: string[]): Promise<{ lid: string; pn: string }[]>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Unarchives the chat; false */
     unarchiveChat(chatId: string): Promise<boolean>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Unmutes the chat */
     unmuteChat(chatId: string): Promise<{ isMuted: boolean; muteExpiration: number }>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     setProfilePicture(media: MessageMedia): Promise<boolean>;
@@ -610,21 +610,21 @@ export interface Chat {
     sendStateTyping: () => Promise<void>;
     sendStateRecording: () => Promise<void>;
     clearState: () => Promise<boolean>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Archives this chat */
     archive: () => Promise<void>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Pins this chat; its new pin state */
     pin: () => Promise<boolean>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Unpins this chat; its new pin state */
     unpin: () => Promise<boolean>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     clearMessages: () => Promise<boolean>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     delete: () => Promise<boolean>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Mutes this chat until unmuteDate, or always */
     mute: (unmuteDate?: Date) => Promise<{ isMuted: boolean; muteExpiration: number }>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Unarchives this chat */
     unarchive: () => Promise<void>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Unmutes this chat */
     unmute: () => Promise<{ isMuted: boolean; muteExpiration: number }>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     markUnread: () => Promise<void>;

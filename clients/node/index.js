@@ -425,17 +425,52 @@ class Chat {
     this.isGroup = this.id.server === 'g.us';
     this.unreadCount = data.unread || 0;
     this.timestamp = data.timestamp || 0;
-    this.archived = false;
-    this.pinned = false;
     this.isReadOnly = false;
-    this.isMuted = false;
-    this.muteExpiration = 0;
+    this._setState(data);
     this.isLocked = false;
     this.lastMessage = undefined;
   }
 
   async sendMessage(content, options) {
     return this.client.sendMessage(this.id._serialized, content, options);
+  }
+
+  // How the account keeps the chat (the daemon's chat).
+  _setState(c) {
+    this.archived = !!c.archived;
+    this.pinned = !!c.pinned;
+    this.isMuted = c.muted_until != null;
+    this.muteExpiration = c.muted_until || 0;
+  }
+
+  async archive() {
+    await this.client.archiveChat(this.id._serialized);
+    this.archived = true;
+  }
+
+  async unarchive() {
+    await this.client.unarchiveChat(this.id._serialized);
+    this.archived = false;
+  }
+
+  async pin() {
+    return (this.pinned = await this.client.pinChat(this.id._serialized));
+  }
+
+  async unpin() {
+    return (this.pinned = await this.client.unpinChat(this.id._serialized));
+  }
+
+  async mute(unmuteDate) {
+    const r = await this.client.muteChat(this.id._serialized, unmuteDate);
+    Object.assign(this, r);
+    return r;
+  }
+
+  async unmute() {
+    const r = await this.client.unmuteChat(this.id._serialized);
+    Object.assign(this, r);
+    return r;
   }
 
   async sendSeen() {
@@ -1355,6 +1390,48 @@ class Client extends EventEmitter {
   }
 
   // Chats from the page; groups as GroupChats (one more call for all of them).
+  // Archive, pin and mute, as whatsapp-web.js answers them; WhatsApp
+  // keeps them on the phone and every device.
+  _chatState(chatId, change) {
+    return this._api('PATCH', `/chats/${encodeURIComponent(serialized(chatId))}`, change);
+  }
+
+  async archiveChat(chatId) {
+    await this._chatState(chatId, { archived: true });
+    return true;
+  }
+
+  async unarchiveChat(chatId) {
+    await this._chatState(chatId, { archived: false });
+    return false;
+  }
+
+  // false when three chats are pinned already, as whatsapp-web.js answers.
+  async pinChat(chatId) {
+    try {
+      return (await this._chatState(chatId, { pinned: true })).pinned;
+    } catch (e) {
+      if (e.code === 'pin_limit_reached') return false;
+      throw e;
+    }
+  }
+
+  async unpinChat(chatId) {
+    return (await this._chatState(chatId, { pinned: false })).pinned;
+  }
+
+  // Without a date: always (-1), as whatsapp-web.js mutes.
+  async muteChat(chatId, unmuteDate) {
+    const until = unmuteDate ? Math.floor(unmuteDate.getTime() / 1000) : -1;
+    const c = await this._chatState(chatId, { muted_until: until });
+    return { isMuted: c.muted_until != null, muteExpiration: c.muted_until || 0 };
+  }
+
+  async unmuteChat(chatId) {
+    const c = await this._chatState(chatId, { muted_until: 0 });
+    return { isMuted: c.muted_until != null, muteExpiration: c.muted_until || 0 };
+  }
+
   async getChats() {
     const list = await this._api('GET', '/chats');
     const groups = list.some((c) => String(c.id).endsWith('@g.us')) ? await this._api('GET', '/groups') : [];
@@ -1485,20 +1562,20 @@ class Client extends EventEmitter {
 
 // whatsapp-web.js members this client does not offer: calling one says so.
 unsupported(Client, 'Client', ['acceptChannelAdminInvite', 'revokeChannelAdminInvite', 'demoteChannelAdmin',
-  'acceptGroupV4Invite', 'getInviteInfo', 'archiveChat', 'pinChat', 'unpinChat', 'createChannel', 'deleteChannel',
+  'acceptGroupV4Invite', 'getInviteInfo', 'createChannel', 'deleteChannel',
   'subscribeToChannel', 'unsubscribeFromChannel', 'searchChannels', 'getBlockedContacts', 'getChannelByInviteCode',
   'getChannels', 'getPinnedMessages', 'getCountryCode', 'getFormattedNumber', 'getLabels', 'getBroadcasts',
   'getBroadcastById', 'revokeStatusMessage', 'addOrRemoveLabels', 'getLabelById', 'getChatLabels', 'getChatsByLabelId',
-  'muteChat', 'cancelPairingCode', 'resetState', 'sendChannelAdminInvite', 'searchMessages', 'markChatUnread',
+  'cancelPairingCode', 'resetState', 'sendChannelAdminInvite', 'searchMessages', 'markChatUnread',
   'setStatus', 'setDisplayName', 'setAutoDownloadAudio', 'setAutoDownloadDocuments', 'setAutoDownloadPhotos',
   'setAutoDownloadVideos', 'setBackgroundSync', 'getContactDeviceCount', 'syncHistory', 'saveOrEditAddressbookContact',
-  'addOrEditCustomerNote', 'getCustomerNote', 'deleteAddressbookContact', 'getContactLidAndPhone', 'unarchiveChat',
-  'unmuteChat', 'setProfilePicture', 'deleteProfilePicture', 'createCallLink', 'sendResponseToScheduledEvent',
+  'addOrEditCustomerNote', 'getCustomerNote', 'deleteAddressbookContact', 'getContactLidAndPhone',
+  'setProfilePicture', 'deleteProfilePicture', 'createCallLink', 'sendResponseToScheduledEvent',
   'getGroupMembershipRequests', 'approveGroupMembershipRequests', 'rejectGroupMembershipRequests',
   'transferChannelOwnership']);
 unsupported(Message, 'Message', ['acceptGroupV4Invite', 'getGroupMentions', 'star', 'unstar', 'pin',
   'unpin', 'getInfo', 'getOrder', 'getPayment', 'editScheduledEvent', 'vote']);
-unsupported(Chat, 'Chat', ['archive', 'pin', 'unpin', 'clearMessages', 'delete', 'mute', 'unarchive', 'unmute',
+unsupported(Chat, 'Chat', ['clearMessages', 'delete',
   'markUnread', 'getLabels', 'changeLabels', 'getPinnedMessages', 'syncHistory', 'addOrEditCustomerNote',
   'getCustomerNote']);
 unsupported(GroupChat, 'GroupChat', [

@@ -4,7 +4,7 @@
 
 use super::{Core, CoreError};
 use crate::domain::Scope;
-use crate::domain::{Event, EventKind, LoggedEvent, MediaInfo, Message, SessionId, Wid};
+use crate::domain::{Event, EventKind, LoggedEvent, MediaInfo, Message, SessionId, Wid, now_ms};
 use crate::session::ChatInfo;
 use futures::{Stream, StreamExt};
 
@@ -127,6 +127,49 @@ impl Core {
             .chats()
             .await
             .map_err(crate::session::CallFailure::from)?)
+    }
+
+    /// Archives, pins or mutes a chat (WhatsApp keeps it on the phone and
+    /// every device); answers the chat as it is after.
+    pub async fn edit_chat(
+        &self,
+        session: &SessionId,
+        chat: &Wid,
+        change: &crate::session::ChatChange,
+    ) -> Result<ChatInfo, CoreError> {
+        use crate::session::CallError;
+        self.may(session, Scope::Send)?;
+        if change.archive.is_none() && change.pin.is_none() && change.mute_until.is_none() {
+            return Err(CoreError::invalid(
+                "archived",
+                "or 'pinned' or 'muted_until' is required",
+            ));
+        }
+        if let Some(t) = change.mute_until
+            && t != 0
+            && t != -1
+            && t <= now_ms() / 1000
+        {
+            return Err(CoreError::invalid(
+                "muted_until",
+                "must be a time to come (unix s), -1 for always, or 0 to unmute",
+            ));
+        }
+        let bridge = self.manager.bridge(session).await?;
+        bridge
+            .set_chat_state(chat, change)
+            .await
+            .map_err(|e| match e {
+                CallError::Page(m) if m.starts_with("CHAT_NOT_FOUND: ") => CoreError::NotFound {
+                    code: "chat_not_found",
+                    message: format!("this account has no chat '{chat}'"),
+                },
+                CallError::Page(m) if m.starts_with("PIN_LIMIT: ") => CoreError::Conflict {
+                    code: "pin_limit_reached",
+                    message: m.trim_start_matches("PIN_LIMIT: ").to_string(),
+                },
+                e => CoreError::from(crate::session::CallFailure::from(e)),
+            })
     }
 
     /// The id WhatsApp knows `who` by, or None if not on WhatsApp.

@@ -43,10 +43,11 @@ pub enum Special {
     /// Contact cards: who, and the name shown.
     Contacts(Vec<CardOf>),
     Poll(crate::domain::Poll),
-    /// A message this account has, sent on as it is, marked forwarded.
-    /// WhatsApp Web names the copy itself, so a forward whose outcome was
-    /// lost cannot be found again by a planned id: under an Idempotency-Key
-    /// it is answered 409 until the key's reservation runs out.
+    /// A message this account has, sent on as it is (marked forwarded
+    /// unless it is our own). WhatsApp Web names the copy itself, so a
+    /// forward whose outcome was lost cannot be found again by a planned
+    /// id: under an Idempotency-Key it is answered 409 until the key's
+    /// reservation runs out.
     Forward(String),
 }
 
@@ -245,6 +246,15 @@ impl Core {
         self.may(session, Scope::Send)?;
         req.validate()?;
         self.manager.get(session).await?;
+        // WhatsApp Web offers no forward of a message deleted for everyone.
+        if let Some(Special::Forward(m)) = &req.special
+            && self.store.message(session, m)?.is_some_and(|m| m.revoked)
+        {
+            return Err(CoreError::Conflict {
+                code: "not_forwardable",
+                message: format!("message '{m}' was deleted for everyone: it cannot be forwarded"),
+            });
+        }
         let fingerprint = idempotency_key.map(|_| req.fingerprint());
         if let (Some(k), Some(fp)) = (idempotency_key, fingerprint.as_deref()) {
             let now = now_ms() / 1000;
@@ -469,7 +479,15 @@ impl Core {
                 bridge.send_contacts(&req.to, id, &c, reply_to).await
             }
             (Some(Special::Poll(p)), ..) => bridge.send_poll(&req.to, id, &p, reply_to).await,
-            (Some(Special::Forward(m)), ..) => bridge.forward(&req.to, &m).await,
+            (Some(Special::Forward(m)), ..) => {
+                let kind = self
+                    .store
+                    .message(session, &m)
+                    .ok()
+                    .flatten()
+                    .map(|x| x.kind);
+                bridge.forward(&req.to, &m, kind.as_deref()).await
+            }
             (None, text, media) => match (text, media) {
                 (Some(text), None) => {
                     bridge
@@ -531,13 +549,11 @@ fn send_failure(e: crate::session::CallError, reply_to: Option<&str>) -> CoreErr
                 m.trim_start_matches("FORWARD_NOT_FOUND: ")
             ),
         },
-        CallError::Page(m) if m.starts_with("FORWARD_REFUSED: ") => CoreError::Conflict {
-            code: "not_forwardable",
-            message: format!(
-                "WhatsApp does not forward message '{}' (deleted for everyone, or a poll)",
-                m.trim_start_matches("FORWARD_REFUSED: ")
-            ),
-        },
+        // Forwarded or not, it cannot tell: as a timeout (the key stays
+        // reserved).
+        CallError::Page(m) if m.starts_with("FORWARD_UNSEEN: ") => {
+            CoreError::Unavailable(m.trim_start_matches("FORWARD_UNSEEN: ").to_string())
+        }
         // A group where only admins send, and we are none.
         CallError::Page(m) if m.starts_with("ONLY_ADMINS: ") => CoreError::Conflict {
             code: "not_group_admin",

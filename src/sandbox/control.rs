@@ -40,6 +40,8 @@ pub fn routes() -> Router<Sandbox> {
         .route("/accounts/{phone}/presence", axum::routing::get(shown))
         .route("/accounts/{phone}/blocked", axum::routing::get(blocked))
         .route("/accounts/{phone}/devices", axum::routing::get(devices))
+        .route("/accounts/{phone}/chats", axum::routing::get(chat_states))
+        .route("/accounts/{phone}/chats/{chat}", post(set_chat_state))
         .route("/groups", post(group_create))
         .route("/groups/join", post(group_join))
         .route("/groups/{gid}", axum::routing::get(group_get))
@@ -630,6 +632,31 @@ async fn group_subject(State(sb): State<Sandbox>, Path(gid): Path<String>, raw: 
         .set_subject(&gid, &by, &subject)
         .map_err(group_fail)?;
     Ok(Json(json!({"id": gid, "subject": subject})).into_response())
+}
+
+/// The account's archived, pinned and muted chats, as its phone has them.
+async fn chat_states(State(sb): State<Sandbox>, Path(raw_phone): Path<String>) -> Res {
+    let who = crate::domain::parse_phone(&raw_phone).map_err(|e| invalid("phone", &e))?;
+    Ok(Json(json!(sb.world.lock().await.chat_states(&who))).into_response())
+}
+
+/// The phone archives, pins or mutes a chat (`{"archive"?, "pin"?,
+/// "mute_until"?}`); its devices hear.
+async fn set_chat_state(
+    State(sb): State<Sandbox>,
+    Path((raw_phone, chat)): Path<(String, String)>,
+    raw: Bytes,
+) -> Res {
+    let who = crate::domain::parse_phone(&raw_phone).map_err(|e| invalid("phone", &e))?;
+    let v = body(&raw)?;
+    let change = super::chats::ChatChange::from_json(&v).map_err(|e| invalid("chat", &e))?;
+    let s = sb
+        .world
+        .lock()
+        .await
+        .set_chat_state(&who, &chat, &change)
+        .map_err(|e| Fail(StatusCode::CONFLICT, "chat_refused", e))?;
+    Ok(Json(json!(s)).into_response())
 }
 
 /// A member's phone changes the description (empty: none).

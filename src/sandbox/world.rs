@@ -28,6 +28,9 @@ pub struct Persisted {
     /// Privacy ids (`…@lid`, the user part) of contacts who write as one.
     #[serde(default)]
     pub lids: BTreeMap<String, LidEntry>,
+    /// Each account's archived, pinned and muted chats.
+    #[serde(default)]
+    pub chats: BTreeMap<String, BTreeMap<String, super::chats::ChatState>>,
 }
 
 /// A privacy id's owner, and whether WhatsApp lets others learn the phone.
@@ -655,6 +658,8 @@ impl World {
         }
         let blocked: Vec<String> = self.blocklist(&phone).into_iter().collect();
         self.send(conn, json!({"t": "blocklist", "ids": blocked}));
+        let states = self.chat_states(&phone);
+        self.send(conn, json!({"t": "chat_states", "states": states}));
         if let Some(c) = self.conns.get_mut(&conn) {
             c.link = Link::Linked { phone };
         }

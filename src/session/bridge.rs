@@ -206,12 +206,28 @@ pub struct Participant {
 }
 
 /// A chat as `chats()` lists it.
-#[derive(Debug, Deserialize, serde::Serialize)]
+#[derive(Default, Debug, Deserialize, serde::Serialize)]
 pub struct ChatInfo {
     pub id: String,
     pub name: Option<String>,
     pub unread: u64,
     pub timestamp: Option<i64>,
+    #[serde(default)]
+    pub archived: bool,
+    #[serde(default)]
+    pub pinned: bool,
+    /// unix s; -1: always; None: not muted.
+    pub muted_until: Option<i64>,
+}
+
+/// A change to how the account keeps a chat; what is `None` stays.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct ChatChange {
+    pub archive: Option<bool>,
+    pub pin: Option<bool>,
+    /// unix s; 0 unmutes; -1 mutes always.
+    #[serde(rename = "muteUntil")]
+    pub mute_until: Option<i64>,
 }
 
 /// What `trim_messages` did to WhatsApp Web's message collection.
@@ -344,6 +360,15 @@ impl Bridge {
             .map(drop)
     }
 
+    /// Archives, pins or mutes a chat; answers it as it is after.
+    pub async fn set_chat_state(
+        &self,
+        id: &Wid,
+        change: &ChatChange,
+    ) -> Result<ChatInfo, CallError> {
+        self.call("setChatState", &[json!(id), json!(change)]).await
+    }
+
     /// Every group the account is in.
     pub async fn groups(&self) -> Result<Vec<GroupInfo>, CallError> {
         self.call("groups", &[]).await
@@ -454,9 +479,21 @@ impl Bridge {
     }
 
     /// Forwards a message this account has to `to`; answers the copy
-    /// (WhatsApp Web gives it an id of its own).
-    pub async fn forward(&self, to: &Wid, message: &str) -> Result<Sent, CallError> {
-        self.call("forward", &[json!(to), json!(message)]).await
+    /// (WhatsApp Web gives it an id of its own, found by `kind`, the
+    /// original's type when known). The page looks for the copy for half
+    /// the call's time, so its answer comes before the call times out.
+    pub async fn forward(
+        &self,
+        to: &Wid,
+        message: &str,
+        kind: Option<&str>,
+    ) -> Result<Sent, CallError> {
+        let wait = (self.timeout / 2).as_millis() as u64;
+        self.call(
+            "forward",
+            &[json!(to), json!(message), json!(kind), json!(wait)],
+        )
+        .await
     }
 
     pub async fn send_poll(

@@ -149,6 +149,14 @@ def test_inbound_webhooks_validate_and_twiml_answers_go_back(shop, receiver):
     f = form(req)
     assert signed(receiver, req)
     assert (f["OriginalRepliedMessageSid"], f["OriginalRepliedMessageSender"]) == (menu_sid, f"whatsapp:+{ACCOUNT}"), f
+    assert "Forwarded" not in f
+    # Forwarded to us: Twilio's marks, signed like the rest.
+    for text, many in [("fwd once", False), ("fwd chain", True)]:
+        daemon.inbound(CONTACT, text, forwarded=6 if many else 1)
+        req = eventually("the forward's webhook", lambda: [r for r in receiver.raw("/twilio/in") if form(r).get("Body") == text])[0]
+        f = form(req)
+        assert signed(receiver, req)
+        assert (f.get("Forwarded"), f.get("FrequentlyForwarded")) == ("true", "true" if many else None), f
 
     daemon.inbound(CONTACT, "photo")
     eventually("the media reply", lambda: any(x["caption"] == "here it is" and x["media"] for x in daemon.sent()))

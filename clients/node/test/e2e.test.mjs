@@ -358,6 +358,35 @@ test('createGroup, addParticipants, removeParticipants, promote and demote, setS
   await c.destroy();
 });
 
+test('archive, pin and mute, as whatsapp-web.js calls them; three pins at most; the phone sees them', async () => {
+  const me = '15550007779';
+  const c = await linked('chatstate', me);
+  const them = ['15551110001', '15551110002', '15551110003', '15551110004'].map((p) => `${p}@c.us`);
+  for (const id of them) await inbound(id.split('@')[0], me, 'hi');
+  const chat = await eventually('the chats', async () => {
+    const all = await c.getChats();
+    return them.every((id) => all.some((x) => x.id._serialized === id)) && all.find((x) => x.id._serialized === them[0]);
+  });
+  assert.deepEqual([chat.archived, chat.pinned, chat.isMuted, chat.muteExpiration], [false, false, false, 0]);
+  const atPhone = async () => sb(`/_sandbox/accounts/${me}/chats`);
+  await chat.archive();
+  assert.equal(chat.archived, true);
+  assert.equal((await atPhone())[them[0]].archived, true);
+  assert.equal(await c.unarchiveChat(them[0]), false);
+  for (const id of them.slice(1)) assert.equal(await c.pinChat(id), true);
+  assert.equal(await chat.pin(), false, 'a fourth pin is refused, as whatsapp-web.js answers');
+  assert.equal(await c.unpinChat(them[3]), false);
+  assert.equal(await chat.pin(), true);
+  assert.deepEqual(await chat.mute(), { isMuted: true, muteExpiration: -1 });
+  const until = new Date(Date.now() + 3600 * 1000);
+  assert.deepEqual(await c.muteChat(them[1], until), { isMuted: true, muteExpiration: Math.floor(until.getTime() / 1000) });
+  assert.equal((await atPhone())[them[1]].mute_until, Math.floor(until.getTime() / 1000));
+  assert.deepEqual(await chat.unmute(), { isMuted: false, muteExpiration: 0 });
+  const again = await c.getChatById(them[0]);
+  assert.deepEqual([again.archived, again.pinned, again.isMuted], [false, true, false]);
+  await c.destroy();
+});
+
 test('reactions, edits, votes and deletes for everyone arrive in whatsapp-web.js\'s shapes', async () => {
   const me = '15550008888';
   const c = await linked('events', me, ['message_reaction', 'message_edit', 'vote_update', 'message_revoke_everyone']);

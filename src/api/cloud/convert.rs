@@ -752,9 +752,12 @@ pub fn inbound(session: &SessionId, p: &Value, users: &UserIds) -> Value {
     if p["forwarded"].as_bool() == Some(true) {
         let many = p["forwarding_score"].as_u64().unwrap_or(0)
             >= u64::from(crate::domain::message::FREQUENTLY_FORWARDED);
-        let ctx = m["context"].as_object_mut();
-        let fields = json!({"forwarded": true, "frequently_forwarded": many});
-        match ctx {
+        // Meta names only what is true.
+        let fields = match many {
+            true => json!({"forwarded": true, "frequently_forwarded": true}),
+            false => json!({"forwarded": true}),
+        };
+        match m["context"].as_object_mut() {
             Some(c) => c.extend(fields.as_object().cloned().unwrap_or_default()),
             None => m["context"] = fields,
         }

@@ -14,7 +14,7 @@ use axum::{
     extract::DefaultBodyLimit,
     middleware,
     response::{IntoResponse, Response},
-    routing::{get, post, put},
+    routing::{get, patch, post, put},
 };
 use handlers as h;
 
@@ -45,6 +45,7 @@ use handlers as h;
     h::media,
     h::chats,
     h::read,
+    h::edit_chat,
     h::contact,
     h::presence,
     h::subscribe_presence,
@@ -122,6 +123,7 @@ pub fn routes(core: Core, keys: Keys, media_body: DefaultBodyLimit) -> Router {
         .route("/api/sessions/{id}/messages/{mid}/reaction", post(h::react))
         .route("/api/sessions/{id}/messages/{mid}/media", get(h::media))
         .route("/api/sessions/{id}/chats", get(h::chats))
+        .route("/api/sessions/{id}/chats/{chat}", patch(h::edit_chat))
         .route("/api/sessions/{id}/chats/{chat}/read", post(h::read))
         .route("/api/sessions/{id}/contacts/{phone}", get(h::contact))
         .route(

@@ -330,8 +330,8 @@ pub fn message(p: &Value, base: &str) -> Value {
         "chat": self::chat(&ChatInfo {
             id: chat.to_string(),
             name: if is_group || from_me { None } else { name.map(String::from) },
-            unread: 0,
             timestamp: Some(t),
+            ..Default::default()
         }),
     });
     if let Some(url) = p["media"]["url"].as_str() {
@@ -551,7 +551,8 @@ pub fn chat(c: &ChatInfo) -> Value {
     json!({
         "id": c.id, "name": c.name, "formattedTitle": title, "isGroup": is_group,
         "kind": if is_group { "group" } else { "chat" }, "unreadCount": c.unread, "t": c.timestamp,
-        "archive": false, "pin": 0, "isReadOnly": false, "muteExpiration": 0, "notSpam": true,
+        "archive": c.archived, "pin": u8::from(c.pinned), "isReadOnly": false,
+        "muteExpiration": c.muted_until.unwrap_or(0), "isMuted": c.muted_until.is_some(), "notSpam": true,
         "contact": if is_group { Value::Null } else { contact(&c.id, c.name.as_deref(), false) },
         "msgs": null,
     })
@@ -623,8 +624,7 @@ pub fn group_as_chat(g: &GroupInfo) -> Value {
     let c = ChatInfo {
         id: g.id.clone(),
         name: g.subject.clone(),
-        unread: 0,
-        timestamp: None,
+        ..Default::default()
     };
     group_chat(&c, Some(g))
 }

@@ -9,7 +9,7 @@ use crate::core::{
     CoreError, GroupEdit, MediaSource, Membership, OutgoingMedia, SendRequest, Special,
 };
 use crate::domain::{Location, Poll, Wid};
-use crate::session::CardOf;
+use crate::session::{CardOf, ChatChange};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -82,6 +82,10 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ("checkNumberStatus", &["contactId"]),
     ("getProfilePicFromServer", &["chatId"]),
     ("getStatus", &["contactId"]),
+    ("archiveChat", &["id", "archive"]),
+    ("pinChat", &["id", "pin"]),
+    ("muteChat", &["chatId", "muteDuration"]),
+    ("unmuteChat", &["chatId"]),
     ("contactBlock", &["id"]),
     ("contactUnblock", &["id"]),
     // Groups.
@@ -183,6 +187,11 @@ pub enum Call {
     Block {
         who: Wid,
         yes: bool,
+    },
+    /// archiveChat, pinChat, muteChat and unmuteChat.
+    ChatState {
+        chat: Wid,
+        change: ChatChange,
     },
     GetAllGroups {
         unread_only: bool,
@@ -403,13 +412,17 @@ impl Args<'_> {
 }
 
 /// A string; a number as its digits; a MessageId or Wid object by its
-/// `_serialized`.
+/// `_serialized`; a Message by its `id`.
 fn one_string(name: &str, v: &Value) -> Result<String, EasyError> {
     match v {
         Value::String(s) => Ok(s.clone()),
         Value::Number(n) => Ok(n.to_string()),
         Value::Object(o) if o.get("_serialized").is_some_and(Value::is_string) => {
             Ok(o["_serialized"].as_str().unwrap_or_default().to_string())
+        }
+        // An open-wa Message, by its id.
+        Value::Object(o) if o.get("id").is_some_and(Value::is_string) => {
+            Ok(o["id"].as_str().unwrap_or_default().to_string())
         }
         _ => Err(EasyError::bad_args(format!("'{name}' must be a string"))),
     }
@@ -649,6 +662,48 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
                 messages,
             }
         }
+        "archiveChat" => Call::ChatState {
+            chat: a.wid("id")?,
+            change: ChatChange {
+                archive: Some(a.boolean("archive")?),
+                ..Default::default()
+            },
+        },
+        "pinChat" => Call::ChatState {
+            chat: a.wid("id")?,
+            change: ChatChange {
+                pin: Some(a.boolean("pin")?),
+                ..Default::default()
+            },
+        },
+        "muteChat" => {
+            // open-wa's ChatMuteDuration.
+            let now = crate::domain::now_ms() / 1000;
+            let until = match a.required("muteDuration")?.as_str() {
+                "EIGHT_HOURS" => now + 8 * 3600,
+                "ONE_WEEK" => now + 7 * 24 * 3600,
+                "FOREVER" => -1,
+                other => {
+                    return Err(EasyError::bad_args(format!(
+                        "'muteDuration' must be EIGHT_HOURS, ONE_WEEK or FOREVER, not '{other}'"
+                    )));
+                }
+            };
+            Call::ChatState {
+                chat: a.wid("chatId")?,
+                change: ChatChange {
+                    mute_until: Some(until),
+                    ..Default::default()
+                },
+            }
+        }
+        "unmuteChat" => Call::ChatState {
+            chat: a.wid("chatId")?,
+            change: ChatChange {
+                mute_until: Some(0),
+                ..Default::default()
+            },
+        },
         "getMessageById" => Call::GetMessageById(a.required("messageId")?),
         "getAllMessagesInChat" => Call::GetAllMessagesInChat {
             chat: a.wid("chatId")?,

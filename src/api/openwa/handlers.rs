@@ -259,7 +259,8 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
         Call::Edit { message, text } => {
             core.edit(id, &message, &text).await.map(|_| json!(true))?
         }
-        // open-wa's deleteMessage answers nothing.
+        // The copies' ids, in order (open-wa types it boolean|string; its
+        // users read the ids).
         Call::Forward { to, messages } => {
             let mut copies = Vec::with_capacity(messages.len());
             for m in messages {
@@ -272,6 +273,11 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             }
             json!(copies)
         }
+        Call::ChatState { chat, change } => core
+            .edit_chat(id, &chat, &change)
+            .await
+            .map(|_| json!(true))?,
+        // open-wa's deleteMessage answers nothing.
         Call::Delete { messages } => {
             for m in &messages {
                 core.revoke(id, m).await?;

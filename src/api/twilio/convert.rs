@@ -610,6 +610,15 @@ pub fn inbound_form(session: &SessionId, p: &Value, public_url: &str) -> Vec<(St
             f.push(("OriginalRepliedMessageSender".into(), address(&by)));
         }
     }
+    // As Twilio marks a forward, and one forwarded many times.
+    if p["forwarded"].as_bool() == Some(true) {
+        f.push(("Forwarded".into(), "true".into()));
+        if p["forwarding_score"].as_u64().unwrap_or(0)
+            >= u64::from(crate::domain::message::FREQUENTLY_FORWARDED)
+        {
+            f.push(("FrequentlyForwarded".into(), "true".into()));
+        }
+    }
     f
 }
 

@@ -371,6 +371,13 @@
           id: wid(v.id), isOnline: !!v.online, isGroup: false, isUser: true, shortName: v.id, state: v.state, t: v.ts, isContact: true,
         });
         break;
+      case 'chat_states':
+        chatStates.clear();
+        for (const [id, st] of Object.entries(v.states || {})) chatStates.set(id, st);
+        break;
+      case 'chat_state':
+        chatStates.set(v.chat, v.state);
+        break;
       case 'blocklist':
         blocked.clear();
         for (const id of v.ids || []) blocked.add(wid(id)._serialized);
@@ -599,6 +606,17 @@
   // Groups the device has heard of (WhatsApp keeps their metadata).
   const groupCache = new Map();
 
+  // The account's archived, pinned and muted chats, as WhatsApp syncs them
+  // to the device.
+  const chatStates = new Map();
+
+  // A chat the device has (wa-js's assertGetChat).
+  function knownChat(chatId) {
+    const id = wid(chatId)._serialized;
+    if (!chats.has(id)) throw wppError('chat_not_found', 'Chat not found: ' + id);
+    return id;
+  }
+
   function groupChat(g) {
     groupCache.set(g.id, g);
     return {
@@ -729,8 +747,10 @@
         requireAuth();
         return send(chatId, { text: String(content) }, options);
       },
-      // As WhatsApp Web: each message goes again, as it is, marked
-      // forwarded one time more; a caption only with displayCaptionText.
+      // As WhatsApp Web: each message goes again, as it is, forwarded one
+      // time more, except our own (WhatsApp does not count those); a
+      // caption only with displayCaptionText. wa-js answers what WhatsApp
+      // Web's forward answers, which says nothing of the copies.
       async forwardMessages(toChatId, msgsId, options) {
         requireAuth();
         const opts = options || {};
@@ -739,13 +759,14 @@
           const id = typeof key === 'string' ? key : key._serialized;
           const m = byId.get(id) || await call('message', { id }).then((w) => w && toMsg(w));
           if (!m) throw wppError('msg_not_found', 'Message ' + id + ' not found');
-          if (m.type === 'revoked' || m.type === 'poll_creation') throw wppError('msg_cannot_be_forwarded', 'Message ' + id + ' cannot be forwarded');
-          const fields = { forwarded: (m.forwardingScore || 0) + 1 };
+          // WhatsApp Web offers no forward of a deleted message: nothing goes.
+          if (m.type === 'revoked') continue;
+          const fields = { forwarded: (m.forwardingScore || 0) + (m.id.fromMe ? 0 : 1) };
           if (m.__media) Object.assign(fields, { media: m.__media, caption: opts.displayCaptionText ? m.caption || null : null, ptt: m.type === 'ptt' });
           else if (m.type === 'location') fields.location = { lat: m.lat, lng: m.lng, name: (m.loc || '').split('\n')[0] || null, address: (m.loc || '').split('\n')[1] || null };
           else if (m.type === 'vcard' || m.type === 'multi_vcard') fields.vcards = m.vcardList ? m.vcardList.map((v) => v.vcard) : [m.body];
           else fields.text = m.body;
-          out.push(await send(toChatId, fields, { markIsRead: false }));
+          await send(toChatId, fields, { markIsRead: false });
         }
         return out;
       },
@@ -841,9 +862,52 @@
       async list(options) {
         const all = [...chats.values()].sort((a, b) => b.t - a.t);
         const count = options && options.count;
-        return (count ? all.slice(0, count) : all).map((c) => ({
-          id: c.id, name: c.name, unreadCount: c.unreadCount, t: c.t, isGroup: c.id.server === 'g.us',
-        }));
+        return (count ? all.slice(0, count) : all).map((c) => {
+          const st = chatStates.get(c.id._serialized) || {};
+          // As WhatsApp Web's ChatModel: pin is when it was pinned.
+          return {
+            id: c.id, name: c.name, unreadCount: c.unreadCount, t: c.t, isGroup: c.id.server === 'g.us',
+            archive: !!st.archived, pin: st.pinned || 0, muteExpiration: st.mute_until || 0,
+            mute: { expiration: st.mute_until || 0 },
+          };
+        });
+      },
+      // As wa-js: the chat must be one the device has, and a change to what
+      // it already is throws.
+      async archive(chatId, archive) {
+        requireAuth();
+        const on = archive !== false;
+        const id = knownChat(chatId);
+        if (!!(chatStates.get(id) || {}).archived === on) throw wppError((on ? 'archive' : 'unarchive') + '_error', 'The chat ' + id + ' is already ' + (on ? 'archived' : 'unarchived'));
+        await call('chat_state', { chat: id, archive: on });
+        return { wid: wid(id), archive: on };
+      },
+      async unarchive(chatId) { return WPP.chat.archive(chatId, false); },
+      // WhatsApp Web pins no fourth chat: it says so on screen, and the
+      // chat stays as it was.
+      async pin(chatId, pin) {
+        requireAuth();
+        const on = pin !== false;
+        const id = knownChat(chatId);
+        if (!!(chatStates.get(id) || {}).pinned === on) throw wppError((on ? 'pin' : 'unpin') + '_error', 'The chat ' + id + ' is already ' + (on ? 'pinned' : 'unpinned'));
+        await call('chat_state', { chat: id, pin: on }).catch(() => null);
+        return { wid: wid(id), pin: on };
+      },
+      async unpin(chatId) { return WPP.chat.pin(chatId, false); },
+      async mute(chatId, time) {
+        requireAuth();
+        const id = knownChat(chatId);
+        let until;
+        if (time && 'expiration' in time) until = typeof time.expiration === 'number' ? time.expiration : Math.floor(time.expiration.getTime() / 1000);
+        else if (time && 'duration' in time) until = unixTime() + time.duration;
+        else throw wppError('invalid_time_mute', 'Invalid time for mute');
+        if (until < unixTime()) throw wppError('negative_time_mute', 'Negative duration for mute');
+        const st = await call('chat_state', { chat: id, mute_until: until });
+        return { wid: wid(id), expiration: st.mute_until, isMuted: st.mute_until !== 0 };
+      },
+      async unmute(chatId) {
+        requireAuth();
+        await call('chat_state', { chat: knownChat(chatId), mute_until: 0 });
       },
       async getMessages(chatId, options) {
         const opts = options || {};

@@ -1,0 +1,115 @@
+//! How an account keeps its chats in the simulated WhatsApp: archived,
+//! pinned (three at most, as WhatsApp allows) and muted until a time (-1:
+//! always). WhatsApp keeps this per account and syncs it to every device
+//! (its app state): a change on the phone reaches the linked devices, and a
+//! device's change reaches the phone and the other devices.
+
+use super::world::World;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// WhatsApp lets an account pin this many chats.
+pub const MAX_PINNED: usize = 3;
+
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Debug)]
+pub struct ChatState {
+    #[serde(default)]
+    pub archived: bool,
+    /// When it was pinned (unix s); pinned chats sort by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<i64>,
+    /// Muted until (unix s); -1: always; 0: not muted.
+    #[serde(default)]
+    pub mute_until: i64,
+}
+
+/// A change to a chat's state; what is `None` stays.
+#[derive(Default)]
+pub struct ChatChange {
+    pub archive: Option<bool>,
+    pub pin: Option<bool>,
+    /// 0 unmutes; -1 mutes always.
+    pub mute_until: Option<i64>,
+}
+
+impl ChatChange {
+    pub fn from_json(v: &Value) -> Result<ChatChange, String> {
+        let flag = |k: &str| match v.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(format!("'{k}' must be true or false")),
+        };
+        let mute_until = match v.get("mute_until") {
+            None | Some(Value::Null) => None,
+            Some(n) => match n.as_i64() {
+                Some(t) if t >= -1 => Some(t),
+                _ => return Err("'mute_until' must be a unix time, 0 or -1".into()),
+            },
+        };
+        Ok(ChatChange {
+            archive: flag("archive")?,
+            pin: flag("pin")?,
+            mute_until,
+        })
+    }
+}
+
+impl World {
+    /// Every chat of the account with a state, by chat id (`…@c.us`,
+    /// `…@g.us`).
+    pub fn chat_states(&self, account: &str) -> BTreeMap<String, ChatState> {
+        self.p.chats.get(account).cloned().unwrap_or_default()
+    }
+
+    /// Changes a chat's state, from the phone or from a device; every
+    /// device of the account hears. Pinning a fourth chat is refused.
+    pub fn set_chat_state(
+        &mut self,
+        account: &str,
+        chat: &str,
+        change: &ChatChange,
+    ) -> Result<ChatState, String> {
+        let now = self.now_s();
+        let states = self.p.chats.entry(account.to_string()).or_default();
+        let pinned = states.values().filter(|s| s.pinned.is_some()).count();
+        let mut s = states.get(chat).cloned().unwrap_or_default();
+        if let Some(a) = change.archive {
+            s.archived = a;
+        }
+        match change.pin {
+            Some(true) if s.pinned.is_none() => {
+                if pinned >= MAX_PINNED {
+                    return Err(format!("you can only pin up to {MAX_PINNED} chats"));
+                }
+                s.pinned = Some(now);
+            }
+            Some(false) => s.pinned = None,
+            _ => {}
+        }
+        if let Some(t) = change.mute_until {
+            s.mute_until = if t > 0 && t <= now { 0 } else { t };
+        }
+        if s == ChatState::default() {
+            states.remove(chat);
+        } else {
+            states.insert(chat.to_string(), s.clone());
+        }
+        self.dirty = true;
+        self.send_account(
+            account,
+            &json!({"t": "chat_state", "chat": chat, "state": s}),
+        );
+        Ok(s)
+    }
+
+    /// What a linked device asks of its account's chats.
+    pub fn device_chat_call(&mut self, me: &str, v: &Value) -> Result<Value, String> {
+        let chat = v["chat"].as_str().unwrap_or("");
+        if chat.is_empty() {
+            return Err("no chat".into());
+        }
+        let change = ChatChange::from_json(v)?;
+        self.set_chat_state(me, chat, &change).map(|s| json!(s))
+    }
+}
