@@ -699,6 +699,26 @@
       if (change.pin === true && !after.pin) throw new Error('PIN_LIMIT: WhatsApp pins at most 3 chats; unpin one first');
       return chatInfo(after);
     },
+    // A chat's messages before message `before` (the newest, without it),
+    // at most `count`, oldest first: its history as WhatsApp Web holds
+    // it, older than the link too.
+    async history(chat, before, count) {
+      const opts = before ? { count, id: before, direction: 'before' } : { count };
+      let msgs;
+      try {
+        msgs = await WPP.chat.getMessages(chat, opts);
+      } catch (e) {
+        // A chat WhatsApp Web does not have, or a message it lost: nothing.
+        if (e && (e.code === 'chat_not_found' || e.code === 'msg_not_found')) return [];
+        throw e;
+      }
+      const out = [];
+      for (const m of msgs) {
+        const msg = normalize(m);
+        if (msg) out.push(await withPhone(msg));
+      }
+      return out;
+    },
     // Messages newer than `since` (unix s) in every chat, oldest first, for
     // catching up after a reconnect: as they are now (their ack, their
     // last edit), deleted ones as `{id, chat, revoked: true}`. Back to

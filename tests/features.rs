@@ -1213,6 +1213,119 @@ async fn group_descriptions_and_settings_both_ways() {
     );
 }
 
+/// A chat's history from before this session's link: loaded from WhatsApp
+/// Web when a reader gets to the end of what the store has, page by page,
+/// without a webhook for any of it (it is history, not news).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_from_before_the_link_is_loaded_as_it_is_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sb, d, r) = setup(tmp.path()).await;
+    const PNG_1PX: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+    // Days ago, as far as WhatsApp is concerned: the account's other
+    // device ("shop") had them; the session linked later never saw them.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let mut old = vec![];
+    for (i, extra) in [
+        json!({"text": "first"}),
+        json!({"media": {"data": PNG_1PX, "mimetype": "image/png"}, "caption": "the menu"}),
+        json!({"text": "third"}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut body = extra;
+        body["sent_at"] = json!(now - 3 * 86_400 + i as i64 * 60);
+        let id = inbound(&sb, body).await;
+        event(&r, "message", |p| p["id"] == id.as_str()).await;
+        old.push(id);
+    }
+    let (code, v) = d
+        .call(
+            "POST",
+            "/api/sessions",
+            Some(json!({"id": "branch", "webhooks": [{"url": r.url, "events": ["*"]}]})),
+        )
+        .await;
+    assert_eq!(code, 201, "{v}");
+    d.link(&sb, "branch", ACCOUNT).await;
+    let chat = format!("{CONTACT}%40c.us");
+    // Newest first, two at a time, as the store pages.
+    let (code, p1) = d
+        .call(
+            "GET",
+            &format!("/api/sessions/branch/messages?chat={chat}&limit=2"),
+            None,
+        )
+        .await;
+    assert_eq!(code, 200, "{p1}");
+    let ids = |p: &Value| -> Vec<String> {
+        p["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(&p1), vec![old[2].clone(), old[1].clone()], "{p1}");
+    let next = p1["next"].as_str().expect("a next page").to_string();
+    let (code, p2) = d
+        .call(
+            "GET",
+            &format!("/api/sessions/branch/messages?chat={chat}&limit=2&before={next}"),
+            None,
+        )
+        .await;
+    assert_eq!(code, 200, "{p2}");
+    assert_eq!(ids(&p2), vec![old[0].clone()], "{p2}");
+    assert!(p2["next"].is_null(), "the start of the chat: {p2}");
+    // As they were: who wrote them, when, the media (fetched when asked for).
+    let m = &p1["messages"][1];
+    assert_eq!(
+        (
+            m["type"].as_str(),
+            m["caption"].as_str(),
+            m["from_me"].clone()
+        ),
+        (Some("image"), Some("the menu"), json!(false))
+    );
+    assert_eq!(m["timestamp"], now - 3 * 86_400 + 60);
+    let (code, _) = d
+        .call(
+            "GET",
+            &format!(
+                "/api/sessions/branch/messages/{}/media",
+                message_path(&old[1])
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(code, 200);
+    // No webhook told of them for the new session: they are not news.
+    let branch_told = r
+        .events("message")
+        .into_iter()
+        .filter(|e| {
+            e["session"] == "branch" && old.iter().any(|id| e["payload"]["id"] == id.as_str())
+        })
+        .count();
+    assert_eq!(branch_told, 0);
+    // A chat with nothing older, read again: the same answer.
+    let (_, again) = d
+        .call(
+            "GET",
+            &format!("/api/sessions/branch/messages?chat={chat}&limit=10"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        ids(&again),
+        vec![old[2].clone(), old[1].clone(), old[0].clone()]
+    );
+}
+
 /// Chats archived, pinned and muted: as WhatsApp keeps them on the phone
 /// and every device, both ways, with WhatsApp's limit of three pins.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

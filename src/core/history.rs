@@ -6,6 +6,7 @@ use super::{Core, CoreError};
 use crate::domain::Scope;
 use crate::domain::{Event, EventKind, LoggedEvent, MediaInfo, Message, SessionId, Wid, now_ms};
 use crate::session::ChatInfo;
+use crate::store::Op;
 use futures::{Stream, StreamExt};
 
 /// One page of history, newest first; `next` continues it.
@@ -40,10 +41,85 @@ impl Core {
     ) -> Result<HistoryPage, CoreError> {
         self.may(session, Scope::Read)?;
         self.manager.get(session).await?;
-        let (messages, next) =
+        let read = || {
             self.store
-                .messages(session, chat.map(Wid::as_str), limit, before)?;
+                .messages(session, chat.map(Wid::as_str), limit, before)
+        };
+        let (mut messages, mut next) = read()?;
+        // The end of what the store has of a chat: older messages, from
+        // before the link too, are loaded from WhatsApp Web as it holds them.
+        if let Some(chat) = chat
+            && next.is_none()
+            && messages.len() < limit
+            // One more than the page needs tells whether there is a next.
+            && self
+                .load_history(session, chat, limit - messages.len() + 1)
+                .await
+        {
+            (messages, next) = read()?;
+        }
         Ok(HistoryPage { messages, next })
+    }
+
+    /// Stores up to `want` of a chat's messages older than the oldest
+    /// stored, from the page; no events (they are history, not news). True
+    /// if it stored any. A page that cannot be asked now, or has nothing
+    /// older, leaves the history as it is: the store's is what there is.
+    async fn load_history(&self, session: &SessionId, chat: &Wid, want: usize) -> bool {
+        let oldest = match self.store.oldest_in_chat(session, chat.as_str()) {
+            Ok(m) => m.map(|m| m.id),
+            Err(_) => return false,
+        };
+        let key = (session.clone(), chat.as_str().to_string());
+        if self
+            .history_ends
+            .lock()
+            .map(|e| e.get(&key) == Some(&oldest))
+            .unwrap_or(false)
+        {
+            return false;
+        }
+        let Ok(bridge) = self.manager.bridge(session).await else {
+            return false;
+        };
+        let raw = match bridge.history(chat, oldest.as_deref(), want.min(500)).await {
+            Ok(raw) => raw,
+            Err(e) => {
+                tracing::debug!(session = %session, "history not loaded from the page: {e}");
+                return false;
+            }
+        };
+        let ops: Vec<Op> = raw
+            .iter()
+            .filter_map(|v| Message::from_bridge(session, v))
+            .filter(|m| m.chat == chat.as_str())
+            .filter(|m| !self.store.has_message(session, &m.id).unwrap_or(true))
+            .map(|msg| Op::Message {
+                msg,
+                events: vec![],
+            })
+            .collect();
+        if ops.is_empty() {
+            if let Ok(mut ends) = self.history_ends.lock() {
+                // Bounded: a reader of many chats forgets the oldest notes.
+                if ends.len() >= 10_000 {
+                    ends.clear();
+                }
+                ends.insert(key, oldest);
+            }
+            return false;
+        }
+        let n = ops.len();
+        match self.pipeline.commit(ops).await {
+            Ok(_) => {
+                tracing::debug!(session = %session, loaded = n, "history loaded from the page");
+                true
+            }
+            Err(e) => {
+                tracing::warn!(session = %session, "history from the page not stored: {}", e.error);
+                false
+            }
+        }
     }
 
     /// One stored message.

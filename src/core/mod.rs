@@ -50,7 +50,13 @@ pub struct Core {
     stopping: tokio::sync::watch::Receiver<bool>,
     /// The largest media a send or an upload may carry (bytes).
     max_media: usize,
+    /// Chats whose history the page had nothing older for, by the oldest
+    /// message then stored: a reader at the end of a chat does not ask the
+    /// page again until that changes.
+    history_ends: Arc<std::sync::Mutex<HistoryEnds>>,
 }
+
+type HistoryEnds = std::collections::HashMap<(crate::domain::SessionId, String), Option<String>>;
 
 impl Core {
     pub fn new(
@@ -75,6 +81,7 @@ impl Core {
             access: crate::domain::Access::Admin,
             stopping,
             max_media,
+            history_ends: Default::default(),
         })
     }
 

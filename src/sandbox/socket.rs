@@ -114,6 +114,18 @@ async fn handle(sb: &Sandbox, conn: u64, v: Value) {
                 json!({"t": "result", "req": req, "ok": true, "value": held}),
             );
         }
+        "history" => {
+            let list = w.history(
+                conn,
+                v["chat"].as_str().unwrap_or(""),
+                v["before"].as_str(),
+                v["count"].as_u64().unwrap_or(20).min(1000) as usize,
+            );
+            reply(
+                &w,
+                json!({"t": "result", "req": req, "ok": true, "value": list}),
+            );
+        }
         "message" => {
             let held = w
                 .held(conn, v["id"].as_str().unwrap_or(""))

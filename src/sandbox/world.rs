@@ -765,6 +765,30 @@ impl World {
         }
     }
 
+    /// A chat's messages older than `before` (all, without it), the
+    /// newest `count` of them, oldest first: what a device loads when its
+    /// user scrolls up (WhatsApp Web's local history, filled at the link
+    /// and from the phone).
+    pub fn history(&self, conn: u64, chat: &str, before: Option<&str>, count: usize) -> Vec<Value> {
+        let Some(acct) = self.conn_phone(conn).and_then(|p| self.p.accounts.get(&p)) else {
+            return vec![];
+        };
+        let peer = chat.strip_suffix("@c.us").unwrap_or(chat);
+        let mut older: Vec<&SbMessage> = acct
+            .messages
+            .iter()
+            .filter(|m| m.peer == peer && (m.from_me || m.delivered))
+            .collect();
+        if let Some(b) = before {
+            match older.iter().position(|m| m.id == b) {
+                Some(i) => older.truncate(i),
+                None => return vec![],
+            }
+        }
+        let skip = older.len().saturating_sub(count);
+        older[skip..].iter().map(|m| m.wire()).collect()
+    }
+
     /// Whether the device's account holds this message.
     pub fn device_holds(&self, conn: u64, id: &str) -> bool {
         self.held(conn, id).is_some()

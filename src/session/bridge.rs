@@ -369,6 +369,19 @@ impl Bridge {
         self.call("setChatState", &[json!(id), json!(change)]).await
     }
 
+    /// A chat's messages before message `before` (the newest, without
+    /// it), at most `count`, oldest first, as bridge.js normalizes them:
+    /// its history as WhatsApp Web holds it, older than the link too.
+    pub async fn history(
+        &self,
+        chat: &Wid,
+        before: Option<&str>,
+        count: usize,
+    ) -> Result<Vec<Value>, CallError> {
+        self.call("history", &[json!(chat), json!(before), json!(count)])
+            .await
+    }
+
     /// Every group the account is in.
     pub async fn groups(&self) -> Result<Vec<GroupInfo>, CallError> {
         self.call("groups", &[]).await

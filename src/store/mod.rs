@@ -896,6 +896,25 @@ impl Store {
         })
     }
 
+    /// The oldest message stored of a chat.
+    pub fn oldest_in_chat(&self, session: &SessionId, chat: &str) -> Result<Option<Message>> {
+        let mut p = prefix(session);
+        p.extend_from_slice(chat.as_bytes());
+        p.push(0);
+        let mut end = p.clone();
+        end.push(0xff);
+        self.read(|tx| {
+            let index = tx.open_table(CHATS)?;
+            let Some(kv) = index.range(p.as_slice()..end.as_slice())?.next() else {
+                return Ok(None);
+            };
+            let (k, _) = kv?;
+            let mut msg_k = prefix(session);
+            msg_k.extend_from_slice(&k.value()[p.len()..]);
+            get_json(&tx.open_table(MESSAGES)?, &msg_k)
+        })
+    }
+
     /// Whether this message is stored.
     pub fn has_message(&self, session: &SessionId, id: &str) -> Result<bool> {
         let mut idk = prefix(session);

@@ -909,15 +909,28 @@
         requireAuth();
         await call('chat_state', { chat: knownChat(chatId), mute_until: 0 });
       },
+      // Earlier messages than the device holds in memory load from its
+      // history (WhatsApp Web's local store, filled at the link and from
+      // the phone), as scrolling up does.
       async getMessages(chatId, options) {
         const opts = options || {};
-        const chat = chats.get(wid(chatId)._serialized);
+        const key = wid(chatId)._serialized;
+        const chat = chats.get(key);
         let msgs = chat ? chat.msgs.slice() : [];
+        let anchor = opts.id || null;
         if (opts.id) {
           const i = msgs.findIndex((m) => m.id._serialized === opts.id);
           if (i >= 0) msgs = opts.direction === 'after' ? msgs.slice(i + 1) : msgs.slice(0, i);
+          else if (opts.direction !== 'after') msgs = [];
         }
-        const count = opts.count === -1 ? msgs.length : opts.count || 20;
+        const count = opts.count === -1 ? Infinity : opts.count || 20;
+        if (opts.direction !== 'after' && msgs.length < count && creds && online) {
+          const before = msgs.length ? msgs[0].id._serialized : anchor;
+          const want = count === Infinity ? 1000 : count - msgs.length;
+          const older = await call('history', { chat: key, before, count: want }).catch(() => []);
+          const held = new Set(msgs.map((m) => m.id._serialized));
+          msgs = older.map((w) => byId.get(w.id) || toMsg(w)).filter((m) => !held.has(m.id._serialized)).concat(msgs);
+        }
         msgs = opts.direction === 'after' ? msgs.slice(0, count) : msgs.slice(-count);
         return msgs.map((m) => m.serialize());
       },
