@@ -471,8 +471,8 @@
     'conn.markAvailable', 'contact.getBusinessProfile', 'contact.getPnLidEntry',
     'contact.getProfilePictureUrl', 'contact.getStatus', 'contact.queryWidExists',
     'contact.subscribePresence', 'group.addParticipants', 'group.create', 'group.demoteParticipants',
-    'group.getAllGroups', 'group.getInviteCode', 'group.getParticipants', 'group.iAmAdmin', 'group.join', 'group.leave',
-    'group.promoteParticipants', 'group.removeParticipants', 'group.setDescription', 'group.setProperty', 'group.setSubject', 'isReady', 'loader', 'loader.onReady', 'on',
+    'group.getAllGroups', 'group.getGroupInfoFromInviteCode', 'group.getInviteCode', 'group.getParticipants', 'group.iAmAdmin', 'group.join', 'group.leave',
+    'group.promoteParticipants', 'group.removeParticipants', 'group.revokeInviteCode', 'group.setDescription', 'group.setProperty', 'group.setSubject', 'isReady', 'loader', 'loader.onReady', 'on',
     'profile.getMyProfileName', 'version', 'whatsapp.MsgStore', 'whatsapp.MsgStore.getModelsArray',
     'whatsapp.MsgStore.length', 'whatsapp.MsgStore.remove',
   ];
@@ -643,6 +643,27 @@
     async inviteCode(id) {
       await myGroup(id);
       return String(await WPP.group.getInviteCode(id));
+    },
+    // A new invite code; the old link stops working (admins only).
+    async revokeInvite(id) {
+      await myGroup(id);
+      return String(await asMember(() => WPP.group.revokeInviteCode(id)));
+    },
+    // What an invite shows before joining: the group, its people.
+    async inviteInfo(code) {
+      let g;
+      try {
+        g = await WPP.group.getGroupInfoFromInviteCode(code);
+      } catch (e) {
+        // The daemon maps this to 404 invite_not_found.
+        if (e && e.code === 'invalid_invite_code') throw new Error('the invite link is not valid');
+        throw e;
+      }
+      return {
+        id: widStr(g.id), subject: g.subject || null, owner: widStr(g.owner) || null,
+        created: typeof g.creation === 'number' ? g.creation : null, participants: (g.participants || []).map(participant),
+        description: g.desc || null, announce: !!g.announce, restrict: !!g.restrict,
+      };
     },
     async joinGroup(code) {
       const r = await WPP.group.join(code);

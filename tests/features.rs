@@ -1093,6 +1093,62 @@ async fn group_descriptions_and_settings_both_ways() {
     let sent = send(&d, json!({"to": gid, "text": "We open at 9 tomorrow"})).await;
     assert_eq!(on_phone(&sb, &sent).await["to"], gid.as_str());
 
+    // Its invite: we reset it and the old link opens nothing; a link shows
+    // the group before joining.
+    let (code, inv) = d.call("GET", &format!("{ours}/invite"), None).await;
+    assert_eq!(code, 200, "{inv}");
+    let old_code = inv["code"].as_str().unwrap().to_string();
+    let (code, fresh) = d.call("POST", &format!("{ours}/invite/revoke"), None).await;
+    assert_eq!(code, 200, "{fresh}");
+    let new_code = fresh["code"].as_str().unwrap().to_string();
+    assert_ne!(new_code, old_code);
+    assert_eq!(
+        fresh["link"].as_str(),
+        Some(format!("https://chat.whatsapp.com/{new_code}").as_str())
+    );
+    assert_eq!(
+        sb.get(&format!("/_sandbox/groups/{gid}")).await.1["invite"],
+        new_code.as_str()
+    );
+    let (code, e) = d
+        .call(
+            "GET",
+            &format!("/api/sessions/shop/invites/{old_code}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (404, Some("invite_not_found")),
+        "{e}"
+    );
+    let (code, info) = d
+        .call(
+            "GET",
+            &format!("/api/sessions/shop/invites/{new_code}"),
+            None,
+        )
+        .await;
+    assert_eq!(code, 200, "{info}");
+    assert_eq!(
+        (
+            info["id"].as_str(),
+            info["subject"].as_str(),
+            info["description"].as_str(),
+            info["size"].as_u64()
+        ),
+        (
+            Some(gid.as_str()),
+            Some("Notices"),
+            Some("Opening hours: 9 to 5"),
+            Some(3)
+        )
+    );
+    let (code, e) = d
+        .call("GET", "/api/sessions/shop/invites/not-a-code!", None)
+        .await;
+    assert_eq!(code, 422, "{e}");
+
     // Theirs: its owner closes it to admins; we hear it, and our sends and
     // edits are refused as the caller's problem, not WhatsApp failing.
     let (code, fam) = sb
@@ -1130,6 +1186,10 @@ async fn group_descriptions_and_settings_both_ways() {
     refused(code, &e, "not_group_admin");
     let (code, e) = d
         .call("PATCH", &theirs, Some(json!({"restrict": true})))
+        .await;
+    refused(code, &e, "not_group_admin");
+    let (code, e) = d
+        .call("POST", &format!("{theirs}/invite/revoke"), None)
         .await;
     refused(code, &e, "not_group_admin");
     // A change we may make, asked with one we may not, is not made either.

@@ -350,7 +350,7 @@ export class Client extends EventEmitter {
     demoteChannelAdmin(channelId: string, userId: string): Promise<boolean>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     acceptGroupV4Invite(inviteV4: any): Promise<{ status: number }>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** What an invite shows before joining: id, subject, desc, owner, size, participants */
     getInviteInfo(inviteCode: string): Promise<object>;
     /** Archives the chat (on the phone too); true */
     archiveChat(chatId: string): Promise<boolean>;
@@ -685,8 +685,8 @@ export interface GroupChat extends Chat {
     approveGroupMembershipRequests: (options: any) => Promise<Array<any>>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     rejectGroupMembershipRequests: (options: any) => Promise<Array<any>>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
-    revokeInvite: () => Promise<void>;
+    /** Admins only: resolves to the new invite code; the old link stops working */
+    revokeInvite: () => Promise<string>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     setPicture: (media: MessageMedia) => Promise<boolean>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */

@@ -651,6 +651,11 @@ class GroupChat extends Chat {
     return (await this.client._api('GET', `${this._path()}/invite`)).code;
   }
 
+  // Admins only: the new code; the old link stops working.
+  async revokeInvite() {
+    return (await this.client._api('POST', `${this._path()}/invite/revoke`)).code;
+  }
+
   async leave() {
     await this.client._api('POST', `${this._path()}/leave`);
   }
@@ -1390,6 +1395,18 @@ class Client extends EventEmitter {
   }
 
   // Chats from the page; groups as GroupChats (one more call for all of them).
+  // What an invite shows before joining, in WhatsApp's words (as
+  // whatsapp-web.js hands on WhatsApp Web's answer).
+  async getInviteInfo(inviteCode) {
+    const code = String(inviteCode).replace(/^https?:\/\//, '').replace('chat.whatsapp.com/', '').replace('invite/', '');
+    const g = await this._api('GET', `/invites/${encodeURIComponent(code)}`);
+    return {
+      id: widObj(g.id), subject: g.subject || undefined, creation: g.created || undefined, owner: g.owner ? widObj(g.owner) : undefined,
+      desc: g.description || undefined, size: g.size, announce: !!g.announce, restrict: !!g.restrict,
+      participants: (g.participants || []).map((p) => ({ id: widObj(p.id), isAdmin: !!p.admin, isSuperAdmin: !!p.super_admin })),
+    };
+  }
+
   // Archive, pin and mute, as whatsapp-web.js answers them; WhatsApp
   // keeps them on the phone and every device.
   _chatState(chatId, change) {
@@ -1562,7 +1579,7 @@ class Client extends EventEmitter {
 
 // whatsapp-web.js members this client does not offer: calling one says so.
 unsupported(Client, 'Client', ['acceptChannelAdminInvite', 'revokeChannelAdminInvite', 'demoteChannelAdmin',
-  'acceptGroupV4Invite', 'getInviteInfo', 'createChannel', 'deleteChannel',
+  'acceptGroupV4Invite', 'createChannel', 'deleteChannel',
   'subscribeToChannel', 'unsubscribeFromChannel', 'searchChannels', 'getBlockedContacts', 'getChannelByInviteCode',
   'getChannels', 'getPinnedMessages', 'getCountryCode', 'getFormattedNumber', 'getLabels', 'getBroadcasts',
   'getBroadcastById', 'revokeStatusMessage', 'addOrRemoveLabels', 'getLabelById', 'getChatLabels', 'getChatsByLabelId',
@@ -1580,7 +1597,7 @@ unsupported(Chat, 'Chat', ['clearMessages', 'delete',
   'getCustomerNote']);
 unsupported(GroupChat, 'GroupChat', [
   'setAddMembersAdminsOnly', 'getGroupMembershipRequests',
-  'approveGroupMembershipRequests', 'rejectGroupMembershipRequests', 'revokeInvite', 'setPicture', 'deletePicture']);
+  'approveGroupMembershipRequests', 'rejectGroupMembershipRequests', 'setPicture', 'deletePicture']);
 unsupported(Contact, 'Contact', ['getCountryCode', 'getFormattedNumber', 'getBroadcast']);
 
 module.exports = {

@@ -42,6 +42,21 @@ fn group_id(id: &Wid) -> Result<(), CoreError> {
     }
 }
 
+/// The code of an invite code or a chat.whatsapp.com link.
+fn invite_code(invite: &str) -> Result<&str, CoreError> {
+    let code = invite
+        .trim()
+        .trim_start_matches(INVITE_PREFIX)
+        .trim_end_matches('/');
+    if code.is_empty() || !code.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(CoreError::invalid(
+            "invite",
+            "must be an invite code or a chat.whatsapp.com link",
+        ));
+    }
+    Ok(code)
+}
+
 fn page(e: CallError) -> CoreError {
     match e {
         // bridge.js names what wa-js refuses to a member who is no admin.
@@ -168,19 +183,36 @@ impl Core {
         bridge.invite_code(id).await.map_err(page)
     }
 
+    /// A new invite code (admins only): the old link stops working.
+    pub async fn revoke_group_invite(
+        &self,
+        session: &SessionId,
+        id: &Wid,
+    ) -> Result<String, CoreError> {
+        self.may(session, Scope::Send)?;
+        group_id(id)?;
+        let bridge = self.manager.bridge(session).await?;
+        let code = bridge.revoke_invite(id).await.map_err(page)?;
+        tracing::info!(session = %session, group = %id, "group invite reset");
+        Ok(code)
+    }
+
+    /// The group an invite code or link opens, as it shows before joining.
+    pub async fn invite_info(
+        &self,
+        session: &SessionId,
+        invite: &str,
+    ) -> Result<GroupInfo, CoreError> {
+        self.may(session, Scope::Read)?;
+        let code = invite_code(invite)?;
+        let bridge = self.manager.bridge(session).await?;
+        bridge.invite_info(code).await.map_err(page)
+    }
+
     /// Joins by an invite code or link; answers the group's id.
     pub async fn join_group(&self, session: &SessionId, invite: &str) -> Result<Wid, CoreError> {
         self.may(session, Scope::Send)?;
-        let code = invite
-            .trim()
-            .trim_start_matches(INVITE_PREFIX)
-            .trim_end_matches('/');
-        if code.is_empty() || !code.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(CoreError::invalid(
-                "invite",
-                "must be an invite code or a chat.whatsapp.com link",
-            ));
-        }
+        let code = invite_code(invite)?;
         let bridge = self.manager.bridge(session).await?;
         let gid = bridge.join_group(code).await.map_err(page)?;
         Wid::parse(&gid).map_err(CoreError::Internal)

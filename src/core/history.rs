@@ -213,7 +213,6 @@ impl Core {
         chat: &Wid,
         change: &crate::session::ChatChange,
     ) -> Result<ChatInfo, CoreError> {
-        use crate::session::CallError;
         self.may(session, Scope::Send)?;
         if change.archive.is_none() && change.pin.is_none() && change.mute_until.is_none() {
             return Err(CoreError::invalid(
@@ -236,14 +235,18 @@ impl Core {
             .set_chat_state(chat, change)
             .await
             .map_err(|e| match e {
-                CallError::Page(m) if m.starts_with("CHAT_NOT_FOUND: ") => CoreError::NotFound {
-                    code: "chat_not_found",
-                    message: format!("this account has no chat '{chat}'"),
-                },
-                CallError::Page(m) if m.starts_with("PIN_LIMIT: ") => CoreError::Conflict {
-                    code: "pin_limit_reached",
-                    message: m.trim_start_matches("PIN_LIMIT: ").to_string(),
-                },
+                crate::session::CallError::Page(m) if m.starts_with("CHAT_NOT_FOUND: ") => {
+                    CoreError::NotFound {
+                        code: "chat_not_found",
+                        message: format!("this account has no chat '{chat}'"),
+                    }
+                }
+                crate::session::CallError::Page(m) if m.starts_with("PIN_LIMIT: ") => {
+                    CoreError::Conflict {
+                        code: "pin_limit_reached",
+                        message: m.trim_start_matches("PIN_LIMIT: ").to_string(),
+                    }
+                }
                 e => CoreError::from(crate::session::CallFailure::from(e)),
             })
     }

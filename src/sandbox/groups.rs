@@ -253,6 +253,28 @@ impl World {
         Ok(g.invite.clone())
     }
 
+    /// A new invite code (admins only): the old link stops working.
+    pub fn revoke_invite(&mut self, gid: &str, by: &str) -> Result<String, String> {
+        let g = self.p.groups.get_mut(gid).ok_or("no such group")?;
+        if !g.admins.iter().any(|a| a == by) {
+            return Err("only group admins can reset the invite link".into());
+        }
+        g.invite = random_hex(22);
+        self.dirty = true;
+        Ok(g.invite.clone())
+    }
+
+    /// The group an invite code (or link) opens, as it shows before joining.
+    pub fn invite_info(&self, code: &str) -> Result<Value, String> {
+        let code = code.rsplit('/').next().unwrap_or(code);
+        self.p
+            .groups
+            .values()
+            .find(|g| g.invite == code)
+            .map(Group::view)
+            .ok_or_else(|| "the invite link is not valid".into())
+    }
+
     /// `phone` joins by an invite code (or link).
     pub fn join_group(&mut self, code: &str, phone: &str) -> Result<String, String> {
         let code = code.rsplit('/').next().unwrap_or(code);
@@ -430,6 +452,8 @@ impl World {
             }
             "group_admins" => self.change_admins(gid, me, &phones("promote"), &phones("demote")),
             "group_invite" => self.invite_code(gid, me).map(Value::from),
+            "group_invite_revoke" => self.revoke_invite(gid, me).map(Value::from),
+            "group_invite_info" => self.invite_info(v["code"].as_str().unwrap_or("")),
             "group_join" => self
                 .join_group(v["code"].as_str().unwrap_or(""), me)
                 .map(Value::from),

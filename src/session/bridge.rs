@@ -425,6 +425,16 @@ impl Bridge {
         self.call("inviteCode", &[json!(id)]).await
     }
 
+    /// A new invite code for the group; the old one stops working.
+    pub async fn revoke_invite(&self, id: &Wid) -> Result<String, CallError> {
+        self.call("revokeInvite", &[json!(id)]).await
+    }
+
+    /// The group an invite code opens, as it shows before joining.
+    pub async fn invite_info(&self, code: &str) -> Result<GroupInfo, CallError> {
+        self.call("inviteInfo", &[json!(code)]).await
+    }
+
     /// Joins by invite code; returns the group's id.
     pub async fn join_group(&self, code: &str) -> Result<String, CallError> {
         self.call("joinGroup", &[json!(code)]).await

@@ -259,8 +259,14 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop):
     assert (at_wa["desc"], at_wa["announce"], at_wa["restrict"]) == ("Bread at 7", True, True), at_wa
     code, body = ok("/shop1/setGroupToAdminsOnly", [gid])
     assert (body["success"], body["error"]["name"]) == (False, "INVALID_ARGS"), body
+    first = call("/shop1/getGroupInviteLink", [gid])
+    assert call("/shop1/revokeGroupInviteLink", [gid]) is True
     link = call("/shop1/getGroupInviteLink", [gid])
-    assert link.startswith("https://chat.whatsapp.com/")
+    assert link.startswith("https://chat.whatsapp.com/") and link != first
+    info = call("/shop1/inviteInfo", [link])
+    assert (info["id"]["_serialized"], info["subject"], info["size"]) == (gid, "Bakers & co", 2), info
+    code, body = ok("/shop1/inviteInfo", [first])
+    assert body["success"] is False, body
     call("/shop1/sendText", [gid, "welcome"])
     groups = eventually("the group among the chats", lambda: [g for g in call("/shop1/getAllGroups") if g["id"] == gid])
     meta = groups[0]["groupMetadata"]

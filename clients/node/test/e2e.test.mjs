@@ -303,6 +303,13 @@ test('group events and GroupChat as whatsapp-web.js shows them; mentions reach W
   await spamMsg.delete(true);
   await eventually('deleted at WhatsApp', async () => (await all(me)).find((m) => m.id === spam && m.revoked));
   assert.equal(await now.getInviteCode(), g.invite);
+  // A new link: the old one opens nothing; the new one shows the group.
+  const fresh = await now.revokeInvite();
+  assert.notEqual(fresh, g.invite);
+  assert.equal(await now.getInviteCode(), fresh);
+  const info = await c.getInviteInfo(`https://chat.whatsapp.com/${fresh}`);
+  assert.deepEqual([info.id._serialized, info.subject, info.desc, info.size], [g.id, 'Team 2', 'Rota inside', 2]);
+  await assert.rejects(() => c.getInviteInfo(g.invite), (e) => e.code === 'invite_not_found');
   const hello = await join.reply('hello group');
   assert.equal(hello.id.remote, g.id);
   const bo = await c.getContactById('15553330000@c.us');

@@ -706,6 +706,35 @@ pub async fn group_invite(
     ))
 }
 
+#[utoipa::path(post, path = "/api/sessions/{id}/groups/{gid}/invite/revoke", tag = "groups", summary = "Reset the group's invite link (admins only): the old one stops working",
+    params(("id" = String, Path, description = "The session id"), ("gid" = String, Path, description = "The group id")),
+    responses((status = 200, description = "{code, link}: the new ones", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, or no such thing in it", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this, or we are no admin (not_group_admin)", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body or its media is too large", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn revoke_group_invite(
+    Caller(core): Caller<Core>,
+    Path((id, gid)): Path<(String, String)>,
+) -> Answer {
+    let code = core
+        .revoke_group_invite(&cv::session_id(&id)?, &group_wid(&gid)?)
+        .await?;
+    Ok(Json(
+        json!({"code": code, "link": format!("{}{code}", crate::core::INVITE_PREFIX)}),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/sessions/{id}/invites/{code}", tag = "groups", summary = "The group an invite code opens, before joining it",
+    params(("id" = String, Path, description = "The session id"), ("code" = String, Path, description = "The invite code (the last part of a chat.whatsapp.com link)")),
+    responses((status = 200, description = "The Group, as the invite shows it (with its size)", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, or the invite is not valid (invite_not_found)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body or its media is too large", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn invite_info(
+    Caller(core): Caller<Core>,
+    Path((id, code)): Path<(String, String)>,
+) -> Answer {
+    let g = core.invite_info(&cv::session_id(&id)?, &code).await?;
+    let size = g.participants.len();
+    let mut v = json!(g);
+    v["size"] = json!(size);
+    Ok(Json(v))
+}
+
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JoinIn {

@@ -57,6 +57,8 @@ use handlers as h;
     h::group,
     h::group_participants,
     h::group_invite,
+    h::revoke_group_invite,
+    h::invite_info,
     h::join_group,
     h::group_subject,
     h::edit_group,
@@ -157,6 +159,11 @@ pub fn routes(core: Core, keys: Keys, media_body: DefaultBodyLimit) -> Router {
             "/api/sessions/{id}/groups/{gid}/invite",
             get(h::group_invite),
         )
+        .route(
+            "/api/sessions/{id}/groups/{gid}/invite/revoke",
+            post(h::revoke_group_invite),
+        )
+        .route("/api/sessions/{id}/invites/{code}", get(h::invite_info))
         .route(
             "/api/sessions/{id}/groups/{gid}/subject",
             put(h::group_subject),

@@ -99,6 +99,8 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ("demoteParticipant", &["groupId", "participantId"]),
     ("getGroupInviteLink", &["chatId"]),
     ("joinGroupViaLink", &["link", "returnChatObj"]),
+    ("revokeGroupInviteLink", &["chatId"]),
+    ("inviteInfo", &["link"]),
     ("setGroupTitle", &["groupId", "title"]),
     ("setGroupDescription", &["groupId", "description"]),
     ("setGroupToAdminsOnly", &["groupId", "onlyAdmins"]),
@@ -211,6 +213,9 @@ pub enum Call {
         change: Membership,
     },
     InviteLink(Wid),
+    RevokeInvite(Wid),
+    /// The group an invite opens (a link or a code, or a message holding one).
+    InviteInfo(String),
     JoinGroup {
         link: String,
         chat: bool,
@@ -759,6 +764,8 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
             }
         }
         "getGroupInviteLink" => Call::InviteLink(a.wid("chatId")?),
+        "revokeGroupInviteLink" => Call::RevokeInvite(a.wid("chatId")?),
+        "inviteInfo" => Call::InviteInfo(invite_code(&a.required("link")?)),
         "joinGroupViaLink" => Call::JoinGroup {
             link: invite_code(&a.required("link")?),
             chat: a.flag("returnChatObj"),

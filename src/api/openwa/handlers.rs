@@ -339,6 +339,18 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             "{INVITE_PREFIX}{}",
             core.group_invite(id, &group).await?
         )),
+        Call::RevokeInvite(chat) if !chat.as_str().ends_with("@g.us") => json!(false),
+        Call::RevokeInvite(group) => core
+            .revoke_group_invite(id, &group)
+            .await
+            .map(|_| json!(true))?,
+        // The group as the invite shows it (open-wa hands on WhatsApp's).
+        Call::InviteInfo(code) => {
+            let g = core.invite_info(id, &code).await?;
+            let mut v = cv::group_metadata(&g);
+            v["size"] = json!(g.participants.len());
+            v
+        }
         Call::JoinGroup { link, chat } => {
             let gid = core.join_group(id, &link).await?;
             // Joined: a chat that cannot be read (a key that may only

@@ -988,6 +988,21 @@
         requireAuth();
         return call('group_invite', { gid: wid(groupId)._serialized });
       },
+      async revokeInviteCode(groupId) {
+        requireAuth();
+        return asAdmin('group_you_are_not_admin', 'You are not admin in', groupId, () => call('group_invite_revoke', { gid: wid(groupId)._serialized }));
+      },
+      // As wa-js: the group as the invite shows it, ids as strings.
+      async getGroupInfoFromInviteCode(inviteCode) {
+        requireAuth();
+        const code = String(inviteCode).replace('https://', '').replace('http://', '').replace('chat.whatsapp.com/', '').replace('invite/', '');
+        const g = await call('group_invite_info', { code }).catch(() => null);
+        if (!g) throw wppError('invalid_invite_code', 'Invalid Invite Code');
+        return {
+          id: g.id, subject: g.subject, owner: g.owner + '@c.us', creation: g.creation, desc: g.desc || '', announce: !!g.announce,
+          restrict: !!g.restrict, size: g.participants.length, participants: g.participants.map((p) => ({ id: p.id, isAdmin: p.isAdmin, isSuperAdmin: p.isSuperAdmin })),
+        };
+      },
       async join(inviteCode) {
         requireAuth();
         const id = await call('group_join', { code: String(inviteCode) });
