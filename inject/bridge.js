@@ -139,6 +139,8 @@
     };
   }
 
+  // WhatsApp pins this many chats at most.
+  const MAX_PINNED = 3;
   // wa-js mutes until a time to come; "always" is a time no one will see.
   const ALWAYS = 4102444800; // 2100-01-01
   // Until when a chat is muted: 0 not, -1 always.
@@ -429,12 +431,14 @@
   let forwardSeen = null;
   const handedOut = [];
   function forwardOne(to, id, kind, waitMs) {
+    // A forward of someone else's message is marked forwarded; of ours, not.
+    const theirs = id.startsWith('false_');
     const run = forwarding.then(async () => {
       const chat = await WPP.chat.find(to);
       const target = widStr(chat && chat.id) || to;
       const seen = new Promise((resolve) => {
         forwardSeen = (msg) => {
-          if (!msg.from_me || msg.chat !== target || (kind && msg.type !== kind) || handedOut.includes(msg.id)) return;
+          if (!msg.from_me || msg.chat !== target || (kind && msg.type !== kind) || (theirs && !msg.forwarded) || handedOut.includes(msg.id)) return;
           resolve(msg);
         };
       });
@@ -462,7 +466,7 @@
   const NEEDS = [
     'blocklist.blockContact', 'blocklist.isBlocked', 'blocklist.unblockContact',
     'chat.archive', 'chat.deleteMessage', 'chat.downloadMedia', 'chat.editMessage', 'chat.find', 'chat.forwardMessages',
-    'chat.generateMessageID', 'chat.getMessages', 'chat.list',
+    'chat.generateMessageID', 'chat.get', 'chat.getMessages', 'chat.list',
     'chat.markIsComposing', 'chat.markIsPaused', 'chat.markIsRead', 'chat.markIsRecording', 'chat.mute', 'chat.pin',
     'chat.sendCreatePollMessage', 'chat.sendFileMessage', 'chat.sendLocationMessage',
     'chat.sendReactionToMessage', 'chat.sendTextMessage', 'chat.sendVCardContactMessage', 'chat.unmute', 'conn',
@@ -567,8 +571,14 @@
       await WPP.chat.editMessage(id, text);
       return true;
     },
-    // Delete for everyone (only the author's own messages).
+    // Delete for everyone: our own messages, and in a group we run anyone's.
+    // wa-js deletes what it may not delete for everyone for this device
+    // only, without a word: asked first, as wa-js decides (NOT_ADMIN maps
+    // to 409 not_own_message).
     async revoke(chat, id) {
+      if (!id.startsWith('true_') && !(chat.endsWith('@g.us') && (await WPP.group.iAmAdmin(chat)))) {
+        throw new Error('NOT_ADMIN: only this account\'s own messages, or anyone\'s in a group it runs, can be deleted for everyone');
+      }
       const r = await WPP.chat.deleteMessage(chat, id, false, true);
       const one = Array.isArray(r) ? r[0] : r;
       if (one && one.isRevoked === false) throw new Error('WhatsApp did not delete the message for everyone');
@@ -644,6 +654,10 @@
       await myGroup(id);
       return String(await WPP.group.getInviteCode(id));
     },
+    async iAmAdmin(id) {
+      await myGroup(id);
+      return !!(await WPP.group.iAmAdmin(id));
+    },
     // A new invite code; the old link stops working (admins only).
     async revokeInvite(id) {
       await myGroup(id);
@@ -705,20 +719,31 @@
     // alone (wa-js throws for it). The daemon maps the prefixes to 404 and
     // 409.
     async setChatState(id, change) {
-      const find = async () => (await WPP.chat.list()).find((c) => widStr(c.id) === id);
-      const c = await find();
+      const c = WPP.chat.get(id);
       if (!c) throw new Error('CHAT_NOT_FOUND: ' + id);
-      if (change.archive != null && !!c.archive !== change.archive) await WPP.chat.archive(id, change.archive);
-      if (change.pin != null && !!c.pin !== change.pin) await WPP.chat.pin(id, change.pin);
+      // Checked before anything changes: WhatsApp Web may not refuse a
+      // fourth pin itself (whatsapp-web.js counts them too).
+      if (change.pin === true && !c.pin && (await WPP.chat.list()).filter((x) => x.pin).length >= MAX_PINNED) {
+        throw new Error('PIN_LIMIT: WhatsApp pins at most ' + MAX_PINNED + ' chats; unpin one first');
+      }
+      const info = chatInfo(c);
+      if (change.archive != null && !!c.archive !== change.archive) {
+        await WPP.chat.archive(id, change.archive);
+        info.archived = change.archive;
+      }
+      if (change.pin != null && !!c.pin !== change.pin) {
+        await WPP.chat.pin(id, change.pin);
+        info.pinned = change.pin;
+      }
       if (change.muteUntil === 0) {
         if (mutedUntil(c)) await WPP.chat.unmute(id);
+        info.muted_until = null;
       } else if (change.muteUntil != null) {
         await WPP.chat.mute(id, { expiration: change.muteUntil === -1 ? ALWAYS : change.muteUntil });
+        info.muted_until = change.muteUntil;
       }
-      const after = (await find()) || c;
-      // WhatsApp Web pins no more than three chats, and says so on screen only.
-      if (change.pin === true && !after.pin) throw new Error('PIN_LIMIT: WhatsApp pins at most 3 chats; unpin one first');
-      return chatInfo(after);
+      // As asked, once WhatsApp Web took it: its model may catch up later.
+      return info;
     },
     // A chat's messages before message `before` (the newest, without it),
     // at most `count`, oldest first: its history as WhatsApp Web holds

@@ -1440,12 +1440,14 @@ async fn chats_are_archived_pinned_and_muted_as_on_the_phone() {
         let (code, c) = patch(chat_of(p), json!({"pinned": true})).await;
         assert_eq!((code, c["pinned"].clone()), (200, json!(true)), "{c}");
     }
-    let (code, e) = patch(chat_of(CONTACT), json!({"pinned": true})).await;
+    // Refused as a whole: the archive asked with it is not made either.
+    let (code, e) = patch(chat_of(CONTACT), json!({"pinned": true, "archived": false})).await;
     assert_eq!(
         (code, e["error"]["code"].as_str()),
         (409, Some("pin_limit_reached")),
         "{e}"
     );
+    assert_eq!(at_phone().await[chat_of(CONTACT)]["archived"], true);
     let phone = at_phone().await;
     let pinned: Vec<&String> = phone
         .as_object()
@@ -1568,6 +1570,14 @@ async fn admins_delete_anyones_messages_in_their_groups() {
     assert_eq!(code, 201, "{v}");
     let spam = v["ids"][ACCOUNT].as_str().unwrap().to_string();
     event(&r, "message", |p| p["id"] == spam.as_str()).await;
+    // A member who is no admin may not delete it for everyone.
+    let (code, v) = sb
+        .post(
+            &format!("/_sandbox/messages/{spam}/revoke"),
+            json!({"by": OTHER}),
+        )
+        .await;
+    assert_eq!(code, 403, "{v}");
     let (code, v) = delete(spam.clone()).await;
     assert_eq!(code, 200, "{v}");
     assert_eq!(

@@ -443,14 +443,13 @@ class Chat {
     this.muteExpiration = c.muted_until || 0;
   }
 
+  // Resolve as whatsapp-web.js's do: true, then false.
   async archive() {
-    await this.client.archiveChat(this.id._serialized);
-    this.archived = true;
+    return (this.archived = await this.client.archiveChat(this.id._serialized));
   }
 
   async unarchive() {
-    await this.client.unarchiveChat(this.id._serialized);
-    this.archived = false;
+    return (this.archived = await this.client.unarchiveChat(this.id._serialized));
   }
 
   async pin() {

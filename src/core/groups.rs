@@ -266,7 +266,7 @@ impl Core {
         }
         let bridge = self.manager.bridge(session).await?;
         let before = bridge.group(id).await.map_err(page)?;
-        let admin = self.runs(session, &before).await?;
+        let admin = bridge.i_am_admin(id).await.map_err(page)?;
         let info = subject.is_some() || description.is_some();
         if !admin && (settings || (info && before.restrict)) {
             return Err(CoreError::Conflict {
@@ -307,37 +307,6 @@ impl Core {
         g.announce = e.announce.unwrap_or(g.announce);
         g.restrict = e.restrict.unwrap_or(g.restrict);
         Ok(g)
-    }
-
-    /// Whether this account is one of the group's admins.
-    pub(super) async fn runs(&self, session: &SessionId, g: &GroupInfo) -> Result<bool, CoreError> {
-        let me = self.manager.get(session).await?.record.me;
-        Ok(me.is_some_and(|me| {
-            g.participants.iter().any(|p| {
-                p.admin && (p.phone.as_deref() == Some(me.phone.as_str()) || p.id == me.id)
-            })
-        }))
-    }
-
-    /// Whether this account runs group `id` (false for a chat that is no
-    /// group, or a group it is not in).
-    pub(super) async fn runs_group(
-        &self,
-        session: &SessionId,
-        id: &str,
-    ) -> Result<bool, CoreError> {
-        let Ok(gid) = Wid::parse(id) else {
-            return Ok(false);
-        };
-        if !gid.is_group() {
-            return Ok(false);
-        }
-        let bridge = self.manager.bridge(session).await?;
-        match bridge.group(&gid).await.map_err(page) {
-            Ok(g) => self.runs(session, &g).await,
-            Err(CoreError::NotFound { .. }) => Ok(false),
-            Err(e) => Err(e),
-        }
     }
 
     pub async fn leave_group(&self, session: &SessionId, id: &Wid) -> Result<(), CoreError> {

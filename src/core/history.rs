@@ -9,6 +9,10 @@ use crate::session::ChatInfo;
 use crate::store::Op;
 use futures::{Stream, StreamExt};
 
+/// bridge.js keeps "muted always" as a mute until 2100-01-01 (wa-js mutes
+/// only until a time to come).
+const MUTE_ALWAYS: i64 = 4_102_444_800;
+
 /// One page of history, newest first; `next` continues it.
 pub struct HistoryPage {
     pub messages: Vec<Message>,
@@ -220,14 +224,15 @@ impl Core {
                 "or 'pinned' or 'muted_until' is required",
             ));
         }
+        // Seconds, not milliseconds: WhatsApp Web's "always" is 2100 at most.
         if let Some(t) = change.mute_until
             && t != 0
             && t != -1
-            && t <= now_ms() / 1000
+            && (t <= now_ms() / 1000 || t >= MUTE_ALWAYS)
         {
             return Err(CoreError::invalid(
                 "muted_until",
-                "must be a time to come (unix s), -1 for always, or 0 to unmute",
+                "must be a time to come before 2100 (unix s), -1 for always, or 0 to unmute",
             ));
         }
         let bridge = self.manager.bridge(session).await?;

@@ -246,15 +246,6 @@ impl Core {
         self.may(session, Scope::Send)?;
         req.validate()?;
         self.manager.get(session).await?;
-        // WhatsApp Web offers no forward of a message deleted for everyone.
-        if let Some(Special::Forward(m)) = &req.special
-            && self.store.message(session, m)?.is_some_and(|m| m.revoked)
-        {
-            return Err(CoreError::Conflict {
-                code: "not_forwardable",
-                message: format!("message '{m}' was deleted for everyone: it cannot be forwarded"),
-            });
-        }
         let fingerprint = idempotency_key.map(|_| req.fingerprint());
         if let (Some(k), Some(fp)) = (idempotency_key, fingerprint.as_deref()) {
             let now = now_ms() / 1000;
@@ -276,6 +267,16 @@ impl Core {
                 }
                 None => {}
             }
+        }
+        // WhatsApp Web offers no forward of a message deleted for everyone
+        // (after the key's replay: an answered forward stays answered).
+        if let Some(Special::Forward(m)) = &req.special
+            && self.store.message(session, m)?.is_some_and(|m| m.revoked)
+        {
+            return Err(CoreError::Conflict {
+                code: "not_forwardable",
+                message: format!("message '{m}' was deleted for everyone: it cannot be forwarded"),
+            });
         }
         // Nothing goes out that could not be recorded.
         self.store.room()?;

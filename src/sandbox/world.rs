@@ -945,7 +945,6 @@ impl World {
         Ok(push)
     }
 
-    /// The author deletes a message for everyone.
     /// Deletes a message for everyone: its author may, within 60 hours, and
     /// so may a group's admin (`admin`: who, for a contact's phone; the
     /// account itself for its device). Every member's copy is deleted.
@@ -957,9 +956,22 @@ impl World {
     ) -> Result<Value, ChangeError> {
         let now = self.now_s();
         let (account, m) = self.find_mut(id).ok_or(ChangeError::NotFound)?;
-        let (peer, from_me, timestamp, key) =
-            (m.peer.clone(), m.from_me, m.timestamp, m.group_key.clone());
-        let by_author = from_me == (who == Actor::Account);
+        let (peer, from_me, timestamp, key, author) = (
+            m.peer.clone(),
+            m.from_me,
+            m.timestamp,
+            m.group_key.clone(),
+            m.author.clone(),
+        );
+        // The account deletes what it wrote; a contact what it wrote: in a
+        // group, the one named `admin` must be its author to delete as such.
+        let by_author = match (who, admin) {
+            (Actor::Account, _) => from_me,
+            (Actor::Contact, None) => !from_me,
+            (Actor::Contact, Some(by)) => {
+                !from_me && (author.as_deref() == Some(by) || (author.is_none() && peer == by))
+            }
+        };
         let acting = match who {
             Actor::Account => Some(account.clone()),
             Actor::Contact => admin.map(String::from),
@@ -991,15 +1003,10 @@ impl World {
             }
         }
         self.dirty = true;
-        let first = pushes
-            .iter()
-            .find(|(a, _)| *a == account)
-            .map(|(_, p)| p.clone())
-            .unwrap_or_default();
         for (acct, push) in pushes {
             self.send_account(&acct, &push);
         }
-        Ok(first)
+        Ok(json!({"t": "revoke", "id": id, "chat": peer, "from_me": from_me, "ts": now}))
     }
 
     pub fn received(&mut self, conn: u64, ids: &[String]) {
@@ -1120,7 +1127,9 @@ impl World {
             .as_deref()
             .and_then(|r| self.p.accounts.get(&phone)?.quote(r));
         // A group message's key, shared by every member's copy.
-        let group_key = group.then(|| msg.id.split('_').nth(2).unwrap_or_default().to_string());
+        let group_key = group
+            .then(|| msg.id.split('_').nth(2).unwrap_or_default().to_string())
+            .filter(|k| !k.is_empty());
         let msg = SbMessage {
             quoted,
             group_key,

@@ -425,6 +425,12 @@ impl Bridge {
         self.call("inviteCode", &[json!(id)]).await
     }
 
+    /// Whether this account is one of the group's admins, as wa-js tells
+    /// (by phone or privacy id alike).
+    pub async fn i_am_admin(&self, id: &Wid) -> Result<bool, CallError> {
+        self.call("iAmAdmin", &[json!(id)]).await
+    }
+
     /// A new invite code for the group; the old one stops working.
     pub async fn revoke_invite(&self, id: &Wid) -> Result<String, CallError> {
         self.call("revokeInvite", &[json!(id)]).await

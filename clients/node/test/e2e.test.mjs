@@ -376,7 +376,7 @@ test('archive, pin and mute, as whatsapp-web.js calls them; three pins at most; 
   });
   assert.deepEqual([chat.archived, chat.pinned, chat.isMuted, chat.muteExpiration], [false, false, false, 0]);
   const atPhone = async () => sb(`/_sandbox/accounts/${me}/chats`);
-  await chat.archive();
+  assert.equal(await chat.archive(), true);
   assert.equal(chat.archived, true);
   assert.equal((await atPhone())[them[0]].archived, true);
   assert.equal(await c.unarchiveChat(them[0]), false);

@@ -610,6 +610,16 @@
   // to the device.
   const chatStates = new Map();
 
+  // A chat as WhatsApp Web's ChatModel shows it: pin is when it was pinned.
+  function chatModel(c) {
+    const st = chatStates.get(c.id._serialized) || {};
+    return {
+      id: c.id, name: c.name, unreadCount: c.unreadCount, t: c.t, isGroup: c.id.server === 'g.us',
+      archive: !!st.archived, pin: st.pinned || 0, muteExpiration: st.mute_until || 0,
+      mute: { expiration: st.mute_until || 0 },
+    };
+  }
+
   // A chat the device has (wa-js's assertGetChat).
   function knownChat(chatId) {
     const id = wid(chatId)._serialized;
@@ -765,6 +775,7 @@
           if (m.__media) Object.assign(fields, { media: m.__media, caption: opts.displayCaptionText ? m.caption || null : null, ptt: m.type === 'ptt' });
           else if (m.type === 'location') fields.location = { lat: m.lat, lng: m.lng, name: (m.loc || '').split('\n')[0] || null, address: (m.loc || '').split('\n')[1] || null };
           else if (m.type === 'vcard' || m.type === 'multi_vcard') fields.vcards = m.vcardList ? m.vcardList.map((v) => v.vcard) : [m.body];
+          else if (m.type === 'poll_creation') fields.poll = { name: m.pollName, options: m.pollOptions.map((o) => o.name), selectable: m.pollSelectableOptionsCount };
           else fields.text = m.body;
           await send(toChatId, fields, { markIsRead: false });
         }
@@ -862,15 +873,11 @@
       async list(options) {
         const all = [...chats.values()].sort((a, b) => b.t - a.t);
         const count = options && options.count;
-        return (count ? all.slice(0, count) : all).map((c) => {
-          const st = chatStates.get(c.id._serialized) || {};
-          // As WhatsApp Web's ChatModel: pin is when it was pinned.
-          return {
-            id: c.id, name: c.name, unreadCount: c.unreadCount, t: c.t, isGroup: c.id.server === 'g.us',
-            archive: !!st.archived, pin: st.pinned || 0, muteExpiration: st.mute_until || 0,
-            mute: { expiration: st.mute_until || 0 },
-          };
-        });
+        return (count ? all.slice(0, count) : all).map(chatModel);
+      },
+      get(chatId) {
+        const c = chats.get(wid(chatId)._serialized);
+        return c ? chatModel(c) : undefined;
       },
       // As wa-js: the chat must be one the device has, and a change to what
       // it already is throws.
@@ -890,7 +897,7 @@
         const on = pin !== false;
         const id = knownChat(chatId);
         if (!!(chatStates.get(id) || {}).pinned === on) throw wppError((on ? 'pin' : 'unpin') + '_error', 'The chat ' + id + ' is already ' + (on ? 'pinned' : 'unpinned'));
-        await call('chat_state', { chat: id, pin: on }).catch(() => null);
+        await call('chat_state', { chat: id, pin: on }).catch((e) => { if (!/pin up to/.test(e.message)) throw e; });
         return { wid: wid(id), pin: on };
       },
       async unpin(chatId) { return WPP.chat.pin(chatId, false); },
