@@ -661,10 +661,14 @@
     // A new invite code; the old link stops working (admins only).
     async revokeInvite(id) {
       await myGroup(id);
-      return String(await asMember(() => WPP.group.revokeInviteCode(id)));
+      // wa-js skips its own check where any member may add people.
+      if (!(await WPP.group.iAmAdmin(id))) throw new Error('ONLY_ADMINS: only group admins can reset the invite link of ' + id);
+      return String(await WPP.group.revokeInviteCode(id));
     },
     // What an invite shows before joining: the group, its people.
     async inviteInfo(code) {
+      // wa-js reads any failure of the query as an invalid code.
+      if (!canSend()) throw new Error('WhatsApp is not connected');
       let g;
       try {
         g = await WPP.group.getGroupInfoFromInviteCode(code);
@@ -677,6 +681,8 @@
         id: widStr(g.id), subject: g.subject || null, owner: widStr(g.owner) || null,
         created: typeof g.creation === 'number' ? g.creation : null, participants: (g.participants || []).map(participant),
         description: g.desc || null, announce: !!g.announce, restrict: !!g.restrict,
+        // The preview may list only some of them.
+        size: typeof g.size === 'number' ? g.size : (g.participants || []).length,
       };
     },
     async joinGroup(code) {
@@ -745,25 +751,33 @@
       // As asked, once WhatsApp Web took it: its model may catch up later.
       return info;
     },
-    // A chat's messages before message `before` (the newest, without it),
-    // at most `count`, oldest first: its history as WhatsApp Web holds
-    // it, older than the link too.
+    // A chat's messages before message `before` (the newest, without it):
+    // `count` of them that are messages (notices and the like left out),
+    // oldest first, and whether WhatsApp Web may hold older ones still
+    // (`more`); `missing` when it has no such chat or message now. Its
+    // history as WhatsApp Web holds it, older than the link too.
     async history(chat, before, count) {
-      const opts = before ? { count, id: before, direction: 'before' } : { count };
-      let msgs;
-      try {
-        msgs = await WPP.chat.getMessages(chat, opts);
-      } catch (e) {
-        // A chat WhatsApp Web does not have, or a message it lost: nothing.
-        if (e && (e.code === 'chat_not_found' || e.code === 'msg_not_found')) return [];
-        throw e;
-      }
       const out = [];
-      for (const m of msgs) {
-        const msg = normalize(m);
-        if (msg) out.push(await withPhone(msg));
+      let anchor = before || null;
+      let more = true;
+      for (let round = 0; round < 5 && more && out.length < count; round++) {
+        const want = count - out.length;
+        let msgs;
+        try {
+          msgs = await WPP.chat.getMessages(chat, anchor ? { count: want, id: anchor, direction: 'before' } : { count: want });
+        } catch (e) {
+          if (e && (e.code === 'chat_not_found' || e.code === 'msg_not_found')) return { msgs: [], more: false, missing: true };
+          throw e;
+        }
+        more = msgs.length >= want;
+        if (!msgs.length) break;
+        anchor = widStr(msgs[0].id);
+        // Arrived in the last minute: news, whose event may be on its way.
+        const batch = msgs.map(normalize).filter((m) => m && !arrived.has(m.id));
+        out.unshift(...batch);
       }
-      return out;
+      // Privacy ids' phones looked up side by side, each bounded.
+      return { msgs: await Promise.all(out.map(withPhone)), more, missing: false };
     },
     // Messages newer than `since` (unix s) in every chat, oldest first, for
     // catching up after a reconnect: as they are now (their ack, their

@@ -1110,6 +1110,15 @@ async fn group_descriptions_and_settings_both_ways() {
         sb.get(&format!("/_sandbox/groups/{gid}")).await.1["invite"],
         new_code.as_str()
     );
+    // A fourth member: WhatsApp's preview lists some people, and says how many.
+    let (code, v) = d
+        .call(
+            "POST",
+            &format!("{ours}/participants"),
+            Some(json!({"add": ["15557770099"]})),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
     let (code, e) = d
         .call(
             "GET",
@@ -1141,8 +1150,12 @@ async fn group_descriptions_and_settings_both_ways() {
             Some(gid.as_str()),
             Some("Notices"),
             Some("Opening hours: 9 to 5"),
-            Some(3)
+            Some(4)
         )
+    );
+    assert!(
+        info["participants"].as_array().unwrap().len() <= 3,
+        "{info}"
     );
     let (code, e) = d
         .call("GET", "/api/sessions/shop/invites/not-a-code!", None)
@@ -1292,6 +1305,7 @@ async fn history_from_before_the_link_is_loaded_as_it_is_read() {
         json!({"text": "first"}),
         json!({"media": {"data": PNG_1PX, "mimetype": "image/png"}, "caption": "the menu"}),
         json!({"text": "third"}),
+        json!({"text": "fourth"}),
     ]
     .into_iter()
     .enumerate()
@@ -1312,15 +1326,26 @@ async fn history_from_before_the_link_is_loaded_as_it_is_read() {
     assert_eq!(code, 201, "{v}");
     d.link(&sb, "branch", ACCOUNT).await;
     let chat = format!("{CONTACT}%40c.us");
-    // Newest first, two at a time, as the store pages.
-    let (code, p1) = d
-        .call(
-            "GET",
-            &format!("/api/sessions/branch/messages?chat={chat}&limit=2"),
-            None,
-        )
-        .await;
-    assert_eq!(code, 200, "{p1}");
+    // Newest first, two at a time, as the store pages; once the new
+    // session has caught up (until then its store's answer is all).
+    let p1 = eventually(T, "the history loaded", || async {
+        // The page lets go of what it holds in memory: what it loads then
+        // comes from WhatsApp Web's history, as scrolling up does.
+        let (code, _) = d
+            .call("POST", "/branch/cutMsgCache", Some(json!({"args": []})))
+            .await;
+        assert_eq!(code, 200);
+        let (code, p1) = d
+            .call(
+                "GET",
+                &format!("/api/sessions/branch/messages?chat={chat}&limit=2"),
+                None,
+            )
+            .await;
+        assert_eq!(code, 200, "{p1}");
+        (p1["messages"].as_array()?.len() == 2).then_some(p1)
+    })
+    .await;
     let ids = |p: &Value| -> Vec<String> {
         p["messages"]
             .as_array()
@@ -1329,20 +1354,37 @@ async fn history_from_before_the_link_is_loaded_as_it_is_read() {
             .map(|m| m["id"].as_str().unwrap().to_string())
             .collect()
     };
-    assert_eq!(ids(&p1), vec![old[2].clone(), old[1].clone()], "{p1}");
-    let next = p1["next"].as_str().expect("a next page").to_string();
-    let (code, p2) = d
-        .call(
-            "GET",
-            &format!("/api/sessions/branch/messages?chat={chat}&limit=2&before={next}"),
-            None,
-        )
-        .await;
-    assert_eq!(code, 200, "{p2}");
-    assert_eq!(ids(&p2), vec![old[0].clone()], "{p2}");
-    assert!(p2["next"].is_null(), "the start of the chat: {p2}");
+    assert_eq!(ids(&p1), vec![old[3].clone(), old[2].clone()], "{p1}");
+    // One at a time from there: a full page whose next WhatsApp Web still
+    // holds says so.
+    let page = |before: String| {
+        let d = &d;
+        let chat = chat.clone();
+        async move {
+            let (code, p) = d
+                .call(
+                    "GET",
+                    &format!("/api/sessions/branch/messages?chat={chat}&limit=1&before={before}"),
+                    None,
+                )
+                .await;
+            assert_eq!(code, 200, "{p}");
+            p
+        }
+    };
+    let p2 = page(p1["next"].as_str().expect("a next page").to_string()).await;
+    assert_eq!(ids(&p2), vec![old[1].clone()], "{p2}");
+    let p3 = page(
+        p2["next"]
+            .as_str()
+            .expect("a next page after a full one")
+            .to_string(),
+    )
+    .await;
+    assert_eq!(ids(&p3), vec![old[0].clone()], "{p3}");
+    assert!(p3["next"].is_null(), "the start of the chat: {p3}");
     // As they were: who wrote them, when, the media (fetched when asked for).
-    let m = &p1["messages"][1];
+    let m = &p2["messages"][0];
     assert_eq!(
         (
             m["type"].as_str(),
@@ -1382,7 +1424,12 @@ async fn history_from_before_the_link_is_loaded_as_it_is_read() {
         .await;
     assert_eq!(
         ids(&again),
-        vec![old[2].clone(), old[1].clone(), old[0].clone()]
+        vec![
+            old[3].clone(),
+            old[2].clone(),
+            old[1].clone(),
+            old[0].clone()
+        ]
     );
 }
 

@@ -1393,7 +1393,6 @@ class Client extends EventEmitter {
     return (await this._profile(contactId)).picture_url || undefined;
   }
 
-  // Chats from the page; groups as GroupChats (one more call for all of them).
   // What an invite shows before joining, in WhatsApp's words (as
   // whatsapp-web.js hands on WhatsApp Web's answer).
   async getInviteInfo(inviteCode) {
@@ -1448,6 +1447,7 @@ class Client extends EventEmitter {
     return { isMuted: c.muted_until != null, muteExpiration: c.muted_until || 0 };
   }
 
+  // Chats from the page; groups as GroupChats (one more call for all of them).
   async getChats() {
     const list = await this._api('GET', '/chats');
     const groups = list.some((c) => String(c.id).endsWith('@g.us')) ? await this._api('GET', '/groups') : [];

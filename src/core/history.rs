@@ -13,6 +13,9 @@ use futures::{Stream, StreamExt};
 /// only until a time to come).
 const MUTE_ALWAYS: i64 = 4_102_444_800;
 
+/// How long "the page has nothing older in this chat" is taken as so.
+const HISTORY_END_KEPT: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// One page of history, newest first; `next` continues it.
 pub struct HistoryPage {
     pub messages: Vec<Message>,
@@ -52,12 +55,12 @@ impl Core {
         let (mut messages, mut next) = read()?;
         // The end of what the store has of a chat: older messages, from
         // before the link too, are loaded from WhatsApp Web as it holds them.
+        // A full last page too: one more than the page needs tells
+        // whether there is a next.
         if let Some(chat) = chat
             && next.is_none()
-            && messages.len() < limit
-            // One more than the page needs tells whether there is a next.
             && self
-                .load_history(session, chat, limit - messages.len() + 1)
+                .load_history(session, chat, limit + 1 - messages.len())
                 .await
         {
             (messages, next) = read()?;
@@ -69,48 +72,73 @@ impl Core {
     /// stored, from the page; no events (they are history, not news). True
     /// if it stored any. A page that cannot be asked now, or has nothing
     /// older, leaves the history as it is: the store's is what there is.
+    ///
+    /// Only what is no one's news is taken: messages written before the
+    /// session's `stored_before` (none while a catch-up waits: what it finds
+    /// comes with its events), and none that arrived in the last minute
+    /// (bridge.js leaves those out: their events may be on their way).
     async fn load_history(&self, session: &SessionId, chat: &Wid, want: usize) -> bool {
+        let stored_before = match self.manager.get(session).await {
+            Ok(v) => v.live.and_then(|l| l.stored_before),
+            Err(_) => None,
+        };
+        let Some(stored_before) = stored_before else {
+            return false;
+        };
         let oldest = match self.store.oldest_in_chat(session, chat.as_str()) {
             Ok(m) => m.map(|m| m.id),
             Err(_) => return false,
         };
         let key = (session.clone(), chat.as_str().to_string());
-        if self
-            .history_ends
-            .lock()
-            .map(|e| e.get(&key) == Some(&oldest))
-            .unwrap_or(false)
-        {
+        let noted = self.history_ends.lock().is_ok_and(|e| {
+            e.get(&key)
+                .is_some_and(|(o, at)| *o == oldest && at.elapsed() < HISTORY_END_KEPT)
+        });
+        if noted {
             return false;
         }
         let Ok(bridge) = self.manager.bridge(session).await else {
             return false;
         };
-        let raw = match bridge.history(chat, oldest.as_deref(), want.min(500)).await {
-            Ok(raw) => raw,
+        let page = match bridge.history(chat, oldest.as_deref(), want.min(501)).await {
+            Ok(page) => page,
             Err(e) => {
                 tracing::debug!(session = %session, "history not loaded from the page: {e}");
                 return false;
             }
         };
-        let ops: Vec<Op> = raw
+        let unstored: Vec<Message> = page
+            .msgs
             .iter()
             .filter_map(|v| Message::from_bridge(session, v))
             .filter(|m| m.chat == chat.as_str())
             .filter(|m| !self.store.has_message(session, &m.id).unwrap_or(true))
+            .collect();
+        // Nothing older, as WhatsApp Web holds the chat now: noted for a
+        // while, or until the chat's oldest changes (not when the page lacked
+        // the chat: a page still syncing may have it soon).
+        if unstored.is_empty() {
+            if !page.more
+                && !page.missing
+                && let Ok(mut ends) = self.history_ends.lock()
+            {
+                // Bounded: a reader of many chats forgets the oldest notes.
+                if ends.len() >= 10_000 {
+                    ends.clear();
+                }
+                ends.insert(key, (oldest, std::time::Instant::now()));
+            }
+            return false;
+        }
+        let ops: Vec<Op> = unstored
+            .into_iter()
+            .filter(|m| m.timestamp < stored_before)
             .map(|msg| Op::Message {
                 msg,
                 events: vec![],
             })
             .collect();
         if ops.is_empty() {
-            if let Ok(mut ends) = self.history_ends.lock() {
-                // Bounded: a reader of many chats forgets the oldest notes.
-                if ends.len() >= 10_000 {
-                    ends.clear();
-                }
-                ends.insert(key, oldest);
-            }
             return false;
         }
         let n = ops.len();

@@ -56,7 +56,11 @@ pub struct Core {
     history_ends: Arc<std::sync::Mutex<HistoryEnds>>,
 }
 
-type HistoryEnds = std::collections::HashMap<(crate::domain::SessionId, String), Option<String>>;
+/// (session, chat) → (its oldest stored message then, when noted).
+type HistoryEnds = std::collections::HashMap<
+    (crate::domain::SessionId, String),
+    (Option<String>, std::time::Instant),
+>;
 
 impl Core {
     pub fn new(

@@ -186,6 +186,10 @@ pub struct GroupInfo {
     pub created: Option<i64>,
     #[serde(default)]
     pub participants: Vec<Participant>,
+    /// How many people are in it, where a preview lists only some
+    /// (an invite's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<usize>,
     pub description: Option<String>,
     /// Only admins send messages.
     #[serde(default)]
@@ -203,6 +207,19 @@ pub struct Participant {
     pub admin: bool,
     #[serde(default)]
     pub super_admin: bool,
+}
+
+/// A batch of a chat's history, as `history()` answers it.
+#[derive(Debug, Deserialize)]
+pub struct HistoryBatch {
+    /// Oldest first, as bridge.js normalizes messages.
+    pub msgs: Vec<Value>,
+    /// WhatsApp Web may hold older ones still.
+    #[serde(default)]
+    pub more: bool,
+    /// WhatsApp Web has no such chat (or anchor message) now.
+    #[serde(default)]
+    pub missing: bool,
 }
 
 /// A chat as `chats()` lists it.
@@ -377,7 +394,7 @@ impl Bridge {
         chat: &Wid,
         before: Option<&str>,
         count: usize,
-    ) -> Result<Vec<Value>, CallError> {
+    ) -> Result<HistoryBatch, CallError> {
         self.call("history", &[json!(chat), json!(before), json!(count)])
             .await
     }

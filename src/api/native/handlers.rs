@@ -729,7 +729,7 @@ pub async fn invite_info(
     Path((id, code)): Path<(String, String)>,
 ) -> Answer {
     let g = core.invite_info(&cv::session_id(&id)?, &code).await?;
-    let size = g.participants.len();
+    let size = g.size.unwrap_or(g.participants.len());
     let mut v = json!(g);
     v["size"] = json!(size);
     Ok(Json(v))

@@ -348,7 +348,7 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
         Call::InviteInfo(code) => {
             let g = core.invite_info(id, &code).await?;
             let mut v = cv::group_metadata(&g);
-            v["size"] = json!(g.participants.len());
+            v["size"] = json!(g.size.unwrap_or(g.participants.len()));
             v
         }
         Call::JoinGroup { link, chat } => {

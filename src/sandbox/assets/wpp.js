@@ -1007,7 +1007,8 @@
         if (!g) throw wppError('invalid_invite_code', 'Invalid Invite Code');
         return {
           id: g.id, subject: g.subject, owner: g.owner + '@c.us', creation: g.creation, desc: g.desc || '', announce: !!g.announce,
-          restrict: !!g.restrict, size: g.participants.length, participants: g.participants.map((p) => ({ id: p.id, isAdmin: p.isAdmin, isSuperAdmin: p.isSuperAdmin })),
+          // WhatsApp's preview lists a few of the people, and says how many.
+          restrict: !!g.restrict, size: g.participants.length, participants: g.participants.slice(0, 3).map((p) => ({ id: p.id, isAdmin: p.isAdmin, isSuperAdmin: p.isSuperAdmin })),
         };
       },
       async join(inviteCode) {
