@@ -477,7 +477,8 @@
     'contact.subscribePresence', 'group.addParticipants', 'group.create', 'group.demoteParticipants',
     'group.getAllGroups', 'group.getGroupInfoFromInviteCode', 'group.getInviteCode', 'group.getParticipants', 'group.iAmAdmin', 'group.join', 'group.leave',
     'group.promoteParticipants', 'group.removeParticipants', 'group.revokeInviteCode', 'group.setDescription', 'group.setProperty', 'group.setSubject', 'isReady', 'loader', 'loader.onReady', 'on',
-    'profile.getMyProfileName', 'version', 'whatsapp.MsgStore', 'whatsapp.MsgStore.getModelsArray',
+    'profile.getMyProfileName', 'profile.getMyStatus', 'profile.removeMyProfilePicture', 'profile.setMyProfileName',
+    'profile.setMyProfilePicture', 'profile.setMyStatus', 'version', 'whatsapp.MsgStore', 'whatsapp.MsgStore.getModelsArray',
     'whatsapp.MsgStore.length', 'whatsapp.MsgStore.remove',
   ];
 
@@ -612,6 +613,26 @@
       } : null;
       const aboutText = about && typeof about === 'object' ? about.status : about;
       return { id, about: aboutText || null, picture_url: picture || null, business: b, blocked: WPP.blocklist.isBlocked(id) };
+    },
+    // What this account shows of itself: its name, about and picture.
+    async myProfile() {
+      const mine = me();
+      if (!mine) throw new Error('WhatsApp is not connected');
+      const quiet = (p) => p.then((v) => v, () => null);
+      const [about, picture] = await Promise.all([quiet(WPP.profile.getMyStatus()), quiet(WPP.contact.getProfilePictureUrl(mine.id))]);
+      const aboutText = about && typeof about === 'object' ? about.status : about;
+      return { id: mine.id, name: mine.name, about: aboutText || null, picture_url: picture || null };
+    },
+    // change: {name?, about?, picture?: a data URL, or null to remove it}.
+    async setMyProfile(change) {
+      if (change.name != null) {
+        await WPP.profile.setMyProfileName(change.name);
+        emit({ type: 'me_changed', me: me() });
+      }
+      if (change.about != null) await WPP.profile.setMyStatus(change.about);
+      if (change.picture === null) await WPP.profile.removeMyProfilePicture();
+      else if (change.picture != null) await WPP.profile.setMyProfilePicture(change.picture);
+      return true;
     },
     async block(id, yes) {
       if (yes) await WPP.blocklist.blockContact(id); else await WPP.blocklist.unblockContact(id);

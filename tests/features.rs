@@ -1433,6 +1433,90 @@ async fn history_from_before_the_link_is_loaded_as_it_is_read() {
     );
 }
 
+/// This account's own profile: its name, about and picture, as its contacts
+/// see them on WhatsApp.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_name_about_and_picture() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sb, d, _r) = setup(tmp.path()).await;
+    const PNG_1PX: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+    let (code, p) = d.call("GET", "/api/sessions/shop/profile", None).await;
+    assert_eq!(code, 200, "{p}");
+    assert_eq!(
+        (p["about"].clone(), p["picture_url"].clone()),
+        (Value::Null, Value::Null),
+        "{p}"
+    );
+    let (code, p) = d
+        .call(
+            "PATCH",
+            "/api/sessions/shop/profile",
+            Some(
+                json!({"name": "Dora's Bakery", "about": "Fresh bread daily", "picture": PNG_1PX}),
+            ),
+        )
+        .await;
+    assert_eq!(code, 200, "{p}");
+    assert_eq!(
+        (p["name"].as_str(), p["about"].as_str()),
+        (Some("Dora's Bakery"), Some("Fresh bread daily")),
+        "{p}"
+    );
+    assert!(p["picture_url"].is_string(), "{p}");
+    // What WhatsApp shows of us.
+    let (_, at_wa) = sb
+        .get(&format!("/_sandbox/accounts/{ACCOUNT}/profile"))
+        .await;
+    assert_eq!(
+        at_wa,
+        json!({"name": "Dora's Bakery", "about": "Fresh bread daily", "has_picture": true})
+    );
+    let (code, _) = sb.get(&format!("/_sandbox/pictures/{ACCOUNT}")).await;
+    assert_eq!(code, 200, "our picture is shown");
+    // The session knows itself by its new name.
+    eventually(T, "the new name on the session", || async {
+        let (_, s) = d.call("GET", "/api/sessions/shop", None).await;
+        (s["me"]["name"] == "Dora's Bakery").then_some(())
+    })
+    .await;
+    let (code, p) = d
+        .call(
+            "PATCH",
+            "/api/sessions/shop/profile",
+            Some(json!({"picture": null})),
+        )
+        .await;
+    assert_eq!((code, p["picture_url"].clone()), (200, Value::Null), "{p}");
+    assert_eq!(
+        sb.get(&format!("/_sandbox/accounts/{ACCOUNT}/profile"))
+            .await
+            .1["has_picture"],
+        false
+    );
+
+    // Bad input changes nothing.
+    for bad in [
+        json!({}),
+        json!({"name": " "}),
+        json!({"name": "x".repeat(26)}),
+        json!({"about": "x".repeat(140)}),
+        json!({"picture": "bm90IGFuIGltYWdl"}),
+        json!({"picture": "!!!"}),
+        json!({"colour": "red"}),
+    ] {
+        let (code, e) = d
+            .call("PATCH", "/api/sessions/shop/profile", Some(bad.clone()))
+            .await;
+        assert!(code == 400 || code == 422, "{bad}: {code} {e}");
+    }
+    assert_eq!(
+        sb.get(&format!("/_sandbox/accounts/{ACCOUNT}/profile"))
+            .await
+            .1,
+        json!({"name": "Dora's Bakery", "about": "Fresh bread daily", "has_picture": false})
+    );
+}
+
 /// Chats archived, pinned and muted: as WhatsApp keeps them on the phone
 /// and every device, both ways, with WhatsApp's limit of three pins.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -408,9 +408,9 @@ export class Client extends EventEmitter {
     searchMessages(query: string, options?: { chatId?: string; page?: number; limit?: number }): Promise<Message[]>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     markChatUnread(chatId: string): Promise<void>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Sets this account's about */
     setStatus(status: string): Promise<void>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Sets this account's name (1 to 25 characters); false when refused */
     setDisplayName(displayName: string): Promise<boolean>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     setAutoDownloadAudio(flag: boolean): Promise<void>;
@@ -440,9 +440,9 @@ export class Client extends EventEmitter {
     unarchiveChat(chatId: string): Promise<boolean>;
     /** Unmutes the chat */
     unmuteChat(chatId: string): Promise<{ isMuted: boolean; muteExpiration: number }>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Sets this account's picture (a JPEG or PNG); false when refused */
     setProfilePicture(media: MessageMedia): Promise<boolean>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Removes this account's picture */
     deleteProfilePicture(): Promise<boolean>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     createCallLink(startTime: Date, callType: string): Promise<string>;

@@ -1393,6 +1393,43 @@ class Client extends EventEmitter {
     return (await this._profile(contactId)).picture_url || undefined;
   }
 
+  // This account's about, name and picture, as whatsapp-web.js sets them
+  // (false where WhatsApp refuses).
+  async setStatus(status) {
+    await this._api('PATCH', '/profile', { about: String(status) });
+  }
+
+  async setDisplayName(displayName) {
+    try {
+      await this._api('PATCH', '/profile', { name: String(displayName) });
+    } catch (e) {
+      if (e.code === 'invalid_field' || e.status === 502) return false;
+      throw e;
+    }
+    if (this.info) this.info.pushname = String(displayName).trim();
+    return true;
+  }
+
+  async setProfilePicture(media) {
+    try {
+      await this._api('PATCH', '/profile', { picture: media.data });
+    } catch (e) {
+      if (e.code === 'invalid_field' || e.status === 502) return false;
+      throw e;
+    }
+    return true;
+  }
+
+  async deleteProfilePicture() {
+    try {
+      await this._api('PATCH', '/profile', { picture: null });
+    } catch (e) {
+      if (e.status === 502) return false;
+      throw e;
+    }
+    return true;
+  }
+
   // What an invite shows before joining, in WhatsApp's words (as
   // whatsapp-web.js hands on WhatsApp Web's answer).
   async getInviteInfo(inviteCode) {
@@ -1583,10 +1620,10 @@ unsupported(Client, 'Client', ['acceptChannelAdminInvite', 'revokeChannelAdminIn
   'getChannels', 'getPinnedMessages', 'getCountryCode', 'getFormattedNumber', 'getLabels', 'getBroadcasts',
   'getBroadcastById', 'revokeStatusMessage', 'addOrRemoveLabels', 'getLabelById', 'getChatLabels', 'getChatsByLabelId',
   'cancelPairingCode', 'resetState', 'sendChannelAdminInvite', 'searchMessages', 'markChatUnread',
-  'setStatus', 'setDisplayName', 'setAutoDownloadAudio', 'setAutoDownloadDocuments', 'setAutoDownloadPhotos',
+  'setAutoDownloadAudio', 'setAutoDownloadDocuments', 'setAutoDownloadPhotos',
   'setAutoDownloadVideos', 'setBackgroundSync', 'getContactDeviceCount', 'syncHistory', 'saveOrEditAddressbookContact',
   'addOrEditCustomerNote', 'getCustomerNote', 'deleteAddressbookContact', 'getContactLidAndPhone',
-  'setProfilePicture', 'deleteProfilePicture', 'createCallLink', 'sendResponseToScheduledEvent',
+  'createCallLink', 'sendResponseToScheduledEvent',
   'getGroupMembershipRequests', 'approveGroupMembershipRequests', 'rejectGroupMembershipRequests',
   'transferChannelOwnership']);
 unsupported(Message, 'Message', ['acceptGroupV4Invite', 'getGroupMentions', 'star', 'unstar', 'pin',

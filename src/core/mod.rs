@@ -14,6 +14,7 @@ mod keys;
 mod media;
 mod pacing;
 mod people;
+pub use people::ProfileEdit;
 mod send;
 mod sessions;
 mod templates;

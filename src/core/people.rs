@@ -11,6 +11,40 @@ use serde_json::Value;
 pub const CHAT_STATES: &[&str] = &["typing", "recording", "paused"];
 pub const ACCOUNT_STATES: &[&str] = &["online", "offline"];
 
+/// WhatsApp's limits on a profile's name and about.
+const MAX_NAME: usize = 25;
+const MAX_ABOUT: usize = 139;
+/// A profile picture, before WhatsApp Web makes it 640 px.
+pub const MAX_PICTURE: usize = 5 << 20;
+
+/// A change to this account's profile; what is `None` stays.
+#[derive(Default)]
+pub struct ProfileEdit {
+    pub name: Option<String>,
+    pub about: Option<String>,
+    /// `Some(None)`: remove the picture; `Some(Some(bytes))`: a JPEG or PNG.
+    pub picture: Option<Option<Vec<u8>>>,
+}
+
+/// A JPEG or PNG as the data URL wa-js takes.
+fn picture_data_url(bytes: &[u8]) -> Result<String, CoreError> {
+    use base64::Engine as _;
+    let mime = if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        "image/jpeg"
+    } else if bytes.starts_with(b"\x89PNG") {
+        "image/png"
+    } else {
+        return Err(CoreError::invalid("picture", "must be a JPEG or PNG image"));
+    };
+    if bytes.len() > MAX_PICTURE {
+        return Err(CoreError::invalid("picture", "must be at most 5 MB"));
+    }
+    Ok(format!(
+        "data:{mime};base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    ))
+}
+
 fn page(e: crate::session::CallError) -> CoreError {
     CoreError::from(CallFailure::from(e))
 }
@@ -65,6 +99,56 @@ impl Core {
         self.may(session, Scope::Read)?;
         let bridge = self.manager.bridge(session).await?;
         bridge.profile(id).await.map_err(page)
+    }
+
+    /// What this account shows of itself: `{id, name, about, picture_url}`.
+    pub async fn my_profile(&self, session: &SessionId) -> Result<Value, CoreError> {
+        self.may(session, Scope::Read)?;
+        let bridge = self.manager.bridge(session).await?;
+        bridge.my_profile().await.map_err(page)
+    }
+
+    /// Changes this account's name, about and picture (as its contacts see
+    /// them); answers the profile after. Nothing changes when a field is
+    /// invalid.
+    pub async fn edit_my_profile(
+        &self,
+        session: &SessionId,
+        e: &ProfileEdit,
+    ) -> Result<Value, CoreError> {
+        self.may(session, Scope::Manage)?;
+        let name = e.name.as_deref().map(str::trim);
+        if name.is_some_and(|n| n.is_empty() || n.chars().count() > MAX_NAME) {
+            return Err(CoreError::invalid("name", "must be 1 to 25 characters"));
+        }
+        if e.about
+            .as_deref()
+            .is_some_and(|a| a.chars().count() > MAX_ABOUT)
+        {
+            return Err(CoreError::invalid(
+                "about",
+                "must be at most 139 characters",
+            ));
+        }
+        let picture = match &e.picture {
+            Some(Some(bytes)) => Some(Some(picture_data_url(bytes)?)),
+            Some(None) => Some(None),
+            None => None,
+        };
+        if name.is_none() && e.about.is_none() && picture.is_none() {
+            return Err(CoreError::invalid(
+                "name",
+                "or 'about' or 'picture' is required",
+            ));
+        }
+        let mut change = serde_json::json!({"name": name, "about": e.about});
+        if let Some(p) = picture {
+            change["picture"] = serde_json::json!(p);
+        }
+        let bridge = self.manager.bridge(session).await?;
+        bridge.set_my_profile(&change).await.map_err(page)?;
+        tracing::info!(session = %session, "profile changed");
+        bridge.my_profile().await.map_err(page)
     }
 
     pub async fn block(&self, session: &SessionId, id: &Wid, yes: bool) -> Result<(), CoreError> {

@@ -41,6 +41,7 @@ pub fn routes() -> Router<Sandbox> {
         .route("/accounts/{phone}/blocked", axum::routing::get(blocked))
         .route("/accounts/{phone}/devices", axum::routing::get(devices))
         .route("/accounts/{phone}/chats", axum::routing::get(chat_states))
+        .route("/accounts/{phone}/profile", axum::routing::get(my_profile))
         .route("/accounts/{phone}/chats/{chat}", post(set_chat_state))
         .route("/groups", post(group_create))
         .route("/groups/join", post(group_join))
@@ -632,6 +633,12 @@ async fn group_subject(State(sb): State<Sandbox>, Path(gid): Path<String>, raw: 
         .set_subject(&gid, &by, &subject)
         .map_err(group_fail)?;
     Ok(Json(json!({"id": gid, "subject": subject})).into_response())
+}
+
+/// What an account shows of itself: name, about, whether it has a picture.
+async fn my_profile(State(sb): State<Sandbox>, Path(raw_phone): Path<String>) -> Res {
+    let who = crate::domain::parse_phone(&raw_phone).map_err(|e| invalid("phone", &e))?;
+    Ok(Json(sb.world.lock().await.my_profile(&who)).into_response())
 }
 
 /// The account's archived, pinned and muted chats, as its phone has them.

@@ -104,6 +104,35 @@ impl World {
                     json!({"about": p.about, "has_picture": p.picture.is_some(), "business": p.business}),
                 )
             }
+            // The account's own name, about and picture, as its contacts
+            // see them (a picture null: removed).
+            "my_profile" => Ok(self.my_profile(me)),
+            "my_profile_set" => {
+                if let Some(name) = v["name"].as_str() {
+                    if name.trim().is_empty() || name.chars().count() > 25 {
+                        return Err("a name is 1 to 25 characters".into());
+                    }
+                    if let Some(a) = self.p.accounts.get_mut(me) {
+                        a.name = name.to_string();
+                    }
+                }
+                let p = self.p.profiles.entry(me.to_string()).or_default();
+                if let Some(about) = v["about"].as_str() {
+                    if about.chars().count() > 139 {
+                        return Err("an about is at most 139 characters".into());
+                    }
+                    p.about = Some(about.to_string());
+                }
+                match v.get("picture") {
+                    Some(Value::Null) => p.picture = None,
+                    Some(Value::String(b64)) => p.picture = Some(b64.clone()),
+                    _ => {}
+                }
+                self.dirty = true;
+                let mine = self.my_profile(me);
+                self.send_account(me, &json!({"t": "my_profile", "profile": mine}));
+                Ok(mine)
+            }
             "block" => {
                 let block = v["block"].as_bool().unwrap_or(true);
                 let list = self.p.blocked.entry(me.to_string()).or_default();
@@ -119,6 +148,14 @@ impl World {
             }
             _ => Err(format!("unknown call {t}")),
         }
+    }
+
+    /// What the account shows of itself: its name, about and whether it
+    /// has a picture.
+    pub fn my_profile(&self, me: &str) -> Value {
+        let name = self.p.accounts.get(me).map(|a| a.name.clone());
+        let p = self.p.profiles.get(me).cloned().unwrap_or_default();
+        json!({"name": name, "about": p.about, "has_picture": p.picture.is_some()})
     }
 
     /// The account's blocklist, for its devices when they come online.

@@ -150,7 +150,7 @@ async fn handle(sb: &Sandbox, conn: u64, v: Value) {
             );
         }
         t @ ("presence_chat" | "presence_available" | "presence_subscribe" | "profile"
-        | "block") => {
+        | "block" | "my_profile" | "my_profile_set") => {
             let res = match w.conn_phone(conn) {
                 Some(me) => w.device_people_call(&me, t, &v),
                 None => Err("device is not linked".into()),

@@ -47,6 +47,10 @@ pub enum BridgeEvent {
     Online {
         online: bool,
     },
+    /// This account's name changed (from this page).
+    MeChanged {
+        me: BridgeMe,
+    },
     Logout,
     RequireAuth,
     Message {
@@ -397,6 +401,18 @@ impl Bridge {
     ) -> Result<HistoryBatch, CallError> {
         self.call("history", &[json!(chat), json!(before), json!(count)])
             .await
+    }
+
+    /// What this account shows of itself: `{id, name, about, picture_url}`.
+    pub async fn my_profile(&self) -> Result<Value, CallError> {
+        self.call("myProfile", &[]).await
+    }
+
+    /// `change`: `{name?, about?, picture?}` (a data URL, or null to remove).
+    pub async fn set_my_profile(&self, change: &Value) -> Result<(), CallError> {
+        self.call::<Value>("setMyProfile", &[change.clone()])
+            .await
+            .map(drop)
     }
 
     /// Every group the account is in.

@@ -845,6 +845,20 @@ impl Driver {
                     self.set_status(Status::Connected, None);
                 }
             }
+            // A new name, kept with the rest of what we know of ourselves.
+            BridgeEvent::MeChanged { me } => {
+                let name = me.name;
+                self.update(|s| {
+                    if let Some(m) = s.me.as_mut() {
+                        m.name = name.clone();
+                    }
+                });
+                self.env.records.update(&self.id, |r| {
+                    if let Some(m) = r.me.as_mut() {
+                        m.name = name.clone();
+                    }
+                });
+            }
             BridgeEvent::Logout => return Some(Outcome::LoggedOut),
             BridgeEvent::Message { .. }
             | BridgeEvent::Ack { .. }

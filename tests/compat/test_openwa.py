@@ -230,6 +230,21 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop):
     assert httpx.get(daemon.sandbox + f"/_sandbox/accounts/{ACCOUNT}/blocked").json() == [CONTACT]
     assert call("/shop1/contactUnblock", {"id": CONTACT + "@c.us"}) is True
     assert httpx.get(daemon.sandbox + f"/_sandbox/accounts/{ACCOUNT}/blocked").json() == []
+    # How the chat is kept, and what we show of ourselves.
+    assert call("/shop1/archiveChat", [CONTACT + "@c.us", True]) is True
+    assert call("/shop1/muteChat", [CONTACT + "@c.us", "FOREVER"]) is True
+    kept = httpx.get(daemon.sandbox + f"/_sandbox/accounts/{ACCOUNT}/chats").json()[CONTACT + "@c.us"]
+    assert kept["archived"] is True and kept["mute_until"] > 0, kept
+    assert call("/shop1/unmuteChat", [CONTACT + "@c.us"]) is True
+    assert call("/shop1/archiveChat", {"id": CONTACT + "@c.us", "archive": False}) is True
+    assert call("/shop1/archiveChat", ["15559990001@c.us", True]) is False
+    code, body = ok("/shop1/muteChat", [CONTACT + "@c.us", "A_WHILE"])
+    assert (body["success"], body["error"]["name"]) == (False, "INVALID_ARGS"), body
+    assert call("/shop1/setMyName", ["Bakers"]) is True
+    assert call("/shop1/setMyStatus", ["Open 7 to 7"]) is True
+    assert call("/shop1/setProfilePic", [PNG_DATA_URL]) is True
+    assert httpx.get(daemon.sandbox + f"/_sandbox/accounts/{ACCOUNT}/profile").json() == {
+        "name": "Bakers", "about": "Open 7 to 7", "has_picture": True}
     assert call("/shop1/simulateTyping", [CONTACT + "@c.us", False]) is True
     shown = httpx.get(daemon.sandbox + f"/_sandbox/accounts/{ACCOUNT}/presence").json()
     assert shown["chats"][CONTACT + "@c.us"] == "paused"

@@ -391,6 +391,14 @@ test('archive, pin and mute, as whatsapp-web.js calls them; three pins at most; 
   assert.deepEqual(await chat.unmute(), { isMuted: false, muteExpiration: 0 });
   const again = await c.getChatById(them[0]);
   assert.deepEqual([again.archived, again.pinned, again.isMuted], [false, true, false]);
+  // What we show of ourselves, as whatsapp-web.js sets it.
+  assert.equal(await c.setDisplayName('Corner Shop'), true);
+  await c.setStatus('Open late');
+  assert.equal(await c.setProfilePicture(new MessageMedia('image/png', PNG.toString('base64'))), true);
+  assert.deepEqual(await sb(`/_sandbox/accounts/${me}/profile`), { name: 'Corner Shop', about: 'Open late', has_picture: true });
+  assert.equal(await c.deleteProfilePicture(), true);
+  assert.equal((await sb(`/_sandbox/accounts/${me}/profile`)).has_picture, false);
+  assert.equal(await c.setDisplayName(' '), false, 'refused, as whatsapp-web.js answers');
   await c.destroy();
 });
 

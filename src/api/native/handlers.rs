@@ -871,6 +871,58 @@ fn contact_wid(raw: &str) -> Result<crate::domain::Wid, ApiError> {
     crate::domain::Wid::parse(raw).map_err(|e| ApiError::invalid("phone", e))
 }
 
+#[utoipa::path(get, path = "/api/sessions/{id}/profile", tag = "contacts", summary = "This account's name, about and profile picture URL, as its contacts see them",
+    params(("id" = String, Path, description = "The session id")),
+    responses((status = 200, description = "{id, name, about, picture_url}", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, or no such thing in it", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body or its media is too large", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn my_profile(Caller(core): Caller<Core>, Path(id): Path<String>) -> Answer {
+    Ok(Json(core.my_profile(&cv::session_id(&id)?).await?))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileIn {
+    /// 1 to 25 characters.
+    name: Option<String>,
+    /// Up to 139 characters.
+    about: Option<String>,
+    /// A JPEG or PNG, base64 (up to 5 MB); null removes the picture.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    picture: Option<Option<String>>,
+}
+
+/// A field given as null is `Some(None)`; one left out, `None`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+#[utoipa::path(patch, path = "/api/sessions/{id}/profile", tag = "contacts", summary = "Change this account's name, about and profile picture (manage scope)",
+    params(("id" = String, Path, description = "The session id")), request_body = ProfileIn,
+    responses((status = 200, description = "The profile after the change: {id, name, about, picture_url}", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, or no such thing in it", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body or its media is too large", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn edit_my_profile(
+    Caller(core): Caller<Core>,
+    Path(id): Path<String>,
+    body: Body<ProfileIn>,
+) -> Answer {
+    use base64::Engine as _;
+    let b = body?.0;
+    let picture = match b.picture {
+        Some(Some(data)) => Some(Some(
+            base64::engine::general_purpose::STANDARD
+                .decode(data.trim())
+                .map_err(|_| ApiError::invalid("picture", "must be base64 (a JPEG or PNG)"))?,
+        )),
+        Some(None) => Some(None),
+        None => None,
+    };
+    let e = crate::core::ProfileEdit {
+        name: b.name,
+        about: b.about,
+        picture,
+    };
+    Ok(Json(core.edit_my_profile(&cv::session_id(&id)?, &e).await?))
+}
+
 #[utoipa::path(get, path = "/api/sessions/{id}/contacts/{phone}/profile", tag = "contacts", summary = "A contact's about, profile picture URL, business profile and whether it is blocked",
     params(("id" = String, Path, description = "The session id"), ("phone" = String, Path, description = "Phone number or WhatsApp id")),
     responses((status = 200, description = "{id, about, picture_url, business, blocked}", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, or no such thing in it", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body or its media is too large", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]

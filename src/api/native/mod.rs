@@ -50,6 +50,8 @@ use handlers as h;
     h::presence,
     h::subscribe_presence,
     h::profile,
+    h::my_profile,
+    h::edit_my_profile,
     h::block,
     h::unblock,
     h::groups,
@@ -90,7 +92,8 @@ pub fn deny(d: Denied) -> Response {
 /// The largest session export taken in (a browser profile and history).
 pub const MAX_IMPORT: usize = 512 << 20;
 
-/// `media_body`: the body limit of the send route, which carries media.
+/// `media_body`: the body limit of the routes that carry media (sends, a
+/// profile picture).
 pub fn routes(core: Core, keys: Keys, media_body: DefaultBodyLimit) -> Router {
     Router::new()
         .route("/api/sessions", post(h::create).get(h::list))
@@ -116,7 +119,7 @@ pub fn routes(core: Core, keys: Keys, media_body: DefaultBodyLimit) -> Router {
         .route("/api/sessions/{id}/pair", post(h::pair))
         .route(
             "/api/sessions/{id}/messages",
-            post(h::send).layer(media_body).get(h::messages),
+            post(h::send).layer(media_body.clone()).get(h::messages),
         )
         .route(
             "/api/sessions/{id}/messages/{mid}",
@@ -136,6 +139,12 @@ pub fn routes(core: Core, keys: Keys, media_body: DefaultBodyLimit) -> Router {
         .route(
             "/api/sessions/{id}/contacts/{phone}/unblock",
             post(h::unblock),
+        )
+        .route(
+            "/api/sessions/{id}/profile",
+            get(h::my_profile)
+                .patch(h::edit_my_profile)
+                .layer(media_body),
         )
         .route("/api/sessions/{id}/presence", post(h::presence))
         .route(

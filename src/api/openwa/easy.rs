@@ -6,7 +6,7 @@
 
 use crate::api::body::BodyError;
 use crate::core::{
-    CoreError, GroupEdit, MediaSource, Membership, OutgoingMedia, SendRequest, Special,
+    CoreError, GroupEdit, MediaSource, Membership, OutgoingMedia, ProfileEdit, SendRequest, Special,
 };
 use crate::domain::{Location, Poll, Wid};
 use crate::session::{CardOf, ChatChange};
@@ -82,6 +82,9 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ("checkNumberStatus", &["contactId"]),
     ("getProfilePicFromServer", &["chatId"]),
     ("getStatus", &["contactId"]),
+    ("setMyName", &["newName"]),
+    ("setMyStatus", &["newStatus"]),
+    ("setProfilePic", &["data"]),
     ("archiveChat", &["id", "archive"]),
     ("pinChat", &["id", "pin"]),
     ("muteChat", &["chatId", "muteDuration"]),
@@ -190,6 +193,8 @@ pub enum Call {
         who: Wid,
         yes: bool,
     },
+    /// setMyName, setMyStatus and setProfilePic.
+    Profile(ProfileEdit),
     /// archiveChat, pinChat, muteChat and unmuteChat.
     ChatState {
         chat: Wid,
@@ -666,6 +671,33 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
                 to: a.wid("to")?,
                 messages,
             }
+        }
+        "setMyName" => Call::Profile(ProfileEdit {
+            name: Some(a.required("newName")?),
+            ..Default::default()
+        }),
+        "setMyStatus" => Call::Profile(ProfileEdit {
+            about: Some(a.string("newStatus")?.unwrap_or_default()),
+            ..Default::default()
+        }),
+        // A data URL, as open-wa takes it.
+        "setProfilePic" => {
+            use base64::Engine as _;
+            let data = a.required("data")?;
+            let b64 = data
+                .strip_prefix("data:")
+                .and_then(|d| d.split_once(";base64,"))
+                .map(|(_, b)| b)
+                .ok_or_else(|| {
+                    EasyError::bad_args("'data' must be a data URL (data:image/jpeg;base64,...)")
+                })?;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .map_err(|_| EasyError::bad_args("'data' is not valid base64"))?;
+            Call::Profile(ProfileEdit {
+                picture: Some(Some(bytes)),
+                ..Default::default()
+            })
         }
         "archiveChat" => Call::ChatState {
             chat: a.wid("id")?,

@@ -273,10 +273,21 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             }
             json!(copies)
         }
-        Call::ChatState { chat, change } => core
-            .edit_chat(id, &chat, &change)
-            .await
-            .map(|_| json!(true))?,
+        Call::Profile(edit) => core.edit_my_profile(id, &edit).await.map(|_| json!(true))?,
+        // As open-wa: false for a chat this account does not have, and for
+        // a fourth pin.
+        Call::ChatState { chat, change } => match core.edit_chat(id, &chat, &change).await {
+            Ok(_) => json!(true),
+            Err(CoreError::NotFound {
+                code: "chat_not_found",
+                ..
+            }) => json!(false),
+            Err(CoreError::Conflict {
+                code: "pin_limit_reached",
+                ..
+            }) => json!(false),
+            Err(e) => return Err(e.into()),
+        },
         // open-wa's deleteMessage answers nothing.
         Call::Delete { messages } => {
             for m in &messages {

@@ -378,6 +378,10 @@
       case 'chat_state':
         chatStates.set(v.chat, v.state);
         break;
+      case 'my_profile':
+        // Changed on this device or another: WhatsApp syncs the name.
+        if (creds && v.profile && v.profile.name) creds.name = v.profile.name;
+        break;
       case 'blocklist':
         blocked.clear();
         for (const id of v.ids || []) blocked.add(wid(id)._serialized);
@@ -709,6 +713,34 @@
     },
     profile: {
       getMyProfileName() { return creds ? creds.name : undefined; },
+      async getMyStatus() {
+        requireAuth();
+        return (await call('my_profile', {})).about || undefined;
+      },
+      async setMyProfileName(name) {
+        requireAuth();
+        await call('my_profile_set', { name: String(name) });
+        creds.name = String(name);
+        return true;
+      },
+      async setMyStatus(statusText) {
+        requireAuth();
+        await call('my_profile_set', { about: String(statusText) });
+        return true;
+      },
+      // As wa-js: an image as a data URL (WhatsApp Web makes it 640 px).
+      async setMyProfilePicture(content) {
+        requireAuth();
+        const match = /^data:(image\/[^;,]+)?(;base64)?,(.*)$/s.exec(String(content));
+        if (!match || !match[2]) throw new Error('the picture must be a base64 data URL');
+        await call('my_profile_set', { picture: match[3] });
+        return { eurl: '', status: 200, tag: '', token: '', _duplicate: false };
+      },
+      async removeMyProfilePicture() {
+        requireAuth();
+        await call('my_profile_set', { picture: null });
+        return true;
+      },
     },
     // WhatsApp Web's collection of the messages the page has loaded: it
     // keeps every one for the life of the page. A removed message is gone
