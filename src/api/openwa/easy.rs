@@ -677,7 +677,7 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
             ..Default::default()
         }),
         "setMyStatus" => Call::Profile(ProfileEdit {
-            about: Some(a.string("newStatus")?.unwrap_or_default()),
+            about: Some(a.required("newStatus")?),
             ..Default::default()
         }),
         // A data URL, as open-wa takes it.
