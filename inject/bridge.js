@@ -477,7 +477,7 @@
     'contact.subscribePresence', 'group.addParticipants', 'group.create', 'group.demoteParticipants',
     'group.getAllGroups', 'group.getGroupInfoFromInviteCode', 'group.getInviteCode', 'group.getParticipants', 'group.iAmAdmin', 'group.join', 'group.leave',
     'group.promoteParticipants', 'group.removeParticipants', 'group.revokeInviteCode', 'group.setDescription', 'group.setProperty', 'group.setSubject', 'isReady', 'loader', 'loader.onReady', 'on',
-    'profile.getMyProfileName', 'profile.getMyStatus', 'profile.removeMyProfilePicture', 'profile.setMyProfileName',
+    'profile.getMyProfileName', 'profile.getMyStatus', 'profile.isBusiness', 'profile.removeMyProfilePicture', 'profile.setMyProfileName',
     'profile.setMyProfilePicture', 'profile.setMyStatus', 'version', 'whatsapp.MsgStore', 'whatsapp.MsgStore.getModelsArray',
     'whatsapp.MsgStore.length', 'whatsapp.MsgStore.remove',
   ];
@@ -624,14 +624,24 @@
       return { id: mine.id, name: mine.name, about: aboutText || null, picture_url: picture || null };
     },
     // change: {name?, about?, picture?: a data URL, or null to remove it}.
+    // The picture first: WhatsApp Web may still refuse its image, and then
+    // nothing else has changed. A business account's name is WhatsApp's to
+    // set (NAME_NOT_SETTABLE, 409).
     async setMyProfile(change) {
+      if (change.name != null && WPP.profile.isBusiness()) throw new Error('NAME_NOT_SETTABLE: a business account\'s name is set in WhatsApp Business');
+      if (change.picture === null) {
+        const mine = me();
+        const had = mine && (await WPP.contact.getProfilePictureUrl(mine.id).catch(() => null));
+        if (had && !(await WPP.profile.removeMyProfilePicture())) throw new Error('WhatsApp did not remove the profile picture');
+      } else if (change.picture != null) {
+        const r = await WPP.profile.setMyProfilePicture(change.picture);
+        if (!r || r.status !== 200) throw new Error('WhatsApp did not take the profile picture (status ' + (r && r.status) + ')');
+      }
+      if (change.about != null) await WPP.profile.setMyStatus(change.about);
       if (change.name != null) {
         await WPP.profile.setMyProfileName(change.name);
         emit({ type: 'me_changed', me: me() });
       }
-      if (change.about != null) await WPP.profile.setMyStatus(change.about);
-      if (change.picture === null) await WPP.profile.removeMyProfilePicture();
-      else if (change.picture != null) await WPP.profile.setMyProfilePicture(change.picture);
       return true;
     },
     async block(id, yes) {
@@ -781,8 +791,9 @@
       const out = [];
       let anchor = before || null;
       let more = true;
+      // Batches of 20 at least: a run of notices does not end the search.
       for (let round = 0; round < 5 && more && out.length < count; round++) {
-        const want = count - out.length;
+        const want = Math.max(count - out.length, 20);
         let msgs;
         try {
           msgs = await WPP.chat.getMessages(chat, anchor ? { count: want, id: anchor, direction: 'before' } : { count: want });
@@ -797,8 +808,10 @@
         const batch = msgs.map(normalize).filter((m) => m && !arrived.has(m.id));
         out.unshift(...batch);
       }
+      // The newest `count`; the rest come again in the next batch.
+      const kept = out.slice(-count);
       // Privacy ids' phones looked up side by side, each bounded.
-      return { msgs: await Promise.all(out.map(withPhone)), more, missing: false };
+      return { msgs: await Promise.all(kept.map(withPhone)), more: more || out.length > count, missing: false };
     },
     // Messages newer than `since` (unix s) in every chat, oldest first, for
     // catching up after a reconnect: as they are now (their ack, their

@@ -1403,7 +1403,8 @@ class Client extends EventEmitter {
     try {
       await this._api('PATCH', '/profile', { name: String(displayName) });
     } catch (e) {
-      if (e.code === 'invalid_field' || e.status === 502) return false;
+      // A business account's name, as whatsapp-web.js answers; ours too.
+      if (e.code === 'name_not_settable' || e.code === 'invalid_field' || e.status === 502) return false;
       throw e;
     }
     if (this.info) this.info.pushname = String(displayName).trim();

@@ -29,12 +29,20 @@ pub struct ProfileEdit {
 /// A JPEG or PNG as the data URL wa-js takes.
 fn picture_data_url(bytes: &[u8]) -> Result<String, CoreError> {
     use base64::Engine as _;
+    // WhatsApp Web makes a JPEG of any of these.
     let mime = if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
         "image/jpeg"
     } else if bytes.starts_with(b"\x89PNG") {
         "image/png"
+    } else if bytes.starts_with(b"GIF8") {
+        "image/gif"
+    } else if bytes.len() > 12 && bytes.starts_with(b"RIFF") && &bytes[8..12] == b"WEBP" {
+        "image/webp"
     } else {
-        return Err(CoreError::invalid("picture", "must be a JPEG or PNG image"));
+        return Err(CoreError::invalid(
+            "picture",
+            "must be a JPEG, PNG, GIF or WebP image",
+        ));
     };
     if bytes.len() > MAX_PICTURE {
         return Err(CoreError::invalid("picture", "must be at most 5 MB"));
@@ -108,9 +116,10 @@ impl Core {
         bridge.my_profile().await.map_err(page)
     }
 
-    /// Changes this account's name, about and picture (as its contacts see
-    /// them); answers the profile after. Nothing changes when a field is
-    /// invalid.
+    /// Changes this account's picture, about and name, in that order (as
+    /// its contacts see them); answers the profile after. Nothing changes
+    /// when a field is invalid; a picture WhatsApp refuses changes nothing
+    /// else.
     pub async fn edit_my_profile(
         &self,
         session: &SessionId,
@@ -146,7 +155,15 @@ impl Core {
             change["picture"] = serde_json::json!(p);
         }
         let bridge = self.manager.bridge(session).await?;
-        bridge.set_my_profile(&change).await.map_err(page)?;
+        bridge.set_my_profile(&change).await.map_err(|e| match e {
+            crate::session::CallError::Page(m) if m.starts_with("NAME_NOT_SETTABLE: ") => {
+                CoreError::Conflict {
+                    code: "name_not_settable",
+                    message: m.trim_start_matches("NAME_NOT_SETTABLE: ").to_string(),
+                }
+            }
+            e => page(e),
+        })?;
         tracing::info!(session = %session, "profile changed");
         bridge.my_profile().await.map_err(page)
     }

@@ -108,19 +108,22 @@ impl World {
             // see them (a picture null: removed).
             "my_profile" => Ok(self.my_profile(me)),
             "my_profile_set" => {
-                if let Some(name) = v["name"].as_str() {
-                    if name.trim().is_empty() || name.chars().count() > 25 {
-                        return Err("a name is 1 to 25 characters".into());
-                    }
-                    if let Some(a) = self.p.accounts.get_mut(me) {
-                        a.name = name.to_string();
-                    }
+                // WhatsApp's limits, checked before anything changes.
+                let name = v["name"].as_str();
+                if name.is_some_and(|n| n.trim().is_empty() || n.chars().count() > 25) {
+                    return Err("a name is 1 to 25 characters".into());
+                }
+                let about = v["about"].as_str();
+                if about.is_some_and(|a| a.chars().count() > 139) {
+                    return Err("an about is at most 139 characters".into());
+                }
+                if let Some(name) = name
+                    && let Some(a) = self.p.accounts.get_mut(me)
+                {
+                    a.name = name.to_string();
                 }
                 let p = self.p.profiles.entry(me.to_string()).or_default();
-                if let Some(about) = v["about"].as_str() {
-                    if about.chars().count() > 139 {
-                        return Err("an about is at most 139 characters".into());
-                    }
+                if let Some(about) = about {
                     p.about = Some(about.to_string());
                 }
                 match v.get("picture") {

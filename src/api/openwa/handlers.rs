@@ -273,7 +273,17 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             }
             json!(copies)
         }
-        Call::Profile(edit) => core.edit_my_profile(id, &edit).await.map(|_| json!(true))?,
+        // As open-wa: false where WhatsApp refuses (a business account's
+        // name, a picture it does not take).
+        Call::Profile(edit) => match core.edit_my_profile(id, &edit).await {
+            Ok(_) => json!(true),
+            Err(CoreError::WhatsApp(_))
+            | Err(CoreError::Conflict {
+                code: "name_not_settable",
+                ..
+            }) => json!(false),
+            Err(e) => return Err(e.into()),
+        },
         // As open-wa: false for a chat this account does not have, and for
         // a fourth pin.
         Call::ChatState { chat, change } => match core.edit_chat(id, &chat, &change).await {

@@ -713,6 +713,8 @@
     },
     profile: {
       getMyProfileName() { return creds ? creds.name : undefined; },
+      // The sandbox's accounts are personal ones.
+      isBusiness() { return false; },
       async getMyStatus() {
         requireAuth();
         return (await call('my_profile', {})).about || undefined;
@@ -736,10 +738,12 @@
         await call('my_profile_set', { picture: match[3] });
         return { eurl: '', status: 200, tag: '', token: '', _duplicate: false };
       },
+      // As wa-js: whether WhatsApp took it (false when there was none).
       async removeMyProfilePicture() {
         requireAuth();
+        const before = await call('my_profile', {});
         await call('my_profile_set', { picture: null });
-        return true;
+        return !!before.has_picture;
       },
     },
     // WhatsApp Web's collection of the messages the page has loaded: it
