@@ -464,7 +464,7 @@
   // equal to the code's uses). A WhatsApp Web build on which wa-js lacks one
   // is INCOMPATIBLE: the daemon says so instead of failing call by call.
   const NEEDS = [
-    'blocklist.blockContact', 'blocklist.isBlocked', 'blocklist.unblockContact',
+    'blocklist.all', 'blocklist.blockContact', 'blocklist.isBlocked', 'blocklist.unblockContact',
     'chat.archive', 'chat.deleteMessage', 'chat.downloadMedia', 'chat.editMessage', 'chat.find', 'chat.forwardMessages',
     'chat.generateMessageID', 'chat.get', 'chat.getMessages', 'chat.list',
     'chat.markIsComposing', 'chat.markIsPaused', 'chat.markIsRead', 'chat.markIsRecording', 'chat.mute', 'chat.pin',
@@ -643,6 +643,10 @@
         emit({ type: 'me_changed', me: me() });
       }
       return true;
+    },
+    // Everyone this account blocked, as WhatsApp syncs the list.
+    blocked() {
+      return WPP.blocklist.all().map(widStr);
     },
     async block(id, yes) {
       if (yes) await WPP.blocklist.blockContact(id); else await WPP.blocklist.unblockContact(id);

@@ -2082,6 +2082,10 @@ async fn presence_profiles_and_the_blocklist() {
         .1["blocked"],
         true
     );
+    assert_eq!(
+        d.call("GET", "/api/sessions/shop/blocklist", None).await.1,
+        json!({"blocked": [format!("{CONTACT}@c.us")]})
+    );
     let hidden = inbound(&sb, json!({"text": "let me in"})).await;
     let (code, e) = d
         .call(

@@ -368,7 +368,7 @@ export class Client extends EventEmitter {
     unsubscribeFromChannel(channelId: string, options?: any): Promise<boolean>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     searchChannels(searchOptions: any): Promise<Array<any>>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Everyone this account blocked */
     getBlockedContacts(): Promise<Contact[]>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     getChannelByInviteCode(inviteCode: string): Promise<any>;

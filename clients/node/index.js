@@ -1512,6 +1512,12 @@ class Client extends EventEmitter {
     return new Contact(this, s, info);
   }
 
+  // Everyone this account blocked, as Contacts.
+  async getBlockedContacts() {
+    const r = await this._api('GET', '/blocklist');
+    return Promise.all(r.blocked.map((id) => this.getContactById(id, { isBlocked: true })));
+  }
+
   // The people of one-to-one chats (what the daemon can list).
   async getContacts() {
     const list = await this._api('GET', '/chats');
@@ -1617,7 +1623,7 @@ class Client extends EventEmitter {
 // whatsapp-web.js members this client does not offer: calling one says so.
 unsupported(Client, 'Client', ['acceptChannelAdminInvite', 'revokeChannelAdminInvite', 'demoteChannelAdmin',
   'acceptGroupV4Invite', 'createChannel', 'deleteChannel',
-  'subscribeToChannel', 'unsubscribeFromChannel', 'searchChannels', 'getBlockedContacts', 'getChannelByInviteCode',
+  'subscribeToChannel', 'unsubscribeFromChannel', 'searchChannels', 'getChannelByInviteCode',
   'getChannels', 'getPinnedMessages', 'getCountryCode', 'getFormattedNumber', 'getLabels', 'getBroadcasts',
   'getBroadcastById', 'revokeStatusMessage', 'addOrRemoveLabels', 'getLabelById', 'getChatLabels', 'getChatsByLabelId',
   'cancelPairingCode', 'resetState', 'sendChannelAdminInvite', 'searchMessages', 'markChatUnread',

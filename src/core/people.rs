@@ -168,6 +168,13 @@ impl Core {
         bridge.my_profile().await.map_err(page)
     }
 
+    /// Everyone this account blocked (WhatsApp ids).
+    pub async fn blocklist(&self, session: &SessionId) -> Result<Vec<String>, CoreError> {
+        self.may(session, Scope::Read)?;
+        let bridge = self.manager.bridge(session).await?;
+        bridge.blocked().await.map_err(page)
+    }
+
     pub async fn block(&self, session: &SessionId, id: &Wid, yes: bool) -> Result<(), CoreError> {
         self.may(session, Scope::Send)?;
         if id.phone().is_none() {

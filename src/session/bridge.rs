@@ -403,6 +403,11 @@ impl Bridge {
             .await
     }
 
+    /// Everyone this account blocked.
+    pub async fn blocked(&self) -> Result<Vec<String>, CallError> {
+        self.call("blocked", &[]).await
+    }
+
     /// What this account shows of itself: `{id, name, about, picture_url}`.
     pub async fn my_profile(&self) -> Result<Value, CallError> {
         self.call("myProfile", &[]).await

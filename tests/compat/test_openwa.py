@@ -228,7 +228,9 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop):
     assert shown["chats"][CONTACT + "@c.us"] == "composing"
     assert call("/shop1/contactBlock", [CONTACT + "@c.us"]) is True
     assert httpx.get(daemon.sandbox + f"/_sandbox/accounts/{ACCOUNT}/blocked").json() == [CONTACT]
+    assert call("/shop1/getBlockedIds") == [CONTACT + "@c.us"]
     assert call("/shop1/contactUnblock", {"id": CONTACT + "@c.us"}) is True
+    assert call("/shop1/getBlockedIds") == []
     assert httpx.get(daemon.sandbox + f"/_sandbox/accounts/{ACCOUNT}/blocked").json() == []
     # How the chat is kept, and what we show of ourselves.
     assert call("/shop1/archiveChat", [CONTACT + "@c.us", True]) is True

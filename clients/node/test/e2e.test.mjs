@@ -557,7 +557,10 @@ test('linking by pairing code; a contact\'s about, picture, block and unblock; o
   assert.equal(await alice.block(), true);
   assert.equal(alice.isBlocked, true);
   assert.ok(JSON.stringify(await sb(`/_sandbox/accounts/${me}/blocked`)).includes('15551234567'));
+  const listed = await c.getBlockedContacts();
+  assert.deepEqual(listed.map((x) => [x.id._serialized, x.isBlocked]), [['15551234567@c.us', true]]);
   assert.equal(await alice.unblock(), true);
+  assert.deepEqual(await c.getBlockedContacts(), []);
   assert.ok(!JSON.stringify(await sb(`/_sandbox/accounts/${me}/blocked`)).includes('15551234567'));
   await c.sendPresenceUnavailable();
   assert.equal((await sb(`/_sandbox/accounts/${me}/presence`)).online, false);

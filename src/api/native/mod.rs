@@ -51,6 +51,7 @@ use handlers as h;
     h::subscribe_presence,
     h::profile,
     h::my_profile,
+    h::blocklist,
     h::edit_my_profile,
     h::block,
     h::unblock,
@@ -140,6 +141,7 @@ pub fn routes(core: Core, keys: Keys, media_body: DefaultBodyLimit) -> Router {
             "/api/sessions/{id}/contacts/{phone}/unblock",
             post(h::unblock),
         )
+        .route("/api/sessions/{id}/blocklist", get(h::blocklist))
         .route(
             "/api/sessions/{id}/profile",
             get(h::my_profile)

@@ -89,6 +89,7 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ("pinChat", &["id", "pin"]),
     ("muteChat", &["chatId", "muteDuration"]),
     ("unmuteChat", &["chatId"]),
+    ("getBlockedIds", &[]),
     ("contactBlock", &["id"]),
     ("contactUnblock", &["id"]),
     // Groups.
@@ -193,6 +194,7 @@ pub enum Call {
         who: Wid,
         yes: bool,
     },
+    GetBlockedIds,
     /// setMyName, setMyStatus and setProfilePic.
     Profile(ProfileEdit),
     /// archiveChat, pinChat, muteChat and unmuteChat.
@@ -672,6 +674,7 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
                 messages,
             }
         }
+        "getBlockedIds" => Call::GetBlockedIds,
         "setMyName" => Call::Profile(ProfileEdit {
             name: Some(a.required("newName")?),
             ..Default::default()

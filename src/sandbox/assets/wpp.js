@@ -1083,6 +1083,7 @@
       },
     },
     blocklist: {
+      all() { return [...blocked].map(wid); },
       isBlocked(chatId) { return blocked.has(wid(chatId)._serialized); },
       async blockContact(chatId) {
         requireAuth();
