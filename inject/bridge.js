@@ -152,8 +152,9 @@
   function chatInfo(c) {
     const muted = mutedUntil(c);
     return {
-      id: widStr(c.id), name: c.name || c.formattedTitle || null, unread: c.unreadCount || 0, timestamp: c.t || null,
-      archived: !!c.archive, pinned: !!c.pin, muted_until: muted || null,
+      // WhatsApp Web counts a chat marked unread as -1.
+      id: widStr(c.id), name: c.name || c.formattedTitle || null, unread: Math.max(0, c.unreadCount || 0), timestamp: c.t || null,
+      archived: !!c.archive, pinned: !!c.pin, muted_until: muted || null, marked_unread: c.unreadCount === -1,
     };
   }
 
@@ -467,7 +468,7 @@
     'blocklist.all', 'blocklist.blockContact', 'blocklist.isBlocked', 'blocklist.unblockContact',
     'chat.archive', 'chat.deleteMessage', 'chat.downloadMedia', 'chat.editMessage', 'chat.find', 'chat.forwardMessages',
     'chat.generateMessageID', 'chat.get', 'chat.getMessages', 'chat.list',
-    'chat.markIsComposing', 'chat.markIsPaused', 'chat.markIsRead', 'chat.markIsRecording', 'chat.mute', 'chat.pin',
+    'chat.markIsComposing', 'chat.markIsPaused', 'chat.markIsRead', 'chat.markIsRecording', 'chat.markIsUnread', 'chat.mute', 'chat.pin',
     'chat.sendCreatePollMessage', 'chat.sendFileMessage', 'chat.sendLocationMessage',
     'chat.sendReactionToMessage', 'chat.sendTextMessage', 'chat.sendVCardContactMessage', 'chat.unmute', 'conn',
     'conn.genLinkDeviceCodeForPhoneNumber', 'conn.getAuthCode', 'conn.getMyUserId',
@@ -755,7 +756,7 @@
       const list = await WPP.chat.list();
       return list.map(chatInfo);
     },
-    // change: {archive?, pin?, muteUntil?} (unix s; 0 unmutes, -1 mutes
+    // change: {archive?, pin?, muteUntil?, unread?} (unix s; 0 unmutes, -1 mutes
     // always); answers the chat as it is after. What is so already is left
     // alone (wa-js throws for it). The daemon maps the prefixes to 404 and
     // 409.
@@ -782,6 +783,14 @@
       } else if (change.muteUntil != null) {
         await WPP.chat.mute(id, { expiration: change.muteUntil === -1 ? ALWAYS : change.muteUntil });
         info.muted_until = change.muteUntil;
+      }
+      if (change.unread === true) {
+        await WPP.chat.markIsUnread(id);
+        info.marked_unread = true;
+      } else if (change.unread === false) {
+        await WPP.chat.markIsRead(id);
+        info.marked_unread = false;
+        info.unread = 0;
       }
       // As asked, once WhatsApp Web took it: its model may catch up later.
       return info;

@@ -1626,6 +1626,36 @@ async fn chats_are_archived_pinned_and_muted_as_on_the_phone() {
     // Now there is room for it.
     let (code, c) = patch(chat_of(CONTACT), json!({"pinned": true})).await;
     assert_eq!((code, c["pinned"].clone()), (200, json!(true)), "{c}");
+    // Read, then marked unread (on the phone too) until it is read again.
+    let read = || async {
+        let (code, v) = d
+            .call(
+                "POST",
+                &format!("/api/sessions/shop/chats/{}/read", chat_of(CONTACT)),
+                None,
+            )
+            .await;
+        assert_eq!(code, 200, "{v}");
+    };
+    read().await;
+    let (code, c) = patch(chat_of(CONTACT), json!({"unread": true})).await;
+    assert_eq!(
+        (code, c["marked_unread"].clone()),
+        (200, json!(true)),
+        "{c}"
+    );
+    assert_eq!(at_phone().await[chat_of(CONTACT)]["marked_unread"], true);
+    assert_eq!(listed(chat_of(CONTACT)).await["marked_unread"], true);
+    read().await;
+    assert!(
+        at_phone().await[chat_of(CONTACT)]
+            .get("marked_unread")
+            .is_none()
+    );
+    eventually(T, "read, no longer marked", || async {
+        (listed(chat_of(CONTACT)).await["marked_unread"] == false).then_some(())
+    })
+    .await;
 
     // Bad input changes nothing.
     let (code, e) = patch("15559998877@c.us".into(), json!({"archived": true})).await;

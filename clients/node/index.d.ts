@@ -406,7 +406,7 @@ export class Client extends EventEmitter {
     sendChannelAdminInvite(chatId: string, channelId: string, options?: { comment?: string }): Promise<boolean>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     searchMessages(query: string, options?: { chatId?: string; page?: number; limit?: number }): Promise<Message[]>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Marks the chat unread (on the phone too) */
     markChatUnread(chatId: string): Promise<void>;
     /** Sets this account's about */
     setStatus(status: string): Promise<void>;
@@ -626,7 +626,7 @@ export interface Chat {
     unarchive: () => Promise<void>;
     /** Unmutes this chat */
     unmute: () => Promise<{ isMuted: boolean; muteExpiration: number }>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Marks this chat unread (on the phone too) */
     markUnread: () => Promise<void>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     getLabels: () => Promise<any[]>;

@@ -441,6 +441,13 @@ class Chat {
     this.pinned = !!c.pinned;
     this.isMuted = c.muted_until != null;
     this.muteExpiration = c.muted_until || 0;
+    // As WhatsApp Web counts a chat marked unread.
+    if (c.marked_unread && !this.unreadCount) this.unreadCount = -1;
+  }
+
+  async markUnread() {
+    await this.client.markChatUnread(this.id._serialized);
+    if (!this.unreadCount) this.unreadCount = -1;
   }
 
   // Resolve as whatsapp-web.js's do: true, then false.
@@ -1449,6 +1456,10 @@ class Client extends EventEmitter {
     return this._api('PATCH', `/chats/${encodeURIComponent(serialized(chatId))}`, change);
   }
 
+  async markChatUnread(chatId) {
+    await this._chatState(chatId, { unread: true });
+  }
+
   async archiveChat(chatId) {
     await this._chatState(chatId, { archived: true });
     return true;
@@ -1626,7 +1637,7 @@ unsupported(Client, 'Client', ['acceptChannelAdminInvite', 'revokeChannelAdminIn
   'subscribeToChannel', 'unsubscribeFromChannel', 'searchChannels', 'getChannelByInviteCode',
   'getChannels', 'getPinnedMessages', 'getCountryCode', 'getFormattedNumber', 'getLabels', 'getBroadcasts',
   'getBroadcastById', 'revokeStatusMessage', 'addOrRemoveLabels', 'getLabelById', 'getChatLabels', 'getChatsByLabelId',
-  'cancelPairingCode', 'resetState', 'sendChannelAdminInvite', 'searchMessages', 'markChatUnread',
+  'cancelPairingCode', 'resetState', 'sendChannelAdminInvite', 'searchMessages',
   'setAutoDownloadAudio', 'setAutoDownloadDocuments', 'setAutoDownloadPhotos',
   'setAutoDownloadVideos', 'setBackgroundSync', 'getContactDeviceCount', 'syncHistory', 'saveOrEditAddressbookContact',
   'addOrEditCustomerNote', 'getCustomerNote', 'deleteAddressbookContact', 'getContactLidAndPhone',
@@ -1636,7 +1647,7 @@ unsupported(Client, 'Client', ['acceptChannelAdminInvite', 'revokeChannelAdminIn
 unsupported(Message, 'Message', ['acceptGroupV4Invite', 'getGroupMentions', 'star', 'unstar', 'pin',
   'unpin', 'getInfo', 'getOrder', 'getPayment', 'editScheduledEvent', 'vote']);
 unsupported(Chat, 'Chat', ['clearMessages', 'delete',
-  'markUnread', 'getLabels', 'changeLabels', 'getPinnedMessages', 'syncHistory', 'addOrEditCustomerNote',
+  'getLabels', 'changeLabels', 'getPinnedMessages', 'syncHistory', 'addOrEditCustomerNote',
   'getCustomerNote']);
 unsupported(GroupChat, 'GroupChat', [
   'setAddMembersAdminsOnly', 'getGroupMembershipRequests',

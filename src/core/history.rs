@@ -237,8 +237,8 @@ impl Core {
             .map_err(crate::session::CallFailure::from)?)
     }
 
-    /// Archives, pins or mutes a chat (WhatsApp keeps it on the phone and
-    /// every device); answers the chat as it is after.
+    /// Archives, pins, mutes or marks a chat unread (WhatsApp keeps it on
+    /// the phone and every device); answers the chat as it is after.
     pub async fn edit_chat(
         &self,
         session: &SessionId,
@@ -246,10 +246,14 @@ impl Core {
         change: &crate::session::ChatChange,
     ) -> Result<ChatInfo, CoreError> {
         self.may(session, Scope::Send)?;
-        if change.archive.is_none() && change.pin.is_none() && change.mute_until.is_none() {
+        if change.archive.is_none()
+            && change.pin.is_none()
+            && change.mute_until.is_none()
+            && change.unread.is_none()
+        {
             return Err(CoreError::invalid(
                 "archived",
-                "or 'pinned' or 'muted_until' is required",
+                "or 'pinned', 'muted_until' or 'unread' is required",
             ));
         }
         // Seconds, not milliseconds: WhatsApp Web's "always" is 2100 at most.

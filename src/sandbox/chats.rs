@@ -1,6 +1,6 @@
 //! How an account keeps its chats in the simulated WhatsApp: archived,
-//! pinned (three at most, as WhatsApp allows) and muted until a time (-1:
-//! always). WhatsApp keeps this per account and syncs it to every device
+//! pinned (three at most, as WhatsApp allows), muted until a time (-1:
+//! always) and marked unread (until read). WhatsApp keeps this per account and syncs it to every device
 //! (its app state): a change on the phone reaches the linked devices, and a
 //! device's change reaches the phone and the other devices.
 
@@ -22,6 +22,9 @@ pub struct ChatState {
     /// Muted until (unix s); -1: always; 0: not muted.
     #[serde(default)]
     pub mute_until: i64,
+    /// Marked unread (until it is read).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub marked_unread: bool,
 }
 
 /// A change to a chat's state; what is `None` stays.
@@ -31,6 +34,7 @@ pub struct ChatChange {
     pub pin: Option<bool>,
     /// 0 unmutes; -1 mutes always.
     pub mute_until: Option<i64>,
+    pub unread: Option<bool>,
 }
 
 impl ChatChange {
@@ -51,6 +55,7 @@ impl ChatChange {
             archive: flag("archive")?,
             pin: flag("pin")?,
             mute_until,
+            unread: flag("unread")?,
         })
     }
 }
@@ -89,6 +94,9 @@ impl World {
         }
         if let Some(t) = change.mute_until {
             s.mute_until = if t > 0 && t <= now { 0 } else { t };
+        }
+        if let Some(u) = change.unread {
+            s.marked_unread = u;
         }
         if s == ChatState::default() {
             states.remove(chat);

@@ -1218,5 +1218,19 @@ impl World {
             }
             self.dirty = true;
         }
+        // Read: no longer marked unread, on every device.
+        if self
+            .p
+            .chats
+            .get(&phone)
+            .and_then(|c| c.get(chat))
+            .is_some_and(|s| s.marked_unread)
+        {
+            let change = super::chats::ChatChange {
+                unread: Some(false),
+                ..Default::default()
+            };
+            let _ = self.set_chat_state(&phone, chat, &change);
+        }
     }
 }

@@ -239,6 +239,9 @@ pub struct ChatInfo {
     pub pinned: bool,
     /// unix s; -1: always; None: not muted.
     pub muted_until: Option<i64>,
+    /// Marked unread (until it is read).
+    #[serde(default)]
+    pub marked_unread: bool,
 }
 
 /// A change to how the account keeps a chat; what is `None` stays.
@@ -249,6 +252,8 @@ pub struct ChatChange {
     /// unix s; 0 unmutes; -1 mutes always.
     #[serde(rename = "muteUntil")]
     pub mute_until: Option<i64>,
+    /// true: marked unread; false: read.
+    pub unread: Option<bool>,
 }
 
 /// What `trim_messages` did to WhatsApp Web's message collection.

@@ -240,6 +240,10 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop):
     assert call("/shop1/unmuteChat", [CONTACT + "@c.us"]) is True
     assert call("/shop1/archiveChat", {"id": CONTACT + "@c.us", "archive": False}) is True
     assert call("/shop1/archiveChat", ["15559990001@c.us", True]) is False
+    assert call("/shop1/markAsUnread", [CONTACT + "@c.us"]) is True
+    assert httpx.get(daemon.sandbox + f"/_sandbox/accounts/{ACCOUNT}/chats").json()[CONTACT + "@c.us"]["marked_unread"] is True
+    assert call("/shop1/sendSeen", [CONTACT + "@c.us"]) is True
+    assert "marked_unread" not in httpx.get(daemon.sandbox + f"/_sandbox/accounts/{ACCOUNT}/chats").json().get(CONTACT + "@c.us", {})
     code, body = ok("/shop1/muteChat", [CONTACT + "@c.us", "A_WHILE"])
     assert (body["success"], body["error"]["name"]) == (False, "INVALID_ARGS"), body
     assert call("/shop1/setMyName", ["Bakers"]) is True

@@ -389,8 +389,13 @@ test('archive, pin and mute, as whatsapp-web.js calls them; three pins at most; 
   assert.deepEqual(await c.muteChat(them[1], until), { isMuted: true, muteExpiration: Math.floor(until.getTime() / 1000) });
   assert.equal((await atPhone())[them[1]].mute_until, Math.floor(until.getTime() / 1000));
   assert.deepEqual(await chat.unmute(), { isMuted: false, muteExpiration: 0 });
+  await chat.sendSeen();
+  await chat.markUnread();
+  assert.equal((await atPhone())[them[0]].marked_unread, true);
   const again = await c.getChatById(them[0]);
-  assert.deepEqual([again.archived, again.pinned, again.isMuted], [false, true, false]);
+  assert.deepEqual([again.archived, again.pinned, again.isMuted, again.unreadCount], [false, true, false, -1]);
+  await again.sendSeen();
+  assert.equal((await c.getChatById(them[0])).unreadCount, 0);
   // What we show of ourselves, as whatsapp-web.js sets it.
   assert.equal(await c.setDisplayName('Corner Shop'), true);
   await c.setStatus('Open late');

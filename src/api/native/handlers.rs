@@ -405,9 +405,11 @@ pub struct ChatIn {
     pinned: Option<bool>,
     /// Muted until (unix s); -1: always; 0: unmuted.
     muted_until: Option<i64>,
+    /// true: marked unread; false: read.
+    unread: Option<bool>,
 }
 
-#[utoipa::path(patch, path = "/api/sessions/{id}/chats/{chat}", tag = "messages", summary = "Archive, pin or mute a chat", params(("id" = String, Path, description = "The session id"), ("chat" = String, Path, description = "The chat id or phone")), request_body = ChatIn, responses((status = 200, description = "The chat as it is after", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, or no such chat (chat_not_found)", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this, or three chats are pinned (pin_limit_reached)", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body or its media is too large", body = crate::api::native::convert::ErrorBody), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+#[utoipa::path(patch, path = "/api/sessions/{id}/chats/{chat}", tag = "messages", summary = "Archive, pin, mute or mark a chat unread", params(("id" = String, Path, description = "The session id"), ("chat" = String, Path, description = "The chat id or phone")), request_body = ChatIn, responses((status = 200, description = "The chat as it is after", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, or no such chat (chat_not_found)", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this, or three chats are pinned (pin_limit_reached)", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body or its media is too large", body = crate::api::native::convert::ErrorBody), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
 pub async fn edit_chat(
     Caller(core): Caller<Core>,
     Path((id, chat)): Path<(String, String)>,
@@ -420,6 +422,7 @@ pub async fn edit_chat(
         archive: b.archived,
         pin: b.pinned,
         mute_until: b.muted_until,
+        unread: b.unread,
     };
     Ok(Json(json!(core.edit_chat(&id, &chat, &change).await?)))
 }

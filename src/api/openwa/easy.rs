@@ -89,6 +89,7 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ("pinChat", &["id", "pin"]),
     ("muteChat", &["chatId", "muteDuration"]),
     ("unmuteChat", &["chatId"]),
+    ("markAsUnread", &["chatId"]),
     ("getBlockedIds", &[]),
     ("contactBlock", &["id"]),
     ("contactUnblock", &["id"]),
@@ -197,7 +198,7 @@ pub enum Call {
     GetBlockedIds,
     /// setMyName, setMyStatus and setProfilePic.
     Profile(ProfileEdit),
-    /// archiveChat, pinChat, muteChat and unmuteChat.
+    /// archiveChat, pinChat, muteChat, unmuteChat and markAsUnread.
     ChatState {
         chat: Wid,
         change: ChatChange,
@@ -737,6 +738,13 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
                 },
             }
         }
+        "markAsUnread" => Call::ChatState {
+            chat: a.wid("chatId")?,
+            change: ChatChange {
+                unread: Some(true),
+                ..Default::default()
+            },
+        },
         "unmuteChat" => Call::ChatState {
             chat: a.wid("chatId")?,
             change: ChatChange {

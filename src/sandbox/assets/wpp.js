@@ -617,8 +617,9 @@
   // A chat as WhatsApp Web's ChatModel shows it: pin is when it was pinned.
   function chatModel(c) {
     const st = chatStates.get(c.id._serialized) || {};
+    // WhatsApp Web counts a chat marked unread as -1.
     return {
-      id: c.id, name: c.name, unreadCount: c.unreadCount, t: c.t, isGroup: c.id.server === 'g.us',
+      id: c.id, name: c.name, unreadCount: st.marked_unread && !c.unreadCount ? -1 : c.unreadCount, t: c.t, isGroup: c.id.server === 'g.us',
       archive: !!st.archived, pin: st.pinned || 0, muteExpiration: st.mute_until || 0,
       mute: { expiration: st.mute_until || 0 },
     };
@@ -947,6 +948,12 @@
         if (until < unixTime()) throw wppError('negative_time_mute', 'Negative duration for mute');
         const st = await call('chat_state', { chat: id, mute_until: until });
         return { wid: wid(id), expiration: st.mute_until, isMuted: st.mute_until !== 0 };
+      },
+      async markIsUnread(chatId) {
+        requireAuth();
+        const id = knownChat(chatId);
+        await call('chat_state', { chat: id, unread: true });
+        return { wid: wid(id) };
       },
       async unmute(chatId) {
         requireAuth();
