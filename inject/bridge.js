@@ -477,7 +477,7 @@
     'contact.getProfilePictureUrl', 'contact.getStatus', 'contact.queryWidExists',
     'contact.subscribePresence', 'group.addParticipants', 'group.create', 'group.demoteParticipants',
     'group.getAllGroups', 'group.getGroupInfoFromInviteCode', 'group.getInviteCode', 'group.getParticipants', 'group.iAmAdmin', 'group.join', 'group.leave',
-    'group.promoteParticipants', 'group.removeParticipants', 'group.revokeInviteCode', 'group.setDescription', 'group.setProperty', 'group.setSubject', 'isReady', 'loader', 'loader.onReady', 'on',
+    'group.promoteParticipants', 'group.removeIcon', 'group.removeParticipants', 'group.revokeInviteCode', 'group.setDescription', 'group.setIcon', 'group.setProperty', 'group.setSubject', 'isReady', 'loader', 'loader.onReady', 'on',
     'profile.getMyProfileName', 'profile.getMyStatus', 'profile.isBusiness', 'profile.removeMyProfilePicture', 'profile.setMyProfileName',
     'profile.setMyProfilePicture', 'profile.setMyStatus', 'version', 'whatsapp.MsgStore', 'whatsapp.MsgStore.getModelsArray',
     'whatsapp.MsgStore.length', 'whatsapp.MsgStore.remove',
@@ -740,6 +740,18 @@
     async setGroupProperty(id, property, on) {
       await myGroup(id);
       await asMember(() => WPP.group.setProperty(id, property, !!on));
+      return true;
+    },
+    // picture: a data URL, or null to remove it. A picture WhatsApp does
+    // not take is an error.
+    async setGroupPicture(id, picture) {
+      await myGroup(id);
+      if (picture === null) {
+        await asMember(() => WPP.group.removeIcon(id));
+      } else {
+        const r = await asMember(() => WPP.group.setIcon(id, picture));
+        if (!r || r.status !== 200) throw new Error('WhatsApp did not take the group picture (status ' + (r && r.status) + ')');
+      }
       return true;
     },
     async leaveGroup(id) {

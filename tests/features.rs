@@ -1093,6 +1093,27 @@ async fn group_descriptions_and_settings_both_ways() {
     let sent = send(&d, json!({"to": gid, "text": "We open at 9 tomorrow"})).await;
     assert_eq!(on_phone(&sb, &sent).await["to"], gid.as_str());
 
+    // Its picture: WhatsApp shows it, until we remove it.
+    const PNG_1PX: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+    let (code, g) = d
+        .call("PATCH", &ours, Some(json!({"picture": PNG_1PX})))
+        .await;
+    assert_eq!(code, 200, "{g}");
+    assert_eq!(
+        sb.get(&format!("/_sandbox/groups/{gid}/picture")).await.0,
+        200
+    );
+    let (code, e) = d
+        .call("PATCH", &ours, Some(json!({"picture": "bm90IGFuIGltYWdl"})))
+        .await;
+    assert_eq!(code, 422, "not an image: {e}");
+    let (code, g) = d.call("PATCH", &ours, Some(json!({"picture": null}))).await;
+    assert_eq!(code, 200, "{g}");
+    assert_eq!(
+        sb.get(&format!("/_sandbox/groups/{gid}/picture")).await.0,
+        404
+    );
+
     // Its invite: we reset it and the old link opens nothing; a link shows
     // the group before joining.
     let (code, inv) = d.call("GET", &format!("{ours}/invite"), None).await;
@@ -1248,6 +1269,14 @@ async fn group_descriptions_and_settings_both_ways() {
         .call("PATCH", &theirs, Some(json!({"description": "" })))
         .await;
     refused(code, &e, "not_group_admin");
+    let (code, e) = d
+        .call("PATCH", &theirs, Some(json!({"picture": PNG_1PX})))
+        .await;
+    refused(code, &e, "not_group_admin");
+    assert_eq!(
+        sb.get(&format!("/_sandbox/groups/{fid}/picture")).await.0,
+        404
+    );
     assert_eq!(
         sb.get(&format!("/_sandbox/groups/{fid}")).await.1["desc"],
         "Sunday lunch"

@@ -687,9 +687,9 @@ export interface GroupChat extends Chat {
     rejectGroupMembershipRequests: (options: any) => Promise<Array<any>>;
     /** Admins only: resolves to the new invite code; the old link stops working */
     revokeInvite: () => Promise<string>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Sets the group's picture; false where WhatsApp refuses */
     setPicture: (media: MessageMedia) => Promise<boolean>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Removes the group's picture; false where WhatsApp refuses */
     deletePicture: () => Promise<boolean>;
 }
 

@@ -635,7 +635,7 @@ class GroupChat extends Chat {
     try {
       this._setGroup(await this.client._api('PATCH', this._path(), change));
     } catch (e) {
-      if (e.code === 'not_group_admin' || e.status === 502) return false;
+      if (e.code === 'not_group_admin' || e.code === 'invalid_field' || e.status === 502) return false;
       throw e;
     }
     return true;
@@ -655,6 +655,16 @@ class GroupChat extends Chat {
 
   async getInviteCode() {
     return (await this.client._api('GET', `${this._path()}/invite`)).code;
+  }
+
+  // false where WhatsApp refuses (only admins edit the info), as
+  // whatsapp-web.js answers.
+  async setPicture(media) {
+    return this._edit({ picture: media.data });
+  }
+
+  async deletePicture() {
+    return this._edit({ picture: null });
   }
 
   // Admins only: the new code; the old link stops working.
@@ -1651,7 +1661,7 @@ unsupported(Chat, 'Chat', ['clearMessages', 'delete',
   'getCustomerNote']);
 unsupported(GroupChat, 'GroupChat', [
   'setAddMembersAdminsOnly', 'getGroupMembershipRequests',
-  'approveGroupMembershipRequests', 'rejectGroupMembershipRequests', 'setPicture', 'deletePicture']);
+  'approveGroupMembershipRequests', 'rejectGroupMembershipRequests']);
 unsupported(Contact, 'Contact', ['getCountryCode', 'getFormattedNumber', 'getBroadcast']);
 
 module.exports = {

@@ -21,6 +21,8 @@ pub struct GroupEdit {
     pub description: Option<String>,
     pub announce: Option<bool>,
     pub restrict: Option<bool>,
+    /// `Some(None)`: remove the picture; `Some(Some(bytes))`: an image.
+    pub picture: Option<Option<Vec<u8>>>,
 }
 
 /// A change to who is in a group and who runs it.
@@ -234,8 +236,8 @@ impl Core {
         bridge.set_subject(id, subject).await.map_err(page)
     }
 
-    /// Changes the subject, the description and the settings, in that
-    /// order; answers the group as it is after. What only admins may do is
+    /// Changes the picture, the subject, the description and the settings,
+    /// in that order; answers the group as it is after. What only admins may do is
     /// checked against the group first, so a refusal changes nothing.
     pub async fn edit_group(
         &self,
@@ -257,17 +259,22 @@ impl Core {
                 "must be at most 2048 characters",
             ));
         }
+        let picture = match &e.picture {
+            Some(Some(bytes)) => Some(Some(super::people::picture_data_url(bytes)?)),
+            Some(None) => Some(None),
+            None => None,
+        };
         let settings = e.announce.is_some() || e.restrict.is_some();
-        if subject.is_none() && description.is_none() && !settings {
+        if subject.is_none() && description.is_none() && picture.is_none() && !settings {
             return Err(CoreError::invalid(
                 "subject",
-                "or 'description', 'announce' or 'restrict' is required",
+                "or 'description', 'picture', 'announce' or 'restrict' is required",
             ));
         }
         let bridge = self.manager.bridge(session).await?;
         let before = bridge.group(id).await.map_err(page)?;
         let admin = bridge.i_am_admin(id).await.map_err(page)?;
-        let info = subject.is_some() || description.is_some();
+        let info = subject.is_some() || description.is_some() || picture.is_some();
         if !admin && (settings || (info && before.restrict)) {
             return Err(CoreError::Conflict {
                 code: "not_group_admin",
@@ -277,6 +284,14 @@ impl Core {
                     "only group admins can change this group's subject and description".into()
                 },
             });
+        }
+        // The picture first: WhatsApp may still refuse its image, and then
+        // nothing else has changed.
+        if let Some(p) = &picture {
+            bridge
+                .set_group_picture(id, p.as_deref())
+                .await
+                .map_err(page)?;
         }
         if let Some(s) = subject {
             bridge.set_subject(id, s).await.map_err(page)?;

@@ -26,8 +26,8 @@ pub struct ProfileEdit {
     pub picture: Option<Option<Vec<u8>>>,
 }
 
-/// A JPEG or PNG as the data URL wa-js takes.
-fn picture_data_url(bytes: &[u8]) -> Result<String, CoreError> {
+/// A picture as the data URL wa-js takes (a profile's or a group's).
+pub(super) fn picture_data_url(bytes: &[u8]) -> Result<String, CoreError> {
     use base64::Engine as _;
     // WhatsApp Web makes a JPEG of any of these.
     let mime = if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {

@@ -50,6 +50,7 @@ pub fn routes() -> Router<Sandbox> {
         .route("/groups/{gid}/admins", post(group_admins))
         .route("/groups/{gid}/subject", post(group_subject))
         .route("/groups/{gid}/description", post(group_description))
+        .route("/groups/{gid}/picture", axum::routing::get(group_picture))
         .route("/groups/{gid}/settings", post(group_settings))
         .route("/groups/{gid}/leave", post(group_leave))
         .route("/unregistered", post(unregistered))
@@ -664,6 +665,23 @@ async fn set_chat_state(
         .set_chat_state(&who, &chat, &change)
         .map_err(|e| Fail(StatusCode::CONFLICT, "chat_refused", e))?;
     Ok(Json(json!(s)).into_response())
+}
+
+/// A group's picture, as WhatsApp serves it.
+async fn group_picture(State(sb): State<Sandbox>, Path(gid): Path<String>) -> Res {
+    let w = sb.world.lock().await;
+    let bytes = w
+        .group(&gid)
+        .and_then(|g| g.picture.as_deref())
+        .and_then(|p| base64::engine::general_purpose::STANDARD.decode(p).ok())
+        .ok_or_else(|| {
+            Fail(
+                StatusCode::NOT_FOUND,
+                "no_picture",
+                format!("{gid} has no picture"),
+            )
+        })?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "image/png")], bytes).into_response())
 }
 
 /// A member's phone changes the description (empty: none).

@@ -28,6 +28,9 @@ pub struct Group {
     /// Only admins may change the subject and description.
     #[serde(default)]
     pub restrict: bool,
+    /// Its picture (base64), if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub picture: Option<String>,
 }
 
 /// A group setting WhatsApp names (wa-js's `GroupProperty`).
@@ -60,6 +63,7 @@ impl Group {
         json!({
             "id": self.id, "subject": self.subject, "owner": self.owner, "creation": self.created,
             "invite": self.invite, "desc": self.desc, "announce": self.announce, "restrict": self.restrict,
+            "has_picture": self.picture.is_some(),
             "participants": self.participants.iter().map(|p| json!({
                 "id": format!("{p}@c.us"), "isAdmin": self.admins.contains(p), "isSuperAdmin": *p == self.owner,
             })).collect::<Vec<_>>(),
@@ -115,6 +119,7 @@ impl World {
             desc: String::new(),
             announce: false,
             restrict: false,
+            picture: None,
         };
         let view = g.view();
         self.p.groups.insert(g.id.clone(), g);
@@ -317,6 +322,23 @@ impl World {
         Ok(())
     }
 
+    /// As the description, for the picture (None removes it); members see
+    /// a notice.
+    pub fn set_picture(
+        &mut self,
+        gid: &str,
+        by: &str,
+        picture: Option<String>,
+    ) -> Result<(), String> {
+        let g = self.may_edit_info(gid, by)?;
+        let had = g.picture.is_some();
+        g.picture = picture;
+        if had || g.picture.is_some() {
+            self.notice(gid, by, "picture", "");
+        }
+        Ok(())
+    }
+
     /// Only admins change a setting; a change to what it already is says
     /// nothing (WhatsApp sends no notice for it).
     pub fn set_setting(&mut self, gid: &str, by: &str, s: Setting, on: bool) -> Result<(), String> {
@@ -469,6 +491,9 @@ impl World {
                 self.set_setting(gid, me, s, v["value"].as_bool().unwrap_or(false))
                     .map(|_| json!(true))
             }
+            "group_picture" => self
+                .set_picture(gid, me, v["data"].as_str().map(String::from))
+                .map(|_| json!(true)),
             "group_leave" => self.leave_group(gid, me).map(|_| json!(true)),
             _ => Err(format!("unknown call {t}")),
         }

@@ -517,6 +517,17 @@ impl Bridge {
             .map(drop)
     }
 
+    /// `picture`: a data URL, or None to remove the group's picture.
+    pub async fn set_group_picture(
+        &self,
+        id: &Wid,
+        picture: Option<&str>,
+    ) -> Result<(), CallError> {
+        self.call::<Value>("setGroupPicture", &[json!(id), json!(picture)])
+            .await
+            .map(drop)
+    }
+
     pub async fn leave_group(&self, id: &Wid) -> Result<(), CallError> {
         self.call::<Value>("leaveGroup", &[json!(id)])
             .await

@@ -278,6 +278,8 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop):
     assert call("/shop1/setGroupEditToAdminsOnly", [gid, True]) is True
     at_wa = httpx.get(daemon.sandbox + f"/_sandbox/groups/{gid}").json()
     assert (at_wa["desc"], at_wa["announce"], at_wa["restrict"]) == ("Bread at 7", True, True), at_wa
+    assert call("/shop1/setGroupIcon", [gid, PNG_DATA_URL]) is True
+    assert httpx.get(daemon.sandbox + f"/_sandbox/groups/{gid}/picture").status_code == 200
     code, body = ok("/shop1/setGroupToAdminsOnly", [gid])
     assert (body["success"], body["error"]["name"]) == (False, "INVALID_ARGS"), body
     first = call("/shop1/getGroupInviteLink", [gid])

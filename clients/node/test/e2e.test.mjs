@@ -351,6 +351,10 @@ test('createGroup, addParticipants, removeParticipants, promote and demote, setS
   assert.equal(await chat.setInfoAdminsOnly(true), true);
   const there = await sb(`/_sandbox/groups/${res.gid._serialized}`);
   assert.deepEqual([there.desc, there.announce, there.restrict], ['All things mine', true, true]);
+  assert.equal(await chat.setPicture(new MessageMedia('image/png', PNG.toString('base64'))), true);
+  assert.equal((await sb(`/_sandbox/groups/${res.gid._serialized}`)).has_picture, true);
+  assert.equal(await chat.deletePicture(), true);
+  assert.equal((await sb(`/_sandbox/groups/${res.gid._serialized}`)).has_picture, false);
   assert.deepEqual([chat.description, chat.groupMetadata.announce, chat.groupMetadata.restrict, chat.isReadOnly],
     ['All things mine', true, true, false], 'an admin may still write');
   const common = await c.getCommonGroups('15553330000@c.us');

@@ -790,6 +790,10 @@ pub struct GroupEditIn {
     announce: Option<bool>,
     /// Only admins change the subject and description.
     restrict: Option<bool>,
+    /// A JPEG, PNG, GIF or WebP, base64 (up to 5 MB); null removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    picture: Option<Option<String>>,
 }
 
 #[utoipa::path(patch, path = "/api/sessions/{id}/groups/{gid}", tag = "groups", summary = "Change a group's subject, description and settings (settings: admins only)",
@@ -806,6 +810,7 @@ pub async fn edit_group(
         description: b.description,
         announce: b.announce,
         restrict: b.restrict,
+        picture: picture_bytes(b.picture)?,
     };
     let g = core
         .edit_group(&cv::session_id(&id)?, &group_wid(&gid)?, &e)
@@ -902,6 +907,22 @@ pub struct ProfileIn {
     picture: Option<Option<String>>,
 }
 
+/// A picture field: base64 to bytes; null (remove it) and left out kept apart.
+fn picture_bytes(p: Option<Option<String>>) -> Result<Option<Option<Vec<u8>>>, ApiError> {
+    use base64::Engine as _;
+    p.map(|p| {
+        p.map(|data| {
+            base64::engine::general_purpose::STANDARD
+                .decode(data.trim())
+                .map_err(|_| {
+                    ApiError::invalid("picture", "must be base64 (a JPEG, PNG, GIF or WebP)")
+                })
+        })
+        .transpose()
+    })
+    .transpose()
+}
+
 /// A field given as null is `Some(None)`; one left out, `None`.
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)
@@ -915,21 +936,11 @@ pub async fn edit_my_profile(
     Path(id): Path<String>,
     body: Body<ProfileIn>,
 ) -> Answer {
-    use base64::Engine as _;
     let b = body?.0;
-    let picture = match b.picture {
-        Some(Some(data)) => Some(Some(
-            base64::engine::general_purpose::STANDARD
-                .decode(data.trim())
-                .map_err(|_| ApiError::invalid("picture", "must be base64 (a JPEG or PNG)"))?,
-        )),
-        Some(None) => Some(None),
-        None => None,
-    };
     let e = crate::core::ProfileEdit {
         name: b.name,
         about: b.about,
-        picture,
+        picture: picture_bytes(b.picture)?,
     };
     Ok(Json(core.edit_my_profile(&cv::session_id(&id)?, &e).await?))
 }

@@ -160,7 +160,7 @@ pub fn routes(core: Core, keys: Keys, media_body: DefaultBodyLimit) -> Router {
         .route("/api/sessions/{id}/groups/join", post(h::join_group))
         .route(
             "/api/sessions/{id}/groups/{gid}",
-            get(h::group).patch(h::edit_group),
+            get(h::group).patch(h::edit_group).layer(media_body.clone()),
         )
         .route(
             "/api/sessions/{id}/groups/{gid}/participants",

@@ -110,6 +110,7 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ("setGroupDescription", &["groupId", "description"]),
     ("setGroupToAdminsOnly", &["groupId", "onlyAdmins"]),
     ("setGroupEditToAdminsOnly", &["groupId", "onlyAdmins"]),
+    ("setGroupIcon", &["groupId", "image"]),
     ("leaveGroup", &["groupId"]),
     // The session.
     ("getHostNumber", &[]),
@@ -441,6 +442,23 @@ fn one_string(name: &str, v: &Value) -> Result<String, EasyError> {
     }
 }
 
+/// The bytes of a base64 data URL, as open-wa takes images.
+fn data_url_bytes(name: &str, data: &str) -> Result<Vec<u8>, EasyError> {
+    use base64::Engine as _;
+    let b64 = data
+        .strip_prefix("data:")
+        .and_then(|d| d.split_once(";base64,"))
+        .map(|(_, b)| b)
+        .ok_or_else(|| {
+            EasyError::bad_args(format!(
+                "'{name}' must be a data URL (data:image/jpeg;base64,...)"
+            ))
+        })?;
+    base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|_| EasyError::bad_args(format!("'{name}' is not valid base64")))
+}
+
 fn parse_wid(name: &str, s: &str) -> Result<Wid, EasyError> {
     Wid::parse(s).map_err(|e| EasyError::bad_args(format!("'{name}': {e}")))
 }
@@ -684,25 +702,11 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
             about: Some(a.required("newStatus")?),
             ..Default::default()
         }),
-        // A data URL, as open-wa takes it.
-        "setProfilePic" => {
-            use base64::Engine as _;
-            let data = a.required("data")?;
-            let b64 = data
-                .strip_prefix("data:")
-                .and_then(|d| d.split_once(";base64,"))
-                .map(|(_, b)| b)
-                .ok_or_else(|| {
-                    EasyError::bad_args("'data' must be a data URL (data:image/jpeg;base64,...)")
-                })?;
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(b64.trim())
-                .map_err(|_| EasyError::bad_args("'data' is not valid base64"))?;
-            Call::Profile(ProfileEdit {
-                picture: Some(Some(bytes)),
-                ..Default::default()
-            })
-        }
+        // A data URL, as open-wa takes images.
+        "setProfilePic" => Call::Profile(ProfileEdit {
+            picture: Some(Some(data_url_bytes("data", &a.required("data")?)?)),
+            ..Default::default()
+        }),
         "archiveChat" => Call::ChatState {
             chat: a.wid("id")?,
             change: ChatChange {
@@ -816,8 +820,13 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
         "setGroupTitle"
         | "setGroupDescription"
         | "setGroupToAdminsOnly"
-        | "setGroupEditToAdminsOnly" => {
+        | "setGroupEditToAdminsOnly"
+        | "setGroupIcon" => {
             let edit = match method {
+                "setGroupIcon" => GroupEdit {
+                    picture: Some(Some(data_url_bytes("image", &a.required("image")?)?)),
+                    ..Default::default()
+                },
                 "setGroupTitle" => GroupEdit {
                     subject: Some(a.required("title")?),
                     ..Default::default()

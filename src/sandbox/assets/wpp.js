@@ -1084,6 +1084,21 @@
         const me = wid(creds.phone)._serialized;
         return g.participants.some((p) => p.id === me && (p.isAdmin || p.isSuperAdmin));
       },
+      // As wa-js: an image as a data URL (WhatsApp Web makes it 640 px).
+      async setIcon(groupId, content) {
+        requireAuth();
+        const match = /^data:(image\/[^;,]+)?(;base64)?,(.*)$/s.exec(String(content));
+        if (!match || !match[2]) throw new Error('the picture must be a base64 data URL');
+        await asAdmin('you_are_not_allowed_set_group_description', 'You are not allowed to set group picture in', groupId, () => call('group_picture', { gid: wid(groupId)._serialized, data: match[3] }));
+        return { eurl: '', status: 200, tag: '', token: '', _duplicate: false };
+      },
+      async removeIcon(groupId) {
+        requireAuth();
+        const g = await call('group_info', { gid: wid(groupId)._serialized });
+        if (!g.has_picture) return false;
+        await asAdmin('you_are_not_allowed_set_group_description', 'You are not allowed to set group picture in', groupId, () => call('group_picture', { gid: wid(groupId)._serialized, data: null }));
+        return true;
+      },
       async leave(groupId) {
         requireAuth();
         await call('group_leave', { gid: wid(groupId)._serialized });
@@ -1118,6 +1133,10 @@
       },
       async getProfilePictureUrl(contactId, full) {
         requireAuth();
+        if (wid(contactId).server === 'g.us') {
+          const g = await call('group_info', { gid: wid(contactId)._serialized });
+          return g.has_picture ? window.location.origin + '/_sandbox/groups/' + wid(contactId)._serialized + '/picture' : undefined;
+        }
         const p = await call('profile', { id: wid(contactId)._serialized });
         // WhatsApp answers a CDN URL; the sandbox serves pictures itself.
         return p.has_picture ? window.location.origin + '/_sandbox/pictures/' + wid(contactId).user : undefined;
