@@ -44,6 +44,15 @@ fn group_id(id: &Wid) -> Result<(), CoreError> {
     }
 }
 
+/// A subject as WhatsApp takes it: trimmed, 1 to 100 characters.
+fn valid_subject(subject: &str) -> Result<&str, CoreError> {
+    let subject = subject.trim();
+    if subject.is_empty() || subject.chars().count() > 100 {
+        return Err(CoreError::invalid("subject", "must be 1 to 100 characters"));
+    }
+    Ok(subject)
+}
+
 /// The code of an invite code or a chat.whatsapp.com link.
 fn invite_code(invite: &str) -> Result<&str, CoreError> {
     let code = invite
@@ -116,10 +125,7 @@ impl Core {
         participants: &[Wid],
     ) -> Result<GroupInfo, CoreError> {
         self.may(session, Scope::Send)?;
-        let subject = subject.trim();
-        if subject.is_empty() || subject.chars().count() > 100 {
-            return Err(CoreError::invalid("subject", "must be 1 to 100 characters"));
-        }
+        let subject = valid_subject(subject)?;
         if participants.iter().any(|p| p.phone().is_none()) {
             return Err(CoreError::invalid(
                 "participants",
@@ -220,22 +226,6 @@ impl Core {
         Wid::parse(&gid).map_err(CoreError::Internal)
     }
 
-    pub async fn set_group_subject(
-        &self,
-        session: &SessionId,
-        id: &Wid,
-        subject: &str,
-    ) -> Result<(), CoreError> {
-        self.may(session, Scope::Send)?;
-        group_id(id)?;
-        let subject = subject.trim();
-        if subject.is_empty() || subject.chars().count() > 100 {
-            return Err(CoreError::invalid("subject", "must be 1 to 100 characters"));
-        }
-        let bridge = self.manager.bridge(session).await?;
-        bridge.set_subject(id, subject).await.map_err(page)
-    }
-
     /// Changes the picture, the subject, the description and the settings,
     /// in that order; answers the group as it is after. What only admins may do is
     /// checked against the group first, so a refusal changes nothing.
@@ -247,10 +237,7 @@ impl Core {
     ) -> Result<GroupInfo, CoreError> {
         self.may(session, Scope::Send)?;
         group_id(id)?;
-        let subject = e.subject.as_deref().map(str::trim);
-        if subject.is_some_and(|s| s.is_empty() || s.chars().count() > 100) {
-            return Err(CoreError::invalid("subject", "must be 1 to 100 characters"));
-        }
+        let subject = e.subject.as_deref().map(valid_subject).transpose()?;
         // Kept as written: line breaks are part of a description.
         let description = e.description.as_deref();
         if description.is_some_and(|d| d.chars().count() > MAX_DESCRIPTION) {
@@ -259,11 +246,7 @@ impl Core {
                 "must be at most 2048 characters",
             ));
         }
-        let picture = match &e.picture {
-            Some(Some(bytes)) => Some(Some(super::people::picture_data_url(bytes)?)),
-            Some(None) => Some(None),
-            None => None,
-        };
+        let picture = super::people::picture_change(&e.picture)?;
         let settings = e.announce.is_some() || e.restrict.is_some();
         if subject.is_none() && description.is_none() && picture.is_none() && !settings {
             return Err(CoreError::invalid(

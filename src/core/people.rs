@@ -26,8 +26,18 @@ pub struct ProfileEdit {
     pub picture: Option<Option<Vec<u8>>>,
 }
 
-/// A picture as the data URL wa-js takes (a profile's or a group's).
-pub(super) fn picture_data_url(bytes: &[u8]) -> Result<String, CoreError> {
+/// A picture change as bridge.js takes it: `Some(None)` removes the
+/// picture, `Some(Some(url))` sets it (a profile's or a group's).
+pub(super) fn picture_change(
+    p: &Option<Option<Vec<u8>>>,
+) -> Result<Option<Option<String>>, CoreError> {
+    p.as_ref()
+        .map(|p| p.as_deref().map(picture_data_url).transpose())
+        .transpose()
+}
+
+/// A picture as the data URL wa-js takes.
+fn picture_data_url(bytes: &[u8]) -> Result<String, CoreError> {
     use base64::Engine as _;
     // WhatsApp Web makes a JPEG of any of these.
     let mime = if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
@@ -139,11 +149,7 @@ impl Core {
                 "must be at most 139 characters",
             ));
         }
-        let picture = match &e.picture {
-            Some(Some(bytes)) => Some(Some(picture_data_url(bytes)?)),
-            Some(None) => Some(None),
-            None => None,
-        };
+        let picture = picture_change(&e.picture)?;
         if name.is_none() && e.about.is_none() && picture.is_none() {
             return Err(CoreError::invalid(
                 "name",

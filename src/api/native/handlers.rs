@@ -773,11 +773,14 @@ pub async fn group_subject(
     Path((id, gid)): Path<(String, String)>,
     body: Body<SubjectIn>,
 ) -> Answer {
-    let subject = body?.0.subject;
-    let g = group_wid(&gid)?;
-    core.set_group_subject(&cv::session_id(&id)?, &g, &subject)
+    let edit = crate::core::GroupEdit {
+        subject: Some(body?.0.subject),
+        ..Default::default()
+    };
+    let g = core
+        .edit_group(&cv::session_id(&id)?, &group_wid(&gid)?, &edit)
         .await?;
-    Ok(Json(json!({"id": g, "subject": subject.trim()})))
+    Ok(Json(json!({"id": g.id, "subject": g.subject})))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
