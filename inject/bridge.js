@@ -334,6 +334,23 @@
     WPP.on('chat.msg_revoke', (e) => emitInOrder({
       type: 'revoke', id: widStr(e.refId || e.id), chat: widStr(e.from && e.id && e.id.remote ? e.id.remote : e.from),
     }));
+    WPP.on('call.incoming_call', (c) => {
+      // wa-js's `sender` is the caller without their device (`peerJid`
+      // has it): a phone's id, or a privacy id, whose phone is looked up
+      // as a message's is.
+      const from = widStr(c.sender);
+      if (!c.id || !from) return;
+      const ev = {
+        type: 'call', id: String(c.id), from, is_video: !!c.isVideo, is_group: !!c.isGroup,
+        timestamp: c.offerTime || Math.floor(Date.now() / 1000),
+        sender: { phone: phoneOf(from), lid: from.endsWith('@lid') ? from : null },
+      };
+      waiting += 1;
+      inOrder = inOrder.then(() => withPhone(ev)).then((x) => {
+        waiting -= 1;
+        emit(x);
+      });
+    });
     WPP.loader.onReady(async () => {
       emit({ type: 'ready' });
       if (WPP.conn.isAuthenticated()) {
@@ -465,7 +482,7 @@
   // equal to the code's uses). A WhatsApp Web build on which wa-js lacks one
   // is INCOMPATIBLE: the daemon says so instead of failing call by call.
   const NEEDS = [
-    'blocklist.all', 'blocklist.blockContact', 'blocklist.isBlocked', 'blocklist.unblockContact',
+    'blocklist.all', 'blocklist.blockContact', 'blocklist.isBlocked', 'blocklist.unblockContact', 'call.reject',
     'chat.archive', 'chat.deleteMessage', 'chat.downloadMedia', 'chat.editMessage', 'chat.find', 'chat.forwardMessages',
     'chat.generateMessageID', 'chat.get', 'chat.getMessages', 'chat.list',
     'chat.markIsComposing', 'chat.markIsPaused', 'chat.markIsRead', 'chat.markIsRecording', 'chat.markIsUnread', 'chat.mute', 'chat.pin',
@@ -648,6 +665,17 @@
     // Everyone this account blocked, as WhatsApp syncs the list.
     blocked() {
       return WPP.blocklist.all().map(widStr);
+    },
+    // Declines a call that rings; the daemon maps the prefixes to 404 and
+    // 409. wa-js answers true once the decline is sent.
+    async rejectCall(id) {
+      try {
+        return await WPP.call.reject(id);
+      } catch (e) {
+        if (e && e.code === 'call_not_found') throw new Error('CALL_NOT_FOUND: no call ' + id + ' rings here');
+        if (e && e.code === 'call_is_not_incoming_ring') throw new Error('CALL_NOT_RINGING: call ' + id + ' no longer rings');
+        throw e;
+      }
     },
     async block(id, yes) {
       if (yes) await WPP.blocklist.blockContact(id); else await WPP.blocklist.unblockContact(id);

@@ -2501,3 +2501,204 @@ async fn replies_carry_what_they_quote() {
     // A message that quotes nothing says so by leaving the field out.
     assert!(stored(&d, &ours).await.get("quoted").is_none());
 }
+
+/// Calls: a contact's call rings here as `call.received` (voice or video,
+/// by phone or privacy id); the API declines one that rings, and a
+/// session's call policy declines every call itself and tells the caller
+/// why, once per call. A call the phone took cannot be declined.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_ring_here_and_are_declined_by_hand_or_by_policy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sb, d, r) = setup(tmp.path()).await;
+    let ring = |extra: Value| {
+        let sb = &sb;
+        async move {
+            let mut body = json!({"from": CONTACT, "to": ACCOUNT});
+            body.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            let (code, c) = sb.post("/_sandbox/calls", body).await;
+            assert_eq!(code, 201, "{c}");
+            c["id"].as_str().unwrap().to_string()
+        }
+    };
+    let state = |id: String| {
+        let sb = &sb;
+        async move { sb.get(&format!("/_sandbox/calls/{id}")).await.1 }
+    };
+    let reject = |id: String| {
+        let d = &d;
+        async move {
+            d.call(
+                "POST",
+                &format!("/api/sessions/shop/calls/{id}/reject"),
+                None,
+            )
+            .await
+        }
+    };
+
+    // A voice call rings here; declined through the API, the caller hears
+    // it declined and it stops ringing on the phone.
+    let id = ring(json!({})).await;
+    let call = event(&r, "call.received", |p| p["id"] == id.as_str()).await;
+    assert_eq!(call["from"], format!("{CONTACT}@c.us"), "{call}");
+    assert_eq!(
+        (call["is_video"].clone(), call["is_group"].clone()),
+        (json!(false), json!(false))
+    );
+    assert_eq!(call["sender"]["phone"], CONTACT);
+    assert!(call["timestamp"].as_i64().unwrap() > 1_700_000_000);
+    assert_eq!(state(id.clone()).await["state"], "ringing");
+    let (code, body) = reject(id.clone()).await;
+    assert_eq!(
+        (code, body["rejected"].clone()),
+        (200, json!(true)),
+        "{body}"
+    );
+    let c = state(id.clone()).await;
+    assert_eq!(
+        (c["state"].as_str(), c["ended_by"].as_str()),
+        (Some("rejected"), Some("device"))
+    );
+    // Once declined it rings no more; an id that never rang is unknown.
+    let (code, e) = reject(id.clone()).await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("call_not_ringing")),
+        "{e}"
+    );
+    let (code, e) = reject("0123456789ABCDEF0123456789ABCDEF".into()).await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (404, Some("call_not_found")),
+        "{e}"
+    );
+
+    // A video call the phone answers: this device cannot decline it then.
+    let id = ring(json!({"video": true})).await;
+    let call = event(&r, "call.received", |p| p["id"] == id.as_str()).await;
+    assert_eq!(call["is_video"], true);
+    let (code, _) = sb
+        .post(&format!("/_sandbox/calls/{id}/answer"), json!({}))
+        .await;
+    assert_eq!(code, 200);
+    let (code, e) = eventually(T, "the answered call to stop ringing here", || async {
+        let (code, e) = reject(id.clone()).await;
+        (code != 200 || e["rejected"] != true).then_some((code, e))
+    })
+    .await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("call_not_ringing")),
+        "{e}"
+    );
+    assert_eq!(state(id.clone()).await["state"], "accepted");
+
+    // A caller WhatsApp shows by a privacy id: the phone behind it when
+    // it is shared, else the privacy id to answer.
+    let id = ring(json!({"lid": true, "share_phone": true})).await;
+    let call = event(&r, "call.received", |p| p["id"] == id.as_str()).await;
+    assert_eq!(call["from"], format!("{CONTACT}@c.us"), "{call}");
+    assert!(call["sender"]["lid"].as_str().unwrap().ends_with("@lid"));
+    let hidden = "15557770199";
+    let id = ring(json!({"from": hidden, "lid": true, "share_phone": false})).await;
+    let call = event(&r, "call.received", |p| p["id"] == id.as_str()).await;
+    assert!(call["from"].as_str().unwrap().ends_with("@lid"), "{call}");
+    assert_eq!(call["sender"]["phone"], Value::Null);
+
+    // A policy that cannot be kept changes nothing.
+    let (code, e) = d
+        .call(
+            "PATCH",
+            "/api/sessions/shop",
+            Some(json!({"calls": {"message": "Text us"}})),
+        )
+        .await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (422, Some("invalid_field")),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("calls.message"),
+        "{e}"
+    );
+    let (code, e) = d
+        .call(
+            "PATCH",
+            "/api/sessions/shop",
+            Some(json!({"calls": {"reject": "yes"}})),
+        )
+        .await;
+    assert_eq!(code, 422, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("calls.reject"),
+        "{e}"
+    );
+    let (_, s) = d.call("GET", "/api/sessions/shop", None).await;
+    assert_eq!(s["calls"], Value::Null, "{s}");
+
+    // The policy: every call declined as it rings, and the caller told
+    // why, once.
+    let say = "We cannot take calls here. Please write to us.";
+    let (code, s) = d
+        .call(
+            "PATCH",
+            "/api/sessions/shop",
+            Some(json!({"calls": {"reject": true, "message": say}})),
+        )
+        .await;
+    assert_eq!(
+        (code, s["calls"]["reject"].clone()),
+        (200, json!(true)),
+        "{s}"
+    );
+    let told = || async {
+        let (_, all) = sb
+            .get(&format!(
+                "/_sandbox/messages?account={ACCOUNT}&direction=all"
+            ))
+            .await;
+        all.as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["from_me"] == true && m["text"] == say)
+            .count()
+    };
+    for n in 1..=2 {
+        let id = ring(json!({})).await;
+        let c = eventually(T, "the policy to decline the call", || async {
+            let c = state(id.clone()).await;
+            (c["state"] != "ringing").then_some(c)
+        })
+        .await;
+        assert_eq!(
+            (c["state"].as_str(), c["ended_by"].as_str()),
+            (Some("rejected"), Some("device")),
+            "{c}"
+        );
+        eventually(T, "the caller to be told why", || async {
+            (told().await >= n).then_some(())
+        })
+        .await;
+    }
+    // Once per call, whatever else goes by.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(told().await, 2);
+    // Cleared: calls ring again until someone takes them.
+    let (code, s) = d
+        .call("PATCH", "/api/sessions/shop", Some(json!({"calls": null})))
+        .await;
+    assert_eq!((code, s["calls"].clone()), (200, Value::Null), "{s}");
+    let id = ring(json!({})).await;
+    event(&r, "call.received", |p| p["id"] == id.as_str()).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(state(id).await["state"], "ringing");
+}

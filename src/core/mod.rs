@@ -5,6 +5,7 @@
 //! `CoreError` into their own error bodies.
 
 mod actions;
+mod calls;
 mod deliveries;
 mod error;
 mod groups;
@@ -73,7 +74,7 @@ impl Core {
     ) -> anyhow::Result<Self> {
         let env = manager.env().clone();
         tokio::spawn(send::sweep_idempotency(env.store.clone()));
-        Ok(Core {
+        let core = Core {
             pipeline: env.pipeline.clone(),
             store: env.store.clone(),
             manager,
@@ -87,7 +88,9 @@ impl Core {
             stopping,
             max_media,
             history_ends: Default::default(),
-        })
+        };
+        tokio::spawn(core.clone().answer_calls());
+        Ok(core)
     }
 
     /// The largest media a send or an upload may carry (bytes).

@@ -1,7 +1,7 @@
 //! Sessions: create, list, start, stop, restart, logout, delete, webhooks, QR.
 
 use super::{Core, CoreError};
-use crate::domain::{Limits, Scope, SessionId, Status, Webhook};
+use crate::domain::{CallPolicy, Limits, Scope, SessionId, Status, Webhook};
 use crate::session::{SessionView, Trimmed};
 use std::time::Duration;
 
@@ -13,6 +13,7 @@ impl Core {
         start: bool,
         proxy: Option<String>,
         limits: Option<Limits>,
+        calls: Option<CallPolicy>,
     ) -> Result<SessionView, CoreError> {
         self.may(&id, Scope::Manage)?;
         if id.is_reserved() {
@@ -24,9 +25,10 @@ impl Core {
         check_hooks(&webhooks, "webhooks")?;
         let proxy = check_proxy(proxy)?;
         check_limits(limits.as_ref())?;
+        super::calls::check_policy(calls.as_ref())?;
         Ok(self
             .manager
-            .create(id, webhooks, start, proxy, limits)
+            .create(id, webhooks, start, proxy, limits, calls)
             .await?)
     }
 
@@ -184,17 +186,21 @@ impl Core {
     /// Sets (or with None clears) the session's proxy. A running session's
     /// browser restarts on it at once, with no rescan.
     /// Changes what is given (`Some`): the ceilings (None clears them),
-    /// then the proxy (None for the daemon's). Both are checked first, so
-    /// a bad one changes nothing.
+    /// what it does with calls, then the proxy (None for the daemon's).
+    /// All are checked first, so a bad one changes nothing.
     pub async fn patch_session(
         &self,
         id: &SessionId,
         limits: Option<Option<Limits>>,
         proxy: Option<Option<String>>,
+        calls: Option<Option<CallPolicy>>,
     ) -> Result<SessionView, CoreError> {
         self.may(id, Scope::Manage)?;
         if let Some(l) = &limits {
             check_limits(l.as_ref())?;
+        }
+        if let Some(c) = &calls {
+            super::calls::check_policy(c.as_ref())?;
         }
         if let Some(p) = &proxy {
             check_proxy(p.clone())?;
@@ -202,6 +208,9 @@ impl Core {
         // Limits first: a proxy change restarts the browser, under them.
         if let Some(l) = limits {
             self.set_limits(id, l).await?;
+        }
+        if let Some(c) = calls {
+            self.manager.set_call_policy(id, c).await?;
         }
         match proxy {
             Some(p) => self.set_proxy(id, p).await,

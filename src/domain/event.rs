@@ -56,10 +56,14 @@ pub enum EventKind {
     /// to a message (an empty emoji: taken back).
     #[serde(rename = "message.reaction")]
     MessageReaction,
+    /// `{id, from, is_video, is_group, timestamp, sender: {phone, lid}}`:
+    /// a call rings on this account (see `domain::call`).
+    #[serde(rename = "call.received")]
+    CallReceived,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 14] = [
+    pub const ALL: [EventKind; 15] = [
         EventKind::SessionStatus,
         EventKind::SessionQr,
         EventKind::SessionPairingCode,
@@ -74,6 +78,7 @@ impl EventKind {
         EventKind::GroupUpdate,
         EventKind::PresenceUpdate,
         EventKind::MessagePollVote,
+        EventKind::CallReceived,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -92,6 +97,7 @@ impl EventKind {
             EventKind::GroupUpdate => "group.update",
             EventKind::PresenceUpdate => "presence.update",
             EventKind::MessagePollVote => "message.poll_vote",
+            EventKind::CallReceived => "call.received",
         }
     }
 

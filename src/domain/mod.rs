@@ -2,6 +2,7 @@
 //! Ids, sessions, messages, events, webhook subscriptions and deliveries.
 
 pub mod access;
+pub mod call;
 pub mod delivery;
 pub mod event;
 pub mod ids;
@@ -12,6 +13,7 @@ pub mod session;
 pub mod webhook;
 
 pub use access::{Access, ApiKey, KEY_PREFIX, KeySet, Refusal, Scope};
+pub use call::{CallPolicy, IncomingCall};
 pub use delivery::{Delivery, DeliveryStatus, delivery_ids_above, next_delivery_id};
 pub use event::{Event, EventKind, LoggedEvent};
 pub use ids::{

@@ -96,6 +96,10 @@ pub struct SessionRecord {
     /// The session's own ceilings; None: the daemon's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<Limits>,
+    /// What the session does with calls on its own; None: nothing (they
+    /// ring on the phone, and `call.received` tells of them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calls: Option<super::call::CallPolicy>,
 }
 
 /// A session's own memory and age ceilings for its browser (design §6),

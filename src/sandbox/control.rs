@@ -53,6 +53,9 @@ pub fn routes() -> Router<Sandbox> {
         .route("/groups/{gid}/picture", axum::routing::get(group_picture))
         .route("/groups/{gid}/settings", post(group_settings))
         .route("/groups/{gid}/leave", post(group_leave))
+        .route("/calls", post(place_call))
+        .route("/calls/{id}", axum::routing::get(get_call))
+        .route("/calls/{id}/{how}", post(end_call))
         .route("/unregistered", post(unregistered))
 }
 
@@ -665,6 +668,96 @@ async fn set_chat_state(
         .set_chat_state(&who, &chat, &change)
         .map_err(|e| Fail(StatusCode::CONFLICT, "chat_refused", e))?;
     Ok(Json(json!(s)).into_response())
+}
+
+/// A contact calls an account: `{from, to, video?, group?, lid?,
+/// share_phone?, ring_for_s?}`. It rings on the account's devices until
+/// answered, declined or hung up, or for `ring_for_s` (WhatsApp's 45 s),
+/// then it is missed.
+async fn place_call(State(sb): State<Sandbox>, raw: Bytes) -> Res {
+    let v = body(&raw)?;
+    let from = phone(&v, "from")?;
+    let to = phone(&v, "to")?;
+    let flag = |k: &str| match v.get(k) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(invalid(k, "must be a boolean")),
+    };
+    let (video, group, lid) = (flag("video")?, flag("group")?, flag("lid")?);
+    let lid = lid.then(|| {
+        v.get("share_phone")
+            .and_then(Value::as_bool)
+            .unwrap_or(true)
+    });
+    let ring_for = match v.get("ring_for_s") {
+        None | Some(Value::Null) => super::calls::RING_FOR_S,
+        Some(n) => n
+            .as_u64()
+            .filter(|n| (1..=600).contains(n))
+            .ok_or_else(|| invalid("ring_for_s", "must be 1 to 600 seconds"))?,
+    };
+    let call = sb
+        .world
+        .lock()
+        .await
+        .place_call(&from, &to, video, group, lid)
+        .map_err(|e| Fail(StatusCode::CONFLICT, "call_refused", e))?;
+    let (world, id) = (sb.world.clone(), call.id.clone());
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_secs(ring_for)).await;
+        let _ = world
+            .lock()
+            .await
+            .end_call(&id, super::calls::CallState::Missed, "timeout");
+    });
+    Ok((StatusCode::CREATED, Json(json!(call))).into_response())
+}
+
+/// A call as it stands: ringing, or how it ended and by whom.
+async fn get_call(State(sb): State<Sandbox>, Path(id): Path<String>) -> Res {
+    let w = sb.world.lock().await;
+    let call = w.call(&id).ok_or_else(|| {
+        Fail(
+            StatusCode::NOT_FOUND,
+            "call_not_found",
+            format!("no call {id}"),
+        )
+    })?;
+    Ok(Json(json!(call)).into_response())
+}
+
+/// The ringing ends elsewhere: the phone answers (`answer`) or declines
+/// (`decline`) it, or the caller hangs up (`hangup`).
+async fn end_call(State(sb): State<Sandbox>, Path((id, how)): Path<(String, String)>) -> Res {
+    use super::calls::{CallRefusal, CallState};
+    let (state, by) = match how.as_str() {
+        "answer" => (CallState::Accepted, "phone"),
+        "decline" => (CallState::Rejected, "phone"),
+        "hangup" => (CallState::Canceled, "caller"),
+        _ => {
+            return Err(Fail(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no action '{how}': answer, decline or hangup"),
+            ));
+        }
+    };
+    let call = sb
+        .world
+        .lock()
+        .await
+        .end_call(&id, state, by)
+        .map_err(|e| match e {
+            CallRefusal::NotFound => Fail(
+                StatusCode::NOT_FOUND,
+                "call_not_found",
+                format!("no call {id}"),
+            ),
+            CallRefusal::NotRinging(_) => {
+                Fail(StatusCode::CONFLICT, "call_not_ringing", e.to_string())
+            }
+        })?;
+    Ok(Json(json!(call)).into_response())
 }
 
 /// A group's picture, as WhatsApp serves it.

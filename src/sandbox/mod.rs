@@ -2,6 +2,7 @@
 //! and the servers and phones behind it, with a JSON control API.
 //! `wabridge sandbox` runs it alone; `wabridge serve --sandbox` embeds it.
 
+mod calls;
 mod chats;
 mod control;
 mod groups;

@@ -336,6 +336,8 @@ pub struct World {
     /// as old as a test needs, against WhatsApp's windows for edits and
     /// deletes.
     pub clock_offset_s: i64,
+    /// Calls by id, ringing or ended (`super::calls`).
+    pub calls: HashMap<String, super::calls::SbCall>,
 }
 
 pub enum LinkError {
@@ -397,6 +399,7 @@ impl World {
             lose_sends: false,
             build: json!({}),
             clock_offset_s: 0,
+            calls: HashMap::new(),
         }
     }
 
@@ -660,6 +663,9 @@ impl World {
         self.send(conn, json!({"t": "blocklist", "ids": blocked}));
         let states = self.chat_states(&phone);
         self.send(conn, json!({"t": "chat_states", "states": states}));
+        for offer in self.ringing_for(&phone) {
+            self.send(conn, offer);
+        }
         if let Some(c) = self.conns.get_mut(&conn) {
             c.link = Link::Linked { phone };
         }

@@ -31,6 +31,14 @@ pub struct BridgeMe {
     pub name: Option<String>,
 }
 
+/// Who calls, as bridge.js resolves them: a privacy id's phone when
+/// WhatsApp tells it.
+#[derive(Debug, Default, Deserialize, Clone, PartialEq)]
+pub struct CallSender {
+    pub phone: Option<String>,
+    pub lid: Option<String>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum BridgeEvent {
@@ -100,6 +108,19 @@ pub enum BridgeEvent {
         author: Option<String>,
         #[serde(default)]
         participants: Vec<String>,
+    },
+    /// A call rings on this account.
+    Call {
+        id: String,
+        /// The caller: `…@c.us`, or a privacy id.
+        from: String,
+        #[serde(default)]
+        is_video: bool,
+        #[serde(default)]
+        is_group: bool,
+        timestamp: Option<i64>,
+        #[serde(default)]
+        sender: CallSender,
     },
     /// A change to a group's info: one of subject, description (empty:
     /// removed), announce (only admins send), restrict (only admins edit).
@@ -634,6 +655,14 @@ impl Bridge {
     /// The id WhatsApp knows the number by, or None if it is not on WhatsApp.
     pub async fn exists(&self, id: &Wid) -> Result<Option<String>, CallError> {
         self.call("exists", &[json!(id)]).await
+    }
+
+    /// Declines a call that rings (wa-js `call.reject`); `CALL_NOT_FOUND`
+    /// or `CALL_NOT_RINGING` when it does not.
+    pub async fn reject_call(&self, id: &str) -> Result<(), CallError> {
+        self.call::<Value>("rejectCall", &[json!(id)])
+            .await
+            .map(drop)
     }
 
     pub async fn mark_read(&self, chat: &Wid) -> Result<(), CallError> {

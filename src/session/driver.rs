@@ -868,7 +868,8 @@ impl Driver {
             | BridgeEvent::Presence { .. }
             | BridgeEvent::PollVote { .. }
             | BridgeEvent::GroupParticipants { .. }
-            | BridgeEvent::GroupUpdate { .. } => {}
+            | BridgeEvent::GroupUpdate { .. }
+            | BridgeEvent::Call { .. } => {}
             BridgeEvent::Injected
             | BridgeEvent::Ready
             | BridgeEvent::RequireAuth

@@ -6,7 +6,8 @@
 use super::bridge::{Bridge, BridgeEvent, CallError};
 use super::{MediaError, SessionEnv};
 use crate::domain::{
-    Ack, Amendment, GroupChange, GroupSetting, Message, Reaction, SessionId, Vote, message, now_ms,
+    Ack, Amendment, GroupChange, GroupSetting, IncomingCall, Message, Reaction, SessionId, Vote,
+    message, now_ms,
 };
 use crate::store::Op;
 use serde_json::Value;
@@ -185,6 +186,33 @@ impl Inbound {
                     ),
                     change: Amendment::Vote(v),
                 });
+            }
+            BridgeEvent::Call {
+                id,
+                from,
+                is_video,
+                is_group,
+                timestamp,
+                sender,
+            } => {
+                // A number to call back or write to, when WhatsApp tells it.
+                let from = match &sender.phone {
+                    Some(p) if from.ends_with("@lid") => format!("{p}@c.us"),
+                    _ => from.clone(),
+                };
+                let call = IncomingCall {
+                    id: id.clone(),
+                    phone: sender
+                        .phone
+                        .clone()
+                        .or_else(|| from.strip_suffix("@c.us").map(String::from)),
+                    lid: sender.lid.clone(),
+                    from,
+                    video: *is_video,
+                    group: *is_group,
+                    offered_at: timestamp.unwrap_or(now_ms() / 1000),
+                };
+                ops.push(Op::Event(call.event(&self.id)));
             }
             BridgeEvent::Presence {
                 id: Some(id),

@@ -4,7 +4,7 @@
 use super::bridge::{Bridge, CallError};
 use super::driver::{Cmd, Driver};
 use super::{LiveState, Records, SessionEnv};
-use crate::domain::{Limits, SessionId, SessionRecord, Status, Webhook, now_ms};
+use crate::domain::{CallPolicy, Limits, SessionId, SessionRecord, Status, Webhook, now_ms};
 use chromiumoxide::Page;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -161,6 +161,7 @@ impl Manager {
         start: bool,
         proxy: Option<String>,
         limits: Option<Limits>,
+        calls: Option<CallPolicy>,
     ) -> Result<SessionView, ManagerError> {
         let now = now_ms() / 1000;
         let rec = SessionRecord {
@@ -176,6 +177,7 @@ impl Manager {
             proxy,
             move_epoch: 0,
             limits,
+            calls,
         };
         let created = self.env.store.create_session(&id, &rec)?;
         if !created {
@@ -645,6 +647,18 @@ impl Manager {
     ) -> Result<SessionView, ManagerError> {
         self.records()
             .update(id, |r| r.limits = limits.clone())
+            .ok_or_else(|| ManagerError::NotFound(id.clone()))?;
+        self.get(id).await
+    }
+
+    /// What the session does with calls from now on (None: nothing).
+    pub async fn set_call_policy(
+        &self,
+        id: &SessionId,
+        calls: Option<CallPolicy>,
+    ) -> Result<SessionView, ManagerError> {
+        self.records()
+            .update(id, |r| r.calls = calls.clone())
             .ok_or_else(|| ManagerError::NotFound(id.clone()))?;
         self.get(id).await
     }

@@ -207,6 +207,9 @@ pub fn session(v: &SessionView) -> Value {
     if let Some(limits) = &v.record.limits {
         out["limits"] = json!(limits);
     }
+    if let Some(calls) = &v.record.calls {
+        out["calls"] = json!(calls);
+    }
     // Always both, null until a page has said (a stopped session).
     out["versions"] = json!({"wa_web": null, "wa_js": null});
     if let Some(l) = live {
@@ -240,6 +243,9 @@ pub struct CreateSession {
     pub proxy: Option<String>,
     /// This session's own browser ceilings (memory, age).
     pub limits: Option<crate::domain::Limits>,
+    /// What the session does with calls: `{reject: true, message?}`
+    /// declines each as it rings (and sends the caller `message`).
+    pub calls: Option<crate::domain::CallPolicy>,
 }
 
 fn yes() -> bool {
@@ -262,6 +268,10 @@ pub struct PatchSession {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<crate::domain::Limits>)]
     pub limits: Option<Option<crate::domain::Limits>>,
+    /// What the session does with calls, or null for nothing.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<crate::domain::CallPolicy>)]
+    pub calls: Option<Option<crate::domain::CallPolicy>>,
 }
 
 /// A field that is present, even as null, is `Some`.

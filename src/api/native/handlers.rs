@@ -43,7 +43,7 @@ pub async fn create(
         None => crate::domain::SessionId::generate(),
     };
     let view = core
-        .create_session(id, b.webhooks, b.start, b.proxy, b.limits)
+        .create_session(id, b.webhooks, b.start, b.proxy, b.limits, b.calls)
         .await?;
     Ok((StatusCode::CREATED, Json(cv::session(&view))).into_response())
 }
@@ -172,7 +172,7 @@ async fn import_body(body: axum::body::Body) -> Result<Vec<u8>, ApiError> {
     Ok(bytes.into())
 }
 
-#[utoipa::path(patch, path = "/api/sessions/{id}", tag = "sessions", summary = "Change a session: its proxy (the browser restarts on it, no rescan), its own browser ceilings (limits: max_pss_mb, browser_max_age; null for the daemon's)", params(("id" = String, Path, description = "The session id")), request_body = cv::PatchSession, responses((status = 200, description = "The session", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 503, description = "Busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+#[utoipa::path(patch, path = "/api/sessions/{id}", tag = "sessions", summary = "Change a session: its proxy (the browser restarts on it, no rescan), its own browser ceilings (limits: max_pss_mb, browser_max_age; null for the daemon's), what it does with calls (calls: {reject, message?}; null for nothing)", params(("id" = String, Path, description = "The session id")), request_body = cv::PatchSession, responses((status = 200, description = "The session", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 503, description = "Busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
 pub async fn patch(
     Caller(core): Caller<Core>,
     Path(id): Path<String>,
@@ -180,7 +180,7 @@ pub async fn patch(
 ) -> Answer {
     let id = cv::session_id(&id)?;
     let b = body?.0;
-    let view = core.patch_session(&id, b.limits, b.proxy).await?;
+    let view = core.patch_session(&id, b.limits, b.proxy, b.calls).await?;
     Ok(Json(cv::session(&view)))
 }
 
@@ -888,6 +888,17 @@ fn contact_wid(raw: &str) -> Result<crate::domain::Wid, ApiError> {
 pub async fn blocklist(Caller(core): Caller<Core>, Path(id): Path<String>) -> Answer {
     let blocked = core.blocklist(&cv::session_id(&id)?).await?;
     Ok(Json(json!({ "blocked": blocked })))
+}
+
+#[utoipa::path(post, path = "/api/sessions/{id}/calls/{call}/reject", tag = "contacts", summary = "Decline a call that rings (call.received names it): the caller hears it declined, and it stops ringing on the phone",
+    params(("id" = String, Path, description = "The session id"), ("call" = String, Path, description = "The call's id, from call.received")),
+    responses((status = 200, description = "{id, rejected: true}", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, or no such call ringing (call_not_found)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The call no longer rings (call_not_ringing), or the session is not ready", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn reject_call(
+    Caller(core): Caller<Core>,
+    Path((id, call)): Path<(String, String)>,
+) -> Answer {
+    core.reject_call(&cv::session_id(&id)?, &call).await?;
+    Ok(Json(json!({"id": call, "rejected": true})))
 }
 
 #[utoipa::path(get, path = "/api/sessions/{id}/profile", tag = "contacts", summary = "This account's name, about and profile picture URL, as its contacts see them",

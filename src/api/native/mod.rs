@@ -52,6 +52,7 @@ use handlers as h;
     h::profile,
     h::my_profile,
     h::blocklist,
+    h::reject_call,
     h::edit_my_profile,
     h::block,
     h::unblock,
@@ -142,6 +143,10 @@ pub fn routes(core: Core, keys: Keys, media_body: DefaultBodyLimit) -> Router {
             post(h::unblock),
         )
         .route("/api/sessions/{id}/blocklist", get(h::blocklist))
+        .route(
+            "/api/sessions/{id}/calls/{call}/reject",
+            post(h::reject_call),
+        )
         .route(
             "/api/sessions/{id}/profile",
             get(h::my_profile)

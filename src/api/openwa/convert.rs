@@ -483,6 +483,24 @@ pub fn group_change(ev: &crate::domain::Event) -> Value {
     json!({"id": ev.id, "type": kind, "body": body, "author": p["author"], "groupMetadata": meta})
 }
 
+/// A call that rings, as open-wa's `onIncomingCall` hands it on (its
+/// `Call`): WhatsApp Web never takes one itself, so it is not handled
+/// locally, and it rings (`INCOMING_RING`). `offerTime` in seconds.
+pub fn incoming_call(p: &Value) -> Value {
+    json!({
+        "id": p["id"],
+        "peerJid": p["from"],
+        "offerTime": p["timestamp"],
+        "isVideo": p["is_video"],
+        "isGroup": p["is_group"],
+        "canHandleLocally": false,
+        "outgoing": false,
+        "webClientShouldHandle": false,
+        "participants": [],
+        "State": "INCOMING_RING",
+    })
+}
+
 /// A vote, as open-wa's `onPollVote` hands it on: the whole poll as it
 /// stands (PollData: options with counts, every voter's choice).
 pub fn poll_data(p: &Value) -> Value {

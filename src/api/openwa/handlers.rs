@@ -59,6 +59,7 @@ pub async fn create(
             true,
             None,
             None,
+            None,
         )
         .await
     {

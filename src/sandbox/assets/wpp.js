@@ -101,6 +101,7 @@
     creds = null;
     chats.clear();
     byId.clear();
+    calls.clear();
     unsaved = [];
     for (const [, u] of unconfirmed) for (const w of u.waiters) w[1](new Error('logged out'));
     unconfirmed.clear();
@@ -411,6 +412,23 @@
         emit('chat.new_message', m);
         break;
       }
+      case 'call': {
+        // The caller's device is in its id (`user:device@server`), as in
+        // WhatsApp's offer; wa-js's `sender` is the caller without it.
+        const sender = wid(v.peer);
+        const peerJid = Object.assign(wid(sender.user + ':1@' + sender.server), { device: 1 });
+        const c = { id: v.id, peerJid, isVideo: !!v.video, isGroup: !!v.group, offerTime: v.ts, state: 'INCOMING_RING', outgoing: false };
+        if (calls.has(v.id)) break;
+        calls.set(v.id, c);
+        emit('call.incoming_call', { id: c.id, isGroup: c.isGroup, isVideo: c.isVideo, offerTime: c.offerTime, sender, peerJid });
+        break;
+      }
+      case 'call_end': {
+        // WhatsApp Web has no event for this; its model's state changes.
+        const c = calls.get(v.id);
+        if (c) c.state = v.state === 'accepted' ? 'HANDLED_REMOTELY' : v.state === 'rejected' ? 'REJECTED' : 'ENDED';
+        break;
+      }
       case 'clock':
         skew = v.now - Math.floor(Date.now() / 1000);
         break;
@@ -613,6 +631,9 @@
   // The account's archived, pinned and muted chats, as WhatsApp syncs them
   // to the device.
   const chatStates = new Map();
+  // WhatsApp Web's calls (its CallStore): a call rings until it is
+  // answered or declined on the phone, declined here, hung up, or missed.
+  const calls = new Map(); // call id -> { id, peerJid, isVideo, isGroup, offerTime, state }
 
   // A chat as WhatsApp Web's ChatModel shows it: pin is when it was pinned.
   function chatModel(c) {
@@ -1102,6 +1123,29 @@
       async leave(groupId) {
         requireAuth();
         await call('group_leave', { gid: wid(groupId)._serialized });
+      },
+    },
+    call: {
+      // As wa-js: the first ringing call when no id is given; a call that
+      // no longer rings cannot be declined.
+      async reject(callId) {
+        requireAuth();
+        const c = callId ? calls.get(callId) : [...calls.values()].find((x) => x.state === 'INCOMING_RING');
+        if (!c) throw wppError('call_not_found', 'Call ' + (callId || '<empty>') + ' not found');
+        if (c.state !== 'INCOMING_RING') {
+          // wa-js sends a group call's decline whatever its state.
+          if (c.isGroup) return true;
+          throw wppError('call_is_not_incoming_ring', 'Call ' + c.id + ' is not incoming ring');
+        }
+        try {
+          await call('call_reject', { id: c.id });
+        } catch (e) {
+          // The phone answered or the caller hung up on the way.
+          if (/call_is_not_incoming_ring/.test(e.message)) throw wppError('call_is_not_incoming_ring', 'Call ' + c.id + ' is not incoming ring');
+          throw e;
+        }
+        c.state = 'REJECTED';
+        return true;
       },
     },
     blocklist: {

@@ -1,0 +1,119 @@
+//! Calls: declining one that rings, and a session's policy for the calls
+//! no one is there to take (decline each, and say why in a message).
+
+use super::{Core, CoreError, SendRequest};
+use crate::domain::{CallPolicy, EventKind, Scope, SessionId, Wid, now_ms};
+use crate::session::{CallError, CallFailure};
+use futures::StreamExt;
+
+/// A call offered longer ago than this has stopped ringing (WhatsApp rings
+/// for about 45 s): the policy leaves it be.
+const RINGS_FOR_S: i64 = 60;
+
+pub(super) fn check_policy(p: Option<&CallPolicy>) -> Result<(), CoreError> {
+    p.map(CallPolicy::validate)
+        .transpose()
+        .map(drop)
+        .map_err(|(field, why)| CoreError::invalid(field, why))
+}
+
+fn page(call: &str, e: CallError) -> CoreError {
+    match e {
+        CallError::Page(m) if m.starts_with("CALL_NOT_FOUND") => CoreError::NotFound {
+            code: "call_not_found",
+            message: format!("no call {call} rings on this account"),
+        },
+        // Answered on the phone, declined elsewhere, hung up or missed.
+        CallError::Page(m) if m.starts_with("CALL_NOT_RINGING") => CoreError::Conflict {
+            code: "call_not_ringing",
+            message: format!("call {call} no longer rings"),
+        },
+        e => CoreError::from(CallFailure::from(e)),
+    }
+}
+
+impl Core {
+    /// Declines a call that rings on this account: the caller hears it
+    /// declined, and it stops ringing on the phone too.
+    pub async fn reject_call(&self, session: &SessionId, call: &str) -> Result<(), CoreError> {
+        self.may(session, Scope::Send)?;
+        if call.is_empty() || call.len() > 128 || !call.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(CoreError::invalid("call", "is not a call id"));
+        }
+        let bridge = self.manager.bridge(session).await?;
+        bridge.reject_call(call).await.map_err(|e| page(call, e))
+    }
+
+    /// Sets (or with None clears) what the session does with calls.
+    pub async fn set_call_policy(
+        &self,
+        session: &SessionId,
+        policy: Option<CallPolicy>,
+    ) -> Result<crate::session::SessionView, CoreError> {
+        self.may(session, Scope::Manage)?;
+        check_policy(policy.as_ref())?;
+        Ok(self.manager.set_call_policy(session, policy).await?)
+    }
+
+    /// Applies each session's call policy to the calls that ring, for the
+    /// life of the daemon. It reads the event log as a stream does, so no
+    /// call is passed over under load; its message goes under an
+    /// Idempotency-Key made from the call, so the caller gets it once.
+    pub(super) async fn answer_calls(self) {
+        let calls = match self.live(None, Some(vec![EventKind::CallReceived]), None) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!("calls will not be declined by policy: {e}");
+                return;
+            }
+        };
+        let mut calls = std::pin::pin!(calls);
+        while let Some(item) = calls.next().await {
+            let super::Live::Event(logged) = item else {
+                continue;
+            };
+            let core = self.clone();
+            tokio::spawn(async move { core.apply_policy(&logged.event).await });
+        }
+    }
+
+    async fn apply_policy(&self, ev: &crate::domain::Event) {
+        let session = &ev.session;
+        let (Some(call), Some(from)) = (ev.payload["id"].as_str(), ev.payload["from"].as_str())
+        else {
+            return;
+        };
+        let offered = ev.payload["timestamp"].as_i64().unwrap_or(0);
+        if now_ms() / 1000 - offered > RINGS_FOR_S {
+            return;
+        }
+        let Some(policy) = self
+            .manager
+            .get(session)
+            .await
+            .ok()
+            .and_then(|v| v.record.calls)
+            .filter(|p| p.reject)
+        else {
+            return;
+        };
+        if let Err(e) = self.reject_call(session, call).await {
+            // Taken on the phone, or hung up: nothing to say then.
+            tracing::debug!("session {session}: call {call} not declined: {e}");
+            return;
+        }
+        tracing::info!("session {session}: declined call {call} (its call policy)");
+        let (Some(text), Ok(to)) = (policy.message, Wid::parse(from)) else {
+            return;
+        };
+        let key = format!("call-declined:{call}");
+        if let Err(e) = self
+            .send(session, SendRequest::text(to, text), Some(&key))
+            .await
+        {
+            tracing::warn!(
+                "session {session}: the message after declined call {call} was not sent: {e}"
+            );
+        }
+    }
+}
