@@ -466,6 +466,41 @@ def test_group_changes_and_poll_votes_reach_open_wa_webhooks(daemon, receiver, s
     assert vote["pollMessage"]["id"] == poll
 
 
+def test_calls_reach_on_incoming_call_and_auto_reject_declines_them(daemon, backend, receiver, shop):
+    """A v4 bot's `onIncomingCall` gets open-wa's Call, signed; its
+    `autoReject(message)` declines every call from then on and tells the
+    caller why, once per call."""
+    n = daemon.native()
+    hooks = [{"url": receiver.url + "/openwa4", "format": "openwa", "secret": SECRET, "events": ["call.received"]}]
+    assert n.put("/api/sessions/shop1/webhooks", json=hooks).status_code == 200
+    sb = lambda path, body=None: httpx.post(daemon.sandbox + path, json=body or {})
+    state = lambda call: httpx.get(daemon.sandbox + f"/_sandbox/calls/{call}").json()
+
+    r = sb("/_sandbox/calls", {"from": CONTACT, "to": ACCOUNT, "video": True})
+    assert r.status_code == 201, r.text
+    call = r.json()["id"]
+    got = eventually("onIncomingCall", lambda: [x for x in receiver.raw("/openwa4")
+                                                if json.loads(x["body"])["data"]["id"] == call])[0]
+    body = Webhook(SECRET).verify(got["body"], got["headers"])
+    assert body["event"] == "onIncomingCall" and body["sessionId"] == "shop1"
+    c = body["data"]
+    assert (c["peerJid"], c["isVideo"], c["isGroup"], c["outgoing"]) == (CONTACT + "@c.us", True, False, False)
+    assert c["State"] == "INCOMING_RING" and isinstance(c["offerTime"], int) and c["participants"] == []
+    assert sb(f"/_sandbox/calls/{call}/hangup").status_code == 200
+
+    say = "Calls are not answered here: please write."
+    r = easy(backend, "/shop1/autoReject", [say])
+    assert r.status_code == 200 and r.json()["response"] is True, r.text
+    told = lambda: [m for m in httpx.get(daemon.sandbox + f"/_sandbox/messages?account={ACCOUNT}&direction=all").json()
+                    if m["from_me"] and m["text"] == say]
+    call = sb("/_sandbox/calls", {"from": CONTACT, "to": ACCOUNT}).json()["id"]
+    declined = eventually("the call declined", lambda: (lambda c: c if c["state"] != "ringing" else None)(state(call)))
+    assert (declined["state"], declined["ended_by"]) == ("rejected", "device")
+    assert len(eventually("the caller told why", told)) == 1
+    # Off again, for the tests after this one.
+    assert n.patch("/api/sessions/shop1", json={"calls": None}).json().get("calls") is None
+
+
 OPEN_WA_ROUTES = [("POST", "/session/create"), ("POST", "/message/send"), ("GET", "/session/shop1/status"),
                   ("GET", "/sessions"), ("POST", "/session/shop1/logout"), ("DELETE", "/session/shop1"),
                   ("POST", "/shop1/sendText"), ("POST", "/getConnectionState")]

@@ -91,6 +91,7 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ("unmuteChat", &["chatId"]),
     ("markAsUnread", &["chatId"]),
     ("getBlockedIds", &[]),
+    ("autoReject", &["message"]),
     ("contactBlock", &["id"]),
     ("contactUnblock", &["id"]),
     // Groups.
@@ -197,6 +198,10 @@ pub enum Call {
         yes: bool,
     },
     GetBlockedIds,
+    /// Decline every call from now on, and send the caller `message`.
+    AutoReject {
+        message: Option<String>,
+    },
     /// setMyName, setMyStatus and setProfilePic.
     Profile(ProfileEdit),
     /// archiveChat, pinChat, muteChat, unmuteChat and markAsUnread.
@@ -694,6 +699,9 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
             }
         }
         "getBlockedIds" => Call::GetBlockedIds,
+        "autoReject" => Call::AutoReject {
+            message: a.string("message")?.filter(|m| !m.trim().is_empty()),
+        },
         "setMyName" => Call::Profile(ProfileEdit {
             name: Some(a.required("newName")?),
             ..Default::default()
@@ -899,7 +907,8 @@ mod tests {
             // No arguments: a method either needs some or runs.
             match call(m, Value::Null) {
                 Ok(_) => assert!(
-                    params.is_empty() || ["getAllChats", "getAllGroups", "logout"].contains(m),
+                    params.is_empty()
+                        || ["getAllChats", "getAllGroups", "logout", "autoReject"].contains(m),
                     "{m} ran without its arguments"
                 ),
                 Err(e) => assert_eq!(e.name, "INVALID_ARGS", "{m}: {}", e.message),

@@ -275,6 +275,14 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             json!(copies)
         }
         Call::GetBlockedIds => json!(core.blocklist(id).await?),
+        Call::AutoReject { message } => {
+            let policy = crate::domain::CallPolicy {
+                reject: true,
+                message,
+            };
+            core.set_call_policy(id, Some(policy)).await?;
+            json!(true)
+        }
         // As open-wa: false where WhatsApp refuses (a business account's
         // name, a picture it does not take).
         Call::Profile(edit) => match core.edit_my_profile(id, &edit).await {
