@@ -279,6 +279,25 @@ export class Reaction {
     ack?: number;
 }
 
+/** A call that rings on this account ('call'). WhatsApp Web never takes one. */
+export interface Call {
+    id: string;
+    /** The caller: `…@c.us`, or a privacy id (`…@lid`) when WhatsApp hides the phone */
+    from?: string;
+    timestamp: number;
+    isVideo: boolean;
+    isGroup: boolean;
+    /** Always false: only calls to this account ring here */
+    fromMe: boolean;
+    /** Always false */
+    canHandleLocally: boolean;
+    /** Always false */
+    webClientShouldHandle: boolean;
+    participants: object;
+    /** Declines it; a call that no longer rings is left be */
+    reject: () => Promise<void>;
+}
+
 export type ReactionList = {
     id: string;
     aggregateEmoji: string;
@@ -468,6 +487,7 @@ export class Client extends EventEmitter {
     on(event: 'message_edit', listener: (message: Message, newBody: String, prevBody: String) => void): this;
     on(event: 'message_reaction', listener: (reaction: Reaction) => void): this;
     on(event: 'vote_update', listener: (vote: PollVote) => void): this;
+    on(event: 'call', listener: (call: Call) => void): this;
     on(event: 'group_join', listener: (notification: GroupNotification) => void): this;
     on(event: 'group_leave', listener: (notification: GroupNotification) => void): this;
     on(event: 'group_update', listener: (notification: GroupNotification) => void): this;

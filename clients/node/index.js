@@ -105,6 +105,7 @@ const KINDS = {
   group_update: 'group.update',
   group_admin_changed: 'group.update',
   code: 'session.pairing_code',
+  call: 'call.received',
 };
 
 const ACK = { failed: -1, pending: 0, sent: 1, delivered: 2, read: 3, played: 4 };
@@ -904,6 +905,33 @@ class Reaction {
   }
 }
 
+// 'call' carries one: a call that rings on this account (the daemon's
+// call.received). WhatsApp Web never takes a call itself.
+class Call {
+  constructor(client, p) {
+    Object.defineProperty(this, 'client', { value: client, enumerable: false });
+    this.id = p.id;
+    this.from = p.from;
+    this.timestamp = p.timestamp;
+    this.isVideo = !!p.is_video;
+    this.isGroup = !!p.is_group;
+    this.fromMe = false;
+    this.canHandleLocally = false;
+    this.webClientShouldHandle = false;
+    this.participants = {};
+  }
+
+  // Declines it: the caller hears it declined. As whatsapp-web.js, a call
+  // that no longer rings (taken on the phone, hung up) is left be.
+  async reject() {
+    try {
+      await this.client._api('POST', `/calls/${encodeURIComponent(this.id)}/reject`);
+    } catch (e) {
+      if (e.status !== 404 && e.status !== 409) throw e;
+    }
+  }
+}
+
 // vote_update carries one. vote: {voter, selected (option names),
 // timestamp}; parent: the poll as the daemon keeps it, if it does.
 class PollVote {
@@ -1226,6 +1254,7 @@ class Client extends EventEmitter {
         break;
       }
       case 'message.reaction': this._emit(Events.MESSAGE_REACTION, new Reaction(this, p)); break;
+      case 'call.received': this._emit(Events.INCOMING_CALL, new Call(this, p)); break;
       case 'message.poll_vote': {
         const parent = await this._stored(p.message).catch(() => null);
         if (this._gen !== gen) return;

@@ -411,9 +411,9 @@ test('archive, pin and mute, as whatsapp-web.js calls them; three pins at most; 
   await c.destroy();
 });
 
-test('reactions, edits, votes and deletes for everyone arrive in whatsapp-web.js\'s shapes', async () => {
+test('reactions, edits, votes, deletes for everyone and calls arrive in whatsapp-web.js\'s shapes', async () => {
   const me = '15550008888';
-  const c = await linked('events', me, ['message_reaction', 'message_edit', 'vote_update', 'message_revoke_everyone']);
+  const c = await linked('events', me, ['message_reaction', 'message_edit', 'vote_update', 'message_revoke_everyone', 'call']);
   const m = (await inbound('15551234567', me, 'orig', { name: 'Alice' })).id;
   await eventually('the message', () => c.seen.includes(m));
 
@@ -443,6 +443,15 @@ test('reactions, edits, votes and deletes for everyone arrive in whatsapp-web.js
   const [now, was] = await eventually('message_revoke_everyone', () => c.heard.message_revoke_everyone[0]);
   assert.deepEqual([now.type, now.body, now.id._serialized], ['revoked', '', m]);
   assert.deepEqual([was.type, was.body, was.id._serialized, was.fromMe], ['chat', 'changed', m, false]);
+
+  // A call rings: declined as whatsapp-web.js's call.reject() declines it.
+  const rings = await sb('/_sandbox/calls', { from: '15551234567', to: me, video: true });
+  const call = await eventually('call', () => c.heard.call[0]);
+  assert.deepEqual([call.id, call.from, call.isVideo, call.isGroup, call.fromMe], [rings.id, '15551234567@c.us', true, false, false]);
+  assert.equal(typeof call.timestamp, 'number');
+  await call.reject();
+  assert.deepEqual([(await sb(`/_sandbox/calls/${rings.id}`)).state], ['rejected']);
+  await call.reject(); // it rings no more: left be, as whatsapp-web.js does
   await c.destroy();
 });
 
