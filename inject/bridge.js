@@ -206,6 +206,37 @@
   // messages (acks, edits, reactions, deletes, votes, group notices) waits
   // behind it, so nothing arrives before the message it is about.
   let waiting = 0;
+  // WhatsApp Web stamps a reaction or a vote in s or in ms by where it
+  // comes from: the daemon wants seconds.
+  function secs(t) {
+    return typeof t === 'number' && t > 0 ? (t > 1e11 ? Math.floor(t / 1000) : t) : null;
+  }
+
+  // wa-js getReactions: grouped by emoji; each sender is a Wid (its
+  // typings say senderUserJid).
+  function reactionRows(r) {
+    const rows = [];
+    for (const g of r.reactions || []) {
+      for (const s of g.senders || []) {
+        rows.push({
+          id: widStr(s.id), sender: widStr(s.sender || s.senderUserJid), text: s.reactionText || '',
+          from_me: !!(s.id && s.id.fromMe), timestamp: secs(s.timestamp),
+        });
+      }
+    }
+    return rows;
+  }
+
+  // wa-js getVotes: each choice a sparse array indexed by the option's
+  // localId, as chat.poll_response has it.
+  function voteRows(v) {
+    return v.votes.map((x) => {
+      const selected = [];
+      (x.selectedOptions || []).forEach((o, i) => selected.push(o && typeof o === 'object' && typeof o.localId === 'number' ? o.localId : i));
+      return { sender: widStr(x.sender), selected, timestamp: secs(x.timestamp) };
+    });
+  }
+
   function emitInOrder(ev) {
     if (!waiting) emit(ev);
     else inOrder = inOrder.then(() => emit(ev));
@@ -322,7 +353,7 @@
     }));
     WPP.on('chat.new_reaction', (e) => emitInOrder({
       type: 'reaction', id: widStr(e.id), msg_id: widStr(e.msgId), chat: e.msgId && widStr(e.msgId.remote),
-      sender: widStr(e.sender), from_me: !!(e.id && e.id.fromMe), text: e.reactionText || '', timestamp: e.timestamp || null,
+      sender: widStr(e.sender), from_me: !!(e.id && e.id.fromMe), text: e.reactionText || '', timestamp: secs(e.timestamp),
     }));
     WPP.on('chat.msg_edited', (e) => emitInOrder({
       // The chat from the message's key: wa-js's `chat` is the message's
@@ -484,7 +515,7 @@
   const NEEDS = [
     'blocklist.all', 'blocklist.blockContact', 'blocklist.isBlocked', 'blocklist.unblockContact', 'call.reject',
     'chat.archive', 'chat.deleteMessage', 'chat.downloadMedia', 'chat.editMessage', 'chat.find', 'chat.forwardMessages',
-    'chat.generateMessageID', 'chat.get', 'chat.getMessages', 'chat.list',
+    'chat.generateMessageID', 'chat.get', 'chat.getMessages', 'chat.getReactions', 'chat.getVotes', 'chat.list',
     'chat.markIsComposing', 'chat.markIsPaused', 'chat.markIsRead', 'chat.markIsRecording', 'chat.markIsUnread', 'chat.mute', 'chat.pin',
     'chat.sendCreatePollMessage', 'chat.sendFileMessage', 'chat.sendLocationMessage',
     'chat.sendReactionToMessage', 'chat.sendTextMessage', 'chat.sendVCardContactMessage', 'chat.unmute', 'conn',
@@ -871,6 +902,7 @@
     // last edit), deleted ones as `{id, chat, revoked: true}`. Back to
     // `statesSince`, older ones too, only for what may have changed on
     // them: this account's with their ack, deleted ones as above.
+    // See `reactionRows` and `voteRows` for what else it carries.
     async recent(since, perChat, statesSince) {
       const from = Math.min(since, statesSince || since);
       const out = [];
@@ -894,6 +926,20 @@
             if (n) out.push(await withPhone(n));
           } else if (m.id.fromMe && typeof m.ack === 'number') {
             out.push({ id: widStr(m.id), chat: widStr(m.id.remote), ack: m.ack, states_only: true, timestamp: t });
+          }
+          // Reactions and votes it received, as WhatsApp Web keeps them:
+          // a report that died with the browser or the daemon is in them.
+          if (m.type !== 'revoked') {
+            const id = widStr(m.id);
+            const chat = widStr(m.id.remote);
+            if (m.hasReaction) {
+              const r = await WPP.chat.getReactions(id).catch(() => null);
+              if (r) out.push({ id, chat, timestamp: t, reactions: reactionRows(r) });
+            }
+            if (m.type === 'poll_creation') {
+              const v = await WPP.chat.getVotes(id).catch(() => null);
+              if (v && v.votes && v.votes.length) out.push({ id, chat, timestamp: t, votes: voteRows(v) });
+            }
           }
         }
       }

@@ -2352,7 +2352,8 @@ async fn contacts_writing_under_a_privacy_id() {
 /// killed with `kill -9`: the page's reports never arrived) is caught up
 /// once the session is back, from the page's messages as they now are: the
 /// contact's read receipts (one for a message older than catch-up's
-/// watermark), their edit and their delete, each stored and announced.
+/// watermark), their edit and their delete, their reaction and their vote
+/// in a poll, each stored and announced once.
 #[tokio::test]
 async fn changes_the_daemon_never_heard_of_are_caught_up_after_a_crash() {
     let tmp = tempfile::tempdir().unwrap();
@@ -2382,6 +2383,12 @@ async fn changes_the_daemon_never_heard_of_are_caught_up_after_a_crash() {
     on_phone(&sb, &mine).await;
     let edited = inbound(&sb, json!({"text": "Where is it?"})).await;
     let deleted = inbound(&sb, json!({"text": "oops, wrong chat"})).await;
+    let poll = send(
+        &d,
+        json!({"to": CONTACT, "poll": {"name": "Deliver when?", "options": ["Morning", "Evening"]}}),
+    )
+    .await;
+    on_phone(&sb, &poll).await;
     stored(&d, &edited).await;
     stored(&d, &deleted).await;
     eventually(T, "our messages delivered", || async {
@@ -2406,9 +2413,21 @@ async fn changes_the_daemon_never_heard_of_are_caught_up_after_a_crash() {
     let revoke = sb
         .post(&format!("/_sandbox/messages/{deleted}/revoke"), json!({}))
         .await;
+    let react = sb
+        .post(
+            &format!("/_sandbox/messages/{mine}/react"),
+            json!({"emoji": "🎉"}),
+        )
+        .await;
+    let vote = sb
+        .post(
+            &format!("/_sandbox/messages/{poll}/vote"),
+            json!({"options": ["Evening"]}),
+        )
+        .await;
     assert_eq!(
-        (read_older.0, read.0, edit.0, revoke.0),
-        (200, 200, 200, 200)
+        (read_older.0, read.0, edit.0, revoke.0, react.0, vote.0),
+        (200, 200, 200, 200, 200, 200)
     );
     // The page takes them in at once; its reports wait on the frozen daemon.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -2423,11 +2442,14 @@ async fn changes_the_daemon_never_heard_of_are_caught_up_after_a_crash() {
             stored(&d, &edited).await,
             stored(&d, &deleted).await,
         );
+        let p = stored(&d, &poll).await;
         (m["ack"] == "read"
             && o["ack"] == "read"
             && e["text"] == "Where is my parcel?"
-            && x["revoked"] == true)
-            .then_some(())
+            && x["revoked"] == true
+            && m["reactions"][0]["emoji"] == "🎉"
+            && p["poll"]["votes"][0]["selected"] == json!(["Evening"]))
+        .then_some(())
     })
     .await;
     event(&r, "message.ack", |p| p["id"] == mine && p["ack"] == "read").await;
@@ -2440,6 +2462,31 @@ async fn changes_the_daemon_never_heard_of_are_caught_up_after_a_crash() {
     })
     .await;
     event(&r, "message.revoked", |p| p["id"] == deleted).await;
+    let reaction = event(&r, "message.reaction", |p| p["message"] == mine).await;
+    assert_eq!(
+        (
+            reaction["emoji"].as_str(),
+            reaction["sender"].as_str(),
+            reaction["from_me"].as_bool()
+        ),
+        (
+            Some("🎉"),
+            Some(format!("{CONTACT}@c.us").as_str()),
+            Some(false)
+        ),
+        "{reaction}"
+    );
+    assert!(
+        reaction["timestamp"].as_i64().unwrap() > 1_700_000_000
+            && reaction["timestamp"].as_i64().unwrap() < 1 << 33,
+        "in seconds: {reaction}"
+    );
+    let voted = event(&r, "message.poll_vote", |p| p["message"] == poll).await;
+    assert_eq!(voted["selected"], json!(["Evening"]), "{voted}");
+    // Each once, though catch-up reads them again at every connect.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(r.events("message.reaction").len(), 1);
+    assert_eq!(r.events("message.poll_vote").len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

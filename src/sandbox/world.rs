@@ -109,6 +109,10 @@ pub struct SbMessage {
     /// Who reacted (phone) and with what.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub reactions: BTreeMap<String, String>,
+    /// Each reaction's own id and time (unix s), by who reacted: what a
+    /// device keeps of it, and finds again after a restart.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub reaction_keys: BTreeMap<String, (String, i64)>,
     /// In a group: who wrote it (phone). `peer` is then the group's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author: Option<String>,
@@ -125,6 +129,9 @@ pub struct SbMessage {
     /// A poll's votes: voter phone → chosen option indexes.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub votes: BTreeMap<String, Vec<usize>>,
+    /// When each voter last voted (unix s).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub voted_at: BTreeMap<String, i64>,
     /// Forwarded: how many times (WhatsApp's forwarding score; 0: not
     /// forwarded, 5 or more: "forwarded many times").
     #[serde(default)]
@@ -190,6 +197,14 @@ impl SbMessage {
             "revoked": self.revoked, "edited": !self.edits.is_empty(),
             "author": self.author, "mentions": self.mentions, "poll": self.poll,
             "quoted": self.quoted, "forwarded": self.forwarded,
+            // What a device holds of the reactions and votes it received.
+            "reactions": self.reactions.iter().map(|(who, emoji)| {
+                let (id, ts) = self.reaction_keys.get(who).cloned().unwrap_or_default();
+                json!({"id": id, "sender": who, "text": emoji, "ts": ts})
+            }).collect::<Vec<_>>(),
+            "votes": self.votes.iter().map(|(who, picked)| {
+                json!({"sender": who, "selected": picked, "ts": self.voted_at.get(who).copied().unwrap_or(0)})
+            }).collect::<Vec<_>>(),
         })
     }
 
@@ -854,22 +869,26 @@ impl World {
             Actor::Account => None,
             Actor::Contact => Some(self.contact_in(id, from)?),
         };
+        let now = self.now_s();
         let (account, m) = self.find_mut(id).ok_or(ChangeError::NotFound)?;
         if m.revoked {
             return Err(ChangeError::Revoked);
         }
         let sender = sender.unwrap_or_else(|| account.clone());
+        let from_me = who == Actor::Account;
+        let rid = format!("{from_me}_{}@c.us_3R{}", m.peer, random_hex(18));
         if emoji.is_empty() {
             m.reactions.remove(&sender);
+            m.reaction_keys.remove(&sender);
         } else {
             m.reactions.insert(sender.clone(), emoji.to_string());
+            m.reaction_keys.insert(sender.clone(), (rid.clone(), now));
         }
-        let from_me = who == Actor::Account;
         let push = json!({
             "t": "reaction",
-            "id": format!("{from_me}_{}@c.us_3R{}", m.peer, random_hex(18)),
+            "id": rid,
             "msg_id": m.id, "chat": m.peer, "sender": sender, "from_me": from_me,
-            "text": emoji, "ts": self.now_s(),
+            "text": emoji, "ts": now,
         });
         self.dirty = true;
         self.send_account(&account, &push);
@@ -886,6 +905,7 @@ impl World {
         let voter = self
             .contact_in(id, voter)
             .map_err(|e| change_error(&e, id))?;
+        let now = self.now_s();
         let (account, m) = self
             .find_mut(id)
             .ok_or_else(|| format!("message {id} not found"))?;
@@ -908,7 +928,8 @@ impl World {
             ));
         }
         m.votes.insert(voter.clone(), picked.clone());
-        let push = json!({"t": "poll_vote", "msg_id": m.id, "chat": m.peer, "sender": voter, "selected": picked, "ts": self.now_s()});
+        m.voted_at.insert(voter.clone(), now);
+        let push = json!({"t": "poll_vote", "msg_id": m.id, "chat": m.peer, "sender": voter, "selected": picked, "ts": now});
         self.dirty = true;
         self.send_account(&account, &push);
         Ok(push)

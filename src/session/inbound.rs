@@ -149,44 +149,13 @@ impl Inbound {
                 sender,
                 selected,
                 timestamp,
-            } => {
-                // Votes name options by index: the stored poll names them.
-                let mut poll = self
-                    .env
-                    .store
-                    .message(&self.id, target)
-                    .ok()
-                    .flatten()
-                    .and_then(|m| m.poll);
-                let options = poll.as_ref().map(|p| p.options.clone()).unwrap_or_default();
-                let v = Vote {
-                    voter: sender.clone().unwrap_or_default(),
-                    selected: selected
-                        .iter()
-                        .map(|i| options.get(*i).cloned().unwrap_or_else(|| i.to_string()))
-                        .collect(),
-                    timestamp: timestamp.unwrap_or(now_ms() / 1000),
-                };
-                // The tally with this vote, as the store will hold it.
-                if let Some(p) = poll.as_mut() {
-                    match p.votes.iter().position(|old| old.voter == v.voter) {
-                        Some(i) => p.votes[i] = v.clone(),
-                        None => p.votes.push(v.clone()),
-                    }
-                }
-                ops.push(Op::Amend {
-                    session: self.id.clone(),
-                    id: target.clone(),
-                    event: message::vote_event(
-                        &self.id,
-                        target,
-                        chat.as_deref().unwrap_or(""),
-                        &v,
-                        poll.as_ref(),
-                    ),
-                    change: Amendment::Vote(v),
-                });
-            }
+            } => ops.push(self.vote_op(
+                target,
+                chat.as_deref().unwrap_or(""),
+                sender.clone().unwrap_or_default(),
+                selected,
+                timestamp.unwrap_or(now_ms() / 1000),
+            )),
             BridgeEvent::Call {
                 id,
                 from,
@@ -304,27 +273,59 @@ impl Inbound {
                     from_me: *from_me,
                     timestamp: timestamp.unwrap_or(now_ms() / 1000),
                 };
-                let chat = chat.as_deref().unwrap_or("");
-                let rid = id
-                    .clone()
-                    .unwrap_or_else(|| format!("{target}/{}", r.sender));
-                ops.push(Op::Amend {
-                    session: self.id.clone(),
-                    id: target.clone(),
-                    event: message::reaction_event(
-                        &self.id,
-                        &rid,
-                        target,
-                        chat,
-                        self.me().as_deref(),
-                        &r,
-                    ),
-                    change: Amendment::React(r),
-                });
+                ops.push(self.reaction_op(id.as_deref(), target, chat.as_deref().unwrap_or(""), r));
             }
             _ => return false,
         }
         true
+    }
+
+    /// A vote in a poll, by option indexes: the stored poll names them,
+    /// and the event carries the tally with this vote.
+    fn vote_op(&self, target: &str, chat: &str, voter: String, selected: &[usize], at: i64) -> Op {
+        let mut poll = self
+            .env
+            .store
+            .message(&self.id, target)
+            .ok()
+            .flatten()
+            .and_then(|m| m.poll);
+        let options = poll.as_ref().map(|p| p.options.clone()).unwrap_or_default();
+        let v = Vote {
+            voter,
+            selected: selected
+                .iter()
+                .map(|i| options.get(*i).cloned().unwrap_or_else(|| i.to_string()))
+                .collect(),
+            timestamp: at,
+        };
+        // The tally with this vote, as the store will hold it.
+        if let Some(p) = poll.as_mut() {
+            match p.votes.iter().position(|old| old.voter == v.voter) {
+                Some(i) => p.votes[i] = v.clone(),
+                None => p.votes.push(v.clone()),
+            }
+        }
+        Op::Amend {
+            session: self.id.clone(),
+            id: target.to_string(),
+            event: message::vote_event(&self.id, target, chat, &v, poll.as_ref()),
+            change: Amendment::Vote(v),
+        }
+    }
+
+    /// A reaction, named by its own id when the page gives it (so the same
+    /// reaction heard live and found by catch-up is one event).
+    fn reaction_op(&self, id: Option<&str>, target: &str, chat: &str, r: Reaction) -> Op {
+        let rid = id
+            .map(String::from)
+            .unwrap_or_else(|| format!("{target}/{}", r.sender));
+        Op::Amend {
+            session: self.id.clone(),
+            id: target.to_string(),
+            event: message::reaction_event(&self.id, &rid, target, chat, self.me().as_deref(), &r),
+            change: Amendment::React(r),
+        }
     }
 
     /// The account's own id, once linked.
@@ -514,6 +515,66 @@ impl Inbound {
         }
     }
 
+    /// The reactions and poll votes the page keeps on a stored message
+    /// that the store lacks: a report that died with the browser or the
+    /// daemon. Each made as the live event makes it, under the same id
+    /// (the store takes each once). A reaction taken back meanwhile is not
+    /// found this way: the page keeps none of it.
+    fn reacted_since(&self, m: &Message, raw: &Value, ops: &mut Vec<Op>) {
+        let now = now_ms() / 1000;
+        for r in raw["reactions"].as_array().into_iter().flatten() {
+            let (Some(sender), Some(emoji)) = (r["sender"].as_str(), r["text"].as_str()) else {
+                continue;
+            };
+            let known = m
+                .reactions
+                .iter()
+                .any(|x| x.sender == sender && x.emoji == emoji);
+            if emoji.is_empty() || known {
+                continue;
+            }
+            let reaction = Reaction {
+                sender: sender.to_string(),
+                emoji: emoji.to_string(),
+                from_me: r["from_me"].as_bool().unwrap_or(false),
+                timestamp: r["timestamp"].as_i64().unwrap_or(now),
+            };
+            ops.push(self.reaction_op(r["id"].as_str(), &m.id, &m.chat, reaction));
+        }
+        let Some(poll) = &m.poll else {
+            return;
+        };
+        for v in raw["votes"].as_array().into_iter().flatten() {
+            let Some(voter) = v["sender"].as_str() else {
+                continue;
+            };
+            let picked: Vec<usize> = v["selected"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|i| i.as_u64().map(|i| i as usize))
+                .collect();
+            let names: Vec<String> = picked
+                .iter()
+                .map(|i| {
+                    poll.options
+                        .get(*i)
+                        .cloned()
+                        .unwrap_or_else(|| i.to_string())
+                })
+                .collect();
+            if poll
+                .votes
+                .iter()
+                .any(|x| x.voter == voter && x.selected == names)
+            {
+                continue;
+            }
+            let at = v["timestamp"].as_i64().unwrap_or(now);
+            ops.push(self.vote_op(&m.id, &m.chat, voter.to_string(), &picked, at));
+        }
+    }
+
     /// After every (re)connect: what the page holds since this life's
     /// watermark; duplicates are dropped by id.
     /// Returns false if it must be tried again.
@@ -525,7 +586,12 @@ impl Inbound {
         {
             Ok(list) => {
                 let mut ops = Vec::new();
-                for raw in &list {
+                // Reactions and votes once the messages they are on are
+                // stored (some may be among those caught up now).
+                let (reacted, list): (Vec<&Value>, Vec<&Value>) = list
+                    .iter()
+                    .partition(|raw| raw.get("reactions").is_some() || raw.get("votes").is_some());
+                for raw in list {
                     // Most are stored already: no media to fetch again,
                     // only what changed on them while no one listened.
                     let stored = raw["id"]
@@ -541,10 +607,28 @@ impl Inbound {
                     }
                 }
                 let n = ops.len();
+                let mut events = match self.env.pipeline.commit(ops).await {
+                    Ok(events) => events.len(),
+                    Err(e) => {
+                        tracing::warn!(session = %self.id, "catch-up could not be stored: {e}");
+                        return false;
+                    }
+                };
+                let mut ops = Vec::new();
+                for raw in reacted {
+                    let stored = raw["id"]
+                        .as_str()
+                        .and_then(|id| self.env.store.message(&self.id, id).ok().flatten());
+                    if let Some(m) = stored {
+                        self.reacted_since(&m, raw, &mut ops);
+                    }
+                }
+                let n = n + ops.len();
                 match self.env.pipeline.commit(ops).await {
-                    Ok(events) => {
-                        if !events.is_empty() {
-                            tracing::info!(session = %self.id, checked = n, new_events = events.len(), "caught up after connect");
+                    Ok(more) => {
+                        events += more.len();
+                        if events > 0 {
+                            tracing::info!(session = %self.id, checked = n, new_events = events, "caught up after connect");
                         }
                         true
                     }

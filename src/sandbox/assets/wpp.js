@@ -102,6 +102,8 @@
     chats.clear();
     byId.clear();
     calls.clear();
+    reactionsOf.clear();
+    votesOf.clear();
     unsaved = [];
     for (const [, u] of unconfirmed) for (const w of u.waiters) w[1](new Error('logged out'));
     unconfirmed.clear();
@@ -170,6 +172,26 @@
     return { fromMe: fromMe === 'true', remote: wid(remote || ''), id: rest.join('_'), _serialized: str };
   }
 
+  // The reactions and poll votes this device received, by message id, as
+  // WhatsApp Web keeps them apart from the messages (its reactions and
+  // votes tables): sender -> { id, text, ms } and sender -> { selected, ms }.
+  const reactionsOf = new Map();
+  const votesOf = new Map();
+
+  function keepReaction(msgId, sender, r) {
+    let all = reactionsOf.get(msgId);
+    if (!all) { all = new Map(); reactionsOf.set(msgId, all); }
+    if (r.text) all.set(sender, r); else all.delete(sender);
+    const m = byId.get(msgId);
+    if (m) m.hasReaction = all.size > 0;
+  }
+
+  function keepVote(msgId, sender, v) {
+    let all = votesOf.get(msgId);
+    if (!all) { all = new Map(); votesOf.set(msgId, all); }
+    all.set(sender, v);
+  }
+
   // A wire message from the server -> a MsgModel-like object.
   function toMsg(w) {
     const me = wid(creds ? creds.phone : '');
@@ -214,6 +236,9 @@
     }
     if (type === 'multi_vcard') m.vcardList = w.vcards.map((v) => ({ displayName: vcardName(v), vcard: v }));
     if (w.edited) m.latestEditSenderTimestampMs = (w.edit_ts || w.t) * 1000;
+    for (const r of w.reactions || []) keepReaction(w.id, wid(r.sender)._serialized, { id: r.id, text: r.text, ms: r.ts * 1000 });
+    for (const v of w.votes || []) keepVote(w.id, wid(v.sender)._serialized, { selected: v.selected, ms: v.ts * 1000 });
+    m.hasReaction = (reactionsOf.get(w.id) || new Map()).size > 0;
     Object.defineProperty(m, '__media', { value: w.media, enumerable: false });
     m.serialize = function () { return JSON.parse(JSON.stringify(this)); };
     return m;
@@ -319,6 +344,7 @@
         break;
       }
       case 'reaction': {
+        keepReaction(v.msg_id, wid(v.sender)._serialized, { id: v.id, text: v.text || '', ms: v.ts * 1000 });
         const target = byId.get(v.msg_id);
         emit('chat.new_reaction', {
           id: msgKey(v.id), msgId: target ? target.id : msgKey(v.msg_id), reactionText: v.text || '',
@@ -357,6 +383,7 @@
       case 'poll_vote': {
         // As wa-js's upsertVotes hook: the chosen options by localId (a
         // sparse array of the poll's {name, localId}), the time in ms.
+        keepVote(v.msg_id, wid(v.sender)._serialized, { selected: v.selected, ms: v.ts * 1000 });
         const target = byId.get(v.msg_id);
         const selected = [];
         for (const i of v.selected) {
@@ -794,6 +821,39 @@
       },
     },
     chat: {
+      // As wa-js: grouped by emoji; each sender a Wid (not the declared
+      // senderUserJid), the time as WhatsApp Web's reactions table keeps it.
+      async getReactions(msgId) {
+        requireAuth();
+        const id = msgKey(msgId)._serialized;
+        const groups = new Map();
+        let mine;
+        for (const [sender, r] of reactionsOf.get(id) || []) {
+          const key = msgKey(r.id);
+          const row = { id: key, msgId: msgKey(id), reactionText: r.text, read: true, sender: wid(sender), orphan: 0, timestamp: r.ms };
+          if (!groups.has(r.text)) groups.set(r.text, { aggregateEmoji: r.text, hasReactionByMe: false, senders: [] });
+          const g = groups.get(r.text);
+          g.senders.push(row);
+          if (key.fromMe) { g.hasReactionByMe = true; mine = row; }
+        }
+        return { reactionByMe: mine, reactions: [...groups.values()] };
+      },
+      // As wa-js: a poll's votes, each choice a sparse array of the poll's
+      // options by localId, the time in ms.
+      async getVotes(id) {
+        requireAuth();
+        const key = msgKey(id)._serialized;
+        const m = byId.get(key);
+        if (!m) throw wppError('msg_not_found', 'Message ' + key + ' not found');
+        if (m.type !== 'poll_creation') throw wppError('msg_not_found', 'Message ' + key + ' not a poll');
+        const votes = [];
+        for (const [sender, v] of votesOf.get(key) || []) {
+          const selectedOptions = [];
+          for (const i of v.selected) selectedOptions[i] = (m.pollOptions || []).find((o) => o.localId === i);
+          votes.push({ selectedOptions, timestamp: v.ms, sender: wid(sender) });
+        }
+        return { msgId: m.id, chatId: m.id.remote, votes };
+      },
       // The chat a send goes to (WhatsApp Web's findOrCreateLatestChat).
       async find(chatId) {
         requireAuth();
