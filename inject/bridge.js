@@ -369,7 +369,8 @@
       // wa-js's `sender` is the caller without their device (`peerJid`
       // has it): a phone's id, or a privacy id, whose phone is looked up
       // as a message's is.
-      const from = widStr(c.sender);
+      // A group call's is the call's own id (`…@call`).
+      const from = (widStr(c.sender) || widStr(c.peerJid) || '').replace(/:\d+@/, '@');
       if (!c.id || !from) return;
       const ev = {
         type: 'call', id: String(c.id), from, is_video: !!c.isVideo, is_group: !!c.isGroup,

@@ -2608,11 +2608,16 @@ async fn calls_ring_here_and_are_declined_by_hand_or_by_policy() {
         (c["state"].as_str(), c["ended_by"].as_str()),
         (Some("rejected"), Some("device"))
     );
-    // Once declined it rings no more; an id that never rang is unknown.
-    let (code, e) = reject(id.clone()).await;
+    // Once declined it rings no more: WhatsApp Web lets go of it, as of
+    // an id that never rang.
+    let (code, e) = eventually(T, "the declined call gone from the page", || async {
+        let (code, e) = reject(id.clone()).await;
+        (code != 200).then_some((code, e))
+    })
+    .await;
     assert_eq!(
         (code, e["error"]["code"].as_str()),
-        (409, Some("call_not_ringing")),
+        (404, Some("call_not_found")),
         "{e}"
     );
     let (code, e) = reject("0123456789ABCDEF0123456789ABCDEF".into()).await;
@@ -2635,12 +2640,22 @@ async fn calls_ring_here_and_are_declined_by_hand_or_by_policy() {
         (code != 200 || e["rejected"] != true).then_some((code, e))
     })
     .await;
-    assert_eq!(
-        (code, e["error"]["code"].as_str()),
-        (409, Some("call_not_ringing")),
-        "{e}"
+    // Gone from the page, or (on its way) no longer ringing there.
+    assert!(
+        [Some("call_not_found"), Some("call_not_ringing")].contains(&e["error"]["code"].as_str())
+            && [404, 409].contains(&code),
+        "{code} {e}"
     );
     assert_eq!(state(id.clone()).await["state"], "accepted");
+
+    // A group call is named by its own id: declined all the same.
+    let id = ring(json!({"group": true})).await;
+    let call = event(&r, "call.received", |p| p["id"] == id.as_str()).await;
+    assert_eq!(call["is_group"], true);
+    assert!(call["from"].as_str().unwrap().ends_with("@call"), "{call}");
+    let (code, body) = reject(id.clone()).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(state(id.clone()).await["state"], "rejected");
 
     // A caller WhatsApp shows by a privacy id: the phone behind it when
     // it is shared, else the privacy id to answer.
@@ -2736,9 +2751,26 @@ async fn calls_ring_here_and_are_declined_by_hand_or_by_policy() {
         })
         .await;
     }
+    // A group call is declined too; there is no one to write to.
+    let id = ring(json!({"group": true})).await;
+    eventually(T, "the policy to decline the group call", || async {
+        (state(id.clone()).await["state"] == "rejected").then_some(())
+    })
+    .await;
     // Once per call, whatever else goes by.
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(told().await, 2);
+    // Each call announced once.
+    let mut ids: Vec<String> = r
+        .accepted()
+        .into_iter()
+        .filter(|(_, v)| v["event"] == "call.received")
+        .map(|(_, v)| v["payload"]["id"].as_str().unwrap().to_string())
+        .collect();
+    let n = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "a call announced twice");
     // Cleared: calls ring again until someone takes them.
     let (code, s) = d
         .call("PATCH", "/api/sessions/shop", Some(json!({"calls": null})))
@@ -2747,5 +2779,20 @@ async fn calls_ring_here_and_are_declined_by_hand_or_by_policy() {
     let id = ring(json!({})).await;
     event(&r, "call.received", |p| p["id"] == id.as_str()).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(state(id).await["state"], "ringing");
+    assert_eq!(state(id.clone()).await["state"], "ringing");
+
+    // The browser dies while it rings: the new page is offered the call
+    // again, and it is not announced twice.
+    let pgid = d.browser_pid("shop").unwrap();
+    unsafe { libc::kill(pgid, libc::SIGKILL) };
+    d.wait_status("shop", "DISCONNECTED", T).await;
+    d.wait_status("shop", "CONNECTED", T).await;
+    let later = ring(json!({})).await;
+    event(&r, "call.received", |p| p["id"] == later.as_str()).await;
+    let heard = r
+        .accepted()
+        .into_iter()
+        .filter(|(_, v)| v["event"] == "call.received" && v["payload"]["id"] == id.as_str())
+        .count();
+    assert_eq!(heard, 1, "the call rang on and was announced again");
 }

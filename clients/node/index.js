@@ -918,7 +918,7 @@ class Call {
     this.fromMe = false;
     this.canHandleLocally = false;
     this.webClientShouldHandle = false;
-    this.participants = {};
+    this.participants = [];
   }
 
   // Declines it: the caller hears it declined. As whatsapp-web.js, a call
@@ -927,7 +927,7 @@ class Call {
     try {
       await this.client._api('POST', `/calls/${encodeURIComponent(this.id)}/reject`);
     } catch (e) {
-      if (e.status !== 404 && e.status !== 409) throw e;
+      if (e.code !== 'call_not_found' && e.code !== 'call_not_ringing') throw e;
     }
   }
 }

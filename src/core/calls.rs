@@ -57,23 +57,33 @@ impl Core {
 
     /// Applies each session's call policy to the calls that ring, for the
     /// life of the daemon. It reads the event log as a stream does, so no
-    /// call is passed over under load; its message goes under an
-    /// Idempotency-Key made from the call, so the caller gets it once.
+    /// call is passed over under load, and picks up where it was should
+    /// the stream end; its message goes under an Idempotency-Key made from
+    /// the call, so the caller gets it once.
     pub(super) async fn answer_calls(self) {
-        let calls = match self.live(None, Some(vec![EventKind::CallReceived]), None) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!("calls will not be declined by policy: {e}");
+        let mut after = None;
+        loop {
+            match self.live(None, Some(vec![EventKind::CallReceived]), after) {
+                Ok(calls) => {
+                    let mut calls = std::pin::pin!(calls);
+                    while let Some(item) = calls.next().await {
+                        match item {
+                            super::Live::From { after: at } => after = Some(at),
+                            super::Live::Event(logged) => {
+                                after = Some(logged.seq);
+                                let core = self.clone();
+                                tokio::spawn(async move { core.apply_policy(&logged.event).await });
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                Err(e) => tracing::error!("calls cannot be declined by policy now: {e}"),
+            }
+            if *self.stopping.borrow() {
                 return;
             }
-        };
-        let mut calls = std::pin::pin!(calls);
-        while let Some(item) = calls.next().await {
-            let super::Live::Event(logged) = item else {
-                continue;
-            };
-            let core = self.clone();
-            tokio::spawn(async move { core.apply_policy(&logged.event).await });
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         }
     }
 
@@ -84,9 +94,6 @@ impl Core {
             return;
         };
         let offered = ev.payload["timestamp"].as_i64().unwrap_or(0);
-        if now_ms() / 1000 - offered > RINGS_FOR_S {
-            return;
-        }
         let Some(policy) = self
             .manager
             .get(session)
@@ -97,13 +104,39 @@ impl Core {
         else {
             return;
         };
-        if let Err(e) = self.reject_call(session, call).await {
-            // Taken on the phone, or hung up: nothing to say then.
-            tracing::debug!("session {session}: call {call} not declined: {e}");
-            return;
+        // A page that is reconnecting cannot decline yet: tried again for
+        // as long as the call may ring.
+        loop {
+            if now_ms() / 1000 - offered > RINGS_FOR_S {
+                tracing::warn!(
+                    "session {session}: call {call} rang out before its call policy could decline it"
+                );
+                return;
+            }
+            match self.reject_call(session, call).await {
+                Ok(()) => break,
+                // Taken on the phone, hung up or missed: nothing to say.
+                Err(CoreError::NotFound {
+                    code: "call_not_found",
+                    ..
+                })
+                | Err(CoreError::Conflict {
+                    code: "call_not_ringing",
+                    ..
+                }) => return,
+                Err(e) => {
+                    tracing::debug!("session {session}: call {call} not declined yet: {e}");
+                    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                }
+            }
         }
         tracing::info!("session {session}: declined call {call} (its call policy)");
-        let (Some(text), Ok(to)) = (policy.message, Wid::parse(from)) else {
+        let Some(text) = policy.message else {
+            return;
+        };
+        // A group call is named by its own id: there is no one to write to.
+        let Ok(to) = Wid::parse(from) else {
+            tracing::debug!("session {session}: call {call} has no caller to write to ({from})");
             return;
         };
         let key = format!("call-declined:{call}");

@@ -13,7 +13,8 @@ pub struct IncomingCall {
     /// WhatsApp's call id: what declining it names.
     pub id: String,
     /// Who calls: their `…@c.us`, or a privacy id (`…@lid`) when WhatsApp
-    /// shows them by one and their phone is not known.
+    /// shows them by one and their phone is not known; for a group call,
+    /// the call's own id (`…@call`), as WhatsApp Web names it.
     pub from: String,
     /// The caller's phone, when known.
     pub phone: Option<String>,
@@ -28,8 +29,10 @@ pub struct IncomingCall {
 
 impl IncomingCall {
     /// `call.received`: `{id, from, is_video, is_group, timestamp,
-    /// sender: {phone, lid}}`. Named by the call's id, so the same offer
-    /// heard twice (by two entry points, or after a reload) is one event.
+    /// sender: {phone, lid}}`. Named by the call's id: an offer heard
+    /// again (a page that reloads while it rings) has the same event id,
+    /// for receivers to drop; a session announces each call once per
+    /// daemon run.
     pub fn event(&self, session: &SessionId) -> Event {
         Event::stable(
             session,

@@ -34,7 +34,8 @@ pub struct SbCall {
     /// The caller's phone.
     pub from: String,
     /// The caller as the callee's devices see them: the phone's
-    /// `…@c.us`, or a privacy id (`…@lid`).
+    /// `…@c.us`, or a privacy id (`…@lid`); a group call's own id
+    /// (`…@call`).
     pub peer: String,
     /// The account called.
     pub to: String,
@@ -76,6 +77,8 @@ impl World {
             return Err(format!("{to} blocked {from}: the call cannot ring"));
         }
         let peer = match lid {
+            // WhatsApp Web names a group call by its own id.
+            _ if group => format!("{}@call", super::world::random_hex(16)),
             Some(shared) => self.lid_of(from, shared),
             None => format!("{from}@c.us"),
         };

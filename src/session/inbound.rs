@@ -62,7 +62,13 @@ pub struct Inbound {
     unstored: Vec<Op>,
     /// A media download timed out: none is tried before this.
     downloads_paused_until: Option<Instant>,
+    /// Calls already announced, newest last: WhatsApp offers a ringing
+    /// call again to a page that reloads or a browser that comes back.
+    calls_heard: std::collections::VecDeque<String>,
 }
+
+/// How many calls `calls_heard` remembers.
+const CALLS_HEARD: usize = 64;
 
 /// How long inbound media is not fetched after a download timed out.
 const DOWNLOAD_PAUSE: std::time::Duration = std::time::Duration::from_secs(60);
@@ -82,6 +88,7 @@ impl Inbound {
             owes_catch_up: false,
             unstored: Vec::new(),
             downloads_paused_until: None,
+            calls_heard: std::collections::VecDeque::new(),
         }
     }
 
@@ -164,6 +171,13 @@ impl Inbound {
                 timestamp,
                 sender,
             } => {
+                if self.calls_heard.contains(id) {
+                    return true;
+                }
+                if self.calls_heard.len() >= CALLS_HEARD {
+                    self.calls_heard.pop_front();
+                }
+                self.calls_heard.push_back(id.clone());
                 // A number to call back or write to, when WhatsApp tells it.
                 let from = match &sender.phone {
                     Some(p) if from.ends_with("@lid") => format!("{p}@c.us"),

@@ -890,7 +890,7 @@ pub async fn blocklist(Caller(core): Caller<Core>, Path(id): Path<String>) -> An
     Ok(Json(json!({ "blocked": blocked })))
 }
 
-#[utoipa::path(post, path = "/api/sessions/{id}/calls/{call}/reject", tag = "contacts", summary = "Decline a call that rings (call.received names it): the caller hears it declined, and it stops ringing on the phone",
+#[utoipa::path(post, path = "/api/sessions/{id}/calls/{call}/reject", tag = "contacts", summary = "Decline a call that rings (call.received names it): the caller hears it declined",
     params(("id" = String, Path, description = "The session id"), ("call" = String, Path, description = "The call's id, from call.received")),
     responses((status = 200, description = "{id, rejected: true}", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, or no such call ringing (call_not_found)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The call no longer rings (call_not_ringing), or the session is not ready", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
 pub async fn reject_call(

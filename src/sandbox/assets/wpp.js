@@ -443,19 +443,19 @@
         // The caller's device is in its id (`user:device@server`), as in
         // WhatsApp's offer; wa-js's `sender` is the caller without it.
         const sender = wid(v.peer);
-        const peerJid = Object.assign(wid(sender.user + ':1@' + sender.server), { device: 1 });
+        // A group call is named by its own id, with no device.
+        const peerJid = v.group ? sender : Object.assign(wid(sender.user + ':1@' + sender.server), { device: 1 });
         const c = { id: v.id, peerJid, isVideo: !!v.video, isGroup: !!v.group, offerTime: v.ts, state: 'INCOMING_RING', outgoing: false };
         if (calls.has(v.id)) break;
         calls.set(v.id, c);
         emit('call.incoming_call', { id: c.id, isGroup: c.isGroup, isVideo: c.isVideo, offerTime: c.offerTime, sender, peerJid });
         break;
       }
-      case 'call_end': {
-        // WhatsApp Web has no event for this; its model's state changes.
-        const c = calls.get(v.id);
-        if (c) c.state = v.state === 'accepted' ? 'HANDLED_REMOTELY' : v.state === 'rejected' ? 'REJECTED' : 'ENDED';
+      case 'call_end':
+        // WhatsApp Web has no event for this: its active call is gone, and
+        // wa-js finds no call by that id any more.
+        calls.delete(v.id);
         break;
-      }
       case 'clock':
         skew = v.now - Math.floor(Date.now() / 1000);
         break;
@@ -659,7 +659,8 @@
   // to the device.
   const chatStates = new Map();
   // WhatsApp Web's calls (its CallStore): a call rings until it is
-  // answered or declined on the phone, declined here, hung up, or missed.
+  // answered or declined on the phone, declined here, hung up, or missed;
+  // then it is gone.
   const calls = new Map(); // call id -> { id, peerJid, isVideo, isGroup, offerTime, state }
 
   // A chat as WhatsApp Web's ChatModel shows it: pin is when it was pinned.
