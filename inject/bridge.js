@@ -162,7 +162,7 @@
   // Only a new subject is in the notice's body: the rest is read from the
   // group's metadata, which WhatsApp Web keeps current. The notice keeps
   // its place among the messages while that is read.
-  const GROUP_NOTICES = ['subject', 'description', 'announce', 'restrict'];
+  const GROUP_NOTICES = ['subject', 'description', 'announce', 'restrict', 'picture'];
   function groupNotice(m) {
     const group = widStr(m.from || (m.id && m.id.remote));
     const ev = { type: 'group_update', id: widStr(m.id), group, author: widStr(m.author), timestamp: m.t || null };
@@ -171,10 +171,17 @@
       emitInOrder(ev);
       return;
     }
-    const meta = Promise.race([
-      WPP.chat.find(group).then((c) => (c && c.groupMetadata) || {}),
-      new Promise((resolve) => setTimeout(resolve, 2000, {})),
-    ]).catch(() => ({}));
+    // A new picture or none: the notice does not say which; the group's
+    // picture now does.
+    const meta = m.subtype === 'picture'
+      ? Promise.race([
+        WPP.contact.getProfilePictureUrl(group).then((url) => ({ picture: !!url })),
+        new Promise((resolve) => setTimeout(resolve, 2000, {})),
+      ]).catch(() => ({}))
+      : Promise.race([
+        WPP.chat.find(group).then((c) => (c && c.groupMetadata) || {}),
+        new Promise((resolve) => setTimeout(resolve, 2000, {})),
+      ]).catch(() => ({}));
     waiting += 1;
     inOrder = inOrder.then(() => meta).then((md) => {
       waiting -= 1;

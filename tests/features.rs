@@ -1103,6 +1103,12 @@ async fn group_descriptions_and_settings_both_ways() {
         sb.get(&format!("/_sandbox/groups/{gid}/picture")).await.0,
         200
     );
+    // Every member hears of it as WhatsApp's notice, as a group.update.
+    let set = event(&r, "group.update", |p| {
+        p["group"] == gid.as_str() && p["picture"] == true
+    })
+    .await;
+    assert_eq!(set["author"], format!("{ACCOUNT}@c.us"), "{set}");
     let (code, e) = d
         .call("PATCH", &ours, Some(json!({"picture": "bm90IGFuIGltYWdl"})))
         .await;
@@ -1113,6 +1119,10 @@ async fn group_descriptions_and_settings_both_ways() {
         sb.get(&format!("/_sandbox/groups/{gid}/picture")).await.0,
         404
     );
+    event(&r, "group.update", |p| {
+        p["group"] == gid.as_str() && p["picture"] == false
+    })
+    .await;
 
     // Its invite: we reset it and the old link opens nothing; a link shows
     // the group before joining.

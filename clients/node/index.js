@@ -851,7 +851,7 @@ class Message {
 }
 
 // What a group.update says changed, as GroupNotification types.
-const GROUP_CHANGES = ['subject', 'description', 'announce', 'restrict'];
+const GROUP_CHANGES = ['subject', 'description', 'announce', 'restrict', 'picture'];
 
 // group_join, group_leave, group_update and group_admin_changed carry one.
 class GroupNotification {
@@ -862,9 +862,10 @@ class GroupNotification {
     this.client = client;
     // No message stands behind these events: the event's id stands in.
     this.id = { fromMe, remote: p.group, id: ev.id, _serialized: `${fromMe}_${p.group}_${ev.id}` };
-    // The new subject or description; a setting's 'on' or 'off'.
+    // The new subject or description; a setting's 'on' or 'off'; nothing
+    // for a new picture (WhatsApp's notice carries none).
     this.body = type === 'subject' ? p.subject || '' : type === 'description' ? p.description || ''
-      : typeof p[type] === 'boolean' ? (p[type] ? 'on' : 'off') : '';
+      : type !== 'picture' && typeof p[type] === 'boolean' ? (p[type] ? 'on' : 'off') : '';
     this.type = type;
     this.timestamp = Math.floor((ev.timestamp || Date.now()) / 1000);
     this.chatId = p.group;

@@ -650,10 +650,12 @@ pub enum GroupChange {
     /// Empty: the description was removed.
     Description(String),
     Setting(GroupSetting, bool),
+    /// A new picture (true), or none any more (false).
+    Picture(bool),
 }
 
 /// `{group, author}` and one of `subject`, `description`, `announce`,
-/// `restrict`. `notice`: the notice's message id, which names this change
+/// `restrict`, `picture` (a new one: true; removed: false). `notice`: the notice's message id, which names this change
 /// apart from another to the same value in the same second.
 pub fn group_update_event(
     session: &SessionId,
@@ -676,6 +678,10 @@ pub fn group_update_event(
         GroupChange::Setting(s, on) => {
             payload[s.as_str()] = json!(on);
             format!("{}/{at}/{on}", s.as_str())
+        }
+        GroupChange::Picture(set) => {
+            payload["picture"] = json!(set);
+            format!("picture/{at}/{set}")
         }
     };
     let about = match notice {

@@ -123,7 +123,8 @@ pub enum BridgeEvent {
         sender: CallSender,
     },
     /// A change to a group's info: one of subject, description (empty:
-    /// removed), announce (only admins send), restrict (only admins edit).
+    /// removed), announce (only admins send), restrict (only admins edit),
+    /// picture.
     GroupUpdate {
         /// The notice's own message id, when the page has it.
         id: Option<String>,
@@ -132,6 +133,8 @@ pub enum BridgeEvent {
         description: Option<String>,
         announce: Option<bool>,
         restrict: Option<bool>,
+        /// A new picture (true) or none any more (false).
+        picture: Option<bool>,
         author: Option<String>,
         timestamp: Option<i64>,
     },

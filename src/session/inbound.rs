@@ -233,14 +233,18 @@ impl Inbound {
                 description,
                 announce,
                 restrict,
+                picture,
                 author,
                 timestamp,
             } => {
-                let change = match (subject, description, announce, restrict) {
+                let change = match (subject, description, announce, restrict, picture) {
                     (Some(s), ..) => Some(GroupChange::Subject(s.clone())),
                     (_, Some(d), ..) => Some(GroupChange::Description(d.clone())),
-                    (_, _, Some(on), _) => Some(GroupChange::Setting(GroupSetting::Announce, *on)),
-                    (.., Some(on)) => Some(GroupChange::Setting(GroupSetting::Restrict, *on)),
+                    (_, _, Some(on), ..) => Some(GroupChange::Setting(GroupSetting::Announce, *on)),
+                    (_, _, _, Some(on), _) => {
+                        Some(GroupChange::Setting(GroupSetting::Restrict, *on))
+                    }
+                    (.., Some(set)) => Some(GroupChange::Picture(*set)),
                     _ => None,
                 };
                 if let Some(change) = change {

@@ -470,6 +470,9 @@ pub fn group_change(ev: &crate::domain::Event) -> Value {
     } else if let Some(d) = p["description"].as_str() {
         meta["desc"] = json!(d);
         ("description", json!(d))
+    } else if let Some(set) = p["picture"].as_bool() {
+        // WhatsApp's notice of a new picture carries no text.
+        ("picture", json!(if set { "set" } else { "removed" }))
     } else {
         let kind = if p["announce"].is_boolean() {
             "announce"
