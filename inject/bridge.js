@@ -225,9 +225,11 @@
     const rows = [];
     for (const g of r.reactions || []) {
       for (const s of g.senders || []) {
+        // WhatsApp Web keeps a reaction's key as a string: wa-js hands it on.
+        const fromMe = typeof s.id === 'string' ? s.id.startsWith('true_') : !!(s.id && s.id.fromMe);
         rows.push({
           id: widStr(s.id), sender: widStr(s.sender || s.senderUserJid), text: s.reactionText || '',
-          from_me: !!(s.id && s.id.fromMe), timestamp: secs(s.timestamp),
+          from_me: fromMe, timestamp: secs(s.timestamp),
         });
       }
     }
@@ -235,13 +237,22 @@
   }
 
   // wa-js getVotes: each choice a sparse array indexed by the option's
-  // localId, as chat.poll_response has it.
+  // localId, as chat.poll_response has it. A voter's newest only, and an
+  // option the poll lacks left out, as the live event leaves it.
   function voteRows(v) {
-    return v.votes.map((x) => {
+    const newest = new Map();
+    for (const x of v.votes) {
+      const sender = widStr(x.sender);
       const selected = [];
-      (x.selectedOptions || []).forEach((o, i) => selected.push(o && typeof o === 'object' && typeof o.localId === 'number' ? o.localId : i));
-      return { sender: widStr(x.sender), selected, timestamp: secs(x.timestamp) };
-    });
+      (x.selectedOptions || []).forEach((o, i) => {
+        if (o == null) return;
+        selected.push(typeof o === 'object' && typeof o.localId === 'number' ? o.localId : i);
+      });
+      const row = { sender, selected, timestamp: secs(x.timestamp) };
+      const had = newest.get(sender);
+      if (!had || (row.timestamp || 0) >= (had.timestamp || 0)) newest.set(sender, row);
+    }
+    return [...newest.values()];
   }
 
   function emitInOrder(ev) {
@@ -910,7 +921,6 @@
     // last edit), deleted ones as `{id, chat, revoked: true}`. Back to
     // `statesSince`, older ones too, only for what may have changed on
     // them: this account's with their ack, deleted ones as above.
-    // See `reactionRows` and `voteRows` for what else it carries.
     async recent(since, perChat, statesSince) {
       const from = Math.min(since, statesSince || since);
       const out = [];
@@ -935,24 +945,49 @@
           } else if (m.id.fromMe && typeof m.ack === 'number') {
             out.push({ id: widStr(m.id), chat: widStr(m.id.remote), ack: m.ack, states_only: true, timestamp: t });
           }
-          // Reactions and votes it received, as WhatsApp Web keeps them:
-          // a report that died with the browser or the daemon is in them.
-          if (m.type !== 'revoked') {
-            const id = widStr(m.id);
-            const chat = widStr(m.id.remote);
-            if (m.hasReaction) {
-              const r = await WPP.chat.getReactions(id).catch(() => null);
-              if (r) out.push({ id, chat, timestamp: t, reactions: reactionRows(r) });
-            }
-            if (m.type === 'poll_creation') {
-              const v = await WPP.chat.getVotes(id).catch(() => null);
-              if (v && v.votes && v.votes.length) out.push({ id, chat, timestamp: t, votes: voteRows(v) });
-            }
-          }
         }
       }
       out.sort((a, b) => a.timestamp - b.timestamp);
       return out;
+    },
+    // The reactions and poll votes WhatsApp Web keeps on messages since
+    // `since` (unix s): a report that died with the browser or the daemon
+    // is in them. Newest messages first, at most `most` of them, a few
+    // looked up at a time, for at most `budgetMs`: what it found by then,
+    // and whether that was all.
+    async reacted(since, budgetMs, most) {
+      const until = Date.now() + budgetMs;
+      const todo = [];
+      for (const c of await WPP.chat.list()) {
+        if (c.t && c.t < since) continue;
+        for (const m of await WPP.chat.getMessages(widStr(c.id), { count: 100 })) {
+          if ((m.t || 0) >= since && m.id && m.type !== 'revoked' && (m.hasReaction || m.type === 'poll_creation')) todo.push(m);
+        }
+        if (Date.now() > until) break;
+      }
+      todo.sort((a, b) => (b.t || 0) - (a.t || 0));
+      let complete = todo.length <= most;
+      todo.length = Math.min(todo.length, most);
+      const items = [];
+      let next = 0;
+      const worker = async () => {
+        while (next < todo.length && Date.now() < until) {
+          const m = todo[next++];
+          const id = widStr(m.id);
+          const chat = widStr(m.id.remote);
+          if (m.hasReaction) {
+            const r = await WPP.chat.getReactions(id).catch(() => null);
+            if (r) items.push({ id, chat, reactions: reactionRows(r) });
+          }
+          if (m.type === 'poll_creation') {
+            const v = await WPP.chat.getVotes(id).catch(() => null);
+            if (v && v.votes && v.votes.length) items.push({ id, chat, votes: voteRows(v) });
+          }
+        }
+      };
+      await Promise.all([worker(), worker(), worker(), worker()]);
+      if (next < todo.length) complete = false;
+      return { items, complete };
     },
     async downloadMedia(id) {
       return blobToBase64(await WPP.chat.downloadMedia(id));

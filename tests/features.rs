@@ -2429,6 +2429,14 @@ async fn changes_the_daemon_never_heard_of_are_caught_up_after_a_crash() {
             json!({"emoji": "🎉"}),
         )
         .await;
+    // And ours, from the phone, on theirs.
+    let ours = sb
+        .post(
+            &format!("/_sandbox/messages/{edited}/react"),
+            json!({"emoji": "👀", "mine": true}),
+        )
+        .await;
+    assert_eq!(ours.0, 200, "{}", ours.1);
     let vote = sb
         .post(
             &format!("/_sandbox/messages/{poll}/vote"),
@@ -2491,11 +2499,25 @@ async fn changes_the_daemon_never_heard_of_are_caught_up_after_a_crash() {
             && reaction["timestamp"].as_i64().unwrap() < 1 << 33,
         "in seconds: {reaction}"
     );
+    let ours = event(&r, "message.reaction", |p| p["message"] == edited).await;
+    assert_eq!(
+        (
+            ours["emoji"].as_str(),
+            ours["from_me"].as_bool(),
+            ours["sender"].as_str()
+        ),
+        (
+            Some("👀"),
+            Some(true),
+            Some(format!("{ACCOUNT}@c.us").as_str())
+        ),
+        "{ours}"
+    );
     let voted = event(&r, "message.poll_vote", |p| p["message"] == poll).await;
     assert_eq!(voted["selected"], json!(["Evening"]), "{voted}");
     // Each once, though catch-up reads them again at every connect.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(r.events("message.reaction").len(), 1);
+    assert_eq!(r.events("message.reaction").len(), 2);
     assert_eq!(r.events("message.poll_vote").len(), 1);
 }
 

@@ -526,10 +526,13 @@ async fn react(State(sb): State<Sandbox>, Path(id): Path<String>, raw: Bytes) ->
         None | Some(Value::Null) => None,
         Some(_) => Some(phone(&v, "from")?),
     };
-    change(&sb, &id, |w| {
-        w.react(&id, Actor::Contact, from.as_deref(), &emoji)
-    })
-    .await
+    // `mine`: the account reacts, from its phone.
+    let who = match v.get("mine") {
+        Some(Value::Bool(true)) => Actor::Account,
+        None | Some(Value::Null) | Some(Value::Bool(false)) => Actor::Contact,
+        Some(_) => return Err(invalid("mine", "must be true or false")),
+    };
+    change(&sb, &id, |w| w.react(&id, who, from.as_deref(), &emoji)).await
 }
 
 async fn edit(State(sb): State<Sandbox>, Path(id): Path<String>, raw: Bytes) -> Res {

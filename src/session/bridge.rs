@@ -31,6 +31,13 @@ pub struct BridgeMe {
     pub name: Option<String>,
 }
 
+/// What `Bridge::reacted` found, and whether that was all.
+#[derive(Debug, Deserialize)]
+pub struct Reacted {
+    pub items: Vec<Value>,
+    pub complete: bool,
+}
+
 /// Who calls, as bridge.js resolves them: a privacy id's phone when
 /// WhatsApp tells it.
 #[derive(Debug, Default, Deserialize, Clone, PartialEq)]
@@ -696,6 +703,17 @@ impl Bridge {
             &[json!(since), json!(per_chat), json!(states_since)],
         )
         .await
+    }
+
+    /// The reactions and poll votes WhatsApp Web keeps on messages since
+    /// `since` (unix s), the newest `most` messages with any: each
+    /// `{id, chat, reactions: [{id, sender, text, from_me, timestamp}]}`
+    /// or `{id, chat, votes: [{sender, selected, timestamp}]}`. The page
+    /// looks for half the call's time and answers what it found by then.
+    pub async fn reacted(&self, since: i64, most: u32) -> Result<Reacted, CallError> {
+        let budget = self.timeout.as_millis() as u64 / 2;
+        self.call("reacted", &[json!(since), json!(budget), json!(most)])
+            .await
     }
 
     /// How many messages WhatsApp Web holds in memory.

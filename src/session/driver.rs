@@ -564,7 +564,7 @@ impl Driver {
                     // A catch-up to retry goes only to a page that just
                     // answered: into a hung one it would hold this loop for
                     // its whole timeout (60 s) on every tick.
-                    if heard.elapsed() >= PING_AFTER_SILENCE || self.inbound.catch_up_pending() {
+                    if heard.elapsed() >= PING_AFTER_SILENCE || self.inbound.catch_up_pending() || self.inbound.reactions_recheck_due() {
                         match bridge.ping(Duration::from_secs(5)).await {
                             Ok(_) => {
                                 misses = 0;

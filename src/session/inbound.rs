@@ -62,6 +62,9 @@ pub struct Inbound {
     unstored: Vec<Op>,
     /// A media download timed out: none is tried before this.
     downloads_paused_until: Option<Instant>,
+    /// When to look over the page's reactions and votes once more after a
+    /// catch-up (`reactions_pass`).
+    reactions_recheck: Option<Instant>,
     /// Calls already announced, newest last: WhatsApp offers a ringing
     /// call again to a page that reloads or a browser that comes back.
     calls_heard: std::collections::VecDeque<String>,
@@ -69,6 +72,12 @@ pub struct Inbound {
 
 /// How many calls `calls_heard` remembers.
 const CALLS_HEARD: usize = 64;
+
+/// The most messages a reactions pass looks up (newest first).
+const REACTIONS_LOOKED_UP: u32 = 200;
+
+/// How long after a catch-up its reactions pass runs again.
+const REACTIONS_RECHECK: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// How long inbound media is not fetched after a download timed out.
 const DOWNLOAD_PAUSE: std::time::Duration = std::time::Duration::from_secs(60);
@@ -89,6 +98,7 @@ impl Inbound {
             unstored: Vec::new(),
             downloads_paused_until: None,
             calls_heard: std::collections::VecDeque::new(),
+            reactions_recheck: None,
         }
     }
 
@@ -308,6 +318,20 @@ impl Inbound {
             .ok()
             .flatten()
             .and_then(|m| m.poll);
+        self.vote_with(target, chat, voter, selected, at, &mut poll)
+    }
+
+    /// As `vote_op`, on a tally the caller keeps (several votes found at
+    /// once each carry the tally with the ones before).
+    fn vote_with(
+        &self,
+        target: &str,
+        chat: &str,
+        voter: String,
+        selected: &[usize],
+        at: i64,
+        poll: &mut Option<crate::domain::Poll>,
+    ) -> Op {
         let options = poll.as_ref().map(|p| p.options.clone()).unwrap_or_default();
         let v = Vote {
             voter,
@@ -470,12 +494,25 @@ impl Inbound {
         }
         if self.catch_up_retry {
             self.run_catch_up(bridge).await;
+        } else if self.reactions_recheck_due() {
+            self.reactions_recheck = None;
+            self.reactions_pass(bridge).await;
         }
+    }
+
+    /// The second look over reactions and votes is due.
+    pub fn reactions_recheck_due(&self) -> bool {
+        self.reactions_recheck
+            .is_some_and(|at| Instant::now() >= at)
     }
 
     async fn run_catch_up(&mut self, bridge: &Bridge) {
         let ok = self.catch_up(bridge).await;
         self.catch_up_retry = !ok;
+        if ok {
+            self.reactions_pass(bridge).await;
+            self.reactions_recheck = Some(Instant::now() + REACTIONS_RECHECK);
+        }
         self.owes_catch_up &= !ok;
     }
 
@@ -535,19 +572,20 @@ impl Inbound {
 
     /// The reactions and poll votes the page keeps on a stored message
     /// that the store lacks: a report that died with the browser or the
-    /// daemon. Each made as the live event makes it, under the same id
-    /// (the store takes each once). A reaction taken back meanwhile is not
-    /// found this way: the page keeps none of it.
+    /// daemon. Each made as the live event makes it (the store takes each
+    /// once); one the store has newer is left. A reaction taken back
+    /// meanwhile is not found this way: the page keeps none of it.
     fn reacted_since(&self, m: &Message, raw: &Value, ops: &mut Vec<Op>) {
         let now = now_ms() / 1000;
         for r in raw["reactions"].as_array().into_iter().flatten() {
             let (Some(sender), Some(emoji)) = (r["sender"].as_str(), r["text"].as_str()) else {
                 continue;
             };
+            let at = r["timestamp"].as_i64().unwrap_or(now);
             let known = m
                 .reactions
                 .iter()
-                .any(|x| x.sender == sender && x.emoji == emoji);
+                .any(|x| x.sender == sender && (x.emoji == emoji || x.timestamp > at));
             if emoji.is_empty() || known {
                 continue;
             }
@@ -555,15 +593,14 @@ impl Inbound {
                 sender: sender.to_string(),
                 emoji: emoji.to_string(),
                 from_me: r["from_me"].as_bool().unwrap_or(false),
-                timestamp: r["timestamp"].as_i64().unwrap_or(now),
+                timestamp: at,
             };
             ops.push(self.reaction_op(r["id"].as_str(), &m.id, &m.chat, reaction));
         }
-        let Some(poll) = &m.poll else {
-            return;
-        };
+        // The tally as it grows with each vote found, for each event.
+        let mut poll = m.poll.clone();
         for v in raw["votes"].as_array().into_iter().flatten() {
-            let Some(voter) = v["sender"].as_str() else {
+            let (Some(voter), Some(p)) = (v["sender"].as_str(), poll.as_ref()) else {
                 continue;
             };
             let picked: Vec<usize> = v["selected"]
@@ -574,22 +611,55 @@ impl Inbound {
                 .collect();
             let names: Vec<String> = picked
                 .iter()
-                .map(|i| {
-                    poll.options
-                        .get(*i)
-                        .cloned()
-                        .unwrap_or_else(|| i.to_string())
-                })
+                .map(|i| p.options.get(*i).cloned().unwrap_or_else(|| i.to_string()))
                 .collect();
-            if poll
+            let at = v["timestamp"].as_i64().unwrap_or(now);
+            let known = p
                 .votes
                 .iter()
-                .any(|x| x.voter == voter && x.selected == names)
-            {
+                .any(|x| x.voter == voter && (x.selected == names || x.timestamp > at));
+            if known {
                 continue;
             }
-            let at = v["timestamp"].as_i64().unwrap_or(now);
-            ops.push(self.vote_op(&m.id, &m.chat, voter.to_string(), &picked, at));
+            ops.push(self.vote_with(&m.id, &m.chat, voter.to_string(), &picked, at, &mut poll));
+        }
+    }
+
+    /// A pass over the reactions and votes the page keeps on messages of
+    /// this life (see `reacted_since`), apart from the catch-up of
+    /// messages: on a large account it may not finish, and that must not
+    /// hold the messages back. Run after each catch-up and once more a
+    /// little later (WhatsApp may still be delivering what came while
+    /// the page was away).
+    async fn reactions_pass(&mut self, bridge: &Bridge) {
+        let found = match bridge
+            .reacted(self.catch_up_since, REACTIONS_LOOKED_UP)
+            .await
+        {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(session = %self.id, "reactions and votes could not be caught up: {e}");
+                return;
+            }
+        };
+        if !found.complete {
+            tracing::warn!(session = %self.id, "reactions and votes caught up on the newest messages only");
+        }
+        let mut ops = Vec::new();
+        for raw in &found.items {
+            let stored = raw["id"]
+                .as_str()
+                .and_then(|id| self.env.store.message(&self.id, id).ok().flatten());
+            if let Some(m) = stored {
+                self.reacted_since(&m, raw, &mut ops);
+            }
+        }
+        match self.env.pipeline.commit(ops).await {
+            Ok(events) if !events.is_empty() => {
+                tracing::info!(session = %self.id, new_events = events.len(), "reactions and votes caught up")
+            }
+            Ok(_) => {}
+            Err(e) => self.keep_unstored(e.ops),
         }
     }
 
@@ -604,12 +674,7 @@ impl Inbound {
         {
             Ok(list) => {
                 let mut ops = Vec::new();
-                // Reactions and votes once the messages they are on are
-                // stored (some may be among those caught up now).
-                let (reacted, list): (Vec<&Value>, Vec<&Value>) = list
-                    .iter()
-                    .partition(|raw| raw.get("reactions").is_some() || raw.get("votes").is_some());
-                for raw in list {
+                for raw in &list {
                     // Most are stored already: no media to fetch again,
                     // only what changed on them while no one listened.
                     let stored = raw["id"]
@@ -625,28 +690,10 @@ impl Inbound {
                     }
                 }
                 let n = ops.len();
-                let mut events = match self.env.pipeline.commit(ops).await {
-                    Ok(events) => events.len(),
-                    Err(e) => {
-                        tracing::warn!(session = %self.id, "catch-up could not be stored: {e}");
-                        return false;
-                    }
-                };
-                let mut ops = Vec::new();
-                for raw in reacted {
-                    let stored = raw["id"]
-                        .as_str()
-                        .and_then(|id| self.env.store.message(&self.id, id).ok().flatten());
-                    if let Some(m) = stored {
-                        self.reacted_since(&m, raw, &mut ops);
-                    }
-                }
-                let n = n + ops.len();
                 match self.env.pipeline.commit(ops).await {
-                    Ok(more) => {
-                        events += more.len();
-                        if events > 0 {
-                            tracing::info!(session = %self.id, checked = n, new_events = events, "caught up after connect");
+                    Ok(events) => {
+                        if !events.is_empty() {
+                            tracing::info!(session = %self.id, checked = n, new_events = events.len(), "caught up after connect");
                         }
                         true
                     }

@@ -830,8 +830,9 @@
         const groups = new Map();
         let mine;
         for (const [sender, r] of reactionsOf.get(id) || []) {
+          // WhatsApp Web keeps the keys as strings; wa-js hands them on.
           const key = msgKey(r.id);
-          const row = { id: key, msgId: msgKey(id), reactionText: r.text, read: true, sender: wid(sender), orphan: 0, timestamp: r.ms };
+          const row = { id: r.id, msgId: id, reactionText: r.text, read: true, sender: wid(sender), orphan: 0, timestamp: r.ms };
           if (!groups.has(r.text)) groups.set(r.text, { aggregateEmoji: r.text, hasReactionByMe: false, senders: [] });
           const g = groups.get(r.text);
           g.senders.push(row);
