@@ -162,9 +162,15 @@
   // Only a new subject is in the notice's body: the rest is read from the
   // group's metadata, which WhatsApp Web keeps current. The notice keeps
   // its place among the messages while that is read.
-  const GROUP_NOTICES = ['subject', 'description', 'announce', 'restrict', 'picture'];
+  const GROUP_NOTICES = ['subject', 'description', 'announce', 'restrict', 'picture', 'membership_approval_request'];
   function groupNotice(m) {
     const group = widStr(m.from || (m.id && m.id.remote));
+    // Someone asks to join a group whose admins approve who joins (only
+    // admins hear of it); its author is who asks.
+    if (m.subtype === 'membership_approval_request') {
+      emitInOrder({ type: 'membership_request', id: widStr(m.id), group, requester: widStr(m.author), timestamp: m.t || null });
+      return;
+    }
     const ev = { type: 'group_update', id: widStr(m.id), group, author: widStr(m.author), timestamp: m.t || null };
     if (m.subtype === 'subject') {
       ev.subject = m.body || '';
@@ -542,9 +548,9 @@
     'conn.getPlatform', 'conn.getStreamData', 'conn.isAuthenticated', 'conn.isOnline', 'conn.logout',
     'conn.markAvailable', 'contact.getBusinessProfile', 'contact.getPnLidEntry',
     'contact.getProfilePictureUrl', 'contact.getStatus', 'contact.queryWidExists',
-    'contact.subscribePresence', 'group.addParticipants', 'group.create', 'group.demoteParticipants',
-    'group.getAllGroups', 'group.getGroupInfoFromInviteCode', 'group.getInviteCode', 'group.getParticipants', 'group.iAmAdmin', 'group.join', 'group.leave',
-    'group.promoteParticipants', 'group.removeIcon', 'group.removeParticipants', 'group.revokeInviteCode', 'group.setDescription', 'group.setIcon', 'group.setProperty', 'group.setSubject', 'isReady', 'loader', 'loader.onReady', 'on',
+    'contact.subscribePresence', 'group.addParticipants', 'group.approve', 'group.create', 'group.demoteParticipants',
+    'group.getAllGroups', 'group.getGroupInfoFromInviteCode', 'group.getInviteCode', 'group.getMembershipRequests', 'group.getParticipants', 'group.iAmAdmin', 'group.join', 'group.leave',
+    'group.promoteParticipants', 'group.reject', 'group.removeIcon', 'group.removeParticipants', 'group.revokeInviteCode', 'group.setDescription', 'group.setIcon', 'group.setProperty', 'group.setSubject', 'isReady', 'loader', 'loader.onReady', 'on',
     'profile.getMyProfileName', 'profile.getMyStatus', 'profile.isBusiness', 'profile.removeMyProfilePicture', 'profile.setMyProfileName',
     'profile.setMyProfilePicture', 'profile.setMyStatus', 'version', 'whatsapp.MsgStore', 'whatsapp.MsgStore.getModelsArray',
     'whatsapp.MsgStore.length', 'whatsapp.MsgStore.remove',
@@ -773,6 +779,23 @@
       return !!(await WPP.group.iAmAdmin(id));
     },
     // A new invite code; the old link stops working (admins only).
+    // Who asks to join a group we run (admins only, as WhatsApp answers).
+    async joinRequests(id) {
+      await myGroup(id);
+      if (!(await WPP.group.iAmAdmin(id))) throw new Error('ONLY_ADMINS: only group admins can see the requests to join ' + id);
+      const list = await WPP.group.getMembershipRequests(id);
+      return list.map((r) => ({
+        id: widStr(r.id), added_by: widStr(r.addedBy) || null, method: r.requestMethod || null, timestamp: r.t || null,
+      }));
+    },
+    // Approves or rejects requests to join: per id, the error WhatsApp
+    // gave, or null.
+    async answerJoinRequests(id, ids, approve) {
+      await myGroup(id);
+      if (!(await WPP.group.iAmAdmin(id))) throw new Error('ONLY_ADMINS: only group admins can answer requests to join ' + id);
+      const done = approve ? await WPP.group.approve(id, ids) : await WPP.group.reject(id, ids);
+      return done.map((d) => ({ id: widStr(d.wid), error: d.error == null ? null : String(d.error) }));
+    },
     async revokeInvite(id) {
       await myGroup(id);
       // wa-js skips its own check where any member may add people.

@@ -2828,3 +2828,143 @@ async fn calls_ring_here_and_are_declined_by_hand_or_by_policy() {
         .count();
     assert_eq!(heard, 1, "the call rang on and was announced again");
 }
+
+/// Requests to join a group whose admins approve who joins: the admins
+/// hear of each (`group.membership_request`), list them, approve some (who
+/// join as if added) and reject others. Only admins may.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_to_join_are_heard_listed_and_answered_by_admins() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sb, d, r) = setup(tmp.path()).await;
+    let (code, g) = d
+        .call(
+            "POST",
+            "/api/sessions/shop/groups",
+            Some(json!({"subject": "Buyers club", "participants": [CONTACT]})),
+        )
+        .await;
+    assert_eq!(code, 201, "{g}");
+    let gid = g["id"].as_str().unwrap().to_string();
+    let requests = format!("/api/sessions/shop/groups/{gid}/requests");
+    // Approval is turned on from our phone (wa-js has no call for it).
+    let (code, v) = sb
+        .post(
+            &format!("/_sandbox/groups/{gid}/settings"),
+            json!({"by": ACCOUNT, "approval": true}),
+        )
+        .await;
+    assert_eq!((code, v["approval"].clone()), (200, json!(true)), "{v}");
+    let (code, inv) = d
+        .call(
+            "GET",
+            &format!("/api/sessions/shop/groups/{gid}/invite"),
+            None,
+        )
+        .await;
+    assert_eq!(code, 200, "{inv}");
+    let (yes, no) = ("15557770301", "15557770302");
+    for who in [yes, no] {
+        let (code, j) = sb
+            .post(
+                "/_sandbox/groups/join",
+                json!({"phone": who, "invite": inv["link"]}),
+            )
+            .await;
+        assert_eq!((code, j["requested"].clone()), (200, json!(true)), "{j}");
+        let heard = event(&r, "group.membership_request", |p| {
+            p["requester"] == format!("{who}@c.us").as_str()
+        })
+        .await;
+        assert_eq!(heard["group"], gid.as_str(), "{heard}");
+        assert!(heard["timestamp"].as_i64().unwrap() > 1_700_000_000);
+    }
+    let (code, list) = d.call("GET", &requests, None).await;
+    assert_eq!(code, 200, "{list}");
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [format!("{yes}@c.us"), format!("{no}@c.us")]);
+    assert_eq!(list[0]["method"], "InviteLink");
+    // Nothing to answer, or both ways at once: the caller's mistake.
+    for bad in [
+        json!({}),
+        json!({"approve": [yes], "reject": [yes]}),
+        json!({"approve": ["nope"]}),
+    ] {
+        let (code, e) = d.call("POST", &requests, Some(bad.clone())).await;
+        assert_eq!(code, 422, "{bad}: {e}");
+    }
+    let (code, done) = d
+        .call(
+            "POST",
+            &requests,
+            Some(json!({"approve": [yes], "reject": [format!("+{no}")]})),
+        )
+        .await;
+    assert_eq!(code, 200, "{done}");
+    assert_eq!(
+        (
+            done["approved"].clone(),
+            done["rejected"].clone(),
+            done["failed"].clone()
+        ),
+        (
+            json!([format!("{yes}@c.us")]),
+            json!([format!("{no}@c.us")]),
+            json!([])
+        )
+    );
+    // The approved one is in, as if added; the other is not.
+    let joined = event(&r, "group.join", |p| {
+        p["group"] == gid.as_str() && p["participants"] == json!([format!("{yes}@c.us")])
+    })
+    .await;
+    assert_eq!(joined["author"], format!("{ACCOUNT}@c.us"), "{joined}");
+    let members: Vec<String> = sb.get(&format!("/_sandbox/groups/{gid}")).await.1["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        members.contains(&format!("{yes}@c.us")) && !members.contains(&format!("{no}@c.us")),
+        "{members:?}"
+    );
+    let (_, list) = d.call("GET", &requests, None).await;
+    assert_eq!(list, json!([]));
+    // A request no longer there: WhatsApp says so, for that one.
+    let (code, done) = d
+        .call("POST", &requests, Some(json!({"reject": [no]})))
+        .await;
+    assert_eq!(code, 200, "{done}");
+    assert_eq!(done["failed"][0]["id"], format!("{no}@c.us"), "{done}");
+
+    // Not ours to run: listed and answered by its admins only.
+    let (code, fam) = sb
+        .post(
+            "/_sandbox/groups",
+            json!({"owner": CONTACT, "subject": "Family", "participants": [ACCOUNT]}),
+        )
+        .await;
+    assert_eq!(code, 201, "{fam}");
+    let fid = fam["id"].as_str().unwrap().to_string();
+    event(&r, "group.join", |p| p["group"] == fid.as_str()).await;
+    let theirs = format!("/api/sessions/shop/groups/{fid}/requests");
+    let (code, e) = d.call("GET", &theirs, None).await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("not_group_admin")),
+        "{e}"
+    );
+    let (code, e) = d
+        .call("POST", &theirs, Some(json!({"approve": [yes]})))
+        .await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("not_group_admin")),
+        "{e}"
+    );
+}

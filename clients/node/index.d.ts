@@ -279,6 +279,30 @@ export class Reaction {
     ack?: number;
 }
 
+/** Someone who asked to join a group */
+export interface GroupMembershipRequest {
+    id: Object;
+    addedBy: Object;
+    /** Always null: communities are not served */
+    parentGroupId: Object | null;
+    /** InviteLink, LinkedGroupJoin or NonAdminAdd */
+    requestMethod: string;
+    t: number;
+}
+
+export interface MembershipRequestActionResult {
+    requesterId: Array<string> | string | null;
+    error?: number;
+    message: string;
+}
+
+export interface MembershipRequestActionOptions {
+    /** Whom; all who asked when left out */
+    requesterIds: Array<string> | string | null;
+    /** Taken for compatibility: the daemon paces WhatsApp's calls itself */
+    sleep: Array<number> | number | null;
+}
+
 /** A call that rings on this account ('call'). WhatsApp Web never takes one. */
 export interface Call {
     id: string;
@@ -467,12 +491,12 @@ export class Client extends EventEmitter {
     createCallLink(startTime: Date, callType: string): Promise<string>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     sendResponseToScheduledEvent(response: number, eventMessageId: string): Promise<boolean>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
-    getGroupMembershipRequests(groupId: string): Promise<Array<any>>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
-    approveGroupMembershipRequests(groupId: string, options: any): Promise<Array<any>>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
-    rejectGroupMembershipRequests(groupId: string, options: any): Promise<Array<any>>;
+    /** Who asks to join a group we run (admins only) */
+    getGroupMembershipRequests(groupId: string): Promise<Array<GroupMembershipRequest>>;
+    /** Approves requests to join (all when requesterIds is left out); `sleep` is not needed */
+    approveGroupMembershipRequests(groupId: string, options: MembershipRequestActionOptions): Promise<Array<MembershipRequestActionResult>>;
+    /** Rejects requests to join (all when requesterIds is left out) */
+    rejectGroupMembershipRequests(groupId: string, options: MembershipRequestActionOptions): Promise<Array<MembershipRequestActionResult>>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     transferChannelOwnership(channelId: string, newOwnerId: string, options?: any): Promise<boolean>;
 
@@ -488,6 +512,7 @@ export class Client extends EventEmitter {
     on(event: 'message_reaction', listener: (reaction: Reaction) => void): this;
     on(event: 'vote_update', listener: (vote: PollVote) => void): this;
     on(event: 'call', listener: (call: Call) => void): this;
+    on(event: 'group_membership_request', listener: (notification: GroupNotification) => void): this;
     on(event: 'group_join', listener: (notification: GroupNotification) => void): this;
     on(event: 'group_leave', listener: (notification: GroupNotification) => void): this;
     on(event: 'group_update', listener: (notification: GroupNotification) => void): this;
@@ -699,12 +724,12 @@ export interface GroupChat extends Chat {
     setMessagesAdminsOnly: (adminsOnly?: boolean) => Promise<boolean>;
     /** Admins only: false when WhatsApp refuses */
     setInfoAdminsOnly: (adminsOnly?: boolean) => Promise<boolean>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
-    getGroupMembershipRequests: () => Promise<Array<any>>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
-    approveGroupMembershipRequests: (options: any) => Promise<Array<any>>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
-    rejectGroupMembershipRequests: (options: any) => Promise<Array<any>>;
+    /** Who asks to join (admins only) */
+    getGroupMembershipRequests: () => Promise<Array<GroupMembershipRequest>>;
+    /** Approves requests to join (all when requesterIds is left out) */
+    approveGroupMembershipRequests: (options: MembershipRequestActionOptions) => Promise<Array<MembershipRequestActionResult>>;
+    /** Rejects requests to join (all when requesterIds is left out) */
+    rejectGroupMembershipRequests: (options: MembershipRequestActionOptions) => Promise<Array<MembershipRequestActionResult>>;
     /** Admins only: resolves to the new invite code; the old link stops working */
     revokeInvite: () => Promise<string>;
     /** Sets the group's picture; false where WhatsApp refuses */

@@ -106,6 +106,7 @@ const KINDS = {
   group_admin_changed: 'group.update',
   code: 'session.pairing_code',
   call: 'call.received',
+  group_membership_request: 'group.membership_request',
 };
 
 const ACK = { failed: -1, pending: 0, sent: 1, delivered: 2, read: 3, played: 4 };
@@ -668,6 +669,18 @@ class GroupChat extends Chat {
     return this._edit({ picture: null });
   }
 
+  getGroupMembershipRequests() {
+    return this.client.getGroupMembershipRequests(this.id._serialized);
+  }
+
+  approveGroupMembershipRequests(options = {}) {
+    return this.client.approveGroupMembershipRequests(this.id._serialized, options);
+  }
+
+  rejectGroupMembershipRequests(options = {}) {
+    return this.client.rejectGroupMembershipRequests(this.id._serialized, options);
+  }
+
   // Admins only: the new code; the old link stops working.
   async revokeInvite() {
     return (await this.client._api('POST', `${this._path()}/invite/revoke`)).code;
@@ -853,7 +866,16 @@ class Message {
 // What a group.update says changed, as GroupNotification types.
 const GROUP_CHANGES = ['subject', 'description', 'announce', 'restrict', 'picture'];
 
-// group_join, group_leave, group_update and group_admin_changed carry one.
+// What WhatsApp's codes for a refused request to join mean, in
+// whatsapp-web.js's words.
+const REQUEST_ERRORS = {
+  400: 'ParticipantNotFoundError', 401: 'ParticipantNotAuthorizedError', 403: 'ParticipantForbiddenError',
+  404: 'ParticipantRequestNotFoundError', 408: 'ParticipantTemporarilyBlockedError', 409: 'ParticipantConflictError',
+  412: 'ParticipantParentLinkedGroupsResourceConstraintError', 500: 'ParticipantResourceConstraintError',
+};
+
+// group_join, group_leave, group_update, group_admin_changed and
+// group_membership_request carry one.
 class GroupNotification {
   constructor(client, ev, type) {
     const p = ev.payload || {};
@@ -1256,6 +1278,12 @@ class Client extends EventEmitter {
       }
       case 'message.reaction': this._emit(Events.MESSAGE_REACTION, new Reaction(this, p)); break;
       case 'call.received': this._emit(Events.INCOMING_CALL, new Call(this, p)); break;
+      case 'group.membership_request': {
+        // As whatsapp-web.js: its author is who asks.
+        const asked = { ...ev, payload: { group: p.group, author: p.requester, participants: [] } };
+        this._emit(Events.GROUP_MEMBERSHIP_REQUEST, new GroupNotification(this, asked, 'membership_approval_request'));
+        break;
+      }
       case 'message.poll_vote': {
         const parent = await this._stored(p.message).catch(() => null);
         if (this._gen !== gen) return;
@@ -1478,6 +1506,41 @@ class Client extends EventEmitter {
     return true;
   }
 
+  // Who asks to join a group we run (admins only), as whatsapp-web.js
+  // hands on WhatsApp Web's requests.
+  async getGroupMembershipRequests(groupId) {
+    const list = await this._api('GET', `/groups/${encodeURIComponent(serialized(groupId))}/requests`);
+    return list.map((r) => ({
+      id: widObj(r.id), addedBy: widObj(r.added_by || r.id), parentGroupId: null, requestMethod: r.method, t: r.timestamp,
+    }));
+  }
+
+  // `requesterIds`: whom (all who asked when left out). The daemon paces
+  // WhatsApp's calls itself: `sleep` is taken and not needed.
+  async approveGroupMembershipRequests(groupId, options = {}) {
+    return this._answerRequests(groupId, options, true);
+  }
+
+  async rejectGroupMembershipRequests(groupId, options = {}) {
+    return this._answerRequests(groupId, options, false);
+  }
+
+  async _answerRequests(groupId, options, approve) {
+    let ids = options && options.requesterIds;
+    if (ids == null || (Array.isArray(ids) && !ids.length)) {
+      ids = (await this.getGroupMembershipRequests(groupId)).map((r) => r.id._serialized);
+    }
+    ids = (Array.isArray(ids) ? ids : [ids]).map(serialized);
+    if (!ids.length) return [];
+    const done = await this._api('POST', `/groups/${encodeURIComponent(serialized(groupId))}/requests`, approve ? { approve: ids } : { reject: ids });
+    const ok = (approve ? done.approved : done.rejected).map((id) => ({ requesterId: id, message: `${approve ? 'Approved' : 'Rejected'} successfully` }));
+    const failed = done.failed.map((f) => {
+      const code = Number(f.error);
+      return { requesterId: f.id, error: Number.isFinite(code) ? code : undefined, message: REQUEST_ERRORS[code] || `An unknown error occupied while ${approve ? 'approving' : 'rejecting'} the participant membership request` };
+    });
+    return [...ok, ...failed];
+  }
+
   // What an invite shows before joining, in WhatsApp's words (as
   // whatsapp-web.js hands on WhatsApp Web's answer).
   async getInviteInfo(inviteCode) {
@@ -1682,16 +1745,13 @@ unsupported(Client, 'Client', ['acceptChannelAdminInvite', 'revokeChannelAdminIn
   'setAutoDownloadVideos', 'setBackgroundSync', 'getContactDeviceCount', 'syncHistory', 'saveOrEditAddressbookContact',
   'addOrEditCustomerNote', 'getCustomerNote', 'deleteAddressbookContact', 'getContactLidAndPhone',
   'createCallLink', 'sendResponseToScheduledEvent',
-  'getGroupMembershipRequests', 'approveGroupMembershipRequests', 'rejectGroupMembershipRequests',
   'transferChannelOwnership']);
 unsupported(Message, 'Message', ['acceptGroupV4Invite', 'getGroupMentions', 'star', 'unstar', 'pin',
   'unpin', 'getInfo', 'getOrder', 'getPayment', 'editScheduledEvent', 'vote']);
 unsupported(Chat, 'Chat', ['clearMessages', 'delete',
   'getLabels', 'changeLabels', 'getPinnedMessages', 'syncHistory', 'addOrEditCustomerNote',
   'getCustomerNote']);
-unsupported(GroupChat, 'GroupChat', [
-  'setAddMembersAdminsOnly', 'getGroupMembershipRequests',
-  'approveGroupMembershipRequests', 'rejectGroupMembershipRequests']);
+unsupported(GroupChat, 'GroupChat', ['setAddMembersAdminsOnly']);
 unsupported(Contact, 'Contact', ['getCountryCode', 'getFormattedNumber', 'getBroadcast']);
 
 module.exports = {

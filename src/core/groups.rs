@@ -5,7 +5,7 @@
 
 use super::{Core, CoreError};
 use crate::domain::{GroupSetting, Scope, SessionId, Wid};
-use crate::session::{CallError, CallFailure, GroupInfo};
+use crate::session::{CallError, CallFailure, GroupInfo, JoinRequest};
 
 /// Invite links look like this; the code is the last path segment.
 pub const INVITE_PREFIX: &str = "https://chat.whatsapp.com/";
@@ -34,6 +34,22 @@ pub struct Membership {
     pub promote: Vec<Wid>,
     /// Made members again.
     pub demote: Vec<Wid>,
+}
+
+/// What became of requests to join.
+#[derive(Debug, Default, serde::Serialize, utoipa::ToSchema)]
+pub struct JoinAnswers {
+    pub approved: Vec<String>,
+    pub rejected: Vec<String>,
+    /// WhatsApp refused these (e.g. no such request).
+    pub failed: Vec<JoinFailure>,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct JoinFailure {
+    pub id: String,
+    /// WhatsApp's error for it.
+    pub error: String,
 }
 
 fn group_id(id: &Wid) -> Result<(), CoreError> {
@@ -203,6 +219,65 @@ impl Core {
         let code = bridge.revoke_invite(id).await.map_err(page)?;
         tracing::info!(session = %session, group = %id, "group invite reset");
         Ok(code)
+    }
+
+    /// Who asks to join a group this account runs, where its admins
+    /// approve who joins (admins only).
+    pub async fn join_requests(
+        &self,
+        session: &SessionId,
+        id: &Wid,
+    ) -> Result<Vec<JoinRequest>, CoreError> {
+        self.may(session, Scope::Read)?;
+        group_id(id)?;
+        let bridge = self.manager.bridge(session).await?;
+        bridge.join_requests(id).await.map_err(page)
+    }
+
+    /// Approves and rejects requests to join (admins only): an approved
+    /// one joins as if added. What WhatsApp did with each is answered; one
+    /// it refused (no such request) is in `failed`.
+    pub async fn answer_join_requests(
+        &self,
+        session: &SessionId,
+        id: &Wid,
+        approve: &[Wid],
+        reject: &[Wid],
+    ) -> Result<JoinAnswers, CoreError> {
+        self.may(session, Scope::Send)?;
+        group_id(id)?;
+        if approve.is_empty() && reject.is_empty() {
+            return Err(CoreError::invalid(
+                "approve",
+                "or 'reject' must name someone who asked to join",
+            ));
+        }
+        if let Some(both) = approve.iter().find(|w| reject.contains(w)) {
+            return Err(CoreError::invalid(
+                "reject",
+                format!("names {both}, whom 'approve' names too"),
+            ));
+        }
+        let bridge = self.manager.bridge(session).await?;
+        let mut out = JoinAnswers::default();
+        for (ids, yes) in [(approve, true), (reject, false)] {
+            if ids.is_empty() {
+                continue;
+            }
+            for a in bridge
+                .answer_join_requests(id, ids, yes)
+                .await
+                .map_err(page)?
+            {
+                match a.error {
+                    Some(error) => out.failed.push(JoinFailure { id: a.id, error }),
+                    None if yes => out.approved.push(a.id),
+                    None => out.rejected.push(a.id),
+                }
+            }
+        }
+        tracing::info!(session = %session, group = %id, approved = out.approved.len(), rejected = out.rejected.len(), "requests to join answered");
+        Ok(out)
     }
 
     /// The group an invite code or link opens, as it shows before joining.

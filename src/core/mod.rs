@@ -20,9 +20,9 @@ mod send;
 mod sessions;
 mod templates;
 
-pub use crate::session::{CardOf, GroupInfo, Participant};
+pub use crate::session::{CardOf, GroupInfo, JoinRequest, Participant};
 pub use error::CoreError;
-pub use groups::{GroupEdit, INVITE_PREFIX, MAX_DESCRIPTION, Membership};
+pub use groups::{GroupEdit, INVITE_PREFIX, JoinAnswers, MAX_DESCRIPTION, Membership};
 pub use history::{HistoryPage, Live};
 pub use media::{MAX_SEND_MEDIA, MediaSource, OutgoingMedia, StoredMedia};
 pub use send::{SendRequest, SentMessage, Special};

@@ -56,6 +56,10 @@ pub enum EventKind {
     /// to a message (an empty emoji: taken back).
     #[serde(rename = "message.reaction")]
     MessageReaction,
+    /// `{group, requester, timestamp}`: someone asks to join a group this
+    /// account runs, whose admins approve who joins.
+    #[serde(rename = "group.membership_request")]
+    GroupMembershipRequest,
     /// `{id, from, is_video, is_group, timestamp, sender: {phone, lid}}`:
     /// a call rings on this account (see `domain::call`).
     #[serde(rename = "call.received")]
@@ -63,7 +67,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 15] = [
+    pub const ALL: [EventKind; 16] = [
         EventKind::SessionStatus,
         EventKind::SessionQr,
         EventKind::SessionPairingCode,
@@ -76,6 +80,7 @@ impl EventKind {
         EventKind::GroupJoin,
         EventKind::GroupLeave,
         EventKind::GroupUpdate,
+        EventKind::GroupMembershipRequest,
         EventKind::PresenceUpdate,
         EventKind::MessagePollVote,
         EventKind::CallReceived,
@@ -95,6 +100,7 @@ impl EventKind {
             EventKind::GroupJoin => "group.join",
             EventKind::GroupLeave => "group.leave",
             EventKind::GroupUpdate => "group.update",
+            EventKind::GroupMembershipRequest => "group.membership_request",
             EventKind::PresenceUpdate => "presence.update",
             EventKind::MessagePollVote => "message.poll_vote",
             EventKind::CallReceived => "call.received",

@@ -697,6 +697,28 @@ pub fn group_update_event(
     )
 }
 
+/// `{group, requester, timestamp}`: someone asks to join a group we run;
+/// named by WhatsApp's notice of it, else by who and when.
+pub fn membership_request_event(
+    session: &SessionId,
+    notice: Option<&str>,
+    group: &str,
+    requester: &str,
+    at: i64,
+) -> Event {
+    let about = match notice {
+        Some(id) if !id.is_empty() => format!("notice/{id}"),
+        _ => format!("{group}/request/{requester}/{at}"),
+    };
+    Event::stable(
+        session,
+        EventKind::GroupMembershipRequest,
+        &about,
+        at * 1000,
+        json!({"group": group, "requester": requester, "timestamp": at}),
+    )
+}
+
 /// `{message, chat, voter, selected, timestamp, poll?}`: a vote in a poll;
 /// `poll` is the poll as it stands with this vote (open-wa hands on the
 /// whole tally).

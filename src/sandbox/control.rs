@@ -814,12 +814,24 @@ async fn group_settings(State(sb): State<Sandbox>, Path(gid): Path<String>, raw:
             Some(_) => return Err(invalid(field, "must be true or false")),
         }
     }
-    if todo.is_empty() {
-        return Err(invalid("announce", "or 'restrict' is required"));
+    // Admins approve who joins: set on the phone (wa-js has no call for it).
+    let approval = match v.get("approval") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(on)) => Some(*on),
+        Some(_) => return Err(invalid("approval", "must be true or false")),
+    };
+    if todo.is_empty() && approval.is_none() {
+        return Err(invalid(
+            "announce",
+            "or 'restrict' or 'approval' is required",
+        ));
     }
     let mut w = sb.world.lock().await;
     for (s, on) in todo {
         w.set_setting(&gid, &by, s, on).map_err(group_fail)?;
+    }
+    if let Some(on) = approval {
+        w.set_approval(&gid, &by, on).map_err(group_fail)?;
     }
     Ok(Json(w.group(&gid).map(|g| g.view()).unwrap_or_default()).into_response())
 }
@@ -839,13 +851,17 @@ async fn group_join(State(sb): State<Sandbox>, raw: Bytes) -> Res {
     let v = body(&raw)?;
     let who = phone(&v, "phone")?;
     let invite = req_str(&v, "invite")?;
-    let gid = sb
+    let joined = sb
         .world
         .lock()
         .await
         .join_group(&invite, &who)
         .map_err(group_fail)?;
-    Ok(Json(json!({"id": gid})).into_response())
+    Ok(Json(match joined {
+        super::groups::Joined::Member(gid) => json!({"id": gid}),
+        super::groups::Joined::Requested(gid) => json!({"id": gid, "requested": true}),
+    })
+    .into_response())
 }
 
 /// A contact's profile as WhatsApp shows it: about, picture (base64 PNG),

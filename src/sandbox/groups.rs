@@ -31,6 +31,31 @@ pub struct Group {
     /// Its picture (base64), if it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub picture: Option<String>,
+    /// Admins approve who joins by the link (WhatsApp's membership
+    /// approval mode): a join is a request until then.
+    #[serde(default)]
+    pub approval: bool,
+    /// Requests to join, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<JoinRequest>,
+}
+
+/// Someone asked to join a group that wants its admins' approval.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct JoinRequest {
+    pub phone: String,
+    /// `InviteLink`, as WhatsApp names how it was asked.
+    pub method: String,
+    /// unix s
+    pub at: i64,
+}
+
+/// What a join by link came to.
+pub enum Joined {
+    /// A participant now (or already).
+    Member(String),
+    /// A request, until an admin answers it.
+    Requested(String),
 }
 
 /// A group setting WhatsApp names (wa-js's `GroupProperty`).
@@ -63,7 +88,7 @@ impl Group {
         json!({
             "id": self.id, "subject": self.subject, "owner": self.owner, "creation": self.created,
             "invite": self.invite, "desc": self.desc, "announce": self.announce, "restrict": self.restrict,
-            "has_picture": self.picture.is_some(),
+            "has_picture": self.picture.is_some(), "approval": self.approval,
             "participants": self.participants.iter().map(|p| json!({
                 "id": format!("{p}@c.us"), "isAdmin": self.admins.contains(p), "isSuperAdmin": *p == self.owner,
             })).collect::<Vec<_>>(),
@@ -120,6 +145,8 @@ impl World {
             announce: false,
             restrict: false,
             picture: None,
+            approval: false,
+            requests: vec![],
         };
         let view = g.view();
         self.p.groups.insert(g.id.clone(), g);
@@ -280,9 +307,11 @@ impl World {
             .ok_or_else(|| "the invite link is not valid".into())
     }
 
-    /// `phone` joins by an invite code (or link).
-    pub fn join_group(&mut self, code: &str, phone: &str) -> Result<String, String> {
+    /// `phone` joins by an invite code (or link): at once, or, where the
+    /// admins approve who joins, as a request the admins hear of.
+    pub fn join_group(&mut self, code: &str, phone: &str) -> Result<Joined, String> {
         let code = code.rsplit('/').next().unwrap_or(code);
+        let now = self.now_s();
         let g = self
             .p
             .groups
@@ -290,12 +319,70 @@ impl World {
             .find(|g| g.invite == code)
             .ok_or("the invite link is not valid")?;
         let gid = g.id.clone();
-        if !g.participants.iter().any(|p| p == phone) {
-            g.participants.push(phone.to_string());
-            self.dirty = true;
-            self.announce(&gid, "join", &[phone.to_string()], phone);
+        if g.participants.iter().any(|p| p == phone) {
+            return Ok(Joined::Member(gid));
         }
-        Ok(gid)
+        if g.approval {
+            if !g.requests.iter().any(|r| r.phone == phone) {
+                g.requests.push(JoinRequest {
+                    phone: phone.to_string(),
+                    method: "InviteLink".into(),
+                    at: now,
+                });
+                // WhatsApp tells the admins, as a notice in the group.
+                let admins = g.admins.clone();
+                self.notice_to(&gid, phone, "membership_approval_request", "", &admins);
+            }
+            return Ok(Joined::Requested(gid));
+        }
+        g.participants.push(phone.to_string());
+        self.dirty = true;
+        self.announce(&gid, "join", &[phone.to_string()], phone);
+        Ok(Joined::Member(gid))
+    }
+
+    /// The requests to join (admins only).
+    pub fn join_requests(&self, gid: &str, by: &str) -> Result<Vec<JoinRequest>, String> {
+        let g = self.p.groups.get(gid).ok_or("no such group")?;
+        if !g.admins.iter().any(|a| a == by) {
+            return Err("only group admins can see the requests to join".into());
+        }
+        Ok(g.requests.clone())
+    }
+
+    /// An admin approves or rejects requests to join: an approved one is
+    /// added, as an admin adds. Per phone: None, or why not.
+    pub fn answer_requests(
+        &mut self,
+        gid: &str,
+        by: &str,
+        phones: &[String],
+        approve: bool,
+    ) -> Result<Vec<(String, Option<String>)>, String> {
+        let g = self.p.groups.get_mut(gid).ok_or("no such group")?;
+        if !g.admins.iter().any(|a| a == by) {
+            return Err("only group admins can answer requests to join".into());
+        }
+        let mut out = vec![];
+        let mut added = vec![];
+        for p in phones {
+            match g.requests.iter().position(|r| &r.phone == p) {
+                Some(i) => {
+                    g.requests.remove(i);
+                    if approve && !g.participants.contains(p) {
+                        g.participants.push(p.clone());
+                        added.push(p.clone());
+                    }
+                    out.push((p.clone(), None));
+                }
+                None => out.push((p.clone(), Some("no request to join from this user".into()))),
+            }
+        }
+        self.dirty = true;
+        if !added.is_empty() {
+            self.announce(gid, "add", &added, by);
+        }
+        Ok(out)
     }
 
     /// A participant may change the subject (only an admin, where the
@@ -361,6 +448,48 @@ impl World {
         Ok(())
     }
 
+    /// Only admins turn approval of who joins on or off; turning it off
+    /// lets every pending request in, as WhatsApp does.
+    pub fn set_approval(&mut self, gid: &str, by: &str, on: bool) -> Result<(), String> {
+        let g = self.p.groups.get_mut(gid).ok_or("no such group")?;
+        if !g.admins.iter().any(|a| a == by) {
+            return Err("only group admins can change the group's settings".into());
+        }
+        if g.approval == on {
+            return Ok(());
+        }
+        g.approval = on;
+        let waiting: Vec<String> = if on {
+            vec![]
+        } else {
+            g.requests.drain(..).map(|r| r.phone).collect()
+        };
+        self.notice(
+            gid,
+            by,
+            "membership_approval_mode",
+            if on { "on" } else { "off" },
+        );
+        if !waiting.is_empty() {
+            self.answer_requests_all(gid, by, waiting);
+        }
+        Ok(())
+    }
+
+    fn answer_requests_all(&mut self, gid: &str, by: &str, phones: Vec<String>) {
+        let Some(g) = self.p.groups.get_mut(gid) else {
+            return;
+        };
+        let added: Vec<String> = phones
+            .into_iter()
+            .filter(|p| !g.participants.contains(p))
+            .collect();
+        g.participants.extend(added.iter().cloned());
+        if !added.is_empty() {
+            self.announce(gid, "add", &added, by);
+        }
+    }
+
     fn may_edit_info(&mut self, gid: &str, by: &str) -> Result<&mut Group, String> {
         let g = self.p.groups.get_mut(gid).ok_or("no such group")?;
         if !g.participants.iter().any(|p| p == by) {
@@ -375,6 +504,16 @@ impl World {
     /// WhatsApp announces a change to a group's info as a notice in the
     /// group (a `gp2` message of that subtype), with the group as it is now.
     fn notice(&mut self, gid: &str, by: &str, subtype: &str, body: &str) {
+        let members = self
+            .p
+            .groups
+            .get(gid)
+            .map(|g| g.participants.clone())
+            .unwrap_or_default();
+        self.notice_to(gid, by, subtype, body, &members);
+    }
+
+    fn notice_to(&mut self, gid: &str, by: &str, subtype: &str, body: &str, to: &[String]) {
         self.dirty = true;
         let Some(g) = self.p.groups.get(gid) else {
             return;
@@ -382,7 +521,7 @@ impl World {
         let push = json!({"t": "group_notice", "gid": gid, "subtype": subtype, "body": body, "author": by,
                           "group": g.view(),
                           "id": format!("false_{gid}_3G{}_{by}@c.us", random_hex(16)), "ts": self.now_s()});
-        for m in &g.participants {
+        for m in to {
             self.send_account(m, &push);
         }
     }
@@ -476,9 +615,33 @@ impl World {
             "group_invite" => self.invite_code(gid, me).map(Value::from),
             "group_invite_revoke" => self.revoke_invite(gid, me).map(Value::from),
             "group_invite_info" => self.invite_info(v["code"].as_str().unwrap_or("")),
-            "group_join" => self
-                .join_group(v["code"].as_str().unwrap_or(""), me)
-                .map(Value::from),
+            "group_join" => {
+                self.join_group(v["code"].as_str().unwrap_or(""), me)
+                    .map(|j| match j {
+                        Joined::Member(gid) => json!(gid),
+                        Joined::Requested(gid) => json!({"gid": gid, "requested": true}),
+                    })
+            }
+            "group_requests" => {
+                let list = self.join_requests(gid, me)?;
+                Ok(json!(list.iter().map(|r| json!({
+                    "id": format!("{}@c.us", r.phone), "addedBy": format!("{}@c.us", r.phone),
+                    "requestMethod": r.method, "t": r.at,
+                })).collect::<Vec<_>>()))
+            }
+            "group_requests_answer" => {
+                let done = self.answer_requests(
+                    gid,
+                    me,
+                    &phones("ids"),
+                    v["approve"].as_bool().unwrap_or(false),
+                )?;
+                Ok(json!(
+                    done.into_iter()
+                        .map(|(p, e)| json!({"wid": format!("{p}@c.us"), "error": e}))
+                        .collect::<Vec<_>>()
+                ))
+            }
             "group_subject" => self
                 .set_subject(gid, me, v["subject"].as_str().unwrap_or(""))
                 .map(|_| json!(true)),

@@ -116,6 +116,14 @@ pub enum BridgeEvent {
         #[serde(default)]
         participants: Vec<String>,
     },
+    /// Someone asks to join a group this account runs.
+    MembershipRequest {
+        /// The notice's own message id.
+        id: Option<String>,
+        group: Option<String>,
+        requester: Option<String>,
+        timestamp: Option<i64>,
+    },
     /// A call rings on this account.
     Call {
         id: String,
@@ -232,6 +240,26 @@ pub struct GroupInfo {
     /// Only admins change the subject and description.
     #[serde(default)]
     pub restrict: bool,
+}
+
+/// Someone who asked to join a group whose admins approve who joins.
+#[derive(Debug, Deserialize, serde::Serialize, utoipa::ToSchema)]
+pub struct JoinRequest {
+    /// Who asks: `…@c.us`, or a privacy id.
+    pub id: String,
+    /// Who added them, where a member's add awaits approval.
+    pub added_by: Option<String>,
+    /// How it was asked: `InviteLink`, `LinkedGroupJoin` or `NonAdminAdd`.
+    pub method: Option<String>,
+    /// unix s
+    pub timestamp: Option<i64>,
+}
+
+/// One answer to a request to join: WhatsApp's error, or none.
+#[derive(Debug, Deserialize)]
+pub struct JoinAnswer {
+    pub id: String,
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Deserialize, serde::Serialize)]
@@ -503,6 +531,25 @@ impl Bridge {
     /// (by phone or privacy id alike).
     pub async fn i_am_admin(&self, id: &Wid) -> Result<bool, CallError> {
         self.call("iAmAdmin", &[json!(id)]).await
+    }
+
+    /// Who asks to join the group (admins only: `ONLY_ADMINS`).
+    pub async fn join_requests(&self, id: &Wid) -> Result<Vec<JoinRequest>, CallError> {
+        self.call("joinRequests", &[json!(id)]).await
+    }
+
+    /// Approves (or rejects) these requests to join.
+    pub async fn answer_join_requests(
+        &self,
+        id: &Wid,
+        ids: &[Wid],
+        approve: bool,
+    ) -> Result<Vec<JoinAnswer>, CallError> {
+        self.call(
+            "answerJoinRequests",
+            &[json!(id), json!(ids), json!(approve)],
+        )
+        .await
     }
 
     /// A new invite code for the group; the old one stops working.

@@ -869,7 +869,8 @@ impl Driver {
             | BridgeEvent::PollVote { .. }
             | BridgeEvent::GroupParticipants { .. }
             | BridgeEvent::GroupUpdate { .. }
-            | BridgeEvent::Call { .. } => {}
+            | BridgeEvent::Call { .. }
+            | BridgeEvent::MembershipRequest { .. } => {}
             BridgeEvent::Injected
             | BridgeEvent::Ready
             | BridgeEvent::RequireAuth

@@ -173,6 +173,18 @@ impl Inbound {
                 selected,
                 timestamp.unwrap_or(now_ms() / 1000),
             )),
+            BridgeEvent::MembershipRequest {
+                id,
+                group: Some(group),
+                requester: Some(requester),
+                timestamp,
+            } => ops.push(Op::Event(message::membership_request_event(
+                &self.id,
+                id.as_deref(),
+                group,
+                requester,
+                timestamp.unwrap_or(now_ms() / 1000),
+            ))),
             BridgeEvent::Call {
                 id,
                 from,

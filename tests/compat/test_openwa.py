@@ -501,6 +501,37 @@ def test_calls_reach_on_incoming_call_and_auto_reject_declines_them(daemon, back
     assert n.patch("/api/sessions/shop1", json={"calls": None}).json().get("calls") is None
 
 
+def test_requests_to_join_reach_open_wa_and_are_answered(daemon, backend, receiver, shop):
+    """A group whose admins approve who joins: onGroupApprovalRequest for
+    each request (a gp2 Message whose author asks), getGroupApprovalRequests,
+    approveGroupJoinRequest and rejectGroupJoinRequest."""
+    n = daemon.native()
+    hooks = [{"url": receiver.url + "/openwa5", "format": "openwa", "events": ["group.membership_request"]}]
+    assert n.put("/api/sessions/shop1/webhooks", json=hooks).status_code == 200
+    r = n.post("/api/sessions/shop1/groups", json={"subject": "Club", "participants": [CONTACT]})
+    assert r.status_code == 201, r.text
+    gid = r.json()["id"]
+    sb = lambda path, body: httpx.post(daemon.sandbox + path, json=body)
+    assert sb(f"/_sandbox/groups/{gid}/settings", {"by": ACCOUNT, "approval": True}).status_code == 200
+    link = n.get(f"/api/sessions/shop1/groups/{gid}/invite").json()["link"]
+    a, b = "15557770401", "15557770402"
+    for who in (a, b):
+        assert sb("/_sandbox/groups/join", {"phone": who, "invite": link}).json()["requested"] is True
+    asked = eventually("onGroupApprovalRequest", lambda: (lambda got: got if len(got) == 2 else None)(
+        [json.loads(x["body"]) for x in receiver.raw("/openwa5")]))
+    for body, who in zip(sorted(asked, key=lambda x: x["data"]["author"]), (a, b)):
+        assert body["event"] == "onGroupApprovalRequest"
+        m = body["data"]
+        assert (m["type"], m["subtype"], m["chatId"], m["author"]) == ("gp2", "membership_approval_request", gid, who + "@c.us")
+    got = easy(backend, "/shop1/getGroupApprovalRequests", [gid]).json()["response"]
+    assert got == [a + "@c.us", b + "@c.us"]
+    assert easy(backend, "/shop1/approveGroupJoinRequest", [gid, a + "@c.us"]).json()["response"] is True
+    assert easy(backend, "/shop1/rejectGroupJoinRequest", {"groupChatId": gid, "contactId": b + "@c.us"}).json()["response"] is True
+    assert easy(backend, "/shop1/getGroupApprovalRequests", [gid]).json()["response"] == []
+    # Nothing left to answer: false, as open-wa answers.
+    assert easy(backend, "/shop1/approveGroupJoinRequest", [gid, b + "@c.us"]).json()["response"] is False
+
+
 OPEN_WA_ROUTES = [("POST", "/session/create"), ("POST", "/message/send"), ("GET", "/session/shop1/status"),
                   ("GET", "/sessions"), ("POST", "/session/shop1/logout"), ("DELETE", "/session/shop1"),
                   ("POST", "/shop1/sendText"), ("POST", "/getConnectionState")]

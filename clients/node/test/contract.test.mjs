@@ -51,7 +51,8 @@ const isProp = (sig) => typeof sig === 'string';
 const theirs = members('whatsapp-web.js/index.d.ts');
 const claimed = members('../index.d.ts');
 const TYPES = ['Client', 'ClientOptions', 'ClientInfo', 'LocalAuth', 'RemoteAuth', 'MessageMedia', 'MessageSendOptions',
-  'Location', 'Poll', 'List', 'Buttons', 'Message', 'Chat', 'GroupChat', 'Contact', 'GroupNotification', 'Reaction', 'PollVote', 'Call'];
+  'Location', 'Poll', 'List', 'Buttons', 'Message', 'Chat', 'GroupChat', 'Contact', 'GroupNotification', 'Reaction', 'PollVote', 'Call',
+  'GroupMembershipRequest', 'MembershipRequestActionResult', 'MembershipRequestActionOptions'];
 // What wabridge adds, on purpose.
 const EXTRAS = ['ClientOptions.wabridge', 'Message.notifyName', 'GroupChat.groupMetadata'];
 

@@ -250,7 +250,7 @@ test('logout: disconnected LOGOUT; initialize() again shows a new QR and links a
 
 test('group events and GroupChat as whatsapp-web.js shows them; mentions reach WhatsApp', async () => {
   const me = '15550007777';
-  const c = await linked('groups', me, ['group_join', 'group_leave', 'group_update', 'group_admin_changed']);
+  const c = await linked('groups', me, ['group_join', 'group_leave', 'group_update', 'group_admin_changed', 'group_membership_request']);
   const g = await sb('/_sandbox/groups', { owner: '15552220000', subject: 'Team', participants: [me, '15553330000'] });
   const join = await eventually('group_join', () => c.heard.group_join.find((n) => n.chatId === g.id));
   assert.equal(join.type, 'add');
@@ -310,6 +310,23 @@ test('group events and GroupChat as whatsapp-web.js shows them; mentions reach W
   const info = await c.getInviteInfo(`https://chat.whatsapp.com/${fresh}`);
   assert.deepEqual([info.id._serialized, info.subject, info.desc, info.size], [g.id, 'Team 2', 'Rota inside', 2]);
   await assert.rejects(() => c.getInviteInfo(g.invite), (e) => e.code === 'invite_not_found');
+  // Admins approve who joins (turned on from our phone): requests are
+  // heard, listed and answered as whatsapp-web.js answers them.
+  await sb(`/_sandbox/groups/${g.id}/settings`, { by: me, approval: true });
+  for (const who of ['15554440001', '15554440002']) {
+    assert.equal((await sb('/_sandbox/groups/join', { phone: who, invite: fresh })).requested, true);
+  }
+  const asked = await eventually('group_membership_request', () => (c.heard.group_membership_request.length === 2 ? c.heard.group_membership_request : null));
+  assert.deepEqual(asked.map((n) => [n.type, n.chatId, n.author]).sort(), [
+    ['membership_approval_request', g.id, '15554440001@c.us'], ['membership_approval_request', g.id, '15554440002@c.us']]);
+  const reqs = await now.getGroupMembershipRequests();
+  assert.deepEqual(reqs.map((r) => [r.id._serialized, r.requestMethod]), [['15554440001@c.us', 'InviteLink'], ['15554440002@c.us', 'InviteLink']]);
+  assert.deepEqual(await c.approveGroupMembershipRequests(g.id, { requesterIds: ['15554440001@c.us'] }),
+    [{ requesterId: '15554440001@c.us', message: 'Approved successfully' }]);
+  assert.deepEqual(await now.rejectGroupMembershipRequests({}), [{ requesterId: '15554440002@c.us', message: 'Rejected successfully' }]);
+  assert.deepEqual(await now.getGroupMembershipRequests(), []);
+  const [gone] = await c.rejectGroupMembershipRequests(g.id, { requesterIds: '15554440002@c.us' });
+  assert.deepEqual([gone.requesterId, gone.error, gone.message], ['15554440002@c.us', 404, 'ParticipantRequestNotFoundError']);
   const hello = await join.reply('hello group');
   assert.equal(hello.id.remote, g.id);
   const bo = await c.getContactById('15553330000@c.us');

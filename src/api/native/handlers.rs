@@ -724,6 +724,46 @@ pub async fn revoke_group_invite(
     ))
 }
 
+#[utoipa::path(get, path = "/api/sessions/{id}/groups/{gid}/requests", tag = "groups", summary = "Who asks to join the group, where its admins approve who joins (admins only)",
+    params(("id" = String, Path, description = "The session id"), ("gid" = String, Path, description = "The group id")),
+    responses((status = 200, description = "The requests, oldest first", body = [crate::core::JoinRequest]), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, or no such group (group_not_found)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this, or we are no admin (not_group_admin)", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn join_requests(
+    Caller(core): Caller<Core>,
+    Path((id, gid)): Path<(String, String)>,
+) -> Answer {
+    let list = core
+        .join_requests(&cv::session_id(&id)?, &group_wid(&gid)?)
+        .await?;
+    Ok(Json(json!(list)))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JoinAnswersIn {
+    /// Who may join (they join as if added).
+    #[serde(default, deserialize_with = "crate::domain::null_is_default")]
+    approve: Vec<String>,
+    /// Whose request to turn down.
+    #[serde(default, deserialize_with = "crate::domain::null_is_default")]
+    reject: Vec<String>,
+}
+
+#[utoipa::path(post, path = "/api/sessions/{id}/groups/{gid}/requests", tag = "groups", summary = "Approve and reject requests to join (admins only)",
+    params(("id" = String, Path, description = "The session id"), ("gid" = String, Path, description = "The group id")), request_body = JoinAnswersIn,
+    responses((status = 200, description = "{approved, rejected, failed: [{id, error}]}", body = crate::core::JoinAnswers), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, or no such group (group_not_found)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this, or we are no admin (not_group_admin)", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn answer_join_requests(
+    Caller(core): Caller<Core>,
+    Path((id, gid)): Path<(String, String)>,
+    body: Body<JoinAnswersIn>,
+) -> Answer {
+    let b = body?.0;
+    let (approve, reject) = (wids("approve", &b.approve)?, wids("reject", &b.reject)?);
+    let done = core
+        .answer_join_requests(&cv::session_id(&id)?, &group_wid(&gid)?, &approve, &reject)
+        .await?;
+    Ok(Json(json!(done)))
+}
+
 #[utoipa::path(get, path = "/api/sessions/{id}/invites/{code}", tag = "groups", summary = "The group an invite code opens, before joining it",
     params(("id" = String, Path, description = "The session id"), ("code" = String, Path, description = "The invite code (the last part of a chat.whatsapp.com link)")),
     responses((status = 200, description = "The Group, as the invite shows it (with its size)", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, or the invite is not valid (invite_not_found)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body or its media is too large", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]

@@ -62,6 +62,8 @@ use handlers as h;
     h::group_participants,
     h::group_invite,
     h::revoke_group_invite,
+    h::join_requests,
+    h::answer_join_requests,
     h::invite_info,
     h::join_group,
     h::group_subject,
@@ -178,6 +180,10 @@ pub fn routes(core: Core, keys: Keys, media_body: DefaultBodyLimit) -> Router {
         .route(
             "/api/sessions/{id}/groups/{gid}/invite/revoke",
             post(h::revoke_group_invite),
+        )
+        .route(
+            "/api/sessions/{id}/groups/{gid}/requests",
+            get(h::join_requests).post(h::answer_join_requests),
         )
         .route("/api/sessions/{id}/invites/{code}", get(h::invite_info))
         .route(

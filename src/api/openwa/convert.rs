@@ -486,6 +486,20 @@ pub fn group_change(ev: &crate::domain::Event) -> Value {
     json!({"id": ev.id, "type": kind, "body": body, "author": p["author"], "groupMetadata": meta})
 }
 
+/// A request to join, as open-wa's `onGroupApprovalRequest` hands it on:
+/// WhatsApp's notice in the group, a Message whose `author` asks
+/// (`isGroupApprovalRequest()` is true of it).
+pub fn approval_request(ev: &crate::domain::Event) -> Value {
+    let p = &ev.payload;
+    json!({
+        "id": ev.id, "type": "gp2", "subtype": "membership_approval_request",
+        "body": "", "t": p["timestamp"], "timestamp": p["timestamp"],
+        "from": p["group"], "chatId": p["group"], "to": p["group"],
+        "author": p["requester"], "isGroupMsg": true, "fromMe": false,
+        "recipients": [p["requester"]],
+    })
+}
+
 /// A call that rings, as open-wa's `onIncomingCall` hands it on (its
 /// `Call`): WhatsApp Web never takes one itself, so it is not handled
 /// locally, and it rings (`INCOMING_RING`). `offerTime` in seconds.

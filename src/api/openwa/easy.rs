@@ -106,6 +106,9 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ("getGroupInviteLink", &["chatId"]),
     ("joinGroupViaLink", &["link", "returnChatObj"]),
     ("revokeGroupInviteLink", &["chatId"]),
+    ("getGroupApprovalRequests", &["groupChatId"]),
+    ("approveGroupJoinRequest", &["groupChatId", "contactId"]),
+    ("rejectGroupJoinRequest", &["groupChatId", "contactId"]),
     ("inviteInfo", &["link"]),
     ("setGroupTitle", &["groupId", "title"]),
     ("setGroupDescription", &["groupId", "description"]),
@@ -228,6 +231,14 @@ pub enum Call {
     },
     InviteLink(Wid),
     RevokeInvite(Wid),
+    /// Who asks to join (their ids).
+    JoinRequests(Wid),
+    /// approveGroupJoinRequest and rejectGroupJoinRequest.
+    AnswerJoinRequest {
+        group: Wid,
+        who: Wid,
+        approve: bool,
+    },
     /// The group an invite opens (a link or a code, or a message holding one).
     InviteInfo(String),
     JoinGroup {
@@ -820,6 +831,12 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
         }
         "getGroupInviteLink" => Call::InviteLink(a.wid("chatId")?),
         "revokeGroupInviteLink" => Call::RevokeInvite(a.wid("chatId")?),
+        "getGroupApprovalRequests" => Call::JoinRequests(a.wid("groupChatId")?),
+        m @ ("approveGroupJoinRequest" | "rejectGroupJoinRequest") => Call::AnswerJoinRequest {
+            group: a.wid("groupChatId")?,
+            who: a.wid("contactId")?,
+            approve: m == "approveGroupJoinRequest",
+        },
         "inviteInfo" => Call::InviteInfo(invite_code(&a.required("link")?)),
         "joinGroupViaLink" => Call::JoinGroup {
             link: invite_code(&a.required("link")?),

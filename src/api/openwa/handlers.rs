@@ -370,6 +370,23 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             "{INVITE_PREFIX}{}",
             core.group_invite(id, &group).await?
         )),
+        Call::JoinRequests(group) => {
+            let list = core.join_requests(id, &group).await?;
+            json!(list.into_iter().map(|r| r.id).collect::<Vec<_>>())
+        }
+        // As open-wa: true once done, false where WhatsApp refused it.
+        Call::AnswerJoinRequest {
+            group,
+            who,
+            approve,
+        } => {
+            let (yes, no) = match approve {
+                true => (vec![who], vec![]),
+                false => (vec![], vec![who]),
+            };
+            let done = core.answer_join_requests(id, &group, &yes, &no).await?;
+            json!(done.failed.is_empty())
+        }
         Call::RevokeInvite(chat) if !chat.as_str().ends_with("@g.us") => json!(false),
         Call::RevokeInvite(group) => core
             .revoke_group_invite(id, &group)

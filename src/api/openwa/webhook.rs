@@ -3,7 +3,7 @@
 //! own `{ts, sessionId, id, event, data, webhook_id}` with its listener
 //! names (onMessage, onAnyMessage, onAck, onStateChanged, onLogout,
 //! onMessageDeleted, onGlobalParticipantsChanged, onAddedToGroup,
-//! onPollVote, onGroupChange, onIncomingCall) and its shapes. Both Standard Webhooks signed.
+//! onPollVote, onGroupChange, onIncomingCall, onGroupApprovalRequest) and its shapes. Both Standard Webhooks signed.
 
 use super::convert;
 use crate::domain::{Delivery, Event, EventKind, Status};
@@ -45,6 +45,9 @@ fn openwa(ev: &Event, webhook_id: &str, base: &str) -> Value {
         EventKind::GroupUpdate => ("onGroupChange", convert::group_change(ev)),
         EventKind::MessagePollVote => ("onPollVote", convert::poll_data(p)),
         EventKind::CallReceived => ("onIncomingCall", convert::incoming_call(p)),
+        EventKind::GroupMembershipRequest => {
+            ("onGroupApprovalRequest", convert::approval_request(ev))
+        }
         // Not carried by this format (Format::carries).
         EventKind::MessageEdited | EventKind::MessageReaction | EventKind::PresenceUpdate => {
             ("onMessage", Value::Null)

@@ -711,6 +711,19 @@
     }
   }
 
+  // wa-js's approve/reject: one result per id, `error` set where it
+  // failed; a call WhatsApp refuses as a whole throws.
+  async function answerRequests(groupId, ids, approve, code) {
+    requireAuth();
+    const list = (Array.isArray(ids) ? ids : [ids]).map((x) => wid(x)._serialized);
+    try {
+      const done = await call('group_requests_answer', { gid: wid(groupId)._serialized, ids: list, approve });
+      return done.map((d) => ({ error: d.error ? 404 : undefined, wid: wid(d.wid) }));
+    } catch (e) {
+      throw wppError(code, 'Error on ' + (approve ? 'accept' : 'reject') + ' member on group ' + wid(groupId)._serialized);
+    }
+  }
+
   const WPP = {
     version: '3.0.0-sandbox',
     get isReady() { return started; },
@@ -1139,8 +1152,22 @@
       },
       async join(inviteCode) {
         requireAuth();
-        const id = await call('group_join', { code: String(inviteCode) });
-        return { id, pendingApproval: false };
+        const r = await call('group_join', { code: String(inviteCode) });
+        // Where the admins approve who joins, it is a request for now.
+        return typeof r === 'string' ? { id: r, pendingApproval: false } : { id: r.gid, pendingApproval: true };
+      },
+      // As wa-js: who asked to join, as WhatsApp keeps the requests (its
+      // server answers admins only).
+      async getMembershipRequests(groupId) {
+        requireAuth();
+        const list = await call('group_requests', { gid: wid(groupId)._serialized });
+        return list.map((r) => ({ addedBy: wid(r.addedBy), id: wid(r.id), requestMethod: r.requestMethod, t: r.t }));
+      },
+      async approve(groupId, membershipIds) {
+        return answerRequests(groupId, membershipIds, true, 'error_on_accept_membership_request');
+      },
+      async reject(groupId, membershipIds) {
+        return answerRequests(groupId, membershipIds, false, 'error_on_reject_membership_request');
       },
       async setSubject(groupId, subject) {
         requireAuth();
