@@ -136,6 +136,7 @@
       id: widStr(c.id), subject: meta.subject || c.name || c.formattedTitle || null, owner: widStr(meta.owner),
       created: typeof meta.creation === 'number' ? meta.creation : null, participants: (ps || []).map(participant),
       description: meta.desc || null, announce: !!meta.announce, restrict: !!meta.restrict,
+      approval: !!meta.membershipApprovalMode,
     };
   }
 
@@ -155,7 +156,30 @@
       // WhatsApp Web counts a chat marked unread as -1.
       id: widStr(c.id), name: c.name || c.formattedTitle || null, unread: Math.max(0, c.unreadCount || 0), timestamp: c.t || null,
       archived: !!c.archive, pinned: !!c.pin, muted_until: muted || null, marked_unread: c.unreadCount === -1,
+      // A business account's labels on it, by id.
+      labels: Array.isArray(c.labels) ? c.labels.map(String) : [],
     };
+  }
+
+  // A business account's label, as the daemon shows it.
+  function labelInfo(l) {
+    return { id: String(l.id), name: l.name || '', color: l.hexColor || l.color || null, count: typeof l.count === 'number' ? l.count : null };
+  }
+
+  // Labels are a business account's; wa-js says so in codes the daemon
+  // maps by prefix (409, 404, 422).
+  async function asBusiness(op) {
+    if (!WPP.profile.isBusiness()) throw new Error('NOT_BUSINESS: labels are for WhatsApp Business accounts');
+    try {
+      return await op();
+    } catch (e) {
+      const code = e && e.code;
+      if (code === 'is_not_business') throw new Error('NOT_BUSINESS: labels are for WhatsApp Business accounts');
+      if (code === 'label_not_exist' || code === 'canot_get_label_error') throw new Error('LABEL_NOT_FOUND: ' + e.message);
+      if (code === 'color_not_in_pallet') throw new Error('BAD_COLOR: the colour is not in WhatsApp\'s label palette');
+      if (code === 'chat_not_found') throw new Error('CHAT_NOT_FOUND: ' + e.message);
+      throw e;
+    }
   }
 
   // The notices of a change to a group's info, by WhatsApp Web's subtype.
@@ -389,6 +413,10 @@
     WPP.on('chat.msg_revoke', (e) => emitInOrder({
       type: 'revoke', id: widStr(e.refId || e.id), chat: widStr(e.from && e.id && e.id.remote ? e.id.remote : e.from),
     }));
+    WPP.on('chat.update_label', (e) => emitInOrder({
+      type: 'labels', chat: widStr(e.chat && e.chat.id), action: e.type === 'remove' ? 'remove' : 'add',
+      labels: (e.labels || []).map(labelInfo), ids: (e.ids || []).map(String),
+    }));
     WPP.on('call.incoming_call', (c) => {
       // wa-js's `sender` is the caller without their device (`peerJid`
       // has it): a phone's id, or a privacy id, whose phone is looked up
@@ -550,7 +578,9 @@
     'contact.getProfilePictureUrl', 'contact.getStatus', 'contact.queryWidExists',
     'contact.subscribePresence', 'group.addParticipants', 'group.approve', 'group.create', 'group.demoteParticipants',
     'group.getAllGroups', 'group.getGroupInfoFromInviteCode', 'group.getInviteCode', 'group.getMembershipRequests', 'group.getParticipants', 'group.iAmAdmin', 'group.join', 'group.leave',
-    'group.promoteParticipants', 'group.reject', 'group.removeIcon', 'group.removeParticipants', 'group.revokeInviteCode', 'group.setDescription', 'group.setIcon', 'group.setProperty', 'group.setSubject', 'isReady', 'loader', 'loader.onReady', 'on',
+    'group.promoteParticipants', 'group.reject', 'group.removeIcon', 'group.removeParticipants', 'group.revokeInviteCode', 'group.setDescription', 'group.setIcon', 'group.setProperty', 'group.setSubject', 'isReady',
+    'labels.addNewLabel', 'labels.addOrRemoveLabels', 'labels.deleteLabel', 'labels.editLabel', 'labels.getAllLabels',
+    'labels.getLabelById', 'labels.getLabelColorPalette', 'loader', 'loader.onReady', 'on',
     'profile.getMyProfileName', 'profile.getMyStatus', 'profile.isBusiness', 'profile.removeMyProfilePicture', 'profile.setMyProfileName',
     'profile.setMyProfilePicture', 'profile.setMyStatus', 'version', 'whatsapp.MsgStore', 'whatsapp.MsgStore.getModelsArray',
     'whatsapp.MsgStore.length', 'whatsapp.MsgStore.remove',
@@ -778,7 +808,40 @@
       await myGroup(id);
       return !!(await WPP.group.iAmAdmin(id));
     },
-    // A new invite code; the old link stops working (admins only).
+    // A business account's labels, with the palette a colour comes from.
+    async labels() {
+      return asBusiness(async () => ({
+        labels: (await WPP.labels.getAllLabels()).map(labelInfo),
+        palette: await WPP.labels.getLabelColorPalette(),
+      }));
+    },
+    async addLabel(name, color) {
+      return asBusiness(async () => labelInfo(await WPP.labels.addNewLabel(name, color ? { labelColor: color } : {})));
+    },
+    async editLabel(id, name, color) {
+      return asBusiness(async () => {
+        const opts = {};
+        if (name) opts.name = name;
+        if (color) opts.labelColor = color;
+        return labelInfo(await WPP.labels.editLabel(id, opts));
+      });
+    },
+    async deleteLabel(id) {
+      return asBusiness(async () => {
+        const r = await WPP.labels.deleteLabel(id);
+        if (!r || !r.deleteLabelResult) throw new Error('LABEL_NOT_FOUND: no label ' + id);
+        return true;
+      });
+    },
+    // Puts a label on chats and takes it off others.
+    async labelChats(id, add, remove) {
+      return asBusiness(async () => {
+        await WPP.labels.getLabelById(id);
+        if (add.length) await WPP.labels.addOrRemoveLabels(add, { labelId: id, type: 'add' });
+        if (remove.length) await WPP.labels.addOrRemoveLabels(remove, { labelId: id, type: 'remove' });
+        return labelInfo(await WPP.labels.getLabelById(id));
+      });
+    },
     // Who asks to join a group we run (admins only, as WhatsApp answers).
     async joinRequests(id) {
       await myGroup(id);
@@ -796,6 +859,7 @@
       const done = approve ? await WPP.group.approve(id, ids) : await WPP.group.reject(id, ids);
       return done.map((d) => ({ id: widStr(d.wid), error: d.error == null ? null : String(d.error) }));
     },
+    // A new invite code; the old link stops working (admins only).
     async revokeInvite(id) {
       await myGroup(id);
       // wa-js skips its own check where any member may add people.
@@ -822,9 +886,10 @@
         size: typeof g.size === 'number' ? g.size : (g.participants || []).length,
       };
     },
+    // Where the group's admins approve who joins, a join is a request.
     async joinGroup(code) {
       const r = await WPP.group.join(code);
-      return widStr(r.id);
+      return { id: widStr(r.id), pending: !!r.pendingApproval };
     },
     async setSubject(id, subject) {
       await myGroup(id);

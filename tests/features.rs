@@ -2854,6 +2854,10 @@ async fn requests_to_join_are_heard_listed_and_answered_by_admins() {
         )
         .await;
     assert_eq!((code, v["approval"].clone()), (200, json!(true)), "{v}");
+    let (_, ours) = d
+        .call("GET", &format!("/api/sessions/shop/groups/{gid}"), None)
+        .await;
+    assert_eq!(ours["approval"], true, "{ours}");
     let (code, inv) = d
         .call(
             "GET",
@@ -2893,6 +2897,7 @@ async fn requests_to_join_are_heard_listed_and_answered_by_admins() {
         json!({}),
         json!({"approve": [yes], "reject": [yes]}),
         json!({"approve": ["nope"]}),
+        json!({"approve": [gid]}),
     ] {
         let (code, e) = d.call("POST", &requests, Some(bad.clone())).await;
         assert_eq!(code, 422, "{bad}: {e}");
@@ -2901,7 +2906,7 @@ async fn requests_to_join_are_heard_listed_and_answered_by_admins() {
         .call(
             "POST",
             &requests,
-            Some(json!({"approve": [yes], "reject": [format!("+{no}")]})),
+            Some(json!({"approve": [yes, yes], "reject": [format!("+{no}")]})),
         )
         .await;
     assert_eq!(code, 200, "{done}");
@@ -2952,6 +2957,38 @@ async fn requests_to_join_are_heard_listed_and_answered_by_admins() {
     assert_eq!(code, 201, "{fam}");
     let fid = fam["id"].as_str().unwrap().to_string();
     event(&r, "group.join", |p| p["group"] == fid.as_str()).await;
+    // Asking to join theirs, where its admins approve who joins: a
+    // request, not a join.
+    let (code, club) = sb
+        .post(
+            "/_sandbox/groups",
+            json!({"owner": CONTACT, "subject": "Their club", "participants": []}),
+        )
+        .await;
+    assert_eq!(code, 201, "{club}");
+    let cid = club["id"].as_str().unwrap().to_string();
+    sb.post(
+        &format!("/_sandbox/groups/{cid}/settings"),
+        json!({"by": CONTACT, "approval": true}),
+    )
+    .await;
+    let (code, j) = d
+        .call(
+            "POST",
+            "/api/sessions/shop/groups/join",
+            Some(json!({"invite": club["invite"]})),
+        )
+        .await;
+    assert_eq!(code, 200, "{j}");
+    assert_eq!(
+        (j["id"].as_str(), j["pending_approval"].clone()),
+        (Some(cid.as_str()), json!(true))
+    );
+    let (_, club) = sb.get(&format!("/_sandbox/groups/{cid}")).await;
+    assert!(
+        !club["participants"].to_string().contains(ACCOUNT),
+        "{club}"
+    );
     let theirs = format!("/api/sessions/shop/groups/{fid}/requests");
     let (code, e) = d.call("GET", &theirs, None).await;
     assert_eq!(
@@ -2965,6 +3002,226 @@ async fn requests_to_join_are_heard_listed_and_answered_by_admins() {
     assert_eq!(
         (code, e["error"]["code"].as_str()),
         (409, Some("not_group_admin")),
+        "{e}"
+    );
+}
+
+/// WhatsApp Business labels: a business account's, made, renamed and
+/// deleted, put on chats and taken off them, both ways with its phone,
+/// each change to a chat's labels a `chat.labels` event. A personal
+/// account has none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn labels_are_a_business_accounts_both_ways() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sb, d, r) = setup(tmp.path()).await;
+    let id = inbound(&sb, json!({"text": "Do you deliver?"})).await;
+    event(&r, "message", |p| p["id"] == id.as_str()).await;
+    let chat = format!("{CONTACT}@c.us");
+    let (code, e) = d.call("GET", "/api/sessions/shop/labels", None).await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("not_business")),
+        "{e}"
+    );
+
+    // A business account: WhatsApp's five labels, and its palette.
+    let (code, _) = sb
+        .post(
+            &format!("/_sandbox/accounts/{ACCOUNT}/business"),
+            json!({"business": true}),
+        )
+        .await;
+    assert_eq!(code, 200);
+    let all = eventually(T, "the labels", || async {
+        // WhatsApp syncs the labels a moment after the account changes.
+        let (code, all) = d.call("GET", "/api/sessions/shop/labels", None).await;
+        (code == 200 && all["labels"].as_array().is_some_and(|l| !l.is_empty())).then_some(all)
+    })
+    .await;
+    let names: Vec<&str> = all["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "New customer",
+            "New order",
+            "Pending payment",
+            "Paid",
+            "Order complete"
+        ]
+    );
+    let palette: Vec<String> = all["palette"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(palette.len(), 20);
+
+    // Made: a bad name or colour is refused before WhatsApp is asked, a
+    // colour outside WhatsApp's palette by WhatsApp.
+    for bad in [
+        json!({"name": " "}),
+        json!({"name": "VIP", "color": "red"}),
+        json!({"name": "VIP", "color": "#123456"}),
+        json!({}),
+    ] {
+        let (code, e) = d
+            .call("POST", "/api/sessions/shop/labels", Some(bad.clone()))
+            .await;
+        assert_eq!(code, 422, "{bad}: {e}");
+    }
+    let (code, vip) = d
+        .call(
+            "POST",
+            "/api/sessions/shop/labels",
+            Some(json!({"name": "VIP", "color": palette[3]})),
+        )
+        .await;
+    assert_eq!(code, 201, "{vip}");
+    assert_eq!(
+        (vip["name"].as_str(), vip["color"].as_str()),
+        (Some("VIP"), Some(palette[3].as_str()))
+    );
+    let lid = vip["id"].as_str().unwrap().to_string();
+    let on_phone = || async {
+        sb.get(&format!("/_sandbox/accounts/{ACCOUNT}/labels"))
+            .await
+            .1
+    };
+    let phone_label = |all: &Value, id: &str| {
+        all.as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["id"] == id)
+            .cloned()
+    };
+    assert_eq!(phone_label(&on_phone().await, &lid).unwrap()["name"], "VIP");
+
+    // On a chat: on the phone too, and heard.
+    let (code, l) = d
+        .call(
+            "POST",
+            &format!("/api/sessions/shop/labels/{lid}/chats"),
+            Some(json!({"add": [chat]})),
+        )
+        .await;
+    assert_eq!((code, l["count"].clone()), (200, json!(1)), "{l}");
+    let added = event(&r, "chat.labels", |p| {
+        p["chat"] == chat.as_str() && p["labels"][0]["id"] == lid.as_str()
+    })
+    .await;
+    assert_eq!(
+        (
+            added["action"].as_str(),
+            added["labels"][0]["name"].as_str()
+        ),
+        (Some("add"), Some("VIP")),
+        "{added}"
+    );
+    assert_eq!(
+        phone_label(&on_phone().await, &lid).unwrap()["chats"],
+        json!([chat])
+    );
+    // The phone puts one on too: it reaches the API and the webhook.
+    let (code, _) = sb
+        .post(
+            &format!("/_sandbox/accounts/{ACCOUNT}/labels/1/chats"),
+            json!({"add": [chat]}),
+        )
+        .await;
+    assert_eq!(code, 200);
+    event(&r, "chat.labels", |p| {
+        p["chat"] == chat.as_str() && p["labels"][0]["id"] == "1" && p["action"] == "add"
+    })
+    .await;
+    let (_, listed) = d
+        .call("GET", "/api/sessions/shop/chats?label=1", None)
+        .await;
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let mut labels: Vec<&str> = listed[0]["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    labels.sort();
+    assert_eq!(labels, ["1", lid.as_str()]);
+    let (_, none) = d
+        .call("GET", "/api/sessions/shop/chats?label=4", None)
+        .await;
+    assert_eq!(none, json!([]));
+
+    // Renamed, taken off, deleted.
+    let (code, l) = d
+        .call(
+            "PATCH",
+            &format!("/api/sessions/shop/labels/{lid}"),
+            Some(json!({"name": "Very important"})),
+        )
+        .await;
+    assert_eq!(
+        (code, l["name"].as_str()),
+        (200, Some("Very important")),
+        "{l}"
+    );
+    assert_eq!(
+        phone_label(&on_phone().await, &lid).unwrap()["name"],
+        "Very important"
+    );
+    let (code, l) = d
+        .call(
+            "POST",
+            &format!("/api/sessions/shop/labels/{lid}/chats"),
+            Some(json!({"remove": [chat]})),
+        )
+        .await;
+    assert_eq!((code, l["count"].clone()), (200, json!(0)), "{l}");
+    event(&r, "chat.labels", |p| {
+        p["chat"] == chat.as_str() && p["action"] == "remove"
+    })
+    .await;
+    let (code, _) = d
+        .call("DELETE", &format!("/api/sessions/shop/labels/{lid}"), None)
+        .await;
+    assert_eq!(code, 200);
+    assert!(phone_label(&on_phone().await, &lid).is_none());
+    // What is not there is a 404.
+    let (code, e) = d
+        .call("DELETE", &format!("/api/sessions/shop/labels/{lid}"), None)
+        .await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (404, Some("label_not_found")),
+        "{e}"
+    );
+    let (code, e) = d
+        .call(
+            "POST",
+            "/api/sessions/shop/labels/1/chats",
+            Some(json!({"add": ["15550000001@c.us"]})),
+        )
+        .await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (404, Some("chat_not_found")),
+        "{e}"
+    );
+    let (code, e) = d
+        .call(
+            "POST",
+            "/api/sessions/shop/labels/99/chats",
+            Some(json!({"add": [chat]})),
+        )
+        .await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (404, Some("label_not_found")),
         "{e}"
     );
 }

@@ -279,11 +279,20 @@ export class Reaction {
     ack?: number;
 }
 
+/** A WhatsApp Business label */
+export interface Label {
+    name: string;
+    id: string;
+    hexColor: string;
+    getChats: () => Promise<Chat[]>;
+}
+
 /** Someone who asked to join a group */
 export interface GroupMembershipRequest {
     id: Object;
+    /** Null where WhatsApp does not say (a request by link) */
     addedBy: Object;
-    /** Always null: communities are not served */
+    /** Null: the daemon does not say which community a group is in */
     parentGroupId: Object | null;
     /** InviteLink, LinkedGroupJoin or NonAdminAdd */
     requestMethod: string;
@@ -423,21 +432,18 @@ export class Client extends EventEmitter {
     getCountryCode(number: string): Promise<string>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     getFormattedNumber(number: string): Promise<string>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
-    getLabels(): Promise<any[]>;
+    /** A business account's labels (rejects with code not_business for another) */
+    getLabels(): Promise<Label[]>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     getBroadcasts(): Promise<any[]>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     getBroadcastById(contactId: string): Promise<any>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     revokeStatusMessage(messageId: string): Promise<void>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Each chat ends with exactly these labels */
     addOrRemoveLabels(labelIds: Array<number | string>, chatIds: Array<string>): Promise<void>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
-    getLabelById(labelId: string): Promise<any>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
-    getChatLabels(chatId: string): Promise<any[]>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    getLabelById(labelId: string): Promise<Label>;
+    getChatLabels(chatId: string): Promise<Label[]>;
     getChatsByLabelId(labelId: string): Promise<Chat[]>;
     /** Mutes the chat until unmuteDate, or always */
     muteChat(chatId: string, unmuteDate?: Date): Promise<{ isMuted: boolean; muteExpiration: number }>;
@@ -673,9 +679,9 @@ export interface Chat {
     unmute: () => Promise<{ isMuted: boolean; muteExpiration: number }>;
     /** Marks this chat unread (on the phone too) */
     markUnread: () => Promise<void>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
-    getLabels: () => Promise<any[]>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** A business account's labels on this chat */
+    getLabels: () => Promise<Label[]>;
+    /** Its labels become these (others come off) */
     changeLabels: (labelIds: Array<string | number>) => Promise<void>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     getPinnedMessages: () => Promise<Message[]>;

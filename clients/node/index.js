@@ -437,6 +437,16 @@ class Chat {
     return this.client.sendMessage(this.id._serialized, content, options);
   }
 
+  // A business account's labels on it.
+  getLabels() {
+    return this.client.getChatLabels(this.id._serialized);
+  }
+
+  // Its labels become these (others come off).
+  changeLabels(labelIds) {
+    return this.client.addOrRemoveLabels(labelIds, [this.id._serialized]);
+  }
+
   // How the account keeps the chat (the daemon's chat).
   _setState(c) {
     this.archived = !!c.archived;
@@ -928,6 +938,20 @@ class Reaction {
   }
 }
 
+// A business account's label, as whatsapp-web.js has it.
+class Label {
+  constructor(client, l) {
+    Object.defineProperty(this, 'client', { value: client, enumerable: false });
+    this.id = l.id;
+    this.name = l.name;
+    this.hexColor = l.color || undefined;
+  }
+
+  getChats() {
+    return this.client.getChatsByLabelId(this.id);
+  }
+}
+
 // 'call' carries one: a call that rings on this account (the daemon's
 // call.received). WhatsApp Web never takes a call itself.
 class Call {
@@ -1279,8 +1303,9 @@ class Client extends EventEmitter {
       case 'message.reaction': this._emit(Events.MESSAGE_REACTION, new Reaction(this, p)); break;
       case 'call.received': this._emit(Events.INCOMING_CALL, new Call(this, p)); break;
       case 'group.membership_request': {
-        // As whatsapp-web.js: its author is who asks.
-        const asked = { ...ev, payload: { group: p.group, author: p.requester, participants: [] } };
+        // As whatsapp-web.js: its author is who asks, its time the request's.
+        const at = typeof p.timestamp === 'number' ? p.timestamp * 1000 : ev.timestamp;
+        const asked = { ...ev, timestamp: at, payload: { group: p.group, author: p.requester, participants: p.recipients || [] } };
         this._emit(Events.GROUP_MEMBERSHIP_REQUEST, new GroupNotification(this, asked, 'membership_approval_request'));
         break;
       }
@@ -1506,12 +1531,64 @@ class Client extends EventEmitter {
     return true;
   }
 
+  // A business account's labels (rejects with code not_business for
+  // another).
+  async getLabels() {
+    return (await this._api('GET', '/labels')).labels.map((l) => new Label(this, l));
+  }
+
+  async getLabelById(labelId) {
+    const found = (await this.getLabels()).find((l) => String(l.id) === String(labelId));
+    if (!found) {
+      const e = new Error(`no label ${labelId}`);
+      e.code = 'label_not_found';
+      throw e;
+    }
+    return found;
+  }
+
+  async getChatLabels(chatId) {
+    const [labels, chats] = await Promise.all([this.getLabels(), this._api('GET', '/chats')]);
+    const chat = chats.find((c) => c.id === serialized(chatId));
+    const on = new Set((chat && chat.labels) || []);
+    return labels.filter((l) => on.has(String(l.id)));
+  }
+
+  async getChatsByLabelId(labelId) {
+    const list = await this._api('GET', `/chats?label=${encodeURIComponent(String(labelId))}`);
+    return Promise.all(list.map((c) => this.getChatById(c.id)));
+  }
+
+  // As whatsapp-web.js: each chat ends with exactly these labels.
+  async addOrRemoveLabels(labelIds, chatIds) {
+    const want = new Set(labelIds.map(String));
+    const ids = chatIds.map(serialized);
+    const chats = (await this._api('GET', '/chats')).filter((c) => ids.includes(c.id));
+    const change = new Map(); // label id -> {add, remove}
+    const at = (id) => change.get(id) || change.set(id, { add: [], remove: [] }).get(id);
+    for (const c of chats) {
+      const has = new Set(c.labels || []);
+      for (const l of want) if (!has.has(l)) at(l).add.push(c.id);
+      for (const l of has) if (!want.has(l)) at(l).remove.push(c.id);
+    }
+    for (const [id, body] of change) {
+      await this._api('POST', `/labels/${encodeURIComponent(id)}/chats`, body);
+    }
+  }
+
   // Who asks to join a group we run (admins only), as whatsapp-web.js
   // hands on WhatsApp Web's requests.
+  // WhatsApp Web holds requests for admins only: another sees none.
   async getGroupMembershipRequests(groupId) {
-    const list = await this._api('GET', `/groups/${encodeURIComponent(serialized(groupId))}/requests`);
+    let list;
+    try {
+      list = await this._api('GET', `/groups/${encodeURIComponent(serialized(groupId))}/requests`);
+    } catch (e) {
+      if (e.code === 'not_group_admin') return [];
+      throw e;
+    }
     return list.map((r) => ({
-      id: widObj(r.id), addedBy: widObj(r.added_by || r.id), parentGroupId: null, requestMethod: r.method, t: r.timestamp,
+      id: widObj(r.id), addedBy: r.added_by ? widObj(r.added_by) : null, parentGroupId: null, requestMethod: r.method, t: r.timestamp,
     }));
   }
 
@@ -1525,20 +1602,35 @@ class Client extends EventEmitter {
     return this._answerRequests(groupId, options, false);
   }
 
+  // As whatsapp-web.js: one result per requester, in their order; a call
+  // WhatsApp refused as a whole answers [] rather than rejecting.
   async _answerRequests(groupId, options, approve) {
     let ids = options && options.requesterIds;
-    if (ids == null || (Array.isArray(ids) && !ids.length)) {
+    if (!ids || (Array.isArray(ids) && !ids.length)) {
       ids = (await this.getGroupMembershipRequests(groupId)).map((r) => r.id._serialized);
     }
     ids = (Array.isArray(ids) ? ids : [ids]).map(serialized);
     if (!ids.length) return [];
-    const done = await this._api('POST', `/groups/${encodeURIComponent(serialized(groupId))}/requests`, approve ? { approve: ids } : { reject: ids });
-    const ok = (approve ? done.approved : done.rejected).map((id) => ({ requesterId: id, message: `${approve ? 'Approved' : 'Rejected'} successfully` }));
-    const failed = done.failed.map((f) => {
-      const code = Number(f.error);
-      return { requesterId: f.id, error: Number.isFinite(code) ? code : undefined, message: REQUEST_ERRORS[code] || `An unknown error occupied while ${approve ? 'approving' : 'rejecting'} the participant membership request` };
+    let done;
+    try {
+      done = await this._api('POST', `/groups/${encodeURIComponent(serialized(groupId))}/requests`, approve ? { approve: ids } : { reject: ids });
+    } catch (e) {
+      if (e.status && e.status < 500 && e.code !== 'not_group_admin') throw e;
+      return [];
+    }
+    const ok = new Set(approve ? done.approved : done.rejected);
+    const failed = new Map(done.failed.map((f) => [f.id, f]));
+    const user = (id) => String(id).split('@')[0];
+    return ids.map((id) => {
+      const hit = [...ok].find((x) => x === id || user(x) === user(id));
+      if (hit) return { requesterId: hit, message: `${approve ? 'Approved' : 'Rejected'} successfully` };
+      const f = failed.get(id) || [...failed.values()].find((x) => user(x.id) === user(id));
+      const code = f ? Number(f.error) : NaN;
+      const out = { requesterId: f ? f.id : id };
+      if (Number.isFinite(code)) out.error = code;
+      out.message = REQUEST_ERRORS[code] || (f ? `An unknown error occupied while ${approve ? 'approving' : 'rejecting'} the participant membership request` : 'ServerStatusCodeError');
+      return out;
     });
-    return [...ok, ...failed];
   }
 
   // What an invite shows before joining, in WhatsApp's words (as
@@ -1738,8 +1830,8 @@ class Client extends EventEmitter {
 unsupported(Client, 'Client', ['acceptChannelAdminInvite', 'revokeChannelAdminInvite', 'demoteChannelAdmin',
   'acceptGroupV4Invite', 'createChannel', 'deleteChannel',
   'subscribeToChannel', 'unsubscribeFromChannel', 'searchChannels', 'getChannelByInviteCode',
-  'getChannels', 'getPinnedMessages', 'getCountryCode', 'getFormattedNumber', 'getLabels', 'getBroadcasts',
-  'getBroadcastById', 'revokeStatusMessage', 'addOrRemoveLabels', 'getLabelById', 'getChatLabels', 'getChatsByLabelId',
+  'getChannels', 'getPinnedMessages', 'getCountryCode', 'getFormattedNumber', 'getBroadcasts',
+  'getBroadcastById', 'revokeStatusMessage',
   'cancelPairingCode', 'resetState', 'sendChannelAdminInvite', 'searchMessages',
   'setAutoDownloadAudio', 'setAutoDownloadDocuments', 'setAutoDownloadPhotos',
   'setAutoDownloadVideos', 'setBackgroundSync', 'getContactDeviceCount', 'syncHistory', 'saveOrEditAddressbookContact',
@@ -1749,7 +1841,7 @@ unsupported(Client, 'Client', ['acceptChannelAdminInvite', 'revokeChannelAdminIn
 unsupported(Message, 'Message', ['acceptGroupV4Invite', 'getGroupMentions', 'star', 'unstar', 'pin',
   'unpin', 'getInfo', 'getOrder', 'getPayment', 'editScheduledEvent', 'vote']);
 unsupported(Chat, 'Chat', ['clearMessages', 'delete',
-  'getLabels', 'changeLabels', 'getPinnedMessages', 'syncHistory', 'addOrEditCustomerNote',
+  'getPinnedMessages', 'syncHistory', 'addOrEditCustomerNote',
   'getCustomerNote']);
 unsupported(GroupChat, 'GroupChat', ['setAddMembersAdminsOnly']);
 unsupported(Contact, 'Contact', ['getCountryCode', 'getFormattedNumber', 'getBroadcast']);

@@ -258,21 +258,60 @@ impl Core {
                 format!("names {both}, whom 'approve' names too"),
             ));
         }
+        for (field, ids) in [("approve", approve), ("reject", reject)] {
+            if let Some(g) = ids.iter().find(|w| w.is_group()) {
+                return Err(CoreError::invalid(field, format!("names a group, {g}")));
+            }
+        }
+        let once = |ids: &[Wid]| {
+            let mut v: Vec<Wid> = vec![];
+            for w in ids {
+                if !v.contains(w) {
+                    v.push(w.clone());
+                }
+            }
+            v
+        };
+        let (approve, reject) = (once(approve), once(reject));
         let bridge = self.manager.bridge(session).await?;
         let mut out = JoinAnswers::default();
-        for (ids, yes) in [(approve, true), (reject, false)] {
+        for (ids, yes) in [(&approve, true), (&reject, false)] {
             if ids.is_empty() {
                 continue;
             }
-            for a in bridge
-                .answer_join_requests(id, ids, yes)
-                .await
-                .map_err(page)?
-            {
-                match a.error {
-                    Some(error) => out.failed.push(JoinFailure { id: a.id, error }),
-                    None if yes => out.approved.push(a.id),
-                    None => out.rejected.push(a.id),
+            let answers = match bridge.answer_join_requests(id, ids, yes).await {
+                Ok(a) => a,
+                // The approvals went through: what could not be done is
+                // said, not a failure of the whole.
+                Err(e) if yes || out.approved.is_empty() => return Err(page(e)),
+                Err(e) => {
+                    let why = page(e).to_string();
+                    out.failed.extend(ids.iter().map(|w| JoinFailure {
+                        id: w.to_string(),
+                        error: why.clone(),
+                    }));
+                    continue;
+                }
+            };
+            for w in ids {
+                // WhatsApp may name them by privacy id: matched by user.
+                let user = |s: &str| s.split('@').next().unwrap_or("").to_string();
+                let answered = answers
+                    .iter()
+                    .find(|a| a.id == w.as_str() || user(&a.id) == user(w.as_str()));
+                match answered {
+                    Some(a) => match &a.error {
+                        Some(error) => out.failed.push(JoinFailure {
+                            id: a.id.clone(),
+                            error: error.clone(),
+                        }),
+                        None if yes => out.approved.push(a.id.clone()),
+                        None => out.rejected.push(a.id.clone()),
+                    },
+                    None => out.failed.push(JoinFailure {
+                        id: w.to_string(),
+                        error: "WhatsApp did not answer for it".into(),
+                    }),
                 }
             }
         }
@@ -292,13 +331,20 @@ impl Core {
         bridge.invite_info(code).await.map_err(page)
     }
 
-    /// Joins by an invite code or link; answers the group's id.
-    pub async fn join_group(&self, session: &SessionId, invite: &str) -> Result<Wid, CoreError> {
+    /// Joins by an invite code or link; answers the group's id, and
+    /// whether it is only a request, where the group's admins approve who
+    /// joins.
+    pub async fn join_group(
+        &self,
+        session: &SessionId,
+        invite: &str,
+    ) -> Result<(Wid, bool), CoreError> {
         self.may(session, Scope::Send)?;
         let code = invite_code(invite)?;
         let bridge = self.manager.bridge(session).await?;
-        let gid = bridge.join_group(code).await.map_err(page)?;
-        Wid::parse(&gid).map_err(CoreError::Internal)
+        let joined = bridge.join_group(code).await.map_err(page)?;
+        let gid = Wid::parse(&joined.id).map_err(CoreError::Internal)?;
+        Ok((gid, joined.pending))
     }
 
     /// Changes the picture, the subject, the description and the settings,

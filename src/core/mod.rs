@@ -12,6 +12,7 @@ mod groups;
 mod health;
 mod history;
 mod keys;
+mod labels;
 mod media;
 mod pacing;
 mod people;
@@ -20,7 +21,7 @@ mod send;
 mod sessions;
 mod templates;
 
-pub use crate::session::{CardOf, GroupInfo, JoinRequest, Participant};
+pub use crate::session::{CardOf, GroupInfo, JoinRequest, Label, Labels, Participant};
 pub use error::CoreError;
 pub use groups::{GroupEdit, INVITE_PREFIX, JoinAnswers, MAX_DESCRIPTION, Membership};
 pub use history::{HistoryPage, Live};

@@ -56,7 +56,11 @@ pub enum EventKind {
     /// to a message (an empty emoji: taken back).
     #[serde(rename = "message.reaction")]
     MessageReaction,
-    /// `{group, requester, timestamp}`: someone asks to join a group this
+    /// `{chat, action, labels: [{id, name, color}]}`: a business account's
+    /// labels put on a chat (`add`) or taken off it (`remove`).
+    #[serde(rename = "chat.labels")]
+    ChatLabels,
+    /// `{id, group, requester, timestamp}`: someone asks to join a group this
     /// account runs, whose admins approve who joins.
     #[serde(rename = "group.membership_request")]
     GroupMembershipRequest,
@@ -67,7 +71,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 16] = [
+    pub const ALL: [EventKind; 17] = [
         EventKind::SessionStatus,
         EventKind::SessionQr,
         EventKind::SessionPairingCode,
@@ -81,6 +85,7 @@ impl EventKind {
         EventKind::GroupLeave,
         EventKind::GroupUpdate,
         EventKind::GroupMembershipRequest,
+        EventKind::ChatLabels,
         EventKind::PresenceUpdate,
         EventKind::MessagePollVote,
         EventKind::CallReceived,
@@ -101,6 +106,7 @@ impl EventKind {
             EventKind::GroupLeave => "group.leave",
             EventKind::GroupUpdate => "group.update",
             EventKind::GroupMembershipRequest => "group.membership_request",
+            EventKind::ChatLabels => "chat.labels",
             EventKind::PresenceUpdate => "presence.update",
             EventKind::MessagePollVote => "message.poll_vote",
             EventKind::CallReceived => "call.received",

@@ -697,8 +697,41 @@ pub fn group_update_event(
     )
 }
 
-/// `{group, requester, timestamp}`: someone asks to join a group we run;
-/// named by WhatsApp's notice of it, else by who and when.
+/// `{chat, action, labels: [{id, name, color}]}`: a business account's
+/// labels put on a chat (`add`) or taken off it (`remove`), here, on the
+/// phone or on another device.
+pub fn chat_labels_event(
+    session: &SessionId,
+    chat: &str,
+    action: &str,
+    labels: &[Value],
+    ids: &[String],
+) -> Event {
+    let now = now_ms();
+    let labels: Vec<Value> = match labels.is_empty() {
+        // The page knew only their ids.
+        true => ids
+            .iter()
+            .map(|id| json!({"id": id, "name": null, "color": null}))
+            .collect(),
+        false => labels
+            .iter()
+            .map(|l| json!({"id": l["id"], "name": l["name"], "color": l["color"]}))
+            .collect(),
+    };
+    let names: Vec<String> = labels.iter().map(|l| l["id"].to_string()).collect();
+    Event::stable(
+        session,
+        EventKind::ChatLabels,
+        &format!("{chat}/labels/{action}/{}/{}", names.join(","), now / 1000),
+        now,
+        json!({"chat": chat, "action": action, "labels": labels}),
+    )
+}
+
+/// `{id, group, requester, timestamp}`: someone asks to join a group we
+/// run (`id`: WhatsApp's notice of it, when known); named by that notice,
+/// else by who and when.
 pub fn membership_request_event(
     session: &SessionId,
     notice: Option<&str>,
@@ -715,7 +748,7 @@ pub fn membership_request_event(
         EventKind::GroupMembershipRequest,
         &about,
         at * 1000,
-        json!({"group": group, "requester": requester, "timestamp": at}),
+        json!({"id": notice, "group": group, "requester": requester, "timestamp": at}),
     )
 }
 

@@ -35,8 +35,9 @@ impl Format {
         match self {
             Format::Simple => matches!(kind, EventKind::Message | EventKind::MessageAny),
             // open-wa sends its QR through another channel (--ev), not webhooks.
-            // Edits, reactions and presence have no event in open-wa's
-            // free listeners (reactions and chat states are Insiders').
+            // Edits, reactions, presence and labels have no event in
+            // open-wa's free listeners (reactions and chat states are
+            // Insiders').
             Format::Openwa => !matches!(
                 kind,
                 EventKind::SessionQr
@@ -44,6 +45,7 @@ impl Format {
                     | EventKind::MessageEdited
                     | EventKind::MessageReaction
                     | EventKind::PresenceUpdate
+                    | EventKind::ChatLabels
             ),
             // Cloud webhooks carry inbound messages (reactions are messages
             // there) and statuses.

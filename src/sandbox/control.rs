@@ -53,6 +53,9 @@ pub fn routes() -> Router<Sandbox> {
         .route("/groups/{gid}/picture", axum::routing::get(group_picture))
         .route("/groups/{gid}/settings", post(group_settings))
         .route("/groups/{gid}/leave", post(group_leave))
+        .route("/accounts/{phone}/business", post(set_business))
+        .route("/accounts/{phone}/labels", post(add_label).get(labels))
+        .route("/accounts/{phone}/labels/{id}/chats", post(label_chats))
         .route("/calls", post(place_call))
         .route("/calls/{id}", axum::routing::get(get_call))
         .route("/calls/{id}/{how}", post(end_call))
@@ -671,6 +674,78 @@ async fn set_chat_state(
         .set_chat_state(&who, &chat, &change)
         .map_err(|e| Fail(StatusCode::CONFLICT, "chat_refused", e))?;
     Ok(Json(json!(s)).into_response())
+}
+
+/// The account becomes a business account (`{business: true}`), with
+/// WhatsApp's five labels, or a personal one again.
+async fn set_business(State(sb): State<Sandbox>, Path(raw_phone): Path<String>, raw: Bytes) -> Res {
+    let who = crate::domain::parse_phone(&raw_phone).map_err(|e| invalid("phone", &e))?;
+    let v = body(&raw)?;
+    let on = v["business"]
+        .as_bool()
+        .ok_or_else(|| invalid("business", "must be true or false"))?;
+    sb.world
+        .lock()
+        .await
+        .set_business(&who, on)
+        .map_err(|e| Fail(StatusCode::NOT_FOUND, "account_not_found", e))?;
+    Ok(Json(json!({"phone": who, "business": on})).into_response())
+}
+
+/// The account's labels, as its phone shows them (with their chats).
+async fn labels(State(sb): State<Sandbox>, Path(raw_phone): Path<String>) -> Res {
+    let who = crate::domain::parse_phone(&raw_phone).map_err(|e| invalid("phone", &e))?;
+    let w = sb.world.lock().await;
+    let all: Vec<Value> = w.labels(&who).iter().map(|l| l.wire()).collect();
+    Ok(Json(json!(all)).into_response())
+}
+
+/// The phone makes a label: `{name, color?}` (an index into the palette).
+async fn add_label(State(sb): State<Sandbox>, Path(raw_phone): Path<String>, raw: Bytes) -> Res {
+    let who = crate::domain::parse_phone(&raw_phone).map_err(|e| invalid("phone", &e))?;
+    let v = body(&raw)?;
+    let name = req_str(&v, "name")?;
+    let color = match v.get("color") {
+        None | Some(Value::Null) => None,
+        Some(c) => Some(
+            c.as_u64()
+                .ok_or_else(|| invalid("color", "must be a palette index"))? as usize,
+        ),
+    };
+    let l = sb
+        .world
+        .lock()
+        .await
+        .add_label(&who, &name, color)
+        .map_err(|e| Fail(StatusCode::CONFLICT, "label_refused", e))?;
+    Ok((StatusCode::CREATED, Json(l.wire())).into_response())
+}
+
+/// The phone puts a label on chats or takes it off: `{add?, remove?}`.
+async fn label_chats(
+    State(sb): State<Sandbox>,
+    Path((raw_phone, id)): Path<(String, String)>,
+    raw: Bytes,
+) -> Res {
+    let who = crate::domain::parse_phone(&raw_phone).map_err(|e| invalid("phone", &e))?;
+    let v = body(&raw)?;
+    let list = |k: &str| -> Vec<String> {
+        v[k].as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect()
+    };
+    let mut w = sb.world.lock().await;
+    for (chats, add) in [(list("add"), true), (list("remove"), false)] {
+        if !chats.is_empty() {
+            w.label_chats(&who, &id, &chats, add)
+                .map_err(|e| Fail(StatusCode::CONFLICT, "label_refused", e))?;
+        }
+    }
+    let l = w.labels(&who).into_iter().find(|l| l.id == id);
+    Ok(Json(l.map(|l| l.wire()).unwrap_or(Value::Null)).into_response())
 }
 
 /// A contact calls an account: `{from, to, video?, group?, lid?,

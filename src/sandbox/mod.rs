@@ -6,6 +6,7 @@ mod calls;
 mod chats;
 mod control;
 mod groups;
+mod labels;
 mod people;
 mod socket;
 mod world;

@@ -161,6 +161,17 @@ async fn handle(sb: &Sandbox, conn: u64, v: Value) {
             };
             reply(&w, body);
         }
+        t @ ("label_add" | "label_edit" | "label_delete" | "label_chats") => {
+            let res = match w.conn_phone(conn) {
+                Some(me) => w.device_label_call(&me, t, &v),
+                None => Err("device is not linked".into()),
+            };
+            let body = match res {
+                Ok(value) => json!({"t": "result", "req": req, "ok": true, "value": value}),
+                Err(e) => json!({"t": "result", "req": req, "ok": false, "error": e}),
+            };
+            reply(&w, body);
+        }
         "call_reject" => {
             let res = match w.conn_phone(conn) {
                 Some(me) => w.device_reject_call(&me, v["id"].as_str().unwrap_or("")),

@@ -31,6 +31,12 @@ pub struct Persisted {
     /// Each account's archived, pinned and muted chats.
     #[serde(default)]
     pub chats: BTreeMap<String, BTreeMap<String, super::chats::ChatState>>,
+    /// Business accounts (they have labels).
+    #[serde(default)]
+    pub business: BTreeSet<String>,
+    /// Each business account's labels.
+    #[serde(default)]
+    pub labels: BTreeMap<String, Vec<super::labels::SbLabel>>,
 }
 
 /// A privacy id's owner, and whether WhatsApp lets others learn the phone.
@@ -667,9 +673,16 @@ impl World {
             .filter(|m| !m.from_me && !m.delivered)
             .map(SbMessage::wire)
             .collect();
+        // Its app state comes with it: whether it is a business, its labels.
+        let labels: Vec<Value> = self
+            .labels(&phone)
+            .iter()
+            .map(super::labels::SbLabel::wire)
+            .collect();
         self.send(
             conn,
-            json!({"t": "ready", "phone": phone, "name": acct.name, "platform": "android", "history": history, "now": self.now_s()}),
+            json!({"t": "ready", "phone": phone, "name": acct.name, "platform": "android", "history": history, "now": self.now_s(),
+                   "business": self.p.business.contains(&phone), "labels": labels}),
         );
         for m in queued {
             self.send(conn, json!({"t": "message", "msg": m}));

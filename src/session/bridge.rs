@@ -116,6 +116,16 @@ pub enum BridgeEvent {
         #[serde(default)]
         participants: Vec<String>,
     },
+    /// Labels put on a chat or taken off it (a business account's).
+    Labels {
+        chat: Option<String>,
+        /// add or remove
+        action: String,
+        #[serde(default)]
+        labels: Vec<Value>,
+        #[serde(default)]
+        ids: Vec<String>,
+    },
     /// Someone asks to join a group this account runs.
     MembershipRequest {
         /// The notice's own message id.
@@ -240,6 +250,9 @@ pub struct GroupInfo {
     /// Only admins change the subject and description.
     #[serde(default)]
     pub restrict: bool,
+    /// Its admins approve who joins (a join by link is a request).
+    #[serde(default)]
+    pub approval: bool,
 }
 
 /// Someone who asked to join a group whose admins approve who joins.
@@ -253,6 +266,15 @@ pub struct JoinRequest {
     pub method: Option<String>,
     /// unix s
     pub timestamp: Option<i64>,
+}
+
+/// What a join by invite came to.
+#[derive(Debug, Deserialize)]
+pub struct Joined {
+    pub id: String,
+    /// A request, until the group's admins approve it.
+    #[serde(default)]
+    pub pending: bool,
 }
 
 /// One answer to a request to join: WhatsApp's error, or none.
@@ -301,6 +323,28 @@ pub struct ChatInfo {
     /// Marked unread (until it is read).
     #[serde(default)]
     pub marked_unread: bool,
+    /// A business account's labels on it, by id.
+    #[serde(default)]
+    pub labels: Vec<String>,
+}
+
+/// A WhatsApp Business label.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, utoipa::ToSchema)]
+pub struct Label {
+    /// A small number, as WhatsApp numbers them ("1", "2", ...).
+    pub id: String,
+    pub name: String,
+    /// `#rrggbb`, from WhatsApp's palette.
+    pub color: Option<String>,
+    /// How many chats carry it, where WhatsApp Web says.
+    pub count: Option<u64>,
+}
+
+/// A business account's labels, and the colours a label may have.
+#[derive(Debug, Deserialize, serde::Serialize, utoipa::ToSchema)]
+pub struct Labels {
+    pub labels: Vec<Label>,
+    pub palette: Vec<String>,
 }
 
 /// A change to how the account keeps a chat; what is `None` stays.
@@ -533,6 +577,43 @@ impl Bridge {
         self.call("iAmAdmin", &[json!(id)]).await
     }
 
+    /// A business account's labels (`NOT_BUSINESS` for another).
+    pub async fn labels(&self) -> Result<Labels, CallError> {
+        self.call("labels", &[]).await
+    }
+
+    /// `color`: `#rrggbb` from the palette; None lets WhatsApp choose.
+    pub async fn add_label(&self, name: &str, color: Option<&str>) -> Result<Label, CallError> {
+        self.call("addLabel", &[json!(name), json!(color)]).await
+    }
+
+    pub async fn edit_label(
+        &self,
+        id: &str,
+        name: Option<&str>,
+        color: Option<&str>,
+    ) -> Result<Label, CallError> {
+        self.call("editLabel", &[json!(id), json!(name), json!(color)])
+            .await
+    }
+
+    pub async fn delete_label(&self, id: &str) -> Result<(), CallError> {
+        self.call::<Value>("deleteLabel", &[json!(id)])
+            .await
+            .map(drop)
+    }
+
+    /// Puts a label on chats and takes it off others; the label after.
+    pub async fn label_chats(
+        &self,
+        id: &str,
+        add: &[Wid],
+        remove: &[Wid],
+    ) -> Result<Label, CallError> {
+        self.call("labelChats", &[json!(id), json!(add), json!(remove)])
+            .await
+    }
+
     /// Who asks to join the group (admins only: `ONLY_ADMINS`).
     pub async fn join_requests(&self, id: &Wid) -> Result<Vec<JoinRequest>, CallError> {
         self.call("joinRequests", &[json!(id)]).await
@@ -563,7 +644,9 @@ impl Bridge {
     }
 
     /// Joins by invite code; returns the group's id.
-    pub async fn join_group(&self, code: &str) -> Result<String, CallError> {
+    /// Joins by an invite code: the group's id, and whether it is a
+    /// request its admins have yet to approve.
+    pub async fn join_group(&self, code: &str) -> Result<Joined, CallError> {
         self.call("joinGroup", &[json!(code)]).await
     }
 

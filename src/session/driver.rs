@@ -870,7 +870,8 @@ impl Driver {
             | BridgeEvent::GroupParticipants { .. }
             | BridgeEvent::GroupUpdate { .. }
             | BridgeEvent::Call { .. }
-            | BridgeEvent::MembershipRequest { .. } => {}
+            | BridgeEvent::MembershipRequest { .. }
+            | BridgeEvent::Labels { .. } => {}
             BridgeEvent::Injected
             | BridgeEvent::Ready
             | BridgeEvent::RequireAuth

@@ -173,6 +173,14 @@ impl Inbound {
                 selected,
                 timestamp.unwrap_or(now_ms() / 1000),
             )),
+            BridgeEvent::Labels {
+                chat: Some(chat),
+                action,
+                labels,
+                ids,
+            } => ops.push(Op::Event(message::chat_labels_event(
+                &self.id, chat, action, labels, ids,
+            ))),
             BridgeEvent::MembershipRequest {
                 id,
                 group: Some(group),

@@ -532,6 +532,29 @@ def test_requests_to_join_reach_open_wa_and_are_answered(daemon, backend, receiv
     assert easy(backend, "/shop1/approveGroupJoinRequest", [gid, b + "@c.us"]).json()["response"] is False
 
 
+def test_labels_as_open_wa_business_bots_use_them(daemon, backend, shop):
+    """A business account's labels through open-wa's calls: createLabel,
+    addLabel and removeLabel by id or name, getAllLabels with the chats
+    each is on, getChatsByLabel by name in any case."""
+    call = lambda path, args=None: easy(backend, path, args).json()["response"]
+    daemon.inbound(CONTACT, "labels, please")
+    chat = CONTACT + "@c.us"
+    assert call("/shop1/createLabel", ["VIP"]) is False, "a personal account has no labels"
+    assert httpx.post(daemon.sandbox + f"/_sandbox/accounts/{ACCOUNT}/business", json={"business": True}).status_code == 200
+    lid = eventually("a business account", lambda: (lambda r: r if r is not False else None)(call("/shop1/createLabel", ["VIP"])))
+    assert isinstance(lid, str) and lid.isdigit()
+    assert call("/shop1/addLabel", ["vip", chat]) is True
+    assert call("/shop1/addLabel", ["1", chat]) is True
+    labels = {l["name"]: l for l in call("/shop1/getAllLabels")}
+    assert labels["VIP"]["items"] == [{"type": "Chat", "id": chat}]
+    assert labels["New customer"]["items"] == [{"type": "Chat", "id": chat}]
+    assert [c["id"] for c in call("/shop1/getChatsByLabel", ["new CUSTOMER"])] == [chat]
+    assert call("/shop1/removeLabel", [lid, chat]) is True
+    assert call("/shop1/getChatsByLabel", ["VIP"]) == []
+    assert call("/shop1/addLabel", ["No such label", chat]) is False
+    assert httpx.post(daemon.sandbox + f"/_sandbox/accounts/{ACCOUNT}/business", json={"business": False}).status_code == 200
+
+
 OPEN_WA_ROUTES = [("POST", "/session/create"), ("POST", "/message/send"), ("GET", "/session/shop1/status"),
                   ("GET", "/sessions"), ("POST", "/session/shop1/logout"), ("DELETE", "/session/shop1"),
                   ("POST", "/shop1/sendText"), ("POST", "/getConnectionState")]

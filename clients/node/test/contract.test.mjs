@@ -52,7 +52,7 @@ const theirs = members('whatsapp-web.js/index.d.ts');
 const claimed = members('../index.d.ts');
 const TYPES = ['Client', 'ClientOptions', 'ClientInfo', 'LocalAuth', 'RemoteAuth', 'MessageMedia', 'MessageSendOptions',
   'Location', 'Poll', 'List', 'Buttons', 'Message', 'Chat', 'GroupChat', 'Contact', 'GroupNotification', 'Reaction', 'PollVote', 'Call',
-  'GroupMembershipRequest', 'MembershipRequestActionResult', 'MembershipRequestActionOptions'];
+  'GroupMembershipRequest', 'MembershipRequestActionResult', 'MembershipRequestActionOptions', 'Label'];
 // What wabridge adds, on purpose.
 const EXTRAS = ['ClientOptions.wabridge', 'Message.notifyName', 'GroupChat.groupMetadata'];
 
@@ -128,7 +128,7 @@ test('every whatsapp-web.js method exists, so no call is a TypeError; unsupporte
       if (!isProp(sig)) assert.equal(typeof obj[name], 'function', `${t}.${name} is missing`);
     }
   }
-  for (const [obj, call] of [[client, 'getLabels'], [client, 'getChannels'], [client, 'searchMessages'],
+  for (const [obj, call] of [[client, 'getBroadcasts'], [client, 'getChannels'], [client, 'searchMessages'],
     [instances.Message, 'star'], [instances.Message, 'getInfo'], [instances.Chat, 'clearMessages'],
     [instances.GroupChat, 'setAddMembersAdminsOnly'], [instances.Contact, 'getFormattedNumber'], [instances.ClientInfo, 'getBatteryStatus']]) {
     await assert.rejects(() => obj[call](), (e) => e.name === 'NotSupportedError' && e.message.includes(`.${call} `), call);

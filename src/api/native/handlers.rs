@@ -373,9 +373,25 @@ pub async fn revoke(Caller(core): Caller<Core>, Path((id, mid)): Path<(String, S
     Ok(Json(json!({"id": mid, "revoked": true})))
 }
 
-#[utoipa::path(get, path = "/api/sessions/{id}/chats", tag = "messages", summary = "The account's chats", params(("id" = String, Path, description = "The session id")), responses((status = 200, description = "Chats, newest first", body = [Object]), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body or its media is too large", body = crate::api::native::convert::ErrorBody), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
-pub async fn chats(Caller(core): Caller<Core>, Path(id): Path<String>) -> Answer {
-    Ok(Json(json!(core.chats(&cv::session_id(&id)?).await?)))
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ChatsQuery {
+    /// Only the chats that carry this label (a business account's).
+    label: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/sessions/{id}/chats", tag = "messages", summary = "The account's chats", params(("id" = String, Path, description = "The session id"), ChatsQuery), responses((status = 200, description = "Chats, newest first", body = [Object]), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body or its media is too large", body = crate::api::native::convert::ErrorBody), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn chats(
+    Caller(core): Caller<Core>,
+    Path(id): Path<String>,
+    q: Params<ChatsQuery>,
+) -> Answer {
+    let Query(q) = q?;
+    let mut chats = core.chats(&cv::session_id(&id)?).await?;
+    if let Some(l) = q.label {
+        chats.retain(|c| c.labels.contains(&l));
+    }
+    Ok(Json(json!(chats)))
 }
 
 #[utoipa::path(get, path = "/api/sessions/{id}/contacts/{phone}", tag = "messages", summary = "Whether a phone number is on WhatsApp", params(("id" = String, Path, description = "The session id"), ("phone" = String, Path, description = "Phone number or WhatsApp id")), responses((status = 200, description = "{exists, id}", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body or its media is too large", body = crate::api::native::convert::ErrorBody), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
@@ -785,7 +801,7 @@ pub struct JoinIn {
     invite: String,
 }
 
-#[utoipa::path(post, path = "/api/sessions/{id}/groups/join", tag = "groups", summary = "Join a group by invite code or link",
+#[utoipa::path(post, path = "/api/sessions/{id}/groups/join", tag = "groups", summary = "Join a group by invite code or link ({id, pending_approval}: where its admins approve who joins, a request until then)",
     params(("id" = String, Path, description = "The session id")), request_body = JoinIn,
     responses((status = 200, description = "{id}", body = Object), (status = 502, description = "WhatsApp refused the invite", body = crate::api::native::convert::ErrorBody), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, or no such thing in it", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body or its media is too large", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
 pub async fn join_group(
@@ -793,10 +809,10 @@ pub async fn join_group(
     Path(id): Path<String>,
     body: Body<JoinIn>,
 ) -> Answer {
-    let gid = core
+    let (gid, pending) = core
         .join_group(&cv::session_id(&id)?, &body?.0.invite)
         .await?;
-    Ok(Json(json!({"id": gid})))
+    Ok(Json(json!({"id": gid, "pending_approval": pending})))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -928,6 +944,106 @@ fn contact_wid(raw: &str) -> Result<crate::domain::Wid, ApiError> {
 pub async fn blocklist(Caller(core): Caller<Core>, Path(id): Path<String>) -> Answer {
     let blocked = core.blocklist(&cv::session_id(&id)?).await?;
     Ok(Json(json!({ "blocked": blocked })))
+}
+
+#[utoipa::path(get, path = "/api/sessions/{id}/labels", tag = "contacts", summary = "A business account's labels, and the palette a label's colour comes from",
+    params(("id" = String, Path, description = "The session id")),
+    responses((status = 200, description = "{labels: [{id, name, color, count}], palette}", body = crate::core::Labels), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, label (label_not_found) or chat (chat_not_found)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this, or not a business account (not_business)", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn labels(Caller(core): Caller<Core>, Path(id): Path<String>) -> Answer {
+    Ok(Json(json!(core.labels(&cv::session_id(&id)?).await?)))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LabelIn {
+    /// 1 to 100 characters.
+    name: Option<String>,
+    /// `#rrggbb`, one of the palette's; left out: WhatsApp picks one.
+    color: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/sessions/{id}/labels", tag = "contacts", summary = "Make a label (business accounts)",
+    params(("id" = String, Path, description = "The session id")), request_body = LabelIn,
+    responses((status = 201, description = "The label", body = crate::core::Label), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, label (label_not_found) or chat (chat_not_found)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this, or not a business account (not_business)", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn create_label(
+    Caller(core): Caller<Core>,
+    Path(id): Path<String>,
+    body: Body<LabelIn>,
+) -> Result<Response, ApiError> {
+    let b = body?.0;
+    let name = b
+        .name
+        .ok_or_else(|| ApiError::invalid("name", "is required"))?;
+    let l = core
+        .create_label(&cv::session_id(&id)?, &name, b.color.as_deref())
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!(l))).into_response())
+}
+
+#[utoipa::path(patch, path = "/api/sessions/{id}/labels/{label}", tag = "contacts", summary = "Rename or recolour a label",
+    params(("id" = String, Path, description = "The session id"), ("label" = String, Path, description = "The label's id")), request_body = LabelIn,
+    responses((status = 200, description = "The label", body = crate::core::Label), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, label (label_not_found) or chat (chat_not_found)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this, or not a business account (not_business)", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn edit_label(
+    Caller(core): Caller<Core>,
+    Path((id, label)): Path<(String, String)>,
+    body: Body<LabelIn>,
+) -> Answer {
+    let b = body?.0;
+    let l = core
+        .edit_label(
+            &cv::session_id(&id)?,
+            &label,
+            b.name.as_deref(),
+            b.color.as_deref(),
+        )
+        .await?;
+    Ok(Json(json!(l)))
+}
+
+#[utoipa::path(delete, path = "/api/sessions/{id}/labels/{label}", tag = "contacts", summary = "Delete a label: it comes off every chat",
+    params(("id" = String, Path, description = "The session id"), ("label" = String, Path, description = "The label's id")),
+    responses((status = 200, description = "{id, deleted: true}", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, label (label_not_found) or chat (chat_not_found)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this, or not a business account (not_business)", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn delete_label(
+    Caller(core): Caller<Core>,
+    Path((id, label)): Path<(String, String)>,
+) -> Answer {
+    core.delete_label(&cv::session_id(&id)?, &label).await?;
+    Ok(Json(json!({"id": label, "deleted": true})))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LabelChatsIn {
+    /// Chats to put the label on.
+    #[serde(default, deserialize_with = "crate::domain::null_is_default")]
+    add: Vec<String>,
+    /// Chats to take it off.
+    #[serde(default, deserialize_with = "crate::domain::null_is_default")]
+    remove: Vec<String>,
+}
+
+#[utoipa::path(post, path = "/api/sessions/{id}/labels/{label}/chats", tag = "contacts", summary = "Put a label on chats, or take it off (GET .../chats?label= lists them)",
+    params(("id" = String, Path, description = "The session id"), ("label" = String, Path, description = "The label's id")), request_body = LabelChatsIn,
+    responses((status = 200, description = "The label after", body = crate::core::Label), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, label (label_not_found) or chat (chat_not_found)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this, or not a business account (not_business)", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn label_chats(
+    Caller(core): Caller<Core>,
+    Path((id, label)): Path<(String, String)>,
+    body: Body<LabelChatsIn>,
+) -> Answer {
+    let b = body?.0;
+    let chat = |field: &str, raw: &[String]| -> Result<Vec<crate::domain::Wid>, ApiError> {
+        raw.iter()
+            .map(|c| {
+                crate::domain::Wid::parse(c)
+                    .map_err(|e| ApiError::invalid(field, format!("'{c}': {e}")))
+            })
+            .collect()
+    };
+    let (add, remove) = (chat("add", &b.add)?, chat("remove", &b.remove)?);
+    let l = core
+        .label_chats(&cv::session_id(&id)?, &label, &add, &remove)
+        .await?;
+    Ok(Json(json!(l)))
 }
 
 #[utoipa::path(post, path = "/api/sessions/{id}/calls/{call}/reject", tag = "contacts", summary = "Decline a call that rings (call.received names it): the caller hears it declined",

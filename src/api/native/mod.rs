@@ -53,6 +53,11 @@ use handlers as h;
     h::my_profile,
     h::blocklist,
     h::reject_call,
+    h::labels,
+    h::create_label,
+    h::edit_label,
+    h::delete_label,
+    h::label_chats,
     h::edit_my_profile,
     h::block,
     h::unblock,
@@ -145,6 +150,18 @@ pub fn routes(core: Core, keys: Keys, media_body: DefaultBodyLimit) -> Router {
             post(h::unblock),
         )
         .route("/api/sessions/{id}/blocklist", get(h::blocklist))
+        .route(
+            "/api/sessions/{id}/labels",
+            get(h::labels).post(h::create_label),
+        )
+        .route(
+            "/api/sessions/{id}/labels/{label}",
+            patch(h::edit_label).delete(h::delete_label),
+        )
+        .route(
+            "/api/sessions/{id}/labels/{label}/chats",
+            post(h::label_chats),
+        )
         .route(
             "/api/sessions/{id}/calls/{call}/reject",
             post(h::reject_call),

@@ -487,16 +487,16 @@ pub fn group_change(ev: &crate::domain::Event) -> Value {
 }
 
 /// A request to join, as open-wa's `onGroupApprovalRequest` hands it on:
-/// WhatsApp's notice in the group, a Message whose `author` asks
-/// (`isGroupApprovalRequest()` is true of it).
+/// WhatsApp's notice in the group, a Message whose `author` asks.
 pub fn approval_request(ev: &crate::domain::Event) -> Value {
     let p = &ev.payload;
+    let id = p["id"].as_str().filter(|i| !i.is_empty()).unwrap_or(&ev.id);
     json!({
-        "id": ev.id, "type": "gp2", "subtype": "membership_approval_request",
+        "id": id, "type": "gp2", "subtype": "membership_approval_request",
         "body": "", "t": p["timestamp"], "timestamp": p["timestamp"],
         "from": p["group"], "chatId": p["group"], "to": p["group"],
-        "author": p["requester"], "isGroupMsg": true, "fromMe": false,
-        "recipients": [p["requester"]],
+        "author": p["requester"], "sender": {"id": p["requester"]},
+        "isGroupMsg": true, "fromMe": false, "recipients": [p["requester"]],
     })
 }
 

@@ -91,6 +91,11 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ("unmuteChat", &["chatId"]),
     ("markAsUnread", &["chatId"]),
     ("getBlockedIds", &[]),
+    ("getAllLabels", &[]),
+    ("createLabel", &["label"]),
+    ("addLabel", &["label", "chatId"]),
+    ("removeLabel", &["label", "chatId"]),
+    ("getChatsByLabel", &["label"]),
     ("autoReject", &["message"]),
     ("contactBlock", &["id"]),
     ("contactUnblock", &["id"]),
@@ -201,6 +206,17 @@ pub enum Call {
         yes: bool,
     },
     GetBlockedIds,
+    /// A business account's labels, each with the chats it is on.
+    GetAllLabels,
+    CreateLabel(String),
+    /// addLabel and removeLabel: `label` is its id or its name.
+    LabelChat {
+        label: String,
+        chat: Wid,
+        add: bool,
+    },
+    /// By name, whatever its case.
+    ChatsByLabel(String),
     /// Decline every call from now on, and send the caller `message`.
     AutoReject {
         message: Option<String>,
@@ -710,6 +726,14 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
             }
         }
         "getBlockedIds" => Call::GetBlockedIds,
+        "getAllLabels" => Call::GetAllLabels,
+        "createLabel" => Call::CreateLabel(a.required("label")?),
+        m @ ("addLabel" | "removeLabel") => Call::LabelChat {
+            label: a.required("label")?,
+            chat: a.wid("chatId")?,
+            add: m == "addLabel",
+        },
+        "getChatsByLabel" => Call::ChatsByLabel(a.required("label")?),
         "autoReject" => Call::AutoReject {
             message: a.string("message")?.filter(|m| !m.trim().is_empty()),
         },

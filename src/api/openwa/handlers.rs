@@ -275,6 +275,57 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             json!(copies)
         }
         Call::GetBlockedIds => json!(core.blocklist(id).await?),
+        // open-wa's Label: {id, name, items: [{type: "Chat", id}]}.
+        Call::GetAllLabels => {
+            let (labels, chats) = (core.labels(id).await?, core.chats(id).await?);
+            json!(
+                labels
+                    .labels
+                    .iter()
+                    .map(|l| json!({
+                        "id": l.id, "name": l.name,
+                        "items": chats.iter().filter(|c| c.labels.contains(&l.id))
+                            .map(|c| json!({"type": "Chat", "id": c.id})).collect::<Vec<_>>(),
+                    }))
+                    .collect::<Vec<_>>()
+            )
+        }
+        // As open-wa: the new label's id, or false where WhatsApp refused.
+        Call::CreateLabel(name) => match core.create_label(id, &name, None).await {
+            Ok(l) => json!(l.id),
+            Err(CoreError::Conflict { .. } | CoreError::WhatsApp(_)) => json!(false),
+            Err(e) => return Err(e.into()),
+        },
+        Call::LabelChat { label, chat, add } => {
+            let all = core.labels(id).await?.labels;
+            let (on, off) = match add {
+                true => (vec![chat], vec![]),
+                false => (vec![], vec![chat]),
+            };
+            match all
+                .iter()
+                .find(|l| l.id == label || l.name.eq_ignore_ascii_case(&label))
+            {
+                // No such label: false, as open-wa.
+                None => json!(false),
+                Some(l) => match core.label_chats(id, &l.id, &on, &off).await {
+                    Ok(_) => json!(true),
+                    Err(CoreError::NotFound { .. }) => json!(false),
+                    Err(e) => return Err(e.into()),
+                },
+            }
+        }
+        Call::ChatsByLabel(name) => {
+            let all = core.labels(id).await?.labels;
+            match all.iter().find(|l| l.name.eq_ignore_ascii_case(&name)) {
+                None => json!([]),
+                Some(l) => {
+                    let mut on = core.chats(id).await?;
+                    on.retain(|c| c.labels.contains(&l.id));
+                    json!(as_chats(core, id, on).await)
+                }
+            }
+        }
         Call::AutoReject { message } => {
             let policy = crate::domain::CallPolicy {
                 reject: true,
@@ -385,7 +436,7 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
                 false => (vec![], vec![who]),
             };
             let done = core.answer_join_requests(id, &group, &yes, &no).await?;
-            json!(done.failed.is_empty())
+            json!(!done.approved.is_empty() || !done.rejected.is_empty())
         }
         Call::RevokeInvite(chat) if !chat.as_str().ends_with("@g.us") => json!(false),
         Call::RevokeInvite(group) => core
@@ -400,10 +451,11 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             v
         }
         Call::JoinGroup { link, chat } => {
-            let gid = core.join_group(id, &link).await?;
+            let (gid, pending) = core.join_group(id, &link).await?;
             // Joined: a chat that cannot be read (a key that may only
-            // send) is answered by the group's id, not an error.
-            match chat {
+            // send) is answered by the group's id, not an error. Only
+            // asked to join: the group's id, there is no chat of it yet.
+            match chat && !pending {
                 true => chat_by_id(core, id, &gid)
                     .await
                     .unwrap_or_else(|_| json!(gid.as_str())),
@@ -458,17 +510,22 @@ async fn chats(
         .filter(|c| !unread_only || c.unread > 0)
         .filter(|c| !groups || c.id.ends_with("@g.us"))
         .collect();
+    Ok(as_chats(core, id, chats).await)
+}
+
+/// Chats as open-wa's, a group's with its metadata.
+async fn as_chats(core: &Core, id: &SessionId, chats: Vec<crate::session::ChatInfo>) -> Vec<Value> {
     let details = match chats.iter().any(|c| c.id.ends_with("@g.us")) {
         true => core.groups(id).await.unwrap_or_default(),
         false => vec![],
     };
-    Ok(chats
+    chats
         .iter()
         .map(|c| match c.id.ends_with("@g.us") {
             true => cv::group_chat(c, details.iter().find(|g| g.id == c.id)),
             false => cv::chat(c),
         })
-        .collect())
+        .collect()
 }
 
 /// getChatById: the chat, or false when this account has none with `who`.

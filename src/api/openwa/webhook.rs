@@ -49,9 +49,10 @@ fn openwa(ev: &Event, webhook_id: &str, base: &str) -> Value {
             ("onGroupApprovalRequest", convert::approval_request(ev))
         }
         // Not carried by this format (Format::carries).
-        EventKind::MessageEdited | EventKind::MessageReaction | EventKind::PresenceUpdate => {
-            ("onMessage", Value::Null)
-        }
+        EventKind::MessageEdited
+        | EventKind::MessageReaction
+        | EventKind::PresenceUpdate
+        | EventKind::ChatLabels => ("onMessage", Value::Null),
         EventKind::SessionStatus | EventKind::SessionQr | EventKind::SessionPairingCode => {
             let status: Option<Status> = serde_json::from_value(p["status"].clone()).ok();
             match status {

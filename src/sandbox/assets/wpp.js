@@ -104,6 +104,7 @@
     calls.clear();
     reactionsOf.clear();
     votesOf.clear();
+    labelStore.clear();
     unsaved = [];
     for (const [, u] of unconfirmed) for (const w of u.waiters) w[1](new Error('logged out'));
     unconfirmed.clear();
@@ -319,7 +320,8 @@
         break;
       case 'ready': {
         skew = v.now - Math.floor(Date.now() / 1000);
-        creds = Object.assign(creds || {}, { phone: v.phone, name: v.name, platform: v.platform });
+        creds = Object.assign(creds || {}, { phone: v.phone, name: v.name, platform: v.platform, business: !!v.business });
+        keepLabels(v.labels);
         for (const w of v.history || []) { const m = toMsg(w); m.isNewMsg = false; store(m); }
         if (!restored) { restored = true; await restoreOutbox(); }
         online = true;
@@ -399,6 +401,23 @@
           id: wid(v.id), isOnline: !!v.online, isGroup: false, isUser: true, shortName: v.id, state: v.state, t: v.ts, isContact: true,
         });
         break;
+      case 'business':
+        if (creds) creds.business = !!v.business;
+        break;
+      case 'labels':
+        keepLabels(v.labels);
+        break;
+      case 'label_chats': {
+        // Put on or taken off on the phone or another device: as wa-js's
+        // chat.update_label, one event per chat.
+        const l = labelStore.get(v.label);
+        for (const chatId of v.chats || []) {
+          if (l) { if (v.type === 'add') l.chats.add(chatId); else l.chats.delete(chatId); }
+          const c = chats.get(chatId);
+          emit('chat.update_label', { chat: c ? chatModel(c) : { id: wid(chatId) }, ids: [v.label], labels: l ? [labelView(l)] : [], type: v.type });
+        }
+        break;
+      }
       case 'chat_states':
         chatStates.clear();
         for (const [id, st] of Object.entries(v.states || {})) chatStates.set(id, st);
@@ -671,7 +690,42 @@
       id: c.id, name: c.name, unreadCount: st.marked_unread && !c.unreadCount ? -1 : c.unreadCount, t: c.t, isGroup: c.id.server === 'g.us',
       archive: !!st.archived, pin: st.pinned || 0, muteExpiration: st.mute_until || 0,
       mute: { expiration: st.mute_until || 0 },
+      // WhatsApp Web's ChatModel keeps the ids of its labels.
+      labels: labelsOn(c.id._serialized),
     };
+  }
+
+  // A business account's labels, as WhatsApp Web's LabelStore keeps them:
+  // id -> { id, name, color (palette index), chats: Set }.
+  const labelStore = new Map();
+  const PALETTE = ['#ff9dff', '#d3a91d', '#6d7cce', '#d7e752', '#00d0e2', '#ffc5c7', '#93ceac', '#f74848',
+    '#00a0f2', '#83e422', '#ffaf04', '#b5ebff', '#9ba6ff', '#9368cf', '#f8bde6', '#00b8b0',
+    '#c9c9c9', '#f0b330', '#7e8cd9', '#55ccb3'];
+
+  function labelsOn(chatId) {
+    return [...labelStore.values()].filter((l) => l.chats.has(chatId)).map((l) => l.id);
+  }
+
+  // As wa-js's Label.
+  function labelView(l) {
+    return { id: l.id, name: l.name, color: PALETTE[l.color] || null, count: l.chats.size, hexColor: PALETTE[l.color] || null, colorIndex: l.color };
+  }
+
+  function keepLabels(list) {
+    labelStore.clear();
+    for (const l of list || []) labelStore.set(l.id, { id: l.id, name: l.name, color: l.color, chats: new Set(l.chats || []) });
+  }
+
+  function assertIsBusiness() {
+    if (!creds || !creds.business) throw wppError('is_not_business', 'This account is not a business version');
+  }
+
+  // As wa-js: a palette colour, by index or hex.
+  function colorIndex(c) {
+    if (c === undefined || c === null || c === '') return undefined;
+    const i = typeof c === 'string' && c.length > 2 ? PALETTE.indexOf(c.toLowerCase()) : parseInt(String(c), 10);
+    if (!(i >= 0 && i < PALETTE.length)) throw wppError('color_not_in_pallet', 'Color not in pallet');
+    return i;
   }
 
   // A chat the device has (wa-js's assertGetChat).
@@ -687,7 +741,7 @@
       id: wid(g.id), name: g.subject, isGroup: true, t: g.creation,
       groupMetadata: {
         id: wid(g.id), subject: g.subject, owner: wid(g.owner), creation: g.creation,
-        desc: g.desc || undefined, announce: !!g.announce, restrict: !!g.restrict,
+        desc: g.desc || undefined, announce: !!g.announce, restrict: !!g.restrict, membershipApprovalMode: !!g.approval,
         participants: g.participants.map((p) => ({ id: wid(p.id), isAdmin: p.isAdmin, isSuperAdmin: p.isSuperAdmin })),
       },
     };
@@ -776,8 +830,7 @@
     },
     profile: {
       getMyProfileName() { return creds ? creds.name : undefined; },
-      // The sandbox's accounts are personal ones.
-      isBusiness() { return false; },
+      isBusiness() { return !!(creds && creds.business); },
       async getMyStatus() {
         requireAuth();
         return (await call('my_profile', {})).about || undefined;
@@ -1212,6 +1265,59 @@
       async leave(groupId) {
         requireAuth();
         await call('group_leave', { gid: wid(groupId)._serialized });
+      },
+    },
+    labels: {
+      async getAllLabels() {
+        return [...labelStore.values()].map(labelView);
+      },
+      async getLabelById(labelId) {
+        const l = labelStore.get(String(labelId));
+        if (!l) throw wppError('canot_get_label_error', "Can't get label by id");
+        return labelView(l);
+      },
+      async getLabelColorPalette() {
+        assertIsBusiness();
+        return PALETTE.slice();
+      },
+      async addNewLabel(labelName, options) {
+        requireAuth();
+        assertIsBusiness();
+        // As wa-js: a colour of 0 counts as none given.
+        const color = colorIndex((options && options.labelColor) || undefined);
+        const l = await call('label_add', { name: String(labelName), color });
+        return labelView({ id: l.id, name: l.name, color: l.color, chats: new Set() });
+      },
+      async editLabel(id, options) {
+        requireAuth();
+        assertIsBusiness();
+        if (!labelStore.has(String(id))) throw wppError('label_not_exist', 'Label with id ' + id + ' not exist');
+        const color = colorIndex((options && options.labelColor) || undefined);
+        const l = await call('label_edit', { id: String(id), name: (options && options.name) || undefined, color });
+        return labelView({ id: l.id, name: l.name, color: l.color, chats: new Set(l.chats || []) });
+      },
+      async deleteLabel(ids) {
+        requireAuth();
+        assertIsBusiness();
+        const one = !Array.isArray(ids);
+        const out = [];
+        for (const id of one ? [ids] : ids) {
+          const had = labelStore.has(String(id));
+          const gone = had ? await call('label_delete', { id: String(id) }) : false;
+          out.push({ id, deleteLabelResult: !!gone });
+        }
+        return one ? out[0] : out;
+      },
+      // As wa-js: business only, every chat one the device has.
+      async addOrRemoveLabels(chatIds, options) {
+        requireAuth();
+        assertIsBusiness();
+        const ids = (Array.isArray(chatIds) ? chatIds : [chatIds]).map(knownChat);
+        for (const o of Array.isArray(options) ? options : [options]) {
+          if (!labelStore.has(String(o.labelId))) throw wppError('label_not_exist', 'Label with id ' + o.labelId + ' not exist');
+          await call('label_chats', { id: String(o.labelId), chats: ids, type: o.type === 'remove' ? 'remove' : 'add' });
+        }
+        return true;
       },
     },
     call: {
