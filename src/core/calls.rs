@@ -52,29 +52,68 @@ impl Core {
     ) -> Result<crate::session::SessionView, CoreError> {
         self.may(session, Scope::Manage)?;
         check_policy(policy.as_ref())?;
-        Ok(self.manager.set_call_policy(session, policy).await?)
+        let view = self.manager.set_call_policy(session, policy).await?;
+        self.call_policies_changed();
+        Ok(view)
+    }
+
+    pub(super) fn call_policies_changed(&self) {
+        self.call_policies.send_modify(|n| *n += 1);
+    }
+
+    /// Whether any session here declines calls by policy.
+    async fn any_call_policy(&self) -> bool {
+        self.manager
+            .list()
+            .await
+            .iter()
+            .any(|v| v.record.calls.as_ref().is_some_and(|p| p.reject))
     }
 
     /// Applies each session's call policy to the calls that ring, for the
-    /// life of the daemon. It reads the event log as a stream does, so no
-    /// call is passed over under load, and picks up where it was should
-    /// the stream end; its message goes under an Idempotency-Key made from
-    /// the call, so the caller gets it once.
+    /// life of the daemon. While some session has one, it reads the event
+    /// log as a stream does, so no call is passed over under load, and
+    /// picks up where it was should the stream end; its message goes under
+    /// an Idempotency-Key made from the call, so the caller gets it once.
     pub(super) async fn answer_calls(self) {
+        let mut changed = self.call_policies.subscribe();
+        let mut stopping = self.stopping.clone();
         let mut after = None;
         loop {
+            changed.borrow_and_update();
+            if !self.any_call_policy().await {
+                // Nothing to do: no reading of the log (every event would
+                // be read for calls). A session moved in with a policy is
+                // seen within a minute.
+                after = None;
+                tokio::select! {
+                    _ = changed.changed() => {}
+                    _ = stopping.wait_for(|s| *s) => return,
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
+                }
+                continue;
+            }
             match self.live(None, Some(vec![EventKind::CallReceived]), after) {
                 Ok(calls) => {
                     let mut calls = std::pin::pin!(calls);
-                    while let Some(item) = calls.next().await {
-                        match item {
-                            super::Live::From { after: at } => after = Some(at),
-                            super::Live::Event(logged) => {
-                                after = Some(logged.seq);
-                                let core = self.clone();
-                                tokio::spawn(async move { core.apply_policy(&logged.event).await });
+                    loop {
+                        tokio::select! {
+                            item = calls.next() => match item {
+                                Some(super::Live::From { after: at }) => after = Some(at),
+                                Some(super::Live::Event(logged)) => {
+                                    after = Some(logged.seq);
+                                    let core = self.clone();
+                                    tokio::spawn(async move { core.apply_policy(&logged.event).await });
+                                }
+                                Some(_) => {}
+                                None => break,
+                            },
+                            _ = changed.changed() => {
+                                changed.borrow_and_update();
+                                if !self.any_call_policy().await {
+                                    break;
+                                }
                             }
-                            _ => {}
                         }
                     }
                 }

@@ -57,6 +57,9 @@ pub struct Core {
     /// message then stored: a reader at the end of a chat does not ask the
     /// page again until that changes.
     history_ends: Arc<std::sync::Mutex<HistoryEnds>>,
+    /// Bumped when a session's call policy changes: the task that applies
+    /// them reads the event log only while some session has one.
+    call_policies: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// (session, chat) → (its oldest stored message then, when noted).
@@ -89,6 +92,7 @@ impl Core {
             stopping,
             max_media,
             history_ends: Default::default(),
+            call_policies: Arc::new(tokio::sync::watch::Sender::new(0)),
         };
         tokio::spawn(core.clone().answer_calls());
         Ok(core)

@@ -26,10 +26,15 @@ impl Core {
         let proxy = check_proxy(proxy)?;
         check_limits(limits.as_ref())?;
         super::calls::check_policy(calls.as_ref())?;
-        Ok(self
+        let with_policy = calls.is_some();
+        let view = self
             .manager
             .create(id, webhooks, start, proxy, limits, calls)
-            .await?)
+            .await?;
+        if with_policy {
+            self.call_policies_changed();
+        }
+        Ok(view)
     }
 
     /// Sets (or with None clears) the session's own browser ceilings.
@@ -211,6 +216,7 @@ impl Core {
         }
         if let Some(c) = calls {
             self.manager.set_call_policy(id, c).await?;
+            self.call_policies_changed();
         }
         match proxy {
             Some(p) => self.set_proxy(id, p).await,
