@@ -162,8 +162,9 @@
   }
 
   // A business account's label, as the daemon shows it.
+  // wa-js's `color` is a number; `hexColor` the palette's #rrggbb.
   function labelInfo(l) {
-    return { id: String(l.id), name: l.name || '', color: l.hexColor || l.color || null, count: typeof l.count === 'number' ? l.count : null };
+    return { id: String(l.id), name: l.name || '', color: typeof l.hexColor === 'string' ? l.hexColor : null, count: typeof l.count === 'number' ? l.count : null };
   }
 
   // Labels are a business account's; wa-js says so in codes the daemon
@@ -815,28 +816,51 @@
         palette: await WPP.labels.getLabelColorPalette(),
       }));
     },
+    // Without a colour, one no label has yet (wa-js's own pick fails
+    // when that is the palette's first), as a hex: a hex of the first
+    // colour is taken where its index would not be.
     async addLabel(name, color) {
-      return asBusiness(async () => labelInfo(await WPP.labels.addNewLabel(name, color ? { labelColor: color } : {})));
+      return asBusiness(async () => {
+        if (!color) {
+          const [palette, all] = await Promise.all([WPP.labels.getLabelColorPalette(), WPP.labels.getAllLabels()]);
+          const used = new Set(all.map((l) => l.hexColor));
+          color = palette.find((c) => !used.has(c)) || palette[all.length % palette.length];
+        }
+        return labelInfo(await WPP.labels.addNewLabel(name, { labelColor: color }));
+      });
     },
+    // wa-js keeps the old colour where the new one is the palette's first
+    // (`color || old`): said, not silently ignored.
     async editLabel(id, name, color) {
       return asBusiness(async () => {
         const opts = {};
         if (name) opts.name = name;
-        if (color) opts.labelColor = color;
+        if (color) {
+          const palette = await WPP.labels.getLabelColorPalette();
+          const now = await WPP.labels.getLabelById(id);
+          if (color === palette[0] && now.hexColor !== color) throw new Error('BAD_COLOR: WhatsApp Web cannot give a label the palette\'s first colour once it has another');
+          opts.labelColor = color;
+        }
         return labelInfo(await WPP.labels.editLabel(id, opts));
       });
     },
+    // Deleted, it comes off its chats: each is told, as a change on them.
     async deleteLabel(id) {
       return asBusiness(async () => {
+        const label = labelInfo(await WPP.labels.getLabelById(id));
+        const on = (await WPP.chat.list()).filter((c) => Array.isArray(c.labels) && c.labels.map(String).includes(String(id)));
         const r = await WPP.labels.deleteLabel(id);
         if (!r || !r.deleteLabelResult) throw new Error('LABEL_NOT_FOUND: no label ' + id);
+        for (const c of on) emitInOrder({ type: 'labels', chat: widStr(c.id), action: 'remove', labels: [label], ids: [String(id)] });
         return true;
       });
     },
-    // Puts a label on chats and takes it off others.
+    // Puts a label on chats and takes it off others; every chat is checked
+    // first, so one the account lacks changes nothing.
     async labelChats(id, add, remove) {
       return asBusiness(async () => {
         await WPP.labels.getLabelById(id);
+        for (const c of [...add, ...remove]) if (!WPP.chat.get(c)) throw new Error('CHAT_NOT_FOUND: this account has no chat ' + c);
         if (add.length) await WPP.labels.addOrRemoveLabels(add, { labelId: id, type: 'add' });
         if (remove.length) await WPP.labels.addOrRemoveLabels(remove, { labelId: id, type: 'remove' });
         return labelInfo(await WPP.labels.getLabelById(id));

@@ -3186,11 +3186,37 @@ async fn labels_are_a_business_accounts_both_ways() {
         p["chat"] == chat.as_str() && p["action"] == "remove"
     })
     .await;
+    // WhatsApp Web keeps the old colour where the new one is the palette's
+    // first: refused, not silently ignored.
+    let (code, e) = d
+        .call(
+            "PATCH",
+            &format!("/api/sessions/shop/labels/{lid}"),
+            Some(json!({"color": palette[0]})),
+        )
+        .await;
+    assert_eq!(code, 422, "{e}");
     let (code, _) = d
         .call("DELETE", &format!("/api/sessions/shop/labels/{lid}"), None)
         .await;
     assert_eq!(code, 200);
     assert!(phone_label(&on_phone().await, &lid).is_none());
+    // A label deleted while on a chat comes off it, and that is told.
+    let (code, _) = d.call("DELETE", "/api/sessions/shop/labels/1", None).await;
+    assert_eq!(code, 200);
+    event(&r, "chat.labels", |p| {
+        p["chat"] == chat.as_str() && p["action"] == "remove" && p["labels"][0]["id"] == "1"
+    })
+    .await;
+    let (_, listed) = d.call("GET", "/api/sessions/shop/chats", None).await;
+    let ours = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == chat.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(ours["labels"], json!([]), "{ours}");
     // What is not there is a 404.
     let (code, e) = d
         .call("DELETE", &format!("/api/sessions/shop/labels/{lid}"), None)
@@ -3203,7 +3229,7 @@ async fn labels_are_a_business_accounts_both_ways() {
     let (code, e) = d
         .call(
             "POST",
-            "/api/sessions/shop/labels/1/chats",
+            "/api/sessions/shop/labels/2/chats",
             Some(json!({"add": ["15550000001@c.us"]})),
         )
         .await;

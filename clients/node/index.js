@@ -1533,8 +1533,14 @@ class Client extends EventEmitter {
 
   // A business account's labels (rejects with code not_business for
   // another).
+  // As whatsapp-web.js, an account that is no business has none.
   async getLabels() {
-    return (await this._api('GET', '/labels')).labels.map((l) => new Label(this, l));
+    try {
+      return (await this._api('GET', '/labels')).labels.map((l) => new Label(this, l));
+    } catch (e) {
+      if (e.code === 'not_business') return [];
+      throw e;
+    }
   }
 
   async getLabelById(labelId) {
@@ -1560,8 +1566,11 @@ class Client extends EventEmitter {
   }
 
   // As whatsapp-web.js: each chat ends with exactly these labels.
+  // Label ids the account lacks are left out, as whatsapp-web.js leaves
+  // them; an account that is no business rejects with code not_business.
   async addOrRemoveLabels(labelIds, chatIds) {
-    const want = new Set(labelIds.map(String));
+    const known = new Set((await this._api('GET', '/labels')).labels.map((l) => String(l.id)));
+    const want = new Set(labelIds.map(String).filter((id) => known.has(id)));
     const ids = chatIds.map(serialized);
     const chats = (await this._api('GET', '/chats')).filter((c) => ids.includes(c.id));
     const change = new Map(); // label id -> {add, remove}

@@ -699,7 +699,8 @@ pub fn group_update_event(
 
 /// `{chat, action, labels: [{id, name, color}]}`: a business account's
 /// labels put on a chat (`add`) or taken off it (`remove`), here, on the
-/// phone or on another device.
+/// phone or on another device. WhatsApp Web's report of it carries nothing
+/// that names this change apart from another: the event's id is its own.
 pub fn chat_labels_event(
     session: &SessionId,
     chat: &str,
@@ -707,7 +708,6 @@ pub fn chat_labels_event(
     labels: &[Value],
     ids: &[String],
 ) -> Event {
-    let now = now_ms();
     let labels: Vec<Value> = match labels.is_empty() {
         // The page knew only their ids.
         true => ids
@@ -719,12 +719,9 @@ pub fn chat_labels_event(
             .map(|l| json!({"id": l["id"], "name": l["name"], "color": l["color"]}))
             .collect(),
     };
-    let names: Vec<String> = labels.iter().map(|l| l["id"].to_string()).collect();
-    Event::stable(
+    Event::new(
         session,
         EventKind::ChatLabels,
-        &format!("{chat}/labels/{action}/{}/{}", names.join(","), now / 1000),
-        now,
         json!({"chat": chat, "action": action, "labels": labels}),
     )
 }

@@ -22,11 +22,11 @@ const DEFAULTS: [&str; 5] = [
 /// WhatsApp lets a business have this many labels.
 pub const MAX_LABELS: usize = 20;
 
-/// WhatsApp Business's label colours, by index.
+/// WhatsApp Business's label colours, by index (WhatsApp Web's table).
 pub const PALETTE: [&str; 20] = [
-    "#ff9dff", "#d3a91d", "#6d7cce", "#d7e752", "#00d0e2", "#ffc5c7", "#93ceac", "#f74848",
-    "#00a0f2", "#83e422", "#ffaf04", "#b5ebff", "#9ba6ff", "#9368cf", "#f8bde6", "#00b8b0",
-    "#c9c9c9", "#f0b330", "#7e8cd9", "#55ccb3",
+    "#ff9485", "#64c4ff", "#ffd429", "#dfaef0", "#99b6c1", "#55ccb3", "#ff9dff", "#d3a91d",
+    "#6d7cce", "#d7e752", "#00d0e2", "#ffc5c7", "#93ceac", "#f74848", "#00a0f2", "#83e422",
+    "#ffaf04", "#b5ebff", "#9ba6ff", "#9368cf",
 ];
 
 #[derive(Clone, Serialize, Deserialize, PartialEq, Debug)]
@@ -157,7 +157,9 @@ impl World {
         if let Some(n) = name {
             l.name = n.trim().to_string();
         }
-        if let Some(c) = color {
+        // WhatsApp Web's edit takes `color || the old one`: the first
+        // colour cannot be set on a label that has another.
+        if let Some(c) = color.filter(|c| *c != 0) {
             l.color = c;
         }
         let l = l.clone();

@@ -543,7 +543,8 @@ def test_labels_as_open_wa_business_bots_use_them(daemon, backend, shop):
     assert httpx.post(daemon.sandbox + f"/_sandbox/accounts/{ACCOUNT}/business", json={"business": True}).status_code == 200
     lid = eventually("a business account", lambda: (lambda r: r if r is not False else None)(call("/shop1/createLabel", ["VIP"])))
     assert isinstance(lid, str) and lid.isdigit()
-    assert call("/shop1/addLabel", ["vip", chat]) is True
+    assert call("/shop1/addLabel", ["vip", chat]) is False, "a name is matched exactly, as open-wa matches it"
+    assert call("/shop1/addLabel", ["VIP", chat]) is True
     assert call("/shop1/addLabel", ["1", chat]) is True
     labels = {l["name"]: l for l in call("/shop1/getAllLabels")}
     assert labels["VIP"]["items"] == [{"type": "Chat", "id": chat}]

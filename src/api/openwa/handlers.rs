@@ -296,23 +296,38 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             Err(CoreError::Conflict { .. } | CoreError::WhatsApp(_)) => json!(false),
             Err(e) => return Err(e.into()),
         },
+        // `label` is its id or its exact name (a name needs `read` to be
+        // looked up); false where there is no such label or chat.
         Call::LabelChat { label, chat, add } => {
-            let all = core.labels(id).await?.labels;
             let (on, off) = match add {
                 true => (vec![chat], vec![]),
                 false => (vec![], vec![chat]),
             };
-            match all
-                .iter()
-                .find(|l| l.id == label || l.name.eq_ignore_ascii_case(&label))
-            {
-                // No such label: false, as open-wa.
-                None => json!(false),
-                Some(l) => match core.label_chats(id, &l.id, &on, &off).await {
-                    Ok(_) => json!(true),
-                    Err(CoreError::NotFound { .. }) => json!(false),
-                    Err(e) => return Err(e.into()),
-                },
+            let by_id = match label.bytes().all(|b| b.is_ascii_digit()) {
+                true => Some(core.label_chats(id, &label, &on, &off).await),
+                false => None,
+            };
+            let done = match by_id {
+                Some(Err(CoreError::NotFound {
+                    code: "label_not_found",
+                    ..
+                }))
+                | None => {
+                    let all = core.labels(id).await?.labels;
+                    match all.iter().find(|l| l.name == label) {
+                        Some(l) => core.label_chats(id, &l.id, &on, &off).await,
+                        None => Err(CoreError::NotFound {
+                            code: "label_not_found",
+                            message: format!("no label {label}"),
+                        }),
+                    }
+                }
+                Some(r) => r,
+            };
+            match done {
+                Ok(_) => json!(true),
+                Err(CoreError::NotFound { .. }) => json!(false),
+                Err(e) => return Err(e.into()),
             }
         }
         Call::ChatsByLabel(name) => {

@@ -414,7 +414,8 @@
         for (const chatId of v.chats || []) {
           if (l) { if (v.type === 'add') l.chats.add(chatId); else l.chats.delete(chatId); }
           const c = chats.get(chatId);
-          emit('chat.update_label', { chat: c ? chatModel(c) : { id: wid(chatId) }, ids: [v.label], labels: l ? [labelView(l)] : [], type: v.type });
+          // WhatsApp Web tells of the chats it has.
+          if (c && l) emit('chat.update_label', { chat: chatModel(c), ids: [v.label], labels: [labelView(l)], type: v.type });
         }
         break;
       }
@@ -698,17 +699,20 @@
   // A business account's labels, as WhatsApp Web's LabelStore keeps them:
   // id -> { id, name, color (palette index), chats: Set }.
   const labelStore = new Map();
-  const PALETTE = ['#ff9dff', '#d3a91d', '#6d7cce', '#d7e752', '#00d0e2', '#ffc5c7', '#93ceac', '#f74848',
-    '#00a0f2', '#83e422', '#ffaf04', '#b5ebff', '#9ba6ff', '#9368cf', '#f8bde6', '#00b8b0',
-    '#c9c9c9', '#f0b330', '#7e8cd9', '#55ccb3'];
+  const PALETTE = ['#ff9485', '#64c4ff', '#ffd429', '#dfaef0', '#99b6c1', '#55ccb3', '#ff9dff', '#d3a91d',
+    '#6d7cce', '#d7e752', '#00d0e2', '#ffc5c7', '#93ceac', '#f74848', '#00a0f2', '#83e422',
+    '#ffaf04', '#b5ebff', '#9ba6ff', '#9368cf'];
 
   function labelsOn(chatId) {
     return [...labelStore.values()].filter((l) => l.chats.has(chatId)).map((l) => l.id);
   }
 
   // As wa-js's Label.
+  // `color` a number (wa-js's assertColor), `count` without archived chats.
   function labelView(l) {
-    return { id: l.id, name: l.name, color: PALETTE[l.color] || null, count: l.chats.size, hexColor: PALETTE[l.color] || null, colorIndex: l.color };
+    const hex = PALETTE[l.color] || null;
+    const count = [...l.chats].filter((c) => !(chatStates.get(c) || {}).archived).length;
+    return { id: l.id, name: l.name, color: hex ? parseInt(hex.slice(1), 16) : null, count, hexColor: hex, colorIndex: l.color };
   }
 
   function keepLabels(list) {
@@ -723,7 +727,7 @@
   // As wa-js: a palette colour, by index or hex.
   function colorIndex(c) {
     if (c === undefined || c === null || c === '') return undefined;
-    const i = typeof c === 'string' && c.length > 2 ? PALETTE.indexOf(c.toLowerCase()) : parseInt(String(c), 10);
+    const i = typeof c === 'string' && c.length > 2 ? PALETTE.indexOf(c) : parseInt(String(c), 10);
     if (!(i >= 0 && i < PALETTE.length)) throw wppError('color_not_in_pallet', 'Color not in pallet');
     return i;
   }
@@ -1313,8 +1317,9 @@
         requireAuth();
         assertIsBusiness();
         const ids = (Array.isArray(chatIds) ? chatIds : [chatIds]).map(knownChat);
+        // As wa-js: the label is not checked (WhatsApp ignores one it lacks).
         for (const o of Array.isArray(options) ? options : [options]) {
-          if (!labelStore.has(String(o.labelId))) throw wppError('label_not_exist', 'Label with id ' + o.labelId + ' not exist');
+          if (!labelStore.has(String(o.labelId))) continue;
           await call('label_chats', { id: String(o.labelId), chats: ids, type: o.type === 'remove' ? 'remove' : 'add' });
         }
         return true;
