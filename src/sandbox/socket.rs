@@ -155,55 +155,35 @@ async fn handle(sb: &Sandbox, conn: u64, v: Value) {
                 Some(me) => w.device_people_call(&me, t, &v),
                 None => Err("device is not linked".into()),
             };
-            let body = match res {
-                Ok(value) => json!({"t": "result", "req": req, "ok": true, "value": value}),
-                Err(e) => json!({"t": "result", "req": req, "ok": false, "error": e}),
-            };
-            reply(&w, body);
+            reply(&w, answer(&req, res));
         }
         t @ ("label_add" | "label_edit" | "label_delete" | "label_chats") => {
             let res = match w.conn_phone(conn) {
                 Some(me) => w.device_label_call(&me, t, &v),
                 None => Err("device is not linked".into()),
             };
-            let body = match res {
-                Ok(value) => json!({"t": "result", "req": req, "ok": true, "value": value}),
-                Err(e) => json!({"t": "result", "req": req, "ok": false, "error": e}),
-            };
-            reply(&w, body);
+            reply(&w, answer(&req, res));
         }
         "call_reject" => {
             let res = match w.conn_phone(conn) {
                 Some(me) => w.device_reject_call(&me, v["id"].as_str().unwrap_or("")),
                 None => Err("device is not linked".into()),
             };
-            let body = match res {
-                Ok(value) => json!({"t": "result", "req": req, "ok": true, "value": value}),
-                Err(e) => json!({"t": "result", "req": req, "ok": false, "error": e}),
-            };
-            reply(&w, body);
+            reply(&w, answer(&req, res));
         }
         "chat_state" => {
             let res = match w.conn_phone(conn) {
                 Some(me) => w.device_chat_call(&me, &v),
                 None => Err("device is not linked".into()),
             };
-            let body = match res {
-                Ok(value) => json!({"t": "result", "req": req, "ok": true, "value": value}),
-                Err(e) => json!({"t": "result", "req": req, "ok": false, "error": e}),
-            };
-            reply(&w, body);
+            reply(&w, answer(&req, res));
         }
         t if t.starts_with("group") => {
             let res = match w.conn_phone(conn) {
                 Some(me) => w.device_group_call(&me, t, &v),
                 None => Err("device is not linked".into()),
             };
-            let body = match res {
-                Ok(value) => json!({"t": "result", "req": req, "ok": true, "value": value}),
-                Err(e) => json!({"t": "result", "req": req, "ok": false, "error": e}),
-            };
-            reply(&w, body);
+            reply(&w, answer(&req, res));
         }
         "lid_entry" => {
             let entry = w.lid_entry(v["id"].as_str().unwrap_or(""));
@@ -221,14 +201,11 @@ async fn handle(sb: &Sandbox, conn: u64, v: Value) {
         }
         "pair_code" => {
             let phone = crate::domain::parse_phone(v["phone"].as_str().unwrap_or(""));
-            let body = match phone
+            let res = phone
                 .map_err(|e| format!("invalid phone number: {e}"))
                 .and_then(|p| w.pair_code(conn, &p))
-            {
-                Ok(code) => json!({"t": "result", "req": req, "ok": true, "value": code}),
-                Err(e) => json!({"t": "result", "req": req, "ok": false, "error": e}),
-            };
-            reply(&w, body);
+                .map(Value::from);
+            reply(&w, answer(&req, res));
         }
         "react" | "edit" | "revoke" => {
             use super::world::{Actor, ChangeError};
@@ -262,5 +239,13 @@ async fn handle(sb: &Sandbox, conn: u64, v: Value) {
             );
         }
         _ => {}
+    }
+}
+
+/// A device call's answer: its value, or why not.
+fn answer(req: &Value, res: Result<Value, String>) -> Value {
+    match res {
+        Ok(value) => json!({"t": "result", "req": req, "ok": true, "value": value}),
+        Err(e) => json!({"t": "result", "req": req, "ok": false, "error": e}),
     }
 }
