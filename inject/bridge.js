@@ -490,6 +490,14 @@
     return 'true_' + widStr(k.remote) + '_' + id + (k.participant ? '_' + widStr(k.participant) : '');
   }
 
+  // This account's status (stories), and a key in it: WhatsApp's has
+  // this account as its participant.
+  const STATUS = 'status@broadcast';
+  function statusKey(id) {
+    if (!id) return undefined;
+    return 'true_' + STATUS + '_' + id + '_' + widStr(WPP.conn.getMyUserId());
+  }
+
   // The daemon maps this prefix to 422 number_not_on_whatsapp.
   // ONLY_ADMINS, to 409 not_group_admin: a group where only admins send,
   // as its metadata says (WhatsApp Web keeps it current), and we are none.
@@ -583,7 +591,8 @@
     'labels.addNewLabel', 'labels.addOrRemoveLabels', 'labels.deleteLabel', 'labels.editLabel', 'labels.getAllLabels',
     'labels.getLabelById', 'labels.getLabelColorPalette', 'loader', 'loader.onReady', 'on',
     'profile.getMyProfileName', 'profile.getMyStatus', 'profile.isBusiness', 'profile.removeMyProfilePicture', 'profile.setMyProfileName',
-    'profile.setMyProfilePicture', 'profile.setMyStatus', 'version', 'whatsapp.MsgStore', 'whatsapp.MsgStore.getModelsArray',
+    'profile.setMyProfilePicture', 'profile.setMyStatus', 'status.remove', 'status.sendImageStatus', 'status.sendTextStatus',
+    'status.sendVideoStatus', 'version', 'whatsapp.MsgStore', 'whatsapp.MsgStore.getModelsArray',
     'whatsapp.MsgStore.length', 'whatsapp.MsgStore.remove',
   ];
 
@@ -635,7 +644,22 @@
       if (mentions && mentions.length) opts.mentionedList = mentions;
       return sent(await quoting(replyTo, () => WPP.chat.sendTextMessage(to, text, opts)));
     },
+    // A text status (story), under the planned id.
+    async postStatus(text, background, font, messageId) {
+      const opts = { messageId: statusKey(messageId) };
+      if (background) opts.backgroundColor = background;
+      if (typeof font === 'number') opts.font = font;
+      return sent(await WPP.status.sendTextStatus(text, opts));
+    },
     async sendFile(to, b64, o) {
+      // A status's image or video.
+      if (to === STATUS) {
+        const mt = String(o.mimetype || '');
+        const opts = { caption: o.caption || undefined, messageId: statusKey(o.messageId) };
+        if (mt.startsWith('image/')) return sent(await WPP.status.sendImageStatus(dataUrl(b64, mt), opts));
+        if (mt.startsWith('video/')) return sent(await WPP.status.sendVideoStatus(dataUrl(b64, mt), opts));
+        throw new Error('STATUS_MEDIA: a status is an image or a video, not ' + (mt || 'this'));
+      }
       await ensureExists(to);
       const opts = { type: o.type || 'auto-detect', caption: o.caption || undefined, filename: o.filename || undefined, mimetype: o.mimetype, createChat: true, markIsRead: false, messageId: await keyFor(to, o.messageId) };
       if (o.ptt) opts.isPtt = true;
@@ -682,6 +706,11 @@
     // only, without a word: asked first, as wa-js decides (NOT_ADMIN maps
     // to 409 not_own_message).
     async revoke(chat, id) {
+      // A status of ours is taken down as WhatsApp Web does it.
+      if (chat === STATUS) {
+        await WPP.status.remove(id);
+        return true;
+      }
       if (!id.startsWith('true_') && !(chat.endsWith('@g.us') && (await WPP.group.iAmAdmin(chat)))) {
         throw new Error('NOT_ADMIN: only this account\'s own messages, or anyone\'s in a group it runs, can be deleted for everyone');
       }

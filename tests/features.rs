@@ -3251,3 +3251,106 @@ async fn labels_are_a_business_accounts_both_ways() {
         "{e}"
     );
 }
+
+/// Statuses (stories): a text one with its background and font, an image
+/// one with its caption, posted by a send to `status@broadcast`; a
+/// contact's view comes back as its ack, and a status is taken down as a
+/// message is deleted. What a status cannot be is refused before it goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statuses_are_posted_seen_and_taken_down() {
+    const PNG_1PX: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+    let tmp = tempfile::tempdir().unwrap();
+    let (sb, d, r) = setup(tmp.path()).await;
+    let text = send(
+        &d,
+        json!({"to": "status@broadcast", "text": "Open till 9 today", "background": "#25D366", "font": 2}),
+    )
+    .await;
+    let phone = on_phone(&sb, &text).await;
+    assert_eq!(
+        (phone["to"].as_str(), phone["text"].as_str()),
+        (Some("status@broadcast"), Some("Open till 9 today")),
+        "{phone}"
+    );
+    assert_eq!(
+        phone["status"],
+        json!({"background": "#25d366", "font": 2}),
+        "{phone}"
+    );
+    assert_eq!(stored(&d, &text).await["chat"], "status@broadcast");
+    let image = send(
+        &d,
+        json!({"to": "status@broadcast", "media": {"data": PNG_1PX, "mimetype": "image/png"}, "caption": "New stock"}),
+    )
+    .await;
+    let phone = on_phone(&sb, &image).await;
+    assert_eq!(
+        (
+            phone["type"].as_str(),
+            phone["caption"].as_str(),
+            phone["media"]["mimetype"].as_str()
+        ),
+        (Some("image"), Some("New stock"), Some("image/png")),
+        "{phone}"
+    );
+
+    // What no status is: refused, and nothing goes.
+    let before = sb
+        .get(&format!(
+            "/_sandbox/messages?account={ACCOUNT}&direction=all"
+        ))
+        .await
+        .1
+        .as_array()
+        .unwrap()
+        .len();
+    for bad in [
+        json!({"to": "status@broadcast", "text": "hi", "reply_to": text}),
+        json!({"to": "status@broadcast", "text": "hi @15557770077", "mentions": [CONTACT]}),
+        json!({"to": "status@broadcast", "location": {"lat": 1.0, "lng": 2.0}}),
+        json!({"to": "status@broadcast", "media": {"data": OGG_B64, "mimetype": "audio/ogg"}}),
+        json!({"to": "status@broadcast", "media": {"data": PNG_1PX, "mimetype": "image/png"}, "sticker": true}),
+        json!({"to": "status@broadcast", "media": {"data": PNG_1PX, "mimetype": "image/png"}, "background": "#000000"}),
+        json!({"to": "status@broadcast", "text": "hi", "background": "green"}),
+        json!({"to": "status@broadcast", "text": "hi", "font": 9}),
+        json!({"to": CONTACT, "text": "hi", "background": "#000000"}),
+    ] {
+        let (code, e) = d
+            .call("POST", "/api/sessions/shop/messages", Some(bad.clone()))
+            .await;
+        assert_eq!(code, 422, "{bad}: {e}");
+    }
+    let after = sb
+        .get(&format!(
+            "/_sandbox/messages?account={ACCOUNT}&direction=all"
+        ))
+        .await
+        .1
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(before, after);
+
+    // A contact views it: its ack says so.
+    let (code, _) = sb
+        .post(&format!("/_sandbox/messages/{text}/read"), json!({}))
+        .await;
+    assert_eq!(code, 200);
+    event(&r, "message.ack", |p| {
+        p["id"] == text.as_str() && p["ack"] == "read"
+    })
+    .await;
+    // Taken down: gone from the contacts' phones.
+    let (code, gone) = d
+        .call(
+            "DELETE",
+            &format!("/api/sessions/shop/messages/{}", message_path(&image)),
+            None,
+        )
+        .await;
+    assert_eq!(code, 200, "{gone}");
+    eventually(T, "the status taken down", || async {
+        (on_phone(&sb, &image).await["revoked"] == true).then_some(())
+    })
+    .await;
+}

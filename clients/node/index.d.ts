@@ -438,7 +438,7 @@ export class Client extends EventEmitter {
     getBroadcasts(): Promise<any[]>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     getBroadcastById(contactId: string): Promise<any>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Takes down a status (story) of ours */
     revokeStatusMessage(messageId: string): Promise<void>;
     /** Each chat ends with exactly these labels */
     addOrRemoveLabels(labelIds: Array<number | string>, chatIds: Array<string>): Promise<void>;

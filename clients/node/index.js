@@ -1457,8 +1457,17 @@ class Client extends EventEmitter {
       body.mentions = mentions;
     }
     if (options.quotedMessageId) body.reply_to = options.quotedMessageId;
+    // A status (story): a text one's background and font, as
+    // whatsapp-web.js takes them (a number is ARGB); no chat to mark read.
+    const isStatus = to === 'status@broadcast';
+    if (isStatus && body.text !== undefined) {
+      const bg = options.backgroundColor;
+      if (typeof bg === 'number') body.background = '#' + (bg & 0xffffff).toString(16).padStart(6, '0');
+      else if (typeof bg === 'string' && bg) body.background = bg.slice(0, 7);
+      if (typeof options.fontStyle === 'number') body.font = options.fontStyle;
+    }
     // As whatsapp-web.js: mark the chat read first, unless told not to.
-    if (options.sendSeen !== false) await this.sendSeen(to).catch(() => false);
+    if (options.sendSeen !== false && !isStatus) await this.sendSeen(to).catch(() => false);
 
     let sent;
     try {
@@ -1529,6 +1538,11 @@ class Client extends EventEmitter {
       throw e;
     }
     return true;
+  }
+
+  // Takes down a status (story) of ours.
+  async revokeStatusMessage(messageId) {
+    await this._api('DELETE', `/messages/${encodeURIComponent(serialized(messageId))}`);
   }
 
   // A business account's labels (rejects with code not_business for
@@ -1840,7 +1854,7 @@ unsupported(Client, 'Client', ['acceptChannelAdminInvite', 'revokeChannelAdminIn
   'acceptGroupV4Invite', 'createChannel', 'deleteChannel',
   'subscribeToChannel', 'unsubscribeFromChannel', 'searchChannels', 'getChannelByInviteCode',
   'getChannels', 'getPinnedMessages', 'getCountryCode', 'getFormattedNumber', 'getBroadcasts',
-  'getBroadcastById', 'revokeStatusMessage',
+  'getBroadcastById',
   'cancelPairingCode', 'resetState', 'sendChannelAdminInvite', 'searchMessages',
   'setAutoDownloadAudio', 'setAutoDownloadDocuments', 'setAutoDownloadPhotos',
   'setAutoDownloadVideos', 'setBackgroundSync', 'getContactDeviceCount', 'syncHistory', 'saveOrEditAddressbookContact',

@@ -21,6 +21,7 @@ mod send;
 mod sessions;
 mod templates;
 
+pub use crate::domain::StatusStyle;
 pub use crate::session::{CardOf, GroupInfo, JoinRequest, Label, Labels, Participant};
 pub use error::CoreError;
 pub use groups::{GroupEdit, INVITE_PREFIX, JoinAnswers, MAX_DESCRIPTION, Membership};

@@ -6,7 +6,7 @@ use super::media::OutgoingMedia;
 use super::{Core, CoreError};
 use crate::domain::Location;
 use crate::domain::Scope;
-use crate::domain::{Ack, SessionId, Wid, now_ms};
+use crate::domain::{Ack, SessionId, StatusStyle, Wid, now_ms};
 use crate::session::{CardOf, OutgoingFile};
 use crate::store::Reservation;
 use serde::{Deserialize, Serialize};
@@ -35,6 +35,8 @@ pub struct SendRequest {
     pub voice: bool,
     /// People the text mentions (in a group, they are notified).
     pub mentions: Vec<Wid>,
+    /// How a text status looks (a send to `status@broadcast` only).
+    pub style: Option<StatusStyle>,
 }
 
 /// A message that is neither text nor a file.
@@ -83,7 +85,8 @@ impl SendRequest {
             self.reply_to,
             special,
             self.voice,
-            mentions
+            mentions,
+            self.style
         ]);
         hex_sha256(all.to_string().as_bytes())
     }
@@ -115,6 +118,7 @@ impl SendRequest {
             special: None,
             voice: false,
             mentions: vec![],
+            style: None,
         }
     }
 
@@ -122,6 +126,7 @@ impl SendRequest {
     fn validate(&mut self) -> Result<(), CoreError> {
         self.text = self.text.take().filter(|t| !t.is_empty());
         self.reply_to = self.reply_to.take().filter(|r| !r.is_empty());
+        self.validate_status()?;
         if let Some(r) = &self.reply_to
             && !is_message_id(r)
         {
@@ -196,6 +201,61 @@ impl SendRequest {
                 "caption",
                 "cannot be combined with both text and media",
             ));
+        }
+        Ok(())
+    }
+}
+
+impl SendRequest {
+    /// A status (story) is a text, an image or a video, with nothing of a
+    /// chat's: no reply, mention, voice note, sticker, place, card, poll
+    /// or forward. A style is a text status's only.
+    fn validate_status(&self) -> Result<(), CoreError> {
+        if !self.to.is_status() {
+            return match self.style {
+                Some(_) => Err(CoreError::invalid(
+                    "background",
+                    "and 'font' are a status's (to status@broadcast)",
+                )),
+                None => Ok(()),
+            };
+        }
+        let chatty = [
+            ("reply_to", self.reply_to.is_some()),
+            ("mentions", !self.mentions.is_empty()),
+            ("voice", self.voice),
+            ("special", self.special.is_some()),
+            ("sticker", self.media.as_ref().is_some_and(|m| m.sticker)),
+        ];
+        if let Some((field, _)) = chatty.iter().find(|(_, on)| *on) {
+            let field = match *field {
+                "special" => "to",
+                f => f,
+            };
+            return Err(CoreError::invalid(
+                field,
+                "a status is a text, an image or a video, with no reply, mention, voice note, sticker, place, card, poll or forward",
+            ));
+        }
+        if let Some(m) = &self.media {
+            let kind = m.mimetype.as_deref().unwrap_or("");
+            if !kind.is_empty() && !kind.starts_with("image/") && !kind.starts_with("video/") {
+                return Err(CoreError::invalid(
+                    "media",
+                    "of a status is an image or a video",
+                ));
+            }
+            if self.style.is_some() {
+                return Err(CoreError::invalid(
+                    "background",
+                    "and 'font' are a text status's",
+                ));
+            }
+        }
+        if let Some(style) = &self.style {
+            style
+                .check()
+                .map_err(|(field, why)| CoreError::invalid(field, why))?;
         }
         Ok(())
     }
@@ -490,6 +550,10 @@ impl Core {
                 bridge.forward(&req.to, &m, kind.as_deref()).await
             }
             (None, text, media) => match (text, media) {
+                (Some(text), None) if req.to.is_status() => {
+                    let style = req.style.unwrap_or_default();
+                    bridge.post_status(id, &text, &style).await
+                }
                 (Some(text), None) => {
                     bridge
                         .send_text(&req.to, id, &text, reply_to, &req.mentions)
@@ -543,6 +607,9 @@ fn send_failure(e: crate::session::CallError, reply_to: Option<&str>) -> CoreErr
                 reply_to.unwrap_or_default()
             ),
         },
+        CallError::Page(m) if m.starts_with("STATUS_MEDIA: ") => {
+            CoreError::invalid("media", m.trim_start_matches("STATUS_MEDIA: ").to_string())
+        }
         CallError::Page(m) if m.starts_with("FORWARD_NOT_FOUND: ") => CoreError::NotFound {
             code: "message_not_found",
             message: format!(

@@ -120,6 +120,30 @@ pub struct Reaction {
     pub timestamp: i64,
 }
 
+/// How a text status (story) looks: its background (`#rrggbb`) and font
+/// (WhatsApp's 0 to 5). Left out: black, and WhatsApp's first font.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusStyle {
+    pub background: Option<String>,
+    pub font: Option<u8>,
+}
+
+impl StatusStyle {
+    /// The field at fault, and why.
+    pub fn check(&self) -> Result<(), (&'static str, &'static str)> {
+        if let Some(b) = &self.background {
+            let hex = b.strip_prefix('#').unwrap_or("");
+            if hex.len() != 6 || !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
+                return Err(("background", "must be #rrggbb"));
+            }
+        }
+        if self.font.is_some_and(|f| f > 5) {
+            return Err(("font", "must be 0 to 5"));
+        }
+        Ok(())
+    }
+}
+
 /// Whether `s` is one emoji, as WhatsApp takes reactions: a pictograph
 /// with its modifiers (skin tone, presentation selector), a ZWJ sequence
 /// of them (👩‍💻), a flag (two regional indicators, or 🏴 with tags) or

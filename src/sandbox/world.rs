@@ -146,6 +146,10 @@ pub struct SbMessage {
     /// message key; here each copy has an id of its own, this ties them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_key: Option<String>,
+    /// A status (story) of the account's, to `status@broadcast`: how a
+    /// text one looks (`{background, font}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Value>,
 }
 
 /// What stands for a media message's thumbnail (a JPEG's base64 start).
@@ -257,7 +261,7 @@ impl SbMessage {
             "location": self.location, "vcards": self.vcards,
             "edits": self.edits, "revoked": self.revoked, "reactions": self.reactions,
             "author": self.author, "mentions": self.mentions, "poll": self.poll, "votes": self.votes,
-            "forwarded": self.forwarded,
+            "forwarded": self.forwarded, "status": self.status,
         })
     }
 }
@@ -1145,6 +1149,7 @@ impl World {
             location,
             vcards,
             forwarded: req["forwarded"].as_u64().unwrap_or(0).min(127) as u32,
+            status: req.get("status").filter(|s| s.is_object()).cloned(),
             ptt: req["ptt"].as_bool().unwrap_or(false),
             poll: match req.get("poll").filter(|p| !p.is_null()) {
                 Some(p) => {

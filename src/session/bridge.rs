@@ -695,6 +695,26 @@ impl Bridge {
             .map(drop)
     }
 
+    /// Posts a text status (story) under the planned id `id`. A status's
+    /// image or video goes by `send_file` to `status@broadcast`.
+    pub async fn post_status(
+        &self,
+        id: &str,
+        text: &str,
+        style: &crate::domain::StatusStyle,
+    ) -> Result<Sent, CallError> {
+        self.call(
+            "postStatus",
+            &[
+                json!(text),
+                json!(style.background),
+                json!(style.font),
+                json!(id),
+            ],
+        )
+        .await
+    }
+
     pub async fn send_file(
         &self,
         to: &Wid,

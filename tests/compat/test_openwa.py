@@ -556,6 +556,23 @@ def test_labels_as_open_wa_business_bots_use_them(daemon, backend, shop):
     assert httpx.post(daemon.sandbox + f"/_sandbox/accounts/{ACCOUNT}/business", json={"business": False}).status_code == 200
 
 
+def test_stories_as_open_wa_posts_them(daemon, backend, shop):
+    """postTextStatus (open-wa's #RRGGBBAA colours), postImageStatus and
+    deleteStatus, as a v4 bot calls them; the contacts' phones see them."""
+    call = lambda path, args=None: easy(backend, path, args).json()["response"]
+    sent = lambda: httpx.get(daemon.sandbox + f"/_sandbox/messages?account={ACCOUNT}&direction=all").json()
+    sid = call("/shop1/postTextStatus", ["Back at 3", "#FFFFFFFF", "#4FF31FF2", 1])
+    assert isinstance(sid, str) and "status@broadcast" in sid, sid
+    story = eventually("the story", lambda: [m for m in sent() if m["id"] == sid])[0]
+    assert (story["to"], story["text"], story["status"]) == ("status@broadcast", "Back at 3", {"background": "#4ff31f", "font": 1})
+    png = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+    pid = call("/shop1/postImageStatus", {"data": png, "caption": "New stock"})
+    shot = eventually("the image story", lambda: [m for m in sent() if m["id"] == pid])[0]
+    assert (shot["type"], shot["caption"]) == ("image", "New stock")
+    assert call("/shop1/deleteStatus", [[sid, pid]]) is True
+    eventually("both taken down", lambda: all(m["revoked"] for m in sent() if m["id"] in (sid, pid)) or None)
+
+
 OPEN_WA_ROUTES = [("POST", "/session/create"), ("POST", "/message/send"), ("GET", "/session/shop1/status"),
                   ("GET", "/sessions"), ("POST", "/session/shop1/logout"), ("DELETE", "/session/shop1"),
                   ("POST", "/shop1/sendText"), ("POST", "/getConnectionState")]

@@ -440,6 +440,12 @@ test('archive, pin and mute, as whatsapp-web.js calls them; three pins at most; 
   assert.deepEqual((await (await c.getLabelById('3')).getChats()).map((x) => x.id._serialized).sort(), [them[0], them[1]].sort());
   const phone = await sb(`/_sandbox/accounts/${me}/labels`);
   assert.deepEqual(phone.find((l) => l.id === '3').chats.sort(), [them[0], them[1]].sort());
+  // A status (story), as whatsapp-web.js posts one, and taken down.
+  const story = await c.sendMessage('status@broadcast', 'Open late today', { backgroundColor: 0xff25d366, fontStyle: 2 });
+  const posted = await eventually('the story', async () => (await all(me)).find((m) => m.id === story.id._serialized));
+  assert.deepEqual([posted.to, posted.text, posted.status], ['status@broadcast', 'Open late today', { background: '#25d366', font: 2 }]);
+  await c.revokeStatusMessage(story.id._serialized);
+  await eventually('taken down', async () => (await all(me)).find((m) => m.id === story.id._serialized && m.revoked));
   await c.destroy();
 });
 

@@ -369,6 +369,7 @@ pub fn request(body: &Value, session: &SessionId, users: &UserIds) -> Result<Req
             };
             SendRequest {
                 mentions: vec![],
+                style: None,
                 special: None,
                 voice: false,
                 to: to.clone(),

@@ -337,7 +337,8 @@ pub struct MediaIn {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendIn {
-    /// A phone number, a `…@c.us` id, or a group `…@g.us`.
+    /// A phone number, a `…@c.us` id, a group `…@g.us`, or
+    /// `status@broadcast` to post a status (story).
     to: String,
     text: Option<String>,
     media: Option<MediaIn>,
@@ -360,6 +361,10 @@ pub struct SendIn {
     /// The id of a message this account has: sends it on as it is, marked
     /// forwarded (WhatsApp gives the copy an id of its own).
     forward: Option<String>,
+    /// A text status's background, `#rrggbb` (to `status@broadcast`).
+    background: Option<String>,
+    /// A text status's font, 0 to 5.
+    font: Option<u8>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -477,6 +482,11 @@ impl TryFrom<SendIn> for SendRequest {
                 "need a 'text' to mention them in",
             ));
         }
+        let style =
+            (b.background.is_some() || b.font.is_some()).then(|| crate::core::StatusStyle {
+                background: b.background,
+                font: b.font,
+            });
         Ok(SendRequest {
             mentions,
             special,
@@ -487,6 +497,7 @@ impl TryFrom<SendIn> for SendRequest {
             caption: b.caption,
             reply_to: b.reply_to,
             menu: None,
+            style,
         })
     }
 }

@@ -91,6 +91,15 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ("unmuteChat", &["chatId"]),
     ("markAsUnread", &["chatId"]),
     ("getBlockedIds", &[]),
+    // Stories.
+    (
+        "postTextStatus",
+        &["text", "textRgba", "backgroundRgba", "font"],
+    ),
+    ("postImageStatus", &["data", "caption"]),
+    ("postVideoStatus", &["data", "caption"]),
+    ("deleteStory", &["statusesToDelete"]),
+    ("deleteStatus", &["statusesToDelete"]),
     ("getAllLabels", &[]),
     ("createLabel", &["label"]),
     ("addLabel", &["label", "chatId"]),
@@ -206,6 +215,8 @@ pub enum Call {
         yes: bool,
     },
     GetBlockedIds,
+    /// deleteStory and deleteStatus: statuses of ours taken down.
+    DeleteStatus(Vec<String>),
     /// A business account's labels, each with the chats it is on.
     GetAllLabels,
     CreateLabel(String),
@@ -556,6 +567,11 @@ fn invite_code(text: &str) -> String {
     }
 }
 
+/// Where a status (story) is posted.
+fn status() -> Wid {
+    Wid::parse(Wid::STATUS).expect("a valid id")
+}
+
 fn send(req: SendRequest) -> Call {
     Call::Send {
         req,
@@ -614,6 +630,7 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
             let voice = method == "sendPtt" || (method != "sendAudio" && a.flag("ptt"));
             send(SendRequest {
                 mentions: vec![],
+                style: None,
                 special: None,
                 voice,
                 to: a.wid("to")?,
@@ -726,6 +743,32 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
             }
         }
         "getBlockedIds" => Call::GetBlockedIds,
+        // open-wa's colours are #RRGGBBAA: WhatsApp takes the background's
+        // #RRGGBB (the text's colour is WhatsApp's own).
+        "postTextStatus" => {
+            let background = a
+                .string("backgroundRgba")?
+                .map(|c| c.chars().take(7).collect::<String>())
+                .filter(|c| !c.is_empty());
+            let font = match a.get("font") {
+                None | Some(Value::Null) => None,
+                Some(_) => Some(a.number("font")? as i64),
+            };
+            let font = font
+                .map(|f| u8::try_from(f).map_err(|_| EasyError::bad_args("'font' must be 0 to 5")))
+                .transpose()?;
+            send(SendRequest {
+                style: Some(crate::core::StatusStyle { background, font }),
+                ..SendRequest::text(status(), a.required("text")?)
+            })
+        }
+        "postImageStatus" | "postVideoStatus" => send(SendRequest {
+            text: None,
+            media: Some(media(a.required("data")?, None, false)?),
+            caption: a.string("caption")?.filter(|c| !c.is_empty()),
+            ..SendRequest::text(status(), String::new())
+        }),
+        "deleteStory" | "deleteStatus" => Call::DeleteStatus(a.message_ids("statusesToDelete")?),
         "getAllLabels" => Call::GetAllLabels,
         "createLabel" => Call::CreateLabel(a.required("label")?),
         m @ ("addLabel" | "removeLabel") => Call::LabelChat {

@@ -375,6 +375,14 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             Err(e) => return Err(e.into()),
         },
         // open-wa's deleteMessage answers nothing.
+        // As open-wa: true once every one is taken down.
+        Call::DeleteStatus(ids) => {
+            let mut all = true;
+            for m in &ids {
+                all &= core.revoke(id, m).await.is_ok();
+            }
+            json!(all)
+        }
         Call::Delete { messages } => {
             for m in &messages {
                 core.revoke(id, m).await?;

@@ -213,6 +213,7 @@ pub fn create(form: &Form) -> Result<Create, TwilioError> {
         from,
         request: SendRequest {
             mentions: vec![],
+            style: None,
             special: None,
             voice: false,
             to,

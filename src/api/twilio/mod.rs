@@ -127,6 +127,7 @@ async fn reply(core: Core, r: Reply) {
         if m.media.is_empty() {
             reqs.push(SendRequest {
                 mentions: vec![],
+                style: None,
                 special: None,
                 voice: false,
                 to: to.clone(),
@@ -141,6 +142,7 @@ async fn reply(core: Core, r: Reply) {
             for (i, url) in m.media.iter().enumerate() {
                 reqs.push(SendRequest {
                     mentions: vec![],
+                    style: None,
                     special: None,
                     voice: false,
                     to: to.clone(),

@@ -696,6 +696,24 @@
     };
   }
 
+  const STATUS = 'status@broadcast';
+
+  // wa-js's assertColor: '#rrggbb', or a number (ARGB).
+  function hexColor(c) {
+    if (typeof c === 'number') return '#' + (c & 0xffffff).toString(16).padStart(6, '0');
+    const s = String(c);
+    if (!/^#[0-9a-fA-F]{6}$/.test(s)) throw wppError('invalid_color', 'Invalid color ' + s);
+    return s.toLowerCase();
+  }
+
+  async function statusMedia(content, options, kind) {
+    requireAuth();
+    const o = options || {};
+    const match = /^data:([^,;]*)(;[^,]*)?,(.*)$/s.exec(String(content));
+    if (!match || !match[1].startsWith(kind)) throw new Error('a ' + kind.slice(0, -1) + ' status takes a ' + kind + '* data URL');
+    return send(STATUS, { caption: o.caption || null, media: { mimetype: match[1], filename: null, data: match[3] }, status: {} }, { messageId: o.messageId, markIsRead: false });
+  }
+
   // A business account's labels, as WhatsApp Web's LabelStore keeps them:
   // id -> { id, name, color (palette index), chats: Set }.
   const labelStore = new Map();
@@ -1269,6 +1287,33 @@
       async leave(groupId) {
         requireAuth();
         await call('group_leave', { gid: wid(groupId)._serialized });
+      },
+    },
+    // The account's status (stories): posted as a message to
+    // status@broadcast, which the account's contacts see for a day.
+    status: {
+      async sendTextStatus(content, options) {
+        requireAuth();
+        const o = options || {};
+        // As wa-js: black and the first font unless said.
+        const background = ['number', 'string'].includes(typeof o.backgroundColor) ? hexColor(o.backgroundColor) : '#000000';
+        const font = o.font && o.font >= 0 && o.font <= 5 ? o.font : 0;
+        return send(STATUS, { text: String(content), status: { background, font } }, { messageId: o.messageId, markIsRead: false });
+      },
+      async sendImageStatus(content, options) {
+        return statusMedia(content, options, 'image/');
+      },
+      async sendVideoStatus(content, options) {
+        return statusMedia(content, options, 'video/');
+      },
+      async remove(msgId) {
+        requireAuth();
+        const id = msgKey(msgId)._serialized;
+        const m = byId.get(id);
+        if (!m || !m.id.fromMe || m.id.remote._serialized !== STATUS) throw wppError('error_on_remove_status', 'Error on remove status with id ' + id);
+        revokedHere.add(id);
+        await call('revoke', { id });
+        return true;
       },
     },
     labels: {
