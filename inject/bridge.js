@@ -646,7 +646,8 @@
     },
     // A text status (story), under the planned id.
     async postStatus(text, background, font, messageId) {
-      const opts = { messageId: statusKey(messageId) };
+      // Posting reads nothing: contacts' statuses stay unseen.
+      const opts = { messageId: statusKey(messageId), markIsRead: false };
       if (background) opts.backgroundColor = background;
       if (typeof font === 'number') opts.font = font;
       return sent(await WPP.status.sendTextStatus(text, opts));
@@ -655,7 +656,9 @@
       // A status's image or video.
       if (to === STATUS) {
         const mt = String(o.mimetype || '');
-        const opts = { caption: o.caption || undefined, messageId: statusKey(o.messageId) };
+        // wa-js names a status's image or video itself (the planned id is
+        // not taken): the daemon keeps what it answers.
+        const opts = { caption: o.caption || undefined, markIsRead: false };
         if (mt.startsWith('image/')) return sent(await WPP.status.sendImageStatus(dataUrl(b64, mt), opts));
         if (mt.startsWith('video/')) return sent(await WPP.status.sendVideoStatus(dataUrl(b64, mt), opts));
         throw new Error('STATUS_MEDIA: a status is an image or a video, not ' + (mt || 'this'));

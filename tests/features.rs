@@ -3331,6 +3331,28 @@ async fn statuses_are_posted_seen_and_taken_down() {
         .len();
     assert_eq!(before, after);
 
+    // A status is not edited; and no route but a send takes the status
+    // as a chat.
+    let (code, e) = d
+        .call(
+            "PATCH",
+            &format!("/api/sessions/shop/messages/{}", message_path(&text)),
+            Some(json!({"text": "Open till 10"})),
+        )
+        .await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("message_not_editable")),
+        "{e}"
+    );
+    let (code, e) = d
+        .call(
+            "PATCH",
+            "/api/sessions/shop/chats/status@broadcast",
+            Some(json!({"pinned": true})),
+        )
+        .await;
+    assert_eq!(code, 422, "{e}");
     // A contact views it: its ack says so.
     let (code, _) = sb
         .post(&format!("/_sandbox/messages/{text}/read"), json!({}))

@@ -938,6 +938,14 @@ class Reaction {
   }
 }
 
+// A status's colour as #rrggbb: a number is ARGB; hex with or without
+// '#', eight digits ARGB.
+function statusColor(c) {
+  if (typeof c === 'number') return '#' + (c & 0xffffff).toString(16).padStart(6, '0');
+  const hex = String(c).replace(/^#/, '');
+  return '#' + hex.padStart(6, '0').slice(-6).toLowerCase();
+}
+
 // A business account's label, as whatsapp-web.js has it.
 class Label {
   constructor(client, l) {
@@ -1459,12 +1467,15 @@ class Client extends EventEmitter {
     if (options.quotedMessageId) body.reply_to = options.quotedMessageId;
     // A status (story): a text one's background and font, as
     // whatsapp-web.js takes them (a number is ARGB); no chat to mark read.
+    // whatsapp-web.js reads them from `extra` too, and posts its green
+    // (0xff7acca5) where none is given.
     const isStatus = to === 'status@broadcast';
     if (isStatus && body.text !== undefined) {
-      const bg = options.backgroundColor;
-      if (typeof bg === 'number') body.background = '#' + (bg & 0xffffff).toString(16).padStart(6, '0');
-      else if (typeof bg === 'string' && bg) body.background = bg.slice(0, 7);
-      if (typeof options.fontStyle === 'number') body.font = options.fontStyle;
+      const extra = options.extra || {};
+      const bg = options.backgroundColor ?? extra.backgroundColor ?? 0xff7acca5;
+      body.background = statusColor(bg);
+      const font = options.fontStyle ?? extra.fontStyle;
+      if (typeof font === 'number') body.font = font;
     }
     // As whatsapp-web.js: mark the chat read first, unless told not to.
     if (options.sendSeen !== false && !isStatus) await this.sendSeen(to).catch(() => false);
@@ -1540,9 +1551,14 @@ class Client extends EventEmitter {
     return true;
   }
 
-  // Takes down a status (story) of ours.
+  // Takes down a status (story) of ours; as whatsapp-web.js, any other
+  // message is refused.
   async revokeStatusMessage(messageId) {
-    await this._api('DELETE', `/messages/${encodeURIComponent(serialized(messageId))}`);
+    const id = serialized(messageId);
+    if (!id.startsWith('true_status@broadcast_')) {
+      throw new Error('Invalid usage! Can only revoke the message its from own status broadcast');
+    }
+    await this._api('DELETE', `/messages/${encodeURIComponent(id)}`);
   }
 
   // A business account's labels (rejects with code not_business for

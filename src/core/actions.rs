@@ -11,6 +11,8 @@ use crate::store::Op;
 pub const EDIT_WINDOW_S: i64 = 15 * 60;
 /// And delete it for everyone for about two and a half days.
 pub const REVOKE_WINDOW_S: i64 = 60 * 3600;
+/// How long a status (story) is up.
+pub const STATUS_LIFE_S: i64 = 24 * 3600;
 
 impl Core {
     /// Reacts to a message; an empty emoji takes this account's reaction back.
@@ -32,6 +34,19 @@ impl Core {
 
     /// Replaces the text (or a media message's caption) of one of this
     /// account's messages.
+    /// Takes down a status of ours, and nothing else: a message in a
+    /// chat is 404 here.
+    pub async fn revoke_status(&self, session: &SessionId, id: &str) -> Result<(), CoreError> {
+        self.may(session, Scope::Send)?;
+        if self.stored(session, id)?.chat != crate::domain::Wid::STATUS {
+            return Err(CoreError::NotFound {
+                code: "message_not_found",
+                message: format!("'{id}' is no status of this account's"),
+            });
+        }
+        self.revoke(session, id).await
+    }
+
     pub async fn edit(&self, session: &SessionId, id: &str, text: &str) -> Result<(), CoreError> {
         self.may(session, Scope::Send)?;
         if text.trim().is_empty() {
@@ -45,6 +60,13 @@ impl Core {
         }
         let m = self.stored(session, id)?;
         own(&m, "edited")?;
+        // WhatsApp offers no edit of a status.
+        if m.chat == crate::domain::Wid::STATUS {
+            return Err(CoreError::Conflict {
+                code: "message_not_editable",
+                message: "a status cannot be edited: take it down and post another".into(),
+            });
+        }
         if m.revoked {
             return Err(revoked(id));
         }
@@ -79,7 +101,12 @@ impl Core {
         if m.revoked {
             return Ok(());
         }
-        if now_ms() / 1000 - m.timestamp > REVOKE_WINDOW_S {
+        // A status is up for a day; a message may be deleted for 60 hours.
+        let window = match m.chat == crate::domain::Wid::STATUS {
+            true => STATUS_LIFE_S,
+            false => REVOKE_WINDOW_S,
+        };
+        if now_ms() / 1000 - m.timestamp > window {
             return Err(CoreError::Conflict {
                 code: "revoke_window_passed",
                 message: "WhatsApp allows deleting for everyone for 60 hours after sending".into(),

@@ -524,6 +524,7 @@ impl Core {
         let bridge = self.manager.bridge(session).await?;
         let reply_to = req.reply_to.as_deref();
         if self.lanes.pacing.typing
+            && !req.to.is_status()
             && let Some(text) = &req.text
         {
             // As a person would: "typing…" for a moment, longer for more text.

@@ -58,13 +58,9 @@ pub struct Wid(String);
 
 impl Wid {
     /// Accepts what people type: `+1 (555) 123-4567`, `15551234567`,
-    /// `15551234567@c.us`, `...@s.whatsapp.net`, groups `...@g.us`, `...@lid`,
-    /// and `status@broadcast` (this account's status).
+    /// `15551234567@c.us`, `...@s.whatsapp.net`, groups `...@g.us`, `...@lid`.
     pub fn parse(input: &str) -> Result<Self, String> {
         let s = input.trim();
-        if s == Self::STATUS {
-            return Ok(Self(Self::STATUS.to_string()));
-        }
         if let Some((user, server)) = s.split_once('@') {
             let server = match server {
                 "c.us" | "s.whatsapp.net" => "c.us",
@@ -102,6 +98,15 @@ impl Wid {
 
     /// This account's status (stories): a send to it posts one.
     pub const STATUS: &'static str = "status@broadcast";
+
+    /// Where a message may go: what `parse` takes, and this account's
+    /// status. Only a send's recipient: no other route takes the status.
+    pub fn parse_recipient(input: &str) -> Result<Self, String> {
+        match input.trim() {
+            Self::STATUS => Ok(Self(Self::STATUS.to_string())),
+            s => Self::parse(s),
+        }
+    }
 
     pub fn is_status(&self) -> bool {
         self.0 == Self::STATUS
@@ -282,9 +287,10 @@ mod tests {
         assert!(g.is_group() && g.phone().is_none());
         assert!(Wid::parse("123456789012345@lid").is_ok());
         assert!(Wid::parse("1555@x.us").is_err());
-        let st = Wid::parse("status@broadcast").unwrap();
+        let st = Wid::parse_recipient("status@broadcast").unwrap();
         assert!(st.is_status() && st.phone().is_none() && !st.is_group());
-        assert!(Wid::parse("other@broadcast").is_err());
+        assert!(Wid::parse("status@broadcast").is_err(), "a send's only");
+        assert!(Wid::parse_recipient("other@broadcast").is_err());
         assert!(Wid::parse("abc@c.us").is_err());
         assert_eq!(user_of("15551234567@c.us"), "15551234567");
         assert_eq!(user_of("15551234567"), "15551234567");

@@ -724,8 +724,19 @@ impl Bridge {
     ) -> Result<Sent, CallError> {
         let opts = json!({"type": file.kind, "mimetype": file.mimetype, "filename": file.filename,
                           "caption": file.caption, "replyTo": reply_to, "ptt": file.voice, "messageId": id});
-        self.call("sendFile", &[json!(to), json!(file.b64), opts])
-            .await
+        // WhatsApp Web waits for a status to be up, then for its ack: up to
+        // a minute.
+        let within = match to.is_status() {
+            true => self.timeout * 3,
+            false => self.timeout,
+        };
+        call(
+            &self.page,
+            within,
+            "sendFile",
+            &[json!(to), json!(file.b64), opts],
+        )
+        .await
     }
 
     pub async fn send_location(

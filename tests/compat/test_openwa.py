@@ -569,6 +569,9 @@ def test_stories_as_open_wa_posts_them(daemon, backend, shop):
     pid = call("/shop1/postImageStatus", {"data": png, "caption": "New stock"})
     shot = eventually("the image story", lambda: [m for m in sent() if m["id"] == pid])[0]
     assert (shot["type"], shot["caption"]) == ("image", "New stock")
+    chat_msg = daemon.native().post("/api/sessions/shop1/messages", json={"to": CONTACT, "text": "not a story"}).json()["id"]
+    assert call("/shop1/deleteStatus", [chat_msg]) is False, "only a status is taken down"
+    assert not [m for m in sent() if m["id"] == chat_msg and m["revoked"]]
     assert call("/shop1/deleteStatus", [[sid, pid]]) is True
     eventually("both taken down", lambda: all(m["revoked"] for m in sent() if m["id"] in (sid, pid)) or None)
 

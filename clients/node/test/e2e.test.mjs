@@ -444,6 +444,7 @@ test('archive, pin and mute, as whatsapp-web.js calls them; three pins at most; 
   const story = await c.sendMessage('status@broadcast', 'Open late today', { backgroundColor: 0xff25d366, fontStyle: 2 });
   const posted = await eventually('the story', async () => (await all(me)).find((m) => m.id === story.id._serialized));
   assert.deepEqual([posted.to, posted.text, posted.status], ['status@broadcast', 'Open late today', { background: '#25d366', font: 2 }]);
+  await assert.rejects(() => c.revokeStatusMessage(them[0]), /own status broadcast/);
   await c.revokeStatusMessage(story.id._serialized);
   await eventually('taken down', async () => (await all(me)).find((m) => m.id === story.id._serialized && m.revoked));
   await c.destroy();

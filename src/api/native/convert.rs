@@ -389,7 +389,7 @@ impl TryFrom<SendIn> for SendRequest {
     type Error = ApiError;
 
     fn try_from(b: SendIn) -> Result<Self, ApiError> {
-        let to = Wid::parse(&b.to).map_err(|e| ApiError::invalid("to", e))?;
+        let to = Wid::parse_recipient(&b.to).map_err(|e| ApiError::invalid("to", e))?;
         let media = b
             .media
             .map(|m| {

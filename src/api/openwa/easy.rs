@@ -569,7 +569,7 @@ fn invite_code(text: &str) -> String {
 
 /// Where a status (story) is posted.
 fn status() -> Wid {
-    Wid::parse(Wid::STATUS).expect("a valid id")
+    Wid::parse_recipient(Wid::STATUS).expect("a valid id")
 }
 
 fn send(req: SendRequest) -> Call {
@@ -748,8 +748,16 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
         "postTextStatus" => {
             let background = a
                 .string("backgroundRgba")?
-                .map(|c| c.chars().take(7).collect::<String>())
-                .filter(|c| !c.is_empty());
+                .map(|c| {
+                    format!(
+                        "#{}",
+                        c.trim_start_matches('#')
+                            .chars()
+                            .take(6)
+                            .collect::<String>()
+                    )
+                })
+                .filter(|c| c.len() > 1);
             let font = match a.get("font") {
                 None | Some(Value::Null) => None,
                 Some(_) => Some(a.number("font")? as i64),

@@ -379,7 +379,7 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
         Call::DeleteStatus(ids) => {
             let mut all = true;
             for m in &ids {
-                all &= core.revoke(id, m).await.is_ok();
+                all &= core.revoke_status(id, m).await.is_ok();
             }
             json!(all)
         }

@@ -701,9 +701,10 @@
   // wa-js's assertColor: '#rrggbb', or a number (ARGB).
   function hexColor(c) {
     if (typeof c === 'number') return '#' + (c & 0xffffff).toString(16).padStart(6, '0');
-    const s = String(c);
-    if (!/^#[0-9a-fA-F]{6}$/.test(s)) throw wppError('invalid_color', 'Invalid color ' + s);
-    return s.toLowerCase();
+    // Hex with or without '#'; eight digits are ARGB.
+    const s = String(c).replace(/^#/, '');
+    if (!/^[0-9a-fA-F]{1,8}$/.test(s)) throw wppError('invalid_color', 'Invalid color ' + c);
+    return '#' + s.padStart(6, '0').slice(-6).toLowerCase();
   }
 
   async function statusMedia(content, options, kind) {
@@ -711,7 +712,9 @@
     const o = options || {};
     const match = /^data:([^,;]*)(;[^,]*)?,(.*)$/s.exec(String(content));
     if (!match || !match[1].startsWith(kind)) throw new Error('a ' + kind.slice(0, -1) + ' status takes a ' + kind + '* data URL');
-    return send(STATUS, { caption: o.caption || null, media: { mimetype: match[1], filename: null, data: match[3] }, status: {} }, { messageId: o.messageId, markIsRead: false });
+    // As wa-js: the id is WhatsApp Web's own (no messageId is taken), and
+    // the chat is read unless markIsRead is false.
+    return send(STATUS, { caption: o.caption || null, media: { mimetype: match[1], filename: null, data: match[3] }, status: {} }, { markIsRead: o.markIsRead });
   }
 
   // A business account's labels, as WhatsApp Web's LabelStore keeps them:
@@ -1298,7 +1301,7 @@
         // As wa-js: black and the first font unless said.
         const background = ['number', 'string'].includes(typeof o.backgroundColor) ? hexColor(o.backgroundColor) : '#000000';
         const font = o.font && o.font >= 0 && o.font <= 5 ? o.font : 0;
-        return send(STATUS, { text: String(content), status: { background, font } }, { messageId: o.messageId, markIsRead: false });
+        return send(STATUS, { text: String(content), status: { background, font } }, { messageId: o.messageId, markIsRead: o.markIsRead });
       },
       async sendImageStatus(content, options) {
         return statusMedia(content, options, 'image/');
