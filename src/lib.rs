@@ -10,8 +10,10 @@
 //!   beside them the operator routes (`/health`, `/ready`, `/metrics`,
 //!   `/openapi.json`) and the dashboard and docs pages.
 //! * [`core`]: what any dialect may ask: sessions, send (media, locations,
-//!   cards, polls; idempotency; pacing), reactions, edits and deletes,
-//!   groups, presence and contacts, history, deliveries, the live stream.
+//!   cards, polls, statuses; idempotency; pacing), reactions, edits and
+//!   deletes, groups and requests to join, calls and call policies,
+//!   business labels, presence and contacts, history, deliveries, the live
+//!   stream.
 //!   Its `CoreError` has a stable code per case.
 //! * [`session`]: the manager (registry), one driver task per session that
 //!   supervises its browser, the typed [`session::Bridge`] into the page
@@ -25,7 +27,7 @@
 //!   Standard Webhooks signatures; bodies come from the dialects.
 //! * [`store`]: the only code that knows the database (redb).
 //! * [`domain`]: types with meaning and no I/O: ids, statuses, messages,
-//!   events, webhooks, deliveries.
+//!   calls, events, webhooks, deliveries.
 //!
 //! Above the API, [`cluster`] (only with a peer list): each session lives on
 //! one peer, and any peer forwards a request to the session's home.
