@@ -3376,3 +3376,66 @@ async fn statuses_are_posted_seen_and_taken_down() {
     })
     .await;
 }
+
+/// WhatsApp Web names a status's image itself. One whose answer was lost
+/// (the connection dropped before it came back) is a 503 that keeps its
+/// Idempotency-Key; the retry finds the status by what it is, rather than
+/// posting it twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_whose_answer_was_lost_is_found_not_posted_twice() {
+    const PNG_1PX: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = Sandbox::start(tmp.path(), &[]).await;
+    let d = Daemon::start(
+        &tmp.path().join("data"),
+        &format!("{}/", sb.url),
+        &["--page-timeout", "2"],
+    )
+    .await;
+    let (code, body) = d
+        .call("POST", "/api/sessions", Some(json!({"id": "shop"})))
+        .await;
+    assert_eq!(code, 201, "{body}");
+    d.link(&sb, "shop", ACCOUNT).await;
+    let post = || async {
+        http()
+            .post(format!("{}/api/sessions/shop/messages", d.url))
+            .bearer_auth(KEY)
+            .header("Idempotency-Key", "story-1")
+            .json(&json!({"to": "status@broadcast", "media": {"data": PNG_1PX, "mimetype": "image/png"}, "caption": "Sale today"}))
+            .send()
+            .await
+            .unwrap()
+    };
+    let stories = || async {
+        let (_, all) = sb
+            .get(&format!(
+                "/_sandbox/messages?account={ACCOUNT}&direction=all"
+            ))
+            .await;
+        all.as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["caption"] == "Sale today")
+            .cloned()
+            .collect::<Vec<Value>>()
+    };
+    sb.post("/_sandbox/lose-replies", json!({"on": true})).await;
+    let first = post().await;
+    assert_eq!(first.status(), 503, "its outcome is unknown");
+    sb.post("/_sandbox/lose-replies", json!({"on": false}))
+        .await;
+    assert_eq!(stories().await.len(), 1, "it went out");
+    // The retry is answered with the status that went out.
+    let again: Value = eventually(T, "the retry answered", || async {
+        let r = post().await;
+        (r.status() == 201).then_some(r)
+    })
+    .await
+    .json()
+    .await
+    .unwrap();
+    let posted = stories().await;
+    assert_eq!(posted.len(), 1, "posted once: {posted:?}");
+    assert_eq!(again["id"], posted[0]["id"], "{again}");
+}

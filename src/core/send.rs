@@ -47,9 +47,8 @@ pub enum Special {
     Poll(crate::domain::Poll),
     /// A message this account has, sent on as it is (marked forwarded
     /// unless it is our own). WhatsApp Web names the copy itself, so a
-    /// forward whose outcome was lost cannot be found again by a planned
-    /// id: under an Idempotency-Key it is answered 409 until the key's
-    /// reservation runs out.
+    /// forward whose outcome was lost is found again by what it is
+    /// (`Core::sent_unplanned`), not by a planned id.
     Forward(String),
 }
 
@@ -307,6 +306,14 @@ impl Core {
         req.validate()?;
         self.manager.get(session).await?;
         let fingerprint = idempotency_key.map(|_| req.fingerprint());
+        // When an unsettled key was reserved: a send WhatsApp Web names
+        // itself is found by what it is, in the minutes after.
+        let reserved_at = idempotency_key.and_then(|k| {
+            self.store
+                .idempotency_reserved_at(session, k)
+                .ok()
+                .flatten()
+        });
         if let (Some(k), Some(fp)) = (idempotency_key, fingerprint.as_deref()) {
             let now = now_ms() / 1000;
             match self
@@ -315,7 +322,10 @@ impl Core {
             {
                 // An outcome lost (a 503) that the page has reported since.
                 Some(Reservation::Busy(Some(planned))) => {
-                    if let Some(sent) = self.sent_under(session, &req.to, &planned) {
+                    let went = self
+                        .sent_under(session, &req.to, &planned)
+                        .or_else(|| self.sent_unplanned(session, reserved_at, &req));
+                    if let Some(sent) = went {
                         self.answer_key(session, k, fp, now, &Ok(sent.clone()));
                         return Ok(sent);
                     }
@@ -385,7 +395,9 @@ impl Core {
                 // Still sending, or its outcome was lost (a browser that
                 // died mid-call): the page may have reported it since.
                 Reservation::Busy(planned) => {
-                    let went = planned.and_then(|p| self.sent_under(session, &req.to, &p));
+                    let went = planned
+                        .and_then(|p| self.sent_under(session, &req.to, &p))
+                        .or_else(|| self.sent_unplanned(session, reserved_at, &req));
                     let Some(sent) = went else {
                         return Err(CoreError::IdempotencyInProgress);
                     };
@@ -396,7 +408,10 @@ impl Core {
                 // answer; if not, it is sent now under the same id, which
                 // WhatsApp takes once even if the first did reach it.
                 Reservation::TakenOver(planned) => {
-                    if let Some(sent) = self.sent_under(session, &req.to, &planned) {
+                    let went = self
+                        .sent_under(session, &req.to, &planned)
+                        .or_else(|| self.sent_unplanned(session, reserved_at, &req));
+                    if let Some(sent) = went {
                         self.answer_key(session, k, fp, now, &Ok(sent.clone()));
                         return Ok(sent);
                     }
@@ -509,6 +524,49 @@ impl Core {
             .map(|m| SentMessage {
                 id: m.id,
                 to: to.clone(),
+                timestamp: Some(m.timestamp),
+                ack: m.ack.max(Ack::Sent),
+            })
+    }
+
+    /// A send WhatsApp Web names itself (a forward, a status's image or
+    /// video): the message of ours it made, found by what it is, the
+    /// first posted in the five minutes after the key was reserved (wa-js
+    /// takes up to a minute to answer such a send).
+    fn sent_unplanned(
+        &self,
+        session: &SessionId,
+        reserved_at: Option<i64>,
+        req: &SendRequest,
+    ) -> Option<SentMessage> {
+        let at = reserved_at?;
+        let is_it: Box<dyn Fn(&crate::domain::Message) -> bool> = match (&req.special, &req.media) {
+            (Some(Special::Forward(src)), _) => {
+                let source = self.store.message(session, src).ok().flatten()?;
+                // WhatsApp marks a forward of another's message.
+                let marked = !source.from_me;
+                Box::new(move |m| m.kind == source.kind && (!marked || m.forwarded))
+            }
+            (None, Some(_)) if req.to.is_status() => {
+                let caption = req.caption.clone().or_else(|| req.text.clone());
+                Box::new(move |m| {
+                    matches!(m.kind.as_str(), "image" | "video") && m.caption == caption
+                })
+            }
+            _ => return None,
+        };
+        let (recent, _) = self
+            .store
+            .messages(session, Some(req.to.as_str()), 50, None)
+            .ok()?;
+        recent
+            .into_iter()
+            .filter(|m| m.from_me && m.ack != Ack::Failed)
+            .filter(|m| (at - 5..=at + 300).contains(&m.timestamp) && is_it(m))
+            .min_by_key(|m| m.timestamp)
+            .map(|m| SentMessage {
+                id: m.id,
+                to: req.to.clone(),
                 timestamp: Some(m.timestamp),
                 ack: m.ack.max(Ack::Sent),
             })

@@ -1464,6 +1464,16 @@ impl Store {
         }))
     }
 
+    /// When a key's send was reserved (unix s), while it is unsettled.
+    pub fn idempotency_reserved_at(&self, session: &SessionId, key: &str) -> Result<Option<i64>> {
+        let mut k = prefix(session);
+        k.extend_from_slice(key.as_bytes());
+        Ok(self
+            .get_json_in::<Value>(IDEMPOTENCY, &k)?
+            .filter(|v| v["response"].is_null())
+            .and_then(|v| v["at"].as_i64()))
+    }
+
     pub fn idempotency_finish(
         &self,
         session: &SessionId,
