@@ -3331,8 +3331,27 @@ async fn statuses_are_posted_seen_and_taken_down() {
         .len();
     assert_eq!(before, after);
 
-    // A status is not edited; and no route but a send takes the status
-    // as a chat.
+    // Listed as the status's messages.
+    let (code, listed) = d
+        .call(
+            "GET",
+            "/api/sessions/shop/messages?chat=status@broadcast",
+            None,
+        )
+        .await;
+    assert_eq!(code, 200, "{listed}");
+    let ids: Vec<&str> = listed["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&text.as_str()) && ids.contains(&image.as_str()),
+        "{listed}"
+    );
+    // A status is not edited; and no route but a send or a listing takes
+    // the status as a chat.
     let (code, e) = d
         .call(
             "PATCH",

@@ -32,21 +32,21 @@ impl Core {
         bridge.react(id, emoji).await.map_err(CoreError::from)
     }
 
-    /// Replaces the text (or a media message's caption) of one of this
-    /// account's messages.
     /// Takes down a status of ours, and nothing else: a message in a
-    /// chat is 404 here.
+    /// chat is 404 here, as one there is not.
     pub async fn revoke_status(&self, session: &SessionId, id: &str) -> Result<(), CoreError> {
         self.may(session, Scope::Send)?;
         if self.stored(session, id)?.chat != crate::domain::Wid::STATUS {
             return Err(CoreError::NotFound {
                 code: "message_not_found",
-                message: format!("'{id}' is no status of this account's"),
+                message: format!("this account has no message '{id}'"),
             });
         }
         self.revoke(session, id).await
     }
 
+    /// Replaces the text (or a media message's caption) of one of this
+    /// account's messages.
     pub async fn edit(&self, session: &SessionId, id: &str, text: &str) -> Result<(), CoreError> {
         self.may(session, Scope::Send)?;
         if text.trim().is_empty() {
@@ -109,7 +109,10 @@ impl Core {
         if now_ms() / 1000 - m.timestamp > window {
             return Err(CoreError::Conflict {
                 code: "revoke_window_passed",
-                message: "WhatsApp allows deleting for everyone for 60 hours after sending".into(),
+                message: match window {
+                    STATUS_LIFE_S => "a status is up for a day: this one is gone already".into(),
+                    _ => "WhatsApp allows deleting for everyone for 60 hours after sending".into(),
+                },
             });
         }
         let bridge = self.manager.bridge(session).await?;

@@ -124,6 +124,7 @@ impl SendRequest {
     /// Everything checked before anything is sent or a key is taken.
     fn validate(&mut self) -> Result<(), CoreError> {
         self.text = self.text.take().filter(|t| !t.is_empty());
+        self.caption = self.caption.take().filter(|c| !c.is_empty());
         self.reply_to = self.reply_to.take().filter(|r| !r.is_empty());
         self.validate_status()?;
         if let Some(r) = &self.reply_to
@@ -260,6 +261,14 @@ impl SendRequest {
     }
 }
 
+/// What a send WhatsApp Web names itself is, to find it by.
+struct Probe {
+    kind: Vec<String>,
+    forwarded: bool,
+    text: Option<String>,
+    caption: Option<String>,
+}
+
 /// A message id as messages carry it (`true_…` or `false_…`).
 fn is_message_id(id: &str) -> bool {
     (id.starts_with("true_") || id.starts_with("false_")) && id.len() <= 256
@@ -314,6 +323,7 @@ impl Core {
                 .ok()
                 .flatten()
         });
+        let probe = idempotency_key.and_then(|_| self.unplanned_probe(session, &req));
         if let (Some(k), Some(fp)) = (idempotency_key, fingerprint.as_deref()) {
             let now = now_ms() / 1000;
             match self
@@ -322,9 +332,9 @@ impl Core {
             {
                 // An outcome lost (a 503) that the page has reported since.
                 Some(Reservation::Busy(Some(planned))) => {
-                    let went = self
-                        .sent_under(session, &req.to, &planned)
-                        .or_else(|| self.sent_unplanned(session, reserved_at, &req));
+                    let went = self.sent_under(session, &req.to, &planned).or_else(|| {
+                        self.sent_unplanned(session, reserved_at, &req.to, probe.as_ref())
+                    });
                     if let Some(sent) = went {
                         self.answer_key(session, k, fp, now, &Ok(sent.clone()));
                         return Ok(sent);
@@ -397,7 +407,9 @@ impl Core {
                 Reservation::Busy(planned) => {
                     let went = planned
                         .and_then(|p| self.sent_under(session, &req.to, &p))
-                        .or_else(|| self.sent_unplanned(session, reserved_at, &req));
+                        .or_else(|| {
+                            self.sent_unplanned(session, reserved_at, &req.to, probe.as_ref())
+                        });
                     let Some(sent) = went else {
                         return Err(CoreError::IdempotencyInProgress);
                     };
@@ -408,9 +420,9 @@ impl Core {
                 // answer; if not, it is sent now under the same id, which
                 // WhatsApp takes once even if the first did reach it.
                 Reservation::TakenOver(planned) => {
-                    let went = self
-                        .sent_under(session, &req.to, &planned)
-                        .or_else(|| self.sent_unplanned(session, reserved_at, &req));
+                    let went = self.sent_under(session, &req.to, &planned).or_else(|| {
+                        self.sent_unplanned(session, reserved_at, &req.to, probe.as_ref())
+                    });
                     if let Some(sent) = went {
                         self.answer_key(session, k, fp, now, &Ok(sent.clone()));
                         return Ok(sent);
@@ -529,44 +541,62 @@ impl Core {
             })
     }
 
-    /// A send WhatsApp Web names itself (a forward, a status's image or
-    /// video): the message of ours it made, found by what it is, the
-    /// first posted in the five minutes after the key was reserved (wa-js
-    /// takes up to a minute to answer such a send).
+    /// What a send WhatsApp Web names itself (a forward, a status's image
+    /// or video) will look like once made, to find it by: None for any
+    /// other send. Taken before the media is loaded.
+    fn unplanned_probe(&self, session: &SessionId, req: &SendRequest) -> Option<Probe> {
+        match (&req.special, &req.media) {
+            (Some(Special::Forward(src)), _) => {
+                let source = self.store.message(session, src).ok().flatten()?;
+                Some(Probe {
+                    kind: vec![source.kind.clone()],
+                    // WhatsApp marks a forward of another's message.
+                    forwarded: !source.from_me,
+                    text: source.text.clone(),
+                    caption: source.caption.clone(),
+                })
+            }
+            (None, Some(_)) if req.to.is_status() => Some(Probe {
+                kind: vec!["image".into(), "video".into()],
+                forwarded: false,
+                text: None,
+                caption: req.caption.clone().or_else(|| req.text.clone()),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The message of ours a send WhatsApp Web named itself made: in that
+    /// chat, what the probe says it is, the first posted from shortly
+    /// before its Idempotency-Key was reserved to 15 minutes after (the
+    /// send may wait its turn in the queue; WhatsApp's clock may differ
+    /// from ours by some seconds).
     fn sent_unplanned(
         &self,
         session: &SessionId,
         reserved_at: Option<i64>,
-        req: &SendRequest,
+        to: &Wid,
+        probe: Option<&Probe>,
     ) -> Option<SentMessage> {
-        let at = reserved_at?;
-        let is_it: Box<dyn Fn(&crate::domain::Message) -> bool> = match (&req.special, &req.media) {
-            (Some(Special::Forward(src)), _) => {
-                let source = self.store.message(session, src).ok().flatten()?;
-                // WhatsApp marks a forward of another's message.
-                let marked = !source.from_me;
-                Box::new(move |m| m.kind == source.kind && (!marked || m.forwarded))
-            }
-            (None, Some(_)) if req.to.is_status() => {
-                let caption = req.caption.clone().or_else(|| req.text.clone());
-                Box::new(move |m| {
-                    matches!(m.kind.as_str(), "image" | "video") && m.caption == caption
-                })
-            }
-            _ => return None,
-        };
+        let (at, p) = (reserved_at?, probe?);
         let (recent, _) = self
             .store
-            .messages(session, Some(req.to.as_str()), 50, None)
+            .messages(session, Some(to.as_str()), 200, None)
             .ok()?;
         recent
             .into_iter()
             .filter(|m| m.from_me && m.ack != Ack::Failed)
-            .filter(|m| (at - 5..=at + 300).contains(&m.timestamp) && is_it(m))
+            .filter(|m| (at - 30..=at + 900).contains(&m.timestamp))
+            .filter(|m| {
+                p.kind.contains(&m.kind)
+                    && (!p.forwarded || m.forwarded)
+                    && m.caption == p.caption
+                    && (p.text.is_none() || m.text == p.text)
+            })
             .min_by_key(|m| m.timestamp)
             .map(|m| SentMessage {
                 id: m.id,
-                to: req.to.clone(),
+                to: to.clone(),
                 timestamp: Some(m.timestamp),
                 ack: m.ack.max(Ack::Sent),
             })

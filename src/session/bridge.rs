@@ -730,13 +730,8 @@ impl Bridge {
             true => self.timeout * 3,
             false => self.timeout,
         };
-        call(
-            &self.page,
-            within,
-            "sendFile",
-            &[json!(to), json!(file.b64), opts],
-        )
-        .await
+        self.call_within(within, "sendFile", &[json!(to), json!(file.b64), opts])
+            .await
     }
 
     pub async fn send_location(

@@ -534,6 +534,14 @@ pub fn optional_wid(raw: Option<&str>, field: &str) -> Result<Option<Wid>, ApiEr
         .transpose()
 }
 
+/// As `optional_wid`, where this account's status is a chat too (the
+/// messages one posted and contacts' are listed there).
+pub fn optional_chat(raw: Option<&str>, field: &str) -> Result<Option<Wid>, ApiError> {
+    raw.filter(|c| !c.is_empty())
+        .map(|c| Wid::parse_recipient(c).map_err(|e| ApiError::invalid(field, e)))
+        .transpose()
+}
+
 pub fn cursor_in(raw: Option<&str>) -> Result<Option<Vec<u8>>, ApiError> {
     raw.filter(|b| !b.is_empty())
         .map(|b| {

@@ -283,7 +283,7 @@ pub async fn messages(
 ) -> Answer {
     let Query(q) = q?;
     let id = cv::session_id(&id)?;
-    let chat = cv::optional_wid(q.chat.as_deref(), "chat")?;
+    let chat = cv::optional_chat(q.chat.as_deref(), "chat")?;
     let limit = cv::limit(q.limit.as_deref(), 50, 500)?;
     let before = cv::cursor_in(q.before.as_deref())?;
     let page = core
