@@ -524,7 +524,7 @@ impl Core {
     }
 
     /// The message this account sent to `to` under the planned id, if the
-    /// page has reported it and it did not fail.
+    /// page has reported it and WhatsApp's server took it.
     fn sent_under(&self, session: &SessionId, to: &Wid, planned: &str) -> Option<SentMessage> {
         let (recent, _) = self
             .store
@@ -532,7 +532,10 @@ impl Core {
             .ok()?;
         recent
             .into_iter()
-            .find(|m| m.from_me && m.ack != Ack::Failed && m.id.contains(planned))
+            // WhatsApp's server took it: a message the page still holds
+            // with its clock (a browser killed before it went) is no
+            // answer yet.
+            .find(|m| m.from_me && m.ack >= Ack::Sent && m.id.contains(planned))
             .map(|m| SentMessage {
                 id: m.id,
                 to: to.clone(),
@@ -585,7 +588,7 @@ impl Core {
             .ok()?;
         recent
             .into_iter()
-            .filter(|m| m.from_me && m.ack != Ack::Failed)
+            .filter(|m| m.from_me && m.ack >= Ack::Sent)
             .filter(|m| (at - 30..=at + 900).contains(&m.timestamp))
             .filter(|m| {
                 p.kind.contains(&m.kind)
