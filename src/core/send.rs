@@ -104,6 +104,18 @@ pub struct SentMessage {
     pub ack: Ack,
 }
 
+impl SentMessage {
+    /// What a send answers of a message of ours the store has.
+    fn of(m: crate::domain::Message, to: &Wid) -> Self {
+        SentMessage {
+            id: m.id,
+            to: to.clone(),
+            timestamp: Some(m.timestamp),
+            ack: m.ack.max(Ack::Sent),
+        }
+    }
+}
+
 impl SendRequest {
     /// A plain text to `to`; a dialect sets what else its request says.
     pub fn text(to: Wid, text: String) -> Self {
@@ -523,25 +535,25 @@ impl Core {
         }
     }
 
+    /// Ours among the 200 newest messages of the chat with `to` that
+    /// WhatsApp's server took: a message the page still holds with its
+    /// clock (a browser killed before it went) is no answer yet.
+    fn taken_in(&self, session: &SessionId, to: &Wid) -> Vec<crate::domain::Message> {
+        let recent = self.store.messages(session, Some(to.as_str()), 200, None);
+        let (recent, _) = recent.unwrap_or_default();
+        recent
+            .into_iter()
+            .filter(|m| m.from_me && m.ack >= Ack::Sent)
+            .collect()
+    }
+
     /// The message this account sent to `to` under the planned id, if the
     /// page has reported it and WhatsApp's server took it.
     fn sent_under(&self, session: &SessionId, to: &Wid, planned: &str) -> Option<SentMessage> {
-        let (recent, _) = self
-            .store
-            .messages(session, Some(to.as_str()), 200, None)
-            .ok()?;
-        recent
+        self.taken_in(session, to)
             .into_iter()
-            // WhatsApp's server took it: a message the page still holds
-            // with its clock (a browser killed before it went) is no
-            // answer yet.
-            .find(|m| m.from_me && m.ack >= Ack::Sent && m.id.contains(planned))
-            .map(|m| SentMessage {
-                id: m.id,
-                to: to.clone(),
-                timestamp: Some(m.timestamp),
-                ack: m.ack.max(Ack::Sent),
-            })
+            .find(|m| m.id.contains(planned))
+            .map(|m| SentMessage::of(m, to))
     }
 
     /// What a send WhatsApp Web names itself (a forward, a status's image
@@ -582,13 +594,8 @@ impl Core {
         probe: Option<&Probe>,
     ) -> Option<SentMessage> {
         let (at, p) = (reserved_at?, probe?);
-        let (recent, _) = self
-            .store
-            .messages(session, Some(to.as_str()), 200, None)
-            .ok()?;
-        recent
+        self.taken_in(session, to)
             .into_iter()
-            .filter(|m| m.from_me && m.ack >= Ack::Sent)
             .filter(|m| (at - 30..=at + 900).contains(&m.timestamp))
             .filter(|m| {
                 p.kind.contains(&m.kind)
@@ -597,12 +604,7 @@ impl Core {
                     && (p.text.is_none() || m.text == p.text)
             })
             .min_by_key(|m| m.timestamp)
-            .map(|m| SentMessage {
-                id: m.id,
-                to: to.clone(),
-                timestamp: Some(m.timestamp),
-                ack: m.ack.max(Ack::Sent),
-            })
+            .map(|m| SentMessage::of(m, to))
     }
 
     async fn deliver(
