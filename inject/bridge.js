@@ -161,6 +161,16 @@
     };
   }
 
+  // A contact as the daemon lists it; a privacy id's phone where WhatsApp
+  // Web shows it.
+  function contactInfo(c, saved) {
+    const id = widStr(c.id);
+    return {
+      id, phone: phoneOf(id) || phoneOf(c.phoneNumber), name: (saved && c.name) || null, short_name: (saved && c.shortName) || null,
+      pushname: c.pushname || null, saved, business: !!c.isBusiness, blocked: WPP.blocklist.isBlocked(id),
+    };
+  }
+
   // A business account's label, as the daemon shows it.
   // wa-js's `color` is a number; `hexColor` the palette's #rrggbb.
   function labelInfo(l) {
@@ -584,8 +594,8 @@
     'conn.genLinkDeviceCodeForPhoneNumber', 'conn.getAuthCode', 'conn.getMyUserId',
     'conn.getPlatform', 'conn.getStreamData', 'conn.isAuthenticated', 'conn.isOnline', 'conn.logout',
     'conn.markAvailable', 'contact.getBusinessProfile', 'contact.getPnLidEntry',
-    'contact.getProfilePictureUrl', 'contact.getStatus', 'contact.queryWidExists',
-    'contact.subscribePresence', 'group.addParticipants', 'group.approve', 'group.create', 'group.demoteParticipants',
+    'contact.getProfilePictureUrl', 'contact.getStatus', 'contact.list', 'contact.queryWidExists', 'contact.remove',
+    'contact.save', 'contact.subscribePresence', 'group.addParticipants', 'group.approve', 'group.create', 'group.demoteParticipants',
     'group.getAllGroups', 'group.getGroupInfoFromInviteCode', 'group.getInviteCode', 'group.getMembershipRequests', 'group.getParticipants', 'group.iAmAdmin', 'group.join', 'group.leave',
     'group.promoteParticipants', 'group.reject', 'group.removeIcon', 'group.removeParticipants', 'group.revokeInviteCode', 'group.setDescription', 'group.setIcon', 'group.setProperty', 'group.setSubject', 'isReady',
     'labels.addNewLabel', 'labels.addOrRemoveLabels', 'labels.deleteLabel', 'labels.editLabel', 'labels.getAllLabels',
@@ -778,6 +788,37 @@
       if (change.name != null) {
         await WPP.profile.setMyProfileName(change.name);
         emit({ type: 'me_changed', me: me() });
+      }
+      return true;
+    },
+    // The people WhatsApp Web knows (its ContactStore, without groups or
+    // this account): the address book's, with their saved names, and
+    // everyone it has heard from. `saved`: in the address book.
+    async contacts() {
+      const [all, mine] = await Promise.all([WPP.contact.list(), WPP.contact.list({ onlyMyContacts: true })]);
+      const saved = new Set(mine.map((c) => widStr(c.id)));
+      const self = me() && me().id;
+      return all
+        .filter((c) => c && c.id && (c.id.server === 'c.us' || c.id.server === 'lid') && widStr(c.id) !== self)
+        .map((c) => contactInfo(c, saved.has(widStr(c.id))));
+    },
+    // Saves a contact to the address book, or renames one; `phoneBook`:
+    // the phone's own address book too, not only WhatsApp's.
+    async saveContact(id, first, last, phoneBook) {
+      const c = await WPP.contact.save(id, first, { lastName: last || '', syncAddressBook: phoneBook });
+      // The name given, whatever the model shows yet (WhatsApp Web may
+      // apply the address book's change after answering).
+      const info = contactInfo(c || { id }, true);
+      info.name = [first, last].filter(Boolean).join(' ');
+      info.short_name = first;
+      return info;
+    },
+    async removeContact(id) {
+      try {
+        await WPP.contact.remove(id);
+      } catch (e) {
+        if (e && (e.code === 'contact_not_found' || e.code === 'number_is_not_your_contact')) throw new Error('CONTACT_NOT_SAVED: ' + id + ' is not in the address book');
+        throw e;
       }
       return true;
     },

@@ -12,7 +12,7 @@
 //! * [`core`]: what any dialect may ask: sessions, send (media, locations,
 //!   cards, polls, statuses; idempotency; pacing), reactions, edits and
 //!   deletes, groups and requests to join, calls and call policies,
-//!   business labels, presence and contacts, history, deliveries, the live
+//!   business labels, presence, the address book, history, deliveries, the live
 //!   stream.
 //!   Its `CoreError` has a stable code per case.
 //! * [`session`]: the manager (registry), one driver task per session that

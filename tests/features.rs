@@ -3458,3 +3458,175 @@ async fn a_status_whose_answer_was_lost_is_found_not_posted_twice() {
     assert_eq!(posted.len(), 1, "posted once: {posted:?}");
     assert_eq!(again["id"], posted[0]["id"], "{again}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_address_book_is_the_phones_both_ways() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sb, d, r) = setup(tmp.path()).await;
+    const EVE: &str = "15557770099";
+    let dora = format!("{CONTACT}@c.us");
+    let id = inbound(&sb, json!({"text": "Hello"})).await;
+    event(&r, "message", |p| p["id"] == id.as_str()).await;
+    let contacts = |q: &'static str| {
+        let d = &d;
+        async move {
+            let (code, all) = d
+                .call("GET", &format!("/api/sessions/shop/contacts{q}"), None)
+                .await;
+            assert_eq!(code, 200, "{all}");
+            all.as_array().unwrap().clone()
+        }
+    };
+    let find = |all: &[Value], id: &str| all.iter().find(|c| c["id"] == id).cloned();
+
+    // Someone who wrote is known by the name they go by, not saved; this
+    // account is not among its contacts.
+    let all = contacts("").await;
+    let c = find(&all, &dora).expect("the contact who wrote");
+    assert_eq!(
+        (
+            c["pushname"].as_str(),
+            c["saved"].as_bool(),
+            &c["name"],
+            c["phone"].as_str()
+        ),
+        (Some("Dora"), Some(false), &Value::Null, Some(CONTACT)),
+        "{c}"
+    );
+    assert!(find(&all, &format!("{ACCOUNT}@c.us")).is_none(), "{all:?}");
+    assert!(contacts("?saved=true").await.is_empty());
+
+    // The phone saves a contact: it reaches the device.
+    let (code, _) = sb
+        .put(
+            &format!("/_sandbox/accounts/{ACCOUNT}/contacts/{EVE}"),
+            json!({"first_name": "Eve", "last_name": "Adams"}),
+        )
+        .await;
+    assert_eq!(code, 200);
+    let eve = eventually(T, "the phone's contact", || async {
+        find(&contacts("?saved=true").await, &format!("{EVE}@c.us"))
+    })
+    .await;
+    assert_eq!(
+        (eve["name"].as_str(), eve["short_name"].as_str()),
+        (Some("Eve Adams"), Some("Eve")),
+        "{eve}"
+    );
+
+    // Bad input is refused before WhatsApp is asked.
+    let path = format!("/api/sessions/shop/contacts/{CONTACT}");
+    for (bad, want) in [
+        (json!({}), 422),
+        (json!({"first_name": "  "}), 422),
+        (json!({"first_name": "x".repeat(101)}), 422),
+        (json!({"first_name": "Dora", "nick": "D"}), 422),
+    ] {
+        let (code, e) = d.call("PUT", &path, Some(bad.clone())).await;
+        assert_eq!(code, want, "{bad}: {e}");
+    }
+    let (code, e) = d
+        .call(
+            "PUT",
+            "/api/sessions/shop/contacts/120363000000000001@g.us",
+            Some(json!({"first_name": "A group"})),
+        )
+        .await;
+    assert_eq!(code, 422, "{e}");
+
+    // Saved here: the phone has it, and the chat takes the saved name.
+    let (code, c) = d
+        .call(
+            "PUT",
+            &path,
+            Some(json!({"first_name": " Dora ", "last_name": "Shop"})),
+        )
+        .await;
+    assert_eq!(code, 200, "{c}");
+    assert_eq!(
+        (
+            c["name"].as_str(),
+            c["short_name"].as_str(),
+            c["saved"].as_bool()
+        ),
+        (Some("Dora Shop"), Some("Dora"), Some(true)),
+        "{c}"
+    );
+    let (_, book) = sb
+        .get(&format!("/_sandbox/accounts/{ACCOUNT}/contacts"))
+        .await;
+    assert_eq!(
+        (
+            book[CONTACT]["first"].as_str(),
+            book[CONTACT]["last"].as_str(),
+            book[CONTACT]["phone_book"].as_bool()
+        ),
+        (Some("Dora"), Some("Shop"), Some(true)),
+        "{book}"
+    );
+    let saved = contacts("?saved=true").await;
+    let names: Vec<&str> = saved.iter().filter_map(|c| c["name"].as_str()).collect();
+    assert_eq!(names, ["Dora Shop", "Eve Adams"], "saved ones by name");
+    let (_, chats) = d.call("GET", "/api/sessions/shop/chats", None).await;
+    let chat = chats
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == dora.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(chat["name"], "Dora Shop", "{chat}");
+
+    // Only in WhatsApp's address book, not the phone's own.
+    let (code, c) = d
+        .call(
+            "PUT",
+            &path,
+            Some(json!({"first_name": "Dora", "sync_to_phone": false})),
+        )
+        .await;
+    assert_eq!((code, c["name"].as_str()), (200, Some("Dora")), "{c}");
+    let (_, book) = sb
+        .get(&format!("/_sandbox/accounts/{ACCOUNT}/contacts"))
+        .await;
+    assert_eq!(book[CONTACT]["phone_book"], false, "{book}");
+
+    // Renamed and removed on the phone: the device follows.
+    sb.put(
+        &format!("/_sandbox/accounts/{ACCOUNT}/contacts/{EVE}"),
+        json!({"first_name": "Evelyn", "last_name": "Adams"}),
+    )
+    .await;
+    eventually(T, "the phone's rename", || async {
+        find(&contacts("").await, &format!("{EVE}@c.us")).filter(|c| c["name"] == "Evelyn Adams")
+    })
+    .await;
+    let (code, _) = sb
+        .request(
+            "DELETE",
+            &format!("/_sandbox/accounts/{ACCOUNT}/contacts/{CONTACT}"),
+            None,
+        )
+        .await;
+    assert_eq!(code, 204);
+    eventually(T, "the phone's removal", || async {
+        find(&contacts("").await, &dora).filter(|c| c["saved"] == false && c["name"].is_null())
+    })
+    .await;
+
+    // Removed here: the phone's address book loses it; a second time is 404.
+    let eve_path = format!("/api/sessions/shop/contacts/{EVE}");
+    let (code, v) = d.call("DELETE", &eve_path, None).await;
+    assert_eq!((code, v["removed"].as_bool()), (200, Some(true)), "{v}");
+    let (_, book) = sb
+        .get(&format!("/_sandbox/accounts/{ACCOUNT}/contacts"))
+        .await;
+    assert_eq!(book, json!({}));
+    let (code, e) = d.call("DELETE", &eve_path, None).await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (404, Some("contact_not_found")),
+        "{e}"
+    );
+    assert!(contacts("?saved=true").await.is_empty());
+}

@@ -475,13 +475,13 @@ export class Client extends EventEmitter {
     getContactDeviceCount(userId: string): Promise<number>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     syncHistory(chatId: string): Promise<boolean>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Saves a contact to the address book or renames one (WhatsApp syncs it to the phone): PUT .../contacts/{phone} */
     saveOrEditAddressbookContact(phoneNumber: string, firstName: string, lastName: string, syncToAddressbook?: boolean): Promise<void>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     addOrEditCustomerNote(userId: string, note: string): Promise<void>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     getCustomerNote(userId: string): Promise<any>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Takes a contact out of the address book: DELETE .../contacts/{phone} */
     deleteAddressbookContact(phoneNumber: string): Promise<void>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     getContactLidAndPhone(userIds: string[]): Promise<{ lid: string; pn: string }[]>;

@@ -333,9 +333,17 @@ class ClientInfo {
   }
 }
 
+// What the daemon lists of a contact, as a Contact's info.
+function contactInfo(c) {
+  return {
+    name: c.name || undefined, shortName: c.short_name || undefined, pushname: c.pushname || undefined,
+    phone: c.phone || undefined, isMyContact: !!c.saved, isBusiness: !!c.business, isBlocked: !!c.blocked,
+  };
+}
+
 class Contact {
-  // info: what is known of the person: {name, pushname, phone, isBlocked,
-  // isBusiness}; a string is taken as the name.
+  // info: what is known of the person: {name, shortName, pushname, phone,
+  // isMyContact, isBlocked, isBusiness}; a string is taken as the name.
   constructor(client, id, info = {}) {
     if (typeof info === 'string') info = { pushname: info };
     this.client = client;
@@ -345,12 +353,12 @@ class Contact {
     this.number = lid ? info.phone || undefined : this.id.user;
     this.name = info.name || undefined;
     this.pushname = info.pushname || undefined;
-    this.shortName = undefined;
+    this.shortName = info.shortName || undefined;
     this.isMe = client.info ? client.info.wid._serialized === this.id._serialized : false;
     this.isUser = this.id.server === 'c.us' || lid;
     this.isGroup = this.id.server === 'g.us';
     this.isWAContact = !this.isGroup;
-    this.isMyContact = false;
+    this.isMyContact = !!info.isMyContact;
     this.isBusiness = !!info.isBusiness;
     this.isEnterprise = false;
     this.isBlocked = !!info.isBlocked;
@@ -1748,28 +1756,57 @@ class Client extends EventEmitter {
     return new PrivateChat(this, found || { id: s });
   }
 
-  // A Contact from what this client has seen of it (no call to WhatsApp).
+  // A Contact as WhatsApp Web knows it (the address book's name), else
+  // from what this client has seen of it.
   async getContactById(id, hint = {}) {
     const s = serialized(id);
     const known = this._people.get(s) || {};
     const info = { ...known };
     for (const [k, v] of Object.entries(hint)) if (v) info[k] = v;
+    const book = await this._addressBook().catch(() => new Map());
+    for (const [k, v] of Object.entries(book.get(s) || {})) if (v !== undefined) info[k] = v;
     return new Contact(this, s, info);
+  }
+
+  // The people WhatsApp Web knows, by id, as Contact info; kept a few
+  // seconds, as a bot asks for the author of every message.
+  async _addressBook() {
+    const now = Date.now();
+    if (!this._book || now - this._book.at > 5000) {
+      const list = this._api('GET', '/contacts');
+      this._book = { at: now, list };
+      list.catch(() => { if (this._book && this._book.list === list) this._book = undefined; });
+    }
+    const list = await this._book.list;
+    return new Map(list.map((c) => [c.id, contactInfo(c)]));
+  }
+
+  // Everyone WhatsApp Web knows: the address book's (isMyContact, with
+  // their saved names) and everyone it heard from.
+  async getContacts() {
+    this._book = undefined;
+    const book = await this._addressBook();
+    return [...book.entries()].map(([id, info]) => new Contact(this, id, info));
+  }
+
+  // Saves a contact to the address book, or renames one (WhatsApp syncs it
+  // to the phone); syncToAddressbook: the phone's own address book too.
+  async saveOrEditAddressbookContact(phoneNumber, firstName, lastName, syncToAddressbook = false) {
+    this._book = undefined;
+    await this._api('PUT', `/contacts/${encodeURIComponent(serialized(phoneNumber))}`, {
+      first_name: firstName, last_name: lastName || undefined, sync_to_phone: !!syncToAddressbook,
+    });
+  }
+
+  async deleteAddressbookContact(phoneNumber) {
+    this._book = undefined;
+    await this._api('DELETE', `/contacts/${encodeURIComponent(serialized(phoneNumber))}`);
   }
 
   // Everyone this account blocked, as Contacts.
   async getBlockedContacts() {
     const r = await this._api('GET', '/blocklist');
     return Promise.all(r.blocked.map((id) => this.getContactById(id, { isBlocked: true })));
-  }
-
-  // The people of one-to-one chats (what the daemon can list).
-  async getContacts() {
-    const list = await this._api('GET', '/chats');
-    return list.filter((c) => !String(c.id).endsWith('@g.us')).map((c) => {
-      const known = this._people.get(c.id) || {};
-      return new Contact(this, c.id, { ...known, name: c.name || undefined });
-    });
   }
 
   // The stored message; undefined if the daemon does not have it.
@@ -1873,8 +1910,8 @@ unsupported(Client, 'Client', ['acceptChannelAdminInvite', 'revokeChannelAdminIn
   'getBroadcastById',
   'cancelPairingCode', 'resetState', 'sendChannelAdminInvite', 'searchMessages',
   'setAutoDownloadAudio', 'setAutoDownloadDocuments', 'setAutoDownloadPhotos',
-  'setAutoDownloadVideos', 'setBackgroundSync', 'getContactDeviceCount', 'syncHistory', 'saveOrEditAddressbookContact',
-  'addOrEditCustomerNote', 'getCustomerNote', 'deleteAddressbookContact', 'getContactLidAndPhone',
+  'setAutoDownloadVideos', 'setBackgroundSync', 'getContactDeviceCount', 'syncHistory',
+  'addOrEditCustomerNote', 'getCustomerNote', 'getContactLidAndPhone',
   'createCallLink', 'sendResponseToScheduledEvent',
   'transferChannelOwnership']);
 unsupported(Message, 'Message', ['acceptGroupV4Invite', 'getGroupMentions', 'star', 'unstar', 'pin',

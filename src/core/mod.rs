@@ -6,6 +6,7 @@
 
 mod actions;
 mod calls;
+mod contacts;
 mod deliveries;
 mod error;
 mod groups;
@@ -22,7 +23,7 @@ mod sessions;
 mod templates;
 
 pub use crate::domain::StatusStyle;
-pub use crate::session::{CardOf, GroupInfo, JoinRequest, Label, Labels, Participant};
+pub use crate::session::{CardOf, Contact, GroupInfo, JoinRequest, Label, Labels, Participant};
 pub use error::CoreError;
 pub use groups::{GroupEdit, INVITE_PREFIX, JoinAnswers, MAX_DESCRIPTION, Membership};
 pub use history::{HistoryPage, Live};

@@ -53,6 +53,14 @@ pub fn routes() -> Router<Sandbox> {
         .route("/groups/{gid}/picture", axum::routing::get(group_picture))
         .route("/groups/{gid}/settings", post(group_settings))
         .route("/groups/{gid}/leave", post(group_leave))
+        .route(
+            "/accounts/{phone}/contacts",
+            axum::routing::get(address_book),
+        )
+        .route(
+            "/accounts/{phone}/contacts/{contact}",
+            axum::routing::put(save_contact).delete(remove_contact),
+        )
         .route("/accounts/{phone}/business", post(set_business))
         .route("/accounts/{phone}/labels", post(add_label).get(labels))
         .route("/accounts/{phone}/labels/{id}/chats", post(label_chats))
@@ -674,6 +682,49 @@ async fn set_chat_state(
         .set_chat_state(&who, &chat, &change)
         .map_err(|e| Fail(StatusCode::CONFLICT, "chat_refused", e))?;
     Ok(Json(json!(s)).into_response())
+}
+
+/// The account's address book as its phone has it (`{phone: {first,
+/// last, phone_book}}`).
+async fn address_book(State(sb): State<Sandbox>, Path(raw_phone): Path<String>) -> Res {
+    let who = crate::domain::parse_phone(&raw_phone).map_err(|e| invalid("phone", &e))?;
+    Ok(Json(json!(sb.world.lock().await.address_book(&who))).into_response())
+}
+
+/// The phone saves a contact or renames one (`{"first_name",
+/// "last_name"?}`); its devices hear.
+async fn save_contact(
+    State(sb): State<Sandbox>,
+    Path((raw_phone, raw_contact)): Path<(String, String)>,
+    raw: Bytes,
+) -> Res {
+    let who = crate::domain::parse_phone(&raw_phone).map_err(|e| invalid("phone", &e))?;
+    let contact = crate::domain::parse_phone(&raw_contact).map_err(|e| invalid("contact", &e))?;
+    let v = body(&raw)?;
+    let first = req_str(&v, "first_name")?;
+    let last = opt_str(&v, "last_name")?.unwrap_or_default();
+    let saved = sb
+        .world
+        .lock()
+        .await
+        .save_contact(&who, &contact, &first, &last, true)
+        .map_err(|e| invalid("contact", &e))?;
+    Ok(Json(json!(saved)).into_response())
+}
+
+/// The phone takes a contact out of its address book.
+async fn remove_contact(
+    State(sb): State<Sandbox>,
+    Path((raw_phone, raw_contact)): Path<(String, String)>,
+) -> Res {
+    let who = crate::domain::parse_phone(&raw_phone).map_err(|e| invalid("phone", &e))?;
+    let contact = crate::domain::parse_phone(&raw_contact).map_err(|e| invalid("contact", &e))?;
+    sb.world
+        .lock()
+        .await
+        .remove_contact(&who, &contact)
+        .map_err(|e| Fail(StatusCode::NOT_FOUND, "contact_not_found", e))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// The account becomes a business account (`{business: true}`), with

@@ -4,6 +4,7 @@
 
 mod calls;
 mod chats;
+mod contacts;
 mod control;
 mod groups;
 mod labels;

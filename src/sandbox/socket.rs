@@ -157,6 +157,13 @@ async fn handle(sb: &Sandbox, conn: u64, v: Value) {
             };
             reply(&w, answer(&req, res));
         }
+        t @ ("contact_save" | "contact_remove") => {
+            let res = match w.conn_phone(conn) {
+                Some(me) => w.device_contact_call(&me, t, &v),
+                None => Err("device is not linked".into()),
+            };
+            reply(&w, answer(&req, res));
+        }
         t @ ("label_add" | "label_edit" | "label_delete" | "label_chats") => {
             let res = match w.conn_phone(conn) {
                 Some(me) => w.device_label_call(&me, t, &v),

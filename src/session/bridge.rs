@@ -328,6 +328,28 @@ pub struct ChatInfo {
     pub labels: Vec<String>,
 }
 
+/// A person WhatsApp Web knows, as `contacts()` lists them: one in the
+/// address book, or one it heard from (a chat, a group).
+#[derive(Debug, Clone, Deserialize, serde::Serialize, utoipa::ToSchema)]
+pub struct Contact {
+    /// `…@c.us`, or a privacy id `…@lid`.
+    pub id: String,
+    /// Where WhatsApp shows it (a privacy id may hide it).
+    pub phone: Option<String>,
+    /// The address book's full name; null for one not saved.
+    pub name: Option<String>,
+    /// The address book's first name.
+    pub short_name: Option<String>,
+    /// The name they go by on WhatsApp (their profile's), where known.
+    pub pushname: Option<String>,
+    /// In this account's address book.
+    pub saved: bool,
+    /// A WhatsApp Business account.
+    pub business: bool,
+    /// This account blocked them.
+    pub blocked: bool,
+}
+
 /// A WhatsApp Business label.
 #[derive(Debug, Clone, Deserialize, serde::Serialize, utoipa::ToSchema)]
 pub struct Label {
@@ -509,6 +531,36 @@ impl Bridge {
     ) -> Result<HistoryBatch, CallError> {
         self.call("history", &[json!(chat), json!(before), json!(count)])
             .await
+    }
+
+    /// The people WhatsApp Web knows: the address book and everyone it
+    /// heard from.
+    pub async fn contacts(&self) -> Result<Vec<Contact>, CallError> {
+        self.call("contacts", &[]).await
+    }
+
+    /// Saves a contact to the address book or renames one (`phone_book`:
+    /// the phone's own address book too).
+    pub async fn save_contact(
+        &self,
+        id: &Wid,
+        first: &str,
+        last: &str,
+        phone_book: bool,
+    ) -> Result<Contact, CallError> {
+        self.call(
+            "saveContact",
+            &[json!(id), json!(first), json!(last), json!(phone_book)],
+        )
+        .await
+    }
+
+    /// Takes a contact out of the address book; `CONTACT_NOT_SAVED` when
+    /// it is not in it.
+    pub async fn remove_contact(&self, id: &Wid) -> Result<(), CallError> {
+        self.call::<Value>("removeContact", &[json!(id)])
+            .await
+            .map(drop)
     }
 
     /// Everyone this account blocked.

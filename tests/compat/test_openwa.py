@@ -221,6 +221,16 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop):
     assert call("/shop1/getChatById", [CONTACT + "@c.us"])["id"] == CONTACT + "@c.us"
     assert call("/shop1/getChatById", ["15550000404@c.us"]) is False
     assert call("/shop1/getContact", [CONTACT + "@c.us"])["id"] == CONTACT + "@c.us"
+    # The phone's address book reaches getContact and getAllContacts.
+    httpx.put(daemon.sandbox + f"/_sandbox/accounts/{ACCOUNT}/contacts/{CONTACT}",
+              json={"first_name": "Dora", "last_name": "Baker"}).raise_for_status()
+    saved = eventually("the saved contact", lambda: (lambda c: c if c["isMyContact"] else None)(
+        call("/shop1/getContact", [CONTACT + "@c.us"])))
+    assert (saved["name"], saved["shortName"], saved["formattedName"], saved["type"]) == (
+        "Dora Baker", "Dora", "Dora Baker", "in"), saved
+    everyone = call("/shop1/getAllContacts")
+    assert [c["name"] for c in everyone if c["isMyContact"]] == ["Dora Baker"], everyone
+    assert all(not c["id"].endswith("@g.us") for c in everyone)
     assert call("/shop1/getStatus", [CONTACT + "@c.us"]) == {"id": CONTACT + "@c.us", "status": "Baker"}
     assert call("/shop1/getProfilePicFromServer", [CONTACT + "@c.us"]).startswith("http")
     assert call("/shop1/simulateTyping", [CONTACT + "@c.us", True]) is True

@@ -619,6 +619,15 @@ test('linking by pairing code; a contact\'s about, picture, block and unblock; o
   assert.equal(await alice.unblock(), true);
   assert.deepEqual(await c.getBlockedContacts(), []);
   assert.ok(!JSON.stringify(await sb(`/_sandbox/accounts/${me}/blocked`)).includes('15551234567'));
+  // The address book: saved here, it is the phone's too.
+  await c.saveOrEditAddressbookContact('15551234567', 'Alice', 'Liddell', true);
+  assert.deepEqual(await sb(`/_sandbox/accounts/${me}/contacts`), { 15551234567: { first: 'Alice', last: 'Liddell', phone_book: true } });
+  const mine = (await c.getContacts()).filter((x) => x.isMyContact);
+  assert.deepEqual(mine.map((x) => [x.id._serialized, x.name, x.shortName]), [['15551234567@c.us', 'Alice Liddell', 'Alice']]);
+  assert.equal((await c.getContactById('15551234567@c.us')).name, 'Alice Liddell');
+  await c.deleteAddressbookContact('15551234567');
+  assert.deepEqual(await sb(`/_sandbox/accounts/${me}/contacts`), {});
+  assert.equal((await c.getContactById('15551234567@c.us')).isMyContact, false);
   await c.sendPresenceUnavailable();
   assert.equal((await sb(`/_sandbox/accounts/${me}/presence`)).online, false);
   await c.sendPresenceAvailable();

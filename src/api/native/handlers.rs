@@ -405,6 +405,75 @@ pub async fn contact(
     Ok(Json(json!({"exists": found.is_some(), "id": found})))
 }
 
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ContactsQuery {
+    /// Only those in the address book.
+    #[serde(default)]
+    saved: bool,
+}
+
+#[utoipa::path(get, path = "/api/sessions/{id}/contacts", tag = "contacts", summary = "The people WhatsApp Web knows: the address book (saved ones first, by name) and everyone heard from",
+    params(("id" = String, Path, description = "The session id"), ContactsQuery),
+    responses((status = 200, description = "Contacts", body = [crate::core::Contact]), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn contacts(
+    Caller(core): Caller<Core>,
+    Path(id): Path<String>,
+    q: Params<ContactsQuery>,
+) -> Answer {
+    let Query(q) = q?;
+    Ok(Json(json!(
+        core.contacts(&cv::session_id(&id)?, q.saved).await?
+    )))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactIn {
+    /// Up to 100 characters.
+    first_name: Option<String>,
+    last_name: Option<String>,
+    /// Also in the phone's own address book, not only WhatsApp's (default true).
+    sync_to_phone: Option<bool>,
+}
+
+#[utoipa::path(put, path = "/api/sessions/{id}/contacts/{phone}", tag = "contacts", summary = "Save a contact to the address book, or rename one (the phone and every device see it)",
+    params(("id" = String, Path, description = "The session id"), ("phone" = String, Path, description = "Phone number or …@c.us")), request_body = ContactIn,
+    responses((status = 200, description = "The contact", body = crate::core::Contact), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn save_contact(
+    Caller(core): Caller<Core>,
+    Path((id, phone)): Path<(String, String)>,
+    body: Body<ContactIn>,
+) -> Answer {
+    let b = body?.0;
+    let who = crate::domain::Wid::parse(&phone).map_err(|e| ApiError::invalid("phone", e))?;
+    let first = b
+        .first_name
+        .ok_or_else(|| ApiError::invalid("first_name", "is required"))?;
+    let c = core
+        .save_contact(
+            &cv::session_id(&id)?,
+            &who,
+            &first,
+            b.last_name.as_deref(),
+            b.sync_to_phone.unwrap_or(true),
+        )
+        .await?;
+    Ok(Json(json!(c)))
+}
+
+#[utoipa::path(delete, path = "/api/sessions/{id}/contacts/{phone}", tag = "contacts", summary = "Take a contact out of the address book",
+    params(("id" = String, Path, description = "The session id"), ("phone" = String, Path, description = "Phone number or …@c.us")),
+    responses((status = 200, description = "{id, removed: true}", body = Object), (status = 404, description = "No such session, or not in the address book (contact_not_found)", body = crate::api::native::convert::ErrorBody), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn remove_contact(
+    Caller(core): Caller<Core>,
+    Path((id, phone)): Path<(String, String)>,
+) -> Answer {
+    let who = crate::domain::Wid::parse(&phone).map_err(|e| ApiError::invalid("phone", e))?;
+    core.remove_contact(&cv::session_id(&id)?, &who).await?;
+    Ok(Json(json!({"id": who, "removed": true})))
+}
+
 #[utoipa::path(post, path = "/api/sessions/{id}/chats/{chat}/read", tag = "messages", summary = "Mark a chat read", params(("id" = String, Path, description = "The session id"), ("chat" = String, Path, description = "The chat id or phone")), responses((status = 200, description = "{chat, read}", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body or its media is too large", body = crate::api::native::convert::ErrorBody), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
 pub async fn read(Caller(core): Caller<Core>, Path((id, chat)): Path<(String, String)>) -> Answer {
     let id = cv::session_id(&id)?;

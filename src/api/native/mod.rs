@@ -47,6 +47,9 @@ use handlers as h;
     h::read,
     h::edit_chat,
     h::contact,
+    h::contacts,
+    h::save_contact,
+    h::remove_contact,
     h::presence,
     h::subscribe_presence,
     h::profile,
@@ -139,7 +142,13 @@ pub fn routes(core: Core, keys: Keys, media_body: DefaultBodyLimit) -> Router {
         .route("/api/sessions/{id}/chats", get(h::chats))
         .route("/api/sessions/{id}/chats/{chat}", patch(h::edit_chat))
         .route("/api/sessions/{id}/chats/{chat}/read", post(h::read))
-        .route("/api/sessions/{id}/contacts/{phone}", get(h::contact))
+        .route("/api/sessions/{id}/contacts", get(h::contacts))
+        .route(
+            "/api/sessions/{id}/contacts/{phone}",
+            get(h::contact)
+                .put(h::save_contact)
+                .delete(h::remove_contact),
+        )
         .route(
             "/api/sessions/{id}/contacts/{phone}/profile",
             get(h::profile),

@@ -3,7 +3,7 @@
 //! STATE, and the wrapper routes' errors. (The EASY API's calls: `easy`.)
 
 use crate::api::body::BodyError;
-use crate::core::{CoreError, GroupInfo, Participant, SendRequest};
+use crate::core::{Contact, CoreError, GroupInfo, Participant, SendRequest};
 use crate::domain::{SessionId, Status, Wid, user_of};
 use crate::session::{ChatInfo, SessionView};
 use axum::http::StatusCode;
@@ -664,22 +664,35 @@ pub fn group_as_chat(g: &GroupInfo) -> Value {
     group_chat(&c, Some(g))
 }
 
-/// A contact as getContact shows one: by the name a chat with them has.
-pub fn contact_of(id: &Wid, chats: &[ChatInfo]) -> Value {
-    let name = chats
-        .iter()
-        .find(|c| c.id == id.as_str())
-        .and_then(|c| c.name.as_deref());
-    contact(id.as_str(), name, false)
+/// A contact as open-wa shows one: `name` and `shortName` are the address
+/// book's, `pushname` the name they go by, `formattedName` what WhatsApp
+/// Web shows (the saved name, else theirs, else the number).
+pub fn known_contact(c: &Contact) -> Value {
+    let mut v = contact(&c.id, c.name.as_deref(), false);
+    let shown = c.name.as_deref().or(c.pushname.as_deref());
+    v["formattedName"] = match shown {
+        Some(n) => json!(n),
+        None => json!(format!("+{}", c.phone.as_deref().unwrap_or(user_of(&c.id)))),
+    };
+    v["shortName"] = json!(c.short_name);
+    v["pushname"] = json!(c.pushname);
+    v["isMyContact"] = json!(c.saved);
+    v["isBusiness"] = json!(c.business);
+    v["type"] = json!(if c.saved { "in" } else { "out" });
+    v
 }
 
-/// The contacts behind one-to-one chats, as getAllContacts shows them.
-pub fn contacts(chats: &[ChatInfo]) -> Vec<Value> {
-    chats
-        .iter()
-        .filter(|c| c.id.ends_with("@c.us"))
-        .map(|c| contact(&c.id, c.name.as_deref(), false))
-        .collect()
+/// getContact: the one WhatsApp Web knows, else what the id tells.
+pub fn contact_of(id: &Wid, known: &[Contact]) -> Value {
+    match known.iter().find(|c| c.id == id.as_str()) {
+        Some(c) => known_contact(c),
+        None => contact(id.as_str(), None, false),
+    }
+}
+
+/// getAllContacts: everyone WhatsApp Web knows.
+pub fn contacts(known: &[Contact]) -> Vec<Value> {
+    known.iter().map(known_contact).collect()
 }
 
 /// checkNumberStatus's NumberCheck: `numberExists` only when it exists.

@@ -256,6 +256,9 @@
       chats.set(key, chat);
     }
     if (m.notifyName && !group) chat.name = m.notifyName;
+    // WhatsApp Web learns the name each person goes by from their messages.
+    const sender = group ? m.author : m.id.remote;
+    if (!m.id.fromMe && m.notifyName && sender) pushnames.set(sender._serialized, m.notifyName);
     if (byId.has(m.id._serialized)) return false;
     byId.set(m.id._serialized, m);
     chat.msgs.push(m);
@@ -429,6 +432,13 @@
       case 'my_profile':
         // Changed on this device or another: WhatsApp syncs the name.
         if (creds && v.profile && v.profile.name) creds.name = v.profile.name;
+        break;
+      case 'contacts':
+        // The address book, as WhatsApp's app state syncs it.
+        addressBook.clear();
+        for (const c of v.book || []) addressBook.set(wid(c.id)._serialized, { first: c.first, last: c.last || '' });
+        businessPhones.clear();
+        for (const p of v.business || []) businessPhones.add(p);
         break;
       case 'blocklist':
         blocked.clear();
@@ -675,6 +685,40 @@
   // Groups the device has heard of (WhatsApp keeps their metadata).
   const groupCache = new Map();
 
+  // The account's address book (id -> {first, last}), who is a business,
+  // and the names people go by, as WhatsApp Web's ContactStore has them.
+  const addressBook = new Map();
+  const businessPhones = new Set();
+  const pushnames = new Map();
+  const savedName = (s) => s && [s.first, s.last].filter(Boolean).join(' ');
+
+  // A ContactModel: a saved contact has the address book's names.
+  function contactModel(id) {
+    const w = wid(id);
+    const s = w._serialized;
+    const saved = addressBook.get(s);
+    const g = w.server === 'g.us' ? groupCache.get(s) : null;
+    return {
+      id: w, name: g ? g.subject : savedName(saved) || undefined, shortName: saved ? saved.first : undefined,
+      pushname: pushnames.get(s), isMyContact: !!saved, isBusiness: businessPhones.has(w.user), isEnterprise: false,
+      isUser: w.server === 'c.us' || w.server === 'lid', isGroup: w.server === 'g.us', isWAContact: w.server !== 'g.us',
+      isMe: !!creds && w._serialized === creds.phone + '@c.us', labels: [], type: saved ? 'in' : 'out',
+    };
+  }
+
+  // Everyone WhatsApp Web has a ContactModel for: the address book, the
+  // people and groups it has chats with, the members of its groups.
+  function contactIds() {
+    const ids = new Set([...addressBook.keys(), ...pushnames.keys()]);
+    for (const c of chats.values()) if (c.id.server !== 'broadcast') ids.add(c.id._serialized);
+    for (const g of groupCache.values()) {
+      ids.add(wid(g.id)._serialized);
+      for (const p of g.participants || []) ids.add(wid(p.id)._serialized);
+    }
+    if (creds && creds.phone) ids.add(creds.phone + '@c.us');
+    return [...ids];
+  }
+
   // The account's archived, pinned and muted chats, as WhatsApp syncs them
   // to the device.
   const chatStates = new Map();
@@ -688,7 +732,7 @@
     const st = chatStates.get(c.id._serialized) || {};
     // WhatsApp Web counts a chat marked unread as -1.
     return {
-      id: c.id, name: c.name, unreadCount: st.marked_unread && !c.unreadCount ? -1 : c.unreadCount, t: c.t, isGroup: c.id.server === 'g.us',
+      id: c.id, name: (c.id.server === 'c.us' && savedName(addressBook.get(c.id._serialized))) || c.name, unreadCount: st.marked_unread && !c.unreadCount ? -1 : c.unreadCount, t: c.t, isGroup: c.id.server === 'g.us',
       archive: !!st.archived, pin: st.pinned || 0, muteExpiration: st.mute_until || 0,
       mute: { expiration: st.mute_until || 0 },
       // WhatsApp Web's ChatModel keeps the ids of its labels.
@@ -1413,6 +1457,35 @@
       },
     },
     contact: {
+      async list(options) {
+        let all = contactIds().map(contactModel);
+        if (options && options.onlyMyContacts) all = all.filter((c) => c.isMyContact);
+        return all;
+      },
+      async get(contactId) {
+        const s = wid(contactId)._serialized;
+        return contactIds().includes(s) ? contactModel(s) : undefined;
+      },
+      // WhatsApp's app state: the phone and every device hear.
+      async save(contactId, firstName, options) {
+        requireAuth();
+        if (!contactId || !firstName) throw wppError('send_the_required_fields', 'Please, send the contact id like <number@c.us> and the name for your contact');
+        const w = wid(contactId);
+        const o = options || {};
+        await call('contact_save', { id: w._serialized, first: firstName, last: o.lastName || o.surname || '', phone_book: o.syncAddressBook !== false });
+        addressBook.set(w._serialized, { first: String(firstName).trim(), last: String(o.lastName || o.surname || '').trim() });
+        return contactModel(w);
+      },
+      async remove(contactId) {
+        requireAuth();
+        const w = wid(contactId);
+        const c = await WPP.contact.get(w);
+        if (!c) throw wppError('contact_not_found', 'Contact not found');
+        if (!c.isMyContact) throw wppError('number_is_not_your_contact', 'The number ' + w._serialized + ' is not your contact');
+        await call('contact_remove', { id: w._serialized });
+        addressBook.delete(w._serialized);
+        return contactModel(w);
+      },
       async getPnLidEntry(contactId) {
         requireAuth();
         return call('lid_entry', { id: wid(contactId)._serialized });

@@ -1,0 +1,104 @@
+//! The address book: the people WhatsApp Web knows, with the names this
+//! account saved them under, and contacts saved, renamed and removed.
+//! WhatsApp keeps the address book in its app state, so a change here
+//! reaches the phone and a change on the phone reaches every device.
+
+use super::{Core, CoreError};
+use crate::domain::{Scope, SessionId, Wid};
+use crate::session::{CallError, CallFailure, Contact};
+
+/// WhatsApp's limit on each part of a saved name.
+const MAX_NAME: usize = 100;
+
+fn page(e: CallError) -> CoreError {
+    match e {
+        CallError::Page(m) if m.starts_with("CONTACT_NOT_SAVED: ") => CoreError::NotFound {
+            code: "contact_not_found",
+            message: m.trim_start_matches("CONTACT_NOT_SAVED: ").to_string(),
+        },
+        e => CoreError::from(CallFailure::from(e)),
+    }
+}
+
+/// A part of a saved name, trimmed; the first is required.
+fn name_part<'a>(field: &str, v: &'a str, required: bool) -> Result<&'a str, CoreError> {
+    let v = v.trim();
+    if required && v.is_empty() {
+        return Err(CoreError::invalid(field, "is required"));
+    }
+    if v.chars().count() > MAX_NAME || v.chars().any(char::is_control) {
+        return Err(CoreError::invalid(
+            field,
+            format!("must be at most {MAX_NAME} characters, on one line"),
+        ));
+    }
+    Ok(v)
+}
+
+/// Only a person with a phone number goes in an address book.
+fn person(id: &Wid) -> Result<(), CoreError> {
+    match id.phone() {
+        Some(_) => Ok(()),
+        None => Err(CoreError::invalid(
+            "phone",
+            "must be a phone number (a person's), not a group or a privacy id",
+        )),
+    }
+}
+
+impl Core {
+    /// The people WhatsApp Web knows, by name; `saved_only`: those in the
+    /// address book.
+    pub async fn contacts(
+        &self,
+        session: &SessionId,
+        saved_only: bool,
+    ) -> Result<Vec<Contact>, CoreError> {
+        self.may(session, Scope::Read)?;
+        let bridge = self.manager.bridge(session).await?;
+        let mut all = bridge.contacts().await.map_err(page)?;
+        all.retain(|c| c.saved || !saved_only);
+        // Saved ones by name, as the phone lists them; then the others.
+        all.sort_by(|a, b| {
+            (!a.saved, a.name.as_deref().map(str::to_lowercase), &a.id).cmp(&(
+                !b.saved,
+                b.name.as_deref().map(str::to_lowercase),
+                &b.id,
+            ))
+        });
+        Ok(all)
+    }
+
+    /// Saves a contact under a name, or renames one already saved.
+    pub async fn save_contact(
+        &self,
+        session: &SessionId,
+        id: &Wid,
+        first: &str,
+        last: Option<&str>,
+        phone_book: bool,
+    ) -> Result<Contact, CoreError> {
+        self.may(session, Scope::Send)?;
+        person(id)?;
+        let first = name_part("first_name", first, true)?;
+        let last = name_part("last_name", last.unwrap_or(""), false)?;
+        let bridge = self.manager.bridge(session).await?;
+        let c = bridge
+            .save_contact(id, first, last, phone_book)
+            .await
+            .map_err(page)?;
+        tracing::info!(session = %session, "contact saved");
+        Ok(c)
+    }
+
+    /// Takes a contact out of the address book (404 `contact_not_found`
+    /// for one not in it).
+    pub async fn remove_contact(&self, session: &SessionId, id: &Wid) -> Result<(), CoreError> {
+        self.may(session, Scope::Send)?;
+        person(id)?;
+        let bridge = self.manager.bridge(session).await?;
+        bridge.remove_contact(id).await.map_err(page)?;
+        tracing::info!(session = %session, "contact removed");
+        Ok(())
+    }
+}
