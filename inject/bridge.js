@@ -163,11 +163,24 @@
 
   // A contact as the daemon lists it; a privacy id's phone where WhatsApp
   // Web shows it.
-  function contactInfo(c, saved) {
-    const id = widStr(c.id);
+  // (wa-js gives every ContactModel isMyContact, isMe and pnForLid.)
+  function contactInfo(c) {
+    const own = widStr(c.id);
+    const lid = own.endsWith('@lid') ? own : null;
+    const phone = phoneOf(own) || phoneOf(c.phoneNumber) || phoneOf(c.pnForLid);
+    const saved = !!c.isMyContact;
     return {
-      id, phone: phoneOf(id) || phoneOf(c.phoneNumber), name: (saved && c.name) || null, short_name: (saved && c.shortName) || null,
-      pushname: c.pushname || null, saved, business: !!c.isBusiness, blocked: WPP.blocklist.isBlocked(id),
+      id: phone ? phone + '@c.us' : own, phone, lid, name: (saved && c.name) || null, short_name: (saved && c.shortName) || null,
+      pushname: c.pushname || null, saved, business: !!c.isBusiness,
+      blocked: WPP.blocklist.isBlocked(own) || (!!lid && !!phone && WPP.blocklist.isBlocked(phone + '@c.us')),
+    };
+  }
+  // One person under two ids: what either knows, the saved names kept.
+  function sameContact(a, b) {
+    const s = a.saved ? a : b;
+    return {
+      id: a.phone ? a.id : b.id, phone: a.phone || b.phone, lid: a.lid || b.lid, name: s.name, short_name: s.short_name,
+      pushname: a.pushname || b.pushname, saved: a.saved || b.saved, business: a.business || b.business, blocked: a.blocked || b.blocked,
     };
   }
 
@@ -593,7 +606,7 @@
     'chat.sendReactionToMessage', 'chat.sendTextMessage', 'chat.sendVCardContactMessage', 'chat.unmute', 'conn',
     'conn.genLinkDeviceCodeForPhoneNumber', 'conn.getAuthCode', 'conn.getMyUserId',
     'conn.getPlatform', 'conn.getStreamData', 'conn.isAuthenticated', 'conn.isOnline', 'conn.logout',
-    'conn.markAvailable', 'contact.getBusinessProfile', 'contact.getPnLidEntry',
+    'conn.markAvailable', 'contact.get', 'contact.getBusinessProfile', 'contact.getPnLidEntry',
     'contact.getProfilePictureUrl', 'contact.getStatus', 'contact.list', 'contact.queryWidExists', 'contact.remove',
     'contact.save', 'contact.subscribePresence', 'group.addParticipants', 'group.approve', 'group.create', 'group.demoteParticipants',
     'group.getAllGroups', 'group.getGroupInfoFromInviteCode', 'group.getInviteCode', 'group.getMembershipRequests', 'group.getParticipants', 'group.iAmAdmin', 'group.join', 'group.leave',
@@ -793,32 +806,53 @@
     },
     // The people WhatsApp Web knows (its ContactStore, without groups or
     // this account): the address book's, with their saved names, and
-    // everyone it has heard from. `saved`: in the address book.
+    // everyone it has heard from. WhatsApp Web may keep a person under
+    // both their phone and their privacy id: listed once, by phone.
     async contacts() {
-      const [all, mine] = await Promise.all([WPP.contact.list(), WPP.contact.list({ onlyMyContacts: true })]);
-      const saved = new Set(mine.map((c) => widStr(c.id)));
-      const self = me() && me().id;
-      return all
-        .filter((c) => c && c.id && (c.id.server === 'c.us' || c.id.server === 'lid') && widStr(c.id) !== self)
-        .map((c) => contactInfo(c, saved.has(widStr(c.id))));
+      const out = new Map();
+      for (const c of await WPP.contact.list()) {
+        if (!c || !c.id || !(c.id.server === 'c.us' || c.id.server === 'lid') || c.isMe) continue;
+        const info = contactInfo(c);
+        const twin = out.get(info.id);
+        out.set(info.id, twin ? sameContact(twin, info) : info);
+      }
+      return [...out.values()];
     },
-    // Saves a contact to the address book, or renames one; `phoneBook`:
-    // the phone's own address book too, not only WhatsApp's.
+    // One person, with their privacy id's twin where WhatsApp Web has
+    // one; null for one it does not know.
+    async contact(id) {
+      const quiet = (p) => Promise.resolve(p).then((v) => v, () => null);
+      const c = await quiet(WPP.contact.get(id));
+      const entry = await quiet(WPP.contact.getPnLidEntry(id));
+      const lid = entry && entry.lid && widStr(entry.lid) !== id ? await quiet(WPP.contact.get(entry.lid)) : null;
+      const found = [c, lid].filter((x) => x && !x.isMe).map(contactInfo);
+      if (!found.length) return null;
+      const one = found.reduce(sameContact);
+      if (!one.phone && entry && entry.phoneNumber) { one.phone = phoneOf(entry.phoneNumber); one.id = one.phone ? one.phone + '@c.us' : one.id; }
+      return one;
+    },
     async saveContact(id, first, last, phoneBook) {
       const c = await WPP.contact.save(id, first, { lastName: last || '', syncAddressBook: phoneBook });
-      // The name given, whatever the model shows yet (WhatsApp Web may
-      // apply the address book's change after answering).
-      const info = contactInfo(c || { id }, true);
-      info.name = [first, last].filter(Boolean).join(' ');
-      info.short_name = first;
+      // WhatsApp Web may apply the address book's change after answering:
+      // the name given until its model shows it.
+      const info = contactInfo(c || { id });
+      if (!info.saved) Object.assign(info, { saved: true, name: [first, last].filter(Boolean).join(' '), short_name: first });
       return info;
     },
+    // WhatsApp Web may keep a saved person under their privacy id only:
+    // that twin is removed then.
     async removeContact(id) {
+      const notSaved = (e) => e && (e.code === 'contact_not_found' || e.code === 'number_is_not_your_contact');
       try {
         await WPP.contact.remove(id);
       } catch (e) {
-        if (e && (e.code === 'contact_not_found' || e.code === 'number_is_not_your_contact')) throw new Error('CONTACT_NOT_SAVED: ' + id + ' is not in the address book');
-        throw e;
+        if (!notSaved(e)) throw e;
+        const entry = await WPP.contact.getPnLidEntry(id).catch(() => null);
+        const lid = entry && entry.lid && widStr(entry.lid);
+        if (!lid || lid === id) throw new Error('CONTACT_NOT_SAVED: ' + id + ' is not in the address book');
+        await WPP.contact.remove(lid).catch((e2) => {
+          throw notSaved(e2) ? new Error('CONTACT_NOT_SAVED: ' + id + ' is not in the address book') : e2;
+        });
       }
       return true;
     },

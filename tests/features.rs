@@ -3564,18 +3564,83 @@ async fn the_address_book_is_the_phones_both_ways() {
         (Some("Dora"), Some("Shop"), Some(true)),
         "{book}"
     );
-    let saved = contacts("?saved=true").await;
-    let names: Vec<&str> = saved.iter().filter_map(|c| c["name"].as_str()).collect();
-    assert_eq!(names, ["Dora Shop", "Eve Adams"], "saved ones by name");
-    let (_, chats) = d.call("GET", "/api/sessions/shop/chats", None).await;
-    let chat = chats
-        .as_array()
+    // WhatsApp Web may apply the address book's change a moment later.
+    eventually(T, "saved ones by name", || async {
+        let saved = contacts("?saved=true").await;
+        let names: Vec<&str> = saved.iter().filter_map(|c| c["name"].as_str()).collect();
+        (names == ["Dora Shop", "Eve Adams"]).then_some(())
+    })
+    .await;
+    eventually(T, "the chat named as saved", || async {
+        let (_, chats) = d.call("GET", "/api/sessions/shop/chats", None).await;
+        chats
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == dora.as_str() && c["name"] == "Dora Shop")
+            .then_some(())
+    })
+    .await;
+    let (code, one) = d
+        .call(
+            "GET",
+            &format!("/api/sessions/shop/contacts?id={CONTACT}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (code, one[0]["name"].as_str()),
+        (200, Some("Dora Shop")),
+        "{one}"
+    );
+    let (code, none) = d
+        .call("GET", "/api/sessions/shop/contacts?id=15550000404", None)
+        .await;
+    assert_eq!((code, none), (200, json!([])));
+
+    // A saved person who writes under a privacy id is one contact, by
+    // phone, though WhatsApp Web keeps a model under each id.
+    let id = inbound(&sb, json!({"text": "from my other id", "lid": true})).await;
+    event(&r, "message", |p| p["id"] == id.as_str()).await;
+    sb.put(
+        &format!("/_sandbox/accounts/{ACCOUNT}/contacts/{CONTACT}"),
+        json!({"first_name": "Dora", "last_name": "Shop"}),
+    )
+    .await;
+    let all = eventually(T, "the privacy id's twin", || async {
+        let all = contacts("").await;
+        all.iter()
+            .any(|c| c["id"] == dora.as_str() && c["lid"].is_string())
+            .then_some(all)
+    })
+    .await;
+    let dora_lid = find(&all, &dora).unwrap()["lid"]
+        .as_str()
         .unwrap()
-        .iter()
-        .find(|c| c["id"] == dora.as_str())
-        .cloned()
-        .unwrap();
-    assert_eq!(chat["name"], "Dora Shop", "{chat}");
+        .to_string();
+    assert!(
+        find(&all, &dora_lid).is_none(),
+        "listed once, by phone: {all:?}"
+    );
+    let c = find(&all, &dora).unwrap();
+    assert_eq!(
+        (c["name"].as_str(), c["saved"].as_bool()),
+        (Some("Dora Shop"), Some(true)),
+        "{c}"
+    );
+    // Its privacy id names it too.
+    let (code, one) = d
+        .call(
+            "GET",
+            &format!("/api/sessions/shop/contacts?id={dora_lid}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (code, one[0]["id"].as_str()),
+        (200, Some(dora.as_str())),
+        "{one}"
+    );
 
     // Only in WhatsApp's address book, not the phone's own.
     let (code, c) = d

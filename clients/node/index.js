@@ -1763,50 +1763,67 @@ class Client extends EventEmitter {
     const known = this._people.get(s) || {};
     const info = { ...known };
     for (const [k, v] of Object.entries(hint)) if (v) info[k] = v;
-    const book = await this._addressBook().catch(() => new Map());
-    for (const [k, v] of Object.entries(book.get(s) || {})) if (v !== undefined) info[k] = v;
+    const found = await this._knownContact(s).catch(() => undefined);
+    for (const [k, v] of Object.entries(found || {})) if (v !== undefined) info[k] = v;
     return new Contact(this, s, info);
   }
 
-  // The people WhatsApp Web knows, by id, as Contact info; kept a few
-  // seconds, as a bot asks for the author of every message.
-  async _addressBook() {
+  // One person as WhatsApp Web knows them, kept a few seconds (a bot asks
+  // for the author of every message); undefined for one it does not know.
+  async _knownContact(s) {
     const now = Date.now();
-    if (!this._book || now - this._book.at > 5000) {
-      const list = this._api('GET', '/contacts');
-      this._book = { at: now, list };
-      list.catch(() => { if (this._book && this._book.list === list) this._book = undefined; });
+    this._contacts = this._contacts || new Map();
+    let hit = this._contacts.get(s);
+    if (!hit || now - hit.at > 5000) {
+      const ask = this._api('GET', `/contacts?id=${encodeURIComponent(s)}`);
+      hit = { at: now, ask };
+      this._contacts.set(s, hit);
+      ask.catch(() => { if (this._contacts.get(s) === hit) this._contacts.delete(s); });
+      while (this._contacts.size > 1000) this._contacts.delete(this._contacts.keys().next().value);
     }
-    const list = await this._book.list;
-    return new Map(list.map((c) => [c.id, contactInfo(c)]));
+    const list = await hit.ask;
+    return list.length ? contactInfo(list[0]) : undefined;
   }
 
-  // Everyone WhatsApp Web knows: the address book's (isMyContact, with
-  // their saved names) and everyone it heard from.
-  async getContacts() {
-    this._book = undefined;
-    const book = await this._addressBook();
-    return [...book.entries()].map(([id, info]) => new Contact(this, id, info));
-  }
-
-  // Saves a contact to the address book, or renames one (WhatsApp syncs it
-  // to the phone); syncToAddressbook: the phone's own address book too.
-  async saveOrEditAddressbookContact(phoneNumber, firstName, lastName, syncToAddressbook = false) {
-    this._book = undefined;
-    await this._api('PUT', `/contacts/${encodeURIComponent(serialized(phoneNumber))}`, {
-      first_name: firstName, last_name: lastName || undefined, sync_to_phone: !!syncToAddressbook,
-    });
-  }
-
-  async deleteAddressbookContact(phoneNumber) {
-    this._book = undefined;
-    await this._api('DELETE', `/contacts/${encodeURIComponent(serialized(phoneNumber))}`);
+  // What was kept of contacts is stale once the address book changes.
+  _contactsChanged() {
+    if (this._contacts) this._contacts.clear();
   }
 
   // Everyone this account blocked, as Contacts.
   async getBlockedContacts() {
     const r = await this._api('GET', '/blocklist');
     return Promise.all(r.blocked.map((id) => this.getContactById(id, { isBlocked: true })));
+  }
+
+  // Everyone WhatsApp Web knows: the address book's (isMyContact, with
+  // their saved names) and everyone it heard from.
+  async getContacts() {
+    const list = await this._api('GET', '/contacts');
+    return list.map((c) => new Contact(this, c.id, contactInfo(c)));
+  }
+
+  // Saves a contact to the address book, or renames one (WhatsApp syncs it
+  // to the phone); syncToAddressbook: the phone's own address book too.
+  async saveOrEditAddressbookContact(phoneNumber, firstName, lastName, syncToAddressbook = false) {
+    try {
+      await this._api('PUT', `/contacts/${encodeURIComponent(serialized(phoneNumber))}`, {
+        first_name: firstName, last_name: lastName || undefined, sync_to_phone: !!syncToAddressbook,
+      });
+    } finally {
+      this._contactsChanged();
+    }
+  }
+
+  // As whatsapp-web.js, one not in the address book is no error.
+  async deleteAddressbookContact(phoneNumber) {
+    try {
+      await this._api('DELETE', `/contacts/${encodeURIComponent(serialized(phoneNumber))}`);
+    } catch (e) {
+      if (!(e && e.code === 'contact_not_found')) throw e;
+    } finally {
+      this._contactsChanged();
+    }
   }
 
   // The stored message; undefined if the daemon does not have it.

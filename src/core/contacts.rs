@@ -35,13 +35,14 @@ fn name_part<'a>(field: &str, v: &'a str, required: bool) -> Result<&'a str, Cor
     Ok(v)
 }
 
-/// Only a person with a phone number goes in an address book.
+/// Only a person goes in an address book: by phone, or by the privacy id
+/// the list gives one whose phone is hidden.
 fn person(id: &Wid) -> Result<(), CoreError> {
-    match id.phone() {
-        Some(_) => Ok(()),
-        None => Err(CoreError::invalid(
+    match id.phone().is_some() || id.as_str().ends_with("@lid") {
+        true => Ok(()),
+        false => Err(CoreError::invalid(
             "phone",
-            "must be a phone number (a person's), not a group or a privacy id",
+            "must be a person (a phone number or a privacy id), not a group",
         )),
     }
 }
@@ -67,6 +68,18 @@ impl Core {
             ))
         });
         Ok(all)
+    }
+
+    /// One person WhatsApp Web knows; `None` for one it does not.
+    pub async fn known_contact(
+        &self,
+        session: &SessionId,
+        id: &Wid,
+    ) -> Result<Option<Contact>, CoreError> {
+        self.may(session, Scope::Read)?;
+        person(id)?;
+        let bridge = self.manager.bridge(session).await?;
+        bridge.contact(id).await.map_err(page)
     }
 
     /// Saves a contact under a name, or renames one already saved.

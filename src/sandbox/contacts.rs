@@ -38,7 +38,8 @@ impl World {
     }
 
     /// What a device learns of the people it may show: the address book,
-    /// and who of everyone WhatsApp knows is a business.
+    /// who of everyone WhatsApp knows is a business, and the privacy ids
+    /// it knows people by (with the phone, where its owner shares it).
     pub(super) fn contacts_push(&self, account: &str) -> Value {
         let book: Vec<Value> = self
             .address_book(account)
@@ -52,7 +53,18 @@ impl World {
             .filter(|(_, p)| p.business.is_some())
             .map(|(phone, _)| phone)
             .collect();
-        json!({"t": "contacts", "book": book, "business": business})
+        let lids: Vec<Value> = self
+            .p
+            .lids
+            .iter()
+            .map(|(user, e)| {
+                json!([
+                    format!("{user}@lid"),
+                    e.shared.then(|| format!("{}@c.us", e.phone))
+                ])
+            })
+            .collect();
+        json!({"t": "contacts", "book": book, "business": business, "lids": lids})
     }
 
     /// Saves a contact, or renames a saved one; every device hears.
@@ -107,7 +119,16 @@ impl World {
 
     /// What a linked device asks of its account's address book.
     pub fn device_contact_call(&mut self, me: &str, t: &str, v: &Value) -> Result<Value, String> {
-        let phone = v["id"].as_str().unwrap_or("").trim_end_matches("@c.us");
+        let id = v["id"].as_str().unwrap_or("");
+        // A privacy id names the phone behind it.
+        let phone = match id.strip_suffix("@lid") {
+            Some(lid) => match self.p.lids.get(lid) {
+                Some(e) => e.phone.clone(),
+                None => return Err(format!("contact_not_found: no contact {id}")),
+            },
+            None => id.trim_end_matches("@c.us").to_string(),
+        };
+        let phone = phone.as_str();
         match t {
             "contact_save" => self
                 .save_contact(

@@ -332,10 +332,12 @@ pub struct ChatInfo {
 /// address book, or one it heard from (a chat, a group).
 #[derive(Debug, Clone, Deserialize, serde::Serialize, utoipa::ToSchema)]
 pub struct Contact {
-    /// `…@c.us`, or a privacy id `…@lid`.
+    /// `…@c.us`; a privacy id `…@lid` where the phone is hidden.
     pub id: String,
     /// Where WhatsApp shows it (a privacy id may hide it).
     pub phone: Option<String>,
+    /// Their privacy id, where WhatsApp Web knows them by it too.
+    pub lid: Option<String>,
     /// The address book's full name; null for one not saved.
     pub name: Option<String>,
     /// The address book's first name.
@@ -537,6 +539,12 @@ impl Bridge {
     /// heard from.
     pub async fn contacts(&self) -> Result<Vec<Contact>, CallError> {
         self.call("contacts", &[]).await
+    }
+
+    /// One person WhatsApp Web knows (with their privacy id's twin);
+    /// `None` for one it does not.
+    pub async fn contact(&self, id: &Wid) -> Result<Option<Contact>, CallError> {
+        self.call("contact", &[json!(id)]).await
     }
 
     /// Saves a contact to the address book or renames one (`phone_book`:

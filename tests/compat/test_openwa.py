@@ -231,6 +231,7 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop):
     everyone = call("/shop1/getAllContacts")
     assert [c["name"] for c in everyone if c["isMyContact"]] == ["Dora Baker"], everyone
     assert all(not c["id"].endswith("@g.us") for c in everyone)
+    assert call("/shop1/getContact", ["15550000404@c.us"]) is None, "one WhatsApp Web does not know"
     assert call("/shop1/getStatus", [CONTACT + "@c.us"]) == {"id": CONTACT + "@c.us", "status": "Baker"}
     assert call("/shop1/getProfilePicFromServer", [CONTACT + "@c.us"]).startswith("http")
     assert call("/shop1/simulateTyping", [CONTACT + "@c.us", True]) is True

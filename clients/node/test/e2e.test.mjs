@@ -628,6 +628,7 @@ test('linking by pairing code; a contact\'s about, picture, block and unblock; o
   await c.deleteAddressbookContact('15551234567');
   assert.deepEqual(await sb(`/_sandbox/accounts/${me}/contacts`), {});
   assert.equal((await c.getContactById('15551234567@c.us')).isMyContact, false);
+  await c.deleteAddressbookContact('15551234567'); // as whatsapp-web.js: no error
   await c.sendPresenceUnavailable();
   assert.equal((await sb(`/_sandbox/accounts/${me}/presence`)).online, false);
   await c.sendPresenceAvailable();

@@ -411,6 +411,8 @@ pub struct ContactsQuery {
     /// Only those in the address book.
     #[serde(default)]
     saved: bool,
+    /// Only this person (a phone, `…@c.us` or `…@lid`): one or none.
+    id: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/sessions/{id}/contacts", tag = "contacts", summary = "The people WhatsApp Web knows: the address book (saved ones first, by name) and everyone heard from",
@@ -422,9 +424,17 @@ pub async fn contacts(
     q: Params<ContactsQuery>,
 ) -> Answer {
     let Query(q) = q?;
-    Ok(Json(json!(
-        core.contacts(&cv::session_id(&id)?, q.saved).await?
-    )))
+    let session = cv::session_id(&id)?;
+    if let Some(who) = q.id {
+        let who = crate::domain::Wid::parse(&who).map_err(|e| ApiError::invalid("id", e))?;
+        let one = core.known_contact(&session, &who).await?;
+        return Ok(Json(json!(
+            one.into_iter()
+                .filter(|c| c.saved || !q.saved)
+                .collect::<Vec<_>>()
+        )));
+    }
+    Ok(Json(json!(core.contacts(&session, q.saved).await?)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -251,7 +251,7 @@ fn contact(id: &str, name: Option<&str>, is_me: bool) -> Value {
     json!({
         "id": id, "name": name, "pushname": name, "shortName": name, "formattedName": formatted,
         "isMe": is_me, "isMyContact": false, "isBusiness": false, "isEnterprise": false,
-        "isPSA": false, "isUser": id.ends_with("@c.us"), "isWAContact": true,
+        "isPSA": false, "isUser": id.ends_with("@c.us") || id.ends_with("@lid"), "isWAContact": true,
         "labels": [], "msgs": null, "statusMute": false, "type": "in", "verifiedLevel": 0,
     })
 }
@@ -666,11 +666,10 @@ pub fn group_as_chat(g: &GroupInfo) -> Value {
 
 /// A contact as open-wa shows one: `name` and `shortName` are the address
 /// book's, `pushname` the name they go by, `formattedName` what WhatsApp
-/// Web shows (the saved name, else theirs, else the number).
+/// Web shows (the saved name, else the number).
 pub fn known_contact(c: &Contact) -> Value {
     let mut v = contact(&c.id, c.name.as_deref(), false);
-    let shown = c.name.as_deref().or(c.pushname.as_deref());
-    v["formattedName"] = match shown {
+    v["formattedName"] = match c.name.as_deref() {
         Some(n) => json!(n),
         None => json!(format!("+{}", c.phone.as_deref().unwrap_or(user_of(&c.id)))),
     };
@@ -682,12 +681,9 @@ pub fn known_contact(c: &Contact) -> Value {
     v
 }
 
-/// getContact: the one WhatsApp Web knows, else what the id tells.
-pub fn contact_of(id: &Wid, known: &[Contact]) -> Value {
-    match known.iter().find(|c| c.id == id.as_str()) {
-        Some(c) => known_contact(c),
-        None => contact(id.as_str(), None, false),
-    }
+/// getContact: the one WhatsApp Web knows, else null (as open-wa).
+pub fn contact_of(known: Option<&Contact>) -> Value {
+    known.map_or(Value::Null, known_contact)
 }
 
 /// getAllContacts: everyone WhatsApp Web knows.

@@ -409,7 +409,7 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
         Call::GetAllGroups { unread_only } => json!(chats(core, id, unread_only, true).await?),
         Call::GetChatById(who) => chat_by_id(core, id, &who).await?,
         Call::GetAllContacts => json!(cv::contacts(&core.contacts(id, false).await?)),
-        Call::GetContact(who) => cv::contact_of(&who, &core.contacts(id, false).await?),
+        Call::GetContact(who) => cv::contact_of(core.known_contact(id, &who).await?.as_ref()),
         Call::CheckNumberStatus(who) => {
             cv::number_check(&who, core.contact(id, &who).await?.as_deref())
         }

@@ -439,6 +439,8 @@
         for (const c of v.book || []) addressBook.set(wid(c.id)._serialized, { first: c.first, last: c.last || '' });
         businessPhones.clear();
         for (const p of v.business || []) businessPhones.add(p);
+        lidPhones.clear();
+        for (const [lid, pn] of v.lids || []) lidPhones.set(lid, pn);
         break;
       case 'blocklist':
         blocked.clear();
@@ -690,15 +692,21 @@
   const addressBook = new Map();
   const businessPhones = new Set();
   const pushnames = new Map();
+  // Privacy id -> the phone behind it (null where its owner hides it).
+  const lidPhones = new Map();
   const savedName = (s) => s && [s.first, s.last].filter(Boolean).join(' ');
 
   // A ContactModel: a saved contact has the address book's names.
   function contactModel(id) {
     const w = wid(id);
     const s = w._serialized;
+    // WhatsApp Web keeps one model per id: a person's privacy id has its
+    // own, without the address book's names.
     const saved = addressBook.get(s);
+    const pn = w.server === 'lid' ? lidPhones.get(s) : null;
     const g = w.server === 'g.us' ? groupCache.get(s) : null;
     return {
+      phoneNumber: pn ? wid(pn) : undefined,
       id: w, name: g ? g.subject : savedName(saved) || undefined, shortName: saved ? saved.first : undefined,
       pushname: pushnames.get(s), isMyContact: !!saved, isBusiness: businessPhones.has(w.user), isEnterprise: false,
       isUser: w.server === 'c.us' || w.server === 'lid', isGroup: w.server === 'g.us', isWAContact: w.server !== 'g.us',
@@ -710,6 +718,8 @@
   // people and groups it has chats with, the members of its groups.
   function contactIds() {
     const ids = new Set([...addressBook.keys(), ...pushnames.keys()]);
+    // A saved person known by a privacy id too has a model under each.
+    for (const [lid, pn] of lidPhones) if (pn && addressBook.has(pn)) ids.add(lid);
     for (const c of chats.values()) if (c.id.server !== 'broadcast') ids.add(c.id._serialized);
     for (const g of groupCache.values()) {
       ids.add(wid(g.id)._serialized);
