@@ -111,6 +111,7 @@
       vcards: type === 'contact' ? vcards(m) : null,
       poll: type === 'poll' ? poll(m) : null,
       edited_at: m.latestEditSenderTimestampMs ? Math.floor(m.latestEditSenderTimestampMs / 1000) : null,
+      starred: !!m.star,
     };
   }
 
@@ -599,11 +600,11 @@
   // is INCOMPATIBLE: the daemon says so instead of failing call by call.
   const NEEDS = [
     'blocklist.all', 'blocklist.blockContact', 'blocklist.isBlocked', 'blocklist.unblockContact', 'call.reject',
-    'chat.archive', 'chat.deleteMessage', 'chat.downloadMedia', 'chat.editMessage', 'chat.find', 'chat.forwardMessages',
+    'chat.archive', 'chat.clear', 'chat.delete', 'chat.deleteMessage', 'chat.downloadMedia', 'chat.editMessage', 'chat.find', 'chat.forwardMessages',
     'chat.generateMessageID', 'chat.get', 'chat.getMessages', 'chat.getReactions', 'chat.getVotes', 'chat.list',
     'chat.markIsComposing', 'chat.markIsPaused', 'chat.markIsRead', 'chat.markIsRecording', 'chat.markIsUnread', 'chat.mute', 'chat.pin',
     'chat.sendCreatePollMessage', 'chat.sendFileMessage', 'chat.sendLocationMessage',
-    'chat.sendReactionToMessage', 'chat.sendTextMessage', 'chat.sendVCardContactMessage', 'chat.unmute', 'conn',
+    'chat.sendReactionToMessage', 'chat.sendTextMessage', 'chat.sendVCardContactMessage', 'chat.starMessage', 'chat.unmute', 'conn',
     'conn.genLinkDeviceCodeForPhoneNumber', 'conn.getAuthCode', 'conn.getMyUserId',
     'conn.getPlatform', 'conn.getStreamData', 'conn.isAuthenticated', 'conn.isOnline', 'conn.logout',
     'conn.markAvailable', 'contact.get', 'contact.getBusinessProfile', 'contact.getPnLidEntry',
@@ -743,6 +744,49 @@
       const r = await WPP.chat.deleteMessage(chat, id, false, true);
       const one = Array.isArray(r) ? r[0] : r;
       if (one && one.isRevoked === false) throw new Error('WhatsApp did not delete the message for everyone');
+      return true;
+    },
+    // Delete for me: gone from this account's phone and devices (WhatsApp's
+    // app state); the others in the chat keep theirs. False when WhatsApp
+    // Web no longer has it (deleted already, on the phone too).
+    async deleteForMe(chat, id) {
+      try {
+        await WPP.chat.deleteMessage(chat, id, false, false);
+      } catch (e) {
+        if (e && (e.code === 'msg_not_found' || e.code === 'chat_not_found')) return false;
+        throw e;
+      }
+      return true;
+    },
+    // Clears a chat (`remove`: deletes it) on the phone and every device;
+    // `keepStarred` keeps a cleared chat's starred messages. Answers the
+    // ids the chat still has after (those WhatsApp kept), so the daemon's
+    // history keeps the same ones.
+    async clearChat(chat, remove, keepStarred) {
+      // wa-js finds or makes the chat it deletes: one the account does not
+      // have is not found, not made and deleted.
+      const notFound = () => new Error('CHAT_NOT_FOUND: this account has no chat ' + chat);
+      if (!WPP.chat.get(chat)) throw notFound();
+      let r;
+      try {
+        r = remove ? await WPP.chat.delete(chat) : await WPP.chat.clear(chat, keepStarred);
+      } catch (e) {
+        if (e && e.code === 'chat_not_found') throw notFound();
+        throw e;
+      }
+      if (r && r.status && r.status !== 200) throw new Error('WhatsApp did not ' + (remove ? 'delete' : 'clear') + ' the chat (status ' + r.status + ')');
+      if (remove) return [];
+      const left = await WPP.chat.getMessages(chat, { count: -1 });
+      return left.map((m) => widStr(m.id));
+    },
+    // Stars or unstars a message (WhatsApp syncs it to the phone).
+    async star(id, on) {
+      try {
+        await WPP.chat.starMessage(id, on);
+      } catch (e) {
+        if (e && (e.code === 'msg_not_found' || e.code === 'chat_not_found')) throw new Error('MESSAGE_NOT_FOUND: WhatsApp Web has no message ' + id);
+        throw e;
+      }
       return true;
     },
     // state: typing, recording, paused (in `chat`), online, offline.

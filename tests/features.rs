@@ -3695,3 +3695,169 @@ async fn the_address_book_is_the_phones_both_ways() {
     );
     assert!(contacts("?saved=true").await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_are_starred_deleted_for_me_and_chats_cleared_and_deleted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sb, d, r) = setup(tmp.path()).await;
+    let dora = format!("{CONTACT}@c.us");
+    let mut theirs = vec![];
+    for text in ["one", "two", "three"] {
+        let id = inbound(&sb, json!({"text": text})).await;
+        event(&r, "message", |p| p["id"] == id.as_str()).await;
+        theirs.push(id);
+    }
+    let mine = send(&d, json!({"to": CONTACT, "text": "four"})).await;
+    let (a, b) = (&theirs[0], &theirs[1]);
+    let msg = |id: &str| {
+        let d = &d;
+        let path = format!("/api/sessions/shop/messages/{id}");
+        async move { d.call("GET", &path, None).await }
+    };
+    let on_phone = || async {
+        let (_, all) = sb
+            .get(&format!(
+                "/_sandbox/messages?account={ACCOUNT}&direction=all"
+            ))
+            .await;
+        let ids: Vec<String> = all
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_string())
+            .collect();
+        ids
+    };
+    let stored_in_chat = || async {
+        let (code, page) = d
+            .call(
+                "GET",
+                &format!("/api/sessions/shop/messages?chat={CONTACT}"),
+                None,
+            )
+            .await;
+        assert_eq!(code, 200, "{page}");
+        let ids: Vec<String> = page["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_string())
+            .collect();
+        ids
+    };
+
+    // Starred: the phone has it, and so does the stored message.
+    let star = format!("/api/sessions/shop/messages/{b}/star");
+    for bad in [json!({}), json!({"starred": "yes"})] {
+        let (code, e) = d.call("POST", &star, Some(bad.clone())).await;
+        assert_eq!(code, 422, "{bad}: {e}");
+    }
+    let (code, v) = d.call("POST", &star, Some(json!({"starred": true}))).await;
+    assert_eq!((code, v["starred"].as_bool()), (200, Some(true)), "{v}");
+    let (_, stars) = sb
+        .get(&format!("/_sandbox/accounts/{ACCOUNT}/starred"))
+        .await;
+    assert_eq!(stars, json!([b]));
+    assert_eq!(msg(b).await.1["starred"], true);
+    assert!(
+        msg(a).await.1.get("starred").is_none(),
+        "not starred: no field"
+    );
+    let (code, e) = d
+        .call(
+            "POST",
+            "/api/sessions/shop/messages/false_1@c.us_NOSUCH/star",
+            Some(json!({"starred": true})),
+        )
+        .await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (404, Some("message_not_found")),
+        "{e}"
+    );
+
+    // Deleted for me: gone from the phone and the stored history; the
+    // others are untouched.
+    let path = format!("/api/sessions/shop/messages/{a}");
+    let (code, e) = d.call("DELETE", &format!("{path}?for=someone"), None).await;
+    assert_eq!(code, 422, "{e}");
+    let (code, v) = d.call("DELETE", &format!("{path}?for=me"), None).await;
+    assert_eq!(
+        (code, v["deleted_for_me"].as_bool()),
+        (200, Some(true)),
+        "{v}"
+    );
+    assert!(!on_phone().await.contains(a));
+    assert_eq!(msg(a).await.0, 404);
+    assert!(!stored_in_chat().await.contains(a));
+    let (code, _) = d.call("DELETE", &format!("{path}?for=me"), None).await;
+    assert_eq!(code, 404, "a second time: the history no longer has it");
+
+    // Cleared: the starred ones stay (WhatsApp's default), starred here or
+    // on the phone; the rest go.
+    let c = &theirs[2];
+    sb.post(
+        &format!("/_sandbox/accounts/{ACCOUNT}/starred"),
+        json!({"ids": [c]}),
+    )
+    .await;
+    let clear = format!("/api/sessions/shop/chats/{CONTACT}/clear");
+    let (code, v) = d.call("POST", &clear, None).await;
+    assert_eq!((code, v["cleared"].as_u64()), (200, Some(1)), "{v}");
+    assert_eq!(stored_in_chat().await, [c.clone(), b.clone()]);
+    let phone = on_phone().await;
+    assert!(
+        phone.contains(b) && phone.contains(c) && !phone.contains(&mine),
+        "{phone:?}"
+    );
+    // The chat stays.
+    let (_, chats) = d.call("GET", "/api/sessions/shop/chats", None).await;
+    assert!(
+        chats
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == dora.as_str())
+    );
+    // With its starred ones too.
+    let (code, v) = d
+        .call("POST", &clear, Some(json!({"keep_starred": false})))
+        .await;
+    assert_eq!((code, v["cleared"].as_u64()), (200, Some(2)), "{v}");
+    assert!(stored_in_chat().await.is_empty());
+    assert!(!on_phone().await.contains(b));
+
+    // A restart's catch-up brings none of them back.
+    let later = inbound(&sb, json!({"text": "five"})).await;
+    event(&r, "message", |p| p["id"] == later.as_str()).await;
+    let (code, _) = d.call("POST", "/api/sessions/shop/restart", None).await;
+    assert_eq!(code, 200);
+    d.wait_status("shop", "CONNECTED", T).await;
+    assert_eq!(stored_in_chat().await, [later.clone()]);
+
+    // Deleted: the chat goes with its messages, on the phone too.
+    let chat_path = format!("/api/sessions/shop/chats/{CONTACT}");
+    let (code, v) = d.call("DELETE", &chat_path, None).await;
+    assert_eq!((code, v["deleted"].as_bool()), (200, Some(true)), "{v}");
+    assert!(stored_in_chat().await.is_empty());
+    assert!(on_phone().await.is_empty());
+    let (_, chats) = d.call("GET", "/api/sessions/shop/chats", None).await;
+    assert!(
+        !chats
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == dora.as_str()),
+        "{chats}"
+    );
+    let (code, e) = d.call("DELETE", &chat_path, None).await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (404, Some("chat_not_found")),
+        "{e}"
+    );
+    // Dora writes again: a new chat.
+    let again = inbound(&sb, json!({"text": "hello again"})).await;
+    event(&r, "message", |p| p["id"] == again.as_str()).await;
+    assert_eq!(stored_in_chat().await, [again]);
+}

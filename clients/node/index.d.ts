@@ -575,7 +575,7 @@ export interface Message {
     getReactions: () => Promise<ReactionList[]>;
     react: (reaction: string) => Promise<void>;
     edit: (content: MessageContent, options?: MessageEditOptions) => Promise<Message | null>;
-    /** Deletes for everyone; without `everyone` rejects with NotSupportedError */
+    /** Deletes for everyone where WhatsApp allows it, else for this account only (its phone and the daemon's history) */
     delete: (everyone?: boolean, clearMedia?: boolean) => Promise<void>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     acceptGroupV4Invite: () => Promise<{ status: number }>;
@@ -583,9 +583,9 @@ export interface Message {
     getGroupMentions: () => Promise<GroupChat[] | []>;
     /** Sends this message on to a chat, marked forwarded */
     forward: (chat: Chat | string) => Promise<void>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Stars this message (on the phone too) */
     star: () => Promise<void>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Takes this message's star off */
     unstar: () => Promise<void>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     pin: (duration: number) => Promise<boolean>;
@@ -667,9 +667,9 @@ export interface Chat {
     pin: () => Promise<boolean>;
     /** Unpins this chat; its new pin state */
     unpin: () => Promise<boolean>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Clears this chat's messages (starred ones too) on the phone and from the daemon's history; false for a chat the account does not have */
     clearMessages: () => Promise<boolean>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Deletes this chat and its messages, on the phone too; false for a chat the account does not have */
     delete: () => Promise<boolean>;
     /** Mutes this chat until unmuteDate, or always */
     mute: (unmuteDate?: Date) => Promise<{ isMuted: boolean; muteExpiration: number }>;

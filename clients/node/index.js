@@ -455,6 +455,28 @@ class Chat {
     return this.client.addOrRemoveLabels(labelIds, [this.id._serialized]);
   }
 
+  // Its messages go (starred ones too, as whatsapp-web.js clears), on
+  // the phone and from the daemon's history; the chat stays. False for a
+  // chat the account does not have.
+  async clearMessages() {
+    return this._gone('POST', '/clear', { keep_starred: false });
+  }
+
+  // The chat and its messages go, on the phone too.
+  async delete() {
+    return this._gone('DELETE', '');
+  }
+
+  async _gone(method, tail, body) {
+    try {
+      await this.client._api(method, `/chats/${encodeURIComponent(this.id._serialized)}${tail}`, body);
+      return true;
+    } catch (e) {
+      if (e && e.code === 'chat_not_found') return false;
+      throw e;
+    }
+  }
+
   // How the account keeps the chat (the daemon's chat).
   _setState(c) {
     this.archived = !!c.archived;
@@ -744,7 +766,7 @@ class Message {
     this.isForwarded = !!m.forwarded;
     this.forwardingScore = m.forwarding_score || 0;
     this.isStatus = chat === 'status@broadcast';
-    this.isStarred = false;
+    this.isStarred = !!m.starred;
     this.broadcast = false;
     this.isGif = false;
     this.isEphemeral = false;
@@ -799,9 +821,27 @@ class Message {
     return this;
   }
 
+  // For everyone where WhatsApp allows it; else, as whatsapp-web.js, for
+  // this account only (gone from its phone and the daemon's history).
   async delete(everyone) {
-    if (!everyone) throw new NotSupportedError('deleting a message for this device only (wabridge deletes for everyone)');
-    await this.client._api('DELETE', this._path());
+    if (everyone) {
+      try {
+        return void (await this.client._api('DELETE', this._path()));
+      } catch (e) {
+        if (!(e && (e.code === 'not_own_message' || e.code === 'revoke_window_passed'))) throw e;
+      }
+    }
+    await this.client._api('DELETE', `${this._path()}?for=me`);
+  }
+
+  async star() {
+    await this.client._api('POST', `${this._path()}/star`, { starred: true });
+    this.isStarred = true;
+  }
+
+  async unstar() {
+    await this.client._api('POST', `${this._path()}/star`, { starred: false });
+    this.isStarred = false;
   }
 
   async reply(content, chatIdArg, options = {}) {
@@ -1931,9 +1971,9 @@ unsupported(Client, 'Client', ['acceptChannelAdminInvite', 'revokeChannelAdminIn
   'addOrEditCustomerNote', 'getCustomerNote', 'getContactLidAndPhone',
   'createCallLink', 'sendResponseToScheduledEvent',
   'transferChannelOwnership']);
-unsupported(Message, 'Message', ['acceptGroupV4Invite', 'getGroupMentions', 'star', 'unstar', 'pin',
+unsupported(Message, 'Message', ['acceptGroupV4Invite', 'getGroupMentions', 'pin',
   'unpin', 'getInfo', 'getOrder', 'getPayment', 'editScheduledEvent', 'vote']);
-unsupported(Chat, 'Chat', ['clearMessages', 'delete',
+unsupported(Chat, 'Chat', [
   'getPinnedMessages', 'syncHistory', 'addOrEditCustomerNote',
   'getCustomerNote']);
 unsupported(GroupChat, 'GroupChat', ['setAddMembersAdminsOnly']);

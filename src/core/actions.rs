@@ -1,6 +1,6 @@
 //! What can be done to a message after it was sent: react to it, edit it,
-//! delete it for everyone. Only messages the store knows: their chat and
-//! author decide what WhatsApp allows.
+//! delete it for everyone or for this account only, star it. Only messages
+//! the store knows: their chat and author decide what WhatsApp allows.
 
 use super::{Core, CoreError};
 use crate::domain::Scope;
@@ -138,6 +138,53 @@ impl Core {
             }])
             .await
             .map_err(|e| CoreError::from(e.error))?;
+        Ok(())
+    }
+}
+
+impl Core {
+    /// Deletes a message for this account only ("delete for me"): gone
+    /// from its phone and every device, and from the stored history; the
+    /// others in the chat keep theirs. One WhatsApp Web no longer has
+    /// (deleted on the phone already) leaves the history too.
+    pub async fn delete_for_me(&self, session: &SessionId, id: &str) -> Result<(), CoreError> {
+        self.may(session, Scope::Send)?;
+        let m = self.stored(session, id)?;
+        if m.chat == crate::domain::Wid::STATUS {
+            return Err(CoreError::Conflict {
+                code: "status_not_deletable_for_me",
+                message: "a status is taken down for everyone: DELETE without ?for=me".into(),
+            });
+        }
+        let bridge = self.manager.bridge(session).await?;
+        let had = bridge.delete_for_me(&m.chat, id).await?;
+        self.store.forget_messages(session, &[id])?;
+        self.store.flush().await?;
+        self.forget_media(session, &[id.to_string()]).await;
+        tracing::info!(session = %session, on_whatsapp_web = had, "message deleted for this account");
+        Ok(())
+    }
+
+    /// Stars or unstars a message (WhatsApp keeps stars on the phone and
+    /// every device); its stored copy says so.
+    pub async fn star(&self, session: &SessionId, id: &str, on: bool) -> Result<(), CoreError> {
+        self.may(session, Scope::Send)?;
+        let m = self.stored(session, id)?;
+        if m.revoked {
+            return Err(revoked(id));
+        }
+        let bridge = self.manager.bridge(session).await?;
+        bridge.star(id, on).await.map_err(|e| match e {
+            crate::session::CallError::Page(m) if m.starts_with("MESSAGE_NOT_FOUND: ") => {
+                CoreError::NotFound {
+                    code: "message_not_found",
+                    message: format!("WhatsApp Web no longer has message '{id}'"),
+                }
+            }
+            e => CoreError::from(e),
+        })?;
+        self.store.set_starred(session, id, on)?;
+        self.store.flush().await?;
         Ok(())
     }
 }

@@ -288,6 +288,51 @@ impl Core {
             })
     }
 
+    /// Clears a chat (its messages go, the chat stays; `keep_starred`
+    /// keeps its starred ones) or deletes it (`remove`: the chat goes too,
+    /// with how it was kept), on the phone and every device, and takes its
+    /// messages out of the stored history. Answers how many left it.
+    pub async fn clear_chat(
+        &self,
+        session: &SessionId,
+        chat: &Wid,
+        remove: bool,
+        keep_starred: bool,
+    ) -> Result<usize, CoreError> {
+        self.may(session, Scope::Send)?;
+        let bridge = self.manager.bridge(session).await?;
+        // What comes after the clear stays: it is not among what it cleared.
+        let until = now_ms() / 1000;
+        let kept = bridge
+            .clear_chat(chat, remove, keep_starred)
+            .await
+            .map_err(|e| match e {
+                crate::session::CallError::Page(m) if m.starts_with("CHAT_NOT_FOUND: ") => {
+                    CoreError::NotFound {
+                        code: "chat_not_found",
+                        message: format!("this account has no chat '{chat}'"),
+                    }
+                }
+                e => CoreError::from(crate::session::CallFailure::from(e)),
+            })?;
+        let kept: std::collections::HashSet<String> = kept.into_iter().collect();
+        let gone = self
+            .store
+            .forget_chat(session, chat.as_str(), &kept, until)?;
+        self.store.flush().await?;
+        self.forget_media(session, &gone).await;
+        tracing::info!(session = %session, deleted = remove, "chat cleared");
+        Ok(gone.len())
+    }
+
+    /// The media kept on disk of messages no longer in the history.
+    pub(super) async fn forget_media(&self, session: &SessionId, ids: &[String]) {
+        let env = self.manager.env();
+        for id in ids {
+            let _ = tokio::fs::remove_file(env.media_path(session, id)).await;
+        }
+    }
+
     /// The id WhatsApp knows `who` by, or None if not on WhatsApp.
     pub async fn contact(
         &self,

@@ -323,6 +323,9 @@ pub struct Message {
     /// Deleted for everyone by its author (the text stays here, as it was).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub revoked: bool,
+    /// Starred through this daemon (WhatsApp keeps stars on the phone too).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub starred: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<Reaction>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -445,6 +448,8 @@ impl Message {
             vcards: vcards.filter(|_| kind_is(v, "contact")),
             edited_at: v.get("edited_at").and_then(Value::as_i64),
             edits: vec![],
+            // Starred on the phone before the page reported it.
+            starred: v.get("starred").and_then(Value::as_bool).unwrap_or(false),
             revoked: false,
             reactions: vec![],
             poll: v.get("poll").filter(|p| p.is_object()).map(|p| Poll {

@@ -121,3 +121,147 @@ impl World {
         self.set_chat_state(me, chat, &change).map(|s| json!(s))
     }
 }
+
+/// The chat a message is in, as devices name it.
+fn chat_of(m: &super::world::SbMessage) -> String {
+    match m.peer.contains('@') {
+        true => m.peer.clone(),
+        false => format!("{}@c.us", m.peer),
+    }
+}
+
+impl World {
+    /// Messages deleted for this account only ("delete for me"): gone from
+    /// the phone and every device (WhatsApp syncs it); the others in the
+    /// chat keep theirs. Answers the ids that went.
+    pub fn delete_for_me(&mut self, account: &str, chat: &str, ids: &[String]) -> Vec<String> {
+        let Some(acct) = self.p.accounts.get_mut(account) else {
+            return vec![];
+        };
+        let mut gone = vec![];
+        acct.messages.retain(|m| {
+            let go = chat_of(m) == chat && ids.contains(&m.id);
+            if go {
+                gone.push(m.id.clone());
+            }
+            !go
+        });
+        if let Some(s) = self.p.starred.get_mut(account) {
+            s.retain(|id| !gone.contains(id));
+        }
+        if !gone.is_empty() {
+            self.dirty = true;
+            self.send_account(account, &json!({"t": "forget", "chat": chat, "ids": gone}));
+        }
+        gone
+    }
+
+    /// Clears a chat (its messages go, the chat stays; its starred ones
+    /// stay with `keep_starred`) or deletes it (the chat goes too, with
+    /// how it was kept: archived, pinned, muted), on the phone and every
+    /// device. Messages still on their way to the account's devices are
+    /// not in the chat yet and stay.
+    pub fn clear_chat(
+        &mut self,
+        account: &str,
+        chat: &str,
+        delete: bool,
+        keep_starred: bool,
+    ) -> Result<usize, String> {
+        let starred = self.p.starred.get(account).cloned().unwrap_or_default();
+        let Some(acct) = self.p.accounts.get_mut(account) else {
+            return Err(format!("no account {account}"));
+        };
+        let before = acct.messages.len();
+        acct.messages.retain(|m| {
+            chat_of(m) != chat
+                || !(m.from_me || m.delivered)
+                || (keep_starred && !delete && starred.contains(&m.id))
+        });
+        let cleared = before - acct.messages.len();
+        if delete && let Some(states) = self.p.chats.get_mut(account) {
+            states.remove(chat);
+        }
+        self.dirty = true;
+        self.send_account(
+            account,
+            &json!({"t": "chat_cleared", "chat": chat, "deleted": delete, "keep_starred": keep_starred && !delete}),
+        );
+        Ok(cleared)
+    }
+
+    /// Stars or unstars messages the account has (not one deleted for
+    /// everyone); every device hears. Answers how many changed.
+    pub fn star(&mut self, account: &str, ids: &[String], on: bool) -> Result<usize, String> {
+        let acct = self
+            .p
+            .accounts
+            .get(account)
+            .ok_or_else(|| format!("no account {account}"))?;
+        let has: Vec<&String> = ids
+            .iter()
+            .filter(|id| acct.messages.iter().any(|m| &m.id == *id && !m.revoked))
+            .collect();
+        let set = self.p.starred.entry(account.to_string()).or_default();
+        let mut changed = 0;
+        for id in has {
+            changed += usize::from(if on {
+                set.insert(id.clone())
+            } else {
+                set.remove(id)
+            });
+        }
+        if changed > 0 {
+            self.dirty = true;
+            self.send_account(account, &self.starred_push(account));
+        }
+        Ok(changed)
+    }
+
+    /// The account's starred messages, as its devices learn them.
+    pub(super) fn starred_push(&self, account: &str) -> Value {
+        let ids: Vec<&String> = self.p.starred.get(account).into_iter().flatten().collect();
+        json!({"t": "starred", "ids": ids})
+    }
+
+    /// What a linked device asks: delete messages for the account, clear
+    /// or delete a chat, star messages.
+    pub fn device_forget_call(&mut self, me: &str, t: &str, v: &Value) -> Result<Value, String> {
+        let chat = v["chat"].as_str().unwrap_or("");
+        if chat.is_empty() && t != "star" {
+            return Err("no chat".into());
+        }
+        match t {
+            "delete_for_me" => {
+                let ids: Vec<String> = v["ids"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect();
+                Ok(json!(self.delete_for_me(me, chat, &ids)))
+            }
+            "chat_clear" => self
+                .clear_chat(
+                    me,
+                    chat,
+                    v["delete"].as_bool().unwrap_or(false),
+                    v["keep_starred"].as_bool().unwrap_or(true),
+                )
+                .map(|n| json!(n)),
+            "star" => {
+                let ids: Vec<String> = v["ids"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect();
+                self.star(me, &ids, v["star"].as_bool().unwrap_or(true))
+                    .map(|n| json!(n))
+            }
+            _ => Err(format!("unknown call {t}")),
+        }
+    }
+}

@@ -43,6 +43,11 @@ pub fn routes() -> Router<Sandbox> {
         .route("/accounts/{phone}/chats", axum::routing::get(chat_states))
         .route("/accounts/{phone}/profile", axum::routing::get(my_profile))
         .route("/accounts/{phone}/chats/{chat}", post(set_chat_state))
+        .route("/accounts/{phone}/chats/{chat}/clear", post(clear_chat))
+        .route(
+            "/accounts/{phone}/starred",
+            axum::routing::get(starred).post(set_starred),
+        )
         .route("/groups", post(group_create))
         .route("/groups/join", post(group_join))
         .route("/groups/{gid}", axum::routing::get(group_get))
@@ -725,6 +730,62 @@ async fn remove_contact(
         .remove_contact(&who, &contact)
         .map_err(|e| Fail(StatusCode::NOT_FOUND, "contact_not_found", e))?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The account's starred messages (ids), as its phone has them.
+async fn starred(State(sb): State<Sandbox>, Path(raw_phone): Path<String>) -> Res {
+    let who = crate::domain::parse_phone(&raw_phone).map_err(|e| invalid("phone", &e))?;
+    let w = sb.world.lock().await;
+    let ids: Vec<&String> = w.p.starred.get(&who).into_iter().flatten().collect();
+    Ok(Json(json!(ids)).into_response())
+}
+
+/// The phone stars messages (`{"ids", "star"?}`); its devices hear.
+async fn set_starred(State(sb): State<Sandbox>, Path(raw_phone): Path<String>, raw: Bytes) -> Res {
+    let who = crate::domain::parse_phone(&raw_phone).map_err(|e| invalid("phone", &e))?;
+    let v = body(&raw)?;
+    let ids: Vec<String> = v["ids"]
+        .as_array()
+        .ok_or_else(|| invalid("ids", "must be a list of message ids"))?
+        .iter()
+        .filter_map(|i| i.as_str().map(String::from))
+        .collect();
+    let n = sb
+        .world
+        .lock()
+        .await
+        .star(&who, &ids, v["star"].as_bool().unwrap_or(true))
+        .map_err(|e| Fail(StatusCode::NOT_FOUND, "account_not_found", e))?;
+    Ok(Json(json!({"changed": n})).into_response())
+}
+
+/// The phone clears a chat (`{"delete": true}` deletes it,
+/// `{"keep_starred": false}` clears its starred messages too); its devices
+/// hear.
+async fn clear_chat(
+    State(sb): State<Sandbox>,
+    Path((raw_phone, chat)): Path<(String, String)>,
+    raw: Bytes,
+) -> Res {
+    let who = crate::domain::parse_phone(&raw_phone).map_err(|e| invalid("phone", &e))?;
+    let v = if raw.is_empty() {
+        json!({})
+    } else {
+        body(&raw)?
+    };
+    let delete = v["delete"].as_bool().unwrap_or(false);
+    let n = sb
+        .world
+        .lock()
+        .await
+        .clear_chat(
+            &who,
+            &chat,
+            delete,
+            v["keep_starred"].as_bool().unwrap_or(true),
+        )
+        .map_err(|e| Fail(StatusCode::NOT_FOUND, "account_not_found", e))?;
+    Ok(Json(json!({"chat": chat, "cleared": n, "deleted": delete})).into_response())
 }
 
 /// The account becomes a business account (`{business: true}`), with

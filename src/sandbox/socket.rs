@@ -178,6 +178,13 @@ async fn handle(sb: &Sandbox, conn: u64, v: Value) {
             };
             reply(&w, answer(&req, res));
         }
+        t @ ("delete_for_me" | "chat_clear" | "star") => {
+            let res = match w.conn_phone(conn) {
+                Some(me) => w.device_forget_call(&me, t, &v),
+                None => Err("device is not linked".into()),
+            };
+            reply(&w, answer(&req, res));
+        }
         "chat_state" => {
             let res = match w.conn_phone(conn) {
                 Some(me) => w.device_chat_call(&me, &v),

@@ -37,6 +37,9 @@ pub struct Persisted {
     /// Each business account's labels.
     #[serde(default)]
     pub labels: BTreeMap<String, Vec<super::labels::SbLabel>>,
+    /// Each account's starred messages (ids).
+    #[serde(default)]
+    pub starred: BTreeMap<String, BTreeSet<String>>,
     /// Each account's address book, by the contact's phone.
     #[serde(default)]
     pub address_books: BTreeMap<String, BTreeMap<String, super::contacts::Saved>>,
@@ -699,6 +702,7 @@ impl World {
         let states = self.chat_states(&phone);
         self.send(conn, json!({"t": "chat_states", "states": states}));
         self.send(conn, self.contacts_push(&phone));
+        self.send(conn, self.starred_push(&phone));
         for offer in self.ringing_for(&phone) {
             self.send(conn, offer);
         }

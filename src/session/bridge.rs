@@ -871,6 +871,36 @@ impl Bridge {
             .map(drop)
     }
 
+    /// Deletes a message for this account only (its phone and devices);
+    /// false when WhatsApp Web no longer has it.
+    pub async fn delete_for_me(&self, chat: &str, id: &str) -> Result<bool, CallError> {
+        self.call("deleteForMe", &[json!(chat), json!(id)]).await
+    }
+
+    /// Clears a chat (`remove`: deletes it); answers the ids it still has
+    /// (the starred ones WhatsApp kept). `CHAT_NOT_FOUND` for one the
+    /// account does not have.
+    pub async fn clear_chat(
+        &self,
+        chat: &Wid,
+        remove: bool,
+        keep_starred: bool,
+    ) -> Result<Vec<String>, CallError> {
+        self.call(
+            "clearChat",
+            &[json!(chat), json!(remove), json!(keep_starred)],
+        )
+        .await
+    }
+
+    /// Stars or unstars a message; `MESSAGE_NOT_FOUND` when WhatsApp Web
+    /// does not have it.
+    pub async fn star(&self, id: &str, on: bool) -> Result<(), CallError> {
+        self.call::<Value>("star", &[json!(id), json!(on)])
+            .await
+            .map(drop)
+    }
+
     /// Deletes one of this account's messages for everyone.
     pub async fn revoke(&self, chat: &str, id: &str) -> Result<(), CallError> {
         self.call::<Value>("revoke", &[json!(chat), json!(id)])

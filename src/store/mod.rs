@@ -896,6 +896,86 @@ impl Store {
         })
     }
 
+    /// Takes messages out of the history (deleted for this account):
+    /// lists and lookups no longer show them. Their ids stay known, so a
+    /// late report of one is not stored again. Answers how many went.
+    pub fn forget_messages(&self, session: &SessionId, ids: &[&str]) -> Result<usize> {
+        self.write(|tx| {
+            let msgids = tx.open_table(MSGIDS)?;
+            let mut messages = tx.open_table(MESSAGES)?;
+            let mut chats = tx.open_table(CHATS)?;
+            let p = prefix(session);
+            let mut gone = 0;
+            for id in ids {
+                let mut idk = p.clone();
+                idk.extend_from_slice(id.as_bytes());
+                let Some(key) = get(&msgids, &idk)? else {
+                    continue;
+                };
+                let Some(m) = get_json::<Message>(&messages, &key)? else {
+                    continue;
+                };
+                messages.remove(key.as_slice())?;
+                chats.remove(chat_key(session, &m.chat, &key[p.len()..]).as_slice())?;
+                gone += 1;
+            }
+            Ok(gone)
+        })
+    }
+
+    /// Marks a stored message starred or not; false when it is not stored.
+    pub fn set_starred(&self, session: &SessionId, id: &str, on: bool) -> Result<bool> {
+        self.write(|tx| {
+            let msgids = tx.open_table(MSGIDS)?;
+            let mut messages = tx.open_table(MESSAGES)?;
+            let mut found = false;
+            change_stored(&msgids, &mut messages, session, id, |m| {
+                found = true;
+                std::mem::replace(&mut m.starred, on) != on
+            })?;
+            Ok(found)
+        })
+    }
+
+    /// Takes a chat's messages out of the history (the chat was cleared or
+    /// deleted), as `forget_messages` does: those up to `until` (unix s)
+    /// but the ones `kept` (WhatsApp kept them). Answers the ids that went.
+    pub fn forget_chat(
+        &self,
+        session: &SessionId,
+        chat: &str,
+        kept: &std::collections::HashSet<String>,
+        until: i64,
+    ) -> Result<Vec<String>> {
+        let mut p = prefix(session);
+        p.extend_from_slice(chat.as_bytes());
+        p.push(0);
+        let end = prefix_end(&p);
+        self.write(|tx| {
+            let mut messages = tx.open_table(MESSAGES)?;
+            let mut chats = tx.open_table(CHATS)?;
+            let orders: Vec<Vec<u8>> = chats
+                .range(p.as_slice()..end.as_slice())?
+                .map(|kv| kv.map(|(k, _)| k.value()[p.len()..].to_vec()))
+                .collect::<std::result::Result<_, _>>()?;
+            let mut gone = vec![];
+            for order in &orders {
+                let key = msg_key(session, order);
+                let Some(m) = get_json::<Message>(&messages, &key)? else {
+                    continue;
+                };
+                // Newer than the clear: it came after, and stays.
+                if kept.contains(&m.id) || m.timestamp > until {
+                    continue;
+                }
+                messages.remove(key.as_slice())?;
+                chats.remove(chat_key(session, chat, order).as_slice())?;
+                gone.push(m.id);
+            }
+            Ok(gone)
+        })
+    }
+
     /// The oldest message stored of a chat.
     pub fn oldest_in_chat(&self, session: &SessionId, chat: &str) -> Result<Option<Message>> {
         let mut p = prefix(session);
@@ -1613,6 +1693,7 @@ mod tests {
             edited_at: None,
             edits: vec![],
             revoked: false,
+            starred: false,
             reactions: vec![],
             poll: None,
             mentions: vec![],
@@ -1661,6 +1742,52 @@ mod tests {
         .unwrap();
         assert!(ok.message(&s, "m1").unwrap().is_some());
         ok.check().unwrap();
+    }
+
+    #[test]
+    fn messages_deleted_for_the_account_leave_the_history_and_stay_known() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let s = SessionId::parse("s").unwrap();
+        let changes: Vec<Change> = ["a", "b", "c", "d"]
+            .iter()
+            .enumerate()
+            .map(|(i, id)| Change {
+                op: msg(&s, id, 100 + i as i64),
+                deliveries: vec![],
+            })
+            .collect();
+        store.commit(&changes).unwrap();
+        let chat = "15551234567@c.us";
+        let in_chat = |store: &Store| -> Vec<String> {
+            let (page, _) = store.messages(&s, Some(chat), 10, None).unwrap();
+            page.into_iter().map(|m| m.id).collect()
+        };
+        assert_eq!(store.forget_messages(&s, &["b", "nosuch"]).unwrap(), 1);
+        assert_eq!(in_chat(&store), ["d", "c", "a"]);
+        assert!(store.message(&s, "b").unwrap().is_none());
+        let (all, _) = store.messages(&s, None, 10, None).unwrap();
+        assert_eq!(all.len(), 3);
+        // A late report of it is not stored again.
+        let (_, applied) = store
+            .commit(&[Change {
+                op: msg(&s, "b", 101),
+                deliveries: vec![],
+            }])
+            .unwrap();
+        assert!(applied.is_empty());
+        // Starred ones stay when asked.
+        assert!(store.set_starred(&s, "c", true).unwrap());
+        assert!(!store.set_starred(&s, "b", true).unwrap(), "not stored");
+        assert!(store.message(&s, "c").unwrap().unwrap().starred);
+        // What WhatsApp kept stays, and what came after the clear.
+        let kept = std::collections::HashSet::from(["c".to_string()]);
+        assert_eq!(store.forget_chat(&s, chat, &kept, 102).unwrap(), ["a"]);
+        assert_eq!(in_chat(&store), ["d", "c"]);
+        let none = std::collections::HashSet::new();
+        assert_eq!(store.forget_chat(&s, chat, &none, 200).unwrap(), ["c", "d"]);
+        assert!(in_chat(&store).is_empty());
+        assert!(store.messages(&s, None, 10, None).unwrap().0.is_empty());
     }
 
     #[test]

@@ -212,8 +212,19 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop):
     ids = [m["id"] for m in history]
     assert text in ids and ids.index(loc["id"]) < ids.index(text), "oldest first"
     assert all(not m["fromMe"] for m in call("/shop1/getAllMessagesInChat", [CONTACT + "@c.us", False, False]))
-    code, body = ok("/shop1/deleteMessage", [CONTACT + "@c.us", text, True])
-    assert body["success"] is False and "onlyLocal" in body["error"]["message"]
+    # Starred, then deleted for this account only: gone from the phone, and
+    # from the daemon's history.
+    assert call("/shop1/starMessage", [theirs]) is True
+    assert httpx.get(daemon.sandbox + f"/_sandbox/accounts/{ACCOUNT}/starred").json() == [theirs]
+    assert call("/shop1/getMessageById", [theirs])["star"] is True
+    assert call("/shop1/unstarMessage", {"messageId": theirs}) is True
+    assert httpx.get(daemon.sandbox + f"/_sandbox/accounts/{ACCOUNT}/starred").json() == []
+    # Another's message: not for everyone, so for this account, as open-wa.
+    assert call("/shop1/deleteMessage", [CONTACT + "@c.us", theirs]) is None
+    assert call("/shop1/getMessageById", [theirs]) is False
+    everything = httpx.get(daemon.sandbox + "/_sandbox/messages",
+                           params={"account": ACCOUNT, "direction": "all"}).json()
+    assert theirs not in [m["id"] for m in everything]
     call("/shop1/deleteMessage", [CONTACT + "@c.us", [text]])
     eventually("the delete at the phone", lambda: at_phone(text)["revoked"])
 
@@ -326,6 +337,17 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop):
     assert (code, body["success"], body["error"]["name"]) == (200, False, "INVALID_ARGS"), body
     code, body = ok("/shop1/createGroup", ["Nobody", []])
     assert body["success"] is False and "contacts" in body["error"]["message"]
+
+    # A chat cleared, then deleted: on the phone too; a chat never had is false.
+    other = "15557000101"
+    first = daemon.inbound(other, "spring sale?")
+    eventually("the other chat", lambda: call("/shop1/getMessageById", [first]) or None)
+    assert call("/shop1/clearChat", [other + "@c.us"]) is True
+    assert call("/shop1/getMessageById", [first]) is False
+    assert any(c["id"] == other + "@c.us" for c in call("/shop1/getAllChats")), "a cleared chat stays"
+    assert call("/shop1/deleteChat", {"chatId": other + "@c.us"}) is True
+    assert not any(c["id"] == other + "@c.us" for c in call("/shop1/getAllChats"))
+    assert call("/shop1/deleteChat", ["15557000404@c.us"]) is False
 
 
 def test_open_wa_webhooks_are_signed_and_shaped_like_open_wa(daemon, backend, receiver, shop):

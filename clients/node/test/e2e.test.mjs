@@ -119,7 +119,10 @@ test('reactions, edits, deletes, typing, places, polls and voice notes, as whats
   await eventually('our reaction', async () => (await at(mine.id._serialized)).reactions['15550003333'] === '👍');
   await mine.delete(true);
   await eventually('deleted', async () => (await at(mine.id._serialized)).revoked === true);
-  await assert.rejects(() => mine.delete(false), /deleting a message for this device only/);
+  // For this account only, as whatsapp-web.js deletes without `everyone`.
+  await mine.delete(false);
+  await eventually('gone from the phone', async () => !(await all()).some((m) => m.id === mine.id._serialized));
+  assert.equal(await client.getMessageById(mine.id._serialized), undefined);
 
   const chat = await client.getChatById('15551230000@c.us');
   await chat.sendStateTyping();
@@ -447,6 +450,25 @@ test('archive, pin and mute, as whatsapp-web.js calls them; three pins at most; 
   await assert.rejects(() => c.revokeStatusMessage(them[0]), /own status broadcast/);
   await c.revokeStatusMessage(story.id._serialized);
   await eventually('taken down', async () => (await all(me)).find((m) => m.id === story.id._serialized && m.revoked));
+  // Starred, then deleted: another's message outside a group goes for this
+  // account only, as whatsapp-web.js deletes it; a chat cleared, deleted.
+  const [hi] = await (await c.getChatById(them[2])).fetchMessages({ limit: 1 });
+  await hi.star();
+  assert.equal(hi.isStarred, true);
+  assert.deepEqual(await sb(`/_sandbox/accounts/${me}/starred`), [hi.id._serialized]);
+  assert.equal((await c.getMessageById(hi.id._serialized)).isStarred, true);
+  await hi.unstar();
+  assert.deepEqual(await sb(`/_sandbox/accounts/${me}/starred`), []);
+  await hi.delete(true);
+  assert.equal(await c.getMessageById(hi.id._serialized), undefined);
+  assert.ok(!(await all(me)).some((m) => m.id === hi.id._serialized), 'gone from the phone');
+  const fourth = await c.getChatById(them[3]);
+  assert.equal(await fourth.clearMessages(), true);
+  assert.deepEqual(await fourth.fetchMessages({ limit: 5 }), []);
+  assert.ok((await c.getChats()).some((x) => x.id._serialized === them[3]), 'a cleared chat stays');
+  assert.equal(await fourth.delete(), true);
+  assert.ok(!(await c.getChats()).some((x) => x.id._serialized === them[3]));
+  assert.equal(await fourth.delete(), false);
   await c.destroy();
 });
 

@@ -364,13 +364,61 @@ pub async fn edit(
     Ok(Json(json!({"id": mid, "text": text, "edited": true})))
 }
 
-#[utoipa::path(delete, path = "/api/sessions/{id}/messages/{mid}", tag = "messages", summary = "Delete one of this account's messages for everyone",
-    params(("id" = String, Path, description = "The session id"), ("mid" = String, Path, description = "The message id")),
-    responses((status = 200, description = "{id, revoked}", body = Object), (status = 404, description = "No such session or message", body = crate::api::native::convert::ErrorBody),
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteQuery {
+    /// `everyone` (the default: one of ours within 60 hours, or anyone's in
+    /// a group we run) or `me` (gone from this account's phone, devices and
+    /// stored history; the others keep theirs).
+    #[serde(rename = "for")]
+    for_whom: Option<String>,
+}
+
+#[utoipa::path(delete, path = "/api/sessions/{id}/messages/{mid}", tag = "messages", summary = "Delete a message for everyone, or for this account only (?for=me)",
+    params(("id" = String, Path, description = "The session id"), ("mid" = String, Path, description = "The message id"), DeleteQuery),
+    responses((status = 200, description = "{id, revoked: true}, or with ?for=me {id, deleted_for_me: true}", body = Object), (status = 404, description = "No such session or message", body = crate::api::native::convert::ErrorBody),
               (status = 409, description = "Not this account's message, or not connected", body = crate::api::native::convert::ErrorBody), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body or its media is too large", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
-pub async fn revoke(Caller(core): Caller<Core>, Path((id, mid)): Path<(String, String)>) -> Answer {
-    core.revoke(&cv::session_id(&id)?, &mid).await?;
-    Ok(Json(json!({"id": mid, "revoked": true})))
+pub async fn revoke(
+    Caller(core): Caller<Core>,
+    Path((id, mid)): Path<(String, String)>,
+    q: Params<DeleteQuery>,
+) -> Answer {
+    let Query(q) = q?;
+    let session = cv::session_id(&id)?;
+    match q.for_whom.as_deref() {
+        None | Some("everyone") => {
+            core.revoke(&session, &mid).await?;
+            Ok(Json(json!({"id": mid, "revoked": true})))
+        }
+        Some("me") => {
+            core.delete_for_me(&session, &mid).await?;
+            Ok(Json(json!({"id": mid, "deleted_for_me": true})))
+        }
+        Some(_) => Err(ApiError::invalid("for", "must be everyone or me")),
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StarIn {
+    /// true stars it, false takes the star off.
+    starred: Option<bool>,
+}
+
+#[utoipa::path(post, path = "/api/sessions/{id}/messages/{mid}/star", tag = "messages", summary = "Star a message, or take its star off (the phone and every device see it)",
+    params(("id" = String, Path, description = "The session id"), ("mid" = String, Path, description = "The message id")), request_body = StarIn,
+    responses((status = 200, description = "{id, starred}", body = Object), (status = 404, description = "No such session or message", body = crate::api::native::convert::ErrorBody), (status = 409, description = "Not connected, or the message was deleted for everyone", body = crate::api::native::convert::ErrorBody), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn star(
+    Caller(core): Caller<Core>,
+    Path((id, mid)): Path<(String, String)>,
+    body: Body<StarIn>,
+) -> Answer {
+    let on = body?
+        .0
+        .starred
+        .ok_or_else(|| ApiError::invalid("starred", "is required (true or false)"))?;
+    core.star(&cv::session_id(&id)?, &mid, on).await?;
+    Ok(Json(json!({"id": mid, "starred": on})))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -520,6 +568,44 @@ pub async fn edit_chat(
         unread: b.unread,
     };
     Ok(Json(json!(core.edit_chat(&id, &chat, &change).await?)))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClearIn {
+    /// Keep the chat's starred messages (default true, as WhatsApp offers).
+    keep_starred: Option<bool>,
+}
+
+#[utoipa::path(post, path = "/api/sessions/{id}/chats/{chat}/clear", tag = "messages", summary = "Clear a chat: its messages go from the phone, every device and the stored history; the chat stays",
+    params(("id" = String, Path, description = "The session id"), ("chat" = String, Path, description = "The chat id or phone")), request_body = ClearIn,
+    responses((status = 200, description = "{chat, cleared: how many stored messages went}", body = Object), (status = 404, description = "No such session or chat (chat_not_found)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn clear_chat(
+    Caller(core): Caller<Core>,
+    Path((id, chat)): Path<(String, String)>,
+    body: Body<ClearIn>,
+) -> Answer {
+    // No body: WhatsApp's default.
+    let keep = body?.0.keep_starred.unwrap_or(true);
+    let chat = crate::domain::Wid::parse(&chat).map_err(|e| ApiError::invalid("chat", e))?;
+    let n = core
+        .clear_chat(&cv::session_id(&id)?, &chat, false, keep)
+        .await?;
+    Ok(Json(json!({"chat": chat, "cleared": n})))
+}
+
+#[utoipa::path(delete, path = "/api/sessions/{id}/chats/{chat}", tag = "messages", summary = "Delete a chat: it and its messages go from the phone, every device and the stored history",
+    params(("id" = String, Path, description = "The session id"), ("chat" = String, Path, description = "The chat id or phone")),
+    responses((status = 200, description = "{chat, deleted: true, cleared}", body = Object), (status = 404, description = "No such session or chat (chat_not_found)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn delete_chat(
+    Caller(core): Caller<Core>,
+    Path((id, chat)): Path<(String, String)>,
+) -> Answer {
+    let chat = crate::domain::Wid::parse(&chat).map_err(|e| ApiError::invalid("chat", e))?;
+    let n = core
+        .clear_chat(&cv::session_id(&id)?, &chat, true, false)
+        .await?;
+    Ok(Json(json!({"chat": chat, "deleted": true, "cleared": n})))
 }
 
 // ---- deliveries

@@ -48,6 +48,9 @@ use handlers as h;
     h::edit_chat,
     h::contact,
     h::contacts,
+    h::star,
+    h::clear_chat,
+    h::delete_chat,
     h::save_contact,
     h::remove_contact,
     h::presence,
@@ -138,9 +141,14 @@ pub fn routes(core: Core, keys: Keys, media_body: DefaultBodyLimit) -> Router {
             get(h::message).patch(h::edit).delete(h::revoke),
         )
         .route("/api/sessions/{id}/messages/{mid}/reaction", post(h::react))
+        .route("/api/sessions/{id}/messages/{mid}/star", post(h::star))
         .route("/api/sessions/{id}/messages/{mid}/media", get(h::media))
         .route("/api/sessions/{id}/chats", get(h::chats))
-        .route("/api/sessions/{id}/chats/{chat}", patch(h::edit_chat))
+        .route(
+            "/api/sessions/{id}/chats/{chat}",
+            patch(h::edit_chat).delete(h::delete_chat),
+        )
+        .route("/api/sessions/{id}/chats/{chat}/clear", post(h::clear_chat))
         .route("/api/sessions/{id}/chats/{chat}/read", post(h::read))
         .route("/api/sessions/{id}/contacts", get(h::contacts))
         .route(

@@ -314,7 +314,7 @@ pub fn message(p: &Value, base: &str) -> Value {
         "isForwarded": p["forwarded"].as_bool().unwrap_or(false),
         "forwardingScore": p["forwarding_score"].as_u64().unwrap_or(0),
         "broadcast": false,
-        "star": false,
+        "star": p["starred"].as_bool().unwrap_or(false),
         "invis": false,
         "local": false,
         "labels": [],

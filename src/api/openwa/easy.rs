@@ -68,6 +68,8 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ("react", &["messageId", "emoji"]),
     ("editMessage", &["messageId", "text"]),
     ("deleteMessage", &["chatId", "messageId", "onlyLocal"]),
+    ("starMessage", &["messageId"]),
+    ("unstarMessage", &["messageId"]),
     ("forwardMessages", &["to", "messages", "skipMyMessages"]),
     ("getMessageById", &["messageId"]),
     (
@@ -89,6 +91,8 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ("pinChat", &["id", "pin"]),
     ("muteChat", &["chatId", "muteDuration"]),
     ("unmuteChat", &["chatId"]),
+    ("clearChat", &["chatId"]),
+    ("deleteChat", &["chatId"]),
     ("markAsUnread", &["chatId"]),
     ("getBlockedIds", &[]),
     // Stories.
@@ -187,9 +191,20 @@ pub enum Call {
         message: String,
         text: String,
     },
-    /// Deletes for everyone (open-wa's `onlyLocal` is refused).
+    /// Deletes for everyone, or (`onlyLocal`) for this account only.
     Delete {
         messages: Vec<String>,
+        only_local: bool,
+    },
+    /// Stars (or unstars) a message.
+    Star {
+        message: String,
+        on: bool,
+    },
+    /// Clears a chat but its starred messages (`delete`: deletes it).
+    ClearChat {
+        chat: Wid,
+        delete: bool,
     },
     /// Each message on to `to`, in order; answers the copies' ids.
     Forward {
@@ -722,15 +737,19 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
         },
         "deleteMessage" => {
             a.wid("chatId")?;
-            if a.flag("onlyLocal") {
-                return Err(EasyError::bad_args(
-                    "'onlyLocal': wabridge deletes for everyone only; a copy deleted on this device alone would still be in its history",
-                ));
-            }
             Call::Delete {
                 messages: a.message_ids("messageId")?,
+                only_local: a.flag("onlyLocal"),
             }
         }
+        "starMessage" | "unstarMessage" => Call::Star {
+            message: a.required("messageId")?,
+            on: method == "starMessage",
+        },
+        "clearChat" | "deleteChat" => Call::ClearChat {
+            chat: a.wid("chatId")?,
+            delete: method == "deleteChat",
+        },
         "forwardMessages" => {
             let mut messages = a.message_ids("messages")?;
             // Our own messages stay back when asked (their ids say whose).
@@ -1103,12 +1122,15 @@ mod tests {
         assert!(!req.voice);
         let local = call("sendFile", json!(["15551234567", "/etc/passwd", "p"]));
         assert_eq!(local.err().unwrap().name, "INVALID_ARGS");
-        let only_local = call(
+        let Call::Delete { only_local, .. } = call(
             "deleteMessage",
             json!(["15551234567@c.us", "true_x_Q", true]),
-        );
-        assert!(only_local.err().unwrap().message.contains("onlyLocal"));
-        let Call::Delete { messages } = call(
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert!(only_local);
+        let Call::Delete { messages, .. } = call(
             "deleteMessage",
             json!(["15551234567@c.us", ["true_x_A", {"_serialized": "true_x_B"}]]),
         )

@@ -383,12 +383,41 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             }
             json!(all)
         }
-        Call::Delete { messages } => {
+        Call::Delete {
+            messages,
+            only_local,
+        } => {
+            // As open-wa's smartDeleteMessages: for everyone where WhatsApp
+            // allows it, else for this account only.
             for m in &messages {
-                core.revoke(id, m).await?;
+                if only_local {
+                    core.delete_for_me(id, m).await?;
+                    continue;
+                }
+                match core.revoke(id, m).await {
+                    Err(CoreError::Conflict {
+                        code: "not_own_message" | "revoke_window_passed",
+                        ..
+                    }) => core.delete_for_me(id, m).await?,
+                    r => r?,
+                }
             }
             Value::Null
         }
+        Call::Star { message, on } => {
+            core.star(id, &message, on).await?;
+            json!(true)
+        }
+        // As open-wa: false for a chat the account does not have; a
+        // cleared chat keeps its starred messages.
+        Call::ClearChat { chat, delete } => match core.clear_chat(id, &chat, delete, true).await {
+            Ok(_) => json!(true),
+            Err(CoreError::NotFound {
+                code: "chat_not_found",
+                ..
+            }) => json!(false),
+            Err(e) => return Err(e.into()),
+        },
         // A message this account does not have: false, as open-wa.
         Call::GetMessageById(m) => match core.message(id, &m).await {
             Ok(m) => message(m),

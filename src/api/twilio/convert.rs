@@ -387,6 +387,7 @@ pub fn just_sent(
         },
         reply_to: None,
         quoted: None,
+        starred: false,
         media: media.then(|| crate::domain::MediaInfo {
             mimetype: None,
             filename: None,

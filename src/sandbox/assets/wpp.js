@@ -222,6 +222,7 @@
       mentionedJidList: (w.mentions || []).map(wid),
       isForwarded: w.forwarded > 0,
       forwardingScore: w.forwarded || 0,
+      star: starredIds.has(w.id),
     };
     if (type === 'location') {
       m.lat = w.location.lat;
@@ -265,6 +266,20 @@
     chat.t = Math.max(chat.t, m.t);
     if (!m.id.fromMe) chat.unreadCount += 1;
     return true;
+  }
+
+  // The account's starred messages, as WhatsApp syncs them.
+  const starredIds = new Set();
+
+  // Messages the account no longer has: off the chat and the device's disk.
+  function forgetMsgs(chatId, ids) {
+    const c = chats.get(chatId);
+    const gone = new Set(ids);
+    if (c) c.msgs = c.msgs.filter((m) => !gone.has(m.id._serialized));
+    for (const id of ids) {
+      byId.delete(id);
+      kv('delete', MSGS + id).catch(() => {});
+    }
   }
 
   // An error that says nothing of the call's fate: the connection was
@@ -442,6 +457,23 @@
         lidPhones.clear();
         for (const [lid, pn] of v.lids || []) lidPhones.set(lid, pn);
         break;
+      case 'forget':
+        // Deleted for the account on the phone or another device.
+        forgetMsgs(v.chat, v.ids || []);
+        break;
+      case 'starred':
+        // Starred on the phone or another device (WhatsApp's app state).
+        starredIds.clear();
+        for (const id of v.ids || []) starredIds.add(id);
+        for (const m of byId.values()) m.star = starredIds.has(m.id._serialized);
+        break;
+      case 'chat_cleared': {
+        const c = chats.get(v.chat);
+        if (c) forgetMsgs(v.chat, c.msgs.filter((m) => !(v.keep_starred && m.star)).map((m) => m.id._serialized));
+        if (c) c.unreadCount = 0;
+        if (v.deleted) { chats.delete(v.chat); chatStates.delete(v.chat); }
+        break;
+      }
       case 'blocklist':
         blocked.clear();
         for (const id of v.ids || []) blocked.add(wid(id)._serialized);
@@ -1115,16 +1147,47 @@
             revokedHere.add(id);
             await call('revoke', { id });
           }
-          else if (m) {
-            // Deleted for me: gone from this device only.
-            const chat = chats.get(m.id.remote._serialized);
-            if (chat) chat.msgs = chat.msgs.filter((x) => x !== m);
-            byId.delete(id);
+          else {
+            // Deleted for me: gone from the phone and every device
+            // (WhatsApp's app state); the others in the chat keep theirs.
+            if (!m) throw wppError('msg_not_found', 'Message not found: ' + id);
+            await call('delete_for_me', { chat: m.id.remote._serialized, ids: [id] });
+            forgetMsgs(m.id.remote._serialized, [id]);
           }
           const revoked = !!revoke && canRevoke;
           out.push({ id, sendMsgResult: 'OK', isRevoked: revoked, isDeleted: !revoked, isSentByMe: mine });
         }
         return one ? out[0] : out;
+      },
+      // As wa-js: each answer's `star` is the message's before the call.
+      async starMessage(ids, star) {
+        requireAuth();
+        const one = !Array.isArray(ids);
+        const list = one ? [ids] : ids;
+        const msgs = list.map((id) => { const m = byId.get(id); if (!m) throw wppError('msg_not_found', 'Message not found: ' + id); return m; });
+        const out = msgs.map((m) => ({ id: m.id._serialized, star: m.star || false }));
+        await call('star', { ids: list, star: star !== false });
+        for (const m of msgs) if (m.type !== 'revoked') m.star = star !== false;
+        return one ? out[0] : out;
+      },
+      // Clears a chat on the phone and every device; the chat stays.
+      async clear(chatId, keepStarred) {
+        requireAuth();
+        const id = knownChat(chatId);
+        const keep = keepStarred !== false;
+        const r = await call('chat_clear', { chat: id, delete: false, keep_starred: keep }).then(() => 200, () => 500);
+        if (r === 200) { const c = chats.get(id); if (c) { forgetMsgs(id, c.msgs.filter((m) => !(keep && m.star)).map((m) => m.id._serialized)); c.unreadCount = 0; } }
+        return { wid: wid(id), status: r, keepStarred: keep };
+      },
+      // Deletes a chat, its messages and how it was kept, everywhere. As
+      // wa-js (assertFindChat): a chat the device lacks is found or made
+      // first, so deleting it succeeds.
+      async delete(chatId) {
+        requireAuth();
+        const id = wid(chatId)._serialized;
+        const r = await call('chat_clear', { chat: id, delete: true }).then(() => 200, () => 500);
+        if (r === 200) { const c = chats.get(id); if (c) forgetMsgs(id, c.msgs.map((m) => m.id._serialized)); chats.delete(id); chatStates.delete(id); }
+        return { wid: wid(id), status: r };
       },
       async markIsRead(chatId) {
         requireAuth();
