@@ -272,19 +272,13 @@ impl Core {
             .set_chat_state(chat, change)
             .await
             .map_err(|e| match e {
-                crate::session::CallError::Page(m) if m.starts_with("CHAT_NOT_FOUND: ") => {
-                    CoreError::NotFound {
-                        code: "chat_not_found",
-                        message: format!("this account has no chat '{chat}'"),
-                    }
-                }
                 crate::session::CallError::Page(m) if m.starts_with("PIN_LIMIT: ") => {
                     CoreError::Conflict {
                         code: "pin_limit_reached",
                         message: m.trim_start_matches("PIN_LIMIT: ").to_string(),
                     }
                 }
-                e => CoreError::from(crate::session::CallFailure::from(e)),
+                e => chat_failure(chat, e),
             })
     }
 
@@ -306,15 +300,7 @@ impl Core {
         let kept = bridge
             .clear_chat(chat, remove, keep_starred)
             .await
-            .map_err(|e| match e {
-                crate::session::CallError::Page(m) if m.starts_with("CHAT_NOT_FOUND: ") => {
-                    CoreError::NotFound {
-                        code: "chat_not_found",
-                        message: format!("this account has no chat '{chat}'"),
-                    }
-                }
-                e => CoreError::from(crate::session::CallFailure::from(e)),
-            })?;
+            .map_err(|e| chat_failure(chat, e))?;
         let kept: std::collections::HashSet<String> = kept.into_iter().collect();
         let gone = self
             .store
@@ -509,5 +495,19 @@ fn media_failure(msg_id: &str, e: crate::session::MediaError) -> CoreError {
         _ => CoreError::Unavailable(format!(
             "the media of {msg_id} could not be fetched from WhatsApp Web now: {e}"
         )),
+    }
+}
+
+/// A call on a chat that failed; `CHAT_NOT_FOUND`: the account has no such
+/// chat.
+fn chat_failure(chat: &Wid, e: crate::session::CallError) -> CoreError {
+    match e {
+        crate::session::CallError::Page(m) if m.starts_with("CHAT_NOT_FOUND: ") => {
+            CoreError::NotFound {
+                code: "chat_not_found",
+                message: format!("this account has no chat '{chat}'"),
+            }
+        }
+        e => CoreError::from(crate::session::CallFailure::from(e)),
     }
 }

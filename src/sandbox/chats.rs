@@ -233,13 +233,7 @@ impl World {
         }
         match t {
             "delete_for_me" => {
-                let ids: Vec<String> = v["ids"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .map(String::from)
-                    .collect();
+                let ids = super::world::strings(v, "ids");
                 Ok(json!(self.delete_for_me(me, chat, &ids)))
             }
             "chat_clear" => self
@@ -251,13 +245,7 @@ impl World {
                 )
                 .map(|n| json!(n)),
             "star" => {
-                let ids: Vec<String> = v["ids"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .map(String::from)
-                    .collect();
+                let ids = super::world::strings(v, "ids");
                 self.star(me, &ids, v["star"].as_bool().unwrap_or(true))
                     .map(|n| json!(n))
             }

@@ -841,14 +841,7 @@ async fn label_chats(
 ) -> Res {
     let who = crate::domain::parse_phone(&raw_phone).map_err(|e| invalid("phone", &e))?;
     let v = body(&raw)?;
-    let list = |k: &str| -> Vec<String> {
-        v[k].as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .map(String::from)
-            .collect()
-    };
+    let list = |k: &str| super::world::strings(&v, k);
     let mut w = sb.world.lock().await;
     for (chats, add) in [(list("add"), true), (list("remove"), false)] {
         if !chats.is_empty() {

@@ -228,13 +228,7 @@ impl World {
                 .map(|l| l.wire()),
             "label_delete" => self.delete_label(me, id).map(Value::from),
             "label_chats" => {
-                let chats: Vec<String> = v["chats"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .map(String::from)
-                    .collect();
+                let chats = super::world::strings(v, "chats");
                 let add = v["type"].as_str() == Some("add");
                 self.label_chats(me, id, &chats, add).map(|_| json!(true))
             }

@@ -309,6 +309,17 @@ pub enum ChangeError {
     NotInChat,
 }
 
+/// The strings of a JSON list field (what is not a string is left out).
+pub fn strings(v: &Value, field: &str) -> Vec<String> {
+    v[field]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(String::from)
+        .collect()
+}
+
 pub fn ack_name(ack: i8) -> &'static str {
     crate::domain::Ack::from_wa(ack as i64).as_str()
 }
