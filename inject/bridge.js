@@ -41,6 +41,7 @@
       if (queue.length) { flushing = true; setTimeout(flush, 50); }
       return;
     }
+    noteName();
     while (queue.length) {
       window.__wabridgeEmit(JSON.stringify(queue.splice(0, 500)));
     }
@@ -326,6 +327,23 @@
     return msg;
   }
 
+  // WhatsApp syncs a name changed on the phone to the page (its app
+  // state) without an event wa-js passes on: the name is looked at when
+  // events flow and when the daemon pings a quiet page, every 10 s at most.
+  // The baseline is the name the daemon was told (`connected`, `state`).
+  let shownName;
+  let nameSeenAt = 0;
+  function noteName() {
+    const now = Date.now();
+    if (shownName === undefined || now - nameSeenAt < 10000) return;
+    nameSeenAt = now;
+    let m = null;
+    try { m = canSend() ? me() : null; } catch (e) { m = null; }
+    if (!m || !m.name || m.name === shownName) return;
+    shownName = m.name;
+    emit({ type: 'me_changed', me: m });
+  }
+
   function me() {
     const id = WPP.conn.getMyUserId();
     if (!id) return null;
@@ -367,6 +385,7 @@
       if (who && (canSend() || Date.now() > sendableBy)) {
         connectedSent = true;
         reporting = false;
+        shownName = who.name || null;
         emit({ type: 'connected', me: who, platform: WPP.conn.getPlatform() || null });
       } else if (Date.now() < until) {
         setTimeout(tick, 100);
@@ -639,6 +658,11 @@
 
   // The daemon's calls. Each returns JSON-able values; errors throw.
   window.__wabridge = {
+    // The daemon's ping of a quiet page: alive, and a look at the name.
+    pulse() {
+      noteName();
+      return 1;
+    },
     // The versions in play, and what of NEEDS this build lacks.
     compat() {
       const W = window.WPP;
@@ -844,7 +868,9 @@
       if (change.about != null) await WPP.profile.setMyStatus(change.about);
       if (change.name != null) {
         await WPP.profile.setMyProfileName(change.name);
-        emit({ type: 'me_changed', me: me() });
+        const now = me();
+        if (now && now.name) shownName = now.name;
+        emit({ type: 'me_changed', me: now });
       }
       return true;
     },
@@ -1217,8 +1243,10 @@
     // `since` (unix s): a report that died with the browser or the daemon
     // is in them. Newest messages first, at most `most` of them, a few
     // looked up at a time, for at most `budgetMs`: what it found by then,
-    // and whether that was all.
-    async reacted(since, budgetMs, most) {
+    // and whether that was all. `known`: messages the daemon has
+    // reactions on, looked up too, so one taken back shows gone (WhatsApp
+    // Web then says the message has no reaction).
+    async reacted(since, budgetMs, most, known) {
       const until = Date.now() + budgetMs;
       const todo = [];
       for (const c of await WPP.chat.list()) {
@@ -1231,13 +1259,17 @@
       todo.sort((a, b) => (b.t || 0) - (a.t || 0));
       let complete = todo.length <= most;
       todo.length = Math.min(todo.length, most);
+      const looked = new Set(todo.map((m) => widStr(m.id)));
+      for (const id of known || []) {
+        if (!looked.has(id)) todo.push({ id, hasReaction: true, byDaemon: true });
+      }
       const items = [];
       let next = 0;
       const worker = async () => {
         while (next < todo.length && Date.now() < until) {
           const m = todo[next++];
           const id = widStr(m.id);
-          const chat = widStr(m.id.remote);
+          const chat = m.byDaemon ? null : widStr(m.id.remote);
           if (m.hasReaction) {
             const r = await WPP.chat.getReactions(id).catch(() => null);
             if (r) items.push({ id, chat, reactions: reactionRows(r) });

@@ -2519,6 +2519,37 @@ async fn changes_the_daemon_never_heard_of_are_caught_up_after_a_crash() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(r.events("message.reaction").len(), 2);
     assert_eq!(r.events("message.poll_vote").len(), 1);
+
+    // A reaction taken back while no one listened: WhatsApp Web then says
+    // the message has none, and the stored one goes, announced once.
+    let mut d = d;
+    d.proc.freeze();
+    let (code, v) = sb
+        .post(
+            &format!("/_sandbox/messages/{mine}/react"),
+            json!({"emoji": ""}),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    d.proc.kill9();
+    let d = d.restart_same().await;
+    d.wait_status("shop", "CONNECTED", T).await;
+    let gone = event(&r, "message.reaction", |p| {
+        p["message"] == mine && p["emoji"] == ""
+    })
+    .await;
+    assert_eq!(gone["sender"], format!("{CONTACT}@c.us"), "{gone}");
+    eventually(T, "the reaction gone from the store", || async {
+        let m = stored(&d, &mine).await;
+        m["reactions"]
+            .as_array()
+            .is_none_or(|a| a.is_empty())
+            .then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(r.events("message.reaction").len(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -3860,4 +3891,113 @@ async fn messages_are_starred_deleted_for_me_and_chats_cleared_and_deleted() {
     let again = inbound(&sb, json!({"text": "hello again"})).await;
     event(&r, "message", |p| p["id"] == again.as_str()).await;
     assert_eq!(stored_in_chat().await, [again]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_changed_on_the_phone_reaches_the_session() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sb, d, r) = setup(tmp.path()).await;
+    let (code, v) = sb
+        .post(
+            &format!("/_sandbox/accounts/{ACCOUNT}/profile"),
+            json!({"name": "Corner Bakery"}),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    // WhatsApp Web tells of it in no event: the page looks at the name as
+    // events flow, every 10 s at most.
+    eventually(T, "the phone's new name", || async {
+        let id = inbound(&sb, json!({"text": "still open?"})).await;
+        event(&r, "message", |p| p["id"] == id.as_str()).await;
+        let (_, s) = d.call("GET", "/api/sessions/shop", None).await;
+        if s["me"]["name"] == "Corner Bakery" {
+            return Some(());
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        None
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contacts_statuses_arrive_in_the_status_chat_and_stay_out_of_cloud_and_twilio() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sb, d, r) = setup(tmp.path()).await;
+    let cloud = Receiver::start().await;
+    let twilio = Receiver::start().await;
+    let (code, v) = d
+        .call(
+            "PUT",
+            "/api/sessions/shop/webhooks",
+            Some(json!([
+                {"url": r.url, "events": ["*"]},
+                {"url": cloud.url, "format": "cloud"},
+                {"url": twilio.url, "format": "twilio"},
+            ])),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+
+    // A contact's status: in the status chat, by its author.
+    let (code, v) = sb
+        .post(
+            "/_sandbox/messages",
+            json!({"from": CONTACT, "to": ACCOUNT, "name": "Dora", "text": "Fresh bread at 7", "status": true}),
+        )
+        .await;
+    assert_eq!(code, 201, "{v}");
+    let story = v["id"].as_str().unwrap().to_string();
+    let got = event(&r, "message", |p| p["id"] == story.as_str()).await;
+    assert_eq!(
+        (
+            got["chat"].as_str(),
+            got["sender"]["phone"].as_str(),
+            got["text"].as_str()
+        ),
+        (
+            Some("status@broadcast"),
+            Some(CONTACT),
+            Some("Fresh bread at 7")
+        ),
+        "{got}"
+    );
+    let (_, page) = d
+        .call(
+            "GET",
+            "/api/sessions/shop/messages?chat=status@broadcast",
+            None,
+        )
+        .await;
+    assert_eq!(page["messages"][0]["id"], story.as_str(), "{page}");
+
+    // A message to the account reaches every webhook; the status only the
+    // native one: a Cloud or Twilio bot would take it for a chat's.
+    let id = inbound(&sb, json!({"text": "Do you have rye?"})).await;
+    event(&r, "message", |p| p["id"] == id.as_str()).await;
+    eventually(
+        T,
+        "the message at the Cloud and Twilio webhooks",
+        || async { (cloud.requests() >= 1 && twilio.requests() >= 1).then_some(()) },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let cloud_bodies = serde_json::to_string(&cloud.accepted()).unwrap();
+    assert!(cloud_bodies.contains("Do you have rye?"));
+    assert!(!cloud_bodies.contains("Fresh bread"), "{cloud_bodies}");
+    let twilio_bodies: Vec<String> = twilio
+        .state
+        .lock()
+        .unwrap()
+        .got
+        .iter()
+        .map(|(_, b, _)| b.clone())
+        .collect();
+    assert!(
+        twilio_bodies.iter().any(|b| b.contains("rye")),
+        "{twilio_bodies:?}"
+    );
+    assert!(
+        !twilio_bodies.iter().any(|b| b.contains("Fresh")),
+        "{twilio_bodies:?}"
+    );
 }

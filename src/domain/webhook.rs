@@ -232,9 +232,12 @@ impl Webhook {
 
     /// Whether this subscriber gets this event: its kind, and what the
     /// format can say about it (Cloud webhooks only report what contacts
-    /// do, so not this account's own reactions).
+    /// do, so not this account's own reactions; Cloud and Twilio have no
+    /// statuses, ours or contacts', which a bot would take for a chat's).
     pub fn wants_event(&self, ev: &super::Event) -> bool {
+        let status = ev.payload["chat"] == super::Wid::STATUS;
         self.wants(ev.event)
+            && !(matches!(self.format, Format::Cloud | Format::Twilio) && status)
             && !(self.format == Format::Cloud
                 && ev.event == EventKind::MessageReaction
                 && ev.payload["from_me"] == true)

@@ -41,7 +41,10 @@ pub fn routes() -> Router<Sandbox> {
         .route("/accounts/{phone}/blocked", axum::routing::get(blocked))
         .route("/accounts/{phone}/devices", axum::routing::get(devices))
         .route("/accounts/{phone}/chats", axum::routing::get(chat_states))
-        .route("/accounts/{phone}/profile", axum::routing::get(my_profile))
+        .route(
+            "/accounts/{phone}/profile",
+            axum::routing::get(my_profile).post(set_my_profile),
+        )
         .route("/accounts/{phone}/chats/{chat}", post(set_chat_state))
         .route("/accounts/{phone}/chats/{chat}/clear", post(clear_chat))
         .route(
@@ -336,6 +339,20 @@ async fn inbound(State(sb): State<Sandbox>, raw: Bytes) -> Res {
         ),
         Some(_) => return Err(invalid("lid", "must be a boolean")),
     };
+    // A contact's status (story), which the account sees.
+    if v.get("status").and_then(Value::as_bool) == Some(true) {
+        if lid.is_some() || msg.reply_to.is_some() || msg.poll.is_some() {
+            return Err(invalid("status", "takes text, or media with a caption"));
+        }
+        return match w.status_inbound(&from, &to, msg) {
+            Some(id) => Ok((StatusCode::CREATED, Json(json!({"id": id}))).into_response()),
+            None => Err(Fail(
+                StatusCode::NOT_FOUND,
+                "account_not_found",
+                format!("no account {to}"),
+            )),
+        };
+    }
     match w.inbound(&from, &to, msg, lid) {
         Some(id) => Ok((StatusCode::CREATED, Json(json!({"id": id}))).into_response()),
         None => Err(Fail(
@@ -659,6 +676,29 @@ async fn group_subject(State(sb): State<Sandbox>, Path(gid): Path<String>, raw: 
 }
 
 /// What an account shows of itself: name, about, whether it has a picture.
+/// The phone changes the account's name or about (`{"name"?,
+/// "about"?}`); its devices hear, as WhatsApp syncs them.
+async fn set_my_profile(
+    State(sb): State<Sandbox>,
+    Path(raw_phone): Path<String>,
+    raw: Bytes,
+) -> Res {
+    let who = crate::domain::parse_phone(&raw_phone).map_err(|e| invalid("phone", &e))?;
+    let v = body(&raw)?;
+    let mut w = sb.world.lock().await;
+    if !w.p.accounts.contains_key(&who) {
+        return Err(Fail(
+            StatusCode::NOT_FOUND,
+            "account_not_found",
+            format!("no account {who}"),
+        ));
+    }
+    let change = json!({"name": v.get("name"), "about": v.get("about")});
+    w.device_people_call(&who, "my_profile_set", &change)
+        .map(|p| Json(p).into_response())
+        .map_err(|e| invalid("name", &e))
+}
+
 async fn my_profile(State(sb): State<Sandbox>, Path(raw_phone): Path<String>) -> Res {
     let who = crate::domain::parse_phone(&raw_phone).map_err(|e| invalid("phone", &e))?;
     Ok(Json(sb.world.lock().await.my_profile(&who)).into_response())

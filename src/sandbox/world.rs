@@ -778,6 +778,31 @@ impl World {
         Some(id)
     }
 
+    /// A contact's status (story) reaches an account: in the status chat,
+    /// by its author, as WhatsApp delivers one (not a blocked contact's).
+    pub fn status_inbound(&mut self, from: &str, to: &str, mut msg: SbMessage) -> Option<String> {
+        let id = format!("false_status@broadcast_3A{}_{from}@c.us", random_hex(18));
+        if self.p.accounts.contains_key(to) && self.is_blocked(to, from) {
+            return Some(id);
+        }
+        let now = self.now_s();
+        let acct = self.p.accounts.get_mut(to)?;
+        msg.id = id.clone();
+        msg.from_me = false;
+        msg.peer = "status@broadcast".into();
+        msg.author = Some(from.to_string());
+        msg.ack = 1;
+        if msg.timestamp == 0 {
+            msg.timestamp = now;
+        }
+        msg.delivered = false;
+        let wire = json!({"t": "message", "msg": msg.wire()});
+        acct.messages.push(msg);
+        self.dirty = true;
+        self.send_account(to, &wire);
+        Some(id)
+    }
+
     /// A contact's privacy id (`…@lid`), made once and kept.
     pub fn lid_of(&mut self, phone: &str, shared: bool) -> String {
         if let Some((user, e)) = self.p.lids.iter_mut().find(|(_, e)| e.phone == phone) {

@@ -956,10 +956,20 @@ impl Bridge {
     /// `{id, chat, reactions: [{id, sender, text, from_me, timestamp}]}`
     /// or `{id, chat, votes: [{sender, selected, timestamp}]}`. The page
     /// looks for half the call's time and answers what it found by then.
-    pub async fn reacted(&self, since: i64, most: u32) -> Result<Reacted, CallError> {
+    /// `known`: messages the daemon has reactions on, looked up too (a
+    /// reaction list answered is all the message has now).
+    pub async fn reacted(
+        &self,
+        since: i64,
+        most: u32,
+        known: &[String],
+    ) -> Result<Reacted, CallError> {
         let budget = self.timeout.as_millis() as u64 / 2;
-        self.call("reacted", &[json!(since), json!(budget), json!(most)])
-            .await
+        self.call(
+            "reacted",
+            &[json!(since), json!(budget), json!(most), json!(known)],
+        )
+        .await
     }
 
     /// How many messages WhatsApp Web holds in memory.
@@ -991,7 +1001,9 @@ impl Bridge {
 
     /// Liveness probe: a trivial evaluation under `timeout`.
     pub async fn ping(&self, timeout: Duration) -> Result<(), CallError> {
-        evaluate::<i64>(&self.page, timeout, "1").await.map(drop)
+        // A page without bridge.js yet answers too.
+        let pulse = "window.__wabridge && window.__wabridge.pulse ? window.__wabridge.pulse() : 1";
+        evaluate::<i64>(&self.page, timeout, pulse).await.map(drop)
     }
 
     pub fn page(&self) -> &Page {

@@ -75,6 +75,12 @@ const CALLS_HEARD: usize = 64;
 
 /// The most messages a reactions pass looks up (newest first).
 const REACTIONS_LOOKED_UP: u32 = 200;
+/// How far back the store is read for messages with reactions (pages of
+/// 200): a busy session's newest, not its whole life.
+const REACTIONS_SCAN_PAGES: usize = 10;
+/// A stored reaction this recent may have come after the page was asked:
+/// not taken as taken back.
+const TAKEN_BACK_MARGIN_S: i64 = 5;
 
 /// How long after a catch-up its reactions pass runs again.
 const REACTIONS_RECHECK: std::time::Duration = std::time::Duration::from_secs(20);
@@ -645,6 +651,63 @@ impl Inbound {
         }
     }
 
+    /// Reactions stored on `m` that WhatsApp Web no longer has (`raw`'s
+    /// list is all it has now) were taken back while no one listened. One
+    /// made shortly before the look may have come after it: left alone.
+    fn taken_back_since(&self, m: &Message, raw: &Value, looked_at: i64, ops: &mut Vec<Op>) {
+        let Some(now) = raw["reactions"].as_array() else {
+            return;
+        };
+        for x in &m.reactions {
+            let still = now.iter().any(|r| {
+                r["sender"].as_str() == Some(x.sender.as_str())
+                    && r["text"].as_str().is_some_and(|t| !t.is_empty())
+            });
+            if still || x.timestamp >= looked_at - TAKEN_BACK_MARGIN_S {
+                continue;
+            }
+            let gone = Reaction {
+                sender: x.sender.clone(),
+                emoji: String::new(),
+                from_me: x.from_me,
+                timestamp: looked_at,
+            };
+            ops.push(self.reaction_op(None, &m.id, &m.chat, gone));
+        }
+    }
+
+    /// Stored messages of this life with reactions, the newest
+    /// `REACTIONS_LOOKED_UP`: the page is asked for them too.
+    fn reacted_stored(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut before: Option<Vec<u8>> = None;
+        for _ in 0..REACTIONS_SCAN_PAGES {
+            let Ok((page, next)) = self
+                .env
+                .store
+                .messages(&self.id, None, 200, before.as_deref())
+            else {
+                break;
+            };
+            for m in &page {
+                if m.timestamp < self.catch_up_since {
+                    return out;
+                }
+                if !m.reactions.is_empty() {
+                    out.push(m.id.clone());
+                    if out.len() >= REACTIONS_LOOKED_UP as usize {
+                        return out;
+                    }
+                }
+            }
+            match next {
+                Some(n) => before = Some(n),
+                None => break,
+            }
+        }
+        out
+    }
+
     /// A pass over the reactions and votes the page keeps on messages of
     /// this life (see `reacted_since`), apart from the catch-up of
     /// messages: on a large account it may not finish, and that must not
@@ -652,8 +715,10 @@ impl Inbound {
     /// little later (WhatsApp may still be delivering what came while
     /// the page was away).
     async fn reactions_pass(&mut self, bridge: &Bridge) {
+        let looked_at = now_ms() / 1000;
+        let known = self.reacted_stored();
         let found = match bridge
-            .reacted(self.catch_up_since, REACTIONS_LOOKED_UP)
+            .reacted(self.catch_up_since, REACTIONS_LOOKED_UP, &known)
             .await
         {
             Ok(f) => f,
@@ -672,6 +737,7 @@ impl Inbound {
                 .and_then(|id| self.env.store.message(&self.id, id).ok().flatten());
             if let Some(m) = stored {
                 self.reacted_since(&m, raw, &mut ops);
+                self.taken_back_since(&m, raw, looked_at, &mut ops);
             }
         }
         match self.env.pipeline.commit(ops).await {

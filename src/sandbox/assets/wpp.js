@@ -256,9 +256,11 @@
       chat = { id: m.id.remote, name: g ? g.subject : (!group && m.notifyName) || m.id.remote.user, msgs: [], unreadCount: 0, t: 0 };
       chats.set(key, chat);
     }
-    if (m.notifyName && !group) chat.name = m.notifyName;
+    // The status chat (status@broadcast) is named by no one.
+    const broadcast = m.id.remote.server === 'broadcast';
+    if (m.notifyName && !group && !broadcast) chat.name = m.notifyName;
     // WhatsApp Web learns the name each person goes by from their messages.
-    const sender = group ? m.author : m.id.remote;
+    const sender = group || broadcast ? m.author : m.id.remote;
     if (!m.id.fromMe && m.notifyName && sender) pushnames.set(sender._serialized, m.notifyName);
     if (byId.has(m.id._serialized)) return false;
     byId.set(m.id._serialized, m);
