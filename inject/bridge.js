@@ -620,7 +620,7 @@
   const NEEDS = [
     'blocklist.all', 'blocklist.blockContact', 'blocklist.isBlocked', 'blocklist.unblockContact', 'call.reject',
     'chat.archive', 'chat.clear', 'chat.delete', 'chat.deleteMessage', 'chat.downloadMedia', 'chat.editMessage', 'chat.find', 'chat.forwardMessages',
-    'chat.generateMessageID', 'chat.get', 'chat.getMessages', 'chat.getReactions', 'chat.getVotes', 'chat.list',
+    'chat.generateMessageID', 'chat.get', 'chat.getMessageById', 'chat.getMessages', 'chat.getReactions', 'chat.getVotes', 'chat.list',
     'chat.markIsComposing', 'chat.markIsPaused', 'chat.markIsRead', 'chat.markIsRecording', 'chat.markIsUnread', 'chat.mute', 'chat.pin',
     'chat.sendCreatePollMessage', 'chat.sendFileMessage', 'chat.sendLocationMessage',
     'chat.sendReactionToMessage', 'chat.sendTextMessage', 'chat.sendVCardContactMessage', 'chat.starMessage', 'chat.unmute', 'conn',
@@ -1270,6 +1270,13 @@
           const m = todo[next++];
           const id = widStr(m.id);
           const chat = m.byDaemon ? null : widStr(m.id.remote);
+          // One the daemon knows that WhatsApp Web no longer has (cleared,
+          // deleted on the phone) or that was deleted says nothing of its
+          // reactions: left out, not answered with none.
+          if (m.byDaemon) {
+            const had = await WPP.chat.getMessageById(id).catch(() => null);
+            if (!had || had.type === 'revoked') continue;
+          }
           if (m.hasReaction) {
             const r = await WPP.chat.getReactions(id).catch(() => null);
             if (r) items.push({ id, chat, reactions: reactionRows(r) });

@@ -2535,10 +2535,18 @@ async fn changes_the_daemon_never_heard_of_are_caught_up_after_a_crash() {
     d.proc.kill9();
     let d = d.restart_same().await;
     d.wait_status("shop", "CONNECTED", T).await;
-    let gone = event(&r, "message.reaction", |p| {
-        p["message"] == mine && p["emoji"] == ""
-    })
-    .await;
+    // Announced once the second look (20 s after the catch-up) misses it too.
+    let gone = eventually(
+        Duration::from_secs(90),
+        "the reaction taken back",
+        || async {
+            r.events("message.reaction")
+                .into_iter()
+                .find(|e| e["payload"]["message"] == mine && e["payload"]["emoji"] == "")
+        },
+    )
+    .await["payload"]
+        .clone();
     assert_eq!(gone["sender"], format!("{CONTACT}@c.us"), "{gone}");
     eventually(T, "the reaction gone from the store", || async {
         let m = stored(&d, &mine).await;

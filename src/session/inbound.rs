@@ -68,6 +68,9 @@ pub struct Inbound {
     /// Calls already announced, newest last: WhatsApp offers a ringing
     /// call again to a page that reloads or a browser that comes back.
     calls_heard: std::collections::VecDeque<String>,
+    /// Stored reactions (message, sender) the last reactions pass did not
+    /// find on the page: taken back if the next pass misses them too.
+    taken_back_suspects: std::collections::HashSet<(String, String)>,
 }
 
 /// How many calls `calls_heard` remembers.
@@ -77,7 +80,7 @@ const CALLS_HEARD: usize = 64;
 const REACTIONS_LOOKED_UP: u32 = 200;
 /// How far back the store is read for messages with reactions (pages of
 /// 200): a busy session's newest, not its whole life.
-const REACTIONS_SCAN_PAGES: usize = 10;
+const REACTIONS_SCAN_PAGES: usize = 5;
 /// A stored reaction this recent may have come after the page was asked:
 /// not taken as taken back.
 const TAKEN_BACK_MARGIN_S: i64 = 5;
@@ -105,6 +108,7 @@ impl Inbound {
             downloads_paused_until: None,
             calls_heard: std::collections::VecDeque::new(),
             reactions_recheck: None,
+            taken_back_suspects: Default::default(),
         }
     }
 
@@ -523,6 +527,10 @@ impl Inbound {
         } else if self.reactions_recheck_due() {
             self.reactions_recheck = None;
             self.reactions_pass(bridge).await;
+            // A reaction seen missing once is looked at again.
+            if !self.taken_back_suspects.is_empty() {
+                self.reactions_recheck = Some(Instant::now() + REACTIONS_RECHECK);
+            }
         }
     }
 
@@ -653,8 +661,17 @@ impl Inbound {
 
     /// Reactions stored on `m` that WhatsApp Web no longer has (`raw`'s
     /// list is all it has now) were taken back while no one listened. One
-    /// made shortly before the look may have come after it: left alone.
-    fn taken_back_since(&self, m: &Message, raw: &Value, looked_at: i64, ops: &mut Vec<Op>) {
+    /// missing is announced gone only when the next pass misses it too:
+    /// WhatsApp Web may tell of a reaction before its table has it, and a
+    /// reaction's time is its sender's clock. (`missing`: this pass's.)
+    fn taken_back_since(
+        &self,
+        m: &Message,
+        raw: &Value,
+        looked_at: i64,
+        missing: &mut std::collections::HashSet<(String, String)>,
+        ops: &mut Vec<Op>,
+    ) {
         let Some(now) = raw["reactions"].as_array() else {
             return;
         };
@@ -664,6 +681,11 @@ impl Inbound {
                     && r["text"].as_str().is_some_and(|t| !t.is_empty())
             });
             if still || x.timestamp >= looked_at - TAKEN_BACK_MARGIN_S {
+                continue;
+            }
+            let key = (m.id.clone(), x.sender.clone());
+            if !self.taken_back_suspects.contains(&key) {
+                missing.insert(key);
                 continue;
             }
             let gone = Reaction {
@@ -693,7 +715,7 @@ impl Inbound {
                 if m.timestamp < self.catch_up_since {
                     return out;
                 }
-                if !m.reactions.is_empty() {
+                if !m.reactions.is_empty() && !m.revoked {
                     out.push(m.id.clone());
                     if out.len() >= REACTIONS_LOOKED_UP as usize {
                         return out;
@@ -731,15 +753,17 @@ impl Inbound {
             tracing::warn!(session = %self.id, "reactions and votes caught up on the newest messages only");
         }
         let mut ops = Vec::new();
+        let mut missing = std::collections::HashSet::new();
         for raw in &found.items {
             let stored = raw["id"]
                 .as_str()
                 .and_then(|id| self.env.store.message(&self.id, id).ok().flatten());
             if let Some(m) = stored {
                 self.reacted_since(&m, raw, &mut ops);
-                self.taken_back_since(&m, raw, looked_at, &mut ops);
+                self.taken_back_since(&m, raw, looked_at, &mut missing, &mut ops);
             }
         }
+        self.taken_back_suspects = missing;
         match self.env.pipeline.commit(ops).await {
             Ok(events) if !events.is_empty() => {
                 tracing::info!(session = %self.id, new_events = events.len(), "reactions and votes caught up")

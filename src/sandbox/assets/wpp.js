@@ -1162,6 +1162,17 @@
         return one ? out[0] : out;
       },
       // As wa-js: each answer's `star` is the message's before the call.
+      // As wa-js: in memory, else loaded back; msg_not_found for one the
+      // account does not have. (One loaded back carries its id and type.)
+      async getMessageById(id) {
+        requireAuth();
+        const key = typeof id === 'string' ? id : id._serialized;
+        const m = byId.get(key);
+        if (m) return m;
+        const held = await call('quoted', { id: key });
+        if (!held) throw wppError('msg_not_found', 'Message ' + key + ' not found');
+        return { id: msgKey(key), type: held.revoked ? 'revoked' : 'chat' };
+      },
       async starMessage(ids, star) {
         requireAuth();
         const one = !Array.isArray(ids);
