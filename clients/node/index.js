@@ -757,7 +757,9 @@ class Message {
     this.to = this.fromMe ? chat : m.to || me;
     const s = m.sender || {};
     // In a group, who wrote it: by phone when WhatsApp shows it.
-    this.author = !this.fromMe && chat && chat.endsWith('@g.us') ? (s.phone ? `${s.phone}@c.us` : s.lid || undefined) : undefined;
+    // In a group, and for a contact's status, who wrote it.
+    const byAuthor = chat && (chat.endsWith('@g.us') || chat === 'status@broadcast');
+    this.author = !this.fromMe && byAuthor ? (s.phone ? `${s.phone}@c.us` : s.lid || undefined) : undefined;
     this.hasMedia = !!m.media && !revoked;
     this.hasQuotedMsg = !!m.reply_to;
     this.hasReaction = !!(m.reactions && m.reactions.length);

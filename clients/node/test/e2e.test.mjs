@@ -561,6 +561,12 @@ test('media: a sent Message has its type and gives its media back; gone media is
   const atPhone = await eventually('the sticker at the phone', async () => (await all(me)).find((m) => m.id === sticker.id._serialized));
   assert.deepEqual([atPhone.type, atPhone.media.mimetype], ['sticker', 'image/webp']);
 
+  // A contact's status, as whatsapp-web.js hands one on.
+  const story = (await inbound('15551234567', me, 'Fresh bread at 7', { status: true })).id;
+  const heardStory = await eventually('the status', () => c.heard.message.find((x) => x.id._serialized === story));
+  assert.deepEqual([heardStory.isStatus, heardStory.from, heardStory.author, heardStory.body],
+    [true, 'status@broadcast', '15551234567@c.us', 'Fresh bread at 7']);
+
   const id = (await inbound('15551234567', me, undefined, { media: { mimetype: 'image/png', data: PNG.toString('base64'), filename: 'in.png' }, caption: 'in' })).id;
   const msg = await eventually('the photo', () => c.heard.message.find((x) => x.id._serialized === id));
   assert.deepEqual([msg.type, msg.mentionedIds], ['image', []]);
