@@ -434,10 +434,10 @@ export class Client extends EventEmitter {
     getFormattedNumber(number: string): Promise<string>;
     /** A business account's labels (rejects with code not_business for another) */
     getLabels(): Promise<Label[]>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
-    getBroadcasts(): Promise<any[]>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
-    getBroadcastById(contactId: string): Promise<any>;
+    /** Contacts' statuses of the last day, one Broadcast per contact (from the daemon's history; unreadCount is 0: the daemon does not know which were viewed) */
+    getBroadcasts(): Promise<Broadcast[]>;
+    /** One contact's statuses of the last day */
+    getBroadcastById(contactId: string): Promise<Broadcast>;
     /** Takes down a status (story) of ours */
     revokeStatusMessage(messageId: string): Promise<void>;
     /** Each chat ends with exactly these labels */
@@ -634,8 +634,8 @@ export interface Contact {
     getCountryCode(): Promise<string>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     getFormattedNumber(): Promise<string>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
-    getBroadcast: () => Promise<any>;
+    /** Their statuses of the last day */
+    getBroadcast: () => Promise<Broadcast>;
 }
 
 export interface PrivateContact extends Contact {}
@@ -755,8 +755,20 @@ export const PrivateContact: { new (client: Client, id: string, info?: any): Pri
 export const BusinessContact: { new (client: Client, id: string, info?: any): Contact };
 /** Exported as whatsapp-web.js does; this client never makes one. */
 export class Channel { constructor(client: Client, data?: any); }
-/** Exported as whatsapp-web.js does; this client never makes one. */
-export class Broadcast { constructor(client: Client, data?: any); }
+/** A contact's statuses of the last day */
+export class Broadcast {
+    constructor(client: Client, data?: any);
+    id: { server: string; user: string; _serialized: string };
+    /** Unix timestamp of the newest status */
+    timestamp: number;
+    totalCount: number;
+    /** Always 0: the daemon does not know which were viewed */
+    unreadCount: number;
+    /** Oldest first */
+    msgs: Message[];
+    getChat(): Promise<Chat>;
+    getContact(): Promise<Contact>;
+}
 /** Exported as whatsapp-web.js does; this client never makes one. */
 export class ProductMetadata { constructor(client: Client, data?: any); }
 

@@ -374,6 +374,11 @@ class Contact {
     return this.client.getChatById(this.id._serialized);
   }
 
+  // Their statuses of the last day.
+  async getBroadcast() {
+    return this.client.getBroadcastById(this.id._serialized);
+  }
+
   // The profile (about, picture, business, blocked); it also tells
   // isBlocked and isBusiness, which a Contact does not know until asked.
   async _profile() {
@@ -418,8 +423,27 @@ class BusinessContact extends Contact {}
 class Channel {
   constructor(client, data = {}) { this.client = client; Object.assign(this, data); }
 }
+// A contact's statuses of the last day, as whatsapp-web.js's Broadcast:
+// `id` the contact, `timestamp` the newest, `msgs` oldest first.
 class Broadcast {
-  constructor(client, data = {}) { this.client = client; Object.assign(this, data); }
+  constructor(client, data) {
+    this.client = client;
+    if (!data) return;
+    this.id = widObj(data.id);
+    this.timestamp = data.timestamp;
+    this.totalCount = data.msgs.length;
+    // The daemon does not know which the account viewed.
+    this.unreadCount = 0;
+    this.msgs = data.msgs.map((m) => client._message(m));
+  }
+
+  getChat() {
+    return this.client.getChatById(this.id._serialized);
+  }
+
+  getContact() {
+    return this.client.getContactById(this.id._serialized);
+  }
 }
 class ProductMetadata {
   constructor(client, data = {}) { this.client = client; Object.assign(this, data); }
@@ -1838,6 +1862,39 @@ class Client extends EventEmitter {
     return Promise.all(r.blocked.map((id) => this.getContactById(id, { isBlocked: true })));
   }
 
+  // Contacts' statuses of the last day, one Broadcast per contact, newest
+  // first: from the daemon's history of status@broadcast.
+  async getBroadcasts() {
+    const since = Math.floor(Date.now() / 1000) - 24 * 3600;
+    const byAuthor = new Map();
+    let before;
+    for (let pages = 0; pages < 50; pages++) {
+      const q = `/messages?chat=status%40broadcast&limit=100${before ? `&before=${encodeURIComponent(before)}` : ''}`;
+      const page = await this._api('GET', q);
+      let older = false;
+      for (const m of page.messages) {
+        if (m.timestamp < since) { older = true; break; }
+        if (m.from_me || m.revoked) continue;
+        const s = m.sender || {};
+        const author = s.phone ? `${s.phone}@c.us` : s.lid;
+        if (!author) continue;
+        const b = byAuthor.get(author) || { id: author, timestamp: m.timestamp, msgs: [] };
+        b.msgs.unshift(m);
+        byAuthor.set(author, b);
+      }
+      if (older || !page.next) break;
+      before = page.next;
+    }
+    return [...byAuthor.values()].map((b) => new Broadcast(this, b));
+  }
+
+  // One contact's statuses of the last day; a Broadcast without any when
+  // there are none, as whatsapp-web.js answers.
+  async getBroadcastById(contactId) {
+    const id = serialized(contactId);
+    return (await this.getBroadcasts()).find((b) => b.id._serialized === id) || new Broadcast(this);
+  }
+
   // Everyone WhatsApp Web knows: the address book's (isMyContact, with
   // their saved names) and everyone it heard from.
   async getContacts() {
@@ -1965,8 +2022,7 @@ class Client extends EventEmitter {
 unsupported(Client, 'Client', ['acceptChannelAdminInvite', 'revokeChannelAdminInvite', 'demoteChannelAdmin',
   'acceptGroupV4Invite', 'createChannel', 'deleteChannel',
   'subscribeToChannel', 'unsubscribeFromChannel', 'searchChannels', 'getChannelByInviteCode',
-  'getChannels', 'getPinnedMessages', 'getCountryCode', 'getFormattedNumber', 'getBroadcasts',
-  'getBroadcastById',
+  'getChannels', 'getPinnedMessages', 'getCountryCode', 'getFormattedNumber',
   'cancelPairingCode', 'resetState', 'sendChannelAdminInvite', 'searchMessages',
   'setAutoDownloadAudio', 'setAutoDownloadDocuments', 'setAutoDownloadPhotos',
   'setAutoDownloadVideos', 'setBackgroundSync', 'getContactDeviceCount', 'syncHistory',
@@ -1979,7 +2035,7 @@ unsupported(Chat, 'Chat', [
   'getPinnedMessages', 'syncHistory', 'addOrEditCustomerNote',
   'getCustomerNote']);
 unsupported(GroupChat, 'GroupChat', ['setAddMembersAdminsOnly']);
-unsupported(Contact, 'Contact', ['getCountryCode', 'getFormattedNumber', 'getBroadcast']);
+unsupported(Contact, 'Contact', ['getCountryCode', 'getFormattedNumber']);
 
 module.exports = {
   Client,

@@ -566,6 +566,11 @@ test('media: a sent Message has its type and gives its media back; gone media is
   const heardStory = await eventually('the status', () => c.heard.message.find((x) => x.id._serialized === story));
   assert.deepEqual([heardStory.isStatus, heardStory.from, heardStory.author, heardStory.body],
     [true, 'status@broadcast', '15551234567@c.us', 'Fresh bread at 7']);
+  // Contacts' statuses of the day, by contact, as whatsapp-web.js lists them.
+  const bc = (await c.getBroadcasts()).find((b) => b.id._serialized === '15551234567@c.us');
+  assert.deepEqual([bc.totalCount, bc.msgs.map((x) => x.body), bc.msgs[0].isStatus], [1, ['Fresh bread at 7'], true]);
+  assert.equal((await (await c.getContactById('15551234567@c.us')).getBroadcast()).msgs[0].id._serialized, story);
+  assert.equal((await c.getBroadcastById('15550000000@c.us')).msgs, undefined);
 
   const id = (await inbound('15551234567', me, undefined, { media: { mimetype: 'image/png', data: PNG.toString('base64'), filename: 'in.png' }, caption: 'in' })).id;
   const msg = await eventually('the photo', () => c.heard.message.find((x) => x.id._serialized === id));
