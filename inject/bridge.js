@@ -330,7 +330,8 @@
   // WhatsApp syncs a name changed on the phone to the page (its app
   // state) without an event wa-js passes on: the name is looked at when
   // events flow and when the daemon pings a quiet page, every 10 s at most.
-  // The baseline is the name the daemon was told (`connected`, `state`).
+  // The baseline is the name the daemon was told (`connected`, or a
+  // change made through it).
   let shownName;
   let nameSeenAt = 0;
   function noteName() {

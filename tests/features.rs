@@ -3872,6 +3872,8 @@ async fn messages_are_starred_deleted_for_me_and_chats_cleared_and_deleted() {
     let (code, _) = d.call("POST", "/api/sessions/shop/restart", None).await;
     assert_eq!(code, 200);
     d.wait_status("shop", "CONNECTED", T).await;
+    // Once the catch-up after connect had its time.
+    tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(stored_in_chat().await, [later.clone()]);
 
     // Deleted: the chat goes with its messages, on the phone too.
@@ -4008,4 +4010,36 @@ async fn contacts_statuses_arrive_in_the_status_chat_and_stay_out_of_cloud_and_t
         !twilio_bodies.iter().any(|b| b.contains("Fresh")),
         "{twilio_bodies:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_deleted_for_me_leave_catch_up_where_it_was() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sb, mut d, r) = setup(tmp.path()).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    // A bot that deletes each message for this account once handled: the
+    // history is empty again, but catch-up still knows where it was.
+    let a = inbound(&sb, json!({"text": "first", "sent_at": now - 600})).await;
+    event(&r, "message", |p| p["id"] == a.as_str()).await;
+    let (code, v) = d
+        .call(
+            "DELETE",
+            &format!("/api/sessions/shop/messages/{a}?for=me"),
+            None,
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    // Written five minutes ago, it reaches the page while the daemon is
+    // frozen; then the daemon dies.
+    d.proc.freeze();
+    let b = inbound(&sb, json!({"text": "second", "sent_at": now - 300})).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    d.proc.kill9();
+    let d = d.restart_same().await;
+    d.wait_status("shop", "CONNECTED", T).await;
+    let got = event(&r, "message", |p| p["id"] == b.as_str()).await;
+    assert_eq!(got["text"], "second", "{got}");
 }

@@ -19,7 +19,7 @@ use utoipa::{Modify, OpenApi};
         (name = "sessions", description = "Native: sessions, their QR and webhooks"),
         (name = "messages", description = "Native: send, history, chats, contacts"),
         (name = "groups", description = "Native: groups"),
-        (name = "contacts", description = "Native: presence, profiles, the blocklist"),
+        (name = "contacts", description = "Native: the address book, presence, profiles, the blocklist, labels, calls"),
         (name = "deliveries", description = "Native: webhook deliveries"),
         (name = "events", description = "Native: the event stream (SSE)"),
         (name = "templates", description = "Native: message templates (used by the Cloud API dialect)"),

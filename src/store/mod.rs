@@ -60,12 +60,15 @@ const MENUS: Def = TableDefinition::new("menus");
 const EVENTS: Def = TableDefinition::new("events");
 /// small facts about the store itself (the sequence, the pruning mark)
 const META: Def = TableDefinition::new("meta");
+/// session \0 -> the newest time (unix s, big-endian) of a message taken
+/// out of the history: catch-up's watermark must not fall back with it
+const FORGOTTEN: Def = TableDefinition::new("forgotten");
 /// hex SHA-256 of a scoped API key -> ApiKey
 const KEYS: Def = TableDefinition::new("keys");
 /// key id -> when it was revoked (ms): peers learn revocations from it
 const KEYS_REVOKED: Def = TableDefinition::new("keys_revoked");
 
-const TABLES: [Def; 17] = [
+const TABLES: [Def; 18] = [
     SESSIONS,
     MESSAGES,
     MSGIDS,
@@ -83,10 +86,19 @@ const TABLES: [Def; 17] = [
     META,
     KEYS,
     KEYS_REVOKED,
+    FORGOTTEN,
 ];
 
 /// The tables whose keys start with `session \0`.
-const SESSION_TABLES: [Def; 6] = [MESSAGES, MSGIDS, CHATS, IDEMPOTENCY, CALLBACKS, MENUS];
+const SESSION_TABLES: [Def; 7] = [
+    MESSAGES,
+    MSGIDS,
+    CHATS,
+    IDEMPOTENCY,
+    CALLBACKS,
+    MENUS,
+    FORGOTTEN,
+];
 
 /// An idempotency record that decides a request by itself: the same
 /// message's answer within `ttl`, or another message's key (answered
@@ -424,6 +436,18 @@ fn change_stored(
     }
     messages.insert(key.as_slice(), serde_json::to_vec(&m)?.as_slice())?;
     Ok(true)
+}
+
+/// Raises the session's mark of the newest message taken out of the
+/// history to `ts`.
+fn keep_forgotten(tx: &WriteTransaction, session: &SessionId, ts: i64) -> Result<()> {
+    let mut t = tx.open_table(FORGOTTEN)?;
+    let p = prefix(session);
+    let had = get(&t, &p)?.map_or(0, |v| be_u64(&v) as i64);
+    if ts > had {
+        t.insert(p.as_slice(), &(ts.max(0) as u64).to_be_bytes()[..])?;
+    }
+    Ok(())
 }
 
 /// The part of a stored delivery that says where it goes and whether it
@@ -917,6 +941,7 @@ impl Store {
                 };
                 messages.remove(key.as_slice())?;
                 chats.remove(chat_key(session, &m.chat, &key[p.len()..]).as_slice())?;
+                keep_forgotten(tx, session, m.timestamp)?;
                 gone += 1;
             }
             Ok(gone)
@@ -970,6 +995,7 @@ impl Store {
                 }
                 messages.remove(key.as_slice())?;
                 chats.remove(chat_key(session, chat, order).as_slice())?;
+                keep_forgotten(tx, session, m.timestamp)?;
                 gone.push(m.id);
             }
             Ok(gone)
@@ -1257,18 +1283,23 @@ impl Store {
     }
 
     /// Timestamp of the newest stored message: where catch-up starts.
+    /// Messages taken out of the history count: they were had.
     pub fn last_message_ts(&self, session: &SessionId) -> Result<Option<i64>> {
         let p = prefix(session);
         let end = prefix_end(&p);
         self.read(|tx| {
             let t = tx.open_table(MESSAGES)?;
-            let Some(kv) = t.range(p.as_slice()..end.as_slice())?.next_back() else {
-                return Ok(None);
+            let stored = match t.range(p.as_slice()..end.as_slice())?.next_back() {
+                Some(kv) => {
+                    let (k, _) = kv?;
+                    k.value()
+                        .get(p.len()..p.len() + 8)
+                        .map(|b| be_u64(b) as i64)
+                }
+                None => None,
             };
-            let (k, _) = kv?;
-            Ok(k.value()
-                .get(p.len()..p.len() + 8)
-                .map(|b| be_u64(b) as i64))
+            let forgotten = get(&tx.open_table(FORGOTTEN)?, &p)?.map(|v| be_u64(&v) as i64);
+            Ok(stored.max(forgotten))
         })
     }
 
@@ -1787,6 +1818,8 @@ mod tests {
         let none = std::collections::HashSet::new();
         assert_eq!(store.forget_chat(&s, chat, &none, 200).unwrap(), ["c", "d"]);
         assert!(in_chat(&store).is_empty());
+        // Catch-up's watermark stays where the history was.
+        assert_eq!(store.last_message_ts(&s).unwrap(), Some(103));
         assert!(store.messages(&s, None, 10, None).unwrap().0.is_empty());
     }
 
