@@ -1897,9 +1897,11 @@ class Client extends EventEmitter {
 
   // Everyone WhatsApp Web knows: the address book's (isMyContact, with
   // their saved names) and everyone it heard from.
+  // Groups are among them, by their subject, as in whatsapp-web.js.
   async getContacts() {
-    const list = await this._api('GET', '/contacts');
-    return list.map((c) => new Contact(this, c.id, contactInfo(c)));
+    const [list, groups] = await Promise.all([this._api('GET', '/contacts'), this._api('GET', '/groups')]);
+    return list.map((c) => new Contact(this, c.id, contactInfo(c)))
+      .concat(groups.map((g) => new Contact(this, g.id, { name: g.subject || undefined })));
   }
 
   // Saves a contact to the address book, or renames one (WhatsApp syncs it

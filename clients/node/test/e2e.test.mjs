@@ -366,6 +366,10 @@ test('createGroup, addParticipants, removeParticipants, promote and demote, setS
   assert.equal(await adminAtWa(), false);
   assert.equal(await chat.setSubject('Mine 2'), true);
   assert.equal((await sb(`/_sandbox/groups/${res.gid._serialized}`)).subject, 'Mine 2');
+  // Groups are among the contacts, by their subject, as whatsapp-web.js lists them.
+  const asContact = await eventually('the group among the contacts', async () =>
+    (await c.getContacts()).find((x) => x.id._serialized === res.gid._serialized && x.name === 'Mine 2'));
+  assert.deepEqual([asContact.isGroup, asContact.isUser, asContact.isMyContact], [true, false, false]);
   assert.equal(await chat.setDescription('All things mine'), true);
   assert.equal(await chat.setMessagesAdminsOnly(), true);
   assert.equal(await chat.setInfoAdminsOnly(true), true);
