@@ -31,14 +31,19 @@ async fn setup(tmp: &std::path::Path) -> (Sandbox, Daemon, Receiver) {
 }
 
 /// What the account sent, as the contact's phone has it.
+/// Every message the account has at WhatsApp (the sandbox), both ways.
+async fn at_whatsapp(sb: &Sandbox) -> Vec<Value> {
+    let (_, all) = sb
+        .get(&format!(
+            "/_sandbox/messages?account={ACCOUNT}&direction=all"
+        ))
+        .await;
+    all.as_array().cloned().unwrap_or_default()
+}
+
 async fn on_phone(sb: &Sandbox, id: &str) -> Value {
     eventually(T, &format!("{id} at the sandbox"), || async {
-        let (_, all) = sb
-            .get(&format!(
-                "/_sandbox/messages?account={ACCOUNT}&direction=all"
-            ))
-            .await;
-        all.as_array()?.iter().find(|m| m["id"] == id).cloned()
+        at_whatsapp(sb).await.into_iter().find(|m| m["id"] == id)
     })
     .await
 }
@@ -1737,16 +1742,10 @@ async fn admins_delete_anyones_messages_in_their_groups() {
     let ours_at_wa = |id: String| {
         let sb = &sb;
         async move {
-            let (_, all) = sb
-                .get(&format!(
-                    "/_sandbox/messages?account={ACCOUNT}&direction=all"
-                ))
-                .await;
-            all.as_array()
-                .unwrap()
-                .iter()
+            at_whatsapp(sb)
+                .await
+                .into_iter()
                 .find(|m| m["id"] == id.as_str())
-                .cloned()
                 .unwrap_or_default()
         }
     };
@@ -1955,11 +1954,7 @@ async fn forwards_both_ways() {
             "invalid_field",
         ),
     ];
-    let (_, before) = sb
-        .get(&format!(
-            "/_sandbox/messages?account={ACCOUNT}&direction=all"
-        ))
-        .await;
+    let before = at_whatsapp(&sb).await.len();
     for (body, status, code) in tries {
         let (got, e) = d
             .call("POST", "/api/sessions/shop/messages", Some(body.clone()))
@@ -1970,15 +1965,7 @@ async fn forwards_both_ways() {
             "{body}: {e}"
         );
     }
-    let (_, after) = sb
-        .get(&format!(
-            "/_sandbox/messages?account={ACCOUNT}&direction=all"
-        ))
-        .await;
-    assert_eq!(
-        before.as_array().map(Vec::len),
-        after.as_array().map(Vec::len)
-    );
+    assert_eq!(before, at_whatsapp(&sb).await.len());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -2794,13 +2781,8 @@ async fn calls_ring_here_and_are_declined_by_hand_or_by_policy() {
         "{s}"
     );
     let told = || async {
-        let (_, all) = sb
-            .get(&format!(
-                "/_sandbox/messages?account={ACCOUNT}&direction=all"
-            ))
-            .await;
-        all.as_array()
-            .unwrap()
+        at_whatsapp(&sb)
+            .await
             .iter()
             .filter(|m| m["from_me"] == true && m["text"] == say)
             .count()
@@ -3334,15 +3316,7 @@ async fn statuses_are_posted_seen_and_taken_down() {
     );
 
     // What no status is: refused, and nothing goes.
-    let before = sb
-        .get(&format!(
-            "/_sandbox/messages?account={ACCOUNT}&direction=all"
-        ))
-        .await
-        .1
-        .as_array()
-        .unwrap()
-        .len();
+    let before = at_whatsapp(&sb).await.len();
     for bad in [
         json!({"to": "status@broadcast", "text": "hi", "reply_to": text}),
         json!({"to": "status@broadcast", "text": "hi @15557770077", "mentions": [CONTACT]}),
@@ -3359,16 +3333,7 @@ async fn statuses_are_posted_seen_and_taken_down() {
             .await;
         assert_eq!(code, 422, "{bad}: {e}");
     }
-    let after = sb
-        .get(&format!(
-            "/_sandbox/messages?account={ACCOUNT}&direction=all"
-        ))
-        .await
-        .1
-        .as_array()
-        .unwrap()
-        .len();
-    assert_eq!(before, after);
+    assert_eq!(before, at_whatsapp(&sb).await.len());
 
     // Listed as the status's messages.
     let (code, listed) = d
@@ -3466,16 +3431,10 @@ async fn a_status_whose_answer_was_lost_is_found_not_posted_twice() {
             .unwrap()
     };
     let stories = || async {
-        let (_, all) = sb
-            .get(&format!(
-                "/_sandbox/messages?account={ACCOUNT}&direction=all"
-            ))
-            .await;
-        all.as_array()
-            .unwrap()
-            .iter()
+        at_whatsapp(&sb)
+            .await
+            .into_iter()
             .filter(|m| m["caption"] == "Sale today")
-            .cloned()
             .collect::<Vec<Value>>()
     };
     sb.post("/_sandbox/lose-replies", json!({"on": true})).await;
@@ -3754,14 +3713,8 @@ async fn messages_are_starred_deleted_for_me_and_chats_cleared_and_deleted() {
         async move { d.call("GET", &path, None).await }
     };
     let on_phone = || async {
-        let (_, all) = sb
-            .get(&format!(
-                "/_sandbox/messages?account={ACCOUNT}&direction=all"
-            ))
-            .await;
-        let ids: Vec<String> = all
-            .as_array()
-            .unwrap()
+        let ids: Vec<String> = at_whatsapp(&sb)
+            .await
             .iter()
             .map(|m| m["id"].as_str().unwrap().to_string())
             .collect();
