@@ -144,6 +144,15 @@
 
   // WhatsApp pins this many chats at most.
   const MAX_PINNED = 3;
+
+  // A message's pin in force, from WhatsApp Web's PinInChat table: an
+  // unpin keeps its row (pinType 2), and an expired pin may still be there.
+  function livePin(row) {
+    return row && row.pinType === 1 && (row.t + row.pinExpiryDuration) * 1000 > Date.now() ? row : null;
+  }
+  function pinInfo(row) {
+    return { id: widStr(row.parentMsgKey), by: widStr(row.sender), at: row.t, expires_at: row.t + row.pinExpiryDuration };
+  }
   // wa-js mutes until a time to come; "always" is a time no one will see.
   const ALWAYS = 4102444800; // 2100-01-01
   // Until when a chat is muted: 0 not, -1 always.
@@ -622,7 +631,7 @@
     'blocklist.all', 'blocklist.blockContact', 'blocklist.isBlocked', 'blocklist.unblockContact', 'call.reject',
     'chat.archive', 'chat.clear', 'chat.delete', 'chat.deleteMessage', 'chat.downloadMedia', 'chat.editMessage', 'chat.find', 'chat.forwardMessages',
     'chat.generateMessageID', 'chat.get', 'chat.getMessageById', 'chat.getMessages', 'chat.getReactions', 'chat.getVotes', 'chat.list',
-    'chat.markIsComposing', 'chat.markIsPaused', 'chat.markIsRead', 'chat.markIsRecording', 'chat.markIsUnread', 'chat.mute', 'chat.pin',
+    'chat.markIsComposing', 'chat.markIsPaused', 'chat.markIsRead', 'chat.markIsRecording', 'chat.markIsUnread', 'chat.mute', 'chat.pin', 'chat.pinMsg',
     'chat.sendCreatePollMessage', 'chat.sendFileMessage', 'chat.sendLocationMessage',
     'chat.sendReactionToMessage', 'chat.sendTextMessage', 'chat.sendVCardContactMessage', 'chat.starMessage', 'chat.unmute', 'conn',
     'conn.genLinkDeviceCodeForPhoneNumber', 'conn.getAuthCode', 'conn.getMyUserId',
@@ -636,7 +645,8 @@
     'labels.getLabelById', 'labels.getLabelColorPalette', 'loader', 'loader.onReady', 'on',
     'profile.getMyProfileName', 'profile.getMyStatus', 'profile.isBusiness', 'profile.removeMyProfilePicture', 'profile.setMyProfileName',
     'profile.setMyProfilePicture', 'profile.setMyStatus', 'status.remove', 'status.sendImageStatus', 'status.sendTextStatus',
-    'status.sendVideoStatus', 'version', 'whatsapp.MsgStore', 'whatsapp.MsgStore.getModelsArray',
+    'status.sendVideoStatus', 'version', 'whatsapp.MsgStore', 'whatsapp.MsgStore.getModelsArray', 'whatsapp.enums.PinExpiryDurationOption', 'whatsapp.PinInChatStore',
+    'whatsapp.PinInChatStore.getByParentMsgKey', 'whatsapp.PinInChatStore.getModelsArray',
     'whatsapp.MsgStore.length', 'whatsapp.MsgStore.remove',
   ];
 
@@ -813,6 +823,50 @@
         throw e;
       }
       return true;
+    },
+    // Pins (`on`) or unpins a message for everyone in its chat, for
+    // `duration` (a name of WhatsApp Web's PinExpiryDurationOption).
+    // Answers the pin in force after, or null. Already in the state asked:
+    // nothing is sent (wa-js would refuse it), the pin keeps its time.
+    async pinMessage(id, on, duration) {
+      let msg;
+      try {
+        msg = await WPP.chat.getMessageById(id);
+      } catch (e) {
+        if (e && (e.code === 'msg_not_found' || e.code === 'chat_not_found')) throw new Error('MESSAGE_NOT_FOUND: WhatsApp Web has no message ' + id);
+        throw e;
+      }
+      const pins = WPP.whatsapp.PinInChatStore;
+      const before = livePin(pins.getByParentMsgKey(msg.id));
+      if (!!before === on) return before ? pinInfo(before) : null;
+      const option = WPP.whatsapp.enums.PinExpiryDurationOption[duration];
+      if (on && option === undefined) throw new Error('WhatsApp Web has no pin duration ' + duration);
+      try {
+        await WPP.chat.pinMsg(msg.id, on, on ? option : undefined);
+      } catch (e) {
+        const why = String((e && e.message) || '');
+        // wa-js's checks, one code for all: said apart by their words.
+        if (e && /^(un)?pin_error$/.test(e.code) && /not a member/.test(why)) throw new Error('NOT_MEMBER: ' + why);
+        if (e && /^(un)?pin_error$/.test(e.code) && /permission/.test(why)) throw new Error('ONLY_ADMINS: ' + why);
+        if (e && /^(un)?pin_error$/.test(e.code) && /not can be pinned/.test(why)) throw new Error('NOT_PINNABLE: ' + why);
+        if (!(e && /^(un)?pin_error$/.test(e.code) && /already/.test(why))) throw e;
+      }
+      const after = livePin(pins.getByParentMsgKey(msg.id));
+      return after ? pinInfo(after) : null;
+    },
+    // The messages pinned in a chat, newest pin first, each with the
+    // message as WhatsApp Web has it (null when it has it no more).
+    async pinned(chat) {
+      const rows = WPP.whatsapp.PinInChatStore.getModelsArray()
+        .filter((r) => widStr(r.chatId) === chat && livePin(r))
+        .sort((a, b) => b.t - a.t);
+      const out = [];
+      for (const r of rows) {
+        let m = null;
+        try { m = normalize(await WPP.chat.getMessageById(r.parentMsgKey)); } catch (e) { /* gone from WhatsApp Web */ }
+        out.push(Object.assign(pinInfo(r), { msg: m }));
+      }
+      return out;
     },
     // state: typing, recording, paused (in `chat`), online, offline.
     async presence(chat, state) {

@@ -3996,3 +3996,258 @@ async fn messages_deleted_for_me_leave_catch_up_where_it_was() {
     let got = event(&r, "message", |p| p["id"] == b.as_str()).await;
     assert_eq!(got["text"], "second", "{got}");
 }
+
+/// Pins: everyone in the chat sees them (the phone, the contact), three
+/// at most, each for its time; read back from WhatsApp Web whoever pinned
+/// them; refused where WhatsApp Web refuses them.
+#[tokio::test(flavor = "multi_thread")]
+async fn messages_are_pinned_for_everyone_in_the_chat_and_expire() {
+    const OTHER: &str = "15557770088";
+    let tmp = tempfile::tempdir().unwrap();
+    let (sb, d, r) = setup(tmp.path()).await;
+    let dora = format!("{CONTACT}@c.us");
+    let mut theirs = vec![];
+    for text in ["one", "two", "three"] {
+        let id = inbound(&sb, json!({"text": text})).await;
+        event(&r, "message", |p| p["id"] == id.as_str()).await;
+        theirs.push(id);
+    }
+    let mine = send(&d, json!({"to": CONTACT, "text": "four"})).await;
+    let (a, b, c) = (&theirs[0], &theirs[1], &theirs[2]);
+    let pin = |id: &str, body: Value| {
+        let d = &d;
+        let path = format!("/api/sessions/shop/messages/{id}/pin");
+        async move { d.call("POST", &path, Some(body)).await }
+    };
+    let listed = || async {
+        let (code, v) = d
+            .call(
+                "GET",
+                &format!("/api/sessions/shop/chats/{CONTACT}/pinned"),
+                None,
+            )
+            .await;
+        assert_eq!(code, 200, "{v}");
+        v["pinned"].as_array().unwrap().clone()
+    };
+    let ids = |pins: &[Value]| -> Vec<String> {
+        let mut ids: Vec<String> = pins
+            .iter()
+            .map(|p| p["message"]["id"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let on_phone = || async {
+        let (code, v) = sb
+            .get(&format!("/_sandbox/accounts/{ACCOUNT}/pins/{dora}"))
+            .await;
+        assert_eq!(code, 200, "{v}");
+        let mut ids: Vec<String> = v["pins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["msg"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let sorted = |mut v: Vec<&String>| -> Vec<String> {
+        v.sort();
+        v.into_iter().cloned().collect()
+    };
+
+    // Bad input.
+    for bad in [
+        json!({}),
+        json!({"pinned": "yes"}),
+        json!({"pinned": true, "duration": 3600}),
+        json!({"pinned": true, "for": 5}),
+    ] {
+        let (code, e) = pin(a, bad.clone()).await;
+        assert_eq!(code, 422, "{bad}: {e}");
+    }
+    let (code, e) = pin("false_1@c.us_NOSUCH", json!({"pinned": true})).await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (404, Some("message_not_found")),
+        "{e}"
+    );
+
+    // Pinned for a week by default: the phone shows it, and so does the chat.
+    let (code, v) = pin(a, json!({"pinned": true})).await;
+    assert_eq!((code, v["pinned"].as_bool()), (200, Some(true)), "{v}");
+    assert_eq!(v["pinned_by"], format!("{ACCOUNT}@c.us"), "{v}");
+    let at = v["pinned_at"].as_i64().unwrap();
+    assert_eq!(v["expires_at"].as_i64().unwrap() - at, 604_800, "{v}");
+    assert_eq!(on_phone().await, [a.clone()]);
+    let pins = listed().await;
+    assert_eq!(ids(&pins), [a.clone()]);
+    assert_eq!(
+        pins[0]["message"]["text"], "one",
+        "the stored message: {pins:?}"
+    );
+    // Again: nothing changes, the pin keeps its time.
+    let (code, v) = pin(a, json!({"pinned": true, "duration": 86400})).await;
+    assert_eq!((code, v["pinned_at"].as_i64()), (200, Some(at)), "{v}");
+
+    // The contact pins one for a day, a second later: newest pin first.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (code, v) = sb
+        .post(
+            &format!("/_sandbox/messages/{b}/pin"),
+            json!({"pinned": true, "secs": 86400}),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    let pins = eventually(T, "the contact's pin", || async {
+        let pins = listed().await;
+        (pins.len() == 2).then_some(pins)
+    })
+    .await;
+    assert_eq!(pins[0]["message"]["id"], b.as_str(), "{pins:?}");
+    assert_eq!(pins[0]["pinned_by"], dora.as_str(), "{pins:?}");
+    assert_eq!(
+        pins[0]["expires_at"].as_i64().unwrap() - pins[0]["pinned_at"].as_i64().unwrap(),
+        86_400
+    );
+
+    // Three at most: a fourth takes the oldest one's place, for everyone.
+    for id in [&mine, c] {
+        let (code, v) = pin(id, json!({"pinned": true, "duration": 2592000})).await;
+        assert_eq!(code, 200, "{v}");
+    }
+    assert_eq!(ids(&listed().await), sorted(vec![b, c, &mine]));
+    assert_eq!(on_phone().await, sorted(vec![b, c, &mine]));
+
+    // Unpinned, here and by the phone.
+    let (code, v) = pin(b, json!({"pinned": false})).await;
+    assert_eq!((code, v["pinned"].as_bool()), (200, Some(false)), "{v}");
+    assert!(v.get("expires_at").is_none(), "{v}");
+    let (code, _) = sb
+        .post(
+            &format!("/_sandbox/messages/{mine}/pin"),
+            json!({"pinned": false, "mine": true}),
+        )
+        .await;
+    assert_eq!(code, 200);
+    eventually(T, "the phone's unpin", || async {
+        (ids(&listed().await) == [c.clone()]).then_some(())
+    })
+    .await;
+    assert_eq!(on_phone().await, [c.clone()]);
+    let (code, v) = pin(b, json!({"pinned": false})).await;
+    assert_eq!(
+        (code, v["pinned"].as_bool()),
+        (200, Some(false)),
+        "again: {v}"
+    );
+
+    // A pin's time runs out: gone from the chat (WhatsApp Web's short
+    // durations make it testable).
+    pin(c, json!({"pinned": false})).await;
+    let (code, v) = pin(c, json!({"pinned": true, "duration": 5})).await;
+    assert_eq!(
+        (
+            code,
+            v["expires_at"].as_i64().unwrap() - v["pinned_at"].as_i64().unwrap()
+        ),
+        (200, 5),
+        "{v}"
+    );
+    assert_eq!(ids(&listed().await), [c.clone()]);
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert!(listed().await.is_empty(), "expired");
+
+    // A message deleted for everyone cannot be pinned.
+    sb.post(&format!("/_sandbox/messages/{a}/revoke"), json!({}))
+        .await;
+    event(&r, "message.revoked", |p| p["id"] == a.as_str()).await;
+    let (code, e) = pin(a, json!({"pinned": true})).await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("message_revoked")),
+        "{e}"
+    );
+
+    // A group whose settings only admins change: only admins pin, and we
+    // are none.
+    let (code, fam) = sb
+        .post(
+            "/_sandbox/groups",
+            json!({"owner": CONTACT, "subject": "Family", "participants": [ACCOUNT, OTHER]}),
+        )
+        .await;
+    assert_eq!(code, 201, "{fam}");
+    let fid = fam["id"].as_str().unwrap().to_string();
+    event(&r, "group.join", |p| p["group"] == fid.as_str()).await;
+    let (code, v) = sb
+        .post(
+            "/_sandbox/messages",
+            json!({"from": OTHER, "group": fid, "text": "photos from Sunday"}),
+        )
+        .await;
+    assert_eq!(code, 201, "{v}");
+    let gm = v["ids"][ACCOUNT].as_str().unwrap().to_string();
+    event(&r, "message", |p| p["id"] == gm.as_str()).await;
+    let (code, v) = pin(&gm, json!({"pinned": true})).await;
+    assert_eq!(code, 200, "anyone pins in an open group: {v}");
+    let (code, _) = sb
+        .post(
+            &format!("/_sandbox/groups/{fid}/settings"),
+            json!({"by": CONTACT, "restrict": true}),
+        )
+        .await;
+    assert_eq!(code, 200);
+    event(&r, "group.update", |p| {
+        p["group"] == fid.as_str() && p["restrict"] == true
+    })
+    .await;
+    let (code, e) = pin(&gm, json!({"pinned": false})).await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("not_group_admin")),
+        "{e}"
+    );
+    // A member pins it, and an admin: only the admin may.
+    let (code, e) = sb
+        .post(
+            &format!("/_sandbox/messages/{gm}/pin"),
+            json!({"pinned": false, "from": OTHER}),
+        )
+        .await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (403, Some("admins_only")),
+        "{e}"
+    );
+    let (code, _) = sb
+        .post(
+            &format!("/_sandbox/messages/{gm}/pin"),
+            json!({"pinned": false, "from": CONTACT}),
+        )
+        .await;
+    assert_eq!(code, 200);
+    let (code, v) = d
+        .call(
+            "GET",
+            &format!("/api/sessions/shop/chats/{fid}/pinned"),
+            None,
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    eventually(T, "the admin's unpin", || async {
+        let (_, v) = d
+            .call(
+                "GET",
+                &format!("/api/sessions/shop/chats/{fid}/pinned"),
+                None,
+            )
+            .await;
+        v["pinned"]
+            .as_array()
+            .is_some_and(|p| p.is_empty())
+            .then_some(())
+    })
+    .await;
+}

@@ -208,7 +208,7 @@ fn not_own_message() -> CoreError {
     }
 }
 
-fn revoked(id: &str) -> CoreError {
+pub(super) fn revoked(id: &str) -> CoreError {
     CoreError::Conflict {
         code: "message_revoked",
         message: format!("message '{id}' was deleted for everyone"),

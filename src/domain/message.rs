@@ -672,6 +672,77 @@ impl GroupSetting {
     }
 }
 
+/// How long a message stays pinned in its chat. WhatsApp offers a day,
+/// a week and a month; WhatsApp Web also knows three short ones
+/// (`WAWebPinMsgConstants`), which wa-js passes on as they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinDuration {
+    FiveSeconds,
+    FifteenSeconds,
+    OneMinute,
+    OneDay,
+    SevenDays,
+    ThirtyDays,
+}
+
+impl PinDuration {
+    const ALL: [PinDuration; 6] = [
+        PinDuration::FiveSeconds,
+        PinDuration::FifteenSeconds,
+        PinDuration::OneMinute,
+        PinDuration::OneDay,
+        PinDuration::SevenDays,
+        PinDuration::ThirtyDays,
+    ];
+
+    /// WhatsApp's default (and wa-js's).
+    pub const DEFAULT: PinDuration = PinDuration::SevenDays;
+
+    pub fn secs(self) -> i64 {
+        match self {
+            PinDuration::FiveSeconds => 5,
+            PinDuration::FifteenSeconds => 15,
+            PinDuration::OneMinute => 60,
+            PinDuration::OneDay => 86_400,
+            PinDuration::SevenDays => 604_800,
+            PinDuration::ThirtyDays => 2_592_000,
+        }
+    }
+
+    /// Its name in WhatsApp Web's `PinExpiryDurationOption` (and open-wa's
+    /// `MessagePinDuration`).
+    pub fn name(self) -> &'static str {
+        match self {
+            PinDuration::FiveSeconds => "FiveSeconds",
+            PinDuration::FifteenSeconds => "FifteenSeconds",
+            PinDuration::OneMinute => "OneMinute",
+            PinDuration::OneDay => "OneDay",
+            PinDuration::SevenDays => "SevenDays",
+            PinDuration::ThirtyDays => "ThirtyDays",
+        }
+    }
+
+    /// Only the lengths WhatsApp knows: any other would be pinned for a
+    /// week without a word (wa-js's fallback).
+    pub fn from_secs(secs: i64) -> Option<PinDuration> {
+        Self::ALL.into_iter().find(|d| d.secs() == secs)
+    }
+
+    pub fn from_name(name: &str) -> Option<PinDuration> {
+        Self::ALL.into_iter().find(|d| d.name() == name)
+    }
+
+    /// For error messages: "5, 15, 60, 86400, 604800 or 2592000".
+    pub fn choices() -> String {
+        let all: Vec<String> = Self::ALL.iter().map(|d| d.secs().to_string()).collect();
+        format!(
+            "{} or {}",
+            all[..all.len() - 1].join(", "),
+            all[all.len() - 1]
+        )
+    }
+}
+
 /// What changed in a group's info: one `group.update` event.
 #[derive(Debug, Clone, PartialEq)]
 pub enum GroupChange {
@@ -857,6 +928,22 @@ pub fn new_message_id() -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::PinDuration;
+
+    #[test]
+    fn pin_durations_are_whatsapps_only() {
+        assert_eq!(PinDuration::from_secs(86_400), Some(PinDuration::OneDay));
+        assert_eq!(PinDuration::from_secs(3_600), None);
+        assert_eq!(
+            PinDuration::from_name("ThirtyDays").map(PinDuration::secs),
+            Some(2_592_000)
+        );
+        assert_eq!(PinDuration::from_name("thirtydays"), None);
+        assert_eq!(
+            PinDuration::choices(),
+            "5, 15, 60, 86400, 604800 or 2592000"
+        );
+    }
 
     #[test]
     fn one_emoji_as_whatsapp_takes_a_reaction() {

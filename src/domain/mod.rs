@@ -21,7 +21,7 @@ pub use ids::{
 };
 pub use message::{
     Ack, Amendment, Choice, Edit, GroupChange, GroupSetting, Location, MediaInfo, Menu, MenuKind,
-    Message, Poll, Quoted, Reaction, Sender, StatusStyle, Vote, is_one_emoji,
+    Message, PinDuration, Poll, Quoted, Reaction, Sender, StatusStyle, Vote, is_one_emoji,
 };
 pub use proxy::Proxy;
 pub use session::{Limits, Me, SessionRecord, Status};

@@ -26,6 +26,8 @@ pub fn routes() -> Router<Sandbox> {
         .route("/messages/{id}/edit", post(edit))
         .route("/messages/{id}/revoke", post(revoke))
         .route("/messages/{id}/vote", post(vote))
+        .route("/messages/{id}/pin", post(pin))
+        .route("/accounts/{phone}/pins/{chat}", axum::routing::get(pins))
         .route("/accounts/{phone}/unlink", post(unlink))
         .route("/drop", post(drop_all))
         .route("/lose-replies", post(lose_replies))
@@ -546,6 +548,8 @@ async fn change(
                 ChangeError::TooLate => (StatusCode::CONFLICT, "window_passed"),
                 ChangeError::NotEditable => (StatusCode::CONFLICT, "message_not_editable"),
                 ChangeError::NotInChat => (StatusCode::UNPROCESSABLE_ENTITY, "not_in_chat"),
+                ChangeError::NotPinnable => (StatusCode::CONFLICT, "not_pinnable"),
+                ChangeError::AdminsOnly => (StatusCode::FORBIDDEN, "admins_only"),
             };
             Err(Fail(code, name, super::world::change_error(&e, id)))
         }
@@ -566,6 +570,40 @@ async fn react(State(sb): State<Sandbox>, Path(id): Path<String>, raw: Bytes) ->
         Some(_) => return Err(invalid("mine", "must be true or false")),
     };
     change(&sb, &id, |w| w.react(&id, who, from.as_deref(), &emoji)).await
+}
+
+/// A contact in the chat (`from`, in a group) pins or unpins a message
+/// (`{pinned, secs?, from?}`), or the account's phone does (`mine: true`).
+async fn pin(State(sb): State<Sandbox>, Path(id): Path<String>, raw: Bytes) -> Res {
+    let v = body(&raw)?;
+    let on = match v.get("pinned") {
+        Some(Value::Bool(b)) => *b,
+        _ => return Err(invalid("pinned", "must be true or false")),
+    };
+    let secs = match v.get("secs") {
+        None | Some(Value::Null) => 604_800,
+        Some(n) => n
+            .as_i64()
+            .filter(|s| *s > 0)
+            .ok_or_else(|| invalid("secs", "must be a positive number of seconds"))?,
+    };
+    let from = match v.get("from") {
+        None | Some(Value::Null) => None,
+        Some(_) => Some(phone(&v, "from")?),
+    };
+    let who = match v.get("mine") {
+        Some(Value::Bool(true)) => Actor::Account,
+        None | Some(Value::Null) | Some(Value::Bool(false)) => Actor::Contact,
+        Some(_) => return Err(invalid("mine", "must be true or false")),
+    };
+    change(&sb, &id, |w| w.pin(&id, who, from.as_deref(), on, secs)).await
+}
+
+/// The messages pinned in one of the account's chats, oldest first, as
+/// its phone shows them.
+async fn pins(State(sb): State<Sandbox>, Path((raw_phone, chat)): Path<(String, String)>) -> Res {
+    let who = crate::domain::parse_phone(&raw_phone).map_err(|e| invalid("phone", &e))?;
+    Ok(Json(json!({"pins": sb.world.lock().await.pins(&who, &chat)})).into_response())
 }
 
 async fn edit(State(sb): State<Sandbox>, Path(id): Path<String>, raw: Bytes) -> Res {

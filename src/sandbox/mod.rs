@@ -9,6 +9,7 @@ mod control;
 mod groups;
 mod labels;
 mod people;
+mod pins;
 mod socket;
 mod world;
 

@@ -107,7 +107,7 @@ async fn handle(sb: &Sandbox, conn: u64, v: Value) {
                 let quote = w
                     .conn_phone(conn)
                     .and_then(|p| w.p.accounts.get(&p)?.quote(id));
-                json!({"revoked": m.revoked, "quote": quote})
+                json!({"revoked": m.revoked, "ack": m.ack, "quote": quote})
             });
             reply(
                 &w,
@@ -181,6 +181,13 @@ async fn handle(sb: &Sandbox, conn: u64, v: Value) {
         t @ ("delete_for_me" | "chat_clear" | "star") => {
             let res = match w.conn_phone(conn) {
                 Some(me) => w.device_forget_call(&me, t, &v),
+                None => Err("device is not linked".into()),
+            };
+            reply(&w, answer(&req, res));
+        }
+        "pin" => {
+            let res = match w.conn_phone(conn) {
+                Some(me) => w.device_pin_call(&me, &v),
                 None => Err("device is not linked".into()),
             };
             reply(&w, answer(&req, res));

@@ -43,6 +43,9 @@ pub struct Persisted {
     /// Each account's address book, by the contact's phone.
     #[serde(default)]
     pub address_books: BTreeMap<String, BTreeMap<String, super::contacts::Saved>>,
+    /// Each account's pinned messages, by chat (`super::pins`).
+    #[serde(default)]
+    pub pins: BTreeMap<String, BTreeMap<String, Vec<super::pins::SbPin>>>,
 }
 
 /// A privacy id's owner, and whether WhatsApp lets others learn the phone.
@@ -292,6 +295,8 @@ pub fn change_error(e: &ChangeError, id: &str) -> String {
         ChangeError::NotEditable => {
             "only text and the captions of photos, videos and documents can be edited".into()
         }
+        ChangeError::NotPinnable => "only a sent message in a chat can be pinned".into(),
+        ChangeError::AdminsOnly => "only the group's admins can do that in this group".into(),
     }
 }
 
@@ -307,6 +312,10 @@ pub enum ChangeError {
     /// The contact named is not in the message's chat (or, in a group,
     /// none was named).
     NotInChat,
+    /// Not a message one can pin: not yet sent, or a status.
+    NotPinnable,
+    /// In a group whose settings only admins change: only admins may.
+    AdminsOnly,
 }
 
 /// The strings of a JSON list field (what is not a string is left out).
@@ -714,6 +723,7 @@ impl World {
         self.send(conn, json!({"t": "chat_states", "states": states}));
         self.send(conn, self.contacts_push(&phone));
         self.send(conn, self.starred_push(&phone));
+        self.send(conn, self.pins_push(&phone, None));
         for offer in self.ringing_for(&phone) {
             self.send(conn, offer);
         }
@@ -886,7 +896,7 @@ impl World {
 
     /// The contact who acts on message `id` of a chat: the chat's contact,
     /// or in a group `from`, which must be one of its members.
-    fn contact_in(&self, id: &str, from: Option<&str>) -> Result<String, ChangeError> {
+    pub(super) fn contact_in(&self, id: &str, from: Option<&str>) -> Result<String, ChangeError> {
         let peer = self
             .p
             .accounts
@@ -904,7 +914,7 @@ impl World {
     }
 
     /// The account that holds a message, and the message.
-    fn find_mut(&mut self, id: &str) -> Option<(String, &mut SbMessage)> {
+    pub(super) fn find_mut(&mut self, id: &str) -> Option<(String, &mut SbMessage)> {
         self.p.accounts.values_mut().find_map(|a| {
             let phone = a.phone.clone();
             a.messages

@@ -307,6 +307,23 @@ pub struct HistoryBatch {
     pub missing: bool,
 }
 
+/// A message pinned in its chat, as `pinMessage()` and `pinned()` answer.
+#[derive(Debug, Deserialize)]
+pub struct Pin {
+    /// The pinned message.
+    pub id: String,
+    /// Who pinned it.
+    #[serde(default)]
+    pub by: Option<String>,
+    /// When (unix s) and until when.
+    pub at: i64,
+    pub expires_at: i64,
+    /// The message as bridge.js normalizes it (`pinned()` only; null when
+    /// WhatsApp Web no longer has it).
+    #[serde(default)]
+    pub msg: Option<Value>,
+}
+
 /// A chat as `chats()` lists it.
 #[derive(Default, Debug, Deserialize, serde::Serialize)]
 pub struct ChatInfo {
@@ -899,6 +916,27 @@ impl Bridge {
         self.call::<Value>("star", &[json!(id), json!(on)])
             .await
             .map(drop)
+    }
+
+    /// Pins (`on`) or unpins a message for everyone in its chat; answers
+    /// the pin in force after (none once unpinned). `MESSAGE_NOT_FOUND`,
+    /// `NOT_PINNABLE`, `ONLY_ADMINS`, `NOT_MEMBER` when wa-js refuses.
+    pub async fn pin_message(
+        &self,
+        id: &str,
+        on: bool,
+        duration: crate::domain::PinDuration,
+    ) -> Result<Option<Pin>, CallError> {
+        self.call(
+            "pinMessage",
+            &[json!(id), json!(on), json!(duration.name())],
+        )
+        .await
+    }
+
+    /// The messages pinned in a chat, newest pin first.
+    pub async fn pinned(&self, chat: &Wid) -> Result<Vec<Pin>, CallError> {
+        self.call("pinned", &[json!(chat)]).await
     }
 
     /// Deletes one of this account's messages for everyone.

@@ -138,7 +138,6 @@ fn rfc3339(unix: i64) -> String {
     .to_string()
 }
 
-/// A session as the native API shows it (secrets redacted).
 /// A stored message as the native contract types it (`text`, `image`,
 /// `video`, `audio`, `document`, `sticker`, `location`, `other`): a voice
 /// note is `audio` with `"voice": true`; a contact card or a poll is
@@ -148,6 +147,37 @@ pub fn message(m: impl serde::Serialize) -> Value {
     let mut v = serde_json::to_value(m).unwrap_or(Value::Null);
     retype(&mut v);
     v
+}
+
+// ---- pins
+
+/// `duration` in seconds, as WhatsApp knows them; a week when left out.
+pub fn pin_duration(secs: Option<i64>) -> Result<crate::domain::PinDuration, ApiError> {
+    use crate::domain::PinDuration;
+    match secs {
+        None => Ok(PinDuration::DEFAULT),
+        Some(n) => PinDuration::from_secs(n).ok_or_else(|| {
+            ApiError::invalid(
+                "duration",
+                format!("must be {} seconds", PinDuration::choices()),
+            )
+        }),
+    }
+}
+
+/// A message's pin after a pin or an unpin.
+pub fn pin_state(id: &str, pin: Option<&crate::core::PinState>) -> Value {
+    match pin {
+        Some(p) => {
+            json!({"id": id, "pinned": true, "pinned_by": p.by, "pinned_at": p.at, "expires_at": p.expires_at})
+        }
+        None => json!({"id": id, "pinned": false}),
+    }
+}
+
+/// One of a chat's pinned messages.
+pub fn pinned(p: &crate::core::Pinned) -> Value {
+    json!({"message": message(&p.message), "pinned_by": p.by, "pinned_at": p.at, "expires_at": p.expires_at})
 }
 
 fn retype(v: &mut Value) {

@@ -421,6 +421,48 @@ pub async fn star(
     Ok(Json(json!({"id": mid, "starred": on})))
 }
 
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PinIn {
+    /// true pins it, false unpins it.
+    pinned: Option<bool>,
+    /// For how long, in seconds: 86400 (a day), 604800 (a week, the
+    /// default) or 2592000 (30 days), as WhatsApp offers; WhatsApp Web also
+    /// knows 5, 15 and 60.
+    duration: Option<i64>,
+}
+
+#[utoipa::path(post, path = "/api/sessions/{id}/messages/{mid}/pin", tag = "messages", summary = "Pin a message in its chat for everyone in it (three at most: a fourth takes the oldest one's place), or unpin it",
+    params(("id" = String, Path, description = "The session id"), ("mid" = String, Path, description = "The message id")), request_body = PinIn,
+    responses((status = 200, description = "{id, pinned, pinned_by, pinned_at, expires_at}", body = Object), (status = 404, description = "No such session or message", body = crate::api::native::convert::ErrorBody), (status = 409, description = "Not connected; the message was deleted, is a status or not yet sent (not_pinnable); a group where only admins pin (not_group_admin)", body = crate::api::native::convert::ErrorBody), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn pin(
+    Caller(core): Caller<Core>,
+    Path((id, mid)): Path<(String, String)>,
+    body: Body<PinIn>,
+) -> Answer {
+    let b = body?.0;
+    let on = b
+        .pinned
+        .ok_or_else(|| ApiError::invalid("pinned", "is required (true or false)"))?;
+    let duration = cv::pin_duration(b.duration)?;
+    let state = core.pin(&cv::session_id(&id)?, &mid, on, duration).await?;
+    Ok(Json(cv::pin_state(&mid, state.as_ref())))
+}
+
+#[utoipa::path(get, path = "/api/sessions/{id}/chats/{chat}/pinned", tag = "messages", summary = "The messages pinned in a chat (here, on the phone or by anyone in it), newest pin first",
+    params(("id" = String, Path, description = "The session id"), ("chat" = String, Path, description = "The chat id or phone")),
+    responses((status = 200, description = "{pinned: [{message, pinned_by, pinned_at, expires_at}]}", body = Object), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn pinned(
+    Caller(core): Caller<Core>,
+    Path((id, chat)): Path<(String, String)>,
+) -> Answer {
+    let chat = crate::domain::Wid::parse(&chat).map_err(|e| ApiError::invalid("chat", e))?;
+    let pins = core.pinned(&cv::session_id(&id)?, &chat).await?;
+    Ok(Json(
+        json!({"pinned": pins.iter().map(cv::pinned).collect::<Vec<_>>()}),
+    ))
+}
+
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ChatsQuery {

@@ -49,6 +49,8 @@ use handlers as h;
     h::contact,
     h::contacts,
     h::star,
+    h::pin,
+    h::pinned,
     h::clear_chat,
     h::delete_chat,
     h::save_contact,
@@ -142,6 +144,8 @@ pub fn routes(core: Core, keys: Keys, media_body: DefaultBodyLimit) -> Router {
         )
         .route("/api/sessions/{id}/messages/{mid}/reaction", post(h::react))
         .route("/api/sessions/{id}/messages/{mid}/star", post(h::star))
+        .route("/api/sessions/{id}/messages/{mid}/pin", post(h::pin))
+        .route("/api/sessions/{id}/chats/{chat}/pinned", get(h::pinned))
         .route("/api/sessions/{id}/messages/{mid}/media", get(h::media))
         .route("/api/sessions/{id}/chats", get(h::chats))
         .route(

@@ -273,6 +273,18 @@
   // The account's starred messages, as WhatsApp syncs them.
   const starredIds = new Set();
 
+  // WhatsApp Web's PinInChat table: one row per message ever pinned here,
+  // by the pinned message's id. An unpin keeps the row (pinType 2), as
+  // wa-js's "already unpinned" check reads it; an expired pin leaves it,
+  // as WhatsApp Web drops it from its table.
+  const pinRows = new Map();
+  const PIN_SECS = { FiveSeconds: 5, FifteenSeconds: 15, OneMinute: 60, OneDay: 86400, SevenDays: 604800, ThirtyDays: 2592000 };
+  function pinRow(id) {
+    const r = pinRows.get(id);
+    if (r && r.pinType === 1 && (r.t + r.pinExpiryDuration) * 1000 <= Date.now()) { pinRows.delete(id); return undefined; }
+    return r;
+  }
+
   // Messages the account no longer has: off the chat and the device's disk.
   function forgetMsgs(chatId, ids) {
     const c = chats.get(chatId);
@@ -469,6 +481,24 @@
         for (const id of v.ids || []) starredIds.add(id);
         for (const m of byId.values()) m.star = starredIds.has(m.id._serialized);
         break;
+      case 'pins': {
+        // Pinned or unpinned by anyone in the chat, the phone or another
+        // device: the pins each chat has now (every chat's, as it syncs).
+        const now = new Set();
+        for (const [chat, pins] of Object.entries(v.chats || {})) {
+          for (const p of pins) {
+            now.add(p.msg);
+            pinRows.set(p.msg, {
+              id: msgKey(p.id), msgKey: msgKey(p.id), parentMsgKey: msgKey(p.msg), chatId: wid(chat), sender: wid(p.by),
+              t: p.at, senderTimestampMs: p.at * 1000, pinType: 1, pinExpiryDuration: p.secs, read: true,
+            });
+          }
+        }
+        for (const [id, r] of pinRows) {
+          if (!now.has(id) && (v.all || r.chatId._serialized in (v.chats || {}))) r.pinType = 2;
+        }
+        break;
+      }
       case 'chat_cleared': {
         const c = chats.get(v.chat);
         if (c) forgetMsgs(v.chat, c.msgs.filter((m) => !(v.keep_starred && m.star)).map((m) => m.id._serialized));
@@ -980,6 +1010,11 @@
     // from memory only (WhatsApp Web keeps it in IndexedDB; nothing here
     // reads it back: the daemon has stored it).
     whatsapp: {
+      enums: { PinExpiryDurationOption: Object.fromEntries(Object.keys(PIN_SECS).map((k) => [k, k])) },
+      PinInChatStore: {
+        getByParentMsgKey(key) { return pinRow(msgKey(key)._serialized); },
+        getModelsArray() { return [...pinRows.keys()].map(pinRow).filter(Boolean); },
+      },
       MsgStore: {
         get length() { return byId.size; },
         getModelsArray() { return [...byId.values()]; },
@@ -1163,7 +1198,7 @@
       },
       // As wa-js: each answer's `star` is the message's before the call.
       // As wa-js: in memory, else loaded back; msg_not_found for one the
-      // account does not have. (One loaded back carries its id and type.)
+      // account does not have. (One loaded back carries its id, type and ack.)
       async getMessageById(id) {
         requireAuth();
         const key = typeof id === 'string' ? id : id._serialized;
@@ -1171,7 +1206,36 @@
         if (m) return m;
         const held = await call('quoted', { id: key });
         if (!held) throw wppError('msg_not_found', 'Message ' + key + ' not found');
-        return { id: msgKey(key), type: held.revoked ? 'revoked' : 'chat' };
+        return { id: msgKey(key), type: held.revoked ? 'revoked' : 'chat', ack: held.ack };
+      },
+      // As wa-js: refused before it is sent (in a group one is not in, or
+      // whose settings only admins change when one is not one of them; a
+      // notification, a deleted message, one not yet sent; already in the
+      // state asked), then WhatsApp's answer.
+      async pinMsg(msgId, pin, duration) {
+        requireAuth();
+        if (pin === undefined) pin = true;
+        if (typeof pin !== 'boolean') throw wppError('invalid_pin_parameter', "The 'pin' parameter must be a boolean");
+        // As wa-js: an unknown duration is a week.
+        const secs = PIN_SECS[duration] || PIN_SECS.SevenDays;
+        const msg = await WPP.chat.getMessageById(msgId);
+        const key = msg.id._serialized;
+        const what = pin ? 'pin_error' : 'unpin_error';
+        const chat = msg.id.remote;
+        if (chat.server === 'g.us') {
+          const g = await call('group_info', { gid: chat._serialized });
+          groupChat(g);
+          const me = g.participants.find((p) => p.id === wid(creds.phone)._serialized);
+          if (!me) throw wppError(what, 'You not a member of group, to pin msg ' + key);
+          if ((g.restrict || g.announce) && !(me.isAdmin || me.isSuperAdmin)) throw wppError(what, 'You not have permission to pin msg ' + key);
+        }
+        if (msg.type === 'gp2' || msg.type === 'revoked' || (msg.ack || 0) < 1) throw wppError(what, 'The msg ' + key + ' not can be pinned');
+        const row = pinRow(key);
+        if (row && row.pinType === (pin ? 1 : 2)) throw wppError(what, 'The msg ' + key + ' is already ' + (pin ? 'pinned' : 'unpinned'));
+        let result = 'OK';
+        await call('pin', { id: key, pin, secs }).catch(() => { result = 'ERROR_UNKNOWN'; });
+        if (result !== 'OK') throw wppError('pin_send_error', 'Failed to ' + (pin ? 'pin' : 'unpin') + ' message ' + key);
+        return { message: msg, pinned: pin, result };
       },
       async starMessage(ids, star) {
         requireAuth();

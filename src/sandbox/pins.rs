@@ -1,0 +1,160 @@
+//! Messages pinned in a chat, as WhatsApp keeps them. A pin is a message
+//! to the chat (WhatsApp's `PinInChatMessage`): everyone in it sees the
+//! same pins, the account's phone and every device included. At most three
+//! per chat (a fourth takes the oldest one's place), each for the time it
+//! was pinned for. In a group where only admins change the settings or
+//! send, only admins pin (what WhatsApp Web checks before it sends one).
+
+use super::world::{Actor, ChangeError, World, random_hex};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// WhatsApp keeps this many pinned messages in a chat.
+pub const MAX_PINS: usize = 3;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SbPin {
+    /// The pinned message, as the account's devices name it.
+    pub msg: String,
+    /// The pin's own message id.
+    pub id: String,
+    /// Who pinned it (phone).
+    pub by: String,
+    /// When (unix s, the pinner's clock).
+    pub at: i64,
+    /// For how long (s).
+    pub secs: i64,
+}
+
+impl SbPin {
+    fn live(&self, now: i64) -> bool {
+        self.at + self.secs > now
+    }
+}
+
+impl World {
+    /// The chat's pins still in force, oldest first.
+    pub fn pins(&self, account: &str, chat: &str) -> Vec<SbPin> {
+        let now = self.now_s();
+        self.p
+            .pins
+            .get(account)
+            .and_then(|c| c.get(chat))
+            .into_iter()
+            .flatten()
+            .filter(|p| p.live(now))
+            .cloned()
+            .collect()
+    }
+
+    /// Pins (`on`) or unpins message `id` for everyone in its chat, from
+    /// the account (its phone or a device) or a contact in the chat
+    /// (`from`, in a group). Pinning a pinned message pins it again, for
+    /// the new time; unpinning one not pinned changes nothing.
+    pub fn pin(
+        &mut self,
+        id: &str,
+        who: Actor,
+        from: Option<&str>,
+        on: bool,
+        secs: i64,
+    ) -> Result<Value, ChangeError> {
+        let contact = match who {
+            Actor::Account => None,
+            Actor::Contact => Some(self.contact_in(id, from)?),
+        };
+        let now = self.now_s();
+        let (account, m) = self.find_mut(id).ok_or(ChangeError::NotFound)?;
+        let (peer, revoked, sent) = (m.peer.clone(), m.revoked, !m.from_me || m.ack >= 1);
+        if revoked {
+            return Err(ChangeError::Revoked);
+        }
+        if !sent || peer.ends_with("@broadcast") {
+            return Err(ChangeError::NotPinnable);
+        }
+        let by = contact.unwrap_or_else(|| account.clone());
+        if let Some(g) = self.group(&peer) {
+            if !g.participants.contains(&by) {
+                return Err(ChangeError::NotInChat);
+            }
+            if (g.restrict || g.announce) && !g.admins.contains(&by) {
+                return Err(ChangeError::AdminsOnly);
+            }
+        }
+        let chat = match peer.contains('@') {
+            true => peer,
+            false => format!("{peer}@c.us"),
+        };
+        let pins = self
+            .p
+            .pins
+            .entry(account.clone())
+            .or_default()
+            .entry(chat.clone())
+            .or_default();
+        pins.retain(|p| p.live(now) && p.msg != id);
+        if on {
+            if pins.len() >= MAX_PINS {
+                pins.remove(0);
+            }
+            let from_me = who == Actor::Account;
+            pins.push(SbPin {
+                msg: id.to_string(),
+                id: format!("{from_me}_{chat}_3P{}", random_hex(18)),
+                by,
+                at: now,
+                secs,
+            });
+        }
+        if pins.is_empty()
+            && let Some(c) = self.p.pins.get_mut(&account)
+        {
+            c.remove(&chat);
+        }
+        self.dirty = true;
+        let push = self.pins_push(&account, Some(&chat));
+        self.send_account(&account, &push);
+        Ok(json!({"chat": chat, "pins": push["chats"][&chat]}))
+    }
+
+    /// What the account's devices learn of pins: one chat's, or (`None`,
+    /// as a device comes online) every chat's.
+    pub(super) fn pins_push(&self, account: &str, chat: Option<&str>) -> Value {
+        let chats: BTreeMap<String, Vec<SbPin>> = match chat {
+            Some(c) => [(c.to_string(), self.pins(account, c))].into(),
+            None => self
+                .p
+                .pins
+                .get(account)
+                .into_iter()
+                .flat_map(|c| c.keys())
+                .map(|c| (c.clone(), self.pins(account, c)))
+                .collect(),
+        };
+        json!({"t": "pins", "chats": chats, "all": chat.is_none()})
+    }
+
+    /// A device pins or unpins a message (`{id, pin, secs}`).
+    pub fn device_pin_call(&mut self, me: &str, v: &Value) -> Result<Value, String> {
+        let id = v["id"].as_str().unwrap_or("");
+        // Only the account's own messages' chats: a device names its own.
+        if !self
+            .p
+            .accounts
+            .get(me)
+            .is_some_and(|a| a.messages.iter().any(|m| m.id == id))
+        {
+            return Err(format!("message {id} not found"));
+        }
+        let secs = v["secs"].as_i64().filter(|s| *s > 0).unwrap_or(604_800);
+        self.pin(
+            id,
+            Actor::Account,
+            None,
+            v["pin"].as_bool().unwrap_or(true),
+            secs,
+        )
+        .map_err(|e| super::world::change_error(&e, id))
+    }
+}
