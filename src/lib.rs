@@ -10,8 +10,8 @@
 //!   beside them the operator routes (`/health`, `/ready`, `/metrics`,
 //!   `/openapi.json`) and the dashboard and docs pages.
 //! * [`core`]: what any dialect may ask: sessions, send (media, locations,
-//!   cards, polls, statuses; idempotency; pacing), reactions, edits, stars
-//!   and deletes (for everyone or for this account), groups and requests
+//!   cards, polls, statuses; idempotency; pacing), reactions, edits, stars,
+//!   pins and deletes (for everyone or for this account), groups and requests
 //!   to join, calls and call policies, business labels, presence, the
 //!   address book, history and chats (kept, cleared, deleted), deliveries,
 //!   the live stream.

@@ -426,7 +426,7 @@ export class Client extends EventEmitter {
     getChannelByInviteCode(inviteCode: string): Promise<any>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     getChannels(): Promise<any[]>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** The chat's pinned messages, newest pin first (pinned here, on the phone or by anyone in the chat) */
     getPinnedMessages(chatId: string): Promise<Message[]>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     getCountryCode(number: string): Promise<string>;
@@ -587,9 +587,9 @@ export interface Message {
     star: () => Promise<void>;
     /** Takes this message's star off */
     unstar: () => Promise<void>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Pins the message for everyone in the chat for `duration` seconds (86400, 604800 or 2592000); false when WhatsApp would not */
     pin: (duration: number) => Promise<boolean>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Unpins the message; false when WhatsApp would not */
     unpin: () => Promise<boolean>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     getInfo: () => Promise<any>;
@@ -683,7 +683,7 @@ export interface Chat {
     getLabels: () => Promise<Label[]>;
     /** Its labels become these (others come off) */
     changeLabels: (labelIds: Array<string | number>) => Promise<void>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** This chat's pinned messages, newest pin first */
     getPinnedMessages: () => Promise<Message[]>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     syncHistory: () => Promise<boolean>;

@@ -165,6 +165,9 @@ function unsupported(cls, label, names) {
   }
 }
 
+// What WhatsApp refuses to pin or unpin: whatsapp-web.js answers false.
+const PIN_REFUSED = new Set(['message_not_found', 'message_revoked', 'not_pinnable', 'not_group_admin', 'not_group_member']);
+
 function widObj(s) {
   const [user, server] = String(s).split('@');
   return { server: server || 'c.us', user, _serialized: `${user}@${server || 'c.us'}` };
@@ -482,6 +485,10 @@ class Chat {
   // Its messages go (starred ones too, as whatsapp-web.js clears), on
   // the phone and from the daemon's history; the chat stays. False for a
   // chat the account does not have.
+  async getPinnedMessages() {
+    return this.client.getPinnedMessages(this.id._serialized);
+  }
+
   async clearMessages() {
     return this._gone('POST', '/clear', { keep_starred: false });
   }
@@ -868,6 +875,28 @@ class Message {
   async unstar() {
     await this.client._api('POST', `${this._path()}/star`, { starred: false });
     this.isStarred = false;
+  }
+
+  // Pinned for everyone in the chat for `duration` seconds: 86400,
+  // 604800 or 2592000, as WhatsApp offers (a week when left out). As
+  // whatsapp-web.js: true when it was done, false when WhatsApp would not
+  // (a deleted message, one not yet sent, a group where only admins pin).
+  async pin(duration) {
+    return this._pin({ pinned: true, duration });
+  }
+
+  async unpin() {
+    return this._pin({ pinned: false });
+  }
+
+  async _pin(body) {
+    try {
+      await this.client._api('POST', `${this._path()}/pin`, body);
+      return true;
+    } catch (e) {
+      if (PIN_REFUSED.has(e.code) || e.status === 502) return false;
+      throw e;
+    }
   }
 
   async reply(content, chatIdArg, options = {}) {
@@ -1928,6 +1957,13 @@ class Client extends EventEmitter {
   }
 
   // The stored message; undefined if the daemon does not have it.
+  // The chat's pinned messages, newest pin first (pinned here, on the
+  // phone or by anyone in the chat).
+  async getPinnedMessages(chatId) {
+    const r = await this._api('GET', `/chats/${encodeURIComponent(serialized(chatId))}/pinned`);
+    return r.pinned.map((p) => new Message(this, p.message));
+  }
+
   async getMessageById(messageId) {
     const m = await this._stored(serialized(messageId));
     return m ? new Message(this, m) : undefined;
@@ -2024,17 +2060,16 @@ class Client extends EventEmitter {
 unsupported(Client, 'Client', ['acceptChannelAdminInvite', 'revokeChannelAdminInvite', 'demoteChannelAdmin',
   'acceptGroupV4Invite', 'createChannel', 'deleteChannel',
   'subscribeToChannel', 'unsubscribeFromChannel', 'searchChannels', 'getChannelByInviteCode',
-  'getChannels', 'getPinnedMessages', 'getCountryCode', 'getFormattedNumber',
+  'getChannels', 'getCountryCode', 'getFormattedNumber',
   'cancelPairingCode', 'resetState', 'sendChannelAdminInvite', 'searchMessages',
   'setAutoDownloadAudio', 'setAutoDownloadDocuments', 'setAutoDownloadPhotos',
   'setAutoDownloadVideos', 'setBackgroundSync', 'getContactDeviceCount', 'syncHistory',
   'addOrEditCustomerNote', 'getCustomerNote', 'getContactLidAndPhone',
   'createCallLink', 'sendResponseToScheduledEvent',
   'transferChannelOwnership']);
-unsupported(Message, 'Message', ['acceptGroupV4Invite', 'getGroupMentions', 'pin',
-  'unpin', 'getInfo', 'getOrder', 'getPayment', 'editScheduledEvent', 'vote']);
+unsupported(Message, 'Message', ['acceptGroupV4Invite', 'getGroupMentions', 'getInfo', 'getOrder', 'getPayment', 'editScheduledEvent', 'vote']);
 unsupported(Chat, 'Chat', [
-  'getPinnedMessages', 'syncHistory', 'addOrEditCustomerNote',
+  'syncHistory', 'addOrEditCustomerNote',
   'getCustomerNote']);
 unsupported(GroupChat, 'GroupChat', ['setAddMembersAdminsOnly']);
 unsupported(Contact, 'Contact', ['getCountryCode', 'getFormattedNumber']);

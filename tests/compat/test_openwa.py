@@ -219,6 +219,17 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop):
     assert call("/shop1/getMessageById", [theirs])["star"] is True
     assert call("/shop1/unstarMessage", {"messageId": theirs}) is True
     assert httpx.get(daemon.sandbox + f"/_sandbox/accounts/{ACCOUNT}/starred").json() == []
+    # Pinned for everyone in the chat, for open-wa's default of 30 days;
+    # then unpinned. A duration WhatsApp Web does not know is refused.
+    pins = lambda: httpx.get(daemon.sandbox + f"/_sandbox/accounts/{ACCOUNT}/pins/{CONTACT}@c.us").json()["pins"]
+    assert call("/shop1/pinMessage", [theirs, True]) is True
+    assert [(p["msg"], p["secs"]) for p in pins()] == [(theirs, 2592000)]
+    assert call("/shop1/pinMessage", {"id": theirs, "pin": False}) is True
+    assert pins() == []
+    assert call("/shop1/pinMessage", [theirs, True, "OneDay"]) is True
+    assert [p["secs"] for p in pins()] == [86400]
+    code, body = ok("/shop1/pinMessage", [theirs, True, "OneHour"])
+    assert body["success"] is False and "pinDuration" in str(body), body
     # Another's message: not for everyone, so for this account, as open-wa.
     assert call("/shop1/deleteMessage", [CONTACT + "@c.us", theirs]) is None
     assert call("/shop1/getMessageById", [theirs]) is False

@@ -463,6 +463,14 @@ test('archive, pin and mute, as whatsapp-web.js calls them; three pins at most; 
   assert.equal((await c.getMessageById(hi.id._serialized)).isStarred, true);
   await hi.unstar();
   assert.deepEqual(await sb(`/_sandbox/accounts/${me}/starred`), []);
+  // Pinned for everyone in the chat, for a day; then unpinned.
+  assert.equal(await hi.pin(86400), true);
+  const pins = await sb(`/_sandbox/accounts/${me}/pins/${encodeURIComponent(them[2])}`);
+  assert.deepEqual(pins.pins.map((p) => [p.msg, p.secs]), [[hi.id._serialized, 86400]]);
+  assert.deepEqual((await (await c.getChatById(them[2])).getPinnedMessages()).map((m) => m.id._serialized), [hi.id._serialized]);
+  await assert.rejects(() => hi.pin(3600), /duration/);
+  assert.equal(await hi.unpin(), true);
+  assert.deepEqual(await c.getPinnedMessages(them[2]), []);
   await hi.delete(true);
   assert.equal(await c.getMessageById(hi.id._serialized), undefined);
   assert.ok(!(await all(me)).some((m) => m.id === hi.id._serialized), 'gone from the phone');

@@ -70,6 +70,7 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ("deleteMessage", &["chatId", "messageId", "onlyLocal"]),
     ("starMessage", &["messageId"]),
     ("unstarMessage", &["messageId"]),
+    ("pinMessage", &["id", "pin", "pinDuration"]),
     ("forwardMessages", &["to", "messages", "skipMyMessages"]),
     ("getMessageById", &["messageId"]),
     (
@@ -200,6 +201,12 @@ pub enum Call {
     Star {
         message: String,
         on: bool,
+    },
+    /// Pins a message for everyone in its chat, or unpins it.
+    Pin {
+        message: String,
+        on: bool,
+        duration: crate::domain::PinDuration,
     },
     /// Clears a chat but its starred messages (`delete`: deletes it).
     ClearChat {
@@ -745,6 +752,20 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
         "starMessage" | "unstarMessage" => Call::Star {
             message: a.required("messageId")?,
             on: method == "starMessage",
+        },
+        // open-wa's MessagePinDuration names WhatsApp Web's; its default
+        // is 30 days.
+        "pinMessage" => Call::Pin {
+            message: a.required("id")?,
+            on: a.boolean("pin")?,
+            duration: match a.string("pinDuration")? {
+                None => crate::domain::PinDuration::ThirtyDays,
+                Some(name) => crate::domain::PinDuration::from_name(&name).ok_or_else(|| {
+                    EasyError::bad_args(format!(
+                        "'pinDuration' must be one of FiveSeconds, FifteenSeconds, OneMinute, OneDay, SevenDays, ThirtyDays, not '{name}'"
+                    ))
+                })?,
+            },
         },
         "clearChat" | "deleteChat" => Call::ClearChat {
             chat: a.wid("chatId")?,

@@ -408,6 +408,14 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             core.star(id, &message, on).await?;
             json!(true)
         }
+        Call::Pin {
+            message,
+            on,
+            duration,
+        } => {
+            core.pin(id, &message, on, duration).await?;
+            json!(true)
+        }
         // As open-wa: false for a chat the account does not have; a
         // cleared chat keeps its starred messages.
         Call::ClearChat { chat, delete } => match core.clear_chat(id, &chat, delete, true).await {
