@@ -147,8 +147,26 @@
 
   // A message's pin in force, from WhatsApp Web's PinInChat table: an
   // unpin keeps its row (pinType 2), and an expired pin may still be there.
-  function livePin(row) {
-    return row && row.pinType === 1 && (row.t + row.pinExpiryDuration) * 1000 > Date.now() ? row : null;
+  // `now`: WhatsApp's clock (wa-js unixTime), which pins are stamped by.
+  function livePin(row, now) {
+    return row && row.pinType === 1 && row.t + row.pinExpiryDuration > now ? row : null;
+  }
+  // One pin or unpin through wa-js; its refusals named for the daemon.
+  async function pinOnce(key, on, option) {
+    let r;
+    try {
+      r = await WPP.chat.pinMsg(key, on, on ? option : undefined);
+    } catch (e) {
+      const why = String((e && e.message) || '');
+      // wa-js's checks, one code for all: told apart by their words.
+      if (e && /^(un)?pin_error$/.test(e.code)) {
+        if (/not a member/.test(why)) throw new Error('NOT_MEMBER: ' + why);
+        if (/permission/.test(why)) throw new Error('ONLY_ADMINS: ' + why);
+        if (/not can be pinned/.test(why)) throw new Error('NOT_PINNABLE: ' + why);
+      }
+      throw e;
+    }
+    if (!r || r.pinned !== on) throw new Error('WhatsApp did not ' + (on ? 'pin' : 'unpin') + ' the message (' + (r && r.result) + ')');
   }
   function pinInfo(row) {
     return { id: widStr(row.parentMsgKey), by: widStr(row.sender), at: row.t, expires_at: row.t + row.pinExpiryDuration };
@@ -630,7 +648,7 @@
   const NEEDS = [
     'blocklist.all', 'blocklist.blockContact', 'blocklist.isBlocked', 'blocklist.unblockContact', 'call.reject',
     'chat.archive', 'chat.clear', 'chat.delete', 'chat.deleteMessage', 'chat.downloadMedia', 'chat.editMessage', 'chat.find', 'chat.forwardMessages',
-    'chat.generateMessageID', 'chat.get', 'chat.getMessageById', 'chat.getMessages', 'chat.getReactions', 'chat.getVotes', 'chat.list',
+    'chat.generateMessageID', 'chat.get', 'chat.getMessageACK', 'chat.getMessageById', 'chat.getMessages', 'chat.getReactions', 'chat.getVotes', 'chat.list',
     'chat.markIsComposing', 'chat.markIsPaused', 'chat.markIsRead', 'chat.markIsRecording', 'chat.markIsUnread', 'chat.mute', 'chat.pin', 'chat.pinMsg',
     'chat.sendCreatePollMessage', 'chat.sendFileMessage', 'chat.sendLocationMessage',
     'chat.sendReactionToMessage', 'chat.sendTextMessage', 'chat.sendVCardContactMessage', 'chat.starMessage', 'chat.unmute', 'conn',
@@ -646,7 +664,7 @@
     'profile.getMyProfileName', 'profile.getMyStatus', 'profile.isBusiness', 'profile.removeMyProfilePicture', 'profile.setMyProfileName',
     'profile.setMyProfilePicture', 'profile.setMyStatus', 'status.remove', 'status.sendImageStatus', 'status.sendTextStatus',
     'status.sendVideoStatus', 'version', 'whatsapp.MsgStore', 'whatsapp.MsgStore.getModelsArray', 'whatsapp.enums.PinExpiryDurationOption', 'whatsapp.PinInChatStore',
-    'whatsapp.PinInChatStore.getByParentMsgKey', 'whatsapp.PinInChatStore.getModelsArray',
+    'whatsapp.PinInChatStore.getByParentMsgKey', 'whatsapp.PinInChatStore.getModelsArray', 'whatsapp.functions.unixTime',
     'whatsapp.MsgStore.length', 'whatsapp.MsgStore.remove',
   ];
 
@@ -825,10 +843,10 @@
       return true;
     },
     // Pins (`on`) or unpins a message for everyone in its chat, for
-    // `duration` (a name of WhatsApp Web's PinExpiryDurationOption).
-    // Answers the pin in force after, or null. Already in the state asked:
-    // nothing is sent (wa-js would refuse it), the pin keeps its time.
-    async pinMessage(id, on, duration) {
+    // `duration` (a name of WhatsApp Web's PinExpiryDurationOption, `secs`
+    // long). Answers the pin in force after, or null. Already so (pinned
+    // for as long, or not pinned): nothing is sent.
+    async pinMessage(id, on, duration, secs) {
       let msg;
       try {
         msg = await WPP.chat.getMessageById(id);
@@ -837,28 +855,47 @@
         throw e;
       }
       const pins = WPP.whatsapp.PinInChatStore;
-      const before = livePin(pins.getByParentMsgKey(msg.id));
-      if (!!before === on) return before ? pinInfo(before) : null;
+      const now = WPP.whatsapp.functions.unixTime();
+      const row = pins.getByParentMsgKey(msg.id);
+      const before = livePin(row, now);
+      if (!on && !before) return null;
+      if (on && before && before.pinExpiryDuration === secs) return pinInfo(before);
       const option = WPP.whatsapp.enums.PinExpiryDurationOption[duration];
       if (on && option === undefined) throw new Error('WhatsApp Web has no pin duration ' + duration);
+      // wa-js will not pin what its table has pinned: a pin for a new time,
+      // or one whose time ran out (its row stays), is unpinned first.
+      if (on && row && row.pinType === 1) await pinOnce(msg.id, false);
+      await pinOnce(msg.id, on, option);
+      if (!on) return null;
+      const after = livePin(pins.getByParentMsgKey(msg.id), WPP.whatsapp.functions.unixTime());
+      // WhatsApp took it (wa-js said so); its row may come with the echo.
+      return after ? pinInfo(after) : { id, by: (me() || {}).id || null, at: now, expires_at: now + secs };
+    },
+    // Who got, read and played one of this account's messages (WhatsApp
+    // Web's message info), each recipient with the times WhatsApp Web keeps.
+    async receipts(id) {
+      let r;
       try {
-        await WPP.chat.pinMsg(msg.id, on, on ? option : undefined);
+        r = await WPP.chat.getMessageACK(id);
       } catch (e) {
-        const why = String((e && e.message) || '');
-        // wa-js's checks, one code for all: said apart by their words.
-        if (e && /^(un)?pin_error$/.test(e.code) && /not a member/.test(why)) throw new Error('NOT_MEMBER: ' + why);
-        if (e && /^(un)?pin_error$/.test(e.code) && /permission/.test(why)) throw new Error('ONLY_ADMINS: ' + why);
-        if (e && /^(un)?pin_error$/.test(e.code) && /not can be pinned/.test(why)) throw new Error('NOT_PINNABLE: ' + why);
-        if (!(e && /^(un)?pin_error$/.test(e.code) && /already/.test(why))) throw e;
+        if (e && (e.code === 'msg_not_found' || e.code === 'chat_not_found')) throw new Error('MESSAGE_NOT_FOUND: WhatsApp Web has no message ' + id);
+        throw e;
       }
-      const after = livePin(pins.getByParentMsgKey(msg.id));
-      return after ? pinInfo(after) : null;
+      const at = (t) => (typeof t === 'number' && t > 0 ? t : null);
+      return {
+        ack: typeof r.ack === 'number' ? r.ack : null,
+        delivery_remaining: r.deliveryRemaining || 0, read_remaining: r.readRemaining || 0, played_remaining: r.playedRemaining || 0,
+        recipients: (r.participants || []).map((p) => ({
+          id: widStr(p.wid) || widStr(p.id), delivered_at: at(p.deliveredAt), read_at: at(p.readAt), played_at: at(p.playedAt),
+        })),
+      };
     },
     // The messages pinned in a chat, newest pin first, each with the
     // message as WhatsApp Web has it (null when it has it no more).
     async pinned(chat) {
+      const now = WPP.whatsapp.functions.unixTime();
       const rows = WPP.whatsapp.PinInChatStore.getModelsArray()
-        .filter((r) => widStr(r.chatId) === chat && livePin(r))
+        .filter((r) => widStr(r.chatId) === chat && livePin(r, now))
         .sort((a, b) => b.t - a.t);
       const out = [];
       for (const r of rows) {

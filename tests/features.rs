@@ -4087,9 +4087,22 @@ async fn messages_are_pinned_for_everyone_in_the_chat_and_expire() {
         pins[0]["message"]["text"], "one",
         "the stored message: {pins:?}"
     );
-    // Again: nothing changes, the pin keeps its time.
-    let (code, v) = pin(a, json!({"pinned": true, "duration": 86400})).await;
+    // Again for as long: nothing changes.
+    let (code, v) = pin(a, json!({"pinned": true})).await;
     assert_eq!((code, v["pinned_at"].as_i64()), (200, Some(at)), "{v}");
+    assert_eq!(v["expires_at"].as_i64().unwrap() - at, 604_800, "{v}");
+    // For another time: pinned anew, for that time.
+    let (code, v) = pin(a, json!({"pinned": true, "duration": 2592000})).await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(
+        v["expires_at"].as_i64().unwrap() - v["pinned_at"].as_i64().unwrap(),
+        2_592_000,
+        "{v}"
+    );
+    let (_, phone) = sb
+        .get(&format!("/_sandbox/accounts/{ACCOUNT}/pins/{dora}"))
+        .await;
+    assert_eq!(phone["pins"][0]["secs"], 2_592_000, "{phone}");
 
     // The contact pins one for a day, a second later: newest pin first.
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -4158,11 +4171,25 @@ async fn messages_are_pinned_for_everyone_in_the_chat_and_expire() {
     assert_eq!(ids(&listed().await), [c.clone()]);
     tokio::time::sleep(Duration::from_secs(6)).await;
     assert!(listed().await.is_empty(), "expired");
+    assert!(on_phone().await.is_empty(), "expired at the phone too");
+    // Pinned again once its time ran out (WhatsApp Web keeps the old row).
+    let (code, v) = pin(c, json!({"pinned": true})).await;
+    assert_eq!((code, v["pinned"].as_bool()), (200, Some(true)), "{v}");
+    assert_eq!(ids(&listed().await), [c.clone()]);
 
-    // A message deleted for everyone cannot be pinned.
+    // A message deleted for everyone is unpinned, for everyone, and
+    // cannot be pinned.
+    let (code, v) = pin(a, json!({"pinned": true})).await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(on_phone().await, sorted(vec![a, c]));
     sb.post(&format!("/_sandbox/messages/{a}/revoke"), json!({}))
         .await;
     event(&r, "message.revoked", |p| p["id"] == a.as_str()).await;
+    assert_eq!(on_phone().await, [c.clone()]);
+    eventually(T, "the deleted message's pin gone", || async {
+        (ids(&listed().await) == [c.clone()]).then_some(())
+    })
+    .await;
     let (code, e) = pin(a, json!({"pinned": true})).await;
     assert_eq!(
         (code, e["error"]["code"].as_str()),
@@ -4191,7 +4218,11 @@ async fn messages_are_pinned_for_everyone_in_the_chat_and_expire() {
     let gm = v["ids"][ACCOUNT].as_str().unwrap().to_string();
     event(&r, "message", |p| p["id"] == gm.as_str()).await;
     let (code, v) = pin(&gm, json!({"pinned": true})).await;
-    assert_eq!(code, 200, "anyone pins in an open group: {v}");
+    assert_eq!(
+        (code, v["pinned"].as_bool()),
+        (200, Some(true)),
+        "anyone pins in an open group: {v}"
+    );
     let (code, _) = sb
         .post(
             &format!("/_sandbox/groups/{fid}/settings"),
@@ -4250,4 +4281,155 @@ async fn messages_are_pinned_for_everyone_in_the_chat_and_expire() {
             .then_some(())
     })
     .await;
+    // Out of the group: not a member's to pin.
+    let (code, _) = sb
+        .post(
+            &format!("/_sandbox/groups/{fid}/participants"),
+            json!({"by": CONTACT, "remove": [ACCOUNT]}),
+        )
+        .await;
+    assert_eq!(code, 200);
+    event(&r, "group.leave", |p| p["group"] == fid.as_str()).await;
+    let (code, e) = pin(&gm, json!({"pinned": true})).await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("not_group_member")),
+        "{e}"
+    );
+}
+
+/// Receipts: who got, read and played one of our messages, as WhatsApp
+/// Web's message info has it; in a group, each member, and the ack only
+/// once all of them have.
+#[tokio::test(flavor = "multi_thread")]
+async fn receipts_tell_who_got_read_and_played_each_of_our_messages() {
+    const OTHER: &str = "15557770088";
+    let tmp = tempfile::tempdir().unwrap();
+    let (sb, d, r) = setup(tmp.path()).await;
+    let receipts = |id: &str| {
+        let d = &d;
+        let path = format!("/api/sessions/shop/messages/{id}/receipts");
+        async move { d.call("GET", &path, None).await }
+    };
+    let read = |id: &str, body: Value| {
+        let sb = &sb;
+        let path = format!("/_sandbox/messages/{id}/read");
+        async move {
+            let (code, v) = sb.post(&path, body).await;
+            assert_eq!(code, 200, "{v}");
+        }
+    };
+
+    // One contact: delivered, then read.
+    let mine = send(&d, json!({"to": CONTACT, "text": "your order shipped"})).await;
+    event(&r, "message.ack", |p| {
+        p["id"] == mine.as_str() && p["ack"] == "delivered"
+    })
+    .await;
+    let (code, v) = receipts(&mine).await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["ack"], "delivered", "{v}");
+    let them = &v["recipients"][0];
+    assert_eq!(them["id"], format!("{CONTACT}@c.us"), "{v}");
+    assert!(
+        them["delivered_at"].as_i64().is_some() && them["read_at"].is_null(),
+        "{v}"
+    );
+    assert_eq!(
+        v["pending"],
+        json!({"delivery": 0, "read": 1, "played": 0}),
+        "{v}"
+    );
+    read(&mine, json!({})).await;
+    event(&r, "message.ack", |p| {
+        p["id"] == mine.as_str() && p["ack"] == "read"
+    })
+    .await;
+    let (_, v) = receipts(&mine).await;
+    assert!(v["recipients"][0]["read_at"].as_i64().is_some(), "{v}");
+    assert_eq!(v["pending"]["read"], 0, "{v}");
+
+    // A voice note: played.
+    let note = send(
+        &d,
+        json!({"to": CONTACT, "media": {"data": OGG_B64, "mimetype": "audio/ogg; codecs=opus"}, "voice": true}),
+    )
+    .await;
+    event(&r, "message.ack", |p| {
+        p["id"] == note.as_str() && p["ack"] == "delivered"
+    })
+    .await;
+    assert_eq!(receipts(&note).await.1["pending"]["played"], 1);
+    read(&note, json!({"played": true})).await;
+    event(&r, "message.ack", |p| {
+        p["id"] == note.as_str() && p["ack"] == "played"
+    })
+    .await;
+    let (_, v) = receipts(&note).await;
+    assert!(v["recipients"][0]["played_at"].as_i64().is_some(), "{v}");
+    assert_eq!(
+        v["pending"],
+        json!({"delivery": 0, "read": 0, "played": 0}),
+        "{v}"
+    );
+
+    // A group: each member; read by all only once the last one reads.
+    let (code, fam) = sb
+        .post(
+            "/_sandbox/groups",
+            json!({"owner": CONTACT, "subject": "Family", "participants": [ACCOUNT, OTHER]}),
+        )
+        .await;
+    assert_eq!(code, 201, "{fam}");
+    let fid = fam["id"].as_str().unwrap().to_string();
+    event(&r, "group.join", |p| p["group"] == fid.as_str()).await;
+    let g = send(&d, json!({"to": fid, "text": "dinner at 8"})).await;
+    event(&r, "message.ack", |p| {
+        p["id"] == g.as_str() && p["ack"] == "delivered"
+    })
+    .await;
+    read(&g, json!({"by": OTHER})).await;
+    let (_, v) = receipts(&g).await;
+    assert_eq!(v["ack"], "delivered", "one of two read it: {v}");
+    assert!(
+        !r.events("message.ack")
+            .iter()
+            .any(|e| e["payload"]["id"] == g.as_str() && e["payload"]["ack"] == "read"),
+        "no read ack while a member has not read it"
+    );
+    assert_eq!(v["pending"]["read"], 1, "{v}");
+    let by = |v: &Value, who: &str| {
+        v["recipients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == format!("{who}@c.us"))
+            .cloned()
+            .unwrap_or_else(|| panic!("{who} not among {v}"))
+    };
+    assert!(by(&v, OTHER)["read_at"].as_i64().is_some(), "{v}");
+    assert!(by(&v, CONTACT)["read_at"].is_null(), "{v}");
+    assert!(by(&v, CONTACT)["delivered_at"].as_i64().is_some(), "{v}");
+    read(&g, json!({"by": CONTACT})).await;
+    event(&r, "message.ack", |p| {
+        p["id"] == g.as_str() && p["ack"] == "read"
+    })
+    .await;
+    assert_eq!(receipts(&g).await.1["pending"]["read"], 0);
+
+    // Only our own messages; an unknown one is 404.
+    let theirs = inbound(&sb, json!({"text": "thanks"})).await;
+    event(&r, "message", |p| p["id"] == theirs.as_str()).await;
+    let (code, e) = receipts(&theirs).await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("not_own_message")),
+        "{e}"
+    );
+    let (code, e) = receipts("true_1@c.us_NOSUCH").await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (404, Some("message_not_found")),
+        "{e}"
+    );
 }

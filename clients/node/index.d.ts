@@ -177,6 +177,16 @@ export type WAState = 'CONFLICT' | 'CONNECTED' | 'DEPRECATED_VERSION' | 'OPENING
 export const WAState: { [K in WAState]: K };
 
 export type MessageAck = -1 | 0 | 1 | 2 | 3 | 4;
+
+/** Message.getInfo(): each recipient under what WhatsApp Web keeps a time for; `t` in seconds */
+export type MessageInfo = {
+    delivery: Array<{ id: ContactId; t: number }>;
+    deliveryRemaining: number;
+    played: Array<{ id: ContactId; t: number }>;
+    playedRemaining: number;
+    read: Array<{ id: ContactId; t: number }>;
+    readRemaining: number;
+};
 export const MessageAck: { ACK_ERROR: -1; ACK_PENDING: 0; ACK_SERVER: 1; ACK_DEVICE: 2; ACK_READ: 3; ACK_PLAYED: 4 };
 
 export type MessageTypes = string;
@@ -591,8 +601,8 @@ export interface Message {
     pin: (duration: number) => Promise<boolean>;
     /** Unpins the message; false when WhatsApp would not */
     unpin: () => Promise<boolean>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
-    getInfo: () => Promise<any>;
+    /** Who got, read and played this message of ours (in a group, each member); null for another's */
+    getInfo: () => Promise<MessageInfo | null>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     getOrder: () => Promise<any>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */

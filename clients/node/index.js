@@ -165,7 +165,9 @@ function unsupported(cls, label, names) {
   }
 }
 
-// What WhatsApp refuses to pin or unpin: whatsapp-web.js answers false.
+// How long WhatsApp pins a message for (s), and what it refuses to pin or
+// unpin: whatsapp-web.js answers false.
+const PIN_DURATIONS = new Set([86400, 604800, 2592000]);
 const PIN_REFUSED = new Set(['message_not_found', 'message_revoked', 'not_pinnable', 'not_group_admin', 'not_group_member']);
 
 function widObj(s) {
@@ -482,13 +484,13 @@ class Chat {
     return this.client.addOrRemoveLabels(labelIds, [this.id._serialized]);
   }
 
-  // Its messages go (starred ones too, as whatsapp-web.js clears), on
-  // the phone and from the daemon's history; the chat stays. False for a
-  // chat the account does not have.
   async getPinnedMessages() {
     return this.client.getPinnedMessages(this.id._serialized);
   }
 
+  // Its messages go (starred ones too, as whatsapp-web.js clears), on
+  // the phone and from the daemon's history; the chat stays. False for a
+  // chat the account does not have.
   async clearMessages() {
     return this._gone('POST', '/clear', { keep_starred: false });
   }
@@ -878,15 +880,37 @@ class Message {
   }
 
   // Pinned for everyone in the chat for `duration` seconds: 86400,
-  // 604800 or 2592000, as WhatsApp offers (a week when left out). As
-  // whatsapp-web.js: true when it was done, false when WhatsApp would not
-  // (a deleted message, one not yet sent, a group where only admins pin).
+  // 604800 or 2592000, as WhatsApp offers. As whatsapp-web.js: true when
+  // it was done, false when not (a duration that is no number or none
+  // WhatsApp offers, a deleted message, one not yet sent, a group where
+  // only admins pin).
   async pin(duration) {
+    if (!PIN_DURATIONS.has(duration)) return false;
     return this._pin({ pinned: true, duration });
   }
 
   async unpin() {
     return this._pin({ pinned: false });
+  }
+
+  // Who got, read and played it (WhatsApp Web's message info): each
+  // recipient under what WhatsApp Web keeps a time for. Null for another's
+  // message or one the daemon does not have, as whatsapp-web.js.
+  async getInfo() {
+    if (!this.fromMe) return null;
+    let r;
+    try {
+      r = await this.client._api('GET', `${this._path()}/receipts`);
+    } catch (e) {
+      if (e.status === 404 || e.code === 'not_own_message') return null;
+      throw e;
+    }
+    const at = (k) => r.recipients.filter((x) => x[k] != null).map((x) => ({ id: widObj(x.id), t: x[k] }));
+    return {
+      delivery: at('delivered_at'), deliveryRemaining: r.pending.delivery,
+      played: at('played_at'), playedRemaining: r.pending.played,
+      read: at('read_at'), readRemaining: r.pending.read,
+    };
   }
 
   async _pin(body) {
@@ -1956,7 +1980,6 @@ class Client extends EventEmitter {
     }
   }
 
-  // The stored message; undefined if the daemon does not have it.
   // The chat's pinned messages, newest pin first (pinned here, on the
   // phone or by anyone in the chat).
   async getPinnedMessages(chatId) {
@@ -1964,6 +1987,7 @@ class Client extends EventEmitter {
     return r.pinned.map((p) => new Message(this, p.message));
   }
 
+  // The stored message; undefined if the daemon does not have it.
   async getMessageById(messageId) {
     const m = await this._stored(serialized(messageId));
     return m ? new Message(this, m) : undefined;
@@ -2067,7 +2091,7 @@ unsupported(Client, 'Client', ['acceptChannelAdminInvite', 'revokeChannelAdminIn
   'addOrEditCustomerNote', 'getCustomerNote', 'getContactLidAndPhone',
   'createCallLink', 'sendResponseToScheduledEvent',
   'transferChannelOwnership']);
-unsupported(Message, 'Message', ['acceptGroupV4Invite', 'getGroupMentions', 'getInfo', 'getOrder', 'getPayment', 'editScheduledEvent', 'vote']);
+unsupported(Message, 'Message', ['acceptGroupV4Invite', 'getGroupMentions', 'getOrder', 'getPayment', 'editScheduledEvent', 'vote']);
 unsupported(Chat, 'Chat', [
   'syncHistory', 'addOrEditCustomerNote',
   'getCustomerNote']);

@@ -2,7 +2,7 @@
 //! delete it for everyone or for this account only, star it. Only messages
 //! the store knows: their chat and author decide what WhatsApp allows.
 
-use super::{Core, CoreError};
+use super::{Core, CoreError, Receipts};
 use crate::domain::Scope;
 use crate::domain::{Amendment, Message, SessionId, is_one_emoji, now_ms};
 use crate::store::Op;
@@ -165,6 +165,21 @@ impl Core {
         Ok(())
     }
 
+    /// Who got, read and played one of this account's own messages, as
+    /// WhatsApp Web's message info has it now.
+    pub async fn receipts(&self, session: &SessionId, id: &str) -> Result<Receipts, CoreError> {
+        self.may(session, Scope::Read)?;
+        let m = self.stored(session, id)?;
+        if !m.from_me {
+            return Err(CoreError::Conflict {
+                code: "not_own_message",
+                message: "receipts are kept for this account's own messages".into(),
+            });
+        }
+        let bridge = self.manager.bridge(session).await?;
+        bridge.receipts(id).await.map_err(|e| off_page(id, e))
+    }
+
     /// Stars or unstars a message (WhatsApp keeps stars on the phone and
     /// every device); its stored copy says so.
     pub async fn star(&self, session: &SessionId, id: &str, on: bool) -> Result<(), CoreError> {
@@ -174,15 +189,7 @@ impl Core {
             return Err(revoked(id));
         }
         let bridge = self.manager.bridge(session).await?;
-        bridge.star(id, on).await.map_err(|e| match e {
-            crate::session::CallError::Page(m) if m.starts_with("MESSAGE_NOT_FOUND: ") => {
-                CoreError::NotFound {
-                    code: "message_not_found",
-                    message: format!("WhatsApp Web no longer has message '{id}'"),
-                }
-            }
-            e => CoreError::from(e),
-        })?;
+        bridge.star(id, on).await.map_err(|e| off_page(id, e))?;
         self.store.set_starred(session, id, on)?;
         self.store.flush().await?;
         Ok(())
@@ -205,6 +212,20 @@ fn not_own_message() -> CoreError {
     CoreError::Conflict {
         code: "not_own_message",
         message: "only this account's own messages, or anyone's in a group it runs, can be deleted for everyone".into(),
+    }
+}
+
+/// A stored message WhatsApp Web no longer has (bridge.js's
+/// `MESSAGE_NOT_FOUND`) is 404; any other failure is the call's.
+pub(super) fn off_page(id: &str, e: crate::session::CallError) -> CoreError {
+    match e {
+        crate::session::CallError::Page(m) if m.starts_with("MESSAGE_NOT_FOUND: ") => {
+            CoreError::NotFound {
+                code: "message_not_found",
+                message: format!("WhatsApp Web no longer has message '{id}'"),
+            }
+        }
+        e => CoreError::from(e),
     }
 }
 

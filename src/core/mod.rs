@@ -25,7 +25,9 @@ mod sessions;
 mod templates;
 
 pub use crate::domain::StatusStyle;
-pub use crate::session::{CardOf, Contact, GroupInfo, JoinRequest, Label, Labels, Participant};
+pub use crate::session::{
+    CardOf, Contact, GroupInfo, JoinRequest, Label, Labels, Participant, Receipt, Receipts,
+};
 pub use error::CoreError;
 pub use groups::{GroupEdit, INVITE_PREFIX, JoinAnswers, MAX_DESCRIPTION, Membership};
 pub use history::{HistoryPage, Live};

@@ -28,8 +28,8 @@ pub struct PinState {
 
 impl Core {
     /// Pins (`on`) or unpins a stored message for everyone in its chat.
-    /// Pinning a pinned message, or unpinning one that is not, changes
-    /// nothing (a pin keeps its time).
+    /// Pinning a message pinned for as long, or unpinning one that is not,
+    /// changes nothing; pinned for another time, it is pinned anew.
     pub async fn pin(
         &self,
         session: &SessionId,
@@ -66,6 +66,9 @@ impl Core {
         let mut out = vec![];
         for p in bridge.pinned(chat).await? {
             let message = match self.store.message(session, &p.id)? {
+                // WhatsApp unpins a message deleted for everyone; the page
+                // may not have heard yet.
+                Some(m) if m.revoked => continue,
                 Some(m) => m,
                 None => match p
                     .msg
@@ -99,10 +102,6 @@ fn not_pinnable(message: String) -> CoreError {
 fn refused(id: &str, e: CallError) -> CoreError {
     let after = |m: &str, prefix: &str| m.trim_start_matches(prefix).to_string();
     match e {
-        CallError::Page(m) if m.starts_with("MESSAGE_NOT_FOUND: ") => CoreError::NotFound {
-            code: "message_not_found",
-            message: format!("WhatsApp Web no longer has message '{id}'"),
-        },
         CallError::Page(m) if m.starts_with("NOT_PINNABLE: ") => not_pinnable(format!(
             "message '{id}' cannot be pinned (not yet sent, or a notice)"
         )),
@@ -117,6 +116,6 @@ fn refused(id: &str, e: CallError) -> CoreError {
             code: "not_group_member",
             message: "this account is no longer in the group".into(),
         },
-        e => CoreError::from(crate::session::CallFailure::from(e)),
+        e => super::actions::off_page(id, e),
     }
 }

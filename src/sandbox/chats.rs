@@ -124,10 +124,7 @@ impl World {
 
 /// The chat a message is in, as devices name it.
 fn chat_of(m: &super::world::SbMessage) -> String {
-    match m.peer.contains('@') {
-        true => m.peer.clone(),
-        false => format!("{}@c.us", m.peer),
-    }
+    super::world::chat_id(&m.peer)
 }
 
 impl World {

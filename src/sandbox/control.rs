@@ -388,15 +388,33 @@ async fn list_sent(State(sb): State<Sandbox>, Query(q): Query<HashMap<String, St
     Ok(Json(sent).into_response())
 }
 
-async fn read(State(sb): State<Sandbox>, Path(id): Path<String>) -> Res {
-    if sb.world.lock().await.set_ack(&id, 3) {
-        Ok(Json(json!({"id": id, "ack": "read"})).into_response())
+/// The account's message is read (`{"by"?, "played"?}`): by everyone it
+/// went to, or by one of them (`by`, a group's member); `played`: played
+/// too (a voice note). The ack follows once every recipient has.
+async fn read(State(sb): State<Sandbox>, Path(id): Path<String>, raw: Bytes) -> Res {
+    let v = if raw.is_empty() {
+        json!({})
     } else {
-        Err(Fail(
+        body(&raw)?
+    };
+    let by = match v.get("by") {
+        None | Some(Value::Null) => None,
+        Some(_) => Some(phone(&v, "by")?),
+    };
+    let played = match v.get("played") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(invalid("played", "must be true or false")),
+    };
+    let mut w = sb.world.lock().await;
+    match w.read_by(&id, by.as_deref(), played) {
+        Ok(ack) => Ok(Json(json!({"id": id, "ack": super::world::ack_name(ack)})).into_response()),
+        Err(ChangeError::NotInChat) => Err(invalid("by", "is not a recipient of the message")),
+        Err(_) => Err(Fail(
             StatusCode::NOT_FOUND,
             "message_not_found",
             format!("no outbound message {id}"),
-        ))
+        )),
     }
 }
 

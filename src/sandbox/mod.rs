@@ -10,6 +10,7 @@ mod groups;
 mod labels;
 mod people;
 mod pins;
+mod receipts;
 mod socket;
 mod world;
 

@@ -5,7 +5,7 @@
 //! was pinned for. In a group where only admins change the settings or
 //! send, only admins pin (what WhatsApp Web checks before it sends one).
 
-use super::world::{Actor, ChangeError, World, random_hex};
+use super::world::{Actor, ChangeError, World, chat_id, random_hex};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -50,8 +50,9 @@ impl World {
 
     /// Pins (`on`) or unpins message `id` for everyone in its chat, from
     /// the account (its phone or a device) or a contact in the chat
-    /// (`from`, in a group). Pinning a pinned message pins it again, for
-    /// the new time; unpinning one not pinned changes nothing.
+    /// (`from`, in a group). Every account in the chat holds it under its
+    /// own copy's id. Pinning a pinned message pins it again, for the new
+    /// time; unpinning one not pinned changes nothing.
     pub fn pin(
         &mut self,
         id: &str,
@@ -66,11 +67,11 @@ impl World {
         };
         let now = self.now_s();
         let (account, m) = self.find_mut(id).ok_or(ChangeError::NotFound)?;
-        let (peer, revoked, sent) = (m.peer.clone(), m.revoked, !m.from_me || m.ack >= 1);
+        let (peer, key, revoked) = (m.peer.clone(), m.group_key.clone(), m.revoked);
         if revoked {
             return Err(ChangeError::Revoked);
         }
-        if !sent || peer.ends_with("@broadcast") {
+        if (m.from_me && m.ack < 1) || peer.ends_with("@broadcast") {
             return Err(ChangeError::NotPinnable);
         }
         let by = contact.unwrap_or_else(|| account.clone());
@@ -82,40 +83,84 @@ impl World {
                 return Err(ChangeError::AdminsOnly);
             }
         }
-        let chat = match peer.contains('@') {
-            true => peer,
-            false => format!("{peer}@c.us"),
-        };
-        let pins = self
-            .p
-            .pins
-            .entry(account.clone())
-            .or_default()
-            .entry(chat.clone())
-            .or_default();
-        pins.retain(|p| p.live(now) && p.msg != id);
-        if on {
-            if pins.len() >= MAX_PINS {
-                pins.remove(0);
+        let pin_id = format!(
+            "{}_{}_3P{}",
+            who == Actor::Account,
+            chat_id(&peer),
+            random_hex(18)
+        );
+        let mut answer = json!(null);
+        for (acct, msg) in self.copies(&account, id, &peer, key.as_deref()) {
+            let chat = chat_id(&peer);
+            let pins = self
+                .p
+                .pins
+                .entry(acct.clone())
+                .or_default()
+                .entry(chat.clone())
+                .or_default();
+            pins.retain(|p| p.live(now) && p.msg != msg);
+            if on {
+                if pins.len() >= MAX_PINS {
+                    pins.remove(0);
+                }
+                pins.push(SbPin {
+                    msg: msg.clone(),
+                    id: pin_id.clone(),
+                    by: by.clone(),
+                    at: now,
+                    secs,
+                });
             }
-            let from_me = who == Actor::Account;
-            pins.push(SbPin {
-                msg: id.to_string(),
-                id: format!("{from_me}_{chat}_3P{}", random_hex(18)),
-                by,
-                at: now,
-                secs,
-            });
-        }
-        if pins.is_empty()
-            && let Some(c) = self.p.pins.get_mut(&account)
-        {
-            c.remove(&chat);
+            let push = self.pins_push(&acct, Some(&chat));
+            self.send_account(&acct, &push);
+            if acct == account {
+                answer = json!({"chat": chat, "pins": push["chats"][&chat]});
+            }
         }
         self.dirty = true;
-        let push = self.pins_push(&account, Some(&chat));
-        self.send_account(&account, &push);
-        Ok(json!({"chat": chat, "pins": push["chats"][&chat]}))
+        Ok(answer)
+    }
+
+    /// A message deleted for everyone is unpinned, for everyone.
+    pub(super) fn unpin_revoked(&mut self, account: &str, id: &str, peer: &str, key: Option<&str>) {
+        let chat = chat_id(peer);
+        for (acct, msg) in self.copies(account, id, peer, key) {
+            let Some(pins) = self.p.pins.get_mut(&acct).and_then(|c| c.get_mut(&chat)) else {
+                continue;
+            };
+            let before = pins.len();
+            pins.retain(|p| p.msg != msg);
+            if pins.len() != before {
+                let push = self.pins_push(&acct, Some(&chat));
+                self.send_account(&acct, &push);
+            }
+        }
+    }
+
+    /// Each account's copy of a message (account, its id there): in a
+    /// group every member account holds one, sharing the group key.
+    fn copies(
+        &self,
+        account: &str,
+        id: &str,
+        peer: &str,
+        key: Option<&str>,
+    ) -> Vec<(String, String)> {
+        let mut out = vec![(account.to_string(), id.to_string())];
+        if let Some(key) = key {
+            for a in self.p.accounts.values().filter(|a| a.phone != account) {
+                if let Some(m) = a
+                    .messages
+                    .iter()
+                    .rev()
+                    .find(|m| m.peer == peer && m.group_key.as_deref() == Some(key))
+                {
+                    out.push((a.phone.clone(), m.id.clone()));
+                }
+            }
+        }
+        out
     }
 
     /// What the account's devices learn of pins: one chat's, or (`None`,

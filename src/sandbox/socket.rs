@@ -84,7 +84,7 @@ async fn handle(sb: &Sandbox, conn: u64, v: Value) {
                 let delay = sb.cfg.ack_delay;
                 tokio::spawn(async move {
                     tokio::time::sleep(delay).await;
-                    world.lock().await.set_ack(&id, 2);
+                    world.lock().await.deliver(&id);
                 });
             }
             Err(e) => reply(
@@ -181,6 +181,13 @@ async fn handle(sb: &Sandbox, conn: u64, v: Value) {
         t @ ("delete_for_me" | "chat_clear" | "star") => {
             let res = match w.conn_phone(conn) {
                 Some(me) => w.device_forget_call(&me, t, &v),
+                None => Err("device is not linked".into()),
+            };
+            reply(&w, answer(&req, res));
+        }
+        "msg_info" => {
+            let res = match w.conn_phone(conn) {
+                Some(me) => w.msg_info(&me, v["id"].as_str().unwrap_or("")),
                 None => Err("device is not linked".into()),
             };
             reply(&w, answer(&req, res));

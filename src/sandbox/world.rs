@@ -159,6 +159,10 @@ pub struct SbMessage {
     /// text one looks (`{background, font}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<Value>,
+    /// The account's own message: each recipient's receipt, by phone
+    /// (`super::receipts`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub receipts: BTreeMap<String, super::receipts::SbReceipt>,
 }
 
 /// What stands for a media message's thumbnail (a JPEG's base64 start).
@@ -327,6 +331,15 @@ pub fn strings(v: &Value, field: &str) -> Vec<String> {
         .filter_map(Value::as_str)
         .map(String::from)
         .collect()
+}
+
+/// A chat's id as devices name it, from a message's `peer` (a contact's
+/// phone, or a group's or the status chat's id).
+pub fn chat_id(peer: &str) -> String {
+    match peer.contains('@') {
+        true => peer.to_string(),
+        false => format!("{peer}@c.us"),
+    }
 }
 
 pub fn ack_name(ack: i8) -> &'static str {
@@ -1104,6 +1117,7 @@ impl World {
         for (acct, push) in pushes {
             self.send_account(&acct, &push);
         }
+        self.unpin_revoked(&account, id, &peer, key.as_deref());
         Ok(json!({"t": "revoke", "id": id, "chat": peer, "from_me": from_me, "ts": now}))
     }
 
@@ -1229,9 +1243,11 @@ impl World {
         let group_key = group
             .then(|| msg.id.split('_').nth(2).unwrap_or_default().to_string())
             .filter(|k| !k.is_empty());
+        let receipts = self.recipients(&phone, &peer);
         let msg = SbMessage {
             quoted,
             group_key,
+            receipts,
             ..msg
         };
         let wire = msg.wire();

@@ -324,6 +324,33 @@ pub struct Pin {
     pub msg: Option<Value>,
 }
 
+/// Who got, read and played one of this account's messages, as
+/// `receipts()` answers (WhatsApp Web's message info).
+#[derive(Debug, Deserialize, serde::Serialize)]
+pub struct Receipts {
+    /// wa-js's number, as the page has it now.
+    pub ack: Option<i64>,
+    pub recipients: Vec<Receipt>,
+    /// How many recipients it has yet to reach, to be read by, to be
+    /// played by (a voice note).
+    #[serde(default)]
+    pub delivery_remaining: u32,
+    #[serde(default)]
+    pub read_remaining: u32,
+    #[serde(default)]
+    pub played_remaining: u32,
+}
+
+/// One recipient's receipt: when (unix s) each stage was reached, as far
+/// as WhatsApp Web keeps it (it may keep only the furthest).
+#[derive(Debug, Deserialize, serde::Serialize)]
+pub struct Receipt {
+    pub id: String,
+    pub delivered_at: Option<i64>,
+    pub read_at: Option<i64>,
+    pub played_at: Option<i64>,
+}
+
 /// A chat as `chats()` lists it.
 #[derive(Default, Debug, Deserialize, serde::Serialize)]
 pub struct ChatInfo {
@@ -919,7 +946,8 @@ impl Bridge {
     }
 
     /// Pins (`on`) or unpins a message for everyone in its chat; answers
-    /// the pin in force after (none once unpinned). `MESSAGE_NOT_FOUND`,
+    /// the pin in force after (none once unpinned). Pinned already for
+    /// another time: pinned again for this one. `MESSAGE_NOT_FOUND`,
     /// `NOT_PINNABLE`, `ONLY_ADMINS`, `NOT_MEMBER` when wa-js refuses.
     pub async fn pin_message(
         &self,
@@ -929,9 +957,20 @@ impl Bridge {
     ) -> Result<Option<Pin>, CallError> {
         self.call(
             "pinMessage",
-            &[json!(id), json!(on), json!(duration.name())],
+            &[
+                json!(id),
+                json!(on),
+                json!(duration.name()),
+                json!(duration.secs()),
+            ],
         )
         .await
+    }
+
+    /// Who got, read and played one of this account's messages;
+    /// `MESSAGE_NOT_FOUND` when WhatsApp Web does not have it.
+    pub async fn receipts(&self, id: &str) -> Result<Receipts, CallError> {
+        self.call("receipts", &[json!(id)]).await
     }
 
     /// The messages pinned in a chat, newest pin first.

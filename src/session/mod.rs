@@ -17,7 +17,7 @@ pub const MAX_MEDIA: usize = 64 << 20;
 
 pub use bridge::{
     Bridge, CallError, CardOf, ChatChange, ChatInfo, Contact, GroupInfo, JoinRequest, Label,
-    Labels, OutgoingFile, Participant, Pin, Sent, Trimmed,
+    Labels, OutgoingFile, Participant, Pin, Receipt, Receipts, Sent, Trimmed,
 };
 pub use manager::{CallFailure, Manager, ManagerError, SessionView};
 

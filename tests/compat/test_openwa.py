@@ -236,6 +236,16 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop):
     everything = httpx.get(daemon.sandbox + "/_sandbox/messages",
                            params={"account": ACCOUNT, "direction": "all"}).json()
     assert theirs not in [m["id"] for m in everything]
+    # Who got our message and who read it, as getMessageInfo and
+    # getMessageReaders tell.
+    info = eventually("delivered", lambda: (lambda i: i if i["delivery"] else None)(
+        call("/shop1/getMessageInfo", [text])))
+    assert (info["id"], [d["id"] for d in info["delivery"]], info["readRemaining"]) == (text, [CONTACT + "@c.us"], 1)
+    assert call("/shop1/getMessageReaders", [text]) == []
+    httpx.post(daemon.sandbox + f"/_sandbox/messages/{text}/read").raise_for_status()
+    readers = eventually("read", lambda: call("/shop1/getMessageReaders", [text]) or None)
+    assert [c["id"] for c in readers] == [CONTACT + "@c.us"], readers
+    assert call("/shop1/getMessageInfo", [text])["readRemaining"] == 0
     call("/shop1/deleteMessage", [CONTACT + "@c.us", [text]])
     eventually("the delete at the phone", lambda: at_phone(text)["revoked"])
 

@@ -129,7 +129,7 @@ test('every whatsapp-web.js method exists, so no call is a TypeError; unsupporte
     }
   }
   for (const [obj, call] of [[client, 'searchChannels'], [client, 'getChannels'], [client, 'searchMessages'],
-    [instances.Message, 'getInfo'], [instances.Chat, 'syncHistory'],
+    [instances.Message, 'getOrder'], [instances.Chat, 'syncHistory'],
     [instances.GroupChat, 'setAddMembersAdminsOnly'], [instances.Contact, 'getFormattedNumber'], [instances.ClientInfo, 'getBatteryStatus']]) {
     await assert.rejects(() => obj[call](), (e) => e.name === 'NotSupportedError' && e.message.includes(`.${call} `), call);
   }

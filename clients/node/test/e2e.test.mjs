@@ -468,9 +468,17 @@ test('archive, pin and mute, as whatsapp-web.js calls them; three pins at most; 
   const pins = await sb(`/_sandbox/accounts/${me}/pins/${encodeURIComponent(them[2])}`);
   assert.deepEqual(pins.pins.map((p) => [p.msg, p.secs]), [[hi.id._serialized, 86400]]);
   assert.deepEqual((await (await c.getChatById(them[2])).getPinnedMessages()).map((m) => m.id._serialized), [hi.id._serialized]);
-  await assert.rejects(() => hi.pin(3600), /duration/);
+  assert.equal(await hi.pin(3600), false, 'no duration WhatsApp offers');
+  assert.equal(await hi.pin(), false, 'no duration: as whatsapp-web.js');
   assert.equal(await hi.unpin(), true);
   assert.deepEqual(await c.getPinnedMessages(them[2]), []);
+  // Who got it, as whatsapp-web.js's getInfo() tells.
+  const asked = await c.sendMessage(them[2], 'did it arrive?');
+  const info = await eventually('delivered', async () => {
+    const i = await asked.getInfo();
+    return i && i.delivery.length ? i : null;
+  });
+  assert.deepEqual([info.delivery[0].id._serialized, typeof info.delivery[0].t, info.readRemaining, info.read], [them[2], 'number', 1, []]);
   await hi.delete(true);
   assert.equal(await c.getMessageById(hi.id._serialized), undefined);
   assert.ok(!(await all(me)).some((m) => m.id === hi.id._serialized), 'gone from the phone');

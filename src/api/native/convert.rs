@@ -149,6 +149,17 @@ pub fn message(m: impl serde::Serialize) -> Value {
     v
 }
 
+/// Who got, read and played a message: each recipient as WhatsApp Web
+/// keeps it, and how many it has yet to reach, be read and played by.
+pub fn receipts(id: &str, r: &crate::core::Receipts) -> Value {
+    json!({
+        "id": id,
+        "ack": r.ack.map(|n| crate::domain::Ack::from_wa(n).as_str()),
+        "recipients": r.recipients,
+        "pending": {"delivery": r.delivery_remaining, "read": r.read_remaining, "played": r.played_remaining},
+    })
+}
+
 // ---- pins
 
 /// `duration` in seconds, as WhatsApp knows them; a week when left out.

@@ -421,6 +421,17 @@ pub async fn star(
     Ok(Json(json!({"id": mid, "starred": on})))
 }
 
+#[utoipa::path(get, path = "/api/sessions/{id}/messages/{mid}/receipts", tag = "messages", summary = "Who got, read and played one of this account's messages (WhatsApp Web's message info: in a group, each member)",
+    params(("id" = String, Path, description = "The session id"), ("mid" = String, Path, description = "The message id")),
+    responses((status = 200, description = "{id, ack, recipients: [{id, delivered_at, read_at, played_at}], pending: {delivery, read, played}}", body = Object), (status = 404, description = "No such session or message", body = crate::api::native::convert::ErrorBody), (status = 409, description = "Not connected, or another's message (not_own_message)", body = crate::api::native::convert::ErrorBody), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn receipts(
+    Caller(core): Caller<Core>,
+    Path((id, mid)): Path<(String, String)>,
+) -> Answer {
+    let r = core.receipts(&cv::session_id(&id)?, &mid).await?;
+    Ok(Json(cv::receipts(&mid, &r)))
+}
+
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PinIn {

@@ -50,6 +50,7 @@ use handlers as h;
     h::contacts,
     h::star,
     h::pin,
+    h::receipts,
     h::pinned,
     h::clear_chat,
     h::delete_chat,
@@ -145,6 +146,10 @@ pub fn routes(core: Core, keys: Keys, media_body: DefaultBodyLimit) -> Router {
         .route("/api/sessions/{id}/messages/{mid}/reaction", post(h::react))
         .route("/api/sessions/{id}/messages/{mid}/star", post(h::star))
         .route("/api/sessions/{id}/messages/{mid}/pin", post(h::pin))
+        .route(
+            "/api/sessions/{id}/messages/{mid}/receipts",
+            get(h::receipts),
+        )
         .route("/api/sessions/{id}/chats/{chat}/pinned", get(h::pinned))
         .route("/api/sessions/{id}/messages/{mid}/media", get(h::media))
         .route("/api/sessions/{id}/chats", get(h::chats))

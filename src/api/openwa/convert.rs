@@ -681,6 +681,35 @@ pub fn known_contact(c: &Contact) -> Value {
     v
 }
 
+/// getMessageInfo's MessageInfo: each recipient in the list of each stage
+/// WhatsApp Web has a time for (`t` in seconds, as open-wa's).
+pub fn message_info(id: &str, r: &crate::core::Receipts) -> Value {
+    let stage = |at: fn(&crate::core::Receipt) -> Option<i64>| -> Vec<Value> {
+        r.recipients
+            .iter()
+            .filter_map(|x| at(x).map(|t| json!({"id": x.id, "t": t})))
+            .collect()
+    };
+    json!({
+        "id": id,
+        "deliveryRemaining": r.delivery_remaining,
+        "readRemaining": r.read_remaining,
+        "playedRemaining": r.played_remaining,
+        "delivery": stage(|x| x.delivered_at),
+        "read": stage(|x| x.read_at),
+        "played": stage(|x| x.played_at),
+    })
+}
+
+/// getMessageReaders: who read (or played) it, as Contacts.
+pub fn readers(r: &crate::core::Receipts) -> Vec<Value> {
+    r.recipients
+        .iter()
+        .filter(|x| x.read_at.is_some() || x.played_at.is_some())
+        .map(|x| contact(&x.id, None, false))
+        .collect()
+}
+
 /// getContact: the one WhatsApp Web knows, else null (as open-wa).
 pub fn contact_of(known: Option<&Contact>) -> Value {
     known.map_or(Value::Null, known_contact)

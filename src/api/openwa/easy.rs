@@ -71,6 +71,8 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ("starMessage", &["messageId"]),
     ("unstarMessage", &["messageId"]),
     ("pinMessage", &["id", "pin", "pinDuration"]),
+    ("getMessageInfo", &["messageId"]),
+    ("getMessageReaders", &["messageId"]),
     ("forwardMessages", &["to", "messages", "skipMyMessages"]),
     ("getMessageById", &["messageId"]),
     (
@@ -201,6 +203,12 @@ pub enum Call {
     Star {
         message: String,
         on: bool,
+    },
+    /// Who got, read and played one of our messages (`readers`: only who
+    /// read it, as Contacts).
+    Receipts {
+        message: String,
+        readers: bool,
     },
     /// Pins a message for everyone in its chat, or unpins it.
     Pin {
@@ -755,6 +763,10 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
         },
         // open-wa's MessagePinDuration names WhatsApp Web's; its default
         // is 30 days.
+        "getMessageInfo" | "getMessageReaders" => Call::Receipts {
+            message: a.required("messageId")?,
+            readers: method == "getMessageReaders",
+        },
         "pinMessage" => Call::Pin {
             message: a.required("id")?,
             on: a.boolean("pin")?,

@@ -408,6 +408,13 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             core.star(id, &message, on).await?;
             json!(true)
         }
+        Call::Receipts { message, readers } => {
+            let r = core.receipts(id, &message).await?;
+            match readers {
+                true => json!(cv::readers(&r)),
+                false => cv::message_info(&message, &r),
+            }
+        }
         Call::Pin {
             message,
             on,

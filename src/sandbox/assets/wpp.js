@@ -275,15 +275,10 @@
 
   // WhatsApp Web's PinInChat table: one row per message ever pinned here,
   // by the pinned message's id. An unpin keeps the row (pinType 2), as
-  // wa-js's "already unpinned" check reads it; an expired pin leaves it,
-  // as WhatsApp Web drops it from its table.
+  // wa-js's "already unpinned" check reads it; a pin whose time ran out
+  // keeps its row as it was (pinType 1), which wa-js does not look past.
   const pinRows = new Map();
   const PIN_SECS = { FiveSeconds: 5, FifteenSeconds: 15, OneMinute: 60, OneDay: 86400, SevenDays: 604800, ThirtyDays: 2592000 };
-  function pinRow(id) {
-    const r = pinRows.get(id);
-    if (r && r.pinType === 1 && (r.t + r.pinExpiryDuration) * 1000 <= Date.now()) { pinRows.delete(id); return undefined; }
-    return r;
-  }
 
   // Messages the account no longer has: off the chat and the device's disk.
   function forgetMsgs(chatId, ids) {
@@ -1010,10 +1005,11 @@
     // from memory only (WhatsApp Web keeps it in IndexedDB; nothing here
     // reads it back: the daemon has stored it).
     whatsapp: {
+      functions: { unixTime: () => unixTime() },
       enums: { PinExpiryDurationOption: Object.fromEntries(Object.keys(PIN_SECS).map((k) => [k, k])) },
       PinInChatStore: {
-        getByParentMsgKey(key) { return pinRow(msgKey(key)._serialized); },
-        getModelsArray() { return [...pinRows.keys()].map(pinRow).filter(Boolean); },
+        getByParentMsgKey(key) { return pinRows.get(msgKey(key)._serialized); },
+        getModelsArray() { return [...pinRows.values()]; },
       },
       MsgStore: {
         get length() { return byId.size; },
@@ -1223,19 +1219,42 @@
         const what = pin ? 'pin_error' : 'unpin_error';
         const chat = msg.id.remote;
         if (chat.server === 'g.us') {
-          const g = await call('group_info', { gid: chat._serialized });
-          groupChat(g);
-          const me = g.participants.find((p) => p.id === wid(creds.phone)._serialized);
+          // The server tells a non-member nothing of the group.
+          const g = await call('group_info', { gid: chat._serialized }).catch(() => null);
+          if (g) groupChat(g);
+          const me = g && g.participants.find((p) => p.id === wid(creds.phone)._serialized);
           if (!me) throw wppError(what, 'You not a member of group, to pin msg ' + key);
           if ((g.restrict || g.announce) && !(me.isAdmin || me.isSuperAdmin)) throw wppError(what, 'You not have permission to pin msg ' + key);
         }
         if (msg.type === 'gp2' || msg.type === 'revoked' || (msg.ack || 0) < 1) throw wppError(what, 'The msg ' + key + ' not can be pinned');
-        const row = pinRow(key);
+        const row = pinRows.get(key);
         if (row && row.pinType === (pin ? 1 : 2)) throw wppError(what, 'The msg ' + key + ' is already ' + (pin ? 'pinned' : 'unpinned'));
+        // As wa-js: a send WhatsApp refused is an answer, not an error.
         let result = 'OK';
         await call('pin', { id: key, pin, secs }).catch(() => { result = 'ERROR_UNKNOWN'; });
-        if (result !== 'OK') throw wppError('pin_send_error', 'Failed to ' + (pin ? 'pin' : 'unpin') + ' message ' + key);
-        return { message: msg, pinned: pin, result };
+        return { message: msg, pinned: result === 'OK' ? pin : !pin, result };
+      },
+      // As wa-js: the message's ack and each recipient's receipt, from
+      // WhatsApp Web's message info, which lists a recipient once, under
+      // the furthest it got (delivered, read, played), with that time.
+      async getMessageACK(msgId) {
+        requireAuth();
+        const msg = await WPP.chat.getMessageById(msgId);
+        const info = await call('msg_info', { id: msg.id._serialized });
+        const audio = msg.type === 'ptt' || msg.type === 'audio';
+        const participants = [];
+        let deliveryRemaining = 0, readRemaining = 0, playedRemaining = 0;
+        for (const r of info.receipts || []) {
+          const p = { id: wid(r.id)._serialized, wid: wid(r.id) };
+          if (r.played) p.playedAt = r.played;
+          else if (r.read) p.readAt = r.read;
+          else if (r.delivered) p.deliveredAt = r.delivered;
+          if (!r.delivered && !r.read) deliveryRemaining += 1;
+          if (!r.read) readRemaining += 1;
+          if (audio && !r.played) playedRemaining += 1;
+          if (p.playedAt || p.readAt || p.deliveredAt) participants.push(p);
+        }
+        return { ack: info.ack, fromMe: msg.id.fromMe, deliveryRemaining, readRemaining, playedRemaining, participants };
       },
       async starMessage(ids, star) {
         requireAuth();
