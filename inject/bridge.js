@@ -151,6 +151,19 @@
   function livePin(row, now) {
     return row && row.pinType === 1 && row.t + row.pinExpiryDuration > now ? row : null;
   }
+  // What WhatsApp Web's store finds, as normalized: each as its message
+  // model (what a find gives are its stored fields), else as found.
+  async function fullMessages(found) {
+    const out = [];
+    for (const f of found || []) {
+      let m = f;
+      try { m = await WPP.chat.getMessageById(f.id); } catch (e) { /* as found */ }
+      const n = normalize(m);
+      if (n) out.push(n);
+    }
+    return out;
+  }
+
   // One pin or unpin through wa-js; its refusals named for the daemon.
   async function pinOnce(key, on, option) {
     let r;
@@ -664,7 +677,8 @@
     'profile.getMyProfileName', 'profile.getMyStatus', 'profile.isBusiness', 'profile.removeMyProfilePicture', 'profile.setMyProfileName',
     'profile.setMyProfilePicture', 'profile.setMyStatus', 'status.remove', 'status.sendImageStatus', 'status.sendTextStatus',
     'status.sendVideoStatus', 'version', 'whatsapp.MsgStore', 'whatsapp.MsgStore.getModelsArray', 'whatsapp.enums.PinExpiryDurationOption', 'whatsapp.PinInChatStore',
-    'whatsapp.PinInChatStore.getByParentMsgKey', 'whatsapp.PinInChatStore.getModelsArray', 'whatsapp.functions.unixTime',
+    'whatsapp.PinInChatStore.getByParentMsgKey', 'whatsapp.PinInChatStore.getModelsArray', 'whatsapp.functions.msgFindSearch',
+    'whatsapp.functions.msgFindStarred', 'whatsapp.functions.unixTime',
     'whatsapp.MsgStore.length', 'whatsapp.MsgStore.remove',
   ];
 
@@ -863,12 +877,27 @@
       const option = WPP.whatsapp.enums.PinExpiryDurationOption[duration];
       if (on && option === undefined) throw new Error('WhatsApp Web has no pin duration ' + duration);
       // wa-js will not pin what its table has pinned: a pin for a new time,
-      // or one whose time ran out (its row stays), is unpinned first.
-      if (on && row && row.pinType === 1) await pinOnce(msg.id, false);
-      await pinOnce(msg.id, on, option);
+      // or one whose time ran out (its row stays), is unpinned first, and
+      // its row, which may follow wa-js's answer, waited for.
+      const renew = on && row && row.pinType === 1;
+      if (renew) {
+        await pinOnce(msg.id, false);
+        const gone = () => { const r = pins.getByParentMsgKey(msg.id); return !r || r.pinType !== 1; };
+        // By the clock: a page in the background wakes its timers once a second.
+        const until = Date.now() + 2000;
+        while (!gone() && Date.now() < until) await new Promise((res) => setTimeout(res, 50));
+      }
+      try {
+        await pinOnce(msg.id, on, option);
+      } catch (e) {
+        if (renew && before) e.message += ' (its earlier pin was taken off)';
+        throw e;
+      }
       if (!on) return null;
-      const after = livePin(pins.getByParentMsgKey(msg.id), WPP.whatsapp.functions.unixTime());
-      // WhatsApp took it (wa-js said so); its row may come with the echo.
+      // This pin's row, not an earlier one's: WhatsApp took it (wa-js said
+      // so), and its row may come with the echo.
+      const r = pins.getByParentMsgKey(msg.id);
+      const after = livePin(r, WPP.whatsapp.functions.unixTime()) && r.pinExpiryDuration === secs && r.t >= now ? r : null;
       return after ? pinInfo(after) : { id, by: (me() || {}).id || null, at: now, expires_at: now + secs };
     },
     // Who got, read and played one of this account's messages (WhatsApp
@@ -889,6 +918,33 @@
           id: widStr(p.wid) || widStr(p.id), delivered_at: at(p.deliveredAt), read_at: at(p.readAt), played_at: at(p.playedAt),
         })),
       };
+    },
+    // WhatsApp Web's own search of the messages it holds (text and
+    // captions, as the phone searches), newest first, in `chat` only when
+    // given; `page` from 1. Each as normalized; `more` when there may be
+    // a next page.
+    async search(query, chat, page, count) {
+      const c = chat ? WPP.chat.get(chat) : null;
+      if (chat && !c) return { msgs: [], more: false };
+      const r = await WPP.whatsapp.functions.msgFindSearch({ searchTerm: query, page, count, remote: c ? c.id : undefined });
+      return { msgs: await fullMessages(r.messages), more: !r.eof };
+    },
+    // The account's starred messages (starred here, on the phone or
+    // another device), newest first, in `chat` only when given, older
+    // than message `before` when given.
+    async starred(chat, before, count) {
+      const c = chat ? WPP.chat.get(chat) : null;
+      if (chat && !c) return { msgs: [], more: false };
+      let anchor;
+      if (before) {
+        try {
+          anchor = (await WPP.chat.getMessageById(before)).id;
+        } catch (e) {
+          return { msgs: [], more: false, missing: true };
+        }
+      }
+      const list = await WPP.whatsapp.functions.msgFindStarred({ count: count + 1, chat: c ? c.id : undefined, anchor });
+      return { msgs: await fullMessages(list.slice(0, count)), more: list.length > count };
     },
     // The messages pinned in a chat, newest pin first, each with the
     // message as WhatsApp Web has it (null when it has it no more).

@@ -4389,6 +4389,8 @@ async fn receipts_tell_who_got_read_and_played_each_of_our_messages() {
     })
     .await;
     read(&g, json!({"by": OTHER})).await;
+    // Time for a wrong ack to arrive, before looking for it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let (_, v) = receipts(&g).await;
     assert_eq!(v["ack"], "delivered", "one of two read it: {v}");
     assert!(
@@ -4417,6 +4419,23 @@ async fn receipts_tell_who_got_read_and_played_each_of_our_messages() {
     .await;
     assert_eq!(receipts(&g).await.1["pending"]["read"], 0);
 
+    // Nothing but a voice note or audio is played (WhatsApp tells of no
+    // other); a status's viewers are not kept.
+    let (code, e) = sb
+        .post(
+            &format!("/_sandbox/messages/{g}/read"),
+            json!({"played": true}),
+        )
+        .await;
+    assert_eq!(code, 422, "{e}");
+    let story = send(&d, json!({"to": "status@broadcast", "text": "open late"})).await;
+    let (code, e) = receipts(&story).await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("status_receipts")),
+        "{e}"
+    );
+
     // Only our own messages; an unknown one is 404.
     let theirs = inbound(&sb, json!({"text": "thanks"})).await;
     event(&r, "message", |p| p["id"] == theirs.as_str()).await;
@@ -4427,6 +4446,128 @@ async fn receipts_tell_who_got_read_and_played_each_of_our_messages() {
         "{e}"
     );
     let (code, e) = receipts("true_1@c.us_NOSUCH").await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (404, Some("message_not_found")),
+        "{e}"
+    );
+}
+
+/// WhatsApp Web's own search of what it holds, and the starred messages,
+/// stars put on the phone included.
+#[tokio::test(flavor = "multi_thread")]
+async fn messages_are_found_by_search_and_the_starred_listed() {
+    const OTHER: &str = "15557770088";
+    let tmp = tempfile::tempdir().unwrap();
+    let (sb, d, r) = setup(tmp.path()).await;
+    let mut ids = vec![];
+    for (from, text) in [
+        (CONTACT, "Order #1234 shipped"),
+        (CONTACT, "hello there"),
+        (OTHER, "an order from Ben"),
+    ] {
+        let id = inbound(&sb, json!({"from": from, "text": text})).await;
+        event(&r, "message", |p| p["id"] == id.as_str()).await;
+        ids.push(id);
+    }
+    let mine = send(&d, json!({"to": CONTACT, "text": "ORDER confirmed"})).await;
+    let get = |path: String| {
+        let d = &d;
+        async move {
+            d.call("GET", &format!("/api/sessions/shop/messages/{path}"), None)
+                .await
+        }
+    };
+    let found = |v: &Value| -> Vec<String> {
+        v["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    // Any case, newest first; in one chat; paged.
+    let (code, v) = get("search?q=order".into()).await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(
+        found(&v),
+        [mine.clone(), ids[2].clone(), ids[0].clone()],
+        "{v}"
+    );
+    assert_eq!(
+        (v["page"].as_u64(), v["more"].as_bool()),
+        (Some(1), Some(false)),
+        "{v}"
+    );
+    assert_eq!(v["messages"][0]["text"], "ORDER confirmed", "{v}");
+    let (_, v) = get(format!("search?q=ORDER&chat={CONTACT}")).await;
+    assert_eq!(found(&v), [mine.clone(), ids[0].clone()], "{v}");
+    let (_, v) = get("search?q=order&limit=1&page=2".into()).await;
+    assert_eq!(
+        (found(&v), v["more"].as_bool()),
+        (vec![ids[2].clone()], Some(true)),
+        "{v}"
+    );
+    let (_, v) = get("search?q=nothing-like-this".into()).await;
+    assert_eq!(found(&v), Vec::<String>::new());
+    for bad in [
+        "search",
+        "search?q=%20",
+        "search?q=x&page=0",
+        "search?q=x&limit=101",
+    ] {
+        let (code, e) = get(bad.into()).await;
+        assert_eq!(code, 422, "{bad}: {e}");
+    }
+    // Deleted for everyone: no longer found.
+    sb.post(&format!("/_sandbox/messages/{}/revoke", ids[0]), json!({}))
+        .await;
+    event(&r, "message.revoked", |p| p["id"] == ids[0].as_str()).await;
+    let (_, v) = get(format!("search?q=order&chat={CONTACT}")).await;
+    assert_eq!(found(&v), [mine.clone()], "{v}");
+
+    // Starred here and on the phone: both listed, newest first; paged.
+    let (code, _) = d
+        .call(
+            "POST",
+            &format!("/api/sessions/shop/messages/{}/star", ids[1]),
+            Some(json!({"starred": true})),
+        )
+        .await;
+    assert_eq!(code, 200);
+    let (_, phone) = sb
+        .get(&format!("/_sandbox/accounts/{ACCOUNT}/starred"))
+        .await;
+    let mut stars: Vec<Value> = phone.as_array().unwrap().clone();
+    stars.push(json!(ids[2]));
+    sb.post(
+        &format!("/_sandbox/accounts/{ACCOUNT}/starred"),
+        json!({"ids": stars}),
+    )
+    .await;
+    let v = eventually(T, "the phone's star", || async {
+        let (_, v) = get("starred".into()).await;
+        (v["messages"].as_array().map(Vec::len) == Some(2)).then_some(v)
+    })
+    .await;
+    assert_eq!(found(&v), [ids[2].clone(), ids[1].clone()], "{v}");
+    assert!(v["next"].is_null(), "{v}");
+    let (_, v) = get(format!("starred?chat={CONTACT}")).await;
+    assert_eq!(found(&v), [ids[1].clone()], "{v}");
+    let (_, v) = get("starred?limit=1".into()).await;
+    assert_eq!(
+        (found(&v), v["next"].as_str()),
+        (vec![ids[2].clone()], Some(ids[2].as_str())),
+        "{v}"
+    );
+    let (_, v) = get(format!("starred?limit=1&before={}", ids[2])).await;
+    assert_eq!(
+        (found(&v), v["next"].is_null()),
+        (vec![ids[1].clone()], true),
+        "{v}"
+    );
+    let (code, e) = get("starred?before=false_1@c.us_NOSUCH".into()).await;
     assert_eq!(
         (code, e["error"]["code"].as_str()),
         (404, Some("message_not_found")),

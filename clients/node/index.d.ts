@@ -463,7 +463,7 @@ export class Client extends EventEmitter {
     resetState(): Promise<void>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     sendChannelAdminInvite(chatId: string, channelId: string, options?: { comment?: string }): Promise<boolean>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** WhatsApp Web's own search of the messages it holds (text and captions), newest first */
     searchMessages(query: string, options?: { chatId?: string; page?: number; limit?: number }): Promise<Message[]>;
     /** Marks the chat unread (on the phone too) */
     markChatUnread(chatId: string): Promise<void>;

@@ -167,7 +167,7 @@ function unsupported(cls, label, names) {
 
 // How long WhatsApp pins a message for (s), and what it refuses to pin or
 // unpin: whatsapp-web.js answers false.
-const PIN_DURATIONS = new Set([86400, 604800, 2592000]);
+const PIN_DURATIONS = new Set([86400, 604800, 2592000, 5, 15, 60]);
 const PIN_REFUSED = new Set(['message_not_found', 'message_revoked', 'not_pinnable', 'not_group_admin', 'not_group_member']);
 
 function widObj(s) {
@@ -880,7 +880,8 @@ class Message {
   }
 
   // Pinned for everyone in the chat for `duration` seconds: 86400,
-  // 604800 or 2592000, as WhatsApp offers. As whatsapp-web.js: true when
+  // 604800 or 2592000, as WhatsApp offers (or WhatsApp Web's 5, 15 and
+  // 60). As whatsapp-web.js: true when
   // it was done, false when not (a duration that is no number or none
   // WhatsApp offers, a deleted message, one not yet sent, a group where
   // only admins pin).
@@ -902,7 +903,7 @@ class Message {
     try {
       r = await this.client._api('GET', `${this._path()}/receipts`);
     } catch (e) {
-      if (e.status === 404 || e.code === 'not_own_message') return null;
+      if (e.code === 'message_not_found' || e.code === 'not_own_message' || e.code === 'status_receipts') return null;
       throw e;
     }
     const at = (k) => r.recipients.filter((x) => x[k] != null).map((x) => ({ id: widObj(x.id), t: x[k] }));
@@ -1980,6 +1981,17 @@ class Client extends EventEmitter {
     }
   }
 
+  // WhatsApp Web's own search of the messages it holds (text and
+  // captions), newest first; `page` from 1, `limit` per page (20).
+  async searchMessages(query, options = {}) {
+    const q = new URLSearchParams({ q: String(query) });
+    if (options.chatId) q.set('chat', serialized(options.chatId));
+    if (options.page) q.set('page', String(options.page));
+    if (options.limit) q.set('limit', String(options.limit));
+    const r = await this._api('GET', `/messages/search?${q}`);
+    return r.messages.map((m) => new Message(this, m));
+  }
+
   // The chat's pinned messages, newest pin first (pinned here, on the
   // phone or by anyone in the chat).
   async getPinnedMessages(chatId) {
@@ -2085,7 +2097,7 @@ unsupported(Client, 'Client', ['acceptChannelAdminInvite', 'revokeChannelAdminIn
   'acceptGroupV4Invite', 'createChannel', 'deleteChannel',
   'subscribeToChannel', 'unsubscribeFromChannel', 'searchChannels', 'getChannelByInviteCode',
   'getChannels', 'getCountryCode', 'getFormattedNumber',
-  'cancelPairingCode', 'resetState', 'sendChannelAdminInvite', 'searchMessages',
+  'cancelPairingCode', 'resetState', 'sendChannelAdminInvite',
   'setAutoDownloadAudio', 'setAutoDownloadDocuments', 'setAutoDownloadPhotos',
   'setAutoDownloadVideos', 'setBackgroundSync', 'getContactDeviceCount', 'syncHistory',
   'addOrEditCustomerNote', 'getCustomerNote', 'getContactLidAndPhone',

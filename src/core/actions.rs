@@ -176,6 +176,12 @@ impl Core {
                 message: "receipts are kept for this account's own messages".into(),
             });
         }
+        if m.chat == crate::domain::Wid::STATUS {
+            return Err(CoreError::Conflict {
+                code: "status_receipts",
+                message: "who viewed a status is not kept: its ack says whether anyone has".into(),
+            });
+        }
         let bridge = self.manager.bridge(session).await?;
         bridge.receipts(id).await.map_err(|e| off_page(id, e))
     }

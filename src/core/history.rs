@@ -22,6 +22,16 @@ pub struct HistoryPage {
     pub next: Option<Vec<u8>>,
 }
 
+/// Messages WhatsApp Web found, newest first; `more` when a next page may
+/// have more.
+pub struct Found {
+    pub messages: Vec<Message>,
+    pub more: bool,
+}
+
+/// The longest search WhatsApp Web is asked (characters).
+pub const MAX_SEARCH: usize = 256;
+
 /// An item of the event stream.
 pub enum Live {
     /// First: the place in the log this stream starts after. A reader
@@ -152,6 +162,71 @@ impl Core {
                 false
             }
         }
+    }
+
+    /// WhatsApp Web's own search of the messages it holds (text and
+    /// captions, as the phone searches), newest first, in `chat` only when
+    /// given; `page` from 1.
+    pub async fn search_messages(
+        &self,
+        session: &SessionId,
+        query: &str,
+        chat: Option<&Wid>,
+        page: usize,
+        limit: usize,
+    ) -> Result<Found, CoreError> {
+        self.may(session, Scope::Read)?;
+        let query = query.trim();
+        if query.is_empty() || query.chars().count() > MAX_SEARCH {
+            return Err(CoreError::invalid(
+                "q",
+                format!("must be 1 to {MAX_SEARCH} characters"),
+            ));
+        }
+        let bridge = self.manager.bridge(session).await?;
+        let batch = bridge.search(query, chat, page, limit).await?;
+        self.found(session, batch)
+    }
+
+    /// The account's starred messages (starred here, on the phone or
+    /// another device), newest first, in `chat` only when given, older than
+    /// message `before` when given.
+    pub async fn starred_messages(
+        &self,
+        session: &SessionId,
+        chat: Option<&Wid>,
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<Found, CoreError> {
+        self.may(session, Scope::Read)?;
+        let bridge = self.manager.bridge(session).await?;
+        let batch = bridge.starred(chat, before, limit).await?;
+        if batch.missing {
+            return Err(CoreError::NotFound {
+                code: "message_not_found",
+                message: format!("WhatsApp Web has no message '{}'", before.unwrap_or("")),
+            });
+        }
+        self.found(session, batch)
+    }
+
+    /// What the page found: each message's stored copy, else the page's.
+    fn found(
+        &self,
+        session: &SessionId,
+        batch: crate::session::HistoryBatch,
+    ) -> Result<Found, CoreError> {
+        let mut messages = vec![];
+        for v in &batch.msgs {
+            let Some(page) = Message::from_bridge(session, v) else {
+                continue;
+            };
+            messages.push(self.store.message(session, &page.id)?.unwrap_or(page));
+        }
+        Ok(Found {
+            messages,
+            more: batch.more,
+        })
     }
 
     /// One stored message.

@@ -30,7 +30,7 @@ pub use crate::session::{
 };
 pub use error::CoreError;
 pub use groups::{GroupEdit, INVITE_PREFIX, JoinAnswers, MAX_DESCRIPTION, Membership};
-pub use history::{HistoryPage, Live};
+pub use history::{Found, HistoryPage, Live, MAX_SEARCH};
 pub use media::{MAX_SEND_MEDIA, MediaSource, OutgoingMedia, StoredMedia};
 pub use send::{SendRequest, SentMessage, Special};
 pub use templates::Template;

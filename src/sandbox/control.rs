@@ -410,6 +410,9 @@ async fn read(State(sb): State<Sandbox>, Path(id): Path<String>, raw: Bytes) -> 
     match w.read_by(&id, by.as_deref(), played) {
         Ok(ack) => Ok(Json(json!({"id": id, "ack": super::world::ack_name(ack)})).into_response()),
         Err(ChangeError::NotInChat) => Err(invalid("by", "is not a recipient of the message")),
+        Err(ChangeError::NotEditable) => {
+            Err(invalid("played", "is for voice notes and audio only"))
+        }
         Err(_) => Err(Fail(
             StatusCode::NOT_FOUND,
             "message_not_found",

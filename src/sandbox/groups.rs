@@ -563,6 +563,8 @@ impl World {
                     .and_then(|r| acct.quote(r))
                     .or_else(|| msg.quoted.clone()),
                 id: format!("false_{gid}_3A{}_{author}@c.us", random_hex(18)),
+                // The receipts are the author's.
+                receipts: Default::default(),
                 from_me: false,
                 peer: gid.to_string(),
                 author: Some(author.to_string()),

@@ -6,6 +6,7 @@ mod calls;
 mod chats;
 mod contacts;
 mod control;
+mod find;
 mod groups;
 mod labels;
 mod people;

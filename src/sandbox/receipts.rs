@@ -51,14 +51,21 @@ impl World {
     }
 
     /// `by` (every recipient when `None`) read the message, and with
-    /// `played` played it (a voice note). The ack follows once all have.
-    /// Answers the ack the message has now.
+    /// `played` played it (a voice note: WhatsApp tells of nothing else
+    /// played). The ack follows once all have. Answers the ack it has now.
     pub fn read_by(&mut self, id: &str, by: Option<&str>, played: bool) -> Result<i8, ChangeError> {
         let now = self.now_s();
         let (_, m) = self
             .find_mut(id)
             .filter(|(_, m)| m.from_me)
             .ok_or(ChangeError::NotFound)?;
+        let audio = m
+            .media
+            .as_ref()
+            .is_some_and(|x| x.mimetype.starts_with("audio/"));
+        if played && !audio {
+            return Err(ChangeError::NotEditable);
+        }
         if let Some(who) = by
             && !m.receipts.contains_key(who)
         {
@@ -97,9 +104,11 @@ impl World {
             .get(me)
             .and_then(|a| a.messages.iter().find(|m| m.id == id))
             .ok_or_else(|| format!("message {id} not found"))?;
+        // Receipts are the sender's to see.
         let receipts: Vec<Value> = m
             .receipts
             .iter()
+            .filter(|_| m.from_me)
             .map(|(who, r)| json!({"id": who, "delivered": r.delivered, "read": r.read, "played": r.played}))
             .collect();
         Ok(json!({"ack": m.ack, "from_me": m.from_me, "receipts": receipts}))

@@ -185,6 +185,13 @@ async fn handle(sb: &Sandbox, conn: u64, v: Value) {
             };
             reply(&w, answer(&req, res));
         }
+        "find" => {
+            let res = match w.conn_phone(conn) {
+                Some(me) => w.device_find(&me, &v),
+                None => Err("device is not linked".into()),
+            };
+            reply(&w, answer(&req, res));
+        }
         "msg_info" => {
             let res = match w.conn_phone(conn) {
                 Some(me) => w.msg_info(&me, v["id"].as_str().unwrap_or("")),

@@ -294,7 +294,8 @@ pub struct Participant {
     pub super_admin: bool,
 }
 
-/// A batch of a chat's history, as `history()` answers it.
+/// A batch of a chat's history, as `history()` answers it (and what
+/// `search()` and `starred()` find, newest first).
 #[derive(Debug, Deserialize)]
 pub struct HistoryBatch {
     /// Oldest first, as bridge.js normalizes messages.
@@ -971,6 +972,34 @@ impl Bridge {
     /// `MESSAGE_NOT_FOUND` when WhatsApp Web does not have it.
     pub async fn receipts(&self, id: &str) -> Result<Receipts, CallError> {
         self.call("receipts", &[json!(id)]).await
+    }
+
+    /// WhatsApp Web's own search of the messages it holds, newest first
+    /// (`page` from 1); `more` when a next page may have more.
+    pub async fn search(
+        &self,
+        query: &str,
+        chat: Option<&Wid>,
+        page: usize,
+        count: usize,
+    ) -> Result<HistoryBatch, CallError> {
+        self.call(
+            "search",
+            &[json!(query), json!(chat), json!(page), json!(count)],
+        )
+        .await
+    }
+
+    /// The account's starred messages, newest first, older than `before`
+    /// when given (`missing` when WhatsApp Web lacks that message).
+    pub async fn starred(
+        &self,
+        chat: Option<&Wid>,
+        before: Option<&str>,
+        count: usize,
+    ) -> Result<HistoryBatch, CallError> {
+        self.call("starred", &[json!(chat), json!(before), json!(count)])
+            .await
     }
 
     /// The messages pinned in a chat, newest pin first.

@@ -16,8 +16,8 @@ pub mod wajs;
 pub const MAX_MEDIA: usize = 64 << 20;
 
 pub use bridge::{
-    Bridge, CallError, CardOf, ChatChange, ChatInfo, Contact, GroupInfo, JoinRequest, Label,
-    Labels, OutgoingFile, Participant, Pin, Receipt, Receipts, Sent, Trimmed,
+    Bridge, CallError, CardOf, ChatChange, ChatInfo, Contact, GroupInfo, HistoryBatch, JoinRequest,
+    Label, Labels, OutgoingFile, Participant, Pin, Receipt, Receipts, Sent, Trimmed,
 };
 pub use manager::{CallFailure, Manager, ManagerError, SessionView};
 

@@ -217,6 +217,8 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop):
     assert call("/shop1/starMessage", [theirs]) is True
     assert httpx.get(daemon.sandbox + f"/_sandbox/accounts/{ACCOUNT}/starred").json() == [theirs]
     assert call("/shop1/getMessageById", [theirs])["star"] is True
+    assert [m["id"] for m in call("/shop1/getStarredMessages", [CONTACT + "@c.us"])] == [theirs]
+    assert [m["id"] for m in call("/shop1/getStarredMessages", [])] == [theirs]
     assert call("/shop1/unstarMessage", {"messageId": theirs}) is True
     assert httpx.get(daemon.sandbox + f"/_sandbox/accounts/{ACCOUNT}/starred").json() == []
     # Pinned for everyone in the chat, for open-wa's default of 30 days;
@@ -244,7 +246,8 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop):
     assert call("/shop1/getMessageReaders", [text]) == []
     httpx.post(daemon.sandbox + f"/_sandbox/messages/{text}/read").raise_for_status()
     readers = eventually("read", lambda: call("/shop1/getMessageReaders", [text]) or None)
-    assert [c["id"] for c in readers] == [CONTACT + "@c.us"], readers
+    assert [c["id"] for c in readers] == [CONTACT + "@c.us"] and isinstance(readers[0]["t"], int), readers
+    assert call("/shop1/getMessageReaders", ["true_" + CONTACT + "@c.us_3EB0NOSUCH"]) == []
     assert call("/shop1/getMessageInfo", [text])["readRemaining"] == 0
     call("/shop1/deleteMessage", [CONTACT + "@c.us", [text]])
     eventually("the delete at the phone", lambda: at_phone(text)["revoked"])

@@ -472,6 +472,9 @@ test('archive, pin and mute, as whatsapp-web.js calls them; three pins at most; 
   assert.equal(await hi.pin(), false, 'no duration: as whatsapp-web.js');
   assert.equal(await hi.unpin(), true);
   assert.deepEqual(await c.getPinnedMessages(them[2]), []);
+  // Found by WhatsApp Web's own search.
+  const hits = await c.searchMessages('ARRIVE', { chatId: them[2], limit: 5 });
+  assert.deepEqual(hits.map((m) => m.body), []);
   // Who got it, as whatsapp-web.js's getInfo() tells.
   const asked = await c.sendMessage(them[2], 'did it arrive?');
   const info = await eventually('delivered', async () => {
@@ -479,6 +482,7 @@ test('archive, pin and mute, as whatsapp-web.js calls them; three pins at most; 
     return i && i.delivery.length ? i : null;
   });
   assert.deepEqual([info.delivery[0].id._serialized, typeof info.delivery[0].t, info.readRemaining, info.read], [them[2], 'number', 1, []]);
+  assert.deepEqual((await c.searchMessages('ARRIVE', { chatId: them[2], limit: 5 })).map((m) => m.id._serialized), [asked.id._serialized]);
   await hi.delete(true);
   assert.equal(await c.getMessageById(hi.id._serialized), undefined);
   assert.ok(!(await all(me)).some((m) => m.id === hi.id._serialized), 'gone from the phone');

@@ -559,13 +559,23 @@ pub fn idempotency_key(raw: Option<&axum::http::HeaderValue>) -> Result<Option<S
 
 /// `limit=`: absent → `default`, else a number from 1 to `max`.
 pub fn limit(raw: Option<&str>, default: usize, max: usize) -> Result<usize, ApiError> {
+    count(raw, "limit", default, max)
+}
+
+/// `page=`: absent → 1, else a number from 1 to 1000.
+pub fn page_number(raw: Option<&str>) -> Result<usize, ApiError> {
+    count(raw, "page", 1, 1000)
+}
+
+/// A query's number: absent → `default`, else one from 1 to `max`.
+fn count(raw: Option<&str>, field: &str, default: usize, max: usize) -> Result<usize, ApiError> {
     match raw {
         None | Some("") => Ok(default),
         Some(l) => l
             .parse::<usize>()
             .ok()
             .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| ApiError::invalid("limit", format!("must be a number from 1 to {max}"))),
+            .ok_or_else(|| ApiError::invalid(field, format!("must be a number from 1 to {max}"))),
     }
 }
 

@@ -294,6 +294,82 @@ pub async fn messages(
     ))
 }
 
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchQuery {
+    /// What to look for, in text and captions, any case.
+    q: Option<String>,
+    /// Only in this chat.
+    chat: Option<String>,
+    /// From 1.
+    page: Option<String>,
+    limit: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/sessions/{id}/messages/search", tag = "messages", summary = "WhatsApp Web's own search of the messages it holds (text and captions), newest first, paged",
+    params(("id" = String, Path, description = "The session id"), SearchQuery),
+    responses((status = 200, description = "{messages, page, more}", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn search(
+    Caller(core): Caller<Core>,
+    Path(id): Path<String>,
+    q: Params<SearchQuery>,
+) -> Answer {
+    let Query(q) = q?;
+    let id = cv::session_id(&id)?;
+    let chat = cv::optional_chat(q.chat.as_deref(), "chat")?;
+    let page = cv::page_number(q.page.as_deref())?;
+    let limit = cv::limit(q.limit.as_deref(), 20, 100)?;
+    let found = core
+        .search_messages(
+            &id,
+            q.q.as_deref().unwrap_or(""),
+            chat.as_ref(),
+            page,
+            limit,
+        )
+        .await?;
+    Ok(Json(json!({
+        "messages": found.messages.iter().map(cv::message).collect::<Vec<_>>(),
+        "page": page,
+        "more": found.more,
+    })))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StarredQuery {
+    /// Only in this chat.
+    chat: Option<String>,
+    /// Older than this message (a page's `next`).
+    before: Option<String>,
+    limit: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/sessions/{id}/messages/starred", tag = "messages", summary = "The account's starred messages (starred here, on the phone or another device), newest first, paged",
+    params(("id" = String, Path, description = "The session id"), StarredQuery),
+    responses((status = 200, description = "{messages, next}", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn starred(
+    Caller(core): Caller<Core>,
+    Path(id): Path<String>,
+    q: Params<StarredQuery>,
+) -> Answer {
+    let Query(q) = q?;
+    let id = cv::session_id(&id)?;
+    let chat = cv::optional_chat(q.chat.as_deref(), "chat")?;
+    let limit = cv::limit(q.limit.as_deref(), 50, 200)?;
+    let before = q.before.as_deref().filter(|b| !b.is_empty());
+    let found = core
+        .starred_messages(&id, chat.as_ref(), before, limit)
+        .await?;
+    let next = found
+        .more
+        .then(|| found.messages.last().map(|m| m.id.clone()));
+    Ok(Json(json!({
+        "messages": found.messages.iter().map(cv::message).collect::<Vec<_>>(),
+        "next": next.flatten(),
+    })))
+}
+
 #[utoipa::path(get, path = "/api/sessions/{id}/messages/{mid}/media", tag = "messages", summary = "A message's media, as its bytes", params(("id" = String, Path, description = "The session id"), ("mid" = String, Path, description = "The message id")), responses((status = 200, description = "The media, with its content type", body = Vec<u8>, content_type = "*/*"), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body or its media is too large", body = crate::api::native::convert::ErrorBody), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
 pub async fn media(
     Caller(core): Caller<Core>,

@@ -51,6 +51,8 @@ use handlers as h;
     h::star,
     h::pin,
     h::receipts,
+    h::search,
+    h::starred,
     h::pinned,
     h::clear_chat,
     h::delete_chat,
@@ -150,6 +152,8 @@ pub fn routes(core: Core, keys: Keys, media_body: DefaultBodyLimit) -> Router {
             "/api/sessions/{id}/messages/{mid}/receipts",
             get(h::receipts),
         )
+        .route("/api/sessions/{id}/messages/search", get(h::search))
+        .route("/api/sessions/{id}/messages/starred", get(h::starred))
         .route("/api/sessions/{id}/chats/{chat}/pinned", get(h::pinned))
         .route("/api/sessions/{id}/messages/{mid}/media", get(h::media))
         .route("/api/sessions/{id}/chats", get(h::chats))

@@ -701,12 +701,17 @@ pub fn message_info(id: &str, r: &crate::core::Receipts) -> Value {
     })
 }
 
-/// getMessageReaders: who read (or played) it, as Contacts.
+/// getMessageReaders: who read (or played) it, as Contacts, each with `t`,
+/// when.
 pub fn readers(r: &crate::core::Receipts) -> Vec<Value> {
     r.recipients
         .iter()
-        .filter(|x| x.read_at.is_some() || x.played_at.is_some())
-        .map(|x| contact(&x.id, None, false))
+        .filter_map(|x| {
+            let t = x.read_at.or(x.played_at)?;
+            let mut c = contact(&x.id, None, false);
+            c["t"] = json!(t);
+            Some(c)
+        })
         .collect()
 }
 

@@ -73,6 +73,7 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ("pinMessage", &["id", "pin", "pinDuration"]),
     ("getMessageInfo", &["messageId"]),
     ("getMessageReaders", &["messageId"]),
+    ("getStarredMessages", &["chatId"]),
     ("forwardMessages", &["to", "messages", "skipMyMessages"]),
     ("getMessageById", &["messageId"]),
     (
@@ -210,6 +211,8 @@ pub enum Call {
         message: String,
         readers: bool,
     },
+    /// The starred messages, of one chat or all.
+    GetStarredMessages(Option<Wid>),
     /// Pins a message for everyone in its chat, or unpins it.
     Pin {
         message: String,
@@ -763,6 +766,11 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
         },
         // open-wa's MessagePinDuration names WhatsApp Web's; its default
         // is 30 days.
+        "getStarredMessages" => Call::GetStarredMessages(
+            a.string("chatId")?
+                .map(|c| parse_wid("chatId", &c))
+                .transpose()?,
+        ),
         "getMessageInfo" | "getMessageReaders" => Call::Receipts {
             message: a.required("messageId")?,
             readers: method == "getMessageReaders",

@@ -408,13 +408,33 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             core.star(id, &message, on).await?;
             json!(true)
         }
-        Call::Receipts { message, readers } => {
-            let r = core.receipts(id, &message).await?;
-            match readers {
-                true => json!(cv::readers(&r)),
-                false => cv::message_info(&message, &r),
+        // All of them, newest first, as far as a bot may want (the pages
+        // follow one another up to STARRED_MAX).
+        Call::GetStarredMessages(chat) => {
+            let mut all = vec![];
+            let mut before: Option<String> = None;
+            loop {
+                let page = core
+                    .starred_messages(id, chat.as_ref(), before.as_deref(), 200)
+                    .await?;
+                before = page.messages.last().map(|m| m.id.clone());
+                all.extend(page.messages);
+                if !page.more || before.is_none() || all.len() >= STARRED_MAX {
+                    break;
+                }
             }
+            json!(all.into_iter().map(message).collect::<Vec<_>>())
         }
+        Call::Receipts { message, readers } => match core.receipts(id, &message).await {
+            Ok(r) if readers => json!(cv::readers(&r)),
+            Ok(r) => cv::message_info(&message, &r),
+            // As open-wa: no readers of a message there is none of.
+            Err(CoreError::NotFound {
+                code: "message_not_found",
+                ..
+            }) if readers => json!([]),
+            Err(e) => return Err(e.into()),
+        },
         Call::Pin {
             message,
             on,
@@ -548,6 +568,9 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
     };
     Ok(Json(easy::success(response)))
 }
+
+/// getStarredMessages gives at most this many.
+const STARRED_MAX: usize = 1000;
 
 /// getAllMessagesInChat: the newest this many (open-wa gives what WhatsApp
 /// Web has loaded of the chat).

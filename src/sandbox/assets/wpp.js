@@ -1005,7 +1005,27 @@
     // from memory only (WhatsApp Web keeps it in IndexedDB; nothing here
     // reads it back: the daemon has stored it).
     whatsapp: {
-      functions: { unixTime: () => unixTime() },
+      functions: {
+        unixTime: () => unixTime(),
+        // As WhatsApp Web's local search (WAWebDBMessageFindLocal): what
+        // this device holds, newest first; `remote` a chat's Wid.
+        async msgFindSearch(params) {
+          requireAuth();
+          const r = await call('find', {
+            kind: 'search', term: params.searchTerm, chat: params.remote ? wid(params.remote)._serialized : null,
+            page: params.page, count: params.count, anchor: params.anchor ? msgKey(params.anchor)._serialized : null,
+          });
+          return { messages: r.messages.map(toMsg), eof: r.eof, canceled: false };
+        },
+        async msgFindStarred(params) {
+          requireAuth();
+          const r = await call('find', {
+            kind: 'starred', chat: params.chat ? wid(params.chat)._serialized : null, count: params.count,
+            anchor: params.anchor ? msgKey(params.anchor)._serialized : null,
+          });
+          return r.messages.map(toMsg);
+        },
+      },
       enums: { PinExpiryDurationOption: Object.fromEntries(Object.keys(PIN_SECS).map((k) => [k, k])) },
       PinInChatStore: {
         getByParentMsgKey(key) { return pinRows.get(msgKey(key)._serialized); },
@@ -1193,16 +1213,16 @@
         return one ? out[0] : out;
       },
       // As wa-js: each answer's `star` is the message's before the call.
-      // As wa-js: in memory, else loaded back; msg_not_found for one the
-      // account does not have. (One loaded back carries its id, type and ack.)
+      // As wa-js: in memory, else loaded back from the device's store;
+      // msg_not_found for one the account does not have.
       async getMessageById(id) {
         requireAuth();
         const key = typeof id === 'string' ? id : id._serialized;
         const m = byId.get(key);
         if (m) return m;
-        const held = await call('quoted', { id: key });
+        const held = await call('message', { id: key });
         if (!held) throw wppError('msg_not_found', 'Message ' + key + ' not found');
-        return { id: msgKey(key), type: held.revoked ? 'revoked' : 'chat', ack: held.ack };
+        return toMsg(held);
       },
       // As wa-js: refused before it is sent (in a group one is not in, or
       // whose settings only admins change when one is not one of them; a
@@ -1219,8 +1239,12 @@
         const what = pin ? 'pin_error' : 'unpin_error';
         const chat = msg.id.remote;
         if (chat.server === 'g.us') {
-          // The server tells a non-member nothing of the group.
-          const g = await call('group_info', { gid: chat._serialized }).catch(() => null);
+          // The server tells a non-member nothing of the group (WhatsApp
+          // Web reads its own copy of the members).
+          const g = await call('group_info', { gid: chat._serialized }).catch((e) => {
+            if (/not a participant|no such group/.test(String(e && e.message))) return null;
+            throw e;
+          });
           if (g) groupChat(g);
           const me = g && g.participants.find((p) => p.id === wid(creds.phone)._serialized);
           if (!me) throw wppError(what, 'You not a member of group, to pin msg ' + key);
@@ -1254,7 +1278,7 @@
           if (audio && !r.played) playedRemaining += 1;
           if (p.playedAt || p.readAt || p.deliveredAt) participants.push(p);
         }
-        return { ack: info.ack, fromMe: msg.id.fromMe, deliveryRemaining, readRemaining, playedRemaining, participants };
+        return { ack: msg.ack, fromMe: msg.id.fromMe, deliveryRemaining, readRemaining, playedRemaining, participants };
       },
       async starMessage(ids, star) {
         requireAuth();
