@@ -1060,7 +1060,14 @@ mod tests {
             match call(m, Value::Null) {
                 Ok(_) => assert!(
                     params.is_empty()
-                        || ["getAllChats", "getAllGroups", "logout", "autoReject"].contains(m),
+                        || [
+                            "getAllChats",
+                            "getAllGroups",
+                            "logout",
+                            "autoReject",
+                            "getStarredMessages"
+                        ]
+                        .contains(m),
                     "{m} ran without its arguments"
                 ),
                 Err(e) => assert_eq!(e.name, "INVALID_ARGS", "{m}: {}", e.message),
