@@ -151,17 +151,24 @@
   function livePin(row, now) {
     return row && row.pinType === 1 && row.t + row.pinExpiryDuration > now ? row : null;
   }
-  // What WhatsApp Web's store finds, as normalized: each as its message
-  // model (what a find gives are its stored fields), else as found.
-  async function fullMessages(found) {
+  // What WhatsApp Web's store finds (its stored fields: an id, type,
+  // body, caption, star, ack), as normalized: the model in memory where
+  // there is one, else as found. Not loaded back one by one: loading a
+  // message that is not in memory loads the chat around it.
+  function foundMessages(found) {
     const out = [];
     for (const f of found || []) {
-      let m = f;
-      try { m = await WPP.chat.getMessageById(f.id); } catch (e) { /* as found */ }
-      const n = normalize(m);
+      const n = normalize(WPP.whatsapp.MsgStore.get(f.id) || f);
       if (n) out.push(n);
     }
     return out;
+  }
+  // A chat named for a find: the account's, else CHAT_NOT_FOUND.
+  function findChat(chat) {
+    if (!chat) return undefined;
+    const c = WPP.chat.get(chat);
+    if (!c) throw new Error('CHAT_NOT_FOUND: this account has no chat ' + chat);
+    return c.id;
   }
 
   // One pin or unpin through wa-js; its refusals named for the daemon.
@@ -676,11 +683,16 @@
     'labels.getLabelById', 'labels.getLabelColorPalette', 'loader', 'loader.onReady', 'on',
     'profile.getMyProfileName', 'profile.getMyStatus', 'profile.isBusiness', 'profile.removeMyProfilePicture', 'profile.setMyProfileName',
     'profile.setMyProfilePicture', 'profile.setMyStatus', 'status.remove', 'status.sendImageStatus', 'status.sendTextStatus',
-    'status.sendVideoStatus', 'version', 'whatsapp.MsgStore', 'whatsapp.MsgStore.getModelsArray', 'whatsapp.enums.PinExpiryDurationOption', 'whatsapp.PinInChatStore',
-    'whatsapp.PinInChatStore.getByParentMsgKey', 'whatsapp.PinInChatStore.getModelsArray', 'whatsapp.functions.msgFindSearch',
-    'whatsapp.functions.msgFindStarred', 'whatsapp.functions.unixTime',
+    'status.sendVideoStatus', 'version', 'whatsapp.MsgStore', 'whatsapp.MsgStore.get', 'whatsapp.MsgStore.getModelsArray', 'whatsapp.enums.PinExpiryDurationOption', 'whatsapp.PinInChatStore',
+    'whatsapp.PinInChatStore.getByParentMsgKey', 'whatsapp.PinInChatStore.getModelsArray', 'whatsapp.functions.unixTime',
     'whatsapp.MsgStore.length', 'whatsapp.MsgStore.remove',
   ];
+
+  // Members only one feature needs, which WhatsApp Web builds before
+  // 2.3000.1034162388 lack (wa-js lets them be missing): a build without
+  // one is not INCOMPATIBLE; the call that needs it says so (UNSUPPORTED).
+  // The contract test keeps NEEDS and WANTS together equal to the uses.
+  const WANTS = ['whatsapp.functions.msgFindSearch', 'whatsapp.functions.msgFindStarred'];
 
   // wa-js's `whatsapp.*` members look WhatsApp Web's modules up when read:
   // one that throws is one this build lacks.
@@ -690,6 +702,9 @@
     } catch (e) {
       return undefined;
     }
+  }
+  function wanted(path, what) {
+    if (lookup(path) === undefined) throw new Error('UNSUPPORTED: this WhatsApp Web build has no ' + what);
   }
 
   // A group this account is in; the daemon maps the prefix to 404.
@@ -711,7 +726,7 @@
       const W = window.WPP;
       const waWeb = (window.Debug && window.Debug.VERSION) || null;
       if (!W) return { wa_js: null, wa_web: waWeb, missing: ['WPP'] };
-      return { wa_js: W.version || null, wa_web: waWeb, missing: NEEDS.filter((p) => lookup(p) === undefined) };
+      return { wa_js: W.version || null, wa_web: waWeb, missing: NEEDS.filter((p) => lookup(p) === undefined), lacking: WANTS.filter((p) => lookup(p) === undefined) };
     },
     state() {
       const W = window.WPP;
@@ -924,27 +939,37 @@
     // given; `page` from 1. Each as normalized; `more` when there may be
     // a next page.
     async search(query, chat, page, count) {
-      const c = chat ? WPP.chat.get(chat) : null;
-      if (chat && !c) return { msgs: [], more: false };
-      const r = await WPP.whatsapp.functions.msgFindSearch({ searchTerm: query, page, count, remote: c ? c.id : undefined });
-      return { msgs: await fullMessages(r.messages), more: !r.eof };
+      wanted('whatsapp.functions.msgFindSearch', 'message search');
+      const r = await WPP.whatsapp.functions.msgFindSearch({ searchTerm: query, page, count, remote: findChat(chat) });
+      // As WhatsApp Web reads its search's answer: a status of 400 or more
+      // is a failure (its index not ready), not "nothing found".
+      if (r && r.status >= 400) throw new Error('WhatsApp Web\'s search failed (status ' + r.status + ')');
+      const found = Array.isArray(r) ? r : (r && r.messages) || [];
+      return { msgs: foundMessages(found), more: !Array.isArray(r) && !!r && !r.eof };
     },
     // The account's starred messages (starred here, on the phone or
     // another device), newest first, in `chat` only when given, older
     // than message `before` when given.
+    // `last`: the id of the last one read, where the next page starts
+    // (what normalizing leaves out counts).
     async starred(chat, before, count) {
-      const c = chat ? WPP.chat.get(chat) : null;
-      if (chat && !c) return { msgs: [], more: false };
+      wanted('whatsapp.functions.msgFindStarred', 'list of starred messages');
+      const remote = findChat(chat);
       let anchor;
       if (before) {
+        let m;
         try {
-          anchor = (await WPP.chat.getMessageById(before)).id;
+          m = await WPP.chat.getMessageById(before);
         } catch (e) {
-          return { msgs: [], more: false, missing: true };
+          throw new Error('MESSAGE_NOT_FOUND: WhatsApp Web has no message ' + before);
         }
+        // WhatsApp Web pages from the anchor's star: one without restarts.
+        if (!m.star) throw new Error('NOT_STARRED: message ' + before + ' is not starred');
+        anchor = m.id;
       }
-      const list = await WPP.whatsapp.functions.msgFindStarred({ count: count + 1, chat: c ? c.id : undefined, anchor });
-      return { msgs: await fullMessages(list.slice(0, count)), more: list.length > count };
+      const list = await WPP.whatsapp.functions.msgFindStarred({ count: count + 1, chat: remote, anchor });
+      const page = list.slice(0, count);
+      return { msgs: foundMessages(page), more: list.length > count, last: page.length ? widStr(page[page.length - 1].id) : null };
     },
     // The messages pinned in a chat, newest pin first, each with the
     // message as WhatsApp Web has it (null when it has it no more).
@@ -1038,6 +1063,12 @@
     },
     // One person, with their privacy id's twin where WhatsApp Web has
     // one; null for one it does not know.
+    // The privacy id and the phone WhatsApp pairs for a person, by either
+    // (what WhatsApp makes knowable: a hidden phone stays null).
+    async lidAndPhone(id) {
+      const entry = await WPP.contact.getPnLidEntry(id);
+      return { lid: (entry && widStr(entry.lid)) || null, phone: (entry && widStr(entry.phoneNumber)) || null };
+    },
     async contact(id) {
       const quiet = (p) => Promise.resolve(p).then((v) => v, () => null);
       const c = await quiet(WPP.contact.get(id));

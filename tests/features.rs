@@ -2313,6 +2313,37 @@ async fn contacts_writing_under_a_privacy_id() {
     let p = event(&r, "message", |p| p["id"] == id.as_str()).await;
     assert!(p["sender"]["phone"].is_null(), "{p}");
     assert!(p["sender"]["lid"].as_str().unwrap().ends_with("@lid"));
+    let hidden_lid = p["sender"]["lid"].as_str().unwrap().to_string();
+
+    // Each id asked for the other: the pair WhatsApp makes knowable.
+    let pair = |who: String| {
+        let d = &d;
+        async move {
+            d.call(
+                "GET",
+                &format!("/api/sessions/shop/contacts/{who}/lid"),
+                None,
+            )
+            .await
+        }
+    };
+    let (code, v) = pair(CONTACT.into()).await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(
+        (v["lid"].as_str(), v["phone"].as_str()),
+        (Some(lid.as_str()), Some(format!("{CONTACT}@c.us").as_str())),
+        "{v}"
+    );
+    let (_, v) = pair(lid.clone()).await;
+    assert_eq!(v["phone"], format!("{CONTACT}@c.us"), "{v}");
+    let (_, v) = pair(hidden_lid.clone()).await;
+    assert_eq!(
+        (v["lid"].as_str(), v["phone"].is_null()),
+        (Some(hidden_lid.as_str()), true),
+        "a hidden phone stays hidden: {v}"
+    );
+    let (code, e) = pair("120363000000000001@g.us".into()).await;
+    assert_eq!(code, 422, "{e}");
     // A privacy id nobody has is refused clearly.
     let (code, e) = d
         .call(
@@ -4511,6 +4542,17 @@ async fn messages_are_found_by_search_and_the_starred_listed() {
     );
     let (_, v) = get("search?q=nothing-like-this".into()).await;
     assert_eq!(found(&v), Vec::<String>::new());
+    // The starts of words, as a word index finds them.
+    let (_, v) = get("search?q=rder".into()).await;
+    assert_eq!(found(&v), Vec::<String>::new(), "not inside a word: {v}");
+    let (_, v) = get("search?q=%231234".into()).await;
+    assert_eq!(found(&v), [ids[0].clone()], "{v}");
+    let (code, e) = get("search?q=order&chat=15550009999".into()).await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (404, Some("chat_not_found")),
+        "{e}"
+    );
     for bad in [
         "search",
         "search?q=%20",
@@ -4553,6 +4595,16 @@ async fn messages_are_found_by_search_and_the_starred_listed() {
     .await;
     assert_eq!(found(&v), [ids[2].clone(), ids[1].clone()], "{v}");
     assert!(v["next"].is_null(), "{v}");
+    // Starred on the phone: the listing says so, though the daemon never
+    // starred it.
+    assert!(
+        v["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["starred"] == true),
+        "{v}"
+    );
     let (_, v) = get(format!("starred?chat={CONTACT}")).await;
     assert_eq!(found(&v), [ids[1].clone()], "{v}");
     let (_, v) = get("starred?limit=1".into()).await;
@@ -4571,6 +4623,14 @@ async fn messages_are_found_by_search_and_the_starred_listed() {
     assert_eq!(
         (code, e["error"]["code"].as_str()),
         (404, Some("message_not_found")),
+        "{e}"
+    );
+    let (code, e) = get(format!("starred?before={mine}")).await;
+    assert_eq!(code, 422, "not a starred message: {e}");
+    let (code, e) = get("starred?chat=15550009999".into()).await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (404, Some("chat_not_found")),
         "{e}"
     );
 }

@@ -177,3 +177,48 @@ async fn whatsapp_web_updating_itself_shows_the_new_build_and_keeps_the_link() {
     assert_eq!(a["details"]["wa_web"], "2.3000.1033333333", "{a}");
     assert_eq!(a["versions"]["wa_web"], "2.3000.1033333333", "{a}");
 }
+
+/// A build that lacks what only one feature needs (message search, which
+/// WhatsApp Web builds before 2.3000.1034162388 lack) is no INCOMPATIBLE
+/// session: that feature says so, the rest works.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_build_without_message_search_stays_connected_and_says_so_when_asked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = Sandbox::start(tmp.path(), &[]).await;
+    let d = Daemon::start(&tmp.path().join("data"), &format!("{}/", sb.url), &[]).await;
+    d.create_linked(&sb, "a", "15550008891").await;
+    let (code, _) = sb
+        .post(
+            "/_sandbox/build",
+            json!({"version": "2.3000.1020000000", "missing": ["whatsapp.functions.msgFindSearch"]}),
+        )
+        .await;
+    assert_eq!(code, 200);
+    let (code, v) = d.call("POST", "/api/sessions/a/restart", None).await;
+    assert_eq!(code, 200, "{v}");
+    // Back on the older build, and linked (not INCOMPATIBLE).
+    eventually(
+        Duration::from_secs(60),
+        "the older build, connected",
+        || async {
+            let a = d.session("a").await;
+            assert_ne!(a["status"], "INCOMPATIBLE", "{a}");
+            (a["versions"]["wa_web"] == "2.3000.1020000000" && a["status"] == "CONNECTED")
+                .then_some(())
+        },
+    )
+    .await;
+    let (code, e) = d
+        .call("GET", "/api/sessions/a/messages/search?q=hello", None)
+        .await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("unsupported_by_whatsapp_web")),
+        "{e}"
+    );
+    let (code, v) = d
+        .call("GET", "/api/sessions/a/messages/starred", None)
+        .await;
+    assert_eq!(code, 200, "the rest works: {v}");
+    sb.post("/_sandbox/build", json!({})).await;
+}

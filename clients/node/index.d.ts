@@ -493,7 +493,7 @@ export class Client extends EventEmitter {
     getCustomerNote(userId: string): Promise<any>;
     /** Takes a contact out of the address book: DELETE .../contacts/{phone} */
     deleteAddressbookContact(phoneNumber: string): Promise<void>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** The privacy id and phone WhatsApp pairs for each person, by either */
     getContactLidAndPhone(userIds: string[]): Promise<{ lid: string; pn: string }[]>;
     /** Unarchives the chat; false */
     unarchiveChat(chatId: string): Promise<boolean>;

@@ -1981,13 +1981,25 @@ class Client extends EventEmitter {
     }
   }
 
+  // The privacy id and phone WhatsApp pairs for each person, by either:
+  // [{lid, pn}] in the order asked, as whatsapp-web.js (undefined where
+  // WhatsApp tells none).
+  async getContactLidAndPhone(userIds) {
+    const ids = Array.isArray(userIds) ? userIds : [userIds];
+    return Promise.all(ids.map(async (u) => {
+      const r = await this._api('GET', `/contacts/${encodeURIComponent(serialized(u))}/lid`);
+      return { lid: r.lid || undefined, pn: r.phone || undefined };
+    }));
+  }
+
   // WhatsApp Web's own search of the messages it holds (text and
   // captions), newest first; `page` from 1, `limit` per page (20).
   async searchMessages(query, options = {}) {
     const q = new URLSearchParams({ q: String(query) });
     if (options.chatId) q.set('chat', serialized(options.chatId));
     if (options.page) q.set('page', String(options.page));
-    if (options.limit) q.set('limit', String(options.limit));
+    // The daemon pages by 100 at most; whatsapp-web.js passes any count.
+    if (options.limit) q.set('limit', String(Math.min(100, Math.max(1, Number(options.limit) || 20))));
     const r = await this._api('GET', `/messages/search?${q}`);
     return r.messages.map((m) => new Message(this, m));
   }
@@ -2100,7 +2112,7 @@ unsupported(Client, 'Client', ['acceptChannelAdminInvite', 'revokeChannelAdminIn
   'cancelPairingCode', 'resetState', 'sendChannelAdminInvite',
   'setAutoDownloadAudio', 'setAutoDownloadDocuments', 'setAutoDownloadPhotos',
   'setAutoDownloadVideos', 'setBackgroundSync', 'getContactDeviceCount', 'syncHistory',
-  'addOrEditCustomerNote', 'getCustomerNote', 'getContactLidAndPhone',
+  'addOrEditCustomerNote', 'getCustomerNote',
   'createCallLink', 'sendResponseToScheduledEvent',
   'transferChannelOwnership']);
 unsupported(Message, 'Message', ['acceptGroupV4Invite', 'getGroupMentions', 'getOrder', 'getPayment', 'editScheduledEvent', 'vote']);

@@ -132,11 +132,16 @@ function defineTests() {
     if (problems.length) assert.fail(`${BRIDGE_JS} misuses WPP:\n  ${problems.join('\n  ')}`);
   });
 
-  test('bridge.js NEEDS lists exactly the wa-js members it uses (what INCOMPATIBLE checks)', () => {
+  test('bridge.js NEEDS and WANTS list exactly the wa-js members it uses (what INCOMPATIBLE checks, and what one call may lack)', () => {
     const src = fs.readFileSync(BRIDGE_JS, 'utf8');
-    const m = /const NEEDS = (\[[\s\S]*?\]);/.exec(src);
-    assert.ok(m, 'bridge.js declares const NEEDS = [...]');
-    const needs = new Set(JSON.parse(m[1].replace(/'/g, '"').replace(/,\s*\]/, ']')));
+    const list = (name) => {
+      const m = new RegExp(`const ${name} = (\\[[\\s\\S]*?\\]);`).exec(src);
+      assert.ok(m, `bridge.js declares const ${name} = [...]`);
+      return JSON.parse(m[1].replace(/'/g, '"').replace(/,\s*\]/, ']'));
+    };
+    const wants = list('WANTS');
+    const needs = new Set([...list('NEEDS'), ...wants]);
+    assert.deepEqual(wants.filter((p) => list('NEEDS').includes(p)), [], 'a member is in NEEDS or WANTS, not both');
     const used = new Set(bridgeUses().map((u) => u.path));
     const missing = [...used].filter((p) => !needs.has(p)).sort();
     const extra = [...needs].filter((p) => !used.has(p)).sort();

@@ -27,6 +27,8 @@ pub struct HistoryPage {
 pub struct Found {
     pub messages: Vec<Message>,
     pub more: bool,
+    /// Where a next page starts (`before`), when there may be one.
+    pub last: Option<String>,
 }
 
 /// The longest search WhatsApp Web is asked (characters).
@@ -140,6 +142,18 @@ impl Core {
             }
             return false;
         }
+        self.keep_as_history(session, stored_before, unstored).await
+    }
+
+    /// Stores messages the page holds and the store lacks, as history: no
+    /// events, and only those written before `stored_before` (what came
+    /// since may have its event on its way). True if it stored any.
+    async fn keep_as_history(
+        &self,
+        session: &SessionId,
+        stored_before: i64,
+        unstored: Vec<Message>,
+    ) -> bool {
         let ops: Vec<Op> = unstored
             .into_iter()
             .filter(|m| m.timestamp < stored_before)
@@ -184,8 +198,11 @@ impl Core {
             ));
         }
         let bridge = self.manager.bridge(session).await?;
-        let batch = bridge.search(query, chat, page, limit).await?;
-        self.found(session, batch)
+        let batch = bridge
+            .search(query, chat, page, limit)
+            .await
+            .map_err(|e| find_failure(chat, None, e))?;
+        self.found(session, batch).await
     }
 
     /// The account's starred messages (starred here, on the phone or
@@ -200,32 +217,58 @@ impl Core {
     ) -> Result<Found, CoreError> {
         self.may(session, Scope::Read)?;
         let bridge = self.manager.bridge(session).await?;
-        let batch = bridge.starred(chat, before, limit).await?;
-        if batch.missing {
-            return Err(CoreError::NotFound {
-                code: "message_not_found",
-                message: format!("WhatsApp Web has no message '{}'", before.unwrap_or("")),
-            });
-        }
-        self.found(session, batch)
+        let batch = bridge
+            .starred(chat, before, limit)
+            .await
+            .map_err(|e| match e {
+                crate::session::CallError::Page(m) if m.starts_with("NOT_STARRED: ") => {
+                    CoreError::invalid("before", "must be a starred message (a page's next)")
+                }
+                e => find_failure(chat, before, e),
+            })?;
+        self.found(session, batch).await
     }
 
-    /// What the page found: each message's stored copy, else the page's.
-    fn found(
+    /// What the page found: each message's stored copy with the page's
+    /// star and ack (set on the phone too, where the store may not have
+    /// heard), else the page's, stored as history where it may be (so what
+    /// is listed can be starred, pinned, read back).
+    async fn found(
         &self,
         session: &SessionId,
         batch: crate::session::HistoryBatch,
     ) -> Result<Found, CoreError> {
         let mut messages = vec![];
+        let mut unstored = vec![];
         for v in &batch.msgs {
             let Some(page) = Message::from_bridge(session, v) else {
                 continue;
             };
-            messages.push(self.store.message(session, &page.id)?.unwrap_or(page));
+            match self.store.message(session, &page.id)? {
+                Some(mut m) => {
+                    m.starred = page.starred;
+                    m.ack = m.ack.max(page.ack);
+                    messages.push(m);
+                }
+                None => {
+                    unstored.push(page.clone());
+                    messages.push(page);
+                }
+            }
+        }
+        let stored_before = match self.manager.get(session).await {
+            Ok(v) => v.live.and_then(|l| l.stored_before),
+            Err(_) => None,
+        };
+        if let Some(before) = stored_before
+            && !unstored.is_empty()
+        {
+            self.keep_as_history(session, before, unstored).await;
         }
         Ok(Found {
             messages,
             more: batch.more,
+            last: batch.last,
         })
     }
 
@@ -575,6 +618,28 @@ fn media_failure(msg_id: &str, e: crate::session::MediaError) -> CoreError {
 
 /// A call on a chat that failed; `CHAT_NOT_FOUND`: the account has no such
 /// chat.
+/// A search or the starred list: a chat the account lacks is 404, as a
+/// message named by `before` that WhatsApp Web lacks.
+fn find_failure(
+    chat: Option<&Wid>,
+    before: Option<&str>,
+    e: crate::session::CallError,
+) -> CoreError {
+    match (chat, e) {
+        (Some(chat), crate::session::CallError::Page(m)) if m.starts_with("CHAT_NOT_FOUND: ") => {
+            chat_failure(chat, crate::session::CallError::Page(m))
+        }
+        // A WhatsApp Web build older than these finds.
+        (_, crate::session::CallError::Page(m)) if m.starts_with("UNSUPPORTED: ") => {
+            CoreError::Conflict {
+                code: "unsupported_by_whatsapp_web",
+                message: m.trim_start_matches("UNSUPPORTED: ").to_string(),
+            }
+        }
+        (_, e) => super::actions::off_page(before.unwrap_or(""), e),
+    }
+}
+
 fn chat_failure(chat: &Wid, e: crate::session::CallError) -> CoreError {
     match e {
         crate::session::CallError::Page(m) if m.starts_with("CHAT_NOT_FOUND: ") => {

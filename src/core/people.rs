@@ -119,6 +119,22 @@ impl Core {
         bridge.profile(id).await.map_err(page)
     }
 
+    /// The privacy id and the phone WhatsApp pairs for a person, asked by
+    /// either: `{id, lid, phone}`.
+    pub async fn lid_and_phone(&self, session: &SessionId, id: &Wid) -> Result<Value, CoreError> {
+        self.may(session, Scope::Read)?;
+        if id.as_str().ends_with("@g.us") || id.as_str().contains("broadcast") {
+            return Err(CoreError::invalid(
+                "phone",
+                "must be a person, not a group or a broadcast",
+            ));
+        }
+        let bridge = self.manager.bridge(session).await?;
+        let mut v = bridge.lid_and_phone(id).await.map_err(page)?;
+        v["id"] = serde_json::json!(id);
+        Ok(v)
+    }
+
     /// What this account shows of itself: `{id, name, about, picture_url}`.
     pub async fn my_profile(&self, session: &SessionId) -> Result<Value, CoreError> {
         self.may(session, Scope::Read)?;

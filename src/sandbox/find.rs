@@ -1,9 +1,10 @@
 //! What a device finds in its own store of messages, as WhatsApp Web
 //! searches its local database: the messages its account holds (those
 //! that reached it; WhatsApp Web's history, filled at the link and from
-//! the phone), newest first. A search matches text and captions, any case,
-//! and leaves out what was deleted for everyone; the starred are the
-//! account's stars (set here, on the phone or another device).
+//! the phone), newest first. A search matches the starts of words in text
+//! and captions (a word index, as WhatsApp Web's), any case, and leaves out
+//! what was deleted for everyone; the starred are the account's stars (set
+//! here, on the phone or another device).
 
 use super::world::{SbMessage, World, chat_id};
 use serde_json::{Value, json};
@@ -20,20 +21,32 @@ impl World {
         };
         let mut found: Vec<&SbMessage> = match v["kind"].as_str() {
             Some("search") => {
+                // Words of a term as of a text: what is not a letter or a
+                // digit parts them (a term of none finds nothing).
                 let term = v["term"].as_str().unwrap_or("").to_lowercase();
-                if term.trim().is_empty() {
-                    return Err("an empty search".into());
-                }
+                let terms: Vec<&str> = term
+                    .split(|c: char| !c.is_alphanumeric())
+                    .filter(|w| !w.is_empty())
+                    .collect();
                 acct.messages
                     .iter()
                     .rev()
                     .filter(held)
                     .filter(|m| !m.revoked)
                     .filter(|m| {
-                        [&m.text, &m.caption]
+                        let words: Vec<String> = [&m.text, &m.caption]
                             .into_iter()
                             .flatten()
-                            .any(|t| t.to_lowercase().contains(&term))
+                            .flat_map(|t| {
+                                t.to_lowercase()
+                                    .split(|c: char| !c.is_alphanumeric())
+                                    .filter(|w| !w.is_empty())
+                                    .map(String::from)
+                                    .collect::<Vec<_>>()
+                            })
+                            .collect();
+                        !terms.is_empty()
+                            && terms.iter().all(|t| words.iter().any(|w| w.starts_with(t)))
                     })
                     .collect()
             }

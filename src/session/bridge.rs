@@ -306,6 +306,10 @@ pub struct HistoryBatch {
     /// WhatsApp Web has no such chat (or anchor message) now.
     #[serde(default)]
     pub missing: bool,
+    /// `starred()`: the id of the last message read, where the next page
+    /// starts (what bridge.js leaves out of `msgs` counts).
+    #[serde(default)]
+    pub last: Option<String>,
 }
 
 /// A message pinned in its chat, as `pinMessage()` and `pinned()` answer.
@@ -966,6 +970,12 @@ impl Bridge {
             ],
         )
         .await
+    }
+
+    /// The privacy id and the phone WhatsApp pairs for a person, by either:
+    /// `{lid, phone}`, each null where WhatsApp tells none.
+    pub async fn lid_and_phone(&self, id: &Wid) -> Result<Value, CallError> {
+        self.call("lidAndPhone", &[json!(id)]).await
     }
 
     /// Who got, read and played one of this account's messages;

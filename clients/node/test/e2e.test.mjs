@@ -645,6 +645,9 @@ test('media: a sent Message has its type and gives its media back; gone media is
   const who = await fromLid.getContact();
   assert.deepEqual([who.id._serialized, who.number, who.isUser, who.pushname], [fromLid.from, '15556660000', true, 'Lida']);
   assert.equal((await c.getContactById(fromLid.from)).number, '15556660000');
+  // Each id asked for the other, as whatsapp-web.js's getContactLidAndPhone.
+  assert.deepEqual(await c.getContactLidAndPhone([fromLid.from, '15556660000@c.us']),
+    [{ lid: fromLid.from, pn: '15556660000@c.us' }, { lid: fromLid.from, pn: '15556660000@c.us' }]);
   await c.destroy();
 });
 

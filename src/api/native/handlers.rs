@@ -361,12 +361,9 @@ pub async fn starred(
     let found = core
         .starred_messages(&id, chat.as_ref(), before, limit)
         .await?;
-    let next = found
-        .more
-        .then(|| found.messages.last().map(|m| m.id.clone()));
     Ok(Json(json!({
         "messages": found.messages.iter().map(cv::message).collect::<Vec<_>>(),
-        "next": next.flatten(),
+        "next": found.last.filter(|_| found.more),
     })))
 }
 
@@ -1418,6 +1415,16 @@ pub async fn profile(
 ) -> Answer {
     Ok(Json(
         core.profile(&cv::session_id(&id)?, &contact_wid(&phone)?)
+            .await?,
+    ))
+}
+
+#[utoipa::path(get, path = "/api/sessions/{id}/contacts/{phone}/lid", tag = "contacts", summary = "The privacy id (…@lid) and the phone WhatsApp pairs for a person, asked by either (null where WhatsApp tells none, as for a phone kept hidden)",
+    params(("id" = String, Path, description = "The session id"), ("phone" = String, Path, description = "Phone number, WhatsApp id or privacy id")),
+    responses((status = 200, description = "{id, lid, phone}", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn lid(Caller(core): Caller<Core>, Path((id, phone)): Path<(String, String)>) -> Answer {
+    Ok(Json(
+        core.lid_and_phone(&cv::session_id(&id)?, &contact_wid(&phone)?)
             .await?,
     ))
 }

@@ -61,6 +61,7 @@ use handlers as h;
     h::presence,
     h::subscribe_presence,
     h::profile,
+    h::lid,
     h::my_profile,
     h::blocklist,
     h::reject_call,
@@ -174,6 +175,7 @@ pub fn routes(core: Core, keys: Keys, media_body: DefaultBodyLimit) -> Router {
             "/api/sessions/{id}/contacts/{phone}/profile",
             get(h::profile),
         )
+        .route("/api/sessions/{id}/contacts/{phone}/lid", get(h::lid))
         .route("/api/sessions/{id}/contacts/{phone}/block", post(h::block))
         .route(
             "/api/sessions/{id}/contacts/{phone}/unblock",

@@ -411,17 +411,26 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
         // All of them, newest first, as far as a bot may want (the pages
         // follow one another up to STARRED_MAX).
         Call::GetStarredMessages(chat) => {
-            let mut all = vec![];
+            let mut all: Vec<crate::domain::Message> = vec![];
             let mut before: Option<String> = None;
             loop {
                 let page = core
                     .starred_messages(id, chat.as_ref(), before.as_deref(), 200)
                     .await?;
-                before = page.messages.last().map(|m| m.id.clone());
-                all.extend(page.messages);
-                if !page.more || before.is_none() || all.len() >= STARRED_MAX {
+                // Each once, should a page start over.
+                for m in page.messages {
+                    if !all.iter().any(|a| a.id == m.id) {
+                        all.push(m);
+                    }
+                }
+                if !page.more
+                    || page.last.is_none()
+                    || page.last == before
+                    || all.len() >= STARRED_MAX
+                {
                     break;
                 }
+                before = page.last;
             }
             json!(all.into_iter().map(message).collect::<Vec<_>>())
         }

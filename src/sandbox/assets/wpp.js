@@ -1033,6 +1033,7 @@
       },
       MsgStore: {
         get length() { return byId.size; },
+        get(id) { return byId.get(msgKey(id)._serialized); },
         getModelsArray() { return [...byId.values()]; },
         remove(value) {
           const list = (Array.isArray(value) ? value : [value]).filter((m) => m && m.id && byId.get(m.id._serialized) === m);
