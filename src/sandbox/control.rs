@@ -580,17 +580,23 @@ async fn change(
 async fn react(State(sb): State<Sandbox>, Path(id): Path<String>, raw: Bytes) -> Res {
     let v = body(&raw)?;
     let emoji = opt_str(&v, "emoji")?.unwrap_or_default();
+    let (who, from) = actor(&v)?;
+    change(&sb, &id, |w| w.react(&id, who, from.as_deref(), &emoji)).await
+}
+
+/// Who acts on a message: a contact in its chat (`from`, in a group), or
+/// with `mine: true` the account, from its phone.
+fn actor(v: &Value) -> Result<(Actor, Option<String>), Fail> {
     let from = match v.get("from") {
         None | Some(Value::Null) => None,
-        Some(_) => Some(phone(&v, "from")?),
+        Some(_) => Some(phone(v, "from")?),
     };
-    // `mine`: the account reacts, from its phone.
     let who = match v.get("mine") {
         Some(Value::Bool(true)) => Actor::Account,
         None | Some(Value::Null) | Some(Value::Bool(false)) => Actor::Contact,
         Some(_) => return Err(invalid("mine", "must be true or false")),
     };
-    change(&sb, &id, |w| w.react(&id, who, from.as_deref(), &emoji)).await
+    Ok((who, from))
 }
 
 /// A contact in the chat (`from`, in a group) pins or unpins a message
@@ -608,15 +614,7 @@ async fn pin(State(sb): State<Sandbox>, Path(id): Path<String>, raw: Bytes) -> R
             .filter(|s| *s > 0)
             .ok_or_else(|| invalid("secs", "must be a positive number of seconds"))?,
     };
-    let from = match v.get("from") {
-        None | Some(Value::Null) => None,
-        Some(_) => Some(phone(&v, "from")?),
-    };
-    let who = match v.get("mine") {
-        Some(Value::Bool(true)) => Actor::Account,
-        None | Some(Value::Null) | Some(Value::Bool(false)) => Actor::Contact,
-        Some(_) => return Err(invalid("mine", "must be true or false")),
-    };
+    let (who, from) = actor(&v)?;
     change(&sb, &id, |w| w.pin(&id, who, from.as_deref(), on, secs)).await
 }
 
