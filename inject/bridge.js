@@ -151,17 +151,18 @@
   function livePin(row, now) {
     return row && row.pinType === 1 && row.t + row.pinExpiryDuration > now ? row : null;
   }
-  // What WhatsApp Web's store finds (its stored fields: an id, type,
-  // body, caption, star, ack), as normalized: the model in memory where
-  // there is one, else as found. Not loaded back one by one: loading a
-  // message that is not in memory loads the chat around it.
-  function foundMessages(found) {
+  // What WhatsApp Web's store finds (its stored fields), as normalized:
+  // the model in memory where there is one, else a model made of the
+  // fields, as wa-js makes one (getMessages). Not loaded back one by one:
+  // loading a message that is not in memory loads the chat around it. A
+  // privacy-id sender's phone is looked up, as for history.
+  async function foundMessages(found) {
     const out = [];
     for (const f of found || []) {
-      const n = normalize(WPP.whatsapp.MsgStore.get(f.id) || f);
+      const n = normalize(WPP.whatsapp.MsgStore.get(f.id) || new WPP.whatsapp.MsgModel(f));
       if (n) out.push(n);
     }
-    return out;
+    return Promise.all(out.map(withPhone));
   }
   // A chat named for a find: the account's, else CHAT_NOT_FOUND.
   function findChat(chat) {
@@ -692,7 +693,7 @@
   // 2.3000.1034162388 lack (wa-js lets them be missing): a build without
   // one is not INCOMPATIBLE; the call that needs it says so (UNSUPPORTED).
   // The contract test keeps NEEDS and WANTS together equal to the uses.
-  const WANTS = ['whatsapp.functions.msgFindSearch', 'whatsapp.functions.msgFindStarred'];
+  const WANTS = ['whatsapp.MsgModel', 'whatsapp.functions.msgFindSearch', 'whatsapp.functions.msgFindStarred'];
 
   // wa-js's `whatsapp.*` members look WhatsApp Web's modules up when read:
   // one that throws is one this build lacks.
@@ -704,7 +705,7 @@
     }
   }
   function wanted(path, what) {
-    if (lookup(path) === undefined) throw new Error('UNSUPPORTED: this WhatsApp Web build has no ' + what);
+    if (lookup(path) === undefined) throw new Error('UNSUPPORTED: this WhatsApp Web build (or wa-js) has no ' + what);
   }
 
   // A group this account is in; the daemon maps the prefix to 404.
@@ -940,12 +941,14 @@
     // a next page.
     async search(query, chat, page, count) {
       wanted('whatsapp.functions.msgFindSearch', 'message search');
+      wanted('whatsapp.MsgModel', 'message model');
       const r = await WPP.whatsapp.functions.msgFindSearch({ searchTerm: query, page, count, remote: findChat(chat) });
       // As WhatsApp Web reads its search's answer: a status of 400 or more
-      // is a failure (its index not ready), not "nothing found".
-      if (r && r.status >= 400) throw new Error('WhatsApp Web\'s search failed (status ' + r.status + ')');
+      // (its index not ready) or a cancelled search is a failure, not
+      // "nothing found".
+      if (r && (r.status >= 400 || r.canceled)) throw new Error('WhatsApp Web\'s search failed (' + (r.canceled ? 'cancelled' : 'status ' + r.status) + ')');
       const found = Array.isArray(r) ? r : (r && r.messages) || [];
-      return { msgs: foundMessages(found), more: !Array.isArray(r) && !!r && !r.eof };
+      return { msgs: await foundMessages(found), more: Array.isArray(r) ? found.length >= count : !!r && !r.eof };
     },
     // The account's starred messages (starred here, on the phone or
     // another device), newest first, in `chat` only when given, older
@@ -954,6 +957,7 @@
     // (what normalizing leaves out counts).
     async starred(chat, before, count) {
       wanted('whatsapp.functions.msgFindStarred', 'list of starred messages');
+      wanted('whatsapp.MsgModel', 'message model');
       const remote = findChat(chat);
       let anchor;
       if (before) {
@@ -969,7 +973,7 @@
       }
       const list = await WPP.whatsapp.functions.msgFindStarred({ count: count + 1, chat: remote, anchor });
       const page = list.slice(0, count);
-      return { msgs: foundMessages(page), more: list.length > count, last: page.length ? widStr(page[page.length - 1].id) : null };
+      return { msgs: await foundMessages(page), more: list.length > count, last: page.length ? widStr(page[page.length - 1].id) : null };
     },
     // The messages pinned in a chat, newest pin first, each with the
     // message as WhatsApp Web has it (null when it has it no more).
@@ -1061,14 +1065,19 @@
       }
       return [...out.values()];
     },
-    // One person, with their privacy id's twin where WhatsApp Web has
-    // one; null for one it does not know.
     // The privacy id and the phone WhatsApp pairs for a person, by either
-    // (what WhatsApp makes knowable: a hidden phone stays null).
+    // (what WhatsApp makes knowable: a hidden phone stays null). wa-js
+    // hands a phone back as it was given: one not on WhatsApp pairs with
+    // nothing.
     async lidAndPhone(id) {
       const entry = await WPP.contact.getPnLidEntry(id);
-      return { lid: (entry && widStr(entry.lid)) || null, phone: (entry && widStr(entry.phoneNumber)) || null };
+      const lid = (entry && widStr(entry.lid)) || null;
+      let phone = (entry && phoneOf(entry.phoneNumber)) || null;
+      if (!lid && phone && !(await WPP.contact.queryWidExists(id))) phone = null;
+      return { lid, phone };
     },
+    // One person, with their privacy id's twin where WhatsApp Web has
+    // one; null for one it does not know.
     async contact(id) {
       const quiet = (p) => Promise.resolve(p).then((v) => v, () => null);
       const c = await quiet(WPP.contact.get(id));

@@ -2331,11 +2331,16 @@ async fn contacts_writing_under_a_privacy_id() {
     assert_eq!(code, 200, "{v}");
     assert_eq!(
         (v["lid"].as_str(), v["phone"].as_str()),
-        (Some(lid.as_str()), Some(format!("{CONTACT}@c.us").as_str())),
+        (Some(lid.as_str()), Some(CONTACT)),
         "{v}"
     );
     let (_, v) = pair(lid.clone()).await;
-    assert_eq!(v["phone"], format!("{CONTACT}@c.us"), "{v}");
+    assert_eq!(v["phone"], CONTACT, "{v}");
+    // A number not on WhatsApp pairs with nothing.
+    sb.post("/_sandbox/unregistered", json!({"phone": "15559990066"}))
+        .await;
+    let (_, v) = pair("15559990066".into()).await;
+    assert!(v["lid"].is_null() && v["phone"].is_null(), "{v}");
     let (_, v) = pair(hidden_lid.clone()).await;
     assert_eq!(
         (v["lid"].as_str(), v["phone"].is_null()),

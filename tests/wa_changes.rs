@@ -208,6 +208,10 @@ async fn a_build_without_message_search_stays_connected_and_says_so_when_asked()
         },
     )
     .await;
+    assert_eq!(
+        d.session("a").await["versions"]["lacking"],
+        json!(["whatsapp.functions.msgFindSearch"])
+    );
     let (code, e) = d
         .call("GET", "/api/sessions/a/messages/search?q=hello", None)
         .await;

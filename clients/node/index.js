@@ -1988,7 +1988,7 @@ class Client extends EventEmitter {
     const ids = Array.isArray(userIds) ? userIds : [userIds];
     return Promise.all(ids.map(async (u) => {
       const r = await this._api('GET', `/contacts/${encodeURIComponent(serialized(u))}/lid`);
-      return { lid: r.lid || undefined, pn: r.phone || undefined };
+      return { lid: r.lid || undefined, pn: r.phone ? `${r.phone}@c.us` : undefined };
     }));
   }
 

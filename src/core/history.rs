@@ -230,40 +230,32 @@ impl Core {
     }
 
     /// What the page found: each message's stored copy with the page's
-    /// star and ack (set on the phone too, where the store may not have
-    /// heard), else the page's, stored as history where it may be (so what
-    /// is listed can be starred, pinned, read back).
+    /// star (set on the phone too, which tells the daemon of no star: the
+    /// store takes it) and ack, else the page's. What the store lacks (from
+    /// before the link) is listed, not stored: stored, it would leave a gap
+    /// in the chat's history before it, and one whose live event is still
+    /// on its way would lose that event.
     async fn found(
         &self,
         session: &SessionId,
         batch: crate::session::HistoryBatch,
     ) -> Result<Found, CoreError> {
         let mut messages = vec![];
-        let mut unstored = vec![];
         for v in &batch.msgs {
             let Some(page) = Message::from_bridge(session, v) else {
                 continue;
             };
             match self.store.message(session, &page.id)? {
                 Some(mut m) => {
-                    m.starred = page.starred;
+                    if m.starred != page.starred {
+                        self.store.set_starred(session, &m.id, page.starred)?;
+                        m.starred = page.starred;
+                    }
                     m.ack = m.ack.max(page.ack);
                     messages.push(m);
                 }
-                None => {
-                    unstored.push(page.clone());
-                    messages.push(page);
-                }
+                None => messages.push(page),
             }
-        }
-        let stored_before = match self.manager.get(session).await {
-            Ok(v) => v.live.and_then(|l| l.stored_before),
-            Err(_) => None,
-        };
-        if let Some(before) = stored_before
-            && !unstored.is_empty()
-        {
-            self.keep_as_history(session, before, unstored).await;
         }
         Ok(Found {
             messages,
@@ -616,8 +608,6 @@ fn media_failure(msg_id: &str, e: crate::session::MediaError) -> CoreError {
     }
 }
 
-/// A call on a chat that failed; `CHAT_NOT_FOUND`: the account has no such
-/// chat.
 /// A search or the starred list: a chat the account lacks is 404, as a
 /// message named by `before` that WhatsApp Web lacks.
 fn find_failure(
@@ -640,6 +630,8 @@ fn find_failure(
     }
 }
 
+/// A call on a chat that failed; `CHAT_NOT_FOUND`: the account has no such
+/// chat.
 fn chat_failure(chat: &Wid, e: crate::session::CallError) -> CoreError {
     match e {
         crate::session::CallError::Page(m) if m.starts_with("CHAT_NOT_FOUND: ") => {

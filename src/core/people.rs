@@ -120,14 +120,12 @@ impl Core {
     }
 
     /// The privacy id and the phone WhatsApp pairs for a person, asked by
-    /// either: `{id, lid, phone}`.
+    /// either: `{id, lid, phone}` (the phone's digits; null where WhatsApp
+    /// tells none, or the number is not on WhatsApp).
     pub async fn lid_and_phone(&self, session: &SessionId, id: &Wid) -> Result<Value, CoreError> {
         self.may(session, Scope::Read)?;
-        if id.as_str().ends_with("@g.us") || id.as_str().contains("broadcast") {
-            return Err(CoreError::invalid(
-                "phone",
-                "must be a person, not a group or a broadcast",
-            ));
+        if id.as_str().ends_with("@g.us") {
+            return Err(CoreError::invalid("phone", "must be a person, not a group"));
         }
         let bridge = self.manager.bridge(session).await?;
         let mut v = bridge.lid_and_phone(id).await.map_err(page)?;

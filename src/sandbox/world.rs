@@ -859,8 +859,8 @@ impl World {
                 Some(e) if e.shared => {
                     json!({"lid": wid(user, "lid"), "phoneNumber": wid(&e.phone, "c.us")})
                 }
-                Some(_) => json!({"lid": wid(user, "lid")}),
-                None => json!({}),
+                // As wa-js: a privacy id is its own, known or not.
+                Some(_) | None => json!({"lid": wid(user, "lid")}),
             };
         }
         let phone = id.trim_end_matches("@c.us");

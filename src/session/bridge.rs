@@ -442,19 +442,27 @@ pub struct Trimmed {
 /// One page's `window.__wabridge`, one typed method per call of bridge.js.
 /// Every call has a timeout.
 /// What `compat()` reports: the WhatsApp Web build, the wa-js version and
-/// what of bridge.js's needs this build lacks.
+/// what of bridge.js's needs this build lacks (`missing`: the session
+/// cannot run; `lacking`: what only one feature needs, which then says so).
 #[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize, PartialEq)]
 pub struct Compat {
     pub wa_web: Option<String>,
     pub wa_js: Option<String>,
     #[serde(default)]
     pub missing: Vec<String>,
+    #[serde(default)]
+    pub lacking: Vec<String>,
 }
 
 impl Compat {
-    /// The versions in play, as session info shows them.
+    /// The versions in play, as session info shows them, with what this
+    /// build lacks of what single features need, when it lacks any.
     pub fn versions(&self) -> Value {
-        json!({"wa_web": self.wa_web, "wa_js": self.wa_js})
+        let mut v = json!({"wa_web": self.wa_web, "wa_js": self.wa_js});
+        if !self.lacking.is_empty() {
+            v["lacking"] = json!(self.lacking);
+        }
+        v
     }
 }
 

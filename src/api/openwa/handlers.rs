@@ -414,9 +414,15 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             let mut all: Vec<crate::domain::Message> = vec![];
             let mut before: Option<String> = None;
             loop {
-                let page = core
+                let page = match core
                     .starred_messages(id, chat.as_ref(), before.as_deref(), 200)
-                    .await?;
+                    .await
+                {
+                    Ok(page) => page,
+                    // A page's start unstarred meanwhile: what was read.
+                    Err(_) if before.is_some() => break,
+                    Err(e) => return Err(e.into()),
+                };
                 // Each once, should a page start over.
                 for m in page.messages {
                     if !all.iter().any(|a| a.id == m.id) {

@@ -273,6 +273,13 @@
   // The account's starred messages, as WhatsApp syncs them.
   const starredIds = new Set();
 
+  // A message as WhatsApp Web's database finds it: its stored fields, not
+  // a model (the key serialized).
+  function row(w) {
+    const m = toMsg(w);
+    return Object.assign({}, m, { id: m.id._serialized });
+  }
+
   // WhatsApp Web's PinInChat table: one row per message ever pinned here,
   // by the pinned message's id. An unpin keeps the row (pinType 2), as
   // wa-js's "already unpinned" check reads it; a pin whose time ran out
@@ -1015,7 +1022,7 @@
             kind: 'search', term: params.searchTerm, chat: params.remote ? wid(params.remote)._serialized : null,
             page: params.page, count: params.count, anchor: params.anchor ? msgKey(params.anchor)._serialized : null,
           });
-          return { messages: r.messages.map(toMsg), eof: r.eof, canceled: false };
+          return { messages: r.messages.map(row), eof: r.eof, canceled: false };
         },
         async msgFindStarred(params) {
           requireAuth();
@@ -1023,13 +1030,21 @@
             kind: 'starred', chat: params.chat ? wid(params.chat)._serialized : null, count: params.count,
             anchor: params.anchor ? msgKey(params.anchor)._serialized : null,
           });
-          return r.messages.map(toMsg);
+          return r.messages.map(row);
         },
       },
       enums: { PinExpiryDurationOption: Object.fromEntries(Object.keys(PIN_SECS).map((k) => [k, k])) },
       PinInChatStore: {
         getByParentMsgKey(key) { return pinRows.get(msgKey(key)._serialized); },
         getModelsArray() { return [...pinRows.values()]; },
+      },
+      // A message model from stored fields, as WhatsApp Web's MsgModel is
+      // made (its key parsed from the serialized id where one is given).
+      MsgModel: class {
+        constructor(props) {
+          Object.assign(this, props);
+          if (typeof this.id === 'string') this.id = msgKey(this.id);
+        }
       },
       MsgStore: {
         get length() { return byId.size; },
