@@ -11,10 +11,11 @@
 //!   `/openapi.json`) and the dashboard and docs pages.
 //! * [`core`]: what any dialect may ask: sessions, send (media, locations,
 //!   cards, polls, statuses; idempotency; pacing), reactions, edits, stars,
-//!   pins and deletes (for everyone or for this account), groups and requests
-//!   to join, calls and call policies, business labels, presence, the
-//!   address book, history and chats (kept, cleared, deleted), deliveries,
-//!   the live stream.
+//!   pins, receipts and deletes (for everyone or for this account), groups
+//!   and requests to join, calls and call policies, business labels,
+//!   presence, the address book and privacy ids, history and chats (kept,
+//!   cleared, deleted), WhatsApp Web's own search and the starred messages,
+//!   deliveries, the live stream.
 //!   Its `CoreError` has a stable code per case.
 //! * [`session`]: the manager (registry), one driver task per session that
 //!   supervises its browser, the typed [`session::Bridge`] into the page
