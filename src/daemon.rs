@@ -99,6 +99,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             );
         }
         tracing::info!(wajs = %wajs.display(), version = c.wa_js.as_deref().unwrap_or("?"), "wa-js chosen by the operator");
+        if !c.lacking.is_empty() {
+            tracing::warn!(lacking = %c.lacking.join(", "), "the wa-js chosen lacks what some features need: they answer 409 unsupported_by_whatsapp_web");
+        }
     }
 
     let global_hook = args.webhook.global()?;
@@ -393,12 +396,16 @@ pub async fn doctor(args: crate::config::DoctorArgs) -> anyhow::Result<bool> {
     );
     println!("bridge.js:    needs {} members", needs.len());
     if c.missing.is_empty() {
-        println!("result:       ok, every member bridge.js calls is there");
+        println!("result:       ok, every member bridge.js needs is there");
     } else {
         println!("result:       {} missing:", c.missing.len());
         for m in &c.missing {
             println!("  - WPP.{m}");
         }
+    }
+    // Not a failure: the features that need them say so when asked.
+    for m in &c.lacking {
+        println!("lacking:      WPP.{m} (its feature answers 409 unsupported_by_whatsapp_web)");
     }
     Ok(c.missing.is_empty())
 }

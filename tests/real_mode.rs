@@ -152,6 +152,10 @@ async fn doctor_checks_a_wajs_file_and_a_broken_one_stops_the_daemon_at_start() 
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text.contains("4.6.0") && text.contains("ok"), "{text}");
+    assert!(
+        !text.contains("lacking:"),
+        "wa-js 4.6.0 has what single features need: {text}"
+    );
 
     let broken = broken_wajs(tmp.path());
     let out = wabridge()
@@ -164,6 +168,11 @@ async fn doctor_checks_a_wajs_file_and_a_broken_one_stops_the_daemon_at_start() 
     assert!(!out.status.success(), "{text}");
     assert!(
         text.contains("9.9.9") && text.contains("WPP.chat.sendTextMessage"),
+        "{text}"
+    );
+    // What single features need is told apart from what every session needs.
+    assert!(
+        text.contains("lacking:      WPP.whatsapp.functions.msgFindSearch"),
         "{text}"
     );
 

@@ -1197,15 +1197,25 @@ pub async fn evaluate<T: DeserializeOwned>(
     }
 }
 
-/// Injects wa-js into a page that has no `window.WPP` (real WhatsApp Web;
-/// the sandbox brings its own). Returns whether it injected.
-/// The wa-js members bridge.js calls: its `NEEDS` list (the contract test
-/// keeps that list equal to what the code calls).
+/// The wa-js members bridge.js calls that every session needs: its `NEEDS`
+/// list (the contract test keeps it and `WANTS` equal to what the code
+/// calls).
 pub fn needs() -> Vec<String> {
-    let Some(start) = BRIDGE_JS.find("const NEEDS = [") else {
+    members("NEEDS")
+}
+
+/// What only one feature needs (`WANTS`): lacking one turns that feature
+/// off, not the session.
+pub fn wants() -> Vec<String> {
+    members("WANTS")
+}
+
+fn members(list: &str) -> Vec<String> {
+    let head = format!("const {list} = [");
+    let Some(start) = BRIDGE_JS.find(&head) else {
         return Vec::new();
     };
-    let rest = &BRIDGE_JS[start + "const NEEDS = [".len()..];
+    let rest = &BRIDGE_JS[start + head.len()..];
     let list = &rest[..rest.find("];").unwrap_or(0)];
     list.split(',')
         .map(|s| s.trim().trim_matches('\'').to_string())
@@ -1213,6 +1223,8 @@ pub fn needs() -> Vec<String> {
         .collect()
 }
 
+/// Injects wa-js into a page that has no `window.WPP` (real WhatsApp Web;
+/// the sandbox brings its own). Returns whether it injected.
 pub async fn inject_wajs_if_missing(
     page: &Page,
     timeout: Duration,
@@ -1245,6 +1257,12 @@ mod tests {
             n.iter().all(|m| !m.contains('\'') && !m.contains(' ')),
             "{n:?}"
         );
+        let w = wants();
+        assert!(
+            w.iter().any(|x| x == "whatsapp.functions.msgFindSearch"),
+            "{w:?}"
+        );
+        assert!(w.iter().all(|x| !n.contains(x)), "{w:?}");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Checking a wa-js file before sessions depend on it: loaded into a blank
 //! page of a headless browser, it must define `WPP` with every member
-//! bridge.js calls (`bridge::needs`). `wabridge doctor` and the daemon's
-//! start (for a file an operator chose) use this.
+//! bridge.js calls (`bridge::needs`); what only one feature needs
+//! (`bridge::wants`) is reported as lacking. `wabridge doctor` and the
+//! daemon's start (for a file an operator chose) use this.
 
 use super::bridge::{self, Compat};
 use super::browser::{self, BrowserSpec};
@@ -28,6 +29,7 @@ async fn check_in(page: &chromiumoxide::Page, src: &str) -> Result<Compat, Strin
         .await
         .map_err(|e| e.to_string())?;
     let needs = serde_json::to_string(&bridge::needs()).unwrap_or_default();
+    let wants = serde_json::to_string(&bridge::wants()).unwrap_or_default();
     // wa-js's `whatsapp.*` members look WhatsApp Web's modules up when
     // read: in this blank page they throw, which still says wa-js has them
     // (null, not undefined). In a session's page a throw means missing.
@@ -39,7 +41,8 @@ async fn check_in(page: &chromiumoxide::Page, src: &str) -> Result<Compat, Strin
                 try {{ return p.split('.').reduce((o, k) => (o == null ? undefined : o[k]), W); }}
                 catch (e) {{ return null; }}
             }};
-            return {{ wa_js: W.version || null, wa_web: null, missing: {needs}.filter((p) => lookup(p) === undefined) }};
+            return {{ wa_js: W.version || null, wa_web: null, missing: {needs}.filter((p) => lookup(p) === undefined),
+                      lacking: {wants}.filter((p) => lookup(p) === undefined) }};
         }})()"#
     );
     bridge::evaluate::<Compat>(page, CHECK_TIMEOUT, &script)
