@@ -529,6 +529,9 @@
       });
     });
     WPP.loader.onReady(async () => {
+      // This document's own mark: the daemon tells a load that comes after
+      // this page's `ready` from a new page life by it.
+      window.__wabridgeReady = true;
       emit({ type: 'ready' });
       if (WPP.conn.isAuthenticated()) {
         reportConnected();
@@ -684,16 +687,19 @@
     'labels.getLabelById', 'labels.getLabelColorPalette', 'loader', 'loader.onReady', 'on',
     'profile.getMyProfileName', 'profile.getMyStatus', 'profile.isBusiness', 'profile.removeMyProfilePicture', 'profile.setMyProfileName',
     'profile.setMyProfilePicture', 'profile.setMyStatus', 'status.remove', 'status.sendImageStatus', 'status.sendTextStatus',
-    'status.sendVideoStatus', 'version', 'whatsapp.MsgStore', 'whatsapp.MsgStore.get', 'whatsapp.MsgStore.getModelsArray', 'whatsapp.enums.PinExpiryDurationOption', 'whatsapp.PinInChatStore',
-    'whatsapp.PinInChatStore.getByParentMsgKey', 'whatsapp.PinInChatStore.getModelsArray', 'whatsapp.functions.unixTime',
+    'status.sendVideoStatus', 'version', 'whatsapp.MsgStore', 'whatsapp.MsgStore.get', 'whatsapp.MsgStore.getModelsArray', 'whatsapp.functions.unixTime',
     'whatsapp.MsgStore.length', 'whatsapp.MsgStore.remove',
   ];
 
-  // Members only one feature needs, which WhatsApp Web builds before
-  // 2.3000.1034162388 lack (wa-js lets them be missing): a build without
-  // one is not INCOMPATIBLE; the call that needs it says so (UNSUPPORTED).
+  // Members only one feature needs, which older WhatsApp Web builds lack
+  // (pins came with 2.3000.1029839609, these finds with 2.3000.1034162388;
+  // wa-js lets them be missing): a build without one is not INCOMPATIBLE;
+  // the call that needs it says so (UNSUPPORTED).
   // The contract test keeps NEEDS and WANTS together equal to the uses.
-  const WANTS = ['whatsapp.MsgModel', 'whatsapp.functions.msgFindSearch', 'whatsapp.functions.msgFindStarred'];
+  const WANTS = [
+    'whatsapp.MsgModel', 'whatsapp.PinInChatStore', 'whatsapp.PinInChatStore.getByParentMsgKey', 'whatsapp.PinInChatStore.getModelsArray',
+    'whatsapp.enums.PinExpiryDurationOption', 'whatsapp.functions.msgFindSearch', 'whatsapp.functions.msgFindStarred',
+  ];
 
   // wa-js's `whatsapp.*` members look WhatsApp Web's modules up when read:
   // one that throws is one this build lacks.
@@ -706,6 +712,10 @@
   }
   function wanted(path, what) {
     if (lookup(path) === undefined) throw new Error('UNSUPPORTED: this WhatsApp Web build (or wa-js) has no ' + what);
+  }
+  // Pinned messages came with WhatsApp Web 2.3000.1029839609.
+  function pinsWanted() {
+    for (const p of ['whatsapp.PinInChatStore', 'whatsapp.enums.PinExpiryDurationOption']) wanted(p, 'pinned messages');
   }
 
   // A group this account is in; the daemon maps the prefix to 404.
@@ -877,6 +887,7 @@
     // long). Answers the pin in force after, or null. Already so (pinned
     // for as long, or not pinned): nothing is sent.
     async pinMessage(id, on, duration, secs) {
+      pinsWanted();
       let msg;
       try {
         msg = await WPP.chat.getMessageById(id);
@@ -978,15 +989,21 @@
     // The messages pinned in a chat, newest pin first, each with the
     // message as WhatsApp Web has it (null when it has it no more).
     async pinned(chat) {
+      pinsWanted();
+      const id = widStr(findChat(chat));
       const now = WPP.whatsapp.functions.unixTime();
       const rows = WPP.whatsapp.PinInChatStore.getModelsArray()
-        .filter((r) => widStr(r.chatId) === chat && livePin(r, now))
+        .filter((r) => widStr(r.chatId) === id && livePin(r, now))
         .sort((a, b) => b.t - a.t);
       const out = [];
       for (const r of rows) {
-        let m = null;
-        try { m = normalize(await WPP.chat.getMessageById(r.parentMsgKey)); } catch (e) { /* gone from WhatsApp Web */ }
-        out.push(Object.assign(pinInfo(r), { msg: m }));
+        // In memory, else loaded back (three pins at most).
+        let m = WPP.whatsapp.MsgStore.get(r.parentMsgKey) || null;
+        if (!m) {
+          try { m = await WPP.chat.getMessageById(r.parentMsgKey); } catch (e) { /* gone from WhatsApp Web */ }
+        }
+        const n = m && normalize(m);
+        out.push(Object.assign(pinInfo(r), { msg: n ? await withPhone(n) : null }));
       }
       return out;
     },

@@ -4329,7 +4329,7 @@ async fn messages_are_pinned_for_everyone_in_the_chat_and_expire() {
     let (code, e) = pin(&gm, json!({"pinned": true})).await;
     assert_eq!(
         (code, e["error"]["code"].as_str()),
-        (409, Some("not_group_member")),
+        (404, Some("group_not_found")),
         "{e}"
     );
 }

@@ -190,7 +190,7 @@ async fn a_build_without_message_search_stays_connected_and_says_so_when_asked()
     let (code, _) = sb
         .post(
             "/_sandbox/build",
-            json!({"version": "2.3000.1020000000", "missing": ["whatsapp.functions.msgFindSearch"]}),
+            json!({"version": "2.3000.1020000000", "missing": ["whatsapp.functions.msgFindSearch", "whatsapp.enums.PinExpiryDurationOption"]}),
         )
         .await;
     assert_eq!(code, 200);
@@ -210,7 +210,10 @@ async fn a_build_without_message_search_stays_connected_and_says_so_when_asked()
     .await;
     assert_eq!(
         d.session("a").await["versions"]["lacking"],
-        json!(["whatsapp.functions.msgFindSearch"])
+        json!([
+            "whatsapp.enums.PinExpiryDurationOption",
+            "whatsapp.functions.msgFindSearch"
+        ])
     );
     let (code, e) = d
         .call("GET", "/api/sessions/a/messages/search?q=hello", None)
@@ -224,5 +227,35 @@ async fn a_build_without_message_search_stays_connected_and_says_so_when_asked()
         .call("GET", "/api/sessions/a/messages/starred", None)
         .await;
     assert_eq!(code, 200, "the rest works: {v}");
+    // Pins too (a build before 2.3000.1029839609 has none).
+    let (code, e) = d
+        .call("GET", "/api/sessions/a/chats/15557770401/pinned", None)
+        .await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("unsupported_by_whatsapp_web")),
+        "{e}"
+    );
+    let sent = d
+        .call(
+            "POST",
+            "/api/sessions/a/messages",
+            Some(json!({"to": "15557770401", "text": "pin me"})),
+        )
+        .await;
+    assert_eq!(sent.0, 201, "{}", sent.1);
+    let mid = sent.1["id"].as_str().unwrap().to_string();
+    let (code, e) = d
+        .call(
+            "POST",
+            &format!("/api/sessions/a/messages/{mid}/pin"),
+            Some(json!({"pinned": true})),
+        )
+        .await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("unsupported_by_whatsapp_web")),
+        "{e}"
+    );
     sb.post("/_sandbox/build", json!({})).await;
 }

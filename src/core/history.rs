@@ -248,7 +248,10 @@ impl Core {
             match self.store.message(session, &page.id)? {
                 Some(mut m) => {
                     if m.starred != page.starred {
-                        self.store.set_starred(session, &m.id, page.starred)?;
+                        // Best effort: a read does not fail for it.
+                        if let Err(e) = self.store.set_starred(session, &m.id, page.starred) {
+                            tracing::debug!(session = %session, "a star seen on the page not stored: {e}");
+                        }
                         m.starred = page.starred;
                     }
                     m.ack = m.ack.max(page.ack);
@@ -608,9 +611,10 @@ fn media_failure(msg_id: &str, e: crate::session::MediaError) -> CoreError {
     }
 }
 
-/// A search or the starred list: a chat the account lacks is 404, as a
-/// message named by `before` that WhatsApp Web lacks.
-fn find_failure(
+/// A search, the starred list or a chat's pins: a chat the account lacks
+/// is 404, as a message named by `before` that WhatsApp Web lacks; what
+/// the WhatsApp Web build lacks is 409 `unsupported_by_whatsapp_web`.
+pub(super) fn find_failure(
     chat: Option<&Wid>,
     before: Option<&str>,
     e: crate::session::CallError,

@@ -64,7 +64,11 @@ impl Core {
         self.may(session, Scope::Read)?;
         let bridge = self.manager.bridge(session).await?;
         let mut out = vec![];
-        for p in bridge.pinned(chat).await? {
+        let pins = bridge
+            .pinned(chat)
+            .await
+            .map_err(|e| super::history::find_failure(Some(chat), None, e))?;
+        for p in pins {
             let message = match self.store.message(session, &p.id)? {
                 // WhatsApp unpins a message deleted for everyone; the page
                 // may not have heard yet.
@@ -112,10 +116,14 @@ fn refused(id: &str, e: CallError) -> CoreError {
                 after(&m, "ONLY_ADMINS: ")
             ),
         },
-        CallError::Page(m) if m.starts_with("NOT_MEMBER: ") => CoreError::Conflict {
-            code: "not_group_member",
-            message: "this account is no longer in the group".into(),
+        // As the group calls say it.
+        CallError::Page(m) if m.starts_with("NOT_MEMBER: ") => CoreError::NotFound {
+            code: "group_not_found",
+            message: "this account is in no such group (no longer)".into(),
         },
+        e @ CallError::Page(_) if e.to_string().contains("UNSUPPORTED: ") => {
+            super::history::find_failure(None, Some(id), e)
+        }
         e => super::actions::off_page(id, e),
     }
 }

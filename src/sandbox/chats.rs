@@ -149,6 +149,7 @@ impl World {
         if !gone.is_empty() {
             self.dirty = true;
             self.send_account(account, &json!({"t": "forget", "chat": chat, "ids": gone}));
+            self.drop_pins_of_gone(account, chat);
         }
         gone
     }
@@ -179,6 +180,7 @@ impl World {
         if delete && let Some(states) = self.p.chats.get_mut(account) {
             states.remove(chat);
         }
+        self.drop_pins_of_gone(account, chat);
         self.dirty = true;
         self.send_account(
             account,

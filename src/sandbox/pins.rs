@@ -138,6 +138,26 @@ impl World {
         }
     }
 
+    /// The account's pins in `chat` of messages it no longer has (deleted
+    /// for it, the chat cleared or deleted): its devices stop showing them.
+    pub(super) fn drop_pins_of_gone(&mut self, account: &str, chat: &str) {
+        let held: std::collections::HashSet<String> = self
+            .p
+            .accounts
+            .get(account)
+            .map(|a| a.messages.iter().map(|m| m.id.clone()).collect())
+            .unwrap_or_default();
+        let Some(pins) = self.p.pins.get_mut(account).and_then(|c| c.get_mut(chat)) else {
+            return;
+        };
+        let before = pins.len();
+        pins.retain(|p| held.contains(&p.msg));
+        if pins.len() != before {
+            let push = self.pins_push(account, Some(chat));
+            self.send_account(account, &push);
+        }
+    }
+
     /// Each account's copy of a message (account, its id there): in a
     /// group every member account holds one, sharing the group key.
     fn copies(

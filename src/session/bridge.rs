@@ -1009,7 +1009,8 @@ impl Bridge {
     }
 
     /// The account's starred messages, newest first, older than `before`
-    /// when given (`missing` when WhatsApp Web lacks that message).
+    /// when given (`MESSAGE_NOT_FOUND` when WhatsApp Web lacks it,
+    /// `NOT_STARRED` when it is not starred).
     pub async fn starred(
         &self,
         chat: Option<&Wid>,

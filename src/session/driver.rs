@@ -516,11 +516,21 @@ impl Driver {
                     }
                     // A new page life (WhatsApp Web reloads itself into a
                     // new build): it must come up again, within the same
-                    // bound, or the build is one wa-js cannot run on.
-                    ready = false;
-                    ready_deadline
-                        .as_mut()
-                        .reset(tokio::time::Instant::now() + self.env.config.load_timeout);
+                    // bound, or the build is one wa-js cannot run on. But a
+                    // busy machine may deliver a page's load after that
+                    // page's own `ready`: a page whose bridge.js said ready
+                    // already is not one to wait for (taken for one, it was
+                    // declared INCOMPATIBLE a minute later, linked and
+                    // working).
+                    let up: bool = bridge::evaluate(page, t, "window.__wabridgeReady === true")
+                        .await
+                        .unwrap_or(false);
+                    if !up {
+                        ready = false;
+                        ready_deadline
+                            .as_mut()
+                            .reset(tokio::time::Instant::now() + self.env.config.load_timeout);
+                    }
                 }
                 Some(_) = crashes.next() => return Outcome::Crashed("the WhatsApp page crashed".into()),
                 _ = gone.changed() => return Outcome::Crashed("the browser exited".into()),

@@ -413,6 +413,8 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
         Call::GetStarredMessages(chat) => {
             let mut all: Vec<crate::domain::Message> = vec![];
             let mut before: Option<String> = None;
+            // Well inside the request's own bound: what was read is answered.
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
             loop {
                 let page = match core
                     .starred_messages(id, chat.as_ref(), before.as_deref(), 200)
@@ -433,6 +435,7 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
                     || page.last.is_none()
                     || page.last == before
                     || all.len() >= STARRED_MAX
+                    || std::time::Instant::now() > until
                 {
                     break;
                 }
