@@ -83,6 +83,21 @@ fn message_path(id: &str) -> String {
     id.replace('@', "%40")
 }
 
+/// A group the contact runs, with this account and `other` in it, once
+/// the account has heard it was put in: its id.
+async fn their_group(sb: &Sandbox, r: &Receiver, other: &str) -> String {
+    let (code, fam) = sb
+        .post(
+            "/_sandbox/groups",
+            json!({"owner": CONTACT, "subject": "Family", "participants": [ACCOUNT, other]}),
+        )
+        .await;
+    assert_eq!(code, 201, "{fam}");
+    let fid = fam["id"].as_str().unwrap().to_string();
+    event(r, "group.join", |p| p["group"] == fid.as_str()).await;
+    fid
+}
+
 async fn inbound(sb: &Sandbox, extra: Value) -> String {
     let mut body = json!({"from": CONTACT, "to": ACCOUNT, "name": "Dora"});
     body.as_object_mut()
@@ -1788,15 +1803,7 @@ async fn admins_delete_anyones_messages_in_their_groups() {
     assert_eq!(stored(&d, &spam).await["revoked"], true);
 
     // Theirs: we are a member only, and may delete only our own.
-    let (code, fam) = sb
-        .post(
-            "/_sandbox/groups",
-            json!({"owner": CONTACT, "subject": "Family", "participants": [ACCOUNT, OTHER]}),
-        )
-        .await;
-    assert_eq!(code, 201, "{fam}");
-    let fid = fam["id"].as_str().unwrap().to_string();
-    event(&r, "group.join", |p| p["group"] == fid.as_str()).await;
+    let fid = their_group(&sb, &r, OTHER).await;
     let (code, v) = sb
         .post(
             "/_sandbox/messages",
@@ -4235,15 +4242,7 @@ async fn messages_are_pinned_for_everyone_in_the_chat_and_expire() {
 
     // A group whose settings only admins change: only admins pin, and we
     // are none.
-    let (code, fam) = sb
-        .post(
-            "/_sandbox/groups",
-            json!({"owner": CONTACT, "subject": "Family", "participants": [ACCOUNT, OTHER]}),
-        )
-        .await;
-    assert_eq!(code, 201, "{fam}");
-    let fid = fam["id"].as_str().unwrap().to_string();
-    event(&r, "group.join", |p| p["group"] == fid.as_str()).await;
+    let fid = their_group(&sb, &r, OTHER).await;
     let (code, v) = sb
         .post(
             "/_sandbox/messages",
@@ -4410,15 +4409,7 @@ async fn receipts_tell_who_got_read_and_played_each_of_our_messages() {
     );
 
     // A group: each member; read by all only once the last one reads.
-    let (code, fam) = sb
-        .post(
-            "/_sandbox/groups",
-            json!({"owner": CONTACT, "subject": "Family", "participants": [ACCOUNT, OTHER]}),
-        )
-        .await;
-    assert_eq!(code, 201, "{fam}");
-    let fid = fam["id"].as_str().unwrap().to_string();
-    event(&r, "group.join", |p| p["group"] == fid.as_str()).await;
+    let fid = their_group(&sb, &r, OTHER).await;
     let g = send(&d, json!({"to": fid, "text": "dinner at 8"})).await;
     event(&r, "message.ack", |p| {
         p["id"] == g.as_str() && p["ack"] == "delivered"
