@@ -75,6 +75,8 @@ def main() -> int:
     ap.add_argument("--inject-threads", type=int, default=32)
     ap.add_argument("--rate", type=float, default=0,
                     help="inbound messages per second over all sessions (0: as fast as possible)")
+    ap.add_argument("--perf-daemon", metavar="FILE", help="perf record the daemon over the bursts into FILE")
+    ap.add_argument("--pause", type=float, default=0, help="seconds between bursts")
     ap.add_argument("--perf", metavar="FILE", help="perf record the browsers over the bursts into FILE")
     a = ap.parse_args()
 
@@ -96,6 +98,7 @@ def main() -> int:
         with ThreadPoolExecutor(min(a.sessions, 16)) as pool:
             list(pool.map(create, range(a.sessions)))
         pgids = [d.browser_pgid(s) for s in ids]
+        others = {"daemon": d.proc.pid, "sandbox": b.procs[0].pid}
         b.pgids.update(pgids)
         print(f"{a.sessions} sessions linked; settling {a.settle:g} s", file=sys.stderr)
         time.sleep(a.settle)
@@ -109,6 +112,11 @@ def main() -> int:
             perf = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-F", "4000", "-g",
                                      "-o", a.perf, "-p", pids], stderr=subprocess.DEVNULL)
             time.sleep(1)
+        dperf = None
+        if a.perf_daemon:
+            dperf = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-F", "4000", "--call-graph", "dwarf,16384",
+                                      "-o", a.perf_daemon, "-p", str(d.proc.pid)], stderr=subprocess.DEVNULL)
+            time.sleep(1)
         for n in range(a.bursts):
             rcv.reset()
 
@@ -120,6 +128,7 @@ def main() -> int:
                        {"from": f"1555099{k % 97:04d}", "to": phones[k % len(phones)], "text": f"burst {n} {k}"})
 
             t0, w0 = threads(pgids), time.monotonic()
+            others0 = {k: S.cpu_s([pid]) for k, pid in others.items()}
             with ThreadPoolExecutor(a.inject_threads) as pool:
                 list(pool.map(one, range(a.burst)))
             while len(rcv.first) < a.burst and time.monotonic() - w0 < 120:
@@ -127,9 +136,14 @@ def main() -> int:
             wall = time.monotonic() - w0
             print(f"\nburst {n + 1}: {len(rcv.first)} of {a.burst} delivered in {wall:.2f} s ({a.burst / wall:.0f} msg/s)")
             show("per message", t0, threads(pgids), a.burst, "per message")
-        if perf:
-            perf.send_signal(signal.SIGINT)
-            perf.wait()
+            print("outside the browsers: " + ", ".join(
+                f"{k} {(S.cpu_s([pid]) - others0[k]) * 1000 / a.burst:.4f} ms per message" for k, pid in others.items()))
+            if a.pause and n + 1 < a.bursts:
+                time.sleep(a.pause)
+        for p in (perf, dperf):
+            if p:
+                p.send_signal(signal.SIGINT)
+                p.wait()
     finally:
         for p in b.procs:
             p.kill()

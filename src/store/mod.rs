@@ -1413,29 +1413,47 @@ impl Store {
         self.remove_in(OUTBOX, id.as_bytes())
     }
 
-    /// Moves a delivery that gave up from the outbox to the dead, in one write.
-    pub fn mark_dead(&self, d: &Delivery) -> Result<()> {
-        debug_assert_eq!(d.status, DeliveryStatus::Dead);
-        self.settle_in(DEAD, d)
-    }
-
-    /// Moves a delivered delivery from the outbox to the log, in one write.
-    pub fn mark_delivered(&self, d: &Delivery) -> Result<()> {
-        self.settle_in(DELIVERED, d)
-    }
-
-    /// Moves a delivery out of the outbox into `t`, in one write; only out
-    /// of it if its session was deleted meanwhile (an attempt in flight
-    /// while the delete ran must not bring its records back).
-    fn settle_in(&self, t: Def, d: &Delivery) -> Result<()> {
-        let v = serde_json::to_vec(d)?;
+    /// Records attempts' outcomes in one write, each as its status says: a
+    /// pending one back in the outbox (its next attempt), a delivered or
+    /// dead one moved out of it. One write for many is what lets a busy
+    /// receiver's settled attempts cost a commit per batch, not each. A
+    /// delivery whose session was deleted meanwhile only leaves the outbox;
+    /// the answer is false for it.
+    pub fn record_attempts(&self, ds: &[Delivery]) -> Result<Vec<bool>> {
+        let vs = ds
+            .iter()
+            .map(serde_json::to_vec)
+            .collect::<std::result::Result<Vec<_>, _>>()?;
         self.write(|tx| {
-            let session = d.session.as_str().as_bytes();
-            if get(&tx.open_table(SESSIONS)?, session)?.is_some() {
-                tx.open_table(t)?.insert(d.id.as_bytes(), v.as_slice())?;
+            let sessions = tx.open_table(SESSIONS)?;
+            let mut outbox = tx.open_table(OUTBOX)?;
+            let mut delivered = tx.open_table(DELIVERED)?;
+            let mut dead = tx.open_table(DEAD)?;
+            let mut kept = Vec::with_capacity(ds.len());
+            for (d, v) in ds.iter().zip(&vs) {
+                let (id, v) = (d.id.as_bytes(), v.as_slice());
+                let alive = get(&sessions, d.session.as_str().as_bytes())?.is_some();
+                kept.push(alive);
+                match d.status {
+                    DeliveryStatus::Pending if alive => {
+                        outbox.insert(id, v)?;
+                    }
+                    status => {
+                        outbox.remove(id)?;
+                        match status {
+                            _ if !alive => {}
+                            DeliveryStatus::Delivered => {
+                                delivered.insert(id, v)?;
+                            }
+                            DeliveryStatus::Dead => {
+                                dead.insert(id, v)?;
+                            }
+                            DeliveryStatus::Pending => {}
+                        }
+                    }
+                }
             }
-            tx.open_table(OUTBOX)?.remove(d.id.as_bytes())?;
-            Ok(())
+            Ok(kept)
         })
     }
 
@@ -1869,7 +1887,21 @@ mod tests {
         assert!(store.requeue_dead(&d.id, 5).unwrap().is_none(), "pending");
         d.status = DeliveryStatus::Dead;
         d.attempts = 9;
-        store.mark_dead(&d).unwrap();
+        // Outcomes of several attempts, in one write: a retry back in the
+        // outbox, a dead one out of it.
+        let mut retry = Delivery::new(
+            &hook,
+            &Event::new(&s, EventKind::Message, serde_json::json!({})),
+        );
+        store.put_delivery(&retry).unwrap();
+        retry.attempts = 1;
+        retry.next_at = 42;
+        assert_eq!(
+            store.record_attempts(&[d.clone(), retry.clone()]).unwrap(),
+            [true, true]
+        );
+        assert_eq!(store.delivery(&retry.id).unwrap().unwrap().next_at, 42);
+        assert!(store.drop_pending(&retry.id).unwrap());
         assert_eq!(store.outbox_counts().unwrap(), (0, 1));
         assert!(!store.is_pending(&d.id).unwrap());
         let again = store.requeue_dead(&d.id, 5).unwrap().unwrap();
@@ -1882,7 +1914,9 @@ mod tests {
             store.requeue_dead(&d.id, 6).unwrap().is_none(),
             "taken up once"
         );
-        store.mark_delivered(&again).unwrap();
+        let mut done = again.clone();
+        done.status = DeliveryStatus::Delivered;
+        assert_eq!(store.record_attempts(&[done]).unwrap(), [true]);
         assert!(store.requeue_dead(&d.id, 7).unwrap().is_none(), "delivered");
         // A session deleted while an attempt was in flight: its delivery
         // leaves the outbox and lands nowhere.
@@ -1892,8 +1926,14 @@ mod tests {
         );
         store.put_delivery(&late).unwrap();
         store.delete_session(&s).unwrap();
-        store.mark_delivered(&late).unwrap();
-        assert!(store.delivery(&late.id).unwrap().is_none());
+        let mut retried = late.clone();
+        retried.attempts = 1;
+        let mut delivered = late.clone();
+        delivered.status = DeliveryStatus::Delivered;
+        for d in [retried, delivered] {
+            assert_eq!(store.record_attempts(&[d]).unwrap(), [false]);
+            assert!(store.delivery(&late.id).unwrap().is_none());
+        }
     }
 
     #[test]

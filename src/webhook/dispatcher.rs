@@ -327,9 +327,38 @@ async fn target(
     let mut w = Window::new(spill);
     let slots = Arc::new(Semaphore::new(PER_TARGET));
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Delivery>();
+    // Attempts that ended, not yet recorded, and when to record them.
+    let mut ended: Vec<Delivery> = Vec::new();
+    let mut record_by: Option<tokio::time::Instant> = None;
     let mut busy_at = tokio::time::Instant::now();
     let mut closed = false;
     loop {
+        // While other attempts are in flight, their outcomes are moments
+        // away: recorded together, in one write. None in flight (a lone
+        // delivery), or a full batch, or the time is up: recorded now.
+        let in_flight = PER_TARGET - slots.available_permits();
+        if !ended.is_empty()
+            && (in_flight == 0
+                || ended.len() >= PER_TARGET
+                || record_by.is_some_and(|t| t <= tokio::time::Instant::now()))
+        {
+            record_by = None;
+            for d in record(&ctx, std::mem::take(&mut ended)) {
+                if d.status == DeliveryStatus::Pending {
+                    w.queue.insert((d.next_at, d.id.clone()), d);
+                    continue;
+                }
+                w.held.remove(&d.id);
+                // A retry asked for while this attempt was settling
+                // found it still held: take it up now.
+                if w.asked_again.remove(&d.id)
+                    && let Ok(Some(again)) = ctx.store.delivery(&d.id)
+                    && again.status == DeliveryStatus::Pending
+                {
+                    w.admit(&ctx.store, again);
+                }
+            }
+        }
         if w.spill.is_some() && w.held.len() <= WINDOW / 2 {
             w.refill(&ctx.store, &url, &ctx.durable_through());
         }
@@ -376,30 +405,36 @@ async fn target(
             _ if w.held.is_empty() => idle,
             _ => Duration::from_secs(3600),
         };
+        let wait = match record_by {
+            Some(t) => wait.min(t.saturating_duration_since(tokio::time::Instant::now())),
+            None => wait,
+        };
         tokio::select! {
             d = rx.recv(), if !closed => match d {
                 Some(d) => w.admit(&ctx.store, d),
-                None => return,
+                // The dispatcher is going: what is in flight still settles.
+                None => {
+                    closed = true;
+                    for (_, d) in std::mem::take(&mut w.queue) {
+                        w.held.remove(&d.id);
+                    }
+                    w.spill = None;
+                }
             },
             Some(d) = done_rx.recv() => {
-                if d.status == DeliveryStatus::Pending {
-                    w.queue.insert((d.next_at, d.id.clone()), d);
-                } else {
-                    w.held.remove(&d.id);
-                    // A retry asked for while this attempt was settling
-                    // found it still held: take it up now.
-                    if w.asked_again.remove(&d.id)
-                        && let Ok(Some(again)) = ctx.store.delivery(&d.id)
-                        && again.status == DeliveryStatus::Pending
-                    {
-                        w.admit(&ctx.store, again);
-                    }
+                ended.push(d);
+                while let Ok(d) = done_rx.try_recv() {
+                    ended.push(d);
                 }
+                record_by.get_or_insert_with(|| tokio::time::Instant::now() + RECORD_LINGER);
             }
             _ = tokio::time::sleep(wait) => {}
         }
     }
 }
+
+/// How long an ended attempt may wait to be recorded with others.
+const RECORD_LINGER: Duration = Duration::from_millis(5);
 
 /// Deliveries one receiver keeps in memory.
 const WINDOW: usize = 1024;
@@ -512,7 +547,7 @@ pub fn loggable(url: &str) -> String {
 /// The largest receiver answer handed on as a reply.
 const MAX_REPLY: usize = 1 << 20;
 
-/// One attempt; returns the delivery with its new state, already stored.
+/// One attempt; returns the delivery with its new state, to be recorded.
 async fn attempt(ctx: &Ctx, d: Delivery) -> Delivery {
     let started = std::time::Instant::now();
     let d = attempt_once(ctx, d).await;
@@ -629,36 +664,48 @@ async fn attempt_once(ctx: &Ctx, mut d: Delivery) -> Delivery {
     settle(ctx, d, verdict, retry_after)
 }
 
-/// Records an attempt's outcome: delivered, retried later, or dead.
+/// An attempt's outcome, in memory: delivered, retried later, or dead.
+/// The target's task records it (`record`).
 fn settle(ctx: &Ctx, mut d: Delivery, verdict: Verdict, retry_after: Option<Duration>) -> Delivery {
-    // The session was deleted while this attempt was in flight: its
-    // deliveries went with it; do not write this one back.
-    if !ctx.store.session_exists(&d.session).unwrap_or(true) {
-        d.status = DeliveryStatus::Dead;
-        return d;
-    }
-    let res = match verdict {
+    match verdict {
         Verdict::Delivered => {
             d.status = DeliveryStatus::Delivered;
             d.delivered_at = Some(now_ms());
-            ctx.store.mark_delivered(&d)
         }
         Verdict::Retry if d.attempts < d.hook.retries.attempts => {
             let wait = backoff(&d.hook.retries.policy, d.attempts, &ctx.timing)
                 .max(retry_after.unwrap_or_default().min(ctx.timing.max));
             d.next_at = now_ms() + wait.as_millis() as i64;
-            ctx.store.put_delivery(&d)
         }
-        _ => {
-            tracing::warn!(delivery = %d.id, url = %loggable(&d.hook.url), attempts = d.attempts, error = d.last_error.as_deref().unwrap_or(""), "webhook delivery is dead");
-            d.status = DeliveryStatus::Dead;
-            ctx.store.mark_dead(&d)
-        }
-    };
-    if let Err(e) = res {
-        tracing::error!(delivery = %d.id, "could not record the delivery: {e}");
+        _ => d.status = DeliveryStatus::Dead,
     }
     d
+}
+
+/// Stores the outcomes of the attempts that ended since the last turn, in
+/// one write: a receiver that answers fast then costs a commit per batch,
+/// not per delivery (a commit per delivery was a quarter of the daemon's
+/// CPU under load; docs/performance.md). A delivery whose session was
+/// deleted while it was in flight is not written back, and is dead here.
+fn record(ctx: &Ctx, mut ds: Vec<Delivery>) -> Vec<Delivery> {
+    match ctx.store.record_attempts(&ds) {
+        Ok(kept) => {
+            for (d, kept) in ds.iter_mut().zip(kept) {
+                if !kept {
+                    d.status = DeliveryStatus::Dead;
+                } else if d.status == DeliveryStatus::Dead {
+                    tracing::warn!(delivery = %d.id, url = %loggable(&d.hook.url), attempts = d.attempts, error = d.last_error.as_deref().unwrap_or(""), "webhook delivery is dead");
+                }
+            }
+        }
+        // As they are in memory: a delivered one left in the outbox is
+        // posted again after a restart, never lost.
+        Err(e) => tracing::error!(
+            deliveries = ds.len(),
+            "could not record webhook deliveries: {e}"
+        ),
+    }
+    ds
 }
 
 #[cfg(test)]
@@ -687,8 +734,9 @@ mod tests {
                 assert!(w.spill.is_none());
                 return out;
             };
-            let d = entry.remove();
-            store.mark_delivered(&d).unwrap();
+            let mut d = entry.remove();
+            d.status = DeliveryStatus::Delivered;
+            store.record_attempts(std::slice::from_ref(&d)).unwrap();
             w.held.remove(&d.id);
             out.push(d.id);
         }
