@@ -115,6 +115,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     )?;
     let retention =
         std::time::Duration::from_secs_f64(args.event_retention_hours.max(0.0) * 3600.0);
+    let deliveries = dispatcher.clone();
     let pipeline = pipeline::Pipeline::new(store.clone(), dispatcher, global_hook, retention);
     let config = session::SessionConfig {
         data_dir: data_dir.clone(),
@@ -209,6 +210,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     tracing::info!("shutting down: closing browsers (profiles are kept)");
     manager.shutdown().await;
+    // The webhooks answered are recorded before the last flush: a graceful
+    // restart posts none of them again.
+    deliveries.shutdown(DELIVERIES_GRACE).await;
     store.flush().await?;
     Ok(())
 }
@@ -216,6 +220,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 /// How long requests in flight may take to finish once the daemon is
 /// asked to stop.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How long the stop waits for webhook attempts in flight (a receiver that
+/// is slower than this gets the delivery again after the restart).
+const DELIVERIES_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The Prometheus recorder behind `/metrics` (one per process).
 fn install_metrics() -> anyhow::Result<metrics_exporter_prometheus::PrometheusHandle> {

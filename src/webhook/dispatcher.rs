@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Duration;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, watch};
 
 const PER_TARGET: usize = 16;
 
@@ -67,6 +67,8 @@ pub fn verdict(status: u16) -> Verdict {
 #[derive(Clone)]
 pub struct Dispatcher {
     tx: mpsc::UnboundedSender<Delivery>,
+    /// True once the daemon stops; each receiver's task holds a receiver.
+    stop: Arc<watch::Sender<bool>>,
     current: Arc<Current>,
     /// See `durable_below`.
     durable_through: Arc<Mutex<String>>,
@@ -136,7 +138,8 @@ impl Dispatcher {
             durable_through: durable_through.clone(),
         });
         tokio::spawn(prune_log(ctx.store.clone()));
-        let mut targets = Targets::new(TARGET_IDLE);
+        let stop = Arc::new(watch::Sender::new(false));
+        let mut targets = Targets::new(TARGET_IDLE, stop.clone());
         for (url, first) in backlog {
             targets.start(&ctx, url, Some(first));
         }
@@ -147,9 +150,28 @@ impl Dispatcher {
         });
         Ok(Dispatcher {
             tx,
+            stop,
             current,
             durable_through,
         })
+    }
+
+    /// Stops delivering, for the daemon's stop: no attempt starts from now
+    /// on, and this returns once those in flight have ended and are
+    /// recorded, or after `limit`. What is left waits in the outbox for the
+    /// next start; a receiver's answer is never left unrecorded, to be
+    /// posted again after the restart (beyond `limit`, it may be).
+    pub async fn shutdown(&self, limit: Duration) {
+        self.stop.send_replace(true);
+        if tokio::time::timeout(limit, self.stop.closed())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "webhook attempts still in flight {} s after the stop: left to the next start",
+                limit.as_secs()
+            );
+        }
     }
 
     /// A session's webhooks are now `hooks` (None: the session is gone).
@@ -186,15 +208,17 @@ impl Dispatcher {
 /// channel: the next delivery for it starts a new one.
 struct Targets {
     tasks: HashMap<String, mpsc::UnboundedSender<Delivery>>,
+    stop: Arc<watch::Sender<bool>>,
     /// Past this many entries, those of retired tasks are dropped.
     prune_at: usize,
     idle: Duration,
 }
 
 impl Targets {
-    fn new(idle: Duration) -> Self {
+    fn new(idle: Duration, stop: Arc<watch::Sender<bool>>) -> Self {
         Targets {
             tasks: HashMap::new(),
+            stop,
             prune_at: 64,
             idle,
         }
@@ -211,7 +235,15 @@ impl Targets {
             self.prune_at = (2 * self.tasks.len()).max(64);
         }
         let (ttx, trx) = mpsc::unbounded_channel();
-        tokio::spawn(target(ctx.clone(), url.clone(), spill, trx, self.idle));
+        let stop = self.stop.subscribe();
+        tokio::spawn(target(
+            ctx.clone(),
+            url.clone(),
+            spill,
+            trx,
+            self.idle,
+            stop,
+        ));
         self.tasks.insert(url.clone(), ttx);
         &self.tasks[&url]
     }
@@ -323,16 +355,21 @@ async fn target(
     spill: Option<String>,
     mut rx: mpsc::UnboundedReceiver<Delivery>,
     idle: Duration,
+    mut stop: watch::Receiver<bool>,
 ) {
     let mut w = Window::new(spill);
     let slots = Arc::new(Semaphore::new(PER_TARGET));
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Delivery>();
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Ended>();
     // Attempts that ended, not yet recorded, and when to record them.
-    let mut ended: Vec<Delivery> = Vec::new();
+    let mut ended: Vec<Ended> = Vec::new();
     let mut record_by: Option<tokio::time::Instant> = None;
     let mut busy_at = tokio::time::Instant::now();
     let mut closed = false;
+    // The daemon is stopping (or the dispatcher is gone): no attempt
+    // starts; the task ends once those in flight are recorded.
+    let mut stopping = false;
     loop {
+        stopping = stopping || *stop.borrow();
         // While other attempts are in flight, their outcomes are moments
         // away: recorded together, in one write. None in flight (a lone
         // delivery), or a full batch, or the time is up: recorded now.
@@ -359,7 +396,11 @@ async fn target(
                 }
             }
         }
-        if w.spill.is_some() && w.held.len() <= WINDOW / 2 {
+        if stopping {
+            if in_flight == 0 && ended.is_empty() {
+                return;
+            }
+        } else if w.spill.is_some() && w.held.len() <= WINDOW / 2 {
             w.refill(&ctx.store, &url, &ctx.durable_through());
         }
         if !w.held.is_empty() || w.spill.is_some() {
@@ -379,7 +420,7 @@ async fn target(
         let now = now_ms();
         // Start what is due while there are free slots.
         while let Some(entry) = w.queue.first_entry() {
-            if entry.key().0 > now {
+            if stopping || entry.key().0 > now {
                 break;
             }
             let Ok(permit) = slots.clone().try_acquire_owned() else {
@@ -395,8 +436,10 @@ async fn target(
         }
         // A backlog left in the outbox past what is durable yet: read on
         // once a flush has made more of it durable.
-        let spilled = w.spill.is_some() && w.held.len() <= WINDOW / 2;
+        let spilled = !stopping && w.spill.is_some() && w.held.len() <= WINDOW / 2;
         let wait = match w.queue.first_key_value() {
+            // Nothing starts: wait for what is in flight.
+            _ if stopping => Duration::from_secs(3600),
             Some(((at, _), _)) if slots.available_permits() > 0 => {
                 let due = Duration::from_millis((*at - now).max(0) as u64);
                 if spilled { due.min(SPILL_POLL) } else { due }
@@ -412,15 +455,15 @@ async fn target(
         tokio::select! {
             d = rx.recv(), if !closed => match d {
                 Some(d) => w.admit(&ctx.store, d),
-                // The dispatcher is going: what is in flight still settles.
                 None => {
                     closed = true;
-                    for (_, d) in std::mem::take(&mut w.queue) {
-                        w.held.remove(&d.id);
-                    }
-                    w.spill = None;
+                    stopping = true;
                 }
             },
+            changed = stop.changed(), if !stopping => {
+                // No sender left: the dispatcher is gone.
+                stopping = changed.is_err() || *stop.borrow();
+            }
             Some(d) = done_rx.recv() => {
                 ended.push(d);
                 while let Ok(d) = done_rx.try_recv() {
@@ -547,20 +590,17 @@ pub fn loggable(url: &str) -> String {
 /// The largest receiver answer handed on as a reply.
 const MAX_REPLY: usize = 1 << 20;
 
-/// One attempt; returns the delivery with its new state, to be recorded.
-async fn attempt(ctx: &Ctx, d: Delivery) -> Delivery {
-    let started = std::time::Instant::now();
-    let d = attempt_once(ctx, d).await;
-    let outcome = match d.status {
-        DeliveryStatus::Delivered => "delivered",
-        DeliveryStatus::Dead => "dead",
-        _ => "retry",
-    };
-    crate::telemetry::webhook_attempt(outcome, started.elapsed());
-    d
+/// An attempt that ended, waiting to be recorded with others.
+struct Ended {
+    d: Delivery,
+    took: Duration,
+    /// Its session is gone: it left the outbox, and nothing is recorded.
+    dropped: bool,
 }
 
-async fn attempt_once(ctx: &Ctx, mut d: Delivery) -> Delivery {
+/// One attempt; the delivery with its new state, to be recorded.
+async fn attempt(ctx: &Ctx, mut d: Delivery) -> Ended {
+    let started = std::time::Instant::now();
     // A deleted session's deliveries are not sent. One written back by an
     // attempt that settled while the session was being deleted is dropped
     // here, or it would wait in the outbox for ever.
@@ -569,8 +609,21 @@ async fn attempt_once(ctx: &Ctx, mut d: Delivery) -> Delivery {
             tracing::warn!(delivery = %d.id, "could not drop a deleted session's delivery: {e}");
         }
         d.status = DeliveryStatus::Dead;
-        return d;
+        return Ended {
+            d,
+            took: started.elapsed(),
+            dropped: true,
+        };
     }
+    let d = attempt_once(ctx, d).await;
+    Ended {
+        d,
+        took: started.elapsed(),
+        dropped: false,
+    }
+}
+
+async fn attempt_once(ctx: &Ctx, mut d: Delivery) -> Delivery {
     if d.subscription {
         // The webhook as it is now: what still waits goes out with a
         // rotated secret or changed headers; a removed one gets nothing.
@@ -682,35 +735,173 @@ fn settle(ctx: &Ctx, mut d: Delivery, verdict: Verdict, retry_after: Option<Dura
     d
 }
 
-/// Stores the outcomes of the attempts that ended since the last turn, in
-/// one write: a receiver that answers fast then costs a commit per batch,
-/// not per delivery (a commit per delivery was a quarter of the daemon's
-/// CPU under load; docs/performance.md). A delivery whose session was
-/// deleted while it was in flight is not written back, and is dead here.
-fn record(ctx: &Ctx, mut ds: Vec<Delivery>) -> Vec<Delivery> {
-    match ctx.store.record_attempts(&ds) {
-        Ok(kept) => {
-            for (d, kept) in ds.iter_mut().zip(kept) {
-                if !kept {
-                    d.status = DeliveryStatus::Dead;
-                } else if d.status == DeliveryStatus::Dead {
-                    tracing::warn!(delivery = %d.id, url = %loggable(&d.hook.url), attempts = d.attempts, error = d.last_error.as_deref().unwrap_or(""), "webhook delivery is dead");
-                }
-            }
+/// Stores the outcomes of attempts that ended, in one write: a receiver
+/// that answers fast then costs a commit per batch, not per delivery (a
+/// commit per delivery was a quarter of the daemon's CPU under load;
+/// docs/performance.md). A delivery whose session was deleted while it
+/// was in flight is not written back, and is dead here.
+fn record(ctx: &Ctx, ended: Vec<Ended>) -> Vec<Delivery> {
+    let writes: Vec<Delivery> = ended
+        .iter()
+        .filter(|e| !e.dropped)
+        .map(|e| e.d.clone())
+        .collect();
+    let mut kept = match ctx.store.record_attempts(&writes) {
+        Ok(kept) => kept.into_iter(),
+        Err(e) => {
+            // As they are in memory: a delivered one left in the outbox is
+            // posted again after a restart, never lost.
+            tracing::error!(
+                deliveries = writes.len(),
+                "could not record webhook deliveries: {e}"
+            );
+            vec![true; writes.len()].into_iter()
         }
-        // As they are in memory: a delivered one left in the outbox is
-        // posted again after a restart, never lost.
-        Err(e) => tracing::error!(
-            deliveries = ds.len(),
-            "could not record webhook deliveries: {e}"
-        ),
-    }
-    ds
+    };
+    ended
+        .into_iter()
+        .map(|Ended { mut d, took, dropped }| {
+            if !dropped && !kept.next().unwrap_or(true) {
+                d.status = DeliveryStatus::Dead;
+            } else if !dropped && d.status == DeliveryStatus::Dead {
+                tracing::warn!(delivery = %d.id, url = %loggable(&d.hook.url), attempts = d.attempts, error = d.last_error.as_deref().unwrap_or(""), "webhook delivery is dead");
+            }
+            let outcome = match d.status {
+                DeliveryStatus::Delivered => "delivered",
+                DeliveryStatus::Dead => "dead",
+                DeliveryStatus::Pending => "retry",
+            };
+            crate::telemetry::webhook_attempt(outcome, took);
+            d
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The daemon's stop: what is in flight is answered and recorded (not
+    /// posted again after the restart), and nothing more goes out.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stop_records_the_attempts_in_flight_and_starts_no_more() {
+        use crate::domain::{Event, EventKind, Format, SessionRecord, Status, Webhook};
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        // A receiver that answers 200 after 300 ms, keeping connections open.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counted = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((mut c, _)) = listener.accept().await {
+                let hits = counted.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    loop {
+                        // Requests are small: one header block and its body.
+                        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                            match c.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+                        let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+                        let len: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .map(|v| v.trim().parse().unwrap())
+                            .unwrap_or(0);
+                        while buf.len() < end + len {
+                            match c.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        buf.drain(..end + len);
+                        hits.fetch_add(1, SeqCst);
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                        let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                        if c.write_all(ok).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let s = SessionId::parse("s").unwrap();
+        let hook = Webhook::subscriber(url, Format::Native, &[]);
+        let rec = SessionRecord {
+            id: s.clone(),
+            created_at: 0,
+            updated_at: 0,
+            webhooks: vec![hook.clone()],
+            should_run: false,
+            status: Status::Stopped,
+            error: None,
+            me: None,
+            platform: None,
+            proxy: None,
+            move_epoch: 0,
+            limits: None,
+            calls: None,
+        };
+        assert!(store.create_session(&s, &rec).unwrap());
+        let render: crate::webhook::Render = Arc::new(|_, _| {
+            super::super::Rendered::new(b"{}".to_vec(), "application/json", vec![])
+        });
+        let dispatcher =
+            Dispatcher::spawn(store.clone(), RetryTiming::default(), render, None).unwrap();
+        let ds: Vec<Delivery> = (0..40)
+            .map(|i| {
+                Delivery::new(
+                    &hook,
+                    &Event::new(&s, EventKind::Message, serde_json::json!({ "i": i })),
+                )
+            })
+            .collect();
+        for d in &ds {
+            store.put_delivery(d).unwrap();
+        }
+        dispatcher.enqueue(ds.clone());
+        // PER_TARGET go out at once; the rest wait for a free slot.
+        let t0 = std::time::Instant::now();
+        while hits.load(SeqCst) < PER_TARGET {
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "{} posted",
+                hits.load(SeqCst)
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        dispatcher.shutdown(Duration::from_secs(10)).await;
+        let delivered = |store: &Store| {
+            ds.iter()
+                .filter(|d| {
+                    store.delivery(&d.id).unwrap().unwrap().status == DeliveryStatus::Delivered
+                })
+                .count()
+        };
+        assert_eq!(
+            delivered(&store),
+            PER_TARGET,
+            "answered and recorded before the stop returned"
+        );
+        assert_eq!(
+            store.outbox_counts().unwrap(),
+            ((40 - PER_TARGET) as u64, 0)
+        );
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert_eq!(
+            hits.load(SeqCst),
+            PER_TARGET,
+            "no attempt started after the stop"
+        );
+    }
 
     #[test]
     fn logged_urls_keep_the_port_and_lose_secrets() {
@@ -815,7 +1006,10 @@ mod tests {
             verified: Mutex::new(HashSet::new()),
             durable_through: Arc::new(Mutex::new(crate::domain::next_delivery_id())),
         });
-        let mut targets = Targets::new(Duration::from_millis(100));
+        let mut targets = Targets::new(
+            Duration::from_millis(100),
+            Arc::new(watch::Sender::new(false)),
+        );
         // A status callback URL per message: a task each, while busy.
         for i in 0..100 {
             targets.start(&ctx, format!("http://127.0.0.1:9/cb?msg={i}"), None);
