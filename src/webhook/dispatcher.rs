@@ -374,6 +374,12 @@ async fn target(
         // away: recorded together, in one write. None in flight (a lone
         // delivery), or a full batch, or the time is up: recorded now.
         let in_flight = PER_TARGET - slots.available_permits();
+        while let Ok(e) = done_rx.try_recv() {
+            ended.push(e);
+        }
+        if !ended.is_empty() {
+            record_by.get_or_insert_with(|| tokio::time::Instant::now() + RECORD_LINGER);
+        }
         if !ended.is_empty()
             && (in_flight == 0
                 || ended.len() >= PER_TARGET
@@ -429,9 +435,11 @@ async fn target(
             let d = entry.remove();
             let (ctx, done) = (ctx.clone(), done_tx.clone());
             tokio::spawn(async move {
-                let d = attempt(&ctx, d).await;
+                let ended = attempt(&ctx, d).await;
+                // Sent before the slot is freed: a free slot's outcome is
+                // always in the channel when the loop counts what is in flight.
+                let _ = done.send(ended);
                 drop(permit);
-                let _ = done.send(d);
             });
         }
         // A backlog left in the outbox past what is durable yet: read on
@@ -746,7 +754,10 @@ fn record(ctx: &Ctx, ended: Vec<Ended>) -> Vec<Delivery> {
         .filter(|e| !e.dropped)
         .map(|e| e.d.clone())
         .collect();
-    let mut kept = match ctx.store.record_attempts(&writes) {
+    let mut kept = match (!writes.is_empty())
+        .then(|| ctx.store.record_attempts(&writes))
+        .unwrap_or(Ok(vec![]))
+    {
         Ok(kept) => kept.into_iter(),
         Err(e) => {
             // As they are in memory: a delivered one left in the outbox is
@@ -788,14 +799,17 @@ mod tests {
         use crate::domain::{Event, EventKind, Format, SessionRecord, Status, Webhook};
         use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        // A receiver that answers 200 after 300 ms, keeping connections open.
+        // A receiver that answers 200 once the test opens the gate,
+        // keeping connections open.
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         let hits = Arc::new(AtomicUsize::new(0));
         let counted = hits.clone();
+        let (gate, opened) = watch::channel(false);
         tokio::spawn(async move {
             while let Ok((mut c, _)) = listener.accept().await {
                 let hits = counted.clone();
+                let mut opened = opened.clone();
                 tokio::spawn(async move {
                     let mut buf = Vec::new();
                     let mut chunk = [0u8; 4096];
@@ -822,7 +836,9 @@ mod tests {
                         }
                         buf.drain(..end + len);
                         hits.fetch_add(1, SeqCst);
-                        tokio::time::sleep(Duration::from_millis(300)).await;
+                        if opened.wait_for(|open| *open).await.is_err() {
+                            return;
+                        }
                         let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
                         if c.write_all(ok).await.is_err() {
                             return;
@@ -878,7 +894,16 @@ mod tests {
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        dispatcher.shutdown(Duration::from_secs(10)).await;
+        // The stop is under way while every answer is still held back.
+        let stopping = {
+            let d = dispatcher.clone();
+            tokio::spawn(async move { d.shutdown(Duration::from_secs(10)).await })
+        };
+        while !*dispatcher.stop.borrow() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        gate.send_replace(true);
+        stopping.await.unwrap();
         let delivered = |store: &Store| {
             ds.iter()
                 .filter(|d| {
@@ -895,7 +920,6 @@ mod tests {
             store.outbox_counts().unwrap(),
             ((40 - PER_TARGET) as u64, 0)
         );
-        tokio::time::sleep(Duration::from_millis(700)).await;
         assert_eq!(
             hits.load(SeqCst),
             PER_TARGET,
