@@ -253,19 +253,20 @@ impl Pipeline {
                 Change { op, deliveries }
             })
             .collect();
-        let (events, applied) = match self.store.commit(&changes) {
-            Ok(done) => done,
+        let applied = match self.store.commit(&changes) {
+            Ok(applied) => applied,
             Err(error) => {
                 let ops = changes.into_iter().map(|c| c.op).collect();
                 return Err(Unstored { error, ops });
             }
         };
+        // What took effect hands on its events and deliveries (taken, not copied).
         let mut changes: Vec<Option<Change>> = changes.into_iter().map(Some).collect();
-        let deliveries = applied
-            .into_iter()
-            .filter_map(|i| changes[i].take())
-            .flat_map(|c| c.deliveries)
-            .collect();
+        let (mut events, mut deliveries) = (Vec::new(), Vec::new());
+        for c in applied.into_iter().filter_map(|i| changes[i].take()) {
+            events.extend(c.op.into_events());
+            deliveries.extend(c.deliveries);
+        }
         Ok((events, deliveries))
     }
 

@@ -337,6 +337,14 @@ impl Op {
             }
         }
     }
+
+    /// The same events, taken.
+    pub fn into_events(self) -> Vec<Event> {
+        match self {
+            Op::Message { events, .. } => events,
+            Op::Ack { event, .. } | Op::Amend { event, .. } | Op::Event(event) => vec![event],
+        }
+    }
 }
 
 fn prefix(session: &SessionId) -> Vec<u8> {
@@ -771,10 +779,10 @@ impl Store {
     // ---- messages, events and their deliveries
 
     /// Applies `changes` atomically: each one that takes effect writes its
-    /// deliveries to the outbox. Returns the events produced and which
-    /// changes took effect (their indices). Not yet durable: call `flush`
-    /// before acknowledging anything.
-    pub fn commit(&self, changes: &[Change]) -> Result<(Vec<Event>, Vec<usize>)> {
+    /// events to the log and its deliveries to the outbox. Returns which
+    /// changes took effect (their indices): their events are the ones
+    /// produced. Not yet durable: call `flush` before acknowledging anything.
+    pub fn commit(&self, changes: &[Change]) -> Result<Vec<usize>> {
         self.room()?;
         self.write(|tx| {
             let mut messages = tx.open_table(MESSAGES)?;
@@ -786,11 +794,10 @@ impl Store {
             let mut meta = tx.open_table(META)?;
             // One sequence orders messages of one second and the event log.
             let mut seq = get(&meta, SEQ_KEY)?.map_or(1, |v| be_u64(&v));
-            let mut events = Vec::new();
             let mut applied = Vec::new();
             for (i, change) in changes.iter().enumerate() {
                 match &change.op {
-                    Op::Message { msg, events: evs } => {
+                    Op::Message { msg, .. } => {
                         let mut idk = prefix(&msg.session);
                         idk.extend_from_slice(msg.id.as_bytes());
                         if msgids.get(idk.as_slice())?.is_some() {
@@ -809,13 +816,9 @@ impl Store {
                             chat_key(&msg.session, &msg.chat, &order).as_slice(),
                             &[][..],
                         )?;
-                        events.extend(evs.iter().cloned());
                     }
                     Op::Ack {
-                        session,
-                        id,
-                        ack,
-                        event,
+                        session, id, ack, ..
                     } => {
                         // Acks only rise, except to failed.
                         let rises = change_stored(&msgids, &mut messages, session, id, |m| {
@@ -828,21 +831,19 @@ impl Store {
                         if !rises {
                             continue;
                         }
-                        events.push(event.clone());
                     }
                     Op::Amend {
                         session,
                         id,
                         change,
-                        event,
+                        ..
                     } => {
                         if !change_stored(&msgids, &mut messages, session, id, |m| m.amend(change))?
                         {
                             continue;
                         }
-                        events.push(event.clone());
                     }
-                    Op::Event(e) => events.push(e.clone()),
+                    Op::Event(_) => {}
                 }
                 // It took effect: its events go into the event log.
                 for e in change.op.events() {
@@ -855,7 +856,7 @@ impl Store {
                 applied.push(i);
             }
             meta.insert(SEQ_KEY, &seq.to_be_bytes()[..])?;
-            Ok((events, applied))
+            Ok(applied)
         })
     }
 
@@ -1818,7 +1819,7 @@ mod tests {
         let (all, _) = store.messages(&s, None, 10, None).unwrap();
         assert_eq!(all.len(), 3);
         // A late report of it is not stored again.
-        let (_, applied) = store
+        let applied = store
             .commit(&[Change {
                 op: msg(&s, "b", 101),
                 deliveries: vec![],
@@ -2096,7 +2097,6 @@ mod tests {
                     deliveries: vec![],
                 }])
                 .unwrap()
-                .0
         };
         commit(msg(&s, "m1", 100));
         let edit = |text: &str, at: i64| Op::Amend {
@@ -2198,13 +2198,13 @@ mod tests {
         let paged: Vec<&str> = p1.iter().chain(&p2).map(|m| m.id.as_str()).collect();
         assert_eq!(paged, newest_first);
         // A duplicate is not stored again.
-        let (events, applied) = store
+        let applied = store
             .commit(&[Change {
                 op: msg(&s, "m_A", 1_700_000_000),
                 deliveries: vec![],
             }])
             .unwrap();
-        assert!(events.is_empty() && applied.is_empty());
+        assert!(applied.is_empty());
     }
 
     #[test]
