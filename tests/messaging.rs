@@ -948,6 +948,52 @@ async fn daemon_killed_mid_stream_loses_no_message() {
     assert_eq!(got.len(), 300);
 }
 
+/// A graceful stop (SIGTERM) waits for the webhooks in flight to be
+/// answered and records them before its last flush: the restart posts none
+/// of them again.
+// Two threads: the receiver here answers while `terminate` blocks one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_stop_records_the_webhooks_in_flight_and_the_restart_posts_none_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = Receiver::start().await;
+    let (sb, mut d) = setup(tmp.path(), json!([{"url": r.url, "events": ["message"]}])).await;
+    // A slow receiver: every answer comes 1.5 s after the request.
+    r.state.lock().unwrap().delay = Duration::from_millis(1500);
+    let c = http();
+    let inbound = |from: String, text: String| {
+        c.post(format!("{}/_sandbox/messages", sb.url))
+            .json(&json!({"from": from, "to": ACCOUNT, "text": text}))
+            .send()
+    };
+    for i in 0..5 {
+        let res = inbound(format!("1555777{i:04}"), format!("slow {i}"))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+    }
+    eventually(Duration::from_secs(30), "5 posts in flight", || async {
+        (r.state.lock().unwrap().got.len() >= 5).then_some(())
+    })
+    .await;
+    // Stopped while all five wait for their answers.
+    assert!(d.proc.terminate().success());
+    r.state.lock().unwrap().delay = Duration::ZERO;
+    let d2 = d.restart_same().await;
+    d2.wait_status("shop", "CONNECTED", Duration::from_secs(60))
+        .await;
+    // A sixth message after the restart: once it is in, anything the
+    // restart would post again has had its turn (the outbox goes in order).
+    let res = inbound("15557770009".into(), "after".into()).await.unwrap();
+    assert_eq!(res.status(), 201);
+    wait_events(&r, "message", 6, Duration::from_secs(60)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let posts = r.state.lock().unwrap().got.len();
+    assert_eq!(
+        posts, 6,
+        "each message posted once, none again after the restart"
+    );
+}
+
 /// The race behind a rare failure of the test above: after a kill -9, the
 /// messages that arrived while the daemon was down (newer timestamps) reach
 /// the new page right after it connects, and may be stored before the

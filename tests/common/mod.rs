@@ -490,6 +490,8 @@ pub struct Receiver {
 #[derive(Default)]
 pub struct ReceiverState {
     pub status: u16,
+    /// How long each answer is held back (a slow receiver).
+    pub delay: Duration,
     /// (headers, body, status answered)
     pub got: Vec<(std::collections::HashMap<String, String>, String, u16)>,
 }
@@ -502,6 +504,7 @@ impl Receiver {
             url: format!("http://127.0.0.1:{port}/hook"),
             state: std::sync::Arc::new(std::sync::Mutex::new(ReceiverState {
                 status: 200,
+                delay: Duration::ZERO,
                 got: vec![],
             })),
             task: None,
@@ -527,14 +530,18 @@ impl Receiver {
                     |State(s): State<std::sync::Arc<std::sync::Mutex<ReceiverState>>>,
                      headers: HeaderMap,
                      body: Bytes| async move {
-                        let mut s = s.lock().unwrap();
-                        let status = s.status;
-                        let h = headers
-                            .iter()
-                            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
-                            .collect();
-                        s.got
-                            .push((h, String::from_utf8_lossy(&body).to_string(), status));
+                        let (status, delay) = {
+                            let mut s = s.lock().unwrap();
+                            let status = s.status;
+                            let h = headers
+                                .iter()
+                                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+                                .collect();
+                            s.got
+                                .push((h, String::from_utf8_lossy(&body).to_string(), status));
+                            (status, s.delay)
+                        };
+                        tokio::time::sleep(delay).await;
                         axum::http::StatusCode::from_u16(status).unwrap()
                     },
                 ),
