@@ -1435,23 +1435,19 @@ impl Store {
                 let (id, v) = (d.id.as_bytes(), v.as_slice());
                 let alive = get(&sessions, d.session.as_str().as_bytes())?.is_some();
                 kept.push(alive);
+                if alive && d.status == DeliveryStatus::Pending {
+                    outbox.insert(id, v)?;
+                    continue;
+                }
+                outbox.remove(id)?;
                 match d.status {
-                    DeliveryStatus::Pending if alive => {
-                        outbox.insert(id, v)?;
+                    DeliveryStatus::Delivered if alive => {
+                        delivered.insert(id, v)?;
                     }
-                    status => {
-                        outbox.remove(id)?;
-                        match status {
-                            _ if !alive => {}
-                            DeliveryStatus::Delivered => {
-                                delivered.insert(id, v)?;
-                            }
-                            DeliveryStatus::Dead => {
-                                dead.insert(id, v)?;
-                            }
-                            DeliveryStatus::Pending => {}
-                        }
+                    DeliveryStatus::Dead if alive => {
+                        dead.insert(id, v)?;
                     }
+                    _ => {}
                 }
             }
             Ok(kept)

@@ -754,10 +754,11 @@ fn record(ctx: &Ctx, ended: Vec<Ended>) -> Vec<Delivery> {
         .filter(|e| !e.dropped)
         .map(|e| e.d.clone())
         .collect();
-    let mut kept = match (!writes.is_empty())
-        .then(|| ctx.store.record_attempts(&writes))
-        .unwrap_or(Ok(vec![]))
-    {
+    let written = match writes.is_empty() {
+        true => Ok(vec![]),
+        false => ctx.store.record_attempts(&writes),
+    };
+    let mut kept = match written {
         Ok(kept) => kept.into_iter(),
         Err(e) => {
             // As they are in memory: a delivered one left in the outbox is
