@@ -214,6 +214,57 @@ async fn killed_browser_and_killed_daemon_recover_without_a_scan() {
     assert_eq!(s["me"]["phone"], "15550002222");
 }
 
+/// Browser launches of a session by this daemon, from `/metrics`.
+async fn launches(d: &Daemon, id: &str) -> u64 {
+    let needle = format!("wabridge_browser_launches_total{{session=\"{id}\"}} ");
+    d.text("/metrics")
+        .await
+        .lines()
+        .find_map(|l| l.strip_prefix(needle.as_str())?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// A linked session whose browser comes up while WhatsApp cannot be
+/// reached (a host that reboots with its network down) keeps trying,
+/// saying why, past its quick tries, and is back with no scan once
+/// WhatsApp is: given up as FAILED, it would stay down, and no later
+/// start of the daemon would resume it.
+#[tokio::test]
+async fn a_linked_session_outlasts_whatsapp_being_unreachable_and_never_gives_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = Sandbox::start(tmp.path(), &[]).await;
+    let mut d = Daemon::start(&tmp.path().join("data"), &wa_url(&sb), &[]).await;
+    d.create_linked(&sb, "o1", "15550007777").await;
+    let port = sb.port;
+    drop(sb);
+    d.proc.terminate();
+    let d = d.restart_same().await;
+    // Each try fails at once (connection refused): a sixth launch is one
+    // past the quick tries, which used to end in FAILED.
+    eventually(
+        Duration::from_secs(120),
+        "six tries with WhatsApp down",
+        || async {
+            let s = d.session("o1").await;
+            assert_ne!(s["status"], "FAILED", "gave up: {s}");
+            (launches(&d, "o1").await >= 6).then_some(s)
+        },
+    )
+    .await;
+    let s = d.session("o1").await;
+    assert_eq!(s["status"], "DISCONNECTED", "{s}");
+    let err = s["error"].as_str().unwrap_or_default();
+    assert!(err.contains("could not be loaded"), "says why: {s}");
+    let _sb = Sandbox::start_on(tmp.path(), port, &[]).await;
+    let s = d
+        .wait_status("o1", "CONNECTED", Duration::from_secs(120))
+        .await;
+    assert_eq!(
+        s["me"]["phone"], "15550007777",
+        "linked as before, with no scan"
+    );
+}
+
 /// A browser that stops answering while its process stays up (frozen, as
 /// a hung Chromium leaves it) is noticed by the driver's pings to silent
 /// pages, and replaced with no rescan.

@@ -62,6 +62,10 @@ const MEMORY_RECYCLE_GAP: Duration = Duration::from_secs(600);
 /// Idempotency-Key).
 const RECYCLE_MAX_DEFERRALS: u32 = 6;
 
+/// A linked session that fails to come up this many times in a row goes
+/// on retrying slowly (`Backoff::outage`).
+const QUICK_TRIES: u32 = 5;
+
 pub struct Driver {
     id: SessionId,
     env: Arc<SessionEnv>,
@@ -71,6 +75,9 @@ pub struct Driver {
     inbound: Inbound,
     /// When the browser was last recycled for its memory.
     memory_recycled: Option<Instant>,
+    /// This browser's life reached CONNECTED: the failures before it were
+    /// passing ones.
+    came_up: bool,
 }
 
 struct Backoff(Duration, Duration);
@@ -83,6 +90,14 @@ impl Backoff {
     /// Retries of an INCOMPATIBLE build: 10 s, doubling to 10 minutes.
     fn slow() -> Self {
         Backoff(Duration::from_secs(10), Duration::from_secs(600))
+    }
+
+    /// A linked session that keeps failing to come up (WhatsApp or the
+    /// network down, a machine too busy to start a browser): 10 s, doubling
+    /// to 5 minutes, so it is back soon after the cause goes without a
+    /// browser launch a second per session meanwhile.
+    fn outage() -> Self {
+        Backoff(Duration::from_secs(10), Duration::from_secs(300))
     }
 
     fn next(&mut self) -> Duration {
@@ -104,6 +119,7 @@ impl Driver {
         Driver {
             inbound: Inbound::new(id.clone(), env.clone()),
             memory_recycled: None,
+            came_up: false,
             id,
             env,
             state,
@@ -171,6 +187,8 @@ impl Driver {
         let mut backoff = Backoff::fast();
         // A build WhatsApp rolled out is not fixed in seconds: retry slowly.
         let mut incompatible = Backoff::slow();
+        // Lives in a row that failed to come up; any life that connects
+        // ends the run.
         let mut failures = 0u32;
         loop {
             if self.state.borrow().status != Status::Disconnected {
@@ -199,11 +217,8 @@ impl Driver {
                 Err(e) => {
                     failures += 1;
                     tracing::warn!(session = %self.id, "browser launch failed: {e:#}");
-                    if failures >= 3 {
-                        self.end(
-                            Status::Failed,
-                            Some(format!("the browser could not be started: {e:#}")),
-                        );
+                    let msg = format!("the browser could not be started: {e:#}");
+                    if !self.keeps_trying(msg, failures, 3, &mut backoff) {
                         return;
                     }
                     if !self.pause(backoff.next()).await {
@@ -213,8 +228,12 @@ impl Driver {
                 }
             };
             let started = Instant::now();
+            self.came_up = false;
             let outcome = self.run_page(&b, started, proxy.as_ref()).await;
             let _ = self.page.send(None);
+            if self.came_up {
+                failures = 0;
+            }
             match outcome {
                 Outcome::Stop(reply) => {
                     b.shutdown().await;
@@ -244,15 +263,9 @@ impl Driver {
                 Outcome::Failed(msg) => {
                     b.shutdown().await;
                     failures += 1;
-                    let linked = self.env.records.get(&self.id).and_then(|r| r.me).is_some();
-                    // A linked session retries (WhatsApp may be briefly
-                    // unreachable); an unlinked one is misconfigured: say so.
-                    if !linked || failures >= 5 {
-                        self.end(Status::Failed, Some(msg));
+                    if !self.keeps_trying(msg, failures, 1, &mut backoff) {
                         return;
                     }
-                    tracing::warn!(session = %self.id, "{msg}; retrying");
-                    self.set_status(Status::Disconnected, Some(msg));
                 }
                 Outcome::ProxyFailed(msg) => {
                     b.shutdown().await;
@@ -339,6 +352,37 @@ impl Driver {
             }
             None => self.set_status(Status::Stopped, None),
         }
+    }
+
+    /// After a life that did not come up (`failures` in a row): whether to
+    /// try again. An unlinked session gives up after `tries`, FAILED with
+    /// why: someone is there to scan, and the cause (a wrong URL, no
+    /// browser) is theirs to fix. A linked session never gives up: its link
+    /// is good, and WhatsApp, the network or the machine may be down for an
+    /// hour; given up, it would stay down, and not even the next start of
+    /// the daemon would resume it. It says why it is DISCONNECTED, and
+    /// after a few quick tries it retries slowly.
+    fn keeps_trying(
+        &mut self,
+        msg: String,
+        failures: u32,
+        tries: u32,
+        backoff: &mut Backoff,
+    ) -> bool {
+        let linked = self.env.records.get(&self.id).and_then(|r| r.me).is_some();
+        if !linked {
+            if failures >= tries {
+                self.end(Status::Failed, Some(msg));
+                return false;
+            }
+            return true;
+        }
+        tracing::warn!(session = %self.id, failures, "{msg}; retrying");
+        if failures == QUICK_TRIES {
+            *backoff = Backoff::outage();
+        }
+        self.set_status(Status::Disconnected, Some(msg));
+        true
     }
 
     fn end(&self, status: Status, error: Option<String>) {
@@ -825,6 +869,7 @@ impl Driver {
                     phone,
                     name: me.name,
                 };
+                self.came_up = true;
                 self.update(|s| {
                     s.status = Status::Connected;
                     s.error = None;
