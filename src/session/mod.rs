@@ -46,11 +46,30 @@ const MEDIA_FETCHES: usize = 4;
 const MEDIA_PER_SESSION: usize = 2;
 
 /// Which of `SessionEnv::media_locks` a media file takes.
-fn stripe(path: &std::path::Path) -> usize {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    path.hash(&mut h);
-    (h.finish() % 16) as usize
+/// One fetch of a media at a time (the next finds it kept), by a lock
+/// on a stripe of its path that sessions share.
+#[derive(Default)]
+struct MediaLocks([tokio::sync::Mutex<()>; 16]);
+
+impl MediaLocks {
+    /// The turn to fetch the media at `path`. `wait`: a client asking
+    /// waits for it; inbound media gives up at once (None): the holder may
+    /// be another session's fetch of a media that shares the stripe, and a
+    /// driver waiting behind it would stop following its own page.
+    async fn turn(
+        &self,
+        path: &std::path::Path,
+        wait: bool,
+    ) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        path.hash(&mut h);
+        let lock = &self.0[(h.finish() % 16) as usize];
+        match wait {
+            true => Some(lock.lock().await),
+            false => lock.try_lock().ok(),
+        }
+    }
 }
 
 /// A session's state as its driver sees it now.
@@ -147,7 +166,7 @@ pub struct SessionEnv {
     media_fetches: tokio::sync::Semaphore,
     media_sessions:
         std::sync::Mutex<std::collections::HashMap<SessionId, Arc<tokio::sync::Semaphore>>>,
-    media_locks: [tokio::sync::Mutex<()>; 16],
+    media_locks: MediaLocks,
 }
 
 impl SessionEnv {
@@ -197,7 +216,9 @@ impl SessionEnv {
         // One fetch of a media at a time (the next finds it kept); two per
         // session, so one hung page cannot hold every turn; and a few in
         // all: a media in memory is several times its size on its way here.
-        let _same = self.media_locks[stripe(&path)].lock().await;
+        let Some(_same) = self.media_locks.turn(&path, wait).await else {
+            return Err(MediaError::Busy);
+        };
         if let Ok(bytes) = tokio::fs::read(&path).await {
             return Ok(bytes);
         }
@@ -265,5 +286,39 @@ impl SessionEnv {
             )
         })?;
         Ok(self.wajs.get_or_init(|| Arc::new(src)).clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[tokio::test]
+    async fn inbound_media_gives_up_its_turn_at_once_while_a_client_waits_for_it() {
+        let locks = MediaLocks::default();
+        let path = Path::new("/data/sessions/a/media/0f");
+        let held = locks.turn(path, true).await.expect("a free turn");
+        // Another fetch of the same stripe: the driver's does not wait.
+        let quick = tokio::time::timeout(Duration::from_secs(1), locks.turn(path, false)).await;
+        assert!(
+            matches!(quick, Ok(None)),
+            "inbound media must not wait for a turn"
+        );
+        // A client's waits, and has it once the holder is done.
+        let waiting = locks.turn(path, true);
+        tokio::pin!(waiting);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), &mut waiting)
+                .await
+                .is_err()
+        );
+        drop(held);
+        assert!(
+            tokio::time::timeout(Duration::from_secs(1), waiting)
+                .await
+                .unwrap()
+                .is_some()
+        );
     }
 }
