@@ -314,13 +314,18 @@ impl Manager {
 
     /// Asks the driver to end (stop or log out) and waits until it has:
     /// its browser is gone before anything else starts on the profile.
-    async fn ask(&self, mut h: Handle, make: fn(oneshot::Sender<()>) -> Cmd) {
+    /// False if the driver did not answer (it was busy or stuck, and was
+    /// ended here): it did not do what it was asked.
+    async fn ask(&self, mut h: Handle, make: fn(oneshot::Sender<()>) -> Cmd) -> bool {
         let (tx, rx) = oneshot::channel();
+        let mut done = false;
         if h.cmds.send(make(tx)).await.is_ok() {
             // The driver answers after closing its browser; never wait forever.
-            let _ =
+            done = matches!(
                 tokio::time::timeout(self.env.config.page_timeout + Duration::from_secs(10), rx)
-                    .await;
+                    .await,
+                Ok(Ok(()))
+            );
         }
         if !h.task.is_finished() {
             let group = super::browser::recorded_group(&h.dir);
@@ -332,6 +337,7 @@ impl Manager {
                 super::browser::until_gone(g).await;
             }
         }
+        done
     }
 
     pub async fn restart(self: &Arc<Self>, id: &SessionId) -> Result<(), ManagerError> {
@@ -364,18 +370,27 @@ impl Manager {
             // this device. Bring it up (bounded), then log out from it.
             handle = self.start_for_logout(id).await;
         }
-        match handle {
-            Some(h) if !h.task.is_finished() => self.ask(h, Cmd::Logout).await,
-            _ => {
-                // Not running: nothing to tell WhatsApp from here; forget the link.
-                let _ = tokio::fs::remove_dir_all(self.env.session_dir(id).join("profile")).await;
-                self.records().update(id, |r| {
-                    r.me = None;
-                    r.platform = None;
-                    r.status = Status::LoggedOut;
-                    r.should_run = false;
-                });
+        let told = match handle {
+            Some(h) if !h.task.is_finished() => {
+                let told = self.ask(h, Cmd::Logout).await;
+                if !told {
+                    tracing::warn!(session = %id, "the driver did not answer the logout in time: the link is forgotten here only");
+                }
+                told
             }
+            _ => false,
+        };
+        if !told {
+            // Not running, or its driver did not answer (and was ended
+            // before its page logged out): nothing to tell WhatsApp from
+            // here; forget the link, or the next start would resume it.
+            let _ = tokio::fs::remove_dir_all(self.env.session_dir(id).join("profile")).await;
+            self.records().update(id, |r| {
+                r.me = None;
+                r.platform = None;
+                r.status = Status::LoggedOut;
+                r.should_run = false;
+            });
         }
         Ok(())
     }
