@@ -232,12 +232,13 @@ impl Webhook {
 
     /// Whether this subscriber gets this event: its kind, and what the
     /// format can say about it (Cloud webhooks only report what contacts
-    /// do, so not this account's own reactions; Cloud and Twilio have no
-    /// statuses, ours or contacts', which a bot would take for a chat's).
+    /// do, so not this account's own reactions; simple, Cloud and Twilio
+    /// have no statuses, ours or contacts', which a bot would take for a
+    /// chat's and answer with a message to their author).
     pub fn wants_event(&self, ev: &super::Event) -> bool {
         let status = ev.payload["chat"] == super::Wid::STATUS;
         self.wants(ev.event)
-            && !(matches!(self.format, Format::Cloud | Format::Twilio) && status)
+            && !(matches!(self.format, Format::Simple | Format::Cloud | Format::Twilio) && status)
             && !(self.format == Format::Cloud
                 && ev.event == EventKind::MessageReaction
                 && ev.payload["from_me"] == true)
@@ -336,6 +337,30 @@ mod tests {
             ["pending", "sent", "delivered", "read", "failed"]
         );
         assert_eq!(gets(Format::Native).len(), 6);
+    }
+
+    #[test]
+    fn a_contacts_status_goes_only_to_formats_that_tell_it_from_a_chat() {
+        let session = crate::domain::SessionId::parse("s").unwrap();
+        let story = super::super::Event::new(
+            &session,
+            EventKind::Message,
+            serde_json::json!({"id": "false_status@broadcast_A", "chat": "status@broadcast",
+                "from_me": false, "text": "on holiday", "sender": {"phone": "15550001111"}}),
+        );
+        let mut chat = story.clone();
+        chat.payload["chat"] = serde_json::json!("15550001111@c.us");
+        for (format, gets_status) in [
+            (Format::Native, true),
+            (Format::Openwa, true),
+            (Format::Simple, false),
+            (Format::Cloud, false),
+            (Format::Twilio, false),
+        ] {
+            let w = Webhook::subscriber("http://127.0.0.1:9/h".into(), format, &["message"]);
+            assert_eq!(w.wants_event(&story), gets_status, "{format:?}");
+            assert!(w.wants_event(&chat), "{format:?}");
+        }
     }
 
     #[test]
