@@ -214,8 +214,7 @@ impl Core {
                 if b64.len() / 4 * 3 > self.max_media + 3 {
                     return Err(CoreError::MediaTooLarge(self.max_media));
                 }
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(b64.trim())
+                let bytes = crate::domain::base64_bytes(&b64)
                     .map_err(|_| CoreError::invalid("media.data", "is not valid base64"))?;
                 (bytes, mime)
             }

@@ -1370,14 +1370,11 @@ pub struct ProfileIn {
 
 /// A picture field: base64 to bytes; null (remove it) and left out kept apart.
 fn picture_bytes(p: Option<Option<String>>) -> Result<Option<Option<Vec<u8>>>, ApiError> {
-    use base64::Engine as _;
     p.map(|p| {
         p.map(|data| {
-            base64::engine::general_purpose::STANDARD
-                .decode(data.trim())
-                .map_err(|_| {
-                    ApiError::invalid("picture", "must be base64 (a JPEG, PNG, GIF or WebP)")
-                })
+            crate::domain::base64_bytes(&data).map_err(|_| {
+                ApiError::invalid("picture", "must be base64 (a JPEG, PNG, GIF or WebP)")
+            })
         })
         .transpose()
     })

@@ -520,7 +520,6 @@ fn one_string(name: &str, v: &Value) -> Result<String, EasyError> {
 
 /// The bytes of a base64 data URL, as open-wa takes images.
 fn data_url_bytes(name: &str, data: &str) -> Result<Vec<u8>, EasyError> {
-    use base64::Engine as _;
     let b64 = data
         .strip_prefix("data:")
         .and_then(|d| d.split_once(";base64,"))
@@ -530,8 +529,7 @@ fn data_url_bytes(name: &str, data: &str) -> Result<Vec<u8>, EasyError> {
                 "'{name}' must be a data URL (data:image/jpeg;base64,...)"
             ))
         })?;
-    base64::engine::general_purpose::STANDARD
-        .decode(b64.trim())
+    crate::domain::base64_bytes(b64)
         .map_err(|_| EasyError::bad_args(format!("'{name}' is not valid base64")))
 }
 
