@@ -427,14 +427,23 @@ impl Inbound {
                 Err(e) => tracing::warn!(session = %self.id, msg = %msg.id, "media not kept: {e}"),
             }
         }
-        // A reply to a menu we sent: which option it picked.
-        if !msg.from_me
-            && let (Some(text), Ok(Some(menu))) = (
-                msg.text.as_deref(),
-                self.env.store.menu(&self.id, &msg.chat),
-            )
+        // A reply to a menu we sent: which option it picked. A menu is
+        // answered while it is our last word in the chat: what we send
+        // after it (from here or the phone) ends it, so a later "2" to
+        // another question is text again; and a reply quoting another
+        // message answers that one.
+        if (msg.from_me || msg.text.is_some())
+            && let Ok(Some(menu)) = self.env.store.menu(&self.id, &msg.chat)
         {
-            msg.choice = menu.pick(text);
+            if msg.from_me {
+                if menu.message_id.as_deref() != Some(msg.id.as_str())
+                    && let Err(e) = self.env.store.delete_menu(&self.id, &msg.chat)
+                {
+                    tracing::warn!(session = %self.id, "an answered menu could not be dropped: {e}");
+                }
+            } else if msg.reply_to.is_none() || msg.reply_to == menu.message_id {
+                msg.choice = menu.pick(msg.text.as_deref().unwrap_or_default());
+            }
         }
         let events = msg.events();
         ops.push(Op::Message { msg, events });

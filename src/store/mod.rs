@@ -1082,6 +1082,12 @@ impl Store {
         self.get_json_in(MENUS, &k)
     }
 
+    pub fn delete_menu(&self, session: &SessionId, chat: &str) -> Result<bool> {
+        let mut k = prefix(session);
+        k.extend_from_slice(chat.as_bytes());
+        self.remove_in(MENUS, &k)
+    }
+
     pub fn delete_upload(&self, id: &str) -> Result<bool> {
         self.remove_in(UPLOADS, id.as_bytes())
     }

@@ -169,6 +169,15 @@ def test_menus_come_back_as_interactive_replies(daemon, backend):
     other = daemon.inbound(CONTACT, "something else")
     eventually("plain text", lambda: [x for x in backend.messages if x.id == other and x.text == "something else"])
 
+    # A menu is answered while it is the business's last word in the chat:
+    # after another question, "1" is the answer to that one, as text.
+    wa.send_message(to=CONTACT, text="Delivery or pickup?",
+                    buttons=[types.Button(title="Delivery", callback_data="d"), types.Button(title="Pickup", callback_data="p")])
+    wa.send_message(to=CONTACT, text="How many pizzas?")
+    one = daemon.inbound(CONTACT, "1")
+    eventually("a number, as text", lambda: [x for x in backend.messages if x.id == one and x.text == "1"])
+    assert len(backend.buttons) == 1, backend.buttons
+
 
 def test_templates_media_in_and_errors(daemon, receiver, backend):
     wa = backend.wa
