@@ -4,6 +4,7 @@ every webhook; its MessagingResponse builds the TwiML replies. Real daemon,
 real headless Chromium, the sandbox."""
 
 import base64
+import datetime
 import time
 import urllib.parse
 
@@ -89,6 +90,16 @@ def test_the_sdk_creates_fetches_and_lists(shop, receiver):
     assert [x.body for x in listed] == ["page 2", "page 1", "page 0"]
     assert all(x.to == "whatsapp:+15557770000" for x in listed)
     assert len(c.messages.list(limit=4)) == 4
+    # The SDK sends a date as an instant (2024-01-01T00:00:00Z): Twilio
+    # filters by that day, and DateSent< and DateSent> take the day in.
+    day = listed[0].date_sent.date()
+    assert listed[-1].date_sent.date() == day, "the test ran across midnight"
+    pages = ["page 2", "page 1", "page 0"]
+    dated = lambda **k: [x.body for x in c.messages.list(to="whatsapp:+15557770000", **k)]
+    assert dated(date_sent=day) == pages
+    assert dated(date_sent_before=day) == pages and dated(date_sent_after=day) == pages
+    assert dated(date_sent=day - datetime.timedelta(days=1)) == []
+    assert dated(date_sent_after=day + datetime.timedelta(days=1)) == []
 
 
 def test_status_callbacks_are_signed_and_follow_the_acks(shop, receiver):

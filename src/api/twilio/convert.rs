@@ -417,16 +417,18 @@ pub struct Filter {
     sent: (Option<i64>, Option<i64>),
 }
 
+/// The GMT day a DateSent filter names, as [start, end) in unix s. Twilio
+/// filters by day; its SDKs send a date as an instant (twilio-python and
+/// twilio-node: `2024-01-01T00:00:00Z`), which names its day too.
 fn parse_when(s: &str) -> Option<(i64, i64)> {
-    // YYYY-MM-DD, or an RFC 3339 instant (YYYY-MM-DDTHH:MM:SSZ).
-    if s.len() == 10 {
-        let t = humantime::parse_rfc3339(&format!("{s}T00:00:00Z")).ok()?;
-        let start = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs() as i64;
-        return Some((start, start + 86_400));
-    }
-    let t = humantime::parse_rfc3339_weak(s.trim_end_matches('Z')).ok()?;
+    let t = if s.len() == 10 {
+        humantime::parse_rfc3339(&format!("{s}T00:00:00Z")).ok()?
+    } else {
+        humantime::parse_rfc3339_weak(s.trim_end_matches('Z')).ok()?
+    };
     let at = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs() as i64;
-    Some((at, at + 1))
+    let start = at - at.rem_euclid(86_400);
+    Some((start, start + 86_400))
 }
 
 impl Filter {
