@@ -170,8 +170,14 @@ impl Core {
         let Some(msg) = self.store.message_by_short_id(&short)? else {
             return Ok(None);
         };
-        let Ok((info, bytes)) = self.media(&msg.session, &msg.id).await else {
-            return Ok(None);
+        let (info, bytes) = match self.media(&msg.session, &msg.id).await {
+            Ok(found) => found,
+            // Gone since, or never had media: there is no such object.
+            Err(CoreError::NotFound { .. } | CoreError::SessionNotFound(_)) => return Ok(None),
+            // Not kept here and the page cannot hand it over now: a
+            // passing failure, not a missing object (Cloud clients give
+            // up for good on "does not exist").
+            Err(e) => return Err(e),
         };
         Ok(Some((
             StoredMedia {
