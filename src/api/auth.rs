@@ -188,9 +188,14 @@ pub fn same(a: &str, b: &str) -> bool {
 /// `?key=` (or `?api_key=`): for clients that can send neither a header
 /// nor credentials in the URL, like a browser's `EventSource` or an
 /// `<img>`. Reads only: a key in a URL ends up in access logs, and a
-/// change (a DELETE, a send) is never made from a bare link.
-fn in_query(method: &axum::http::Method, query: Option<&str>) -> Option<String> {
-    if !matches!(*method, axum::http::Method::GET | axum::http::Method::HEAD) {
+/// change (a DELETE, a send) is never made from a bare link. Nor is an
+/// export, a GET that stops the session (`?stop=true`) and hands over
+/// the linked device's credentials: a link preview or prefetch of a
+/// pasted URL would do both.
+fn in_query(method: &axum::http::Method, path: &str, query: Option<&str>) -> Option<String> {
+    if !matches!(*method, axum::http::Method::GET | axum::http::Method::HEAD)
+        || path.ends_with("/export")
+    {
         return None;
     }
     url::form_urlencoded::parse(query?.as_bytes())
@@ -210,7 +215,7 @@ fn access_token(taken: bool, query: Option<&str>) -> Option<String> {
 
 pub async fn require_key(State(g): State<Guard>, mut req: Request, next: Next) -> Response {
     let key = presented(req.headers())
-        .or_else(|| in_query(req.method(), req.uri().query()))
+        .or_else(|| in_query(req.method(), req.uri().path(), req.uri().query()))
         .or_else(|| access_token(g.access_token, req.uri().query()));
     let denied = match key {
         Some(k) => match g.keys.resolve(&k) {
@@ -271,14 +276,21 @@ mod tests {
         m.insert("x-api-key", "k1".parse().unwrap());
         assert_eq!(presented(&m).as_deref(), Some("k1"));
         use axum::http::Method;
+        let events = "/api/sessions/s/events";
         assert_eq!(
-            in_query(&Method::GET, Some("a=1&key=k%2F1")).as_deref(),
+            in_query(&Method::GET, events, Some("a=1&key=k%2F1")).as_deref(),
             Some("k/1")
         );
-        assert_eq!(in_query(&Method::GET, Some("a=1")), None);
+        assert_eq!(in_query(&Method::GET, events, Some("a=1")), None);
         // Never for a change: a link must not delete or send.
-        assert_eq!(in_query(&Method::DELETE, Some("api_key=k")), None);
-        assert_eq!(in_query(&Method::POST, Some("key=k")), None);
+        assert_eq!(in_query(&Method::DELETE, events, Some("api_key=k")), None);
+        assert_eq!(in_query(&Method::POST, events, Some("key=k")), None);
+        // Nor stop a session and hand its credentials over.
+        let export = "/api/sessions/s/export";
+        assert_eq!(
+            in_query(&Method::GET, export, Some("stop=true&key=k")),
+            None
+        );
         assert!(same("abc", "abc") && !same("abc", "abd") && !same("abc", "abcd"));
     }
 }
