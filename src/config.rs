@@ -358,11 +358,18 @@ pub struct PacingArgs {
 }
 
 impl PacingArgs {
-    pub fn pacing(&self) -> crate::domain::pacing::Pacing {
+    /// `request_timeout`: what a request may take; a send waits for its
+    /// turn at most three quarters of it, or it minus 30 s if more (the
+    /// rest is the send's own: the page's call and its report).
+    pub fn pacing(&self, request_timeout: std::time::Duration) -> crate::domain::pacing::Pacing {
+        let spare = std::time::Duration::from_secs(30);
         crate::domain::pacing::Pacing {
             per_minute: self.send_per_minute.max(0.0),
             burst: self.send_burst.max(1.0),
             queue: self.send_queue.max(1),
+            max_wait: request_timeout
+                .saturating_sub(spare)
+                .max(request_timeout * 3 / 4),
             jitter: std::time::Duration::from_millis(self.send_jitter_ms),
             typing: self.send_typing,
         }

@@ -139,15 +139,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let env = std::sync::Arc::new(session::SessionEnv::new(config, pipeline, store.clone()));
     let manager = session::Manager::new(env);
     let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
+    let request_timeout = std::time::Duration::from_secs(args.limits.request_timeout_s.max(1));
     let core = core::Core::new(
         manager.clone(),
         args.default_session.clone(),
-        args.pacing.pacing(),
+        args.pacing.pacing(request_timeout),
         stopping,
         args.limits.max_media(),
     )?;
     let max_json = args.limits.max_json_kb.max(1) << 10;
-    let request_timeout = std::time::Duration::from_secs(args.limits.request_timeout_s.max(1));
     let cluster =
         cluster::Cluster::from_args(&args.cluster, &api_key, &core, max_json, request_timeout)?;
     tokio::spawn(api::twilio::serve_replies(core.clone(), replies));

@@ -19,6 +19,9 @@ pub struct Lanes {
 
 struct Lane {
     turn: Arc<tokio::sync::Mutex<Bucket>>,
+    /// The bucket as the last send left it, for a newcomer's wait (the
+    /// bucket itself is held by the send whose turn it is).
+    seen: Mutex<Bucket>,
     waiting: AtomicUsize,
 }
 
@@ -53,26 +56,39 @@ impl Lanes {
             lanes
                 .entry(session.clone())
                 .or_insert_with(|| {
+                    let full = Bucket::full(&self.pacing, self.now());
                     Arc::new(Lane {
-                        turn: Arc::new(tokio::sync::Mutex::new(Bucket::full(
-                            &self.pacing,
-                            self.now(),
-                        ))),
+                        turn: Arc::new(tokio::sync::Mutex::new(full)),
+                        seen: Mutex::new(full),
                         waiting: AtomicUsize::new(0),
                     })
                 })
                 .clone()
         };
         let ahead = lane.waiting.fetch_add(1, Ordering::SeqCst);
-        if ahead >= self.pacing.queue {
+        let mut seen = *lane.seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.refill(&self.pacing, self.now());
+        let wait = self.pacing.wait_for(seen.tokens, ahead);
+        let refused = if ahead >= self.pacing.queue {
+            Some((
+                self.pacing
+                    .wait_for(0.0, ahead.saturating_sub(self.pacing.queue)),
+                "the most it queues",
+            ))
+        } else if wait > self.pacing.max_wait {
+            Some((
+                wait - self.pacing.max_wait,
+                "more than a send may wait for its turn",
+            ))
+        } else {
+            None
+        };
+        if let Some((retry, why)) = refused {
             lane.waiting.fetch_sub(1, Ordering::SeqCst);
-            let wait = self
-                .pacing
-                .wait_for(0.0, ahead.saturating_sub(self.pacing.queue));
             return Err(CoreError::RateLimited {
-                retry_after: wait.max(Duration::from_secs(1)),
+                retry_after: retry.max(Duration::from_secs(1)),
                 message: format!(
-                    "session '{session}' has {ahead} sends waiting (the most it queues at {:.0} a minute); retry later",
+                    "session '{session}' has {ahead} sends waiting ({why} at {:.0} a minute); retry later",
                     self.pacing.per_minute
                 ),
             });
@@ -91,6 +107,7 @@ impl Lanes {
                 Err(wait) => tokio::time::sleep(wait).await,
             }
         }
+        *lane.seen.lock().unwrap_or_else(|e| e.into_inner()) = *bucket;
         if !self.pacing.jitter.is_zero() {
             let ms = rand::random::<u64>() % (self.pacing.jitter.as_millis() as u64 + 1);
             tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -104,5 +121,59 @@ impl Drop for Ticket {
         if let Some(l) = &self.lane {
             l.waiting.fetch_sub(1, Ordering::SeqCst);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lanes(per_minute: f64, max_wait: Duration) -> Lanes {
+        Lanes::new(Pacing {
+            per_minute,
+            burst: 2.0,
+            queue: 100,
+            max_wait,
+            jitter: Duration::ZERO,
+            typing: false,
+        })
+    }
+
+    #[test]
+    fn a_send_that_would_wait_past_its_time_is_refused_at_once() {
+        let l = lanes(60.0, Duration::from_secs(5));
+        let s = SessionId::parse("s").unwrap();
+        // Two go at once (the burst), then one a second: the 8th would
+        // wait 6 s, past the 5 s a send may wait.
+        let held: Vec<_> = (0..7).map(|_| l.admit(&s).expect("within 5 s")).collect();
+        match l.admit(&s) {
+            Err(CoreError::RateLimited { retry_after, .. }) => {
+                assert_eq!(retry_after, Duration::from_secs(1))
+            }
+            other => panic!("not refused: {:?}", other.map(|_| ())),
+        }
+        // A place given up makes room again.
+        drop(held);
+        assert!(l.admit(&s).is_ok());
+        // Without a bound, only the queue's size refuses.
+        let l = lanes(60.0, Duration::MAX);
+        let held: Vec<_> = (0..100).map(|_| l.admit(&s).expect("queued")).collect();
+        assert!(matches!(l.admit(&s), Err(CoreError::RateLimited { .. })));
+        drop(held);
+    }
+
+    #[tokio::test]
+    async fn the_wait_counts_the_tokens_the_sends_before_left() {
+        // One every 10 s: a test machine's pauses cannot refill a token.
+        let l = lanes(6.0, Duration::from_secs(30));
+        let s = SessionId::parse("s").unwrap();
+        // The burst spent: each place now waits 10 s more.
+        for _ in 0..2 {
+            let t = l.admit(&s).unwrap();
+            drop(l.turn(&t).await);
+        }
+        let held: Vec<_> = (0..3).map(|_| l.admit(&s).expect("within 30 s")).collect();
+        assert!(matches!(l.admit(&s), Err(CoreError::RateLimited { .. })));
+        drop(held);
     }
 }

@@ -13,6 +13,11 @@ pub struct Pacing {
     pub burst: f64,
     /// Sends that may wait their turn; past this a send is refused (429).
     pub queue: usize,
+    /// The longest a send may wait for its turn; one that would wait
+    /// longer is refused (429) rather than held until its request times
+    /// out, perhaps while the page is sending it (a retry without an
+    /// Idempotency-Key would then send it twice).
+    pub max_wait: Duration,
     /// Up to this much random pause before each send.
     pub jitter: Duration,
     /// Show "typing…" in the chat before a text goes.
@@ -24,6 +29,7 @@ impl Pacing {
         per_minute: 0.0,
         burst: 0.0,
         queue: usize::MAX,
+        max_wait: Duration::MAX,
         jitter: Duration::ZERO,
         typing: false,
     };
@@ -87,6 +93,7 @@ mod tests {
             per_minute,
             burst,
             queue: 10,
+            max_wait: Duration::MAX,
             jitter: Duration::ZERO,
             typing: false,
         }
