@@ -784,6 +784,7 @@
       const opts = { type: o.type || 'auto-detect', caption: o.caption || undefined, filename: o.filename || undefined, mimetype: o.mimetype, createChat: true, markIsRead: false, messageId: await keyFor(to, o.messageId) };
       if (o.ptt) opts.isPtt = true;
       if (o.replyTo) opts.quotedMsg = o.replyTo;
+      if (o.mentions && o.mentions.length) opts.mentionedList = o.mentions;
       return sent(await quoting(o.replyTo, () => WPP.chat.sendFileMessage(to, dataUrl(b64, o.mimetype), opts)));
     },
     async sendLocation(to, loc, replyTo, messageId) {

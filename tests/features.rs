@@ -15,6 +15,8 @@ const OTHER: &str = "15557770088";
 const T: Duration = Duration::from_secs(30);
 /// A few bytes of an Ogg/Opus recording (its magic, enough for the type).
 const OGG_B64: &str = "T2dnUwACAAAAAAAAAABDb2RlYwAAAAABE09wdXNIZWFk";
+/// A 1 × 1 px PNG.
+const PNG_1PX: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
 
 async fn setup(tmp: &std::path::Path) -> (Sandbox, Daemon, Receiver) {
     let sb = Sandbox::start(tmp, &[]).await;
@@ -170,7 +172,6 @@ async fn locations_contact_cards_and_voice_notes_both_ways() {
     assert_eq!((&m["type"], &m["voice"]), (&json!("audio"), &json!(true)));
 
     // Out: a sticker of a PNG: WhatsApp Web makes the WebP.
-    const PNG_1PX: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
     let id = send(
         &d,
         json!({"to": CONTACT, "media": {"data": PNG_1PX, "mimetype": "image/png"}, "sticker": true}),
@@ -726,6 +727,15 @@ async fn groups_both_ways() {
     let phone = on_phone(&sb, &sent).await;
     assert_eq!(phone["to"], gid.as_str());
     assert_eq!(phone["mentions"], json!([CONTACT]));
+    // In a photo's caption too.
+    let sent = send(
+        &d,
+        json!({"to": gid, "media": {"data": PNG_1PX, "mimetype": "image/png"},
+               "caption": format!("for you @{CONTACT}"), "mentions": [CONTACT]}),
+    )
+    .await;
+    let phone = on_phone(&sb, &sent).await;
+    assert_eq!(phone["mentions"], json!([CONTACT]), "{phone}");
     // Stored in the group's chat, as the page has it.
     let ours = d.wait_message("shop", &sent).await;
     assert_eq!(ours["chat"], gid.as_str(), "{ours}");
@@ -1073,7 +1083,6 @@ async fn group_descriptions_and_settings_both_ways() {
     assert_eq!(on_phone(&sb, &sent).await["to"], gid.as_str());
 
     // Its picture: WhatsApp shows it, until we remove it.
-    const PNG_1PX: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
     let (code, g) = d
         .call("PATCH", &ours, Some(json!({"picture": PNG_1PX})))
         .await;
@@ -1307,7 +1316,6 @@ async fn group_descriptions_and_settings_both_ways() {
 async fn history_from_before_the_link_is_loaded_as_it_is_read() {
     let tmp = tempfile::tempdir().unwrap();
     let (sb, d, r) = setup(tmp.path()).await;
-    const PNG_1PX: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
     // Days ago, as far as WhatsApp is concerned: the account's other
     // device ("shop") had them; the session linked later never saw them.
     let now = std::time::SystemTime::now()
@@ -1453,7 +1461,6 @@ async fn history_from_before_the_link_is_loaded_as_it_is_read() {
 async fn our_name_about_and_picture() {
     let tmp = tempfile::tempdir().unwrap();
     let (sb, d, _r) = setup(tmp.path()).await;
-    const PNG_1PX: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
     let (code, p) = d.call("GET", "/api/sessions/shop/profile", None).await;
     assert_eq!(code, 200, "{p}");
     assert_eq!(
@@ -1792,7 +1799,6 @@ async fn admins_delete_anyones_messages_in_their_groups() {
 async fn forwards_both_ways() {
     let tmp = tempfile::tempdir().unwrap();
     let (sb, d, r) = setup(tmp.path()).await;
-    const PNG_1PX: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
 
     // Theirs: a photo, and a text that has been forwarded many times.
     let photo = inbound(
@@ -3227,7 +3233,6 @@ async fn labels_are_a_business_accounts_both_ways() {
 /// message is deleted. What a status cannot be is refused before it goes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn statuses_are_posted_seen_and_taken_down() {
-    const PNG_1PX: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
     let tmp = tempfile::tempdir().unwrap();
     let (sb, d, r) = setup(tmp.path()).await;
     let text = send(
@@ -3350,7 +3355,6 @@ async fn statuses_are_posted_seen_and_taken_down() {
 /// posting it twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_status_whose_answer_was_lost_is_found_not_posted_twice() {
-    const PNG_1PX: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
     let tmp = tempfile::tempdir().unwrap();
     let sb = Sandbox::start(tmp.path(), &[]).await;
     let d = Daemon::start(

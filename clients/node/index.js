@@ -1589,7 +1589,7 @@ class Client extends EventEmitter {
     let mentions = options.mentions == null ? [] : [].concat(options.mentions);
     mentions = mentions.map((m) => (m instanceof Contact ? m.id._serialized : serialized(m)));
     if (mentions.length) {
-      if (body.text === undefined) throw new NotSupportedError('mentions outside a text message');
+      if (body.text === undefined && body.caption === undefined) throw new NotSupportedError('mentions outside a text or a caption');
       body.mentions = mentions;
     }
     if (options.quotedMessageId) body.reply_to = options.quotedMessageId;

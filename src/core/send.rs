@@ -662,6 +662,7 @@ impl Core {
                         kind: m.kind(),
                         caption: caption.as_deref(),
                         voice: req.voice,
+                        mentions: &req.mentions,
                     };
                     bridge.send_file(&req.to, id, &file, reply_to).await
                 }

@@ -220,6 +220,8 @@ pub struct OutgoingFile<'a> {
     pub caption: Option<&'a str>,
     /// Audio sent as a voice note.
     pub voice: bool,
+    /// Who the caption mentions.
+    pub mentions: &'a [Wid],
 }
 
 /// A contact card to send: who, and the name to show.
@@ -840,7 +842,8 @@ impl Bridge {
         reply_to: Option<&str>,
     ) -> Result<Sent, CallError> {
         let opts = json!({"type": file.kind, "mimetype": file.mimetype, "filename": file.filename,
-                          "caption": file.caption, "replyTo": reply_to, "ptt": file.voice, "messageId": id});
+                          "caption": file.caption, "replyTo": reply_to, "ptt": file.voice, "messageId": id,
+                          "mentions": file.mentions});
         // WhatsApp Web waits for a status to be up, then for its ack: up to
         // a minute.
         let within = match to.is_status() {

@@ -517,10 +517,11 @@ impl TryFrom<SendIn> for SendRequest {
                 Wid::parse(m).map_err(|e| ApiError::invalid(&format!("mentions[{i}]"), e))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        if !mentions.is_empty() && b.text.is_none() {
+        // In a text, or a media's caption (`text` with media is one).
+        if !mentions.is_empty() && b.text.is_none() && (media.is_none() || b.caption.is_none()) {
             return Err(ApiError::invalid(
                 "mentions",
-                "need a 'text' to mention them in",
+                "need a 'text' or a media's 'caption' to mention them in",
             ));
         }
         let style =
