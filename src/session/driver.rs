@@ -62,6 +62,15 @@ const MEMORY_RECYCLE_GAP: Duration = Duration::from_secs(600);
 /// Idempotency-Key).
 const RECYCLE_MAX_DEFERRALS: u32 = 6;
 
+/// How long a page closed on purpose may keep handing events over, and
+/// the quiet that ends it sooner (see `Driver::last_rounds`): what is on
+/// its way already, not what the page may yet send (a stop stays quick).
+const LAST_ROUNDS: Duration = Duration::from_secs(2);
+const LAST_ROUNDS_QUIET: Duration = Duration::from_millis(20);
+
+/// The page's binding calls, as chromiumoxide streams them.
+type Bindings = chromiumoxide::listeners::EventStream<EventBindingCalled>;
+
 /// A linked session that fails to come up this many times in a row goes
 /// on retrying slowly (`Backoff::outage`).
 const QUICK_TRIES: u32 = 5;
@@ -503,43 +512,7 @@ impl Driver {
                 ev = bindings.next() => match ev {
                     Some(ev) if ev.name == BINDING => {
                         heard = Instant::now();
-                        let mut ops = Vec::new();
-                        let mut outcome = None;
-                        // Take every batch already waiting, so that a busy
-                        // page costs one transaction and one flush per round,
-                        // not one per batch.
-                        let mut batch = bridge::parse_batch(&ev.payload);
-                        while batch.len() < 5000 {
-                            match bindings.next().now_or_never() {
-                                Some(Some(more)) if more.name == BINDING => batch.extend(bridge::parse_batch(&more.payload)),
-                                Some(Some(_)) => {}
-                                _ => break,
-                            }
-                        }
-                        for e in batch {
-                            if matches!(e, BridgeEvent::Ready) {
-                                ready = true;
-                                // Once per page life (WhatsApp Web reloads
-                                // itself into a new build), and before the
-                                // events after `ready`: a restored page says
-                                // CONNECTED at once, and the record must not
-                                // show it linked with the last build's details.
-                                if let Some(o) = self.check_compat(&bridge, "wa-js came up without members bridge.js needs").await {
-                                    outcome = Some(o);
-                                    break;
-                                }
-                            }
-                            if self.inbound.take(&bridge, &e, &mut ops).await {
-                                continue;
-                            }
-                            if let Some(o) = self.on_bridge(e).await {
-                                outcome = Some(o);
-                                break;
-                            }
-                        }
-                        // Durable before anything else sees it; one flush per batch.
-                        self.inbound.commit(ops).await;
-                        if let Some(o) = outcome {
+                        if let Some(o) = self.take_round(&bridge, &ev.payload, &mut bindings, &mut ready).await {
                             return o;
                         }
                         self.inbound.catch_up_if_due(&bridge).await;
@@ -592,9 +565,9 @@ impl Driver {
                     }
                 }
                 cmd = self.cmds.recv() => return match cmd {
-                    Some(Cmd::Stop(r)) => Outcome::Stop(Some(r)),
+                    Some(Cmd::Stop(r)) => self.last_rounds(Outcome::Stop(Some(r)), &bridge, &mut bindings, &mut ready).await,
                     Some(Cmd::Logout(r)) => Outcome::Logout(r),
-                    None => Outcome::Stop(None),
+                    None => self.last_rounds(Outcome::Stop(None), &bridge, &mut bindings, &mut ready).await,
                 },
                 _ = &mut ready_deadline, if !ready => {
                     let title: String = bridge::evaluate(page, t, "document.title").await.unwrap_or_default();
@@ -646,9 +619,89 @@ impl Driver {
                         }
                     ticks += 1;
                     if let Some(o) = self.check_ceilings(b, launched, ticks, &mut deferred) {
+                        return self.last_rounds(o, &bridge, &mut bindings, &mut ready).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes in a round of the page's events: `first` and every batch
+    /// already waiting (a busy page costs one transaction and one flush
+    /// per round, not one per batch), durable before anything else sees
+    /// them. Some: the round ends this page's life.
+    async fn take_round(
+        &mut self,
+        bridge: &Bridge,
+        first: &str,
+        bindings: &mut Bindings,
+        ready: &mut bool,
+    ) -> Option<Outcome> {
+        let mut batch = bridge::parse_batch(first);
+        while batch.len() < 5000 {
+            match bindings.next().now_or_never() {
+                Some(Some(more)) if more.name == BINDING => {
+                    batch.extend(bridge::parse_batch(&more.payload))
+                }
+                Some(Some(_)) => {}
+                _ => break,
+            }
+        }
+        let mut ops = Vec::new();
+        let mut outcome = None;
+        for e in batch {
+            if matches!(e, BridgeEvent::Ready) {
+                *ready = true;
+                // Once per page life (WhatsApp Web reloads itself into a
+                // new build), and before the events after `ready`: a
+                // restored page says CONNECTED at once, and the record
+                // must not show it linked with the last build's details.
+                if let Some(o) = self
+                    .check_compat(bridge, "wa-js came up without members bridge.js needs")
+                    .await
+                {
+                    outcome = Some(o);
+                    break;
+                }
+            }
+            if self.inbound.take(bridge, &e, &mut ops).await {
+                continue;
+            }
+            if let Some(o) = self.on_bridge(e).await {
+                outcome = Some(o);
+                break;
+            }
+        }
+        self.inbound.commit(ops).await;
+        outcome
+    }
+
+    /// Before a page is closed on purpose (a stop, a recycle): the events
+    /// it has sent are taken in first (a stop that came with batches
+    /// waiting, or in a burst, dropped them). A message would come back
+    /// through the next catch-up, but a call, a group's change or a label
+    /// has none. Bounded: a busy page does not hold a stop up.
+    async fn last_rounds(
+        &mut self,
+        leaving: Outcome,
+        bridge: &Bridge,
+        bindings: &mut Bindings,
+        ready: &mut bool,
+    ) -> Outcome {
+        let until = tokio::time::Instant::now() + LAST_ROUNDS;
+        loop {
+            let quiet = tokio::time::Instant::now() + LAST_ROUNDS_QUIET;
+            match tokio::time::timeout_at(quiet.min(until), bindings.next()).await {
+                Ok(Some(ev)) if ev.name == BINDING => {
+                    // The page logged out meanwhile: that is what it is.
+                    if let Some(o @ Outcome::LoggedOut) =
+                        self.take_round(bridge, &ev.payload, bindings, ready).await
+                    {
                         return o;
                     }
                 }
+                Ok(Some(_)) => {}
+                _ => return leaving,
             }
         }
     }
