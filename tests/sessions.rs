@@ -236,8 +236,10 @@ async fn a_linked_session_outlasts_whatsapp_being_unreachable_and_never_gives_up
     let mut d = Daemon::start(&tmp.path().join("data"), &wa_url(&sb), &[]).await;
     d.create_linked(&sb, "o1", "15550007777").await;
     let port = sb.port;
-    drop(sb);
     d.proc.terminate();
+    // The sandbox saves who is linked every 200 ms.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    drop(sb);
     let d = d.restart_same().await;
     // Each try fails at once (connection refused): a sixth launch is one
     // past the quick tries, which used to end in FAILED.
