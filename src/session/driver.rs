@@ -33,8 +33,13 @@ enum Outcome {
     Crashed(String),
     /// wa-js cannot come up on this WhatsApp Web build: say so, retry later.
     Incompatible(Compat, String),
-    /// The session's proxy refused or failed: a clear error, no retry loop.
+    /// The session's proxy refused its credentials: a clear error, no
+    /// retry loop (trying again changes nothing).
     ProxyFailed(String),
+    /// The session's proxy could not be reached or could not reach
+    /// WhatsApp: final for a session not linked yet, retried for a linked
+    /// one (the proxy or the host's network may be back in a minute).
+    ProxyDown(String),
     /// Past a memory or age ceiling: restart the browser now, at a quiet
     /// moment. `reason`: `recycled_memory` or `recycled_age`.
     Recycle {
@@ -200,7 +205,11 @@ impl Driver {
         // ends the run.
         let mut failures = 0u32;
         loop {
-            if self.state.borrow().status != Status::Disconnected {
+            // A session retrying says why until it is back.
+            if !matches!(
+                self.state.borrow().status,
+                Status::Disconnected | Status::Failed
+            ) {
                 self.set_status(Status::Starting, None);
             }
             let (env, dir) = (self.env.clone(), self.session_dir());
@@ -242,6 +251,12 @@ impl Driver {
             let _ = self.page.send(None);
             if self.came_up {
                 failures = 0;
+                // Connected, and for a while: no longer in an outage (a
+                // crash right after connecting keeps its backoff, or a
+                // page that dies at once would relaunch every second).
+                if started.elapsed() > Duration::from_secs(60) {
+                    backoff = Backoff::fast();
+                }
             }
             match outcome {
                 Outcome::Stop(reply) => {
@@ -280,6 +295,26 @@ impl Driver {
                     b.shutdown().await;
                     self.fail_proxy(msg);
                     return;
+                }
+                Outcome::ProxyDown(msg) => {
+                    b.shutdown().await;
+                    failures += 1;
+                    let linked = self.env.records.get(&self.id).and_then(|r| r.me).is_some();
+                    if !linked {
+                        self.fail_proxy(msg);
+                        return;
+                    }
+                    // FAILED with PROXY_FAILED, as a failing proxy shows,
+                    // but trying on, as any linked session does.
+                    tracing::warn!(session = %self.id, failures, "{msg}; retrying");
+                    if failures == QUICK_TRIES {
+                        backoff = Backoff::outage();
+                    }
+                    self.update(|s| {
+                        s.status = Status::Failed;
+                        s.error = Some(msg);
+                        s.error_code = Some("PROXY_FAILED");
+                    });
                 }
                 Outcome::Recycle { reason, detail } => {
                     b.shutdown().await;
@@ -484,7 +519,7 @@ impl Driver {
         );
         if let Some(err) = nav.result.error_text.as_ref().filter(|e| !e.is_empty()) {
             if let Some(p) = proxy.filter(|_| proxy_auth::is_proxy_error(err)) {
-                return Outcome::ProxyFailed(format!("the proxy {} failed: {err}", p.masked()));
+                return Outcome::ProxyDown(format!("the proxy {} failed: {err}", p.masked()));
             }
             return Outcome::Failed(format!(
                 "the WhatsApp page at {url} could not be loaded: {err}"
@@ -690,6 +725,11 @@ impl Driver {
     ) -> Outcome {
         let until = tokio::time::Instant::now() + LAST_ROUNDS;
         loop {
+            // Checked here: a timeout polls what it waits for first, so a
+            // page that never falls quiet would never see it expire.
+            if tokio::time::Instant::now() >= until {
+                return leaving;
+            }
             let quiet = tokio::time::Instant::now() + LAST_ROUNDS_QUIET;
             match tokio::time::timeout_at(quiet.min(until), bindings.next()).await {
                 Ok(Some(ev)) if ev.name == BINDING => {

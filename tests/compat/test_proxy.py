@@ -18,8 +18,8 @@ PASSWORD = "s3cret-proxy-pw"
 
 
 class Proxy:
-    def __init__(self, user="alice", password=PASSWORD):
-        self.port = free_port()
+    def __init__(self, user="alice", password=PASSWORD, port=None):
+        self.port = port or free_port()
         self.dir = tempfile.mkdtemp(prefix="wabridge-proxy-")
         exe = os.path.join(os.path.dirname(sys.executable), "proxy")
         self.log = open(os.path.join(self.dir, "proxy.log"), "wb")
@@ -87,6 +87,15 @@ def test_a_session_runs_behind_its_own_authenticated_proxy():
         eventually("the direct session back", lambda: status(n, "direct")["status"] == "CONNECTED", 60)
         # The direct one reconnected; the proxied one cannot.
         assert status(n, "px")["status"] != "CONNECTED"
+
+        # Restarted while its proxy is down, the linked session says
+        # PROXY_FAILED, and keeps trying: back, linked, once the proxy is.
+        assert n.post("/api/sessions/px/restart").status_code < 300
+        s = eventually("PROXY_FAILED", lambda: (lambda s: s if s["status"] == "FAILED" else None)(status(n, "px")), 60)
+        assert s["error_code"] == "PROXY_FAILED" and s["me"], s
+        proxy = Proxy(port=proxy.port)
+        s = eventually("back through the proxy", lambda: (lambda s: s if s["status"] == "CONNECTED" else None)(status(n, "px")), 90)
+        assert s["me"]["phone"] == ACCOUNT, s
 
         # The password is in no answer and no log.
         for path in ["/api/sessions", "/api/sessions/px", "/sessions"]:
