@@ -454,6 +454,7 @@ impl Core {
         }
         if let (Ok(sent), Some((to, mut menu))) = (&result, menu) {
             menu.message_id = Some(sent.id.clone());
+            menu.sent_at = sent.timestamp.unwrap_or(crate::domain::now_ms() / 1000);
             // The message went out: a menu that cannot be kept is logged,
             // not an error (the client would send it again).
             if let Err(e) = self.store.put_menu(session, to.as_str(), &menu) {

@@ -257,6 +257,9 @@ pub struct Menu {
     /// The message that showed it.
     #[serde(default)]
     pub message_id: Option<String>,
+    /// When it went (unix s): only what we send after it ends it.
+    #[serde(default)]
+    pub sent_at: i64,
 }
 
 impl Menu {
@@ -1101,6 +1104,7 @@ mod tests {
             kind: MenuKind::List,
             options: vec![("s".into(), "Small".into()), ("l".into(), "Large".into())],
             message_id: Some("m1".into()),
+            sent_at: 0,
         };
         assert_eq!(menu.pick("2.").unwrap().id, "l");
         assert_eq!(

@@ -436,7 +436,11 @@ impl Inbound {
             && let Ok(Some(menu)) = self.env.store.menu(&self.id, &msg.chat)
         {
             if msg.from_me {
-                if menu.message_id.as_deref() != Some(msg.id.as_str())
+                // Sent with or after it (WhatsApp's clock is in seconds):
+                // one of ours from before it, reported late (a slow page,
+                // a catch-up), must not end it.
+                if msg.timestamp >= menu.sent_at
+                    && menu.message_id.as_deref() != Some(msg.id.as_str())
                     && let Err(e) = self.env.store.delete_menu(&self.id, &msg.chat)
                 {
                     tracing::warn!(session = %self.id, "an answered menu could not be dropped: {e}");

@@ -600,6 +600,7 @@ pub fn interactive(i: &Value) -> Result<(String, Menu), GraphError> {
         kind,
         options: options.into_iter().map(|(id, t, _)| (id, t)).collect(),
         message_id: None,
+        sent_at: 0,
     };
     Ok((text, menu))
 }
