@@ -28,6 +28,24 @@ struct Lane {
 /// A place in a session's queue; dropping it gives the place up.
 pub struct Ticket {
     lane: Option<Arc<Lane>>,
+    /// Counted among those waiting: until its turn came.
+    waiting: std::sync::atomic::AtomicBool,
+}
+
+impl Ticket {
+    fn new(lane: Option<Arc<Lane>>) -> Ticket {
+        let waiting = std::sync::atomic::AtomicBool::new(lane.is_some());
+        Ticket { lane, waiting }
+    }
+
+    /// No longer waiting (its turn came, or it is given up).
+    fn done_waiting(&self) {
+        if let Some(l) = &self.lane
+            && self.waiting.swap(false, Ordering::SeqCst)
+        {
+            l.waiting.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
 }
 
 /// The turn to send: held until the message went out.
@@ -49,7 +67,7 @@ impl Lanes {
     /// A place in the session's queue, or `RateLimited` when it is full.
     pub fn admit(&self, session: &SessionId) -> Result<Ticket, CoreError> {
         if !self.pacing.is_on() {
-            return Ok(Ticket { lane: None });
+            return Ok(Ticket::new(None));
         }
         let lane = {
             let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
@@ -93,7 +111,7 @@ impl Lanes {
                 ),
             });
         }
-        Ok(Ticket { lane: Some(lane) })
+        Ok(Ticket::new(Some(lane)))
     }
 
     /// Waits for the ticket's turn and a token (then a random pause, if
@@ -108,6 +126,8 @@ impl Lanes {
             }
         }
         *lane.seen.lock().unwrap_or_else(|e| e.into_inner()) = *bucket;
+        // Its token is taken: those that come now wait only for the rest.
+        ticket.done_waiting();
         if !self.pacing.jitter.is_zero() {
             let ms = rand::random::<u64>() % (self.pacing.jitter.as_millis() as u64 + 1);
             tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -118,9 +138,7 @@ impl Lanes {
 
 impl Drop for Ticket {
     fn drop(&mut self) {
-        if let Some(l) = &self.lane {
-            l.waiting.fetch_sub(1, Ordering::SeqCst);
-        }
+        self.done_waiting();
     }
 }
 
@@ -167,13 +185,17 @@ mod tests {
         // One every 10 s: a test machine's pauses cannot refill a token.
         let l = lanes(6.0, Duration::from_secs(30));
         let s = SessionId::parse("s").unwrap();
-        // The burst spent: each place now waits 10 s more.
+        // The burst spent: each place now waits 10 s more. The two sends
+        // are still under way (their tickets held), but with their tokens
+        // taken they wait for nothing, and nothing waits for them.
+        let mut sending = vec![];
         for _ in 0..2 {
             let t = l.admit(&s).unwrap();
             drop(l.turn(&t).await);
+            sending.push(t);
         }
         let held: Vec<_> = (0..3).map(|_| l.admit(&s).expect("within 30 s")).collect();
         assert!(matches!(l.admit(&s), Err(CoreError::RateLimited { .. })));
-        drop(held);
+        drop((held, sending));
     }
 }
