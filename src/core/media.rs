@@ -217,7 +217,9 @@ impl Core {
                     Some((mime, b64)) => (Some(mime.to_string()), b64.to_string()),
                     None => (None, data),
                 };
-                if b64.len() / 4 * 3 > self.max_media + 3 {
+                // Line breaks are not data (wrapped base64 is taken).
+                let chars = b64.bytes().filter(|b| !b.is_ascii_whitespace()).count();
+                if chars / 4 * 3 > self.max_media + 3 {
                     return Err(CoreError::MediaTooLarge(self.max_media));
                 }
                 let bytes = crate::domain::base64_bytes(&b64)
