@@ -5,6 +5,7 @@ real headless Chromium, the sandbox."""
 
 import base64
 import datetime
+import threading
 import time
 import urllib.parse
 
@@ -194,6 +195,41 @@ def test_inbound_webhooks_validate_and_twiml_answers_go_back(shop, receiver):
     assert c.messages(f["MessageSid"]).media(listed[0].sid).fetch().content_type == "image/png"
     text_only = next(x.sid for x in c.messages.list(to=f"whatsapp:+{CONTACT}", limit=20) if x.body == "1. pizza 2. pasta")
     assert c.messages(text_only).media.list() == []
+
+
+def test_a_twiml_answer_waits_for_a_session_that_is_away(shop, receiver):
+    """A receiver answers after the session went away (stopped, restarting,
+    reconnecting): the receiver has its 2xx and will not answer again, so
+    the reply goes once the session is back, and goes once."""
+    daemon, n = shop, shop.native()
+    gate = threading.Event()
+    before = receiver.responders["/twilio/in"]
+
+    def answer(req):
+        if form(req).get("Body") != "hold":
+            return before(req)
+        gate.wait(30)
+        r = MessagingResponse()
+        r.message("sent when back")
+        return 200, "text/xml", str(r).encode()
+
+    receiver.responders["/twilio/in"] = answer
+    count = lambda: sum(x["text"] == "sent when back" for x in daemon.sent())
+    try:
+        daemon.inbound(CONTACT, "hold")
+        eventually("the held webhook", lambda: [r for r in receiver.raw("/twilio/in") if form(r).get("Body") == "hold"])
+        assert n.post("/api/sessions/shop1/stop").status_code < 300
+        gate.set()
+        time.sleep(3)
+        assert count() == 0, "sent by a stopped session?"
+        assert n.post("/api/sessions/shop1/start").status_code < 300
+        eventually("the reply, once the session is back", lambda: count() > 0)
+        time.sleep(2)
+        assert count() == 1
+    finally:
+        gate.set()
+        receiver.responders["/twilio/in"] = before
+        eventually("connected", lambda: n.get("/api/sessions/shop1").json()["status"] == "CONNECTED")
 
 
 def test_errors_are_twilios(shop):

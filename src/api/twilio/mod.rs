@@ -111,6 +111,7 @@ async fn reply(core: Core, r: Reply) {
         .as_str()
         .unwrap_or("")
         .to_string();
+    let mut n = 0;
     for m in messages {
         let to = match m.to.as_deref() {
             Some(t) => convert::address_phone(t)
@@ -123,45 +124,78 @@ async fn reply(core: Core, r: Reply) {
             continue;
         };
         let body = (!m.body.is_empty()).then_some(m.body.clone());
-        let mut reqs = Vec::new();
-        if m.media.is_empty() {
-            reqs.push(SendRequest {
+        // (text, media URL, caption): one media per WhatsApp message, the
+        // body captioning the first.
+        let parts: Vec<(Option<String>, Option<String>, Option<String>)> = if m.media.is_empty() {
+            vec![(body, None, None)]
+        } else {
+            m.media
+                .iter()
+                .enumerate()
+                .map(|(i, url)| (None, Some(url.clone()), body.clone().filter(|_| i == 0)))
+                .collect()
+        };
+        for (text, url, caption) in parts {
+            n += 1;
+            let key = format!("twiml:{}:{n}", r.delivery.id);
+            let make = || SendRequest {
                 mentions: vec![],
                 style: None,
                 special: None,
                 voice: false,
                 to: to.clone(),
-                text: body,
-                media: None,
-                caption: None,
+                text: text.clone(),
+                media: url.clone().map(|url| crate::core::OutgoingMedia {
+                    source: crate::core::MediaSource::Url(url),
+                    mimetype: None,
+                    filename: None,
+                    sticker: false,
+                }),
+                caption: caption.clone(),
                 reply_to: None,
                 menu: None,
-            });
-        } else {
-            // One media per WhatsApp message: the body captions the first.
-            for (i, url) in m.media.iter().enumerate() {
-                reqs.push(SendRequest {
-                    mentions: vec![],
-                    style: None,
-                    special: None,
-                    voice: false,
-                    to: to.clone(),
-                    text: None,
-                    media: Some(crate::core::OutgoingMedia {
-                        source: crate::core::MediaSource::Url(url.clone()),
-                        mimetype: None,
-                        filename: None,
-                        sticker: false,
-                    }),
-                    caption: if i == 0 { body.clone() } else { None },
-                    reply_to: None,
-                    menu: None,
-                });
-            }
+            };
+            send_reply(&core, &session, make, &key).await;
         }
-        for req in reqs {
-            if let Err(e) = core.send(&session, req, None).await {
+    }
+}
+
+/// How long a TwiML reply keeps trying through passing failures.
+const REPLY_PATIENCE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Sends one message of a TwiML reply. The receiver has its 2xx and will
+/// not answer again, so a passing failure (the session reconnecting, its
+/// send queue full, a send whose outcome was lost) is tried again, under
+/// one Idempotency-Key, so that a message that did go out goes once, for
+/// up to `REPLY_PATIENCE`; a refusal (no such number, a bad media URL) is
+/// final.
+async fn send_reply(core: &Core, session: &SessionId, make: impl Fn() -> SendRequest, key: &str) {
+    use crate::core::CoreError;
+    let until = tokio::time::Instant::now() + REPLY_PATIENCE;
+    let mut pause = std::time::Duration::from_secs(2);
+    loop {
+        match core.send(session, make(), Some(key)).await {
+            Ok(_) => return,
+            Err(
+                e @ (CoreError::NotReady(_)
+                | CoreError::Unavailable(_)
+                | CoreError::IdempotencyInProgress
+                | CoreError::RateLimited { .. }
+                | CoreError::Overloaded { .. }
+                | CoreError::StorageFull(_)),
+            ) if tokio::time::Instant::now() + pause < until => {
+                tracing::debug!(session = %session, "a TwiML reply waits to be sent: {e}");
+                let wait = e
+                    .retry_after_secs()
+                    .map(std::time::Duration::from_secs)
+                    .unwrap_or(pause)
+                    .max(pause);
+                tokio::time::sleep(wait).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(60));
+            }
+            Err(e) => {
                 tracing::warn!(session = %session, "a TwiML reply could not be sent: {e}");
+                return;
             }
         }
     }
