@@ -205,11 +205,7 @@ impl Driver {
         // ends the run.
         let mut failures = 0u32;
         loop {
-            // A session retrying says why until it is back.
-            if !matches!(
-                self.state.borrow().status,
-                Status::Disconnected | Status::Failed
-            ) {
+            if self.state.borrow().status != Status::Disconnected {
                 self.set_status(Status::Starting, None);
             }
             let (env, dir) = (self.env.clone(), self.session_dir());
@@ -304,14 +300,15 @@ impl Driver {
                         self.fail_proxy(msg);
                         return;
                     }
-                    // FAILED with PROXY_FAILED, as a failing proxy shows,
-                    // but trying on, as any linked session does.
+                    // Trying on, as any linked session does: DISCONNECTED
+                    // (running, for every lifecycle call), with the code a
+                    // failing proxy shows.
                     tracing::warn!(session = %self.id, failures, "{msg}; retrying");
                     if failures == QUICK_TRIES {
                         backoff = Backoff::outage();
                     }
                     self.update(|s| {
-                        s.status = Status::Failed;
+                        s.status = Status::Disconnected;
                         s.error = Some(msg);
                         s.error_code = Some("PROXY_FAILED");
                     });
@@ -966,6 +963,7 @@ impl Driver {
                 self.update(|s| {
                     s.status = Status::Connected;
                     s.error = None;
+                    s.error_code = None;
                     s.qr = None;
                     s.me = Some(me.clone());
                     s.platform = platform.clone();

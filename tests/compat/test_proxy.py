@@ -89,10 +89,11 @@ def test_a_session_runs_behind_its_own_authenticated_proxy():
         assert status(n, "px")["status"] != "CONNECTED"
 
         # Restarted while its proxy is down, the linked session says
-        # PROXY_FAILED, and keeps trying: back, linked, once the proxy is.
+        # PROXY_FAILED, and keeps trying (DISCONNECTED, not given up):
+        # back, linked, once the proxy is.
         assert n.post("/api/sessions/px/restart").status_code < 300
-        s = eventually("PROXY_FAILED", lambda: (lambda s: s if s["status"] == "FAILED" else None)(status(n, "px")), 60)
-        assert s["error_code"] == "PROXY_FAILED" and s["me"], s
+        s = eventually("PROXY_FAILED", lambda: (lambda s: s if s.get("error_code") == "PROXY_FAILED" else None)(status(n, "px")), 60)
+        assert s["status"] == "DISCONNECTED" and s["me"], s
         proxy = Proxy(port=proxy.port)
         s = eventually("back through the proxy", lambda: (lambda s: s if s["status"] == "CONNECTED" else None)(status(n, "px")), 90)
         assert s["me"]["phone"] == ACCOUNT, s

@@ -223,7 +223,7 @@ def test_a_twiml_answer_waits_for_a_session_that_is_away(shop, receiver):
         time.sleep(3)
         assert count() == 0, "sent by a stopped session?"
         assert n.post("/api/sessions/shop1/start").status_code < 300
-        eventually("the reply, once the session is back", lambda: count() > 0)
+        eventually("the reply, once the session is back", lambda: count() > 0, 120)
         time.sleep(2)
         assert count() == 1
     finally:

@@ -254,7 +254,11 @@ pub fn session(v: &SessionView) -> Value {
     // Always both, null until a page has said (a stopped session).
     out["versions"] = json!({"wa_web": null, "wa_js": null});
     if let Some(l) = live {
-        if let Some(code) = l.error_code.filter(|_| v.status() == Status::Failed) {
+        // FAILED, or a linked session trying on through a proxy that is down.
+        if let Some(code) = l
+            .error_code
+            .filter(|_| matches!(v.status(), Status::Failed | Status::Disconnected))
+        {
             out["error_code"] = json!(code);
         }
         out["versions"] = l

@@ -191,7 +191,8 @@ async fn send_reply(core: &Core, session: &SessionId, make: impl Fn() -> SendReq
                     .unwrap_or(pause)
                     .max(pause);
                 tokio::time::sleep(wait).await;
-                pause = (pause * 2).min(std::time::Duration::from_secs(60));
+                // Soon after the session is back: at most 15 s late.
+                pause = (pause * 2).min(std::time::Duration::from_secs(15));
             }
             Err(e) => {
                 tracing::warn!(session = %session, "a TwiML reply could not be sent: {e}");
