@@ -550,6 +550,9 @@ impl Manager {
                 "the export's session record does not match its manifest".into(),
             ));
         }
+        // Before anything here is replaced: an export that cannot be taken
+        // in whole must leave the session as it was.
+        crate::store::Store::check_import(&id, &b.records).map_err(ManagerError::BadExport)?;
         if let Some(mine) = self.records().get(&id) {
             if mine.move_epoch >= rec.move_epoch {
                 return Err(ManagerError::WrongState(format!(

@@ -148,6 +148,75 @@ fn table_of(status: DeliveryStatus) -> Def {
     }
 }
 
+/// Every record of session `id`, in one write transaction.
+fn remove_session(tx: &WriteTransaction, id: &SessionId) -> Result<()> {
+    let p = prefix(id);
+    let end = prefix_end(&p);
+    for t in SESSION_TABLES {
+        tx.open_table(t)?
+            .retain_in(p.as_slice()..end.as_slice(), |_, _| false)?;
+    }
+    tx.open_table(SHORTIDS)?.retain(|_, v| !v.starts_with(&p))?;
+    for t in DELIVERY_TABLES {
+        tx.open_table(t)?.retain(|_, v| {
+            !serde_json::from_slice::<Delivery>(v).is_ok_and(|d| &d.session == id)
+        })?;
+    }
+    tx.open_table(SESSIONS)?.remove(id.as_str().as_bytes())?;
+    Ok(())
+}
+
+/// An export's records as they will be written: (table, key, value, the
+/// delivery it is, if one). Tables this daemon does not know are left
+/// out; a record that is unreadable or another session's fails it all.
+#[allow(clippy::type_complexity)]
+fn plan_import<'a>(
+    id: &SessionId,
+    records: &'a [(String, Vec<u8>, Vec<u8>)],
+) -> Result<Vec<(Def, &'a [u8], &'a [u8], Option<Delivery>)>> {
+    let p = prefix(id);
+    let importable: Vec<Def> = [SESSIONS, SHORTIDS]
+        .into_iter()
+        .chain(DELIVERY_TABLES)
+        .chain(SESSION_TABLES)
+        .collect();
+    let foreign = |name: &str| {
+        StoreError::Db(format!(
+            "the export holds a {name} record that is not session '{id}''s"
+        ))
+    };
+    let mut out = Vec::new();
+    for (name, k, v) in records {
+        let Some(t) = importable.iter().find(|t| t.name() == name) else {
+            continue;
+        };
+        let mut t = *t;
+        let mut delivery = None;
+        if DELIVERY_TABLES.iter().any(|d| d.name() == t.name()) {
+            let d: Delivery = serde_json::from_slice(v)?;
+            if d.session != *id {
+                return Err(foreign(name));
+            }
+            // By its state: an export of an older store has its dead
+            // ones in the outbox.
+            t = table_of(d.status);
+            delivery = Some(d);
+        } else if t.name() == SESSIONS.name() {
+            if k.as_slice() != id.as_str().as_bytes() {
+                return Err(foreign(name));
+            }
+        } else if t.name() == SHORTIDS.name() {
+            if !v.starts_with(&p) {
+                return Err(foreign(name));
+            }
+        } else if !k.starts_with(&p) {
+            return Err(foreign(name));
+        }
+        out.push((t, k.as_slice(), v.as_slice(), delivery));
+    }
+    Ok(out)
+}
+
 fn table_named(name: &str) -> Option<Def> {
     TABLES.iter().find(|d| d.name() == name).copied()
 }
@@ -679,22 +748,7 @@ impl Store {
 
     /// Removes the session and everything stored for it.
     pub fn delete_session(&self, id: &SessionId) -> Result<()> {
-        let p = prefix(id);
-        let end = prefix_end(&p);
-        self.write(|tx| {
-            for t in SESSION_TABLES {
-                tx.open_table(t)?
-                    .retain_in(p.as_slice()..end.as_slice(), |_, _| false)?;
-            }
-            tx.open_table(SHORTIDS)?.retain(|_, v| !v.starts_with(&p))?;
-            for t in DELIVERY_TABLES {
-                tx.open_table(t)?.retain(|_, v| {
-                    !serde_json::from_slice::<Delivery>(v).is_ok_and(|d| &d.session == id)
-                })?;
-            }
-            tx.open_table(SESSIONS)?.remove(id.as_str().as_bytes())?;
-            Ok(())
-        })
+        self.write(|tx| remove_session(tx, id))
     }
 
     /// One session's records as they are stored, to move the session to
@@ -737,43 +791,40 @@ impl Store {
     }
 
     /// Takes in records from `export_session` (of another daemon), replacing
-    /// whatever this store had of that session. Returns the pending
-    /// deliveries, for the dispatcher.
+    /// whatever this store had of that session, in one write: a bad export
+    /// changes nothing (check it first with `check_import`, before anything
+    /// else of the session is replaced). Returns the pending deliveries,
+    /// for the dispatcher.
     pub fn import_session(
         &self,
         id: &SessionId,
         records: &[(String, Vec<u8>, Vec<u8>)],
     ) -> Result<Vec<Delivery>> {
         self.room()?;
-        self.delete_session(id)?;
-        let importable: Vec<Def> = [SESSIONS, SHORTIDS]
-            .into_iter()
-            .chain(DELIVERY_TABLES)
-            .chain(SESSION_TABLES)
-            .collect();
+        let planned = plan_import(id, records)?;
         self.write(|tx| {
+            remove_session(tx, id)?;
             let mut pending = Vec::new();
-            for (name, k, v) in records {
-                let Some(t) = importable.iter().find(|t| t.name() == name) else {
-                    continue;
-                };
-                let mut t = *t;
-                if DELIVERY_TABLES.iter().any(|d| d.name() == t.name()) {
-                    let d: Delivery = serde_json::from_slice(v)?;
-                    if d.session != *id {
-                        continue;
-                    }
-                    // By its state: an export of an older store has its
-                    // dead ones in the outbox.
-                    t = table_of(d.status);
-                    if d.status == DeliveryStatus::Pending {
-                        pending.push(d);
-                    }
+            for (t, k, v, d) in planned {
+                if let Some(d) = d.filter(|d| d.status == DeliveryStatus::Pending) {
+                    pending.push(d);
                 }
-                tx.open_table(t)?.insert(k.as_slice(), v.as_slice())?;
+                tx.open_table(t)?.insert(k, v)?;
             }
             Ok(pending)
         })
+    }
+
+    /// Whether an export's records can be imported as session `id`: each
+    /// one readable, and each one that session's (a record under another
+    /// session's key would overwrite that session).
+    pub fn check_import(
+        id: &SessionId,
+        records: &[(String, Vec<u8>, Vec<u8>)],
+    ) -> std::result::Result<(), String> {
+        plan_import(id, records)
+            .map(drop)
+            .map_err(|e| e.to_string())
     }
 
     // ---- messages, events and their deliveries
@@ -1766,6 +1817,43 @@ mod tests {
                     .ok()
             })
             .expect("the store opens")
+    }
+
+    #[test]
+    fn an_import_is_taken_whole_or_not_at_all_and_only_as_its_own_session() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (a, b) = (
+            SessionId::parse("a").unwrap(),
+            SessionId::parse("b").unwrap(),
+        );
+        let change = |s: &SessionId, id: &str| Change {
+            op: msg(s, id, 1),
+            deliveries: vec![],
+        };
+        store.commit(&[change(&a, "a1"), change(&b, "b1")]).unwrap();
+        let export = store.export_session(&a).unwrap();
+        store.import_session(&a, &export).unwrap();
+        assert!(store.message(&a, "a1").unwrap().is_some());
+        // Records under another session's keys would overwrite it: refused
+        // whole, before and at the import, and nothing is lost.
+        let mut foreign = export.clone();
+        foreign.extend(store.export_session(&b).unwrap());
+        assert!(Store::check_import(&a, &foreign).is_err());
+        assert!(store.import_session(&a, &foreign).is_err());
+        // A delivery that cannot be read: the same.
+        let mut garbled = export.clone();
+        garbled.push(("outbox".into(), b"dlv_x".to_vec(), b"not json".to_vec()));
+        assert!(Store::check_import(&a, &garbled).is_err());
+        assert!(store.import_session(&a, &garbled).is_err());
+        assert!(
+            store.message(&a, "a1").unwrap().is_some(),
+            "a's history is kept"
+        );
+        assert!(
+            store.message(&b, "b1").unwrap().is_some(),
+            "b's is untouched"
+        );
     }
 
     #[test]
