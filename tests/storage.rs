@@ -121,14 +121,7 @@ async fn a_full_disk_answers_507_and_loses_nothing_when_space_returns() {
     )
     .await;
     // Said by its code: /ready answers anyone, and the error names paths.
-    let ready: Value = c
-        .get(format!("{}/ready", d.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, ready) = d.call("GET", "/ready", None).await;
     assert_eq!(ready["store"], "storage_full", "{ready}");
     // A send is refused before it goes out, in the native shape, with a retry hint.
     let res = c
