@@ -551,8 +551,10 @@ impl Manager {
             ));
         }
         // Before anything here is replaced: an export that cannot be taken
-        // in whole must leave the session as it was.
+        // in whole, or a disk without room for it, must leave the session
+        // as it was.
         crate::store::Store::check_import(&id, &b.records).map_err(ManagerError::BadExport)?;
+        self.env.store.room()?;
         if let Some(mine) = self.records().get(&id) {
             if mine.move_epoch >= rec.move_epoch {
                 return Err(ManagerError::WrongState(format!(
