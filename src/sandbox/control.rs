@@ -529,8 +529,8 @@ async fn set_clock(State(sb): State<Sandbox>, raw: Bytes) -> Res {
     let mut w = sb.world.lock().await;
     w.clock_offset_s = offset;
     // Devices keep their clock in step with the server's, as WhatsApp Web does.
-    let now = w.now_s();
-    w.send_all(&json!({"t": "clock", "now": now}));
+    let (now, now_ms) = (w.now_s(), w.now_ms());
+    w.send_all(&json!({"t": "clock", "now": now, "now_ms": now_ms}));
     Ok(Json(json!({ "offset": offset })).into_response())
 }
 

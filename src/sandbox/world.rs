@@ -443,7 +443,13 @@ pub fn random_hex(n: usize) -> String {
 impl World {
     /// The server's time, in seconds.
     pub fn now_s(&self) -> i64 {
-        crate::domain::now_ms() / 1000 + self.clock_offset_s
+        self.now_ms() / 1000
+    }
+
+    /// The server's clock to the millisecond: a device that learnt only
+    /// the second could stamp its own messages a second off the server's.
+    pub fn now_ms(&self) -> i64 {
+        crate::domain::now_ms() + self.clock_offset_s * 1000
     }
 
     pub fn new(p: Persisted) -> Self {
@@ -724,7 +730,7 @@ impl World {
             .collect();
         self.send(
             conn,
-            json!({"t": "ready", "phone": phone, "name": acct.name, "platform": "android", "history": history, "now": self.now_s(),
+            json!({"t": "ready", "phone": phone, "name": acct.name, "platform": "android", "history": history, "now": self.now_s(), "now_ms": self.now_ms(),
                    "business": self.p.business.contains(&phone), "labels": labels}),
         );
         for m in queued {

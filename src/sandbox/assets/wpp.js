@@ -327,9 +327,12 @@
   }
 
   // WhatsApp Web stamps messages with the server's time (its clock's skew
-  // from the server, learnt at connect), not the computer's.
-  let skew = 0;
-  const unixTime = () => Math.floor(Date.now() / 1000) + skew;
+  // from the server, learnt at connect, to the millisecond), not the
+  // computer's: learnt to the second only, a reply could be stamped a
+  // second before the message it answers.
+  let skewMs = 0;
+  const unixTime = () => Math.floor((Date.now() + skewMs) / 1000);
+  const learnClock = (v) => { skewMs = typeof v.now_ms === 'number' ? v.now_ms - Date.now() : (v.now - Math.floor(Date.now() / 1000)) * 1000; };
 
   // Server messages are handled one at a time, in order: a link is
   // announced only once its credentials are stored, as a browser closed
@@ -353,7 +356,7 @@
         emit('conn.authenticated');
         break;
       case 'ready': {
-        skew = v.now - Math.floor(Date.now() / 1000);
+        learnClock(v);
         creds = Object.assign(creds || {}, { phone: v.phone, name: v.name, platform: v.platform, business: !!v.business });
         keepLabels(v.labels);
         for (const w of v.history || []) { const m = toMsg(w); m.isNewMsg = false; store(m); }
@@ -555,7 +558,7 @@
         calls.delete(v.id);
         break;
       case 'clock':
-        skew = v.now - Math.floor(Date.now() / 1000);
+        learnClock(v);
         break;
       case 'update':
         // A newer build is out: WhatsApp Web reloads itself into it, keeping
