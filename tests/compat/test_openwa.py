@@ -83,7 +83,9 @@ def test_a_wrapper_backend_links_receives_and_replies(daemon, backend, receiver,
     assert sent["message_id"] not in ids
     assert ids.count(mid) == 1
 
-    listed = backend.get("/sessions").json()["sessions"]
+    listed = backend.get("/sessions").json()
+    assert listed["success"] is True, listed
+    listed = listed["sessions"]
     assert [x["session_id"] for x in listed] == ["shop1"]
 
 
@@ -672,6 +674,8 @@ def test_bad_bodies_get_the_documented_shapes(daemon, backend, shop):
         assert r.status_code == status, (r.status_code, r.text)
         body = r.json()
         assert body["success"] is False and isinstance(body["error"], str) and body["error"], body
+        # /message/send's shape, whatever the outcome.
+        assert "message_id" in body and body["message_id"] is None, body
 
     check(backend.post("/session/create", json={}), 422)
     check(backend.post("/session/create", json={"session_id": "../x"}), 422)

@@ -12,7 +12,9 @@ use serde_json::{Map, Value, json};
 
 // ---- the wrapper routes: /session/create, /message/send, /session/{id}/status
 
-/// An error of the wrapper routes: `{"success": false, "error": "sentence"}`.
+/// An error of the wrapper routes: `{"success": false, "message_id": null,
+/// "error": "sentence"}`, the shape of `/message/send`'s answer, which a
+/// client reads whatever the outcome.
 #[derive(Debug)]
 pub struct WrapperError {
     pub status: StatusCode,
@@ -30,7 +32,7 @@ impl WrapperError {
     }
 
     pub fn body(&self) -> Value {
-        json!({"success": false, "error": self.error})
+        json!({"success": false, "message_id": null, "error": self.error})
     }
 }
 

@@ -95,7 +95,7 @@ pub async fn sessions(Caller(st): Caller<OpenWa>) -> Json<Value> {
         .iter()
         .map(|v| cv::status(v, None))
         .collect();
-    Json(json!({"sessions": list}))
+    Json(json!({"success": true, "sessions": list}))
 }
 
 #[utoipa::path(post, path = "/message/send", tag = "open-wa", summary = "Send a text message", request_body = cv::SendIn, responses((status = 200, description = "{success, message_id, error}", body = Object), (status = 400, description = "Not JSON: {success: false, error}", body = Object), (status = 401, description = "No key or a wrong key: {success: false, error}", body = Object), (status = 403, description = "The key may not do this (another session, a missing scope)", body = Object), (status = 404, description = "No such session", body = Object), (status = 409, description = "The session is not connected", body = Object), (status = 413, description = "The body is over the limit", body = Object), (status = 422, description = "A field is missing or invalid", body = Object), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = Object), (status = 502, description = "WhatsApp refused or failed the call", body = Object), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = Object), (status = 507, description = "The disk is full (Retry-After)", body = Object)))]

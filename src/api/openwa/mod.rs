@@ -46,7 +46,7 @@ impl ActAs for OpenWa {
 fn deny(d: Denied) -> Response {
     (
         d.status(),
-        Json(serde_json::json!({"success": false, "error": d.sentence()})),
+        Json(serde_json::json!({"success": false, "message_id": null, "error": d.sentence()})),
     )
         .into_response()
 }
