@@ -595,8 +595,14 @@ impl Core {
         probe: Option<&Probe>,
     ) -> Option<SentMessage> {
         let (at, p) = (reserved_at?, probe?);
+        // Two keys forwarding one message to one chat: each takes its own.
+        let claimed = self
+            .store
+            .idempotency_answered_ids(session)
+            .unwrap_or_default();
         self.taken_in(session, to)
             .into_iter()
+            .filter(|m| !claimed.contains(&m.id))
             .filter(|m| (at - 30..=at + 900).contains(&m.timestamp))
             .filter(|m| {
                 p.kind.contains(&m.kind)

@@ -1657,6 +1657,29 @@ impl Store {
             .and_then(|v| v["at"].as_i64()))
     }
 
+    /// The message ids keys of `session` were answered with: a send found
+    /// by what it is must not take a message another key already named.
+    pub fn idempotency_answered_ids(
+        &self,
+        session: &SessionId,
+    ) -> Result<std::collections::HashSet<String>> {
+        let p = prefix(session);
+        let end = prefix_end(&p);
+        self.read(|tx| {
+            let mut ids = std::collections::HashSet::new();
+            for kv in tx
+                .open_table(IDEMPOTENCY)?
+                .range(p.as_slice()..end.as_slice())?
+            {
+                let v: Value = serde_json::from_slice(kv?.1.value()).unwrap_or(Value::Null);
+                if let Some(id) = v["response"]["id"].as_str() {
+                    ids.insert(id.to_string());
+                }
+            }
+            Ok(ids)
+        })
+    }
+
     pub fn idempotency_finish(
         &self,
         session: &SessionId,
