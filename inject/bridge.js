@@ -102,7 +102,7 @@
       timestamp: m.t || Math.floor(Date.now() / 1000),
       ack: typeof m.ack === 'number' ? m.ack : 0,
       sender: { phone: phoneOf(sender), name: m.notifyName || null, lid: sender && sender.endsWith('@lid') ? sender : null },
-      reply_to: m.quotedMsgId ? widStr(m.quotedMsgId) : m.quotedStanzaID || null,
+      reply_to: quotedKey(m),
       quoted: quote(m),
       mentions: (m.mentionedJidList || []).map(widStr),
       // WhatsApp's forwarding score: how many times it was forwarded.
@@ -116,12 +116,21 @@
     };
   }
 
+  // The id of the message a reply quotes. wa-js's `quotedMsgId` getter
+  // throws on a message that is no reply, so it is read only for a reply.
+  function quotedKey(m) {
+    if (!m.quotedStanzaID) return null;
+    let key = null;
+    try { key = m.quotedMsgId; } catch (e) { key = null; }
+    return widStr(key) || m.quotedStanzaID;
+  }
+
   // What a reply carries of the message it quotes (the receiver may never
   // have had that message): its type, its text, and who wrote it. A media
   // message's `body` is its thumbnail, so only a caption stands for it.
   function quote(m) {
     const q = m.quotedMsg;
-    if (!q || !(m.quotedMsgId || m.quotedStanzaID)) return null;
+    if (!q || !m.quotedStanzaID) return null;
     const type = TYPES[q.type] || 'other';
     const text = type === 'text' ? q.body : ['image', 'video', 'document'].includes(type) ? q.caption : null;
     return { type, text: text || null, from: widStr(m.quotedParticipant) };

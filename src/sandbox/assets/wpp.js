@@ -193,13 +193,23 @@
     all.set(sender, v);
   }
 
+  // What MsgModel's prototype has from wa-js: a `quotedMsgId` getter
+  // (getQuotedMsgKey) that throws on a message that is no reply.
+  const MSG_PROTO = Object.defineProperty({}, 'quotedMsgId', {
+    get() {
+      if (!this.quotedStanzaID) throw wppError('message_not_have_a_reply', 'Message ' + this.id._serialized + ' does not have a reply');
+      return this.__quotedKey;
+    },
+    configurable: true,
+  });
+
   // A wire message from the server -> a MsgModel-like object.
   function toMsg(w) {
     const me = wid(creds ? creds.phone : '');
     const peer = wid(w.peer);
     const key = w.id.split('_').slice(2).join('_');
     const type = msgType(w);
-    const m = {
+    const m = Object.assign(Object.create(MSG_PROTO), {
       id: { fromMe: w.from_me, remote: peer, id: key, _serialized: w.id },
       type,
       body: type === 'revoked' ? '' : type === 'vcard' ? w.vcards[0] : w.media ? (w.caption || '') : (w.text || ''),
@@ -214,7 +224,6 @@
       filename: w.media ? w.media.filename || undefined : undefined,
       size: w.media ? w.media.size : undefined,
       quotedStanzaID: w.reply_to ? w.reply_to.split('_').slice(2).join('_') : undefined,
-      quotedMsgId: w.reply_to || undefined,
       // What the reply carries of the message it quotes.
       quotedMsg: w.quoted ? { type: w.quoted.type, body: w.quoted.body || undefined, caption: w.quoted.caption || undefined } : undefined,
       quotedParticipant: w.quoted ? wid(w.quoted.participant) : undefined,
@@ -223,7 +232,8 @@
       isForwarded: w.forwarded > 0,
       forwardingScore: w.forwarded || 0,
       star: starredIds.has(w.id),
-    };
+    });
+    Object.defineProperty(m, '__quotedKey', { value: w.reply_to || undefined, enumerable: false });
     if (type === 'location') {
       m.lat = w.location.lat;
       m.lng = w.location.lng;
