@@ -498,9 +498,21 @@
       type: 'group_participants', group: widStr(e.groupId), action: e.action, author: widStr(e.author) || null,
       participants: (e.participants || []).map(widStr),
     }));
-    WPP.on('chat.msg_ack_change', (e) => emitInOrder({
-      type: 'ack', ack: e.ack, chat: widStr(e.chat), ids: (e.ids || []).map(widStr),
-    }));
+    WPP.on('chat.msg_ack_change', (e) => {
+      // One member's receipt in a group: wa-js keys it by that member, not
+      // by the message, and one member is not all. The message's own ack,
+      // which counts every member, comes from its model (below).
+      if (e.sender) return;
+      emitInOrder({ type: 'ack', ack: e.ack, chat: widStr(e.chat), ids: (e.ids || []).map(widStr) });
+    });
+    // wa-js passes on only "sent" from a model's ack: delivered, read and
+    // played of a group's message (or a status) are read from the model.
+    // (A build without MsgStore is INCOMPATIBLE: it is in NEEDS.)
+    if (lookup('whatsapp.MsgStore')) WPP.whatsapp.MsgStore.on('change:ack', (m) => {
+      const chat = m && m.id && widStr(m.id.remote);
+      if (!chat || !m.id.fromMe || !(m.ack >= 2) || !(chat.endsWith('@g.us') || chat === STATUS)) return;
+      emitInOrder({ type: 'ack', ack: m.ack, chat, ids: [widStr(m.id)] });
+    });
     WPP.on('chat.new_reaction', (e) => emitInOrder({
       type: 'reaction', id: widStr(e.id), msg_id: widStr(e.msgId), chat: e.msgId && widStr(e.msgId.remote),
       sender: widStr(e.sender), from_me: !!(e.id && e.id.fromMe), text: e.reactionText || '', timestamp: secs(e.timestamp),
@@ -697,7 +709,7 @@
     'profile.getMyProfileName', 'profile.getMyStatus', 'profile.isBusiness', 'profile.removeMyProfilePicture', 'profile.setMyProfileName',
     'profile.setMyProfilePicture', 'profile.setMyStatus', 'status.remove', 'status.sendImageStatus', 'status.sendTextStatus',
     'status.sendVideoStatus', 'version', 'whatsapp.MsgStore', 'whatsapp.MsgStore.get', 'whatsapp.MsgStore.getModelsArray', 'whatsapp.functions.unixTime',
-    'whatsapp.MsgStore.length', 'whatsapp.MsgStore.remove',
+    'whatsapp.MsgStore.length', 'whatsapp.MsgStore.on', 'whatsapp.MsgStore.remove',
   ];
 
   // Members only one feature needs, which older WhatsApp Web builds lack

@@ -42,12 +42,32 @@ impl World {
     /// Every recipient's phone has the message (ack 2).
     pub fn deliver(&mut self, id: &str) -> bool {
         let now = self.now_s();
-        if let Some((_, m)) = self.find_mut(id).filter(|(_, m)| m.from_me) {
-            for r in m.receipts.values_mut() {
-                r.delivered.get_or_insert(now);
+        let mut got = vec![];
+        if let Some((phone, m)) = self.find_mut(id).filter(|(_, m)| m.from_me) {
+            for (who, r) in m.receipts.iter_mut() {
+                if r.delivered.is_none() {
+                    r.delivered = Some(now);
+                    got.push(who.clone());
+                }
             }
+            let peer = m.peer.clone();
+            self.tell_receipts(&phone, id, &peer, &got, 2);
         }
         self.set_ack(id, 2)
+    }
+
+    /// A group's receipts reach the sender's devices one member at a time,
+    /// each naming its member (WhatsApp Web's group receipt; wa-js keys it
+    /// by that member), apart from the message's own ack, which counts
+    /// them all. A contact's receipt is the ack itself.
+    fn tell_receipts(&self, phone: &str, id: &str, peer: &str, who: &[String], ack: i8) {
+        if !peer.ends_with("@g.us") {
+            return;
+        }
+        for by in who {
+            let push = json!({"t": "receipt", "id": id, "chat": peer, "by": by, "ack": ack});
+            self.send_account(phone, &push);
+        }
     }
 
     /// `by` (every recipient when `None`) read the message, and with
@@ -55,7 +75,7 @@ impl World {
     /// played). The ack follows once all have. Answers the ack it has now.
     pub fn read_by(&mut self, id: &str, by: Option<&str>, played: bool) -> Result<i8, ChangeError> {
         let now = self.now_s();
-        let (_, m) = self
+        let (phone, m) = self
             .find_mut(id)
             .filter(|(_, m)| m.from_me)
             .ok_or(ChangeError::NotFound)?;
@@ -71,14 +91,19 @@ impl World {
         {
             return Err(ChangeError::NotInChat);
         }
+        let mut moved = vec![];
         for (who, r) in m.receipts.iter_mut() {
             if by.is_some_and(|b| b != who) {
                 continue;
             }
+            let before = r.clone();
             r.delivered.get_or_insert(now);
             r.read.get_or_insert(now);
             if played {
                 r.played.get_or_insert(now);
+            }
+            if *r != before {
+                moved.push(who.clone());
             }
         }
         // A message from before receipts were kept has none: all read it.
@@ -90,7 +115,9 @@ impl World {
         } else {
             m.ack
         };
+        let peer = m.peer.clone();
         self.dirty = true;
+        self.tell_receipts(&phone, id, &peer, &moved, if played { 4 } else { 3 });
         self.set_ack(id, ack);
         Ok(self.find_mut(id).map_or(ack, |(_, m)| m.ack))
     }

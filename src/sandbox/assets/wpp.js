@@ -388,8 +388,19 @@
       }
       case 'ack': {
         const m = byId.get(v.id);
-        if (m) m.ack = Math.max(m.ack, v.ack);
-        emit('chat.msg_ack_change', { ack: v.ack, chat: wid(v.chat), ids: [m ? m.id : { _serialized: v.id }] });
+        if (m) raiseAck(m, v.ack);
+        // A contact's receipt is wa-js's simple receipt, keyed by the
+        // message; a group's come one member at a time ('receipt').
+        if (!/@g\.us$/.test(v.chat)) emit('chat.msg_ack_change', { ack: v.ack, chat: wid(v.chat), ids: [m ? m.id : { _serialized: v.id }] });
+        break;
+      }
+      case 'receipt': {
+        // One member's receipt of a group message: wa-js keys it by that
+        // member (the key's participant) and names them `sender`.
+        const by = wid(v.by);
+        const stanza = msgKey(v.id).id.split('_')[0];
+        const key = { fromMe: true, remote: wid(v.chat), id: stanza, participant: by, _serialized: 'true_' + v.chat + '_' + stanza + '_' + by._serialized };
+        emit('chat.msg_ack_change', { ack: v.ack, chat: wid(v.chat), sender: by, ids: [key] });
         break;
       }
       case 'reaction': {
@@ -653,10 +664,22 @@
       { media: req.media ? Object.assign({ size: Math.floor(req.media.data.length * 3 / 4) }, req.media) : null }));
   }
 
+  // MsgStore's listeners (WhatsApp Web's collection events), and a
+  // model's ack raised as WhatsApp Web does it: the collection tells of it
+  // (`change:ack`); in a group it counts every member's receipt.
+  const storeListeners = new Map();
+  function raiseAck(m, ack) {
+    if (!(ack > m.ack)) return;
+    m.ack = ack;
+    for (const [cb, ctx] of storeListeners.get('change:ack') || []) {
+      try { cb.call(ctx, m); } catch (e) { console.error('MsgStore listener failed', e); }
+    }
+  }
+
   // WhatsApp's answer moves the message's ack: sent, or failed (-1).
   function settled(local, confirming) {
     return confirming.then((value) => {
-      local.ack = Math.max(local.ack, value.ack);
+      raiseAck(local, value.ack);
       emit('chat.msg_ack_change', { ack: value.ack, chat: local.id.remote, ids: [local.id] });
       return value;
     }, (e) => {
@@ -1061,6 +1084,11 @@
       },
       MsgStore: {
         get length() { return byId.size; },
+        on(eventName, listener, context) {
+          if (!storeListeners.has(eventName)) storeListeners.set(eventName, []);
+          storeListeners.get(eventName).push([listener, context]);
+          return this;
+        },
         get(id) { return byId.get(msgKey(id)._serialized); },
         getModelsArray() { return [...byId.values()]; },
         remove(value) {
