@@ -81,10 +81,12 @@
   }
   // Not user messages: system notices, and ciphertext placeholders that
   // wa-js reports again once decrypted.
-  const SKIP = new Set(['ciphertext', 'e2e_notification', 'notification_template', 'gp2', 'protocol', 'call_log', 'revoked']);
+  const SKIP = new Set(['ciphertext', 'e2e_notification', 'notification', 'notification_template', 'group_notification',
+    'broadcast_notification', 'gp2', 'protocol', 'call_log', 'revoked']);
 
   function normalize(m) {
-    if (!m || !m.id || SKIP.has(m.type)) return null;
+    // (A group's own notices, gp2, are read before this: groupNotice.)
+    if (!m || !m.id || SKIP.has(m.type) || m.isNotification) return null;
     const fromMe = !!m.id.fromMe;
     const chat = widStr(m.id.remote) || widStr(fromMe ? m.to : m.from);
     const type = TYPES[m.type] || 'other';
@@ -426,6 +428,9 @@
 
   let connectedSent = false;
   let reporting = false;
+  // wa-js's StreamMode values in which the page cannot reach WhatsApp
+  // (SYNCING, after a reconnect, can).
+  const DOWN_MODES = ['OFFLINE', 'CONFLICT', 'PROXYBLOCK', 'TOS_BLOCK', 'SMB_TOS_BLOCK', 'DEPRECATED_VERSION'];
   function reportConnected() {
     // One waiting loop at a time, and none once told: a second CONNECTED
     // could come after the page went offline, and override it.
@@ -464,8 +469,19 @@
       emit({ type: 'online', online: !!online });
       if (online && WPP.conn.isAuthenticated()) reportConnected();
     });
+    // conn.online follows the network the browser sees (wa-js's
+    // NetworkStatus); WhatsApp's socket dropped by the server, or taken by
+    // another device (CONFLICT), shows only as a stream mode other than
+    // MAIN. Once connected, such a mode is offline until MAIN again.
+    let modeDown = false;
     WPP.on('conn.stream_mode_changed', (mode) => {
-      if (mode === 'MAIN' && WPP.conn.isAuthenticated()) reportConnected();
+      if (mode === 'MAIN') {
+        if (modeDown) { modeDown = false; emit({ type: 'online', online: true }); }
+        if (WPP.conn.isAuthenticated()) reportConnected();
+      } else if (connectedSent && DOWN_MODES.includes(mode) && !modeDown) {
+        modeDown = true;
+        emit({ type: 'online', online: false });
+      }
     });
     WPP.on('chat.new_message', (m) => {
       // A group's own notices: a new subject or description, a setting.
@@ -589,6 +605,11 @@
     const key = widStr(id);
     if ((known.get(key) || 0) > Date.now()) return key;
     const r = await WPP.contact.queryWidExists(key);
+    // wa-js answers null for a number WhatsApp does not know and for a
+    // query that failed (it catches every error): while the page cannot
+    // reach WhatsApp, null is no answer. The daemon maps the prefix to a
+    // passing failure.
+    if (!r && !canSend()) throw new Error('OFFLINE: could not ask WhatsApp whether ' + key + ' is on WhatsApp');
     if (!r) return null;
     known.set(key, Date.now() + 3600 * 1000);
     return widStr(r.wid) || key;
@@ -669,13 +690,18 @@
           resolve(msg);
         };
       });
+      let refused;
       try {
-        await WPP.chat.forwardMessages(target, [id], { displayCaptionText: true });
+        refused = await WPP.chat.forwardMessages(target, [id], { displayCaptionText: true });
       } catch (e) {
         // The daemon maps this prefix to 404.
         if (e && (e.code === 'msg_not_found' || e.code === 'chat_not_found')) throw new Error('FORWARD_NOT_FOUND: ' + id);
         throw e;
       }
+      // wa-js does not reject a forward WhatsApp Web refused (a message
+      // deleted for everyone): it answers it among those not forwarded.
+      // The daemon maps this prefix to 409.
+      if (Array.isArray(refused) && refused.length) throw new Error('NOT_FORWARDABLE: ' + id);
       const copy = await Promise.race([seen, new Promise((resolve) => setTimeout(resolve, waitMs || 10000, null))]);
       // Maybe sent, maybe not: the daemon says so (503), as for a timeout.
       if (!copy) throw new Error('FORWARD_UNSEEN: WhatsApp Web did not show the forwarded copy of ' + id);
@@ -1533,8 +1559,20 @@
       const now = Date.now();
       for (const [id, at] of arrived) if (now - at > KEEP_ARRIVED_MS) arrived.delete(id);
       const store = WPP.whatsapp.MsgStore;
+      // wa-js's getMessages anchors on a chat's last message and gives it
+      // back only from memory: each chat's last message stays.
+      const lastOf = new Map();
+      const isLast = (m) => {
+        const chat = widStr(m.id.remote);
+        if (!lastOf.has(chat)) {
+          let c = null;
+          try { c = WPP.chat.get(chat); } catch (e) { c = null; }
+          lastOf.set(chat, (c && widStr(c.lastReceivedKey)) || null);
+        }
+        return lastOf.get(chat) === widStr(m.id);
+      };
       const old = store.getModelsArray().filter((m) => typeof m.t === 'number' && m.t < before
-        && !arrived.has(widStr(m.id)));
+        && !arrived.has(widStr(m.id)) && !isLast(m));
       if (old.length) store.remove(old);
       return { removed: old.length, left: store.length };
     },

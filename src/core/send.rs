@@ -719,6 +719,15 @@ fn send_failure(e: crate::session::CallError, reply_to: Option<&str>) -> CoreErr
                 m.trim_start_matches("FORWARD_NOT_FOUND: ")
             ),
         },
+        // WhatsApp Web refused it (deleted for everyone, as the store did
+        // not know yet).
+        CallError::Page(m) if m.starts_with("NOT_FORWARDABLE: ") => CoreError::Conflict {
+            code: "not_forwardable",
+            message: format!(
+                "message '{}' cannot be forwarded (it was deleted for everyone)",
+                m.trim_start_matches("NOT_FORWARDABLE: ")
+            ),
+        },
         // Forwarded or not, it cannot tell: as a timeout (the key stays
         // reserved).
         CallError::Page(m) if m.starts_with("FORWARD_UNSEEN: ") => {

@@ -198,6 +198,10 @@ pub enum CallError {
     Page(String),
     #[error("the browser is not available: {0}")]
     Browser(String),
+    /// The page could not reach WhatsApp for the call (it is reconnecting):
+    /// a passing failure, not WhatsApp's answer.
+    #[error("WhatsApp is not reachable from the page: {0}")]
+    Offline(String),
 }
 
 /// What the page answers for a message it sent.
@@ -1157,12 +1161,17 @@ async fn call<T: DeserializeOwned>(
     crate::telemetry::page_call(func, started.elapsed());
     match res {
         // bridge.js's prefix for a number it found not on WhatsApp.
-        Err(CallError::Page(m)) => match m.strip_prefix("NOT_ON_WHATSAPP: ") {
-            Some(who) => Err(CallError::NotOnWhatsApp(
-                who.trim_end_matches("@c.us").to_string(),
-            )),
-            None => Err(CallError::Page(m)),
-        },
+        Err(CallError::Page(m)) => {
+            if let Some(who) = m.strip_prefix("NOT_ON_WHATSAPP: ") {
+                Err(CallError::NotOnWhatsApp(
+                    who.trim_end_matches("@c.us").to_string(),
+                ))
+            } else if let Some(why) = m.strip_prefix("OFFLINE: ") {
+                Err(CallError::Offline(why.to_string()))
+            } else {
+                Err(CallError::Page(m))
+            }
+        }
         other => other,
     }
 }

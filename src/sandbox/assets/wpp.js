@@ -276,6 +276,8 @@
     byId.set(m.id._serialized, m);
     chat.msgs.push(m);
     chat.t = Math.max(chat.t, m.t);
+    // WhatsApp Web's ChatModel keeps the key of its last message.
+    if (!chat.lastKey || m.t >= chat.lastKeyT) { chat.lastKey = m.id; chat.lastKeyT = m.t; }
     if (!m.id.fromMe) chat.unreadCount += 1;
     return true;
   }
@@ -302,6 +304,12 @@
     const c = chats.get(chatId);
     const gone = new Set(ids);
     if (c) c.msgs = c.msgs.filter((m) => !gone.has(m.id._serialized));
+    // The chat's last message is then the newest one left.
+    if (c && c.lastKey && gone.has(c.lastKey._serialized)) {
+      const newest = c.msgs.reduce((a, m) => (!a || m.t >= a.t ? m : a), null);
+      c.lastKey = newest ? newest.id : undefined;
+      c.lastKeyT = newest ? newest.t : 0;
+    }
     for (const id of ids) {
       byId.delete(id);
       kv('delete', MSGS + id).catch(() => {});
@@ -849,6 +857,7 @@
       mute: { expiration: st.mute_until || 0 },
       // WhatsApp Web's ChatModel keeps the ids of its labels.
       labels: labelsOn(c.id._serialized),
+      lastReceivedKey: c.lastKey,
     };
   }
 
@@ -1176,8 +1185,9 @@
           const id = typeof key === 'string' ? key : key._serialized;
           const m = byId.get(id) || await call('message', { id }).then((w) => w && toMsg(w));
           if (!m) throw wppError('msg_not_found', 'Message ' + id + ' not found');
-          // WhatsApp Web offers no forward of a deleted message: nothing goes.
-          if (m.type === 'revoked') continue;
+          // WhatsApp Web offers no forward of a deleted message: nothing
+          // goes, and wa-js answers it among those it could not forward.
+          if (m.type === 'revoked') { out.push(m); continue; }
           const fields = { forwarded: (m.forwardingScore || 0) + (m.id.fromMe ? 0 : 1) };
           if (m.__media) Object.assign(fields, { media: m.__media, caption: opts.displayCaptionText ? m.caption || null : null, ptt: m.type === 'ptt' });
           else if (m.type === 'location') fields.location = { lat: m.lat, lng: m.lng, name: (m.loc || '').split('\n')[0] || null, address: (m.loc || '').split('\n')[1] || null };
@@ -1435,13 +1445,18 @@
         const key = wid(chatId)._serialized;
         const chat = chats.get(key);
         let msgs = chat ? chat.msgs.slice() : [];
-        let anchor = opts.id || null;
-        if (opts.id) {
-          const i = msgs.findIndex((m) => m.id._serialized === opts.id);
+        let count = opts.count === -1 ? Infinity : opts.count || 20;
+        // As wa-js: without an id it anchors on the chat's last message,
+        // asks for one fewer before it, and adds that message itself only
+        // if WhatsApp Web holds it in memory (MsgStore).
+        const last = !opts.id && opts.direction !== 'after' && chat && chat.lastKey ? chat.lastKey._serialized : null;
+        if (last) count -= 1;
+        let anchor = opts.id || last;
+        if (anchor) {
+          const i = msgs.findIndex((m) => m.id._serialized === anchor);
           if (i >= 0) msgs = opts.direction === 'after' ? msgs.slice(i + 1) : msgs.slice(0, i);
           else if (opts.direction !== 'after') msgs = [];
         }
-        const count = opts.count === -1 ? Infinity : opts.count || 20;
         if (opts.direction !== 'after' && msgs.length < count && creds && online) {
           const before = msgs.length ? msgs[0].id._serialized : anchor;
           const want = count === Infinity ? 1000 : count - msgs.length;
@@ -1449,8 +1464,10 @@
           const held = new Set(msgs.map((m) => m.id._serialized));
           msgs = older.map((w) => byId.get(w.id) || toMsg(w)).filter((m) => !held.has(m.id._serialized)).concat(msgs);
         }
-        msgs = opts.direction === 'after' ? msgs.slice(0, count) : msgs.slice(-count);
-        return msgs.map((m) => m.serialize());
+        msgs = opts.direction === 'after' ? msgs.slice(0, count) : count > 0 ? msgs.slice(-count) : [];
+        if (last && byId.has(last)) msgs.push(byId.get(last));
+        // Models, as wa-js answers (MsgStore.get(m) || new MsgModel(m)).
+        return msgs;
       },
       async downloadMedia(id) {
         // Not in memory (the page let it go): WhatsApp Web loads it back
@@ -1770,7 +1787,9 @@
         requireAuth();
         const w = wid(contactId);
         if (w.server !== 'c.us') return { wid: w, biz: false };
-        const exists = await call('exists', { phone: w.user });
+        // wa-js catches a failed query and answers null, as for a number
+        // WhatsApp does not know.
+        const exists = await call('exists', { phone: w.user }).catch(() => null);
         return exists ? { wid: w, biz: false } : null;
       },
     },

@@ -1,0 +1,145 @@
+// bridge.js against WPP as real wa-js behaves where the sandbox page is
+// simpler or cannot show it (wa-js 4.6.0's sources are the reference).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { hiddenPage, turns } from './page.mjs';
+
+const ME = { _serialized: '15550002222@c.us', user: '15550002222', server: 'c.us' };
+
+// A page that is linked and has said CONNECTED.
+async function connectedPage(extra = {}) {
+  const page = hiddenPage({
+    conn: {
+      isAuthenticated: () => true, isOnline: () => true, getMyUserId: () => ME,
+      getStreamData: () => ({ mode: 'MAIN' }), getPlatform: () => 'android',
+    },
+    profile: { getMyProfileName: () => 'Shop' },
+    ...extra,
+  });
+  await turns(3);
+  page.handlers.get('conn.stream_mode_changed')('MAIN');
+  await turns(5);
+  assert.ok(page.sent.some((e) => e.type === 'connected'), 'connected');
+  page.sent.length = 0;
+  return page;
+}
+
+// wa-js gives MsgModel a quotedMsgId getter that throws on a message that
+// is no reply (getQuotedMsgKey), and real models inherit it.
+const MSG_PROTO = Object.defineProperty({}, 'quotedMsgId', {
+  get() {
+    if (!this.quotedStanzaID) throw new Error('Message ' + this.id._serialized + ' does not have a reply');
+    return { _serialized: 'true_15550001111@c.us_' + this.quotedStanzaID };
+  },
+});
+const model = (fields) => Object.assign(Object.create(MSG_PROTO), fields);
+const from = (n, extra = {}) => model({
+  id: { fromMe: false, remote: '15550001111@c.us', _serialized: `false_15550001111@c.us_M${n}` },
+  type: 'chat', body: `hello ${n}`, from: '15550001111@c.us', to: ME._serialized, t: 1700000000 + n, ...extra,
+});
+
+test('a plain message and a reply pass through a model whose quotedMsgId throws', async () => {
+  const page = await connectedPage();
+  const onMessage = page.handlers.get('chat.new_message');
+  onMessage(from(1));
+  onMessage(from(2, { quotedStanzaID: 'Q1', quotedParticipant: ME._serialized }));
+  await turns(10);
+  const msgs = page.sent.filter((e) => e.type === 'message').map((e) => [e.msg.text, e.msg.reply_to]);
+  assert.deepEqual(msgs, [['hello 1', null], ['hello 2', 'true_15550001111@c.us_Q1']]);
+});
+
+test("WhatsApp's own notices are no messages", async () => {
+  const page = await connectedPage();
+  const onMessage = page.handlers.get('chat.new_message');
+  onMessage(from(1, { type: 'notification' }));
+  onMessage(from(2, { type: 'broadcast_notification' }));
+  onMessage(from(3, { type: 'chat', isNotification: true }));
+  onMessage(from(4));
+  await turns(10);
+  assert.deepEqual(page.sent.filter((e) => e.type === 'message').map((e) => e.msg.text), ['hello 4']);
+});
+
+test('a socket WhatsApp dropped (a stream mode, not conn.online) is offline until MAIN again', async () => {
+  const page = await connectedPage();
+  const mode = page.handlers.get('conn.stream_mode_changed');
+  mode('OFFLINE');
+  mode('SYNCING');
+  await turns(5);
+  mode('MAIN');
+  await turns(5);
+  mode('CONFLICT');
+  await turns(5);
+  assert.deepEqual(page.sent.filter((e) => e.type === 'online').map((e) => e.online), [false, true, false]);
+});
+
+test("a group's receipts are one member's: its ack comes from the model", async () => {
+  let onAck = null;
+  const page = await connectedPage({
+    whatsapp: { MsgStore: { on: (name, f) => { if (name === 'change:ack') onAck = f; } } },
+  });
+  const group = { _serialized: '120363000000000001@g.us', user: '120363000000000001', server: 'g.us' };
+  const mine = 'true_120363000000000001@g.us_3EB0AA_15550002222@c.us';
+  // wa-js's processSimpleACK: keyed by the member who read it.
+  page.handlers.get('chat.msg_ack_change')({
+    ack: 3, chat: group, sender: { _serialized: '15550001111@c.us' },
+    ids: [{ _serialized: 'true_120363000000000001@g.us_3EB0AA_15550001111@c.us' }],
+  });
+  // A contact's receipt is keyed by the message.
+  page.handlers.get('chat.msg_ack_change')({ ack: 2, chat: '15550001111@c.us', ids: [{ _serialized: 'true_15550001111@c.us_3EB0BB' }] });
+  assert.ok(onAck, 'listens to MsgStore change:ack');
+  onAck({ id: { fromMe: true, remote: group, _serialized: mine }, ack: 2 });
+  // Not ours, not a group's, or only "sent": wa-js tells of those.
+  onAck({ id: { fromMe: false, remote: group, _serialized: 'false_x' }, ack: 3 });
+  onAck({ id: { fromMe: true, remote: { _serialized: '15550001111@c.us' }, _serialized: 'true_15550001111@c.us_3EB0BB' }, ack: 3 });
+  onAck({ id: { fromMe: true, remote: group, _serialized: mine }, ack: 1 });
+  await turns(10);
+  assert.deepEqual(page.sent.filter((e) => e.type === 'ack').map((e) => [e.ids[0], e.ack]), [
+    ['true_15550001111@c.us_3EB0BB', 2],
+    [mine, 2],
+  ]);
+});
+
+test('a forward wa-js answers as not forwarded fails clearly', async () => {
+  const page = await connectedPage({
+    contact: { queryWidExists: async (id) => ({ wid: { _serialized: id } }) },
+    chat: {
+      find: async (id) => ({ id: { _serialized: id } }),
+      forwardMessages: async (to, ids) => ids.map((id) => ({ id })),
+    },
+  });
+  await assert.rejects(
+    page.window.__wabridge.forward('15550001111@c.us', 'false_15550003333@c.us_GONE', 'text', 50),
+    /^Error: NOT_FORWARDABLE: false_15550003333@c.us_GONE/,
+  );
+});
+
+test("a number wa-js could not ask about is no number off WhatsApp", async () => {
+  let online = true;
+  const page = await connectedPage({
+    contact: { queryWidExists: async () => null },
+    conn: {
+      isAuthenticated: () => true, isOnline: () => online, getMyUserId: () => ME,
+      getStreamData: () => ({ mode: online ? 'MAIN' : 'OFFLINE' }), getPlatform: () => 'android',
+    },
+  });
+  online = false;
+  await assert.rejects(page.window.__wabridge.exists('15550009999@c.us'), /^Error: OFFLINE: /);
+  online = true;
+  assert.equal(await page.window.__wabridge.exists('15550009999@c.us'), null);
+});
+
+test("trimming the page's memory keeps each chat's last message (getMessages anchors on it)", async () => {
+  const models = [from(1), from(2)];
+  let removed = null;
+  const page = await connectedPage({
+    whatsapp: {
+      MsgStore: {
+        on: () => {}, getModelsArray: () => models, get length() { return models.length; },
+        remove: (list) => { removed = list.map((m) => m.id._serialized); },
+      },
+    },
+    chat: { get: () => ({ lastReceivedKey: models[1].id }) },
+  });
+  page.window.__wabridge.trimMessages(1750000000);
+  assert.deepEqual(removed, ['false_15550001111@c.us_M1']);
+});
