@@ -462,9 +462,18 @@ impl Driver {
         // A proxy given without them is watched too: one that asks for
         // some would otherwise serve its 407 as the page.
         let mut refused = match proxy {
-            Some(p) => match proxy_auth::answer(page, p).await {
-                Ok(r) => r,
-                Err(e) => return Outcome::Crashed(format!("enabling proxy authentication: {e}")),
+            // Bounded as every call into the browser: a hung one would
+            // hold the driver.
+            Some(p) => match tokio::time::timeout(t, proxy_auth::answer(page, p)).await {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => {
+                    return Outcome::Crashed(format!("enabling proxy authentication: {e}"));
+                }
+                Err(_) => {
+                    return Outcome::Crashed(format!(
+                        "enabling proxy authentication: no answer within {t:?}"
+                    ));
+                }
             },
             None => watch::channel(false).1,
         };
