@@ -216,6 +216,27 @@ async fn each_limit_answers_clearly_in_the_dialect_of_the_route() {
     })
     .await;
     assert_eq!(closed, Ok(true), "a silent client was not dropped");
+    // Nor one that sends a byte and falls silent (it could be the start of
+    // HTTP/2's preface, which the server waits for to tell the versions
+    // apart), nor one that sends that whole preface and nothing after.
+    for start in [&b"P"[..], b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"] {
+        let mut stalled = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        stalled.write_all(start).await.unwrap();
+        let closed = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                match stalled.read(&mut buf).await {
+                    Ok(0) | Err(_) => return true,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert_eq!(
+            closed,
+            Ok(true),
+            "a client that sent {start:?} was not dropped"
+        );
+    }
     // The daemon still serves everyone else.
     let (code, _) = d.call("GET", "/api/sessions/shop", None).await;
     assert_eq!(code, 200);

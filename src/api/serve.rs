@@ -11,6 +11,7 @@ use hyper_util::server::conn::auto::Builder;
 use hyper_util::service::TowerToHyperService;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -35,6 +36,12 @@ pub async fn serve(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(conns.header_timeout);
+    // An HTTP/2 client that stops answering is let go, as an HTTP/1 one.
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(conns.header_timeout))
+        .keep_alive_timeout(conns.header_timeout);
     let mut stop = std::pin::pin!(stop);
     loop {
         let permit = tokio::select! {
@@ -54,28 +61,40 @@ pub async fn serve(
             _ = &mut stop => break,
         };
         let _ = stream.set_nodelay(true);
-        let svc = app
-            .clone()
-            .map_request(|req: hyper::Request<Incoming>| req.map(axum::body::Body::new));
+        // Whether a request has come in on the connection.
+        let asked = Arc::new(AtomicBool::new(false));
+        let svc = app.clone().map_request({
+            let asked = asked.clone();
+            move |req: hyper::Request<Incoming>| {
+                asked.store(true, Ordering::Relaxed);
+                req.map(axum::body::Body::new)
+            }
+        });
         let (builder, watcher, header_timeout) =
             (builder.clone(), graceful.watcher(), conns.header_timeout);
         tokio::spawn(async move {
-            // hyper's header timeout starts once it has told HTTP/1 from
-            // HTTP/2, which waits for the first bytes: a client that sends
-            // nothing would hold its connection (and a slot) for ever.
-            let mut first = [0u8; 1];
-            match tokio::time::timeout(header_timeout, stream.peek(&mut first)).await {
-                Ok(Ok(n)) if n > 0 => {}
-                _ => {
-                    drop(permit);
-                    return;
-                }
-            }
             let conn = builder
                 .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(svc))
                 .into_owned();
-            if let Err(e) = watcher.watch(conn).await {
-                tracing::debug!("connection ended: {e}");
+            // hyper's header timeout starts once it has told HTTP/1 from
+            // HTTP/2, which waits for as many bytes as could be HTTP/2's
+            // preface (24), and HTTP/2 waits for its handshake: a client
+            // that sends nothing, or one byte, or the preface alone, would
+            // hold its connection (and a slot) for ever. The first request
+            // comes within the header timeout, or the connection goes.
+            let unasked = async {
+                tokio::time::sleep(header_timeout).await;
+                if asked.load(Ordering::Relaxed) {
+                    std::future::pending::<()>().await;
+                }
+            };
+            tokio::select! {
+                r = watcher.watch(conn) => {
+                    if let Err(e) = r {
+                        tracing::debug!("connection ended: {e}");
+                    }
+                }
+                _ = unasked => tracing::debug!("no request within the header timeout: connection closed"),
             }
             drop(permit);
         });
