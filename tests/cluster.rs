@@ -229,6 +229,9 @@ async fn three_peers_serve_one_api_and_a_dead_home_comes_back() {
     let openwa = ids(&peers[0], "/sessions", Some("sessions")).await;
     assert_eq!(openwa.len(), SESSIONS);
     assert_eq!(ids(&peers[2], "/sessions", Some("sessions")).await, openwa);
+    // In open-wa's shape, as one daemon answers it.
+    let (_, v) = peers[1].call("GET", "/sessions", None).await;
+    assert_eq!(v["success"], true, "{v}");
 
     // Sends through peer 2, in three dialects, reach WhatsApp from the
     // right account.
@@ -445,6 +448,24 @@ async fn three_peers_serve_one_api_and_a_dead_home_comes_back() {
         assert_eq!(code, 401);
         let (code, _) = d.call("GET", "/_cluster/sessions/c0", None).await;
         assert_eq!(code, 401);
+    }
+    // An export of hundreds of megabytes is not read for a caller without
+    // the key it needs: refused at once, as on a single daemon.
+    for path in ["/_cluster/sessions/c0/import", "/api/sessions/import"] {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr = peers[0].url.trim_start_matches("http://").to_string();
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 400000000\r\n\r\n0123456789"
+        );
+        s.write_all(head.as_bytes()).await.unwrap();
+        let mut buf = vec![0u8; 256];
+        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("{path}: no answer while the body was held back"))
+            .unwrap();
+        let line = String::from_utf8_lossy(&buf[..n]).to_string();
+        assert!(line.starts_with("HTTP/1.1 401"), "{path}: {line}");
     }
     // What a peer asks the home after a hand-over whose answer was lost.
     let held = |at: usize| {

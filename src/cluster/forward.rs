@@ -32,12 +32,27 @@ pub fn install(c: Cluster, app: Router) -> Router {
         .route("/_cluster/sessions/{id}", get(super::moves::held))
         .route(
             "/_cluster/sessions/{id}/import",
-            axum::routing::post(super::moves::import)
-                .layer(axum::extract::DefaultBodyLimit::max(512 << 20)),
+            axum::routing::post(super::moves::import),
         )
         .with_state(c.clone());
     app.merge(own)
         .layer(middleware::from_fn_with_state(c, place))
+}
+
+/// Whether the request presents a key at all: in a header, or in the
+/// query where some dialect takes one.
+fn carries_a_key(req: &Request) -> bool {
+    crate::api::auth::presented(req.headers()).is_some()
+        || req.uri().query().is_some_and(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .any(|(k, _)| k == "key" || k == "api_key" || k == "access_token")
+        })
+}
+
+/// Whether the request presents the admin key.
+fn admin(c: &Cluster, req: &Request) -> bool {
+    crate::api::auth::presented(req.headers())
+        .is_some_and(|k| crate::api::auth::same(&k, &c.inner.admin))
 }
 
 /// Headers of one hop only: never passed on.
@@ -74,7 +89,20 @@ async fn place(State(c): State<Cluster>, req: Request, next: Next) -> Response {
         return tag(next.run(Request::from_parts(parts, body)).await, &me);
     }
     let path = req.uri().path().to_string();
-    match target(req.method(), &path) {
+    let target = target(req.method(), &path);
+    // A body is read here (for the session it names, or to send it to
+    // several peers) only for a caller with a key, and an export only for
+    // the admin: others are refused by the route here, before their body
+    // is read, as on a single daemon.
+    let read_body = match &target {
+        Target::Import => admin(&c, &req),
+        Target::InBody { .. } | Target::Find(_) | Target::Everywhere => carries_a_key(&req),
+        _ => true,
+    };
+    if !read_body {
+        return tag(next.run(req).await, &me);
+    }
+    match target {
         Target::Here => tag(next.run(req).await, &me),
         Target::Session(id) => to_home(&c, &id, req, next).await,
         Target::InBody { fields, generate } => {
@@ -373,7 +401,7 @@ async fn merged(c: &Cluster, req: Request, shape: Shape, next: Next) -> Response
         return tag(here, c.me());
     }
     let (parts, body) = here.into_parts();
-    let Some(mine) = items(body, shape).await else {
+    let Some((envelope, mine)) = items(body, shape).await else {
         return tag(Response::from_parts(parts, Body::empty()), c.me());
     };
     let mut all: Vec<(String, Value)> = mine.into_iter().map(|v| (c.me().to_string(), v)).collect();
@@ -383,7 +411,7 @@ async fn merged(c: &Cluster, req: Request, shape: Shape, next: Next) -> Response
             && res.headers().get(PEER).is_some_and(|p| p == peer.as_str());
         match ok {
             true => match items(res.into_body(), shape).await {
-                Some(more) => all.extend(more.into_iter().map(|v| (peer.clone(), v))),
+                Some((_, more)) => all.extend(more.into_iter().map(|v| (peer.clone(), v))),
                 None => missing.push(peer),
             },
             false => missing.push(peer),
@@ -411,9 +439,15 @@ async fn merged(c: &Cluster, req: Request, shape: Shape, next: Next) -> Response
         }
     }
     let all: Vec<Value> = by_id.into_values().map(|(_, v)| v).collect();
+    // The answer as this peer gave it (open-wa's `success` beside the
+    // list), with every peer's items.
     let body = match shape {
         Shape::Array => Value::Array(all),
-        Shape::Field(f) => serde_json::json!({ f: all }),
+        Shape::Field(f) => {
+            let mut v = envelope;
+            v[f] = Value::Array(all);
+            v
+        }
     };
     let mut res = axum::Json(body).into_response();
     if !missing.is_empty()
@@ -424,13 +458,15 @@ async fn merged(c: &Cluster, req: Request, shape: Shape, next: Next) -> Response
     tag(res, c.me())
 }
 
-async fn items(body: Body, shape: Shape) -> Option<Vec<Value>> {
+/// A list answer: the whole of it, and its items.
+async fn items(body: Body, shape: Shape) -> Option<(Value, Vec<Value>)> {
     let bytes = axum::body::to_bytes(body, 64 << 20).await.ok()?;
     let v: Value = serde_json::from_slice(&bytes).ok()?;
-    match shape {
+    let list = match shape {
         Shape::Array => v.as_array().cloned(),
         Shape::Field(f) => v.get(f)?.as_array().cloned(),
-    }
+    }?;
+    Some((v, list))
 }
 
 /// A template write: here, then the same request to every other peer

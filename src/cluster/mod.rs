@@ -45,6 +45,8 @@ pub struct Cluster {
 struct Inner {
     me: String,
     key: String,
+    /// The admin key: only it may send a session's export.
+    admin: Arc<str>,
     peers: watch::Sender<Arc<Vec<String>>>,
     file: Option<PathBuf>,
     http: reqwest::Client,
@@ -99,6 +101,7 @@ impl Cluster {
         tracing::info!(peers = list.len(), me = %me, "cluster: one of {} peers", list.len());
         Ok(Some(Cluster {
             inner: Arc::new(Inner {
+                admin: Arc::from(api_key),
                 me,
                 key,
                 peers: watch::channel(Arc::new(list)).0,

@@ -8,7 +8,7 @@ use super::{CLUSTER_KEY, Cluster};
 use crate::domain::SessionId;
 use axum::{
     Json,
-    body::Bytes,
+    body::Body,
     extract::{Path, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
@@ -196,11 +196,20 @@ pub async fn import(
     State(c): State<Cluster>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
+    body: Body,
 ) -> Response {
+    // Refused before the body is read: up to 512 MB are a peer's to send.
     if !c.from_peer(&headers) {
         return super::keys::refused();
     }
+    let Ok(body) = axum::body::to_bytes(body, crate::api::native::MAX_IMPORT).await else {
+        return crate::api::native::ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the session export is too large, or was cut short",
+        )
+        .into_response();
+    };
     let id = match SessionId::parse(&id) {
         Ok(id) => id,
         Err(e) => {
