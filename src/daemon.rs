@@ -51,8 +51,21 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "cannot start the browser reaper ({e}); leftovers of a crash are ended at the next start"
         );
     }
-    session::browser::ensure_private_dir(&data_dir)
-        .map_err(|e| anyhow::anyhow!("cannot use data dir {}: {e}", data_dir.display()))?;
+    if let Err(e) = session::browser::ensure_private_dir(&data_dir) {
+        // A volume whose root another user owns (Kubernetes' fsGroup gives
+        // it the pod's group, not its user) cannot be made 0700 by us; what
+        // we write in it is (umask 077), so it serves if we can write it.
+        let writable = e.kind() == std::io::ErrorKind::PermissionDenied
+            && data_dir.is_dir()
+            && tempfile::tempfile_in(&data_dir).is_ok();
+        if !writable {
+            anyhow::bail!("cannot use data dir {}: {e}", data_dir.display());
+        }
+        tracing::warn!(
+            dir = %data_dir.display(),
+            "the data dir is not ours to make private (0700): what wabridge writes in it is"
+        );
+    }
     let store = store::Store::open_with_cache(
         &data_dir.join("db"),
         (args.store_cache_mb.max(1.0) * 1048576.0) as u64,
