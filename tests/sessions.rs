@@ -518,6 +518,34 @@ async fn bad_input_gets_clear_json_errors() {
         )
         .await;
     assert_eq!(code, 422);
+    // One webhook per url and format: a second would take the first's
+    // secret at each attempt.
+    let (code, e) = d
+        .call(
+            "PUT",
+            "/api/sessions/twice/webhooks",
+            Some(json!([
+                {"url": "http://127.0.0.1:9/hook", "events": ["message"]},
+                {"url": "http://127.0.0.1:9/hook", "events": ["message.ack"], "secret": "whsec_dGVzdA=="},
+            ])),
+        )
+        .await;
+    assert_eq!(code, 422, "{e}");
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("[0]"),
+        "{e}"
+    );
+    let (code, _) = d
+        .call(
+            "PUT",
+            "/api/sessions/twice/webhooks",
+            Some(json!([
+                {"url": "http://127.0.0.1:9/hook", "events": ["message"]},
+                {"url": "http://127.0.0.1:9/hook", "format": "simple", "events": ["message"]},
+            ])),
+        )
+        .await;
+    assert_eq!(code, 200, "another format is another webhook");
 
     // A generated id is valid.
     let (code, s) = d

@@ -357,6 +357,19 @@ fn check_hooks(hooks: &[Webhook], at: &str) -> Result<(), CoreError> {
     for (i, h) in hooks.iter().enumerate() {
         h.validate(&format!("{at}[{i}]"))
             .map_err(|(field, why)| CoreError::Invalid { field, why })?;
+        // A webhook is known by its URL and format (each attempt takes its
+        // secret and headers from it as it is then): two would be one.
+        if let Some(j) = hooks[..i]
+            .iter()
+            .position(|o| o.url == h.url && o.format == h.format)
+        {
+            return Err(CoreError::invalid(
+                &format!("{at}[{i}]"),
+                format!(
+                    "has the url and format of {at}[{j}]: one webhook per url and format (list its events together)"
+                ),
+            ));
+        }
     }
     Ok(())
 }

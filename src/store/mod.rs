@@ -871,9 +871,9 @@ impl Store {
                     Op::Ack {
                         session, id, ack, ..
                     } => {
-                        // Acks only rise, except to failed.
+                        // Acks only rise, except to failed (once).
                         let rises = change_stored(&msgids, &mut messages, session, id, |m| {
-                            if m.ack >= *ack && *ack != Ack::Failed {
+                            if m.ack == *ack || (m.ack > *ack && *ack != Ack::Failed) {
                                 return false;
                             }
                             m.ack = *ack;
@@ -1840,6 +1840,37 @@ mod tests {
                     .ok()
             })
             .expect("the store opens")
+    }
+
+    #[test]
+    fn an_ack_is_an_event_once_failed_included() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let s = SessionId::parse("s").unwrap();
+        let change = |op| Change {
+            op,
+            deliveries: vec![],
+        };
+        store.commit(&[change(msg(&s, "m1", 1))]).unwrap();
+        let ack = |a: Ack| {
+            change(Op::Ack {
+                session: s.clone(),
+                id: "m1".into(),
+                ack: a,
+                event: Event::new(
+                    &s,
+                    crate::domain::EventKind::MessageAck,
+                    serde_json::json!({}),
+                ),
+            })
+        };
+        assert_eq!(store.commit(&[ack(Ack::Delivered)]).unwrap(), vec![0]);
+        assert!(store.commit(&[ack(Ack::Delivered)]).unwrap().is_empty());
+        assert!(store.commit(&[ack(Ack::Sent)]).unwrap().is_empty());
+        // A failure after the fact is told, once.
+        assert_eq!(store.commit(&[ack(Ack::Failed)]).unwrap(), vec![0]);
+        assert!(store.commit(&[ack(Ack::Failed)]).unwrap().is_empty());
+        assert_eq!(store.message(&s, "m1").unwrap().unwrap().ack, Ack::Failed);
     }
 
     #[test]
