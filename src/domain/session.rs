@@ -100,6 +100,11 @@ pub struct SessionRecord {
     /// ring on the phone, and `call.received` tells of them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calls: Option<super::call::CallPolicy>,
+    /// A catch-up from this time (unix s) has yet to succeed: the next
+    /// browser life looks back at least this far, in this daemon's run or
+    /// the next (a restart must not skip a gap a failed catch-up left).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owed_catch_up: Option<i64>,
 }
 
 /// A session's own memory and age ceilings for its browser (design §6),

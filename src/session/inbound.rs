@@ -118,12 +118,19 @@ impl Inbound {
         self.downloads_paused_until = None;
         let newest = self.env.store.last_message_ts(&self.id).ok().flatten();
         let fresh = catch_up_since(newest, now_ms() / 1000);
-        self.catch_up_since = if self.owes_catch_up {
-            self.catch_up_since.min(fresh)
+        // What an earlier life owes: this driver's, or one of an earlier
+        // run of the session (a restart, a stop and start) kept with it.
+        let owed = if self.owes_catch_up {
+            Some(self.catch_up_since)
         } else {
-            fresh
+            self.env.records.get(&self.id).and_then(|r| r.owed_catch_up)
         };
+        self.catch_up_since = owed.map_or(fresh, |o| o.min(fresh));
         self.owes_catch_up = true;
+        let since = self.catch_up_since;
+        self.env
+            .records
+            .update(&self.id, |r| r.owed_catch_up = Some(since));
         self.catch_up_due = false;
         self.catch_up_retry = false;
     }
@@ -560,7 +567,12 @@ impl Inbound {
             self.reactions_pass(bridge).await;
             self.reactions_recheck = Some(Instant::now() + REACTIONS_RECHECK);
         }
-        self.owes_catch_up &= !ok;
+        if ok && self.owes_catch_up {
+            self.owes_catch_up = false;
+            self.env
+                .records
+                .update(&self.id, |r| r.owed_catch_up = None);
+        }
     }
 
     /// What happened to a stored message that the page has and the store
@@ -837,6 +849,95 @@ impl Inbound {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A session's environment on a real store, with no browser.
+    fn env(dir: &std::path::Path) -> Arc<SessionEnv> {
+        let store = crate::store::Store::open(&dir.join("db")).unwrap();
+        let render: crate::webhook::Render = Arc::new(|_, _| unreachable!("no webhooks here"));
+        let dispatcher = crate::webhook::dispatcher::Dispatcher::spawn(
+            store.clone(),
+            Default::default(),
+            render,
+            None,
+        )
+        .unwrap();
+        let pipeline = (crate::pipeline::Pipeline::new(
+            store.clone(),
+            dispatcher,
+            None,
+            std::time::Duration::from_secs(3600),
+        ));
+        let config = crate::session::SessionConfig {
+            data_dir: dir.to_path_buf(),
+            browser: crate::session::browser::BrowserSpec {
+                kind: crate::config::BrowserKind::HeadlessShell,
+                executable: None,
+                no_sandbox: false,
+                frames: false,
+                multi_process: false,
+                background: false,
+            },
+            wa_url: "http://127.0.0.1:9/".into(),
+            wajs_path: dir.join("wa.js"),
+            page_timeout: std::time::Duration::from_secs(1),
+            load_timeout: std::time::Duration::from_secs(1),
+            print_qr: false,
+            max_pss: None,
+            max_age: None,
+            trim_every: None,
+            default_proxy: None,
+        };
+        Arc::new(SessionEnv::new(config, pipeline, store))
+    }
+
+    fn stored_at(env: &SessionEnv, s: &SessionId, id: &str, ts: i64) {
+        let msg: Message = serde_json::from_value(serde_json::json!({
+            "id": id, "session": s, "chat": "15551234567@c.us", "from_me": false,
+            "type": "text", "text": "hi", "timestamp": ts, "ack": "delivered",
+            "sender": {"phone": null, "name": null, "lid": null},
+        }))
+        .unwrap();
+        let events = msg.events();
+        env.store
+            .commit(&[crate::store::Change {
+                op: Op::Message { msg, events },
+                deliveries: vec![],
+            }])
+            .unwrap();
+    }
+
+    /// A life whose catch-up never succeeded owes it to the next, also
+    /// across a restart of the session or the daemon (a new driver): live
+    /// messages stored meanwhile must not move the watermark past the gap.
+    #[tokio::test]
+    async fn a_catch_up_still_owed_is_owed_by_the_next_run_of_the_session() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = env(dir.path());
+        let s = SessionId::parse("s").unwrap();
+        let manager = crate::session::Manager::new(env.clone());
+        manager
+            .create(s.clone(), vec![], false, None, None, None)
+            .await
+            .unwrap();
+        let now = now_ms() / 1000;
+        stored_at(&env, &s, "false_15551234567@c.us_OLD", now - 7200);
+        let mut first = Inbound::new(s.clone(), env.clone());
+        first.begin_life();
+        let owed = first.catch_up_since;
+        assert_eq!(owed, now - 7200 - CATCH_UP_OVERLAP_S);
+        // Its catch-up fails; live messages keep being stored; the session
+        // restarts (a new driver, a new Inbound).
+        stored_at(&env, &s, "false_15551234567@c.us_NEW", now - 10);
+        drop(first);
+        let mut next = Inbound::new(s.clone(), env.clone());
+        next.begin_life();
+        assert_eq!(next.catch_up_since, owed);
+        assert_eq!(
+            env.records.get(&s).unwrap().owed_catch_up,
+            Some(owed),
+            "kept with the session"
+        );
+    }
 
     #[test]
     fn the_catch_up_watermark_looks_back_from_the_newest_stored_message() {

@@ -178,6 +178,7 @@ impl Manager {
             move_epoch: 0,
             limits,
             calls,
+            owed_catch_up: None,
         };
         let created = self.env.store.create_session(&id, &rec)?;
         if !created {

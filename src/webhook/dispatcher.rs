@@ -866,6 +866,7 @@ mod tests {
             move_epoch: 0,
             limits: None,
             calls: None,
+            owed_catch_up: None,
         };
         assert!(store.create_session(&s, &rec).unwrap());
         let render: crate::webhook::Render = Arc::new(|_, _| {
