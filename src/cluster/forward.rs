@@ -314,6 +314,14 @@ async fn find(c: &Cluster, req: Request, first: Option<&str>, next: Next) -> Res
         .map(|id| c.home(id))
         .unwrap_or_else(|| c.me().to_string());
     order.sort_by_key(|p| *p != start);
+    // A read is quick; a write (a Twilio send) may wait its turn in the
+    // session's send pacing, up to the request's own time.
+    let within =
+        if parts.method == axum::http::Method::GET || parts.method == axum::http::Method::HEAD {
+            PART_WITHIN
+        } else {
+            c.inner.answer_within
+        };
     let mut next = Some(next);
     let (mut last, mut down) = (None, None);
     for peer in order {
@@ -325,7 +333,7 @@ async fn find(c: &Cluster, req: Request, first: Option<&str>, next: Next) -> Res
                 None => continue,
             }
         } else {
-            forward_within(c, &peer, r, PART_WITHIN).await
+            forward_within(c, &peer, r, within).await
         };
         let served = res.headers().get(PEER).is_some_and(|p| p == peer.as_str());
         if !served {
