@@ -310,6 +310,16 @@ pub struct LimitArgs {
     /// that carry media may be this much in base64, and no more.
     #[arg(long, env = "WABRIDGE_MAX_MEDIA_MB", default_value_t = 64)]
     pub max_media_mb: usize,
+    /// Media URLs sent with a scoped key may lead to the daemon's host and
+    /// private networks too (as the admin key's always may): for tenants
+    /// whose media servers are on the daemon's network. Off, a scoped key
+    /// reaches public addresses only.
+    #[arg(
+        long,
+        env = "WABRIDGE_MEDIA_FROM_PRIVATE_NETWORKS",
+        default_value_t = false
+    )]
+    pub media_from_private_networks: bool,
     /// The largest body of a request without media (KB).
     #[arg(long, env = "WABRIDGE_MAX_JSON_KB", default_value_t = 1024)]
     pub max_json_kb: usize,

@@ -159,6 +159,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         args.pacing.pacing(request_timeout),
         stopping,
         args.limits.max_media(),
+        args.limits.media_from_private_networks,
     )?;
     let max_json = args.limits.max_json_kb.max(1) << 10;
     let cluster =

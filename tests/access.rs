@@ -93,6 +93,45 @@ async fn a_scoped_key_reaches_its_sessions_only_in_every_dialect() {
         )
         .await;
     assert_eq!(code, 201, "{sent}");
+    // A tenant's media URL leads to public addresses only: not to the
+    // daemon's host (this listener is never asked), by address or by name,
+    // nor to a cloud's metadata service, which the admin's never reaches
+    // either.
+    let host = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = host.local_addr().unwrap().port();
+    let media =
+        |url: String| json!({"to": CONTACT, "media": {"url": url, "mimetype": "image/png"}});
+    for url in [
+        format!("http://127.0.0.1:{port}/x.png"),
+        format!("http://localhost:{port}/x.png"),
+        format!("http://[::ffff:127.0.0.1]:{port}/x.png"),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+    ] {
+        let (code, v) = d
+            .call_as(
+                &a_key,
+                "POST",
+                "/api/sessions/a/messages",
+                Some(media(url.clone())),
+            )
+            .await;
+        assert_eq!(code, 422, "{url}: {v}");
+        assert!(v.to_string().contains("media.url"), "{url}: {v}");
+    }
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), host.accept())
+            .await
+            .is_err(),
+        "the daemon's host was asked for a tenant's media"
+    );
+    let (code, v) = d
+        .call(
+            "POST",
+            "/api/sessions/a/messages",
+            Some(media("http://169.254.169.254/latest/meta-data/".into())),
+        )
+        .await;
+    assert_eq!(code, 422, "{v}");
     let (code, v) = d
         .call_as(&a_key, "POST", "/api/sessions/a/stop", None)
         .await;

@@ -11,6 +11,101 @@ use std::time::Duration;
 pub const MAX_SEND_MEDIA: usize = 64 << 20;
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Where a media URL may lead. Never to a link-local, unspecified,
+/// multicast or reserved address (a cloud's metadata service at
+/// 169.254.169.254 serves no media). The daemon's host and its networks
+/// (loopback, private and shared ranges) are the operator's: the admin
+/// key's, and every key's with `--media-from-private-networks`. A scoped
+/// key is a tenant, who must not reach through the daemon what only the
+/// daemon's host can (the browsers' DevTools ports, the sandbox, other
+/// services), nor learn what answers there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reach {
+    /// Public addresses, the host's and private networks.
+    Private,
+    /// Public addresses only.
+    Public,
+}
+
+impl Reach {
+    pub fn allows(self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        let (never, private) = match ip {
+            IpAddr::V4(a) => {
+                let [x, y, ..] = a.octets();
+                (
+                    a.is_unspecified()
+                        || x == 0
+                        || a.is_link_local()
+                        || a.is_multicast()
+                        || a.is_broadcast()
+                        || x >= 240,
+                    a.is_loopback() || a.is_private() || (x == 100 && (64..128).contains(&y)),
+                )
+            }
+            IpAddr::V6(a) => {
+                let first = a.segments()[0];
+                (
+                    a.is_unspecified() || a.is_multicast() || (first & 0xffc0) == 0xfe80,
+                    a.is_loopback() || (first & 0xfe00) == 0xfc00,
+                )
+            }
+        };
+        !never && (!private || self == Reach::Private)
+    }
+}
+
+/// The client that fetches media URLs for `reach`: names resolve only to
+/// addresses it allows (checked at each connection, redirects included;
+/// an address in the URL itself is checked by `fetch`).
+pub fn media_client(reach: Reach) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(FETCH_TIMEOUT)
+        .user_agent(concat!("wabridge/", env!("CARGO_PKG_VERSION")))
+        .dns_resolver(std::sync::Arc::new(Guarded(reach)))
+        .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= 10 {
+                attempt.error("too many redirects")
+            } else if literal_refused(attempt.url(), reach) {
+                attempt.error("a redirect to an address media may not come from")
+            } else {
+                attempt.follow()
+            }
+        }))
+        .build()
+}
+
+/// A URL whose host is an address `reach` does not allow.
+fn literal_refused(url: &url::Url, reach: Reach) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(a)) => !reach.allows(a.into()),
+        Some(url::Host::Ipv6(a)) => !reach.allows(a.into()),
+        _ => false,
+    }
+}
+
+/// The system's resolver, keeping the addresses `reach` allows.
+struct Guarded(Reach);
+
+impl reqwest::dns::Resolve for Guarded {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let reach = self.0;
+        Box::pin(async move {
+            let found = tokio::net::lookup_host((name.as_str(), 0)).await?;
+            let allowed: Vec<std::net::SocketAddr> =
+                found.filter(|a| reach.allows(a.ip())).collect();
+            if allowed.is_empty() {
+                return Err("its host is at an address media may not come from".into());
+            }
+            Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
 pub enum MediaSource {
     /// base64, or a `data:` URL.
     Data(String),
@@ -262,10 +357,20 @@ impl Core {
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(CoreError::invalid("media.url", "must be http or https"));
         }
+        let (client, reach) = if self.access.is_admin() || self.media_from_private {
+            (&self.http, Reach::Private)
+        } else {
+            (&self.http_public, Reach::Public)
+        };
+        if literal_refused(&parsed, reach) {
+            return Err(CoreError::invalid(
+                "media.url",
+                "is at an address media may not come from (a link-local or reserved address; for a scoped key also the daemon's host and private networks, unless --media-from-private-networks)",
+            ));
+        }
         let fail =
             |why: String| CoreError::invalid("media.url", format!("could not be fetched: {why}"));
-        let mut resp = self
-            .http
+        let mut resp = client
             .get(parsed)
             .send()
             .await
@@ -303,6 +408,53 @@ impl Core {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn media_urls_reach_public_addresses_and_the_operators_networks_only_for_the_operator() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        for a in [
+            "93.184.216.34",
+            "2606:2800:220:1:248:1893:25c8:1946",
+            "8.8.8.8",
+        ] {
+            assert!(
+                Reach::Public.allows(ip(a)) && Reach::Private.allows(ip(a)),
+                "{a}"
+            );
+        }
+        for a in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "100.64.0.1",
+            "::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(
+                !Reach::Public.allows(ip(a)) && Reach::Private.allows(ip(a)),
+                "{a}"
+            );
+        }
+        for a in [
+            "169.254.169.254",
+            "0.0.0.0",
+            "0.1.2.3",
+            "224.0.0.1",
+            "255.255.255.255",
+            "240.0.0.1",
+            "fe80::1",
+            "::",
+            "ff02::1",
+            "::ffff:169.254.169.254",
+        ] {
+            assert!(
+                !Reach::Public.allows(ip(a)) && !Reach::Private.allows(ip(a)),
+                "{a}"
+            );
+        }
+    }
 
     #[test]
     fn a_file_without_a_type_is_typed_by_its_name() {

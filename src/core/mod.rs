@@ -45,8 +45,12 @@ pub struct Core {
     manager: Arc<Manager>,
     pipeline: Arc<Pipeline>,
     store: Store,
-    /// One client for every media download (connection reuse, one timeout).
+    /// One client for every media download (connection reuse, one timeout),
+    /// and one for a tenant's (public addresses only; `media::Reach`).
     http: reqwest::Client,
+    http_public: reqwest::Client,
+    /// Scoped keys' media URLs may reach private networks too.
+    media_from_private: bool,
     /// The session of calls that name none (open-wa's `POST /{method}`).
     default_session: Option<crate::domain::SessionId>,
     /// Send pacing, one queue per session.
@@ -81,6 +85,7 @@ impl Core {
         pacing: crate::domain::pacing::Pacing,
         stopping: tokio::sync::watch::Receiver<bool>,
         max_media: usize,
+        media_from_private: bool,
     ) -> anyhow::Result<Self> {
         let env = manager.env().clone();
         tokio::spawn(send::sweep_idempotency(env.store.clone()));
@@ -88,10 +93,9 @@ impl Core {
             pipeline: env.pipeline.clone(),
             store: env.store.clone(),
             manager,
-            http: reqwest::Client::builder()
-                .timeout(media::FETCH_TIMEOUT)
-                .user_agent(concat!("wabridge/", env!("CARGO_PKG_VERSION")))
-                .build()?,
+            http: media::media_client(media::Reach::Private)?,
+            http_public: media::media_client(media::Reach::Public)?,
+            media_from_private,
             default_session,
             lanes: Arc::new(pacing::Lanes::new(pacing)),
             access: crate::domain::Access::Admin,
