@@ -538,6 +538,25 @@ async fn three_peers_serve_one_api_and_a_dead_home_comes_back() {
         .await
         .unwrap();
     assert_eq!(res.headers()["x-wabridge-unreachable"], urls[dead].as_str());
+    // The merged event stream leaves it out, and ends soon after, so its
+    // reader comes back and asks it again (else its sessions' events
+    // would wait for as long as the reader stays).
+    let mut stream = c
+        .get(format!("{}/api/events", peers[alive].url))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    assert_eq!(
+        stream.headers()["x-wabridge-unreachable"],
+        urls[dead].as_str()
+    );
+    let ended = tokio::time::timeout(Duration::from_secs(40), async {
+        while let Ok(Some(_)) = stream.chunk().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "a stream that left a peer out stayed open");
     let listed: Vec<Value> = res.json().await.unwrap();
     assert!(
         listed

@@ -5,7 +5,8 @@
 //! comes back with `Last-Event-ID` resumes each peer where it left it: no
 //! gap, no repeat. A peer's stream that ends ends the merged one (the
 //! reader comes back and resumes); a peer down when it is opened is left
-//! out and named in `X-Wabridge-Unreachable`.
+//! out and named in `X-Wabridge-Unreachable`, and the merged stream then
+//! ends after `REASK`, so the reader comes back and asks it again.
 
 use super::forward::{PART_WITHIN, copy, forward_within, tag};
 use super::{Cluster, PEER, UNREACHABLE};
@@ -110,6 +111,12 @@ fn whole_events(body: Body) -> impl Stream<Item = Result<Vec<u8>, ()>> + Send {
 
 type Source = Pin<Box<dyn Stream<Item = (String, Result<Vec<u8>, ()>)> + Send>>;
 
+/// How long a merged stream that left a peer out lasts: its reader comes
+/// back (resuming every peer where it was) and the peer is asked again.
+/// Otherwise that peer's sessions' events would wait for as long as the
+/// reader stays.
+const REASK: std::time::Duration = std::time::Duration::from_secs(15);
+
 pub async fn merged(c: &Cluster, req: Request, next: Next) -> Response {
     let resume = req
         .headers()
@@ -158,7 +165,13 @@ pub async fn merged(c: &Cluster, req: Request, next: Next) -> Response {
             whole_events(res.into_body()).map(move |e| (t.clone(), e)),
         ));
     }
-    let merged = futures::stream::select_all(sources)
+    let all = futures::stream::select_all(sources);
+    let all: Source = if missing.is_empty() {
+        Box::pin(all)
+    } else {
+        Box::pin(all.take_until(tokio::time::sleep(REASK)))
+    };
+    let merged = all
         .take_while(|(_, e)| futures::future::ready(e.is_ok()))
         .filter_map(move |(t, e)| {
             let out = e.ok().and_then(|ev| rewrite(&mut places, &t, &ev));
