@@ -73,7 +73,16 @@ impl Cluster {
         if self.held_at(id, home).await?.is_some_and(|e| e >= mine) {
             return Ok(core.remove_here(id).await?);
         }
-        let bytes = core.pack_for_move(id).await?;
+        let bytes = match core.pack_for_move(id).await {
+            Ok(b) => b,
+            Err(e) => {
+                // Stopped to be packed, and not packed: it runs on here.
+                if core.session(id).await.is_ok_and(|v| v.record.should_run) {
+                    core.start(id).await?;
+                }
+                return Err(e.into());
+            }
+        };
         let packed = core.session(id).await?.record.move_epoch;
         let sent = self
             .inner
@@ -104,16 +113,24 @@ impl Cluster {
             Err(e) if e.is_connect() => Moved::No(e.into()),
             // A 5xx, a timeout, a connection lost mid-way: the home may have
             // taken it and be running it. Ask before running it here too.
+            // After a timeout (ours, or the home's request timeout: 503,
+            // 504) or a lost connection, its import may still be under way
+            // there (it runs to its end): not holding it yet is no "no".
             Ok(r) => {
+                let under_way = matches!(
+                    r.status(),
+                    StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT
+                );
                 self.ask_after(
                     id,
                     home,
                     packed,
+                    under_way,
                     format!("the home answered {}", r.status()),
                 )
                 .await
             }
-            Err(e) => self.ask_after(id, home, packed, e.to_string()).await,
+            Err(e) => self.ask_after(id, home, packed, true, e.to_string()).await,
         };
         match outcome {
             Moved::Yes => Ok(core.remove_here(id).await?),
@@ -131,10 +148,22 @@ impl Cluster {
     }
 
     /// After an answer that says neither yes nor no: whether the home now
-    /// holds the copy packed at `packed`.
-    async fn ask_after(&self, id: &SessionId, home: &str, packed: u64, why: String) -> Moved {
+    /// holds the copy packed at `packed`. While its import may still be
+    /// `under_way`, not yet is unknown: the copy here stays stopped, and the
+    /// next round asks again before it packs anything.
+    async fn ask_after(
+        &self,
+        id: &SessionId,
+        home: &str,
+        packed: u64,
+        under_way: bool,
+        why: String,
+    ) -> Moved {
         match self.held_at(id, home).await {
             Ok(Some(e)) if e >= packed => Moved::Yes,
+            Ok(_) if under_way => Moved::Unknown(anyhow::anyhow!(
+                "{why}; the home does not hold it yet and may still be taking it in, so the copy here stays stopped"
+            )),
             Ok(_) => Moved::No(anyhow::anyhow!("not taken: {why}")),
             Err(e) => Moved::Unknown(anyhow::anyhow!(
                 "{why}; whether the home took it is unknown ({e}), so the copy here stays stopped"
