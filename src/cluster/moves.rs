@@ -18,22 +18,48 @@ use std::time::Duration;
 
 /// Sessions moved at once.
 const AT_ONCE: usize = 4;
-/// A move that failed is tried again after this long.
+/// A move that failed is tried again after this long, doubling after each
+/// failure in a row up to `RETRY_MAX`.
 const RETRY: Duration = Duration::from_secs(10);
+const RETRY_MAX: Duration = Duration::from_secs(120);
+
+/// Sessions whose move failed: failures in a row, and when to try again.
+/// (A home that refuses, an export too large for it, a peer list it has
+/// not read yet: each try stops, packs and restarts the session.)
+type Waits = std::collections::HashMap<SessionId, (u32, std::time::Instant)>;
+
+/// A move whose outcome is unknown: the copy here stays stopped, and is
+/// asked about again at the next round, not later.
+#[derive(Debug)]
+struct StaysStopped;
+
+impl std::fmt::Display for StaysStopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the copy here stays stopped")
+    }
+}
 
 impl Cluster {
     pub(super) async fn hand_over(&self) {
         let mut peers = self.watch();
+        let mut waits = Waits::new();
         loop {
-            self.move_away().await;
+            self.move_away(&mut waits).await;
             tokio::select! {
-                r = peers.changed() => if r.is_err() { return },
+                r = peers.changed() => {
+                    if r.is_err() {
+                        return;
+                    }
+                    // A new list: every session is tried at once.
+                    waits.clear();
+                }
                 _ = tokio::time::sleep(RETRY) => {}
             }
         }
     }
 
-    async fn move_away(&self) {
+    async fn move_away(&self, waits: &mut Waits) {
+        let now = std::time::Instant::now();
         let away: Vec<(SessionId, String)> = self
             .inner
             .core
@@ -45,15 +71,43 @@ impl Cluster {
                 let home = self.home(id.as_str());
                 (home != self.me()).then_some((id, home))
             })
+            .filter(|(id, _)| waits.get(id).is_none_or(|(_, at)| *at <= now))
             .collect();
-        futures::stream::iter(away)
-            .for_each_concurrent(AT_ONCE, |(id, home)| async move {
+        let done: Vec<(SessionId, Option<bool>)> = futures::stream::iter(away)
+            .map(|(id, home)| async move {
                 match self.move_one(&id, &home).await {
-                    Ok(()) => tracing::info!(session = %id, to = %home, "cluster: session moved to its home"),
-                    Err(e) => tracing::warn!(session = %id, to = %home, "cluster: session not moved yet: {e}"),
+                    Ok(()) => {
+                        tracing::info!(session = %id, to = %home, "cluster: session moved to its home");
+                        (id, None)
+                    }
+                    Err(e) => {
+                        tracing::warn!(session = %id, to = %home, "cluster: session not moved yet: {e:#}");
+                        let soon = e.downcast_ref::<StaysStopped>().is_some();
+                        (id, Some(soon))
+                    }
                 }
             })
+            .buffer_unordered(AT_ONCE)
+            .collect()
             .await;
+        waits.retain(|id, _| self.home(id.as_str()) != self.me());
+        for (id, failed) in done {
+            match failed {
+                None => {
+                    waits.remove(&id);
+                }
+                // Unknown: asked again at the next round.
+                Some(true) => {
+                    waits.remove(&id);
+                }
+                Some(false) => {
+                    let w = waits.entry(id).or_insert((0, now));
+                    w.0 += 1;
+                    let wait = RETRY.saturating_mul(1 << (w.0 - 1).min(4)).min(RETRY_MAX);
+                    w.1 = std::time::Instant::now() + wait;
+                }
+            }
+        }
     }
 
     async fn move_one(&self, id: &SessionId, home: &str) -> anyhow::Result<()> {
@@ -143,7 +197,7 @@ impl Cluster {
             }
             // Stays stopped here: the next round asks again before it
             // packs anything (`held_at` above).
-            Moved::Unknown(e) => Err(e),
+            Moved::Unknown(e) => Err(e.context(StaysStopped)),
         }
     }
 
