@@ -431,6 +431,10 @@
   // wa-js's StreamMode values in which the page cannot reach WhatsApp
   // (SYNCING, after a reconnect, can).
   const DOWN_MODES = ['OFFLINE', 'CONFLICT', 'PROXYBLOCK', 'TOS_BLOCK', 'SMB_TOS_BLOCK', 'DEPRECATED_VERSION'];
+  // Whether such a mode holds now, and when the page last could not reach
+  // WhatsApp (by its network or its socket).
+  let modeDown = false;
+  let offlineAt = 0;
   function reportConnected() {
     // One waiting loop at a time, and none once told: a second CONNECTED
     // could come after the page went offline, and override it.
@@ -446,6 +450,7 @@
       if (connectedSent) { reporting = false; return; }
       const who = me();
       if (who && (canSend() || Date.now() > sendableBy)) {
+        watchAcks();
         connectedSent = true;
         reporting = false;
         shownName = who.name || null;
@@ -459,27 +464,46 @@
     tick();
   }
 
+  // wa-js passes on only "sent" from a model's ack: delivered, read and
+  // played of a group's message (or a status) are read from the model.
+  // WhatsApp Web's MsgStore may exist only once its modules have loaded:
+  // asked again at each step of the page's start until it does. (A build
+  // without it is INCOMPATIBLE: it is in NEEDS.)
+  let acksWatched = false;
+  function watchAcks() {
+    if (acksWatched || !lookup('whatsapp.MsgStore')) return;
+    acksWatched = true;
+    WPP.whatsapp.MsgStore.on('change:ack', (m) => {
+      const chat = m && m.id && widStr(m.id.remote);
+      if (!chat || !m.id.fromMe || !(m.ack >= 2) || !(chat.endsWith('@g.us') || chat === STATUS)) return;
+      emitInOrder({ type: 'ack', ack: m.ack, chat, ids: [widStr(m.id)] });
+    });
+  }
+
   function wire() {
     emit({ type: 'injected' });
     WPP.on('conn.auth_code_change', (code) => emit({ type: 'auth_code', code: code ? code.fullCode : null }));
-    WPP.on('conn.authenticated', () => { emit({ type: 'authenticated' }); reportConnected(); });
+    WPP.on('conn.authenticated', () => { watchAcks(); emit({ type: 'authenticated' }); reportConnected(); });
     WPP.on('conn.logout', () => { connectedSent = false; emit({ type: 'logout' }); });
     WPP.on('conn.require_auth', () => emit({ type: 'require_auth' }));
     WPP.on('conn.online', (online) => {
-      emit({ type: 'online', online: !!online });
+      if (!online) offlineAt = Date.now();
+      // The network is back, but WhatsApp's socket may not be (a stream
+      // mode that is down says so, and MAIN will tell when it is back).
+      emit({ type: 'online', online: !!online && !modeDown });
       if (online && WPP.conn.isAuthenticated()) reportConnected();
     });
     // conn.online follows the network the browser sees (wa-js's
     // NetworkStatus); WhatsApp's socket dropped by the server, or taken by
     // another device (CONFLICT), shows only as a stream mode other than
     // MAIN. Once connected, such a mode is offline until MAIN again.
-    let modeDown = false;
     WPP.on('conn.stream_mode_changed', (mode) => {
       if (mode === 'MAIN') {
         if (modeDown) { modeDown = false; emit({ type: 'online', online: true }); }
         if (WPP.conn.isAuthenticated()) reportConnected();
       } else if (connectedSent && DOWN_MODES.includes(mode) && !modeDown) {
         modeDown = true;
+        offlineAt = Date.now();
         emit({ type: 'online', online: false });
       }
     });
@@ -521,14 +545,7 @@
       if (e.sender) return;
       emitInOrder({ type: 'ack', ack: e.ack, chat: widStr(e.chat), ids: (e.ids || []).map(widStr) });
     });
-    // wa-js passes on only "sent" from a model's ack: delivered, read and
-    // played of a group's message (or a status) are read from the model.
-    // (A build without MsgStore is INCOMPATIBLE: it is in NEEDS.)
-    if (lookup('whatsapp.MsgStore')) WPP.whatsapp.MsgStore.on('change:ack', (m) => {
-      const chat = m && m.id && widStr(m.id.remote);
-      if (!chat || !m.id.fromMe || !(m.ack >= 2) || !(chat.endsWith('@g.us') || chat === STATUS)) return;
-      emitInOrder({ type: 'ack', ack: m.ack, chat, ids: [widStr(m.id)] });
-    });
+    watchAcks();
     WPP.on('chat.new_reaction', (e) => emitInOrder({
       type: 'reaction', id: widStr(e.id), msg_id: widStr(e.msgId), chat: e.msgId && widStr(e.msgId.remote),
       sender: widStr(e.sender), from_me: !!(e.id && e.id.fromMe), text: e.reactionText || '', timestamp: secs(e.timestamp),
@@ -566,6 +583,7 @@
       });
     });
     WPP.loader.onReady(async () => {
+      watchAcks();
       // This document's own mark: the daemon tells a load that comes after
       // this page's `ready` from a new page life by it.
       window.__wabridgeReady = true;
@@ -607,9 +625,9 @@
     const r = await WPP.contact.queryWidExists(key);
     // wa-js answers null for a number WhatsApp does not know and for a
     // query that failed (it catches every error): while the page cannot
-    // reach WhatsApp, null is no answer. The daemon maps the prefix to a
-    // passing failure.
-    if (!r && !canSend()) throw new Error('OFFLINE: could not ask WhatsApp whether ' + key + ' is on WhatsApp');
+    // reach WhatsApp, null is no answer, nor for 15 s after (wa-js keeps a
+    // null that long). The daemon maps the prefix to a passing failure.
+    if (!r && (!canSend() || Date.now() - offlineAt < 16000)) throw new Error('OFFLINE: could not ask WhatsApp whether ' + key + ' is on WhatsApp');
     if (!r) return null;
     known.set(key, Date.now() + 3600 * 1000);
     return widStr(r.wid) || key;

@@ -314,14 +314,18 @@ async fn find(c: &Cluster, req: Request, first: Option<&str>, next: Next) -> Res
         .map(|id| c.home(id))
         .unwrap_or_else(|| c.me().to_string());
     order.sort_by_key(|p| *p != start);
-    // A read is quick; a write (a Twilio send) may wait its turn in the
-    // session's send pacing, up to the request's own time.
-    let within =
-        if parts.method == axum::http::Method::GET || parts.method == axum::http::Method::HEAD {
-            PART_WITHIN
-        } else {
+    // A read is quick; a write to the named session's home (a Twilio
+    // send) may wait its turn in its send pacing, up to the request's own
+    // time. Other peers are asked as quickly as for a read: one frozen
+    // peer must not hold the answer up.
+    let write = parts.method != axum::http::Method::GET && parts.method != axum::http::Method::HEAD;
+    let within = |peer: &str| {
+        if write && first.is_some() && peer == start {
             c.inner.answer_within
-        };
+        } else {
+            PART_WITHIN
+        }
+    };
     let mut next = Some(next);
     let (mut last, mut down) = (None, None);
     for peer in order {
@@ -333,7 +337,7 @@ async fn find(c: &Cluster, req: Request, first: Option<&str>, next: Next) -> Res
                 None => continue,
             }
         } else {
-            forward_within(c, &peer, r, within).await
+            forward_within(c, &peer, r, within(&peer)).await
         };
         let served = res.headers().get(PEER).is_some_and(|p| p == peer.as_str());
         if !served {

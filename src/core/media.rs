@@ -29,11 +29,32 @@ pub enum Reach {
 
 impl Reach {
     pub fn allows(self, ip: std::net::IpAddr) -> bool {
-        use std::net::IpAddr;
+        use std::net::{IpAddr, Ipv4Addr};
+        // An IPv4 address written as IPv6 (mapped, compatible, or NAT64's
+        // 64:ff9b::/96) is that IPv4 address.
         let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            IpAddr::V6(v6) => {
+                let s = v6.segments();
+                let low =
+                    Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+                match v6.to_ipv4_mapped() {
+                    Some(v4) => IpAddr::V4(v4),
+                    None if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] => IpAddr::V4(low),
+                    None if s[..6] == [0; 6] && s[6] != 0 => IpAddr::V4(low),
+                    None => ip,
+                }
+            }
             v4 => v4,
         };
+        // Metadata services at addresses of the ranges allowed below
+        // (Alibaba Cloud's, AWS's over IPv6).
+        const METADATA: [&str; 2] = ["100.100.100.200", "fd00:ec2::254"];
+        if METADATA
+            .iter()
+            .any(|m| m.parse::<IpAddr>().is_ok_and(|m| m == ip))
+        {
+            return false;
+        }
         let (never, private) = match ip {
             IpAddr::V4(a) => {
                 let [x, y, ..] = a.octets();
@@ -63,7 +84,14 @@ impl Reach {
 /// addresses it allows (checked at each connection, redirects included;
 /// an address in the URL itself is checked by `fetch`).
 pub fn media_client(reach: Reach) -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
+    let builder = reqwest::Client::builder();
+    // Through a proxy (HTTP_PROXY), the proxy would resolve the names: a
+    // tenant's fetches go direct, where the guard holds.
+    let builder = match reach {
+        Reach::Public => builder.no_proxy(),
+        Reach::Private => builder,
+    };
+    builder
         .timeout(FETCH_TIMEOUT)
         .user_agent(concat!("wabridge/", env!("CARGO_PKG_VERSION")))
         .dns_resolver(std::sync::Arc::new(Guarded(reach)))
@@ -448,6 +476,10 @@ mod tests {
             "::",
             "ff02::1",
             "::ffff:169.254.169.254",
+            "64:ff9b::a9fe:a9fe",
+            "::169.254.169.254",
+            "100.100.100.200",
+            "fd00:ec2::254",
         ] {
             assert!(
                 !Reach::Public.allows(ip(a)) && !Reach::Private.allows(ip(a)),

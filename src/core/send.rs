@@ -738,6 +738,12 @@ fn send_failure(e: crate::session::CallError, reply_to: Option<&str>) -> CoreErr
             code: "not_group_admin",
             message: m.trim_start_matches("ONLY_ADMINS: ").to_string(),
         },
+        // Checked before sending, while the page could not reach
+        // WhatsApp: nothing went, so the Idempotency-Key is free again.
+        CallError::Offline(m) => CoreError::Overloaded {
+            code: "whatsapp_unreachable",
+            message: format!("nothing was sent: {m}; try again shortly"),
+        },
         e => CoreError::from(crate::session::CallFailure::from(e)),
     }
 }

@@ -445,6 +445,7 @@ impl Driver {
         self.env.records.update(&self.id, |r| {
             r.me = None;
             r.platform = None;
+            r.owed_catch_up = None;
         });
         self.end(Status::LoggedOut, None);
     }
@@ -933,6 +934,7 @@ impl Driver {
                     self.env.records.update(&self.id, |r| {
                         r.me = None;
                         r.platform = None;
+                        r.owed_catch_up = None;
                     });
                 }
                 let data_url = crate::qr::png_data_url(&code).unwrap_or_default();
@@ -981,6 +983,8 @@ impl Driver {
                     r.me = Some(me.clone());
                     r.platform = platform.clone();
                 });
+                // Linked now, if it was not when this life began.
+                self.inbound.keep_owed();
                 self.catch_up_due();
             }
             BridgeEvent::Online { online: false } => {

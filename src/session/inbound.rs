@@ -127,10 +127,7 @@ impl Inbound {
         };
         self.catch_up_since = owed.map_or(fresh, |o| o.min(fresh));
         self.owes_catch_up = true;
-        let since = self.catch_up_since;
-        self.env
-            .records
-            .update(&self.id, |r| r.owed_catch_up = Some(since));
+        self.keep_owed();
         self.catch_up_due = false;
         self.catch_up_retry = false;
     }
@@ -572,7 +569,27 @@ impl Inbound {
             self.env
                 .records
                 .update(&self.id, |r| r.owed_catch_up = None);
+        } else if !ok && !self.owes_catch_up {
+            // A later catch-up of this life (back online) that failed: owed
+            // from the same watermark, by this run and the next.
+            self.owes_catch_up = true;
+            self.keep_owed();
         }
+    }
+
+    /// Keeps the catch-up owed with the session, for a linked one only: an
+    /// account that was never linked has no history to catch up on, and
+    /// one linked later must not have the days since replayed.
+    pub fn keep_owed(&self) {
+        if !self.owes_catch_up {
+            return;
+        }
+        let since = self.catch_up_since;
+        self.env.records.update(&self.id, |r| {
+            if r.me.is_some() {
+                r.owed_catch_up = Some(since);
+            }
+        });
     }
 
     /// What happened to a stored message that the page has and the store
@@ -920,6 +937,19 @@ mod tests {
             .await
             .unwrap();
         let now = now_ms() / 1000;
+        // Never linked: nothing owed is kept (a link days later must not
+        // replay the days between).
+        let mut unlinked = Inbound::new(s.clone(), env.clone());
+        unlinked.begin_life();
+        assert_eq!(env.records.get(&s).unwrap().owed_catch_up, None);
+        drop(unlinked);
+        env.records.update(&s, |r| {
+            r.me = Some(crate::domain::Me {
+                id: "15550001111@c.us".into(),
+                phone: "15550001111".into(),
+                name: None,
+            })
+        });
         stored_at(&env, &s, "false_15551234567@c.us_OLD", now - 7200);
         let mut first = Inbound::new(s.clone(), env.clone());
         first.begin_life();

@@ -389,6 +389,7 @@ impl Manager {
             self.records().update(id, |r| {
                 r.me = None;
                 r.platform = None;
+                r.owed_catch_up = None;
                 r.status = Status::LoggedOut;
                 r.should_run = false;
             });
