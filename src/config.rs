@@ -317,7 +317,7 @@ pub struct LimitArgs {
     #[arg(
         long,
         env = "WABRIDGE_MEDIA_FROM_PRIVATE_NETWORKS",
-        default_value_t = false
+        value_parser = BoolishValueParser::new()
     )]
     pub media_from_private_networks: bool,
     /// The largest body of a request without media (KB).
