@@ -192,36 +192,21 @@ async fn each_limit_answers_clearly_in_the_dialect_of_the_route() {
     sb.post("/_sandbox/lose-replies", json!({"on": false}))
         .await;
 
-    // A client that does not finish its headers is dropped.
-    let addr = d.url.trim_start_matches("http://").to_string();
-    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    slow.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
-        .await
-        .unwrap();
-    let mut buf = [0u8; 512];
-    let closed = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            match slow.read(&mut buf).await {
-                Ok(0) | Err(_) => return true,
-                Ok(_) => {}
-            }
-        }
-    })
-    .await;
-    assert_eq!(closed, Ok(true), "a slow client was not dropped");
-    // Nor does one that sends nothing at all.
-    let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let closed = tokio::time::timeout(Duration::from_secs(10), async {
-        matches!(silent.read(&mut buf).await, Ok(0) | Err(_))
-    })
-    .await;
-    assert_eq!(closed, Ok(true), "a silent client was not dropped");
-    // Nor one that sends a byte and falls silent (it could be the start of
+    // A client that stops part-way is dropped within the header timeout
+    // (1 s here): one that does not finish its headers, one that sends
+    // nothing at all, one that sends a byte (it could be the start of
     // HTTP/2's preface, which the server waits for to tell the versions
-    // apart), nor one that sends that whole preface and nothing after.
-    for start in [&b"P"[..], b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"] {
+    // apart), and one that sends that whole preface and nothing after.
+    let addr = d.url.trim_start_matches("http://").to_string();
+    for start in [
+        &b"GET /health HTTP/1.1\r\nHost: x\r\n"[..],
+        b"",
+        b"P",
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+    ] {
         let mut stalled = tokio::net::TcpStream::connect(&addr).await.unwrap();
         stalled.write_all(start).await.unwrap();
+        let mut buf = [0u8; 512];
         let closed = tokio::time::timeout(Duration::from_secs(10), async {
             loop {
                 match stalled.read(&mut buf).await {
@@ -234,7 +219,8 @@ async fn each_limit_answers_clearly_in_the_dialect_of_the_route() {
         assert_eq!(
             closed,
             Ok(true),
-            "a client that sent {start:?} was not dropped"
+            "a client that sent {:?} was not dropped",
+            String::from_utf8_lossy(start)
         );
     }
     // The daemon still serves everyone else.
