@@ -310,16 +310,16 @@ pub struct LimitArgs {
     /// that carry media may be this much in base64, and no more.
     #[arg(long, env = "WABRIDGE_MAX_MEDIA_MB", default_value_t = 64)]
     pub max_media_mb: usize,
-    /// Media URLs sent with a scoped key may lead to the daemon's host and
-    /// private networks too (as the admin key's always may): for tenants
-    /// whose media servers are on the daemon's network. Off, a scoped key
-    /// reaches public addresses only.
+    /// URLs given with a scoped key (media to fetch, webhooks and status
+    /// callbacks) may lead to the daemon's host and private networks too,
+    /// as the admin key's always may: for tenants whose servers are on the
+    /// daemon's network. Off, a scoped key's reach public addresses only.
     #[arg(
         long,
-        env = "WABRIDGE_MEDIA_FROM_PRIVATE_NETWORKS",
+        env = "WABRIDGE_PRIVATE_NETWORKS_FOR_KEYS",
         value_parser = BoolishValueParser::new()
     )]
-    pub media_from_private_networks: bool,
+    pub private_networks_for_keys: bool,
     /// The largest body of a request without media (KB).
     #[arg(long, env = "WABRIDGE_MAX_JSON_KB", default_value_t = 1024)]
     pub max_json_kb: usize,

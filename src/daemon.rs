@@ -159,7 +159,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         args.pacing.pacing(request_timeout),
         stopping,
         args.limits.max_media(),
-        args.limits.media_from_private_networks,
+        args.limits.private_networks_for_keys,
     )?;
     let max_json = args.limits.max_json_kb.max(1) << 10;
     let cluster =

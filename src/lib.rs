@@ -36,6 +36,7 @@
 //!
 //! Beside them: [`sandbox`] (a WhatsApp Web stand-in for tests and demos),
 //! [`config`] (CLI and environment), [`qr`], [`telemetry`] (metric names),
+//! [`outbound`] (where URLs that callers give may lead),
 //! and [`daemon`], which wires the layers together. See
 //! docs/architecture.md.
 
@@ -45,6 +46,7 @@ pub mod config;
 pub mod core;
 pub mod daemon;
 pub mod domain;
+pub mod outbound;
 pub mod pipeline;
 pub mod qr;
 pub mod sandbox;

@@ -132,6 +132,41 @@ async fn a_scoped_key_reaches_its_sessions_only_in_every_dialect() {
         )
         .await;
     assert_eq!(code, 422, "{v}");
+    // So does a tenant's webhook: an address in its URL is refused at
+    // once, and a name is never delivered to at the daemon's host
+    // (`scoped` is the daemon's to set, whatever the request says).
+    let (_, a_manage) =
+        make_key(&d, json!({"sessions": ["a"], "scopes": ["read", "manage"]})).await;
+    let hooks = |url: String| json!([{"url": url, "events": ["message"], "scoped": false}]);
+    let put = "/api/sessions/a/webhooks";
+    let at_host = format!("http://127.0.0.1:{port}/hook");
+    let (code, v) = d
+        .call_as(&a_manage, "PUT", put, Some(hooks(at_host.clone())))
+        .await;
+    assert_eq!(code, 422, "{v}");
+    let by_name = format!("http://localhost:{port}/hook");
+    let (code, v) = d.call_as(&a_manage, "PUT", put, Some(hooks(by_name))).await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["webhooks"][0]["scoped"], true, "{v}");
+    let (_, m) = sb
+        .post(
+            "/_sandbox/messages",
+            json!({"from": CONTACT, "to": A_PHONE, "text": "for a's webhook"}),
+        )
+        .await;
+    d.wait_message("a", m["id"].as_str().unwrap()).await;
+    assert!(
+        tokio::time::timeout(Duration::from_secs(2), host.accept())
+            .await
+            .is_err(),
+        "a tenant's webhook was delivered at the daemon's host"
+    );
+    // The admin's may (the operator's network).
+    let (code, v) = d.call("PUT", put, Some(hooks(at_host))).await;
+    assert_eq!(code, 200, "{v}");
+    assert!(v["webhooks"][0].get("scoped").is_none(), "{v}");
+    let (code, _) = d.call("PUT", put, Some(json!([]))).await;
+    assert_eq!(code, 200);
     let (code, v) = d
         .call_as(&a_key, "POST", "/api/sessions/a/stop", None)
         .await;

@@ -9,6 +9,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("domain", 0),
     ("qr", 0),
     ("telemetry", 0),
+    ("outbound", 0),
     ("store", 1),
     ("webhook", 2),
     ("pipeline", 3),

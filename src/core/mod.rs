@@ -35,6 +35,7 @@ pub use media::{MAX_SEND_MEDIA, MediaSource, OutgoingMedia, StoredMedia};
 pub use send::{SendRequest, SentMessage, Special};
 pub use templates::Template;
 
+use crate::outbound::Reach;
 use crate::pipeline::Pipeline;
 use crate::session::Manager;
 use crate::store::Store;
@@ -49,8 +50,8 @@ pub struct Core {
     /// and one for a tenant's (public addresses only; `media::Reach`).
     http: reqwest::Client,
     http_public: reqwest::Client,
-    /// Scoped keys' media URLs may reach private networks too.
-    media_from_private: bool,
+    /// Scoped keys' URLs (media, webhooks) may reach private networks too.
+    private_for_keys: bool,
     /// The session of calls that name none (open-wa's `POST /{method}`).
     default_session: Option<crate::domain::SessionId>,
     /// Send pacing, one queue per session.
@@ -85,7 +86,7 @@ impl Core {
         pacing: crate::domain::pacing::Pacing,
         stopping: tokio::sync::watch::Receiver<bool>,
         max_media: usize,
-        media_from_private: bool,
+        private_for_keys: bool,
     ) -> anyhow::Result<Self> {
         let env = manager.env().clone();
         tokio::spawn(send::sweep_idempotency(env.store.clone()));
@@ -93,9 +94,9 @@ impl Core {
             pipeline: env.pipeline.clone(),
             store: env.store.clone(),
             manager,
-            http: media::media_client(media::Reach::Private)?,
-            http_public: media::media_client(media::Reach::Public)?,
-            media_from_private,
+            http: media::media_client(Reach::Private)?,
+            http_public: media::media_client(Reach::Public)?,
+            private_for_keys,
             default_session,
             lanes: Arc::new(pacing::Lanes::new(pacing)),
             access: crate::domain::Access::Admin,
@@ -106,6 +107,15 @@ impl Core {
         };
         tokio::spawn(core.clone().answer_calls());
         Ok(core)
+    }
+
+    /// Where this caller's URLs (media, webhooks) may lead.
+    pub(crate) fn reach(&self) -> Reach {
+        if self.access.is_admin() || self.private_for_keys {
+            Reach::Private
+        } else {
+            Reach::Public
+        }
     }
 
     /// The largest media a send or an upload may carry (bytes).

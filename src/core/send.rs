@@ -754,9 +754,10 @@ impl Core {
         &self,
         session: &SessionId,
         sent: &SentMessage,
-        hook: crate::domain::Webhook,
+        mut hook: crate::domain::Webhook,
     ) -> Result<(), CoreError> {
         self.may(session, Scope::Send)?;
+        self.reach_hooks(std::slice::from_mut(&mut hook), "StatusCallback")?;
         let me = self.manager.get(session).await?.record.me.map(|m| m.id);
         let now = |ack| {
             crate::domain::message::ack_event(

@@ -9,7 +9,7 @@ impl Core {
     pub async fn create_session(
         &self,
         id: SessionId,
-        webhooks: Vec<Webhook>,
+        mut webhooks: Vec<Webhook>,
         start: bool,
         proxy: Option<String>,
         limits: Option<Limits>,
@@ -22,7 +22,7 @@ impl Core {
                 format!("'{id}' is reserved (a path of the API)"),
             ));
         }
-        check_hooks(&webhooks, "webhooks")?;
+        self.own_hooks(&mut webhooks, "webhooks")?;
         let proxy = check_proxy(proxy)?;
         check_limits(limits.as_ref())?;
         super::calls::check_policy(calls.as_ref())?;
@@ -241,10 +241,10 @@ impl Core {
     pub async fn set_webhooks(
         &self,
         id: &SessionId,
-        hooks: Vec<Webhook>,
+        mut hooks: Vec<Webhook>,
     ) -> Result<SessionView, CoreError> {
         self.may(id, Scope::Manage)?;
-        check_hooks(&hooks, "")?;
+        self.own_hooks(&mut hooks, "")?;
         Ok(self.manager.set_webhooks(id, hooks).await?)
     }
 
@@ -288,9 +288,13 @@ impl Core {
 
 impl Core {
     /// Adds a webhook unless one with the same URL and format is there.
-    pub async fn subscribe(&self, id: &SessionId, hook: Webhook) -> Result<SessionView, CoreError> {
+    pub async fn subscribe(
+        &self,
+        id: &SessionId,
+        mut hook: Webhook,
+    ) -> Result<SessionView, CoreError> {
         self.may(id, Scope::Manage)?;
-        check_hooks(std::slice::from_ref(&hook), "webhooks")?;
+        self.own_hooks(std::slice::from_mut(&mut hook), "webhooks")?;
         Ok(self.manager.add_webhook(id, hook).await?)
     }
 
@@ -353,6 +357,41 @@ fn check_limits(limits: Option<&Limits>) -> Result<(), CoreError> {
 }
 
 /// Checks what serde cannot; fields named from `at` (e.g. `webhooks[0].url`).
+impl Core {
+    /// Webhooks as this caller gives them: valid, one per url and format,
+    /// and a scoped key's marked `scoped` (delivered to public addresses
+    /// only), whatever the request said; an address they may not reach is
+    /// refused now, as at each attempt.
+    pub(super) fn own_hooks(&self, hooks: &mut [Webhook], at: &str) -> Result<(), CoreError> {
+        check_hooks(hooks, at)?;
+        self.reach_hooks(hooks, at)
+    }
+
+    /// Marks a scoped key's webhooks `scoped` and refuses an address they
+    /// may not reach (for the ones a dialect makes itself, such as a
+    /// Twilio StatusCallback).
+    pub(super) fn reach_hooks(&self, hooks: &mut [Webhook], at: &str) -> Result<(), CoreError> {
+        for (i, h) in hooks.iter_mut().enumerate() {
+            h.scoped = self.reach() == crate::outbound::Reach::Public;
+            self.may_reach(&format!("{at}[{i}].url"), &h.url)?;
+        }
+        Ok(())
+    }
+
+    /// Refuses a URL this caller gives (a webhook, a status callback) whose
+    /// address it may not reach (`crate::outbound`): before anything is
+    /// done with it.
+    pub fn may_reach(&self, field: &str, url: &str) -> Result<(), CoreError> {
+        match url::Url::parse(url) {
+            Ok(u) if crate::outbound::refused(&u, self.reach()) => Err(CoreError::invalid(
+                field,
+                "is at an address that may not be reached from here (a link-local or reserved address; for a scoped key also the daemon's host and private networks, unless --private-networks-for-keys)",
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
 fn check_hooks(hooks: &[Webhook], at: &str) -> Result<(), CoreError> {
     for (i, h) in hooks.iter().enumerate() {
         h.validate(&format!("{at}[{i}]"))

@@ -110,6 +110,12 @@ pub struct Webhook {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schema(read_only)]
     pub meta: BTreeMap<String, String>,
+    /// Set by a scoped key: delivered to public addresses only (not the
+    /// daemon's host or its networks; see the `outbound` module). Set by the core,
+    /// whatever a request says.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[schema(read_only)]
+    pub scoped: bool,
 }
 
 fn default_events() -> Vec<String> {
@@ -222,6 +228,7 @@ impl Webhook {
             headers: BTreeMap::new(),
             verify_token: None,
             meta: BTreeMap::new(),
+            scoped: false,
         }
     }
 

@@ -112,11 +112,15 @@ impl Dispatcher {
         replies: Option<mpsc::UnboundedSender<Reply>>,
     ) -> anyhow::Result<Dispatcher> {
         let (tx, mut rx) = mpsc::unbounded_channel::<Delivery>();
-        let client = reqwest::Client::builder()
-            .timeout(timing.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("wabridge/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let client_for = |reach| {
+            crate::outbound::guarded(reqwest::Client::builder(), reach)
+                .timeout(timing.timeout)
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(concat!("wabridge/", env!("CARGO_PKG_VERSION")))
+                .build()
+        };
+        let client = client_for(crate::outbound::Reach::Private)?;
+        let client_public = client_for(crate::outbound::Reach::Public)?;
         // Each receiver with a backlog from before starts by reading it
         // from the outbox, a window at a time.
         let backlog = store.pending_receivers()?;
@@ -131,6 +135,7 @@ impl Dispatcher {
             current: current.clone(),
             store,
             client,
+            client_public,
             timing,
             render,
             replies,
@@ -294,7 +299,10 @@ async fn prune_log(store: Store) {
 struct Ctx {
     store: Store,
     current: Arc<Current>,
+    /// The operator's webhooks, and those a scoped key set (`Webhook::scoped`:
+    /// public addresses only).
     client: reqwest::Client,
+    client_public: reqwest::Client,
     timing: RetryTiming,
     render: Render,
     replies: Option<mpsc::UnboundedSender<Reply>>,
@@ -305,6 +313,25 @@ struct Ctx {
 }
 
 impl Ctx {
+    /// The client for `hook`, or why its URL may not be reached.
+    fn client_for(
+        &self,
+        hook: &crate::domain::Webhook,
+        url: &str,
+    ) -> Result<&reqwest::Client, String> {
+        let (client, reach) = if hook.scoped {
+            (&self.client_public, crate::outbound::Reach::Public)
+        } else {
+            (&self.client, crate::outbound::Reach::Private)
+        };
+        match url::Url::parse(url) {
+            Ok(u) if crate::outbound::refused(&u, reach) => {
+                Err("the webhook's address may not be reached from here".into())
+            }
+            _ => Ok(client),
+        }
+    }
+
     fn durable_through(&self) -> String {
         self.durable_through
             .lock()
@@ -314,7 +341,7 @@ impl Ctx {
 }
 
 /// Meta's handshake: GET the URL, the body must echo the challenge.
-async fn handshake(ctx: &Ctx, h: &Handshake) -> Result<(), String> {
+async fn handshake(ctx: &Ctx, client: &reqwest::Client, h: &Handshake) -> Result<(), String> {
     if ctx
         .verified
         .lock()
@@ -323,8 +350,7 @@ async fn handshake(ctx: &Ctx, h: &Handshake) -> Result<(), String> {
     {
         return Ok(());
     }
-    let resp = ctx
-        .client
+    let resp = client
         .get(&h.url)
         .send()
         .await
@@ -651,9 +677,18 @@ async fn attempt_once(ctx: &Ctx, mut d: Delivery) -> Delivery {
             None => {}
         }
     }
+    let client = match ctx.client_for(&d.hook, &d.hook.url) {
+        Ok(c) => c.clone(),
+        Err(e) => {
+            d.attempts += 1;
+            d.last_status = None;
+            d.last_error = Some(e);
+            return settle(ctx, d, Verdict::Fail, None);
+        }
+    };
     let r = (ctx.render)(&d, now_ms() / 1000);
     if let Some(h) = &r.handshake
-        && let Err(e) = handshake(ctx, h).await
+        && let Err(e) = handshake(ctx, &client, h).await
     {
         d.attempts += 1;
         d.last_status = None;
@@ -661,8 +696,7 @@ async fn attempt_once(ctx: &Ctx, mut d: Delivery) -> Delivery {
         return settle(ctx, d, Verdict::Retry, None);
     }
     let wants_reply = r.wants_reply && ctx.replies.is_some();
-    let mut req = ctx
-        .client
+    let mut req = client
         .post(&d.hook.url)
         .header("content-type", r.content_type);
     for (k, v) in &r.headers {
@@ -1026,6 +1060,7 @@ mod tests {
             current: Arc::new(Current::default()),
             store: store.clone(),
             client: reqwest::Client::new(),
+            client_public: reqwest::Client::new(),
             timing: RetryTiming::default(),
             render: Arc::new(|_, _| super::super::Rendered::new(vec![], "text/plain", vec![])),
             replies: None,

@@ -73,8 +73,10 @@ class Daemon:
         self.port, self.sb_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.sandbox = sandbox.url if sandbox else f"http://127.0.0.1:{self.sb_port}"
-        # No send pacing: the tests send in bursts.
-        self.env = dict(os.environ, WABRIDGE_API_KEY=KEY, WABRIDGE_SEND_PER_MINUTE="0", **(extra_env or {}))
+        # No send pacing: the tests send in bursts. The tests' receivers run
+        # on the daemon's host, where a scoped key's URLs may otherwise not lead.
+        self.env = dict(os.environ, WABRIDGE_API_KEY=KEY, WABRIDGE_SEND_PER_MINUTE="0",
+                        WABRIDGE_PRIVATE_NETWORKS_FOR_KEYS="1", **(extra_env or {}))
         wa = ["--wa-url", sandbox.url + "/"] if sandbox else \
             ["--sandbox", "--sandbox-listen", f"127.0.0.1:{self.sb_port}"]
         self.argv = [BIN, "serve", *wa,

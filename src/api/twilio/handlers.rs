@@ -90,6 +90,10 @@ pub async fn create(
     let has_media = c.request.media.is_some();
     let view = session_for(&st, &account, c.from.as_deref()).await?;
     let id = view.record.id.clone();
+    // Refused before the send: after it, the client would send it again.
+    if let Some(url) = &c.status_callback {
+        st.core.may_reach("StatusCallback", url)?;
+    }
     let sent = st.core.send(&id, c.request, None).await?;
     if let Some(url) = c.status_callback {
         let mut hook = Webhook::subscriber(url, Format::Twilio, &["message.ack"]);
