@@ -434,6 +434,7 @@
   // Whether such a mode holds now, and when the page last could not reach
   // WhatsApp (by its network or its socket).
   let modeDown = false;
+  let netDown = false;
   let offlineAt = 0;
   function reportConnected() {
     // One waiting loop at a time, and none once told: a second CONNECTED
@@ -487,7 +488,10 @@
     WPP.on('conn.logout', () => { connectedSent = false; emit({ type: 'logout' }); });
     WPP.on('conn.require_auth', () => emit({ type: 'require_auth' }));
     WPP.on('conn.online', (online) => {
-      if (!online) offlineAt = Date.now();
+      // Down, and back: wa-js's null of a lookup that failed meanwhile is
+      // kept 15 s from then.
+      if (!online || netDown) offlineAt = Date.now();
+      netDown = !online;
       // The network is back, but WhatsApp's socket may not be (a stream
       // mode that is down says so, and MAIN will tell when it is back).
       emit({ type: 'online', online: !!online && !modeDown });
@@ -499,7 +503,7 @@
     // MAIN. Once connected, such a mode is offline until MAIN again.
     WPP.on('conn.stream_mode_changed', (mode) => {
       if (mode === 'MAIN') {
-        if (modeDown) { modeDown = false; emit({ type: 'online', online: true }); }
+        if (modeDown) { modeDown = false; offlineAt = Date.now(); emit({ type: 'online', online: true }); }
         if (WPP.conn.isAuthenticated()) reportConnected();
       } else if (connectedSent && DOWN_MODES.includes(mode) && !modeDown) {
         modeDown = true;

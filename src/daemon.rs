@@ -125,6 +125,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         args.webhook.timing(),
         api::webhook_renderer(args.public_url(), user_ids.clone()),
         Some(replies_tx),
+        args.limits.private_networks_for_keys,
     )?;
     let retention =
         std::time::Duration::from_secs_f64(args.event_retention_hours.max(0.0) * 3600.0);

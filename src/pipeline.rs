@@ -488,7 +488,7 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let render: crate::webhook::Render = Arc::new(|_, _| unreachable!("no webhooks here"));
         let dispatcher =
-            Dispatcher::spawn(store.clone(), Default::default(), render, None).unwrap();
+            Dispatcher::spawn(store.clone(), Default::default(), render, None, false).unwrap();
         let p = Pipeline::new(
             store,
             dispatcher,

@@ -314,13 +314,14 @@ async fn find(c: &Cluster, req: Request, first: Option<&str>, next: Next) -> Res
         .map(|id| c.home(id))
         .unwrap_or_else(|| c.me().to_string());
     order.sort_by_key(|p| *p != start);
-    // A read is quick; a write to the named session's home (a Twilio
-    // send) may wait its turn in its send pacing, up to the request's own
-    // time. Other peers are asked as quickly as for a read: one frozen
-    // peer must not hold the answer up.
+    // A read is quick; a write (a Twilio send) may wait its turn in the
+    // send pacing of the peer that has the session (not always the home
+    // its account names: `AC…` with `From`, a move), up to the request's
+    // own time; a peer without it answers at once. Cut short, its send
+    // would go on unseen, and a client's retry send it twice.
     let write = parts.method != axum::http::Method::GET && parts.method != axum::http::Method::HEAD;
-    let within = |peer: &str| {
-        if write && first.is_some() && peer == start {
+    let within = |_: &str| {
+        if write {
             c.inner.answer_within
         } else {
             PART_WITHIN

@@ -52,6 +52,9 @@ pub struct Core {
     http_public: reqwest::Client,
     /// Scoped keys' URLs (media, webhooks) may reach private networks too.
     private_for_keys: bool,
+    /// Acting for a tenant whatever the access (a TwiML reply of a webhook
+    /// a scoped key set): its URLs reach what a scoped key's do.
+    tenant: bool,
     /// The session of calls that name none (open-wa's `POST /{method}`).
     default_session: Option<crate::domain::SessionId>,
     /// Send pacing, one queue per session.
@@ -97,6 +100,7 @@ impl Core {
             http: media::media_client(Reach::Private)?,
             http_public: media::media_client(Reach::Public)?,
             private_for_keys,
+            tenant: false,
             default_session,
             lanes: Arc::new(pacing::Lanes::new(pacing)),
             access: crate::domain::Access::Admin,
@@ -109,12 +113,25 @@ impl Core {
         Ok(core)
     }
 
+    /// Whether the caller is a tenant: a scoped key, or one acting for it.
+    pub(crate) fn is_tenant(&self) -> bool {
+        self.tenant || !self.access.is_admin()
+    }
+
     /// Where this caller's URLs (media, webhooks) may lead.
     pub(crate) fn reach(&self) -> Reach {
-        if self.access.is_admin() || self.private_for_keys {
+        if !self.is_tenant() || self.private_for_keys {
             Reach::Private
         } else {
             Reach::Public
+        }
+    }
+
+    /// The same core, its URLs reaching what a scoped key's do.
+    pub fn for_tenant(&self) -> Core {
+        Core {
+            tenant: true,
+            ..self.clone()
         }
     }
 

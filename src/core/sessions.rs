@@ -245,6 +245,18 @@ impl Core {
     ) -> Result<SessionView, CoreError> {
         self.may(id, Scope::Manage)?;
         self.own_hooks(&mut hooks, "")?;
+        // A webhook already there keeps whose it is: an admin saving the
+        // list back does not widen a tenant's, nor a tenant's save narrow
+        // the admin's.
+        let stored = self.manager.get(id).await?.record.webhooks;
+        for h in &mut hooks {
+            if let Some(was) = stored
+                .iter()
+                .find(|s| s.url == h.url && s.format == h.format)
+            {
+                h.scoped = was.scoped;
+            }
+        }
         Ok(self.manager.set_webhooks(id, hooks).await?)
     }
 
@@ -372,7 +384,9 @@ impl Core {
     /// Twilio StatusCallback).
     pub(super) fn reach_hooks(&self, hooks: &mut [Webhook], at: &str) -> Result<(), CoreError> {
         for (i, h) in hooks.iter_mut().enumerate() {
-            h.scoped = self.reach() == crate::outbound::Reach::Public;
+            // A tenant's, whatever the switch is now: the dispatcher reads
+            // it at each attempt.
+            h.scoped = self.is_tenant();
             self.may_reach(&format!("{at}[{i}].url"), &h.url)?;
         }
         Ok(())

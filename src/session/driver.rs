@@ -936,6 +936,7 @@ impl Driver {
                         r.platform = None;
                         r.owed_catch_up = None;
                     });
+                    self.inbound.unlinked_now();
                 }
                 let data_url = crate::qr::png_data_url(&code).unwrap_or_default();
                 if self.env.config.print_qr
@@ -984,7 +985,7 @@ impl Driver {
                     r.platform = platform.clone();
                 });
                 // Linked now, if it was not when this life began.
-                self.inbound.keep_owed();
+                self.inbound.linked_now();
                 self.catch_up_due();
             }
             BridgeEvent::Online { online: false } => {

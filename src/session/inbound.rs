@@ -56,6 +56,9 @@ pub struct Inbound {
     /// A catch-up from `catch_up_since` has yet to succeed: a new browser
     /// life keeps the older watermark rather than skip what it had to read.
     owes_catch_up: bool,
+    /// This life's account is not linked yet (it began on the QR, or was
+    /// unlinked since): its watermark is set afresh when it is.
+    unlinked: bool,
     /// Changes the store did not take (a full disk): offered again on each
     /// health tick. Catch-up finds messages again, but not acks, edits,
     /// reactions, deletes or votes: those are kept here until stored.
@@ -104,6 +107,7 @@ impl Inbound {
             catch_up_retry: false,
             catch_up_since: 0,
             owes_catch_up: false,
+            unlinked: false,
             unstored: Vec::new(),
             downloads_paused_until: None,
             calls_heard: std::collections::VecDeque::new(),
@@ -118,6 +122,11 @@ impl Inbound {
         self.downloads_paused_until = None;
         let newest = self.env.store.last_message_ts(&self.id).ok().flatten();
         let fresh = catch_up_since(newest, now_ms() / 1000);
+        self.unlinked = self
+            .env
+            .records
+            .get(&self.id)
+            .is_none_or(|r| r.me.is_none());
         // What an earlier life owes: this driver's, or one of an earlier
         // run of the session (a restart, a stop and start) kept with it.
         let owed = if self.owes_catch_up {
@@ -580,7 +589,25 @@ impl Inbound {
     /// Keeps the catch-up owed with the session, for a linked one only: an
     /// account that was never linked has no history to catch up on, and
     /// one linked later must not have the days since replayed.
-    pub fn keep_owed(&self) {
+    /// The account was unlinked in this life (a QR after a link, a
+    /// logout): what was owed was the old link's.
+    pub fn unlinked_now(&mut self) {
+        self.unlinked = true;
+    }
+
+    /// The account is linked: a life that began unlinked (or was since)
+    /// looks back from now, not from when it began (a QR scanned days
+    /// later must not have the days between replayed); what is owed is
+    /// kept with the session.
+    pub fn linked_now(&mut self) {
+        if std::mem::take(&mut self.unlinked) {
+            let newest = self.env.store.last_message_ts(&self.id).ok().flatten();
+            self.catch_up_since = catch_up_since(newest, now_ms() / 1000);
+        }
+        self.keep_owed();
+    }
+
+    fn keep_owed(&self) {
         if !self.owes_catch_up {
             return;
         }
@@ -876,6 +903,7 @@ mod tests {
             Default::default(),
             render,
             None,
+            false,
         )
         .unwrap();
         let pipeline = (crate::pipeline::Pipeline::new(
@@ -937,20 +965,27 @@ mod tests {
             .await
             .unwrap();
         let now = now_ms() / 1000;
-        // Never linked: nothing owed is kept (a link days later must not
-        // replay the days between).
+        let link = || {
+            env.records.update(&s, |r| {
+                r.me = Some(crate::domain::Me {
+                    id: "15550001111@c.us".into(),
+                    phone: "15550001111".into(),
+                    name: None,
+                })
+            })
+        };
+        // Never linked: nothing owed is kept, and a link later in the same
+        // life looks back from then, not from when the life began (a QR
+        // scanned days later must not replay the days between).
+        stored_at(&env, &s, "false_15551234567@c.us_EARLY", now - 90_000);
         let mut unlinked = Inbound::new(s.clone(), env.clone());
         unlinked.begin_life();
         assert_eq!(env.records.get(&s).unwrap().owed_catch_up, None);
-        drop(unlinked);
-        env.records.update(&s, |r| {
-            r.me = Some(crate::domain::Me {
-                id: "15550001111@c.us".into(),
-                phone: "15550001111".into(),
-                name: None,
-            })
-        });
         stored_at(&env, &s, "false_15551234567@c.us_OLD", now - 7200);
+        link();
+        unlinked.linked_now();
+        assert_eq!(unlinked.catch_up_since, now - 7200 - CATCH_UP_OVERLAP_S);
+        drop(unlinked);
         let mut first = Inbound::new(s.clone(), env.clone());
         first.begin_life();
         let owed = first.catch_up_since;

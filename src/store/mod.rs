@@ -1490,7 +1490,12 @@ impl Store {
             let mut kept = Vec::with_capacity(ds.len());
             for (d, v) in ds.iter().zip(&vs) {
                 let (id, v) = (d.id.as_bytes(), v.as_slice());
-                let alive = get(&sessions, d.session.as_str().as_bytes())?.is_some();
+                // The session it was made for: not one deleted while the
+                // attempt was under way and made again under its id (its
+                // deliveries went with it).
+                let alive = get(&sessions, d.session.as_str().as_bytes())?
+                    .and_then(|r| serde_json::from_slice::<Value>(&r).ok())
+                    .is_some_and(|r| r["created_at"].as_i64().unwrap_or(0) <= d.created_at / 1000);
                 kept.push(alive);
                 if alive && d.status == DeliveryStatus::Pending {
                     outbox.insert(id, v)?;
@@ -1840,6 +1845,51 @@ mod tests {
                     .ok()
             })
             .expect("the store opens")
+    }
+
+    #[test]
+    fn an_attempt_under_way_when_its_session_was_deleted_and_made_again_is_not_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let s = SessionId::parse("s").unwrap();
+        let record = |created_at: i64| -> crate::domain::SessionRecord {
+            serde_json::from_value(serde_json::json!({
+                "id": "s", "created_at": created_at, "updated_at": created_at,
+                "should_run": false, "status": "STOPPED",
+            }))
+            .unwrap()
+        };
+        let now = crate::domain::now_ms() / 1000;
+        assert!(store.create_session(&s, &record(now - 10)).unwrap());
+        let hook = crate::domain::Webhook::subscriber(
+            "http://127.0.0.1:9/hook".into(),
+            crate::domain::Format::Native,
+            &[],
+        );
+        let ev = Event::new(
+            &s,
+            crate::domain::EventKind::SessionStatus,
+            serde_json::json!({}),
+        );
+        let d = Delivery::new(&hook, &ev);
+        store.put_delivery(&d).unwrap();
+        // Its own session: the attempt's outcome is kept.
+        assert_eq!(
+            store.record_attempts(std::slice::from_ref(&d)).unwrap(),
+            vec![true]
+        );
+        // Deleted and made again while the next attempt was under way.
+        store.delete_session(&s).unwrap();
+        assert!(store.create_session(&s, &record(now + 5)).unwrap());
+        assert_eq!(
+            store.record_attempts(std::slice::from_ref(&d)).unwrap(),
+            vec![false]
+        );
+        assert_eq!(
+            store.outbox_counts().unwrap().0,
+            0,
+            "nothing back in the outbox"
+        );
     }
 
     #[test]

@@ -110,6 +110,7 @@ impl Dispatcher {
         timing: RetryTiming,
         render: Render,
         replies: Option<mpsc::UnboundedSender<Reply>>,
+        private_for_keys: bool,
     ) -> anyhow::Result<Dispatcher> {
         let (tx, mut rx) = mpsc::unbounded_channel::<Delivery>();
         let client_for = |reach| {
@@ -136,6 +137,7 @@ impl Dispatcher {
             store,
             client,
             client_public,
+            private_for_keys,
             timing,
             render,
             replies,
@@ -303,6 +305,8 @@ struct Ctx {
     /// public addresses only).
     client: reqwest::Client,
     client_public: reqwest::Client,
+    /// `--private-networks-for-keys`: scoped webhooks reach as the admin's.
+    private_for_keys: bool,
     timing: RetryTiming,
     render: Render,
     replies: Option<mpsc::UnboundedSender<Reply>>,
@@ -319,7 +323,7 @@ impl Ctx {
         hook: &crate::domain::Webhook,
         url: &str,
     ) -> Result<&reqwest::Client, String> {
-        let (client, reach) = if hook.scoped {
+        let (client, reach) = if hook.scoped && !self.private_for_keys {
             (&self.client_public, crate::outbound::Reach::Public)
         } else {
             (&self.client, crate::outbound::Reach::Private)
@@ -907,7 +911,7 @@ mod tests {
             super::super::Rendered::new(b"{}".to_vec(), "application/json", vec![])
         });
         let dispatcher =
-            Dispatcher::spawn(store.clone(), RetryTiming::default(), render, None).unwrap();
+            Dispatcher::spawn(store.clone(), RetryTiming::default(), render, None, false).unwrap();
         let ds: Vec<Delivery> = (0..40)
             .map(|i| {
                 Delivery::new(
@@ -1061,6 +1065,7 @@ mod tests {
             store: store.clone(),
             client: reqwest::Client::new(),
             client_public: reqwest::Client::new(),
+            private_for_keys: false,
             timing: RetryTiming::default(),
             render: Arc::new(|_, _| super::super::Rendered::new(vec![], "text/plain", vec![])),
             replies: None,

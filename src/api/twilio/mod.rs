@@ -97,8 +97,14 @@ pub async fn serve_replies(core: Core, mut replies: mpsc::UnboundedReceiver<Repl
     }
 }
 
-/// Sends one receiver's TwiML answer.
+/// Sends one receiver's TwiML answer: its media URLs reach what the
+/// webhook's do (a tenant's, public addresses only).
 async fn reply(core: Core, r: Reply) {
+    let core = if r.delivery.hook.scoped {
+        core.for_tenant()
+    } else {
+        core
+    };
     let messages = match convert::twiml(&r.body) {
         Ok(m) => m,
         Err(e) => {
