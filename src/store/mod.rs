@@ -1488,14 +1488,30 @@ impl Store {
             let mut delivered = tx.open_table(DELIVERED)?;
             let mut dead = tx.open_table(DEAD)?;
             let mut kept = Vec::with_capacity(ds.len());
+            // Each session's creation time, read once per batch (a batch is
+            // mostly one session's), and only that field of its record.
+            #[derive(serde::Deserialize)]
+            struct Born {
+                #[serde(default)]
+                created_at: i64,
+            }
+            let mut born: std::collections::HashMap<&str, Option<i64>> = Default::default();
             for (d, v) in ds.iter().zip(&vs) {
                 let (id, v) = (d.id.as_bytes(), v.as_slice());
                 // The session it was made for: not one deleted while the
                 // attempt was under way and made again under its id (its
                 // deliveries went with it).
-                let alive = get(&sessions, d.session.as_str().as_bytes())?
-                    .and_then(|r| serde_json::from_slice::<Value>(&r).ok())
-                    .is_some_and(|r| r["created_at"].as_i64().unwrap_or(0) <= d.created_at / 1000);
+                let created = match born.get(d.session.as_str()) {
+                    Some(c) => *c,
+                    None => {
+                        let c = get(&sessions, d.session.as_str().as_bytes())?
+                            .and_then(|r| serde_json::from_slice::<Born>(&r).ok())
+                            .map(|b| b.created_at);
+                        born.insert(d.session.as_str(), c);
+                        c
+                    }
+                };
+                let alive = created.is_some_and(|c| c <= d.created_at / 1000);
                 kept.push(alive);
                 if alive && d.status == DeliveryStatus::Pending {
                     outbox.insert(id, v)?;
