@@ -1566,8 +1566,13 @@
       if (next < todo.length) complete = false;
       return { items, complete };
     },
-    async downloadMedia(id) {
-      return blobToBase64(await WPP.chat.downloadMedia(id));
+    async downloadMedia(id, max) {
+      const blob = await WPP.chat.downloadMedia(id);
+      // Refused before it is copied twice more (bytes, then base64) and
+      // sent over DevTools: the daemon keeps none larger. The daemon maps
+      // the prefix.
+      if (max && blob.size > max) throw new Error('TOO_LARGE: ' + blob.size + ' bytes');
+      return blobToBase64(blob);
     },
     // WhatsApp Web keeps every message it has loaded in memory for the life
     // of the page (its Msg collection): the page grows with the traffic.

@@ -282,10 +282,20 @@ fn api_key(args: &ServeArgs, data_dir: &std::path::Path) -> anyhow::Result<Strin
         .mode(0o600)
         .open(&path)?;
     f.write_all(key.as_bytes())?;
-    eprintln!(
-        "wabridge: generated an API key (kept in {}):\n\n    {key}\n",
-        path.display()
-    );
+    // Shown to a person at a terminal, once; where stderr is kept (docker
+    // logs, journald) only where it is: a key is no line for a log.
+    use std::io::IsTerminal as _;
+    if std::io::stderr().is_terminal() {
+        eprintln!(
+            "wabridge: generated an API key (kept in {}):\n\n    {key}\n",
+            path.display()
+        );
+    } else {
+        eprintln!(
+            "wabridge: generated an API key, kept in {} (read it there)",
+            path.display()
+        );
+    }
     Ok(key)
 }
 

@@ -124,7 +124,7 @@ async fn the_dashboard_links_a_session_sends_and_retries_a_dead_delivery() {
         multi_process: false,
         background: false,
     };
-    let b = launch(&spec, &tmp.path().join("browser"), None)
+    let b = launch(&spec, &tmp.path().join("browser"), None, T)
         .await
         .expect("launch chromium");
     let page = &b.page;

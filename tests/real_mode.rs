@@ -102,7 +102,9 @@ async fn wajs_is_injected_into_a_real_page() {
         multi_process: false,
         background: false,
     };
-    let b = browser::launch(&spec, tmp.path(), None).await.unwrap();
+    let b = browser::launch(&spec, tmp.path(), None, Duration::from_secs(20))
+        .await
+        .unwrap();
     b.page.goto(url).await.unwrap();
     let t = Duration::from_secs(20);
     assert!(

@@ -36,7 +36,9 @@ async fn open(sb: &Sandbox, dir: &Path) -> RunningBrowser {
         multi_process: false,
         background: false,
     };
-    let b = launch(&spec, dir, None).await.expect("launch chromium");
+    let b = launch(&spec, dir, None, Duration::from_secs(20))
+        .await
+        .expect("launch chromium");
     b.page
         .execute(AddScriptToEvaluateOnNewDocumentParams::new(RECORDER))
         .await

@@ -319,7 +319,7 @@ async fn unlink_from_phone_logs_out_and_wipes_the_profile() {
     let tmp = tempfile::tempdir().unwrap();
     let sb = Sandbox::start(tmp.path(), &[]).await;
     let data = tmp.path().join("data");
-    let d = Daemon::start(&data, &wa_url(&sb), &[]).await;
+    let mut d = Daemon::start(&data, &wa_url(&sb), &[]).await;
     d.create_linked(&sb, "u1", "15550003333").await;
     let pgid = d.browser_pid("u1").unwrap();
 
@@ -341,6 +341,15 @@ async fn unlink_from_phone_logs_out_and_wipes_the_profile() {
         (!group_alive(pgid)).then_some(())
     })
     .await;
+
+    // Logged out is for good: a graceful restart of the daemon does not
+    // bring it back to a QR (its ended driver was still listed at the stop).
+    assert!(d.proc.terminate().success());
+    let d = d.restart_same().await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let s = d.session("u1").await;
+    assert_eq!(s["status"], "LOGGED_OUT", "{s}");
+    assert!(d.browser_pid("u1").is_none_or(|p| !group_alive(p)));
 
     // start shows a new QR, and linking works again.
     let (code, _) = d.call("POST", "/api/sessions/u1/start", None).await;
@@ -575,9 +584,12 @@ async fn generated_api_key_is_kept_private_and_reused() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600);
+    // Not in the log (stderr is no terminal here): where it is kept is.
+    let log = d.proc.log_text();
+    assert!(!log.contains(key.trim()), "the key is in the log: {log}");
     assert!(
-        d.proc.log_text().contains(key.trim()),
-        "printed once on first start"
+        log.contains(&data.join("api-key").display().to_string()),
+        "{log}"
     );
     let r = http()
         .get(format!("{}/api/sessions", d.url))
@@ -597,10 +609,7 @@ async fn generated_api_key_is_kept_private_and_reused() {
         vec![("WABRIDGE_API_KEY".into(), "".into())],
     )
     .await;
-    assert!(
-        !d2.proc.log_text().contains(key.trim()),
-        "printed only once"
-    );
+    assert!(!d2.proc.log_text().contains(key.trim()));
     let r = http()
         .get(format!("{}/api/sessions", d2.url))
         .bearer_auth(key.trim())

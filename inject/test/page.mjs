@@ -29,7 +29,7 @@ export function hiddenPage(wpp = {}) {
     setTimeout: (f, ms) => { timers.push(ms); return timers.length; },
     clearTimeout: () => {},
     MessageChannel: NextTaskChannel,
-    JSON, Date, Promise, Map, Set, Math, Array, String, Number, Object, Error,
+    JSON, Date, Promise, Map, Set, Math, Array, String, Number, Object, Error, btoa,
     __wabridgeEmit: (json) => sent.push(...JSON.parse(json)),
     WPP: {
       on: (name, f) => handlers.set(name, f),

@@ -163,3 +163,14 @@ test("trimming the page's memory keeps each chat's last message (getMessages anc
   page.window.__wabridge.trimMessages(1750000000);
   assert.deepEqual(removed, ['false_15550001111@c.us_M1']);
 });
+
+// wa-js's downloadMedia answers a Blob; a media larger than the daemon
+// keeps is refused before it is read into memory and encoded.
+test('a media larger than the daemon keeps is refused before it is encoded', async () => {
+  let read = 0;
+  const blob = (size) => ({ size, arrayBuffer: async () => { read += 1; return new Uint8Array(size).buffer; } });
+  const page = await connectedPage({ chat: { downloadMedia: async (id) => blob(id === 'big' ? 2048 : 3) } });
+  await assert.rejects(page.window.__wabridge.downloadMedia('big', 1024), /^Error: TOO_LARGE: 2048 bytes/);
+  assert.equal(read, 0, 'never read');
+  assert.equal(await page.window.__wabridge.downloadMedia('small', 1024), 'AAAA');
+});

@@ -1115,10 +1115,12 @@ impl Bridge {
         self.call("trimMessages", &[json!(before)]).await
     }
 
-    /// A message's media, base64. A download from WhatsApp's servers may
-    /// take longer than a call into the page: thrice the bound, as `recent`.
-    pub async fn download_media(&self, id: &str) -> Result<String, CallError> {
-        self.call_within(self.timeout * 3, "downloadMedia", &[json!(id)])
+    /// A message's media, base64, if it is at most `max` bytes (larger, the
+    /// page refuses it before encoding it: `TOO_LARGE: `). A download from
+    /// WhatsApp's servers may take longer than a call into the page:
+    /// thrice the bound, as `recent`.
+    pub async fn download_media(&self, id: &str, max: usize) -> Result<String, CallError> {
+        self.call_within(self.timeout * 3, "downloadMedia", &[json!(id), json!(max)])
             .await
     }
 
@@ -1206,6 +1208,8 @@ pub async fn evaluate<T: DeserializeOwned>(
                 .trim_start_matches("Error: ")
                 .to_string(),
         )),
+        // chromiumoxide's own bound on a command: no answer, as above.
+        Err(chromiumoxide::error::CdpError::Timeout) => Err(CallError::Timeout(timeout)),
         Err(e) => Err(CallError::Browser(e.to_string())),
     }
 }

@@ -150,6 +150,7 @@ pub async fn launch(
     spec: &BrowserSpec,
     session_dir: &Path,
     proxy: Option<&crate::domain::Proxy>,
+    page_timeout: Duration,
 ) -> anyhow::Result<RunningBrowser> {
     let (exe, shell) = spec.resolve()?;
     ensure_private_dir(session_dir)?;
@@ -213,6 +214,9 @@ pub async fn launch(
     }
     cmd.arg(format!("--user-agent={USER_AGENT}"))
         .arg(format!("--user-data-dir={}", profile.display()))
+        // Every process of the browser inherits it: a leftover is known
+        // by it even when only children that carry no profile are left.
+        .env(OWNER_ENV, owner_mark(session_dir))
         .arg("about:blank")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -266,7 +270,10 @@ pub async fn launch(
     };
     let config = HandlerConfig {
         viewport: None,
-        request_timeout: Duration::from_secs(30),
+        // chromiumoxide cancels any command older than this, whatever the
+        // caller's own timeout: above the longest call into the page (a
+        // media download's, 3 page timeouts), which bounds each call itself.
+        request_timeout: (page_timeout * 3 + Duration::from_secs(10)).max(Duration::from_secs(30)),
         ..Default::default()
     };
     let (browser, mut handler) = tokio::time::timeout(
@@ -421,6 +428,15 @@ pub async fn until_gone(pgid: i32) {
     }
 }
 
+/// Set in a session's browser's environment: which session's it is.
+const OWNER_ENV: &str = "WABRIDGE_BROWSER_OF";
+
+/// The session dir as `OWNER_ENV` has it: one spelling whatever path the
+/// data dir was given by.
+fn owner_mark(session_dir: &Path) -> PathBuf {
+    std::fs::canonicalize(session_dir).unwrap_or_else(|_| session_dir.to_path_buf())
+}
+
 /// The process group of the browser running on this session's profile,
 /// as its pid file has it.
 pub fn recorded_group(session_dir: &Path) -> Option<i32> {
@@ -436,18 +452,16 @@ pub fn kill_leftover(session_dir: &Path) -> bool {
     let Some(pgid) = recorded else {
         return false;
     };
-    let profile = format!("--user-data-dir={}", session_dir.join("profile").display());
-    let ours = std::fs::read(format!("/proc/{pgid}/cmdline"))
-        .map(|c| c.split(|b| *b == 0).any(|arg| arg == profile.as_bytes()))
-        .unwrap_or(false);
     // The leader may be gone while its children live on: they keep the
-    // group id. Only a group of Chromium processes counts, never another's.
-    let group_alive = ours
-        || group_members(pgid).any(|pid| {
-            std::fs::read_link(format!("/proc/{pid}/exe"))
-                .map(|exe| exe.to_string_lossy().contains("chrom"))
-                .unwrap_or(false)
-        });
+    // group id. Only a group with a process of this session's browser
+    // counts (the variable each inherits), never someone else's Chrome
+    // that took the number.
+    let mark = format!("{OWNER_ENV}={}", owner_mark(session_dir).display());
+    let group_alive = group_members(pgid).any(|pid| {
+        std::fs::read(format!("/proc/{pid}/environ"))
+            .map(|env| env.split(|b| *b == 0).any(|v| v == mark.as_bytes()))
+            .unwrap_or(false)
+    });
     if group_alive {
         tracing::warn!(pgid, "ending a browser left running by a previous daemon");
         kill_group(pgid);
@@ -485,4 +499,60 @@ pub fn group_pss_bytes(pgid: i32) -> u64 {
                 * 1024
         })
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::CommandExt;
+
+    /// A process in a group of its own, as a browser is, with `env`.
+    fn grouped(env: Option<(&str, &Path)>) -> std::process::Child {
+        let mut cmd = std::process::Command::new("sleep");
+        cmd.arg("30").process_group(0);
+        if let Some((k, v)) = env {
+            cmd.env(k, v);
+        }
+        cmd.spawn().unwrap()
+    }
+
+    fn alive(child: &mut std::process::Child) -> bool {
+        child.try_wait().unwrap().is_none()
+    }
+
+    /// A pid file left by a killed daemon names a group: ended only if it
+    /// is this session's browser, never whoever took the number since.
+    #[test]
+    fn a_leftover_is_ended_only_if_it_is_this_sessions_browser() {
+        let dir = tempfile::tempdir().unwrap();
+        let session = dir.path().join("s");
+        std::fs::create_dir(&session).unwrap();
+        let record = |c: &std::process::Child| {
+            std::fs::write(session.join(PID_FILE), c.id().to_string()).unwrap()
+        };
+
+        let mut stranger = grouped(None);
+        record(&stranger);
+        assert!(!kill_leftover(&session));
+        assert!(alive(&mut stranger), "someone else's process is left alone");
+        let other = dir.path().join("other");
+        std::fs::create_dir(&other).unwrap();
+        let mut others = grouped(Some((OWNER_ENV, &owner_mark(&other))));
+        record(&others);
+        assert!(!kill_leftover(&session));
+        assert!(
+            alive(&mut others),
+            "another session's browser is left alone"
+        );
+
+        let mut ours = grouped(Some((OWNER_ENV, &owner_mark(&session))));
+        record(&ours);
+        assert!(kill_leftover(&session));
+        ours.wait().unwrap();
+        assert!(!session.join(PID_FILE).exists());
+        for mut c in [stranger, others] {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
 }

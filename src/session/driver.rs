@@ -217,7 +217,7 @@ impl Driver {
                 }
             };
             let launched = tokio::select! {
-                r = browser::launch(&env.config.browser, &dir, proxy.as_ref()) => r,
+                r = browser::launch(&env.config.browser, &dir, proxy.as_ref(), env.config.page_timeout) => r,
                 cmd = self.cmds.recv() => {
                     self.finish_without_browser(cmd).await;
                     return;

@@ -429,7 +429,16 @@ impl Inbound {
             tracing::debug!(session = %self.id, "ignoring a message without id or chat");
             return;
         };
-        if msg.media.is_some() && !msg.from_me {
+        // Larger than is kept, by what WhatsApp says of it: not fetched (a
+        // contact's 2 GB document would be held in the page and here).
+        let too_large = msg
+            .media
+            .as_ref()
+            .and_then(|m| m.size)
+            .is_some_and(|s| s > super::MAX_MEDIA as u64);
+        if too_large && !msg.from_me {
+            tracing::info!(session = %self.id, msg = %msg.id, "media not kept: larger than {} MB", super::MAX_MEDIA >> 20);
+        } else if msg.media.is_some() && !msg.from_me {
             match self.download_media(bridge, &msg.id).await {
                 Ok((size, sha256)) => {
                     if let Some(m) = msg.media.as_mut() {
@@ -906,12 +915,12 @@ mod tests {
             false,
         )
         .unwrap();
-        let pipeline = (crate::pipeline::Pipeline::new(
+        let pipeline = crate::pipeline::Pipeline::new(
             store.clone(),
             dispatcher,
             None,
             std::time::Duration::from_secs(3600),
-        ));
+        );
         let config = crate::session::SessionConfig {
             data_dir: dir.to_path_buf(),
             browser: crate::session::browser::BrowserSpec {

@@ -757,9 +757,16 @@ impl Manager {
             .store(true, std::sync::atomic::Ordering::SeqCst);
         let handles: Vec<(SessionId, Handle)> = self.handles.lock().await.drain().collect();
         let futs = handles.into_iter().map(|(id, h)| async move {
+            // Whether it runs now: a session that ended by itself (logged
+            // out by the phone, FAILED) left its handle here but is not
+            // to be brought back.
+            let running =
+                !h.task.is_finished() && self.records().get(&id).is_some_and(|r| r.should_run);
             self.ask(h, Cmd::Stop).await;
             // Stopping for shutdown is not the user's stop: resume next start.
-            self.records().update(&id, |r| r.should_run = true);
+            if running {
+                self.records().update(&id, |r| r.should_run = true);
+            }
         });
         futures::future::join_all(futs).await;
     }

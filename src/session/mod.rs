@@ -236,7 +236,12 @@ impl SessionEnv {
         let (Some(_mine), Some(_all)) = turns else {
             return Err(MediaError::Busy);
         };
-        let b64 = bridge.download_media(msg_id).await?;
+        let b64 = match bridge.download_media(msg_id, MAX_MEDIA).await {
+            Err(CallError::Page(m)) if m.starts_with("TOO_LARGE: ") => {
+                return Err(MediaError::TooLarge);
+            }
+            r => r?,
+        };
         if b64.len() / 4 * 3 > MAX_MEDIA {
             return Err(MediaError::TooLarge);
         }

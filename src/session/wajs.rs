@@ -18,7 +18,7 @@ pub async fn check_file(spec: &BrowserSpec, path: &Path) -> anyhow::Result<Compa
         anyhow::bail!("the wa-js file {} is empty", path.display());
     }
     let dir = tempfile::tempdir()?;
-    let b = browser::launch(spec, dir.path(), None).await?;
+    let b = browser::launch(spec, dir.path(), None, CHECK_TIMEOUT).await?;
     let res = check_in(&b.page, &src).await;
     b.shutdown().await;
     res.map_err(|e| anyhow::anyhow!("the wa-js file {} does not load: {e}", path.display()))
