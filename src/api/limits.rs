@@ -148,19 +148,28 @@ async fn admit(g: Gate, mut req: Request, next: Next) -> Response {
 #[derive(Debug, PartialEq)]
 pub enum Dialect {
     Native,
+    /// open-wa's wrapper routes (`/session/create`, `/message/send`, …).
     OpenWa,
+    /// open-wa's EASY API (`POST /{method}`, `POST /{session}/{method}`).
+    Easy,
     Twilio,
     Cloud,
 }
 
 pub fn dialect_of(path: &str) -> Dialect {
-    let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
-    match first {
-        "api" | "metrics" | "openapi.json" | "" => Dialect::Native,
-        "2010-04-01" => Dialect::Twilio,
-        "cloud" => Dialect::Cloud,
-        v if cloud::convert::is_version(v) => Dialect::Cloud,
-        _ => Dialect::OpenWa,
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match segs.as_slice() {
+        [
+            "api" | "metrics" | "openapi.json" | "health" | "ready" | "docs" | "dashboard",
+            ..,
+        ] => Dialect::Native,
+        ["2010-04-01", ..] => Dialect::Twilio,
+        ["cloud", ..] => Dialect::Cloud,
+        [v, ..] if cloud::convert::is_version(v) => Dialect::Cloud,
+        // open-wa's wrapper routes; the EASY API is everything else.
+        ["sessions"] | ["message", "send"] | ["session", "create"] => Dialect::OpenWa,
+        ["session", _, "status" | "logout"] => Dialect::OpenWa,
+        _ => Dialect::Easy,
     }
 }
 
@@ -168,6 +177,12 @@ pub fn dialect_of(path: &str) -> Dialect {
 pub fn malformed(path: &str, message: &str) -> Response {
     match dialect_of(path) {
         Dialect::Native | Dialect::OpenWa => native::ApiError::bad_request(message).into_response(),
+        Dialect::Easy => openwa::easy::EasyError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "MALFORMED_BODY",
+            message,
+        )
+        .into_response(),
         Dialect::Twilio => {
             twilio::convert::TwilioError::new(axum::http::StatusCode::BAD_REQUEST, 20001, message)
                 .into_response()
@@ -181,6 +196,7 @@ pub fn refuse(path: &str, e: CoreError) -> Response {
     match dialect_of(path) {
         Dialect::Native => native::ApiError::from(e).into_response(),
         Dialect::OpenWa => openwa::convert::WrapperError::from(e).into_response(),
+        Dialect::Easy => openwa::easy::EasyError::from(e).into_response(),
         Dialect::Twilio => twilio::convert::TwilioError::from(e).into_response(),
         Dialect::Cloud => cloud::convert::GraphError::from(e).into_response(),
     }
@@ -199,8 +215,16 @@ mod tests {
         );
         assert_eq!(dialect_of("/v21.0/shop/messages"), Dialect::Cloud);
         assert_eq!(dialect_of("/cloud/media/1"), Dialect::Cloud);
-        assert_eq!(dialect_of("/shop/sendText"), Dialect::OpenWa);
+        assert_eq!(dialect_of("/shop/sendText"), Dialect::Easy);
+        assert_eq!(dialect_of("/sendText"), Dialect::Easy);
+        assert_eq!(dialect_of("/session/sendText"), Dialect::Easy);
         assert_eq!(dialect_of("/session/create"), Dialect::OpenWa);
+        assert_eq!(dialect_of("/session/shop/status"), Dialect::OpenWa);
+        assert_eq!(dialect_of("/message/send"), Dialect::OpenWa);
+        assert_eq!(dialect_of("/sessions"), Dialect::OpenWa);
+        // `POST /` with the method in the body.
+        assert_eq!(dialect_of("/"), Dialect::Easy);
+        assert_eq!(dialect_of("/health"), Dialect::Native);
         assert_eq!(Limits::media_body(3 << 20), (4 << 20) + (1 << 20));
     }
 }

@@ -45,6 +45,10 @@ async fn not_found(uri: Uri) -> Response {
         Dialect::Native | Dialect::OpenWa => {
             ApiError::not_found("route_not_found", "no such route").into_response()
         }
+        Dialect::Easy => {
+            openwa::easy::EasyError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such route")
+                .into_response()
+        }
     }
 }
 
@@ -67,6 +71,13 @@ async fn wrong_method(method: Method, uri: Uri) -> Response {
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
             "this route does not take that method",
+        )
+        .into_response(),
+        // The EASY API takes POST only.
+        Dialect::Easy => openwa::easy::EasyError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            format!("the EASY API takes POST, not {method}"),
         )
         .into_response(),
     }

@@ -19,12 +19,12 @@ pub enum Format {
 
 impl Format {
     /// Whether an ack is a status this format has: Cloud's statuses are
-    /// sent, delivered, read and failed (a voice note's "played" is not one,
-    /// and the page's "pending" would be a second "sent"); Twilio's
-    /// "played" would be a second "read".
+    /// sent, delivered, read, played (a voice note's) and failed (the
+    /// page's "pending" would be a second "sent"); Twilio's "played" would
+    /// be a second "read".
     pub fn reports_ack(self, ack: &str) -> bool {
         match self {
-            Format::Cloud => !matches!(ack, "played" | "pending"),
+            Format::Cloud => ack != "pending",
             Format::Twilio => ack != "played",
             _ => true,
         }
@@ -338,7 +338,10 @@ mod tests {
                 .filter(|a| w.wants_event(&ack(a)))
                 .collect::<Vec<_>>()
         };
-        assert_eq!(gets(Format::Cloud), ["sent", "delivered", "read", "failed"]);
+        assert_eq!(
+            gets(Format::Cloud),
+            ["sent", "delivered", "read", "played", "failed"]
+        );
         assert_eq!(
             gets(Format::Twilio),
             ["pending", "sent", "delivered", "read", "failed"]

@@ -4,6 +4,7 @@ subscription handshake, verifies X-Hub-Signature-256 and parses every update
 strictly. Real daemon, real headless Chromium, the sandbox."""
 
 import base64
+import json
 import time
 
 import httpx
@@ -146,6 +147,13 @@ def test_pywa_sends_everything_and_gets_statuses(daemon, receiver, backend):
     eventually("read", lambda: (sent.id, "read") in statuses())
     s = [x for x in backend.statuses if x.id == sent.id][0]
     assert s.from_user.wa_id == CONTACT and s.from_user.bsuid.startswith("US.")
+    # Audio played: Meta's own status for it, after read.
+    ogg = wa.upload_media(media=b"OggS fake opus", mime_type="audio/ogg", filename="v.ogg")
+    audio = wa.send_audio(to=CONTACT, audio=ogg.id)
+    eventually("the audio at the contact", lambda: [x for x in daemon.sent() if x["id"] == audio.id])
+    r = httpx.post(f"{daemon.sandbox}/_sandbox/messages/{audio.id}/read", json={"played": True})
+    assert r.status_code == 200, r.text
+    eventually("played", lambda: (audio.id, "played") in statuses())
     assert not backend.rejected
 
 
@@ -294,4 +302,40 @@ def test_locations_contacts_reactions_and_voice_notes(daemon, receiver, backend)
     assert r.status_code == 200, r.text
     m = eventually("the reaction at pywa", lambda: [x for x in backend.messages if x.type == types.MessageType.REACTION and x.reaction.message_id == mine])[0]
     assert m.reaction.emoji == "🎉" and m.from_user.wa_id == CONTACT
+    assert not backend.rejected
+
+
+def cloud_posts(receiver):
+    """The Cloud webhook bodies the receiver got (the subscription's
+    handshake and empty bodies left out)."""
+    return [json.loads(q["body"]) for q in list(receiver.requests) if q["path"] == "/cloud" and q["body"]]
+
+
+def test_a_groups_messages_name_it_and_an_answer_goes_to_it(daemon, receiver, backend):
+    """Meta's Groups API: a message written in a group carries `group_id`
+    (`from` is the member who wrote it); a send with `recipient_type:
+    group` goes to the group, and its statuses name it. pywa parses it."""
+    g = httpx.post(daemon.sandbox + "/_sandbox/groups", json={"owner": CONTACT, "subject": "Bakers",
+                                                              "participants": [ACCOUNT]})
+    assert g.status_code == 201, g.text
+    gid = g.json()["id"]
+    r = httpx.post(daemon.sandbox + "/_sandbox/messages", json={"from": CONTACT, "group": gid, "text": "team, 6am?"})
+    assert r.status_code == 201, r.text
+    mid = r.json()["ids"][ACCOUNT]
+    eventually("the group's message at pywa", lambda: [x for x in backend.messages if x.id == mid])
+    m = [m for b in cloud_posts(receiver) for c in b["entry"][0]["changes"] for m in c["value"].get("messages", [])
+         if m["id"] == mid][0]
+    assert m["group_id"] == gid.split("@")[0] and m["from"] == CONTACT, m
+
+    r = httpx.post(daemon.url + "/v21.0/shop1/messages", headers={"Authorization": f"Bearer {KEY}"},
+                   json={"messaging_product": "whatsapp", "recipient_type": "group", "to": m["group_id"],
+                         "type": "text", "text": {"body": "6am it is"}})
+    assert r.status_code == 200, r.text
+    sent = r.json()["messages"][0]["id"]
+    out = eventually("the answer in the group", lambda: [x for x in daemon.sent() if x["id"] == sent])[0]
+    assert out["text"] == "6am it is"
+    statuses = lambda: [s for b in cloud_posts(receiver) for c in b["entry"][0]["changes"]
+                        for s in c["value"].get("statuses", []) if s["id"] == sent]
+    s = eventually("its status", statuses)[0]
+    assert (s["recipient_type"], s["recipient_id"]) == ("group", m["group_id"]), s
     assert not backend.rejected

@@ -711,6 +711,13 @@ def test_bad_bodies_get_the_documented_shapes(daemon, backend, shop):
     assert r.status_code == 404 and r.json()["success"] is False
     r = backend.post("/shop1/sendText", content=b"{", headers={"content-type": "application/json"})
     assert r.status_code == 400 and r.json()["success"] is False
+    # What the router answers itself on the EASY API's paths is in its shape
+    # too: a client reads error.message.
+    for r, status in [(backend.get("/shop1/sendText"), (404, 405)), (backend.post("/shop1/sendText/more"), (404,)),
+                      (backend.post("/shop1/sendText", content=b"\xff", headers={"content-type": "application/json"}), (400,))]:
+        assert r.status_code in status, r.text
+        body = r.json()
+        assert body["success"] is False and body["error"]["name"] and body["error"]["message"], body
 
     # Native 404s and 405s are unchanged by the EASY API's catch-all paths.
     n = daemon.native()

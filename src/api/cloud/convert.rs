@@ -100,7 +100,8 @@ impl From<CoreError> for GraphError {
                 131053,
                 format!("Media upload error: {msg}"),
             ),
-            CoreError::NotFound { .. } => Self::new(StatusCode::NOT_FOUND, 100, msg),
+            // Graph answers an object it cannot find with 400, code 100.
+            CoreError::NotFound { .. } => Self::new(StatusCode::BAD_REQUEST, 100, msg),
             CoreError::NotReady(_)
             | CoreError::Conflict { .. }
             | CoreError::SessionExists(_)
@@ -109,8 +110,9 @@ impl From<CoreError> for GraphError {
                 131016,
                 format!("Service unavailable: {msg}"),
             ),
+            // Meta's 131000 ("Something went wrong") comes with 500.
             CoreError::WhatsApp(_) => Self::new(
-                StatusCode::BAD_GATEWAY,
+                StatusCode::INTERNAL_SERVER_ERROR,
                 131000,
                 format!("Something went wrong: {msg}"),
             ),
@@ -315,7 +317,13 @@ pub fn request(body: &Value, session: &SessionId, users: &UserIds) -> Result<Req
             message_id: id.to_string(),
         });
     }
+    let group = body["recipient_type"] == "group";
     let (input, phone) = match (str_at(body, "to"), str_at(body, "recipient")) {
+        // Meta's Groups API: `to` is a group's id, as its messages' `group_id`.
+        (Some(to), _) if group => {
+            let id = to.trim().trim_end_matches("@g.us");
+            (to.to_string(), format!("{id}@g.us"))
+        }
         // A sender whose phone is unknown came as its privacy id: `from`
         // answered back as `to`.
         (Some(to), _) if to.trim().ends_with("@lid") => (to.to_string(), to.trim().to_string()),
@@ -764,6 +772,11 @@ pub fn inbound(session: &SessionId, p: &Value, users: &UserIds) -> Value {
             None => m["context"] = fields,
         }
     }
+    // In a group (Meta's Groups API): the group, to answer in it; `from`
+    // is the member who wrote.
+    if let Some(g) = s("chat").strip_suffix("@g.us") {
+        m["group_id"] = json!(g);
+    }
     let contact = json!({"profile": {"name": p["sender"]["name"].as_str().unwrap_or(&phone)},
                          "wa_id": phone, "user_id": users.user_id(session, &phone)});
     envelope(
@@ -794,12 +807,22 @@ pub fn status(session: &SessionId, p: &Value, at_ms: i64, users: &UserIds) -> Va
     let st = match p["ack"].as_str().unwrap_or("") {
         "delivered" => "delivered",
         "read" => "read",
+        // A voice note played: Meta's own status for it.
+        "played" => "played",
         "failed" => "failed",
         _ => "sent",
     };
     let user_id = users.user_id(session, &phone);
     let mut status = json!({"id": p["id"], "status": st, "timestamp": (at_ms / 1000).to_string(),
                             "recipient_id": phone, "recipient_user_id": user_id});
+    // A message to a group: its statuses name the group (the message's
+    // own ack counts every member).
+    if p["chat"].as_str().is_some_and(|c| c.ends_with("@g.us")) {
+        status["recipient_type"] = json!("group");
+        status
+            .as_object_mut()
+            .map(|o| o.remove("recipient_user_id"));
+    }
     if st == "failed" {
         status["errors"] = json!([{"code": 131000, "title": "Something went wrong", "message": "Something went wrong",
                                    "error_data": {"details": "WhatsApp reported the message as failed"}}]);

@@ -71,10 +71,16 @@ impl From<CoreError> for TwilioError {
             ),
             CoreError::Invalid { .. } => Self::new(StatusCode::BAD_REQUEST, 21602, msg),
             CoreError::MediaTooLarge(_) => Self::new(StatusCode::PAYLOAD_TOO_LARGE, 63019, msg),
-            CoreError::NotReady(_)
-            | CoreError::Conflict { .. }
+            // Not connected now: a passing failure. (Twilio's 63016 would
+            // tell a client to send a template instead.)
+            CoreError::NotReady(_) => {
+                let mut t = Self::new(StatusCode::SERVICE_UNAVAILABLE, 20503, msg);
+                t.retry_after = Some(5);
+                t
+            }
+            CoreError::Conflict { .. }
             | CoreError::SessionExists(_)
-            | CoreError::IdempotencyInProgress => Self::new(StatusCode::CONFLICT, 63016, msg),
+            | CoreError::IdempotencyInProgress => Self::new(StatusCode::CONFLICT, 20409, msg),
             CoreError::WhatsApp(_) => Self::new(StatusCode::BAD_GATEWAY, 30008, msg),
             CoreError::Unavailable(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, 20503, msg),
             CoreError::Internal(_) => Self::new(StatusCode::INTERNAL_SERVER_ERROR, 20500, msg),
@@ -417,9 +423,10 @@ pub struct Filter {
     sent: (Option<i64>, Option<i64>),
 }
 
-/// The GMT day a DateSent filter names, as [start, end) in unix s. Twilio
-/// filters by day; its SDKs send a date as an instant (twilio-python and
-/// twilio-node: `2024-01-01T00:00:00Z`), which names its day too.
+/// What a DateSent filter names, as [start, end) in unix s: a GMT day
+/// (`YYYY-MM-DD`), or one second (`YYYY-MM-DDThh:mm:ssZ`), as Twilio's.
+/// Midnight names its day: the SDKs send a date as that instant
+/// (twilio-python and twilio-node: `2024-01-01T00:00:00Z`).
 fn parse_when(s: &str) -> Option<(i64, i64)> {
     let t = if s.len() == 10 {
         humantime::parse_rfc3339(&format!("{s}T00:00:00Z")).ok()?
@@ -427,8 +434,10 @@ fn parse_when(s: &str) -> Option<(i64, i64)> {
         humantime::parse_rfc3339_weak(s.trim_end_matches('Z')).ok()?
     };
     let at = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs() as i64;
-    let start = at - at.rem_euclid(86_400);
-    Some((start, start + 86_400))
+    match at.rem_euclid(86_400) {
+        0 => Some((at, at + 86_400)),
+        _ => Some((at, at + 1)),
+    }
 }
 
 impl Filter {
@@ -782,6 +791,33 @@ pub fn twiml(xml: &[u8]) -> Result<Vec<TwimlMessage>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A day is a day, midnight too (the SDKs' dates); another time is
+    /// that second, and `<` / `>` take it as a bound.
+    #[test]
+    fn date_sent_takes_a_day_or_an_instant() {
+        let day = 1_704_067_200; // 2024-01-01T00:00:00Z
+        assert_eq!(parse_when("2024-01-01"), Some((day, day + 86_400)));
+        assert_eq!(
+            parse_when("2024-01-01T00:00:00Z"),
+            Some((day, day + 86_400))
+        );
+        let ten = day + 36_000;
+        assert_eq!(parse_when("2024-01-01T10:00:00Z"), Some((ten, ten + 1)));
+        let q = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
+        let f = Filter::parse(&q("DateSent<", "2024-01-01T10:00:00Z"))
+            .ok()
+            .unwrap();
+        assert_eq!(
+            f.sent,
+            (None, Some(ten + 1)),
+            "up to 10:00 that day, not its end"
+        );
+        let f = Filter::parse(&q("DateSent>", "2024-01-01T10:00:00Z"))
+            .ok()
+            .unwrap();
+        assert_eq!(f.sent, (Some(ten), None), "from 10:00, not from midnight");
+    }
 
     #[test]
     fn a_body_too_long_is_21617_not_21602() {
