@@ -159,8 +159,10 @@ pub enum Dialect {
 pub fn dialect_of(path: &str) -> Dialect {
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     match segs.as_slice() {
+        // `/` is the dashboard's (a POST there, the EASY API's, keeps the
+        // native shape for what the router answers itself).
         [
-            "api" | "metrics" | "openapi.json" | "health" | "ready" | "docs" | "dashboard",
+            "api" | "metrics" | "openapi.json" | "health" | "ready" | "docs" | "dashboard" | "",
             ..,
         ] => Dialect::Native,
         ["2010-04-01", ..] => Dialect::Twilio,
@@ -222,8 +224,7 @@ mod tests {
         assert_eq!(dialect_of("/session/shop/status"), Dialect::OpenWa);
         assert_eq!(dialect_of("/message/send"), Dialect::OpenWa);
         assert_eq!(dialect_of("/sessions"), Dialect::OpenWa);
-        // `POST /` with the method in the body.
-        assert_eq!(dialect_of("/"), Dialect::Easy);
+        assert_eq!(dialect_of("/"), Dialect::Native);
         assert_eq!(dialect_of("/health"), Dialect::Native);
         assert_eq!(Limits::media_body(3 << 20), (4 << 20) + (1 << 20));
     }

@@ -326,6 +326,15 @@ impl Core {
             Ok(bytes) => bytes,
             // Not kept when it came (the page could not hand it over then,
             // or it was sent, not received): WhatsApp still has it.
+            // Larger than is kept, by what WhatsApp says of it: not
+            // fetched (the page would download all of it first).
+            Err(_)
+                if info
+                    .size
+                    .is_some_and(|s| s > crate::session::MAX_MEDIA as u64) =>
+            {
+                return Err(media_failure(msg_id, crate::session::MediaError::TooLarge));
+            }
             Err(_) => {
                 let bridge = self.manager.bridge(session).await.map_err(|e| {
                     CoreError::Unavailable(format!(

@@ -756,18 +756,13 @@ impl Manager {
         self.closing
             .store(true, std::sync::atomic::Ordering::SeqCst);
         let handles: Vec<(SessionId, Handle)> = self.handles.lock().await.drain().collect();
-        let futs = handles.into_iter().map(|(id, h)| async move {
-            // Whether it runs now: a session that ended by itself (logged
-            // out by the phone, FAILED) left its handle here but is not
-            // to be brought back.
-            let running =
-                !h.task.is_finished() && self.records().get(&id).is_some_and(|r| r.should_run);
-            self.ask(h, Cmd::Stop).await;
-            // Stopping for shutdown is not the user's stop: resume next start.
-            if running {
-                self.records().update(&id, |r| r.should_run = true);
-            }
-        });
+        // A driver's stop leaves `should_run` as it is: what runs now
+        // resumes at the next start, and what ended by itself (logged out
+        // by the phone, FAILED, even while this stop was on its way) stays
+        // ended.
+        let futs = handles
+            .into_iter()
+            .map(|(_, h)| async move { self.ask(h, Cmd::Stop).await });
         futures::future::join_all(futs).await;
     }
 }

@@ -257,13 +257,13 @@ def test_errors_are_twilios(shop):
     with pytest.raises(TwilioRestException) as e:
         c.messages.create(to=f"whatsapp:+{CONTACT}", from_="whatsapp:+15550009999", body="x")
     assert e.value.code == 63007
-    # A session that is not connected is a passing failure (503, try again),
+    # A session that is not connected: the resource's state (409 20409),
     # never 63016, which tells a client to send a template instead.
     r = httpx.post(daemon.url + "/api/sessions", json={"id": "idle1", "start": False}, headers={"X-Api-Key": KEY})
     assert r.status_code in (200, 201), r.text
     with pytest.raises(TwilioRestException) as e:
         client(daemon, account="idle1").messages.create(to=f"whatsapp:+{CONTACT}", body="x")
-    assert (e.value.code, e.value.status) == (20503, 503)
+    assert (e.value.code, e.value.status) == (20409, 409)
     httpx.delete(daemon.url + "/api/sessions/idle1", headers={"X-Api-Key": KEY}).raise_for_status()
     for q in ["Page=99999999999", "PageSize=0", "DateSent=yesterday", "PageToken=!!"]:
         r = httpx.get(f"{daemon.url}/2010-04-01/Accounts/shop1/Messages.json?{q}", auth=("shop1", KEY))

@@ -827,7 +827,11 @@ pub fn status(session: &SessionId, p: &Value, at_ms: i64, users: &UserIds) -> Va
         status["errors"] = json!([{"code": 131000, "title": "Something went wrong", "message": "Something went wrong",
                                    "error_data": {"details": "WhatsApp reported the message as failed"}}]);
     }
-    let contact = json!({"profile": {"name": phone}, "wa_id": phone, "user_id": user_id});
+    let mut contact = json!({"profile": {"name": phone}, "wa_id": phone, "user_id": user_id});
+    if status["recipient_type"] == "group" {
+        // A group is no user: it has no user id.
+        contact.as_object_mut().map(|o| o.remove("user_id"));
+    }
     envelope(
         session,
         &me,

@@ -71,14 +71,11 @@ impl From<CoreError> for TwilioError {
             ),
             CoreError::Invalid { .. } => Self::new(StatusCode::BAD_REQUEST, 21602, msg),
             CoreError::MediaTooLarge(_) => Self::new(StatusCode::PAYLOAD_TOO_LARGE, 63019, msg),
-            // Not connected now: a passing failure. (Twilio's 63016 would
-            // tell a client to send a template instead.)
-            CoreError::NotReady(_) => {
-                let mut t = Self::new(StatusCode::SERVICE_UNAVAILABLE, 20503, msg);
-                t.retry_after = Some(5);
-                t
-            }
-            CoreError::Conflict { .. }
+            // Not connected (stopped, logged out, or on its way back): the
+            // resource's state, which may last. (Twilio's 63016 would tell
+            // a client to send a template instead.)
+            CoreError::NotReady(_)
+            | CoreError::Conflict { .. }
             | CoreError::SessionExists(_)
             | CoreError::IdempotencyInProgress => Self::new(StatusCode::CONFLICT, 20409, msg),
             CoreError::WhatsApp(_) => Self::new(StatusCode::BAD_GATEWAY, 30008, msg),
