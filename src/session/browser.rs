@@ -456,12 +456,21 @@ pub fn kill_leftover(session_dir: &Path) -> bool {
     // group id. Only a group with a process of this session's browser
     // counts (the variable each inherits), never someone else's Chrome
     // that took the number.
-    let mark = format!("{OWNER_ENV}={}", owner_mark(session_dir).display());
-    let group_alive = group_members(pgid).any(|pid| {
-        std::fs::read(format!("/proc/{pid}/environ"))
-            .map(|env| env.split(|b| *b == 0).any(|v| v == mark.as_bytes()))
+    // (Compared as bytes: a path need not be UTF-8.) A browser started by
+    // an older version carries no variable: its leader is known by the
+    // profile on its command line.
+    use std::os::unix::ffi::OsStrExt as _;
+    let mut mark = format!("{OWNER_ENV}=").into_bytes();
+    mark.extend_from_slice(owner_mark(session_dir).as_os_str().as_bytes());
+    let mut profile = b"--user-data-dir=".to_vec();
+    profile.extend_from_slice(session_dir.join("profile").as_os_str().as_bytes());
+    let carries = |file: &str, what: &[u8]| {
+        std::fs::read(file)
+            .map(|c| c.split(|b| *b == 0).any(|v| v == what))
             .unwrap_or(false)
-    });
+    };
+    let group_alive = carries(&format!("/proc/{pgid}/cmdline"), &profile)
+        || group_members(pgid).any(|pid| carries(&format!("/proc/{pid}/environ"), &mark));
     if group_alive {
         tracing::warn!(pgid, "ending a browser left running by a previous daemon");
         kill_group(pgid);
@@ -513,7 +522,17 @@ mod tests {
         if let Some((k, v)) = env {
             cmd.env(k, v);
         }
-        cmd.spawn().unwrap()
+        let child = cmd.spawn().unwrap();
+        // spawn returns as the exec begins, before the kernel shows the new
+        // environment (a leftover of a previous daemon is long past it).
+        let environ = format!("/proc/{}/environ", child.id());
+        for _ in 0..200 {
+            if std::fs::read(&environ).is_ok_and(|e| !e.is_empty()) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        child
     }
 
     fn alive(child: &mut std::process::Child) -> bool {
