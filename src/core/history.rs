@@ -324,17 +324,11 @@ impl Core {
         let env = self.manager.env();
         let bytes = match tokio::fs::read(env.media_path(session, msg_id)).await {
             Ok(bytes) => bytes,
-            // Not kept when it came (the page could not hand it over then,
-            // or it was sent, not received): WhatsApp still has it.
-            // Larger than is kept, by what WhatsApp says of it: not
-            // fetched (the page would download all of it first).
-            Err(_)
-                if info
-                    .size
-                    .is_some_and(|s| s > crate::session::MAX_MEDIA as u64) =>
-            {
+            Err(_) if crate::session::too_large_to_keep(&info) => {
                 return Err(media_failure(msg_id, crate::session::MediaError::TooLarge));
             }
+            // Not kept when it came (the page could not hand it over then,
+            // or it was sent, not received): WhatsApp still has it.
             Err(_) => {
                 let bridge = self.manager.bridge(session).await.map_err(|e| {
                     CoreError::Unavailable(format!(

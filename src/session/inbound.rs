@@ -429,13 +429,8 @@ impl Inbound {
             tracing::debug!(session = %self.id, "ignoring a message without id or chat");
             return;
         };
-        // Larger than is kept, by what WhatsApp says of it: not fetched (a
-        // contact's 2 GB document would be held in the page and here).
-        let too_large = msg
-            .media
-            .as_ref()
-            .and_then(|m| m.size)
-            .is_some_and(|s| s > super::MAX_MEDIA as u64);
+        // (A contact's 2 GB document would be held in the page and here.)
+        let too_large = msg.media.as_ref().is_some_and(super::too_large_to_keep);
         if too_large && !msg.from_me {
             tracing::info!(session = %self.id, msg = %msg.id, "media not kept: larger than {} MB", super::MAX_MEDIA >> 20);
         } else if msg.media.is_some() && !msg.from_me {

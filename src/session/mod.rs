@@ -15,6 +15,12 @@ pub mod wajs;
 /// Inbound media larger than this is not kept.
 pub const MAX_MEDIA: usize = 64 << 20;
 
+/// Whether WhatsApp says a media is larger than is kept: then it is not
+/// fetched at all (the page would download all of it first).
+pub fn too_large_to_keep(media: &crate::domain::MediaInfo) -> bool {
+    media.size.is_some_and(|s| s > MAX_MEDIA as u64)
+}
+
 pub use bridge::{
     Bridge, CallError, CardOf, ChatChange, ChatInfo, Contact, GroupInfo, HistoryBatch, JoinRequest,
     Label, Labels, OutgoingFile, Participant, Pin, Receipt, Receipts, Sent, Trimmed,
