@@ -264,6 +264,10 @@ pub struct ServeArgs {
     /// Seconds a page may take to load and show WhatsApp before the session fails.
     #[arg(long, env = "WABRIDGE_LOAD_TIMEOUT", default_value_t = 60.0)]
     pub load_timeout: f64,
+    /// Seconds a page may stay silent and then miss two pings before it
+    /// counts as hung and its browser is replaced (no rescan).
+    #[arg(long, env = "WABRIDGE_HANG_AFTER", default_value_t = 60.0)]
+    pub hang_after: f64,
     /// Log format.
     #[arg(long, env = "WABRIDGE_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -472,6 +476,9 @@ impl WebhookArgs {
 impl ServeArgs {
     pub fn page_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.page_timeout.max(0.5))
+    }
+    pub fn hang_after(&self) -> Duration {
+        Duration::from_secs_f64(self.hang_after.max(3.0))
     }
     pub fn load_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.load_timeout.max(1.0))

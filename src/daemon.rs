@@ -138,6 +138,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         wajs_path: wajs.clone(),
         page_timeout: args.page_timeout(),
         load_timeout: args.load_timeout(),
+        hang: session::HangCheck::after(args.hang_after()),
         print_qr: args.print_qr,
         max_pss: (args.session_max_pss_mb > 0).then_some(args.session_max_pss_mb << 20),
         max_age: (!args.browser_max_age.is_zero()).then_some(args.browser_max_age),

@@ -269,18 +269,23 @@ async fn a_linked_session_outlasts_whatsapp_being_unreachable_and_never_gives_up
 
 /// A browser that stops answering while its process stays up (frozen, as
 /// a hung Chromium leaves it) is noticed by the driver's pings to silent
-/// pages, and replaced with no rescan.
+/// pages, and replaced with no rescan. (`--hang-after 12`: silent for 6 s,
+/// then two pings of 2 s a tick apart; the default takes a minute.)
 #[tokio::test]
 async fn a_frozen_page_is_noticed_and_its_browser_replaced() {
     let tmp = tempfile::tempdir().unwrap();
     let sb = Sandbox::start(tmp.path(), &[]).await;
-    let d = Daemon::start(&tmp.path().join("data"), &wa_url(&sb), &[]).await;
+    let d = Daemon::start(
+        &tmp.path().join("data"),
+        &wa_url(&sb),
+        &["--hang-after", "12"],
+    )
+    .await;
     d.create_linked(&sb, "f1", "15550004444").await;
     let pgid = d.browser_pid("f1").unwrap();
     // The whole group: the page may run in the browser process itself.
     unsafe { libc::kill(-pgid, libc::SIGSTOP) };
     let frozen = Instant::now();
-    // Silent for 30 s, then two pings of 5 s a tick (10 s) apart.
     let deadline = Instant::now() + Duration::from_secs(120);
     let s = loop {
         let s = d.session("f1").await;

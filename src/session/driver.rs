@@ -48,24 +48,18 @@ enum Outcome {
     },
 }
 
-/// How often the driver looks after a running page: a catch-up to retry,
-/// the memory ceilings, and whether the page still answers.
-const HEALTH_TICK: Duration = Duration::from_secs(10);
-
-/// A page silent this long is pinged (two missed pings in a row: it hangs).
-/// A page that sends events has shown it is alive; pinging every page on
-/// every tick woke each idle browser every 10 s to learn nothing. A hang
-/// is still seen within about a minute.
-const PING_AFTER_SILENCE: Duration = Duration::from_secs(30);
-
 /// A browser is recycled for memory at most this often: a ceiling below
 /// what a session needs at rest must not restart it over and over.
 const MEMORY_RECYCLE_GAP: Duration = Duration::from_secs(600);
 
-/// A recycle waits for calls in flight (sends) to end; after this many
-/// health ticks it goes anyway (an unknown send outcome is handled by its
-/// Idempotency-Key).
-const RECYCLE_MAX_DEFERRALS: u32 = 6;
+/// A recycle waits for calls in flight (sends) to end; after this long it
+/// goes anyway (an unknown send outcome is handled by its Idempotency-Key).
+const RECYCLE_MAX_DEFERRAL: Duration = Duration::from_secs(60);
+
+/// With no memory ceiling, a browser's memory is read this often (for the
+/// session's record and metrics): reading /proc for a process tree is not
+/// free at hundreds of sessions.
+const PSS_READ_EVERY: Duration = Duration::from_secs(300);
 
 /// How long a page closed on purpose may keep handing events over, and
 /// the quiet that ends it sooner (see `Driver::last_rounds`): what is on
@@ -204,6 +198,9 @@ impl Driver {
         // Lives in a row that failed to come up; any life that connects
         // ends the run.
         let mut failures = 0u32;
+        // A link found gone as the page started has been forgotten once in
+        // this run: a second time ends the session.
+        let mut relinked = false;
         loop {
             if self.state.borrow().status != Status::Disconnected {
                 self.set_status(Status::Starting, None);
@@ -274,6 +271,20 @@ impl Driver {
                     self.logged_out().await;
                     let _ = reply.send(());
                     return;
+                }
+                // The phone dropped this device while the session was away
+                // (stopped, the daemon down): the page finds out as it
+                // starts. The session was asked to run, so it says
+                // LOGGED_OUT and goes on to a QR from a clean profile.
+                // (Whether WhatsApp's word came before or after bridge.js
+                // listened for it decided this before: a QR on one start,
+                // an end on another.) Dropped while connected, it ends.
+                Outcome::LoggedOut if !self.came_up && !relinked => {
+                    b.shutdown().await;
+                    relinked = true;
+                    self.forget_link().await;
+                    self.set_status(Status::LoggedOut, None);
+                    continue;
                 }
                 Outcome::LoggedOut => {
                     b.shutdown().await;
@@ -432,6 +443,12 @@ impl Driver {
     }
 
     async fn logged_out(&self) {
+        self.forget_link().await;
+        self.end(Status::LoggedOut, None);
+    }
+
+    /// The profile wiped and the account forgotten: the next page shows a QR.
+    async fn forget_link(&self) {
         let profile = self.session_dir().join("profile");
         if let Err(e) = tokio::fs::remove_dir_all(&profile).await
             && e.kind() != std::io::ErrorKind::NotFound
@@ -447,7 +464,6 @@ impl Driver {
             r.platform = None;
             r.owed_catch_up = None;
         });
-        self.end(Status::LoggedOut, None);
     }
 
     async fn run_page(
@@ -538,7 +554,8 @@ impl Driver {
         let mut ready = false;
         let ready_deadline = tokio::time::sleep(self.env.config.load_timeout);
         tokio::pin!(ready_deadline);
-        let mut health = tokio::time::interval(HEALTH_TICK);
+        let hang = self.env.config.hang;
+        let mut health = tokio::time::interval(hang.tick);
         health.tick().await;
         let mut misses = 0;
         // The last sign of life from the page: an event or a ping answered.
@@ -633,8 +650,8 @@ impl Driver {
                     // A catch-up to retry goes only to a page that just
                     // answered: into a hung one it would hold this loop for
                     // its whole timeout (60 s) on every tick.
-                    if heard.elapsed() >= PING_AFTER_SILENCE || self.inbound.catch_up_pending() || self.inbound.reactions_recheck_due() {
-                        match bridge.ping(Duration::from_secs(5)).await {
+                    if heard.elapsed() >= hang.silence || self.inbound.catch_up_pending() || self.inbound.reactions_recheck_due() {
+                        match bridge.ping(hang.ping).await {
                             Ok(_) => {
                                 misses = 0;
                                 heard = Instant::now();
@@ -777,9 +794,8 @@ impl Driver {
     }
 
     /// On a health tick: measures the browser's memory (every tick when a
-    /// ceiling is set, else every 5 minutes: reading /proc for a process tree
-    /// is not free at hundreds of sessions) and says when a ceiling is
-    /// passed and the page is quiet.
+    /// ceiling is set, else every `PSS_READ_EVERY`) and says when a ceiling
+    /// is passed and the page is quiet.
     fn check_ceilings(
         &mut self,
         b: &RunningBrowser,
@@ -797,7 +813,8 @@ impl Driver {
             .as_ref()
             .and_then(|l| l.max_age().and_then(Result::ok))
             .unwrap_or(self.env.config.max_age);
-        if max_pss.is_none() && ticks % 30 != 1 {
+        let hang = self.env.config.hang;
+        if max_pss.is_none() && !hang.due(ticks, PSS_READ_EVERY) {
             return None;
         }
         let pss = browser::group_pss_bytes(b.pgid);
@@ -822,7 +839,7 @@ impl Driver {
                 Some(("recycled_memory", detail))
             }
             Some(detail) => {
-                if ticks % 60 == 1 {
+                if hang.due(ticks, Duration::from_secs(600)) {
                     tracing::warn!(session = %self.id, "{detail} right after a recycle: the ceiling is below what this session needs");
                 }
                 None
@@ -839,7 +856,7 @@ impl Driver {
             .borrow()
             .calls
             .load(std::sync::atomic::Ordering::SeqCst);
-        if busy > 0 && *deferred < RECYCLE_MAX_DEFERRALS {
+        if busy > 0 && *deferred < hang.ticks_in(RECYCLE_MAX_DEFERRAL) {
             *deferred += 1;
             tracing::debug!(session = %self.id, busy, "recycle due; waiting for calls in flight");
             return None;

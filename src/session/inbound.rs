@@ -930,6 +930,7 @@ mod tests {
             wajs_path: dir.join("wa.js"),
             page_timeout: std::time::Duration::from_secs(1),
             load_timeout: std::time::Duration::from_secs(1),
+            hang: crate::session::HangCheck::default(),
             print_qr: false,
             max_pss: None,
             max_age: None,

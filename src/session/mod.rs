@@ -150,6 +150,8 @@ pub struct SessionConfig {
     pub page_timeout: Duration,
     /// How long a page may take to become WhatsApp Web.
     pub load_timeout: Duration,
+    /// How a page that stopped answering is told from a quiet one.
+    pub hang: HangCheck,
     pub print_qr: bool,
     /// Recycling: a browser over this PSS, or older than this, is restarted
     /// at a quiet moment (no rescan; catch-up covers the gap).
@@ -160,6 +162,50 @@ pub struct SessionConfig {
     pub trim_every: Option<Duration>,
     /// The proxy of sessions that name none (`WABRIDGE_PROXY`).
     pub default_proxy: Option<crate::domain::Proxy>,
+}
+
+/// How the driver looks after a running page (a catch-up to retry, the
+/// memory ceilings, whether the page still answers): every `tick`, and a
+/// page silent for `silence` is pinged (`ping` each); two missed pings in a
+/// row and it hangs. A page that sends events has shown it is alive:
+/// pinging every page on every tick woke each idle browser to learn nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HangCheck {
+    pub tick: Duration,
+    pub silence: Duration,
+    pub ping: Duration,
+}
+
+impl HangCheck {
+    /// A hang seen within about `after`: silent for half of it, then two
+    /// pings a tick apart. At 60 s: a 10 s tick, pinged after 30 s of
+    /// silence, 5 s for each ping.
+    pub fn after(after: Duration) -> Self {
+        let tick = (after / 6).clamp(Duration::from_millis(500), Duration::from_secs(10));
+        HangCheck {
+            tick,
+            silence: after / 2,
+            ping: tick.min(Duration::from_secs(5)),
+        }
+    }
+
+    /// Whether something done once per `every` is due on this tick (the
+    /// first tick is 1).
+    pub fn due(&self, tick: u32, every: Duration) -> bool {
+        let per = (every.as_millis() / self.tick.as_millis().max(1)).max(1);
+        u128::from(tick.saturating_sub(1)) % per == 0
+    }
+
+    /// How many ticks make `d` (at least one).
+    pub fn ticks_in(&self, d: Duration) -> u32 {
+        (d.as_millis() / self.tick.as_millis().max(1)).clamp(1, u32::MAX.into()) as u32
+    }
+}
+
+impl Default for HangCheck {
+    fn default() -> Self {
+        HangCheck::after(Duration::from_secs(60))
+    }
 }
 
 /// What every driver shares: configuration and the sinks it writes to.
@@ -304,6 +350,29 @@ impl SessionEnv {
 mod tests {
     use super::*;
     use std::path::Path;
+
+    #[test]
+    fn a_hang_is_seen_within_about_the_time_asked() {
+        let s = Duration::from_secs;
+        // The default is what the driver always did.
+        let d = HangCheck::default();
+        assert_eq!((d.tick, d.silence, d.ping), (s(10), s(30), s(5)));
+        let quick = HangCheck::after(s(12));
+        assert_eq!((quick.tick, quick.silence, quick.ping), (s(2), s(6), s(2)));
+        // Memory read every 5 minutes whatever the tick, first tick included.
+        let every = |h: HangCheck| (1..=300).filter(|t| h.due(*t, s(300))).collect::<Vec<_>>();
+        assert_eq!(every(d), vec![1, 31, 61, 91, 121, 151, 181, 211, 241, 271]);
+        assert_eq!(
+            every(quick),
+            vec![1, 151, 301]
+                .into_iter()
+                .filter(|t| *t <= 300)
+                .collect::<Vec<_>>()
+        );
+        assert_eq!((d.ticks_in(s(60)), quick.ticks_in(s(60))), (6, 30));
+        // Shorter than a tick: every tick.
+        assert!(d.due(7, s(1)) && d.ticks_in(s(1)) == 1);
+    }
 
     #[tokio::test]
     async fn inbound_media_gives_up_its_turn_at_once_while_a_client_waits_for_it() {
