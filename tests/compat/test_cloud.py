@@ -5,6 +5,7 @@ strictly. Real daemon, real headless Chromium, the sandbox."""
 
 import base64
 import json
+import logging
 import time
 
 import httpx
@@ -45,6 +46,16 @@ class Backend:
 
         receiver.get_responders["/cloud"] = challenge
         receiver.responders["/cloud"] = update
+
+        # An update pywa cannot parse is logged and dropped (answered 200):
+        # rejected too, as a backend would never see it.
+        rejected = self.rejected
+
+        class Unparsed(logging.Handler):
+            def emit(self, record):
+                rejected.append(record.getMessage())
+
+        logging.getLogger("pywa").addHandler(Unparsed(logging.ERROR))
 
 
 @pytest.fixture(scope="module")
@@ -337,5 +348,16 @@ def test_a_groups_messages_name_it_and_an_answer_goes_to_it(daemon, receiver, ba
     statuses = lambda: [s for b in cloud_posts(receiver) for c in b["entry"][0]["changes"]
                         for s in c["value"].get("statuses", []) if s["id"] == sent]
     s = eventually("its status", statuses)[0]
-    assert (s["recipient_type"], s["recipient_id"]) == ("group", m["group_id"]), s
+    # The message's own status, the group its recipient: pywa takes it (a
+    # `recipient_type: group` one, Meta's per member, it drops without a member).
+    assert (s.get("recipient_type"), s["recipient_id"]) == (None, m["group_id"]), s
+    eventually("the status at pywa", lambda: [x for x in backend.statuses if x.id == sent])
+    # A member's reaction to it names the group too, as its messages do.
+    r = httpx.post(daemon.sandbox + f"/_sandbox/messages/{sent}/react", json={"emoji": "👍", "from": CONTACT})
+    assert r.status_code == 200, r.text
+    eventually("the reaction at pywa", lambda: [x for x in backend.messages
+                                               if x.type == types.MessageType.REACTION and x.reaction.message_id == sent])
+    react = [m for b in cloud_posts(receiver) for c in b["entry"][0]["changes"] for m in c["value"].get("messages", [])
+             if m["type"] == "reaction" and m["reaction"]["message_id"] == sent][0]
+    assert (react["group_id"], react["from"], react["reaction"]["emoji"]) == (m["group_id"], CONTACT, "👍"), react
     assert not backend.rejected

@@ -794,8 +794,12 @@ pub fn reaction(session: &SessionId, p: &Value, me: &str, users: &UserIds) -> Va
     if let Some(e) = p["emoji"].as_str().filter(|e| !e.is_empty()) {
         r["emoji"] = json!(e);
     }
-    let m = json!({"from": phone, "id": p["id"], "timestamp": p["timestamp"].as_i64().unwrap_or(0).to_string(),
+    let mut m = json!({"from": phone, "id": p["id"], "timestamp": p["timestamp"].as_i64().unwrap_or(0).to_string(),
                    "type": "reaction", "reaction": r});
+    // In a group, as its messages: the group, with `from` the member.
+    if let Some(g) = p["chat"].as_str().and_then(|c| c.strip_suffix("@g.us")) {
+        m["group_id"] = json!(g);
+    }
     let contact = json!({"profile": {"name": phone}, "wa_id": phone, "user_id": users.user_id(session, &phone)});
     envelope(session, me, json!({"contacts": [contact], "messages": [m]}))
 }
@@ -813,25 +817,19 @@ pub fn status(session: &SessionId, p: &Value, at_ms: i64, users: &UserIds) -> Va
         _ => "sent",
     };
     let user_id = users.user_id(session, &phone);
+    // A message to a group: `recipient_id` is the group, and the status is
+    // the message's own (delivered once every member has it, read once all
+    // have read it). Not `recipient_type: group`: Meta sends those one per
+    // member, naming the member (`recipient_participant_user_id`), and
+    // clients read them so (pywa drops one without a member); WhatsApp Web
+    // reports a group message's receipts per member in no event.
     let mut status = json!({"id": p["id"], "status": st, "timestamp": (at_ms / 1000).to_string(),
                             "recipient_id": phone, "recipient_user_id": user_id});
-    // A message to a group: its statuses name the group (the message's
-    // own ack counts every member).
-    if p["chat"].as_str().is_some_and(|c| c.ends_with("@g.us")) {
-        status["recipient_type"] = json!("group");
-        status
-            .as_object_mut()
-            .map(|o| o.remove("recipient_user_id"));
-    }
     if st == "failed" {
         status["errors"] = json!([{"code": 131000, "title": "Something went wrong", "message": "Something went wrong",
                                    "error_data": {"details": "WhatsApp reported the message as failed"}}]);
     }
-    let mut contact = json!({"profile": {"name": phone}, "wa_id": phone, "user_id": user_id});
-    if status["recipient_type"] == "group" {
-        // A group is no user: it has no user id.
-        contact.as_object_mut().map(|o| o.remove("user_id"));
-    }
+    let contact = json!({"profile": {"name": phone}, "wa_id": phone, "user_id": user_id});
     envelope(
         session,
         &me,
@@ -853,6 +851,34 @@ mod tests {
             c["phones"][0],
             json!({"phone": "+1 555 000 7777", "type": "CELL", "wa_id": "15550007777"})
         );
+    }
+
+    #[test]
+    fn a_groups_message_and_reaction_name_the_group() {
+        let u = UserIds::new([7; 32]);
+        let s = SessionId::parse("a").unwrap();
+        let msg = json!({"id": "false_120363000000000001@g.us_M_15550002222@c.us", "chat": "120363000000000001@g.us",
+            "from": "15550002222@c.us", "to": "15550001111@c.us", "type": "text", "text": "hi",
+            "timestamp": 1, "sender": {"phone": "15550002222", "name": "Bob"}});
+        let m = &inbound(&s, &msg, &u)["entry"][0]["changes"][0]["value"]["messages"][0];
+        assert_eq!(
+            (&m["from"], &m["group_id"]),
+            (&json!("15550002222"), &json!("120363000000000001"))
+        );
+        let r = json!({"id": "R1", "message": "M", "chat": "120363000000000001@g.us", "sender": "15550002222@c.us",
+            "emoji": "👍", "from_me": false, "timestamp": 2});
+        let m =
+            &reaction(&s, &r, "15550001111", &u)["entry"][0]["changes"][0]["value"]["messages"][0];
+        assert_eq!(
+            (&m["from"], &m["group_id"]),
+            (&json!("15550002222"), &json!("120363000000000001"))
+        );
+        // A private chat's reaction names no group.
+        let r = json!({"id": "R2", "message": "M", "chat": "15550002222@c.us", "sender": "15550002222@c.us",
+            "emoji": "👍", "from_me": false, "timestamp": 2});
+        let m =
+            &reaction(&s, &r, "15550001111", &u)["entry"][0]["changes"][0]["value"]["messages"][0];
+        assert!(m.get("group_id").is_none(), "{m}");
     }
 
     #[test]
