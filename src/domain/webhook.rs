@@ -105,6 +105,10 @@ pub struct Webhook {
     /// `cloud`: the token of Meta's subscription handshake (`hub.verify_token`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify_token: Option<String>,
+    /// `twilio`: the `AccountSid` its posts carry (your `AC…`, which a
+    /// receiver may check); the session id when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_sid: Option<String>,
     /// What a dialect attaches to a subscription it makes itself (e.g. the
     /// From/To of a Twilio status callback). Not set by users.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -163,6 +167,20 @@ impl Webhook {
         }
         if self.verify_token.as_deref().is_some_and(str::is_empty) {
             return Err((format!("{at}.verify_token"), "must not be empty".into()));
+        }
+        if let Some(sid) = &self.account_sid {
+            if self.format != Format::Twilio {
+                return Err((
+                    format!("{at}.account_sid"),
+                    "is only for the 'twilio' format".into(),
+                ));
+            }
+            if sid.is_empty() || sid.len() > 64 || !sid.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Err((
+                    format!("{at}.account_sid"),
+                    "must be 1 to 64 letters and digits (a Twilio AccountSid: AC and 32 hex digits)".into(),
+                ));
+            }
         }
         if !self.meta.is_empty() {
             return Err((
@@ -227,6 +245,7 @@ impl Webhook {
             retries: Retries::default(),
             headers: BTreeMap::new(),
             verify_token: None,
+            account_sid: None,
             meta: BTreeMap::new(),
             scoped: false,
         }

@@ -197,6 +197,29 @@ def test_inbound_webhooks_validate_and_twiml_answers_go_back(shop, receiver):
     assert c.messages(text_only).media.list() == []
 
 
+def test_inbound_webhooks_carry_the_account_sid_asked_for(daemon, receiver):
+    """A receiver that checks AccountSid against its own `AC…` sid: the
+    webhook names it, and the SDK and the media URL take it as the key's."""
+    sid, phone = "AC" + "0123456789abcdef" * 2, "15550009898"
+    receiver.responders["/twilio/ac"] = lambda req: (200, "text/xml", str(MessagingResponse()).encode())
+    hook = {"url": receiver.url + "/twilio/ac", "format": "twilio", "secret": KEY, "account_sid": sid}
+    daemon.link_session("shop_ac", phone=phone, hooks=[hook])
+    daemon.inbound(CONTACT, "", to=phone, media={"mimetype": "image/png", "filename": "p.png", "data": base64.b64encode(PNG).decode()})
+    req = eventually("the webhook", lambda: receiver.raw("/twilio/ac"))[0]
+    f = form(req)
+    assert signed(receiver, req) and f["AccountSid"] == sid and f["To"] == f"whatsapp:+{phone}", f
+    got = httpx.get(f["MediaUrl0"], auth=(sid, KEY))
+    assert got.status_code == 200 and got.content == PNG
+    # The SDK, as that account, finds the message by its To.
+    listed = client(daemon, account=sid).messages.list(to=f"whatsapp:+{phone}", limit=5)
+    assert [m.sid for m in listed] == [f["MessageSid"]] and listed[0].account_sid == sid
+    # Only for the twilio format, and a sid's letters and digits.
+    n = daemon.native()
+    for bad in [dict(hook, format="native"), dict(hook, account_sid=""), dict(hook, account_sid="AC 1")]:
+        r = n.put("/api/sessions/shop_ac/webhooks", json=[bad])
+        assert r.status_code == 422 and "account_sid" in r.text, r.text
+
+
 def test_a_twiml_answer_waits_for_a_session_that_is_away(shop, receiver):
     """A receiver answers after the session went away (stopped, restarting,
     reconnecting): the receiver has its 2xx and will not answer again, so

@@ -551,7 +551,14 @@ pub fn signature(auth_token: &str, url: &str, params: &[(String, String)]) -> St
 }
 
 /// The webhook form for an inbound message (Twilio's WhatsApp fields).
-pub fn inbound_form(session: &SessionId, p: &Value, public_url: &str) -> Vec<(String, String)> {
+/// `account`: the AccountSid it carries. The media URL names the session,
+/// which any AccountSid's key may read.
+pub fn inbound_form(
+    session: &SessionId,
+    p: &Value,
+    account: &str,
+    public_url: &str,
+) -> Vec<(String, String)> {
     let s = |k: &str| p[k].as_str().unwrap_or("");
     let id = s("id");
     let sid = sid(session, id);
@@ -563,7 +570,7 @@ pub fn inbound_form(session: &SessionId, p: &Value, public_url: &str) -> Vec<(St
         ("MessageSid".into(), sid.clone()),
         ("SmsMessageSid".into(), sid.clone()),
         ("SmsSid".into(), sid.clone()),
-        ("AccountSid".into(), session.to_string()),
+        ("AccountSid".into(), account.to_string()),
         ("From".into(), address(&peer)),
         ("To".into(), address(me)),
         (
@@ -831,8 +838,9 @@ mod tests {
             "to": "15550001111@c.us", "from_me": false, "type": "text", "text": "hi", "caption": null,
             "timestamp": 1, "ack": "sent", "sender": {"phone": null, "lid": "107005456359612@lid", "name": "Hidden"},
             "reply_to": null, "media": null});
-        let f: std::collections::HashMap<_, _> =
-            inbound_form(&sid, &p, "http://x").into_iter().collect();
+        let f: std::collections::HashMap<_, _> = inbound_form(&sid, &p, sid.as_str(), "http://x")
+            .into_iter()
+            .collect();
         assert_eq!(f["From"], "whatsapp:107005456359612@lid");
         // What a bot does with it: messages.create(to=From).
         let form = Form::parse(format!("To={}&Body=hello", urlencode(&f["From"])).as_bytes());
@@ -841,8 +849,9 @@ mod tests {
         // With the phone known, the phone as ever.
         let mut p = p.clone();
         p["sender"]["phone"] = json!("15551234567");
-        let f: std::collections::HashMap<_, _> =
-            inbound_form(&sid, &p, "http://x").into_iter().collect();
+        let f: std::collections::HashMap<_, _> = inbound_form(&sid, &p, sid.as_str(), "http://x")
+            .into_iter()
+            .collect();
         assert_eq!(f["From"], "whatsapp:+15551234567");
     }
 
@@ -857,8 +866,9 @@ mod tests {
             "to": "15550001111@c.us", "from_me": false, "type": "location", "text": null, "caption": null,
             "timestamp": 1, "ack": "sent", "sender": {"phone": "15551234567", "name": "Alice"}, "reply_to": null,
             "media": null, "location": {"lat": 1.5, "lng": 2.5, "name": "Cafe", "address": "Main St 1"}});
-        let f: std::collections::HashMap<_, _> =
-            inbound_form(&sid, &p, "http://x").into_iter().collect();
+        let f: std::collections::HashMap<_, _> = inbound_form(&sid, &p, sid.as_str(), "http://x")
+            .into_iter()
+            .collect();
         assert_eq!(f["Latitude"], "1.5");
         assert_eq!(f["Longitude"], "2.5");
         assert_eq!(f["Address"], "Main St 1");
@@ -873,7 +883,9 @@ mod tests {
             let mut p = p.clone();
             p["type"] = json!(kind);
             let f: std::collections::HashMap<_, _> =
-                inbound_form(&sid, &p, "http://x").into_iter().collect();
+                inbound_form(&sid, &p, sid.as_str(), "http://x")
+                    .into_iter()
+                    .collect();
             assert_eq!(f["MessageType"], twilio, "{kind}");
         }
     }

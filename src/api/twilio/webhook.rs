@@ -12,11 +12,12 @@ pub fn render(d: &Delivery, public_url: &str) -> Rendered {
         .hook
         .meta
         .get("account")
+        .or(d.hook.account_sid.as_ref())
         .cloned()
         .unwrap_or_else(|| ev.session.to_string());
     let form = match ev.event {
         EventKind::MessageAck => convert::status_form(&ev.session, &ev.payload, &account),
-        _ => convert::inbound_form(&ev.session, &ev.payload, public_url),
+        _ => convert::inbound_form(&ev.session, &ev.payload, &account, public_url),
     };
     let mut headers = vec![];
     if let Some(token) = &d.hook.secret {
