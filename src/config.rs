@@ -478,7 +478,9 @@ impl ServeArgs {
         Duration::from_secs_f64(self.page_timeout.max(0.5))
     }
     pub fn hang_after(&self) -> Duration {
-        Duration::from_secs_f64(self.hang_after.max(3.0))
+        // Below 10 s a page busy for a second (a first sync, a catch-up)
+        // would miss two pings and be taken for hung.
+        Duration::from_secs_f64(self.hang_after.max(10.0))
     }
     pub fn load_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.load_timeout.max(1.0))

@@ -316,7 +316,12 @@ async fn a_frozen_page_is_noticed_and_its_browser_replaced() {
         || async { (!group_alive(pgid)).then_some(()) },
     )
     .await;
-    eprintln!("frozen page replaced after {:?}", frozen.elapsed());
+    // Not a speed target: the default (30 s of silence, then two pings 10 s
+    // apart) cannot see a hang within 40 s, so this tells that
+    // `--hang-after` took effect.
+    let took = frozen.elapsed();
+    assert!(took < Duration::from_secs(35), "replaced after {took:?}");
+    eprintln!("frozen page replaced after {took:?}");
 }
 
 #[tokio::test]
@@ -1017,6 +1022,17 @@ async fn lifecycle_calls_on_one_session_take_turns() {
         statuses.windows(2).any(|w| w == ["STOPPED", "STARTING"]),
         "the start is announced: {statuses:?}"
     );
+    // The link's end is said, whichever of WhatsApp's logout and its QR the
+    // page heard first, and the session runs on to its QR.
+    let restart = statuses.iter().rposition(|s| *s == "STOPPED").unwrap();
+    let after = &statuses[restart..];
+    let gone = after.iter().position(|s| *s == "LOGGED_OUT");
+    let qr = after.iter().position(|s| *s == "SCAN_QR");
+    assert!(
+        gone.is_some() && gone < qr,
+        "LOGGED_OUT, then SCAN_QR: {statuses:?}"
+    );
+    assert_eq!(d.session("relink").await["status"], "SCAN_QR");
 
     // A client that hangs up (or times out) mid-call does not cut the
     // change short. A frozen page makes the delete take a while (its

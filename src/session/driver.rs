@@ -26,7 +26,9 @@ pub enum Cmd {
 enum Outcome {
     Stop(Option<oneshot::Sender<()>>),
     Logout(oneshot::Sender<()>),
-    LoggedOut,
+    /// The phone dropped this device. With a stop's reply when the page said
+    /// so while it was being stopped: answered once the profile is wiped.
+    LoggedOut(Option<oneshot::Sender<()>>),
     /// The page loaded but is not (or not yet) WhatsApp Web, or could not load.
     Failed(String),
     /// Browser or page died or hung: relaunch.
@@ -175,6 +177,26 @@ impl Driver {
         });
     }
 
+    /// The page shows it is linked no more (a QR, or the phone's logout
+    /// before the page came up): the account is forgotten, LOGGED_OUT said
+    /// once, and the page goes on to a QR (the session still runs).
+    fn link_gone(&mut self) {
+        if self.state.borrow().me.is_none() {
+            return;
+        }
+        self.update(|s| {
+            s.me = None;
+            s.platform = None;
+        });
+        self.env.records.update(&self.id, |r| {
+            r.me = None;
+            r.platform = None;
+            r.owed_catch_up = None;
+        });
+        self.inbound.unlinked_now();
+        self.set_status(Status::LoggedOut, None);
+    }
+
     fn set_status(&self, status: Status, error: Option<String>) {
         self.update(|s| {
             if status != Status::Failed {
@@ -198,9 +220,6 @@ impl Driver {
         // Lives in a row that failed to come up; any life that connects
         // ends the run.
         let mut failures = 0u32;
-        // A link found gone as the page started has been forgotten once in
-        // this run: a second time ends the session.
-        let mut relinked = false;
         loop {
             if self.state.borrow().status != Status::Disconnected {
                 self.set_status(Status::Starting, None);
@@ -272,23 +291,12 @@ impl Driver {
                     let _ = reply.send(());
                     return;
                 }
-                // The phone dropped this device while the session was away
-                // (stopped, the daemon down): the page finds out as it
-                // starts. The session was asked to run, so it says
-                // LOGGED_OUT and goes on to a QR from a clean profile.
-                // (Whether WhatsApp's word came before or after bridge.js
-                // listened for it decided this before: a QR on one start,
-                // an end on another.) Dropped while connected, it ends.
-                Outcome::LoggedOut if !self.came_up && !relinked => {
-                    b.shutdown().await;
-                    relinked = true;
-                    self.forget_link().await;
-                    self.set_status(Status::LoggedOut, None);
-                    continue;
-                }
-                Outcome::LoggedOut => {
+                Outcome::LoggedOut(reply) => {
                     b.shutdown().await;
                     self.logged_out().await;
+                    if let Some(r) = reply {
+                        let _ = r.send(());
+                    }
                     return;
                 }
                 Outcome::Failed(msg) => {
@@ -443,12 +451,6 @@ impl Driver {
     }
 
     async fn logged_out(&self) {
-        self.forget_link().await;
-        self.end(Status::LoggedOut, None);
-    }
-
-    /// The profile wiped and the account forgotten: the next page shows a QR.
-    async fn forget_link(&self) {
         let profile = self.session_dir().join("profile");
         if let Err(e) = tokio::fs::remove_dir_all(&profile).await
             && e.kind() != std::io::ErrorKind::NotFound
@@ -464,6 +466,7 @@ impl Driver {
             r.platform = None;
             r.owed_catch_up = None;
         });
+        self.end(Status::LoggedOut, None);
     }
 
     async fn run_page(
@@ -758,10 +761,16 @@ impl Driver {
             match tokio::time::timeout_at(quiet.min(until), bindings.next()).await {
                 Ok(Some(ev)) if ev.name == BINDING => {
                     // The page logged out meanwhile: that is what it is.
-                    if let Some(o @ Outcome::LoggedOut) =
+                    if let Some(Outcome::LoggedOut(_)) =
                         self.take_round(bridge, &ev.payload, bindings, ready).await
                     {
-                        return o;
+                        // Answered once the profile is wiped, not dropped
+                        // (the manager took a dropped reply for a hung driver).
+                        let reply = match leaving {
+                            Outcome::Stop(r) => r,
+                            _ => None,
+                        };
+                        return Outcome::LoggedOut(reply);
                     }
                 }
                 Ok(Some(_)) => {}
@@ -939,22 +948,12 @@ impl Driver {
                 }
                 // A QR means the page is not linked (the phone removed the
                 // device meanwhile): the account it was is no longer this one.
-                let was_linked = self.state.borrow().me.is_some();
+                self.link_gone();
                 self.update(|s| {
                     s.status = Status::ScanQr;
                     s.error = None;
                     s.qr = Some(code.clone());
-                    s.me = None;
-                    s.platform = None;
                 });
-                if was_linked {
-                    self.env.records.update(&self.id, |r| {
-                        r.me = None;
-                        r.platform = None;
-                        r.owed_catch_up = None;
-                    });
-                    self.inbound.unlinked_now();
-                }
                 let data_url = crate::qr::png_data_url(&code).unwrap_or_default();
                 if self.env.config.print_qr
                     && let Ok(t) = crate::qr::terminal(&code)
@@ -1036,7 +1035,17 @@ impl Driver {
                     }
                 });
             }
-            BridgeEvent::Logout => return Some(Outcome::LoggedOut),
+            // The phone dropped this device while the session was away
+            // (stopped, the daemon down): the page finds out as it starts,
+            // forgets the link itself and shows a QR. The session was asked
+            // to run, so it says LOGGED_OUT and goes on to that QR, as it
+            // does when the QR comes first (which of the two WhatsApp's word
+            // reaches first depends on when bridge.js began to listen).
+            // Dropped while connected, it ends.
+            BridgeEvent::Logout if !self.came_up => {
+                self.link_gone();
+            }
+            BridgeEvent::Logout => return Some(Outcome::LoggedOut(None)),
             BridgeEvent::Message { .. }
             | BridgeEvent::Ack { .. }
             | BridgeEvent::Revoke { .. }

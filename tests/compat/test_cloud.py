@@ -19,13 +19,32 @@ CONTACT = "15551234567"
 APP_SECRET = "app-secret-0123456789"
 
 
+class Unparsed(logging.Handler):
+    """An update pywa cannot parse is logged and dropped (answered 200), so
+    a backend never sees it: every test's `rejected` counts these too."""
+
+    seen = []
+
+    def emit(self, record):
+        if "Failed to construct update" in record.getMessage():
+            Unparsed.seen.append(record.getMessage())
+
+
+logging.getLogger("pywa").addHandler(Unparsed(logging.ERROR))
+
+
 class Backend:
     """A Cloud API backend as pywa users write one."""
+
+    @property
+    def rejected(self):
+        """Updates refused (a bad signature) or that pywa could not parse."""
+        return self.refused + Unparsed.seen
 
     def __init__(self, daemon, receiver, token=KEY, phone_id="shop1"):
         self.wa = WhatsApp(phone_id=phone_id, token=token, verify_token="vt", app_secret=APP_SECRET, api_version="21.0")
         self.wa.api._session.base_url = daemon.url + "/v21.0"
-        self.messages, self.statuses, self.buttons, self.selections, self.rejected = [], [], [], [], []
+        self.messages, self.statuses, self.buttons, self.selections, self.refused = [], [], [], [], []
         wa = self.wa
         wa.on_message()(lambda _, m: self.messages.append(m))
         wa.on_message_status()(lambda _, s: self.statuses.append(s))
@@ -39,23 +58,13 @@ class Backend:
         def update(req):
             bad = wa.webhook_update_validator(req["body"], req["headers"].get("x-hub-signature-256"))
             if bad:
-                self.rejected.append(req)
+                self.refused.append(req)
                 return bad[1], "text/plain", str(bad[0]).encode()
             body, status = wa.webhook_update_handler(req["body"])
             return status, "text/plain", str(body).encode()
 
         receiver.get_responders["/cloud"] = challenge
         receiver.responders["/cloud"] = update
-
-        # An update pywa cannot parse is logged and dropped (answered 200):
-        # rejected too, as a backend would never see it.
-        rejected = self.rejected
-
-        class Unparsed(logging.Handler):
-            def emit(self, record):
-                rejected.append(record.getMessage())
-
-        logging.getLogger("pywa").addHandler(Unparsed(logging.ERROR))
 
 
 @pytest.fixture(scope="module")
