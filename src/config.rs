@@ -416,6 +416,9 @@ pub struct WebhookArgs {
         default_value = "native"
     )]
     pub format: String,
+    /// `twilio` format: the AccountSid its posts carry (the session id when unset).
+    #[arg(long = "webhook-account-sid", env = "WABRIDGE_WEBHOOK_ACCOUNT_SID")]
+    pub account_sid: Option<String>,
     /// Attempts per delivery for --webhook-url before it is dead.
     #[arg(
         long = "webhook-attempts",
@@ -456,6 +459,7 @@ impl WebhookArgs {
             "events": self.events.split(',').map(str::trim).filter(|e| !e.is_empty()).collect::<Vec<_>>(),
             "format": self.format,
             "secret": self.secret,
+            "account_sid": self.account_sid,
             "retries": {"attempts": self.attempts},
         }))
         .map_err(|e| anyhow::anyhow!("WABRIDGE_WEBHOOK_*: {e}"))?;
@@ -577,5 +581,32 @@ mod tests {
             }
         }
         assert!(checked >= 7, "{checked}");
+    }
+
+    #[test]
+    fn the_global_webhook_takes_a_twilio_account_sid() {
+        let parse = |args: &[&str]| {
+            let mut all = vec![
+                "wabridge",
+                "serve",
+                "--webhook-url",
+                "http://127.0.0.1:9/in",
+            ];
+            all.extend_from_slice(args);
+            match Cli::try_parse_from(all).unwrap().command {
+                Command::Serve(s) => s.webhook.global(),
+                _ => unreachable!(),
+            }
+        };
+        let sid = "AC0123456789abcdef0123456789abcdef";
+        let hook = parse(&["--webhook-format", "twilio", "--webhook-account-sid", sid])
+            .unwrap()
+            .unwrap();
+        assert_eq!(hook.account_sid.as_deref(), Some(sid));
+        assert_eq!(parse(&[]).unwrap().unwrap().account_sid, None);
+        let e = parse(&["--webhook-account-sid", sid])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("account_sid"), "{e}");
     }
 }
