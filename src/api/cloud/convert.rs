@@ -880,9 +880,17 @@ mod tests {
             "ack": "read", "me": "15550001111@c.us"});
         let v = &status(&s, &ack, 3000, &u)["entry"][0]["changes"][0]["value"];
         let st = &v["statuses"][0];
-        assert_eq!((&st["recipient_id"], &st["status"]), (&json!("120363000000000001"), &json!("read")));
+        assert_eq!(
+            (&st["recipient_id"], &st["status"]),
+            (&json!("120363000000000001"), &json!("read"))
+        );
         assert!(st.get("recipient_type").is_none(), "{st}");
-        assert!(v["contacts"][0]["user_id"].as_str().is_some_and(|u| u.starts_with("US.")), "{v}");
+        assert!(
+            v["contacts"][0]["user_id"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("US.")),
+            "{v}"
+        );
         // A private chat's reaction names no group.
         let r = json!({"id": "R2", "message": "M", "chat": "15550002222@c.us", "sender": "15550002222@c.us",
             "emoji": "👍", "from_me": false, "timestamp": 2});
