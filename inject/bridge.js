@@ -426,6 +426,15 @@
     }
   }
 
+  function streamMode() {
+    try {
+      const s = WPP.conn.getStreamData();
+      return (s && s.mode) || null;
+    } catch (e) {
+      return null;
+    }
+  }
+
   let connectedSent = false;
   let reporting = false;
   // wa-js's StreamMode values in which the page cannot reach WhatsApp
@@ -455,7 +464,19 @@
         connectedSent = true;
         reporting = false;
         shownName = who.name || null;
-        emit({ type: 'connected', me: who, platform: WPP.conn.getPlatform() || null });
+        // Told after the wait while WhatsApp cannot be reached (its socket
+        // down from the start, or the network): linked but offline, as a
+        // drop after CONNECTED is. MAIN, or the network's return, says
+        // online.
+        let online = true;
+        if (!canSend()) {
+          if (DOWN_MODES.includes(streamMode())) modeDown = true;
+          if (modeDown || !WPP.conn.isOnline()) {
+            offlineAt = Date.now();
+            online = false;
+          }
+        }
+        emit({ type: 'connected', me: who, platform: WPP.conn.getPlatform() || null, online });
       } else if (Date.now() < until) {
         setTimeout(tick, 100);
       } else {

@@ -267,6 +267,61 @@ async fn a_linked_session_outlasts_whatsapp_being_unreachable_and_never_gives_up
     );
 }
 
+/// A linked page that loads but cannot reach WhatsApp (its socket refused
+/// from the start, as behind a firewall or from the browser's cache on a
+/// network that is down) is DISCONNECTED, never CONNECTED (a send would
+/// only wait), and CONNECTED once WhatsApp is back, in the same browser.
+#[tokio::test]
+async fn a_page_that_cannot_reach_whatsapp_from_its_start_is_disconnected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = Sandbox::start(tmp.path(), &[]).await;
+    let d = Daemon::start(&tmp.path().join("data"), &wa_url(&sb), &[]).await;
+    d.create_linked(&sb, "u1", "15550006666").await;
+    assert_eq!(d.call("POST", "/api/sessions/u1/stop", None).await.0, 200);
+    let (code, body) = sb
+        .post("/_sandbox/refuse-sockets", json!({"on": true}))
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(d.call("POST", "/api/sessions/u1/start", None).await.0, 200);
+    // bridge.js gives the page 15 s to be able to send, then says what it sees.
+    let s = d
+        .wait_status("u1", "DISCONNECTED", Duration::from_secs(60))
+        .await;
+    assert_eq!(s["me"]["phone"], "15550006666", "still linked: {s}");
+    let pgid = d.browser_pid("u1").unwrap();
+    sb.post("/_sandbox/refuse-sockets", json!({"on": false}))
+        .await;
+    d.wait_status("u1", "CONNECTED", Duration::from_secs(60))
+        .await;
+    assert_eq!(d.browser_pid("u1"), Some(pgid), "the same browser");
+    let mut sse = http()
+        .get(format!(
+            "{}/api/events?session=u1&events=session.status&since=0",
+            d.url
+        ))
+        .header("X-Api-Key", KEY)
+        .send()
+        .await
+        .unwrap();
+    let seen = read_sse(&mut sse, |evs| {
+        evs.iter()
+            .filter(|e| e.2["payload"]["status"] == "CONNECTED")
+            .count()
+            >= 2
+    })
+    .await;
+    let statuses: Vec<&str> = seen
+        .iter()
+        .filter_map(|e| e.2["payload"]["status"].as_str())
+        .collect();
+    let restart = statuses.iter().rposition(|s| *s == "STOPPED").unwrap();
+    assert_eq!(
+        &statuses[restart..],
+        ["STOPPED", "STARTING", "DISCONNECTED", "CONNECTED"],
+        "{statuses:?}"
+    );
+}
+
 /// A browser that stops answering while its process stays up (frozen, as
 /// a hung Chromium leaves it) is noticed by the driver's pings to silent
 /// pages, and replaced with no rescan. (`--hang-after 12`: silent for 6 s,

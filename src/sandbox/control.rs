@@ -31,6 +31,7 @@ pub fn routes() -> Router<Sandbox> {
         .route("/accounts/{phone}/unlink", post(unlink))
         .route("/drop", post(drop_all))
         .route("/lose-replies", post(lose_replies))
+        .route("/refuse-sockets", post(refuse_sockets))
         .route("/lose-sends", post(lose_sends))
         .route("/slow-lookups", post(slow_lookups))
         .route("/slow-sync", post(slow_sync))
@@ -458,6 +459,18 @@ async fn slow_sync(State(sb): State<Sandbox>, raw: Bytes) -> Res {
         .ok_or_else(|| invalid("ms", "must be 0 to 60000"))?;
     sb.world.lock().await.sync_delay = std::time::Duration::from_millis(ms);
     Ok(Json(json!({"ms": ms})).into_response())
+}
+
+/// `{"on"}`: devices cannot open their connection; while on, those open
+/// are dropped too (they try again every second, as WhatsApp Web does).
+async fn refuse_sockets(State(sb): State<Sandbox>, raw: Bytes) -> Res {
+    switch(&sb, &raw, "refuse_sockets", |w, on| {
+        w.refuse_sockets = on;
+        if on {
+            w.conns.clear();
+        }
+    })
+    .await
 }
 
 async fn slow_lookups(State(sb): State<Sandbox>, raw: Bytes) -> Res {

@@ -10,6 +10,10 @@ use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 
 pub async fn upgrade(ws: WebSocketUpgrade, State(sb): State<Sandbox>) -> Response {
+    if sb.world.lock().await.refuse_sockets {
+        use axum::response::IntoResponse;
+        return axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
     ws.max_message_size(64 << 20)
         .on_upgrade(move |socket| serve(socket, sb))
 }

@@ -379,6 +379,10 @@ pub struct World {
     /// Sends are taken but their answers never reach the device, as when a
     /// connection dies right after a send (`POST /_sandbox/lose-replies`).
     pub lose_replies: bool,
+    /// Devices cannot open their connection (the page loads, WhatsApp's
+    /// socket is out of reach), as behind a firewall or with the page from
+    /// its cache on a network that is down (`POST /_sandbox/refuse-sockets`).
+    pub refuse_sockets: bool,
     /// Sends never reach the server, as on a connection that is dead but
     /// not yet known to be (`POST /_sandbox/lose-sends`).
     pub lose_sends: bool,
@@ -463,6 +467,7 @@ impl World {
             next_conn: 1,
             dirty: false,
             lose_replies: false,
+            refuse_sockets: false,
             slow_lookups: false,
             sync_delay: std::time::Duration::ZERO,
             syncing: Vec::new(),

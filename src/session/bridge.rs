@@ -58,6 +58,10 @@ pub enum BridgeEvent {
     Connected {
         me: BridgeMe,
         platform: Option<String>,
+        /// false: linked, but WhatsApp cannot be reached now (its socket
+        /// down from the start); an `online` event tells when it can.
+        #[serde(default = "yes")]
+        online: bool,
     },
     Online {
         online: bool,
@@ -172,6 +176,10 @@ pub enum BridgeEvent {
     },
     #[serde(other)]
     Unknown,
+}
+
+fn yes() -> bool {
+    true
 }
 
 pub fn parse_batch(payload: &str) -> Vec<BridgeEvent> {

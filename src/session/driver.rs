@@ -50,6 +50,9 @@ enum Outcome {
     },
 }
 
+/// Why a linked session is DISCONNECTED while its page runs.
+const UNREACHABLE: &str = "the connection to WhatsApp was lost; reconnecting";
+
 /// A browser is recycled for memory at most this often: a ceiling below
 /// what a session needs at rest must not restart it over and over.
 const MEMORY_RECYCLE_GAP: Duration = Duration::from_secs(600);
@@ -88,6 +91,9 @@ pub struct Driver {
     /// This browser's life reached CONNECTED: the failures before it were
     /// passing ones.
     came_up: bool,
+    /// This page (since bridge.js was last injected: WhatsApp Web reloads
+    /// itself within one browser's life) said CONNECTED.
+    page_up: bool,
 }
 
 struct Backoff(Duration, Duration);
@@ -130,6 +136,7 @@ impl Driver {
             inbound: Inbound::new(id.clone(), env.clone()),
             memory_recycled: None,
             came_up: false,
+            page_up: false,
             id,
             env,
             state,
@@ -259,6 +266,7 @@ impl Driver {
             };
             let started = Instant::now();
             self.came_up = false;
+            self.page_up = false;
             let outcome = self.run_page(&b, started, proxy.as_ref()).await;
             let _ = self.page.send(None);
             if self.came_up {
@@ -606,6 +614,10 @@ impl Driver {
                         .unwrap_or(false);
                     if !up {
                         ready = false;
+                        // The new page may hold messages that came before
+                        // bridge.js listened: nothing is trimmed from it
+                        // until its catch-up has read them.
+                        self.catch_up_due();
                         ready_deadline
                             .as_mut()
                             .reset(tokio::time::Instant::now() + self.env.config.load_timeout);
@@ -977,7 +989,11 @@ impl Driver {
                     self.set_status(Status::Starting, None);
                 }
             }
-            BridgeEvent::Connected { me, platform } => {
+            BridgeEvent::Connected {
+                me,
+                platform,
+                online,
+            } => {
                 let phone = me
                     .phone
                     .clone()
@@ -988,9 +1004,14 @@ impl Driver {
                     name: me.name,
                 };
                 self.came_up = true;
+                self.page_up = true;
                 self.update(|s| {
-                    s.status = Status::Connected;
-                    s.error = None;
+                    // Linked, but WhatsApp out of reach since the page
+                    // started: said so, not CONNECTED (a send would wait).
+                    (s.status, s.error) = match online {
+                        true => (Status::Connected, None),
+                        false => (Status::Disconnected, Some(UNREACHABLE.into())),
+                    };
                     s.error_code = None;
                     s.qr = None;
                     s.me = Some(me.clone());
@@ -1006,10 +1027,7 @@ impl Driver {
             }
             BridgeEvent::Online { online: false } => {
                 if self.state.borrow().status == Status::Connected {
-                    self.set_status(
-                        Status::Disconnected,
-                        Some("the connection to WhatsApp was lost; reconnecting".into()),
-                    );
+                    self.set_status(Status::Disconnected, Some(UNREACHABLE.into()));
                 }
             }
             BridgeEvent::Online { online: true } => {
@@ -1036,13 +1054,14 @@ impl Driver {
                 });
             }
             // The phone dropped this device while the session was away
-            // (stopped, the daemon down): the page finds out as it starts,
+            // (stopped, the daemon down, the page reloading itself into a
+            // new build): the page finds out as it starts,
             // forgets the link itself and shows a QR. The session was asked
             // to run, so it says LOGGED_OUT and goes on to that QR, as it
             // does when the QR comes first (which of the two WhatsApp's word
             // reaches first depends on when bridge.js began to listen).
             // Dropped while connected, it ends.
-            BridgeEvent::Logout if !self.came_up => {
+            BridgeEvent::Logout if !self.page_up => {
                 self.link_gone();
             }
             BridgeEvent::Logout => return Some(Outcome::LoggedOut(None)),
@@ -1058,10 +1077,10 @@ impl Driver {
             | BridgeEvent::Call { .. }
             | BridgeEvent::MembershipRequest { .. }
             | BridgeEvent::Labels { .. } => {}
-            BridgeEvent::Injected
-            | BridgeEvent::Ready
-            | BridgeEvent::RequireAuth
-            | BridgeEvent::Unknown => {}
+            // bridge.js says this before it listens for anything: a logout
+            // after it is this page's.
+            BridgeEvent::Injected => self.page_up = false,
+            BridgeEvent::Ready | BridgeEvent::RequireAuth | BridgeEvent::Unknown => {}
         }
         None
     }
