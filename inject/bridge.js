@@ -607,7 +607,15 @@
         emit(x);
       });
     });
-    WPP.loader.onReady(async () => {
+    // wa-js's onReady only listens for the ready to come: one that came
+    // before this script wired itself (wa-js injected first) never calls
+    // back, and the page would never say `ready`.
+    let readySaid = false;
+    const whenReady = (fn) => {
+      const once = () => { if (!readySaid) { readySaid = true; fn(); } };
+      if (WPP.isReady) setTimeout(once, 0); else WPP.loader.onReady(once);
+    };
+    whenReady(async () => {
       watchAcks();
       // This document's own mark: the daemon tells a load that comes after
       // this page's `ready` from a new page life by it.

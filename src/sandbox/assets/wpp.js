@@ -973,8 +973,10 @@
     get isReady() { return started; },
     get isFullReady() { return started && online; },
     loader: {
+      // As wa-js's: it only listens for the ready to come (a listener
+      // added after it is never called).
       onReady(listener, delay) {
-        if (started) setTimeout(listener, delay || 0); else readyCbs.push(listener);
+        readyCbs.push(() => setTimeout(listener, delay || 0));
       },
     },
     on(name, cb) {
