@@ -444,6 +444,9 @@
   // WhatsApp (by its network or its socket).
   let modeDown = false;
   let netDown = false;
+  // `connected` said offline: the next sign of WhatsApp (MAIN, or the
+  // network back) says online.
+  let saidOffline = false;
   let offlineAt = 0;
   function reportConnected() {
     // One waiting loop at a time, and none once told: a second CONNECTED
@@ -471,8 +474,10 @@
         let online = true;
         if (!canSend()) {
           if (DOWN_MODES.includes(streamMode())) modeDown = true;
-          if (modeDown || !WPP.conn.isOnline()) {
+          if (!WPP.conn.isOnline()) netDown = true;
+          if (modeDown || netDown) {
             offlineAt = Date.now();
+            saidOffline = true;
             online = false;
           }
         }
@@ -515,7 +520,9 @@
       netDown = !online;
       // The network is back, but WhatsApp's socket may not be (a stream
       // mode that is down says so, and MAIN will tell when it is back).
-      emit({ type: 'online', online: !!online && !modeDown });
+      const up = !!online && !modeDown;
+      if (up) saidOffline = false;
+      emit({ type: 'online', online: up });
       if (online && WPP.conn.isAuthenticated()) reportConnected();
     });
     // conn.online follows the network the browser sees (wa-js's
@@ -524,7 +531,12 @@
     // MAIN. Once connected, such a mode is offline until MAIN again.
     WPP.on('conn.stream_mode_changed', (mode) => {
       if (mode === 'MAIN') {
-        if (modeDown) { modeDown = false; offlineAt = Date.now(); emit({ type: 'online', online: true }); }
+        if (modeDown || saidOffline) {
+          modeDown = false;
+          saidOffline = false;
+          offlineAt = Date.now();
+          emit({ type: 'online', online: true });
+        }
         if (WPP.conn.isAuthenticated()) reportConnected();
       } else if (connectedSent && DOWN_MODES.includes(mode) && !modeDown) {
         modeDown = true;

@@ -459,7 +459,7 @@ impl WebhookArgs {
             "events": self.events.split(',').map(str::trim).filter(|e| !e.is_empty()).collect::<Vec<_>>(),
             "format": self.format,
             "secret": self.secret,
-            "account_sid": self.account_sid,
+            "account_sid": self.account_sid.as_deref().filter(|s| !s.is_empty()),
             "retries": {"attempts": self.attempts},
         }))
         .map_err(|e| anyhow::anyhow!("WABRIDGE_WEBHOOK_*: {e}"))?;

@@ -215,6 +215,30 @@ async fn killed_browser_and_killed_daemon_recover_without_a_scan() {
 }
 
 /// Browser launches of a session by this daemon, from `/metrics`.
+/// A session's statuses from its first, read from the event stream until
+/// `status` has been said `times` times.
+async fn statuses_until(d: &Daemon, id: &str, status: &str, times: usize) -> Vec<String> {
+    let mut sse = http()
+        .get(format!(
+            "{}/api/events?session={id}&events=session.status&since=0",
+            d.url
+        ))
+        .header("X-Api-Key", KEY)
+        .send()
+        .await
+        .unwrap();
+    let seen = read_sse(&mut sse, |evs| {
+        evs.iter()
+            .filter(|e| e.2["payload"]["status"] == status)
+            .count()
+            >= times
+    })
+    .await;
+    seen.iter()
+        .filter_map(|e| e.2["payload"]["status"].as_str().map(String::from))
+        .collect()
+}
+
 async fn launches(d: &Daemon, id: &str) -> u64 {
     let needle = format!("wabridge_browser_launches_total{{session=\"{id}\"}} ");
     d.text("/metrics")
@@ -294,26 +318,7 @@ async fn a_page_that_cannot_reach_whatsapp_from_its_start_is_disconnected() {
     d.wait_status("u1", "CONNECTED", Duration::from_secs(60))
         .await;
     assert_eq!(d.browser_pid("u1"), Some(pgid), "the same browser");
-    let mut sse = http()
-        .get(format!(
-            "{}/api/events?session=u1&events=session.status&since=0",
-            d.url
-        ))
-        .header("X-Api-Key", KEY)
-        .send()
-        .await
-        .unwrap();
-    let seen = read_sse(&mut sse, |evs| {
-        evs.iter()
-            .filter(|e| e.2["payload"]["status"] == "CONNECTED")
-            .count()
-            >= 2
-    })
-    .await;
-    let statuses: Vec<&str> = seen
-        .iter()
-        .filter_map(|e| e.2["payload"]["status"].as_str())
-        .collect();
+    let statuses = statuses_until(&d, "u1", "CONNECTED", 2).await;
     let restart = statuses.iter().rposition(|s| *s == "STOPPED").unwrap();
     assert_eq!(
         &statuses[restart..],
@@ -1053,26 +1058,7 @@ async fn lifecycle_calls_on_one_session_take_turns() {
     );
     let s = d.wait_status("relink", "SCAN_QR", LONG).await;
     assert!(s["me"].is_null(), "{s}");
-    let mut sse = http()
-        .get(format!(
-            "{}/api/events?session=relink&events=session.status&since=0",
-            d.url
-        ))
-        .header("X-Api-Key", KEY)
-        .send()
-        .await
-        .unwrap();
-    let seen = read_sse(&mut sse, |evs| {
-        evs.iter()
-            .filter(|e| e.2["payload"]["status"] == "SCAN_QR")
-            .count()
-            >= 2
-    })
-    .await;
-    let statuses: Vec<&str> = seen
-        .iter()
-        .filter_map(|e| e.2["payload"]["status"].as_str())
-        .collect();
+    let statuses = statuses_until(&d, "relink", "SCAN_QR", 2).await;
     assert!(
         statuses.windows(2).any(|w| w == ["STOPPED", "STARTING"]),
         "the start is announced: {statuses:?}"

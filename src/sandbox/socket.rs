@@ -21,7 +21,14 @@ pub async fn upgrade(ws: WebSocketUpgrade, State(sb): State<Sandbox>) -> Respons
 async fn serve(socket: axum::extract::ws::WebSocket, sb: Sandbox) {
     let (mut sink, mut stream) = socket.split();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let conn = sb.world.lock().await.add_conn(tx);
+    let conn = {
+        let mut w = sb.world.lock().await;
+        // Switched on since the upgrade was let through.
+        if w.refuse_sockets {
+            return;
+        }
+        w.add_conn(tx)
+    };
     let mut rotate = tokio::time::interval(sb.cfg.qr_interval);
     rotate.tick().await;
     loop {

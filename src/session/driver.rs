@@ -191,6 +191,13 @@ impl Driver {
         if self.state.borrow().me.is_none() {
             return;
         }
+        self.forget_account();
+        self.inbound.unlinked_now();
+        self.set_status(Status::LoggedOut, None);
+    }
+
+    /// The account this session was linked to, and what is owed to it.
+    fn forget_account(&self) {
         self.update(|s| {
             s.me = None;
             s.platform = None;
@@ -200,8 +207,6 @@ impl Driver {
             r.platform = None;
             r.owed_catch_up = None;
         });
-        self.inbound.unlinked_now();
-        self.set_status(Status::LoggedOut, None);
     }
 
     fn set_status(&self, status: Status, error: Option<String>) {
@@ -465,15 +470,7 @@ impl Driver {
         {
             tracing::error!(session = %self.id, "could not wipe the profile: {e}");
         }
-        self.update(|s| {
-            s.me = None;
-            s.platform = None;
-        });
-        self.env.records.update(&self.id, |r| {
-            r.me = None;
-            r.platform = None;
-            r.owed_catch_up = None;
-        });
+        self.forget_account();
         self.end(Status::LoggedOut, None);
     }
 
@@ -585,7 +582,12 @@ impl Driver {
                         if let Some(o) = self.take_round(&bridge, &ev.payload, &mut bindings, &mut ready).await {
                             return o;
                         }
-                        self.inbound.catch_up_if_due(&bridge).await;
+                        // Not into a page that has not said `connected`: a
+                        // reload's new page is half loaded (its catch-up is
+                        // due from the load, and runs once it is up).
+                        if self.page_up {
+                            self.inbound.catch_up_if_due(&bridge).await;
+                        }
                         if to_background && self.state.borrow().status == Status::Connected {
                             to_background = false;
                             if let Err(e) = browser::to_background(&b.browser, page).await {
