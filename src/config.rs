@@ -115,7 +115,7 @@ pub struct SandboxArgs {
 #[derive(Args, Debug, Clone)]
 pub struct SandboxWorldArgs {
     /// Seconds between QR rotations of an unlinked device.
-    #[arg(long, env = "WABRIDGE_QR_INTERVAL", default_value_t = 20.0)]
+    #[arg(long, env = "WABRIDGE_QR_INTERVAL", default_value_t = 20.0, value_parser = parse_amount)]
     pub qr_interval: f64,
     /// Milliseconds from an outbound message's "sent" ack to "delivered".
     #[arg(long, env = "WABRIDGE_ACK_DELAY_MS", default_value_t = 300)]
@@ -229,7 +229,7 @@ pub struct ServeArgs {
     /// Free disk space (MB) kept in reserve on the data dir's filesystem:
     /// below it, new messages, sends and sessions are refused (507) until
     /// space returns, instead of the database failing mid-write. 0: off.
-    #[arg(long, env = "WABRIDGE_MIN_FREE_DISK_MB", default_value_t = 64.0)]
+    #[arg(long, env = "WABRIDGE_MIN_FREE_DISK_MB", default_value_t = 64.0, value_parser = parse_amount)]
     pub min_free_disk_mb: f64,
     /// The proxy of sessions that name none (`http://user:pass@host:port`,
     /// `https://…`, `socks5://host:port`).
@@ -250,23 +250,23 @@ pub struct ServeArgs {
     pub trim_page_messages_every: Duration,
     /// The database's page cache (MB): the daemon's memory stays near this
     /// whatever the size of the stored history.
-    #[arg(long, env = "WABRIDGE_STORE_CACHE_MB", default_value_t = 16.0)]
+    #[arg(long, env = "WABRIDGE_STORE_CACHE_MB", default_value_t = 16.0, value_parser = parse_amount)]
     pub store_cache_mb: f64,
     /// Hours the event log keeps events for readers that resume the stream.
-    #[arg(long, env = "WABRIDGE_EVENT_RETENTION_HOURS", default_value_t = 24.0)]
+    #[arg(long, env = "WABRIDGE_EVENT_RETENTION_HOURS", default_value_t = 24.0, value_parser = parse_amount)]
     pub event_retention_hours: f64,
     /// Seconds `POST /session/create` waits for the first QR.
-    #[arg(long, env = "WABRIDGE_QR_WAIT", default_value_t = 30.0)]
+    #[arg(long, env = "WABRIDGE_QR_WAIT", default_value_t = 30.0, value_parser = parse_amount)]
     pub qr_wait: f64,
     /// Seconds any single call into a page may take.
-    #[arg(long, env = "WABRIDGE_PAGE_TIMEOUT", default_value_t = 20.0)]
+    #[arg(long, env = "WABRIDGE_PAGE_TIMEOUT", default_value_t = 20.0, value_parser = parse_amount)]
     pub page_timeout: f64,
     /// Seconds a page may take to load and show WhatsApp before the session fails.
-    #[arg(long, env = "WABRIDGE_LOAD_TIMEOUT", default_value_t = 60.0)]
+    #[arg(long, env = "WABRIDGE_LOAD_TIMEOUT", default_value_t = 60.0, value_parser = parse_amount)]
     pub load_timeout: f64,
     /// Seconds a page may stay silent and then miss two pings before it
     /// counts as hung and its browser is replaced (no rescan).
-    #[arg(long, env = "WABRIDGE_HANG_AFTER", default_value_t = 60.0)]
+    #[arg(long, env = "WABRIDGE_HANG_AFTER", default_value_t = 60.0, value_parser = parse_amount)]
     pub hang_after: f64,
     /// Log format.
     #[arg(long, env = "WABRIDGE_LOG_FORMAT", value_enum, default_value = "text")]
@@ -355,10 +355,10 @@ impl LimitArgs {
 #[derive(Args, Debug, Clone)]
 pub struct PacingArgs {
     /// Messages a minute each session sends, sustained (0: no pacing).
-    #[arg(long, env = "WABRIDGE_SEND_PER_MINUTE", default_value_t = 30.0)]
+    #[arg(long, env = "WABRIDGE_SEND_PER_MINUTE", default_value_t = 30.0, value_parser = parse_amount)]
     pub send_per_minute: f64,
     /// Messages a session may send at once after a quiet spell.
-    #[arg(long, env = "WABRIDGE_SEND_BURST", default_value_t = 10.0)]
+    #[arg(long, env = "WABRIDGE_SEND_BURST", default_value_t = 10.0, value_parser = parse_amount)]
     pub send_burst: f64,
     /// Sends a session queues; past this a send is refused (429, Retry-After).
     #[arg(long, env = "WABRIDGE_SEND_QUEUE", default_value_t = 200)]
@@ -506,6 +506,17 @@ pub struct HealthcheckArgs {
     pub ready: bool,
 }
 
+/// A number of seconds, megabytes or messages: finite, 0 or more, and at
+/// most a billion (an `inf` or a huge value would otherwise panic where it
+/// becomes a Duration).
+fn parse_amount(s: &str) -> Result<f64, String> {
+    let v: f64 = s.trim().parse().map_err(|e| format!("{e}"))?;
+    if !v.is_finite() || !(0.0..=1e9).contains(&v) {
+        return Err("must be a number from 0 to 1000000000".into());
+    }
+    Ok(v)
+}
+
 fn parse_age(s: &str) -> Result<Duration, String> {
     if s.trim() == "0" {
         return Ok(Duration::ZERO);
@@ -581,6 +592,30 @@ mod tests {
             }
         }
         assert!(checked >= 7, "{checked}");
+    }
+
+    #[test]
+    fn amounts_are_finite_and_not_negative() {
+        let serve = |flag: &str, v: &str| {
+            Cli::try_parse_from(["wabridge", "serve", flag, v]).map(|c| match c.command {
+                Command::Serve(s) => (s.hang_after(), s.page_timeout()),
+                _ => unreachable!(),
+            })
+        };
+        for bad in ["inf", "NaN", "-1", "1e300", "soon"] {
+            for flag in [
+                "--hang-after",
+                "--page-timeout",
+                "--load-timeout",
+                "--qr-wait",
+            ] {
+                assert!(serve(flag, bad).is_err(), "{flag} {bad}");
+            }
+        }
+        let (hang, _) = serve("--hang-after", "12").unwrap();
+        assert_eq!(hang, Duration::from_secs(12));
+        let (_, page) = serve("--page-timeout", "0").unwrap();
+        assert_eq!(page, Duration::from_millis(500), "the floor, not zero");
     }
 
     #[test]
