@@ -88,11 +88,11 @@ pub struct Driver {
     inbound: Inbound,
     /// When the browser was last recycled for its memory.
     memory_recycled: Option<Instant>,
-    /// This browser's life reached CONNECTED: the failures before it were
-    /// passing ones.
+    /// This browser's life said `connected` (online or not): the failures
+    /// before it were passing ones.
     came_up: bool,
     /// This page (since bridge.js was last injected: WhatsApp Web reloads
-    /// itself within one browser's life) said CONNECTED.
+    /// itself within one browser's life) said `connected`, online or not.
     page_up: bool,
 }
 
@@ -862,7 +862,7 @@ impl Driver {
                 Some(("recycled_memory", detail))
             }
             Some(detail) => {
-                if hang.due(ticks, Duration::from_secs(600)) {
+                if hang.due(ticks, MEMORY_RECYCLE_GAP) {
                     tracing::warn!(session = %self.id, "{detail} right after a recycle: the ceiling is below what this session needs");
                 }
                 None
