@@ -465,17 +465,29 @@ fn already_told(hook: &Webhook, ev: &Event) -> bool {
 }
 
 /// Keeps the event log to its retention.
+/// And keeps sends' trackers for `TRACKER_DAYS`.
 async fn prune_log(store: Store, retention: std::time::Duration) {
-    loop {
+    for round in 0u64.. {
         let cutoff = now_ms() - retention.as_millis() as i64;
         match store.prune_events(cutoff) {
             Ok(n) if n > 0 => tracing::info!(removed = n, "pruned the event log"),
             Ok(_) => {}
             Err(e) => tracing::warn!("could not prune the event log: {e}"),
         }
+        // Hourly: the table is walked whole.
+        if round % 6 == 0 {
+            let before = now_ms() / 1000 - TRACKER_DAYS * 86_400;
+            if let Err(e) = store.prune_trackers(before) {
+                tracing::warn!("could not prune sends' trackers: {e}");
+            }
+        }
         tokio::time::sleep(std::time::Duration::from_secs(600)).await;
     }
 }
+
+/// How long a send's tracker is kept for its message's acks: WhatsApp's
+/// server gives up on a message it could not deliver in 30 days.
+const TRACKER_DAYS: i64 = 30;
 
 #[cfg(test)]
 mod tests {

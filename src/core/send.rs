@@ -320,8 +320,22 @@ impl Core {
     pub async fn send(
         &self,
         session: &SessionId,
+        req: SendRequest,
+        idempotency_key: Option<&str>,
+    ) -> Result<SentMessage, CoreError> {
+        self.may(session, Scope::Send)?;
+        self.send_tracked(session, req, idempotency_key, None).await
+    }
+
+    /// Sends a message whose acks carry `tracker` (what the client asked
+    /// to be told back with them, as the Cloud API's
+    /// `biz_opaque_callback_data`).
+    pub async fn send_tracked(
+        &self,
+        session: &SessionId,
         mut req: SendRequest,
         idempotency_key: Option<&str>,
+        tracker: Option<&str>,
     ) -> Result<SentMessage, CoreError> {
         self.may(session, Scope::Send)?;
         req.validate()?;
@@ -444,6 +458,11 @@ impl Core {
             }
         }
         let menu = req.menu.take().map(|m| (req.to.clone(), m));
+        // Under the planned key, before the send: the page may report the
+        // message, and WhatsApp its first ack, before the call returns.
+        if let Some(t) = tracker {
+            self.store.put_tracker(session, &id, t, now)?;
+        }
         // Before the send, so the page's report of it cannot be missed.
         let stored = self.pipeline.subscribe();
         let turn = self.lanes.turn(&ticket).await;

@@ -151,7 +151,7 @@ impl Inbound {
                 let chat = chat.as_deref().unwrap_or_default();
                 let me = self.me();
                 for id in ids {
-                    let event = message::ack_event(&self.id, id, chat, me.as_deref(), ack);
+                    let event = self.ack_event(id, chat, me.as_deref(), ack);
                     ops.push(Op::Ack {
                         session: self.id.clone(),
                         id: id.clone(),
@@ -413,6 +413,16 @@ impl Inbound {
         }
     }
 
+    /// An ack of our message as its event, with the tracker its send
+    /// carried (`tracker`), if it did.
+    fn ack_event(&self, id: &str, chat: &str, me: Option<&str>, ack: Ack) -> crate::domain::Event {
+        let mut ev = message::ack_event(&self.id, id, chat, me, ack);
+        if let Ok(Some(t)) = self.env.store.tracker(&self.id, id) {
+            ev.payload["tracker"] = t.into();
+        }
+        ev
+    }
+
     /// The account's own id, once linked.
     fn me(&self) -> Option<String> {
         self.env
@@ -656,7 +666,7 @@ impl Inbound {
                     session: self.id.clone(),
                     id: m.id.clone(),
                     ack,
-                    event: message::ack_event(&self.id, &m.id, &m.chat, me.as_deref(), ack),
+                    event: self.ack_event(&m.id, &m.chat, me.as_deref(), ack),
                 });
             }
         }

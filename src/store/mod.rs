@@ -49,6 +49,9 @@ const IDEMPOTENCY: Def = TableDefinition::new("idempotency");
 const SHORTIDS: Def = TableDefinition::new("shortids");
 /// `session \0 msgid` -> a status callback (a webhook for that message's acks)
 const CALLBACKS: Def = TableDefinition::new("callbacks");
+/// `session \0 planned message key` -> when (unix s, big-endian) and the
+/// tracker a send carried, told back with the message's acks
+const TRACKERS: Def = TableDefinition::new("trackers");
 /// template name -> template (JSON)
 const TEMPLATES: Def = TableDefinition::new("templates");
 /// upload id -> uploaded media's metadata (JSON); the bytes are files
@@ -68,7 +71,7 @@ const KEYS: Def = TableDefinition::new("keys");
 /// key id -> when it was revoked (ms): peers learn revocations from it
 const KEYS_REVOKED: Def = TableDefinition::new("keys_revoked");
 
-const TABLES: [Def; 18] = [
+const TABLES: [Def; 19] = [
     SESSIONS,
     MESSAGES,
     MSGIDS,
@@ -87,10 +90,11 @@ const TABLES: [Def; 18] = [
     KEYS,
     KEYS_REVOKED,
     FORGOTTEN,
+    TRACKERS,
 ];
 
 /// The tables whose keys start with `session \0`.
-const SESSION_TABLES: [Def; 7] = [
+const SESSION_TABLES: [Def; 8] = [
     MESSAGES,
     MSGIDS,
     CHATS,
@@ -98,6 +102,7 @@ const SESSION_TABLES: [Def; 7] = [
     CALLBACKS,
     MENUS,
     FORGOTTEN,
+    TRACKERS,
 ];
 
 /// An idempotency record that decides a request by itself: the same
@@ -243,6 +248,9 @@ pub struct Store {
     /// Commits not durable yet.
     pending: Arc<Pending>,
     space: Arc<Space>,
+    /// Whether any send ever carried a tracker: until one does, an ack
+    /// costs no lookup.
+    trackers: Arc<std::sync::atomic::AtomicBool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -587,8 +595,10 @@ impl Store {
                 meta.insert(DEAD_APART_KEY, &b"1"[..])?;
             }
         }
+        let trackers = tx.open_table(TRACKERS)?.first()?.is_some();
         tx.commit()?;
         let store = Store {
+            trackers: Arc::new(trackers.into()),
             db: Arc::new(db),
             pending: Arc::default(),
             space: Arc::new(Space {
@@ -1114,6 +1124,57 @@ impl Store {
         let mut k = prefix(session);
         k.extend_from_slice(msg_id.as_bytes());
         self.get_json_in(CALLBACKS, &k)
+    }
+
+    /// Keeps what a send asked to be told back with its message's acks,
+    /// under the key it planned (the page names the message after it).
+    pub fn put_tracker(
+        &self,
+        session: &SessionId,
+        planned: &str,
+        tracker: &str,
+        at: i64,
+    ) -> Result<()> {
+        self.room()?;
+        let mut k = prefix(session);
+        k.extend_from_slice(planned.as_bytes());
+        let mut v = (at.max(0) as u64).to_be_bytes().to_vec();
+        v.extend_from_slice(tracker.as_bytes());
+        self.insert_in(TRACKERS, &k, &v)?;
+        self.trackers
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The tracker of the message `msg_id` (`true_<chat>_<key>[_<by>]`)
+    /// was sent with, if any.
+    pub fn tracker(&self, session: &SessionId, msg_id: &str) -> Result<Option<String>> {
+        if !self.trackers.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(None);
+        }
+        let Some(planned) = msg_id.split('_').nth(2) else {
+            return Ok(None);
+        };
+        let mut k = prefix(session);
+        k.extend_from_slice(planned.as_bytes());
+        Ok(self.get_in(TRACKERS, &k)?.and_then(|v| {
+            v.get(8..)
+                .and_then(|t| std::str::from_utf8(t).ok())
+                .map(String::from)
+        }))
+    }
+
+    /// Forgets trackers kept before `before` (unix s); how many went.
+    pub fn prune_trackers(&self, before: i64) -> Result<usize> {
+        self.write(|tx| {
+            let mut gone = 0;
+            tx.open_table(TRACKERS)?.retain(|_, v| {
+                let keep = v.get(..8).is_some_and(|at| be_u64(at) as i64 >= before);
+                gone += usize::from(!keep);
+                keep
+            })?;
+            Ok(gone)
+        })
     }
 
     pub fn put_menu(
@@ -1905,6 +1966,54 @@ mod tests {
             store.outbox_counts().unwrap().0,
             0,
             "nothing back in the outbox"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_tracker_is_found_by_its_messages_id_kept_across_opens_and_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, other) = (
+            SessionId::parse("s").unwrap(),
+            SessionId::parse("t").unwrap(),
+        );
+        let key = "3EB0AAAA";
+        {
+            let store = Store::open(dir.path()).unwrap();
+            // Before any: no lookup at all.
+            assert_eq!(
+                store.tracker(&s, &format!("true_1@c.us_{key}")).unwrap(),
+                None
+            );
+            store.put_tracker(&s, key, "order-42 ✓", 1_000).unwrap();
+            store.put_tracker(&s, "3EB0OLD", "old", 10).unwrap();
+            store.flush().await.unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        // By the planned key, whatever the chat or a group's sender.
+        for id in [
+            format!("true_1@c.us_{key}"),
+            format!("true_2@g.us_{key}_1@c.us"),
+        ] {
+            assert_eq!(
+                store.tracker(&s, &id).unwrap().as_deref(),
+                Some("order-42 ✓")
+            );
+        }
+        assert_eq!(
+            store
+                .tracker(&other, &format!("true_1@c.us_{key}"))
+                .unwrap(),
+            None
+        );
+        assert_eq!(store.tracker(&s, "true_1@c.us_3EB0BBBB").unwrap(), None);
+        assert_eq!(store.tracker(&s, key).unwrap(), None, "not a message id");
+        assert_eq!(store.prune_trackers(500).unwrap(), 1);
+        assert_eq!(store.tracker(&s, "true_1@c.us_3EB0OLD").unwrap(), None);
+        assert!(
+            store
+                .tracker(&s, &format!("true_1@c.us_{key}"))
+                .unwrap()
+                .is_some()
         );
     }
 

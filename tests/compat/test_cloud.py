@@ -177,6 +177,40 @@ def test_pywa_sends_everything_and_gets_statuses(daemon, receiver, backend):
     assert not backend.rejected
 
 
+def test_a_tracker_comes_back_with_each_status(daemon, receiver, backend):
+    """`tracker` (biz_opaque_callback_data) is told back with every status
+    of the message it was sent with, and only of that message."""
+    wa = backend.wa
+    n = daemon.native()
+    r = n.put("/api/templates/tracked", json={"body": "Order {{1}} shipped", "language": "en_US"})
+    assert r.status_code == 200, r.text
+    text = wa.send_message(to=CONTACT, text="tracked", tracker="order-42")
+    tmpl = wa.send_template(to=CONTACT, name="tracked", language=TemplateLanguage.ENGLISH_US,
+                            params=[BodyText.params("43")], tracker="order-43 ✓")
+    plain = wa.send_message(to=CONTACT, text="not tracked")
+    of = lambda mid: [s for s in backend.statuses if s.id == mid]
+    has = lambda mid, *want: (lambda s: s if set(want) <= {x.status.value for x in s} else None)(of(mid))
+    for m in (text, tmpl):
+        eventually(f"sent and delivered of {m.id}", lambda: has(m.id, "sent", "delivered"))
+        httpx.post(f"{daemon.sandbox}/_sandbox/messages/{m.id}/read").raise_for_status()
+    for m, want in ((text, "order-42"), (tmpl, "order-43 ✓")):
+        got = eventually(f"read of {m.id}", lambda: has(m.id, "sent", "delivered", "read"))
+        assert {s.tracker for s in got} == {want}, [(s.status, s.tracker) for s in got]
+    eventually("the untracked message delivered", lambda: has(plain.id, "sent", "delivered"))
+    assert {s.tracker for s in of(plain.id)} == {None}
+    # Meta's bounds: a string of at most 512 characters.
+    h = {"Authorization": f"Bearer {KEY}"}
+    for bad in ["x" * 513, 42, {"a": 1}]:
+        r = httpx.post(daemon.url + "/v21.0/shop1/messages", headers=h, json={"messaging_product": "whatsapp", "to": CONTACT,
+                       "text": {"body": "x"}, "biz_opaque_callback_data": bad})
+        assert r.status_code == 400 and r.json()["error"]["code"] == 100, r.text
+        assert "biz_opaque_callback_data" in r.json()["error"]["message"]
+    r = httpx.post(daemon.url + "/v21.0/shop1/messages", headers=h, json={"messaging_product": "whatsapp", "to": CONTACT,
+                   "text": {"body": "x"}, "biz_opaque_callback_data": "é" * 512})
+    assert r.status_code == 200, r.text
+    assert not backend.rejected
+
+
 def test_menus_come_back_as_interactive_replies(daemon, backend):
     wa = backend.wa
     m = wa.send_message(to=CONTACT, text="Delivery or pickup?",

@@ -268,6 +268,8 @@ pub enum Request {
         input: String,
         to: Wid,
         send: SendRequest,
+        /// `biz_opaque_callback_data`: told back in the message's statuses.
+        tracker: Option<String>,
     },
     Read {
         message_id: String,
@@ -278,6 +280,7 @@ pub enum Request {
         name: String,
         params: Vec<String>,
         reply_to: Option<String>,
+        tracker: Option<String>,
     },
     /// A reaction to a message; an empty emoji takes it back.
     React {
@@ -344,6 +347,7 @@ pub fn request(body: &Value, session: &SessionId, users: &UserIds) -> Result<Req
     };
     let to =
         Wid::parse(&phone).map_err(|e| GraphError::param(format!("Invalid parameter: to: {e}")))?;
+    let tracker = tracker(body)?;
     let reply_to = str_at(body, "context.message_id").map(String::from);
     let kind = str_at(body, "type").unwrap_or("text");
     let plain = |text: String| SendRequest {
@@ -489,6 +493,7 @@ pub fn request(body: &Value, session: &SessionId, users: &UserIds) -> Result<Req
                 name: name.to_string(),
                 params,
                 reply_to,
+                tracker,
             });
         }
         other => {
@@ -501,7 +506,29 @@ pub fn request(body: &Value, session: &SessionId, users: &UserIds) -> Result<Req
             ));
         }
     };
-    Ok(Request::Send { input, to, send })
+    Ok(Request::Send {
+        input,
+        to,
+        send,
+        tracker,
+    })
+}
+
+/// `biz_opaque_callback_data`, as Meta takes it: a string of at most 512
+/// characters (an empty one is none).
+fn tracker(body: &Value) -> Result<Option<String>, GraphError> {
+    match body.get("biz_opaque_callback_data") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.chars().count() <= 512 => {
+            Ok(Some(s.clone()).filter(|s| !s.is_empty()))
+        }
+        Some(Value::String(_)) => Err(GraphError::param(
+            "Invalid parameter: biz_opaque_callback_data must be at most 512 characters",
+        )),
+        Some(_) => Err(GraphError::param(
+            "Invalid parameter: biz_opaque_callback_data must be a string",
+        )),
+    }
 }
 
 /// A body parameter of a template as the text it stands for: `text` as
@@ -825,6 +852,9 @@ pub fn status(session: &SessionId, p: &Value, at_ms: i64, users: &UserIds) -> Va
     // reports a group message's receipts per member in no event.
     let mut status = json!({"id": p["id"], "status": st, "timestamp": (at_ms / 1000).to_string(),
                             "recipient_id": phone, "recipient_user_id": user_id});
+    if let Some(t) = p["tracker"].as_str() {
+        status["biz_opaque_callback_data"] = json!(t);
+    }
     if st == "failed" {
         status["errors"] = json!([{"code": 131000, "title": "Something went wrong", "message": "Something went wrong",
                                    "error_data": {"details": "WhatsApp reported the message as failed"}}]);
@@ -840,6 +870,47 @@ pub fn status(session: &SessionId, p: &Value, at_ms: i64, users: &UserIds) -> Va
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tracker_is_taken_as_meta_bounds_it_and_told_with_statuses() {
+        let (s, users) = (SessionId::parse("s").unwrap(), UserIds::new([7; 32]));
+        let body = |t: Value| {
+            json!({"messaging_product": "whatsapp", "to": "15551234567", "text": {"body": "x"},
+                   "biz_opaque_callback_data": t})
+        };
+        let tracker_of = |t: Value| match request(&body(t), &s, &users) {
+            Ok(Request::Send { tracker, .. }) => Ok(tracker),
+            Ok(_) => panic!("not a send"),
+            Err(e) => Err(e.message),
+        };
+        assert_eq!(tracker_of(json!("a")), Ok(Some("a".into())));
+        assert_eq!(tracker_of(json!("")), Ok(None));
+        assert_eq!(tracker_of(Value::Null), Ok(None));
+        assert_eq!(
+            tracker_of(json!("é".repeat(512))).map(|t| t.map(|t| t.chars().count())),
+            Ok(Some(512))
+        );
+        for bad in [json!("x".repeat(513)), json!(1), json!(["a"])] {
+            assert!(
+                tracker_of(bad)
+                    .unwrap_err()
+                    .contains("biz_opaque_callback_data")
+            );
+        }
+        let ack = |extra: Option<&str>| {
+            let mut p =
+                json!({"id": "m", "chat": "15551234567@c.us", "ack": "read", "me": "1@c.us"});
+            if let Some(t) = extra {
+                p["tracker"] = json!(t);
+            }
+            status(&s, &p, 0, &users)["entry"][0]["changes"][0]["value"]["statuses"][0].clone()
+        };
+        assert_eq!(
+            ack(Some("order-42"))["biz_opaque_callback_data"],
+            "order-42"
+        );
+        assert!(ack(None).get("biz_opaque_callback_data").is_none());
+    }
 
     #[test]
     fn a_vcard_as_a_cloud_contact() {

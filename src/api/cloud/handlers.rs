@@ -42,7 +42,7 @@ fn phone_number_id(raw: &str) -> Result<SessionId, GraphError> {
     })
 }
 
-#[utoipa::path(post, path = "/{version}/{phone_number_id}/messages", tag = "cloud", summary = "Send a message (text, media by id or link, template, reaction, mark read)", params(("version" = String, Path, description = "Graph API version, e.g. v21.0"), ("phone_number_id" = String, Path, description = "The session id")), request_body(content = Object, content_type = "application/json", description = "The Cloud API message object: {messaging_product, to, type, text|image|document|audio|video|template|...}"), responses((status = 200, description = "{messaging_product, contacts, messages}", body = Object), (status = 401, description = "Graph error 190", body = Object), (status = 400, description = "Graph error {error: {message, type, code, error_subcode?, fbtrace_id}} (also code 100: not found)", body = Object), (status = 403, description = "Graph error 10: the key may not use this phone number", body = Object), (status = 413, description = "Graph error: too large", body = Object), (status = 429, description = "Graph error 130429 (Retry-After)", body = Object), (status = 500, description = "Graph error 131000", body = Object), (status = 503, description = "Graph error 131016: not connected, busy or the disk is full (Retry-After)", body = Object)))]
+#[utoipa::path(post, path = "/{version}/{phone_number_id}/messages", tag = "cloud", summary = "Send a message (text, media by id or link, template, reaction, mark read)", params(("version" = String, Path, description = "Graph API version, e.g. v21.0"), ("phone_number_id" = String, Path, description = "The session id")), request_body(content = Object, content_type = "application/json", description = "The Cloud API message object: {messaging_product, to, type, text|image|document|audio|video|template|..., biz_opaque_callback_data?}"), responses((status = 200, description = "{messaging_product, contacts, messages}", body = Object), (status = 401, description = "Graph error 190", body = Object), (status = 400, description = "Graph error {error: {message, type, code, error_subcode?, fbtrace_id}} (also code 100: not found)", body = Object), (status = 403, description = "Graph error 10: the key may not use this phone number", body = Object), (status = 413, description = "Graph error: too large", body = Object), (status = 429, description = "Graph error 130429 (Retry-After)", body = Object), (status = 500, description = "Graph error 131000", body = Object), (status = 503, description = "Graph error 131016: not connected, busy or the disk is full (Retry-After)", body = Object)))]
 pub async fn messages(
     Caller(st): Caller<Cloud>,
     Path((v, pnid)): Path<(String, String)>,
@@ -68,7 +68,12 @@ pub async fn messages(
             st.core.mark_message_read(&id, &message_id).await?;
             Ok(Json(json!({"success": true})))
         }
-        Request::Send { input, to, send } => send_and_answer(&st, &id, &input, &to, send).await,
+        Request::Send {
+            input,
+            to,
+            send,
+            tracker,
+        } => send_and_answer(&st, &id, &input, &to, send, tracker).await,
         Request::React {
             input,
             to,
@@ -92,6 +97,7 @@ pub async fn messages(
             name,
             params,
             reply_to,
+            tracker,
         } => {
             let t = st.core.template(&name)?.ok_or_else(|| {
                 GraphError::new(StatusCode::NOT_FOUND, 132001, format!("Template name does not exist in the translation: '{name}' (register it with PUT /api/templates/{name})"))
@@ -101,7 +107,7 @@ pub async fn messages(
                 reply_to,
                 ..SendRequest::text(to.clone(), text)
             };
-            send_and_answer(&st, &id, &input, &to, send).await
+            send_and_answer(&st, &id, &input, &to, send, tracker).await
         }
     }
 }
@@ -112,8 +118,12 @@ async fn send_and_answer(
     input: &str,
     to: &crate::domain::Wid,
     send: SendRequest,
+    tracker: Option<String>,
 ) -> Answer {
-    let sent = st.core.send(id, send, None).await?;
+    let sent = st
+        .core
+        .send_tracked(id, send, None, tracker.as_deref())
+        .await?;
     let phone = crate::domain::phone_or_lid(to.as_str());
     Ok(Json(cv::sent(
         input,
