@@ -237,7 +237,7 @@ pub struct ServeArgs {
     pub proxy: Option<String>,
     /// Recycle a session's browser when its process tree's PSS passes this
     /// (MB; 0: never): restarted at a quiet moment, no rescan, nothing lost.
-    #[arg(long, env = "WABRIDGE_SESSION_MAX_PSS_MB", default_value_t = 0)]
+    #[arg(long, env = "WABRIDGE_SESSION_MAX_PSS_MB", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1 << 20))]
     pub session_max_pss_mb: u64,
     /// Recycle a session's browser after this long (`12h`, `3d`; `0`: never).
     #[arg(long, env = "WABRIDGE_BROWSER_MAX_AGE", default_value = "0", value_parser = parse_age)]
@@ -355,7 +355,7 @@ impl LimitArgs {
 #[derive(Args, Debug, Clone)]
 pub struct PacingArgs {
     /// Messages a minute each session sends, sustained (0: no pacing).
-    #[arg(long, env = "WABRIDGE_SEND_PER_MINUTE", default_value_t = 30.0, value_parser = parse_amount)]
+    #[arg(long, env = "WABRIDGE_SEND_PER_MINUTE", default_value_t = 30.0, value_parser = parse_rate)]
     pub send_per_minute: f64,
     /// Messages a session may send at once after a quiet spell.
     #[arg(long, env = "WABRIDGE_SEND_BURST", default_value_t = 10.0, value_parser = parse_amount)]
@@ -364,7 +364,7 @@ pub struct PacingArgs {
     #[arg(long, env = "WABRIDGE_SEND_QUEUE", default_value_t = 200)]
     pub send_queue: usize,
     /// Up to this many milliseconds of random pause before each send.
-    #[arg(long, env = "WABRIDGE_SEND_JITTER_MS", default_value_t = 0)]
+    #[arg(long, env = "WABRIDGE_SEND_JITTER_MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=600_000))]
     pub send_jitter_ms: u64,
     /// Show "typing…" in the chat before sending a text.
     #[arg(long, env = "WABRIDGE_SEND_TYPING", value_parser = BoolishValueParser::new())]
@@ -517,6 +517,15 @@ fn parse_amount(s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
+/// A pace (messages a minute): 0 for none, else at least one a
+/// hundred minutes (a slower one would wait past what a timer holds).
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match parse_amount(s)? {
+        v if v > 0.0 && v < 0.01 => Err("must be 0 (no pacing) or at least 0.01".into()),
+        v => Ok(v),
+    }
+}
+
 fn parse_age(s: &str) -> Result<Duration, String> {
     if s.trim() == "0" {
         return Ok(Duration::ZERO);
@@ -616,6 +625,17 @@ mod tests {
         assert_eq!(hang, Duration::from_secs(12));
         let (_, page) = serve("--page-timeout", "0").unwrap();
         assert_eq!(page, Duration::from_millis(500), "the floor, not zero");
+        // Where a value became a panic further on: a pace too slow for a
+        // timer, a jitter past u64 arithmetic, a ceiling past MB as bytes.
+        for (flag, bad, good) in [
+            ("--send-per-minute", "1e-20", "0.01"),
+            ("--send-jitter-ms", "18446744073709551615", "600000"),
+            ("--session-max-pss-mb", "17592186044416", "1048576"),
+        ] {
+            assert!(serve(flag, bad).is_err(), "{flag} {bad}");
+            assert!(serve(flag, good).is_ok(), "{flag} {good}");
+            assert!(serve(flag, "0").is_ok(), "{flag} 0");
+        }
     }
 
     #[test]

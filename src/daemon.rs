@@ -139,7 +139,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         page_timeout: args.page_timeout(),
         load_timeout: args.load_timeout(),
         hang: session::HangCheck::after(args.hang_after()),
-        print_qr: args.print_qr,
+        print_qr: print_qr(args.print_qr),
         max_pss: (args.session_max_pss_mb > 0).then_some(args.session_max_pss_mb << 20),
         max_age: (!args.browser_max_age.is_zero()).then_some(args.browser_max_age),
         trim_every: (!args.trim_page_messages_every.is_zero())
@@ -458,4 +458,18 @@ pub async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = term => {}
     }
+}
+
+/// `--print-qr` prints to a terminal only: where stderr is kept (docker
+/// logs, journald) a QR, which links a phone to whoever reads it, is no
+/// line for a log.
+fn print_qr(asked: bool) -> bool {
+    use std::io::IsTerminal as _;
+    let terminal = std::io::stderr().is_terminal();
+    if asked && !terminal {
+        tracing::warn!(
+            "--print-qr: stderr is not a terminal, so QRs are not printed (a log would keep them); read them at GET /api/sessions/{{id}}/qr or on the dashboard"
+        );
+    }
+    asked && terminal
 }

@@ -124,11 +124,13 @@ pub fn router(core: Core, s: Settings) -> Router {
                 .split('/')
                 .next()
                 .unwrap_or("");
-            let cloud = cloud::convert::is_version(first)
-                && matches!(*req.method(), Method::GET | Method::DELETE);
+            let version = cloud::convert::is_version(first);
+            let cloud = version && matches!(*req.method(), Method::GET | Method::DELETE);
+            // A session id has no dot: `/v21.0/x` is Graph's, never EASY's.
+            let graph = version && first.contains('.');
             let res = if cloud {
                 media.oneshot(req).await
-            } else if req.method() == Method::POST {
+            } else if req.method() == Method::POST && !graph {
                 easy.oneshot(req).await
             } else {
                 Ok(not_found(req.uri().clone()).await)

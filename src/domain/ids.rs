@@ -24,9 +24,14 @@ impl SessionId {
     }
 
     /// An id a new session may not take: a fixed path under
-    /// `/api/sessions/` would hide it (`import`).
+    /// `/api/sessions/` would hide it (`import`), or the Cloud API's
+    /// routes would (`v21`: `/{version}/...` reads as a Graph version).
     pub fn is_reserved(&self) -> bool {
-        self.0 == "import"
+        let version = self
+            .0
+            .strip_prefix('v')
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        self.0 == "import" || version
     }
 
     pub fn generate() -> Self {
@@ -252,6 +257,17 @@ mod tests {
         }
         let g = SessionId::generate();
         assert!(SessionId::parse(g.as_str()).is_ok());
+        assert!(!g.is_reserved());
+        // Paths that would hide a session of that name.
+        for reserved in ["import", "v1", "v21"] {
+            assert!(
+                SessionId::parse(reserved).unwrap().is_reserved(),
+                "{reserved}"
+            );
+        }
+        for free in ["v", "v1a", "vip", "V21", "shop"] {
+            assert!(!SessionId::parse(free).unwrap().is_reserved(), "{free}");
+        }
     }
 
     #[test]

@@ -423,8 +423,7 @@ impl Message {
             timestamp: v
                 .get("timestamp")
                 .and_then(Value::as_i64)
-                .unwrap_or(now_ms() / 1000)
-                .clamp(0, 4_102_444_800),
+                .map_or(now_ms() / 1000, sane_time),
             ack: Ack::from_wa(v.get("ack").and_then(Value::as_i64).unwrap_or(0)),
             sender: Sender {
                 phone: v["sender"]["phone"].as_str().map(String::from),
@@ -920,6 +919,12 @@ pub fn urlencode(s: &str) -> String {
 /// (`3EB0` and hex). Chosen before the send, so that a send whose outcome
 /// was lost can be found by it, and sent again under it (WhatsApp takes a
 /// message key once).
+/// A time (unix s) a page or a client gave, kept between 1970 and 2100 so
+/// that arithmetic on it (milliseconds, dates) cannot overflow.
+pub fn sane_time(t: i64) -> i64 {
+    t.clamp(0, 4_102_444_800)
+}
+
 pub fn new_message_id() -> String {
     let bytes: [u8; 16] = rand::random();
     let mut id = String::from("3EB0");

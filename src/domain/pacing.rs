@@ -45,7 +45,8 @@ impl Pacing {
             return Duration::ZERO;
         }
         let missing = (ahead as f64 + 1.0 - tokens).max(0.0);
-        Duration::from_secs_f64(missing * 60.0 / self.per_minute)
+        // (A rate too small to wait for in a Duration waits "forever".)
+        Duration::try_from_secs_f64(missing * 60.0 / self.per_minute).unwrap_or(Duration::MAX)
     }
 }
 

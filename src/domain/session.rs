@@ -122,8 +122,18 @@ pub struct Limits {
     pub browser_max_age: Option<String>,
 }
 
+/// The largest memory ceiling a session may set: 1 TB, far above any
+/// browser's, and far below where MB as bytes would overflow.
+const MAX_PSS_MB: u64 = 1 << 20;
+
 impl Limits {
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        if self.max_pss_mb.is_some_and(|mb| mb > MAX_PSS_MB) {
+            return Err((
+                "limits.max_pss_mb",
+                format!("must be at most {MAX_PSS_MB} (1 TB), or 0 for none"),
+            ));
+        }
         self.max_age()
             .transpose()
             .map(drop)
@@ -173,6 +183,13 @@ mod tests {
             ..Limits::default()
         };
         assert_eq!(bad.validate().unwrap_err().0, "limits.browser_max_age");
+        // MB as bytes would wrap past 2^44 MB, into a ceiling of 0.
+        let huge = Limits {
+            max_pss_mb: Some(1 << 44),
+            ..Limits::default()
+        };
+        assert_eq!(huge.validate().unwrap_err().0, "limits.max_pss_mb");
+        assert!(l.validate().is_ok() && none.validate().is_ok());
         assert!(serde_json::from_str::<Limits>(r#"{"max_rss": 1}"#).is_err());
     }
 

@@ -95,6 +95,7 @@ pub enum BridgeEvent {
         from_me: bool,
         #[serde(default)]
         text: String,
+        #[serde(default, deserialize_with = "page_time")]
         timestamp: Option<i64>,
     },
     PollVote {
@@ -103,6 +104,7 @@ pub enum BridgeEvent {
         sender: Option<String>,
         #[serde(default)]
         selected: Vec<usize>,
+        #[serde(default, deserialize_with = "page_time")]
         timestamp: Option<i64>,
     },
     Presence {
@@ -110,6 +112,7 @@ pub enum BridgeEvent {
         state: Option<String>,
         #[serde(default)]
         online: bool,
+        #[serde(default, deserialize_with = "page_time")]
         timestamp: Option<i64>,
     },
     GroupParticipants {
@@ -136,6 +139,7 @@ pub enum BridgeEvent {
         id: Option<String>,
         group: Option<String>,
         requester: Option<String>,
+        #[serde(default, deserialize_with = "page_time")]
         timestamp: Option<i64>,
     },
     /// A call rings on this account.
@@ -147,6 +151,7 @@ pub enum BridgeEvent {
         is_video: bool,
         #[serde(default)]
         is_group: bool,
+        #[serde(default, deserialize_with = "page_time")]
         timestamp: Option<i64>,
         #[serde(default)]
         sender: CallSender,
@@ -165,6 +170,7 @@ pub enum BridgeEvent {
         /// A new picture (true) or none any more (false).
         picture: Option<bool>,
         author: Option<String>,
+        #[serde(default, deserialize_with = "page_time")]
         timestamp: Option<i64>,
     },
     Edit {
@@ -172,6 +178,7 @@ pub enum BridgeEvent {
         chat: Option<String>,
         #[serde(default)]
         text: String,
+        #[serde(default, deserialize_with = "page_time")]
         timestamp: Option<i64>,
     },
     #[serde(other)]
@@ -212,6 +219,16 @@ pub enum CallError {
     Offline(String),
 }
 
+/// A time the page gives (unix s). Its clock is not to be trusted: kept
+/// between 1970 and 2100, where arithmetic on it cannot overflow.
+fn page_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    Ok(Option::<i64>::deserialize(d)?.map(crate::domain::message::sane_time))
+}
+
+fn page_time_now<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    i64::deserialize(d).map(crate::domain::message::sane_time)
+}
+
 /// What the page answers for a message it sent.
 #[derive(Debug, Deserialize)]
 pub struct Sent {
@@ -219,6 +236,7 @@ pub struct Sent {
     #[serde(default)]
     pub ack: i64,
     /// unix s
+    #[serde(default, deserialize_with = "page_time")]
     pub timestamp: Option<i64>,
 }
 
@@ -279,6 +297,7 @@ pub struct JoinRequest {
     /// How it was asked: `InviteLink`, `LinkedGroupJoin` or `NonAdminAdd`.
     pub method: Option<String>,
     /// unix s
+    #[serde(default, deserialize_with = "page_time")]
     pub timestamp: Option<i64>,
 }
 
@@ -335,7 +354,9 @@ pub struct Pin {
     #[serde(default)]
     pub by: Option<String>,
     /// When (unix s) and until when.
+    #[serde(deserialize_with = "page_time_now")]
     pub at: i64,
+    #[serde(deserialize_with = "page_time_now")]
     pub expires_at: i64,
     /// The message as bridge.js normalizes it (`pinned()` only; null when
     /// WhatsApp Web no longer has it).
@@ -365,8 +386,11 @@ pub struct Receipts {
 #[derive(Debug, Deserialize, serde::Serialize)]
 pub struct Receipt {
     pub id: String,
+    #[serde(default, deserialize_with = "page_time")]
     pub delivered_at: Option<i64>,
+    #[serde(default, deserialize_with = "page_time")]
     pub read_at: Option<i64>,
+    #[serde(default, deserialize_with = "page_time")]
     pub played_at: Option<i64>,
 }
 
@@ -376,6 +400,7 @@ pub struct ChatInfo {
     pub id: String,
     pub name: Option<String>,
     pub unread: u64,
+    #[serde(default, deserialize_with = "page_time")]
     pub timestamp: Option<i64>,
     #[serde(default)]
     pub archived: bool,
@@ -1265,6 +1290,27 @@ pub async fn inject_wajs_if_missing(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pages_times_are_kept_between_1970_and_2100() {
+        let ev: BridgeEvent = serde_json::from_value(serde_json::json!(
+            {"type": "reaction", "msg_id": "m", "timestamp": i64::MAX}))
+        .unwrap();
+        let BridgeEvent::Reaction { timestamp, .. } = ev else {
+            panic!("{ev:?}")
+        };
+        assert_eq!(timestamp, Some(4_102_444_800));
+        let sent: Sent =
+            serde_json::from_value(serde_json::json!({"id": "x", "timestamp": -5})).unwrap();
+        assert_eq!(sent.timestamp, Some(0));
+        let sent: Sent = serde_json::from_value(serde_json::json!({"id": "x"})).unwrap();
+        assert_eq!(sent.timestamp, None);
+        let pin: Pin = serde_json::from_value(
+            serde_json::json!({"id": "x", "at": i64::MIN, "expires_at": i64::MAX}),
+        )
+        .unwrap();
+        assert_eq!((pin.at, pin.expires_at), (0, 4_102_444_800));
+    }
 
     #[test]
     fn needs_lists_what_bridge_js_calls() {

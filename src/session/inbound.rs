@@ -698,7 +698,7 @@ impl Inbound {
             let (Some(sender), Some(emoji)) = (r["sender"].as_str(), r["text"].as_str()) else {
                 continue;
             };
-            let at = r["timestamp"].as_i64().unwrap_or(now);
+            let at = r["timestamp"].as_i64().map_or(now, message::sane_time);
             let known = m
                 .reactions
                 .iter()
@@ -730,7 +730,7 @@ impl Inbound {
                 .iter()
                 .map(|i| p.options.get(*i).cloned().unwrap_or_else(|| i.to_string()))
                 .collect();
-            let at = v["timestamp"].as_i64().unwrap_or(now);
+            let at = v["timestamp"].as_i64().map_or(now, message::sane_time);
             let known = p
                 .votes
                 .iter()

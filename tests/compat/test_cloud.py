@@ -294,6 +294,8 @@ def test_templates_media_in_and_errors(daemon, receiver, backend):
     assert r.status_code == 400 and r.json()["error"]["code"] == 100, r.text
     r = httpx.post(daemon.url + "/v21.0/shop1/unknown", headers=h, json={})
     assert r.status_code == 400 and r.json()["error"]["code"] == 2500, r.text
+    r = httpx.post(daemon.url + "/v21.0/shop1", headers=h, json={})
+    assert r.status_code == 400 and r.json()["error"]["code"] == 2500, r.text
     r = httpx.delete(daemon.url + "/v21.0/shop1/messages", headers=h)
     assert r.status_code == 400 and r.json()["error"]["code"] == 100, r.text
     r = httpx.post(daemon.url + "/v21.0/shop1/media", headers=h, files={"file": ("big.bin", b"\0" * (65 << 20), "application/octet-stream")},

@@ -256,7 +256,9 @@ pub fn short_of_sid(sid: &str) -> Option<[u8; 16]> {
 
 /// RFC 2822 in GMT, as Twilio writes dates.
 pub fn rfc2822(unix_s: i64) -> String {
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix_s.max(0) as u64);
+    // httpdate panics past 9999.
+    let secs = crate::domain::message::sane_time(unix_s) as u64;
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
     httpdate::fmt_http_date(t).replace(" GMT", " +0000")
 }
 
