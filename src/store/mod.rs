@@ -812,6 +812,10 @@ impl Store {
     ) -> Result<Vec<Delivery>> {
         self.room()?;
         let planned = plan_import(id, records)?;
+        if planned.iter().any(|(t, ..)| t.name() == TRACKERS.name()) {
+            self.trackers
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         self.write(|tx| {
             remove_session(tx, id)?;
             let mut pending = Vec::new();
@@ -2014,6 +2018,19 @@ mod tests {
                 .tracker(&s, &format!("true_1@c.us_{key}"))
                 .unwrap()
                 .is_some()
+        );
+        // A session moved to a store that never kept one: found there too.
+        let elsewhere = tempfile::tempdir().unwrap();
+        let there = Store::open(elsewhere.path()).unwrap();
+        there
+            .import_session(&s, &store.export_session(&s).unwrap())
+            .unwrap();
+        assert_eq!(
+            there
+                .tracker(&s, &format!("true_1@c.us_{key}"))
+                .unwrap()
+                .as_deref(),
+            Some("order-42 ✓")
         );
     }
 
