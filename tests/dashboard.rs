@@ -193,8 +193,7 @@ async fn the_dashboard_links_a_session_sends_and_retries_a_dead_delivery() {
     .await;
 
     // Scan the QR the page shows now (what the API says it is).
-    let qr_now = d.qr("dash").await;
-    assert_eq!(sb.link(&qr_now, ACCOUNT, "Dash Shop").await, 200);
+    d.scan(&sb, "dash", ACCOUNT, "Dash Shop").await;
     until(
         page,
         "CONNECTED without a reload",

@@ -458,17 +458,24 @@ async fn reactions_edits_and_deletes_both_ways() {
         let (sb, d) = (&sb, &d);
         async move {
             sb.post("/_sandbox/clock", json!({"offset": offset})).await;
-            // The page hears of the new time over its socket.
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            let id = send(d, json!({"to": CONTACT, "text": text})).await;
+            // The page hears of the new time over its socket: sent again
+            // until a send is stamped with it.
+            let id = eventually(
+                T,
+                &format!("a message stamped {}s ago", -offset),
+                || async {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    let id = send(d, json!({"to": CONTACT, "text": text})).await;
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap()
+                        .as_secs() as i64;
+                    let age = now - stored(d, &id).await["timestamp"].as_i64().unwrap();
+                    (age >= -offset - 5).then_some(id)
+                },
+            )
+            .await;
             sb.post("/_sandbox/clock", json!({"offset": 0})).await;
-            let m = stored(d, &id).await;
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_secs() as i64;
-            let age = now - m["timestamp"].as_i64().unwrap();
-            assert!(age >= -offset - 5, "stamped {age} s ago: {m}");
             id
         }
     };
@@ -3360,7 +3367,9 @@ async fn a_status_whose_answer_was_lost_is_found_not_posted_twice() {
     let d = Daemon::start(
         &tmp.path().join("data"),
         &format!("{}/", sb.url),
-        &["--page-timeout", "2"],
+        // Short, for the lost answer's wait; not so short that a busy
+        // machine's ordinary call runs past it.
+        &["--page-timeout", "6"],
     )
     .await;
     let (code, body) = d
@@ -4104,6 +4113,7 @@ async fn messages_are_pinned_for_everyone_in_the_chat_and_expire() {
     // A pin's time runs out: gone from the chat (WhatsApp Web's short
     // durations make it testable).
     pin(c, json!({"pinned": false})).await;
+    let pinned_at = std::time::Instant::now();
     let (code, v) = pin(c, json!({"pinned": true, "duration": 5})).await;
     assert_eq!(
         (
@@ -4113,7 +4123,11 @@ async fn messages_are_pinned_for_everyone_in_the_chat_and_expire() {
         (200, 5),
         "{v}"
     );
-    assert_eq!(ids(&listed().await), [c.clone()]);
+    let now = listed().await;
+    // (Unless a busy machine took most of its five seconds to ask.)
+    if pinned_at.elapsed() < Duration::from_secs(3) {
+        assert_eq!(ids(&now), [c.clone()]);
+    }
     tokio::time::sleep(Duration::from_secs(6)).await;
     assert!(listed().await.is_empty(), "expired");
     assert!(on_phone().await.is_empty(), "expired at the phone too");

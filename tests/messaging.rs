@@ -678,6 +678,19 @@ async fn a_rotated_secret_reaches_the_backlog_and_a_removed_webhook_gets_nothing
     // Shown back masked, as the secret is.
     let (_, shown) = d.call("GET", "/api/sessions/shop", None).await;
     assert_eq!(shown["webhooks"][0]["headers"]["X-Token"], "***", "{shown}");
+    // An attempt made just before the PUT may arrive just after it: accept
+    // only once the new headers have reached the receiver.
+    eventually(
+        Duration::from_secs(20),
+        "an attempt with the new headers",
+        || async {
+            let got = &r.state.lock().unwrap().got;
+            got.iter()
+                .any(|(h, _, _)| h.get("x-token").is_some_and(|t| t == "new"))
+                .then_some(())
+        },
+    )
+    .await;
     r.answer(200);
     let got = wait_events(&r, "message", 3, Duration::from_secs(30)).await;
     assert_eq!(got.len(), 3);
@@ -1400,7 +1413,12 @@ async fn sends_are_paced_in_order_and_a_full_queue_says_when_to_retry() {
         .iter()
         .filter_map(|m| m["text"].as_str().map(String::from))
         .collect();
-    let want: Vec<String> = accepted.iter().map(|a| format!("paced {}", a.0)).collect();
+    // Accepted in the order they arrived, which need not be the order they
+    // were spawned in (15 ms apart on a busy machine): their answers, a
+    // second apart, tell that order.
+    let mut by_answer = accepted.clone();
+    by_answer.sort_by_key(|a| a.4);
+    let want: Vec<String> = by_answer.iter().map(|a| format!("paced {}", a.0)).collect();
     assert_eq!(got, want);
 }
 

@@ -276,8 +276,21 @@ async fn inbound_messages_reach_the_page_and_are_queued_while_it_is_offline() {
     for id in &queued {
         new_message(&b, &id).await;
     }
-    // Delivered ones are not delivered again on the next connect, but stay in history.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Delivered ones are not delivered again on the next connect, but stay
+    // in history. (The page confirms each once it has stored it.)
+    eventually(Duration::from_secs(30), "the page's receipts", || async {
+        let (_, all) = sb
+            .get("/_sandbox/messages?account=15550001111&direction=all")
+            .await;
+        let confirmed = all
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| queued.iter().any(|q| m["id"] == q.as_str()) && m["delivered"] == true)
+            .count();
+        (confirmed == queued.len()).then_some(())
+    })
+    .await;
     b.shutdown().await;
     let b = open(&sb, &dir).await;
     wait_event(&b, "conn.online", |d| d == &json!(true)).await;

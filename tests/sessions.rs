@@ -65,19 +65,7 @@ async fn link_with_rotating_qr_then_restart_needs_no_scan() {
 
     // Scan the current QR; one that rotated away meanwhile is refused (410),
     // as a phone would be: scan again.
-    let mut linked = false;
-    for _ in 0..5 {
-        let latest = d.qr("shop1").await;
-        match sb.link(&latest, "15550001111", "Demo Shop").await {
-            200 => {
-                linked = true;
-                break;
-            }
-            410 => continue,
-            other => panic!("link answered {other}"),
-        }
-    }
-    assert!(linked, "could not link with the QR the API showed");
+    d.scan(&sb, "shop1", "15550001111", "Demo Shop").await;
     let s = d
         .wait_status("shop1", "CONNECTED", Duration::from_secs(20))
         .await;
@@ -347,9 +335,16 @@ async fn a_frozen_page_is_noticed_and_its_browser_replaced() {
     unsafe { libc::kill(-pgid, libc::SIGSTOP) };
     let frozen = Instant::now();
     let deadline = Instant::now() + Duration::from_secs(120);
+    // When the daemon gave up on the page: it leaves CONNECTED, or (seen
+    // late) a new browser is already there.
+    let mut noticed = None;
     let s = loop {
         let s = d.session("f1").await;
-        if d.browser_pid("f1").is_some_and(|p| p != pgid) && s["status"] == "CONNECTED" {
+        let replaced = d.browser_pid("f1").is_some_and(|p| p != pgid);
+        if noticed.is_none() && (replaced || s["status"] != "CONNECTED") {
+            noticed = Some(frozen.elapsed());
+        }
+        if replaced && s["status"] == "CONNECTED" {
             break s;
         }
         assert!(
@@ -378,10 +373,17 @@ async fn a_frozen_page_is_noticed_and_its_browser_replaced() {
     .await;
     // Not a speed target: the default (30 s of silence, then two pings 10 s
     // apart) cannot see a hang within 40 s, so this tells that
-    // `--hang-after` took effect.
-    let took = frozen.elapsed();
-    assert!(took < Duration::from_secs(35), "replaced after {took:?}");
-    eprintln!("frozen page replaced after {took:?}");
+    // `--hang-after` took effect. (The relaunch after it is not bounded:
+    // on a busy machine it may take long.)
+    let noticed = noticed.unwrap();
+    assert!(
+        noticed < Duration::from_secs(35),
+        "noticed after {noticed:?}"
+    );
+    eprintln!(
+        "frozen page noticed after {noticed:?}, replaced after {:?}",
+        frozen.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -975,7 +977,9 @@ async fn lifecycle_calls_on_one_session_take_turns() {
     let tmp = tempfile::tempdir().unwrap();
     let sb = Sandbox::start(tmp.path(), &[]).await;
     let data = tmp.path().join("data");
-    let d = Daemon::start(&data, &wa_url(&sb), &[]).await;
+    // A long load timeout, so a delete that waited for it (the bug) is
+    // told apart from a slow launch on a busy machine.
+    let d = Daemon::start(&data, &wa_url(&sb), &["--load-timeout", "150"]).await;
 
     for round in 0..4 {
         let id = format!("race{round}");
@@ -1028,7 +1032,8 @@ async fn lifecycle_calls_on_one_session_take_turns() {
         "the device is still linked"
     );
 
-    // Dropped by the phone while stopped: deleted at once, no 60 s wait...
+    // Dropped by the phone while stopped: deleted at once, not after the
+    // load timeout...
     d.create_linked(&sb, "dropped", "15550008002").await;
     assert_eq!(
         d.call("POST", "/api/sessions/dropped/stop", None).await.0,
@@ -1039,7 +1044,7 @@ async fn lifecycle_calls_on_one_session_take_turns() {
     let t0 = Instant::now();
     assert_eq!(d.call("DELETE", "/api/sessions/dropped", None).await.0, 200);
     assert!(
-        t0.elapsed() < Duration::from_secs(30),
+        t0.elapsed() < Duration::from_secs(75),
         "took {:?}",
         t0.elapsed()
     );

@@ -84,7 +84,7 @@ async fn whatsapp_web_updating_itself_shows_the_new_build_and_keeps_the_link() {
     let d = Daemon::start(
         &tmp.path().join("data"),
         &format!("{}/", sb.url),
-        &["--load-timeout", "10"],
+        &["--load-timeout", "20"],
     )
     .await;
     d.create_linked(&sb, "a", "15550008891").await;

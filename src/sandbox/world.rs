@@ -275,6 +275,8 @@ impl SbMessage {
             "edits": self.edits, "revoked": self.revoked, "reactions": self.reactions,
             "author": self.author, "mentions": self.mentions, "poll": self.poll, "votes": self.votes,
             "forwarded": self.forwarded, "status": self.status,
+            // Inbound: whether a device of the account confirmed it.
+            "delivered": self.delivered,
         })
     }
 }

@@ -424,10 +424,32 @@ impl Daemon {
     pub async fn link(&self, sb: &Sandbox, id: &str, phone: &str) -> Value {
         self.wait_status(id, "SCAN_QR", Duration::from_secs(60))
             .await;
-        let qr = self.qr(id).await;
-        assert_eq!(sb.link(&qr, phone, &format!("Shop {id}")).await, 200);
+        self.scan(sb, id, phone, &format!("Shop {id}")).await;
         self.wait_status(id, "CONNECTED", Duration::from_secs(30))
             .await
+    }
+
+    /// Scans the QR the API shows, as a phone would: one that rotated
+    /// away meanwhile is refused (410), so scan the next one once the API
+    /// shows it. Answers the QR that linked.
+    pub async fn scan(&self, sb: &Sandbox, id: &str, phone: &str, name: &str) -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        let mut qr = self.qr(id).await;
+        loop {
+            match sb.link(&qr, phone, name).await {
+                200 => return qr,
+                410 if tokio::time::Instant::now() < deadline => {
+                    let stale = qr.clone();
+                    qr = eventually(
+                        Duration::from_secs(30),
+                        &format!("a QR of {id} after the one refused"),
+                        || async { Some(self.qr(id).await).filter(|q| *q != stale) },
+                    )
+                    .await;
+                }
+                other => panic!("linking {id} answered {other}"),
+            }
+        }
     }
 
     pub fn browser_pid(&self, id: &str) -> Option<i32> {
@@ -584,9 +606,15 @@ impl Receiver {
                 }),
             )
             .with_state(state);
+        // The same port again (the daemon's webhooks name it); it may take
+        // a moment to be free, and a failure must not hang the test.
+        let deadline = Instant::now() + Duration::from_secs(20);
         let listener = loop {
             match tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await {
                 Ok(l) => break l,
+                Err(e) if Instant::now() > deadline => {
+                    panic!("the receiver could not listen on {} again: {e}", self.port)
+                }
                 Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
             }
         };
