@@ -477,8 +477,11 @@ async fn prune_log(store: Store, retention: std::time::Duration) {
         // Hourly: the table is walked whole.
         if round % 6 == 0 {
             let before = now_ms() / 1000 - TRACKER_DAYS * 86_400;
-            if let Err(e) = store.prune_trackers(before) {
-                tracing::warn!("could not prune sends' trackers: {e}");
+            let s = store.clone();
+            match tokio::task::spawn_blocking(move || s.prune_trackers(before)).await {
+                Ok(Err(e)) => tracing::warn!("could not prune sends' trackers: {e}"),
+                Err(e) => tracing::warn!("could not prune sends' trackers: {e}"),
+                Ok(Ok(_)) => {}
             }
         }
         tokio::time::sleep(std::time::Duration::from_secs(600)).await;

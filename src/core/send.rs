@@ -460,8 +460,16 @@ impl Core {
         let menu = req.menu.take().map(|m| (req.to.clone(), m));
         // Under the planned key, before the send: the page may report the
         // message, and WhatsApp its first ack, before the call returns.
-        if let Some(t) = tracker {
-            self.store.put_tracker(session, &id, t, now)?;
+        if let Some(t) = tracker
+            && let Err(e) = self.store.put_tracker(session, &id, t, now)
+        {
+            // Nothing went: the key is free again.
+            let failed = Err(CoreError::from(e));
+            if let Some(k) = idempotency_key {
+                let fp = fingerprint.as_deref().unwrap_or_default();
+                self.answer_key(session, k, fp, now, &failed);
+            }
+            return failed;
         }
         // Before the send, so the page's report of it cannot be missed.
         let stored = self.pipeline.subscribe();

@@ -915,16 +915,16 @@ pub fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// A new id for a message this account sends, in WhatsApp Web's form
-/// (`3EB0` and hex). Chosen before the send, so that a send whose outcome
-/// was lost can be found by it, and sent again under it (WhatsApp takes a
-/// message key once).
 /// A time (unix s) a page or a client gave, kept between 1970 and 2100 so
 /// that arithmetic on it (milliseconds, dates) cannot overflow.
 pub fn sane_time(t: i64) -> i64 {
     t.clamp(0, 4_102_444_800)
 }
 
+/// A new id for a message this account sends, in WhatsApp Web's form
+/// (`3EB0` and hex). Chosen before the send, so that a send whose outcome
+/// was lost can be found by it, and sent again under it (WhatsApp takes a
+/// message key once).
 pub fn new_message_id() -> String {
     let bytes: [u8; 16] = rand::random();
     let mut id = String::from("3EB0");

@@ -143,7 +143,9 @@ impl Limits {
     /// The memory ceiling in bytes: None if this session does not say,
     /// Some(None) for none at all.
     pub fn max_pss(&self) -> Option<Option<u64>> {
-        self.max_pss_mb.map(|mb| (mb > 0).then_some(mb << 20))
+        // (Bounded again: a record from before the bound may hold more.)
+        self.max_pss_mb
+            .map(|mb| (mb > 0).then_some(mb.min(MAX_PSS_MB) << 20))
     }
 
     /// As `max_pss`, for the browser's age.

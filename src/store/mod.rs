@@ -1156,7 +1156,11 @@ impl Store {
         if !self.trackers.load(std::sync::atomic::Ordering::Relaxed) {
             return Ok(None);
         }
-        let Some(planned) = msg_id.split('_').nth(2) else {
+        // Only our own messages were planned here.
+        let Some(planned) = msg_id
+            .strip_prefix("true_")
+            .and_then(|rest| rest.split('_').nth(1))
+        else {
             return Ok(None);
         };
         let mut k = prefix(session);
@@ -1169,16 +1173,31 @@ impl Store {
     }
 
     /// Forgets trackers kept before `before` (unix s); how many went.
+    /// Found in a read (writers go on meanwhile), removed in chunks: the
+    /// table is keyed by message, not time, and a month of it may be big.
     pub fn prune_trackers(&self, before: i64) -> Result<usize> {
-        self.write(|tx| {
-            let mut gone = 0;
-            tx.open_table(TRACKERS)?.retain(|_, v| {
-                let keep = v.get(..8).is_some_and(|at| be_u64(at) as i64 >= before);
-                gone += usize::from(!keep);
-                keep
+        const CHUNK: usize = 10_000;
+        let doomed = self.read(|tx| {
+            let mut doomed = Vec::new();
+            for kv in tx.open_table(TRACKERS)?.iter()? {
+                let (k, v) = kv?;
+                let at = v.value().get(..8).map_or(0, be_u64) as i64;
+                if at < before {
+                    doomed.push(k.value().to_vec());
+                }
+            }
+            Ok(doomed)
+        })?;
+        for chunk in doomed.chunks(CHUNK) {
+            self.write(|tx| {
+                let mut t = tx.open_table(TRACKERS)?;
+                for k in chunk {
+                    t.remove(k.as_slice())?;
+                }
+                Ok(())
             })?;
-            Ok(gone)
-        })
+        }
+        Ok(doomed.len())
     }
 
     pub fn put_menu(
@@ -2011,6 +2030,8 @@ mod tests {
         );
         assert_eq!(store.tracker(&s, "true_1@c.us_3EB0BBBB").unwrap(), None);
         assert_eq!(store.tracker(&s, key).unwrap(), None, "not a message id");
+        let theirs = format!("false_1@c.us_{key}");
+        assert_eq!(store.tracker(&s, &theirs).unwrap(), None, "not our message");
         assert_eq!(store.prune_trackers(500).unwrap(), 1);
         assert_eq!(store.tracker(&s, "true_1@c.us_3EB0OLD").unwrap(), None);
         assert!(
