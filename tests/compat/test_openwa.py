@@ -376,6 +376,23 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop):
     assert call("/shop1/deleteChat", ["15557000404@c.us"]) is False
 
 
+def test_decrypt_media_as_open_wa_bots_read_what_came(daemon, backend, shop):
+    """decryptMedia(message): the media as a data URL, by the Message a
+    webhook handed on or by its id; NOT_MEDIA for a text."""
+    png_b64 = PNG_DATA_URL.split(",", 1)[1]
+    mid = daemon.inbound(CONTACT, "", media={"mimetype": "image/png", "filename": "in.png", "data": png_b64})
+    msg = eventually("the picture stored", lambda: (lambda r: r.json()["response"] or None)(
+        easy(backend, "/shop1/getMessageById", [mid])))
+    assert msg["type"] == "image" and msg["sender"]["profilePicThumbObj"] == {}, msg
+    for arg in ({"message": mid}, [msg]):
+        r = easy(backend, "/shop1/decryptMedia", arg)
+        assert r.status_code == 200 and r.json() == {"success": True, "response": PNG_DATA_URL}, r.text
+    text = daemon.inbound(CONTACT, "no picture here")
+    eventually("the text stored", lambda: easy(backend, "/shop1/getMessageById", [text]).json()["response"])
+    r = easy(backend, "/shop1/decryptMedia", [text])
+    assert r.status_code == 200 and r.json()["success"] is False and r.json()["error"]["name"] == "NOT_MEDIA", r.text
+
+
 def test_open_wa_webhooks_are_signed_and_shaped_like_open_wa(daemon, backend, receiver, shop):
     n = daemon.native()
     hooks = [{"url": receiver.url + "/whatsapp/incoming", "format": "simple"},

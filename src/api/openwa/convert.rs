@@ -255,7 +255,20 @@ fn contact(id: &str, name: Option<&str>, is_me: bool) -> Value {
         "isMe": is_me, "isMyContact": false, "isBusiness": false, "isEnterprise": false,
         "isPSA": false, "isUser": id.ends_with("@c.us") || id.ends_with("@lid"), "isWAContact": true,
         "labels": [], "msgs": null, "statusMute": false, "type": "in", "verifiedLevel": 0,
+        // Always there in open-wa (`sender.profilePicThumbObj.eurl` is
+        // read without a check); the picture is getProfilePicFromServer's.
+        "profilePicThumbObj": {},
     })
+}
+
+/// Bytes as open-wa's decryptMedia answers them: a data URL.
+pub fn data_url(mimetype: Option<&str>, bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    format!(
+        "data:{};base64,{}",
+        mimetype.unwrap_or("application/octet-stream"),
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
 }
 
 /// A stored message (the native payload) as an open-wa Message. `base`:

@@ -76,6 +76,7 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ("getStarredMessages", &["chatId"]),
     ("forwardMessages", &["to", "messages", "skipMyMessages"]),
     ("getMessageById", &["messageId"]),
+    ("decryptMedia", &["message"]),
     (
         "getAllMessagesInChat",
         &["chatId", "includeMe", "includeNotifications"],
@@ -230,6 +231,8 @@ pub enum Call {
         messages: Vec<String>,
     },
     GetMessageById(String),
+    /// A message's media as a data URL (a Message or its id).
+    DecryptMedia(String),
     GetAllMessagesInChat {
         chat: Wid,
         include_me: bool,
@@ -909,6 +912,7 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
             },
         },
         "getMessageById" => Call::GetMessageById(a.required("messageId")?),
+        "decryptMedia" => Call::DecryptMedia(a.required("message")?),
         "getAllMessagesInChat" => Call::GetAllMessagesInChat {
             chat: a.wid("chatId")?,
             include_me: a.flag("includeMe"),

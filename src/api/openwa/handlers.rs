@@ -477,6 +477,21 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             Err(CoreError::NotFound { .. }) => json!(false),
             Err(e) => return Err(e.into()),
         },
+        // As open-wa: `data:<mimetype>;base64,...`; NOT_MEDIA for a message
+        // with none.
+        Call::DecryptMedia(m) => match core.media(id, &m).await {
+            Ok((info, bytes)) => json!(cv::data_url(info.mimetype.as_deref(), &bytes)),
+            Err(CoreError::NotFound {
+                code: "no_media", ..
+            }) => {
+                return Err(EasyError::new(
+                    StatusCode::OK,
+                    "NOT_MEDIA",
+                    format!("message {m} has no media"),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        },
         Call::GetAllMessagesInChat { chat, include_me } => {
             let page = core.messages(id, Some(&chat), CHAT_MESSAGES, None).await?;
             // Oldest first, as WhatsApp Web's chat holds them.
