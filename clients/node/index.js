@@ -215,7 +215,20 @@ class BaseAuthStrategy {
 }
 
 // clientId names the wabridge session (whatsapp-web.js: the profile dir).
-class LocalAuth extends BaseAuthStrategy {}
+// dataPath (./.wwebjs_auth/ by default, as whatsapp-web.js's) keeps where
+// the event stream was read to, so a new process takes up what came while
+// none ran (whatsapp-web.js's page gets those messages when it starts).
+class LocalAuth extends BaseAuthStrategy {
+  constructor(options = {}) {
+    super(options);
+    this.dataPath = path.resolve(options.dataPath || './.wwebjs_auth/');
+  }
+
+  // The file that keeps the last event read, for this session.
+  resumeFile() {
+    return path.join(this.dataPath, this.clientId ? `session-${this.clientId}` : 'session', 'wabridge-last-event');
+  }
+}
 
 // The session "session"; the daemon keeps its link (no new scan each start).
 class NoAuth extends BaseAuthStrategy {
@@ -1142,6 +1155,9 @@ class Client extends EventEmitter {
     this.options = { ...DefaultOptions, ...options };
     this.info = undefined;
     this._lastEventId = undefined;
+    this._resumeFile = auth instanceof LocalAuth ? auth.resumeFile() : undefined;
+    this._savedEventId = undefined;
+    this._saving = undefined;
     this._stream = undefined;
     this._kinds = '';
     // Each initialize() starts a generation; destroy() and 'disconnected'
@@ -1204,7 +1220,25 @@ class Client extends EventEmitter {
     const e = new Error((v && v.error && v.error.message) || `wabridge answered ${r.status}`);
     e.code = v && v.error && v.error.code;
     e.status = r.status;
+    const header = r.headers.get('retry-after');
+    const after = header === null ? NaN : Number(header);
+    if (Number.isFinite(after) && after >= 0) e.retryAfter = after;
     return e;
+  }
+
+  // A send, as whatsapp-web.js's: it goes when it may. The daemon paces a
+  // session's sends and refuses one that would wait too long (429, with
+  // Retry-After, nothing sent): wait and ask again, for up to 10 minutes.
+  async _sendBody(body) {
+    const giveUp = Date.now() + 10 * 60 * 1000;
+    for (;;) {
+      try {
+        return await this._api('POST', '/messages', body);
+      } catch (e) {
+        if (e.status !== 429 || e.retryAfter === undefined || Date.now() > giveUp) throw e;
+        await new Promise((res) => setTimeout(res, Math.min(Math.max(e.retryAfter, 1), 60) * 1000));
+      }
+    }
   }
 
   // {value, date}: the answer and the daemon's clock (its Date header).
@@ -1281,6 +1315,13 @@ class Client extends EventEmitter {
     // Status and QR events from before this start (replayed when the
     // stream resumes after the last generation's last event) are stale.
     this._since = started.date;
+    // A new process goes on where the last one read to.
+    if (!this._lastEventId && this._resumeFile) {
+      try {
+        this._lastEventId = fs.readFileSync(this._resumeFile, 'utf8').trim() || undefined;
+        this._savedEventId = this._lastEventId;
+      } catch (_) { /* never saved: from now, as the first start */ }
+    }
     this._follow(gen);
     const s = await this._api('GET', '');
     await this._onStatus(gen, s.status, s);
@@ -1495,7 +1536,7 @@ class Client extends EventEmitter {
               // ': from N': where this stream starts. Until an event comes,
               // that is the place to resume from after a drop.
               const from = /^: ?from (\S+)$/.exec(line);
-              if (from) this._lastEventId = from[1];
+              if (from) { this._lastEventId = from[1]; this._keepPlace(); }
               else if (line.startsWith('id:')) id = line.slice(3).trim();
               else if (line.startsWith('event:')) name = line.slice(6).trim();
               else if (line.startsWith('data:')) data.push(line.slice(line[5] === ' ' ? 6 : 5));
@@ -1506,10 +1547,12 @@ class Client extends EventEmitter {
               this._warn(new Error('wabridge no longer keeps some events this client missed; going on from the oldest it keeps'));
               continue;
             }
-            if (id) this._lastEventId = id;
             let ev;
-            try { ev = JSON.parse(data.join('\n')); } catch (e) { this._warn(e); continue; }
+            try { ev = JSON.parse(data.join('\n')); } catch (e) { this._warn(e); if (id) this._lastEventId = id; continue; }
             try { await this._dispatch(gen, ev); } catch (e) { this._warn(e); }
+            // Handed to the listeners: a new process starts after it.
+            if (id) this._lastEventId = id;
+            this._keepPlace();
           }
           buf = buf.slice(start);
         }
@@ -1610,7 +1653,7 @@ class Client extends EventEmitter {
 
     let sent;
     try {
-      sent = await this._api('POST', '/messages', body);
+      sent = await this._sendBody(body);
     } catch (e) {
       // As whatsapp-web.js: a message that cannot be quoted (deleted for
       // everyone, or one this account does not have, unless
@@ -1619,7 +1662,7 @@ class Client extends EventEmitter {
       const unknown = e.code === 'invalid_field' && /'reply_to'/.test(e.message);
       if (!body.reply_to || !(revoked || (unknown && options.ignoreQuoteErrors !== false))) throw e;
       delete body.reply_to;
-      sent = await this._api('POST', '/messages', body);
+      sent = await this._sendBody(body);
     }
     const msg = new Message(this, {
       id: sent.id, chat: sent.to, from_me: true, ack: sent.ack, timestamp: sent.timestamp, type,
@@ -2101,6 +2144,31 @@ class Client extends EventEmitter {
   // Stops following the session; the session keeps running in the daemon.
   async destroy() {
     this._endGeneration();
+    await this._savePlace();
+  }
+
+  // Saves where the stream was read to, at most once a second: a process
+  // that dies meanwhile gets that second's events again (at least once).
+  _keepPlace() {
+    if (!this._resumeFile || this._saving || this._lastEventId === this._savedEventId) return;
+    this._saving = setTimeout(() => { this._savePlace(); }, 1000);
+    this._saving.unref();
+  }
+
+  async _savePlace() {
+    if (this._saving) clearTimeout(this._saving);
+    this._saving = undefined;
+    const id = this._lastEventId;
+    if (!this._resumeFile || !id || id === this._savedEventId) return;
+    try {
+      await fs.promises.mkdir(path.dirname(this._resumeFile), { recursive: true, mode: 0o700 });
+      const tmp = `${this._resumeFile}.${process.pid}.tmp`;
+      await fs.promises.writeFile(tmp, id, { mode: 0o600 });
+      await fs.promises.rename(tmp, this._resumeFile);
+      this._savedEventId = id;
+    } catch (e) {
+      this._warn(new Error(`could not keep the event stream's place in ${this._resumeFile}: ${e.message}`));
+    }
   }
 }
 

@@ -65,7 +65,7 @@ after(async () => {
 
 // A client whose QR the "phone" scans as soon as it is shown.
 function bot(clientId, phone) {
-  const client = new Client({ authStrategy: new LocalAuth({ clientId }), wabridge: { url, key: KEY } });
+  const client = new Client({ authStrategy: new LocalAuth({ clientId, dataPath: path.join(dir, 'auth') }), wabridge: { url, key: KEY } });
   made.push(client);
   client.qrs = [];
   client.on('qr', (qr) => { client.qrs.push(qr); sb('/_sandbox/link', { qr, phone, name: clientId }).catch(() => {}); });
@@ -214,6 +214,24 @@ test('initialize again after destroy: ready again, each message once; a second i
   assert.deepEqual(c.seen.filter((id) => [m1, m2, m3].includes(id)).sort(), [m1, m2, m3].sort(), 'each message once');
   assert.equal(c.heard.ready.length, 2);
   await c.destroy();
+});
+
+test('a new process takes up, once, what came while none ran (LocalAuth keeps the place)', async () => {
+  const first = await linked('resume', '15550007777');
+  const m1 = (await inbound('15557770001', '15550007777', 'before the deploy')).id;
+  await eventually('the first', () => first.seen.includes(m1));
+  await first.destroy();
+  const place = path.join(dir, 'auth', 'session-resume', 'wabridge-last-event');
+  assert.ok(fs.readFileSync(place, 'utf8').trim(), 'the place is kept');
+  const m2 = (await inbound('15557770001', '15550007777', 'while no bot ran')).id;
+  // A new Client, as a new process makes after a deploy or a crash.
+  const second = await linked('resume', '15550007777');
+  await eventually('the one that came while none ran', () => second.seen.includes(m2));
+  const m3 = (await inbound('15557770001', '15550007777', 'after')).id;
+  await eventually('the next', () => second.seen.includes(m3));
+  await sleep(300);
+  assert.deepEqual(second.seen.filter((id) => [m1, m2, m3].includes(id)), [m2, m3], 'each once, the first not again');
+  await second.destroy();
 });
 
 test('a short network drop is change_state TIMEOUT then CONNECTED: no disconnected, no second ready', async () => {

@@ -15,7 +15,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function standIn({ stream, send } = {}) {
   const seen = { streams: [], sends: [] };
   const server = http.createServer(async (req, res) => {
-    const json = (status, v) => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify(v)); };
+    const json = (status, v, headers = {}) => { res.writeHead(status, { 'content-type': 'application/json', ...headers }); res.end(JSON.stringify(v)); };
     const u = new URL(req.url, 'http://x');
     let raw = '';
     for await (const chunk of req) raw += chunk;
@@ -26,8 +26,8 @@ async function standIn({ stream, send } = {}) {
     if (req.method === 'POST' && /^\/api\/sessions\/s\/chats\/[^/]+\/read$/.test(u.pathname)) return json(200, {});
     if (req.method === 'POST' && u.pathname === '/api/sessions/s/messages') {
       seen.sends.push(body);
-      const [status, v] = send ? send(body) : [201, null];
-      return json(status, v || { id: `true_${body.to}_${seen.sends.length}`, to: body.to, timestamp: 1, ack: 'sent' });
+      const [status, v, headers] = send ? send(body, seen.sends.length) : [201, null];
+      return json(status, v || { id: `true_${body.to}_${seen.sends.length}`, to: body.to, timestamp: 1, ack: 'sent' }, headers);
     }
     if (req.method === 'GET' && u.pathname === '/api/events') {
       seen.streams.push({ lastEventId: req.headers['last-event-id'] });
@@ -124,4 +124,21 @@ test("getQuotedMessage() answers from what the reply carries when the daemon has
   assert.equal(msg.hasQuotedMsg, true);
   const q = await msg.getQuotedMessage();
   assert.deepEqual([q.id._serialized, q.fromMe, q.type, q.body], ['true_2@c.us_OLD', true, 'chat', 'we have red and blue']);
+});
+
+test('a send the daemon\'s pacing refuses (429, Retry-After) goes once it may, as whatsapp-web.js\'s would; other refusals are errors', async (t) => {
+  const paced = { error: { code: 'rate_limited', message: 'this session sends 30 a minute' } };
+  const d = await standIn({
+    send: (body, n) => (body.text === 'paced' && n === 1 ? [429, paced, { 'retry-after': '1' }]
+      : body.text === 'refused' ? [429, paced] : [201, null]),
+  });
+  const c = client(t, d);
+  await c.initialize();
+  const t0 = Date.now();
+  const m = await c.sendMessage('15551234567@c.us', 'paced', { sendSeen: false });
+  assert.ok(Date.now() - t0 >= 900, 'waited as told');
+  assert.equal(d.seen.sends.length, 2, 'asked again once');
+  assert.equal(m.body, 'paced');
+  // No Retry-After: nothing says when, so the caller hears of it.
+  await assert.rejects(c.sendMessage('15551234567@c.us', 'refused', { sendSeen: false }), (e) => e.code === 'rate_limited' && e.status === 429);
 });
