@@ -181,6 +181,10 @@ pub enum Call {
         req: SendRequest,
         seen_first: bool,
         unknown: NotOnWhatsApp,
+        /// As open-wa's `reply`: a quoted message WhatsApp Web does not
+        /// have (or deleted for everyone) leaves the quote out, not the
+        /// message.
+        quote_optional: bool,
     },
     SendSeen(Wid),
     /// Typing in a chat, or stopping.
@@ -611,6 +615,7 @@ fn send(req: SendRequest) -> Call {
         req,
         seen_first: false,
         unknown: NotOnWhatsApp::False,
+        quote_optional: false,
     }
 }
 
@@ -635,6 +640,7 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
             req: SendRequest::text(a.wid("to")?, a.required("content")?),
             seen_first: true,
             unknown: NotOnWhatsApp::ErrorString,
+            quote_optional: false,
         },
         "reply" => Call::Send {
             req: SendRequest {
@@ -643,6 +649,7 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
             },
             seen_first: a.flag("sendSeen"),
             unknown: NotOnWhatsApp::False,
+            quote_optional: true,
         },
         "sendTextWithMentions" | "sendReplyWithMentions" => {
             let text = a.required("content")?;

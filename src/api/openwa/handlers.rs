@@ -228,12 +228,29 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             req,
             seen_first,
             unknown,
+            quote_optional,
         } => {
             // Marking read is a courtesy: it does not hold the message back.
             if seen_first && let Err(e) = core.mark_read(id, &req.to).await {
                 tracing::debug!(session = %id, "could not mark the chat read before sending: {e}");
             }
-            match (core.send(id, req, None).await, unknown) {
+            let unquoted =
+                (quote_optional && req.special.is_none() && req.media.is_none()).then(|| {
+                    crate::core::SendRequest {
+                        mentions: req.mentions.clone(),
+                        ..crate::core::SendRequest::text(
+                            req.to.clone(),
+                            req.text.clone().unwrap_or_default(),
+                        )
+                    }
+                });
+            let mut sent = core.send(id, req, None).await;
+            if let (Err(e), Some(plain)) = (&sent, unquoted)
+                && quote_gone(e)
+            {
+                sent = core.send(id, plain, None).await;
+            }
+            match (sent, unknown) {
                 (Ok(sent), _) => json!(sent.id),
                 // open-wa answers this with an error string (sendText) or
                 // false (the others), not an exception.
@@ -667,4 +684,17 @@ async fn chat_by_id(core: &Core, id: &SessionId, who: &Wid) -> Result<Value, Cor
         true => cv::group_chat(c, core.group(id, who).await.ok().as_ref()),
         false => cv::chat(c),
     })
+}
+
+/// A send refused only for what it quotes: a message WhatsApp Web does
+/// not have, or one deleted for everyone.
+fn quote_gone(e: &CoreError) -> bool {
+    matches!(e, CoreError::Invalid { field, .. } if field == "reply_to")
+        || matches!(
+            e,
+            CoreError::Conflict {
+                code: "message_revoked",
+                ..
+            }
+        )
 }
