@@ -396,6 +396,26 @@ def test_decrypt_media_as_open_wa_bots_read_what_came(daemon, backend, shop):
     assert r.status_code == 200 and r.json()["success"] is False and r.json()["error"]["name"] == "NOT_MEDIA", r.text
 
 
+def test_load_earlier_messages_pages_back_as_open_wa_bots_loop(daemon, backend, shop):
+    """loadEarlierMessages(chat): the next older batch (50 at most), oldest
+    first, which getAllMessagesInChat shows from then on; [] at the start of
+    the chat, so `while ((await loadEarlierMessages(id)).length)` ends."""
+    who = "15557000123"
+    ids = [daemon.inbound(who, f"old {i}") for i in range(130)]
+    chat = who + "@c.us"
+    body = lambda r: (r.status_code, r.json())
+    shown = lambda: body(easy(backend, "/shop1/getAllMessagesInChat", [chat, True]))[1]["response"]
+    eventually("all 130 stored", lambda: easy(backend, "/shop1/getMessageById", [ids[-1]]).json()["response"]
+               and easy(backend, "/shop1/getMessageById", [ids[0]]).json()["response"])
+    assert [m["id"] for m in shown()] == ids[30:], "the newest 100, oldest first"
+    code, r = body(easy(backend, "/shop1/loadEarlierMessages", {"contactId": chat}))
+    assert code == 200 and [m["id"] for m in r["response"]] == ids[:30], r
+    assert [m["id"] for m in shown()] == ids, "shown from then on"
+    assert body(easy(backend, "/shop1/loadEarlierMessages", [chat]))[1]["response"] == []
+    code, r = body(easy(backend, "/shop1/loadAndGetAllMessagesInChat", [chat, True]))
+    assert code == 200 and [m["id"] for m in r["response"]] == ids, r
+
+
 def test_open_wa_webhooks_are_signed_and_shaped_like_open_wa(daemon, backend, receiver, shop):
     n = daemon.native()
     hooks = [{"url": receiver.url + "/whatsapp/incoming", "format": "simple"},

@@ -81,6 +81,12 @@ pub const METHODS: &[(&str, &[&str])] = &[
         "getAllMessagesInChat",
         &["chatId", "includeMe", "includeNotifications"],
     ),
+    ("loadEarlierMessages", &["contactId"]),
+    ("loadAllEarlierMessages", &["contactId", "timeout"]),
+    (
+        "loadAndGetAllMessagesInChat",
+        &["chatId", "includeMe", "includeNotifications"],
+    ),
     // Chats and contacts.
     ("getAllChats", &["withNewMessageOnly"]),
     ("getChatById", &["contactId"]),
@@ -238,6 +244,17 @@ pub enum Call {
     /// A message's media as a data URL (a Message or its id).
     DecryptMedia(String),
     GetAllMessagesInChat {
+        chat: Wid,
+        include_me: bool,
+    },
+    /// Messages older than those getAllMessagesInChat shows, which it
+    /// shows from then on: the next batch, or (`all`) every one.
+    LoadEarlier {
+        chat: Wid,
+        all: bool,
+    },
+    /// loadAllEarlierMessages, then getAllMessagesInChat.
+    LoadAndGetAll {
         chat: Wid,
         include_me: bool,
     },
@@ -921,6 +938,14 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
         "getMessageById" => Call::GetMessageById(a.required("messageId")?),
         "decryptMedia" => Call::DecryptMedia(a.required("message")?),
         "getAllMessagesInChat" => Call::GetAllMessagesInChat {
+            chat: a.wid("chatId")?,
+            include_me: a.flag("includeMe"),
+        },
+        m @ ("loadEarlierMessages" | "loadAllEarlierMessages") => Call::LoadEarlier {
+            chat: a.wid("contactId")?,
+            all: m == "loadAllEarlierMessages",
+        },
+        "loadAndGetAllMessagesInChat" => Call::LoadAndGetAll {
             chat: a.wid("chatId")?,
             include_me: a.flag("includeMe"),
         },

@@ -510,14 +510,41 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             Err(e) => return Err(e.into()),
         },
         Call::GetAllMessagesInChat { chat, include_me } => {
-            let page = core.messages(id, Some(&chat), CHAT_MESSAGES, None).await?;
-            // Oldest first, as WhatsApp Web's chat holds them.
-            let kept = page
-                .messages
-                .into_iter()
-                .rev()
-                .filter(|m| include_me || !m.from_me);
-            json!(kept.map(message).collect::<Vec<_>>())
+            json!(
+                in_chat(st, id, &chat, include_me)
+                    .await?
+                    .into_iter()
+                    .map(message)
+                    .collect::<Vec<_>>()
+            )
+        }
+        Call::LoadEarlier { chat, all } => {
+            let mut earlier = vec![];
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            loop {
+                let batch =
+                    load_earlier(st, id, &chat, if all { 500 } else { EARLIER_BATCH }).await?;
+                let done = batch.is_empty();
+                // Each batch is older than the last: oldest first overall.
+                earlier.splice(0..0, batch);
+                if !all || done || std::time::Instant::now() > until {
+                    break;
+                }
+            }
+            json!(earlier.into_iter().map(message).collect::<Vec<_>>())
+        }
+        Call::LoadAndGetAll { chat, include_me } => {
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while !load_earlier(st, id, &chat, 500).await?.is_empty()
+                && std::time::Instant::now() < until
+            {}
+            json!(
+                in_chat(st, id, &chat, include_me)
+                    .await?
+                    .into_iter()
+                    .map(message)
+                    .collect::<Vec<_>>()
+            )
         }
         Call::GetAllChats { unread_only } => json!(chats(core, id, unread_only, false).await?),
         Call::GetAllGroups { unread_only } => json!(chats(core, id, unread_only, true).await?),
@@ -697,4 +724,71 @@ fn quote_gone(e: &CoreError) -> bool {
                 ..
             }
         )
+}
+
+/// How many older messages one loadEarlierMessages brings, as open-wa's.
+const EARLIER_BATCH: usize = 50;
+
+/// The messages getAllMessagesInChat shows: the newest 100 stored, and
+/// those loadEarlierMessages brought since; oldest first, as WhatsApp
+/// Web's chat holds them.
+async fn in_chat(
+    st: &OpenWa,
+    id: &SessionId,
+    chat: &Wid,
+    include_me: bool,
+) -> Result<Vec<crate::domain::Message>, CoreError> {
+    let shown = loaded(st, id, chat).map_or(CHAT_MESSAGES, |(n, _)| n.max(CHAT_MESSAGES));
+    let page = st.core.messages(id, Some(chat), shown, None).await?;
+    Ok(page
+        .messages
+        .into_iter()
+        .rev()
+        .filter(|m| include_me || !m.from_me)
+        .collect())
+}
+
+fn loaded(st: &OpenWa, id: &SessionId, chat: &Wid) -> Option<(usize, Option<Vec<u8>>)> {
+    let key = (id.clone(), chat.as_str().to_string());
+    st.loaded.lock().ok()?.get(&key).cloned()
+}
+
+/// Up to `n` messages older than getAllMessagesInChat shows, oldest first
+/// (from WhatsApp Web, once the store has none older); from then on it
+/// shows them too. None older: empty.
+async fn load_earlier(
+    st: &OpenWa,
+    id: &SessionId,
+    chat: &Wid,
+    n: usize,
+) -> Result<Vec<crate::domain::Message>, CoreError> {
+    let (shown, next) = match loaded(st, id, chat) {
+        Some(l) => l,
+        // Where getAllMessagesInChat's page ends.
+        None => {
+            let first = st
+                .core
+                .messages(id, Some(chat), CHAT_MESSAGES, None)
+                .await?;
+            (first.messages.len(), first.next)
+        }
+    };
+    let (batch, next) = match next {
+        Some(cursor) => {
+            let page = st.core.messages(id, Some(chat), n, Some(&cursor)).await?;
+            (page.messages, page.next)
+        }
+        None => (vec![], None),
+    };
+    if let Ok(mut all) = st.loaded.lock() {
+        // Bounded: a bot paging through every chat forgets the oldest.
+        if all.len() >= 10_000 {
+            all.clear();
+        }
+        all.insert(
+            (id.clone(), chat.as_str().to_string()),
+            (shown + batch.len(), next),
+        );
+    }
+    Ok(batch.into_iter().rev().collect())
 }

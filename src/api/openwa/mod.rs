@@ -33,7 +33,18 @@ pub struct OpenWa {
     qr_wait: Duration,
     /// Where clients reach this daemon (messages' media links).
     public_url: std::sync::Arc<str>,
+    /// How far back `loadEarlierMessages` has gone in each chat.
+    loaded: LoadedChats,
 }
+
+/// Per session and chat: how many of its newest messages
+/// `getAllMessagesInChat` shows (`loadEarlierMessages` adds to them), and
+/// where the history goes on from.
+type LoadedChats = std::sync::Arc<
+    std::sync::Mutex<
+        std::collections::HashMap<(crate::domain::SessionId, String), (usize, Option<Vec<u8>>)>,
+    >,
+>;
 
 impl ActAs for OpenWa {
     fn act_as(mut self, access: crate::domain::Access) -> Self {
@@ -95,6 +106,7 @@ pub fn routes(
             core,
             qr_wait,
             public_url: public_url.into(),
+            loaded: LoadedChats::default(),
         })
 }
 
@@ -112,6 +124,7 @@ pub fn easy_routes(
         core,
         qr_wait: Duration::ZERO,
         public_url: public_url.into(),
+        loaded: LoadedChats::default(),
     };
     let layer = || middleware::from_fn_with_state(Guard::new(keys.clone(), deny), require_key);
     (
