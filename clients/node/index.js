@@ -1300,6 +1300,7 @@ class Client extends EventEmitter {
     this._lastCode = undefined;
     this._qrs = 0;
     let started;
+    let failure;
     try {
       try {
         started = await this._request('POST', '/api/sessions', { id: this.sessionId, start: true }, { session: false });
@@ -1309,8 +1310,14 @@ class Client extends EventEmitter {
         started = await this._request('POST', '/start');
       }
     } catch (e) {
+      failure = e;
+      // A key that may read and send but not manage sessions: follow the
+      // session as it is (someone else runs it).
+      if (e.status === 403) started = await this._request('GET', '').catch(() => undefined);
+    }
+    if (!started) {
       if (this._gen === gen) this._following = false;
-      throw e;
+      throw failure;
     }
     // Status and QR events from before this start (replayed when the
     // stream resumes after the last generation's last event) are stale.

@@ -12,7 +12,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // A daemon with one linked session "s". `stream(req, res, n)` serves the
 // n-th event stream; `send(body)` answers a send: [status, value].
-async function standIn({ stream, send } = {}) {
+async function standIn({ stream, send, manage = true } = {}) {
   const seen = { streams: [], sends: [] };
   const server = http.createServer(async (req, res) => {
     const json = (status, v, headers = {}) => { res.writeHead(status, { 'content-type': 'application/json', ...headers }); res.end(JSON.stringify(v)); };
@@ -20,6 +20,7 @@ async function standIn({ stream, send } = {}) {
     let raw = '';
     for await (const chunk of req) raw += chunk;
     const body = raw ? JSON.parse(raw) : undefined;
+    if (!manage && req.method === 'POST' && /^\/api\/sessions(\/s\/start)?$/.test(u.pathname)) return json(403, { error: { code: 'forbidden', message: 'this key may not manage sessions' } });
     if (req.method === 'POST' && u.pathname === '/api/sessions') return json(409, { error: { code: 'session_exists', message: 'exists' } });
     if (req.method === 'POST' && u.pathname === '/api/sessions/s/start') return json(200, { id: 's', status: 'CONNECTED' });
     if (req.method === 'GET' && u.pathname === '/api/sessions/s') return json(200, { id: 's', status: 'CONNECTED', me: { id: '1@c.us', name: 'Me' }, platform: 'android' });
@@ -141,4 +142,19 @@ test('a send the daemon\'s pacing refuses (429, Retry-After) goes once it may, a
   assert.equal(m.body, 'paced');
   // No Retry-After: nothing says when, so the caller hears of it.
   await assert.rejects(c.sendMessage('15551234567@c.us', 'refused', { sendSeen: false }), (e) => e.code === 'rate_limited' && e.status === 429);
+});
+
+test('a key that may read and send but not manage sessions follows the session as it is', async (t) => {
+  const d = await standIn({ manage: false });
+  const c = client(t, d);
+  const ready = new Promise((r) => c.once('ready', r));
+  await c.initialize();
+  await ready;
+  for (let i = 0; i < 100 && d.seen.streams.length < 1; i++) await sleep(20);
+  assert.equal(d.seen.streams.length, 1, 'it follows the stream');
+  // A daemon that refuses the key outright is still an error.
+  const none = await standIn({ manage: false });
+  const refused = new Client({ authStrategy: { clientId: 'nobody' }, wabridge: { url: none.url, key: 'k' } });
+  t.after(async () => { await refused.destroy(); none.close(); });
+  await assert.rejects(refused.initialize(), (e) => e.status === 403);
 });
