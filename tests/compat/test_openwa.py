@@ -306,6 +306,16 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop):
     shown = httpx.get(daemon.sandbox + f"/_sandbox/accounts/{ACCOUNT}/presence").json()
     assert shown["chats"][CONTACT + "@c.us"] == "paused"
 
+    # Unread: each unread chat's last that many; marked read, none.
+    late = "15557000456"
+    news = [daemon.inbound(late, f"unread {i}") for i in range(2)]
+    eventually("the unread two", lambda: [m["id"] for m in call("/shop1/getAllUnreadMessages")
+                                          if m["chatId"] == late + "@c.us"] == news)
+    assert late + "@c.us" in call("/shop1/getAllChatIds")
+    assert call("/shop1/getChat", [late + "@c.us"])["id"] == late + "@c.us"
+    assert call("/shop1/markAllRead") is True
+    eventually("none unread", lambda: not call("/shop1/getAllUnreadMessages"))
+
     # Groups.
     made = call("/shop1/createGroup", ["Bakers", [CONTACT + "@c.us"]])
     gid = made["gid"]["_serialized"]
@@ -318,8 +328,10 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop):
     assert call("/shop1/removeParticipant", [gid, "15557654321@c.us"]) is True
     assert "15557654321" not in members_at_wa()
     admin_at_wa = lambda: {p["id"].split("@")[0]: p["isAdmin"] for p in httpx.get(daemon.sandbox + f"/_sandbox/groups/{gid}").json()["participants"]}[CONTACT]
+    assert call("/shop1/getGroupAdmins", [gid]) == [ACCOUNT + "@c.us"], "its maker"
     assert call("/shop1/promoteParticipant", [gid, CONTACT + "@c.us"]) is True
     assert admin_at_wa() is True
+    assert sorted(call("/shop1/getGroupAdmins", {"groupId": gid})) == sorted([ACCOUNT + "@c.us", CONTACT + "@c.us"])
     assert call("/shop1/demoteParticipant", {"groupId": gid, "participantId": [CONTACT + "@c.us"]}) is True
     assert admin_at_wa() is False
     assert call("/shop1/setGroupTitle", [gid, "Bakers & co"]) is True

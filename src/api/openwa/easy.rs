@@ -90,6 +90,10 @@ pub const METHODS: &[(&str, &[&str])] = &[
     // Chats and contacts.
     ("getAllChats", &["withNewMessageOnly"]),
     ("getChatById", &["contactId"]),
+    ("getChat", &["contactId"]),
+    ("getAllChatIds", &[]),
+    ("getAllUnreadMessages", &[]),
+    ("markAllRead", &[]),
     ("getAllContacts", &[]),
     ("getContact", &["contactId"]),
     ("checkNumberStatus", &["contactId"]),
@@ -127,6 +131,7 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ("getAllGroups", &["withNewMessagesOnly"]),
     ("getGroupMembersId", &["groupId"]),
     ("getGroupMembers", &["groupId"]),
+    ("getGroupAdmins", &["groupId"]),
     ("createGroup", &["groupName", "contacts"]),
     ("addParticipant", &["groupId", "participantId"]),
     ("removeParticipant", &["groupId", "participantId"]),
@@ -262,6 +267,13 @@ pub enum Call {
         unread_only: bool,
     },
     GetChatById(Wid),
+    GetAllChatIds,
+    /// Of each chat with unread messages, that many of its newest.
+    GetAllUnreadMessages,
+    /// Every chat with unread messages marked read.
+    MarkAllRead,
+    /// The ids of a group's admins.
+    GroupAdmins(Wid),
     GetAllContacts,
     GetContact(Wid),
     CheckNumberStatus(Wid),
@@ -952,7 +964,11 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
         "getAllChats" => Call::GetAllChats {
             unread_only: a.flag("withNewMessageOnly"),
         },
-        "getChatById" => Call::GetChatById(a.wid("contactId")?),
+        "getChatById" | "getChat" => Call::GetChatById(a.wid("contactId")?),
+        "getAllChatIds" => Call::GetAllChatIds,
+        "getAllUnreadMessages" => Call::GetAllUnreadMessages,
+        "markAllRead" => Call::MarkAllRead,
+        "getGroupAdmins" => Call::GroupAdmins(a.wid("groupId")?),
         "getAllContacts" => Call::GetAllContacts,
         "getContact" => Call::GetContact(a.wid("contactId")?),
         "checkNumberStatus" => Call::CheckNumberStatus(a.wid("contactId")?),

@@ -549,6 +549,46 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
         Call::GetAllChats { unread_only } => json!(chats(core, id, unread_only, false).await?),
         Call::GetAllGroups { unread_only } => json!(chats(core, id, unread_only, true).await?),
         Call::GetChatById(who) => chat_by_id(core, id, &who).await?,
+        Call::GetAllChatIds => json!(
+            core.chats(id)
+                .await?
+                .into_iter()
+                .map(|c| c.id)
+                .collect::<Vec<_>>()
+        ),
+        // As open-wa: each unread chat's last `unread` messages.
+        Call::GetAllUnreadMessages => {
+            let mut unread = vec![];
+            for c in core.chats(id).await?.into_iter().filter(|c| c.unread > 0) {
+                let Ok(chat) = Wid::parse(&c.id) else {
+                    continue;
+                };
+                let n = usize::try_from(c.unread)
+                    .unwrap_or(usize::MAX)
+                    .min(CHAT_MESSAGES);
+                let page = core.messages(id, Some(&chat), n, None).await?;
+                unread.extend(page.messages.into_iter().rev().map(&message));
+            }
+            json!(unread)
+        }
+        Call::MarkAllRead => {
+            for c in core.chats(id).await?.into_iter().filter(|c| c.unread > 0) {
+                if let Ok(chat) = Wid::parse(&c.id) {
+                    core.mark_read(id, &chat).await?;
+                }
+            }
+            json!(true)
+        }
+        Call::GroupAdmins(group) => {
+            let g = core.group(id, &group).await?;
+            json!(
+                g.participants
+                    .iter()
+                    .filter(|p| p.admin || p.super_admin)
+                    .map(cv::participant_id)
+                    .collect::<Vec<_>>()
+            )
+        }
         Call::GetAllContacts => json!(cv::contacts(&core.contacts(id, false).await?)),
         Call::GetContact(who) => cv::contact_of(core.known_contact(id, &who).await?.as_ref()),
         Call::CheckNumberStatus(who) => {
