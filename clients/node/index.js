@@ -1243,6 +1243,8 @@ class Client extends EventEmitter {
 
   // {value, date}: the answer and the daemon's clock (its Date header).
   async _request(method, p, body, { session = true } = {}) {
+    // A change this client makes shows in the next chat it reads.
+    if (method !== 'GET') this._chatList = undefined;
     const r = await this._fetch(method, (session ? `/api/sessions/${encodeURIComponent(this.sessionId)}` : '') + p, body);
     if (!r.ok) throw await this._error(r);
     const text = await r.text();
@@ -1919,11 +1921,25 @@ class Client extends EventEmitter {
   async getChatById(id) {
     const s = serialized(id);
     if (s.endsWith('@g.us')) {
-      const [g, list] = await Promise.all([this._api('GET', `/groups/${encodeURIComponent(s)}`), this._api('GET', '/chats')]);
-      return new GroupChat(this, list.find((c) => c.id === s) || { id: s }, g);
+      const [g, found] = await Promise.all([this._api('GET', `/groups/${encodeURIComponent(s)}`), this._listedChat(s)]);
+      return new GroupChat(this, found || { id: s }, g);
     }
-    const found = (await this._api('GET', '/chats')).find((c) => c.id === s);
-    return new PrivateChat(this, found || { id: s });
+    return new PrivateChat(this, (await this._listedChat(s)) || { id: s });
+  }
+
+  // A chat as the chat list shows it. The list is kept a few seconds (a
+  // bot asks for the chat of every message, and WhatsApp Web lists them
+  // all each time); one not in a kept list is looked for in a new one.
+  async _listedChat(s) {
+    const kept = this._chatList && Date.now() - this._chatList.at < 3000 ? this._chatList : undefined;
+    if (kept) {
+      const found = (await kept.list.catch(() => [])).find((c) => c.id === s);
+      if (found) return found;
+    }
+    const list = this._api('GET', '/chats');
+    this._chatList = { at: Date.now(), list };
+    list.catch(() => { if (this._chatList && this._chatList.list === list) this._chatList = undefined; });
+    return (await list).find((c) => c.id === s);
   }
 
   // A Contact as WhatsApp Web knows it (the address book's name), else

@@ -13,7 +13,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // A daemon with one linked session "s". `stream(req, res, n)` serves the
 // n-th event stream; `send(body)` answers a send: [status, value].
 async function standIn({ stream, send, manage = true } = {}) {
-  const seen = { streams: [], sends: [] };
+  const seen = { streams: [], sends: [], chatLists: 0 };
   const server = http.createServer(async (req, res) => {
     const json = (status, v, headers = {}) => { res.writeHead(status, { 'content-type': 'application/json', ...headers }); res.end(JSON.stringify(v)); };
     const u = new URL(req.url, 'http://x');
@@ -25,6 +25,10 @@ async function standIn({ stream, send, manage = true } = {}) {
     if (req.method === 'POST' && u.pathname === '/api/sessions/s/start') return json(200, { id: 's', status: 'CONNECTED' });
     if (req.method === 'GET' && u.pathname === '/api/sessions/s') return json(200, { id: 's', status: 'CONNECTED', me: { id: '1@c.us', name: 'Me' }, platform: 'android' });
     if (req.method === 'POST' && /^\/api\/sessions\/s\/chats\/[^/]+\/read$/.test(u.pathname)) return json(200, {});
+    if (req.method === 'GET' && u.pathname === '/api/sessions/s/chats') {
+      seen.chatLists += 1;
+      return json(200, [{ id: '15551234567@c.us', name: 'Ann', unread: seen.chatLists }]);
+    }
     if (req.method === 'POST' && u.pathname === '/api/sessions/s/messages') {
       seen.sends.push(body);
       const [status, v, headers] = send ? send(body, seen.sends.length) : [201, null];
@@ -157,4 +161,19 @@ test('a key that may read and send but not manage sessions follows the session a
   const refused = new Client({ authStrategy: { clientId: 'nobody' }, wabridge: { url: none.url, key: 'k' } });
   t.after(async () => { await refused.destroy(); none.close(); });
   await assert.rejects(refused.initialize(), (e) => e.status === 403);
+});
+
+test('msg.getChat() for every message reads the chat list once in a while, not each time; a change this client makes is seen at once', async (t) => {
+  const d = await standIn();
+  const c = client(t, d);
+  await c.initialize();
+  for (let i = 0; i < 5; i++) assert.equal((await c.getChatById('15551234567@c.us')).name, 'Ann');
+  assert.equal(d.seen.chatLists, 1, 'one list for five chats');
+  await c.getChatById('15550000000@c.us');
+  assert.equal(d.seen.chatLists, 2, 'a chat the kept list lacks: a new list');
+  const before = (await c.getChatById('15551234567@c.us')).unreadCount;
+  await c.sendSeen('15551234567@c.us');
+  const after = (await c.getChatById('15551234567@c.us')).unreadCount;
+  assert.equal(d.seen.chatLists, 3, 'after a change: a new list');
+  assert.notEqual(after, before);
 });
