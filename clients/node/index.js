@@ -8,6 +8,7 @@
 const { EventEmitter } = require('node:events');
 const fs = require('node:fs');
 const path = require('node:path');
+const crypto = require('node:crypto');
 
 // ---- whatsapp-web.js's constants (names and values as it exports them)
 
@@ -1156,8 +1157,17 @@ class Client extends EventEmitter {
     this.info = undefined;
     this._lastEventId = undefined;
     this._resumeFile = auth instanceof LocalAuth ? auth.resumeFile() : undefined;
+    // The place a new process starts after: the last event handed to the
+    // listeners with none held before it (not the stream's position).
+    this._placeId = undefined;
     this._savedEventId = undefined;
     this._saving = undefined;
+    this._saves = Promise.resolve();
+    this._saveFailed = false;
+    // Events that came before 'ready' (a new process's backlog): handed on
+    // after it, in order, as whatsapp-web.js emits no message before it.
+    this._held = [];
+    this._flushing = false;
     this._stream = undefined;
     this._kinds = '';
     // Each initialize() starts a generation; destroy() and 'disconnected'
@@ -1201,7 +1211,10 @@ class Client extends EventEmitter {
   _wantedKinds() {
     const kinds = new Set(['session.status', 'session.qr']);
     for (const [event, kind] of Object.entries(KINDS)) {
-      if (this.listenerCount(event) > 0) kinds.add(kind);
+      // A kept place must be past only what was handed on: every kind is
+      // asked for, as a listener added later (in 'ready') must not find
+      // the place gone past what it would have heard.
+      if (this._resumeFile || this.listenerCount(event) > 0) kinds.add(kind);
     }
     return [...kinds].join(',');
   }
@@ -1243,9 +1256,16 @@ class Client extends EventEmitter {
 
   // {value, date}: the answer and the daemon's clock (its Date header).
   async _request(method, p, body, { session = true } = {}) {
-    // A change this client makes shows in the next chat it reads.
-    if (method !== 'GET') this._chatList = undefined;
-    const r = await this._fetch(method, (session ? `/api/sessions/${encodeURIComponent(this.sessionId)}` : '') + p, body);
+    // A change this client makes shows in the next chat it reads (a list
+    // read while it was under way is not kept either).
+    const write = method !== 'GET';
+    if (write) this._chatList = undefined;
+    let r;
+    try {
+      r = await this._fetch(method, (session ? `/api/sessions/${encodeURIComponent(this.sessionId)}` : '') + p, body);
+    } finally {
+      if (write) this._chatList = undefined;
+    }
     if (!r.ok) throw await this._error(r);
     const text = await r.text();
     return { value: text ? JSON.parse(text) : null, date: Date.parse(r.headers.get('date') || '') || 0 };
@@ -1326,10 +1346,14 @@ class Client extends EventEmitter {
     this._since = started.date;
     // A new process goes on where the last one read to.
     if (!this._lastEventId && this._resumeFile) {
-      try {
-        this._lastEventId = fs.readFileSync(this._resumeFile, 'utf8').trim() || undefined;
-        this._savedEventId = this._lastEventId;
-      } catch (_) { /* never saved: from now, as the first start */ }
+      const kept = this._readPlace();
+      // Only a place in this daemon's log of this session (another daemon
+      // numbers its events otherwise).
+      if (kept && kept.url === this.url && kept.session === this.sessionId) {
+        this._lastEventId = kept.place;
+        this._placeId = kept.place;
+        this._savedEventId = kept.place;
+      }
     }
     this._follow(gen);
     const s = await this._api('GET', '');
@@ -1348,6 +1372,10 @@ class Client extends EventEmitter {
 
   // Ends the current generation: its loop delivers nothing more.
   _endGeneration() {
+    // What was held was never handed on: the next initialize() reads it
+    // again from the place.
+    if (this._held.length) this._lastEventId = this._placeId;
+    this._held = [];
     this._gen++;
     this._following = false;
     this._ready = false;
@@ -1431,6 +1459,7 @@ class Client extends EventEmitter {
         this.info = new ClientInfo(s);
         this._emit(Events.AUTHENTICATED);
         this._emit(Events.READY);
+        await this._handOnHeld(gen);
         break;
       }
       case 'SCAN_QR': {
@@ -1545,7 +1574,10 @@ class Client extends EventEmitter {
               // ': from N': where this stream starts. Until an event comes,
               // that is the place to resume from after a drop.
               const from = /^: ?from (\S+)$/.exec(line);
-              if (from) { this._lastEventId = from[1]; this._keepPlace(); }
+              if (from) {
+                this._lastEventId = from[1];
+                if (!this._holding()) { this._placeId = from[1]; this._keepPlace(); }
+              }
               else if (line.startsWith('id:')) id = line.slice(3).trim();
               else if (line.startsWith('event:')) name = line.slice(6).trim();
               else if (line.startsWith('data:')) data.push(line.slice(line[5] === ' ' ? 6 : 5));
@@ -1558,10 +1590,18 @@ class Client extends EventEmitter {
             }
             let ev;
             try { ev = JSON.parse(data.join('\n')); } catch (e) { this._warn(e); if (id) this._lastEventId = id; continue; }
-            try { await this._dispatch(gen, ev); } catch (e) { this._warn(e); }
-            // Handed to the listeners: a new process starts after it.
             if (id) this._lastEventId = id;
-            this._keepPlace();
+            const status = ev.event === 'session.status' || ev.event === 'session.qr' || ev.event === 'session.pairing_code';
+            if (!status && (!this._ready || this._holding())) {
+              this._held.push({ id, ev });
+              continue;
+            }
+            const before = this._holding();
+            try { await this._dispatch(gen, ev); } catch (e) { this._warn(e); }
+            if (this._gen !== gen) return;
+            // Handed to the listeners, with nothing held before it: a new
+            // process starts after it.
+            if (!before && id) { this._placeId = id; this._keepPlace(); }
           }
           buf = buf.slice(start);
         }
@@ -2170,28 +2210,68 @@ class Client extends EventEmitter {
     await this._savePlace();
   }
 
-  // Saves where the stream was read to, at most once a second: a process
-  // that dies meanwhile gets that second's events again (at least once).
+  _holding() { return this._flushing || this._held.length > 0; }
+
+  // The events held until 'ready', handed on in order (and any that come
+  // meanwhile after them); the place follows each.
+  async _handOnHeld(gen) {
+    if (this._flushing) return;
+    this._flushing = true;
+    try {
+      while (this._held.length && this._gen === gen) {
+        const { id, ev } = this._held.shift();
+        try { await this._dispatch(gen, ev); } catch (e) { this._warn(e); }
+        if (this._gen !== gen) return;
+        if (id) { this._placeId = id; this._keepPlace(); }
+      }
+    } finally {
+      if (this._gen === gen) this._flushing = false;
+    }
+  }
+
+  // Saves the place at most once a second: a process that dies meanwhile
+  // gets that second's events again.
   _keepPlace() {
-    if (!this._resumeFile || this._saving || this._lastEventId === this._savedEventId) return;
+    if (!this._resumeFile || this._saving || this._saveFailed || this._placeId === this._savedEventId) return;
     this._saving = setTimeout(() => { this._savePlace(); }, 1000);
     this._saving.unref();
   }
 
-  async _savePlace() {
+  _readPlace() {
+    try {
+      const v = JSON.parse(fs.readFileSync(this._resumeFile, 'utf8'));
+      return v && /^[0-9]+$/.test(String(v.place)) ? { url: v.url, session: v.session, place: String(v.place) } : undefined;
+    } catch (_) {
+      return undefined; // never saved, or unreadable: from now, as a first start
+    }
+  }
+
+  // One save at a time; never a place before the one kept (another process
+  // of this session, a rolling deploy, may have read further).
+  _savePlace() {
     if (this._saving) clearTimeout(this._saving);
     this._saving = undefined;
-    const id = this._lastEventId;
-    if (!this._resumeFile || !id || id === this._savedEventId) return;
-    try {
-      await fs.promises.mkdir(path.dirname(this._resumeFile), { recursive: true, mode: 0o700 });
-      const tmp = `${this._resumeFile}.${process.pid}.tmp`;
-      await fs.promises.writeFile(tmp, id, { mode: 0o600 });
-      await fs.promises.rename(tmp, this._resumeFile);
-      this._savedEventId = id;
-    } catch (e) {
-      this._warn(new Error(`could not keep the event stream's place in ${this._resumeFile}: ${e.message}`));
-    }
+    this._saves = this._saves.then(async () => {
+      const id = this._placeId;
+      if (!this._resumeFile || !id || id === this._savedEventId || this._saveFailed) return;
+      const kept = this._readPlace();
+      if (kept && kept.url === this.url && kept.session === this.sessionId && BigInt(kept.place) >= BigInt(id)) {
+        this._savedEventId = id;
+        return;
+      }
+      try {
+        await fs.promises.mkdir(path.dirname(this._resumeFile), { recursive: true, mode: 0o700 });
+        const tmp = `${this._resumeFile}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
+        await fs.promises.writeFile(tmp, JSON.stringify({ url: this.url, session: this.sessionId, place: id }), { mode: 0o600 });
+        await fs.promises.rename(tmp, this._resumeFile);
+        this._savedEventId = id;
+      } catch (e) {
+        // Said once: a read-only disk would otherwise say it every second.
+        this._saveFailed = true;
+        this._warn(new Error(`could not keep the event stream's place in ${this._resumeFile} (a new process will start from now): ${e.message}`));
+      }
+    });
+    return this._saves;
   }
 }
 

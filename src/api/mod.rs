@@ -106,8 +106,15 @@ pub fn router(core: Core, s: Settings) -> Router {
     // /{version}/{media_id}`). As routes they would shadow every other
     // route's 404 and 405: they get only what nothing else took.
     let media_body = DefaultBodyLimit::max(s.limits.max_media_body);
-    let (easy_default, easy, easy_root) =
-        openwa::easy_routes(core.clone(), keys.clone(), &s.public_url, media_body);
+    // One open-wa state for both its route sets (a chat's loaded history).
+    let openwa_chats = openwa::LoadedChats::default();
+    let (easy_default, easy, easy_root) = openwa::easy_routes(
+        core.clone(),
+        keys.clone(),
+        &s.public_url,
+        media_body,
+        openwa_chats.clone(),
+    );
     let media = cloud::media_route(
         core.clone(),
         keys.clone(),
@@ -171,6 +178,7 @@ pub fn router(core: Core, s: Settings) -> Router {
             s.qr_wait,
             &s.public_url,
             media_body,
+            openwa_chats,
         ))
         .merge(twilio::routes(core.clone(), keys.clone()))
         .merge(cloud::routes(

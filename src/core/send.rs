@@ -314,6 +314,30 @@ fn answered(r: Reservation) -> Option<Result<SentMessage, CoreError>> {
     }
 }
 
+/// What a send may ask beyond its message.
+#[derive(Default, Clone, Copy)]
+pub struct SendOptions<'a> {
+    /// Told back with the message's acks (the Cloud API's
+    /// `biz_opaque_callback_data`).
+    pub tracker: Option<&'a str>,
+    /// A text whose quoted message WhatsApp Web lacks (or deleted for
+    /// everyone) goes without the quote instead of failing (open-wa's
+    /// `reply`, whatsapp-web.js's `ignoreQuoteErrors`).
+    pub quote_optional: bool,
+}
+
+/// A send refused only for what it quotes.
+fn quote_gone(e: &CoreError) -> bool {
+    matches!(e, CoreError::Invalid { field, .. } if field == "reply_to")
+        || matches!(
+            e,
+            CoreError::Conflict {
+                code: "message_revoked",
+                ..
+            }
+        )
+}
+
 impl Core {
     /// Sends a message. With an idempotency key, a repeat within 24 h
     /// answers the first result and sends nothing.
@@ -324,20 +348,20 @@ impl Core {
         idempotency_key: Option<&str>,
     ) -> Result<SentMessage, CoreError> {
         self.may(session, Scope::Send)?;
-        self.send_tracked(session, req, idempotency_key, None).await
+        self.send_with(session, req, idempotency_key, SendOptions::default())
+            .await
     }
 
-    /// Sends a message whose acks carry `tracker` (what the client asked
-    /// to be told back with them, as the Cloud API's
-    /// `biz_opaque_callback_data`).
-    pub async fn send_tracked(
+    /// Sends a message, as `send`, with what some dialects ask beyond it.
+    pub async fn send_with(
         &self,
         session: &SessionId,
         mut req: SendRequest,
         idempotency_key: Option<&str>,
-        tracker: Option<&str>,
+        options: SendOptions<'_>,
     ) -> Result<SentMessage, CoreError> {
         self.may(session, Scope::Send)?;
+        let tracker = options.tracker;
         req.validate()?;
         self.manager.get(session).await?;
         let fingerprint = idempotency_key.map(|_| req.fingerprint());
@@ -473,8 +497,25 @@ impl Core {
         }
         // Before the send, so the page's report of it cannot be missed.
         let stored = self.pipeline.subscribe();
+        // A text whose quote may go: the same text, unquoted, in the same turn.
+        let unquoted = (options.quote_optional
+            && req.reply_to.is_some()
+            && req.media.is_none()
+            && media.is_none()
+            && req.special.is_none()
+            && req.text.is_some())
+        .then(|| SendRequest {
+            mentions: req.mentions.clone(),
+            ..SendRequest::text(req.to.clone(), req.text.clone().unwrap_or_default())
+        });
         let turn = self.lanes.turn(&ticket).await;
-        let result = self.deliver(session, &id, req, media).await;
+        let mut result = self.deliver(session, &id, req, media).await;
+        if let (Err(e), Some(plain)) = (&result, unquoted)
+            && quote_gone(e)
+        {
+            // Refused by the page before anything went: the same id is free.
+            result = self.deliver(session, &id, plain, None).await;
+        }
         drop(turn);
         if let Ok(sent) = &result {
             self.stored_soon(session, &sent.id, stored).await;

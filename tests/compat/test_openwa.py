@@ -423,9 +423,14 @@ def test_load_earlier_messages_pages_back_as_open_wa_bots_loop(daemon, backend, 
     code, r = body(easy(backend, "/shop1/loadEarlierMessages", {"contactId": chat}))
     assert code == 200 and [m["id"] for m in r["response"]] == ids[:30], r
     assert [m["id"] for m in shown()] == ids, "shown from then on"
+    # ...through the default session's path too.
+    assert [m["id"] for m in body(easy(backend, "/getAllMessagesInChat", [chat, True]))[1]["response"]] == ids
     assert body(easy(backend, "/shop1/loadEarlierMessages", [chat]))[1]["response"] == []
+    # New ones come after: what was loaded is still shown.
+    newer = [daemon.inbound(who, f"new {i}") for i in range(3)]
+    eventually("the new ones shown", lambda: [m["id"] for m in shown()] == ids + newer)
     code, r = body(easy(backend, "/shop1/loadAndGetAllMessagesInChat", [chat, True]))
-    assert code == 200 and [m["id"] for m in r["response"]] == ids, r
+    assert code == 200 and [m["id"] for m in r["response"]] == ids + newer, r
 
 
 def test_open_wa_webhooks_are_signed_and_shaped_like_open_wa(daemon, backend, receiver, shop):

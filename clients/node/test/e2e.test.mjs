@@ -224,14 +224,32 @@ test('a new process takes up, once, what came while none ran (LocalAuth keeps th
   const place = path.join(dir, 'auth', 'session-resume', 'wabridge-last-event');
   assert.ok(fs.readFileSync(place, 'utf8').trim(), 'the place is kept');
   const m2 = (await inbound('15557770001', '15550007777', 'while no bot ran')).id;
-  // A new Client, as a new process makes after a deploy or a crash.
-  const second = await linked('resume', '15550007777');
+  // A new Client, as a new process makes after a deploy or a crash. The
+  // backlog comes after 'ready', as whatsapp-web.js's messages do.
+  const second = bot('resume', '15550007777');
+  const readyFirst = [];
+  second.on('message', () => readyFirst.push(!!second.info));
+  const ready = next(second, 'ready');
+  await second.initialize();
+  await ready;
   await eventually('the one that came while none ran', () => second.seen.includes(m2));
   const m3 = (await inbound('15557770001', '15550007777', 'after')).id;
   await eventually('the next', () => second.seen.includes(m3));
   await sleep(300);
   assert.deepEqual(second.seen.filter((id) => [m1, m2, m3].includes(id)), [m2, m3], 'each once, the first not again');
+  assert.ok(readyFirst.length >= 2 && readyFirst.every(Boolean), 'client.info is there for every message');
   await second.destroy();
+  // A bot that listens for messages only once ready (a common shape):
+  // what came while none ran still reaches it.
+  const m4 = (await inbound('15557770001', '15550007777', 'while no bot ran, again')).id;
+  const third = new Client({ authStrategy: new LocalAuth({ clientId: 'resume', dataPath: path.join(dir, 'auth') }), wabridge: { url, key: KEY } });
+  made.push(third);
+  const heard = [];
+  third.once('ready', () => third.on('message', (msg) => heard.push(msg.id._serialized)));
+  await third.initialize();
+  await eventually('the backlog at a listener added in ready', () => heard.includes(m4));
+  assert.ok(!heard.includes(m3), 'not again');
+  await third.destroy();
 });
 
 test('a short network drop is change_state TIMEOUT then CONNECTED: no disconnected, no second ready', async () => {

@@ -122,7 +122,15 @@ async fn send_and_answer(
 ) -> Answer {
     let sent = st
         .core
-        .send_tracked(id, send, None, tracker.as_deref())
+        .send_with(
+            id,
+            send,
+            None,
+            crate::core::SendOptions {
+                tracker: tracker.as_deref(),
+                ..Default::default()
+            },
+        )
         .await?;
     let phone = crate::domain::phone_or_lid(to.as_str());
     Ok(Json(cv::sent(

@@ -234,23 +234,11 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             if seen_first && let Err(e) = core.mark_read(id, &req.to).await {
                 tracing::debug!(session = %id, "could not mark the chat read before sending: {e}");
             }
-            let unquoted =
-                (quote_optional && req.special.is_none() && req.media.is_none()).then(|| {
-                    crate::core::SendRequest {
-                        mentions: req.mentions.clone(),
-                        ..crate::core::SendRequest::text(
-                            req.to.clone(),
-                            req.text.clone().unwrap_or_default(),
-                        )
-                    }
-                });
-            let mut sent = core.send(id, req, None).await;
-            if let (Err(e), Some(plain)) = (&sent, unquoted)
-                && quote_gone(e)
-            {
-                sent = core.send(id, plain, None).await;
-            }
-            match (sent, unknown) {
+            let options = crate::core::SendOptions {
+                quote_optional,
+                ..Default::default()
+            };
+            match (core.send_with(id, req, None, options).await, unknown) {
                 (Ok(sent), _) => json!(sent.id),
                 // open-wa answers this with an error string (sendText) or
                 // false (the others), not an exception.
@@ -557,7 +545,10 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
                 .collect::<Vec<_>>()
         ),
         // As open-wa: each unread chat's last `unread` messages.
+        // Well inside the request's own bound, whatever the number of
+        // chats; a chat that cannot be read is left out, not the rest.
         Call::GetAllUnreadMessages => {
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
             let mut unread = vec![];
             for c in core.chats(id).await?.into_iter().filter(|c| c.unread > 0) {
                 let Ok(chat) = Wid::parse(&c.id) else {
@@ -566,18 +557,30 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
                 let n = usize::try_from(c.unread)
                     .unwrap_or(usize::MAX)
                     .min(CHAT_MESSAGES);
-                let page = core.messages(id, Some(&chat), n, None).await?;
-                unread.extend(page.messages.into_iter().rev().map(&message));
+                match core.messages(id, Some(&chat), n, None).await {
+                    Ok(page) => unread.extend(page.messages.into_iter().rev().map(&message)),
+                    Err(e) => tracing::debug!(session = %id, "unread of a chat not read: {e}"),
+                }
+                if std::time::Instant::now() > until {
+                    break;
+                }
             }
             json!(unread)
         }
+        // True once every unread chat is marked read.
         Call::MarkAllRead => {
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            let mut all = true;
             for c in core.chats(id).await?.into_iter().filter(|c| c.unread > 0) {
+                if std::time::Instant::now() > until {
+                    all = false;
+                    break;
+                }
                 if let Ok(chat) = Wid::parse(&c.id) {
-                    core.mark_read(id, &chat).await?;
+                    all &= core.mark_read(id, &chat).await.is_ok();
                 }
             }
-            json!(true)
+            json!(all)
         }
         Call::GroupAdmins(group) => {
             let g = core.group(id, &group).await?;
@@ -753,82 +756,105 @@ async fn chat_by_id(core: &Core, id: &SessionId, who: &Wid) -> Result<Value, Cor
     })
 }
 
-/// A send refused only for what it quotes: a message WhatsApp Web does
-/// not have, or one deleted for everyone.
-fn quote_gone(e: &CoreError) -> bool {
-    matches!(e, CoreError::Invalid { field, .. } if field == "reply_to")
-        || matches!(
-            e,
-            CoreError::Conflict {
-                code: "message_revoked",
-                ..
-            }
-        )
-}
-
 /// How many older messages one loadEarlierMessages brings, as open-wa's.
 const EARLIER_BATCH: usize = 50;
 
-/// The messages getAllMessagesInChat shows: the newest 100 stored, and
-/// those loadEarlierMessages brought since; oldest first, as WhatsApp
-/// Web's chat holds them.
+/// The messages getAllMessagesInChat shows: the newest 100 stored, or
+/// back to the oldest loadEarlierMessages brought; oldest first, as
+/// WhatsApp Web's chat holds them.
 async fn in_chat(
     st: &OpenWa,
     id: &SessionId,
     chat: &Wid,
     include_me: bool,
 ) -> Result<Vec<crate::domain::Message>, CoreError> {
-    let shown = loaded(st, id, chat).map_or(CHAT_MESSAGES, |(n, _)| n.max(CHAT_MESSAGES));
-    let page = st.core.messages(id, Some(chat), shown, None).await?;
-    Ok(page
-        .messages
+    let mut shown = vec![];
+    match loaded(st, id, chat) {
+        None => {
+            shown = st
+                .core
+                .messages(id, Some(chat), CHAT_MESSAGES, None)
+                .await?
+                .messages
+        }
+        // Page back to it (new messages may have come since).
+        Some(oldest) => {
+            let mut before: Option<Vec<u8>> = None;
+            loop {
+                let page = st
+                    .core
+                    .messages(id, Some(chat), 500, before.as_deref())
+                    .await?;
+                let reached = page.messages.iter().position(|m| m.id == oldest);
+                match reached {
+                    Some(at) => shown.extend(page.messages.into_iter().take(at + 1)),
+                    None => shown.extend(page.messages),
+                }
+                if reached.is_some() || page.next.is_none() || shown.len() >= SHOWN_MAX {
+                    break;
+                }
+                before = page.next;
+            }
+        }
+    }
+    Ok(shown
         .into_iter()
         .rev()
         .filter(|m| include_me || !m.from_me)
         .collect())
 }
 
-fn loaded(st: &OpenWa, id: &SessionId, chat: &Wid) -> Option<(usize, Option<Vec<u8>>)> {
+/// How far back getAllMessagesInChat goes, whatever was loaded.
+const SHOWN_MAX: usize = 20_000;
+
+fn loaded(st: &OpenWa, id: &SessionId, chat: &Wid) -> Option<String> {
     let key = (id.clone(), chat.as_str().to_string());
     st.loaded.lock().ok()?.get(&key).cloned()
 }
 
 /// Up to `n` messages older than getAllMessagesInChat shows, oldest first
 /// (from WhatsApp Web, once the store has none older); from then on it
-/// shows them too. None older: empty.
+/// shows them too. None older (now): empty, and asked again next time.
 async fn load_earlier(
     st: &OpenWa,
     id: &SessionId,
     chat: &Wid,
     n: usize,
 ) -> Result<Vec<crate::domain::Message>, CoreError> {
-    let (shown, next) = match loaded(st, id, chat) {
-        Some(l) => l,
+    let oldest = match loaded(st, id, chat) {
+        Some(o) => o,
         // Where getAllMessagesInChat's page ends.
-        None => {
-            let first = st
-                .core
-                .messages(id, Some(chat), CHAT_MESSAGES, None)
-                .await?;
-            (first.messages.len(), first.next)
-        }
+        None => match st
+            .core
+            .messages(id, Some(chat), CHAT_MESSAGES, None)
+            .await?
+            .messages
+            .pop()
+        {
+            Some(m) => m.id,
+            None => return Ok(vec![]),
+        },
     };
-    let (batch, next) = match next {
-        Some(cursor) => {
-            let page = st.core.messages(id, Some(chat), n, Some(&cursor)).await?;
-            (page.messages, page.next)
-        }
-        None => (vec![], None),
+    let Some(cursor) = st.core.cursor_of(id, &oldest)? else {
+        // That message left the history (deleted for this account): from
+        // the newest again.
+        forget_loaded(st, id, chat);
+        return Ok(vec![]);
     };
+    let page = st.core.messages(id, Some(chat), n, Some(&cursor)).await?;
+    let now_oldest = page.messages.last().map_or(oldest, |m| m.id.clone());
     if let Ok(mut all) = st.loaded.lock() {
-        // Bounded: a bot paging through every chat forgets the oldest.
+        // Bounded: a bot paging through every chat of every session.
         if all.len() >= 10_000 {
-            all.clear();
+            all.retain(|(s, _), _| s == id);
         }
-        all.insert(
-            (id.clone(), chat.as_str().to_string()),
-            (shown + batch.len(), next),
-        );
+        all.insert((id.clone(), chat.as_str().to_string()), now_oldest);
     }
-    Ok(batch.into_iter().rev().collect())
+    Ok(page.messages.into_iter().rev().collect())
+}
+
+fn forget_loaded(st: &OpenWa, id: &SessionId, chat: &Wid) {
+    if let Ok(mut all) = st.loaded.lock() {
+        all.remove(&(id.clone(), chat.as_str().to_string()));
+    }
 }

@@ -37,13 +37,10 @@ pub struct OpenWa {
     loaded: LoadedChats,
 }
 
-/// Per session and chat: how many of its newest messages
-/// `getAllMessagesInChat` shows (`loadEarlierMessages` adds to them), and
-/// where the history goes on from.
-type LoadedChats = std::sync::Arc<
-    std::sync::Mutex<
-        std::collections::HashMap<(crate::domain::SessionId, String), (usize, Option<Vec<u8>>)>,
-    >,
+/// Per session and chat: the oldest message `loadEarlierMessages` has
+/// brought, back to which `getAllMessagesInChat` shows the chat.
+pub type LoadedChats = std::sync::Arc<
+    std::sync::Mutex<std::collections::HashMap<(crate::domain::SessionId, String), String>>,
 >;
 
 impl ActAs for OpenWa {
@@ -85,6 +82,7 @@ pub fn routes(
     qr_wait: Duration,
     public_url: &str,
     media_body: DefaultBodyLimit,
+    loaded: LoadedChats,
 ) -> Router {
     Router::new()
         .route("/session/create", post(h::create))
@@ -106,7 +104,7 @@ pub fn routes(
             core,
             qr_wait,
             public_url: public_url.into(),
-            loaded: LoadedChats::default(),
+            loaded,
         })
 }
 
@@ -119,12 +117,13 @@ pub fn easy_routes(
     keys: Keys,
     public_url: &str,
     media_body: DefaultBodyLimit,
+    loaded: LoadedChats,
 ) -> (MethodRouter, MethodRouter, MethodRouter) {
     let st = OpenWa {
         core,
         qr_wait: Duration::ZERO,
         public_url: public_url.into(),
-        loaded: LoadedChats::default(),
+        loaded,
     };
     let layer = || middleware::from_fn_with_state(Guard::new(keys.clone(), deny), require_key);
     (
