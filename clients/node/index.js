@@ -206,6 +206,13 @@ function mediaKind(mimetype) {
   return 'document';
 }
 
+// A place in a session's event log: the daemon's numbers.
+const isPlace = (id) => typeof id === 'string' && /^[0-9]+$/.test(id);
+
+// Events held until 'ready' at most; past it they are read again from the
+// daemon's log once ready, not kept in memory.
+const HELD_MAX = 10000;
+
 // ---- auth strategies: each names the daemon session
 
 class BaseAuthStrategy {
@@ -1163,7 +1170,11 @@ class Client extends EventEmitter {
     this._savedEventId = undefined;
     this._saving = undefined;
     this._saves = Promise.resolve();
-    this._saveFailed = false;
+    this._saveFailedAt = undefined;
+    this._saveWarned = false;
+    this._placeReset = false;
+    this._askedFrom = undefined;
+    this._replayWhenReady = false;
     // Events that came before 'ready' (a new process's backlog): handed on
     // after it, in order, as whatsapp-web.js emits no message before it.
     this._held = [];
@@ -1356,8 +1367,16 @@ class Client extends EventEmitter {
       }
     }
     this._follow(gen);
-    const s = await this._api('GET', '');
-    await this._onStatus(gen, s.status, s);
+    let s;
+    try {
+      s = await this._api('GET', '');
+      await this._onStatus(gen, s.status, s);
+    } catch (e) {
+      // Not following half-way (events held for a 'ready' that never
+      // comes): a retried initialize() starts over.
+      if (this._gen === gen) this._endGeneration();
+      throw e;
+    }
     if (this._gen === gen && s.status === 'SCAN_QR' && !this._pairPhone()) {
       try {
         this._onQr(gen, (await this._api('GET', '/qr')).qr);
@@ -1372,10 +1391,12 @@ class Client extends EventEmitter {
 
   // Ends the current generation: its loop delivers nothing more.
   _endGeneration() {
-    // What was held was never handed on: the next initialize() reads it
-    // again from the place.
-    if (this._held.length) this._lastEventId = this._placeId;
+    // What was held, or cut short, was never handed on: the next
+    // initialize() reads it again from the place.
+    if (this._placeId) this._lastEventId = this._placeId;
     this._held = [];
+    this._flushing = false;
+    this._replayWhenReady = false;
     this._gen++;
     this._following = false;
     this._ready = false;
@@ -1450,16 +1471,35 @@ class Client extends EventEmitter {
           try {
             s = await this._api('GET', '');
           } catch (e) {
-            // Not ready after all: the next status (or initialize) tries again.
-            if (this._gen === gen) { this._ready = false; this._status = undefined; }
+            // Not ready after all: asked again in a moment (a session that
+            // stays CONNECTED says no new status).
+            if (this._gen === gen) {
+              this._ready = false;
+              this._status = undefined;
+              setTimeout(() => { this._onStatus(gen, status).catch((err) => this._warn(err)); }, 2000).unref();
+            }
             throw e;
           }
         }
-        if (this._gen !== gen || !s.me) return;
+        if (this._gen !== gen) return;
+        if (!s.me) {
+          // Linked, but the account not yet known: asked again in a moment.
+          this._ready = false;
+          this._status = undefined;
+          setTimeout(() => { this._onStatus(gen, status).catch((err) => this._warn(err)); }, 2000).unref();
+          return;
+        }
         this.info = new ClientInfo(s);
         this._emit(Events.AUTHENTICATED);
         this._emit(Events.READY);
-        await this._handOnHeld(gen);
+        if (this._replayWhenReady) {
+          // Read again from the place what was dropped while held.
+          this._replayWhenReady = false;
+          if (this._placeId) this._lastEventId = this._placeId;
+          if (this._stream) this._stream.abort();
+        } else {
+          await this._handOnHeld(gen);
+        }
         break;
       }
       case 'SCAN_QR': {
@@ -1553,6 +1593,7 @@ class Client extends EventEmitter {
       try {
         const headers = { 'X-Api-Key': this.key, accept: 'text/event-stream' };
         if (this._lastEventId) headers['Last-Event-ID'] = this._lastEventId;
+        this._askedFrom = isPlace(this._lastEventId) ? this._lastEventId : undefined;
         this._kinds = this._wantedKinds();
         const q = new URLSearchParams({ session: this.sessionId, events: this._kinds });
         const r = await fetch(`${this.url}/api/events?${q}`, { headers, signal: ac.signal });
@@ -1575,8 +1616,11 @@ class Client extends EventEmitter {
               // that is the place to resume from after a drop.
               const from = /^: ?from (\S+)$/.exec(line);
               if (from) {
+                // Behind the place asked for: another log (a data dir
+                // restored or wiped), whose places the kept one must follow.
+                if (this._askedFrom && isPlace(from[1]) && BigInt(from[1]) < BigInt(this._askedFrom)) this._placeReset = true;
                 this._lastEventId = from[1];
-                if (!this._holding()) { this._placeId = from[1]; this._keepPlace(); }
+                if (!this._holding() && !this._replayWhenReady) { this._placeId = from[1]; this._keepPlace(); }
               }
               else if (line.startsWith('id:')) id = line.slice(3).trim();
               else if (line.startsWith('event:')) name = line.slice(6).trim();
@@ -1590,15 +1634,31 @@ class Client extends EventEmitter {
             }
             let ev;
             try { ev = JSON.parse(data.join('\n')); } catch (e) { this._warn(e); if (id) this._lastEventId = id; continue; }
-            if (id) this._lastEventId = id;
             const status = ev.event === 'session.status' || ev.event === 'session.qr' || ev.event === 'session.pairing_code';
+            // Too much held: dropped, and read again from the place once ready.
+            if (!status && this._replayWhenReady) continue;
+            if (id) this._lastEventId = id;
             if (!status && (!this._ready || this._holding())) {
+              if (this._held.length >= HELD_MAX) {
+                this._held = [];
+                this._replayWhenReady = true;
+                if (this._placeId) this._lastEventId = this._placeId;
+                continue;
+              }
               this._held.push({ id, ev });
               continue;
             }
             const before = this._holding();
             try { await this._dispatch(gen, ev); } catch (e) { this._warn(e); }
-            if (this._gen !== gen) return;
+            if (this._gen !== gen) {
+              // A status that ended this generation (a logout) was handled:
+              // the next one starts after it, not with it again.
+              if (status && id && !before) { this._placeId = id; this._lastEventId = id; this._keepPlace(); }
+              return;
+            }
+            // Cut off (new kinds, or read again from the place): the rest
+            // comes again on the next connection.
+            if (ac.signal.aborted) break;
             // Handed to the listeners, with nothing held before it: a new
             // process starts after it.
             if (!before && id) { this._placeId = id; this._keepPlace(); }
@@ -2232,15 +2292,20 @@ class Client extends EventEmitter {
   // Saves the place at most once a second: a process that dies meanwhile
   // gets that second's events again.
   _keepPlace() {
-    if (!this._resumeFile || this._saving || this._saveFailed || this._placeId === this._savedEventId) return;
+    if (!this._resumeFile || this._saving || this._placeId === this._savedEventId) return;
+    // After a failure, tried again once a minute.
+    if (this._saveFailedAt && Date.now() - this._saveFailedAt < 60000) return;
     this._saving = setTimeout(() => { this._savePlace(); }, 1000);
     this._saving.unref();
   }
 
   _readPlace() {
     try {
-      const v = JSON.parse(fs.readFileSync(this._resumeFile, 'utf8'));
-      return v && /^[0-9]+$/.test(String(v.place)) ? { url: v.url, session: v.session, place: String(v.place) } : undefined;
+      const text = fs.readFileSync(this._resumeFile, 'utf8').trim();
+      // (A bare place: as the first version kept it, for this URL and session.)
+      if (isPlace(text)) return { url: this.url, session: this.sessionId, place: text };
+      const v = JSON.parse(text);
+      return v && isPlace(String(v.place)) ? { url: v.url, session: v.session, place: String(v.place) } : undefined;
     } catch (_) {
       return undefined; // never saved, or unreadable: from now, as a first start
     }
@@ -2253,9 +2318,9 @@ class Client extends EventEmitter {
     this._saving = undefined;
     this._saves = this._saves.then(async () => {
       const id = this._placeId;
-      if (!this._resumeFile || !id || id === this._savedEventId || this._saveFailed) return;
+      if (!this._resumeFile || !isPlace(id) || id === this._savedEventId) return;
       const kept = this._readPlace();
-      if (kept && kept.url === this.url && kept.session === this.sessionId && BigInt(kept.place) >= BigInt(id)) {
+      if (!this._placeReset && kept && kept.url === this.url && kept.session === this.sessionId && BigInt(kept.place) >= BigInt(id)) {
         this._savedEventId = id;
         return;
       }
@@ -2265,12 +2330,17 @@ class Client extends EventEmitter {
         await fs.promises.writeFile(tmp, JSON.stringify({ url: this.url, session: this.sessionId, place: id }), { mode: 0o600 });
         await fs.promises.rename(tmp, this._resumeFile);
         this._savedEventId = id;
+        this._placeReset = false;
+        this._saveFailedAt = undefined;
       } catch (e) {
         // Said once: a read-only disk would otherwise say it every second.
-        this._saveFailed = true;
-        this._warn(new Error(`could not keep the event stream's place in ${this._resumeFile} (a new process will start from now): ${e.message}`));
+        if (!this._saveFailedAt && !this._saveWarned) {
+          this._saveWarned = true;
+          this._warn(new Error(`could not keep the event stream's place in ${this._resumeFile} (tried again each minute; a new process starts from the last place kept): ${e.message}`));
+        }
+        this._saveFailedAt = Date.now();
       }
-    });
+    }).catch((e) => this._warn(e));
     return this._saves;
   }
 }

@@ -80,6 +80,23 @@ impl Core {
         Ok(HistoryPage { messages, next })
     }
 
+    /// As `messages`, from the store alone: WhatsApp Web is not asked for
+    /// older ones at the end of it.
+    pub async fn stored_messages(
+        &self,
+        session: &SessionId,
+        chat: Option<&Wid>,
+        limit: usize,
+        before: Option<&[u8]>,
+    ) -> Result<HistoryPage, CoreError> {
+        self.may(session, Scope::Read)?;
+        self.manager.get(session).await?;
+        let (messages, next) =
+            self.store
+                .messages(session, chat.map(Wid::as_str), limit, before)?;
+        Ok(HistoryPage { messages, next })
+    }
+
     /// Stores up to `want` of a chat's messages older than the oldest
     /// stored, from the page; no events (they are history, not news). True
     /// if it stored any. A page that cannot be asked now, or has nothing

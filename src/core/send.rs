@@ -362,6 +362,10 @@ impl Core {
     ) -> Result<SentMessage, CoreError> {
         self.may(session, Scope::Send)?;
         let tracker = options.tracker;
+        // A quote that may go, and names no message at all: gone already.
+        if options.quote_optional && req.reply_to.as_deref().is_some_and(|r| !is_message_id(r)) {
+            req.reply_to = None;
+        }
         req.validate()?;
         self.manager.get(session).await?;
         let fingerprint = idempotency_key.map(|_| req.fingerprint());
@@ -509,12 +513,13 @@ impl Core {
             ..SendRequest::text(req.to.clone(), req.text.clone().unwrap_or_default())
         });
         let turn = self.lanes.turn(&ticket).await;
-        let mut result = self.deliver(session, &id, req, media).await;
+        let mut result = self.deliver(session, &id, req, media, true).await;
         if let (Err(e), Some(plain)) = (&result, unquoted)
             && quote_gone(e)
         {
             // Refused by the page before anything went: the same id is free.
-            result = self.deliver(session, &id, plain, None).await;
+            // ("Typing…" was shown already.)
+            result = self.deliver(session, &id, plain, None, false).await;
         }
         drop(turn);
         if let Ok(sent) = &result {
@@ -688,10 +693,12 @@ impl Core {
         id: &str,
         req: SendRequest,
         media: Option<super::media::LoadedMedia>,
+        typing: bool,
     ) -> Result<SentMessage, CoreError> {
         let bridge = self.manager.bridge(session).await?;
         let reply_to = req.reply_to.as_deref();
-        if self.lanes.pacing.typing
+        if typing
+            && self.lanes.pacing.typing
             && !req.to.is_status()
             && let Some(text) = &req.text
         {

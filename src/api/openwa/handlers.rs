@@ -507,25 +507,39 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             )
         }
         Call::LoadEarlier { chat, all } => {
-            let mut earlier = vec![];
+            // Batches, each older than the last (each oldest first).
+            let mut batches = vec![];
+            let mut count = 0;
             let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
             loop {
                 let batch =
                     load_earlier(st, id, &chat, if all { 500 } else { EARLIER_BATCH }).await?;
                 let done = batch.is_empty();
-                // Each batch is older than the last: oldest first overall.
-                earlier.splice(0..0, batch);
-                if !all || done || std::time::Instant::now() > until {
+                count += batch.len();
+                batches.push(batch);
+                if !all || done || count >= SHOWN_MAX || std::time::Instant::now() > until {
                     break;
                 }
             }
-            json!(earlier.into_iter().map(message).collect::<Vec<_>>())
+            json!(
+                batches
+                    .into_iter()
+                    .rev()
+                    .flatten()
+                    .map(message)
+                    .collect::<Vec<_>>()
+            )
         }
         Call::LoadAndGetAll { chat, include_me } => {
             let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
-            while !load_earlier(st, id, &chat, 500).await?.is_empty()
-                && std::time::Instant::now() < until
-            {}
+            let mut count = 0;
+            loop {
+                let n = load_earlier(st, id, &chat, 500).await?.len();
+                count += n;
+                if n == 0 || count >= SHOWN_MAX || std::time::Instant::now() > until {
+                    break;
+                }
+            }
             json!(
                 in_chat(st, id, &chat, include_me)
                     .await?
@@ -761,7 +775,8 @@ const EARLIER_BATCH: usize = 50;
 
 /// The messages getAllMessagesInChat shows: the newest 100 stored, or
 /// back to the oldest loadEarlierMessages brought; oldest first, as
-/// WhatsApp Web's chat holds them.
+/// WhatsApp Web's chat holds them. The store's alone: reading is no
+/// reason to load more from WhatsApp Web.
 async fn in_chat(
     st: &OpenWa,
     id: &SessionId,
@@ -773,27 +788,33 @@ async fn in_chat(
         None => {
             shown = st
                 .core
-                .messages(id, Some(chat), CHAT_MESSAGES, None)
+                .stored_messages(id, Some(chat), CHAT_MESSAGES, None)
                 .await?
                 .messages
         }
-        // Page back to it (new messages may have come since).
-        Some(oldest) => {
+        // Page back to it (new messages may have come since); by time too,
+        // should it have been deleted meanwhile.
+        Some((oldest, at)) => {
             let mut before: Option<Vec<u8>> = None;
-            loop {
+            'pages: loop {
                 let page = st
                     .core
-                    .messages(id, Some(chat), 500, before.as_deref())
+                    .stored_messages(id, Some(chat), 500, before.as_deref())
                     .await?;
-                let reached = page.messages.iter().position(|m| m.id == oldest);
-                match reached {
-                    Some(at) => shown.extend(page.messages.into_iter().take(at + 1)),
-                    None => shown.extend(page.messages),
+                for m in page.messages {
+                    if m.timestamp < at {
+                        break 'pages;
+                    }
+                    let last = m.id == oldest;
+                    shown.push(m);
+                    if last || shown.len() >= SHOWN_MAX {
+                        break 'pages;
+                    }
                 }
-                if reached.is_some() || page.next.is_none() || shown.len() >= SHOWN_MAX {
-                    break;
+                match page.next {
+                    Some(n) => before = Some(n),
+                    None => break,
                 }
-                before = page.next;
             }
         }
     }
@@ -804,10 +825,10 @@ async fn in_chat(
         .collect())
 }
 
-/// How far back getAllMessagesInChat goes, whatever was loaded.
+/// How far back getAllMessagesInChat and loadAllEarlierMessages go.
 const SHOWN_MAX: usize = 20_000;
 
-fn loaded(st: &OpenWa, id: &SessionId, chat: &Wid) -> Option<String> {
+fn loaded(st: &OpenWa, id: &SessionId, chat: &Wid) -> Option<(String, i64)> {
     let key = (id.clone(), chat.as_str().to_string());
     st.loaded.lock().ok()?.get(&key).cloned()
 }
@@ -822,11 +843,11 @@ async fn load_earlier(
     n: usize,
 ) -> Result<Vec<crate::domain::Message>, CoreError> {
     let oldest = match loaded(st, id, chat) {
-        Some(o) => o,
+        Some((o, _)) => o,
         // Where getAllMessagesInChat's page ends.
         None => match st
             .core
-            .messages(id, Some(chat), CHAT_MESSAGES, None)
+            .stored_messages(id, Some(chat), CHAT_MESSAGES, None)
             .await?
             .messages
             .pop()
@@ -842,13 +863,18 @@ async fn load_earlier(
         return Ok(vec![]);
     };
     let page = st.core.messages(id, Some(chat), n, Some(&cursor)).await?;
-    let now_oldest = page.messages.last().map_or(oldest, |m| m.id.clone());
-    if let Ok(mut all) = st.loaded.lock() {
+    if let Some(m) = page.messages.last()
+        && let Ok(mut all) = st.loaded.lock()
+    {
         // Bounded: a bot paging through every chat of every session.
         if all.len() >= 10_000 {
-            all.retain(|(s, _), _| s == id);
+            all.clear();
         }
-        all.insert((id.clone(), chat.as_str().to_string()), now_oldest);
+        let key = (id.clone(), chat.as_str().to_string());
+        // Two loads at once: the one that went further back stays.
+        if all.get(&key).is_none_or(|(_, at)| m.timestamp <= *at) {
+            all.insert(key, (m.id.clone(), m.timestamp));
+        }
     }
     Ok(page.messages.into_iter().rev().collect())
 }

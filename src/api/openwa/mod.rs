@@ -38,9 +38,10 @@ pub struct OpenWa {
 }
 
 /// Per session and chat: the oldest message `loadEarlierMessages` has
-/// brought, back to which `getAllMessagesInChat` shows the chat.
+/// brought (its id and time), back to which `getAllMessagesInChat` shows
+/// the chat.
 pub type LoadedChats = std::sync::Arc<
-    std::sync::Mutex<std::collections::HashMap<(crate::domain::SessionId, String), String>>,
+    std::sync::Mutex<std::collections::HashMap<(crate::domain::SessionId, String), (String, i64)>>,
 >;
 
 impl ActAs for OpenWa {
