@@ -59,25 +59,22 @@ impl Core {
         before: Option<&[u8]>,
     ) -> Result<HistoryPage, CoreError> {
         self.may(session, Scope::Read)?;
-        self.manager.get(session).await?;
-        let read = || {
-            self.store
-                .messages(session, chat.map(Wid::as_str), limit, before)
-        };
-        let (mut messages, mut next) = read()?;
+        let page = self.stored_messages(session, chat, limit, before).await?;
         // The end of what the store has of a chat: older messages, from
         // before the link too, are loaded from WhatsApp Web as it holds them.
         // A full last page too: one more than the page needs tells
         // whether there is a next.
         if let Some(chat) = chat
-            && next.is_none()
+            && page.next.is_none()
             && self
-                .load_history(session, chat, limit + 1 - messages.len())
+                .load_history(session, chat, limit + 1 - page.messages.len())
                 .await
         {
-            (messages, next) = read()?;
+            return self
+                .stored_messages(session, Some(chat), limit, before)
+                .await;
         }
-        Ok(HistoryPage { messages, next })
+        Ok(page)
     }
 
     /// As `messages`, from the store alone: WhatsApp Web is not asked for

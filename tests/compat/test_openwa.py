@@ -200,6 +200,8 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop):
     # As open-wa's reply: a quote WhatsApp Web does not have is left out, not the message.
     unquoted = at_phone(call("/shop1/reply", [CONTACT, "re: what?", "true_" + CONTACT + "@c.us_3EB0NOSUCH"]))
     assert unquoted["text"] == "re: what?" and not unquoted.get("reply_to"), unquoted
+    junk = at_phone(call("/shop1/reply", [CONTACT, "re: junk", "not-a-message-id"]))
+    assert junk["text"] == "re: junk" and not junk.get("reply_to"), junk
     # Forwarded on: the copies' ids, in order; our own stay back when asked.
     theirs = daemon.inbound(CONTACT, "pass it on", forwarded=2)
     got = eventually("their forward in the store", lambda: call("/shop1/getMessageById", [theirs]) or None)

@@ -223,6 +223,8 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
     let base = &*st.public_url;
     let message =
         |m: crate::domain::Message| cv::message(&serde_json::to_value(m).unwrap_or_default(), base);
+    let messages =
+        |ms: Vec<crate::domain::Message>| json!(ms.into_iter().map(message).collect::<Vec<_>>());
     let response = match call {
         Call::Send {
             req,
@@ -498,13 +500,7 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             Err(e) => return Err(e.into()),
         },
         Call::GetAllMessagesInChat { chat, include_me } => {
-            json!(
-                in_chat(st, id, &chat, include_me)
-                    .await?
-                    .into_iter()
-                    .map(message)
-                    .collect::<Vec<_>>()
-            )
+            messages(in_chat(st, id, &chat, include_me).await?)
         }
         Call::LoadEarlier { chat, all } => {
             // Batches, each older than the last (each oldest first).
@@ -521,14 +517,7 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
                     break;
                 }
             }
-            json!(
-                batches
-                    .into_iter()
-                    .rev()
-                    .flatten()
-                    .map(message)
-                    .collect::<Vec<_>>()
-            )
+            messages(batches.into_iter().rev().flatten().collect())
         }
         Call::LoadAndGetAll { chat, include_me } => {
             let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -540,13 +529,7 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
                     break;
                 }
             }
-            json!(
-                in_chat(st, id, &chat, include_me)
-                    .await?
-                    .into_iter()
-                    .map(message)
-                    .collect::<Vec<_>>()
-            )
+            messages(in_chat(st, id, &chat, include_me).await?)
         }
         Call::GetAllChats { unread_only } => json!(chats(core, id, unread_only, false).await?),
         Call::GetAllGroups { unread_only } => json!(chats(core, id, unread_only, true).await?),
