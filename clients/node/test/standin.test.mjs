@@ -7,13 +7,13 @@ import http from 'node:http';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const { Client } = require('../index.js');
+const { Client, LocalAuth } = require('../index.js');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // A daemon with one linked session "s". `stream(req, res, n)` serves the
 // n-th event stream; `send(body)` answers a send: [status, value].
-async function standIn({ stream, send, manage = true } = {}) {
-  const seen = { streams: [], sends: [], chatLists: 0 };
+async function standIn({ stream, send, manage = true, read } = {}) {
+  const seen = { streams: [], sends: [], chatLists: 0, reads: 0 };
   const server = http.createServer(async (req, res) => {
     const json = (status, v, headers = {}) => { res.writeHead(status, { 'content-type': 'application/json', ...headers }); res.end(JSON.stringify(v)); };
     const u = new URL(req.url, 'http://x');
@@ -23,6 +23,7 @@ async function standIn({ stream, send, manage = true } = {}) {
     if (!manage && req.method === 'POST' && /^\/api\/sessions(\/s\/start)?$/.test(u.pathname)) return json(403, { error: { code: 'forbidden', message: 'this key may not manage sessions' } });
     if (req.method === 'POST' && u.pathname === '/api/sessions') return json(409, { error: { code: 'session_exists', message: 'exists' } });
     if (req.method === 'POST' && u.pathname === '/api/sessions/s/start') return json(200, { id: 's', status: 'CONNECTED' });
+    if (req.method === 'GET' && u.pathname === '/api/sessions/s' && read && (seen.reads += 1) && read(seen.reads)) return json(...read(seen.reads));
     if (req.method === 'GET' && u.pathname === '/api/sessions/s') return json(200, { id: 's', status: 'CONNECTED', me: { id: '1@c.us', name: 'Me' }, platform: 'android' });
     if (req.method === 'POST' && /^\/api\/sessions\/s\/chats\/[^/]+\/read$/.test(u.pathname)) return json(200, {});
     if (req.method === 'GET' && u.pathname === '/api/sessions/s/chats') {
@@ -176,4 +177,34 @@ test('msg.getChat() for every message reads the chat list once in a while, not e
   const after = (await c.getChatById('15551234567@c.us')).unreadCount;
   assert.equal(d.seen.chatLists, 3, 'after a change: a new list');
   assert.notEqual(after, before);
+});
+
+test('an initialize() whose session read fails stops following, and a retry starts over to ready', async (t) => {
+  const d = await standIn({ read: (n) => (n === 1 ? [503, { error: { code: 'busy', message: 'busy' } }] : undefined) });
+  const c = client(t, d);
+  await assert.rejects(c.initialize(), (e) => e.status === 503);
+  assert.equal(c._following, false, 'not following half-way');
+  const ready = new Promise((r) => c.once('ready', r));
+  await c.initialize();
+  await ready;
+});
+
+test('a kept place ahead of the daemon\'s log (a data dir restored) follows the log back', async (t) => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const dataPath = fs.mkdtempSync(path.join(os.tmpdir(), 'wabridge-place-'));
+  const d = await standIn({ stream: (req, res) => res.write(': from 5\n\n') });
+  const auth = new LocalAuth({ clientId: 's', dataPath });
+  const file = auth.resumeFile();
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, JSON.stringify({ url: d.url, session: 's', place: '100' }));
+  const c = new Client({ authStrategy: auth, wabridge: { url: d.url, key: 'k' } });
+  t.after(async () => { await c.destroy(); d.close(); fs.rmSync(dataPath, { recursive: true, force: true }); });
+  await c.initialize();
+  for (let i = 0; i < 100 && d.seen.streams.length < 1; i++) await sleep(20);
+  assert.equal(d.seen.streams[0].lastEventId, '100', 'resumed from the kept place');
+  await sleep(100);
+  await c.destroy();
+  assert.equal(JSON.parse(fs.readFileSync(file, 'utf8')).place, '5', 'the place follows the log back');
 });
