@@ -410,6 +410,66 @@ def test_decrypt_media_as_open_wa_bots_read_what_came(daemon, backend, shop):
     assert r.status_code == 200 and r.json()["success"] is False and r.json()["error"]["name"] == "NOT_MEDIA", r.text
 
 
+def test_cards_links_groups_and_the_build_as_open_wa_bots_ask(daemon, backend, shop):
+    """sendVCard, sendLinkWithAutoPreview, getMyLastMessage, getGroupInfo,
+    iAmAdmin, getCommonGroups and getWAVersion, by open-wa's names and
+    parameter orders, answered in its shapes."""
+    body = lambda r: (r.status_code, r.json())
+
+    def call(path, args=None):
+        code, b = body(easy(backend, path, args))
+        assert code == 200 and b["success"] is True, (path, b)
+        return b.get("response")
+
+    cards = lambda: [m for m in daemon.sent() if m["type"] == "vcard"]
+    # A vCard as bots build it (vcards-js): its name and its number go.
+    vcard = "\r\n".join(["BEGIN:VCARD", "VERSION:3.0", "N:Baker;Anna;;;", "FN:Anna Baker",
+                           "ORG:Bakers", "TEL;TYPE=WORK,VOICE:+1 555 700 2222", "END:VCARD"])
+    before = len(cards())
+    assert call("/shop1/sendVCard", [CONTACT + "@c.us", vcard]) is True
+    card = eventually("the card at the phone", lambda: cards()[before:] and cards()[-1])
+    assert "waid=15557002222" in card["vcards"][0] and "FN:Anna Baker" in card["vcards"][0], card
+    # contactName and contactNumber stand in for the card's, as open-wa's.
+    assert call("/shop1/sendVCard", {"chatId": CONTACT + "@c.us", "vcard": vcard,
+                                     "contactName": "Shop", "contactNumber": "15557003333"}) is True
+    card = eventually("the second card", lambda: len(cards()) > before + 1 and cards()[-1])
+    assert "waid=15557003333" in card["vcards"][0] and "FN:Shop" in card["vcards"][0], card
+    code, b = body(easy(backend, "/shop1/sendVCard", [CONTACT + "@c.us", "not a vcard"]))
+    assert code == 200 and b["success"] is False and b["error"]["name"] == "INVALID_ARGS", b
+    code, b = body(easy(backend, "/shop1/sendVCard", [CONTACT + "@c.us", "BEGIN:VCARD\nFN:No number\nEND:VCARD"]))
+    assert code == 200 and b["success"] is False and "phone number" in b["error"]["message"], b
+
+    # A link, with the text around it as open-wa builds it.
+    link = call("/shop1/sendLinkWithAutoPreview", [CONTACT, "https://example.com/menu", "Our menu"])
+    sent = eventually("the link at the phone", lambda: {m["id"]: m for m in daemon.sent()}.get(link))
+    assert sent["text"] == "https://example.com/menu\nOur menu", sent
+    inline = call("/shop1/sendYoutubeLink", {"to": CONTACT, "url": "https://youtu.be/x", "text": "see https://youtu.be/x"})
+    assert eventually("the second link", lambda: {m["id"]: m for m in daemon.sent()}.get(inline))["text"] == "see https://youtu.be/x"
+
+    # Our newest message, in a chat and in any.
+    eventually("the link stored", lambda: (call("/shop1/getMyLastMessage", [CONTACT + "@c.us"]) or {}).get("id") == inline)
+    assert call("/shop1/getMyLastMessage")["id"] == inline
+    assert call("/shop1/getMyLastMessage", ["15557000999@c.us"]) is None, "no chat of ours: undefined"
+
+    # Groups: its title and description; where we are admin; in common.
+    gid = call("/shop1/createGroup", ["Ovens", [CONTACT + "@c.us"]])["gid"]["_serialized"]
+    assert call("/shop1/setGroupDescription", [gid, "Hot at 6"]) is True
+    assert call("/shop1/getGroupInfo", [gid]) == {"title": "Ovens", "description": "Hot at 6"}
+    assert gid in call("/shop1/iAmAdmin")
+    assert {"id": gid, "title": "Ovens"} in call("/shop1/getCommonGroups", [CONTACT + "@c.us"])
+    assert all(g["id"] != gid for g in call("/shop1/getCommonGroups", ["15557000999@c.us"]))
+    # A group someone else made: in common, but not ours to run.
+    r = httpx.post(daemon.sandbox + "/_sandbox/groups", json={"owner": CONTACT, "subject": "Flour", "participants": [ACCOUNT]})
+    assert r.status_code == 201, r.text
+    theirs = r.json()["id"]
+    eventually("their group seen", lambda: {"id": theirs, "title": "Flour"} in call("/shop1/getCommonGroups", [CONTACT + "@c.us"]))
+    assert theirs not in call("/shop1/iAmAdmin") and gid in call("/shop1/iAmAdmin")
+
+    # The build WhatsApp Web says it is; what multi-device no longer tells.
+    assert call("/shop1/getWAVersion") == "2.3000.1000000000-sandbox"
+    assert call("/shop1/getBatteryLevel") == "DEPRECATED"
+
+
 def test_load_earlier_messages_pages_back_as_open_wa_bots_loop(daemon, backend, shop):
     """loadEarlierMessages(chat): the next older batch (50 at most), oldest
     first, which getAllMessagesInChat shows from then on; [] at the start of

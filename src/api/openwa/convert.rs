@@ -796,6 +796,130 @@ pub fn webhook_envelope(
     Value::Object(m)
 }
 
+/// sendVCard's vCard text as the contact cards WhatsApp Web sends, one per
+/// `BEGIN:VCARD` … `END:VCARD`: the name (`FN`, else `N`'s given and family
+/// names) and the number (a `TEL`'s `waid=`, else the first `TEL`'s
+/// digits). `name` and `number` stand in for a lone card's, as open-wa's
+/// `contactName` and `contactNumber` do; with several cards they are
+/// ignored, as in open-wa. At most 30 cards.
+pub fn vcard_cards(
+    vcard: &str,
+    name: Option<&str>,
+    number: Option<&str>,
+) -> Result<Vec<crate::session::CardOf>, String> {
+    /// vCard 3/4 escapes in a text value.
+    fn unescape(v: &str) -> String {
+        let mut out = String::with_capacity(v.len());
+        let mut chars = v.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some('n' | 'N') => out.push(' '),
+                    Some(o) => out.push(o),
+                    None => {}
+                },
+                c => out.push(c),
+            }
+        }
+        out.trim().to_string()
+    }
+    let mut cards: Vec<(Option<String>, Option<String>, Option<String>)> = vec![];
+    let mut open = false;
+    // Lines folded by a leading space or tab continue the line before.
+    let mut lines: Vec<String> = vec![];
+    for l in vcard.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)) {
+        match (l.strip_prefix([' ', '\t']), lines.last_mut()) {
+            (Some(rest), Some(last)) => last.push_str(rest),
+            _ => lines.push(l.to_string()),
+        }
+    }
+    for line in &lines {
+        let Some((head, value)) = line.split_once(':') else {
+            continue;
+        };
+        let mut params = head.split(';');
+        // A group prefix (`item1.TEL`) names the same property.
+        let prop = params.next().unwrap_or("");
+        let prop = prop.rsplit('.').next().unwrap_or(prop).to_ascii_uppercase();
+        match (prop.as_str(), value.trim().to_ascii_uppercase().as_str()) {
+            ("BEGIN", "VCARD") => {
+                open = true;
+                cards.push((None, None, None));
+                continue;
+            }
+            ("END", "VCARD") => {
+                open = false;
+                continue;
+            }
+            _ => {}
+        }
+        let Some((full, given, tel)) = cards.last_mut().filter(|_| open) else {
+            continue;
+        };
+        match prop.as_str() {
+            "FN" if full.is_none() => *full = Some(unescape(value)).filter(|n| !n.is_empty()),
+            "N" if given.is_none() => {
+                let parts: Vec<String> = value.split(';').map(unescape).collect();
+                let shown = [parts.get(1), parts.first()]
+                    .into_iter()
+                    .flatten()
+                    .filter(|p| !p.is_empty())
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                *given = Some(shown).filter(|n| !n.is_empty());
+            }
+            "TEL" => {
+                let waid = params.find_map(|p| {
+                    let (k, v) = p.split_once('=')?;
+                    k.trim()
+                        .eq_ignore_ascii_case("waid")
+                        .then(|| v.trim().to_string())
+                });
+                let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
+                match waid {
+                    Some(w) => *tel = Some(digits(&w)),
+                    None if tel.is_none() => *tel = Some(digits(value)).filter(|d| !d.is_empty()),
+                    None => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    if cards.is_empty() {
+        return Err("'vcard' must be vCard text: BEGIN:VCARD ... END:VCARD".into());
+    }
+    if cards.len() > 30 {
+        return Err(format!(
+            "'vcard' holds {} cards; at most 30 go in one message",
+            cards.len()
+        ));
+    }
+    let lone = cards.len() == 1;
+    cards
+        .into_iter()
+        .enumerate()
+        .map(|(i, (full, given, tel))| {
+            let (name, number) = match lone {
+                true => (name.map(String::from).or(full).or(given), number.map(String::from).or(tel)),
+                false => (full.or(given), tel),
+            };
+            let number: String = number
+                .unwrap_or_default()
+                .chars()
+                .filter(char::is_ascii_digit)
+                .collect();
+            let id = Wid::parse(&format!("{number}@c.us")).map_err(|_| {
+                format!("card {} of 'vcard' has no phone number WhatsApp can send (a TEL of 5 to 20 digits, or 'contactNumber')", i + 1)
+            })?;
+            let name = name
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or_else(|| format!("+{number}"));
+            Ok(crate::session::CardOf { id, name })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -874,5 +998,58 @@ mod tests {
             "http://wabridge",
         );
         assert_eq!(m["type"], "revoked");
+    }
+
+    #[test]
+    fn a_vcard_becomes_the_cards_whatsapp_web_sends() {
+        let shown = |cards: Vec<crate::session::CardOf>| {
+            cards
+                .into_iter()
+                .map(|c| (c.id.as_str().to_string(), c.name))
+                .collect::<Vec<_>>()
+        };
+        // As vcards-js writes one: CRLF, a TEL without waid.
+        let one = "BEGIN:VCARD\r\nVERSION:3.0\r\nN:Baker;Anna;;;\r\nFN:Anna Baker\r\nTEL;TYPE=WORK,VOICE:+1 (555) 700-2222\r\nEND:VCARD\r\n";
+        assert_eq!(
+            shown(vcard_cards(one, None, None).unwrap()),
+            [("15557002222@c.us".to_string(), "Anna Baker".to_string())]
+        );
+        // contactName and contactNumber stand in for a lone card's.
+        assert_eq!(
+            shown(vcard_cards(one, Some("Shop"), Some("15557003333")).unwrap()),
+            [("15557003333@c.us".to_string(), "Shop".to_string())]
+        );
+        // waid wins over an earlier TEL; a folded line, a group prefix, N
+        // without FN, an escaped comma.
+        let two = "BEGIN:VCARD\nN:Smith\\, Jr;Bob\nTEL:+44 20 0000 0000\nitem1.TEL;type=CELL;waid=447700900\n 123:+44 7700 900123\nEND:VCARD\nbegin:vcard\nFN:Cy\nTEL:5557004444\nend:vcard";
+        assert_eq!(
+            shown(vcard_cards(two, Some("ignored"), Some("15550000000")).unwrap()),
+            [
+                ("447700900123@c.us".to_string(), "Bob Smith, Jr".to_string()),
+                ("5557004444@c.us".to_string(), "Cy".to_string()),
+            ]
+        );
+        // No name: the number shown.
+        let bare = "BEGIN:VCARD\nTEL:15557005555\nEND:VCARD";
+        assert_eq!(
+            vcard_cards(bare, None, None).unwrap()[0].name,
+            "+15557005555"
+        );
+        assert!(
+            vcard_cards("hello", None, None)
+                .unwrap_err()
+                .contains("BEGIN:VCARD")
+        );
+        assert!(
+            vcard_cards("BEGIN:VCARD\nFN:X\nEND:VCARD", None, None)
+                .unwrap_err()
+                .contains("phone number")
+        );
+        let many = "BEGIN:VCARD\nTEL:15557005555\nEND:VCARD\n".repeat(31);
+        assert!(
+            vcard_cards(&many, None, None)
+                .unwrap_err()
+                .contains("at most 30")
+        );
     }
 }

@@ -4,6 +4,7 @@
 //! it; named ones use the same names), read and checked into a `Call` for
 //! the handler to run; and the EASY API's errors.
 
+use super::convert;
 use crate::api::body::BodyError;
 use crate::core::{
     CoreError, GroupEdit, MediaSource, Membership, OutgoingMedia, ProfileEdit, SendRequest, Special,
@@ -59,6 +60,12 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ),
     ("sendContact", &["to", "contactId"]),
     (
+        "sendVCard",
+        &["chatId", "vcard", "contactName", "contactNumber"],
+    ),
+    ("sendLinkWithAutoPreview", LINK_PARAMS),
+    ("sendYoutubeLink", LINK_PARAMS),
+    (
         "sendPoll",
         &["to", "name", "options", "quotedMsgId", "allowMultiSelect"],
     ),
@@ -76,6 +83,7 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ("getStarredMessages", &["chatId"]),
     ("forwardMessages", &["to", "messages", "skipMyMessages"]),
     ("getMessageById", &["messageId"]),
+    ("getMyLastMessage", &["chatId"]),
     ("decryptMedia", &["message"]),
     (
         "getAllMessagesInChat",
@@ -132,6 +140,9 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ("getGroupMembersId", &["groupId"]),
     ("getGroupMembers", &["groupId"]),
     ("getGroupAdmins", &["groupId"]),
+    ("getGroupInfo", &["groupId"]),
+    ("iAmAdmin", &[]),
+    ("getCommonGroups", &["contactId"]),
     ("createGroup", &["groupName", "contacts"]),
     ("addParticipant", &["groupId", "participantId"]),
     ("removeParticipant", &["groupId", "participantId"]),
@@ -159,6 +170,18 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ("healthCheck", &[]),
     ("getAmountOfLoadedMessages", &[]),
     ("cutMsgCache", &[]),
+    ("getWAVersion", &[]),
+    ("getBatteryLevel", &[]),
+    ("getIsPlugged", &[]),
+];
+
+const LINK_PARAMS: &[&str] = &[
+    "to",
+    "url",
+    "text",
+    "thumbnail",
+    "quotedMsgId",
+    "customSize",
 ];
 
 const FILE_PARAMS: &[&str] = &[
@@ -196,6 +219,8 @@ pub enum Call {
         /// have (or deleted for everyone) leaves the quote out, not the
         /// message.
         quote_optional: bool,
+        /// Answer `true`, as open-wa's sendVCard does, not the message's id.
+        answer_true: bool,
     },
     SendSeen(Wid),
     /// Typing in a chat, or stopping.
@@ -246,6 +271,8 @@ pub enum Call {
         messages: Vec<String>,
     },
     GetMessageById(String),
+    /// The newest message this account sent, in a chat or in any.
+    MyLastMessage(Option<Wid>),
     /// A message's media as a data URL (a Message or its id).
     DecryptMedia(String),
     GetAllMessagesInChat {
@@ -274,6 +301,12 @@ pub enum Call {
     MarkAllRead,
     /// The ids of a group's admins.
     GroupAdmins(Wid),
+    /// A group's title and description.
+    GroupInfo(Wid),
+    /// The groups this account is an admin of.
+    IAmAdmin,
+    /// The groups this account shares with someone.
+    CommonGroups(Wid),
     GetAllContacts,
     GetContact(Wid),
     CheckNumberStatus(Wid),
@@ -358,6 +391,11 @@ pub enum Call {
     GetAmountOfLoadedMessages,
     /// Drops WhatsApp Web's in-memory copies of messages already stored.
     CutMsgCache,
+    /// The WhatsApp Web build the session's page runs.
+    GetWaVersion,
+    /// What multi-device WhatsApp no longer tells (the phone's battery):
+    /// open-wa's answer, `"DEPRECATED"`.
+    Deprecated,
 }
 
 /// An EASY API error: `{"success": false, "error": {"name", "message", "data"}}`.
@@ -598,6 +636,7 @@ fn media(
         mimetype: None,
         filename: filename.filter(|f| !f.is_empty()),
         sticker,
+        document: false,
     })
 }
 
@@ -645,6 +684,7 @@ fn send(req: SendRequest) -> Call {
         seen_first: false,
         unknown: NotOnWhatsApp::False,
         quote_optional: false,
+        answer_true: false,
     }
 }
 
@@ -670,6 +710,7 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
             seen_first: true,
             unknown: NotOnWhatsApp::ErrorString,
             quote_optional: false,
+            answer_true: false,
         },
         "reply" => Call::Send {
             req: SendRequest {
@@ -679,6 +720,7 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
             seen_first: a.flag("sendSeen"),
             unknown: NotOnWhatsApp::False,
             quote_optional: true,
+            answer_true: false,
         },
         "sendTextWithMentions" | "sendReplyWithMentions" => {
             let text = a.required("content")?;
@@ -753,6 +795,42 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
                 text: None,
                 special: Some(Special::Contacts(cards)),
                 ..SendRequest::text(a.wid("to")?, String::new())
+            })
+        }
+        // WhatsApp Web sends a contact card as a name and a number: the
+        // rest of a vCard (email, company) does not go.
+        "sendVCard" => {
+            let cards = convert::vcard_cards(
+                &a.required("vcard")?,
+                a.string("contactName")?.as_deref(),
+                a.string("contactNumber")?.as_deref(),
+            )
+            .map_err(EasyError::bad_args)?;
+            Call::Send {
+                req: SendRequest {
+                    text: None,
+                    special: Some(Special::Contacts(cards)),
+                    ..SendRequest::text(a.wid("chatId")?, String::new())
+                },
+                seen_first: false,
+                unknown: NotOnWhatsApp::False,
+                quote_optional: false,
+                answer_true: true,
+            }
+        }
+        // The text with the link, as open-wa's: WhatsApp Web makes the
+        // preview. A thumbnail of one's own is not WhatsApp Web's to take.
+        "sendLinkWithAutoPreview" | "sendYoutubeLink" => {
+            let url = a.required("url")?;
+            let text = a.string("text")?.unwrap_or_default();
+            let body = match text.as_str() {
+                "" => url,
+                t if t.contains(&url) => text,
+                _ => format!("{url}\n{text}"),
+            };
+            send(SendRequest {
+                reply_to: a.string("quotedMsgId")?,
+                ..SendRequest::text(a.wid("to")?, body)
             })
         }
         "sendPoll" => {
@@ -949,6 +1027,10 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
         },
         "getMessageById" => Call::GetMessageById(a.required("messageId")?),
         "decryptMedia" => Call::DecryptMedia(a.required("message")?),
+        "getMyLastMessage" => Call::MyLastMessage(match a.get("chatId") {
+            None | Some(Value::Null) => None,
+            Some(_) => Some(a.wid("chatId")?),
+        }),
         "getAllMessagesInChat" => Call::GetAllMessagesInChat {
             chat: a.wid("chatId")?,
             include_me: a.flag("includeMe"),
@@ -969,6 +1051,9 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
         "getAllUnreadMessages" => Call::GetAllUnreadMessages,
         "markAllRead" => Call::MarkAllRead,
         "getGroupAdmins" => Call::GroupAdmins(a.wid("groupId")?),
+        "getGroupInfo" => Call::GroupInfo(a.wid("groupId")?),
+        "iAmAdmin" => Call::IAmAdmin,
+        "getCommonGroups" => Call::CommonGroups(a.wid("contactId")?),
         "getAllContacts" => Call::GetAllContacts,
         "getContact" => Call::GetContact(a.wid("contactId")?),
         "checkNumberStatus" => Call::CheckNumberStatus(a.wid("contactId")?),
@@ -1069,6 +1154,8 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
         "healthCheck" => Call::HealthCheck,
         "getAmountOfLoadedMessages" => Call::GetAmountOfLoadedMessages,
         "cutMsgCache" => Call::CutMsgCache,
+        "getWAVersion" => Call::GetWaVersion,
+        "getBatteryLevel" | "getIsPlugged" => Call::Deprecated,
         _ => return Err(EasyError::unknown_method(method)),
     })
 }
@@ -1115,7 +1202,8 @@ mod tests {
                             "getAllGroups",
                             "logout",
                             "autoReject",
-                            "getStarredMessages"
+                            "getStarredMessages",
+                            "getMyLastMessage"
                         ]
                         .contains(m),
                     "{m} ran without its arguments"

@@ -231,6 +231,7 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             seen_first,
             unknown,
             quote_optional,
+            answer_true,
         } => {
             // Marking read is a courtesy: it does not hold the message back.
             if seen_first && let Err(e) = core.mark_read(id, &req.to).await {
@@ -241,6 +242,7 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
                 ..Default::default()
             };
             match (core.send_with(id, req, None, options).await, unknown) {
+                (Ok(_), _) if answer_true => json!(true),
                 (Ok(sent), _) => json!(sent.id),
                 // open-wa answers this with an error string (sendText) or
                 // false (the others), not an exception.
@@ -479,6 +481,24 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             Err(e) => return Err(e.into()),
         },
         // A message this account does not have: false, as open-wa.
+        // The store's newest of ours, looked for back to MY_LAST_LOOKED
+        // messages; none: `undefined` (null), as open-wa.
+        Call::MyLastMessage(chat) => {
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            let (mut looked, mut before, mut mine) = (0, None, None);
+            while mine.is_none() && looked < MY_LAST_LOOKED && std::time::Instant::now() < until {
+                let page = core
+                    .stored_messages(id, chat.as_ref(), 500, before.as_deref())
+                    .await?;
+                looked += page.messages.len();
+                mine = page.messages.into_iter().find(|m| m.from_me);
+                match page.next {
+                    Some(next) => before = Some(next),
+                    None => break,
+                }
+            }
+            mine.map(message).unwrap_or(Value::Null)
+        }
         Call::GetMessageById(m) => match core.message(id, &m).await {
             Ok(m) => message(m),
             Err(CoreError::NotFound { .. }) => json!(false),
@@ -578,6 +598,38 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
                 }
             }
             json!(all)
+        }
+        // As open-wa's: the group's title and description.
+        Call::GroupInfo(group) => {
+            let g = core.group(id, &group).await?;
+            json!({"title": g.subject, "description": g.description})
+        }
+        Call::IAmAdmin => {
+            let me = me(core, id).await?;
+            let groups = core.groups(id).await?;
+            json!(
+                groups
+                    .iter()
+                    .filter(|g| g.participants.iter().any(|p| {
+                        (p.admin || p.super_admin) && me.as_ref().is_some_and(|m| is_me(p, m))
+                    }))
+                    .map(|g| g.id.as_str())
+                    .collect::<Vec<_>>()
+            )
+        }
+        // As open-wa's: `[{id, title}]`.
+        Call::CommonGroups(who) => {
+            let groups = core.groups(id).await?;
+            json!(
+                groups
+                    .iter()
+                    .filter(|g| g
+                        .participants
+                        .iter()
+                        .any(|p| { p.id == who.as_str() || cv::participant_id(p) == who.as_str() }))
+                    .map(|g| json!({"id": g.id, "title": g.subject}))
+                    .collect::<Vec<_>>()
+            )
         }
         Call::GroupAdmins(group) => {
             let g = core.group(id, &group).await?;
@@ -682,8 +734,31 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
         Call::GetAmountOfLoadedMessages => json!(core.page_messages(id).await?),
         // open-wa answers true; what went is in the daemon's debug log.
         Call::CutMsgCache => core.trim_page_messages(id).await.map(|_| json!(true))?,
+        // As open-wa's: the build WhatsApp Web says it is (`Debug.VERSION`).
+        Call::GetWaVersion => {
+            let v = core.session(id).await?;
+            match v.live.and_then(|l| l.versions).map(|v| v["wa_web"].clone()) {
+                Some(Value::String(build)) => json!(build),
+                _ => {
+                    return Err(EasyError::new(
+                        StatusCode::OK,
+                        "STATE_ERROR",
+                        "the session's WhatsApp Web has not said its build yet",
+                    ));
+                }
+            }
+        }
+        Call::Deprecated => json!("DEPRECATED"),
     };
     Ok(Json(easy::success(response)))
+}
+
+/// getMyLastMessage looks this far back in the stored history.
+const MY_LAST_LOOKED: usize = 20_000;
+
+/// A group member who is this account.
+fn is_me(p: &crate::core::Participant, me: &Me) -> bool {
+    p.id == me.id || p.phone.as_deref() == Some(me.phone.as_str())
 }
 
 /// getStarredMessages gives at most this many.
