@@ -216,6 +216,41 @@ async fn locations_contact_cards_and_voice_notes_both_ways() {
         .await;
     assert_eq!(code, 422, "{e}");
 
+    // Out: a picture as a document, a file kept as it is.
+    let id = send(
+        &d,
+        json!({"to": CONTACT, "media": {"data": PNG_1PX, "mimetype": "image/png", "filename": "dot.png"}, "document": true, "caption": "as a file"}),
+    )
+    .await;
+    let phone = on_phone(&sb, &id).await;
+    assert_eq!(
+        (
+            &phone["type"],
+            &phone["media"]["mimetype"],
+            &phone["caption"]
+        ),
+        (&json!("document"), &json!("image/png"), &json!("as a file")),
+        "{phone}"
+    );
+    assert_eq!(stored(&d, &id).await["type"], "document");
+    for body in [
+        json!({"to": CONTACT, "media": {"data": PNG_1PX, "mimetype": "image/png"}, "document": true, "sticker": true}),
+        json!({"to": CONTACT, "media": {"data": OGG_B64, "mimetype": "audio/ogg"}, "document": true, "voice": true}),
+        json!({"to": CONTACT, "text": "no file", "document": true}),
+    ] {
+        let (code, e) = d
+            .call("POST", "/api/sessions/shop/messages", Some(body))
+            .await;
+        assert_eq!(code, 422, "{e}");
+        assert!(
+            e["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("'document'"),
+            "{e}"
+        );
+    }
+
     // Bad input: clear errors, nothing sent.
     for (body, field) in [
         (

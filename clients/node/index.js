@@ -1718,12 +1718,13 @@ class Client extends EventEmitter {
       // rather than send something else.
       if (options.isViewOnce) throw new NotSupportedError('sendMessage option isViewOnce');
       if (options.sendVideoAsGif) throw new NotSupportedError('sendMessage option sendVideoAsGif');
-      if (options.sendMediaAsDocument && mediaKind(media.mimetype) !== 'document') {
-        throw new NotSupportedError(`sendMessage option sendMediaAsDocument for ${media.mimetype}`);
-      }
-      if (options.sendAudioAsVoice) body.voice = true;
+      // As a document: a file to download, whatever its type (a photo
+      // kept as it is). A sticker stays a sticker.
+      const asDocument = !!options.sendMediaAsDocument && !options.sendMediaAsSticker;
+      if (options.sendAudioAsVoice && !asDocument) body.voice = true;
+      if (asDocument) body.document = true;
       body.media = { data: media.data, mimetype: media.mimetype, filename: media.filename || undefined };
-      type = body.voice ? 'ptt' : mediaKind(media.mimetype);
+      type = asDocument ? 'document' : body.voice ? 'ptt' : mediaKind(media.mimetype);
       // WhatsApp Web makes the sticker (a WebP) of an image; a sticker has
       // no caption, and its pack name and author are not WhatsApp Web's to
       // set (stickerName, stickerAuthor: ignored).

@@ -47,6 +47,9 @@ pub struct OutgoingMedia {
     pub filename: Option<String>,
     /// An image sent as a sticker (WhatsApp Web makes the WebP).
     pub sticker: bool,
+    /// Sent as a document, whatever its type: a file to download, a photo
+    /// or video kept as it is instead of recompressed.
+    pub document: bool,
 }
 
 /// Media ready to hand to the page.
@@ -55,12 +58,16 @@ pub(super) struct LoadedMedia {
     pub mimetype: String,
     pub filename: Option<String>,
     pub sticker: bool,
+    pub document: bool,
 }
 
 impl LoadedMedia {
     /// wa-js's file `type` for this media. A WebP image is a sticker, as
     /// WhatsApp shows one.
     pub fn kind(&self) -> &'static str {
+        if self.document {
+            return "document";
+        }
         let m = self.mimetype.as_str();
         match m.split('/').next().unwrap_or("") {
             "image" if self.sticker || m == "image/webp" => "sticker",
@@ -262,6 +269,7 @@ impl Core {
             mimetype,
             filename: m.filename,
             sticker: m.sticker,
+            document: m.document,
         })
     }
 

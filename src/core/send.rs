@@ -64,7 +64,12 @@ impl SendRequest {
                 MediaSource::Url(u) => json!({"url": u}),
                 MediaSource::Upload(id) => json!({"upload": id}),
             };
-            json!({"source": source, "mimetype": m.mimetype, "filename": m.filename, "sticker": m.sticker})
+            let mut v = json!({"source": source, "mimetype": m.mimetype, "filename": m.filename, "sticker": m.sticker});
+            // Only when set: keys recorded before it existed still match.
+            if m.document {
+                v["document"] = json!(true);
+            }
+            v
         });
         let special = match &self.special {
             Some(Special::Location(l)) => json!({"location": l}),
@@ -238,6 +243,7 @@ impl SendRequest {
             ("voice", self.voice),
             ("special", self.special.is_some()),
             ("sticker", self.media.as_ref().is_some_and(|m| m.sticker)),
+            ("document", self.media.as_ref().is_some_and(|m| m.document)),
         ];
         if let Some((field, _)) = chatty.iter().find(|(_, on)| *on) {
             let field = match *field {
@@ -246,7 +252,7 @@ impl SendRequest {
             };
             return Err(CoreError::invalid(
                 field,
-                "a status is a text, an image or a video, with no reply, mention, voice note, sticker, place, card, poll or forward",
+                "a status is a text, an image or a video, with no reply, mention, voice note, sticker, document, place, card, poll or forward",
             ));
         }
         if let Some(m) = &self.media {
@@ -420,6 +426,15 @@ impl Core {
             Some(m) => Some(self.load_media(m).await?),
             None => None,
         };
+        if media
+            .as_ref()
+            .is_some_and(|m| m.document && (m.sticker || req.voice))
+        {
+            return Err(CoreError::invalid(
+                "document",
+                "cannot be a sticker or a voice note as well",
+            ));
+        }
         if let Some(m) = media.as_ref().filter(|m| m.sticker) {
             if !m.mimetype.starts_with("image/") {
                 return Err(CoreError::invalid(

@@ -234,6 +234,13 @@ async fn inbound(State(sb): State<Sandbox>, raw: Bytes) -> Res {
     {
         return Err(invalid("ptt", "needs audio media"));
     }
+    // A file sent as a document, whatever its type (a photo as a file).
+    let document = match v.get("document") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) if !*b || media.is_some() => *b,
+        Some(Value::Bool(_)) => return Err(invalid("document", "needs media")),
+        Some(_) => return Err(invalid("document", "must be a boolean")),
+    };
     let poll = match v.get("poll") {
         None | Some(Value::Null) => None,
         Some(p) => {
@@ -319,6 +326,7 @@ async fn inbound(State(sb): State<Sandbox>, raw: Bytes) -> Res {
         location,
         vcards,
         ptt,
+        document,
         poll,
         ..Default::default()
     };

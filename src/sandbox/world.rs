@@ -115,6 +115,9 @@ pub struct SbMessage {
     /// Audio recorded as a voice note (plays as one).
     #[serde(default)]
     pub ptt: bool,
+    /// Media sent as a document, whatever its type (a photo as a file).
+    #[serde(default)]
+    pub document: bool,
     /// Earlier texts, oldest first, when the author edited it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub edits: Vec<String>,
@@ -217,7 +220,7 @@ impl SbMessage {
             })),
             "reply_to": self.reply_to, "ack": self.ack, "t": self.timestamp,
             "location": self.location, "vcards": self.vcards, "ptt": self.ptt,
-            "revoked": self.revoked, "edited": !self.edits.is_empty(),
+            "document": self.document, "revoked": self.revoked, "edited": !self.edits.is_empty(),
             "author": self.author, "mentions": self.mentions, "poll": self.poll,
             "quoted": self.quoted, "forwarded": self.forwarded,
             // What a device holds of the reactions and votes it received.
@@ -248,6 +251,7 @@ impl SbMessage {
         } else if let Some(m) = &self.media {
             let top = m.mimetype.split('/').next().unwrap_or("");
             match top {
+                _ if self.document => "document",
                 _ if m.mimetype == "image/webp" => "sticker",
                 "image" => "image",
                 "video" => "video",
@@ -1232,6 +1236,7 @@ impl World {
             forwarded: req["forwarded"].as_u64().unwrap_or(0).min(127) as u32,
             status: req.get("status").filter(|s| s.is_object()).cloned(),
             ptt: req["ptt"].as_bool().unwrap_or(false),
+            document: req["document"].as_bool().unwrap_or(false),
             poll: match req.get("poll").filter(|p| !p.is_null()) {
                 Some(p) => {
                     Some(serde_json::from_value(p.clone()).map_err(|e| format!("bad poll: {e}"))?)

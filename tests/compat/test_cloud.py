@@ -154,7 +154,8 @@ def test_pywa_sends_everything_and_gets_statuses(daemon, receiver, backend):
     out = {x["id"]: x for x in daemon.sent()}
     assert out[img.id]["caption"] == "a dot" and out[img.id]["media"]["mimetype"] == "image/png"
     assert out[by_id.id]["caption"] == "uploaded" and base64.b64decode(out[by_id.id]["media"]["data"]) == PNG
-    assert out[doc.id]["media"]["filename"] == "dot.png"
+    # A picture sent as a document goes as a file, as Meta sends it.
+    assert (out[doc.id]["type"], out[doc.id]["media"]["filename"]) == ("document", "dot.png"), out[doc.id]
     assert out[loc.id]["type"] == "location" and out[loc.id]["location"] == {"lat": 52.52, "lng": 13.405, "name": "Office", "address": None}
     info = wa.get_media_url(up.id)
     assert info.mime_type == "image/png" and info.file_size == len(PNG)

@@ -614,6 +614,11 @@ test('media: a sent Message has its type and gives its media back; gone media is
   assert.equal((await photo.downloadMedia()).data, PNG.toString('base64'));
   const pdf = await c.sendMessage('15551234567', new MessageMedia('application/pdf', Buffer.from('%PDF-1.4').toString('base64'), 'a.pdf'), { sendMediaAsDocument: true });
   assert.equal(pdf.type, 'document');
+  // A photo as a document: a file to download, kept as it is.
+  const asFile = await c.sendMessage('15551234567', png, { sendMediaAsDocument: true, caption: 'as a file' });
+  assert.deepEqual([asFile.type, asFile.body], ['document', 'as a file']);
+  const fileAtPhone = await eventually('the file at the phone', async () => (await all(me)).find((m) => m.id === asFile.id._serialized));
+  assert.deepEqual([fileAtPhone.type, fileAtPhone.media.mimetype, fileAtPhone.media.data], ['document', 'image/png', PNG.toString('base64')]);
   const voice = await c.sendMessage('15551234567', new MessageMedia('audio/ogg', Buffer.from('OggS').toString('base64')), { sendAudioAsVoice: true });
   assert.equal(voice.type, 'ptt');
   const sticker = await c.sendMessage('15551234567', png, { sendMediaAsSticker: true, stickerName: 'ignored' });

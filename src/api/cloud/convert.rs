@@ -391,6 +391,8 @@ pub fn request(body: &Value, session: &SessionId, users: &UserIds) -> Result<Req
                     mimetype: (kind == "sticker").then(|| "image/webp".to_string()),
                     filename: m.get("filename").and_then(Value::as_str).map(String::from),
                     sticker: kind == "sticker",
+                    // As Meta sends it: a file to download, whatever it is.
+                    document: kind == "document",
                 }),
                 caption: m.get("caption").and_then(Value::as_str).map(String::from),
                 reply_to: reply_to.clone(),

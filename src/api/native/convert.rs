@@ -399,6 +399,10 @@ pub struct SendIn {
     /// Send the image `media` (PNG, JPEG or WebP) as a sticker.
     #[serde(default, deserialize_with = "crate::domain::null_is_default")]
     sticker: bool,
+    /// Send `media` as a document, whatever its type: a file to download
+    /// (a photo or video kept as it is, not recompressed).
+    #[serde(default, deserialize_with = "crate::domain::null_is_default")]
+    document: bool,
     /// Phones or ids the text mentions (write `@15551234567` in the text).
     mentions: Option<Vec<String>>,
     /// A poll instead of text.
@@ -456,6 +460,7 @@ impl TryFrom<SendIn> for SendRequest {
                     mimetype: m.mimetype,
                     filename: m.filename,
                     sticker: b.sticker,
+                    document: b.document,
                 })
             })
             .transpose()?;
@@ -464,6 +469,9 @@ impl TryFrom<SendIn> for SendRequest {
         }
         if b.sticker && media.is_none() {
             return Err(ApiError::invalid("sticker", "needs image 'media'"));
+        }
+        if b.document && media.is_none() {
+            return Err(ApiError::invalid("document", "needs 'media'"));
         }
         if b.poll.is_some() && (b.location.is_some() || b.contacts.is_some()) {
             return Err(ApiError::invalid(

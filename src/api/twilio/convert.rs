@@ -206,6 +206,7 @@ pub fn create(form: &Form) -> Result<Create, TwilioError> {
         mimetype: None,
         filename: None,
         sticker: false,
+        document: false,
     });
     let (text, caption) = if media.is_some() {
         (None, body)

@@ -156,6 +156,7 @@ async fn reply(core: Core, r: Reply) {
                     mimetype: None,
                     filename: None,
                     sticker: false,
+                    document: false,
                 }),
                 caption: caption.clone(),
                 reply_to: None,

@@ -154,6 +154,7 @@
     if (w.vcards && w.vcards.length) return w.vcards.length > 1 ? 'multi_vcard' : 'vcard';
     const media = w.media;
     if (!media) return 'chat';
+    if (w.document) return 'document';
     if ((media.mimetype || '') === 'image/webp') return 'sticker';
     const top = (media.mimetype || '').split('/')[0];
     if (top === 'audio' && w.ptt) return 'ptt';
@@ -1191,7 +1192,7 @@
           // goes, and wa-js answers it among those it could not forward.
           if (m.type === 'revoked') { out.push(m); continue; }
           const fields = { forwarded: (m.forwardingScore || 0) + (m.id.fromMe ? 0 : 1) };
-          if (m.__media) Object.assign(fields, { media: m.__media, caption: opts.displayCaptionText ? m.caption || null : null, ptt: m.type === 'ptt' });
+          if (m.__media) Object.assign(fields, { media: m.__media, caption: opts.displayCaptionText ? m.caption || null : null, ptt: m.type === 'ptt', document: m.type === 'document' });
           else if (m.type === 'location') fields.location = { lat: m.lat, lng: m.lng, name: (m.loc || '').split('\n')[0] || null, address: (m.loc || '').split('\n')[1] || null };
           else if (m.type === 'vcard' || m.type === 'multi_vcard') fields.vcards = m.vcardList ? m.vcardList.map((v) => v.vcard) : [m.body];
           else if (m.type === 'poll_creation') fields.poll = { name: m.pollName, options: m.pollOptions.map((o) => o.name), selectable: m.pollSelectableOptionsCount };
@@ -1211,7 +1212,8 @@
           // WhatsApp Web makes the sticker: a WebP of the image, no caption.
           return send(chatId, { caption: null, media: { mimetype: 'image/webp', filename: null, data: await asSticker(mimetype, data) } }, opts);
         }
-        return send(chatId, { caption: opts.caption || null, ptt: !!opts.isPtt, media: { mimetype, filename: opts.filename || null, data } }, opts);
+        // type 'document': a file to download, whatever it is.
+        return send(chatId, { caption: opts.caption || null, ptt: !!opts.isPtt, document: opts.type === 'document', media: { mimetype, filename: opts.filename || null, data } }, opts);
       },
       async markIsComposing(chatId, duration) { return mark(chatId, 'composing', duration); },
       async markIsRecording(chatId, duration) { return mark(chatId, 'recording', duration); },
