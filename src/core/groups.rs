@@ -134,6 +134,15 @@ impl Core {
         bridge.group(id).await.map_err(page)
     }
 
+    /// Whether this account is an admin of a group, as WhatsApp Web tells
+    /// (whether the group lists its members by number or by privacy id).
+    pub async fn i_am_admin(&self, session: &SessionId, id: &Wid) -> Result<bool, CoreError> {
+        self.may(session, Scope::Read)?;
+        group_id(id)?;
+        let bridge = self.manager.bridge(session).await?;
+        bridge.i_am_admin(id).await.map_err(page)
+    }
+
     pub async fn create_group(
         &self,
         session: &SessionId,

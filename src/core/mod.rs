@@ -32,7 +32,7 @@ pub use error::CoreError;
 pub use groups::{GroupEdit, INVITE_PREFIX, JoinAnswers, MAX_DESCRIPTION, Membership};
 pub use history::{Found, HistoryPage, Live, MAX_SEARCH};
 pub use media::{MAX_SEND_MEDIA, MediaSource, OutgoingMedia, StoredMedia};
-pub use send::{SendOptions, SendRequest, SentMessage, Special};
+pub use send::{MAX_CARDS, SendOptions, SendRequest, SentMessage, Special};
 pub use templates::Template;
 
 use crate::outbound::Reach;

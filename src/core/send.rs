@@ -144,6 +144,16 @@ impl SendRequest {
         self.caption = self.caption.take().filter(|c| !c.is_empty());
         self.reply_to = self.reply_to.take().filter(|r| !r.is_empty());
         self.validate_status()?;
+        if self
+            .media
+            .as_ref()
+            .is_some_and(|m| m.document && (m.sticker || self.voice))
+        {
+            return Err(CoreError::invalid(
+                "document",
+                "cannot be a sticker or a voice note as well",
+            ));
+        }
         if let Some(r) = &self.reply_to
             && !is_message_id(r)
         {
@@ -175,8 +185,11 @@ impl SendRequest {
                         "must name at least one contact",
                     ));
                 }
-                Special::Contacts(c) if c.len() > 20 => {
-                    return Err(CoreError::invalid("contacts", "can carry at most 20 cards"));
+                Special::Contacts(c) if c.len() > MAX_CARDS => {
+                    return Err(CoreError::invalid(
+                        "contacts",
+                        format!("can carry at most {MAX_CARDS} cards"),
+                    ));
                 }
                 Special::Contacts(_) => {}
                 Special::Poll(p) => p
@@ -222,6 +235,9 @@ impl SendRequest {
         Ok(())
     }
 }
+
+/// The most contact cards one message carries.
+pub const MAX_CARDS: usize = 20;
 
 impl SendRequest {
     /// A status (story) is a text, an image or a video, with nothing of a
@@ -426,15 +442,6 @@ impl Core {
             Some(m) => Some(self.load_media(m).await?),
             None => None,
         };
-        if media
-            .as_ref()
-            .is_some_and(|m| m.document && (m.sticker || req.voice))
-        {
-            return Err(CoreError::invalid(
-                "document",
-                "cannot be a sticker or a voice note as well",
-            ));
-        }
         if let Some(m) = media.as_ref().filter(|m| m.sticker) {
             if !m.mimetype.starts_with("image/") {
                 return Err(CoreError::invalid(

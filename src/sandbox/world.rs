@@ -1050,7 +1050,10 @@ impl World {
         // photos, videos and documents, for 15 minutes.
         let editable = match &m.media {
             Some(media) => {
-                !m.ptt && !media.mimetype.starts_with("audio/") && media.mimetype != "image/webp"
+                m.document
+                    || (!m.ptt
+                        && !media.mimetype.starts_with("audio/")
+                        && media.mimetype != "image/webp")
             }
             None => m.location.is_none() && m.vcards.is_empty() && m.poll.is_none(),
         };

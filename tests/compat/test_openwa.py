@@ -434,6 +434,10 @@ def test_cards_links_groups_and_the_build_as_open_wa_bots_ask(daemon, backend, s
                                      "contactName": "Shop", "contactNumber": "15557003333"}) is True
     card = eventually("the second card", lambda: len(cards()) > before + 1 and cards()[-1])
     assert "waid=15557003333" in card["vcards"][0] and "FN:Shop" in card["vcards"][0], card
+    # Blank ones are not given, as open-wa reads them.
+    assert call("/shop1/sendVCard", [CONTACT + "@c.us", vcard, "", ""]) is True
+    card = eventually("the third card", lambda: len(cards()) > before + 2 and cards()[-1])
+    assert "waid=15557002222" in card["vcards"][0] and "FN:Anna Baker" in card["vcards"][0], card
     code, b = body(easy(backend, "/shop1/sendVCard", [CONTACT + "@c.us", "not a vcard"]))
     assert code == 200 and b["success"] is False and b["error"]["name"] == "INVALID_ARGS", b
     code, b = body(easy(backend, "/shop1/sendVCard", [CONTACT + "@c.us", "BEGIN:VCARD\nFN:No number\nEND:VCARD"]))
@@ -449,6 +453,7 @@ def test_cards_links_groups_and_the_build_as_open_wa_bots_ask(daemon, backend, s
     # Our newest message, in a chat and in any.
     eventually("the link stored", lambda: (call("/shop1/getMyLastMessage", [CONTACT + "@c.us"]) or {}).get("id") == inline)
     assert call("/shop1/getMyLastMessage")["id"] == inline
+    assert call("/shop1/getMyLastMessage", [""])["id"] == inline, "a falsy chat: any"
     assert call("/shop1/getMyLastMessage", ["15557000999@c.us"]) is None, "no chat of ours: undefined"
 
     # Groups: its title and description; where we are admin; in common.
@@ -467,7 +472,7 @@ def test_cards_links_groups_and_the_build_as_open_wa_bots_ask(daemon, backend, s
 
     # The build WhatsApp Web says it is; what multi-device no longer tells.
     assert call("/shop1/getWAVersion") == "2.3000.1000000000-sandbox"
-    assert call("/shop1/getBatteryLevel") == "DEPRECATED"
+    assert call("/shop1/getBatteryLevel") == call("/shop1/getIsPlugged") == "DEPRECATED"
 
 
 def test_load_earlier_messages_pages_back_as_open_wa_bots_loop(daemon, backend, shop):

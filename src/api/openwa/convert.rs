@@ -801,7 +801,8 @@ pub fn webhook_envelope(
 /// names) and the number (a `TEL`'s `waid=`, else the first `TEL`'s
 /// digits). `name` and `number` stand in for a lone card's, as open-wa's
 /// `contactName` and `contactNumber` do; with several cards they are
-/// ignored, as in open-wa. At most 30 cards.
+/// ignored, as in open-wa; blank ones are not given. At most
+/// `core::MAX_CARDS` cards.
 pub fn vcard_cards(
     vcard: &str,
     name: Option<&str>,
@@ -827,6 +828,7 @@ pub fn vcard_cards(
     let mut open = false;
     // Lines folded by a leading space or tab continue the line before.
     let mut lines: Vec<String> = vec![];
+    let vcard = vcard.trim_start_matches('\u{feff}');
     for l in vcard.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)) {
         match (l.strip_prefix([' ', '\t']), lines.last_mut()) {
             (Some(rest), Some(last)) => last.push_str(rest),
@@ -845,6 +847,10 @@ pub fn vcard_cards(
             ("BEGIN", "VCARD") => {
                 open = true;
                 cards.push((None, None, None));
+                // Read no further than an answer needs.
+                if cards.len() > crate::core::MAX_CARDS {
+                    break;
+                }
                 continue;
             }
             ("END", "VCARD") => {
@@ -889,19 +895,21 @@ pub fn vcard_cards(
     if cards.is_empty() {
         return Err("'vcard' must be vCard text: BEGIN:VCARD ... END:VCARD".into());
     }
-    if cards.len() > 30 {
+    if cards.len() > crate::core::MAX_CARDS {
         return Err(format!(
-            "'vcard' holds {} cards; at most 30 go in one message",
-            cards.len()
+            "'vcard' holds over {} cards; at most that many go in one message",
+            crate::core::MAX_CARDS
         ));
     }
     let lone = cards.len() == 1;
+    let given = |s: Option<&str>| s.map(str::trim).filter(|s| !s.is_empty()).map(String::from);
+    let (name, number) = (given(name), given(number));
     cards
         .into_iter()
         .enumerate()
         .map(|(i, (full, given, tel))| {
             let (name, number) = match lone {
-                true => (name.map(String::from).or(full).or(given), number.map(String::from).or(tel)),
+                true => (name.clone().or(full).or(given), number.clone().or(tel)),
                 false => (full.or(given), tel),
             };
             let number: String = number
@@ -1045,11 +1053,22 @@ mod tests {
                 .unwrap_err()
                 .contains("phone number")
         );
-        let many = "BEGIN:VCARD\nTEL:15557005555\nEND:VCARD\n".repeat(31);
+        let many = "BEGIN:VCARD\nTEL:15557005555\nEND:VCARD\n".repeat(21);
         assert!(
             vcard_cards(&many, None, None)
                 .unwrap_err()
-                .contains("at most 30")
+                .contains("over 20 cards")
+        );
+        assert_eq!(
+            vcard_cards(&many[..many.len() / 21 * 20], None, None)
+                .unwrap()
+                .len(),
+            20
+        );
+        // Blank stand-ins are not given; a byte-order mark is no text.
+        assert_eq!(
+            shown(vcard_cards(&format!("\u{feff}{one}"), Some(" "), Some("")).unwrap()),
+            [("15557002222@c.us".to_string(), "Anna Baker".to_string())]
         );
     }
 }

@@ -1027,8 +1027,10 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
         },
         "getMessageById" => Call::GetMessageById(a.required("messageId")?),
         "decryptMedia" => Call::DecryptMedia(a.required("message")?),
+        // No chat (or open-wa's falsy one): any.
         "getMyLastMessage" => Call::MyLastMessage(match a.get("chatId") {
-            None | Some(Value::Null) => None,
+            None | Some(Value::Null | Value::Bool(false)) => None,
+            Some(Value::String(s)) if s.is_empty() => None,
             Some(_) => Some(a.wid("chatId")?),
         }),
         "getAllMessagesInChat" => Call::GetAllMessagesInChat {

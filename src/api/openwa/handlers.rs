@@ -480,9 +480,9 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             }) => json!(false),
             Err(e) => return Err(e.into()),
         },
-        // A message this account does not have: false, as open-wa.
-        // The store's newest of ours, looked for back to MY_LAST_LOOKED
-        // messages; none: `undefined` (null), as open-wa.
+        // The store's newest of ours (in any chat: not a status), looked
+        // for back to MY_LAST_LOOKED messages; none: `undefined` (null), as
+        // open-wa.
         Call::MyLastMessage(chat) => {
             let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
             let (mut looked, mut before, mut mine) = (0, None, None);
@@ -491,7 +491,10 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
                     .stored_messages(id, chat.as_ref(), 500, before.as_deref())
                     .await?;
                 looked += page.messages.len();
-                mine = page.messages.into_iter().find(|m| m.from_me);
+                mine = page
+                    .messages
+                    .into_iter()
+                    .find(|m| m.from_me && (chat.is_some() || m.chat != "status@broadcast"));
                 match page.next {
                     Some(next) => before = Some(next),
                     None => break,
@@ -499,6 +502,7 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             }
             mine.map(message).unwrap_or(Value::Null)
         }
+        // A message this account does not have: false, as open-wa.
         Call::GetMessageById(m) => match core.message(id, &m).await {
             Ok(m) => message(m),
             Err(CoreError::NotFound { .. }) => json!(false),
@@ -604,21 +608,32 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             let g = core.group(id, &group).await?;
             json!({"title": g.subject, "description": g.description})
         }
+        // WhatsApp Web tells, group by group: it knows this account by its
+        // privacy id too, which a group may list it by. Well inside the
+        // request's own bound, whatever the number of groups.
         Call::IAmAdmin => {
-            let me = me(core, id).await?;
-            let groups = core.groups(id).await?;
-            json!(
-                groups
-                    .iter()
-                    .filter(|g| g.participants.iter().any(|p| {
-                        (p.admin || p.super_admin) && me.as_ref().is_some_and(|m| is_me(p, m))
-                    }))
-                    .map(|g| g.id.as_str())
-                    .collect::<Vec<_>>()
-            )
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            let mut mine = vec![];
+            for g in core.groups(id).await? {
+                if std::time::Instant::now() > until {
+                    break;
+                }
+                if let Ok(gid) = Wid::parse(&g.id)
+                    && core.i_am_admin(id, &gid).await.unwrap_or(false)
+                {
+                    mine.push(g.id);
+                }
+            }
+            json!(mine)
         }
-        // As open-wa's: `[{id, title}]`.
+        // As open-wa's: `[{id, title}]`. The person as a group may list
+        // them: by number or by privacy id.
         Call::CommonGroups(who) => {
+            let mut ids = vec![who.as_str().to_string()];
+            if let Ok(pair) = core.lid_and_phone(id, &who).await {
+                ids.extend(pair["lid"].as_str().map(String::from));
+                ids.extend(pair["phone"].as_str().map(|p| format!("{p}@c.us")));
+            }
             let groups = core.groups(id).await?;
             json!(
                 groups
@@ -626,7 +641,7 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
                     .filter(|g| g
                         .participants
                         .iter()
-                        .any(|p| { p.id == who.as_str() || cv::participant_id(p) == who.as_str() }))
+                        .any(|p| { ids.contains(&p.id) || ids.contains(&cv::participant_id(p)) }))
                     .map(|g| json!({"id": g.id, "title": g.subject}))
                     .collect::<Vec<_>>()
             )
@@ -755,11 +770,6 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
 
 /// getMyLastMessage looks this far back in the stored history.
 const MY_LAST_LOOKED: usize = 20_000;
-
-/// A group member who is this account.
-fn is_me(p: &crate::core::Participant, me: &Me) -> bool {
-    p.id == me.id || p.phone.as_deref() == Some(me.phone.as_str())
-}
 
 /// getStarredMessages gives at most this many.
 const STARRED_MAX: usize = 1000;
