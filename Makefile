@@ -20,14 +20,14 @@ sandbox: deps
 # binaries, where `cargo test` runs one binary after another and waits at
 # each for its slowest test (327 s against 437 s for the same tests).
 # .config/nextest.toml holds its settings.
-NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
-
 test: deps
-ifeq ($(NEXTEST),yes)
-	$(CARGO) nextest run --locked --lib --bins --tests
-else
-	$(CARGO) test --locked --lib --bins --tests -- --test-threads=2
-endif
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+	  echo "$(CARGO) nextest run --locked --lib --bins --tests"; \
+	  $(CARGO) nextest run --locked --lib --bins --tests; \
+	else \
+	  echo "$(CARGO) test --locked --lib --bins --tests -- --test-threads=2"; \
+	  $(CARGO) test --locked --lib --bins --tests -- --test-threads=2; \
+	fi
 	cd inject && npm test
 	cd clients/node && npm test
 	bash scripts/test-compat.sh
