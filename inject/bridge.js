@@ -84,6 +84,16 @@
   const SKIP = new Set(['ciphertext', 'e2e_notification', 'notification', 'notification_template', 'group_notification',
     'broadcast_notification', 'gp2', 'protocol', 'call_log', 'revoked']);
 
+  // A group's subject as WhatsApp Web holds it, for a message in it.
+  function groupName(id) {
+    try {
+      const c = WPP.chat.get(id);
+      return (c && (c.name || c.formattedTitle)) || null;
+    } catch (e) {
+      return null;
+    }
+  }
+
   function normalize(m) {
     // (A group's own notices, gp2, are read before this: groupNotice.)
     if (!m || !m.id || SKIP.has(m.type) || m.isNotification) return null;
@@ -95,6 +105,7 @@
     return {
       id: widStr(m.id),
       chat,
+      chat_name: chat && chat.endsWith('@g.us') ? groupName(chat) : null,
       from: widStr(m.from),
       to: widStr(m.to),
       from_me: fromMe,

@@ -793,6 +793,7 @@ async fn groups_both_ways() {
     let mid = v["ids"][ACCOUNT].as_str().unwrap().to_string();
     let p = event(&r, "message", |p| p["id"] == mid.as_str()).await;
     assert_eq!(p["chat"], gid.as_str());
+    assert_eq!(p["chat_name"], "Support", "a group's message names it");
     assert_eq!(p["sender"], json!({"phone": CONTACT, "name": "Dora"}));
     assert_eq!(p["text"], "thanks!");
 
@@ -926,6 +927,17 @@ async fn groups_both_ways() {
             Some(format!("{CONTACT}@c.us").as_str())
         )
     );
+    // A message after it goes by the new subject.
+    let (code, v) = sb
+        .post(
+            "/_sandbox/messages",
+            json!({"from": CONTACT, "group": gid, "text": "renamed"}),
+        )
+        .await;
+    assert_eq!(code, 201, "{v}");
+    let mid = v["ids"][ACCOUNT].as_str().unwrap().to_string();
+    let p = event(&r, "message", |p| p["id"] == mid.as_str()).await;
+    assert_eq!(p["chat_name"], "Support 24/7", "{p}");
     // The chat goes by the group's subject, not by whoever wrote last.
     let (_, chats) = d.call("GET", "/api/sessions/shop/chats", None).await;
     let chat = chats

@@ -1902,6 +1902,7 @@ mod tests {
             id: id.into(),
             session: session.clone(),
             chat: "15551234567@c.us".into(),
+            chat_name: None,
             from: None,
             to: None,
             from_me: false,

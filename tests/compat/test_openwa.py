@@ -469,6 +469,11 @@ def test_cards_links_groups_and_the_build_as_open_wa_bots_ask(daemon, backend, s
     theirs = r.json()["id"]
     eventually("their group seen", lambda: {"id": theirs, "title": "Flour"} in call("/shop1/getCommonGroups", [CONTACT + "@c.us"]))
     assert theirs not in call("/shop1/iAmAdmin") and gid in call("/shop1/iAmAdmin")
+    # A message in it names the group by its subject, as open-wa's chat does.
+    r = httpx.post(daemon.sandbox + "/_sandbox/messages", json={"from": CONTACT, "group": theirs, "text": "flour at 5"})
+    assert r.status_code == 201, r.text
+    said = eventually("the group's message", lambda: call("/shop1/getMessageById", [r.json()["ids"][ACCOUNT]]))
+    assert (said["isGroupMsg"], said["chat"]["name"], said["chat"]["formattedTitle"]) == (True, "Flour", "Flour"), said["chat"]
 
     # The build WhatsApp Web says it is; what multi-device no longer tells.
     assert call("/shop1/getWAVersion") == "2.3000.1000000000-sandbox"

@@ -340,11 +340,15 @@ pub fn message(p: &Value, base: &str) -> Value {
         "quotedMsg": s("reply_to").map(|r| quoted_raw(r, &p["quoted"])),
         "quotedMsgObj": s("reply_to").map(|r| quoted_message(r, &p["quoted"], chat)),
         "isQuotedMsgAvailable": s("reply_to").is_some(),
-        // The chat as open-wa serializes it with each message; a group's
-        // subject is not in the message: its id stands in.
+        // The chat as open-wa serializes it with each message: a group by
+        // its subject when the message came.
         "chat": self::chat(&ChatInfo {
             id: chat.to_string(),
-            name: if is_group || from_me { None } else { name.map(String::from) },
+            name: match (is_group, from_me) {
+                (true, _) => s("chat_name").map(String::from),
+                (false, true) => None,
+                (false, false) => name.map(String::from),
+            },
             timestamp: Some(t),
             ..Default::default()
         }),

@@ -372,6 +372,7 @@ pub fn just_sent(
         id: sent.id.clone(),
         session: session.clone(),
         chat: sent.to.to_string(),
+        chat_name: None,
         from: None,
         to: Some(sent.to.to_string()),
         from_me: true,
