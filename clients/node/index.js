@@ -213,6 +213,9 @@ const isPlace = (id) => typeof id === 'string' && /^[0-9]+$/.test(id);
 // daemon's log once ready, not kept in memory.
 const HELD_MAX = 10000;
 
+// Messages kept for message_ack to hand on whole (the newest this many).
+const RECENT_MAX = 2000;
+
 // ---- auth strategies: each names the daemon session
 
 class BaseAuthStrategy {
@@ -1186,6 +1189,9 @@ class Client extends EventEmitter {
     this._gen = 0;
     this._following = false;
     this._people = new Map(); // id -> {pushname, phone}, from messages seen
+    // The messages this client sent or heard of last (id -> payload), so a
+    // message_ack hands on the whole message, as whatsapp-web.js does.
+    this._recent = new Map();
     // Ask the stream only for what someone listens to; a listener added
     // later reconnects it (resuming after the last event, so nothing is lost).
     this.on('newListener', (event) => {
@@ -1317,7 +1323,16 @@ class Client extends EventEmitter {
 
   _message(p) {
     this._remember(p);
+    this._keep(p);
     return new Message(this, p);
+  }
+
+  // Bounded: the oldest go first.
+  _keep(p) {
+    if (!p || !p.id) return;
+    this._recent.delete(p.id);
+    this._recent.set(p.id, p);
+    while (this._recent.size > RECENT_MAX) this._recent.delete(this._recent.keys().next().value);
   }
 
   // Starts (or creates) the session and follows its events. While the
@@ -1535,7 +1550,11 @@ class Client extends EventEmitter {
       case 'message': this._emit(Events.MESSAGE_RECEIVED, this._message(p)); break;
       case 'message.any': this._emit(Events.MESSAGE_CREATE, this._message(p)); break;
       case 'message.ack': {
-        const m = new Message(this, { id: p.id, chat: p.chat, ack: p.ack });
+        // The whole message where this client sent or heard of it lately;
+        // else its id, chat and ack (Message.reload() reads the rest).
+        const known = this._recent.get(p.id);
+        if (known) known.ack = p.ack;
+        const m = new Message(this, known ? { ...known } : { id: p.id, chat: p.chat, ack: p.ack });
         this._emit(Events.MESSAGE_ACK, m, ACK[p.ack] ?? 0);
         break;
       }
@@ -1774,12 +1793,15 @@ class Client extends EventEmitter {
       delete body.reply_to;
       sent = await this._sendBody(body);
     }
-    const msg = new Message(this, {
+    const payload = {
       id: sent.id, chat: sent.to, from_me: true, ack: sent.ack, timestamp: sent.timestamp, type,
       text: body.text, caption: body.caption, location: body.location, reply_to: body.reply_to, mentions,
       media: media ? { mimetype: media.mimetype, filename: media.filename || null, size: media.filesize || null } : null,
       poll: body.poll && { name: body.poll.name, options: body.poll.options, selectable: body.poll.multiple ? 0 : 1 },
-    });
+    };
+    // Its acks may come before this answer does: only a newer one is kept.
+    if (!this._recent.has(sent.id)) this._keep(payload);
+    const msg = new Message(this, payload);
     if (cards > 1) msg.type = 'multi_vcard';
     if (media) msg._sentMedia = media;
     return msg;

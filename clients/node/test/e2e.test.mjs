@@ -607,10 +607,14 @@ test('listeners that throw or reject stop neither the stream nor the process', a
 
 test('media: a sent Message has its type and gives its media back; gone media is undefined; replies, quotes, sendSeen, privacy ids', async () => {
   const me = '15550003334';
-  const c = await linked('media', me, ['message']);
+  const c = await linked('media', me, ['message', 'message_ack']);
   const png = new MessageMedia('image/png', PNG.toString('base64'), 'dot.png');
   const photo = await c.sendMessage('15551234567', png, { caption: 'dot' });
   assert.deepEqual([photo.type, photo.hasMedia, photo.body], ['image', true, 'dot']);
+  // Its acks hand on the whole message, as whatsapp-web.js's do.
+  await sb(`/_sandbox/messages/${photo.id._serialized}/read`, {});
+  const [acked, ack] = await eventually('the read ack', () => c.heard.message_ack.find(([m, a]) => m.id._serialized === photo.id._serialized && a === 3));
+  assert.deepEqual([acked.body, acked.type, acked.fromMe, acked.ack, ack], ['dot', 'image', true, 3, 3]);
   assert.equal((await photo.downloadMedia()).data, PNG.toString('base64'));
   const pdf = await c.sendMessage('15551234567', new MessageMedia('application/pdf', Buffer.from('%PDF-1.4').toString('base64'), 'a.pdf'), { sendMediaAsDocument: true });
   assert.equal(pdf.type, 'document');
