@@ -18,7 +18,7 @@ sandbox: deps
 # The cargo tests run under cargo-nextest where the machine has it (CI's
 # does): each test in its own process, two at a time across all the test
 # binaries, where `cargo test` runs one binary after another and waits at
-# each for its slowest test (327 s against 437 s for the same tests).
+# each for its slowest test (350 s against 437 s for the same tests).
 # .config/nextest.toml holds its settings.
 test: deps
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \

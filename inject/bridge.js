@@ -88,7 +88,7 @@
   function groupName(id) {
     try {
       const c = WPP.chat.get(id);
-      return (c && (c.name || c.formattedTitle)) || null;
+      return (c && ((c.groupMetadata && c.groupMetadata.subject) || c.name || c.formattedTitle)) || null;
     } catch (e) {
       return null;
     }

@@ -116,6 +116,8 @@ const ACK = { failed: -1, pending: 0, sent: 1, delivered: 2, read: 3, played: 4 
 const TYPES = {
   text: 'chat', image: 'image', video: 'video', audio: 'audio', ptt: 'ptt', document: 'document',
   sticker: 'sticker', location: 'location', contact: 'vcard', poll: 'poll_creation', other: 'unknown',
+  // Only sends made here: several cards.
+  multi_vcard: 'multi_vcard',
 };
 
 // A message's whatsapp-web.js type. The daemon types a voice note as audio
@@ -1550,15 +1552,24 @@ class Client extends EventEmitter {
       case 'message': this._emit(Events.MESSAGE_RECEIVED, this._message(p)); break;
       case 'message.any': this._emit(Events.MESSAGE_CREATE, this._message(p)); break;
       case 'message.ack': {
-        // The whole message where this client sent or heard of it lately;
-        // else its id, chat and ack (Message.reload() reads the rest).
-        const known = this._recent.get(p.id);
+        // The whole message where this client sent or heard of it lately.
+        // One it has not (a send's first ack comes before the send's
+        // answer; one sent from the phone) is read from the daemon, where
+        // someone listens; else its id, chat and ack.
+        let known = this._recent.get(p.id);
+        if (!known && this.listenerCount(Events.MESSAGE_ACK) > 0) {
+          const stored = await this._stored(p.id).catch(() => null);
+          if (this._gen !== gen) return;
+          if (stored) this._keep((known = stored));
+        }
         if (known) known.ack = p.ack;
-        const m = new Message(this, known ? { ...known } : { id: p.id, chat: p.chat, ack: p.ack });
+        const m = new Message(this, known ? structuredClone(known) : { id: p.id, chat: p.chat, ack: p.ack });
         this._emit(Events.MESSAGE_ACK, m, ACK[p.ack] ?? 0);
         break;
       }
       case 'message.revoked': {
+        // A kept copy is out of date: read anew when next asked for.
+        this._recent.delete(p.id);
         // As whatsapp-web.js: the message as it is now (revoked), and as it was.
         const was = p.message || null;
         const now = new Message(this, { ...(was || {}), id: p.id, chat: p.chat, revoked: true });
@@ -1566,6 +1577,7 @@ class Client extends EventEmitter {
         break;
       }
       case 'message.edited': {
+        this._recent.delete(p.id);
         const stored = await this._stored(p.id).catch(() => null);
         if (this._gen !== gen) return;
         const before = stored && (stored.edits || []).filter((e) => e.replaced_at === p.edited_at).pop();
@@ -1799,10 +1811,10 @@ class Client extends EventEmitter {
       media: media ? { mimetype: media.mimetype, filename: media.filename || null, size: media.filesize || null } : null,
       poll: body.poll && { name: body.poll.name, options: body.poll.options, selectable: body.poll.multiple ? 0 : 1 },
     };
-    // Its acks may come before this answer does: only a newer one is kept.
+    if (cards > 1) payload.type = 'multi_vcard';
+    // What the stream brought of it meanwhile is newer: that stays.
     if (!this._recent.has(sent.id)) this._keep(payload);
-    const msg = new Message(this, payload);
-    if (cards > 1) msg.type = 'multi_vcard';
+    const msg = new Message(this, structuredClone(payload));
     if (media) msg._sentMedia = media;
     return msg;
   }
