@@ -91,6 +91,11 @@ const TAKEN_BACK_MARGIN_S: i64 = 5;
 /// How long after a catch-up its reactions pass runs again.
 const REACTIONS_RECHECK: std::time::Duration = std::time::Duration::from_secs(20);
 
+/// The driver's health tick (10 s) that runs a due pass comes at about
+/// the same moments after a connect as the pass fell due: a tick this
+/// early still runs it, instead of the pass waiting a whole tick more.
+const RECHECK_SLACK: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// How long inbound media is not fetched after a download timed out.
 const DOWNLOAD_PAUSE: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -577,7 +582,7 @@ impl Inbound {
     /// The second look over reactions and votes is due.
     pub fn reactions_recheck_due(&self) -> bool {
         self.reactions_recheck
-            .is_some_and(|at| Instant::now() >= at)
+            .is_some_and(|at| Instant::now() + RECHECK_SLACK >= at)
     }
 
     async fn run_catch_up(&mut self, bridge: &Bridge) {
