@@ -122,6 +122,17 @@ async fn inbound(sb: &Sandbox, extra: Value) -> String {
     v["id"].as_str().unwrap().to_string()
 }
 
+/// `from` writes in group `gid` at WhatsApp: this account's copy's id.
+async fn in_group(sb: &Sandbox, from: &str, gid: &str, extra: Value) -> String {
+    let mut body = json!({"from": from, "group": gid});
+    body.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    let (code, v) = sb.post("/_sandbox/messages", body).await;
+    assert_eq!(code, 201, "{v}");
+    v["ids"][ACCOUNT].as_str().unwrap().to_string()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn locations_contact_cards_and_voice_notes_both_ways() {
     let tmp = tempfile::tempdir().unwrap();
@@ -783,14 +794,13 @@ async fn groups_both_ways() {
     assert_eq!(ours["chat"], gid.as_str(), "{ours}");
 
     // A member writes: the group, the author and the author's name arrive.
-    let (code, v) = sb
-        .post(
-            "/_sandbox/messages",
-            json!({"from": CONTACT, "group": gid, "text": "thanks!", "name": "Dora"}),
-        )
-        .await;
-    assert_eq!(code, 201, "{v}");
-    let mid = v["ids"][ACCOUNT].as_str().unwrap().to_string();
+    let mid = in_group(
+        &sb,
+        CONTACT,
+        &gid,
+        json!({"text": "thanks!", "name": "Dora"}),
+    )
+    .await;
     let p = event(&r, "message", |p| p["id"] == mid.as_str()).await;
     assert_eq!(p["chat"], gid.as_str());
     assert_eq!(p["chat_name"], "Support", "a group's message names it");
@@ -928,14 +938,7 @@ async fn groups_both_ways() {
         )
     );
     // A message after it goes by the new subject.
-    let (code, v) = sb
-        .post(
-            "/_sandbox/messages",
-            json!({"from": CONTACT, "group": gid, "text": "renamed"}),
-        )
-        .await;
-    assert_eq!(code, 201, "{v}");
-    let mid = v["ids"][ACCOUNT].as_str().unwrap().to_string();
+    let mid = in_group(&sb, CONTACT, &gid, json!({"text": "renamed"})).await;
     let p = event(&r, "message", |p| p["id"] == mid.as_str()).await;
     assert_eq!(p["chat_name"], "Support 24/7", "{p}");
     // The chat goes by the group's subject, not by whoever wrote last.
@@ -1782,14 +1785,13 @@ async fn admins_delete_anyones_messages_in_their_groups() {
         .await;
     assert_eq!(code, 201, "{g}");
     let gid = g["id"].as_str().unwrap().to_string();
-    let (code, v) = sb
-        .post(
-            "/_sandbox/messages",
-            json!({"from": CONTACT, "group": gid, "text": "cheap watches at spam.example"}),
-        )
-        .await;
-    assert_eq!(code, 201, "{v}");
-    let spam = v["ids"][ACCOUNT].as_str().unwrap().to_string();
+    let spam = in_group(
+        &sb,
+        CONTACT,
+        &gid,
+        json!({"text": "cheap watches at spam.example"}),
+    )
+    .await;
     event(&r, "message", |p| p["id"] == spam.as_str()).await;
     // A member who is no admin may not delete it for everyone.
     let (code, v) = sb
@@ -1811,14 +1813,7 @@ async fn admins_delete_anyones_messages_in_their_groups() {
 
     // Theirs: we are a member only, and may delete only our own.
     let fid = their_group(&sb, &r, OTHER).await;
-    let (code, v) = sb
-        .post(
-            "/_sandbox/messages",
-            json!({"from": OTHER, "group": fid, "text": "photos from Sunday"}),
-        )
-        .await;
-    assert_eq!(code, 201, "{v}");
-    let theirs = v["ids"][ACCOUNT].as_str().unwrap().to_string();
+    let theirs = in_group(&sb, OTHER, &fid, json!({"text": "photos from Sunday"})).await;
     event(&r, "message", |p| p["id"] == theirs.as_str()).await;
     let (code, e) = delete(theirs.clone()).await;
     refused(code, &e, 409, "not_own_message");
@@ -4202,14 +4197,7 @@ async fn messages_are_pinned_for_everyone_in_the_chat_and_expire() {
     // A group whose settings only admins change: only admins pin, and we
     // are none.
     let fid = their_group(&sb, &r, OTHER).await;
-    let (code, v) = sb
-        .post(
-            "/_sandbox/messages",
-            json!({"from": OTHER, "group": fid, "text": "photos from Sunday"}),
-        )
-        .await;
-    assert_eq!(code, 201, "{v}");
-    let gm = v["ids"][ACCOUNT].as_str().unwrap().to_string();
+    let gm = in_group(&sb, OTHER, &fid, json!({"text": "photos from Sunday"})).await;
     event(&r, "message", |p| p["id"] == gm.as_str()).await;
     let (code, v) = pin(&gm, json!({"pinned": true})).await;
     assert_eq!(
