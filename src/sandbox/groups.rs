@@ -578,7 +578,7 @@ impl World {
             };
             let wire = json!({"t": "message", "msg": copy.wire()});
             copies.push((m.clone(), copy.id.clone()));
-            acct.messages.push(copy);
+            acct.push(copy);
             self.dirty = true;
             self.send_account(&m, &wire);
         }

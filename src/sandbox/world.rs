@@ -59,7 +59,19 @@ pub struct LidEntry {
 pub struct Account {
     pub phone: String,
     pub name: String,
+    /// Added with `push`, which keeps the indexes below.
     pub messages: Vec<SbMessage>,
+    /// The server's indexes over `messages`, as WhatsApp's would be: every
+    /// send looks for a retransmission of its id and marks its chat read
+    /// first (wa-js does), and without them both walked the whole history,
+    /// so the sandbox's cost per send grew with what it had stored. Both may
+    /// hold more than is left (a removed message leaves its entry), which
+    /// costs a look, never a wrong answer.
+    #[serde(skip)]
+    own_ids: HashSet<String>,
+    /// Chats with messages from others that may not be read yet.
+    #[serde(skip)]
+    unread_in: HashSet<String>,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -184,6 +196,41 @@ pub struct SbQuote {
 }
 
 impl Account {
+    pub fn new(phone: &str, name: String) -> Account {
+        Account {
+            phone: phone.to_string(),
+            name,
+            messages: Vec::new(),
+            own_ids: HashSet::new(),
+            unread_in: HashSet::new(),
+        }
+    }
+
+    pub fn push(&mut self, m: SbMessage) {
+        if m.from_me {
+            self.own_ids.insert(m.id.clone());
+        } else if m.ack < 3 {
+            self.unread_in.insert(m.peer.clone());
+        }
+        self.messages.push(m);
+    }
+
+    /// Builds the indexes of an account read from the state file.
+    fn reindex(&mut self) {
+        let all = std::mem::take(&mut self.messages);
+        for m in all {
+            self.push(m);
+        }
+    }
+
+    /// This account's own message `id`, sent before.
+    fn own(&self, id: &str) -> Option<&SbMessage> {
+        if !self.own_ids.contains(id) {
+            return None;
+        }
+        self.messages.iter().rev().find(|m| m.from_me && m.id == id)
+    }
+
     /// What a reply to `id` quotes, from this account's copy of it.
     pub fn quote(&self, id: &str) -> Option<SbQuote> {
         let m = self.messages.iter().rev().find(|m| m.id == id)?;
@@ -462,7 +509,10 @@ impl World {
         crate::domain::now_ms() + self.clock_offset_s * 1000
     }
 
-    pub fn new(p: Persisted) -> Self {
+    pub fn new(mut p: Persisted) -> Self {
+        for a in p.accounts.values_mut() {
+            a.reindex();
+        }
         World {
             p,
             conns: HashMap::new(),
@@ -662,11 +712,7 @@ impl World {
             .p
             .accounts
             .entry(phone.to_string())
-            .or_insert_with(|| Account {
-                phone: phone.to_string(),
-                name: format!("Sandbox {phone}"),
-                messages: Vec::new(),
-            });
+            .or_insert_with(|| Account::new(phone, format!("Sandbox {phone}")));
         if let Some(n) = name {
             acct.name = n.to_string();
         }
@@ -812,7 +858,7 @@ impl World {
         msg.delivered = false;
         let id = msg.id.clone();
         let wire = json!({"t": "message", "msg": msg.wire()});
-        acct.messages.push(msg);
+        acct.push(msg);
         self.dirty = true;
         self.send_account(to, &wire);
         Some(id)
@@ -837,7 +883,7 @@ impl World {
         }
         msg.delivered = false;
         let wire = json!({"t": "message", "msg": msg.wire()});
-        acct.messages.push(msg);
+        acct.push(msg);
         self.dirty = true;
         self.send_account(to, &wire);
         Some(id)
@@ -1193,7 +1239,7 @@ impl World {
         };
         // Like WhatsApp's server: a message sent again under the same key
         // (a retransmission) is taken once.
-        if let Some(m) = acct.messages.iter().find(|m| m.from_me && m.id == id) {
+        if let Some(m) = acct.own(&id) {
             return Ok(m.wire());
         }
         let media = match req.get("media").filter(|m| !m.is_null()) {
@@ -1276,7 +1322,7 @@ impl World {
             self.group_fanout(&peer, &phone, &msg)?;
         }
         let acct = self.p.accounts.get_mut(&phone).ok_or("no account")?;
-        acct.messages.push(msg);
+        acct.push(msg);
         self.dirty = true;
         Ok(wire)
     }
@@ -1344,7 +1390,9 @@ impl World {
             return;
         };
         let peer = chat.strip_suffix("@c.us").unwrap_or(chat);
-        if let Some(acct) = self.p.accounts.get_mut(&phone) {
+        if let Some(acct) = self.p.accounts.get_mut(&phone)
+            && acct.unread_in.remove(peer)
+        {
             for m in acct
                 .messages
                 .iter_mut()
@@ -1368,5 +1416,72 @@ impl World {
             };
             let _ = self.set_chat_state(&phone, chat, &change);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A world with account 15550001 linked on a connection, read back
+    /// from its state file as a restarted sandbox does.
+    fn reloaded(w: &World) -> (World, u64) {
+        let p: Persisted = serde_json::from_slice(&serde_json::to_vec(&w.p).unwrap()).unwrap();
+        let mut w = World::new(p);
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let conn = w.add_conn(tx);
+        w.link_conn(conn, "15550001", None);
+        (w, conn)
+    }
+
+    fn acks(w: &World, peer: &str) -> Vec<i8> {
+        let a = &w.p.accounts["15550001"];
+        a.messages
+            .iter()
+            .filter(|m| !m.from_me && m.peer == peer)
+            .map(|m| m.ack)
+            .collect()
+    }
+
+    // The indexes a send reads (its id sent before; its chat's unread
+    // messages) must hold for history the sandbox stored, then reloaded.
+    #[test]
+    fn a_send_finds_its_retransmission_and_reads_its_chat_after_a_reload() {
+        let (mut w, conn) = reloaded(&World::new(Persisted::default()));
+        let text = |t: &str| SbMessage {
+            text: Some(t.into()),
+            ..Default::default()
+        };
+        w.inbound("15550002", "15550001", text("one"), None)
+            .unwrap();
+        w.inbound("15550003", "15550001", text("other chat"), None)
+            .unwrap();
+        let sent = w
+            .outbound(
+                conn,
+                &json!({"id": "true_15550002@c.us_3EB0AA", "to": "15550002@c.us", "text": "hi"}),
+            )
+            .unwrap();
+
+        let (mut w, conn) = reloaded(&w);
+        let again = w
+            .outbound(
+                conn,
+                &json!({"id": "true_15550002@c.us_3EB0AA", "to": "15550002@c.us", "text": "hi"}),
+            )
+            .unwrap();
+        assert_eq!(again, sent, "a retransmission is taken once");
+        assert_eq!(w.p.accounts["15550001"].messages.len(), 3);
+
+        assert_eq!(acks(&w, "15550002"), vec![1]);
+        w.mark_read(conn, "15550002@c.us");
+        assert_eq!(acks(&w, "15550002"), vec![3], "the chat read");
+        assert_eq!(acks(&w, "15550003"), vec![1], "another chat left unread");
+        // A message after the read is unread until the next one.
+        w.inbound("15550002", "15550001", text("two"), None)
+            .unwrap();
+        assert_eq!(acks(&w, "15550002"), vec![3, 1]);
+        w.mark_read(conn, "15550002@c.us");
+        assert_eq!(acks(&w, "15550002"), vec![3, 3]);
     }
 }
