@@ -102,7 +102,7 @@
     const type = TYPES[m.type] || 'other';
     const sender = fromMe ? widStr(m.from) : widStr(m.author) || widStr(m.from);
     const hasMedia = !['text', 'location', 'contact', 'poll', 'other'].includes(type);
-    return {
+    const out = {
       id: widStr(m.id),
       chat,
       chat_name: chat && chat.endsWith('@g.us') ? groupName(chat) : null,
@@ -127,6 +127,10 @@
       edited_at: m.latestEditSenderTimestampMs ? Math.floor(m.latestEditSenderTimestampMs / 1000) : null,
       starred: !!m.star,
     };
+    // Only when set, as most messages are neither.
+    if (hasMedia && m.isViewOnce) out.view_once = true;
+    if (type === 'video' && m.isGif) out.gif = true;
+    return out;
   }
 
   // The id of the message a reply quotes. wa-js's `quotedMsgId` getter
@@ -904,6 +908,8 @@
       await ensureExists(to);
       const opts = { type: o.type || 'auto-detect', caption: o.caption || undefined, filename: o.filename || undefined, mimetype: o.mimetype, createChat: true, markIsRead: false, messageId: await keyFor(to, o.messageId) };
       if (o.ptt) opts.isPtt = true;
+      if (o.viewOnce) opts.isViewOnce = true;
+      if (o.gif) opts.isGif = true;
       if (o.replyTo) opts.quotedMsg = o.replyTo;
       if (o.mentions && o.mentions.length) opts.mentionedList = o.mentions;
       return sent(await quoting(o.replyTo, () => WPP.chat.sendFileMessage(to, dataUrl(b64, o.mimetype), opts)));

@@ -14,6 +14,8 @@ const CONTACT: &str = "15557770077";
 const OTHER: &str = "15557770088";
 const T: Duration = Duration::from_secs(30);
 /// A few bytes of an Ogg/Opus recording (its magic, enough for the type).
+/// Bytes said to be an MP4 (the sandbox does not play them).
+const MP4_B64: &str = "AAAAGGZ0eXBtcDQyAAAAAG1wNDJpc29t";
 const OGG_B64: &str = "T2dnUwACAAAAAAAAAABDb2RlYwAAAAABE09wdXNIZWFk";
 /// A 1 × 1 px PNG.
 const PNG_1PX: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
@@ -226,6 +228,43 @@ async fn locations_contact_cards_and_voice_notes_both_ways() {
         "{phone}"
     );
     assert_eq!(stored(&d, &id).await["type"], "document");
+
+    // Out: a photo to be viewed once, and a video that plays as a GIF.
+    let id = send(
+        &d,
+        json!({"to": CONTACT, "media": {"data": PNG_1PX, "mimetype": "image/png"}, "view_once": true}),
+    )
+    .await;
+    let phone = on_phone(&sb, &id).await;
+    assert_eq!(
+        (&phone["type"], &phone["view_once"], &phone["gif"]),
+        (&json!("image"), &json!(true), &json!(false)),
+        "{phone}"
+    );
+    let m = stored(&d, &id).await;
+    assert_eq!(
+        (&m["type"], &m["view_once"]),
+        (&json!("image"), &json!(true)),
+        "{m}"
+    );
+    let id = send(
+        &d,
+        json!({"to": CONTACT, "media": {"data": MP4_B64, "mimetype": "video/mp4"}, "gif": true, "caption": "loop"}),
+    )
+    .await;
+    let phone = on_phone(&sb, &id).await;
+    assert_eq!(
+        (&phone["type"], &phone["gif"], &phone["view_once"]),
+        (&json!("video"), &json!(true), &json!(false)),
+        "{phone}"
+    );
+    let m = stored(&d, &id).await;
+    assert_eq!(
+        (&m["type"], &m["gif"]),
+        (&json!("video"), &json!(true)),
+        "{m}"
+    );
+    assert!(m.get("view_once").is_none(), "only when set: {m}");
     // What cannot go as asked is refused, naming the field; nothing is sent.
     for (body, field) in [
         (
@@ -251,6 +290,39 @@ async fn locations_contact_cards_and_voice_notes_both_ways() {
         (
             json!({"to": CONTACT, "media": {"data": PNG_1PX, "mimetype": "image/png"}, "document": "yes"}),
             "document",
+        ),
+        (
+            json!({"to": CONTACT, "media": {"data": PNG_1PX, "mimetype": "image/png"}, "view_once": true, "sticker": true}),
+            "view_once",
+        ),
+        (
+            json!({"to": CONTACT, "media": {"data": PNG_1PX, "mimetype": "image/png"}, "view_once": true, "document": true}),
+            "view_once",
+        ),
+        // Audio goes once only as a voice note.
+        (
+            json!({"to": CONTACT, "media": {"data": OGG_B64, "mimetype": "audio/ogg"}, "view_once": true}),
+            "view_once",
+        ),
+        (
+            json!({"to": CONTACT, "text": "no file", "view_once": true}),
+            "view_once",
+        ),
+        (
+            json!({"to": CONTACT, "media": {"data": PNG_1PX, "mimetype": "image/png"}, "gif": true}),
+            "gif",
+        ),
+        (
+            json!({"to": CONTACT, "media": {"data": MP4_B64, "mimetype": "video/mp4"}, "gif": true, "document": true}),
+            "gif",
+        ),
+        (
+            json!({"to": CONTACT, "media": {"data": MP4_B64, "mimetype": "video/mp4"}, "gif": 1}),
+            "gif",
+        ),
+        (
+            json!({"to": "status@broadcast", "media": {"data": PNG_1PX, "mimetype": "image/png"}, "view_once": true}),
+            "view_once",
         ),
     ] {
         let (code, e) = d
@@ -302,6 +374,39 @@ async fn locations_contact_cards_and_voice_notes_both_ways() {
         json!({"media": {"data": OGG_B64, "mimetype": "audio/ogg; codecs=opus"}, "ptt": true}),
     )
     .await;
+    // A photo to be viewed once: WhatsApp gives a linked device none of
+    // its media, so only the receiver's phone opens it.
+    let once = inbound(
+        &sb,
+        json!({"media": {"data": PNG_1PX, "mimetype": "image/png"}, "view_once": true}),
+    )
+    .await;
+    let gif = inbound(
+        &sb,
+        json!({"media": {"data": MP4_B64, "mimetype": "video/mp4"}, "gif": true}),
+    )
+    .await;
+    let p = event(&r, "message", |p| p["id"] == once).await;
+    assert_eq!(
+        (&p["type"], &p["view_once"]),
+        (&json!("image"), &json!(true)),
+        "{p}"
+    );
+    let (code, e) = d
+        .call(
+            "GET",
+            &format!("/api/sessions/shop/messages/{}/media", message_path(&once)),
+            None,
+        )
+        .await;
+    refused(code, &e, 404, "view_once");
+    let p = event(&r, "message", |p| p["id"] == gif).await;
+    assert_eq!(
+        (&p["type"], &p["gif"]),
+        (&json!("video"), &json!(true)),
+        "{p}"
+    );
+    assert!(p.get("view_once").is_none(), "{p}");
     let p = event(&r, "message", |p| p["id"] == loc).await;
     assert_eq!(p["type"], "location");
     assert_eq!(

@@ -829,7 +829,7 @@ class Message {
     this.isStatus = chat === 'status@broadcast';
     this.isStarred = !!m.starred;
     this.broadcast = false;
-    this.isGif = false;
+    this.isGif = !!m.gif;
     this.isEphemeral = false;
     this.duration = undefined;
     this.notifyName = s.name || undefined;
@@ -1745,10 +1745,6 @@ class Client extends EventEmitter {
     }
 
     if (media) {
-      // What the daemon cannot send the way whatsapp-web.js would: say so
-      // rather than send something else.
-      if (options.isViewOnce) throw new NotSupportedError('sendMessage option isViewOnce');
-      if (options.sendVideoAsGif) throw new NotSupportedError('sendMessage option sendVideoAsGif');
       // As a document: a file to download, whatever its type (a photo
       // kept as it is). A sticker stays a sticker.
       const asDocument = !!options.sendMediaAsDocument && !options.sendMediaAsSticker;
@@ -1767,6 +1763,11 @@ class Client extends EventEmitter {
         delete body.media.filename;
         type = 'sticker';
       }
+      // Where WhatsApp Web takes them, as whatsapp-web.js passes them on: a
+      // photo, video or voice note to be viewed once; a video as a GIF.
+      const top = String(media.mimetype || '').split('/')[0];
+      if (options.isViewOnce && !body.sticker && !asDocument && (top === 'image' || top === 'video' || body.voice)) body.view_once = true;
+      if (options.sendVideoAsGif && top === 'video' && !asDocument) body.gif = true;
     }
     if (options.groupMentions && [].concat(options.groupMentions).length) throw new NotSupportedError('sendMessage option groupMentions');
     if (options.invokedBotWid) throw new NotSupportedError('sendMessage option invokedBotWid');

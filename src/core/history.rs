@@ -335,6 +335,14 @@ impl Core {
             code: "no_media",
             message: format!("message {msg_id} has no media"),
         })?;
+        if msg.view_once && !msg.from_me {
+            return Err(CoreError::NotFound {
+                code: "view_once",
+                message: format!(
+                    "message {msg_id} is to be viewed once: WhatsApp opens its media on the receiver's phone only, never on a linked device"
+                ),
+            });
+        }
         let env = self.manager.env();
         let bytes = match tokio::fs::read(env.media_path(session, msg_id)).await {
             Ok(bytes) => bytes,

@@ -50,6 +50,11 @@ pub struct OutgoingMedia {
     /// Sent as a document, whatever its type: a file to download, a photo
     /// or video kept as it is instead of recompressed.
     pub document: bool,
+    /// A photo, video or voice note its receiver may open once. WhatsApp
+    /// keeps it off their linked devices: only their phone opens it.
+    pub view_once: bool,
+    /// A video (MP4) that plays as a GIF: looped, without sound.
+    pub gif: bool,
 }
 
 /// Media ready to hand to the page.
@@ -59,6 +64,8 @@ pub(super) struct LoadedMedia {
     pub filename: Option<String>,
     pub sticker: bool,
     pub document: bool,
+    pub view_once: bool,
+    pub gif: bool,
 }
 
 impl LoadedMedia {
@@ -270,6 +277,8 @@ impl Core {
             filename: m.filename,
             sticker: m.sticker,
             document: m.document,
+            view_once: m.view_once,
+            gif: m.gif,
         })
     }
 

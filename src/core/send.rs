@@ -66,8 +66,10 @@ impl SendRequest {
             };
             let mut v = json!({"source": source, "mimetype": m.mimetype, "filename": m.filename, "sticker": m.sticker});
             // Only when set: keys recorded before it existed still match.
-            if m.document {
-                v["document"] = json!(true);
+            for (flag, on) in [("document", m.document), ("view_once", m.view_once), ("gif", m.gif)] {
+                if on {
+                    v[flag] = json!(true);
+                }
             }
             v
         });
@@ -153,6 +155,20 @@ impl SendRequest {
                 "document",
                 "cannot be a sticker or a voice note as well",
             ));
+        }
+        if let Some(m) = &self.media {
+            if m.view_once && (m.sticker || m.document) {
+                return Err(CoreError::invalid(
+                    "view_once",
+                    "is a photo's, a video's or a voice note's, not a sticker's or a document's",
+                ));
+            }
+            if m.gif && (m.sticker || m.document || self.voice) {
+                return Err(CoreError::invalid(
+                    "gif",
+                    "is a video's (MP4), not a sticker's, a document's or a voice note's",
+                ));
+            }
         }
         if let Some(r) = &self.reply_to
             && !is_message_id(r)
@@ -260,6 +276,11 @@ impl SendRequest {
             ("special", self.special.is_some()),
             ("sticker", self.media.as_ref().is_some_and(|m| m.sticker)),
             ("document", self.media.as_ref().is_some_and(|m| m.document)),
+            (
+                "view_once",
+                self.media.as_ref().is_some_and(|m| m.view_once),
+            ),
+            ("gif", self.media.as_ref().is_some_and(|m| m.gif)),
         ];
         if let Some((field, _)) = chatty.iter().find(|(_, on)| *on) {
             let field = match *field {
@@ -268,7 +289,7 @@ impl SendRequest {
             };
             return Err(CoreError::invalid(
                 field,
-                "a status is a text, an image or a video, with no reply, mention, voice note, sticker, document, place, card, poll or forward",
+                "a status is a text, an image or a video, with no reply, mention, voice note, sticker, document, view once, GIF, place, card, poll or forward",
             ));
         }
         if let Some(m) = &self.media {
@@ -451,6 +472,25 @@ impl Core {
             }
             if req.caption.is_some() || req.text.is_some() {
                 return Err(CoreError::invalid("sticker", "takes no caption or text"));
+            }
+        }
+        if let Some(m) = &media {
+            let top = m.mimetype.split('/').next().unwrap_or("");
+            // WhatsApp Web sends audio once only as a voice note.
+            if m.view_once && !(top == "image" || top == "video" || (top == "audio" && req.voice)) {
+                return Err(CoreError::invalid(
+                    "view_once",
+                    format!(
+                        "is a photo's, a video's or a voice note's, not {}'s",
+                        m.mimetype
+                    ),
+                ));
+            }
+            if m.gif && top != "video" {
+                return Err(CoreError::invalid(
+                    "gif",
+                    format!("is a video's (MP4), not {}'s", m.mimetype),
+                ));
             }
         }
         if req.voice
@@ -766,6 +806,8 @@ impl Core {
                         kind: m.kind(),
                         caption: caption.as_deref(),
                         voice: req.voice,
+                        view_once: m.view_once,
+                        gif: m.gif,
                         mentions: &req.mentions,
                     };
                     bridge.send_file(&req.to, id, &file, reply_to).await

@@ -346,6 +346,13 @@ pub struct Message {
     /// "forwarded many times" from 5).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub forwarding_score: u32,
+    /// A photo, video or voice note to be opened once. A linked device
+    /// never gets one's media: only the receiver's phone opens it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub view_once: bool,
+    /// A video that plays as a GIF (looped, silent).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gif: bool,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -407,6 +414,7 @@ impl Message {
                 .filter_map(|x| x.as_str().map(String::from))
                 .collect::<Vec<_>>()
         });
+        let flag = |k: &str| v.get(k).and_then(Value::as_bool).unwrap_or(false);
         let forwarding_score = v
             .get("forwarded")
             .and_then(Value::as_u64)
@@ -482,6 +490,8 @@ impl Message {
                 .unwrap_or_default(),
             forwarded: forwarding_score > 0,
             forwarding_score,
+            view_once: flag("view_once") && v.get("media").is_some_and(Value::is_object),
+            gif: kind_is(v, "video") && flag("gif"),
             id,
         })
     }

@@ -241,6 +241,27 @@ async fn inbound(State(sb): State<Sandbox>, raw: Bytes) -> Res {
         Some(Value::Bool(_)) => return Err(invalid("document", "needs media")),
         Some(_) => return Err(invalid("document", "must be a boolean")),
     };
+    let flag = |name: &str| match v.get(name) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(invalid(name, "must be a boolean")),
+    };
+    let top = media
+        .as_ref()
+        .map(|m| m.mimetype.split('/').next().unwrap_or("").to_string());
+    // A photo, a video or a voice note, opened once on the phone.
+    let view_once = flag("view_once")?;
+    if view_once && (document || !matches!(top.as_deref(), Some("image" | "video")) && !ptt) {
+        return Err(invalid(
+            "view_once",
+            "needs a photo, a video or a voice note",
+        ));
+    }
+    // A video that plays as a GIF.
+    let gif = flag("gif")?;
+    if gif && (document || top.as_deref() != Some("video")) {
+        return Err(invalid("gif", "needs video media"));
+    }
     let poll = match v.get("poll") {
         None | Some(Value::Null) => None,
         Some(p) => {
@@ -327,6 +348,8 @@ async fn inbound(State(sb): State<Sandbox>, raw: Bytes) -> Res {
         vcards,
         ptt,
         document,
+        view_once,
+        gif,
         poll,
         ..Default::default()
     };

@@ -130,6 +130,12 @@ pub struct SbMessage {
     /// Media sent as a document, whatever its type (a photo as a file).
     #[serde(default)]
     pub document: bool,
+    /// Opened once, on the receiver's phone.
+    #[serde(default)]
+    pub view_once: bool,
+    /// A video that plays as a GIF.
+    #[serde(default)]
+    pub gif: bool,
     /// Earlier texts, oldest first, when the author edited it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub edits: Vec<String>,
@@ -267,7 +273,7 @@ impl SbMessage {
             })),
             "reply_to": self.reply_to, "ack": self.ack, "t": self.timestamp,
             "location": self.location, "vcards": self.vcards, "ptt": self.ptt,
-            "document": self.document, "revoked": self.revoked, "edited": !self.edits.is_empty(),
+            "document": self.document, "view_once": self.view_once, "gif": self.gif, "revoked": self.revoked, "edited": !self.edits.is_empty(),
             "author": self.author, "mentions": self.mentions, "poll": self.poll,
             "quoted": self.quoted, "forwarded": self.forwarded,
             // What a device holds of the reactions and votes it received.
@@ -326,6 +332,7 @@ impl SbMessage {
             "edits": self.edits, "revoked": self.revoked, "reactions": self.reactions,
             "author": self.author, "mentions": self.mentions, "poll": self.poll, "votes": self.votes,
             "forwarded": self.forwarded, "status": self.status,
+            "view_once": self.view_once, "gif": self.gif,
             // Inbound: whether a device of the account confirmed it.
             "delivered": self.delivered,
         })
@@ -1286,6 +1293,8 @@ impl World {
             status: req.get("status").filter(|s| s.is_object()).cloned(),
             ptt: req["ptt"].as_bool().unwrap_or(false),
             document: req["document"].as_bool().unwrap_or(false),
+            view_once: req["view_once"].as_bool().unwrap_or(false),
+            gif: req["gif"].as_bool().unwrap_or(false),
             poll: match req.get("poll").filter(|p| !p.is_null()) {
                 Some(p) => {
                     Some(serde_json::from_value(p.clone()).map_err(|e| format!("bad poll: {e}"))?)

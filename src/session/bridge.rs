@@ -250,6 +250,10 @@ pub struct OutgoingFile<'a> {
     pub caption: Option<&'a str>,
     /// Audio sent as a voice note.
     pub voice: bool,
+    /// Opened once by its receiver (wa-js `isViewOnce`).
+    pub view_once: bool,
+    /// A video that plays as a GIF (wa-js `isGif`).
+    pub gif: bool,
     /// Who the caption mentions.
     pub mentions: &'a [Wid],
 }
@@ -880,7 +884,7 @@ impl Bridge {
     ) -> Result<Sent, CallError> {
         let opts = json!({"type": file.kind, "mimetype": file.mimetype, "filename": file.filename,
                           "caption": file.caption, "replyTo": reply_to, "ptt": file.voice, "messageId": id,
-                          "mentions": file.mentions});
+                          "mentions": file.mentions, "viewOnce": file.view_once, "gif": file.gif});
         // WhatsApp Web waits for a status to be up, then for its ack: up to
         // a minute.
         let within = match to.is_status() {

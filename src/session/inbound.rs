@@ -448,6 +448,9 @@ impl Inbound {
         let too_large = msg.media.as_ref().is_some_and(super::too_large_to_keep);
         if too_large && !msg.from_me {
             tracing::info!(session = %self.id, msg = %msg.id, "media not kept: larger than {} MB", super::MAX_MEDIA >> 20);
+        } else if msg.view_once && !msg.from_me {
+            // WhatsApp gives a linked device none of it: the phone opens it.
+            tracing::debug!(session = %self.id, msg = %msg.id, "media not kept: to be viewed once");
         } else if msg.media.is_some() && !msg.from_me {
             match self.download_media(bridge, &msg.id).await {
                 Ok((size, sha256)) => {

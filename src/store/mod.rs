@@ -1931,6 +1931,8 @@ mod tests {
             mentions: vec![],
             forwarded: false,
             forwarding_score: 0,
+            view_once: false,
+            gif: false,
         };
         let events = m.events();
         Op::Message { msg: m, events }

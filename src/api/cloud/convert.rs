@@ -393,6 +393,8 @@ pub fn request(body: &Value, session: &SessionId, users: &UserIds) -> Result<Req
                     sticker: kind == "sticker",
                     // As Meta sends it: a file to download, whatever it is.
                     document: kind == "document",
+                    view_once: false,
+                    gif: false,
                 }),
                 caption: m.get("caption").and_then(Value::as_str).map(String::from),
                 reply_to: reply_to.clone(),

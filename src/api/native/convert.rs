@@ -403,6 +403,13 @@ pub struct SendIn {
     /// (a photo or video kept as it is, not recompressed).
     #[serde(default, deserialize_with = "crate::domain::null_is_default")]
     document: bool,
+    /// Send the photo, video or voice note `media` to be opened once: the
+    /// receiver's phone opens it, and not again.
+    #[serde(default, deserialize_with = "crate::domain::null_is_default")]
+    view_once: bool,
+    /// Send the video `media` (MP4) to play as a GIF: looped, silent.
+    #[serde(default, deserialize_with = "crate::domain::null_is_default")]
+    gif: bool,
     /// Phones or ids the text mentions (write `@15551234567` in the text).
     mentions: Option<Vec<String>>,
     /// A poll instead of text.
@@ -461,6 +468,8 @@ impl TryFrom<SendIn> for SendRequest {
                     filename: m.filename,
                     sticker: b.sticker,
                     document: b.document,
+                    view_once: b.view_once,
+                    gif: b.gif,
                 })
             })
             .transpose()?;
@@ -472,6 +481,12 @@ impl TryFrom<SendIn> for SendRequest {
         }
         if b.document && media.is_none() {
             return Err(ApiError::invalid("document", "needs 'media'"));
+        }
+        if b.view_once && media.is_none() {
+            return Err(ApiError::invalid("view_once", "needs 'media'"));
+        }
+        if b.gif && media.is_none() {
+            return Err(ApiError::invalid("gif", "needs video 'media'"));
         }
         if b.poll.is_some() && (b.location.is_some() || b.contacts.is_some()) {
             return Err(ApiError::invalid(

@@ -330,6 +330,7 @@ pub fn message(p: &Value, base: &str) -> Value {
         "forwardingScore": p["forwarding_score"].as_u64().unwrap_or(0),
         "broadcast": false,
         "star": p["starred"].as_bool().unwrap_or(false),
+        "isViewOnce": p["view_once"].as_bool().unwrap_or(false),
         "invis": false,
         "local": false,
         "labels": [],

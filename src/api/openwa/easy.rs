@@ -48,6 +48,17 @@ pub const METHODS: &[(&str, &[&str])] = &[
         ],
     ),
     ("sendPtt", &["to", "file", "quotedMsgId"]),
+    (
+        "sendVideoAsGif",
+        &[
+            "to",
+            "file",
+            "filename",
+            "caption",
+            "quotedMsgId",
+            "requestConfig",
+        ],
+    ),
     ("sendImageAsSticker", &["to", "image", "stickerMetadata"]),
     (
         "sendStickerfromUrl",
@@ -637,6 +648,8 @@ fn media(
         filename: filename.filter(|f| !f.is_empty()),
         sticker,
         document: false,
+        view_once: false,
+        gif: false,
     })
 }
 
@@ -734,7 +747,7 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
                 ..SendRequest::text(a.wid("to")?, text)
             })
         }
-        "sendImage" | "sendFile" | "sendFileFromUrl" | "sendPtt" | "sendAudio" => {
+        "sendImage" | "sendFile" | "sendFileFromUrl" | "sendPtt" | "sendAudio" | "sendVideoAsGif" => {
             let file = match method {
                 "sendFileFromUrl" => a.required("url")?,
                 _ => a.required("file")?,
@@ -747,7 +760,12 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
                 voice,
                 to: a.wid("to")?,
                 text: None,
-                media: Some(media(file, a.string("filename")?, false)?),
+                media: Some(OutgoingMedia {
+                    // open-wa's viewOnce: a photo or video opened once.
+                    view_once: a.flag("viewOnce"),
+                    gif: method == "sendVideoAsGif",
+                    ..media(file, a.string("filename")?, false)?
+                }),
                 caption: a.string("caption")?.filter(|c| !c.is_empty()),
                 reply_to: a.string("quotedMsgId")?,
                 menu: None,

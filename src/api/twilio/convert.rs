@@ -207,6 +207,8 @@ pub fn create(form: &Form) -> Result<Create, TwilioError> {
         filename: None,
         sticker: false,
         document: false,
+        view_once: false,
+        gif: false,
     });
     let (text, caption) = if media.is_some() {
         (None, body)
@@ -413,6 +415,8 @@ pub fn just_sent(
         mentions: vec![],
         forwarded: false,
         forwarding_score: 0,
+        view_once: false,
+        gif: false,
     }
 }
 

@@ -157,6 +157,8 @@ async fn reply(core: Core, r: Reply) {
                     filename: None,
                     sticker: false,
                     document: false,
+                    view_once: false,
+                    gif: false,
                 }),
                 caption: caption.clone(),
                 reply_to: None,

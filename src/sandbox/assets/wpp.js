@@ -233,6 +233,8 @@
       isForwarded: w.forwarded > 0,
       forwardingScore: w.forwarded || 0,
       star: starredIds.has(w.id),
+      isViewOnce: !!w.view_once,
+      isGif: !!w.gif,
     });
     Object.defineProperty(m, '__quotedKey', { value: w.reply_to || undefined, enumerable: false });
     if (type === 'location') {
@@ -1212,8 +1214,13 @@
           // WhatsApp Web makes the sticker: a WebP of the image, no caption.
           return send(chatId, { caption: null, media: { mimetype: 'image/webp', filename: null, data: await asSticker(mimetype, data) } }, opts);
         }
-        // type 'document': a file to download, whatever it is.
-        return send(chatId, { caption: opts.caption || null, ptt: !!opts.isPtt, document: opts.type === 'document', media: { mimetype, filename: opts.filename || null, data } }, opts);
+        // type 'document': a file to download, whatever it is. As wa-js
+        // reads them: isViewOnce for an image, a video or a voice note,
+        // isGif for a video.
+        const type = opts.type && opts.type !== 'auto-detect' ? opts.type : mimetype.split('/')[0];
+        const viewOnce = !!opts.isViewOnce && (type === 'image' || type === 'video' || (type === 'audio' && !!opts.isPtt));
+        const gif = !!opts.isGif && type === 'video';
+        return send(chatId, { caption: opts.caption || null, ptt: !!opts.isPtt, document: opts.type === 'document', view_once: viewOnce, gif, media: { mimetype, filename: opts.filename || null, data } }, opts);
       },
       async markIsComposing(chatId, duration) { return mark(chatId, 'composing', duration); },
       async markIsRecording(chatId, duration) { return mark(chatId, 'recording', duration); },
@@ -1478,6 +1485,8 @@
         // and downloads its media again.
         const m = byId.get(id) || await call('message', { id }).then((w) => w && toMsg(w));
         if (!m || !m.__media || m.type === 'revoked') throw new Error('message has no media: ' + id);
+        // WhatsApp gives a linked device none of a view-once message's media.
+        if (m.isViewOnce && !m.id.fromMe) throw new Error('view once media can only be opened on the phone: ' + id);
         const bin = window.atob(m.__media.data);
         const bytes = new Uint8Array(bin.length);
         for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
