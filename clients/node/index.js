@@ -1813,6 +1813,8 @@ class Client extends EventEmitter {
       poll: body.poll && { name: body.poll.name, options: body.poll.options, selectable: body.poll.multiple ? 0 : 1 },
     };
     if (cards > 1) payload.type = 'multi_vcard';
+    if (body.gif) payload.gif = true;
+    if (body.view_once) payload.view_once = true;
     // What the stream brought of it meanwhile is newer: that stays.
     if (!this._recent.has(sent.id)) this._keep(payload);
     const msg = new Message(this, structuredClone(payload));

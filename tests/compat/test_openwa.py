@@ -187,6 +187,12 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop):
               json={"about": "Baker", "picture": "iVBORw0KGgoAAAANSUhEUg=="}).raise_for_status()
     from_url = at_phone(call("/shop1/sendFileFromUrl", [CONTACT, pic_url, "p.png", "from a url"]))
     assert from_url["caption"] == "from a url" and from_url["media"]["mimetype"] == "image/png"
+    # viewOnce, sendImage's tenth parameter; a video sent to play as a GIF.
+    once = at_phone(call("/shop1/sendImage", [CONTACT, PNG_DATA_URL, "dot.png", "once", None, False, False, False, False, True]))
+    assert (once["type"], once["view_once"], once["gif"]) == ("image", True, False), once
+    assert at_phone(call("/shop1/sendImage", [CONTACT, PNG_DATA_URL, "dot.png", "twice"]))["view_once"] is False
+    gif = at_phone(call("/shop1/sendVideoAsGif", [CONTACT, "data:video/mp4;base64,AAAAGGZ0eXBtcDQy", "loop.mp4", "a loop"]))
+    assert (gif["type"], gif["gif"], gif["caption"]) == ("video", True, "a loop"), gif
 
     # What was sent: react, edit, read back, delete for everyone.
     text = call("/shop1/sendText", [CONTACT, "tpyo"])
@@ -528,6 +534,17 @@ def test_open_wa_webhooks_are_signed_and_shaped_like_open_wa(daemon, backend, re
     # The chat rides along, as open-wa serializes it with each message.
     assert (d["chat"]["id"], d["chat"]["isGroup"], d["chat"]["name"]) == (CONTACT + "@c.us", False, "Alice")
     assert (d["mentionedJidList"], d["quotedMsgObj"], d["isQuotedMsgAvailable"]) == ([], None, False)
+    assert d["isViewOnce"] is False
+    # A photo to be viewed once, as open-wa flags it.
+    r = httpx.post(daemon.sandbox + "/_sandbox/messages",
+                   json={"from": CONTACT, "to": ACCOUNT, "name": "Alice", "view_once": True,
+                         "media": {"data": PNG_DATA_URL.split(",", 1)[1], "mimetype": "image/png"}})
+    assert r.status_code == 201, r.text
+    oid = r.json()["id"]
+    d1 = eventually("the view-once photo at onMessage", lambda: [json.loads(x["body"])["data"] for x in receiver.raw("/openwa")
+                                                               if json.loads(x["body"])["event"] == "onMessage"
+                                                               and json.loads(x["body"])["data"]["id"] == oid])[0]
+    assert (d1["type"], d1["isViewOnce"], d1["isMedia"]) == ("image", True, True), d1
     # A reply that mentions someone: what a bot checks.
     r = httpx.post(daemon.sandbox + "/_sandbox/messages",
                    json={"from": CONTACT, "to": ACCOUNT, "text": "@15557770009 see above", "name": "Alice",

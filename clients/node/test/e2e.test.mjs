@@ -632,6 +632,19 @@ test('media: a sent Message has its type and gives its media back; gone media is
   assert.equal(sticker.type, 'sticker');
   const atPhone = await eventually('the sticker at the phone', async () => (await all(me)).find((m) => m.id === sticker.id._serialized));
   assert.deepEqual([atPhone.type, atPhone.media.mimetype], ['sticker', 'image/webp']);
+  // A photo to be viewed once, and a video as a GIF, as whatsapp-web.js sends them.
+  const once = await c.sendMessage('15551234567', png, { isViewOnce: true });
+  const onceAtPhone = await eventually('the view-once photo at the phone', async () => (await all(me)).find((m) => m.id === once.id._serialized));
+  assert.deepEqual([onceAtPhone.type, onceAtPhone.view_once], ['image', true]);
+  const mp4 = new MessageMedia('video/mp4', 'AAAAGGZ0eXBtcDQy', 'loop.mp4');
+  const gif = await c.sendMessage('15551234567', mp4, { sendVideoAsGif: true, caption: 'loop' });
+  assert.deepEqual([gif.type, gif.isGif, gif.body], ['video', true, 'loop']);
+  const gifAtPhone = await eventually('the GIF at the phone', async () => (await all(me)).find((m) => m.id === gif.id._serialized));
+  assert.deepEqual([gifAtPhone.type, gifAtPhone.gif, gifAtPhone.view_once], ['video', true, false]);
+  // One received plays as a GIF too.
+  const theirGif = (await inbound('15551234567', me, null, { media: { data: 'AAAAGGZ0eXBtcDQy', mimetype: 'video/mp4' }, gif: true })).id;
+  const heardGif = await eventually('their GIF', () => c.heard.message.find((x) => x.id._serialized === theirGif));
+  assert.deepEqual([heardGif.type, heardGif.isGif, heardGif.hasMedia], ['video', true, true]);
 
   // A contact's status, as whatsapp-web.js hands one on.
   const story = (await inbound('15551234567', me, 'Fresh bread at 7', { status: true })).id;
