@@ -258,6 +258,14 @@ def test_templates_media_in_and_errors(daemon, receiver, backend):
     m = eventually("the image at pywa", lambda: [x for x in backend.messages if x.id == mid])[0]
     assert m.image.mime_type == "image/png" and m.image.sha256
     assert wa.get_media_bytes(wa.get_media_url(m.image.id).url) == PNG
+    # A photo to be viewed once: the receiver's phone's only, so the Cloud
+    # API hands on no media, as an unsupported message.
+    r = httpx.post(daemon.sandbox + "/_sandbox/messages", json={"from": CONTACT, "to": ACCOUNT, "name": "Alice", "view_once": True,
+                                                               "media": {"mimetype": "image/png", "data": base64.b64encode(PNG).decode()}})
+    assert r.status_code == 201, r.text
+    oid = r.json()["id"]
+    m = eventually("the view-once photo at pywa", lambda: [x for x in backend.messages if x.id == oid])[0]
+    assert (m.type, m.image, m.unsupported.type) == (types.MessageType.UNSUPPORTED, None, "view_once"), m
 
     httpx.post(daemon.sandbox + "/_sandbox/unregistered", json={"phone": "15559990000"}).raise_for_status()
     with pytest.raises(errors.MessageUndeliverable):

@@ -195,6 +195,16 @@ def test_inbound_webhooks_validate_and_twiml_answers_go_back(shop, receiver):
     assert c.messages(f["MessageSid"]).media(listed[0].sid).fetch().content_type == "image/png"
     text_only = next(x.sid for x in c.messages.list(to=f"whatsapp:+{CONTACT}", limit=20) if x.body == "1. pizza 2. pasta")
     assert c.messages(text_only).media.list() == []
+    # A photo to be viewed once is the receiver's phone's only: no media here.
+    r = httpx.post(daemon.sandbox + "/_sandbox/messages", json={"from": CONTACT, "to": ACCOUNT, "text": "", "name": "Alice", "view_once": True,
+                                                               "media": {"mimetype": "image/png", "data": base64.b64encode(PNG).decode()}})
+    assert r.status_code == 201, r.text
+    req = eventually("the view-once webhook", lambda: [x for x in receiver.raw("/twilio/in") if form(x).get("MessageType") == "image"
+                                                       and form(x).get("NumMedia") == "0"])[0]
+    f = form(req)
+    assert signed(receiver, req) and "MediaUrl0" not in f, f
+    assert c.messages(f["MessageSid"]).media.list() == []
+    assert c.messages(f["MessageSid"]).fetch().num_media == "0"
 
 
 def test_inbound_webhooks_carry_the_account_sid_asked_for(daemon, receiver):

@@ -733,7 +733,12 @@ pub fn inbound(session: &SessionId, p: &Value, users: &UserIds) -> Value {
     let s = |k: &str| p[k].as_str().unwrap_or("");
     let phone = sender_of(p);
     let me = user_of(s("to")).to_string();
-    let kind = s("type");
+    // A view-once photo or video: its media is the receiver's phone's
+    // only, and the Cloud API hands on none of it.
+    let kind = match p["view_once"].as_bool() {
+        Some(true) => "view_once",
+        _ => s("type"),
+    };
     let mut m = json!({"from": phone, "id": s("id"), "timestamp": p["timestamp"].as_i64().unwrap_or(0).to_string(), "type": cloud_type(kind)});
     match kind {
         "text" => m["text"] = json!({"body": s("text")}),

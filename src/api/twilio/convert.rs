@@ -309,7 +309,7 @@ pub fn resource(account: &str, m: &Message, me: Option<&str>) -> Value {
         "error_message": null,
         "from": address(from),
         "messaging_service_sid": null,
-        "num_media": if m.media.is_some() { "1" } else { "0" },
+        "num_media": if media_here(m).is_some() { "1" } else { "0" },
         "num_segments": "1",
         "price": null,
         "price_unit": "USD",
@@ -327,9 +327,15 @@ pub fn media_sid(message_sid: &str) -> String {
     format!("ME{}", message_sid.get(2..).unwrap_or(""))
 }
 
+/// A message's media this account can download: not a view-once one it
+/// received, which is the receiver's phone's only.
+fn media_here(m: &Message) -> Option<&crate::domain::MediaInfo> {
+    m.media.as_ref().filter(|_| m.from_me || !m.view_once)
+}
+
 /// A stored message's media as a Twilio Media resource, if it has one.
 pub fn media_resource(account: &str, m: &Message) -> Option<Value> {
-    let info = m.media.as_ref()?;
+    let info = media_here(m)?;
     let sid = sid(&m.session, &m.id);
     let me = media_sid(&sid);
     Some(json!({
@@ -573,7 +579,8 @@ pub fn inbound_form(
     let peer = sender_of(p);
     let me = user_of(s("to"));
     let kind = s("type");
-    let has_media = !p["media"].is_null();
+    // A view-once photo or video is the receiver's phone's only.
+    let has_media = !p["media"].is_null() && p["view_once"].as_bool() != Some(true);
     let mut f: Vec<(String, String)> = vec![
         ("MessageSid".into(), sid.clone()),
         ("SmsMessageSid".into(), sid.clone()),
