@@ -229,42 +229,35 @@ async fn locations_contact_cards_and_voice_notes_both_ways() {
     );
     assert_eq!(stored(&d, &id).await["type"], "document");
 
-    // Out: a photo to be viewed once, and a video that plays as a GIF.
-    let id = send(
-        &d,
-        json!({"to": CONTACT, "media": {"data": PNG_1PX, "mimetype": "image/png"}, "view_once": true}),
-    )
-    .await;
-    let phone = on_phone(&sb, &id).await;
-    assert_eq!(
-        (&phone["type"], &phone["view_once"], &phone["gif"]),
-        (&json!("image"), &json!(true), &json!(false)),
-        "{phone}"
-    );
-    let m = stored(&d, &id).await;
-    assert_eq!(
-        (&m["type"], &m["view_once"]),
-        (&json!("image"), &json!(true)),
-        "{m}"
-    );
-    let id = send(
-        &d,
-        json!({"to": CONTACT, "media": {"data": MP4_B64, "mimetype": "video/mp4"}, "gif": true, "caption": "loop"}),
-    )
-    .await;
-    let phone = on_phone(&sb, &id).await;
-    assert_eq!(
-        (&phone["type"], &phone["gif"], &phone["view_once"]),
-        (&json!("video"), &json!(true), &json!(false)),
-        "{phone}"
-    );
-    let m = stored(&d, &id).await;
-    assert_eq!(
-        (&m["type"], &m["gif"]),
-        (&json!("video"), &json!(true)),
-        "{m}"
-    );
-    assert!(m.get("view_once").is_none(), "only when set: {m}");
+    // Out: a photo to be viewed once, and a video that plays as a GIF;
+    // each flag stored only where it is set.
+    for (media, flag, other, kind) in [
+        (
+            json!({"data": PNG_1PX, "mimetype": "image/png"}),
+            "view_once",
+            "gif",
+            "image",
+        ),
+        (
+            json!({"data": MP4_B64, "mimetype": "video/mp4"}),
+            "gif",
+            "view_once",
+            "video",
+        ),
+    ] {
+        let mut body = json!({"to": CONTACT, "media": media, "caption": "once or looped"});
+        body[flag] = json!(true);
+        let id = send(&d, body).await;
+        let phone = on_phone(&sb, &id).await;
+        assert_eq!(
+            (&phone["type"], &phone[flag], &phone[other]),
+            (&json!(kind), &json!(true), &json!(false)),
+            "{phone}"
+        );
+        let m = stored(&d, &id).await;
+        assert_eq!((&m["type"], &m[flag]), (&json!(kind), &json!(true)), "{m}");
+        assert!(m.get(other).is_none(), "{m}");
+    }
     // What cannot go as asked is refused, naming the field; nothing is sent.
     for (body, field) in [
         (
