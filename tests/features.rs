@@ -297,6 +297,11 @@ async fn locations_contact_cards_and_voice_notes_both_ways() {
             json!({"to": CONTACT, "media": {"data": OGG_B64, "mimetype": "audio/ogg"}, "view_once": true}),
             "view_once",
         ),
+        // A WebP goes as a sticker.
+        (
+            json!({"to": CONTACT, "media": {"data": PNG_1PX, "mimetype": "image/webp"}, "view_once": true}),
+            "view_once",
+        ),
         (
             json!({"to": CONTACT, "text": "no file", "view_once": true}),
             "view_once",
@@ -393,6 +398,23 @@ async fn locations_contact_cards_and_voice_notes_both_ways() {
         )
         .await;
     refused(code, &e, 404, "view_once");
+    // WhatsApp lets no one pass it on or pin it.
+    let (code, e) = d
+        .call(
+            "POST",
+            "/api/sessions/shop/messages",
+            Some(json!({"to": OTHER, "forward": once})),
+        )
+        .await;
+    refused(code, &e, 409, "not_forwardable");
+    let (code, e) = d
+        .call(
+            "POST",
+            &format!("/api/sessions/shop/messages/{}/pin", message_path(&once)),
+            Some(json!({"pinned": true})),
+        )
+        .await;
+    refused(code, &e, 409, "not_pinnable");
     let p = event(&r, "message", |p| p["id"] == gif).await;
     assert_eq!(
         (&p["type"], &p["gif"]),

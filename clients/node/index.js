@@ -819,7 +819,8 @@ class Message {
     // In a group, and for a contact's status, who wrote it.
     const byAuthor = chat && (chat.endsWith('@g.us') || chat === 'status@broadcast');
     this.author = !this.fromMe && byAuthor ? (s.phone ? `${s.phone}@c.us` : s.lid || undefined) : undefined;
-    this.hasMedia = !!m.media && !revoked;
+    // A view-once message received: its media is the receiver's phone's only.
+    this.hasMedia = !!m.media && !revoked && !(m.view_once && !this.fromMe);
     this.hasQuotedMsg = !!m.reply_to;
     this.hasReaction = !!(m.reactions && m.reactions.length);
     const idPart = this.id.id || '';
@@ -1765,7 +1766,8 @@ class Client extends EventEmitter {
       }
       // Where WhatsApp Web takes them, as whatsapp-web.js passes them on: a
       // photo, video or voice note to be viewed once; a video as a GIF.
-      const top = String(media.mimetype || '').split('/')[0];
+      // (A WebP goes as a sticker.)
+      const top = media.mimetype === 'image/webp' ? 'sticker' : String(media.mimetype || '').split('/')[0];
       if (options.isViewOnce && !body.sticker && !asDocument && (top === 'image' || top === 'video' || body.voice)) body.view_once = true;
       if (options.sendVideoAsGif && top === 'video' && !asDocument) body.gif = true;
     }

@@ -45,6 +45,12 @@ impl Core {
         if m.chat == Wid::STATUS {
             return Err(not_pinnable("a status cannot be pinned".into()));
         }
+        // wa-js refuses it too, as WhatsApp does.
+        if on && m.view_once {
+            return Err(not_pinnable(
+                "a message to be viewed once cannot be pinned".into(),
+            ));
+        }
         let bridge = self.manager.bridge(session).await?;
         let pin = bridge
             .pin_message(id, on, duration)

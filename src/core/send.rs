@@ -447,12 +447,17 @@ impl Core {
         }
         // WhatsApp Web offers no forward of a message deleted for everyone
         // (after the key's replay: an answered forward stays answered).
+        // Nor of one to be viewed once: WhatsApp lets no one pass it on.
         if let Some(Special::Forward(m)) = &req.special
-            && self.store.message(session, m)?.is_some_and(|m| m.revoked)
+            && let Some(why) = self.store.message(session, m)?.and_then(|m| match () {
+                _ if m.revoked => Some("was deleted for everyone"),
+                _ if m.view_once => Some("is to be viewed once"),
+                _ => None,
+            })
         {
             return Err(CoreError::Conflict {
                 code: "not_forwardable",
-                message: format!("message '{m}' was deleted for everyone: it cannot be forwarded"),
+                message: format!("message '{m}' {why}: it cannot be forwarded"),
             });
         }
         // Nothing goes out that could not be recorded.
@@ -475,8 +480,9 @@ impl Core {
             }
         }
         if let Some(m) = &media {
-            let top = m.mimetype.split('/').next().unwrap_or("");
-            // WhatsApp Web sends audio once only as a voice note.
+            // As it goes (a WebP is a sticker); audio goes once only as a
+            // voice note.
+            let top = m.kind();
             if m.view_once && !(top == "image" || top == "video" || (top == "audio" && req.voice)) {
                 return Err(CoreError::invalid(
                     "view_once",

@@ -246,9 +246,11 @@ async fn inbound(State(sb): State<Sandbox>, raw: Bytes) -> Res {
         Some(Value::Bool(b)) => Ok(*b),
         Some(_) => Err(invalid(name, "must be a boolean")),
     };
-    let top = media
-        .as_ref()
-        .map(|m| m.mimetype.split('/').next().unwrap_or("").to_string());
+    // (A WebP is a sticker.)
+    let top = media.as_ref().map(|m| match m.mimetype.as_str() {
+        "image/webp" => "sticker".to_string(),
+        t => t.split('/').next().unwrap_or("").to_string(),
+    });
     // A photo, a video or a voice note, opened once on the phone.
     let view_once = flag("view_once")?;
     if view_once && (document || !matches!(top.as_deref(), Some("image" | "video")) && !ptt) {

@@ -545,6 +545,7 @@ def test_open_wa_webhooks_are_signed_and_shaped_like_open_wa(daemon, backend, re
                                                                if json.loads(x["body"])["event"] == "onMessage"
                                                                and json.loads(x["body"])["data"]["id"] == oid])[0]
     assert (d1["type"], d1["isViewOnce"], d1["isMedia"]) == ("image", True, True), d1
+    assert "clientUrl" not in d1, "its media is the receiver's phone's only"
     # A reply that mentions someone: what a bot checks.
     r = httpx.post(daemon.sandbox + "/_sandbox/messages",
                    json={"from": CONTACT, "to": ACCOUNT, "text": "@15557770009 see above", "name": "Alice",

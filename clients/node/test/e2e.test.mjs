@@ -645,6 +645,10 @@ test('media: a sent Message has its type and gives its media back; gone media is
   const theirGif = (await inbound('15551234567', me, null, { media: { data: 'AAAAGGZ0eXBtcDQy', mimetype: 'video/mp4' }, gif: true })).id;
   const heardGif = await eventually('their GIF', () => c.heard.message.find((x) => x.id._serialized === theirGif));
   assert.deepEqual([heardGif.type, heardGif.isGif, heardGif.hasMedia], ['video', true, true]);
+  // One to be viewed once: its media is the receiver's phone's only.
+  const theirOnce = (await inbound('15551234567', me, null, { media: { data: PNG.toString('base64'), mimetype: 'image/png' }, view_once: true })).id;
+  const heardOnce = await eventually('their view-once photo', () => c.heard.message.find((x) => x.id._serialized === theirOnce));
+  assert.deepEqual([heardOnce.type, heardOnce.hasMedia], ['image', false]);
 
   // A contact's status, as whatsapp-web.js hands one on.
   const story = (await inbound('15551234567', me, 'Fresh bread at 7', { status: true })).id;

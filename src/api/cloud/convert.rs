@@ -733,7 +733,7 @@ pub fn inbound(session: &SessionId, p: &Value, users: &UserIds) -> Value {
     let s = |k: &str| p[k].as_str().unwrap_or("");
     let phone = sender_of(p);
     let me = user_of(s("to")).to_string();
-    // A view-once photo or video: its media is the receiver's phone's
+    // A view-once photo, video or voice note: its media is the receiver's phone's
     // only, and the Cloud API hands on none of it.
     let kind = match p["view_once"].as_bool() {
         Some(true) => "view_once",

@@ -354,7 +354,9 @@ pub fn message(p: &Value, base: &str) -> Value {
             ..Default::default()
         }),
     });
-    if let Some(url) = p["media"]["url"].as_str() {
+    // (A view-once message received is its receiver's phone's only.)
+    let here = from_me || p["view_once"].as_bool() != Some(true);
+    if let Some(url) = p["media"]["url"].as_str().filter(|_| here) {
         // Where wabridge keeps the media (fetch it with the API key).
         m["clientUrl"] = json!(match url.starts_with('/') {
             true => format!("{}{url}", base.trim_end_matches('/')),

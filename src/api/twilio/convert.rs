@@ -579,7 +579,7 @@ pub fn inbound_form(
     let peer = sender_of(p);
     let me = user_of(s("to"));
     let kind = s("type");
-    // A view-once photo or video is the receiver's phone's only.
+    // A view-once photo, video or voice note is the receiver's phone's only.
     let has_media = !p["media"].is_null() && p["view_once"].as_bool() != Some(true);
     let mut f: Vec<(String, String)> = vec![
         ("MessageSid".into(), sid.clone()),

@@ -1194,7 +1194,7 @@
           // goes, and wa-js answers it among those it could not forward.
           if (m.type === 'revoked') { out.push(m); continue; }
           const fields = { forwarded: (m.forwardingScore || 0) + (m.id.fromMe ? 0 : 1) };
-          if (m.__media) Object.assign(fields, { media: m.__media, caption: opts.displayCaptionText ? m.caption || null : null, ptt: m.type === 'ptt', document: m.type === 'document' });
+          if (m.__media) Object.assign(fields, { media: m.__media, caption: opts.displayCaptionText ? m.caption || null : null, ptt: m.type === 'ptt', document: m.type === 'document', gif: !!m.isGif });
           else if (m.type === 'location') fields.location = { lat: m.lat, lng: m.lng, name: (m.loc || '').split('\n')[0] || null, address: (m.loc || '').split('\n')[1] || null };
           else if (m.type === 'vcard' || m.type === 'multi_vcard') fields.vcards = m.vcardList ? m.vcardList.map((v) => v.vcard) : [m.body];
           else if (m.type === 'poll_creation') fields.poll = { name: m.pollName, options: m.pollOptions.map((o) => o.name), selectable: m.pollSelectableOptionsCount };
@@ -1216,8 +1216,8 @@
         }
         // type 'document': a file to download, whatever it is. As wa-js
         // reads them: isViewOnce for an image, a video or a voice note,
-        // isGif for a video.
-        const type = opts.type && opts.type !== 'auto-detect' ? opts.type : mimetype.split('/')[0];
+        // isGif for a video, each only when the type is given.
+        const type = opts.type;
         const viewOnce = !!opts.isViewOnce && (type === 'image' || type === 'video' || (type === 'audio' && !!opts.isPtt));
         const gif = !!opts.isGif && type === 'video';
         return send(chatId, { caption: opts.caption || null, ptt: !!opts.isPtt, document: opts.type === 'document', view_once: viewOnce, gif, media: { mimetype, filename: opts.filename || null, data } }, opts);
