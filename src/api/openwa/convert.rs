@@ -831,20 +831,76 @@ pub fn vcard_cards(
         }
         out.trim().to_string()
     }
+    /// vCard 2.1's `ENCODING=QUOTED-PRINTABLE` (old phones' exports): a
+    /// line ending in `=` goes on in the next.
+    fn is_qp(head: &str) -> bool {
+        head.split(';').skip(1).any(|p| {
+            let v = p.rsplit('=').next().unwrap_or(p);
+            v.trim().eq_ignore_ascii_case("quoted-printable")
+        })
+    }
+    /// Its `=XX` bytes, read in the card's CHARSET (UTF-8 unless Latin-1).
+    fn unquote(head: &str, v: &str) -> String {
+        let mut bytes = Vec::with_capacity(v.len());
+        let b = v.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            let hex = b
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok());
+            match (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+                (b'=', Some(x)) => {
+                    bytes.push(x);
+                    i += 3;
+                }
+                (c, _) => {
+                    bytes.push(c);
+                    i += 1;
+                }
+            }
+        }
+        let latin1 = head.split(';').any(|p| {
+            p.split_once('=').is_some_and(|(k, v)| {
+                k.trim().eq_ignore_ascii_case("charset")
+                    && ["iso-8859-1", "latin1", "windows-1252"]
+                        .iter()
+                        .any(|c| v.trim().eq_ignore_ascii_case(c))
+            })
+        });
+        match latin1 {
+            true => bytes.iter().map(|&c| c as char).collect(),
+            false => String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
     let mut cards: Vec<(Option<String>, Option<String>, Option<String>)> = vec![];
     let mut open = false;
     // Lines folded by a leading space or tab continue the line before.
     let mut lines: Vec<String> = vec![];
     let vcard = vcard.trim_start_matches('\u{feff}');
+    let mut soft = false;
     for l in vcard.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)) {
-        match (l.strip_prefix([' ', '\t']), lines.last_mut()) {
-            (Some(rest), Some(last)) => last.push_str(rest),
+        match (soft, l.strip_prefix([' ', '\t']), lines.last_mut()) {
+            (true, _, Some(last)) => last.push_str(l),
+            (false, Some(rest), Some(last)) => last.push_str(rest),
             _ => lines.push(l.to_string()),
+        }
+        let last = lines.last_mut().expect("a line");
+        soft = last.split_once(':').is_some_and(|(h, _)| is_qp(h)) && last.ends_with('=');
+        if soft {
+            last.pop();
         }
     }
     for line in &lines {
         let Some((head, value)) = line.split_once(':') else {
             continue;
+        };
+        let decoded;
+        let value = match is_qp(head) {
+            true => {
+                decoded = unquote(head, value);
+                decoded.as_str()
+            }
+            false => value,
         };
         let mut params = head.split(';');
         // A group prefix (`item1.TEL`) names the same property.
@@ -1042,6 +1098,16 @@ mod tests {
             [
                 ("447700900123@c.us".to_string(), "Bob Smith, Jr".to_string()),
                 ("5557004444@c.us".to_string(), "Cy".to_string()),
+            ]
+        );
+        // vCard 2.1 as old phones export it: quoted-printable, a soft line
+        // break, UTF-8 or Latin-1.
+        let v21 = "BEGIN:VCARD\r\nVERSION:2.1\r\nN;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:M=C3=BCller;J=C3=B6rg;;;\r\nFN;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:J=C3=B6rg M=C3=BC=\r\nller\r\nTEL;CELL:+49 170 1234567\r\nEND:VCARD\r\nBEGIN:VCARD\r\nVERSION:2.1\r\nFN;CHARSET=ISO-8859-1;QUOTED-PRINTABLE:Ren=E9 =3D 1\r\nTEL:15557006666\r\nEND:VCARD";
+        assert_eq!(
+            shown(vcard_cards(v21, None, None).unwrap()),
+            [
+                ("491701234567@c.us".to_string(), "Jörg Müller".to_string()),
+                ("15557006666@c.us".to_string(), "René = 1".to_string()),
             ]
         );
         // No name: the number shown.
