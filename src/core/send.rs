@@ -449,10 +449,14 @@ impl Core {
         // (after the key's replay: an answered forward stays answered).
         // Nor of one to be viewed once: WhatsApp lets no one pass it on.
         if let Some(Special::Forward(m)) = &req.special
-            && let Some(why) = self.store.message(session, m)?.and_then(|m| match () {
-                _ if m.revoked => Some("was deleted for everyone"),
-                _ if m.view_once => Some("is to be viewed once"),
-                _ => None,
+            && let Some(why) = self.store.message(session, m)?.and_then(|msg| {
+                if msg.revoked {
+                    Some("was deleted for everyone")
+                } else if msg.view_once {
+                    Some("is to be viewed once")
+                } else {
+                    None
+                }
             })
         {
             return Err(CoreError::Conflict {

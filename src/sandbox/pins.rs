@@ -71,7 +71,7 @@ impl World {
         if revoked {
             return Err(ChangeError::Revoked);
         }
-        if (m.from_me && m.ack < 1) || peer.ends_with("@broadcast") || m.view_once {
+        if (m.from_me && m.ack < 1) || peer.ends_with("@broadcast") || (on && m.view_once) {
             return Err(ChangeError::NotPinnable);
         }
         let by = contact.unwrap_or_else(|| account.clone());

@@ -839,38 +839,49 @@ pub fn vcard_cards(
             v.trim().eq_ignore_ascii_case("quoted-printable")
         })
     }
-    /// Its `=XX` bytes, read in the card's CHARSET (UTF-8 unless Latin-1).
+    /// Its `=XX` bytes, read in the card's CHARSET (UTF-8 when it names
+    /// none, Windows-1252 when they are no UTF-8); the rest is text already.
     fn unquote(head: &str, v: &str) -> String {
-        let mut bytes = Vec::with_capacity(v.len());
-        let b = v.as_bytes();
-        let mut i = 0;
-        while i < b.len() {
-            let hex = b
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok());
-            match (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-                (b'=', Some(x)) => {
-                    bytes.push(x);
-                    i += 3;
+        let named = head.split(';').find_map(|p| {
+            let (k, v) = p.split_once('=')?;
+            k.trim()
+                .eq_ignore_ascii_case("charset")
+                .then(|| v.trim().trim_matches('"'))
+        });
+        let charset = named.and_then(|c| encoding_rs::Encoding::for_label(c.as_bytes()));
+        let decode = |bytes: &[u8], out: &mut String| match charset {
+            Some(enc) => out.push_str(&enc.decode_without_bom_handling(bytes).0),
+            None => match std::str::from_utf8(bytes) {
+                Ok(s) => out.push_str(s),
+                Err(_) => out.push_str(
+                    &encoding_rs::WINDOWS_1252
+                        .decode_without_bom_handling(bytes)
+                        .0,
+                ),
+            },
+        };
+        let mut out = String::with_capacity(v.len());
+        let mut run: Vec<u8> = vec![];
+        let mut rest = v;
+        while let Some(c) = rest.chars().next() {
+            let hex = rest
+                .get(1..3)
+                .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()));
+            match (c, hex) {
+                ('=', Some(h)) => {
+                    run.push(u8::from_str_radix(h, 16).expect("two hex digits"));
+                    rest = &rest[3..];
                 }
-                (c, _) => {
-                    bytes.push(c);
-                    i += 1;
+                _ => {
+                    decode(&run, &mut out);
+                    run.clear();
+                    out.push(c);
+                    rest = &rest[c.len_utf8()..];
                 }
             }
         }
-        let latin1 = head.split(';').any(|p| {
-            p.split_once('=').is_some_and(|(k, v)| {
-                k.trim().eq_ignore_ascii_case("charset")
-                    && ["iso-8859-1", "latin1", "windows-1252"]
-                        .iter()
-                        .any(|c| v.trim().eq_ignore_ascii_case(c))
-            })
-        });
-        match latin1 {
-            true => bytes.iter().map(|&c| c as char).collect(),
-            false => String::from_utf8_lossy(&bytes).into_owned(),
-        }
+        decode(&run, &mut out);
+        out
     }
     let mut cards: Vec<(Option<String>, Option<String>, Option<String>)> = vec![];
     let mut open = false;
@@ -879,15 +890,24 @@ pub fn vcard_cards(
     let vcard = vcard.trim_start_matches('\u{feff}');
     let mut soft = false;
     for l in vcard.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)) {
-        match (soft, l.strip_prefix([' ', '\t']), lines.last_mut()) {
+        // (A card's bounds are never a value's continuation.)
+        let bound = ["BEGIN:VCARD", "END:VCARD"]
+            .iter()
+            .any(|b| l.trim().eq_ignore_ascii_case(b));
+        match (
+            soft && !bound,
+            l.strip_prefix([' ', '\t']),
+            lines.last_mut(),
+        ) {
             (true, _, Some(last)) => last.push_str(l),
             (false, Some(rest), Some(last)) => last.push_str(rest),
             _ => lines.push(l.to_string()),
         }
         let last = lines.last_mut().expect("a line");
-        soft = last.split_once(':').is_some_and(|(h, _)| is_qp(h)) && last.ends_with('=');
+        let kept = last.trim_end_matches([' ', '\t']).len();
+        soft = last.split_once(':').is_some_and(|(h, _)| is_qp(h)) && last[..kept].ends_with('=');
         if soft {
-            last.pop();
+            last.truncate(kept - 1);
         }
     }
     for line in &lines {
@@ -1108,6 +1128,25 @@ mod tests {
             [
                 ("491701234567@c.us".to_string(), "Jörg Müller".to_string()),
                 ("15557006666@c.us".to_string(), "René = 1".to_string()),
+            ]
+        );
+        // Text already in the card stays as it is; a `=` before no hex digits
+        // is text; Windows-1252's quotes; a stray soft break
+        // does not swallow the card's end.
+        let odd = "BEGIN:VCARD\nFN;CHARSET=windows-1252;ENCODING=QUOTED-PRINTABLE:M\u{fc}ller =93Ren=E9=94 =+A = x\nTEL:15557007777\nEND:VCARD\nBEGIN:VCARD\nFN;ENCODING=QUOTED-PRINTABLE:Ana=  \n Lu=\nEND:VCARD";
+        assert_eq!(
+            vcard_cards(odd, None, None).unwrap_err(),
+            "card 2 of 'vcard' has no phone number WhatsApp can send (a TEL of 5 to 20 digits, or 'contactNumber')"
+        );
+        let odd = odd.replace(" Lu=\nEND", " Lu\nTEL:15557008888\nEND");
+        assert_eq!(
+            shown(vcard_cards(&odd, None, None).unwrap()),
+            [
+                (
+                    "15557007777@c.us".to_string(),
+                    "Müller \u{201c}René\u{201d} =+A = x".to_string()
+                ),
+                ("15557008888@c.us".to_string(), "Ana Lu".to_string()),
             ]
         );
         // No name: the number shown.
