@@ -382,6 +382,29 @@ fn quote_gone(e: &CoreError) -> bool {
 }
 
 impl Core {
+    /// Whether a stored message may be forwarded: WhatsApp Web offers no
+    /// forward of one deleted for everyone, and lets no one pass on one to
+    /// be viewed once. (One not stored is the page's to judge.) A dialect
+    /// forwarding several checks them all before the first goes.
+    pub fn forwardable(&self, session: &SessionId, m: &str) -> Result<(), CoreError> {
+        self.may(session, Scope::Send)?;
+        let why = self.store.message(session, m)?.and_then(|msg| {
+            if msg.revoked {
+                Some("was deleted for everyone")
+            } else if msg.view_once {
+                Some("is to be viewed once")
+            } else {
+                None
+            }
+        });
+        match why {
+            Some(why) => Err(CoreError::Conflict {
+                code: "not_forwardable",
+                message: format!("message '{m}' {why}: it cannot be forwarded"),
+            }),
+            None => Ok(()),
+        }
+    }
     /// Sends a message. With an idempotency key, a repeat within 24 h
     /// answers the first result and sends nothing.
     pub async fn send(
@@ -445,24 +468,9 @@ impl Core {
                 None => {}
             }
         }
-        // WhatsApp Web offers no forward of a message deleted for everyone
-        // (after the key's replay: an answered forward stays answered).
-        // Nor of one to be viewed once: WhatsApp lets no one pass it on.
-        if let Some(Special::Forward(m)) = &req.special
-            && let Some(why) = self.store.message(session, m)?.and_then(|msg| {
-                if msg.revoked {
-                    Some("was deleted for everyone")
-                } else if msg.view_once {
-                    Some("is to be viewed once")
-                } else {
-                    None
-                }
-            })
-        {
-            return Err(CoreError::Conflict {
-                code: "not_forwardable",
-                message: format!("message '{m}' {why}: it cannot be forwarded"),
-            });
+        // (After the key's replay: an answered forward stays answered.)
+        if let Some(Special::Forward(m)) = &req.special {
+            self.forwardable(session, m)?;
         }
         // Nothing goes out that could not be recorded.
         self.store.room()?;

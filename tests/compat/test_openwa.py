@@ -221,6 +221,16 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop):
     assert [at_phone(c)["forwarded"] for c in by_object] == [3]
     only_theirs = call("/shop1/forwardMessages", {"to": "15557654321@c.us", "messages": [text, theirs], "skipMyMessages": True})
     assert [at_phone(c)["text"] for c in only_theirs] == ["pass it on"]
+    # One that cannot be forwarded (to be viewed once) holds the others back.
+    r = httpx.post(daemon.sandbox + "/_sandbox/messages", json={"from": CONTACT, "to": ACCOUNT, "view_once": True,
+                                                               "media": {"data": PNG_DATA_URL.split(",", 1)[1], "mimetype": "image/png"}})
+    assert r.status_code == 201, r.text
+    once = r.json()["id"]
+    eventually("the view-once photo in the store", lambda: call("/shop1/getMessageById", [once]) or None)
+    before = len(daemon.sent())
+    code, b = ok("/shop1/forwardMessages", ["15557654321@c.us", [theirs, once], False])
+    assert b["success"] is False and "viewed once" in b["error"]["message"], b
+    assert len(daemon.sent()) == before, "none went"
     history = call("/shop1/getAllMessagesInChat", [CONTACT + "@c.us", True, False])
     ids = [m["id"] for m in history]
     assert text in ids and ids.index(loc["id"]) < ids.index(text), "oldest first"

@@ -272,6 +272,10 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
         // The copies' ids, in order (open-wa types it boolean|string; its
         // users read the ids).
         Call::Forward { to, messages } => {
+            // None goes when one cannot.
+            for m in &messages {
+                core.forwardable(id, m)?;
+            }
             let mut copies = Vec::with_capacity(messages.len());
             for m in messages {
                 let req = crate::core::SendRequest {
