@@ -390,31 +390,28 @@ async fn locations_contact_cards_and_voice_notes_both_ways() {
         (&json!("image"), &json!(true)),
         "{p}"
     );
-    let (code, e) = d
-        .call(
-            "GET",
-            &format!("/api/sessions/shop/messages/{}/media", message_path(&once)),
-            None,
-        )
-        .await;
-    refused(code, &e, 404, "view_once");
-    // WhatsApp lets no one pass it on or pin it.
-    let (code, e) = d
-        .call(
+    // Its media is not here, and WhatsApp lets no one pass it on or pin it.
+    let at = format!("/api/sessions/shop/messages/{}", message_path(&once));
+    for (method, path, body, status, code) in [
+        ("GET", format!("{at}/media"), None, 404, "view_once"),
+        (
             "POST",
-            "/api/sessions/shop/messages",
+            "/api/sessions/shop/messages".to_string(),
             Some(json!({"to": OTHER, "forward": once})),
-        )
-        .await;
-    refused(code, &e, 409, "not_forwardable");
-    let (code, e) = d
-        .call(
+            409,
+            "not_forwardable",
+        ),
+        (
             "POST",
-            &format!("/api/sessions/shop/messages/{}/pin", message_path(&once)),
+            format!("{at}/pin"),
             Some(json!({"pinned": true})),
-        )
-        .await;
-    refused(code, &e, 409, "not_pinnable");
+            409,
+            "not_pinnable",
+        ),
+    ] {
+        let (got, e) = d.call(method, &path, body).await;
+        refused(got, &e, status, code);
+    }
     let p = event(&r, "message", |p| p["id"] == gif).await;
     assert_eq!(
         (&p["type"], &p["gif"]),
