@@ -405,6 +405,7 @@ impl Core {
             None => Ok(()),
         }
     }
+
     /// Sends a message. With an idempotency key, a repeat within 24 h
     /// answers the first result and sends nothing.
     pub async fn send(
