@@ -29,6 +29,8 @@ const CATCH_UP_STATES_S: i64 = 3 * 86_400;
 
 /// At most this many of each chat's newest messages are caught up.
 const CATCH_UP_PER_CHAT: u32 = 200;
+/// Pages of 500 stored messages looked through for sends the browser lost.
+const LOST_SENDS_PAGES: usize = 10;
 
 /// The catch-up watermark for a browser life that begins now.
 pub fn catch_up_since(newest_stored: Option<i64>, now: i64) -> i64 {
@@ -867,6 +869,58 @@ impl Inbound {
     /// After every (re)connect: what the page holds since this life's
     /// watermark; duplicates are dropped by id.
     /// Returns false if it must be tried again.
+    /// Ours the store holds with a clock that this page life does not
+    /// have: WhatsApp Web shows a send before it has written it down, and
+    /// a browser killed in between loses it (the page that comes back
+    /// sends what it had written, and lists it). It never went and never
+    /// will: failed, as WhatsApp Web's own clock turns into a failed mark.
+    /// A chat the page listed in full only (a longer one may hold it
+    /// further back); a send answered as unknown may still be sent again
+    /// under its key, and its ack then rises.
+    fn lost_sends(&self, list: &[Value], ops: &mut Vec<Op>) {
+        use std::collections::{HashMap, HashSet};
+        let listed: HashSet<&str> = list.iter().filter_map(|r| r["id"].as_str()).collect();
+        let mut per_chat: HashMap<&str, u32> = HashMap::new();
+        for r in list.iter().filter(|r| r["states_only"] != true) {
+            *per_chat
+                .entry(r["chat"].as_str().unwrap_or(""))
+                .or_default() += 1;
+        }
+        let mut before: Option<Vec<u8>> = None;
+        let me = self.me();
+        // Newest first, back to the watermark; a bounded look.
+        for _ in 0..LOST_SENDS_PAGES {
+            let Ok((page, next)) = self
+                .env
+                .store
+                .messages(&self.id, None, 500, before.as_deref())
+            else {
+                return;
+            };
+            let mut past = false;
+            for m in &page {
+                if m.timestamp < self.catch_up_since {
+                    past = true;
+                    break;
+                }
+                let full = per_chat.get(m.chat.as_str()).copied().unwrap_or(0) < CATCH_UP_PER_CHAT;
+                if m.from_me && m.ack == Ack::Pending && full && !listed.contains(m.id.as_str()) {
+                    tracing::info!(session = %self.id, msg = %m.id, "a send the browser lost before WhatsApp had it: failed");
+                    ops.push(Op::Ack {
+                        session: self.id.clone(),
+                        id: m.id.clone(),
+                        ack: Ack::Failed,
+                        event: self.ack_event(&m.id, &m.chat, me.as_deref(), Ack::Failed),
+                    });
+                }
+            }
+            match next {
+                Some(n) if !past => before = Some(n),
+                _ => return,
+            }
+        }
+    }
+
     async fn catch_up(&mut self, bridge: &Bridge) -> bool {
         let states_since = self.catch_up_since - CATCH_UP_STATES_S;
         match bridge
@@ -890,6 +944,7 @@ impl Inbound {
                         }
                     }
                 }
+                self.lost_sends(&list, &mut ops);
                 let n = ops.len();
                 match self.env.pipeline.commit(ops).await {
                     Ok(events) => {
@@ -1025,6 +1080,59 @@ mod tests {
             Some(owed),
             "kept with the session"
         );
+    }
+
+    /// A send stored with its clock that the page's new life does not
+    /// list was lost with the browser: failed. Not one the page lists, one
+    /// of a chat it listed only in part, one sent, or one from before the
+    /// watermark.
+    #[tokio::test]
+    async fn a_send_the_browser_lost_before_whatsapp_had_it_turns_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = env(dir.path());
+        let s = SessionId::parse("s").unwrap();
+        let now = now_ms() / 1000;
+        let ours = |id: &str, chat: &str, ack: &str, ts: i64| {
+            let msg: Message = serde_json::from_value(serde_json::json!({
+                "id": id, "session": s, "chat": chat, "from_me": true,
+                "type": "text", "text": "out", "timestamp": ts, "ack": ack,
+                "sender": {"phone": null, "name": null, "lid": null},
+            }))
+            .unwrap();
+            let events = msg.events();
+            env.store
+                .commit(&[crate::store::Change {
+                    op: Op::Message { msg, events },
+                    deliveries: vec![],
+                }])
+                .unwrap();
+        };
+        let (a, b) = ("15551234567@c.us", "15557654321@c.us");
+        ours("true_a_LOST", a, "pending", now - 5);
+        ours("true_a_LISTED", a, "pending", now - 5);
+        ours("true_a_SENT", a, "sent", now - 5);
+        ours("true_a_OLD", a, "pending", now - 7200);
+        ours("true_b_FURTHER", b, "pending", now - 5);
+        let mut inbound = Inbound::new(s.clone(), env.clone());
+        inbound.catch_up_since = now - 60;
+        let mut list =
+            vec![serde_json::json!({"id": "true_a_LISTED", "chat": a, "timestamp": now - 5})];
+        // Chat b listed as far as the page goes: it may hold more.
+        for i in 0..CATCH_UP_PER_CHAT {
+            list.push(
+                serde_json::json!({"id": format!("true_b_{i}"), "chat": b, "timestamp": now - 1}),
+            );
+        }
+        let mut ops = vec![];
+        inbound.lost_sends(&list, &mut ops);
+        let failed: Vec<(&str, Ack)> = ops
+            .iter()
+            .filter_map(|o| match o {
+                Op::Ack { id, ack, .. } => Some((id.as_str(), *ack)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(failed, [("true_a_LOST", Ack::Failed)]);
     }
 
     #[test]
