@@ -1014,9 +1014,21 @@ mod tests {
     }
 
     fn stored_at(env: &SessionEnv, s: &SessionId, id: &str, ts: i64) {
+        stored(env, s, id, "15551234567@c.us", false, "delivered", ts);
+    }
+
+    fn stored(
+        env: &SessionEnv,
+        s: &SessionId,
+        id: &str,
+        chat: &str,
+        from_me: bool,
+        ack: &str,
+        ts: i64,
+    ) {
         let msg: Message = serde_json::from_value(serde_json::json!({
-            "id": id, "session": s, "chat": "15551234567@c.us", "from_me": false,
-            "type": "text", "text": "hi", "timestamp": ts, "ack": "delivered",
+            "id": id, "session": s, "chat": chat, "from_me": from_me,
+            "type": "text", "text": "hi", "timestamp": ts, "ack": ack,
             "sender": {"phone": null, "name": null, "lid": null},
         }))
         .unwrap();
@@ -1092,21 +1104,8 @@ mod tests {
         let env = env(dir.path());
         let s = SessionId::parse("s").unwrap();
         let now = now_ms() / 1000;
-        let ours = |id: &str, chat: &str, ack: &str, ts: i64| {
-            let msg: Message = serde_json::from_value(serde_json::json!({
-                "id": id, "session": s, "chat": chat, "from_me": true,
-                "type": "text", "text": "out", "timestamp": ts, "ack": ack,
-                "sender": {"phone": null, "name": null, "lid": null},
-            }))
-            .unwrap();
-            let events = msg.events();
-            env.store
-                .commit(&[crate::store::Change {
-                    op: Op::Message { msg, events },
-                    deliveries: vec![],
-                }])
-                .unwrap();
-        };
+        let ours =
+            |id: &str, chat: &str, ack: &str, ts: i64| stored(&env, &s, id, chat, true, ack, ts);
         let (a, b) = ("15551234567@c.us", "15557654321@c.us");
         ours("true_a_LOST", a, "pending", now - 5);
         ours("true_a_LISTED", a, "pending", now - 5);
