@@ -795,32 +795,39 @@ impl Inbound {
     /// `REACTIONS_LOOKED_UP`: the page is asked for them too.
     fn reacted_stored(&self) -> Vec<String> {
         let mut out = Vec::new();
+        self.this_life_newest_first(REACTIONS_SCAN_PAGES * 200, |m| {
+            if !m.reactions.is_empty() && !m.revoked {
+                out.push(m.id.clone());
+            }
+            out.len() < REACTIONS_LOOKED_UP as usize
+        });
+        out
+    }
+
+    /// Walks the stored messages of this life (back to the catch-up's
+    /// watermark), newest first, at most `most` of them, while `f` says go on.
+    fn this_life_newest_first(&self, most: usize, mut f: impl FnMut(&Message) -> bool) {
         let mut before: Option<Vec<u8>> = None;
-        for _ in 0..REACTIONS_SCAN_PAGES {
-            let Ok((page, next)) = self
-                .env
-                .store
-                .messages(&self.id, None, 200, before.as_deref())
+        let mut seen = 0;
+        while seen < most {
+            let Ok((page, next)) =
+                self.env
+                    .store
+                    .messages(&self.id, None, 500.min(most - seen), before.as_deref())
             else {
-                break;
+                return;
             };
+            seen += page.len();
             for m in &page {
-                if m.timestamp < self.catch_up_since {
-                    return out;
-                }
-                if !m.reactions.is_empty() && !m.revoked {
-                    out.push(m.id.clone());
-                    if out.len() >= REACTIONS_LOOKED_UP as usize {
-                        return out;
-                    }
+                if m.timestamp < self.catch_up_since || !f(m) {
+                    return;
                 }
             }
             match next {
                 Some(n) => before = Some(n),
-                None => break,
+                None => return,
             }
         }
-        out
     }
 
     /// A pass over the reactions and votes the page keeps on messages of
@@ -886,39 +893,20 @@ impl Inbound {
                 .entry(r["chat"].as_str().unwrap_or(""))
                 .or_default() += 1;
         }
-        let mut before: Option<Vec<u8>> = None;
         let me = self.me();
-        // Newest first, back to the watermark; a bounded look.
-        for _ in 0..LOST_SENDS_PAGES {
-            let Ok((page, next)) = self
-                .env
-                .store
-                .messages(&self.id, None, 500, before.as_deref())
-            else {
-                return;
-            };
-            let mut past = false;
-            for m in &page {
-                if m.timestamp < self.catch_up_since {
-                    past = true;
-                    break;
-                }
-                let full = per_chat.get(m.chat.as_str()).copied().unwrap_or(0) < CATCH_UP_PER_CHAT;
-                if m.from_me && m.ack == Ack::Pending && full && !listed.contains(m.id.as_str()) {
-                    tracing::info!(session = %self.id, msg = %m.id, "a send the browser lost before WhatsApp had it: failed");
-                    ops.push(Op::Ack {
-                        session: self.id.clone(),
-                        id: m.id.clone(),
-                        ack: Ack::Failed,
-                        event: self.ack_event(&m.id, &m.chat, me.as_deref(), Ack::Failed),
-                    });
-                }
+        self.this_life_newest_first(LOST_SENDS_PAGES * 500, |m| {
+            let full = per_chat.get(m.chat.as_str()).copied().unwrap_or(0) < CATCH_UP_PER_CHAT;
+            if m.from_me && m.ack == Ack::Pending && full && !listed.contains(m.id.as_str()) {
+                tracing::info!(session = %self.id, msg = %m.id, "a send the browser lost before WhatsApp had it: failed");
+                ops.push(Op::Ack {
+                    session: self.id.clone(),
+                    id: m.id.clone(),
+                    ack: Ack::Failed,
+                    event: self.ack_event(&m.id, &m.chat, me.as_deref(), Ack::Failed),
+                });
             }
-            match next {
-                Some(n) if !past => before = Some(n),
-                _ => return,
-            }
-        }
+            true
+        });
     }
 
     async fn catch_up(&mut self, bridge: &Bridge) -> bool {
