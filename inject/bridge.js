@@ -237,6 +237,32 @@
     };
   }
 
+  // A WhatsApp Channel (newsletter) as the daemon shows it, from its chat.
+  // WhatsApp Web's NewsletterMetadata is not typed by wa-js: each field is
+  // read where WhatsApp Web keeps it, with the name wa-js's results use
+  // as a second choice.
+  function channelInfo(c) {
+    const m = c.newsletterMetadata || {};
+    const subscribers = Number(m.size != null ? m.size : m.subscribersCount);
+    return {
+      id: widStr(c.id), name: String(m.name || c.name || ''), description: m.description || '',
+      invite: m.inviteCode || null, role: String(m.membershipType || 'guest').toLowerCase(),
+      subscribers: Number.isFinite(subscribers) ? subscribers : null, created: Number(m.creationTime) || null,
+      muted: mutedUntil(c) !== 0,
+    };
+  }
+
+  // The account's channel, else CHANNEL_NOT_FOUND; `owner`: one it runs,
+  // else NOT_CHANNEL_ADMIN (WhatsApp lets only its admins change or post).
+  function myChannel(id, owner) {
+    const c = WPP.chat.get(id);
+    const info = c && c.isNewsletter ? channelInfo(c) : null;
+    // WhatsApp Web keeps a channel it previewed or unfollowed as a guest's.
+    if (!info || info.role === 'guest') throw new Error('CHANNEL_NOT_FOUND: this account neither runs nor follows channel ' + id);
+    if (owner && info.role !== 'owner' && info.role !== 'admin') throw new Error('NOT_CHANNEL_ADMIN: only the channel\'s admins may change it');
+    return info;
+  }
+
   // A contact as the daemon lists it; a privacy id's phone where WhatsApp
   // Web shows it.
   // (wa-js gives every ContactModel isMyContact, isMe and pnForLid.)
@@ -264,6 +290,19 @@
   // wa-js's `color` is a number; `hexColor` the palette's #rrggbb.
   function labelInfo(l) {
     return { id: String(l.id), name: l.name || '', color: typeof l.hexColor === 'string' ? l.hexColor : null, count: typeof l.count === 'number' ? l.count : null };
+  }
+
+  // What WhatsApp refuses of channels, in codes the daemon maps.
+  async function channelCall(op) {
+    try {
+      return await op();
+    } catch (e) {
+      const code = e && e.code;
+      if (code === 'newsletter_follower_limit' || code === 'newsletter_closed' || code === 'newsletter_geosuspended') throw new Error('CHANNEL_CLOSED: ' + e.message);
+      if (code === 'invalid_newsletter_id') throw new Error('CHANNEL_NOT_FOUND: ' + e.message);
+      if (code === 'newsletter_follow_failed' || code === 'newsletter_unfollow_failed') throw new Error('CHANNEL_NOT_FOUND: ' + e.message);
+      throw e;
+    }
   }
 
   // Labels are a business account's; wa-js says so in codes the daemon
@@ -808,6 +847,7 @@
     'contact.save', 'contact.subscribePresence', 'group.addParticipants', 'group.approve', 'group.create', 'group.demoteParticipants',
     'group.getAllGroups', 'group.getGroupInfoFromInviteCode', 'group.getInviteCode', 'group.getMembershipRequests', 'group.getParticipants', 'group.iAmAdmin', 'group.join', 'group.leave',
     'group.promoteParticipants', 'group.reject', 'group.removeIcon', 'group.removeParticipants', 'group.revokeInviteCode', 'group.setDescription', 'group.setIcon', 'group.setProperty', 'group.setSubject', 'isReady',
+    'newsletter.create', 'newsletter.destroy', 'newsletter.edit', 'newsletter.follow', 'newsletter.mute', 'newsletter.search', 'newsletter.unfollow',
     'labels.addNewLabel', 'labels.addOrRemoveLabels', 'labels.deleteLabel', 'labels.editLabel', 'labels.getAllLabels',
     'labels.getLabelById', 'labels.getLabelColorPalette', 'loader', 'loader.onReady', 'on',
     'profile.getMyProfileName', 'profile.getMyStatus', 'profile.isBusiness', 'profile.removeMyProfilePicture', 'profile.setMyProfileName',
@@ -1318,6 +1358,77 @@
     async iAmAdmin(id) {
       await myGroup(id);
       return !!(await WPP.group.iAmAdmin(id));
+    },
+    // WhatsApp Channels the account runs or follows, newest first.
+    async channels() {
+      const list = (await WPP.chat.list({ onlyNewsletter: true })).map(channelInfo).filter((c) => c.role !== 'guest');
+      return list.sort((a, b) => (b.created || 0) - (a.created || 0));
+    },
+    async channel(id) {
+      return myChannel(id, false);
+    },
+    async createChannel(name, description, picture) {
+      const opts = {};
+      if (description) opts.description = description;
+      if (picture) opts.picture = picture;
+      const r = await WPP.newsletter.create(name, opts);
+      const c = WPP.chat.get(r.idJid);
+      // WhatsApp Web may not hold the new channel's chat yet: its answer.
+      return c && c.isNewsletter ? channelInfo(c) : {
+        id: r.idJid, name: r.name || name, description: r.description || '', invite: r.inviteCode || null, role: 'owner',
+        subscribers: r.subscribersCount || 0, created: r.timestamp || null, muted: false,
+      };
+    },
+    // wa-js leaves a name or description that is empty as it was: said,
+    // not silently ignored (the daemon refuses it before).
+    // change: {name?, description?, picture?} (a data URL, or null to take
+    // it away).
+    async editChannel(id, change) {
+      myChannel(id, true);
+      const opts = {};
+      for (const k of ['name', 'description', 'picture']) if (k in change) opts[k] = change[k];
+      await WPP.newsletter.edit(id, opts);
+      return myChannel(id, false);
+    },
+    async deleteChannel(id) {
+      const c = myChannel(id, true);
+      if (c.role !== 'owner') throw new Error('NOT_CHANNEL_ADMIN: only the channel\'s owner may delete it');
+      if (!(await WPP.newsletter.destroy(id))) throw new Error('REFUSED: WhatsApp did not delete channel ' + id);
+      return true;
+    },
+    // Follows or unfollows; the one who runs it does neither. Answers the
+    // channel after, or null once unfollowed.
+    async followChannel(id, on) {
+      const c = WPP.chat.get(id);
+      const role = c && c.isNewsletter ? channelInfo(c).role : 'guest';
+      if (role === 'owner' || role === 'admin') throw new Error('CHANNEL_ADMIN: the account runs channel ' + id + ', so it neither follows nor unfollows it');
+      const following = role === 'subscriber';
+      if (on && !following) await channelCall(() => WPP.newsletter.follow(id));
+      if (!on && following) await channelCall(() => WPP.newsletter.unfollow(id));
+      return on ? myChannel(id, false) : null;
+    },
+    async muteChannel(id, on) {
+      const c = myChannel(id, false);
+      if (c.muted !== on) await WPP.newsletter.mute(id, on);
+      return myChannel(id, false);
+    },
+    // The directory: channels whose name matches, a page at a time.
+    async searchChannels(query, limit, cursor) {
+      const opts = { limit };
+      if (cursor) opts.cursorToken = cursor;
+      const r = await channelCall(() => WPP.newsletter.search(query, opts));
+      const mine = new Map((await WPP.chat.list({ onlyNewsletter: true })).map((c) => [widStr(c.id), channelInfo(c)]));
+      return {
+        channels: (r.newsletters || []).map((n) => {
+          const own = mine.get(n.idJid);
+          return {
+            id: n.idJid, name: n.name || '', description: n.description || '', invite: n.inviteCode || null,
+            role: own ? own.role : 'guest', subscribers: Number(n.subscribersCount) || 0, created: n.creationTime || null,
+            muted: own ? own.muted : false, verified: n.verification === 'VERIFIED',
+          };
+        }),
+        next: (r.pageInfo && r.pageInfo.hasNextPage && r.pageInfo.endCursor) || null,
+      };
     },
     // A business account's labels, with the palette a colour comes from.
     async labels() {

@@ -4657,3 +4657,268 @@ async fn messages_are_found_by_search_and_the_starred_listed() {
     let (code, e) = get("starred?chat=15550009999".into()).await;
     refused(code, &e, 404, "chat_not_found");
 }
+
+/// WhatsApp Channels: one the account makes, edits, posts to and deletes;
+/// one a contact runs, found in the directory, followed (its posts arrive
+/// as messages in its chat), muted and unfollowed. What a channel does not
+/// take is refused before WhatsApp is asked, in the native dialect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_are_made_posted_to_followed_and_muted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sb, d, r) = setup(tmp.path()).await;
+    let (code, none) = d.call("GET", "/api/sessions/shop/channels", None).await;
+    assert_eq!((code, none["channels"].clone()), (200, json!([])), "{none}");
+
+    // Bad input, in the native dialect.
+    for (body, field) in [
+        (json!({}), "name"),
+        (json!({"name": " "}), "name"),
+        (json!({"name": "x".repeat(101)}), "name"),
+        (json!({"name": "News", "description": "  "}), "description"),
+        (json!({"name": "News", "picture": "not base64!"}), "picture"),
+        (json!({"name": "News", "picture": null}), "picture"),
+    ] {
+        let (code, e) = d
+            .call("POST", "/api/sessions/shop/channels", Some(body.clone()))
+            .await;
+        refused(code, &e, 422, "invalid_field");
+        assert!(
+            e["error"]["message"].as_str().unwrap().contains(field),
+            "{body}: {e}"
+        );
+    }
+    let (code, e) = d
+        .call(
+            "GET",
+            "/api/sessions/shop/channels/15551234567%40c.us",
+            None,
+        )
+        .await;
+    refused(code, &e, 422, "invalid_field");
+
+    // Ours: made, then seen at WhatsApp as made.
+    let (code, mine) = d
+        .call(
+            "POST",
+            "/api/sessions/shop/channels",
+            Some(json!({"name": " Shop news ", "description": "Offers\nand news", "picture": PNG_1PX})),
+        )
+        .await;
+    assert_eq!(code, 201, "{mine}");
+    let cid = mine["id"].as_str().unwrap().to_string();
+    assert!(cid.ends_with("@newsletter"), "{mine}");
+    assert_eq!(
+        (
+            &mine["name"],
+            &mine["description"],
+            &mine["role"],
+            &mine["muted"]
+        ),
+        (
+            &json!("Shop news"),
+            &json!("Offers\nand news"),
+            &json!("owner"),
+            &json!(false)
+        ),
+        "{mine}"
+    );
+    assert!(
+        mine["invite"].as_str().is_some_and(|i| !i.is_empty()),
+        "{mine}"
+    );
+    let path = format!("/api/sessions/shop/channels/{}", message_path(&cid));
+    let (_, at) = sb.get(&format!("/_sandbox/channels/{cid}")).await;
+    assert_eq!(at["owner"], ACCOUNT, "{at}");
+    assert!(at["picture"].is_string(), "{at}");
+
+    // Posts: a text and a photo go; what a channel does not take does not.
+    let post = send(&d, json!({"to": cid, "text": "Big sale today"})).await;
+    assert_eq!(on_phone(&sb, &post).await["text"], "Big sale today");
+    let photo = send(
+        &d,
+        json!({"to": cid, "media": {"data": PNG_1PX, "mimetype": "image/png"}, "caption": "New in"}),
+    )
+    .await;
+    assert_eq!(on_phone(&sb, &photo).await["caption"], "New in");
+    assert_eq!(stored(&d, &post).await["chat"], cid.as_str());
+    for (extra, field) in [
+        (json!({"text": "hi", "reply_to": post}), "reply_to"),
+        (json!({"location": {"lat": 1.0, "lng": 2.0}}), "to"),
+        (
+            json!({"media": {"data": OGG_B64, "mimetype": "audio/ogg"}, "voice": true}),
+            "voice",
+        ),
+        (
+            json!({"media": {"data": OGG_B64, "mimetype": "audio/ogg"}}),
+            "media",
+        ),
+        (
+            json!({"media": {"data": PNG_1PX, "mimetype": "image/png"}, "document": true}),
+            "document",
+        ),
+    ] {
+        let (code, e) = d
+            .call(
+                "POST",
+                "/api/sessions/shop/messages",
+                Some(with(json!({"to": cid}), extra.clone())),
+            )
+            .await;
+        refused(code, &e, 422, "invalid_field");
+        assert!(
+            e["error"]["message"].as_str().unwrap().contains(field),
+            "{extra}: {e}"
+        );
+    }
+
+    // Edited by its owner.
+    let (code, e) = d.call("PATCH", &path, Some(json!({}))).await;
+    refused(code, &e, 422, "invalid_field");
+    let (code, edited) = d
+        .call(
+            "PATCH",
+            &path,
+            Some(json!({"name": "Shop news 2", "description": "New offers"})),
+        )
+        .await;
+    assert_eq!(code, 200, "{edited}");
+    assert_eq!(
+        (&edited["name"], &edited["description"]),
+        (&json!("Shop news 2"), &json!("New offers"))
+    );
+    let (_, at) = sb.get(&format!("/_sandbox/channels/{cid}")).await;
+    assert_eq!(
+        (&at["name"], &at["description"]),
+        (&json!("Shop news 2"), &json!("New offers"))
+    );
+    let (code, e) = d.call("POST", &format!("{path}/follow"), None).await;
+    refused(code, &e, 409, "channel_admin");
+
+    // A contact's channel: found in the directory, not ours yet.
+    let (code, theirs) = sb
+        .post(
+            "/_sandbox/channels",
+            json!({"owner": CONTACT, "name": "Daily deals", "description": "A deal every day"}),
+        )
+        .await;
+    assert_eq!(code, 201, "{theirs}");
+    let tid = theirs["id"].as_str().unwrap().to_string();
+    let tpath = format!("/api/sessions/shop/channels/{}", message_path(&tid));
+    let (code, found) = d
+        .call(
+            "GET",
+            "/api/sessions/shop/channels/search?q=DEALS&limit=5",
+            None,
+        )
+        .await;
+    assert_eq!(code, 200, "{found}");
+    let hit = found["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == tid.as_str())
+        .cloned();
+    let hit = hit.unwrap_or_else(|| panic!("{found}"));
+    assert_eq!(
+        (&hit["name"], &hit["role"]),
+        (&json!("Daily deals"), &json!("guest")),
+        "{hit}"
+    );
+    for q in ["", "?q=", "?q=deals&limit=0", "?q=deals&limit=101"] {
+        let (code, e) = d
+            .call(
+                "GET",
+                &format!("/api/sessions/shop/channels/search{q}"),
+                None,
+            )
+            .await;
+        refused(code, &e, 422, "invalid_field");
+    }
+    let (code, e) = d.call("GET", &tpath, None).await;
+    refused(code, &e, 404, "channel_not_found");
+    let (code, e) = d.call("POST", &format!("{tpath}/mute"), None).await;
+    refused(code, &e, 404, "channel_not_found");
+
+    // Followed: its posts come as messages in its chat.
+    let (code, followed) = d.call("POST", &format!("{tpath}/follow"), None).await;
+    assert_eq!(code, 200, "{followed}");
+    assert_eq!(
+        (&followed["role"], &followed["subscribers"]),
+        (&json!("subscriber"), &json!(1)),
+        "{followed}"
+    );
+    let (_, at) = sb.get(&format!("/_sandbox/channels/{tid}")).await;
+    assert_eq!(at["followers"], json!([ACCOUNT]), "{at}");
+    let (code, v) = sb
+        .post(
+            &format!("/_sandbox/channels/{tid}/posts"),
+            json!({"text": "Deal of the day"}),
+        )
+        .await;
+    assert_eq!(code, 201, "{v}");
+    let m = event(&r, "message", |p| p["chat"] == tid.as_str()).await;
+    assert_eq!(
+        (&m["text"], &m["from_me"]),
+        (&json!("Deal of the day"), &json!(false)),
+        "{m}"
+    );
+    // Followers do not post.
+    let (code, e) = d
+        .call(
+            "POST",
+            "/api/sessions/shop/messages",
+            Some(json!({"to": tid, "text": "me too"})),
+        )
+        .await;
+    refused(code, &e, 409, "not_channel_admin");
+    let (code, e) = d
+        .call("PATCH", &tpath, Some(json!({"name": "Mine now"})))
+        .await;
+    refused(code, &e, 409, "not_channel_admin");
+    let (code, e) = d.call("DELETE", &tpath, None).await;
+    refused(code, &e, 409, "not_channel_admin");
+
+    // Muted and unmuted, at WhatsApp too.
+    let (code, muted) = d.call("POST", &format!("{tpath}/mute"), None).await;
+    assert_eq!((code, &muted["muted"]), (200, &json!(true)), "{muted}");
+    let (_, at) = sb.get(&format!("/_sandbox/channels/{tid}")).await;
+    assert_eq!(at["muted"], json!([ACCOUNT]), "{at}");
+    let (code, unmuted) = d.call("DELETE", &format!("{tpath}/mute"), None).await;
+    assert_eq!((code, &unmuted["muted"]), (200, &json!(false)), "{unmuted}");
+
+    // Both listed; then unfollowed.
+    let (_, both) = d.call("GET", "/api/sessions/shop/channels", None).await;
+    let mut ids: Vec<&str> = both["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    ids.sort();
+    let mut want = [tid.as_str(), cid.as_str()];
+    want.sort();
+    assert_eq!(ids, want, "{both}");
+    let (code, v) = d.call("DELETE", &format!("{tpath}/follow"), None).await;
+    assert_eq!(code, 200, "{v}");
+    let (_, at) = sb.get(&format!("/_sandbox/channels/{tid}")).await;
+    assert_eq!(at["followers"], json!([]), "{at}");
+    let (code, e) = d.call("GET", &tpath, None).await;
+    refused(code, &e, 404, "channel_not_found");
+
+    // Ours deleted, at WhatsApp too.
+    let (code, v) = d.call("DELETE", &path, None).await;
+    assert_eq!(code, 200, "{v}");
+    let (code, _) = sb.get(&format!("/_sandbox/channels/{cid}")).await;
+    assert_eq!(code, 404);
+    let (_, none) = d.call("GET", "/api/sessions/shop/channels", None).await;
+    assert_eq!(none["channels"], json!([]), "{none}");
+    // One that never was.
+    let (code, e) = d
+        .call(
+            "POST",
+            "/api/sessions/shop/channels/120363999999999999%40newsletter/follow",
+            None,
+        )
+        .await;
+    refused(code, &e, 404, "channel_not_found");
+}

@@ -19,6 +19,7 @@ use utoipa::{Modify, OpenApi};
         (name = "sessions", description = "Native: sessions, their QR and webhooks"),
         (name = "messages", description = "Native: send, history, chats, contacts"),
         (name = "groups", description = "Native: groups"),
+        (name = "channels", description = "Native: WhatsApp Channels: the ones the account runs or follows, the directory"),
         (name = "contacts", description = "Native: the address book, presence, profiles, the blocklist, labels, calls"),
         (name = "deliveries", description = "Native: webhook deliveries"),
         (name = "events", description = "Native: the event stream (SSE)"),

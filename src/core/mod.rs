@@ -6,6 +6,7 @@
 
 mod actions;
 mod calls;
+mod channels;
 mod contacts;
 mod deliveries;
 mod error;
@@ -26,8 +27,10 @@ mod templates;
 
 pub use crate::domain::StatusStyle;
 pub use crate::session::{
-    CardOf, Contact, GroupInfo, JoinRequest, Label, Labels, Participant, Receipt, Receipts,
+    CardOf, Channel, ChannelPage, Contact, GroupInfo, JoinRequest, Label, Labels, Participant,
+    Receipt, Receipts,
 };
+pub use channels::{ChannelEdit, MAX_CHANNEL_DESCRIPTION, MAX_CHANNEL_NAME, MAX_CHANNEL_PAGE};
 pub use error::CoreError;
 pub use groups::{GroupEdit, INVITE_PREFIX, JoinAnswers, MAX_DESCRIPTION, Membership};
 pub use history::{Found, HistoryPage, Live, MAX_SEARCH};

@@ -146,6 +146,7 @@ impl SendRequest {
         self.caption = self.caption.take().filter(|c| !c.is_empty());
         self.reply_to = self.reply_to.take().filter(|r| !r.is_empty());
         self.validate_status()?;
+        self.validate_channel()?;
         if self
             .media
             .as_ref()
@@ -316,6 +317,48 @@ impl SendRequest {
     }
 }
 
+impl SendRequest {
+    /// A channel's post is a text, a photo, a video or a poll (what wa-js
+    /// sends to one), with nothing of a chat's: no reply, mention, voice
+    /// note, sticker, document, view once, place, card or forward.
+    fn validate_channel(&self) -> Result<(), CoreError> {
+        if !self.to.is_channel() {
+            return Ok(());
+        }
+        let chatty = [
+            ("reply_to", self.reply_to.is_some()),
+            ("mentions", !self.mentions.is_empty()),
+            ("voice", self.voice),
+            ("sticker", self.media.as_ref().is_some_and(|m| m.sticker)),
+            ("document", self.media.as_ref().is_some_and(|m| m.document)),
+            (
+                "view_once",
+                self.media.as_ref().is_some_and(|m| m.view_once),
+            ),
+            (
+                "to",
+                matches!(self.special, Some(ref s) if !matches!(s, Special::Poll(_))),
+            ),
+        ];
+        if let Some((field, _)) = chatty.iter().find(|(_, on)| *on) {
+            return Err(CoreError::invalid(
+                field,
+                "a channel's post is a text, a photo, a video or a poll, with no reply, mention, voice note, sticker, document, view once, place, card or forward",
+            ));
+        }
+        if let Some(kind) = self.media.as_ref().and_then(|m| m.mimetype.as_deref())
+            && !kind.starts_with("image/")
+            && !kind.starts_with("video/")
+        {
+            return Err(CoreError::invalid(
+                "media",
+                "of a channel's post is a photo or a video",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// What a send WhatsApp Web names itself is, to find it by.
 struct Probe {
     kind: Vec<String>,
@@ -473,6 +516,9 @@ impl Core {
         if let Some(Special::Forward(m)) = &req.special {
             self.forwardable(session, m)?;
         }
+        if req.to.is_channel() {
+            self.may_post_to(session, &req.to).await?;
+        }
         // Nothing goes out that could not be recorded.
         self.store.room()?;
         // A place in the session's send queue before anything is reserved.
@@ -501,6 +547,16 @@ impl Core {
                     "view_once",
                     format!(
                         "is a photo's, a video's or a voice note's, not {}'s",
+                        m.mimetype
+                    ),
+                ));
+            }
+            // (A WebP is a sticker, which a channel does not take.)
+            if req.to.is_channel() && top != "image" && top != "video" {
+                return Err(CoreError::invalid(
+                    "media",
+                    format!(
+                        "of a channel's post is a photo or a video, not {}",
                         m.mimetype
                     ),
                 ));

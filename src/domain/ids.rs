@@ -104,13 +104,33 @@ impl Wid {
     /// This account's status (stories): a send to it posts one.
     pub const STATUS: &'static str = "status@broadcast";
 
-    /// Where a message may go: what `parse` takes, and this account's
-    /// status. Only a send's recipient: no other route takes the status.
+    /// Where a message may go: what `parse` takes, this account's status,
+    /// and a channel (its admins post to it). Only a send's recipient: no
+    /// other route takes the status.
     pub fn parse_recipient(input: &str) -> Result<Self, String> {
         match input.trim() {
             Self::STATUS => Ok(Self(Self::STATUS.to_string())),
+            s if s.ends_with("@newsletter") => Self::parse_channel(s),
             s => Self::parse(s),
         }
+    }
+
+    /// A WhatsApp Channel's id: `120363…@newsletter`.
+    pub fn parse_channel(input: &str) -> Result<Self, String> {
+        let s = input.trim();
+        match s.strip_suffix("@newsletter") {
+            Some(user)
+                if (5..=40).contains(&user.len()) && user.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                Ok(Self(s.to_string()))
+            }
+            _ => Err(format!("'{s}' is not a WhatsApp channel id (…@newsletter)")),
+        }
+    }
+
+    /// A WhatsApp Channel (`…@newsletter`).
+    pub fn is_channel(&self) -> bool {
+        self.0.ends_with("@newsletter")
     }
 
     pub fn is_status(&self) -> bool {
@@ -307,6 +327,15 @@ mod tests {
         assert!(st.is_status() && st.phone().is_none() && !st.is_group());
         assert!(Wid::parse("status@broadcast").is_err(), "a send's only");
         assert!(Wid::parse_recipient("other@broadcast").is_err());
+        let ch = Wid::parse_recipient(" 120363012345678901@newsletter ").unwrap();
+        assert!(ch.is_channel() && ch.as_str() == "120363012345678901@newsletter");
+        assert!(
+            Wid::parse("120363012345678901@newsletter").is_err(),
+            "a send's and channels' only"
+        );
+        for bad in ["@newsletter", "12a4567@newsletter", "1234@newsletter"] {
+            assert!(Wid::parse_channel(bad).is_err(), "{bad}");
+        }
         assert!(Wid::parse("abc@c.us").is_err());
         assert_eq!(user_of("15551234567@c.us"), "15551234567");
         assert_eq!(user_of("15551234567"), "15551234567");

@@ -54,6 +54,9 @@ pub fn routes() -> Router<Sandbox> {
             "/accounts/{phone}/starred",
             axum::routing::get(starred).post(set_starred),
         )
+        .route("/channels", post(channel_create))
+        .route("/channels/{id}", axum::routing::get(channel_get))
+        .route("/channels/{id}/posts", post(channel_post))
         .route("/groups", post(group_create))
         .route("/groups/join", post(group_join))
         .route("/groups/{gid}", axum::routing::get(group_get))
@@ -1281,4 +1284,46 @@ async fn devices(State(sb): State<Sandbox>, Path(raw_phone): Path<String>) -> Re
     let w = sb.world.lock().await;
     let n = w.p.links.values().filter(|p| **p == who).count();
     Ok(Json(json!({"phone": who, "linked_devices": n})).into_response())
+}
+
+/// A phone makes a channel: `{owner, name, description?}`.
+async fn channel_create(State(sb): State<Sandbox>, raw: Bytes) -> Res {
+    let v = body(&raw)?;
+    let owner = phone(&v, "owner")?;
+    let name = req_str(&v, "name")?;
+    let description = opt_str(&v, "description")?.unwrap_or_default();
+    let mut w = sb.world.lock().await;
+    let made = w
+        .create_channel(&owner, &name, &description, None)
+        .map_err(|e| invalid("name", &e))?;
+    let id = made["id"].as_str().unwrap_or_default();
+    let c = w.channel(id).map(|c| c.control_view());
+    Ok((StatusCode::CREATED, Json(c)).into_response())
+}
+
+/// A channel as WhatsApp's server holds it: its followers, who muted it.
+async fn channel_get(State(sb): State<Sandbox>, Path(id): Path<String>) -> Res {
+    let w = sb.world.lock().await;
+    let c = w.channel(&id).ok_or_else(|| {
+        Fail(
+            StatusCode::NOT_FOUND,
+            "channel_not_found",
+            format!("no channel {id}"),
+        )
+    })?;
+    Ok(Json(c.control_view()).into_response())
+}
+
+/// The owner's phone posts to its channel: `{text}`. Answers the post's id
+/// as the owner's devices hold it.
+async fn channel_post(State(sb): State<Sandbox>, Path(id): Path<String>, raw: Bytes) -> Res {
+    let v = body(&raw)?;
+    let text = req_str(&v, "text")?;
+    let posted = sb
+        .world
+        .lock()
+        .await
+        .post_to_channel(&id, &text)
+        .map_err(|e| Fail(StatusCode::NOT_FOUND, "channel_not_found", e))?;
+    Ok((StatusCode::CREATED, Json(json!({"id": posted}))).into_response())
 }

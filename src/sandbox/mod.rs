@@ -3,6 +3,7 @@
 //! `wabridge sandbox` runs it alone; `wabridge serve --sandbox` embeds it.
 
 mod calls;
+mod channels;
 mod chats;
 mod contacts;
 mod control;

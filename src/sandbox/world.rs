@@ -46,6 +46,9 @@ pub struct Persisted {
     /// Each account's pinned messages, by chat (`super::pins`).
     #[serde(default)]
     pub pins: BTreeMap<String, BTreeMap<String, Vec<super::pins::SbPin>>>,
+    /// WhatsApp Channels, by id (`super::channels`).
+    #[serde(default)]
+    pub channels: BTreeMap<String, super::channels::SbChannel>,
 }
 
 /// A privacy id's owner, and whether WhatsApp lets others learn the phone.
@@ -807,6 +810,10 @@ impl World {
         self.send(conn, self.contacts_push(&phone));
         self.send(conn, self.starred_push(&phone));
         self.send(conn, self.pins_push(&phone, None));
+        self.send(
+            conn,
+            json!({"t": "channels", "channels": self.channels_of(&phone)}),
+        );
         for offer in self.ringing_for(&phone) {
             self.send(conn, offer);
         }
@@ -1219,6 +1226,7 @@ impl World {
         let phone = self.conn_phone(conn).ok_or("device is not linked")?;
         let to = req["to"].as_str().ok_or("missing 'to'")?;
         let group = to.ends_with("@g.us");
+        let channel = super::channels::is_channel(to);
         let peer = to.strip_suffix("@c.us").unwrap_or(to).to_string();
         if let Some(user) = to.strip_suffix("@lid")
             && !self.p.lids.contains_key(user)
@@ -1319,7 +1327,11 @@ impl World {
         let group_key = group
             .then(|| msg.id.split('_').nth(2).unwrap_or_default().to_string())
             .filter(|k| !k.is_empty());
-        let receipts = self.recipients(&phone, &peer);
+        // A channel's followers send no receipts.
+        let receipts = match channel {
+            true => Default::default(),
+            false => self.recipients(&phone, &peer),
+        };
         let msg = SbMessage {
             quoted,
             group_key,
@@ -1329,6 +1341,9 @@ impl World {
         let wire = msg.wire();
         if group {
             self.group_fanout(&peer, &phone, &msg)?;
+        }
+        if channel {
+            self.channel_fanout(&peer, &phone, &msg)?;
         }
         let acct = self.p.accounts.get_mut(&phone).ok_or("no account")?;
         acct.push(msg);

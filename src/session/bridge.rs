@@ -463,6 +463,51 @@ pub struct Labels {
     pub palette: Vec<String>,
 }
 
+/// A WhatsApp Channel (newsletter) the account runs or follows, or one
+/// found in the directory.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, utoipa::ToSchema)]
+pub struct Channel {
+    /// `…@newsletter`
+    #[schema(value_type = String)]
+    pub id: Wid,
+    pub name: String,
+    pub description: String,
+    /// What follows `https://whatsapp.com/channel/` in its invite link.
+    pub invite: Option<String>,
+    /// `owner`, `admin`, `subscriber` (this account follows it) or
+    /// `guest`.
+    pub role: String,
+    /// How many follow it, where WhatsApp says.
+    pub subscribers: Option<u64>,
+    /// unix s
+    pub created: Option<i64>,
+    /// This account muted its notifications.
+    pub muted: bool,
+    /// WhatsApp verified who runs it (the directory's badge).
+    #[serde(default)]
+    pub verified: bool,
+}
+
+/// A page of the channel directory.
+#[derive(Debug, Deserialize, serde::Serialize, utoipa::ToSchema)]
+pub struct ChannelPage {
+    pub channels: Vec<Channel>,
+    /// The cursor of the next page, if there is one.
+    pub next: Option<String>,
+}
+
+/// A change to a channel; what is `None` stays.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct ChannelChange {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `Some(None)` takes the picture away; else a data URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub picture: Option<Option<String>>,
+}
+
 /// A change to how the account keeps a chat; what is `None` stays.
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct ChatChange {
@@ -735,6 +780,68 @@ impl Bridge {
     /// (by phone or privacy id alike).
     pub async fn i_am_admin(&self, id: &Wid) -> Result<bool, CallError> {
         self.call("iAmAdmin", &[json!(id)]).await
+    }
+
+    /// The channels the account runs or follows, newest first.
+    pub async fn channels(&self) -> Result<Vec<Channel>, CallError> {
+        self.call("channels", &[]).await
+    }
+
+    /// One of them (`CHANNEL_NOT_FOUND` for another).
+    pub async fn channel(&self, id: &Wid) -> Result<Channel, CallError> {
+        self.call("channel", &[json!(id)]).await
+    }
+
+    /// `picture`: a data URL.
+    pub async fn create_channel(
+        &self,
+        name: &str,
+        description: Option<&str>,
+        picture: Option<&str>,
+    ) -> Result<Channel, CallError> {
+        self.call(
+            "createChannel",
+            &[json!(name), json!(description), json!(picture)],
+        )
+        .await
+    }
+
+    /// Its admins only (`NOT_CHANNEL_ADMIN`).
+    pub async fn edit_channel(
+        &self,
+        id: &Wid,
+        change: &ChannelChange,
+    ) -> Result<Channel, CallError> {
+        self.call("editChannel", &[json!(id), json!(change)]).await
+    }
+
+    /// Its owner only.
+    pub async fn delete_channel(&self, id: &Wid) -> Result<(), CallError> {
+        self.call::<Value>("deleteChannel", &[json!(id)])
+            .await
+            .map(drop)
+    }
+
+    /// Follows (the channel after) or unfollows (None).
+    pub async fn follow_channel(&self, id: &Wid, on: bool) -> Result<Option<Channel>, CallError> {
+        self.call("followChannel", &[json!(id), json!(on)]).await
+    }
+
+    pub async fn mute_channel(&self, id: &Wid, on: bool) -> Result<Channel, CallError> {
+        self.call("muteChannel", &[json!(id), json!(on)]).await
+    }
+
+    pub async fn search_channels(
+        &self,
+        query: &str,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<ChannelPage, CallError> {
+        self.call(
+            "searchChannels",
+            &[json!(query), json!(limit), json!(cursor)],
+        )
+        .await
     }
 
     /// A business account's labels (`NOT_BUSINESS` for another).

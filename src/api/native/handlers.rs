@@ -1449,3 +1449,180 @@ pub async fn unblock(
     core.block(&cv::session_id(&id)?, &who, false).await?;
     Ok(Json(json!({"id": who, "blocked": false})))
 }
+
+/// A channel named in the path (`…@newsletter`).
+fn channel_path(raw: &str) -> Result<crate::domain::Wid, ApiError> {
+    crate::domain::Wid::parse_channel(raw).map_err(|e| ApiError::invalid("channel", e))
+}
+
+#[utoipa::path(get, path = "/api/sessions/{id}/channels", tag = "channels", summary = "The WhatsApp Channels this account runs or follows, newest first",
+    params(("id" = String, Path, description = "The session id")),
+    responses((status = 200, description = "{channels: [...]}", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, or a channel the account neither runs nor follows (channel_not_found)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this; only the channel's admins may (not_channel_admin); the account runs it (channel_admin); the channel takes no followers now (channel_closed)", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn channels(Caller(core): Caller<Core>, Path(id): Path<String>) -> Answer {
+    let channels = core.channels(&cv::session_id(&id)?).await?;
+    Ok(Json(json!({ "channels": channels })))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelIn {
+    /// 1 to 100 characters (required to make one).
+    name: Option<String>,
+    /// Up to 2048 characters; WhatsApp Web cannot empty one.
+    description: Option<String>,
+    /// A JPEG, PNG, GIF or WebP, base64 (up to 5 MB); null takes it away.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    picture: Option<Option<String>>,
+}
+
+impl ChannelIn {
+    fn edit(self) -> Result<crate::core::ChannelEdit, ApiError> {
+        Ok(crate::core::ChannelEdit {
+            name: self.name,
+            description: self.description,
+            picture: picture_bytes(self.picture)?,
+        })
+    }
+}
+
+#[utoipa::path(post, path = "/api/sessions/{id}/channels", tag = "channels", summary = "Make a channel, which this account owns (post to it with a send to its id)",
+    params(("id" = String, Path, description = "The session id")), request_body = ChannelIn,
+    responses((status = 201, description = "The channel", body = crate::core::Channel), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, or a channel the account neither runs nor follows (channel_not_found)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this; only the channel's admins may (not_channel_admin); the account runs it (channel_admin); the channel takes no followers now (channel_closed)", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn create_channel(
+    Caller(core): Caller<Core>,
+    Path(id): Path<String>,
+    body: Body<ChannelIn>,
+) -> Result<Response, ApiError> {
+    let e = body?.0.edit()?;
+    let c = core.create_channel(&cv::session_id(&id)?, &e).await?;
+    Ok((StatusCode::CREATED, Json(json!(c))).into_response())
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ChannelSearchQuery {
+    /// Words of the channel's name.
+    q: Option<String>,
+    /// 1 to 100 (default 20).
+    limit: Option<String>,
+    /// The `next` of the page before.
+    cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/sessions/{id}/channels/search", tag = "channels", summary = "Find channels in WhatsApp's directory, a page at a time",
+    params(("id" = String, Path, description = "The session id"), ChannelSearchQuery),
+    responses((status = 200, description = "{channels, next}", body = crate::core::ChannelPage), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, or a channel the account neither runs nor follows (channel_not_found)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this; only the channel's admins may (not_channel_admin); the account runs it (channel_admin); the channel takes no followers now (channel_closed)", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn search_channels(
+    Caller(core): Caller<Core>,
+    Path(id): Path<String>,
+    q: Params<ChannelSearchQuery>,
+) -> Answer {
+    let Query(q) = q?;
+    let id = cv::session_id(&id)?;
+    let limit = cv::limit(
+        q.limit.as_deref(),
+        20,
+        crate::core::MAX_CHANNEL_PAGE as usize,
+    )? as u32;
+    let page = core
+        .search_channels(
+            &id,
+            q.q.as_deref().unwrap_or(""),
+            Some(limit),
+            q.cursor.as_deref(),
+        )
+        .await?;
+    Ok(Json(json!(page)))
+}
+
+#[utoipa::path(get, path = "/api/sessions/{id}/channels/{channel}", tag = "channels", summary = "A channel this account runs or follows",
+    params(("id" = String, Path, description = "The session id"), ("channel" = String, Path, description = "The channel's id (…@newsletter)")),
+    responses((status = 200, description = "The channel", body = crate::core::Channel), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, or a channel the account neither runs nor follows (channel_not_found)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this; only the channel's admins may (not_channel_admin); the account runs it (channel_admin); the channel takes no followers now (channel_closed)", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn channel(
+    Caller(core): Caller<Core>,
+    Path((id, channel)): Path<(String, String)>,
+) -> Answer {
+    let c = core
+        .channel(&cv::session_id(&id)?, &channel_path(&channel)?)
+        .await?;
+    Ok(Json(json!(c)))
+}
+
+#[utoipa::path(patch, path = "/api/sessions/{id}/channels/{channel}", tag = "channels", summary = "Rename a channel, describe it or change its picture (its admins)",
+    params(("id" = String, Path, description = "The session id"), ("channel" = String, Path, description = "The channel's id (…@newsletter)")), request_body = ChannelIn,
+    responses((status = 200, description = "The channel after", body = crate::core::Channel), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, or a channel the account neither runs nor follows (channel_not_found)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this; only the channel's admins may (not_channel_admin); the account runs it (channel_admin); the channel takes no followers now (channel_closed)", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn edit_channel(
+    Caller(core): Caller<Core>,
+    Path((id, channel)): Path<(String, String)>,
+    body: Body<ChannelIn>,
+) -> Answer {
+    let e = body?.0.edit()?;
+    let c = core
+        .edit_channel(&cv::session_id(&id)?, &channel_path(&channel)?, &e)
+        .await?;
+    Ok(Json(json!(c)))
+}
+
+#[utoipa::path(delete, path = "/api/sessions/{id}/channels/{channel}", tag = "channels", summary = "Delete a channel this account owns, for every follower",
+    params(("id" = String, Path, description = "The session id"), ("channel" = String, Path, description = "The channel's id (…@newsletter)")),
+    responses((status = 200, description = "{id, deleted: true}", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, or a channel the account neither runs nor follows (channel_not_found)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this; only the channel's admins may (not_channel_admin); the account runs it (channel_admin); the channel takes no followers now (channel_closed)", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn delete_channel(
+    Caller(core): Caller<Core>,
+    Path((id, channel)): Path<(String, String)>,
+) -> Answer {
+    let ch = channel_path(&channel)?;
+    core.delete_channel(&cv::session_id(&id)?, &ch).await?;
+    Ok(Json(json!({"id": ch, "deleted": true})))
+}
+
+#[utoipa::path(post, path = "/api/sessions/{id}/channels/{channel}/follow", tag = "channels", summary = "Follow a channel: its posts come as messages in its chat",
+    params(("id" = String, Path, description = "The session id"), ("channel" = String, Path, description = "The channel's id (…@newsletter)")),
+    responses((status = 200, description = "The channel", body = crate::core::Channel), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, or a channel the account neither runs nor follows (channel_not_found)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this; only the channel's admins may (not_channel_admin); the account runs it (channel_admin); the channel takes no followers now (channel_closed)", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn follow_channel(
+    Caller(core): Caller<Core>,
+    Path((id, channel)): Path<(String, String)>,
+) -> Answer {
+    let c = core
+        .follow_channel(&cv::session_id(&id)?, &channel_path(&channel)?)
+        .await?;
+    Ok(Json(json!(c)))
+}
+
+#[utoipa::path(delete, path = "/api/sessions/{id}/channels/{channel}/follow", tag = "channels", summary = "Unfollow a channel",
+    params(("id" = String, Path, description = "The session id"), ("channel" = String, Path, description = "The channel's id (…@newsletter)")),
+    responses((status = 200, description = "{id, following: false}", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, or a channel the account neither runs nor follows (channel_not_found)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this; only the channel's admins may (not_channel_admin); the account runs it (channel_admin); the channel takes no followers now (channel_closed)", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn unfollow_channel(
+    Caller(core): Caller<Core>,
+    Path((id, channel)): Path<(String, String)>,
+) -> Answer {
+    let ch = channel_path(&channel)?;
+    core.unfollow_channel(&cv::session_id(&id)?, &ch).await?;
+    Ok(Json(json!({"id": ch, "following": false})))
+}
+
+#[utoipa::path(post, path = "/api/sessions/{id}/channels/{channel}/mute", tag = "channels", summary = "Mute a followed channel's notifications (its posts still come)",
+    params(("id" = String, Path, description = "The session id"), ("channel" = String, Path, description = "The channel's id (…@newsletter)")),
+    responses((status = 200, description = "The channel", body = crate::core::Channel), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, or a channel the account neither runs nor follows (channel_not_found)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this; only the channel's admins may (not_channel_admin); the account runs it (channel_admin); the channel takes no followers now (channel_closed)", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn mute_channel(
+    Caller(core): Caller<Core>,
+    Path((id, channel)): Path<(String, String)>,
+) -> Answer {
+    let c = core
+        .mute_channel(&cv::session_id(&id)?, &channel_path(&channel)?, true)
+        .await?;
+    Ok(Json(json!(c)))
+}
+
+#[utoipa::path(delete, path = "/api/sessions/{id}/channels/{channel}/mute", tag = "channels", summary = "Unmute a channel",
+    params(("id" = String, Path, description = "The session id"), ("channel" = String, Path, description = "The channel's id (…@newsletter)")),
+    responses((status = 200, description = "The channel", body = crate::core::Channel), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, or a channel the account neither runs nor follows (channel_not_found)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this; only the channel's admins may (not_channel_admin); the account runs it (channel_admin); the channel takes no followers now (channel_closed)", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn unmute_channel(
+    Caller(core): Caller<Core>,
+    Path((id, channel)): Path<(String, String)>,
+) -> Answer {
+    let c = core
+        .mute_channel(&cv::session_id(&id)?, &channel_path(&channel)?, false)
+        .await?;
+    Ok(Json(json!(c)))
+}

@@ -65,6 +65,16 @@ use handlers as h;
     h::my_profile,
     h::blocklist,
     h::reject_call,
+    h::channels,
+    h::create_channel,
+    h::search_channels,
+    h::channel,
+    h::edit_channel,
+    h::delete_channel,
+    h::follow_channel,
+    h::unfollow_channel,
+    h::mute_channel,
+    h::unmute_channel,
     h::labels,
     h::create_label,
     h::edit_label,
@@ -182,6 +192,28 @@ pub fn routes(core: Core, keys: Keys, media_body: DefaultBodyLimit) -> Router {
             post(h::unblock),
         )
         .route("/api/sessions/{id}/blocklist", get(h::blocklist))
+        .route(
+            "/api/sessions/{id}/channels",
+            get(h::channels).post(h::create_channel),
+        )
+        .route(
+            "/api/sessions/{id}/channels/search",
+            get(h::search_channels),
+        )
+        .route(
+            "/api/sessions/{id}/channels/{channel}",
+            get(h::channel)
+                .patch(h::edit_channel)
+                .delete(h::delete_channel),
+        )
+        .route(
+            "/api/sessions/{id}/channels/{channel}/follow",
+            post(h::follow_channel).delete(h::unfollow_channel),
+        )
+        .route(
+            "/api/sessions/{id}/channels/{channel}/mute",
+            post(h::mute_channel).delete(h::unmute_channel),
+        )
         .route(
             "/api/sessions/{id}/labels",
             get(h::labels).post(h::create_label),

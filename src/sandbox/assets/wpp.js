@@ -476,6 +476,9 @@
       case 'labels':
         keepLabels(v.labels);
         break;
+      case 'channels':
+        keepChannels(v.channels);
+        break;
       case 'label_chats': {
         // Put on or taken off on the phone or another device: as wa-js's
         // chat.update_label, one event per chat.
@@ -778,6 +781,10 @@
     const mentions = options && options.mentionedList ? ids(options.mentionedList) : [];
     const req = Object.assign({ id, to, mentions, t: unixTime(), reply_to: quoted.id || null, quoted: quoted.quote || null }, fields);
     const local = localMsg(req);
+    // As wa-js: a channel takes text, photos, videos and polls.
+    if (wid(to).server === 'newsletter' && !['chat', 'image', 'video', 'poll_creation'].includes(local.type)) {
+      throw wppError('type_not_valid_for_newsletter', 'Please, send a valid type for send message to newsletter. Valid types: "chat", "image", "video", "poll_creation"');
+    }
     if (store(local)) emit('chat.new_message', local);
     await settled(local, confirmed(req));
     return { id, ack: local.ack, from: local.from._serialized, to: local.to._serialized, sendMsgResult: Promise.resolve({ messageSendResult: 'OK' }) };
@@ -861,8 +868,56 @@
       // WhatsApp Web's ChatModel keeps the ids of its labels.
       labels: labelsOn(c.id._serialized),
       lastReceivedKey: c.lastKey,
+      ...(c.id.server === 'newsletter' ? channelFields(c.id._serialized) : {}),
     };
   }
+
+  // The channels the account owns or follows, as WhatsApp syncs them
+  // (WhatsApp Web's NewsletterStore): id -> the server's view of it.
+  const channelStore = new Map();
+  function keepChannels(list) {
+    channelStore.clear();
+    for (const c of list || []) channelStore.set(c.id, c);
+  }
+
+  // What WhatsApp Web's ChatModel of a channel adds: its metadata, and a
+  // muted channel muted for always (-1).
+  function channelFields(id) {
+    const ch = channelStore.get(id);
+    if (!ch) return { isNewsletter: true };
+    const until = ch.muted ? -1 : 0;
+    return {
+      name: ch.name, isNewsletter: true, isGroup: false, muteExpiration: until, mute: { expiration: until },
+      newsletterMetadata: {
+        name: ch.name, description: ch.description, inviteCode: ch.invite, membershipType: ch.role,
+        creationTime: ch.created, size: ch.subscribers, verified: false,
+      },
+    };
+  }
+
+  // A channel's chat, whether or not a post came yet.
+  function channelChat(id) {
+    return chatModel(chats.get(id) || { id: wid(id), msgs: [], unreadCount: 0, t: (channelStore.get(id) || {}).created || 0 });
+  }
+
+  // As wa-js's create and edit answer.
+  function channelResult(ch) {
+    return {
+      idJid: ch.id, inviteCode: ch.invite, inviteLink: 'https://whatsapp.com/channel/' + ch.invite, name: ch.name,
+      state: 'ACTIVE', subscribersCount: ch.subscribers, description: ch.description || null, timestamp: ch.created,
+    };
+  }
+
+  // wa-js's ensureNewsletter: a chat the device has, and a channel's.
+  function knownChannel(id) {
+    const s = wid(id)._serialized;
+    if (!chats.has(s) && !channelStore.has(s)) throw wppError('chat_not_found', 'Chat not found: ' + s);
+    if (wid(s).server !== 'newsletter') throw wppError('not_a_newsletter', 'Chat ' + s + ' is not a newsletter');
+    return s;
+  }
+
+  // A picture as a base64 JPEG, from a data URL or bare base64.
+  const pictureData = (p) => String(p).replace(/^data:[^,]*,/, '');
 
   const STATUS = 'status@broadcast';
 
@@ -1397,11 +1452,13 @@
         return { wid: w, unreadCount };
       },
       async list(options) {
+        if (options && options.onlyNewsletter) return [...channelStore.keys()].map(channelChat);
         const all = [...chats.values()].sort((a, b) => b.t - a.t);
         const count = options && options.count;
         return (count ? all.slice(0, count) : all).map(chatModel);
       },
       get(chatId) {
+        if (channelStore.has(wid(chatId)._serialized)) return channelChat(wid(chatId)._serialized);
         const c = chats.get(wid(chatId)._serialized);
         return c ? chatModel(c) : undefined;
       },
@@ -1641,6 +1698,87 @@
         revokedHere.add(id);
         await call('revoke', { id });
         return true;
+      },
+    },
+    // As wa-js's newsletter namespace (WhatsApp Channels).
+    newsletter: {
+      async create(name, opts) {
+        requireAuth();
+        const o = opts || {};
+        const ch = await call('channel_create', { name: String(name), description: o.description || '', picture: o.picture ? pictureData(o.picture) : null });
+        channelStore.set(ch.id, ch);
+        return channelResult(ch);
+      },
+      // As wa-js: an empty name or description is left as it is.
+      async edit(id, opts) {
+        requireAuth();
+        const o = opts || {};
+        const f = { id: knownChannel(id) };
+        if (o.name) f.name = String(o.name);
+        if (o.description) f.description = String(o.description);
+        if ('picture' in o) f.picture = o.picture == null ? null : pictureData(o.picture);
+        const ch = await call('channel_edit', f);
+        channelStore.set(ch.id, ch);
+        return channelResult(ch);
+      },
+      // As wa-js: false where WhatsApp refuses.
+      async destroy(id) {
+        if (!id || !String(id).includes('newsletter')) throw wppError('send_correctly_newsletter_id', 'Please, send the correct newsletter ID.');
+        requireAuth();
+        try {
+          await call('channel_destroy', { id: String(id) });
+          channelStore.delete(String(id));
+          return true;
+        } catch (e) {
+          return false;
+        }
+      },
+      async follow(id) {
+        if (!id || !String(id).includes('@newsletter')) throw wppError('invalid_newsletter_id', 'Please provide a valid newsletter ID (must contain @newsletter)');
+        requireAuth();
+        try {
+          const ch = await call('channel_follow', { id: String(id), on: true });
+          channelStore.set(ch.id, ch);
+          return true;
+        } catch (e) {
+          throw wppError('newsletter_follow_failed', 'Failed to follow newsletter: ' + e.message);
+        }
+      },
+      async unfollow(id) {
+        if (!id || !String(id).includes('@newsletter')) throw wppError('invalid_newsletter_id', 'Please provide a valid newsletter ID (must contain @newsletter)');
+        requireAuth();
+        try {
+          await call('channel_follow', { id: String(id), on: false });
+          channelStore.delete(String(id));
+          return true;
+        } catch (e) {
+          throw wppError('newsletter_unfollow_failed', 'Failed to unfollow newsletter: ' + e.message);
+        }
+      },
+      async mute(id, value) {
+        requireAuth();
+        const s = knownChannel(id);
+        if (value != null && typeof value !== 'boolean') throw wppError('invalid_mute_value', 'Mute value must be boolean');
+        const ch = await call('channel_mute', { id: s, on: value !== false });
+        channelStore.set(ch.id, ch);
+        return channelChat(s);
+      },
+      async search(query, options) {
+        if (!query || !String(query).trim()) throw wppError('invalid_search_query', 'Search query cannot be empty');
+        requireAuth();
+        const o = options || {};
+        try {
+          const r = await call('channel_search', { query: String(query).trim(), limit: o.limit || 20, after: o.cursorToken || null });
+          return {
+            newsletters: r.channels.map((c) => ({
+              idJid: c.id, name: c.name, description: c.description, picture: '', subscribersCount: c.subscribers,
+              verification: 'UNVERIFIED', handle: null, inviteCode: c.invite, creationTime: c.created,
+            })),
+            pageInfo: { hasNextPage: !!r.more, endCursor: r.cursor || undefined },
+          };
+        } catch (e) {
+          throw wppError('newsletter_search_failed', 'Failed to search newsletters: ' + e.message);
+        }
       },
     },
     labels: {
