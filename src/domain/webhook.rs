@@ -259,12 +259,15 @@ impl Webhook {
     /// Whether this subscriber gets this event: its kind, and what the
     /// format can say about it (Cloud webhooks only report what contacts
     /// do, so not this account's own reactions; simple, Cloud and Twilio
-    /// have no statuses, ours or contacts', which a bot would take for a
-    /// chat's and answer with a message to their author).
+    /// have no statuses, ours or contacts', nor channels' posts, which a
+    /// bot would take for a chat's and answer with a message to their
+    /// author or the channel).
     pub fn wants_event(&self, ev: &super::Event) -> bool {
-        let status = ev.payload["chat"] == super::Wid::STATUS;
+        let chat = ev.payload["chat"].as_str().unwrap_or("");
+        let not_a_chat = chat == super::Wid::STATUS || chat.ends_with("@newsletter");
         self.wants(ev.event)
-            && !(matches!(self.format, Format::Simple | Format::Cloud | Format::Twilio) && status)
+            && !(matches!(self.format, Format::Simple | Format::Cloud | Format::Twilio)
+                && not_a_chat)
             && !(self.format == Format::Cloud
                 && ev.event == EventKind::MessageReaction
                 && ev.payload["from_me"] == true)
@@ -369,7 +372,7 @@ mod tests {
     }
 
     #[test]
-    fn a_contacts_status_goes_only_to_formats_that_tell_it_from_a_chat() {
+    fn statuses_and_channel_posts_go_only_to_formats_that_tell_them_from_a_chat() {
         let session = crate::domain::SessionId::parse("s").unwrap();
         let story = super::super::Event::new(
             &session,
@@ -379,6 +382,8 @@ mod tests {
         );
         let mut chat = story.clone();
         chat.payload["chat"] = serde_json::json!("15550001111@c.us");
+        let mut post = story.clone();
+        post.payload["chat"] = serde_json::json!("120363012345678901@newsletter");
         for (format, gets_status) in [
             (Format::Native, true),
             (Format::Openwa, true),
@@ -388,6 +393,11 @@ mod tests {
         ] {
             let w = Webhook::subscriber("http://127.0.0.1:9/h".into(), format, &["message"]);
             assert_eq!(w.wants_event(&story), gets_status, "{format:?}");
+            assert_eq!(
+                w.wants_event(&post),
+                gets_status,
+                "{format:?}: a channel's post"
+            );
             assert!(w.wants_event(&chat), "{format:?}");
         }
     }
