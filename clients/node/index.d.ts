@@ -420,22 +420,22 @@ export class Client extends EventEmitter {
     pinChat(chatId: string): Promise<boolean>;
     /** Unpins the chat; its new pin state */
     unpinChat(chatId: string): Promise<boolean>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
-    createChannel(title: string, options?: any): Promise<any>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Makes a channel this account owns; the reason as a string where WhatsApp or the daemon refuses */
+    createChannel(title: string, options?: CreateChannelOptions): Promise<CreateChannelResult | string>;
+    /** Deletes a channel this account owns; false where it may not */
     deleteChannel(channelId: string): Promise<boolean>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** Follows a channel (its posts come as messages); false for one this account runs or WhatsApp lacks */
     subscribeToChannel(channelId: string): Promise<boolean>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
-    unsubscribeFromChannel(channelId: string, options?: any): Promise<boolean>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
-    searchChannels(searchOptions: any): Promise<Array<any>>;
+    /** Unfollows a channel */
+    unsubscribeFromChannel(channelId: string, options?: UnsubscribeOptions): Promise<boolean>;
+    /** WhatsApp's directory by words of a channel's name (searchText is required: the views without words are not offered) */
+    searchChannels(searchOptions: SearchChannelsOptions): Promise<Array<Channel> | []>;
     /** Everyone this account blocked */
     getBlockedContacts(): Promise<Contact[]>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     getChannelByInviteCode(inviteCode: string): Promise<any>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
-    getChannels(): Promise<any[]>;
+    /** The channels this account runs or follows */
+    getChannels(): Promise<Channel[]>;
     /** The chat's pinned messages, newest pin first (pinned here, on the phone or by anyone in the chat) */
     getPinnedMessages(chatId: string): Promise<Message[]>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
@@ -763,8 +763,82 @@ export const Contact: { new (client: Client, id: string, info?: any): Contact };
 export const PrivateContact: { new (client: Client, id: string, info?: any): PrivateContact };
 
 export const BusinessContact: { new (client: Client, id: string, info?: any): Contact };
-/** Exported as whatsapp-web.js does; this client never makes one. */
-export class Channel { constructor(client: Client, data?: any); }
+export interface CreateChannelOptions {
+    description?: string;
+    picture?: MessageMedia;
+}
+
+export interface CreateChannelResult {
+    title: string;
+    nid: ChatId;
+    /** https://whatsapp.com/channel/… */
+    inviteLink: string;
+    createdAtTs: number;
+}
+
+export interface UnsubscribeOptions {
+    /** Changes nothing here */
+    deleteLocalModels?: boolean;
+}
+
+export interface SearchChannelsOptions {
+    /** Required */
+    searchText?: string;
+    /** Ignored: WhatsApp's directory searches where the account is */
+    countryCodes?: string[];
+    skipSubscribedNewsletters?: boolean;
+    /** Ignored: the views without words are not offered */
+    view?: number;
+    /** 1 to 100 (default 50) */
+    limit?: number;
+}
+
+/** A WhatsApp Channel (newsletter) */
+export interface Channel {
+    id: ChatId;
+    name: string;
+    description: string;
+    isChannel: boolean;
+    isGroup: boolean;
+    /** True unless this account runs it */
+    isReadOnly: boolean;
+    /** Always 0 */
+    unreadCount: number;
+    /** When it was made (unix s) */
+    timestamp: number;
+    isMuted: boolean;
+    /** -1 when muted, else 0 */
+    muteExpiration: number;
+    /** Always undefined */
+    lastMessage: Message | undefined;
+    /** A post: text, a photo or a video (its admins only) */
+    sendMessage(content: string | MessageMedia, options?: MessageSendOptions): Promise<Message>;
+    /** Its posts the daemon holds, oldest first */
+    fetchMessages: (searchOptions: MessageSearchOptions) => Promise<Message[]>;
+    setSubject(newSubject: string): Promise<boolean>;
+    setDescription(newDescription: string): Promise<boolean>;
+    setProfilePicture(newProfilePicture: MessageMedia): Promise<boolean>;
+    mute(): Promise<boolean>;
+    unmute(): Promise<boolean>;
+    deleteChannel(): Promise<boolean>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    getSubscribers(limit?: number): Promise<{ contact: Contact; role: string }[]>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    setReactionSetting(reactionCode: number): Promise<boolean>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    sendSeen(): Promise<boolean>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    sendChannelAdminInvite(chatId: string, options?: { comment?: string }): Promise<boolean>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    acceptChannelAdminInvite(): Promise<boolean>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    revokeChannelAdminInvite(userId: string): Promise<boolean>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    demoteChannelAdmin(userId: string): Promise<boolean>;
+    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    transferChannelOwnership(newOwnerId: string, options?: any): Promise<boolean>;
+}
+export const Channel: { new (client: Client, data?: any): Channel };
 /** A contact's statuses of the last day */
 export class Broadcast {
     constructor(client: Client, data?: any);

@@ -448,12 +448,77 @@ class Contact {
 class PrivateContact extends Contact {}
 
 // Exported as whatsapp-web.js does, so that `instanceof` and destructuring
-// work; this client never makes one (wabridge has no channels, broadcasts
-// or catalogs, and does not tell business contacts apart until asked).
+// work; this client never makes one (it does not tell business contacts
+// apart until asked).
 class BusinessContact extends Contact {}
+
+// A WhatsApp Channel (newsletter) as whatsapp-web.js's Channel, from the
+// daemon's ({id, name, description, invite, role, subscribers, created,
+// muted}).
 class Channel {
-  constructor(client, data = {}) { this.client = client; Object.assign(this, data); }
+  constructor(client, data = {}) {
+    this.client = client;
+    this._patch(data);
+  }
+
+  _patch(data) {
+    this.id = widObj(data.id);
+    this.name = data.name || this.id.user;
+    this.description = data.description || '';
+    this.isChannel = true;
+    this.isGroup = false;
+    // Only its admins post to it.
+    this.isReadOnly = data.role !== 'owner' && data.role !== 'admin';
+    this.unreadCount = 0;
+    this.timestamp = data.created || 0;
+    this.isMuted = !!data.muted;
+    this.muteExpiration = data.muted ? -1 : 0;
+    this.lastMessage = undefined;
+    this.channelMetadata = {
+      id: widObj(data.id), name: this.name, description: this.description, inviteCode: data.invite || undefined,
+      membershipType: data.role, subscribersCount: data.subscribers, createdAtTs: data.created || undefined, verified: !!data.verified,
+    };
+    return this;
+  }
+
+  _path(tail = '') {
+    return `/channels/${encodeURIComponent(this.id._serialized)}${tail}`;
+  }
+
+  // What whatsapp-web.js answers false for (WhatsApp refused, or this
+  // account may not): false; anything else throws.
+  async _try(method, tail, body) {
+    try {
+      const c = await this.client._api(method, this._path(tail), body);
+      if (c && c.id) this._patch(c);
+      return true;
+    } catch (e) {
+      if (e && CHANNEL_REFUSED.has(e.code)) return false;
+      throw e;
+    }
+  }
+
+  // A post: text, a photo or a video (its caption), as the channel takes.
+  async sendMessage(content, options = {}) {
+    return this.client.sendMessage(this.id._serialized, content, options);
+  }
+
+  // Its posts, oldest first (the ones this daemon holds).
+  async fetchMessages(searchOptions) {
+    return Chat.prototype.fetchMessages.call(this, searchOptions);
+  }
+
+  setSubject(newSubject) { return this._try('PATCH', '', { name: newSubject }); }
+  setDescription(newDescription) { return this._try('PATCH', '', { description: newDescription }); }
+  setProfilePicture(newProfilePicture) { return this._try('PATCH', '', { picture: newProfilePicture.data }); }
+  mute() { return this._try('POST', '/mute'); }
+  unmute() { return this._try('DELETE', '/mute'); }
+  deleteChannel() { return this.client.deleteChannel(this.id._serialized); }
 }
+
+// What the daemon refuses of channels that whatsapp-web.js answers false
+// for.
+const CHANNEL_REFUSED = new Set(['channel_not_found', 'not_channel_admin', 'channel_admin', 'channel_closed', 'invalid_field']);
 // A contact's statuses of the last day, as whatsapp-web.js's Broadcast:
 // `id` the contact, `timestamp` the newest, `msgs` oldest first.
 class Broadcast {
@@ -1793,7 +1858,7 @@ class Client extends EventEmitter {
       if (typeof font === 'number') body.font = font;
     }
     // As whatsapp-web.js: mark the chat read first, unless told not to.
-    if (options.sendSeen !== false && !isStatus) await this.sendSeen(to).catch(() => false);
+    if (options.sendSeen !== false && !isStatus && !to.endsWith('@newsletter')) await this.sendSeen(to).catch(() => false);
 
     let sent;
     try {
@@ -2060,6 +2125,8 @@ class Client extends EventEmitter {
 
   async getChatById(id) {
     const s = serialized(id);
+    // "Gets chat or channel instance by ID", as whatsapp-web.js.
+    if (s.endsWith('@newsletter')) return new Channel(this, await this._api('GET', `/channels/${encodeURIComponent(s)}`));
     if (s.endsWith('@g.us')) {
       const [g, found] = await Promise.all([this._api('GET', `/groups/${encodeURIComponent(s)}`), this._listedChat(s)]);
       return new GroupChat(this, found || { id: s }, g);
@@ -2117,6 +2184,62 @@ class Client extends EventEmitter {
   }
 
   // Everyone this account blocked, as Contacts.
+  // A channel this account owns. Answers whatsapp-web.js's
+  // CreateChannelResult, or the reason as a string where it refuses.
+  async createChannel(title, options = {}) {
+    const body = { name: title };
+    if (options.description) body.description = options.description;
+    if (options.picture) body.picture = options.picture.data;
+    let c;
+    try {
+      c = await this._api('POST', '/channels', body);
+    } catch (e) {
+      if (e && e.status >= 400 && e.status < 500 && e.status !== 401 && e.status !== 403) return `CreateChannelError: ${e.message}`;
+      throw e;
+    }
+    return { title: c.name, nid: widObj(c.id), inviteLink: `https://whatsapp.com/channel/${c.invite}`, createdAtTs: c.created };
+  }
+
+  async deleteChannel(channelId) {
+    return this._channelCall('DELETE', serialized(channelId), '');
+  }
+
+  // False for a channel this account runs, or one WhatsApp does not have.
+  async subscribeToChannel(channelId) {
+    return this._channelCall('POST', serialized(channelId), '/follow');
+  }
+
+  // (WhatsApp Web forgets it either way: deleteLocalModels changes nothing.)
+  async unsubscribeFromChannel(channelId, options) {
+    return this._channelCall('DELETE', serialized(channelId), '/follow');
+  }
+
+  async _channelCall(method, id, tail) {
+    try {
+      await this._api(method, `/channels/${encodeURIComponent(id)}${tail}`);
+      return true;
+    } catch (e) {
+      if (e && CHANNEL_REFUSED.has(e.code)) return false;
+      throw e;
+    }
+  }
+
+  // The channels this account runs or follows.
+  async getChannels() {
+    return (await this._api('GET', '/channels')).channels.map((c) => new Channel(this, c));
+  }
+
+  // WhatsApp's directory, by words of a channel's name. (Its recommended,
+  // trending, popular and new views, without words, are not offered by
+  // wa-js: said, not answered with nothing.)
+  async searchChannels(searchOptions = {}) {
+    const { searchText = '', limit = 50, skipSubscribedNewsletters = false } = searchOptions || {};
+    if (!String(searchText).trim()) throw new NotSupportedError('Client.searchChannels without searchText (WhatsApp\'s recommended, trending, popular and new views)');
+    const q = new URLSearchParams({ q: String(searchText).trim(), limit: String(Math.min(Math.max(Number(limit) || 50, 1), 100)) });
+    const page = await this._api('GET', `/channels/search?${q}`);
+    return page.channels.filter((c) => !skipSubscribedNewsletters || c.role === 'guest').map((c) => new Channel(this, c));
+  }
+
   async getBlockedContacts() {
     const r = await this._api('GET', '/blocklist');
     return Promise.all(r.blocked.map((id) => this.getContactById(id, { isBlocked: true })));
@@ -2387,9 +2510,7 @@ class Client extends EventEmitter {
 
 // whatsapp-web.js members this client does not offer: calling one says so.
 unsupported(Client, 'Client', ['acceptChannelAdminInvite', 'revokeChannelAdminInvite', 'demoteChannelAdmin',
-  'acceptGroupV4Invite', 'createChannel', 'deleteChannel',
-  'subscribeToChannel', 'unsubscribeFromChannel', 'searchChannels', 'getChannelByInviteCode',
-  'getChannels', 'getCountryCode', 'getFormattedNumber',
+  'acceptGroupV4Invite', 'getChannelByInviteCode', 'getCountryCode', 'getFormattedNumber',
   'cancelPairingCode', 'resetState', 'sendChannelAdminInvite',
   'setAutoDownloadAudio', 'setAutoDownloadDocuments', 'setAutoDownloadPhotos',
   'setAutoDownloadVideos', 'setBackgroundSync', 'getContactDeviceCount', 'syncHistory',
@@ -2401,6 +2522,9 @@ unsupported(Chat, 'Chat', [
   'syncHistory', 'addOrEditCustomerNote',
   'getCustomerNote']);
 unsupported(GroupChat, 'GroupChat', ['setAddMembersAdminsOnly']);
+// wa-js 4.6 offers none of these for channels.
+unsupported(Channel, 'Channel', ['getSubscribers', 'setReactionSetting', 'sendSeen', 'sendChannelAdminInvite',
+  'acceptChannelAdminInvite', 'revokeChannelAdminInvite', 'demoteChannelAdmin', 'transferChannelOwnership']);
 unsupported(Contact, 'Contact', ['getCountryCode', 'getFormattedNumber']);
 
 module.exports = {

@@ -52,7 +52,8 @@ const theirs = members('whatsapp-web.js/index.d.ts');
 const claimed = members('../index.d.ts');
 const TYPES = ['Client', 'ClientOptions', 'ClientInfo', 'LocalAuth', 'RemoteAuth', 'MessageMedia', 'MessageSendOptions',
   'Location', 'Poll', 'List', 'Buttons', 'Message', 'Chat', 'GroupChat', 'Contact', 'GroupNotification', 'Reaction', 'PollVote', 'Call',
-  'GroupMembershipRequest', 'MembershipRequestActionResult', 'MembershipRequestActionOptions', 'Label'];
+  'GroupMembershipRequest', 'MembershipRequestActionResult', 'MembershipRequestActionOptions', 'Label', 'Channel',
+  'CreateChannelOptions', 'CreateChannelResult', 'UnsubscribeOptions', 'SearchChannelsOptions'];
 // What wabridge adds, on purpose.
 const EXTRAS = ['ClientOptions.wabridge', 'Message.notifyName', 'GroupChat.groupMetadata'];
 
@@ -108,6 +109,7 @@ const instances = {
   GroupChat: new ours.GroupChat(client, { id: '2@g.us' }, { id: '2@g.us', subject: 'G', owner: '1@c.us', created: 1, participants: [] }),
   Contact: new ours.Contact(client, '1@c.us', 'A'),
   ClientInfo: new ours.ClientInfo({ me: { id: '1@c.us', name: 'A' }, platform: 'android' }),
+  Channel: new ours.Channel(client, { id: '120363@newsletter', name: 'News', role: 'subscriber' }),
 };
 
 test('the JavaScript implements what index.d.ts claims', () => {
@@ -128,7 +130,7 @@ test('every whatsapp-web.js method exists, so no call is a TypeError; unsupporte
       if (!isProp(sig)) assert.equal(typeof obj[name], 'function', `${t}.${name} is missing`);
     }
   }
-  for (const [obj, call] of [[client, 'searchChannels'], [client, 'getChannels'], [client, 'getCountryCode'],
+  for (const [obj, call] of [[client, 'getChannelByInviteCode'], [instances.Channel, 'getSubscribers'], [client, 'getCountryCode'],
     [instances.Message, 'getOrder'], [instances.Chat, 'syncHistory'],
     [instances.GroupChat, 'setAddMembersAdminsOnly'], [instances.Contact, 'getFormattedNumber'], [instances.ClientInfo, 'getBatteryStatus']]) {
     await assert.rejects(() => obj[call](), (e) => e.name === 'NotSupportedError' && e.message.includes(`.${call} `), call);

@@ -800,6 +800,50 @@ test('fetchMessages: fromMe picks before the limit counts', async () => {
   await c.destroy();
 });
 
+test('channels as whatsapp-web.js calls them: create, post, search, subscribe, a post arrives, mute, unsubscribe, delete', async () => {
+  const me = '15550002626';
+  const c = await linked('channels', me);
+  assert.deepEqual(await c.getChannels(), []);
+  const made = await c.createChannel('Shop news', { description: 'Offers', picture: new MessageMedia('image/png', PNG.toString('base64')) });
+  assert.equal(typeof made, 'object', String(made));
+  assert.equal(made.title, 'Shop news');
+  assert.ok(made.nid._serialized.endsWith('@newsletter') && made.inviteLink.startsWith('https://whatsapp.com/channel/'), made.inviteLink);
+  assert.match(await c.createChannel(' '), /^CreateChannelError: /);
+  const mine = await c.getChatById(made.nid._serialized);
+  assert.deepEqual([mine.isChannel, mine.isReadOnly, mine.name, mine.description], [true, false, 'Shop news', 'Offers']);
+  const post = await mine.sendMessage('Big sale');
+  assert.equal(post.body, 'Big sale');
+  assert.equal(await mine.setSubject('Shop news 2'), true);
+  assert.equal(mine.name, 'Shop news 2');
+  assert.equal(await c.subscribeToChannel(made.nid._serialized), false, 'the owner does not follow its own');
+
+  // A contact's channel: found, followed, its post arrives as a message.
+  const theirs = await sb('/_sandbox/channels', { owner: '15551234567', name: 'Daily deals', description: 'Deals' });
+  const found = await c.searchChannels({ searchText: 'deals', limit: 5 });
+  assert.ok(found.some((ch) => ch.id._serialized === theirs.id && ch.isReadOnly), JSON.stringify(found.map((f) => f.id)));
+  await assert.rejects(() => c.searchChannels({}), { name: 'NotSupportedError' });
+  assert.equal(await c.subscribeToChannel(theirs.id), true);
+  assert.equal((await c.searchChannels({ searchText: 'deals', skipSubscribedNewsletters: true })).length, 0);
+  const got = new Promise((res) => c.on('message', (m) => { if (m.from === theirs.id) res(m); }));
+  await sb(`/_sandbox/channels/${theirs.id}/posts`, { text: 'Deal of the day' });
+  const m = await got;
+  assert.equal(m.body, 'Deal of the day');
+  const ch = await m.getChat();
+  assert.deepEqual([ch.isChannel, ch.isReadOnly, ch.name], [true, true, 'Daily deals']);
+  assert.equal(await ch.mute(), true);
+  assert.equal(ch.isMuted, true);
+  assert.deepEqual((await sb(`/_sandbox/channels/${theirs.id}`)).muted, [me]);
+  assert.equal(await ch.setSubject('Mine now'), false, 'a follower may not');
+  assert.equal(await ch.unmute(), true);
+  assert.equal((await c.getChannels()).length, 2);
+  assert.equal(await c.unsubscribeFromChannel(theirs.id), true);
+  assert.deepEqual((await sb(`/_sandbox/channels/${theirs.id}`)).followers, []);
+  assert.equal(await c.deleteChannel(theirs.id), false);
+  assert.equal(await mine.deleteChannel(), true);
+  assert.deepEqual(await c.getChannels(), []);
+  await c.destroy();
+});
+
 test('a session whose proxy fails: change_state and disconnected PROXYBLOCK', async () => {
   const dead = await freePort();
   const made_ = await fetch(`${url}/api/sessions`, { method: 'POST', headers: { 'X-Api-Key': KEY, 'content-type': 'application/json' }, body: JSON.stringify({ id: 'proxied', start: false, proxy: `http://127.0.0.1:${dead}` }) });
