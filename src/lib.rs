@@ -13,6 +13,7 @@
 //!   cards, polls, statuses; idempotency; pacing), reactions, edits, stars,
 //!   pins, receipts and deletes (for everyone or for this account), groups
 //!   and requests to join, calls and call policies, business labels,
+//!   WhatsApp Channels (made, followed, muted, posted to),
 //!   presence, the address book and privacy ids, history and chats (kept,
 //!   cleared, deleted), WhatsApp Web's own search and the starred messages,
 //!   deliveries, the live stream.
