@@ -105,7 +105,7 @@
     const out = {
       id: widStr(m.id),
       chat,
-      chat_name: chat && chat.endsWith('@g.us') ? groupName(chat) : null,
+      chat_name: chat && chat.endsWith('@g.us') ? groupName(chat) : chat && chat.endsWith('@newsletter') ? channelName(chat) : null,
       from: widStr(m.from),
       to: widStr(m.to),
       from_me: fromMe,
@@ -248,8 +248,25 @@
       id: widStr(c.id), name: String(m.name || c.name || ''), description: m.description || '',
       invite: m.inviteCode || null, role: String(m.membershipType || 'guest').toLowerCase(),
       subscribers: Number.isFinite(subscribers) ? subscribers : null, created: Number(m.creationTime) || null,
-      muted: mutedUntil(c) !== 0,
+      muted: mutedUntil(c) !== 0, has_picture: !!(m.picture || m.preview),
     };
+  }
+
+  function channelName(id) {
+    const c = WPP.chat.get(id);
+    return (c && c.newsletterMetadata && c.newsletterMetadata.name) || null;
+  }
+
+  // The account's channel as soon as WhatsApp Web's list shows it as
+  // `want` says (polled up to 5 s), else null.
+  async function channelSoon(id, want) {
+    for (let i = 0; i < 50; i++) {
+      const c = WPP.chat.get(id);
+      const info = c && c.isNewsletter ? channelInfo(c) : null;
+      if (info && want(info)) return info;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return null;
   }
 
   // The account's channel, else CHANNEL_NOT_FOUND; `owner`: one it runs,
@@ -300,7 +317,10 @@
       const code = e && e.code;
       if (code === 'newsletter_follower_limit' || code === 'newsletter_closed' || code === 'newsletter_geosuspended') throw new Error('CHANNEL_CLOSED: ' + e.message);
       if (code === 'invalid_newsletter_id') throw new Error('CHANNEL_NOT_FOUND: ' + e.message);
-      if (code === 'newsletter_follow_failed' || code === 'newsletter_unfollow_failed') throw new Error('CHANNEL_NOT_FOUND: ' + e.message);
+      // wa-js wraps any failure: WhatsApp's own status tells a channel it
+      // does not have from a call that failed.
+      const status = e && e.error && (e.error.status || e.error.statusCode);
+      if ((code === 'newsletter_follow_failed' || code === 'newsletter_unfollow_failed') && (status === 404 || status === 400)) throw new Error('CHANNEL_NOT_FOUND: ' + e.message);
       throw e;
     }
   }
@@ -784,6 +804,18 @@
     const res = await Promise.resolve(r.sendMsgResult).catch(() => null);
     const code = typeof res === 'string' ? res : res && res.messageSendResult;
     if (code && code !== 'OK') throw new Error('WhatsApp did not send the message: ' + code);
+    // wa-js answers a channel's post OK and marks it sent whatever
+    // WhatsApp said: only a post WhatsApp took has its server id.
+    const chat = widStr(r.to) || '';
+    if (chat.endsWith('@newsletter')) {
+      const id = widStr(r.id);
+      const m = WPP.whatsapp.MsgStore.get(id) || (await WPP.chat.getMessageById(id).catch(() => null));
+      // (One WhatsApp Web does not show cannot be judged: taken as sent.)
+      if (m && !m.serverId) {
+        emitInOrder({ type: 'ack', ack: -1, chat, ids: [id] });
+        throw new Error('CHANNEL_REFUSED: WhatsApp did not take the post to ' + chat);
+      }
+    }
     return { id: widStr(r.id), ack: typeof r.ack === 'number' ? r.ack : 0, timestamp: Math.floor(Date.now() / 1000) };
   }
 
@@ -1372,21 +1404,29 @@
       if (description) opts.description = description;
       if (picture) opts.picture = picture;
       const r = await WPP.newsletter.create(name, opts);
-      const c = WPP.chat.get(r.idJid);
-      // WhatsApp Web may not hold the new channel's chat yet: its answer.
-      return c && c.isNewsletter ? channelInfo(c) : {
-        id: r.idJid, name: r.name || name, description: r.description || '', invite: r.inviteCode || null, role: 'owner',
-        subscribers: r.subscribersCount || 0, created: r.timestamp || null, muted: false,
+      // WhatsApp Web may hold the new channel's chat only a moment after:
+      // else wa-js's answer.
+      const c = await channelSoon(r.idJid, (i) => i.role === 'owner');
+      return c || {
+        id: r.idJid, name: String(r.name || name), description: String(r.description || ''), invite: r.inviteCode || null, role: 'owner',
+        subscribers: Number(r.subscribersCount) || 0, created: Number(r.timestamp) || null, muted: false,
       };
     },
-    // wa-js leaves a name or description that is empty as it was: said,
-    // not silently ignored (the daemon refuses it before).
     // change: {name?, description?, picture?} (a data URL, or null to take
-    // it away).
+    // it away). wa-js 4.6's edit takes the picture away whenever none is
+    // given (it sets editPicture with a null picture): the one the channel
+    // has is given again, by its URL, which wa-js downloads. One it has but
+    // whose URL WhatsApp Web does not tell is not lost: the change is
+    // refused instead.
     async editChannel(id, change) {
-      myChannel(id, true);
+      const c = myChannel(id, true);
       const opts = {};
       for (const k of ['name', 'description', 'picture']) if (k in change) opts[k] = change[k];
+      if (!('picture' in change)) {
+        const url = await WPP.contact.getProfilePictureUrl(id).catch(() => null);
+        if (url) opts.picture = url;
+        else if (c.has_picture) throw new Error('PICTURE_AT_RISK: WhatsApp Web would take the channel\'s picture away with this change; give the picture too');
+      }
       await WPP.newsletter.edit(id, opts);
       return myChannel(id, false);
     },
@@ -1397,18 +1437,28 @@
       return true;
     },
     // Follows or unfollows; the one who runs it does neither. Answers the
-    // channel after, or null once unfollowed.
+    // channel after, or null once unfollowed. wa-js follows and unfollows
+    // by WhatsApp's server, and WhatsApp Web's list of channels may catch up
+    // a moment later: a follow waits for it (up to 5 s), and an unfollow
+    // goes to WhatsApp even where the list does not show the channel
+    // followed (then a refusal means there was nothing to undo).
     async followChannel(id, on) {
       const c = WPP.chat.get(id);
       const role = c && c.isNewsletter ? channelInfo(c).role : 'guest';
       if (role === 'owner' || role === 'admin') throw new Error('CHANNEL_ADMIN: the account runs channel ' + id + ', so it neither follows nor unfollows it');
-      const following = role === 'subscriber';
-      if (on && !following) await channelCall(() => WPP.newsletter.follow(id));
-      if (!on && following) await channelCall(() => WPP.newsletter.unfollow(id));
-      return on ? myChannel(id, false) : null;
+      if (on) {
+        if (role !== 'subscriber') await channelCall(() => WPP.newsletter.follow(id));
+        return (await channelSoon(id, (i) => i.role === 'subscriber')) || {
+          id, name: c && c.name ? String(c.name) : '', description: '', invite: null, role: 'subscriber', subscribers: null, created: null, muted: false,
+        };
+      }
+      if (role === 'subscriber') await channelCall(() => WPP.newsletter.unfollow(id));
+      else await WPP.newsletter.unfollow(id).catch(() => null);
+      return null;
     },
     async muteChannel(id, on) {
       const c = myChannel(id, false);
+      if (c.role !== 'subscriber') throw new Error('CHANNEL_ADMIN: the account runs channel ' + id + '; a follower mutes one');
       if (c.muted !== on) await WPP.newsletter.mute(id, on);
       return myChannel(id, false);
     },

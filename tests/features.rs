@@ -4743,7 +4743,7 @@ async fn channels_are_made_posted_to_followed_and_muted() {
     assert_eq!(stored(&d, &post).await["chat"], cid.as_str());
     for (extra, field) in [
         (json!({"text": "hi", "reply_to": post}), "reply_to"),
-        (json!({"location": {"lat": 1.0, "lng": 2.0}}), "to"),
+        (json!({"location": {"lat": 1.0, "lng": 2.0}}), "location"),
         (
             json!({"media": {"data": OGG_B64, "mimetype": "audio/ogg"}, "voice": true}),
             "voice",
@@ -4774,6 +4774,15 @@ async fn channels_are_made_posted_to_followed_and_muted() {
     // Edited by its owner.
     let (code, e) = d.call("PATCH", &path, Some(json!({}))).await;
     refused(code, &e, 422, "invalid_field");
+    // (A post is not edited: wa-js sends no edit to a channel.)
+    let (code, e) = d
+        .call(
+            "PATCH",
+            &format!("/api/sessions/shop/messages/{}", message_path(&post)),
+            Some(json!({"text": "Bigger sale"})),
+        )
+        .await;
+    refused(code, &e, 409, "message_not_editable");
     let (code, edited) = d
         .call(
             "PATCH",
@@ -4791,6 +4800,58 @@ async fn channels_are_made_posted_to_followed_and_muted() {
         (&at["name"], &at["description"]),
         (&json!("Shop news 2"), &json!("New offers"))
     );
+    // wa-js takes the picture away with any edit that does not give one:
+    // the daemon gives the one it has again.
+    assert_eq!(
+        at["picture"], PNG_1PX,
+        "the picture survives a change of name"
+    );
+    let (code, gone) = d.call("PATCH", &path, Some(json!({"picture": null}))).await;
+    assert_eq!((code, &gone["has_picture"]), (200, &json!(false)), "{gone}");
+    let (_, at) = sb.get(&format!("/_sandbox/channels/{cid}")).await;
+    assert!(at["picture"].is_null(), "{at}");
+    assert_eq!(at["name"], "Shop news 2");
+    let (code, e) = d.call("POST", &format!("{path}/mute"), None).await;
+    refused(code, &e, 409, "channel_admin");
+
+    // A post WhatsApp refuses (it suspended the channel) is not answered
+    // as sent, and is stored as failed.
+    let (code, _) = sb
+        .post(
+            &format!("/_sandbox/channels/{cid}/suspend"),
+            json!({"on": true}),
+        )
+        .await;
+    assert_eq!(code, 200);
+    let (code, e) = d
+        .call(
+            "POST",
+            "/api/sessions/shop/messages",
+            Some(json!({"to": cid, "text": "While suspended"})),
+        )
+        .await;
+    assert!(code >= 500, "{code} {e}");
+    let failed = eventually(T, "the refused post, failed", || async {
+        let (_, page) = d
+            .call(
+                "GET",
+                &format!("/api/sessions/shop/messages?chat={}", message_path(&cid)),
+                None,
+            )
+            .await;
+        page["messages"].as_array().and_then(|l| {
+            l.iter()
+                .find(|m| m["text"] == "While suspended" && m["ack"] == "failed")
+                .cloned()
+        })
+    })
+    .await;
+    assert_eq!(failed["from_me"], true);
+    sb.post(
+        &format!("/_sandbox/channels/{cid}/suspend"),
+        json!({"on": false}),
+    )
+    .await;
     let (code, e) = d.call("POST", &format!("{path}/follow"), None).await;
     refused(code, &e, 409, "channel_admin");
 
@@ -4860,6 +4921,11 @@ async fn channels_are_made_posted_to_followed_and_muted() {
     assert_eq!(
         (&m["text"], &m["from_me"]),
         (&json!("Deal of the day"), &json!(false)),
+        "{m}"
+    );
+    assert_eq!(
+        (&m["chat_name"], &m["sender"]["phone"]),
+        (&json!("Daily deals"), &Value::Null),
         "{m}"
     );
     // Followers do not post.

@@ -67,6 +67,14 @@ impl Core {
                 message: "a status cannot be edited: take it down and post another".into(),
             });
         }
+        // wa-js sends an edit as a protocol message, which it does not send
+        // to a channel.
+        if m.chat.ends_with("@newsletter") {
+            return Err(CoreError::Conflict {
+                code: "message_not_editable",
+                message: "wa-js cannot edit a channel's post".into(),
+            });
+        }
         if m.revoked {
             return Err(revoked(id));
         }

@@ -67,6 +67,10 @@ fn page(e: CallError) -> CoreError {
             code: "channel_admin",
             message: why(&m, "CHANNEL_ADMIN: "),
         },
+        CallError::Page(m) if m.starts_with("PICTURE_AT_RISK: ") => CoreError::Conflict {
+            code: "picture_at_risk",
+            message: why(&m, "PICTURE_AT_RISK: "),
+        },
         CallError::Page(m) if m.starts_with("CHANNEL_CLOSED: ") => CoreError::Conflict {
             code: "channel_closed",
             message: why(&m, "CHANNEL_CLOSED: "),

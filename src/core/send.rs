@@ -336,7 +336,11 @@ impl SendRequest {
                 self.media.as_ref().is_some_and(|m| m.view_once),
             ),
             (
-                "to",
+                match self.special {
+                    Some(Special::Location(_)) => "location",
+                    Some(Special::Contacts(_)) => "contacts",
+                    _ => "forward",
+                },
                 matches!(self.special, Some(ref s) if !matches!(s, Special::Poll(_))),
             ),
         ];
@@ -837,6 +841,7 @@ impl Core {
         if typing
             && self.lanes.pacing.typing
             && !req.to.is_status()
+            && !req.to.is_channel()
             && let Some(text) = &req.text
         {
             // As a person would: "typing…" for a moment, longer for more text.

@@ -295,7 +295,8 @@ pub struct Message {
     pub id: String,
     pub session: SessionId,
     pub chat: String,
-    /// A group's subject, as WhatsApp Web showed it when the message came.
+    /// A group's subject or a channel's name, as WhatsApp Web showed it
+    /// when the message came.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chat_name: Option<String>,
     pub from: Option<String>,
@@ -422,7 +423,9 @@ impl Message {
             .min(u32::MAX as u64) as u32;
         Some(Message {
             session: session.clone(),
-            chat_name: s("chat_name").filter(|n| !n.is_empty() && chat.ends_with("@g.us")),
+            chat_name: s("chat_name").filter(|n| {
+                !n.is_empty() && (chat.ends_with("@g.us") || chat.ends_with("@newsletter"))
+            }),
             chat,
             from: s("from"),
             to: s("to"),

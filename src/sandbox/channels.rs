@@ -31,6 +31,9 @@ pub struct SbChannel {
     /// Followers who muted it.
     #[serde(default)]
     pub muted: BTreeSet<String>,
+    /// WhatsApp suspended it: it takes no posts.
+    #[serde(default)]
+    pub suspended: bool,
 }
 
 /// How an account stands to a channel, in WhatsApp's words.
@@ -61,6 +64,7 @@ impl SbChannel {
             "id": self.id, "name": self.name, "description": self.description,
             "invite": self.invite, "owner": self.owner, "created": self.created,
             "followers": self.followers, "muted": self.muted, "picture": self.picture,
+            "suspended": self.suspended,
         })
     }
 }
@@ -118,6 +122,7 @@ impl World {
             created: self.now_s(),
             followers: BTreeSet::new(),
             muted: BTreeSet::new(),
+            suspended: false,
         };
         let view = c.wire(phone);
         self.p.channels.insert(c.id.clone(), c);
@@ -281,6 +286,9 @@ impl World {
             .ok_or_else(|| format!("no channel {id}"))?;
         if c.owner != phone {
             return Err("only the channel's owner may post to it".into());
+        }
+        if c.suspended {
+            return Err(format!("channel {id} is suspended"));
         }
         let followers: Vec<String> = c.followers.iter().cloned().collect();
         let now = self.now_s();

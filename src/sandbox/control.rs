@@ -57,6 +57,11 @@ pub fn routes() -> Router<Sandbox> {
         .route("/channels", post(channel_create))
         .route("/channels/{id}", axum::routing::get(channel_get))
         .route("/channels/{id}/posts", post(channel_post))
+        .route("/channels/{id}/suspend", post(channel_suspend))
+        .route(
+            "/channels/{id}/picture",
+            axum::routing::get(channel_picture),
+        )
         .route("/groups", post(group_create))
         .route("/groups/join", post(group_join))
         .route("/groups/{gid}", axum::routing::get(group_get))
@@ -1326,4 +1331,39 @@ async fn channel_post(State(sb): State<Sandbox>, Path(id): Path<String>, raw: By
         .post_to_channel(&id, &text)
         .map_err(|e| Fail(StatusCode::NOT_FOUND, "channel_not_found", e))?;
     Ok((StatusCode::CREATED, Json(json!({"id": posted}))).into_response())
+}
+
+/// A channel's picture, where WhatsApp's CDN would serve it.
+async fn channel_picture(State(sb): State<Sandbox>, Path(id): Path<String>) -> Res {
+    let w = sb.world.lock().await;
+    let jpeg = w
+        .channel(&id)
+        .and_then(|c| c.picture.as_deref())
+        .and_then(|p| base64::engine::general_purpose::STANDARD.decode(p).ok())
+        .ok_or_else(|| {
+            Fail(
+                StatusCode::NOT_FOUND,
+                "no_picture",
+                format!("channel {id} has no picture"),
+            )
+        })?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "image/jpeg")], jpeg).into_response())
+}
+
+/// WhatsApp suspends a channel (`{"on"}`): it takes no posts until lifted.
+async fn channel_suspend(State(sb): State<Sandbox>, Path(id): Path<String>, raw: Bytes) -> Res {
+    let v = body(&raw)?;
+    let on = v["on"].as_bool().unwrap_or(true);
+    let mut w = sb.world.lock().await;
+    let c = w.p.channels.get_mut(&id).ok_or_else(|| {
+        Fail(
+            StatusCode::NOT_FOUND,
+            "channel_not_found",
+            format!("no channel {id}"),
+        )
+    })?;
+    c.suspended = on;
+    let view = c.control_view();
+    w.dirty = true;
+    Ok(Json(view).into_response())
 }

@@ -1338,7 +1338,12 @@ impl World {
             receipts,
             ..msg
         };
-        let wire = msg.wire();
+        let mut wire = msg.wire();
+        // A channel's post gets its number in the channel (WhatsApp's
+        // server id).
+        if channel {
+            wire["server_id"] = json!(rand::random::<u32>() % 1_000_000 + 100);
+        }
         if group {
             self.group_fanout(&peer, &phone, &msg)?;
         }

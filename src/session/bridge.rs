@@ -486,6 +486,9 @@ pub struct Channel {
     /// WhatsApp verified who runs it (the directory's badge).
     #[serde(default)]
     pub verified: bool,
+    /// It has a picture (where WhatsApp Web says).
+    #[serde(default)]
+    pub has_picture: bool,
 }
 
 /// A page of the channel directory.

@@ -786,6 +786,19 @@
       throw wppError('type_not_valid_for_newsletter', 'Please, send a valid type for send message to newsletter. Valid types: "chat", "image", "video", "poll_creation"');
     }
     if (store(local)) emit('chat.new_message', local);
+    if (wid(to).server === 'newsletter') {
+      // As wa-js: a channel's post goes by a job of its own, which marks it
+      // sent and answers OK whatever WhatsApp said; only a post WhatsApp
+      // took has its server id.
+      try {
+        local.serverId = (await confirmed(req)).server_id;
+      } catch (e) {
+        local.serverId = undefined;
+      }
+      raiseAck(local, 1);
+      emit('chat.msg_ack_change', { ack: 1, chat: local.id.remote, ids: [local.id] });
+      return { id, ack: local.ack, from: local.from._serialized, to, sendMsgResult: 'OK' };
+    }
     await settled(local, confirmed(req));
     return { id, ack: local.ack, from: local.from._serialized, to: local.to._serialized, sendMsgResult: Promise.resolve({ messageSendResult: 'OK' }) };
   }
@@ -891,6 +904,7 @@
       newsletterMetadata: {
         name: ch.name, description: ch.description, inviteCode: ch.invite, membershipType: ch.role,
         creationTime: ch.created, size: ch.subscribers, verified: false,
+        picture: ch.picture ? window.location.origin + '/_sandbox/channels/' + id + '/picture' : undefined,
       },
     };
   }
@@ -918,6 +932,14 @@
 
   // A picture as a base64 JPEG, from a data URL or bare base64.
   const pictureData = (p) => String(p).replace(/^data:[^,]*,/, '');
+  async function downloadPicture(url) {
+    const r = await fetch(url);
+    if (!r.ok) throw wppError('download_failed', 'Could not download the picture: ' + r.status);
+    const bytes = new Uint8Array(await r.arrayBuffer());
+    let bin = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+    return window.btoa(bin);
+  }
 
   const STATUS = 'status@broadcast';
 
@@ -1709,14 +1731,18 @@
         channelStore.set(ch.id, ch);
         return channelResult(ch);
       },
-      // As wa-js: an empty name or description is left as it is.
+      // As wa-js 4.6: an empty name or description is left as it is; a
+      // picture given by URL is downloaded; and the picture is edited
+      // whenever none is given (to none: it is taken away).
       async edit(id, opts) {
         requireAuth();
         const o = opts || {};
         const f = { id: knownChannel(id) };
         if (o.name) f.name = String(o.name);
         if (o.description) f.description = String(o.description);
-        if ('picture' in o) f.picture = o.picture == null ? null : pictureData(o.picture);
+        let pic;
+        if (o.picture) pic = String(o.picture).includes('http') ? await downloadPicture(o.picture) : pictureData(o.picture);
+        if (!(!pic && o.picture != null)) f.picture = o.picture == null ? null : pic;
         const ch = await call('channel_edit', f);
         channelStore.set(ch.id, ch);
         return channelResult(ch);
@@ -1741,7 +1767,10 @@
           channelStore.set(ch.id, ch);
           return true;
         } catch (e) {
-          throw wppError('newsletter_follow_failed', 'Failed to follow newsletter: ' + e.message);
+          // wa-js keeps WhatsApp's error, with its status.
+          const err = wppError('newsletter_follow_failed', 'Failed to follow newsletter: ' + e.message);
+          err.error = { status: /NOT_FOUND/.test(e.message) ? 404 : 500 };
+          throw err;
         }
       },
       async unfollow(id) {
@@ -1752,7 +1781,9 @@
           channelStore.delete(String(id));
           return true;
         } catch (e) {
-          throw wppError('newsletter_unfollow_failed', 'Failed to unfollow newsletter: ' + e.message);
+          const err = wppError('newsletter_unfollow_failed', 'Failed to unfollow newsletter: ' + e.message);
+          err.error = { status: /NOT_FOUND/.test(e.message) ? 404 : 500 };
+          throw err;
         }
       },
       async mute(id, value) {
@@ -1916,6 +1947,10 @@
       },
       async getProfilePictureUrl(contactId, full) {
         requireAuth();
+        if (wid(contactId).server === 'newsletter') {
+          const ch = channelStore.get(wid(contactId)._serialized);
+          return ch && ch.picture ? window.location.origin + '/_sandbox/channels/' + ch.id + '/picture' : undefined;
+        }
         if (wid(contactId).server === 'g.us') {
           const g = await call('group_info', { gid: wid(contactId)._serialized });
           return g.has_picture ? window.location.origin + '/_sandbox/groups/' + wid(contactId)._serialized + '/picture' : undefined;
