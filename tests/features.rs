@@ -4741,6 +4741,12 @@ async fn channels_are_made_posted_to_followed_and_muted() {
     .await;
     assert_eq!(on_phone(&sb, &photo).await["caption"], "New in");
     assert_eq!(stored(&d, &post).await["chat"], cid.as_str());
+    let poll = send(
+        &d,
+        json!({"to": cid, "poll": {"name": "Next sale?", "options": ["Shoes", "Hats"]}}),
+    )
+    .await;
+    assert_eq!(on_phone(&sb, &poll).await["poll"]["name"], "Next sale?");
     for (extra, field) in [
         (json!({"text": "hi", "reply_to": post}), "reply_to"),
         (json!({"location": {"lat": 1.0, "lng": 2.0}}), "location"),
@@ -4885,6 +4891,37 @@ async fn channels_are_made_posted_to_followed_and_muted() {
         (&json!("Daily deals"), &json!("guest")),
         "{hit}"
     );
+    // The directory a page at a time: each page's `next` is the cursor of
+    // the one after, and no channel comes twice.
+    for n in 1..=3 {
+        let (code, v) = sb
+            .post(
+                "/_sandbox/channels",
+                json!({"owner": OTHER, "name": format!("Weekly deals {n}")}),
+            )
+            .await;
+        assert_eq!(code, 201, "{v}");
+    }
+    let (mut seen, mut cursor) = (vec![], String::new());
+    for _ in 0..3 {
+        let (code, page) = d
+            .call(
+                "GET",
+                &format!("/api/sessions/shop/channels/search?q=deals&limit=2{cursor}"),
+                None,
+            )
+            .await;
+        assert_eq!(code, 200, "{page}");
+        for c in page["channels"].as_array().unwrap() {
+            seen.push(c["id"].as_str().unwrap().to_string());
+        }
+        match page["next"].as_str() {
+            Some(next) => cursor = format!("&cursor={}", message_path(next)),
+            None => break,
+        }
+    }
+    let unique: std::collections::BTreeSet<&String> = seen.iter().collect();
+    assert_eq!((seen.len(), unique.len()), (4, 4), "{seen:?}");
     for q in ["", "?q=", "?q=deals&limit=0", "?q=deals&limit=101"] {
         let (code, e) = d
             .call(
