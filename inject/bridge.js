@@ -61,8 +61,21 @@
   const TYPES = {
     chat: 'text', image: 'image', video: 'video', audio: 'audio', ptt: 'ptt',
     document: 'document', sticker: 'sticker', location: 'location',
-    vcard: 'contact', multi_vcard: 'contact', poll_creation: 'poll',
+    vcard: 'contact', multi_vcard: 'contact', poll_creation: 'poll', event_creation: 'event',
   };
+
+  // A scheduled event as WhatsApp Web's message keeps it (wa-js writes a
+  // description of one space where none was given: none).
+  function scheduledEvent(m) {
+    const place = m.eventLocation;
+    const coords = place && (place.degreesLatitude || place.degreesLongitude);
+    return {
+      name: m.eventName || m.body || '', description: (m.eventDescription || '').trim() || null,
+      start: Number(m.eventStartTime) || 0, end: Number(m.eventEndTime) || null,
+      location: place && place.name ? { name: place.name, lat: coords ? place.degreesLatitude : null, lng: coords ? place.degreesLongitude : null } : null,
+      join_link: m.eventJoinLink || null, canceled: !!m.isEventCanceled,
+    };
+  }
 
   function poll(m) {
     const options = Array.isArray(m.pollOptions) ? m.pollOptions.map((o) => o.name) : [];
@@ -101,7 +114,7 @@
     const chat = widStr(m.id.remote) || widStr(fromMe ? m.to : m.from);
     const type = TYPES[m.type] || 'other';
     const sender = fromMe ? widStr(m.from) : widStr(m.author) || widStr(m.from);
-    const hasMedia = !['text', 'location', 'contact', 'poll', 'other'].includes(type);
+    const hasMedia = !['text', 'location', 'contact', 'poll', 'event', 'other'].includes(type);
     const out = {
       id: widStr(m.id),
       chat,
@@ -124,6 +137,7 @@
       location: type === 'location' ? place(m) : null,
       vcards: type === 'contact' ? vcards(m) : null,
       poll: type === 'poll' ? poll(m) : null,
+      event: type === 'event' ? scheduledEvent(m) : null,
       edited_at: m.latestEditSenderTimestampMs ? Math.floor(m.latestEditSenderTimestampMs / 1000) : null,
       starred: !!m.star,
     };
@@ -870,7 +884,7 @@
     'chat.archive', 'chat.clear', 'chat.delete', 'chat.deleteMessage', 'chat.downloadMedia', 'chat.editMessage', 'chat.find', 'chat.forwardMessages',
     'chat.generateMessageID', 'chat.get', 'chat.getMessageACK', 'chat.getMessageById', 'chat.getMessages', 'chat.getReactions', 'chat.getVotes', 'chat.list',
     'chat.markIsComposing', 'chat.markIsPaused', 'chat.markIsRead', 'chat.markIsRecording', 'chat.markIsUnread', 'chat.mute', 'chat.pin', 'chat.pinMsg',
-    'chat.sendCreatePollMessage', 'chat.sendFileMessage', 'chat.sendLocationMessage',
+    'chat.sendCreatePollMessage', 'chat.sendEventMessage', 'chat.sendFileMessage', 'chat.sendLocationMessage',
     'chat.sendReactionToMessage', 'chat.sendTextMessage', 'chat.sendVCardContactMessage', 'chat.starMessage', 'chat.unmute', 'conn',
     'conn.genLinkDeviceCodeForPhoneNumber', 'conn.getAuthCode', 'conn.getMyUserId',
     'conn.getPlatform', 'conn.getStreamData', 'conn.isAuthenticated', 'conn.isOnline', 'conn.logout',
@@ -998,6 +1012,18 @@
       const opts = { selectableCount: selectable, createChat: true, markIsRead: false, messageId: await keyFor(to, messageId) };
       if (replyTo) opts.quotedMsg = replyTo;
       return sent(await quoting(replyTo, () => WPP.chat.sendCreatePollMessage(to, name, options, opts)));
+    },
+    // ev: {name, description?, start, end?, location?: {name, lat?, lng?},
+    // call?: 'voice'|'video'}.
+    async sendEvent(to, ev, replyTo, messageId) {
+      await ensureExists(to);
+      const opts = { name: ev.name, startTime: ev.start, createChat: true, markIsRead: false, messageId: await keyFor(to, messageId) };
+      if (ev.description) opts.description = ev.description;
+      if (ev.end) opts.endTime = ev.end;
+      if (ev.location) opts.location = { degreesLatitude: ev.location.lat || 0, degreesLongitude: ev.location.lng || 0, name: ev.location.name };
+      if (ev.call) opts.callType = ev.call;
+      if (replyTo) opts.quotedMsg = replyTo;
+      return sent(await quoting(replyTo, () => WPP.chat.sendEventMessage(to, opts)));
     },
     // contacts: [{id: "155...@c.us", name}]
     async sendContacts(to, contacts, replyTo, messageId) {

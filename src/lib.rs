@@ -10,7 +10,7 @@
 //!   beside them the operator routes (`/health`, `/ready`, `/metrics`,
 //!   `/openapi.json`) and the dashboard and docs pages.
 //! * [`core`]: what any dialect may ask: sessions, send (media, locations,
-//!   cards, polls, statuses; idempotency; pacing), reactions, edits, stars,
+//!   cards, polls, scheduled events, statuses; idempotency; pacing), reactions, edits, stars,
 //!   pins, receipts and deletes (for everyone or for this account), groups
 //!   and requests to join, calls and call policies, business labels,
 //!   WhatsApp Channels (made, followed, muted, posted to),

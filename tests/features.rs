@@ -5025,3 +5025,122 @@ async fn channels_are_made_posted_to_followed_and_muted() {
         .await;
     refused(code, &e, 404, "channel_not_found");
 }
+
+/// Scheduled events (WhatsApp's event messages) both ways: one sent goes
+/// as wa-js sends it (its end two hours after the start where none is
+/// given, a call link for a video call), one received arrives with what it
+/// carries; what is not an event is refused before WhatsApp is asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_events_both_ways() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sb, d, r) = setup(tmp.path()).await;
+    let start = 1_900_000_000_i64;
+    let id = send(
+        &d,
+        json!({"to": CONTACT, "event": {
+            "name": "Launch party", "description": "Drinks", "start": start,
+            "location": {"name": "The shop", "lat": 52.37, "lng": 4.89}, "call": "video"}}),
+    )
+    .await;
+    let at = on_phone(&sb, &id).await;
+    assert_eq!(at["type"], "event_creation", "{at}");
+    let e = &at["event"];
+    assert_eq!(
+        (&e["name"], &e["description"], &e["start"], &e["end"]),
+        (
+            &json!("Launch party"),
+            &json!("Drinks"),
+            &json!(start),
+            &json!(start + 7200)
+        ),
+        "{at}"
+    );
+    assert_eq!(e["location"]["name"], "The shop");
+    assert!(
+        e["join_link"]
+            .as_str()
+            .is_some_and(|l| l.starts_with("https://call.whatsapp.com/video/")),
+        "{at}"
+    );
+    let m = stored(&d, &id).await;
+    assert_eq!(m["type"], "other", "{m}");
+    assert_eq!(
+        (
+            &m["event"]["name"],
+            &m["event"]["end"],
+            &m["event"]["location"]["lat"]
+        ),
+        (&json!("Launch party"), &json!(start + 7200), &json!(52.37)),
+        "{m}"
+    );
+    assert!(m["event"]["join_link"].is_string(), "{m}");
+
+    // Received: wa-js's description of one space is none.
+    let got = inbound(
+        &sb,
+        json!({"event": {"name": "Team lunch", "description": " ", "start": start, "end": start + 3600}}),
+    )
+    .await;
+    let ev = event(&r, "message", |p| p["id"] == got.as_str()).await;
+    assert_eq!(ev["type"], "other", "{ev}");
+    assert_eq!(
+        (
+            &ev["event"]["name"],
+            &ev["event"]["end"],
+            &ev["event"]["description"]
+        ),
+        (&json!("Team lunch"), &json!(start + 3600), &Value::Null),
+        "{ev}"
+    );
+
+    // Refused, in the native dialect, naming the field.
+    let ok = json!({"name": "Lunch", "start": start});
+    for (ev, extra, field) in [
+        (
+            json!({"name": " ", "start": start}),
+            json!({}),
+            "event.name",
+        ),
+        (
+            json!({"name": "Lunch", "start": start * 1000}),
+            json!({}),
+            "event.start",
+        ),
+        (
+            json!({"name": "Lunch", "start": start, "end": start}),
+            json!({}),
+            "event.end",
+        ),
+        (
+            json!({"name": "Lunch", "start": start, "call": "phone"}),
+            json!({}),
+            "event.call",
+        ),
+        (
+            json!({"name": "Lunch", "start": start, "location": {"name": "Park", "lat": 1.0}}),
+            json!({}),
+            "event.location",
+        ),
+        (
+            json!({"name": "Lunch", "start": start, "location": {"name": "Park", "lat": 91.0, "lng": 1.0}}),
+            json!({}),
+            "event.location.lat",
+        ),
+        (
+            ok.clone(),
+            json!({"poll": {"name": "Q?", "options": ["a", "b"]}}),
+            "event",
+        ),
+        (ok.clone(), json!({"text": "and text"}), "event"),
+    ] {
+        let body = with(json!({"to": CONTACT, "event": ev}), extra);
+        let (code, e) = d
+            .call("POST", "/api/sessions/shop/messages", Some(body.clone()))
+            .await;
+        refused(code, &e, 422, "invalid_field");
+        assert!(
+            e["error"]["message"].as_str().unwrap().contains(field),
+            "{body}: {e}"
+        );
+    }
+}

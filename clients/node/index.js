@@ -115,17 +115,18 @@ const ACK = { failed: -1, pending: 0, sent: 1, delivered: 2, read: 3, played: 4 
 // The daemon's message types, as whatsapp-web.js names them.
 const TYPES = {
   text: 'chat', image: 'image', video: 'video', audio: 'audio', ptt: 'ptt', document: 'document',
-  sticker: 'sticker', location: 'location', contact: 'vcard', poll: 'poll_creation', other: 'unknown',
+  sticker: 'sticker', location: 'location', contact: 'vcard', poll: 'poll_creation', event: 'scheduled_event_creation', other: 'unknown',
   // Only sends made here: several cards.
   multi_vcard: 'multi_vcard',
 };
 
 // A message's whatsapp-web.js type. The daemon types a voice note as audio
-// with `voice: true`, a contact card or a poll as other with its `vcards` or
-// `poll` (sends made here carry the finer type already).
+// with `voice: true`, a contact card, a poll or an event as other with its
+// `vcards`, `poll` or `event` (sends made here carry the finer type already).
 function typeOf(m) {
   if (m.voice) return 'ptt';
   if (m.type === 'other' && m.poll) return 'poll_creation';
+  if (m.type === 'other' && m.event) return 'scheduled_event_creation';
   if (m.type === 'other' && m.vcards && m.vcards.length) return 'vcard';
   return TYPES[m.type] || 'unknown';
 }
@@ -340,11 +341,25 @@ class Buttons {
     Object.assign(this, { body, buttons, title, footer });
   }
 }
+// A scheduled event, as whatsapp-web.js's: a name, a start (a Date), and
+// options {description, endTime (a Date), location (a place's name),
+// callType ('voice', 'video' or 'none'), isEventCanceled}.
 class ScheduledEvent {
   constructor(name, startTime, options = {}) {
-    this.name = name;
+    if (!name || !String(name).trim()) throw new Error("Empty 'name' parameter value is provided.");
+    if (options.callType && !['video', 'voice', 'none'].includes(options.callType)) {
+      throw new Error("Invalid 'callType' parameter value is provided. Valid values are: 'voice' | 'video' | 'none'.");
+    }
+    this.name = String(name).trim();
     this.startTimeTs = Math.floor(new Date(startTime).getTime() / 1000);
-    this.eventSendOptions = options;
+    this.eventSendOptions = {
+      description: options.description ? String(options.description).trim() : undefined,
+      endTimeTs: options.endTime ? Math.floor(new Date(options.endTime).getTime() / 1000) : null,
+      location: options.location ? String(options.location).trim() : undefined,
+      callType: options.callType,
+      isEventCanceled: options.isEventCanceled ?? false,
+      messageSecret: options.messageSecret,
+    };
   }
 }
 
@@ -874,7 +889,7 @@ class Message {
     const revoked = !!m.revoked;
     this.type = revoked ? 'revoked' : typeOf(m);
     if (this.type === 'vcard' && m.vcards && m.vcards.length > 1) this.type = 'multi_vcard';
-    this.body = revoked ? '' : m.text || m.caption || (m.poll && m.poll.name) || (this.type === 'vcard' && m.vcards ? m.vcards[0] : '') || '';
+    this.body = revoked ? '' : m.text || m.caption || (m.poll && m.poll.name) || (m.event && m.event.name) || (this.type === 'vcard' && m.vcards ? m.vcards[0] : '') || '';
     this.timestamp = m.timestamp;
     const chat = m.chat || this.id.remote;
     this.from = this.fromMe ? m.from || me : m.from || chat;
@@ -1795,6 +1810,15 @@ class Client extends EventEmitter {
     } else if (content instanceof Location) {
       body.location = { lat: Number(content.latitude), lng: Number(content.longitude), name: content.name, address: content.address };
       type = 'location';
+    } else if (content instanceof ScheduledEvent) {
+      const o = content.eventSendOptions || {};
+      if (o.isEventCanceled) throw new NotSupportedError('sending a canceled ScheduledEvent');
+      body.event = { name: content.name, start: content.startTimeTs };
+      if (o.description) body.event.description = o.description;
+      if (o.endTimeTs) body.event.end = o.endTimeTs;
+      if (o.location) body.event.location = { name: o.location };
+      if (o.callType && o.callType !== 'none') body.event.call = o.callType;
+      type = 'event';
     } else if (content instanceof Poll) {
       body.poll = { name: content.pollName, options: content.pollOptions.map((o) => o.name), multiple: !!content.options.allowMultipleAnswers };
       type = 'poll';
@@ -1878,6 +1902,7 @@ class Client extends EventEmitter {
       text: body.text, caption: body.caption, location: body.location, reply_to: body.reply_to, mentions,
       media: media ? { mimetype: media.mimetype, filename: media.filename || null, size: media.filesize || null } : null,
       poll: body.poll && { name: body.poll.name, options: body.poll.options, selectable: body.poll.multiple ? 0 : 1 },
+      event: body.event,
     };
     if (cards > 1) payload.type = 'multi_vcard';
     if (body.gif) payload.gif = true;

@@ -45,6 +45,8 @@ pub enum Special {
     /// Contact cards: who, and the name shown.
     Contacts(Vec<CardOf>),
     Poll(crate::domain::Poll),
+    /// A scheduled event.
+    Event(crate::domain::ScheduledEvent),
     /// A message this account has, sent on as it is (marked forwarded
     /// unless it is our own). WhatsApp Web names the copy itself, so a
     /// forward whose outcome was lost is found again by what it is
@@ -79,6 +81,7 @@ impl SendRequest {
                 json!({"contacts": c.iter().map(|c| [c.id.as_str(), c.name.as_str()]).collect::<Vec<_>>()})
             }
             Some(Special::Poll(p)) => json!({"poll": p}),
+            Some(Special::Event(e)) => json!({"event": e}),
             Some(Special::Forward(id)) => json!({"forward": id}),
             None => serde_json::Value::Null,
         };
@@ -184,6 +187,7 @@ impl SendRequest {
                 Special::Location(_) => "location",
                 Special::Contacts(_) => "contacts",
                 Special::Poll(_) => "poll",
+                Special::Event(_) => "event",
                 Special::Forward(_) => "forward",
             };
             if self.text.is_some() || self.media.is_some() || self.caption.is_some() {
@@ -210,6 +214,9 @@ impl SendRequest {
                 }
                 Special::Contacts(_) => {}
                 Special::Poll(p) => p
+                    .validate()
+                    .map_err(|(f, why)| CoreError::invalid(f, why))?,
+                Special::Event(e) => e
                     .validate()
                     .map_err(|(f, why)| CoreError::invalid(f, why))?,
                 Special::Forward(id) => {
@@ -339,6 +346,7 @@ impl SendRequest {
                 match self.special {
                     Some(Special::Location(_)) => "location",
                     Some(Special::Contacts(_)) => "contacts",
+                    Some(Special::Event(_)) => "event",
                     _ => "forward",
                 },
                 matches!(self.special, Some(ref s) if !matches!(s, Special::Poll(_))),
@@ -858,6 +866,7 @@ impl Core {
                 bridge.send_contacts(&req.to, id, &c, reply_to).await
             }
             (Some(Special::Poll(p)), ..) => bridge.send_poll(&req.to, id, &p, reply_to).await,
+            (Some(Special::Event(e)), ..) => bridge.send_event(&req.to, id, &e, reply_to).await,
             (Some(Special::Forward(m)), ..) => {
                 let kind = self
                     .store

@@ -88,6 +88,107 @@ impl Location {
     }
 }
 
+/// A scheduled event (WhatsApp's event message): what, when, and where
+/// or by which call.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct ScheduledEvent {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// unix s
+    pub start: i64,
+    /// unix s; WhatsApp Web makes it two hours after the start when none
+    /// is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<EventPlace>,
+    /// `voice` or `video`: WhatsApp makes a call link for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call: Option<String>,
+    /// The call's link, as WhatsApp made it (received or sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join_link: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub canceled: bool,
+}
+
+/// Where an event is: a name, and coordinates when it is a place on the map.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct EventPlace {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lat: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lng: Option<f64>,
+}
+
+/// This daemon's limit on an event's name and description (characters).
+pub const MAX_EVENT_NAME: usize = 256;
+pub const MAX_EVENT_DESCRIPTION: usize = 2048;
+
+impl ScheduledEvent {
+    /// What is checked before WhatsApp is asked: a name, a start, an end
+    /// after it, a call WhatsApp knows, a place on Earth.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        let name = self.name.trim();
+        if name.is_empty() || name.chars().count() > MAX_EVENT_NAME {
+            return Err((
+                "event.name",
+                format!("must be 1 to {MAX_EVENT_NAME} characters"),
+            ));
+        }
+        if self
+            .description
+            .as_ref()
+            .is_some_and(|d| d.chars().count() > MAX_EVENT_DESCRIPTION)
+        {
+            return Err((
+                "event.description",
+                format!("must be at most {MAX_EVENT_DESCRIPTION} characters"),
+            ));
+        }
+        // After 2001 and before 2100, in seconds (not milliseconds).
+        if !(1_000_000_000..4_102_444_800).contains(&self.start) {
+            return Err(("event.start", "must be a time in unix seconds".into()));
+        }
+        if self
+            .end
+            .is_some_and(|e| e <= self.start || e >= 4_102_444_800)
+        {
+            return Err((
+                "event.end",
+                "must be after the start, in unix seconds".into(),
+            ));
+        }
+        if self
+            .call
+            .as_deref()
+            .is_some_and(|c| c != "voice" && c != "video")
+        {
+            return Err(("event.call", "must be 'voice' or 'video'".into()));
+        }
+        if let Some(p) = &self.location {
+            if p.name.trim().is_empty() {
+                return Err(("event.location.name", "is required".into()));
+            }
+            if p.lat.is_some() != p.lng.is_some() {
+                return Err((
+                    "event.location",
+                    "takes both 'lat' and 'lng', or neither".into(),
+                ));
+            }
+            if p.lat.is_some_and(|l| !(-90.0..=90.0).contains(&l)) {
+                return Err(("event.location.lat", "must be between -90 and 90".into()));
+            }
+            if p.lng.is_some_and(|l| !(-180.0..=180.0).contains(&l)) {
+                return Err(("event.location.lng", "must be between -180 and 180".into()));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// An earlier text of an edited message.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Edit {
@@ -337,6 +438,9 @@ pub struct Message {
     pub reactions: Vec<Reaction>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub poll: Option<Poll>,
+    /// A scheduled event (`type` `event`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<ScheduledEvent>,
     /// Who the text mentions (WhatsApp ids).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<String>,
@@ -377,7 +481,7 @@ pub fn business_type(kind: &str) -> Option<&str> {
 
 const TYPES: &[&str] = &[
     "text", "image", "video", "audio", "ptt", "document", "sticker", "location", "contact", "poll",
-    "other",
+    "event", "other",
 ];
 
 impl Message {
@@ -482,6 +586,10 @@ impl Message {
                 selectable: p["selectable"].as_u64().unwrap_or(1) as u32,
                 votes: vec![],
             }),
+            event: v
+                .get("event")
+                .filter(|_| kind_is(v, "event"))
+                .and_then(|e| serde_json::from_value(e.clone()).ok()),
             mentions: v
                 .get("mentions")
                 .and_then(Value::as_array)

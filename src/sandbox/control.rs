@@ -287,11 +287,24 @@ async fn inbound(State(sb): State<Sandbox>, raw: Bytes) -> Res {
             Some(p)
         }
     };
+    let event = match v.get("event") {
+        None | Some(Value::Null) => None,
+        Some(e) => {
+            let e: super::world::SbEvent = serde_json::from_value(e.clone()).map_err(|e| {
+                invalid(
+                    "event",
+                    &format!("must be {{name, description?, start, end, location?, join_link?, canceled?}}: {e}"),
+                )
+            })?;
+            Some(e)
+        }
+    };
     if text.is_none()
         && media.is_none()
         && location.is_none()
         && vcards.is_empty()
         && poll.is_none()
+        && event.is_none()
     {
         return Err(invalid(
             "text",
@@ -361,6 +374,7 @@ async fn inbound(State(sb): State<Sandbox>, raw: Bytes) -> Res {
         view_once,
         gif,
         poll,
+        event,
         ..Default::default()
     };
     let mut w = sb.world.lock().await;

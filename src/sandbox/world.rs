@@ -102,6 +102,24 @@ pub struct SbPoll {
     pub selectable: u32,
 }
 
+/// A scheduled event, as WhatsApp's event message carries it.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+pub struct SbEvent {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// unix s
+    pub start: i64,
+    pub end: i64,
+    /// As wa-js gives it: `{degreesLatitude, degreesLongitude, name}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join_link: Option<String>,
+    #[serde(default)]
+    pub canceled: bool,
+}
+
 fn one() -> u32 {
     1
 }
@@ -160,6 +178,8 @@ pub struct SbMessage {
     pub mentions: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub poll: Option<SbPoll>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<SbEvent>,
     /// A reply carries what it quotes, as WhatsApp's does (the quoted
     /// message's content travels with the reply; the receiver may never
     /// have seen the original).
@@ -278,7 +298,7 @@ impl SbMessage {
             "location": self.location, "vcards": self.vcards, "ptt": self.ptt,
             "document": self.document, "view_once": self.view_once, "gif": self.gif, "revoked": self.revoked, "edited": !self.edits.is_empty(),
             "author": self.author, "mentions": self.mentions, "poll": self.poll,
-            "quoted": self.quoted, "forwarded": self.forwarded,
+            "event": self.event, "quoted": self.quoted, "forwarded": self.forwarded,
             // What a device holds of the reactions and votes it received.
             "reactions": self.reactions.iter().map(|(who, emoji)| {
                 let (id, ts) = self.reaction_keys.get(who).cloned().unwrap_or_default();
@@ -296,6 +316,8 @@ impl SbMessage {
             "revoked"
         } else if self.poll.is_some() {
             "poll_creation"
+        } else if self.event.is_some() {
+            "event_creation"
         } else if self.location.is_some() {
             "location"
         } else if !self.vcards.is_empty() {
@@ -334,6 +356,7 @@ impl SbMessage {
             "location": self.location, "vcards": self.vcards,
             "edits": self.edits, "revoked": self.revoked, "reactions": self.reactions,
             "author": self.author, "mentions": self.mentions, "poll": self.poll, "votes": self.votes,
+            "event": self.event,
             "forwarded": self.forwarded, "status": self.status,
             "view_once": self.view_once, "gif": self.gif,
             // Inbound: whether a device of the account confirmed it.
@@ -1303,6 +1326,12 @@ impl World {
             document: req["document"].as_bool().unwrap_or(false),
             view_once: req["view_once"].as_bool().unwrap_or(false),
             gif: req["gif"].as_bool().unwrap_or(false),
+            event: match req.get("event").filter(|e| !e.is_null()) {
+                Some(e) => {
+                    Some(serde_json::from_value(e.clone()).map_err(|e| format!("bad event: {e}"))?)
+                }
+                None => None,
+            },
             poll: match req.get("poll").filter(|p| !p.is_null()) {
                 Some(p) => {
                     Some(serde_json::from_value(p.clone()).map_err(|e| format!("bad poll: {e}"))?)

@@ -1055,6 +1055,20 @@ impl Bridge {
         self.call("sendPoll", &args).await
     }
 
+    pub async fn send_event(
+        &self,
+        to: &Wid,
+        id: &str,
+        event: &crate::domain::ScheduledEvent,
+        reply_to: Option<&str>,
+    ) -> Result<Sent, CallError> {
+        self.call(
+            "sendEvent",
+            &[json!(to), json!(event), json!(reply_to), json!(id)],
+        )
+        .await
+    }
+
     pub async fn send_contacts(
         &self,
         to: &Wid,

@@ -1928,6 +1928,7 @@ mod tests {
             starred: false,
             reactions: vec![],
             poll: None,
+            event: None,
             mentions: vec![],
             forwarded: false,
             forwarding_score: 0,

@@ -13,7 +13,7 @@ import crypto from 'node:crypto';
 
 const require = createRequire(import.meta.url);
 // The one line a whatsapp-web.js bot changes:
-const { Client, LocalAuth, MessageMedia, Location, Poll, GroupChat } = require('../index.js');
+const { Client, LocalAuth, MessageMedia, Location, Poll, GroupChat, ScheduledEvent } = require('../index.js');
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
 const BIN = process.env.WABRIDGE_BIN || path.join(ROOT, 'target/debug/wabridge');
@@ -841,6 +841,26 @@ test('channels as whatsapp-web.js calls them: create, post, search, subscribe, a
   assert.equal(await c.deleteChannel(theirs.id), false);
   assert.equal(await mine.deleteChannel(), true);
   assert.deepEqual(await c.getChannels(), []);
+  await c.destroy();
+});
+
+test('scheduled events as whatsapp-web.js sends them, and one received', async () => {
+  const me = '15550002727';
+  const c = await linked('scheduled', me);
+  const start = new Date('2030-03-01T18:00:00Z');
+  const sentEv = await c.sendMessage('15551234567@c.us', new ScheduledEvent('Launch party', start, { description: 'Drinks', location: 'The shop', callType: 'voice' }));
+  assert.equal(sentEv.type, 'scheduled_event_creation');
+  assert.equal(sentEv.body, 'Launch party');
+  const at = await eventually('the event at WhatsApp', async () => (await all(me)).find((m) => m.id === sentEv.id._serialized));
+  assert.deepEqual([at.type, at.event.name, at.event.start, at.event.end, at.event.location.name], ['event_creation', 'Launch party', start / 1000, start / 1000 + 7200, 'The shop']);
+  assert.ok(at.event.join_link.startsWith('https://call.whatsapp.com/voice/'), at.event.join_link);
+  assert.throws(() => new ScheduledEvent('x', start, { callType: 'phone' }), /callType/);
+  await assert.rejects(() => c.sendMessage('15551234567@c.us', new ScheduledEvent('Off', start, { isEventCanceled: true })), { name: 'NotSupportedError' });
+
+  const got = new Promise((res) => c.on('message', (m) => { if (m.type === 'scheduled_event_creation') res(m); }));
+  await inbound('15551234567', me, undefined, { event: { name: 'Team lunch', start: start / 1000, end: start / 1000 + 3600 } });
+  const m = await got;
+  assert.equal(m.body, 'Team lunch');
   await c.destroy();
 });
 

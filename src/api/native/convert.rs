@@ -140,8 +140,8 @@ fn rfc3339(unix: i64) -> String {
 
 /// A stored message as the native contract types it (`text`, `image`,
 /// `video`, `audio`, `document`, `sticker`, `location`, `other`): a voice
-/// note is `audio` with `"voice": true`; a contact card or a poll is
-/// `other`, its content in `vcards` or `poll`. (The store keeps WhatsApp's
+/// note is `audio` with `"voice": true`; a contact card, a poll or a
+/// scheduled event is `other`, its content in `vcards`, `poll` or `event`. (The store keeps WhatsApp's
 /// finer kinds, which the other dialects name in their own words.)
 pub fn message(m: impl serde::Serialize) -> Value {
     let mut v = serde_json::to_value(m).unwrap_or(Value::Null);
@@ -197,7 +197,7 @@ fn retype(v: &mut Value) {
             v["type"] = json!("audio");
             v["voice"] = json!(true);
         }
-        Some("contact" | "poll") => v["type"] = json!("other"),
+        Some("contact" | "poll" | "event") => v["type"] = json!("other"),
         _ => {}
     }
     if let Some(q) = v.get_mut("quoted").filter(|q| q.is_object()) {
@@ -414,6 +414,8 @@ pub struct SendIn {
     mentions: Option<Vec<String>>,
     /// A poll instead of text.
     poll: Option<PollIn>,
+    /// A scheduled event instead of text.
+    event: Option<EventIn>,
     /// The id of a message this account has: sends it on as it is, marked
     /// forwarded (WhatsApp gives the copy an id of its own).
     forward: Option<String>,
@@ -432,6 +434,21 @@ pub struct PollIn {
     /// Whether one may pick several options.
     #[serde(default, deserialize_with = "crate::domain::null_is_default")]
     multiple: bool,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventIn {
+    name: String,
+    description: Option<String>,
+    /// unix s
+    start: i64,
+    /// unix s (WhatsApp Web makes it two hours after the start)
+    end: Option<i64>,
+    /// `{name, lat?, lng?}`
+    location: Option<crate::domain::EventPlace>,
+    /// `voice` or `video`: WhatsApp makes a call link for it.
+    call: Option<String>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -488,12 +505,36 @@ impl TryFrom<SendIn> for SendRequest {
         if b.gif && media.is_none() {
             return Err(ApiError::invalid("gif", "needs video 'media'"));
         }
-        if b.poll.is_some() && (b.location.is_some() || b.contacts.is_some()) {
+        // One of these at most, instead of text.
+        let given: Vec<&str> = [
+            ("location", b.location.is_some()),
+            ("contacts", b.contacts.is_some()),
+            ("poll", b.poll.is_some()),
+            ("event", b.event.is_some()),
+            ("forward", b.forward.is_some()),
+        ]
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(f, _)| *f)
+        .collect();
+        if let [first, second, ..] = given.as_slice() {
             return Err(ApiError::invalid(
-                "poll",
-                "cannot be combined with 'location' or 'contacts'",
+                second,
+                format!("cannot be combined with '{first}'"),
             ));
         }
+        let event = b.event.map(|e| {
+            Special::Event(crate::domain::ScheduledEvent {
+                name: e.name,
+                description: e.description,
+                start: e.start,
+                end: e.end,
+                location: e.location,
+                call: e.call,
+                join_link: None,
+                canceled: false,
+            })
+        });
         let poll = b.poll.map(|p| {
             Special::Poll(crate::domain::Poll {
                 name: p.name,
@@ -502,13 +543,7 @@ impl TryFrom<SendIn> for SendRequest {
                 votes: vec![],
             })
         });
-        if b.forward.is_some() && (poll.is_some() || b.location.is_some() || b.contacts.is_some()) {
-            return Err(ApiError::invalid(
-                "forward",
-                "cannot be combined with 'poll', 'location' or 'contacts'",
-            ));
-        }
-        let poll = poll.or(b.forward.map(Special::Forward));
+        let poll = poll.or(event).or(b.forward.map(Special::Forward));
         let special = match (b.location, b.contacts) {
             (Some(_), Some(_)) => {
                 return Err(ApiError::invalid(

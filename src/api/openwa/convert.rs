@@ -227,6 +227,7 @@ fn message_type(kind: &str) -> &'static str {
         "ptt" => "ptt",
         "contact" => "vcard",
         "poll" => "poll_creation",
+        "event" => "event_creation",
         "document" => "document",
         "sticker" => "sticker",
         "location" => "location",
@@ -279,7 +280,10 @@ pub fn message(p: &Value, base: &str) -> Value {
     let chat = s("chat").unwrap_or("");
     let from_me = p["from_me"].as_bool().unwrap_or(false);
     let kind = s("type").unwrap_or("other");
-    let is_media = !matches!(kind, "text" | "location" | "contact" | "poll" | "other");
+    let is_media = !matches!(
+        kind,
+        "text" | "location" | "contact" | "poll" | "event" | "other"
+    );
     let is_group = chat.ends_with("@g.us");
     // The author: by phone when WhatsApp shows it, else by the privacy id
     // they wrote under (in a group, `from` is the group itself).
@@ -298,6 +302,8 @@ pub fn message(p: &Value, base: &str) -> Value {
     let body = match kind {
         // open-wa's body of a contact card is the vCard itself.
         "contact" => cards.first().copied(),
+        // WhatsApp Web's body of an event is its name.
+        "event" => p["event"]["name"].as_str(),
         _ if is_media => s("caption"),
         _ => s("text"),
     }
@@ -362,6 +368,23 @@ pub fn message(p: &Value, base: &str) -> Value {
             true => format!("{}{url}", base.trim_end_matches('/')),
             false => url.to_string(),
         });
+    }
+    if kind == "event" {
+        // As WhatsApp Web's message of an event keeps it.
+        let e = &p["event"];
+        m["eventName"] = e["name"].clone();
+        m["eventDescription"] = e["description"].clone();
+        m["eventStartTime"] = e["start"].clone();
+        m["eventEndTime"] = e["end"].clone();
+        m["eventJoinLink"] = e["join_link"].clone();
+        m["isEventCanceled"] = json!(e["canceled"].as_bool().unwrap_or(false));
+        if let Some(place) = e["location"].as_object() {
+            m["eventLocation"] = json!({
+                "name": place.get("name"),
+                "degreesLatitude": place.get("lat").and_then(Value::as_f64).unwrap_or(0.0),
+                "degreesLongitude": place.get("lng").and_then(Value::as_f64).unwrap_or(0.0),
+            });
+        }
     }
     if kind == "location" {
         m["lat"] = p["location"]["lat"].clone();

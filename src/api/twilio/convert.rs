@@ -418,6 +418,7 @@ pub fn just_sent(
         revoked: false,
         reactions: vec![],
         poll: None,
+        event: None,
         mentions: vec![],
         forwarded: false,
         forwarding_score: 0,

@@ -150,6 +150,7 @@
   function msgType(w) {
     if (w.revoked) return 'revoked';
     if (w.poll) return 'poll_creation';
+    if (w.event) return 'event_creation';
     if (w.location) return 'location';
     if (w.vcards && w.vcards.length) return w.vcards.length > 1 ? 'multi_vcard' : 'vcard';
     const media = w.media;
@@ -248,6 +249,16 @@
       m.pollOptions = w.poll.options.map((name, localId) => ({ name, localId }));
       m.pollSelectableOptionsCount = w.poll.selectable;
       m.body = w.poll.name;
+    }
+    if (type === 'event_creation') {
+      // As WhatsApp Web's MsgModel of an event message.
+      m.eventName = w.event.name;
+      m.eventDescription = w.event.description;
+      m.eventStartTime = w.event.start;
+      m.eventEndTime = w.event.end;
+      m.eventLocation = w.event.location || undefined;
+      m.eventJoinLink = w.event.join_link || undefined;
+      m.isEventCanceled = !!w.event.canceled;
     }
     if (type === 'multi_vcard') m.vcardList = w.vcards.map((v) => ({ displayName: vcardName(v), vcard: v }));
     if (w.edited) m.latestEditSenderTimestampMs = (w.edit_ts || w.t) * 1000;
@@ -1250,6 +1261,22 @@
         const participant = to.server === 'g.us' ? wid(creds.phone) : undefined;
         const id = newMsgId(to._serialized).split('_').pop();
         return { fromMe: true, remote: to, id, participant, _serialized: 'true_' + to._serialized + '_' + id + (participant ? '_' + participant._serialized : '') };
+      },
+      // As wa-js: the end two hours after the start where none is given,
+      // a description of one space where none is, a call link made for a
+      // voice or video call.
+      async sendEventMessage(chatId, options) {
+        requireAuth();
+        const o = Object.assign({}, options);
+        if (typeof o.callType === 'string' && o.callType !== 'voice' && o.callType !== 'video') {
+          throw wppError('callType_is_invalid', 'Param callType: ' + o.callType + ' is not a valid type call. Use voice or video');
+        }
+        const event = {
+          name: o.name || ' ', description: o.description || ' ', start: o.startTime, end: o.endTime || o.startTime + 7200,
+          location: o.location || null, canceled: false,
+          join_link: typeof o.callType === 'string' ? 'https://call.whatsapp.com/' + o.callType + '/' + newMsgId('x').slice(-20) : null,
+        };
+        return send(chatId, { event }, o);
       },
       async sendTextMessage(chatId, content, options) {
         requireAuth();
