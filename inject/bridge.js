@@ -126,7 +126,9 @@
       text: type === 'text' ? m.body || '' : null,
       caption: hasMedia ? m.caption || null : null,
       timestamp: m.t || Math.floor(Date.now() / 1000),
-      ack: typeof m.ack === 'number' ? m.ack : 0,
+      // wa-js marks a channel post sent whatever WhatsApp said: only one
+      // with a server id went.
+      ack: fromMe && chat && chat.endsWith('@newsletter') && m.ack >= 1 && !m.serverId ? -1 : typeof m.ack === 'number' ? m.ack : 0,
       sender: { phone: phoneOf(sender), name: m.notifyName || null, lid: sender && sender.endsWith('@lid') ? sender : null },
       reply_to: quotedKey(m),
       quoted: quote(m),
@@ -269,6 +271,19 @@
   function channelName(id) {
     const c = WPP.chat.get(id);
     return (c && c.newsletterMetadata && c.newsletterMetadata.name) || null;
+  }
+
+  // A picture WhatsApp serves, as the data URL wa-js takes.
+  async function pictureAsDataUrl(url) {
+    const r = await fetch(url);
+    if (!r.ok) throw new Error('picture ' + r.status);
+    const blob = await r.blob();
+    return await new Promise((res, rej) => {
+      const fr = new FileReader();
+      fr.onload = () => res(fr.result);
+      fr.onerror = () => rej(fr.error);
+      fr.readAsDataURL(blob);
+    });
   }
 
   // The account's channel as soon as WhatsApp Web's list shows it as
@@ -814,16 +829,25 @@
   // wa-js answers a send WhatsApp refused without throwing: its
   // sendMsgResult (awaited by waitForAck) says ERROR_...; that is a failed
   // send, not a sent one.
-  async function sent(r) {
+  // A channel post's model: wa-js puts the server id on the one in the
+  // channel's chat.
+  function postModel(chat, id) {
+    const c = WPP.chat.get(chat);
+    const inChat = c && c.msgs && typeof c.msgs.get === 'function' ? c.msgs.get(id) : null;
+    return inChat || WPP.whatsapp.MsgStore.get(id) || null;
+  }
+
+  // `to`: the chat it went to (wa-js's answer of a file send names none).
+  async function sent(r, to) {
     const res = await Promise.resolve(r.sendMsgResult).catch(() => null);
     const code = typeof res === 'string' ? res : res && res.messageSendResult;
     if (code && code !== 'OK') throw new Error('WhatsApp did not send the message: ' + code);
     // wa-js answers a channel's post OK and marks it sent whatever
     // WhatsApp said: only a post WhatsApp took has its server id.
-    const chat = widStr(r.to) || '';
+    const chat = widStr(to || r.to) || '';
     if (chat.endsWith('@newsletter')) {
       const id = widStr(r.id);
-      const m = WPP.whatsapp.MsgStore.get(id) || (await WPP.chat.getMessageById(id).catch(() => null));
+      const m = postModel(chat, id);
       // (One WhatsApp Web does not show cannot be judged: taken as sent.)
       if (m && !m.serverId) {
         emitInOrder({ type: 'ack', ack: -1, chat, ids: [id] });
@@ -970,7 +994,7 @@
       const opts = { createChat: true, markIsRead: false, messageId: await keyFor(to, messageId) };
       if (replyTo) opts.quotedMsg = replyTo;
       if (mentions && mentions.length) opts.mentionedList = mentions;
-      return sent(await quoting(replyTo, () => WPP.chat.sendTextMessage(to, text, opts)));
+      return sent(await quoting(replyTo, () => WPP.chat.sendTextMessage(to, text, opts)), to);
     },
     // A text status (story), under the planned id.
     async postStatus(text, background, font, messageId) {
@@ -998,20 +1022,20 @@
       if (o.gif) opts.isGif = true;
       if (o.replyTo) opts.quotedMsg = o.replyTo;
       if (o.mentions && o.mentions.length) opts.mentionedList = o.mentions;
-      return sent(await quoting(o.replyTo, () => WPP.chat.sendFileMessage(to, dataUrl(b64, o.mimetype), opts)));
+      return sent(await quoting(o.replyTo, () => WPP.chat.sendFileMessage(to, dataUrl(b64, o.mimetype), opts)), to);
     },
     async sendLocation(to, loc, replyTo, messageId) {
       await ensureExists(to);
       const opts = { lat: loc.lat, lng: loc.lng, name: loc.name || undefined, address: loc.address || undefined, createChat: true, markIsRead: false, messageId: await keyFor(to, messageId) };
       if (replyTo) opts.quotedMsg = replyTo;
-      return sent(await quoting(replyTo, () => WPP.chat.sendLocationMessage(to, opts)));
+      return sent(await quoting(replyTo, () => WPP.chat.sendLocationMessage(to, opts)), to);
     },
     // selectable: how many options one may pick (0: any number).
     async sendPoll(to, name, options, selectable, replyTo, messageId) {
       await ensureExists(to);
       const opts = { selectableCount: selectable, createChat: true, markIsRead: false, messageId: await keyFor(to, messageId) };
       if (replyTo) opts.quotedMsg = replyTo;
-      return sent(await quoting(replyTo, () => WPP.chat.sendCreatePollMessage(to, name, options, opts)));
+      return sent(await quoting(replyTo, () => WPP.chat.sendCreatePollMessage(to, name, options, opts)), to);
     },
     // ev: {name, description?, start, end?, location?: {name, lat?, lng?},
     // call?: 'voice'|'video'}.
@@ -1020,17 +1044,21 @@
       const opts = { name: ev.name, startTime: ev.start, createChat: true, markIsRead: false, messageId: await keyFor(to, messageId) };
       if (ev.description) opts.description = ev.description;
       if (ev.end) opts.endTime = ev.end;
-      if (ev.location) opts.location = { degreesLatitude: ev.location.lat || 0, degreesLongitude: ev.location.lng || 0, name: ev.location.name };
+      // A place by its name only carries no coordinates (not 0, 0).
+      if (ev.location) {
+        opts.location = { name: ev.location.name };
+        if (ev.location.lat != null && ev.location.lng != null) Object.assign(opts.location, { degreesLatitude: ev.location.lat, degreesLongitude: ev.location.lng });
+      }
       if (ev.call) opts.callType = ev.call;
       if (replyTo) opts.quotedMsg = replyTo;
-      return sent(await quoting(replyTo, () => WPP.chat.sendEventMessage(to, opts)));
+      return sent(await quoting(replyTo, () => WPP.chat.sendEventMessage(to, opts)), to);
     },
     // contacts: [{id: "155...@c.us", name}]
     async sendContacts(to, contacts, replyTo, messageId) {
       await ensureExists(to);
       const opts = { createChat: true, markIsRead: false, messageId: await keyFor(to, messageId) };
       if (replyTo) opts.quotedMsg = replyTo;
-      return sent(await quoting(replyTo, () => WPP.chat.sendVCardContactMessage(to, contacts, opts)));
+      return sent(await quoting(replyTo, () => WPP.chat.sendVCardContactMessage(to, contacts, opts)), to);
     },
     // id: a message this account has, of the daemon's type `kind` (null:
     // not known); answers the copy sent to `to`, seen within waitMs.
@@ -1450,8 +1478,9 @@
       for (const k of ['name', 'description', 'picture']) if (k in change) opts[k] = change[k];
       if (!('picture' in change)) {
         const url = await WPP.contact.getProfilePictureUrl(id).catch(() => null);
-        if (url) opts.picture = url;
-        else if (c.has_picture) throw new Error('PICTURE_AT_RISK: WhatsApp Web would take the channel\'s picture away with this change; give the picture too');
+        const kept = url ? await pictureAsDataUrl(url).catch(() => null) : null;
+        if (kept) opts.picture = kept;
+        else if (url || c.has_picture) throw new Error('PICTURE_AT_RISK: WhatsApp Web would take the channel\'s picture away with this change, and it could not be read to give again; give the picture too');
       }
       await WPP.newsletter.edit(id, opts);
       return myChannel(id, false);

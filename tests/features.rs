@@ -5093,6 +5093,25 @@ async fn scheduled_events_both_ways() {
         "{ev}"
     );
 
+    // A place by its name only goes without coordinates (not 0, 0).
+    let named = send(
+        &d,
+        json!({"to": CONTACT, "event": {"name": "Picnic", "start": start, "location": {"name": "The park"}}}),
+    )
+    .await;
+    let at = on_phone(&sb, &named).await;
+    assert_eq!(at["event"]["location"], json!({"name": "The park"}), "{at}");
+    // An event is not forwarded: WhatsApp Web's forward of it carries no
+    // event.
+    let (code, e) = d
+        .call(
+            "POST",
+            "/api/sessions/shop/messages",
+            Some(json!({"to": OTHER, "forward": id})),
+        )
+        .await;
+    refused(code, &e, 409, "not_forwardable");
+
     // Refused, in the native dialect, naming the field.
     let ok = json!({"name": "Lunch", "start": start});
     for (ev, extra, field) in [

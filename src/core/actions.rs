@@ -82,7 +82,7 @@ impl Core {
         if !matches!(m.kind.as_str(), "text" | "image" | "video" | "document") {
             return Err(CoreError::Conflict {
                 code: "message_not_editable",
-                message: format!("a {} message has no text to edit", m.kind),
+                message: format!("this {} message has no text to edit", m.kind),
             });
         }
         if now_ms() / 1000 - m.timestamp > EDIT_WINDOW_S {

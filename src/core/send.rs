@@ -297,7 +297,7 @@ impl SendRequest {
             };
             return Err(CoreError::invalid(
                 field,
-                "a status is a text, an image or a video, with no reply, mention, voice note, sticker, document, view once, GIF, place, card, poll or forward",
+                "a status is a text, an image or a video, with no reply, mention, voice note, sticker, document, view once, GIF, place, card, poll, event or forward",
             ));
         }
         if let Some(m) = &self.media {
@@ -355,7 +355,7 @@ impl SendRequest {
         if let Some((field, _)) = chatty.iter().find(|(_, on)| *on) {
             return Err(CoreError::invalid(
                 field,
-                "a channel's post is a text, a photo, a video or a poll, with no reply, mention, voice note, sticker, document, view once, place, card or forward",
+                "a channel's post is a text, a photo, a video or a poll, with no reply, mention, voice note, sticker, document, view once, place, card, event or forward",
             ));
         }
         if let Some(kind) = self.media.as_ref().and_then(|m| m.mimetype.as_deref())
@@ -448,6 +448,10 @@ impl Core {
                 Some("was deleted for everyone")
             } else if msg.view_once {
                 Some("is to be viewed once")
+            } else if msg.kind == "event" {
+                // wa-js forwards what WhatsApp Web's forward makes of a
+                // message, which carries no event.
+                Some("is a scheduled event")
             } else {
                 None
             }

@@ -115,6 +115,7 @@ pub struct ScheduledEvent {
 
 /// Where an event is: a name, and coordinates when it is a place on the map.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct EventPlace {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -334,6 +334,7 @@ impl World {
             ack: 1,
             timestamp: self.now_s(),
             delivered: true,
+            server_id: Some(rand::random::<u32>() % 1_000_000 + 100),
             ..Default::default()
         };
         self.channel_fanout(id, &owner, &msg)?;

@@ -180,6 +180,10 @@ pub struct SbMessage {
     pub poll: Option<SbPoll>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<SbEvent>,
+    /// A channel's post: its number in the channel (WhatsApp's server id),
+    /// once WhatsApp took it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_id: Option<u32>,
     /// A reply carries what it quotes, as WhatsApp's does (the quoted
     /// message's content travels with the reply; the receiver may never
     /// have seen the original).
@@ -298,7 +302,7 @@ impl SbMessage {
             "location": self.location, "vcards": self.vcards, "ptt": self.ptt,
             "document": self.document, "view_once": self.view_once, "gif": self.gif, "revoked": self.revoked, "edited": !self.edits.is_empty(),
             "author": self.author, "mentions": self.mentions, "poll": self.poll,
-            "event": self.event, "quoted": self.quoted, "forwarded": self.forwarded,
+            "event": self.event, "server_id": self.server_id, "quoted": self.quoted, "forwarded": self.forwarded,
             // What a device holds of the reactions and votes it received.
             "reactions": self.reactions.iter().map(|(who, emoji)| {
                 let (id, ts) = self.reaction_keys.get(who).cloned().unwrap_or_default();
@@ -1367,12 +1371,13 @@ impl World {
             receipts,
             ..msg
         };
-        let mut wire = msg.wire();
         // A channel's post gets its number in the channel (WhatsApp's
         // server id).
-        if channel {
-            wire["server_id"] = json!(rand::random::<u32>() % 1_000_000 + 100);
-        }
+        let msg = SbMessage {
+            server_id: channel.then(|| rand::random::<u32>() % 1_000_000 + 100),
+            ..msg
+        };
+        let wire = msg.wire();
         if group {
             self.group_fanout(&peer, &phone, &msg)?;
         }

@@ -250,6 +250,8 @@
       m.pollSelectableOptionsCount = w.poll.selectable;
       m.body = w.poll.name;
     }
+    // A channel's post WhatsApp took has its number in the channel.
+    if (w.server_id) m.serverId = w.server_id;
     if (type === 'event_creation') {
       // As WhatsApp Web's MsgModel of an event message.
       m.eventName = w.event.name;
