@@ -4,9 +4,10 @@
 //! id (`core::send`); a followed channel's posts arrive as messages in its
 //! chat.
 
+use super::error::{Refusal, refusal};
 use super::{Core, CoreError};
 use crate::domain::{Scope, SessionId, Wid};
-use crate::session::{CallError, CallFailure, Channel, ChannelChange, ChannelPage};
+use crate::session::{CallError, Channel, ChannelChange, ChannelPage};
 
 /// WhatsApp's limits on a channel's name and description (characters).
 pub const MAX_CHANNEL_NAME: usize = 100;
@@ -53,30 +54,16 @@ fn channel_description(d: &str) -> Result<&str, CoreError> {
 }
 
 fn page(e: CallError) -> CoreError {
-    let why = |m: &str, p: &str| m.trim_start_matches(p).to_string();
-    match e {
-        CallError::Page(m) if m.starts_with("CHANNEL_NOT_FOUND: ") => CoreError::NotFound {
-            code: "channel_not_found",
-            message: why(&m, "CHANNEL_NOT_FOUND: "),
-        },
-        CallError::Page(m) if m.starts_with("NOT_CHANNEL_ADMIN: ") => CoreError::Conflict {
-            code: "not_channel_admin",
-            message: why(&m, "NOT_CHANNEL_ADMIN: "),
-        },
-        CallError::Page(m) if m.starts_with("CHANNEL_ADMIN: ") => CoreError::Conflict {
-            code: "channel_admin",
-            message: why(&m, "CHANNEL_ADMIN: "),
-        },
-        CallError::Page(m) if m.starts_with("PICTURE_AT_RISK: ") => CoreError::Conflict {
-            code: "picture_at_risk",
-            message: why(&m, "PICTURE_AT_RISK: "),
-        },
-        CallError::Page(m) if m.starts_with("CHANNEL_CLOSED: ") => CoreError::Conflict {
-            code: "channel_closed",
-            message: why(&m, "CHANNEL_CLOSED: "),
-        },
-        e => CoreError::from(CallFailure::from(e)),
-    }
+    refusal(
+        e,
+        &[
+            ("CHANNEL_NOT_FOUND", Refusal::NotFound("channel_not_found")),
+            ("NOT_CHANNEL_ADMIN", Refusal::Conflict("not_channel_admin")),
+            ("CHANNEL_ADMIN", Refusal::Conflict("channel_admin")),
+            ("PICTURE_AT_RISK", Refusal::Conflict("picture_at_risk")),
+            ("CHANNEL_CLOSED", Refusal::Conflict("channel_closed")),
+        ],
+    )
 }
 
 fn channel_id(id: &Wid) -> Result<(), CoreError> {

@@ -3,21 +3,19 @@
 //! WhatsApp keeps the address book in its app state, so a change here
 //! reaches the phone and a change on the phone reaches every device.
 
+use super::error::{Refusal, refusal};
 use super::{Core, CoreError};
 use crate::domain::{Scope, SessionId, Wid};
-use crate::session::{CallError, CallFailure, Contact};
+use crate::session::{CallError, Contact};
 
 /// WhatsApp's limit on each part of a saved name.
 const MAX_NAME: usize = 100;
 
 fn page(e: CallError) -> CoreError {
-    match e {
-        CallError::Page(m) if m.starts_with("CONTACT_NOT_SAVED: ") => CoreError::NotFound {
-            code: "contact_not_found",
-            message: m.trim_start_matches("CONTACT_NOT_SAVED: ").to_string(),
-        },
-        e => CoreError::from(CallFailure::from(e)),
-    }
+    refusal(
+        e,
+        &[("CONTACT_NOT_SAVED", Refusal::NotFound("contact_not_found"))],
+    )
 }
 
 /// A part of a saved name, trimmed; the first is required.

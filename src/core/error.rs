@@ -146,3 +146,55 @@ impl From<StoreError> for CoreError {
         }
     }
 }
+
+/// What one of bridge.js's refusals (`PREFIX: why`) means to a caller.
+pub(super) enum Refusal {
+    NotFound(&'static str),
+    Conflict(&'static str),
+    /// A field of the request was wrong after all.
+    Invalid(&'static str),
+}
+
+/// A page's failure: a refusal `table` names by its prefix, with the
+/// page's own words; any other as `CallFailure` has it.
+pub(super) fn refusal(e: crate::session::CallError, table: &[(&str, Refusal)]) -> CoreError {
+    if let crate::session::CallError::Page(m) = &e {
+        for (prefix, r) in table {
+            if let Some(why) = m.strip_prefix(prefix) {
+                let message = why.trim_start_matches(':').trim_start().to_string();
+                return match *r {
+                    Refusal::NotFound(code) => CoreError::NotFound { code, message },
+                    Refusal::Conflict(code) => CoreError::Conflict { code, message },
+                    Refusal::Invalid(field) => CoreError::invalid(field, message),
+                };
+            }
+        }
+    }
+    CoreError::from(CallFailure::from(e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::CallError;
+
+    #[test]
+    fn a_refusal_is_named_by_its_prefix_with_the_pages_words() {
+        let table = [
+            ("NOT_X", Refusal::Conflict("not_x")),
+            ("X", Refusal::NotFound("x_not_found")),
+            ("BAD", Refusal::Invalid("field")),
+        ];
+        let page = |m: &str| refusal(CallError::Page(m.into()), &table);
+        assert!(
+            matches!(page("NOT_X: only admins"), CoreError::Conflict { code: "not_x", ref message } if message == "only admins")
+        );
+        assert!(
+            matches!(page("X: no such x"), CoreError::NotFound { code: "x_not_found", ref message } if message == "no such x")
+        );
+        assert!(
+            matches!(page("BAD: not so"), CoreError::Invalid { ref field, ref why } if field == "field" && why == "not so")
+        );
+        assert!(matches!(page("something else"), CoreError::WhatsApp(_)));
+    }
+}

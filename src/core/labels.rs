@@ -3,9 +3,10 @@
 //! keeps them on the phone and every device. Only a business account has
 //! labels: any other is answered 409 `not_business`.
 
+use super::error::{Refusal, refusal};
 use super::{Core, CoreError};
 use crate::domain::{Scope, SessionId, Wid};
-use crate::session::{CallError, CallFailure, Label, Labels};
+use crate::session::{CallError, Label, Labels};
 
 /// What WhatsApp takes as a label's name.
 fn label_name(name: &str) -> Result<&str, CoreError> {
@@ -42,25 +43,15 @@ fn label_id(id: &str) -> Result<&str, CoreError> {
 }
 
 fn page(e: CallError) -> CoreError {
-    let why = |m: &str, p: &str| m.trim_start_matches(p).to_string();
-    match e {
-        CallError::Page(m) if m.starts_with("NOT_BUSINESS: ") => CoreError::Conflict {
-            code: "not_business",
-            message: why(&m, "NOT_BUSINESS: "),
-        },
-        CallError::Page(m) if m.starts_with("LABEL_NOT_FOUND: ") => CoreError::NotFound {
-            code: "label_not_found",
-            message: why(&m, "LABEL_NOT_FOUND: "),
-        },
-        CallError::Page(m) if m.starts_with("CHAT_NOT_FOUND: ") => CoreError::NotFound {
-            code: "chat_not_found",
-            message: why(&m, "CHAT_NOT_FOUND: "),
-        },
-        CallError::Page(m) if m.starts_with("BAD_COLOR: ") => {
-            CoreError::invalid("color", why(&m, "BAD_COLOR: "))
-        }
-        e => CoreError::from(CallFailure::from(e)),
-    }
+    refusal(
+        e,
+        &[
+            ("NOT_BUSINESS", Refusal::Conflict("not_business")),
+            ("LABEL_NOT_FOUND", Refusal::NotFound("label_not_found")),
+            ("CHAT_NOT_FOUND", Refusal::NotFound("chat_not_found")),
+            ("BAD_COLOR", Refusal::Invalid("color")),
+        ],
+    )
 }
 
 impl Core {
