@@ -338,6 +338,25 @@
     return { id: String(l.id), name: l.name || '', color: typeof l.hexColor === 'string' ? l.hexColor : null, count: typeof l.count === 'number' ? l.count : null };
   }
 
+  // A customer note as the daemon shows it, from WhatsApp Web's NoteModel.
+  function noteInfo(n) {
+    if (!n) return null;
+    return { id: n.id != null ? String(n.id) : null, content: String(n.content || ''), created: Number(n.createdAt) || null, modified: Number(n.modifiedAt || n.createdAt) || null };
+  }
+
+  // Notes are a business account's; wa-js says so in codes the daemon maps.
+  async function notesCall(op) {
+    try {
+      return await op();
+    } catch (e) {
+      const code = e && e.code;
+      if (code === 'connected_device_not_is_business') throw new Error('NOT_BUSINESS: customer notes are for WhatsApp Business accounts');
+      if (code === 'chat_not_found') throw new Error('CHAT_NOT_FOUND: ' + e.message);
+      if (code === 'can_not_set_notes_for_groups' || code === 'can_not_get_notes_for_groups') throw new Error('GROUP_NOTE: a group has no customer note');
+      throw e;
+    }
+  }
+
   // What WhatsApp refuses of channels, in codes the daemon maps.
   async function channelCall(op) {
     try {
@@ -906,10 +925,10 @@
   const NEEDS = [
     'blocklist.all', 'blocklist.blockContact', 'blocklist.isBlocked', 'blocklist.unblockContact', 'call.reject',
     'chat.archive', 'chat.clear', 'chat.delete', 'chat.deleteMessage', 'chat.downloadMedia', 'chat.editMessage', 'chat.find', 'chat.forwardMessages',
-    'chat.generateMessageID', 'chat.get', 'chat.getMessageACK', 'chat.getMessageById', 'chat.getMessages', 'chat.getReactions', 'chat.getVotes', 'chat.list',
+    'chat.generateMessageID', 'chat.get', 'chat.getMessageACK', 'chat.getMessageById', 'chat.getMessages', 'chat.getNotes', 'chat.getReactions', 'chat.getVotes', 'chat.list',
     'chat.markIsComposing', 'chat.markIsPaused', 'chat.markIsRead', 'chat.markIsRecording', 'chat.markIsUnread', 'chat.mute', 'chat.pin', 'chat.pinMsg',
     'chat.sendCreatePollMessage', 'chat.sendEventMessage', 'chat.sendFileMessage', 'chat.sendLocationMessage',
-    'chat.sendReactionToMessage', 'chat.sendTextMessage', 'chat.sendVCardContactMessage', 'chat.starMessage', 'chat.unmute', 'conn',
+    'chat.sendReactionToMessage', 'chat.sendTextMessage', 'chat.sendVCardContactMessage', 'chat.setNotes', 'chat.starMessage', 'chat.unmute', 'conn',
     'conn.genLinkDeviceCodeForPhoneNumber', 'conn.getAuthCode', 'conn.getMyUserId',
     'conn.getPlatform', 'conn.getStreamData', 'conn.isAuthenticated', 'conn.isOnline', 'conn.logout',
     'conn.markAvailable', 'contact.get', 'contact.getBusinessProfile', 'contact.getPnLidEntry',
@@ -1534,6 +1553,13 @@
         }),
         next: (r.pageInfo && r.pageInfo.hasNextPage && r.pageInfo.endCursor) || null,
       };
+    },
+    // A business account's customer note on a person's chat (null: none).
+    async note(chat) {
+      return noteInfo(await notesCall(() => WPP.chat.getNotes(chat)));
+    },
+    async setNote(chat, content) {
+      return noteInfo(await notesCall(() => WPP.chat.setNotes(chat, content)));
     },
     // A business account's labels, with the palette a colour comes from.
     async labels() {

@@ -12,7 +12,8 @@
 //! * [`core`]: what any dialect may ask: sessions, send (media, locations,
 //!   cards, polls, scheduled events, statuses; idempotency; pacing), reactions, edits, stars,
 //!   pins, receipts and deletes (for everyone or for this account), groups
-//!   and requests to join, calls and call policies, business labels,
+//!   and requests to join, calls and call policies, business labels and
+//!   customer notes,
 //!   WhatsApp Channels (made, followed, muted, posted to),
 //!   presence, the address book and privacy ids, history and chats (kept,
 //!   cleared, deleted), WhatsApp Web's own search and the starred messages,

@@ -5163,3 +5163,88 @@ async fn scheduled_events_both_ways() {
         );
     }
 }
+
+/// WhatsApp Business customer notes: a business account's note on a
+/// person's chat, written and rewritten here and on the phone (WhatsApp's
+/// app state, both ways); none on a group; any other account is 409
+/// `not_business`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customer_notes_are_a_business_accounts_both_ways() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sb, d, r) = setup(tmp.path()).await;
+    let id = inbound(&sb, json!({"text": "Can you deliver tonight?"})).await;
+    event(&r, "message", |p| p["id"] == id.as_str()).await;
+    let path = format!("/api/sessions/shop/chats/{CONTACT}/note");
+    let (code, e) = d.call("GET", &path, None).await;
+    refused(code, &e, 409, "not_business");
+
+    let (code, _) = sb
+        .post(
+            &format!("/_sandbox/accounts/{ACCOUNT}/business"),
+            json!({"business": true}),
+        )
+        .await;
+    assert_eq!(code, 200);
+    eventually(T, "the account a business", || async {
+        let (code, e) = d.call("GET", &path, None).await;
+        (code == 404 && e["error"]["code"] == "note_not_found").then_some(())
+    })
+    .await;
+    for body in [
+        json!({}),
+        json!({"content": "  "}),
+        json!({"content": "x".repeat(4097)}),
+    ] {
+        let (code, e) = d.call("PUT", &path, Some(body)).await;
+        refused(code, &e, 422, "invalid_field");
+    }
+    let (code, n) = d
+        .call(
+            "PUT",
+            &path,
+            Some(json!({"content": "Prefers delivery after 6pm"})),
+        )
+        .await;
+    assert_eq!(code, 200, "{n}");
+    assert_eq!(
+        (&n["chat"], &n["content"]),
+        (
+            &json!(format!("{CONTACT}@c.us")),
+            &json!("Prefers delivery after 6pm")
+        ),
+        "{n}"
+    );
+    assert!(n["id"].is_string() && n["created"].is_i64(), "{n}");
+    let (_, at) = sb.get(&format!("/_sandbox/accounts/{ACCOUNT}/notes")).await;
+    assert_eq!(at[0]["content"], "Prefers delivery after 6pm", "{at}");
+
+    // Rewritten on the phone: read here.
+    let (code, v) = sb
+        .put(
+            &format!("/_sandbox/accounts/{ACCOUNT}/notes/{CONTACT}"),
+            json!({"content": "VIP: always deliver"}),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    let now = eventually(T, "the phone's note", || async {
+        let (code, n) = d.call("GET", &path, None).await;
+        (code == 200 && n["content"] == "VIP: always deliver").then_some(n)
+    })
+    .await;
+    assert_eq!(now["id"], n["id"], "the same note, rewritten");
+
+    // None on a group, nor on a chat the account does not have.
+    let gid = their_group(&sb, &r, OTHER).await;
+    let (code, e) = d
+        .call("GET", &format!("/api/sessions/shop/chats/{gid}/note"), None)
+        .await;
+    refused(code, &e, 422, "invalid_field");
+    let (code, e) = d
+        .call(
+            "PUT",
+            "/api/sessions/shop/chats/15559990000/note",
+            Some(json!({"content": "who?"})),
+        )
+        .await;
+    refused(code, &e, 404, "chat_not_found");
+}

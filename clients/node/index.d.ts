@@ -487,10 +487,10 @@ export class Client extends EventEmitter {
     syncHistory(chatId: string): Promise<boolean>;
     /** Saves a contact to the address book or renames one (WhatsApp syncs it to the phone): PUT .../contacts/{phone} */
     saveOrEditAddressbookContact(phoneNumber: string, firstName: string, lastName: string, syncToAddressbook?: boolean): Promise<void>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** A business account's customer note on a person, written or rewritten (on the phone too); nothing for an account that is no business */
     addOrEditCustomerNote(userId: string, note: string): Promise<void>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
-    getCustomerNote(userId: string): Promise<any>;
+    /** The customer note on a person; null where there is none or the account is no business */
+    getCustomerNote(userId: string): Promise<{ chatId: string; content: string; createdAt: number; id: string; modifiedAt: number; type: string } | null>;
     /** Takes a contact out of the address book: DELETE .../contacts/{phone} */
     deleteAddressbookContact(phoneNumber: string): Promise<void>;
     /** The privacy id and phone WhatsApp pairs for each person, by either */
@@ -697,10 +697,10 @@ export interface Chat {
     getPinnedMessages: () => Promise<Message[]>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     syncHistory: () => Promise<boolean>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** A business account's customer note on this person, written or rewritten */
     addOrEditCustomerNote: (note: string) => Promise<void>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
-    getCustomerNote: () => Promise<any>;
+    /** The customer note on this person; null where there is none */
+    getCustomerNote: () => Promise<{ chatId: string; content: string; createdAt: number; id: string; modifiedAt: number; type: string } | null>;
 }
 
 export interface PrivateChat extends Chat {}

@@ -594,6 +594,15 @@ class Chat {
     return this.client.getPinnedMessages(this.id._serialized);
   }
 
+  // A business account's note on this person.
+  addOrEditCustomerNote(note) {
+    return this.client.addOrEditCustomerNote(this.id._serialized, note);
+  }
+
+  getCustomerNote() {
+    return this.client.getCustomerNote(this.id._serialized);
+  }
+
   // Its messages go (starred ones too, as whatsapp-web.js clears), on
   // the phone and from the daemon's history; the chat stays. False for a
   // chat the account does not have.
@@ -2209,6 +2218,29 @@ class Client extends EventEmitter {
   }
 
   // Everyone this account blocked, as Contacts.
+  // A business account's note on a person (on the phone too). As
+  // whatsapp-web.js, nothing happens for an account that is no business.
+  async addOrEditCustomerNote(userId, note) {
+    try {
+      await this._api('PUT', `/chats/${encodeURIComponent(serialized(userId))}/note`, { content: note });
+    } catch (e) {
+      if (e && e.code === 'not_business') return;
+      throw e;
+    }
+  }
+
+  // The note, as whatsapp-web.js serializes WhatsApp Web's; null where
+  // there is none (or the account is no business).
+  async getCustomerNote(userId) {
+    try {
+      const n = await this._api('GET', `/chats/${encodeURIComponent(serialized(userId))}/note`);
+      return { chatId: n.chat, content: n.content, createdAt: n.created, id: n.id, modifiedAt: n.modified, type: 'unstructured' };
+    } catch (e) {
+      if (e && ['not_business', 'note_not_found', 'chat_not_found'].includes(e.code)) return null;
+      throw e;
+    }
+  }
+
   // A channel this account owns. Answers whatsapp-web.js's
   // CreateChannelResult, or the reason as a string where it refuses.
   async createChannel(title, options = {}) {
@@ -2539,13 +2571,11 @@ unsupported(Client, 'Client', ['acceptChannelAdminInvite', 'revokeChannelAdminIn
   'cancelPairingCode', 'resetState', 'sendChannelAdminInvite',
   'setAutoDownloadAudio', 'setAutoDownloadDocuments', 'setAutoDownloadPhotos',
   'setAutoDownloadVideos', 'setBackgroundSync', 'getContactDeviceCount', 'syncHistory',
-  'addOrEditCustomerNote', 'getCustomerNote',
   'createCallLink', 'sendResponseToScheduledEvent',
   'transferChannelOwnership']);
 unsupported(Message, 'Message', ['acceptGroupV4Invite', 'getGroupMentions', 'getOrder', 'getPayment', 'editScheduledEvent', 'vote']);
 unsupported(Chat, 'Chat', [
-  'syncHistory', 'addOrEditCustomerNote',
-  'getCustomerNote']);
+  'syncHistory']);
 unsupported(GroupChat, 'GroupChat', ['setAddMembersAdminsOnly']);
 // wa-js 4.6 offers none of these for channels.
 unsupported(Channel, 'Channel', ['getSubscribers', 'setReactionSetting', 'sendSeen', 'sendChannelAdminInvite',

@@ -16,6 +16,7 @@ mod history;
 mod keys;
 mod labels;
 mod media;
+mod notes;
 mod pacing;
 mod people;
 mod pins;
@@ -27,14 +28,15 @@ mod templates;
 
 pub use crate::domain::StatusStyle;
 pub use crate::session::{
-    CardOf, Channel, ChannelPage, Contact, GroupInfo, JoinRequest, Label, Labels, Participant,
-    Receipt, Receipts,
+    CardOf, Channel, ChannelPage, Contact, GroupInfo, JoinRequest, Label, Labels, Note,
+    Participant, Receipt, Receipts,
 };
 pub use channels::{ChannelEdit, MAX_CHANNEL_DESCRIPTION, MAX_CHANNEL_NAME, MAX_CHANNEL_PAGE};
 pub use error::CoreError;
 pub use groups::{GroupEdit, INVITE_PREFIX, JoinAnswers, MAX_DESCRIPTION, Membership};
 pub use history::{Found, HistoryPage, Live, MAX_SEARCH};
 pub use media::{MAX_SEND_MEDIA, MediaSource, OutgoingMedia, StoredMedia};
+pub use notes::MAX_NOTE;
 pub use send::{MAX_CARDS, SendOptions, SendRequest, SentMessage, Special};
 pub use templates::Template;
 

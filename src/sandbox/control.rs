@@ -83,6 +83,11 @@ pub fn routes() -> Router<Sandbox> {
         .route("/accounts/{phone}/business", post(set_business))
         .route("/accounts/{phone}/labels", post(add_label).get(labels))
         .route("/accounts/{phone}/labels/{id}/chats", post(label_chats))
+        .route("/accounts/{phone}/notes", axum::routing::get(notes))
+        .route(
+            "/accounts/{phone}/notes/{chat}",
+            axum::routing::put(write_note),
+        )
         .route("/calls", post(place_call))
         .route("/calls/{id}", axum::routing::get(get_call))
         .route("/calls/{id}/{how}", post(end_call))
@@ -1380,4 +1385,29 @@ async fn channel_suspend(State(sb): State<Sandbox>, Path(id): Path<String>, raw:
     let view = c.control_view();
     w.dirty = true;
     Ok(Json(view).into_response())
+}
+
+/// A business account's customer notes, as WhatsApp keeps them.
+async fn notes(State(sb): State<Sandbox>, Path(raw_phone): Path<String>) -> Res {
+    let who = crate::domain::parse_phone(&raw_phone).map_err(|e| invalid("phone", &e))?;
+    let w = sb.world.lock().await;
+    Ok(Json(w.notes_of(&who)).into_response())
+}
+
+/// The phone writes a customer note on a chat: `{content}`.
+async fn write_note(
+    State(sb): State<Sandbox>,
+    Path((raw_phone, chat)): Path<(String, String)>,
+    raw: Bytes,
+) -> Res {
+    let who = crate::domain::parse_phone(&raw_phone).map_err(|e| invalid("phone", &e))?;
+    let v = body(&raw)?;
+    let content = req_str(&v, "content")?;
+    let note = sb
+        .world
+        .lock()
+        .await
+        .set_note(&who, &super::world::chat_id(&chat), &content)
+        .map_err(|e| Fail(StatusCode::CONFLICT, "note_refused", e))?;
+    Ok(Json(note).into_response())
 }

@@ -10,6 +10,7 @@ mod control;
 mod find;
 mod groups;
 mod labels;
+mod notes;
 mod people;
 mod pins;
 mod receipts;

@@ -182,6 +182,17 @@ async fn handle(sb: &Sandbox, conn: u64, v: Value) {
             };
             reply(&w, answer(&req, res));
         }
+        "note_set" => {
+            let res = match w.conn_phone(conn) {
+                Some(me) => w.set_note(
+                    &me,
+                    v["chat"].as_str().unwrap_or(""),
+                    v["content"].as_str().unwrap_or(""),
+                ),
+                None => Err("device is not linked".into()),
+            };
+            reply(&w, answer(&req, res));
+        }
         "call_reject" => {
             let res = match w.conn_phone(conn) {
                 Some(me) => w.device_reject_call(&me, v["id"].as_str().unwrap_or("")),

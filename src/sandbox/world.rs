@@ -46,6 +46,9 @@ pub struct Persisted {
     /// Each account's pinned messages, by chat (`super::pins`).
     #[serde(default)]
     pub pins: BTreeMap<String, BTreeMap<String, Vec<super::pins::SbPin>>>,
+    /// Each business account's customer notes, by chat (`super::notes`).
+    #[serde(default)]
+    pub notes: BTreeMap<String, BTreeMap<String, super::notes::SbNote>>,
     /// WhatsApp Channels, by id (`super::channels`).
     #[serde(default)]
     pub channels: BTreeMap<String, super::channels::SbChannel>,
@@ -841,6 +844,7 @@ impl World {
             conn,
             json!({"t": "channels", "channels": self.channels_of(&phone)}),
         );
+        self.send(conn, json!({"t": "notes", "notes": self.notes_of(&phone)}));
         for offer in self.ringing_for(&phone) {
             self.send(conn, offer);
         }

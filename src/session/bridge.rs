@@ -456,6 +456,18 @@ pub struct Label {
     pub count: Option<u64>,
 }
 
+/// A WhatsApp Business customer note on a person's chat.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, utoipa::ToSchema)]
+pub struct Note {
+    /// WhatsApp's id of the note.
+    pub id: Option<String>,
+    pub content: String,
+    /// unix s
+    pub created: Option<i64>,
+    /// unix s
+    pub modified: Option<i64>,
+}
+
 /// A business account's labels, and the colours a label may have.
 #[derive(Debug, Deserialize, serde::Serialize, utoipa::ToSchema)]
 pub struct Labels {
@@ -845,6 +857,17 @@ impl Bridge {
             &[json!(query), json!(limit), json!(cursor)],
         )
         .await
+    }
+
+    /// A business account's note on a person's chat (`NOT_BUSINESS` for
+    /// another account, `CHAT_NOT_FOUND`, `GROUP_NOTE`).
+    pub async fn note(&self, chat: &Wid) -> Result<Option<Note>, CallError> {
+        self.call("note", &[json!(chat)]).await
+    }
+
+    /// Writes it (or rewrites it); the note after.
+    pub async fn set_note(&self, chat: &Wid, content: &str) -> Result<Option<Note>, CallError> {
+        self.call("setNote", &[json!(chat), json!(content)]).await
     }
 
     /// A business account's labels (`NOT_BUSINESS` for another).

@@ -468,8 +468,10 @@ test('archive, pin and mute, as whatsapp-web.js calls them; three pins at most; 
   assert.equal(await c.deleteProfilePicture(), true);
   assert.equal((await sb(`/_sandbox/accounts/${me}/profile`)).has_picture, false);
   assert.equal(await c.setDisplayName(' '), false, 'refused, as whatsapp-web.js answers');
-  // Labels are a business account's.
+  // Labels and customer notes are a business account's.
   assert.deepEqual(await c.getLabels(), [], 'an account that is no business has none');
+  assert.equal(await c.addOrEditCustomerNote(them[0], 'ignored'), undefined);
+  assert.equal(await c.getCustomerNote(them[0]), null);
   await assert.rejects(() => c.addOrRemoveLabels(['1'], [them[0]]), (e) => e.code === 'not_business');
   await sb(`/_sandbox/accounts/${me}/business`, { business: true });
   const labels = await eventually('the labels', async () => { const l = await c.getLabels(); return l.length ? l : null; });
@@ -483,6 +485,11 @@ test('archive, pin and mute, as whatsapp-web.js calls them; three pins at most; 
   assert.deepEqual((await (await c.getLabelById('3')).getChats()).map((x) => x.id._serialized).sort(), [them[0], them[1]].sort());
   const phone = await sb(`/_sandbox/accounts/${me}/labels`);
   assert.deepEqual(phone.find((l) => l.id === '3').chats.sort(), [them[0], them[1]].sort());
+  await (await c.getChatById(them[0])).addOrEditCustomerNote('Pays on delivery');
+  const note = await c.getCustomerNote(them[0]);
+  assert.deepEqual([note.chatId, note.content, note.type], [them[0], 'Pays on delivery', 'unstructured']);
+  assert.equal((await sb(`/_sandbox/accounts/${me}/notes`))[0].content, 'Pays on delivery');
+  assert.equal(await (await c.getChatById(them[1])).getCustomerNote(), null);
   // A status (story), as whatsapp-web.js posts one, and taken down.
   const story = await c.sendMessage('status@broadcast', 'Open late today', { backgroundColor: 0xff25d366, fontStyle: 2 });
   const posted = await eventually('the story', async () => (await all(me)).find((m) => m.id === story.id._serialized));

@@ -816,3 +816,8 @@ mod tests {
         );
     }
 }
+
+/// A customer note as the native API shows it.
+pub fn note(chat: &Wid, n: &crate::core::Note) -> Value {
+    json!({"chat": chat, "id": n.id, "content": n.content, "created": n.created, "modified": n.modified})
+}

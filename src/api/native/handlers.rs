@@ -1626,3 +1626,43 @@ pub async fn unmute_channel(
         .await?;
     Ok(Json(json!(c)))
 }
+
+#[utoipa::path(get, path = "/api/sessions/{id}/chats/{chat}/note", tag = "contacts", summary = "A business account's customer note on a person's chat",
+    params(("id" = String, Path, description = "The session id"), ("chat" = String, Path, description = "A person's chat id or phone")),
+    responses((status = 200, description = "{chat, id, content, created, modified}", body = crate::core::Note), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, or a chat the account does not have (chat_not_found), or no note on it (note_not_found)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this, or not a business account (not_business)", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn note(Caller(core): Caller<Core>, Path((id, chat)): Path<(String, String)>) -> Answer {
+    let chat = crate::domain::Wid::parse(&chat).map_err(|e| ApiError::invalid("chat", e))?;
+    match core.note(&cv::session_id(&id)?, &chat).await? {
+        Some(n) => Ok(Json(cv::note(&chat, &n))),
+        None => Err(ApiError::from(crate::core::CoreError::NotFound {
+            code: "note_not_found",
+            message: format!("there is no note on {chat}"),
+        })),
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteIn {
+    /// 1 to 4096 characters.
+    content: Option<String>,
+}
+
+#[utoipa::path(put, path = "/api/sessions/{id}/chats/{chat}/note", tag = "contacts", summary = "Write a business account's customer note on a person's chat, or rewrite it (on the phone too)",
+    params(("id" = String, Path, description = "The session id"), ("chat" = String, Path, description = "A person's chat id or phone")), request_body = NoteIn,
+    responses((status = 200, description = "{chat, id, content, created, modified}", body = crate::core::Note), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, or a chat the account does not have (chat_not_found), or no note on it (note_not_found)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this, or not a business account (not_business)", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn set_note(
+    Caller(core): Caller<Core>,
+    Path((id, chat)): Path<(String, String)>,
+    body: Body<NoteIn>,
+) -> Answer {
+    let content = body?
+        .0
+        .content
+        .ok_or_else(|| ApiError::invalid("content", "is required"))?;
+    let chat = crate::domain::Wid::parse(&chat).map_err(|e| ApiError::invalid("chat", e))?;
+    let n = core
+        .set_note(&cv::session_id(&id)?, &chat, &content)
+        .await?;
+    Ok(Json(cv::note(&chat, &n)))
+}

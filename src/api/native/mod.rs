@@ -75,6 +75,8 @@ use handlers as h;
     h::unfollow_channel,
     h::mute_channel,
     h::unmute_channel,
+    h::note,
+    h::set_note,
     h::labels,
     h::create_label,
     h::edit_label,
@@ -174,6 +176,10 @@ pub fn routes(core: Core, keys: Keys, media_body: DefaultBodyLimit) -> Router {
         )
         .route("/api/sessions/{id}/chats/{chat}/clear", post(h::clear_chat))
         .route("/api/sessions/{id}/chats/{chat}/read", post(h::read))
+        .route(
+            "/api/sessions/{id}/chats/{chat}/note",
+            get(h::note).put(h::set_note),
+        )
         .route("/api/sessions/{id}/contacts", get(h::contacts))
         .route(
             "/api/sessions/{id}/contacts/{phone}",

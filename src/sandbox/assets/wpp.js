@@ -492,6 +492,11 @@
       case 'channels':
         keepChannels(v.channels);
         break;
+      case 'notes':
+        // A business account's customer notes (its app state).
+        noteStore.clear();
+        for (const n of v.notes || []) noteStore.set(n.chat, n);
+        break;
       case 'label_chats': {
         // Put on or taken off on the phone or another device: as wa-js's
         // chat.update_label, one event per chat.
@@ -898,6 +903,20 @@
     };
   }
 
+  // A business account's customer notes, by chat, as WhatsApp syncs them.
+  const noteStore = new Map();
+  // As WhatsApp Web's NoteModel.
+  function noteModel(n) {
+    return n ? { id: n.id, type: 'unstructured', chatJid: n.chat, content: n.content, createdAt: n.created, modifiedAt: n.modified } : null;
+  }
+  // wa-js's checks before a note is read or written.
+  function noteChat(chatId, what) {
+    const id = knownChat(chatId);
+    if (!creds || !creds.business) throw wppError('connected_device_not_is_business', 'Connected device not is business account');
+    if (wid(id).server === 'g.us') throw wppError('can_not_' + what + '_notes_for_groups', 'You can not ' + what + ' notes for groups. ChatId: ' + chatId);
+    return id;
+  }
+
   // The channels the account owns or follows, as WhatsApp syncs them
   // (WhatsApp Web's NewsletterStore): id -> the server's view of it.
   const channelStore = new Map();
@@ -1254,6 +1273,18 @@
         // A group's chat carries the metadata the device holds of it.
         const g = id.server === 'g.us' ? groupCache.get(id._serialized) : null;
         return g ? groupChat(g) : { id };
+      },
+      async getNotes(chatId) {
+        requireAuth();
+        return noteModel(noteStore.get(noteChat(chatId, 'get')));
+      },
+      async setNotes(chatId, content) {
+        requireAuth();
+        const id = noteChat(chatId, 'set');
+        if (!content) throw wppError('missing_content_for_notes', 'Missing content for notes');
+        const n = await call('note_set', { chat: id, content: String(content) });
+        noteStore.set(id, n);
+        return noteModel(n);
       },
       // As wa-js: from this device to the chat, a new random id, and in a
       // group this device as the participant.
