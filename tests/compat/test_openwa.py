@@ -556,6 +556,19 @@ def test_open_wa_webhooks_are_signed_and_shaped_like_open_wa(daemon, backend, re
                                                                and json.loads(x["body"])["data"]["id"] == oid])[0]
     assert (d1["type"], d1["isViewOnce"], d1["isMedia"]) == ("image", True, True), d1
     assert "clientUrl" not in d1, "its media is the receiver's phone's only"
+    # A scheduled event, with WhatsApp Web's event fields as open-wa hands
+    # its messages on.
+    r = httpx.post(daemon.sandbox + "/_sandbox/messages",
+                   json={"from": CONTACT, "to": ACCOUNT, "name": "Alice",
+                         "event": {"name": "Team lunch", "start": 1900000000, "end": 1900003600}})
+    assert r.status_code == 201, r.text
+    eid = r.json()["id"]
+    e1 = eventually("the event at onMessage", lambda: [json.loads(x["body"])["data"] for x in receiver.raw("/openwa")
+                                                      if json.loads(x["body"])["event"] == "onMessage"
+                                                      and json.loads(x["body"])["data"]["id"] == eid])[0]
+    assert (e1["type"], e1["body"], e1["eventName"], e1["eventStartTime"], e1["eventEndTime"]) == \
+        ("event_creation", "Team lunch", "Team lunch", 1900000000, 1900003600), e1
+    assert (e1["isEventCanceled"], e1["isMedia"]) == (False, False), e1
     # A reply that mentions someone: what a bot checks.
     r = httpx.post(daemon.sandbox + "/_sandbox/messages",
                    json={"from": CONTACT, "to": ACCOUNT, "text": "@15557770009 see above", "name": "Alice",
