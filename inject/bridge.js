@@ -275,7 +275,7 @@
 
   // A picture WhatsApp serves, as the data URL wa-js takes.
   async function pictureAsDataUrl(url) {
-    const r = await fetch(url);
+    const r = await fetch(url, { signal: AbortSignal.timeout(10000) });
     if (!r.ok) throw new Error('picture ' + r.status);
     const blob = await r.blob();
     return await new Promise((res, rej) => {
@@ -1488,9 +1488,8 @@
     // change: {name?, description?, picture?} (a data URL, or null to take
     // it away). wa-js 4.6's edit takes the picture away whenever none is
     // given (it sets editPicture with a null picture): the one the channel
-    // has is given again, by its URL, which wa-js downloads. One it has but
-    // whose URL WhatsApp Web does not tell is not lost: the change is
-    // refused instead.
+    // has is read here and given again. One it has but that cannot be read
+    // is not lost: the change is refused instead.
     async editChannel(id, change) {
       const c = myChannel(id, true);
       const opts = {};

@@ -4836,7 +4836,13 @@ async fn channels_are_made_posted_to_followed_and_muted() {
             Some(json!({"to": cid, "text": "While suspended"})),
         )
         .await;
-    assert!(code >= 500, "{code} {e}");
+    assert_eq!(code, 502, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("did not take the post")),
+        "{e}"
+    );
     let failed = eventually(T, "the refused post, failed", || async {
         let (_, page) = d
             .call(
@@ -5092,6 +5098,10 @@ async fn scheduled_events_both_ways() {
         (&json!("Team lunch"), &json!(start + 3600), &Value::Null),
         "{ev}"
     );
+    assert!(
+        ev["event"].get("description").is_none(),
+        "none, not an empty one: {ev}"
+    );
 
     // A place by its name only goes without coordinates (not 0, 0).
     let named = send(
@@ -5157,8 +5167,9 @@ async fn scheduled_events_both_ways() {
             .call("POST", "/api/sessions/shop/messages", Some(body.clone()))
             .await;
         refused(code, &e, 422, "invalid_field");
+        let named = format!("'{field}'");
         assert!(
-            e["error"]["message"].as_str().unwrap().contains(field),
+            e["error"]["message"].as_str().unwrap().contains(&named),
             "{body}: {e}"
         );
     }
@@ -5232,6 +5243,8 @@ async fn customer_notes_are_a_business_accounts_both_ways() {
     })
     .await;
     assert_eq!(now["id"], n["id"], "the same note, rewritten");
+    assert_eq!(now["created"], n["created"], "{now}");
+    assert!(now["modified"].as_i64() >= now["created"].as_i64(), "{now}");
 
     // None on a group, nor on a chat the account does not have.
     let gid = their_group(&sb, &r, OTHER).await;
@@ -5239,6 +5252,14 @@ async fn customer_notes_are_a_business_accounts_both_ways() {
         .call("GET", &format!("/api/sessions/shop/chats/{gid}/note"), None)
         .await;
     refused(code, &e, 422, "invalid_field");
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("'chat'"),
+        "{e}"
+    );
+    let (code, e) = d
+        .call("GET", "/api/sessions/shop/chats/15559990000/note", None)
+        .await;
+    refused(code, &e, 404, "chat_not_found");
     let (code, e) = d
         .call(
             "PUT",

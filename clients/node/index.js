@@ -594,12 +594,15 @@ class Chat {
     return this.client.getPinnedMessages(this.id._serialized);
   }
 
-  // A business account's note on this person.
-  addOrEditCustomerNote(note) {
+  // A business account's note on this person (a group has none: nothing
+  // and null, as whatsapp-web.js).
+  async addOrEditCustomerNote(note) {
+    if (this.isGroup) return undefined;
     return this.client.addOrEditCustomerNote(this.id._serialized, note);
   }
 
-  getCustomerNote() {
+  async getCustomerNote() {
+    if (this.isGroup) return null;
     return this.client.getCustomerNote(this.id._serialized);
   }
 
@@ -2217,9 +2220,9 @@ class Client extends EventEmitter {
     if (this._contacts) this._contacts.clear();
   }
 
-  // Everyone this account blocked, as Contacts.
   // A business account's note on a person (on the phone too). As
   // whatsapp-web.js, nothing happens for an account that is no business.
+  // (WhatsApp Web writes one only on a chat it has: chat_not_found else.)
   async addOrEditCustomerNote(userId, note) {
     try {
       await this._api('PUT', `/chats/${encodeURIComponent(serialized(userId))}/note`, { content: note });
@@ -2297,6 +2300,7 @@ class Client extends EventEmitter {
     return page.channels.filter((c) => !skipSubscribedNewsletters || c.role === 'guest').map((c) => new Channel(this, c));
   }
 
+  // Everyone this account blocked, as Contacts.
   async getBlockedContacts() {
     const r = await this._api('GET', '/blocklist');
     return Promise.all(r.blocked.map((id) => this.getContactById(id, { isBlocked: true })));

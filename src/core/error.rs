@@ -160,7 +160,11 @@ pub(super) enum Refusal {
 pub(super) fn refusal(e: crate::session::CallError, table: &[(&str, Refusal)]) -> CoreError {
     if let crate::session::CallError::Page(m) = &e {
         for (prefix, r) in table {
-            if let Some(why) = m.strip_prefix(prefix) {
+            // The code whole: `X` is not `X_OTHER: …`.
+            if let Some(why) = m
+                .strip_prefix(prefix)
+                .filter(|r| r.is_empty() || r.starts_with(':'))
+            {
                 let message = why.trim_start_matches(':').trim_start().to_string();
                 return match *r {
                     Refusal::NotFound(code) => CoreError::NotFound { code, message },
@@ -196,5 +200,6 @@ mod tests {
             matches!(page("BAD: not so"), CoreError::Invalid { ref field, ref why } if field == "field" && why == "not so")
         );
         assert!(matches!(page("something else"), CoreError::WhatsApp(_)));
+        assert!(matches!(page("X_OTHER: not ours"), CoreError::WhatsApp(_)));
     }
 }

@@ -65,7 +65,7 @@ impl Core {
             .await
             .map_err(page)?
             .ok_or_else(|| {
-                CoreError::Internal("WhatsApp Web shows no note after writing it".into())
+                CoreError::WhatsApp("WhatsApp Web shows no note after writing it".into())
             })
     }
 }

@@ -379,11 +379,16 @@ pub fn message(p: &Value, base: &str) -> Value {
         m["eventJoinLink"] = e["join_link"].clone();
         m["isEventCanceled"] = json!(e["canceled"].as_bool().unwrap_or(false));
         if let Some(place) = e["location"].as_object() {
-            m["eventLocation"] = json!({
-                "name": place.get("name"),
-                "degreesLatitude": place.get("lat").and_then(Value::as_f64).unwrap_or(0.0),
-                "degreesLongitude": place.get("lng").and_then(Value::as_f64).unwrap_or(0.0),
-            });
+            // A place by its name only has no coordinates (not 0, 0).
+            let mut at = json!({"name": place.get("name")});
+            if let (Some(lat), Some(lng)) = (
+                place.get("lat").and_then(Value::as_f64),
+                place.get("lng").and_then(Value::as_f64),
+            ) {
+                at["degreesLatitude"] = json!(lat);
+                at["degreesLongitude"] = json!(lng);
+            }
+            m["eventLocation"] = at;
         }
     }
     if kind == "location" {
