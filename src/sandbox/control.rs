@@ -1116,18 +1116,11 @@ async fn end_call(State(sb): State<Sandbox>, Path((id, how)): Path<(String, Stri
 /// A group's picture, as WhatsApp serves it.
 async fn group_picture(State(sb): State<Sandbox>, Path(gid): Path<String>) -> Res {
     let w = sb.world.lock().await;
-    let bytes = w
-        .group(&gid)
-        .and_then(|g| g.picture.as_deref())
-        .and_then(|p| base64::engine::general_purpose::STANDARD.decode(p).ok())
-        .ok_or_else(|| {
-            Fail(
-                StatusCode::NOT_FOUND,
-                "no_picture",
-                format!("{gid} has no picture"),
-            )
-        })?;
-    Ok(([(axum::http::header::CONTENT_TYPE, "image/png")], bytes).into_response())
+    served_picture(
+        w.group(&gid).and_then(|g| g.picture.as_deref()),
+        &gid,
+        "image/png",
+    )
 }
 
 /// A member's phone changes the description (empty: none).
@@ -1241,17 +1234,7 @@ async fn set_profile(State(sb): State<Sandbox>, Path(raw_phone): Path<String>, r
 async fn picture(State(sb): State<Sandbox>, Path(raw_phone): Path<String>) -> Res {
     let who = crate::domain::parse_phone(&raw_phone).map_err(|e| invalid("phone", &e))?;
     let w = sb.world.lock().await;
-    let png = w
-        .picture(&who)
-        .and_then(|p| base64::engine::general_purpose::STANDARD.decode(p).ok())
-        .ok_or_else(|| {
-            Fail(
-                StatusCode::NOT_FOUND,
-                "no_picture",
-                format!("{who} has no profile picture"),
-            )
-        })?;
-    Ok(([(axum::http::header::CONTENT_TYPE, "image/png")], png).into_response())
+    served_picture(w.picture(&who), &who, "image/png")
 }
 
 /// A contact shows a presence (available, unavailable, composing,
@@ -1355,18 +1338,11 @@ async fn channel_post(State(sb): State<Sandbox>, Path(id): Path<String>, raw: By
 /// A channel's picture, where WhatsApp's CDN would serve it.
 async fn channel_picture(State(sb): State<Sandbox>, Path(id): Path<String>) -> Res {
     let w = sb.world.lock().await;
-    let jpeg = w
-        .channel(&id)
-        .and_then(|c| c.picture.as_deref())
-        .and_then(|p| base64::engine::general_purpose::STANDARD.decode(p).ok())
-        .ok_or_else(|| {
-            Fail(
-                StatusCode::NOT_FOUND,
-                "no_picture",
-                format!("channel {id} has no picture"),
-            )
-        })?;
-    Ok(([(axum::http::header::CONTENT_TYPE, "image/jpeg")], jpeg).into_response())
+    served_picture(
+        w.channel(&id).and_then(|c| c.picture.as_deref()),
+        &id,
+        "image/jpeg",
+    )
 }
 
 /// WhatsApp suspends a channel (`{"on"}`): it takes no posts until lifted.
@@ -1410,4 +1386,19 @@ async fn write_note(
         .set_note(&who, &super::world::chat_id(&chat), &content)
         .map_err(|e| Fail(StatusCode::CONFLICT, "note_refused", e))?;
     Ok(Json(note).into_response())
+}
+
+/// A picture kept as base64, served as WhatsApp's CDN would (404 where
+/// there is none).
+fn served_picture(b64: Option<&str>, whose: &str, mime: &'static str) -> Res {
+    let bytes = b64
+        .and_then(|p| base64::engine::general_purpose::STANDARD.decode(p).ok())
+        .ok_or_else(|| {
+            Fail(
+                StatusCode::NOT_FOUND,
+                "no_picture",
+                format!("{whose} has no picture"),
+            )
+        })?;
+    Ok(([(axum::http::header::CONTENT_TYPE, mime)], bytes).into_response())
 }
