@@ -4859,6 +4859,18 @@ async fn channels_are_made_posted_to_followed_and_muted() {
     })
     .await;
     assert_eq!(failed["from_me"], true);
+    // The owner's phone cannot post to it either.
+    let (code, e) = sb
+        .post(
+            &format!("/_sandbox/channels/{cid}/posts"),
+            json!({"text": "From the phone"}),
+        )
+        .await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("channel_suspended")),
+        "{e}"
+    );
     sb.post(
         &format!("/_sandbox/channels/{cid}/suspend"),
         json!({"on": false}),

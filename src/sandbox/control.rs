@@ -1331,7 +1331,10 @@ async fn channel_post(State(sb): State<Sandbox>, Path(id): Path<String>, raw: By
         .lock()
         .await
         .post_to_channel(&id, &text)
-        .map_err(|e| Fail(StatusCode::NOT_FOUND, "channel_not_found", e))?;
+        .map_err(|e| match e.contains("suspended") {
+            true => Fail(StatusCode::CONFLICT, "channel_suspended", e),
+            false => Fail(StatusCode::NOT_FOUND, "channel_not_found", e),
+        })?;
     Ok((StatusCode::CREATED, Json(json!({"id": posted}))).into_response())
 }
 
