@@ -282,6 +282,31 @@ async fn outbound_sends_acks_media_replies_and_idempotency() {
         .map(|e| e["payload"]["ack"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(acks, ["sent", "delivered", "read"]);
+    // An ack carries the message acked, as stored, with its new ack (WAHA's
+    // message.ack and open-wa's onAck hand on the whole message).
+    let read = r
+        .events("message.ack")
+        .into_iter()
+        .find(|e| e["payload"]["id"] == id.as_str() && e["payload"]["ack"] == "read")
+        .unwrap();
+    let acked = &read["payload"]["message"];
+    assert_eq!(
+        (
+            acked["id"].as_str(),
+            acked["text"].as_str(),
+            acked["type"].as_str(),
+            acked["ack"].as_str(),
+            acked["from_me"].as_bool()
+        ),
+        (
+            Some(id.as_str()),
+            Some("your order is ready"),
+            Some("text"),
+            Some("read"),
+            Some(true)
+        ),
+        "{read}"
+    );
     // Own messages are message.any, never message.
     eventually(
         Duration::from_secs(10),

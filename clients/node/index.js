@@ -1645,11 +1645,13 @@ class Client extends EventEmitter {
       case 'message': this._emit(Events.MESSAGE_RECEIVED, this._message(p)); break;
       case 'message.any': this._emit(Events.MESSAGE_CREATE, this._message(p)); break;
       case 'message.ack': {
-        // The whole message where this client sent or heard of it lately.
-        // One it has not (a send's first ack comes before the send's
-        // answer; one sent from the phone) is read from the daemon, where
-        // someone listens; else its id, chat and ack.
-        let known = this._recent.get(p.id);
+        // The whole message: as the ack carries it (the daemon's stored
+        // copy), else where this client sent or heard of it lately. One
+        // neither has (a send's first ack can come before the message) is
+        // read from the daemon, where someone listens; else its id, chat
+        // and ack.
+        let known = p.message || this._recent.get(p.id);
+        if (p.message) this._keep(p.message);
         if (!known && this.listenerCount(Events.MESSAGE_ACK) > 0) {
           const stored = await this._stored(p.id).catch(() => null);
           if (this._gen !== gen) return;

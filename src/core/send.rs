@@ -998,6 +998,7 @@ impl Core {
                 sent.to.as_str(),
                 me.as_deref(),
                 ack,
+                None,
             )
         };
         Ok(self

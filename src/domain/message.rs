@@ -696,16 +696,31 @@ impl Message {
 }
 
 /// `me`: the account's own id, when known (dialects that name both ends
-/// of a message, like Twilio's status callbacks, need it).
+/// of a message, like Twilio's status callbacks, need it). `message`: the
+/// message acked, when stored, carried with this ack (open-wa's `onAck`
+/// and WAHA's `message.ack` hand on the whole message).
 /// Its id is the same whenever this ack of this message is seen (no time
 /// in it): a replay carries the webhook id a receiver dedupes on.
-pub fn ack_event(session: &SessionId, id: &str, chat: &str, me: Option<&str>, ack: Ack) -> Event {
+pub fn ack_event(
+    session: &SessionId,
+    id: &str,
+    chat: &str,
+    me: Option<&str>,
+    ack: Ack,
+    message: Option<&Message>,
+) -> Event {
+    let mut payload = json!({"id": id, "chat": chat, "ack": ack, "me": me});
+    if let Some(m) = message {
+        let mut acked = serde_json::to_value(m).unwrap_or(Value::Null);
+        acked["ack"] = json!(ack);
+        payload["message"] = acked;
+    }
     Event::stable(
         session,
         EventKind::MessageAck,
         &format!("{id}/{}", ack.as_str()),
         0,
-        json!({"id": id, "chat": chat, "ack": ack, "me": me}),
+        payload,
     )
 }
 
@@ -1190,14 +1205,14 @@ mod tests {
         assert_ne!(a.id, c.id);
         assert!(a.id.starts_with("evt_") && a.id.len() == 30);
         assert_ne!(
-            ack_event(&sid(), "m1", "c", None, Ack::Sent).id,
-            ack_event(&sid(), "m1", "c", None, Ack::Read).id
+            ack_event(&sid(), "m1", "c", None, Ack::Sent, None).id,
+            ack_event(&sid(), "m1", "c", None, Ack::Read, None).id
         );
         // Seen again later, the same ack or delete is the same event.
-        let read = ack_event(&sid(), "m1", "c", None, Ack::Read).id;
+        let read = ack_event(&sid(), "m1", "c", None, Ack::Read, None).id;
         let deleted = revoke_event(&sid(), "m1", "c", None).id;
         std::thread::sleep(std::time::Duration::from_millis(2));
-        assert_eq!(ack_event(&sid(), "m1", "c", None, Ack::Read).id, read);
+        assert_eq!(ack_event(&sid(), "m1", "c", None, Ack::Read, None).id, read);
         assert_eq!(revoke_event(&sid(), "m1", "c", None).id, deleted);
     }
 

@@ -351,6 +351,7 @@ mod tests {
                 "1@c.us",
                 None,
                 serde_json::from_value(serde_json::json!(a)).unwrap(),
+                None,
             )
         };
         let gets = |f: Format| {

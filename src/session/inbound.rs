@@ -158,7 +158,8 @@ impl Inbound {
                 let chat = chat.as_deref().unwrap_or_default();
                 let me = self.me();
                 for id in ids {
-                    let event = self.ack_event(id, chat, me.as_deref(), ack);
+                    let acked = self.stored_or_taking(id, ops);
+                    let event = self.ack_event(id, chat, me.as_deref(), ack, acked.as_ref());
                     ops.push(Op::Ack {
                         session: self.id.clone(),
                         id: id.clone(),
@@ -420,14 +421,31 @@ impl Inbound {
         }
     }
 
-    /// An ack of our message as its event, with the tracker its send
-    /// carried (`tracker`), if it did.
-    fn ack_event(&self, id: &str, chat: &str, me: Option<&str>, ack: Ack) -> crate::domain::Event {
-        let mut ev = message::ack_event(&self.id, id, chat, me, ack);
+    /// An ack of our message as its event, with the message and the
+    /// tracker its send carried (`tracker`), if it did.
+    fn ack_event(
+        &self,
+        id: &str,
+        chat: &str,
+        me: Option<&str>,
+        ack: Ack,
+        acked: Option<&Message>,
+    ) -> crate::domain::Event {
+        let mut ev = message::ack_event(&self.id, id, chat, me, ack, acked);
         if let Ok(Some(t)) = self.env.store.tracker(&self.id, id) {
             ev.payload["tracker"] = t.into();
         }
         ev
+    }
+
+    /// The message `id` as stored, or as this batch is about to store it (a
+    /// send's first ack can come with the message itself).
+    fn stored_or_taking(&self, id: &str, ops: &[Op]) -> Option<Message> {
+        let taking = ops.iter().rev().find_map(|op| match op {
+            Op::Message { msg, .. } if msg.id == id => Some(msg.clone()),
+            _ => None,
+        });
+        taking.or_else(|| self.env.store.message(&self.id, id).ok().flatten())
     }
 
     /// The account's own id, once linked.
@@ -676,7 +694,7 @@ impl Inbound {
                     session: self.id.clone(),
                     id: m.id.clone(),
                     ack,
-                    event: self.ack_event(&m.id, &m.chat, me.as_deref(), ack),
+                    event: self.ack_event(&m.id, &m.chat, me.as_deref(), ack, Some(m)),
                 });
             }
         }
@@ -902,7 +920,7 @@ impl Inbound {
                     session: self.id.clone(),
                     id: m.id.clone(),
                     ack: Ack::Failed,
-                    event: self.ack_event(&m.id, &m.chat, me.as_deref(), Ack::Failed),
+                    event: self.ack_event(&m.id, &m.chat, me.as_deref(), Ack::Failed, Some(m)),
                 });
             }
             true

@@ -591,6 +591,10 @@ def test_open_wa_webhooks_are_signed_and_shaped_like_open_wa(daemon, backend, re
                                                   and json.loads(r["body"])["data"]["id"] == sent
                                                   and json.loads(r["body"])["data"]["ack"] >= 2])
     assert acks[0]["data"]["fromMe"] is True
+    # open-wa's onAck hands on the whole Message, with its new ack.
+    d = acks[0]["data"]
+    assert (d["body"], d["type"], d["to"], d["chatId"], d["self"]) == (
+        "ack me", "chat", CONTACT + "@c.us", CONTACT + "@c.us", "out"), d
     own = eventually("onAnyMessage of our own send", lambda: [json.loads(r["body"]) for r in receiver.raw("/openwa")
                                                              if json.loads(r["body"])["event"] == "onAnyMessage"
                                                              and json.loads(r["body"])["data"]["id"] == sent])

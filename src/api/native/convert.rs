@@ -206,13 +206,13 @@ fn retype(v: &mut Value) {
 }
 
 /// An event as native subscribers and the stream get it: its messages
-/// (`message`, `message.any`, a deleted one's `message`) typed as
-/// `message` types them.
+/// (`message`, `message.any`, an acked or deleted one's `message`) typed
+/// as `message` types them.
 pub fn event(ev: &crate::domain::Event) -> Value {
     let mut v = serde_json::to_value(ev).unwrap_or(Value::Null);
     match ev.event {
         EventKind::Message | EventKind::MessageAny => retype(&mut v["payload"]),
-        EventKind::MessageRevoked if ev.payload["message"].is_object() => {
+        EventKind::MessageRevoked | EventKind::MessageAck if ev.payload["message"].is_object() => {
             retype(&mut v["payload"]["message"])
         }
         _ => {}

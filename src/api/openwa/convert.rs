@@ -452,12 +452,17 @@ fn quoted_message(id: &str, q: &Value, chat: &str) -> Value {
     m
 }
 
-/// What an ack event tells, as the Message open-wa's onAck carries.
-pub fn acked_message(p: &Value) -> Value {
+/// The Message open-wa's onAck carries: the message acked, with its new
+/// ack; for one this account has not stored, what the ack itself tells.
+pub fn acked_message(p: &Value, base: &str) -> Value {
+    if let Some(m) = p.get("message").filter(|m| m.is_object()) {
+        return message(m, base);
+    }
     let id = p["id"].as_str().unwrap_or("");
     let chat = p["chat"].as_str().unwrap_or("");
     json!({
         "id": id, "ack": ack_number(&p["ack"]), "chatId": chat, "to": chat,
+        "from": p["me"].as_str().unwrap_or(""),
         "fromMe": id.starts_with("true_"), "self": "out", "isGroupMsg": chat.ends_with("@g.us"),
     })
 }

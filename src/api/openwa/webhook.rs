@@ -28,7 +28,7 @@ fn openwa(ev: &Event, webhook_id: &str, base: &str) -> Value {
     let (name, data) = match ev.event {
         EventKind::Message => ("onMessage", convert::message(p, base)),
         EventKind::MessageAny => ("onAnyMessage", convert::message(p, base)),
-        EventKind::MessageAck => ("onAck", convert::acked_message(p)),
+        EventKind::MessageAck => ("onAck", convert::acked_message(p, base)),
         // open-wa hands on the Message; a message this account never had
         // is named by its id and chat only.
         EventKind::MessageRevoked => (
@@ -202,6 +202,35 @@ mod tests {
                 ack["data"]["fromMe"].as_bool()
             ),
             (Some("onAck"), Some(3), Some(true))
+        );
+        // With the message stored, onAck hands it on whole, at its new ack.
+        let sent = json!({"id": "true_1@c.us_A", "chat": "1@c.us", "from": "2@c.us", "to": "1@c.us",
+            "from_me": true, "type": "text", "text": "order ready", "timestamp": 5, "ack": "read"});
+        let whole = openwa(
+            &Event::new(
+                &sid,
+                EventKind::MessageAck,
+                json!({"id": "true_1@c.us_A", "chat": "1@c.us", "ack": "read", "me": "2@c.us", "message": sent}),
+            ),
+            "w1",
+            "http://wabridge",
+        );
+        let d = &whole["data"];
+        assert_eq!(
+            (
+                d["body"].as_str(),
+                d["type"].as_str(),
+                d["ack"].as_i64(),
+                d["from"].as_str(),
+                d["to"].as_str()
+            ),
+            (
+                Some("order ready"),
+                Some("chat"),
+                Some(3),
+                Some("2@c.us"),
+                Some("1@c.us")
+            )
         );
         let st = openwa(
             &Event::new(
