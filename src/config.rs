@@ -43,7 +43,12 @@ pub enum Command {
 #[derive(Args, Debug, Clone)]
 pub struct RemoteArgs {
     /// Base URL of the daemon.
-    #[arg(long, env = "WABRIDGE_URL", default_value = "http://127.0.0.1:8002")]
+    #[arg(
+        long,
+        env = "WABRIDGE_URL",
+        default_value = "http://127.0.0.1:8002",
+        hide_env_values = true
+    )]
     pub url: String,
     /// The admin API key.
     #[arg(long, env = "WABRIDGE_API_KEY", hide_env_values = true)]
@@ -118,7 +123,7 @@ pub struct SandboxWorldArgs {
     #[arg(long, env = "WABRIDGE_QR_INTERVAL", default_value_t = 20.0, value_parser = parse_amount)]
     pub qr_interval: f64,
     /// Milliseconds from an outbound message's "sent" ack to "delivered".
-    #[arg(long, env = "WABRIDGE_ACK_DELAY_MS", default_value_t = 300)]
+    #[arg(long, env = "WABRIDGE_ACK_DELAY_MS", default_value_t = 300, value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(0..=3_600_000))]
     pub ack_delay_ms: u64,
     /// Keep the sandbox's accounts, links and messages in this JSON file across restarts.
     #[arg(long = "state", env = "WABRIDGE_SANDBOX_STATE")]
@@ -286,7 +291,12 @@ pub struct ServeArgs {
 #[derive(Args, Debug, Clone, Default)]
 pub struct ClusterArgs {
     /// The peers' base URLs, comma-separated, this one among them.
-    #[arg(long, env = "WABRIDGE_PEERS", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "WABRIDGE_PEERS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub peers: Vec<String>,
     /// A file with one peer URL per line (a mounted ConfigMap); re-read
     /// when it changes. Takes the place of --peers.
@@ -312,7 +322,7 @@ impl ClusterArgs {
 pub struct LimitArgs {
     /// The largest media a send or an upload may carry (MB); request bodies
     /// that carry media may be this much in base64, and no more.
-    #[arg(long, env = "WABRIDGE_MAX_MEDIA_MB", default_value_t = 64)]
+    #[arg(long, env = "WABRIDGE_MAX_MEDIA_MB", default_value_t = 64, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=16_384))]
     pub max_media_mb: usize,
     /// URLs given with a scoped key (media to fetch, webhooks and status
     /// callbacks) may lead to the daemon's host and private networks too,
@@ -325,23 +335,23 @@ pub struct LimitArgs {
     )]
     pub private_networks_for_keys: bool,
     /// The largest body of a request without media (KB).
-    #[arg(long, env = "WABRIDGE_MAX_JSON_KB", default_value_t = 1024)]
+    #[arg(long, env = "WABRIDGE_MAX_JSON_KB", default_value_t = 1024, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1_048_576))]
     pub max_json_kb: usize,
     /// Requests served at once; past this a request is refused (503).
-    #[arg(long, env = "WABRIDGE_MAX_REQUESTS", default_value_t = 256)]
+    #[arg(long, env = "WABRIDGE_MAX_REQUESTS", default_value_t = 256, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1_048_576))]
     pub max_requests: usize,
     /// Seconds a request may take before it is answered 503.
-    #[arg(long, env = "WABRIDGE_REQUEST_TIMEOUT_S", default_value_t = 120)]
+    #[arg(long, env = "WABRIDGE_REQUEST_TIMEOUT_S", default_value_t = 120, value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(0..=86_400))]
     pub request_timeout_s: u64,
     /// Event streams (`/api/events`) open at once.
-    #[arg(long, env = "WABRIDGE_MAX_STREAMS", default_value_t = 64)]
+    #[arg(long, env = "WABRIDGE_MAX_STREAMS", default_value_t = 64, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1_048_576))]
     pub max_streams: usize,
     /// Connections open at once; more wait to be accepted.
-    #[arg(long, env = "WABRIDGE_MAX_CONNECTIONS", default_value_t = 1024)]
+    #[arg(long, env = "WABRIDGE_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1_048_576))]
     pub max_connections: usize,
     /// Seconds a client has to send a request's headers (slow clients are
     /// dropped), and that an idle keep-alive connection is kept.
-    #[arg(long, env = "WABRIDGE_HEADER_TIMEOUT_S", default_value_t = 30)]
+    #[arg(long, env = "WABRIDGE_HEADER_TIMEOUT_S", default_value_t = 30, value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(0..=86_400))]
     pub header_timeout_s: u64,
 }
 
@@ -361,7 +371,7 @@ pub struct PacingArgs {
     #[arg(long, env = "WABRIDGE_SEND_BURST", default_value_t = 10.0, value_parser = parse_amount)]
     pub send_burst: f64,
     /// Sends a session queues; past this a send is refused (429, Retry-After).
-    #[arg(long, env = "WABRIDGE_SEND_QUEUE", default_value_t = 200)]
+    #[arg(long, env = "WABRIDGE_SEND_QUEUE", default_value_t = 200, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1_048_576))]
     pub send_queue: usize,
     /// Up to this many milliseconds of random pause before each send.
     #[arg(long, env = "WABRIDGE_SEND_JITTER_MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=600_000))]
@@ -393,7 +403,11 @@ impl PacingArgs {
 #[derive(Args, Debug, Clone)]
 pub struct WebhookArgs {
     /// A webhook every session's events go to, besides each session's own.
-    #[arg(long = "webhook-url", env = "WABRIDGE_WEBHOOK_URL")]
+    #[arg(
+        long = "webhook-url",
+        env = "WABRIDGE_WEBHOOK_URL",
+        hide_env_values = true
+    )]
     pub url: Option<String>,
     /// Events for --webhook-url, comma-separated ('*' for all).
     #[arg(
@@ -423,28 +437,32 @@ pub struct WebhookArgs {
     #[arg(
         long = "webhook-attempts",
         env = "WABRIDGE_WEBHOOK_ATTEMPTS",
-        default_value_t = 10
+        default_value_t = 10,
+        value_parser = clap::builder::RangedU64ValueParser::<u32>::new().range(0..=10_000)
     )]
     pub attempts: u32,
     /// Delay before the first retry, in ms (doubles each time).
     #[arg(
         long = "webhook-retry-base-ms",
         env = "WABRIDGE_WEBHOOK_RETRY_BASE_MS",
-        default_value_t = 1000
+        default_value_t = 1000,
+        value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(0..=86_400_000)
     )]
     pub retry_base_ms: u64,
     /// Longest delay between retries, in ms.
     #[arg(
         long = "webhook-retry-max-ms",
         env = "WABRIDGE_WEBHOOK_RETRY_MAX_MS",
-        default_value_t = 300_000
+        default_value_t = 300_000,
+        value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(0..=86_400_000)
     )]
     pub retry_max_ms: u64,
     /// How long a receiver may take to answer, in ms.
     #[arg(
         long = "webhook-timeout-ms",
         env = "WABRIDGE_WEBHOOK_TIMEOUT_MS",
-        default_value_t = 10_000
+        default_value_t = 10_000,
+        value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(0..=3_600_000)
     )]
     pub timeout_ms: u64,
 }
@@ -631,6 +649,11 @@ mod tests {
             ("--send-per-minute", "1e-20", "0.01"),
             ("--send-jitter-ms", "18446744073709551615", "600000"),
             ("--session-max-pss-mb", "17592186044416", "1048576"),
+            // A timeout past a day, media past MB as bytes, a retry wait
+            // past i64 milliseconds.
+            ("--request-timeout-s", "18446744073709551615", "86400"),
+            ("--max-media-mb", "17592186044416", "16384"),
+            ("--webhook-retry-max-ms", "18446744073709551615", "86400000"),
         ] {
             assert!(serve(flag, bad).is_err(), "{flag} {bad}");
             assert!(serve(flag, good).is_ok(), "{flag} {good}");

@@ -89,6 +89,11 @@ fn url_pairs(q: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The longest event a peer's stream may hold (far past any event's
+/// payload): a peer that sends more without an event's end is cut off,
+/// not buffered for ever.
+const MAX_PEER_EVENT: usize = 8 << 20;
+
 /// Whole SSE events out of a byte stream that may split them anywhere.
 fn whole_events(body: Body) -> impl Stream<Item = Result<Vec<u8>, ()>> + Send {
     futures::stream::unfold(
@@ -98,6 +103,9 @@ fn whole_events(body: Body) -> impl Stream<Item = Result<Vec<u8>, ()>> + Send {
                 if let Some(end) = buf.windows(2).position(|w| w == b"\n\n") {
                     let ev: Vec<u8> = buf.drain(..end + 2).collect();
                     return Some((Ok(ev), (s, buf)));
+                }
+                if buf.len() > MAX_PEER_EVENT {
+                    return Some((Err(()), (s, buf)));
                 }
                 match s.next().await {
                     // SSE allows CRLF line ends; one spelling to split on.

@@ -37,7 +37,7 @@ pub use groups::{GroupEdit, INVITE_PREFIX, JoinAnswers, MAX_DESCRIPTION, Members
 pub use history::{Found, HistoryPage, Live, MAX_SEARCH};
 pub use media::{MAX_SEND_MEDIA, MediaSource, OutgoingMedia, StoredMedia};
 pub use notes::MAX_NOTE;
-pub use send::{MAX_CARDS, SendOptions, SendRequest, SentMessage, Special};
+pub use send::{MAX_CARDS, MAX_TEXT, SendOptions, SendRequest, SentMessage, Special};
 pub use templates::Template;
 
 use crate::outbound::Reach;

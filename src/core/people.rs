@@ -128,9 +128,9 @@ impl Core {
             return Err(CoreError::invalid("phone", "must be a person, not a group"));
         }
         let bridge = self.manager.bridge(session).await?;
-        let mut v = bridge.lid_and_phone(id).await.map_err(page)?;
-        v["id"] = serde_json::json!(id);
-        Ok(v)
+        let v = bridge.lid_and_phone(id).await.map_err(page)?;
+        // Read field by field: whatever the page answered, no panic.
+        Ok(serde_json::json!({"id": id, "lid": v["lid"], "phone": v["phone"]}))
     }
 
     /// What this account shows of itself: `{id, name, about, picture_url}`.

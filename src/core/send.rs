@@ -16,7 +16,7 @@ const IDEMPOTENCY_TTL_S: i64 = 24 * 3600;
 /// (it normally takes a few ms; a page that never reports it only slows
 /// the answer, it never fails it).
 const STORED_WITHIN: std::time::Duration = std::time::Duration::from_secs(3);
-pub(super) const MAX_TEXT: usize = 65_536;
+pub const MAX_TEXT: usize = 65_536;
 
 /// A message to send, as any dialect describes it.
 pub struct SendRequest {

@@ -568,7 +568,7 @@ impl Message {
             location,
             choice: None,
             vcards: vcards.filter(|_| kind_is(v, "contact")),
-            edited_at: v.get("edited_at").and_then(Value::as_i64),
+            edited_at: v.get("edited_at").and_then(Value::as_i64).map(sane_time),
             edits: vec![],
             // Starred on the phone before the page reported it.
             starred: v.get("starred").and_then(Value::as_bool).unwrap_or(false),

@@ -698,7 +698,7 @@ impl Inbound {
                 });
             }
         }
-        if let Some(at) = raw["edited_at"].as_i64()
+        if let Some(at) = raw["edited_at"].as_i64().map(message::sane_time)
             && m.edited_at.is_none_or(|was| at > was)
         {
             let text = raw["text"]

@@ -123,14 +123,22 @@ fn entries<'a>(
     let all = ar
         .entries()
         .map_err(|e| format!("not a session export: {e}"))?;
-    Ok(all.map(|e| {
-        let e = e.map_err(|e| format!("not a session export: {e}"))?;
-        let path = e
-            .path()
-            .map_err(|e| format!("a bad path in the export: {e}"))?
-            .to_string_lossy()
-            .into_owned();
-        Ok((path, e))
+    // Files only: an export packed again by hand (`tar -cf`, `tar -C dir
+    // .`) also lists its directories, and may start each path with `./`.
+    Ok(all.filter_map(|e| {
+        let e = match e {
+            Ok(e) => e,
+            Err(e) => return Some(Err(format!("not a session export: {e}"))),
+        };
+        if !e.header().entry_type().is_file() {
+            return None;
+        }
+        let path = match e.path() {
+            Ok(p) => p.to_string_lossy().into_owned(),
+            Err(e) => return Some(Err(format!("a bad path in the export: {e}"))),
+        };
+        let path = path.strip_prefix("./").map(String::from).unwrap_or(path);
+        Some(Ok((path, e)))
     }))
 }
 
@@ -263,5 +271,47 @@ mod tests {
         let err = unpack(&evil.into_inner().unwrap()).err().unwrap();
         assert!(err.contains("outside"), "{err}");
         assert!(unpack(b"not a tar").is_err());
+    }
+
+    #[test]
+    fn an_export_packed_again_by_hand_reads_the_same() {
+        let m = Manifest {
+            format: FORMAT,
+            session: "s1".into(),
+            move_epoch: 2,
+            exported_at: 1,
+        };
+        // As `tar -C unpacked -cf x.tar .` writes it: directories listed,
+        // every path under `./`.
+        // (tar's own builder drops a `./`: names are written raw.)
+        let mut t = tar::Builder::new(Vec::new());
+        let mut raw = |name: &str, dir: bool, bytes: &[u8]| {
+            let mut h = tar::Header::new_gnu();
+            h.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name.as_bytes());
+            h.set_entry_type(match dir {
+                true => tar::EntryType::Directory,
+                false => tar::EntryType::Regular,
+            });
+            h.set_size(bytes.len() as u64);
+            h.set_mode(0o700);
+            h.set_cksum();
+            t.append(&h, bytes).unwrap();
+        };
+        for d in ["./", "./session/", "./session/Default/"] {
+            raw(d, true, b"");
+        }
+        raw(
+            &format!("./{MANIFEST}"),
+            false,
+            &serde_json::to_vec(&m).unwrap(),
+        );
+        raw(&format!("./{RECORDS}"), false, b"");
+        raw("./session/Default/Cookies", false, b"c");
+        let b = unpack(&t.into_inner().unwrap()).unwrap();
+        assert_eq!(b.manifest.session, "s1");
+        assert_eq!(
+            b.files,
+            vec![(PathBuf::from("Default/Cookies"), b"c".to_vec())]
+        );
     }
 }

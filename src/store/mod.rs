@@ -210,6 +210,18 @@ fn plan_import<'a>(
             if k.as_slice() != id.as_str().as_bytes() {
                 return Err(foreign(name));
             }
+            // One record, readable and the session's: the import's checks
+            // read the first, and what is written last would win.
+            let r: SessionRecord = serde_json::from_slice(v)?;
+            if r.id != *id
+                || out
+                    .iter()
+                    .any(|(t, ..): &(Def, &[u8], &[u8], Option<Delivery>)| {
+                        t.name() == SESSIONS.name()
+                    })
+            {
+                return Err(foreign(name));
+            }
         } else if t.name() == SHORTIDS.name() {
             if !v.starts_with(&p) {
                 return Err(foreign(name));
@@ -474,16 +486,30 @@ fn get_json<T: serde::de::DeserializeOwned>(
         .transpose()?)
 }
 
-/// Every value of a table, as JSON, in key order.
+/// Every value of a table, as JSON, in key order. A record this version
+/// cannot read (written by a newer one, or damaged) is left out and said,
+/// not allowed to hide every other one (every session, every key).
 fn all_json<T: serde::de::DeserializeOwned>(
     t: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    what: &str,
 ) -> Result<Vec<T>> {
-    t.iter()?
-        .map(|kv| {
-            let (_, v) = kv?;
-            Ok(serde_json::from_slice(v.value())?)
-        })
-        .collect()
+    let mut out = Vec::new();
+    let mut unreadable = 0usize;
+    for kv in t.iter()? {
+        let (_, v) = kv?;
+        match serde_json::from_slice(v.value()) {
+            Ok(r) => out.push(r),
+            Err(_) => unreadable += 1,
+        }
+    }
+    if unreadable > 0 {
+        tracing::warn!(
+            table = what,
+            unreadable,
+            "records this version cannot read are left out"
+        );
+    }
+    Ok(out)
 }
 
 /// The first key after every key that starts with `p`.
@@ -753,7 +779,7 @@ impl Store {
     }
 
     pub fn sessions(&self) -> Result<Vec<SessionRecord>> {
-        self.read(|tx| all_json(&tx.open_table(SESSIONS)?))
+        self.read(|tx| all_json(&tx.open_table(SESSIONS)?, "sessions"))
     }
 
     /// Removes the session and everything stored for it.
@@ -1237,7 +1263,7 @@ impl Store {
     }
 
     pub fn templates(&self) -> Result<Vec<Value>> {
-        self.read(|tx| all_json(&tx.open_table(TEMPLATES)?))
+        self.read(|tx| all_json(&tx.open_table(TEMPLATES)?, "templates"))
     }
 
     pub fn delete_template(&self, name: &str) -> Result<bool> {
@@ -1256,7 +1282,7 @@ impl Store {
     }
 
     pub fn keys(&self) -> Result<Vec<ApiKey>> {
-        let mut all: Vec<ApiKey> = self.read(|tx| all_json(&tx.open_table(KEYS)?))?;
+        let mut all: Vec<ApiKey> = self.read(|tx| all_json(&tx.open_table(KEYS)?, "keys"))?;
         all.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
         Ok(all)
     }
@@ -2125,6 +2151,49 @@ mod tests {
             store.message(&b, "b1").unwrap().is_some(),
             "b's is untouched"
         );
+        // A second session record, unreadable, after a good one (what is
+        // written last would win): refused whole.
+        let rec = serde_json::json!({"id": "a", "created_at": 1, "updated_at": 1,
+            "should_run": false, "status": "STOPPED"});
+        let mut twice = export.clone();
+        twice.push((
+            "sessions".into(),
+            b"a".to_vec(),
+            rec.to_string().into_bytes(),
+        ));
+        assert!(Store::check_import(&a, &twice).is_ok());
+        twice.push(("sessions".into(), b"a".to_vec(), b"{}".to_vec()));
+        assert!(Store::check_import(&a, &twice).is_err());
+    }
+
+    #[test]
+    fn a_record_this_version_cannot_read_hides_no_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let rec = |id: &str| -> crate::domain::SessionRecord {
+            serde_json::from_value(serde_json::json!({"id": id, "created_at": 1,
+                "updated_at": 1, "should_run": false, "status": "STOPPED"}))
+            .unwrap()
+        };
+        for id in ["a", "c"] {
+            let s = SessionId::parse(id).unwrap();
+            assert!(store.create_session(&s, &rec(id)).unwrap());
+        }
+        // As a newer version might write it: a status this one does not know.
+        store
+            .write(|tx| {
+                tx.open_table(SESSIONS)?
+                    .insert(&b"b"[..], &br#"{"id":"b","status":"FROM_THE_FUTURE"}"#[..])?;
+                Ok(())
+            })
+            .unwrap();
+        let ids: Vec<String> = store
+            .sessions()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id.to_string())
+            .collect();
+        assert_eq!(ids, ["a", "c"]);
     }
 
     #[test]

@@ -610,17 +610,28 @@ async fn read_capped(mut resp: reqwest::Response, cap: usize) -> Option<Vec<u8>>
     Some(out)
 }
 
-/// A URL as logs show it: scheme, host, port and path, never the query
-/// or a password (they may carry tokens).
+/// A URL as logs show it: scheme, host and port, and its path only as a
+/// short hash; never the query, a password or the path itself (Slack's,
+/// Discord's and Teams' webhook URLs carry their token in the path). The
+/// delivery id beside it finds the whole webhook in the deliveries API.
 pub fn loggable(url: &str) -> String {
+    use sha2::{Digest, Sha256};
     match url::Url::parse(url) {
-        Ok(u) => format!(
-            "{}://{}{}{}",
-            u.scheme(),
-            u.host_str().unwrap_or(""),
-            u.port().map(|p| format!(":{p}")).unwrap_or_default(),
-            u.path()
-        ),
+        Ok(u) => {
+            let path = match u.path() {
+                "" | "/" => "/".to_string(),
+                p => {
+                    let h = Sha256::digest(p.as_bytes());
+                    format!("/…{:02x}{:02x}{:02x}{:02x}", h[0], h[1], h[2], h[3])
+                }
+            };
+            format!(
+                "{}://{}{}{path}",
+                u.scheme(),
+                u.host_str().unwrap_or(""),
+                u.port().map(|p| format!(":{p}")).unwrap_or_default(),
+            )
+        }
         Err(_) => "(not a URL)".into(),
     }
 }
@@ -969,11 +980,18 @@ mod tests {
 
     #[test]
     fn logged_urls_keep_the_port_and_lose_secrets() {
-        assert_eq!(
-            loggable("http://u:pw@127.0.0.1:18472/hook?token=s3cret"),
-            "http://127.0.0.1:18472/hook"
+        let logged = loggable("http://u:pw@127.0.0.1:18472/hook?token=s3cret");
+        assert!(logged.starts_with("http://127.0.0.1:18472/…"), "{logged}");
+        assert!(!logged.contains("hook") && !logged.contains("s3cret") && !logged.contains("pw"));
+        // A token in the path (Slack's, Discord's) is not shown; two paths
+        // still tell apart.
+        let slack = loggable("https://hooks.slack.com/services/T0/B0/XyZsecret");
+        assert!(slack.starts_with("https://hooks.slack.com/…") && !slack.contains("XyZsecret"));
+        assert_ne!(
+            slack,
+            loggable("https://hooks.slack.com/services/T0/B0/other")
         );
-        assert_eq!(loggable("https://example.com/x"), "https://example.com/x");
+        assert_eq!(loggable("https://example.com/"), "https://example.com/");
     }
 
     /// Drains a window as a receiver that answers 2xx would: returns the

@@ -664,6 +664,18 @@ pub fn render_template(body: &str, params: &[String]) -> Result<String, GraphErr
                 })?;
                 out.push_str(v);
                 used = used.max(n);
+                // Bounded as it grows: a long parameter used many times
+                // would otherwise be copied far past any message.
+                if out.len() > crate::core::MAX_TEXT {
+                    return Err(GraphError::new(
+                        StatusCode::BAD_REQUEST,
+                        132005,
+                        format!(
+                            "Translated text too long: the template's text with its parameters passes {} bytes",
+                            crate::core::MAX_TEXT
+                        ),
+                    ));
+                }
             }
             _ => out.push_str(&rest[i..i + 2 + j + 2]),
         }
@@ -1097,6 +1109,11 @@ mod tests {
             "Hi Ann, order 42 ready"
         );
         assert_eq!(render_template("Hi {{1}}", &[]).err().unwrap().code, 132000);
+        let long = "x".repeat(40_000);
+        assert_eq!(
+            render_template("{{1}} {{1}}", &[long]).err().unwrap().code,
+            132005
+        );
         // Currency and date-time parameters stand for their fallback text.
         assert_eq!(
             template_param(&json!({"type": "text", "text": "Ann"})).unwrap(),

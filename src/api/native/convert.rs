@@ -131,11 +131,12 @@ pub fn session_id(raw: &str) -> Result<SessionId, ApiError> {
     SessionId::parse(raw).map_err(|e| ApiError::invalid("id", e))
 }
 
+/// (Clamped: humantime cannot write a year past 9999, and a record
+/// brought in by an import may say anything.)
 fn rfc3339(unix: i64) -> String {
-    humantime::format_rfc3339_seconds(
-        std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix.max(0) as u64),
-    )
-    .to_string()
+    let unix = crate::domain::message::sane_time(unix) as u64;
+    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix))
+        .to_string()
 }
 
 /// A stored message as the native contract types it (`text`, `image`,
