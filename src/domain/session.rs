@@ -69,7 +69,8 @@ pub struct Me {
 
 /// What is stored about a session. Its webhooks are the session's
 /// subscriptions; the event pipeline is the only code that changes them.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// (Its `Debug` shows the proxy masked and the webhooks redacted.)
+#[derive(Clone, Serialize, Deserialize)]
 pub struct SessionRecord {
     pub id: SessionId,
     pub created_at: i64,
@@ -105,6 +106,32 @@ pub struct SessionRecord {
     /// the next (a restart must not skip a gap a failed catch-up left).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owed_catch_up: Option<i64>,
+}
+
+impl std::fmt::Debug for SessionRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let proxy = self.proxy.as_deref().map(|p| {
+            super::Proxy::parse(p)
+                .map(|p| p.masked())
+                .unwrap_or_else(|_| "(invalid)".into())
+        });
+        f.debug_struct("SessionRecord")
+            .field("id", &self.id)
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .field("webhooks", &self.webhooks)
+            .field("should_run", &self.should_run)
+            .field("status", &self.status)
+            .field("error", &self.error)
+            .field("me", &self.me)
+            .field("platform", &self.platform)
+            .field("proxy", &proxy)
+            .field("move_epoch", &self.move_epoch)
+            .field("limits", &self.limits)
+            .field("calls", &self.calls)
+            .field("owed_catch_up", &self.owed_catch_up)
+            .finish()
+    }
 }
 
 /// A session's own memory and age ceilings for its browser (design §6),

@@ -88,7 +88,9 @@ impl Default for Retries {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+/// (Its `Debug` is redacted, as the API shows it: a `{:?}` in a log line
+/// must not carry the secret, a token or the URL's query.)
+#[derive(Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Webhook {
     pub url: String,
@@ -295,6 +297,24 @@ impl Webhook {
     }
 }
 
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let r = self.redacted();
+        f.debug_struct("Webhook")
+            .field("url", &r.url)
+            .field("events", &r.events)
+            .field("format", &r.format)
+            .field("secret", &r.secret)
+            .field("retries", &r.retries)
+            .field("headers", &r.headers)
+            .field("verify_token", &r.verify_token)
+            .field("account_sid", &r.account_sid)
+            .field("meta", &r.meta)
+            .field("scoped", &r.scoped)
+            .finish()
+    }
+}
+
 /// A receiver URL as the API shows it: a query or a password, which often
 /// carry a token, as `***`.
 pub fn masked_url(url: &str) -> String {
@@ -341,6 +361,39 @@ fn is_reserved_header(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_webhook_in_a_log_line_carries_no_secret() {
+        let mut w = Webhook::subscriber(
+            "https://u:pw@example.com/in?token=t0ken".into(),
+            Format::Native,
+            &["message"],
+        );
+        w.secret = Some("whsec_c2VjcmV0c2VjcmV0".into());
+        w.verify_token = Some("v3rify".into());
+        w.headers
+            .insert("Authorization".into(), "Bearer b3arer".into());
+        let rec: crate::domain::SessionRecord = serde_json::from_value(serde_json::json!({
+            "id": "s", "created_at": 1, "updated_at": 1, "should_run": false,
+            "status": "STOPPED", "webhooks": [w], "proxy": "http://pu:pr0xypw@127.0.0.1:3128",
+        }))
+        .unwrap();
+        let shown = format!("{rec:?}");
+        for secret in [
+            "c2VjcmV0c2VjcmV0",
+            "t0ken",
+            "pw@",
+            "v3rify",
+            "b3arer",
+            "pr0xypw",
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(
+            shown.contains("example.com") && shown.contains("127.0.0.1:3128"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn each_format_gets_only_the_statuses_it_has() {
