@@ -699,6 +699,46 @@ def test_group_changes_and_poll_votes_reach_open_wa_webhooks(daemon, receiver, s
     assert vote["pollMessage"]["id"] == poll
 
 
+def test_presence_polls_and_the_session_as_open_wa_bots_drive_them(daemon, backend, shop):
+    """setPresence, simulateRecording and setChatState show on the phone;
+    getPollData is the poll's tally as it stands; forceRefocus, refresh
+    and kill do what open-wa's do to the session (on its own number, so
+    the other tests' session keeps running)."""
+    phone = "15550003333"
+    daemon.link_session("shop3", phone=phone)
+    call = lambda path, args=None: easy(backend, path, args).json()["response"]
+    shown = lambda: httpx.get(daemon.sandbox + f"/_sandbox/accounts/{phone}/presence").json()
+    assert call("/shop3/setPresence", [False]) is True
+    assert shown()["online"] is False
+    assert call("/shop3/setPresence", {"available": True}) is True
+    assert shown()["online"] is True
+    assert call("/shop3/simulateRecording", [CONTACT + "@c.us", True]) is True
+    assert shown()["chats"][CONTACT + "@c.us"] == "recording"
+    assert call("/shop3/setChatState", [0, CONTACT + "@c.us"]) is True
+    assert shown()["chats"][CONTACT + "@c.us"] == "composing"
+    assert call("/shop3/setChatState", {"chatState": 2, "chatId": CONTACT + "@c.us"}) is True
+    assert shown()["chats"][CONTACT + "@c.us"] == "paused"
+    body = easy(backend, "/shop3/setChatState", [7, CONTACT + "@c.us"]).json()
+    assert (body["success"], body["error"]["name"]) == (False, "INVALID_ARGS"), body
+
+    poll = call("/shop3/sendPoll", [CONTACT, "Lunch?", ["pizza", "pasta"]])
+    assert httpx.post(daemon.sandbox + f"/_sandbox/messages/{poll}/vote", json={"options": ["pasta"]}).status_code == 200
+    data = eventually("the vote in getPollData", lambda: (lambda d: d if d["totalVotes"] == 1 else None)(
+        call("/shop3/getPollData", [poll])))
+    assert data["pollOptions"] == [{"name": "pizza", "localId": 0, "count": 0}, {"name": "pasta", "localId": 1, "count": 1}]
+    assert data["votes"][0]["sender"] == CONTACT + "@c.us" and data["pollMessage"]["id"] == poll
+    text = call("/shop3/sendText", [CONTACT, "not a poll"])
+    body = easy(backend, "/shop3/getPollData", [text]).json()
+    assert (body["success"], body["error"]["name"]) == (False, "INVALID_ARGS"), body
+
+    assert call("/shop3/forceRefocus") is True
+    assert call("/shop3/refresh") is True
+    eventually("connected again, no scan", lambda: call("/shop3/isConnected") is True)
+    assert call("/shop3/kill") is True
+    assert call("/shop3/getConnectionState") == "UNLAUNCHED"
+    assert call("/shop3/forceRefocus") is False
+
+
 def test_calls_reach_on_incoming_call_and_auto_reject_declines_them(daemon, backend, receiver, shop):
     """A v4 bot's `onIncomingCall` gets open-wa's Call, signed; its
     `autoReject(message)` declines every call from then on and tells the

@@ -82,6 +82,9 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ),
     ("sendSeen", &["chatId"]),
     ("simulateTyping", &["to", "on"]),
+    ("simulateRecording", &["to", "on"]),
+    ("setChatState", &["chatState", "chatId"]),
+    ("setPresence", &["available"]),
     // What was sent.
     ("react", &["messageId", "emoji"]),
     ("editMessage", &["messageId", "text"]),
@@ -94,6 +97,7 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ("getStarredMessages", &["chatId"]),
     ("forwardMessages", &["to", "messages", "skipMyMessages"]),
     ("getMessageById", &["messageId"]),
+    ("getPollData", &["messageId"]),
     ("getMyLastMessage", &["chatId"]),
     ("decryptMedia", &["message"]),
     (
@@ -178,6 +182,9 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ("isConnected", &[]),
     ("getMe", &[]),
     ("logout", &["preserveSessionData"]),
+    ("kill", &["reason"]),
+    ("refresh", &[]),
+    ("forceRefocus", &[]),
     ("healthCheck", &[]),
     ("getAmountOfLoadedMessages", &[]),
     ("cutMsgCache", &[]),
@@ -234,10 +241,11 @@ pub enum Call {
         answer_true: bool,
     },
     SendSeen(Wid),
-    /// Typing in a chat, or stopping.
-    Typing {
-        chat: Wid,
-        on: bool,
+    /// Typing or recording in a chat, or stopping (`paused`); without a
+    /// chat, the account `online` or `offline`.
+    Presence {
+        chat: Option<Wid>,
+        state: &'static str,
     },
     React {
         message: String,
@@ -282,6 +290,8 @@ pub enum Call {
         messages: Vec<String>,
     },
     GetMessageById(String),
+    /// A poll's tally as it stands (open-wa's PollData).
+    GetPollData(String),
     /// The newest message this account sent, in a chat or in any.
     MyLastMessage(Option<Wid>),
     /// A message's media as a data URL (a Message or its id).
@@ -397,6 +407,13 @@ pub enum Call {
     IsConnected,
     GetMe,
     Logout,
+    /// The session stopped (open-wa's kill: the browser closed).
+    Kill,
+    /// The session's browser started again, no scan (open-wa's refresh).
+    Refresh,
+    /// The session taken back where its connection is lost (open-wa's
+    /// "use here"); nothing to do where it is connected.
+    ForceRefocus,
     HealthCheck,
     /// How many messages WhatsApp Web holds in memory.
     GetAmountOfLoadedMessages,
@@ -873,9 +890,31 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
             })
         }
         "sendSeen" => Call::SendSeen(a.wid("chatId")?),
-        "simulateTyping" => Call::Typing {
-            chat: a.wid("to")?,
-            on: a.flag("on"),
+        "simulateTyping" => Call::Presence {
+            chat: Some(a.wid("to")?),
+            state: if a.flag("on") { "typing" } else { "paused" },
+        },
+        "simulateRecording" => Call::Presence {
+            chat: Some(a.wid("to")?),
+            state: if a.flag("on") { "recording" } else { "paused" },
+        },
+        // open-wa's ChatState: TYPING 0, RECORDING 1, PAUSED 2.
+        "setChatState" => Call::Presence {
+            chat: Some(a.wid("chatId")?),
+            state: match a.number("chatState")? {
+                0.0 => "typing",
+                1.0 => "recording",
+                2.0 => "paused",
+                _ => {
+                    return Err(EasyError::bad_args(
+                        "'chatState' must be 0 (typing), 1 (recording) or 2 (paused)",
+                    ));
+                }
+            },
+        },
+        "setPresence" => Call::Presence {
+            chat: None,
+            state: if a.boolean("available")? { "online" } else { "offline" },
         },
         "react" => Call::React {
             message: a.required("messageId")?,
@@ -1044,6 +1083,7 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
             },
         },
         "getMessageById" => Call::GetMessageById(a.required("messageId")?),
+        "getPollData" => Call::GetPollData(a.required("messageId")?),
         "decryptMedia" => Call::DecryptMedia(a.required("message")?),
         // No chat (or open-wa's falsy one): any.
         "getMyLastMessage" => Call::MyLastMessage(match a.get("chatId") {
@@ -1171,6 +1211,9 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
         "isConnected" => Call::IsConnected,
         "getMe" => Call::GetMe,
         "logout" => Call::Logout,
+        "kill" => Call::Kill,
+        "refresh" => Call::Refresh,
+        "forceRefocus" => Call::ForceRefocus,
         "healthCheck" => Call::HealthCheck,
         "getAmountOfLoadedMessages" => Call::GetAmountOfLoadedMessages,
         "cutMsgCache" => Call::CutMsgCache,

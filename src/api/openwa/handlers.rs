@@ -256,12 +256,10 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             }
         }
         Call::SendSeen(chat) => core.mark_read(id, &chat).await.map(|_| json!(true))?,
-        Call::Typing { chat, on } => {
-            let state = if on { "typing" } else { "paused" };
-            core.presence(id, Some(&chat), state)
-                .await
-                .map(|_| json!(true))?
-        }
+        Call::Presence { chat, state } => core
+            .presence(id, chat.as_ref(), state)
+            .await
+            .map(|_| json!(true))?,
         Call::React { message, emoji } => core
             .react(id, &message, &emoji)
             .await
@@ -506,6 +504,13 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             }
             mine.map(message).unwrap_or(Value::Null)
         }
+        Call::GetPollData(m) => {
+            let msg = core.message(id, &m).await?;
+            let Some(poll) = &msg.poll else {
+                return Err(EasyError::bad_args(format!("message {m} is not a poll")));
+            };
+            cv::poll_data(&json!({"poll": poll, "message": msg.id, "chat": msg.chat}))
+        }
         // A message this account does not have: false, as open-wa.
         Call::GetMessageById(m) => match core.message(id, &m).await {
             Ok(m) => message(m),
@@ -749,6 +754,14 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
         Call::IsConnected => json!(core.session(id).await?.status() == Status::Connected),
         Call::GetMe => cv::me(&core.session(id).await?),
         Call::Logout => core.logout(id).await.map(|_| json!(true))?,
+        Call::Kill => core.stop(id).await.map(|_| json!(true))?,
+        Call::Refresh => core.restart(id).await.map(|_| json!(true))?,
+        Call::ForceRefocus => match core.session(id).await?.status() {
+            Status::Connected => json!(true),
+            Status::Disconnected => core.restart(id).await.map(|_| json!(true))?,
+            // Not linked, or not running: nothing to take back.
+            _ => json!(false),
+        },
         Call::HealthCheck => cv::health(core.session(id).await?.status()),
         Call::GetAmountOfLoadedMessages => json!(core.page_messages(id).await?),
         // open-wa answers true; what went is in the daemon's debug log.
