@@ -1264,6 +1264,7 @@ mod tests {
                             "getAllChats",
                             "getAllGroups",
                             "logout",
+                            "kill",
                             "autoReject",
                             "getStarredMessages",
                             "getMyLastMessage"
