@@ -1073,6 +1073,35 @@ async fn groups_both_ways() {
         .cloned()
         .unwrap_or_default();
     assert_eq!(chat["name"], "Support 24/7", "{chats}");
+    assert!(
+        chat.get("last_message").is_none(),
+        "only when asked: {chat}"
+    );
+    // Asked for, each chat comes with its newest stored message.
+    let (code, chats) = d
+        .call("GET", "/api/sessions/shop/chats?last_message=true", None)
+        .await;
+    assert_eq!(code, 200, "{chats}");
+    let chat = chats
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == gid.as_str())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        (
+            chat["name"].as_str(),
+            chat["last_message"]["id"].as_str(),
+            chat["last_message"]["text"].as_str()
+        ),
+        (Some("Support 24/7"), Some(mid.as_str()), Some("renamed")),
+        "{chat}"
+    );
+    let (code, bad) = d
+        .call("GET", "/api/sessions/shop/chats?last_message=maybe", None)
+        .await;
+    assert_eq!(code, 400, "{bad}");
 
     // Someone puts us in their group: we hear it; we are not an admin there.
     let (code, fam) = sb

@@ -573,7 +573,9 @@ class Chat {
     this.isReadOnly = false;
     this._setState(data);
     this.isLocked = false;
-    this.lastMessage = undefined;
+    // The newest message the daemon has stored of it, where the list
+    // carried it (getChats, getChatById).
+    this.lastMessage = data.last_message ? new Message(client, data.last_message) : undefined;
   }
 
   async sendMessage(content, options) {
@@ -1602,6 +1604,12 @@ class Client extends EventEmitter {
         this.info = new ClientInfo(s);
         this._emit(Events.AUTHENTICATED);
         this._emit(Events.READY);
+        // RemoteAuth's bots wait for their session to be saved: the daemon
+        // keeps the link on its own disk, saved once it is linked.
+        if (this.authStrategy instanceof RemoteAuth && !this._remoteSaved) {
+          this._remoteSaved = true;
+          this._emit(Events.REMOTE_SESSION_SAVED);
+        }
         if (this._replayWhenReady) {
           // Read again from the place what was dropped while held.
           this._replayWhenReady = false;
@@ -2156,7 +2164,7 @@ class Client extends EventEmitter {
 
   // Chats from the page; groups as GroupChats (one more call for all of them).
   async getChats() {
-    const list = await this._api('GET', '/chats');
+    const list = await this._api('GET', '/chats?last_message=true');
     const groups = list.some((c) => String(c.id).endsWith('@g.us')) ? await this._api('GET', '/groups') : [];
     const byId = new Map(groups.map((g) => [g.id, g]));
     return list.map((c) => (String(c.id).endsWith('@g.us') ? new GroupChat(this, c, byId.get(c.id)) : new PrivateChat(this, c)));
@@ -2182,7 +2190,7 @@ class Client extends EventEmitter {
       const found = (await kept.list.catch(() => [])).find((c) => c.id === s);
       if (found) return found;
     }
-    const list = this._api('GET', '/chats');
+    const list = this._api('GET', '/chats?last_message=true');
     this._chatList = { at: Date.now(), list };
     list.catch(() => { if (this._chatList && this._chatList.list === list) this._chatList = undefined; });
     return (await list).find((c) => c.id === s);

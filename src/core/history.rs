@@ -375,6 +375,33 @@ impl Core {
             .map_err(crate::session::CallFailure::from)?)
     }
 
+    /// The chats, each with the newest message stored of it (none for a
+    /// chat whose messages all came before the link and were never read
+    /// back): whatsapp-web.js's `Chat.lastMessage`. One read of the store
+    /// per chat, off the runtime's threads.
+    pub async fn chats_with_last(
+        &self,
+        session: &SessionId,
+    ) -> Result<Vec<(ChatInfo, Option<Message>)>, CoreError> {
+        let chats = self.chats(session).await?;
+        let (store, session) = (self.store.clone(), session.clone());
+        let with = tokio::task::spawn_blocking(move || {
+            chats
+                .into_iter()
+                .map(|c| {
+                    let last = store
+                        .messages(&session, Some(&c.id), 1, None)
+                        .ok()
+                        .and_then(|(mut page, _)| page.pop());
+                    (c, last)
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| CoreError::Internal(e.to_string()))?;
+        Ok(with)
+    }
+
     /// Archives, pins, mutes or marks a chat unread (WhatsApp keeps it on
     /// the phone and every device); answers the chat as it is after.
     pub async fn edit_chat(

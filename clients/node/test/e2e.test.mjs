@@ -13,7 +13,7 @@ import crypto from 'node:crypto';
 
 const require = createRequire(import.meta.url);
 // The one line a whatsapp-web.js bot changes:
-const { Client, LocalAuth, MessageMedia, Location, Poll, GroupChat, ScheduledEvent } = require('../index.js');
+const { Client, LocalAuth, RemoteAuth, MessageMedia, Location, Poll, GroupChat, ScheduledEvent } = require('../index.js');
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
 const BIN = process.env.WABRIDGE_BIN || path.join(ROOT, 'target/debug/wabridge');
@@ -194,6 +194,20 @@ async function linked(clientId, phone, events = []) {
 }
 const inbound = (from, to, text, extra = {}) => sb('/_sandbox/messages', { from, to, text, ...extra });
 const all = (account) => sb(`/_sandbox/messages?account=${account}&direction=all`);
+
+test('RemoteAuth: the store is not needed, and remote_session_saved comes once the session is linked', async () => {
+  const c = new Client({ authStrategy: new RemoteAuth({ clientId: 'remote1', store: {}, backupSyncIntervalMs: 60000 }), wabridge: { url, key: KEY } });
+  made.push(c);
+  c.on('qr', (qr) => { sb('/_sandbox/link', { qr, phone: '15550006161', name: 'remote1' }).catch(() => {}); });
+  const saved = [];
+  c.on('remote_session_saved', () => saved.push(c.info && c.info.wid._serialized));
+  const ready = next(c, 'ready');
+  await c.initialize();
+  await ready;
+  await eventually('saved', () => saved.length === 1);
+  assert.deepEqual(saved, ['15550006161@c.us']);
+  await c.destroy();
+});
 
 test('initialize again after destroy: ready again, each message once; a second initialize while following adds nothing', async () => {
   const c = await linked('again', '15550004444', ['authenticated', 'ready']);
@@ -436,9 +450,12 @@ test('archive, pin and mute, as whatsapp-web.js calls them; three pins at most; 
   for (const id of them) await inbound(id.split('@')[0], me, 'hi');
   const chat = await eventually('the chats', async () => {
     const all = await c.getChats();
-    return them.every((id) => all.some((x) => x.id._serialized === id)) && all.find((x) => x.id._serialized === them[0]);
+    const first = all.find((x) => x.id._serialized === them[0]);
+    return them.every((id) => all.some((x) => x.id._serialized === id)) && first && first.lastMessage && first;
   });
   assert.deepEqual([chat.archived, chat.pinned, chat.isMuted, chat.muteExpiration], [false, false, false, 0]);
+  // Its last message, as whatsapp-web.js's Chat has it.
+  assert.deepEqual([chat.lastMessage.body, chat.lastMessage.fromMe, chat.lastMessage.from], ['hi', false, them[0]]);
   const atPhone = async () => sb(`/_sandbox/accounts/${me}/chats`);
   assert.equal(await chat.archive(), true);
   assert.equal(chat.archived, true);

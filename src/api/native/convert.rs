@@ -152,6 +152,16 @@ pub fn message(m: impl serde::Serialize) -> Value {
 
 /// Who got, read and played a message: each recipient as WhatsApp Web
 /// keeps it, and how many it has yet to reach, be read and played by.
+/// A chat as the list shows it, with its newest stored message.
+pub fn chat_with_last(
+    c: &crate::session::ChatInfo,
+    last: Option<&crate::domain::Message>,
+) -> Value {
+    let mut v = json!(c);
+    v["last_message"] = last.map(message).unwrap_or(Value::Null);
+    v
+}
+
 pub fn receipts(id: &str, r: &crate::core::Receipts) -> Value {
     json!({
         "id": id,

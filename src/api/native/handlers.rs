@@ -552,6 +552,9 @@ pub async fn pinned(
 pub struct ChatsQuery {
     /// Only the chats that carry this label (a business account's).
     label: Option<String>,
+    /// `true`: each chat with `last_message`, the newest message stored
+    /// of it (null where none is).
+    last_message: Option<bool>,
 }
 
 #[utoipa::path(get, path = "/api/sessions/{id}/chats", tag = "messages", summary = "The account's chats", params(("id" = String, Path, description = "The session id"), ChatsQuery), responses((status = 200, description = "Chats, newest first", body = [Object]), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body or its media is too large", body = crate::api::native::convert::ErrorBody), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
@@ -561,11 +564,22 @@ pub async fn chats(
     q: Params<ChatsQuery>,
 ) -> Answer {
     let Query(q) = q?;
-    let mut chats = core.chats(&cv::session_id(&id)?).await?;
-    if let Some(l) = q.label {
-        chats.retain(|c| c.labels.contains(&l));
+    let id = cv::session_id(&id)?;
+    let label =
+        |c: &crate::session::ChatInfo| q.label.as_ref().is_none_or(|l| c.labels.contains(l));
+    if q.last_message != Some(true) {
+        let mut chats = core.chats(&id).await?;
+        chats.retain(label);
+        return Ok(Json(json!(chats)));
     }
-    Ok(Json(json!(chats)))
+    let mut chats = core.chats_with_last(&id).await?;
+    chats.retain(|(c, _)| label(c));
+    Ok(Json(json!(
+        chats
+            .into_iter()
+            .map(|(c, last)| cv::chat_with_last(&c, last.as_ref()))
+            .collect::<Vec<_>>()
+    )))
 }
 
 #[utoipa::path(get, path = "/api/sessions/{id}/contacts/{phone}", tag = "messages", summary = "Whether a phone number is on WhatsApp", params(("id" = String, Path, description = "The session id"), ("phone" = String, Path, description = "Phone number or WhatsApp id")), responses((status = 200, description = "{exists, id}", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body or its media is too large", body = crate::api::native::convert::ErrorBody), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
