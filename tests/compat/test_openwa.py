@@ -3,6 +3,7 @@ a wrapper backend (httpx, the API key in the base URL's userinfo) and EASY
 API callers, against the real daemon, real headless Chromium and the
 sandbox."""
 
+import base64
 import json
 import time
 
@@ -179,6 +180,14 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop):
     assert audio["type"] == "audio"
     sticker = at_phone(call("/shop1/sendImageAsSticker", [CONTACT, PNG_DATA_URL]))
     assert sticker["type"] == "sticker" and sticker["media"]["mimetype"] == "image/webp"
+    # A WebP's own base64 (not a data URL), and stickers as replies.
+    webp = base64.b64encode(b"RIFF\x0c\x00\x00\x00WEBPVP8 ").decode()
+    raw = at_phone(call("/shop1/sendRawWebpAsSticker", [CONTACT, webp]))
+    assert raw["type"] == "sticker" and raw["media"]["mimetype"] == "image/webp", raw
+    quoted = at_phone(call("/shop1/sendImageAsStickerAsReply", [CONTACT, PNG_DATA_URL, sticker["id"]]))
+    assert (quoted["type"], quoted["reply_to"]) == ("sticker", sticker["id"]), quoted
+    quoted = at_phone(call("/shop1/sendRawWebpAsStickerAsReply", {"to": CONTACT, "messageId": raw["id"], "webpBase64": webp}))
+    assert (quoted["type"], quoted["reply_to"]) == ("sticker", raw["id"]), quoted
     poll = at_phone(call("/shop1/sendPoll", [CONTACT, "Lunch?", ["pizza", "pasta"]]))
     assert poll["poll"]["options"] == ["pizza", "pasta"]
     # A URL's file, fetched by the daemon (the sandbox serves a picture).

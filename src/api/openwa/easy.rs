@@ -64,6 +64,19 @@ pub const METHODS: &[(&str, &[&str])] = &[
         "sendStickerfromUrl",
         &["to", "url", "requestConfig", "stickerMetadata"],
     ),
+    (
+        "sendImageAsStickerAsReply",
+        &["to", "image", "messageId", "stickerMetadata"],
+    ),
+    (
+        "sendStickerfromUrlAsReply",
+        &["to", "url", "messageId", "requestConfig", "stickerMetadata"],
+    ),
+    ("sendRawWebpAsSticker", &["to", "webpBase64", "animated"]),
+    (
+        "sendRawWebpAsStickerAsReply",
+        &["to", "messageId", "webpBase64", "animated"],
+    ),
     ("sendAudio", &["to", "file", "quotedMsgId"]),
     (
         "sendLocation",
@@ -790,14 +803,30 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
         }
         // The sticker's pack name and author (`stickerMetadata`) are not
         // WhatsApp Web's to set: ignored.
-        "sendImageAsSticker" | "sendStickerfromUrl" => {
+        "sendImageAsSticker"
+        | "sendStickerfromUrl"
+        | "sendImageAsStickerAsReply"
+        | "sendStickerfromUrlAsReply"
+        | "sendRawWebpAsSticker"
+        | "sendRawWebpAsStickerAsReply" => {
             let file = match method {
-                "sendStickerfromUrl" => a.required("url")?,
+                "sendStickerfromUrl" | "sendStickerfromUrlAsReply" => a.required("url")?,
+                // A WebP's base64 (open-wa's own calls give a data URL too).
+                "sendRawWebpAsSticker" | "sendRawWebpAsStickerAsReply" => {
+                    match a.required("webpBase64")? {
+                        d if d.starts_with("data:") => d,
+                        b64 => format!("data:image/webp;base64,{}", b64.trim()),
+                    }
+                }
                 _ => a.required("image")?,
             };
             send(SendRequest {
                 text: None,
                 media: Some(media(file, None, true)?),
+                reply_to: match method.ends_with("AsReply") {
+                    true => Some(a.required("messageId")?),
+                    false => None,
+                },
                 ..SendRequest::text(a.wid("to")?, String::new())
             })
         }
