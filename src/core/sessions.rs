@@ -262,6 +262,42 @@ impl Core {
         Ok(self.manager.set_webhooks(id, hooks).await?)
     }
 
+    /// Adds a webhook, or replaces the one with its URL and format (the
+    /// one a dialect's own registration made, registered again).
+    pub async fn put_webhook(&self, id: &SessionId, mut hook: Webhook) -> Result<(), CoreError> {
+        self.may(id, Scope::Manage)?;
+        self.own_hooks(std::slice::from_mut(&mut hook), "webhook")?;
+        self.manager
+            .edit_webhooks(id, |hooks| {
+                match hooks
+                    .iter_mut()
+                    .find(|h| h.url == hook.url && h.format == hook.format)
+                {
+                    Some(h) => *h = hook.clone(),
+                    None => hooks.push(hook.clone()),
+                }
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Removes the webhooks `which` picks; how many went.
+    pub async fn remove_webhooks(
+        &self,
+        id: &SessionId,
+        which: impl Fn(&Webhook) -> bool,
+    ) -> Result<usize, CoreError> {
+        self.may(id, Scope::Manage)?;
+        Ok(self
+            .manager
+            .edit_webhooks(id, |hooks| {
+                let before = hooks.len();
+                hooks.retain(|h| !which(h));
+                before - hooks.len()
+            })
+            .await?)
+    }
+
     /// The QR string to scan; 409 unless the session waits for a scan.
     /// Links by phone number instead of a QR: the 8-character code to type
     /// into WhatsApp on that phone. Also announced as `session.pairing_code`.

@@ -649,6 +649,25 @@ impl Manager {
         self.get(id).await
     }
 
+    /// Changes the webhooks in place (one writer at a time: two changes at
+    /// once both take effect). `f` answers what the caller wants back.
+    pub async fn edit_webhooks<T>(
+        &self,
+        id: &SessionId,
+        f: impl Fn(&mut Vec<Webhook>) -> T,
+    ) -> Result<T, ManagerError> {
+        let out = std::sync::Mutex::new(None);
+        self.env
+            .pipeline
+            .update_webhooks(id, |hooks| {
+                *out.lock().unwrap_or_else(|e| e.into_inner()) = Some(f(hooks));
+            })?
+            .ok_or_else(|| ManagerError::NotFound(id.clone()))?;
+        out.into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .ok_or_else(|| ManagerError::NotFound(id.clone()))
+    }
+
     pub async fn set_proxy(
         &self,
         id: &SessionId,

@@ -748,6 +748,36 @@ def test_presence_polls_and_the_session_as_open_wa_bots_drive_them(daemon, backe
     assert call("/shop3/forceRefocus") is False
 
 
+def test_webhooks_registered_through_the_easy_api(daemon, backend, receiver, shop):
+    """registerWebhook, listWebhooks, updateWebhook and removeWebhook as an
+    open-wa bot calls them at run time: the webhook posts open-wa's bodies
+    for the listeners asked for, with the requestConfig's headers, under
+    the id registerWebhook answered."""
+    call = lambda path, args=None: easy(backend, path, args).json()
+    url = receiver.url + "/registered"
+    r = call("/shop1/registerWebhook", [url, ["onMessage", "onBattery"], {"headers": {"X-Bot": "b1"}}])
+    assert r["success"] is True, r
+    hook = r["response"]
+    assert (hook["url"], hook["events"], hook["requestConfig"]["headers"]) == (url, ["onMessage"], {"X-Bot": "***"}), hook
+    assert hook["id"] and hook["ts"] > 0
+    assert [h["id"] for h in call("/shop1/listWebhooks")["response"]] == [hook["id"]]
+    mid = daemon.inbound(CONTACT, "to the registered hook")
+    got = eventually("the registered webhook's post", lambda: [r for r in receiver.raw("/registered")
+                                                               if json.loads(r["body"])["data"].get("id") == mid])[0]
+    body = json.loads(got["body"])
+    assert (body["event"], body["webhook_id"], body["data"]["body"]) == ("onMessage", hook["id"], "to the registered hook"), body
+    assert {k.lower(): v for k, v in got["headers"].items()}["x-bot"] == "b1"
+    # Every listener; then one the daemon does not serve is refused.
+    updated = call("/shop1/updateWebhook", [hook["id"], "all"])["response"]
+    assert "onAck" in updated["events"] and "onMessage" in updated["events"], updated
+    bad = call("/shop1/updateWebhook", [hook["id"], ["onBattery"]])
+    assert (bad["success"], bad["error"]["name"]) == (False, "INVALID_ARGS"), bad
+    assert call("/shop1/updateWebhook", ["nosuchid", ["onMessage"]])["response"] is False
+    assert call("/shop1/removeWebhook", [hook["id"]])["response"] is True
+    assert call("/shop1/removeWebhook", [hook["id"]])["response"] is False
+    assert call("/shop1/listWebhooks")["response"] == []
+
+
 def test_calls_reach_on_incoming_call_and_auto_reject_declines_them(daemon, backend, receiver, shop):
     """A v4 bot's `onIncomingCall` gets open-wa's Call, signed; its
     `autoReject(message)` declines every call from then on and tells the

@@ -452,6 +452,82 @@ fn quoted_message(id: &str, q: &Value, chat: &str) -> Value {
     m
 }
 
+/// The listeners an open-wa webhook may be registered for, each with the
+/// events that bring it. (A listener shares its events with another: one
+/// registered for `onLogout` hears `onStateChanged` too.)
+pub const LISTENERS: &[(&str, &[&str])] = &[
+    ("onMessage", &["message"]),
+    ("onAnyMessage", &["message.any"]),
+    ("onAck", &["message.ack"]),
+    ("onMessageDeleted", &["message.revoked"]),
+    ("onStateChanged", &["session.status"]),
+    ("onLogout", &["session.status"]),
+    ("onAddedToGroup", &["group.join"]),
+    (
+        "onGlobalParticipantsChanged",
+        &["group.join", "group.leave", "group.update"],
+    ),
+    ("onGroupChange", &["group.update"]),
+    ("onPollVote", &["message.poll_vote"]),
+    ("onIncomingCall", &["call.received"]),
+    ("onGroupApprovalRequest", &["group.membership_request"]),
+];
+
+/// The events a webhook needs for these listeners (`all`: every one), and
+/// the listeners it will serve; the others are not served here.
+pub fn listener_events(asked: &[String]) -> (Vec<String>, Vec<&'static str>) {
+    let all = asked.iter().any(|a| a == "all");
+    let mut events: Vec<String> = Vec::new();
+    let mut served = Vec::new();
+    for (name, kinds) in LISTENERS {
+        if all || asked.iter().any(|a| a == name) {
+            served.push(*name);
+            for k in *kinds {
+                if !events.iter().any(|e| e == k) {
+                    events.push(k.to_string());
+                }
+            }
+        }
+    }
+    (events, served)
+}
+
+/// The listeners a webhook's events bring.
+pub fn listeners_of(events: &[String]) -> Vec<&'static str> {
+    let every = events.iter().any(|e| e == "*");
+    LISTENERS
+        .iter()
+        .filter(|(_, kinds)| every || kinds.iter().all(|k| events.iter().any(|e| e == k)))
+        .map(|(name, _)| *name)
+        .collect()
+}
+
+/// The id open-wa gives a registered webhook: here stable, from the
+/// session and the URL (the same in every body it posts, `webhook_id`).
+pub fn hook_id(session: &crate::domain::SessionId, url: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(format!("{session}\0{url}").as_bytes());
+    h[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A webhook as open-wa's `Webhook`: `{id, url, events, requestConfig, ts}`
+/// (the headers it posts with, their values not shown; `ts` the time of
+/// this registration or change, 0 in a list: the time is not kept).
+pub fn registered_hook(
+    session: &crate::domain::SessionId,
+    h: &crate::domain::Webhook,
+    ts: i64,
+) -> Value {
+    json!({
+        "id": hook_id(session, &h.url),
+        // As the API shows a webhook: a query or a password masked.
+        "url": crate::domain::webhook::masked_url(&h.url),
+        "events": listeners_of(&h.events),
+        "requestConfig": {"headers": h.headers.keys().map(|k| (k.clone(), json!("***"))).collect::<serde_json::Map<_, _>>()},
+        "ts": ts,
+    })
+}
+
 /// The Message open-wa's onAck carries: the message acked, with its new
 /// ack; for one this account has not stored, what the ack itself tells.
 pub fn acked_message(p: &Value, base: &str) -> Value {
@@ -1047,6 +1123,21 @@ pub fn vcard_cards(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listeners_map_to_events_and_back() {
+        let asked =
+            |l: &[&str]| listener_events(&l.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let (events, served) = asked(&["onMessage", "onAck", "onBattery"]);
+        assert_eq!(events, ["message", "message.ack"]);
+        assert_eq!(served, ["onMessage", "onAck"]);
+        assert_eq!(listeners_of(&events), ["onMessage", "onAck"]);
+        let (all, served) = asked(&["all"]);
+        assert_eq!(served.len(), LISTENERS.len());
+        assert_eq!(listeners_of(&all).len(), LISTENERS.len());
+        assert_eq!(listeners_of(&["*".to_string()]).len(), LISTENERS.len());
+        assert!(asked(&["onBattery"]).0.is_empty());
+    }
 
     fn payload(kind: &str, extra: Value) -> Value {
         let mut p = json!({"id": "false_15551234567@c.us_X", "chat": "15551234567@c.us", "from": "15551234567@c.us",

@@ -199,6 +199,14 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ("refresh", &[]),
     ("forceRefocus", &[]),
     ("healthCheck", &[]),
+    // Webhooks registered at run time (open-wa's, format `openwa`).
+    (
+        "registerWebhook",
+        &["url", "events", "requestConfig", "concurrency"],
+    ),
+    ("listWebhooks", &[]),
+    ("removeWebhook", &["webhookId"]),
+    ("updateWebhook", &["webhookId", "events"]),
     ("getAmountOfLoadedMessages", &[]),
     ("cutMsgCache", &[]),
     ("getWAVersion", &[]),
@@ -428,6 +436,19 @@ pub enum Call {
     /// "use here"); nothing to do where it is connected.
     ForceRefocus,
     HealthCheck,
+    /// A webhook of open-wa's format for these listeners (`all`), posting
+    /// with these headers (its `requestConfig`'s).
+    RegisterWebhook {
+        url: String,
+        listeners: Vec<String>,
+        headers: std::collections::BTreeMap<String, String>,
+    },
+    ListWebhooks,
+    RemoveWebhook(String),
+    UpdateWebhook {
+        id: String,
+        listeners: Vec<String>,
+    },
     /// How many messages WhatsApp Web holds in memory.
     GetAmountOfLoadedMessages,
     /// Drops WhatsApp Web's in-memory copies of messages already stored.
@@ -719,6 +740,26 @@ fn invite_code(text: &str) -> String {
 /// Where a status (story) is posted.
 fn status() -> Wid {
     Wid::parse_recipient(Wid::STATUS).expect("a valid id")
+}
+
+/// open-wa's listener names (`SimpleListener`), or `all`.
+fn listeners(a: &Args) -> Result<Vec<String>, EasyError> {
+    match a.get("events") {
+        Some(Value::String(all)) if all == "all" => Ok(vec!["all".into()]),
+        Some(Value::Array(names)) => names
+            .iter()
+            .map(|n| {
+                n.as_str().map(String::from).ok_or_else(|| {
+                    EasyError::bad_args(
+                        "'events' must be listener names, such as onMessage, or 'all'",
+                    )
+                })
+            })
+            .collect(),
+        _ => Err(EasyError::bad_args(
+            "'events' must be listener names, such as [\"onMessage\"], or 'all'",
+        )),
+    }
 }
 
 fn send(req: SendRequest) -> Call {
@@ -1244,6 +1285,34 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
         "refresh" => Call::Refresh,
         "forceRefocus" => Call::ForceRefocus,
         "healthCheck" => Call::HealthCheck,
+        "registerWebhook" => Call::RegisterWebhook {
+            url: a.required("url")?,
+            listeners: listeners(&a)?,
+            headers: match a.get("requestConfig").map(|c| &c["headers"]) {
+                None | Some(Value::Null) => Default::default(),
+                Some(Value::Object(h)) => h
+                    .iter()
+                    .map(|(k, v)| match v {
+                        Value::String(v) => Ok((k.clone(), v.clone())),
+                        Value::Number(n) => Ok((k.clone(), n.to_string())),
+                        _ => Err(EasyError::bad_args(format!(
+                            "'requestConfig.headers.{k}' must be a string"
+                        ))),
+                    })
+                    .collect::<Result<_, _>>()?,
+                Some(_) => {
+                    return Err(EasyError::bad_args(
+                        "'requestConfig.headers' must be an object of header names and values",
+                    ));
+                }
+            },
+        },
+        "listWebhooks" => Call::ListWebhooks,
+        "removeWebhook" => Call::RemoveWebhook(a.required("webhookId")?),
+        "updateWebhook" => Call::UpdateWebhook {
+            id: a.required("webhookId")?,
+            listeners: listeners(&a)?,
+        },
         "getAmountOfLoadedMessages" => Call::GetAmountOfLoadedMessages,
         "cutMsgCache" => Call::CutMsgCache,
         "getWAVersion" => Call::GetWaVersion,

@@ -763,6 +763,61 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             _ => json!(false),
         },
         Call::HealthCheck => cv::health(core.session(id).await?.status()),
+        // As open-wa's Webhook: the listeners served (one no event brings
+        // here is left out; none at all is refused).
+        Call::RegisterWebhook {
+            url,
+            listeners,
+            headers,
+        } => {
+            let (events, _) = cv::listener_events(&listeners);
+            if events.is_empty() {
+                return Err(no_listener(&listeners));
+            }
+            let at = crate::domain::now_ms();
+            let mut hook = Webhook::subscriber(url, Format::Openwa, &[]);
+            hook.events = events;
+            hook.headers = headers;
+            core.put_webhook(id, hook.clone()).await?;
+            cv::registered_hook(id, &hook, at)
+        }
+        Call::ListWebhooks => json!(
+            openwa_hooks(core, id)
+                .await?
+                .iter()
+                .map(|h| cv::registered_hook(id, h, 0))
+                .collect::<Vec<_>>()
+        ),
+        Call::RemoveWebhook(hook) => {
+            let gone = core
+                .remove_webhooks(id, |h| {
+                    h.format == Format::Openwa && cv::hook_id(id, &h.url) == hook
+                })
+                .await?;
+            json!(gone > 0)
+        }
+        // Its listeners become these; `false` for no such webhook.
+        Call::UpdateWebhook {
+            id: hook,
+            listeners,
+        } => {
+            let (events, _) = cv::listener_events(&listeners);
+            if events.is_empty() {
+                return Err(no_listener(&listeners));
+            }
+            let found = openwa_hooks(core, id)
+                .await?
+                .into_iter()
+                .find(|h| cv::hook_id(id, &h.url) == hook);
+            match found {
+                None => json!(false),
+                Some(mut h) => {
+                    h.events = events;
+                    core.put_webhook(id, h.clone()).await?;
+                    cv::registered_hook(id, &h, crate::domain::now_ms())
+                }
+            }
+        }
         Call::GetAmountOfLoadedMessages => json!(core.page_messages(id).await?),
         // open-wa answers true; what went is in the daemon's debug log.
         Call::CutMsgCache => core.trim_page_messages(id).await.map(|_| json!(true))?,
@@ -796,6 +851,21 @@ const STARRED_MAX: usize = 1000;
 const CHAT_MESSAGES: usize = 100;
 
 /// This account, once linked.
+/// The session's webhooks in open-wa's format.
+async fn openwa_hooks(core: &Core, id: &SessionId) -> Result<Vec<Webhook>, CoreError> {
+    let mut hooks = core.session(id).await?.record.webhooks;
+    hooks.retain(|h| h.format == Format::Openwa);
+    Ok(hooks)
+}
+
+fn no_listener(asked: &[String]) -> EasyError {
+    let served: Vec<&str> = cv::LISTENERS.iter().map(|(n, _)| *n).collect();
+    EasyError::bad_args(format!(
+        "none of {asked:?} is served as a webhook here; these are: {}, or 'all'",
+        served.join(", ")
+    ))
+}
+
 async fn me(core: &Core, id: &SessionId) -> Result<Option<Me>, CoreError> {
     let v = core.session(id).await?;
     Ok(v.live

@@ -17,9 +17,7 @@ pub fn render_openwa(d: &Delivery, now_s: i64, base: &str) -> Rendered {
 
 /// A stable id of the subscription (open-wa gives each registered webhook one).
 fn webhook_id(d: &Delivery) -> String {
-    use sha2::{Digest, Sha256};
-    let h = Sha256::digest(format!("{}\0{}", d.session, d.hook.url).as_bytes());
-    h[..16].iter().map(|b| format!("{b:02x}")).collect()
+    convert::hook_id(&d.session, &d.hook.url)
 }
 
 /// The listener name and data open-wa would send for an event.
