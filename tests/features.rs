@@ -177,6 +177,24 @@ async fn locations_contact_cards_and_voice_notes_both_ways() {
     // The contract's types: a card is "other", with its vcards.
     assert_eq!(m["type"], "other");
     assert!(m["vcards"][0].as_str().unwrap().contains("Support Desk"));
+    // Cards as vCard text: each card's name and number go.
+    let two = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Anna Baker\r\nTEL:+1 555 700 2222\r\nEND:VCARD\r\nBEGIN:VCARD\r\nVERSION:3.0\r\nN:Cole;Ben;;;\r\nTEL;waid=15557003333:+1 555 700 3333\r\nEND:VCARD";
+    let id = send(&d, json!({"to": CONTACT, "vcard": two})).await;
+    let phone = on_phone(&sb, &id).await;
+    let cards: Vec<&str> = phone["vcards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c.as_str())
+        .collect();
+    assert!(
+        cards.len() == 2
+            && cards[0].contains("Anna Baker")
+            && cards[0].contains("waid=15557002222")
+            && cards[1].contains("Ben Cole")
+            && cards[1].contains("waid=15557003333"),
+        "{phone}"
+    );
 
     // Out: a voice note.
     let id = send(
@@ -347,6 +365,15 @@ async fn locations_contact_cards_and_voice_notes_both_ways() {
             "location",
         ),
         (json!({"to": CONTACT, "contacts": []}), "contacts"),
+        (json!({"to": CONTACT, "vcard": "hello"}), "vcard"),
+        (
+            json!({"to": CONTACT, "vcard": "BEGIN:VCARD\nFN:No Number\nEND:VCARD"}),
+            "vcard",
+        ),
+        (
+            json!({"to": CONTACT, "vcard": "BEGIN:VCARD\nTEL:+15557002222\nEND:VCARD", "contacts": [{"phone": "15557002222", "name": "A"}]}),
+            "vcard",
+        ),
         (json!({"to": CONTACT, "voice": true, "text": "hi"}), "voice"),
         (
             json!({"to": CONTACT, "voice": true, "media": {"data": "aGk=", "mimetype": "image/png"}}),

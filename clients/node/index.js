@@ -1849,6 +1849,12 @@ class Client extends EventEmitter {
       body.contacts = list.map((c) => ({ phone: c.number || c.id._serialized, name: c.name || c.pushname || c.number || c.id.user }));
       cards = list.length;
       type = 'contact';
+    } else if (typeof content === 'string' && options.parseVCards !== false && content.startsWith('BEGIN:VCARD')) {
+      // As whatsapp-web.js (parseVCards, on unless false): vCard text goes
+      // as contact cards; the daemon reads each card's name and number.
+      body.vcard = content;
+      cards = (content.match(/BEGIN:VCARD/gi) || []).length;
+      type = 'contact';
     } else if (typeof content === 'string') {
       body.text = content;
       type = 'text';

@@ -25,6 +25,7 @@ pub use pins::{PinState, Pinned};
 mod send;
 mod sessions;
 mod templates;
+mod vcard;
 
 pub use crate::domain::StatusStyle;
 pub use crate::session::{
@@ -39,6 +40,7 @@ pub use media::{MAX_SEND_MEDIA, MediaSource, OutgoingMedia, StoredMedia};
 pub use notes::MAX_NOTE;
 pub use send::{MAX_CARDS, MAX_TEXT, SendOptions, SendRequest, SentMessage, Special};
 pub use templates::Template;
+pub use vcard::vcard_cards;
 
 use crate::outbound::Reach;
 use crate::pipeline::Pipeline;

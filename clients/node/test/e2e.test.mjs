@@ -136,6 +136,15 @@ test('reactions, edits, deletes, typing, places, polls and voice notes, as whats
   assert.deepEqual((await at(poll.id._serialized)).poll, { name: 'Lunch?', options: ['Pizza', 'Sushi'], selectable: 0 });
   const voice = await client.sendMessage('15551230000', new MessageMedia('audio/ogg', Buffer.from('OggS').toString('base64')), { sendAudioAsVoice: true });
   assert.equal((await at(voice.id._serialized)).type, 'ptt');
+  // vCard text goes as a contact card (parseVCards, on by default), unless told not to.
+  const vcard = 'BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Anna Baker\r\nTEL;type=CELL;waid=15557002222:+1 555 700 2222\r\nEND:VCARD';
+  const card = await client.sendMessage('15551230000', vcard);
+  assert.equal(card.type, 'vcard');
+  const atPhone = await at(card.id._serialized);
+  assert.equal(atPhone.type, 'vcard');
+  assert.ok(atPhone.vcards.length === 1 && atPhone.vcards[0].includes('waid=15557002222') && atPhone.vcards[0].includes('Anna Baker'), atPhone.vcards);
+  const plain = await client.sendMessage('15551230000', vcard, { parseVCards: false });
+  assert.equal((await at(plain.id._serialized)).text, vcard);
   assert.equal(await client.getProfilePicUrl('15551230000@c.us'), undefined);
   await client.destroy();
 });

@@ -404,6 +404,10 @@ pub struct SendIn {
     location: Option<crate::domain::Location>,
     /// Contact cards instead of text: `[{phone, name}]`.
     contacts: Option<Vec<ContactIn>>,
+    /// Contact cards as vCard text (`BEGIN:VCARD` … `END:VCARD`, one or
+    /// several): each card's name and number go, as WhatsApp Web sends
+    /// cards.
+    vcard: Option<String>,
     /// Send the audio `media` as a voice note.
     #[serde(default, deserialize_with = "crate::domain::null_is_default")]
     voice: bool,
@@ -520,6 +524,7 @@ impl TryFrom<SendIn> for SendRequest {
         let given: Vec<&str> = [
             ("location", b.location.is_some()),
             ("contacts", b.contacts.is_some()),
+            ("vcard", b.vcard.is_some()),
             ("poll", b.poll.is_some()),
             ("event", b.event.is_some()),
             ("forward", b.forward.is_some()),
@@ -554,7 +559,15 @@ impl TryFrom<SendIn> for SendRequest {
                 votes: vec![],
             })
         });
-        let poll = poll.or(event).or(b.forward.map(Special::Forward));
+        let cards = b
+            .vcard
+            .map(|v| {
+                crate::core::vcard_cards(&v, None, None)
+                    .map(Special::Contacts)
+                    .map_err(|why| ApiError::invalid("vcard", why.trim_start_matches("'vcard' ")))
+            })
+            .transpose()?;
+        let poll = poll.or(event).or(cards).or(b.forward.map(Special::Forward));
         let special = match (b.location, b.contacts) {
             (Some(_), Some(_)) => {
                 return Err(ApiError::invalid(

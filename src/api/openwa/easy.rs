@@ -4,7 +4,6 @@
 //! it; named ones use the same names), read and checked into a `Call` for
 //! the handler to run; and the EASY API's errors.
 
-use super::convert;
 use crate::api::body::BodyError;
 use crate::core::{
     CoreError, GroupEdit, MediaSource, Membership, OutgoingMedia, ProfileEdit, SendRequest, Special,
@@ -905,7 +904,7 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
         // WhatsApp Web sends a contact card as a name and a number: the
         // rest of a vCard (email, company) does not go.
         "sendVCard" => {
-            let cards = convert::vcard_cards(
+            let cards = crate::core::vcard_cards(
                 &a.required("vcard")?,
                 a.string("contactName")?.as_deref(),
                 a.string("contactNumber")?.as_deref(),
