@@ -375,30 +375,25 @@ impl Core {
             .map_err(crate::session::CallFailure::from)?)
     }
 
-    /// The chats, each with the newest message stored of it (none for a
-    /// chat whose messages all came before the link and were never read
-    /// back): whatsapp-web.js's `Chat.lastMessage`. One read of the store
-    /// per chat, off the runtime's threads.
+    /// The chats `keep` picks, each with the newest message stored of it
+    /// (none for a chat whose messages all came before the link and were
+    /// never read back): whatsapp-web.js's `Chat.lastMessage`. One read of
+    /// the store for all, off the runtime's threads.
     pub async fn chats_with_last(
         &self,
         session: &SessionId,
+        keep: impl Fn(&ChatInfo) -> bool,
     ) -> Result<Vec<(ChatInfo, Option<Message>)>, CoreError> {
-        let chats = self.chats(session).await?;
+        let mut chats = self.chats(session).await?;
+        chats.retain(keep);
         let (store, session) = (self.store.clone(), session.clone());
         let with = tokio::task::spawn_blocking(move || {
-            chats
-                .into_iter()
-                .map(|c| {
-                    let last = store
-                        .messages(&session, Some(&c.id), 1, None)
-                        .ok()
-                        .and_then(|(mut page, _)| page.pop());
-                    (c, last)
-                })
-                .collect()
+            let ids: Vec<&str> = chats.iter().map(|c| c.id.as_str()).collect();
+            let last = store.newest_in_chats(&session, &ids)?;
+            Ok::<_, crate::store::StoreError>(chats.into_iter().zip(last).collect())
         })
         .await
-        .map_err(|e| CoreError::Internal(e.to_string()))?;
+        .map_err(|e| CoreError::Internal(e.to_string()))??;
         Ok(with)
     }
 

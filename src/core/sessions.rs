@@ -262,23 +262,61 @@ impl Core {
         Ok(self.manager.set_webhooks(id, hooks).await?)
     }
 
-    /// Adds a webhook, or replaces the one with its URL and format (the
-    /// one a dialect's own registration made, registered again).
-    pub async fn put_webhook(&self, id: &SessionId, mut hook: Webhook) -> Result<(), CoreError> {
+    /// Registers a webhook as a dialect's run-time registration does (open-wa's
+    /// `registerWebhook`): one with its URL and format takes these events and
+    /// headers, keeping its secret, retries and whose it is; else it is
+    /// added, up to [`MAX_SESSION_HOOKS`]. Answers the webhook as kept.
+    pub async fn register_webhook(
+        &self,
+        id: &SessionId,
+        mut hook: Webhook,
+    ) -> Result<Webhook, CoreError> {
         self.may(id, Scope::Manage)?;
         self.own_hooks(std::slice::from_mut(&mut hook), "webhook")?;
-        self.manager
+        let kept = self
+            .manager
             .edit_webhooks(id, |hooks| {
-                match hooks
+                if let Some(h) = hooks
                     .iter_mut()
                     .find(|h| h.url == hook.url && h.format == hook.format)
                 {
-                    Some(h) => *h = hook.clone(),
-                    None => hooks.push(hook.clone()),
+                    h.events = hook.events.clone();
+                    h.headers = hook.headers.clone();
+                    return Some(h.clone());
                 }
+                if hooks.len() >= MAX_SESSION_HOOKS {
+                    return None;
+                }
+                hooks.push(hook.clone());
+                Some(hook.clone())
             })
             .await?;
-        Ok(())
+        kept.ok_or_else(|| {
+            CoreError::invalid(
+                "webhook",
+                format!("the session has {MAX_SESSION_HOOKS} webhooks already: remove one first"),
+            )
+        })
+    }
+
+    /// Changes the events of the webhook `which` picks, under the same
+    /// write as the look-up (one removed meanwhile stays removed): the
+    /// webhook as it is after, or None where there is none.
+    pub async fn set_webhook_events(
+        &self,
+        id: &SessionId,
+        which: impl Fn(&Webhook) -> bool,
+        events: Vec<String>,
+    ) -> Result<Option<Webhook>, CoreError> {
+        self.may(id, Scope::Manage)?;
+        Ok(self
+            .manager
+            .edit_webhooks(id, |hooks| {
+                let h = hooks.iter_mut().find(|h| which(h))?;
+                h.events = events.clone();
+                Some(h.clone())
+            })
+            .await?)
     }
 
     /// Removes the webhooks `which` picks; how many went.
@@ -443,6 +481,10 @@ impl Core {
         }
     }
 }
+
+/// The most webhooks a session takes from run-time registrations (a bot
+/// that registers a new tunnel URL at each start would pile them up).
+pub const MAX_SESSION_HOOKS: usize = 32;
 
 fn check_hooks(hooks: &[Webhook], at: &str) -> Result<(), CoreError> {
     for (i, h) in hooks.iter().enumerate() {

@@ -71,11 +71,20 @@ static LAST_ID: std::sync::Mutex<ulid::Ulid> = std::sync::Mutex::new(ulid::Ulid:
 impl Delivery {
     pub fn new(hook: &Webhook, event: &Event) -> Delivery {
         let now = now_ms();
+        let mut event = event.clone();
+        // An ack's message is the native and open-wa bodies' only: the
+        // others' outbox rows need not keep a copy.
+        if event.event == super::EventKind::MessageAck
+            && !matches!(hook.format, super::Format::Native | super::Format::Openwa)
+            && let Some(p) = event.payload.as_object_mut()
+        {
+            p.remove("message");
+        }
         Delivery {
             id: next_delivery_id(),
             session: event.session.clone(),
             hook: hook.clone(),
-            event: event.clone(),
+            event,
             status: DeliveryStatus::Pending,
             attempts: 0,
             next_at: now,

@@ -342,7 +342,9 @@ pub fn is_valid_secret(secret: &str) -> bool {
 /// Headers a delivery's own framing and signature need: a subscription's
 /// extra headers may not replace them (a wrong `Content-Length` cut bodies
 /// short; a `webhook-signature` would make every delivery fail to verify).
-fn is_reserved_header(name: &str) -> bool {
+/// A header a delivery sets itself (its body's, the connection's, the
+/// signatures'): a webhook may not give it.
+pub fn is_reserved_header(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     matches!(
         n.as_str(),

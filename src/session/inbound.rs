@@ -158,7 +158,11 @@ impl Inbound {
                 let chat = chat.as_deref().unwrap_or_default();
                 let me = self.me();
                 for id in ids {
-                    let acked = self.stored_or_taking(id, ops);
+                    // Carried only where the ack rises (one that does not
+                    // is no event: the store drops it).
+                    let acked = self
+                        .stored_or_taking(id, ops)
+                        .filter(|m| ack > m.ack || (ack == Ack::Failed && m.ack != Ack::Failed));
                     let event = self.ack_event(id, chat, me.as_deref(), ack, acked.as_ref());
                     ops.push(Op::Ack {
                         session: self.id.clone(),

@@ -1113,6 +1113,34 @@ impl Store {
         })
     }
 
+    /// The newest message stored of each chat, in one read.
+    pub fn newest_in_chats(
+        &self,
+        session: &SessionId,
+        chats: &[&str],
+    ) -> Result<Vec<Option<Message>>> {
+        self.read(|tx| {
+            let (index, messages) = (tx.open_table(CHATS)?, tx.open_table(MESSAGES)?);
+            chats
+                .iter()
+                .map(|chat| {
+                    let mut p = prefix(session);
+                    p.extend_from_slice(chat.as_bytes());
+                    p.push(0);
+                    let mut end = p.clone();
+                    end.push(0xff);
+                    let Some(kv) = index.range(p.as_slice()..end.as_slice())?.next_back() else {
+                        return Ok(None);
+                    };
+                    let (k, _) = kv?;
+                    let mut msg_k = prefix(session);
+                    msg_k.extend_from_slice(&k.value()[p.len()..]);
+                    get_json(&messages, &msg_k)
+                })
+                .collect()
+        })
+    }
+
     /// Whether this message is stored.
     pub fn has_message(&self, session: &SessionId, id: &str) -> Result<bool> {
         let mut idk = prefix(session);
@@ -2151,8 +2179,8 @@ mod tests {
             store.message(&b, "b1").unwrap().is_some(),
             "b's is untouched"
         );
-        // A second session record, unreadable, after a good one (what is
-        // written last would win): refused whole.
+        // A second session record after a good one (what is written last
+        // would win, unchecked): refused whole, readable or not.
         let rec = serde_json::json!({"id": "a", "created_at": 1, "updated_at": 1,
             "should_run": false, "status": "STOPPED"});
         let mut twice = export.clone();
@@ -2162,8 +2190,15 @@ mod tests {
             rec.to_string().into_bytes(),
         ));
         assert!(Store::check_import(&a, &twice).is_ok());
-        twice.push(("sessions".into(), b"a".to_vec(), b"{}".to_vec()));
+        let mut garbled = twice.clone();
+        twice.push((
+            "sessions".into(),
+            b"a".to_vec(),
+            rec.to_string().into_bytes(),
+        ));
         assert!(Store::check_import(&a, &twice).is_err());
+        garbled.push(("sessions".into(), b"a".to_vec(), b"{}".to_vec()));
+        assert!(Store::check_import(&a, &garbled).is_err());
     }
 
     #[test]

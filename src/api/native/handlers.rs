@@ -572,8 +572,7 @@ pub async fn chats(
         chats.retain(label);
         return Ok(Json(json!(chats)));
     }
-    let mut chats = core.chats_with_last(&id).await?;
-    chats.retain(|(c, _)| label(c));
+    let chats = core.chats_with_last(&id, label).await?;
     Ok(Json(json!(
         chats
             .into_iter()

@@ -741,14 +741,25 @@ fn status() -> Wid {
     Wid::parse_recipient(Wid::STATUS).expect("a valid id")
 }
 
-/// open-wa's listener names (`SimpleListener`), or `all`.
+/// open-wa's listener names (`SimpleListener`), one or a list, or `all`;
+/// as open-wa, a name may leave out its `on` (`message` is `onMessage`).
 fn listeners(a: &Args) -> Result<Vec<String>, EasyError> {
+    let named = |n: &str| match n.strip_prefix("on") {
+        Some(rest) if rest.starts_with(|c: char| c.is_ascii_uppercase()) => n.to_string(),
+        _ if n == "all" => n.to_string(),
+        _ => {
+            let mut c = n.chars();
+            c.next()
+                .map(|f| format!("on{}{}", f.to_ascii_uppercase(), c.as_str()))
+                .unwrap_or_default()
+        }
+    };
     match a.get("events") {
-        Some(Value::String(all)) if all == "all" => Ok(vec!["all".into()]),
+        Some(Value::String(one)) => Ok(vec![named(one)]),
         Some(Value::Array(names)) => names
             .iter()
             .map(|n| {
-                n.as_str().map(String::from).ok_or_else(|| {
+                n.as_str().map(named).ok_or_else(|| {
                     EasyError::bad_args(
                         "'events' must be listener names, such as onMessage, or 'all'",
                     )
@@ -1289,8 +1300,11 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
             listeners: listeners(&a)?,
             headers: match a.get("requestConfig").map(|c| &c["headers"]) {
                 None | Some(Value::Null) => Default::default(),
+                // Those a post sets itself (an axios config's Content-Type)
+                // are left out, not refused.
                 Some(Value::Object(h)) => h
                     .iter()
+                    .filter(|(k, _)| !crate::domain::webhook::is_reserved_header(k))
                     .map(|(k, v)| match v {
                         Value::String(v) => Ok((k.clone(), v.clone())),
                         Value::Number(n) => Ok((k.clone(), n.to_string())),

@@ -774,12 +774,11 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             if events.is_empty() {
                 return Err(no_listener(&listeners));
             }
-            let at = crate::domain::now_ms();
             let mut hook = Webhook::subscriber(url, Format::Openwa, &[]);
             hook.events = events;
             hook.headers = headers;
-            core.put_webhook(id, hook.clone()).await?;
-            cv::registered_hook(id, &hook, at)
+            let kept = core.register_webhook(id, hook).await?;
+            cv::registered_hook(id, &kept, crate::domain::now_ms())
         }
         Call::ListWebhooks => json!(
             openwa_hooks(core, id)
@@ -790,9 +789,7 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
         ),
         Call::RemoveWebhook(hook) => {
             let gone = core
-                .remove_webhooks(id, |h| {
-                    h.format == Format::Openwa && cv::hook_id(id, &h.url) == hook
-                })
+                .remove_webhooks(id, |h| is_registered(id, h, &hook))
                 .await?;
             json!(gone > 0)
         }
@@ -805,17 +802,12 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             if events.is_empty() {
                 return Err(no_listener(&listeners));
             }
-            let found = openwa_hooks(core, id)
+            match core
+                .set_webhook_events(id, |h| is_registered(id, h, &hook), events)
                 .await?
-                .into_iter()
-                .find(|h| cv::hook_id(id, &h.url) == hook);
-            match found {
+            {
+                Some(h) => cv::registered_hook(id, &h, crate::domain::now_ms()),
                 None => json!(false),
-                Some(mut h) => {
-                    h.events = events;
-                    core.put_webhook(id, h.clone()).await?;
-                    cv::registered_hook(id, &h, crate::domain::now_ms())
-                }
             }
         }
         Call::GetAmountOfLoadedMessages => json!(core.page_messages(id).await?),
@@ -856,6 +848,11 @@ async fn openwa_hooks(core: &Core, id: &SessionId) -> Result<Vec<Webhook>, CoreE
     let mut hooks = core.session(id).await?.record.webhooks;
     hooks.retain(|h| h.format == Format::Openwa);
     Ok(hooks)
+}
+
+/// Whether `h` is the open-wa webhook of this id.
+fn is_registered(session: &SessionId, h: &Webhook, id: &str) -> bool {
+    h.format == Format::Openwa && cv::hook_id(session, &h.url) == id
 }
 
 fn no_listener(asked: &[String]) -> EasyError {
