@@ -384,6 +384,7 @@ impl Core {
         session: &SessionId,
         keep: impl Fn(&ChatInfo) -> bool,
     ) -> Result<Vec<(ChatInfo, Option<Message>)>, CoreError> {
+        self.may(session, Scope::Read)?;
         let mut chats = self.chats(session).await?;
         chats.retain(keep);
         let (store, session) = (self.store.clone(), session.clone());

@@ -574,6 +574,8 @@ pub struct Bridge {
     calls: Option<Arc<AtomicUsize>>,
     page: Page,
     timeout: Duration,
+    /// The longest any call may wait, whatever it is given (see `capped`).
+    cap: Option<Duration>,
 }
 
 impl Bridge {
@@ -582,7 +584,21 @@ impl Bridge {
             page,
             timeout,
             calls: None,
+            cap: None,
         }
+    }
+
+    /// No call waits longer than `cap`: for the driver's own calls, made
+    /// from the loop that also notices a hung page. While one of them
+    /// waits (a catch-up may wait three page timeouts), nothing can; a page
+    /// that answers within no hang bound is hung, whatever was asked.
+    pub fn capped(mut self, cap: Duration) -> Self {
+        self.cap = Some(cap);
+        self
+    }
+
+    fn within(&self, timeout: Duration) -> Duration {
+        self.cap.map_or(timeout, |c| timeout.min(c))
     }
 
     /// Counts this bridge's calls in flight in `calls` (the session's: a
@@ -616,7 +632,7 @@ impl Bridge {
             c.fetch_add(1, Ordering::SeqCst);
         }
         let _in_flight = InFlight(counter);
-        call(&self.page, timeout, func, args).await
+        call(&self.page, self.within(timeout), func, args).await
     }
 
     /// Every send names the id WhatsApp gives the message (`id`, from
@@ -1260,7 +1276,7 @@ impl Bridge {
     ) -> Result<Vec<Value>, CallError> {
         call(
             &self.page,
-            self.timeout * 3,
+            self.within(self.timeout * 3),
             "recent",
             &[json!(since), json!(per_chat), json!(states_since)],
         )

@@ -503,7 +503,9 @@ impl Driver {
             None => watch::channel(false).1,
         };
         let mut watching_proxy = proxy.is_some();
-        let bridge = Bridge::new(page.clone(), t);
+        let bridge = Bridge::new(page.clone(), t).capped(self.env.config.hang.bound());
+        // The loop's own evaluations too.
+        let t = t.min(self.env.config.hang.bound());
         self.inbound.begin_life();
         self.state
             .send_if_modified(|s| s.stored_before.take().is_some());

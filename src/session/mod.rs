@@ -190,6 +190,12 @@ impl HangCheck {
         }
     }
 
+    /// Within how long a hung page is seen: a call into the page that waits
+    /// longer waits on a hung page.
+    pub fn bound(&self) -> Duration {
+        self.silence * 2
+    }
+
     /// Whether something done once per `every` is due on this tick (the
     /// first tick is 1).
     pub fn due(&self, tick: u32, every: Duration) -> bool {
