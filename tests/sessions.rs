@@ -378,7 +378,8 @@ async fn a_frozen_page_is_noticed_and_its_browser_replaced() {
     let noticed = noticed.unwrap();
     assert!(
         noticed < Duration::from_secs(35),
-        "noticed after {noticed:?}"
+        "noticed after {noticed:?}\n{}",
+        tail(&d.proc.log_text(), 40)
     );
     eprintln!(
         "frozen page noticed after {noticed:?}, replaced after {:?}",
