@@ -135,7 +135,7 @@
       mentions: (m.mentionedJidList || []).map(widStr),
       // WhatsApp's forwarding score: how many times it was forwarded.
       forwarded: m.isForwarded ? Math.max(1, Number(m.forwardingScore) || 0) : 0,
-      media: hasMedia ? { mimetype: m.mimetype || null, filename: m.filename || null, size: m.size || null } : null,
+      media: hasMedia ? { mimetype: m.mimetype || null, filename: m.filename || null, size: m.size || null, duration: Number(m.duration) > 0 ? Math.round(Number(m.duration)) : null } : null,
       location: type === 'location' ? place(m) : null,
       vcards: type === 'contact' ? vcards(m) : null,
       poll: type === 'poll' ? poll(m) : null,

@@ -396,7 +396,7 @@ async fn locations_contact_cards_and_voice_notes_both_ways() {
     let vc = inbound(&sb, json!({"vcard": card})).await;
     let ptt = inbound(
         &sb,
-        json!({"media": {"data": OGG_B64, "mimetype": "audio/ogg; codecs=opus"}, "ptt": true}),
+        json!({"media": {"data": OGG_B64, "mimetype": "audio/ogg; codecs=opus", "duration": 7}, "ptt": true}),
     )
     .await;
     // A photo to be viewed once: WhatsApp gives a linked device none of
@@ -458,6 +458,10 @@ async fn locations_contact_cards_and_voice_notes_both_ways() {
     assert!(p["text"].is_null());
     let p = event(&r, "message", |p| p["id"] == ptt).await;
     assert_eq!((&p["type"], &p["voice"]), (&json!("audio"), &json!(true)));
+    // Its seconds, as the sending phone gave them; none where none was.
+    assert_eq!(p["media"]["duration"], 7, "{p}");
+    let pic = event(&r, "message", |p| p["id"] == once).await;
+    assert!(pic["media"].get("duration").is_none(), "{pic}");
     assert!(
         p["media"]["mimetype"]
             .as_str()

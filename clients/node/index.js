@@ -926,7 +926,8 @@ class Message {
     this.broadcast = false;
     this.isGif = !!m.gif;
     this.isEphemeral = false;
-    this.duration = undefined;
+    // A voice note's, audio's or video's seconds, a string as whatsapp-web.js has it.
+    this.duration = m.media && m.media.duration != null ? String(m.media.duration) : undefined;
     this.notifyName = s.name || undefined;
     this.location = m.location && !revoked
       ? new Location(m.location.lat, m.location.lng, { name: m.location.name || undefined, address: m.location.address || undefined })

@@ -62,6 +62,9 @@ pub struct MediaInfo {
     /// Hex SHA-256 of the bytes, once wabridge has kept them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// Seconds of a voice note, audio or video, where WhatsApp gives them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<u32>,
 }
 
 /// A place: coordinates, and a name and address when it is a named place.
@@ -500,6 +503,10 @@ impl Message {
             size: m.get("size").and_then(Value::as_u64),
             url: format!("/api/sessions/{session}/messages/{}/media", urlencode(&id)),
             sha256: None,
+            duration: m
+                .get("duration")
+                .and_then(Value::as_u64)
+                .and_then(|d| u32::try_from(d).ok()),
         });
         let location = v.get("location").and_then(|l| {
             let text = |k: &str| {

@@ -211,10 +211,19 @@ async fn inbound(State(sb): State<Sandbox>, raw: Bytes) -> Res {
                 req_str(m, "mimetype").map_err(|_| invalid("media.mimetype", "is required"))?;
             let filename = opt_str(m, "filename")
                 .map_err(|_| invalid("media.filename", "must be a string"))?;
+            let duration = match m.get("duration") {
+                None | Some(Value::Null) => None,
+                Some(d) => Some(
+                    d.as_u64()
+                        .and_then(|d| u32::try_from(d).ok())
+                        .ok_or_else(|| invalid("media.duration", "must be whole seconds"))?,
+                ),
+            };
             Some(Media {
                 mimetype,
                 filename,
                 data,
+                duration,
             })
         }
         Some(_) => return Err(invalid("media", "must be an object")),

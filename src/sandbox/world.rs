@@ -86,6 +86,10 @@ pub struct Media {
     pub filename: Option<String>,
     /// base64
     pub data: String,
+    /// Seconds of a voice note, audio or video, as the sending phone
+    /// gives them (WhatsApp's `seconds`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<u32>,
 }
 
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
@@ -300,6 +304,7 @@ impl SbMessage {
             "media": self.media.as_ref().map(|m| json!({
                 "mimetype": m.mimetype, "filename": m.filename, "data": m.data,
                 "size": base64::engine::general_purpose::STANDARD.decode(&m.data).map(|b| b.len()).unwrap_or(0),
+                "duration": m.duration,
             })),
             "reply_to": self.reply_to, "ack": self.ack, "t": self.timestamp,
             "location": self.location, "vcards": self.vcards, "ptt": self.ptt,
@@ -1296,6 +1301,8 @@ impl World {
                     .into(),
                 filename: m["filename"].as_str().map(String::from),
                 data: m["data"].as_str().ok_or("media without data")?.into(),
+                // WhatsApp Web reads it from the audio or video it sends.
+                duration: m["duration"].as_u64().and_then(|d| u32::try_from(d).ok()),
             }),
             None => None,
         };

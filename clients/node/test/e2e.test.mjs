@@ -661,6 +661,10 @@ test('media: a sent Message has its type and gives its media back; gone media is
   assert.deepEqual([fileAtPhone.type, fileAtPhone.media.mimetype, fileAtPhone.media.data], ['document', 'image/png', PNG.toString('base64')]);
   const voice = await c.sendMessage('15551234567', new MessageMedia('audio/ogg', Buffer.from('OggS').toString('base64')), { sendAudioAsVoice: true });
   assert.equal(voice.type, 'ptt');
+  // A voice note that comes has its seconds, as the phone gave them (a string, as in whatsapp-web.js).
+  const heardVoice = (await inbound('15551234567', me, '', { ptt: true, media: { data: Buffer.from('OggS').toString('base64'), mimetype: 'audio/ogg', duration: 9 } })).id;
+  const came = await eventually('the voice note', () => c.heard.message.find((m) => m.id._serialized === heardVoice));
+  assert.deepEqual([came.type, came.duration], ['ptt', '9']);
   const sticker = await c.sendMessage('15551234567', png, { sendMediaAsSticker: true, stickerName: 'ignored' });
   assert.equal(sticker.type, 'sticker');
   const atPhone = await eventually('the sticker at the phone', async () => (await all(me)).find((m) => m.id === sticker.id._serialized));

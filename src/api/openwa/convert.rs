@@ -344,6 +344,8 @@ pub fn message(p: &Value, base: &str) -> Value {
         "caption": s("caption"),
         "mimetype": p["media"]["mimetype"],
         "filename": p["media"]["filename"],
+        // open-wa hands on WhatsApp Web's seconds (a string there).
+        "duration": p["media"]["duration"].as_u64().map(|d| d.to_string()),
         "quotedMsg": s("reply_to").map(|r| quoted_raw(r, &p["quoted"])),
         "quotedMsgObj": s("reply_to").map(|r| quoted_message(r, &p["quoted"], chat)),
         "isQuotedMsgAvailable": s("reply_to").is_some(),
@@ -977,13 +979,17 @@ mod tests {
         let m = message(
             &payload(
                 "ptt",
-                json!({"media": {"mimetype": "audio/ogg", "url": "/x"}}),
+                json!({"media": {"mimetype": "audio/ogg", "url": "/x", "duration": 7}}),
             ),
             "http://wabridge/",
         );
         assert_eq!(
-            (m["type"].as_str(), m["isMedia"].as_bool()),
-            (Some("ptt"), Some(true))
+            (
+                m["type"].as_str(),
+                m["isMedia"].as_bool(),
+                m["duration"].as_str()
+            ),
+            (Some("ptt"), Some(true), Some("7"))
         );
         // Media is fetched from the daemon: an absolute URL.
         assert_eq!(m["clientUrl"], "http://wabridge/x");

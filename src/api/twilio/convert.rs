@@ -409,6 +409,7 @@ pub fn just_sent(
             size: None,
             url: String::new(),
             sha256: None,
+            duration: None,
         }),
         location: None,
         choice: None,

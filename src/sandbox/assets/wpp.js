@@ -225,6 +225,8 @@
       mimetype: w.media ? w.media.mimetype : undefined,
       filename: w.media ? w.media.filename || undefined : undefined,
       size: w.media ? w.media.size : undefined,
+      // WhatsApp Web keeps an audio's or video's seconds as a string.
+      duration: w.media && w.media.duration != null ? String(w.media.duration) : undefined,
       quotedStanzaID: w.reply_to ? w.reply_to.split('_').slice(2).join('_') : undefined,
       // What the reply carries of the message it quotes.
       quotedMsg: w.quoted ? { type: w.quoted.type, body: w.quoted.body || undefined, caption: w.quoted.caption || undefined } : undefined,
