@@ -282,6 +282,28 @@ impl Core {
         })
     }
 
+    /// An image at a URL, fetched as a send's media is (the caller's reach,
+    /// the size cap, the timeout): a picture to set (open-wa's
+    /// `setGroupIconByUrl`).
+    pub async fn fetch_image(
+        &self,
+        session: &crate::domain::SessionId,
+        url: &str,
+    ) -> Result<Vec<u8>, CoreError> {
+        self.may(session, Scope::Send)?;
+        let (bytes, mime) = self.fetch(url).await?;
+        if let Some(m) = mime.filter(|m| !is_generic(m) && !m.starts_with("image/")) {
+            return Err(CoreError::invalid(
+                "url",
+                format!("is not an image (its server says {m})"),
+            ));
+        }
+        if bytes.is_empty() {
+            return Err(CoreError::invalid("url", "gave no image"));
+        }
+        Ok(bytes)
+    }
+
     /// Downloads a media URL with a size cap and a timeout.
     async fn fetch(&self, url: &str) -> Result<(Vec<u8>, Option<String>), CoreError> {
         let parsed = url::Url::parse(url)

@@ -370,6 +370,15 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop):
     assert (at_wa["desc"], at_wa["announce"], at_wa["restrict"]) == ("Bread at 7", True, True), at_wa
     assert call("/shop1/setGroupIcon", [gid, PNG_DATA_URL]) is True
     assert httpx.get(daemon.sandbox + f"/_sandbox/groups/{gid}/picture").status_code == 200
+    # From a URL the daemon fetches: the group's own picture, served back.
+    before = httpx.get(daemon.sandbox + f"/_sandbox/groups/{gid}/picture").content
+    PNG = base64.b64decode(PNG_DATA_URL.split(",", 1)[1])
+    httpx.put(daemon.sandbox + f"/_sandbox/contacts/{CONTACT}", json={"picture": base64.b64encode(PNG + b"\0").decode()}).raise_for_status()
+    assert call("/shop1/setGroupIconByUrl", [gid, daemon.sandbox + f"/_sandbox/pictures/{CONTACT}"]) is True
+    after = httpx.get(daemon.sandbox + f"/_sandbox/groups/{gid}/picture").content
+    assert after != before and after.startswith(PNG[:8]), after[:16]
+    code, body = ok("/shop1/setGroupIconByUrl", [gid, daemon.sandbox + "/_sandbox/messages?account=" + ACCOUNT])
+    assert (body["success"], body["error"]["name"]) == (False, "INVALID_ARGS"), body
     code, body = ok("/shop1/setGroupToAdminsOnly", [gid])
     assert (body["success"], body["error"]["name"]) == (False, "INVALID_ARGS"), body
     first = call("/shop1/getGroupInviteLink", [gid])

@@ -187,6 +187,7 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ("setGroupToAdminsOnly", &["groupId", "onlyAdmins"]),
     ("setGroupEditToAdminsOnly", &["groupId", "onlyAdmins"]),
     ("setGroupIcon", &["groupId", "image"]),
+    ("setGroupIconByUrl", &["groupId", "url", "requestConfig"]),
     ("leaveGroup", &["groupId"]),
     // The session.
     ("getHostNumber", &[]),
@@ -422,6 +423,11 @@ pub enum Call {
         edit: GroupEdit,
     },
     LeaveGroup(Wid),
+    /// The group's picture from an image at a URL, fetched by the daemon.
+    SetGroupIconByUrl {
+        group: Wid,
+        url: String,
+    },
     GetHostNumber,
     GetConnectionState,
     IsConnected,
@@ -1286,6 +1292,10 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
             }
         }
         "leaveGroup" => Call::LeaveGroup(a.wid("groupId")?),
+        "setGroupIconByUrl" => Call::SetGroupIconByUrl {
+            group: a.wid("groupId")?,
+            url: a.required("url")?,
+        },
         "getHostNumber" => Call::GetHostNumber,
         "getConnectionState" => Call::GetConnectionState,
         "isConnected" => Call::IsConnected,

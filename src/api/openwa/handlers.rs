@@ -747,6 +747,16 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             .await
             .map(|_| json!(true))?,
         Call::LeaveGroup(group) => core.leave_group(id, &group).await.map(|_| json!(true))?,
+        Call::SetGroupIconByUrl { group, url } => {
+            let picture = core.fetch_image(id, &url).await?;
+            let edit = crate::core::GroupEdit {
+                picture: Some(Some(picture)),
+                ..Default::default()
+            };
+            core.edit_group(id, &group, &edit)
+                .await
+                .map(|_| json!(true))?
+        }
         Call::GetHostNumber => {
             json!(me(core, id).await?.map(|m| m.phone).unwrap_or_default())
         }
