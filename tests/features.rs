@@ -367,6 +367,10 @@ async fn locations_contact_cards_and_voice_notes_both_ways() {
         (json!({"to": CONTACT, "contacts": []}), "contacts"),
         (json!({"to": CONTACT, "vcard": "hello"}), "vcard"),
         (
+            json!({"to": CONTACT, "vcard": "BEGIN:VCARD\nTEL:+15557002222\nEND:VCARD", "text": "hi"}),
+            "vcard",
+        ),
+        (
             json!({"to": CONTACT, "vcard": "BEGIN:VCARD\nFN:No Number\nEND:VCARD"}),
             "vcard",
         ),

@@ -292,7 +292,9 @@ impl Core {
     ) -> Result<Vec<u8>, CoreError> {
         self.may(session, Scope::Send)?;
         let (bytes, mime) = self.fetch(url).await?;
-        if let Some(m) = mime.filter(|m| !is_generic(m) && !m.starts_with("image/")) {
+        if let Some(m) =
+            mime.filter(|m| !is_generic(m) && !m.to_ascii_lowercase().starts_with("image/"))
+        {
             return Err(CoreError::invalid(
                 "url",
                 format!("is not an image (its server says {m})"),

@@ -1296,7 +1296,8 @@ impl Bridge {
         most: u32,
         known: &[String],
     ) -> Result<Reacted, CallError> {
-        let budget = self.timeout.as_millis() as u64 / 2;
+        // Half of what the call may wait (a capped bridge's cap included).
+        let budget = self.within(self.timeout).as_millis() as u64 / 2;
         self.call(
             "reacted",
             &[json!(since), json!(budget), json!(most), json!(known)],

@@ -504,8 +504,9 @@ impl Driver {
         };
         let mut watching_proxy = proxy.is_some();
         let bridge = Bridge::new(page.clone(), t).capped(self.env.config.hang.bound());
-        // The loop's own evaluations too.
-        let t = t.min(self.env.config.hang.bound());
+        // The loop's own evaluations too (not the set-up before it, which no
+        // hang check runs beside).
+        let in_loop = t.min(self.env.config.hang.bound());
         self.inbound.begin_life();
         self.state
             .send_if_modified(|s| s.stored_before.take().is_some());
@@ -613,7 +614,7 @@ impl Driver {
                     // already is not one to wait for (taken for one, it was
                     // declared INCOMPATIBLE a minute later, linked and
                     // working).
-                    let up: bool = bridge::evaluate(page, t, "window.__wabridgeReady === true")
+                    let up: bool = bridge::evaluate(page, in_loop, "window.__wabridgeReady === true")
                         .await
                         .unwrap_or(false);
                     if !up {
@@ -648,8 +649,8 @@ impl Driver {
                     None => self.last_rounds(Outcome::Stop(None), &bridge, &mut bindings, &mut ready).await,
                 },
                 _ = &mut ready_deadline, if !ready => {
-                    let title: String = bridge::evaluate(page, t, "document.title").await.unwrap_or_default();
-                    let wpp: bool = bridge::evaluate(page, t, "typeof window.WPP === 'object'").await.unwrap_or(false);
+                    let title: String = bridge::evaluate(page, in_loop, "document.title").await.unwrap_or_default();
+                    let wpp: bool = bridge::evaluate(page, in_loop, "typeof window.WPP === 'object'").await.unwrap_or(false);
                     // wa-js loaded into WhatsApp Web (it has a build number)
                     // but never came up: a build wa-js does not know.
                     if wpp {

@@ -559,6 +559,12 @@ impl TryFrom<SendIn> for SendRequest {
                 votes: vec![],
             })
         });
+        if b.vcard.is_some() && (b.text.is_some() || media.is_some() || b.caption.is_some()) {
+            return Err(ApiError::invalid(
+                "vcard",
+                "cannot be combined with text, media or a caption",
+            ));
+        }
         let cards = b
             .vcard
             .map(|v| {
