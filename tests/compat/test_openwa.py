@@ -776,6 +776,15 @@ def test_webhooks_registered_through_the_easy_api(daemon, backend, receiver, sho
     assert (again["id"], again["events"]) == (hook["id"], ["onMessage"]), again
     ours = lambda: [h["id"] for h in call("/shop1/listWebhooks")["response"] if h["url"] == url]
     assert ours() == [hook["id"]]
+    # A secret given to it (the native API) outlasts its next registration
+    # (on a session of its own: the list is set whole).
+    daemon.link_session("shop4", phone="15550004545")
+    n = daemon.native()
+    assert n.put("/api/sessions/shop4/webhooks", json=[{"url": url, "format": "openwa", "events": ["message"],
+                                                        "secret": SECRET}]).status_code == 200
+    assert call("/shop4/registerWebhook", [url, ["onMessage", "onAck"]])["success"] is True
+    kept = n.get("/api/sessions/shop4").json()["webhooks"]
+    assert [(h["url"], h.get("secret"), sorted(h["events"])) for h in kept] == [(url, "***", ["message", "message.ack"])], kept
     mid = daemon.inbound(CONTACT, "to the registered hook")
     got = eventually("the registered webhook's post", lambda: [r for r in receiver.raw("/registered")
                                                                if json.loads(r["body"])["data"].get("id") == mid])[0]
