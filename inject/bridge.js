@@ -691,7 +691,9 @@
       timestamp: e.timestamp ? Math.floor(e.timestamp / 1000) : null,
     }));
     WPP.on('chat.presence_change', (e) => emit({
-      type: 'presence', id: widStr(e.id), state: e.state || null, online: !!e.isOnline, timestamp: e.t || null,
+      // wa-js stamps it with Date.now(); the daemon takes seconds.
+      type: 'presence', id: widStr(e.id), state: e.state || null, online: !!e.isOnline,
+      timestamp: e.t ? Math.floor(e.t > 1e12 ? e.t / 1000 : e.t) : null,
     }));
     WPP.on('group.participant_changed', (e) => emitInOrder({
       type: 'group_participants', group: widStr(e.groupId), action: e.action, author: widStr(e.author) || null,
@@ -951,7 +953,7 @@
   // the call that needs it says so (UNSUPPORTED).
   // The contract test keeps NEEDS and WANTS together equal to the uses.
   const WANTS = [
-    'whatsapp.MsgModel', 'whatsapp.PinInChatStore', 'whatsapp.PinInChatStore.getByParentMsgKey', 'whatsapp.PinInChatStore.getModelsArray',
+    'whatsapp.MsgModel', 'whatsapp.PinInChatStore', 'whatsapp.PresenceStore.get', 'whatsapp.PinInChatStore.getByParentMsgKey', 'whatsapp.PinInChatStore.getModelsArray',
     'whatsapp.enums.PinExpiryDurationOption', 'whatsapp.functions.msgFindSearch', 'whatsapp.functions.msgFindStarred',
   ];
 
@@ -1294,6 +1296,26 @@
     },
     async subscribePresence(ids) {
       return (await WPP.contact.subscribePresence(ids)).map(widStr);
+    },
+    // A contact's presence as WhatsApp Web's PresenceStore has it: online,
+    // else when last seen (unix s), null where it is hidden or never told.
+    // One not heard yet is subscribed to (from then on it is kept up to
+    // date) and its answer awaited a little, as wa-js's getLastSeen does.
+    async presenceOf(id) {
+      wanted('whatsapp.PresenceStore.get', 'presence store');
+      let p = WPP.whatsapp.PresenceStore.get(id);
+      if (!p || !p.hasData) {
+        await WPP.contact.subscribePresence(id);
+        for (let i = 0; i < 10 && !((p = WPP.whatsapp.PresenceStore.get(id)) && p.hasData); i++) await new Promise((r) => setTimeout(r, 100));
+      }
+      const known = !!(p && p.hasData);
+      const t = known && p.chatstate ? Number(p.chatstate.t) : NaN;
+      return {
+        id, online: known && !!p.isOnline,
+        // WhatsApp tells it in seconds; a stamp in ms is read as such.
+        last_seen: known && !p.isOnline && t > 0 ? Math.floor(t > 1e12 ? t / 1000 : t) : null,
+        known,
+      };
     },
     // What WhatsApp tells of a contact; what it keeps private is null.
     async profile(id) {

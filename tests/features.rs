@@ -2253,6 +2253,83 @@ async fn presence_profiles_and_the_blocklist() {
     .await;
     let p = event(&r, "presence.update", |p| p["state"] == "unavailable").await;
     assert_eq!(p["online"], false);
+    // Stamped in seconds, as WhatsApp Web tells the change.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!((p["timestamp"].as_i64().unwrap() - now).abs() < 120, "{p}");
+
+    // Asked for: offline, and since when.
+    let presence = |who: &'static str| {
+        let d = &d;
+        async move {
+            d.call(
+                "GET",
+                &format!("/api/sessions/shop/contacts/{who}/presence"),
+                None,
+            )
+            .await
+        }
+    };
+    let (code, p) = presence(CONTACT).await;
+    assert_eq!(code, 200, "{p}");
+    assert_eq!(
+        (p["online"].as_bool(), p["known"].as_bool()),
+        (Some(false), Some(true)),
+        "{p}"
+    );
+    let last = p["last_seen"].as_i64().expect("when last seen");
+    assert!((last - now).abs() < 120, "{p}");
+    // Someone not heard of: asking subscribes to them. Then they come
+    // online, and go away hiding when they were last seen.
+    let other = "15557770124";
+    let (code, p) = presence(other).await;
+    assert_eq!(code, 200, "{p}");
+    assert_eq!(
+        (
+            p["online"].as_bool(),
+            p["known"].as_bool(),
+            p["last_seen"].is_null()
+        ),
+        (Some(false), Some(false), true),
+        "{p}"
+    );
+    let (_, v) = sb
+        .post(
+            "/_sandbox/presence",
+            json!({"from": other, "to": ACCOUNT, "state": "available"}),
+        )
+        .await;
+    assert_eq!(v["delivered"], true, "asking subscribed");
+    eventually(Duration::from_secs(10), "them online", || async {
+        let (_, p) = presence(other).await;
+        (p["online"] == true && p["last_seen"].is_null()).then_some(())
+    })
+    .await;
+    let (code, _) = sb
+        .put(
+            &format!("/_sandbox/contacts/{other}"),
+            json!({"hides_last_seen": true}),
+        )
+        .await;
+    assert_eq!(code, 200);
+    sb.post(
+        "/_sandbox/presence",
+        json!({"from": other, "to": ACCOUNT, "state": "unavailable"}),
+    )
+    .await;
+    eventually(
+        Duration::from_secs(10),
+        "them offline, last seen hidden",
+        || async {
+            let (_, p) = presence(other).await;
+            (p["online"] == false && p["known"] == true && p["last_seen"].is_null()).then_some(())
+        },
+    )
+    .await;
+    let (code, e) = presence("120363000000000001@g.us").await;
+    refused(code, &e, 422, "invalid_field");
 
     // A profile: about, picture, business details.
     let (code, v) = sb

@@ -113,6 +113,22 @@ impl Core {
         bridge.subscribe_presence(ids).await.map_err(page)
     }
 
+    /// A person's presence: online, or when last seen where they show it.
+    /// Asking subscribes to it, so later asks answer from what WhatsApp
+    /// keeps telling.
+    pub async fn presence_of(
+        &self,
+        session: &SessionId,
+        id: &Wid,
+    ) -> Result<crate::session::Presence, CoreError> {
+        self.may(session, Scope::Read)?;
+        if id.is_group() {
+            return Err(CoreError::invalid("phone", "must be a person, not a group"));
+        }
+        let bridge = self.manager.bridge(session).await?;
+        bridge.presence_of(id).await.map_err(page)
+    }
+
     pub async fn profile(&self, session: &SessionId, id: &Wid) -> Result<Value, CoreError> {
         self.may(session, Scope::Read)?;
         let bridge = self.manager.bridge(session).await?;

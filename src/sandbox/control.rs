@@ -1231,10 +1231,16 @@ async fn set_profile(State(sb): State<Sandbox>, Path(raw_phone): Path<String>, r
     if business.as_ref().is_some_and(|b| !b.is_object()) {
         return Err(invalid("business", "must be an object"));
     }
+    let hides_last_seen = match v.get("hides_last_seen") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(invalid("hides_last_seen", "must be a boolean")),
+    };
     let p = super::people::Profile {
         about: opt_str(&v, "about")?,
         picture,
         business,
+        hides_last_seen,
     };
     sb.world.lock().await.set_profile(&who, p);
     Ok(Json(json!({"phone": who})).into_response())

@@ -16,6 +16,16 @@ pub struct Profile {
     pub picture: Option<String>,
     /// WhatsApp Business details: description, email, website, address, categories.
     pub business: Option<Value>,
+    /// Privacy: nobody sees when this person was last online.
+    #[serde(default)]
+    pub hides_last_seen: bool,
+}
+
+/// A contact's own presence: online, or when it was last (unix s).
+#[derive(Clone, Copy, Default)]
+pub struct Seen {
+    pub online: bool,
+    pub last: Option<i64>,
 }
 
 /// What the contacts of an account see of it: online, and per chat typing,
@@ -50,13 +60,33 @@ impl World {
     /// A contact shows a presence to an account; delivered only if the
     /// account subscribed to it. Returns whether it was delivered.
     pub fn contact_presence(&mut self, from: &str, to: &str, state: &str) -> bool {
+        // Online or not is the contact's, whoever it is shown to.
+        let online = !matches!(state, "unavailable");
+        let now = self.now_s();
+        let seen = self.seen.entry(from.to_string()).or_default();
+        if seen.online && !online {
+            seen.last = Some(now);
+        }
+        seen.online = online;
         if !self.subscribed.get(to).is_some_and(|s| s.contains(from)) || self.is_blocked(to, from) {
             return false;
         }
-        let online = !matches!(state, "unavailable");
-        let push = json!({"t": "presence", "id": from, "state": state, "online": online, "ts": self.now_s()});
+        let push = self.presence_push(from, state);
         self.send_account(to, &push);
         true
+    }
+
+    /// A contact's presence as WhatsApp's server tells it: its state, and
+    /// when it was last online, unless it hides that (`deny`).
+    fn presence_push(&self, from: &str, state: &str) -> Value {
+        let seen = self.seen.get(from).copied().unwrap_or_default();
+        let hidden = self.p.profiles.get(from).is_some_and(|p| p.hides_last_seen);
+        let last = match (seen.online, hidden) {
+            (false, false) => seen.last,
+            _ => None,
+        };
+        json!({"t": "presence", "id": from, "state": state, "online": seen.online, "ts": self.now_s(),
+               "last": last, "deny": hidden && !seen.online})
     }
 
     pub fn shown(&self, account: &str) -> Shown {
@@ -96,6 +126,21 @@ impl World {
                     .entry(me.to_string())
                     .or_default()
                     .extend(ids.iter().cloned());
+                // As WhatsApp's server: a subscription is answered with the
+                // contact's presence where it is known.
+                for id in &ids {
+                    if let Some(seen) = self.seen.get(id).copied()
+                        && !self.is_blocked(me, id)
+                    {
+                        let state = if seen.online {
+                            "available"
+                        } else {
+                            "unavailable"
+                        };
+                        let push = self.presence_push(id, state);
+                        self.send_account(me, &push);
+                    }
+                }
                 Ok(json!(ids))
             }
             "profile" => {

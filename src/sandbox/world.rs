@@ -472,6 +472,9 @@ pub struct World {
     pub presence: HashMap<String, super::people::Shown>,
     /// Whose presence each account subscribed to.
     pub subscribed: HashMap<String, BTreeSet<String>>,
+    /// Each contact's own presence as WhatsApp's server knows it: online,
+    /// or when last seen (unix s); told to whoever subscribes to it.
+    pub seen: HashMap<String, super::people::Seen>,
     next_conn: u64,
     pub dirty: bool,
     /// Sends are taken but their answers never reach the device, as when a
@@ -565,6 +568,7 @@ impl World {
             pair_codes: HashMap::new(),
             presence: HashMap::new(),
             subscribed: HashMap::new(),
+            seen: HashMap::new(),
             next_conn: 1,
             dirty: false,
             lose_replies: false,

@@ -291,6 +291,23 @@ pub struct GroupInfo {
     pub approval: bool,
 }
 
+/// A contact's presence as WhatsApp tells it.
+#[derive(Debug, Deserialize, serde::Serialize, utoipa::ToSchema)]
+pub struct Presence {
+    pub id: String,
+    /// Online now.
+    #[serde(default)]
+    pub online: bool,
+    /// When last online (unix s); null while online, where the person hides
+    /// it, or where WhatsApp has not told it.
+    #[serde(default)]
+    pub last_seen: Option<i64>,
+    /// Whether WhatsApp has told this person's presence yet (within a
+    /// second of asking).
+    #[serde(default)]
+    pub known: bool,
+}
+
 /// Someone who asked to join a group whose admins approve who joins.
 #[derive(Debug, Deserialize, serde::Serialize, utoipa::ToSchema)]
 pub struct JoinRequest {
@@ -676,6 +693,12 @@ impl Bridge {
     /// Asks WhatsApp to report these contacts' presence.
     pub async fn subscribe_presence(&self, ids: &[Wid]) -> Result<Vec<String>, CallError> {
         self.call("subscribePresence", &[json!(ids)]).await
+    }
+
+    /// A contact's presence: online, or when last seen (subscribing to it
+    /// first, if it was not heard yet).
+    pub async fn presence_of(&self, id: &Wid) -> Result<Presence, CallError> {
+        self.call("presenceOf", &[json!(id)]).await
     }
 
     /// What WhatsApp tells of a contact: about, picture, business, blocked.

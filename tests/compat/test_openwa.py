@@ -757,6 +757,59 @@ def test_presence_polls_and_the_session_as_open_wa_bots_drive_them(daemon, backe
     assert call("/shop3/forceRefocus") is False
 
 
+def test_last_seen_business_profiles_unread_and_tags_as_open_wa_bots_ask(daemon, backend, shop):
+    """getLastSeen and isChatOnline as a contact comes and goes,
+    getBusinessProfile of a business and of a person, getUnreadMessages as
+    the chats with their messages, and tagEveryone's message, which
+    mentions every other member of a group."""
+    call = lambda path, args=None: easy(backend, path, args).json()["response"]
+    sb = lambda path, body: httpx.post(daemon.sandbox + path, json=body)
+    who = "15557770301"
+    chat = who + "@c.us"
+    assert call("/shop1/getLastSeen", [chat]) is False, "never heard of"
+    assert sb("/_sandbox/presence", {"from": who, "to": ACCOUNT, "state": "available"}).json()["delivered"] is True
+    eventually("online", lambda: call("/shop1/isChatOnline", [chat]) is True)
+    assert call("/shop1/getLastSeen", {"chatId": chat}) is False, "online: no time last seen"
+    sb("/_sandbox/presence", {"from": who, "to": ACCOUNT, "state": "unavailable"})
+    last = eventually("a time last seen", lambda: (lambda t: t if t is not False else None)(call("/shop1/getLastSeen", [chat])))
+    assert isinstance(last, int) and abs(last - time.time()) < 120, last
+    assert call("/shop1/isChatOnline", [chat]) is False
+    assert call("/shop1/isChatOnline", ["120363000000000001@g.us"]) is False
+
+    business = {"description": "Fresh bread", "email": "hi@bakery.test", "website": ["https://bakery.test"],
+                "categories": ["Bakery"], "address": "1 Main St"}
+    assert httpx.put(daemon.sandbox + f"/_sandbox/contacts/{who}", json={"business": business}).status_code == 200
+    assert call("/shop1/getBusinessProfile", [chat]) == {
+        "id": chat, "description": "Fresh bread", "email": "hi@bakery.test", "website": ["https://bakery.test"],
+        "address": "1 Main St", "categories": [{"localized_display_name": "Bakery"}]}
+    assert call("/shop1/getBusinessProfile", {"id": "15557770302@c.us"}) is None
+
+    first, second = daemon.inbound(who, "one", name="Bea"), daemon.inbound(who, "two", name="Bea")
+    unread = lambda: [c for c in call("/shop1/getUnreadMessages", [False, False, True]) if c["id"] == chat]
+    got = eventually("the chat with both unread", lambda: [c for c in unread() if len(c["messages"]) == 2])[0]
+    assert [m["id"] for m in got["messages"]] == [first, second]
+    assert (got["isGroup"], got["messages"][0]["body"]) == (False, "one")
+    assert call("/shop1/sendSeen", [chat]) is True
+    eventually("read: no longer unread", lambda: unread() == [])
+
+    gid = sb("/_sandbox/groups", {"owner": CONTACT, "subject": "Everyone", "participants": [ACCOUNT, who]}).json()["id"]
+    eventually("the group", lambda: len(call("/shop1/getGroupMembersId", [gid]) or []) == 3)
+    sent = lambda mid: eventually("the message at WhatsApp", lambda: [m for m in daemon.sent() if m["id"] == mid])[0]
+    tags = {"@" + CONTACT, "@" + who}
+    m = sent(call("/shop1/tagEveryone", [gid, "Meeting at 5"]))
+    head, body = m["text"].split("\n")
+    assert (set(head.split(" ")), body) == (tags, "Meeting at 5"), m["text"]
+    assert sorted(m["mentions"]) == sorted([CONTACT, who])
+    m = sent(call("/shop1/tagEveryone", {"groupId": gid, "content": "Agenda", "messageBeforeTags": True,
+                                          "formatting": "- @mention\n"}))
+    lines = m["text"].split("\n")
+    assert (lines[0], set(lines[1:])) == ("Agenda", {"- " + t for t in tags}), m["text"]
+    m = sent(call("/shop1/tagEveryone", [gid, "Quietly", True]))
+    assert (m["text"], sorted(m["mentions"])) == ("Quietly", sorted([CONTACT, who]))
+    body = easy(backend, "/shop1/tagEveryone", [chat, "not a group"]).json()
+    assert (body["success"], body["error"]["name"]) == (False, "INVALID_ARGS"), body
+
+
 def test_webhooks_registered_through_the_easy_api(daemon, backend, receiver, shop):
     """registerWebhook, listWebhooks, updateWebhook and removeWebhook as an
     open-wa bot calls them at run time: the webhook posts open-wa's bodies

@@ -1429,6 +1429,19 @@ pub async fn profile(
     ))
 }
 
+#[utoipa::path(get, path = "/api/sessions/{id}/contacts/{phone}/presence", tag = "contacts", summary = "A person's presence: online, or when last seen where they show it (asking subscribes to it: later presence.update events tell its changes)",
+    params(("id" = String, Path, description = "The session id"), ("phone" = String, Path, description = "Phone number, WhatsApp id or privacy id")),
+    responses((status = 200, description = "{id, online, last_seen, known}", body = crate::session::Presence), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn presence_of(
+    Caller(core): Caller<Core>,
+    Path((id, phone)): Path<(String, String)>,
+) -> Answer {
+    Ok(Json(json!(
+        core.presence_of(&cv::session_id(&id)?, &contact_wid(&phone)?)
+            .await?
+    )))
+}
+
 #[utoipa::path(get, path = "/api/sessions/{id}/contacts/{phone}/lid", tag = "contacts", summary = "The privacy id (…@lid) and the phone WhatsApp pairs for a person, asked by either (null where WhatsApp tells none, as for a phone kept hidden)",
     params(("id" = String, Path, description = "The session id"), ("phone" = String, Path, description = "Phone number, WhatsApp id or privacy id")),
     responses((status = 200, description = "{id, lid, phone}", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]

@@ -61,6 +61,7 @@ use handlers as h;
     h::presence,
     h::subscribe_presence,
     h::profile,
+    h::presence_of,
     h::lid,
     h::my_profile,
     h::blocklist,
@@ -192,6 +193,10 @@ pub fn routes(core: Core, keys: Keys, media_body: DefaultBodyLimit) -> Router {
             get(h::profile),
         )
         .route("/api/sessions/{id}/contacts/{phone}/lid", get(h::lid))
+        .route(
+            "/api/sessions/{id}/contacts/{phone}/presence",
+            get(h::presence_of),
+        )
         .route("/api/sessions/{id}/contacts/{phone}/block", post(h::block))
         .route(
             "/api/sessions/{id}/contacts/{phone}/unblock",

@@ -859,6 +859,30 @@ pub fn contacts(known: &[Contact]) -> Vec<Value> {
 }
 
 /// checkNumberStatus's NumberCheck: `numberExists` only when it exists.
+/// open-wa's BusinessProfile from what WhatsApp tells of a business
+/// (`business`: the native profile's); null for a person's. Only what
+/// WhatsApp Web gives is there: its categories by name.
+pub fn business_profile(who: &Wid, business: &Value) -> Value {
+    if !business.is_object() {
+        return Value::Null;
+    }
+    let categories: Vec<Value> = business["categories"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(|name| json!({"localized_display_name": name}))
+        .collect();
+    json!({
+        "id": who.as_str(),
+        "description": business["description"],
+        "email": business["email"],
+        "website": business["website"].as_array().cloned().unwrap_or_default(),
+        "address": business["address"],
+        "categories": categories,
+    })
+}
+
 pub fn number_check(asked: &Wid, found: Option<&str>) -> Value {
     match found {
         Some(id) => json!({"id": wid_obj(id), "status": 200, "isBusiness": false,

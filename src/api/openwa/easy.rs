@@ -128,12 +128,19 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ("getChat", &["contactId"]),
     ("getAllChatIds", &[]),
     ("getAllUnreadMessages", &[]),
+    (
+        "getUnreadMessages",
+        &["includeMe", "includeNotifications", "use_unread_count"],
+    ),
     ("markAllRead", &[]),
     ("getAllContacts", &[]),
     ("getContact", &["contactId"]),
     ("checkNumberStatus", &["contactId"]),
     ("getProfilePicFromServer", &["chatId"]),
     ("getStatus", &["contactId"]),
+    ("getBusinessProfile", &["id"]),
+    ("getLastSeen", &["chatId"]),
+    ("isChatOnline", &["chatId"]),
     ("setMyName", &["newName"]),
     ("setMyStatus", &["newStatus"]),
     ("setProfilePic", &["data"]),
@@ -167,6 +174,16 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ("getGroupMembersId", &["groupId"]),
     ("getGroupMembers", &["groupId"]),
     ("getGroupAdmins", &["groupId"]),
+    (
+        "tagEveryone",
+        &[
+            "groupId",
+            "content",
+            "hideTags",
+            "formatting",
+            "messageBeforeTags",
+        ],
+    ),
     ("getGroupInfo", &["groupId"]),
     ("iAmAdmin", &[]),
     ("getCommonGroups", &["contactId"]),
@@ -339,6 +356,11 @@ pub enum Call {
     GetAllChatIds,
     /// Of each chat with unread messages, that many of its newest.
     GetAllUnreadMessages,
+    /// The same, as the chats with their unread `messages` (ours only
+    /// with `include_me`).
+    GetUnreadMessages {
+        include_me: bool,
+    },
     /// Every chat with unread messages marked read.
     MarkAllRead,
     /// The ids of a group's admins.
@@ -354,6 +376,19 @@ pub enum Call {
     CheckNumberStatus(Wid),
     ProfilePicture(Wid),
     GetStatus(Wid),
+    /// A business's profile (null for a person's).
+    BusinessProfile(Wid),
+    /// When someone was last seen (false: online, hidden or unknown).
+    LastSeen(Wid),
+    IsChatOnline(Wid),
+    /// A message to a group that mentions every other member.
+    TagEveryone {
+        group: Wid,
+        content: String,
+        hide_tags: bool,
+        formatting: Option<String>,
+        before: bool,
+    },
     Block {
         who: Wid,
         yes: bool,
@@ -726,6 +761,47 @@ fn mentions(a: &Args, text: &str) -> Result<Vec<Wid>, EasyError> {
         }
     }
     Ok(found)
+}
+
+/// A group's id, refused for anything else.
+fn group_id(a: &Args, name: &str) -> Result<Wid, EasyError> {
+    let w = a.wid(name)?;
+    match w.is_group() {
+        true => Ok(w),
+        false => Err(EasyError::bad_args(format!(
+            "'{name}' must be a group (…@g.us)"
+        ))),
+    }
+}
+
+/// The text of open-wa's tagEveryone: each member as `formatting` renders
+/// `@mention` (by default `@mention `, a tag and a space), then the
+/// content on a line of its own, or first with `before`; with `hide`,
+/// the content alone (the mentions still notify them).
+pub fn tag_everyone_text(
+    members: &[Wid],
+    content: &str,
+    hide: bool,
+    formatting: Option<&str>,
+    before: bool,
+) -> String {
+    if hide {
+        return content.to_string();
+    }
+    let format = formatting
+        .filter(|f| f.contains("@mention"))
+        .unwrap_or("@mention ");
+    let tags: String = members
+        .iter()
+        .map(|m| format.replace("@mention", &format!("@{}", m.user())))
+        .collect();
+    let tags = tags.trim_end();
+    match (tags.is_empty(), content.is_empty(), before) {
+        (true, _, _) => content.to_string(),
+        (_, true, _) => tags.to_string(),
+        (_, _, true) => format!("{content}\n{tags}"),
+        (_, _, false) => format!("{tags}\n{content}"),
+    }
 }
 
 /// The invite code in what a bot passes on: a link, alone or in a message
@@ -1195,6 +1271,9 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
         "getChatById" | "getChat" => Call::GetChatById(a.wid("contactId")?),
         "getAllChatIds" => Call::GetAllChatIds,
         "getAllUnreadMessages" => Call::GetAllUnreadMessages,
+        "getUnreadMessages" => Call::GetUnreadMessages {
+            include_me: a.flag("includeMe"),
+        },
         "markAllRead" => Call::MarkAllRead,
         "getGroupAdmins" => Call::GroupAdmins(a.wid("groupId")?),
         "getGroupInfo" => Call::GroupInfo(a.wid("groupId")?),
@@ -1205,6 +1284,16 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
         "checkNumberStatus" => Call::CheckNumberStatus(a.wid("contactId")?),
         "getProfilePicFromServer" => Call::ProfilePicture(a.wid("chatId")?),
         "getStatus" => Call::GetStatus(a.wid("contactId")?),
+        "getBusinessProfile" => Call::BusinessProfile(a.wid("id")?),
+        "getLastSeen" => Call::LastSeen(a.wid("chatId")?),
+        "isChatOnline" => Call::IsChatOnline(a.wid("chatId")?),
+        "tagEveryone" => Call::TagEveryone {
+            group: group_id(&a, "groupId")?,
+            content: a.string("content")?.unwrap_or_default(),
+            hide_tags: a.flag("hideTags"),
+            formatting: a.string("formatting")?,
+            before: a.flag("messageBeforeTags"),
+        },
         "contactBlock" | "contactUnblock" => Call::Block {
             who: a.wid("id")?,
             yes: method == "contactBlock",
@@ -1388,7 +1477,8 @@ mod tests {
                             "kill",
                             "autoReject",
                             "getStarredMessages",
-                            "getMyLastMessage"
+                            "getMyLastMessage",
+                            "getUnreadMessages"
                         ]
                         .contains(m),
                     "{m} ran without its arguments"
@@ -1400,6 +1490,25 @@ mod tests {
             call("noSuchMethod", Value::Null).err().unwrap().status,
             StatusCode::NOT_FOUND
         );
+    }
+
+    #[test]
+    fn tag_everyone_puts_the_tags_and_the_content_as_asked() {
+        let ms = [
+            Wid::parse("15551234567").unwrap(),
+            Wid::parse("15557654321").unwrap(),
+        ];
+        let t = |content, hide, f, before| tag_everyone_text(&ms, content, hide, f, before);
+        assert_eq!(t("Hi", false, None, false), "@15551234567 @15557654321\nHi");
+        assert_eq!(t("Hi", false, None, true), "Hi\n@15551234567 @15557654321");
+        assert_eq!(
+            t("Hi", false, Some("- @mention\n"), false),
+            "- @15551234567\n- @15557654321\nHi"
+        );
+        // A format with no tag in it would tag no one: the default.
+        assert_eq!(t("", false, Some("x"), false), "@15551234567 @15557654321");
+        assert_eq!(t("Hi", true, None, false), "Hi");
+        assert_eq!(tag_everyone_text(&[], "Hi", false, None, false), "Hi");
     }
 
     #[test]

@@ -575,27 +575,40 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
                 .collect::<Vec<_>>()
         ),
         // As open-wa: each unread chat's last `unread` messages.
-        // Well inside the request's own bound, whatever the number of
-        // chats; a chat that cannot be read is left out, not the rest.
-        Call::GetAllUnreadMessages => {
-            let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
-            let mut unread = vec![];
-            for c in core.chats(id).await?.into_iter().filter(|c| c.unread > 0) {
-                let Ok(chat) = Wid::parse(&c.id) else {
-                    continue;
-                };
-                let n = usize::try_from(c.unread)
-                    .unwrap_or(usize::MAX)
-                    .min(CHAT_MESSAGES);
-                match core.messages(id, Some(&chat), n, None).await {
-                    Ok(page) => unread.extend(page.messages.into_iter().rev().map(&message)),
-                    Err(e) => tracing::debug!(session = %id, "unread of a chat not read: {e}"),
-                }
-                if std::time::Instant::now() > until {
-                    break;
-                }
-            }
-            json!(unread)
+        Call::GetAllUnreadMessages => json!(
+            unread(core, id)
+                .await?
+                .into_iter()
+                .flat_map(|(_, ms)| ms.into_iter().map(&message))
+                .collect::<Vec<_>>()
+        ),
+        // As open-wa: the chats, each with its unread `messages`; the ones
+        // left with none are left out.
+        Call::GetUnreadMessages { include_me } => {
+            let (chats, lists): (Vec<_>, Vec<_>) = unread(core, id)
+                .await?
+                .into_iter()
+                .map(|(c, ms)| {
+                    (
+                        c,
+                        ms.into_iter()
+                            .filter(|m| include_me || !m.from_me)
+                            .collect::<Vec<_>>(),
+                    )
+                })
+                .filter(|(_, ms)| !ms.is_empty())
+                .unzip();
+            let shown = as_chats(core, id, chats).await;
+            json!(
+                shown
+                    .into_iter()
+                    .zip(lists)
+                    .map(|(mut c, ms)| {
+                        c["messages"] = messages(ms);
+                        c
+                    })
+                    .collect::<Vec<_>>()
+            )
         }
         // True once every unread chat is marked read.
         Call::MarkAllRead => {
@@ -671,6 +684,48 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             cv::number_check(&who, core.contact(id, &who).await?.as_deref())
         }
         Call::ProfilePicture(who) => core.profile(id, &who).await?["picture_url"].clone(),
+        Call::BusinessProfile(who) => {
+            cv::business_profile(&who, &core.profile(id, &who).await?["business"])
+        }
+        // A group has no presence of its own: false, as open-wa answers.
+        Call::LastSeen(who) | Call::IsChatOnline(who) if who.is_group() => json!(false),
+        Call::LastSeen(who) => match core.presence_of(id, &who).await?.last_seen {
+            Some(t) => json!(t),
+            None => json!(false),
+        },
+        Call::IsChatOnline(who) => json!(core.presence_of(id, &who).await?.online),
+        Call::TagEveryone {
+            group,
+            content,
+            hide_tags,
+            formatting,
+            before,
+        } => {
+            let g = core.group(id, &group).await?;
+            let me = me(core, id).await?;
+            let is_me = |p: &crate::session::Participant| {
+                me.as_ref()
+                    .is_some_and(|m| p.id == m.id || p.phone.as_deref() == Some(m.phone.as_str()))
+            };
+            let members: Vec<Wid> = g
+                .participants
+                .iter()
+                .filter(|p| !is_me(p))
+                .filter_map(|p| Wid::parse(&cv::participant_id(p)).ok())
+                .collect();
+            let text = easy::tag_everyone_text(
+                &members,
+                &content,
+                hide_tags,
+                formatting.as_deref(),
+                before,
+            );
+            let req = crate::core::SendRequest {
+                mentions: members,
+                ..crate::core::SendRequest::text(group, text)
+            };
+            json!(core.send_with(id, req, None, Default::default()).await?.id)
+        }
         Call::GetStatus(who) => {
             let about = core.profile(id, &who).await?["about"].clone();
             json!({"id": who.as_str(), "status": about.as_str().unwrap_or("")})
@@ -879,6 +934,33 @@ async fn me(core: &Core, id: &SessionId) -> Result<Option<Me>, CoreError> {
         .as_ref()
         .and_then(|l| l.me.clone())
         .or(v.record.me.clone()))
+}
+
+/// Each chat with unread messages, with its newest `unread` of them (oldest
+/// first). Well inside the request's own bound, whatever the number of
+/// chats; a chat that cannot be read is left out, not the rest.
+async fn unread(
+    core: &Core,
+    id: &SessionId,
+) -> Result<Vec<(crate::session::ChatInfo, Vec<crate::domain::Message>)>, CoreError> {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut unread = vec![];
+    for c in core.chats(id).await?.into_iter().filter(|c| c.unread > 0) {
+        let Ok(chat) = Wid::parse(&c.id) else {
+            continue;
+        };
+        let n = usize::try_from(c.unread)
+            .unwrap_or(usize::MAX)
+            .min(CHAT_MESSAGES);
+        match core.messages(id, Some(&chat), n, None).await {
+            Ok(page) => unread.push((c, page.messages.into_iter().rev().collect())),
+            Err(e) => tracing::debug!(session = %id, "unread of a chat not read: {e}"),
+        }
+        if std::time::Instant::now() > until {
+            break;
+        }
+    }
+    Ok(unread)
 }
 
 /// The chats (`groups`: only groups), a group with its metadata. A group's

@@ -22,6 +22,7 @@
   let authCode = null;
   let creds = null; // {token, phone, name, platform}
   const chats = new Map(); // chat wid -> {id, name, msgs: Msg[], unreadCount, t}
+  const presences = new Map(); // contact wid -> PresenceModel's {isOnline, hasData, chatstate}
   const byId = new Map(); // serialized msg id -> Msg
   const knownContacts = new Set(); // chats known to be on WhatsApp
 
@@ -480,11 +481,20 @@
         });
         break;
       }
-      case 'presence':
+      case 'presence': {
+        // As WhatsApp Web's PresenceStore: a contact's chat state, and for
+        // one offline when it was last seen (unix s), where it lets us see.
+        const id = wid(v.id)._serialized;
+        presences.set(id, {
+          id: wid(v.id), isOnline: !!v.online, hasData: true, isSubscribed: true,
+          chatstate: { id: wid(v.id), type: v.state, t: v.last || undefined, deny: !!v.deny },
+        });
+        // wa-js stamps the change with Date.now().
         emit('chat.presence_change', {
-          id: wid(v.id), isOnline: !!v.online, isGroup: false, isUser: true, shortName: v.id, state: v.state, t: v.ts, isContact: true,
+          id: wid(v.id), isOnline: !!v.online, isGroup: false, isUser: true, shortName: v.id, state: v.state, t: Date.now(), isContact: !v.deny,
         });
         break;
+      }
       case 'business':
         if (creds) creds.business = !!v.business;
         break;
@@ -1195,6 +1205,9 @@
         },
       },
       enums: { PinExpiryDurationOption: Object.fromEntries(Object.keys(PIN_SECS).map((k) => [k, k])) },
+      PresenceStore: {
+        get(id) { return presences.get(wid(id)._serialized); },
+      },
       PinInChatStore: {
         getByParentMsgKey(key) { return pinRows.get(msgKey(key)._serialized); },
         getModelsArray() { return [...pinRows.values()]; },
@@ -1234,6 +1247,21 @@
       },
     },
     chat: {
+      // As wa-js: false without a chat; a presence not yet heard is asked
+      // for and given 100 ms; then the time last seen, or false (online,
+      // hidden, never known).
+      async getLastSeen(chatId) {
+        requireAuth();
+        const w = wid(chatId);
+        if (!chats.get(w._serialized)) return false;
+        const p = presences.get(w._serialized);
+        if (!p || !p.hasData) {
+          await call('presence_subscribe', { ids: [w._serialized] });
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        const now = presences.get(w._serialized);
+        return (now && now.chatstate && now.chatstate.t) || false;
+      },
       // As wa-js: grouped by emoji; each sender a Wid (not the declared
       // senderUserJid), the time as WhatsApp Web's reactions table keeps it.
       async getReactions(msgId) {
