@@ -518,6 +518,16 @@ async fn reactions_edits_and_deletes_both_ways() {
     .await;
     assert_eq!(p["from_me"], false);
     assert_eq!(p["sender"], format!("{CONTACT}@c.us"));
+    // With the message as stored with it, and what it replaced (none).
+    assert_eq!(
+        (
+            p["target"]["id"].as_str(),
+            p["target"]["reactions"][0]["emoji"].as_str(),
+            &p["previous_emoji"]
+        ),
+        (Some(mine.as_str()), Some("👍"), &Value::Null),
+        "{p}"
+    );
     let m = eventually(T, "the reaction stored", || async {
         let m = stored(&d, &mine).await;
         (m["reactions"][0]["emoji"] == "👍").then_some(m)
@@ -529,10 +539,15 @@ async fn reactions_edits_and_deletes_both_ways() {
         json!({"emoji": ""}),
     )
     .await;
-    event(&r, "message.reaction", |p| {
+    let p = event(&r, "message.reaction", |p| {
         p["message"] == mine && p["emoji"] == ""
     })
     .await;
+    assert_eq!(
+        (p["previous_emoji"].as_str(), p["target"].get("reactions")),
+        (Some("👍"), None),
+        "{p}"
+    );
     eventually(T, "the reaction removed", || async {
         stored(&d, &mine)
             .await

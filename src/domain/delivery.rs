@@ -72,13 +72,18 @@ impl Delivery {
     pub fn new(hook: &Webhook, event: &Event) -> Delivery {
         let now = now_ms();
         let mut event = event.clone();
-        // An ack's message is the native and open-wa bodies' only: the
-        // others' outbox rows need not keep a copy.
-        if event.event == super::EventKind::MessageAck
+        // The message an ack or a reaction carries is the native and
+        // open-wa bodies' only: the others' outbox rows need not keep a copy.
+        let carried = match event.event {
+            super::EventKind::MessageAck => Some("message"),
+            super::EventKind::MessageReaction => Some("target"),
+            _ => None,
+        };
+        if let Some(key) = carried
             && !matches!(hook.format, super::Format::Native | super::Format::Openwa)
             && let Some(p) = event.payload.as_object_mut()
         {
-            p.remove("message");
+            p.remove(key);
         }
         Delivery {
             id: next_delivery_id(),

@@ -755,7 +755,11 @@ pub fn edit_event(session: &SessionId, id: &str, chat: &str, text: &str, at: i64
 
 /// `{id, message, chat, sender, emoji, from_me, timestamp}`: `message` is
 /// the message reacted to; an empty `emoji` takes the reaction back.
-/// `me`: the account's own id, when known.
+/// `me`: the account's own id, when known. `before`: the message reacted
+/// to as stored before this reaction, when this account has it: then
+/// `previous_emoji` is the sender's reaction this one replaces (null for
+/// none), and `target` the message with this reaction (open-wa's
+/// onReaction hands on the message and all its reactions).
 pub fn reaction_event(
     session: &SessionId,
     id: &str,
@@ -763,16 +767,29 @@ pub fn reaction_event(
     chat: &str,
     me: Option<&str>,
     r: &Reaction,
+    before: Option<&Message>,
 ) -> Event {
+    let mut payload = json!({
+        "id": id, "message": message, "chat": chat, "sender": r.sender,
+        "emoji": r.emoji, "from_me": r.from_me, "timestamp": r.timestamp, "me": me,
+    });
+    if let Some(b) = before {
+        payload["previous_emoji"] = json!(
+            b.reactions
+                .iter()
+                .find(|x| x.sender == r.sender)
+                .map(|x| x.emoji.as_str())
+        );
+        let mut after = b.clone();
+        after.amend(&Amendment::React(r.clone()));
+        payload["target"] = serde_json::to_value(after).unwrap_or(Value::Null);
+    }
     Event::stable(
         session,
         EventKind::MessageReaction,
         &format!("{id}/{}", short_hash(&r.emoji)),
         r.timestamp * 1000,
-        json!({
-            "id": id, "message": message, "chat": chat, "sender": r.sender,
-            "emoji": r.emoji, "from_me": r.from_me, "timestamp": r.timestamp, "me": me,
-        }),
+        payload,
     )
 }
 

@@ -35,16 +35,13 @@ impl Format {
         match self {
             Format::Simple => matches!(kind, EventKind::Message | EventKind::MessageAny),
             // open-wa sends its QR through another channel (--ev), not webhooks.
-            // Edits, reactions, presence and labels have no event in
-            // open-wa's free listeners (reactions and chat states are
-            // Insiders').
+            // Edits and labels on chats have no listener of open-wa's
+            // that hands on what they tell.
             Format::Openwa => !matches!(
                 kind,
                 EventKind::SessionQr
                     | EventKind::SessionPairingCode
                     | EventKind::MessageEdited
-                    | EventKind::MessageReaction
-                    | EventKind::PresenceUpdate
                     | EventKind::ChatLabels
             ),
             // Cloud webhooks carry inbound messages (reactions are messages

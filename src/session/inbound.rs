@@ -356,7 +356,13 @@ impl Inbound {
                     from_me: *from_me,
                     timestamp: timestamp.unwrap_or(now_ms() / 1000),
                 };
-                ops.push(self.reaction_op(id.as_deref(), target, chat.as_deref().unwrap_or(""), r));
+                ops.push(self.reaction_op(
+                    id.as_deref(),
+                    target,
+                    chat.as_deref().unwrap_or(""),
+                    r,
+                    ops,
+                ));
             }
             _ => return false,
         }
@@ -413,16 +419,48 @@ impl Inbound {
 
     /// A reaction, named by its own id when the page gives it (so the same
     /// reaction heard live and found by catch-up is one event).
-    fn reaction_op(&self, id: Option<&str>, target: &str, chat: &str, r: Reaction) -> Op {
+    /// `ops`: the batch so far (the event carries the message as the
+    /// store will have it, with the batch's reactions before this one).
+    fn reaction_op(
+        &self,
+        id: Option<&str>,
+        target: &str,
+        chat: &str,
+        r: Reaction,
+        ops: &[Op],
+    ) -> Op {
         let rid = id
             .map(String::from)
             .unwrap_or_else(|| format!("{target}/{}", r.sender));
+        let before = self.as_it_will_be(target, ops);
         Op::Amend {
             session: self.id.clone(),
             id: target.to_string(),
-            event: message::reaction_event(&self.id, &rid, target, chat, self.me().as_deref(), &r),
+            event: message::reaction_event(
+                &self.id,
+                &rid,
+                target,
+                chat,
+                self.me().as_deref(),
+                &r,
+                before.as_ref(),
+            ),
             change: Amendment::React(r),
         }
+    }
+
+    /// The message `id` as the store will have it once the batch so far
+    /// is written: as stored or taken, with the batch's changes to it.
+    fn as_it_will_be(&self, id: &str, ops: &[Op]) -> Option<Message> {
+        let mut m = self.stored_or_taking(id, ops)?;
+        for op in ops {
+            if let Op::Amend { id: of, change, .. } = op
+                && of == id
+            {
+                m.amend(change);
+            }
+        }
+        Some(m)
     }
 
     /// An ack of our message as its event, with the message and the
@@ -744,7 +782,7 @@ impl Inbound {
                 from_me: r["from_me"].as_bool().unwrap_or(false),
                 timestamp: at,
             };
-            ops.push(self.reaction_op(r["id"].as_str(), &m.id, &m.chat, reaction));
+            ops.push(self.reaction_op(r["id"].as_str(), &m.id, &m.chat, reaction, ops));
         }
         // The tally as it grows with each vote found, for each event.
         let mut poll = m.poll.clone();
@@ -809,7 +847,7 @@ impl Inbound {
                 from_me: x.from_me,
                 timestamp: looked_at,
             };
-            ops.push(self.reaction_op(None, &m.id, &m.chat, gone));
+            ops.push(self.reaction_op(None, &m.id, &m.chat, gone, ops));
         }
     }
 

@@ -855,6 +855,46 @@ def test_webhooks_registered_through_the_easy_api(daemon, backend, receiver, sho
     assert ours() == []
 
 
+def test_reactions_chat_states_and_removal_reach_open_wa_listeners(daemon, backend, receiver, shop):
+    """onReaction with open-wa's ReactionEvent (the message, its reactions
+    by emoji, ours among them, add or change), onChatState as a contact
+    types, and onRemovedFromGroup when an admin puts this account out."""
+    call = lambda path, args=None: easy(backend, path, args).json()["response"]
+    sb = lambda path, body: httpx.post(daemon.sandbox + path, json=body)
+    url = receiver.url + "/listeners"
+    hook = call("/shop1/registerWebhook", [url, ["onReaction", "onChatState", "onRemovedFromGroup"]])
+    assert sorted(hook["events"]) == ["onChatState", "onReaction", "onRemovedFromGroup"], hook
+    posted = lambda event: [json.loads(r["body"])["data"] for r in receiver.raw("/listeners")
+                            if json.loads(r["body"])["event"] == event]
+
+    mid = call("/shop1/sendText", [CONTACT + "@c.us", "react to this"])
+    assert call("/shop1/react", [mid, "👍"]) is True
+    mine = eventually("our reaction", lambda: [d for d in posted("onReaction") if d["reactions"]])[0]
+    assert (mine["type"], mine["message"]["id"], mine["message"]["body"]) == ("add", mid, "react to this"), mine
+    assert mine["reactionByMe"]["aggregateEmoji"] == "👍" and mine["reactionByMe"]["hasReactionByMe"] is True
+    assert sb(f"/_sandbox/messages/{mid}/react", {"emoji": "👍", "from": CONTACT}).status_code == 200
+    both = eventually("theirs too", lambda: [d for d in posted("onReaction")
+                                             if any(len(g["senders"]) == 2 for g in d["reactions"])])[0]
+    [thumbs] = both["reactions"]
+    assert {s["senderUserJid"] for s in thumbs["senders"]} == {ACCOUNT + "@c.us", CONTACT + "@c.us"}, both
+    assert all(s["parentMsgKey"] == mid and s["reactionText"] == "👍" for s in thumbs["senders"])
+    assert sb(f"/_sandbox/messages/{mid}/react", {"emoji": "❤️", "from": CONTACT}).status_code == 200
+    changed = eventually("their change", lambda: [d for d in posted("onReaction") if d["type"] == "change"])[0]
+    assert sorted(g["aggregateEmoji"] for g in changed["reactions"]) == sorted(["👍", "❤️"]), changed
+
+    assert call("/shop1/isChatOnline", [CONTACT + "@c.us"]) in (True, False)  # subscribes
+    assert sb("/_sandbox/presence", {"from": CONTACT, "to": ACCOUNT, "state": "composing"}).json()["delivered"] is True
+    typing = eventually("onChatState", lambda: [d for d in posted("onChatState") if d["state"] == "composing"])[0]
+    assert typing == {"chat": CONTACT + "@c.us", "user": CONTACT + "@c.us", "state": "composing"}
+
+    gid = sb("/_sandbox/groups", {"owner": CONTACT, "subject": "Soon without us", "participants": [ACCOUNT]}).json()["id"]
+    eventually("the group", lambda: call("/shop1/getGroupMembersId", [gid]))
+    assert sb(f"/_sandbox/groups/{gid}/participants", {"by": CONTACT, "remove": [ACCOUNT]}).status_code == 200
+    out = eventually("onRemovedFromGroup", lambda: posted("onRemovedFromGroup"))[0]
+    assert (out["id"], out["isGroup"]) == (gid, True), out
+    assert call("/shop1/removeWebhook", [hook["id"]]) is True
+
+
 def test_calls_reach_on_incoming_call_and_auto_reject_declines_them(daemon, backend, receiver, shop):
     """A v4 bot's `onIncomingCall` gets open-wa's Call, signed; its
     `autoReject(message)` declines every call from then on and tells the

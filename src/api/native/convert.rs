@@ -217,14 +217,17 @@ fn retype(v: &mut Value) {
 }
 
 /// An event as native subscribers and the stream get it: its messages
-/// (`message`, `message.any`, an acked or deleted one's `message`) typed
-/// as `message` types them.
+/// (`message`, `message.any`, an acked or deleted one's `message`, a
+/// reaction's `target`) typed as `message` types them.
 pub fn event(ev: &crate::domain::Event) -> Value {
     let mut v = serde_json::to_value(ev).unwrap_or(Value::Null);
     match ev.event {
         EventKind::Message | EventKind::MessageAny => retype(&mut v["payload"]),
         EventKind::MessageRevoked | EventKind::MessageAck if ev.payload["message"].is_object() => {
             retype(&mut v["payload"]["message"])
+        }
+        EventKind::MessageReaction if ev.payload["target"].is_object() => {
+            retype(&mut v["payload"]["target"])
         }
         _ => {}
     }

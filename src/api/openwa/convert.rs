@@ -473,6 +473,9 @@ pub const LISTENERS: &[(&str, &[&str])] = &[
     ("onPollVote", &["message.poll_vote"]),
     ("onIncomingCall", &["call.received"]),
     ("onGroupApprovalRequest", &["group.membership_request"]),
+    ("onRemovedFromGroup", &["group.leave"]),
+    ("onReaction", &["message.reaction"]),
+    ("onChatState", &["presence.update"]),
 ];
 
 /// The events a webhook needs for these listeners (`all`: every one), and
@@ -560,13 +563,22 @@ pub fn participants_changed(p: &Value) -> (&'static str, Value) {
         .unwrap_or_default();
     let raw = p["action"].as_str().unwrap_or("");
     let me = p["me"].as_str();
-    if matches!(raw, "add" | "create") && me.is_some_and(|me| who.contains(&me)) {
+    let mine = me.is_some_and(|me| who.contains(&me));
+    if matches!(raw, "add" | "create") && mine {
         let chat = json!({
             "id": group, "isGroup": true, "kind": "group", "canSend": true,
             "msgs": null,
             "groupMetadata": {"id": group, "participants": who.iter().map(|w| json!({"id": w})).collect::<Vec<_>>()},
         });
         return ("onAddedToGroup", chat);
+    }
+    // Put out by an admin (not left): the group as a Chat.
+    if raw == "remove" && mine {
+        let chat = json!({
+            "id": group, "isGroup": true, "kind": "group", "canSend": false,
+            "msgs": null, "isReadOnly": true,
+        });
+        return ("onRemovedFromGroup", chat);
     }
     let (action, by) = match raw {
         "add" | "create" => ("add", p["author"].as_str()),
@@ -589,6 +601,69 @@ pub fn participants_changed(p: &Value) -> (&'static str, Value) {
         data["by"] = json!(by);
     }
     ("onGlobalParticipantsChanged", data)
+}
+
+/// A reaction as open-wa's onReaction hands it on (`ReactionEvent`): the
+/// message, its reactions grouped by emoji, ours among them, and whether
+/// this one is someone's first (`add`) or replaces theirs (`change`, a
+/// reaction taken back too). For a message this account does not have,
+/// what the reaction tells.
+pub fn reaction(p: &Value, base: &str) -> Value {
+    let target = p.get("target").filter(|t| t.is_object());
+    let parent = p["message"].as_str().unwrap_or("");
+    let listed: Vec<Value> = match target {
+        Some(t) => t["reactions"].as_array().cloned().unwrap_or_default(),
+        None if p["emoji"].as_str().is_some_and(|e| !e.is_empty()) => vec![p.clone()],
+        None => vec![],
+    };
+    let mut reactions: Vec<Value> = Vec::new();
+    for r in &listed {
+        let (Some(emoji), Some(sender)) = (r["emoji"].as_str(), r["sender"].as_str()) else {
+            continue;
+        };
+        // WhatsApp Web names only the reaction it just told of.
+        let id = (sender == p["sender"].as_str().unwrap_or_default()).then(|| p["id"].clone());
+        let record = json!({
+            "id": id, "msgKey": id, "parentMsgKey": parent, "orphan": 0, "read": true,
+            "reactionText": emoji, "senderUserJid": sender,
+            // WhatsApp Web keeps a reaction's time in ms.
+            "timestamp": r["timestamp"].as_i64().unwrap_or(0).saturating_mul(1000),
+        });
+        let mine = r["from_me"].as_bool().unwrap_or(false);
+        match reactions.iter_mut().find(|g| g["aggregateEmoji"] == emoji) {
+            Some(g) => {
+                if let Some(senders) = g["senders"].as_array_mut() {
+                    senders.push(record);
+                }
+                g["hasReactionByMe"] = json!(g["hasReactionByMe"] == true || mine);
+            }
+            None => reactions.push(json!({
+                "aggregateEmoji": emoji, "id": emoji, "hasReactionByMe": mine, "senders": [record],
+            })),
+        }
+    }
+    let by_me = reactions
+        .iter()
+        .find(|g| g["hasReactionByMe"] == true)
+        .cloned()
+        .unwrap_or(Value::Null);
+    let replaced = p["previous_emoji"].is_string() || p["emoji"].as_str() == Some("");
+    json!({
+        "message": match target {
+            Some(t) => message(t, base),
+            None => json!({"id": parent, "chatId": p["chat"]}),
+        },
+        "reactionByMe": by_me,
+        "reactions": reactions,
+        "type": if replaced { "change" } else { "add" },
+    })
+}
+
+/// A contact's presence as open-wa's onChatState hands it on: `{chat,
+/// user, state}`, the state as WhatsApp tells it (`available`,
+/// `unavailable`, `composing`, `recording`, `paused`).
+pub fn chat_state(p: &Value) -> Value {
+    json!({"chat": p["id"], "user": p["id"], "state": p["state"]})
 }
 
 /// A change to a group's info, as open-wa's `onGroupChange`

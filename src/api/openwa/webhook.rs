@@ -3,7 +3,8 @@
 //! own `{ts, sessionId, id, event, data, webhook_id}` with its listener
 //! names (onMessage, onAnyMessage, onAck, onStateChanged, onLogout,
 //! onMessageDeleted, onGlobalParticipantsChanged, onAddedToGroup,
-//! onPollVote, onGroupChange, onIncomingCall, onGroupApprovalRequest) and its shapes. Both Standard Webhooks signed.
+//! onPollVote, onGroupChange, onIncomingCall, onGroupApprovalRequest,
+//! onRemovedFromGroup, onReaction, onChatState) and its shapes. Both Standard Webhooks signed.
 
 use super::convert;
 use crate::domain::{Delivery, Event, EventKind, Status};
@@ -46,11 +47,10 @@ fn openwa(ev: &Event, webhook_id: &str, base: &str) -> Value {
         EventKind::GroupMembershipRequest => {
             ("onGroupApprovalRequest", convert::approval_request(ev))
         }
+        EventKind::MessageReaction => ("onReaction", convert::reaction(p, base)),
+        EventKind::PresenceUpdate => ("onChatState", convert::chat_state(p)),
         // Not carried by this format (Format::carries).
-        EventKind::MessageEdited
-        | EventKind::MessageReaction
-        | EventKind::PresenceUpdate
-        | EventKind::ChatLabels => ("onMessage", Value::Null),
+        EventKind::MessageEdited | EventKind::ChatLabels => ("onMessage", Value::Null),
         EventKind::SessionStatus | EventKind::SessionQr | EventKind::SessionPairingCode => {
             let status: Option<Status> = serde_json::from_value(p["status"].clone()).ok();
             match status {
