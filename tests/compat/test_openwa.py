@@ -810,6 +810,51 @@ def test_last_seen_business_profiles_unread_and_tags_as_open_wa_bots_ask(daemon,
     assert (body["success"], body["error"]["name"]) == (False, "INVALID_ARGS"), body
 
 
+def test_chats_cards_and_stories_as_open_wa_bots_tidy_up(daemon, backend, shop):
+    """getIndicatedNewMessages, getLastMsgTimestamps, isChatMuted,
+    sendMultipleContacts and getVCards, loadEarlierMessagesTillDate,
+    getMyStatusArray and deleteAllStories, then clearAllChats (on a
+    session of its own: it clears every chat)."""
+    phone = "15550005656"
+    daemon.link_session("shop5", phone=phone)
+    call = lambda path, args=None: easy(backend, path, args).json()["response"]
+    who = "15557770401"
+    chat = who + "@c.us"
+    first = daemon.inbound(who, "hello there", name="Cy", to=phone)
+    new = eventually("the unread chat", lambda: [c for c in call("/shop5/getIndicatedNewMessages")
+                                                 if c["id"] == chat and c["indicatedNewMessages"]])[0]
+    assert [m["id"] for m in new["indicatedNewMessages"]] == [first]
+    stamps = {t["id"]: t["t"] for t in call("/shop5/getLastMsgTimestamps")}
+    assert abs(stamps[chat] / 1000 - time.time()) < 120, stamps
+
+    assert call("/shop5/isChatMuted", [chat]) is False
+    assert call("/shop5/muteChat", [chat, "EIGHT_HOURS"]) is True
+    eventually("muted", lambda: call("/shop5/isChatMuted", {"chatId": chat}) is True)
+    assert call("/shop5/isChatMuted", ["15550000001@c.us"]) is False, "no such chat"
+
+    cards = call("/shop5/sendMultipleContacts", [chat, [CONTACT + "@c.us", "15557770402@c.us"]])
+    got = eventually("the cards stored", lambda: call("/shop5/getVCards", [cards]) or None)
+    assert [c["displayName"] for c in got] == ["+" + CONTACT, "+15557770402"], got
+    assert all("waid=" in c["vcard"] for c in got), got
+    assert call("/shop5/getVCards", [first]) is False, "no card in a text"
+    bad = easy(backend, "/shop5/sendMultipleContacts", [chat, ["120363000000000001@g.us"]]).json()
+    assert (bad["success"], bad["error"]["name"]) == (False, "INVALID_ARGS"), bad
+
+    assert call("/shop5/loadEarlierMessagesTillDate", [chat, int(time.time()) - 3600]) is True
+    bad = easy(backend, "/shop5/loadEarlierMessagesTillDate", [chat, "yesterday"]).json()
+    assert (bad["success"], bad["error"]["name"]) == (False, "INVALID_ARGS"), bad
+
+    story = call("/shop5/postTextStatus", ["Open today", "#FFFFFFFF", "#4FF31FF2", 0])
+    assert [m["id"] for m in eventually("our story", lambda: call("/shop5/getMyStatusArray") or None)] == [story]
+    assert call("/shop5/deleteAllStories") is True
+    assert call("/shop5/getMyStoryArray") == []
+
+    assert call("/shop5/clearAllChats", [1]) is True, "nothing as old as 1970: nothing cleared"
+    assert [m["id"] for m in call("/shop5/getAllMessagesInChat", [chat, True])] == [first, cards]
+    assert call("/shop5/clearAllChats") is True
+    eventually("the chat cleared", lambda: call("/shop5/getAllMessagesInChat", [chat, True]) == [])
+
+
 def test_webhooks_registered_through_the_easy_api(daemon, backend, receiver, shop):
     """registerWebhook, listWebhooks, updateWebhook and removeWebhook as an
     open-wa bot calls them at run time: the webhook posts open-wa's bodies

@@ -934,6 +934,16 @@ pub fn contacts(known: &[Contact]) -> Vec<Value> {
 }
 
 /// checkNumberStatus's NumberCheck: `numberExists` only when it exists.
+/// The name a contact card shows (its `FN`, else its `N`), as open-wa's
+/// getVCards gives it; empty where the card has none.
+pub fn card_name(vcard: &str) -> String {
+    crate::core::vcard_cards(vcard, None, None)
+        .ok()
+        .and_then(|cards| cards.into_iter().next())
+        .map(|c| c.name)
+        .unwrap_or_default()
+}
+
 /// open-wa's BusinessProfile from what WhatsApp tells of a business
 /// (`business`: the native profile's); null for a person's. Only what
 /// WhatsApp Web gives is there: its categories by name.

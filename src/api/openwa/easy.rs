@@ -82,6 +82,7 @@ pub const METHODS: &[(&str, &[&str])] = &[
         &["to", "lat", "lng", "loc", "address", "url"],
     ),
     ("sendContact", &["to", "contactId"]),
+    ("sendMultipleContacts", &["to", "contactIds"]),
     (
         "sendVCard",
         &["chatId", "vcard", "contactName", "contactNumber"],
@@ -118,6 +119,7 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ),
     ("loadEarlierMessages", &["contactId"]),
     ("loadAllEarlierMessages", &["contactId", "timeout"]),
+    ("loadEarlierMessagesTillDate", &["contactId", "timestamp"]),
     (
         "loadAndGetAllMessagesInChat",
         &["chatId", "includeMe", "includeNotifications"],
@@ -128,6 +130,11 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ("getChat", &["contactId"]),
     ("getAllChatIds", &[]),
     ("getAllUnreadMessages", &[]),
+    ("getIndicatedNewMessages", &[]),
+    ("getLastMsgTimestamps", &[]),
+    ("isChatMuted", &["chatId"]),
+    ("getVCards", &["msgId"]),
+    ("clearAllChats", &["ts"]),
     (
         "getUnreadMessages",
         &["includeMe", "includeNotifications", "use_unread_count"],
@@ -161,6 +168,10 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ("postVideoStatus", &["data", "caption"]),
     ("deleteStory", &["statusesToDelete"]),
     ("deleteStatus", &["statusesToDelete"]),
+    ("deleteAllStories", &[]),
+    ("deleteAllStatus", &[]),
+    ("getMyStoryArray", &[]),
+    ("getMyStatusArray", &[]),
     ("getAllLabels", &[]),
     ("createLabel", &["label"]),
     ("addLabel", &["label", "chatId"]),
@@ -344,6 +355,11 @@ pub enum Call {
         chat: Wid,
         all: bool,
     },
+    /// Older messages loaded until one as old as `till` (unix s).
+    LoadTill {
+        chat: Wid,
+        till: i64,
+    },
     /// loadAllEarlierMessages, then getAllMessagesInChat.
     LoadAndGetAll {
         chat: Wid,
@@ -361,6 +377,22 @@ pub enum Call {
     GetUnreadMessages {
         include_me: bool,
     },
+    /// Each unread chat's id with its unread messages, not ours.
+    GetIndicatedNewMessages,
+    /// Each chat's id with its last message's time (ms).
+    LastMessageTimes,
+    IsChatMuted(Wid),
+    /// A contact card message's cards, as `{displayName, vcard}`.
+    GetVCards(String),
+    /// Every chat cleared whose last message is no newer than `till`
+    /// (unix s; all without it).
+    ClearAllChats {
+        till: Option<i64>,
+    },
+    /// This account's statuses of the last 24 hours.
+    MyStatuses,
+    /// All of them taken down.
+    DeleteAllStatuses,
     /// Every chat with unread messages marked read.
     MarkAllRead,
     /// The ids of a group's admins.
@@ -763,6 +795,15 @@ fn mentions(a: &Args, text: &str) -> Result<Vec<Wid>, EasyError> {
     Ok(found)
 }
 
+/// A time in unix seconds, as open-wa's callers pass it; one in ms (as
+/// JavaScript's `Date.now()`) is read as such. None for no time at all.
+fn unix_s(t: f64) -> Option<i64> {
+    if !t.is_finite() || t < 0.0 || t > 1e15 {
+        return None;
+    }
+    Some(if t > 1e11 { t / 1000.0 } else { t } as i64)
+}
+
 /// A group's id, refused for anything else.
 fn group_id(a: &Args, name: &str) -> Result<Wid, EasyError> {
     let w = a.wid(name)?;
@@ -976,14 +1017,18 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
                 ..SendRequest::text(a.wid("to")?, String::new())
             })
         }
-        "sendContact" => {
+        "sendContact" | "sendMultipleContacts" => {
             // open-wa sends the contact's own card: named by their number.
+            let ids = match method {
+                "sendContact" => "contactId",
+                _ => "contactIds",
+            };
             let cards = a
-                .wids("contactId")?
+                .wids(ids)?
                 .into_iter()
                 .map(|id| {
                     let name = id.phone().map(|p| format!("+{p}")).ok_or_else(|| {
-                        EasyError::bad_args("'contactId' must be people, not groups")
+                        EasyError::bad_args(format!("'{ids}' must be people, not groups"))
                     })?;
                     Ok(CardOf { id, name })
                 })
@@ -1171,6 +1216,8 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
             ..SendRequest::text(status(), String::new())
         }),
         "deleteStory" | "deleteStatus" => Call::DeleteStatus(a.message_ids("statusesToDelete")?),
+        "deleteAllStories" | "deleteAllStatus" => Call::DeleteAllStatuses,
+        "getMyStoryArray" | "getMyStatusArray" => Call::MyStatuses,
         "getAllLabels" => Call::GetAllLabels,
         "createLabel" => Call::CreateLabel(a.required("label")?),
         m @ ("addLabel" | "removeLabel") => Call::LabelChat {
@@ -1261,6 +1308,11 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
             chat: a.wid("contactId")?,
             all: m == "loadAllEarlierMessages",
         },
+        "loadEarlierMessagesTillDate" => Call::LoadTill {
+            chat: a.wid("contactId")?,
+            till: unix_s(a.number("timestamp")?)
+                .ok_or_else(|| EasyError::bad_args("'timestamp' must be a time in seconds"))?,
+        },
         "loadAndGetAllMessagesInChat" => Call::LoadAndGetAll {
             chat: a.wid("chatId")?,
             include_me: a.flag("includeMe"),
@@ -1273,6 +1325,19 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
         "getAllUnreadMessages" => Call::GetAllUnreadMessages,
         "getUnreadMessages" => Call::GetUnreadMessages {
             include_me: a.flag("includeMe"),
+        },
+        "getIndicatedNewMessages" => Call::GetIndicatedNewMessages,
+        "getLastMsgTimestamps" => Call::LastMessageTimes,
+        "isChatMuted" => Call::IsChatMuted(a.wid("chatId")?),
+        "getVCards" => Call::GetVCards(a.required("msgId")?),
+        "clearAllChats" => Call::ClearAllChats {
+            till: match a.get("ts") {
+                None => None,
+                Some(_) => Some(
+                    unix_s(a.number("ts")?)
+                        .ok_or_else(|| EasyError::bad_args("'ts' must be a time in seconds"))?,
+                ),
+            },
         },
         "markAllRead" => Call::MarkAllRead,
         "getGroupAdmins" => Call::GroupAdmins(a.wid("groupId")?),
@@ -1478,7 +1543,8 @@ mod tests {
                             "autoReject",
                             "getStarredMessages",
                             "getMyLastMessage",
-                            "getUnreadMessages"
+                            "getUnreadMessages",
+                            "clearAllChats"
                         ]
                         .contains(m),
                     "{m} ran without its arguments"

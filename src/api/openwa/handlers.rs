@@ -552,6 +552,21 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             }
             messages(batches.into_iter().rev().flatten().collect())
         }
+        // As open-wa's: true once the chat's history reaches back to
+        // `till`, its start, or what 60 s of loading bring.
+        Call::LoadTill { chat, till } => {
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            let mut count = 0;
+            loop {
+                let batch = load_earlier(st, id, &chat, 500).await?;
+                count += batch.len();
+                let reached = batch.first().is_none_or(|m| m.timestamp <= till);
+                if reached || count >= SHOWN_MAX || std::time::Instant::now() > until {
+                    break;
+                }
+            }
+            json!(true)
+        }
         Call::LoadAndGetAll { chat, include_me } => {
             let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
             let mut count = 0;
@@ -684,6 +699,74 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             cv::number_check(&who, core.contact(id, &who).await?.as_deref())
         }
         Call::ProfilePicture(who) => core.profile(id, &who).await?["picture_url"].clone(),
+        // As open-wa's: `{id, indicatedNewMessages}`, not ours.
+        Call::GetIndicatedNewMessages => json!(
+            unread(core, id)
+                .await?
+                .into_iter()
+                .map(|(c, ms)| json!({
+                    "id": c.id,
+                    "indicatedNewMessages": messages(ms.into_iter().filter(|m| !m.from_me).collect()),
+                }))
+                .collect::<Vec<_>>()
+        ),
+        Call::LastMessageTimes => json!(
+            core.chats(id)
+                .await?
+                .into_iter()
+                .filter_map(|c| Some(json!({"id": c.id, "t": c.timestamp?.saturating_mul(1000)})))
+                .collect::<Vec<_>>()
+        ),
+        Call::IsChatMuted(chat) => {
+            let now = crate::domain::now_ms() / 1000;
+            let muted = core.chats(id).await?.into_iter().find(|c| c.id == chat.as_str()).is_some_and(
+                |c| c.muted_until.is_some_and(|t| t == -1 || t > now),
+            );
+            json!(muted)
+        }
+        // As open-wa's: each card with the name it shows; false for a
+        // message that is not one.
+        Call::GetVCards(m) => match core.message(id, &m).await {
+            Ok(m) => match m.vcards {
+                Some(cards) if !cards.is_empty() => json!(
+                    cards
+                        .iter()
+                        .map(|v| json!({"displayName": cv::card_name(v), "vcard": v}))
+                        .collect::<Vec<_>>()
+                ),
+                _ => json!(false),
+            },
+            Err(CoreError::NotFound { .. }) => json!(false),
+            Err(e) => return Err(e.into()),
+        },
+        // True once every chat is cleared (starred messages stay, as
+        // clearChat keeps them). Well inside the request's own bound.
+        Call::ClearAllChats { till } => {
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            let mut all = true;
+            for c in core.chats(id).await? {
+                if till.is_some_and(|t| c.timestamp.is_some_and(|at| at > t)) {
+                    continue;
+                }
+                let Ok(chat) = Wid::parse(&c.id) else {
+                    continue;
+                };
+                if std::time::Instant::now() > until {
+                    all = false;
+                    break;
+                }
+                all &= core.clear_chat(id, &chat, false, true).await.is_ok();
+            }
+            json!(all)
+        }
+        Call::MyStatuses => messages(my_statuses(core, id).await?),
+        Call::DeleteAllStatuses => {
+            let mut all = true;
+            for m in my_statuses(core, id).await? {
+                all &= core.revoke_status(id, &m.id).await.is_ok();
+            }
+            json!(all)
+        }
         Call::BusinessProfile(who) => {
             cv::business_profile(&who, &core.profile(id, &who).await?["business"])
         }
@@ -934,6 +1017,23 @@ async fn me(core: &Core, id: &SessionId) -> Result<Option<Me>, CoreError> {
         .as_ref()
         .and_then(|l| l.me.clone())
         .or(v.record.me.clone()))
+}
+
+/// This account's statuses of the last 24 hours (WhatsApp keeps them no
+/// longer), newest first: among the status chat's newest 500 stored.
+async fn my_statuses(
+    core: &Core,
+    id: &SessionId,
+) -> Result<Vec<crate::domain::Message>, CoreError> {
+    let status = Wid::parse_recipient(Wid::STATUS).expect("a valid id");
+    let since = crate::domain::now_ms() / 1000 - 86_400;
+    Ok(core
+        .stored_messages(id, Some(&status), 500, None)
+        .await?
+        .messages
+        .into_iter()
+        .filter(|m| m.from_me && !m.revoked && m.timestamp > since)
+        .collect())
 }
 
 /// Each chat with unread messages, with its newest `unread` of them (oldest
