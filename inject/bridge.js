@@ -694,6 +694,9 @@
       // wa-js stamps it with Date.now(); the daemon takes seconds.
       type: 'presence', id: widStr(e.id), state: e.state || null, online: !!e.isOnline,
       timestamp: e.t ? Math.floor(e.t > 1e12 ? e.t / 1000 : e.t) : null,
+      // A group's: its members' states.
+      participants: e.isGroup && Array.isArray(e.participants)
+        ? e.participants.map((p) => ({ id: widStr(p.id), state: p.state || null })) : null,
     }));
     WPP.on('group.participant_changed', (e) => emitInOrder({
       type: 'group_participants', group: widStr(e.groupId), action: e.action, author: widStr(e.author) || null,
@@ -1300,11 +1303,12 @@
     // A contact's presence as WhatsApp Web's PresenceStore has it: online,
     // else when last seen (unix s), null where it is hidden or never told.
     // One not heard yet is subscribed to (from then on it is kept up to
-    // date) and its answer awaited a little, as wa-js's getLastSeen does.
-    async presenceOf(id) {
+    // date) and its answer awaited a little, as wa-js's getLastSeen does;
+    // without `subscribe`, what WhatsApp Web has is all there is.
+    async presenceOf(id, subscribe) {
       wanted('whatsapp.PresenceStore.get', 'presence store');
       let p = WPP.whatsapp.PresenceStore.get(id);
-      if (!p || !p.hasData) {
+      if (subscribe && (!p || !p.hasData)) {
         await WPP.contact.subscribePresence(id);
         for (let i = 0; i < 10 && !((p = WPP.whatsapp.PresenceStore.get(id)) && p.hasData); i++) await new Promise((r) => setTimeout(r, 100));
       }

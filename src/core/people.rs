@@ -114,8 +114,9 @@ impl Core {
     }
 
     /// A person's presence: online, or when last seen where they show it.
-    /// Asking subscribes to it, so later asks answer from what WhatsApp
-    /// keeps telling.
+    /// Asking subscribes to it (for a key that may send: subscribing is
+    /// what `subscribe_presence` does), so later asks answer from what
+    /// WhatsApp keeps telling.
     pub async fn presence_of(
         &self,
         session: &SessionId,
@@ -125,8 +126,9 @@ impl Core {
         if id.is_group() {
             return Err(CoreError::invalid("phone", "must be a person, not a group"));
         }
+        let subscribe = self.may(session, Scope::Send).is_ok();
         let bridge = self.manager.bridge(session).await?;
-        bridge.presence_of(id).await.map_err(page)
+        bridge.presence_of(id, subscribe).await.map_err(page)
     }
 
     pub async fn profile(&self, session: &SessionId, id: &Wid) -> Result<Value, CoreError> {

@@ -753,13 +753,17 @@ pub fn edit_event(session: &SessionId, id: &str, chat: &str, text: &str, at: i64
     )
 }
 
+/// The most reactions a reaction event's `target` carries.
+pub const TARGET_REACTIONS: usize = 64;
+
 /// `{id, message, chat, sender, emoji, from_me, timestamp}`: `message` is
 /// the message reacted to; an empty `emoji` takes the reaction back.
 /// `me`: the account's own id, when known. `before`: the message reacted
 /// to as stored before this reaction, when this account has it: then
 /// `previous_emoji` is the sender's reaction this one replaces (null for
 /// none), and `target` the message with this reaction (open-wa's
-/// onReaction hands on the message and all its reactions).
+/// onReaction hands on the message and all its reactions; past
+/// [`TARGET_REACTIONS`], this one and the newest).
 pub fn reaction_event(
     session: &SessionId,
     id: &str,
@@ -782,6 +786,14 @@ pub fn reaction_event(
         );
         let mut after = b.clone();
         after.amend(&Amendment::React(r.clone()));
+        // Each reaction to a message everyone reacts to would carry all the
+        // others: this one and the newest, up to a bound.
+        if after.reactions.len() > TARGET_REACTIONS {
+            after
+                .reactions
+                .sort_by_key(|x| (x.sender != r.sender, std::cmp::Reverse(x.timestamp)));
+            after.reactions.truncate(TARGET_REACTIONS);
+        }
         payload["target"] = serde_json::to_value(after).unwrap_or(Value::Null);
     }
     Event::stable(
@@ -1046,20 +1058,32 @@ pub fn vote_event(
     )
 }
 
-/// A contact's presence as WhatsApp reported it.
+/// A contact's presence as WhatsApp reported it: `{id, state, online,
+/// timestamp, participants?}` (a group's members and their states).
 pub fn presence_event(
     session: &SessionId,
     id: &str,
     state: Option<&str>,
     online: bool,
     at: i64,
+    participants: Option<&[Value]>,
 ) -> Event {
+    let mut payload = json!({"id": id, "state": state, "online": online, "timestamp": at});
+    // A group's members and their states, read field by field.
+    if let Some(ps) = participants {
+        payload["participants"] = ps
+            .iter()
+            .filter_map(|p| Some(json!({"id": p["id"].as_str()?, "state": p["state"].as_str()})))
+            .collect();
+    }
+    // Named by when it was heard, to the ms: a contact may type, pause
+    // and type again within a second, each a change of its own.
     Event::stable(
         session,
         EventKind::PresenceUpdate,
-        &format!("{id}/{}/{at}", state.unwrap_or("")),
+        &format!("{id}/{}/{}", state.unwrap_or(""), now_ms()),
         at * 1000,
-        json!({"id": id, "state": state, "online": online, "timestamp": at}),
+        payload,
     )
 }
 

@@ -250,9 +250,14 @@ impl Webhook {
         }
     }
 
-    /// Whether this subscriber gets events of this kind.
+    /// Whether this subscriber gets events of this kind. An open-wa
+    /// webhook hears presence (onChatState: a post for each contact's
+    /// every typing and going offline) only where it names it, not by `*`.
     pub fn wants(&self, kind: EventKind) -> bool {
-        event::wants(&self.events, kind) && self.format.carries(kind)
+        let named_only = self.format == Format::Openwa && kind == EventKind::PresenceUpdate;
+        event::wants(&self.events, kind)
+            && self.format.carries(kind)
+            && (!named_only || self.events.iter().any(|e| e == kind.as_str()))
     }
 
     /// Whether this subscriber gets this event: its kind, and what the

@@ -114,6 +114,9 @@ pub enum BridgeEvent {
         online: bool,
         #[serde(default, deserialize_with = "page_time")]
         timestamp: Option<i64>,
+        /// A group's members and their states (`{id, state}`).
+        #[serde(default)]
+        participants: Option<Vec<Value>>,
     },
     GroupParticipants {
         group: Option<String>,
@@ -697,8 +700,10 @@ impl Bridge {
 
     /// A contact's presence: online, or when last seen (subscribing to it
     /// first, if it was not heard yet).
-    pub async fn presence_of(&self, id: &Wid) -> Result<Presence, CallError> {
-        self.call("presenceOf", &[json!(id)]).await
+    /// (`subscribe`: else only what WhatsApp Web already has.)
+    pub async fn presence_of(&self, id: &Wid, subscribe: bool) -> Result<Presence, CallError> {
+        self.call("presenceOf", &[json!(id), json!(subscribe)])
+            .await
     }
 
     /// What WhatsApp tells of a contact: about, picture, business, blocked.

@@ -267,6 +267,7 @@ impl Inbound {
                 state,
                 online,
                 timestamp,
+                participants,
             } => {
                 ops.push(Op::Event(message::presence_event(
                     &self.id,
@@ -274,6 +275,7 @@ impl Inbound {
                     state.as_deref(),
                     *online,
                     timestamp.unwrap_or(now_ms() / 1000),
+                    participants.as_deref(),
                 )));
             }
             BridgeEvent::GroupParticipants {
@@ -480,14 +482,21 @@ impl Inbound {
         ev
     }
 
-    /// The message `id` as stored, or as this batch is about to store it (a
-    /// send's first ack can come with the message itself).
+    /// The message `id` as stored, else as this batch is about to store it
+    /// (a send's first ack can come with the message itself; the store
+    /// keeps the copy it has over one seen again).
     fn stored_or_taking(&self, id: &str, ops: &[Op]) -> Option<Message> {
-        let taking = ops.iter().rev().find_map(|op| match op {
-            Op::Message { msg, .. } if msg.id == id => Some(msg.clone()),
-            _ => None,
-        });
-        taking.or_else(|| self.env.store.message(&self.id, id).ok().flatten())
+        self.env
+            .store
+            .message(&self.id, id)
+            .ok()
+            .flatten()
+            .or_else(|| {
+                ops.iter().rev().find_map(|op| match op {
+                    Op::Message { msg, .. } if msg.id == id => Some(msg.clone()),
+                    _ => None,
+                })
+            })
     }
 
     /// The account's own id, once linked.

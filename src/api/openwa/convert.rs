@@ -478,6 +478,10 @@ pub const LISTENERS: &[(&str, &[&str])] = &[
     ("onChatState", &["presence.update"]),
 ];
 
+/// Listeners neither `all` nor a `*` webhook brings: they are heard only
+/// where named (a post for every typing notice and going offline).
+const NAMED_ONLY: &[&str] = &["onChatState"];
+
 /// The events a webhook needs for these listeners (`all`: every one), and
 /// the listeners it will serve; the others are not served here.
 pub fn listener_events(asked: &[String]) -> (Vec<String>, Vec<&'static str>) {
@@ -485,7 +489,7 @@ pub fn listener_events(asked: &[String]) -> (Vec<String>, Vec<&'static str>) {
     let mut events: Vec<String> = Vec::new();
     let mut served = Vec::new();
     for (name, kinds) in LISTENERS {
-        if all || asked.iter().any(|a| a == name) {
+        if (all && !NAMED_ONLY.contains(name)) || asked.iter().any(|a| a == name) {
             served.push(*name);
             for k in *kinds {
                 if !events.iter().any(|e| e == k) {
@@ -502,7 +506,10 @@ pub fn listeners_of(events: &[String]) -> Vec<&'static str> {
     let every = events.iter().any(|e| e == "*");
     LISTENERS
         .iter()
-        .filter(|(_, kinds)| every || kinds.iter().all(|k| events.iter().any(|e| e == k)))
+        .filter(|(name, kinds)| {
+            (every && !NAMED_ONLY.contains(name))
+                || kinds.iter().all(|k| events.iter().any(|e| e == k))
+        })
         .map(|(name, _)| *name)
         .collect()
 }
@@ -555,7 +562,9 @@ pub fn acked_message(p: &Value, base: &str) -> Value {
 /// someone joined by link), `remove` (no `by` when someone left),
 /// `promote`, `demote`. `who` is the participant; an array when several
 /// changed at once, as open-wa's declared type has it.
-pub fn participants_changed(p: &Value) -> (&'static str, Value) {
+/// `global`: the webhook serves onGlobalParticipantsChanged, which then
+/// tells of this account put out of a group too (one body per event).
+pub fn participants_changed(p: &Value, global: bool) -> (&'static str, Value) {
     let group = p["group"].as_str().unwrap_or("");
     let who: Vec<&str> = p["participants"]
         .as_array()
@@ -573,7 +582,7 @@ pub fn participants_changed(p: &Value) -> (&'static str, Value) {
         return ("onAddedToGroup", chat);
     }
     // Put out by an admin (not left): the group as a Chat.
-    if raw == "remove" && mine {
+    if raw == "remove" && mine && !global {
         let chat = json!({
             "id": group, "isGroup": true, "kind": "group", "canSend": false,
             "msgs": null, "isReadOnly": true,
@@ -663,7 +672,16 @@ pub fn reaction(p: &Value, base: &str) -> Value {
 /// user, state}`, the state as WhatsApp tells it (`available`,
 /// `unavailable`, `composing`, `recording`, `paused`).
 pub fn chat_state(p: &Value) -> Value {
-    json!({"chat": p["id"], "user": p["id"], "state": p["state"]})
+    // In a group, the member in that state.
+    let user = match p["participants"].as_array() {
+        Some(ps) => ps
+            .iter()
+            .find(|m| m["state"] == p["state"])
+            .or(ps.first())
+            .map_or(Value::Null, |m| m["id"].clone()),
+        None => p["id"].clone(),
+    };
+    json!({"chat": p["id"], "user": user, "state": p["state"]})
 }
 
 /// A change to a group's info, as open-wa's `onGroupChange`
@@ -1035,11 +1053,55 @@ mod tests {
         assert_eq!(events, ["message", "message.ack"]);
         assert_eq!(served, ["onMessage", "onAck"]);
         assert_eq!(listeners_of(&events), ["onMessage", "onAck"]);
+        // Every listener but those heard only where named.
         let (all, served) = asked(&["all"]);
+        let every = LISTENERS.len() - NAMED_ONLY.len();
+        assert_eq!(served.len(), every);
+        assert!(!all.contains(&"presence.update".to_string()), "{all:?}");
+        assert_eq!(listeners_of(&all).len(), every);
+        assert_eq!(listeners_of(&["*".to_string()]).len(), every);
+        let (named, served) = asked(&["all", "onChatState"]);
         assert_eq!(served.len(), LISTENERS.len());
-        assert_eq!(listeners_of(&all).len(), LISTENERS.len());
-        assert_eq!(listeners_of(&["*".to_string()]).len(), LISTENERS.len());
+        assert!(listeners_of(&named).contains(&"onChatState"));
         assert!(asked(&["onBattery"]).0.is_empty());
+    }
+
+    /// This account put out of a group: onRemovedFromGroup, but where the
+    /// webhook serves onGlobalParticipantsChanged, which tells it too.
+    #[test]
+    fn a_removal_of_this_account_goes_to_one_listener() {
+        let p = json!({"group": "120363000000000001@g.us", "action": "remove", "author": "15551234567@c.us",
+                       "participants": ["15550001111@c.us"], "me": "15550001111@c.us"});
+        let (name, chat) = participants_changed(&p, false);
+        assert_eq!(
+            (name, chat["id"].as_str(), chat["isGroup"].as_bool()),
+            (
+                "onRemovedFromGroup",
+                Some("120363000000000001@g.us"),
+                Some(true)
+            )
+        );
+        let (name, data) = participants_changed(&p, true);
+        assert_eq!(
+            (name, data["action"].as_str()),
+            ("onGlobalParticipantsChanged", Some("remove"))
+        );
+    }
+
+    /// A contact types: in a chat, they are the user; in a group, the
+    /// member in that state.
+    #[test]
+    fn chat_states_name_who() {
+        let one = chat_state(&json!({"id": "15551234567@c.us", "state": "composing"}));
+        assert_eq!(
+            one,
+            json!({"chat": "15551234567@c.us", "user": "15551234567@c.us", "state": "composing"})
+        );
+        let group = chat_state(
+            &json!({"id": "120363000000000001@g.us", "state": "recording",
+            "participants": [{"id": "15550000001@c.us", "state": "composing"}, {"id": "15550000002@c.us", "state": "recording"}]}),
+        );
+        assert_eq!(group["user"], "15550000002@c.us");
     }
 
     fn payload(kind: &str, extra: Value) -> Value {

@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 
 /// `base`: where clients reach this daemon (media URLs).
 pub fn render_openwa(d: &Delivery, now_s: i64, base: &str) -> Rendered {
-    signed_json(d, &openwa(&d.event, &webhook_id(d), base), now_s)
+    let global = convert::listeners_of(&d.hook.events).contains(&"onGlobalParticipantsChanged");
+    signed_json(d, &openwa(&d.event, &webhook_id(d), base, global), now_s)
 }
 
 /// A stable id of the subscription (open-wa gives each registered webhook one).
@@ -22,7 +23,8 @@ fn webhook_id(d: &Delivery) -> String {
 }
 
 /// The listener name and data open-wa would send for an event.
-fn openwa(ev: &Event, webhook_id: &str, base: &str) -> Value {
+/// `global`: the webhook serves onGlobalParticipantsChanged.
+fn openwa(ev: &Event, webhook_id: &str, base: &str, global: bool) -> Value {
     let p = &ev.payload;
     let (name, data) = match ev.event {
         EventKind::Message => ("onMessage", convert::message(p, base)),
@@ -37,10 +39,12 @@ fn openwa(ev: &Event, webhook_id: &str, base: &str) -> Value {
                 None => json!({"id": p["id"], "chatId": p["chat"]}),
             },
         ),
-        EventKind::GroupJoin | EventKind::GroupLeave => convert::participants_changed(p),
+        EventKind::GroupJoin | EventKind::GroupLeave => convert::participants_changed(p, global),
         // Admins made or unmade; else a new subject (open-wa's Insiders
         // `onGroupChange`).
-        EventKind::GroupUpdate if p["action"].is_string() => convert::participants_changed(p),
+        EventKind::GroupUpdate if p["action"].is_string() => {
+            convert::participants_changed(p, global)
+        }
         EventKind::GroupUpdate => ("onGroupChange", convert::group_change(ev)),
         EventKind::MessagePollVote => ("onPollVote", convert::poll_data(p)),
         EventKind::CallReceived => ("onIncomingCall", convert::incoming_call(p)),
@@ -130,7 +134,7 @@ mod tests {
         ] {
             let ev =
                 group_update_event(&sid, g, None, &change, Some("15551234567@c.us"), 1704110400);
-            let v = openwa(&ev, "w1", "http://wabridge");
+            let v = openwa(&ev, "w1", "http://wabridge", true);
             assert_eq!(v["event"], "onGroupChange", "{v}");
             let d = &v["data"];
             assert_eq!(
@@ -160,6 +164,7 @@ mod tests {
             &Event::new(&sid, EventKind::Message, msg),
             "w1",
             "http://wabridge",
+            true,
         );
         assert_eq!(v["event"], "onMessage");
         assert_eq!(v["sessionId"], "shop1");
@@ -192,6 +197,7 @@ mod tests {
             ),
             "w1",
             "http://wabridge",
+            true,
         );
         assert_eq!(
             (
@@ -212,6 +218,7 @@ mod tests {
             ),
             "w1",
             "http://wabridge",
+            true,
         );
         let d = &whole["data"];
         assert_eq!(
@@ -238,6 +245,7 @@ mod tests {
             ),
             "w1",
             "http://wabridge",
+            true,
         );
         assert_eq!(
             (st["event"].as_str(), st["data"].as_str()),
@@ -251,6 +259,7 @@ mod tests {
             ),
             "w1",
             "http://wabridge",
+            true,
         );
         assert_eq!(
             (out["event"].as_str(), out["data"].as_bool()),
@@ -268,6 +277,7 @@ mod tests {
             ),
             "w1",
             "http://wabridge",
+            true,
         );
         assert_eq!(
             (

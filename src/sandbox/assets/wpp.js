@@ -1247,21 +1247,6 @@
       },
     },
     chat: {
-      // As wa-js: false without a chat; a presence not yet heard is asked
-      // for and given 100 ms; then the time last seen, or false (online,
-      // hidden, never known).
-      async getLastSeen(chatId) {
-        requireAuth();
-        const w = wid(chatId);
-        if (!chats.get(w._serialized)) return false;
-        const p = presences.get(w._serialized);
-        if (!p || !p.hasData) {
-          await call('presence_subscribe', { ids: [w._serialized] });
-          await new Promise((r) => setTimeout(r, 100));
-        }
-        const now = presences.get(w._serialized);
-        return (now && now.chatstate && now.chatstate.t) || false;
-      },
       // As wa-js: grouped by emoji; each sender a Wid (not the declared
       // senderUserJid), the time as WhatsApp Web's reactions table keeps it.
       async getReactions(msgId) {
