@@ -2296,6 +2296,33 @@ async fn presence_profiles_and_the_blocklist() {
     );
     let last = p["last_seen"].as_i64().expect("when last seen");
     assert!((last - now).abs() < 120, "{p}");
+    // A key that may only read hears what WhatsApp Web has, and
+    // subscribes to no one.
+    let (code, k) = d
+        .call(
+            "POST",
+            "/api/keys",
+            Some(json!({"sessions": ["shop"], "scopes": ["read"]})),
+        )
+        .await;
+    assert_eq!(code, 201, "{k}");
+    let unheard = "15557770125";
+    let (code, p) = d
+        .call_as(
+            k["key"].as_str().unwrap(),
+            "GET",
+            &format!("/api/sessions/shop/contacts/{unheard}/presence"),
+            None,
+        )
+        .await;
+    assert_eq!((code, p["known"].as_bool()), (200, Some(false)), "{p}");
+    let (_, v) = sb
+        .post(
+            "/_sandbox/presence",
+            json!({"from": unheard, "to": ACCOUNT, "state": "available"}),
+        )
+        .await;
+    assert_eq!(v["delivered"], false, "a read key subscribed");
     // Someone not heard of: asking subscribes to them. Then they come
     // online, and go away hiding when they were last seen.
     let other = "15557770124";
