@@ -2,6 +2,9 @@
 //! daemon, real Chromium and the sandbox: what the contact's phone shows
 //! (the sandbox's view) and what the API and the webhook show.
 
+// `[x.clone()]` reads better than `std::slice::from_ref(&x)` in a test.
+#![allow(clippy::cloned_ref_to_slice_refs)]
+
 mod common;
 
 use common::*;
@@ -4133,7 +4136,7 @@ async fn messages_are_starred_deleted_for_me_and_chats_cleared_and_deleted() {
     d.wait_status("shop", "CONNECTED", T).await;
     // Once the catch-up after connect had its time.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(stored_in_chat().await, [later.clone()]);
+    assert_eq!(stored_in_chat().await, std::slice::from_ref(&later));
 
     // Deleted: the chat goes with its messages, on the phone too.
     let chat_path = format!("/api/sessions/shop/chats/{CONTACT}");
@@ -4781,7 +4784,7 @@ async fn messages_are_found_by_search_and_the_starred_listed() {
         .await;
     event(&r, "message.revoked", |p| p["id"] == ids[0].as_str()).await;
     let (_, v) = get(format!("search?q=order&chat={CONTACT}")).await;
-    assert_eq!(found(&v), [mine.clone()], "{v}");
+    assert_eq!(found(&v), std::slice::from_ref(&mine), "{v}");
 
     // Starred here and on the phone: both listed, newest first; paged.
     let (code, _) = d

@@ -274,7 +274,7 @@ async fn inbound_messages_reach_the_page_and_are_queued_while_it_is_offline() {
     }
     let b = open(&sb, &dir).await;
     for id in &queued {
-        new_message(&b, &id).await;
+        new_message(&b, id).await;
     }
     // Delivered ones are not delivered again on the next connect, but stay
     // in history. (The page confirms each once it has stored it.)

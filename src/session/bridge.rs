@@ -787,7 +787,7 @@ impl Bridge {
 
     /// `change`: `{name?, about?, picture?}` (a data URL, or null to remove).
     pub async fn set_my_profile(&self, change: &Value) -> Result<(), CallError> {
-        self.call::<Value>("setMyProfile", &[change.clone()])
+        self.call::<Value>("setMyProfile", std::slice::from_ref(change))
             .await
             .map(drop)
     }

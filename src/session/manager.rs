@@ -273,7 +273,7 @@ impl Manager {
         handles.insert(
             id.clone(),
             Handle {
-                dir: self.env.session_dir(&id),
+                dir: self.env.session_dir(id),
                 cmds: cmd_tx,
                 state: state_rx,
                 page: page_rx,

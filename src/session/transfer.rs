@@ -117,9 +117,12 @@ pub fn manifest_of(bytes: &[u8]) -> Result<Manifest, String> {
 }
 
 /// A bundle's entries with their paths; a clear sentence for what is not one.
+/// A file of an export, by its name.
+type Named<'a> = Result<(String, tar::Entry<'a, &'a [u8]>), String>;
+
 fn entries<'a>(
     ar: &'a mut tar::Archive<&'a [u8]>,
-) -> Result<impl Iterator<Item = Result<(String, tar::Entry<'a, &'a [u8]>), String>>, String> {
+) -> Result<impl Iterator<Item = Named<'a>>, String> {
     let all = ar
         .entries()
         .map_err(|e| format!("not a session export: {e}"))?;

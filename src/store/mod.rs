@@ -436,6 +436,9 @@ impl Op {
     }
 }
 
+/// A stored record as an export carries it: (table, key, value).
+pub type Record = (String, Vec<u8>, Vec<u8>);
+
 fn prefix(session: &SessionId) -> Vec<u8> {
     let mut k = session.as_str().as_bytes().to_vec();
     k.push(0);
@@ -790,7 +793,7 @@ impl Store {
     /// One session's records as they are stored, to move the session to
     /// another daemon: (table, key, value). The event log stays: readers
     /// resume from each daemon's own.
-    pub fn export_session(&self, id: &SessionId) -> Result<Vec<(String, Vec<u8>, Vec<u8>)>> {
+    pub fn export_session(&self, id: &SessionId) -> Result<Vec<Record>> {
         let p = prefix(id);
         let end = prefix_end(&p);
         self.read(|tx| {
@@ -831,11 +834,7 @@ impl Store {
     /// changes nothing (check it first with `check_import`, before anything
     /// else of the session is replaced). Returns the pending deliveries,
     /// for the dispatcher.
-    pub fn import_session(
-        &self,
-        id: &SessionId,
-        records: &[(String, Vec<u8>, Vec<u8>)],
-    ) -> Result<Vec<Delivery>> {
+    pub fn import_session(&self, id: &SessionId, records: &[Record]) -> Result<Vec<Delivery>> {
         self.room()?;
         let planned = plan_import(id, records)?;
         if planned.iter().any(|(t, ..)| t.name() == TRACKERS.name()) {
@@ -858,10 +857,7 @@ impl Store {
     /// Whether an export's records can be imported as session `id`: each
     /// one readable, and each one that session's (a record under another
     /// session's key would overwrite that session).
-    pub fn check_import(
-        id: &SessionId,
-        records: &[(String, Vec<u8>, Vec<u8>)],
-    ) -> std::result::Result<(), String> {
+    pub fn check_import(id: &SessionId, records: &[Record]) -> std::result::Result<(), String> {
         plan_import(id, records)
             .map(drop)
             .map_err(|e| e.to_string())

@@ -620,7 +620,7 @@ impl TryFrom<SendIn> for SendRequest {
             ));
         }
         let style =
-            (b.background.is_some() || b.font.is_some()).then(|| crate::core::StatusStyle {
+            (b.background.is_some() || b.font.is_some()).then_some(crate::core::StatusStyle {
                 background: b.background,
                 font: b.font,
             });
@@ -752,6 +752,11 @@ pub fn event_kinds(raw: Option<&str>) -> Result<Option<Vec<EventKind>>, ApiError
     Ok(Some(kinds))
 }
 
+/// A customer note as the native API shows it.
+pub fn note(chat: &Wid, n: &crate::core::Note) -> Value {
+    json!({"chat": chat, "id": n.id, "content": n.content, "created": n.created, "modified": n.modified})
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -848,9 +853,4 @@ mod tests {
             "15551234567@c.us"
         );
     }
-}
-
-/// A customer note as the native API shows it.
-pub fn note(chat: &Wid, n: &crate::core::Note) -> Value {
-    json!({"chat": chat, "id": n.id, "content": n.content, "created": n.created, "modified": n.modified})
 }

@@ -153,7 +153,7 @@ pub fn routes(core: Core, keys: Keys, media_body: DefaultBodyLimit) -> Router {
         .route("/api/sessions/{id}/pair", post(h::pair))
         .route(
             "/api/sessions/{id}/messages",
-            post(h::send).layer(media_body.clone()).get(h::messages),
+            post(h::send).layer(media_body).get(h::messages),
         )
         .route(
             "/api/sessions/{id}/messages/{mid}",
@@ -259,7 +259,7 @@ pub fn routes(core: Core, keys: Keys, media_body: DefaultBodyLimit) -> Router {
         .route("/api/sessions/{id}/groups/join", post(h::join_group))
         .route(
             "/api/sessions/{id}/groups/{gid}",
-            get(h::group).patch(h::edit_group).layer(media_body.clone()),
+            get(h::group).patch(h::edit_group).layer(media_body),
         )
         .route(
             "/api/sessions/{id}/groups/{gid}/participants",

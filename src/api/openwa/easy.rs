@@ -798,7 +798,7 @@ fn mentions(a: &Args, text: &str) -> Result<Vec<Wid>, EasyError> {
 /// A time in unix seconds, as open-wa's callers pass it; one in ms (as
 /// JavaScript's `Date.now()`) is read as such. None for no time at all.
 fn unix_s(t: f64) -> Option<i64> {
-    if !t.is_finite() || t < 0.0 || t > 1e15 {
+    if !t.is_finite() || !(0.0..=1e15).contains(&t) {
         return None;
     }
     Some(if t > 1e11 { t / 1000.0 } else { t } as i64)

@@ -606,7 +606,7 @@ pub fn inbound_form(
         ),
         ("WaId".into(), peer.clone()),
         ("SmsStatus".into(), "received".into()),
-        ("MessageType".into(), message_type(&kind).into()),
+        ("MessageType".into(), message_type(kind).into()),
         ("ApiVersion".into(), API_VERSION.into()),
         ("ReferralNumMedia".into(), "0".into()),
     ];
