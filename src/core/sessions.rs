@@ -265,14 +265,18 @@ impl Core {
     /// Registers a webhook as a dialect's run-time registration does (open-wa's
     /// `registerWebhook`): one with its URL and format takes these events and
     /// headers, keeping its secret, retries and whose it is; else it is
-    /// added, up to [`MAX_SESSION_HOOKS`]. Answers the webhook as kept.
+    /// added, up to [`MAX_SESSION_HOOKS`]. `meta`: what the dialect keeps
+    /// with it (e.g. the listener names it was registered for). Answers the
+    /// webhook as kept.
     pub async fn register_webhook(
         &self,
         id: &SessionId,
         mut hook: Webhook,
+        meta: std::collections::BTreeMap<String, String>,
     ) -> Result<Webhook, CoreError> {
         self.may(id, Scope::Manage)?;
         self.own_hooks(std::slice::from_mut(&mut hook), "webhook")?;
+        hook.meta = meta;
         let kept = self
             .manager
             .edit_webhooks(id, |hooks| {
@@ -282,6 +286,7 @@ impl Core {
                 {
                     h.events = hook.events.clone();
                     h.headers = hook.headers.clone();
+                    h.meta = hook.meta.clone();
                     return Some(h.clone());
                 }
                 if hooks.len() >= MAX_SESSION_HOOKS {
@@ -299,14 +304,16 @@ impl Core {
         })
     }
 
-    /// Changes the events of the webhook `which` picks, under the same
-    /// write as the look-up (one removed meanwhile stays removed): the
-    /// webhook as it is after, or None where there is none.
+    /// Changes the events (and the dialect's `meta`) of the webhook
+    /// `which` picks, under the same write as the look-up (one removed
+    /// meanwhile stays removed): the webhook as it is after, or None where
+    /// there is none.
     pub async fn set_webhook_events(
         &self,
         id: &SessionId,
         which: impl Fn(&Webhook) -> bool,
         events: Vec<String>,
+        meta: std::collections::BTreeMap<String, String>,
     ) -> Result<Option<Webhook>, CoreError> {
         self.may(id, Scope::Manage)?;
         Ok(self
@@ -314,6 +321,7 @@ impl Core {
             .edit_webhooks(id, |hooks| {
                 let h = hooks.iter_mut().find(|h| which(h))?;
                 h.events = events.clone();
+                h.meta = meta.clone();
                 Some(h.clone())
             })
             .await?)

@@ -763,7 +763,7 @@ pub const TARGET_REACTIONS: usize = 64;
 /// `previous_emoji` is the sender's reaction this one replaces (null for
 /// none), and `target` the message with this reaction (open-wa's
 /// onReaction hands on the message and all its reactions; past
-/// [`TARGET_REACTIONS`], this one and the newest).
+/// [`TARGET_REACTIONS`], this one, ours and the newest).
 pub fn reaction_event(
     session: &SessionId,
     id: &str,
@@ -787,11 +787,14 @@ pub fn reaction_event(
         let mut after = b.clone();
         after.amend(&Amendment::React(r.clone()));
         // Each reaction to a message everyone reacts to would carry all the
-        // others: this one and the newest, up to a bound.
+        // others: this one, ours and the newest, up to a bound.
         if after.reactions.len() > TARGET_REACTIONS {
-            after
-                .reactions
-                .sort_by_key(|x| (x.sender != r.sender, std::cmp::Reverse(x.timestamp)));
+            after.reactions.sort_by_key(|x| {
+                (
+                    x.sender != r.sender && !x.from_me,
+                    std::cmp::Reverse(x.timestamp),
+                )
+            });
             after.reactions.truncate(TARGET_REACTIONS);
         }
         payload["target"] = serde_json::to_value(after).unwrap_or(Value::Null);
@@ -1076,15 +1079,12 @@ pub fn presence_event(
             .filter_map(|p| Some(json!({"id": p["id"].as_str()?, "state": p["state"].as_str()})))
             .collect();
     }
-    // Named by when it was heard, to the ms: a contact may type, pause
-    // and type again within a second, each a change of its own.
-    Event::stable(
-        session,
-        EventKind::PresenceUpdate,
-        &format!("{id}/{}/{}", state.unwrap_or(""), now_ms()),
-        at * 1000,
-        payload,
-    )
+    // Each a change of its own (one may type, pause and type again in a
+    // second), never seen again by a catch-up: a fresh id.
+    Event {
+        timestamp: at.saturating_mul(1000),
+        ..Event::new(session, EventKind::PresenceUpdate, payload)
+    }
 }
 
 fn short_hash(s: &str) -> String {
@@ -1224,6 +1224,44 @@ mod tests {
         own.from_me = true;
         assert_eq!(own.events().len(), 1);
         assert!(Message::from_bridge(&sid(), &json!({"chat": "x"})).is_none());
+    }
+
+    /// A reaction to a message everyone reacted to carries it with this
+    /// reaction, ours and the newest, up to the bound.
+    #[test]
+    fn a_reactions_target_is_bounded_and_keeps_this_one_and_ours() {
+        let v = json!({"id": "true_1555@c.us_ABC", "chat": "1555@c.us", "from_me": true, "type": "chat",
+            "text": "vote with an emoji", "timestamp": 1700000000, "ack": 2});
+        let mut m = Message::from_bridge(&sid(), &v).unwrap();
+        let r = |who: usize, ts: i64, from_me: bool| Reaction {
+            sender: format!("{}@c.us", 15550000000u64 + who as u64),
+            emoji: "👍".into(),
+            from_me,
+            timestamp: ts,
+        };
+        m.reactions.push(r(0, 1, true));
+        for i in 1..100 {
+            m.reactions.push(r(i, 100 + i as i64, false));
+        }
+        // An old reaction changed, as the hundred-and-first.
+        let change = Reaction {
+            emoji: "❤️".into(),
+            ..r(5, 50, false)
+        };
+        let ev = reaction_event(&sid(), "r1", &m.id, &m.chat, None, &change, Some(&m));
+        let kept = ev.payload["target"]["reactions"].as_array().unwrap();
+        assert_eq!(kept.len(), TARGET_REACTIONS);
+        let has = |who: &str, emoji: &str| {
+            kept.iter()
+                .any(|x| x["sender"] == who && x["emoji"] == emoji)
+        };
+        assert!(has("15550000005@c.us", "❤️"), "this one");
+        assert!(has("15550000000@c.us", "👍"), "ours");
+        assert!(
+            has("15550000099@c.us", "👍") && !has("15550000001@c.us", "👍"),
+            "the newest"
+        );
+        assert_eq!(ev.payload["previous_emoji"], "👍");
     }
 
     #[test]

@@ -492,7 +492,7 @@ impl Inbound {
             .ok()
             .flatten()
             .or_else(|| {
-                ops.iter().rev().find_map(|op| match op {
+                ops.iter().find_map(|op| match op {
                     Op::Message { msg, .. } if msg.id == id => Some(msg.clone()),
                     _ => None,
                 })

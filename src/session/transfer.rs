@@ -116,10 +116,10 @@ pub fn manifest_of(bytes: &[u8]) -> Result<Manifest, String> {
     Err(format!("not a session export: no {MANIFEST}"))
 }
 
-/// A bundle's entries with their paths; a clear sentence for what is not one.
 /// A file of an export, by its name.
 type Named<'a> = Result<(String, tar::Entry<'a, &'a [u8]>), String>;
 
+/// A bundle's entries with their paths; a clear sentence for what is not one.
 fn entries<'a>(
     ar: &'a mut tar::Archive<&'a [u8]>,
 ) -> Result<impl Iterator<Item = Named<'a>>, String> {

@@ -907,8 +907,12 @@ def test_reactions_chat_states_and_removal_reach_open_wa_listeners(daemon, backe
     call = lambda path, args=None: easy(backend, path, args).json()["response"]
     sb = lambda path, body: httpx.post(daemon.sandbox + path, json=body)
     url = receiver.url + "/listeners"
-    hook = call("/shop1/registerWebhook", [url, ["onReaction", "onChatState", "onRemovedFromGroup"]])
-    assert sorted(hook["events"]) == ["onChatState", "onReaction", "onRemovedFromGroup"], hook
+    # (The group listeners asked for hear what onGlobalParticipantsChanged
+    # hears: what is posted is named by what was asked for.)
+    asked = ["onReaction", "onChatState", "onRemovedFromGroup", "onAddedToGroup", "onGroupChange"]
+    hook = call("/shop1/registerWebhook", [url, asked])
+    assert sorted(hook["events"]) == sorted(asked), hook
+    assert [sorted(h["events"]) for h in call("/shop1/listWebhooks") if h["id"] == hook["id"]] == [sorted(asked)]
     posted = lambda event: [json.loads(r["body"])["data"] for r in receiver.raw("/listeners")
                             if json.loads(r["body"])["event"] == event]
 
@@ -937,6 +941,7 @@ def test_reactions_chat_states_and_removal_reach_open_wa_listeners(daemon, backe
     assert sb(f"/_sandbox/groups/{gid}/participants", {"by": CONTACT, "remove": [ACCOUNT]}).status_code == 200
     out = eventually("onRemovedFromGroup", lambda: posted("onRemovedFromGroup"))[0]
     assert (out["id"], out["isGroup"]) == (gid, True), out
+    assert posted("onGlobalParticipantsChanged") == [], "not asked for"
     assert call("/shop1/removeWebhook", [hook["id"]]) is True
 
 

@@ -514,6 +514,30 @@ pub fn listeners_of(events: &[String]) -> Vec<&'static str> {
         .collect()
 }
 
+/// Where a webhook registered through the EASY API keeps the listener
+/// names it was registered for: several share their events (onAddedToGroup,
+/// onGroupChange and onRemovedFromGroup hear what onGlobalParticipantsChanged
+/// hears), and a delivery is one body, named by what was asked for.
+const LISTENERS_META: &str = "openwa_listeners";
+
+/// The `meta` a registration keeps: the listeners served.
+pub fn listeners_meta(served: &[&str]) -> std::collections::BTreeMap<String, String> {
+    [(LISTENERS_META.to_string(), served.join(","))].into()
+}
+
+/// The listeners a webhook serves: those it was registered for, or (one
+/// set through the native API) those its events bring.
+pub fn hook_listeners(h: &crate::domain::Webhook) -> Vec<&'static str> {
+    match h.meta.get(LISTENERS_META) {
+        Some(names) => LISTENERS
+            .iter()
+            .map(|(name, _)| *name)
+            .filter(|name| names.split(',').any(|n| n == *name))
+            .collect(),
+        None => listeners_of(&h.events),
+    }
+}
+
 /// The id open-wa gives a registered webhook: here stable, from the
 /// session and the URL (the same in every body it posts, `webhook_id`).
 pub fn hook_id(session: &crate::domain::SessionId, url: &str) -> String {
@@ -534,7 +558,7 @@ pub fn registered_hook(
         "id": hook_id(session, &h.url),
         // As the API shows a webhook: a query or a password masked.
         "url": crate::domain::webhook::masked_url(&h.url),
-        "events": listeners_of(&h.events),
+        "events": hook_listeners(h),
         "requestConfig": {"headers": h.headers.keys().map(|k| (k.clone(), json!("***"))).collect::<serde_json::Map<_, _>>()},
         "ts": ts,
     })
@@ -952,14 +976,32 @@ pub fn contacts(known: &[Contact]) -> Vec<Value> {
 }
 
 /// checkNumberStatus's NumberCheck: `numberExists` only when it exists.
-/// The name a contact card shows (its `FN`, else its `N`), as open-wa's
-/// getVCards gives it; empty where the card has none.
+/// The name a contact card shows (its `FN`, else its `N`'s given and
+/// family names), as open-wa's getVCards gives it; empty where the card
+/// has none. (A card received is shown whatever else it holds.)
 pub fn card_name(vcard: &str) -> String {
-    crate::core::vcard_cards(vcard, None, None)
-        .ok()
-        .and_then(|cards| cards.into_iter().next())
-        .map(|c| c.name)
-        .unwrap_or_default()
+    let value = |name: &str| {
+        vcard.lines().find_map(|l| {
+            let (head, v) = l.split_once(':')?;
+            let prop = head.split(';').next()?.trim();
+            // Grouped properties (`item1.FN`) too.
+            let prop = prop.rsplit('.').next().unwrap_or(prop);
+            prop.eq_ignore_ascii_case(name)
+                .then(|| v.trim().replace("\\,", ",").replace("\\;", ";"))
+        })
+    };
+    if let Some(full) = value("FN").filter(|v| !v.is_empty()) {
+        return full;
+    }
+    let n = value("N").unwrap_or_default();
+    let mut parts = n.split(';');
+    let (family, given) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    [given.trim(), family.trim()]
+        .iter()
+        .filter(|p| !p.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// open-wa's BusinessProfile from what WhatsApp tells of a business
@@ -1086,6 +1128,27 @@ mod tests {
             (name, data["action"].as_str()),
             ("onGlobalParticipantsChanged", Some("remove"))
         );
+    }
+
+    /// A card's name as open-wa's getVCards shows it: its FN, else its N,
+    /// whatever else the card holds (no number at all, for one).
+    #[test]
+    fn a_cards_name_is_its_fn_or_its_n() {
+        assert_eq!(
+            card_name("BEGIN:VCARD\nVERSION:3.0\nFN:Alice B\nEND:VCARD"),
+            "Alice B"
+        );
+        assert_eq!(
+            card_name(
+                "BEGIN:VCARD\r\nN:Baker;Bea;;;\r\nTEL;waid=15551234567:+1 555 123 4567\r\nEND:VCARD"
+            ),
+            "Bea Baker"
+        );
+        assert_eq!(
+            card_name("BEGIN:VCARD\nitem1.FN;CHARSET=UTF-8:Caf\\, Ltd\nEND:VCARD"),
+            "Caf, Ltd"
+        );
+        assert_eq!(card_name("BEGIN:VCARD\nTEL:+1 555\nEND:VCARD"), "");
     }
 
     /// A contact types: in a chat, they are the user; in a group, the

@@ -557,13 +557,16 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
         Call::LoadTill { chat, till } => {
             let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
             let mut count = 0;
-            loop {
+            // What getAllMessagesInChat shows may reach back already.
+            let oldest = match loaded(st, id, &chat) {
+                Some((_, at)) => Some(at),
+                None => in_chat(st, id, &chat, true).await?.first().map(|m| m.timestamp),
+            };
+            let mut reached = oldest.is_some_and(|at| at <= till);
+            while !reached && count < SHOWN_MAX && std::time::Instant::now() < until {
                 let batch = load_earlier(st, id, &chat, 500).await?;
                 count += batch.len();
-                let reached = batch.first().is_none_or(|m| m.timestamp <= till);
-                if reached || count >= SHOWN_MAX || std::time::Instant::now() > until {
-                    break;
-                }
+                reached = batch.first().is_none_or(|m| m.timestamp <= till);
             }
             json!(true)
         }
@@ -755,15 +758,37 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
                     all = false;
                     break;
                 }
-                all &= core.clear_chat(id, &chat, false, true).await.is_ok();
+                // A chat gone meanwhile is no failure of the rest; one
+                // WhatsApp refused makes the answer false; a key that may
+                // not, or a session not ready, is the answer.
+                match core.clear_chat(id, &chat, false, true).await {
+                    Ok(_) | Err(CoreError::NotFound { .. }) => {}
+                    Err(CoreError::WhatsApp(e)) => {
+                        tracing::debug!(session = %id, "a chat not cleared: {e}");
+                        all = false;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
             json!(all)
         }
         Call::MyStatuses => messages(my_statuses(core, id).await?),
         Call::DeleteAllStatuses => {
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
             let mut all = true;
             for m in my_statuses(core, id).await? {
-                all &= core.revoke_status(id, &m.id).await.is_ok();
+                if std::time::Instant::now() > until {
+                    all = false;
+                    break;
+                }
+                match core.revoke_status(id, &m.id).await {
+                    Ok(()) | Err(CoreError::NotFound { .. }) => {}
+                    Err(CoreError::WhatsApp(e)) => {
+                        tracing::debug!(session = %id, "a status not taken down: {e}");
+                        all = false;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
             json!(all)
         }
@@ -918,14 +943,16 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             listeners,
             headers,
         } => {
-            let (events, _) = cv::listener_events(&listeners);
+            let (events, served) = cv::listener_events(&listeners);
             if events.is_empty() {
                 return Err(no_listener(&listeners));
             }
             let mut hook = Webhook::subscriber(url, Format::Openwa, &[]);
             hook.events = events;
             hook.headers = headers;
-            let kept = core.register_webhook(id, hook).await?;
+            let kept = core
+                .register_webhook(id, hook, cv::listeners_meta(&served))
+                .await?;
             cv::registered_hook(id, &kept, crate::domain::now_ms())
         }
         Call::ListWebhooks => json!(
@@ -946,12 +973,17 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             id: hook,
             listeners,
         } => {
-            let (events, _) = cv::listener_events(&listeners);
+            let (events, served) = cv::listener_events(&listeners);
             if events.is_empty() {
                 return Err(no_listener(&listeners));
             }
             match core
-                .set_webhook_events(id, |h| is_registered(id, h, &hook), events)
+                .set_webhook_events(
+                    id,
+                    |h| is_registered(id, h, &hook),
+                    events,
+                    cv::listeners_meta(&served),
+                )
                 .await?
             {
                 Some(h) => cv::registered_hook(id, &h, crate::domain::now_ms()),
@@ -1020,20 +1052,31 @@ async fn me(core: &Core, id: &SessionId) -> Result<Option<Me>, CoreError> {
 }
 
 /// This account's statuses of the last 24 hours (WhatsApp keeps them no
-/// longer), newest first: among the status chat's newest 500 stored.
+/// longer), newest first, among the contacts' in the status chat: paged
+/// back to a day ago, or [`SHOWN_MAX`] looked at.
 async fn my_statuses(
     core: &Core,
     id: &SessionId,
 ) -> Result<Vec<crate::domain::Message>, CoreError> {
     let status = Wid::parse_recipient(Wid::STATUS).expect("a valid id");
     let since = crate::domain::now_ms() / 1000 - 86_400;
-    Ok(core
-        .stored_messages(id, Some(&status), 500, None)
-        .await?
-        .messages
-        .into_iter()
-        .filter(|m| m.from_me && !m.revoked && m.timestamp > since)
-        .collect())
+    let (mut mine, mut looked, mut before) = (vec![], 0, None::<Vec<u8>>);
+    loop {
+        let page = core
+            .stored_messages(id, Some(&status), 500, before.as_deref())
+            .await?;
+        looked += page.messages.len();
+        let older = page.messages.iter().any(|m| m.timestamp <= since);
+        mine.extend(
+            page.messages
+                .into_iter()
+                .filter(|m| m.from_me && !m.revoked && m.timestamp > since),
+        );
+        match page.next {
+            Some(next) if !older && looked < SHOWN_MAX => before = Some(next),
+            _ => return Ok(mine),
+        }
+    }
 }
 
 /// Each chat with unread messages, with its newest `unread` of them (oldest

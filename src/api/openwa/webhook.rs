@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 /// `base`: where clients reach this daemon (media URLs).
 pub fn render_openwa(d: &Delivery, now_s: i64, base: &str) -> Rendered {
-    let global = convert::listeners_of(&d.hook.events).contains(&"onGlobalParticipantsChanged");
+    let global = convert::hook_listeners(&d.hook).contains(&"onGlobalParticipantsChanged");
     signed_json(d, &openwa(&d.event, &webhook_id(d), base, global), now_s)
 }
 
