@@ -526,6 +526,7 @@ export class Client extends EventEmitter {
     on(event: 'message_revoke_everyone', listener: (message: Message, revoked_msg?: Message | null) => void): this;
     on(event: 'message_edit', listener: (message: Message, newBody: String, prevBody: String) => void): this;
     on(event: 'message_reaction', listener: (reaction: Reaction) => void): this;
+    on(event: 'media_uploaded', listener: (message: Message) => void): this;
     on(event: 'vote_update', listener: (vote: PollVote) => void): this;
     on(event: 'call', listener: (call: Call) => void): this;
     on(event: 'group_membership_request', listener: (notification: GroupNotification) => void): this;

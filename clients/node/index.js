@@ -1669,6 +1669,11 @@ class Client extends EventEmitter {
         if (known) known.ack = p.ack;
         const m = new Message(this, known ? structuredClone(known) : { id: p.id, chat: p.chat, ack: p.ack });
         this._emit(Events.MESSAGE_ACK, m, ACK[p.ack] ?? 0);
+        // As whatsapp-web.js: our media message, once uploaded (WhatsApp's
+        // server has it: its first ack).
+        if (p.ack === 'sent' && known && known.from_me && known.media) {
+          this._emit(Events.MEDIA_UPLOADED, new Message(this, structuredClone(known)));
+        }
         break;
       }
       case 'message.revoked': {

@@ -640,7 +640,7 @@ test('listeners that throw or reject stop neither the stream nor the process', a
 
 test('media: a sent Message has its type and gives its media back; gone media is undefined; replies, quotes, sendSeen, privacy ids', async () => {
   const me = '15550003334';
-  const c = await linked('media', me, ['message', 'message_ack']);
+  const c = await linked('media', me, ['message', 'message_ack', 'media_uploaded']);
   const png = new MessageMedia('image/png', PNG.toString('base64'), 'dot.png');
   const photo = await c.sendMessage('15551234567', png, { caption: 'dot' });
   assert.deepEqual([photo.type, photo.hasMedia, photo.body], ['image', true, 'dot']);
@@ -652,6 +652,13 @@ test('media: a sent Message has its type and gives its media back; gone media is
   const photoAcks = c.heard.message_ack.filter(([m]) => m.id._serialized === photo.id._serialized);
   assert.ok(photoAcks.length >= 2 && photoAcks.every(([m, a]) => m.body === 'dot' && m.ack === a), JSON.stringify(photoAcks.map(([m, a]) => [m.body, a])));
   assert.equal((await photo.downloadMedia()).data, PNG.toString('base64'));
+  // media_uploaded: once, for our media only.
+  const uploaded = await eventually('media_uploaded', () => c.heard.media_uploaded.find((m) => m.id._serialized === photo.id._serialized));
+  assert.deepEqual([uploaded.type, uploaded.hasMedia, uploaded.fromMe], ['image', true, true]);
+  const text = await c.sendMessage('15551234567', 'no media here');
+  await eventually('the text sent', () => c.heard.message_ack.find(([m, a]) => m.id._serialized === text.id._serialized && a >= 1));
+  assert.equal(c.heard.media_uploaded.filter((m) => m.id._serialized === photo.id._serialized).length, 1);
+  assert.ok(!c.heard.media_uploaded.some((m) => m.id._serialized === text.id._serialized));
   const pdf = await c.sendMessage('15551234567', new MessageMedia('application/pdf', Buffer.from('%PDF-1.4').toString('base64'), 'a.pdf'), { sendMediaAsDocument: true });
   assert.equal(pdf.type, 'document');
   // A photo as a document: a file to download, kept as it is.
