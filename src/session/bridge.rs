@@ -698,9 +698,9 @@ impl Bridge {
         self.call("subscribePresence", &[json!(ids)]).await
     }
 
-    /// A contact's presence: online, or when last seen (subscribing to it
-    /// first, if it was not heard yet).
-    /// (`subscribe`: else only what WhatsApp Web already has.)
+    /// A contact's presence: online, or when last seen. With `subscribe`,
+    /// one not heard yet is subscribed to first; else what WhatsApp Web
+    /// already has is the answer.
     pub async fn presence_of(&self, id: &Wid, subscribe: bool) -> Result<Presence, CallError> {
         self.call("presenceOf", &[json!(id), json!(subscribe)])
             .await
