@@ -438,7 +438,7 @@ export class Client extends EventEmitter {
     getChannels(): Promise<Channel[]>;
     /** The chat's pinned messages, newest pin first (pinned here, on the phone or by anyone in the chat) */
     getPinnedMessages(chatId: string): Promise<Message[]>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** The calling code the number starts with ("1" for 15551234567), as WhatsApp Web finds it; null for none */
     getCountryCode(number: string): Promise<string>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     getFormattedNumber(number: string): Promise<string>;
@@ -641,7 +641,7 @@ export interface Contact {
     block: () => Promise<boolean>;
     unblock: () => Promise<boolean>;
     getCommonGroups: () => Promise<ChatId[]>;
-    /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
+    /** The calling code of their phone; null for someone known only by a privacy id */
     getCountryCode(): Promise<string>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     getFormattedNumber(): Promise<string>;

@@ -159,6 +159,27 @@ class NotSupportedError extends Error {
 
 // Gives each named method of cls a body that rejects with NotSupportedError,
 // so that calling what wabridge cannot do says so instead of a TypeError.
+// ITU-T E.164 country calling codes (prefix-free: a number starts with one
+// at most), as WhatsApp Web's findCC finds them.
+const CALLING_CODES = new Set((
+  '1 7 20 27 30 31 32 33 34 36 39 40 41 43 44 45 46 47 48 49 51 52 53 54 55 56 57 58 60 61 62 63 64 65 66 81 82 84 86 '
+  + '90 91 92 93 94 95 98 211 212 213 216 218 220 221 222 223 224 225 226 227 228 229 230 231 232 233 234 235 236 237 '
+  + '238 239 240 241 242 243 244 245 246 247 248 249 250 251 252 253 254 255 256 257 258 260 261 262 263 264 265 266 '
+  + '267 268 269 290 291 297 298 299 350 351 352 353 354 355 356 357 358 359 370 371 372 373 374 375 376 377 378 379 '
+  + '380 381 382 383 385 386 387 389 420 421 423 500 501 502 503 504 505 506 507 508 509 590 591 592 593 594 595 596 '
+  + '597 598 599 670 672 673 674 675 676 677 678 679 680 681 682 683 685 686 687 688 689 690 691 692 800 808 850 852 '
+  + '853 855 856 870 878 880 881 882 883 886 888 960 961 962 963 964 965 966 967 968 970 971 972 973 974 975 976 977 '
+  + '979 992 993 994 995 996 998').split(' '));
+
+// The calling code a phone number (or `…@c.us` id) starts with; null for
+// none.
+function countryCode(number) {
+  const digits = String(number).replace(/@(c\.us|s\.whatsapp\.net)$/, '').replace(/[\s+()-]/g, '');
+  if (!/^\d+$/.test(digits)) return null;
+  for (let n = 1; n <= 3; n++) if (CALLING_CODES.has(digits.slice(0, n))) return digits.slice(0, n);
+  return null;
+}
+
 function unsupported(cls, label, names) {
   for (const name of names) {
     if (Object.prototype.hasOwnProperty.call(cls.prototype, name)) continue;
@@ -457,6 +478,11 @@ class Contact {
 
   async getCommonGroups() {
     return this.client.getCommonGroups(this.id._serialized);
+  }
+
+  // By the phone (a privacy id has no country): null where none is known.
+  async getCountryCode() {
+    return this.number ? countryCode(this.number) : null;
   }
 }
 
@@ -2494,6 +2520,11 @@ class Client extends EventEmitter {
     return (s.versions && s.versions.wa_web) || undefined;
   }
 
+  // As whatsapp-web.js (WhatsApp Web's findCC): "15551234567" is "1".
+  async getCountryCode(number) {
+    return countryCode(number);
+  }
+
   async getNumberId(number) {
     const digits = String(number).replace(/@c\.us$/, '');
     const r = await this._api('GET', `/contacts/${encodeURIComponent(digits)}`);
@@ -2593,7 +2624,7 @@ class Client extends EventEmitter {
 
 // whatsapp-web.js members this client does not offer: calling one says so.
 unsupported(Client, 'Client', ['acceptChannelAdminInvite', 'revokeChannelAdminInvite', 'demoteChannelAdmin',
-  'acceptGroupV4Invite', 'getChannelByInviteCode', 'getCountryCode', 'getFormattedNumber',
+  'acceptGroupV4Invite', 'getChannelByInviteCode', 'getFormattedNumber',
   'cancelPairingCode', 'resetState', 'sendChannelAdminInvite',
   'setAutoDownloadAudio', 'setAutoDownloadDocuments', 'setAutoDownloadPhotos',
   'setAutoDownloadVideos', 'setBackgroundSync', 'getContactDeviceCount', 'syncHistory',
@@ -2606,7 +2637,7 @@ unsupported(GroupChat, 'GroupChat', ['setAddMembersAdminsOnly']);
 // wa-js 4.6 offers none of these for channels.
 unsupported(Channel, 'Channel', ['getSubscribers', 'setReactionSetting', 'sendSeen', 'sendChannelAdminInvite',
   'acceptChannelAdminInvite', 'revokeChannelAdminInvite', 'demoteChannelAdmin', 'transferChannelOwnership']);
-unsupported(Contact, 'Contact', ['getCountryCode', 'getFormattedNumber']);
+unsupported(Contact, 'Contact', ['getFormattedNumber']);
 
 module.exports = {
   Client,

@@ -130,7 +130,7 @@ test('every whatsapp-web.js method exists, so no call is a TypeError; unsupporte
       if (!isProp(sig)) assert.equal(typeof obj[name], 'function', `${t}.${name} is missing`);
     }
   }
-  for (const [obj, call] of [[client, 'getChannelByInviteCode'], [instances.Channel, 'getSubscribers'], [client, 'getCountryCode'],
+  for (const [obj, call] of [[client, 'getChannelByInviteCode'], [instances.Channel, 'getSubscribers'], [client, 'getFormattedNumber'],
     [instances.Message, 'getOrder'], [instances.Chat, 'syncHistory'],
     [instances.GroupChat, 'setAddMembersAdminsOnly'], [instances.Contact, 'getFormattedNumber'], [instances.ClientInfo, 'getBatteryStatus']]) {
     await assert.rejects(() => obj[call](), (e) => e.name === 'NotSupportedError' && e.message.includes(`.${call} `), call);
@@ -140,6 +140,15 @@ test('every whatsapp-web.js method exists, so no call is a TypeError; unsupporte
   await assert.rejects(() => client.sendMessage('1@c.us', new ours.Buttons('b', [{ body: 'x' }])), { name: 'NotSupportedError' });
   await assert.rejects(() => client.sendMessage('1@c.us', new ours.MessageMedia('audio/ogg', 'AA=='), { sendMediaAsSticker: true }), { name: 'NotSupportedError' });
   await assert.rejects(() => client.sendMessage('1@c.us', media, { mentions: ['2@c.us'] }), /mentions/);
+});
+
+test('getCountryCode finds a number\'s calling code, as WhatsApp Web does', async () => {
+  for (const [number, cc] of [['15551234567', '1'], ['+44 20 7946 0958', '44'], ['919876543210@c.us', '91'], ['3584573975', '358'],
+    ['79161234567', '7'], ['2250707070707', '225'], ['8613812345678', '86'], ['85291234567', '852']]) {
+    assert.equal(await client.getCountryCode(number), cc, number);
+  }
+  // 28 and 0 begin no calling code; a group id is no number.
+  for (const none of ['2812345', '0123', '120363000000000001@g.us', '']) assert.equal(await client.getCountryCode(none), null, none);
 });
 
 test('media types from file names; ids as whatsapp-web.js shows them', () => {
