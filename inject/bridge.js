@@ -181,6 +181,8 @@
       created: typeof meta.creation === 'number' ? meta.creation : null, participants: (ps || []).map(participant),
       description: meta.desc || null, announce: !!meta.announce, restrict: !!meta.restrict,
       approval: !!meta.membershipApprovalMode,
+      // Disappearing messages: how long one lasts (s; 0 off).
+      ephemeral: Number(meta.ephemeralDuration || c.ephemeralDuration) || 0,
     };
   }
 
@@ -1707,6 +1709,12 @@
     async setGroupProperty(id, property, on) {
       await myGroup(id);
       await asMember(() => WPP.group.setProperty(id, property, !!on));
+      return true;
+    },
+    // Disappearing messages: 0 (off), 86400, 604800 or 7776000 seconds.
+    async setGroupEphemeral(id, secs) {
+      await myGroup(id);
+      await asMember(() => WPP.group.setProperty(id, 'ephemeral', secs));
       return true;
     },
     // picture: a data URL, or null to remove it. A picture WhatsApp does

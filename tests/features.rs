@@ -1304,6 +1304,28 @@ async fn group_descriptions_and_settings_both_ways() {
         (Some("Opening hours: 9 to 5"), json!(true), json!(true)),
         "{at_wa}"
     );
+    // Disappearing messages: a week, as WhatsApp offers; then off.
+    let (code, g) = d
+        .call("PATCH", &ours, Some(json!({"ephemeral": 604800})))
+        .await;
+    assert_eq!((code, g["ephemeral"].as_u64()), (200, Some(604800)), "{g}");
+    let (_, at_wa) = sb.get(&format!("/_sandbox/groups/{gid}")).await;
+    assert_eq!(at_wa["ephemeral"], 604800, "{at_wa}");
+    eventually(T, "the group's metadata told", || async {
+        let (_, g) = d.call("GET", &ours, None).await;
+        (g["ephemeral"] == 604800).then_some(())
+    })
+    .await;
+    let (code, e) = d
+        .call("PATCH", &ours, Some(json!({"ephemeral": 3600})))
+        .await;
+    refused(code, &e, 422, "invalid_field");
+    let (code, g) = d.call("PATCH", &ours, Some(json!({"ephemeral": 0}))).await;
+    assert_eq!((code, g["ephemeral"].as_u64()), (200, Some(0)), "{g}");
+    assert_eq!(
+        sb.get(&format!("/_sandbox/groups/{gid}")).await.1["ephemeral"],
+        0
+    );
     let me = format!("{ACCOUNT}@c.us");
     let u = event(&r, "group.update", |p| {
         p["group"] == gid.as_str() && p["description"].is_string()

@@ -23,7 +23,14 @@ pub struct GroupEdit {
     pub restrict: Option<bool>,
     /// `Some(None)`: remove the picture; `Some(Some(bytes))`: an image.
     pub picture: Option<Option<Vec<u8>>>,
+    /// Disappearing messages: how long one lasts (s), one of
+    /// [`EPHEMERAL_SECS`]; 0 turns them off.
+    pub ephemeral: Option<u32>,
 }
+
+/// How long disappearing messages may last, as WhatsApp offers: off, a
+/// day, a week, 90 days.
+pub const EPHEMERAL_SECS: [u32; 4] = [0, 86_400, 604_800, 7_776_000];
 
 /// A change to who is in a group and who runs it.
 #[derive(Default)]
@@ -377,24 +384,40 @@ impl Core {
             ));
         }
         let picture = super::people::picture_change(&e.picture)?;
+        if e.ephemeral.is_some_and(|s| !EPHEMERAL_SECS.contains(&s)) {
+            return Err(CoreError::invalid(
+                "ephemeral",
+                "must be 0 (off), 86400 (a day), 604800 (a week) or 7776000 (90 days)",
+            ));
+        }
         let settings = e.announce.is_some() || e.restrict.is_some();
-        if subject.is_none() && description.is_none() && picture.is_none() && !settings {
+        if subject.is_none()
+            && description.is_none()
+            && picture.is_none()
+            && e.ephemeral.is_none()
+            && !settings
+        {
             return Err(CoreError::invalid(
                 "subject",
-                "or 'description', 'picture', 'announce' or 'restrict' is required",
+                "or 'description', 'picture', 'ephemeral', 'announce' or 'restrict' is required",
             ));
         }
         let bridge = self.manager.bridge(session).await?;
         let before = bridge.group(id).await.map_err(page)?;
         let admin = bridge.i_am_admin(id).await.map_err(page)?;
-        let info = subject.is_some() || description.is_some() || picture.is_some();
+        // As in WhatsApp, disappearing messages are the group's info:
+        // anyone's to change unless only admins may.
+        let info = subject.is_some()
+            || description.is_some()
+            || picture.is_some()
+            || e.ephemeral.is_some();
         if !admin && (settings || (info && before.restrict)) {
             return Err(CoreError::Conflict {
                 code: "not_group_admin",
                 message: if settings {
                     "only group admins can change the group's settings".into()
                 } else {
-                    "only group admins can change this group's subject and description".into()
+                    "only group admins can change this group's info (subject, description, picture, disappearing messages)".into()
                 },
             });
         }
@@ -411,6 +434,9 @@ impl Core {
         }
         if let Some(d) = description {
             bridge.set_description(id, d).await.map_err(page)?;
+        }
+        if let Some(secs) = e.ephemeral {
+            bridge.set_group_ephemeral(id, secs).await.map_err(page)?;
         }
         for (setting, on) in [
             (GroupSetting::Announce, e.announce),
@@ -434,6 +460,7 @@ impl Core {
         }
         g.announce = e.announce.unwrap_or(g.announce);
         g.restrict = e.restrict.unwrap_or(g.restrict);
+        g.ephemeral = e.ephemeral.unwrap_or(g.ephemeral);
         Ok(g)
     }
 

@@ -3,7 +3,7 @@
 //! member account, with its author; joins, leaves and changes to the
 //! group's info reach every member's devices as WhatsApp announces them.
 //! As in WhatsApp, `announce` lets only admins send, and `restrict` lets
-//! only admins change the subject and description.
+//! only admins change the subject, description and disappearing messages.
 
 use super::world::{SbMessage, World, random_hex};
 use serde::{Deserialize, Serialize};
@@ -38,7 +38,14 @@ pub struct Group {
     /// Requests to join, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requests: Vec<JoinRequest>,
+    /// Disappearing messages: how long a message lasts (s; 0: off).
+    #[serde(default)]
+    pub ephemeral: u32,
 }
+
+/// How long disappearing messages may last, as WhatsApp offers: off, a
+/// day, a week, 90 days.
+pub const EPHEMERAL_SECS: [u32; 4] = [0, 86_400, 604_800, 7_776_000];
 
 /// Someone asked to join a group that wants its admins' approval.
 #[derive(Clone, Serialize, Deserialize)]
@@ -88,7 +95,7 @@ impl Group {
         json!({
             "id": self.id, "subject": self.subject, "owner": self.owner, "creation": self.created,
             "invite": self.invite, "desc": self.desc, "announce": self.announce, "restrict": self.restrict,
-            "has_picture": self.picture.is_some(), "approval": self.approval,
+            "has_picture": self.picture.is_some(), "approval": self.approval, "ephemeral": self.ephemeral,
             "participants": self.participants.iter().map(|p| json!({
                 "id": format!("{p}@c.us"), "isAdmin": self.admins.contains(p), "isSuperAdmin": *p == self.owner,
             })).collect::<Vec<_>>(),
@@ -147,6 +154,7 @@ impl World {
             picture: None,
             approval: false,
             requests: vec![],
+            ephemeral: 0,
         };
         let view = g.view();
         self.p.groups.insert(g.id.clone(), g);
@@ -448,6 +456,29 @@ impl World {
         Ok(())
     }
 
+    /// Disappearing messages on (for `secs`) or off: anyone's to change
+    /// unless only admins may edit the group's info, as in WhatsApp.
+    pub fn set_ephemeral(&mut self, gid: &str, by: &str, secs: u32) -> Result<(), String> {
+        if !EPHEMERAL_SECS.contains(&secs) {
+            return Err(format!(
+                "disappearing messages last one of {EPHEMERAL_SECS:?} seconds"
+            ));
+        }
+        let g = self.p.groups.get_mut(gid).ok_or("no such group")?;
+        if !g.participants.iter().any(|p| p == by) {
+            return Err("you are not a participant of this group".into());
+        }
+        if g.restrict && !g.admins.iter().any(|a| a == by) {
+            return Err("only group admins can change the group's settings".into());
+        }
+        if g.ephemeral == secs {
+            return Ok(());
+        }
+        g.ephemeral = secs;
+        self.notice(gid, by, "ephemeral", &secs.to_string());
+        Ok(())
+    }
+
     /// Only admins turn approval of who joins on or off; turning it off
     /// lets every pending request in, as WhatsApp does.
     pub fn set_approval(&mut self, gid: &str, by: &str, on: bool) -> Result<(), String> {
@@ -650,6 +681,11 @@ impl World {
             "group_description" => self
                 .set_description(gid, me, v["desc"].as_str().unwrap_or(""))
                 .map(|_| json!(true)),
+            "group_setting" if v["property"] == "ephemeral" => {
+                let secs = v["value"].as_u64().and_then(|s| u32::try_from(s).ok());
+                self.set_ephemeral(gid, me, secs.ok_or("a duration in seconds")?)
+                    .map(|_| json!(true))
+            }
             "group_setting" => {
                 let s = Setting::parse(v["property"].as_str().unwrap_or(""))
                     .ok_or("unknown group property")?;

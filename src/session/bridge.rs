@@ -292,6 +292,9 @@ pub struct GroupInfo {
     /// Its admins approve who joins (a join by link is a request).
     #[serde(default)]
     pub approval: bool,
+    /// Disappearing messages: how long a message lasts (s; 0: off).
+    #[serde(default)]
+    pub ephemeral: u32,
 }
 
 /// A contact's presence as WhatsApp tells it.
@@ -996,6 +999,13 @@ impl Bridge {
     /// An empty description removes it.
     pub async fn set_description(&self, id: &Wid, desc: &str) -> Result<(), CallError> {
         self.call::<Value>("setDescription", &[json!(id), json!(desc)])
+            .await
+            .map(drop)
+    }
+
+    /// Disappearing messages in a group: how long one lasts (s; 0 off).
+    pub async fn set_group_ephemeral(&self, id: &Wid, secs: u32) -> Result<(), CallError> {
+        self.call::<Value>("setGroupEphemeral", &[json!(id), json!(secs)])
             .await
             .map(drop)
     }

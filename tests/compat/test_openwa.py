@@ -804,6 +804,18 @@ def test_last_seen_business_profiles_unread_and_tags_as_open_wa_bots_ask(daemon,
                                           "formatting": "- @mention\n"}))
     lines = m["text"].split("\n")
     assert (lines[0], set(lines[1:])) == ("Agenda", {"- " + t for t in tags}), m["text"]
+    # Disappearing messages (a group's): true is a day, as open-wa's.
+    assert call("/shop1/setChatEphemeral", [gid, True]) is True
+    at_wa = lambda: httpx.get(daemon.sandbox + f"/_sandbox/groups/{gid}").json()
+    assert at_wa()["ephemeral"] == 86400
+    eventually("its metadata", lambda: call("/shop1/getChatById", [gid])["groupMetadata"]["ephemeralDuration"] == 86400)
+    assert call("/shop1/setChatEphemeral", {"chatId": gid, "ephemeral": 7776000}) is True
+    assert at_wa()["ephemeral"] == 7776000
+    assert call("/shop1/setChatEphemeral", [gid, False]) is True
+    assert at_wa()["ephemeral"] == 0
+    for bad in ([gid, 3600], [chat, True]):
+        body = easy(backend, "/shop1/setChatEphemeral", bad).json()
+        assert (body["success"], body["error"]["name"]) == (False, "INVALID_ARGS"), body
     m = sent(call("/shop1/tagEveryone", [gid, "Quietly", True]))
     assert (m["text"], sorted(m["mentions"])) == ("Quietly", sorted([CONTACT, who]))
     body = easy(backend, "/shop1/tagEveryone", [chat, "not a group"]).json()

@@ -1153,6 +1153,9 @@ pub struct GroupEditIn {
     announce: Option<bool>,
     /// Only admins change the subject and description.
     restrict: Option<bool>,
+    /// Disappearing messages: how long one lasts, in seconds: 86400 (a
+    /// day), 604800 (a week), 7776000 (90 days); 0 turns them off.
+    ephemeral: Option<u32>,
     /// A JPEG, PNG, GIF or WebP, base64 (up to 5 MB); null removes it.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
@@ -1174,6 +1177,7 @@ pub async fn edit_group(
         announce: b.announce,
         restrict: b.restrict,
         picture: picture_bytes(b.picture)?,
+        ephemeral: b.ephemeral,
     };
     let g = core
         .edit_group(&cv::session_id(&id)?, &group_wid(&gid)?, &e)

@@ -874,6 +874,7 @@ pub fn group_metadata(g: &GroupInfo) -> Value {
     json!({
         "id": wid_obj(&g.id), "creation": g.created, "owner": g.owner.as_deref().map(wid_obj),
         "subject": g.subject, "desc": g.description, "announce": g.announce, "restrict": g.restrict,
+        "ephemeralDuration": g.ephemeral,
         "participants": g.participants.iter().map(|p| json!({
             "id": wid_obj(&participant_id(p)), "isAdmin": p.admin, "isSuperAdmin": p.super_admin,
         })).collect::<Vec<_>>(),

@@ -216,6 +216,7 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ("setGroupEditToAdminsOnly", &["groupId", "onlyAdmins"]),
     ("setGroupIcon", &["groupId", "image"]),
     ("setGroupIconByUrl", &["groupId", "url", "requestConfig"]),
+    ("setChatEphemeral", &["chatId", "ephemeral"]),
     ("leaveGroup", &["groupId"]),
     // The session.
     ("getHostNumber", &[]),
@@ -1352,6 +1353,25 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
         "getBusinessProfile" => Call::BusinessProfile(a.wid("id")?),
         "getLastSeen" => Call::LastSeen(a.wid("chatId")?),
         "isChatOnline" => Call::IsChatOnline(a.wid("chatId")?),
+        // open-wa's: true is a day, false off, or 86400, 604800 or 7776000
+        // seconds. WhatsApp Web sets it for groups.
+        "setChatEphemeral" => Call::EditGroup {
+            group: group_id(&a, "chatId")?,
+            edit: GroupEdit {
+                ephemeral: Some(match a.get("ephemeral") {
+                    Some(Value::Bool(on)) => if *on { 86_400 } else { 0 },
+                    _ => match a.number("ephemeral")? {
+                        n if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n) => n as u32,
+                        _ => {
+                            return Err(EasyError::bad_args(
+                                "'ephemeral' must be true, false or a number of seconds",
+                            ));
+                        }
+                    },
+                }),
+                ..Default::default()
+            },
+        },
         "tagEveryone" => Call::TagEveryone {
             group: group_id(&a, "groupId")?,
             content: a.string("content")?.unwrap_or_default(),

@@ -1056,6 +1056,7 @@
       groupMetadata: {
         id: wid(g.id), subject: g.subject, owner: wid(g.owner), creation: g.creation,
         desc: g.desc || undefined, announce: !!g.announce, restrict: !!g.restrict, membershipApprovalMode: !!g.approval,
+        ephemeralDuration: g.ephemeral || 0,
         participants: g.participants.map((p) => ({ id: wid(p.id), isAdmin: p.isAdmin, isSuperAdmin: p.isSuperAdmin })),
       },
     };
@@ -1735,10 +1736,17 @@
         await asAdmin('you_are_not_allowed_set_group_description', 'You are not allowed to set group description in', groupId, () => call('group_description', { gid: wid(groupId)._serialized, desc: String(description) }));
         return true;
       },
-      // wa-js's GroupProperty: 'announcement' (only admins send) and
-      // 'restrict' (only admins edit the info); 'ephemeral' is not modelled.
+      // wa-js's GroupProperty: 'announcement' (only admins send),
+      // 'restrict' (only admins edit the info) and 'ephemeral' (how long
+      // messages last: true or 1 is a week, as wa-js takes them).
       async setProperty(groupId, property, value) {
         requireAuth();
+        if (property === 'ephemeral') {
+          const secs = typeof value === 'boolean' || value === 1 ? (value ? 604800 : 0) : value;
+          if (![0, 86400, 604800, 7776000].includes(secs)) throw wppError('invalid_ephemeral_duration', 'Invalid ephemeral duration');
+          await call('group_setting', { gid: wid(groupId)._serialized, property, value: secs });
+          return true;
+        }
         if (property !== 'announcement' && property !== 'restrict') throw new Error('the sandbox does not model the group property ' + property);
         await asAdmin('you_are_not_allowed_set_group_property', 'You are not allowed to set property in', groupId, () => call('group_setting', { gid: wid(groupId)._serialized, property, value: !!value }));
         return true;
