@@ -182,7 +182,7 @@
       description: meta.desc || null, announce: !!meta.announce, restrict: !!meta.restrict,
       approval: !!meta.membershipApprovalMode,
       // Disappearing messages: how long one lasts (s; 0 off).
-      ephemeral: Number(meta.ephemeralDuration || c.ephemeralDuration) || 0,
+      ephemeral: Number(meta.ephemeralDuration ?? c.ephemeralDuration) || 0,
     };
   }
 

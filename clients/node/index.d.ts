@@ -439,7 +439,7 @@ export class Client extends EventEmitter {
     /** The chat's pinned messages, newest pin first (pinned here, on the phone or by anyone in the chat) */
     getPinnedMessages(chatId: string): Promise<Message[]>;
     /** The calling code the number starts with ("1" for 15551234567), as WhatsApp Web finds it; null for none */
-    getCountryCode(number: string): Promise<string>;
+    getCountryCode(number: string): Promise<string | null>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     getFormattedNumber(number: string): Promise<string>;
     /** A business account's labels (rejects with code not_business for another) */
@@ -642,7 +642,7 @@ export interface Contact {
     unblock: () => Promise<boolean>;
     getCommonGroups: () => Promise<ChatId[]>;
     /** The calling code of their phone; null for someone known only by a privacy id */
-    getCountryCode(): Promise<string>;
+    getCountryCode(): Promise<string | null>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     getFormattedNumber(): Promise<string>;
     /** Their statuses of the last day */

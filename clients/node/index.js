@@ -97,6 +97,7 @@ const KINDS = {
   message: 'message',
   message_create: 'message.any',
   message_ack: 'message.ack',
+  media_uploaded: 'message.ack',
   message_revoke_everyone: 'message.revoked',
   message_edit: 'message.edited',
   message_reaction: 'message.reaction',
@@ -157,8 +158,6 @@ class NotSupportedError extends Error {
   }
 }
 
-// Gives each named method of cls a body that rejects with NotSupportedError,
-// so that calling what wabridge cannot do says so instead of a TypeError.
 // ITU-T E.164 country calling codes (prefix-free: a number starts with one
 // at most), as WhatsApp Web's findCC finds them.
 const CALLING_CODES = new Set((
@@ -180,6 +179,8 @@ function countryCode(number) {
   return null;
 }
 
+// Gives each named method of cls a body that rejects with NotSupportedError,
+// so that calling what wabridge cannot do says so instead of a TypeError.
 function unsupported(cls, label, names) {
   for (const name of names) {
     if (Object.prototype.hasOwnProperty.call(cls.prototype, name)) continue;
@@ -1316,6 +1317,8 @@ class Client extends EventEmitter {
     // The messages this client sent or heard of last (id -> payload), so a
     // message_ack hands on the whole message, as whatsapp-web.js does.
     this._recent = new Map();
+    // Our media messages media_uploaded was emitted for (the newest 10,000).
+    this._uploaded = new Set();
     // Ask the stream only for what someone listens to; a listener added
     // later reconnects it (resuming after the last event, so nothing is lost).
     this.on('newListener', (event) => {
@@ -1687,7 +1690,7 @@ class Client extends EventEmitter {
         // and ack.
         let known = p.message || this._recent.get(p.id);
         if (p.message) this._keep(p.message);
-        if (!known && this.listenerCount(Events.MESSAGE_ACK) > 0) {
+        if (!known && (this.listenerCount(Events.MESSAGE_ACK) > 0 || this.listenerCount(Events.MEDIA_UPLOADED) > 0)) {
           const stored = await this._stored(p.id).catch(() => null);
           if (this._gen !== gen) return;
           if (stored) this._keep((known = stored));
@@ -1696,8 +1699,10 @@ class Client extends EventEmitter {
         const m = new Message(this, known ? structuredClone(known) : { id: p.id, chat: p.chat, ack: p.ack });
         this._emit(Events.MESSAGE_ACK, m, ACK[p.ack] ?? 0);
         // As whatsapp-web.js: our media message, once uploaded (WhatsApp's
-        // server has it: its first ack).
-        if (p.ack === 'sent' && known && known.from_me && known.media) {
+        // server has it: its first ack, whichever comes first).
+        if ((ACK[p.ack] ?? 0) >= 1 && known && known.from_me && known.media && !this._uploaded.has(p.id)) {
+          this._uploaded.add(p.id);
+          if (this._uploaded.size > 10000) this._uploaded.delete(this._uploaded.values().next().value);
           this._emit(Events.MEDIA_UPLOADED, new Message(this, structuredClone(known)));
         }
         break;

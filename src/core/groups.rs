@@ -390,13 +390,10 @@ impl Core {
                 "must be 0 (off), 86400 (a day), 604800 (a week) or 7776000 (90 days)",
             ));
         }
-        let settings = e.announce.is_some() || e.restrict.is_some();
-        if subject.is_none()
-            && description.is_none()
-            && picture.is_none()
-            && e.ephemeral.is_none()
-            && !settings
-        {
+        // Disappearing messages are a setting: wa-js lets only admins set
+        // a group property other than `announcement`.
+        let settings = e.announce.is_some() || e.restrict.is_some() || e.ephemeral.is_some();
+        if subject.is_none() && description.is_none() && picture.is_none() && !settings {
             return Err(CoreError::invalid(
                 "subject",
                 "or 'description', 'picture', 'ephemeral', 'announce' or 'restrict' is required",
@@ -405,19 +402,14 @@ impl Core {
         let bridge = self.manager.bridge(session).await?;
         let before = bridge.group(id).await.map_err(page)?;
         let admin = bridge.i_am_admin(id).await.map_err(page)?;
-        // As in WhatsApp, disappearing messages are the group's info:
-        // anyone's to change unless only admins may.
-        let info = subject.is_some()
-            || description.is_some()
-            || picture.is_some()
-            || e.ephemeral.is_some();
+        let info = subject.is_some() || description.is_some() || picture.is_some();
         if !admin && (settings || (info && before.restrict)) {
             return Err(CoreError::Conflict {
                 code: "not_group_admin",
                 message: if settings {
                     "only group admins can change the group's settings".into()
                 } else {
-                    "only group admins can change this group's info (subject, description, picture, disappearing messages)".into()
+                    "only group admins can change this group's subject and description".into()
                 },
             });
         }

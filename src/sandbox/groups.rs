@@ -3,7 +3,8 @@
 //! member account, with its author; joins, leaves and changes to the
 //! group's info reach every member's devices as WhatsApp announces them.
 //! As in WhatsApp, `announce` lets only admins send, and `restrict` lets
-//! only admins change the subject, description and disappearing messages.
+//! only admins change the subject and description; disappearing messages
+//! are a setting, an admin's to change.
 
 use super::world::{SbMessage, World, random_hex};
 use serde::{Deserialize, Serialize};
@@ -456,8 +457,8 @@ impl World {
         Ok(())
     }
 
-    /// Disappearing messages on (for `secs`) or off: anyone's to change
-    /// unless only admins may edit the group's info, as in WhatsApp.
+    /// Disappearing messages on (for `secs`) or off: a setting, which
+    /// only admins change from a linked device (wa-js's `setProperty`).
     pub fn set_ephemeral(&mut self, gid: &str, by: &str, secs: u32) -> Result<(), String> {
         if !EPHEMERAL_SECS.contains(&secs) {
             return Err(format!(
@@ -468,7 +469,7 @@ impl World {
         if !g.participants.iter().any(|p| p == by) {
             return Err("you are not a participant of this group".into());
         }
-        if g.restrict && !g.admins.iter().any(|a| a == by) {
+        if !g.admins.iter().any(|a| a == by) {
             return Err("only group admins can change the group's settings".into());
         }
         if g.ephemeral == secs {

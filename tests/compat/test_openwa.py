@@ -804,7 +804,12 @@ def test_last_seen_business_profiles_unread_and_tags_as_open_wa_bots_ask(daemon,
                                           "formatting": "- @mention\n"}))
     lines = m["text"].split("\n")
     assert (lines[0], set(lines[1:])) == ("Agenda", {"- " + t for t in tags}), m["text"]
-    # Disappearing messages (a group's): true is a day, as open-wa's.
+    # Disappearing messages (a group's): an admin's to set; true is a day,
+    # as open-wa's.
+    body = easy(backend, "/shop1/setChatEphemeral", [gid, True]).json()
+    assert (body["success"], body["error"]["name"]) == (False, "ERROR") and "admins" in body["error"]["message"], body
+    assert sb(f"/_sandbox/groups/{gid}/admins", {"by": CONTACT, "promote": [ACCOUNT]}).status_code == 200
+    eventually("made an admin", lambda: gid in call("/shop1/iAmAdmin"))
     assert call("/shop1/setChatEphemeral", [gid, True]) is True
     at_wa = lambda: httpx.get(daemon.sandbox + f"/_sandbox/groups/{gid}").json()
     assert at_wa()["ephemeral"] == 86400

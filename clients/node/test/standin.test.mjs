@@ -36,7 +36,7 @@ async function standIn({ stream, send, manage = true, read } = {}) {
       return json(status, v || { id: `true_${body.to}_${seen.sends.length}`, to: body.to, timestamp: 1, ack: 'sent' }, headers);
     }
     if (req.method === 'GET' && u.pathname === '/api/events') {
-      seen.streams.push({ lastEventId: req.headers['last-event-id'] });
+      seen.streams.push({ lastEventId: req.headers['last-event-id'], url: req.url });
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       if (stream) return stream(req, res, seen.streams.length);
       return undefined; // kept open, as a live stream with nothing to say
@@ -130,6 +130,27 @@ test("getQuotedMessage() answers from what the reply carries when the daemon has
   assert.equal(msg.hasQuotedMsg, true);
   const q = await msg.getQuotedMessage();
   assert.deepEqual([q.id._serialized, q.fromMe, q.type, q.body], ['true_2@c.us_OLD', true, 'chat', 'we have red and blue']);
+});
+
+test('media_uploaded, listened to alone, asks for the acks it comes from: once per media message, at its first ack', async (t) => {
+  const photo = {
+    id: 'true_2@c.us_P', chat: '2@c.us', from: '1@c.us', to: '2@c.us', from_me: true, type: 'image', text: null,
+    caption: 'dot', timestamp: 5, ack: 'delivered', sender: { phone: '1' }, media: { mimetype: 'image/png' },
+  };
+  const text = { ...photo, id: 'true_2@c.us_T', type: 'text', text: 'hi', caption: null, media: null };
+  const ack = (n, m, a) => `id: ${n}\nevent: message.ack\ndata: ${JSON.stringify({ id: `evt_${n}`, event: 'message.ack', session: 's', timestamp: Date.now(), payload: { id: m.id, chat: m.chat, ack: a, message: { ...m, ack: a } } })}\n\n`;
+  const d = await standIn({
+    // The photo's first ack here is delivered (sent was missed); then read.
+    stream: (req, res, n) => { if (n === 1) res.write(ack(1, text, 'sent') + ack(2, photo, 'delivered') + ack(3, photo, 'read')); },
+  });
+  const c = client(t, d);
+  const heard = [];
+  c.on('media_uploaded', (m) => heard.push(m));
+  await c.initialize();
+  for (let i = 0; i < 100 && heard.length < 1; i++) await sleep(20);
+  await sleep(100);
+  assert.match(d.seen.streams[0].url, /message\.ack/, 'the stream asked for acks');
+  assert.deepEqual(heard.map((m) => [m.id._serialized, m.type, m.hasMedia]), [['true_2@c.us_P', 'image', true]]);
 });
 
 test('a send the daemon\'s pacing refuses (429, Retry-After) goes once it may, as whatsapp-web.js\'s would; other refusals are errors', async (t) => {

@@ -1738,13 +1738,14 @@
       },
       // wa-js's GroupProperty: 'announcement' (only admins send),
       // 'restrict' (only admins edit the info) and 'ephemeral' (how long
-      // messages last: true or 1 is a week, as wa-js takes them).
+      // messages last: any boolean, or 1, is a week, as wa-js takes them).
+      // Each an admin's to set.
       async setProperty(groupId, property, value) {
         requireAuth();
         if (property === 'ephemeral') {
-          const secs = typeof value === 'boolean' || value === 1 ? (value ? 604800 : 0) : value;
+          const secs = typeof value === 'boolean' || value === 1 ? 604800 : value;
           if (![0, 86400, 604800, 7776000].includes(secs)) throw wppError('invalid_ephemeral_duration', 'Invalid ephemeral duration');
-          await call('group_setting', { gid: wid(groupId)._serialized, property, value: secs });
+          await asAdmin('you_are_not_allowed_set_group_property', 'You are not allowed to set property in', groupId, () => call('group_setting', { gid: wid(groupId)._serialized, property, value: secs }));
           return true;
         }
         if (property !== 'announcement' && property !== 'restrict') throw new Error('the sandbox does not model the group property ' + property);
