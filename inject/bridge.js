@@ -1304,15 +1304,16 @@
     },
     // A contact's presence as WhatsApp Web's PresenceStore has it: online,
     // else when last seen (unix s), null where it is hidden or never told.
-    // One not heard yet is subscribed to (from then on it is kept up to
-    // date) and its answer awaited a little, as wa-js's getLastSeen does;
-    // without `subscribe`, what WhatsApp Web has is all there is.
+    // With `subscribe`, one not heard yet is subscribed to (from then on it
+    // is kept up to date). WhatsApp's answer comes later over the socket:
+    // the daemon asks again, as its timers are not a background page's,
+    // which Chromium throttles.
     async presenceOf(id, subscribe) {
       wanted('whatsapp.PresenceStore.get', 'presence store');
       let p = WPP.whatsapp.PresenceStore.get(id);
       if (subscribe && (!p || !p.hasData)) {
         await WPP.contact.subscribePresence(id);
-        for (let i = 0; i < 10 && !((p = WPP.whatsapp.PresenceStore.get(id)) && p.hasData); i++) await new Promise((r) => setTimeout(r, 100));
+        p = WPP.whatsapp.PresenceStore.get(id);
       }
       const known = !!(p && p.hasData);
       const t = known && p.chatstate ? Number(p.chatstate.t) : NaN;

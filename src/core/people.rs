@@ -128,7 +128,16 @@ impl Core {
         }
         let subscribe = self.may(session, Scope::Send).is_ok();
         let bridge = self.manager.bridge(session).await?;
-        bridge.presence_of(id, subscribe).await.map_err(page)
+        let mut p = bridge.presence_of(id, subscribe).await.map_err(page)?;
+        // WhatsApp answers a subscription over the socket, a moment later:
+        // asked again for up to a second (here, not in a background page,
+        // whose timers Chromium throttles).
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        while subscribe && !p.known && std::time::Instant::now() < until {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            p = bridge.presence_of(id, false).await.map_err(page)?;
+        }
+        Ok(p)
     }
 
     pub async fn profile(&self, session: &SessionId, id: &Wid) -> Result<Value, CoreError> {
