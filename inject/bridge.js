@@ -183,6 +183,8 @@
       approval: !!meta.membershipApprovalMode,
       // Disappearing messages: how long one lasts (s; 0 off).
       ephemeral: Number(meta.ephemeralDuration ?? c.ephemeralDuration) || 0,
+      community: widStr(meta.parentGroup) || null,
+      community_announcements: !!(meta.defaultSubgroup || meta.groupType === 'LINKED_ANNOUNCEMENT_GROUP'),
     };
   }
 
@@ -958,6 +960,8 @@
   // the call that needs it says so (UNSUPPORTED).
   // The contract test keeps NEEDS and WANTS together equal to the uses.
   const WANTS = [
+    'community.addSubgroups', 'community.create', 'community.deactivate', 'community.demoteParticipants', 'community.promoteParticipants',
+    'community.removeSubgroups', 'whatsapp.GroupMetadataStore.get', 'whatsapp.GroupMetadataStore.getModelsArray',
     'whatsapp.MsgModel', 'whatsapp.PinInChatStore', 'whatsapp.PresenceStore.get', 'whatsapp.PinInChatStore.getByParentMsgKey', 'whatsapp.PinInChatStore.getModelsArray',
     'whatsapp.enums.PinExpiryDurationOption', 'whatsapp.functions.msgFindSearch', 'whatsapp.functions.msgFindStarred',
   ];
@@ -977,6 +981,41 @@
   // Pinned messages came with WhatsApp Web 2.3000.1029839609.
   function pinsWanted() {
     for (const p of ['whatsapp.PinInChatStore', 'whatsapp.enums.PinExpiryDurationOption']) wanted(p, 'pinned messages');
+  }
+
+  // Communities came with WhatsApp Web 2.2241 and wa-js 2.23.
+  function communitiesWanted() {
+    for (const p of ['community.create', 'whatsapp.GroupMetadataStore.getModelsArray']) wanted(p, 'communities');
+  }
+
+  // A community this account is in (WhatsApp Web's parent group); the
+  // daemon maps the prefix to 404.
+  function myCommunity(id) {
+    communitiesWanted();
+    const m = WPP.whatsapp.GroupMetadataStore.get(id);
+    if (!m || !m.isParentGroup) throw new Error('COMMUNITY_NOT_FOUND: ' + id);
+    return m;
+  }
+
+  // A community as the daemon shows it: its announcement group apart from
+  // the groups linked to it (those this account is in, as WhatsApp Web
+  // holds them).
+  function communityInfo(m) {
+    const subs = (m.joinedSubgroups || []).map((s) => WPP.whatsapp.GroupMetadataStore.get(widStr(s))).filter(Boolean);
+    const ann = subs.find((s) => s.defaultSubgroup || s.groupType === 'LINKED_ANNOUNCEMENT_GROUP');
+    return {
+      id: widStr(m.id), name: m.subject || null, description: m.desc || null, owner: widStr(m.owner),
+      created: typeof m.creation === 'number' ? m.creation : null, announcement_group: ann ? widStr(ann.id) : null,
+      groups: subs.filter((s) => s !== ann).map((s) => ({ id: widStr(s.id), subject: s.subject || null })),
+    };
+  }
+
+  // wa-js's answer to a link or unlink: per group, done or why not.
+  function linkOutcome(r) {
+    return {
+      done: ((r && r.linkedGroupJids) || []).map(widStr),
+      failed: ((r && r.failedGroups) || []).map((f) => ({ id: widStr(f.jid), error: String(f.error) })),
+    };
   }
 
   // A group this account is in; the daemon maps the prefix to 404.
@@ -1452,9 +1491,47 @@
       if (yes) await WPP.blocklist.blockContact(id); else await WPP.blocklist.unblockContact(id);
       return true;
     },
+    // A community's parent group is no group one writes in: it is listed
+    // as a community.
     async groups() {
       const list = await WPP.group.getAllGroups();
-      return list.filter(Boolean).map(groupInfo);
+      return list.filter((c) => c && !(c.groupMetadata && c.groupMetadata.isParentGroup)).map(groupInfo);
+    },
+    async communities() {
+      communitiesWanted();
+      await WPP.group.getAllGroups();
+      return WPP.whatsapp.GroupMetadataStore.getModelsArray().filter((m) => m && m.isParentGroup).map(communityInfo);
+    },
+    // With its members: those of its announcement group, which holds
+    // everyone in the community.
+    async community(id) {
+      const info = communityInfo(myCommunity(id));
+      const ps = info.announcement_group ? await WPP.group.getParticipants(info.announcement_group) : [];
+      return Object.assign(info, { participants: ps.map(participant) });
+    },
+    async createCommunity(name, desc, groups) {
+      communitiesWanted();
+      const r = await WPP.community.create(name, desc, groups);
+      return Object.assign({ id: widStr(r.wid) }, linkOutcome(r.subGroups));
+    },
+    async linkGroups(id, groups) {
+      myCommunity(id);
+      return linkOutcome(await asMember(() => WPP.community.addSubgroups(id, groups)));
+    },
+    async unlinkGroups(id, groups) {
+      myCommunity(id);
+      return linkOutcome(await asMember(() => WPP.community.removeSubgroups(id, groups)));
+    },
+    async deactivateCommunity(id) {
+      myCommunity(id);
+      await asMember(() => WPP.community.deactivate(id));
+      return true;
+    },
+    // yes: make them the community's admins; else members again.
+    async setCommunityAdmins(id, participants, yes) {
+      myCommunity(id);
+      await asMember(() => (yes ? WPP.community.promoteParticipants(id, participants) : WPP.community.demoteParticipants(id, participants)));
+      return true;
     },
     async group(id) {
       const found = await myGroup(id);

@@ -7,6 +7,7 @@
 mod actions;
 mod calls;
 mod channels;
+mod communities;
 mod contacts;
 mod deliveries;
 mod error;
@@ -29,9 +30,10 @@ mod vcard;
 
 pub use crate::domain::StatusStyle;
 pub use crate::session::{
-    CardOf, Channel, ChannelPage, Contact, GroupInfo, JoinRequest, Label, Labels, Note,
+    CardOf, Channel, ChannelPage, Community, Contact, GroupInfo, LinkFailure, LinkedGroup, Linking, JoinRequest, Label, Labels, Note,
     Participant, Receipt, Receipts,
 };
+pub use communities::MAX_COMMUNITY_NAME;
 pub use channels::{ChannelEdit, MAX_CHANNEL_DESCRIPTION, MAX_CHANNEL_NAME, MAX_CHANNEL_PAGE};
 pub use error::CoreError;
 pub use groups::{GroupEdit, INVITE_PREFIX, JoinAnswers, MAX_DESCRIPTION, Membership};

@@ -42,11 +42,42 @@ pub struct Group {
     /// Disappearing messages: how long a message lasts (s; 0: off).
     #[serde(default)]
     pub ephemeral: u32,
+    /// What it is in a community, if anything.
+    #[serde(default)]
+    pub kind: Kind,
+    /// The community a linked group (or its announcement group) is in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// A community's groups: its announcement group first, then those
+    /// linked to it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subgroups: Vec<String>,
+}
+
+/// What a group is to a community, as WhatsApp Web's `groupType` tells:
+/// a community is a parent group with no chat of its own, whose members
+/// are everyone in its linked groups; its announcement group (where only
+/// admins write) holds them all.
+#[derive(Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    #[default]
+    Group,
+    Community,
+    Announcement,
 }
 
 /// How long disappearing messages may last, as WhatsApp offers: off, a
 /// day, a week, 90 days.
 pub const EPHEMERAL_SECS: [u32; 4] = [0, 86_400, 604_800, 7_776_000];
+
+/// A new group id, as WhatsApp makes them.
+pub(super) fn new_group_id() -> String {
+    format!(
+        "120363{:012}@g.us",
+        rand::random::<u64>() % 1_000_000_000_000
+    )
+}
 
 /// Someone asked to join a group that wants its admins' approval.
 #[derive(Clone, Serialize, Deserialize)]
@@ -97,6 +128,8 @@ impl Group {
             "id": self.id, "subject": self.subject, "owner": self.owner, "creation": self.created,
             "invite": self.invite, "desc": self.desc, "announce": self.announce, "restrict": self.restrict,
             "has_picture": self.picture.is_some(), "approval": self.approval, "ephemeral": self.ephemeral,
+            "isParentGroup": self.kind == Kind::Community, "defaultSubgroup": self.kind == Kind::Announcement,
+            "parentGroup": self.parent, "subgroups": self.subgroups,
             "participants": self.participants.iter().map(|p| json!({
                 "id": format!("{p}@c.us"), "isAdmin": self.admins.contains(p), "isSuperAdmin": *p == self.owner,
             })).collect::<Vec<_>>(),
@@ -139,10 +172,7 @@ impl World {
             }
         }
         let g = Group {
-            id: format!(
-                "120363{:012}@g.us",
-                rand::random::<u64>() % 1_000_000_000_000
-            ),
+            id: new_group_id(),
             subject: subject.to_string(),
             owner: owner.to_string(),
             created: self.now_s(),
@@ -156,6 +186,9 @@ impl World {
             approval: false,
             requests: vec![],
             ephemeral: 0,
+            kind: Kind::Group,
+            parent: None,
+            subgroups: vec![],
         };
         let view = g.view();
         self.p.groups.insert(g.id.clone(), g);
@@ -181,6 +214,9 @@ impl World {
         if !g.admins.iter().any(|a| a == by) {
             return Err("only group admins can add or remove participants".into());
         }
+        if g.kind != Kind::Group {
+            return Err("people join a community through its groups".into());
+        }
         let added: Vec<String> = add
             .iter()
             .filter(|p| !g.participants.contains(p))
@@ -197,6 +233,7 @@ impl World {
         self.dirty = true;
         if !added.is_empty() {
             self.announce(gid, "add", &added, by);
+            self.into_community(gid, &added, by);
         }
         if !removed.is_empty() {
             // The removed hear it too: their device learns it left.
@@ -209,6 +246,13 @@ impl World {
 
     /// `phone` leaves (the owner too: the group stays, and keeps an admin).
     pub fn leave_group(&mut self, gid: &str, phone: &str) -> Result<(), String> {
+        match self.p.groups.get(gid).map(|g| g.kind) {
+            Some(Kind::Community) => return self.exit_community(gid, phone),
+            Some(Kind::Announcement) => {
+                return Err("to leave a community's announcements, exit the community".into());
+            }
+            _ => {}
+        }
         let g = self.p.groups.get_mut(gid).ok_or("no such group")?;
         if !g.participants.iter().any(|p| p == phone) {
             return Err("not a participant".into());
@@ -272,7 +316,7 @@ impl World {
 
     /// WhatsApp never leaves a group without an admin: when the last one
     /// goes, the member who has been in it longest is made one.
-    fn keep_an_admin(&mut self, gid: &str, by: &str) {
+    pub(super) fn keep_an_admin(&mut self, gid: &str, by: &str) {
         let Some(g) = self.p.groups.get_mut(gid) else {
             return;
         };
@@ -344,9 +388,13 @@ impl World {
             }
             return Ok(Joined::Requested(gid));
         }
+        if g.kind != Kind::Group {
+            return Err("people join a community through its groups".into());
+        }
         g.participants.push(phone.to_string());
         self.dirty = true;
         self.announce(&gid, "join", &[phone.to_string()], phone);
+        self.into_community(&gid, &[phone.to_string()], phone);
         Ok(Joined::Member(gid))
     }
 
@@ -390,6 +438,7 @@ impl World {
         self.dirty = true;
         if !added.is_empty() {
             self.announce(gid, "add", &added, by);
+            self.into_community(gid, &added, by);
         }
         Ok(out)
     }
@@ -519,6 +568,7 @@ impl World {
         g.participants.extend(added.iter().cloned());
         if !added.is_empty() {
             self.announce(gid, "add", &added, by);
+            self.into_community(gid, &added, by);
         }
     }
 
@@ -570,6 +620,9 @@ impl World {
         let g = self.p.groups.get(gid).ok_or("no such group")?;
         if !g.participants.iter().any(|p| p == author) {
             return Err("you are not a participant of this group".into());
+        }
+        if g.kind == Kind::Community {
+            return Err("a community has no chat of its own: write in its announcement group".into());
         }
         if g.announce && !g.admins.iter().any(|a| a == author) {
             return Err("only group admins can send messages to this group".into());
@@ -701,7 +754,7 @@ impl World {
         }
     }
 
-    fn announce(&self, gid: &str, action: &str, who: &[String], by: &str) {
+    pub(super) fn announce(&self, gid: &str, action: &str, who: &[String], by: &str) {
         let members = self
             .p
             .groups
@@ -711,7 +764,7 @@ impl World {
         self.announce_to(gid, action, who, by, &members);
     }
 
-    fn announce_to(&self, gid: &str, action: &str, who: &[String], by: &str, to: &[String]) {
+    pub(super) fn announce_to(&self, gid: &str, action: &str, who: &[String], by: &str, to: &[String]) {
         let group = self.p.groups.get(gid).map(Group::view);
         let push = json!({"t": "group_participants", "gid": gid, "action": action, "author": by,
                           "participants": who.iter().map(|p| format!("{p}@c.us")).collect::<Vec<_>>(),

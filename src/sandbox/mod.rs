@@ -5,6 +5,7 @@
 mod calls;
 mod channels;
 mod chats;
+mod communities;
 mod contacts;
 mod control;
 mod find;

@@ -242,6 +242,13 @@ async fn handle(sb: &Sandbox, conn: u64, v: Value) {
             };
             reply(&w, answer(&req, res));
         }
+        t if t.starts_with("community_") => {
+            let res = match w.conn_phone(conn) {
+                Some(me) => w.device_community_call(&me, t, &v),
+                None => Err("device is not linked".into()),
+            };
+            reply(&w, answer(&req, res));
+        }
         t if t.starts_with("group") => {
             let res = match w.conn_phone(conn) {
                 Some(me) => w.device_group_call(&me, t, &v),

@@ -295,6 +295,65 @@ pub struct GroupInfo {
     /// Disappearing messages: how long a message lasts (s; 0: off).
     #[serde(default)]
     pub ephemeral: u32,
+    /// The community it is linked to (or whose announcements it carries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub community: Option<String>,
+    /// It is its community's announcement group.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub community_announcements: bool,
+}
+
+/// A WhatsApp community: a parent group, its announcement group (where
+/// only admins write, and every member is) and the groups linked to it.
+#[derive(Debug, Deserialize, serde::Serialize, utoipa::ToSchema)]
+pub struct Community {
+    pub id: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub owner: Option<String>,
+    /// unix s
+    pub created: Option<i64>,
+    /// Its announcement group (…@g.us), where WhatsApp Web has it.
+    pub announcement_group: Option<String>,
+    /// The linked groups this account is in.
+    #[serde(default)]
+    pub groups: Vec<LinkedGroup>,
+    /// Its members (everyone in its announcement group); only on one
+    /// community, not in the list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub participants: Option<Vec<Participant>>,
+}
+
+#[derive(Debug, Deserialize, serde::Serialize, utoipa::ToSchema)]
+pub struct LinkedGroup {
+    pub id: String,
+    pub subject: Option<String>,
+}
+
+/// What became of groups linked to (or unlinked from) a community.
+#[derive(Debug, Default, Deserialize, serde::Serialize, utoipa::ToSchema)]
+pub struct Linking {
+    /// The groups WhatsApp linked (or unlinked).
+    #[serde(default)]
+    pub done: Vec<String>,
+    /// Those it refused, with its error (403: not their admin; 404: no
+    /// such group, or not in this community; 409: already in one).
+    #[serde(default)]
+    pub failed: Vec<LinkFailure>,
+}
+
+#[derive(Debug, Deserialize, serde::Serialize, utoipa::ToSchema)]
+pub struct LinkFailure {
+    pub id: String,
+    pub error: String,
+}
+
+/// A new community: its id, and its groups' linking.
+#[derive(Debug, Deserialize)]
+pub struct CreatedCommunity {
+    pub id: String,
+    #[serde(flatten)]
+    pub linking: Linking,
 }
 
 /// A contact's presence as WhatsApp tells it.
@@ -344,7 +403,7 @@ pub struct JoinAnswer {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Deserialize, serde::Serialize)]
+#[derive(Debug, Deserialize, serde::Serialize, utoipa::ToSchema)]
 pub struct Participant {
     pub id: String,
     pub phone: Option<String>,
@@ -836,6 +895,58 @@ impl Bridge {
 
     pub async fn invite_code(&self, id: &Wid) -> Result<String, CallError> {
         self.call("inviteCode", &[json!(id)]).await
+    }
+
+    /// The communities this account is in.
+    pub async fn communities(&self) -> Result<Vec<Community>, CallError> {
+        self.call("communities", &[]).await
+    }
+
+    /// One, with its members (`COMMUNITY_NOT_FOUND` for another).
+    pub async fn community(&self, id: &Wid) -> Result<Community, CallError> {
+        self.call("community", &[json!(id)]).await
+    }
+
+    pub async fn create_community(
+        &self,
+        name: &str,
+        description: &str,
+        groups: &[Wid],
+    ) -> Result<CreatedCommunity, CallError> {
+        self.call(
+            "createCommunity",
+            &[json!(name), json!(description), json!(groups)],
+        )
+        .await
+    }
+
+    /// `link`: links the groups to the community; else unlinks them.
+    pub async fn link_groups(
+        &self,
+        id: &Wid,
+        groups: &[Wid],
+        link: bool,
+    ) -> Result<Linking, CallError> {
+        let f = if link { "linkGroups" } else { "unlinkGroups" };
+        self.call(f, &[json!(id), json!(groups)]).await
+    }
+
+    pub async fn deactivate_community(&self, id: &Wid) -> Result<(), CallError> {
+        self.call::<Value>("deactivateCommunity", &[json!(id)])
+            .await
+            .map(drop)
+    }
+
+    /// `yes`: makes them the community's admins; else members again.
+    pub async fn set_community_admins(
+        &self,
+        id: &Wid,
+        who: &[Wid],
+        yes: bool,
+    ) -> Result<(), CallError> {
+        self.call::<Value>("setCommunityAdmins", &[json!(id), json!(who), json!(yes)])
+            .await
+            .map(drop)
     }
 
     /// Whether this account is one of the group's admins, as wa-js tells

@@ -1197,6 +1197,152 @@ pub async fn leave_group(
     Ok(Json(json!({"id": g, "left": true})))
 }
 
+// ---- communities
+
+fn community_wid(raw: &str) -> Result<crate::domain::Wid, ApiError> {
+    crate::domain::Wid::parse(raw).map_err(|e| ApiError::invalid("community", e))
+}
+
+/// What WhatsApp did with each group asked to be linked or unlinked.
+fn linking(done: &str, l: crate::core::Linking) -> serde_json::Value {
+    let mut out = serde_json::Map::new();
+    out.insert(done.into(), json!(l.done));
+    out.insert("failed".into(), json!(l.failed));
+    serde_json::Value::Object(out)
+}
+
+#[utoipa::path(get, path = "/api/sessions/{id}/communities", tag = "communities", summary = "The communities this account is in: each with its announcement group and the linked groups this account is in",
+    params(("id" = String, Path, description = "The session id")),
+    responses((status = 200, description = "[Community]", body = [crate::core::Community]), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body or its media is too large", body = crate::api::native::convert::ErrorBody), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn communities(Caller(core): Caller<Core>, Path(id): Path<String>) -> Answer {
+    Ok(Json(json!(core.communities(&cv::session_id(&id)?).await?)))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommunityIn {
+    name: String,
+    #[serde(default, deserialize_with = "crate::domain::null_is_default")]
+    description: String,
+    /// Groups this account runs, to link to it.
+    #[serde(default, deserialize_with = "crate::domain::null_is_default")]
+    groups: Vec<String>,
+}
+
+#[utoipa::path(post, path = "/api/sessions/{id}/communities", tag = "communities", summary = "Create a community (with its announcement group), linking groups this account runs",
+    params(("id" = String, Path, description = "The session id")), request_body = CommunityIn,
+    responses((status = 201, description = "The Community, and `failed`: the groups WhatsApp did not link, each with its error (403 not their admin, 404 no such group, 409 already in a community)", body = Object), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 422, description = "No name, or a group id that is not one", body = crate::api::native::convert::ErrorBody), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body or its media is too large", body = crate::api::native::convert::ErrorBody), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn create_community(
+    Caller(core): Caller<Core>,
+    Path(id): Path<String>,
+    body: Body<CommunityIn>,
+) -> Result<Response, ApiError> {
+    let b = body?.0;
+    let groups = wids("groups", &b.groups)?;
+    let (c, l) = core
+        .create_community(&cv::session_id(&id)?, &b.name, &b.description, &groups)
+        .await?;
+    let mut out = json!(c);
+    out["failed"] = json!(l.failed);
+    Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+#[utoipa::path(get, path = "/api/sessions/{id}/communities/{cid}", tag = "communities", summary = "One community, with its members (everyone in its announcement group) and admins",
+    params(("id" = String, Path, description = "The session id"), ("cid" = String, Path, description = "The community's id (…@g.us)")),
+    responses((status = 200, description = "The Community", body = crate::core::Community), (status = 404, description = "No such session, or a community the account is not in (community_not_found)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body or its media is too large", body = crate::api::native::convert::ErrorBody), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn community(Caller(core): Caller<Core>, Path((id, cid)): Path<(String, String)>) -> Answer {
+    Ok(Json(json!(
+        core.community(&cv::session_id(&id)?, &community_wid(&cid)?).await?
+    )))
+}
+
+#[utoipa::path(delete, path = "/api/sessions/{id}/communities/{cid}", tag = "communities", summary = "Deactivate a community (its creator only): its groups are unlinked and stay; its announcement group closes",
+    params(("id" = String, Path, description = "The session id"), ("cid" = String, Path, description = "The community's id (…@g.us)")),
+    responses((status = 200, description = "{id, deactivated: true}", body = Object), (status = 404, description = "No such session, or a community the account is not in (community_not_found)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this; only the community's creator may (not_community_creator)", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body or its media is too large", body = crate::api::native::convert::ErrorBody), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn deactivate_community(
+    Caller(core): Caller<Core>,
+    Path((id, cid)): Path<(String, String)>,
+) -> Answer {
+    let c = community_wid(&cid)?;
+    core.deactivate_community(&cv::session_id(&id)?, &c).await?;
+    Ok(Json(json!({"id": c, "deactivated": true})))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkIn {
+    /// Group ids (…@g.us).
+    groups: Vec<String>,
+}
+
+#[utoipa::path(post, path = "/api/sessions/{id}/communities/{cid}/groups", tag = "communities", summary = "Link groups to a community (its admins only; each group one this account runs): their members join the community",
+    params(("id" = String, Path, description = "The session id"), ("cid" = String, Path, description = "The community's id (…@g.us)")), request_body = LinkIn,
+    responses((status = 200, description = "{linked: [group id], failed: [{id, error}]}: error 403 not the group's admin, 404 no such group, 409 already in a community", body = Object), (status = 404, description = "No such session, or a community the account is not in (community_not_found)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this; only the community's admins may (not_community_admin)", body = crate::api::native::convert::ErrorBody), (status = 422, description = "No group, or an id that is not a group's", body = crate::api::native::convert::ErrorBody), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body or its media is too large", body = crate::api::native::convert::ErrorBody), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn link_groups(
+    Caller(core): Caller<Core>,
+    Path((id, cid)): Path<(String, String)>,
+    body: Body<LinkIn>,
+) -> Answer {
+    let b = body?.0;
+    let groups = wids("groups", &b.groups)?;
+    let l = core
+        .link_groups(&cv::session_id(&id)?, &community_wid(&cid)?, &groups, true)
+        .await?;
+    Ok(Json(linking("linked", l)))
+}
+
+#[utoipa::path(delete, path = "/api/sessions/{id}/communities/{cid}/groups/{gid}", tag = "communities", summary = "Unlink a group from a community (its admins only): the group stays; its members no other linked group holds leave the community",
+    params(("id" = String, Path, description = "The session id"), ("cid" = String, Path, description = "The community's id (…@g.us)"), ("gid" = String, Path, description = "The group's id (…@g.us)")),
+    responses((status = 200, description = "{id, community, unlinked: true}", body = Object), (status = 404, description = "No such session, a community the account is not in (community_not_found), or a group not linked to it (group_not_linked)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this; only the community's admins may (not_community_admin)", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body or its media is too large", body = crate::api::native::convert::ErrorBody), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn unlink_group(
+    Caller(core): Caller<Core>,
+    Path((id, cid, gid)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let (c, g) = (community_wid(&cid)?, group_wid(&gid)?);
+    let l = core
+        .link_groups(&cv::session_id(&id)?, &c, std::slice::from_ref(&g), false)
+        .await?;
+    if let Some(f) = l.failed.first() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "group_not_linked",
+            &format!("WhatsApp did not unlink {} from {c} ({}): it is not linked to it", f.id, f.error),
+        ));
+    }
+    Ok(Json(json!({"id": g, "community": c, "unlinked": true})).into_response())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommunityAdminsIn {
+    /// Members to make admins.
+    #[serde(default, deserialize_with = "crate::domain::null_is_default")]
+    promote: Vec<String>,
+    /// Admins to make members again.
+    #[serde(default, deserialize_with = "crate::domain::null_is_default")]
+    demote: Vec<String>,
+}
+
+#[utoipa::path(post, path = "/api/sessions/{id}/communities/{cid}/participants", tag = "communities", summary = "Make community members its admins, or members again (its admins only)",
+    params(("id" = String, Path, description = "The session id"), ("cid" = String, Path, description = "The community's id (…@g.us)")), request_body = CommunityAdminsIn,
+    responses((status = 200, description = "The Community after the change", body = crate::core::Community), (status = 404, description = "No such session, or a community the account is not in (community_not_found)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this; only the community's admins may (not_community_admin)", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body or its media is too large", body = crate::api::native::convert::ErrorBody), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn community_participants(
+    Caller(core): Caller<Core>,
+    Path((id, cid)): Path<(String, String)>,
+    body: Body<CommunityAdminsIn>,
+) -> Answer {
+    let b = body?.0;
+    let c = core
+        .community_admins(
+            &cv::session_id(&id)?,
+            &community_wid(&cid)?,
+            &wids("promote", &b.promote)?,
+            &wids("demote", &b.demote)?,
+        )
+        .await?;
+    Ok(Json(json!(c)))
+}
+
 // ---- presence and contacts
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -14,7 +14,7 @@ use axum::{
     extract::DefaultBodyLimit,
     middleware,
     response::{IntoResponse, Response},
-    routing::{get, patch, post, put},
+    routing::{delete, get, patch, post, put},
 };
 use handlers as h;
 
@@ -99,6 +99,13 @@ use handlers as h;
     h::group_subject,
     h::edit_group,
     h::leave_group,
+    h::communities,
+    h::create_community,
+    h::community,
+    h::deactivate_community,
+    h::link_groups,
+    h::unlink_group,
+    h::community_participants,
     h::deliveries,
     h::retry,
     h::events,
@@ -285,6 +292,26 @@ pub fn routes(core: Core, keys: Keys, media_body: DefaultBodyLimit) -> Router {
         .route(
             "/api/sessions/{id}/groups/{gid}/leave",
             post(h::leave_group),
+        )
+        .route(
+            "/api/sessions/{id}/communities",
+            get(h::communities).post(h::create_community),
+        )
+        .route(
+            "/api/sessions/{id}/communities/{cid}",
+            get(h::community).delete(h::deactivate_community),
+        )
+        .route(
+            "/api/sessions/{id}/communities/{cid}/groups",
+            post(h::link_groups),
+        )
+        .route(
+            "/api/sessions/{id}/communities/{cid}/groups/{gid}",
+            delete(h::unlink_group),
+        )
+        .route(
+            "/api/sessions/{id}/communities/{cid}/participants",
+            post(h::community_participants),
         )
         .route("/api/sessions/{id}/deliveries", get(h::deliveries))
         .route("/api/sessions/{id}/deliveries/{did}/retry", post(h::retry))

@@ -590,6 +590,11 @@
         });
         break;
       }
+      case 'group_meta':
+        // A group's (or community's) metadata changed with no message in
+        // any chat: linked, unlinked, a community's groups and admins.
+        if (v.group) groupCache.set(v.gid, v.group); else groupCache.delete(v.gid);
+        break;
       case 'group_notice': {
         // WhatsApp announces a change to a group's info (subject,
         // description, settings) as a notification message, and the
@@ -1051,15 +1056,34 @@
 
   function groupChat(g) {
     groupCache.set(g.id, g);
+    return { id: wid(g.id), name: g.subject, isGroup: true, t: g.creation, groupMetadata: groupMeta(g) };
+  }
+
+  // As WhatsApp Web's GroupMetadataModel. A community is a parent group
+  // (`isParentGroup`), its announcement group the `defaultSubgroup`, a
+  // linked group's `parentGroup` the community; `joinedSubgroups` are
+  // the community's groups this account is in; `groupType` is derived.
+  function groupMeta(g) {
+    const me = creds ? creds.phone + '@c.us' : null;
+    const joined = () => (g.subgroups || []).filter((s) => {
+      const sg = groupCache.get(s);
+      return sg && sg.participants.some((p) => p.id === me);
+    }).map(wid);
     return {
-      id: wid(g.id), name: g.subject, isGroup: true, t: g.creation,
-      groupMetadata: {
-        id: wid(g.id), subject: g.subject, owner: wid(g.owner), creation: g.creation,
-        desc: g.desc || undefined, announce: !!g.announce, restrict: !!g.restrict, membershipApprovalMode: !!g.approval,
-        ephemeralDuration: g.ephemeral || 0,
-        participants: g.participants.map((p) => ({ id: wid(p.id), isAdmin: p.isAdmin, isSuperAdmin: p.isSuperAdmin })),
-      },
+      id: wid(g.id), subject: g.subject, owner: wid(g.owner), creation: g.creation,
+      desc: g.desc || undefined, announce: !!g.announce, restrict: !!g.restrict, membershipApprovalMode: !!g.approval,
+      ephemeralDuration: g.ephemeral || 0,
+      isParentGroup: !!g.isParentGroup, defaultSubgroup: !!g.defaultSubgroup, parentGroup: g.parentGroup ? wid(g.parentGroup) : undefined,
+      get joinedSubgroups() { return g.isParentGroup ? joined() : undefined; },
+      groupType: g.isParentGroup ? 'COMMUNITY' : g.defaultSubgroup ? 'LINKED_ANNOUNCEMENT_GROUP' : g.parentGroup ? 'LINKED_SUBGROUP' : 'DEFAULT',
+      participants: g.participants.map((p) => ({ id: wid(p.id), isAdmin: p.isAdmin, isSuperAdmin: p.isSuperAdmin })),
     };
+  }
+
+  // wa-js's community results: which groups were linked or unlinked, and
+  // which WhatsApp refused (with its error).
+  function linkResult(r) {
+    return { linkedGroupJids: r.linkedGroupJids, failedGroups: r.failedGroups };
   }
 
   function ids(x) {
@@ -1075,7 +1099,7 @@
     try {
       return await op();
     } catch (e) {
-      if (/only group admins/.test(e.message)) throw wppError(code, what + ' ' + wid(groupId)._serialized);
+      if (/only (group|community) admins/.test(e.message)) throw wppError(code, what + ' ' + wid(groupId)._serialized);
       throw e;
     }
   }
@@ -1208,6 +1232,14 @@
       enums: { PinExpiryDurationOption: Object.fromEntries(Object.keys(PIN_SECS).map((k) => [k, k])) },
       PresenceStore: {
         get(id) { return presences.get(wid(id)._serialized); },
+      },
+      // The groups (and communities) the device has metadata for.
+      GroupMetadataStore: {
+        get(id) {
+          const g = groupCache.get(String(id && id._serialized ? id._serialized : id));
+          return g ? groupMeta(g) : undefined;
+        },
+        getModelsArray() { return [...groupCache.values()].map(groupMeta); },
       },
       PinInChatStore: {
         getByParentMsgKey(key) { return pinRows.get(msgKey(key)._serialized); },
@@ -1646,6 +1678,60 @@
         const bytes = new Uint8Array(bin.length);
         for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
         return new window.Blob([bytes], { type: m.__media.mimetype });
+      },
+    },
+    // As wa-js's community module (WhatsApp's communities).
+    community: {
+      async create(name, desc, subGroupsIds) {
+        requireAuth();
+        const c = await call('community_create', { name: String(name), desc: String(desc || '') });
+        groupChat(c);
+        const subGroups = await call('community_link', { cid: c.id, groups: ids(subGroupsIds || []) });
+        return { wid: wid(c.id), subGroups: linkResult(subGroups) };
+      },
+      async addSubgroups(parentGroupId, subgroupIds) {
+        requireAuth();
+        return linkResult(await asAdmin('group_you_are_not_admin', 'You are not admin in', parentGroupId, () => call('community_link', { cid: wid(parentGroupId)._serialized, groups: ids(subgroupIds) })));
+      },
+      async removeSubgroups(parentGroupId, subgroupIds) {
+        requireAuth();
+        return linkResult(await asAdmin('group_you_are_not_admin', 'You are not admin in', parentGroupId, () => call('community_unlink', { cid: wid(parentGroupId)._serialized, groups: ids(subgroupIds) })));
+      },
+      async deactivate(communityId) {
+        requireAuth();
+        await call('community_deactivate', { cid: wid(communityId)._serialized });
+        groupCache.delete(wid(communityId)._serialized);
+        return true;
+      },
+      async getParticipants(communityId) {
+        requireAuth();
+        const list = await call('community_participants', { cid: wid(communityId)._serialized });
+        return list.map((p) => ({ id: wid(p.id), isAdmin: p.isAdmin, isSuperAdmin: p.isSuperAdmin }));
+      },
+      async promoteParticipants(communityId, participantsIds) {
+        requireAuth();
+        await asAdmin('group_you_are_not_admin', 'You are not admin in', communityId, () => call('community_admins', { cid: wid(communityId)._serialized, promote: ids(participantsIds) }));
+        return true;
+      },
+      async demoteParticipants(communityId, participantsIds) {
+        requireAuth();
+        await asAdmin('group_you_are_not_admin', 'You are not admin in', communityId, () => call('community_admins', { cid: wid(communityId)._serialized, demote: ids(participantsIds) }));
+        return true;
+      },
+      // As wa-js: a community's joined groups, given it or one of them.
+      getSubgroups(communityId) {
+        const g = window.WPP.whatsapp.GroupMetadataStore.get(String(communityId));
+        if (!g) throw wppError('group_not_exist', 'GroupId ' + communityId + ' not exists');
+        if (g.joinedSubgroups && g.joinedSubgroups.length > 0) return g.joinedSubgroups;
+        const parent = window.WPP.whatsapp.GroupMetadataStore.get(String(g.parentGroup));
+        return parent.joinedSubgroups;
+      },
+      getAnnouncementGroup(communityId) {
+        for (const s of window.WPP.community.getSubgroups(communityId)) {
+          const m = window.WPP.whatsapp.GroupMetadataStore.get(s._serialized);
+          if (m && m.groupType === 'LINKED_ANNOUNCEMENT_GROUP') return m.id;
+        }
+        return undefined;
       },
     },
     group: {

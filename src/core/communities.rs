@@ -1,0 +1,173 @@
+//! Communities: list, look at one with its members, create one (with
+//! groups linked to it), link and unlink groups, make its admins, and
+//! deactivate it. A community is WhatsApp's parent group: everyone in its
+//! linked groups is a member, and its announcement group, where only
+//! admins write, holds them all. WhatsApp decides who may do what; the
+//! daemon asks only what it can answer for sure first (a creator's
+//! deactivation).
+
+use super::error::{Refusal, refusal};
+use super::{Core, CoreError};
+use crate::domain::{Scope, SessionId, Wid};
+use crate::session::{CallError, Community, Linking};
+
+/// WhatsApp's limit on a community's name, as on a group's subject.
+pub const MAX_COMMUNITY_NAME: usize = 100;
+
+fn page(e: CallError) -> CoreError {
+    refusal(
+        e,
+        &[
+            ("COMMUNITY_NOT_FOUND", Refusal::NotFound("community_not_found")),
+            ("ONLY_ADMINS", Refusal::Conflict("not_community_admin")),
+        ],
+    )
+}
+
+fn community_id(id: &Wid) -> Result<(), CoreError> {
+    if id.is_group() {
+        Ok(())
+    } else {
+        Err(CoreError::invalid(
+            "community",
+            "must be a community id (…@g.us)",
+        ))
+    }
+}
+
+fn groups_only(field: &'static str, groups: &[Wid]) -> Result<(), CoreError> {
+    if groups.iter().any(|g| !g.is_group()) {
+        return Err(CoreError::invalid(field, "must be group ids (…@g.us)"));
+    }
+    Ok(())
+}
+
+impl Core {
+    pub async fn communities(&self, session: &SessionId) -> Result<Vec<Community>, CoreError> {
+        self.may(session, Scope::Read)?;
+        let bridge = self.manager.bridge(session).await?;
+        bridge.communities().await.map_err(page)
+    }
+
+    /// One the account is in, with its members.
+    pub async fn community(&self, session: &SessionId, id: &Wid) -> Result<Community, CoreError> {
+        self.may(session, Scope::Read)?;
+        community_id(id)?;
+        let bridge = self.manager.bridge(session).await?;
+        bridge.community(id).await.map_err(page)
+    }
+
+    /// A new community this account runs, with its announcement group, and
+    /// `groups` (each one this account runs) linked to it. What WhatsApp
+    /// refused to link is in the answer's `failed`.
+    pub async fn create_community(
+        &self,
+        session: &SessionId,
+        name: &str,
+        description: &str,
+        groups: &[Wid],
+    ) -> Result<(Community, Linking), CoreError> {
+        self.may(session, Scope::Send)?;
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > MAX_COMMUNITY_NAME {
+            return Err(CoreError::invalid(
+                "name",
+                format!("must be 1 to {MAX_COMMUNITY_NAME} characters"),
+            ));
+        }
+        if description.chars().count() > super::MAX_DESCRIPTION {
+            return Err(CoreError::invalid(
+                "description",
+                format!("must be at most {} characters", super::MAX_DESCRIPTION),
+            ));
+        }
+        groups_only("groups", groups)?;
+        let bridge = self.manager.bridge(session).await?;
+        let made = bridge
+            .create_community(name, description, groups)
+            .await
+            .map_err(page)?;
+        let id = Wid::parse(&made.id).map_err(CoreError::Internal)?;
+        tracing::info!(session = %session, community = %id, "community created");
+        let c = bridge.community(&id).await.map_err(page)?;
+        Ok((c, made.linking))
+    }
+
+    /// Links groups to a community (`link`), or unlinks them: community
+    /// admins only, and a group is linked by one of its own admins. An
+    /// unlinked group stays, on its own; its members no other linked group
+    /// holds leave the community.
+    pub async fn link_groups(
+        &self,
+        session: &SessionId,
+        id: &Wid,
+        groups: &[Wid],
+        link: bool,
+    ) -> Result<Linking, CoreError> {
+        self.may(session, Scope::Send)?;
+        community_id(id)?;
+        if groups.is_empty() {
+            return Err(CoreError::invalid("groups", "must name a group"));
+        }
+        groups_only("groups", groups)?;
+        let bridge = self.manager.bridge(session).await?;
+        let done = bridge.link_groups(id, groups, link).await.map_err(page)?;
+        tracing::info!(session = %session, community = %id, linked = link, groups = done.done.len(), "community groups changed");
+        Ok(done)
+    }
+
+    /// Makes members the community's admins, or members again (its admins
+    /// only); answers the community after.
+    pub async fn community_admins(
+        &self,
+        session: &SessionId,
+        id: &Wid,
+        promote: &[Wid],
+        demote: &[Wid],
+    ) -> Result<Community, CoreError> {
+        self.may(session, Scope::Send)?;
+        community_id(id)?;
+        if promote.is_empty() && demote.is_empty() {
+            return Err(CoreError::invalid("promote", "or 'demote' must name someone"));
+        }
+        if promote.iter().chain(demote).any(|p| p.phone().is_none()) {
+            return Err(CoreError::invalid(
+                "promote",
+                "and 'demote' must be people (phone numbers), not groups",
+            ));
+        }
+        let bridge = self.manager.bridge(session).await?;
+        if !promote.is_empty() {
+            bridge
+                .set_community_admins(id, promote, true)
+                .await
+                .map_err(page)?;
+        }
+        if !demote.is_empty() {
+            bridge
+                .set_community_admins(id, demote, false)
+                .await
+                .map_err(page)?;
+        }
+        bridge.community(id).await.map_err(page)
+    }
+
+    /// Ends a community, as only its creator may: every group is unlinked
+    /// and stays, and the announcement group closes.
+    pub async fn deactivate_community(&self, session: &SessionId, id: &Wid) -> Result<(), CoreError> {
+        self.may(session, Scope::Send)?;
+        community_id(id)?;
+        let bridge = self.manager.bridge(session).await?;
+        let c = bridge.community(id).await.map_err(page)?;
+        let me = self.manager.get(session).await?.record.me.map(|m| m.id);
+        if c.owner.is_some() && c.owner != me {
+            return Err(CoreError::Conflict {
+                code: "not_community_creator",
+                message: format!("only the creator of community {id} can deactivate it"),
+            });
+        }
+        bridge.deactivate_community(id).await.map_err(page)?;
+        tracing::info!(session = %session, community = %id, "community deactivated");
+        Ok(())
+    }
+}
