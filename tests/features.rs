@@ -1250,6 +1250,223 @@ async fn groups_both_ways() {
     assert_eq!(code, 422, "{e}");
 }
 
+/// Communities, as WhatsApp runs them: one this account creates (its
+/// announcement group, groups linked by their admins, members from them,
+/// admins made, groups unlinked, deactivated by its creator) and one a
+/// contact runs, which this account is in through a linked group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn communities_both_ways() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sb, d, r) = setup(tmp.path()).await;
+    let group = |subject: &str, who: &str| {
+        let body = json!({"subject": subject, "participants": [who]});
+        let d = &d;
+        async move {
+            let (code, g) = d.call("POST", "/api/sessions/shop/groups", Some(body)).await;
+            assert_eq!(code, 201, "{g}");
+            g["id"].as_str().unwrap().to_string()
+        }
+    };
+    let sales = group("Sales", CONTACT).await;
+    let stock = group("Stock", OTHER).await;
+    let family = their_group(&sb, &r, OTHER).await;
+
+    // Bad input is the caller's, before WhatsApp is asked.
+    for bad in [
+        json!({"name": " "}),
+        json!({"name": "Shop", "groups": ["nope"]}),
+        json!({"name": "Shop", "groups": [CONTACT]}),
+        json!({"name": "Shop", "colour": "red"}),
+    ] {
+        let (code, e) = d
+            .call("POST", "/api/sessions/shop/communities", Some(bad.clone()))
+            .await;
+        assert!(code == 422 || code == 400, "{bad} -> {code} {e}");
+    }
+
+    // We create one, linking a group we run and one we do not: WhatsApp
+    // links ours and refuses the other (403: not its admin).
+    let (code, c) = d
+        .call(
+            "POST",
+            "/api/sessions/shop/communities",
+            Some(json!({"name": "Shop", "description": "Everyone at the shop", "groups": [sales, family]})),
+        )
+        .await;
+    assert_eq!(code, 201, "{c}");
+    let cid = c["id"].as_str().unwrap().to_string();
+    assert_eq!(c["name"], "Shop");
+    assert_eq!(c["description"], "Everyone at the shop");
+    assert_eq!(c["owner"], format!("{ACCOUNT}@c.us"));
+    assert_eq!(c["failed"], json!([{"id": family, "error": "403"}]), "{c}");
+    assert_eq!(c["groups"], json!([{"id": sales, "subject": "Sales"}]), "{c}");
+    let ann = c["announcement_group"].as_str().unwrap().to_string();
+    let members = |c: &Value| -> Vec<(String, bool)> {
+        let mut v: Vec<(String, bool)> = c["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["phone"].as_str().unwrap().to_string(), p["admin"] == true))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        members(&c),
+        vec![(ACCOUNT.into(), true), (CONTACT.into(), false)],
+        "{c}"
+    );
+    // As WhatsApp has it.
+    let (_, at_wa) = sb.get(&format!("/_sandbox/groups/{sales}")).await;
+    assert_eq!(at_wa["parentGroup"], cid.as_str());
+    let (_, at_wa) = sb.get(&format!("/_sandbox/groups/{ann}")).await;
+    assert_eq!(at_wa["defaultSubgroup"], true);
+    assert_eq!(at_wa["announce"], true, "only admins write there");
+
+    // Listed as a community, not as a group; its groups say whose they are.
+    let (code, list) = d.call("GET", "/api/sessions/shop/communities", None).await;
+    assert_eq!(code, 200);
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["id"], cid.as_str());
+    assert!(list[0].get("participants").is_none(), "{list}");
+    let (_, groups) = d.call("GET", "/api/sessions/shop/groups", None).await;
+    let of = |id: &str| {
+        groups
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["id"] == id)
+            .cloned()
+    };
+    assert!(of(&cid).is_none(), "{groups}");
+    assert_eq!(of(&sales).unwrap()["community"], cid.as_str());
+    assert_eq!(of(&ann).unwrap()["community_announcements"], true);
+    assert!(of(&stock).unwrap().get("community").is_none());
+
+    // Another group linked: its members join the community.
+    let (code, l) = d
+        .call(
+            "POST",
+            &format!("/api/sessions/shop/communities/{cid}/groups"),
+            Some(json!({"groups": [stock]})),
+        )
+        .await;
+    assert_eq!((code, l.clone()), (200, json!({"linked": [stock], "failed": []})));
+    let c = eventually(T, "the new group's members in the community", || async {
+        let (_, c) = d
+            .call("GET", &format!("/api/sessions/shop/communities/{cid}"), None)
+            .await;
+        (members(&c).len() == 3).then_some(c)
+    })
+    .await;
+    assert_eq!(c["groups"].as_array().unwrap().len(), 2, "{c}");
+
+    // A member made an admin, of the community and its announcements.
+    let (code, c) = d
+        .call(
+            "POST",
+            &format!("/api/sessions/shop/communities/{cid}/participants"),
+            Some(json!({"promote": [CONTACT]})),
+        )
+        .await;
+    assert_eq!(code, 200, "{c}");
+    assert!(members(&c).contains(&(CONTACT.to_string(), true)), "{c}");
+    let (_, at_wa) = sb.get(&format!("/_sandbox/groups/{ann}")).await;
+    assert!(
+        at_wa["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == format!("{CONTACT}@c.us") && p["isAdmin"] == true),
+        "{at_wa}"
+    );
+
+    // Unlinked, a group stays; who no other linked group holds leaves.
+    let (code, u) = d
+        .call(
+            "DELETE",
+            &format!("/api/sessions/shop/communities/{cid}/groups/{stock}"),
+            None,
+        )
+        .await;
+    assert_eq!(code, 200, "{u}");
+    let c = eventually(T, "the unlinked group's member out", || async {
+        let (_, c) = d
+            .call("GET", &format!("/api/sessions/shop/communities/{cid}"), None)
+            .await;
+        (members(&c).len() == 2).then_some(c)
+    })
+    .await;
+    assert!(!members(&c).iter().any(|(p, _)| p == OTHER), "{c}");
+    let (code, e) = d
+        .call(
+            "DELETE",
+            &format!("/api/sessions/shop/communities/{cid}/groups/{stock}"),
+            None,
+        )
+        .await;
+    refused(code, &e, 404, "group_not_linked");
+    let (_, at_wa) = sb.get(&format!("/_sandbox/groups/{stock}")).await;
+    assert!(at_wa["parentGroup"].is_null(), "{at_wa}");
+
+    // A contact's community, which we are in through their group.
+    let (code, theirs) = sb
+        .post(
+            "/_sandbox/communities",
+            json!({"owner": CONTACT, "name": "Neighbours", "groups": [family]}),
+        )
+        .await;
+    assert_eq!(code, 201, "{theirs}");
+    let tid = theirs["community"]["id"].as_str().unwrap().to_string();
+    let t = eventually(T, "their community", || async {
+        let (code, t) = d
+            .call("GET", &format!("/api/sessions/shop/communities/{tid}"), None)
+            .await;
+        (code == 200 && t["groups"].as_array().is_some_and(|g| !g.is_empty())).then_some(t)
+    })
+    .await;
+    assert_eq!(t["groups"], json!([{"id": family, "subject": "Family"}]), "{t}");
+    assert!(members(&t).contains(&(ACCOUNT.to_string(), false)), "{t}");
+    // Only its admins link groups; only its creator ends it.
+    let (code, e) = d
+        .call(
+            "POST",
+            &format!("/api/sessions/shop/communities/{tid}/groups"),
+            Some(json!({"groups": [stock]})),
+        )
+        .await;
+    refused(code, &e, 409, "not_community_admin");
+    let (code, e) = d
+        .call("DELETE", &format!("/api/sessions/shop/communities/{tid}"), None)
+        .await;
+    refused(code, &e, 409, "not_community_creator");
+    // A community never was is a 404.
+    let (code, e) = d
+        .call("GET", &format!("/api/sessions/shop/communities/{stock}"), None)
+        .await;
+    refused(code, &e, 404, "community_not_found");
+
+    // Ours deactivated: its groups stay, on their own.
+    let (code, e) = d
+        .call("DELETE", &format!("/api/sessions/shop/communities/{cid}"), None)
+        .await;
+    assert_eq!(code, 200, "{e}");
+    eventually(T, "the community gone", || async {
+        let (code, _) = d
+            .call("GET", &format!("/api/sessions/shop/communities/{cid}"), None)
+            .await;
+        (code == 404).then_some(())
+    })
+    .await;
+    let (_, at_wa) = sb.get(&format!("/_sandbox/groups/{sales}")).await;
+    assert!(at_wa["parentGroup"].is_null(), "{at_wa}");
+    let (code, _) = sb.get(&format!("/_sandbox/groups/{ann}")).await;
+    assert_ne!(code, 200, "the announcement group is closed");
+    let (_, list) = d.call("GET", "/api/sessions/shop/communities", None).await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["id"], tid.as_str());
+}
+
 /// A group's description and its two settings, as WhatsApp keeps them:
 /// `announce` (only admins send) and `restrict` (only admins edit the info).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

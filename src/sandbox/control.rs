@@ -72,6 +72,9 @@ pub fn routes() -> Router<Sandbox> {
         .route("/groups/{gid}/picture", axum::routing::get(group_picture))
         .route("/groups/{gid}/settings", post(group_settings))
         .route("/groups/{gid}/leave", post(group_leave))
+        .route("/communities", post(community_create))
+        .route("/communities/{cid}/groups", post(community_groups))
+        .route("/communities/{cid}/deactivate", post(community_deactivate))
         .route(
             "/accounts/{phone}/contacts",
             axum::routing::get(address_book),
@@ -1186,6 +1189,58 @@ async fn group_settings(State(sb): State<Sandbox>, Path(gid): Path<String>, raw:
         w.set_approval(&gid, &by, on).map_err(group_fail)?;
     }
     Ok(Json(w.group(&gid).map(|g| g.view()).unwrap_or_default()).into_response())
+}
+
+/// A phone creates a community, linking the groups it names (its own).
+async fn community_create(State(sb): State<Sandbox>, raw: Bytes) -> Res {
+    let v = body(&raw)?;
+    let owner = phone(&v, "owner")?;
+    let name = req_str(&v, "name")?;
+    let desc = v["description"].as_str().unwrap_or("").to_string();
+    let groups: Vec<String> = v["groups"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|g| g.as_str().map(String::from))
+        .collect();
+    let mut w = sb.world.lock().await;
+    let c = w
+        .create_community(&owner, &name, &desc)
+        .map_err(group_fail)?;
+    let cid = c["id"].as_str().unwrap_or_default().to_string();
+    let (linked, failed) = w.link_subgroups(&cid, &owner, &groups).map_err(group_fail)?;
+    let c = w.group(&cid).map(|g| g.view()).unwrap_or_default();
+    Ok((StatusCode::CREATED, Json(json!({"community": c, "linked": linked,
+        "failed": failed.into_iter().map(|(id, e)| json!({"id": id, "error": e})).collect::<Vec<_>>()})))
+        .into_response())
+}
+
+/// `by` links (`link`) or unlinks (`unlink`) groups.
+async fn community_groups(State(sb): State<Sandbox>, Path(cid): Path<String>, raw: Bytes) -> Res {
+    let v = body(&raw)?;
+    let by = phone(&v, "by")?;
+    let list = |k: &str| -> Vec<String> {
+        v[k].as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|g| g.as_str().map(String::from))
+            .collect()
+    };
+    let mut w = sb.world.lock().await;
+    let (linked, _) = w.link_subgroups(&cid, &by, &list("link")).map_err(group_fail)?;
+    let (unlinked, _) = w.unlink_subgroups(&cid, &by, &list("unlink")).map_err(group_fail)?;
+    Ok(Json(json!({"linked": linked, "unlinked": unlinked})).into_response())
+}
+
+async fn community_deactivate(State(sb): State<Sandbox>, Path(cid): Path<String>, raw: Bytes) -> Res {
+    let v = body(&raw)?;
+    let by = phone(&v, "by")?;
+    sb.world
+        .lock()
+        .await
+        .deactivate_community(&cid, &by)
+        .map_err(group_fail)?;
+    Ok(Json(json!({"id": cid, "deactivated": true})).into_response())
 }
 
 async fn group_leave(State(sb): State<Sandbox>, Path(gid): Path<String>, raw: Bytes) -> Res {
