@@ -836,6 +836,13 @@
     if (to.endsWith('@c.us') && !(await exists(to))) throw new Error('NOT_ON_WHATSAPP: ' + to);
     if (to.endsWith('@g.us')) {
       const meta = ((await WPP.chat.find(to)) || {}).groupMetadata;
+      // A community has no chat (wa-js refuses it too): its announcement
+      // group is where its admins write.
+      if (meta && meta.isParentGroup) {
+        let ann = null;
+        try { ann = widStr(WPP.community.getAnnouncementGroup(to)); } catch (e) { /* an older wa-js */ }
+        throw new Error('COMMUNITY_CHAT: ' + to + ' is a community, which has no chat of its own; write in its announcement group' + (ann ? ' ' + ann : ''));
+      }
       if (meta && meta.announce && !(await WPP.group.iAmAdmin(to))) throw new Error('ONLY_ADMINS: only group admins can send messages to ' + to);
     }
   }

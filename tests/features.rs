@@ -1262,7 +1262,9 @@ async fn communities_both_ways() {
         let body = json!({"subject": subject, "participants": [who]});
         let d = &d;
         async move {
-            let (code, g) = d.call("POST", "/api/sessions/shop/groups", Some(body)).await;
+            let (code, g) = d
+                .call("POST", "/api/sessions/shop/groups", Some(body))
+                .await;
             assert_eq!(code, 201, "{g}");
             g["id"].as_str().unwrap().to_string()
         }
@@ -1299,7 +1301,11 @@ async fn communities_both_ways() {
     assert_eq!(c["description"], "Everyone at the shop");
     assert_eq!(c["owner"], format!("{ACCOUNT}@c.us"));
     assert_eq!(c["failed"], json!([{"id": family, "error": "403"}]), "{c}");
-    assert_eq!(c["groups"], json!([{"id": sales, "subject": "Sales"}]), "{c}");
+    assert_eq!(
+        c["groups"],
+        json!([{"id": sales, "subject": "Sales"}]),
+        "{c}"
+    );
     let ann = c["announcement_group"].as_str().unwrap().to_string();
     let members = |c: &Value| -> Vec<(String, bool)> {
         let mut v: Vec<(String, bool)> = c["participants"]
@@ -1322,6 +1328,21 @@ async fn communities_both_ways() {
     let (_, at_wa) = sb.get(&format!("/_sandbox/groups/{ann}")).await;
     assert_eq!(at_wa["defaultSubgroup"], true);
     assert_eq!(at_wa["announce"], true, "only admins write there");
+
+    // A community has no chat: its announcement group is where to write.
+    let (code, e) = d
+        .call(
+            "POST",
+            "/api/sessions/shop/messages",
+            Some(json!({"to": cid, "text": "hello all"})),
+        )
+        .await;
+    assert_eq!(code, 422, "{e}");
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains(&ann),
+        "{e}"
+    );
+    send(&d, json!({"to": ann, "text": "hello all"})).await;
 
     // Listed as a community, not as a group; its groups say whose they are.
     let (code, list) = d.call("GET", "/api/sessions/shop/communities", None).await;
@@ -1351,10 +1372,17 @@ async fn communities_both_ways() {
             Some(json!({"groups": [stock]})),
         )
         .await;
-    assert_eq!((code, l.clone()), (200, json!({"linked": [stock], "failed": []})));
+    assert_eq!(
+        (code, l.clone()),
+        (200, json!({"linked": [stock], "failed": []}))
+    );
     let c = eventually(T, "the new group's members in the community", || async {
         let (_, c) = d
-            .call("GET", &format!("/api/sessions/shop/communities/{cid}"), None)
+            .call(
+                "GET",
+                &format!("/api/sessions/shop/communities/{cid}"),
+                None,
+            )
             .await;
         (members(&c).len() == 3).then_some(c)
     })
@@ -1392,7 +1420,11 @@ async fn communities_both_ways() {
     assert_eq!(code, 200, "{u}");
     let c = eventually(T, "the unlinked group's member out", || async {
         let (_, c) = d
-            .call("GET", &format!("/api/sessions/shop/communities/{cid}"), None)
+            .call(
+                "GET",
+                &format!("/api/sessions/shop/communities/{cid}"),
+                None,
+            )
             .await;
         (members(&c).len() == 2).then_some(c)
     })
@@ -1420,12 +1452,20 @@ async fn communities_both_ways() {
     let tid = theirs["community"]["id"].as_str().unwrap().to_string();
     let t = eventually(T, "their community", || async {
         let (code, t) = d
-            .call("GET", &format!("/api/sessions/shop/communities/{tid}"), None)
+            .call(
+                "GET",
+                &format!("/api/sessions/shop/communities/{tid}"),
+                None,
+            )
             .await;
         (code == 200 && t["groups"].as_array().is_some_and(|g| !g.is_empty())).then_some(t)
     })
     .await;
-    assert_eq!(t["groups"], json!([{"id": family, "subject": "Family"}]), "{t}");
+    assert_eq!(
+        t["groups"],
+        json!([{"id": family, "subject": "Family"}]),
+        "{t}"
+    );
     assert!(members(&t).contains(&(ACCOUNT.to_string(), false)), "{t}");
     // Only its admins link groups; only its creator ends it.
     let (code, e) = d
@@ -1437,23 +1477,39 @@ async fn communities_both_ways() {
         .await;
     refused(code, &e, 409, "not_community_admin");
     let (code, e) = d
-        .call("DELETE", &format!("/api/sessions/shop/communities/{tid}"), None)
+        .call(
+            "DELETE",
+            &format!("/api/sessions/shop/communities/{tid}"),
+            None,
+        )
         .await;
     refused(code, &e, 409, "not_community_creator");
     // A community never was is a 404.
     let (code, e) = d
-        .call("GET", &format!("/api/sessions/shop/communities/{stock}"), None)
+        .call(
+            "GET",
+            &format!("/api/sessions/shop/communities/{stock}"),
+            None,
+        )
         .await;
     refused(code, &e, 404, "community_not_found");
 
     // Ours deactivated: its groups stay, on their own.
     let (code, e) = d
-        .call("DELETE", &format!("/api/sessions/shop/communities/{cid}"), None)
+        .call(
+            "DELETE",
+            &format!("/api/sessions/shop/communities/{cid}"),
+            None,
+        )
         .await;
     assert_eq!(code, 200, "{e}");
     eventually(T, "the community gone", || async {
         let (code, _) = d
-            .call("GET", &format!("/api/sessions/shop/communities/{cid}"), None)
+            .call(
+                "GET",
+                &format!("/api/sessions/shop/communities/{cid}"),
+                None,
+            )
             .await;
         (code == 404).then_some(())
     })

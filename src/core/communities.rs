@@ -18,7 +18,10 @@ fn page(e: CallError) -> CoreError {
     refusal(
         e,
         &[
-            ("COMMUNITY_NOT_FOUND", Refusal::NotFound("community_not_found")),
+            (
+                "COMMUNITY_NOT_FOUND",
+                Refusal::NotFound("community_not_found"),
+            ),
             ("ONLY_ADMINS", Refusal::Conflict("not_community_admin")),
         ],
     )
@@ -128,7 +131,10 @@ impl Core {
         self.may(session, Scope::Send)?;
         community_id(id)?;
         if promote.is_empty() && demote.is_empty() {
-            return Err(CoreError::invalid("promote", "or 'demote' must name someone"));
+            return Err(CoreError::invalid(
+                "promote",
+                "or 'demote' must name someone",
+            ));
         }
         if promote.iter().chain(demote).any(|p| p.phone().is_none()) {
             return Err(CoreError::invalid(
@@ -154,7 +160,11 @@ impl Core {
 
     /// Ends a community, as only its creator may: every group is unlinked
     /// and stays, and the announcement group closes.
-    pub async fn deactivate_community(&self, session: &SessionId, id: &Wid) -> Result<(), CoreError> {
+    pub async fn deactivate_community(
+        &self,
+        session: &SessionId,
+        id: &Wid,
+    ) -> Result<(), CoreError> {
         self.may(session, Scope::Send)?;
         community_id(id)?;
         let bridge = self.manager.bridge(session).await?;

@@ -30,11 +30,11 @@ mod vcard;
 
 pub use crate::domain::StatusStyle;
 pub use crate::session::{
-    CardOf, Channel, ChannelPage, Community, Contact, GroupInfo, LinkFailure, LinkedGroup, Linking, JoinRequest, Label, Labels, Note,
-    Participant, Receipt, Receipts,
+    CardOf, Channel, ChannelPage, Community, Contact, GroupInfo, JoinRequest, Label, Labels,
+    LinkFailure, LinkedGroup, Linking, Note, Participant, Receipt, Receipts,
 };
-pub use communities::MAX_COMMUNITY_NAME;
 pub use channels::{ChannelEdit, MAX_CHANNEL_DESCRIPTION, MAX_CHANNEL_NAME, MAX_CHANNEL_PAGE};
+pub use communities::MAX_COMMUNITY_NAME;
 pub use error::CoreError;
 pub use groups::{GroupEdit, INVITE_PREFIX, JoinAnswers, MAX_DESCRIPTION, Membership};
 pub use history::{Found, HistoryPage, Live, MAX_SEARCH};

@@ -965,6 +965,9 @@ fn send_failure(e: crate::session::CallError, reply_to: Option<&str>) -> CoreErr
         CallError::Page(m) if m.starts_with("FORWARD_UNSEEN: ") => {
             CoreError::Unavailable(m.trim_start_matches("FORWARD_UNSEEN: ").to_string())
         }
+        CallError::Page(m) if m.starts_with("COMMUNITY_CHAT: ") => {
+            CoreError::invalid("to", m.trim_start_matches("COMMUNITY_CHAT: "))
+        }
         // A group where only admins send, and we are none.
         CallError::Page(m) if m.starts_with("ONLY_ADMINS: ") => CoreError::Conflict {
             code: "not_group_admin",

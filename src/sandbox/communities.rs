@@ -19,7 +19,12 @@ type Failed = Vec<(String, &'static str)>;
 
 impl World {
     /// `owner` creates a community and, with it, its announcement group.
-    pub fn create_community(&mut self, owner: &str, name: &str, desc: &str) -> Result<Value, String> {
+    pub fn create_community(
+        &mut self,
+        owner: &str,
+        name: &str,
+        desc: &str,
+    ) -> Result<Value, String> {
         if name.trim().is_empty() {
             return Err("a community needs a name".into());
         }
@@ -50,9 +55,10 @@ impl World {
         let mut community = group(&cid, Kind::Community, None);
         community.subgroups = vec![aid.clone()];
         self.p.groups.insert(cid.clone(), community);
-        self.p
-            .groups
-            .insert(aid.clone(), group(&aid, Kind::Announcement, Some(cid.clone())));
+        self.p.groups.insert(
+            aid.clone(),
+            group(&aid, Kind::Announcement, Some(cid.clone())),
+        );
         self.dirty = true;
         self.tell_meta(&cid, &[owner.to_string()]);
         self.announce(&aid, "create", &[owner.to_string()], owner);
@@ -262,9 +268,10 @@ impl World {
         };
         let held = |p: &String| {
             c.subgroups.iter().any(|s| {
-                self.p.groups.get(s).is_some_and(|g| {
-                    g.kind == Kind::Group && g.participants.contains(p)
-                })
+                self.p
+                    .groups
+                    .get(s)
+                    .is_some_and(|g| g.kind == Kind::Group && g.participants.contains(p))
             })
         };
         let gone: Vec<String> = c
@@ -348,9 +355,7 @@ impl World {
             "community_link" => self.link_subgroups(cid, me, &list("groups")).map(outcome),
             "community_unlink" => self.unlink_subgroups(cid, me, &list("groups")).map(outcome),
             "community_deactivate" => self.deactivate_community(cid, me).map(|_| json!(true)),
-            "community_admins" => {
-                self.community_admins(cid, me, &list("promote"), &list("demote"))
-            }
+            "community_admins" => self.community_admins(cid, me, &list("promote"), &list("demote")),
             "community_participants" => {
                 let c = self
                     .p

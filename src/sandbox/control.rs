@@ -1208,7 +1208,9 @@ async fn community_create(State(sb): State<Sandbox>, raw: Bytes) -> Res {
         .create_community(&owner, &name, &desc)
         .map_err(group_fail)?;
     let cid = c["id"].as_str().unwrap_or_default().to_string();
-    let (linked, failed) = w.link_subgroups(&cid, &owner, &groups).map_err(group_fail)?;
+    let (linked, failed) = w
+        .link_subgroups(&cid, &owner, &groups)
+        .map_err(group_fail)?;
     let c = w.group(&cid).map(|g| g.view()).unwrap_or_default();
     Ok((StatusCode::CREATED, Json(json!({"community": c, "linked": linked,
         "failed": failed.into_iter().map(|(id, e)| json!({"id": id, "error": e})).collect::<Vec<_>>()})))
@@ -1227,12 +1229,20 @@ async fn community_groups(State(sb): State<Sandbox>, Path(cid): Path<String>, ra
             .collect()
     };
     let mut w = sb.world.lock().await;
-    let (linked, _) = w.link_subgroups(&cid, &by, &list("link")).map_err(group_fail)?;
-    let (unlinked, _) = w.unlink_subgroups(&cid, &by, &list("unlink")).map_err(group_fail)?;
+    let (linked, _) = w
+        .link_subgroups(&cid, &by, &list("link"))
+        .map_err(group_fail)?;
+    let (unlinked, _) = w
+        .unlink_subgroups(&cid, &by, &list("unlink"))
+        .map_err(group_fail)?;
     Ok(Json(json!({"linked": linked, "unlinked": unlinked})).into_response())
 }
 
-async fn community_deactivate(State(sb): State<Sandbox>, Path(cid): Path<String>, raw: Bytes) -> Res {
+async fn community_deactivate(
+    State(sb): State<Sandbox>,
+    Path(cid): Path<String>,
+    raw: Bytes,
+) -> Res {
     let v = body(&raw)?;
     let by = phone(&v, "by")?;
     sb.world

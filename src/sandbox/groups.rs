@@ -622,7 +622,9 @@ impl World {
             return Err("you are not a participant of this group".into());
         }
         if g.kind == Kind::Community {
-            return Err("a community has no chat of its own: write in its announcement group".into());
+            return Err(
+                "a community has no chat of its own: write in its announcement group".into(),
+            );
         }
         if g.announce && !g.admins.iter().any(|a| a == author) {
             return Err("only group admins can send messages to this group".into());
@@ -764,7 +766,14 @@ impl World {
         self.announce_to(gid, action, who, by, &members);
     }
 
-    pub(super) fn announce_to(&self, gid: &str, action: &str, who: &[String], by: &str, to: &[String]) {
+    pub(super) fn announce_to(
+        &self,
+        gid: &str,
+        action: &str,
+        who: &[String],
+        by: &str,
+        to: &[String],
+    ) {
         let group = self.p.groups.get(gid).map(Group::view);
         let push = json!({"t": "group_participants", "gid": gid, "action": action, "author": by,
                           "participants": who.iter().map(|p| format!("{p}@c.us")).collect::<Vec<_>>(),

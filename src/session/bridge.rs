@@ -269,7 +269,7 @@ pub struct CardOf {
 }
 
 /// A group as bridge.js describes it.
-#[derive(Debug, Deserialize, serde::Serialize)]
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
 pub struct GroupInfo {
     pub id: String,
     pub subject: Option<String>,

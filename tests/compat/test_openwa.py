@@ -1170,3 +1170,44 @@ def test_logout_and_delete_through_the_wrapper(daemon, backend, shop):
     r = backend.delete("/session/gone")
     assert r.status_code == 200 and r.json() == {"success": True, "session_id": "gone"}
     assert backend.get("/session/gone/status").status_code == 404
+
+
+def test_communities_as_open_wa_bots_read_them(daemon, backend, shop):
+    """getAllCommunities, getCommunityInfo and getCommunityParticipant(Id)s
+    and getCommunityAdmin(Id)s, on a community a contact runs, which this
+    account is in through one of its groups (on a session of its own)."""
+    phone = "15550006767"
+    daemon.link_session("shop6", phone=phone)
+    call = lambda path, args=None: easy(backend, path, args).json()["response"]
+    sb = lambda path, body: httpx.post(daemon.sandbox + path, json=body)
+    neighbour = "15557770606"
+    r = sb("/_sandbox/groups", {"owner": CONTACT, "subject": "Street", "participants": [phone, neighbour]})
+    assert r.status_code == 201, r.text
+    gid = r.json()["id"]
+    r = sb("/_sandbox/communities", {"owner": CONTACT, "name": "Town", "description": "All streets", "groups": [gid]})
+    assert r.status_code == 201, r.text
+    cid = r.json()["community"]["id"]
+    ann = r.json()["community"]["subgroups"][0]
+
+    assert eventually("the community", lambda: call("/shop6/getAllCommunities") == [cid] or None)
+    info = call("/shop6/getCommunityInfo", [cid])
+    assert (info["id"]["_serialized"], info["subject"], info["desc"]) == (cid, "Town", "All streets"), info
+    assert (info["isParentGroup"], info["groupType"], info["owner"]["_serialized"]) == (True, "COMMUNITY", CONTACT + "@c.us")
+    assert info["joinedSubgroups"] == [ann, gid], info
+    subs = {s["id"]["_serialized"]: s for s in info["subGroups"]}
+    assert subs[gid]["groupType"] == "LINKED_SUBGROUP" and subs[gid]["parentGroup"]["_serialized"] == cid
+    assert subs[ann]["groupType"] == "LINKED_ANNOUNCEMENT_GROUP" and subs[ann]["announce"] is True
+    everyone = sorted([phone + "@c.us", CONTACT + "@c.us", neighbour + "@c.us"])
+    ids = call("/shop6/getCommunityParticipantIds", {"communityId": cid})
+    assert [(x["id"], sorted(x["participants"]), x["subgroup"]) for x in ids] == [
+        (cid, everyone, False), (gid, everyone, True)], ids
+    admins = call("/shop6/getCommunityAdminIds", [cid])
+    assert [(x["id"], x["admins"], x["subgroup"]) for x in admins] == [
+        (cid, [CONTACT + "@c.us"], False), (gid, [CONTACT + "@c.us"], True)], admins
+    people = call("/shop6/getCommunityParticipants", [cid])
+    assert sorted(c["id"] for c in people[0]["participants"]) == everyone, people
+    assert [c["id"] for c in call("/shop6/getCommunityAdmins", [cid])[1]["admins"]] == [CONTACT + "@c.us"]
+    # A linked group's metadata says where it stands; a plain group is no community.
+    assert call("/shop6/getGroupMembersId", [gid]) and info["subGroups"][1]["isParentGroup"] is False
+    body = easy(backend, "/shop6/getCommunityInfo", [gid]).json()
+    assert body["success"] is False, body

@@ -1250,9 +1250,13 @@ pub async fn create_community(
 #[utoipa::path(get, path = "/api/sessions/{id}/communities/{cid}", tag = "communities", summary = "One community, with its members (everyone in its announcement group) and admins",
     params(("id" = String, Path, description = "The session id"), ("cid" = String, Path, description = "The community's id (…@g.us)")),
     responses((status = 200, description = "The Community", body = crate::core::Community), (status = 404, description = "No such session, or a community the account is not in (community_not_found)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body or its media is too large", body = crate::api::native::convert::ErrorBody), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
-pub async fn community(Caller(core): Caller<Core>, Path((id, cid)): Path<(String, String)>) -> Answer {
+pub async fn community(
+    Caller(core): Caller<Core>,
+    Path((id, cid)): Path<(String, String)>,
+) -> Answer {
     Ok(Json(json!(
-        core.community(&cv::session_id(&id)?, &community_wid(&cid)?).await?
+        core.community(&cv::session_id(&id)?, &community_wid(&cid)?)
+            .await?
     )))
 }
 
@@ -1306,7 +1310,10 @@ pub async fn unlink_group(
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "group_not_linked",
-            &format!("WhatsApp did not unlink {} from {c} ({}): it is not linked to it", f.id, f.error),
+            &format!(
+                "WhatsApp did not unlink {} from {c} ({}): it is not linked to it",
+                f.id, f.error
+            ),
         ));
     }
     Ok(Json(json!({"id": g, "community": c, "unlinked": true})).into_response())

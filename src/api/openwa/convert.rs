@@ -3,7 +3,7 @@
 //! STATE, and the wrapper routes' errors. (The EASY API's calls: `easy`.)
 
 use crate::api::body::BodyError;
-use crate::core::{Contact, CoreError, GroupInfo, Participant, SendRequest};
+use crate::core::{Community, Contact, CoreError, GroupInfo, Participant, SendRequest};
 use crate::domain::{SessionId, Status, Wid, user_of};
 use crate::session::{ChatInfo, SessionView};
 use axum::http::StatusCode;
@@ -875,11 +875,73 @@ pub fn group_metadata(g: &GroupInfo) -> Value {
         "id": wid_obj(&g.id), "creation": g.created, "owner": g.owner.as_deref().map(wid_obj),
         "subject": g.subject, "desc": g.description, "announce": g.announce, "restrict": g.restrict,
         "ephemeralDuration": g.ephemeral,
+        // Where it stands in a community, as WhatsApp Web's metadata says.
+        "isParentGroup": false, "isParentGroupClosed": false, "defaultSubgroup": g.community_announcements,
+        "parentGroup": g.community.as_deref().map(wid_obj),
+        "groupType": match (&g.community, g.community_announcements) {
+            (Some(_), true) => "LINKED_ANNOUNCEMENT_GROUP",
+            (Some(_), false) => "LINKED_SUBGROUP",
+            (None, _) => "DEFAULT",
+        },
         "participants": g.participants.iter().map(|p| json!({
             "id": wid_obj(&participant_id(p)), "isAdmin": p.admin, "isSuperAdmin": p.super_admin,
         })).collect::<Vec<_>>(),
         "pendingParticipants": [],
     })
+}
+
+/// A community as open-wa's getCommunityInfo shows it: its GroupMetadata
+/// (a parent group, `groupType` COMMUNITY) with `subGroups`, its groups'
+/// (the announcement group's first).
+pub fn community_metadata(c: &Community, groups: &[GroupInfo]) -> Value {
+    let own = GroupInfo {
+        id: c.id.clone(),
+        subject: c.name.clone(),
+        owner: c.owner.clone(),
+        created: c.created,
+        description: c.description.clone(),
+        restrict: true,
+        ..Default::default()
+    };
+    let mut v = group_metadata(&own);
+    v["participants"] = json!(
+        c.participants
+            .iter()
+            .flatten()
+            .map(|p| json!({"id": wid_obj(&participant_id(p)), "isAdmin": p.admin, "isSuperAdmin": p.super_admin}))
+            .collect::<Vec<_>>()
+    );
+    v["isParentGroup"] = json!(true);
+    v["groupType"] = json!("COMMUNITY");
+    v["defaultSubgroup"] = json!(false);
+    v["joinedSubgroups"] = json!(groups.iter().map(|g| g.id.as_str()).collect::<Vec<_>>());
+    v["subGroups"] = json!(groups.iter().map(group_metadata).collect::<Vec<_>>());
+    v
+}
+
+/// One entry of getCommunityParticipant(Id)s or getCommunityAdmin(Id)s:
+/// `{id, participants | admins, subgroup}`, each an id or a Contact.
+pub fn community_members(
+    g: &GroupInfo,
+    subgroup: bool,
+    admins_only: bool,
+    ids_only: bool,
+) -> Value {
+    let who = g
+        .participants
+        .iter()
+        .filter(|p| !admins_only || p.admin || p.super_admin)
+        .map(|p| match ids_only {
+            true => json!(participant_id(p)),
+            false => contact(&participant_id(p), None, false),
+        })
+        .collect::<Vec<_>>();
+    let key = if admins_only {
+        "admins"
+    } else {
+        "participants"
+    };
+    json!({"id": g.id, key: who, "subgroup": subgroup})
 }
 
 /// A group's members as getGroupMembers shows them (Contacts).

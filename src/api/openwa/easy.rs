@@ -185,6 +185,12 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ("getGroupMembersId", &["groupId"]),
     ("getGroupMembers", &["groupId"]),
     ("getGroupAdmins", &["groupId"]),
+    ("getAllCommunities", &[]),
+    ("getCommunityInfo", &["communityId"]),
+    ("getCommunityParticipantIds", &["communityId"]),
+    ("getCommunityAdminIds", &["communityId"]),
+    ("getCommunityParticipants", &["communityId"]),
+    ("getCommunityAdmins", &["communityId"]),
     (
         "tagEveryone",
         &[
@@ -398,6 +404,17 @@ pub enum Call {
     MarkAllRead,
     /// The ids of a group's admins.
     GroupAdmins(Wid),
+    /// The communities this account is in (ids).
+    GetAllCommunities,
+    /// A community's GroupMetadata, with its groups' as `subGroups`.
+    CommunityInfo(Wid),
+    /// getCommunityParticipant(Id)s and getCommunityAdmin(Id)s: the
+    /// community's members (or admins), then each linked group's.
+    CommunityMembers {
+        community: Wid,
+        admins_only: bool,
+        ids_only: bool,
+    },
     /// A group's title and description.
     GroupInfo(Wid),
     /// The groups this account is an admin of.
@@ -1342,6 +1359,16 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
         },
         "markAllRead" => Call::MarkAllRead,
         "getGroupAdmins" => Call::GroupAdmins(a.wid("groupId")?),
+        "getAllCommunities" => Call::GetAllCommunities,
+        "getCommunityInfo" => Call::CommunityInfo(a.wid("communityId")?),
+        "getCommunityParticipantIds"
+        | "getCommunityAdminIds"
+        | "getCommunityParticipants"
+        | "getCommunityAdmins" => Call::CommunityMembers {
+            community: a.wid("communityId")?,
+            admins_only: method.starts_with("getCommunityAdmin"),
+            ids_only: method.ends_with("Ids"),
+        },
         "getGroupInfo" => Call::GroupInfo(a.wid("groupId")?),
         "iAmAdmin" => Call::IAmAdmin,
         "getCommonGroups" => Call::CommonGroups(a.wid("contactId")?),

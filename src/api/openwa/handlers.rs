@@ -839,6 +839,38 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             json!({"id": who.as_str(), "status": about.as_str().unwrap_or("")})
         }
         Call::Block { who, yes } => core.block(id, &who, yes).await.map(|_| json!(true))?,
+        Call::GetAllCommunities => json!(
+            core.communities(id)
+                .await?
+                .into_iter()
+                .map(|c| c.id)
+                .collect::<Vec<_>>()
+        ),
+        Call::CommunityInfo(community) => {
+            let (c, groups) = community_groups(core, id, &community).await?;
+            cv::community_metadata(&c, &groups)
+        }
+        Call::CommunityMembers {
+            community,
+            admins_only,
+            ids_only,
+        } => {
+            let (c, groups) = community_groups(core, id, &community).await?;
+            let own = crate::core::GroupInfo {
+                id: c.id.clone(),
+                participants: c.participants.unwrap_or_default(),
+                ..Default::default()
+            };
+            // The community first, then its linked groups (its announcement
+            // group holds the community's members again, so is left out).
+            let all = std::iter::once((&own, false)).chain(
+                groups
+                    .iter()
+                    .filter(|g| !g.community_announcements)
+                    .map(|g| (g, true)),
+            );
+            json!(all.map(|(g, subgroup)| cv::community_members(g, subgroup, admins_only, ids_only)).collect::<Vec<_>>())
+        }
         Call::GroupMembers { group, ids_only } => {
             let g = core.group(id, &group).await?;
             match ids_only {
@@ -1108,6 +1140,27 @@ async fn unread(
 
 /// The chats (`groups`: only groups), a group with its metadata. A group's
 /// details that cannot be read leave its metadata out, not the list.
+/// A community with its groups' details: its announcement group first,
+/// then the linked groups this account is in.
+async fn community_groups(
+    core: &Core,
+    id: &SessionId,
+    community: &Wid,
+) -> Result<(crate::core::Community, Vec<crate::core::GroupInfo>), CoreError> {
+    let c = core.community(id, community).await?;
+    let mut groups = vec![];
+    let ids = c
+        .announcement_group
+        .iter()
+        .chain(c.groups.iter().map(|g| &g.id));
+    for gid in ids {
+        if let Ok(w) = Wid::parse(gid) {
+            groups.push(core.group(id, &w).await?);
+        }
+    }
+    Ok((c, groups))
+}
+
 async fn chats(
     core: &Core,
     id: &SessionId,
