@@ -967,7 +967,7 @@
   // the call that needs it says so (UNSUPPORTED).
   // The contract test keeps NEEDS and WANTS together equal to the uses.
   const WANTS = [
-    'community.addSubgroups', 'community.create', 'community.deactivate', 'community.demoteParticipants', 'community.promoteParticipants',
+    'community.addSubgroups', 'community.create', 'community.deactivate', 'community.demoteParticipants', 'community.getAnnouncementGroup', 'community.promoteParticipants',
     'community.removeSubgroups', 'whatsapp.GroupMetadataStore.get', 'whatsapp.GroupMetadataStore.getModelsArray',
     'whatsapp.MsgModel', 'whatsapp.PinInChatStore', 'whatsapp.PresenceStore.get', 'whatsapp.PinInChatStore.getByParentMsgKey', 'whatsapp.PinInChatStore.getModelsArray',
     'whatsapp.enums.PinExpiryDurationOption', 'whatsapp.functions.msgFindSearch', 'whatsapp.functions.msgFindStarred',
@@ -996,12 +996,38 @@
   }
 
   // A community this account is in (WhatsApp Web's parent group); the
-  // daemon maps the prefix to 404.
+  // daemon maps the prefix to 404. WhatsApp Web keeps the metadata of one
+  // left: a member is in at least its announcement group.
+  function isMyCommunity(m) {
+    return !!(m && m.isParentGroup && (m.joinedSubgroups || []).length);
+  }
   function myCommunity(id) {
     communitiesWanted();
     const m = WPP.whatsapp.GroupMetadataStore.get(id);
-    if (!m || !m.isParentGroup) throw new Error('COMMUNITY_NOT_FOUND: ' + id);
+    if (!isMyCommunity(m)) throw new Error('COMMUNITY_NOT_FOUND: ' + id);
     return m;
+  }
+
+  // A community's own calls, refused as the daemon names them: someone
+  // who is no member (wa-js's code), its creator's admin rights.
+  async function asCommunityAdmin(op) {
+    try {
+      return await asMember(op);
+    } catch (e) {
+      if (e && e.code === 'group_participant_not_found') throw new Error('NOT_MEMBER: ' + e.message);
+      if (/creator/.test(String(e && e.message))) throw new Error('COMMUNITY_CREATOR: ' + e.message);
+      throw e;
+    }
+  }
+
+  // A community's parent group and its announcement group are changed as
+  // the community's, not as groups.
+  function plainGroup(c, id) {
+    const meta = (c && c.groupMetadata) || {};
+    if (meta.isParentGroup) throw new Error('GROUP_NOT_FOUND: ' + id + ' is a community');
+    if (meta.defaultSubgroup || meta.groupType === 'LINKED_ANNOUNCEMENT_GROUP') {
+      throw new Error("COMMUNITY_GROUP: " + id + " is a community's announcement group: its members are the community's");
+    }
   }
 
   // A community as the daemon shows it: its announcement group apart from
@@ -1025,11 +1051,20 @@
     };
   }
 
-  // A group this account is in; the daemon maps the prefix to 404.
+  // A group this account is in (a community is none); the daemon maps the
+  // prefix to 404.
   async function myGroup(id) {
-    const found = (await WPP.group.getAllGroups()).filter(Boolean).find((c) => widStr(c.id) === id);
+    const found = (await WPP.group.getAllGroups()).filter((c) => c && !(c.groupMetadata && c.groupMetadata.isParentGroup)).find((c) => widStr(c.id) === id);
     if (!found) throw new Error('GROUP_NOT_FOUND: ' + id);
     return found;
+  }
+
+  // A community's name, description and picture are its parent group's,
+  // set as a group's are.
+  async function groupOrCommunity(id) {
+    const m = lookup('whatsapp.GroupMetadataStore.get') && WPP.whatsapp.GroupMetadataStore.get(id);
+    if (m && m.isParentGroup) return myCommunity(id);
+    return myGroup(id);
   }
 
   // The daemon's calls. Each returns JSON-able values; errors throw.
@@ -1507,7 +1542,7 @@
     async communities() {
       communitiesWanted();
       await WPP.group.getAllGroups();
-      return WPP.whatsapp.GroupMetadataStore.getModelsArray().filter((m) => m && m.isParentGroup).map(communityInfo);
+      return WPP.whatsapp.GroupMetadataStore.getModelsArray().filter(isMyCommunity).map(communityInfo);
     },
     // With its members: those of its announcement group, which holds
     // everyone in the community.
@@ -1523,21 +1558,32 @@
     },
     async linkGroups(id, groups) {
       myCommunity(id);
-      return linkOutcome(await asMember(() => WPP.community.addSubgroups(id, groups)));
+      return linkOutcome(await asCommunityAdmin(() => WPP.community.addSubgroups(id, groups)));
     },
     async unlinkGroups(id, groups) {
       myCommunity(id);
-      return linkOutcome(await asMember(() => WPP.community.removeSubgroups(id, groups)));
+      return linkOutcome(await asCommunityAdmin(() => WPP.community.removeSubgroups(id, groups)));
     },
     async deactivateCommunity(id) {
       myCommunity(id);
-      await asMember(() => WPP.community.deactivate(id));
+      await asCommunityAdmin(() => WPP.community.deactivate(id));
       return true;
     },
-    // yes: make them the community's admins; else members again.
+    // yes: make them the community's admins; else members again (wa-js
+    // answers a refused demotion rather than throwing it).
     async setCommunityAdmins(id, participants, yes) {
       myCommunity(id);
-      await asMember(() => (yes ? WPP.community.promoteParticipants(id, participants) : WPP.community.demoteParticipants(id, participants)));
+      await asCommunityAdmin(async () => {
+        const r = yes ? await WPP.community.promoteParticipants(id, participants) : await WPP.community.demoteParticipants(id, participants);
+        if (r && r.success === false) throw r.error || new Error('WhatsApp did not make them members again');
+      });
+      return true;
+    },
+    // Exit a community: its groups and its announcement group, as
+    // WhatsApp's "Exit community" (a leave of its parent group).
+    async leaveCommunity(id) {
+      myCommunity(id);
+      await asCommunityAdmin(() => WPP.group.leave(id));
       return true;
     },
     async group(id) {
@@ -1550,19 +1596,19 @@
       return widStr(r.gid);
     },
     async addParticipants(id, participants) {
-      await myGroup(id);
+      plainGroup(await myGroup(id), id);
       await asMember(() => WPP.group.addParticipants(id, participants));
       return true;
     },
     async removeParticipants(id, participants) {
-      await myGroup(id);
+      plainGroup(await myGroup(id), id);
       await asMember(() => WPP.group.removeParticipants(id, participants));
       return true;
     },
     // yes: make them admins; else make them members again. Those already
     // so are left out: wa-js refuses the whole call for one of them.
     async setAdmins(id, participants, yes) {
-      await myGroup(id);
+      plainGroup(await myGroup(id), id);
       const now = new Map((await WPP.group.getParticipants(id)).map((p) => [widStr(p.id), !!(p.isAdmin || p.isSuperAdmin)]));
       const todo = participants.filter((p) => now.get(p) !== yes);
       if (!todo.length) return true;
@@ -1780,12 +1826,12 @@
       return { id: widStr(r.id), pending: !!r.pendingApproval };
     },
     async setSubject(id, subject) {
-      await myGroup(id);
+      await groupOrCommunity(id);
       await asMember(() => WPP.group.setSubject(id, subject));
       return true;
     },
     async setDescription(id, desc) {
-      await myGroup(id);
+      await groupOrCommunity(id);
       await asMember(() => WPP.group.setDescription(id, desc));
       return true;
     },
@@ -1805,7 +1851,7 @@
     // picture: a data URL, or null to remove it. A picture WhatsApp does
     // not take is an error.
     async setGroupPicture(id, picture) {
-      await myGroup(id);
+      await groupOrCommunity(id);
       if (picture === null) {
         await asMember(() => WPP.group.removeIcon(id));
       } else {
@@ -1815,7 +1861,7 @@
       return true;
     },
     async leaveGroup(id) {
-      await myGroup(id);
+      plainGroup(await myGroup(id), id);
       await WPP.group.leave(id);
       return true;
     },

@@ -1389,6 +1389,66 @@ async fn communities_both_ways() {
     .await;
     assert_eq!(c["groups"].as_array().unwrap().len(), 2, "{c}");
 
+    // Renamed, described anew, given a picture.
+    let (code, c) = d
+        .call(
+            "PATCH",
+            &format!("/api/sessions/shop/communities/{cid}"),
+            Some(json!({"name": "Our shop", "description": "", "picture": PNG_1PX})),
+        )
+        .await;
+    assert_eq!(code, 200, "{c}");
+    assert_eq!(
+        (c["name"].as_str(), c["description"].as_str()),
+        (Some("Our shop"), None),
+        "{c}"
+    );
+    let (_, at_wa) = sb.get(&format!("/_sandbox/groups/{cid}")).await;
+    assert_eq!(
+        (at_wa["subject"].as_str(), at_wa["has_picture"].as_bool()),
+        (Some("Our shop"), Some(true)),
+        "{at_wa}"
+    );
+    let (code, e) = d
+        .call(
+            "PATCH",
+            &format!("/api/sessions/shop/communities/{cid}"),
+            Some(json!({})),
+        )
+        .await;
+    refused(code, &e, 422, "invalid_field");
+
+    // A community and its announcement group are not changed as groups.
+    let (code, e) = d
+        .call("GET", &format!("/api/sessions/shop/groups/{cid}"), None)
+        .await;
+    refused(code, &e, 404, "group_not_found");
+    let (code, e) = d
+        .call(
+            "POST",
+            &format!("/api/sessions/shop/groups/{ann}/participants"),
+            Some(json!({"add": [OTHER]})),
+        )
+        .await;
+    refused(code, &e, 409, "community_group");
+    // Only members are made admins; its creator stays one.
+    let (code, e) = d
+        .call(
+            "POST",
+            &format!("/api/sessions/shop/communities/{cid}/participants"),
+            Some(json!({"promote": ["15557770123"]})),
+        )
+        .await;
+    refused(code, &e, 422, "invalid_field");
+    let (code, e) = d
+        .call(
+            "POST",
+            &format!("/api/sessions/shop/communities/{cid}/participants"),
+            Some(json!({"demote": [ACCOUNT]})),
+        )
+        .await;
+    refused(code, &e, 409, "community_creator");
+
     // A member made an admin, of the community and its announcements.
     let (code, c) = d
         .call(
@@ -1484,6 +1544,14 @@ async fn communities_both_ways() {
         )
         .await;
     refused(code, &e, 409, "not_community_creator");
+    let (code, e) = d
+        .call(
+            "PATCH",
+            &format!("/api/sessions/shop/communities/{tid}"),
+            Some(json!({"name": "Ours now"})),
+        )
+        .await;
+    refused(code, &e, 409, "not_community_admin");
     // A community never was is a 404.
     let (code, e) = d
         .call(
@@ -1521,6 +1589,55 @@ async fn communities_both_ways() {
     let (_, list) = d.call("GET", "/api/sessions/shop/communities", None).await;
     assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
     assert_eq!(list[0]["id"], tid.as_str());
+    let (_, groups) = d.call("GET", "/api/sessions/shop/groups", None).await;
+    let ids: Vec<&str> = groups
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|g| g["id"].as_str())
+        .collect();
+    assert!(
+        ids.contains(&sales.as_str()) && !ids.contains(&ann.as_str()),
+        "{groups}"
+    );
+
+    // We exit theirs: its groups too; it is no longer ours to see.
+    let (code, e) = d
+        .call(
+            "POST",
+            &format!("/api/sessions/shop/communities/{tid}/leave"),
+            None,
+        )
+        .await;
+    assert_eq!(code, 200, "{e}");
+    eventually(T, "their community gone from ours", || async {
+        let (_, list) = d.call("GET", "/api/sessions/shop/communities", None).await;
+        list.as_array().unwrap().is_empty().then_some(())
+    })
+    .await;
+    let (code, e) = d
+        .call(
+            "GET",
+            &format!("/api/sessions/shop/communities/{tid}"),
+            None,
+        )
+        .await;
+    refused(code, &e, 404, "community_not_found");
+    let (_, at_wa) = sb.get(&format!("/_sandbox/groups/{family}")).await;
+    assert!(
+        !at_wa["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == format!("{ACCOUNT}@c.us")),
+        "{at_wa}"
+    );
+    let (_, at_wa) = sb.get(&format!("/_sandbox/groups/{tid}")).await;
+    assert_eq!(
+        at_wa["participants"].as_array().unwrap().len(),
+        2,
+        "{at_wa}"
+    );
 }
 
 /// A group's description and its two settings, as WhatsApp keeps them:

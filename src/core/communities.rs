@@ -11,6 +11,16 @@ use super::{Core, CoreError};
 use crate::domain::{Scope, SessionId, Wid};
 use crate::session::{CallError, Community, Linking};
 
+/// A change to a community; what is `None` stays as it is.
+#[derive(Default)]
+pub struct CommunityEdit {
+    pub name: Option<String>,
+    /// Empty: removes it.
+    pub description: Option<String>,
+    /// `Some(None)`: remove the picture; `Some(Some(bytes))`: an image.
+    pub picture: Option<Option<Vec<u8>>>,
+}
+
 /// WhatsApp's limit on a community's name, as on a group's subject.
 pub const MAX_COMMUNITY_NAME: usize = 100;
 
@@ -23,6 +33,10 @@ fn page(e: CallError) -> CoreError {
                 Refusal::NotFound("community_not_found"),
             ),
             ("ONLY_ADMINS", Refusal::Conflict("not_community_admin")),
+            // Made (or unmade) an admin while no member of it.
+            ("NOT_MEMBER", Refusal::Invalid("participants")),
+            // Its creator stays an admin.
+            ("COMMUNITY_CREATOR", Refusal::Conflict("community_creator")),
         ],
     )
 }
@@ -92,7 +106,32 @@ impl Core {
             .map_err(page)?;
         let id = Wid::parse(&made.id).map_err(CoreError::Internal)?;
         tracing::info!(session = %session, community = %id, "community created");
-        let c = bridge.community(&id).await.map_err(page)?;
+        // WhatsApp Web may hold the new community's metadata a moment
+        // after it answers: looked for a while, then answered as made
+        // (never an error: a retry would make a second one).
+        let mut tries = 0;
+        let c = loop {
+            match bridge.community(&id).await {
+                Ok(c) => break c,
+                Err(CallError::Page(m)) if m.starts_with("COMMUNITY_NOT_FOUND") && tries < 10 => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+                Err(e) => {
+                    tracing::debug!(session = %session, community = %id, "the new community not read back: {e}");
+                    break Community {
+                        id: made.id.clone(),
+                        name: Some(name.to_string()),
+                        description: (!description.is_empty()).then(|| description.to_string()),
+                        owner: self.manager.get(session).await?.record.me.map(|m| m.id),
+                        created: Some(crate::domain::now_ms() / 1000),
+                        announcement_group: None,
+                        groups: vec![],
+                        participants: None,
+                    };
+                }
+            }
+        };
         Ok((c, made.linking))
     }
 
@@ -158,6 +197,77 @@ impl Core {
         bridge.community(id).await.map_err(page)
     }
 
+    /// Renames a community, changes its description or picture (its
+    /// admins only); answers it after.
+    pub async fn edit_community(
+        &self,
+        session: &SessionId,
+        id: &Wid,
+        e: &CommunityEdit,
+    ) -> Result<Community, CoreError> {
+        self.may(session, Scope::Send)?;
+        community_id(id)?;
+        let name = e.name.as_deref().map(str::trim);
+        if name.is_some_and(|n| n.is_empty() || n.chars().count() > MAX_COMMUNITY_NAME) {
+            return Err(CoreError::invalid(
+                "name",
+                format!("must be 1 to {MAX_COMMUNITY_NAME} characters"),
+            ));
+        }
+        if e.description
+            .as_deref()
+            .is_some_and(|d| d.chars().count() > super::MAX_DESCRIPTION)
+        {
+            return Err(CoreError::invalid(
+                "description",
+                format!("must be at most {} characters", super::MAX_DESCRIPTION),
+            ));
+        }
+        let picture = super::people::picture_change(&e.picture)?;
+        if name.is_none() && e.description.is_none() && picture.is_none() {
+            return Err(CoreError::invalid(
+                "name",
+                "or 'description' or 'picture' is required",
+            ));
+        }
+        let bridge = self.manager.bridge(session).await?;
+        bridge.community(id).await.map_err(page)?;
+        // The picture first: WhatsApp may still refuse its image, and then
+        // nothing else has changed.
+        if let Some(p) = &picture {
+            bridge
+                .set_group_picture(id, p.as_deref())
+                .await
+                .map_err(page)?;
+        }
+        if let Some(n) = name {
+            bridge.set_subject(id, n).await.map_err(page)?;
+        }
+        if let Some(d) = &e.description {
+            bridge.set_description(id, d).await.map_err(page)?;
+        }
+        // As changed: WhatsApp Web's copy may catch up a moment later.
+        let mut c = bridge.community(id).await.map_err(page)?;
+        if let Some(n) = name {
+            c.name = Some(n.to_string());
+        }
+        if let Some(d) = &e.description {
+            c.description = (!d.is_empty()).then(|| d.clone());
+        }
+        Ok(c)
+    }
+
+    /// Exits a community: its groups and its announcement group, as
+    /// WhatsApp's "Exit community" does.
+    pub async fn leave_community(&self, session: &SessionId, id: &Wid) -> Result<(), CoreError> {
+        self.may(session, Scope::Send)?;
+        community_id(id)?;
+        let bridge = self.manager.bridge(session).await?;
+        bridge.leave_community(id).await.map_err(page)?;
+        tracing::info!(session = %session, community = %id, "community left");
+        Ok(())
+    }
+
     /// Ends a community, as only its creator may: every group is unlinked
     /// and stays, and the announcement group closes.
     pub async fn deactivate_community(
@@ -169,8 +279,11 @@ impl Core {
         community_id(id)?;
         let bridge = self.manager.bridge(session).await?;
         let c = bridge.community(id).await.map_err(page)?;
+        // Asked first where it can be told for sure: an owner named by
+        // phone (one named by privacy id is WhatsApp's to judge).
         let me = self.manager.get(session).await?.record.me.map(|m| m.id);
-        if c.owner.is_some() && c.owner != me {
+        let by_phone = c.owner.as_deref().is_some_and(|o| o.ends_with("@c.us"));
+        if by_phone && me.is_some() && c.owner != me {
             return Err(CoreError::Conflict {
                 code: "not_community_creator",
                 message: format!("only the creator of community {id} can deactivate it"),

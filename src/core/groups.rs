@@ -98,6 +98,11 @@ fn page(e: CallError) -> CoreError {
             code: "not_group_admin",
             message: m.trim_start_matches("ONLY_ADMINS: ").to_string(),
         },
+        // A community's announcement group: its members are the community's.
+        CallError::Page(m) if m.starts_with("COMMUNITY_GROUP: ") => CoreError::Conflict {
+            code: "community_group",
+            message: m.trim_start_matches("COMMUNITY_GROUP: ").to_string(),
+        },
         CallError::Page(m) if m.starts_with("GROUP_NOT_FOUND") => CoreError::NotFound {
             code: "group_not_found",
             message: "this account is in no such group".into(),

@@ -34,9 +34,11 @@ pub use crate::session::{
     LinkFailure, LinkedGroup, Linking, Note, Participant, Receipt, Receipts,
 };
 pub use channels::{ChannelEdit, MAX_CHANNEL_DESCRIPTION, MAX_CHANNEL_NAME, MAX_CHANNEL_PAGE};
-pub use communities::MAX_COMMUNITY_NAME;
+pub use communities::{CommunityEdit, MAX_COMMUNITY_NAME};
 pub use error::CoreError;
-pub use groups::{GroupEdit, INVITE_PREFIX, JoinAnswers, MAX_DESCRIPTION, Membership};
+pub use groups::{
+    EPHEMERAL_SECS, GroupEdit, INVITE_PREFIX, JoinAnswers, MAX_DESCRIPTION, Membership,
+};
 pub use history::{Found, HistoryPage, Live, MAX_SEARCH};
 pub use media::{MAX_SEND_MEDIA, MediaSource, OutgoingMedia, StoredMedia};
 pub use notes::MAX_NOTE;

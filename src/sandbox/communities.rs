@@ -111,7 +111,7 @@ impl World {
             }
             self.dirty = true;
             self.tell_meta(sid, &members);
-            self.into_community(sid, &members, by);
+            self.bring_into_community(sid, &members, by);
             linked.push(sid.clone());
         }
         if !linked.is_empty() {
@@ -170,8 +170,12 @@ impl World {
                 continue;
             };
             if g.kind == Kind::Announcement {
+                // Everyone out of it, told with it as it is then; then gone.
+                g.participants.clear();
+                g.admins.clear();
                 self.announce_to(sid, "remove", &everyone, by, &everyone);
                 self.p.groups.remove(sid);
+                self.tell_meta(sid, &everyone);
                 continue;
             }
             g.parent = None;
@@ -194,9 +198,9 @@ impl World {
         demote: &[String],
     ) -> Result<Value, String> {
         let aid = self.community_admin(cid, by)?.subgroups.first().cloned();
-        let view = self.change_admins(cid, by, promote, demote)?;
+        let view = self.change_admins_of(cid, by, promote, demote)?;
         if let Some(aid) = aid {
-            self.change_admins(&aid, by, promote, demote)?;
+            self.change_admins_of(&aid, by, promote, demote)?;
         }
         self.tell_community(cid);
         Ok(view)
@@ -222,12 +226,13 @@ impl World {
             }
         }
         self.drop_members(cid, &[phone.to_string()], phone, "leaver");
-        self.tell_meta(cid, &[phone.to_string()]);
+        self.tell_gone(cid, &[phone.to_string()]);
+        self.tell_community(cid);
         Ok(())
     }
 
     /// People new to a linked group come into its community.
-    pub(super) fn into_community(&mut self, gid: &str, people: &[String], by: &str) {
+    pub(super) fn bring_into_community(&mut self, gid: &str, people: &[String], by: &str) {
         let Some(cid) = self
             .p
             .groups
@@ -282,7 +287,7 @@ impl World {
             .collect();
         if !gone.is_empty() {
             self.drop_members(cid, &gone, by, "remove");
-            self.tell_meta(cid, &gone);
+            self.tell_gone(cid, &gone);
         }
     }
 
@@ -317,6 +322,15 @@ impl World {
             .map(|c| c.participants.clone())
             .unwrap_or_default();
         self.tell_meta(cid, &members);
+    }
+
+    /// A community's metadata gone from the devices of those out of it, as
+    /// WhatsApp Web forgets one it left.
+    fn tell_gone(&self, gid: &str, to: &[String]) {
+        let push = json!({"t": "group_meta", "gid": gid, "group": null});
+        for m in to {
+            self.send_account(m, &push);
+        }
     }
 
     /// A group's metadata as it is now (null once gone), to `to`'s devices:

@@ -747,7 +747,7 @@ fn phones(v: &Value, field: &str) -> Result<Vec<String>, Fail> {
 }
 
 fn group_fail(e: String) -> Fail {
-    let code = if e.contains("no such group") {
+    let code = if e.contains("no such group") || e.contains("no such community") {
         StatusCode::NOT_FOUND
     } else {
         StatusCode::FORBIDDEN
@@ -1229,13 +1229,18 @@ async fn community_groups(State(sb): State<Sandbox>, Path(cid): Path<String>, ra
             .collect()
     };
     let mut w = sb.world.lock().await;
-    let (linked, _) = w
+    let (linked, mut failed) = w
         .link_subgroups(&cid, &by, &list("link"))
         .map_err(group_fail)?;
-    let (unlinked, _) = w
+    let (unlinked, more) = w
         .unlink_subgroups(&cid, &by, &list("unlink"))
         .map_err(group_fail)?;
-    Ok(Json(json!({"linked": linked, "unlinked": unlinked})).into_response())
+    failed.extend(more);
+    let failed: Vec<Value> = failed
+        .into_iter()
+        .map(|(id, e)| json!({"id": id, "error": e}))
+        .collect();
+    Ok(Json(json!({"linked": linked, "unlinked": unlinked, "failed": failed})).into_response())
 }
 
 async fn community_deactivate(

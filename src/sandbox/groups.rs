@@ -233,7 +233,7 @@ impl World {
         self.dirty = true;
         if !added.is_empty() {
             self.announce(gid, "add", &added, by);
-            self.into_community(gid, &added, by);
+            self.bring_into_community(gid, &added, by);
         }
         if !removed.is_empty() {
             // The removed hear it too: their device learns it left.
@@ -270,6 +270,26 @@ impl World {
     /// Makes participants admins, or members again (only admins may; the
     /// group's creator stays one); `by` is who did it.
     pub fn change_admins(
+        &mut self,
+        gid: &str,
+        by: &str,
+        promote: &[String],
+        demote: &[String],
+    ) -> Result<Value, String> {
+        if self
+            .p
+            .groups
+            .get(gid)
+            .is_some_and(|g| g.kind != Kind::Group)
+        {
+            return Err("a community's admins are made as the community's".into());
+        }
+        self.change_admins_of(gid, by, promote, demote)
+    }
+
+    /// As `change_admins`, for any kind of group (a community's admins
+    /// are made in it and in its announcement group alike).
+    pub(super) fn change_admins_of(
         &mut self,
         gid: &str,
         by: &str,
@@ -355,7 +375,7 @@ impl World {
         self.p
             .groups
             .values()
-            .find(|g| g.invite == code)
+            .find(|g| g.invite == code && g.kind == Kind::Group)
             .map(Group::view)
             .ok_or_else(|| "the invite link is not valid".into())
     }
@@ -369,7 +389,7 @@ impl World {
             .p
             .groups
             .values_mut()
-            .find(|g| g.invite == code)
+            .find(|g| g.invite == code && g.kind == Kind::Group)
             .ok_or("the invite link is not valid")?;
         let gid = g.id.clone();
         if g.participants.iter().any(|p| p == phone) {
@@ -388,13 +408,10 @@ impl World {
             }
             return Ok(Joined::Requested(gid));
         }
-        if g.kind != Kind::Group {
-            return Err("people join a community through its groups".into());
-        }
         g.participants.push(phone.to_string());
         self.dirty = true;
         self.announce(&gid, "join", &[phone.to_string()], phone);
-        self.into_community(&gid, &[phone.to_string()], phone);
+        self.bring_into_community(&gid, &[phone.to_string()], phone);
         Ok(Joined::Member(gid))
     }
 
@@ -417,6 +434,9 @@ impl World {
         approve: bool,
     ) -> Result<Vec<(String, Option<String>)>, String> {
         let g = self.p.groups.get_mut(gid).ok_or("no such group")?;
+        if g.kind != Kind::Group {
+            return Err("people join a community through its groups".into());
+        }
         if !g.admins.iter().any(|a| a == by) {
             return Err("only group admins can answer requests to join".into());
         }
@@ -438,7 +458,7 @@ impl World {
         self.dirty = true;
         if !added.is_empty() {
             self.announce(gid, "add", &added, by);
-            self.into_community(gid, &added, by);
+            self.bring_into_community(gid, &added, by);
         }
         Ok(out)
     }
@@ -533,6 +553,9 @@ impl World {
     /// lets every pending request in, as WhatsApp does.
     pub fn set_approval(&mut self, gid: &str, by: &str, on: bool) -> Result<(), String> {
         let g = self.p.groups.get_mut(gid).ok_or("no such group")?;
+        if g.kind != Kind::Group {
+            return Err("people join a community through its groups".into());
+        }
         if !g.admins.iter().any(|a| a == by) {
             return Err("only group admins can change the group's settings".into());
         }
@@ -568,7 +591,7 @@ impl World {
         g.participants.extend(added.iter().cloned());
         if !added.is_empty() {
             self.announce(gid, "add", &added, by);
-            self.into_community(gid, &added, by);
+            self.bring_into_community(gid, &added, by);
         }
     }
 

@@ -931,6 +931,13 @@ impl Bridge {
         self.call(f, &[json!(id), json!(groups)]).await
     }
 
+    /// Exits it (its groups too).
+    pub async fn leave_community(&self, id: &Wid) -> Result<(), CallError> {
+        self.call::<Value>("leaveCommunity", &[json!(id)])
+            .await
+            .map(drop)
+    }
+
     pub async fn deactivate_community(&self, id: &Wid) -> Result<(), CallError> {
         self.call::<Value>("deactivateCommunity", &[json!(id)])
             .await

@@ -1207,7 +1207,22 @@ def test_communities_as_open_wa_bots_read_them(daemon, backend, shop):
     people = call("/shop6/getCommunityParticipants", [cid])
     assert sorted(c["id"] for c in people[0]["participants"]) == everyone, people
     assert [c["id"] for c in call("/shop6/getCommunityAdmins", [cid])[1]["admins"]] == [CONTACT + "@c.us"]
-    # A linked group's metadata says where it stands; a plain group is no community.
-    assert call("/shop6/getGroupMembersId", [gid]) and info["subGroups"][1]["isParentGroup"] is False
+    # A plain group is no community.
     body = easy(backend, "/shop6/getCommunityInfo", [gid]).json()
     assert body["success"] is False, body
+
+    # Its own, as open-wa's createCommunity makes one: an existing group
+    # and a new one (with its disappearing messages) linked, an icon.
+    mine = call("/shop6/createGroup", ["Bakery", [neighbour + "@c.us"]])["gid"]["_serialized"]
+    made = call("/shop6/createCommunity", ["Bakers", "Bread talk", PNG_DATA_URL, [mine],
+                                           [{"subject": "Orders", "ephemeralDuration": 86400}]])
+    assert made.endswith("@g.us") and made != cid, made
+    at_wa = httpx.get(daemon.sandbox + f"/_sandbox/groups/{made}").json()
+    assert (at_wa["subject"], at_wa["desc"], at_wa["has_picture"]) == ("Bakers", "Bread talk", True), at_wa
+    info = call("/shop6/getCommunityInfo", [made])
+    titles = {s["subject"]: s for s in info["subGroups"]}
+    assert set(titles) == {"Bakers", "Bakery", "Orders"}, titles
+    assert titles["Orders"]["ephemeralDuration"] == 86400 and titles["Bakery"]["parentGroup"]["_serialized"] == made
+    assert sorted(call("/shop6/getAllCommunities")) == sorted([cid, made])
+    bad = easy(backend, "/shop6/createCommunity", ["Nope", "", None, [], [{"subject": "x", "ephemeralDuration": 5}]]).json()
+    assert (bad["success"], bad["error"]["name"]) == (False, "INVALID_ARGS"), bad

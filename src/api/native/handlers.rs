@@ -1274,6 +1274,38 @@ pub async fn deactivate_community(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+pub struct CommunityEditIn {
+    name: Option<String>,
+    /// Up to 2048 characters; empty removes it.
+    description: Option<String>,
+    /// A JPEG, PNG, GIF or WebP, base64 (up to 5 MB); null removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    picture: Option<Option<String>>,
+}
+
+#[utoipa::path(patch, path = "/api/sessions/{id}/communities/{cid}", tag = "communities", summary = "Rename a community, change its description or picture (its admins only)",
+    params(("id" = String, Path, description = "The session id"), ("cid" = String, Path, description = "The community's id (…@g.us)")), request_body = CommunityEditIn,
+    responses((status = 200, description = "The Community after the change", body = crate::core::Community), (status = 404, description = "No such session, or a community the account is not in (community_not_found)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this; only the community's admins may (not_community_admin)", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body or its media is too large", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn edit_community(
+    Caller(core): Caller<Core>,
+    Path((id, cid)): Path<(String, String)>,
+    body: Body<CommunityEditIn>,
+) -> Answer {
+    let b = body?.0;
+    let e = crate::core::CommunityEdit {
+        name: b.name,
+        description: b.description,
+        picture: picture_bytes(b.picture)?,
+    };
+    let c = core
+        .edit_community(&cv::session_id(&id)?, &community_wid(&cid)?, &e)
+        .await?;
+    Ok(Json(json!(c)))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LinkIn {
     /// Group ids (…@g.us).
     groups: Vec<String>,
@@ -1310,13 +1342,25 @@ pub async fn unlink_group(
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "group_not_linked",
-            &format!(
+            format!(
                 "WhatsApp did not unlink {} from {c} ({}): it is not linked to it",
                 f.id, f.error
             ),
         ));
     }
     Ok(Json(json!({"id": g, "community": c, "unlinked": true})).into_response())
+}
+
+#[utoipa::path(post, path = "/api/sessions/{id}/communities/{cid}/leave", tag = "communities", summary = "Exit a community: its linked groups and its announcement group",
+    params(("id" = String, Path, description = "The session id"), ("cid" = String, Path, description = "The community's id (…@g.us)")),
+    responses((status = 200, description = "{id, left: true}", body = Object), (status = 404, description = "No such session, or a community the account is not in (community_not_found)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn leave_community(
+    Caller(core): Caller<Core>,
+    Path((id, cid)): Path<(String, String)>,
+) -> Answer {
+    let c = community_wid(&cid)?;
+    core.leave_community(&cv::session_id(&id)?, &c).await?;
+    Ok(Json(json!({"id": c, "left": true})))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

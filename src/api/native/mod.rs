@@ -106,6 +106,8 @@ use handlers as h;
     h::link_groups,
     h::unlink_group,
     h::community_participants,
+    h::leave_community,
+    h::edit_community,
     h::deliveries,
     h::retry,
     h::events,
@@ -299,7 +301,10 @@ pub fn routes(core: Core, keys: Keys, media_body: DefaultBodyLimit) -> Router {
         )
         .route(
             "/api/sessions/{id}/communities/{cid}",
-            get(h::community).delete(h::deactivate_community),
+            get(h::community)
+                .delete(h::deactivate_community)
+                .patch(h::edit_community)
+                .layer(media_body),
         )
         .route(
             "/api/sessions/{id}/communities/{cid}/groups",
@@ -312,6 +317,10 @@ pub fn routes(core: Core, keys: Keys, media_body: DefaultBodyLimit) -> Router {
         .route(
             "/api/sessions/{id}/communities/{cid}/participants",
             post(h::community_participants),
+        )
+        .route(
+            "/api/sessions/{id}/communities/{cid}/leave",
+            post(h::leave_community),
         )
         .route("/api/sessions/{id}/deliveries", get(h::deliveries))
         .route("/api/sessions/{id}/deliveries/{did}/retry", post(h::retry))

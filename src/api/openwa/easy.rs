@@ -186,6 +186,16 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ("getGroupMembers", &["groupId"]),
     ("getGroupAdmins", &["groupId"]),
     ("getAllCommunities", &[]),
+    (
+        "createCommunity",
+        &[
+            "communityName",
+            "communitySubject",
+            "icon",
+            "existingGroups",
+            "newGroups",
+        ],
+    ),
     ("getCommunityInfo", &["communityId"]),
     ("getCommunityParticipantIds", &["communityId"]),
     ("getCommunityAdminIds", &["communityId"]),
@@ -406,6 +416,14 @@ pub enum Call {
     GroupAdmins(Wid),
     /// The communities this account is in (ids).
     GetAllCommunities,
+    /// A community with `existing` groups and new ones linked to it.
+    CreateCommunity {
+        name: String,
+        description: String,
+        icon: Option<Vec<u8>>,
+        existing: Vec<Wid>,
+        new_groups: Vec<NewCommunityGroup>,
+    },
     /// A community's GroupMetadata, with its groups' as `subGroups`.
     CommunityInfo(Wid),
     /// getCommunityParticipant(Id)s and getCommunityAdmin(Id)s: the
@@ -640,6 +658,53 @@ pub struct EasyIn {
     #[schema(value_type = Object)]
     pub args: Value,
     pub method: Option<String>,
+}
+
+/// open-wa's NewCommunityGroup: a group made for a new community.
+pub struct NewCommunityGroup {
+    pub subject: String,
+    pub icon: Option<Vec<u8>>,
+    /// Disappearing messages (s), one of WhatsApp's durations.
+    pub ephemeral: Option<u32>,
+}
+
+fn new_community_groups(v: Option<&Value>) -> Result<Vec<NewCommunityGroup>, EasyError> {
+    let bad = |why: &str| EasyError::bad_args(format!("'newGroups' {why}"));
+    let Some(v) = v else { return Ok(vec![]) };
+    let list = v
+        .as_array()
+        .ok_or_else(|| bad("must be a list of {subject, icon?, ephemeralDuration?}"))?;
+    list.iter()
+        .map(|g| {
+            let subject = g["subject"]
+                .as_str()
+                .ok_or_else(|| bad("needs each a 'subject'"))?;
+            let icon = match g["icon"].as_str() {
+                Some(i) if !i.is_empty() => Some(data_url_bytes("newGroups[].icon", i)?),
+                _ => None,
+            };
+            let ephemeral = match &g["ephemeralDuration"] {
+                Value::Null => None,
+                d => Some(
+                    d.as_u64()
+                        .and_then(|d| u32::try_from(d).ok())
+                        .filter(|d| crate::core::EPHEMERAL_SECS.contains(d))
+                        .ok_or_else(|| {
+                            bad("'ephemeralDuration' must be 0, 86400, 604800 or 7776000 (s)")
+                        })?,
+                ),
+            };
+            // Checked here, before any group is made.
+            if subject.trim().is_empty() || subject.chars().count() > 100 {
+                return Err(bad("needs each a 'subject' of 1 to 100 characters"));
+            }
+            Ok(NewCommunityGroup {
+                subject: subject.to_string(),
+                icon,
+                ephemeral,
+            })
+        })
+        .collect()
 }
 
 /// Arguments by position or by open-wa's parameter names.
@@ -1360,6 +1425,20 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
         "markAllRead" => Call::MarkAllRead,
         "getGroupAdmins" => Call::GroupAdmins(a.wid("groupId")?),
         "getAllCommunities" => Call::GetAllCommunities,
+        "createCommunity" => Call::CreateCommunity {
+            name: a.required("communityName")?,
+            description: a.string("communitySubject")?.unwrap_or_default(),
+            icon: match a.string("icon")? {
+                Some(icon) if !icon.is_empty() => Some(data_url_bytes("icon", &icon)?),
+                _ => None,
+            },
+            existing: match a.get("existingGroups") {
+                Some(Value::Array(x)) if x.is_empty() => vec![],
+                Some(_) => a.wids("existingGroups")?,
+                None => vec![],
+            },
+            new_groups: new_community_groups(a.get("newGroups"))?,
+        },
         "getCommunityInfo" => Call::CommunityInfo(a.wid("communityId")?),
         "getCommunityParticipantIds"
         | "getCommunityAdminIds"

@@ -846,6 +846,43 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
                 .map(|c| c.id)
                 .collect::<Vec<_>>()
         ),
+        // The new groups made first (with their picture and disappearing
+        // messages), then the community with every group linked, then its
+        // picture. open-wa answers the community's id.
+        Call::CreateCommunity {
+            name,
+            description,
+            icon,
+            existing,
+            new_groups,
+        } => {
+            let mut groups = existing;
+            for g in new_groups {
+                let made = core.create_group(id, &g.subject, &[]).await?;
+                let gid = Wid::parse(&made.id).map_err(CoreError::Internal)?;
+                if g.icon.is_some() || g.ephemeral.is_some() {
+                    let edit = crate::core::GroupEdit {
+                        picture: g.icon.map(Some),
+                        ephemeral: g.ephemeral,
+                        ..Default::default()
+                    };
+                    core.edit_group(id, &gid, &edit).await?;
+                }
+                groups.push(gid);
+            }
+            let (c, _) = core
+                .create_community(id, &name, &description, &groups)
+                .await?;
+            if let Some(icon) = icon {
+                let cid = Wid::parse(&c.id).map_err(CoreError::Internal)?;
+                let edit = crate::core::CommunityEdit {
+                    picture: Some(Some(icon)),
+                    ..Default::default()
+                };
+                core.edit_community(id, &cid, &edit).await?;
+            }
+            json!(c.id)
+        }
         Call::CommunityInfo(community) => {
             let (c, groups) = community_groups(core, id, &community).await?;
             cv::community_metadata(&c, &groups)
@@ -1138,8 +1175,6 @@ async fn unread(
     Ok(unread)
 }
 
-/// The chats (`groups`: only groups), a group with its metadata. A group's
-/// details that cannot be read leave its metadata out, not the list.
 /// A community with its groups' details: its announcement group first,
 /// then the linked groups this account is in.
 async fn community_groups(
@@ -1161,6 +1196,8 @@ async fn community_groups(
     Ok((c, groups))
 }
 
+/// The chats (`groups`: only groups), a group with its metadata. A group's
+/// details that cannot be read leave its metadata out, not the list.
 async fn chats(
     core: &Core,
     id: &SessionId,

@@ -1080,6 +1080,16 @@
     };
   }
 
+  // wa-js's ensureGroupAndParticipants: each one a participant, as the
+  // device's metadata of the group lists them.
+  function communityMembers(gid, participantsIds) {
+    const g = groupCache.get(gid);
+    if (!g) throw wppError('group_not_found', 'Group ' + gid + ' not found');
+    for (const p of ids(participantsIds)) {
+      if (!g.participants.some((x) => x.id === p)) throw wppError('group_participant_not_found', 'Group ' + gid + ": Participant '" + p + "' not found");
+    }
+  }
+
   // wa-js's community results: which groups were linked or unlinked, and
   // which WhatsApp refused (with its error).
   function linkResult(r) {
@@ -1708,15 +1718,25 @@
         const list = await call('community_participants', { cid: wid(communityId)._serialized });
         return list.map((p) => ({ id: wid(p.id), isAdmin: p.isAdmin, isSuperAdmin: p.isSuperAdmin }));
       },
+      // As wa-js: each must be a member (ensureGroupAndParticipants); a
+      // demotion WhatsApp refuses is answered, not thrown.
       async promoteParticipants(communityId, participantsIds) {
         requireAuth();
-        await asAdmin('group_you_are_not_admin', 'You are not admin in', communityId, () => call('community_admins', { cid: wid(communityId)._serialized, promote: ids(participantsIds) }));
+        const cid = wid(communityId)._serialized;
+        communityMembers(cid, participantsIds);
+        await asAdmin('group_you_are_not_admin', 'You are not admin in', communityId, () => call('community_admins', { cid, promote: ids(participantsIds) }));
         return true;
       },
       async demoteParticipants(communityId, participantsIds) {
         requireAuth();
-        await asAdmin('group_you_are_not_admin', 'You are not admin in', communityId, () => call('community_admins', { cid: wid(communityId)._serialized, demote: ids(participantsIds) }));
-        return true;
+        const cid = wid(communityId)._serialized;
+        communityMembers(cid, participantsIds);
+        try {
+          await asAdmin('group_you_are_not_admin', 'You are not admin in', communityId, () => call('community_admins', { cid, demote: ids(participantsIds) }));
+          return { participants: participantsIds, success: true };
+        } catch (error) {
+          return { participants: participantsIds, success: false, error };
+        }
       },
       // As wa-js: a community's joined groups, given it or one of them.
       getSubgroups(communityId) {
