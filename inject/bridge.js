@@ -1009,13 +1009,14 @@
   }
 
   // A community's own calls, refused as the daemon names them: someone
-  // who is no member (wa-js's code), its creator's admin rights.
-  async function asCommunityAdmin(op) {
+  // who is no member (wa-js's code); `creator`: the prefix of what only
+  // its creator may do (or undo).
+  async function asCommunityAdmin(op, creator) {
     try {
       return await asMember(op);
     } catch (e) {
       if (e && e.code === 'group_participant_not_found') throw new Error('NOT_MEMBER: ' + e.message);
-      if (/creator/.test(String(e && e.message))) throw new Error('COMMUNITY_CREATOR: ' + e.message);
+      if (creator && /creator/.test(String(e && e.message))) throw new Error(creator + ': ' + e.message);
       throw e;
     }
   }
@@ -1566,7 +1567,7 @@
     },
     async deactivateCommunity(id) {
       myCommunity(id);
-      await asCommunityAdmin(() => WPP.community.deactivate(id));
+      await asCommunityAdmin(() => WPP.community.deactivate(id), 'NOT_CREATOR');
       return true;
     },
     // yes: make them the community's admins; else members again (wa-js
@@ -1576,7 +1577,7 @@
       await asCommunityAdmin(async () => {
         const r = yes ? await WPP.community.promoteParticipants(id, participants) : await WPP.community.demoteParticipants(id, participants);
         if (r && r.success === false) throw r.error || new Error('WhatsApp did not make them members again');
-      });
+      }, 'COMMUNITY_CREATOR');
       return true;
     },
     // Exit a community: its groups and its announcement group, as
@@ -1778,7 +1779,7 @@
     },
     // Who asks to join a group we run (admins only, as WhatsApp answers).
     async joinRequests(id) {
-      await myGroup(id);
+      plainGroup(await myGroup(id), id);
       if (!(await WPP.group.iAmAdmin(id))) throw new Error('ONLY_ADMINS: only group admins can see the requests to join ' + id);
       const list = await WPP.group.getMembershipRequests(id);
       return list.map((r) => ({
@@ -1788,7 +1789,7 @@
     // Approves or rejects requests to join: per id, the error WhatsApp
     // gave, or null.
     async answerJoinRequests(id, ids, approve) {
-      await myGroup(id);
+      plainGroup(await myGroup(id), id);
       if (!(await WPP.group.iAmAdmin(id))) throw new Error('ONLY_ADMINS: only group admins can answer requests to join ' + id);
       const done = approve ? await WPP.group.approve(id, ids) : await WPP.group.reject(id, ids);
       return done.map((d) => ({ id: widStr(d.wid), error: d.error == null ? null : String(d.error) }));

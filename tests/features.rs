@@ -1469,6 +1469,27 @@ async fn communities_both_ways() {
         "{at_wa}"
     );
 
+    // Someone new to a linked group is new to the community: an admin may
+    // make them one at once.
+    const NEWCOMER: &str = "15557770456";
+    let (code, g) = d
+        .call(
+            "POST",
+            &format!("/api/sessions/shop/groups/{sales}/participants"),
+            Some(json!({"add": [NEWCOMER]})),
+        )
+        .await;
+    assert_eq!(code, 200, "{g}");
+    let (code, c) = d
+        .call(
+            "POST",
+            &format!("/api/sessions/shop/communities/{cid}/participants"),
+            Some(json!({"promote": [NEWCOMER], "demote": [NEWCOMER]})),
+        )
+        .await;
+    assert_eq!(code, 200, "{c}");
+    assert!(members(&c).contains(&(NEWCOMER.to_string(), false)), "{c}");
+
     // Unlinked, a group stays; who no other linked group holds leaves.
     let (code, u) = d
         .call(
@@ -1486,10 +1507,10 @@ async fn communities_both_ways() {
                 None,
             )
             .await;
-        (members(&c).len() == 2).then_some(c)
+        (!members(&c).iter().any(|(p, _)| p == OTHER)).then_some(c)
     })
     .await;
-    assert!(!members(&c).iter().any(|(p, _)| p == OTHER), "{c}");
+    assert_eq!(members(&c).len(), 3, "{c}");
     let (code, e) = d
         .call(
             "DELETE",

@@ -253,6 +253,8 @@ export interface CreateGroupOptions {
     membershipApprovalMode?: boolean;
     isRestrict?: boolean;
     isAnnounce?: boolean;
+    /** What whatsapp-web.js reads for `isAnnounce` */
+    announce?: boolean;
 }
 
 export interface CreateGroupResult {
@@ -723,6 +725,13 @@ export interface GroupChat extends Chat {
         /** Only admins change the subject and description */
         restrict: boolean;
         participants: Array<GroupParticipant>;
+        /** Disappearing messages: how long one lasts (s; 0 off) */
+        ephemeralDuration: number;
+        isParentGroup: boolean;
+        /** The community it is linked to */
+        parentGroup?: ChatId;
+        /** It is its community's announcement group */
+        defaultSubgroup: boolean;
     };
     addParticipants: (participantIds: string | string[], options?: any) => Promise<AddParticipantsResult | string>;
     removeParticipants: (participantIds: string[]) => Promise<{ status: number }>;

@@ -778,6 +778,11 @@ class GroupChat extends Chat {
       announce: !!g.announce,
       restrict: !!g.restrict,
       participants: (g.participants || []).map((p) => ({ id: widObj(p.id), isAdmin: !!p.admin, isSuperAdmin: !!p.super_admin })),
+      ephemeralDuration: g.ephemeral || 0,
+      // Where it stands in a community, as WhatsApp Web's metadata says.
+      isParentGroup: false,
+      parentGroup: g.community ? widObj(g.community) : undefined,
+      defaultSubgroup: !!g.community_announcements,
     };
     if (g.subject) this.name = g.subject;
     // Read-only, as WhatsApp shows it: only admins send, and we are none.
@@ -2101,8 +2106,11 @@ class Client extends EventEmitter {
       if (e.code === 'not_group_admin') return [];
       throw e;
     }
+    // The community the group is linked to, as whatsapp-web.js tells it.
+    const g = list.length ? await this._api('GET', `/groups/${encodeURIComponent(serialized(groupId))}`).catch(() => ({})) : {};
     return list.map((r) => ({
-      id: widObj(r.id), addedBy: r.added_by ? widObj(r.added_by) : null, parentGroupId: null, requestMethod: r.method, t: r.timestamp,
+      id: widObj(r.id), addedBy: r.added_by ? widObj(r.added_by) : null, parentGroupId: g.community ? widObj(g.community) : null,
+      requestMethod: r.method, t: r.timestamp,
     }));
   }
 
@@ -2476,12 +2484,30 @@ class Client extends EventEmitter {
   }
 
   // Creates a group; answers as whatsapp-web.js: {title, gid, participants}.
+  // Its options are set as WhatsApp sets them after: disappearing messages
+  // (`messageTimer`), only admins send (`announce`, which whatsapp-web.js
+  // reads; its documentation says `isAnnounce`), linked to a community
+  // (`parentGroupId`). As whatsapp-web.js, none takes effect on a group of
+  // this account alone.
   async createGroup(title, participants = [], options = {}) {
-    for (const k of ['messageTimer', 'parentGroupId', 'memberAddMode', 'membershipApprovalMode', 'isAnnounce']) {
+    for (const k of ['memberAddMode', 'membershipApprovalMode']) {
       if (options[k]) throw new NotSupportedError(`createGroup option ${k}`);
+    }
+    const timer = Number(options.messageTimer || 0);
+    if (timer && ![86400, 604800, 7776000].includes(timer)) {
+      throw new TypeError('messageTimer: 0, 86400, 604800 or 7776000 seconds');
     }
     const ids = (Array.isArray(participants) ? participants : [participants]).map((p) => (p instanceof Contact ? p.id._serialized : serialized(p)));
     const g = await this._api('POST', '/groups', { subject: title, participants: ids });
+    if (ids.length) {
+      const path = `/groups/${encodeURIComponent(g.id)}`;
+      const announce = !!(options.announce || options.isAnnounce);
+      if (timer || announce) await this._api('PATCH', path, { ...(timer ? { ephemeral: timer } : {}), ...(announce ? { announce } : {}) });
+      if (options.parentGroupId) {
+        const cid = serialized(options.parentGroupId);
+        await this._api('POST', `/communities/${encodeURIComponent(cid)}/groups`, { groups: [g.id] });
+      }
+    }
     const inGroup = new Set((g.participants || []).map((p) => p.id));
     const out = {};
     for (const id of ids) {

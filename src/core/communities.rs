@@ -11,6 +11,31 @@ use super::{Core, CoreError};
 use crate::domain::{Scope, SessionId, Wid};
 use crate::session::{CallError, Community, Linking};
 
+/// A community to make.
+#[derive(Default)]
+pub struct NewCommunity {
+    pub name: String,
+    pub description: String,
+    /// A JPEG, PNG, GIF or WebP.
+    pub picture: Option<Vec<u8>>,
+    /// Groups this account runs, linked to it.
+    pub groups: Vec<Wid>,
+    /// Groups made for it (this account alone in each), linked to it.
+    pub new_groups: Vec<NewGroup>,
+}
+
+/// A group made for a new community.
+pub struct NewGroup {
+    pub subject: String,
+    pub picture: Option<Vec<u8>>,
+    /// Disappearing messages (s), one of `EPHEMERAL_SECS`.
+    pub ephemeral: Option<u32>,
+}
+
+/// How many groups a community is made with at most (each a call of its
+/// own to WhatsApp).
+pub const MAX_NEW_GROUPS: usize = 20;
+
 /// A change to a community; what is `None` stays as it is.
 #[derive(Default)]
 pub struct CommunityEdit {
@@ -37,6 +62,8 @@ fn page(e: CallError) -> CoreError {
             ("NOT_MEMBER", Refusal::Invalid("participants")),
             // Its creator stays an admin.
             ("COMMUNITY_CREATOR", Refusal::Conflict("community_creator")),
+            // What only its creator may do.
+            ("NOT_CREATOR", Refusal::Conflict("not_community_creator")),
         ],
     )
 }
@@ -75,17 +102,42 @@ impl Core {
     }
 
     /// A new community this account runs, with its announcement group, and
-    /// `groups` (each one this account runs) linked to it. What WhatsApp
-    /// refused to link is in the answer's `failed`.
+    /// its `groups` (each one this account runs) and `new_groups` (made
+    /// first) linked to it, then its picture. Everything is checked before
+    /// anything is made. What WhatsApp refused to link is in the answer's
+    /// `failed`.
     pub async fn create_community(
         &self,
         session: &SessionId,
-        name: &str,
-        description: &str,
-        groups: &[Wid],
+        new: &NewCommunity,
     ) -> Result<(Community, Linking), CoreError> {
         self.may(session, Scope::Send)?;
-        let name = name.trim();
+        let (name, description, groups) = (new.name.trim(), new.description.as_str(), &new.groups);
+        let picture = super::people::picture_change(&new.picture.clone().map(Some))?;
+        if new.new_groups.len() > MAX_NEW_GROUPS {
+            return Err(CoreError::invalid(
+                "new_groups",
+                format!("at most {MAX_NEW_GROUPS} at once"),
+            ));
+        }
+        let mut edits = vec![];
+        for g in &new.new_groups {
+            super::groups::valid_subject(&g.subject)?;
+            if g.ephemeral
+                .is_some_and(|s| !super::EPHEMERAL_SECS.contains(&s))
+            {
+                return Err(CoreError::invalid(
+                    "ephemeral",
+                    "must be 0 (off), 86400 (a day), 604800 (a week) or 7776000 (90 days)",
+                ));
+            }
+            super::people::picture_change(&g.picture.clone().map(Some))?;
+            edits.push(super::GroupEdit {
+                picture: g.picture.clone().map(Some),
+                ephemeral: g.ephemeral.filter(|s| *s != 0),
+                ..Default::default()
+            });
+        }
         if name.is_empty() || name.chars().count() > MAX_COMMUNITY_NAME {
             return Err(CoreError::invalid(
                 "name",
@@ -100,8 +152,17 @@ impl Core {
         }
         groups_only("groups", groups)?;
         let bridge = self.manager.bridge(session).await?;
+        let mut groups = groups.clone();
+        for (g, edit) in new.new_groups.iter().zip(&edits) {
+            let made = self.create_group(session, &g.subject, &[]).await?;
+            let gid = Wid::parse(&made.id).map_err(CoreError::Internal)?;
+            if edit.picture.is_some() || edit.ephemeral.is_some() {
+                self.edit_group(session, &gid, edit).await?;
+            }
+            groups.push(gid);
+        }
         let made = bridge
-            .create_community(name, description, groups)
+            .create_community(name, description, &groups)
             .await
             .map_err(page)?;
         let id = Wid::parse(&made.id).map_err(CoreError::Internal)?;
@@ -123,7 +184,13 @@ impl Core {
                         id: made.id.clone(),
                         name: Some(name.to_string()),
                         description: (!description.is_empty()).then(|| description.to_string()),
-                        owner: self.manager.get(session).await?.record.me.map(|m| m.id),
+                        owner: self
+                            .manager
+                            .get(session)
+                            .await
+                            .ok()
+                            .and_then(|s| s.record.me)
+                            .map(|m| m.id),
                         created: Some(crate::domain::now_ms() / 1000),
                         announcement_group: None,
                         groups: vec![],
@@ -132,6 +199,12 @@ impl Core {
                 }
             }
         };
+        if let Some(Some(p)) = picture {
+            bridge
+                .set_group_picture(&id, Some(&p))
+                .await
+                .map_err(page)?;
+        }
         Ok((c, made.linking))
     }
 

@@ -68,7 +68,7 @@ fn group_id(id: &Wid) -> Result<(), CoreError> {
 }
 
 /// A subject as WhatsApp takes it: trimmed, 1 to 100 characters.
-fn valid_subject(subject: &str) -> Result<&str, CoreError> {
+pub(super) fn valid_subject(subject: &str) -> Result<&str, CoreError> {
     let subject = subject.trim();
     if subject.is_empty() || subject.chars().count() > 100 {
         return Err(CoreError::invalid("subject", "must be 1 to 100 characters"));

@@ -256,7 +256,7 @@ impl World {
         c.participants.extend(new.iter().cloned());
         let aid = c.subgroups.first().cloned();
         self.dirty = true;
-        self.tell_meta(&cid, &new);
+        self.tell_community(&cid);
         if let Some(aid) = aid
             && let Some(a) = self.p.groups.get_mut(&aid)
         {

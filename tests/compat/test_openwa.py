@@ -843,6 +843,11 @@ def test_chats_cards_and_stories_as_open_wa_bots_tidy_up(daemon, backend, shop):
     assert [m["id"] for m in new["indicatedNewMessages"]] == [first]
     stamps = {t["id"]: t["t"] for t in call("/shop5/getLastMsgTimestamps")}
     assert abs(stamps[chat] / 1000 - time.time()) < 120, stamps
+    # The deprecated and the Insiders ways of asking the same.
+    assert [m["id"] for m in call("/shop5/getAllNewMessages") if m["chatId"] == chat] == [first]
+    assert chat in [c["id"] for c in call("/shop5/getAllChatsWithMessages", [True])]
+    strangers = call("/shop5/getChatWithNonContacts")
+    assert chat in [c["id"] for c in strangers] and all(c["isMyContact"] is False for c in strangers), strangers
 
     assert call("/shop5/isChatMuted", [chat]) is False
     assert call("/shop5/muteChat", [chat, "EIGHT_HOURS"]) is True

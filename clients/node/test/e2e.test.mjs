@@ -443,6 +443,20 @@ test('createGroup, addParticipants, removeParticipants, promote and demote, setS
   const common = await c.getCommonGroups('15553330000@c.us');
   assert.ok(common.some((gid) => gid._serialized === res.gid._serialized));
 
+  // Its options, as whatsapp-web.js sets them: disappearing messages,
+  // only admins send, linked to a community this account runs.
+  const community = (await sb('/_sandbox/communities', { owner: me, name: 'Neighbourhood' })).community.id;
+  const opts = await c.createGroup('Linked', ['15553330000@c.us'], { messageTimer: 86400, announce: true, parentGroupId: community });
+  const linkedAtWa = await sb(`/_sandbox/groups/${opts.gid._serialized}`);
+  assert.deepEqual([linkedAtWa.ephemeral, linkedAtWa.announce, linkedAtWa.parentGroup], [86400, true, community]);
+  const linkedChat = await eventually('the linked group', async () => {
+    const ch = await c.getChatById(opts.gid._serialized);
+    return ch.groupMetadata.parentGroup && ch;
+  });
+  assert.deepEqual([linkedChat.groupMetadata.parentGroup._serialized, linkedChat.groupMetadata.ephemeralDuration], [community, 86400]);
+  await assert.rejects(c.createGroup('Nope', ['15553330000@c.us'], { messageTimer: 5 }), TypeError);
+  await assert.rejects(c.createGroup('Nope', ['15553330000@c.us'], { membershipApprovalMode: true }), /not supported/i);
+
   const other = await sb('/_sandbox/groups', { owner: '15552220000', subject: 'Open', participants: ['15553330000'] });
   assert.equal(await c.acceptInvite(other.invite), other.id);
   assert.ok((await sb(`/_sandbox/groups/${other.id}`)).participants.some((p) => p.id === `${me}@c.us`));

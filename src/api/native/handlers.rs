@@ -1227,6 +1227,8 @@ pub struct CommunityIn {
     /// Groups this account runs, to link to it.
     #[serde(default, deserialize_with = "crate::domain::null_is_default")]
     groups: Vec<String>,
+    /// A JPEG, PNG, GIF or WebP, base64 (up to 5 MB).
+    picture: Option<String>,
 }
 
 #[utoipa::path(post, path = "/api/sessions/{id}/communities", tag = "communities", summary = "Create a community (with its announcement group), linking groups this account runs",
@@ -1238,10 +1240,14 @@ pub async fn create_community(
     body: Body<CommunityIn>,
 ) -> Result<Response, ApiError> {
     let b = body?.0;
-    let groups = wids("groups", &b.groups)?;
-    let (c, l) = core
-        .create_community(&cv::session_id(&id)?, &b.name, &b.description, &groups)
-        .await?;
+    let new = crate::core::NewCommunity {
+        groups: wids("groups", &b.groups)?,
+        picture: picture_bytes(b.picture.map(Some))?.flatten(),
+        name: b.name,
+        description: b.description,
+        new_groups: vec![],
+    };
+    let (c, l) = core.create_community(&cv::session_id(&id)?, &new).await?;
     let mut out = json!(c);
     out["failed"] = json!(l.failed);
     Ok((StatusCode::CREATED, Json(out)).into_response())

@@ -126,10 +126,13 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ),
     // Chats and contacts.
     ("getAllChats", &["withNewMessageOnly"]),
+    ("getAllChatsWithMessages", &["withNewMessageOnly"]),
+    ("getChatWithNonContacts", &[]),
     ("getChatById", &["contactId"]),
     ("getChat", &["contactId"]),
     ("getAllChatIds", &[]),
     ("getAllUnreadMessages", &[]),
+    ("getAllNewMessages", &[]),
     ("getIndicatedNewMessages", &[]),
     ("getLastMsgTimestamps", &[]),
     ("isChatMuted", &["chatId"]),
@@ -389,6 +392,10 @@ pub enum Call {
     GetAllChatIds,
     /// Of each chat with unread messages, that many of its newest.
     GetAllUnreadMessages,
+    /// The unread messages that came in (not this account's own).
+    GetAllNewMessages,
+    /// The people of the chats who are not in the address book (Contacts).
+    ChatsWithNonContacts,
     /// The same, as the chats with their unread `messages` (ours only
     /// with `include_me`).
     GetUnreadMessages {
@@ -1400,12 +1407,14 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
             chat: a.wid("chatId")?,
             include_me: a.flag("includeMe"),
         },
-        "getAllChats" => Call::GetAllChats {
+        "getAllChats" | "getAllChatsWithMessages" => Call::GetAllChats {
             unread_only: a.flag("withNewMessageOnly"),
         },
         "getChatById" | "getChat" => Call::GetChatById(a.wid("contactId")?),
         "getAllChatIds" => Call::GetAllChatIds,
         "getAllUnreadMessages" => Call::GetAllUnreadMessages,
+        "getAllNewMessages" => Call::GetAllNewMessages,
+        "getChatWithNonContacts" => Call::ChatsWithNonContacts,
         "getUnreadMessages" => Call::GetUnreadMessages {
             include_me: a.flag("includeMe"),
         },
@@ -1434,7 +1443,13 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
             },
             existing: match a.get("existingGroups") {
                 Some(Value::Array(x)) if x.is_empty() => vec![],
-                Some(_) => a.wids("existingGroups")?,
+                Some(_) => {
+                    let ids = a.wids("existingGroups")?;
+                    if ids.iter().any(|g| !g.is_group()) {
+                        return Err(EasyError::bad_args("'existingGroups' must be group ids (…@g.us)"));
+                    }
+                    ids
+                }
                 None => vec![],
             },
             new_groups: new_community_groups(a.get("newGroups"))?,

@@ -600,6 +600,33 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
                 .flat_map(|(_, ms)| ms.into_iter().map(&message))
                 .collect::<Vec<_>>()
         ),
+        // As open-wa's (its new messages are those of the chats with unread
+        // ones): what came in, unread.
+        Call::GetAllNewMessages => json!(
+            unread(core, id)
+                .await?
+                .into_iter()
+                .flat_map(|(_, ms)| ms.into_iter().filter(|m| !m.from_me).map(&message))
+                .collect::<Vec<_>>()
+        ),
+        // As open-wa's: the person of each chat (not a group's) whom the
+        // address book does not hold.
+        Call::ChatsWithNonContacts => {
+            let chats: std::collections::HashSet<String> = core
+                .chats(id)
+                .await?
+                .into_iter()
+                .filter(|c| !c.id.ends_with("@g.us") && !c.id.ends_with("@broadcast") && !c.id.ends_with("@newsletter"))
+                .map(|c| c.id)
+                .collect();
+            let people: Vec<_> = core
+                .contacts(id, false)
+                .await?
+                .into_iter()
+                .filter(|c| !c.saved && (chats.contains(&c.id) || c.lid.as_ref().is_some_and(|l| chats.contains(l))))
+                .collect();
+            json!(cv::contacts(&people))
+        }
         // As open-wa: the chats, each with its unread `messages`; the ones
         // left with none are left out.
         Call::GetUnreadMessages { include_me } => {
@@ -856,30 +883,23 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             existing,
             new_groups,
         } => {
-            let mut groups = existing;
-            for g in new_groups {
-                let made = core.create_group(id, &g.subject, &[]).await?;
-                let gid = Wid::parse(&made.id).map_err(CoreError::Internal)?;
-                if g.icon.is_some() || g.ephemeral.is_some() {
-                    let edit = crate::core::GroupEdit {
-                        picture: g.icon.map(Some),
+            let new = crate::core::NewCommunity {
+                name,
+                description,
+                picture: icon,
+                groups: existing,
+                new_groups: new_groups
+                    .into_iter()
+                    .map(|g| crate::core::NewGroup {
+                        subject: g.subject,
+                        picture: g.icon,
                         ephemeral: g.ephemeral,
-                        ..Default::default()
-                    };
-                    core.edit_group(id, &gid, &edit).await?;
-                }
-                groups.push(gid);
-            }
-            let (c, _) = core
-                .create_community(id, &name, &description, &groups)
-                .await?;
-            if let Some(icon) = icon {
-                let cid = Wid::parse(&c.id).map_err(CoreError::Internal)?;
-                let edit = crate::core::CommunityEdit {
-                    picture: Some(Some(icon)),
-                    ..Default::default()
-                };
-                core.edit_community(id, &cid, &edit).await?;
+                    })
+                    .collect(),
+            };
+            let (c, linking) = core.create_community(id, &new).await?;
+            if !linking.failed.is_empty() {
+                tracing::debug!(session = %id, community = %c.id, failed = linking.failed.len(), "groups not linked");
             }
             json!(c.id)
         }

@@ -1080,11 +1080,13 @@
     };
   }
 
-  // wa-js's ensureGroupAndParticipants: each one a participant, as the
-  // device's metadata of the group lists them.
+  // wa-js's ensureGroupAndParticipants: an admin asks (ensureGroup), and
+  // each one named is a participant, as the device's metadata lists them.
   function communityMembers(gid, participantsIds) {
     const g = groupCache.get(gid);
     if (!g) throw wppError('group_not_found', 'Group ' + gid + ' not found');
+    const me = creds ? creds.phone + '@c.us' : null;
+    if (!g.participants.some((x) => x.id === me && (x.isAdmin || x.isSuperAdmin))) throw wppError('group_you_are_not_admin', 'You are not admin in ' + gid);
     for (const p of ids(participantsIds)) {
       if (!g.participants.some((x) => x.id === p)) throw wppError('group_participant_not_found', 'Group ' + gid + ": Participant '" + p + "' not found");
     }
