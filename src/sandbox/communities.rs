@@ -8,7 +8,7 @@
 //! announcement group. Members are told as WhatsApp tells them: the
 //! announcement group's participant changes, and each group's metadata.
 
-use super::groups::{Group, Kind, new_group_id};
+use super::groups::{Group, Kind, new_group_id, phones_in};
 use super::world::{World, random_hex};
 use serde_json::{Value, json};
 
@@ -346,14 +346,7 @@ impl World {
     /// What a linked device asks about communities (`WPP.community.*`).
     pub fn device_community_call(&mut self, me: &str, t: &str, v: &Value) -> Result<Value, String> {
         let cid = v["cid"].as_str().unwrap_or("");
-        let list = |k: &str| -> Vec<String> {
-            v[k].as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .map(|p| p.trim_end_matches("@c.us").to_string())
-                .collect()
-        };
+        let list = |k: &str| phones_in(v, k);
         let outcome = |(done, failed): (Vec<String>, Failed)| {
             json!({
                 "linkedGroupJids": done,

@@ -71,6 +71,16 @@ pub enum Kind {
 /// day, a week, 90 days.
 pub const EPHEMERAL_SECS: [u32; 4] = [0, 86_400, 604_800, 7_776_000];
 
+/// The phones a device's call names under `k` (ids or bare numbers).
+pub(super) fn phones_in(v: &Value, k: &str) -> Vec<String> {
+    v[k].as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(|p| p.trim_end_matches("@c.us").to_string())
+        .collect()
+}
+
 /// A new group id, as WhatsApp makes them.
 pub(super) fn new_group_id() -> String {
     format!(
@@ -698,14 +708,7 @@ impl World {
     /// What a linked device asks about groups (`WPP.group.*`).
     pub fn device_group_call(&mut self, me: &str, t: &str, v: &Value) -> Result<Value, String> {
         let gid = v["gid"].as_str().unwrap_or("");
-        let phones = |k: &str| -> Vec<String> {
-            v[k].as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .map(|p| p.trim_end_matches("@c.us").to_string())
-                .collect()
-        };
+        let phones = |k: &str| phones_in(v, k);
         match t {
             "groups" => Ok(json!(self.groups_of(me))),
             "group_info" => {
