@@ -174,3 +174,50 @@ test('a media larger than the daemon keeps is refused before it is encoded', asy
   assert.equal(read, 0, 'never read');
   assert.equal(await page.window.__wabridge.downloadMedia('small', 1024), 'AAAA');
 });
+
+// WhatsApp Web's communities as wa-js reads them: GroupMetadataModels whose
+// ids are Wids, a parent group (isParentGroup) whose joinedSubgroups are
+// Wids, its announcement group told by its derived groupType, and the
+// metadata of a community left kept in the store.
+test("communities are read from WhatsApp Web's group metadata; one left is gone", async () => {
+  const wid = (s) => ({ _serialized: s, user: s.split('@')[0], server: s.split('@')[1], toString() { return s; } });
+  const [C, A, S, L, G] = ['120363000000000001@g.us', '120363000000000002@g.us', '120363000000000003@g.us', '120363000000000004@g.us', '120363000000000005@g.us'];
+  const meta = {
+    [C]: { id: wid(C), subject: 'Town', desc: 'All streets', owner: wid('15550001111@c.us'), creation: 1700000000, isParentGroup: true, joinedSubgroups: [wid(A), wid(S)], groupType: 'COMMUNITY' },
+    [A]: { id: wid(A), subject: 'Town', isParentGroup: false, parentGroup: wid(C), groupType: 'LINKED_ANNOUNCEMENT_GROUP', announce: true },
+    [S]: { id: wid(S), subject: 'Street', isParentGroup: false, parentGroup: wid(C), groupType: 'LINKED_SUBGROUP' },
+    [L]: { id: wid(L), subject: 'Left', isParentGroup: true, joinedSubgroups: [], groupType: 'COMMUNITY' },
+    [G]: { id: wid(G), subject: 'Plain', isParentGroup: false, groupType: 'DEFAULT' },
+  };
+  const chat = (id) => ({ id: wid(id), isGroup: true, groupMetadata: meta[id] });
+  const participants = [{ id: wid(ME._serialized), isAdmin: false }, { id: wid('15550001111@c.us'), isAdmin: true, isSuperAdmin: true }];
+  let demoted = null;
+  const page = await connectedPage({
+    group: { getAllGroups: async () => [C, A, S, G].map(chat), getParticipants: async () => participants },
+    chat: { find: async (id) => chat(id) },
+    community: {
+      create: async () => { throw new Error('not here'); },
+      getAnnouncementGroup: () => wid(A),
+      demoteParticipants: async (id, who) => { demoted = who; return { participants: who, success: false, error: new Error('not-authorized') }; },
+    },
+    whatsapp: { GroupMetadataStore: { get: (id) => meta[String(id)], getModelsArray: () => Object.values(meta) } },
+  });
+  const b = page.window.__wabridge;
+  // (Made in the page's realm: compared as JSON.)
+  const plain = (x) => JSON.parse(JSON.stringify(x));
+  const list = plain(await b.communities());
+  assert.deepEqual(list.map((c) => [c.id, c.name, c.announcement_group, c.groups]), [[C, 'Town', A, [{ id: S, subject: 'Street' }]]]);
+  const one = plain(await b.community(C));
+  assert.deepEqual(one.participants.map((p) => [p.id, p.admin]), [[ME._serialized, false], ['15550001111@c.us', true]]);
+  await assert.rejects(b.community(L), /^Error: COMMUNITY_NOT_FOUND: /);
+  await assert.rejects(b.community(G), /^Error: COMMUNITY_NOT_FOUND: /);
+  // Groups: the community is none; its groups say where they stand.
+  const groups = plain(await b.groups());
+  assert.deepEqual(groups.map((g) => [g.id, g.community, g.community_announcements]), [[A, C, true], [S, C, false], [G, null, false]]);
+  await assert.rejects(b.group(C), /^Error: GROUP_NOT_FOUND: /);
+  // A community has no chat: a send names its announcement group.
+  await assert.rejects(b.sendText(C, 'hello all'), new RegExp('^Error: COMMUNITY_CHAT: .*' + A));
+  // wa-js answers a refused demotion rather than throwing it.
+  await assert.rejects(b.setCommunityAdmins(C, ['15550001111@c.us'], false), /not-authorized/);
+  assert.deepEqual(plain(demoted), ['15550001111@c.us']);
+});
