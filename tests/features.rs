@@ -1279,6 +1279,9 @@ async fn communities_both_ways() {
         json!({"name": "Shop", "groups": ["nope"]}),
         json!({"name": "Shop", "groups": [CONTACT]}),
         json!({"name": "Shop", "colour": "red"}),
+        json!({"name": "Shop", "new_groups": [{"subject": "Orders", "ephemeral": 5}]}),
+        json!({"name": "Shop", "new_groups": [{"subject": " "}]}),
+        json!({"name": "Shop", "picture": "bm90IGFuIGltYWdl"}),
     ] {
         let (code, e) = d
             .call("POST", "/api/sessions/shop/communities", Some(bad.clone()))
@@ -1659,6 +1662,33 @@ async fn communities_both_ways() {
         2,
         "{at_wa}"
     );
+
+    // None of the refused bodies above made anything; a community made
+    // with a group of its own, which keeps its messages a day.
+    let (code, c) = d
+        .call(
+            "POST",
+            "/api/sessions/shop/communities",
+            Some(json!({"name": "Second", "new_groups": [{"subject": "Orders", "ephemeral": 86400}]})),
+        )
+        .await;
+    assert_eq!(code, 201, "{c}");
+    let orders = c["groups"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(c["groups"][0]["subject"], "Orders", "{c}");
+    let (_, at_wa) = sb.get(&format!("/_sandbox/groups/{orders}")).await;
+    assert_eq!(
+        (at_wa["ephemeral"].as_u64(), at_wa["parentGroup"].as_str()),
+        (Some(86400), c["id"].as_str()),
+        "{at_wa}"
+    );
+    let (_, groups) = d.call("GET", "/api/sessions/shop/groups", None).await;
+    let made = groups
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["subject"] == "Orders")
+        .count();
+    assert_eq!(made, 1, "{groups}");
 }
 
 /// A group's description and its two settings, as WhatsApp keeps them:

@@ -1229,6 +1229,19 @@ pub struct CommunityIn {
     groups: Vec<String>,
     /// A JPEG, PNG, GIF or WebP, base64 (up to 5 MB).
     picture: Option<String>,
+    /// Groups made for it (this account alone in each), then linked.
+    #[serde(default, deserialize_with = "crate::domain::null_is_default")]
+    new_groups: Vec<NewGroupIn>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewGroupIn {
+    subject: String,
+    /// A JPEG, PNG, GIF or WebP, base64.
+    picture: Option<String>,
+    /// Disappearing messages: 86400, 604800 or 7776000 seconds; 0 off.
+    ephemeral: Option<u32>,
 }
 
 #[utoipa::path(post, path = "/api/sessions/{id}/communities", tag = "communities", summary = "Create a community (with its announcement group), linking groups this account runs",
@@ -1245,7 +1258,17 @@ pub async fn create_community(
         picture: picture_bytes(b.picture.map(Some))?.flatten(),
         name: b.name,
         description: b.description,
-        new_groups: vec![],
+        new_groups: b
+            .new_groups
+            .into_iter()
+            .map(|g| {
+                Ok(crate::core::NewGroup {
+                    picture: picture_bytes(g.picture.map(Some))?.flatten(),
+                    subject: g.subject,
+                    ephemeral: g.ephemeral,
+                })
+            })
+            .collect::<Result<_, ApiError>>()?,
     };
     let (c, l) = core.create_community(&cv::session_id(&id)?, &new).await?;
     let mut out = json!(c);
