@@ -1004,7 +1004,7 @@
   function myCommunity(id) {
     communitiesWanted();
     const m = WPP.whatsapp.GroupMetadataStore.get(id);
-    if (!isMyCommunity(m)) throw new Error('COMMUNITY_NOT_FOUND: ' + id);
+    if (!isMyCommunity(m)) throw new Error('COMMUNITY_NOT_FOUND: this account is in no community ' + id);
     return m;
   }
 

@@ -1673,6 +1673,7 @@ async fn communities_both_ways() {
         )
         .await;
     assert_eq!(code, 201, "{c}");
+    assert_eq!(c["warnings"], json!([]), "{c}");
     let orders = c["groups"][0]["id"].as_str().unwrap().to_string();
     assert_eq!(c["groups"][0]["subject"], "Orders", "{c}");
     let (_, at_wa) = sb.get(&format!("/_sandbox/groups/{orders}")).await;

@@ -260,6 +260,8 @@ export interface CreateGroupOptions {
 export interface CreateGroupResult {
     title: string;
     gid: ChatId;
+    /** wabridge: the options WhatsApp did not take once the group was made */
+    errors?: string[];
     participants: {
         [participantId: string]: { statusCode: number; message: string; isGroupCreator: boolean; isInviteV4Sent: boolean };
     };

@@ -2484,11 +2484,13 @@ class Client extends EventEmitter {
   }
 
   // Creates a group; answers as whatsapp-web.js: {title, gid, participants}.
-  // Its options are set as WhatsApp sets them after: disappearing messages
-  // (`messageTimer`), only admins send (`announce`, which whatsapp-web.js
-  // reads; its documentation says `isAnnounce`), linked to a community
-  // (`parentGroupId`). As whatsapp-web.js, none takes effect on a group of
-  // this account alone.
+  // Its options are set on it as WhatsApp sets them, right after: only
+  // admins send (`announce`, which whatsapp-web.js reads; its documentation
+  // says `isAnnounce`), and, as whatsapp-web.js, only on a group with
+  // someone else in it, disappearing messages (`messageTimer`) and the
+  // community it is linked to (`parentGroupId`, looked up first). The
+  // group made, an option WhatsApp did not take does not undo it: it is
+  // named in the answer's `errors`.
   async createGroup(title, participants = [], options = {}) {
     for (const k of ['memberAddMode', 'membershipApprovalMode']) {
       if (options[k]) throw new NotSupportedError(`createGroup option ${k}`);
@@ -2497,16 +2499,20 @@ class Client extends EventEmitter {
     if (timer && ![86400, 604800, 7776000].includes(timer)) {
       throw new TypeError('messageTimer: 0, 86400, 604800 or 7776000 seconds');
     }
+    const cid = options.parentGroupId ? serialized(options.parentGroupId) : null;
+    if (cid) await this._api('GET', `/communities/${encodeURIComponent(cid)}`);
     const ids = (Array.isArray(participants) ? participants : [participants]).map((p) => (p instanceof Contact ? p.id._serialized : serialized(p)));
     const g = await this._api('POST', '/groups', { subject: title, participants: ids });
-    if (ids.length) {
-      const path = `/groups/${encodeURIComponent(g.id)}`;
-      const announce = !!(options.announce || options.isAnnounce);
-      if (timer || announce) await this._api('PATCH', path, { ...(timer ? { ephemeral: timer } : {}), ...(announce ? { announce } : {}) });
-      if (options.parentGroupId) {
-        const cid = serialized(options.parentGroupId);
-        await this._api('POST', `/communities/${encodeURIComponent(cid)}/groups`, { groups: [g.id] });
-      }
+    const errors = [];
+    const others = (g.participants || []).length > 1;
+    const path = `/groups/${encodeURIComponent(g.id)}`;
+    const announce = !!(options.announce || options.isAnnounce);
+    const change = { ...(timer && others ? { ephemeral: timer } : {}), ...(announce ? { announce } : {}) };
+    if (Object.keys(change).length) await this._api('PATCH', path, change).catch((e) => errors.push(`options: ${e.message}`));
+    if (cid && others) {
+      await this._api('POST', `/communities/${encodeURIComponent(cid)}/groups`, { groups: [g.id] })
+        .then((r) => (r.failed || []).forEach((f) => errors.push(`parentGroupId: WhatsApp did not link it (${f.error})`)))
+        .catch((e) => errors.push(`parentGroupId: ${e.message}`));
     }
     const inGroup = new Set((g.participants || []).map((p) => p.id));
     const out = {};
@@ -2514,7 +2520,7 @@ class Client extends EventEmitter {
       const code = inGroup.has(id) ? 200 : 404;
       out[id] = { statusCode: code, message: ADD_RESULTS[code], isGroupCreator: false, isInviteV4Sent: false };
     }
-    return { title, gid: widObj(g.id), participants: out };
+    return errors.length ? { title, gid: widObj(g.id), participants: out, errors } : { title, gid: widObj(g.id), participants: out };
   }
 
   // Joins by an invite code (or link); answers the group's id.

@@ -9,7 +9,7 @@
 use super::error::{Refusal, refusal};
 use super::{Core, CoreError};
 use crate::domain::{Scope, SessionId, Wid};
-use crate::session::{CallError, Community, Linking};
+use crate::session::{CallError, Community, LinkFailure, Linking};
 
 /// A community to make.
 #[derive(Default)]
@@ -24,6 +24,16 @@ pub struct NewCommunity {
     pub new_groups: Vec<NewGroup>,
 }
 
+/// What making a community came to.
+pub struct MadeCommunity {
+    pub community: Community,
+    /// The groups WhatsApp did not link, with its error.
+    pub failed: Vec<LinkFailure>,
+    /// What WhatsApp did not take once the community was under way: a new
+    /// group not made, a picture not set.
+    pub warnings: Vec<String>,
+}
+
 /// A group made for a new community.
 pub struct NewGroup {
     pub subject: String,
@@ -34,7 +44,7 @@ pub struct NewGroup {
 
 /// How many groups a community is made with at most (each a call of its
 /// own to WhatsApp).
-pub const MAX_NEW_GROUPS: usize = 20;
+pub const MAX_NEW_GROUPS: usize = 10;
 
 /// A change to a community; what is `None` stays as it is.
 #[derive(Default)]
@@ -103,14 +113,15 @@ impl Core {
 
     /// A new community this account runs, with its announcement group, and
     /// its `groups` (each one this account runs) and `new_groups` (made
-    /// first) linked to it, then its picture. Everything is checked before
-    /// anything is made. What WhatsApp refused to link is in the answer's
-    /// `failed`.
+    /// first) linked to it, then its picture. The input is checked before
+    /// anything is made; once WhatsApp has made something, nothing is an
+    /// error (a retry would make it twice): what it refused to link is in
+    /// `failed`, and a group or picture it did not take is in `warnings`.
     pub async fn create_community(
         &self,
         session: &SessionId,
         new: &NewCommunity,
-    ) -> Result<(Community, Linking), CoreError> {
+    ) -> Result<MadeCommunity, CoreError> {
         self.may(session, Scope::Send)?;
         let (name, description, groups) = (new.name.trim(), new.description.as_str(), &new.groups);
         let picture = super::people::picture_change(&new.picture.clone().map(Some))?;
@@ -153,11 +164,22 @@ impl Core {
         groups_only("groups", groups)?;
         let bridge = self.manager.bridge(session).await?;
         let mut groups = groups.clone();
+        let mut warnings = vec![];
         for (g, edit) in new.new_groups.iter().zip(&edits) {
-            let made = self.create_group(session, &g.subject, &[]).await?;
-            let gid = Wid::parse(&made.id).map_err(CoreError::Internal)?;
-            if edit.picture.is_some() || edit.ephemeral.is_some() {
-                self.edit_group(session, &gid, edit).await?;
+            let gid = match self.create_group(session, &g.subject, &[]).await {
+                Ok(made) => Wid::parse(&made.id).map_err(CoreError::Internal)?,
+                // Not made: the community is made with the rest.
+                Err(e) => {
+                    warnings.push(format!("group '{}' was not made: {e}", g.subject));
+                    continue;
+                }
+            };
+            if (edit.picture.is_some() || edit.ephemeral.is_some())
+                && let Err(e) = self.edit_group(session, &gid, edit).await
+            {
+                warnings.push(format!(
+                    "group {gid} was made without its picture or disappearing messages: {e}"
+                ));
             }
             groups.push(gid);
         }
@@ -199,13 +221,19 @@ impl Core {
                 }
             }
         };
-        if let Some(Some(p)) = picture {
-            bridge
-                .set_group_picture(&id, Some(&p))
-                .await
-                .map_err(page)?;
+        if let Some(Some(p)) = picture
+            && let Err(e) = bridge.set_group_picture(&id, Some(&p)).await
+        {
+            warnings.push(format!(
+                "the community was made without its picture: {}",
+                page(e)
+            ));
         }
-        Ok((c, made.linking))
+        Ok(MadeCommunity {
+            community: c,
+            failed: made.linking.failed,
+            warnings,
+        })
     }
 
     /// Links groups to a community (`link`), or unlinks them: community
@@ -255,6 +283,17 @@ impl Core {
             ));
         }
         let bridge = self.manager.bridge(session).await?;
+        // Its creator stays an admin: asked first, where the owner is named
+        // by phone, as WhatsApp's refusal does not say so clearly.
+        let c = bridge.community(id).await.map_err(page)?;
+        if let Some(owner) = c.owner.as_deref().filter(|o| o.ends_with("@c.us"))
+            && demote.iter().any(|d| d.as_str() == owner)
+        {
+            return Err(CoreError::Conflict {
+                code: "community_creator",
+                message: format!("{owner} created community {id} and stays its admin"),
+            });
+        }
         if !promote.is_empty() {
             bridge
                 .set_community_admins(id, promote, true)

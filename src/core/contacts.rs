@@ -68,6 +68,29 @@ impl Core {
         Ok(all)
     }
 
+    /// The people this account has a chat with whom its address book does
+    /// not hold (by number or by privacy id).
+    pub async fn strangers_with_chats(
+        &self,
+        session: &SessionId,
+    ) -> Result<Vec<Contact>, CoreError> {
+        self.may(session, Scope::Read)?;
+        let chats: std::collections::HashSet<String> = self
+            .chats(session)
+            .await?
+            .into_iter()
+            .filter(|c| {
+                Wid::parse(&c.id).is_ok_and(|w| w.phone().is_some() || w.as_str().ends_with("@lid"))
+            })
+            .map(|c| c.id)
+            .collect();
+        let mut people = self.contacts(session, false).await?;
+        people.retain(|c| {
+            !c.saved && (chats.contains(&c.id) || c.lid.as_ref().is_some_and(|l| chats.contains(l)))
+        });
+        Ok(people)
+    }
+
     /// One person WhatsApp Web knows; `None` for one it does not.
     pub async fn known_contact(
         &self,

@@ -34,7 +34,7 @@ pub use crate::session::{
     LinkFailure, LinkedGroup, Linking, Note, Participant, Receipt, Receipts,
 };
 pub use channels::{ChannelEdit, MAX_CHANNEL_DESCRIPTION, MAX_CHANNEL_NAME, MAX_CHANNEL_PAGE};
-pub use communities::{CommunityEdit, MAX_COMMUNITY_NAME, NewCommunity, NewGroup};
+pub use communities::{CommunityEdit, MAX_COMMUNITY_NAME, MadeCommunity, NewCommunity, NewGroup};
 pub use error::CoreError;
 pub use groups::{
     EPHEMERAL_SECS, GroupEdit, INVITE_PREFIX, JoinAnswers, MAX_DESCRIPTION, Membership,

@@ -446,7 +446,11 @@ test('createGroup, addParticipants, removeParticipants, promote and demote, setS
   // Its options, as whatsapp-web.js sets them: disappearing messages,
   // only admins send, linked to a community this account runs.
   const community = (await sb('/_sandbox/communities', { owner: me, name: 'Neighbourhood' })).community.id;
+  await eventually('the community on the page', () => c._api('GET', `/communities/${community}`).then(() => true, () => false));
   const opts = await c.createGroup('Linked', ['15553330000@c.us'], { messageTimer: 86400, announce: true, parentGroupId: community });
+  assert.equal(opts.errors, undefined, 'every option taken');
+  // A community that is none is refused before a group is made.
+  await assert.rejects(c.createGroup('Nope', ['15553330000@c.us'], { parentGroupId: res.gid._serialized }), /community/i);
   const linkedAtWa = await sb(`/_sandbox/groups/${opts.gid._serialized}`);
   assert.deepEqual([linkedAtWa.ephemeral, linkedAtWa.announce, linkedAtWa.parentGroup], [86400, true, community]);
   const linkedChat = await eventually('the linked group', async () => {

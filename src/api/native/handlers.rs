@@ -1270,9 +1270,10 @@ pub async fn create_community(
             })
             .collect::<Result<_, ApiError>>()?,
     };
-    let (c, l) = core.create_community(&cv::session_id(&id)?, &new).await?;
-    let mut out = json!(c);
-    out["failed"] = json!(l.failed);
+    let made = core.create_community(&cv::session_id(&id)?, &new).await?;
+    let mut out = json!(made.community);
+    out["failed"] = json!(made.failed);
+    out["warnings"] = json!(made.warnings);
     Ok((StatusCode::CREATED, Json(out)).into_response())
 }
 

@@ -600,8 +600,8 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
                 .flat_map(|(_, ms)| ms.into_iter().map(&message))
                 .collect::<Vec<_>>()
         ),
-        // As open-wa's (its new messages are those of the chats with unread
-        // ones): what came in, unread.
+        // Near open-wa's, which gives what WhatsApp Web marked new in the
+        // chats with unread messages: what came in, unread.
         Call::GetAllNewMessages => json!(
             unread(core, id)
                 .await?
@@ -611,22 +611,7 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
         ),
         // As open-wa's: the person of each chat (not a group's) whom the
         // address book does not hold.
-        Call::ChatsWithNonContacts => {
-            let chats: std::collections::HashSet<String> = core
-                .chats(id)
-                .await?
-                .into_iter()
-                .filter(|c| !c.id.ends_with("@g.us") && !c.id.ends_with("@broadcast") && !c.id.ends_with("@newsletter"))
-                .map(|c| c.id)
-                .collect();
-            let people: Vec<_> = core
-                .contacts(id, false)
-                .await?
-                .into_iter()
-                .filter(|c| !c.saved && (chats.contains(&c.id) || c.lid.as_ref().is_some_and(|l| chats.contains(l))))
-                .collect();
-            json!(cv::contacts(&people))
-        }
+        Call::ChatsWithNonContacts => json!(cv::contacts(&core.strangers_with_chats(id).await?)),
         // As open-wa: the chats, each with its unread `messages`; the ones
         // left with none are left out.
         Call::GetUnreadMessages { include_me } => {
@@ -897,11 +882,15 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
                     })
                     .collect(),
             };
-            let (c, linking) = core.create_community(id, &new).await?;
-            if !linking.failed.is_empty() {
-                tracing::debug!(session = %id, community = %c.id, failed = linking.failed.len(), "groups not linked");
+            // open-wa answers the id alone: what WhatsApp did not take is
+            // only logged (counted: the warnings name the groups).
+            let made = core.create_community(id, &new).await?;
+            if !made.failed.is_empty() || !made.warnings.is_empty() {
+                tracing::warn!(session = %id, community = %made.community.id, not_linked = made.failed.len(),
+                               not_taken = made.warnings.len(), "community made, not all as asked");
+                tracing::debug!(session = %id, warnings = ?made.warnings, "community made, not all as asked");
             }
-            json!(c.id)
+            json!(made.community.id)
         }
         Call::CommunityInfo(community) => {
             let (c, groups) = community_groups(core, id, &community).await?;
