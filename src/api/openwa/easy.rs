@@ -1678,6 +1678,7 @@ mod tests {
                     params.is_empty()
                         || [
                             "getAllChats",
+                            "getAllChatsWithMessages",
                             "getAllGroups",
                             "logout",
                             "kill",
