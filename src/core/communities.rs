@@ -1,10 +1,10 @@
 //! Communities: list, look at one with its members, create one (with
-//! groups linked to it), link and unlink groups, make its admins, and
-//! deactivate it. A community is WhatsApp's parent group: everyone in its
-//! linked groups is a member, and its announcement group, where only
-//! admins write, holds them all. WhatsApp decides who may do what; the
-//! daemon asks only what it can answer for sure first (a creator's
-//! deactivation).
+//! groups linked to it, and groups made for it), rename it, link and
+//! unlink groups, make its admins, exit it, and deactivate it. A community
+//! is WhatsApp's parent group: everyone in its linked groups is a member,
+//! and its announcement group, where only admins write, holds them all.
+//! WhatsApp decides who may do what; the daemon asks first only what it
+//! can answer for sure (what only the creator may do or keep).
 
 use super::error::{Refusal, refusal};
 use super::{Core, CoreError};
