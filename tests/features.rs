@@ -1534,6 +1534,14 @@ async fn communities_both_ways() {
         .await;
     assert_eq!(code, 201, "{theirs}");
     let tid = theirs["community"]["id"].as_str().unwrap().to_string();
+    // Their group linked, we are in their announcement group, as WhatsApp
+    // adds a linked group's members: the webhook hears it.
+    let their_ann = theirs["community"]["subgroups"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let joined = event(&r, "group.join", |p| p["group"] == their_ann.as_str()).await;
+    assert!(joined.to_string().contains(ACCOUNT), "{joined}");
     let t = eventually(T, "their community", || async {
         let (code, t) = d
             .call(
