@@ -624,12 +624,43 @@
   // without it is INCOMPATIBLE: it is in NEEDS.)
   let acksWatched = false;
   function watchAcks() {
+    watchChats();
     if (acksWatched || !lookup('whatsapp.MsgStore')) return;
     acksWatched = true;
     WPP.whatsapp.MsgStore.on('change:ack', (m) => {
       const chat = m && m.id && widStr(m.id.remote);
       if (!chat || !m.id.fromMe || !(m.ack >= 2) || !(chat.endsWith('@g.us') || chat === STATUS)) return;
       emitInOrder({ type: 'ack', ack: m.ack, chat, ids: [widStr(m.id)] });
+    });
+  }
+
+  // A chat archived, pinned, muted, read or marked unread (here, on the
+  // phone or another device), and a chat deleted, from WhatsApp Web's
+  // ChatStore, whose events are (chat, value, previous value). Its unread
+  // count also rises with each message that comes: that is no event here
+  // (the message is one), only a read (0) or a mark (-1).
+  let chatsWatched = false;
+  function watchChats() {
+    if (chatsWatched || typeof lookup('whatsapp.ChatStore.on') !== 'function') return;
+    chatsWatched = true;
+    const chats = WPP.whatsapp.ChatStore;
+    const changed = (field) => (c) => {
+      const info = c && c.id && chatInfo(c);
+      if (info && !info.id.endsWith('@newsletter')) emitInOrder(Object.assign({ type: 'chat', changed: field }, info));
+    };
+    chats.on('change:archive', changed('archived'));
+    chats.on('change:pin', changed('pinned'));
+    chats.on('change:muteExpiration', changed('muted_until'));
+    const unread = changed('unread');
+    chats.on('change:unreadCount', (c, n, prev) => { if ((n === 0 || n === -1) && n !== prev) unread(c); });
+    chats.on('remove', (c) => {
+      const id = c && c.id && widStr(c.id);
+      if (!id || id.endsWith('@newsletter')) return;
+      // Deleted, not only let go of: WhatsApp Web no longer has it (the
+      // collection tells after the model is out of it).
+      Promise.resolve().then(() => {
+        if (!chats.get(id)) emitInOrder({ type: 'chat_removed', chat: id, name: c.name || c.formattedTitle || null });
+      });
     });
   }
 
@@ -968,7 +999,7 @@
   // The contract test keeps NEEDS and WANTS together equal to the uses.
   const WANTS = [
     'community.addSubgroups', 'community.create', 'community.deactivate', 'community.demoteParticipants', 'community.getAnnouncementGroup', 'community.promoteParticipants',
-    'community.removeSubgroups', 'whatsapp.GroupMetadataStore.get', 'whatsapp.GroupMetadataStore.getModelsArray',
+    'community.removeSubgroups', 'whatsapp.ChatStore', 'whatsapp.ChatStore.get', 'whatsapp.ChatStore.on', 'whatsapp.GroupMetadataStore.get', 'whatsapp.GroupMetadataStore.getModelsArray',
     'whatsapp.MsgModel', 'whatsapp.PinInChatStore', 'whatsapp.PresenceStore.get', 'whatsapp.PinInChatStore.getByParentMsgKey', 'whatsapp.PinInChatStore.getModelsArray',
     'whatsapp.enums.PinExpiryDurationOption', 'whatsapp.functions.msgFindSearch', 'whatsapp.functions.msgFindStarred',
   ];

@@ -4633,6 +4633,195 @@ async fn messages_are_starred_deleted_for_me_and_chats_cleared_and_deleted() {
     assert_eq!(stored_in_chat().await, [again]);
 }
 
+/// How many media files the daemon keeps on disk, in every session.
+fn kept_media(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            let p = e.path();
+            match (p.is_dir(), p.file_name().and_then(|n| n.to_str())) {
+                (true, Some("media")) => std::fs::read_dir(&p).map_or(0, |d| d.count()),
+                (true, _) => kept_media(&p),
+                _ => 0,
+            }
+        })
+        .sum()
+}
+
+/// What an agent does to a chat on the phone (archive, pin, mute, read,
+/// delete) reaches the session as `chat.update` and `chat.removed`; a
+/// message coming is no `chat.update`; a chat deleted on the phone leaves
+/// the stored history, its kept media too, and a restart does not bring
+/// it back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chats_changed_on_the_phone_are_events_and_a_deleted_one_leaves_the_history() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sb, d, r) = setup(tmp.path()).await;
+    let chat = format!("{CONTACT}@c.us");
+    let text = inbound(&sb, json!({"text": "hello"})).await;
+    let photo = inbound(
+        &sb,
+        json!({"media": {"data": PNG_1PX, "mimetype": "image/png"}, "caption": "a dot"}),
+    )
+    .await;
+    event(&r, "message", |p| p["id"] == photo.as_str()).await;
+    let media = format!("/api/sessions/shop/messages/{}/media", message_path(&photo));
+    let (code, _) = d.call("GET", &media, None).await;
+    assert_eq!(code, 200, "the photo's media is kept");
+    assert_eq!(kept_media(&tmp.path().join("data")), 1);
+    let phone = |change: Value| {
+        let (sb, chat) = (&sb, &chat);
+        async move {
+            let (code, v) = sb
+                .post(
+                    &format!("/_sandbox/accounts/{ACCOUNT}/chats/{chat}"),
+                    change,
+                )
+                .await;
+            assert_eq!(code, 200, "{v}");
+        }
+    };
+    let updated = |field: &'static str| {
+        let (r, chat) = (&r, &chat);
+        async move {
+            event(r, "chat.update", |p| {
+                p["chat"] == chat.as_str() && p["changed"] == field
+            })
+            .await
+        }
+    };
+
+    phone(json!({"archive": true})).await;
+    let u = updated("archived").await;
+    assert_eq!(
+        (u["archived"].clone(), u["pinned"].clone()),
+        (json!(true), json!(false)),
+        "{u}"
+    );
+    assert_eq!(u["unread"], 2, "two messages came: {u}");
+    phone(json!({"pin": true})).await;
+    assert_eq!(updated("pinned").await["pinned"], true);
+    phone(json!({"mute_until": -1})).await;
+    assert_eq!(updated("muted_until").await["muted_until"], -1);
+    // Read on the phone: WhatsApp syncs it to the device.
+    let (code, v) = sb
+        .post(
+            &format!("/_sandbox/accounts/{ACCOUNT}/chats/{chat}/read"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    let u = updated("unread").await;
+    assert_eq!(
+        (u["unread"].clone(), u["marked_unread"].clone()),
+        (json!(0), json!(false)),
+        "{u}"
+    );
+    // Marked unread on the phone.
+    phone(json!({"unread": true})).await;
+    eventually(T, "marked unread", || async {
+        r.events("chat.update")
+            .into_iter()
+            .any(|e| e["payload"]["changed"] == "unread" && e["payload"]["marked_unread"] == true)
+            .then_some(())
+    })
+    .await;
+    // A message that comes is a message, not a chat.update; nor is anything
+    // this account did not change.
+    let third = inbound(&sb, json!({"text": "still there?"})).await;
+    event(&r, "message", |p| p["id"] == third.as_str()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let updates: Vec<String> = r
+        .events("chat.update")
+        .iter()
+        .map(|e| e["payload"]["changed"].as_str().unwrap_or("?").to_string())
+        .collect();
+    assert_eq!(
+        updates,
+        ["archived", "pinned", "muted_until", "unread", "unread"],
+        "{updates:?}"
+    );
+    // The API shows it as the phone left it.
+    let (_, chats) = d.call("GET", "/api/sessions/shop/chats", None).await;
+    let c = chats
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == chat.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (c["archived"].clone(), c["pinned"].clone()),
+        (json!(true), json!(true)),
+        "{c}"
+    );
+
+    // Deleted on the phone: an event, and the history no longer has it.
+    let (code, v) = sb
+        .post(
+            &format!("/_sandbox/accounts/{ACCOUNT}/chats/{chat}/clear"),
+            json!({"delete": true}),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    let gone = event(&r, "chat.removed", |p| p["chat"] == chat.as_str()).await;
+    assert_eq!(gone["name"], "Dora", "{gone}");
+    let in_chat = || async {
+        let (code, v) = d
+            .call(
+                "GET",
+                &format!("/api/sessions/shop/messages?chat={chat}"),
+                None,
+            )
+            .await;
+        assert_eq!(code, 200, "{v}");
+        v["messages"].as_array().cloned().unwrap_or_default()
+    };
+    eventually(
+        T,
+        "the deleted chat's messages out of the history",
+        || async { in_chat().await.is_empty().then_some(()) },
+    )
+    .await;
+    for id in [&text, &photo, &third] {
+        let (code, _) = d
+            .call(
+                "GET",
+                &format!("/api/sessions/shop/messages/{}", message_path(id)),
+                None,
+            )
+            .await;
+        assert_eq!(code, 404, "{id} is gone");
+    }
+    let (code, _) = d.call("GET", &media, None).await;
+    assert_eq!(code, 404, "its media went with it");
+    assert_eq!(kept_media(&tmp.path().join("data")), 0);
+    let (_, chats) = d.call("GET", "/api/sessions/shop/chats", None).await;
+    assert!(
+        !chats
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == chat.as_str()),
+        "{chats}"
+    );
+    // A restart's catch-up brings none of it back.
+    let (code, _) = d.call("POST", "/api/sessions/shop/restart", None).await;
+    assert_eq!(code, 200);
+    d.wait_status("shop", "CONNECTED", T).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(in_chat().await.is_empty());
+    // Dora writes again: a new chat, whose messages are kept.
+    let again = inbound(&sb, json!({"text": "hello again"})).await;
+    event(&r, "message", |p| p["id"] == again.as_str()).await;
+    let kept: Vec<Value> = in_chat().await.iter().map(|m| m["id"].clone()).collect();
+    assert_eq!(kept, [json!(again)]);
+    assert_eq!(r.events("chat.removed").len(), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_name_changed_on_the_phone_reaches_the_session() {
     let tmp = tempfile::tempdir().unwrap();

@@ -538,6 +538,12 @@ export class Client extends EventEmitter {
     on(event: 'group_leave', listener: (notification: GroupNotification) => void): this;
     on(event: 'group_update', listener: (notification: GroupNotification) => void): this;
     on(event: 'group_admin_changed', listener: (notification: GroupNotification) => void): this;
+    /** A chat read or marked unread, here, on the phone or another device (not each message that comes: `message` tells of those) */
+    on(event: 'unread_count', listener: (chat: Chat) => void): this;
+    /** A chat deleted, here, on the phone or another device */
+    on(event: 'chat_removed', listener: (chat: Chat) => void): this;
+    /** A chat archived or unarchived, here, on the phone or another device */
+    on(event: 'chat_archived', listener: (chat: Chat, currState: boolean, prevState: boolean) => void): this;
     on(event: 'change_state', listener: (state: WAState) => void): this;
     on(event: 'disconnected', listener: (reason: WAState | 'LOGOUT') => void): this;
     on(event: string, listener: (...args: any) => void): this;

@@ -109,6 +109,9 @@ const KINDS = {
   code: 'session.pairing_code',
   call: 'call.received',
   group_membership_request: 'group.membership_request',
+  chat_archived: 'chat.update',
+  unread_count: 'chat.update',
+  chat_removed: 'chat.removed',
 };
 
 const ACK = { failed: -1, pending: 0, sent: 1, delivered: 2, read: 3, played: 4 };
@@ -1755,6 +1758,33 @@ class Client extends EventEmitter {
         if (p.action === 'promote' || p.action === 'demote') this._emit(Events.GROUP_ADMIN_CHANGED, new GroupNotification(this, ev, p.action));
         else this._emit(Events.GROUP_UPDATE, new GroupNotification(this, ev, GROUP_CHANGES.find((k) => k in p) || 'subject'));
         break;
+      case 'chat.update': case 'chat.removed': {
+        // Changed here, on the phone or another device: a chat read since
+        // is out of date.
+        this._chatList = undefined;
+        const removed = ev.event === 'chat.removed';
+        const tells = removed || p.changed === 'archived' || p.changed === 'unread';
+        if (!tells) break;
+        const data = {
+          id: p.chat, name: p.name, unread: p.unread, archived: p.archived, pinned: p.pinned,
+          muted_until: p.muted_until, marked_unread: p.marked_unread,
+        };
+        let chat;
+        if (String(p.chat).endsWith('@g.us')) {
+          // A group's members, as whatsapp-web.js's GroupChat has them
+          // (none for a group deleted: it is gone).
+          const g = removed ? undefined : await this._api('GET', `/groups/${encodeURIComponent(p.chat)}`).catch(() => undefined);
+          if (this._gen !== gen) return;
+          chat = new GroupChat(this, data, g);
+        } else {
+          chat = new PrivateChat(this, data);
+        }
+        // whatsapp-web.js: (chat), and for an archive (chat, currState, prevState).
+        if (removed) this._emit(Events.CHAT_REMOVED, chat);
+        else if (p.changed === 'archived') this._emit(Events.CHAT_ARCHIVED, chat, !!p.archived, !p.archived);
+        else this._emit(Events.UNREAD_COUNT, chat);
+        break;
+      }
       default: break;
     }
   }

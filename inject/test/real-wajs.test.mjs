@@ -221,3 +221,44 @@ test("communities are read from WhatsApp Web's group metadata; one left is gone"
   await assert.rejects(b.setCommunityAdmins(C, ['15550001111@c.us'], false), /not-authorized/);
   assert.deepEqual(plain(demoted), ['15550001111@c.us']);
 });
+
+test("a chat's changes come from WhatsApp Web's ChatStore: reads and marks, not each message; a chat let go of is not deleted", async () => {
+  const on = new Map();
+  const models = new Map();
+  const whatsapp = {
+    ChatStore: {
+      on: (name, f) => { on.set(name, f); },
+      get: (id) => models.get(String(id && id._serialized ? id._serialized : id)),
+    },
+  };
+  const page = await connectedPage({ whatsapp });
+  const wid = (s) => ({ _serialized: s, user: s.split('@')[0], server: s.split('@')[1] });
+  // As WhatsApp Web's ChatModel: its mute a MuteModel with an expiration.
+  const chat = { id: wid('15550001111@c.us'), name: 'Ann', unreadCount: 2, archive: true, pin: 0, mute: { expiration: 0 }, t: 1700000000 };
+  models.set('15550001111@c.us', chat);
+  on.get('change:unreadCount')(chat, 2, 1);
+  on.get('change:archive')(chat, true, false);
+  chat.unreadCount = 0;
+  on.get('change:unreadCount')(chat, 0, 2);
+  chat.unreadCount = -1;
+  on.get('change:unreadCount')(chat, -1, 0);
+  // A channel is no chat here.
+  on.get('change:archive')({ id: wid('120363000000000009@newsletter'), archive: true }, true, false);
+  // Let go of, but WhatsApp Web still has it: no deletion.
+  on.get('remove')(chat);
+  await turns(10);
+  models.delete('15550001111@c.us');
+  on.get('remove')(chat);
+  await turns(10);
+  const told = JSON.parse(JSON.stringify(page.sent.filter((e) => e.type === 'chat' || e.type === 'chat_removed')));
+  assert.deepEqual(told.map((e) => [e.type, e.changed || null, e.chat || e.id]), [
+    ['chat', 'archived', '15550001111@c.us'],
+    ['chat', 'unread', '15550001111@c.us'],
+    ['chat', 'unread', '15550001111@c.us'],
+    ['chat_removed', null, '15550001111@c.us'],
+  ]);
+  assert.equal(told[0].archived, true);
+  assert.deepEqual([told[1].unread, told[1].marked_unread], [0, false]);
+  assert.deepEqual([told[2].unread, told[2].marked_unread], [0, true]);
+  assert.equal(told[3].name, 'Ann');
+});

@@ -60,6 +60,14 @@ pub enum EventKind {
     /// labels put on a chat (`add`) or taken off it (`remove`).
     #[serde(rename = "chat.labels")]
     ChatLabels,
+    /// `{chat, changed, name, archived, pinned, muted_until, unread,
+    /// marked_unread}`: a chat was archived, pinned, muted, read or marked
+    /// unread, or that was undone (see `domain::chat`).
+    #[serde(rename = "chat.update")]
+    ChatUpdate,
+    /// `{chat, name, timestamp}`: a chat was deleted, with its messages.
+    #[serde(rename = "chat.removed")]
+    ChatRemoved,
     /// `{id, group, requester, timestamp}`: someone asks to join a group this
     /// account runs, whose admins approve who joins.
     #[serde(rename = "group.membership_request")]
@@ -71,7 +79,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 17] = [
+    pub const ALL: [EventKind; 19] = [
         EventKind::SessionStatus,
         EventKind::SessionQr,
         EventKind::SessionPairingCode,
@@ -86,6 +94,8 @@ impl EventKind {
         EventKind::GroupUpdate,
         EventKind::GroupMembershipRequest,
         EventKind::ChatLabels,
+        EventKind::ChatUpdate,
+        EventKind::ChatRemoved,
         EventKind::PresenceUpdate,
         EventKind::MessagePollVote,
         EventKind::CallReceived,
@@ -107,6 +117,8 @@ impl EventKind {
             EventKind::GroupUpdate => "group.update",
             EventKind::GroupMembershipRequest => "group.membership_request",
             EventKind::ChatLabels => "chat.labels",
+            EventKind::ChatUpdate => "chat.update",
+            EventKind::ChatRemoved => "chat.removed",
             EventKind::PresenceUpdate => "presence.update",
             EventKind::MessagePollVote => "message.poll_vote",
             EventKind::CallReceived => "call.received",

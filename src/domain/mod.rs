@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod call;
+pub mod chat;
 pub mod delivery;
 pub mod event;
 pub mod ids;
@@ -14,6 +15,7 @@ pub mod webhook;
 
 pub use access::{Access, ApiKey, KEY_PREFIX, KeySet, Refusal, Scope};
 pub use call::{CallPolicy, IncomingCall};
+pub use chat::ChatField;
 pub use delivery::{Delivery, DeliveryStatus, delivery_ids_above, next_delivery_id};
 pub use event::{Event, EventKind, LoggedEvent};
 pub use ids::{

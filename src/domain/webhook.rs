@@ -35,14 +35,16 @@ impl Format {
         match self {
             Format::Simple => matches!(kind, EventKind::Message | EventKind::MessageAny),
             // open-wa sends its QR through another channel (--ev), not webhooks.
-            // Edits and labels on chats have no listener of open-wa's
-            // that hands on what they tell.
+            // Edits, labels on chats and a chat's archive, pin, mute or
+            // reading have no listener of open-wa's that hands on what
+            // they tell.
             Format::Openwa => !matches!(
                 kind,
                 EventKind::SessionQr
                     | EventKind::SessionPairingCode
                     | EventKind::MessageEdited
                     | EventKind::ChatLabels
+                    | EventKind::ChatUpdate
             ),
             // Cloud webhooks carry inbound messages (reactions are messages
             // there) and statuses.

@@ -50,6 +50,7 @@ pub fn routes() -> Router<Sandbox> {
         )
         .route("/accounts/{phone}/chats/{chat}", post(set_chat_state))
         .route("/accounts/{phone}/chats/{chat}/clear", post(clear_chat))
+        .route("/accounts/{phone}/chats/{chat}/read", post(read_chat))
         .route(
             "/accounts/{phone}/starred",
             axum::routing::get(starred).post(set_starred),
@@ -869,6 +870,17 @@ async fn set_chat_state(
         .set_chat_state(&who, &chat, &change)
         .map_err(|e| Fail(StatusCode::CONFLICT, "chat_refused", e))?;
     Ok(Json(json!(s)).into_response())
+}
+
+/// The phone reads a chat: its messages are read, and every device
+/// shows it read.
+async fn read_chat(
+    State(sb): State<Sandbox>,
+    Path((raw_phone, chat)): Path<(String, String)>,
+) -> Res {
+    let who = crate::domain::parse_phone(&raw_phone).map_err(|e| invalid("phone", &e))?;
+    sb.world.lock().await.read_chat(&who, &chat);
+    Ok(Json(json!({"chat": chat, "read": true})).into_response())
 }
 
 /// The account's address book as its phone has it (`{phone: {first,

@@ -1464,9 +1464,15 @@ impl World {
     }
 
     pub fn mark_read(&mut self, conn: u64, chat: &str) {
-        let Some(phone) = self.conn_phone(conn) else {
-            return;
-        };
+        if let Some(phone) = self.conn_phone(conn) {
+            self.read_chat(&phone, chat);
+        }
+    }
+
+    /// The account reads a chat, on the phone or a device: its messages
+    /// are read, and every device shows the chat read (WhatsApp syncs it).
+    pub fn read_chat(&mut self, phone: &str, chat: &str) {
+        let phone = phone.to_string();
         let peer = chat.strip_suffix("@c.us").unwrap_or(chat);
         if let Some(acct) = self.p.accounts.get_mut(&phone)
             && acct.unread_in.remove(peer)
@@ -1494,6 +1500,7 @@ impl World {
             };
             let _ = self.set_chat_state(&phone, chat, &change);
         }
+        self.send_account(&phone, &json!({"t": "chat_read", "chat": chat}));
     }
 }
 

@@ -136,6 +136,20 @@ pub enum BridgeEvent {
         #[serde(default)]
         ids: Vec<String>,
     },
+    /// A chat was archived, pinned, muted, read or marked unread (or
+    /// undone), here, on the phone or another device: `changed` names
+    /// which (archived, pinned, muted_until, unread); the rest is the chat
+    /// as it is now.
+    Chat {
+        changed: String,
+        #[serde(flatten)]
+        chat: ChatInfo,
+    },
+    /// A chat was deleted, here, on the phone or another device.
+    ChatRemoved {
+        chat: Option<String>,
+        name: Option<String>,
+    },
     /// Someone asks to join a group this account runs.
     MembershipRequest {
         /// The notice's own message id.

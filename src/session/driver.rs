@@ -1081,6 +1081,8 @@ impl Driver {
             | BridgeEvent::GroupUpdate { .. }
             | BridgeEvent::Call { .. }
             | BridgeEvent::MembershipRequest { .. }
+            | BridgeEvent::Chat { .. }
+            | BridgeEvent::ChatRemoved { .. }
             | BridgeEvent::Labels { .. } => {}
             // bridge.js says this before it listens for anything: a logout
             // after it is this page's.

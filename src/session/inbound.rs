@@ -6,8 +6,8 @@
 use super::bridge::{Bridge, BridgeEvent, CallError};
 use super::{MediaError, SessionEnv};
 use crate::domain::{
-    Ack, Amendment, GroupChange, GroupSetting, IncomingCall, Message, Reaction, SessionId, Vote,
-    message, now_ms,
+    Ack, Amendment, ChatField, GroupChange, GroupSetting, IncomingCall, Message, Reaction,
+    SessionId, Vote, chat, message, now_ms,
 };
 use crate::store::Op;
 use serde_json::Value;
@@ -76,6 +76,10 @@ pub struct Inbound {
     /// Stored reactions (message, sender) the last reactions pass did not
     /// find on the page: taken back if the next pass misses them too.
     taken_back_suspects: std::collections::HashSet<(String, String)>,
+    /// Chats deleted (the chat, when), whose stored messages go once the
+    /// batch that tells of it is committed: a message of the chat in that
+    /// batch goes too.
+    removed_chats: Vec<(String, i64)>,
 }
 
 /// How many calls `calls_heard` remembers.
@@ -120,6 +124,7 @@ impl Inbound {
             calls_heard: std::collections::VecDeque::new(),
             reactions_recheck: None,
             taken_back_suspects: Default::default(),
+            removed_chats: Vec::new(),
         }
     }
 
@@ -216,6 +221,25 @@ impl Inbound {
             } => ops.push(Op::Event(message::chat_labels_event(
                 &self.id, chat, action, labels, ids,
             ))),
+            BridgeEvent::Chat { changed, chat } => {
+                if let Some(field) = ChatField::parse(changed) {
+                    let chat = serde_json::to_value(chat).unwrap_or_default();
+                    ops.push(Op::Event(chat::chat_update_event(&self.id, field, &chat)));
+                }
+            }
+            BridgeEvent::ChatRemoved {
+                chat: Some(chat),
+                name,
+            } => {
+                let at = now_ms() / 1000;
+                self.removed_chats.push((chat.clone(), at));
+                ops.push(Op::Event(chat::chat_removed_event(
+                    &self.id,
+                    chat,
+                    name.as_deref(),
+                    at,
+                )));
+            }
             BridgeEvent::MembershipRequest {
                 id,
                 group: Some(group),
@@ -597,6 +621,31 @@ impl Inbound {
             tracing::error!(session = %self.id, "could not store events: {e}");
             self.keep_unstored(e.ops);
             self.catch_up_retry = true;
+        }
+        self.forget_removed_chats().await;
+    }
+
+    /// A chat deleted on the phone, another device or here leaves the
+    /// stored history, as WhatsApp Web no longer has it: what came before
+    /// the deletion, with the media kept of it. (The events already
+    /// logged and delivered stay until their retention.)
+    async fn forget_removed_chats(&mut self) {
+        for (chat, until) in std::mem::take(&mut self.removed_chats) {
+            match self
+                .env
+                .store
+                .forget_chat(&self.id, &chat, &Default::default(), until)
+            {
+                Ok(gone) => {
+                    for id in &gone {
+                        let _ = tokio::fs::remove_file(self.env.media_path(&self.id, id)).await;
+                    }
+                    tracing::info!(session = %self.id, messages = gone.len(), "a chat was deleted: its messages left the history");
+                }
+                Err(e) => {
+                    tracing::error!(session = %self.id, "could not take a deleted chat's messages out of the history: {e}")
+                }
+            }
         }
     }
 

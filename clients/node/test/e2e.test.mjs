@@ -583,6 +583,39 @@ test('archive, pin and mute, as whatsapp-web.js calls them; three pins at most; 
   await c.destroy();
 });
 
+test('chat_archived, unread_count and chat_removed: what the phone does to a chat, as whatsapp-web.js tells it', async () => {
+  const me = '15550007782';
+  const ann = '15551110021@c.us';
+  const c = await linked('chatevents', me);
+  const seen = [];
+  c.on('chat_archived', (chat, cur, prev) => seen.push(['chat_archived', chat.id._serialized, cur, prev, chat.archived]));
+  c.on('unread_count', (chat) => seen.push(['unread_count', chat.id._serialized, chat.unreadCount]));
+  c.on('chat_removed', (chat) => seen.push(['chat_removed', chat.id._serialized, chat instanceof GroupChat]));
+  await inbound('15551110021', me, 'hi', { name: 'Ann' });
+  await inbound('15551110021', me, 'are you there?', { name: 'Ann' });
+  const chat = await eventually('the chat', async () => (await c.getChats()).find((x) => x.id._serialized === ann && x.unreadCount === 2));
+  assert.equal(chat.archived, false);
+  const phone = (tail, body) => sb(`/_sandbox/accounts/${me}/chats/${ann}${tail}`, body);
+  await phone('', { archive: true });
+  await eventually('archived', async () => seen.length >= 1);
+  // The chat read since is out of date: the next one shows the phone's change.
+  assert.equal((await c.getChatById(ann)).archived, true);
+  await phone('/read', {});
+  await eventually('read', async () => seen.length >= 2);
+  await phone('', { unread: true });
+  await eventually('marked unread', async () => seen.length >= 3);
+  await phone('/clear', { delete: true });
+  await eventually('deleted', async () => seen.length >= 4);
+  assert.deepEqual(seen, [
+    ['chat_archived', ann, true, false, true],
+    ['unread_count', ann, 0],
+    ['unread_count', ann, -1],
+    ['chat_removed', ann, false],
+  ]);
+  // Its messages are gone from the history, as from the phone.
+  assert.deepEqual(await (await c.getChatById(ann)).fetchMessages({ limit: 10 }), []);
+});
+
 test('reactions, edits, votes, deletes for everyone and calls arrive in whatsapp-web.js\'s shapes', async () => {
   const me = '15550008888';
   const c = await linked('events', me, ['message_reaction', 'message_edit', 'vote_update', 'message_revoke_everyone', 'call']);

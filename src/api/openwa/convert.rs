@@ -476,6 +476,7 @@ pub const LISTENERS: &[(&str, &[&str])] = &[
     ("onRemovedFromGroup", &["group.leave"]),
     ("onReaction", &["message.reaction"]),
     ("onChatState", &["presence.update"]),
+    ("onChatDeleted", &["chat.removed"]),
 ];
 
 /// Listeners neither `all` nor a `*` webhook brings: they are heard only
@@ -840,6 +841,22 @@ pub fn chat(c: &ChatInfo) -> Value {
         "muteExpiration": c.muted_until.unwrap_or(0), "isMuted": c.muted_until.is_some(), "notSpam": true,
         "contact": if is_group { Value::Null } else { contact(&c.id, c.name.as_deref(), false) },
         "msgs": null,
+    })
+}
+
+/// A chat deleted, as open-wa's `onChatDeleted` hands it on: the Chat as
+/// it was (nothing of how it was kept is known once it is gone).
+pub fn deleted_chat(p: &Value) -> Value {
+    chat(&ChatInfo {
+        id: p["chat"].as_str().unwrap_or_default().to_string(),
+        name: p["name"].as_str().map(String::from),
+        unread: 0,
+        timestamp: p["timestamp"].as_i64(),
+        archived: false,
+        pinned: false,
+        muted_until: None,
+        marked_unread: false,
+        labels: vec![],
     })
 }
 

@@ -4,7 +4,7 @@
 //! names (onMessage, onAnyMessage, onAck, onStateChanged, onLogout,
 //! onMessageDeleted, onGlobalParticipantsChanged, onAddedToGroup,
 //! onPollVote, onGroupChange, onIncomingCall, onGroupApprovalRequest,
-//! onRemovedFromGroup, onReaction, onChatState) and its shapes. Both Standard Webhooks signed.
+//! onRemovedFromGroup, onReaction, onChatState, onChatDeleted) and its shapes. Both Standard Webhooks signed.
 
 use super::convert;
 use crate::domain::{Delivery, Event, EventKind, Status};
@@ -53,8 +53,11 @@ fn openwa(ev: &Event, webhook_id: &str, base: &str, global: bool) -> Value {
         }
         EventKind::MessageReaction => ("onReaction", convert::reaction(p, base)),
         EventKind::PresenceUpdate => ("onChatState", convert::chat_state(p)),
+        EventKind::ChatRemoved => ("onChatDeleted", convert::deleted_chat(p)),
         // Not carried by this format (Format::carries).
-        EventKind::MessageEdited | EventKind::ChatLabels => ("onMessage", Value::Null),
+        EventKind::MessageEdited | EventKind::ChatLabels | EventKind::ChatUpdate => {
+            ("onMessage", Value::Null)
+        }
         EventKind::SessionStatus | EventKind::SessionQr | EventKind::SessionPairingCode => {
             let status: Option<Status> = serde_json::from_value(p["status"].clone()).ok();
             match status {
@@ -293,6 +296,35 @@ mod tests {
                 Some("1@c.us")
             )
         );
+    }
+
+    /// A chat deleted is open-wa's `onChatDeleted` with the Chat; a
+    /// chat's archive or reading has no listener, and no body.
+    #[test]
+    fn a_chat_deleted_is_on_chat_deleted() {
+        use crate::domain::{ChatField, chat};
+        let sid = SessionId::parse("shop1").unwrap();
+        let ev = chat::chat_removed_event(&sid, "15551234567@c.us", Some("Ann"), 1704110400);
+        let v = openwa(&ev, "w1", "http://wabridge", false);
+        assert_eq!(v["event"], "onChatDeleted", "{v}");
+        let d = &v["data"];
+        assert_eq!(
+            (d["id"].clone(), d["name"].clone(), d["isGroup"].clone()),
+            (json!("15551234567@c.us"), json!("Ann"), json!(false)),
+            "{d}"
+        );
+        let (events, served) = convert::listener_events(&["onChatDeleted".to_string()]);
+        assert_eq!(
+            (events, served),
+            (vec!["chat.removed".to_string()], vec!["onChatDeleted"])
+        );
+        assert!(crate::domain::Format::Openwa.carries(EventKind::ChatRemoved));
+        let update = chat::chat_update_event(
+            &sid,
+            ChatField::Archived,
+            &json!({"id": "15551234567@c.us"}),
+        );
+        assert!(!crate::domain::Format::Openwa.carries(update.event));
     }
 
     #[test]

@@ -297,7 +297,7 @@
     chat.t = Math.max(chat.t, m.t);
     // WhatsApp Web's ChatModel keeps the key of its last message.
     if (!chat.lastKey || m.t >= chat.lastKeyT) { chat.lastKey = m.id; chat.lastKeyT = m.t; }
-    if (!m.id.fromMe) chat.unreadCount += 1;
+    if (!m.id.fromMe) setUnread(chat, chat.unreadCount + 1);
     return true;
   }
 
@@ -525,9 +525,28 @@
         chatStates.clear();
         for (const [id, st] of Object.entries(v.states || {})) chatStates.set(id, st);
         break;
-      case 'chat_state':
+      case 'chat_state': {
+        // Changed here, on the phone or another device: WhatsApp Web's
+        // ChatStore tells of each attribute that changed.
+        const c = chats.get(v.chat);
+        const was = chatStates.get(v.chat) || {};
+        const shown = c ? shownUnread(c) : 0;
         chatStates.set(v.chat, v.state);
+        if (!c) break;
+        const now = v.state || {};
+        if (!!was.archived !== !!now.archived) chatChanged('change:archive', c, !!now.archived, !!was.archived);
+        if ((was.pinned || 0) !== (now.pinned || 0)) chatChanged('change:pin', c, now.pinned || 0, was.pinned || 0);
+        if ((was.mute_until || 0) !== (now.mute_until || 0)) chatChanged('change:muteExpiration', c, now.mute_until || 0, was.mute_until || 0);
+        const after = shownUnread(c);
+        if (after !== shown) chatChanged('change:unreadCount', c, after, shown);
         break;
+      }
+      case 'chat_read': {
+        // Read on the phone or another device: WhatsApp syncs it.
+        const c = chats.get(v.chat);
+        if (c) setUnread(c, 0);
+        break;
+      }
       case 'my_profile':
         // Changed on this device or another: WhatsApp syncs the name.
         if (creds && v.profile && v.profile.name) creds.name = v.profile.name;
@@ -572,8 +591,8 @@
       case 'chat_cleared': {
         const c = chats.get(v.chat);
         if (c) forgetMsgs(v.chat, c.msgs.filter((m) => !(v.keep_starred && m.star)).map((m) => m.id._serialized));
-        if (c) c.unreadCount = 0;
-        if (v.deleted) { chats.delete(v.chat); chatStates.delete(v.chat); }
+        if (c) setUnread(c, 0);
+        if (v.deleted) removeChat(v.chat);
         break;
       }
       case 'blocklist':
@@ -811,7 +830,7 @@
     if (!options || options.markIsRead !== false) {
       await call('read', { chat: to }).catch(() => null);
       const chat = chats.get(to);
-      if (chat) chat.unreadCount = 0;
+      if (chat) setUnread(chat, 0);
     }
     const mentions = options && options.mentionedList ? ids(options.mentionedList) : [];
     const req = Object.assign({ id, to, mentions, t: unixTime(), reply_to: quoted.id || null, quoted: quoted.quote || null }, fields);
@@ -918,6 +937,38 @@
       lastReceivedKey: c.lastKey,
       ...(c.id.server === 'newsletter' ? channelFields(c.id._serialized) : {}),
     };
+  }
+
+  // The unread count WhatsApp Web shows: -1 for a chat marked unread.
+  function shownUnread(c) {
+    const st = chatStates.get(c.id._serialized) || {};
+    return st.marked_unread && !c.unreadCount ? -1 : c.unreadCount;
+  }
+
+  // ChatStore's listeners, told as WhatsApp Web's collection tells of a
+  // model's change: (chat, value, previous value); `remove`: (chat).
+  const chatListeners = new Map();
+  function chatChanged(name, c, value, prev) {
+    const ls = chatListeners.get(name);
+    if (!ls || !ls.length) return;
+    const model = chatModel(c);
+    for (const [cb, ctx] of ls) {
+      try { cb.call(ctx, model, value, prev); } catch (e) { console.error('ChatStore listener failed', name, e); }
+    }
+  }
+  function setUnread(c, n) {
+    const before = shownUnread(c);
+    c.unreadCount = n;
+    const after = shownUnread(c);
+    if (after !== before) chatChanged('change:unreadCount', c, after, before);
+  }
+  // A chat deleted here, on the phone or another device: gone from the
+  // list, with how it was kept.
+  function removeChat(id) {
+    const c = chats.get(id);
+    chats.delete(id);
+    chatStates.delete(id);
+    if (c) chatChanged('remove', c);
   }
 
   // A business account's customer notes, by chat, as WhatsApp syncs them.
@@ -1253,6 +1304,18 @@
         },
         getModelsArray() { return [...groupCache.values()].map(groupMeta); },
       },
+      // WhatsApp Web's chats (its ChatCollection): their models, and the
+      // events of a change to one (`change:archive`, `change:pin`,
+      // `change:muteExpiration`, `change:unreadCount`) or its removal.
+      ChatStore: {
+        on(eventName, listener, context) {
+          if (!chatListeners.has(eventName)) chatListeners.set(eventName, []);
+          chatListeners.get(eventName).push([listener, context]);
+          return this;
+        },
+        get(id) { const c = chats.get(wid(id)._serialized); return c ? chatModel(c) : undefined; },
+        getModelsArray() { return [...chats.values()].map(chatModel); },
+      },
       PinInChatStore: {
         getByParentMsgKey(key) { return pinRows.get(msgKey(key)._serialized); },
         getModelsArray() { return [...pinRows.values()]; },
@@ -1571,7 +1634,7 @@
         const id = knownChat(chatId);
         const keep = keepStarred !== false;
         const r = await call('chat_clear', { chat: id, delete: false, keep_starred: keep }).then(() => 200, () => 500);
-        if (r === 200) { const c = chats.get(id); if (c) { forgetMsgs(id, c.msgs.filter((m) => !(keep && m.star)).map((m) => m.id._serialized)); c.unreadCount = 0; } }
+        if (r === 200) { const c = chats.get(id); if (c) { forgetMsgs(id, c.msgs.filter((m) => !(keep && m.star)).map((m) => m.id._serialized)); setUnread(c, 0); } }
         return { wid: wid(id), status: r, keepStarred: keep };
       },
       // Deletes a chat, its messages and how it was kept, everywhere. As
@@ -1581,7 +1644,7 @@
         requireAuth();
         const id = wid(chatId)._serialized;
         const r = await call('chat_clear', { chat: id, delete: true }).then(() => 200, () => 500);
-        if (r === 200) { const c = chats.get(id); if (c) forgetMsgs(id, c.msgs.map((m) => m.id._serialized)); chats.delete(id); chatStates.delete(id); }
+        if (r === 200) { const c = chats.get(id); if (c) forgetMsgs(id, c.msgs.map((m) => m.id._serialized)); removeChat(id); }
         return { wid: wid(id), status: r };
       },
       async markIsRead(chatId) {
@@ -1590,7 +1653,7 @@
         await call('read', { chat: w._serialized });
         const chat = chats.get(w._serialized);
         const unreadCount = chat ? chat.unreadCount : 0;
-        if (chat) chat.unreadCount = 0;
+        if (chat) setUnread(chat, 0);
         return { wid: w, unreadCount };
       },
       async list(options) {

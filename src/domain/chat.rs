@@ -1,0 +1,96 @@
+//! A chat's own changes, made here, on the phone or on another device:
+//! archived, pinned, muted, read or marked unread (`chat.update`), and
+//! deleted (`chat.removed`). WhatsApp syncs how an account keeps its chats
+//! to every device; these events tell a backend what its agents did on
+//! the phone.
+
+use super::event::{Event, EventKind};
+use super::ids::SessionId;
+use serde_json::{Value, json};
+
+/// What changed on a chat: each is a field of the chat as `GET .../chats`
+/// lists it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChatField {
+    Archived,
+    Pinned,
+    MutedUntil,
+    /// Read (`unread` 0) or marked unread (`marked_unread`); a message
+    /// that comes is an event of its own, not this.
+    Unread,
+}
+
+impl ChatField {
+    pub fn parse(s: &str) -> Option<ChatField> {
+        Some(match s {
+            "archived" => ChatField::Archived,
+            "pinned" => ChatField::Pinned,
+            "muted_until" => ChatField::MutedUntil,
+            "unread" => ChatField::Unread,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChatField::Archived => "archived",
+            ChatField::Pinned => "pinned",
+            ChatField::MutedUntil => "muted_until",
+            ChatField::Unread => "unread",
+        }
+    }
+}
+
+/// `{chat, changed, name, archived, pinned, muted_until, unread,
+/// marked_unread}`: `chat` as the chat list shows it (its `id` is the
+/// payload's `chat`); `changed` names the field that changed. WhatsApp
+/// Web tells nothing that names one change apart from another: the
+/// event's id is its own.
+pub fn chat_update_event(session: &SessionId, changed: ChatField, chat: &Value) -> Event {
+    Event::new(
+        session,
+        EventKind::ChatUpdate,
+        json!({
+            "chat": chat["id"], "changed": changed.as_str(), "name": chat["name"],
+            "archived": chat["archived"], "pinned": chat["pinned"], "muted_until": chat["muted_until"],
+            "unread": chat["unread"], "marked_unread": chat["marked_unread"],
+        }),
+    )
+}
+
+/// `{chat, name, timestamp}`: the chat was deleted, with its messages;
+/// `name` as WhatsApp Web showed it.
+pub fn chat_removed_event(session: &SessionId, chat: &str, name: Option<&str>, at: i64) -> Event {
+    Event::new(
+        session,
+        EventKind::ChatRemoved,
+        json!({"chat": chat, "name": name, "timestamp": at}),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_round_trip_and_the_payload_names_the_chat() {
+        for f in [
+            ChatField::Archived,
+            ChatField::Pinned,
+            ChatField::MutedUntil,
+            ChatField::Unread,
+        ] {
+            assert_eq!(ChatField::parse(f.as_str()), Some(f));
+        }
+        assert_eq!(ChatField::parse("labels"), None);
+        let sid = SessionId::parse("shop1").unwrap();
+        let chat = json!({"id": "15551234567@c.us", "name": "Ann", "unread": 0, "archived": true,
+            "pinned": false, "muted_until": null, "marked_unread": false, "labels": []});
+        let ev = chat_update_event(&sid, ChatField::Archived, &chat);
+        assert_eq!(ev.event, EventKind::ChatUpdate);
+        assert_eq!(ev.payload["chat"], "15551234567@c.us");
+        assert_eq!(ev.payload["changed"], "archived");
+        assert_eq!(ev.payload["archived"], true);
+        assert!(ev.payload.get("labels").is_none());
+    }
+}
