@@ -1231,3 +1231,28 @@ def test_communities_as_open_wa_bots_read_them(daemon, backend, shop):
     assert sorted(call("/shop6/getAllCommunities")) == sorted([cid, made])
     bad = easy(backend, "/shop6/createCommunity", ["Nope", "", None, [], [{"subject": "x", "ephemeralDuration": 5}]]).json()
     assert (bad["success"], bad["error"]["name"]) == (False, "INVALID_ARGS"), bad
+
+
+def test_a_chat_deleted_on_the_phone_reaches_on_chat_deleted(daemon, backend, receiver, shop):
+    """An open-wa bot's `onChatDeleted` gets the Chat its agent deleted on
+    the phone; its messages leave the session's history (on a
+    session of its own)."""
+    phone = "15550007878"
+    daemon.link_session("shop7", phone=phone)
+    call = lambda path, args=None: easy(backend, path, args).json()
+    url = receiver.url + "/deleted"
+    hook = call("/shop7/registerWebhook", [url, ["onChatDeleted"]])["response"]
+    assert hook["events"] == ["onChatDeleted"], hook
+    n = daemon.native()
+    mid = daemon.inbound(CONTACT, "delete this chat", name="Alice", to=phone)
+    chat = CONTACT + "@c.us"
+    eventually("the message stored", lambda: n.get(f"/api/sessions/shop7/messages?chat={chat}").json()["messages"])
+    r = httpx.post(daemon.sandbox + f"/_sandbox/accounts/{phone}/chats/{chat}/clear", json={"delete": True})
+    assert r.status_code == 200, r.text
+    got = eventually("onChatDeleted", lambda: receiver.raw("/deleted"))
+    body = json.loads(got[0]["body"])
+    assert (body["event"], body["sessionId"], body["webhook_id"]) == ("onChatDeleted", "shop7", hook["id"]), body
+    assert (body["data"]["id"], body["data"]["isGroup"], body["data"]["name"]) == (chat, False, "Alice"), body
+    eventually("the history without it", lambda: n.get(f"/api/sessions/shop7/messages?chat={chat}").json()["messages"] == [])
+    assert n.get(f"/api/sessions/shop7/messages/{mid}").status_code == 404
+    assert [json.loads(x["body"])["event"] for x in receiver.raw("/deleted")] == ["onChatDeleted"], "nothing else was asked for"
