@@ -150,8 +150,6 @@ pub fn message(m: impl serde::Serialize) -> Value {
     v
 }
 
-/// Who got, read and played a message: each recipient as WhatsApp Web
-/// keeps it, and how many it has yet to reach, be read and played by.
 /// A chat as the list shows it, with its newest stored message.
 pub fn chat_with_last(
     c: &crate::session::ChatInfo,
@@ -162,6 +160,8 @@ pub fn chat_with_last(
     v
 }
 
+/// Who got, read and played a message: each recipient as WhatsApp Web
+/// keeps it, and how many it has yet to reach, be read and played by.
 pub fn receipts(id: &str, r: &crate::core::Receipts) -> Value {
     json!({
         "id": id,
