@@ -655,11 +655,27 @@
     chats.on('change:unreadCount', (c, n, prev) => { if ((n === 0 || n === -1) && n !== prev) unread(c); });
     chats.on('remove', (c) => {
       const id = c && c.id && widStr(c.id);
-      if (!id || id.endsWith('@newsletter')) return;
+      // A logout empties the stores: no chat is deleted.
+      if (!id || /@(newsletter|broadcast)$/.test(id) || !WPP.conn.isAuthenticated()) return;
       // Deleted, not only let go of: WhatsApp Web no longer has it (the
-      // collection tells after the model is out of it).
-      Promise.resolve().then(() => {
-        if (!chats.get(id)) emitInOrder({ type: 'chat_removed', chat: id, name: c.name || c.formattedTitle || null });
+      // collection tells after the model is out of it), nor under the
+      // person's other id (WhatsApp Web moves a chat from a phone's id to
+      // its privacy id).
+      waiting += 1;
+      const gone = async () => {
+        if (chats.get(id)) return false;
+        if (id.endsWith('@g.us')) return true;
+        try {
+          const e = await WPP.contact.getPnLidEntry(id);
+          const other = e && widStr(id.endsWith('@lid') ? e.phoneNumber : e.lid);
+          return !(other && chats.get(other));
+        } catch (e) {
+          return true; // no other id known
+        }
+      };
+      inOrder = inOrder.then(gone).catch(() => false).then((removed) => {
+        waiting -= 1;
+        if (removed) emit({ type: 'chat_removed', chat: id, name: c.name || c.formattedTitle || null });
       });
     });
   }

@@ -4769,6 +4769,11 @@ async fn chats_changed_on_the_phone_are_events_and_a_deleted_one_leaves_the_hist
     assert_eq!(code, 200, "{v}");
     let gone = event(&r, "chat.removed", |p| p["chat"] == chat.as_str()).await;
     assert_eq!(gone["name"], "Dora", "{gone}");
+    assert_eq!(
+        r.events("chat.update").len(),
+        5,
+        "a deletion is no chat.update"
+    );
     let in_chat = || async {
         let (code, v) = d
             .call(

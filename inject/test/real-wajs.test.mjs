@@ -231,8 +231,10 @@ test("a chat's changes come from WhatsApp Web's ChatStore: reads and marks, not 
       get: (id) => models.get(String(id && id._serialized ? id._serialized : id)),
     },
   };
-  const page = await connectedPage({ whatsapp });
   const wid = (s) => ({ _serialized: s, user: s.split('@')[0], server: s.split('@')[1] });
+  // WhatsApp Web moves a chat from a phone's id to its privacy id.
+  const contact = { getPnLidEntry: async (id) => (String(id) === '15550003333@c.us' ? { lid: wid('99990003333@lid'), phoneNumber: wid('15550003333@c.us') } : undefined) };
+  const page = await connectedPage({ whatsapp, contact });
   // As WhatsApp Web's ChatModel: its mute a MuteModel with an expiration.
   const chat = { id: wid('15550001111@c.us'), name: 'Ann', unreadCount: 2, archive: true, pin: 0, mute: { expiration: 0 }, t: 1700000000 };
   models.set('15550001111@c.us', chat);
@@ -249,6 +251,9 @@ test("a chat's changes come from WhatsApp Web's ChatStore: reads and marks, not 
   await turns(10);
   models.delete('15550001111@c.us');
   on.get('remove')(chat);
+  // Moved to its privacy id: no deletion.
+  models.set('99990003333@lid', { id: wid('99990003333@lid') });
+  on.get('remove')({ id: wid('15550003333@c.us'), name: 'Moved' });
   await turns(10);
   const told = JSON.parse(JSON.stringify(page.sent.filter((e) => e.type === 'chat' || e.type === 'chat_removed')));
   assert.deepEqual(told.map((e) => [e.type, e.changed || null, e.chat || e.id]), [

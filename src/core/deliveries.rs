@@ -45,6 +45,31 @@ impl Core {
         Ok(out)
     }
 
+    /// Waits, up to `limit`, until none of the session's webhook
+    /// deliveries is pending (delivered, or dead after its attempts): true
+    /// once none is, false at the limit (open-wa's waitWhQIdle).
+    pub async fn deliveries_idle(
+        &self,
+        session: &SessionId,
+        limit: std::time::Duration,
+    ) -> Result<bool, CoreError> {
+        self.may(session, Scope::Read)?;
+        let until = std::time::Instant::now() + limit;
+        loop {
+            if self
+                .deliveries(session, Some(DeliveryStatus::Pending), 1)
+                .await?
+                .is_empty()
+            {
+                return Ok(true);
+            }
+            if std::time::Instant::now() >= until {
+                return Ok(false);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+
     /// Requeues a dead delivery for a fresh round of attempts.
     pub async fn retry_delivery(
         &self,

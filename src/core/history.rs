@@ -4,7 +4,10 @@
 
 use super::{Core, CoreError};
 use crate::domain::Scope;
-use crate::domain::{Event, EventKind, LoggedEvent, MediaInfo, Message, SessionId, Wid, now_ms};
+use crate::domain::chat::{self, ReadReceipts};
+use crate::domain::{
+    Ack, Event, EventKind, LoggedEvent, MediaInfo, Message, SessionId, Wid, now_ms,
+};
 use crate::session::ChatInfo;
 use crate::store::Op;
 use futures::{Stream, StreamExt};
@@ -17,6 +20,10 @@ const MUTE_ALWAYS: i64 = 4_102_444_800;
 const HISTORY_END_KEPT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// One page of history, newest first; `next` continues it.
+/// Pages of 500 of the newest stored messages looked through for unsent
+/// ones.
+const UNSENT_PAGES: usize = 10;
+
 pub struct HistoryPage {
     pub messages: Vec<Message>,
     pub next: Option<Vec<u8>>,
@@ -364,6 +371,50 @@ impl Core {
             }
         };
         Ok((info, bytes))
+    }
+
+    /// This account's messages WhatsApp's server has not taken (no tick:
+    /// still on their way, or failed), oldest first, among the newest
+    /// stored (open-wa's getUnsentMessages).
+    pub async fn unsent(&self, session: &SessionId) -> Result<Vec<Message>, CoreError> {
+        self.may(session, Scope::Read)?;
+        let mut out = Vec::new();
+        let mut before: Option<Vec<u8>> = None;
+        for _ in 0..UNSENT_PAGES {
+            let page = self
+                .stored_messages(session, None, 500, before.as_deref())
+                .await?;
+            out.extend(
+                page.messages
+                    .into_iter()
+                    .filter(|m| m.from_me && m.ack < Ack::Sent),
+            );
+            match page.next {
+                Some(next) => before = Some(next),
+                None => break,
+            }
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Whether a contact's read receipts show, as this account's newest
+    /// stored messages with them tell (open-wa's checkReadReceipts).
+    pub async fn read_receipts(
+        &self,
+        session: &SessionId,
+        contact: &Wid,
+    ) -> Result<ReadReceipts, CoreError> {
+        self.may(session, Scope::Read)?;
+        if contact.is_group() || contact.is_status() {
+            return Ok(ReadReceipts::Unknown(
+                "read receipts are a contact's: a group's or a status's do not tell",
+            ));
+        }
+        let page = self
+            .stored_messages(session, Some(contact), 500, None)
+            .await?;
+        Ok(chat::read_receipts(&page.messages))
     }
 
     pub async fn chats(&self, session: &SessionId) -> Result<Vec<ChatInfo>, CoreError> {

@@ -6,6 +6,7 @@
 
 use super::event::{Event, EventKind};
 use super::ids::SessionId;
+use super::message::{Ack, Message};
 use serde_json::{Value, json};
 
 /// What changed on a chat: each is a field of the chat as `GET .../chats`
@@ -68,6 +69,39 @@ pub fn chat_removed_event(session: &SessionId, chat: &str, name: Option<&str>, a
     )
 }
 
+/// Whether a contact's read receipts show, as this account's messages
+/// with them tell (WhatsApp shows them only where both keep them on).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReadReceipts {
+    /// One of our messages was read.
+    On,
+    /// They wrote after one of ours reached them, and it shows as not
+    /// read: they, or this account, keep read receipts off.
+    Off,
+    /// What the messages cannot tell yet.
+    Unknown(&'static str),
+}
+
+/// Reads [`ReadReceipts`] from a contact's chat, newest first.
+pub fn read_receipts(newest_first: &[Message]) -> ReadReceipts {
+    if newest_first.iter().any(|m| m.from_me && m.ack >= Ack::Read) {
+        return ReadReceipts::On;
+    }
+    // Their newest message: one of ours delivered before it was seen (in
+    // the history's order, which keeps two of one second apart).
+    let Some(theirs) = newest_first.iter().position(|m| !m.from_me) else {
+        return ReadReceipts::Unknown("they have written nothing since the messages kept");
+    };
+    if newest_first[theirs..]
+        .iter()
+        .any(|m| m.from_me && m.ack == Ack::Delivered)
+    {
+        ReadReceipts::Off
+    } else {
+        ReadReceipts::Unknown("none of our messages reached them before they last wrote")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,5 +126,47 @@ mod tests {
         assert_eq!(ev.payload["changed"], "archived");
         assert_eq!(ev.payload["archived"], true);
         assert!(ev.payload.get("labels").is_none());
+    }
+
+    #[test]
+    fn read_receipts_from_the_acks_of_our_messages() {
+        let m = |from_me: bool, ack: Ack, ts: i64| {
+            let sid = SessionId::parse("shop1").unwrap();
+            let mut m = Message::from_bridge(&sid, &json!({
+                "id": format!("m{ts}"), "chat": "15551234567@c.us", "from": "15551234567@c.us",
+                "to": "15550001111@c.us", "from_me": from_me, "type": "text", "text": "hi",
+                "timestamp": ts, "ack": 0, "sender": {"phone": "15551234567"}, "reply_to": null, "media": null,
+            }))
+            .unwrap();
+            m.ack = ack;
+            m
+        };
+        use ReadReceipts::*;
+        // Newest first.
+        assert_eq!(
+            read_receipts(&[m(true, Ack::Read, 10), m(false, Ack::Pending, 5)]),
+            On
+        );
+        assert_eq!(read_receipts(&[m(true, Ack::Played, 10)]), On);
+        assert_eq!(
+            read_receipts(&[m(false, Ack::Pending, 20), m(true, Ack::Delivered, 10)]),
+            Off
+        );
+        // Within one second: the history's order tells.
+        assert_eq!(
+            read_receipts(&[m(false, Ack::Pending, 10), m(true, Ack::Delivered, 10)]),
+            Off
+        );
+        // Ours came after their last: not seen yet.
+        assert!(matches!(
+            read_receipts(&[m(true, Ack::Delivered, 20), m(false, Ack::Pending, 10)]),
+            Unknown(_)
+        ));
+        // Only sent (not delivered) before theirs: not on their phone yet.
+        assert!(matches!(
+            read_receipts(&[m(false, Ack::Pending, 20), m(true, Ack::Sent, 10)]),
+            Unknown(_)
+        ));
+        assert!(matches!(read_receipts(&[]), Unknown(_)));
     }
 }

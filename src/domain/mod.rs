@@ -15,7 +15,7 @@ pub mod webhook;
 
 pub use access::{Access, ApiKey, KEY_PREFIX, KeySet, Refusal, Scope};
 pub use call::{CallPolicy, IncomingCall};
-pub use chat::ChatField;
+pub use chat::{ChatField, ReadReceipts};
 pub use delivery::{Delivery, DeliveryStatus, delivery_ids_above, next_delivery_id};
 pub use event::{Event, EventKind, LoggedEvent};
 pub use ids::{

@@ -879,7 +879,15 @@ async fn read_chat(
     Path((raw_phone, chat)): Path<(String, String)>,
 ) -> Res {
     let who = crate::domain::parse_phone(&raw_phone).map_err(|e| invalid("phone", &e))?;
-    sb.world.lock().await.read_chat(&who, &chat);
+    let mut w = sb.world.lock().await;
+    if !w.p.accounts.contains_key(&who) {
+        return Err(Fail(
+            StatusCode::NOT_FOUND,
+            "account_not_found",
+            format!("no account {who}"),
+        ));
+    }
+    w.read_chat(&who, &chat);
     Ok(Json(json!({"chat": chat, "read": true})).into_response())
 }
 

@@ -5,9 +5,10 @@
 
 use super::bridge::{Bridge, BridgeEvent, CallError};
 use super::{MediaError, SessionEnv};
+use crate::domain::chat::{chat_removed_event, chat_update_event};
 use crate::domain::{
     Ack, Amendment, ChatField, GroupChange, GroupSetting, IncomingCall, Message, Reaction,
-    SessionId, Vote, chat, message, now_ms,
+    SessionId, Vote, message, now_ms,
 };
 use crate::store::Op;
 use serde_json::Value;
@@ -76,10 +77,13 @@ pub struct Inbound {
     /// Stored reactions (message, sender) the last reactions pass did not
     /// find on the page: taken back if the next pass misses them too.
     taken_back_suspects: std::collections::HashSet<(String, String)>,
-    /// Chats deleted (the chat, when), whose stored messages go once the
-    /// batch that tells of it is committed: a message of the chat in that
-    /// batch goes too.
-    removed_chats: Vec<(String, i64)>,
+    /// Chats deleted in the batch being taken in: each with where its
+    /// removal stands among the batch's changes.
+    removed_chats: Vec<(String, usize)>,
+    /// Chats deleted whose stored messages go once the event that tells
+    /// of it is stored: each with the ids of its messages that came after
+    /// the removal (a new chat's), which stay.
+    forget_owed: Vec<(String, std::collections::HashSet<String>)>,
 }
 
 /// How many calls `calls_heard` remembers.
@@ -125,6 +129,7 @@ impl Inbound {
             reactions_recheck: None,
             taken_back_suspects: Default::default(),
             removed_chats: Vec::new(),
+            forget_owed: Vec::new(),
         }
     }
 
@@ -224,20 +229,19 @@ impl Inbound {
             BridgeEvent::Chat { changed, chat } => {
                 if let Some(field) = ChatField::parse(changed) {
                     let chat = serde_json::to_value(chat).unwrap_or_default();
-                    ops.push(Op::Event(chat::chat_update_event(&self.id, field, &chat)));
+                    ops.push(Op::Event(chat_update_event(&self.id, field, &chat)));
                 }
             }
             BridgeEvent::ChatRemoved {
                 chat: Some(chat),
                 name,
             } => {
-                let at = now_ms() / 1000;
-                self.removed_chats.push((chat.clone(), at));
-                ops.push(Op::Event(chat::chat_removed_event(
+                self.removed_chats.push((chat.clone(), ops.len()));
+                ops.push(Op::Event(chat_removed_event(
                     &self.id,
                     chat,
                     name.as_deref(),
-                    at,
+                    now_ms() / 1000,
                 )));
             }
             BridgeEvent::MembershipRequest {
@@ -614,7 +618,23 @@ impl Inbound {
 
     /// Durable before anything else sees it.
     pub async fn commit(&mut self, ops: Vec<Op>) {
-        if let Err(e) = self.env.pipeline.commit(ops).await {
+        // A deleted chat's messages go: those stored before, and those of
+        // this batch before its removal; one after it is a new chat's.
+        for (chat, at) in std::mem::take(&mut self.removed_chats) {
+            let after = ops[at..]
+                .iter()
+                .filter_map(|op| match op {
+                    Op::Message { msg, .. } if msg.chat == chat => Some(msg.id.clone()),
+                    _ => None,
+                })
+                .collect();
+            self.forget_owed.push((chat, after));
+        }
+        let stored = self.env.pipeline.commit(ops).await;
+        if stored.is_ok() {
+            self.forget_removed_chats().await;
+        }
+        if let Err(e) = stored {
             // Not acknowledged anywhere: kept and offered again on the next
             // health tick, with a catch-up (this life's watermark is before
             // them), until the store takes them (a full disk).
@@ -622,30 +642,41 @@ impl Inbound {
             self.keep_unstored(e.ops);
             self.catch_up_retry = true;
         }
-        self.forget_removed_chats().await;
     }
 
     /// A chat deleted on the phone, another device or here leaves the
-    /// stored history, as WhatsApp Web no longer has it: what came before
-    /// the deletion, with the media kept of it. (The events already
-    /// logged and delivered stay until their retention.)
+    /// stored history once the event that tells of it is stored, as
+    /// WhatsApp Web no longer has it: what came before the deletion, with
+    /// the media kept of it. (The events already logged and delivered stay
+    /// until their retention.) One the store refuses stays owed.
     async fn forget_removed_chats(&mut self) {
-        for (chat, until) in std::mem::take(&mut self.removed_chats) {
+        let mut gone = Vec::new();
+        for (chat, after) in std::mem::take(&mut self.forget_owed) {
             match self
                 .env
                 .store
-                .forget_chat(&self.id, &chat, &Default::default(), until)
+                .forget_chat(&self.id, &chat, &after, i64::MAX)
             {
-                Ok(gone) => {
-                    for id in &gone {
-                        let _ = tokio::fs::remove_file(self.env.media_path(&self.id, id)).await;
-                    }
-                    tracing::info!(session = %self.id, messages = gone.len(), "a chat was deleted: its messages left the history");
+                Ok(ids) => {
+                    tracing::info!(session = %self.id, messages = ids.len(), "a chat was deleted: its messages left the history");
+                    gone.extend(ids);
                 }
                 Err(e) => {
-                    tracing::error!(session = %self.id, "could not take a deleted chat's messages out of the history: {e}")
+                    tracing::error!(session = %self.id, "could not take a deleted chat's messages out of the history: {e}");
+                    self.forget_owed.push((chat, after));
                 }
             }
+        }
+        if gone.is_empty() {
+            return;
+        }
+        // Durable before the media go: a crash must not bring back rows
+        // whose media are gone.
+        if let Err(e) = self.env.store.flush().await {
+            tracing::error!(session = %self.id, "could not make a deleted chat's removal durable: {e}");
+        }
+        for id in &gone {
+            let _ = tokio::fs::remove_file(self.env.media_path(&self.id, id)).await;
         }
     }
 
@@ -679,7 +710,7 @@ impl Inbound {
 
     /// A catch-up failed and waits for the next health tick.
     pub fn catch_up_pending(&self) -> bool {
-        self.catch_up_retry || !self.unstored.is_empty()
+        self.catch_up_retry || !self.unstored.is_empty() || !self.forget_owed.is_empty()
     }
 
     pub async fn retry_catch_up(&mut self, bridge: &Bridge) {
@@ -689,6 +720,10 @@ impl Inbound {
                 self.keep_unstored(e.ops);
                 return;
             }
+        }
+        // The deleted chats' events are stored now.
+        if !self.forget_owed.is_empty() {
+            self.forget_removed_chats().await;
         }
         if self.catch_up_retry {
             self.run_catch_up(bridge).await;

@@ -1256,3 +1256,54 @@ def test_a_chat_deleted_on_the_phone_reaches_on_chat_deleted(daemon, backend, re
     eventually("the history without it", lambda: n.get(f"/api/sessions/shop7/messages?chat={chat}").json()["messages"] == [])
     assert n.get(f"/api/sessions/shop7/messages/{mid}").status_code == 404
     assert [json.loads(x["body"])["event"] for x in receiver.raw("/deleted")] == ["onChatDeleted"], "nothing else was asked for"
+
+
+def test_unsent_messages_read_receipts_and_queues_as_open_wa_asks(daemon, backend, receiver, shop):
+    """getUnsentMessages (ours WhatsApp's server has not taken),
+    checkReadReceipts (from the acks of our messages), waitWhQIdle once the
+    webhook's posts are made, and what open-wa answers for syncContacts,
+    isPhoneDisconnected and cutChatCache (on a session of its own)."""
+    phone, friend = "15550008989", "15557770808"
+    chat = friend + "@c.us"
+    hooks = [{"url": receiver.url + "/idle", "format": "openwa", "events": ["message"]}]
+    daemon.link_session("shop8", phone=phone, hooks=hooks)
+    call = lambda path, args=None, **kw: easy(backend, path, args, **kw).json()["response"]
+    n = daemon.native()
+    stored = lambda mid: (lambda r: r.json() if r.status_code == 200 else None)(n.get(f"/api/sessions/shop8/messages/{mid}"))
+
+    assert isinstance(call("/shop8/checkReadReceipts", [chat]), str), "nothing to tell from yet"
+    theirs = daemon.inbound(friend, "hello", to=phone)
+    eventually("theirs stored", lambda: stored(theirs))
+    ours = call("/shop8/sendText", [chat, "hi, how can we help?"])
+    eventually("ours delivered", lambda: (stored(ours) or {}).get("ack") == "delivered")
+    why = call("/shop8/checkReadReceipts", [chat])
+    assert isinstance(why, str), "ours came after their last: " + str(why)
+    again = daemon.inbound(friend, "still there?", to=phone)
+    eventually("theirs stored", lambda: stored(again))
+    assert call("/shop8/checkReadReceipts", [chat]) is False, "they wrote after ours reached them, unread"
+    httpx.post(daemon.sandbox + f"/_sandbox/messages/{ours}/read").raise_for_status()
+    eventually("ours read", lambda: (stored(ours) or {}).get("ack") == "read")
+    assert call("/shop8/checkReadReceipts", [chat]) is True
+    bad = easy(backend, "/shop8/checkReadReceipts", []).json()
+    assert (bad["success"], bad["error"]["name"]) == (False, "INVALID_ARGS"), bad
+
+    # The webhook's posts made: idle.
+    assert call("/shop8/waitWhQIdle") is True and call("/shop8/waitAllQEmpty") is True
+    assert {json.loads(r["body"])["data"]["id"] for r in receiver.raw("/idle")} >= {theirs, again}
+    assert call("/shop8/syncContacts") is True and call("/shop8/isPhoneDisconnected") is False
+    cut = call("/shop8/cutChatCache")
+    assert set(cut) == {"before", "after"} and cut["after"]["msgs"] <= cut["before"]["msgs"], cut
+    assert cut["after"]["chats"] >= 1, cut
+
+    # Sent into a connection that carries nothing: no tick yet.
+    assert call("/shop8/getUnsentMessages") == []
+    httpx.post(daemon.sandbox + "/_sandbox/lose-sends", json={"on": True}).raise_for_status()
+    try:
+        try:
+            easy(backend, "/shop8/sendText", [chat, "into the void"], timeout=2)
+        except httpx.TimeoutException:
+            pass  # the send waits for WhatsApp, which never answers
+        unsent = eventually("the unsent message", lambda: call("/shop8/getUnsentMessages"))
+    finally:
+        httpx.post(daemon.sandbox + "/_sandbox/lose-sends", json={"on": False}).raise_for_status()
+    assert [(m["body"], m["ack"], m["fromMe"], m["chatId"]) for m in unsent] == [("into the void", 0, True, chat)], unsent

@@ -257,6 +257,13 @@ pub const METHODS: &[(&str, &[&str])] = &[
     ("updateWebhook", &["webhookId", "events"]),
     ("getAmountOfLoadedMessages", &[]),
     ("cutMsgCache", &[]),
+    ("cutChatCache", &[]),
+    ("getUnsentMessages", &[]),
+    ("checkReadReceipts", &["contactId"]),
+    ("waitWhQIdle", &[]),
+    ("waitAllQEmpty", &[]),
+    ("syncContacts", &[]),
+    ("isPhoneDisconnected", &[]),
     ("getWAVersion", &[]),
     ("getBatteryLevel", &[]),
     ("getIsPlugged", &[]),
@@ -568,6 +575,19 @@ pub enum Call {
     GetAmountOfLoadedMessages,
     /// Drops WhatsApp Web's in-memory copies of messages already stored.
     CutMsgCache,
+    /// The same, answered with the counts before and after.
+    CutChatCache,
+    /// Our messages WhatsApp's server has not taken.
+    GetUnsentMessages,
+    /// Whether a contact's read receipts show (true, false, or why it
+    /// cannot be told).
+    CheckReadReceipts(Wid),
+    /// Waits until the session's webhook deliveries are all made.
+    WaitDeliveries,
+    /// What needs no doing here, answered as open-wa does: syncContacts
+    /// (WhatsApp syncs the address book to linked devices itself),
+    /// isPhoneDisconnected (a linked device works without its phone).
+    Answer(bool),
     /// The WhatsApp Web build the session's page runs.
     GetWaVersion,
     /// What multi-device WhatsApp no longer tells (the phone's battery):
@@ -1633,6 +1653,12 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
         },
         "getAmountOfLoadedMessages" => Call::GetAmountOfLoadedMessages,
         "cutMsgCache" => Call::CutMsgCache,
+        "cutChatCache" => Call::CutChatCache,
+        "getUnsentMessages" => Call::GetUnsentMessages,
+        "checkReadReceipts" => Call::CheckReadReceipts(a.wid("contactId")?),
+        "waitWhQIdle" | "waitAllQEmpty" => Call::WaitDeliveries,
+        "syncContacts" => Call::Answer(true),
+        "isPhoneDisconnected" => Call::Answer(false),
         "getWAVersion" => Call::GetWaVersion,
         "getBatteryLevel" | "getIsPlugged" => Call::Deprecated,
         _ => return Err(EasyError::unknown_method(method)),

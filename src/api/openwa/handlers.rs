@@ -6,7 +6,7 @@ use super::easy::{self, Call, EasyError, EasyIn, NotOnWhatsApp};
 use crate::api::auth::Caller;
 use crate::api::body::{BodyError, JsonBody};
 use crate::core::{Core, CoreError, INVITE_PREFIX};
-use crate::domain::{Format, Me, SessionId, Status, Webhook, Wid};
+use crate::domain::{Format, Me, ReadReceipts, SessionId, Status, Webhook, Wid};
 use axum::{
     Json,
     extract::Path,
@@ -1071,6 +1071,38 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
         Call::GetAmountOfLoadedMessages => json!(core.page_messages(id).await?),
         // open-wa answers true; what went is in the daemon's debug log.
         Call::CutMsgCache => core.trim_page_messages(id).await.map(|_| json!(true))?,
+        // As open-wa's: what WhatsApp Web held before and after (its chats
+        // are not let go of: the daemon keeps none of them in memory).
+        Call::CutChatCache => {
+            let t = core.trim_page_messages(id).await?;
+            let chats = core.chats(id).await?.len();
+            json!({
+                "before": {"msgs": t.left + t.removed, "chats": chats},
+                "after": {"msgs": t.left, "chats": chats},
+            })
+        }
+        Call::GetUnsentMessages => json!(
+            core.unsent(id)
+                .await?
+                .into_iter()
+                .map(&message)
+                .collect::<Vec<_>>()
+        ),
+        // true, false, or open-wa's string saying why it cannot tell.
+        Call::CheckReadReceipts(contact) => match core.read_receipts(id, &contact).await? {
+            ReadReceipts::On => json!(true),
+            ReadReceipts::Off => json!(false),
+            ReadReceipts::Unknown(why) => json!(why),
+        },
+        // open-wa waits for its queue; a call here waits a minute at most.
+        Call::WaitDeliveries => json!(
+            core.deliveries_idle(id, std::time::Duration::from_secs(60))
+                .await?
+        ),
+        Call::Answer(b) => {
+            core.session(id).await?;
+            json!(b)
+        }
         // As open-wa's: the build WhatsApp Web says it is (`Debug.VERSION`).
         Call::GetWaVersion => {
             let v = core.session(id).await?;

@@ -591,8 +591,8 @@
       case 'chat_cleared': {
         const c = chats.get(v.chat);
         if (c) forgetMsgs(v.chat, c.msgs.filter((m) => !(v.keep_starred && m.star)).map((m) => m.id._serialized));
-        if (c) setUnread(c, 0);
         if (v.deleted) removeChat(v.chat);
+        else if (c) setUnread(c, 0);
         break;
       }
       case 'blocklist':
