@@ -246,6 +246,16 @@
     if (exp === -1 || exp >= ALWAYS) return -1;
     return exp > Date.now() / 1000 ? exp : 0;
   }
+  // A business profile as the daemon shows it (WhatsApp Web's
+  // BusinessProfileModel: websites as {url}, categories by their shown
+  // names); null for none.
+  function businessInfo(business) {
+    return business && (business.description !== undefined || business.email !== undefined) ? {
+      description: business.description || null, email: business.email || null,
+      website: Array.isArray(business.website) ? business.website.map((w) => (w && w.url) || String(w)) : business.website ? [String(business.website)] : [],
+      address: business.address || null, categories: (business.categories || []).map((c) => (c && c.localized_display_name) || String(c)),
+    } : null;
+  }
   function chatInfo(c) {
     const muted = mutedUntil(c);
     return {
@@ -666,7 +676,11 @@
         if (chats.get(id)) return false;
         if (id.endsWith('@g.us')) return true;
         try {
-          const e = await WPP.contact.getPnLidEntry(id);
+          // Bounded, as withPhone's: events wait behind it.
+          const e = await Promise.race([
+            WPP.contact.getPnLidEntry(id),
+            new Promise((resolve) => setTimeout(() => resolve(null), 2000)),
+          ]);
           const other = e && widStr(id.endsWith('@lid') ? e.phoneNumber : e.lid);
           return !(other && chats.get(other));
         } catch (e) {
@@ -1002,7 +1016,7 @@
     'newsletter.create', 'newsletter.destroy', 'newsletter.edit', 'newsletter.follow', 'newsletter.mute', 'newsletter.search', 'newsletter.unfollow',
     'labels.addNewLabel', 'labels.addOrRemoveLabels', 'labels.deleteLabel', 'labels.editLabel', 'labels.getAllLabels',
     'labels.getLabelById', 'labels.getLabelColorPalette', 'loader', 'loader.onReady', 'on',
-    'profile.getMyProfileName', 'profile.getMyStatus', 'profile.isBusiness', 'profile.removeMyProfilePicture', 'profile.setMyProfileName',
+    'profile.editBusinessProfile', 'profile.getMyProfileName', 'profile.getMyStatus', 'profile.isBusiness', 'profile.removeMyProfilePicture', 'profile.setMyProfileName',
     'profile.setMyProfilePicture', 'profile.setMyStatus', 'status.remove', 'status.sendImageStatus', 'status.sendTextStatus',
     'status.sendVideoStatus', 'version', 'whatsapp.MsgStore', 'whatsapp.MsgStore.get', 'whatsapp.MsgStore.getModelsArray', 'whatsapp.functions.unixTime',
     'whatsapp.MsgStore.length', 'whatsapp.MsgStore.on', 'whatsapp.MsgStore.remove',
@@ -1459,29 +1473,35 @@
       const [about, picture, business] = await Promise.all([
         quiet(WPP.contact.getStatus(id)), quiet(WPP.contact.getProfilePictureUrl(id)), quiet(WPP.contact.getBusinessProfile(id)),
       ]);
-      const b = business && (business.description !== undefined || business.email !== undefined) ? {
-        description: business.description || null, email: business.email || null,
-        website: Array.isArray(business.website) ? business.website.map((w) => (w && w.url) || String(w)) : business.website ? [String(business.website)] : [],
-        address: business.address || null, categories: (business.categories || []).map((c) => (c && c.localized_display_name) || String(c)),
-      } : null;
       const aboutText = about && typeof about === 'object' ? about.status : about;
-      return { id, about: aboutText || null, picture_url: picture || null, business: b, blocked: WPP.blocklist.isBlocked(id) };
+      return { id, about: aboutText || null, picture_url: picture || null, business: businessInfo(business), blocked: WPP.blocklist.isBlocked(id) };
     },
-    // What this account shows of itself: its name, about and picture.
+    // What this account shows of itself: its name, about and picture; a
+    // business account's business profile (null for another).
     async myProfile() {
       const mine = me();
       if (!mine) throw new Error('WhatsApp is not connected');
       const quiet = (p) => p.then((v) => v, () => null);
-      const [about, picture] = await Promise.all([quiet(WPP.profile.getMyStatus()), quiet(WPP.contact.getProfilePictureUrl(mine.id))]);
+      const biz = WPP.profile.isBusiness();
+      const [about, picture, business] = await Promise.all([
+        quiet(WPP.profile.getMyStatus()), quiet(WPP.contact.getProfilePictureUrl(mine.id)),
+        biz ? quiet(WPP.contact.getBusinessProfile(mine.id)) : null,
+      ]);
       const aboutText = about && typeof about === 'object' ? about.status : about;
-      return { id: mine.id, name: mine.name, about: aboutText || null, picture_url: picture || null };
+      return {
+        id: mine.id, name: mine.name, about: aboutText || null, picture_url: picture || null,
+        business: biz ? businessInfo(business) || { description: null, email: null, website: [], address: null, categories: [] } : null,
+      };
     },
-    // change: {name?, about?, picture?: a data URL, or null to remove it}.
+    // change: {name?, about?, picture?: a data URL, or null to remove it,
+    // business?: {description?, address?, email?, website?: [url]}}.
     // The picture first: WhatsApp Web may still refuse its image, and then
     // nothing else has changed. A business account's name is WhatsApp's to
-    // set (NAME_NOT_SETTABLE, 409).
+    // set (NAME_NOT_SETTABLE, 409); only a business account has a business
+    // profile (NOT_BUSINESS, 409).
     async setMyProfile(change) {
       if (change.name != null && WPP.profile.isBusiness()) throw new Error('NAME_NOT_SETTABLE: a business account\'s name is set in WhatsApp Business');
+      if (change.business && !WPP.profile.isBusiness()) throw new Error('NOT_BUSINESS: this account is no WhatsApp Business account: it has no business profile');
       if (change.picture === null) {
         const mine = me();
         const had = mine && (await WPP.contact.getProfilePictureUrl(mine.id).catch(() => null));
@@ -1496,6 +1516,12 @@
         const now = me();
         if (now && now.name) shownName = now.name;
         emit({ type: 'me_changed', me: now });
+      }
+      if (change.business) {
+        // wa-js takes websites as URLs; what is left out stays.
+        const params = {};
+        for (const k of ['description', 'address', 'email', 'website']) if (change.business[k] != null) params[k] = change.business[k];
+        await WPP.profile.editBusinessProfile(params);
       }
       return true;
     },

@@ -4827,6 +4827,111 @@ async fn chats_changed_on_the_phone_are_events_and_a_deleted_one_leaves_the_hist
     assert_eq!(r.events("chat.removed").len(), 1);
 }
 
+/// A WhatsApp Business account's business profile: read and changed
+/// through the API, as anyone who looks the account up then sees it;
+/// refused for an account that is no business; WhatsApp's limits checked
+/// before anything changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_business_account_edits_its_business_profile() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sb, d, _r) = setup(tmp.path()).await;
+    let patch = |body: Value| {
+        let d = &d;
+        async move {
+            d.call("PATCH", "/api/sessions/shop/profile", Some(body))
+                .await
+        }
+    };
+    let (code, me) = d.call("GET", "/api/sessions/shop/profile", None).await;
+    assert_eq!((code, me["business"].clone()), (200, Value::Null), "{me}");
+    let (code, e) = patch(json!({"business": {"description": "Bread"}})).await;
+    refused(code, &e, 409, "not_business");
+    assert!(
+        sb.get(&format!("/_sandbox/accounts/{ACCOUNT}/profile"))
+            .await
+            .1
+            .get("business")
+            .is_none()
+    );
+
+    let (code, v) = sb
+        .post(
+            &format!("/_sandbox/accounts/{ACCOUNT}/business"),
+            json!({"business": true}),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    eventually(T, "the device a business one", || async {
+        let (_, me) = d.call("GET", "/api/sessions/shop/profile", None).await;
+        me["business"].is_object().then_some(())
+    })
+    .await;
+    let (code, me) = patch(json!({"about": "Fresh every morning", "business": {
+        "description": "Sourdough and rye", "address": "1 Mill Lane", "email": "hello@bakery.example",
+        "websites": ["https://bakery.example", "https://shop.bakery.example"]}}))
+    .await;
+    assert_eq!(code, 200, "{me}");
+    assert_eq!(
+        me["business"],
+        json!({"description": "Sourdough and rye", "address": "1 Mill Lane", "email": "hello@bakery.example",
+               "website": ["https://bakery.example", "https://shop.bakery.example"], "categories": []}),
+        "{me}"
+    );
+    assert_eq!(me["about"], "Fresh every morning");
+    // What anyone looking the account up sees: WhatsApp's copy.
+    let at_wa = sb
+        .get(&format!("/_sandbox/accounts/{ACCOUNT}/profile"))
+        .await
+        .1;
+    assert_eq!(
+        (
+            at_wa["business"]["description"].clone(),
+            at_wa["business"]["website"][1].clone()
+        ),
+        (
+            json!("Sourdough and rye"),
+            json!("https://shop.bakery.example")
+        ),
+        "{at_wa}"
+    );
+    // WhatsApp's limits, checked before anything changes.
+    for (bad, field) in [
+        (
+            json!({"websites": ["https://a.example", "https://b.example", "https://c.example"]}),
+            "websites",
+        ),
+        (json!({"websites": ["bakery.example"]}), "websites"),
+        (json!({"email": "not an address"}), "email"),
+        (json!({"description": "x".repeat(513)}), "description"),
+        (json!({"address": "x".repeat(257)}), "address"),
+    ] {
+        let (code, e) = patch(json!({"about": "changed?", "business": bad})).await;
+        assert_eq!(code, 422, "{e}");
+        assert!(
+            e["error"]["message"].as_str().unwrap_or("").contains(field),
+            "{e}"
+        );
+    }
+    let (code, e) = patch(json!({"business": {"phone": "1"}})).await;
+    assert!(code == 400 || code == 422, "{code} {e}");
+    // An empty text clears its field; the rest stays.
+    let (code, me) = patch(json!({"business": {"description": "", "websites": []}})).await;
+    assert_eq!(code, 200, "{me}");
+    assert_eq!(
+        (
+            me["business"]["description"].clone(),
+            me["business"]["website"].clone(),
+            me["business"]["email"].clone()
+        ),
+        (Value::Null, json!([]), json!("hello@bakery.example")),
+        "{me}"
+    );
+    assert_eq!(
+        me["about"], "Fresh every morning",
+        "nothing refused changed it"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_name_changed_on_the_phone_reaches_the_session() {
     let tmp = tempfile::tempdir().unwrap();

@@ -19,11 +19,11 @@ const MUTE_ALWAYS: i64 = 4_102_444_800;
 /// How long "the page has nothing older in this chat" is taken as so.
 const HISTORY_END_KEPT: std::time::Duration = std::time::Duration::from_secs(300);
 
-/// One page of history, newest first; `next` continues it.
 /// Pages of 500 of the newest stored messages looked through for unsent
 /// ones.
 const UNSENT_PAGES: usize = 10;
 
+/// One page of history, newest first; `next` continues it.
 pub struct HistoryPage {
     pub messages: Vec<Message>,
     pub next: Option<Vec<u8>>,

@@ -21,7 +21,7 @@ mod notes;
 mod pacing;
 mod people;
 mod pins;
-pub use people::ProfileEdit;
+pub use people::{BusinessEdit, ProfileEdit};
 pub use pins::{PinState, Pinned};
 mod send;
 mod sessions;

@@ -24,6 +24,70 @@ pub struct ProfileEdit {
     pub about: Option<String>,
     /// `Some(None)`: remove the picture; `Some(Some(bytes))`: a JPEG or PNG.
     pub picture: Option<Option<Vec<u8>>>,
+    /// A business account's business profile.
+    pub business: Option<BusinessEdit>,
+}
+
+/// A change to a business account's business profile; what is `None`
+/// stays, an empty text clears its field.
+#[derive(Default, Debug, Clone, serde::Serialize)]
+pub struct BusinessEdit {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Its websites, all of them (at most two); empty: none.
+    #[serde(rename = "website", skip_serializing_if = "Option::is_none")]
+    pub websites: Option<Vec<String>>,
+}
+
+impl BusinessEdit {
+    /// WhatsApp Business's limits (those the Cloud API states).
+    pub fn check(&self) -> Result<(), CoreError> {
+        for (field, value, max) in [
+            ("description", &self.description, 512),
+            ("address", &self.address, 256),
+            ("email", &self.email, 128),
+        ] {
+            if value.as_deref().is_some_and(|v| v.chars().count() > max) {
+                return Err(CoreError::invalid(
+                    field,
+                    format!("must be at most {max} characters"),
+                ));
+            }
+        }
+        if let Some(e) = self.email.as_deref().filter(|e| !e.is_empty())
+            && !e
+                .split_once('@')
+                .is_some_and(|(user, host)| !user.is_empty() && host.contains('.'))
+        {
+            return Err(CoreError::invalid("email", "must be an email address"));
+        }
+        if let Some(sites) = &self.websites {
+            if sites.len() > 2 {
+                return Err(CoreError::invalid("websites", "are at most 2"));
+            }
+            if let Some(bad) = sites
+                .iter()
+                .find(|u| u.len() > 256 || !(u.starts_with("http://") || u.starts_with("https://")))
+            {
+                return Err(CoreError::invalid(
+                    "websites",
+                    format!("must be http(s) URLs of at most 256 characters, not {bad:?}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.description.is_none()
+            && self.address.is_none()
+            && self.email.is_none()
+            && self.websites.is_none()
+    }
 }
 
 /// A picture change as bridge.js takes it: `Some(None)` removes the
@@ -160,17 +224,21 @@ impl Core {
         Ok(serde_json::json!({"id": id, "lid": v["lid"], "phone": v["phone"]}))
     }
 
-    /// What this account shows of itself: `{id, name, about, picture_url}`.
+    /// What this account shows of itself: `{id, name, about, picture_url,
+    /// business}` (`business`: a business account's business profile,
+    /// `{description, email, website, address, categories}`; null for
+    /// another).
     pub async fn my_profile(&self, session: &SessionId) -> Result<Value, CoreError> {
         self.may(session, Scope::Read)?;
         let bridge = self.manager.bridge(session).await?;
         bridge.my_profile().await.map_err(page)
     }
 
-    /// Changes this account's picture, about and name, in that order (as
-    /// its contacts see them); answers the profile after. Nothing changes
-    /// when a field is invalid; a picture WhatsApp refuses changes nothing
-    /// else.
+    /// Changes this account's picture, about, name and business profile,
+    /// in that order (as its contacts see them); answers the profile
+    /// after. Nothing changes when a field is invalid, or a business
+    /// profile is asked of an account that is no business; a picture
+    /// WhatsApp refuses changes nothing else.
     pub async fn edit_my_profile(
         &self,
         session: &SessionId,
@@ -191,15 +259,22 @@ impl Core {
             ));
         }
         let picture = picture_change(&e.picture)?;
-        if name.is_none() && e.about.is_none() && picture.is_none() {
+        let business = e.business.as_ref().filter(|b| !b.is_empty());
+        if let Some(b) = business {
+            b.check()?;
+        }
+        if name.is_none() && e.about.is_none() && picture.is_none() && business.is_none() {
             return Err(CoreError::invalid(
                 "name",
-                "or 'about' or 'picture' is required",
+                "or 'about', 'picture' or 'business' is required",
             ));
         }
         let mut change = serde_json::json!({"name": name, "about": e.about});
         if let Some(p) = picture {
             change["picture"] = serde_json::json!(p);
+        }
+        if let Some(b) = business {
+            change["business"] = serde_json::json!(b);
         }
         let bridge = self.manager.bridge(session).await?;
         bridge.set_my_profile(&change).await.map_err(|e| match e {
@@ -207,6 +282,12 @@ impl Core {
                 CoreError::Conflict {
                     code: "name_not_settable",
                     message: m.trim_start_matches("NAME_NOT_SETTABLE: ").to_string(),
+                }
+            }
+            crate::session::CallError::Page(m) if m.starts_with("NOT_BUSINESS: ") => {
+                CoreError::Conflict {
+                    code: "not_business",
+                    message: m.trim_start_matches("NOT_BUSINESS: ").to_string(),
                 }
             }
             e => page(e),

@@ -73,7 +73,7 @@ pub fn chat_removed_event(session: &SessionId, chat: &str, name: Option<&str>, a
 /// with them tell (WhatsApp shows them only where both keep them on).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReadReceipts {
-    /// One of our messages was read.
+    /// Our newest telling message was read.
     On,
     /// They wrote after one of ours reached them, and it shows as not
     /// read: they, or this account, keep read receipts off.
@@ -82,24 +82,29 @@ pub enum ReadReceipts {
     Unknown(&'static str),
 }
 
-/// Reads [`ReadReceipts`] from a contact's chat, newest first.
+/// Reads [`ReadReceipts`] from a contact's chat, newest first: the
+/// newest evidence tells (they may have turned them on or off since). A
+/// played voice note tells nothing: WhatsApp sends play receipts whatever
+/// the read receipts, and the history keeps only the furthest ack.
 pub fn read_receipts(newest_first: &[Message]) -> ReadReceipts {
-    if newest_first.iter().any(|m| m.from_me && m.ack >= Ack::Read) {
-        return ReadReceipts::On;
+    let mut they_wrote_since = false;
+    for m in newest_first {
+        if !m.from_me {
+            they_wrote_since = true;
+            continue;
+        }
+        match m.ack {
+            Ack::Read => return ReadReceipts::On,
+            // It reached them, they wrote after, and it is not read.
+            Ack::Delivered if they_wrote_since => return ReadReceipts::Off,
+            _ => {}
+        }
     }
-    // Their newest message: one of ours delivered before it was seen (in
-    // the history's order, which keeps two of one second apart).
-    let Some(theirs) = newest_first.iter().position(|m| !m.from_me) else {
-        return ReadReceipts::Unknown("they have written nothing since the messages kept");
-    };
-    if newest_first[theirs..]
-        .iter()
-        .any(|m| m.from_me && m.ack == Ack::Delivered)
-    {
-        ReadReceipts::Off
+    ReadReceipts::Unknown(if they_wrote_since {
+        "none of our messages reached them before they last wrote"
     } else {
-        ReadReceipts::Unknown("none of our messages reached them before they last wrote")
-    }
+        "they have written nothing since the messages kept"
+    })
 }
 
 #[cfg(test)]
@@ -147,7 +152,27 @@ mod tests {
             read_receipts(&[m(true, Ack::Read, 10), m(false, Ack::Pending, 5)]),
             On
         );
-        assert_eq!(read_receipts(&[m(true, Ack::Played, 10)]), On);
+        // A played voice note tells nothing; the newest evidence wins.
+        assert!(matches!(
+            read_receipts(&[m(true, Ack::Played, 10)]),
+            Unknown(_)
+        ));
+        assert_eq!(
+            read_receipts(&[
+                m(false, Ack::Pending, 30),
+                m(true, Ack::Delivered, 20),
+                m(true, Ack::Read, 10)
+            ]),
+            Off
+        );
+        assert_eq!(
+            read_receipts(&[
+                m(true, Ack::Read, 30),
+                m(false, Ack::Pending, 25),
+                m(true, Ack::Delivered, 20)
+            ]),
+            On
+        );
         assert_eq!(
             read_receipts(&[m(false, Ack::Pending, 20), m(true, Ack::Delivered, 10)]),
             Off

@@ -181,6 +181,60 @@ impl World {
                 self.send_account(me, &json!({"t": "my_profile", "profile": mine}));
                 Ok(mine)
             }
+            // A business account edits its business profile (WhatsApp
+            // Business's limits); an empty text clears a field. Everyone
+            // who looks the account up sees it.
+            "my_business_set" => {
+                if !self.p.business.contains(me) {
+                    return Err("NOT_BUSINESS_PROFILE: Not a business profile".into());
+                }
+                let text = |k: &str, max: usize| -> Result<Option<String>, String> {
+                    match &v[k] {
+                        Value::Null => Ok(None),
+                        Value::String(t) if t.chars().count() <= max => Ok(Some(t.clone())),
+                        _ => Err(format!("{k} is text of at most {max} characters")),
+                    }
+                };
+                let description = text("description", 512)?;
+                let address = text("address", 256)?;
+                let email = text("email", 128)?;
+                let website = match &v["website"] {
+                    Value::Null => None,
+                    Value::Array(sites)
+                        if sites.len() <= 2
+                            && sites.iter().all(|s| {
+                                s.as_str().is_some_and(|u| {
+                                    u.len() <= 256
+                                        && (u.starts_with("http://") || u.starts_with("https://"))
+                                })
+                            }) =>
+                    {
+                        Some(sites.clone())
+                    }
+                    _ => return Err("website is at most 2 http(s) URLs".into()),
+                };
+                let p = self.p.profiles.entry(me.to_string()).or_default();
+                let mut b = p
+                    .business
+                    .clone()
+                    .filter(Value::is_object)
+                    .unwrap_or_else(|| json!({"categories": []}));
+                for (k, t) in [
+                    ("description", description),
+                    ("address", address),
+                    ("email", email),
+                ] {
+                    if let Some(t) = t {
+                        b[k] = if t.is_empty() { Value::Null } else { json!(t) };
+                    }
+                }
+                if let Some(w) = website {
+                    b["website"] = json!(w);
+                }
+                p.business = Some(b.clone());
+                self.dirty = true;
+                Ok(b)
+            }
             "block" => {
                 let block = v["block"].as_bool().unwrap_or(true);
                 let list = self.p.blocked.entry(me.to_string()).or_default();
@@ -198,12 +252,17 @@ impl World {
         }
     }
 
-    /// What the account shows of itself: its name, about and whether it
-    /// has a picture.
+    /// What the account shows of itself: its name, about, whether it has a
+    /// picture, and a business account's business profile.
     pub fn my_profile(&self, me: &str) -> Value {
         let name = self.p.accounts.get(me).map(|a| a.name.clone());
         let p = self.p.profiles.get(me).cloned().unwrap_or_default();
-        json!({"name": name, "about": p.about, "has_picture": p.picture.is_some()})
+        let mut mine = json!({"name": name, "about": p.about, "has_picture": p.picture.is_some()});
+        // A business account's business profile too.
+        if self.p.business.contains(me) {
+            mine["business"] = p.business.unwrap_or_else(|| json!({"categories": []}));
+        }
+        mine
     }
 
     /// The account's blocklist, for its devices when they come online.

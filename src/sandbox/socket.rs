@@ -161,7 +161,7 @@ async fn handle(sb: &Sandbox, conn: u64, v: Value) {
             );
         }
         t @ ("presence_chat" | "presence_available" | "presence_subscribe" | "profile"
-        | "block" | "my_profile" | "my_profile_set") => {
+        | "block" | "my_profile" | "my_profile_set" | "my_business_set") => {
             let res = match w.conn_phone(conn) {
                 Some(me) => w.device_people_call(&me, t, &v),
                 None => Err("device is not linked".into()),

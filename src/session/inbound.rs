@@ -619,7 +619,14 @@ impl Inbound {
     /// Durable before anything else sees it.
     pub async fn commit(&mut self, ops: Vec<Op>) {
         // A deleted chat's messages go: those stored before, and those of
-        // this batch before its removal; one after it is a new chat's.
+        // this batch before its removal; one after it is a new chat's, as
+        // is every one of a batch after it while its forgetting is owed.
+        for (chat, after) in &mut self.forget_owed {
+            after.extend(ops.iter().filter_map(|op| match op {
+                Op::Message { msg, .. } if msg.chat == *chat => Some(msg.id.clone()),
+                _ => None,
+            }));
+        }
         for (chat, at) in std::mem::take(&mut self.removed_chats) {
             let after = ops[at..]
                 .iter()
@@ -631,7 +638,9 @@ impl Inbound {
             self.forget_owed.push((chat, after));
         }
         let stored = self.env.pipeline.commit(ops).await;
-        if stored.is_ok() {
+        // Only once every event before is stored: a batch kept for the
+        // store holds the removal's event, or messages from before it.
+        if stored.is_ok() && self.unstored.is_empty() {
             self.forget_removed_chats().await;
         }
         if let Err(e) = stored {
@@ -671,9 +680,10 @@ impl Inbound {
             return;
         }
         // Durable before the media go: a crash must not bring back rows
-        // whose media are gone.
+        // whose media are gone (a store that cannot flush keeps them).
         if let Err(e) = self.env.store.flush().await {
             tracing::error!(session = %self.id, "could not make a deleted chat's removal durable: {e}");
+            return;
         }
         for id in &gone {
             let _ = tokio::fs::remove_file(self.env.media_path(&self.id, id)).await;

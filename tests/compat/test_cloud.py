@@ -415,3 +415,56 @@ def test_a_groups_messages_name_it_and_an_answer_goes_to_it(daemon, receiver, ba
              if m["type"] == "reaction" and m["reaction"]["message_id"] == sent][0]
     assert (react["group_id"], react["from"], react["reaction"]["emoji"]) == (m["group_id"], CONTACT, "👍"), react
     assert not backend.rejected
+
+
+def test_the_business_profile_as_pywa_reads_and_changes_it(daemon, receiver):
+    """pywa's get_business_profile and update_business_profile on a
+    WhatsApp Business number (a session of its own): the about and the
+    business details; the profile picture from a media id uploaded here;
+    a number that is no business account is refused with Graph's error."""
+    from pywa.types import Industry
+
+    phone = "15550009191"
+    daemon.link_session("biz1", phone=phone)
+    wa = Backend(daemon, receiver, phone_id="biz1").wa
+    with pytest.raises(errors.WhatsAppError) as e:
+        wa.update_business_profile(description="Not yet a business")
+    assert e.value.code == 100 and "Business" in str(e.value), e.value
+    httpx.post(daemon.sandbox + f"/_sandbox/accounts/{phone}/business", json={"business": True}).raise_for_status()
+    eventually("a business number", lambda: daemon.native().get("/api/sessions/biz1/profile").json()["business"])
+
+    assert wa.update_business_profile(
+        about="Fresh bread daily", address="1 Mill Lane", description="Sourdough and rye",
+        email="hello@bakery.example", websites=["https://bakery.example"], industry=Industry.RETAIL,
+    ).success is True
+    # The picture: a media id uploaded here as its handle (pywa's own path
+    # goes through Meta's Resumable Upload API, which wabridge lacks).
+    h = {"Authorization": f"Bearer {KEY}"}
+    up = wa.upload_media(media=PNG, mime_type="image/png", filename="logo.png")
+    r = httpx.post(daemon.url + "/v21.0/biz1/whatsapp_business_profile",
+                   json={"messaging_product": "whatsapp", "profile_picture_handle": up.id}, headers=h)
+    assert r.json() == {"success": True}, r.text
+    p = wa.get_business_profile()
+    assert (p.about, p.address, p.description, p.email, p.websites) == (
+        "Fresh bread daily", "1 Mill Lane", "Sourdough and rye", "hello@bakery.example", ("https://bakery.example",)), p
+    assert p.industry == Industry.UNDEFINED, "WhatsApp Web keeps categories, not the Cloud API's verticals"
+    assert p.profile_picture_url, p
+    at_wa = httpx.get(daemon.sandbox + f"/_sandbox/accounts/{phone}/profile").json()
+    assert (at_wa["has_picture"], at_wa["business"]["email"]) == (True, "hello@bakery.example"), at_wa
+    # None clears a field (pywa sends ""); the rest stays.
+    assert wa.update_business_profile(address=None).success is True
+    p = wa.get_business_profile()
+    assert (p.address, p.email) == (None, "hello@bakery.example"), p
+    # Graph's checks, before anything changes.
+    for bad in [dict(websites=["https://a.example", "https://b.example", "https://c.example"]),
+                dict(email="not an address"), dict(about="")]:
+        with pytest.raises(errors.WhatsAppError) as e:
+            wa.update_business_profile(**bad)
+        assert e.value.code == 100, (bad, e.value)
+    r = httpx.post(daemon.url + "/v21.0/biz1/whatsapp_business_profile", json={"messaging_product": "whatsapp", "vertical": "BAKERY"}, headers=h)
+    assert r.status_code == 400 and r.json()["error"]["code"] == 100, r.text
+    r = httpx.post(daemon.url + "/v21.0/biz1/whatsapp_business_profile", json={"messaging_product": "whatsapp", "profile_picture_handle": "4::nope"}, headers=h)
+    assert r.status_code == 400 and "profile_picture_handle" in r.text, r.text
+    r = httpx.get(daemon.url + "/v21.0/biz1/whatsapp_business_profile?fields=email", headers=h)
+    assert r.json() == {"data": [{"email": "hello@bakery.example", "messaging_product": "whatsapp"}]}, r.text
+    assert wa.get_business_profile().about == "Fresh bread daily"

@@ -152,6 +152,149 @@ impl From<CoreError> for GraphError {
 }
 
 /// `v{N}.0` (any version): Cloud API paths start with one.
+/// The Cloud API's business verticals (`vertical`). WhatsApp Web keeps a
+/// business's categories, which are not these: a profile shows
+/// `UNDEFINED`, and one given is taken as valid and left so.
+pub const VERTICALS: &[&str] = &[
+    "UNDEFINED",
+    "OTHER",
+    "AUTO",
+    "BEAUTY",
+    "APPAREL",
+    "EDU",
+    "ENTERTAIN",
+    "EVENT_PLAN",
+    "FINANCE",
+    "GROCERY",
+    "GOVT",
+    "HOTEL",
+    "HEALTH",
+    "NONPROFIT",
+    "PROF_SERVICES",
+    "RETAIL",
+    "TRAVEL",
+    "RESTAURANT",
+    "NOT_A_BIZ",
+];
+
+/// `GET /{phone_number_id}/whatsapp_business_profile`: the account's
+/// profile (`{about, picture_url, business}` as the core answers it) as
+/// Graph's `{data: [{...}]}`, with the `fields` asked for (all when none
+/// is), a field with no value left out, as Graph does.
+pub fn business_profile(profile: &Value, fields: Option<&str>) -> Value {
+    let b = &profile["business"];
+    let mut out = serde_json::Map::new();
+    for (k, v) in [
+        ("about", profile["about"].clone()),
+        ("address", b["address"].clone()),
+        ("description", b["description"].clone()),
+        ("email", b["email"].clone()),
+        ("profile_picture_url", profile["picture_url"].clone()),
+        ("websites", b["website"].clone()),
+        ("vertical", json!("UNDEFINED")),
+    ] {
+        let asked = fields.is_none_or(|f| f.split(',').any(|x| x.trim() == k));
+        let empty = v.is_null() || v.as_array().is_some_and(Vec::is_empty);
+        if asked && !empty {
+            out.insert(k.into(), v);
+        }
+    }
+    out.insert("messaging_product".into(), json!("whatsapp"));
+    json!({"data": [out]})
+}
+
+/// What `POST /{phone_number_id}/whatsapp_business_profile` asks: the
+/// about, the business profile, and `profile_picture_handle` (the id of a
+/// media uploaded here), checked as Graph does (`""` clears a field; the
+/// about cannot be cleared).
+pub struct BusinessUpdate {
+    pub about: Option<String>,
+    pub business: crate::core::BusinessEdit,
+    pub picture_handle: Option<String>,
+}
+
+pub fn business_update(body: &Value) -> Result<BusinessUpdate, GraphError> {
+    let Some(obj) = body.as_object() else {
+        return Err(GraphError::param(
+            "The parameter messaging_product is required.",
+        ));
+    };
+    if body["messaging_product"] != "whatsapp" {
+        return Err(GraphError::param(
+            "(#100) The parameter messaging_product is required and must be 'whatsapp'",
+        ));
+    }
+    let known = [
+        "messaging_product",
+        "about",
+        "address",
+        "description",
+        "email",
+        "websites",
+        "vertical",
+        "profile_picture_handle",
+    ];
+    if let Some(k) = obj.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(GraphError::param(format!(
+            "(#100) Param {k} is not a valid parameter of the business profile"
+        )));
+    }
+    let text = |k: &str| -> Result<Option<String>, GraphError> {
+        match &body[k] {
+            Value::Null => Ok(None),
+            Value::String(s) => Ok(Some(s.clone())),
+            _ => Err(GraphError::param(format!(
+                "(#100) Param {k} must be a string"
+            ))),
+        }
+    };
+    let about = text("about")?;
+    if about
+        .as_deref()
+        .is_some_and(|a| a.is_empty() || a.chars().count() > 139)
+    {
+        return Err(GraphError::param(
+            "(#100) Param about must be between 1 and 139 characters",
+        ));
+    }
+    let websites = match &body["websites"] {
+        Value::Null => None,
+        // pywa clears a field with "".
+        Value::String(s) if s.is_empty() => Some(vec![]),
+        Value::Array(list) => Some(
+            list.iter()
+                .map(|u| u.as_str().map(String::from))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| GraphError::param("(#100) Param websites must be a list of URLs"))?,
+        ),
+        _ => {
+            return Err(GraphError::param(
+                "(#100) Param websites must be a list of URLs",
+            ));
+        }
+    };
+    match &body["vertical"] {
+        Value::Null => {}
+        Value::String(v) if v.is_empty() || VERTICALS.contains(&v.as_str()) => {}
+        _ => {
+            return Err(GraphError::param(format!(
+                "(#100) Param vertical must be one of {}",
+                VERTICALS.join(", ")
+            )));
+        }
+    }
+    Ok(BusinessUpdate {
+        about,
+        business: crate::core::BusinessEdit {
+            description: text("description")?,
+            address: text("address")?,
+            email: text("email")?,
+            websites,
+        },
+        picture_handle: text("profile_picture_handle")?.filter(|h| !h.is_empty()),
+    })
+}
+
 pub fn is_version(v: &str) -> bool {
     v.strip_prefix('v').is_some_and(|n| {
         let mut parts = n.split('.');

@@ -23,6 +23,19 @@ impl IntoResponse for GraphError {
 
 type Answer = Result<Json<Value>, GraphError>;
 
+/// A body that could not be read, as Graph answers it.
+fn body_error(e: BodyError) -> GraphError {
+    match e {
+        BodyError::TooLarge => GraphError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            100,
+            "The request body is too large",
+        ),
+        BodyError::Malformed(m) => GraphError::param(m),
+        BodyError::Invalid { field, why } => GraphError::param(format!("{field} {why}")),
+    }
+}
+
 fn version(v: &str) -> Result<(), GraphError> {
     if cv::is_version(v) {
         Ok(())
@@ -49,17 +62,7 @@ pub async fn messages(
     body: Result<RawBody, BodyError>,
 ) -> Answer {
     version(&v)?;
-    let body = body
-        .map_err(|e| match e {
-            BodyError::TooLarge => GraphError::new(
-                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-                100,
-                "The request body is too large",
-            ),
-            BodyError::Malformed(m) => GraphError::param(m),
-            BodyError::Invalid { field, why } => GraphError::param(format!("{field} {why}")),
-        })?
-        .0;
+    let body = body.map_err(body_error)?.0;
     let id = phone_number_id(&pnid)?;
     let body: Value = serde_json::from_slice(&body)
         .map_err(|e| GraphError::param(format!("The request body is not JSON: {e}")))?;
@@ -198,6 +201,68 @@ pub async fn upload(
         .unwrap_or_else(|| "application/octet-stream".into());
     let m = st.core.upload(&id, bytes, mime, name).await?;
     Ok(Json(json!({"id": m.id})))
+}
+
+#[derive(serde::Deserialize)]
+pub struct ProfileQuery {
+    fields: Option<String>,
+}
+
+#[utoipa::path(get, path = "/{version}/{phone_number_id}/whatsapp_business_profile", tag = "cloud", summary = "The number's business profile: about, address, description, email, profile picture, websites", params(("version" = String, Path, description = "Graph API version, e.g. v21.0"), ("phone_number_id" = String, Path, description = "The session id"), ("fields" = Option<String>, Query, description = "The fields wanted, comma-separated (all when left out)")), responses((status = 200, description = "{data: [{about, address, description, email, profile_picture_url, websites, vertical, messaging_product}]}", body = Object), (status = 401, description = "Graph error 190", body = Object), (status = 400, description = "Graph error {error: {message, type, code, error_subcode?, fbtrace_id}} (also code 100: not found)", body = Object), (status = 403, description = "Graph error 10: the key may not use this phone number", body = Object), (status = 503, description = "Graph error 131016: not connected (Retry-After)", body = Object)))]
+pub async fn business_profile(
+    Caller(st): Caller<Cloud>,
+    Path((v, pnid)): Path<(String, String)>,
+    axum::extract::Query(q): axum::extract::Query<ProfileQuery>,
+) -> Answer {
+    version(&v)?;
+    let profile = st.core.my_profile(&phone_number_id(&pnid)?).await?;
+    Ok(Json(cv::business_profile(&profile, q.fields.as_deref())))
+}
+
+#[utoipa::path(post, path = "/{version}/{phone_number_id}/whatsapp_business_profile", tag = "cloud", summary = "Change the number's business profile (a WhatsApp Business account's; `profile_picture_handle` is a media id uploaded here; `vertical` is taken and left as it is)", params(("version" = String, Path, description = "Graph API version, e.g. v21.0"), ("phone_number_id" = String, Path, description = "The session id")), request_body(content = Object, content_type = "application/json", description = "{messaging_product, about?, address?, description?, email?, websites?, vertical?, profile_picture_handle?}"), responses((status = 200, description = "{success: true}", body = Object), (status = 401, description = "Graph error 190", body = Object), (status = 400, description = "Graph error 100: an invalid parameter, or a number that is no WhatsApp Business account", body = Object), (status = 403, description = "Graph error 10: the key may not use this phone number", body = Object), (status = 503, description = "Graph error 131016: not connected (Retry-After)", body = Object)))]
+pub async fn edit_business_profile(
+    Caller(st): Caller<Cloud>,
+    Path((v, pnid)): Path<(String, String)>,
+    body: Result<RawBody, BodyError>,
+) -> Answer {
+    version(&v)?;
+    let session = phone_number_id(&pnid)?;
+    let raw = body.map_err(body_error)?;
+    let body: Value = serde_json::from_slice(&raw.0)
+        .map_err(|e| GraphError::param(format!("The request body is not JSON: {e}")))?;
+    let u = cv::business_update(&body)?;
+    let picture = match &u.picture_handle {
+        Some(handle) => {
+            let (_, bytes) = st.core.stored_media(handle).await?.ok_or_else(|| {
+                GraphError::param(format!(
+                    "(#100) Param profile_picture_handle must be the id of media uploaded to this number, not '{handle}'"
+                ))
+            })?;
+            Some(Some(bytes))
+        }
+        None => None,
+    };
+    // Nothing to change (the vertical alone): Graph takes it.
+    if u.about.is_none() && picture.is_none() && u.business.is_empty() {
+        st.core.session(&session).await?;
+        return Ok(Json(json!({"success": true})));
+    }
+    let edit = crate::core::ProfileEdit {
+        about: u.about,
+        picture,
+        business: Some(u.business),
+        ..Default::default()
+    };
+    match st.core.edit_my_profile(&session, &edit).await {
+        Ok(_) => Ok(Json(json!({"success": true}))),
+        Err(crate::core::CoreError::Conflict {
+            code: "not_business",
+            message,
+        }) => Err(GraphError::param(format!(
+            "(#100) The business profile is a WhatsApp Business account's: {message}"
+        ))),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Graph's answer for an object that is not there, naming the method.

@@ -5,6 +5,8 @@
 //!   uploaded id, location, replies, read receipts, interactive button and
 //!   list menus (as numbered text; the pick comes back as `interactive`),
 //!   templates registered with `PUT /api/templates/{name}`;
+//! * the business profile: `GET|POST
+//!   /{version}/{phone_number_id}/whatsapp_business_profile`;
 //! * media: `POST /{version}/{phone_number_id}/media`, `GET|DELETE
 //!   /{version}/{media_id}`, downloads at `/cloud/media/{id}`;
 //! * webhooks (`format: "cloud"`): Meta's envelope, `X-Hub-Signature-256`,
@@ -59,7 +61,15 @@ impl ActAs for Cloud {
 
 /// The Cloud API's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(h::messages, h::upload, h::media_info, h::media_delete, h::download))]
+#[openapi(paths(
+    h::messages,
+    h::upload,
+    h::media_info,
+    h::media_delete,
+    h::download,
+    h::business_profile,
+    h::edit_business_profile
+))]
 pub struct Doc;
 
 /// `media_body`: the body limit of the upload route.
@@ -75,6 +85,10 @@ pub fn routes(
         .route(
             "/{version}/{phone_number_id}/media",
             post(h::upload).layer(media_body),
+        )
+        .route(
+            "/{version}/{phone_number_id}/whatsapp_business_profile",
+            get(h::business_profile).post(h::edit_business_profile),
         )
         .route("/cloud/media/{media_id}", get(h::download))
         .route_layer(middleware::from_fn_with_state(guard(keys), require_key))

@@ -1592,9 +1592,9 @@ pub async fn reject_call(
     Ok(Json(json!({"id": call, "rejected": true})))
 }
 
-#[utoipa::path(get, path = "/api/sessions/{id}/profile", tag = "contacts", summary = "This account's name, about and profile picture URL, as its contacts see them",
+#[utoipa::path(get, path = "/api/sessions/{id}/profile", tag = "contacts", summary = "This account's name, about, profile picture URL and (a business account's) business profile, as its contacts see them",
     params(("id" = String, Path, description = "The session id")),
-    responses((status = 200, description = "{id, name, about, picture_url}", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, or no such thing in it", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body or its media is too large", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+    responses((status = 200, description = "{id, name, about, picture_url, business: {description, email, website, address, categories} | null}", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, or no such thing in it", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body or its media is too large", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
 pub async fn my_profile(Caller(core): Caller<Core>, Path(id): Path<String>) -> Answer {
     Ok(Json(core.my_profile(&cv::session_id(&id)?).await?))
 }
@@ -1610,6 +1610,22 @@ pub struct ProfileIn {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     picture: Option<Option<String>>,
+    /// A WhatsApp Business account's business profile (409 `not_business`
+    /// for another account); what is left out stays, `""` clears a text.
+    business: Option<BusinessIn>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BusinessIn {
+    /// Up to 512 characters.
+    description: Option<String>,
+    /// Up to 256 characters.
+    address: Option<String>,
+    /// Up to 128 characters.
+    email: Option<String>,
+    /// All its websites: at most 2 http(s) URLs; `[]` removes them.
+    websites: Option<Vec<String>>,
 }
 
 /// A picture field: base64 to bytes; null (remove it) and left out kept apart.
@@ -1630,9 +1646,9 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
     Option::<String>::deserialize(d).map(Some)
 }
 
-#[utoipa::path(patch, path = "/api/sessions/{id}/profile", tag = "contacts", summary = "Change this account's name, about and profile picture (manage scope)",
+#[utoipa::path(patch, path = "/api/sessions/{id}/profile", tag = "contacts", summary = "Change this account's name, about, profile picture and (a business account's) business profile (manage scope)",
     params(("id" = String, Path, description = "The session id")), request_body = ProfileIn,
-    responses((status = 200, description = "The profile after the change: {id, name, about, picture_url}", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, or no such thing in it", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body or its media is too large", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+    responses((status = 200, description = "The profile after the change: {id, name, about, picture_url, business}", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, or no such thing in it", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body or its media is too large", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
 pub async fn edit_my_profile(
     Caller(core): Caller<Core>,
     Path(id): Path<String>,
@@ -1643,6 +1659,12 @@ pub async fn edit_my_profile(
         name: b.name,
         about: b.about,
         picture: picture_bytes(b.picture)?,
+        business: b.business.map(|b| crate::core::BusinessEdit {
+            description: b.description,
+            address: b.address,
+            email: b.email,
+            websites: b.websites,
+        }),
     };
     Ok(Json(core.edit_my_profile(&cv::session_id(&id)?, &e).await?))
 }

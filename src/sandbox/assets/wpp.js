@@ -1258,6 +1258,20 @@
         await call('my_profile_set', { picture: match[3] });
         return { eurl: '', status: 200, tag: '', token: '', _duplicate: false };
       },
+      // As wa-js: a business account's; websites as URLs (WhatsApp Web
+      // keeps them as {url}); answers the profile as WhatsApp Web fetches
+      // it after.
+      async editBusinessProfile(params) {
+        requireAuth();
+        if (!creds.business) throw wppError('NOT_BUSINESS_PROFILE', 'Not a business profile');
+        const p = Object.assign({}, params);
+        if (p.website && Array.isArray(p.website)) p.website = p.website.map((i) => ({ url: i }));
+        const b = await call('my_business_set', {
+          description: p.description, address: p.address, email: p.email,
+          website: p.website ? p.website.map((w) => w.url) : undefined,
+        });
+        return Object.assign({ id: wid(creds.phone) }, b, { website: (b.website || []).map((url) => ({ url })) });
+      },
       // As wa-js: whether WhatsApp took it (false when there was none).
       async removeMyProfilePicture() {
         requireAuth();
