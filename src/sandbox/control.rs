@@ -495,16 +495,22 @@ async fn read(State(sb): State<Sandbox>, Path(id): Path<String>, raw: Bytes) -> 
     }
 }
 
-async fn unlink(State(sb): State<Sandbox>, Path(phone): Path<String>) -> Res {
-    let phone = crate::domain::parse_phone(&phone).map_err(|e| invalid("phone", &e))?;
-    let mut w = sb.world.lock().await;
-    if !w.p.accounts.contains_key(&phone) {
-        return Err(Fail(
+/// 404 `account_not_found` for a phone WhatsApp has no account of.
+fn known_account(w: &super::world::World, phone: &str) -> Result<(), Fail> {
+    match w.p.accounts.contains_key(phone) {
+        true => Ok(()),
+        false => Err(Fail(
             StatusCode::NOT_FOUND,
             "account_not_found",
             format!("no account {phone}"),
-        ));
+        )),
     }
+}
+
+async fn unlink(State(sb): State<Sandbox>, Path(phone): Path<String>) -> Res {
+    let phone = crate::domain::parse_phone(&phone).map_err(|e| invalid("phone", &e))?;
+    let mut w = sb.world.lock().await;
+    known_account(&w, &phone)?;
     w.unlink(&phone);
     Ok(Json(json!({"phone": phone, "unlinked": true})).into_response())
 }
@@ -829,13 +835,7 @@ async fn set_my_profile(
     let who = crate::domain::parse_phone(&raw_phone).map_err(|e| invalid("phone", &e))?;
     let v = body(&raw)?;
     let mut w = sb.world.lock().await;
-    if !w.p.accounts.contains_key(&who) {
-        return Err(Fail(
-            StatusCode::NOT_FOUND,
-            "account_not_found",
-            format!("no account {who}"),
-        ));
-    }
+    known_account(&w, &who)?;
     let change = json!({"name": v.get("name"), "about": v.get("about")});
     w.device_people_call(&who, "my_profile_set", &change)
         .map(|p| Json(p).into_response())
@@ -880,13 +880,7 @@ async fn read_chat(
 ) -> Res {
     let who = crate::domain::parse_phone(&raw_phone).map_err(|e| invalid("phone", &e))?;
     let mut w = sb.world.lock().await;
-    if !w.p.accounts.contains_key(&who) {
-        return Err(Fail(
-            StatusCode::NOT_FOUND,
-            "account_not_found",
-            format!("no account {who}"),
-        ));
-    }
+    known_account(&w, &who)?;
     w.read_chat(&who, &chat);
     Ok(Json(json!({"chat": chat, "read": true})).into_response())
 }
