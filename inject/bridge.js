@@ -249,12 +249,29 @@
   // A business profile as the daemon shows it (WhatsApp Web's
   // BusinessProfileModel: websites as {url}, categories by their shown
   // names); null for none.
-  function businessInfo(business) {
-    return business && (business.description !== undefined || business.email !== undefined) ? {
+  function businessInfo(business, own) {
+    const told = business && typeof business === 'object'
+      && (own || ['description', 'email', 'address', 'website'].some((k) => business[k] !== undefined));
+    return told ? {
       description: business.description || null, email: business.email || null,
       website: Array.isArray(business.website) ? business.website.map((w) => (w && w.url) || String(w)) : business.website ? [String(business.website)] : [],
       address: business.address || null, categories: (business.categories || []).map((c) => (c && c.localized_display_name) || String(c)),
     } : null;
+  }
+  // Changes a business account's business profile: what is left out
+  // stays, "" clears a text, [] the websites (wa-js takes them as URLs).
+  // WhatsApp Web answers the profile it fetches after: one that does not
+  // show the change is an error, not a silent success.
+  async function editBusiness(b) {
+    const params = {};
+    for (const k of ['description', 'address', 'email', 'website']) if (b[k] != null) params[k] = b[k];
+    if (!Object.keys(params).length) return;
+    const after = businessInfo((await WPP.profile.editBusinessProfile(params)) || {}, true);
+    for (const [k, want] of Object.entries(params)) {
+      const got = after[k];
+      const same = Array.isArray(want) ? JSON.stringify(got || []) === JSON.stringify(want) : (got || '') === want;
+      if (!same) throw new Error('WhatsApp did not take the business profile\'s ' + k);
+    }
   }
   function chatInfo(c) {
     const muted = mutedUntil(c);
@@ -1485,20 +1502,22 @@
       const biz = WPP.profile.isBusiness();
       const [about, picture, business] = await Promise.all([
         quiet(WPP.profile.getMyStatus()), quiet(WPP.contact.getProfilePictureUrl(mine.id)),
-        biz ? quiet(WPP.contact.getBusinessProfile(mine.id)) : null,
+        // Not quiet: a business profile WhatsApp did not give is no empty one.
+        biz ? WPP.contact.getBusinessProfile(mine.id) : null,
       ]);
       const aboutText = about && typeof about === 'object' ? about.status : about;
       return {
         id: mine.id, name: mine.name, about: aboutText || null, picture_url: picture || null,
-        business: biz ? businessInfo(business) || { description: null, email: null, website: [], address: null, categories: [] } : null,
+        business: biz ? businessInfo(business || {}, true) : null,
       };
     },
     // change: {name?, about?, picture?: a data URL, or null to remove it,
     // business?: {description?, address?, email?, website?: [url]}}.
-    // The picture first: WhatsApp Web may still refuse its image, and then
-    // nothing else has changed. A business account's name is WhatsApp's to
-    // set (NAME_NOT_SETTABLE, 409); only a business account has a business
-    // profile (NOT_BUSINESS, 409).
+    // The picture first, then the business profile: WhatsApp Web may
+    // still refuse either, and then nothing else has changed. A business
+    // account's name is WhatsApp's to set (NAME_NOT_SETTABLE, 409); only a
+    // business account has a business profile (NOT_BUSINESS, 409), even
+    // one asked with nothing to change.
     async setMyProfile(change) {
       if (change.name != null && WPP.profile.isBusiness()) throw new Error('NAME_NOT_SETTABLE: a business account\'s name is set in WhatsApp Business');
       if (change.business && !WPP.profile.isBusiness()) throw new Error('NOT_BUSINESS: this account is no WhatsApp Business account: it has no business profile');
@@ -1510,18 +1529,13 @@
         const r = await WPP.profile.setMyProfilePicture(change.picture);
         if (!r || r.status !== 200) throw new Error('WhatsApp did not take the profile picture (status ' + (r && r.status) + ')');
       }
+      if (change.business) await editBusiness(change.business);
       if (change.about != null) await WPP.profile.setMyStatus(change.about);
       if (change.name != null) {
         await WPP.profile.setMyProfileName(change.name);
         const now = me();
         if (now && now.name) shownName = now.name;
         emit({ type: 'me_changed', me: now });
-      }
-      if (change.business) {
-        // wa-js takes websites as URLs; what is left out stays.
-        const params = {};
-        for (const k of ['description', 'address', 'email', 'website']) if (change.business[k] != null) params[k] = change.business[k];
-        await WPP.profile.editBusinessProfile(params);
       }
       return true;
     },

@@ -4930,6 +4930,30 @@ async fn a_business_account_edits_its_business_profile() {
         me["about"], "Fresh every morning",
         "nothing refused changed it"
     );
+    // A profile of websites alone (as the profile names them) shows them.
+    let (code, me) = patch(
+        json!({"business": {"email": "", "address": "", "website": ["https://only.example"]}}),
+    )
+    .await;
+    assert_eq!(code, 200, "{me}");
+    assert_eq!(
+        me["business"],
+        json!({"description": null, "address": null, "email": null, "website": ["https://only.example"], "categories": []}),
+        "{me}"
+    );
+    // No longer a business: no business profile, and none to change.
+    sb.post(
+        &format!("/_sandbox/accounts/{ACCOUNT}/business"),
+        json!({"business": false}),
+    )
+    .await;
+    eventually(T, "the device no business one", || async {
+        let (_, me) = d.call("GET", "/api/sessions/shop/profile", None).await;
+        me["business"].is_null().then_some(())
+    })
+    .await;
+    let (code, e) = patch(json!({"business": {}})).await;
+    refused(code, &e, 409, "not_business");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

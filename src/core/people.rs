@@ -59,9 +59,12 @@ impl BusinessEdit {
             }
         }
         if let Some(e) = self.email.as_deref().filter(|e| !e.is_empty())
-            && !e
-                .split_once('@')
-                .is_some_and(|(user, host)| !user.is_empty() && host.contains('.'))
+            && !e.split_once('@').is_some_and(|(user, host)| {
+                !user.is_empty()
+                    && !e.contains(char::is_whitespace)
+                    && host.contains('.')
+                    && host.split('.').all(|part| !part.is_empty())
+            })
         {
             return Err(CoreError::invalid("email", "must be an email address"));
         }
@@ -69,10 +72,12 @@ impl BusinessEdit {
             if sites.len() > 2 {
                 return Err(CoreError::invalid("websites", "are at most 2"));
             }
-            if let Some(bad) = sites
-                .iter()
-                .find(|u| u.len() > 256 || !(u.starts_with("http://") || u.starts_with("https://")))
-            {
+            if let Some(bad) = sites.iter().find(|u| {
+                let rest = u
+                    .strip_prefix("https://")
+                    .or_else(|| u.strip_prefix("http://"));
+                u.chars().count() > 256 || rest.is_none_or(|r| r.is_empty() || r.contains(' '))
+            }) {
                 return Err(CoreError::invalid(
                     "websites",
                     format!("must be http(s) URLs of at most 256 characters, not {bad:?}"),
@@ -80,13 +85,6 @@ impl BusinessEdit {
             }
         }
         Ok(())
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.description.is_none()
-            && self.address.is_none()
-            && self.email.is_none()
-            && self.websites.is_none()
     }
 }
 
@@ -234,7 +232,7 @@ impl Core {
         bridge.my_profile().await.map_err(page)
     }
 
-    /// Changes this account's picture, about, name and business profile,
+    /// Changes this account's picture, business profile, about and name,
     /// in that order (as its contacts see them); answers the profile
     /// after. Nothing changes when a field is invalid, or a business
     /// profile is asked of an account that is no business; a picture
@@ -259,7 +257,9 @@ impl Core {
             ));
         }
         let picture = picture_change(&e.picture)?;
-        let business = e.business.as_ref().filter(|b| !b.is_empty());
+        // One with nothing to change still asks that the account be a
+        // business (the Cloud API's vertical alone).
+        let business = e.business.as_ref();
         if let Some(b) = business {
             b.check()?;
         }

@@ -145,8 +145,17 @@ impl World {
             }
             "profile" => {
                 let p = self.p.profiles.get(&id).cloned().unwrap_or_default();
+                // An account that is no longer a business shows no
+                // business profile.
+                let phone = phone_of(&id);
+                let business = match self.p.accounts.contains_key(&phone)
+                    && !self.p.business.contains(&phone)
+                {
+                    true => None,
+                    false => p.business,
+                };
                 Ok(
-                    json!({"about": p.about, "has_picture": p.picture.is_some(), "business": p.business}),
+                    json!({"about": p.about, "has_picture": p.picture.is_some(), "business": business}),
                 )
             }
             // The account's own name, about and picture, as its contacts
@@ -198,6 +207,12 @@ impl World {
                 let description = text("description", 512)?;
                 let address = text("address", 256)?;
                 let email = text("email", 128)?;
+                if email
+                    .as_deref()
+                    .is_some_and(|e| !e.is_empty() && !e.contains('@'))
+                {
+                    return Err("email is no email address".into());
+                }
                 let website = match &v["website"] {
                     Value::Null => None,
                     Value::Array(sites)

@@ -427,9 +427,13 @@ def test_the_business_profile_as_pywa_reads_and_changes_it(daemon, receiver):
     phone = "15550009191"
     daemon.link_session("biz1", phone=phone)
     wa = Backend(daemon, receiver, phone_id="biz1").wa
-    with pytest.raises(errors.WhatsAppError) as e:
-        wa.update_business_profile(description="Not yet a business")
-    assert e.value.code == 100 and "Business" in str(e.value), e.value
+    for no_business in [lambda: wa.update_business_profile(description="Not yet a business"),
+                        lambda: wa.update_business_profile(about="Only the about"),
+                        lambda: wa.get_business_profile()]:
+        with pytest.raises(errors.WhatsAppError) as e:
+            no_business()
+        assert e.value.code == 100 and "Business" in str(e.value), e.value
+    assert httpx.get(daemon.sandbox + f"/_sandbox/accounts/{phone}/profile").json()["about"] != "Only the about"
     httpx.post(daemon.sandbox + f"/_sandbox/accounts/{phone}/business", json={"business": True}).raise_for_status()
     eventually("a business number", lambda: daemon.native().get("/api/sessions/biz1/profile").json()["business"])
 
@@ -461,10 +465,13 @@ def test_the_business_profile_as_pywa_reads_and_changes_it(daemon, receiver):
         with pytest.raises(errors.WhatsAppError) as e:
             wa.update_business_profile(**bad)
         assert e.value.code == 100, (bad, e.value)
+    assert wa.get_business_profile() == p, "nothing refused changed it"
     r = httpx.post(daemon.url + "/v21.0/biz1/whatsapp_business_profile", json={"messaging_product": "whatsapp", "vertical": "BAKERY"}, headers=h)
     assert r.status_code == 400 and r.json()["error"]["code"] == 100, r.text
     r = httpx.post(daemon.url + "/v21.0/biz1/whatsapp_business_profile", json={"messaging_product": "whatsapp", "profile_picture_handle": "4::nope"}, headers=h)
     assert r.status_code == 400 and "profile_picture_handle" in r.text, r.text
     r = httpx.get(daemon.url + "/v21.0/biz1/whatsapp_business_profile?fields=email", headers=h)
     assert r.json() == {"data": [{"email": "hello@bakery.example", "messaging_product": "whatsapp"}]}, r.text
+    r = httpx.get(daemon.url + "/v21.0/biz1/whatsapp_business_profile?fields=email,phone", headers=h)
+    assert r.status_code == 400 and r.json()["error"]["code"] == 100 and "phone" in r.text, r.text
     assert wa.get_business_profile().about == "Fresh bread daily"

@@ -151,7 +151,6 @@ impl From<CoreError> for GraphError {
     }
 }
 
-/// `v{N}.0` (any version): Cloud API paths start with one.
 /// The Cloud API's business verticals (`vertical`). WhatsApp Web keeps a
 /// business's categories, which are not these: a profile shows
 /// `UNDEFINED`, and one given is taken as valid and left so.
@@ -181,7 +180,22 @@ pub const VERTICALS: &[&str] = &[
 /// profile (`{about, picture_url, business}` as the core answers it) as
 /// Graph's `{data: [{...}]}`, with the `fields` asked for (all when none
 /// is), a field with no value left out, as Graph does.
-pub fn business_profile(profile: &Value, fields: Option<&str>) -> Value {
+pub fn business_profile(profile: &Value, fields: Option<&str>) -> Result<Value, GraphError> {
+    const FIELDS: [&str; 7] = [
+        "about",
+        "address",
+        "description",
+        "email",
+        "profile_picture_url",
+        "websites",
+        "vertical",
+    ];
+    let asked: Option<Vec<&str>> = fields.map(|f| f.split(',').map(str::trim).collect());
+    if let Some(bad) = asked.iter().flatten().find(|f| !FIELDS.contains(f)) {
+        return Err(GraphError::param(format!(
+            "(#100) Tried accessing nonexisting field ({bad}) on node type (WhatsAppBusinessProfile)"
+        )));
+    }
     let b = &profile["business"];
     let mut out = serde_json::Map::new();
     for (k, v) in [
@@ -193,14 +207,14 @@ pub fn business_profile(profile: &Value, fields: Option<&str>) -> Value {
         ("websites", b["website"].clone()),
         ("vertical", json!("UNDEFINED")),
     ] {
-        let asked = fields.is_none_or(|f| f.split(',').any(|x| x.trim() == k));
+        let wanted = asked.as_ref().is_none_or(|a| a.contains(&k));
         let empty = v.is_null() || v.as_array().is_some_and(Vec::is_empty);
-        if asked && !empty {
+        if wanted && !empty {
             out.insert(k.into(), v);
         }
     }
     out.insert("messaging_product".into(), json!("whatsapp"));
-    json!({"data": [out]})
+    Ok(json!({"data": [out]}))
 }
 
 /// What `POST /{phone_number_id}/whatsapp_business_profile` asks: the
@@ -216,7 +230,7 @@ pub struct BusinessUpdate {
 pub fn business_update(body: &Value) -> Result<BusinessUpdate, GraphError> {
     let Some(obj) = body.as_object() else {
         return Err(GraphError::param(
-            "The parameter messaging_product is required.",
+            "(#100) The parameter messaging_product is required.",
         ));
     };
     if body["messaging_product"] != "whatsapp" {
@@ -295,6 +309,7 @@ pub fn business_update(body: &Value) -> Result<BusinessUpdate, GraphError> {
     })
 }
 
+/// `v{N}.0` (any version): Cloud API paths start with one.
 pub fn is_version(v: &str) -> bool {
     v.strip_prefix('v').is_some_and(|n| {
         let mut parts = n.split('.');

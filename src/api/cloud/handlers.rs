@@ -216,7 +216,12 @@ pub async fn business_profile(
 ) -> Answer {
     version(&v)?;
     let profile = st.core.my_profile(&phone_number_id(&pnid)?).await?;
-    Ok(Json(cv::business_profile(&profile, q.fields.as_deref())))
+    if profile["business"].is_null() {
+        return Err(GraphError::param(format!(
+            "(#100) The business profile is a WhatsApp Business account's: {pnid} is no business number"
+        )));
+    }
+    Ok(Json(cv::business_profile(&profile, q.fields.as_deref())?))
 }
 
 #[utoipa::path(post, path = "/{version}/{phone_number_id}/whatsapp_business_profile", tag = "cloud", summary = "Change the number's business profile (a WhatsApp Business account's; `profile_picture_handle` is a media id uploaded here; `vertical` is taken and left as it is)", params(("version" = String, Path, description = "Graph API version, e.g. v21.0"), ("phone_number_id" = String, Path, description = "The session id")), request_body(content = Object, content_type = "application/json", description = "{messaging_product, about?, address?, description?, email?, websites?, vertical?, profile_picture_handle?}"), responses((status = 200, description = "{success: true}", body = Object), (status = 401, description = "Graph error 190", body = Object), (status = 400, description = "Graph error 100: an invalid parameter, or a number that is no WhatsApp Business account", body = Object), (status = 403, description = "Graph error 10: the key may not use this phone number", body = Object), (status = 503, description = "Graph error 131016: not connected (Retry-After)", body = Object)))]
@@ -242,11 +247,8 @@ pub async fn edit_business_profile(
         }
         None => None,
     };
-    // Nothing to change (the vertical alone): Graph takes it.
-    if u.about.is_none() && picture.is_none() && u.business.is_empty() {
-        st.core.session(&session).await?;
-        return Ok(Json(json!({"success": true})));
-    }
+    // The business profile always goes, empty or not: the page refuses a
+    // number that is no business account, whatever else is asked.
     let edit = crate::core::ProfileEdit {
         about: u.about,
         picture,

@@ -1624,7 +1624,9 @@ pub struct BusinessIn {
     address: Option<String>,
     /// Up to 128 characters.
     email: Option<String>,
-    /// All its websites: at most 2 http(s) URLs; `[]` removes them.
+    /// All its websites: at most 2 http(s) URLs; `[]` removes them
+    /// (`website`, as the profile shows them, is taken too).
+    #[serde(alias = "website")]
     websites: Option<Vec<String>>,
 }
 
