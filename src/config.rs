@@ -253,6 +253,11 @@ pub struct ServeArgs {
     /// keeps them in IndexedDB too (open-wa's `cutMsgCache`, on a timer).
     #[arg(long, env = "WABRIDGE_TRIM_PAGE_MESSAGES_EVERY", default_value = "5m", value_parser = parse_age)]
     pub trim_page_messages_every: Duration,
+    /// Keep a chat's stored messages when it is deleted on the phone or
+    /// another device (an archive that outlives what agents delete); its
+    /// `chat.removed` event still comes. Off: the history follows WhatsApp.
+    #[arg(long, env = "WABRIDGE_KEEP_DELETED_CHATS", value_parser = BoolishValueParser::new())]
+    pub keep_deleted_chats: bool,
     /// The database's page cache (MB): the daemon's memory stays near this
     /// whatever the size of the stored history.
     #[arg(long, env = "WABRIDGE_STORE_CACHE_MB", default_value_t = 16.0, value_parser = parse_amount)]

@@ -144,6 +144,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_age: (!args.browser_max_age.is_zero()).then_some(args.browser_max_age),
         trim_every: (!args.trim_page_messages_every.is_zero())
             .then_some(args.trim_page_messages_every),
+        keep_deleted_chats: args.keep_deleted_chats,
         default_proxy: args
             .proxy
             .as_deref()

@@ -4827,6 +4827,50 @@ async fn chats_changed_on_the_phone_are_events_and_a_deleted_one_leaves_the_hist
     assert_eq!(r.events("chat.removed").len(), 1);
 }
 
+/// `--keep-deleted-chats`: an operator's archive keeps what an agent
+/// deletes on the phone; the deletion is still told.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archive_keeps_a_chat_deleted_on_the_phone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = Sandbox::start(tmp.path(), &[]).await;
+    let d = Daemon::start(
+        &tmp.path().join("data"),
+        &format!("{}/", sb.url),
+        &["--keep-deleted-chats"],
+    )
+    .await;
+    let r = Receiver::start().await;
+    let (code, body) = d
+        .call(
+            "POST",
+            "/api/sessions",
+            Some(json!({"id": "shop", "webhooks": [{"url": r.url, "events": ["*"]}]})),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    d.link(&sb, "shop", ACCOUNT).await;
+    let id = inbound(&sb, json!({"text": "keep me"})).await;
+    event(&r, "message", |p| p["id"] == id.as_str()).await;
+    let chat = format!("{CONTACT}@c.us");
+    let (code, v) = sb
+        .post(
+            &format!("/_sandbox/accounts/{ACCOUNT}/chats/{chat}/clear"),
+            json!({"delete": true}),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    event(&r, "chat.removed", |p| p["chat"] == chat.as_str()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (code, m) = d
+        .call(
+            "GET",
+            &format!("/api/sessions/shop/messages/{}", message_path(&id)),
+            None,
+        )
+        .await;
+    assert_eq!((code, m["text"].clone()), (200, json!("keep me")), "{m}");
+}
+
 /// A WhatsApp Business account's business profile: read and changed
 /// through the API, as anyone who looks the account up then sees it;
 /// refused for an account that is no business; WhatsApp's limits checked

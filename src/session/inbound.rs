@@ -236,7 +236,10 @@ impl Inbound {
                 chat: Some(chat),
                 name,
             } => {
-                self.removed_chats.push((chat.clone(), ops.len()));
+                // An operator's archive keeps what agents delete.
+                if !self.env.config.keep_deleted_chats {
+                    self.removed_chats.push((chat.clone(), ops.len()));
+                }
                 ops.push(Op::Event(chat_removed_event(
                     &self.id,
                     chat,
@@ -1159,6 +1162,7 @@ mod tests {
             max_pss: None,
             max_age: None,
             trim_every: None,
+            keep_deleted_chats: false,
             default_proxy: None,
         };
         Arc::new(SessionEnv::new(config, pipeline, store))

@@ -162,6 +162,8 @@ pub struct SessionConfig {
     /// How often WhatsApp Web's copies of stored messages are dropped from
     /// the page's memory (None: never).
     pub trim_every: Option<Duration>,
+    /// A chat deleted elsewhere keeps its stored messages.
+    pub keep_deleted_chats: bool,
     /// The proxy of sessions that name none (`WABRIDGE_PROXY`).
     pub default_proxy: Option<crate::domain::Proxy>,
 }
