@@ -266,8 +266,11 @@
     const params = {};
     for (const k of ['description', 'address', 'email', 'website']) if (b[k] != null) params[k] = b[k];
     if (!Object.keys(params).length) return;
+    // wa-js rewrites the websites it is given in place (as {url}): what
+    // was asked is kept apart.
+    const asked = JSON.parse(JSON.stringify(params));
     const after = businessInfo((await WPP.profile.editBusinessProfile(params)) || {}, true);
-    for (const [k, want] of Object.entries(params)) {
+    for (const [k, want] of Object.entries(asked)) {
       const got = after[k];
       const same = Array.isArray(want) ? JSON.stringify(got || []) === JSON.stringify(want) : (got || '') === want;
       if (!same) throw new Error('WhatsApp did not take the business profile\'s ' + k);

@@ -267,3 +267,27 @@ test("a chat's changes come from WhatsApp Web's ChatStore: reads and marks, not 
   assert.deepEqual([told[2].unread, told[2].marked_unread], [0, true]);
   assert.equal(told[3].name, 'Ann');
 });
+
+test("a business profile's change is checked against the profile WhatsApp Web fetches after, as wa-js rewrites the websites it is given", async () => {
+  let stored = { description: 'Old', website: [] };
+  let takes = true;
+  const profile = {
+    getMyProfileName: () => 'Shop', isBusiness: () => true,
+    // As wa-js 4.6: the caller's websites rewritten in place as {url}, then
+    // the profile as WhatsApp Web fetches it after.
+    editBusinessProfile: async (params) => {
+      if (params.website && Array.isArray(params.website)) params.website = params.website.map((i) => ({ url: i }));
+      if (takes) stored = Object.assign({}, stored, params);
+      return Object.assign({ id: ME }, stored);
+    },
+  };
+  const page = await connectedPage({ profile });
+  const api = page.window.__wabridge;
+  assert.equal(await api.setMyProfile({ business: { description: 'Sourdough', website: ['https://bakery.example'] } }), true);
+  assert.deepEqual(JSON.parse(JSON.stringify(stored.website)), [{ url: 'https://bakery.example' }]);
+  // Nothing to change: nothing asked of WhatsApp.
+  takes = false;
+  assert.equal(await api.setMyProfile({ business: {} }), true);
+  // WhatsApp Web answers a profile without the change: an error, not a silent success.
+  await assert.rejects(api.setMyProfile({ business: { email: 'hello@bakery.example' } }), /did not take the business profile's email/);
+});

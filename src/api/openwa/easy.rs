@@ -585,9 +585,11 @@ pub enum Call {
     /// Waits until the session's webhook deliveries are all made.
     WaitDeliveries,
     /// What needs no doing here, answered as open-wa does: syncContacts
-    /// (WhatsApp syncs the address book to linked devices itself),
-    /// isPhoneDisconnected (a linked device works without its phone).
+    /// (WhatsApp syncs the address book to linked devices itself).
     Answer(bool),
+    /// Whether WhatsApp cannot be reached (as healthCheck tells it): a
+    /// linked device works without its phone.
+    PhoneDisconnected,
     /// The WhatsApp Web build the session's page runs.
     GetWaVersion,
     /// What multi-device WhatsApp no longer tells (the phone's battery):
@@ -1658,7 +1660,7 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
         "checkReadReceipts" => Call::CheckReadReceipts(a.wid("contactId")?),
         "waitWhQIdle" | "waitAllQEmpty" => Call::WaitDeliveries,
         "syncContacts" => Call::Answer(true),
-        "isPhoneDisconnected" => Call::Answer(false),
+        "isPhoneDisconnected" => Call::PhoneDisconnected,
         "getWAVersion" => Call::GetWaVersion,
         "getBatteryLevel" | "getIsPlugged" => Call::Deprecated,
         _ => return Err(EasyError::unknown_method(method)),

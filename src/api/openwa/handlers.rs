@@ -1103,6 +1103,7 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             core.session(id).await?;
             json!(b)
         }
+        Call::PhoneDisconnected => cv::health(core.session(id).await?.status())["isPhoneDisconnected"].clone(),
         // As open-wa's: the build WhatsApp Web says it is (`Debug.VERSION`).
         Call::GetWaVersion => {
             let v = core.session(id).await?;

@@ -1264,7 +1264,8 @@
       async editBusinessProfile(params) {
         requireAuth();
         if (!creds.business) throw wppError('NOT_BUSINESS_PROFILE', 'Not a business profile');
-        const p = Object.assign({}, params);
+        // As wa-js: the websites rewritten in place, in the caller's object.
+        const p = params;
         if (p.website && Array.isArray(p.website)) p.website = p.website.map((i) => ({ url: i }));
         const b = await call('my_business_set', {
           description: p.description, address: p.address, email: p.email,
