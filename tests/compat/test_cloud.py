@@ -472,6 +472,8 @@ def test_the_business_profile_as_pywa_reads_and_changes_it(daemon, receiver):
     assert r.status_code == 400 and "profile_picture_handle" in r.text, r.text
     r = httpx.get(daemon.url + "/v21.0/biz1/whatsapp_business_profile?fields=email", headers=h)
     assert r.json() == {"data": [{"email": "hello@bakery.example", "messaging_product": "whatsapp"}]}, r.text
+    r = httpx.get(daemon.url + "/v21.0/biz1/whatsapp_business_profile?fields=", headers=h)
+    assert {"about", "email", "vertical"} <= set(r.json()["data"][0]), r.text
     r = httpx.get(daemon.url + "/v21.0/biz1/whatsapp_business_profile?fields=email,phone", headers=h)
     assert r.status_code == 400 and r.json()["error"]["code"] == 100 and "phone" in r.text, r.text
     assert wa.get_business_profile().about == "Fresh bread daily"

@@ -190,7 +190,15 @@ pub fn business_profile(profile: &Value, fields: Option<&str>) -> Result<Value, 
         "websites",
         "vertical",
     ];
-    let asked: Option<Vec<&str>> = fields.map(|f| f.split(',').map(str::trim).collect());
+    // `fields=` with nothing in it asks for all, as leaving it out does.
+    let asked: Option<Vec<&str>> = fields
+        .map(|f| {
+            f.split(',')
+                .map(str::trim)
+                .filter(|f| !f.is_empty())
+                .collect::<Vec<_>>()
+        })
+        .filter(|a| !a.is_empty());
     if let Some(bad) = asked.iter().flatten().find(|f| !FIELDS.contains(f)) {
         return Err(GraphError::param(format!(
             "(#100) Tried accessing nonexisting field ({bad}) on node type (WhatsAppBusinessProfile)"
