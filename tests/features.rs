@@ -24,8 +24,13 @@ const OGG_B64: &str = "T2dnUwACAAAAAAAAAABDb2RlYwAAAAABE09wdXNIZWFk";
 const PNG_1PX: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
 
 async fn setup(tmp: &std::path::Path) -> (Sandbox, Daemon, Receiver) {
+    setup_with(tmp, &[]).await
+}
+
+/// As `setup`, the daemon started with `args`.
+async fn setup_with(tmp: &std::path::Path, args: &[&str]) -> (Sandbox, Daemon, Receiver) {
     let sb = Sandbox::start(tmp, &[]).await;
-    let d = Daemon::start(&tmp.join("data"), &format!("{}/", sb.url), &[]).await;
+    let d = Daemon::start(&tmp.join("data"), &format!("{}/", sb.url), args).await;
     let r = Receiver::start().await;
     let (code, body) = d
         .call(
@@ -4832,23 +4837,7 @@ async fn chats_changed_on_the_phone_are_events_and_a_deleted_one_leaves_the_hist
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_archive_keeps_a_chat_deleted_on_the_phone() {
     let tmp = tempfile::tempdir().unwrap();
-    let sb = Sandbox::start(tmp.path(), &[]).await;
-    let d = Daemon::start(
-        &tmp.path().join("data"),
-        &format!("{}/", sb.url),
-        &["--keep-deleted-chats"],
-    )
-    .await;
-    let r = Receiver::start().await;
-    let (code, body) = d
-        .call(
-            "POST",
-            "/api/sessions",
-            Some(json!({"id": "shop", "webhooks": [{"url": r.url, "events": ["*"]}]})),
-        )
-        .await;
-    assert_eq!(code, 201, "{body}");
-    d.link(&sb, "shop", ACCOUNT).await;
+    let (sb, d, r) = setup_with(tmp.path(), &["--keep-deleted-chats"]).await;
     let id = inbound(&sb, json!({"text": "keep me"})).await;
     event(&r, "message", |p| p["id"] == id.as_str()).await;
     let chat = format!("{CONTACT}@c.us");
