@@ -23,6 +23,13 @@ impl IntoResponse for GraphError {
 
 type Answer = Result<Json<Value>, GraphError>;
 
+/// A request's JSON body, or Graph's answer to one that is none.
+fn json_body(body: Result<RawBody, BodyError>) -> Result<Value, GraphError> {
+    let raw = body.map_err(body_error)?;
+    serde_json::from_slice(&raw.0)
+        .map_err(|e| GraphError::param(format!("The request body is not JSON: {e}")))
+}
+
 /// A body that could not be read, as Graph answers it.
 fn body_error(e: BodyError) -> GraphError {
     match e {
@@ -62,10 +69,8 @@ pub async fn messages(
     body: Result<RawBody, BodyError>,
 ) -> Answer {
     version(&v)?;
-    let body = body.map_err(body_error)?.0;
+    let body = json_body(body)?;
     let id = phone_number_id(&pnid)?;
-    let body: Value = serde_json::from_slice(&body)
-        .map_err(|e| GraphError::param(format!("The request body is not JSON: {e}")))?;
     match cv::request(&body, &id, &st.users)? {
         Request::Read { message_id } => {
             st.core.mark_message_read(&id, &message_id).await?;
@@ -232,9 +237,7 @@ pub async fn edit_business_profile(
 ) -> Answer {
     version(&v)?;
     let session = phone_number_id(&pnid)?;
-    let raw = body.map_err(body_error)?;
-    let body: Value = serde_json::from_slice(&raw.0)
-        .map_err(|e| GraphError::param(format!("The request body is not JSON: {e}")))?;
+    let body = json_body(body)?;
     let u = cv::business_update(&body)?;
     let picture = match &u.picture_handle {
         Some(handle) => {
