@@ -2,7 +2,7 @@
 //! scoped key made through `POST /api/keys`. The guard resolves the key to
 //! an [`Access`] kept in the request; handlers take the core through
 //! [`Caller`], which acts as that access, so every core call checks it. Accepted as `Authorization:
-//! Bearer <key>`, `X-Api-Key`, open-wa's `key` / `api_key` headers, or HTTP
+//! Bearer <key>` (or Graph's `OAuth <key>`), `X-Api-Key`, open-wa's `key` / `api_key` headers, or HTTP
 //! Basic with the key as the password and any user name, so that a client
 //! that cannot add a header can carry it in its base URL
 //! (`http://wabridge:KEY@host:8002`; Twilio clients send `AccountSid:token`
@@ -153,7 +153,8 @@ pub(crate) fn presented(headers: &HeaderMap) -> Option<String> {
         .and_then(|v| v.to_str().ok())
     {
         let (scheme, rest) = v.trim().split_once(' ').unwrap_or((v, ""));
-        if scheme.eq_ignore_ascii_case("bearer") {
+        // Graph's upload guide sends `OAuth <token>`.
+        if scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("oauth") {
             return Some(rest.trim().to_string());
         }
         if scheme.eq_ignore_ascii_case("basic") {

@@ -103,7 +103,7 @@ pub fn router(core: Core, s: Settings) -> Router {
     let keys = auth::Keys::new(s.api_key.clone(), core.clone());
     // Paths of one or two segments: the open-wa EASY API (`POST /{method}`,
     // `POST /{session}/{method}`) and the Cloud API's media (`GET|DELETE
-    // /{version}/{media_id}`). As routes they would shadow every other
+    // /{version}/{media_id}`, `POST /{version}/upload:{id}`). As routes they would shadow every other
     // route's 404 and 405: they get only what nothing else took.
     let media_body = DefaultBodyLimit::max(s.limits.max_media_body);
     // One open-wa state for both its route sets (a chat's loaded history).
@@ -120,6 +120,7 @@ pub fn router(core: Core, s: Settings) -> Router {
         keys.clone(),
         s.user_ids.clone(),
         &s.public_url,
+        media_body,
     );
     let two = any(move |req: axum::extract::Request| {
         let (easy, media) = (easy.clone(), media.clone());
@@ -132,9 +133,11 @@ pub fn router(core: Core, s: Settings) -> Router {
                 .next()
                 .unwrap_or("");
             let version = cloud::convert::is_version(first);
-            let cloud = version && matches!(*req.method(), Method::GET | Method::DELETE);
-            // A session id has no dot: `/v21.0/x` is Graph's, never EASY's.
+            // A session id has no dot: `/v21.0/x` is Graph's, never EASY's
+            // (a POST there is a resumable upload's part).
             let graph = version && first.contains('.');
+            let cloud = (version && matches!(*req.method(), Method::GET | Method::DELETE))
+                || (graph && req.method() == Method::POST);
             let res = if cloud {
                 media.oneshot(req).await
             } else if req.method() == Method::POST && !graph {

@@ -110,7 +110,7 @@ pub(super) fn hex_sha256(b: &[u8]) -> String {
 }
 
 impl Core {
-    fn uploads_dir(&self) -> std::path::PathBuf {
+    pub(super) fn uploads_dir(&self) -> std::path::PathBuf {
         self.manager.env().config.data_dir.join("uploads")
     }
 
@@ -154,7 +154,11 @@ impl Core {
     }
 
     /// An upload belongs to the session it was uploaded for.
-    fn may_use_upload(&self, meta: &serde_json::Value, scope: Scope) -> Result<(), CoreError> {
+    pub(super) fn may_use_upload(
+        &self,
+        meta: &serde_json::Value,
+        scope: Scope,
+    ) -> Result<(), CoreError> {
         match meta["session"]
             .as_str()
             .map(crate::domain::SessionId::parse)
@@ -171,6 +175,10 @@ impl Core {
         &self,
         id: &str,
     ) -> Result<Option<(StoredMedia, Vec<u8>)>, CoreError> {
+        // An upload session is no media until it is whole (its handle is).
+        if id.starts_with(super::uploads::UPLOAD_PREFIX) {
+            return Ok(None);
+        }
         if let Some(meta) = self.store.upload(id)? {
             self.may_use_upload(&meta, Scope::Read)?;
             let Ok(bytes) = tokio::fs::read(self.uploads_dir().join(id)).await else {
@@ -219,6 +227,9 @@ impl Core {
 
     /// Forgets an upload. False if there was none.
     pub async fn delete_upload(&self, id: &str) -> Result<bool, CoreError> {
+        if id.starts_with(super::uploads::UPLOAD_PREFIX) {
+            return Ok(false);
+        }
         match self.store.upload(id)? {
             Some(meta) => self.may_use_upload(&meta, Scope::Send)?,
             None => return Ok(false),

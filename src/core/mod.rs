@@ -26,6 +26,7 @@ pub use pins::{PinState, Pinned};
 mod send;
 mod sessions;
 mod templates;
+mod uploads;
 mod vcard;
 
 pub use crate::domain::StatusStyle;
@@ -44,6 +45,7 @@ pub use media::{MAX_SEND_MEDIA, MediaSource, OutgoingMedia, StoredMedia};
 pub use notes::MAX_NOTE;
 pub use send::{MAX_CARDS, MAX_TEXT, SendOptions, SendRequest, SentMessage, Special};
 pub use templates::Template;
+pub use uploads::{UPLOAD_TYPES, UploadProgress, is_upload_session};
 pub use vcard::vcard_cards;
 
 use crate::outbound::Reach;
@@ -85,6 +87,8 @@ pub struct Core {
     /// Bumped when a session's call policy changes: the task that applies
     /// them reads the event log only while some session has one.
     call_policies: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Resumable uploads take one part at a time (`uploads`).
+    upload_parts: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// (session, chat) → (its oldest stored message then, when noted).
@@ -119,6 +123,7 @@ impl Core {
             max_media,
             history_ends: Default::default(),
             call_policies: Arc::new(tokio::sync::watch::Sender::new(0)),
+            upload_parts: Default::default(),
         };
         tokio::spawn(core.clone().answer_calls());
         Ok(core)

@@ -1403,6 +1403,24 @@ impl Store {
         self.get_json_in(UPLOADS, id.as_bytes())
     }
 
+    /// The uploads whose ids start with `p`, with their records.
+    pub fn uploads_starting(&self, p: &str) -> Result<Vec<(String, Value)>> {
+        let end = prefix_end(p.as_bytes());
+        self.read(|tx| {
+            let mut out = Vec::new();
+            for kv in tx
+                .open_table(UPLOADS)?
+                .range(p.as_bytes()..end.as_slice())?
+            {
+                let (k, v) = kv?;
+                if let Ok(meta) = serde_json::from_slice(v.value()) {
+                    out.push((String::from_utf8_lossy(k.value()).into_owned(), meta));
+                }
+            }
+            Ok(out)
+        })
+    }
+
     // ---- the event log
 
     /// Up to `limit` logged events after `after`, in order.

@@ -441,8 +441,8 @@ def test_the_business_profile_as_pywa_reads_and_changes_it(daemon, receiver):
         about="Fresh bread daily", address="1 Mill Lane", description="Sourdough and rye",
         email="hello@bakery.example", websites=["https://bakery.example"], industry=Industry.RETAIL,
     ).success is True
-    # The picture: a media id uploaded here as its handle (pywa's own path
-    # goes through Meta's Resumable Upload API, which wabridge lacks).
+    # The picture: a media id uploaded here as its handle (pywa's own path,
+    # the Resumable Upload API, is the next test's).
     h = {"Authorization": f"Bearer {KEY}"}
     up = wa.upload_media(media=PNG, mime_type="image/png", filename="logo.png")
     r = httpx.post(daemon.url + "/v21.0/biz1/whatsapp_business_profile",
@@ -477,3 +477,72 @@ def test_the_business_profile_as_pywa_reads_and_changes_it(daemon, receiver):
     r = httpx.get(daemon.url + "/v21.0/biz1/whatsapp_business_profile?fields=email,phone", headers=h)
     assert r.status_code == 400 and r.json()["error"]["code"] == 100 and "phone" in r.text, r.text
     assert wa.get_business_profile().about == "Fresh bread daily"
+
+
+def test_a_profile_picture_through_the_resumable_upload_api(daemon, receiver, tmp_path):
+    """pywa's own path for a business profile's picture: Graph's Resumable
+    Upload API (an upload session under the app id, here the session id;
+    the bytes with file_offset; the handle as profile_picture_handle).
+    Then the API by hand: a file sent in two parts, resumed from the
+    offset GET tells, a wrong offset refused, the last part's answer
+    repeated."""
+    from PIL import Image
+
+    phone = "15550009292"
+    daemon.link_session("biz2", phone=phone)
+    httpx.post(daemon.sandbox + f"/_sandbox/accounts/{phone}/business", json={"business": True}).raise_for_status()
+    eventually("a business number", lambda: daemon.native().get("/api/sessions/biz2/profile").json()["business"])
+    wa = Backend(daemon, receiver, phone_id="biz2").wa
+    logo = tmp_path / "logo.png"
+    Image.new("RGB", (4, 4), (200, 30, 30)).save(logo)
+    assert wa.update_business_profile(profile_picture=logo, app_id="biz2").success is True
+    url = wa.get_business_profile().profile_picture_url
+    assert url, "the picture is set"
+    assert httpx.get(url).content == logo.read_bytes(), "WhatsApp has the file uploaded"
+
+    h = {"Authorization": f"OAuth {KEY}"}
+    second = tmp_path / "second.png"
+    Image.new("RGB", (8, 8), (30, 200, 30)).save(second)
+    data = second.read_bytes()
+    r = httpx.post(daemon.url + "/v21.0/biz2/uploads",
+                   params={"file_name": "second.png", "file_length": len(data), "file_type": "image/png"}, headers=h)
+    up = r.json()["id"]
+    assert up.startswith("upload:"), r.text
+    # A first part, as a connection that dropped midway leaves it.
+    half = len(data) // 2
+    r = httpx.post(f"{daemon.url}/v21.0/{up}", content=data[:half], headers={**h, "file_offset": "0"})
+    assert r.json() == {"id": up, "file_offset": half}, r.text
+    assert httpx.get(f"{daemon.url}/v21.0/{up}", headers=h).json() == {"id": up, "file_offset": half}
+    # Not from where it stands: refused, nothing taken.
+    for offset, part in [("0", data), (str(half + 1), data[half + 1:]), ("x", data[half:])]:
+        r = httpx.post(f"{daemon.url}/v21.0/{up}", content=part, headers={**h, "file_offset": offset})
+        assert r.status_code == 400 and r.json()["error"]["code"] == 100, (offset, r.text)
+    r = httpx.post(f"{daemon.url}/v21.0/{up}", content=data[half:] + b"more", headers={**h, "file_offset": str(half)})
+    assert r.status_code == 400 and "file_length" in r.text, r.text
+    r = httpx.post(f"{daemon.url}/v21.0/{up}", content=data[half:], headers={**h, "file_offset": str(half)})
+    handle = r.json()["h"]
+    # The last part's answer, lost and asked again: the same handle.
+    r = httpx.post(f"{daemon.url}/v21.0/{up}", content=b"", headers={**h, "file_offset": str(len(data))})
+    assert r.json() == {"h": handle}, r.text
+    assert httpx.get(f"{daemon.url}/v21.0/{up}", headers=h).json() == {"id": up, "file_offset": len(data)}
+    # The handle names the file as a media id does.
+    media = httpx.get(f"{daemon.url}/v21.0/{handle}", headers=h).json()
+    assert (media["mime_type"], media["file_size"]) == ("image/png", len(data)), media
+    r = httpx.post(daemon.url + "/v21.0/biz2/whatsapp_business_profile",
+                   json={"messaging_product": "whatsapp", "profile_picture_handle": handle}, headers=h)
+    assert r.json() == {"success": True}, r.text
+    assert httpx.get(url).content == data
+
+    # Graph's answers to what is wrong.
+    for params in [{"file_length": "10", "file_type": "image/gif"}, {"file_type": "image/png"},
+                   {"file_length": "0", "file_type": "image/png"}]:
+        r = httpx.post(daemon.url + "/v21.0/biz2/uploads", params=params, headers=h)
+        assert r.status_code == 400 and r.json()["error"]["code"] == 100, (params, r.text)
+    r = httpx.post(daemon.url + "/v21.0/nosuchapp/uploads", params={"file_length": "10", "file_type": "image/png"}, headers=h)
+    assert r.status_code == 400 and r.json()["error"].get("error_subcode") == 33, r.text
+    gone = "upload:" + "0" * 32
+    for method in ["GET", "POST"]:
+        r = httpx.request(method, f"{daemon.url}/v21.0/{gone}", headers={**h, "file_offset": "0"}, content=b"x" if method == "POST" else None)
+        assert r.status_code == 400 and r.json()["error"].get("error_subcode") == 33, (method, r.text)
+    r = httpx.post(f"{daemon.url}/v21.0/{up}", content=b"x", headers={"file_offset": "0"})
+    assert r.status_code == 401 and r.json()["error"]["code"] == 190, r.text

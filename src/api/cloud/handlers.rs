@@ -229,7 +229,7 @@ pub async fn business_profile(
     Ok(Json(cv::business_profile(&profile, q.fields.as_deref())?))
 }
 
-#[utoipa::path(post, path = "/{version}/{phone_number_id}/whatsapp_business_profile", tag = "cloud", summary = "Change the number's business profile (a WhatsApp Business account's; `profile_picture_handle` is a media id uploaded here; `vertical` is taken and left as it is)", params(("version" = String, Path, description = "Graph API version, e.g. v21.0"), ("phone_number_id" = String, Path, description = "The session id")), request_body(content = Object, content_type = "application/json", description = "{messaging_product, about?, address?, description?, email?, websites?, vertical?, profile_picture_handle?}"), responses((status = 200, description = "{success: true}", body = Object), (status = 401, description = "Graph error 190", body = Object), (status = 400, description = "Graph error 100: an invalid parameter, or a number that is no WhatsApp Business account", body = Object), (status = 403, description = "Graph error 10: the key may not use this phone number, or lacks the manage scope", body = Object), (status = 413, description = "Graph error 100: the body is too large", body = Object), (status = 500, description = "Graph error 131000: WhatsApp did not take the change", body = Object), (status = 503, description = "Graph error 131016: not connected (Retry-After)", body = Object)))]
+#[utoipa::path(post, path = "/{version}/{phone_number_id}/whatsapp_business_profile", tag = "cloud", summary = "Change the number's business profile (a WhatsApp Business account's; `profile_picture_handle` is a media id uploaded here or a resumable upload's handle; `vertical` is taken and left as it is)", params(("version" = String, Path, description = "Graph API version, e.g. v21.0"), ("phone_number_id" = String, Path, description = "The session id")), request_body(content = Object, content_type = "application/json", description = "{messaging_product, about?, address?, description?, email?, websites?, vertical?, profile_picture_handle?}"), responses((status = 200, description = "{success: true}", body = Object), (status = 401, description = "Graph error 190", body = Object), (status = 400, description = "Graph error 100: an invalid parameter, or a number that is no WhatsApp Business account", body = Object), (status = 403, description = "Graph error 10: the key may not use this phone number, or lacks the manage scope", body = Object), (status = 413, description = "Graph error 100: the body is too large", body = Object), (status = 500, description = "Graph error 131000: WhatsApp did not take the change", body = Object), (status = 503, description = "Graph error 131016: not connected (Retry-After)", body = Object)))]
 pub async fn edit_business_profile(
     Caller(st): Caller<Cloud>,
     Path((v, pnid)): Path<(String, String)>,
@@ -243,7 +243,7 @@ pub async fn edit_business_profile(
         Some(handle) => {
             let (_, bytes) = st.core.stored_media(handle).await?.ok_or_else(|| {
                 GraphError::param(format!(
-                    "(#100) Param profile_picture_handle must be the id of media uploaded to this number, not '{handle}'"
+                    "(#100) Param profile_picture_handle must be the id of media uploaded to this number or a resumable upload's handle, not '{handle}'"
                 ))
             })?;
             Some(Some(bytes))
@@ -279,12 +279,85 @@ fn no_media(method: &str, id: &str) -> GraphError {
     g
 }
 
-#[utoipa::path(get, path = "/{first}/{second}", tag = "cloud", summary = "A media object's URL and details: `GET /{version}/{media_id}`", params(("first" = String, Path, description = "Graph API version"), ("second" = String, Path, description = "The media id")), responses((status = 200, description = "{messaging_product, url, mime_type, sha256, file_size, id}", body = Object), (status = 401, description = "Graph error 190", body = Object), (status = 400, description = "Graph error {error: {message, type, code, error_subcode?, fbtrace_id}} (also code 100: not found)", body = Object), (status = 403, description = "Graph error 10: the key may not use this phone number", body = Object), (status = 413, description = "Graph error: too large", body = Object), (status = 429, description = "Graph error 130429 (Retry-After)", body = Object), (status = 500, description = "Graph error 131000", body = Object), (status = 503, description = "Graph error 131016: not connected, busy or the disk is full (Retry-After)", body = Object)))]
+#[derive(serde::Deserialize)]
+pub struct NewUpload {
+    file_name: Option<String>,
+    file_length: Option<String>,
+    file_type: Option<String>,
+}
+
+#[utoipa::path(post, path = "/{version}/{app_id}/uploads", tag = "cloud", summary = "Start a resumable upload (Graph's Resumable Upload API); the app id is the session id", params(("version" = String, Path, description = "Graph API version, e.g. v21.0"), ("app_id" = String, Path, description = "The session id (as a phone_number_id is)"), ("file_name" = Option<String>, Query, description = "The file's name"), ("file_length" = u64, Query, description = "Its size in bytes"), ("file_type" = String, Query, description = "application/pdf, image/jpeg, image/jpg, image/png or video/mp4")), responses((status = 200, description = "{id: \"upload:...\"}: the upload session, which takes the bytes at POST /{version}/{id}", body = Object), (status = 401, description = "Graph error 190", body = Object), (status = 400, description = "Graph error 100: a parameter missing or invalid, or no such session (subcode 33)", body = Object), (status = 403, description = "Graph error 10: the key may not send for this session", body = Object), (status = 413, description = "Graph error 131053: larger than this server takes", body = Object)))]
+pub async fn begin_upload(
+    Caller(st): Caller<Cloud>,
+    Path((v, app)): Path<(String, String)>,
+    axum::extract::Query(q): axum::extract::Query<NewUpload>,
+) -> Answer {
+    version(&v)?;
+    let session = phone_number_id(&app)?;
+    let length = q
+        .file_length
+        .as_deref()
+        .ok_or_else(|| GraphError::param("(#100) The parameter file_length is required"))?
+        .parse::<u64>()
+        .map_err(|_| GraphError::param("(#100) Param file_length must be a number of bytes"))?;
+    let kind = q
+        .file_type
+        .ok_or_else(|| GraphError::param("(#100) The parameter file_type is required"))?;
+    let name = q.file_name.filter(|n| !n.is_empty());
+    let up = st.core.begin_upload(&session, name, length, &kind).await?;
+    Ok(Json(json!({"id": up.id})))
+}
+
+#[utoipa::path(post, path = "/{first}/{second}", tag = "cloud", summary = "A resumable upload's bytes: `POST /{version}/upload:{id}` with the header file_offset", params(("first" = String, Path, description = "Graph API version"), ("second" = String, Path, description = "The upload session's id, upload:..."), ("file_offset" = u64, Header, description = "Where these bytes start: 0, or the session's file_offset to resume")), request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file's bytes from file_offset: all the rest, or a part"), responses((status = 200, description = "{h}: the file's handle (the id of the upload it became, taken as profile_picture_handle and as a media id) once the file is whole; {id, file_offset} after a part", body = Object), (status = 401, description = "Graph error 190", body = Object), (status = 400, description = "Graph error 100: file_offset not where the upload stands, more bytes than file_length, or no such upload session (subcode 33)", body = Object), (status = 403, description = "Graph error 10: the key may not send for this session", body = Object), (status = 413, description = "Graph error 100: the body is too large", body = Object)))]
+pub async fn upload_part(
+    Caller(st): Caller<Cloud>,
+    Path((v, id)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
+    body: Result<RawBody, BodyError>,
+) -> Answer {
+    version(&v)?;
+    if !crate::core::is_upload_session(&id) {
+        return Err(no_media("post", &id));
+    }
+    let offset = match headers.get("file_offset").map(|h| h.to_str()) {
+        None => 0,
+        Some(Ok(o)) => o.trim().parse::<u64>().map_err(|_| {
+            GraphError::param(format!(
+                "(#100) The header file_offset must be a number of bytes, not '{o}'"
+            ))
+        })?,
+        Some(Err(_)) => {
+            return Err(GraphError::param(
+                "(#100) The header file_offset must be a number of bytes",
+            ));
+        }
+    };
+    let bytes = body.map_err(body_error)?.0;
+    let at = st
+        .core
+        .upload_part(&id, offset, &bytes)
+        .await?
+        .ok_or_else(|| no_media("post", &id))?;
+    Ok(Json(match at.handle {
+        Some(h) => json!({"h": h}),
+        None => json!({"id": at.id, "file_offset": at.offset}),
+    }))
+}
+
+#[utoipa::path(get, path = "/{first}/{second}", tag = "cloud", summary = "A media object's URL and details: `GET /{version}/{media_id}`; a resumable upload's progress: `GET /{version}/upload:{id}` ({id, file_offset})", params(("first" = String, Path, description = "Graph API version"), ("second" = String, Path, description = "The media id")), responses((status = 200, description = "{messaging_product, url, mime_type, sha256, file_size, id}", body = Object), (status = 401, description = "Graph error 190", body = Object), (status = 400, description = "Graph error {error: {message, type, code, error_subcode?, fbtrace_id}} (also code 100: not found)", body = Object), (status = 403, description = "Graph error 10: the key may not use this phone number", body = Object), (status = 413, description = "Graph error: too large", body = Object), (status = 429, description = "Graph error 130429 (Retry-After)", body = Object), (status = 500, description = "Graph error 131000", body = Object), (status = 503, description = "Graph error 131016: not connected, busy or the disk is full (Retry-After)", body = Object)))]
 pub async fn media_info(
     Caller(st): Caller<Cloud>,
     Path((v, media_id)): Path<(String, String)>,
 ) -> Answer {
     version(&v)?;
+    if crate::core::is_upload_session(&media_id) {
+        let at = st
+            .core
+            .upload_progress(&media_id)
+            .await?
+            .ok_or_else(|| no_media("get", &media_id))?;
+        return Ok(Json(json!({"id": at.id, "file_offset": at.offset})));
+    }
     let (m, _) = st
         .core
         .stored_media(&media_id)

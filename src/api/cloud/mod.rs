@@ -8,7 +8,9 @@
 //! * the business profile: `GET|POST
 //!   /{version}/{phone_number_id}/whatsapp_business_profile`;
 //! * media: `POST /{version}/{phone_number_id}/media`, `GET|DELETE
-//!   /{version}/{media_id}`, downloads at `/cloud/media/{id}`;
+//!   /{version}/{media_id}`, downloads at `/cloud/media/{id}`; resumable
+//!   uploads (`POST /{version}/{app_id}/uploads`, then `POST|GET
+//!   /{version}/upload:{id}`), whose handle is a media id;
 //! * webhooks (`format: "cloud"`): Meta's envelope, `X-Hub-Signature-256`,
 //!   the `hub.challenge` handshake.
 //!
@@ -64,6 +66,8 @@ impl ActAs for Cloud {
 #[openapi(paths(
     h::messages,
     h::upload,
+    h::begin_upload,
+    h::upload_part,
     h::media_info,
     h::media_delete,
     h::download,
@@ -86,6 +90,7 @@ pub fn routes(
             "/{version}/{phone_number_id}/media",
             post(h::upload).layer(media_body),
         )
+        .route("/{version}/{app_id}/uploads", post(h::begin_upload))
         .route(
             "/{version}/{phone_number_id}/whatsapp_business_profile",
             get(h::business_profile).post(h::edit_business_profile),
@@ -99,11 +104,19 @@ pub fn routes(
         })
 }
 
-/// `GET|DELETE /{version}/{media_id}`: two segments, like the open-wa EASY
-/// API's paths; the router shares that path between them.
-pub fn media_route(core: Core, keys: Keys, users: UserIds, public_url: &str) -> MethodRouter {
+/// `GET|DELETE /{version}/{media_id}`, and `POST|GET
+/// /{version}/upload:{id}`: two segments, like the open-wa EASY API's
+/// paths; the router shares that path between them.
+pub fn media_route(
+    core: Core,
+    keys: Keys,
+    users: UserIds,
+    public_url: &str,
+    media_body: axum::extract::DefaultBodyLimit,
+) -> MethodRouter {
     get(h::media_info)
         .merge(delete(h::media_delete))
+        .merge(post(h::upload_part).layer(media_body))
         .route_layer(middleware::from_fn_with_state(guard(keys), require_key))
         .with_state(Cloud {
             core,

@@ -1,0 +1,262 @@
+//! Resumable uploads (Graph's Resumable Upload API): a file sent in one or
+//! more parts, each at the offset where the last one ended, kept across
+//! restarts and dropped connections until it is whole. Whole, it becomes an
+//! upload like one made with `POST .../media`, and its handle is that
+//! upload's id: wherever a media id is taken (a business profile's
+//! picture, a send), the handle is too.
+
+use super::{Core, CoreError, StoredMedia};
+use crate::domain::{Scope, SessionId, now_ms};
+use serde_json::{Value, json};
+use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+
+/// Upload sessions' ids: `upload:` and 32 hex digits.
+pub const UPLOAD_PREFIX: &str = "upload:";
+
+/// The types Graph's Resumable Upload API takes.
+pub const UPLOAD_TYPES: [&str; 5] = [
+    "application/pdf",
+    "image/jpeg",
+    "image/jpg",
+    "image/png",
+    "video/mp4",
+];
+
+/// How long an upload session lives, whole or not (ms): long enough to
+/// resume after a night's outage, short enough that abandoned parts do not
+/// pile up.
+const UPLOAD_TTL_MS: i64 = 24 * 3600 * 1000;
+
+/// Where an upload session stands.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UploadProgress {
+    pub id: String,
+    /// Bytes taken so far: where the next part starts.
+    pub offset: u64,
+    pub length: u64,
+    /// Once whole: the handle (the id of the upload it became).
+    pub handle: Option<String>,
+}
+
+impl UploadProgress {
+    fn of(id: &str, meta: &Value) -> Self {
+        UploadProgress {
+            id: id.to_string(),
+            offset: meta["offset"].as_u64().unwrap_or(0),
+            length: meta["length"].as_u64().unwrap_or(0),
+            handle: meta["handle"].as_str().map(String::from),
+        }
+    }
+}
+
+/// Whether `id` is an upload session's id as this daemon makes them (it
+/// also names a file: nothing else may get that far).
+pub fn is_upload_session(id: &str) -> bool {
+    id.strip_prefix(UPLOAD_PREFIX)
+        .is_some_and(|t| t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+impl Core {
+    fn part_file(&self, id: &str) -> std::path::PathBuf {
+        let token = id.trim_start_matches(UPLOAD_PREFIX);
+        self.uploads_dir().join(format!("part-{token}"))
+    }
+
+    /// Starts an upload session for a file of `length` bytes of `mimetype`
+    /// (one of [`UPLOAD_TYPES`]) for `session`.
+    pub async fn begin_upload(
+        &self,
+        session: &SessionId,
+        filename: Option<String>,
+        length: u64,
+        mimetype: &str,
+    ) -> Result<UploadProgress, CoreError> {
+        self.may(session, Scope::Send)?;
+        self.manager.get(session).await?;
+        if !UPLOAD_TYPES.contains(&mimetype) {
+            return Err(CoreError::invalid(
+                "file_type",
+                format!("must be one of {}", UPLOAD_TYPES.join(", ")),
+            ));
+        }
+        if length == 0 {
+            return Err(CoreError::invalid("file_length", "must be above 0"));
+        }
+        if length > self.max_media as u64 {
+            return Err(CoreError::MediaTooLarge(self.max_media));
+        }
+        self.forget_old_upload_sessions().await;
+        let id = format!("{UPLOAD_PREFIX}{:032x}", rand::random::<u128>());
+        // WhatsApp knows a JPEG as image/jpeg.
+        let mimetype = if mimetype == "image/jpg" {
+            "image/jpeg"
+        } else {
+            mimetype
+        };
+        self.store.put_upload(
+            &id,
+            &json!({"session": session, "mimetype": mimetype, "filename": filename,
+                    "length": length, "offset": 0, "at": now_ms()}),
+        )?;
+        Ok(UploadProgress {
+            id,
+            offset: 0,
+            length,
+            handle: None,
+        })
+    }
+
+    /// An upload session's progress; None if there is no such session.
+    pub async fn upload_progress(&self, id: &str) -> Result<Option<UploadProgress>, CoreError> {
+        Ok(self
+            .upload_session(id, Scope::Read)?
+            .map(|meta| UploadProgress::of(id, &meta)))
+    }
+
+    fn upload_session(&self, id: &str, scope: Scope) -> Result<Option<Value>, CoreError> {
+        if !is_upload_session(id) {
+            return Ok(None);
+        }
+        let Some(meta) = self.store.upload(id)? else {
+            return Ok(None);
+        };
+        if meta["at"].as_i64().unwrap_or(0) + UPLOAD_TTL_MS < now_ms() {
+            return Ok(None);
+        }
+        self.may_use_upload(&meta, scope)?;
+        Ok(Some(meta))
+    }
+
+    /// Takes `bytes` at `offset`, which must be where the session stands.
+    /// The part that makes the file whole turns it into an upload. None if
+    /// there is no such session.
+    pub async fn upload_part(
+        &self,
+        id: &str,
+        offset: u64,
+        bytes: &[u8],
+    ) -> Result<Option<UploadProgress>, CoreError> {
+        // One part at a time: two at once would both start at the same
+        // offset.
+        let _one = self.upload_parts.lock().await;
+        let Some(mut meta) = self.upload_session(id, Scope::Send)? else {
+            return Ok(None);
+        };
+        let at = UploadProgress::of(id, &meta);
+        if at.handle.is_some() {
+            // A repeat of the last part, whose answer was lost: the same answer.
+            if offset == at.length && bytes.is_empty() {
+                return Ok(Some(at));
+            }
+            return Err(CoreError::invalid(
+                "file_offset",
+                format!(
+                    "the upload is whole ({} bytes): nothing more is taken",
+                    at.length
+                ),
+            ));
+        }
+        if offset != at.offset {
+            return Err(CoreError::invalid(
+                "file_offset",
+                format!(
+                    "is {offset}, but the upload stands at {}: send from there (GET the session to learn it)",
+                    at.offset
+                ),
+            ));
+        }
+        let end = at.offset + bytes.len() as u64;
+        if end > at.length {
+            return Err(CoreError::invalid(
+                "file",
+                format!(
+                    "runs {} bytes past file_length ({})",
+                    end - at.length,
+                    at.length
+                ),
+            ));
+        }
+        if !bytes.is_empty() {
+            self.write_part(id, at.offset, bytes)
+                .await
+                .map_err(|e| CoreError::Internal(format!("could not keep the part: {e}")))?;
+        }
+        meta["offset"] = json!(end);
+        if end == at.length {
+            let whole = tokio::fs::read(self.part_file(id))
+                .await
+                .map_err(|e| CoreError::Internal(format!("could not read the upload: {e}")))?;
+            let session = meta["session"]
+                .as_str()
+                .map(SessionId::parse)
+                .and_then(Result::ok)
+                .ok_or_else(|| {
+                    CoreError::Internal("an upload session without its session".into())
+                })?;
+            let m: StoredMedia = self
+                .upload(
+                    &session,
+                    whole,
+                    meta["mimetype"].as_str().unwrap_or_default().to_string(),
+                    meta["filename"].as_str().map(String::from),
+                )
+                .await?;
+            meta["handle"] = json!(m.id);
+            self.store.put_upload(id, &meta)?;
+            let _ = tokio::fs::remove_file(self.part_file(id)).await;
+        } else {
+            self.store.put_upload(id, &meta)?;
+        }
+        Ok(Some(UploadProgress::of(id, &meta)))
+    }
+
+    /// Writes a part where the session stands, cutting off whatever a
+    /// crash left past it; on disk before the session says it is taken.
+    async fn write_part(&self, id: &str, offset: u64, bytes: &[u8]) -> std::io::Result<()> {
+        crate::session::browser::ensure_private_dir(&self.uploads_dir())?;
+        let mut f = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(self.part_file(id))
+            .await?;
+        f.set_len(offset).await?;
+        f.seek(std::io::SeekFrom::Start(offset)).await?;
+        f.write_all(bytes).await?;
+        f.sync_data().await
+    }
+
+    /// Drops upload sessions past their day, and their parts.
+    async fn forget_old_upload_sessions(&self) {
+        let Ok(all) = self.store.uploads_starting(UPLOAD_PREFIX) else {
+            return;
+        };
+        let old = now_ms() - UPLOAD_TTL_MS;
+        for (id, meta) in all {
+            if meta["at"].as_i64().unwrap_or(0) < old && is_upload_session(&id) {
+                let _ = self.store.delete_upload(&id);
+                let _ = tokio::fs::remove_file(self.part_file(&id)).await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_ids_made_here_name_a_session() {
+        assert!(is_upload_session("upload:0123456789abcdef0123456789abcdef"));
+        for bad in [
+            "upload:",
+            "upload:../../etc/passwd",
+            "upload:0123456789abcdef0123456789abcde",
+            "upload:0123456789abcdef0123456789abcdeg",
+            "1234567890123456789",
+            "upload:0123456789abcdef0123456789abcdef/..",
+        ] {
+            assert!(!is_upload_session(bad), "{bad}");
+        }
+    }
+}
