@@ -53,29 +53,41 @@ pub enum MediaError {
 const MEDIA_FETCHES: usize = 4;
 const MEDIA_PER_SESSION: usize = 2;
 
-/// Which of `SessionEnv::media_locks` a media file takes.
-/// One fetch of a media at a time (the next finds it kept), by a lock
-/// on a stripe of its path that sessions share.
+/// One fetch of a media at a time (the next finds it kept): a lock per
+/// media file, so that a fetch waits only for the same media, never for
+/// another session's (a hung page's download holds its lock a minute).
 #[derive(Default)]
-struct MediaLocks([tokio::sync::Mutex<()>; 16]);
+struct MediaLocks(
+    std::sync::Mutex<std::collections::HashMap<PathBuf, std::sync::Weak<tokio::sync::Mutex<()>>>>,
+);
 
 impl MediaLocks {
     /// The turn to fetch the media at `path`. `wait`: a client asking
-    /// waits for it; inbound media gives up at once (None): the holder may
-    /// be another session's fetch of a media that shares the stripe, and a
-    /// driver waiting behind it would stop following its own page.
+    /// waits for it; inbound media gives up at once (None): a driver
+    /// waiting behind a client's fetch would stop following its page.
     async fn turn(
         &self,
         path: &std::path::Path,
         wait: bool,
-    ) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        path.hash(&mut h);
-        let lock = &self.0[(h.finish() % 16) as usize];
+    ) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        let lock = {
+            let mut locks = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            match locks.get(path).and_then(std::sync::Weak::upgrade) {
+                Some(lock) => lock,
+                None => {
+                    // Locks no fetch holds any more go as new ones come.
+                    if locks.len() >= 64 {
+                        locks.retain(|_, l| l.strong_count() > 0);
+                    }
+                    let lock = Arc::new(tokio::sync::Mutex::new(()));
+                    locks.insert(path.to_path_buf(), Arc::downgrade(&lock));
+                    lock
+                }
+            }
+        };
         match wait {
-            true => Some(lock.lock().await),
-            false => lock.try_lock().ok(),
+            true => Some(lock.lock_owned().await),
+            false => lock.try_lock_owned().ok(),
         }
     }
 }
@@ -360,6 +372,23 @@ impl SessionEnv {
 mod tests {
     use super::*;
     use std::path::Path;
+
+    #[tokio::test]
+    async fn a_media_fetch_waits_only_for_the_same_media() {
+        let locks = MediaLocks::default();
+        let held = locks.turn(Path::new("/m/a"), true).await.unwrap();
+        assert!(locks.turn(Path::new("/m/a"), false).await.is_none());
+        // No other media shares its lock, whatever its path hashes to.
+        let mut others = Vec::new();
+        for i in 0..200 {
+            others.push(locks.turn(Path::new(&format!("/m/b{i}")), false).await.unwrap());
+        }
+        drop(others);
+        drop(held);
+        assert!(locks.turn(Path::new("/m/a"), false).await.is_some());
+        let _ = locks.turn(Path::new("/m/c"), false).await;
+        assert!(locks.0.lock().unwrap().len() <= 65, "locks no fetch holds go");
+    }
 
     #[test]
     fn a_hang_is_seen_within_about_the_time_asked() {
