@@ -132,8 +132,10 @@ impl Driver {
         page: watch::Sender<Option<Page>>,
         cmds: mpsc::Receiver<Cmd>,
     ) -> Self {
+        let mut inbound = Inbound::new(id.clone(), env.clone());
+        inbound.leaving = state.borrow().leaving.clone();
         Driver {
-            inbound: Inbound::new(id.clone(), env.clone()),
+            inbound,
             memory_recycled: None,
             came_up: false,
             page_up: false,

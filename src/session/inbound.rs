@@ -68,6 +68,9 @@ pub struct Inbound {
     unstored: Vec<Op>,
     /// A media download timed out: none is tried before this.
     downloads_paused_until: Option<Instant>,
+    /// The session is being stopped (`LiveState::leaving`): no media is
+    /// downloaded, and one under way is left.
+    pub leaving: Arc<std::sync::atomic::AtomicBool>,
     /// When to look over the page's reactions and votes once more after a
     /// catch-up (`reactions_pass`).
     reactions_recheck: Option<Instant>,
@@ -125,6 +128,7 @@ impl Inbound {
             unlinked: false,
             unstored: Vec::new(),
             downloads_paused_until: None,
+            leaving: Default::default(),
             calls_heard: std::collections::VecDeque::new(),
             reactions_recheck: None,
             taken_back_suspects: Default::default(),
@@ -599,7 +603,23 @@ impl Inbound {
         {
             return Err("the page stopped answering: fetched when asked for".into());
         }
-        let bytes = match self.env.keep_media(bridge, &self.id, id, false).await {
+        // A stop waits for the round to be stored, not for its media (a
+        // slow download takes up to a minute, and the stop's wait is half
+        // that): what is left is fetched when a client asks.
+        let leaving = self.leaving.clone();
+        let stop = async move {
+            while !leaving.load(std::sync::atomic::Ordering::Relaxed) {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        };
+        let fetched = tokio::select! {
+            r = self.env.keep_media(bridge, &self.id, id, false) => Some(r),
+            _ = stop => None,
+        };
+        let Some(fetched) = fetched else {
+            return Err("the session is stopping: fetched when asked for".into());
+        };
+        let bytes = match fetched {
             Ok(bytes) => bytes,
             Err(e) => {
                 // A page that does not answer would hold every message of

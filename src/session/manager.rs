@@ -265,6 +265,7 @@ impl Manager {
             pss_bytes: None,
             error_code: None,
             calls: Default::default(),
+            leaving: Default::default(),
             stored_before: None,
         });
         let (page_tx, page_rx) = watch::channel(None);
@@ -320,6 +321,10 @@ impl Manager {
     async fn ask(&self, mut h: Handle, make: fn(oneshot::Sender<()>) -> Cmd) -> bool {
         let (tx, rx) = oneshot::channel();
         let mut done = false;
+        h.state
+            .borrow()
+            .leaving
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         if h.cmds.send(make(tx)).await.is_ok() {
             // The driver answers after closing its browser; never wait forever.
             done = matches!(

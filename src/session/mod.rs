@@ -113,6 +113,10 @@ pub struct LiveState {
     /// Calls into the page from the API in flight (sends, actions): a
     /// recycle waits for a moment with none.
     pub calls: Arc<std::sync::atomic::AtomicUsize>,
+    /// Set when the manager asks the driver to end: what can wait (media
+    /// downloads, fetched when a client asks) is left, so that the round
+    /// under way is stored and the ask answered before its wait runs out.
+    pub leaving: Arc<std::sync::atomic::AtomicBool>,
     /// Messages written before this (unix s) are stored and no catch-up
     /// will look for them in the page: its copies of them may go. None
     /// while a catch-up waits.
