@@ -346,6 +346,16 @@ impl Manager {
         done
     }
 
+    /// The store's records of a deleted session, off the async workers: a
+    /// session's whole history is a long scan.
+    async fn forget_records(&self, id: &SessionId) -> Result<(), ManagerError> {
+        let (store, id) = (self.env.store.clone(), id.clone());
+        tokio::task::spawn_blocking(move || store.delete_session(&id))
+            .await
+            .map_err(|e| ManagerError::Internal(format!("the delete did not finish: {e}")))??;
+        Ok(())
+    }
+
     pub async fn restart(self: &Arc<Self>, id: &SessionId) -> Result<(), ManagerError> {
         self.to_the_end(id, |m, id| async move {
             let _turn = m.exclusive(&id).await;
@@ -466,7 +476,7 @@ impl Manager {
                 dir.display()
             )));
         }
-        self.env.store.delete_session(id)?;
+        self.forget_records(id).await?;
         self.env.pipeline.forget(id);
         Ok(())
     }
@@ -628,7 +638,7 @@ impl Manager {
                 )));
             }
         }
-        self.env.store.delete_session(id)?;
+        self.forget_records(id).await?;
         self.env.store.flush().await?;
         self.env.pipeline.forget(id);
         Ok(())

@@ -385,13 +385,21 @@ mod tests {
         // No other media shares its lock, whatever its path hashes to.
         let mut others = Vec::new();
         for i in 0..200 {
-            others.push(locks.turn(Path::new(&format!("/m/b{i}")), false).await.unwrap());
+            others.push(
+                locks
+                    .turn(Path::new(&format!("/m/b{i}")), false)
+                    .await
+                    .unwrap(),
+            );
         }
         drop(others);
         drop(held);
         assert!(locks.turn(Path::new("/m/a"), false).await.is_some());
         let _ = locks.turn(Path::new("/m/c"), false).await;
-        assert!(locks.0.lock().unwrap().len() <= 65, "locks no fetch holds go");
+        assert!(
+            locks.0.lock().unwrap().len() <= 65,
+            "locks no fetch holds go"
+        );
     }
 
     #[test]

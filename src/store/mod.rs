@@ -786,8 +786,75 @@ impl Store {
     }
 
     /// Removes the session and everything stored for it.
+    /// Every record of session `id`, a chunk at a time: one write over
+    /// every message and delivery of the store would hold redb's writer
+    /// (every commit, every webhook outcome) for as long as the scan took.
+    /// The session's own record goes last, so a delete cut short by a crash
+    /// leaves a session that a repeated delete finishes. Blocking: call it
+    /// off the async workers.
     pub fn delete_session(&self, id: &SessionId) -> Result<()> {
-        self.write(|tx| remove_session(tx, id))
+        let p = prefix(id);
+        let end = prefix_end(&p);
+        for t in SESSION_TABLES {
+            self.remove_where(t, &p, Some(&end), |_, _| true)?;
+        }
+        self.remove_where(SHORTIDS, &[], None, |_, v| v.starts_with(&p))?;
+        for t in DELIVERY_TABLES {
+            self.remove_where(t, &[], None, |_, v| {
+                serde_json::from_slice::<Delivery>(v).is_ok_and(|d| &d.session == id)
+            })?;
+        }
+        self.remove_in(SESSIONS, id.as_str().as_bytes())?;
+        Ok(())
+    }
+
+    /// Removes the records of `t` from `from` (up to `to`) that `doomed`
+    /// picks: each read scans a bounded number, each write removes what
+    /// that read found.
+    fn remove_where(
+        &self,
+        t: Def,
+        from: &[u8],
+        to: Option<&[u8]>,
+        doomed: impl Fn(&[u8], &[u8]) -> bool,
+    ) -> Result<()> {
+        use std::ops::Bound;
+        const SCAN: usize = 10_000;
+        let mut cursor = from.to_vec();
+        loop {
+            let (keys, next) = self.read(|tx| {
+                let table = tx.open_table(t)?;
+                let upper = to.map_or(Bound::Unbounded, Bound::Excluded);
+                let (mut keys, mut next) = (Vec::new(), None);
+                for (scanned, kv) in table
+                    .range::<&[u8]>((Bound::Included(cursor.as_slice()), upper))?
+                    .enumerate()
+                {
+                    let (k, v) = kv?;
+                    if scanned == SCAN {
+                        next = Some(k.value().to_vec());
+                        break;
+                    }
+                    if doomed(k.value(), v.value()) {
+                        keys.push(k.value().to_vec());
+                    }
+                }
+                Ok((keys, next))
+            })?;
+            if !keys.is_empty() {
+                self.write(|tx| {
+                    let mut table = tx.open_table(t)?;
+                    for k in &keys {
+                        table.remove(k.as_slice())?;
+                    }
+                    Ok(())
+                })?;
+            }
+            match next {
+                Some(n) => cursor = n,
+                None => return Ok(()),
+            }
+        }
     }
 
     /// One session's records as they are stored, to move the session to
@@ -2414,6 +2481,50 @@ mod tests {
             assert_eq!(store.record_attempts(&[d]).unwrap(), [false]);
             assert!(store.delivery(&late.id).unwrap().is_none());
         }
+    }
+
+    #[test]
+    fn a_delete_goes_a_chunk_at_a_time_and_takes_only_its_own() {
+        use crate::domain::{Event, EventKind, Format, Webhook};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        // Past one scan's worth, with a cursor that must go on from where
+        // the last read stopped.
+        for i in 0..25_000u32 {
+            store
+                .insert_in(UPLOADS, format!("k{i:05}").as_bytes(), &i.to_le_bytes())
+                .unwrap();
+        }
+        store
+            .remove_where(UPLOADS, &[], None, |_, v| v[0] % 2 == 0)
+            .unwrap();
+        let left = store.uploads_starting("k").unwrap();
+        assert!(left.is_empty(), "records that are no JSON are not listed");
+        let n = store
+            .read(|tx| Ok(tx.open_table(UPLOADS)?.iter()?.count()))
+            .unwrap();
+        assert_eq!(n, 12_500);
+        // A session's records go, another's stay.
+        let (a, b) = (
+            SessionId::parse("a").unwrap(),
+            SessionId::parse("ab").unwrap(),
+        );
+        let hook = Webhook::subscriber("http://127.0.0.1:9/h".into(), Format::Native, &[]);
+        for s in [&a, &b] {
+            let rec: SessionRecord = serde_json::from_value(serde_json::json!({
+                "id": s, "created_at": 1, "updated_at": 1,
+                "should_run": false, "status": "STOPPED",
+            }))
+            .unwrap();
+            assert!(store.create_session(s, &rec).unwrap());
+            let ev = Event::new(s, EventKind::Message, serde_json::json!({}));
+            store.put_delivery(&Delivery::new(&hook, &ev)).unwrap();
+            store.put_callback(s, "m1", &serde_json::json!({})).unwrap();
+        }
+        store.delete_session(&a).unwrap();
+        assert!(store.export_session(&a).unwrap().is_empty());
+        assert!(!store.session_exists(&a).unwrap());
+        assert_eq!(store.export_session(&b).unwrap().len(), 3);
     }
 
     #[test]
