@@ -404,7 +404,9 @@ impl Pipeline {
     /// Sends a message's later acks to `hook` too (a status callback), and
     /// delivers `now` (its current ack) to it at once: the ack that made it
     /// `sent` may have been committed before the callback was known.
-    pub fn add_status_callback(
+    /// Durable when it returns: a send answered with its callback kept
+    /// only in memory would lose every later ack to a crash.
+    pub async fn add_status_callback(
         &self,
         session: &SessionId,
         msg_id: &str,
@@ -431,11 +433,15 @@ impl Pipeline {
             d
         };
         self.dispatcher.enqueue([d]);
-        // A group commit's flush, which this asks for, lets a backlog read
+        // A group commit's flush makes it durable, and lets a backlog read
         // back from the outbox reach it.
-        let (done, _) = oneshot::channel();
+        let (done, flushed) = oneshot::channel();
         let _ = self.commits.send(CommitRequest { ops: vec![], done });
-        Ok(())
+        match flushed.await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(unstored)) => Err(unstored.error),
+            Err(_) => Err(StoreError::Flush("the daemon is stopping".into())),
+        }
     }
 
     /// Hands deliveries (already stored as pending) to the dispatcher; a

@@ -1006,6 +1006,7 @@ impl Core {
         };
         Ok(self
             .pipeline
-            .add_status_callback(session, &sent.id, &hook, sent.ack, now)?)
+            .add_status_callback(session, &sent.id, &hook, sent.ack, now)
+            .await?)
     }
 }
