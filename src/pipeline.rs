@@ -85,14 +85,15 @@ impl Subscriptions {
         {
             return h.clone();
         }
-        let hooks = Arc::new(
-            self.store
-                .get_session(session)
-                .ok()
-                .flatten()
-                .map(|r| r.webhooks)
-                .unwrap_or_default(),
-        );
+        let hooks = match self.store.get_session(session) {
+            Ok(r) => Arc::new(r.map(|r| r.webhooks).unwrap_or_default()),
+            // Not kept: a read that failed once would cut the session off
+            // from its webhooks until a restart.
+            Err(e) => {
+                tracing::warn!(session = %session, "its webhooks could not be read: {e}");
+                return Arc::new(Vec::new());
+            }
+        };
         // Never overwrite: a concurrent `set` may have put newer ones.
         self.cache
             .write()
