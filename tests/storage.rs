@@ -177,18 +177,20 @@ async fn a_full_disk_answers_507_and_loses_nothing_when_space_returns() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(stored(&d).await.len(), 20, "stored while below the reserve");
 
-    // ...and all are once space returns (the catch-up on the next health tick).
+    // ...and all are once space returns (the catch-up on the next health
+    // tick); what arrives now, before that tick, is stored after them.
     std::fs::remove_file(&filler).unwrap();
-    let all = eventually(Duration::from_secs(60), "50 messages stored", || async {
+    let after = contact_messages(&sb, ACCOUNT, 5, 5, "after").await;
+    let all = eventually(Duration::from_secs(60), "55 messages stored", || async {
         let m = stored(&d).await;
-        (m.len() >= 50).then_some(m)
+        (m.len() >= 55).then_some(m)
     })
     .await;
     let mut ids: Vec<&str> = all.iter().map(|m| m["id"].as_str().unwrap()).collect();
     ids.sort();
     ids.dedup();
-    assert_eq!(ids.len(), 50, "each message stored once");
-    for (id, _, _) in before.iter().chain(during.iter()) {
+    assert_eq!(ids.len(), 55, "each message stored once");
+    for (id, _, _) in before.iter().chain(during.iter()).chain(after.iter()) {
         assert!(ids.contains(&id.as_str()), "{id} was lost");
     }
     // The reaction and the edit were kept for the store, not dropped.
@@ -206,9 +208,9 @@ async fn a_full_disk_answers_507_and_loses_nothing_when_space_returns() {
     .await;
 
     // Delivered: each message's event acknowledged, none twice.
-    let delivered = eventually(Duration::from_secs(60), "50 deliveries", || async {
+    let delivered = eventually(Duration::from_secs(60), "55 deliveries", || async {
         let got = r.accepted();
-        (got.len() >= 50).then_some(got)
+        (got.len() >= 55).then_some(got)
     })
     .await;
     let mut event_ids: Vec<String> = delivered
@@ -218,7 +220,41 @@ async fn a_full_disk_answers_507_and_loses_nothing_when_space_returns() {
     let n = event_ids.len();
     event_ids.sort();
     event_ids.dedup();
-    assert_eq!((n, event_ids.len()), (50, 50), "deliveries, distinct ids");
+    assert_eq!((n, event_ids.len()), (55, 55), "deliveries, distinct ids");
+
+    // In the order they came, chat by chat: a contact's messages from
+    // while the disk was full are in the event log before its later one.
+    let mut sse = c
+        .get(format!(
+            "{}/api/events?session=shop&events=message&since=0",
+            d.url
+        ))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap();
+    let log = read_sse(&mut sse, |got| got.len() >= 55).await;
+    let texts: Vec<(&str, &str)> = log
+        .iter()
+        .filter_map(|(_, _, v)| {
+            Some((
+                v["payload"]["chat"].as_str()?,
+                v["payload"]["text"].as_str()?,
+            ))
+        })
+        .collect();
+    assert_eq!(texts.len(), 55, "{log:?}");
+    for (chat, text) in texts.iter().filter(|(_, t)| t.starts_with("during")) {
+        let at = texts.iter().position(|t| t == &(*chat, *text)).unwrap();
+        let later = texts
+            .iter()
+            .position(|(c, t)| c == chat && t.starts_with("after"))
+            .unwrap();
+        assert!(
+            at < later,
+            "{text} of {chat} was stored after a later message: {texts:?}"
+        );
+    }
 
     // And the API takes new data again.
     let (code, v) = d

@@ -660,10 +660,20 @@ impl Inbound {
                 .collect();
             self.forget_owed.push((chat, after));
         }
+        // What the store refused before goes first: a later change (an
+        // ack, an edit, the next message of a chat) must not be stored and
+        // told before what it follows.
+        let ops = if self.unstored.is_empty() {
+            ops
+        } else {
+            let mut all = std::mem::take(&mut self.unstored);
+            all.extend(ops);
+            all
+        };
         let stored = self.env.pipeline.commit(ops).await;
         // Only once every event before is stored: a batch kept for the
         // store holds the removal's event, or messages from before it.
-        if stored.is_ok() && self.unstored.is_empty() {
+        if stored.is_ok() {
             self.forget_removed_chats().await;
         }
         if let Err(e) = stored {
