@@ -832,6 +832,7 @@ async fn full_chromium_works_too() {
 
 /// A linked session that is stopped still holds a device slot on the phone:
 /// deleting (or logging out) it must tell WhatsApp, not just forget it here.
+/// So must one between browsers, its last one crashed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_or_logging_out_a_stopped_linked_session_unlinks_the_device() {
     let tmp = tempfile::tempdir().unwrap();
@@ -840,14 +841,23 @@ async fn deleting_or_logging_out_a_stopped_linked_session_unlinks_the_device() {
     for (id, phone, how) in [
         ("gone", "15550007001", "DELETE"),
         ("out", "15550007002", "logout"),
+        ("crashed", "15550007003", "logout after a crash"),
     ] {
         d.create_linked(&sb, id, phone).await;
         assert_eq!(sb.linked_devices(phone).await, 1);
-        let (code, _) = d
-            .call("POST", &format!("/api/sessions/{id}/stop"), None)
-            .await;
-        assert_eq!(code, 200);
-        d.wait_status(id, "STOPPED", Duration::from_secs(30)).await;
+        if how == "logout after a crash" {
+            // Logged out while its driver waits to launch a new browser.
+            let pid = d.browser_pid(id).unwrap();
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            d.wait_status(id, "DISCONNECTED", Duration::from_secs(30))
+                .await;
+        } else {
+            let (code, _) = d
+                .call("POST", &format!("/api/sessions/{id}/stop"), None)
+                .await;
+            assert_eq!(code, 200);
+            d.wait_status(id, "STOPPED", Duration::from_secs(30)).await;
+        }
         let (code, body) = match how {
             "DELETE" => d.call("DELETE", &format!("/api/sessions/{id}"), None).await,
             _ => {
@@ -863,6 +873,7 @@ async fn deleting_or_logging_out_a_stopped_linked_session_unlinks_the_device() {
         );
     }
     assert_eq!(d.session("out").await["status"], "LOGGED_OUT");
+    assert_eq!(d.session("crashed").await["status"], "LOGGED_OUT");
     let (code, _) = d.call("GET", "/api/sessions/gone", None).await;
     assert_eq!(code, 404);
 }

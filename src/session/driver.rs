@@ -298,12 +298,21 @@ impl Driver {
                     let r = Bridge::new(b.page.clone(), self.env.config.page_timeout)
                         .logout()
                         .await;
-                    if let Err(e) = r {
-                        tracing::warn!(session = %self.id, "logout in the page failed ({e}); wiping the profile anyway");
-                    }
                     b.shutdown().await;
-                    self.logged_out().await;
-                    let _ = reply.send(());
+                    match r {
+                        Ok(_) => {
+                            self.logged_out().await;
+                            let _ = reply.send(());
+                        }
+                        // Unanswered: the manager brings a new page up to
+                        // tell WhatsApp, or forgets the link here only if
+                        // none comes up (wiped now, the phone would list
+                        // the device for good).
+                        Err(e) => {
+                            tracing::warn!(session = %self.id, "logout in the page failed ({e}): a new page is to tell WhatsApp");
+                            self.set_status(Status::Stopped, None);
+                        }
+                    }
                     return;
                 }
                 Outcome::LoggedOut(reply) => {
@@ -417,6 +426,13 @@ impl Driver {
 
     async fn finish_without_browser(&mut self, cmd: Option<Cmd>) {
         match cmd {
+            // Linked, with no page to tell WhatsApp to drop this device:
+            // unanswered, so the manager brings a page up for it, as it
+            // does for a stopped session (wiped here, the phone would list
+            // the device for good).
+            Some(Cmd::Logout(_)) if self.state.borrow().me.is_some() => {
+                self.set_status(Status::Stopped, None);
+            }
             Some(Cmd::Logout(r)) => {
                 self.logged_out().await;
                 let _ = r.send(());

@@ -381,21 +381,29 @@ impl Manager {
         }
         let mut handle = self.handles.lock().await.remove(id);
         let linked = self.records().get(id).is_some_and(|r| r.me.is_some());
+        let mut started = false;
         if linked && handle.as_ref().is_none_or(|h| h.task.is_finished()) {
             // Stopped but linked: only the page can tell WhatsApp to drop
             // this device. Bring it up (bounded), then log out from it.
             handle = self.start_for_logout(id).await;
+            started = true;
         }
-        let told = match handle {
-            Some(h) if !h.task.is_finished() => {
-                let told = self.ask(h, Cmd::Logout).await;
-                if !told {
-                    tracing::warn!(session = %id, "the driver did not answer the logout in time: the link is forgotten here only");
-                }
-                told
-            }
+        let mut told = match handle {
+            Some(h) if !h.task.is_finished() => self.ask(h, Cmd::Logout).await,
             _ => false,
         };
+        if !told && linked && !started {
+            // Its driver had no page (between browsers after a crash, or
+            // launching one) and did not log out, or did not answer: a
+            // page brought up for it tells WhatsApp.
+            told = match self.start_for_logout(id).await {
+                Some(h) if !h.task.is_finished() => self.ask(h, Cmd::Logout).await,
+                _ => false,
+            };
+        }
+        if !told && linked {
+            tracing::warn!(session = %id, "WhatsApp could not be told of the logout: the link is forgotten here only");
+        }
         if !told {
             // Not running, or its driver did not answer (and was ended
             // before its page logged out): nothing to tell WhatsApp from
