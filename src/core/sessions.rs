@@ -136,8 +136,11 @@ impl Core {
         let bytes = self.manager.export(id).await?;
         if stop {
             // The file carries "running" to where it is imported; here it
-            // stays stopped, across restarts too.
+            // stays stopped, across restarts too: durably before the file
+            // is handed over, or a crash now would resume it here beside
+            // the copy.
             self.manager.stop(id).await?;
+            self.store.flush().await?;
         }
         Ok(bytes)
     }
