@@ -777,6 +777,13 @@ impl Manager {
             self.records().update(&rec.id, |r| r.status = now);
         }
         for rec in &recs {
+            // In the session's turn, and only if this life has not started
+            // it: the API answers meanwhile, and a browser a client just
+            // started is no leftover.
+            let _turn = self.exclusive(&rec.id).await;
+            if self.handles.lock().await.contains_key(&rec.id) {
+                continue;
+            }
             super::browser::kill_leftover(&self.env.session_dir(&rec.id));
         }
         for rec in recs {
