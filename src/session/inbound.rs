@@ -553,7 +553,7 @@ impl Inbound {
         // (A contact's 2 GB document would be held in the page and here.)
         let too_large = msg.media.as_ref().is_some_and(super::too_large_to_keep);
         if too_large && !msg.from_me {
-            tracing::info!(session = %self.id, msg = %msg.id, "media not kept: larger than {} MB", super::MAX_MEDIA >> 20);
+            tracing::info!(session = %self.id, "media not kept: larger than {} MB", super::MAX_MEDIA >> 20);
         } else if msg.view_once && !msg.from_me {
             // WhatsApp gives a linked device none of it: the phone opens it.
             tracing::debug!(session = %self.id, msg = %msg.id, "media not kept: to be viewed once");
@@ -565,7 +565,7 @@ impl Inbound {
                         m.sha256 = Some(sha256);
                     }
                 }
-                Err(e) => tracing::warn!(session = %self.id, msg = %msg.id, "media not kept: {e}"),
+                Err(e) => tracing::warn!(session = %self.id, "media not kept: {e}"),
             }
         }
         // A reply to a menu we sent: which option it picked. A menu is
@@ -1093,7 +1093,7 @@ impl Inbound {
         self.this_life_newest_first(LOST_SENDS_PAGES * 500, |m| {
             let full = per_chat.get(m.chat.as_str()).copied().unwrap_or(0) < CATCH_UP_PER_CHAT;
             if m.from_me && m.ack == Ack::Pending && full && !listed.contains(m.id.as_str()) {
-                tracing::info!(session = %self.id, msg = %m.id, "a send the browser lost before WhatsApp had it: failed");
+                tracing::info!(session = %self.id, "a send the browser lost before WhatsApp had it: failed");
                 ops.push(Op::Ack {
                     session: self.id.clone(),
                     id: m.id.clone(),
