@@ -43,7 +43,24 @@
     }
     noteName();
     while (queue.length) {
-      window.__wabridgeEmit(JSON.stringify(queue.splice(0, 500)));
+      // Taken off the queue once handed over: a batch that could not be
+      // serialised or handed over is not lost with it.
+      const batch = queue.slice(0, 500);
+      let text;
+      try {
+        text = JSON.stringify(batch);
+      } catch (e) {
+        // One event that is no JSON (a cycle) drops only itself.
+        text = JSON.stringify(batch.filter((ev) => { try { JSON.stringify(ev); return true; } catch (_) { return false; } }));
+      }
+      try {
+        window.__wabridgeEmit(text);
+      } catch (e) {
+        flushing = true;
+        setTimeout(flush, 50);
+        return;
+      }
+      queue.splice(0, batch.length);
     }
   }
 
@@ -758,7 +775,17 @@
         return;
       }
       const msg = normalize(m);
-      if (msg) arrived.set(msg.id, Date.now());
+      if (msg) {
+        // Newest last, and the oldest go as new ones come: a page whose
+        // messages are not trimmed keeps only the last minute's too.
+        const now = Date.now();
+        arrived.delete(msg.id);
+        arrived.set(msg.id, now);
+        for (const [id, at] of arrived) {
+          if (now - at <= KEEP_ARRIVED_MS) break;
+          arrived.delete(id);
+        }
+      }
       if (msg && forwardSeen) forwardSeen(msg);
       // In arrival order, even when a privacy id's phone must be looked up.
       if (!msg) return;
@@ -874,11 +901,14 @@
   }
 
   // Numbers known to be on WhatsApp, so a busy sender asks once an hour,
-  // not once a message.
+  // not once a message. Bounded: a page that checks numbers in bulk for
+  // months keeps the newest 10,000.
   const known = new Map();
   async function exists(id) {
     const key = widStr(id);
-    if ((known.get(key) || 0) > Date.now()) return key;
+    const until = known.get(key);
+    if (until > Date.now()) return key;
+    if (until !== undefined) known.delete(key);
     const r = await WPP.contact.queryWidExists(key);
     // wa-js answers null for a number WhatsApp does not know and for a
     // query that failed (it catches every error): while the page cannot
@@ -887,6 +917,7 @@
     if (!r && (!canSend() || Date.now() - offlineAt < 16000)) throw new Error('OFFLINE: could not ask WhatsApp whether ' + key + ' is on WhatsApp');
     if (!r) return null;
     known.set(key, Date.now() + 3600 * 1000);
+    if (known.size > 10000) known.delete(known.keys().next().value);
     return widStr(r.wid) || key;
   }
 
@@ -984,8 +1015,18 @@
   function forwardOne(to, id, kind, waitMs) {
     // A forward of someone else's message is marked forwarded; of ours, not.
     const theirs = id.startsWith('false_');
+    const wait = waitMs || 10000;
+    // The daemon gives up on the call after twice the wait (this deadline
+    // is a second later, so its timeout, "maybe sent", comes first): a
+    // forward still queued then is not made, and one that WhatsApp Web
+    // never settles does not hold every later one.
+    const deadline = Date.now() + 2 * wait + 1000;
+    const within = (p, what) => Promise.race([p, new Promise((_, reject) => {
+      setTimeout(() => reject(new Error('FORWARD_UNSEEN: WhatsApp Web did not finish ' + what + ' in time')), Math.max(0, deadline - Date.now()));
+    })]);
     const run = forwarding.then(async () => {
-      const chat = await WPP.chat.find(to);
+      if (Date.now() >= deadline) throw new Error('FORWARD_UNSEEN: not forwarded; the call ran out of time behind the forwards before it');
+      const chat = await within(WPP.chat.find(to), 'finding the chat');
       const target = widStr(chat && chat.id) || to;
       const seen = new Promise((resolve) => {
         forwardSeen = (msg) => {
@@ -995,7 +1036,7 @@
       });
       let refused;
       try {
-        refused = await WPP.chat.forwardMessages(target, [id], { displayCaptionText: true });
+        refused = await within(WPP.chat.forwardMessages(target, [id], { displayCaptionText: true }), 'the forward');
       } catch (e) {
         // The daemon maps this prefix to 404.
         if (e && (e.code === 'msg_not_found' || e.code === 'chat_not_found')) throw new Error('FORWARD_NOT_FOUND: ' + id);
@@ -1005,7 +1046,7 @@
       // deleted for everyone): it answers it among those not forwarded.
       // The daemon maps this prefix to 409.
       if (Array.isArray(refused) && refused.length) throw new Error('NOT_FORWARDABLE: ' + id);
-      const copy = await Promise.race([seen, new Promise((resolve) => setTimeout(resolve, waitMs || 10000, null))]);
+      const copy = await Promise.race([seen, new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(wait, deadline - Date.now())), null))]);
       // Maybe sent, maybe not: the daemon says so (503), as for a timeout.
       if (!copy) throw new Error('FORWARD_UNSEEN: WhatsApp Web did not show the forwarded copy of ' + id);
       handedOut.push(copy.id);
