@@ -125,19 +125,16 @@ pub fn router(core: Core, s: Settings) -> Router {
     let two = any(move |req: axum::extract::Request| {
         let (easy, media) = (easy.clone(), media.clone());
         async move {
-            let first = req
-                .uri()
-                .path()
-                .trim_start_matches('/')
-                .split('/')
-                .next()
-                .unwrap_or("");
+            let mut segs = req.uri().path().trim_start_matches('/').split('/');
+            let (first, second) = (segs.next().unwrap_or(""), segs.next().unwrap_or(""));
             let version = cloud::convert::is_version(first);
             // A session id has no dot: `/v21.0/x` is Graph's, never EASY's
-            // (a POST there is a resumable upload's part).
+            // (a POST there is a resumable upload's part, or no edge).
             let graph = version && first.contains('.');
             let cloud = (version && matches!(*req.method(), Method::GET | Method::DELETE))
-                || (graph && req.method() == Method::POST);
+                || (graph
+                    && req.method() == Method::POST
+                    && crate::core::is_upload_session(second));
             let res = if cloud {
                 media.oneshot(req).await
             } else if req.method() == Method::POST && !graph {

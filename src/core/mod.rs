@@ -45,7 +45,7 @@ pub use media::{MAX_SEND_MEDIA, MediaSource, OutgoingMedia, StoredMedia};
 pub use notes::MAX_NOTE;
 pub use send::{MAX_CARDS, MAX_TEXT, SendOptions, SendRequest, SentMessage, Special};
 pub use templates::Template;
-pub use uploads::{UPLOAD_TYPES, UploadProgress, is_upload_session};
+pub use uploads::{UPLOAD_TYPES, UploadProgress, is_upload_session, upload_owner};
 pub use vcard::vcard_cards;
 
 use crate::outbound::Reach;

@@ -10,7 +10,8 @@ use crate::domain::{Scope, SessionId, now_ms};
 use serde_json::{Value, json};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
-/// Upload sessions' ids: `upload:` and 32 hex digits.
+/// Upload sessions' ids: `upload:`, 32 hex digits, `.` and the session's
+/// id (peers route a part to the session's home by it).
 pub const UPLOAD_PREFIX: &str = "upload:";
 
 /// The types Graph's Resumable Upload API takes.
@@ -49,16 +50,26 @@ impl UploadProgress {
     }
 }
 
-/// Whether `id` is an upload session's id as this daemon makes them (it
-/// also names a file: nothing else may get that far).
+/// Whether `id` is an upload session's id as this daemon makes them (its
+/// token also names a file: nothing else may get that far).
 pub fn is_upload_session(id: &str) -> bool {
-    id.strip_prefix(UPLOAD_PREFIX)
-        .is_some_and(|t| t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+    upload_owner(id).is_some()
+}
+
+/// The session an upload session's id names.
+pub fn upload_owner(id: &str) -> Option<&str> {
+    let (token, session) = id.strip_prefix(UPLOAD_PREFIX)?.split_once('.')?;
+    let token_ok = token.len() == 32 && token.bytes().all(|b| b.is_ascii_hexdigit());
+    (token_ok && SessionId::parse(session).is_ok()).then_some(session)
 }
 
 impl Core {
     fn part_file(&self, id: &str) -> std::path::PathBuf {
-        let token = id.trim_start_matches(UPLOAD_PREFIX);
+        let token = id
+            .trim_start_matches(UPLOAD_PREFIX)
+            .split('.')
+            .next()
+            .unwrap_or_default();
         self.uploads_dir().join(format!("part-{token}"))
     }
 
@@ -86,7 +97,7 @@ impl Core {
             return Err(CoreError::MediaTooLarge(self.max_media));
         }
         self.forget_old_upload_sessions().await;
-        let id = format!("{UPLOAD_PREFIX}{:032x}", rand::random::<u128>());
+        let id = format!("{UPLOAD_PREFIX}{:032x}.{session}", rand::random::<u128>());
         // WhatsApp knows a JPEG as image/jpeg.
         let mimetype = if mimetype == "image/jpg" {
             "image/jpeg"
@@ -144,8 +155,9 @@ impl Core {
         };
         let at = UploadProgress::of(id, &meta);
         if at.handle.is_some() {
-            // A repeat of the last part, whose answer was lost: the same answer.
-            if offset == at.length && bytes.is_empty() {
+            // A repeat of the last part, whose answer was lost (or an empty
+            // part at the end): the same answer.
+            if offset + bytes.len() as u64 == at.length {
                 return Ok(Some(at));
             }
             return Err(CoreError::invalid(
@@ -176,7 +188,22 @@ impl Core {
                 ),
             ));
         }
+        // What the file holds is what counts: a part whose record a crash
+        // lost is sent again from there.
+        let on_disk = tokio::fs::metadata(self.part_file(id))
+            .await
+            .map_or(0, |m| m.len());
+        if on_disk < at.offset {
+            meta["offset"] = json!(on_disk);
+            self.store.put_upload(id, &meta)?;
+            self.store.flush().await?;
+            return Err(CoreError::invalid(
+                "file_offset",
+                format!("is {offset}, but the upload stands at {on_disk}: send from there"),
+            ));
+        }
         if !bytes.is_empty() {
+            self.store.room()?;
             self.write_part(id, at.offset, bytes)
                 .await
                 .map_err(|e| CoreError::Internal(format!("could not keep the part: {e}")))?;
@@ -202,10 +229,13 @@ impl Core {
                 )
                 .await?;
             meta["handle"] = json!(m.id);
-            self.store.put_upload(id, &meta)?;
+        }
+        // Durable before it is answered: a crash must not take back a part
+        // (or a handle) the client was told of.
+        self.store.put_upload(id, &meta)?;
+        self.store.flush().await?;
+        if end == at.length {
             let _ = tokio::fs::remove_file(self.part_file(id)).await;
-        } else {
-            self.store.put_upload(id, &meta)?;
         }
         Ok(Some(UploadProgress::of(id, &meta)))
     }
@@ -228,6 +258,7 @@ impl Core {
 
     /// Drops upload sessions past their day, and their parts.
     async fn forget_old_upload_sessions(&self) {
+        let _one = self.upload_parts.lock().await;
         let Ok(all) = self.store.uploads_starting(UPLOAD_PREFIX) else {
             return;
         };
@@ -247,9 +278,16 @@ mod tests {
 
     #[test]
     fn only_ids_made_here_name_a_session() {
-        assert!(is_upload_session("upload:0123456789abcdef0123456789abcdef"));
+        assert_eq!(
+            upload_owner("upload:0123456789abcdef0123456789abcdef.shop1"),
+            Some("shop1")
+        );
         for bad in [
             "upload:",
+            "upload:0123456789abcdef0123456789abcdef",
+            "upload:0123456789abcdef0123456789abcdef.",
+            "upload:0123456789abcdef0123456789abcdef./etc",
+            "upload:0123456789abcdef0123456789abcdef.a/../b",
             "upload:../../etc/passwd",
             "upload:0123456789abcdef0123456789abcde",
             "upload:0123456789abcdef0123456789abcdeg",

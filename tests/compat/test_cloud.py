@@ -521,10 +521,14 @@ def test_a_profile_picture_through_the_resumable_upload_api(daemon, receiver, tm
     assert r.status_code == 400 and "file_length" in r.text, r.text
     r = httpx.post(f"{daemon.url}/v21.0/{up}", content=data[half:], headers={**h, "file_offset": str(half)})
     handle = r.json()["h"]
-    # The last part's answer, lost and asked again: the same handle.
-    r = httpx.post(f"{daemon.url}/v21.0/{up}", content=b"", headers={**h, "file_offset": str(len(data))})
-    assert r.json() == {"h": handle}, r.text
-    assert httpx.get(f"{daemon.url}/v21.0/{up}", headers=h).json() == {"id": up, "file_offset": len(data)}
+    # The last part's answer, lost: the same part again, or an empty one at
+    # the end, or a GET, gives the same handle.
+    for offset, part in [(half, data[half:]), (len(data), b"")]:
+        r = httpx.post(f"{daemon.url}/v21.0/{up}", content=part, headers={**h, "file_offset": str(offset)})
+        assert r.json() == {"h": handle}, r.text
+    assert httpx.get(f"{daemon.url}/v21.0/{up}", headers=h).json() == {"id": up, "file_offset": len(data), "h": handle}
+    r = httpx.post(f"{daemon.url}/v21.0/{up}", content=b"x", headers={**h, "file_offset": str(len(data))})
+    assert r.status_code == 400 and r.json()["error"]["code"] == 100, r.text
     # The handle names the file as a media id does.
     media = httpx.get(f"{daemon.url}/v21.0/{handle}", headers=h).json()
     assert (media["mime_type"], media["file_size"]) == ("image/png", len(data)), media
@@ -540,7 +544,7 @@ def test_a_profile_picture_through_the_resumable_upload_api(daemon, receiver, tm
         assert r.status_code == 400 and r.json()["error"]["code"] == 100, (params, r.text)
     r = httpx.post(daemon.url + "/v21.0/nosuchapp/uploads", params={"file_length": "10", "file_type": "image/png"}, headers=h)
     assert r.status_code == 400 and r.json()["error"].get("error_subcode") == 33, r.text
-    gone = "upload:" + "0" * 32
+    gone = "upload:" + "0" * 32 + ".biz2"
     for method in ["GET", "POST"]:
         r = httpx.request(method, f"{daemon.url}/v21.0/{gone}", headers={**h, "file_offset": "0"}, content=b"x" if method == "POST" else None)
         assert r.status_code == 400 and r.json()["error"].get("error_subcode") == 33, (method, r.text)

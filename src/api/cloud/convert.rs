@@ -69,6 +69,9 @@ fn fbtrace(seed: &str) -> String {
     base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &d[..9])
 }
 
+/// Graph's subcode for an object that does not exist (with code 100).
+pub const NO_SUCH_OBJECT: u32 = 33;
+
 impl From<CoreError> for GraphError {
     fn from(e: CoreError) -> Self {
         let msg = e.to_string();
@@ -79,7 +82,7 @@ impl From<CoreError> for GraphError {
                     100,
                     format!("Unsupported post request. Object with ID '{id}' does not exist"),
                 );
-                g.subcode = Some(33);
+                g.subcode = Some(NO_SUCH_OBJECT);
                 g
             }
             CoreError::NotOnWhatsApp(_) => Self::new(

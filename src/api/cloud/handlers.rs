@@ -57,7 +57,7 @@ fn phone_number_id(raw: &str) -> Result<SessionId, GraphError> {
         let mut g = GraphError::param(format!(
             "Unsupported post request. Object with ID '{raw}' does not exist"
         ));
-        g.subcode = Some(33);
+        g.subcode = Some(cv::NO_SUCH_OBJECT);
         g
     })
 }
@@ -275,7 +275,7 @@ fn no_media(method: &str, id: &str) -> GraphError {
     let mut g = GraphError::param(format!(
         "Unsupported {method} request. Object with ID '{id}' does not exist"
     ));
-    g.subcode = Some(33);
+    g.subcode = Some(cv::NO_SUCH_OBJECT);
     g
 }
 
@@ -344,7 +344,7 @@ pub async fn upload_part(
     }))
 }
 
-#[utoipa::path(get, path = "/{first}/{second}", tag = "cloud", summary = "A media object's URL and details: `GET /{version}/{media_id}`; a resumable upload's progress: `GET /{version}/upload:{id}` ({id, file_offset})", params(("first" = String, Path, description = "Graph API version"), ("second" = String, Path, description = "The media id")), responses((status = 200, description = "{messaging_product, url, mime_type, sha256, file_size, id}", body = Object), (status = 401, description = "Graph error 190", body = Object), (status = 400, description = "Graph error {error: {message, type, code, error_subcode?, fbtrace_id}} (also code 100: not found)", body = Object), (status = 403, description = "Graph error 10: the key may not use this phone number", body = Object), (status = 413, description = "Graph error: too large", body = Object), (status = 429, description = "Graph error 130429 (Retry-After)", body = Object), (status = 500, description = "Graph error 131000", body = Object), (status = 503, description = "Graph error 131016: not connected, busy or the disk is full (Retry-After)", body = Object)))]
+#[utoipa::path(get, path = "/{first}/{second}", tag = "cloud", summary = "A media object's URL and details: `GET /{version}/{media_id}`; a resumable upload's progress: `GET /{version}/upload:{id}` ({id, file_offset}, and h once whole)", params(("first" = String, Path, description = "Graph API version"), ("second" = String, Path, description = "The media id")), responses((status = 200, description = "{messaging_product, url, mime_type, sha256, file_size, id}", body = Object), (status = 401, description = "Graph error 190", body = Object), (status = 400, description = "Graph error {error: {message, type, code, error_subcode?, fbtrace_id}} (also code 100: not found)", body = Object), (status = 403, description = "Graph error 10: the key may not use this phone number", body = Object), (status = 413, description = "Graph error: too large", body = Object), (status = 429, description = "Graph error 130429 (Retry-After)", body = Object), (status = 500, description = "Graph error 131000", body = Object), (status = 503, description = "Graph error 131016: not connected, busy or the disk is full (Retry-After)", body = Object)))]
 pub async fn media_info(
     Caller(st): Caller<Cloud>,
     Path((v, media_id)): Path<(String, String)>,
@@ -356,7 +356,12 @@ pub async fn media_info(
             .upload_progress(&media_id)
             .await?
             .ok_or_else(|| no_media("get", &media_id))?;
-        return Ok(Json(json!({"id": at.id, "file_offset": at.offset})));
+        let mut answer = json!({"id": at.id, "file_offset": at.offset});
+        // Whole: its handle too, for a client whose last answer was lost.
+        if let Some(h) = at.handle {
+            answer["h"] = json!(h);
+        }
+        return Ok(Json(answer));
     }
     let (m, _) = st
         .core
