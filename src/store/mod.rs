@@ -795,6 +795,13 @@ impl Store {
     pub fn delete_session(&self, id: &SessionId) -> Result<()> {
         let p = prefix(id);
         let end = prefix_end(&p);
+        // Born after every delivery from now on: the outcome of an attempt
+        // still under way is dropped (`record_attempts`), not written back
+        // behind the scan.
+        // (A record this version cannot read is deleted all the same.)
+        if let Err(e) = self.update_session(id, |r| r.created_at = i64::MAX) {
+            tracing::warn!(session = %id, "deleting a session whose record could not be marked: {e}");
+        }
         for t in SESSION_TABLES {
             self.remove_where(t, &p, Some(&end), |_, _| true)?;
         }
