@@ -1028,9 +1028,15 @@
       if (Date.now() >= deadline) throw new Error('FORWARD_UNSEEN: not forwarded; the call ran out of time behind the forwards before it');
       const chat = await within(WPP.chat.find(to), 'finding the chat');
       const target = widStr(chat && chat.id) || to;
+      // Its text or caption, which the copy keeps: one of ours of the same
+      // type sent meanwhile (from the phone, or here with pacing off) is
+      // not the copy. (Not found: the forward below says so.)
+      let original = null;
+      try { original = normalize(await within(WPP.chat.getMessageById(id), 'finding the message')); } catch (_) { /* the forward answers */ }
       const seen = new Promise((resolve) => {
         forwardSeen = (msg) => {
           if (!msg.from_me || msg.chat !== target || (kind && msg.type !== kind) || (theirs && !msg.forwarded) || handedOut.includes(msg.id)) return;
+          if (original && (msg.text !== original.text || msg.caption !== original.caption)) return;
           resolve(msg);
         };
       });
