@@ -201,10 +201,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let mut app = api::router(core, settings);
     if let Some(c) = &cluster {
-        c.spawn();
         app = cluster::forward::install(c.clone(), app);
     }
     let mut server = tokio::spawn(api::serve::serve(listener, app, conns, stop));
+    if let Some(c) = &cluster {
+        // Listening: it may have to ask itself (under the list's spelling)
+        // before anything is placed.
+        c.find_myself().await;
+        c.spawn();
+    }
     match &cluster {
         // A session homed on another peer is not started here: a device
         // session may be live in one place only.

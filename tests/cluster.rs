@@ -854,3 +854,48 @@ async fn a_peer_leaving_and_joining_moves_its_sessions_without_a_rescan() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A peer whose WABRIDGE_SELF spells its address otherwise than the peer
+/// list does (a host name for an IP) does not take itself for another
+/// peer: "moved" to itself, its sessions were removed (a new QR for each).
+#[tokio::test]
+async fn a_peer_named_otherwise_in_the_list_keeps_its_sessions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = Sandbox::start(tmp.path(), &[]).await;
+    let port = stable_port();
+    let envs = vec![
+        (
+            "WABRIDGE_PEERS".to_string(),
+            format!("http://127.0.0.1:{port}"),
+        ),
+        (
+            "WABRIDGE_SELF".to_string(),
+            format!("http://localhost:{port}"),
+        ),
+        ("WABRIDGE_CLUSTER_KEY".to_string(), CLUSTER_KEY.to_string()),
+    ];
+    let args = vec![
+        "serve".to_string(),
+        "--wa-url".to_string(),
+        format!("{}/", sb.url),
+    ];
+    let mut d = Daemon::start_at(port, &tmp.path().join("peer"), args.clone(), envs.clone()).await;
+    let (code, v) = d
+        .call("POST", "/api/sessions", Some(json!({"id": "kept"})))
+        .await;
+    assert_eq!(code, 201, "{v}");
+    d.link(&sb, "kept", &account(0)).await;
+    // A move round runs as the daemon starts, and every 10 s.
+    assert!(d.proc.terminate().success());
+    drop(d);
+    let d = Daemon::start_at(port, &tmp.path().join("peer"), args, envs).await;
+    d.wait_status("kept", "CONNECTED", Duration::from_secs(60))
+        .await;
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let (code, v) = d.call("GET", "/api/sessions/kept", None).await;
+    assert_eq!(
+        (code, v["status"].as_str()),
+        (200, Some("CONNECTED")),
+        "{v}"
+    );
+}

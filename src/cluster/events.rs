@@ -139,19 +139,26 @@ pub async fn merged(c: &Cluster, req: Request, next: Next) -> Response {
         })
         .unwrap_or_default();
     let mut places = parse_places(&resume);
+    // A reader that resumes (or asks for everything, `since=0`) gets every
+    // event of a peer its place does not name from that peer's start: one
+    // that joined since, or could not be reached, logged them unseen.
+    let start = (resume.trim() == "0" || !places.is_empty()).then(|| "0".to_string());
+    let place_of = |places: &BTreeMap<String, String>, peer: &str| {
+        places.get(&peer_tag(peer)).or(start.as_ref()).cloned()
+    };
     let me = c.me().to_string();
     let asks: Vec<_> = c
         .others()
         .into_iter()
         .map(|peer| {
-            let r = for_peer(&req, places.get(&peer_tag(&peer)));
+            let r = for_peer(&req, place_of(&places, &peer).as_ref());
             async move {
                 let res = forward_within(c, &peer, r, PART_WITHIN).await;
                 (peer, res)
             }
         })
         .collect();
-    let here = next.run(for_peer(&req, places.get(&peer_tag(&me))));
+    let here = next.run(for_peer(&req, place_of(&places, &me).as_ref()));
     let (here, theirs) = futures::join!(here, futures::future::join_all(asks));
     if !here.status().is_success() {
         return tag(here, &me);
@@ -173,7 +180,12 @@ pub async fn merged(c: &Cluster, req: Request, next: Next) -> Response {
             whole_events(res.into_body()).map(move |e| (t.clone(), e)),
         ));
     }
-    let all = futures::stream::select_all(sources);
+    // Ends when the peer list changes: its reader comes back and is
+    // served by every peer of the new list.
+    let mut peers = c.watch();
+    let all = futures::stream::select_all(sources).take_until(async move {
+        let _ = peers.changed().await;
+    });
     let all: Source = if missing.is_empty() {
         Box::pin(all)
     } else {

@@ -367,8 +367,12 @@ async fn names_nothing_here(res: Response) -> (Response, bool) {
             let bytes = axum::body::to_bytes(body, 64 << 10)
                 .await
                 .unwrap_or_default();
-            let absent = serde_json::from_slice::<Value>(&bytes)
-                .is_ok_and(|v| v["code"] == crate::api::twilio::convert::NO_SUCH_SENDER);
+            // Twilio's "no such sender", Graph's "no such object" (a media
+            // id another peer holds).
+            let absent = serde_json::from_slice::<Value>(&bytes).is_ok_and(|v| {
+                v["code"] == crate::api::twilio::convert::NO_SUCH_SENDER
+                    || v["error"]["error_subcode"] == crate::api::cloud::convert::NO_SUCH_OBJECT
+            });
             (Response::from_parts(parts, Body::from(bytes)), absent)
         }
         _ => (res, false),

@@ -36,6 +36,9 @@ pub const PEER: &str = "x-wabridge-peer";
 /// On a merged list: the peers that could not answer (their sessions are
 /// missing from it).
 pub const UNREACHABLE: &str = "x-wabridge-unreachable";
+/// On a peer's answer about a session it holds: which daemon answered (a
+/// random id per run), so that a peer never takes itself for another.
+pub const INSTANCE: &str = "x-wabridge-instance";
 
 #[derive(Clone)]
 pub struct Cluster {
@@ -57,6 +60,11 @@ struct Inner {
     /// How long a peer may take to start answering a forwarded call: its
     /// own request timeout, and a little more so that its answer wins.
     answer_within: Duration,
+    /// This run's `INSTANCE`.
+    instance: String,
+    /// How the peer list spells this peer, when WABRIDGE_SELF spells it
+    /// otherwise (`find_myself`).
+    alias: std::sync::OnceLock<String>,
 }
 
 impl Cluster {
@@ -110,12 +118,14 @@ impl Cluster {
                 core: core.acting_as(Access::Admin),
                 max_json,
                 answer_within: request_timeout + Duration::from_secs(5),
+                instance: format!("{:032x}", rand::random::<u128>()),
+                alias: std::sync::OnceLock::new(),
             }),
         }))
     }
 
     pub fn me(&self) -> &str {
-        &self.inner.me
+        self.inner.alias.get().unwrap_or(&self.inner.me)
     }
 
     pub fn peers(&self) -> Arc<Vec<String>> {
@@ -126,19 +136,19 @@ impl Cluster {
     pub fn home(&self, session: &str) -> String {
         let list = self.peers();
         peers::home(&list, session)
-            .unwrap_or(&self.inner.me)
+            .unwrap_or(self.me())
             .to_string()
     }
 
     pub fn is_home(&self, session: &str) -> bool {
-        self.home(session) == self.inner.me
+        self.home(session) == self.me()
     }
 
     /// Every peer but this one.
     pub fn others(&self) -> Vec<String> {
         self.peers()
             .iter()
-            .filter(|p| **p != self.inner.me)
+            .filter(|p| **p != self.me())
             .cloned()
             .collect()
     }
@@ -146,6 +156,35 @@ impl Cluster {
     /// Is this the cluster key?
     pub fn is_key(&self, presented: &str) -> bool {
         crate::api::auth::same(presented, &self.inner.key)
+    }
+
+    /// When the peer list does not name WABRIDGE_SELF as it is spelled:
+    /// asks each peer of the list which daemon it is, and takes the one
+    /// that is this daemon (`INSTANCE`) as this peer's name. Otherwise its
+    /// sessions would be homed "elsewhere", at itself: never resumed here.
+    pub async fn find_myself(&self) {
+        let list = self.peers();
+        if self.inner.alias.get().is_some() || list.iter().any(|p| *p == self.inner.me) {
+            return;
+        }
+        let asks = list.iter().map(|peer| async move {
+            let r = self
+                .inner
+                .http
+                .get(format!("{peer}/_cluster/sessions/-"))
+                .header(CLUSTER_KEY, &self.inner.key)
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await
+                .ok()?;
+            let theirs = r.headers().get(INSTANCE)?.to_str().ok()?;
+            (theirs == self.inner.instance).then(|| peer.clone())
+        });
+        let found = futures::future::join_all(asks).await.into_iter().flatten().next();
+        if let Some(peer) = found {
+            tracing::warn!(me = %self.inner.me, as_listed = %peer, "cluster: WABRIDGE_SELF is spelled otherwise in the peer list: this peer is taken as the list spells it");
+            let _ = self.inner.alias.set(peer);
+        }
     }
 
     /// Changes of the peer list, for the placement of sessions.

@@ -4,7 +4,7 @@
 //! starts it, and only then is the copy here removed. No rescan, and never
 //! two running copies: the home refuses an export older than its copy.
 
-use super::{CLUSTER_KEY, Cluster};
+use super::{CLUSTER_KEY, Cluster, INSTANCE};
 use crate::domain::SessionId;
 use axum::{
     Json,
@@ -235,6 +235,14 @@ impl Cluster {
             .timeout(Duration::from_secs(10))
             .send()
             .await?;
+        // The list names this peer under another spelling than
+        // WABRIDGE_SELF: "moved" to itself, its sessions would be removed.
+        if r.headers().get(INSTANCE).and_then(|v| v.to_str().ok()) == Some(&self.inner.instance) {
+            anyhow::bail!(
+                "{home} is this peer: WABRIDGE_SELF ({}) must be spelled as the peer list spells it",
+                self.me()
+            );
+        }
         if r.status() == StatusCode::NOT_FOUND {
             return Ok(None);
         }
@@ -263,14 +271,17 @@ pub async fn held(
     if !c.from_peer(&headers) {
         return super::keys::refused();
     }
+    let instance = [(INSTANCE, c.inner.instance.clone())];
     let Ok(id) = SessionId::parse(&id) else {
-        return StatusCode::NOT_FOUND.into_response();
+        return (StatusCode::NOT_FOUND, instance).into_response();
     };
     match c.inner.core.session(&id).await {
-        Ok(v) => {
-            Json(serde_json::json!({"id": id, "move_epoch": v.record.move_epoch})).into_response()
-        }
-        Err(_) => StatusCode::NOT_FOUND.into_response(),
+        Ok(v) => (
+            instance,
+            Json(serde_json::json!({"id": id, "move_epoch": v.record.move_epoch})),
+        )
+            .into_response(),
+        Err(_) => (StatusCode::NOT_FOUND, instance).into_response(),
     }
 }
 

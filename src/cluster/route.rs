@@ -52,7 +52,18 @@ fn is_version(s: &str) -> bool {
 }
 
 pub fn target(method: &Method, path: &str) -> Target {
-    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    // As the routes read them: `%78` names the session `x`, whose home is
+    // `x`'s (hashed raw, it would be served where `%78` is at home).
+    let decoded: Vec<String> = path
+        .trim_start_matches('/')
+        .split('/')
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect();
+    let segs: Vec<&str> = decoded.iter().map(String::as_str).collect();
     let get = method == Method::GET;
     let post = method == Method::POST;
     match segs.as_slice() {
@@ -80,6 +91,14 @@ pub fn target(method: &Method, path: &str) -> Target {
             Target::Find(Some(account.to_string()))
         }
         ["cloud", "media", _] if get => Target::Find(None),
+        // A resumable upload's parts and progress: where its session is.
+        [v, id] if is_version(v) && (get || post) && crate::core::upload_owner(id).is_some() => {
+            Target::Session(
+                crate::core::upload_owner(id)
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        }
         [v, _] if is_version(v) && (get || method == Method::DELETE) => Target::Find(None),
         [v, id, _, ..] if is_version(v) && !id.is_empty() => Target::Session(id.to_string()),
         // open-wa's EASY API: `POST /{session}/{method}`, and `POST
@@ -118,6 +137,7 @@ mod tests {
         let (g, p, d) = (Method::GET, Method::POST, Method::DELETE);
         assert_eq!(target(&g, "/api/sessions/shop/messages"), s("shop"));
         assert_eq!(target(&g, "/api/sessions/shop"), s("shop"));
+        assert_eq!(target(&p, "/api/sessions/%73hop/start"), s("shop"));
         assert_eq!(target(&g, "/api/sessions"), Target::List(Shape::Array));
         assert!(matches!(
             target(&p, "/api/sessions"),
@@ -148,6 +168,9 @@ mod tests {
         assert_eq!(target(&p, "/v21.0/shop/messages"), s("shop"));
         assert_eq!(target(&p, "/v21.0/shop/media"), s("shop"));
         assert_eq!(target(&g, "/v21.0/123456"), Target::Find(None));
+        let up = "/v21.0/upload:0123456789abcdef0123456789abcdef.shop";
+        assert_eq!(target(&p, up), s("shop"));
+        assert_eq!(target(&g, up), s("shop"));
         assert_eq!(target(&g, "/cloud/media/123456"), Target::Find(None));
         assert_eq!(target(&p, "/shop/sendText"), s("shop"));
         assert_eq!(target(&p, "/sendText"), Target::Here);
