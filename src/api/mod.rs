@@ -134,7 +134,9 @@ pub fn router(core: Core, s: Settings) -> Router {
             let cloud = (version && matches!(*req.method(), Method::GET | Method::DELETE))
                 || (graph
                     && req.method() == Method::POST
-                    && crate::core::is_upload_session(second));
+                    && crate::core::is_upload_session(
+                        &percent_encoding::percent_decode_str(second).decode_utf8_lossy(),
+                    ));
             let res = if cloud {
                 media.oneshot(req).await
             } else if req.method() == Method::POST && !graph {

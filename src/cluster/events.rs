@@ -138,11 +138,13 @@ pub async fn merged(c: &Cluster, req: Request, next: Next) -> Response {
                 .map(|(_, v)| v)
         })
         .unwrap_or_default();
+    // Subscribed first: a change while the stream is set up ends it too.
+    let mut peers = c.watch();
     let mut places = parse_places(&resume);
-    // A reader that resumes (or asks for everything, `since=0`) gets every
-    // event of a peer its place does not name from that peer's start: one
-    // that joined since, or could not be reached, logged them unseen.
-    let start = (resume.trim() == "0" || !places.is_empty()).then(|| "0".to_string());
+    // `since=0` asks for everything: every peer from its start. (A peer a
+    // resumed id does not name is read live: one left out because it could
+    // not be reached would otherwise replay its whole retained log.)
+    let start = (resume.trim() == "0").then(|| "0".to_string());
     let place_of = |places: &BTreeMap<String, String>, peer: &str| {
         places.get(&peer_tag(peer)).or(start.as_ref()).cloned()
     };
@@ -182,7 +184,6 @@ pub async fn merged(c: &Cluster, req: Request, next: Next) -> Response {
     }
     // Ends when the peer list changes: its reader comes back and is
     // served by every peer of the new list.
-    let mut peers = c.watch();
     let all = futures::stream::select_all(sources).take_until(async move {
         let _ = peers.changed().await;
     });

@@ -62,9 +62,9 @@ struct Inner {
     answer_within: Duration,
     /// This run's `INSTANCE`.
     instance: String,
-    /// How the peer list spells this peer, when WABRIDGE_SELF spells it
-    /// otherwise (`find_myself`).
-    alias: std::sync::OnceLock<String>,
+    /// How peer lists have spelled this peer where WABRIDGE_SELF spells
+    /// it otherwise (`find_myself`): a handful in a life, kept for it.
+    aliases: std::sync::Mutex<Vec<&'static str>>,
 }
 
 impl Cluster {
@@ -119,13 +119,22 @@ impl Cluster {
                 max_json,
                 answer_within: request_timeout + Duration::from_secs(5),
                 instance: format!("{:032x}", rand::random::<u128>()),
-                alias: std::sync::OnceLock::new(),
+                aliases: Default::default(),
             }),
         }))
     }
 
     pub fn me(&self) -> &str {
-        self.inner.alias.get().unwrap_or(&self.inner.me)
+        let list = self.inner.peers.borrow();
+        if list.contains(&self.inner.me) {
+            return &self.inner.me;
+        }
+        let aliases = self.inner.aliases.lock().unwrap_or_else(|e| e.into_inner());
+        aliases
+            .iter()
+            .find(|a| list.iter().any(|p| p == **a))
+            .copied()
+            .unwrap_or(&self.inner.me)
     }
 
     pub fn peers(&self) -> Arc<Vec<String>> {
@@ -135,9 +144,7 @@ impl Cluster {
     /// The peer a session lives on.
     pub fn home(&self, session: &str) -> String {
         let list = self.peers();
-        peers::home(&list, session)
-            .unwrap_or(self.me())
-            .to_string()
+        peers::home(&list, session).unwrap_or(self.me()).to_string()
     }
 
     pub fn is_home(&self, session: &str) -> bool {
@@ -163,8 +170,16 @@ impl Cluster {
     /// that is this daemon (`INSTANCE`) as this peer's name. Otherwise its
     /// sessions would be homed "elsewhere", at itself: never resumed here.
     pub async fn find_myself(&self) {
-        let list = self.peers();
-        if self.inner.alias.get().is_some() || list.iter().any(|p| *p == self.inner.me) {
+        self.find_myself_in(&self.peers()).await
+    }
+
+    async fn find_myself_in(&self, list: &[String]) {
+        let known = {
+            let aliases = self.inner.aliases.lock().unwrap_or_else(|e| e.into_inner());
+            list.iter()
+                .any(|p| *p == self.inner.me || aliases.iter().any(|a| p == a))
+        };
+        if known {
             return;
         }
         let asks = list.iter().map(|peer| async move {
@@ -180,10 +195,19 @@ impl Cluster {
             let theirs = r.headers().get(INSTANCE)?.to_str().ok()?;
             (theirs == self.inner.instance).then(|| peer.clone())
         });
-        let found = futures::future::join_all(asks).await.into_iter().flatten().next();
+        let found = futures::future::join_all(asks)
+            .await
+            .into_iter()
+            .flatten()
+            .next();
         if let Some(peer) = found {
             tracing::warn!(me = %self.inner.me, as_listed = %peer, "cluster: WABRIDGE_SELF is spelled otherwise in the peer list: this peer is taken as the list spells it");
-            let _ = self.inner.alias.set(peer);
+            let peer: &'static str = Box::leak(peer.into_boxed_str());
+            self.inner
+                .aliases
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(peer);
         }
     }
 
@@ -209,18 +233,18 @@ impl Cluster {
         let mut tick = tokio::time::interval(Duration::from_secs(2));
         loop {
             tick.tick().await;
-            self.reread(&file);
+            self.reread(&file).await;
         }
     }
 
     /// Reads the peers file now (if there is one), as its watch would.
-    pub fn reread_file(&self) {
+    pub async fn reread_file(&self) {
         if let Some(f) = self.inner.file.clone() {
-            self.reread(&f);
+            self.reread(&f).await;
         }
     }
 
-    fn reread(&self, file: &std::path::Path) {
+    async fn reread(&self, file: &std::path::Path) {
         let list = match read_file(file) {
             Ok(l) => l,
             Err(e) => {
@@ -235,6 +259,8 @@ impl Cluster {
             tracing::warn!("cluster: the peers file is not usable, keeping the last list: {e}");
             return;
         }
+        // Which entry is this peer, before anything is placed by the list.
+        self.find_myself_in(&list).await;
         tracing::info!(peers = ?list, "cluster: the peer list changed");
         self.inner.peers.send_replace(Arc::new(list));
     }

@@ -314,7 +314,7 @@ pub async fn import(
     // A peer that has not seen the new list yet reads it first, rather than
     // taking a session only to hand it back.
     if !c.is_home(id.as_str()) {
-        c.reread_file();
+        c.reread_file().await;
     }
     if !c.is_home(id.as_str()) {
         return crate::api::native::ApiError::from(crate::core::CoreError::Conflict {
