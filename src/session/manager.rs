@@ -764,7 +764,17 @@ impl Manager {
     /// Starts the sessions that were running when the daemon stopped, of
     /// those `here` says belong on this daemon.
     pub async fn resume_only(self: &Arc<Self>, here: impl Fn(&SessionId) -> bool) {
-        let recs: Vec<SessionRecord> = self.records().all();
+        let mut recs: Vec<SessionRecord> = self.records().all();
+        // A delete cut short (a crash mid-way) marked its record born
+        // last; it is finished now, not resumed.
+        for rec in recs.iter().filter(|r| r.created_at == i64::MAX) {
+            tracing::warn!(session = %rec.id, "finishing a delete a stop cut short");
+            let _ = tokio::fs::remove_dir_all(self.env.session_dir(&rec.id)).await;
+            if let Err(e) = self.forget_records(&rec.id).await {
+                tracing::error!(session = %rec.id, "could not finish its delete: {e}");
+            }
+        }
+        recs.retain(|r| r.created_at != i64::MAX);
         // The API answers while sessions are being restored: a status
         // stored by the last life (CONNECTED, after a kill -9) must not be
         // read as this life's.
