@@ -1032,7 +1032,9 @@
       // type sent meanwhile (from the phone, or here with pacing off) is
       // not the copy. (Not found: the forward below says so.)
       let original = null;
-      try { original = normalize(await within(WPP.chat.getMessageById(id), 'finding the message')); } catch (_) { /* the forward answers */ }
+      // (Bounded apart: a slow lookup must not eat the forward's time.)
+      const lookup = new Promise((_, reject) => setTimeout(() => reject(new Error('slow')), 2000));
+      try { original = normalize(await Promise.race([WPP.chat.getMessageById(id), lookup])); } catch (_) { /* the forward answers */ }
       const seen = new Promise((resolve) => {
         forwardSeen = (msg) => {
           if (!msg.from_me || msg.chat !== target || (kind && msg.type !== kind) || (theirs && !msg.forwarded) || handedOut.includes(msg.id)) return;
