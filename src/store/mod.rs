@@ -391,6 +391,9 @@ pub struct Change {
 }
 
 /// A change that produces events.
+// Messages are most ops: boxing them would cost an allocation per message
+// on the inbound path, to shrink the rarer ones.
+#[allow(clippy::large_enum_variant)]
 pub enum Op {
     /// A message seen for the first time produces its events; a duplicate none.
     Message {

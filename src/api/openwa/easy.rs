@@ -302,6 +302,8 @@ pub enum NotOnWhatsApp {
 }
 
 /// One EASY API call, its arguments read and checked.
+// Sends are most calls, and a call lives for one request: not boxed.
+#[allow(clippy::large_enum_variant)]
 pub enum Call {
     /// `seen_first`: mark the chat read before sending, as open-wa's
     /// `sendText` always does and `reply` does when asked.
