@@ -81,6 +81,12 @@ pub fn target(method: &Method, path: &str) -> Target {
             fields: OPENWA_IDS,
             generate: false,
         },
+        // `POST /session/{method}`: the EASY API of the session named
+        // "session" (open-wa's default sessionId), not of one named after
+        // the method.
+        ["session", method] if post && *method != "create" => {
+            Target::Session("session".to_string())
+        }
         ["session", id, ..] if !id.is_empty() => Target::Session(id.to_string()),
         ["sessions"] if get => Target::List(Shape::Field("sessions")),
         ["message", "send"] if post => Target::InBody {
@@ -144,6 +150,8 @@ mod tests {
             Target::InBody { generate: true, .. }
         ));
         assert_eq!(target(&g, "/session/shop/status"), s("shop"));
+        assert_eq!(target(&p, "/session/sendText"), s("session"));
+        assert_eq!(target(&p, "/session/shop/logout"), s("shop"));
         // `POST /{session}` with the method in the body; `POST /{method}`.
         assert_eq!(target(&p, "/shop"), s("shop"));
         assert_eq!(target(&p, "/sendText"), Target::Here);
