@@ -539,6 +539,29 @@ def test_load_earlier_messages_pages_back_as_open_wa_bots_loop(daemon, backend, 
     assert code == 200 and [m["id"] for m in r["response"]] == ids + newer, r
 
 
+def test_load_earlier_messages_of_a_chat_from_before_the_link(daemon, backend):
+    """A chat with no message since the link, whose history WhatsApp Web
+    has: loadEarlierMessages brings it, as open-wa loads it from the page
+    (it answered [] for ever, the store having nothing to page back from)."""
+    phone, sid, who = "15550008383", "hist1", "15557000456"
+    # The account's other device had them; the session linked later never saw them.
+    daemon.link_session("hist0", phone=phone)
+    old = []
+    for i in range(3):
+        r = httpx.post(daemon.sandbox + "/_sandbox/messages", timeout=10, json={
+            "from": who, "to": phone, "text": f"before {i}", "sent_at": int(time.time()) - 3 * 86400 + i * 60})
+        r.raise_for_status()
+        old.append(r.json()["id"])
+    daemon.link_session(sid, phone=phone)
+    chat = who + "@c.us"
+    # Once the session has caught up (until then the store's answer is all).
+    got = eventually("the chat's history from WhatsApp Web", lambda: [
+        m["id"] for m in easy(backend, f"/{sid}/loadEarlierMessages", [chat]).json()["response"]] or None)
+    assert got == old, got
+    assert easy(backend, f"/{sid}/loadEarlierMessages", [chat]).json()["response"] == [], "the start of the chat"
+    assert [m["id"] for m in easy(backend, f"/{sid}/getAllMessagesInChat", [chat, True]).json()["response"]] == old
+
+
 def test_open_wa_webhooks_are_signed_and_shaped_like_open_wa(daemon, backend, receiver, shop):
     n = daemon.native()
     hooks = [{"url": receiver.url + "/whatsapp/incoming", "format": "simple"},

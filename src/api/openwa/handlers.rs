@@ -1362,26 +1362,33 @@ async fn load_earlier(
     n: usize,
 ) -> Result<Vec<crate::domain::Message>, CoreError> {
     let oldest = match loaded(st, id, chat) {
-        Some((o, _)) => o,
-        // Where getAllMessagesInChat's page ends.
-        None => match st
+        Some((o, _)) => Some(o),
+        // Where getAllMessagesInChat's page ends; none stored (a chat
+        // with no message since the link): from WhatsApp Web's newest.
+        None => st
             .core
             .stored_messages(id, Some(chat), CHAT_MESSAGES, None)
             .await?
             .messages
             .pop()
-        {
-            Some(m) => m.id,
-            None => return Ok(vec![]),
+            .map(|m| m.id),
+    };
+    let cursor = match oldest {
+        Some(oldest) => match st.core.cursor_of(id, &oldest)? {
+            Some(c) => Some(c),
+            // That message left the history (deleted for this account):
+            // from the newest again.
+            None => {
+                forget_loaded(st, id, chat);
+                return Ok(vec![]);
+            }
         },
+        None => None,
     };
-    let Some(cursor) = st.core.cursor_of(id, &oldest)? else {
-        // That message left the history (deleted for this account): from
-        // the newest again.
-        forget_loaded(st, id, chat);
-        return Ok(vec![]);
-    };
-    let page = st.core.messages(id, Some(chat), n, Some(&cursor)).await?;
+    let page = st
+        .core
+        .messages(id, Some(chat), n, cursor.as_deref())
+        .await?;
     if let Some(m) = page.messages.last()
         && let Ok(mut all) = st.loaded.lock()
     {
