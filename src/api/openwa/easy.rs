@@ -909,6 +909,27 @@ fn mentions(a: &Args, text: &str) -> Result<Vec<Wid>, EasyError> {
     Ok(found)
 }
 
+/// A text without its `@<number>` tags (and the space after each): what
+/// open-wa's `hideTags` sends.
+fn without_tags(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('@') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        if digits >= 5 {
+            rest = &after[digits..];
+            rest = rest.strip_prefix(' ').unwrap_or(rest);
+        } else {
+            out.push('@');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out.trim().to_string()
+}
+
 /// A time in unix seconds, as open-wa's callers pass it; one in ms (as
 /// JavaScript's `Date.now()`) is read as such. None for no time at all.
 fn unix_s(t: f64) -> Option<i64> {
@@ -1054,16 +1075,30 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
             answer_true: false,
         },
         "sendTextWithMentions" | "sendReplyWithMentions" => {
-            let text = a.required("content")?;
+            // As open-wa: `@c.us` out of the text, the people it tags (or
+            // those named) mentioned, with `hideTags` their tags out of the
+            // text too (they are still notified), and the chat seen first.
+            let text = a.required("content")?.replace("@c.us", "");
             let reply_to = match method {
                 "sendReplyWithMentions" => Some(a.required("replyMessageId")?),
                 _ => None,
             };
-            send(SendRequest {
-                mentions: mentions(&a, &text)?,
-                reply_to,
-                ..SendRequest::text(a.wid("to")?, text)
-            })
+            let mentions = mentions(&a, &text)?;
+            let text = match a.flag("hideTags") {
+                true => without_tags(&text),
+                false => text,
+            };
+            Call::Send {
+                req: SendRequest {
+                    mentions,
+                    reply_to,
+                    ..SendRequest::text(a.wid("to")?, text)
+                },
+                seen_first: true,
+                unknown: NotOnWhatsApp::False,
+                quote_optional: false,
+                answer_true: false,
+            }
         }
         "sendImage" | "sendFile" | "sendFileFromUrl" | "sendPtt" | "sendAudio" | "sendVideoAsGif" => {
             let file = match method {
@@ -1773,6 +1808,36 @@ mod tests {
                 (52.52, 13.405, Some("Office"))
             );
         }
+    }
+
+    #[test]
+    fn hidden_tags_leave_the_text_and_still_mention() {
+        let Call::Send {
+            req, seen_first, ..
+        } = call(
+            "sendTextWithMentions",
+            json!([
+                "123-456@g.us",
+                "hi @15551234567@c.us and @15557654321 see you @home",
+                true
+            ]),
+        )
+        .unwrap()
+        else {
+            panic!()
+        };
+        let got: Vec<&str> = req.mentions.iter().map(Wid::as_str).collect();
+        assert_eq!(got, ["15551234567@c.us", "15557654321@c.us"]);
+        assert_eq!(req.text.as_deref(), Some("hi and see you @home"));
+        assert!(seen_first, "the chat is seen first, as open-wa does");
+        let Call::Send { req, .. } = call(
+            "sendTextWithMentions",
+            json!(["123-456@g.us", "hi @15551234567@c.us"]),
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(req.text.as_deref(), Some("hi @15551234567"));
     }
 
     #[test]
