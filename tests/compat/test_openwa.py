@@ -348,7 +348,14 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop):
     gid = made["gid"]["_serialized"]
     assert made["status"] == 200 and gid.endswith("@g.us") and made["participants"] == [{CONTACT + "@c.us": {"code": 200}}]
     assert sorted(call("/shop1/getGroupMembersId", [gid])) == sorted([ACCOUNT + "@c.us", CONTACT + "@c.us"])
-    assert {c["id"] for c in call("/shop1/getGroupMembers", {"groupId": gid})} == {ACCOUNT + "@c.us", CONTACT + "@c.us"}
+    members = {c["id"]: c for c in call("/shop1/getGroupMembers", {"groupId": gid})}
+    assert set(members) == {ACCOUNT + "@c.us", CONTACT + "@c.us"}
+    # Contacts as getContact gives them, and this account marked.
+    assert (members[ACCOUNT + "@c.us"]["isMe"], members[CONTACT + "@c.us"]["isMe"]) == (True, False), members
+    known = call("/shop1/getContact", [CONTACT + "@c.us"])
+    assert known["pushname"], known
+    assert {k: members[CONTACT + "@c.us"][k] for k in ("name", "pushname", "formattedName")} == {
+        k: known[k] for k in ("name", "pushname", "formattedName")}, (members, known)
     members_at_wa = lambda: {p["id"].split("@")[0] for p in httpx.get(daemon.sandbox + f"/_sandbox/groups/{gid}").json()["participants"]}
     assert call("/shop1/addParticipant", [gid, "15557654321@c.us"]) is True
     assert "15557654321" in members_at_wa()

@@ -961,11 +961,32 @@ pub fn community_members(
     json!({"id": g.id, key: who, "subgroup": subgroup})
 }
 
-/// A group's members as getGroupMembers shows them (Contacts).
-pub fn members(g: &GroupInfo) -> Vec<Value> {
+/// A group's members as getGroupMembers shows them: Contacts, with what
+/// the address book `known` has of each (by id, phone or privacy id), and
+/// this account (`me`) as `isMe`.
+pub fn members(g: &GroupInfo, known: &[Contact], me: Option<&str>) -> Vec<Value> {
+    let mut by_id: std::collections::HashMap<String, &Contact> = std::collections::HashMap::new();
+    for c in known {
+        by_id.insert(c.id.clone(), c);
+        if let Some(p) = &c.phone {
+            by_id.insert(format!("{p}@c.us"), c);
+        }
+        if let Some(l) = &c.lid {
+            by_id.insert(l.clone(), c);
+        }
+    }
     g.participants
         .iter()
-        .map(|p| contact(&participant_id(p), None, false))
+        .map(|p| {
+            let id = participant_id(p);
+            let mut v = match by_id.get(&id) {
+                Some(c) => known_contact(c),
+                None => contact(&id, None, false),
+            };
+            v["id"] = json!(id);
+            v["isMe"] = json!(me == Some(id.as_str()));
+            v
+        })
         .collect()
 }
 

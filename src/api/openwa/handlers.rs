@@ -926,7 +926,14 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
                         .map(cv::participant_id)
                         .collect::<Vec<_>>()
                 ),
-                false => json!(cv::members(&g)),
+                false => {
+                    // Each a Contact, as open-wa's getContact gives it: the
+                    // address book's names, and this account as `isMe`. (The
+                    // book unreadable now: the members by their ids.)
+                    let known = core.contacts(id, false).await.unwrap_or_default();
+                    let mine = me(core, id).await?.map(|m| m.id);
+                    json!(cv::members(&g, &known, mine.as_deref()))
+                }
             }
         }
         Call::CreateGroup { name, contacts } => {
