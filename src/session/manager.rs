@@ -768,6 +768,11 @@ impl Manager {
         // A delete cut short (a crash mid-way) marked its record born
         // last; it is finished now, not resumed.
         for rec in recs.iter().filter(|r| r.created_at == i64::MAX) {
+            // In its turn: the API answers meanwhile.
+            let _turn = self.exclusive(&rec.id).await;
+            if self.handles.lock().await.contains_key(&rec.id) {
+                continue;
+            }
             tracing::warn!(session = %rec.id, "finishing a delete a stop cut short");
             let _ = tokio::fs::remove_dir_all(self.env.session_dir(&rec.id)).await;
             if let Err(e) = self.forget_records(&rec.id).await {

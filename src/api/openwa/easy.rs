@@ -909,25 +909,34 @@ fn mentions(a: &Args, text: &str) -> Result<Vec<Wid>, EasyError> {
     Ok(found)
 }
 
-/// A text without its `@<number>` tags (and the space after each): what
-/// open-wa's `hideTags` sends.
-fn without_tags(text: &str) -> String {
+/// A text without its tags of the people `mentioned` (`@<number>`, and
+/// the space after each): what open-wa's `hideTags` sends. Anything else
+/// with an `@` (an order number, an address) stays.
+fn without_tags(text: &str, mentioned: &[Wid]) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find('@') {
         out.push_str(&rest[..at]);
         let after = &rest[at + 1..];
         let digits = after.bytes().take_while(u8::is_ascii_digit).count();
-        if digits >= 5 {
+        let tag = Wid::parse(&after[..digits]).is_ok_and(|w| mentioned.contains(&w));
+        if digits > 0 && tag {
             rest = &after[digits..];
-            rest = rest.strip_prefix(' ').unwrap_or(rest);
+            // The space after it; a tag that ends the text takes the one before.
+            match rest.strip_prefix(' ') {
+                Some(r) => rest = r,
+                None if rest.is_empty() && out.ends_with(' ') => {
+                    out.pop();
+                }
+                None => {}
+            }
         } else {
             out.push('@');
             rest = after;
         }
     }
     out.push_str(rest);
-    out.trim().to_string()
+    out
 }
 
 /// A time in unix seconds, as open-wa's callers pass it; one in ms (as
@@ -1085,7 +1094,7 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
             };
             let mentions = mentions(&a, &text)?;
             let text = match a.flag("hideTags") {
-                true => without_tags(&text),
+                true => without_tags(&text, &mentions),
                 false => text,
             };
             Call::Send {
@@ -1818,7 +1827,7 @@ mod tests {
             "sendTextWithMentions",
             json!([
                 "123-456@g.us",
-                "hi @15551234567@c.us and @15557654321 see you @home",
+                "hi @15551234567@c.us and @15557654321 see you @home, ticket @123456, a@12345.com @15551234567",
                 true
             ]),
         )
@@ -1828,7 +1837,10 @@ mod tests {
         };
         let got: Vec<&str> = req.mentions.iter().map(Wid::as_str).collect();
         assert_eq!(got, ["15551234567@c.us", "15557654321@c.us"]);
-        assert_eq!(req.text.as_deref(), Some("hi and see you @home"));
+        assert_eq!(
+            req.text.as_deref(),
+            Some("hi and see you @home, ticket @123456, a@12345.com")
+        );
         assert!(seen_first, "the chat is seen first, as open-wa does");
         let Call::Send { req, .. } = call(
             "sendTextWithMentions",
