@@ -126,6 +126,7 @@ impl Core {
             upload_parts: Default::default(),
         };
         tokio::spawn(core.clone().answer_calls());
+        tokio::spawn(core.clone().sweep_upload_sessions());
         Ok(core)
     }
 

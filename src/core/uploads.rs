@@ -256,6 +256,15 @@ impl Core {
         f.sync_data().await
     }
 
+    /// Every hour: upload sessions past their day go, with their parts,
+    /// whether or not another one is started.
+    pub(super) async fn sweep_upload_sessions(self) {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+            self.forget_old_upload_sessions().await;
+        }
+    }
+
     /// Drops upload sessions past their day, and their parts.
     async fn forget_old_upload_sessions(&self) {
         let _one = self.upload_parts.lock().await;
