@@ -30,10 +30,7 @@ impl Cluster {
 
     async fn pull_keys(&self, peer: &str) -> anyhow::Result<()> {
         let theirs: KeySet = self
-            .inner
-            .http
-            .get(format!("{peer}/_cluster/keys"))
-            .header(CLUSTER_KEY, &self.inner.key)
+            .peer_get(&format!("{peer}/_cluster/keys"))
             .timeout(Duration::from_secs(5))
             .send()
             .await?

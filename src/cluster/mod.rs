@@ -184,16 +184,12 @@ impl Cluster {
         }
         let asks = list.iter().map(|peer| async move {
             let r = self
-                .inner
-                .http
-                .get(format!("{peer}/_cluster/sessions/-"))
-                .header(CLUSTER_KEY, &self.inner.key)
+                .peer_get(&format!("{peer}/_cluster/sessions/-"))
                 .timeout(Duration::from_secs(2))
                 .send()
                 .await
                 .ok()?;
-            let theirs = r.headers().get(INSTANCE)?.to_str().ok()?;
-            (theirs == self.inner.instance).then(|| peer.clone())
+            self.answered_by_me(&r).then(|| peer.clone())
         });
         let found = futures::future::join_all(asks)
             .await
@@ -209,6 +205,20 @@ impl Cluster {
                 .unwrap_or_else(|e| e.into_inner())
                 .push(peer);
         }
+    }
+
+    /// A GET of a peer's `/_cluster` route, with the cluster key.
+    fn peer_get(&self, url: &str) -> reqwest::RequestBuilder {
+        self.inner
+            .http
+            .get(url)
+            .header(CLUSTER_KEY, &self.inner.key)
+    }
+
+    /// Whether an answer about a session came from this very daemon
+    /// (`INSTANCE`), whatever the address it was asked at.
+    fn answered_by_me(&self, r: &reqwest::Response) -> bool {
+        r.headers().get(INSTANCE).and_then(|v| v.to_str().ok()) == Some(&self.inner.instance)
     }
 
     /// Changes of the peer list, for the placement of sessions.

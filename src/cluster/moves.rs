@@ -228,16 +228,13 @@ impl Cluster {
     /// The move epoch at which `home` holds the session, if it does.
     async fn held_at(&self, id: &SessionId, home: &str) -> anyhow::Result<Option<u64>> {
         let r = self
-            .inner
-            .http
-            .get(format!("{home}/_cluster/sessions/{id}"))
-            .header(CLUSTER_KEY, &self.inner.key)
+            .peer_get(&format!("{home}/_cluster/sessions/{id}"))
             .timeout(Duration::from_secs(10))
             .send()
             .await?;
         // The list names this peer under another spelling than
         // WABRIDGE_SELF: "moved" to itself, its sessions would be removed.
-        if r.headers().get(INSTANCE).and_then(|v| v.to_str().ok()) == Some(&self.inner.instance) {
+        if self.answered_by_me(&r) {
             anyhow::bail!(
                 "{home} is this peer: WABRIDGE_SELF ({}) must be spelled as the peer list spells it",
                 self.me()
