@@ -481,6 +481,17 @@
     });
   }
 
+  // wa-js's answer for a group add or a new group, `{[id]: {code,
+  // invite_code, invite_code_exp}}`: one row per person. 200 is added; a
+  // 403 (their privacy settings) carries the code of an invite to send
+  // them instead.
+  function addOutcomes(r) {
+    return Object.entries(r || {}).map(([id, o]) => ({
+      id: widStr((o && o.wid) || id), code: Number(o && o.code) || 0,
+      invite_code: (o && o.invite_code) || null, invite_expires: Number(o && o.invite_code_exp) || null,
+    }));
+  }
+
   // wa-js refuses what only a group's admins may do with these codes; the
   // daemon maps the prefix to 409 not_group_admin.
   async function asMember(op) {
@@ -1731,14 +1742,16 @@
       const participants = await WPP.group.getParticipants(id);
       return Object.assign(groupInfo(found), { participants: participants.map(participant) });
     },
+    // The group's id, and what WhatsApp said of each person named.
     async createGroup(subject, participants) {
       const r = await WPP.group.create(subject, participants, undefined);
-      return widStr(r.gid);
+      return { id: widStr(r.gid), added: addOutcomes(r.participants) };
     },
+    // What WhatsApp said of each person: wa-js answers it per person
+    // rather than throwing for those it did not add.
     async addParticipants(id, participants) {
       plainGroup(await myGroup(id), id);
-      await asMember(() => WPP.group.addParticipants(id, participants));
-      return true;
+      return addOutcomes(await asMember(() => WPP.group.addParticipants(id, participants)));
     },
     async removeParticipants(id, participants) {
       plainGroup(await myGroup(id), id);

@@ -1705,6 +1705,158 @@ async fn communities_both_ways() {
     assert_eq!(made, 1, "{groups}");
 }
 
+/// WhatsApp adds whom it may and says why not of the rest: someone whose
+/// privacy settings ("Who can add me to groups": my contacts) keep us out
+/// is not added, and WhatsApp gives an invite to send them instead; one
+/// who saved us is added; a number not on WhatsApp is not; one already in
+/// is no failure. A new group is made without those it may not add.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adds_whatsapp_refuses_say_who_and_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sb, d, r) = setup(tmp.path()).await;
+    const PRIVATE: &str = "15557770101";
+    const FRIEND: &str = "15557770102";
+    const NOBODY: &str = "15559990101";
+    for who in [PRIVATE, FRIEND] {
+        let (code, v) = sb
+            .put(
+                &format!("/_sandbox/contacts/{who}"),
+                json!({"group_add": "contacts"}),
+            )
+            .await;
+        assert_eq!(code, 200, "{v}");
+    }
+    let (code, v) = sb
+        .put(
+            &format!("/_sandbox/contacts/{PRIVATE}"),
+            json!({"group_add": "sometimes"}),
+        )
+        .await;
+    assert_eq!(code, 422, "{v}");
+    let (code, v) = sb
+        .put(
+            &format!("/_sandbox/accounts/{FRIEND}/contacts/{ACCOUNT}"),
+            json!({"first_name": "Shop"}),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    sb.post("/_sandbox/unregistered", json!({"phone": NOBODY}))
+        .await;
+
+    // A new group: made with those WhatsApp adds.
+    let (code, g) = d
+        .call(
+            "POST",
+            "/api/sessions/shop/groups",
+            Some(json!({"subject": "Club", "participants": [CONTACT, PRIVATE]})),
+        )
+        .await;
+    assert_eq!(code, 201, "{g}");
+    let gid = g["id"].as_str().unwrap().to_string();
+    let phones = |g: &Value| -> Vec<String> {
+        g["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["phone"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert!(!phones(&g).contains(&PRIVATE.to_string()), "{g}");
+    assert!(phones(&g).contains(&CONTACT.to_string()), "{g}");
+    let failed = g["failed"].as_array().cloned().unwrap_or_default();
+    assert_eq!(failed.len(), 1, "{g}");
+    assert_eq!(
+        (
+            failed[0]["id"].as_str(),
+            failed[0]["code"].as_u64(),
+            failed[0]["error"].as_str()
+        ),
+        (
+            Some(format!("{PRIVATE}@c.us").as_str()),
+            Some(403),
+            Some("privacy_settings")
+        ),
+        "{g}"
+    );
+    let code16 = failed[0]["invite_code"].as_str().unwrap_or_default();
+    assert_eq!(code16.len(), 16, "an invite to send them instead: {g}");
+    let expires = failed[0]["invite_expires"].as_i64().unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!(
+        (now + 2 * 86_400..now + 4 * 86_400).contains(&expires),
+        "{g}"
+    );
+
+    // An add: each person as WhatsApp answered.
+    let (code, g) = d
+        .call(
+            "POST",
+            &format!("/api/sessions/shop/groups/{gid}/participants"),
+            Some(json!({"add": [PRIVATE, FRIEND, NOBODY, CONTACT]})),
+        )
+        .await;
+    assert_eq!(code, 200, "{g}");
+    assert!(phones(&g).contains(&FRIEND.to_string()), "saved us: {g}");
+    assert!(!phones(&g).contains(&PRIVATE.to_string()), "{g}");
+    assert!(!phones(&g).contains(&NOBODY.to_string()), "{g}");
+    let failed: Vec<(String, u64, String)> = g["failed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["id"].as_str().unwrap().to_string(),
+                f["code"].as_u64().unwrap(),
+                f["error"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        failed,
+        vec![
+            (
+                format!("{PRIVATE}@c.us"),
+                403,
+                "privacy_settings".to_string()
+            ),
+            (format!("{NOBODY}@c.us"), 404, "not_on_whatsapp".to_string()),
+        ],
+        "{g}"
+    );
+    // WhatsApp has it so, and tells the group of the one it added only.
+    let (_, at_wa) = sb.get(&format!("/_sandbox/groups/{gid}")).await;
+    let ids: Vec<&str> = at_wa["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["id"].as_str())
+        .collect();
+    assert!(ids.contains(&format!("{FRIEND}@c.us").as_str()), "{at_wa}");
+    assert!(
+        !ids.contains(&format!("{PRIVATE}@c.us").as_str()),
+        "{at_wa}"
+    );
+    let j = event(&r, "group.join", |p| {
+        p["group"] == gid.as_str()
+            && p["action"] == "add"
+            && p["participants"] != json!([format!("{ACCOUNT}@c.us"), format!("{CONTACT}@c.us")])
+    })
+    .await;
+    assert_eq!(j["participants"], json!([format!("{FRIEND}@c.us")]), "{j}");
+    // All in already: nothing failed.
+    let (code, g) = d
+        .call(
+            "POST",
+            &format!("/api/sessions/shop/groups/{gid}/participants"),
+            Some(json!({"add": [FRIEND]})),
+        )
+        .await;
+    assert_eq!((code, g["failed"].clone()), (200, json!([])), "{g}");
+}
+
 /// A group's description and its two settings, as WhatsApp keeps them:
 /// `announce` (only admins send) and `restrict` (only admins edit the info).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -755,12 +755,27 @@ class Chat {
 
 class PrivateChat extends Chat {}
 
-// whatsapp-web.js's answers for adding people (GroupChat.addParticipants).
+// whatsapp-web.js's answers for adding people (GroupChat.addParticipants,
+// Client.createGroup), by WhatsApp's code.
 const ADD_RESULTS = {
+  default: 'An unknown error occupied while adding a participant',
   200: 'The participant was added successfully',
+  403: 'The participant can be added by sending private invitation only',
   404: 'The phone number is not registered on WhatsApp',
+  408: 'You cannot add this participant because they recently left the group',
   409: 'The participant is already a group member',
+  417: "The participant can't be added to the community. You can invite them privately to join this group through its invite link",
+  419: "The participant can't be added because the group is full",
 };
+
+// The code WhatsApp answered for `id`: the daemon's `failed` names those
+// it did not add; of the rest, one in the group before was already in.
+function addCode(g, id, before) {
+  const f = (g.failed || []).find((x) => x.id === id);
+  if (f) return f.code;
+  const inside = (g.participants || []).some((p) => p.id === id);
+  return before && before.has(id) ? 409 : inside ? 200 : 404;
+}
 const NOT_ADMIN_ADD = 'AddParticipantsError: You have no admin rights to add a participant to a group';
 
 class GroupChat extends Chat {
@@ -803,8 +818,10 @@ class GroupChat extends Chat {
     return `/groups/${encodeURIComponent(this.id._serialized)}`;
   }
 
-  // Per person: 200 added, 409 already in, 404 not on WhatsApp, as
-  // whatsapp-web.js answers; its sentence when this account is no admin.
+  // Per person, as whatsapp-web.js answers: 200 added, 409 already in,
+  // 404 not on WhatsApp, 403 kept out by their privacy settings (no
+  // private invite is sent: isInviteV4Sent false), ...; its sentence when
+  // this account is no admin.
   async addParticipants(participantIds, options = {}) { // eslint-disable-line no-unused-vars
     const ids = (Array.isArray(participantIds) ? participantIds : [participantIds]).map(serialized);
     const before = new Set(this.participants.map((p) => p.id._serialized));
@@ -813,15 +830,14 @@ class GroupChat extends Chat {
       g = await this.client._api('POST', `${this._path()}/participants`, { add: ids });
     } catch (e) {
       if (e.code === 'not_group_admin') return NOT_ADMIN_ADD;
-      if (e.code !== 'not_on_whatsapp') throw e;
+      if (e.code !== 'number_not_on_whatsapp') throw e;
       g = await this.client._api('GET', this._path());
     }
     this._setGroup(g);
-    const after = new Set(this.participants.map((p) => p.id._serialized));
     const out = {};
     for (const id of ids) {
-      const code = before.has(id) ? 409 : after.has(id) ? 200 : 404;
-      out[id] = { code, message: ADD_RESULTS[code], isInviteV4Sent: false };
+      const code = addCode(g, id, before);
+      out[id] = { code, message: ADD_RESULTS[code] || ADD_RESULTS.default, isInviteV4Sent: false };
     }
     return out;
   }
@@ -2544,11 +2560,10 @@ class Client extends EventEmitter {
         .then((r) => (r.failed || []).forEach((f) => errors.push(`parentGroupId: WhatsApp did not link it (${f.error})`)))
         .catch((e) => errors.push(`parentGroupId: ${e.message}`));
     }
-    const inGroup = new Set((g.participants || []).map((p) => p.id));
     const out = {};
     for (const id of ids) {
-      const code = inGroup.has(id) ? 200 : 404;
-      out[id] = { statusCode: code, message: ADD_RESULTS[code], isGroupCreator: false, isInviteV4Sent: false };
+      const code = addCode(g, id, null);
+      out[id] = { statusCode: code, message: ADD_RESULTS[code] || ADD_RESULTS.default, isGroupCreator: false, isInviteV4Sent: false };
     }
     return errors.length ? { title, gid: widObj(g.id), participants: out, errors } : { title, gid: widObj(g.id), participants: out };
   }

@@ -167,7 +167,7 @@ impl Core {
         let mut warnings = vec![];
         for (g, edit) in new.new_groups.iter().zip(&edits) {
             let gid = match self.create_group(session, &g.subject, &[]).await {
-                Ok(made) => Wid::parse(&made.id).map_err(CoreError::Internal)?,
+                Ok(made) => Wid::parse(&made.group.id).map_err(CoreError::Internal)?,
                 // Not made: the community is made with the rest.
                 Err(e) => {
                     warnings.push(format!("group '{}' was not made: {e}", g.subject));

@@ -5,7 +5,7 @@
 
 use super::{Core, CoreError};
 use crate::domain::{GroupSetting, Scope, SessionId, Wid};
-use crate::session::{CallError, CallFailure, GroupInfo, JoinRequest};
+use crate::session::{AddOutcome, CallError, CallFailure, GroupInfo, JoinRequest};
 
 /// Invite links look like this; the code is the last path segment.
 pub const INVITE_PREFIX: &str = "https://chat.whatsapp.com/";
@@ -31,6 +31,21 @@ pub struct GroupEdit {
 /// How long disappearing messages may last, as WhatsApp offers: off, a
 /// day, a week, 90 days.
 pub const EPHEMERAL_SECS: [u32; 4] = [0, 86_400, 604_800, 7_776_000];
+
+/// A group as it is after people were put in it, and what WhatsApp said
+/// of each one (it adds whom it may and tells why not of the rest).
+#[derive(Debug)]
+pub struct GroupAfter {
+    pub group: GroupInfo,
+    pub adds: Vec<AddOutcome>,
+}
+
+impl GroupAfter {
+    /// Those asked for who are not in it now: one already in (409) is.
+    pub fn not_added(&self) -> impl Iterator<Item = &AddOutcome> {
+        self.adds.iter().filter(|o| !o.added() && o.code != 409)
+    }
+}
 
 /// A change to who is in a group and who runs it.
 #[derive(Default)]
@@ -160,7 +175,7 @@ impl Core {
         session: &SessionId,
         subject: &str,
         participants: &[Wid],
-    ) -> Result<GroupInfo, CoreError> {
+    ) -> Result<GroupAfter, CoreError> {
         self.may(session, Scope::Send)?;
         let subject = valid_subject(subject)?;
         if participants.iter().any(|p| p.phone().is_none()) {
@@ -170,23 +185,28 @@ impl Core {
             ));
         }
         let bridge = self.manager.bridge(session).await?;
-        let gid = bridge
+        let made = bridge
             .create_group(subject, participants)
             .await
             .map_err(page)?;
-        let gid = Wid::parse(&gid).map_err(CoreError::Internal)?;
+        let gid = Wid::parse(&made.id).map_err(CoreError::Internal)?;
         tracing::info!(session = %session, group = %gid, "group created");
-        bridge.group(&gid).await.map_err(page)
+        let group = bridge.group(&gid).await.map_err(page)?;
+        Ok(GroupAfter {
+            group,
+            adds: made.added,
+        })
     }
 
     /// Adds participants, makes admins and unmakes them, and removes
-    /// participants, in that order; answers the group as it is after.
+    /// participants, in that order; answers the group as it is after, and
+    /// what WhatsApp said of each one added.
     pub async fn group_participants(
         &self,
         session: &SessionId,
         id: &Wid,
         m: &Membership,
-    ) -> Result<GroupInfo, CoreError> {
+    ) -> Result<GroupAfter, CoreError> {
         self.may(session, Scope::Send)?;
         group_id(id)?;
         if m.add.is_empty() && m.remove.is_empty() && m.promote.is_empty() && m.demote.is_empty() {
@@ -196,8 +216,9 @@ impl Core {
             ));
         }
         let bridge = self.manager.bridge(session).await?;
+        let mut adds = vec![];
         if !m.add.is_empty() {
-            bridge.add_participants(id, &m.add).await.map_err(page)?;
+            adds = bridge.add_participants(id, &m.add).await.map_err(page)?;
         }
         if !m.promote.is_empty() {
             bridge
@@ -217,7 +238,8 @@ impl Core {
                 .await
                 .map_err(page)?;
         }
-        bridge.group(id).await.map_err(page)
+        let group = bridge.group(id).await.map_err(page)?;
+        Ok(GroupAfter { group, adds })
     }
 
     /// The invite code (the link is `INVITE_PREFIX` + code).

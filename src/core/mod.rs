@@ -31,14 +31,14 @@ mod vcard;
 
 pub use crate::domain::StatusStyle;
 pub use crate::session::{
-    CardOf, Channel, ChannelPage, Community, Contact, GroupInfo, JoinRequest, Label, Labels,
-    LinkFailure, LinkedGroup, Linking, Note, Participant, Receipt, Receipts,
+    AddOutcome, CardOf, Channel, ChannelPage, Community, Contact, GroupInfo, JoinRequest, Label,
+    Labels, LinkFailure, LinkedGroup, Linking, Note, Participant, Receipt, Receipts,
 };
 pub use channels::{ChannelEdit, MAX_CHANNEL_DESCRIPTION, MAX_CHANNEL_NAME, MAX_CHANNEL_PAGE};
 pub use communities::{CommunityEdit, MAX_COMMUNITY_NAME, MadeCommunity, NewCommunity, NewGroup};
 pub use error::CoreError;
 pub use groups::{
-    EPHEMERAL_SECS, GroupEdit, INVITE_PREFIX, JoinAnswers, MAX_DESCRIPTION, Membership,
+    EPHEMERAL_SECS, GroupAfter, GroupEdit, INVITE_PREFIX, JoinAnswers, MAX_DESCRIPTION, Membership,
 };
 pub use history::{Found, HistoryPage, Live, MAX_SEARCH};
 pub use media::{MAX_SEND_MEDIA, MediaSource, OutgoingMedia, StoredMedia};

@@ -76,8 +76,10 @@ impl World {
         last: &str,
         phone_book: bool,
     ) -> Result<Saved, String> {
-        if !self.p.accounts.contains_key(account) {
-            return Err(format!("no account {account}"));
+        // Anyone on WhatsApp keeps an address book on their phone, linked
+        // devices or not (whom they let add them to groups reads it).
+        if self.p.unregistered.contains(account) {
+            return Err(format!("{account} is not on WhatsApp"));
         }
         let (first, last) = (first.trim(), last.trim());
         if first.is_empty() {

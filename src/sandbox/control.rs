@@ -774,7 +774,7 @@ async fn group_create(State(sb): State<Sandbox>, raw: Bytes) -> Res {
         .await
         .create_group(&owner, &subject, &others)
         .map_err(group_fail)?;
-    Ok((StatusCode::CREATED, Json(g)).into_response())
+    Ok((StatusCode::CREATED, Json(with_added(g))).into_response())
 }
 
 async fn group_get(State(sb): State<Sandbox>, Path(gid): Path<String>) -> Res {
@@ -795,7 +795,18 @@ async fn group_participants(State(sb): State<Sandbox>, Path(gid): Path<String>, 
         .await
         .change_participants(&gid, &by, &add, &remove)
         .map_err(group_fail)?;
-    Ok(Json(g).into_response())
+    Ok(Json(with_added(g)).into_response())
+}
+
+/// The group, with what WhatsApp said of each person added as `added`.
+fn with_added((mut g, added): (Value, Vec<super::groups::Added>)) -> Value {
+    g["added"] = json!(
+        added
+            .iter()
+            .map(super::groups::Added::wire)
+            .collect::<Vec<_>>()
+    );
+    g
 }
 
 /// A member's phone makes others admins or members again: `{by, promote?, demote?}`.
@@ -1320,11 +1331,17 @@ async fn set_profile(State(sb): State<Sandbox>, Path(raw_phone): Path<String>, r
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(invalid("hides_last_seen", "must be a boolean")),
     };
+    let group_add = match v.get("group_add") {
+        None | Some(Value::Null) => super::people::GroupAdd::Everyone,
+        Some(g) => serde_json::from_value(g.clone())
+            .map_err(|_| invalid("group_add", "must be everyone, contacts or nobody"))?,
+    };
     let p = super::people::Profile {
         about: opt_str(&v, "about")?,
         picture,
         business,
         hides_last_seen,
+        group_add,
     };
     sb.world.lock().await.set_profile(&who, p);
     Ok(Json(json!({"phone": who})).into_response())

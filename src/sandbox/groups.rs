@@ -89,6 +89,28 @@ pub(super) fn new_group_id() -> String {
     )
 }
 
+/// How long the invite WhatsApp gives for someone it would not add lasts
+/// (s): three days, as its `add_request` expirations run.
+const ADD_INVITE_SECS: i64 = 3 * 86_400;
+
+/// What WhatsApp answers for one person an add (or a new group) names, as
+/// its `participant` node: a code (200 added, 403 their privacy settings,
+/// 404 not on WhatsApp, 409 already in) and, for a 403, the code and
+/// expiry of an invite the admin may send them instead.
+pub struct Added {
+    pub phone: String,
+    pub code: u16,
+    pub invite: Option<(String, i64)>,
+}
+
+impl Added {
+    /// As the device hears it.
+    pub fn wire(&self) -> Value {
+        json!({"wid": format!("{}@c.us", self.phone), "code": self.code,
+               "invite_code": self.invite.as_ref().map(|i| &i.0), "invite_code_exp": self.invite.as_ref().map(|i| i.1)})
+    }
+}
+
 /// Someone asked to join a group that wants its admins' approval.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct JoinRequest {
@@ -168,18 +190,24 @@ impl World {
         owner: &str,
         subject: &str,
         others: &[String],
-    ) -> Result<Value, String> {
+    ) -> Result<(Value, Vec<Added>), String> {
         if subject.trim().is_empty() {
             return Err("a group needs a subject".into());
         }
         let mut participants = vec![owner.to_string()];
+        let mut outcomes = vec![];
         for p in others {
             if self.p.unregistered.contains(p) {
                 return Err(format!("{p} is not on WhatsApp"));
             }
-            if !participants.contains(p) {
+            if participants.contains(p) || outcomes.iter().any(|o: &Added| o.phone == *p) {
+                continue;
+            }
+            let o = self.add_outcome(None, owner, p);
+            if o.code == 200 {
                 participants.push(p.clone());
             }
+            outcomes.push(o);
         }
         let g = Group {
             id: new_group_id(),
@@ -209,29 +237,72 @@ impl World {
             &participants,
             owner,
         );
-        Ok(view)
+        Ok((view, outcomes))
+    }
+
+    /// Whether WhatsApp adds `phone` to `g` (none: a group being made) for
+    /// `by`: not one already in, nor anyone not on WhatsApp, nor someone
+    /// whose privacy settings keep `by` out, who gets an invite instead.
+    fn add_outcome(&self, g: Option<&Group>, by: &str, phone: &str) -> Added {
+        let answer = |code| Added {
+            phone: phone.to_string(),
+            code,
+            invite: None,
+        };
+        if g.is_some_and(|g| g.participants.iter().any(|p| p == phone)) {
+            return answer(409);
+        }
+        if self.p.unregistered.contains(phone) {
+            return answer(404);
+        }
+        let in_their_book = || {
+            self.p
+                .address_books
+                .get(phone)
+                .is_some_and(|b| b.contains_key(by))
+        };
+        let kept_out = match self.p.profiles.get(phone).map(|p| p.group_add) {
+            Some(super::people::GroupAdd::Nobody) => true,
+            Some(super::people::GroupAdd::Contacts) => !in_their_book(),
+            _ => false,
+        };
+        if kept_out {
+            return Added {
+                invite: Some((random_hex(16), self.now_s() + ADD_INVITE_SECS)),
+                ..answer(403)
+            };
+        }
+        answer(200)
     }
 
     /// Adds or removes participants (only admins may); `by` is who did it.
+    /// Answers the group after, and what WhatsApp said of each one added.
     pub fn change_participants(
         &mut self,
         gid: &str,
         by: &str,
         add: &[String],
         remove: &[String],
-    ) -> Result<Value, String> {
-        let g = self.p.groups.get_mut(gid).ok_or("no such group")?;
+    ) -> Result<(Value, Vec<Added>), String> {
+        let g = self.p.groups.get(gid).ok_or("no such group")?;
         if !g.admins.iter().any(|a| a == by) {
             return Err("only group admins can add or remove participants".into());
         }
         if g.kind != Kind::Group {
             return Err("people join a community through its groups".into());
         }
-        let added: Vec<String> = add
+        let mut outcomes: Vec<Added> = vec![];
+        for p in add {
+            if !outcomes.iter().any(|o| o.phone == *p) {
+                outcomes.push(self.add_outcome(Some(g), by, p));
+            }
+        }
+        let added: Vec<String> = outcomes
             .iter()
-            .filter(|p| !g.participants.contains(p))
-            .cloned()
+            .filter(|o| o.code == 200)
+            .map(|o| o.phone.clone())
             .collect();
+        let g = self.p.groups.get_mut(gid).ok_or("no such group")?;
         let removed: Vec<String> = remove
             .iter()
             .filter(|p| g.participants.contains(p) && **p != g.owner)
@@ -251,7 +322,8 @@ impl World {
             self.announce(gid, "remove", &removed, by);
             self.keep_an_admin(gid, by);
         }
-        Ok(self.p.groups.get(gid).map(Group::view).unwrap_or_default())
+        let view = self.p.groups.get(gid).map(Group::view).unwrap_or_default();
+        Ok((view, outcomes))
     }
 
     /// `phone` leaves (the owner too: the group stays, and keeps an admin).
@@ -718,13 +790,16 @@ impl World {
                 }
                 Ok(g.view())
             }
-            "group_create" => self.create_group(
-                me,
-                v["subject"].as_str().unwrap_or(""),
-                &phones("participants"),
-            ),
-            "group_participants" => {
-                self.change_participants(gid, me, &phones("add"), &phones("remove"))
+            // The group, and what WhatsApp said of each person named.
+            "group_create" | "group_participants" => {
+                let (mut view, added) = if t == "group_create" {
+                    let subject = v["subject"].as_str().unwrap_or("");
+                    self.create_group(me, subject, &phones("participants"))?
+                } else {
+                    self.change_participants(gid, me, &phones("add"), &phones("remove"))?
+                };
+                view["added"] = json!(added.iter().map(Added::wire).collect::<Vec<_>>());
+                Ok(view)
             }
             "group_admins" => self.change_admins(gid, me, &phones("promote"), &phones("demote")),
             "group_invite" => self.invite_code(gid, me).map(Value::from),

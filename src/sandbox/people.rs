@@ -19,6 +19,22 @@ pub struct Profile {
     /// Privacy: nobody sees when this person was last online.
     #[serde(default)]
     pub hides_last_seen: bool,
+    /// Privacy: who may add this person to groups.
+    #[serde(default)]
+    pub group_add: GroupAdd,
+}
+
+/// WhatsApp's privacy setting "Who can add me to groups". Those it does
+/// not let add them get an invite to send instead (code 403).
+#[derive(Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupAdd {
+    #[default]
+    Everyone,
+    /// Only people in their address book.
+    Contacts,
+    /// Nobody ("My contacts except…" everyone).
+    Nobody,
 }
 
 /// A contact's own presence: online, or when it was last (unix s).

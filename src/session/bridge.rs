@@ -317,6 +317,51 @@ pub struct GroupInfo {
     pub community_announcements: bool,
 }
 
+/// What WhatsApp said of one person a group add, or a new group, named.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AddOutcome {
+    pub id: String,
+    /// WhatsApp's code: 200 added, else why not ([`AddOutcome::reason`]).
+    pub code: u16,
+    /// For a 403: the code of an invite WhatsApp made for them, for the
+    /// admin to send instead.
+    #[serde(default)]
+    pub invite_code: Option<String>,
+    /// unix s
+    #[serde(default)]
+    pub invite_expires: Option<i64>,
+}
+
+impl AddOutcome {
+    pub fn added(&self) -> bool {
+        self.code == 200
+    }
+
+    /// Why WhatsApp did not add them, by its code (as whatsapp-web.js and
+    /// open-wa read them).
+    pub fn reason(&self) -> &'static str {
+        match self.code {
+            200 => "added",
+            403 => "privacy_settings",
+            404 => "not_on_whatsapp",
+            408 => "recently_left",
+            409 => "already_member",
+            417 => "community",
+            419 | 500 => "group_full",
+            421 => "awaiting_approval",
+            _ => "refused",
+        }
+    }
+}
+
+/// A new group's id, and what WhatsApp said of each person named.
+#[derive(Debug, Deserialize)]
+pub struct CreatedGroup {
+    pub id: String,
+    #[serde(default)]
+    pub added: Vec<AddOutcome>,
+}
+
 /// A WhatsApp community: a parent group, its announcement group (where
 /// only admins write, and every member is) and the groups linked to it.
 #[derive(Debug, Deserialize, serde::Serialize, utoipa::ToSchema)]
@@ -883,15 +928,19 @@ impl Bridge {
         &self,
         subject: &str,
         participants: &[Wid],
-    ) -> Result<String, CallError> {
+    ) -> Result<CreatedGroup, CallError> {
         self.call("createGroup", &[json!(subject), json!(participants)])
             .await
     }
 
-    pub async fn add_participants(&self, id: &Wid, who: &[Wid]) -> Result<(), CallError> {
-        self.call::<Value>("addParticipants", &[json!(id), json!(who)])
-            .await
-            .map(drop)
+    /// What WhatsApp said of each person: it adds whom it may and answers
+    /// the rest per person, rather than refusing the call.
+    pub async fn add_participants(
+        &self,
+        id: &Wid,
+        who: &[Wid],
+    ) -> Result<Vec<AddOutcome>, CallError> {
+        self.call("addParticipants", &[json!(id), json!(who)]).await
     }
 
     pub async fn remove_participants(&self, id: &Wid, who: &[Wid]) -> Result<(), CallError> {

@@ -22,10 +22,10 @@ pub fn too_large_to_keep(media: &crate::domain::MediaInfo) -> bool {
 }
 
 pub use bridge::{
-    Bridge, CallError, CardOf, Channel, ChannelChange, ChannelPage, ChatChange, ChatInfo,
-    Community, Contact, CreatedCommunity, GroupInfo, HistoryBatch, JoinRequest, Label, Labels,
-    LinkFailure, LinkedGroup, Linking, Note, OutgoingFile, Participant, Pin, Presence, Receipt,
-    Receipts, Sent, Trimmed,
+    AddOutcome, Bridge, CallError, CardOf, Channel, ChannelChange, ChannelPage, ChatChange,
+    ChatInfo, Community, Contact, CreatedCommunity, GroupInfo, HistoryBatch, JoinRequest, Label,
+    Labels, LinkFailure, LinkedGroup, Linking, Note, OutgoingFile, Participant, Pin, Presence,
+    Receipt, Receipts, Sent, Trimmed,
 };
 pub use manager::{CallFailure, Manager, ManagerError, SessionView};
 

@@ -359,6 +359,15 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop):
     members_at_wa = lambda: {p["id"].split("@")[0] for p in httpx.get(daemon.sandbox + f"/_sandbox/groups/{gid}").json()["participants"]}
     assert call("/shop1/addParticipant", [gid, "15557654321@c.us"]) is True
     assert "15557654321" in members_at_wa()
+    # Whom WhatsApp does not add: open-wa's AddParticipantError, its data
+    # each one's code (403 their privacy settings, 409 already in).
+    private = "15557654329"
+    assert httpx.put(daemon.sandbox + f"/_sandbox/contacts/{private}", json={"group_add": "nobody"}).status_code == 200
+    code, body = ok("/shop1/addParticipant", [gid, [private + "@c.us", "15557654321@c.us"]])
+    assert code == 200 and body["success"] is False, body
+    assert body["error"] == {"name": "ADD_PARTICIPANTS_ERROR", "message": "Unable to add some participants",
+                             "data": {private + "@c.us": 403, "15557654321@c.us": 409}}, body
+    assert private not in members_at_wa()
     assert call("/shop1/removeParticipant", [gid, "15557654321@c.us"]) is True
     assert "15557654321" not in members_at_wa()
     admin_at_wa = lambda: {p["id"].split("@")[0]: p["isAdmin"] for p in httpx.get(daemon.sandbox + f"/_sandbox/groups/{gid}").json()["participants"]}[CONTACT]

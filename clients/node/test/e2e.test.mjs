@@ -413,8 +413,12 @@ test('createGroup, addParticipants, removeParticipants, promote and demote, setS
   const chat = await c.getChatById(res.gid._serialized);
   assert.ok(chat instanceof GroupChat);
   assert.equal(chat.owner._serialized, `${me}@c.us`);
-  const added = await chat.addParticipants(['15554440000@c.us', '15553330000@c.us']);
-  assert.deepEqual([added['15554440000@c.us'].code, added['15553330000@c.us'].code], [200, 409]);
+  // One whose privacy settings keep us out: 403, as whatsapp-web.js answers.
+  await fetch(sbUrl + '/_sandbox/contacts/15554449999', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ group_add: 'nobody' }) });
+  const added = await chat.addParticipants(['15554440000@c.us', '15553330000@c.us', '15554449999@c.us']);
+  assert.deepEqual([added['15554440000@c.us'].code, added['15553330000@c.us'].code, added['15554449999@c.us'].code], [200, 409, 403]);
+  assert.equal(added['15554449999@c.us'].message, 'The participant can be added by sending private invitation only');
+  assert.ok(!chat.participants.some((p) => p.id._serialized === '15554449999@c.us'));
   assert.deepEqual(await chat.removeParticipants(['15554440000@c.us']), { status: 200 });
   assert.ok(!chat.participants.some((p) => p.id._serialized === '15554440000@c.us'));
   const adminAtWa = async () => (await sb(`/_sandbox/groups/${res.gid._serialized}`)).participants.find((p) => p.id === '15553330000@c.us').isAdmin;

@@ -757,6 +757,27 @@ pub fn note(chat: &Wid, n: &crate::core::Note) -> Value {
     json!({"chat": chat, "id": n.id, "content": n.content, "created": n.created, "modified": n.modified})
 }
 
+/// A group after people were put in it: the Group, and `failed`, those
+/// asked for whom WhatsApp did not add, `[{id, code, error,
+/// invite_code?, invite_expires?}]` (`error` names WhatsApp's reason, its
+/// `code`; a 403 `privacy_settings` carries the invite WhatsApp made for
+/// them, to send instead).
+pub fn group_after(a: &crate::core::GroupAfter) -> Value {
+    let mut v = json!(a.group);
+    v["failed"] = a
+        .not_added()
+        .map(|o| {
+            let mut f = json!({"id": o.id, "code": o.code, "error": o.reason()});
+            if let Some(c) = &o.invite_code {
+                f["invite_code"] = json!(c);
+                f["invite_expires"] = json!(o.invite_expires);
+            }
+            f
+        })
+        .collect();
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -991,15 +991,18 @@ pub fn members(g: &GroupInfo, known: &[Contact], me: Option<&str>) -> Vec<Value>
 }
 
 /// createGroup's GroupChatCreationResponse: a code per person asked for,
-/// 200 for those in the group, 403 for those WhatsApp did not add (their
-/// privacy settings; open-wa's bots invite them instead).
-pub fn group_created(g: &GroupInfo, asked: &[Wid]) -> Value {
+/// as WhatsApp answered it (200 in the group, 403 not added for their
+/// privacy settings: open-wa's bots invite them instead); one WhatsApp
+/// did not answer for, by whether the group holds them.
+pub fn group_created(a: &crate::core::GroupAfter, asked: &[Wid]) -> Value {
+    let g = &a.group;
     let inside: Vec<String> = g.participants.iter().map(participant_id).collect();
     json!({
         "status": 200,
         "gid": wid_obj(&g.id),
         "participants": asked.iter().map(|w| {
-            let code = if inside.iter().any(|p| p == w.as_str()) { 200 } else { 403 };
+            let told = a.adds.iter().find(|o| o.id == w.as_str()).map(|o| o.code);
+            let code = told.unwrap_or(if inside.iter().any(|p| p == w.as_str()) { 200 } else { 403 });
             json!({ w.as_str(): {"code": code} })
         }).collect::<Vec<_>>(),
     })

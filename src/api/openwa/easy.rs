@@ -605,6 +605,8 @@ pub struct EasyError {
     pub status: StatusCode,
     pub name: &'static str,
     pub message: String,
+    /// open-wa's `error.data`, where its error carries some.
+    pub data: Option<Value>,
     pub retry_after: Option<u64>,
 }
 
@@ -614,7 +616,21 @@ impl EasyError {
             status,
             name,
             message: message.into(),
+            data: None,
             retry_after: None,
+        }
+    }
+
+    /// open-wa's AddParticipantError: those WhatsApp did not add, each
+    /// with its code (409 already in, 403 their privacy settings, ...).
+    pub fn not_added(codes: serde_json::Map<String, Value>) -> Self {
+        EasyError {
+            data: Some(Value::Object(codes)),
+            ..Self::new(
+                StatusCode::OK,
+                "ADD_PARTICIPANTS_ERROR",
+                "Unable to add some participants",
+            )
         }
     }
 
@@ -637,7 +653,7 @@ impl EasyError {
     }
 
     pub fn body(&self) -> Value {
-        json!({"success": false, "error": {"name": self.name, "message": self.message, "data": null}})
+        json!({"success": false, "error": {"name": self.name, "message": self.message, "data": self.data}})
     }
 }
 

@@ -939,10 +939,21 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
         Call::CreateGroup { name, contacts } => {
             cv::group_created(&core.create_group(id, &name, &contacts).await?, &contacts)
         }
-        Call::Participants { group, change } => core
-            .group_participants(id, &group, &change)
-            .await
-            .map(|_| json!(true))?,
+        // As open-wa: true, or its AddParticipantError naming those not
+        // added (one already in among them) with WhatsApp's codes.
+        Call::Participants { group, change } => {
+            let after = core.group_participants(id, &group, &change).await?;
+            let codes: serde_json::Map<String, Value> = after
+                .adds
+                .iter()
+                .filter(|o| !o.added())
+                .map(|o| (o.id.clone(), json!(o.code)))
+                .collect();
+            if !codes.is_empty() {
+                return Err(EasyError::not_added(codes));
+            }
+            json!(true)
+        }
         // Of a chat that is no group: false, as open-wa.
         Call::InviteLink(chat) if !chat.as_str().ends_with("@g.us") => json!(false),
         Call::InviteLink(group) => json!(format!(

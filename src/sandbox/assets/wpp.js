@@ -1849,16 +1849,26 @@
         if (parentGroup) throw new Error('communities are not modelled by the sandbox');
         const g = await call('group_create', { subject: String(groupName), participants: ids(participantsIds) });
         groupChat(g);
+        // As wa-js: what WhatsApp said of each person, by id.
         const participants = {};
-        for (const p of g.participants) participants[p.id] = { wid: p.id, code: 200, invite_code: null, invite_code_exp: null };
+        for (const a of g.added || []) participants[a.wid] = { wid: a.wid, code: a.code, invite_code: a.invite_code, invite_code_exp: a.invite_code_exp };
         return { gid: wid(g.id), participants };
       },
+      // As wa-js: a code per person (200 added, 403 kept out by their
+      // privacy settings, with an invite code to send them instead, 409
+      // already in), with wa-js's messages.
       async addParticipants(groupId, participantsIds) {
         requireAuth();
         const add = ids(participantsIds);
-        await asAdmin('group_you_are_not_admin', 'You are not admin in', groupId, () => call('group_participants', { gid: wid(groupId)._serialized, add }));
+        const g = await asAdmin('group_you_are_not_admin', 'You are not admin in', groupId, () => call('group_participants', { gid: wid(groupId)._serialized, add }));
+        const messages = {
+          200: 'OK', 403: "Can't join this group because the number was restricted it.",
+          409: "Can't join this group because the number is already a member of it.", 421: 'Member not added, awaiting approval!',
+        };
         const out = {};
-        for (const p of add) out[p] = { wid: p, code: 200, message: 'OK', invite_code: null, invite_code_exp: null };
+        for (const a of g.added || []) {
+          out[a.wid] = { wid: a.wid, code: a.code, message: messages[a.code] || "Can't Join., unknown error", invite_code: a.invite_code, invite_code_exp: a.invite_code_exp };
+        }
         return out;
       },
       async removeParticipants(groupId, participantsIds) {
