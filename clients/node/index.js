@@ -425,7 +425,7 @@ class Contact {
     this.name = info.name || undefined;
     this.pushname = info.pushname || undefined;
     this.shortName = info.shortName || undefined;
-    this.isMe = client.info ? client.info.wid._serialized === this.id._serialized : false;
+    this.isMe = client._isMe(this.id._serialized);
     this.isUser = this.id.server === 'c.us' || lid;
     this.isGroup = this.id.server === 'g.us';
     this.isWAContact = !this.isGroup;
@@ -804,8 +804,8 @@ class GroupChat extends Chat {
     };
     if (g.subject) this.name = g.subject;
     // Read-only, as WhatsApp shows it: only admins send, and we are none.
-    const me = this.client.info && this.client.info.wid._serialized;
-    const mine = (g.participants || []).find((p) => p.id === me || (p.phone && `${p.phone}@c.us` === me));
+    // A group that addresses its members by privacy id lists us by ours.
+    const mine = (g.participants || []).find((p) => this.client._isMe(p.id) || (p.phone && this.client._isMe(`${p.phone}@c.us`)));
     this.isReadOnly = !!g.announce && !(mine && mine.admin);
   }
 
@@ -960,10 +960,13 @@ class Message {
     this.from = this.fromMe ? m.from || me : m.from || chat;
     this.to = this.fromMe ? chat : m.to || me;
     const s = m.sender || {};
-    // In a group, who wrote it: by phone when WhatsApp shows it.
-    // In a group, and for a contact's status, who wrote it.
+    // In a group, and for a contact's status, who wrote it: the id they
+    // wrote under, as whatsapp-web.js has it and as the group's members,
+    // id.participant, mentions and reactions name them (a privacy id in a
+    // group that addresses its members by it, even where the phone
+    // behind it is known).
     const byAuthor = chat && (chat.endsWith('@g.us') || chat === 'status@broadcast');
-    this.author = !this.fromMe && byAuthor ? (s.phone ? `${s.phone}@c.us` : s.lid || undefined) : undefined;
+    this.author = !this.fromMe && byAuthor ? s.lid || (s.phone ? `${s.phone}@c.us` : undefined) : undefined;
     // A view-once message received: its media is the receiver's phone's only.
     this.hasMedia = !!m.media && !revoked && !(m.view_once && !this.fromMe);
     this.hasQuotedMsg = !!m.reply_to;
@@ -1158,7 +1161,6 @@ class Message {
   async getReactions() {
     const m = await this.client._stored(this.id._serialized);
     if (!m || !m.reactions || !m.reactions.length) return undefined;
-    const me = this.client.info && this.client.info.wid._serialized;
     const by = new Map();
     for (const r of m.reactions) {
       const list = by.get(r.emoji) || [];
@@ -1169,7 +1171,7 @@ class Message {
       by.set(r.emoji, list);
     }
     return [...by].map(([emoji, senders]) => ({
-      id: emoji, aggregateEmoji: emoji, hasReactionByMe: senders.some((x) => x.senderId === me), senders,
+      id: emoji, aggregateEmoji: emoji, hasReactionByMe: senders.some((x) => this.client._isMe(x.senderId)), senders,
     }));
   }
 }
@@ -1190,8 +1192,7 @@ const REQUEST_ERRORS = {
 class GroupNotification {
   constructor(client, ev, type) {
     const p = ev.payload || {};
-    const me = client.info && client.info.wid._serialized;
-    const fromMe = !!me && p.author === me;
+    const fromMe = client._isMe(p.author);
     this.client = client;
     // No message stands behind these events: the event's id stands in.
     this.id = { fromMe, remote: p.group, id: ev.id, _serialized: `${fromMe}_${p.group}_${ev.id}` };
@@ -1314,6 +1315,8 @@ class Client extends EventEmitter {
     this.sessionId = (auth && auth.clientId) || 'session';
     this.options = { ...DefaultOptions, ...options };
     this.info = undefined;
+    // This account's privacy id, where WhatsApp tells it (_isMe).
+    this._meLid = undefined;
     this._lastEventId = undefined;
     this._resumeFile = auth instanceof LocalAuth ? auth.resumeFile() : undefined;
     // The place a new process starts after: the last event handed to the
@@ -1457,10 +1460,35 @@ class Client extends EventEmitter {
     return this._api('GET', `/contacts/${encodeURIComponent(serialized(id))}/profile`);
   }
 
+  // Whether an id is this account's: its phone id, or its privacy id,
+  // by which groups that address their members by privacy id name us.
+  _isMe(id) {
+    const s = id && serialized(id);
+    return !!s && !!this.info && (s === this.info.wid._serialized || (!!this._meLid && s === this._meLid));
+  }
+
+  // This account's privacy id, as WhatsApp pairs it with our phone; none
+  // where it tells none or does not answer within two seconds (our own
+  // messages in such groups tell it too: _remember).
+  async _ownLid(me) {
+    let timer;
+    const late = new Promise((res) => { timer = setTimeout(res, 2000); timer.unref(); });
+    try {
+      const r = await Promise.race([this._api('GET', `/contacts/${encodeURIComponent(me)}/lid`), late]);
+      return (r && r.lid) || undefined;
+    } catch {
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   // Remembers who wrote (name, and the phone behind a privacy id), so
   // Contacts know them without asking WhatsApp.
   _remember(m) {
     const s = m.sender;
+    // Our own message in a group that knows us by privacy id names it.
+    if (s && m.from_me && s.lid && this.info) this._meLid = s.lid;
     if (!s || m.from_me || (!s.name && !s.phone)) return;
     const info = { pushname: s.name || undefined, phone: s.phone || undefined };
     for (const id of [s.phone && `${s.phone}@c.us`, s.lid]) {
@@ -1655,7 +1683,12 @@ class Client extends EventEmitter {
           setTimeout(() => { this._onStatus(gen, status).catch((err) => this._warn(err)); }, 2000).unref();
           return;
         }
+        // Our privacy id learnt before stays ours while the account does.
+        const was = this.info && this.info.wid._serialized;
         this.info = new ClientInfo(s);
+        const lid = await this._ownLid(s.me.id);
+        if (this._gen !== gen) return;
+        this._meLid = lid || (was === this.info.wid._serialized ? this._meLid : undefined);
         this._emit(Events.AUTHENTICATED);
         this._emit(Events.READY);
         // RemoteAuth's bots wait for their session to be saved: the daemon
@@ -2520,12 +2553,20 @@ class Client extends EventEmitter {
     return (m.poll.votes || []).map((v) => new PollVote(this, v, m, m.id, m.chat));
   }
 
-  // The groups this account shares with the contact.
+  // The groups this account shares with the contact, by its phone or its
+  // privacy id: a group that addresses its members by privacy id lists
+  // them by it, the phone behind it where WhatsApp shows it.
   async getCommonGroups(contactId) {
-    const who = widObj(serialized(contactId));
-    const groups = await this._api('GET', '/groups');
+    const id = serialized(contactId);
+    const [groups, pair] = await Promise.all([
+      this._api('GET', '/groups'),
+      this._api('GET', `/contacts/${encodeURIComponent(id)}/lid`).catch(() => null),
+    ]);
+    const known = this._people.get(id) || {};
+    const phone = (pair && pair.phone) || known.phone || (id.endsWith('@c.us') ? id.slice(0, -5) : undefined);
+    const ids = new Set([id, pair && pair.lid, phone && `${phone}@c.us`].filter(Boolean));
     return groups
-      .filter((g) => (g.participants || []).some((p) => p.id === who._serialized || (who.server === 'c.us' && p.phone === who.user)))
+      .filter((g) => (g.participants || []).some((p) => ids.has(p.id) || (!!phone && p.phone === phone)))
       .map((g) => widObj(g.id));
   }
 

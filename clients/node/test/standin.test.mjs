@@ -11,8 +11,9 @@ const { Client, LocalAuth } = require('../index.js');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // A daemon with one linked session "s". `stream(req, res, n)` serves the
-// n-th event stream; `send(body)` answers a send: [status, value].
-async function standIn({ stream, send, manage = true, read } = {}) {
+// n-th event stream; `send(body)` answers a send: [status, value];
+// `routes(method, path)` answers any other request it knows: [status, value].
+async function standIn({ stream, send, manage = true, read, routes } = {}) {
   const seen = { streams: [], sends: [], chatLists: 0, reads: 0 };
   const server = http.createServer(async (req, res) => {
     const json = (status, v, headers = {}) => { res.writeHead(status, { 'content-type': 'application/json', ...headers }); res.end(JSON.stringify(v)); };
@@ -20,6 +21,8 @@ async function standIn({ stream, send, manage = true, read } = {}) {
     let raw = '';
     for await (const chunk of req) raw += chunk;
     const body = raw ? JSON.parse(raw) : undefined;
+    const known = routes && routes(req.method, u.pathname, body);
+    if (known) return json(...known);
     if (!manage && req.method === 'POST' && /^\/api\/sessions(\/s\/start)?$/.test(u.pathname)) return json(403, { error: { code: 'forbidden', message: 'this key may not manage sessions' } });
     if (req.method === 'POST' && u.pathname === '/api/sessions') return json(409, { error: { code: 'session_exists', message: 'exists' } });
     if (req.method === 'POST' && u.pathname === '/api/sessions/s/start') return json(200, { id: 's', status: 'CONNECTED' });
@@ -228,4 +231,48 @@ test('a kept place ahead of the daemon\'s log (a data dir restored) follows the 
   await sleep(100);
   await c.destroy();
   assert.equal(JSON.parse(fs.readFileSync(file, 'utf8')).place, '5', 'the place follows the log back');
+});
+
+test('in a group that addresses its members by privacy id: the author, read-only, common groups and notices go by that id, ours too', async (t) => {
+  const event = (n, event, payload) => `id: ${n}\nevent: ${event}\ndata: ${JSON.stringify({ id: `evt_${n}`, event, session: 's', timestamp: Date.now(), payload })}\n\n`;
+  // We are 1 (privacy id 11@lid), an admin; Bo is 2 (22@lid). The groups
+  // list both by privacy id, Bo's phone known in one only.
+  const lids = { '1@c.us': ['11@lid', '1'], '2@c.us': ['22@lid', '2'] };
+  const team = { id: '9@g.us', subject: 'Team', announce: true, participants: [{ id: '11@lid', phone: null, admin: true }, { id: '22@lid', phone: '2' }] };
+  const club = { id: '8@g.us', subject: 'Club', participants: [{ id: '11@lid', phone: null }, { id: '22@lid', phone: null }] };
+  const routes = (method, path) => {
+    const who = path.match(/^\/api\/sessions\/s\/contacts\/([^/]+)\/lid$/);
+    if (method === 'GET' && who && lids[decodeURIComponent(who[1])]) {
+      const [lid, phone] = lids[decodeURIComponent(who[1])];
+      return [200, { id: `${phone}@c.us`, lid, phone }];
+    }
+    if (method === 'GET' && path === '/api/sessions/s/groups') return [200, [team, club]];
+    if (method === 'GET' && path === '/api/sessions/s/groups/9%40g.us') return [200, team];
+    return undefined;
+  };
+  const d = await standIn({
+    routes,
+    stream: (req, res, n) => {
+      if (n !== 1) return;
+      res.write(event(1, 'message', {
+        id: 'false_9@g.us_3A1_22@lid', chat: '9@g.us', from: '9@g.us', to: '1@c.us', from_me: false, type: 'text', text: 'hi @11',
+        timestamp: 5, ack: 'delivered', sender: { phone: '2', lid: '22@lid', name: 'Bo' }, mentions: ['11@lid'], media: null,
+      }));
+      res.write(event(2, 'group.update', { group: '9@g.us', subject: 'Team 2', author: '11@lid' }));
+    },
+  });
+  const c = client(t, d);
+  const got = new Promise((r) => c.on('message', r));
+  const notice = new Promise((r) => c.on('group_update', r));
+  await c.initialize();
+  const msg = await got;
+  // As whatsapp-web.js: the id the group names the writer by.
+  assert.deepEqual([msg.author, msg.id.participant], ['22@lid', '22@lid']);
+  const chat = await msg.getChat();
+  assert.ok(chat.participants.some((p) => p.id._serialized === msg.author));
+  assert.equal(chat.isReadOnly, false, 'we are an admin, under our privacy id');
+  assert.equal((await msg.getContact()).number, '2');
+  assert.equal((await notice).id.fromMe, true, 'we changed the subject');
+  const common = (await c.getCommonGroups('2@c.us')).map((g) => g._serialized).sort();
+  assert.deepEqual(common, ['8@g.us', '9@g.us']);
 });
