@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
@@ -858,6 +858,9 @@ async fn deleting_or_logging_out_a_stopped_linked_session_unlinks_the_device() {
             assert_eq!(code, 200);
             d.wait_status(id, "STOPPED", Duration::from_secs(30)).await;
         }
+        if how == "DELETE" {
+            keep_uploads(&d, id).await;
+        }
         let (code, body) = match how {
             "DELETE" => d.call("DELETE", &format!("/api/sessions/{id}"), None).await,
             _ => {
@@ -876,6 +879,58 @@ async fn deleting_or_logging_out_a_stopped_linked_session_unlinks_the_device() {
     assert_eq!(d.session("crashed").await["status"], "LOGGED_OUT");
     let (code, _) = d.call("GET", "/api/sessions/gone", None).await;
     assert_eq!(code, 404);
+    // Its uploads went with it: none is served, none left on disk.
+    let (code, e) = d
+        .call("GET", &format!("/v21.0/{}", uploaded_handle(&d)), None)
+        .await;
+    assert_eq!((code, e["error"]["code"].clone()), (400, json!(100)), "{e}");
+    let left: Vec<_> = std::fs::read_dir(d.data_dir.join("uploads"))
+        .map(|r| r.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "uploads left behind: {left:?}");
+}
+
+/// The handle of the media [`keep_uploads`] uploaded, kept in a file of
+/// the test's own beside the data dir.
+fn uploaded_handle(d: &Daemon) -> String {
+    std::fs::read_to_string(d.data_dir.with_extension("handle")).unwrap()
+}
+
+/// Uploads media for `id` through Graph's Resumable Upload API (one whole,
+/// one left half done) and checks the whole one is served.
+async fn keep_uploads(d: &Daemon, id: &str) {
+    let c = reqwest::Client::new();
+    let begin = |len: u64| {
+        c.post(format!(
+            "{}/v21.0/{id}/uploads?file_name=a.png&file_length={len}&file_type=image/png",
+            d.url
+        ))
+        .header("Authorization", format!("Bearer {KEY}"))
+        .send()
+    };
+    let part = |up: String, bytes: &'static [u8]| {
+        c.post(format!("{}/v21.0/{up}", d.url))
+            .header("Authorization", format!("OAuth {KEY}"))
+            .header("file_offset", "0")
+            .body(bytes)
+            .send()
+    };
+    let whole: Value = begin(4).await.unwrap().json().await.unwrap();
+    let done: Value = part(whole["id"].as_str().unwrap().to_string(), b"\x89PNG")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let handle = done["h"].as_str().expect("a handle").to_string();
+    let half: Value = begin(8).await.unwrap().json().await.unwrap();
+    let r = part(half["id"].as_str().unwrap().to_string(), b"\x89PNG")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (code, m) = d.call("GET", &format!("/v21.0/{handle}"), None).await;
+    assert_eq!(code, 200, "{m}");
+    std::fs::write(d.data_dir.with_extension("handle"), handle).unwrap();
 }
 
 /// What the session's own page says about itself, asked through a second

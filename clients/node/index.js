@@ -199,6 +199,9 @@ function unsupported(cls, label, names) {
 const PIN_DURATIONS = new Set([86400, 604800, 2592000, 5, 15, 60]);
 const PIN_REFUSED = new Set(['message_not_found', 'message_revoked', 'not_pinnable', 'not_group_admin', 'not_group_member']);
 
+// Why the daemon edits no message, where whatsapp-web.js answers null.
+const EDIT_REFUSED = new Set(['not_own_message', 'edit_window_passed', 'message_not_editable', 'message_revoked', 'message_not_found']);
+
 function widObj(s) {
   const [user, server] = String(s).split('@');
   return { server: server || 'c.us', user, _serialized: `${user}@${server || 'c.us'}` };
@@ -1024,10 +1027,19 @@ class Message {
     await this.client.sendReaction(this.id._serialized, reaction);
   }
 
-  // Own messages, within 15 minutes; resolves to the edited message.
+  // Own messages, within 15 minutes; resolves to the edited message. As
+  // whatsapp-web.js, null where WhatsApp would not edit it: another's, one
+  // too old, deleted, with no text or caption, or gone. (The daemon's
+  // edit takes the text alone: options.mentions are not sent.)
   async edit(content, options = {}) { // eslint-disable-line no-unused-vars
     if (typeof content !== 'string') throw new NotSupportedError('editing to anything but text');
-    await this.client._api('PATCH', this._path(), { text: content });
+    if (!this.fromMe) return null;
+    try {
+      await this.client._api('PATCH', this._path(), { text: content });
+    } catch (e) {
+      if (EDIT_REFUSED.has(e.code)) return null;
+      throw e;
+    }
     this.body = content;
     return this;
   }
@@ -1987,7 +1999,9 @@ class Client extends EventEmitter {
       // As a document: a file to download, whatever its type (a photo
       // kept as it is). A sticker stays a sticker.
       const asDocument = !!options.sendMediaAsDocument && !options.sendMediaAsSticker;
-      if (options.sendAudioAsVoice && !asDocument) body.voice = true;
+      // A voice note is audio: other media goes as it is (whatsapp-web.js
+      // makes a voice note of audio only).
+      if (options.sendAudioAsVoice && !asDocument && /^audio\//.test(media.mimetype || '')) body.voice = true;
       if (asDocument) body.document = true;
       body.media = { data: media.data, mimetype: media.mimetype, filename: media.filename || undefined };
       type = asDocument ? 'document' : body.voice ? 'ptt' : mediaKind(media.mimetype);

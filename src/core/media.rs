@@ -12,6 +12,10 @@ use std::time::Duration;
 pub const MAX_SEND_MEDIA: usize = 64 << 20;
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long uploaded media is kept (ms): 30 days, as Meta keeps a Cloud
+/// API upload; a client that never deletes one does not fill the disk.
+pub const UPLOAD_KEEP_MS: i64 = 30 * 24 * 3600 * 1000;
+
 /// The client that fetches media URLs for `reach` (`crate::outbound`).
 pub fn media_client(reach: Reach) -> reqwest::Result<reqwest::Client> {
     crate::outbound::guarded(reqwest::Client::builder(), reach)
@@ -145,12 +149,47 @@ impl Core {
             mimetype,
             filename,
         };
-        self.store.put_upload(
+        let kept = self.store.put_upload(
             &id,
             &serde_json::json!({"session": session, "mimetype": m.mimetype, "sha256": m.sha256,
                                 "size": m.size, "filename": m.filename, "at": crate::domain::now_ms()}),
-        )?;
+        );
+        if let Err(e) = kept {
+            // No record, no file: nothing would ever remove it.
+            let _ = tokio::fs::remove_file(dir.join(&id)).await;
+            return Err(e.into());
+        }
         Ok(m)
+    }
+
+    /// Drops uploads with their files: those past [`UPLOAD_KEEP_MS`], or
+    /// (`of`) every upload of a deleted session, its unfinished resumable
+    /// uploads too.
+    pub(super) async fn forget_uploads(&self, of: Option<&crate::domain::SessionId>) {
+        let _one = self.upload_parts.lock().await;
+        let Ok(all) = self.store.uploads_starting("") else {
+            return;
+        };
+        let old = crate::domain::now_ms() - UPLOAD_KEEP_MS;
+        for (id, meta) in all {
+            let session = super::uploads::upload_owner(&id).or(meta["session"].as_str());
+            let doomed = match of {
+                Some(s) => session == Some(s.as_str()),
+                // An upload from before their time was recorded stays.
+                None => {
+                    !super::uploads::is_upload_session(&id)
+                        && meta["at"].as_i64().is_some_and(|at| at < old)
+                }
+            };
+            if doomed && self.store.delete_upload(&id).is_ok() {
+                let file = if super::uploads::is_upload_session(&id) {
+                    self.part_file(&id)
+                } else {
+                    self.uploads_dir().join(&id)
+                };
+                let _ = tokio::fs::remove_file(file).await;
+            }
+        }
     }
 
     /// An upload belongs to the session it was uploaded for.

@@ -598,6 +598,10 @@ impl Core {
         // The id WhatsApp will know the message by, chosen here: a send
         // whose outcome is lost can be found by it, or sent again under it.
         let mut id = crate::domain::message::new_message_id();
+        // Taken over from a send whose outcome was lost: that one may still
+        // go out (WhatsApp Web sends what it holds once it is back), so this
+        // key never frees its id, whatever this attempt comes to.
+        let mut retaken = false;
         if let Some(k) = idempotency_key {
             let fp = fingerprint.as_deref().unwrap_or_default();
             match self
@@ -635,8 +639,16 @@ impl Core {
                         return Ok(sent);
                     }
                     id = planned;
+                    retaken = true;
                 }
             }
+        }
+        // The reservation is on disk before the page may send: a crash
+        // right after the send must not leave the key unknown to a retry.
+        if idempotency_key.is_some()
+            && let Err(e) = self.store.flush().await
+        {
+            tracing::warn!(session = %session, "the Idempotency-Key's reservation could not be made durable: {e}");
         }
         let menu = req.menu.take().map(|m| (req.to.clone(), m));
         // Under the planned key, before the send: the page may report the
@@ -646,7 +658,7 @@ impl Core {
         {
             // Nothing went: the key is free again.
             let failed = Err(CoreError::from(e));
-            if let Some(k) = idempotency_key {
+            if let Some(k) = idempotency_key.filter(|_| !retaken) {
                 let fp = fingerprint.as_deref().unwrap_or_default();
                 self.answer_key(session, k, fp, now, &failed);
             }
@@ -693,6 +705,10 @@ impl Core {
             // the page reports it, or sends it again under the same id).
             if matches!(result, Err(CoreError::Unavailable(_))) {
                 tracing::warn!(session = %session, "send outcome unknown; Idempotency-Key stays reserved");
+            } else if retaken && result.is_err() {
+                // Reserved anew at the takeover: a retry finds the first
+                // attempt once the page reports it, or sends under its id.
+                tracing::warn!(session = %session, "a retried send failed; Idempotency-Key stays reserved for its first attempt");
             } else {
                 let fp = fingerprint.as_deref().unwrap_or_default();
                 self.answer_key(session, k, fp, now, &result);

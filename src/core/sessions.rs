@@ -112,9 +112,12 @@ impl Core {
         Ok(self.manager.get(id).await?)
     }
 
+    /// The session goes, and with it its uploaded media.
     pub async fn delete(&self, id: &SessionId) -> Result<(), CoreError> {
         self.may(id, Scope::Manage)?;
-        Ok(self.manager.delete(id).await?)
+        self.manager.delete(id).await?;
+        self.forget_uploads(Some(id)).await;
+        Ok(())
     }
 
     /// The session packed in one file (its auth state, history, webhooks

@@ -64,7 +64,7 @@ pub fn upload_owner(id: &str) -> Option<&str> {
 }
 
 impl Core {
-    fn part_file(&self, id: &str) -> std::path::PathBuf {
+    pub(super) fn part_file(&self, id: &str) -> std::path::PathBuf {
         let token = id
             .trim_start_matches(UPLOAD_PREFIX)
             .split('.')
@@ -257,11 +257,12 @@ impl Core {
     }
 
     /// Every hour: upload sessions past their day go, with their parts,
-    /// whether or not another one is started.
+    /// whether or not another one is started; uploads past their 30 days.
     pub(super) async fn sweep_upload_sessions(self) {
         loop {
             tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
             self.forget_old_upload_sessions().await;
+            self.forget_uploads(None).await;
         }
     }
 
