@@ -237,6 +237,22 @@ function mediaKind(mimetype) {
   return 'document';
 }
 
+// The links in a text, as whatsapp-web.js lists them (WhatsApp Web's
+// findLinks): a URL, a www. address, or a bare domain under a common
+// top-level domain (or any, followed by a path); an address without a
+// scheme is http://. WhatsApp flags no link as suspicious here: what it
+// flags are look-alike characters, which this does not judge.
+const LINK = /\bhttps?:\/\/[^\s<>"]+|\bwww\.[^\s<>"]+|(?<![@\w.\/-])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:(?:com|org|net|edu|gov|info|biz|io|co|me|app|dev|ai|ly|tv|xyz|shop|store|online|site|uk|de|fr|nl|es|it|br|in|au|ca|ru)\b(?![.\w@-])|[a-z]{2,}(?=\/))(?:\/[^\s<>"]*)?/gi;
+
+function findLinks(text) {
+  if (!text) return [];
+  return (String(text).match(LINK) || []).map((found) => {
+    let link = found.replace(/[.,;:!?'"]+$/, '');
+    if (link.endsWith(')') && !link.includes('(')) link = link.slice(0, -1).replace(/[.,;:!?'"]+$/, '');
+    return { link: /^https?:\/\//i.test(link) ? link : `http://${link}`, isSuspicious: false };
+  });
+}
+
 // A place in a session's event log: the daemon's numbers.
 const isPlace = (id) => typeof id === 'string' && /^[0-9]+$/.test(id);
 
@@ -992,7 +1008,7 @@ class Message {
     this.vCards = (!revoked && m.vcards) || [];
     this.mentionedIds = m.mentions || [];
     this.groupMentions = [];
-    this.links = [];
+    this.links = revoked ? [] : findLinks(m.text || m.caption);
     if (m.edited_at) this.latestEditSenderTimestampMs = m.edited_at * 1000;
     const poll = !revoked && m.poll;
     this.pollName = poll ? poll.name : undefined;
