@@ -1034,7 +1034,8 @@ class Message {
   // As whatsapp-web.js: sends this message on to a chat, marked
   // forwarded; resolves to nothing.
   async forward(chat) {
-    const to = chat instanceof Chat ? chat.id._serialized : serialized(chat);
+    // A Chat, a Channel, a Contact: anything with an id, as whatsapp-web.js takes it.
+    const to = typeof chat === 'string' ? chat : chat.id ? chat.id._serialized : serialized(chat);
     await this.client._api('POST', '/messages', { to, forward: this.id._serialized });
   }
 
