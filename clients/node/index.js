@@ -2044,10 +2044,11 @@ class Client extends EventEmitter {
     if (options.invokedBotWid) throw new NotSupportedError('sendMessage option invokedBotWid');
     let mentions = options.mentions == null ? [] : [].concat(options.mentions);
     mentions = mentions.map((m) => (m instanceof Contact ? m.id._serialized : serialized(m)));
-    if (mentions.length) {
-      if (body.text === undefined && body.caption === undefined) throw new NotSupportedError('mentions outside a text or a caption');
-      body.mentions = mentions;
-    }
+    // Mentions live in a text or a caption: on anything else (media
+    // without a caption, a place, a poll) whatsapp-web.js sends the
+    // message and they tag no one, so they are left out.
+    if (body.text === undefined && body.caption === undefined) mentions = [];
+    if (mentions.length) body.mentions = mentions;
     if (options.quotedMessageId) body.reply_to = options.quotedMessageId;
     // A status (story): a text one's background and font, as
     // whatsapp-web.js takes them (a number is ARGB); no chat to mark read.

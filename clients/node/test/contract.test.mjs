@@ -139,7 +139,7 @@ test('every whatsapp-web.js method exists, so no call is a TypeError; unsupporte
   const media = new ours.MessageMedia('image/png', 'AA==');
   await assert.rejects(() => client.sendMessage('1@c.us', new ours.Buttons('b', [{ body: 'x' }])), { name: 'NotSupportedError' });
   await assert.rejects(() => client.sendMessage('1@c.us', new ours.MessageMedia('audio/ogg', 'AA=='), { sendMediaAsSticker: true }), { name: 'NotSupportedError' });
-  await assert.rejects(() => client.sendMessage('1@c.us', media, { mentions: ['2@c.us'] }), /mentions/);
+  await assert.rejects(() => client.sendMessage('1@c.us', media, { groupMentions: [{ subject: 'G', id: '2@g.us' }] }), { name: 'NotSupportedError' });
 });
 
 test('getCountryCode finds a number\'s calling code, as WhatsApp Web does', async () => {
