@@ -2619,9 +2619,17 @@ class Client extends EventEmitter {
       throw new TypeError('messageTimer: 0, 86400, 604800 or 7776000 seconds');
     }
     const cid = options.parentGroupId ? serialized(options.parentGroupId) : null;
-    if (cid) await this._api('GET', `/communities/${encodeURIComponent(cid)}`);
     const ids = (Array.isArray(participants) ? participants : [participants]).map((p) => (p instanceof Contact ? p.id._serialized : serialized(p)));
-    const g = await this._api('POST', '/groups', { subject: title, participants: ids });
+    let g;
+    try {
+      if (cid) await this._api('GET', `/communities/${encodeURIComponent(cid)}`);
+      g = await this._api('POST', '/groups', { subject: title, participants: ids });
+    } catch (e) {
+      // As whatsapp-web.js: a group WhatsApp would not make is a string,
+      // not an error (the key's own refusals are errors still).
+      if (e && ((e.status >= 400 && e.status < 500 && e.status !== 401 && e.status !== 403) || e.status === 502)) return `CreateGroupError: ${e.message}`;
+      throw e;
+    }
     const errors = [];
     const others = (g.participants || []).length > 1;
     const path = `/groups/${encodeURIComponent(g.id)}`;
