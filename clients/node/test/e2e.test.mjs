@@ -453,8 +453,9 @@ test('createGroup, addParticipants, removeParticipants, promote and demote, setS
   await eventually('the community on the page', () => c._api('GET', `/communities/${community}`).then(() => true, () => false));
   const opts = await c.createGroup('Linked', ['15553330000@c.us'], { messageTimer: 86400, announce: true, parentGroupId: community });
   assert.equal(opts.errors, undefined, 'every option taken');
-  // A community that is none is refused before a group is made.
-  await assert.rejects(c.createGroup('Nope', ['15553330000@c.us'], { parentGroupId: res.gid._serialized }), /community/i);
+  // A community that is none is refused before a group is made (as
+  // whatsapp-web.js answers WhatsApp's refusal: a string).
+  assert.match(await c.createGroup('Nope', ['15553330000@c.us'], { parentGroupId: res.gid._serialized }), /^CreateGroupError: .*community/i);
   const linkedAtWa = await sb(`/_sandbox/groups/${opts.gid._serialized}`);
   assert.deepEqual([linkedAtWa.ephemeral, linkedAtWa.announce, linkedAtWa.parentGroup], [86400, true, community]);
   const linkedChat = await eventually('the linked group', async () => {
@@ -960,6 +961,60 @@ test('scheduled events as whatsapp-web.js sends them, and one received', async (
   await inbound('15551234567', me, undefined, { event: { name: 'Team lunch', start: start / 1000, end: start / 1000 + 3600 } });
   const m = await got;
   assert.equal(m.body, 'Team lunch');
+  await c.destroy();
+});
+
+test('where whatsapp-web.js answers quietly: links, edit null, voice notes of audio only, mentions with nothing to tag, CreateGroupError, a forward to a Contact', async () => {
+  const me = '15550004545';
+  const them = '15551239999';
+  const c = await linked('quiet', me, ['message']);
+  const stored = (m) => eventually('stored', () => c.getMessageById(m.id._serialized));
+  const atPhone = (m) => eventually('at the phone', async () => (await all(me)).find((x) => x.id === m.id._serialized));
+
+  // The links of a text or a caption, as whatsapp-web.js lists them.
+  const theirs = (await inbound(them, me, 'menu at https://shop.example.com/menu. or www.shop.nl')).id;
+  const got = await eventually('their message', () => c.heard.message.find((m) => m.id._serialized === theirs));
+  assert.deepEqual(got.links, [{ link: 'https://shop.example.com/menu', isSuspicious: false }, { link: 'http://www.shop.nl', isSuspicious: false }]);
+  assert.equal(await got.edit('mine now'), null, 'another\'s message');
+
+  // sendAudioAsVoice makes voice notes of audio only: a photo goes as a photo.
+  const png = new MessageMedia('image/png', PNG.toString('base64'), 'dot.png');
+  const photo = await c.sendMessage(them, png, { sendAudioAsVoice: true, caption: 'see https://x.io/p' });
+  assert.equal(photo.type, 'image');
+  assert.deepEqual(photo.links, [{ link: 'https://x.io/p', isSuspicious: false }]);
+  assert.equal((await atPhone(photo)).type, 'image');
+  // Mentions on media without a caption: sent, tagging no one.
+  const bare = await c.sendMessage(them, png, { mentions: [`${them}@c.us`] });
+  assert.deepEqual(bare.mentionedIds, []);
+  assert.equal((await atPhone(bare)).type, 'image');
+
+  // edit: null where WhatsApp would not edit, as whatsapp-web.js.
+  const place = await c.sendMessage(them, new Location(52.37, 4.89));
+  await stored(place);
+  assert.equal(await place.edit('somewhere'), null, 'no text to edit');
+  const oops = await c.sendMessage(them, 'oops');
+  await stored(oops);
+  await oops.delete(true);
+  await eventually('deleted', async () => (await c.getMessageById(oops.id._serialized)).type === 'revoked');
+  assert.equal(await oops.edit('fixed'), null, 'deleted for everyone');
+  await sb('/_sandbox/clock', { offset: -3600 });
+  try {
+    const old = await c.sendMessage(them, 'an hour ago');
+    await stored(old);
+    assert.equal(await old.edit('too late'), null, 'past the 15 minutes');
+  } finally {
+    await sb('/_sandbox/clock', { offset: 0 });
+  }
+  const fine = await c.sendMessage(them, 'see you at 5');
+  await stored(fine);
+  assert.equal((await fine.edit('see you at 6')).body, 'see you at 6');
+
+  // A group WhatsApp would not make: whatsapp-web.js's string, not an error.
+  assert.match(await c.createGroup('x'.repeat(200), [`${them}@c.us`]), /^CreateGroupError: /);
+
+  // Forwarded to anything with an id, as whatsapp-web.js takes it: a Contact.
+  await got.forward(await c.getContactById('15551238888@c.us'));
+  await eventually('the forward at the phone', async () => (await all(me)).find((m) => m.to === '15551238888' && m.forwarded));
   await c.destroy();
 });
 
