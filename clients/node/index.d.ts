@@ -71,21 +71,22 @@ export interface MessageId {
 export interface MessageSendOptions {
     /** Accepted; no effect on multi-device accounts (as in whatsapp-web.js). */
     linkPreview?: boolean;
+    /** Audio as a voice note; other media goes as it is. */
     sendAudioAsVoice?: boolean;
-    /** Not supported: rejects with NotSupportedError. */
+    /** A video that plays as a GIF (WhatsApp takes MP4); ignored for media that is no video. */
     sendVideoAsGif?: boolean;
-    /** Not supported: rejects with NotSupportedError. */
+    /** An image as a sticker (WhatsApp Web makes the WebP); other media rejects with NotSupportedError. */
     sendMediaAsSticker?: boolean;
-    /** Only for media that goes as a document anyway; else NotSupportedError. */
+    /** Any media as a document, a file to download (a photo or video kept as it is). */
     sendMediaAsDocument?: boolean;
     /** Accepted and ignored: WhatsApp picks the quality. */
     sendMediaAsHd?: boolean;
-    /** Not supported: rejects with NotSupportedError. */
+    /** A photo, video or voice note its receiver opens once, on their phone; ignored for other media. */
     isViewOnce?: boolean;
     parseVCards?: boolean;
     caption?: string;
     quotedMessageId?: string;
-    /** Ids (or Contacts) the text mentions; text messages only. */
+    /** Ids (or Contacts) a text or a caption mentions; left out on a message with neither. */
     mentions?: Array<string | Contact> | string | Contact;
     /** Not supported: rejects with NotSupportedError when not empty. */
     groupMentions?: { subject: string; id: string }[];
@@ -404,6 +405,7 @@ export class Client extends EventEmitter {
     getWWebVersion(): Promise<string>;
     getNumberId(number: string): Promise<ContactId | null>;
     isRegisteredUser(contactId: string): Promise<boolean>;
+    /** The string 'CreateGroupError: …' where WhatsApp would not make it, as whatsapp-web.js */
     createGroup(title: string, participants?: string | Contact | Contact[] | string[], options?: CreateGroupOptions): Promise<CreateGroupResult | string>;
     acceptInvite(inviteCode: string): Promise<string>;
     requestPairingCode(phoneNumber: string, showNotification?: boolean, intervalMs?: number): Promise<string>;
@@ -557,6 +559,7 @@ export interface Message {
     timestamp: number;
     from: string;
     to: string;
+    /** In a group (or a status), who wrote it: the id they wrote under, a privacy id (@lid) in a group that addresses its members by it */
     author?: string;
     deviceType: string;
     fromMe: boolean;
@@ -595,6 +598,7 @@ export interface Message {
     getPollVotes: () => Promise<PollVote[]>;
     getReactions: () => Promise<ReactionList[]>;
     react: (reaction: string) => Promise<void>;
+    /** Null where WhatsApp would not edit it (another's, too old, deleted, no text or caption), as whatsapp-web.js; `options.mentions` are not sent */
     edit: (content: MessageContent, options?: MessageEditOptions) => Promise<Message | null>;
     /** Deletes for everyone where WhatsApp allows it, else for this account only (its phone and the daemon's history) */
     delete: (everyone?: boolean, clearMedia?: boolean) => Promise<void>;
@@ -602,7 +606,7 @@ export interface Message {
     acceptGroupV4Invite: () => Promise<{ status: number }>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     getGroupMentions: () => Promise<GroupChat[] | []>;
-    /** Sends this message on to a chat, marked forwarded */
+    /** Sends this message on to a chat (or anything with an id, as whatsapp-web.js), marked forwarded */
     forward: (chat: Chat | string) => Promise<void>;
     /** Stars this message (on the phone too) */
     star: () => Promise<void>;
@@ -673,7 +677,7 @@ export interface Chat {
     isMuted: boolean;
     muteExpiration: number;
     isLocked: boolean;
-    /** Always undefined */
+    /** The newest message the daemon has stored of it (getChats, getChatById); undefined where it has none */
     lastMessage: Message;
     sendMessage: (content: MessageContent, options?: MessageSendOptions) => Promise<Message>;
     sendSeen: () => Promise<boolean>;
