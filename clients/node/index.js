@@ -1715,9 +1715,11 @@ class Client extends EventEmitter {
         // Our privacy id learnt before stays ours while the account does.
         const was = this.info && this.info.wid._serialized;
         this.info = new ClientInfo(s);
-        const lid = await this._ownLid(s.me.id);
-        if (this._gen !== gen) return;
-        this._meLid = lid || (was === this.info.wid._serialized ? this._meLid : undefined);
+        if (was !== this.info.wid._serialized) this._meLid = undefined;
+        // Asked now and known before the held events are handed on; not
+        // awaited before 'ready', so that no event comes between the two
+        // (a listener added in 'ready' would miss it).
+        const asked = this._ownLid(s.me.id);
         this._emit(Events.AUTHENTICATED);
         this._emit(Events.READY);
         // RemoteAuth's bots wait for their session to be saved: the daemon
@@ -1726,6 +1728,9 @@ class Client extends EventEmitter {
           this._remoteSaved = true;
           this._emit(Events.REMOTE_SESSION_SAVED);
         }
+        const lid = await asked;
+        if (this._gen !== gen) return;
+        if (lid) this._meLid = lid;
         if (this._replayWhenReady) {
           // Read again from the place what was dropped while held.
           this._replayWhenReady = false;
