@@ -559,7 +559,7 @@ impl Core {
         &self,
         session: &crate::domain::SessionId,
         msg_id: &str,
-    ) -> Result<(), CoreError> {
+    ) -> Result<crate::domain::Wid, CoreError> {
         self.may(session, Scope::Send)?;
         let msg = self.stored(session, msg_id)?;
         let chat = crate::domain::Wid::parse(&msg.chat).map_err(|e| {
@@ -568,7 +568,8 @@ impl Core {
                 format!("is in a chat that cannot be marked read: {e}"),
             )
         })?;
-        self.mark_read(session, &chat).await
+        self.mark_read(session, &chat).await?;
+        Ok(chat)
     }
 
     /// Events from the log: those after `since` (a place the stream gave

@@ -344,8 +344,15 @@ impl Ctx {
     }
 }
 
-/// Meta's handshake: GET the URL, the body must echo the challenge.
-async fn handshake(ctx: &Ctx, client: &reqwest::Client, h: &Handshake) -> Result<(), String> {
+/// Meta's handshake: GET the URL, the body must echo the challenge. With
+/// the webhook's own headers, as its posts have them: a receiver behind a
+/// gateway that wants them would refuse the GET otherwise.
+async fn handshake(
+    ctx: &Ctx,
+    client: &reqwest::Client,
+    h: &Handshake,
+    headers: &std::collections::BTreeMap<String, String>,
+) -> Result<(), String> {
     if ctx
         .verified
         .lock()
@@ -354,8 +361,11 @@ async fn handshake(ctx: &Ctx, client: &reqwest::Client, h: &Handshake) -> Result
     {
         return Ok(());
     }
-    let resp = client
-        .get(&h.url)
+    let mut req = client.get(&h.url);
+    for (k, v) in headers {
+        req = req.header(k, v);
+    }
+    let resp = req
         .send()
         .await
         // Not the URL: it carries the verify token.
@@ -703,7 +713,7 @@ async fn attempt_once(ctx: &Ctx, mut d: Delivery) -> Delivery {
     };
     let r = (ctx.render)(&d, now_ms() / 1000);
     if let Some(h) = &r.handshake
-        && let Err(e) = handshake(ctx, &client, h).await
+        && let Err(e) = handshake(ctx, &client, h, &d.hook.headers).await
     {
         d.attempts += 1;
         d.last_status = None;

@@ -177,7 +177,8 @@ class Receiver:
             def do_GET(self):
                 path, _, query = self.path.partition("?")
                 with outer.lock:
-                    outer.requests.append({"path": path, "method": "GET", "query": query, "headers": {}, "body": b""})
+                    outer.requests.append({"path": path, "method": "GET", "query": query,
+                                           "headers": {k.lower(): v for k, v in self.headers.items()}, "body": b""})
                     answer = outer.get_responders.get(path)
                 if answer:
                     import urllib.parse

@@ -370,6 +370,61 @@ def test_locations_contacts_reactions_and_voice_notes(daemon, receiver, backend)
     assert not backend.rejected
 
 
+def test_voice_notes_typing_picture_menus_gated_receivers_and_refusals(daemon, receiver, backend):
+    """pywa's voice note goes as one, its typing indicator shows, a menu
+    under a picture goes with the picture; a receiver behind a gateway gets
+    the webhook's headers on the handshake too; and what can never be sent
+    is Graph's 131009, not an outage a client would retry."""
+    wa, n = backend.wa, daemon.native()
+    at_phone = lambda mid: eventually(f"{mid} at the contact", lambda: [m for m in daemon.sent() if m["id"] == mid])[0]
+    ogg = wa.upload_media(media=b"OggS fake opus", mime_type="audio/ogg", filename="v.ogg")
+    assert at_phone(wa.send_voice(to=CONTACT, voice=ogg.id).id)["type"] == "ptt"
+    assert at_phone(wa.send_audio(to=CONTACT, audio=ogg.id).id)["type"] == "audio"
+
+    theirs = daemon.inbound(CONTACT, "anyone there?")
+    eventually("the message at pywa", lambda: [x for x in backend.messages if x.id == theirs])
+    assert wa.indicate_typing(message_id=theirs)
+    shown = lambda: httpx.get(daemon.sandbox + f"/_sandbox/accounts/{ACCOUNT}/presence").json()["chats"].get(CONTACT + "@c.us")
+    eventually("typing at the contact", lambda: shown() == "composing")
+
+    up = wa.upload_media(media=PNG, mime_type="image/png", filename="dot.png")
+    menu = wa.send_image(to=CONTACT, image=up.id, caption="Today's special",
+                         buttons=[types.Button(title="Order", callback_data="o"), types.Button(title="Later", callback_data="l")])
+    m = at_phone(menu.id)
+    assert m["type"] == "image" and base64.b64decode(m["media"]["data"]) == PNG, m["type"]
+    assert "Today's special" in m["caption"] and "1. Order" in m["caption"] and "2. Later" in m["caption"], m["caption"]
+
+    # The webhook's own headers go with its handshake, as with its posts.
+    def gate(q):
+        asked = receiver.gets("/cloud-gated")[-1]["headers"]
+        if asked.get("x-gate") != "open":
+            return 403, "text/plain", b"no"
+        return 200, "text/plain", q["hub.challenge"].encode()
+    receiver.get_responders["/cloud-gated"] = gate
+    # (The first as the tests before left it, which the tests after use.)
+    hooks = [{"url": receiver.url + "/cloud", "format": "cloud", "secret": APP_SECRET, "verify_token": "vt",
+              "events": ["message", "message.ack", "message.reaction"]},
+             {"url": receiver.url + "/cloud-gated", "format": "cloud", "secret": APP_SECRET, "verify_token": "vt",
+              "headers": {"X-Gate": "open"}, "events": ["message"]}]
+    assert n.put("/api/sessions/shop1/webhooks", json=hooks).status_code == 200
+    gated = daemon.inbound(CONTACT, "through the gate")
+    eventually("the post past the gate", lambda: [r for r in receiver.raw("/cloud-gated") if gated.encode() in r["body"]])
+    assert n.put("/api/sessions/shop1/webhooks", json=hooks[:1]).status_code == 200
+
+    # A reaction to a message deleted for everyone: never possible.
+    mine = wa.send_message(to=CONTACT, text="oops").id
+    at_phone(mine)
+    assert n.delete(f"/api/sessions/shop1/messages/{mine}").status_code == 200
+    r = httpx.post(daemon.url + "/v21.0/shop1/messages", headers={"Authorization": f"Bearer {KEY}"},
+                   json={"messaging_product": "whatsapp", "to": CONTACT, "type": "reaction", "reaction": {"message_id": mine, "emoji": "👍"}})
+    e = r.json()["error"]
+    assert (r.status_code, e["code"]) == (400, 131009), r.text
+    assert e["message"].startswith("(#131009) ") and e["message"].count("(#") == 1, e
+    r = httpx.post(daemon.url + "/v21.0/shop1/messages", headers={"Authorization": f"Bearer {KEY}"}, json={"messaging_product": "whatsapp", "to": CONTACT})
+    assert r.status_code == 400 and r.json()["error"]["message"].count("(#100)") == 1, r.text
+    assert not backend.rejected
+
+
 def cloud_posts(receiver):
     """The Cloud webhook bodies the receiver got (the subscription's
     handshake and empty bodies left out)."""

@@ -47,8 +47,13 @@ impl GraphError {
     }
 
     pub fn body(&self) -> Value {
+        // Graph's "(#code) " once, whether or not the message has it.
+        let message = match self.message.starts_with("(#") {
+            true => self.message.clone(),
+            false => format!("(#{}) {}", self.code, self.message),
+        };
         let mut e = json!({
-            "message": format!("(#{}) {}", self.code, self.message),
+            "message": message,
             // Graph API errors of the WhatsApp endpoints are all of this type.
             "type": "OAuthException",
             "code": self.code,
@@ -105,10 +110,16 @@ impl From<CoreError> for GraphError {
             ),
             // Graph answers an object it cannot find with 400, code 100.
             CoreError::NotFound { .. } => Self::new(StatusCode::BAD_REQUEST, 100, msg),
-            CoreError::NotReady(_)
-            | CoreError::Conflict { .. }
-            | CoreError::SessionExists(_)
-            | CoreError::IdempotencyInProgress => Self::new(
+            // What the message cannot be, however often it is asked
+            // (a reply to a deleted message, a group only admins write
+            // to): Meta's "Parameter value is not valid", not an outage a
+            // client would retry.
+            CoreError::Conflict { .. } | CoreError::SessionExists(_) => Self::new(
+                StatusCode::BAD_REQUEST,
+                131009,
+                format!("Parameter value is not valid: {msg}"),
+            ),
+            CoreError::NotReady(_) | CoreError::IdempotencyInProgress => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 131016,
                 format!("Service unavailable: {msg}"),
@@ -445,6 +456,8 @@ pub enum Request {
     },
     Read {
         message_id: String,
+        /// `typing_indicator: {type: "text"}`: "typing…" shows too.
+        typing: bool,
     },
     Template {
         input: String,
@@ -488,8 +501,18 @@ pub fn request(body: &Value, session: &SessionId, users: &UserIds) -> Result<Req
     if body["status"] == "read" {
         let id = str_at(body, "message_id")
             .ok_or_else(|| GraphError::param("The parameter message_id is required."))?;
+        let typing = match &body["typing_indicator"] {
+            Value::Null => false,
+            t if t["type"] == "text" => true,
+            _ => {
+                return Err(GraphError::param(
+                    "Invalid parameter: typing_indicator['type'] must be 'text'",
+                ));
+            }
+        };
         return Ok(Request::Read {
             message_id: id.to_string(),
+            typing,
         });
     }
     let group = body["recipient_type"] == "group";
@@ -534,28 +557,13 @@ pub fn request(body: &Value, session: &SessionId, users: &UserIds) -> Result<Req
         }
         "image" | "video" | "audio" | "document" | "sticker" => {
             let m = &body[kind];
-            let source = match (
-                m.get("link").and_then(Value::as_str),
-                m.get("id").and_then(Value::as_str),
-            ) {
-                (Some(link), None) => MediaSource::Url(link.to_string()),
-                (None, Some(id)) => MediaSource::Upload(id.to_string()),
-                (Some(_), Some(_)) => {
-                    return Err(GraphError::param(format!(
-                        "Invalid parameter: {kind} takes 'link' or 'id', not both"
-                    )));
-                }
-                (None, None) => {
-                    return Err(GraphError::param(format!(
-                        "The parameter {kind}['link'] or {kind}['id'] is required."
-                    )));
-                }
-            };
+            let source = media_source(kind, m)?;
             SendRequest {
                 mentions: vec![],
                 style: None,
                 special: None,
-                voice: false,
+                // A voice note (OGG/OPUS), as Meta sends `audio.voice`.
+                voice: kind == "audio" && m["voice"] == true,
                 to: to.clone(),
                 text: None,
                 media: Some(OutgoingMedia {
@@ -643,6 +651,20 @@ pub fn request(body: &Value, session: &SessionId, users: &UserIds) -> Result<Req
             let (text, menu) = interactive(&body["interactive"])?;
             let mut s = plain(text);
             s.menu = Some(menu);
+            // A picture, video or document header: the menu is its caption.
+            let h = &body["interactive"]["header"];
+            if let Some(k @ ("image" | "video" | "document")) = h["type"].as_str() {
+                s.media = Some(OutgoingMedia {
+                    source: media_source(k, &h[k])?,
+                    mimetype: None,
+                    filename: h[k]["filename"].as_str().map(String::from),
+                    sticker: false,
+                    document: k == "document",
+                    view_once: false,
+                    gif: false,
+                });
+                s.caption = s.text.take();
+            }
             s
         }
         "template" => {
@@ -814,6 +836,24 @@ pub fn interactive(i: &Value) -> Result<(String, Menu), GraphError> {
         sent_at: 0,
     };
     Ok((text, menu))
+}
+
+/// Where a media object's bytes come from: a `link` to fetch, or the `id`
+/// of an upload, one of them.
+fn media_source(kind: &str, m: &Value) -> Result<MediaSource, GraphError> {
+    match (
+        m.get("link").and_then(Value::as_str),
+        m.get("id").and_then(Value::as_str),
+    ) {
+        (Some(link), None) => Ok(MediaSource::Url(link.to_string())),
+        (None, Some(id)) => Ok(MediaSource::Upload(id.to_string())),
+        (Some(_), Some(_)) => Err(GraphError::param(format!(
+            "Invalid parameter: {kind} takes 'link' or 'id', not both"
+        ))),
+        (None, None) => Err(GraphError::param(format!(
+            "The parameter {kind}['link'] or {kind}['id'] is required."
+        ))),
+    }
 }
 
 /// A registered template's body with `{{1}}`, `{{2}}`, ... filled in.

@@ -72,8 +72,13 @@ pub async fn messages(
     let body = json_body(body)?;
     let id = phone_number_id(&pnid)?;
     match cv::request(&body, &id, &st.users)? {
-        Request::Read { message_id } => {
-            st.core.mark_message_read(&id, &message_id).await?;
+        // With a typing indicator, as Meta's: "typing…" shows in the chat
+        // until the reply goes (or WhatsApp lets it lapse).
+        Request::Read { message_id, typing } => {
+            let chat = st.core.mark_message_read(&id, &message_id).await?;
+            if typing {
+                st.core.presence(&id, Some(&chat), "typing").await?;
+            }
             Ok(Json(json!({"success": true})))
         }
         Request::Send {
