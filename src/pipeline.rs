@@ -419,11 +419,18 @@ impl Pipeline {
             let _fanning_out = self.fanning_out.lock().unwrap_or_else(|e| e.into_inner());
             // An ack may have risen between the send and now.
             let stored = self.store.message(session, msg_id)?.map(|m| m.ack);
-            let first = stored.map_or(sent, |a| a.max(sent));
+            // A failure stored since is the news (it ranks below "sent").
+            let first = match stored {
+                Some(crate::domain::Ack::Failed) => crate::domain::Ack::Failed,
+                s => s.map_or(sent, |a| a.max(sent)),
+            };
             // The callback remembers it: the page's report of that same
             // ack, when the store catches up to it, is not told again.
             let mut hook = hook.clone();
             hook.meta.insert(TOLD_ACK.into(), first.as_str().into());
+            // Kept for as long as a send's tracker, then pruned with them.
+            hook.meta
+                .insert(REGISTERED_AT.into(), (now_ms() / 1000).to_string());
             self.store.put_callback(
                 session,
                 msg_id,
@@ -457,6 +464,8 @@ impl Pipeline {
 
 /// In a status callback's `meta`: the ack it was first told, at once.
 const TOLD_ACK: &str = "told_ack";
+/// In a status callback's `meta`: when it was kept (unix s).
+pub const REGISTERED_AT: &str = "registered_at";
 
 /// Whether a status callback was told this ack (or a later one) when it
 /// was registered. A failure is always news.
@@ -485,7 +494,11 @@ async fn prune_log(store: Store, retention: std::time::Duration) {
         if round % 6 == 0 {
             let before = now_ms() / 1000 - TRACKER_DAYS * 86_400;
             let s = store.clone();
-            match tokio::task::spawn_blocking(move || s.prune_trackers(before)).await {
+            let pruned = tokio::task::spawn_blocking(move || {
+                s.prune_trackers(before)?;
+                s.prune_callbacks(before)
+            });
+            match pruned.await {
                 Ok(Err(e)) => tracing::warn!("could not prune sends' trackers: {e}"),
                 Err(e) => tracing::warn!("could not prune sends' trackers: {e}"),
                 Ok(Ok(_)) => {}

@@ -52,10 +52,10 @@ impl Format {
                 kind,
                 EventKind::Message | EventKind::MessageAck | EventKind::MessageReaction
             ),
-            Format::Twilio => matches!(
-                kind,
-                EventKind::Message | EventKind::MessageAny | EventKind::MessageAck
-            ),
+            // Twilio's incoming-message webhook is for incoming messages
+            // only: our own sends are told through their StatusCallback
+            // (a bot answering `From` would write to itself).
+            Format::Twilio => matches!(kind, EventKind::Message | EventKind::MessageAck),
             _ => true,
         }
     }
@@ -429,6 +429,17 @@ mod tests {
             ["pending", "sent", "delivered", "read", "failed"]
         );
         assert_eq!(gets(Format::Native).len(), 6);
+    }
+
+    #[test]
+    fn twilio_hears_of_incoming_messages_only_and_of_ours_by_their_callbacks() {
+        let w = Webhook::subscriber("http://127.0.0.1:9/h".into(), Format::Twilio, &["*"]);
+        assert!(w.wants(EventKind::Message));
+        assert!(w.wants(EventKind::MessageAck));
+        assert!(
+            !w.wants(EventKind::MessageAny),
+            "ours would post as incoming"
+        );
     }
 
     #[test]

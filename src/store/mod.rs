@@ -1251,6 +1251,20 @@ impl Store {
         self.insert_in(CALLBACKS, &k, &serde_json::to_vec(hook)?)
     }
 
+    /// Forgets status callbacks kept before `before` (unix s, their
+    /// `meta.registered_at`): WhatsApp gives up on a message long before.
+    /// Those from before the time was kept stay.
+    pub fn prune_callbacks(&self, before: i64) -> Result<()> {
+        self.remove_where(CALLBACKS, &[], None, |_, v| {
+            serde_json::from_slice::<Value>(v).ok().is_some_and(|h| {
+                h["meta"]["registered_at"]
+                    .as_str()
+                    .and_then(|t| t.parse::<i64>().ok())
+                    .is_some_and(|t| t < before)
+            })
+        })
+    }
+
     pub fn callback(&self, session: &SessionId, msg_id: &str) -> Result<Option<Value>> {
         let mut k = prefix(session);
         k.extend_from_slice(msg_id.as_bytes());
@@ -2183,6 +2197,31 @@ mod tests {
         assert_eq!(store.tracker(&s, &theirs).unwrap(), None, "not our message");
         assert_eq!(store.prune_trackers(500).unwrap(), 1);
         assert_eq!(store.tracker(&s, "true_1@c.us_3EB0OLD").unwrap(), None);
+        // Status callbacks go by when they were kept; one from before
+        // that was written down stays.
+        for (id, at) in [
+            ("OLD", Some("10")),
+            ("NEW", Some("1000")),
+            ("UNDATED", None),
+        ] {
+            let meta = at.map_or(
+                serde_json::json!({}),
+                |t| serde_json::json!({"registered_at": t}),
+            );
+            store
+                .put_callback(
+                    &s,
+                    id,
+                    &serde_json::json!({"url": "http://x", "meta": meta}),
+                )
+                .unwrap();
+        }
+        store.prune_callbacks(500).unwrap();
+        let kept = |id| store.callback(&s, id).unwrap().is_some();
+        assert_eq!(
+            (kept("OLD"), kept("NEW"), kept("UNDATED")),
+            (false, true, true)
+        );
         assert!(
             store
                 .tracker(&s, &format!("true_1@c.us_{key}"))

@@ -11,7 +11,7 @@ import urllib.parse
 
 import httpx
 import pytest
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
@@ -290,6 +290,15 @@ def test_errors_are_twilios(shop):
     with pytest.raises(TwilioRestException) as e:
         c.messages.create(to=f"whatsapp:+{CONTACT}", from_="whatsapp:+15550009999", body="x")
     assert e.value.code == 63007
+    with pytest.raises(TwilioRestException) as e:
+        c.messages.create(to=f"whatsapp:+{CONTACT}", body="x", status_callback="http://169.254.169.254/cb")
+    assert (e.value.code, e.value.status) == (21609, 400)
+    # A list for an account no session is, by a number none has: 20404,
+    # never a channel error.
+    # (The SDK's list raises its plain TwilioException with the body.)
+    with pytest.raises(TwilioException) as e:
+        client(daemon, account="nosuch").messages.list(to="whatsapp:+15550000000", limit=1)
+    assert '"code":20404' in str(e.value) and "HTTP 404" in str(e.value), e.value
     # A session that is not connected: the resource's state (409 20409),
     # never 63016, which tells a client to send a template instead.
     r = httpx.post(daemon.url + "/api/sessions", json={"id": "idle1", "start": False}, headers={"X-Api-Key": KEY})

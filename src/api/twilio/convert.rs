@@ -69,6 +69,10 @@ impl From<CoreError> for TwilioError {
                 21617,
                 format!("The message body exceeds the length limit: Body {why}"),
             ),
+            // Twilio's "Invalid 'StatusCallback'".
+            CoreError::Invalid { field, .. } if field == "StatusCallback" => {
+                Self::new(StatusCode::BAD_REQUEST, 21609, msg)
+            }
             CoreError::Invalid { .. } => Self::new(StatusCode::BAD_REQUEST, 21602, msg),
             CoreError::MediaTooLarge(_) => Self::new(StatusCode::PAYLOAD_TOO_LARGE, 63019, msg),
             // Not connected (stopped, logged out, or on its way back): the

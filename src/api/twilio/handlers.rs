@@ -158,16 +158,17 @@ pub async fn list(
     // An AccountSid that is no session's (a client's real `AC…`): the
     // session is the one whose number the filter names, as `create` takes
     // it from From.
+    // None found: Twilio's 20404 for the account, never a channel error.
     let view = match session_for(&st, &account, None).await {
         Err(e) if e.status == StatusCode::NOT_FOUND => {
-            let mut found = Err(e);
+            let mut found = None;
             for number in filter.numbers() {
-                found = session_for(&st, &account, Some(number)).await;
-                if found.is_ok() {
+                if let Ok(v) = session_for(&st, &account, Some(number)).await {
+                    found = Some(v);
                     break;
                 }
             }
-            found?
+            found.ok_or(e)?
         }
         other => other?,
     };
