@@ -23,6 +23,17 @@ struct Lane {
     /// bucket itself is held by the send whose turn it is).
     seen: Mutex<Bucket>,
     waiting: AtomicUsize,
+    /// How long a send holds its turn, on average of late (typing shown,
+    /// a pause, the page's call): a queue of slow sends waits for that,
+    /// not only for tokens.
+    hold: Mutex<Duration>,
+}
+
+impl Lane {
+    fn held(&self, d: Duration) {
+        let mut h = self.hold.lock().unwrap_or_else(|e| e.into_inner());
+        *h = if h.is_zero() { d } else { (*h * 7 + d) / 8 };
+    }
 }
 
 /// A place in a session's queue; dropping it gives the place up.
@@ -48,8 +59,20 @@ impl Ticket {
     }
 }
 
-/// The turn to send: held until the message went out.
-pub type Turn = Option<tokio::sync::OwnedMutexGuard<Bucket>>;
+/// The turn to send: held until the message went out (then dropped);
+/// how long it was held teaches the queue what a wait is.
+pub struct Turn {
+    held: Option<(tokio::sync::OwnedMutexGuard<Bucket>, Arc<Lane>)>,
+    since: Instant,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        if let Some((_, lane)) = &self.held {
+            lane.held(self.since.elapsed());
+        }
+    }
+}
 
 impl Lanes {
     pub fn new(pacing: Pacing) -> Self {
@@ -79,6 +102,7 @@ impl Lanes {
                         turn: Arc::new(tokio::sync::Mutex::new(full)),
                         seen: Mutex::new(full),
                         waiting: AtomicUsize::new(0),
+                        hold: Mutex::new(Duration::ZERO),
                     })
                 })
                 .clone()
@@ -86,7 +110,10 @@ impl Lanes {
         let ahead = lane.waiting.fetch_add(1, Ordering::SeqCst);
         let mut seen = *lane.seen.lock().unwrap_or_else(|e| e.into_inner());
         seen.refill(&self.pacing, self.now());
-        let wait = self.pacing.wait_for(seen.tokens, ahead);
+        // Each before it takes its token, then holds the turn a while.
+        let hold = *lane.hold.lock().unwrap_or_else(|e| e.into_inner());
+        let held = hold.saturating_mul(u32::try_from(ahead).unwrap_or(u32::MAX));
+        let wait = self.pacing.wait_for(seen.tokens, ahead).max(held);
         let refused = if ahead >= self.pacing.queue {
             Some((
                 self.pacing
@@ -117,7 +144,12 @@ impl Lanes {
     /// Waits for the ticket's turn and a token (then a random pause, if
     /// configured). The turn is held until the send is done.
     pub async fn turn(&self, ticket: &Ticket) -> Turn {
-        let lane = ticket.lane.as_ref()?;
+        let Some(lane) = ticket.lane.as_ref() else {
+            return Turn {
+                held: None,
+                since: Instant::now(),
+            };
+        };
         let mut bucket = lane.turn.clone().lock_owned().await;
         loop {
             match bucket.take(&self.pacing, self.now()) {
@@ -128,11 +160,15 @@ impl Lanes {
         *lane.seen.lock().unwrap_or_else(|e| e.into_inner()) = *bucket;
         // Its token is taken: those that come now wait only for the rest.
         ticket.done_waiting();
+        let since = Instant::now();
         if !self.pacing.jitter.is_zero() {
             let ms = rand::random::<u64>() % (self.pacing.jitter.as_millis() as u64 + 1);
             tokio::time::sleep(Duration::from_millis(ms)).await;
         }
-        Some(bucket)
+        Turn {
+            held: Some((bucket, lane.clone())),
+            since,
+        }
     }
 }
 
@@ -176,6 +212,21 @@ mod tests {
         // Without a bound, only the queue's size refuses.
         let l = lanes(60.0, Duration::MAX);
         let held: Vec<_> = (0..100).map(|_| l.admit(&s).expect("queued")).collect();
+        assert!(matches!(l.admit(&s), Err(CoreError::RateLimited { .. })));
+        drop(held);
+    }
+
+    #[tokio::test]
+    async fn the_wait_counts_how_long_sends_hold_their_turn() {
+        // Tokens are plenty; each send held its turn 3 s of late.
+        let l = lanes(6000.0, Duration::from_secs(10));
+        let s = SessionId::parse("s").unwrap();
+        drop(l.turn(&l.admit(&s).unwrap()).await);
+        let lane = l.lanes.lock().unwrap().get(&s).unwrap().clone();
+        *lane.hold.lock().unwrap() = Duration::ZERO;
+        lane.held(Duration::from_secs(3));
+        // Waits of 0, 3, 6 and 9 s; the fifth would wait 12.
+        let held: Vec<_> = (0..4).map(|_| l.admit(&s).expect("within 10 s")).collect();
         assert!(matches!(l.admit(&s), Err(CoreError::RateLimited { .. })));
         drop(held);
     }

@@ -604,10 +604,15 @@ impl Core {
         let mut retaken = false;
         if let Some(k) = idempotency_key {
             let fp = fingerprint.as_deref().unwrap_or_default();
-            match self
-                .store
-                .idempotency_begin(session, k, now, IDEMPOTENCY_TTL_S, &id, fp)?
-            {
+            match self.store.idempotency_begin(
+                session,
+                k,
+                now,
+                IDEMPOTENCY_TTL_S,
+                &id,
+                fp,
+                self.busy_for(),
+            )? {
                 r @ (Reservation::OtherRequest | Reservation::Answered(_)) => {
                     return answered(r)
                         .unwrap_or_else(|| Err(CoreError::Internal("an unsettled key".into())));
@@ -754,6 +759,15 @@ impl Core {
                 }
             }
         }
+    }
+
+    /// How long (s) a reserved send may be under way before a retry takes
+    /// it over: longer than one may wait its turn and then be in the page
+    /// (60 s, a status's call, with typing shown first), and two minutes
+    /// at least. Sooner, a retry of a send still waiting would go too.
+    fn busy_for(&self) -> i64 {
+        let wait = self.lanes.pacing.max_wait.as_secs().min(86_400) as i64;
+        (wait + 65).max(120)
     }
 
     /// Records what a send under an Idempotency-Key came to: its answer,

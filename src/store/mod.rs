@@ -1845,7 +1845,8 @@ impl Store {
     /// Reserves `key` for a send of the message `msg_id`, or tells what
     /// an earlier request with it did. A reservation remembers its message
     /// id: one whose send never finished (a crash, a browser that died
-    /// mid-call) is taken over after two minutes under the same id.
+    /// mid-call) is taken over after `busy_s` seconds (longer than a send
+    /// may take) under the same id.
     pub fn idempotency_begin(
         &self,
         session: &SessionId,
@@ -1854,6 +1855,7 @@ impl Store {
         ttl: i64,
         msg_id: &str,
         fingerprint: &str,
+        busy_s: i64,
     ) -> Result<Reservation> {
         self.room()?;
         let mut k = prefix(session);
@@ -1870,7 +1872,7 @@ impl Store {
                 }
                 if !v["response"].is_null() {
                     // Answered, but long ago: a new send.
-                } else if age < 120 {
+                } else if age < busy_s {
                     return Ok(Reservation::Busy(planned));
                 } else {
                     lapsed = true;
@@ -2374,7 +2376,7 @@ mod tests {
         assert!(matches!(err, Err(StoreError::Full(_))), "{:?}", err.err());
         assert!(matches!(full.check(), Err(StoreError::Full(_))));
         assert!(matches!(
-            full.idempotency_begin(&s, "k", 0, 60, "ID", "fp"),
+            full.idempotency_begin(&s, "k", 0, 60, "ID", "fp", 120),
             Err(StoreError::Full(_))
         ));
         assert!(full.message(&s, "m1").unwrap().is_none());
@@ -2641,19 +2643,19 @@ mod tests {
         // An answer from 25 h ago, one from now, a reservation abandoned
         // 3 min ago (kept: it remembers its message id).
         store
-            .idempotency_begin(&s, "old", 0, 86_400, "A", "fp")
+            .idempotency_begin(&s, "old", 0, 86_400, "A", "fp", 120)
             .unwrap();
         store
             .idempotency_finish(&s, "old", "fp", 0, Some(&answer))
             .unwrap();
         store
-            .idempotency_begin(&s, "new", 90_000, 86_400, "B", "fp")
+            .idempotency_begin(&s, "new", 90_000, 86_400, "B", "fp", 120)
             .unwrap();
         store
             .idempotency_finish(&s, "new", "fp", 90_000, Some(&answer))
             .unwrap();
         store
-            .idempotency_begin(&s, "stuck", 89_820, 86_400, "C", "fp")
+            .idempotency_begin(&s, "stuck", 89_820, 86_400, "C", "fp", 120)
             .unwrap();
         assert_eq!(store.sweep_idempotency(90_000, 86_400).unwrap(), 1);
         use redb::ReadableTableMetadata;
@@ -2664,7 +2666,7 @@ mod tests {
         // The live answer is still answered.
         assert_eq!(
             store
-                .idempotency_begin(&s, "new", 90_001, 86_400, "D", "fp")
+                .idempotency_begin(&s, "new", 90_001, 86_400, "D", "fp", 120)
                 .unwrap(),
             Reservation::Answered(answer)
         );
@@ -2678,7 +2680,7 @@ mod tests {
         let s = SessionId::parse("s").unwrap();
         let begin = |at, id| {
             store
-                .idempotency_begin(&s, "k", at, 86_400, id, "fp")
+                .idempotency_begin(&s, "k", at, 86_400, id, "fp", 120)
                 .unwrap()
         };
         assert_eq!(begin(1_000, "ID1"), Reservation::New("ID1".into()));
@@ -2695,16 +2697,16 @@ mod tests {
         // The same key for another request: refused, answered or not.
         let other = |at| {
             store
-                .idempotency_begin(&s, "k", at, 86_400, "ID6", "other")
+                .idempotency_begin(&s, "k", at, 86_400, "ID6", "other", 120)
                 .unwrap()
         };
         assert_eq!(other(1_240), Reservation::OtherRequest);
         store
-            .idempotency_begin(&s, "k2", 1_000, 86_400, "ID7", "fp")
+            .idempotency_begin(&s, "k2", 1_000, 86_400, "ID7", "fp", 120)
             .unwrap();
         assert_eq!(
             store
-                .idempotency_begin(&s, "k2", 1_010, 86_400, "ID8", "other")
+                .idempotency_begin(&s, "k2", 1_010, 86_400, "ID8", "other", 120)
                 .unwrap(),
             Reservation::OtherRequest
         );
@@ -2718,7 +2720,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             store
-                .idempotency_begin(&s, "old", 1_010, 86_400, "ID9", "any")
+                .idempotency_begin(&s, "old", 1_010, 86_400, "ID9", "any", 120)
                 .unwrap(),
             Reservation::Answered(serde_json::json!({"id": "X"}))
         );
