@@ -879,6 +879,7 @@ impl Core {
         typing: bool,
     ) -> Result<SentMessage, CoreError> {
         let bridge = self.manager.bridge(session).await?;
+        let _busy = bridge.busy();
         let reply_to = req.reply_to.as_deref();
         if typing
             && self.lanes.pacing.typing

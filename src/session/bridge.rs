@@ -710,6 +710,17 @@ impl Compat {
     }
 }
 
+/// See [`Bridge::busy`].
+pub struct Busy(Option<Arc<AtomicUsize>>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        if let Some(c) = &self.0 {
+            c.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Bridge {
     calls: Option<Arc<AtomicUsize>>,
@@ -751,6 +762,16 @@ impl Bridge {
 
     async fn call<T: DeserializeOwned>(&self, func: &str, args: &[Value]) -> Result<T, CallError> {
         self.call_within(self.timeout, func, args).await
+    }
+
+    /// Counted as a call in flight until dropped: a send between its
+    /// steps ("typing…" shown, then the page's call) is not cut short by a
+    /// browser recycle.
+    pub fn busy(&self) -> Busy {
+        if let Some(c) = &self.calls {
+            c.fetch_add(1, Ordering::SeqCst);
+        }
+        Busy(self.calls.clone())
     }
 
     /// A call counted among the API's calls in flight, bounded by `timeout`.
