@@ -288,12 +288,29 @@ pub fn status(ack: &str) -> &'static str {
     }
 }
 
+/// The other party of a stored message, as its webhook named them: an
+/// incoming one's sender (by phone where WhatsApp made it known, though
+/// the chat goes by their privacy id), else the chat's.
+fn peer_of(m: &Message) -> String {
+    let chat = phone_or_lid(&m.chat);
+    match m.from_me {
+        true => chat.to_string(),
+        false => (m.sender.phone.clone())
+            .or_else(|| m.sender.lid.clone())
+            .unwrap_or_else(|| chat.to_string()),
+    }
+}
+
 /// A stored message as a Twilio Message resource.
 pub fn resource(account: &str, m: &Message, me: Option<&str>) -> Value {
     let sid = sid(&m.session, &m.id);
-    let peer = phone_or_lid(&m.chat);
+    let peer = peer_of(m);
     let me = me.unwrap_or("");
-    let (from, to) = if m.from_me { (me, peer) } else { (peer, me) };
+    let (from, to) = if m.from_me {
+        (me, peer.as_str())
+    } else {
+        (peer.as_str(), me)
+    };
     let ack = serde_json::to_value(m.ack).unwrap_or_default();
     let status = if m.from_me {
         status(ack.as_str().unwrap_or(""))
@@ -517,9 +534,13 @@ impl Filter {
     }
 
     pub fn keeps(&self, m: &Message, me: Option<&str>) -> bool {
-        let peer = phone_or_lid(&m.chat);
+        let peer = peer_of(m);
         let me = me.unwrap_or("");
-        let (from, to) = if m.from_me { (me, peer) } else { (peer, me) };
+        let (from, to) = if m.from_me {
+            (me, peer.as_str())
+        } else {
+            (peer.as_str(), me)
+        };
         self.to.as_deref().is_none_or(|t| t == to)
             && self.from.as_deref().is_none_or(|f| f == from)
             && self.sent.0.is_none_or(|a| m.timestamp >= a)
@@ -816,6 +837,29 @@ pub fn twiml(xml: &[u8]) -> Result<Vec<TwimlMessage>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fetched_or_listed_message_names_its_sender_as_its_webhook_did() {
+        // The chat goes by the contact's privacy id; WhatsApp made their
+        // phone known.
+        let m: Message = serde_json::from_value(json!({
+            "id": "false_123@lid_ABC", "session": "shop", "chat": "123@lid", "from_me": false,
+            "type": "text", "text": "hi", "timestamp": 1_700_000_000, "ack": "delivered",
+            "sender": {"phone": "15551234567", "name": "Ann", "lid": "123@lid"},
+            "from": null, "to": null, "caption": null, "reply_to": null, "media": null,
+        }))
+        .unwrap();
+        let sid = SessionId::parse("shop").unwrap();
+        let form: std::collections::HashMap<_, _> =
+            inbound_form(&sid, &json!(m), "shop", "http://x")
+                .into_iter()
+                .collect();
+        let res = resource("shop", &m, Some("15550001111"));
+        assert_eq!(res["from"], form["From"].as_str());
+        assert_eq!(res["from"], "whatsapp:+15551234567");
+        let by_from = Filter::parse(&[("From".into(), "whatsapp:+15551234567".into())]).unwrap();
+        assert!(by_from.keeps(&m, Some("15550001111")));
+    }
 
     /// A day is a day, midnight too (the SDKs' dates); another time is
     /// that second, and `<` / `>` take it as a bound.
