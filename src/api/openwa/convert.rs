@@ -964,7 +964,9 @@ pub fn community_members(
 /// A group's members as getGroupMembers shows them: Contacts, with what
 /// the address book `known` has of each (by id, phone or privacy id), and
 /// this account (`me`) as `isMe`.
-pub fn members(g: &GroupInfo, known: &[Contact], me: Option<&str>) -> Vec<Value> {
+/// `me`: this account's ids (its phone's, and its privacy id's where the
+/// group lists members by privacy id).
+pub fn members(g: &GroupInfo, known: &[Contact], me: &[String]) -> Vec<Value> {
     let mut by_id: std::collections::HashMap<String, &Contact> = std::collections::HashMap::new();
     for c in known {
         by_id.insert(c.id.clone(), c);
@@ -984,7 +986,7 @@ pub fn members(g: &GroupInfo, known: &[Contact], me: Option<&str>) -> Vec<Value>
                 None => contact(&id, None, false),
             };
             v["id"] = json!(id);
-            v["isMe"] = json!(me == Some(id.as_str()));
+            v["isMe"] = json!(me.contains(&id));
             v
         })
         .collect()
@@ -1190,6 +1192,33 @@ pub fn webhook_envelope(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn this_account_is_me_in_a_group_that_lists_it_by_privacy_id() {
+        let p = |id: &str, phone: Option<&str>| Participant {
+            id: id.into(),
+            phone: phone.map(String::from),
+            admin: false,
+            super_admin: false,
+        };
+        let g = GroupInfo {
+            id: "1@g.us".into(),
+            participants: vec![p("111@lid", None), p("222@lid", Some("15550002222"))],
+            ..Default::default()
+        };
+        let me = ["15550001111@c.us".to_string(), "111@lid".to_string()];
+        let got: Vec<(String, bool)> = members(&g, &[], &me)
+            .iter()
+            .map(|m| (m["id"].as_str().unwrap().to_string(), m["isMe"] == true))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("111@lid".to_string(), true),
+                ("15550002222@c.us".to_string(), false)
+            ]
+        );
+    }
 
     #[test]
     fn listeners_map_to_events_and_back() {

@@ -931,8 +931,15 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
                     // address book's names, and this account as `isMe`. (The
                     // book unreadable now: the members by their ids.)
                     let known = core.contacts(id, false).await.unwrap_or_default();
-                    let mine = me(core, id).await?.map(|m| m.id);
-                    json!(cv::members(&g, &known, mine.as_deref()))
+                    let mut mine: Vec<String> = me(core, id).await?.map(|m| m.id).into_iter().collect();
+                    // A group that lists its members by privacy id lists
+                    // this account by its own, which WhatsApp Web knows.
+                    let by_lid = g.participants.iter().any(|p| cv::participant_id(p).ends_with("@lid"));
+                    if let (true, Some(phone)) = (by_lid, mine.first().and_then(|m| Wid::parse(m).ok())) {
+                        let pair = core.lid_and_phone(id, &phone).await.unwrap_or_default();
+                        mine.extend(pair["lid"].as_str().map(String::from));
+                    }
+                    json!(cv::members(&g, &known, &mine))
                 }
             }
         }
