@@ -94,6 +94,12 @@ fn url_pairs(q: &str) -> Vec<(String, String)> {
 /// not buffered for ever.
 const MAX_PEER_EVENT: usize = 8 << 20;
 
+/// A peer's stream that sends nothing for this long (it sends a comment
+/// every 15 s) is gone: a peer cut off without its connection closing
+/// would otherwise hold the merged stream, and every event of the others
+/// behind it, for good. The merged stream ends; the reader resumes.
+const PEER_IDLE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Whole SSE events out of a byte stream that may split them anywhere.
 fn whole_events(body: Body) -> impl Stream<Item = Result<Vec<u8>, ()>> + Send {
     futures::stream::unfold(
@@ -107,9 +113,9 @@ fn whole_events(body: Body) -> impl Stream<Item = Result<Vec<u8>, ()>> + Send {
                 if buf.len() > MAX_PEER_EVENT {
                     return Some((Err(()), (s, buf)));
                 }
-                match s.next().await {
+                match tokio::time::timeout(PEER_IDLE, s.next()).await {
                     // SSE allows CRLF line ends; one spelling to split on.
-                    Some(Ok(chunk)) => buf.extend(chunk.iter().filter(|b| **b != b'\r')),
+                    Ok(Some(Ok(chunk))) => buf.extend(chunk.iter().filter(|b| **b != b'\r')),
                     _ => return Some((Err(()), (s, buf))),
                 }
             }
