@@ -1375,6 +1375,10 @@ class Client extends EventEmitter {
     this._recent = new Map();
     // Our media messages media_uploaded was emitted for (the newest 10,000).
     this._uploaded = new Set();
+    // The messages message_create was emitted for (id -> whether message
+    // was too; the newest 10,000): neither is emitted twice, even when a
+    // stream replays them.
+    this._told = new Map();
     // Ask the stream only for what someone listens to; a listener added
     // later reconnects it (resuming after the last event, so nothing is lost).
     this.on('newListener', (event) => {
@@ -1533,6 +1537,14 @@ class Client extends EventEmitter {
     this._remember(p);
     this._keep(p);
     return new Message(this, p);
+  }
+
+  // Bounded: the oldest go first.
+  _tell(id, received) {
+    if (!id) return;
+    this._told.delete(id);
+    this._told.set(id, received);
+    while (this._told.size > 10000) this._told.delete(this._told.keys().next().value);
   }
 
   // Bounded: the oldest go first.
@@ -1764,15 +1776,40 @@ class Client extends EventEmitter {
     }
   }
 
-  async _dispatch(gen, ev) {
+  // `kinds`: what the stream that brought `ev` asked for.
+  async _dispatch(gen, ev, kinds = '') {
     const p = ev.payload || {};
     const stale = ev.timestamp !== undefined && ev.timestamp < this._since;
     switch (ev.event) {
       case 'session.qr': if (!stale) this._onQr(gen, p.qr); break;
       case 'session.pairing_code': if (!stale) this._onCode(p.code); break;
       case 'session.status': if (!stale) await this._onStatus(gen, p.status, p); break;
-      case 'message': this._emit(Events.MESSAGE_RECEIVED, this._message(p)); break;
-      case 'message.any': this._emit(Events.MESSAGE_CREATE, this._message(p)); break;
+      // As whatsapp-web.js: message_create, then message, with the one
+      // Message. The daemon logs another's 'message' before its
+      // 'message.any': both are emitted at the first, the second skipped.
+      case 'message': {
+        const told = p.id ? this._told.get(p.id) : undefined;
+        if (told) break;
+        const m = this._message(p);
+        // (false: message_create came at its 'message.any', on a stream
+        // that did not ask for 'message'.)
+        if (told === undefined) this._emit(Events.MESSAGE_CREATE, m);
+        this._tell(p.id, true);
+        this._emit(Events.MESSAGE_RECEIVED, m);
+        break;
+      }
+      case 'message.any': {
+        if (p.id && this._told.has(p.id)) break;
+        // Another's, on a stream that asks for 'message' too: emitted at
+        // its 'message', before this in the log (so handed on here, or by
+        // the process whose place this one took up), or, should it come
+        // after, then. The stream's kinds, not this._kinds: a listener
+        // added since asks anew, resuming after this.
+        if (!p.from_me && kinds.split(',').includes('message')) break;
+        this._tell(p.id, false);
+        this._emit(Events.MESSAGE_CREATE, this._message(p));
+        break;
+      }
       case 'message.ack': {
         // The whole message: as the ack carries it (the daemon's stored
         // copy), else where this client sent or heard of it lately. One
@@ -1883,8 +1920,8 @@ class Client extends EventEmitter {
         const headers = { 'X-Api-Key': this.key, accept: 'text/event-stream' };
         if (this._lastEventId) headers['Last-Event-ID'] = this._lastEventId;
         this._askedFrom = isPlace(this._lastEventId) ? this._lastEventId : undefined;
-        this._kinds = this._wantedKinds();
-        const q = new URLSearchParams({ session: this.sessionId, events: this._kinds });
+        const kinds = this._kinds = this._wantedKinds();
+        const q = new URLSearchParams({ session: this.sessionId, events: kinds });
         const r = await fetch(`${this.url}/api/events?${q}`, { headers, signal: ac.signal });
         if (!r.ok) throw await this._error(r);
         pause = 500;
@@ -1934,11 +1971,11 @@ class Client extends EventEmitter {
                 if (this._placeId) this._lastEventId = this._placeId;
                 continue;
               }
-              this._held.push({ id, ev });
+              this._held.push({ id, ev, kinds });
               continue;
             }
             const before = this._holding();
-            try { await this._dispatch(gen, ev); } catch (e) { this._warn(e); }
+            try { await this._dispatch(gen, ev, kinds); } catch (e) { this._warn(e); }
             if (this._gen !== gen) {
               // A status that ended this generation (a logout) was handled:
               // the next one starts after it, not with it again.
@@ -2724,8 +2761,8 @@ class Client extends EventEmitter {
     this._flushing = true;
     try {
       while (this._held.length && this._gen === gen) {
-        const { id, ev } = this._held.shift();
-        try { await this._dispatch(gen, ev); } catch (e) { this._warn(e); }
+        const { id, ev, kinds } = this._held.shift();
+        try { await this._dispatch(gen, ev, kinds); } catch (e) { this._warn(e); }
         if (this._gen !== gen) return;
         if (id) { this._placeId = id; this._keepPlace(); }
       }

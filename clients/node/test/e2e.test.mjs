@@ -694,6 +694,24 @@ test('listeners that throw or reject stop neither the stream nor the process', a
   await c.destroy();
 });
 
+test('message_create, then message, with the one Message, as whatsapp-web.js emits them; ours message_create only', async () => {
+  const me = '15550004646';
+  const them = '15557770004';
+  const c = await linked('created', me, ['message_create']);
+  // A bot that marks a message in message_create and reads the mark in message.
+  const order = [];
+  c.on('message_create', (msg) => { msg.marked = true; order.push(['message_create', msg.id._serialized]); });
+  c.on('message', (msg) => order.push(['message', msg.id._serialized, msg.marked]));
+  const theirs = (await inbound(them, me, 'mark me')).id;
+  await eventually('theirs', () => order.some(([e, id]) => e === 'message' && id === theirs));
+  const ours = (await c.sendMessage(them, 'marked')).id._serialized;
+  await eventually('ours', () => order.some(([, id]) => id === ours));
+  await sleep(300);
+  assert.deepEqual(order.filter(([, id]) => id === theirs), [['message_create', theirs], ['message', theirs, true]]);
+  assert.deepEqual(order.filter(([, id]) => id === ours), [['message_create', ours]]);
+  await c.destroy();
+});
+
 test('media: a sent Message has its type and gives its media back; gone media is undefined; replies, quotes, sendSeen, privacy ids', async () => {
   const me = '15550003334';
   const c = await linked('media', me, ['message', 'message_ack', 'media_uploaded']);

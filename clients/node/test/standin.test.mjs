@@ -276,3 +276,46 @@ test('in a group that addresses its members by privacy id: the author, read-only
   const common = (await c.getCommonGroups('2@c.us')).map((g) => g._serialized).sort();
   assert.deepEqual(common, ['8@g.us', '9@g.us']);
 });
+
+test('message_create, then message, with the one Message, as whatsapp-web.js emits them; ours only message_create; none twice when a stream replays', async (t) => {
+  const event = (n, event, payload) => ({ n, event, text: `id: ${n}\nevent: ${event}\ndata: ${JSON.stringify({ id: `evt_${n}`, event, session: 's', timestamp: Date.now(), payload })}\n\n` });
+  const msg = (id, fromMe) => ({
+    id, chat: '2@c.us', from: fromMe ? '1@c.us' : '2@c.us', to: fromMe ? '2@c.us' : '1@c.us', from_me: fromMe, type: 'text', text: id,
+    timestamp: 5, ack: 'delivered', sender: { phone: fromMe ? '1' : '2' }, media: null,
+  });
+  const [m, o, n, p] = [msg('false_2@c.us_M', false), msg('true_2@c.us_O', true), msg('false_2@c.us_N', false), msg('false_2@c.us_P', false)];
+  // As the daemon logs them: another's 'message' before its 'message.any';
+  // ours 'message.any' only; N the other way round (it should not be).
+  const log = [event(1, 'message', m), event(2, 'message.any', m), event(3, 'message.any', o), event(4, 'message.any', n), event(5, 'message', n)];
+  const later = [event(6, 'message', p), event(7, 'message.any', p)];
+  const daemon = () => standIn({
+    stream: (req, res, k) => {
+      const asked = new URL(req.url, 'http://x').searchParams.get('events').split(',');
+      // The first stream drops; the second replays it all (Last-Event-ID
+      // not heeded), then goes on.
+      const events = k === 1 ? log : k === 2 ? [...log, ...later] : [];
+      for (const e of events) if (asked.includes(e.event)) res.write(e.text);
+      if (k === 1) setTimeout(() => res.end(), 50);
+    },
+  });
+  const heard = async (events, count) => {
+    const d = await daemon();
+    const c = client(t, d);
+    const got = [];
+    for (const e of events) c.on(e, (msg) => got.push([e, msg.id._serialized, msg]));
+    await c.initialize();
+    // As many as told, and a moment for any told twice.
+    for (let i = 0; i < 150 && got.length < count; i++) await sleep(20);
+    await sleep(200);
+    return got;
+  };
+  const both = await heard(['message_create', 'message'], 7);
+  assert.deepEqual(both.map(([e, id]) => [e, id]), [
+    ['message_create', m.id], ['message', m.id], ['message_create', o.id], ['message_create', n.id], ['message', n.id],
+    ['message_create', p.id], ['message', p.id],
+  ]);
+  for (const i of [0, 3, 5]) assert.equal(both[i][2], both[i + 1][2], 'the same Message to both');
+  // message_create alone: another's messages too, each once.
+  const created = await heard(['message_create'], 4);
+  assert.deepEqual(created.map(([e, id]) => [e, id]), [m.id, o.id, n.id, p.id].map((id) => ['message_create', id]));
+});
