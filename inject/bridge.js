@@ -487,7 +487,8 @@
   // them instead.
   function addOutcomes(r) {
     return Object.entries(r || {}).map(([id, o]) => ({
-      id: widStr((o && o.wid) || id), code: Number(o && o.code) || 0,
+      // No code told: null, and the daemon goes by the group after.
+      id: widStr((o && o.wid) || id), code: Number.isFinite(Number(o && o.code)) && o.code !== null ? Number(o.code) : null,
       invite_code: (o && o.invite_code) || null, invite_expires: Number(o && o.invite_code_exp) || null,
     }));
   }

@@ -357,6 +357,36 @@ async fn a_scoped_key_reaches_its_sessions_only_in_every_dialect() {
         let v: Value = r.json().await.unwrap();
         assert_eq!(v["error"]["code"], code, "{query}: {v}");
     }
+    // Nor does it list the session it may not read (one by one it is
+    // refused: the list says no more).
+    let (code, list) = d.call_as(&send_only, "GET", "/api/sessions", None).await;
+    assert_eq!((code, list), (200, json!([])));
+    // A path under /api/ the native API has not is its 404, whatever the
+    // method, not an open-wa method of a session named "api".
+    let (code, v) = d.call("POST", "/api/session", Some(json!({}))).await;
+    assert_eq!(
+        (code, v["error"]["code"].as_str()),
+        (404, Some("route_not_found")),
+        "{v}"
+    );
+    // An empty Last-Event-ID is no place: the stream starts at `since`.
+    let mut r = c
+        .get(format!("{}/api/events?since=0", d.url))
+        .header("Authorization", format!("Bearer {KEY}"))
+        .header("Last-Event-ID", "")
+        .send()
+        .await
+        .unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(10), r.chunk())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        String::from_utf8_lossy(&first).starts_with(": from 0"),
+        "{first:?}"
+    );
+    drop(r);
 
     // What a stream carries within a few seconds, as text.
     let for_a_while = |mut r: reqwest::Response| async move {

@@ -139,7 +139,9 @@ pub fn router(core: Core, s: Settings) -> Router {
                     ));
             let res = if cloud {
                 media.oneshot(req).await
-            } else if req.method() == Method::POST && !graph {
+            // `/api/…` is the native API's: a path it has not is its 404,
+            // not an EASY method of a session named "api".
+            } else if req.method() == Method::POST && !graph && first != "api" {
                 easy.oneshot(req).await
             } else {
                 Ok(not_found(req.uri().clone()).await)

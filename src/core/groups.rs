@@ -41,9 +41,13 @@ pub struct GroupAfter {
 }
 
 impl GroupAfter {
-    /// Those asked for who are not in it now: one already in (409) is.
+    /// Those asked for who are not in it now: one already in (409) is;
+    /// of one WhatsApp Web told no code, the group after tells.
     pub fn not_added(&self) -> impl Iterator<Item = &AddOutcome> {
-        self.adds.iter().filter(|o| !o.added() && o.code != 409)
+        self.adds.iter().filter(|o| match o.code {
+            Some(c) => c != 200 && c != 409,
+            None => !self.group.participants.iter().any(|p| p.id == o.id),
+        })
     }
 }
 

@@ -110,9 +110,12 @@ impl Lanes {
         let ahead = lane.waiting.fetch_add(1, Ordering::SeqCst);
         let mut seen = *lane.seen.lock().unwrap_or_else(|e| e.into_inner());
         seen.refill(&self.pacing, self.now());
-        // Each before it takes its token, then holds the turn a while.
+        // Each before it takes its token, then holds the turn a while: the
+        // one in the page now too.
         let hold = *lane.hold.lock().unwrap_or_else(|e| e.into_inner());
-        let held = hold.saturating_mul(u32::try_from(ahead).unwrap_or(u32::MAX));
+        let sending = usize::from(lane.turn.try_lock().is_err());
+        let before = u32::try_from(ahead + sending).unwrap_or(u32::MAX);
+        let held = hold.saturating_mul(before);
         let wait = self.pacing.wait_for(seen.tokens, ahead).max(held);
         let refused = if ahead >= self.pacing.queue {
             Some((
@@ -229,6 +232,11 @@ mod tests {
         let held: Vec<_> = (0..4).map(|_| l.admit(&s).expect("within 10 s")).collect();
         assert!(matches!(l.admit(&s), Err(CoreError::RateLimited { .. })));
         drop(held);
+        // One in the page now counts too: 3, 6 and 9 s; the fourth, 12.
+        let sending = l.turn(&l.admit(&s).unwrap()).await;
+        let held: Vec<_> = (0..3).map(|_| l.admit(&s).expect("within 10 s")).collect();
+        assert!(matches!(l.admit(&s), Err(CoreError::RateLimited { .. })));
+        drop((held, sending));
     }
 
     #[tokio::test]

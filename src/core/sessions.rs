@@ -48,10 +48,19 @@ impl Core {
         Ok(self.manager.set_limits(id, limits).await?)
     }
 
-    /// Every session the caller may see.
+    /// Every session the caller may see (to route to: a key that may
+    /// only send finds its session by its number).
     pub async fn sessions(&self) -> Vec<SessionView> {
         let mut all = self.manager.list().await;
         all.retain(|v| self.access.sees(&v.record.id));
+        all
+    }
+
+    /// Every session the caller may read, as a listing shows them (a key
+    /// that may only send reads none, as `session` refuses it each one).
+    pub async fn readable_sessions(&self) -> Vec<SessionView> {
+        let mut all = self.sessions().await;
+        all.retain(|v| self.may(&v.record.id, Scope::Read).is_ok());
         all
     }
 

@@ -31,7 +31,8 @@ impl SessionId {
             .0
             .strip_prefix('v')
             .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-        self.0 == "import" || version
+        // `/api/…` is the native API's, never `/{session}/{method}`.
+        self.0 == "import" || self.0 == "api" || version
     }
 
     pub fn generate() -> Self {

@@ -257,7 +257,12 @@ impl Webhook {
     /// every typing and going offline) only where it names it, not by `*`.
     pub fn wants(&self, kind: EventKind) -> bool {
         let named_only = self.format == Format::Openwa && kind == EventKind::PresenceUpdate;
-        event::wants(&self.events, kind)
+        // Twilio's one webhook for incoming messages, however it was named
+        // (`message.any` once brought them too).
+        let incoming = self.format == Format::Twilio
+            && kind == EventKind::Message
+            && event::wants(&self.events, EventKind::MessageAny);
+        (event::wants(&self.events, kind) || incoming)
             && self.format.carries(kind)
             && (!named_only || self.events.iter().any(|e| e == kind.as_str()))
     }
@@ -440,6 +445,13 @@ mod tests {
             !w.wants(EventKind::MessageAny),
             "ours would post as incoming"
         );
+        let any = Webhook::subscriber(
+            "http://127.0.0.1:9/h".into(),
+            Format::Twilio,
+            &["message.any"],
+        );
+        assert!(any.wants(EventKind::Message), "as it was named before");
+        assert!(!any.wants(EventKind::MessageAny));
     }
 
     #[test]

@@ -321,8 +321,9 @@ pub struct GroupInfo {
 #[derive(Debug, Clone, Deserialize)]
 pub struct AddOutcome {
     pub id: String,
-    /// WhatsApp's code: 200 added, else why not ([`AddOutcome::reason`]).
-    pub code: u16,
+    /// WhatsApp's code: 200 added, else why not ([`AddOutcome::reason`]);
+    /// none where WhatsApp Web told none.
+    pub code: Option<u16>,
     /// For a 403: the code of an invite WhatsApp made for them, for the
     /// admin to send instead.
     #[serde(default)]
@@ -334,13 +335,13 @@ pub struct AddOutcome {
 
 impl AddOutcome {
     pub fn added(&self) -> bool {
-        self.code == 200
+        self.code == Some(200)
     }
 
     /// Why WhatsApp did not add them, by its code (as whatsapp-web.js and
     /// open-wa read them).
     pub fn reason(&self) -> &'static str {
-        match self.code {
+        match self.code.unwrap_or(0) {
             200 => "added",
             403 => "privacy_settings",
             404 => "not_on_whatsapp",

@@ -814,6 +814,16 @@ impl Store {
                 serde_json::from_slice::<Delivery>(v).is_ok_and(|d| &d.session == id)
             })?;
         }
+        // Its events too: the stream would still hand them to a key for
+        // that id, a later session of the same name's too.
+        #[derive(serde::Deserialize)]
+        struct Of<'a> {
+            #[serde(borrow)]
+            session: &'a str,
+        }
+        self.remove_where(EVENTS, &[], None, |_, v| {
+            serde_json::from_slice::<Of>(v).is_ok_and(|e| e.session == id.as_str())
+        })?;
         self.remove_in(SESSIONS, id.as_str().as_bytes())?;
         Ok(())
     }
@@ -2571,8 +2581,21 @@ mod tests {
             let ev = Event::new(s, EventKind::Message, serde_json::json!({}));
             store.put_delivery(&Delivery::new(&hook, &ev)).unwrap();
             store.put_callback(s, "m1", &serde_json::json!({})).unwrap();
+            let seq = store.last_event_seq().unwrap() + 1;
+            store
+                .insert_in(
+                    EVENTS,
+                    &seq.to_be_bytes(),
+                    &serde_json::to_vec(&ev).unwrap(),
+                )
+                .unwrap();
         }
         store.delete_session(&a).unwrap();
+        let logged: Vec<String> = (store.events_after(0, 10).unwrap())
+            .into_iter()
+            .map(|e| e.event.session.to_string())
+            .collect();
+        assert_eq!(logged, ["ab"], "its events leave the log");
         assert!(store.export_session(&a).unwrap().is_empty());
         assert!(!store.session_exists(&a).unwrap());
         assert_eq!(store.export_session(&b).unwrap().len(), 3);

@@ -50,7 +50,13 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/api/sessions", tag = "sessions", summary = "List sessions", responses((status = 200, description = "Every session, as an array", body = [Object]), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body or its media is too large", body = crate::api::native::convert::ErrorBody), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
 pub async fn list(Caller(core): Caller<Core>) -> Json<Vec<Value>> {
-    Json(core.sessions().await.iter().map(cv::session).collect())
+    Json(
+        core.readable_sessions()
+            .await
+            .iter()
+            .map(cv::session)
+            .collect(),
+    )
 }
 
 #[utoipa::path(get, path = "/api/sessions/{id}", tag = "sessions", summary = "A session: status, account, webhooks", params(("id" = String, Path, description = "The session id")), responses((status = 200, description = "The session", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body or its media is too large", body = crate::api::native::convert::ErrorBody), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
@@ -819,6 +825,8 @@ pub async fn events(
     let resume = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
+        // An empty header is no place: `?since=` still counts.
+        .filter(|v| !v.trim().is_empty())
         .map(String::from)
         .or(q.since);
     let since = cv::event_place(resume.as_deref())?;

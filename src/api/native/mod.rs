@@ -214,7 +214,7 @@ pub fn routes(core: Core, keys: Keys, media_body: DefaultBodyLimit) -> Router {
         .route("/api/sessions/{id}/blocklist", get(h::blocklist))
         .route(
             "/api/sessions/{id}/channels",
-            get(h::channels).post(h::create_channel),
+            get(h::channels).post(h::create_channel).layer(media_body),
         )
         .route(
             "/api/sessions/{id}/channels/search",
@@ -224,7 +224,8 @@ pub fn routes(core: Core, keys: Keys, media_body: DefaultBodyLimit) -> Router {
             "/api/sessions/{id}/channels/{channel}",
             get(h::channel)
                 .patch(h::edit_channel)
-                .delete(h::delete_channel),
+                .delete(h::delete_channel)
+                .layer(media_body),
         )
         .route(
             "/api/sessions/{id}/channels/{channel}/follow",
@@ -297,7 +298,9 @@ pub fn routes(core: Core, keys: Keys, media_body: DefaultBodyLimit) -> Router {
         )
         .route(
             "/api/sessions/{id}/communities",
-            get(h::communities).post(h::create_community),
+            get(h::communities)
+                .post(h::create_community)
+                .layer(media_body),
         )
         .route(
             "/api/sessions/{id}/communities/{cid}",

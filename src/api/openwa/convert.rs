@@ -1003,7 +1003,7 @@ pub fn group_created(a: &crate::core::GroupAfter, asked: &[Wid]) -> Value {
         "status": 200,
         "gid": wid_obj(&g.id),
         "participants": asked.iter().map(|w| {
-            let told = a.adds.iter().find(|o| o.id == w.as_str()).map(|o| o.code);
+            let told = a.adds.iter().find(|o| o.id == w.as_str()).and_then(|o| o.code);
             let code = told.unwrap_or(if inside.iter().any(|p| p == w.as_str()) { 200 } else { 403 });
             json!({ w.as_str(): {"code": code} })
         }).collect::<Vec<_>>(),

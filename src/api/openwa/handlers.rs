@@ -90,7 +90,7 @@ pub async fn status(
 pub async fn sessions(Caller(st): Caller<OpenWa>) -> Json<Value> {
     let list: Vec<Value> = st
         .core
-        .sessions()
+        .readable_sessions()
         .await
         .iter()
         .map(|v| cv::status(v, None))
@@ -950,10 +950,9 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
         // added (one already in among them) with WhatsApp's codes.
         Call::Participants { group, change } => {
             let after = core.group_participants(id, &group, &change).await?;
-            let codes: serde_json::Map<String, Value> = after
-                .adds
-                .iter()
-                .filter(|o| !o.added())
+            let already = after.adds.iter().filter(|o| o.code == Some(409));
+            let codes: serde_json::Map<String, Value> = already
+                .chain(after.not_added())
                 .map(|o| (o.id.clone(), json!(o.code)))
                 .collect();
             if !codes.is_empty() {
