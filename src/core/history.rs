@@ -175,12 +175,15 @@ impl Core {
         stored_before: i64,
         unstored: Vec<Message>,
     ) -> bool {
+        // Newest first: each lists before those stored before it.
         let ops: Vec<Op> = unstored
             .into_iter()
+            .rev()
             .filter(|m| m.timestamp < stored_before)
             .map(|msg| Op::Message {
                 msg,
                 events: vec![],
+                history: true,
             })
             .collect();
         if ops.is_empty() {

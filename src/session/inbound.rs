@@ -591,7 +591,11 @@ impl Inbound {
             }
         }
         let events = msg.events();
-        ops.push(Op::Message { msg, events });
+        ops.push(Op::Message {
+            msg,
+            events,
+            history: false,
+        });
     }
 
     /// Keeps an inbound message's media on disk: its size and SHA-256.
@@ -1220,7 +1224,11 @@ mod tests {
         let events = msg.events();
         env.store
             .commit(&[crate::store::Change {
-                op: Op::Message { msg, events },
+                op: Op::Message {
+                    msg,
+                    events,
+                    history: false,
+                },
                 deliveries: vec![],
             }])
             .unwrap();

@@ -244,6 +244,14 @@ const FILE: &str = "store.redb";
 /// The next number of the store's sequence (message order, event log), in `meta`.
 const SEQ_KEY: &[u8] = b"seq";
 
+/// How many messages were stored as history, in `meta`. A history
+/// message's order within its second is below every message stored live
+/// (sequence 0), and below the history stored before it (this count, from
+/// the top): a chat read back page by page, whose history loads as the
+/// reader goes, never skips one of a second a page boundary split, nor
+/// lists it after newer ones. A batch is committed newest first.
+const BACKFILL_KEY: &[u8] = b"backfill";
+
 /// How far the sequence jumps at each open: more than can be handed out
 /// between two durable commits.
 const SEQ_JUMP_ON_OPEN: u64 = 1 << 20;
@@ -399,6 +407,10 @@ pub enum Op {
     Message {
         msg: Message,
         events: Vec<Event>,
+        /// Loaded from WhatsApp Web's history, older than every message
+        /// stored of its chat: within a second it lists before them (see
+        /// `BACKFILL_KEY`).
+        history: bool,
     },
     /// An ack produces its event only if it raises the stored ack.
     Ack {
@@ -968,17 +980,24 @@ impl Store {
             let mut meta = tx.open_table(META)?;
             // One sequence orders messages of one second and the event log.
             let mut seq = get(&meta, SEQ_KEY)?.map_or(1, |v| be_u64(&v));
+            let mut backfill = get(&meta, BACKFILL_KEY)?.map_or(0, |v| be_u64(&v));
             let mut applied = Vec::new();
             for (i, change) in changes.iter().enumerate() {
                 match &change.op {
-                    Op::Message { msg, .. } => {
+                    Op::Message { msg, history, .. } => {
                         let mut idk = prefix(&msg.session);
                         idk.extend_from_slice(msg.id.as_bytes());
                         if msgids.get(idk.as_slice())?.is_some() {
                             continue;
                         }
-                        let order = order_suffix(msg.timestamp, seq, &msg.id);
-                        seq += 1;
+                        let order = if *history {
+                            backfill += 1;
+                            let below = format!("{:016x}{}", u64::MAX - backfill, msg.id);
+                            order_suffix(msg.timestamp, 0, &below)
+                        } else {
+                            seq += 1;
+                            order_suffix(msg.timestamp, seq - 1, &msg.id)
+                        };
                         let key = msg_key(&msg.session, &order);
                         messages.insert(key.as_slice(), serde_json::to_vec(msg)?.as_slice())?;
                         shortids.insert(
@@ -1030,6 +1049,7 @@ impl Store {
                 applied.push(i);
             }
             meta.insert(SEQ_KEY, &seq.to_be_bytes()[..])?;
+            meta.insert(BACKFILL_KEY, &backfill.to_be_bytes()[..])?;
             Ok(applied)
         })
     }
@@ -2107,7 +2127,58 @@ mod tests {
             gif: false,
         };
         let events = m.events();
-        Op::Message { msg: m, events }
+        Op::Message {
+            msg: m,
+            events,
+            history: false,
+        }
+    }
+
+    #[test]
+    fn history_loaded_later_lists_before_what_was_stored_of_its_second() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let s = SessionId::parse("s").unwrap();
+        let chat = Some("15551234567@c.us");
+        let change = |op| Change {
+            op,
+            deliveries: vec![],
+        };
+        // An album of five within one second: three stored first, then
+        // the history before them, loaded as a reader pages back (newest
+        // first, as a batch is committed).
+        let live: Vec<_> = ["P3", "P4", "P5"]
+            .iter()
+            .map(|id| change(msg(&s, id, 100)))
+            .collect();
+        store.commit(&live).unwrap();
+        let history = |id: &str| {
+            let Op::Message { msg: m, events, .. } = msg(&s, id, 100) else {
+                unreachable!()
+            };
+            change(Op::Message {
+                msg: m,
+                events,
+                history: true,
+            })
+        };
+        let (first, next) = store.messages(&s, chat, 2, None).unwrap();
+        let ids = |v: &[Message]| v.iter().map(|m| m.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&first), ["P5", "P4"]);
+        store.commit(&[history("P2"), history("P1")]).unwrap();
+        let (rest, _) = store.messages(&s, chat, 10, next.as_deref()).unwrap();
+        assert_eq!(
+            ids(&rest),
+            ["P3", "P2", "P1"],
+            "none skipped, none out of order"
+        );
+        store.commit(&[history("P0")]).unwrap();
+        let (all, _) = store.messages(&s, chat, 10, None).unwrap();
+        assert_eq!(ids(&all), ["P5", "P4", "P3", "P2", "P1", "P0"]);
+        assert_eq!(
+            store.oldest_in_chat(&s, chat.unwrap()).unwrap().unwrap().id,
+            "P0"
+        );
     }
 
     /// Opens the store at `dir` once the last one there let go of it (its
@@ -2875,7 +2946,7 @@ mod tests {
     fn a_data_dir_of_the_sled_days_is_moved_over_once_with_its_history_and_sequence() {
         let dir = tempfile::tempdir().unwrap();
         let s = SessionId::parse("s1").unwrap();
-        let Op::Message { msg: m, events } = msg(&s, "m_old", 1_700_000_000) else {
+        let Op::Message { msg: m, events, .. } = msg(&s, "m_old", 1_700_000_000) else {
             unreachable!()
         };
         // As the sled store wrote them: a message, its id index, its log entries.
