@@ -782,6 +782,16 @@ impl Bridge {
         func: &str,
         args: &[Value],
     ) -> Result<T, CallError> {
+        self.run(timeout, func, expression(func, args)).await
+    }
+
+    /// As `call_within`, the call's expression built already.
+    async fn run<T: DeserializeOwned>(
+        &self,
+        timeout: Duration,
+        func: &str,
+        expr: String,
+    ) -> Result<T, CallError> {
         struct InFlight<'a>(Option<&'a AtomicUsize>);
         impl Drop for InFlight<'_> {
             fn drop(&mut self) {
@@ -795,7 +805,7 @@ impl Bridge {
             c.fetch_add(1, Ordering::SeqCst);
         }
         let _in_flight = InFlight(counter);
-        call(&self.page, self.within(timeout), func, args).await
+        call_expr(&self.page, self.within(timeout), func, expr).await
     }
 
     /// Every send names the id WhatsApp gives the message (`id`, from
@@ -1281,8 +1291,28 @@ impl Bridge {
             true => self.timeout * 3,
             false => self.timeout,
         };
-        self.call_within(within, "sendFile", &[json!(to), json!(file.b64), opts])
-            .await
+        // The base64 written into the call as it is (its alphabet needs no
+        // escaping in a JS string): up to 85 MB, copied once here.
+        // (Anything else is written as JSON: never code in the page.)
+        let plain = file
+            .b64
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b));
+        let mut expr = String::with_capacity(file.b64.len() + 1024);
+        expr.push_str(&expression("sendFile", &[json!(to)]));
+        expr.pop();
+        expr.push(',');
+        if plain {
+            expr.push('"');
+            expr.push_str(file.b64);
+            expr.push('"');
+        } else {
+            expr.push_str(&json!(file.b64).to_string());
+        }
+        expr.push(',');
+        expr.push_str(&opts.to_string());
+        expr.push(')');
+        self.run(within, "sendFile", expr).await
     }
 
     pub async fn send_location(
@@ -1587,6 +1617,21 @@ impl Bridge {
     }
 }
 
+/// `window.__wabridge.<func>(...args)`, each argument's JSON written
+/// straight into it (a file's base64 is copied once, not once per step).
+fn expression(func: &str, args: &[Value]) -> String {
+    use std::fmt::Write as _;
+    let mut expr = format!("window.__wabridge.{func}(");
+    for (i, a) in args.iter().enumerate() {
+        if i > 0 {
+            expr.push(',');
+        }
+        let _ = write!(expr, "{a}");
+    }
+    expr.push(')');
+    expr
+}
+
 /// `window.__wabridge.<func>(...args)`, awaited, under `timeout`.
 async fn call<T: DeserializeOwned>(
     page: &Page,
@@ -1594,14 +1639,18 @@ async fn call<T: DeserializeOwned>(
     func: &str,
     args: &[Value],
 ) -> Result<T, CallError> {
-    let args = args
-        .iter()
-        .map(|a| a.to_string())
-        .collect::<Vec<_>>()
-        .join(",");
-    let expr = format!("window.__wabridge.{func}({args})");
+    call_expr(page, timeout, func, expression(func, args)).await
+}
+
+/// A call built already (see `expression`), awaited, under `timeout`.
+async fn call_expr<T: DeserializeOwned>(
+    page: &Page,
+    timeout: Duration,
+    func: &str,
+    expr: String,
+) -> Result<T, CallError> {
     let started = std::time::Instant::now();
-    let res = evaluate(page, timeout, &expr).await;
+    let res = evaluate(page, timeout, expr).await;
     crate::telemetry::page_call(func, started.elapsed());
     match res {
         // bridge.js's prefix for a number it found not on WhatsApp.
@@ -1623,11 +1672,11 @@ async fn call<T: DeserializeOwned>(
 pub async fn evaluate<T: DeserializeOwned>(
     page: &Page,
     timeout: Duration,
-    expr: &str,
+    expr: impl Into<String>,
 ) -> Result<T, CallError> {
     use chromiumoxide::cdp::js_protocol::runtime::EvaluateParams;
     let params = EvaluateParams::builder()
-        .expression(expr)
+        .expression(expr.into())
         .await_promise(true)
         .return_by_value(true)
         .build()
@@ -1699,6 +1748,13 @@ pub async fn inject_wajs_if_missing(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_call_is_its_arguments_json_in_order() {
+        let e = expression("f", &[json!("a\"b);x()//"), json!(1), json!({"k": null})]);
+        assert_eq!(e, r#"window.__wabridge.f("a\"b);x()//",1,{"k":null})"#);
+        assert_eq!(expression("g", &[]), "window.__wabridge.g()");
+    }
 
     #[test]
     fn a_pages_times_are_kept_between_1970_and_2100() {
