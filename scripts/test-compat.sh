@@ -29,4 +29,5 @@ fi
 
 export WABRIDGE_BIN="${WABRIDGE_BIN:-$PWD/target/debug/wabridge}"
 [ -x "$WABRIDGE_BIN" ] || cargo build
-exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/compat "$@"
+# A hung test must not take CI's whole time: the suite takes minutes.
+exec timeout --signal=TERM --kill-after=30 2400 "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/compat "$@"

@@ -26,7 +26,7 @@ class Proxy:
         auth = ["--basic-auth", f"{user}:{password}"] if user else []
         self.proc = subprocess.Popen(
             [exe, "--hostname", "127.0.0.1", "--port", str(self.port), *auth,
-             "--num-workers", "1", "--num-acceptors", "1"],
+             "--num-workers", "1", "--num-acceptors", "1", "--data-dir", self.dir],
             stdout=self.log, stderr=subprocess.STDOUT)
         eventually("the proxy to listen", self._up, 30)
 

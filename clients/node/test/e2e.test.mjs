@@ -836,7 +836,7 @@ test('media: a sent Message has its type and gives its media back; gone media is
 
 test('linking by pairing code; a contact\'s about, picture, block and unblock; online and offline', async () => {
   const me = '15550001212';
-  const c = new Client({ authStrategy: new LocalAuth({ clientId: 'pair' }), wabridge: { url, key: KEY }, pairWithPhoneNumber: { phoneNumber: me } });
+  const c = new Client({ authStrategy: new LocalAuth({ clientId: 'pair', dataPath: path.join(dir, 'auth') }), wabridge: { url, key: KEY }, pairWithPhoneNumber: { phoneNumber: me } });
   made.push(c);
   const qrs = [];
   const codes = [];
