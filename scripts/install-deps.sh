@@ -23,10 +23,9 @@ need_apt=()
 command -v cc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v chromium-headless-shell >/dev/null 2>&1 || [ -x /usr/lib/chromium/chromium-headless-shell ] || need_apt+=(chromium-headless-shell)
-# grep reads all of fc-list's output: `grep -q` would stop early, and under
-# pipefail fc-list's SIGPIPE would count as "missing". Without fontconfig
-# (a slim image) the check fails and the fonts are installed.
-fc-list 2>/dev/null | grep -i liberation >/dev/null || need_apt+=(fonts-liberation)
+# The package's own files, not fc-list: fontconfig may be missing (a slim
+# image), and the fonts would then be asked for at every run.
+[ -d /usr/share/fonts/truetype/liberation ] || need_apt+=(fonts-liberation)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "install-deps: installing ${need_apt[*]} from Debian's packages"
