@@ -160,6 +160,11 @@
       edited_at: m.latestEditSenderTimestampMs ? Math.floor(m.latestEditSenderTimestampMs / 1000) : null,
       starred: !!m.star,
     };
+    // A private invite to a group; its comment is its text.
+    if (m.type === 'groups_v4_invite') {
+      out.group_invite = { group: widStr(m.inviteGrp), code: String(m.inviteCode || ''), expires: Number(m.inviteCodeExp) || null, name: m.inviteGrpName || null };
+      out.text = m.comment || null;
+    }
     // Only when set, as most messages are neither.
     if (hasMedia && m.isViewOnce) out.view_once = true;
     if (type === 'video' && m.isGif) out.gif = true;
@@ -1085,7 +1090,7 @@
     'chat.archive', 'chat.clear', 'chat.delete', 'chat.deleteMessage', 'chat.downloadMedia', 'chat.editMessage', 'chat.find', 'chat.forwardMessages',
     'chat.generateMessageID', 'chat.get', 'chat.getMessageACK', 'chat.getMessageById', 'chat.getMessages', 'chat.getNotes', 'chat.getReactions', 'chat.getVotes', 'chat.list',
     'chat.markIsComposing', 'chat.markIsPaused', 'chat.markIsRead', 'chat.markIsRecording', 'chat.markIsUnread', 'chat.mute', 'chat.pin', 'chat.pinMsg',
-    'chat.sendCreatePollMessage', 'chat.sendEventMessage', 'chat.sendFileMessage', 'chat.sendLocationMessage',
+    'chat.sendCreatePollMessage', 'chat.sendEventMessage', 'chat.sendFileMessage', 'chat.sendGroupInviteMessage', 'chat.sendLocationMessage',
     'chat.sendReactionToMessage', 'chat.sendTextMessage', 'chat.sendVCardContactMessage', 'chat.setNotes', 'chat.starMessage', 'chat.unmute', 'conn',
     'conn.genLinkDeviceCodeForPhoneNumber', 'conn.getAuthCode', 'conn.getMyUserId',
     'conn.getPlatform', 'conn.getStreamData', 'conn.isAuthenticated', 'conn.isOnline', 'conn.logout',
@@ -1279,6 +1284,19 @@
       const opts = { lat: loc.lat, lng: loc.lng, name: loc.name || undefined, address: loc.address || undefined, createChat: true, markIsRead: false, messageId: await keyFor(to, messageId) };
       if (replyTo) opts.quotedMsg = replyTo;
       return sent(await quoting(replyTo, () => WPP.chat.sendLocationMessage(to, opts)), to);
+    },
+    // A private invite to a group (`groups_v4_invite`), as WhatsApp's own
+    // "Invite to group" sends to someone it would not add: inv {group,
+    // code, expires}, the code WhatsApp made for them.
+    async sendGroupInvite(to, inv, comment, replyTo, messageId) {
+      await ensureExists(to);
+      const opts = {
+        inviteCode: inv.code, inviteCodeExpiration: inv.expires, groupId: inv.group, createChat: true, markIsRead: false,
+        messageId: await keyFor(to, messageId),
+      };
+      if (comment) opts.caption = comment;
+      if (replyTo) opts.quotedMsg = replyTo;
+      return sent(await quoting(replyTo, () => WPP.chat.sendGroupInviteMessage(to, opts)), to);
     },
     // selectable: how many options one may pick (0: any number).
     async sendPoll(to, name, options, selectable, replyTo, messageId) {

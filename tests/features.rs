@@ -1855,6 +1855,96 @@ async fn adds_whatsapp_refuses_say_who_and_why() {
         )
         .await;
     assert_eq!((code, g["failed"].clone()), (200, json!([])), "{g}");
+
+    // The one kept out gets a private invite instead, as WhatsApp's own
+    // "Invite to group" sends it, and joins by it, once.
+    let (_, again) = d
+        .call(
+            "POST",
+            &format!("/api/sessions/shop/groups/{gid}/participants"),
+            Some(json!({"add": [PRIVATE]})),
+        )
+        .await;
+    let f = again["failed"][0].clone();
+    let (code16, expires) = (
+        f["invite_code"].as_str().unwrap(),
+        f["invite_expires"].clone(),
+    );
+    let invite =
+        json!({"group": gid, "code": code16, "expires": expires, "comment": "Join the club"});
+    let sent = send(&d, json!({"to": PRIVATE, "group_invite": invite})).await;
+    let phone = on_phone(&sb, &sent).await;
+    assert_eq!(phone["type"], "groups_v4_invite", "{phone}");
+    assert_eq!(
+        (
+            phone["invite"]["group"].as_str(),
+            phone["invite"]["code"].as_str(),
+            phone["invite"]["name"].as_str()
+        ),
+        (Some(gid.as_str()), Some(code16), Some("Club")),
+        "{phone}"
+    );
+    assert_eq!(phone["text"], "Join the club");
+    let ours = stored(&d, &sent).await;
+    assert_eq!(
+        (
+            ours["type"].as_str(),
+            ours["group_invite"]["code"].as_str(),
+            ours["text"].as_str()
+        ),
+        (Some("other"), Some(code16), Some("Join the club")),
+        "{ours}"
+    );
+    let accept_at = format!("/_sandbox/groups/{gid}/accept");
+    let accept = |code: &str| sb.post(&accept_at, json!({"phone": PRIVATE, "code": code}));
+    assert_ne!(accept("NotTheirCode").await.0, 200);
+    let (code, v) = accept(code16).await;
+    assert_eq!(code, 200, "{v}");
+    let j = event(&r, "group.join", |p| {
+        p["group"] == gid.as_str() && p["participants"] == json!([format!("{PRIVATE}@c.us")])
+    })
+    .await;
+    assert_eq!(j["action"], "join", "{j}");
+    assert_ne!(accept(code16).await.0, 200, "an invite is good once");
+    // Refused where it cannot go: to a group, or with no code.
+    for (bad, field) in [
+        (json!({"to": gid, "group_invite": invite}), "to"),
+        (
+            json!({"to": PRIVATE, "group_invite": {"group": gid, "code": "", "expires": expires}}),
+            "group_invite.code",
+        ),
+        (
+            json!({"to": PRIVATE, "text": "hi", "group_invite": invite}),
+            "group_invite",
+        ),
+    ] {
+        let (code, e) = d
+            .call("POST", "/api/sessions/shop/messages", Some(bad))
+            .await;
+        let says = e["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            code == 422 && says.starts_with(&format!("field '{field}'")),
+            "{code} {e}"
+        );
+    }
+
+    // One sent to us arrives with what it invites to.
+    let mid = inbound(
+        &sb,
+        json!({"text": "come along", "invite": {"group": "120363000000000001@g.us", "code": "AbCdEf123",
+               "expires": 1_900_000_000, "name": "Book club"}}),
+    )
+    .await;
+    let p = event(&r, "message", |p| p["id"] == mid.as_str()).await;
+    assert_eq!(
+        p["group_invite"],
+        json!({"group": "120363000000000001@g.us", "code": "AbCdEf123", "expires": 1_900_000_000, "name": "Book club"}),
+        "{p}"
+    );
+    assert_eq!(
+        (p["type"].as_str(), p["text"].as_str()),
+        (Some("other"), Some("come along"))
+    );
 }
 
 /// A group's description and its two settings, as WhatsApp keeps them:

@@ -586,6 +586,8 @@ export interface Message {
     pollName: string;
     pollOptions: any;
     allowMultipleAnswers: boolean;
+    /** A private invite to a group (type groups_v4_invite); accepting one here is not supported */
+    inviteV4?: { inviteCode: string; inviteCodeExp?: string; groupId: string; groupName?: string; fromId: string; toId: string };
     /** The daemon's message */
     rawData: object;
     reload: () => Promise<Message>;

@@ -131,6 +131,7 @@ function typeOf(m) {
   if (m.voice) return 'ptt';
   if (m.type === 'other' && m.poll) return 'poll_creation';
   if (m.type === 'other' && m.event) return 'scheduled_event_creation';
+  if (m.type === 'other' && m.group_invite) return 'groups_v4_invite';
   if (m.type === 'other' && m.vcards && m.vcards.length) return 'vcard';
   return TYPES[m.type] || 'unknown';
 }
@@ -838,10 +839,11 @@ class GroupChat extends Chat {
   }
 
   // Per person, as whatsapp-web.js answers: 200 added, 409 already in,
-  // 404 not on WhatsApp, 403 kept out by their privacy settings (no
-  // private invite is sent: isInviteV4Sent false), ...; its sentence when
-  // this account is no admin.
-  async addParticipants(participantIds, options = {}) { // eslint-disable-line no-unused-vars
+  // 404 not on WhatsApp, 403 kept out by their privacy settings (then, as
+  // whatsapp-web.js does unless autoSendInviteV4 is false, they are sent
+  // the private invite WhatsApp made for them, with options.comment), ...;
+  // its sentence when this account is no admin.
+  async addParticipants(participantIds, options = {}) {
     const ids = (Array.isArray(participantIds) ? participantIds : [participantIds]).map(serialized);
     const before = new Set(this.participants.map((p) => p.id._serialized));
     let g;
@@ -853,10 +855,17 @@ class GroupChat extends Chat {
       g = await this.client._api('GET', this._path());
     }
     this._setGroup(g);
+    const { autoSendInviteV4 = true, comment = '' } = options;
     const out = {};
     for (const id of ids) {
       const code = addCode(g, id, before);
-      out[id] = { code, message: ADD_RESULTS[code] || ADD_RESULTS.default, isInviteV4Sent: false };
+      const f = (g.failed || []).find((x) => x.id === id);
+      let isInviteV4Sent = false;
+      if (autoSendInviteV4 && code === 403 && f && f.invite_code) {
+        const invite = { group: this.id._serialized, code: f.invite_code, expires: f.invite_expires, comment: comment || undefined };
+        isInviteV4Sent = await this.client._api('POST', '/messages', { to: id, group_invite: invite }).then(() => true, () => false);
+      }
+      out[id] = { code, message: ADD_RESULTS[code] || ADD_RESULTS.default, isInviteV4Sent };
     }
     return out;
   }
@@ -1013,6 +1022,13 @@ class Message {
     const poll = !revoked && m.poll;
     this.pollName = poll ? poll.name : undefined;
     this.pollOptions = poll ? poll.options.map((name, localId) => ({ name, localId })) : undefined;
+    // A private invite to a group, as whatsapp-web.js reads one (its
+    // comment is the body).
+    const inv = !revoked && m.group_invite;
+    this.inviteV4 = inv ? {
+      inviteCode: inv.code, inviteCodeExp: inv.expires != null ? String(inv.expires) : undefined, groupId: inv.group,
+      groupName: inv.name || undefined, fromId: this.from, toId: this.to,
+    } : undefined;
     this.allowMultipleAnswers = poll ? poll.selectable === 0 : undefined;
     return this;
   }
@@ -2683,10 +2699,19 @@ class Client extends EventEmitter {
         .then((r) => (r.failed || []).forEach((f) => errors.push(`parentGroupId: WhatsApp did not link it (${f.error})`)))
         .catch((e) => errors.push(`parentGroupId: ${e.message}`));
     }
+    // Those WhatsApp kept out get the private invite it made for them, as
+    // whatsapp-web.js sends it unless autoSendInviteV4 is false.
+    const { autoSendInviteV4 = true, comment = '' } = options;
     const out = {};
     for (const id of ids) {
       const code = addCode(g, id, null);
-      out[id] = { statusCode: code, message: ADD_RESULTS[code] || ADD_RESULTS.default, isGroupCreator: false, isInviteV4Sent: false };
+      const f = (g.failed || []).find((x) => x.id === id);
+      let isInviteV4Sent = false;
+      if (autoSendInviteV4 && code === 403 && f && f.invite_code) {
+        const invite = { group: g.id, code: f.invite_code, expires: f.invite_expires, comment: comment || undefined };
+        isInviteV4Sent = await this._api('POST', '/messages', { to: id, group_invite: invite }).then(() => true, () => false);
+      }
+      out[id] = { statusCode: code, message: ADD_RESULTS[code] || ADD_RESULTS.default, isGroupCreator: false, isInviteV4Sent };
     }
     return errors.length ? { title, gid: widObj(g.id), participants: out, errors } : { title, gid: widObj(g.id), participants: out };
   }

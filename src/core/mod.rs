@@ -43,7 +43,9 @@ pub use groups::{
 pub use history::{Found, HistoryPage, Live, MAX_SEARCH};
 pub use media::{MAX_SEND_MEDIA, MediaSource, OutgoingMedia, StoredMedia};
 pub use notes::MAX_NOTE;
-pub use send::{MAX_CARDS, MAX_TEXT, SendOptions, SendRequest, SentMessage, Special};
+pub use send::{
+    InviteToGroup, MAX_CARDS, MAX_TEXT, SendOptions, SendRequest, SentMessage, Special,
+};
 pub use templates::Template;
 pub use uploads::{UPLOAD_TYPES, UploadProgress, is_upload_session, upload_owner};
 pub use vcard::vcard_cards;

@@ -47,11 +47,65 @@ pub enum Special {
     Poll(crate::domain::Poll),
     /// A scheduled event.
     Event(crate::domain::ScheduledEvent),
+    /// A private invite to a group, to the one person it was made for.
+    GroupInvite(InviteToGroup),
     /// A message this account has, sent on as it is (marked forwarded
     /// unless it is our own). WhatsApp Web names the copy itself, so a
     /// forward whose outcome was lost is found again by what it is
     /// (`Core::sent_unplanned`), not by a planned id.
     Forward(String),
+}
+
+/// A private invite to a group: the code WhatsApp made for someone it
+/// would not add (an add's `failed` entry, code 403), as WhatsApp's own
+/// "Invite to group" sends it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct InviteToGroup {
+    pub group: Wid,
+    pub code: String,
+    /// unix s
+    pub expires: i64,
+    /// Shown with the invite.
+    pub comment: Option<String>,
+}
+
+impl InviteToGroup {
+    fn validate(&self, to: &Wid) -> Result<(), CoreError> {
+        if !self.group.as_str().ends_with("@g.us") {
+            return Err(CoreError::invalid(
+                "group_invite.group",
+                "must be a group (…@g.us)",
+            ));
+        }
+        let code_ok = |c: &str| {
+            (1..=64).contains(&c.len())
+                && c.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
+        };
+        if !code_ok(&self.code) {
+            return Err(CoreError::invalid(
+                "group_invite.code",
+                "must be the invite code WhatsApp made (letters and digits)",
+            ));
+        }
+        if self.expires <= 0 {
+            return Err(CoreError::invalid(
+                "group_invite.expires",
+                "must be a unix time in seconds",
+            ));
+        }
+        if self.comment.as_ref().is_some_and(|c| c.len() > MAX_TEXT) {
+            return Err(CoreError::invalid(
+                "group_invite.comment",
+                format!("is longer than {MAX_TEXT} bytes"),
+            ));
+        }
+        // It is good for one person: sent to them.
+        if to.phone().is_none() && !to.as_str().ends_with("@lid") {
+            return Err(CoreError::invalid("to", "a group invite goes to a person"));
+        }
+        Ok(())
+    }
 }
 
 impl SendRequest {
@@ -82,6 +136,7 @@ impl SendRequest {
             }
             Some(Special::Poll(p)) => json!({"poll": p}),
             Some(Special::Event(e)) => json!({"event": e}),
+            Some(Special::GroupInvite(i)) => json!({"group_invite": i}),
             Some(Special::Forward(id)) => json!({"forward": id}),
             None => serde_json::Value::Null,
         };
@@ -188,6 +243,7 @@ impl SendRequest {
                 Special::Contacts(_) => "contacts",
                 Special::Poll(_) => "poll",
                 Special::Event(_) => "event",
+                Special::GroupInvite(_) => "group_invite",
                 Special::Forward(_) => "forward",
             };
             if self.text.is_some() || self.media.is_some() || self.caption.is_some() {
@@ -219,6 +275,7 @@ impl SendRequest {
                 Special::Event(e) => e
                     .validate()
                     .map_err(|(f, why)| CoreError::invalid(f, why))?,
+                Special::GroupInvite(i) => i.validate(&self.to)?,
                 Special::Forward(id) => {
                     if !is_message_id(id) {
                         return Err(CoreError::invalid(
@@ -347,6 +404,7 @@ impl SendRequest {
                     Some(Special::Location(_)) => "location",
                     Some(Special::Contacts(_)) => "contacts",
                     Some(Special::Event(_)) => "event",
+                    Some(Special::GroupInvite(_)) => "group_invite",
                     _ => "forward",
                 },
                 matches!(self.special, Some(ref s) if !matches!(s, Special::Poll(_))),
@@ -902,6 +960,13 @@ impl Core {
             }
             (Some(Special::Poll(p)), ..) => bridge.send_poll(&req.to, id, &p, reply_to).await,
             (Some(Special::Event(e)), ..) => bridge.send_event(&req.to, id, &e, reply_to).await,
+            (Some(Special::GroupInvite(i)), ..) => {
+                let comment = i.comment.as_deref();
+                (bridge.send_group_invite(
+                    &req.to, id, &i.group, &i.code, i.expires, comment, reply_to,
+                ))
+                .await
+            }
             (Some(Special::Forward(m)), ..) => {
                 let kind = self
                     .store

@@ -91,6 +91,21 @@ impl Location {
     }
 }
 
+/// A private invite to a group (WhatsApp's `groups_v4_invite`): the code
+/// WhatsApp made for one person it would not add, good for them alone
+/// until it expires; its comment is the message's `text`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct GroupInvite {
+    pub group: String,
+    pub code: String,
+    /// unix s
+    #[serde(default)]
+    pub expires: Option<i64>,
+    /// The group's subject, as the invite shows it.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
 /// A scheduled event (WhatsApp's event message): what, when, and where
 /// or by which call.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
@@ -445,6 +460,9 @@ pub struct Message {
     /// A scheduled event (`type` `event`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<ScheduledEvent>,
+    /// A private invite to a group (`type` `other`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_invite: Option<GroupInvite>,
     /// Who the text mentions (WhatsApp ids).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<String>,
@@ -598,6 +616,10 @@ impl Message {
                 .get("event")
                 .filter(|_| kind_is(v, "event"))
                 .and_then(|e| serde_json::from_value(e.clone()).ok()),
+            group_invite: v
+                .get("group_invite")
+                .filter(|g| g.is_object())
+                .and_then(|g| serde_json::from_value(g.clone()).ok()),
             mentions: v
                 .get("mentions")
                 .and_then(Value::as_array)

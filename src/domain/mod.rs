@@ -22,9 +22,9 @@ pub use ids::{
     SessionId, Wid, now_ms, parse_phone, phone_or_lid, quoted_author, sender_of, user_of,
 };
 pub use message::{
-    Ack, Amendment, Choice, Edit, EventPlace, GroupChange, GroupSetting, Location, MediaInfo, Menu,
-    MenuKind, Message, PinDuration, Poll, Quoted, Reaction, ScheduledEvent, Sender, StatusStyle,
-    Vote, is_one_emoji,
+    Ack, Amendment, Choice, Edit, EventPlace, GroupChange, GroupInvite, GroupSetting, Location,
+    MediaInfo, Menu, MenuKind, Message, PinDuration, Poll, Quoted, Reaction, ScheduledEvent,
+    Sender, StatusStyle, Vote, is_one_emoji,
 };
 pub use proxy::Proxy;
 pub use session::{Limits, Me, SessionRecord, Status};

@@ -48,6 +48,7 @@ impl World {
             approval: false,
             requests: vec![],
             ephemeral: 0,
+            add_invites: Default::default(),
             kind,
             parent,
             subgroups: vec![],

@@ -73,6 +73,7 @@ pub fn routes() -> Router<Sandbox> {
         .route("/groups/{gid}/picture", axum::routing::get(group_picture))
         .route("/groups/{gid}/settings", post(group_settings))
         .route("/groups/{gid}/leave", post(group_leave))
+        .route("/groups/{gid}/accept", post(group_accept))
         .route("/communities", post(community_create))
         .route("/communities/{cid}/groups", post(community_groups))
         .route("/communities/{cid}/deactivate", post(community_deactivate))
@@ -317,12 +318,24 @@ async fn inbound(State(sb): State<Sandbox>, raw: Bytes) -> Res {
             Some(e)
         }
     };
+    let invite = match v.get("invite") {
+        None | Some(Value::Null) => None,
+        Some(i) => Some(
+            serde_json::from_value::<super::world::SbInvite>(i.clone()).map_err(|e| {
+                invalid(
+                    "invite",
+                    &format!("must be {{group, code, expires, name?}}: {e}"),
+                )
+            })?,
+        ),
+    };
     if text.is_none()
         && media.is_none()
         && location.is_none()
         && vcards.is_empty()
         && poll.is_none()
         && event.is_none()
+        && invite.is_none()
     {
         return Err(invalid(
             "text",
@@ -393,6 +406,7 @@ async fn inbound(State(sb): State<Sandbox>, raw: Bytes) -> Res {
         gif,
         poll,
         event,
+        invite,
         ..Default::default()
     };
     let mut w = sb.world.lock().await;
@@ -807,6 +821,20 @@ fn with_added((mut g, added): (Value, Vec<super::groups::Added>)) -> Value {
             .collect::<Vec<_>>()
     );
     g
+}
+
+/// Someone accepts a private invite they were sent: `{phone, code}`.
+async fn group_accept(State(sb): State<Sandbox>, Path(gid): Path<String>, raw: Bytes) -> Res {
+    let v = body(&raw)?;
+    let who = phone(&v, "phone")?;
+    let code = req_str(&v, "code")?;
+    let g = sb
+        .world
+        .lock()
+        .await
+        .accept_invite(&gid, &who, &code)
+        .map_err(group_fail)?;
+    Ok(Json(g).into_response())
 }
 
 /// A member's phone makes others admins or members again: `{by, promote?, demote?}`.

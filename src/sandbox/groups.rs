@@ -9,6 +9,7 @@
 use super::world::{SbMessage, World, random_hex};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Group {
@@ -42,6 +43,10 @@ pub struct Group {
     /// Disappearing messages: how long a message lasts (s; 0: off).
     #[serde(default)]
     pub ephemeral: u32,
+    /// Private invites WhatsApp made for those it would not add (their
+    /// privacy settings): phone -> (code, expiry, unix s).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub add_invites: BTreeMap<String, (String, i64)>,
     /// What it is in a community, if anything.
     #[serde(default)]
     pub kind: Kind,
@@ -101,6 +106,14 @@ pub struct Added {
     pub phone: String,
     pub code: u16,
     pub invite: Option<(String, i64)>,
+}
+
+/// The invites WhatsApp made among these answers, by phone.
+fn invites_of(outcomes: &[Added]) -> BTreeMap<String, (String, i64)> {
+    outcomes
+        .iter()
+        .filter_map(|o| o.invite.clone().map(|i| (o.phone.clone(), i)))
+        .collect()
 }
 
 impl Added {
@@ -224,6 +237,7 @@ impl World {
             approval: false,
             requests: vec![],
             ephemeral: 0,
+            add_invites: invites_of(&outcomes),
             kind: Kind::Group,
             parent: None,
             subgroups: vec![],
@@ -303,6 +317,7 @@ impl World {
             .map(|o| o.phone.clone())
             .collect();
         let g = self.p.groups.get_mut(gid).ok_or("no such group")?;
+        g.add_invites.extend(invites_of(&outcomes));
         let removed: Vec<String> = remove
             .iter()
             .filter(|p| g.participants.contains(p) && **p != g.owner)
@@ -324,6 +339,26 @@ impl World {
         }
         let view = self.p.groups.get(gid).map(Group::view).unwrap_or_default();
         Ok((view, outcomes))
+    }
+
+    /// `phone` joins by the private invite made for them: the code must be
+    /// theirs and not expired; it is good once.
+    pub fn accept_invite(&mut self, gid: &str, phone: &str, code: &str) -> Result<Value, String> {
+        let now = self.now_s();
+        let g = self.p.groups.get_mut(gid).ok_or("no such group")?;
+        match g.add_invites.get(phone) {
+            Some((c, exp)) if c == code && *exp > now => {}
+            Some((c, _)) if c == code => return Err("the invite has expired".into()),
+            _ => return Err("no such invite for this phone".into()),
+        }
+        g.add_invites.remove(phone);
+        if !g.participants.iter().any(|p| p == phone) {
+            g.participants.push(phone.to_string());
+        }
+        self.dirty = true;
+        let who = vec![phone.to_string()];
+        self.announce(gid, "join", &who, phone);
+        Ok(self.p.groups.get(gid).map(Group::view).unwrap_or_default())
     }
 
     /// `phone` leaves (the owner too: the group stays, and keeps an admin).

@@ -109,6 +109,19 @@ pub struct SbPoll {
     pub selectable: u32,
 }
 
+/// A private invite to a group (WhatsApp's `groups_v4_invite`): what an
+/// admin sends someone WhatsApp would not add (their privacy settings),
+/// its code good for them alone, until it expires.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+pub struct SbInvite {
+    pub group: String,
+    pub code: String,
+    /// unix s
+    pub expires: i64,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
 /// A scheduled event, as WhatsApp's event message carries it.
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
 pub struct SbEvent {
@@ -187,6 +200,9 @@ pub struct SbMessage {
     pub poll: Option<SbPoll>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<SbEvent>,
+    /// A private invite to a group; `text` is its comment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invite: Option<SbInvite>,
     /// A channel's post: its number in the channel (WhatsApp's server id),
     /// once WhatsApp took it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -310,7 +326,7 @@ impl SbMessage {
             "location": self.location, "vcards": self.vcards, "ptt": self.ptt,
             "document": self.document, "view_once": self.view_once, "gif": self.gif, "revoked": self.revoked, "edited": !self.edits.is_empty(),
             "author": self.author, "mentions": self.mentions, "poll": self.poll,
-            "event": self.event, "server_id": self.server_id, "quoted": self.quoted, "forwarded": self.forwarded,
+            "event": self.event, "invite": self.invite, "server_id": self.server_id, "quoted": self.quoted, "forwarded": self.forwarded,
             // What a device holds of the reactions and votes it received.
             "reactions": self.reactions.iter().map(|(who, emoji)| {
                 let (id, ts) = self.reaction_keys.get(who).cloned().unwrap_or_default();
@@ -330,6 +346,8 @@ impl SbMessage {
             "poll_creation"
         } else if self.event.is_some() {
             "event_creation"
+        } else if self.invite.is_some() {
+            "groups_v4_invite"
         } else if self.location.is_some() {
             "location"
         } else if !self.vcards.is_empty() {
@@ -368,7 +386,7 @@ impl SbMessage {
             "location": self.location, "vcards": self.vcards,
             "edits": self.edits, "revoked": self.revoked, "reactions": self.reactions,
             "author": self.author, "mentions": self.mentions, "poll": self.poll, "votes": self.votes,
-            "event": self.event,
+            "event": self.event, "invite": self.invite,
             "forwarded": self.forwarded, "status": self.status,
             "view_once": self.view_once, "gif": self.gif,
             // Inbound: whether a device of the account confirmed it.
@@ -1349,6 +1367,12 @@ impl World {
                 Some(e) => {
                     Some(serde_json::from_value(e.clone()).map_err(|e| format!("bad event: {e}"))?)
                 }
+                None => None,
+            },
+            invite: match req.get("invite").filter(|e| !e.is_null()) {
+                Some(i) => Some(
+                    serde_json::from_value(i.clone()).map_err(|e| format!("bad invite: {e}"))?,
+                ),
                 None => None,
             },
             poll: match req.get("poll").filter(|p| !p.is_null()) {

@@ -1365,6 +1365,33 @@ impl Bridge {
         self.call("sendPoll", &args).await
     }
 
+    /// A private invite to `group` (`groups_v4_invite`), with the code
+    /// WhatsApp made for `to`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn send_group_invite(
+        &self,
+        to: &Wid,
+        id: &str,
+        group: &Wid,
+        code: &str,
+        expires: i64,
+        comment: Option<&str>,
+        reply_to: Option<&str>,
+    ) -> Result<Sent, CallError> {
+        let invite = json!({"group": group, "code": code, "expires": expires});
+        self.call(
+            "sendGroupInvite",
+            &[
+                json!(to),
+                invite,
+                json!(comment),
+                json!(reply_to),
+                json!(id),
+            ],
+        )
+        .await
+    }
+
     pub async fn send_event(
         &self,
         to: &Wid,

@@ -2120,6 +2120,7 @@ mod tests {
             reactions: vec![],
             poll: None,
             event: None,
+            group_invite: None,
             mentions: vec![],
             forwarded: false,
             forwarding_score: 0,

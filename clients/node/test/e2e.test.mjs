@@ -418,6 +418,13 @@ test('createGroup, addParticipants, removeParticipants, promote and demote, setS
   const added = await chat.addParticipants(['15554440000@c.us', '15553330000@c.us', '15554449999@c.us']);
   assert.deepEqual([added['15554440000@c.us'].code, added['15553330000@c.us'].code, added['15554449999@c.us'].code], [200, 409, 403]);
   assert.equal(added['15554449999@c.us'].message, 'The participant can be added by sending private invitation only');
+  // As whatsapp-web.js: the private invite WhatsApp made for them goes to them.
+  assert.equal(added['15554449999@c.us'].isInviteV4Sent, true);
+  const invites = (await sent(me)).filter((x) => x.to === '15554449999' && x.type === 'groups_v4_invite');
+  assert.equal(invites.length, 1);
+  assert.equal(invites[0].invite.group, res.gid._serialized);
+  const quiet = await chat.addParticipants(['15554449999@c.us'], { autoSendInviteV4: false });
+  assert.deepEqual([quiet['15554449999@c.us'].code, quiet['15554449999@c.us'].isInviteV4Sent], [403, false]);
   assert.ok(!chat.participants.some((p) => p.id._serialized === '15554449999@c.us'));
   assert.deepEqual(await chat.removeParticipants(['15554440000@c.us']), { status: 200 });
   assert.ok(!chat.participants.some((p) => p.id._serialized === '15554440000@c.us'));

@@ -434,6 +434,9 @@ pub struct SendIn {
     poll: Option<PollIn>,
     /// A scheduled event instead of text.
     event: Option<EventIn>,
+    /// A private invite to a group, to the person WhatsApp made it for
+    /// (an add's `failed` entry with an `invite_code`).
+    group_invite: Option<GroupInviteIn>,
     /// The id of a message this account has: sends it on as it is, marked
     /// forwarded (WhatsApp gives the copy an id of its own).
     forward: Option<String>,
@@ -467,6 +470,19 @@ pub struct EventIn {
     location: Option<crate::domain::EventPlace>,
     /// `voice` or `video`: WhatsApp makes a call link for it.
     call: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupInviteIn {
+    /// The group (…@g.us).
+    group: String,
+    /// The `invite_code` of the add's `failed` entry.
+    code: String,
+    /// Its `invite_expires` (unix s).
+    expires: i64,
+    /// Shown with the invite.
+    comment: Option<String>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -530,6 +546,7 @@ impl TryFrom<SendIn> for SendRequest {
             ("vcard", b.vcard.is_some()),
             ("poll", b.poll.is_some()),
             ("event", b.event.is_some()),
+            ("group_invite", b.group_invite.is_some()),
             ("forward", b.forward.is_some()),
         ]
         .iter()
@@ -576,7 +593,23 @@ impl TryFrom<SendIn> for SendRequest {
                     .map_err(|why| ApiError::invalid("vcard", why.trim_start_matches("'vcard' ")))
             })
             .transpose()?;
-        let poll = poll.or(event).or(cards).or(b.forward.map(Special::Forward));
+        let invite = b
+            .group_invite
+            .map(|i| {
+                Ok::<_, ApiError>(Special::GroupInvite(crate::core::InviteToGroup {
+                    group: Wid::parse(&i.group)
+                        .map_err(|e| ApiError::invalid("group_invite.group", e))?,
+                    code: i.code,
+                    expires: i.expires,
+                    comment: i.comment,
+                }))
+            })
+            .transpose()?;
+        let poll = poll
+            .or(event)
+            .or(invite)
+            .or(cards)
+            .or(b.forward.map(Special::Forward));
         let special = match (b.location, b.contacts) {
             (Some(_), Some(_)) => {
                 return Err(ApiError::invalid(

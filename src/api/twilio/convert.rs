@@ -441,6 +441,7 @@ pub fn just_sent(
         reactions: vec![],
         poll: None,
         event: None,
+        group_invite: None,
         mentions: vec![],
         forwarded: false,
         forwarding_score: 0,

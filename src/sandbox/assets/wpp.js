@@ -152,6 +152,7 @@
     if (w.revoked) return 'revoked';
     if (w.poll) return 'poll_creation';
     if (w.event) return 'event_creation';
+    if (w.invite) return 'groups_v4_invite';
     if (w.location) return 'location';
     if (w.vcards && w.vcards.length) return w.vcards.length > 1 ? 'multi_vcard' : 'vcard';
     const media = w.media;
@@ -264,6 +265,15 @@
       m.eventLocation = w.event.location || undefined;
       m.eventJoinLink = w.event.join_link || undefined;
       m.isEventCanceled = !!w.event.canceled;
+    }
+    if (type === 'groups_v4_invite') {
+      // As WhatsApp Web's MsgModel of a private group invite.
+      m.inviteGrp = w.invite.group;
+      m.inviteCode = w.invite.code;
+      m.inviteCodeExp = String(w.invite.expires);
+      m.inviteGrpName = w.invite.name || undefined;
+      m.comment = w.text || undefined;
+      m.body = '';
     }
     if (type === 'multi_vcard') m.vcardList = w.vcards.map((v) => ({ displayName: vcardName(v), vcard: v }));
     if (w.edited) m.latestEditSenderTimestampMs = (w.edit_ts || w.t) * 1000;
@@ -1500,6 +1510,21 @@
       async markIsComposing(chatId, duration) { return mark(chatId, 'composing', duration); },
       async markIsRecording(chatId, duration) { return mark(chatId, 'recording', duration); },
       async markIsPaused(chatId) { return mark(chatId, 'paused'); },
+      // As wa-js: with an expiry, a private invite (`groups_v4_invite`);
+      // without, the group's link as text.
+      async sendGroupInviteMessage(chatId, options) {
+        requireAuth();
+        const o = options || {};
+        const group = wid(o.groupId)._serialized;
+        const cached = groupCache.get(group);
+        if (!o.groupName && !cached) throw wppError('group_not_found', 'Group ' + group + ' not found');
+        const name = o.groupName || cached.subject;
+        if (!o.inviteCodeExpiration) {
+          const link = 'https://chat.whatsapp.com/' + o.inviteCode;
+          return send(chatId, { text: o.caption ? o.caption + '\n' + link : link }, o);
+        }
+        return send(chatId, { text: o.caption || null, invite: { group, code: String(o.inviteCode), expires: Number(o.inviteCodeExpiration), name } }, o);
+      },
       async sendLocationMessage(chatId, options) {
         requireAuth();
         const o = options || {};
