@@ -788,6 +788,17 @@ const ADD_RESULTS = {
   419: "The participant can't be added because the group is full",
 };
 
+// Whether the private invite WhatsApp made for `id` (kept out of `group`
+// by their privacy settings, code 403) was sent to them, as whatsapp-web.js
+// sends it unless options.autoSendInviteV4 is false.
+async function sendPrivateInvite(client, g, group, id, code, options) {
+  const { autoSendInviteV4 = true, comment = '' } = options || {};
+  const f = (g.failed || []).find((x) => x.id === id);
+  if (!autoSendInviteV4 || code !== 403 || !f || !f.invite_code) return false;
+  const invite = { group, code: f.invite_code, expires: f.invite_expires, comment: comment || undefined };
+  return client._api('POST', '/messages', { to: id, group_invite: invite }).then(() => true, () => false);
+}
+
 // The code WhatsApp answered for `id`: the daemon's `failed` names those
 // it did not add; of the rest, one in the group before was already in.
 function addCode(g, id, before) {
@@ -855,16 +866,10 @@ class GroupChat extends Chat {
       g = await this.client._api('GET', this._path());
     }
     this._setGroup(g);
-    const { autoSendInviteV4 = true, comment = '' } = options;
     const out = {};
     for (const id of ids) {
       const code = addCode(g, id, before);
-      const f = (g.failed || []).find((x) => x.id === id);
-      let isInviteV4Sent = false;
-      if (autoSendInviteV4 && code === 403 && f && f.invite_code) {
-        const invite = { group: this.id._serialized, code: f.invite_code, expires: f.invite_expires, comment: comment || undefined };
-        isInviteV4Sent = await this.client._api('POST', '/messages', { to: id, group_invite: invite }).then(() => true, () => false);
-      }
+      const isInviteV4Sent = await sendPrivateInvite(this.client, g, this.id._serialized, id, code, options);
       out[id] = { code, message: ADD_RESULTS[code] || ADD_RESULTS.default, isInviteV4Sent };
     }
     return out;
@@ -2699,18 +2704,10 @@ class Client extends EventEmitter {
         .then((r) => (r.failed || []).forEach((f) => errors.push(`parentGroupId: WhatsApp did not link it (${f.error})`)))
         .catch((e) => errors.push(`parentGroupId: ${e.message}`));
     }
-    // Those WhatsApp kept out get the private invite it made for them, as
-    // whatsapp-web.js sends it unless autoSendInviteV4 is false.
-    const { autoSendInviteV4 = true, comment = '' } = options;
     const out = {};
     for (const id of ids) {
       const code = addCode(g, id, null);
-      const f = (g.failed || []).find((x) => x.id === id);
-      let isInviteV4Sent = false;
-      if (autoSendInviteV4 && code === 403 && f && f.invite_code) {
-        const invite = { group: g.id, code: f.invite_code, expires: f.invite_expires, comment: comment || undefined };
-        isInviteV4Sent = await this._api('POST', '/messages', { to: id, group_invite: invite }).then(() => true, () => false);
-      }
+      const isInviteV4Sent = await sendPrivateInvite(this, g, g.id, id, code, options);
       out[id] = { statusCode: code, message: ADD_RESULTS[code] || ADD_RESULTS.default, isGroupCreator: false, isInviteV4Sent };
     }
     return errors.length ? { title, gid: widObj(g.id), participants: out, errors } : { title, gid: widObj(g.id), participants: out };
