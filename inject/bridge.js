@@ -1291,7 +1291,7 @@
     async sendGroupInvite(to, inv, comment, replyTo, messageId) {
       await ensureExists(to);
       const opts = {
-        inviteCode: inv.code, inviteCodeExpiration: inv.expires, groupId: inv.group, createChat: true, markIsRead: false,
+        inviteCode: inv.code, inviteCodeExpiration: inv.expires || undefined, groupId: inv.group, createChat: true, markIsRead: false,
         messageId: await keyFor(to, messageId),
       };
       if (comment) opts.caption = comment;

@@ -63,8 +63,9 @@ pub enum Special {
 pub struct InviteToGroup {
     pub group: Wid,
     pub code: String,
-    /// unix s
-    pub expires: i64,
+    /// unix s; none: WhatsApp Web sends the group's link with the code
+    /// instead, as wa-js does.
+    pub expires: Option<i64>,
     /// Shown with the invite.
     pub comment: Option<String>,
 }
@@ -88,7 +89,7 @@ impl InviteToGroup {
                 "must be the invite code WhatsApp made (letters and digits)",
             ));
         }
-        if self.expires <= 0 {
+        if self.expires.is_some_and(|e| e <= 0) {
             return Err(CoreError::invalid(
                 "group_invite.expires",
                 "must be a unix time in seconds",

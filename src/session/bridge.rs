@@ -1374,7 +1374,7 @@ impl Bridge {
         id: &str,
         group: &Wid,
         code: &str,
-        expires: i64,
+        expires: Option<i64>,
         comment: Option<&str>,
         reply_to: Option<&str>,
     ) -> Result<Sent, CallError> {

@@ -472,6 +472,19 @@ fn order_suffix(ts: i64, seq: u64, id: &str) -> Vec<u8> {
     k
 }
 
+/// The history number of a message's order (`BACKFILL_KEY`), if it was
+/// stored as history.
+fn backfill_number(order: &[u8]) -> Option<u64> {
+    let (seq, rest) = (order.get(8..16)?, order.get(16..32)?);
+    if be_u64(seq) != 0 {
+        return None;
+    }
+    let hex = std::str::from_utf8(rest).ok()?;
+    u64::from_str_radix(hex, 16)
+        .ok()
+        .map(|below| u64::MAX - below)
+}
+
 fn msg_key(session: &SessionId, order: &[u8]) -> Vec<u8> {
     let mut k = prefix(session);
     k.extend_from_slice(order);
@@ -940,15 +953,25 @@ impl Store {
             self.trackers
                 .store(true, std::sync::atomic::Ordering::Relaxed);
         }
+        let skip = prefix(id).len();
         self.write(|tx| {
             remove_session(tx, id)?;
             let mut pending = Vec::new();
+            // History loaded here from now on lists below what the session
+            // brings (`BACKFILL_KEY`).
+            let mut backfill = 0;
             for (t, k, v, d) in planned {
                 if let Some(d) = d.filter(|d| d.status == DeliveryStatus::Pending) {
                     pending.push(d);
                 }
+                if t.name() == MESSAGES.name() {
+                    backfill = backfill.max(k.get(skip..).and_then(backfill_number).unwrap_or(0));
+                }
                 tx.open_table(t)?.insert(k, v)?;
             }
+            let mut meta = tx.open_table(META)?;
+            let here = get(&meta, BACKFILL_KEY)?.map_or(0, |v| be_u64(&v));
+            meta.insert(BACKFILL_KEY, &here.max(backfill).to_be_bytes()[..])?;
             Ok(pending)
         })
     }
@@ -2179,6 +2202,16 @@ mod tests {
         store.commit(&[history("P0")]).unwrap();
         let (all, _) = store.messages(&s, chat, 10, None).unwrap();
         assert_eq!(ids(&all), ["P5", "P4", "P3", "P2", "P1", "P0"]);
+        // Moved to another store, whose own history came later: what loads
+        // there still lists below what the session brought.
+        let elsewhere = tempfile::tempdir().unwrap();
+        let there = Store::open(elsewhere.path()).unwrap();
+        there
+            .import_session(&s, &store.export_session(&s).unwrap())
+            .unwrap();
+        there.commit(&[history("Pz")]).unwrap();
+        let (all, _) = there.messages(&s, chat, 10, None).unwrap();
+        assert_eq!(ids(&all), ["P5", "P4", "P3", "P2", "P1", "P0", "Pz"]);
         assert_eq!(
             store
                 .oldest_in_chat(&s, "15551234567@c.us")

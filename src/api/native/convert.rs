@@ -479,8 +479,9 @@ pub struct GroupInviteIn {
     group: String,
     /// The `invite_code` of the add's `failed` entry.
     code: String,
-    /// Its `invite_expires` (unix s).
-    expires: i64,
+    /// Its `invite_expires` (unix s); none sends the group's link with the
+    /// code instead, as wa-js does.
+    expires: Option<i64>,
     /// Shown with the invite.
     comment: Option<String>,
 }

@@ -371,6 +371,19 @@ pub fn message(p: &Value, base: &str) -> Value {
             false => url.to_string(),
         });
     }
+    if let Some(inv) = p["group_invite"].as_object() {
+        // As WhatsApp Web's message of a private group invite keeps it.
+        m["type"] = json!("groups_v4_invite");
+        m["inviteCode"] = json!(inv.get("code"));
+        m["inviteCodeExp"] = json!(
+            inv.get("expires")
+                .and_then(Value::as_i64)
+                .map(|e| e.to_string())
+        );
+        m["inviteGrp"] = json!(inv.get("group"));
+        m["inviteGrpName"] = json!(inv.get("name"));
+        m["comment"] = json!(p["text"].as_str());
+    }
     if kind == "event" {
         // As WhatsApp Web's message of an event keeps it.
         let e = &p["event"];
@@ -1192,6 +1205,33 @@ pub fn webhook_envelope(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_private_group_invite_is_open_was_groups_v4_invite() {
+        let p = json!({"id": "false_1555@c.us_AB", "chat": "1555@c.us", "from": "1555@c.us", "to": "1444@c.us",
+            "type": "other", "text": "come along", "timestamp": 1_700_000_000, "ack": "delivered",
+            "sender": {"phone": "1555"},
+            "group_invite": {"group": "1203@g.us", "code": "AbC123", "expires": 1_900_000_000, "name": "Book club"}});
+        let m = message(&p, "http://x");
+        assert_eq!(
+            (
+                &m["type"],
+                &m["inviteCode"],
+                &m["inviteCodeExp"],
+                &m["inviteGrp"],
+                &m["inviteGrpName"],
+                &m["comment"]
+            ),
+            (
+                &json!("groups_v4_invite"),
+                &json!("AbC123"),
+                &json!("1900000000"),
+                &json!("1203@g.us"),
+                &json!("Book club"),
+                &json!("come along")
+            )
+        );
+    }
 
     #[test]
     fn this_account_is_me_in_a_group_that_lists_it_by_privacy_id() {
