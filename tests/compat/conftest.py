@@ -66,10 +66,28 @@ class Sandbox:
         self.log.close()
 
 
+# Every data dir the run made: gone once the run passed; kept, with the
+# daemons' logs, when something failed.
+MADE_DIRS = []
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if exitstatus == 0:
+        import shutil
+        for d in MADE_DIRS:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def made_dir(prefix):
+    d = tempfile.mkdtemp(prefix=prefix)
+    MADE_DIRS.append(d)
+    return d
+
+
 class Daemon:
     def __init__(self, extra_env=None, sandbox=None):
         """`sandbox`: a Sandbox to use instead of the embedded one."""
-        self.dir = tempfile.mkdtemp(prefix="wabridge-compat-")
+        self.dir = made_dir("wabridge-compat-")
         self.port, self.sb_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.sandbox = sandbox.url if sandbox else f"http://127.0.0.1:{self.sb_port}"

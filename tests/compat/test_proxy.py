@@ -8,11 +8,10 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 
 import httpx
 
-from conftest import ACCOUNT, Daemon, eventually, free_port
+from conftest import ACCOUNT, Daemon, eventually, free_port, made_dir
 
 PASSWORD = "s3cret-proxy-pw"
 
@@ -20,7 +19,7 @@ PASSWORD = "s3cret-proxy-pw"
 class Proxy:
     def __init__(self, user="alice", password=PASSWORD, port=None):
         self.port = port or free_port()
-        self.dir = tempfile.mkdtemp(prefix="wabridge-proxy-")
+        self.dir = made_dir("wabridge-proxy-")
         exe = os.path.join(os.path.dirname(sys.executable), "proxy")
         self.log = open(os.path.join(self.dir, "proxy.log"), "wb")
         auth = ["--basic-auth", f"{user}:{password}"] if user else []
