@@ -33,7 +33,10 @@ impl Format {
     /// Whether a body of this format can carry this kind of event at all.
     pub fn carries(self, kind: EventKind) -> bool {
         match self {
-            Format::Simple => matches!(kind, EventKind::Message | EventKind::MessageAny),
+            // Incoming messages only, as Twilio's: never our own sends (a
+            // bot answering `from_number` would write to itself), nor an
+            // incoming one twice.
+            Format::Simple => kind == EventKind::Message,
             // open-wa sends its QR through another channel (--ev), not webhooks.
             // Edits, labels on chats and a chat's archive, pin, mute or
             // reading have no listener of open-wa's that hands on what
@@ -257,9 +260,9 @@ impl Webhook {
     /// every typing and going offline) only where it names it, not by `*`.
     pub fn wants(&self, kind: EventKind) -> bool {
         let named_only = self.format == Format::Openwa && kind == EventKind::PresenceUpdate;
-        // Twilio's one webhook for incoming messages, however it was named
-        // (`message.any` once brought them too).
-        let incoming = self.format == Format::Twilio
+        // Twilio's and simple's one webhook for incoming messages, however
+        // it was named (`message.any` once brought them too).
+        let incoming = matches!(self.format, Format::Twilio | Format::Simple)
             && kind == EventKind::Message
             && event::wants(&self.events, EventKind::MessageAny);
         (event::wants(&self.events, kind) || incoming)
@@ -434,6 +437,19 @@ mod tests {
             ["pending", "sent", "delivered", "read", "failed"]
         );
         assert_eq!(gets(Format::Native).len(), 6);
+    }
+
+    #[test]
+    fn simple_hears_of_incoming_messages_only_and_once() {
+        let w = Webhook::subscriber("http://127.0.0.1:9/h".into(), Format::Simple, &["*"]);
+        assert!(w.wants(EventKind::Message));
+        assert!(!w.wants(EventKind::MessageAny), "ours, and theirs twice");
+        let any = Webhook::subscriber(
+            "http://127.0.0.1:9/h".into(),
+            Format::Simple,
+            &["message.any"],
+        );
+        assert!(any.wants(EventKind::Message), "as it was named before");
     }
 
     #[test]

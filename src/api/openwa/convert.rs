@@ -362,6 +362,12 @@ pub fn message(p: &Value, base: &str) -> Value {
             ..Default::default()
         }),
     });
+    // A group's chat carries its metadata, as open-wa serializes it: its
+    // id and subject here (`chat.groupMetadata.id` is how bots name the
+    // group); getGroupMembers has its members.
+    if is_group {
+        m["chat"]["groupMetadata"] = json!({"id": wid_obj(chat), "subject": s("chat_name")});
+    }
     // (A view-once message received is its receiver's phone's only.)
     let here = from_me || p["view_once"].as_bool() != Some(true);
     if let Some(url) = p["media"]["url"].as_str().filter(|_| here) {
@@ -1230,6 +1236,16 @@ mod tests {
                 &json!("Book club"),
                 &json!("come along")
             )
+        );
+        // A group's message's chat carries the group's id and subject.
+        assert_eq!(m["chat"]["groupMetadata"], Value::Null, "no group's chat");
+        let mut g = p.clone();
+        g["chat"] = json!("1203@g.us");
+        g["chat_name"] = json!("Bakers");
+        let in_group = message(&g, "http://x");
+        assert_eq!(
+            in_group["chat"]["groupMetadata"],
+            json!({"id": {"server": "g.us", "user": "1203", "_serialized": "1203@g.us"}, "subject": "Bakers"})
         );
     }
 
