@@ -827,10 +827,21 @@
       participants: e.isGroup && Array.isArray(e.participants)
         ? e.participants.map((p) => ({ id: widStr(p.id), state: p.state || null })) : null,
     }));
-    WPP.on('group.participant_changed', (e) => emitInOrder({
-      type: 'group_participants', group: widStr(e.groupId), action: e.action, author: widStr(e.author) || null,
-      participants: (e.participants || []).map(widStr),
-    }));
+    WPP.on('group.participant_changed', (e) => {
+      const ev = {
+        type: 'group_participants', group: widStr(e.groupId), action: e.action, author: widStr(e.author) || null,
+        participants: (e.participants || []).map(widStr),
+      };
+      // Put in a group: the group as WhatsApp Web has it now, for those who
+      // greet a new group by its subject and size (open-wa's onAddedToGroup).
+      let me = null;
+      try { me = widStr(WPP.conn.getMyUserId()); } catch (err) { me = null; }
+      if (['add', 'create', 'join', 'invite'].includes(e.action) && me && ev.participants.includes(me)) {
+        const m = lookup('whatsapp.GroupMetadataStore.get') && WPP.whatsapp.GroupMetadataStore.get(ev.group);
+        if (m) ev.info = groupInfo({ id: ev.group, groupMetadata: m });
+      }
+      emitInOrder(ev);
+    });
     WPP.on('chat.msg_ack_change', (e) => {
       // One member's receipt in a group: wa-js keys it by that member, not
       // by the message, and one member is not all. The message's own ack,

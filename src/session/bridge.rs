@@ -125,6 +125,9 @@ pub enum BridgeEvent {
         author: Option<String>,
         #[serde(default)]
         participants: Vec<String>,
+        /// This account put in it: the group as WhatsApp Web has it.
+        #[serde(default)]
+        info: Option<Value>,
     },
     /// Labels put on a chat or taken off it (a business account's).
     Labels {

@@ -318,15 +318,21 @@ impl Inbound {
                 action,
                 author,
                 participants,
+                info,
             } => {
-                ops.push(Op::Event(message::group_participants_event(
+                let mut ev = message::group_participants_event(
                     &self.id,
                     group,
                     action,
                     author.as_deref(),
                     participants,
                     self.me().as_deref(),
-                )));
+                );
+                // Only an object: what the page said of the group, as is.
+                if let Some(info) = info.as_ref().filter(|i| i.is_object()) {
+                    ev.payload["group_info"] = info.clone();
+                }
+                ops.push(Op::Event(ev));
             }
             BridgeEvent::GroupUpdate {
                 id,

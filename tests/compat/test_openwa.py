@@ -728,6 +728,11 @@ def test_group_changes_and_poll_votes_reach_open_wa_webhooks(daemon, receiver, s
     gid = r.json()["id"]
     added = eventually("onAddedToGroup", lambda: [b for b in bodies() if b["event"] == "onAddedToGroup"])[0]["data"]
     assert (added["id"], added["isGroup"]) == (gid, True)
+    # The whole group, as open-wa's Chat: its name and every member (bots
+    # leave a group that is too small for them).
+    assert (added["name"], added["formattedTitle"]) == ("Team", "Team"), added
+    members = {p["id"]["_serialized"] for p in added["groupMetadata"]["participants"]}
+    assert members == {CONTACT + "@c.us", ACCOUNT + "@c.us"}, added["groupMetadata"]
 
     newbie = "15557770123"
     assert sb(f"/_sandbox/groups/{gid}/participants", {"by": CONTACT, "add": [newbie]}).status_code == 200

@@ -618,6 +618,10 @@ pub fn participants_changed(p: &Value, global: bool) -> (&'static str, Value) {
     let me = p["me"].as_str();
     let mine = me.is_some_and(|me| who.contains(&me));
     if matches!(raw, "add" | "create") && mine {
+        // The group as the page had it: its subject and every member.
+        if let Ok(g) = serde_json::from_value::<GroupInfo>(p["group_info"].clone()) {
+            return ("onAddedToGroup", group_as_chat(&g));
+        }
         let chat = json!({
             "id": group, "isGroup": true, "kind": "group", "canSend": true,
             "msgs": null,
