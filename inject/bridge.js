@@ -828,14 +828,20 @@
         ? e.participants.map((p) => ({ id: widStr(p.id), state: p.state || null })) : null,
     }));
     WPP.on('group.participant_changed', (e) => {
+      let me = null;
+      let myLid = null;
+      try { me = widStr(WPP.conn.getMyUserId()); } catch (err) { me = null; }
+      // wa-js throws while WhatsApp Web has no privacy id for this account.
+      try { myLid = lookup('conn.getMyUserLid') ? widStr(WPP.conn.getMyUserLid()) : null; } catch (err) { myLid = null; }
+      // A group that names its members by privacy id names this account so
+      // too: the daemon knows it by its phone's id.
+      const ours = (p) => (me && myLid && p === myLid ? me : p);
       const ev = {
-        type: 'group_participants', group: widStr(e.groupId), action: e.action, author: widStr(e.author) || null,
-        participants: (e.participants || []).map(widStr),
+        type: 'group_participants', group: widStr(e.groupId), action: e.action, author: ours(widStr(e.author)) || null,
+        participants: (e.participants || []).map(widStr).map(ours),
       };
       // Put in a group: the group as WhatsApp Web has it now, for those who
       // greet a new group by its subject and size (open-wa's onAddedToGroup).
-      let me = null;
-      try { me = widStr(WPP.conn.getMyUserId()); } catch (err) { me = null; }
       if (['add', 'create', 'join', 'invite'].includes(e.action) && me && ev.participants.includes(me)) {
         const m = lookup('whatsapp.GroupMetadataStore.get') && WPP.whatsapp.GroupMetadataStore.get(ev.group);
         if (m) ev.info = groupInfo({ id: ev.group, groupMetadata: m });
@@ -1126,7 +1132,7 @@
   // The contract test keeps NEEDS and WANTS together equal to the uses.
   const WANTS = [
     'community.addSubgroups', 'community.create', 'community.deactivate', 'community.demoteParticipants', 'community.getAnnouncementGroup', 'community.promoteParticipants',
-    'community.removeSubgroups', 'whatsapp.ChatStore', 'whatsapp.ChatStore.get', 'whatsapp.ChatStore.on', 'whatsapp.GroupMetadataStore.get', 'whatsapp.GroupMetadataStore.getModelsArray',
+    'community.removeSubgroups', 'conn.getMyUserLid', 'whatsapp.ChatStore', 'whatsapp.ChatStore.get', 'whatsapp.ChatStore.on', 'whatsapp.GroupMetadataStore.get', 'whatsapp.GroupMetadataStore.getModelsArray',
     'whatsapp.MsgModel', 'whatsapp.PinInChatStore', 'whatsapp.PresenceStore.get', 'whatsapp.PinInChatStore.getByParentMsgKey', 'whatsapp.PinInChatStore.getModelsArray',
     'whatsapp.enums.PinExpiryDurationOption', 'whatsapp.functions.msgFindSearch', 'whatsapp.functions.msgFindStarred',
   ];

@@ -291,3 +291,23 @@ test("a business profile's change is checked against the profile WhatsApp Web fe
   // WhatsApp Web answers a profile without the change: an error, not a silent success.
   await assert.rejects(api.setMyProfile({ business: { email: 'hello@bakery.example' } }), /did not take the business profile's email/);
 });
+
+test('in a group that names members by privacy id, this account is named by its phone, and put in one it hears the group whole', async () => {
+  const meta = {
+    id: '120363000000000009@g.us', subject: 'Lid club', owner: '777@lid', creation: 1700000000,
+    participants: [{ id: '999@lid', isAdmin: false }, { id: '777@lid', isAdmin: true, isSuperAdmin: true }],
+  };
+  const page = await connectedPage({
+    whatsapp: { GroupMetadataStore: { get: (id) => (String(id) === meta.id ? meta : undefined), getModelsArray: () => [meta] } },
+  });
+  page.window.WPP.conn.getMyUserLid = () => ({ _serialized: '999@lid' });
+  const changed = page.handlers.get('group.participant_changed');
+  changed({ groupId: meta.id, action: 'add', author: '777@lid', participants: ['999@lid'] });
+  changed({ groupId: meta.id, action: 'add', author: '999@lid', participants: ['555@lid'] });
+  await turns(10);
+  const evs = page.sent.filter((e) => e.type === 'group_participants');
+  assert.deepEqual(evs.map((e) => [e.author, e.participants]), [['777@lid', [ME._serialized]], [ME._serialized, ['555@lid']]]);
+  assert.equal(evs[0].info.subject, 'Lid club');
+  assert.deepEqual(evs[0].info.participants.map((p) => p.id), ['999@lid', '777@lid']);
+  assert.equal(evs[1].info, undefined, 'another put in: no group to tell');
+});

@@ -1220,6 +1220,9 @@
       isOnline() { return online; },
       getStreamData() { return { mode: streamMode, info: streamMode === 'MAIN' ? 'NORMAL' : streamMode === 'SYNCING' ? 'SYNCING' : streamMode === 'QR' ? 'PAIRING' : 'OFFLINE' }; },
       getMyUserId() { return creds && creds.phone ? wid(creds.phone) : undefined; },
+      // As wa-js (UserPrefs.getMeLidUserOrThrow): the sandbox's accounts
+      // have no privacy id of their own.
+      getMyUserLid() { throw new Error('the account has no privacy id'); },
       getPlatform() { return creds ? creds.platform || 'android' : undefined; },
       async logout() {
         const token = creds ? creds.token : null;
