@@ -151,8 +151,9 @@ test('getCountryCode finds a number\'s calling code, as WhatsApp Web does', asyn
   for (const none of ['2812345', '0123', '120363000000000001@g.us', '']) assert.equal(await client.getCountryCode(none), null, none);
 });
 
-test('media types from file names; ids as whatsapp-web.js shows them', () => {
+test('media types from file names; ids as whatsapp-web.js shows them', (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wabridge-mime-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const want = { 'a.opus': 'audio/ogg', 'a.m4a': 'audio/mp4', 'a.mp3': 'audio/mpeg', 'a.webm': 'video/webm', 'a.csv': 'text/csv',
     'a.zip': 'application/zip', 'a.docx': 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
     'a.xlsx': 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', 'a.bin': 'application/octet-stream' };
@@ -170,8 +171,9 @@ test('media types from file names; ids as whatsapp-web.js shows them', () => {
   assert.deepEqual([lid.number, lid.isUser, lid.pushname], ['15556660000', true, 'Lida']);
 });
 
-test('a bot typed against whatsapp-web.js compiles against index.d.ts', () => {
+test('a bot typed against whatsapp-web.js compiles against index.d.ts', (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wabridge-types-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'bot.ts');
   const index = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../index');
   fs.writeFileSync(file, `

@@ -1,7 +1,7 @@
 // End to end: a bot written in whatsapp-web.js style, with only its
 // `require` changed, against the real daemon (real headless Chromium) and
 // the sandbox standing in for WhatsApp.
-import { test, before, after } from 'node:test';
+import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -57,10 +57,15 @@ before(async () => {
 // Every client a test made: destroyed at the end, so that a failed test
 // leaves no stream holding the process open.
 const made = [];
+// The data dir and the logs are kept when a test failed, and said where.
+let failed = false;
+afterEach((t) => { if (!t.passed) failed = true; });
 after(async () => {
   await Promise.all(made.map((c) => c.destroy()));
-  daemon && daemon.kill('SIGKILL');
-  sandbox && sandbox.kill('SIGKILL');
+  const gone = (p) => p && p.exitCode === null && p.signalCode === null ? new Promise((r) => { p.once('exit', r); p.kill('SIGKILL'); }) : null;
+  await Promise.all([gone(daemon), gone(sandbox)]);
+  if (failed) console.error(`kept ${dir} (the daemon's and the sandbox's logs)`);
+  else fs.rmSync(dir, { recursive: true, force: true });
 });
 
 // A client whose QR the "phone" scans as soon as it is shown.
