@@ -988,8 +988,13 @@ pub fn group_update_event(
             format!("picture/{at}/{set}")
         }
     };
+    // WhatsApp's notice in the group, where WhatsApp Web told it: the
+    // event is that message's (open-wa's GenericGroupChangeEvent `id`).
     let about = match notice {
-        Some(id) if !id.is_empty() => format!("notice/{id}"),
+        Some(id) if !id.is_empty() => {
+            payload["id"] = json!(id);
+            format!("notice/{id}")
+        }
         _ => about,
     };
     Event::stable(

@@ -1004,6 +1004,12 @@ def test_reactions_chat_states_and_removal_reach_open_wa_listeners(daemon, backe
 
     gid = sb("/_sandbox/groups", {"owner": CONTACT, "subject": "Soon without us", "participants": [ACCOUNT]}).json()["id"]
     eventually("the group", lambda: call("/shop1/getGroupMembersId", [gid]))
+    # open-wa's GenericGroupChangeEvent: the notice's MessageId, its author a Contact.
+    assert sb(f"/_sandbox/groups/{gid}/subject", {"by": CONTACT, "subject": "Renamed"}).status_code == 200
+    renamed = eventually("onGroupChange", lambda: posted("onGroupChange"))[0]
+    assert (renamed["type"], renamed["body"], renamed["groupMetadata"]["id"]) == ("subject", "Renamed", gid), renamed
+    assert (renamed["author"]["id"], renamed["author"]["isMe"]) == (CONTACT + "@c.us", False), renamed
+    assert renamed["id"].startswith(f"false_{gid}_"), renamed
     assert sb(f"/_sandbox/groups/{gid}/participants", {"by": CONTACT, "remove": [ACCOUNT]}).status_code == 200
     out = eventually("onRemovedFromGroup", lambda: posted("onRemovedFromGroup"))[0]
     assert (out["id"], out["isGroup"]) == (gid, True), out

@@ -757,7 +757,13 @@ pub fn group_change(ev: &crate::domain::Event) -> Value {
         meta[kind] = json!(on);
         (kind, json!(if on { "on" } else { "off" }))
     };
-    json!({"id": ev.id, "type": kind, "body": body, "author": p["author"], "groupMetadata": meta})
+    // `id` is WhatsApp's notice (a MessageId), `author` a Contact, as
+    // open-wa declares them.
+    let id = p["id"].as_str().filter(|i| !i.is_empty()).unwrap_or(&ev.id);
+    let author = p["author"]
+        .as_str()
+        .map_or(Value::Null, |a| contact(a, None, false));
+    json!({"id": id, "type": kind, "body": body, "author": author, "groupMetadata": meta})
 }
 
 /// A request to join, as open-wa's `onGroupApprovalRequest` hands it on:

@@ -135,8 +135,15 @@ mod tests {
                 ("restrict", json!(false)),
             ),
         ] {
-            let ev =
-                group_update_event(&sid, g, None, &change, Some("15551234567@c.us"), 1704110400);
+            let notice = "false_120363000000000001@g.us_3EB0AA_15551234567@c.us";
+            let ev = group_update_event(
+                &sid,
+                g,
+                Some(notice),
+                &change,
+                Some("15551234567@c.us"),
+                1704110400,
+            );
             let v = openwa(&ev, "w1", "http://wabridge", true);
             assert_eq!(v["event"], "onGroupChange", "{v}");
             let d = &v["data"];
@@ -152,7 +159,14 @@ mod tests {
                 ),
                 (Some(g), &meta.1)
             );
-            assert_eq!(d["author"], "15551234567@c.us");
+            // open-wa's GenericGroupChangeEvent: the notice's MessageId,
+            // its author a Contact.
+            assert_eq!(d["id"], notice);
+            assert_eq!(
+                (d["author"]["id"].as_str(), d["author"]["isMe"].as_bool()),
+                (Some("15551234567@c.us"), Some(false)),
+                "{d}"
+            );
         }
     }
 
