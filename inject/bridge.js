@@ -2056,7 +2056,13 @@
     },
     exists,
     async markRead(chat) {
-      await WPP.chat.markIsRead(chat);
+      try {
+        await WPP.chat.markIsRead(chat);
+      } catch (e) {
+        // wa-js's assertGetChat: a chat this account does not have.
+        if (e && e.code === 'chat_not_found') throw new Error('CHAT_NOT_FOUND: ' + e.message);
+        throw e;
+      }
       return true;
     },
     async chats() {

@@ -522,6 +522,15 @@ async fn outbound_sends_acks_media_replies_and_idempotency() {
             .0,
         200
     );
+    // A chat the account does not have (wa-js: chat_not_found).
+    let (code, err) = d
+        .call("POST", "/api/sessions/shop/chats/15559990000/read", None)
+        .await;
+    assert_eq!(
+        (code, &err["error"]["code"]),
+        (404, &json!("chat_not_found")),
+        "{err}"
+    );
 
     // Not connected: 409, nothing sent.
     d.call("POST", "/api/sessions/shop/stop", None).await;

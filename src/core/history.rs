@@ -551,10 +551,10 @@ impl Core {
     pub async fn mark_read(&self, session: &SessionId, chat: &Wid) -> Result<(), CoreError> {
         self.may(session, Scope::Send)?;
         let bridge = self.manager.bridge(session).await?;
-        Ok(bridge
+        bridge
             .mark_read(chat)
             .await
-            .map_err(crate::session::CallFailure::from)?)
+            .map_err(|e| chat_failure(chat, e))
     }
 
     /// Marks the chat of a received message read.

@@ -128,6 +128,8 @@ def test_easy_api_named_and_positional(daemon, backend, shop):
     assert sent[img["response"]]["caption"] == "a dot"
     assert sent[img["response"]]["media"]["mimetype"] == "image/png"
     assert easy(backend, "/shop1/sendSeen", {"chatId": CONTACT + "@c.us"}).json() == {"success": True, "response": True}
+    # As open-wa: false for a chat this account does not have.
+    assert easy(backend, "/shop1/sendSeen", {"chatId": "15559990000@c.us"}).json() == {"success": True, "response": False}
 
     chats = easy(backend, "/shop1/getAllChats").json()["response"]
     assert any(c["id"] == CONTACT + "@c.us" and c["isGroup"] is False for c in chats)

@@ -255,7 +255,15 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
                 (Err(e), _) => return Err(e.into()),
             }
         }
-        Call::SendSeen(chat) => core.mark_read(id, &chat).await.map(|_| json!(true))?,
+        // As open-wa's: false for a chat this account does not have.
+        Call::SendSeen(chat) => match core.mark_read(id, &chat).await {
+            Ok(_) => json!(true),
+            Err(CoreError::NotFound {
+                code: "chat_not_found",
+                ..
+            }) => json!(false),
+            Err(e) => return Err(e.into()),
+        },
         Call::Presence { chat, state } => core
             .presence(id, chat.as_ref(), state)
             .await

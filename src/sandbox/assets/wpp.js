@@ -1692,7 +1692,8 @@
       },
       async markIsRead(chatId) {
         requireAuth();
-        const w = wid(chatId);
+        // As wa-js (assertGetChat): chat_not_found for a chat the device lacks.
+        const w = wid(knownChat(chatId));
         await call('read', { chat: w._serialized });
         const chat = chats.get(w._serialized);
         const unreadCount = chat ? chat.unreadCount : 0;
