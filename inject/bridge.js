@@ -751,6 +751,16 @@
   function wire() {
     emit({ type: 'injected' });
     WPP.on('conn.auth_code_change', (code) => emit({ type: 'auth_code', code: code ? code.fullCode : null }));
+    // WhatsApp Web stops offering codes after a few unscanned ones
+    // (UNPAIRED_IDLE: "Click to reload the QR code"), and no new one comes
+    // by itself: ask for more, as that click does, so that a session
+    // waiting for its scan always shows a live code.
+    const renewQR = () => {
+      if (WPP.conn.isAuthenticated()) return;
+      Promise.resolve().then(() => WPP.conn.refreshQR()).catch((e) => console.warn('wabridge: could not renew the QR code', e && e.message));
+    };
+    WPP.on('conn.qrcode_idle', renewQR);
+    if (WPP.conn.isIdle()) renewQR();
     WPP.on('conn.authenticated', () => { watchAcks(); emit({ type: 'authenticated' }); reportConnected(); });
     WPP.on('conn.logout', () => { connectedSent = false; emit({ type: 'logout' }); });
     WPP.on('conn.require_auth', () => emit({ type: 'require_auth' }));
@@ -1110,8 +1120,8 @@
     'chat.sendCreatePollMessage', 'chat.sendEventMessage', 'chat.sendFileMessage', 'chat.sendGroupInviteMessage', 'chat.sendLocationMessage',
     'chat.sendReactionToMessage', 'chat.sendTextMessage', 'chat.sendVCardContactMessage', 'chat.setNotes', 'chat.starMessage', 'chat.unmute', 'conn',
     'conn.genLinkDeviceCodeForPhoneNumber', 'conn.getAuthCode', 'conn.getMyUserId',
-    'conn.getPlatform', 'conn.getStreamData', 'conn.isAuthenticated', 'conn.isOnline', 'conn.logout',
-    'conn.markAvailable', 'contact.get', 'contact.getBusinessProfile', 'contact.getPnLidEntry',
+    'conn.getPlatform', 'conn.getStreamData', 'conn.isAuthenticated', 'conn.isIdle', 'conn.isOnline', 'conn.logout',
+    'conn.markAvailable', 'conn.refreshQR', 'contact.get', 'contact.getBusinessProfile', 'contact.getPnLidEntry',
     'contact.getProfilePictureUrl', 'contact.getStatus', 'contact.list', 'contact.queryWidExists', 'contact.remove',
     'contact.save', 'contact.subscribePresence', 'group.addParticipants', 'group.approve', 'group.create', 'group.demoteParticipants',
     'group.getAllGroups', 'group.getGroupInfoFromInviteCode', 'group.getInviteCode', 'group.getMembershipRequests', 'group.getParticipants', 'group.iAmAdmin', 'group.join', 'group.leave',

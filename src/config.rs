@@ -124,6 +124,10 @@ pub struct SandboxWorldArgs {
     /// Seconds between QR rotations of an unlinked device.
     #[arg(long, env = "WABRIDGE_QR_INTERVAL", default_value_t = 20.0, value_parser = parse_amount)]
     pub qr_interval: f64,
+    /// QR codes shown before WhatsApp stops offering them ("Click to reload
+    /// the QR code") until the page asks again; WhatsApp Web shows about six.
+    #[arg(long, env = "WABRIDGE_QR_CODES", default_value_t = 6, value_parser = clap::builder::RangedU64ValueParser::<u32>::new().range(1..=1000))]
+    pub qr_codes: u32,
     /// Milliseconds from an outbound message's "sent" ack to "delivered".
     #[arg(long, env = "WABRIDGE_ACK_DELAY_MS", default_value_t = 300, value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(0..=3_600_000))]
     pub ack_delay_ms: u64,
@@ -137,6 +141,7 @@ impl SandboxWorldArgs {
         crate::sandbox::SandboxConfig {
             listen,
             qr_interval: Duration::from_secs_f64(self.qr_interval.max(0.2)),
+            qr_codes: self.qr_codes,
             ack_delay: Duration::from_millis(self.ack_delay_ms),
             state_file: self.state_file.clone(),
         }

@@ -17,7 +17,9 @@ fn wa_url(sb: &Sandbox) -> String {
 #[tokio::test]
 async fn link_with_rotating_qr_then_restart_needs_no_scan() {
     let tmp = tempfile::tempdir().unwrap();
-    let sb = Sandbox::start(tmp.path(), &["--qr-interval", "1.5"]).await;
+    // WhatsApp offers a device a few codes, then none until the page asks
+    // ("Click to reload the QR code"): here after two.
+    let sb = Sandbox::start(tmp.path(), &["--qr-interval", "1.5", "--qr-codes", "2"]).await;
     let data = tmp.path().join("data");
     let mut d = Daemon::start(&data, &wa_url(&sb), &[]).await;
 
@@ -45,6 +47,22 @@ async fn link_with_rotating_qr_then_restart_needs_no_scan() {
     .await;
     assert_eq!(first.split(',').count(), 4);
     assert_ne!(first, second);
+    // Past the codes WhatsApp offers by itself the page asks for more: the
+    // QR stays live however long the scan takes.
+    let mut seen = vec![first.clone(), second];
+    let t0 = Instant::now();
+    while seen.len() < 5 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the QR stopped at {} codes",
+            seen.len()
+        );
+        let q = d.qr("shop1").await;
+        if !seen.contains(&q) {
+            seen.push(q);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     // Image forms of the same QR.
     let (_, qr_json) = d.call("GET", "/api/sessions/shop1/qr", None).await;
     assert!(

@@ -35,7 +35,7 @@ export function hiddenPage(wpp = {}) {
       on: (name, f) => handlers.set(name, f),
       loader: { onReady: () => {} },
       ...wpp,
-      conn: { isAuthenticated: () => false, isOnline: () => true, ...(wpp.conn || {}) },
+      conn: { isAuthenticated: () => false, isIdle: () => false, isOnline: () => true, ...(wpp.conn || {}) },
     },
   };
   window.window = window;

@@ -10,7 +10,7 @@ const ME = { _serialized: '15550002222@c.us', user: '15550002222', server: 'c.us
 async function connectedPage(extra = {}) {
   const page = hiddenPage({
     conn: {
-      isAuthenticated: () => true, isOnline: () => true, getMyUserId: () => ME,
+      isAuthenticated: () => true, isIdle: () => false, isOnline: () => true, getMyUserId: () => ME,
       getStreamData: () => ({ mode: 'MAIN' }), getPlatform: () => 'android',
     },
     profile: { getMyProfileName: () => 'Shop' },
@@ -82,7 +82,7 @@ test("a group's receipts are one member's: its ack comes from the model", async 
   const whatsapp = {};
   const page = hiddenPage({
     conn: {
-      isAuthenticated: () => true, isOnline: () => true, getMyUserId: () => ME,
+      isAuthenticated: () => true, isIdle: () => false, isOnline: () => true, getMyUserId: () => ME,
       getStreamData: () => ({ mode: 'MAIN' }), getPlatform: () => 'android',
     },
     profile: { getMyProfileName: () => 'Shop' },
@@ -134,7 +134,7 @@ test("a number wa-js could not ask about is no number off WhatsApp", async () =>
   const page = await connectedPage({
     contact: { queryWidExists: async () => null },
     conn: {
-      isAuthenticated: () => true, isOnline: () => online, getMyUserId: () => ME,
+      isAuthenticated: () => true, isIdle: () => false, isOnline: () => online, getMyUserId: () => ME,
       getStreamData: () => ({ mode: online ? 'MAIN' : 'OFFLINE' }), getPlatform: () => 'android',
     },
   });

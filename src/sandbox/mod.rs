@@ -28,6 +28,9 @@ pub struct SandboxConfig {
     pub listen: SocketAddr,
     /// How often an unlinked device's QR string rotates.
     pub qr_interval: Duration,
+    /// QR codes an unlinked device is shown before WhatsApp stops
+    /// offering them (idle) until the page asks for more.
+    pub qr_codes: u32,
     /// Delay between `sent` and `delivered` acks of outbound messages.
     pub ack_delay: Duration,
     /// Keep accounts, links and messages across restarts.

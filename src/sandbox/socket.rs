@@ -48,10 +48,7 @@ async fn serve(socket: axum::extract::ws::WebSocket, sb: Sandbox) {
                 Some(Ok(_)) => {}
             },
             _ = rotate.tick() => {
-                let mut w = sb.world.lock().await;
-                if w.is_unlinked(conn) {
-                    w.show_qr(conn, false);
-                }
+                sb.world.lock().await.rotate_qr(conn, sb.cfg.qr_codes, false);
             }
         }
     }
@@ -301,9 +298,7 @@ async fn handle(sb: &Sandbox, conn: u64, v: Value) {
             reply(&w, body);
         }
         "refresh_qr" => {
-            if w.is_unlinked(conn) {
-                w.show_qr(conn, false);
-            }
+            w.rotate_qr(conn, u32::MAX, true);
             reply(
                 &w,
                 json!({"t": "result", "req": req, "ok": true, "value": true}),

@@ -467,7 +467,10 @@ pub enum Link {
     Greeting,
     Unlinked {
         keys: String,
+        /// Empty once WhatsApp stopped offering codes (idle).
         qr: String,
+        /// Codes shown since the page last asked for them.
+        shown: u32,
     },
     Linked {
         phone: String,
@@ -676,9 +679,9 @@ impl World {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
-        let keys = match (&c.link, fresh_keys) {
-            (Link::Unlinked { keys, .. }, false) => keys.clone(),
-            _ => format!("{},{},{}", b64(32), b64(32), b64(32)),
+        let (keys, shown) = match (&c.link, fresh_keys) {
+            (Link::Unlinked { keys, shown, .. }, false) => (keys.clone(), *shown),
+            _ => (format!("{},{},{}", b64(32), b64(32), b64(32)), 0),
         };
         if let Link::Unlinked { qr, .. } = &c.link {
             self.expired_qrs.insert(qr.clone(), Instant::now());
@@ -687,11 +690,36 @@ impl World {
         c.link = Link::Unlinked {
             keys,
             qr: qr.clone(),
+            shown: shown + 1,
         };
         let png = crate::qr::png_data_url(&qr).unwrap_or_default();
         self.send(conn, json!({"t": "qr", "code": qr, "png": png}));
         let cutoff = Instant::now() - Duration::from_secs(3600);
         self.expired_qrs.retain(|_, at| *at > cutoff);
+    }
+
+    /// The next QR of an unlinked device, as WhatsApp offers them: after
+    /// `codes` unscanned, no more (the page shows "Click to reload the QR
+    /// code", UNPAIRED_IDLE) until the page asks again (`refresh`).
+    pub fn rotate_qr(&mut self, conn: u64, codes: u32, refresh: bool) {
+        let Some(Conn {
+            link: Link::Unlinked { qr, shown, .. },
+            ..
+        }) = self.conns.get_mut(&conn)
+        else {
+            return;
+        };
+        if refresh {
+            *shown = 0;
+        } else if *shown >= codes {
+            if !qr.is_empty() {
+                let last = std::mem::take(qr);
+                self.expired_qrs.insert(last, Instant::now());
+                self.send(conn, json!({"t": "qr_idle"}));
+            }
+            return;
+        }
+        self.show_qr(conn, false);
     }
 
     pub fn is_unlinked(&self, conn: u64) -> bool {
@@ -760,7 +788,7 @@ impl World {
         let conn = self
             .conns
             .iter()
-            .find(|(_, c)| matches!(&c.link, Link::Unlinked { qr: q, .. } if q == qr))
+            .find(|(_, c)| matches!(&c.link, Link::Unlinked { qr: q, .. } if q == qr && !q.is_empty()))
             .map(|(id, _)| *id);
         let Some(conn) = conn else {
             return Err(if self.expired_qrs.contains_key(qr) {

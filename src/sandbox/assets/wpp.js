@@ -363,6 +363,7 @@
     });
   }
 
+  let qrIdle = false;
   function setAuthCode(code) {
     authCode = code
       ? (() => {
@@ -387,13 +388,21 @@
   async function onServer(v) {
     switch (v.t) {
       case 'qr':
+        qrIdle = false;
         device.qrPng = v.png;
         if (!mainReady) { mainReady = true; emit('conn.main_ready'); }
         streamMode = 'QR';
         emit('conn.stream_mode_changed', 'QR');
         setAuthCode(v.code);
         break;
+      // WhatsApp stopped offering codes (UNPAIRED_IDLE): the page shows
+      // "Click to reload the QR code", and wa-js says conn.qrcode_idle.
+      case 'qr_idle':
+        qrIdle = true;
+        emit('conn.qrcode_idle');
+        break;
       case 'linked':
+        qrIdle = false;
         creds = { token: v.token, phone: v.phone, name: v.name, platform: v.platform };
         await creds_db('put', creds).catch((e) => console.error('sandbox: cannot store credentials', e));
         setAuthCode(null);
@@ -1214,6 +1223,7 @@
     },
     conn: {
       async getAuthCode() { return authCode; },
+      isIdle() { return qrIdle; },
       isAuthenticated() { return !!(creds && creds.token); },
       isRegistered() { return !!(creds && creds.token); },
       isMainReady() { return mainReady; },
