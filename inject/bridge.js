@@ -1367,7 +1367,9 @@
       return true;
     },
     async edit(id, text) {
-      await WPP.chat.editMessage(id, text);
+      // markIsRead: false, as for every send: wa-js's default marks the
+      // chat read (read receipts for what came unread) with each edit.
+      await WPP.chat.editMessage(id, text, { markIsRead: false });
       return true;
     },
     // Delete for everyone: our own messages, and in a group we run anyone's.

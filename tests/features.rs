@@ -623,6 +623,8 @@ async fn reactions_edits_and_deletes_both_ways() {
     .await;
     assert_eq!(m["edits"][0]["text"], "Your order ships tomorow");
     assert!(m["edited_at"].is_i64());
+    // An edit reads nothing: their message, unread, stays so.
+    assert_ne!(on_phone(&sb, &theirs).await["ack"], "read");
 
     // Only our own messages can be edited or deleted.
     let (code, e) = d

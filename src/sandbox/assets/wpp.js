@@ -1571,8 +1571,16 @@
       },
       async editMessage(msgId, newText, options) {
         requireAuth();
-        const id = msgKey(msgId)._serialized;
+        const key = msgKey(msgId);
+        const id = key._serialized;
         await call('edit', { id, text: String(newText) });
+        // As wa-js (sendRawMessage): the chat is read unless markIsRead is false.
+        if (!options || options.markIsRead !== false) {
+          const to = key.remote._serialized;
+          await call('read', { chat: to }).catch(() => null);
+          const chat = chats.get(to);
+          if (chat) setUnread(chat, 0);
+        }
         const m = byId.get(id);
         return { id, ack: m ? m.ack : 1, from: m ? m.from._serialized : undefined, to: m ? m.to._serialized : undefined, sendMsgResult: Promise.resolve({ messageSendResult: 'OK' }) };
       },
