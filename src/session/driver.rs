@@ -646,8 +646,12 @@ impl Driver {
                             .reset(tokio::time::Instant::now() + self.env.config.load_timeout);
                     }
                 }
-                Some(_) = crashes.next() => return Outcome::Crashed("the WhatsApp page crashed".into()),
-                _ = gone.changed() => return Outcome::Crashed("the browser exited".into()),
+                Some(_) = crashes.next() => {
+                    return self.taken_before_crash(Outcome::Crashed("the WhatsApp page crashed".into()), &bridge, &mut bindings, &mut ready).await;
+                }
+                _ = gone.changed() => {
+                    return self.taken_before_crash(Outcome::Crashed("the browser exited".into()), &bridge, &mut bindings, &mut ready).await;
+                }
                 res = refused.changed(), if watching_proxy => {
                     let said_no = res.is_ok() && *refused.borrow();
                     if res.is_err() {
@@ -812,6 +816,27 @@ impl Driver {
                 _ => return leaving,
             }
         }
+    }
+
+    /// A page that died may have handed over events the loop had not read
+    /// yet: they are taken before its life ends. Catch-up would find its
+    /// messages again, but not group changes, calls, labels or chat changes.
+    async fn taken_before_crash(
+        &mut self,
+        crashed: Outcome,
+        bridge: &Bridge,
+        bindings: &mut Bindings,
+        ready: &mut bool,
+    ) -> Outcome {
+        while let Some(Some(ev)) = bindings.next().now_or_never() {
+            if ev.name == BINDING
+                && let Some(o @ Outcome::LoggedOut(_)) =
+                    self.take_round(bridge, &ev.payload, bindings, ready).await
+            {
+                return o;
+            }
+        }
+        crashed
     }
 
     /// The page may hold messages not stored yet: a catch-up reads them,
