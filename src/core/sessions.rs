@@ -22,7 +22,7 @@ impl Core {
                 format!("'{id}' is reserved (a path of the API)"),
             ));
         }
-        self.own_hooks(&mut webhooks, "webhooks")?;
+        self.own_hooks(&id, &mut webhooks, "webhooks")?;
         let proxy = check_proxy(proxy)?;
         check_limits(limits.as_ref())?;
         super::calls::check_policy(calls.as_ref())?;
@@ -261,7 +261,7 @@ impl Core {
         mut hooks: Vec<Webhook>,
     ) -> Result<SessionView, CoreError> {
         self.may(id, Scope::Manage)?;
-        self.own_hooks(&mut hooks, "")?;
+        self.own_hooks(id, &mut hooks, "")?;
         // A webhook already there keeps whose it is: an admin saving the
         // list back does not widen a tenant's, nor a tenant's save narrow
         // the admin's.
@@ -272,6 +272,7 @@ impl Core {
                 .find(|s| s.url == h.url && s.format == h.format)
             {
                 h.scoped = was.scoped;
+                h.no_replies = was.no_replies;
             }
         }
         Ok(self.manager.set_webhooks(id, hooks).await?)
@@ -290,7 +291,7 @@ impl Core {
         meta: std::collections::BTreeMap<String, String>,
     ) -> Result<Webhook, CoreError> {
         self.may(id, Scope::Manage)?;
-        self.own_hooks(std::slice::from_mut(&mut hook), "webhook")?;
+        self.own_hooks(id, std::slice::from_mut(&mut hook), "webhook")?;
         hook.meta = meta;
         let kept = self
             .manager
@@ -405,7 +406,7 @@ impl Core {
         mut hook: Webhook,
     ) -> Result<SessionView, CoreError> {
         self.may(id, Scope::Manage)?;
-        self.own_hooks(std::slice::from_mut(&mut hook), "webhooks")?;
+        self.own_hooks(id, std::slice::from_mut(&mut hook), "webhooks")?;
         Ok(self.manager.add_webhook(id, hook).await?)
     }
 
@@ -471,10 +472,20 @@ fn check_limits(limits: Option<&Limits>) -> Result<(), CoreError> {
 impl Core {
     /// Webhooks as this caller gives them: valid, one per url and format,
     /// and a scoped key's marked `scoped` (delivered to public addresses
-    /// only), whatever the request said; an address they may not reach is
+    /// only) and, if it may not send through `session`, `no_replies`,
+    /// whatever the request said; an address they may not reach is
     /// refused now, as at each attempt.
-    pub(super) fn own_hooks(&self, hooks: &mut [Webhook], at: &str) -> Result<(), CoreError> {
+    pub(super) fn own_hooks(
+        &self,
+        session: &SessionId,
+        hooks: &mut [Webhook],
+        at: &str,
+    ) -> Result<(), CoreError> {
         check_hooks(hooks, at)?;
+        let no_replies = self.may(session, Scope::Send).is_err();
+        for h in hooks.iter_mut() {
+            h.no_replies = no_replies;
+        }
         self.reach_hooks(hooks, at)
     }
 

@@ -124,6 +124,12 @@ pub struct Webhook {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     #[schema(read_only)]
     pub scoped: bool,
+    /// Set by a key that may not send through the session: a `twilio`
+    /// receiver's TwiML answer sends nothing (it would send for a key
+    /// that may not). Set by the core, whatever a request says.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[schema(read_only)]
+    pub no_replies: bool,
 }
 
 fn default_events() -> Vec<String> {
@@ -252,6 +258,7 @@ impl Webhook {
             account_sid: None,
             meta: BTreeMap::new(),
             scoped: false,
+            no_replies: false,
         }
     }
 
@@ -323,6 +330,7 @@ impl std::fmt::Debug for Webhook {
             .field("account_sid", &r.account_sid)
             .field("meta", &r.meta)
             .field("scoped", &r.scoped)
+            .field("no_replies", &r.no_replies)
             .finish()
     }
 }

@@ -207,6 +207,33 @@ def test_inbound_webhooks_validate_and_twiml_answers_go_back(shop, receiver):
     assert c.messages(f["MessageSid"]).fetch().num_media == "0"
 
 
+def test_a_twiml_answer_sends_only_for_a_key_that_may_send(daemon, receiver):
+    """A webhook set by a key that may read and manage a session, not send
+    through it: its receiver's TwiML answer sends nothing (it would send as
+    the key may not). Set by a key that may send, the same answer goes."""
+    phone = "15550009797"
+    daemon.link_session("shop_tw", phone=phone)
+    n = daemon.native()
+    for path, scopes, goes in [("/twilio/no-send", ["read", "manage"], False), ("/twilio/may-send", ["read", "manage", "send"], True)]:
+        r = n.post("/api/keys", json={"sessions": ["shop_tw"], "scopes": scopes})
+        assert r.status_code == 201, r.text
+        token = r.json()["key"]
+        text = f"answered at {path}"
+        answer = MessagingResponse()
+        answer.message(text, to=f"whatsapp:+{CONTACT}")
+        receiver.responders[path] = lambda req, body=str(answer).encode(): (200, "text/xml", body)
+        hook = {"url": receiver.url + path, "format": "twilio", "secret": token}
+        r = httpx.put(daemon.url + "/api/sessions/shop_tw/webhooks", json=[hook], headers={"X-Api-Key": token})
+        assert r.status_code == 200, r.text
+        daemon.inbound(CONTACT, f"hello {path}", to=phone)
+        eventually("the webhook", lambda: receiver.raw(path))
+        if goes:
+            eventually("the TwiML answer sent", lambda: any(x["text"] == text for x in daemon.sent(phone)))
+        else:
+            time.sleep(1.5)
+            assert not any(x["text"] == text for x in daemon.sent(phone)), "sent for a key that may not send"
+
+
 def test_inbound_webhooks_carry_the_account_sid_asked_for(daemon, receiver):
     """A receiver that checks AccountSid against its own `AC…` sid: the
     webhook names it, and the SDK and the media URL take it as the key's."""

@@ -100,6 +100,10 @@ pub async fn serve_replies(core: Core, mut replies: mpsc::UnboundedReceiver<Repl
 /// Sends one receiver's TwiML answer: its media URLs reach what the
 /// webhook's do (a tenant's, public addresses only).
 async fn reply(core: Core, r: Reply) {
+    if r.delivery.hook.no_replies {
+        tracing::warn!(session = %r.delivery.session, url = %crate::webhook::dispatcher::loggable(&r.delivery.hook.url), "the webhook was set by a key that may not send through this session: its TwiML answer is not sent");
+        return;
+    }
     let core = if r.delivery.hook.scoped {
         core.for_tenant()
     } else {
