@@ -55,6 +55,26 @@ async fn start_peers(
     peers
 }
 
+/// The status line a peer answers a `POST /api/sessions` whose body
+/// never comes whole (one byte of a thousand).
+async fn slow_body_answer(port: u16, key: &'static str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /api/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Api-Key: {key}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let mut got = vec![0u8; 256];
+    let n = s.read(&mut got).await.unwrap_or(0);
+    String::from_utf8_lossy(&got[..n])
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
 /// Waits until the webhook has each of `ids`, then checks each came once.
 async fn each_at_the_webhook_once(r: &Receiver, ids: &[String], what: &str) {
     eventually(Duration::from_secs(30), what, || async {
@@ -134,6 +154,16 @@ async fn three_peers_serve_one_api_and_a_dead_home_comes_back() {
         let h = wabridge::cluster::peers::home(&urls, id).unwrap();
         urls.iter().position(|u| u == h).unwrap()
     };
+    // A body the cluster reads (for the session it names) is read only for
+    // a valid key, and only in the request's time: a client that sends it
+    // a byte a minute holds no connection for good.
+    let wrong = tokio::spawn(slow_body_answer(ports[0], "not-a-key"));
+    let valid = tokio::spawn(slow_body_answer(ports[0], KEY));
+    let wrong = tokio::time::timeout(Duration::from_secs(10), wrong)
+        .await
+        .expect("a wrong key's slow body held the connection")
+        .unwrap();
+    assert!(wrong.starts_with("HTTP/1.1 401"), "{wrong}");
     // The peers' ports, hence their URLs and the homes, differ per run:
     // ids are picked so that each peer is home to 4 (c0 always among them).
     let mut per_peer = [0; 3];
@@ -172,6 +202,13 @@ async fn three_peers_serve_one_api_and_a_dead_home_comes_back() {
             "{id} served by its home"
         );
     }
+    // A valid key's body that never comes whole: answered when the
+    // request's time (15 s) is up.
+    let valid = tokio::time::timeout(Duration::from_secs(40), valid)
+        .await
+        .expect("a slow body held the connection past the request's time")
+        .unwrap();
+    assert!(valid.starts_with("HTTP/1.1 503"), "{valid}");
     // Without an id, the peer that takes the call makes one and its home
     // creates it.
     let (code, made) = peers[1]

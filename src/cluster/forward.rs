@@ -39,13 +39,39 @@ pub fn install(c: Cluster, app: Router) -> Router {
         .layer(middleware::from_fn_with_state(c, place))
 }
 
-/// Whether the request presents a key at all: in a header, or in the
-/// query where some dialect takes one.
-fn carries_a_key(req: &Request) -> bool {
-    crate::api::auth::presented(req.headers()).is_some()
+/// Whether the request presents a valid key (the admin's or a scoped
+/// one): in a header, or in the query where some dialect takes one. Only
+/// then is a body read here: anyone else is refused by the route before.
+fn carries_a_key(c: &Cluster, req: &Request) -> bool {
+    let valid = |k: &str| {
+        crate::api::auth::same(k, &c.inner.admin)
+            || matches!(c.inner.core.scoped_key(k), Ok(Some(_)))
+    };
+    crate::api::auth::presented(req.headers()).is_some_and(|k| valid(&k))
         || req.uri().query().is_some_and(|q| {
             url::form_urlencoded::parse(q.as_bytes())
-                .any(|(k, _)| k == "key" || k == "api_key" || k == "access_token")
+                .any(|(k, v)| (k == "key" || k == "api_key" || k == "access_token") && valid(&v))
+        })
+}
+
+/// A body read here, in the request's own time; Err: the route's
+/// `request_timeout` answer.
+async fn read_within<T>(
+    c: &Cluster,
+    path: &str,
+    read: impl std::future::Future<Output = T>,
+) -> Result<T, Response> {
+    tokio::time::timeout(c.inner.read_within, read)
+        .await
+        .map_err(|_| {
+            let e = CoreError::Overloaded {
+                code: "request_timeout",
+                message: format!(
+                    "the request's body did not come within {} s (--request-timeout-s)",
+                    c.inner.read_within.as_secs()
+                ),
+            };
+            tag(refuse(path, e), c.me())
         })
 }
 
@@ -96,7 +122,7 @@ async fn place(State(c): State<Cluster>, req: Request, next: Next) -> Response {
     // is read, as on a single daemon.
     let read_body = match &target {
         Target::Import => admin(&c, &req),
-        Target::InBody { .. } | Target::Find(_) | Target::Everywhere => carries_a_key(&req),
+        Target::InBody { .. } | Target::Find(_) | Target::Everywhere => carries_a_key(&c, &req),
         _ => true,
     };
     if !read_body {
@@ -106,9 +132,11 @@ async fn place(State(c): State<Cluster>, req: Request, next: Next) -> Response {
         Target::Here => tag(next.run(req).await, &me),
         Target::Session(id) => to_home(&c, &id, req, next).await,
         Target::InBody { fields, generate } => {
-            let (req, id) = match named_in_body(&c, req, fields, generate).await {
-                Ok(found) => found,
-                Err(req) => return tag(next.run(req).await, &me),
+            let found = read_within(&c, &path, named_in_body(&c, req, fields, generate)).await;
+            let (req, id) = match found {
+                Ok(Ok(found)) => found,
+                Ok(Err(req)) => return tag(next.run(req).await, &me),
+                Err(timed_out) => return timed_out,
             };
             to_home(&c, &id, req, next).await
         }
@@ -116,7 +144,12 @@ async fn place(State(c): State<Cluster>, req: Request, next: Next) -> Response {
             // Read whole (the handler would), for the session it holds:
             // taken in by its home, so no second copy starts here.
             let (parts, body) = req.into_parts();
-            let Ok(bytes) = axum::body::to_bytes(body, crate::api::native::MAX_IMPORT).await else {
+            let read = axum::body::to_bytes(body, crate::api::native::MAX_IMPORT);
+            let read = match read_within(&c, &path, read).await {
+                Ok(read) => read,
+                Err(timed_out) => return timed_out,
+            };
+            let Ok(bytes) = read else {
                 let too_large = crate::api::native::ApiError::new(
                     axum::http::StatusCode::PAYLOAD_TOO_LARGE,
                     "payload_too_large",
@@ -381,8 +414,8 @@ async fn names_nothing_here(res: Response) -> (Response, bool) {
 
 /// A body read whole, to send to more than one peer (up to the JSON limit).
 async fn small_body(c: &Cluster, path: &str, body: Body) -> Result<Bytes, Response> {
-    axum::body::to_bytes(body, c.inner.max_json)
-        .await
+    read_within(c, path, axum::body::to_bytes(body, c.inner.max_json))
+        .await?
         .map_err(|_| {
             let e = CoreError::invalid("body", "is too large or could not be read");
             tag(refuse(path, e), c.me())

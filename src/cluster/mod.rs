@@ -60,6 +60,9 @@ struct Inner {
     /// How long a peer may take to start answering a forwarded call: its
     /// own request timeout, and a little more so that its answer wins.
     answer_within: Duration,
+    /// How long a body read here may take (the request's own time): a
+    /// client that sends its body a byte a minute holds no connection.
+    read_within: Duration,
     /// This run's `INSTANCE`.
     instance: String,
     /// How peer lists have spelled this peer where WABRIDGE_SELF spells
@@ -118,6 +121,7 @@ impl Cluster {
                 core: core.acting_as(Access::Admin),
                 max_json,
                 answer_within: request_timeout + Duration::from_secs(5),
+                read_within: request_timeout,
                 instance: format!("{:032x}", rand::random::<u128>()),
                 aliases: Default::default(),
             }),
