@@ -93,7 +93,6 @@ COPY --from=build /out/wabridge /usr/local/bin/wabridge
 ENV WABRIDGE_DATA_DIR=/sessions \
     WABRIDGE_LISTEN=0.0.0.0:8002 \
     WABRIDGE_SANDBOX_LISTEN=0.0.0.0:8003 \
-    WABRIDGE_WAJS_PATH=/app/inject/node_modules/@wppconnect/wa-js/dist/wppconnect-wa.js \
     WABRIDGE_CHROMIUM_NO_SANDBOX=true
 
 VOLUME /sessions

@@ -88,6 +88,10 @@ pub struct DoctorArgs {
     pub browser: BrowserKind,
     #[arg(long, env = "WABRIDGE_CHROMIUM")]
     pub chromium: Option<PathBuf>,
+    /// Run Chromium without its own sandbox, as `serve` does with it (the
+    /// container sets it: Docker's default seccomp profile denies it).
+    #[arg(long, env = "WABRIDGE_CHROMIUM_NO_SANDBOX", value_parser = BoolishValueParser::new())]
+    pub chromium_no_sandbox: bool,
 }
 
 /// The wa-js that ships (installed by `npm ci` in inject/).

@@ -422,7 +422,7 @@ pub async fn doctor(args: crate::config::DoctorArgs) -> anyhow::Result<bool> {
     let spec = session::browser::BrowserSpec {
         kind: args.browser,
         executable: args.chromium.clone(),
-        no_sandbox: false,
+        no_sandbox: args.chromium_no_sandbox,
         frames: false,
         multi_process: false,
         background: false,
