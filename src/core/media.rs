@@ -16,6 +16,21 @@ pub const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 /// API upload; a client that never deletes one does not fill the disk.
 pub const UPLOAD_KEEP_MS: i64 = 30 * 24 * 3600 * 1000;
 
+/// The type of a JPEG, PNG, GIF or WebP image, by its first bytes.
+pub(super) fn image_type(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if bytes.starts_with(b"\x89PNG") {
+        Some("image/png")
+    } else if bytes.starts_with(b"GIF8") {
+        Some("image/gif")
+    } else if bytes.len() > 12 && bytes.starts_with(b"RIFF") && &bytes[8..12] == b"WEBP" {
+        Some("image/webp")
+    } else {
+        None
+    }
+}
+
 /// The client that fetches media URLs for `reach` (`crate::outbound`).
 pub fn media_client(reach: Reach) -> reqwest::Result<reqwest::Client> {
     crate::outbound::guarded(reqwest::Client::builder(), reach)
@@ -319,6 +334,8 @@ impl Core {
             .mimetype
             .filter(known)
             .or(sniffed.filter(known))
+            // Bare base64 says no type: an image says its own.
+            .or_else(|| image_type(&bytes).map(String::from))
             .or_else(|| type_of_name(m.filename.as_deref()?))
             .unwrap_or_else(|| "application/octet-stream".into());
         Ok(LoadedMedia {

@@ -102,15 +102,7 @@ pub(super) fn picture_change(
 fn picture_data_url(bytes: &[u8]) -> Result<String, CoreError> {
     use base64::Engine as _;
     // WhatsApp Web makes a JPEG of any of these.
-    let mime = if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        "image/jpeg"
-    } else if bytes.starts_with(b"\x89PNG") {
-        "image/png"
-    } else if bytes.starts_with(b"GIF8") {
-        "image/gif"
-    } else if bytes.len() > 12 && bytes.starts_with(b"RIFF") && &bytes[8..12] == b"WEBP" {
-        "image/webp"
-    } else {
+    let Some(mime) = super::media::image_type(bytes) else {
         return Err(CoreError::invalid(
             "picture",
             "must be a JPEG, PNG, GIF or WebP image",

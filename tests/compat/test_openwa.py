@@ -186,6 +186,14 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop):
     webp = base64.b64encode(b"RIFF\x0c\x00\x00\x00WEBPVP8 ").decode()
     raw = at_phone(call("/shop1/sendRawWebpAsSticker", [CONTACT, webp]))
     assert raw["type"] == "sticker" and raw["media"]["mimetype"] == "image/webp", raw
+    # As open-wa takes an image: bare base64, or a Node Buffer as JSON has it.
+    png = PNG_DATA_URL.split(",", 1)[1]
+    for image in (png, {"type": "Buffer", "data": list(base64.b64decode(png))}):
+        bare = at_phone(call("/shop1/sendImageAsSticker", [CONTACT, image]))
+        assert bare["type"] == "sticker" and bare["media"]["mimetype"] == "image/webp", bare
+    # withoutPreview: a picture sent as a file.
+    as_file = at_phone(call("/shop1/sendImage", [CONTACT, PNG_DATA_URL, "full.png", "", None, False, False, True]))
+    assert as_file["type"] == "document" and as_file["media"]["filename"] == "full.png", as_file
     quoted = at_phone(call("/shop1/sendImageAsStickerAsReply", [CONTACT, PNG_DATA_URL, sticker["id"]]))
     assert (quoted["type"], quoted["reply_to"]) == ("sticker", sticker["id"]), quoted
     quoted = at_phone(call("/shop1/sendRawWebpAsStickerAsReply", {"to": CONTACT, "messageId": raw["id"], "webpBase64": webp}))

@@ -906,6 +906,51 @@ fn media(
     })
 }
 
+/// A sticker's `image` as open-wa takes it: a data URL, an http(s) URL,
+/// bare base64, or a Node Buffer as JSON has it (`{type: "Buffer",
+/// data: [bytes]}`), made base64.
+fn sticker_image(a: &Args) -> Result<String, EasyError> {
+    use base64::Engine as _;
+    match a.get("image") {
+        Some(Value::Object(o)) if o.get("type").and_then(Value::as_str) == Some("Buffer") => {
+            let bytes: Option<Vec<u8>> = o
+                .get("data")
+                .and_then(Value::as_array)
+                .map(|d| {
+                    d.iter()
+                        .map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok()))
+                        .collect()
+                })
+                .unwrap_or(None);
+            bytes
+                .map(|b| base64::engine::general_purpose::STANDARD.encode(b))
+                .ok_or_else(|| EasyError::bad_args("'image': a Buffer's data must be bytes"))
+        }
+        _ => a.required("image"),
+    }
+}
+
+/// A sticker's image: as `media` takes one, or bare base64.
+fn sticker_media(file: String) -> Result<OutgoingMedia, EasyError> {
+    if file.starts_with("data:") || file.starts_with("http://") || file.starts_with("https://") {
+        return media(file, None, true);
+    }
+    if crate::domain::base64_bytes(file.trim()).is_err() {
+        return Err(EasyError::bad_args(
+            "'image' must be a data URL, an http(s) URL, base64 or a Buffer; wabridge does not read files from its own disk",
+        ));
+    }
+    Ok(OutgoingMedia {
+        source: MediaSource::Data(file),
+        mimetype: None,
+        filename: None,
+        sticker: true,
+        document: false,
+        view_once: false,
+        gif: false,
+    })
+}
+
 /// The people a text mentions: those named, else every `@<digits>` in it
 /// (open-wa's sendTextWithMentions finds them in the text).
 fn mentions(a: &Args, text: &str) -> Result<Vec<Wid>, EasyError> {
@@ -1142,6 +1187,9 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
                     // open-wa's viewOnce: a photo or video opened once.
                     view_once: a.flag("viewOnce"),
                     gif: method == "sendVideoAsGif",
+                    // "Without a preview (i.e. as a file)": no auto-download,
+                    // no recompression.
+                    document: a.flag("withoutPreview"),
                     ..media(file, a.string("filename")?, false)?
                 }),
                 caption: a.string("caption")?.filter(|c| !c.is_empty()),
@@ -1166,11 +1214,11 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
                         b64 => format!("data:image/webp;base64,{}", b64.trim()),
                     }
                 }
-                _ => a.required("image")?,
+                _ => sticker_image(&a)?,
             };
             send(SendRequest {
                 text: None,
-                media: Some(media(file, None, true)?),
+                media: Some(sticker_media(file)?),
                 reply_to: match method.ends_with("AsReply") {
                     true => Some(a.required("messageId")?),
                     false => None,
