@@ -63,6 +63,29 @@ async fn a_browser_over_its_memory_ceiling_is_recycled_once_and_nothing_is_lost(
             ids
         })
     };
+    // ...and sends go out across it: each one answered as sent goes once,
+    // and none answered as failed goes at all (a recycle refuses new calls
+    // while those in flight end, never cutting one).
+    let sending = {
+        let url = d.url.clone();
+        tokio::spawn(async move {
+            let c = http();
+            let mut out = vec![];
+            for i in 0..150 {
+                let text = format!("out {i}");
+                let r = c
+                    .post(format!("{url}/api/sessions/shop/messages"))
+                    .header("X-Api-Key", KEY)
+                    .json(&json!({"to": "15558880000", "text": text}))
+                    .send()
+                    .await
+                    .unwrap();
+                out.push((text, r.status().as_u16()));
+                tokio::time::sleep(Duration::from_millis(150)).await;
+            }
+            out
+        })
+    };
     let recycled = eventually(Duration::from_secs(60), "a recycle for memory", || async {
         r.events("session.status")
             .into_iter()
@@ -82,6 +105,27 @@ async fn a_browser_over_its_memory_ceiling_is_recycled_once_and_nothing_is_lost(
     assert_eq!(s["me"]["phone"], ACCOUNT, "linked still: {s}");
     assert_ne!(d.browser_pid("shop"), first_pid, "a new browser");
     let ids = posting.await.unwrap();
+    let sends = sending.await.unwrap();
+    assert!(sends.iter().any(|(_, c)| *c < 300), "{sends:?}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (_, at_phone) = sb
+        .get(&format!(
+            "/_sandbox/messages?account={ACCOUNT}&direction=all"
+        ))
+        .await;
+    for (text, code) in &sends {
+        let n = at_phone
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["text"] == text.as_str())
+            .count();
+        match code {
+            200..=299 => assert_eq!(n, 1, "'{text}' answered {code}, went {n} times"),
+            409 | 503 => assert_eq!(n, 0, "'{text}' answered {code} but went out"),
+            _ => panic!("'{text}' answered {code}"),
+        }
+    }
 
     // Every message stored and delivered once.
     let got = eventually(

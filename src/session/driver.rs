@@ -61,6 +61,10 @@ const MEMORY_RECYCLE_GAP: Duration = Duration::from_secs(600);
 /// goes anyway (an unknown send outcome is handled by its Idempotency-Key).
 const RECYCLE_MAX_DEFERRAL: Duration = Duration::from_secs(60);
 
+/// Once a recycle is on its way, how long it waits for a call that took
+/// its bridge just before new ones were refused: one page call's time.
+const RECYCLE_LAST_CALL: Duration = Duration::from_secs(25);
+
 /// With no memory ceiling, a browser's memory is read this often (for the
 /// session's record and metrics): reading /proc for a process tree is not
 /// free at hundreds of sessions.
@@ -585,12 +589,20 @@ impl Driver {
         tokio::pin!(ready_deadline);
         let hang = self.env.config.hang;
         let mut health = tokio::time::interval(hang.tick);
+        // A tick missed while the loop was busy (a long catch-up) is not
+        // made up in a burst: ticks stand for time passed.
+        health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         health.tick().await;
         let mut misses = 0;
         // The last sign of life from the page: an event or a ping answered.
         let mut heard = Instant::now();
         let mut ticks = 0u32;
-        let mut deferred = 0u32;
+        let mut deferred: Option<Instant> = None;
+        // A new life takes calls (a recycle refused them in the last).
+        self.state
+            .borrow()
+            .recycling
+            .store(false, std::sync::atomic::Ordering::SeqCst);
         let mut trimmed = Instant::now();
         // Hidden once linked, not before: the pages' start-up polls on
         // timers, which the background would slow to once a second.
@@ -720,7 +732,9 @@ impl Driver {
                         }
                     ticks += 1;
                     if let Some(o) = self.check_ceilings(b, launched, ticks, &mut deferred) {
-                        return self.last_rounds(o, &bridge, &mut bindings, &mut ready).await;
+                        let o = self.last_rounds(o, &bridge, &mut bindings, &mut ready).await;
+                        self.last_calls_end().await;
+                        return o;
                     }
                 }
             }
@@ -839,6 +853,16 @@ impl Driver {
         crashed
     }
 
+    /// Before a recycle closes the browser: a call that took its bridge
+    /// just before new ones were refused runs to its end (bounded).
+    async fn last_calls_end(&self) {
+        let calls = self.state.borrow().calls.clone();
+        let until = Instant::now() + RECYCLE_LAST_CALL;
+        while calls.load(std::sync::atomic::Ordering::SeqCst) > 0 && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// The page may hold messages not stored yet: a catch-up reads them,
     /// and until it has, nothing may drop them from the page (the trim
     /// window a manual trim reads is withdrawn at once, not at the next
@@ -870,7 +894,7 @@ impl Driver {
         b: &RunningBrowser,
         launched: Instant,
         ticks: u32,
-        deferred: &mut u32,
+        deferred: &mut Option<Instant>,
     ) -> Option<Outcome> {
         // The session's own ceilings, else the daemon's.
         let own = self.env.records.get(&self.id).and_then(|r| r.limits);
@@ -920,13 +944,15 @@ impl Driver {
                 ("recycled_age", format!("the browser is older than {}", humantime::format_duration(a)))
             })
         })?;
-        let busy = self
-            .state
-            .borrow()
-            .calls
-            .load(std::sync::atomic::Ordering::SeqCst);
-        if busy > 0 && *deferred < hang.ticks_in(RECYCLE_MAX_DEFERRAL) {
-            *deferred += 1;
+        // New calls are refused first, then those in flight counted: a call
+        // cannot start between the count and the browser's end.
+        use std::sync::atomic::Ordering::SeqCst;
+        let s = self.state.borrow();
+        s.recycling.store(true, SeqCst);
+        let busy = s.calls.load(SeqCst);
+        if busy > 0 && deferred.get_or_insert_with(Instant::now).elapsed() < RECYCLE_MAX_DEFERRAL {
+            // Calls go on meanwhile; the next tick looks again.
+            s.recycling.store(false, SeqCst);
             tracing::debug!(session = %self.id, busy, "recycle due; waiting for calls in flight");
             return None;
         }

@@ -265,6 +265,7 @@ impl Manager {
             pss_bytes: None,
             error_code: None,
             calls: Default::default(),
+            recycling: Default::default(),
             leaving: Default::default(),
             stored_before: None,
         });
@@ -867,6 +868,11 @@ impl Manager {
                 live.status.as_str()
             ))
             .into());
+        }
+        if live.recycling.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(CallFailure::Unavailable(format!(
+                "session '{id}' is restarting its browser (a memory or age ceiling); retry in a few seconds"
+            )));
         }
         Ok(Bridge::new(page, self.env.config.page_timeout).counting(live.calls))
     }

@@ -113,6 +113,9 @@ pub struct LiveState {
     /// Calls into the page from the API in flight (sends, actions): a
     /// recycle waits for a moment with none.
     pub calls: Arc<std::sync::atomic::AtomicUsize>,
+    /// Set while a recycle waits for the calls in flight: no new call
+    /// starts (it would be cut when the browser closes under it).
+    pub recycling: Arc<std::sync::atomic::AtomicBool>,
     /// Set when the manager asks the driver to end: what can wait (media
     /// downloads, fetched when a client asks) is left, so that the round
     /// under way is stored and the ask answered before its wait runs out.
