@@ -1010,8 +1010,21 @@ impl Store {
                     Op::Message { msg, history, .. } => {
                         let mut idk = prefix(&msg.session);
                         idk.extend_from_slice(msg.id.as_bytes());
-                        if msgids.get(idk.as_slice())?.is_some() {
-                            continue;
+                        // Stored already, with its events, or as history
+                        // (loaded from the page, no events): the message
+                        // itself arriving late makes its events now, once,
+                        // and lists where live ones do, with what happened
+                        // to it since kept.
+                        let mut kept = None;
+                        if let Some(was) = get(&msgids, &idk)? {
+                            let p = prefix(&msg.session).len();
+                            let old_order = was.get(p..).unwrap_or_default().to_vec();
+                            if *history || backfill_number(&old_order).is_none() {
+                                continue;
+                            }
+                            kept = messages.remove(was.as_slice())?.map(|v| v.value().to_vec());
+                            chats
+                                .remove(chat_key(&msg.session, &msg.chat, &old_order).as_slice())?;
                         }
                         let order = if *history {
                             backfill += 1;
@@ -1022,7 +1035,11 @@ impl Store {
                             order_suffix(msg.timestamp, seq - 1, &msg.id)
                         };
                         let key = msg_key(&msg.session, &order);
-                        messages.insert(key.as_slice(), serde_json::to_vec(msg)?.as_slice())?;
+                        let row = match kept {
+                            Some(row) => row,
+                            None => serde_json::to_vec(msg)?,
+                        };
+                        messages.insert(key.as_slice(), row.as_slice())?;
                         shortids.insert(
                             &Message::short_id(&msg.session, &msg.id)[..],
                             idk.as_slice(),
@@ -2220,6 +2237,66 @@ mod tests {
                 .id,
             "P0"
         );
+    }
+
+    /// A message loaded as history before the page's own report of it was
+    /// stored (a driver slow to take it): the report makes its events then,
+    /// once, and what happened to the row since is kept.
+    #[test]
+    fn a_message_stored_as_history_first_makes_its_events_when_it_arrives() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let s = SessionId::parse("s").unwrap();
+        let change = |op| Change {
+            op,
+            deliveries: vec![],
+        };
+        let Op::Message { msg: m, .. } = msg(&s, "late", 100) else {
+            unreachable!()
+        };
+        let history = change(Op::Message {
+            msg: m,
+            events: vec![],
+            history: true,
+        });
+        assert_eq!(store.commit(&[history]).unwrap(), vec![0]);
+        store
+            .commit(&[change(Op::Ack {
+                session: s.clone(),
+                id: "late".into(),
+                ack: Ack::Read,
+                event: Event::new(
+                    &s,
+                    crate::domain::EventKind::MessageAck,
+                    serde_json::json!({}),
+                ),
+            })])
+            .unwrap();
+        // The page's report: taken, with its events; a repeat is not.
+        let live = || change(msg(&s, "late", 100));
+        assert!(!live().op.events().is_empty());
+        assert_eq!(store.commit(&[live()]).unwrap(), vec![0]);
+        assert!(store.commit(&[live()]).unwrap().is_empty());
+        // Listed once, read as it was marked since.
+        let (all, _) = store
+            .messages(&s, Some("15551234567@c.us"), 10, None)
+            .unwrap();
+        assert_eq!(
+            all.iter()
+                .map(|m| (m.id.as_str(), m.ack))
+                .collect::<Vec<_>>(),
+            [("late", Ack::Read)]
+        );
+        // A history load of it again changes nothing.
+        let Op::Message { msg: m, .. } = msg(&s, "late", 100) else {
+            unreachable!()
+        };
+        let again = change(Op::Message {
+            msg: m,
+            events: vec![],
+            history: true,
+        });
+        assert!(store.commit(&[again]).unwrap().is_empty());
     }
 
     /// Opens the store at `dir` once the last one there let go of it (its
