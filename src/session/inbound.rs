@@ -616,12 +616,7 @@ impl Inbound {
         // A stop waits for the round to be stored, not for its media (a
         // slow download takes up to a minute, and the stop's wait is half
         // that): what is left is fetched when a client asks.
-        let leaving = self.leaving.clone();
-        let stop = async move {
-            while !leaving.load(std::sync::atomic::Ordering::Relaxed) {
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
-        };
+        let stop = self.until_leaving();
         let fetched = tokio::select! {
             r = self.env.keep_media(bridge, &self.id, id, false) => Some(r),
             _ = stop => None,
@@ -796,11 +791,32 @@ impl Inbound {
             .is_some_and(|at| Instant::now() + RECHECK_SLACK >= at)
     }
 
+    /// Ends when the session is being stopped (`leaving`).
+    fn until_leaving(&self) -> impl std::future::Future<Output = ()> + use<> {
+        let leaving = self.leaving.clone();
+        async move {
+            while !leaving.load(std::sync::atomic::Ordering::Relaxed) {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+
     async fn run_catch_up(&mut self, bridge: &Bridge) {
-        let ok = self.catch_up(bridge).await;
+        // A stop does not wait for a slow catch-up (the page may take a
+        // minute to read back a long history): it is owed, and the next
+        // life does it, from the same watermark.
+        let stop = self.until_leaving();
+        let ok = tokio::select! {
+            ok = self.catch_up(bridge) => ok,
+            _ = stop => false,
+        };
         self.catch_up_retry = !ok;
         if ok {
-            self.reactions_pass(bridge).await;
+            let stop = self.until_leaving();
+            tokio::select! {
+                _ = self.reactions_pass(bridge) => {}
+                _ = stop => {}
+            }
             self.reactions_recheck = Some(Instant::now() + REACTIONS_RECHECK);
         }
         if ok && self.owes_catch_up {
