@@ -505,7 +505,7 @@
       return await op();
     } catch (e) {
       const code = e && typeof e.code === 'string' ? e.code : '';
-      if (code.startsWith('you_are_not_allowed') || code === 'group_you_are_not_admin') throw new Error('ONLY_ADMINS: ' + e.message);
+      if (code.startsWith('you_are_not_allowed') || code === 'group_you_are_not_admin' || code === 'group_you_are_restricted_member') throw new Error('ONLY_ADMINS: ' + e.message);
       throw e;
     }
   }
@@ -1729,7 +1729,9 @@
       }
     },
     async block(id, yes) {
-      if (yes) await WPP.blocklist.blockContact(id); else await WPP.blocklist.unblockContact(id);
+      // wa-js answers whether the person is blocked now.
+      const r = yes ? await WPP.blocklist.blockContact(id) : await WPP.blocklist.unblockContact(id);
+      if (r && typeof r.isBlocked === 'boolean' && r.isBlocked !== !!yes) throw new Error('WhatsApp did not ' + (yes ? 'block ' : 'unblock ') + id);
       return true;
     },
     // A community's parent group is no group one writes in: it is listed
@@ -2054,7 +2056,15 @@
     async setGroupPicture(id, picture) {
       await groupOrCommunity(id);
       if (picture === null) {
-        await asMember(() => WPP.group.removeIcon(id));
+        // wa-js answers WhatsApp's refusal as false (it checks no rights
+        // itself); a group with no picture left is what was asked.
+        if (!(await asMember(() => WPP.group.removeIcon(id)))) {
+          const still = await WPP.contact.getProfilePictureUrl(id).catch(() => null);
+          if (still) {
+            if (!(await WPP.group.iAmAdmin(id).catch(() => false))) throw new Error('ONLY_ADMINS: only admins may change the picture of ' + id);
+            throw new Error('WhatsApp did not remove the picture of ' + id);
+          }
+        }
       } else {
         const r = await asMember(() => WPP.group.setIcon(id, picture));
         if (!r || r.status !== 200) throw new Error('WhatsApp did not take the group picture (status ' + (r && r.status) + ')');

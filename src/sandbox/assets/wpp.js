@@ -2007,14 +2007,22 @@
         requireAuth();
         const match = /^data:(image\/[^;,]+)?(;base64)?,(.*)$/s.exec(String(content));
         if (!match || !match[2]) throw new Error('the picture must be a base64 data URL');
-        await asAdmin('you_are_not_allowed_set_group_description', 'You are not allowed to set group picture in', groupId, () => call('group_picture', { gid: wid(groupId)._serialized, data: match[3] }));
+        // As wa-js: a member of a group whose info only admins edit is a
+        // restricted member there.
+        await asAdmin('group_you_are_restricted_member', 'You are a restricted member in', groupId, () => call('group_picture', { gid: wid(groupId)._serialized, data: match[3] }));
         return { eurl: '', status: 200, tag: '', token: '', _duplicate: false };
       },
       async removeIcon(groupId) {
         requireAuth();
         const g = await call('group_info', { gid: wid(groupId)._serialized });
         if (!g.has_picture) return false;
-        await asAdmin('you_are_not_allowed_set_group_description', 'You are not allowed to set group picture in', groupId, () => call('group_picture', { gid: wid(groupId)._serialized, data: null }));
+        // As wa-js: no rights checked here; WhatsApp's refusal is false.
+        try {
+          await call('group_picture', { gid: wid(groupId)._serialized, data: null });
+        } catch (e) {
+          if (/only (group|community) admins/.test(e.message)) return false;
+          throw e;
+        }
         return true;
       },
       async leave(groupId) {
