@@ -1813,7 +1813,20 @@
     async setAdmins(id, participants, yes) {
       plainGroup(await myGroup(id), id);
       const now = new Map((await WPP.group.getParticipants(id)).map((p) => [widStr(p.id), !!(p.isAdmin || p.isSuperAdmin)]));
-      const todo = participants.filter((p) => now.get(p) !== yes);
+      // A group that lists members by privacy id: a phone is looked up by
+      // its twin (wa-js refuses the whole call if one is in the role
+      // already).
+      const role = async (p) => {
+        if (now.has(p)) return now.get(p);
+        const e = await Promise.race([
+          Promise.resolve().then(() => WPP.contact.getPnLidEntry(p)).catch(() => null),
+          new Promise((resolve) => setTimeout(() => resolve(null), 2000)),
+        ]);
+        const twin = e && widStr(p.endsWith('@lid') ? e.phoneNumber : e.lid);
+        return twin ? now.get(twin) : undefined;
+      };
+      const todo = [];
+      for (const p of participants) if ((await role(p)) !== yes) todo.push(p);
       if (!todo.length) return true;
       await asMember(() => (yes ? WPP.group.promoteParticipants(id, todo) : WPP.group.demoteParticipants(id, todo)));
       return true;

@@ -311,3 +311,31 @@ test('in a group that names members by privacy id, this account is named by its 
   assert.deepEqual(evs[0].info.participants.map((p) => p.id), ['999@lid', '777@lid']);
   assert.equal(evs[1].info, undefined, 'another put in: no group to tell');
 });
+
+test('in a group that names members by privacy id, one already in the role is left out of a promotion', async () => {
+  const gid = '120363000000000010@g.us';
+  const promoted = [];
+  const page = await connectedPage({
+    group: {
+      getAllGroups: async () => [{ id: { _serialized: gid }, groupMetadata: {} }],
+      getParticipants: async () => [
+        { id: { _serialized: '555@lid' }, isAdmin: true },
+        { id: { _serialized: '666@lid' }, isAdmin: false },
+        { id: ME, isAdmin: true, isSuperAdmin: true },
+      ],
+      // As wa-js: the whole call is refused if one is an admin already.
+      promoteParticipants: async (id, ps) => {
+        if (ps.includes('15550005555@c.us')) throw Object.assign(new Error('already an admin'), { code: 'group_participant_is_already_a_group_admin' });
+        promoted.push(...ps);
+      },
+    },
+    contact: {
+      getPnLidEntry: async (id) => ({
+        '15550005555@c.us': { lid: { _serialized: '555@lid' }, phoneNumber: { _serialized: '15550005555@c.us' } },
+        '15550006666@c.us': { lid: { _serialized: '666@lid' }, phoneNumber: { _serialized: '15550006666@c.us' } },
+      })[id] || null,
+    },
+  });
+  assert.equal(await page.window.__wabridge.setAdmins(gid, ['15550005555@c.us', '15550006666@c.us'], true), true);
+  assert.deepEqual(promoted, ['15550006666@c.us']);
+});

@@ -1117,6 +1117,21 @@
     return i;
   }
 
+  // wa-js's checks before a promotion or demotion: an admin asks
+  // (ensureGroup), each named is a member, and each one's role is `admin`
+  // now.
+  async function inRole(groupId, participantsIds, admin, code, what) {
+    const g = groupChat(await call('group_info', { gid: wid(groupId)._serialized }));
+    const gid = g.id._serialized;
+    const now = new Map(g.groupMetadata.participants.map((p) => [p.id._serialized, !!(p.isAdmin || p.isSuperAdmin)]));
+    const me = creds ? creds.phone + '@c.us' : null;
+    if (!now.get(me)) throw wppError('group_you_are_not_admin', 'You are not admin in ' + gid);
+    for (const p of ids(participantsIds)) {
+      if (!now.has(p)) throw wppError('group_participant_not_found', 'Group ' + gid + ": Participant '" + p + "' not found");
+    }
+    if (ids(participantsIds).some((p) => now.get(p) !== admin)) throw wppError(code, 'Group ' + gid + ': ' + what);
+  }
+
   // A chat the device has (wa-js's assertGetChat).
   function knownChat(chatId) {
     const id = wid(chatId)._serialized;
@@ -1922,12 +1937,15 @@
         requireAuth();
         await asAdmin('group_you_are_not_admin', 'You are not admin in', groupId, () => call('group_participants', { gid: wid(groupId)._serialized, remove: ids(participantsIds) }));
       },
+      // As wa-js: the whole call is refused if one is in the role already.
       async promoteParticipants(groupId, participantsIds) {
         requireAuth();
+        await inRole(groupId, participantsIds, false, 'group_participant_is_already_a_group_admin', 'Group participant is already a group admin');
         await asAdmin('group_you_are_not_admin', 'You are not admin in', groupId, () => call('group_admins', { gid: wid(groupId)._serialized, promote: ids(participantsIds) }));
       },
       async demoteParticipants(groupId, participantsIds) {
         requireAuth();
+        await inRole(groupId, participantsIds, true, 'group_participant_is_already_not_a_group_admin', 'Group participant is already not a group admin');
         await asAdmin('group_you_are_not_admin', 'You are not admin in', groupId, () => call('group_admins', { gid: wid(groupId)._serialized, demote: ids(participantsIds) }));
       },
       async getInviteCode(groupId) {
