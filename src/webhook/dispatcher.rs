@@ -660,10 +660,14 @@ struct Ended {
 /// One attempt; the delivery with its new state, to be recorded.
 async fn attempt(ctx: &Ctx, mut d: Delivery) -> Ended {
     let started = std::time::Instant::now();
-    // A deleted session's deliveries are not sent. One written back by an
-    // attempt that settled while the session was being deleted is dropped
-    // here, or it would wait in the outbox for ever.
-    if !ctx.store.session_exists(&d.session).unwrap_or(true) {
+    // A deleted session's deliveries are not sent: their outbox rows went
+    // with it, so one still held here is not posted to a session made
+    // again under its id either (signed with its secret). One written back
+    // by an attempt that settled while the session was being deleted is
+    // dropped here, or it would wait in the outbox for ever.
+    if !ctx.store.session_exists(&d.session).unwrap_or(true)
+        || !ctx.store.is_pending(&d.id).unwrap_or(true)
+    {
         if let Err(e) = ctx.store.drop_pending(&d.id) {
             tracing::warn!(delivery = %d.id, "could not drop a deleted session's delivery: {e}");
         }
