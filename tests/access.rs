@@ -167,6 +167,29 @@ async fn a_scoped_key_reaches_its_sessions_only_in_every_dialect() {
     assert!(v["webhooks"][0].get("scoped").is_none(), "{v}");
     let (code, _) = d.call("PUT", put, Some(json!([]))).await;
     assert_eq!(code, 200);
+    // Nor its proxy: a tenant's browser would knock on the daemon's
+    // networks for it (and the session's error tell what answered there).
+    for proxy in [
+        "http://10.0.0.5:6379",
+        "http://169.254.169.254:80",
+        "socks5://127.0.0.1:1080",
+        "http://localhost:3128",
+    ] {
+        let (code, v) = d
+            .call_as(
+                &a_manage,
+                "PATCH",
+                "/api/sessions/a",
+                Some(json!({ "proxy": proxy })),
+            )
+            .await;
+        assert_eq!(
+            (code, v["error"]["code"].as_str()),
+            (422, Some("invalid_field")),
+            "{proxy}: {v}"
+        );
+    }
+    assert!(d.session("a").await["proxy"].is_null(), "no proxy was set");
     let (code, v) = d
         .call_as(&a_key, "POST", "/api/sessions/a/stop", None)
         .await;

@@ -23,7 +23,7 @@ impl Core {
             ));
         }
         self.own_hooks(&id, &mut webhooks, "webhooks")?;
-        let proxy = check_proxy(proxy)?;
+        let proxy = self.own_proxy(proxy).await?;
         check_limits(limits.as_ref())?;
         super::calls::check_policy(calls.as_ref())?;
         let with_policy = calls.is_some();
@@ -225,7 +225,7 @@ impl Core {
             super::calls::check_policy(c.as_ref())?;
         }
         if let Some(p) = &proxy {
-            check_proxy(p.clone())?;
+            self.own_proxy(p.clone()).await?;
         }
         // Limits first: a proxy change restarts the browser, under them.
         if let Some(l) = limits {
@@ -247,7 +247,7 @@ impl Core {
         proxy: Option<String>,
     ) -> Result<SessionView, CoreError> {
         self.may(id, Scope::Manage)?;
-        let proxy = check_proxy(proxy)?;
+        let proxy = self.own_proxy(proxy).await?;
         let view = self.manager.set_proxy(id, proxy).await?;
         if view.status().is_running() {
             self.manager.restart(id).await?;
@@ -450,14 +450,45 @@ impl Core {
 }
 
 /// A proxy URL as it is stored (normalized), or a 422 naming `proxy`.
-fn check_proxy(proxy: Option<String>) -> Result<Option<String>, CoreError> {
-    proxy
-        .map(|p| {
-            crate::domain::Proxy::parse(&p)
-                .map(|p| p.to_url())
-                .map_err(|e| CoreError::invalid("proxy", e))
-        })
-        .transpose()
+impl Core {
+    /// A proxy as this caller gives it: valid, and at an address it may
+    /// reach (a scoped key's browser would otherwise knock on the daemon's
+    /// networks for it, and the session's error tell what answered).
+    async fn own_proxy(&self, proxy: Option<String>) -> Result<Option<String>, CoreError> {
+        let Some(raw) = proxy else {
+            return Ok(None);
+        };
+        let url = crate::domain::Proxy::parse(&raw)
+            .map(|p| p.to_url())
+            .map_err(|e| CoreError::invalid("proxy", e))?;
+        let refused = || {
+            CoreError::invalid(
+                "proxy",
+                "is at an address that may not be reached from here (a link-local or reserved address; for a scoped key also the daemon's host and private networks, unless --private-networks-for-keys)",
+            )
+        };
+        let parsed =
+            url::Url::parse(&url).map_err(|e| CoreError::invalid("proxy", e.to_string()))?;
+        let reach = self.reach();
+        if crate::outbound::refused(&parsed, reach) {
+            return Err(refused());
+        }
+        // A name: where it points now (Chromium looks it up itself).
+        if let (Some(url::Host::Domain(host)), true) = (parsed.host(), self.is_tenant()) {
+            let port = parsed.port_or_known_default().unwrap_or(1080);
+            let found = tokio::time::timeout(
+                std::time::Duration::from_secs(5),
+                tokio::net::lookup_host((host.to_string(), port)),
+            )
+            .await;
+            if let Ok(Ok(addrs)) = found
+                && addrs.into_iter().any(|a| !reach.allows(a.ip()))
+            {
+                return Err(refused());
+            }
+        }
+        Ok(Some(url))
+    }
 }
 
 fn check_limits(limits: Option<&Limits>) -> Result<(), CoreError> {
