@@ -45,34 +45,13 @@ WORKDIR /app
 # `--browser auto` picks the one there is.
 ARG CHROMIUM=headless-shell
 
-# One layer, apt lists removed in it. The dpkg excludes keep out what a
-# headless browser without a GPU never loads (checked with strace): Mesa's
-# GPU drivers and the LLVM and Z3 they pull in (~160 MB, through
-# chromium-common's x11-utils), and Chromium's Vulkan validation layer (a
-# debugging aid). The package database stays consistent; ldd then proves the
-# browser still finds every library it links. (An image built on this one
-# that wants Mesa removes /etc/dpkg/dpkg.cfg.d/wabridge-headless first.)
-# Unpinned: a pinned version would vanish from the mirror with bookworm's next
-# security update.
-# hadolint ignore=DL3008
-RUN case "$CHROMIUM" in \
-      headless-shell) browser=chromium-headless-shell; exe=/usr/lib/chromium/chromium-headless-shell ;; \
-      full) browser=chromium; exe=/usr/lib/chromium/chromium ;; \
-      *) echo "CHROMIUM must be headless-shell or full, not '$CHROMIUM'" >&2; exit 1 ;; \
-    esac \
- && printf '%s\n' \
-      'path-exclude=/usr/lib/*/dri/*' \
-      'path-exclude=/usr/lib/*/libLLVM-*' \
-      'path-exclude=/usr/lib/*/libz3.so*' \
-      'path-exclude=/usr/lib/chromium/libVkLayer_khronos_validation.so*' \
-      > /etc/dpkg/dpkg.cfg.d/wabridge-headless \
- && apt-get update -qq \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      "$browser" fonts-liberation tini ca-certificates >/dev/null \
- && rm -rf /var/lib/apt/lists/* \
- && ldd "$exe" > /tmp/ldd.txt \
- && if grep 'not found' /tmp/ldd.txt; then echo "$exe misses libraries" >&2; exit 1; fi \
- && rm /tmp/ldd.txt
+# The browser, its fonts, tini and CA certificates, in one layer, apt lists
+# removed in it, by the script CI runs too (scripts/install-deps.sh): it
+# also keeps out what a headless browser without a GPU never loads (Mesa,
+# LLVM, Z3: ~160 MB) and checks the browser still finds every library.
+COPY scripts/install-browser.sh /tmp/install-browser.sh
+RUN bash /tmp/install-browser.sh --image "$CHROMIUM" \
+ && rm /tmp/install-browser.sh
 
 # A regular user and group, 10001:10001 (a --system account would warn: 10001
 # is above SYS_UID_MAX). -l: no lastlog/faillog entries, which Docker would

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what wabridge needs at run time and in tests: Debian's Chromium
 # (both the headless shell and full Chromium), fonts, and the npm packages of
-# inject/ (wa-js). Idempotent. (The Dockerfile installs the same Debian
-# packages in its own stages.)
+# inject/ (wa-js). Idempotent. The browser and fonts come from
+# scripts/install-browser.sh, which the Docker image's build runs too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,11 +21,6 @@ fi
 
 need_apt=()
 command -v cc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)
-command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
-command -v chromium-headless-shell >/dev/null 2>&1 || [ -x /usr/lib/chromium/chromium-headless-shell ] || need_apt+=(chromium-headless-shell)
-# The package's own files, not fc-list: fontconfig may be missing (a slim
-# image), and the fonts would then be asked for at every run.
-[ -d /usr/share/fonts/truetype/liberation ] || need_apt+=(fonts-liberation)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "install-deps: installing ${need_apt[*]} from Debian's packages"
@@ -36,6 +31,8 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
     exit 1
   fi
 fi
+# Both browsers: the tests run each.
+bash scripts/install-browser.sh both
 
 # The npm packages of inject/ and clients/node/, reinstalled whenever their
 # package-lock.json changed. clients/node's whatsapp-web.js (a dev
