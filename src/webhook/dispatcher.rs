@@ -6,7 +6,7 @@ use super::{Handshake, Render, Reply};
 use crate::domain::{Delivery, DeliveryStatus, SessionId, Webhook, now_ms};
 use crate::store::Store;
 use std::collections::HashSet;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -426,9 +426,10 @@ async fn target(
                 || record_by.is_some_and(|t| t <= tokio::time::Instant::now()))
         {
             record_by = None;
+            let now = now_ms();
             for d in record(&ctx, std::mem::take(&mut ended)) {
                 if d.status == DeliveryStatus::Pending {
-                    w.queue.insert((d.next_at, d.id.clone()), d);
+                    w.requeue(d, now);
                     continue;
                 }
                 w.held.remove(&d.id);
@@ -449,7 +450,7 @@ async fn target(
         } else if w.spill.is_some() && w.held.len() <= WINDOW / 2 {
             w.refill(&ctx.store, &url, &ctx.durable_through());
         }
-        if !w.held.is_empty() || w.spill.is_some() {
+        if !w.held.is_empty() || w.spill.is_some() || !w.parked.is_empty() {
             busy_at = tokio::time::Instant::now();
         } else if closed {
             return;
@@ -464,6 +465,9 @@ async fn target(
             continue;
         }
         let now = now_ms();
+        if !stopping {
+            w.unpark(&ctx.store, now);
+        }
         // Start what is due while there are free slots.
         while let Some(entry) = w.queue.first_entry() {
             if stopping || entry.key().0 > now {
@@ -500,6 +504,12 @@ async fn target(
             Some(t) => wait.min(t.saturating_duration_since(tokio::time::Instant::now())),
             None => wait,
         };
+        let wait = match w.parked.first() {
+            Some((at, _)) if !stopping => {
+                wait.min(Duration::from_millis((*at - now).max(0) as u64))
+            }
+            _ => wait,
+        };
         tokio::select! {
             d = rx.recv(), if !closed => match d {
                 Some(d) => w.admit(&ctx.store, d),
@@ -533,6 +543,16 @@ const WINDOW: usize = 1024;
 /// How often a window with room looks at a backlog it could not read yet.
 const SPILL_POLL: Duration = Duration::from_millis(100);
 
+/// A delivery whose next attempt is further off than this (ms) waits with
+/// only its key in memory, its body in the outbox, read back when due: a
+/// receiver that fails some events for minutes (a handler that crashes on
+/// one kind) does not fill the window its other deliveries need.
+const PARK_AFTER_MS: i64 = 10_000;
+
+/// Keys of deliveries waiting so, at most, per receiver; past it one waits
+/// in the window as before.
+const PARKED_MAX: usize = 100_000;
+
 struct Window {
     /// (due, id) -> delivery: what waits for its turn.
     queue: BTreeMap<(i64, String), Delivery>,
@@ -546,6 +566,10 @@ struct Window {
     /// Held ids that came in again (a manual retry of one whose last
     /// attempt had not settled yet): looked at again once it has.
     asked_again: HashSet<String>,
+    /// (due, id): deliveries waiting out a long backoff, not held (they
+    /// do not count against `WINDOW`); read back from the outbox when due.
+    parked: BTreeSet<(i64, String)>,
+    parked_ids: HashSet<String>,
 }
 
 impl Window {
@@ -556,6 +580,50 @@ impl Window {
             spill,
             loaded_max: None,
             asked_again: HashSet::new(),
+            parked: BTreeSet::new(),
+            parked_ids: HashSet::new(),
+        }
+    }
+
+    /// A delivery to try again at its `next_at`: queued, or parked if that
+    /// is far off (its body is in the outbox already).
+    fn requeue(&mut self, d: Delivery, now: i64) {
+        if d.next_at - now > PARK_AFTER_MS && self.parked.len() < PARKED_MAX {
+            self.held.remove(&d.id);
+            self.parked_ids.insert(d.id.clone());
+            self.parked.insert((d.next_at, d.id));
+        } else {
+            self.held.insert(d.id.clone());
+            self.queue.insert((d.next_at, d.id.clone()), d);
+        }
+    }
+
+    /// Parked deliveries now due, read back from the outbox into the queue
+    /// (one delivered, dead or dropped meanwhile is left).
+    fn unpark(&mut self, store: &Store, now: i64) {
+        while let Some((at, _)) = self.parked.first() {
+            if *at > now {
+                return;
+            }
+            let Some((at, id)) = self.parked.pop_first() else {
+                return;
+            };
+            match store.delivery(&id) {
+                Ok(Some(d)) if d.status == DeliveryStatus::Pending => {
+                    self.parked_ids.remove(&id);
+                    self.held.insert(id.clone());
+                    self.queue.insert((d.next_at.min(at), id), d);
+                }
+                Ok(_) => {
+                    self.parked_ids.remove(&id);
+                }
+                Err(e) => {
+                    // Looked at again in a second.
+                    tracing::error!(delivery = %id, "could not read a delivery back from the outbox: {e}");
+                    self.parked.insert((now + 1000, id));
+                    return;
+                }
+            }
         }
     }
 
@@ -563,6 +631,10 @@ impl Window {
         if self.held.contains(&d.id) {
             self.asked_again.insert(d.id);
             return;
+        }
+        // A manual retry of one waiting out its backoff: now.
+        if self.parked_ids.remove(&d.id) {
+            self.parked.retain(|(_, id)| *id != d.id);
         }
         if self.spill.is_some() || self.held.len() >= WINDOW {
             // Left in the outbox; read back from here on. Ids are only
@@ -588,14 +660,15 @@ impl Window {
             return;
         };
         let room = WINDOW - self.held.len();
-        match store.pending_for(url, &from, until, room, |id| self.held.contains(id)) {
+        let known = |id: &str| self.held.contains(id) || self.parked_ids.contains(id);
+        match store.pending_for(url, &from, until, room, known) {
             Ok((ds, next)) => {
+                let now = now_ms();
                 for d in ds {
                     if self.loaded_max.as_ref().is_none_or(|m| d.id > *m) {
                         self.loaded_max = Some(d.id.clone());
                     }
-                    self.held.insert(d.id.clone());
-                    self.queue.insert((d.next_at, d.id.clone()), d);
+                    self.requeue(d, now);
                 }
                 self.spill = next;
             }
@@ -1085,6 +1158,61 @@ mod tests {
             drain(&mut wb, &store, &b.url).len(),
             (WINDOW * 2 + 100).div_ceil(3)
         );
+    }
+
+    /// A receiver that fails some events for minutes: those wait out their
+    /// backoff with only their keys in memory, so the window still takes
+    /// the receiver's other deliveries at once; each is read back when due.
+    #[test]
+    fn deliveries_waiting_out_a_long_backoff_leave_the_window_to_the_others() {
+        use crate::domain::{Event, EventKind, Format, SessionId, Webhook};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let s = SessionId::parse("s").unwrap();
+        let a = Webhook::subscriber("http://127.0.0.1:9/a".into(), Format::Native, &[]);
+        let made = |i: usize| {
+            let ev = Event::new(&s, EventKind::Message, serde_json::json!({ "i": i }));
+            let d = Delivery::new(&a, &ev);
+            store.put_delivery(&d).unwrap();
+            d
+        };
+        let now = now_ms();
+        let mut w = Window::new(None);
+        // A window's worth failed, each to be tried again in a minute.
+        let failing: Vec<Delivery> = (0..WINDOW).map(made).collect();
+        for d in &failing {
+            w.admit(&store, d.clone());
+        }
+        for d in &failing {
+            let mut d = w.queue.remove(&(d.next_at, d.id.clone())).unwrap();
+            d.attempts = 1;
+            d.next_at = now + 60_000;
+            store.put_delivery(&d).unwrap();
+            w.requeue(d, now);
+        }
+        assert_eq!((w.held.len(), w.parked.len()), (0, WINDOW));
+        // The next one is taken into the window, not left in the outbox.
+        let fresh = made(WINDOW);
+        w.admit(&store, fresh.clone());
+        assert!(w.spill.is_none());
+        assert!(w.queue.values().any(|d| d.id == fresh.id));
+        // Nothing parked comes back before it is due; then each does, once.
+        w.unpark(&store, now + 1_000);
+        assert_eq!(w.queue.len(), 1);
+        // A manual retry of a parked one takes it now, and only once.
+        w.admit(&store, store.delivery(&failing[0].id).unwrap().unwrap());
+        assert_eq!((w.queue.len(), w.parked.len()), (2, WINDOW - 1));
+        w.unpark(&store, now + 60_000);
+        assert_eq!((w.queue.len(), w.parked.len()), (WINDOW + 1, 0));
+        let ids: HashSet<&String> = w.queue.values().map(|d| &d.id).collect();
+        assert_eq!(ids.len(), WINDOW + 1);
+        // A refill does not read back one parked: it is known.
+        let mut w2 = Window::new(Some(failing[0].id.clone()));
+        while w2.spill.is_some() && w2.held.len() <= WINDOW / 2 {
+            w2.refill(&store, &a.url, "dlv_~");
+        }
+        assert_eq!(w2.parked.len(), WINDOW, "those not due are parked");
+        assert_eq!(w2.queue.len(), 1, "the fresh one is queued");
     }
 
     #[tokio::test]
