@@ -114,6 +114,11 @@ impl From<ManagerError> for CoreError {
             ManagerError::NotFound(id) => CoreError::SessionNotFound(id),
             ManagerError::Exists(id) => CoreError::SessionExists(id),
             ManagerError::WrongState(m) => CoreError::NotReady(m),
+            // Nothing was sent: a retry, even under the same key, may go.
+            ManagerError::Recycling(m) => CoreError::Overloaded {
+                code: "session_recycling",
+                message: m,
+            },
             ManagerError::BadExport(m) => CoreError::invalid("body", m),
             ManagerError::Internal(m) => CoreError::Internal(m),
             ManagerError::Store(e) => e.into(),

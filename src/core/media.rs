@@ -296,6 +296,9 @@ impl Core {
     }
 
     pub(super) async fn load_media(&self, m: OutgoingMedia) -> Result<LoadedMedia, CoreError> {
+        // Bare base64 says no type of its own (a data URL, a fetch and an
+        // upload do).
+        let mut bare = false;
         let (bytes, sniffed) = match m.source {
             MediaSource::Data(data) => {
                 // Accept a data URL too.
@@ -313,6 +316,7 @@ impl Core {
                 }
                 let bytes = crate::domain::base64_bytes(&b64)
                     .map_err(|_| CoreError::invalid("media.data", "is not valid base64"))?;
+                bare = mime.is_none();
                 (bytes, mime)
             }
             MediaSource::Url(url) => self.fetch(&url).await?,
@@ -334,9 +338,9 @@ impl Core {
             .mimetype
             .filter(known)
             .or(sniffed.filter(known))
-            // Bare base64 says no type: an image says its own.
-            .or_else(|| image_type(&bytes).map(String::from))
             .or_else(|| type_of_name(m.filename.as_deref()?))
+            // Bare base64 with nothing else to go by: an image says its own.
+            .or_else(|| image_type(&bytes).filter(|_| bare).map(String::from))
             .unwrap_or_else(|| "application/octet-stream".into());
         Ok(LoadedMedia {
             b64: base64::engine::general_purpose::STANDARD.encode(&bytes),

@@ -637,6 +637,31 @@ impl Message {
         })
     }
 
+    /// This message as the page reported it, with what happened to it
+    /// since `stored` (the same message, kept earlier from less: history):
+    /// its ack as far as it rose, its edits, its deletion, its reactions,
+    /// its votes and its star.
+    pub fn with_changes_of(mut self, stored: Message) -> Message {
+        self.ack = self.ack.max(stored.ack);
+        if stored.edited_at.is_some() {
+            self.text = stored.text;
+            self.caption = stored.caption;
+            self.edits = stored.edits;
+            self.edited_at = stored.edited_at;
+        }
+        self.revoked |= stored.revoked;
+        if !stored.reactions.is_empty() {
+            self.reactions = stored.reactions;
+        }
+        if let (Some(poll), Some(kept)) = (self.poll.as_mut(), stored.poll)
+            && !kept.votes.is_empty()
+        {
+            poll.votes = kept.votes;
+        }
+        self.starred |= stored.starred;
+        self
+    }
+
     /// Applies a later change. False when it changes nothing (a repeat).
     pub fn amend(&mut self, a: &Amendment) -> bool {
         match a {

@@ -61,10 +61,6 @@ const MEMORY_RECYCLE_GAP: Duration = Duration::from_secs(600);
 /// goes anyway (an unknown send outcome is handled by its Idempotency-Key).
 const RECYCLE_MAX_DEFERRAL: Duration = Duration::from_secs(60);
 
-/// Once a recycle is on its way, how long it waits for a call that took
-/// its bridge just before new ones were refused: one page call's time.
-const RECYCLE_LAST_CALL: Duration = Duration::from_secs(25);
-
 /// With no memory ceiling, a browser's memory is read this often (for the
 /// session's record and metrics): reading /proc for a process tree is not
 /// free at hundreds of sessions.
@@ -732,9 +728,11 @@ impl Driver {
                         }
                     ticks += 1;
                     if let Some(o) = self.check_ceilings(b, launched, ticks, &mut deferred) {
-                        let o = self.last_rounds(o, &bridge, &mut bindings, &mut ready).await;
+                        // The call that took its bridge just before new
+                        // ones were refused ends first; then what it made
+                        // the page say is taken with the rest.
                         self.last_calls_end().await;
-                        return o;
+                        return self.last_rounds(o, &bridge, &mut bindings, &mut ready).await;
                     }
                 }
             }
@@ -854,11 +852,17 @@ impl Driver {
     }
 
     /// Before a recycle closes the browser: a call that took its bridge
-    /// just before new ones were refused runs to its end (bounded).
+    /// just before new ones were refused runs to its end, for as long as a
+    /// page call may take (a media download's three), unless the session
+    /// is being stopped meanwhile.
     async fn last_calls_end(&self) {
-        let calls = self.state.borrow().calls.clone();
-        let until = Instant::now() + RECYCLE_LAST_CALL;
-        while calls.load(std::sync::atomic::Ordering::SeqCst) > 0 && Instant::now() < until {
+        use std::sync::atomic::Ordering::SeqCst;
+        let (calls, leaving) = {
+            let s = self.state.borrow();
+            (s.calls.clone(), s.leaving.clone())
+        };
+        let until = Instant::now() + self.env.config.page_timeout * 3 + Duration::from_secs(5);
+        while calls.load(SeqCst) > 0 && !leaving.load(SeqCst) && Instant::now() < until {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -943,7 +947,12 @@ impl Driver {
             max_age.filter(|a| launched.elapsed() >= *a).map(|a| {
                 ("recycled_age", format!("the browser is older than {}", humantime::format_duration(a)))
             })
-        })?;
+        });
+        let Some(due) = due else {
+            // Under the ceiling again: a later crossing waits anew.
+            *deferred = None;
+            return None;
+        };
         // New calls are refused first, then those in flight counted: a call
         // cannot start between the count and the browser's end.
         use std::sync::atomic::Ordering::SeqCst;

@@ -28,6 +28,10 @@ pub enum ManagerError {
     Exists(SessionId),
     #[error("{0}")]
     WrongState(String),
+    /// The browser is about to be restarted (a memory or age ceiling): the
+    /// call was not made; it may be made again in a moment.
+    #[error("{0}")]
+    Recycling(String),
     /// A session export that is not one, or not of the session named.
     #[error("{0}")]
     BadExport(String),
@@ -870,9 +874,10 @@ impl Manager {
             .into());
         }
         if live.recycling.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(CallFailure::Unavailable(format!(
+            return Err(ManagerError::Recycling(format!(
                 "session '{id}' is restarting its browser (a memory or age ceiling); retry in a few seconds"
-            )));
+            ))
+            .into());
         }
         Ok(Bridge::new(page, self.env.config.page_timeout).counting(live.calls))
     }

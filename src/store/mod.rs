@@ -1035,10 +1035,13 @@ impl Store {
                             order_suffix(msg.timestamp, seq - 1, &msg.id)
                         };
                         let key = msg_key(&msg.session, &order);
-                        let row = match kept {
-                            Some(row) => row,
-                            None => serde_json::to_vec(msg)?,
-                        };
+                        let row =
+                            match kept.and_then(|r| serde_json::from_slice::<Message>(&r).ok()) {
+                                Some(stored) => {
+                                    serde_json::to_vec(&msg.clone().with_changes_of(stored))?
+                                }
+                                None => serde_json::to_vec(msg)?,
+                            };
                         messages.insert(key.as_slice(), row.as_slice())?;
                         shortids.insert(
                             &Message::short_id(&msg.session, &msg.id)[..],
