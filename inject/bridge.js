@@ -1006,10 +1006,12 @@
   // A send that quotes a message wa-js cannot reply to: prefixes the
   // daemon maps to a 422 on reply_to (wa-js's WPPError codes; a quote of a
   // chat this account never had is chat_not_found).
-  async function quoting(replyTo, send) {
+  async function quoting(replyTo, send, to, id) {
     try {
       return await send();
     } catch (e) {
+      // The page made the message before WhatsApp refused it: failed.
+      failedSend(to, id, true);
       const code = replyTo && e && e.code;
       if (code === 'msg_not_found' || code === 'chat_not_found' || code === 'invalid_quoted_msg') throw new Error('QUOTED_NOT_FOUND: ' + replyTo);
       if (code === 'quoted_msg_can_not_reply') throw new Error('QUOTED_NOT_REPLIABLE: ' + replyTo);
@@ -1028,11 +1030,25 @@
     return inChat || WPP.whatsapp.MsgStore.get(id) || null;
   }
 
+  // A send WhatsApp refused: the page's copy is failed (ack -1), which
+  // wa-js tells no event of (it reports acks from 1 up). `held`: only if
+  // WhatsApp Web holds such a message of ours not yet sent.
+  function failedSend(to, id, held) {
+    if (!id) return;
+    const m = lookup('whatsapp.MsgStore') ? WPP.whatsapp.MsgStore.get(id) : null;
+    if (held && !(m && m.id && m.id.fromMe && !(m.ack > 0))) return;
+    const chat = widStr(to) || (m && m.id && widStr(m.id.remote));
+    if (chat) emitInOrder({ type: 'ack', ack: -1, chat, ids: [id] });
+  }
+
   // `to`: the chat it went to (wa-js's answer of a file send names none).
   async function sent(r, to) {
     const res = await Promise.resolve(r.sendMsgResult).catch(() => null);
     const code = typeof res === 'string' ? res : res && res.messageSendResult;
-    if (code && code !== 'OK') throw new Error('WhatsApp did not send the message: ' + code);
+    if (code && code !== 'OK') {
+      failedSend(to || r.to, widStr(r.id), false);
+      throw new Error('WhatsApp did not send the message: ' + code);
+    }
     // wa-js answers a channel's post OK and marks it sent whatever
     // WhatsApp said: only a post WhatsApp took has its server id.
     const chat = widStr(to || r.to) || '';
@@ -1276,7 +1292,7 @@
       const opts = { createChat: true, markIsRead: false, messageId: await keyFor(to, messageId) };
       if (replyTo) opts.quotedMsg = replyTo;
       if (mentions && mentions.length) opts.mentionedList = mentions;
-      return sent(await quoting(replyTo, () => WPP.chat.sendTextMessage(to, text, opts)), to);
+      return sent(await quoting(replyTo, () => WPP.chat.sendTextMessage(to, text, opts), to, opts.messageId), to);
     },
     // A text status (story), under the planned id.
     async postStatus(text, background, font, messageId) {
@@ -1304,13 +1320,13 @@
       if (o.gif) opts.isGif = true;
       if (o.replyTo) opts.quotedMsg = o.replyTo;
       if (o.mentions && o.mentions.length) opts.mentionedList = o.mentions;
-      return sent(await quoting(o.replyTo, () => WPP.chat.sendFileMessage(to, dataUrl(b64, o.mimetype), opts)), to);
+      return sent(await quoting(o.replyTo, () => WPP.chat.sendFileMessage(to, dataUrl(b64, o.mimetype), opts), to, opts.messageId), to);
     },
     async sendLocation(to, loc, replyTo, messageId) {
       await ensureExists(to);
       const opts = { lat: loc.lat, lng: loc.lng, name: loc.name || undefined, address: loc.address || undefined, createChat: true, markIsRead: false, messageId: await keyFor(to, messageId) };
       if (replyTo) opts.quotedMsg = replyTo;
-      return sent(await quoting(replyTo, () => WPP.chat.sendLocationMessage(to, opts)), to);
+      return sent(await quoting(replyTo, () => WPP.chat.sendLocationMessage(to, opts), to, opts.messageId), to);
     },
     // A private invite to a group (`groups_v4_invite`), as WhatsApp's own
     // "Invite to group" sends to someone it would not add: inv {group,
@@ -1323,14 +1339,14 @@
       };
       if (comment) opts.caption = comment;
       if (replyTo) opts.quotedMsg = replyTo;
-      return sent(await quoting(replyTo, () => WPP.chat.sendGroupInviteMessage(to, opts)), to);
+      return sent(await quoting(replyTo, () => WPP.chat.sendGroupInviteMessage(to, opts), to, opts.messageId), to);
     },
     // selectable: how many options one may pick (0: any number).
     async sendPoll(to, name, options, selectable, replyTo, messageId) {
       await ensureExists(to);
       const opts = { selectableCount: selectable, createChat: true, markIsRead: false, messageId: await keyFor(to, messageId) };
       if (replyTo) opts.quotedMsg = replyTo;
-      return sent(await quoting(replyTo, () => WPP.chat.sendCreatePollMessage(to, name, options, opts)), to);
+      return sent(await quoting(replyTo, () => WPP.chat.sendCreatePollMessage(to, name, options, opts), to, opts.messageId), to);
     },
     // ev: {name, description?, start, end?, location?: {name, lat?, lng?},
     // call?: 'voice'|'video'}.
@@ -1346,14 +1362,14 @@
       }
       if (ev.call) opts.callType = ev.call;
       if (replyTo) opts.quotedMsg = replyTo;
-      return sent(await quoting(replyTo, () => WPP.chat.sendEventMessage(to, opts)), to);
+      return sent(await quoting(replyTo, () => WPP.chat.sendEventMessage(to, opts), to, opts.messageId), to);
     },
     // contacts: [{id: "155...@c.us", name}]
     async sendContacts(to, contacts, replyTo, messageId) {
       await ensureExists(to);
       const opts = { createChat: true, markIsRead: false, messageId: await keyFor(to, messageId) };
       if (replyTo) opts.quotedMsg = replyTo;
-      return sent(await quoting(replyTo, () => WPP.chat.sendVCardContactMessage(to, contacts, opts)), to);
+      return sent(await quoting(replyTo, () => WPP.chat.sendVCardContactMessage(to, contacts, opts), to, opts.messageId), to);
     },
     // id: a message this account has, of the daemon's type `kind` (null:
     // not known); answers the copy sent to `to`, seen within waitMs.
@@ -1794,7 +1810,14 @@
     },
     // The group's id, and what WhatsApp said of each person named.
     async createGroup(subject, participants) {
-      const r = await WPP.group.create(subject, participants, undefined);
+      let r;
+      try {
+        r = await WPP.group.create(subject, participants, undefined);
+      } catch (e) {
+        // wa-js asks WhatsApp about each one first, and names who is not.
+        if (e && e.code === 'participant_not_exists' && e.id) throw new Error((phoneOf(e.id) || widStr(e.id)) + ' is not on WhatsApp');
+        throw e;
+      }
       return { id: widStr(r.gid), added: addOutcomes(r.participants) };
     },
     // What WhatsApp said of each person: wa-js answers it per person

@@ -339,3 +339,19 @@ test('in a group that names members by privacy id, one already in the role is le
   assert.equal(await page.window.__wabridge.setAdmins(gid, ['15550005555@c.us', '15550006666@c.us'], true), true);
   assert.deepEqual(promoted, ['15550006666@c.us']);
 });
+
+test('a send WhatsApp refuses (wa-js answers ERROR_..., with no ack below 1) is told failed, after the message', async () => {
+  const to = '15550001111@c.us';
+  const page = await connectedPage({
+    contact: { queryWidExists: async (id) => ({ wid: { _serialized: id } }) },
+    chat: {
+      find: async (id) => ({ id: { _serialized: id } }),
+      generateMessageID: async () => ({ remote: { _serialized: to } }),
+      sendTextMessage: async (t, text, opts) => ({ id: opts.messageId, to: t, ack: 0, sendMsgResult: Promise.resolve({ messageSendResult: 'ERROR_UNKNOWN' }) }),
+    },
+  });
+  await assert.rejects(page.window.__wabridge.sendText(to, 'hi', null, [], 'ABC'), /WhatsApp did not send the message: ERROR_UNKNOWN/);
+  await turns(10);
+  const acks = page.sent.filter((e) => e.type === 'ack');
+  assert.deepEqual(acks.map((e) => [e.ack, e.chat, e.ids]), [[-1, to, ['true_' + to + '_ABC']]]);
+});

@@ -770,8 +770,12 @@
       emit('chat.msg_ack_change', { ack: value.ack, chat: local.id.remote, ids: [local.id] });
       return value;
     }, (e) => {
+      // As WhatsApp Web: the model is failed, which MsgStore's listeners
+      // hear; wa-js tells no ack below 1 (its chat.msg_ack_change).
       local.ack = -1;
-      emit('chat.msg_ack_change', { ack: -1, chat: local.id.remote, ids: [local.id] });
+      for (const [cb, ctx] of storeListeners.get('change:ack') || []) {
+        try { cb.call(ctx, local); } catch (err) { console.error('MsgStore listener failed', err); }
+      }
       throw e;
     });
   }
@@ -1909,6 +1913,10 @@
       async create(groupName, participantsIds, parentGroup) {
         requireAuth();
         if (parentGroup) throw new Error('communities are not modelled by the sandbox');
+        // As wa-js: each one asked about first; one not on WhatsApp is named.
+        for (const p of ids(participantsIds)) {
+          if (!(await call('exists', { phone: wid(p).user }))) throw Object.assign(wppError('participant_not_exists', 'Participant not exists'), { id: wid(p) });
+        }
         const g = await call('group_create', { subject: String(groupName), participants: ids(participantsIds) });
         groupChat(g);
         // As wa-js: what WhatsApp said of each person, by id.
