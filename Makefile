@@ -30,7 +30,9 @@ test: deps
 	fi
 	cd inject && npm test
 	cd clients/node && npm test
-	bash scripts/test-compat.sh
+	# The binary the tests above just built (a plain `cargo build` would
+	# build it again, with other features).
+	WABRIDGE_BIN=$(CURDIR)/target/debug/wabridge bash scripts/test-compat.sh
 
 bench: deps
 	$(CARGO) build --release
