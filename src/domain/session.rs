@@ -106,6 +106,10 @@ pub struct SessionRecord {
     /// the next (a restart must not skip a gap a failed catch-up left).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owed_catch_up: Option<i64>,
+    /// A stable code for `error` (`PROXY_FAILED`), kept with it: a FAILED
+    /// session still says it after a stop, a restart or a move.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
 }
 
 impl std::fmt::Debug for SessionRecord {

@@ -173,12 +173,16 @@ impl Driver {
         if let Some(e) = &s.error {
             payload["error"] = json!(e);
         }
+        if let Some(code) = s.error_code {
+            payload["error_code"] = json!(code);
+        }
         self.env
             .pipeline
             .emit(Event::new(&self.id, EventKind::SessionStatus, payload));
         self.env.records.update(&self.id, |r| {
             r.status = s.status;
             r.error = s.error.clone();
+            r.error_code = s.error_code.map(String::from);
             if s.me.is_some() {
                 r.me = s.me.clone();
                 r.platform = s.platform.clone();

@@ -183,6 +183,7 @@ impl Manager {
             limits,
             calls,
             owed_catch_up: None,
+            error_code: None,
         };
         let created = self.env.store.create_session(&id, &rec)?;
         if !created {

@@ -1003,6 +1003,7 @@ mod tests {
             limits: None,
             calls: None,
             owed_catch_up: None,
+            error_code: None,
         };
         assert!(store.create_session(&s, &rec).unwrap());
         let render: crate::webhook::Render = Arc::new(|_, _| {

@@ -142,6 +142,10 @@ def test_wrong_credentials_or_a_dead_proxy_are_proxy_failed():
         s = eventually("PROXY_FAILED", lambda: (lambda s: s if s["status"] == "FAILED" else None)(status(n, "dead")), 60)
         assert s["error_code"] == "PROXY_FAILED", s
         assert "PROXY" in s["error"], s
+        # Still said once its driver is gone (a stop; a restart reads the same record).
+        assert n.post("/api/sessions/dead/stop").status_code == 200
+        s = status(n, "dead")
+        assert (s["status"], s.get("error_code")) == ("FAILED", "PROXY_FAILED"), s
 
         # Fixed with PATCH: the browser restarts on the right proxy and the
         # session shows its QR (a new session links as usual).

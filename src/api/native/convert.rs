@@ -267,14 +267,17 @@ pub fn session(v: &SessionView) -> Value {
     }
     // Always both, null until a page has said (a stopped session).
     out["versions"] = json!({"wa_web": null, "wa_js": null});
+    // FAILED, or a linked session trying on through a proxy that is down:
+    // as the running session says, else as its record kept it.
+    let code = match live {
+        Some(l) => l.error_code.map(String::from),
+        None => v.record.error_code.clone(),
+    };
+    if let Some(code) = code.filter(|_| matches!(v.status(), Status::Failed | Status::Disconnected))
+    {
+        out["error_code"] = json!(code);
+    }
     if let Some(l) = live {
-        // FAILED, or a linked session trying on through a proxy that is down.
-        if let Some(code) = l
-            .error_code
-            .filter(|_| matches!(v.status(), Status::Failed | Status::Disconnected))
-        {
-            out["error_code"] = json!(code);
-        }
         out["versions"] = l
             .versions
             .clone()
