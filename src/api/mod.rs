@@ -150,7 +150,18 @@ pub fn router(core: Core, s: Settings) -> Router {
         }
     });
     let rest = Router::new()
-        .route("/{method}", easy_default)
+        .route(
+            "/{method}",
+            // The native API's root: its 404, not an EASY method named "api".
+            easy_default.route_layer(axum::middleware::from_fn(
+                |req: axum::extract::Request, next: axum::middleware::Next| async move {
+                    match req.uri().path() {
+                        "/api" | "/api/" => not_found(req.uri().clone()).await,
+                        _ => next.run(req).await,
+                    }
+                },
+            )),
+        )
         .route("/{first}/{second}", two)
         .fallback(not_found)
         .method_not_allowed_fallback(not_found);
