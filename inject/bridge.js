@@ -1828,7 +1828,16 @@
     },
     async removeParticipants(id, participants) {
       plainGroup(await myGroup(id), id);
-      await asMember(() => WPP.group.removeParticipants(id, participants));
+      try {
+        await asMember(() => WPP.group.removeParticipants(id, participants));
+      } catch (e) {
+        // wa-js leaves out those not in the group, and refuses a call that
+        // names none in it: nothing to do, as asked.
+        if (e && e.code === 'not_valid_group_participants') return true;
+        // It may not remove the group's creator.
+        if (e && e.code === 'group_participant_is_not_a_group_member') throw new Error("the group's creator cannot be removed from " + id);
+        throw e;
+      }
       return true;
     },
     // yes: make them admins; else make them members again. Those already

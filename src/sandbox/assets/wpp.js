@@ -1941,9 +1941,18 @@
         }
         return out;
       },
+      // As wa-js: those not in the group are left out, none in is
+      // refused, and so is its creator.
       async removeParticipants(groupId, participantsIds) {
         requireAuth();
-        await asAdmin('group_you_are_not_admin', 'You are not admin in', groupId, () => call('group_participants', { gid: wid(groupId)._serialized, remove: ids(participantsIds) }));
+        const g = groupChat(await call('group_info', { gid: wid(groupId)._serialized }));
+        const members = new Map(g.groupMetadata.participants.map((p) => [p.id._serialized, p]));
+        const valid = ids(participantsIds).filter((p) => members.has(p));
+        if (!valid.length) throw wppError('not_valid_group_participants', 'No valid participants found for the group ' + wid(groupId)._serialized);
+        const me = creds ? creds.phone + '@c.us' : null;
+        if (!(members.get(me) || {}).isAdmin && !(members.get(me) || {}).isSuperAdmin) throw wppError('group_you_are_not_admin', 'You are not admin in ' + g.id._serialized);
+        if (valid.some((p) => members.get(p).isSuperAdmin)) throw wppError('group_participant_is_not_a_group_member', 'Group ' + g.id._serialized + ': Group participant is not a group member');
+        await asAdmin('group_you_are_not_admin', 'You are not admin in', groupId, () => call('group_participants', { gid: wid(groupId)._serialized, remove: valid }));
       },
       // As wa-js: the whole call is refused if one is in the role already.
       async promoteParticipants(groupId, participantsIds) {
