@@ -1012,6 +1012,8 @@
     } catch (e) {
       // The page made the message before WhatsApp refused it: failed.
       failedSend(to, id, true);
+      // Larger than WhatsApp takes for its type (wa-js tells the limit).
+      if (e && e.code === 'file_too_large') throw new Error('MEDIA_TOO_LARGE: ' + (Number(e.limit) || 0) + ': ' + e.message);
       const code = replyTo && e && e.code;
       if (code === 'msg_not_found' || code === 'chat_not_found' || code === 'invalid_quoted_msg') throw new Error('QUOTED_NOT_FOUND: ' + replyTo);
       if (code === 'quoted_msg_can_not_reply') throw new Error('QUOTED_NOT_REPLIABLE: ' + replyTo);

@@ -355,3 +355,21 @@ test('a send WhatsApp refuses (wa-js answers ERROR_..., with no ack below 1) is 
   const acks = page.sent.filter((e) => e.type === 'ack');
   assert.deepEqual(acks.map((e) => [e.ack, e.chat, e.ids]), [[-1, to, ['true_' + to + '_ABC']]]);
 });
+
+test("a file larger than WhatsApp takes for its type says so, with wa-js's limit", async () => {
+  const to = '15550001111@c.us';
+  const page = await connectedPage({
+    contact: { queryWidExists: async (id) => ({ wid: { _serialized: id } }) },
+    chat: {
+      find: async (id) => ({ id: { _serialized: id } }),
+      generateMessageID: async () => ({ remote: { _serialized: to } }),
+      sendFileMessage: async () => {
+        throw Object.assign(new Error('File size 20 MB exceeds the upload limit of 16 MB for video files'), { code: 'file_too_large', fileSize: 20971520, limit: 16777216, mediaType: 'video' });
+      },
+    },
+  });
+  await assert.rejects(
+    page.window.__wabridge.sendFile(to, 'AAAA', { mimetype: 'video/mp4', messageId: 'BIG' }),
+    /^Error: MEDIA_TOO_LARGE: 16777216: File size 20 MB exceeds/,
+  );
+});

@@ -1024,6 +1024,14 @@ impl Core {
 fn send_failure(e: crate::session::CallError, reply_to: Option<&str>) -> CoreError {
     use crate::session::CallError;
     match e {
+        // WhatsApp's own limit for the media's type, below this daemon's.
+        CallError::Page(m) if m.starts_with("MEDIA_TOO_LARGE: ") => CoreError::MediaTooLarge(
+            m["MEDIA_TOO_LARGE: ".len()..]
+                .split(':')
+                .next()
+                .and_then(|n| n.trim().parse().ok())
+                .unwrap_or(0),
+        ),
         CallError::Page(m) if m.starts_with("QUOTED_NOT_FOUND: ") => CoreError::invalid(
             "reply_to",
             format!(
@@ -1105,5 +1113,25 @@ impl Core {
             .pipeline
             .add_status_callback(session, &sent.id, &hook, sent.ack, now)
             .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// WhatsApp's own limit for a media's type is the caller's 413, with
+    /// that limit; the page's other failures stay the page's.
+    #[test]
+    fn a_file_over_whatsapps_limit_is_too_large_with_that_limit() {
+        use crate::session::CallError;
+        let e = send_failure(
+            CallError::Page("MEDIA_TOO_LARGE: 16777216: File size 20 MB exceeds the upload limit of 16 MB for video files".into()),
+            None,
+        );
+        assert!(matches!(e, CoreError::MediaTooLarge(16777216)), "{e:?}");
+        assert_eq!(e.code(), "media_too_large");
+        let other = send_failure(CallError::Page("something else".into()), None);
+        assert!(!matches!(other, CoreError::MediaTooLarge(_)), "{other:?}");
     }
 }
