@@ -7,8 +7,7 @@ use crate::domain::Scope;
 use crate::domain::{Amendment, Message, SessionId, is_one_emoji, now_ms};
 use crate::store::Op;
 
-/// WhatsApp lets an author edit a message for 15 minutes.
-pub const EDIT_WINDOW_S: i64 = 15 * 60;
+pub use crate::domain::message::EDIT_WINDOW_S;
 /// And delete it for everyone for about two and a half days.
 pub const REVOKE_WINDOW_S: i64 = 60 * 3600;
 /// How long a status (story) is up.

@@ -6,6 +6,9 @@ use super::ids::{SessionId, now_ms};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+/// WhatsApp lets an author edit a message for 15 minutes.
+pub const EDIT_WINDOW_S: i64 = 15 * 60;
+
 /// Message acknowledgement, wa-js numbering: -1 failed … 4 played.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

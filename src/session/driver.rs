@@ -728,7 +728,11 @@ impl Driver {
                     if let (Some(every), Some(before)) = (self.env.config.trim_every, stored_before)
                         && trimmed.elapsed() >= every && self.state.borrow().status == Status::Connected {
                             trimmed = Instant::now();
-                            self.trim_page(&bridge, before).await;
+                            // A message its author may still edit stays: wa-js
+                            // tells an edit only of a message WhatsApp Web
+                            // holds (its MsgStore's change), not of one it let go.
+                            let editable = crate::domain::now_ms() / 1000 - crate::domain::message::EDIT_WINDOW_S - 60;
+                            self.trim_page(&bridge, before.min(editable)).await;
                         }
                     ticks += 1;
                     if let Some(o) = self.check_ceilings(b, launched, ticks, &mut deferred) {
