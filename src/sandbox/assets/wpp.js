@@ -465,10 +465,11 @@
           if (m.type !== 'chat') m.caption = v.text;
           m.latestEditSenderTimestampMs = v.ts * 1000;
         }
-        const edited = m || toMsg({ id: v.id, from_me: v.id.startsWith('true_'), peer: v.chat, text: v.text, ack: 0, t: v.ts });
-        // wa-js names the chat by the message's `to`: for a contact's
-        // message, this account.
-        emit('chat.msg_edited', { chat: edited.to, id: v.id, msg: edited });
+        // As wa-js: an edit is told as a change to a message WhatsApp Web
+        // holds (MsgStore's change:latestEditMsgKey), of no other. wa-js
+        // names the chat by the message's `to`: for a contact's message,
+        // this account.
+        if (m) emit('chat.msg_edited', { chat: m.to, id: v.id, msg: m });
         break;
       }
       case 'revoke': {
