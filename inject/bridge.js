@@ -1007,11 +1007,14 @@
   // daemon maps to a 422 on reply_to (wa-js's WPPError codes; a quote of a
   // chat this account never had is chat_not_found).
   async function quoting(replyTo, send, to, id) {
+    // A copy the page holds already is an earlier attempt's (a retry under
+    // the same id), which may still go: not this call's to mark failed.
+    const earlier = id && lookup('whatsapp.MsgStore') ? WPP.whatsapp.MsgStore.get(id) : null;
     try {
       return await send();
     } catch (e) {
       // The page made the message before WhatsApp refused it: failed.
-      failedSend(to, id, true);
+      if (!earlier) failedSend(to, id, true);
       // Larger than WhatsApp takes for its type (wa-js tells the limit).
       if (e && e.code === 'file_too_large') throw new Error('MEDIA_TOO_LARGE: ' + (Number(e.limit) || 0) + ': ' + e.message);
       const code = replyTo && e && e.code;

@@ -549,9 +549,9 @@ const SPILL_POLL: Duration = Duration::from_millis(100);
 /// one kind) does not fill the window its other deliveries need.
 const PARK_AFTER_MS: i64 = 10_000;
 
-/// Keys of deliveries waiting so, at most, per receiver; past it one waits
-/// in the window as before.
-const PARKED_MAX: usize = 100_000;
+/// Keys of deliveries waiting so, at most, per receiver (a few MB); past
+/// it one waits in the window as before.
+const PARKED_MAX: usize = 50_000;
 
 struct Window {
     /// (due, id) -> delivery: what waits for its turn.
@@ -599,10 +599,11 @@ impl Window {
     }
 
     /// Parked deliveries now due, read back from the outbox into the queue
-    /// (one delivered, dead or dropped meanwhile is left).
+    /// (one delivered, dead or dropped meanwhile is left), as long as the
+    /// window has room: the rest wait their turn, still parked.
     fn unpark(&mut self, store: &Store, now: i64) {
         while let Some((at, _)) = self.parked.first() {
-            if *at > now {
+            if *at > now || self.held.len() >= WINDOW {
                 return;
             }
             let Some((at, id)) = self.parked.pop_first() else {
@@ -1203,10 +1204,18 @@ mod tests {
         // A manual retry of a parked one takes it now, and only once.
         w.admit(&store, store.delivery(&failing[0].id).unwrap().unwrap());
         assert_eq!((w.queue.len(), w.parked.len()), (2, WINDOW - 1));
+        // Due, they come back as far as the window has room; the rest as
+        // it empties.
         w.unpark(&store, now + 60_000);
-        assert_eq!((w.queue.len(), w.parked.len()), (WINDOW + 1, 0));
-        let ids: HashSet<&String> = w.queue.values().map(|d| &d.id).collect();
-        assert_eq!(ids.len(), WINDOW + 1);
+        assert_eq!((w.queue.len(), w.parked.len()), (WINDOW, 1));
+        let first = w.queue.keys().next().cloned().unwrap();
+        w.queue.remove(&first);
+        w.held.remove(&first.1);
+        w.unpark(&store, now + 60_000);
+        assert_eq!((w.queue.len(), w.parked.len()), (WINDOW, 0));
+        let mut ids: HashSet<String> = w.queue.values().map(|d| d.id.clone()).collect();
+        ids.insert(first.1);
+        assert_eq!(ids.len(), WINDOW + 1, "each once");
         // A refill does not read back one parked: it is known.
         let mut w2 = Window::new(Some(failing[0].id.clone()));
         while w2.spill.is_some() && w2.held.len() <= WINDOW / 2 {

@@ -1948,10 +1948,10 @@
         requireAuth();
         const g = groupChat(await call('group_info', { gid: wid(groupId)._serialized }));
         const members = new Map(g.groupMetadata.participants.map((p) => [p.id._serialized, p]));
-        const valid = ids(participantsIds).filter((p) => members.has(p));
-        if (!valid.length) throw wppError('not_valid_group_participants', 'No valid participants found for the group ' + wid(groupId)._serialized);
         const me = creds ? creds.phone + '@c.us' : null;
         if (!(members.get(me) || {}).isAdmin && !(members.get(me) || {}).isSuperAdmin) throw wppError('group_you_are_not_admin', 'You are not admin in ' + g.id._serialized);
+        const valid = ids(participantsIds).filter((p) => members.has(p));
+        if (!valid.length) throw wppError('not_valid_group_participants', 'No valid participants found for the group ' + wid(groupId)._serialized);
         if (valid.some((p) => members.get(p).isSuperAdmin)) throw wppError('group_participant_is_not_a_group_member', 'Group ' + g.id._serialized + ': Group participant is not a group member');
         await asAdmin('group_you_are_not_admin', 'You are not admin in', groupId, () => call('group_participants', { gid: wid(groupId)._serialized, remove: valid }));
       },
