@@ -1835,6 +1835,59 @@ async fn the_page_lets_go_of_stored_messages_and_the_history_keeps_them() {
     .await;
 }
 
+/// A contact edits a message after the page's trim has run: the page keeps
+/// what its author may still edit (wa-js tells an edit only of a message
+/// WhatsApp Web holds), so the edit is told.
+#[tokio::test]
+async fn an_edit_after_the_pages_trim_is_told() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = Receiver::start().await;
+    let sb = Sandbox::start(tmp.path(), &[]).await;
+    let args = [FAST_RETRY, &["--trim-page-messages-every", "1s"]].concat();
+    let d = Daemon::start(&tmp.path().join("data"), &format!("{}/", sb.url), &args).await;
+    let hooks = json!([{"url": r.url, "events": ["message", "message.edited"]}]);
+    let (code, body) = d
+        .call(
+            "POST",
+            "/api/sessions",
+            Some(json!({"id": "shop", "webhooks": hooks})),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    d.link(&sb, "shop", ACCOUNT).await;
+    const FROM: &str = "15557770401";
+    let mut ids = vec![];
+    for text in ["to be edited", "and after it"] {
+        let (code, m) = sb
+            .post(
+                "/_sandbox/messages",
+                json!({"from": FROM, "to": ACCOUNT, "text": text}),
+            )
+            .await;
+        assert_eq!(code, 201, "{m}");
+        ids.push(m["id"].as_str().unwrap().to_string());
+    }
+    wait_events(&r, "message", 2, Duration::from_secs(20)).await;
+    // Past the minute a trim used to keep (and a health tick, 10 s).
+    tokio::time::sleep(Duration::from_secs(80)).await;
+    let (code, v) = sb
+        .post(
+            &format!("/_sandbox/messages/{}/edit", ids[0]),
+            json!({"text": "edited"}),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    let edited = wait_events(&r, "message.edited", 1, Duration::from_secs(20)).await;
+    assert_eq!(
+        (
+            edited[0]["payload"]["id"].as_str(),
+            edited[0]["payload"]["text"].as_str()
+        ),
+        (Some(ids[0].as_str()), Some("edited")),
+        "{edited:?}"
+    );
+}
+
 /// A burst across ten sessions while one browser is killed mid-burst: every
 /// message is stored and delivered exactly once; where no browser died,
 /// each chat's events come in the order the messages were sent (the killed
