@@ -18,8 +18,14 @@ const FAST_RETRY: &[&str] = &[
 const ACCOUNT: &str = "15550001111";
 
 async fn setup(tmp: &std::path::Path, hooks: Value) -> (Sandbox, Daemon) {
+    setup_with(tmp, hooks, &[]).await
+}
+
+/// As `setup`, the daemon given `extra` arguments too.
+async fn setup_with(tmp: &std::path::Path, hooks: Value, extra: &[&str]) -> (Sandbox, Daemon) {
     let sb = Sandbox::start(tmp, &[]).await;
-    let d = Daemon::start(&tmp.join("data"), &format!("{}/", sb.url), FAST_RETRY).await;
+    let args = [FAST_RETRY, extra].concat();
+    let d = Daemon::start(&tmp.join("data"), &format!("{}/", sb.url), &args).await;
     let (code, body) = d
         .call(
             "POST",
@@ -1842,19 +1848,8 @@ async fn the_page_lets_go_of_stored_messages_and_the_history_keeps_them() {
 async fn an_edit_after_the_pages_trim_is_told() {
     let tmp = tempfile::tempdir().unwrap();
     let r = Receiver::start().await;
-    let sb = Sandbox::start(tmp.path(), &[]).await;
-    let args = [FAST_RETRY, &["--trim-page-messages-every", "1s"]].concat();
-    let d = Daemon::start(&tmp.path().join("data"), &format!("{}/", sb.url), &args).await;
     let hooks = json!([{"url": r.url, "events": ["message", "message.edited"]}]);
-    let (code, body) = d
-        .call(
-            "POST",
-            "/api/sessions",
-            Some(json!({"id": "shop", "webhooks": hooks})),
-        )
-        .await;
-    assert_eq!(code, 201, "{body}");
-    d.link(&sb, "shop", ACCOUNT).await;
+    let (sb, _d) = setup_with(tmp.path(), hooks, &["--trim-page-messages-every", "1s"]).await;
     const FROM: &str = "15557770401";
     let mut ids = vec![];
     for text in ["to be edited", "and after it"] {
