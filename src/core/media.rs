@@ -43,10 +43,25 @@ pub fn media_client(reach: Reach) -> reqwest::Result<reqwest::Client> {
 pub enum MediaSource {
     /// base64, or a `data:` URL.
     Data(String),
-    /// http(s), fetched by the daemon.
-    Url(String),
+    /// http(s), fetched by the daemon with these request headers (a
+    /// caller's credentials for its own file server: open-wa's
+    /// `requestConfig.headers`).
+    Url {
+        url: String,
+        headers: Vec<(String, String)>,
+    },
     /// The id of media uploaded to wabridge (or of a received message's media).
     Upload(String),
+}
+
+impl MediaSource {
+    /// A URL fetched with no headers of the caller's.
+    pub fn url(url: impl Into<String>) -> Self {
+        MediaSource::Url {
+            url: url.into(),
+            headers: Vec::new(),
+        }
+    }
 }
 
 /// Media kept by wabridge that a client can fetch by id: an upload, or a
@@ -319,7 +334,7 @@ impl Core {
                 bare = mime.is_none();
                 (bytes, mime)
             }
-            MediaSource::Url(url) => self.fetch(&url).await?,
+            MediaSource::Url { url, headers } => self.fetch(&url, &headers).await?,
             MediaSource::Upload(id) => {
                 let (info, bytes) = self.stored_media(&id).await?.ok_or_else(|| {
                     CoreError::invalid("media.id", format!("'{id}' is no uploaded media"))
@@ -360,9 +375,10 @@ impl Core {
         &self,
         session: &crate::domain::SessionId,
         url: &str,
+        headers: &[(String, String)],
     ) -> Result<Vec<u8>, CoreError> {
         self.may(session, Scope::Send)?;
-        let (bytes, mime) = self.fetch(url).await?;
+        let (bytes, mime) = self.fetch(url, headers).await?;
         if let Some(m) =
             mime.filter(|m| !is_generic(m) && !m.to_ascii_lowercase().starts_with("image/"))
         {
@@ -377,13 +393,20 @@ impl Core {
         Ok(bytes)
     }
 
-    /// Downloads a media URL with a size cap and a timeout.
-    async fn fetch(&self, url: &str) -> Result<(Vec<u8>, Option<String>), CoreError> {
+    /// Downloads a media URL with a size cap and a timeout, sending the
+    /// caller's headers (reqwest drops `Authorization` and `Cookie` on a
+    /// redirect to another host).
+    async fn fetch(
+        &self,
+        url: &str,
+        headers: &[(String, String)],
+    ) -> Result<(Vec<u8>, Option<String>), CoreError> {
         let parsed = url::Url::parse(url)
             .map_err(|e| CoreError::invalid("media.url", format!("is not a URL: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(CoreError::invalid("media.url", "must be http or https"));
         }
+        let headers = fetch_headers(headers)?;
         let reach = self.reach();
         let client = match reach {
             Reach::Private => &self.http,
@@ -399,6 +422,7 @@ impl Core {
             |why: String| CoreError::invalid("media.url", format!("could not be fetched: {why}"));
         let mut resp = client
             .get(parsed)
+            .headers(headers)
             .send()
             .await
             // Not the URL, which may be signed (TwiML's media is logged).
@@ -432,9 +456,78 @@ impl Core {
     }
 }
 
+/// A caller's headers for a media fetch. Those that frame the request or
+/// its encoding are the client's to set (an `Accept-Encoding` would leave a
+/// compressed body undecoded): left out, as an axios config often carries
+/// them.
+fn fetch_headers(headers: &[(String, String)]) -> Result<reqwest::header::HeaderMap, CoreError> {
+    use reqwest::header::{HeaderName, HeaderValue};
+    let mut map = reqwest::header::HeaderMap::new();
+    for (name, value) in headers {
+        let Ok(n) = HeaderName::from_bytes(name.as_bytes()) else {
+            return Err(CoreError::invalid(
+                "media.headers",
+                format!("'{name}' is not a header name"),
+            ));
+        };
+        if matches!(
+            n.as_str(),
+            "host"
+                | "content-length"
+                | "transfer-encoding"
+                | "connection"
+                | "keep-alive"
+                | "upgrade"
+                | "te"
+                | "trailer"
+                | "accept-encoding"
+        ) {
+            continue;
+        }
+        let Ok(mut v) = HeaderValue::from_str(value) else {
+            return Err(CoreError::invalid(
+                format!("media.headers.{name}").as_str(),
+                "is not a header value (no line breaks or control characters)",
+            ));
+        };
+        v.set_sensitive(true);
+        map.append(n, v);
+    }
+    Ok(map)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_callers_fetch_headers_are_checked_and_framing_left_out() {
+        let h = |v: &[(&str, &str)]| {
+            fetch_headers(
+                &v.iter()
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let map = h(&[
+            ("Authorization", "Bearer t0ken"),
+            ("Host", "elsewhere"),
+            ("Accept-Encoding", "gzip"),
+            ("X-Api-Key", "k"),
+        ])
+        .unwrap();
+        assert_eq!(map.len(), 2);
+        assert_eq!(map["authorization"], "Bearer t0ken");
+        assert_eq!(map["x-api-key"], "k");
+        assert!(matches!(
+            h(&[("bad name", "v")]),
+            Err(CoreError::Invalid { field, .. }) if field == "media.headers"
+        ));
+        assert!(matches!(
+            h(&[("X-A", "line\nbreak")]),
+            Err(CoreError::Invalid { field, .. }) if field == "media.headers.X-A"
+        ));
+    }
 
     #[test]
     fn a_file_without_a_type_is_typed_by_its_name() {

@@ -118,7 +118,8 @@ impl SendRequest {
         let media = self.media.as_ref().map(|m| {
             let source = match &m.source {
                 MediaSource::Data(d) => json!({"data": hex_sha256(d.as_bytes())}),
-                MediaSource::Url(u) => json!({"url": u}),
+                // Not the headers: a token that rotates is the same send.
+                MediaSource::Url { url, .. } => json!({"url": url}),
                 MediaSource::Upload(id) => json!({"upload": id}),
             };
             let mut v = json!({"source": source, "mimetype": m.mimetype, "filename": m.filename, "sticker": m.sticker});

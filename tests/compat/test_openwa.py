@@ -154,7 +154,7 @@ def test_easy_api_named_and_positional(daemon, backend, shop):
     assert err["success"] is False and "sendText" in err["error"]["message"]
 
 
-def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop):
+def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop, receiver):
     """Beyond sending text: what bots written for open-wa call, by its
     method names and parameter orders, answered in its shapes."""
     ok = lambda path, args=None: (lambda r: (r.status_code, r.json()))(easy(backend, path, args))
@@ -206,6 +206,21 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop):
               json={"about": "Baker", "picture": "iVBORw0KGgoAAAANSUhEUg=="}).raise_for_status()
     from_url = at_phone(call("/shop1/sendFileFromUrl", [CONTACT, pic_url, "p.png", "from a url"]))
     assert from_url["caption"] == "from a url" and from_url["media"]["mimetype"] == "image/png"
+    # A file server that wants credentials: requestConfig's headers go with
+    # the fetch (axios's framing headers are the daemon's own).
+    receiver.files["/private/p.png"] = ("image/png", base64.b64decode(PNG_DATA_URL.split(",", 1)[1]))
+    config = {"headers": {"Authorization": "Bearer s3cret", "X-Tenant": 7, "Host": "elsewhere"}}
+    with_auth = at_phone(call("/shop1/sendFileFromUrl", [CONTACT, receiver.url + "/private/p.png", "p.png", "", None, config]))
+    assert with_auth["media"]["mimetype"] == "image/png"
+    sticker = at_phone(call("/shop1/sendStickerfromUrl", [CONTACT, receiver.url + "/private/p.png", config]))
+    assert sticker["type"] == "sticker", sticker
+    fetched = receiver.gets("/private/p.png")
+    assert len(fetched) == 2 and all(
+        (g["headers"].get("authorization"), g["headers"].get("x-tenant"), g["headers"]["host"])
+        == ("Bearer s3cret", "7", receiver.url.removeprefix("http://")) for g in fetched), fetched
+    code, bad = ok("/shop1/sendFileFromUrl", [CONTACT, receiver.url + "/private/p.png", "p.png", "", None,
+                                              {"headers": {"X-Bad": "a\nb"}}])
+    assert code == 200 and bad["success"] is False and "header" in bad["error"]["message"], bad
     # viewOnce, sendImage's tenth parameter; a video sent to play as a GIF.
     once = at_phone(call("/shop1/sendImage", [CONTACT, PNG_DATA_URL, "dot.png", "once", None, False, False, False, False, True]))
     assert (once["type"], once["view_once"], once["gif"]) == ("image", True, False), once

@@ -845,7 +845,7 @@ fn media_source(kind: &str, m: &Value) -> Result<MediaSource, GraphError> {
         m.get("link").and_then(Value::as_str),
         m.get("id").and_then(Value::as_str),
     ) {
-        (Some(link), None) => Ok(MediaSource::Url(link.to_string())),
+        (Some(link), None) => Ok(MediaSource::url(link)),
         (None, Some(id)) => Ok(MediaSource::Upload(id.to_string())),
         (Some(_), Some(_)) => Err(GraphError::param(format!(
             "Invalid parameter: {kind} takes 'link' or 'id', not both"

@@ -512,7 +512,7 @@ impl TryFrom<SendIn> for SendRequest {
                         ));
                     }
                     (Some(d), None) => MediaSource::Data(d),
-                    (None, Some(u)) => MediaSource::Url(u),
+                    (None, Some(u)) => MediaSource::url(u),
                     (None, None) => {
                         return Err(ApiError::invalid("media", "needs 'url' or 'data'"));
                     }

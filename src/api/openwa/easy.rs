@@ -546,6 +546,7 @@ pub enum Call {
     SetGroupIconByUrl {
         group: Wid,
         url: String,
+        headers: Vec<(String, String)>,
     },
     GetHostNumber,
     GetConnectionState,
@@ -823,6 +824,36 @@ impl Args<'_> {
         }
     }
 
+    /// The headers of an axios config (`requestConfig.headers`), the one
+    /// part of it wabridge applies: a file server's credentials, a
+    /// webhook's own headers.
+    fn request_headers(&self) -> Result<std::collections::BTreeMap<String, String>, EasyError> {
+        match self.get("requestConfig").map(|c| &c["headers"]) {
+            None | Some(Value::Null) => Ok(Default::default()),
+            Some(Value::Object(h)) => h
+                .iter()
+                .map(|(k, v)| match v {
+                    Value::String(v) => Ok((k.clone(), v.clone())),
+                    Value::Number(n) => Ok((k.clone(), n.to_string())),
+                    _ => Err(EasyError::bad_args(format!(
+                        "'requestConfig.headers.{k}' must be a string"
+                    ))),
+                })
+                .collect(),
+            Some(_) => Err(EasyError::bad_args(
+                "'requestConfig.headers' must be an object of header names and values",
+            )),
+        }
+    }
+
+    /// `m`, fetched with the call's `requestConfig` headers if it is a URL.
+    fn fetched_with_config(&self, mut m: OutgoingMedia) -> Result<OutgoingMedia, EasyError> {
+        if let MediaSource::Url { headers, .. } = &mut m.source {
+            *headers = self.request_headers()?.into_iter().collect();
+        }
+        Ok(m)
+    }
+
     fn flag(&self, name: &str) -> bool {
         self.get(name).and_then(Value::as_bool).unwrap_or(false)
     }
@@ -889,7 +920,7 @@ fn media(
     let source = if file.starts_with("data:") {
         MediaSource::Data(file)
     } else if file.starts_with("http://") || file.starts_with("https://") {
-        MediaSource::Url(file)
+        MediaSource::url(file)
     } else {
         return Err(EasyError::bad_args(
             "'file' must be a data URL (data:<mime>;base64,...) or an http(s) URL; wabridge does not read files from its own disk",
@@ -1183,7 +1214,7 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
                 voice,
                 to: a.wid("to")?,
                 text: None,
-                media: Some(OutgoingMedia {
+                media: Some(a.fetched_with_config(OutgoingMedia {
                     // open-wa's viewOnce: a photo or video opened once.
                     view_once: a.flag("viewOnce"),
                     gif: method == "sendVideoAsGif",
@@ -1191,7 +1222,7 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
                     // no recompression.
                     document: a.flag("withoutPreview"),
                     ..media(file, a.string("filename")?, false)?
-                }),
+                })?),
                 caption: a.string("caption")?.filter(|c| !c.is_empty()),
                 reply_to: a.string("quotedMsgId")?,
                 menu: None,
@@ -1218,7 +1249,7 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
             };
             send(SendRequest {
                 text: None,
-                media: Some(sticker_media(file)?),
+                media: Some(a.fetched_with_config(sticker_media(file)?)?),
                 reply_to: match method.ends_with("AsReply") {
                     true => Some(a.required("messageId")?),
                     false => None,
@@ -1722,6 +1753,7 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
         "setGroupIconByUrl" => Call::SetGroupIconByUrl {
             group: a.wid("groupId")?,
             url: a.required("url")?,
+            headers: a.request_headers()?.into_iter().collect(),
         },
         "getHostNumber" => Call::GetHostNumber,
         "getConnectionState" => Call::GetConnectionState,
@@ -1735,27 +1767,13 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
         "registerWebhook" => Call::RegisterWebhook {
             url: a.required("url")?,
             listeners: listeners(&a)?,
-            headers: match a.get("requestConfig").map(|c| &c["headers"]) {
-                None | Some(Value::Null) => Default::default(),
-                // Those a post sets itself (an axios config's Content-Type)
-                // are left out, not refused.
-                Some(Value::Object(h)) => h
-                    .iter()
-                    .filter(|(k, _)| !crate::domain::webhook::is_reserved_header(k))
-                    .map(|(k, v)| match v {
-                        Value::String(v) => Ok((k.clone(), v.clone())),
-                        Value::Number(n) => Ok((k.clone(), n.to_string())),
-                        _ => Err(EasyError::bad_args(format!(
-                            "'requestConfig.headers.{k}' must be a string"
-                        ))),
-                    })
-                    .collect::<Result<_, _>>()?,
-                Some(_) => {
-                    return Err(EasyError::bad_args(
-                        "'requestConfig.headers' must be an object of header names and values",
-                    ));
-                }
-            },
+            // Those a post sets itself (an axios config's Content-Type)
+            // are left out, not refused.
+            headers: a
+                .request_headers()?
+                .into_iter()
+                .filter(|(k, _)| !crate::domain::webhook::is_reserved_header(k))
+                .collect(),
         },
         "listWebhooks" => Call::ListWebhooks,
         "removeWebhook" => Call::RemoveWebhook(a.required("webhookId")?),

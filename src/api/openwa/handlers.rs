@@ -1020,8 +1020,12 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             .await
             .map(|_| json!(true))?,
         Call::LeaveGroup(group) => core.leave_group(id, &group).await.map(|_| json!(true))?,
-        Call::SetGroupIconByUrl { group, url } => {
-            let picture = core.fetch_image(id, &url).await?;
+        Call::SetGroupIconByUrl {
+            group,
+            url,
+            headers,
+        } => {
+            let picture = core.fetch_image(id, &url, &headers).await?;
             let edit = crate::core::GroupEdit {
                 picture: Some(Some(picture)),
                 ..Default::default()

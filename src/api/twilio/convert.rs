@@ -206,7 +206,7 @@ pub fn create(form: &Form) -> Result<Create, TwilioError> {
     };
     let to = Wid::parse(&phone).map_err(|e| TwilioError::new(StatusCode::BAD_REQUEST, 21211, e))?;
     let media = media.first().map(|u| OutgoingMedia {
-        source: MediaSource::Url(u.to_string()),
+        source: MediaSource::url(u.to_string()),
         mimetype: None,
         filename: None,
         sticker: false,

@@ -156,7 +156,7 @@ async fn reply(core: Core, r: Reply) {
                 to: to.clone(),
                 text: text.clone(),
                 media: url.clone().map(|url| crate::core::OutgoingMedia {
-                    source: crate::core::MediaSource::Url(url),
+                    source: crate::core::MediaSource::url(url),
                     mimetype: None,
                     filename: None,
                     sticker: false,
