@@ -986,9 +986,10 @@ pub enum GroupChange {
     Picture(bool),
 }
 
-/// `{group, author}` and one of `subject`, `description`, `announce`,
+/// `{group, author, me}` and one of `subject`, `description`, `announce`,
 /// `restrict`, `picture` (a new one: true; removed: false). `notice`: the notice's message id, which names this change
-/// apart from another to the same value in the same second.
+/// apart from another to the same value in the same second. `me`: this
+/// account's id, when known (open-wa tells its own changes by it).
 pub fn group_update_event(
     session: &SessionId,
     group: &str,
@@ -996,8 +997,9 @@ pub fn group_update_event(
     change: &GroupChange,
     author: Option<&str>,
     at: i64,
+    me: Option<&str>,
 ) -> Event {
-    let mut payload = json!({"group": group, "author": author});
+    let mut payload = json!({"group": group, "author": author, "me": me});
     let about = match change {
         GroupChange::Subject(s) => {
             payload["subject"] = json!(s);
@@ -1246,15 +1248,23 @@ mod tests {
         let sid = SessionId::parse("shop").unwrap();
         let g = "120363000000000001@g.us";
         let on = GroupChange::Setting(GroupSetting::Announce, true);
-        let id = |notice| group_update_event(&sid, g, notice, &on, None, 1704110400).id;
+        let id = |notice| group_update_event(&sid, g, notice, &on, None, 1704110400, None).id;
         // The same setting made twice in one second: two events, each
         // stable under a replay of its own notice.
         assert_ne!(id(Some("false_g_3GA")), id(Some("false_g_3GB")));
         assert_eq!(id(Some("false_g_3GA")), id(Some("false_g_3GA")));
-        let ev = group_update_event(&sid, g, None, &on, Some("1@c.us"), 1704110400);
+        let ev = group_update_event(
+            &sid,
+            g,
+            None,
+            &on,
+            Some("1@c.us"),
+            1704110400,
+            Some("2@c.us"),
+        );
         assert_eq!(
             ev.payload,
-            json!({"group": g, "author": "1@c.us", "announce": true})
+            json!({"group": g, "author": "1@c.us", "announce": true, "me": "2@c.us"})
         );
     }
 

@@ -363,6 +363,7 @@ impl Inbound {
                         &change,
                         author.as_deref(),
                         timestamp.unwrap_or(now_ms() / 1000),
+                        self.me().as_deref(),
                     )));
                 }
             }

@@ -1035,6 +1035,10 @@ def test_reactions_chat_states_and_removal_reach_open_wa_listeners(daemon, backe
     assert (renamed["type"], renamed["body"], renamed["groupMetadata"]["id"]) == ("subject", "Renamed", gid), renamed
     assert (renamed["author"]["id"], renamed["author"]["isMe"]) == (CONTACT + "@c.us", False), renamed
     assert renamed["id"].startswith(f"false_{gid}_"), renamed
+    # This account's own change: its author is me.
+    assert call("/shop1/setGroupTitle", [gid, "Ours now"]) is True
+    ours = eventually("our own onGroupChange", lambda: [d for d in posted("onGroupChange") if d["body"] == "Ours now"])[0]
+    assert (ours["author"]["id"], ours["author"]["isMe"]) == (ACCOUNT + "@c.us", True), ours
     assert sb(f"/_sandbox/groups/{gid}/participants", {"by": CONTACT, "remove": [ACCOUNT]}).status_code == 200
     out = eventually("onRemovedFromGroup", lambda: posted("onRemovedFromGroup"))[0]
     assert (out["id"], out["isGroup"]) == (gid, True), out

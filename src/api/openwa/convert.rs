@@ -760,9 +760,9 @@ pub fn group_change(ev: &crate::domain::Event) -> Value {
     // `id` is WhatsApp's notice (a MessageId), `author` a Contact, as
     // open-wa declares them.
     let id = p["id"].as_str().filter(|i| !i.is_empty()).unwrap_or(&ev.id);
-    let author = p["author"]
-        .as_str()
-        .map_or(Value::Null, |a| contact(a, None, false));
+    let author = p["author"].as_str().map_or(Value::Null, |a| {
+        contact(a, None, p["me"].as_str() == Some(a))
+    });
     json!({"id": id, "type": kind, "body": body, "author": author, "groupMetadata": meta})
 }
 

@@ -143,6 +143,7 @@ mod tests {
                 &change,
                 Some("15551234567@c.us"),
                 1704110400,
+                Some("15550000000@c.us"),
             );
             let v = openwa(&ev, "w1", "http://wabridge", true);
             assert_eq!(v["event"], "onGroupChange", "{v}");
@@ -168,6 +169,18 @@ mod tests {
                 "{d}"
             );
         }
+        // This account's own change: its author is me.
+        let ev = group_update_event(
+            &sid,
+            g,
+            None,
+            &GroupChange::Subject("Ours".into()),
+            Some("15550000000@c.us"),
+            1704110400,
+            Some("15550000000@c.us"),
+        );
+        let d = &openwa(&ev, "w1", "http://wabridge", true)["data"];
+        assert_eq!(d["author"]["isMe"], true, "{d}");
     }
 
     #[test]
