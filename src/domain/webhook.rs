@@ -30,6 +30,21 @@ impl Format {
         }
     }
 
+    /// Whether a body of this format can tell of something in this chat:
+    /// simple, Cloud and Twilio have no statuses, ours or contacts', nor
+    /// channels' posts, which a bot would take for a chat's and answer
+    /// with a message to their author or the channel; Twilio's WhatsApp
+    /// has no groups either (a bot would answer `From` in private, and a
+    /// TwiML answer would go to the group).
+    pub fn carries_chat(self, chat: &str) -> bool {
+        let not_a_chat = chat == super::Wid::STATUS || chat.ends_with("@newsletter");
+        match self {
+            Format::Simple | Format::Cloud => !not_a_chat,
+            Format::Twilio => !not_a_chat && !chat.ends_with("@g.us"),
+            Format::Native | Format::Openwa => true,
+        }
+    }
+
     /// Whether a body of this format can carry this kind of event at all.
     pub fn carries(self, kind: EventKind) -> bool {
         match self {
@@ -279,16 +294,11 @@ impl Webhook {
 
     /// Whether this subscriber gets this event: its kind, and what the
     /// format can say about it (Cloud webhooks only report what contacts
-    /// do, so not this account's own reactions; simple, Cloud and Twilio
-    /// have no statuses, ours or contacts', nor channels' posts, which a
-    /// bot would take for a chat's and answer with a message to their
-    /// author or the channel).
+    /// do, so not this account's own reactions; `Format::carries_chat`).
     pub fn wants_event(&self, ev: &super::Event) -> bool {
         let chat = ev.payload["chat"].as_str().unwrap_or("");
-        let not_a_chat = chat == super::Wid::STATUS || chat.ends_with("@newsletter");
         self.wants(ev.event)
-            && !(matches!(self.format, Format::Simple | Format::Cloud | Format::Twilio)
-                && not_a_chat)
+            && self.format.carries_chat(chat)
             && !(self.format == Format::Cloud
                 && ev.event == EventKind::MessageReaction
                 && ev.payload["from_me"] == true)

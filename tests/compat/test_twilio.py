@@ -138,6 +138,32 @@ def test_a_scoped_keys_status_callbacks_are_signed_with_that_key(shop, receiver)
         assert not signed(receiver, req), "signed with the admin key"
 
 
+def test_a_send_only_key_sends_by_its_account_sid(shop, receiver):
+    """A bot's key that may only send names its session by the AccountSid,
+    as the SDK always does."""
+    daemon = shop
+    r = daemon.native().post("/api/keys", json={"sessions": ["shop1"], "scopes": ["send"]})
+    assert r.status_code == 201, r.text
+    m = client(daemon, token=r.json()["key"]).messages.create(to=f"whatsapp:+{CONTACT}", body="sent by a send-only key")
+    assert m.sid.startswith("SM") and m.status in ("queued", "sent", "delivered"), m.status
+    eventually("the send at the contact", lambda: any(x["text"] == "sent by a send-only key" for x in daemon.sent()))
+
+
+def test_a_groups_messages_stay_out_of_twilio(shop, receiver):
+    """Twilio's WhatsApp has no groups: a group's messages are neither
+    posted to the incoming-message webhook (a TwiML answer would go to the
+    group) nor listed as a number's."""
+    daemon = shop
+    g = httpx.post(daemon.sandbox + "/_sandbox/groups", json={"owner": CONTACT, "subject": "Bakers", "participants": [ACCOUNT]})
+    assert g.status_code == 201, g.text
+    r = httpx.post(daemon.sandbox + "/_sandbox/messages", json={"from": CONTACT, "group": g.json()["id"], "text": "menu in the group"})
+    assert r.status_code == 201, r.text
+    daemon.inbound(CONTACT, "after the group")
+    eventually("the message after", lambda: [x for x in receiver.raw("/twilio/in") if form(x).get("Body") == "after the group"])
+    assert not [x for x in receiver.raw("/twilio/in") if form(x).get("Body") == "menu in the group"]
+    assert "menu in the group" not in [x.body for x in client(daemon).messages.list(limit=50)]
+
+
 def test_inbound_webhooks_validate_and_twiml_answers_go_back(shop, receiver):
     daemon = shop
     daemon.inbound(CONTACT, "menu", name="Alice")
@@ -317,6 +343,14 @@ def test_errors_are_twilios(shop):
     with pytest.raises(TwilioRestException) as e:
         c.messages.create(to=f"whatsapp:+{CONTACT}", from_="whatsapp:+15550009999", body="x")
     assert e.value.code == 63007
+    # A message to go later would go now: refused, and none goes.
+    before = len(daemon.sent())
+    later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
+    with pytest.raises(TwilioRestException) as e:
+        c.messages.create(to=f"whatsapp:+{CONTACT}", body="later", messaging_service_sid="MG" + "0" * 32,
+                          schedule_type="fixed", send_at=later)
+    assert (e.value.code, e.value.status) == (35118, 400)
+    assert len(daemon.sent()) == before
     with pytest.raises(TwilioRestException) as e:
         c.messages.create(to=f"whatsapp:+{CONTACT}", body="x", status_callback="http://169.254.169.254/cb")
     assert (e.value.code, e.value.status) == (21609, 400)

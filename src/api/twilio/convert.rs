@@ -59,12 +59,18 @@ impl From<CoreError> for TwilioError {
                 63003,
                 format!("Channel could not find To address: whatsapp:+{who} is not on WhatsApp"),
             ),
-            CoreError::Invalid { field, why } if field == "media.url" || field == "media" => {
+            CoreError::Invalid { field, why } if field.starts_with("media") => {
                 Self::new(StatusCode::BAD_REQUEST, 11200, format!("MediaUrl {why}"))
             }
+            CoreError::Invalid { field, why } if field == "to" => Self::new(
+                StatusCode::BAD_REQUEST,
+                21211,
+                format!("Invalid 'To' Phone Number: {why}"),
+            ),
             // `create` has already refused a missing Body: what the core
-            // refuses in the text is its length (Twilio's 21617).
-            CoreError::Invalid { field, why } if field == "text" => Self::new(
+            // refuses in the text (or the caption, a Body with media) is
+            // its length (Twilio's 21617).
+            CoreError::Invalid { field, why } if field == "text" || field == "caption" => Self::new(
                 StatusCode::BAD_REQUEST,
                 21617,
                 format!("The message body exceeds the length limit: Body {why}"),
@@ -182,6 +188,17 @@ pub fn create(form: &Form) -> Result<Create, TwilioError> {
             StatusCode::BAD_REQUEST,
             21602,
             "Message body is required.",
+        ));
+    }
+    // A message to go later would go at once: refused instead.
+    if ["ScheduleType", "SendAt"]
+        .iter()
+        .any(|k| form.get(k).is_some_and(|v| !v.is_empty()))
+    {
+        return Err(TwilioError::new(
+            StatusCode::BAD_REQUEST,
+            35118,
+            "Scheduled messages are not supported here (there are no Messaging Services): send the message when it is due.",
         ));
     }
     if media.len() > 1 {
@@ -535,6 +552,9 @@ impl Filter {
     }
 
     pub fn keeps(&self, m: &Message, me: Option<&str>) -> bool {
+        if !crate::domain::webhook::Format::Twilio.carries_chat(&m.chat) {
+            return false;
+        }
         let peer = peer_of(m);
         let me = me.unwrap_or("");
         let (from, to) = if m.from_me {
@@ -654,8 +674,14 @@ pub fn inbound_form(
         ));
     }
     if kind == "location" {
-        f.push(("Latitude".into(), p["location"]["lat"].to_string()));
-        f.push(("Longitude".into(), p["location"]["lng"].to_string()));
+        // A place named without coordinates has none to give.
+        if let (Some(lat), Some(lng)) = (
+            p["location"]["lat"].as_f64(),
+            p["location"]["lng"].as_f64(),
+        ) {
+            f.push(("Latitude".into(), lat.to_string()));
+            f.push(("Longitude".into(), lng.to_string()));
+        }
         // Twilio names a shared place's address and name so.
         if let Some(a) = p["location"]["address"].as_str() {
             f.push(("Address".into(), a.to_string()));

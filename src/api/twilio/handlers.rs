@@ -30,21 +30,23 @@ fn me_of(v: &SessionView) -> Option<String> {
         .map(|m| m.phone)
 }
 
-/// The session a request means: the one whose number is `From`, else the
-/// one named by the AccountSid.
+/// The session a request means: the one whose number is `From` (a
+/// connected one first: a stopped session may keep the same number), else
+/// the one named by the AccountSid. Found among those the key may see, as
+/// a key that may only send sees them (reading one needs `read`).
 async fn session_for(
     st: &Twilio,
     account: &str,
     from: Option<&str>,
 ) -> Result<SessionView, TwilioError> {
+    let sessions = st.core.sessions().await;
     if let Some(phone) = from {
-        return st
-            .core
-            .sessions()
-            .await
+        let mut numbered: Vec<SessionView> = sessions
             .into_iter()
-            .find(|v| me_of(v).as_deref() == Some(phone))
-            .ok_or_else(|| {
+            .filter(|v| me_of(v).as_deref() == Some(phone))
+            .collect();
+        numbered.sort_by_key(|v| v.status() != crate::domain::Status::Connected);
+        return numbered.into_iter().next().ok_or_else(|| {
                 TwilioError::new(
                     StatusCode::BAD_REQUEST,
                     cv::NO_SUCH_SENDER,
@@ -54,13 +56,18 @@ async fn session_for(
     }
     let id = SessionId::parse(account)
         .map_err(|_| TwilioError::not_found(&format!("/{}/Accounts/{account}", cv::API_VERSION)))?;
-    st.core.session(&id).await.map_err(|e| match e {
-        CoreError::SessionNotFound(_) => TwilioError::not_found(&format!(
-            "/{}/Accounts/{account} (no session '{account}'; or send From)",
-            cv::API_VERSION
-        )),
-        e => e.into(),
-    })
+    match sessions.into_iter().find(|v| v.record.id == id) {
+        Some(v) => Ok(v),
+        // Not among them: none, or one the key may not see (told as the
+        // core tells it).
+        None => st.core.session(&id).await.map_err(|e| match e {
+            CoreError::SessionNotFound(_) => TwilioError::not_found(&format!(
+                "/{}/Accounts/{account} (no session '{account}'; or send From)",
+                cv::API_VERSION
+            )),
+            e => e.into(),
+        }),
+    }
 }
 
 #[utoipa::path(post, path = "/2010-04-01/Accounts/{account}/Messages.json", tag = "twilio", summary = "Send a message (To, From, Body, MediaUrl, StatusCallback)", params(("account" = String, Path, description = "Account SID (the session id or AC...)")), request_body(content = Object, content_type = "application/x-www-form-urlencoded", description = "To=whatsapp:+1555...&Body=...&MediaUrl=...&StatusCallback=..."), responses((status = 201, description = "The Message resource", body = Object), (status = 401, description = "Twilio error 20003", body = Object), (status = 400, description = "Twilio error {code, message, more_info, status}", body = Object), (status = 404, description = "Twilio error 20404", body = Object), (status = 403, description = "Twilio error 20403", body = Object), (status = 409, description = "Twilio error 20409: not connected, or another conflict", body = Object), (status = 413, description = "Twilio error: too large", body = Object), (status = 429, description = "Twilio error 20429 (Retry-After)", body = Object), (status = 502, description = "Twilio error 30008", body = Object), (status = 503, description = "Twilio error 20503 (Retry-After)", body = Object)))]
