@@ -442,16 +442,20 @@ def test_a_groups_messages_name_it_and_an_answer_goes_to_it(daemon, receiver, ba
     r = httpx.post(daemon.sandbox + "/_sandbox/messages", json={"from": CONTACT, "group": gid, "text": "team, 6am?"})
     assert r.status_code == 201, r.text
     mid = r.json()["ids"][ACCOUNT]
-    eventually("the group's message at pywa", lambda: [x for x in backend.messages if x.id == mid])
+    at_pywa = eventually("the group's message at pywa", lambda: [x for x in backend.messages if x.id == mid])[0]
     m = [m for b in cloud_posts(receiver) for c in b["entry"][0]["changes"] for m in c["value"].get("messages", [])
          if m["id"] == mid][0]
-    assert m["group_id"] == gid.split("@")[0] and m["from"] == CONTACT, m
-
+    assert m["group_id"] == gid and m["from"] == CONTACT, m
+    # pywa answers in the chat by its id, which it reads as a group's (not
+    # as a phone's: digits alone would go as to a person).
+    assert at_pywa.chat.id == gid and at_pywa.chat.type == "GROUP", at_pywa.chat
+    sent = backend.wa.send_message(to=at_pywa.chat.id, text="6am it is").id
+    # Its bare digits with `recipient_type: group` reach it too.
     r = httpx.post(daemon.url + "/v21.0/shop1/messages", headers={"Authorization": f"Bearer {KEY}"},
-                   json={"messaging_product": "whatsapp", "recipient_type": "group", "to": m["group_id"],
-                         "type": "text", "text": {"body": "6am it is"}})
-    assert r.status_code == 200, r.text
-    sent = r.json()["messages"][0]["id"]
+                   json={"messaging_product": "whatsapp", "recipient_type": "group", "to": gid.split("@")[0],
+                         "type": "text", "text": {"body": "and coffee"}})
+    assert r.status_code == 200 and r.json()["contacts"][0]["wa_id"] == gid, r.text
+    eventually("the second answer in the group", lambda: [x for x in daemon.sent() if x["id"] == r.json()["messages"][0]["id"]])
     out = eventually("the answer in the group", lambda: [x for x in daemon.sent() if x["id"] == sent])[0]
     assert out["text"] == "6am it is"
     statuses = lambda: [s for b in cloud_posts(receiver) for c in b["entry"][0]["changes"]

@@ -515,16 +515,18 @@ pub fn request(body: &Value, session: &SessionId, users: &UserIds) -> Result<Req
             typing,
         });
     }
-    let group = body["recipient_type"] == "group";
     let (input, phone) = match (str_at(body, "to"), str_at(body, "recipient")) {
-        // Meta's Groups API: `to` is a group's id, as its messages' `group_id`.
-        (Some(to), _) if group => {
+        // A sender whose phone is unknown came as its privacy id: `from`
+        // answered back as `to` (a client that takes any id it cannot
+        // read as a phone for a group's says `recipient_type: group`).
+        (Some(to), _) if to.trim().ends_with("@lid") => (to.to_string(), to.trim().to_string()),
+        // Meta's Groups API: `to` is a group's id, as its messages'
+        // `group_id` (`…@g.us`, or its bare digits with `recipient_type:
+        // group`).
+        (Some(to), _) if body["recipient_type"] == "group" || is_group_id(to) => {
             let id = to.trim().trim_end_matches("@g.us");
             (to.to_string(), format!("{id}@g.us"))
         }
-        // A sender whose phone is unknown came as its privacy id: `from`
-        // answered back as `to`.
-        (Some(to), _) if to.trim().ends_with("@lid") => (to.to_string(), to.trim().to_string()),
         (Some(to), _) => (
             to.to_string(),
             parse_phone(to)
@@ -915,6 +917,30 @@ pub fn sent(input: &str, phone: &str, user_id: &str, id: &str) -> Value {
 
 // ---- webhooks
 
+/// A chat as Cloud bodies name it: a person by `phone_or_lid`, a group by
+/// its whole id (`…@g.us`). Not bare digits: clients such as pywa take
+/// digits for a phone and would send to the group as to a person.
+pub fn chat_id(wid: &str) -> &str {
+    if wid.ends_with("@g.us") {
+        wid
+    } else {
+        phone_or_lid(wid)
+    }
+}
+
+/// A `to` that can only be a group: `…@g.us`, or more digits than a phone
+/// number has (15), alone or as an old group's `<creator>-<time>`.
+fn is_group_id(to: &str) -> bool {
+    let to = to.trim();
+    let digits = |p: &str| !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit());
+    let long = |n: usize| n > 15;
+    to.ends_with("@g.us")
+        || (digits(to) && long(to.len()))
+        || to
+            .split_once('-')
+            .is_some_and(|(a, b)| digits(a) && digits(b) && long(a.len() + b.len()))
+}
+
 /// Meta's envelope around one value.
 pub fn envelope(session: &SessionId, me: &str, value: Value) -> Value {
     let mut v = value;
@@ -1034,8 +1060,8 @@ pub fn inbound(session: &SessionId, p: &Value, users: &UserIds) -> Value {
     }
     // In a group (Meta's Groups API): the group, to answer in it; `from`
     // is the member who wrote.
-    if let Some(g) = s("chat").strip_suffix("@g.us") {
-        m["group_id"] = json!(g);
+    if s("chat").ends_with("@g.us") {
+        m["group_id"] = json!(s("chat"));
     }
     let contact = json!({"profile": {"name": p["sender"]["name"].as_str().unwrap_or(&phone)},
                          "wa_id": phone, "user_id": users.user_id(session, &phone)});
@@ -1057,7 +1083,7 @@ pub fn reaction(session: &SessionId, p: &Value, me: &str, users: &UserIds) -> Va
     let mut m = json!({"from": phone, "id": p["id"], "timestamp": p["timestamp"].as_i64().unwrap_or(0).to_string(),
                    "type": "reaction", "reaction": r});
     // In a group, as its messages: the group, with `from` the member.
-    if let Some(g) = p["chat"].as_str().and_then(|c| c.strip_suffix("@g.us")) {
+    if let Some(g) = p["chat"].as_str().filter(|c| c.ends_with("@g.us")) {
         m["group_id"] = json!(g);
     }
     let contact = json!({"profile": {"name": phone}, "wa_id": phone, "user_id": users.user_id(session, &phone)});
@@ -1066,7 +1092,7 @@ pub fn reaction(session: &SessionId, p: &Value, me: &str, users: &UserIds) -> Va
 
 /// An ack as Cloud's `statuses[0]`, with the contact (clients need it).
 pub fn status(session: &SessionId, p: &Value, at_ms: i64, users: &UserIds) -> Value {
-    let phone = phone_or_lid(p["chat"].as_str().unwrap_or("")).to_string();
+    let phone = chat_id(p["chat"].as_str().unwrap_or("")).to_string();
     let me = user_of(p["me"].as_str().unwrap_or("")).to_string();
     let st = match p["ack"].as_str().unwrap_or("") {
         "delivered" => "delivered",
@@ -1158,6 +1184,14 @@ mod tests {
     }
 
     #[test]
+    fn a_to_that_can_only_be_a_group_is_one() {
+        assert!(is_group_id("120363000000000001@g.us") && is_group_id("120363000000000001"));
+        assert!(is_group_id("15551234567-1600000000"));
+        assert!(!is_group_id("15551234567") && !is_group_id("1555-1234567"));
+        assert!(!is_group_id("+1 555 123 4567") && !is_group_id("123456789012345"));
+    }
+
+    #[test]
     fn a_groups_message_and_reaction_name_the_group() {
         let u = UserIds::new([7; 32]);
         let s = SessionId::parse("a").unwrap();
@@ -1167,7 +1201,7 @@ mod tests {
         let m = &inbound(&s, &msg, &u)["entry"][0]["changes"][0]["value"]["messages"][0];
         assert_eq!(
             (&m["from"], &m["group_id"]),
-            (&json!("15550002222"), &json!("120363000000000001"))
+            (&json!("15550002222"), &json!("120363000000000001@g.us"))
         );
         let r = json!({"id": "R1", "message": "M", "chat": "120363000000000001@g.us", "sender": "15550002222@c.us",
             "emoji": "👍", "from_me": false, "timestamp": 2});
@@ -1175,7 +1209,7 @@ mod tests {
             &reaction(&s, &r, "15550001111", &u)["entry"][0]["changes"][0]["value"]["messages"][0];
         assert_eq!(
             (&m["from"], &m["group_id"]),
-            (&json!("15550002222"), &json!("120363000000000001"))
+            (&json!("15550002222"), &json!("120363000000000001@g.us"))
         );
         // Our message's status in the group: the message's own, to the
         // group (no member named, so not Meta's per-member kind), with the
@@ -1186,7 +1220,7 @@ mod tests {
         let st = &v["statuses"][0];
         assert_eq!(
             (&st["recipient_id"], &st["status"]),
-            (&json!("120363000000000001"), &json!("read"))
+            (&json!("120363000000000001@g.us"), &json!("read"))
         );
         assert!(st.get("recipient_type").is_none(), "{st}");
         assert!(
@@ -1247,8 +1281,11 @@ mod tests {
         assert_eq!(v["messages"][0]["from"], "107005456359612@lid", "{m}");
         assert_eq!(v["contacts"][0]["user_id"], lid.as_str());
         // ...and a reply to `from`, or to the user id, goes to that id.
+        // (pywa says `recipient_type: group` for any id it cannot read as
+        // a phone or a user id, so for a privacy id too.)
         for to in [
             json!({"to": "107005456359612@lid"}),
+            json!({"to": "107005456359612@lid", "recipient_type": "group"}),
             json!({"recipient": lid}),
         ] {
             let mut body =

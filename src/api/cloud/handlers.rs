@@ -96,7 +96,7 @@ pub async fn messages(
             st.core.react(&id, &message_id, &emoji).await?;
             // The id answered is the message reacted to: WhatsApp Web does
             // not tell a reaction's own id when it is sent.
-            let phone = crate::domain::phone_or_lid(to.as_str());
+            let phone = cv::chat_id(to.as_str());
             Ok(Json(cv::sent(
                 &input,
                 phone,
@@ -145,7 +145,7 @@ async fn send_and_answer(
             },
         )
         .await?;
-    let phone = crate::domain::phone_or_lid(to.as_str());
+    let phone = cv::chat_id(to.as_str());
     Ok(Json(cv::sent(
         input,
         phone,
