@@ -1022,7 +1022,12 @@ impl Store {
                             if *history || backfill_number(&old_order).is_none() {
                                 continue;
                             }
-                            kept = messages.remove(was.as_slice())?.map(|v| v.value().to_vec());
+                            // Its row gone: deleted for me, or its chat
+                            // cleared (the id stays to keep it so).
+                            let Some(row) = messages.remove(was.as_slice())? else {
+                                continue;
+                            };
+                            kept = Some(row.value().to_vec());
                             chats
                                 .remove(chat_key(&msg.session, &msg.chat, &old_order).as_slice())?;
                         }
@@ -2300,6 +2305,21 @@ mod tests {
             history: true,
         });
         assert!(store.commit(&[again]).unwrap().is_empty());
+
+        // Stored as history, then deleted for me: its report after does not
+        // bring it back (nor make its events).
+        let Op::Message { msg: m, .. } = msg(&s, "gone", 101) else {
+            unreachable!()
+        };
+        let history = change(Op::Message {
+            msg: m,
+            events: vec![],
+            history: true,
+        });
+        assert_eq!(store.commit(&[history]).unwrap(), vec![0]);
+        assert_eq!(store.forget_messages(&s, &["gone"]).unwrap(), 1);
+        assert!(store.commit(&[change(msg(&s, "gone", 101))]).unwrap().is_empty());
+        assert!(store.message(&s, "gone").unwrap().is_none());
     }
 
     /// Opens the store at `dir` once the last one there let go of it (its
