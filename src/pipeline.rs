@@ -76,31 +76,31 @@ struct Subscriptions {
 }
 
 impl Subscriptions {
-    fn of(&self, session: &SessionId) -> Arc<Vec<Webhook>> {
+    /// A read that fails is an error, not "no webhooks": the change is
+    /// not stored without its deliveries (the driver offers it again).
+    fn of(&self, session: &SessionId) -> Result<Arc<Vec<Webhook>>, StoreError> {
         if let Some(h) = self
             .cache
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(session)
         {
-            return h.clone();
+            return Ok(h.clone());
         }
-        let hooks = match self.store.get_session(session) {
-            Ok(r) => Arc::new(r.map(|r| r.webhooks).unwrap_or_default()),
-            // Not kept: a read that failed once would cut the session off
-            // from its webhooks until a restart.
-            Err(e) => {
-                tracing::warn!(session = %session, "its webhooks could not be read: {e}");
-                return Arc::new(Vec::new());
-            }
-        };
+        let hooks = Arc::new(
+            self.store
+                .get_session(session)?
+                .map(|r| r.webhooks)
+                .unwrap_or_default(),
+        );
         // Never overwrite: a concurrent `set` may have put newer ones.
-        self.cache
+        Ok(self
+            .cache
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .entry(session.clone())
             .or_insert(hooks)
-            .clone()
+            .clone())
     }
 
     fn set(&self, session: &SessionId, hooks: Vec<Webhook>) -> Arc<Vec<Webhook>> {
@@ -121,8 +121,8 @@ impl Subscriptions {
 
     /// One delivery per subscriber that wants the event; an ack also goes
     /// to its message's status callback, if the send asked for one.
-    fn fanout(&self, ev: &Event) -> Vec<Delivery> {
-        let own = self.of(&ev.session);
+    fn fanout(&self, ev: &Event) -> Result<Vec<Delivery>, StoreError> {
+        let own = self.of(&ev.session)?;
         let mut out: Vec<Delivery> = own
             .iter()
             .filter(|h| h.wants_event(ev))
@@ -135,16 +135,17 @@ impl Subscriptions {
             )
             .collect();
         if ev.event == EventKind::MessageAck
-            && let Some(hook) = ev.payload["id"]
-                .as_str()
-                .and_then(|id| self.store.callback(&ev.session, id).ok().flatten())
+            && let Some(id) = ev.payload["id"].as_str()
+            && let Some(hook) = self
+                .store
+                .callback(&ev.session, id)?
                 .and_then(|v| serde_json::from_value::<Webhook>(v).ok())
             && hook.wants_event(ev)
             && !already_told(&hook, ev)
         {
             out.push(Delivery::new(&hook, ev));
         }
-        out
+        Ok(out)
     }
 }
 
@@ -243,17 +244,26 @@ impl Pipeline {
 
     fn write(&self, ops: Vec<Op>) -> Result<(Vec<Event>, Vec<Delivery>), Unstored> {
         let _fanning_out = self.fanning_out.lock().unwrap_or_else(|e| e.into_inner());
-        let changes: Vec<Change> = ops
-            .into_iter()
-            .map(|op| {
-                let deliveries = op
-                    .events()
-                    .iter()
-                    .flat_map(|e| self.subscriptions.fanout(e))
-                    .collect();
-                Change { op, deliveries }
-            })
-            .collect();
+        let mut changes: Vec<Change> = Vec::with_capacity(ops.len());
+        let mut ops = ops.into_iter();
+        while let Some(op) = ops.next() {
+            let mut deliveries = Vec::new();
+            for e in op.events() {
+                match self.subscriptions.fanout(e) {
+                    Ok(d) => deliveries.extend(d),
+                    Err(error) => {
+                        let ops = changes
+                            .into_iter()
+                            .map(|c| c.op)
+                            .chain(std::iter::once(op))
+                            .chain(ops)
+                            .collect();
+                        return Err(Unstored { error, ops });
+                    }
+                }
+            }
+            changes.push(Change { op, deliveries });
+        }
         let applied = match self.store.commit(&changes) {
             Ok(applied) => applied,
             Err(error) => {
@@ -431,13 +441,13 @@ impl Pipeline {
             // Kept for as long as a send's tracker, then pruned with them.
             hook.meta
                 .insert(REGISTERED_AT.into(), (now_ms() / 1000).to_string());
+            let d = Delivery::new(&hook, &event_for(first));
             self.store.put_callback(
                 session,
                 msg_id,
                 &serde_json::to_value(&hook).unwrap_or_default(),
+                Some(&d),
             )?;
-            let d = Delivery::new(&hook, &event_for(first));
-            self.store.put_delivery(&d)?;
             d
         };
         self.dispatcher.enqueue([d]);

@@ -710,10 +710,17 @@ impl Core {
         }
         // The reservation is on disk before the page may send: a crash
         // right after the send must not leave the key unknown to a retry.
-        if idempotency_key.is_some()
+        // Not durable (a store that fails): nothing goes, the key is free.
+        if let Some(k) = idempotency_key
             && let Err(e) = self.store.flush().await
         {
             tracing::warn!(session = %session, "the Idempotency-Key's reservation could not be made durable: {e}");
+            let failed = Err(CoreError::from(e));
+            if !retaken {
+                let fp = fingerprint.as_deref().unwrap_or_default();
+                self.answer_key(session, k, fp, now, &failed);
+            }
+            return failed;
         }
         let menu = req.menu.take().map(|m| (req.to.clone(), m));
         // Under the planned key, before the send: the page may report the

@@ -480,6 +480,26 @@ impl Manager {
             self.stop_now(id, false).await?;
         }
         self.handles.lock().await.remove(id);
+        // Marked deleted, durably, before its profile goes: a crash from
+        // here on finishes the delete at the next start (`resume_only`)
+        // instead of bringing back a session with no profile.
+        let store = self.env.store.clone();
+        let marked = {
+            let id = id.clone();
+            tokio::task::spawn_blocking(move || {
+                store.update_session(&id, |r| r.created_at = i64::MAX)
+            })
+            .await
+            .map_err(|e| ManagerError::Internal(format!("the delete did not start: {e}")))?
+        };
+        if let Err(e) = marked {
+            return Err(ManagerError::Internal(format!(
+                "could not mark the session deleted: {e}"
+            )));
+        }
+        self.env.store.flush().await.map_err(|e| {
+            ManagerError::Internal(format!("could not mark the session deleted: {e}"))
+        })?;
         let dir = self.env.session_dir(id);
         super::browser::kill_leftover(&dir);
         if let Err(e) = tokio::fs::remove_dir_all(&dir).await

@@ -1322,11 +1322,33 @@ impl Store {
 
     // ---- status callbacks, templates, uploads: small JSON records
 
-    pub fn put_callback(&self, session: &SessionId, msg_id: &str, hook: &Value) -> Result<()> {
+    /// A message's status callback, and the delivery of the status it is
+    /// first told (`first`), in one write: a flush between two writes could
+    /// keep the callback, which then holds that status told, without it.
+    pub fn put_callback(
+        &self,
+        session: &SessionId,
+        msg_id: &str,
+        hook: &Value,
+        first: Option<&Delivery>,
+    ) -> Result<()> {
         self.room()?;
         let mut k = prefix(session);
         k.extend_from_slice(msg_id.as_bytes());
-        self.insert_in(CALLBACKS, &k, &serde_json::to_vec(hook)?)
+        let (hook, first) = (
+            serde_json::to_vec(hook)?,
+            first
+                .map(|d| Ok::<_, serde_json::Error>((d.id.clone(), serde_json::to_vec(d)?)))
+                .transpose()?,
+        );
+        self.write(|tx| {
+            tx.open_table(CALLBACKS)?
+                .insert(k.as_slice(), hook.as_slice())?;
+            if let Some((id, d)) = &first {
+                tx.open_table(OUTBOX)?.insert(id.as_bytes(), d.as_slice())?;
+            }
+            Ok(())
+        })
     }
 
     /// Forgets status callbacks kept before `before` (unix s, their
@@ -1483,16 +1505,28 @@ impl Store {
     /// Removes the key with this id and remembers that it was revoked;
     /// returns it if there was one.
     pub fn delete_key(&self, id: &str) -> Result<Option<ApiKey>> {
-        let Some(k) = self.keys()?.into_iter().find(|k| k.id == id) else {
-            return Ok(None);
-        };
+        // Found in the same write that removes it: a rotation just before
+        // has put it under another hash, which must go too.
         self.write(|tx| {
-            tx.open_table(KEYS)?.remove(k.hash.as_bytes())?;
+            let mut keys = tx.open_table(KEYS)?;
+            let mut found = None;
+            for kv in keys.iter()? {
+                let (_, v) = kv?;
+                if let Ok(k) = serde_json::from_slice::<ApiKey>(v.value())
+                    && k.id == id
+                {
+                    found = Some(k);
+                    break;
+                }
+            }
+            let Some(k) = found else {
+                return Ok(None);
+            };
+            keys.remove(k.hash.as_bytes())?;
             tx.open_table(KEYS_REVOKED)?
                 .insert(id.as_bytes(), &crate::domain::now_ms().to_be_bytes()[..])?;
-            Ok(())
-        })?;
-        Ok(Some(k))
+            Ok(Some(k))
+        })
     }
 
     /// Every key and every revocation, as peers exchange them.
@@ -2318,7 +2352,12 @@ mod tests {
         });
         assert_eq!(store.commit(&[history]).unwrap(), vec![0]);
         assert_eq!(store.forget_messages(&s, &["gone"]).unwrap(), 1);
-        assert!(store.commit(&[change(msg(&s, "gone", 101))]).unwrap().is_empty());
+        assert!(
+            store
+                .commit(&[change(msg(&s, "gone", 101))])
+                .unwrap()
+                .is_empty()
+        );
         assert!(store.message(&s, "gone").unwrap().is_none());
     }
 
@@ -2437,6 +2476,7 @@ mod tests {
                     &s,
                     id,
                     &serde_json::json!({"url": "http://x", "meta": meta}),
+                    None,
                 )
                 .unwrap();
         }
@@ -2792,7 +2832,9 @@ mod tests {
             assert!(store.create_session(s, &rec).unwrap());
             let ev = Event::new(s, EventKind::Message, serde_json::json!({}));
             store.put_delivery(&Delivery::new(&hook, &ev)).unwrap();
-            store.put_callback(s, "m1", &serde_json::json!({})).unwrap();
+            store
+                .put_callback(s, "m1", &serde_json::json!({}), None)
+                .unwrap();
             let seq = store.last_event_seq().unwrap() + 1;
             store
                 .insert_in(

@@ -70,11 +70,13 @@ impl From<CoreError> for TwilioError {
             // `create` has already refused a missing Body: what the core
             // refuses in the text (or the caption, a Body with media) is
             // its length (Twilio's 21617).
-            CoreError::Invalid { field, why } if field == "text" || field == "caption" => Self::new(
-                StatusCode::BAD_REQUEST,
-                21617,
-                format!("The message body exceeds the length limit: Body {why}"),
-            ),
+            CoreError::Invalid { field, why } if field == "text" || field == "caption" => {
+                Self::new(
+                    StatusCode::BAD_REQUEST,
+                    21617,
+                    format!("The message body exceeds the length limit: Body {why}"),
+                )
+            }
             // Twilio's "Invalid 'StatusCallback'".
             CoreError::Invalid { field, .. } if field == "StatusCallback" => {
                 Self::new(StatusCode::BAD_REQUEST, 21609, msg)
@@ -675,10 +677,9 @@ pub fn inbound_form(
     }
     if kind == "location" {
         // A place named without coordinates has none to give.
-        if let (Some(lat), Some(lng)) = (
-            p["location"]["lat"].as_f64(),
-            p["location"]["lng"].as_f64(),
-        ) {
+        if let (Some(lat), Some(lng)) =
+            (p["location"]["lat"].as_f64(), p["location"]["lng"].as_f64())
+        {
             f.push(("Latitude".into(), lat.to_string()));
             f.push(("Longitude".into(), lng.to_string()));
         }
