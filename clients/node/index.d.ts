@@ -25,7 +25,7 @@ export interface ClientOptions {
     authTimeoutMs?: number;
     evalOnNewDoc?: Function;
     webVersion?: string;
-    webVersionCache?: any;
+    webVersionCache?: WebCacheOptions;
     /** After this many QRs, 'disconnected' with 'Max qrcode retries reached' (0: never). */
     qrMaxRetries?: number;
     takeoverOnConflict?: boolean;
@@ -47,6 +47,45 @@ export interface ContactId {
 }
 export type ChatId = ContactId;
 
+/** Accepted and ignored: the daemon runs the browser. */
+export interface LocalWebCacheOptions {
+    type: 'local';
+    path?: string;
+    strict?: boolean;
+}
+export interface RemoteWebCacheOptions {
+    type: 'remote';
+    remotePath: string;
+    strict?: boolean;
+}
+export interface NoWebCacheOptions {
+    type: 'none';
+}
+export type WebCacheOptions = NoWebCacheOptions | LocalWebCacheOptions | RemoteWebCacheOptions;
+
+/** RemoteAuth's store: not used (the daemon keeps the link). */
+export interface Store {
+    sessionExists: (options: { session: string }) => Promise<boolean> | boolean;
+    delete: (options: { session: string }) => Promise<any> | any;
+    save: (options: { session: string }) => Promise<any> | any;
+    extract: (options: { session: string; path: string }) => Promise<any> | any;
+}
+
+/** @deprecated ClientInfo.getBatteryStatus() is not supported by wabridge */
+export interface BatteryInfo {
+    battery: number;
+    plugged: boolean;
+}
+
+/** @deprecated Not known in multi-device */
+export interface ClientInfoPhone {
+    wa_version: string;
+    os_version: string;
+    device_manufacturer: string;
+    device_model: string;
+    os_build_number: string;
+}
+
 export class ClientInfo {
     wid: ContactId;
     /** @deprecated use wid */
@@ -56,7 +95,7 @@ export class ClientInfo {
     pushname: string;
     platform: string;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
-    getBatteryStatus(): Promise<any>;
+    getBatteryStatus(): Promise<BatteryInfo>;
 }
 
 export interface MessageId {
@@ -157,12 +196,24 @@ export class Buttons {
     constructor(body: string, buttons: Array<{ id?: string; body: string }>, title?: string | null, footer?: string | null);
 }
 
-/** Constructible; sending one rejects with NotSupportedError. */
+export interface ScheduledEventSendOptions {
+    description?: string;
+    endTime?: Date;
+    /** A place's name */
+    location?: string;
+    /** 'video', 'voice' or 'none' */
+    callType?: string;
+    /** Sending a canceled one rejects with NotSupportedError */
+    isEventCanceled?: boolean;
+    messageSecret: Array<number> | undefined;
+}
+
+/** A scheduled event to send (a canceled one rejects with NotSupportedError). */
 export class ScheduledEvent {
     name: string;
     startTimeTs: number;
     eventSendOptions: any;
-    constructor(name: string, startTime: Date, options?: any);
+    constructor(name: string, startTime: Date, options?: ScheduledEventSendOptions);
 }
 
 export type MessageContent = string | MessageMedia | Location | Poll | Contact | Contact[] | List | Buttons | ScheduledEvent;
@@ -232,7 +283,7 @@ export class LocalAuth extends AuthStrategy {
 export class RemoteAuth extends AuthStrategy {
     public clientId?: string;
     public dataPath?: string;
-    constructor(options?: { store?: any; clientId?: string; dataPath?: string; backupSyncIntervalMs?: number; rmMaxRetries?: number });
+    constructor(options?: { store?: Store; clientId?: string; dataPath?: string; backupSyncIntervalMs?: number; rmMaxRetries?: number });
 }
 
 export class MessageMedia {
@@ -242,7 +293,17 @@ export class MessageMedia {
     filesize?: number | null;
     constructor(mimetype: string, data: string, filename?: string | null, filesize?: number | null);
     static fromFilePath: (filePath: string) => MessageMedia;
-    static fromUrl: (url: string, options?: { client?: Client; filename?: string; unsafeMime?: boolean; reqOptions?: any }) => Promise<MessageMedia>;
+    /** The type by the URL path's extension, else the server's Content-Type (as whatsapp-web.js) */
+    static fromUrl: (url: string, options?: MediaFromURLOptions) => Promise<MessageMedia>;
+}
+
+export interface MediaFromURLOptions {
+    /** Ignored: the media is fetched here */
+    client?: Client;
+    filename?: string;
+    unsafeMime?: boolean;
+    /** fetch()'s options (RequestInit) */
+    reqOptions?: any;
 }
 
 export interface CreateGroupOptions {
@@ -365,6 +426,58 @@ export interface PollVote {
     /** unix ms */
     interractedAtTs: number;
     parentMessage: Message;
+}
+
+export interface AddParticipantsOptions {
+    /** Taken for compatibility: the daemon paces WhatsApp's calls itself */
+    sleep?: Array<number> | number;
+    autoSendInviteV4?: boolean;
+    comment?: string;
+}
+
+/** Promotes or demotes participants by ids */
+export type ChangeParticipantsPermissions = (participantIds: Array<string>) => Promise<{ status: number }>;
+
+export type InviteV4Data = {
+    inviteCode: string;
+    /** (As WhatsApp Web gives it, and so whatsapp-web.js: the unix seconds as a string) */
+    inviteCodeExp: number;
+    groupId: string;
+    groupName?: string;
+    fromId: string;
+    toId: string;
+};
+
+/** @deprecated Message.getOrder() is not supported by wabridge */
+export interface Product {
+    id: string;
+    price?: string;
+    thumbnailUrl: string;
+    currency: string;
+    name: string;
+    quantity: number;
+    getData: () => Promise<ProductMetadata>;
+}
+
+/** @deprecated Message.getOrder() is not supported by wabridge */
+export interface Order {
+    products: Array<Product>;
+    subtotal: string;
+    total: string;
+    currency: string;
+    createdAt: number;
+}
+
+/** @deprecated Message.getPayment() is not supported by wabridge */
+export interface Payment {
+    id: object;
+    paymentCurrency: string;
+    paymentAmount1000: number;
+    paymentMessageReceiverJid: object;
+    paymentTransactionTimestamp: number;
+    paymentStatus: number;
+    paymentTxnStatus: number;
+    paymentNote: string;
 }
 
 export interface AddParticipantsResult {
@@ -520,7 +633,7 @@ export class Client extends EventEmitter {
     /** Rejects requests to join (all when requesterIds is left out) */
     rejectGroupMembershipRequests(groupId: string, options: MembershipRequestActionOptions): Promise<Array<MembershipRequestActionResult>>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
-    transferChannelOwnership(channelId: string, newOwnerId: string, options?: any): Promise<boolean>;
+    transferChannelOwnership(channelId: string, newOwnerId: string, options?: TransferChannelOwnershipOptions): Promise<boolean>;
 
     on(event: 'qr', listener: (qr: string) => void): this;
     on(event: 'code', listener: (code: string) => void): this;
@@ -587,7 +700,26 @@ export interface Message {
     pollOptions: any;
     allowMultipleAnswers: boolean;
     /** A private invite to a group (type groups_v4_invite); accepting one here is not supported */
-    inviteV4?: { inviteCode: string; inviteCodeExp?: string; groupId: string; groupName?: string; fromId: string; toId: string };
+    inviteV4?: InviteV4Data;
+    /** Declared as whatsapp-web.js declares them; wabridge's messages do not carry these (undefined) */
+    mediaKey?: string;
+    orderId?: string;
+    title?: string;
+    description?: string;
+    businessOwnerJid?: string;
+    productId?: string;
+    latestEditMsgKey?: MessageId;
+    protocolMessageKey?: MessageId;
+    dynamicReplyButtons?: object;
+    selectedButtonId?: string;
+    selectedRowId?: string;
+    messageSecret?: Array<number>;
+    eventStartTime?: number;
+    eventEndTime?: number;
+    eventDescription?: string;
+    eventLocation?: { degreesLatitude: number; degreesLongitude: number; name: string };
+    eventJoinLink?: string;
+    isEventCaneled?: boolean;
     /** The daemon's message */
     rawData: object;
     reload: () => Promise<Message>;
@@ -621,9 +753,9 @@ export interface Message {
     /** Who got, read and played this message of ours (in a group, each member); null for another's */
     getInfo: () => Promise<MessageInfo | null>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
-    getOrder: () => Promise<any>;
+    getOrder: () => Promise<Order>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
-    getPayment: () => Promise<any>;
+    getPayment: () => Promise<Payment>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     editScheduledEvent: (editedEventObject: any) => Promise<Message | null>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
@@ -651,10 +783,13 @@ export interface Contact {
     type: string;
     verifiedLevel?: undefined;
     verifiedName?: undefined;
+    /** null for this account's own contact */
     getChat: () => Promise<Chat>;
     getProfilePicUrl: () => Promise<string>;
     getAbout: () => Promise<string | null>;
+    /** false for a group */
     block: () => Promise<boolean>;
+    /** false for a group */
     unblock: () => Promise<boolean>;
     getCommonGroups: () => Promise<ChatId[]>;
     /** The calling code of their phone; null for someone known only by a privacy id */
@@ -666,6 +801,49 @@ export interface Contact {
 }
 
 export interface PrivateContact extends Contact {}
+
+export interface BusinessCategory {
+    id: string;
+    localized_display_name: string;
+}
+
+export interface BusinessHoursOfDay {
+    mode: string;
+    hours: number[];
+}
+
+export interface BusinessHours {
+    config: {
+        sun: BusinessHoursOfDay;
+        mon: BusinessHoursOfDay;
+        tue: BusinessHoursOfDay;
+        wed: BusinessHoursOfDay;
+        thu: BusinessHoursOfDay;
+        fri: BusinessHoursOfDay;
+    };
+    timezone: string;
+}
+
+/** A business account's contact (isBusiness), as whatsapp-web.js builds one */
+export interface BusinessContact extends Contact {
+    /** Undefined: the daemon's contact lists do not carry it */
+    businessProfile: {
+        id: ContactId;
+        tag: string;
+        description: string;
+        categories: BusinessCategory[];
+        profileOptions: { commerceExperience: string; cartEnabled: boolean };
+        email: string;
+        website: string[];
+        latitude: number;
+        longitude: number;
+        businessHours: BusinessHours;
+        address: string;
+        fbPage: object;
+        ifProfileLinked: boolean;
+        coverPhoto: null | any;
+    };
+}
 
 export interface Chat {
     id: ChatId;
@@ -747,9 +925,10 @@ export interface GroupChat extends Chat {
         /** It is its community's announcement group */
         defaultSubgroup: boolean;
     };
-    addParticipants: (participantIds: string | string[], options?: any) => Promise<AddParticipantsResult | string>;
+    addParticipants: (participantIds: string | string[], options?: AddParticipantsOptions) => Promise<AddParticipantsResult | string>;
     removeParticipants: (participantIds: string[]) => Promise<{ status: number }>;
     setSubject: (subject: string) => Promise<boolean>;
+    /** undefined where WhatsApp refuses (not an admin), as whatsapp-web.js */
     getInviteCode: () => Promise<string>;
     leave: () => Promise<void>;
     /** Admins only; rejects when WhatsApp refuses */
@@ -785,8 +964,7 @@ export const PrivateChat: { new (client: Client, data: any): PrivateChat };
 export const GroupChat: { new (client: Client, data: any, group?: any): GroupChat };
 export const Contact: { new (client: Client, id: string, info?: any): Contact };
 export const PrivateContact: { new (client: Client, id: string, info?: any): PrivateContact };
-
-export const BusinessContact: { new (client: Client, id: string, info?: any): Contact };
+export const BusinessContact: { new (client: Client, id: string, info?: any): BusinessContact };
 export interface CreateChannelOptions {
     description?: string;
     picture?: MessageMedia;
@@ -798,6 +976,17 @@ export interface CreateChannelResult {
     /** https://whatsapp.com/channel/… */
     inviteLink: string;
     createdAtTs: number;
+}
+
+export interface TransferChannelOwnershipOptions {
+    shouldDismissSelfAsAdmin?: boolean;
+}
+
+export interface MessageSendChannelOptions {
+    caption?: string;
+    mentions?: string[];
+    media?: MessageMedia;
+    extra?: any;
 }
 
 export interface UnsubscribeOptions {
@@ -860,7 +1049,7 @@ export interface Channel {
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
     demoteChannelAdmin(userId: string): Promise<boolean>;
     /** @deprecated Not supported by wabridge: rejects with NotSupportedError */
-    transferChannelOwnership(newOwnerId: string, options?: any): Promise<boolean>;
+    transferChannelOwnership(newOwnerId: string, options?: TransferChannelOwnershipOptions): Promise<boolean>;
 }
 export const Channel: { new (client: Client, data?: any): Channel };
 /** A contact's statuses of the last day */
@@ -878,6 +1067,12 @@ export class Broadcast {
     getContact(): Promise<Contact>;
 }
 /** Exported as whatsapp-web.js does; this client never makes one. */
-export class ProductMetadata { constructor(client: Client, data?: any); }
+export class ProductMetadata {
+    constructor(client: Client, data?: any);
+    id: string;
+    name: string;
+    description: string;
+    retailer_id?: string;
+}
 
 export class NotSupportedError extends Error {}

@@ -92,7 +92,7 @@ const DefaultOptions = {
   pairWithPhoneNumber: { phoneNumber: '', showNotification: true, intervalMs: 180000 },
 };
 
-// The daemon's stream kind behind each client event (status and QR always).
+// The daemon's stream kinds behind each client event (status and QR always).
 const KINDS = {
   message: 'message',
   message_create: 'message.any',
@@ -104,7 +104,9 @@ const KINDS = {
   vote_update: 'message.poll_vote',
   group_join: 'group.join',
   group_leave: 'group.leave',
-  group_update: 'group.update',
+  // A group made with this account in it (group.join's 'create') is a
+  // group_update, as in whatsapp-web.js.
+  group_update: ['group.update', 'group.join'],
   group_admin_changed: 'group.update',
   code: 'session.pairing_code',
   call: 'call.received',
@@ -141,6 +143,9 @@ const STILL_DOWN_MS = 1500;
 
 // The group event actions, as whatsapp-web.js's notification types.
 const GROUP_ACTIONS = { join: 'invite', leaver: 'leave' };
+// The group.join types whatsapp-web.js emits as group_join; the others (a
+// group made with this account in it: 'create') are group_update.
+const JOIN_TYPES = new Set(['add', 'invite', 'linked_group_join']);
 
 // whatsapp-web.js's WAState for a wabridge status.
 function waState(status, view) {
@@ -315,23 +320,34 @@ class MessageMedia {
 
   static fromFilePath(filePath) {
     const data = fs.readFileSync(filePath);
-    const ext = path.extname(filePath).slice(1).toLowerCase();
-    const mime = MIME[ext] || 'application/octet-stream';
+    const mime = mimeOf(filePath) || 'application/octet-stream';
     return new MessageMedia(mime, data.toString('base64'), path.basename(filePath), data.length);
   }
 
+  // As whatsapp-web.js: the type by the URL path's extension, else as the
+  // server says (Content-Type); with neither, an error unless unsafeMime.
   static async fromUrl(url, options = {}) {
+    const pathname = new URL(url).pathname;
     const r = await fetch(url, options.reqOptions);
     if (!r.ok) throw new Error(`could not fetch ${url}: ${r.status}`);
     const buf = Buffer.from(await r.arrayBuffer());
-    let mime = (r.headers.get('content-type') || '').split(';')[0];
+    let mime = mimeOf(pathname) || (r.headers.get('content-type') || '').split(';')[0].trim();
     if (!mime) {
       if (!options.unsafeMime) throw new Error('Unable to determine MIME type using URL. Set unsafeMime to true to download it anyway.');
       mime = 'application/octet-stream';
     }
-    const name = options.filename || decodeURIComponent(new URL(url).pathname.split('/').pop() || '') || undefined;
+    const last = pathname.split('/').pop() || '';
+    let decoded;
+    try { decoded = decodeURIComponent(last); } catch (_) { decoded = last; } // a stray '%': the name as it is
+    const name = options.filename || decoded || undefined;
     return new MessageMedia(mime, buf.toString('base64'), name, buf.length);
   }
+}
+
+// The type a file name's (or URL path's) extension says; undefined for
+// none known.
+function mimeOf(name) {
+  return MIME[path.posix.extname(String(name)).slice(1).toLowerCase()];
 }
 
 const MIME = {
@@ -461,7 +477,9 @@ class Contact {
     this.verifiedName = undefined;
   }
 
+  // null for this account's own contact, as whatsapp-web.js.
   async getChat() {
+    if (this.isMe) return null;
     return this.client.getChatById(this.id._serialized);
   }
 
@@ -488,13 +506,16 @@ class Contact {
     return (await this._profile()).about || null;
   }
 
+  // A group is no one to block: false, as whatsapp-web.js.
   async block() {
+    if (this.isGroup) return false;
     await this.client._api('POST', `/contacts/${encodeURIComponent(this.id._serialized)}/block`);
     this.isBlocked = true;
     return true;
   }
 
   async unblock() {
+    if (this.isGroup) return false;
     await this.client._api('POST', `/contacts/${encodeURIComponent(this.id._serialized)}/unblock`);
     this.isBlocked = false;
     return true;
@@ -512,10 +533,22 @@ class Contact {
 
 class PrivateContact extends Contact {}
 
-// Exported as whatsapp-web.js does, so that `instanceof` and destructuring
-// work; this client never makes one (it does not tell business contacts
-// apart until asked).
-class BusinessContact extends Contact {}
+// A business account's contact. Its business profile is not in the
+// contact lists the daemon gives: undefined here (the profile route has it).
+class BusinessContact extends Contact {
+  constructor(client, id, info) {
+    super(client, id, info);
+    this.businessProfile = undefined;
+  }
+}
+
+// As whatsapp-web.js's ContactFactory: a BusinessContact for a business
+// account (as far as the daemon's contact list tells), else a
+// PrivateContact (groups too).
+function contactOf(client, id, info = {}) {
+  const business = typeof info === 'object' && info && info.isBusiness;
+  return business ? new BusinessContact(client, id, info) : new PrivateContact(client, id, info);
+}
 
 // A WhatsApp Channel (newsletter) as whatsapp-web.js's Channel, from the
 // daemon's ({id, name, description, invite, role, subscribers, created,
@@ -932,8 +965,15 @@ class GroupChat extends Chat {
     return this._edit({ restrict: !!adminsOnly });
   }
 
+  // undefined where WhatsApp refuses (not an admin, not in the group), as
+  // whatsapp-web.js answers.
   async getInviteCode() {
-    return (await this.client._api('GET', `${this._path()}/invite`)).code;
+    try {
+      return (await this.client._api('GET', `${this._path()}/invite`)).code;
+    } catch (e) {
+      if (e.code === 'not_group_admin' || e.code === 'group_not_found' || e.status === 502) return undefined;
+      throw e;
+    }
   }
 
   // false where WhatsApp refuses (only admins edit the info), as
@@ -1386,6 +1426,15 @@ class Client extends EventEmitter {
     this._flushing = false;
     this._stream = undefined;
     this._kinds = '';
+    // How long a stream may say nothing before it is opened again (the
+    // daemon sends a keep-alive every 15 s).
+    this._idleMs = 45000;
+    this._idle = undefined;
+    // Until initialize() resolved and handled the status it read: a
+    // promise the stream waits on before it hands on a status (_open
+    // settles it).
+    this._opening = undefined;
+    this._open = undefined;
     // Each initialize() starts a generation; destroy() and 'disconnected'
     // end it. Only the current generation's follow loop may deliver.
     this._gen = 0;
@@ -1403,7 +1452,8 @@ class Client extends EventEmitter {
     // Ask the stream only for what someone listens to; a listener added
     // later reconnects it (resuming after the last event, so nothing is lost).
     this.on('newListener', (event) => {
-      if (KINDS[event] && this._following && this._stream && !this._kinds.split(',').includes(KINDS[event])) {
+      const asked = this._kinds.split(',');
+      if (KINDS[event] && this._following && this._stream && [].concat(KINDS[event]).some((k) => !asked.includes(k))) {
         setImmediate(() => this._stream && this._stream.abort());
       }
     });
@@ -1439,7 +1489,7 @@ class Client extends EventEmitter {
       // A kept place must be past only what was handed on: every kind is
       // asked for, as a listener added later (in 'ready') must not find
       // the place gone past what it would have heard.
-      if (this._resumeFile || this.listenerCount(event) > 0) kinds.add(kind);
+      if (this._resumeFile || this.listenerCount(event) > 0) for (const k of [].concat(kind)) kinds.add(k);
     }
     return [...kinds].join(',');
   }
@@ -1622,11 +1672,19 @@ class Client extends EventEmitter {
         this._savedEventId = kept.place;
       }
     }
+    // The stream reads from now on, but hands on no status until the
+    // session's status read here was handled, after initialize() resolved.
+    const opening = new Promise((res) => {
+      this._open = () => {
+        res();
+        if (this._opening === opening) this._opening = undefined;
+      };
+    });
+    this._opening = opening;
     this._follow(gen);
     let s;
     try {
       s = await this._api('GET', '');
-      await this._onStatus(gen, s.status, s);
     } catch (e) {
       // Not following half-way (events held for a 'ready' that never
       // comes): a retried initialize() starts over.
@@ -1638,6 +1696,14 @@ class Client extends EventEmitter {
         this._onQr(gen, (await this._api('GET', '/qr')).qr);
       } catch (_) { /* rotated or linked meanwhile: the stream says */ }
     }
+    // As in whatsapp-web.js, 'authenticated', 'ready' and the events held
+    // for it (a new process's backlog) come after initialize() resolved: a
+    // bot that adds its listeners once it has awaited initialize() hears
+    // them (and the kept place moves past none it did not hear).
+    const open = this._open;
+    setImmediate(() => {
+      this._onStatus(gen, s.status, s).catch((e) => this._warn(e)).finally(open);
+    });
   }
 
   _pairPhone() {
@@ -1653,11 +1719,13 @@ class Client extends EventEmitter {
     this._held = [];
     this._flushing = false;
     this._replayWhenReady = false;
+    if (this._open) this._open();
     this._gen++;
     this._following = false;
     this._ready = false;
     this._status = undefined;
     if (this._stream) this._stream.abort();
+    clearTimeout(this._idle);
     if (this._wake) this._wake();
   }
 
@@ -1892,7 +1960,8 @@ class Client extends EventEmitter {
       }
       case 'group.join': case 'group.leave': {
         const type = GROUP_ACTIONS[p.action] || p.action;
-        this._emit(ev.event === 'group.join' ? Events.GROUP_JOIN : Events.GROUP_LEAVE, new GroupNotification(this, ev, type));
+        const name = ev.event === 'group.leave' ? Events.GROUP_LEAVE : JOIN_TYPES.has(type) ? Events.GROUP_JOIN : Events.GROUP_UPDATE;
+        this._emit(name, new GroupNotification(this, ev, type));
         break;
       }
       case 'group.update':
@@ -1937,18 +2006,32 @@ class Client extends EventEmitter {
     while (this._gen === gen) {
       const ac = new AbortController();
       this._stream = ac;
+      // A stream that says nothing, not even the daemon's keep-alive (every
+      // 15 s), for this long is taken for dead (a half-open connection) and
+      // opened again, resumed after the last event. Counted while waiting
+      // for the daemon, not while its events are handed on.
+      let silent = false;
+      let idle;
+      const wait = () => {
+        clearTimeout(idle);
+        idle = this._idle = setTimeout(() => { silent = true; ac.abort(); }, this._idleMs);
+        idle.unref();
+      };
       try {
         const headers = { 'X-Api-Key': this.key, accept: 'text/event-stream' };
         if (this._lastEventId) headers['Last-Event-ID'] = this._lastEventId;
         this._askedFrom = isPlace(this._lastEventId) ? this._lastEventId : undefined;
         const kinds = this._kinds = this._wantedKinds();
         const q = new URLSearchParams({ session: this.sessionId, events: kinds });
+        wait();
         const r = await fetch(`${this.url}/api/events?${q}`, { headers, signal: ac.signal });
         if (!r.ok) throw await this._error(r);
         pause = 500;
         let buf = '';
         const decoder = new TextDecoder();
+        wait();
         for await (const chunk of r.body) {
+          clearTimeout(idle);
           buf += decoder.decode(chunk, { stream: true }).replace(/\r\n/g, '\n');
           // Every complete block of the chunk, then keep the rest once.
           let start = 0;
@@ -1995,6 +2078,12 @@ class Client extends EventEmitter {
               this._held.push({ id, ev, kinds });
               continue;
             }
+            // No status before initialize() resolved and handled the
+            // status it read (events before it are held until 'ready').
+            if (status && this._opening) {
+              await this._opening;
+              if (this._gen !== gen) return;
+            }
             const before = this._holding();
             try { await this._dispatch(gen, ev, kinds); } catch (e) { this._warn(e); }
             if (this._gen !== gen) {
@@ -2011,11 +2100,15 @@ class Client extends EventEmitter {
             if (!before && id) { this._placeId = id; this._keepPlace(); }
           }
           buf = buf.slice(start);
+          wait();
         }
       } catch (e) {
         if (this._gen !== gen) return;
         if (!ac.signal.aborted) this._warn(e);
+      } finally {
+        clearTimeout(idle);
       }
+      if (silent && this._gen === gen) this._warn(new Error(`wabridge's event stream said nothing for ${this._idleMs / 1000} s; opening it again`));
       // Reconnect at once after a deliberate abort (new kinds), else after a pause.
       if (this._gen === gen && !ac.signal.aborted) {
         // destroy() cuts the pause short: nothing holds the process open.
@@ -2430,7 +2523,7 @@ class Client extends EventEmitter {
     for (const [k, v] of Object.entries(hint)) if (v) info[k] = v;
     const found = await this._knownContact(s).catch(() => undefined);
     for (const [k, v] of Object.entries(found || {})) if (v !== undefined) info[k] = v;
-    return new Contact(this, s, info);
+    return contactOf(this, s, info);
   }
 
   // One person as WhatsApp Web knows them, kept a few seconds (a bot asks
@@ -2579,8 +2672,8 @@ class Client extends EventEmitter {
   // Groups are among them, by their subject, as in whatsapp-web.js.
   async getContacts() {
     const [list, groups] = await Promise.all([this._api('GET', '/contacts'), this._api('GET', '/groups')]);
-    return list.map((c) => new Contact(this, c.id, contactInfo(c)))
-      .concat(groups.map((g) => new Contact(this, g.id, { name: g.subject || undefined })));
+    return list.map((c) => contactOf(this, c.id, contactInfo(c)))
+      .concat(groups.map((g) => contactOf(this, g.id, { name: g.subject || undefined })));
   }
 
   // Saves a contact to the address book, or renames one (WhatsApp syncs it
@@ -2752,9 +2845,17 @@ class Client extends EventEmitter {
     return countryCode(number);
   }
 
+  // null for a number not on WhatsApp, and, as whatsapp-web.js, for one
+  // that is no number at all (the daemon's 422).
   async getNumberId(number) {
     const digits = String(number).replace(/@c\.us$/, '');
-    const r = await this._api('GET', `/contacts/${encodeURIComponent(digits)}`);
+    let r;
+    try {
+      r = await this._api('GET', `/contacts/${encodeURIComponent(digits)}`);
+    } catch (e) {
+      if (e.status === 422) return null;
+      throw e;
+    }
     return r.exists ? widObj(r.id) : null;
   }
 

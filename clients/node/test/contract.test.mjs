@@ -53,7 +53,16 @@ const claimed = members('../index.d.ts');
 const TYPES = ['Client', 'ClientOptions', 'ClientInfo', 'LocalAuth', 'RemoteAuth', 'MessageMedia', 'MessageSendOptions',
   'Location', 'Poll', 'List', 'Buttons', 'Message', 'Chat', 'GroupChat', 'Contact', 'GroupNotification', 'Reaction', 'PollVote', 'Call',
   'GroupMembershipRequest', 'MembershipRequestActionResult', 'MembershipRequestActionOptions', 'Label', 'Channel',
-  'CreateChannelOptions', 'CreateChannelResult', 'UnsubscribeOptions', 'SearchChannelsOptions'];
+  'CreateChannelOptions', 'CreateChannelResult', 'UnsubscribeOptions', 'SearchChannelsOptions',
+  'Store', 'BatteryInfo', 'ClientInfoPhone', 'Order', 'Payment', 'Product', 'ProductMetadata', 'AddParticipantsOptions',
+  'MediaFromURLOptions', 'ScheduledEventSendOptions', 'TransferChannelOwnershipOptions', 'MessageSendChannelOptions',
+  'LocalWebCacheOptions', 'RemoteWebCacheOptions', 'NoWebCacheOptions', 'BusinessContact', 'BusinessCategory',
+  'BusinessHours', 'BusinessHoursOfDay'];
+// Types declared here as whatsapp-web.js declares them, member for member.
+const SAME = ['Store', 'BatteryInfo', 'ClientInfoPhone', 'Order', 'Payment', 'Product', 'ProductMetadata', 'AddParticipantsOptions',
+  'MediaFromURLOptions', 'ScheduledEventSendOptions', 'TransferChannelOwnershipOptions', 'MessageSendChannelOptions',
+  'LocalWebCacheOptions', 'RemoteWebCacheOptions', 'NoWebCacheOptions', 'BusinessContact', 'BusinessCategory',
+  'BusinessHours', 'BusinessHoursOfDay'];
 // What wabridge adds, on purpose.
 const EXTRAS = ['ClientOptions.wabridge', 'Message.notifyName', 'GroupChat.groupMetadata'];
 
@@ -76,6 +85,36 @@ test('every claimed member exists in whatsapp-web.js with compatible parameters'
       assert.ok(w.required <= sig.params, `${t}.${name} takes ${sig.params}, whatsapp-web.js requires ${w.required}`);
     }
   }
+});
+
+test('every property whatsapp-web.js declares on Message, and every member of the types copied from it, is declared here', () => {
+  const mine = claimed.get('Message');
+  for (const [name, sig] of theirs.get('Message')) {
+    if (isProp(sig)) assert.ok(mine.has(name) && isProp(mine.get(name)), `Message.${name} is not declared`);
+  }
+  for (const t of SAME) {
+    for (const name of theirs.get(t).keys()) assert.ok(claimed.get(t).has(name), `${t}.${name} is not declared`);
+  }
+});
+
+test('every name whatsapp-web.js\'s declarations export can be imported from index.d.ts', (t) => {
+  const src = ts.createSourceFile('w.d.ts', ts.sys.readFile(require.resolve('whatsapp-web.js/index.d.ts')), ts.ScriptTarget.Latest, true);
+  const names = new Set();
+  const visit = (node) => {
+    const exported = node.modifiers && node.modifiers.some((m) => m.kind === ts.SyntaxKind.ExportKeyword);
+    if (exported && node.name && ts.isIdentifier(node.name)) names.add(node.name.text);
+    if (exported && ts.isVariableStatement(node)) for (const d of node.declarationList.declarations) names.add(d.name.getText());
+    ts.forEachChild(node, visit);
+  };
+  visit(src);
+  assert.ok(names.size > 50 && names.has('Client') && names.has('InviteV4Data'), 'their exports were read');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wabridge-names-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'names.ts');
+  const index = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../index');
+  fs.writeFileSync(file, `import type { ${[...names].join(', ')} } from ${JSON.stringify(index)};\n`);
+  const program = ts.createProgram([file], { strict: true, skipLibCheck: true, noEmit: true, target: ts.ScriptTarget.ES2020, module: ts.ModuleKind.CommonJS, types: [] });
+  assert.deepEqual(ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')), []);
 });
 
 test('the events and constants are whatsapp-web.js\'s', () => {
@@ -177,7 +216,7 @@ test('a bot typed against whatsapp-web.js compiles against index.d.ts', (t) => {
   const file = path.join(dir, 'bot.ts');
   const index = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../index');
   fs.writeFileSync(file, `
-import { Client, LocalAuth, MessageMedia, Message, GroupChat, Contact, Location, Poll, Events, WAState, MessageAck, GroupNotification, Reaction, PollVote } from ${JSON.stringify(index)};
+import { Client, LocalAuth, MessageMedia, Message, GroupChat, Contact, Location, Poll, Events, WAState, MessageAck, GroupNotification, Reaction, PollVote, InviteV4Data, MediaFromURLOptions } from ${JSON.stringify(index)};
 const client = new Client({ authStrategy: new LocalAuth({ clientId: 'shop' }), puppeteer: { headless: true, args: ['--no-sandbox'] }, webVersionCache: { type: 'none' } });
 client.on('qr', (qr: string) => console.log(qr));
 client.on(Events.READY, () => console.log(client.info.wid._serialized, client.info.pushname));
@@ -198,6 +237,9 @@ client.on('message', async (msg: Message) => {
   await msg.reply(MessageMedia.fromFilePath('./a.pdf'), undefined, { sendMediaAsDocument: true, caption: name });
   await client.sendMessage(msg.from, new Location(52.3, 4.9, { name: 'Dam' }));
   await client.sendMessage(msg.from, new Poll('Lunch?', ['Pizza', 'Sushi'], { allowMultipleAnswers: true, messageSecret: undefined }));
+  const invite: InviteV4Data | undefined = msg.inviteV4;
+  const fromUrl: MediaFromURLOptions = { unsafeMime: true, filename: 'a.jpg' };
+  if (invite || msg.selectedButtonId || msg.mediaKey) await msg.reply(await MessageMedia.fromUrl('https://example.com/a.jpg', fromUrl));
   const media = await msg.downloadMedia();
   if (media) console.log(media.mimetype, ids.length);
   if ((await client.getState()) === WAState.CONNECTED) await msg.react('👍');

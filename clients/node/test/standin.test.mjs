@@ -7,12 +7,13 @@ import http from 'node:http';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const { Client, LocalAuth } = require('../index.js');
+const { Client, LocalAuth, GroupChat, Contact, PrivateContact, BusinessContact, MessageMedia } = require('../index.js');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // A daemon with one linked session "s". `stream(req, res, n)` serves the
 // n-th event stream; `send(body)` answers a send: [status, value];
-// `routes(method, path)` answers any other request it knows: [status, value].
+// `routes(method, path, body, url)` answers any other request it knows:
+// [status, value] (or a promise of it, to answer late).
 async function standIn({ stream, send, manage = true, read, routes } = {}) {
   const seen = { streams: [], sends: [], chatLists: 0, reads: 0 };
   const server = http.createServer(async (req, res) => {
@@ -21,7 +22,7 @@ async function standIn({ stream, send, manage = true, read, routes } = {}) {
     let raw = '';
     for await (const chunk of req) raw += chunk;
     const body = raw ? JSON.parse(raw) : undefined;
-    const known = routes && routes(req.method, u.pathname, body);
+    const known = routes && (await routes(req.method, u.pathname, body, u));
     if (known) return json(...known);
     if (!manage && req.method === 'POST' && /^\/api\/sessions(\/s\/start)?$/.test(u.pathname)) return json(403, { error: { code: 'forbidden', message: 'this key may not manage sessions' } });
     if (req.method === 'POST' && u.pathname === '/api/sessions') return json(409, { error: { code: 'session_exists', message: 'exists' } });
@@ -318,4 +319,206 @@ test('message_create, then message, with the one Message, as whatsapp-web.js emi
   // message_create alone: another's messages too, each once.
   const created = await heard(['message_create'], 4);
   assert.deepEqual(created.map(([e, id]) => [e, id]), [m.id, o.id, n.id, p.id].map((id) => ['message_create', id]));
+});
+
+const sse = (n, event, payload) => `id: ${n}\nevent: ${event}\ndata: ${JSON.stringify({ id: `evt_${n}`, event, session: 's', timestamp: Date.now(), payload })}\n\n`;
+const ME = { id: 's', status: 'CONNECTED', me: { id: '1@c.us', name: 'Me' }, platform: 'android' };
+// The session read answered only once the stream was served, and read: so
+// whatever the stream brings comes while initialize() is under way.
+const lateRead = (d) => async (method, path) => {
+  if (method !== 'GET' || path !== '/api/sessions/s') return undefined;
+  while (!d.seen.streams.length) await sleep(10);
+  await sleep(150);
+  return [200, ME];
+};
+
+test('ready, authenticated and the backlog come after initialize() resolved: a bot that listens once it awaited initialize() hears them, and the kept place passes nothing unheard', async (t) => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const dataPath = fs.mkdtempSync(path.join(os.tmpdir(), 'wabridge-late-'));
+  const backlog = {
+    id: 'false_2@c.us_B', chat: '2@c.us', from: '2@c.us', to: '1@c.us', from_me: false, type: 'text', text: 'while none ran',
+    timestamp: 5, ack: 'delivered', sender: { phone: '2', name: 'Bo' }, media: null,
+  };
+  const d = await standIn({
+    routes: (...a) => lateRead(d)(...a),
+    stream: (req, res, n) => { if (n === 1) res.write(sse(11, 'message', backlog)); },
+  });
+  const auth = new LocalAuth({ clientId: 's', dataPath });
+  fs.mkdirSync(path.dirname(auth.resumeFile()), { recursive: true });
+  fs.writeFileSync(auth.resumeFile(), JSON.stringify({ url: d.url, session: 's', place: '10' }));
+  const c = new Client({ authStrategy: auth, wabridge: { url: d.url, key: 'k' } });
+  t.after(async () => { await c.destroy(); d.close(); fs.rmSync(dataPath, { recursive: true, force: true }); });
+  await c.initialize();
+  const heard = [];
+  c.on('authenticated', () => heard.push('authenticated'));
+  c.on('ready', () => heard.push('ready'));
+  c.on('message', (m) => heard.push(m.body));
+  for (let i = 0; i < 100 && heard.length < 3; i++) await sleep(20);
+  await sleep(100);
+  assert.deepEqual(heard, ['authenticated', 'ready', 'while none ran']);
+  assert.equal(d.seen.streams[0].lastEventId, '10');
+  await c.destroy();
+  assert.equal(JSON.parse(fs.readFileSync(auth.resumeFile(), 'utf8')).place, '11', 'the place passed the message once it was heard');
+});
+
+test('a CONNECTED the stream brings while initialize() is under way waits for it: ready once, after', async (t) => {
+  const d = await standIn({
+    routes: (...a) => lateRead(d)(...a),
+    stream: (req, res, n) => { if (n === 1) res.write(sse(1, 'session.status', { status: 'CONNECTED', me: ME.me })); },
+  });
+  const c = client(t, d);
+  await c.initialize();
+  const heard = [];
+  for (const e of ['authenticated', 'ready', 'change_state']) c.on(e, () => heard.push(e));
+  for (let i = 0; i < 100 && heard.length < 2; i++) await sleep(20);
+  await sleep(150);
+  assert.deepEqual(heard, ['authenticated', 'ready']);
+});
+
+test('a stream that says nothing, not even a keep-alive, is opened again after the last event; one with keep-alives is kept', async (t) => {
+  const d = await standIn({
+    stream: (req, res, n) => {
+      res.write(': from 5\n\n');
+      if (n === 1) return; // half-open: nothing more, never closed
+      const alive = setInterval(() => res.write(': keep-alive\n\n'), 100);
+      res.on('close', () => clearInterval(alive));
+    },
+  });
+  const c = client(t, d);
+  c._idleMs = 400;
+  const errors = [];
+  c.on('error', (e) => errors.push(e.message));
+  await c.initialize();
+  for (let i = 0; i < 100 && d.seen.streams.length < 2; i++) await sleep(20);
+  assert.equal(d.seen.streams.length, 2, 'opened again');
+  assert.equal(d.seen.streams[1].lastEventId, '5', 'resumed after the place the silent stream began at');
+  assert.match(errors.join('\n'), /said nothing/);
+  await sleep(1000);
+  assert.equal(d.seen.streams.length, 2, 'keep-alives keep it');
+  const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const before = timers();
+  await c.destroy();
+  assert.equal(c._idle && c._idle.hasRef(), false, 'the idle timer holds no process open');
+  await sleep(10);
+  assert.ok(timers() <= before);
+});
+
+test('getNumberId and isRegisteredUser: null and false for a number the daemon finds malformed (422), as whatsapp-web.js', async (t) => {
+  const d = await standIn({
+    routes: (method, path) => {
+      if (method !== 'GET') return undefined;
+      if (path === '/api/sessions/s/contacts/abc') return [422, { error: { code: 'invalid_field', message: "field 'phone' is not a phone number" } }];
+      if (path === '/api/sessions/s/contacts/15550000000') return [200, { exists: false, id: null }];
+      if (path === '/api/sessions/s/contacts/15551234567') return [200, { exists: true, id: '15551234567@c.us' }];
+      if (path === '/api/sessions/s/contacts/15559999999') return [503, { error: { code: 'busy', message: 'busy' } }];
+      return undefined;
+    },
+  });
+  const c = client(t, d);
+  assert.equal(await c.getNumberId('abc'), null);
+  assert.equal(await c.isRegisteredUser('abc'), false);
+  assert.equal(await c.getNumberId('15550000000'), null);
+  assert.equal((await c.getNumberId('15551234567@c.us'))._serialized, '15551234567@c.us');
+  assert.equal(await c.isRegisteredUser('15551234567'), true);
+  await assert.rejects(c.getNumberId('15559999999'), (e) => e.status === 503, 'other trouble is still an error');
+});
+
+test('getInviteCode() is undefined where WhatsApp refuses; a group contact is not blocked (false); our own contact has no chat (null)', async (t) => {
+  const asked = [];
+  const d = await standIn({
+    routes: (method, path) => {
+      asked.push(`${method} ${path}`);
+      if (path === '/api/sessions/s/groups/9%40g.us/invite') return [409, { error: { code: 'not_group_admin', message: 'only admins' } }];
+      if (path === '/api/sessions/s/groups/8%40g.us/invite') return [200, { code: 'ABC', link: 'https://chat.whatsapp.com/ABC' }];
+      if (path === '/api/sessions/s/groups/7%40g.us/invite') return [503, { error: { code: 'busy', message: 'busy' } }];
+      return undefined;
+    },
+  });
+  const c = client(t, d);
+  const group = (id) => new GroupChat(c, { id }, { id, subject: 'G', participants: [] });
+  assert.equal(await group('9@g.us').getInviteCode(), undefined);
+  assert.equal(await group('8@g.us').getInviteCode(), 'ABC');
+  await assert.rejects(group('7@g.us').getInviteCode(), (e) => e.status === 503);
+  const g = new Contact(c, '9@g.us', { name: 'G' });
+  assert.equal(await g.block(), false);
+  assert.equal(await g.unblock(), false);
+  assert.ok(!asked.some((a) => a.includes('/block') || a.includes('/unblock')), 'nothing asked of the daemon');
+  const ready = new Promise((r) => c.once('ready', r));
+  await c.initialize();
+  await ready;
+  assert.equal(await new Contact(c, '1@c.us', 'Me').getChat(), null);
+  assert.equal((await new Contact(c, '15551234567@c.us', 'Ann').getChat()).name, 'Ann');
+});
+
+test("a group made with this account in it (group.join 'create') is group_update, as whatsapp-web.js; an add is group_join", async (t) => {
+  const d = await standIn({
+    stream: (req, res, n) => {
+      if (n !== 1) return;
+      res.write(sse(1, 'group.join', { group: '9@g.us', action: 'create', author: '2@c.us', participants: ['1@c.us', '2@c.us'] }));
+      res.write(sse(2, 'group.join', { group: '8@g.us', action: 'add', author: '2@c.us', participants: ['1@c.us'] }));
+    },
+  });
+  const c = client(t, d);
+  const heard = [];
+  c.on('group_update', (n) => heard.push(['group_update', n.type, n.chatId, n.recipientIds]));
+  c.on('group_join', (n) => heard.push(['group_join', n.type, n.chatId, n.recipientIds]));
+  await c.initialize();
+  for (let i = 0; i < 100 && heard.length < 2; i++) await sleep(20);
+  await sleep(100);
+  assert.deepEqual(heard, [['group_update', 'create', '9@g.us', ['1@c.us', '2@c.us']], ['group_join', 'add', '8@g.us', ['1@c.us']]]);
+  // A bot that listens to group_update alone asks the stream for group.join too.
+  const lone = new Client({ wabridge: { url: d.url, key: 'k' } });
+  lone.on('group_update', () => {});
+  assert.ok(lone._wantedKinds().split(',').includes('group.join'));
+});
+
+test('contacts are PrivateContacts or, for a business account, BusinessContacts, as whatsapp-web.js builds them', async (t) => {
+  const people = [
+    { id: '2@c.us', name: 'Shop', saved: true, business: true },
+    { id: '3@c.us', name: 'Ann', saved: true, business: false },
+  ];
+  const d = await standIn({
+    routes: (method, path, body, u) => {
+      if (method !== 'GET') return undefined;
+      if (path === '/api/sessions/s/contacts') {
+        const id = u.searchParams.get('id');
+        return [200, id ? people.filter((p) => p.id === id) : people];
+      }
+      if (path === '/api/sessions/s/groups') return [200, [{ id: '9@g.us', subject: 'Team', participants: [] }]];
+      if (path === '/api/sessions/s/blocklist') return [200, { blocked: ['2@c.us', '4@c.us'] }];
+      return undefined;
+    },
+  });
+  const c = client(t, d);
+  const shop = await c.getContactById('2@c.us');
+  assert.ok(shop instanceof BusinessContact && shop instanceof Contact && shop.isBusiness);
+  assert.ok('businessProfile' in shop);
+  assert.ok((await c.getContactById('3@c.us')) instanceof PrivateContact);
+  assert.ok((await c.getContactById('4@c.us')) instanceof PrivateContact, 'one WhatsApp Web does not know');
+  const all = await c.getContacts();
+  assert.deepEqual(all.map((x) => [x.id._serialized, x.constructor.name]),
+    [['2@c.us', 'BusinessContact'], ['3@c.us', 'PrivateContact'], ['9@g.us', 'PrivateContact']]);
+  assert.deepEqual((await c.getBlockedContacts()).map((x) => x.constructor.name), ['BusinessContact', 'PrivateContact']);
+  const msg = c._message({ id: 'false_2@c.us_X', chat: '2@c.us', from: '2@c.us', from_me: false, type: 'text', text: 'hi', sender: { phone: '2', name: 'Shop' } });
+  assert.ok((await msg.getContact()) instanceof BusinessContact);
+});
+
+test('MessageMedia.fromUrl: the type by the path\'s extension first, then Content-Type, as whatsapp-web.js; a malformed %-escape is no error', async (t) => {
+  const server = http.createServer((req, res) => {
+    const type = { '/photo.jpg': 'binary/octet-stream', '/render': 'image/png; charset=binary', '/bad%E0%A4%A.png': 'application/octet-stream' }[req.url];
+    res.writeHead(200, type ? { 'content-type': type } : {});
+    res.end('xyz');
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => server.close());
+  const base = `http://127.0.0.1:${server.address().port}`;
+  const jpg = await MessageMedia.fromUrl(`${base}/photo.jpg`);
+  assert.deepEqual([jpg.mimetype, jpg.filename, jpg.data, jpg.filesize], ['image/jpeg', 'photo.jpg', Buffer.from('xyz').toString('base64'), 3]);
+  assert.equal((await MessageMedia.fromUrl(`${base}/render`)).mimetype, 'image/png');
+  const bad = await MessageMedia.fromUrl(`${base}/bad%E0%A4%A.png`);
+  assert.deepEqual([bad.mimetype, bad.filename], ['image/png', 'bad%E0%A4%A.png']);
+  await assert.rejects(MessageMedia.fromUrl(`${base}/nothing`), /unsafeMime/);
+  assert.equal((await MessageMedia.fromUrl(`${base}/nothing`, { unsafeMime: true })).mimetype, 'application/octet-stream');
 });
