@@ -544,7 +544,13 @@ impl Manager {
             }
         });
         self.env.store.flush().await?;
-        let records = self.env.store.export_session(id)?;
+        // Off the runtime's workers: a long history is a long read.
+        let records = {
+            let (store, id) = (self.env.store.clone(), id.clone());
+            tokio::task::spawn_blocking(move || store.export_session(&id))
+                .await
+                .map_err(|e| ManagerError::Internal(e.to_string()))??
+        };
         let manifest = super::transfer::Manifest {
             format: super::transfer::FORMAT,
             session: id.as_str().to_string(),
@@ -630,7 +636,13 @@ impl Manager {
             .map_err(|e| {
                 ManagerError::Internal(format!("could not write {}: {e}", dir.display()))
             })?;
-        let pending = self.env.store.import_session(&id, &b.records)?;
+        // Off the runtime's workers: a long history is a long write.
+        let pending = {
+            let (store, id, records) = (self.env.store.clone(), id.clone(), b.records);
+            tokio::task::spawn_blocking(move || store.import_session(&id, &records))
+                .await
+                .map_err(|e| ManagerError::Internal(e.to_string()))??
+        };
         self.records().update(&id, |r| {
             if r.status.is_running() {
                 r.status = Status::Stopped;

@@ -1634,17 +1634,23 @@ impl Store {
     ) -> Result<Vec<crate::domain::LoggedEvent>> {
         let start = after.saturating_add(1).to_be_bytes();
         self.read(|tx| {
-            tx.open_table(EVENTS)?
-                .range(&start[..]..)?
-                .take(limit)
-                .map(|kv| {
-                    let (k, v) = kv?;
-                    Ok(crate::domain::LoggedEvent {
+            let mut out = Vec::new();
+            for kv in tx.open_table(EVENTS)?.range(&start[..]..)? {
+                if out.len() == limit {
+                    break;
+                }
+                let (k, v) = kv?;
+                // One this version cannot read (written by a newer one):
+                // passed over, not a wall every reader stops at.
+                match serde_json::from_slice(v.value()) {
+                    Ok(event) => out.push(crate::domain::LoggedEvent {
                         seq: be_u64(k.value()),
-                        event: serde_json::from_slice(v.value())?,
-                    })
-                })
-                .collect()
+                        event,
+                    }),
+                    Err(e) => tracing::debug!("an unreadable event passed over: {e}"),
+                }
+            }
+            Ok(out)
         })
     }
 
@@ -1672,10 +1678,18 @@ impl Store {
             let removed = self.write(|tx| {
                 let mut log = tx.open_table(EVENTS)?;
                 let mut doomed = Vec::new();
+                // Only its time is read: an event of a kind this version
+                // does not know is pruned as any other (one without a
+                // time goes too: no reader can use it).
+                #[derive(serde::Deserialize)]
+                struct At {
+                    timestamp: i64,
+                }
                 for kv in log.iter()?.take(CHUNK) {
                     let (k, v) = kv?;
-                    let ev: Event = serde_json::from_slice(v.value())?;
-                    if ev.timestamp >= before_ms {
+                    if serde_json::from_slice::<At>(v.value())
+                        .is_ok_and(|ev| ev.timestamp >= before_ms)
+                    {
                         break;
                     }
                     doomed.push(k.value().to_vec());
@@ -1735,7 +1749,11 @@ impl Store {
             let mut first: std::collections::HashMap<String, String> = Default::default();
             for kv in tx.open_table(OUTBOX)?.iter()? {
                 let (k, v) = kv?;
-                let h: Head = serde_json::from_slice(v.value())?;
+                // One this version cannot read is left for one that can,
+                // not a reason to refuse to start.
+                let Ok(h) = serde_json::from_slice::<Head>(v.value()) else {
+                    continue;
+                };
                 if h.status == DeliveryStatus::Pending && !first.contains_key(&h.hook.url) {
                     first.insert(h.hook.url, String::from_utf8_lossy(k.value()).into_owned());
                 }
@@ -1765,9 +1783,16 @@ impl Store {
                     return Ok((out, Some(id.into_owned())));
                 }
                 // The receiver and status first: most entries are another's.
-                let h: Head = serde_json::from_slice(v.value())?;
+                // One this version cannot read is passed over: it would
+                // stop the receiver's whole backlog here.
+                let Ok(h) = serde_json::from_slice::<Head>(v.value()) else {
+                    continue;
+                };
                 if h.status == DeliveryStatus::Pending && h.hook.url == url && !held(&id) {
-                    out.push(serde_json::from_slice(v.value())?);
+                    match serde_json::from_slice(v.value()) {
+                        Ok(d) => out.push(d),
+                        Err(e) => tracing::warn!(delivery = %id, "an unreadable delivery passed over: {e}"),
+                    }
                 }
             }
             Ok((out, None))
@@ -2371,6 +2396,71 @@ mod tests {
                     .ok()
             })
             .expect("the store opens")
+    }
+
+    #[test]
+    fn a_row_this_version_cannot_read_is_passed_over_not_a_wall() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let s = SessionId::parse("s").unwrap();
+        // A message's events, then one of a kind a newer version wrote.
+        store
+            .commit(&[Change {
+                op: msg(&s, "m1", 100),
+                deliveries: vec![],
+            }])
+            .unwrap();
+        let last = store.last_event_seq().unwrap();
+        store
+            .insert_in(
+                EVENTS,
+                &(last + 1).to_be_bytes(),
+                br#"{"id":"x","event":"from.the.future","session":"s","timestamp":1,"payload":{}}"#,
+            )
+            .unwrap();
+        store
+            .commit(&[Change {
+                op: msg(&s, "m2", 101),
+                deliveries: vec![],
+            }])
+            .unwrap();
+        let read = store.events_after(0, 100).unwrap();
+        assert!(
+            read.iter().any(|e| e.seq > last + 1),
+            "the events after it are read"
+        );
+        assert!(read.iter().all(|e| e.seq != last + 1));
+        // Pruned as any other, by its time.
+        store.prune_events(i64::MAX).unwrap();
+        assert_eq!(store.events_after(0, 100).unwrap().len(), 0);
+        assert!(
+            store
+                .get_in(EVENTS, &(last + 1).to_be_bytes())
+                .unwrap()
+                .is_none()
+        );
+        // An unreadable delivery does not stop the backlog's read or the start.
+        store
+            .insert_in(OUTBOX, b"00000000000000000000000000", b"{not json")
+            .unwrap();
+        let hook = crate::domain::Webhook::subscriber(
+            "http://127.0.0.1:9/x".into(),
+            Default::default(),
+            &["*"],
+        );
+        let d = Delivery::new(
+            &hook,
+            &Event::new(&s, crate::domain::EventKind::Message, serde_json::json!({})),
+        );
+        store.put_delivery(&d).unwrap();
+        assert_eq!(store.pending_receivers().unwrap().len(), 1);
+        let (got, _) = store
+            .pending_for(&hook.url, "", "\u{10ffff}", 10, |_| false)
+            .unwrap();
+        assert_eq!(
+            got.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+            [d.id.as_str()]
+        );
     }
 
     #[test]

@@ -355,6 +355,9 @@ pub fn is_version(v: &str) -> bool {
 #[derive(Clone)]
 pub struct UserIds {
     key: [u8; 32],
+    /// Keys ids were given out under before (this peer's own, from before
+    /// it shared a cluster's): still read, never given.
+    older: Vec<[u8; 32]>,
 }
 
 const PHONE_BITS: u32 = 50; // 10^15 < 2^50
@@ -362,7 +365,20 @@ const CHECK_BITS: u32 = 30; // a guessed id passes once in a billion
 
 impl UserIds {
     pub fn new(key: [u8; 32]) -> Self {
-        UserIds { key }
+        UserIds { key, older: vec![] }
+    }
+
+    /// Ids every peer of a cluster gives alike, from the cluster's key, so
+    /// that a contact keeps theirs when their session moves to another
+    /// peer; those this peer gave under its own key (`own`) still read.
+    pub fn shared(cluster_key: &[u8], own: [u8; 32]) -> Self {
+        use hmac::{Hmac, KeyInit, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(cluster_key).expect("any key length");
+        mac.update(b"wabridge cloud user ids");
+        UserIds {
+            key: mac.finalize().into_bytes().into(),
+            older: vec![own],
+        }
     }
 
     /// The low `bits` of a keyed hash of `parts`.
@@ -410,6 +426,12 @@ impl UserIds {
     /// The person behind a user id this daemon gave out for this session:
     /// a phone, or a privacy id `…@lid`.
     pub fn phone(&self, session: &SessionId, user_id: &str) -> Option<String> {
+        std::iter::once(self.key)
+            .chain(self.older.iter().copied())
+            .find_map(|key| UserIds::new(key).phone_under(session, user_id))
+    }
+
+    fn phone_under(&self, session: &SessionId, user_id: &str) -> Option<String> {
         let v: u128 = user_id.strip_prefix("US.")?.parse().ok()?;
         let hidden = u64::try_from(v >> CHECK_BITS).ok()?;
         let lid = hidden >> PHONE_BITS;
@@ -1181,6 +1203,24 @@ mod tests {
             c["phones"][0],
             json!({"phone": "+1 555 000 7777", "type": "CELL", "wa_id": "15550007777"})
         );
+    }
+
+    #[test]
+    fn a_clusters_peers_give_a_contact_one_user_id_and_read_their_own_older_ones() {
+        let s = SessionId::parse("shop").unwrap();
+        let (a, b) = ([1; 32], [2; 32]);
+        let (pa, pb) = (
+            UserIds::shared(b"the cluster key!", a),
+            UserIds::shared(b"the cluster key!", b),
+        );
+        let id = pa.user_id(&s, "15551234567");
+        assert_eq!(pb.user_id(&s, "15551234567"), id);
+        assert_eq!(pb.phone(&s, &id).as_deref(), Some("15551234567"));
+        // Given by peer a before the cluster: a still reads it, b does not.
+        let old = UserIds::new(a).user_id(&s, "15551234567");
+        assert_ne!(old, id);
+        assert_eq!(pa.phone(&s, &old).as_deref(), Some("15551234567"));
+        assert_eq!(pb.phone(&s, &old), None);
     }
 
     #[test]
