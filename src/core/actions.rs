@@ -135,7 +135,9 @@ impl Core {
         };
         let mut after = m.clone();
         after.amend(&change);
-        let event = crate::domain::message::revoke_event(session, id, &m.chat, Some(&after));
+        // Our own message: it came from this account.
+        let me = m.from.as_deref().filter(|_| m.from_me);
+        let event = crate::domain::message::revoke_event(session, id, &m.chat, Some(&after), me);
         self.pipeline
             .commit(vec![Op::Amend {
                 session: session.clone(),

@@ -781,10 +781,17 @@ pub fn ack_event(
     )
 }
 
-/// `{id, chat, message?}`: `message` is the stored message as revoked, when
-/// this account had it (open-wa's `onMessageDeleted` hands on a Message).
-pub fn revoke_event(session: &SessionId, id: &str, chat: &str, message: Option<&Message>) -> Event {
-    let mut payload = json!({"id": id, "chat": chat});
+/// `{id, chat, me, message?}`: `message` is the stored message as revoked, when
+/// this account had it (open-wa's `onMessageDeleted` hands on a Message);
+/// `me` this account's id, when known.
+pub fn revoke_event(
+    session: &SessionId,
+    id: &str,
+    chat: &str,
+    message: Option<&Message>,
+    me: Option<&str>,
+) -> Event {
+    let mut payload = json!({"id": id, "chat": chat, "me": me});
     if let Some(m) = message {
         payload["message"] = serde_json::to_value(m).unwrap_or(Value::Null);
     }
@@ -792,14 +799,22 @@ pub fn revoke_event(session: &SessionId, id: &str, chat: &str, message: Option<&
     Event::stable(session, EventKind::MessageRevoked, id, 0, payload)
 }
 
-/// `{id, chat, text, edited_at}`: the message's new text.
-pub fn edit_event(session: &SessionId, id: &str, chat: &str, text: &str, at: i64) -> Event {
+/// `{id, chat, text, edited_at, me}`: the message's new text; `me` this
+/// account's id, when known.
+pub fn edit_event(
+    session: &SessionId,
+    id: &str,
+    chat: &str,
+    text: &str,
+    at: i64,
+    me: Option<&str>,
+) -> Event {
     Event::stable(
         session,
         EventKind::MessageEdited,
         &format!("{id}/edit/{at}/{}", short_hash(text)),
         at * 1000,
-        json!({"id": id, "chat": chat, "text": text, "edited_at": at}),
+        json!({"id": id, "chat": chat, "text": text, "edited_at": at, "me": me}),
     )
 }
 
@@ -1361,10 +1376,10 @@ mod tests {
         );
         // Seen again later, the same ack or delete is the same event.
         let read = ack_event(&sid(), "m1", "c", None, Ack::Read, None).id;
-        let deleted = revoke_event(&sid(), "m1", "c", None).id;
+        let deleted = revoke_event(&sid(), "m1", "c", None, None).id;
         std::thread::sleep(std::time::Duration::from_millis(2));
         assert_eq!(ack_event(&sid(), "m1", "c", None, Ack::Read, None).id, read);
-        assert_eq!(revoke_event(&sid(), "m1", "c", None).id, deleted);
+        assert_eq!(revoke_event(&sid(), "m1", "c", None, None).id, deleted);
     }
 
     #[test]

@@ -64,11 +64,15 @@ impl Format {
                     | EventKind::ChatLabels
                     | EventKind::ChatUpdate
             ),
-            // Cloud webhooks carry inbound messages (reactions are messages
-            // there) and statuses.
+            // Cloud webhooks carry inbound messages (reactions, edits and
+            // deletes are messages there) and statuses.
             Format::Cloud => matches!(
                 kind,
-                EventKind::Message | EventKind::MessageAck | EventKind::MessageReaction
+                EventKind::Message
+                    | EventKind::MessageAck
+                    | EventKind::MessageReaction
+                    | EventKind::MessageEdited
+                    | EventKind::MessageRevoked
             ),
             // Twilio's incoming-message webhook is for incoming messages
             // only: our own sends are told through their StatusCallback
@@ -287,7 +291,12 @@ impl Webhook {
         let incoming = matches!(self.format, Format::Twilio | Format::Simple)
             && kind == EventKind::Message
             && event::wants(&self.events, EventKind::MessageAny);
-        (event::wants(&self.events, kind) || incoming)
+        // Meta's `messages` field: a contact's edit or delete is one of
+        // their messages (`type: edit`, `revoke`).
+        let amended = self.format == Format::Cloud
+            && matches!(kind, EventKind::MessageEdited | EventKind::MessageRevoked)
+            && event::wants(&self.events, EventKind::Message);
+        (event::wants(&self.events, kind) || incoming || amended)
             && self.format.carries(kind)
             && (!named_only || self.events.iter().any(|e| e == kind.as_str()))
     }
@@ -299,9 +308,7 @@ impl Webhook {
         let chat = ev.payload["chat"].as_str().unwrap_or("");
         self.wants(ev.event)
             && self.format.carries_chat(chat)
-            && !(self.format == Format::Cloud
-                && ev.event == EventKind::MessageReaction
-                && ev.payload["from_me"] == true)
+            && !(self.format == Format::Cloud && is_own(ev))
             && (ev.event != EventKind::MessageAck
                 || self
                     .format
@@ -388,6 +395,21 @@ pub fn is_reserved_header(name: &str) -> bool {
             | "x-hub-signature-256"
             | "x-twilio-signature"
     ) || n.starts_with("webhook-")
+}
+
+/// This account's own reaction, edit or delete (Cloud webhooks tell only
+/// what contacts do). An edit names its message only: ours are `true_…`.
+fn is_own(ev: &super::Event) -> bool {
+    let p = &ev.payload;
+    match ev.event {
+        EventKind::MessageReaction => p["from_me"] == true,
+        EventKind::MessageEdited => p["id"].as_str().is_some_and(|id| id.starts_with("true_")),
+        EventKind::MessageRevoked => match p["message"]["from_me"].as_bool() {
+            Some(own) => own,
+            None => p["id"].as_str().is_some_and(|id| id.starts_with("true_")),
+        },
+        _ => false,
+    }
 }
 
 #[cfg(test)]

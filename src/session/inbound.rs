@@ -206,7 +206,13 @@ impl Inbound {
                     session: self.id.clone(),
                     id: id.clone(),
                     change,
-                    event: message::revoke_event(&self.id, id, chat, revoked.as_ref()),
+                    event: message::revoke_event(
+                        &self.id,
+                        id,
+                        chat,
+                        revoked.as_ref(),
+                        self.me().as_deref(),
+                    ),
                 });
             }
             BridgeEvent::PollVote {
@@ -382,7 +388,7 @@ impl Inbound {
                         text: text.clone(),
                         at,
                     },
-                    event: message::edit_event(&self.id, id, chat, text, at),
+                    event: message::edit_event(&self.id, id, chat, text, at, self.me().as_deref()),
                 });
             }
             BridgeEvent::Reaction {
@@ -882,7 +888,13 @@ impl Inbound {
                     session: self.id.clone(),
                     id: m.id.clone(),
                     change,
-                    event: message::revoke_event(&self.id, &m.id, &m.chat, Some(&after)),
+                    event: message::revoke_event(
+                        &self.id,
+                        &m.id,
+                        &m.chat,
+                        Some(&after),
+                        self.me().as_deref(),
+                    ),
                 });
             }
             return;
@@ -914,7 +926,14 @@ impl Inbound {
             ops.push(Op::Amend {
                 session: self.id.clone(),
                 id: m.id.clone(),
-                event: message::edit_event(&self.id, &m.id, &m.chat, &text, at),
+                event: message::edit_event(
+                    &self.id,
+                    &m.id,
+                    &m.chat,
+                    &text,
+                    at,
+                    self.me().as_deref(),
+                ),
                 change: Amendment::Edit { text, at },
             });
         }

@@ -3114,7 +3114,7 @@ mod tests {
                 text: text.into(),
                 at,
             },
-            event: crate::domain::message::edit_event(&s, "m1", "c", text, at),
+            event: crate::domain::message::edit_event(&s, "m1", "c", text, at, None),
         };
         assert_eq!(commit(edit("m1 fixed", 200)).len(), 1);
         assert_eq!(
@@ -3137,7 +3137,7 @@ mod tests {
                 from_me: false,
                 timestamp: 300,
             }),
-            event: crate::domain::message::revoke_event(&s, &format!("r{emoji}"), "c", None),
+            event: crate::domain::message::revoke_event(&s, &format!("r{emoji}"), "c", None, None),
         };
         assert_eq!(commit(react("👍")).len(), 1);
         assert_eq!(commit(react("❤️")).len(), 1);
@@ -3157,7 +3157,7 @@ mod tests {
             session: s.clone(),
             id: "older".into(),
             change: Amendment::Revoke { at: 1 },
-            event: crate::domain::message::revoke_event(&s, "older", "c", None),
+            event: crate::domain::message::revoke_event(&s, "older", "c", None, None),
         };
         assert_eq!(commit(unknown).len(), 1);
     }

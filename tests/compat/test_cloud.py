@@ -45,8 +45,11 @@ class Backend:
         self.wa = WhatsApp(phone_id=phone_id, token=token, verify_token="vt", app_secret=APP_SECRET, api_version="21.0")
         self.wa.api._session.base_url = daemon.url + "/v21.0"
         self.messages, self.statuses, self.buttons, self.selections, self.refused = [], [], [], [], []
+        self.edits, self.deletes = [], []
         wa = self.wa
         wa.on_message()(lambda _, m: self.messages.append(m))
+        wa.on_edited_message()(lambda _, m: self.edits.append(m))
+        wa.on_deleted_message()(lambda _, m: self.deletes.append(m))
         wa.on_message_status()(lambda _, s: self.statuses.append(s))
         wa.on_callback_button()(lambda _, b: self.buttons.append(b))
         wa.on_callback_selection()(lambda _, s: self.selections.append(s))
@@ -473,6 +476,30 @@ def test_a_groups_messages_name_it_and_an_answer_goes_to_it(daemon, receiver, ba
     react = [m for b in cloud_posts(receiver) for c in b["entry"][0]["changes"] for m in c["value"].get("messages", [])
              if m["type"] == "reaction" and m["reaction"]["message_id"] == sent][0]
     assert (react["group_id"], react["from"], react["reaction"]["emoji"]) == (m["group_id"], CONTACT, "👍"), react
+    assert not backend.rejected
+
+
+def test_a_contacts_edit_and_delete_reach_pywa_as_metas(daemon, receiver, backend):
+    """A contact edits a message, then deletes one for everyone: Meta's
+    `type: edit` and `type: revoke` messages, which pywa hands to its
+    edited- and deleted-message handlers; our own edits are not told."""
+    mid = daemon.inbound(CONTACT, "one coffe", name="Alice")
+    eventually("the message at pywa", lambda: [x for x in backend.messages if x.id == mid])
+    r = httpx.post(daemon.sandbox + f"/_sandbox/messages/{mid}/edit", json={"text": "one coffee"})
+    assert r.status_code == 200, r.text
+    edit = eventually("the edit at pywa", lambda: [x for x in backend.edits if x.original_message_id == mid])[0]
+    assert (edit.message.text, edit.message.id, edit.from_user.wa_id) == ("one coffee", mid, CONTACT), edit
+    assert edit.id != mid and edit.metadata.display_phone_number == ACCOUNT
+    r = httpx.post(daemon.sandbox + f"/_sandbox/messages/{mid}/revoke")
+    assert r.status_code == 200, r.text
+    gone = eventually("the delete at pywa", lambda: [x for x in backend.deletes if x.original_message_id == mid])[0]
+    assert (gone.from_user.wa_id, gone.from_user.name) == (CONTACT, "Alice"), gone
+    # Our own edit is ours to know.
+    ours = backend.wa.send_message(to=CONTACT, text="on its way").id
+    assert daemon.native().patch(f"/api/sessions/shop1/messages/{ours}", json={"text": "on its way!"}).status_code == 200
+    later = daemon.inbound(CONTACT, "thanks")
+    eventually("the message after", lambda: [x for x in backend.messages if x.id == later])
+    assert not [x for x in backend.edits if x.original_message_id == ours]
     assert not backend.rejected
 
 

@@ -1112,6 +1112,48 @@ pub fn reaction(session: &SessionId, p: &Value, me: &str, users: &UserIds) -> Va
     envelope(session, me, json!({"contacts": [contact], "messages": [m]}))
 }
 
+/// A contact's edit (`type: edit`, the message as it is now) or delete for
+/// everyone (`type: revoke`) as Meta tells them: a message of their own,
+/// `id` the event's, naming the message it changes.
+pub fn amended(ev: &crate::domain::Event, users: &UserIds) -> Value {
+    let p = &ev.payload;
+    let s = |v: &Value| v.as_str().unwrap_or("").to_string();
+    let (id, chat) = (s(&p["id"]), s(&p["chat"]));
+    let stored = &p["message"];
+    // Who wrote it: the stored message's sender, else the chat (a group's
+    // message id ends with its author).
+    let phone = if stored.is_object() {
+        sender_of(stored)
+    } else if chat.ends_with("@g.us") {
+        phone_or_lid(id.rsplit('_').next().unwrap_or("")).to_string()
+    } else {
+        phone_or_lid(&chat).to_string()
+    };
+    let name = stored["sender"]["name"]
+        .as_str()
+        .unwrap_or(&phone)
+        .to_string();
+    let mut m = json!({"from": phone, "id": ev.id, "timestamp": (ev.timestamp / 1000).to_string()});
+    if ev.event == crate::domain::EventKind::MessageEdited {
+        m["type"] = json!("edit");
+        m["edit"] = json!({"original_message_id": id,
+                           "message": {"type": "text", "text": {"body": p["text"]}}});
+    } else {
+        m["type"] = json!("revoke");
+        m["revoke"] = json!({"original_message_id": id});
+    }
+    if chat.ends_with("@g.us") {
+        m["group_id"] = json!(chat);
+    }
+    let me = user_of(p["me"].as_str().unwrap_or("")).to_string();
+    let contact = json!({"profile": {"name": name}, "wa_id": phone, "user_id": users.user_id(&ev.session, &phone)});
+    envelope(
+        &ev.session,
+        &me,
+        json!({"contacts": [contact], "messages": [m]}),
+    )
+}
+
 /// An ack as Cloud's `statuses[0]`, with the contact (clients need it).
 pub fn status(session: &SessionId, p: &Value, at_ms: i64, users: &UserIds) -> Value {
     let phone = chat_id(p["chat"].as_str().unwrap_or("")).to_string();

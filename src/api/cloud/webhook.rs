@@ -15,6 +15,7 @@ pub fn render(d: &Delivery, users: &UserIds) -> Rendered {
             let me = crate::domain::user_of(ev.payload["me"].as_str().unwrap_or(""));
             convert::reaction(&ev.session, &ev.payload, me, users)
         }
+        EventKind::MessageEdited | EventKind::MessageRevoked => convert::amended(ev, users),
         _ => convert::inbound(&ev.session, &ev.payload, users),
     };
     let body = meta_json(&value);
