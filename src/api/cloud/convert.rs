@@ -485,7 +485,7 @@ pub enum Request {
         input: String,
         to: Wid,
         name: String,
-        params: Vec<String>,
+        params: Vec<TemplateParam>,
         reply_to: Option<String>,
         tracker: Option<String>,
     },
@@ -700,13 +700,25 @@ pub fn request(body: &Value, session: &SessionId, users: &UserIds) -> Result<Req
                 .into_iter()
                 .flatten()
             {
-                if c["type"]
-                    .as_str()
-                    .is_some_and(|t| t.eq_ignore_ascii_case("body"))
-                {
-                    for p in c["parameters"].as_array().into_iter().flatten() {
-                        params.push(template_param(p)?);
+                let kind = c["type"].as_str().unwrap_or("");
+                let given = c["parameters"].as_array().into_iter().flatten();
+                if kind.eq_ignore_ascii_case("body") {
+                    for p in given {
+                        params.push(TemplateParam {
+                            name: p["parameter_name"].as_str().map(str::to_string),
+                            text: template_param(p)?,
+                        });
                     }
+                } else if given.count() > 0 {
+                    // Sent without them, the message would not be the one
+                    // asked for.
+                    return Err(GraphError::new(
+                        StatusCode::BAD_REQUEST,
+                        132000,
+                        format!(
+                            "Number of parameters does not match the expected number of params: a template here has a body only, so a {kind} component's parameters have nowhere to go"
+                        ),
+                    ));
                 }
             }
             return Ok(Request::Template {
@@ -756,6 +768,13 @@ fn tracker(body: &Value) -> Result<Option<String>, GraphError> {
 /// A body parameter of a template as the text it stands for: `text` as
 /// is; `currency` and `date_time` by their `fallback_value`, the text Meta
 /// itself shows where it cannot localize them.
+/// A template's body parameter: by its place (`{{1}}`), or by its name
+/// (`parameter_name`, for `{{first_name}}`).
+pub struct TemplateParam {
+    pub name: Option<String>,
+    pub text: String,
+}
+
 fn template_param(p: &Value) -> Result<String, GraphError> {
     let kind = p["type"].as_str().unwrap_or("text");
     let text = match kind {
@@ -881,7 +900,20 @@ fn media_source(kind: &str, m: &Value) -> Result<MediaSource, GraphError> {
 }
 
 /// A registered template's body with `{{1}}`, `{{2}}`, ... filled in.
-pub fn render_template(body: &str, params: &[String]) -> Result<String, GraphError> {
+pub fn render_template(body: &str, params: &[TemplateParam]) -> Result<String, GraphError> {
+    let mismatch = |why: String| {
+        GraphError::new(
+            StatusCode::BAD_REQUEST,
+            132000,
+            format!("Number of parameters does not match the expected number of params: {why}"),
+        )
+    };
+    let by_place: Vec<&str> = params
+        .iter()
+        .filter(|p| p.name.is_none())
+        .map(|p| p.text.as_str())
+        .collect();
+    let mut named_used = vec![false; params.len()];
     let mut out = String::new();
     let mut rest = body;
     let mut used = 0usize;
@@ -893,13 +925,37 @@ pub fn render_template(body: &str, params: &[String]) -> Result<String, GraphErr
             rest = "";
             break;
         };
-        match after[..j].trim().parse::<usize>() {
+        let slot = after[..j].trim();
+        let is_name = !slot.is_empty()
+            && slot.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+            && slot
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        let value = match slot.parse::<usize>() {
             Ok(n) if n >= 1 => {
-                let v = params.get(n - 1).ok_or_else(|| {
-                    GraphError::new(StatusCode::BAD_REQUEST, 132000, format!("Number of parameters does not match the expected number of params: the template needs {{{{{n}}}}}, {} given", params.len()))
-                })?;
-                out.push_str(v);
                 used = used.max(n);
+                Some(*by_place.get(n - 1).ok_or_else(|| {
+                    mismatch(format!(
+                        "the template needs {{{{{n}}}}}, {} given",
+                        by_place.len()
+                    ))
+                })?)
+            }
+            _ if is_name => {
+                let k = params
+                    .iter()
+                    .position(|p| p.name.as_deref() == Some(slot))
+                    .ok_or_else(|| {
+                        mismatch(format!("the template needs {{{{{slot}}}}}, not given"))
+                    })?;
+                named_used[k] = true;
+                Some(params[k].text.as_str())
+            }
+            _ => None,
+        };
+        match value {
+            Some(v) => {
+                out.push_str(v);
                 // Bounded as it grows: a long parameter used many times
                 // would otherwise be copied far past any message.
                 if out.len() > crate::core::MAX_TEXT {
@@ -913,20 +969,26 @@ pub fn render_template(body: &str, params: &[String]) -> Result<String, GraphErr
                     ));
                 }
             }
-            _ => out.push_str(&rest[i..i + 2 + j + 2]),
+            None => out.push_str(&rest[i..i + 2 + j + 2]),
         }
         rest = &after[j + 2..];
     }
     out.push_str(rest);
-    if params.len() > used {
-        return Err(GraphError::new(
-            StatusCode::BAD_REQUEST,
-            132000,
-            format!(
-                "Number of parameters does not match the expected number of params: {used} expected, {} given",
-                params.len()
-            ),
-        ));
+    if by_place.len() > used {
+        return Err(mismatch(format!(
+            "{used} expected, {} given",
+            by_place.len()
+        )));
+    }
+    if let Some(p) = params
+        .iter()
+        .zip(&named_used)
+        .find(|(p, used)| p.name.is_some() && !**used)
+    {
+        return Err(mismatch(format!(
+            "the template has no {{{{{}}}}}",
+            p.0.name.as_deref().unwrap_or_default()
+        )));
     }
     Ok(out)
 }
@@ -1435,16 +1497,62 @@ mod tests {
         assert_eq!(menu.pick("2").unwrap().id, "n");
         assert_eq!(menu.pick(" yes ").unwrap().id, "y");
         assert!(menu.pick("maybe").is_none());
+        let param = |name: Option<&str>, text: &str| TemplateParam {
+            name: name.map(String::from),
+            text: text.into(),
+        };
         assert_eq!(
-            render_template("Hi {{1}}, order {{2}} ready", &["Ann".into(), "42".into()]).unwrap(),
+            render_template(
+                "Hi {{1}}, order {{2}} ready",
+                &[param(None, "Ann"), param(None, "42")]
+            )
+            .unwrap(),
             "Hi Ann, order 42 ready"
         );
         assert_eq!(render_template("Hi {{1}}", &[]).err().unwrap().code, 132000);
         let long = "x".repeat(40_000);
         assert_eq!(
-            render_template("{{1}} {{1}}", &[long]).err().unwrap().code,
+            render_template("{{1}} {{1}}", &[param(None, &long)])
+                .err()
+                .unwrap()
+                .code,
             132005
         );
+        // Named parameters (Meta's `parameter_name`), each needed and used.
+        let named = [param(Some("first_name"), "Ann"), param(Some("order"), "42")];
+        assert_eq!(
+            render_template("Hi {{first_name}}, order {{ order }} ready", &named).unwrap(),
+            "Hi Ann, order 42 ready"
+        );
+        assert_eq!(
+            render_template("Hi {{first_name}}", &named)
+                .err()
+                .unwrap()
+                .code,
+            132000
+        );
+        assert_eq!(
+            render_template("Hi {{first_name}} {{city}}", &named[..1])
+                .err()
+                .unwrap()
+                .code,
+            132000
+        );
+        // Header or button parameters have nowhere to go: refused, not dropped.
+        let u = UserIds::new([7; 32]);
+        let s = SessionId::parse("s").unwrap();
+        let with = |c: Value| {
+            json!({"messaging_product": "whatsapp", "to": "15551234567", "type": "template",
+            "template": {"name": "t", "language": {"code": "en"}, "components": [c]}})
+        };
+        assert!(matches!(
+            request(&with(json!({"type": "header", "parameters": [{"type": "image", "image": {"link": "https://x/y.png"}}]})), &s, &u),
+            Err(e) if e.code == 132000
+        ));
+        assert!(matches!(
+            request(&with(json!({"type": "body", "parameters": [{"type": "text", "text": "Ann", "parameter_name": "first_name"}]})), &s, &u),
+            Ok(Request::Template { params, .. }) if params[0].name.as_deref() == Some("first_name")
+        ));
         // Currency and date-time parameters stand for their fallback text.
         assert_eq!(
             template_param(&json!({"type": "text", "text": "Ann"})).unwrap(),
