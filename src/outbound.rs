@@ -84,8 +84,23 @@ pub fn guarded(builder: reqwest::ClientBuilder, reach: Reach) -> reqwest::Client
 
 /// Up to 10 redirects, none to an address `reach` does not allow.
 pub fn redirects(reach: Reach) -> reqwest::redirect::Policy {
+    redirects_within(reach, false)
+}
+
+/// As `redirects`, and with `same_origin` only to the first URL's scheme,
+/// host and port: a request carrying a caller's own headers (a file
+/// server's key) must not hand them to another host, and reqwest drops
+/// only `Authorization` and cookies on the way.
+pub fn redirects_within(reach: Reach, same_origin: bool) -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(move |attempt| {
-        if attempt.previous().len() >= 10 {
+        let elsewhere = same_origin
+            && attempt
+                .previous()
+                .first()
+                .is_some_and(|first| first.origin() != attempt.url().origin());
+        if elsewhere {
+            attempt.error("a redirect to another host, where the request's headers may not go")
+        } else if attempt.previous().len() >= 10 {
             attempt.error("too many redirects")
         } else if refused(attempt.url(), reach) {
             attempt.error("a redirect to an address that may not be reached")

@@ -31,10 +31,12 @@ pub(super) fn image_type(bytes: &[u8]) -> Option<&'static str> {
     }
 }
 
-/// The client that fetches media URLs for `reach` (`crate::outbound`).
-pub fn media_client(reach: Reach) -> reqwest::Result<reqwest::Client> {
+/// The client that fetches media URLs for `reach` (`crate::outbound`);
+/// `with_headers`: for fetches that carry a caller's headers, which follow
+/// redirects on the same origin only.
+pub fn media_client(reach: Reach, with_headers: bool) -> reqwest::Result<reqwest::Client> {
     crate::outbound::guarded(reqwest::Client::builder(), reach)
-        .redirect(crate::outbound::redirects(reach))
+        .redirect(crate::outbound::redirects_within(reach, with_headers))
         .timeout(FETCH_TIMEOUT)
         .user_agent(concat!("wabridge/", env!("CARGO_PKG_VERSION")))
         .build()
@@ -61,6 +63,22 @@ impl MediaSource {
             url: url.into(),
             headers: Vec::new(),
         }
+    }
+}
+
+/// The two clients of one reach: for plain fetches, and for those that
+/// carry a caller's headers.
+pub(super) struct MediaClients {
+    pub plain: reqwest::Client,
+    pub with_headers: reqwest::Client,
+}
+
+impl MediaClients {
+    pub fn new(reach: Reach) -> reqwest::Result<Self> {
+        Ok(MediaClients {
+            plain: media_client(reach, false)?,
+            with_headers: media_client(reach, true)?,
+        })
     }
 }
 
@@ -394,8 +412,7 @@ impl Core {
     }
 
     /// Downloads a media URL with a size cap and a timeout, sending the
-    /// caller's headers (reqwest drops `Authorization` and `Cookie` on a
-    /// redirect to another host).
+    /// caller's headers (then following redirects on the same origin only).
     async fn fetch(
         &self,
         url: &str,
@@ -408,9 +425,11 @@ impl Core {
         }
         let headers = fetch_headers(headers)?;
         let reach = self.reach();
-        let client = match reach {
-            Reach::Private => &self.http,
-            Reach::Public => &self.http_public,
+        let client = match (reach, headers.is_empty()) {
+            (Reach::Private, true) => &self.http.plain,
+            (Reach::Public, true) => &self.http_public.plain,
+            (Reach::Private, false) => &self.http.with_headers,
+            (Reach::Public, false) => &self.http_public.with_headers,
         };
         if crate::outbound::refused(&parsed, reach) {
             return Err(CoreError::invalid(
@@ -491,7 +510,9 @@ fn fetch_headers(headers: &[(String, String)]) -> Result<reqwest::header::Header
             ));
         };
         v.set_sensitive(true);
-        map.append(n, v);
+        // One value a name (`Authorization` and `authorization` given
+        // both: the last).
+        map.insert(n, v);
     }
     Ok(map)
 }

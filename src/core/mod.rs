@@ -63,8 +63,8 @@ pub struct Core {
     store: Store,
     /// One client for every media download (connection reuse, one timeout),
     /// and one for a tenant's (public addresses only; `media::Reach`).
-    http: reqwest::Client,
-    http_public: reqwest::Client,
+    http: Arc<media::MediaClients>,
+    http_public: Arc<media::MediaClients>,
     /// Scoped keys' URLs (media, webhooks) may reach private networks too.
     private_for_keys: bool,
     /// Acting for a tenant whatever the access (a TwiML reply of a webhook
@@ -114,8 +114,8 @@ impl Core {
             pipeline: env.pipeline.clone(),
             store: env.store.clone(),
             manager,
-            http: media::media_client(Reach::Private)?,
-            http_public: media::media_client(Reach::Public)?,
+            http: Arc::new(media::MediaClients::new(Reach::Private)?),
+            http_public: Arc::new(media::MediaClients::new(Reach::Public)?),
             private_for_keys,
             tenant: false,
             default_session,

@@ -200,8 +200,11 @@ class Receiver:
                     answer = outer.get_responders.get(path)
                 if answer:
                     import urllib.parse
-                    status, ctype, out = answer(dict(urllib.parse.parse_qsl(query)))
+                    # (status, content type, body[, more headers])
+                    status, ctype, out, *more = answer(dict(urllib.parse.parse_qsl(query)))
                     self.send_response(status)
+                    for k, v in (more[0] if more else {}).items():
+                        self.send_header(k, v)
                     self.send_header("content-type", ctype)
                     self.send_header("content-length", str(len(out)))
                     self.end_headers()

@@ -221,6 +221,13 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop, recei
     code, bad = ok("/shop1/sendFileFromUrl", [CONTACT, receiver.url + "/private/p.png", "p.png", "", None,
                                               {"headers": {"X-Bad": "a\nb"}}])
     assert code == 200 and bad["success"] is False and "header" in bad["error"]["message"], bad
+    # A redirect to another host does not take the caller's headers there:
+    # the fetch stops; without headers of the caller's it is followed.
+    receiver.get_responders["/private/moved.png"] = lambda q: (302, "text/plain", b"", {"location": pic_url})
+    moved = receiver.url + "/private/moved.png"
+    code, bad = ok("/shop1/sendFileFromUrl", [CONTACT, moved, "p.png", "", None, {"headers": {"X-Api-Key": "k3y"}}])
+    assert code == 200 and bad["success"] is False and "redirect" in bad["error"]["message"], bad
+    assert at_phone(call("/shop1/sendFileFromUrl", [CONTACT, moved, "p.png", "moved"]))["caption"] == "moved"
     # viewOnce, sendImage's tenth parameter; a video sent to play as a GIF.
     once = at_phone(call("/shop1/sendImage", [CONTACT, PNG_DATA_URL, "dot.png", "once", None, False, False, False, False, True]))
     assert (once["type"], once["view_once"], once["gif"]) == ("image", True, False), once

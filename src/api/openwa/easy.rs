@@ -830,11 +830,14 @@ impl Args<'_> {
     fn request_headers(&self) -> Result<std::collections::BTreeMap<String, String>, EasyError> {
         match self.get("requestConfig").map(|c| &c["headers"]) {
             None | Some(Value::Null) => Ok(Default::default()),
+            // As axios sends them: null leaves a header out, a number or
+            // a boolean goes as its text.
             Some(Value::Object(h)) => h
                 .iter()
+                .filter(|(_, v)| !v.is_null())
                 .map(|(k, v)| match v {
                     Value::String(v) => Ok((k.clone(), v.clone())),
-                    Value::Number(n) => Ok((k.clone(), n.to_string())),
+                    Value::Number(_) | Value::Bool(_) => Ok((k.clone(), v.to_string())),
                     _ => Err(EasyError::bad_args(format!(
                         "'requestConfig.headers.{k}' must be a string"
                     ))),
