@@ -377,6 +377,10 @@ pub struct Menu {
     pub kind: MenuKind,
     /// (id, title), in the order shown (1, 2, ...).
     pub options: Vec<(String, String)>,
+    /// Each option's description, where a list row has one (by place;
+    /// none in menus stored before it was kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub descriptions: Vec<Option<String>>,
     /// The message that showed it.
     #[serde(default)]
     pub message_id: Option<String>,
@@ -389,13 +393,18 @@ impl Menu {
     /// The option a reply picks: its number, or its title (any case).
     pub fn pick(&self, reply: &str) -> Option<Choice> {
         let r = reply.trim().trim_end_matches('.');
-        let found = match r.parse::<usize>() {
-            Ok(n) if (1..=self.options.len()).contains(&n) => self.options.get(n - 1),
-            _ => self.options.iter().find(|(_, t)| t.eq_ignore_ascii_case(r)),
-        }?;
+        let at = match r.parse::<usize>() {
+            Ok(n) if (1..=self.options.len()).contains(&n) => n - 1,
+            _ => self
+                .options
+                .iter()
+                .position(|(_, t)| t.eq_ignore_ascii_case(r))?,
+        };
+        let found = &self.options[at];
         Some(Choice {
             id: found.0.clone(),
             title: found.1.clone(),
+            description: self.descriptions.get(at).cloned().flatten(),
             kind: self.kind,
             menu_message: self.message_id.clone(),
         })
@@ -407,6 +416,9 @@ impl Menu {
 pub struct Choice {
     pub id: String,
     pub title: String,
+    /// A list row's description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     pub kind: MenuKind,
     /// The message that showed the menu.
     #[serde(default)]
@@ -1415,6 +1427,7 @@ mod tests {
         let menu = Menu {
             kind: MenuKind::List,
             options: vec![("s".into(), "Small".into()), ("l".into(), "Large".into())],
+            descriptions: vec![],
             message_id: Some("m1".into()),
             sent_at: 0,
         };

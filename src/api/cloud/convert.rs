@@ -872,8 +872,13 @@ pub fn interactive(i: &Value) -> Result<(String, Menu), GraphError> {
         text.push_str(&format!("\n\n_{f}_"));
     }
     text.push_str("\n\nReply with a number.");
+    let descriptions = match options.iter().any(|o| o.2.is_some()) {
+        true => options.iter().map(|o| o.2.clone()).collect(),
+        false => vec![],
+    };
     let menu = Menu {
         kind,
+        descriptions,
         options: options.into_iter().map(|(id, t, _)| (id, t)).collect(),
         message_id: None,
         sent_at: 0,
@@ -1115,7 +1120,11 @@ pub fn inbound(session: &SessionId, p: &Value, users: &UserIds) -> Value {
             ("button_reply", "button_reply")
         };
         m["type"] = json!("interactive");
-        m["interactive"] = json!({"type": t, key: {"id": c["id"], "title": c["title"]}});
+        let mut reply = json!({"id": c["id"], "title": c["title"]});
+        if let Some(d) = c["description"].as_str() {
+            reply["description"] = json!(d);
+        }
+        m["interactive"] = json!({"type": t, key: reply});
         m.as_object_mut().map(|o| o.remove("text"));
     }
     // A reply (or a menu pick) names the message it answers.
@@ -1497,6 +1506,26 @@ mod tests {
         assert_eq!(menu.pick("2").unwrap().id, "n");
         assert_eq!(menu.pick(" yes ").unwrap().id, "y");
         assert!(menu.pick("maybe").is_none());
+        // A list row's description comes back with the pick (Meta's list_reply).
+        let (_, list) = interactive(&json!({"type": "list", "body": {"text": "Size?"}, "action": {"button": "Sizes",
+            "sections": [{"title": "S", "rows": [{"id": "s", "title": "Small", "description": "250 ml"}, {"id": "l", "title": "Large"}]}]}})).unwrap();
+        assert_eq!(
+            list.pick("1").unwrap().description.as_deref(),
+            Some("250 ml")
+        );
+        assert_eq!(list.pick("large").unwrap().description, None);
+        let reply = json!({"id": "false_1@c.us_R", "chat": "15550002222@c.us", "from": "15550002222@c.us", "to": "15550001111@c.us",
+            "type": "text", "text": "1", "timestamp": 1, "sender": {"phone": "15550002222", "name": "Bob"},
+            "choice": serde_json::to_value(list.pick("1").unwrap()).unwrap()});
+        let m = &inbound(
+            &SessionId::parse("a").unwrap(),
+            &reply,
+            &UserIds::new([7; 32]),
+        )["entry"][0]["changes"][0]["value"]["messages"][0];
+        assert_eq!(
+            m["interactive"]["list_reply"]["description"], "250 ml",
+            "{m}"
+        );
         let param = |name: Option<&str>, text: &str| TemplateParam {
             name: name.map(String::from),
             text: text.into(),
