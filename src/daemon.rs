@@ -119,15 +119,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     let global_hook = args.webhook.global()?;
     let own_user_ids = secret_file(&data_dir, "user-id-key")?;
-    let user_ids = match args
-        .cluster
-        .cluster_key
-        .as_deref()
-        .filter(|k| !k.is_empty())
-    {
+    let user_ids = match args.cluster.cluster_key.as_deref() {
         // Alike on every peer: a Cloud user id outlives its session's move.
-        Some(k) => api::cloud::convert::UserIds::shared(k.as_bytes(), own_user_ids),
-        None => api::cloud::convert::UserIds::new(own_user_ids),
+        Some(k) if args.cluster.enabled() && !k.is_empty() => {
+            api::cloud::convert::UserIds::shared(k.as_bytes(), own_user_ids)
+        }
+        _ => api::cloud::convert::UserIds::new(own_user_ids),
     };
     let (replies_tx, replies) = tokio::sync::mpsc::unbounded_channel();
     let dispatcher = webhook::dispatcher::Dispatcher::spawn(

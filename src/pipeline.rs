@@ -77,7 +77,9 @@ struct Subscriptions {
 
 impl Subscriptions {
     /// A read that fails is an error, not "no webhooks": the change is
-    /// not stored without its deliveries (the driver offers it again).
+    /// not stored without its deliveries (the driver offers it again). A
+    /// record that cannot be read as one (it will not be, however often
+    /// asked) is none, as before, and not kept.
     fn of(&self, session: &SessionId) -> Result<Arc<Vec<Webhook>>, StoreError> {
         if let Some(h) = self
             .cache
@@ -87,12 +89,14 @@ impl Subscriptions {
         {
             return Ok(h.clone());
         }
-        let hooks = Arc::new(
-            self.store
-                .get_session(session)?
-                .map(|r| r.webhooks)
-                .unwrap_or_default(),
-        );
+        let hooks = Arc::new(match self.store.get_session(session) {
+            Ok(r) => r.map(|r| r.webhooks).unwrap_or_default(),
+            Err(StoreError::Corrupt(e)) => {
+                tracing::warn!(session = %session, "its webhooks could not be read: {e}");
+                return Ok(Arc::new(Vec::new()));
+            }
+            Err(e) => return Err(e),
+        });
         // Never overwrite: a concurrent `set` may have put newer ones.
         Ok(self
             .cache
@@ -136,10 +140,12 @@ impl Subscriptions {
             .collect();
         if ev.event == EventKind::MessageAck
             && let Some(id) = ev.payload["id"].as_str()
-            && let Some(hook) = self
-                .store
-                .callback(&ev.session, id)?
-                .and_then(|v| serde_json::from_value::<Webhook>(v).ok())
+            && let Some(hook) = match self.store.callback(&ev.session, id) {
+                Ok(v) => v,
+                Err(StoreError::Corrupt(_)) => None,
+                Err(e) => return Err(e),
+            }
+            .and_then(|v| serde_json::from_value::<Webhook>(v).ok())
             && hook.wants_event(ev)
             && !already_told(&hook, ev)
         {

@@ -135,9 +135,18 @@ impl Core {
         };
         let mut after = m.clone();
         after.amend(&change);
-        // Our own message: it came from this account.
-        let me = m.from.as_deref().filter(|_| m.from_me);
-        let event = crate::domain::message::revoke_event(session, id, &m.chat, Some(&after), me);
+        let me = self
+            .manager
+            .get(session)
+            .await
+            .ok()
+            .and_then(|v| v.live.and_then(|l| l.me).or(v.record.me))
+            .map(|m| m.id);
+        let mut event =
+            crate::domain::message::revoke_event(session, id, &m.chat, Some(&after), me.as_deref());
+        // Deleted by this account (an admin deletes anyone's in a group):
+        // not the author's own delete.
+        event.payload["by_me"] = serde_json::json!(true);
         self.pipeline
             .commit(vec![Op::Amend {
                 session: session.clone(),

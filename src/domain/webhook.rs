@@ -404,6 +404,7 @@ fn is_own(ev: &super::Event) -> bool {
     match ev.event {
         EventKind::MessageReaction => p["from_me"] == true,
         EventKind::MessageEdited => p["id"].as_str().is_some_and(|id| id.starts_with("true_")),
+        EventKind::MessageRevoked if p["by_me"] == true => true,
         EventKind::MessageRevoked => match p["message"]["from_me"].as_bool() {
             Some(own) => own,
             None => p["id"].as_str().is_some_and(|id| id.starts_with("true_")),

@@ -505,6 +505,10 @@ impl Manager {
         if let Err(e) = tokio::fs::remove_dir_all(&dir).await
             && e.kind() != std::io::ErrorKind::NotFound
         {
+            // Not deleted after all: the mark goes (its deliveries would
+            // be taken for a deleted session's, and the next start would
+            // finish the delete unasked).
+            self.records().update(id, |r| r.created_at = rec.created_at);
             return Err(ManagerError::Internal(format!(
                 "could not remove {}: {e}",
                 dir.display()

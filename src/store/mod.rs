@@ -1505,24 +1505,10 @@ impl Store {
     /// Removes the key with this id and remembers that it was revoked;
     /// returns it if there was one.
     pub fn delete_key(&self, id: &str) -> Result<Option<ApiKey>> {
-        // Found in the same write that removes it: a rotation just before
-        // has put it under another hash, which must go too.
         self.write(|tx| {
-            let mut keys = tx.open_table(KEYS)?;
-            let mut found = None;
-            for kv in keys.iter()? {
-                let (_, v) = kv?;
-                if let Ok(k) = serde_json::from_slice::<ApiKey>(v.value())
-                    && k.id == id
-                {
-                    found = Some(k);
-                    break;
-                }
-            }
-            let Some(k) = found else {
+            let Some(k) = remove_key_by_id(tx, id)? else {
                 return Ok(None);
             };
-            keys.remove(k.hash.as_bytes())?;
             tx.open_table(KEYS_REVOKED)?
                 .insert(id.as_bytes(), &crate::domain::now_ms().to_be_bytes()[..])?;
             Ok(Some(k))
@@ -1555,14 +1541,16 @@ impl Store {
         self.room()?;
         let mut changed = 0;
         for (id, at) in &theirs.revoked {
-            if self.get_in(KEYS_REVOKED, id.as_bytes())?.is_none() {
-                self.insert_in(KEYS_REVOKED, id.as_bytes(), &at.to_be_bytes())?;
-                changed += 1;
-            }
-            if let Some(k) = self.keys()?.into_iter().find(|k| &k.id == id) {
-                self.remove_in(KEYS, k.hash.as_bytes())?;
-                changed += 1;
-            }
+            changed += self.write(|tx| {
+                let mut revoked = tx.open_table(KEYS_REVOKED)?;
+                let newly = revoked.get(id.as_bytes())?.is_none();
+                if newly {
+                    revoked.insert(id.as_bytes(), &at.to_be_bytes()[..])?;
+                }
+                drop(revoked);
+                let removed = remove_key_by_id(tx, id)?.is_some();
+                Ok(usize::from(newly) + usize::from(removed))
+            })?;
         }
         let mine = self.keys()?;
         for k in &theirs.keys {
@@ -2191,6 +2179,26 @@ fn durable(db: &Database, p: &Pending) -> Result<()> {
         p.dirty.store(true, Relaxed);
     }
     res
+}
+
+/// Removes the key of this id, found in the same write (a rotation just
+/// before has put it under another hash, which must go too).
+fn remove_key_by_id(tx: &redb::WriteTransaction, id: &str) -> Result<Option<ApiKey>> {
+    let mut keys = tx.open_table(KEYS)?;
+    let mut found = None;
+    for kv in keys.iter()? {
+        let (_, v) = kv?;
+        if let Ok(k) = serde_json::from_slice::<ApiKey>(v.value())
+            && k.id == id
+        {
+            found = Some(k);
+            break;
+        }
+    }
+    if let Some(k) = &found {
+        keys.remove(k.hash.as_bytes())?;
+    }
+    Ok(found)
 }
 
 #[cfg(test)]

@@ -408,13 +408,17 @@ impl UserIds {
     }
 
     /// The id of a person by `phone_or_lid`: a phone, or a privacy id
-    /// (marked by the bit above the number's, so it decodes to `…@lid`).
+    /// (marked by the bit above the number's, so it decodes to `…@lid`);
+    /// or of a group (`…@g.us`, marked so that it decodes to no one: a
+    /// group is sent to by its id).
     pub fn user_id(&self, session: &SessionId, person: &str) -> String {
-        let (digits, lid) = match person.strip_suffix("@lid") {
-            Some(d) => (d, 1u64),
-            None => (person, 0),
+        let (digits, lid) = match (person.strip_suffix("@lid"), person.strip_suffix("@g.us")) {
+            (Some(d), _) => (d.to_string(), 1u64),
+            (_, Some(g)) => (g.replace('-', ""), 2),
+            _ => (person.to_string(), 0),
         };
-        let n: u64 = digits.parse::<u64>().unwrap_or(0) & ((1 << PHONE_BITS) - 1);
+        // A group's id has more digits than a phone's: its low ones.
+        let n: u64 = (digits.parse::<u128>().unwrap_or(0) % (1u128 << PHONE_BITS)) as u64;
         let tagged = n | lid << PHONE_BITS;
         let hidden = u128::from((n ^ self.pad(session)) | lid << PHONE_BITS);
         format!(
@@ -1417,6 +1421,13 @@ mod tests {
             assert_eq!(u.phone(&a, forged), None, "{forged}");
         }
         assert_eq!(u.phone(&b, &id), None, "another session's id");
+        // Each group its own id, which decodes to no one.
+        let (g1, g2) = (
+            u.user_id(&a, "120363000000000001@g.us"),
+            u.user_id(&a, "120363000000000002@g.us"),
+        );
+        assert_ne!(g1, g2);
+        assert_eq!((u.phone(&a, &g1), u.phone(&a, &g2)), (None, None));
         assert_eq!(
             u.phone(&b, &u.user_id(&b, "4915112345678")).as_deref(),
             Some("4915112345678")
