@@ -162,6 +162,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let env = std::sync::Arc::new(session::SessionEnv::new(config, pipeline, store.clone()));
     let manager = session::Manager::new(env);
     let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
+    // The grace period counts from the stop signal, even one that came
+    // while the sessions were being restored (a second signal listener
+    // made then would not hear it).
+    let mut stopped = stopping.clone();
     let request_timeout = std::time::Duration::from_secs(args.limits.request_timeout_s.max(1));
     let core = core::Core::new(
         manager.clone(),
@@ -230,7 +234,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         // slow upload, a send waiting on a dead page) does not hold the
         // daemon: its connection is dropped and the browsers still close.
         _ = async {
-            shutdown_signal().await;
+            if stopped.wait_for(|s| *s).await.is_err() {
+                // No stop will be told (the server is done).
+                std::future::pending::<()>().await;
+            }
             tokio::time::sleep(SHUTDOWN_GRACE).await;
         } => {
             tracing::warn!("requests still open {} s after the stop signal: closing them", SHUTDOWN_GRACE.as_secs());

@@ -34,10 +34,21 @@ pub struct Ops {
 #[openapi(paths(health, ready, metrics, openapi_json))]
 pub struct Doc;
 
-#[utoipa::path(get, path = "/health", tag = "operations", summary = "Liveness: the process answers", security(()),
-    responses((status = 200, description = "{status: ok}", body = Object)))]
-pub async fn health() -> Json<serde_json::Value> {
-    Json(json!({"status": "ok"}))
+#[utoipa::path(get, path = "/health", tag = "operations", summary = "Liveness: the process answers and its store takes writes", security(()),
+    responses((status = 200, description = "{status: ok}", body = Object),
+              (status = 503, description = "{status: broken}: a write to the store failed, and only a restart reopens it", body = Object)))]
+pub async fn health(State(ops): State<Ops>) -> Response {
+    // A store that stopped taking writes stays so until a restart: a
+    // liveness probe must see it, or the process is never restarted (a
+    // full disk is /ready's, as it passes by itself).
+    if ops.core.store_broken() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "broken", "store": "store_broken"})),
+        )
+            .into_response();
+    }
+    Json(json!({"status": "ok"})).into_response()
 }
 
 #[utoipa::path(get, path = "/ready", tag = "operations", summary = "Readiness: the store answers and the sessions were restored", security(()),
@@ -79,9 +90,14 @@ pub async fn metrics(State(ops): State<Ops>) -> Result<Response, ApiError> {
         telemetry::gauge(telemetry::SESSIONS, "status", status.as_str(), n as f64);
     }
     let live = ops.core.session_ids().await;
-    let (pending, dead) = ops.core.outbox_counts().map_err(ApiError::from)?;
-    telemetry::gauge(telemetry::OUTBOX, "state", "pending", pending as f64);
-    telemetry::gauge(telemetry::OUTBOX, "state", "dead", dead as f64);
+    // A store that fails leaves its gauges out, not the whole page.
+    match ops.core.outbox_counts() {
+        Ok((pending, dead)) => {
+            telemetry::gauge(telemetry::OUTBOX, "state", "pending", pending as f64);
+            telemetry::gauge(telemetry::OUTBOX, "state", "dead", dead as f64);
+        }
+        Err(e) => tracing::warn!("the outbox could not be counted for /metrics: {e}"),
+    }
     handle.run_upkeep();
     Ok((
         [(

@@ -5,6 +5,12 @@ use super::{Core, CoreError};
 use crate::domain::Status;
 
 impl Core {
+    /// Whether the store stopped taking writes for good (a restart reopens
+    /// it): the process is alive but cannot work.
+    pub fn store_broken(&self) -> bool {
+        self.store.broken().is_some()
+    }
+
     /// Fails when the store cannot be read.
     pub fn check_store(&self) -> Result<(), CoreError> {
         Ok(self.store.check()?)

@@ -1798,6 +1798,12 @@ impl Store {
         self.read(|tx| Ok((tx.open_table(OUTBOX)?.len()?, tx.open_table(DEAD)?.len()?)))
     }
 
+    /// Why the store stopped taking writes, if it did (a commit failed):
+    /// only a restart reopens it.
+    pub fn broken(&self) -> Option<String> {
+        self.pending.broken.get().cloned()
+    }
+
     /// A read that touches the database: fails when the store is broken
     /// or refuses new data for want of space.
     pub fn check(&self) -> Result<()> {
