@@ -164,6 +164,23 @@ pub fn media_response(
     resp
 }
 
+/// Bytes as a request or response body (a file, an export): in the OpenAPI
+/// document a binary string, which generated clients read as a file, not
+/// an array of integers.
+pub struct Binary;
+
+impl utoipa::PartialSchema for Binary {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Binary {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -63,9 +63,71 @@ pub fn document() -> utoipa::openapi::OpenApi {
         ("cloud", super::cloud::Doc::openapi()),
         ("twilio", super::twilio::Doc::openapi()),
     ] {
-        doc.merge(prefixed(part, prefix));
+        let mut part = prefixed(part, prefix);
+        fold_shared_routes(&mut doc, &mut part);
+        doc.merge(part);
     }
     doc
+}
+
+/// Two dialects that share a route (`POST /{first}/{second}`: open-wa's
+/// EASY API on a session, and a Cloud resumable upload's bytes) are one
+/// operation, described as both: a merge keeps the first and drops the
+/// other's body and headers.
+fn fold_shared_routes(doc: &mut utoipa::openapi::OpenApi, part: &mut utoipa::openapi::OpenApi) {
+    for (path, theirs) in part.paths.paths.iter_mut() {
+        let Some(mine) = doc.paths.paths.get_mut(path) else {
+            continue;
+        };
+        for (a, b) in [
+            (&mut mine.get, &mut theirs.get),
+            (&mut mine.put, &mut theirs.put),
+            (&mut mine.post, &mut theirs.post),
+            (&mut mine.delete, &mut theirs.delete),
+            (&mut mine.patch, &mut theirs.patch),
+        ] {
+            if let (Some(a), Some(b)) = (a.as_mut(), b.take()) {
+                fold_operation(a, b);
+            }
+        }
+    }
+}
+
+fn fold_operation(a: &mut utoipa::openapi::path::Operation, b: utoipa::openapi::path::Operation) {
+    use utoipa::openapi::Required;
+    a.summary = match (a.summary.take(), b.summary) {
+        (Some(x), Some(y)) => Some(format!("{x}; or {y}")),
+        (x, y) => x.or(y),
+    };
+    let tags = a.tags.get_or_insert_with(Vec::new);
+    for t in b.tags.into_iter().flatten() {
+        if !tags.contains(&t) {
+            tags.push(t);
+        }
+    }
+    match (&mut a.request_body, b.request_body) {
+        (Some(mine), Some(theirs)) => {
+            for (kind, content) in theirs.content {
+                mine.content.entry(kind).or_insert(content);
+            }
+        }
+        (mine @ None, theirs) => *mine = theirs,
+        _ => {}
+    }
+    // Each one's parameters: a path's are both's; the others, only one's.
+    let params = a.parameters.get_or_insert_with(Vec::new);
+    for mut p in b.parameters.into_iter().flatten() {
+        if !params
+            .iter()
+            .any(|q| q.name == p.name && q.parameter_in == p.parameter_in)
+        {
+            p.required = Required::False;
+            params.push(p);
+        }
+    }
+    for (code, r) in b.responses.responses {
+        a.responses.responses.entry(code).or_insert(r);
+    }
 }
 
 /// Operation ids come from handler names, which repeat across dialects
@@ -115,6 +177,21 @@ mod tests {
             }
         }
         let doc = serde_json::to_value(document()).unwrap();
+        // The route open-wa and Cloud share is both's.
+        let shared = &doc["paths"]["/{first}/{second}"]["post"];
+        assert!(
+            shared["requestBody"]["content"]["application/json"].is_object()
+                && shared["requestBody"]["content"]["application/octet-stream"].is_object(),
+            "{shared}"
+        );
+        assert!(
+            shared["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["name"] == "file_offset" && p["in"] == "header"),
+            "{shared}"
+        );
         assert_eq!(
             doc.pointer(
                 "/paths/~1message~1send/post/requestBody/content/application~1json/schema/$ref"
