@@ -99,15 +99,35 @@ pub const BUNDLED_WAJS: &str = "inject/node_modules/@wppconnect/wa-js/dist/wppco
 
 /// The wa-js file to use, and whether an operator chose it: `--wajs` /
 /// `WABRIDGE_WAJS`, else `WABRIDGE_WAJS_PATH` (its older name), else the
-/// bundled one.
+/// bundled one: under the working directory, else beside the executable
+/// (`target/release/wabridge` in a checkout, or `inject/` next to a copied
+/// binary), so a daemon started from elsewhere still finds it.
 pub fn wajs_choice(flag: Option<&PathBuf>) -> (PathBuf, bool) {
     if let Some(p) = flag {
         return (p.clone(), true);
     }
     match std::env::var_os("WABRIDGE_WAJS_PATH") {
         Some(p) if !p.is_empty() => (PathBuf::from(p), true),
-        _ => (PathBuf::from(BUNDLED_WAJS), false),
+        _ => (bundled_wajs(), false),
     }
+}
+
+fn bundled_wajs() -> PathBuf {
+    let here = PathBuf::from(BUNDLED_WAJS);
+    if here.exists() {
+        return here;
+    }
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.canonicalize().ok())
+        .and_then(|exe| {
+            exe.ancestors()
+                .skip(1)
+                .take(3)
+                .map(|dir| dir.join(BUNDLED_WAJS))
+                .find(|p| p.exists())
+        });
+    beside.unwrap_or(here)
 }
 
 #[derive(Args, Debug, Clone)]

@@ -101,6 +101,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // An operator's wa-js is checked now: a broken file is a clear error at
     // start, not sessions failing one by one.
     let (wajs, chosen) = config::wajs_choice(args.wajs.as_ref());
+    if !chosen && !args.sandbox && !wajs.exists() {
+        // Every real session would fail to start, one by one.
+        tracing::error!(wajs = %wajs.display(), "the bundled wa-js is not there: real sessions cannot start (run `make run` from the checkout, or `npm ci` in inject/, or name one with --wajs)");
+    }
     if chosen {
         let c = session::wajs::check_file(&spec, &wajs).await?;
         if !c.missing.is_empty() {
