@@ -1925,6 +1925,13 @@ impl Store {
         keep: impl Fn(&Delivery) -> bool,
     ) -> Result<Vec<Delivery>> {
         let t = table_of(status);
+        // Most rows are other sessions': their session is read, not the
+        // whole delivery (a quiet session's page reads back a busy log).
+        #[derive(serde::Deserialize)]
+        struct Of<'a> {
+            #[serde(borrow)]
+            session: std::borrow::Cow<'a, str>,
+        }
         self.read(|tx| {
             let mut out = Vec::new();
             if limit == 0 {
@@ -1932,6 +1939,11 @@ impl Store {
             }
             for kv in tx.open_table(t)?.iter()?.rev() {
                 let (_, v) = kv?;
+                if serde_json::from_slice::<Of>(v.value())
+                    .is_ok_and(|o| o.session != session.as_str())
+                {
+                    continue;
+                }
                 let d: Delivery = serde_json::from_slice(v.value())?;
                 if &d.session == session && keep(&d) {
                     out.push(d);
