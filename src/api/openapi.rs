@@ -125,8 +125,21 @@ fn fold_operation(a: &mut utoipa::openapi::path::Operation, b: utoipa::openapi::
             params.push(p);
         }
     }
+    // A status both answer says what each means by it.
+    use utoipa::openapi::RefOr;
     for (code, r) in b.responses.responses {
-        a.responses.responses.entry(code).or_insert(r);
+        match (a.responses.responses.get_mut(&code), r) {
+            (Some(RefOr::T(mine)), RefOr::T(theirs)) => {
+                mine.description = format!("{}; or {}", mine.description, theirs.description);
+                if let Some(content) = theirs.content.into_iter().next() {
+                    mine.content.entry(content.0).or_insert(content.1);
+                }
+            }
+            (Some(_), _) => {}
+            (None, r) => {
+                a.responses.responses.insert(code, r);
+            }
+        }
     }
 }
 

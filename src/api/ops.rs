@@ -40,7 +40,8 @@ pub struct Doc;
 pub async fn health(State(ops): State<Ops>) -> Response {
     // A store that stopped taking writes stays so until a restart: a
     // liveness probe must see it, or the process is never restarted (a
-    // full disk is /ready's, as it passes by itself).
+    // disk found full before a write is /ready's, as it passes by itself;
+    // one that fails a write breaks the store as any failed write does).
     if ops.core.store_broken() {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -90,14 +91,17 @@ pub async fn metrics(State(ops): State<Ops>) -> Result<Response, ApiError> {
         telemetry::gauge(telemetry::SESSIONS, "status", status.as_str(), n as f64);
     }
     let live = ops.core.session_ids().await;
-    // A store that fails leaves its gauges out, not the whole page.
-    match ops.core.outbox_counts() {
-        Ok((pending, dead)) => {
-            telemetry::gauge(telemetry::OUTBOX, "state", "pending", pending as f64);
-            telemetry::gauge(telemetry::OUTBOX, "state", "dead", dead as f64);
+    // A store that fails makes its gauges unknown (NaN), not the whole
+    // page an error.
+    let (pending, dead) = match ops.core.outbox_counts() {
+        Ok((p, d)) => (p as f64, d as f64),
+        Err(e) => {
+            tracing::warn!("the outbox could not be counted for /metrics: {e}");
+            (f64::NAN, f64::NAN)
         }
-        Err(e) => tracing::warn!("the outbox could not be counted for /metrics: {e}"),
-    }
+    };
+    telemetry::gauge(telemetry::OUTBOX, "state", "pending", pending);
+    telemetry::gauge(telemetry::OUTBOX, "state", "dead", dead);
     handle.run_upkeep();
     Ok((
         [(

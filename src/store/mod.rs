@@ -713,11 +713,12 @@ impl Store {
         // A durable commit holds redb's writer lock through its fsync, which
         // a loaded disk can stretch to seconds: wait for it off the async
         // workers, or two such waits stop every task of the daemon.
-        let mut tx = if self.pending.flushing.try_lock().is_err() {
-            off_the_workers(|| self.db.begin_write())?
+        let tx = if self.pending.flushing.try_lock().is_err() {
+            off_the_workers(|| self.db.begin_write())
         } else {
-            self.db.begin_write()?
+            self.db.begin_write()
         };
+        let mut tx = began(&self.pending, tx)?;
         tx.set_durability(Durability::None)?;
         // Dirty before the commit, too: a flush that finds it clean must
         // not return while a commit that a reader may already see waits
@@ -2189,14 +2190,24 @@ fn durable(db: &Database, p: &Pending) -> Result<()> {
     if !p.dirty.swap(false, Relaxed) {
         return Ok(());
     }
-    let res = db
-        .begin_write()
-        .map_err(StoreError::from)
-        .and_then(|tx| tx.commit().map_err(|e| p.failed(e.into())));
+    let res = began(p, db.begin_write()).and_then(|tx| tx.commit().map_err(|e| p.failed(e.into())));
     if res.is_err() {
         p.dirty.store(true, Relaxed);
     }
     res
+}
+
+/// A write transaction begun; redb refuses every one after a failed write
+/// to the file (even one inside a transaction that was then dropped),
+/// which only reopening mends: the store is broken then.
+fn began(
+    p: &Pending,
+    tx: std::result::Result<WriteTransaction, redb::TransactionError>,
+) -> Result<WriteTransaction> {
+    tx.map_err(|e| match e {
+        redb::TransactionError::Storage(redb::StorageError::PreviousIo) => p.failed(e.into()),
+        e => e.into(),
+    })
 }
 
 /// Removes the key of this id, found in the same write (a rotation just
