@@ -866,10 +866,24 @@
       emitInOrder({ type: 'ack', ack: e.ack, chat: widStr(e.chat), ids: (e.ids || []).map(widStr) });
     });
     watchAcks();
-    WPP.on('chat.new_reaction', (e) => emitInOrder({
-      type: 'reaction', id: widStr(e.id), msg_id: widStr(e.msgId), chat: e.msgId && widStr(e.msgId.remote),
-      sender: widStr(e.sender), from_me: !!(e.id && e.id.fromMe), text: e.reactionText || '', timestamp: secs(e.timestamp),
-    }));
+    WPP.on('chat.new_reaction', (e) => {
+      const ev = {
+        type: 'reaction', id: widStr(e.id), msg_id: widStr(e.msgId), chat: e.msgId && widStr(e.msgId.remote),
+        sender: widStr(e.sender), from_me: !!(e.id && e.id.fromMe), text: e.reactionText || '', timestamp: secs(e.timestamp),
+      };
+      // A privacy id: its phone, where WhatsApp Web knows it, as a
+      // message's sender's is looked up (the reaction keeps its place).
+      if (!ev.sender || !ev.sender.endsWith('@lid')) {
+        emitInOrder(ev);
+        return;
+      }
+      waiting += 1;
+      inOrder = inOrder.then(() => withPhone({ sender: { lid: ev.sender } })).then((x) => {
+        waiting -= 1;
+        if (x.sender.phone) ev.sender_phone = x.sender.phone;
+        emit(ev);
+      });
+    });
     WPP.on('chat.msg_edited', (e) => emitInOrder({
       // The chat from the message's key: wa-js's `chat` is the message's
       // `to`, this account itself for a contact's edit.

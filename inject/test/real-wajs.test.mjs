@@ -373,3 +373,25 @@ test("a file larger than WhatsApp takes for its type says so, with wa-js's limit
     /^Error: MEDIA_TOO_LARGE: 16777216: File size 20 MB exceeds/,
   );
 });
+
+test("a reaction by a privacy id carries the sender's phone where WhatsApp Web knows it, in its place", async () => {
+  const page = await connectedPage({
+    contact: {
+      getPnLidEntry: async (id) => (String(id) === '555@lid'
+        ? { lid: { _serialized: '555@lid' }, phoneNumber: { _serialized: '15550005555@c.us' } } : null),
+    },
+  });
+  const react = (n, sender) => page.handlers.get('chat.new_reaction')({
+    id: { fromMe: false, _serialized: `R${n}` }, msgId: { remote: { _serialized: '120363000000000001@g.us' }, _serialized: 'M1' },
+    sender: { _serialized: sender }, reactionText: '👍', timestamp: 1700000000 + n,
+  });
+  react(1, '555@lid');
+  react(2, '15550006666@c.us');
+  react(3, '777@lid');
+  await turns(10);
+  assert.deepEqual(page.sent.filter((e) => e.type === 'reaction').map((e) => [e.id, e.sender, e.sender_phone]), [
+    ['R1', '555@lid', '15550005555'],
+    ['R2', '15550006666@c.us', undefined],
+    ['R3', '777@lid', undefined],
+  ]);
+});

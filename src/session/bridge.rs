@@ -91,6 +91,10 @@ pub enum BridgeEvent {
         msg_id: Option<String>,
         chat: Option<String>,
         sender: Option<String>,
+        /// The sender's phone, where `sender` is a privacy id whose phone
+        /// WhatsApp Web knows (as a message's sender is told).
+        #[serde(default)]
+        sender_phone: Option<String>,
         #[serde(default)]
         from_me: bool,
         #[serde(default)]

@@ -396,6 +396,7 @@ impl Inbound {
                 msg_id: Some(target),
                 chat,
                 sender,
+                sender_phone,
                 from_me,
                 text,
                 timestamp,
@@ -406,13 +407,12 @@ impl Inbound {
                     from_me: *from_me,
                     timestamp: timestamp.unwrap_or(now_ms() / 1000),
                 };
-                ops.push(self.reaction_op(
-                    id.as_deref(),
-                    target,
-                    chat.as_deref().unwrap_or(""),
-                    r,
-                    ops,
-                ));
+                let mut op =
+                    self.reaction_op(id.as_deref(), target, chat.as_deref().unwrap_or(""), r, ops);
+                if let (Op::Amend { event, .. }, Some(phone)) = (&mut op, sender_phone) {
+                    event.payload["sender_phone"] = serde_json::json!(phone);
+                }
+                ops.push(op);
             }
             _ => return false,
         }

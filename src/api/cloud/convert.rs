@@ -1172,7 +1172,12 @@ pub fn inbound(session: &SessionId, p: &Value, users: &UserIds) -> Value {
 /// A contact's reaction as Cloud's `messages[0]` of type `reaction` (no
 /// `emoji` when it was taken back).
 pub fn reaction(session: &SessionId, p: &Value, me: &str, users: &UserIds) -> Value {
-    let phone = phone_or_lid(p["sender"].as_str().unwrap_or("")).to_string();
+    // By the sender's phone where WhatsApp Web knows it, as their messages
+    // are told: one person, one `from` and `user_id`.
+    let phone = match p["sender_phone"].as_str().filter(|s| !s.is_empty()) {
+        Some(phone) => phone.to_string(),
+        None => phone_or_lid(p["sender"].as_str().unwrap_or("")).to_string(),
+    };
     let mut r = json!({"message_id": p["message"]});
     if let Some(e) = p["emoji"].as_str().filter(|e| !e.is_empty()) {
         r["emoji"] = json!(e);
@@ -1385,6 +1390,15 @@ mod tests {
                 .as_str()
                 .is_some_and(|u| u.starts_with("US.")),
             "{v}"
+        );
+        // By a privacy id whose phone WhatsApp Web knows: the phone, as
+        // their messages are told.
+        let r = json!({"id": "R3", "message": "M", "chat": "120363000000000001@g.us", "sender": "555@lid",
+            "sender_phone": "15550002222", "emoji": "👍", "from_me": false, "timestamp": 2});
+        let v = &reaction(&s, &r, "15550001111", &u)["entry"][0]["changes"][0]["value"];
+        assert_eq!(
+            (&v["messages"][0]["from"], &v["contacts"][0]["wa_id"]),
+            (&json!("15550002222"), &json!("15550002222"))
         );
         // A private chat's reaction names no group.
         let r = json!({"id": "R2", "message": "M", "chat": "15550002222@c.us", "sender": "15550002222@c.us",
