@@ -2355,15 +2355,18 @@ mod tests {
             op,
             deliveries: vec![],
         };
-        let Op::Message { msg: m, .. } = msg(&s, "late", 100) else {
-            unreachable!()
+        // The message as a history load stores it: no events.
+        let as_history = |id: &str, ts: i64| {
+            let Op::Message { msg: m, .. } = msg(&s, id, ts) else {
+                unreachable!()
+            };
+            change(Op::Message {
+                msg: m,
+                events: vec![],
+                history: true,
+            })
         };
-        let history = change(Op::Message {
-            msg: m,
-            events: vec![],
-            history: true,
-        });
-        assert_eq!(store.commit(&[history]).unwrap(), vec![0]);
+        assert_eq!(store.commit(&[as_history("late", 100)]).unwrap(), vec![0]);
         store
             .commit(&[change(Op::Ack {
                 session: s.clone(),
@@ -2392,27 +2395,11 @@ mod tests {
             [("late", Ack::Read)]
         );
         // A history load of it again changes nothing.
-        let Op::Message { msg: m, .. } = msg(&s, "late", 100) else {
-            unreachable!()
-        };
-        let again = change(Op::Message {
-            msg: m,
-            events: vec![],
-            history: true,
-        });
-        assert!(store.commit(&[again]).unwrap().is_empty());
+        assert!(store.commit(&[as_history("late", 100)]).unwrap().is_empty());
 
         // Stored as history, then deleted for me: its report after does not
         // bring it back (nor make its events).
-        let Op::Message { msg: m, .. } = msg(&s, "gone", 101) else {
-            unreachable!()
-        };
-        let history = change(Op::Message {
-            msg: m,
-            events: vec![],
-            history: true,
-        });
-        assert_eq!(store.commit(&[history]).unwrap(), vec![0]);
+        assert_eq!(store.commit(&[as_history("gone", 101)]).unwrap(), vec![0]);
         assert_eq!(store.forget_messages(&s, &["gone"]).unwrap(), 1);
         assert!(
             store
