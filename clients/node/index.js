@@ -1658,6 +1658,9 @@ class Client extends EventEmitter {
       if (this._gen === gen) this._following = false;
       throw failure;
     }
+    // Ended (destroy(), or another initialize()) while this one waited:
+    // nothing of this generation's may be set now.
+    if (this._gen !== gen) return;
     // Status and QR events from before this start (replayed when the
     // stream resumes after the last generation's last event) are stale.
     this._since = started.date;
@@ -1674,12 +1677,15 @@ class Client extends EventEmitter {
     }
     // The stream reads from now on, but hands on no status until the
     // session's status read here was handled, after initialize() resolved.
+    // Kept here too: a later generation's may take `_open`'s place.
+    let open;
     const opening = new Promise((res) => {
-      this._open = () => {
+      open = () => {
         res();
         if (this._opening === opening) this._opening = undefined;
       };
     });
+    this._open = open;
     this._opening = opening;
     this._follow(gen);
     let s;
@@ -1691,7 +1697,11 @@ class Client extends EventEmitter {
       if (this._gen === gen) this._endGeneration();
       throw e;
     }
-    if (this._gen === gen && s.status === 'SCAN_QR' && !this._pairPhone()) {
+    if (this._gen !== gen) {
+      open();
+      return;
+    }
+    if (s.status === 'SCAN_QR' && !this._pairPhone()) {
       try {
         this._onQr(gen, (await this._api('GET', '/qr')).qr);
       } catch (_) { /* rotated or linked meanwhile: the stream says */ }
@@ -1700,7 +1710,6 @@ class Client extends EventEmitter {
     // for it (a new process's backlog) come after initialize() resolved: a
     // bot that adds its listeners once it has awaited initialize() hears
     // them (and the kept place moves past none it did not hear).
-    const open = this._open;
     setImmediate(() => {
       this._onStatus(gen, s.status, s).catch((e) => this._warn(e)).finally(open);
     });
@@ -2890,7 +2899,16 @@ class Client extends EventEmitter {
         if (id) { this._placeId = id; this._keepPlace(); }
       }
     } finally {
-      if (this._gen === gen) this._flushing = false;
+      if (this._gen === gen) {
+        this._flushing = false;
+        // Too much came while the held were handed on (after 'ready'): what
+        // was dropped is read again from the place, as at 'ready'.
+        if (this._replayWhenReady && this._ready) {
+          this._replayWhenReady = false;
+          if (this._placeId) this._lastEventId = this._placeId;
+          if (this._stream) this._stream.abort();
+        }
+      }
     }
   }
 
