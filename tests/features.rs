@@ -1036,13 +1036,12 @@ async fn groups_both_ways() {
     })
     .await;
     assert_eq!(j["participants"], json!([format!("{NEWBIE}@c.us")]));
-    let (code, g) = d
-        .call(
-            "POST",
-            &format!("/api/sessions/shop/groups/{gid}/participants"),
-            Some(json!({"remove": [OTHER]})),
-        )
-        .await;
+    // A change to the group's members or admins, as the API takes it.
+    let participants = |change: Value| {
+        let (d, path) = (&d, format!("/api/sessions/shop/groups/{gid}/participants"));
+        async move { d.call("POST", &path, Some(change)).await }
+    };
+    let (code, g) = participants(json!({"remove": [OTHER]})).await;
     assert_eq!(code, 200, "{g}");
     assert!(
         !g["participants"]
@@ -1059,13 +1058,7 @@ async fn groups_both_ways() {
     );
     // Removed again: nothing to do, as asked (wa-js refuses a call that
     // names no one in the group).
-    let (code, g) = d
-        .call(
-            "POST",
-            &format!("/api/sessions/shop/groups/{gid}/participants"),
-            Some(json!({"remove": [OTHER]})),
-        )
-        .await;
+    let (code, g) = participants(json!({"remove": [OTHER]})).await;
     assert_eq!(code, 200, "{g}");
     // We make a member an admin, then a member again: WhatsApp has it.
     let admin_at_wa = || async {
@@ -1078,13 +1071,7 @@ async fn groups_both_ways() {
             .map(|p| p["isAdmin"] == true)
     };
     for (change, admin) in [("promote", true), ("demote", false)] {
-        let (code, g) = d
-            .call(
-                "POST",
-                &format!("/api/sessions/shop/groups/{gid}/participants"),
-                Some(json!({ change: [CONTACT] })),
-            )
-            .await;
+        let (code, g) = participants(json!({ change: [CONTACT] })).await;
         assert_eq!(code, 200, "{g}");
         let them = g["participants"]
             .as_array()
@@ -1102,13 +1089,7 @@ async fn groups_both_ways() {
         assert_eq!(u["participants"], json!([format!("{CONTACT}@c.us")]), "{u}");
     }
     // The group's creator (us) stays its admin.
-    let (code, e) = d
-        .call(
-            "POST",
-            &format!("/api/sessions/shop/groups/{gid}/participants"),
-            Some(json!({"demote": [ACCOUNT]})),
-        )
-        .await;
+    let (code, e) = participants(json!({"demote": [ACCOUNT]})).await;
     refused(code, &e, 409, "group_creator");
     let (code, v) = sb
         .post(

@@ -340,15 +340,21 @@ test('in a group that names members by privacy id, one already in the role is le
   assert.deepEqual(promoted, ['15550006666@c.us']);
 });
 
+// A connected page that sends to `to` (a number on WhatsApp, a chat it
+// has) with these wa-js send calls.
+const sendingPage = (to, sends) => connectedPage({
+  contact: { queryWidExists: async (id) => ({ wid: { _serialized: id } }) },
+  chat: {
+    find: async (id) => ({ id: { _serialized: id } }),
+    generateMessageID: async () => ({ remote: { _serialized: to } }),
+    ...sends,
+  },
+});
+
 test('a send WhatsApp refuses (wa-js answers ERROR_..., with no ack below 1) is told failed, after the message', async () => {
   const to = '15550001111@c.us';
-  const page = await connectedPage({
-    contact: { queryWidExists: async (id) => ({ wid: { _serialized: id } }) },
-    chat: {
-      find: async (id) => ({ id: { _serialized: id } }),
-      generateMessageID: async () => ({ remote: { _serialized: to } }),
-      sendTextMessage: async (t, text, opts) => ({ id: opts.messageId, to: t, ack: 0, sendMsgResult: Promise.resolve({ messageSendResult: 'ERROR_UNKNOWN' }) }),
-    },
+  const page = await sendingPage(to, {
+    sendTextMessage: async (t, text, opts) => ({ id: opts.messageId, to: t, ack: 0, sendMsgResult: Promise.resolve({ messageSendResult: 'ERROR_UNKNOWN' }) }),
   });
   await assert.rejects(page.window.__wabridge.sendText(to, 'hi', null, [], 'ABC'), /WhatsApp did not send the message: ERROR_UNKNOWN/);
   await turns(10);
@@ -358,14 +364,9 @@ test('a send WhatsApp refuses (wa-js answers ERROR_..., with no ack below 1) is 
 
 test("a file larger than WhatsApp takes for its type says so, with wa-js's limit", async () => {
   const to = '15550001111@c.us';
-  const page = await connectedPage({
-    contact: { queryWidExists: async (id) => ({ wid: { _serialized: id } }) },
-    chat: {
-      find: async (id) => ({ id: { _serialized: id } }),
-      generateMessageID: async () => ({ remote: { _serialized: to } }),
-      sendFileMessage: async () => {
-        throw Object.assign(new Error('File size 20 MB exceeds the upload limit of 16 MB for video files'), { code: 'file_too_large', fileSize: 20971520, limit: 16777216, mediaType: 'video' });
-      },
+  const page = await sendingPage(to, {
+    sendFileMessage: async () => {
+      throw Object.assign(new Error('File size 20 MB exceeds the upload limit of 16 MB for video files'), { code: 'file_too_large', fileSize: 20971520, limit: 16777216, mediaType: 'video' });
     },
   });
   await assert.rejects(
