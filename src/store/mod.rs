@@ -70,8 +70,13 @@ const FORGOTTEN: Def = TableDefinition::new("forgotten");
 const KEYS: Def = TableDefinition::new("keys");
 /// key id -> when it was revoked (ms): peers learn revocations from it
 const KEYS_REVOKED: Def = TableDefinition::new("keys_revoked");
+/// `session \0 state delivery-id` -> (): each delivery by its session and
+/// state, so that one session's deliveries are listed, moved and deleted
+/// without reading every other session's (a week of a busy machine's log).
+/// Written only through `Rows`, with the three delivery tables.
+const BY_SESSION: Def = TableDefinition::new("deliveries_by_session");
 
-const TABLES: [Def; 19] = [
+const TABLES: [Def; 20] = [
     SESSIONS,
     MESSAGES,
     MSGIDS,
@@ -91,6 +96,7 @@ const TABLES: [Def; 19] = [
     KEYS_REVOKED,
     FORGOTTEN,
     TRACKERS,
+    BY_SESSION,
 ];
 
 /// The tables whose keys start with `session \0`.
@@ -125,48 +131,270 @@ fn settled_key(v: &Value, now: i64, ttl: i64, fingerprint: &str) -> Option<Reser
 const DEAD_APART_KEY: &[u8] = b"dead_apart";
 
 fn dead_out_of_the_outbox(tx: &WriteTransaction) -> Result<usize> {
-    let mut outbox = tx.open_table(OUTBOX)?;
-    let mut dead = tx.open_table(DEAD)?;
+    let mut rows = Rows::open(tx)?;
     let mut gone = Vec::new();
-    for kv in outbox.iter()? {
+    for kv in rows.table(DeliveryStatus::Pending).iter()? {
         let (k, v) = kv?;
         if serde_json::from_slice::<Head>(v.value()).is_ok_and(|h| h.status == DeliveryStatus::Dead)
         {
-            dead.insert(k.value(), v.value())?;
             gone.push(k.value().to_vec());
         }
     }
-    for k in &gone {
-        outbox.remove(k.as_slice())?;
+    for id in &gone {
+        if let Some((session, row)) = rows.take(DeliveryStatus::Pending, id)? {
+            rows.put(&session, DeliveryStatus::Dead, id, &row)?;
+        }
     }
     Ok(gone.len())
+}
+
+/// Set in `meta` once every delivery is in `BY_SESSION`.
+const INDEXED_KEY: &[u8] = b"deliveries_by_session";
+
+/// Puts every delivery of a store written before `BY_SESSION` in it, a
+/// bounded number per write (a week's log can be millions), at open.
+fn index_deliveries(db: &Database) -> Result<()> {
+    const CHUNK: usize = 20_000;
+    let done = |db: &Database| -> Result<bool> {
+        Ok(get(&db.begin_read()?.open_table(META)?, INDEXED_KEY)?.is_some())
+    };
+    if done(db)? {
+        return Ok(());
+    }
+    let mut indexed = 0usize;
+    for status in [
+        DeliveryStatus::Pending,
+        DeliveryStatus::Dead,
+        DeliveryStatus::Delivered,
+    ] {
+        let mut cursor = Vec::new();
+        loop {
+            let (keys, next) = {
+                let tx = db.begin_read()?;
+                let table = tx.open_table(table_of(status))?;
+                let (mut keys, mut next) = (Vec::new(), None);
+                for kv in table.range(cursor.as_slice()..)? {
+                    let (k, v) = kv?;
+                    if keys.len() == CHUNK {
+                        next = Some(k.value().to_vec());
+                        break;
+                    }
+                    // One this version cannot read is listed by no session.
+                    if let Some(s) = session_of(v.value()) {
+                        keys.push(by_session_key(&s, status, k.value()));
+                    }
+                }
+                (keys, next)
+            };
+            let tx = db.begin_write()?;
+            {
+                let mut index = tx.open_table(BY_SESSION)?;
+                for k in &keys {
+                    index.insert(k.as_slice(), &[][..])?;
+                }
+            }
+            tx.commit()?;
+            indexed += keys.len();
+            match next {
+                Some(n) => cursor = n,
+                None => break,
+            }
+        }
+    }
+    let tx = db.begin_write()?;
+    tx.open_table(META)?.insert(INDEXED_KEY, &b"1"[..])?;
+    tx.commit()?;
+    if indexed > 0 {
+        tracing::info!(indexed, "webhook deliveries indexed by session (once)");
+    }
+    Ok(())
+}
+
+/// A delivery row's session, read alone (most of a row is its event).
+fn session_of(row: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Of<'a> {
+        #[serde(borrow)]
+        session: std::borrow::Cow<'a, str>,
+    }
+    serde_json::from_slice::<Of>(row)
+        .ok()
+        .map(|o| o.session.into_owned())
+}
+
+fn state_byte(status: DeliveryStatus) -> u8 {
+    match status {
+        DeliveryStatus::Pending => b'p',
+        DeliveryStatus::Dead => b'x',
+        DeliveryStatus::Delivered => b'd',
+    }
+}
+
+fn state_of_byte(b: u8) -> Option<DeliveryStatus> {
+    [
+        DeliveryStatus::Pending,
+        DeliveryStatus::Dead,
+        DeliveryStatus::Delivered,
+    ]
+    .into_iter()
+    .find(|s| state_byte(*s) == b)
+}
+
+/// A delivery's key in `BY_SESSION`.
+fn by_session_key(session: &str, status: DeliveryStatus, id: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(session.len() + 2 + id.len());
+    k.extend_from_slice(session.as_bytes());
+    k.push(0);
+    k.push(state_byte(status));
+    k.extend_from_slice(id);
+    k
+}
+
+/// The state and id a `BY_SESSION` key names, past its session's prefix.
+fn by_session_entry(key: &[u8], prefix_len: usize) -> Option<(DeliveryStatus, &[u8])> {
+    let (&b, id) = key.get(prefix_len..)?.split_first()?;
+    Some((state_of_byte(b)?, id))
+}
+
+type Table<'t> = redb::Table<'t, &'static [u8], &'static [u8]>;
+
+/// The delivery tables and their index by session, open in one write:
+/// every change to a delivery's row goes through here, so that the index
+/// never disagrees with them.
+struct Rows<'t> {
+    /// In the order of `DELIVERY_TABLES`.
+    tables: [Table<'t>; 3],
+    index: Table<'t>,
+}
+
+impl<'t> Rows<'t> {
+    fn open(tx: &'t WriteTransaction) -> Result<Self> {
+        Ok(Rows {
+            tables: [
+                tx.open_table(OUTBOX)?,
+                tx.open_table(DEAD)?,
+                tx.open_table(DELIVERED)?,
+            ],
+            index: tx.open_table(BY_SESSION)?,
+        })
+    }
+
+    fn table(&mut self, status: DeliveryStatus) -> &mut Table<'t> {
+        &mut self.tables[slot(status)]
+    }
+
+    /// Writes a delivery's row into its state's table (again, if there).
+    fn put(&mut self, session: &str, status: DeliveryStatus, id: &[u8], row: &[u8]) -> Result<()> {
+        self.table(status).insert(id, row)?;
+        self.index
+            .insert(by_session_key(session, status, id).as_slice(), &[][..])?;
+        Ok(())
+    }
+
+    /// Takes a delivery of `session` out of its state's table, if there.
+    fn remove(&mut self, session: &str, status: DeliveryStatus, id: &[u8]) -> Result<()> {
+        self.table(status).remove(id)?;
+        self.index
+            .remove(by_session_key(session, status, id).as_slice())?;
+        Ok(())
+    }
+
+    /// Takes a delivery out of its state's table: its session and row, if
+    /// it was there. (A row this version cannot read goes all the same.)
+    fn take(&mut self, status: DeliveryStatus, id: &[u8]) -> Result<Option<(String, Vec<u8>)>> {
+        let Some(row) = self.table(status).remove(id)?.map(|v| v.value().to_vec()) else {
+            return Ok(None);
+        };
+        let session = session_of(&row).unwrap_or_default();
+        self.index
+            .remove(by_session_key(&session, status, id).as_slice())?;
+        Ok(Some((session, row)))
+    }
+
+    /// Every delivery of the session whose keys start with `p` (its
+    /// `prefix`): their keys in `BY_SESSION`, at most `limit`.
+    fn of_session(&self, p: &[u8], limit: usize) -> Result<Vec<Vec<u8>>> {
+        let end = prefix_end(p);
+        self.index
+            .range(p..end.as_slice())?
+            .take(limit)
+            .map(|kv| Ok(kv?.0.value().to_vec()))
+            .collect()
+    }
+
+    /// Takes out the deliveries `keys` (from `of_session`) name.
+    fn remove_listed(&mut self, p: &[u8], keys: &[Vec<u8>]) -> Result<()> {
+        for k in keys {
+            if let Some((status, id)) = by_session_entry(k, p.len()) {
+                self.table(status).remove(id)?;
+            }
+            self.index.remove(k.as_slice())?;
+        }
+        Ok(())
+    }
 }
 
 /// Where deliveries are kept, by state.
 const DELIVERY_TABLES: [Def; 3] = [OUTBOX, DEAD, DELIVERED];
 
 fn table_of(status: DeliveryStatus) -> Def {
+    DELIVERY_TABLES[slot(status)]
+}
+
+/// Where a state's table is in `DELIVERY_TABLES`.
+fn slot(status: DeliveryStatus) -> usize {
     match status {
-        DeliveryStatus::Pending => OUTBOX,
-        DeliveryStatus::Dead => DEAD,
-        DeliveryStatus::Delivered => DELIVERED,
+        DeliveryStatus::Pending => 0,
+        DeliveryStatus::Dead => 1,
+        DeliveryStatus::Delivered => 2,
     }
+}
+
+/// A message's key in `SHORTIDS` (`Message::short_id`).
+type ShortId = [u8; 16];
+
+/// The short ids (`SHORTIDS`) of session `id`'s messages from message id
+/// key `from` on, at most `limit`, and the key to go on from: found by
+/// its own message ids, not by a scan of every session's short ids.
+fn short_ids_from(
+    msgids: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    id: &SessionId,
+    from: &[u8],
+    limit: usize,
+) -> Result<(Vec<ShortId>, Option<Vec<u8>>)> {
+    let p = prefix(id);
+    let end = prefix_end(&p);
+    let mut out = Vec::new();
+    for kv in msgids.range(from..end.as_slice())? {
+        let (k, _) = kv?;
+        if out.len() == limit {
+            return Ok((out, Some(k.value().to_vec())));
+        }
+        let msg = String::from_utf8_lossy(&k.value()[p.len()..]);
+        out.push(Message::short_id(id, &msg));
+    }
+    Ok((out, None))
 }
 
 /// Every record of session `id`, in one write transaction.
 fn remove_session(tx: &WriteTransaction, id: &SessionId) -> Result<()> {
     let p = prefix(id);
     let end = prefix_end(&p);
+    {
+        let (shorts, _) = short_ids_from(&tx.open_table(MSGIDS)?, id, &p, usize::MAX)?;
+        let mut table = tx.open_table(SHORTIDS)?;
+        for s in &shorts {
+            table.remove(&s[..])?;
+        }
+    }
     for t in SESSION_TABLES {
         tx.open_table(t)?
             .retain_in(p.as_slice()..end.as_slice(), |_, _| false)?;
     }
-    tx.open_table(SHORTIDS)?.retain(|_, v| !v.starts_with(&p))?;
-    for t in DELIVERY_TABLES {
-        tx.open_table(t)?.retain(|_, v| {
-            !serde_json::from_slice::<Delivery>(v).is_ok_and(|d| &d.session == id)
-        })?;
-    }
+    let mut rows = Rows::open(tx)?;
+    let doomed = rows.of_session(&p, usize::MAX)?;
+    rows.remove_listed(&p, &doomed)?;
+    drop(rows);
     tx.open_table(SESSIONS)?.remove(id.as_str().as_bytes())?;
     Ok(())
 }
@@ -654,6 +882,7 @@ impl Store {
         }
         let trackers = tx.open_table(TRACKERS)?.first()?.is_some();
         tx.commit()?;
+        index_deliveries(&db)?;
         let store = Store {
             trackers: Arc::new(trackers.into()),
             db: Arc::new(db),
@@ -831,14 +1060,37 @@ impl Store {
         if let Err(e) = self.update_session(id, |r| r.created_at = i64::MAX) {
             tracing::warn!(session = %id, "deleting a session whose record could not be marked: {e}");
         }
+        // Its short ids first: they are found by its message ids.
+        let mut cursor = p.clone();
+        loop {
+            let (shorts, next) =
+                self.read(|tx| short_ids_from(&tx.open_table(MSGIDS)?, id, &cursor, 10_000))?;
+            self.write(|tx| {
+                let mut table = tx.open_table(SHORTIDS)?;
+                for s in &shorts {
+                    table.remove(&s[..])?;
+                }
+                Ok(())
+            })?;
+            match next {
+                Some(n) => cursor = n,
+                None => break,
+            }
+        }
         for t in SESSION_TABLES {
             self.remove_where(t, &p, Some(&end), |_, _| true)?;
         }
-        self.remove_where(SHORTIDS, &[], None, |_, v| v.starts_with(&p))?;
-        for t in DELIVERY_TABLES {
-            self.remove_where(t, &[], None, |_, v| {
-                serde_json::from_slice::<Delivery>(v).is_ok_and(|d| &d.session == id)
+        // Its deliveries, by the index: a bounded number per write.
+        loop {
+            let gone = self.write(|tx| {
+                let mut rows = Rows::open(tx)?;
+                let keys = rows.of_session(&p, 10_000)?;
+                rows.remove_listed(&p, &keys)?;
+                Ok(keys.len())
             })?;
+            if gone == 0 {
+                break;
+            }
         }
         // Its events too: the stream would still hand them to a key for
         // that id, a later session of the same name's too.
@@ -923,19 +1175,26 @@ impl Store {
                     put(t, k.value(), v.value());
                 }
             }
-            for kv in tx.open_table(SHORTIDS)?.iter()? {
-                let (k, v) = kv?;
-                if v.value().starts_with(&p) {
-                    put(SHORTIDS, k.value(), v.value());
+            let (shorts, _) = short_ids_from(&tx.open_table(MSGIDS)?, id, &p, usize::MAX)?;
+            let table = tx.open_table(SHORTIDS)?;
+            for s in &shorts {
+                if let Some(v) = get(&table, &s[..])? {
+                    put(SHORTIDS, &s[..], &v);
                 }
             }
-            for t in DELIVERY_TABLES {
-                for kv in tx.open_table(t)?.iter()? {
-                    let (k, v) = kv?;
-                    if serde_json::from_slice::<Delivery>(v.value()).is_ok_and(|d| &d.session == id)
-                    {
-                        put(t, k.value(), v.value());
-                    }
+            let index = tx.open_table(BY_SESSION)?;
+            let tables = [
+                tx.open_table(OUTBOX)?,
+                tx.open_table(DEAD)?,
+                tx.open_table(DELIVERED)?,
+            ];
+            for kv in index.range(p.as_slice()..end.as_slice())? {
+                let (k, _) = kv?;
+                let Some((status, id)) = by_session_entry(k.value(), p.len()) else {
+                    continue;
+                };
+                if let Some(v) = get(&tables[slot(status)], id)? {
+                    put(table_of(status), id, &v);
                 }
             }
             Ok(out)
@@ -961,9 +1220,14 @@ impl Store {
             // History loaded here from now on lists below what the session
             // brings (`BACKFILL_KEY`).
             let mut backfill = 0;
+            let mut rows = Rows::open(tx)?;
             for (t, k, v, d) in planned {
-                if let Some(d) = d.filter(|d| d.status == DeliveryStatus::Pending) {
-                    pending.push(d);
+                if let Some(d) = d {
+                    rows.put(d.session.as_str(), d.status, k, v)?;
+                    if d.status == DeliveryStatus::Pending {
+                        pending.push(d);
+                    }
+                    continue;
                 }
                 if t.name() == MESSAGES.name() {
                     backfill = backfill.max(k.get(skip..).and_then(backfill_number).unwrap_or(0));
@@ -998,7 +1262,7 @@ impl Store {
             let mut messages = tx.open_table(MESSAGES)?;
             let mut msgids = tx.open_table(MSGIDS)?;
             let mut chats = tx.open_table(CHATS)?;
-            let mut outbox = tx.open_table(OUTBOX)?;
+            let mut rows = Rows::open(tx)?;
             let mut shortids = tx.open_table(SHORTIDS)?;
             let mut log = tx.open_table(EVENTS)?;
             let mut meta = tx.open_table(META)?;
@@ -1093,7 +1357,8 @@ impl Store {
                     seq += 1;
                 }
                 for d in &change.deliveries {
-                    outbox.insert(d.id.as_bytes(), serde_json::to_vec(d)?.as_slice())?;
+                    let row = serde_json::to_vec(d)?;
+                    rows.put(d.session.as_str(), d.status, d.id.as_bytes(), &row)?;
                 }
                 applied.push(i);
             }
@@ -1339,14 +1604,14 @@ impl Store {
         let (hook, first) = (
             serde_json::to_vec(hook)?,
             first
-                .map(|d| Ok::<_, serde_json::Error>((d.id.clone(), serde_json::to_vec(d)?)))
+                .map(|d| Ok::<_, serde_json::Error>((d, serde_json::to_vec(d)?)))
                 .transpose()?,
         );
         self.write(|tx| {
             tx.open_table(CALLBACKS)?
                 .insert(k.as_slice(), hook.as_slice())?;
-            if let Some((id, d)) = &first {
-                tx.open_table(OUTBOX)?.insert(id.as_bytes(), d.as_slice())?;
+            if let Some((d, row)) = &first {
+                Rows::open(tx)?.put(d.session.as_str(), d.status, d.id.as_bytes(), row)?;
             }
             Ok(())
         })
@@ -1813,8 +2078,10 @@ impl Store {
         self.room()
     }
 
+    /// Writes a delivery into its state's table.
     pub fn put_delivery(&self, d: &Delivery) -> Result<()> {
-        self.insert_in(OUTBOX, d.id.as_bytes(), &serde_json::to_vec(d)?)
+        let row = serde_json::to_vec(d)?;
+        self.write(|tx| Rows::open(tx)?.put(d.session.as_str(), d.status, d.id.as_bytes(), &row))
     }
 
     /// A dead delivery made pending again for a fresh round of attempts,
@@ -1822,20 +2089,21 @@ impl Store {
     /// once. None when it is not a dead one in the outbox.
     pub fn requeue_dead(&self, id: &str, now_ms: i64) -> Result<Option<Delivery>> {
         self.write(|tx| {
-            let Some(mut d) = tx
-                .open_table(DEAD)?
-                .remove(id.as_bytes())?
-                .map(|v| serde_json::from_slice::<Delivery>(v.value()))
-                .transpose()?
-            else {
+            let mut rows = Rows::open(tx)?;
+            let Some((_, row)) = rows.take(DeliveryStatus::Dead, id.as_bytes())? else {
                 return Ok(None);
             };
+            let mut d = serde_json::from_slice::<Delivery>(&row)?;
             d.status = DeliveryStatus::Pending;
             d.attempts = 0;
             d.next_at = now_ms;
             d.last_error = None;
-            tx.open_table(OUTBOX)?
-                .insert(id.as_bytes(), serde_json::to_vec(&d)?.as_slice())?;
+            rows.put(
+                d.session.as_str(),
+                d.status,
+                id.as_bytes(),
+                &serde_json::to_vec(&d)?,
+            )?;
             Ok(Some(d))
         })
     }
@@ -1843,7 +2111,11 @@ impl Store {
     /// Takes a pending delivery out of the outbox with nothing kept of it
     /// (its session is gone).
     pub fn drop_pending(&self, id: &str) -> Result<bool> {
-        self.remove_in(OUTBOX, id.as_bytes())
+        self.write(|tx| {
+            Ok(Rows::open(tx)?
+                .take(DeliveryStatus::Pending, id.as_bytes())?
+                .is_some())
+        })
     }
 
     /// Records attempts' outcomes in one write, each as its status says: a
@@ -1859,9 +2131,7 @@ impl Store {
             .collect::<std::result::Result<Vec<_>, _>>()?;
         self.write(|tx| {
             let sessions = tx.open_table(SESSIONS)?;
-            let mut outbox = tx.open_table(OUTBOX)?;
-            let mut delivered = tx.open_table(DELIVERED)?;
-            let mut dead = tx.open_table(DEAD)?;
+            let mut rows = Rows::open(tx)?;
             let mut kept = Vec::with_capacity(ds.len());
             // Each session's creation time, read once per batch (a batch is
             // mostly one session's), and only that field of its record.
@@ -1888,19 +2158,14 @@ impl Store {
                 };
                 let alive = created.is_some_and(|c| c <= d.created_at / 1000);
                 kept.push(alive);
+                let session = d.session.as_str();
                 if alive && d.status == DeliveryStatus::Pending {
-                    outbox.insert(id, v)?;
+                    rows.put(session, d.status, id, v)?;
                     continue;
                 }
-                outbox.remove(id)?;
-                match d.status {
-                    DeliveryStatus::Delivered if alive => {
-                        delivered.insert(id, v)?;
-                    }
-                    DeliveryStatus::Dead if alive => {
-                        dead.insert(id, v)?;
-                    }
-                    _ => {}
+                rows.remove(session, DeliveryStatus::Pending, id)?;
+                if alive {
+                    rows.put(session, d.status, id, v)?;
                 }
             }
             Ok(kept)
@@ -1925,27 +2190,26 @@ impl Store {
         limit: usize,
         keep: impl Fn(&Delivery) -> bool,
     ) -> Result<Vec<Delivery>> {
-        let t = table_of(status);
-        // Most rows are other sessions': their session is read, not the
-        // whole delivery (a quiet session's page reads back a busy log).
-        #[derive(serde::Deserialize)]
-        struct Of<'a> {
-            #[serde(borrow)]
-            session: std::borrow::Cow<'a, str>,
-        }
+        // By the index: a quiet session's page does not read back a busy
+        // machine's log.
+        let from = by_session_key(session.as_str(), status, b"");
+        let to = prefix_end(&from);
         self.read(|tx| {
             let mut out = Vec::new();
             if limit == 0 {
                 return Ok(out);
             }
-            for kv in tx.open_table(t)?.iter()?.rev() {
-                let (_, v) = kv?;
-                if serde_json::from_slice::<Of>(v.value())
-                    .is_ok_and(|o| o.session != session.as_str())
-                {
+            let table = tx.open_table(table_of(status))?;
+            for kv in tx
+                .open_table(BY_SESSION)?
+                .range(from.as_slice()..to.as_slice())?
+                .rev()
+            {
+                let (k, _) = kv?;
+                let Some(v) = get(&table, &k.value()[from.len()..])? else {
                     continue;
-                }
-                let d: Delivery = serde_json::from_slice(v.value())?;
+                };
+                let d: Delivery = serde_json::from_slice(&v)?;
                 if &d.session == session && keep(&d) {
                     out.push(d);
                     if out.len() >= limit {
@@ -1962,18 +2226,18 @@ impl Store {
     /// size, as `prune_events`.
     pub fn prune_deliveries(&self, status: DeliveryStatus, cutoff: &str) -> Result<usize> {
         const CHUNK: usize = 10_000;
-        let t = table_of(status);
         let mut n = 0;
         loop {
             let removed = self.write(|tx| {
-                let mut log = tx.open_table(t)?;
-                let doomed = log
+                let mut rows = Rows::open(tx)?;
+                let doomed = rows
+                    .table(status)
                     .range(..cutoff.as_bytes())?
                     .take(CHUNK)
                     .map(|kv| Ok(kv?.0.value().to_vec()))
                     .collect::<Result<Vec<_>>>()?;
-                for k in &doomed {
-                    log.remove(k.as_slice())?;
+                for id in &doomed {
+                    rows.take(status, id)?;
                 }
                 Ok(doomed.len())
             })?;
@@ -2949,6 +3213,12 @@ mod tests {
             store
                 .put_callback(s, "m1", &serde_json::json!({}), None)
                 .unwrap();
+            store
+                .commit(&[Change {
+                    op: msg(s, "m1", 100),
+                    deliveries: vec![],
+                }])
+                .unwrap();
             let seq = store.last_event_seq().unwrap() + 1;
             store
                 .insert_in(
@@ -2958,15 +3228,147 @@ mod tests {
                 )
                 .unwrap();
         }
+        let short = |s: &SessionId| Message::short_id(s, "m1");
+        assert!(store.message_by_short_id(&short(&a)).unwrap().is_some());
         store.delete_session(&a).unwrap();
+        assert!(store.message_by_short_id(&short(&a)).unwrap().is_none());
+        assert!(store.message_by_short_id(&short(&b)).unwrap().is_some());
+        let shorts = store
+            .read(|tx| Ok(tx.open_table(SHORTIDS)?.iter()?.count()))
+            .unwrap();
+        assert_eq!(shorts, 1, "its short ids go too");
         let logged: Vec<String> = (store.events_after(0, 10).unwrap())
             .into_iter()
             .map(|e| e.event.session.to_string())
             .collect();
-        assert_eq!(logged, ["ab"], "its events leave the log");
+        assert_eq!(logged, ["ab"; 3], "its events leave the log");
         assert!(store.export_session(&a).unwrap().is_empty());
         assert!(!store.session_exists(&a).unwrap());
-        assert_eq!(store.export_session(&b).unwrap().len(), 3);
+        // The session, its delivery, callback, message, message id, chat
+        // row and short id.
+        assert_eq!(store.export_session(&b).unwrap().len(), 7);
+    }
+
+    /// The index by session holds each delivery under its state, no more.
+    fn index_agrees(store: &Store) {
+        let (mut rows, mut index) = (Vec::new(), Vec::new());
+        store
+            .read(|tx| {
+                for status in [
+                    DeliveryStatus::Pending,
+                    DeliveryStatus::Dead,
+                    DeliveryStatus::Delivered,
+                ] {
+                    for kv in tx.open_table(table_of(status))?.iter()? {
+                        let (k, v) = kv?;
+                        let s = session_of(v.value()).unwrap();
+                        rows.push(by_session_key(&s, status, k.value()));
+                    }
+                }
+                for kv in tx.open_table(BY_SESSION)?.iter()? {
+                    index.push(kv?.0.value().to_vec());
+                }
+                Ok(())
+            })
+            .unwrap();
+        rows.sort();
+        assert_eq!(rows, index);
+    }
+
+    #[test]
+    fn each_delivery_is_found_by_its_session_whatever_befalls_it() {
+        use crate::domain::{Event, EventKind, Format, Webhook};
+        use DeliveryStatus::{Dead, Delivered, Pending};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        // "a" is a prefix of "ab": neither sees the other's.
+        let (a, b) = (
+            SessionId::parse("a").unwrap(),
+            SessionId::parse("ab").unwrap(),
+        );
+        let hook = Webhook::subscriber("http://127.0.0.1:9/h".into(), Format::Native, &[]);
+        for s in [&a, &b] {
+            let rec: SessionRecord = serde_json::from_value(serde_json::json!({
+                "id": s, "created_at": 1, "updated_at": 1,
+                "should_run": false, "status": "STOPPED",
+            }))
+            .unwrap();
+            assert!(store.create_session(s, &rec).unwrap());
+        }
+        let new = |s: &SessionId| {
+            Delivery::new(
+                &hook,
+                &Event::new(s, EventKind::Message, serde_json::json!({})),
+            )
+        };
+        let mut da: Vec<Delivery> = (0..5).map(|_| new(&a)).collect();
+        for d in &da {
+            store.put_delivery(d).unwrap();
+        }
+        for _ in 0..3 {
+            store.put_delivery(&new(&b)).unwrap();
+        }
+        da[0].status = Delivered;
+        da[1].status = Dead;
+        da[2].attempts = 1;
+        store.record_attempts(&da[..3]).unwrap();
+        assert!(store.drop_pending(&da[3].id).unwrap());
+        let ids = |store: &Store, s: &SessionId, status| {
+            store
+                .deliveries(s, status, 100, |_| true)
+                .unwrap()
+                .into_iter()
+                .map(|d| d.id)
+                .collect::<Vec<_>>()
+        };
+        let each = |store: &Store| {
+            assert_eq!(ids(store, &a, Delivered), [da[0].id.clone()]);
+            assert_eq!(ids(store, &a, Dead), [da[1].id.clone()]);
+            assert_eq!(
+                ids(store, &a, Pending),
+                [da[4].id.clone(), da[2].id.clone()]
+            );
+            assert_eq!(ids(store, &b, Pending).len(), 3);
+            assert!(ids(store, &b, Dead).is_empty());
+            index_agrees(store);
+        };
+        each(&store);
+
+        // A store written before the index has it built at its next open.
+        store
+            .write(|tx| {
+                tx.open_table(BY_SESSION)?.retain(|_, _| false)?;
+                tx.open_table(META)?.remove(INDEXED_KEY)?;
+                Ok(())
+            })
+            .unwrap();
+        assert!(ids(&store, &a, Pending).is_empty());
+        durable(&store.db, &store.pending).unwrap();
+        drop(store);
+        let store = open_when_free(dir.path());
+        each(&store);
+
+        // Moved to another store, it is found there by its session too.
+        let there = tempfile::tempdir().unwrap();
+        let other = Store::open(there.path()).unwrap();
+        other
+            .import_session(&a, &store.export_session(&a).unwrap())
+            .unwrap();
+        assert_eq!(ids(&other, &a, Pending).len(), 2);
+        assert_eq!(ids(&other, &a, Dead), [da[1].id.clone()]);
+        index_agrees(&other);
+
+        // Requeued, pruned, deleted: the index follows.
+        assert!(store.requeue_dead(&da[1].id, 0).unwrap().is_some());
+        assert!(ids(&store, &a, Dead).is_empty());
+        assert_eq!(ids(&store, &a, Pending).len(), 3);
+        assert_eq!(store.prune_deliveries(Delivered, "dlv_z").unwrap(), 1);
+        assert!(ids(&store, &a, Delivered).is_empty());
+        index_agrees(&store);
+        store.delete_session(&a).unwrap();
+        assert!(ids(&store, &a, Pending).is_empty());
+        assert_eq!(ids(&store, &b, Pending).len(), 3);
+        index_agrees(&store);
     }
 
     #[test]
