@@ -234,6 +234,11 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop, recei
     assert at_phone(call("/shop1/sendImage", [CONTACT, PNG_DATA_URL, "dot.png", "twice"]))["view_once"] is False
     gif = at_phone(call("/shop1/sendVideoAsGif", [CONTACT, "data:video/mp4;base64,AAAAGGZ0eXBtcDQy", "loop.mp4", "a loop"]))
     assert (gif["type"], gif["gif"], gif["caption"]) == ("video", True, "a loop"), gif
+    # A voice note from a file server that types it generically: named as
+    # open-wa names it (ptt.ogg), which types it.
+    receiver.files["/private/voice1"] = ("binary/octet-stream", base64.b64decode("T2dnUwACAAAAAAAAAAA="))
+    ptt = at_phone(call("/shop1/sendPtt", [CONTACT, receiver.url + "/private/voice1"]))
+    assert (ptt["type"], ptt["media"]["mimetype"]) == ("ptt", "audio/ogg"), ptt
 
     # What was sent: react, edit, read back, delete for everyone.
     text = call("/shop1/sendText", [CONTACT, "tpyo"])
@@ -297,7 +302,7 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop, recei
     code, body = ok("/shop1/pinMessage", [theirs, True, "OneHour"])
     assert body["success"] is False and "pinDuration" in str(body), body
     # Another's message: not for everyone, so for this account, as open-wa.
-    assert call("/shop1/deleteMessage", [CONTACT + "@c.us", theirs]) is None
+    assert call("/shop1/deleteMessage", [CONTACT + "@c.us", theirs]) is True
     assert call("/shop1/getMessageById", [theirs]) is False
     everything = httpx.get(daemon.sandbox + "/_sandbox/messages",
                            params={"account": ACCOUNT, "direction": "all"}).json()
@@ -313,7 +318,8 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop, recei
     assert [c["id"] for c in readers] == [CONTACT + "@c.us"] and isinstance(readers[0]["t"], int), readers
     assert call("/shop1/getMessageReaders", ["true_" + CONTACT + "@c.us_3EB0NOSUCH"]) == []
     assert call("/shop1/getMessageInfo", [text])["readRemaining"] == 0
-    call("/shop1/deleteMessage", [CONTACT + "@c.us", [text]])
+    # One it does not know is passed over, as open-wa's smartDeleteMessages.
+    assert call("/shop1/deleteMessage", [CONTACT + "@c.us", [text, "true_" + CONTACT + "@c.us_3EB0NOSUCH"]]) is True
     eventually("the delete at the phone", lambda: at_phone(text)["revoked"])
 
     # Contacts and chats.

@@ -786,6 +786,21 @@ impl Args<'_> {
             .ok_or_else(|| EasyError::bad_args(format!("'{name}' is required")))
     }
 
+    /// sendText's `content` as open-wa takes it: a number or a boolean as
+    /// its text, trimmed unless nothing would be left.
+    fn content(&self) -> Result<String, EasyError> {
+        let text = match self.get("content") {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::Number(n)) => n.to_string(),
+            Some(Value::Bool(b)) => b.to_string(),
+            Some(v) => one_string("content", v)?,
+        };
+        Ok(match text.trim() {
+            "" => text,
+            t => t.to_string(),
+        })
+    }
+
     fn wid(&self, name: &str) -> Result<Wid, EasyError> {
         parse_wid(name, &self.required(name)?)
     }
@@ -1162,7 +1177,7 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
     };
     Ok(match method {
         "sendText" => Call::Send {
-            req: SendRequest::text(a.wid("to")?, a.required("content")?),
+            req: SendRequest::text(a.wid("to")?, a.content()?),
             seen_first: true,
             unknown: NotOnWhatsApp::ErrorString,
             quote_optional: false,
@@ -1224,7 +1239,17 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
                     // "Without a preview (i.e. as a file)": no auto-download,
                     // no recompression.
                     document: a.flag("withoutPreview"),
-                    ..media(file, a.string("filename")?, false)?
+                    // open-wa names a voice note or an audio file that has
+                    // no name: what a file server's generic type is taken as.
+                    ..media(
+                        file,
+                        a.string("filename")?.or(match method {
+                            "sendPtt" => Some("ptt.ogg".into()),
+                            "sendAudio" => Some("file.mp3".into()),
+                            _ => None,
+                        }),
+                        false
+                    )?
                 })?),
                 caption: a.string("caption")?.filter(|c| !c.is_empty()),
                 reply_to: a.string("quotedMsgId")?,
@@ -1964,6 +1989,20 @@ mod tests {
     }
 
     #[test]
+    fn send_text_takes_its_content_as_open_wa_does() {
+        let text = |content: Value| match call("sendText", json!(["15551234567", content])) {
+            Ok(Call::Send { req, .. }) => Ok(req.text.unwrap_or_default()),
+            Ok(_) => panic!(),
+            Err(e) => Err(e.name),
+        };
+        assert_eq!(text(json!("  hi \n")), Ok("hi".into()));
+        assert_eq!(text(json!("   ")), Ok("   ".into()));
+        assert_eq!(text(json!(42)), Ok("42".into()));
+        assert_eq!(text(json!(true)), Ok("true".into()));
+        assert_eq!(text(json!({"a": 1})), Err("INVALID_ARGS".into()));
+    }
+
+    #[test]
     fn invite_codes_are_found_where_bots_pass_them() {
         for text in [
             "https://chat.whatsapp.com/AbC123xyz",
@@ -1986,6 +2025,17 @@ mod tests {
         };
         assert!(req.voice && req.media.is_some());
         assert_eq!(req.reply_to.as_deref(), Some("true_x_Q"));
+        // A voice note or an audio file with no name gets open-wa's, which
+        // is what a file server's generic type is taken for.
+        for (method, name) in [("sendPtt", "ptt.ogg"), ("sendAudio", "file.mp3")] {
+            let Call::Send { req, .. } =
+                call(method, json!(["15551234567", "https://example.com/v1"])).unwrap()
+            else {
+                panic!()
+            };
+            let media = req.media.unwrap();
+            assert_eq!(media.filename.as_deref(), Some(name), "{method}");
+        }
         let Call::Send { req, .. } = call(
             "sendFileFromUrl",
             json!([

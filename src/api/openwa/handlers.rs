@@ -393,7 +393,6 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             }) => json!(false),
             Err(e) => return Err(e.into()),
         },
-        // open-wa's deleteMessage answers nothing.
         // As open-wa: true once every one is taken down.
         Call::DeleteStatus(ids) => {
             let mut all = true;
@@ -407,21 +406,28 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             only_local,
         } => {
             // As open-wa's smartDeleteMessages: for everyone where WhatsApp
-            // allows it, else for this account only.
+            // allows it, else for this account only; one it does not know
+            // is passed over; true when done.
             for m in &messages {
-                if only_local {
-                    core.delete_for_me(id, m).await?;
-                    continue;
-                }
-                match core.revoke(id, m).await {
-                    Err(CoreError::Conflict {
-                        code: "not_own_message" | "revoke_window_passed",
+                let done = match only_local {
+                    true => core.delete_for_me(id, m).await,
+                    false => match core.revoke(id, m).await {
+                        Err(CoreError::Conflict {
+                            code: "not_own_message" | "revoke_window_passed",
+                            ..
+                        }) => core.delete_for_me(id, m).await,
+                        r => r,
+                    },
+                };
+                match done {
+                    Err(CoreError::NotFound {
+                        code: "message_not_found",
                         ..
-                    }) => core.delete_for_me(id, m).await?,
+                    }) => {}
                     r => r?,
                 }
             }
-            Value::Null
+            json!(true)
         }
         Call::Star { message, on } => {
             core.star(id, &message, on).await?;
