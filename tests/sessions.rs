@@ -413,6 +413,23 @@ async fn unlink_from_phone_logs_out_and_wipes_the_profile() {
     let mut d = Daemon::start(&data, &wa_url(&sb), &[]).await;
     d.create_linked(&sb, "u1", "15550003333").await;
     let pgid = d.browser_pid("u1").unwrap();
+    let say = |text: &str, sent_at: Option<i64>| {
+        let body =
+            json!({"from": "15557770001", "to": "15550003333", "text": text, "sent_at": sent_at});
+        let sb = &sb;
+        async move {
+            let (code, m) = sb.post("/_sandbox/messages", body).await;
+            assert_eq!(code, 201, "{m}");
+            m["id"].as_str().unwrap().to_string()
+        }
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    // (Written a while ago: what came later is newer in its chat.)
+    let before = say("before the logout", Some(now - 900)).await;
+    d.wait_message("u1", &before).await;
 
     assert_eq!(
         sb.post("/_sandbox/accounts/15550003333/unlink", json!({}))
@@ -442,10 +459,29 @@ async fn unlink_from_phone_logs_out_and_wipes_the_profile() {
     assert_eq!(s["status"], "LOGGED_OUT", "{s}");
     assert!(d.browser_pid("u1").is_none_or(|p| !group_alive(p)));
 
+    // Written while no device of ours was linked: the account's history
+    // once linked again, not a new message.
+    let meanwhile = say("while logged out", Some(now - 120)).await;
+
     // start shows a new QR, and linking works again.
     let (code, _) = d.call("POST", "/api/sessions/u1/start", None).await;
     assert_eq!(code, 200);
     d.link(&sb, "u1", "15550003333").await;
+    let after = say("after the new link", None).await;
+    d.wait_message("u1", &after).await;
+    // The new link's catch-up has run (it runs as the link is made).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (code, _) = d
+        .call(
+            "GET",
+            &format!("/api/sessions/u1/messages/{meanwhile}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        code, 404,
+        "what the account got while logged out was not replayed as new"
+    );
 
     // Logout through the API: the phone forgets the device too.
     let (code, s) = d.call("POST", "/api/sessions/u1/logout", None).await;

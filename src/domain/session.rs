@@ -106,6 +106,12 @@ pub struct SessionRecord {
     /// the next (a restart must not skip a gap a failed catch-up left).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owed_catch_up: Option<i64>,
+    /// When the account now linked was linked here (unix s; None for a
+    /// link made before it was kept): catch-up never looks back past it.
+    /// What came before was another link's, or the account's history
+    /// while it was linked nowhere here: not messages missed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linked_at: Option<i64>,
     /// A stable code for `error` (`PROXY_FAILED`), kept with it: a FAILED
     /// session still says it after a stop, a restart or a move.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -134,6 +140,7 @@ impl std::fmt::Debug for SessionRecord {
             .field("limits", &self.limits)
             .field("calls", &self.calls)
             .field("owed_catch_up", &self.owed_catch_up)
+            .field("linked_at", &self.linked_at)
             .finish()
     }
 }

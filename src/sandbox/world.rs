@@ -811,6 +811,15 @@ impl World {
         if let Some(n) = name {
             acct.name = n.to_string();
         }
+        // A new device, with none of the account's others linked: what
+        // came meanwhile went to the phone, and reaches the new device in
+        // its history sync, not as new messages (WhatsApp encrypts a
+        // message for the devices linked when it is sent).
+        if !self.p.links.values().any(|p| p == phone) {
+            for m in acct.messages.iter_mut().filter(|m| !m.from_me) {
+                m.delivered = true;
+            }
+        }
         let token = b64(24);
         self.p.links.insert(token.clone(), phone.to_string());
         self.dirty = true;

@@ -212,6 +212,7 @@ impl Driver {
             r.me = None;
             r.platform = None;
             r.owed_catch_up = None;
+            r.linked_at = None;
         });
     }
 
@@ -611,7 +612,10 @@ impl Driver {
             tokio::select! {
                 ev = bindings.next() => match ev {
                     Some(ev) if ev.name == BINDING => {
+                        // A page that speaks is not hung: a ping missed
+                        // hours ago counts no more toward a restart.
                         heard = Instant::now();
+                        misses = 0;
                         if let Some(o) = self.take_round(&bridge, &ev.payload, &mut bindings, &mut ready).await {
                             return o;
                         }

@@ -141,13 +141,13 @@ impl Inbound {
     pub fn begin_life(&mut self) {
         // A new page: its downloads may answer again.
         self.downloads_paused_until = None;
+        let record = self.env.records.get(&self.id);
         let newest = self.env.store.last_message_ts(&self.id).ok().flatten();
-        let fresh = catch_up_since(newest, now_ms() / 1000);
-        self.unlinked = self
-            .env
-            .records
-            .get(&self.id)
-            .is_none_or(|r| r.me.is_none());
+        // Not past the link: what is stored from before it was another
+        // link's (a logout, a scan days later).
+        let linked_at = record.as_ref().and_then(|r| r.linked_at);
+        let fresh = catch_up_since(newest.max(linked_at), now_ms() / 1000);
+        self.unlinked = record.is_none_or(|r| r.me.is_none());
         // What an earlier life owes: this driver's, or one of an earlier
         // run of the session (a restart, a stop and start) kept with it.
         let owed = if self.owes_catch_up {
@@ -849,13 +849,17 @@ impl Inbound {
     }
 
     /// The account is linked: a life that began unlinked (or was since)
-    /// looks back from now, not from when it began (a QR scanned days
-    /// later must not have the days between replayed); what is owed is
-    /// kept with the session.
+    /// looks back from the link, not from when it began nor from what an
+    /// earlier link stored (a QR scanned days after a logout must not have
+    /// the days between replayed as new messages), and so does every later
+    /// life (`linked_at`); what is owed is kept with the session.
     pub fn linked_now(&mut self) {
         if std::mem::take(&mut self.unlinked) {
-            let newest = self.env.store.last_message_ts(&self.id).ok().flatten();
-            self.catch_up_since = catch_up_since(newest, now_ms() / 1000);
+            let now = now_ms() / 1000;
+            self.catch_up_since = catch_up_since(None, now);
+            self.env
+                .records
+                .update(&self.id, |r| r.linked_at = Some(now));
         }
         self.keep_owed();
     }
@@ -1299,9 +1303,11 @@ mod tests {
                 })
             })
         };
-        // Never linked: nothing owed is kept, and a link later in the same
-        // life looks back from then, not from when the life began (a QR
-        // scanned days later must not replay the days between).
+        // Not linked (never, or logged out since an earlier link stored
+        // messages): nothing owed is kept, and a link later in the same
+        // life looks back from the link, not from when the life began nor
+        // to what the earlier link stored (a QR scanned days after a logout
+        // must not replay the days between as new messages).
         stored_at(&env, &s, "false_15551234567@c.us_EARLY", now - 90_000);
         let mut unlinked = Inbound::new(s.clone(), env.clone());
         unlinked.begin_life();
@@ -1309,12 +1315,21 @@ mod tests {
         stored_at(&env, &s, "false_15551234567@c.us_OLD", now - 7200);
         link();
         unlinked.linked_now();
-        assert_eq!(unlinked.catch_up_since, now - 7200 - CATCH_UP_OVERLAP_S);
+        let since = unlinked.catch_up_since;
+        assert!(
+            since >= now - 60 && since <= now_ms() / 1000 - 60,
+            "{since}"
+        );
+        let linked_at = env.records.get(&s).unwrap().linked_at.unwrap();
+        assert!(linked_at >= now, "kept with the session");
         drop(unlinked);
+        // An hour after the link, a new life (a restart) does not look
+        // back past the link either.
+        env.records.update(&s, |r| r.linked_at = Some(now - 3600));
         let mut first = Inbound::new(s.clone(), env.clone());
         first.begin_life();
         let owed = first.catch_up_since;
-        assert_eq!(owed, now - 7200 - CATCH_UP_OVERLAP_S);
+        assert_eq!(owed, now - 3600 - CATCH_UP_OVERLAP_S);
         // Its catch-up fails; live messages keep being stored; the session
         // restarts (a new driver, a new Inbound).
         stored_at(&env, &s, "false_15551234567@c.us_NEW", now - 10);

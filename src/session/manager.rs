@@ -183,6 +183,7 @@ impl Manager {
             limits,
             calls,
             owed_catch_up: None,
+            linked_at: None,
             error_code: None,
         };
         let created = self.env.store.create_session(&id, &rec)?;
@@ -415,13 +416,23 @@ impl Manager {
             // before its page logged out): nothing to tell WhatsApp from
             // here; forget the link, or the next start would resume it.
             let _ = tokio::fs::remove_dir_all(self.env.session_dir(id).join("profile")).await;
+            let was = self.records().get(id).map(|r| r.status);
             self.records().update(id, |r| {
                 r.me = None;
                 r.platform = None;
                 r.owed_catch_up = None;
+                r.linked_at = None;
                 r.status = Status::LoggedOut;
                 r.should_run = false;
             });
+            // Told as a driver tells it (open-wa's onLogout listens).
+            if was.is_some_and(|s| s != Status::LoggedOut) {
+                self.env.pipeline.emit(crate::domain::Event::new(
+                    id,
+                    crate::domain::EventKind::SessionStatus,
+                    serde_json::json!({"status": Status::LoggedOut}),
+                ));
+            }
         }
         Ok(())
     }

@@ -36,16 +36,17 @@ impl Default for RetryTiming {
     }
 }
 
-/// Delay before attempt `attempt + 1` (attempt counts from 1), with ±20 % jitter.
+/// Delay before attempt `attempt + 1` (attempt counts from 1), with ±20 %
+/// jitter, never past the cap (`--webhook-retry-max-ms` is a promise).
 pub fn backoff(policy: &str, attempt: u32, t: &RetryTiming) -> Duration {
     let base = t.base.as_millis() as f64;
     let raw = match policy {
         "linear" => base * attempt as f64,
         _ => base * 2f64.powi(attempt.saturating_sub(1).min(30) as i32),
     };
-    let capped = raw.min(t.max.as_millis() as f64);
+    let max = t.max.as_millis() as f64;
     let jitter = 0.8 + rand::random::<f64>() * 0.4;
-    Duration::from_millis((capped * jitter) as u64)
+    Duration::from_millis((raw.min(max) * jitter).min(max) as u64)
 }
 
 /// What a response means for the delivery.
@@ -1004,6 +1005,7 @@ mod tests {
             limits: None,
             calls: None,
             owed_catch_up: None,
+            linked_at: None,
             error_code: None,
         };
         assert!(store.create_session(&s, &rec).unwrap());
@@ -1310,5 +1312,11 @@ mod tests {
         assert!(within(backoff("exponential", 3, &t), 4000));
         assert!(within(backoff("exponential", 30, &t), 10_000));
         assert!(within(backoff("linear", 3, &t), 3000));
+        for _ in 0..200 {
+            assert!(
+                backoff("exponential", 30, &t) <= t.max,
+                "never past the cap"
+            );
+        }
     }
 }
