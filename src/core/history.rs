@@ -320,6 +320,16 @@ impl Core {
         Ok(m)
     }
 
+    /// The oldest message the store has of a chat.
+    pub fn oldest_stored(
+        &self,
+        session: &SessionId,
+        chat: &Wid,
+    ) -> Result<Option<Message>, CoreError> {
+        self.may(session, Scope::Read)?;
+        Ok(self.store.oldest_in_chat(session, chat.as_str())?)
+    }
+
     /// The `before` cursor that continues history after this message.
     pub fn cursor_of(&self, session: &SessionId, id: &str) -> Result<Option<Vec<u8>>, CoreError> {
         self.may(session, Scope::Read)?;

@@ -625,6 +625,13 @@ impl Driver {
                         if self.page_up {
                             self.inbound.catch_up_if_due(&bridge).await;
                         }
+                        // Caught up: said at once, not at the next tick
+                        // (history is loaded from the page only below it).
+                        if self.state.borrow().stored_before.is_none()
+                            && let Some(before) = self.inbound.stored_before()
+                        {
+                            self.state.send_modify(|s| s.stored_before = Some(before));
+                        }
                         if to_background && self.state.borrow().status == Status::Connected {
                             to_background = false;
                             if let Err(e) = browser::to_background(&b.browser, page).await {

@@ -143,6 +143,7 @@ def test_easy_api_named_and_positional(daemon, backend, shop):
     httpx.post(daemon.sandbox + "/_sandbox/unregistered", json={"phone": "15559990000"}).raise_for_status()
     no = easy(backend, "/shop1/checkNumberStatus", {"contactId": "15559990000@c.us"}).json()["response"]
     assert no["status"] == 404 and "numberExists" not in no and no["canReceiveMessage"] is False
+    assert no["id"] == "15559990000@c.us", no  # as asked, open-wa's string
     # Like open-wa: a send to a number not on WhatsApp answers an error string.
     r = easy(backend, "/shop1/sendText", ["15559990000@c.us", "hello?"])
     assert r.status_code == 200
@@ -585,7 +586,7 @@ def test_load_earlier_messages_pages_back_as_open_wa_bots_loop(daemon, backend, 
     assert [m["id"] for m in shown()] == ids, "shown from then on"
     # ...through the default session's path too.
     assert [m["id"] for m in body(easy(backend, "/getAllMessagesInChat", [chat, True]))[1]["response"]] == ids
-    assert body(easy(backend, "/shop1/loadEarlierMessages", [chat]))[1]["response"] == []
+    assert body(easy(backend, "/shop1/loadEarlierMessages", [chat]))[1].get("response") == [], body(easy(backend, "/shop1/loadEarlierMessages", [chat]))
     # New ones come after: what was loaded is still shown.
     newer = [daemon.inbound(who, f"new {i}") for i in range(3)]
     eventually("the new ones shown", lambda: [m["id"] for m in shown()] == ids + newer)
@@ -608,12 +609,22 @@ def test_load_earlier_messages_of_a_chat_from_before_the_link(daemon, backend):
         old.append(r.json()["id"])
     daemon.link_session(sid, phone=phone)
     chat = who + "@c.us"
-    # Once the session has caught up (until then the store's answer is all).
-    got = eventually("the chat's history from WhatsApp Web", lambda: [
-        m["id"] for m in easy(backend, f"/{sid}/loadEarlierMessages", [chat]).json()["response"]] or None)
+    # Once the session has caught up (until then WhatsApp Web is not asked,
+    # which is no answer: STATE_ERROR, not [] as at the chat's start).
+    def earlier():
+        r = easy(backend, f"/{sid}/loadEarlierMessages", [chat]).json()
+        if not r["success"]:
+            assert r["error"]["name"] == "STATE_ERROR", r
+            return None
+        return [m["id"] for m in r["response"]] or None
+    got = eventually("the chat's history from WhatsApp Web", earlier)
     assert got == old, got
     assert easy(backend, f"/{sid}/loadEarlierMessages", [chat]).json()["response"] == [], "the start of the chat"
     assert [m["id"] for m in easy(backend, f"/{sid}/getAllMessagesInChat", [chat, True]).json()["response"]] == old
+    # Stopped, with nothing older stored: no answer, not the start.
+    assert daemon.native().post(f"/api/sessions/{sid}/stop").status_code == 200
+    r = easy(backend, f"/{sid}/loadEarlierMessages", [chat]).json()
+    assert (r["success"], r["error"]["name"]) == (False, "STATE_ERROR"), r
 
 
 def test_open_wa_webhooks_are_signed_and_shaped_like_open_wa(daemon, backend, receiver, shop):

@@ -1167,7 +1167,8 @@ pub fn number_check(asked: &Wid, found: Option<&str>) -> Value {
     match found {
         Some(id) => json!({"id": wid_obj(id), "status": 200, "isBusiness": false,
                            "canReceiveMessage": true, "numberExists": true}),
-        None => json!({"id": wid_obj(asked.as_str()), "status": 404, "isBusiness": false,
+        // The id as asked, a string (open-wa's own answer for one not found).
+        None => json!({"id": asked.as_str(), "status": 404, "isBusiness": false,
                        "canReceiveMessage": false}),
     }
 }

@@ -1999,7 +1999,7 @@ mod tests {
         assert_eq!(text(json!("   ")), Ok("   ".into()));
         assert_eq!(text(json!(42)), Ok("42".into()));
         assert_eq!(text(json!(true)), Ok("true".into()));
-        assert_eq!(text(json!({"a": 1})), Err("INVALID_ARGS".into()));
+        assert_eq!(text(json!({"a": 1})), Err("INVALID_ARGS"));
     }
 
     #[test]

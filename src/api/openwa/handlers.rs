@@ -1396,7 +1396,10 @@ fn loaded(st: &OpenWa, id: &SessionId, chat: &Wid) -> Option<(String, i64)> {
 
 /// Up to `n` messages older than getAllMessagesInChat shows, oldest first
 /// (from WhatsApp Web, once the store has none older); from then on it
-/// shows them too. None older (now): empty, and asked again next time.
+/// shows them too. None older: empty, the chat's start as WhatsApp Web
+/// holds it. A page that cannot be asked now is no answer (STATE_ERROR), not
+/// the start: a bot's `while ((await loadEarlierMessages(id)).length)` would
+/// stop short.
 async fn load_earlier(
     st: &OpenWa,
     id: &SessionId,
@@ -1419,11 +1422,12 @@ async fn load_earlier(
         Some(oldest) => match st.core.cursor_of(id, &oldest)? {
             Some(c) => Some(c),
             // That message left the history (deleted for this account):
-            // from the newest again.
-            None => {
-                forget_loaded(st, id, chat);
-                return Ok(vec![]);
-            }
+            // on from the chat's oldest stored, which is no newer (what
+            // was loaded reaches back without a gap).
+            None => match st.core.oldest_stored(id, chat)? {
+                Some(m) => st.core.cursor_of(id, &m.id)?,
+                None => None,
+            },
         },
         None => None,
     };
@@ -1431,6 +1435,18 @@ async fn load_earlier(
         .core
         .messages(id, Some(chat), n, cursor.as_deref())
         .await?;
+    if page.messages.is_empty() {
+        // WhatsApp Web was not asked: not up, or its catch-up still
+        // running (history is loaded only below what it stored).
+        let v = st.core.session(id).await?;
+        let asked = v.status() == crate::domain::Status::Connected
+            && v.live.is_some_and(|l| l.stored_before.is_some());
+        if !asked {
+            return Err(CoreError::NotReady(format!(
+                "session '{id}' is not connected with its history caught up: WhatsApp Web cannot be asked for older messages now"
+            )));
+        }
+    }
     if let Some(m) = page.messages.last()
         && let Ok(mut all) = st.loaded.lock()
     {
@@ -1445,10 +1461,4 @@ async fn load_earlier(
         }
     }
     Ok(page.messages.into_iter().rev().collect())
-}
-
-fn forget_loaded(st: &OpenWa, id: &SessionId, chat: &Wid) {
-    if let Ok(mut all) = st.loaded.lock() {
-        all.remove(&(id.clone(), chat.as_str().to_string()));
-    }
 }
