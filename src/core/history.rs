@@ -320,14 +320,10 @@ impl Core {
         Ok(m)
     }
 
-    /// The oldest message the store has of a chat.
-    pub fn oldest_stored(
-        &self,
-        session: &SessionId,
-        chat: &Wid,
-    ) -> Result<Option<Message>, CoreError> {
-        self.may(session, Scope::Read)?;
-        Ok(self.store.oldest_in_chat(session, chat.as_str())?)
+    /// A `before` cursor that continues history from messages written at
+    /// or before `ts` (unix s): where a message that left the history was.
+    pub fn cursor_through(&self, ts: i64) -> Vec<u8> {
+        crate::store::Store::cursor_through(ts)
     }
 
     /// The `before` cursor that continues history after this message.

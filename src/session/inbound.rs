@@ -143,10 +143,15 @@ impl Inbound {
         self.downloads_paused_until = None;
         let record = self.env.records.get(&self.id);
         let newest = self.env.store.last_message_ts(&self.id).ok().flatten();
-        // Not past the link: what is stored from before it was another
-        // link's (a logout, a scan days later).
-        let linked_at = record.as_ref().and_then(|r| r.linked_at);
-        let fresh = catch_up_since(newest.max(linked_at), now_ms() / 1000);
+        let fresh = catch_up_since(newest, now_ms() / 1000);
+        // Never past where the link's first life looked back from: what
+        // the page holds from before was another link's, or the account's
+        // history while no device here was linked (a logout, a scan days
+        // later), not messages missed.
+        let floor = record
+            .as_ref()
+            .and_then(|r| r.linked_at)
+            .map(|t| catch_up_since(None, t));
         self.unlinked = record.is_none_or(|r| r.me.is_none());
         // What an earlier life owes: this driver's, or one of an earlier
         // run of the session (a restart, a stop and start) kept with it.
@@ -155,7 +160,8 @@ impl Inbound {
         } else {
             self.env.records.get(&self.id).and_then(|r| r.owed_catch_up)
         };
-        self.catch_up_since = owed.map_or(fresh, |o| o.min(fresh));
+        let since = owed.map_or(fresh, |o| o.min(fresh));
+        self.catch_up_since = floor.map_or(since, |f| since.max(f));
         self.owes_catch_up = true;
         self.keep_owed();
         self.catch_up_due = false;
@@ -1324,12 +1330,13 @@ mod tests {
         assert!(linked_at >= now, "kept with the session");
         drop(unlinked);
         // An hour after the link, a new life (a restart) does not look
-        // back past the link either.
+        // back past where the link's first life did either (the overlap
+        // would reach into what the page got before the link).
         env.records.update(&s, |r| r.linked_at = Some(now - 3600));
         let mut first = Inbound::new(s.clone(), env.clone());
         first.begin_life();
         let owed = first.catch_up_since;
-        assert_eq!(owed, now - 3600 - CATCH_UP_OVERLAP_S);
+        assert_eq!(owed, now - 3600 - 60);
         // Its catch-up fails; live messages keep being stored; the session
         // restarts (a new driver, a new Inbound).
         stored_at(&env, &s, "false_15551234567@c.us_NEW", now - 10);

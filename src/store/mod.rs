@@ -1566,6 +1566,12 @@ impl Store {
     }
 
     /// The paging cursor that continues after this message (see `messages`).
+    /// A `before` cursor below which lies every message written at or
+    /// before `ts` (unix s), whichever second's order they have.
+    pub fn cursor_through(ts: i64) -> Vec<u8> {
+        order_suffix(ts.saturating_add(1), 0, "")
+    }
+
     pub fn message_cursor(&self, session: &SessionId, id: &str) -> Result<Option<Vec<u8>>> {
         let p = prefix(session);
         let mut idk = p.clone();

@@ -791,8 +791,14 @@ impl Args<'_> {
     fn content(&self) -> Result<String, EasyError> {
         let text = match self.get("content") {
             None | Some(Value::Null) => String::new(),
-            Some(Value::Number(n)) => n.to_string(),
-            Some(Value::Bool(b)) => b.to_string(),
+            // JavaScript's `if (!content) content = ''`, then String().
+            Some(Value::Number(n)) if n.as_f64() == Some(0.0) => String::new(),
+            Some(Value::Number(n)) => match n.as_f64() {
+                Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => (f as i64).to_string(),
+                _ => n.to_string(),
+            },
+            Some(Value::Bool(false)) => String::new(),
+            Some(Value::Bool(true)) => "true".into(),
             Some(v) => one_string("content", v)?,
         };
         Ok(match text.trim() {
@@ -1299,7 +1305,8 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
             })
         }
         "sendContact" | "sendMultipleContacts" => {
-            // open-wa sends the contact's own card: named by their number.
+            // open-wa sends the contact's own card. Left unnamed here: the
+            // handler names it as WhatsApp Web does (`own_cards_named`).
             let ids = match method {
                 "sendContact" => "contactId",
                 _ => "contactIds",
@@ -1307,11 +1314,14 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
             let cards = a
                 .wids(ids)?
                 .into_iter()
-                .map(|id| {
-                    let name = id.phone().map(|p| format!("+{p}")).ok_or_else(|| {
-                        EasyError::bad_args(format!("'{ids}' must be people, not groups"))
-                    })?;
-                    Ok(CardOf { id, name })
+                .map(|id| match id.phone() {
+                    Some(_) => Ok(CardOf {
+                        id,
+                        name: String::new(),
+                    }),
+                    None => Err(EasyError::bad_args(format!(
+                        "'{ids}' must be people, not groups"
+                    ))),
                 })
                 .collect::<Result<Vec<_>, EasyError>>()?;
             send(SendRequest {
@@ -1999,6 +2009,12 @@ mod tests {
         assert_eq!(text(json!("   ")), Ok("   ".into()));
         assert_eq!(text(json!(42)), Ok("42".into()));
         assert_eq!(text(json!(true)), Ok("true".into()));
+        assert_eq!(text(json!(1.0)), Ok("1".into()));
+        assert_eq!(text(json!(2.5)), Ok("2.5".into()));
+        // JavaScript's falsy values are no content.
+        for falsy in [json!(false), json!(0), json!(null)] {
+            assert_eq!(text(falsy), Ok(String::new()));
+        }
         assert_eq!(text(json!({"a": 1})), Err("INVALID_ARGS"));
     }
 

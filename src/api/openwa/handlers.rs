@@ -227,12 +227,15 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
         |ms: Vec<crate::domain::Message>| json!(ms.into_iter().map(message).collect::<Vec<_>>());
     let response = match call {
         Call::Send {
-            req,
+            mut req,
             seen_first,
             unknown,
             quote_optional,
             answer_true,
         } => {
+            if let Some(crate::core::Special::Contacts(cards)) = &mut req.special {
+                own_cards_named(core, id, cards).await;
+            }
             // Marking read is a courtesy: it does not hold the message back.
             if seen_first && let Err(e) = core.mark_read(id, &req.to).await {
                 tracing::debug!(session = %id, "could not mark the chat read before sending: {e}");
@@ -1003,14 +1006,29 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
             .await
             .map(|_| json!(true))?,
         // The group as the invite shows it (open-wa hands on WhatsApp's).
-        Call::InviteInfo(code) => {
-            let g = core.invite_info(id, &code).await?;
-            let mut v = cv::group_metadata(&g);
-            v["size"] = json!(g.size.unwrap_or(g.participants.len()));
-            v
-        }
+        // An invite that is not valid answers WhatsApp's status, as
+        // open-wa's do: 404.
+        Call::InviteInfo(code) => match core.invite_info(id, &code).await {
+            Ok(g) => {
+                let mut v = cv::group_metadata(&g);
+                v["size"] = json!(g.size.unwrap_or(g.participants.len()));
+                v
+            }
+            Err(CoreError::NotFound {
+                code: "invite_not_found",
+                ..
+            }) => json!(404),
+            Err(e) => return Err(e.into()),
+        },
         Call::JoinGroup { link, chat } => {
-            let (gid, pending) = core.join_group(id, &link).await?;
+            let (gid, pending) = match core.join_group(id, &link).await {
+                Ok(joined) => joined,
+                Err(CoreError::NotFound {
+                    code: "invite_not_found",
+                    ..
+                }) => return Ok(Json(easy::success(json!(404)))),
+                Err(e) => return Err(e.into()),
+            };
             // Joined: a chat that cannot be read (a key that may only
             // send) is answered by the group's id, not an error. Only
             // asked to join: the group's id, there is no chat of it yet.
@@ -1386,6 +1404,20 @@ async fn in_chat(
         .collect())
 }
 
+/// sendContact's cards (those left unnamed: a vCard's keep the caller's
+/// name) named as WhatsApp Web names a contact's own card: by the address
+/// book's name where the contact is saved, by their number else (or where
+/// the page cannot be asked).
+async fn own_cards_named(core: &Core, id: &SessionId, cards: &mut [crate::core::CardOf]) {
+    for card in cards.iter_mut().filter(|c| c.name.is_empty()) {
+        card.name = match core.known_contact(id, &card.id).await {
+            Ok(Some(c)) => c.name.filter(|n| !n.trim().is_empty()),
+            _ => None,
+        }
+        .unwrap_or_else(|| format!("+{}", card.id.phone().unwrap_or_default()));
+    }
+}
+
 /// How far back getAllMessagesInChat and loadAllEarlierMessages go.
 const SHOWN_MAX: usize = 20_000;
 
@@ -1407,7 +1439,7 @@ async fn load_earlier(
     n: usize,
 ) -> Result<Vec<crate::domain::Message>, CoreError> {
     let oldest = match loaded(st, id, chat) {
-        Some((o, _)) => Some(o),
+        Some(o) => Some(o),
         // Where getAllMessagesInChat's page ends; none stored (a chat
         // with no message since the link): from WhatsApp Web's newest.
         None => st
@@ -1416,18 +1448,15 @@ async fn load_earlier(
             .await?
             .messages
             .pop()
-            .map(|m| m.id),
+            .map(|m| (m.id, m.timestamp)),
     };
     let cursor = match oldest {
-        Some(oldest) => match st.core.cursor_of(id, &oldest)? {
+        Some((oldest, at)) => match st.core.cursor_of(id, &oldest)? {
             Some(c) => Some(c),
             // That message left the history (deleted for this account):
-            // on from the chat's oldest stored, which is no newer (what
-            // was loaded reaches back without a gap).
-            None => match st.core.oldest_stored(id, chat)? {
-                Some(m) => st.core.cursor_of(id, &m.id)?,
-                None => None,
-            },
+            // on from its second (one or two of it may come again; none
+            // older is passed over).
+            None => Some(st.core.cursor_through(at)),
         },
         None => None,
     };
