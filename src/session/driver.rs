@@ -1137,7 +1137,10 @@ impl Driver {
                 // into the page's history without a new-message event.
                 self.catch_up_due();
                 let s = self.state.borrow().clone();
-                if s.status == Status::Disconnected && s.me.is_some() {
+                // Not for a page that has not said `connected` (a new life
+                // after a crash starts DISCONNECTED with `me` kept): its
+                // `connected` says it, once it can send.
+                if s.status == Status::Disconnected && s.me.is_some() && self.page_up {
                     self.set_status(Status::Connected, None);
                 }
             }
