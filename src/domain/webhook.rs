@@ -291,10 +291,13 @@ impl Webhook {
         let incoming = matches!(self.format, Format::Twilio | Format::Simple)
             && kind == EventKind::Message
             && event::wants(&self.events, EventKind::MessageAny);
-        // Meta's `messages` field: a contact's edit or delete is one of
-        // their messages (`type: edit`, `revoke`).
+        // Meta's `messages` field: a contact's reaction, edit or delete is
+        // one of their messages (`type: reaction`, `edit`, `revoke`).
         let amended = self.format == Format::Cloud
-            && matches!(kind, EventKind::MessageEdited | EventKind::MessageRevoked)
+            && matches!(
+                kind,
+                EventKind::MessageReaction | EventKind::MessageEdited | EventKind::MessageRevoked
+            )
             && event::wants(&self.events, EventKind::Message);
         (event::wants(&self.events, kind) || incoming || amended)
             && self.format.carries(kind)
@@ -478,6 +481,24 @@ mod tests {
             ["pending", "sent", "delivered", "read", "failed"]
         );
         assert_eq!(gets(Format::Native).len(), 6);
+    }
+
+    #[test]
+    fn a_cloud_subscription_to_messages_hears_what_meta_tells_as_messages() {
+        let hook = |events: &[&str]| {
+            Webhook::subscriber("http://127.0.0.1:9/h".into(), Format::Cloud, events)
+        };
+        let messages = hook(&["message"]);
+        for kind in [
+            EventKind::Message,
+            EventKind::MessageReaction,
+            EventKind::MessageEdited,
+            EventKind::MessageRevoked,
+        ] {
+            assert!(messages.wants(kind), "{kind:?}");
+        }
+        assert!(!messages.wants(EventKind::MessageAck));
+        assert!(!hook(&["message.ack"]).wants(EventKind::MessageReaction));
     }
 
     #[test]
