@@ -1270,3 +1270,41 @@ async fn connected_means_a_send_goes_through_even_while_whatsapp_syncs() {
     let (code, body) = send(&d2, "right after the restart").await;
     assert_eq!(code, 201, "{body}");
 }
+
+/// A stopped, linked session is brought up only to tell WhatsApp of its
+/// logout: a daemon killed meanwhile does not bring it back running (it
+/// was marked to run, and came back linked after the user had asked it
+/// logged out).
+#[tokio::test]
+async fn a_daemon_killed_while_logging_out_a_stopped_session_does_not_bring_it_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = Sandbox::start(tmp.path(), &[]).await;
+    let mut d = Daemon::start(&tmp.path().join("data"), &wa_url(&sb), &[]).await;
+    d.create_linked(&sb, "k1", "15550007004").await;
+    let (code, _) = d.call("POST", "/api/sessions/k1/stop", None).await;
+    assert_eq!(code, 200);
+    d.wait_status("k1", "STOPPED", Duration::from_secs(30))
+        .await;
+    // WhatsApp out of reach: the page brought up for the logout waits.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    drop(sb);
+    let url = format!("{}/api/sessions/k1/logout", d.url);
+    let logout = tokio::spawn(async move {
+        let _ = http()
+            .post(url)
+            .header("Authorization", format!("Bearer {KEY}"))
+            .send()
+            .await;
+    });
+    eventually(Duration::from_secs(30), "the logout's browser", || async {
+        d.browser_pid("k1").filter(|p| group_alive(*p))
+    })
+    .await;
+    d.proc.kill9();
+    logout.abort();
+    let d = d.restart_same().await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let s = d.session("k1").await;
+    assert_eq!(s["status"], "STOPPED", "{s}");
+    assert!(d.browser_pid("k1").is_none_or(|p| !group_alive(p)));
+}

@@ -236,13 +236,16 @@ impl Manager {
     pub async fn start(self: &Arc<Self>, id: &SessionId) -> Result<(), ManagerError> {
         self.to_the_end(id, |m, id| async move {
             let _turn = m.exclusive(&id).await;
-            m.start_now(&id).await
+            m.start_now(&id, true).await
         })
         .await
     }
 
     /// `start`, in the session's turn.
-    async fn start_now(&self, id: &SessionId) -> Result<(), ManagerError> {
+    /// `resumed`: the session is to run from now on, across a restart
+    /// (false for a start only to log out: a daemon killed meanwhile must
+    /// not bring back, running, a session that was being logged out).
+    async fn start_now(&self, id: &SessionId, resumed: bool) -> Result<(), ManagerError> {
         let rec = self
             .records()
             .get(id)
@@ -258,7 +261,9 @@ impl Manager {
                 "the daemon is shutting down".into(),
             ));
         }
-        self.records().update(id, |r| r.should_run = true);
+        if resumed {
+            self.records().update(id, |r| r.should_run = true);
+        }
         let (cmd_tx, cmd_rx) = mpsc::channel(8);
         let (state_tx, state_rx) = watch::channel(LiveState {
             status: Status::Starting,
@@ -367,7 +372,7 @@ impl Manager {
         self.to_the_end(id, |m, id| async move {
             let _turn = m.exclusive(&id).await;
             m.stop_now(&id, true).await?;
-            m.start_now(&id).await
+            m.start_now(&id, true).await
         })
         .await
     }
@@ -441,7 +446,7 @@ impl Manager {
     /// connected. None if it does not connect: then the link is forgotten
     /// here only, and the phone still lists the device until it removes it.
     async fn start_for_logout(&self, id: &SessionId) -> Option<Handle> {
-        if let Err(e) = self.start_now(id).await {
+        if let Err(e) = self.start_now(id, false).await {
             tracing::warn!(session = %id, "could not start to log out: {e}");
             return None;
         }
@@ -669,7 +674,7 @@ impl Manager {
         tracing::info!(session = %id, epoch = rec.move_epoch, pending = pending.len(), "session imported");
         self.env.pipeline.requeue(pending);
         if rec.should_run {
-            self.start_now(&id).await?;
+            self.start_now(&id, true).await?;
         }
         self.get(&id).await
     }
