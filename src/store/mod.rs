@@ -2505,6 +2505,15 @@ mod tests {
     use super::*;
     use crate::domain::{Message, Sender};
 
+    /// A stopped session's record, made at `created_at` (unix s).
+    fn stopped(id: &str, created_at: i64) -> SessionRecord {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "created_at": created_at, "updated_at": created_at,
+            "should_run": false, "status": "STOPPED",
+        }))
+        .unwrap()
+    }
+
     fn msg(session: &SessionId, id: &str, ts: i64) -> Op {
         let m = Message {
             id: id.into(),
@@ -2762,13 +2771,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let s = SessionId::parse("s").unwrap();
-        let record = |created_at: i64| -> crate::domain::SessionRecord {
-            serde_json::from_value(serde_json::json!({
-                "id": "s", "created_at": created_at, "updated_at": created_at,
-                "should_run": false, "status": "STOPPED",
-            }))
-            .unwrap()
-        };
+        let record = |created_at: i64| stopped("s", created_at);
         let now = crate::domain::now_ms() / 1000;
         assert!(store.create_session(&s, &record(now - 10)).unwrap());
         let hook = crate::domain::Webhook::subscriber(
@@ -2983,11 +2986,7 @@ mod tests {
     fn a_record_this_version_cannot_read_hides_no_other() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let rec = |id: &str| -> crate::domain::SessionRecord {
-            serde_json::from_value(serde_json::json!({"id": id, "created_at": 1,
-                "updated_at": 1, "should_run": false, "status": "STOPPED"}))
-            .unwrap()
-        };
+        let rec = |id: &str| stopped(id, 1);
         for id in ["a", "c"] {
             let s = SessionId::parse(id).unwrap();
             assert!(store.create_session(&s, &rec(id)).unwrap());
@@ -3208,12 +3207,7 @@ mod tests {
         );
         let hook = Webhook::subscriber("http://127.0.0.1:9/h".into(), Format::Native, &[]);
         for s in [&a, &b] {
-            let rec: SessionRecord = serde_json::from_value(serde_json::json!({
-                "id": s, "created_at": 1, "updated_at": 1,
-                "should_run": false, "status": "STOPPED",
-            }))
-            .unwrap();
-            assert!(store.create_session(s, &rec).unwrap());
+            assert!(store.create_session(s, &stopped(s.as_str(), 1)).unwrap());
             let ev = Event::new(s, EventKind::Message, serde_json::json!({}));
             store.put_delivery(&Delivery::new(&hook, &ev)).unwrap();
             store
@@ -3294,12 +3288,7 @@ mod tests {
         );
         let hook = Webhook::subscriber("http://127.0.0.1:9/h".into(), Format::Native, &[]);
         for s in [&a, &b] {
-            let rec: SessionRecord = serde_json::from_value(serde_json::json!({
-                "id": s, "created_at": 1, "updated_at": 1,
-                "should_run": false, "status": "STOPPED",
-            }))
-            .unwrap();
-            assert!(store.create_session(s, &rec).unwrap());
+            assert!(store.create_session(s, &stopped(s.as_str(), 1)).unwrap());
         }
         let new = |s: &SessionId| {
             Delivery::new(
