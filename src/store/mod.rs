@@ -151,16 +151,31 @@ fn dead_out_of_the_outbox(tx: &WriteTransaction) -> Result<usize> {
 /// Set in `meta` once every delivery is in `BY_SESSION`.
 const INDEXED_KEY: &[u8] = b"deliveries_by_session";
 
-/// Puts every delivery of a store written before `BY_SESSION` in it, a
-/// bounded number per write (a week's log can be millions), at open.
+/// Makes `BY_SESSION` again, at open, where it does not hold one entry
+/// per delivery row: a store written before it (once), or written since by
+/// an older wabridge (a rollback and back), whose deliveries it would not
+/// list. A bounded number per write (a week's log can be millions).
 fn index_deliveries(db: &Database) -> Result<()> {
+    use redb::ReadableTableMetadata;
     const CHUNK: usize = 20_000;
-    let done = |db: &Database| -> Result<bool> {
-        Ok(get(&db.begin_read()?.open_table(META)?, INDEXED_KEY)?.is_some())
+    let agrees = {
+        let tx = db.begin_read()?;
+        let mut rows = 0;
+        for t in DELIVERY_TABLES {
+            rows += tx.open_table(t)?.len()?;
+        }
+        get(&tx.open_table(META)?, INDEXED_KEY)?.is_some()
+            && tx.open_table(BY_SESSION)?.len()? == rows
     };
-    if done(db)? {
+    if agrees {
         return Ok(());
     }
+    // Whole: an older wabridge's moves and deletes left stale entries.
+    let tx = db.begin_write()?;
+    tx.delete_table(BY_SESSION)?;
+    tx.open_table(BY_SESSION)?;
+    tx.open_table(META)?.remove(INDEXED_KEY)?;
+    tx.commit()?;
     let mut indexed = 0usize;
     for status in [
         DeliveryStatus::Pending,
@@ -179,10 +194,10 @@ fn index_deliveries(db: &Database) -> Result<()> {
                         next = Some(k.value().to_vec());
                         break;
                     }
-                    // One this version cannot read is listed by no session.
-                    if let Some(s) = session_of(v.value()) {
-                        keys.push(by_session_key(&s, status, k.value()));
-                    }
+                    // One this version cannot read is under no session's
+                    // name (as `Rows::take` finds it), listed by none.
+                    let s = session_of(v.value()).unwrap_or_default();
+                    keys.push(by_session_key(&s, status, k.value()));
                 }
                 (keys, next)
             };
@@ -205,7 +220,7 @@ fn index_deliveries(db: &Database) -> Result<()> {
     tx.open_table(META)?.insert(INDEXED_KEY, &b"1"[..])?;
     tx.commit()?;
     if indexed > 0 {
-        tracing::info!(indexed, "webhook deliveries indexed by session (once)");
+        tracing::info!(indexed, "webhook deliveries indexed by session");
     }
     Ok(())
 }
@@ -3261,7 +3276,7 @@ mod tests {
                 ] {
                     for kv in tx.open_table(table_of(status))?.iter()? {
                         let (k, v) = kv?;
-                        let s = session_of(v.value()).unwrap();
+                        let s = session_of(v.value()).unwrap_or_default();
                         rows.push(by_session_key(&s, status, k.value()));
                     }
                 }
@@ -3343,6 +3358,26 @@ mod tests {
         let store = open_when_free(dir.path());
         each(&store);
 
+        // An older wabridge since (a rollback and back): a delivery it
+        // wrote without the index is found at the next open.
+        let mut late = new(&a);
+        late.status = Delivered;
+        store
+            .insert_in(
+                DELIVERED,
+                late.id.as_bytes(),
+                &serde_json::to_vec(&late).unwrap(),
+            )
+            .unwrap();
+        durable(&store.db, &store.pending).unwrap();
+        drop(store);
+        let store = open_when_free(dir.path());
+        assert_eq!(
+            ids(&store, &a, Delivered),
+            [late.id.clone(), da[0].id.clone()]
+        );
+        index_agrees(&store);
+
         // Moved to another store, it is found there by its session too.
         let there = tempfile::tempdir().unwrap();
         let other = Store::open(there.path()).unwrap();
@@ -3357,7 +3392,7 @@ mod tests {
         assert!(store.requeue_dead(&da[1].id, 0).unwrap().is_some());
         assert!(ids(&store, &a, Dead).is_empty());
         assert_eq!(ids(&store, &a, Pending).len(), 3);
-        assert_eq!(store.prune_deliveries(Delivered, "dlv_z").unwrap(), 1);
+        assert_eq!(store.prune_deliveries(Delivered, "dlv_z").unwrap(), 2);
         assert!(ids(&store, &a, Delivered).is_empty());
         index_agrees(&store);
         store.delete_session(&a).unwrap();
