@@ -18,11 +18,16 @@ const T: Duration = Duration::from_secs(15);
 /// Records every WPP event the bridge cares about into `window.__events`.
 const RECORDER: &str = r#"
 window.__events = [];
-(function hook() {
-  if (!window.WPP) return setTimeout(hook, 10);
-  for (const n of ['conn.auth_code_change','conn.authenticated','conn.logout','conn.require_auth','conn.main_ready','conn.online','chat.new_message','chat.msg_ack_change']) {
-    WPP.on(n, (d) => window.__events.push({ name: n, data: d === undefined ? null : JSON.parse(JSON.stringify(d)) }));
-  }
+// Hooked as the page sets WPP, before any of its events can fire (a
+// timer polling for it could come after them on a busy machine).
+(function () {
+  let wpp;
+  Object.defineProperty(window, 'WPP', { configurable: true, get() { return wpp; }, set(w) {
+    wpp = w;
+    for (const n of ['conn.auth_code_change','conn.authenticated','conn.logout','conn.require_auth','conn.main_ready','conn.online','chat.new_message','chat.msg_ack_change']) {
+      w.on(n, (d) => window.__events.push({ name: n, data: d === undefined ? null : JSON.parse(JSON.stringify(d)) }));
+    }
+  } });
 })();
 "#;
 

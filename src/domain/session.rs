@@ -107,9 +107,11 @@ pub struct SessionRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owed_catch_up: Option<i64>,
     /// When the account now linked was linked here (unix s; None for a
-    /// link made before it was kept): catch-up never looks back past it.
-    /// What came before was another link's, or the account's history
-    /// while it was linked nowhere here: not messages missed.
+    /// link made before it was kept), or the stamp of an earlier message
+    /// that reached this link as new (a sender's clock behind, one written
+    /// offline): catch-up never looks back past it. What came before was
+    /// another link's, or the account's history while it was linked
+    /// nowhere here: not messages missed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub linked_at: Option<i64>,
     /// A stable code for `error` (`PROXY_FAILED`), kept with it: a FAILED

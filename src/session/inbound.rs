@@ -87,6 +87,9 @@ pub struct Inbound {
     /// of it is stored: each with the ids of its messages that came after
     /// the removal (a new chat's), which stay.
     forget_owed: Vec<(String, std::collections::HashSet<String>)>,
+    /// The session's `linked_at`, as this life last knew it: lowered by a
+    /// message of this link stamped before it.
+    linked_at: Option<i64>,
 }
 
 /// How many calls `calls_heard` remembers.
@@ -134,6 +137,7 @@ impl Inbound {
             taken_back_suspects: Default::default(),
             removed_chats: Vec::new(),
             forget_owed: Vec::new(),
+            linked_at: None,
         }
     }
 
@@ -148,10 +152,8 @@ impl Inbound {
         // the page holds from before was another link's, or the account's
         // history while no device here was linked (a logout, a scan days
         // later), not messages missed.
-        let floor = record
-            .as_ref()
-            .and_then(|r| r.linked_at)
-            .map(|t| catch_up_since(None, t));
+        self.linked_at = record.as_ref().and_then(|r| r.linked_at);
+        let floor = self.linked_at.map(|t| catch_up_since(None, t));
         self.unlinked = record.is_none_or(|r| r.me.is_none());
         // What an earlier life owes: this driver's, or one of an earlier
         // run of the session (a restart, a stop and start) kept with it.
@@ -564,11 +566,27 @@ impl Inbound {
 
     /// A message from the page becomes a stored message and its events;
     /// inbound media is fetched from the page and kept on disk first.
+    /// A message of this link stamped `ts` (unix s). One stamped before the
+    /// link (a sender's clock behind ours, one written offline and sent
+    /// later) moves the link back to it: a later life's catch-up reaches
+    /// back to such stamps, or one like it that a crash left unstored
+    /// would never be found.
+    fn heard_stamped(&mut self, ts: i64) {
+        if let Some(at) = self.linked_at.filter(|at| ts < *at) {
+            self.linked_at = Some(ts);
+            tracing::debug!(session = %self.id, "a message stamped {}s before the link", at - ts);
+            self.env
+                .records
+                .update(&self.id, |r| r.linked_at = r.linked_at.map(|t| t.min(ts)));
+        }
+    }
+
     async fn message_op(&mut self, bridge: &Bridge, raw: &Value, ops: &mut Vec<Op>) {
         let Some(mut msg) = Message::from_bridge(&self.id, raw) else {
             tracing::debug!(session = %self.id, "ignoring a message without id or chat");
             return;
         };
+        self.heard_stamped(msg.timestamp);
         // (A contact's 2 GB document would be held in the page and here.)
         let too_large = msg.media.as_ref().is_some_and(super::too_large_to_keep);
         if too_large && !msg.from_me {
@@ -863,6 +881,7 @@ impl Inbound {
         if std::mem::take(&mut self.unlinked) {
             let now = now_ms() / 1000;
             self.catch_up_since = catch_up_since(None, now);
+            self.linked_at = Some(now);
             self.env
                 .records
                 .update(&self.id, |r| r.linked_at = Some(now));
@@ -1349,6 +1368,21 @@ mod tests {
             Some(owed),
             "kept with the session"
         );
+        // A message of the link stamped before it (written offline): the
+        // next life looks back to its stamp; a later one moves nothing.
+        next.heard_stamped(now - 4000);
+        next.heard_stamped(now - 5);
+        assert_eq!(env.records.get(&s).unwrap().linked_at, Some(now - 4000));
+        drop(next);
+        env.records.update(&s, |r| r.owed_catch_up = None);
+        let mut after = Inbound::new(s.clone(), env.clone());
+        after.begin_life();
+        assert_eq!(after.catch_up_since, now - 10 - CATCH_UP_OVERLAP_S);
+        env.records
+            .update(&s, |r| r.owed_catch_up = Some(now - 90_000));
+        let mut owing = Inbound::new(s.clone(), env.clone());
+        owing.begin_life();
+        assert_eq!(owing.catch_up_since, now - 4000 - 60);
     }
 
     /// A send stored with its clock that the page's new life does not
