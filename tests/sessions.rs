@@ -1271,6 +1271,36 @@ async fn connected_means_a_send_goes_through_even_while_whatsapp_syncs() {
     assert_eq!(code, 201, "{body}");
 }
 
+/// A running session logged out while WhatsApp cannot hear it (its page
+/// cannot say it, and a page brought up to say it waits): a daemon killed
+/// meanwhile does not bring it back running (it was still marked to run).
+#[tokio::test]
+async fn a_daemon_killed_while_logging_out_a_running_session_does_not_bring_it_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = Sandbox::start(tmp.path(), &[]).await;
+    let mut d = Daemon::start(&tmp.path().join("data"), &wa_url(&sb), &[]).await;
+    d.create_linked(&sb, "k2", "15550007005").await;
+    // WhatsApp out of reach: the page cannot say the logout, and a page
+    // brought up to say it waits to connect.
+    drop(sb);
+    let url = format!("{}/api/sessions/k2/logout", d.url);
+    let logout = tokio::spawn(async move {
+        let _ = http()
+            .post(url)
+            .header("Authorization", format!("Bearer {KEY}"))
+            .send()
+            .await;
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    d.proc.kill9();
+    logout.abort();
+    let d = d.restart_same().await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let s = d.session("k2").await;
+    assert_eq!(s["status"], "STOPPED", "{s}");
+    assert!(d.browser_pid("k2").is_none_or(|p| !group_alive(p)));
+}
+
 /// A stopped, linked session is brought up only to tell WhatsApp of its
 /// logout: a daemon killed meanwhile does not bring it back running (it
 /// was marked to run, and came back linked after the user had asked it

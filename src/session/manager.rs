@@ -391,6 +391,10 @@ impl Manager {
         if !self.exists(id) {
             return Err(ManagerError::NotFound(id.clone()));
         }
+        // Not to run again whatever happens next: a daemon killed while the
+        // page logs out (or while one is brought up to) would otherwise
+        // bring the session back linked after the user logged it out.
+        self.records().update(id, |r| r.should_run = false);
         let mut handle = self.handles.lock().await.remove(id);
         let linked = self.records().get(id).is_some_and(|r| r.me.is_some());
         let mut started = false;

@@ -1249,7 +1249,7 @@ pub fn parse_call(method: &str, body: &EasyIn) -> Result<Call, EasyError> {
                     // no name: what a file server's generic type is taken as.
                     ..media(
                         file,
-                        a.string("filename")?.or(match method {
+                        a.string("filename")?.filter(|f| !f.is_empty()).or(match method {
                             "sendPtt" => Some("ptt.ogg".into()),
                             "sendAudio" => Some("file.mp3".into()),
                             _ => None,
