@@ -124,6 +124,16 @@
     }
   }
 
+  function savedAs(m) {
+    try {
+      const c = m.senderObj;
+      if (!c || !c.isMyContact || typeof c.name !== 'string' || !c.name) return null;
+      return { name: c.name, short_name: (typeof c.shortName === 'string' && c.shortName) || null };
+    } catch (e) {
+      return null;
+    }
+  }
+
   function normalize(m) {
     // (A group's own notices, gp2, are read before this: groupNotice.)
     if (!m || !m.id || SKIP.has(m.type) || m.isNotification) return null;
@@ -165,6 +175,11 @@
       out.group_invite = { group: widStr(m.inviteGrp), code: String(m.inviteCode || ''), expires: Number(m.inviteCodeExp) || null, name: m.inviteGrpName || null };
       out.text = m.comment || null;
     }
+    // The name this account saved the sender under, as WhatsApp Web shows
+    // it (its MsgModel's senderObj is the sender's ContactModel): only for
+    // one in the address book, as most senders are not.
+    const saved = !fromMe && savedAs(m);
+    if (saved) out.sender.saved = saved;
     // Only when set, as most messages are neither.
     if (hasMedia && m.isViewOnce) out.view_once = true;
     if (type === 'video' && m.isGif) out.gif = true;

@@ -48,6 +48,24 @@ test('a plain message and a reply pass through a model whose quotedMsgId throws'
   assert.deepEqual(msgs, [['hello 1', null], ['hello 2', 'true_15550001111@c.us_Q1']]);
 });
 
+test("a sender in the address book is named as saved there (MsgModel's senderObj); others, and a getter that throws, are not", async () => {
+  const page = await connectedPage();
+  const onMessage = page.handlers.get('chat.new_message');
+  const contact = (fields) => ({ id: { _serialized: '15550001111@c.us' }, ...fields });
+  onMessage(from(1, { notifyName: 'Al', senderObj: contact({ isMyContact: true, name: 'Alan Smith', shortName: 'Alan' }) }));
+  onMessage(from(2, { notifyName: 'Al', senderObj: contact({ isMyContact: false, pushname: 'Al' }) }));
+  onMessage(Object.defineProperty(from(3, { notifyName: 'Al' }), 'senderObj', { get() { throw new Error('no contact'); } }));
+  onMessage(from(4, { id: { fromMe: true, remote: '15550001111@c.us', _serialized: 'true_15550001111@c.us_M4' }, from: ME._serialized,
+    senderObj: contact({ isMyContact: true, name: 'Me' }) }));
+  await turns(10);
+  assert.deepEqual(page.sent.filter((e) => e.type === 'message').map((e) => [e.msg.text, e.msg.sender.name || null, e.msg.sender.saved || null]), [
+    ['hello 1', 'Al', { name: 'Alan Smith', short_name: 'Alan' }],
+    ['hello 2', 'Al', null],
+    ['hello 3', 'Al', null],
+    ['hello 4', null, null],
+  ]);
+});
+
 test("WhatsApp's own notices are no messages", async () => {
   const page = await connectedPage();
   const onMessage = page.handlers.get('chat.new_message');

@@ -54,6 +54,19 @@ pub struct Sender {
     /// per contact; reply to it (or to the phone, when known).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lid: Option<String>,
+    /// How this account saved the sender in its address book, when it did
+    /// (`name` is the one they go by, their own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saved: Option<SavedAs>,
+}
+
+/// An address book's entry for a person: the name WhatsApp shows for them
+/// and the short (first) name.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SavedAs {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub short_name: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -589,6 +602,16 @@ impl Message {
                 phone: v["sender"]["phone"].as_str().map(String::from),
                 name: v["sender"]["name"].as_str().map(String::from),
                 lid: v["sender"]["lid"].as_str().map(String::from),
+                saved: v["sender"]["saved"]["name"]
+                    .as_str()
+                    .filter(|n| !n.is_empty())
+                    .map(|n| SavedAs {
+                        name: n.to_string(),
+                        short_name: v["sender"]["saved"]["short_name"]
+                            .as_str()
+                            .filter(|n| !n.is_empty())
+                            .map(String::from),
+                    }),
             },
             quoted: v
                 .get("quoted")

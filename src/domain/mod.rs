@@ -23,8 +23,8 @@ pub use ids::{
 };
 pub use message::{
     Ack, Amendment, Choice, Edit, EventPlace, GroupChange, GroupInvite, GroupSetting, Location,
-    MediaInfo, Menu, MenuKind, Message, PinDuration, Poll, Quoted, Reaction, ScheduledEvent,
-    Sender, StatusStyle, Vote, is_one_emoji,
+    MediaInfo, Menu, MenuKind, Message, PinDuration, Poll, Quoted, Reaction, SavedAs,
+    ScheduledEvent, Sender, StatusStyle, Vote, is_one_emoji,
 };
 pub use proxy::Proxy;
 pub use session::{Limits, Me, SessionRecord, Status};

@@ -2547,6 +2547,7 @@ mod tests {
                 phone: None,
                 name: None,
                 lid: None,
+                saved: None,
             },
             reply_to: None,
             quoted: None,

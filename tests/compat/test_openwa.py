@@ -334,6 +334,12 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop, recei
         call("/shop1/getContact", [CONTACT + "@c.us"])))
     assert (saved["name"], saved["shortName"], saved["formattedName"], saved["type"]) == (
         "Dora Baker", "Dora", "Dora Baker", "in"), saved
+    # What they write next names them as getContact does, by the saved name.
+    said = daemon.inbound(CONTACT, "saved now", name=saved["pushname"] or "Alice")
+    got = eventually("their message", lambda: call("/shop1/getMessageById", [said]) or None)
+    who = ("name", "shortName", "pushname", "formattedName", "isMyContact", "type")
+    assert {k: got["sender"][k] for k in who} == {k: saved[k] for k in who}, (got["sender"], saved)
+    assert got["chat"]["name"] == "Dora Baker", got["chat"]
     everyone = call("/shop1/getAllContacts")
     assert [c["name"] for c in everyone if c["isMyContact"]] == ["Dora Baker"], everyone
     assert all(not c["id"].endswith("@g.us") for c in everyone)
@@ -648,8 +654,11 @@ def test_open_wa_webhooks_are_signed_and_shaped_like_open_wa(daemon, backend, re
     assert d["from"] == CONTACT + "@c.us" and d["chatId"] == CONTACT + "@c.us"
     assert d["sender"]["pushname"] == "Alice" and d["sender"]["id"] == CONTACT + "@c.us"
     assert isinstance(d["t"], int)
-    # The chat rides along, as open-wa serializes it with each message.
-    assert (d["chat"]["id"], d["chat"]["isGroup"], d["chat"]["name"]) == (CONTACT + "@c.us", False, "Alice")
+    # The chat rides along, as open-wa serializes it with each message: a
+    # person's by the name saved for them (an earlier test saves one), else
+    # the one they go by.
+    assert (d["chat"]["id"], d["chat"]["isGroup"], d["chat"]["name"]) == (
+        CONTACT + "@c.us", False, d["sender"]["name"] or "Alice"), d["chat"]
     assert (d["mentionedJidList"], d["quotedMsgObj"], d["isQuotedMsgAvailable"]) == ([], None, False)
     assert d["isViewOnce"] is False
     # A photo to be viewed once, as open-wa flags it.

@@ -262,6 +262,20 @@ fn contact(id: &str, name: Option<&str>, is_me: bool) -> Value {
     })
 }
 
+/// Who wrote a message, as open-wa serializes its `senderObj` (the
+/// sender's contact, as getContact has it): one in the address book by the
+/// name saved there, anyone else by their number; `pushname` is the name
+/// they go by.
+fn sender(id: &str, pushname: Option<&str>, saved: &Value, is_me: bool) -> Value {
+    let name = saved["name"].as_str();
+    let mut v = contact(id, name, is_me);
+    v["pushname"] = json!(pushname);
+    v["shortName"] = json!(saved["short_name"].as_str().or(name));
+    v["isMyContact"] = json!(name.is_some());
+    v["type"] = json!(if name.is_some() { "in" } else { "out" });
+    v
+}
+
 /// Bytes as open-wa's decryptMedia answers them: a data URL.
 pub fn data_url(mimetype: Option<&str>, bytes: &[u8]) -> String {
     use base64::Engine as _;
@@ -293,6 +307,7 @@ pub fn message(p: &Value, base: &str) -> Value {
         (None, None) => s("from").unwrap_or(chat).to_string(),
     };
     let name = p["sender"]["name"].as_str();
+    let saved = &p["sender"]["saved"];
     let cards: Vec<&str> = p["vcards"]
         .as_array()
         .into_iter()
@@ -326,7 +341,7 @@ pub fn message(p: &Value, base: &str) -> Value {
         "chatId": chat,
         "isGroupMsg": is_group,
         "author": if is_group { Value::from(sender_id.clone()) } else { Value::Null },
-        "sender": contact(&sender_id, name, from_me),
+        "sender": sender(&sender_id, name, saved, from_me),
         "isMedia": is_media,
         "isMMS": is_media,
         "isNewMsg": true,
@@ -356,7 +371,8 @@ pub fn message(p: &Value, base: &str) -> Value {
             name: match (is_group, from_me) {
                 (true, _) => s("chat_name").map(String::from),
                 (false, true) => None,
-                (false, false) => name.map(String::from),
+                // A person's chat: by the name saved, else the one they go by.
+                (false, false) => saved["name"].as_str().or(name).map(String::from),
             },
             timestamp: Some(t),
             ..Default::default()
@@ -1445,5 +1461,56 @@ mod tests {
             "http://wabridge",
         );
         assert_eq!(m["type"], "revoked");
+    }
+
+    #[test]
+    fn a_sender_is_named_as_the_address_book_has_them() {
+        let key = |m: &Value| -> Vec<Value> {
+            [
+                "name",
+                "shortName",
+                "pushname",
+                "formattedName",
+                "isMyContact",
+                "type",
+            ]
+            .iter()
+            .map(|k| m["sender"][k].clone())
+            .collect()
+        };
+        // Not saved: by number, and the name they go by as pushname.
+        let m = message(&payload("text", json!({"text": "hi"})), "http://w");
+        assert_eq!(
+            key(&m),
+            [
+                json!(null),
+                json!(null),
+                json!("Alice"),
+                json!("+15551234567"),
+                json!(false),
+                json!("out")
+            ]
+        );
+        assert_eq!(m["chat"]["name"], "Alice");
+        let m = message(
+            &payload(
+                "text",
+                json!({"text": "hi", "sender": {"phone": "15551234567", "name": "Alice",
+                    "saved": {"name": "Alice Baker", "short_name": "Alice B"}}}),
+            ),
+            "http://w",
+        );
+        assert_eq!(
+            key(&m),
+            [
+                json!("Alice Baker"),
+                json!("Alice B"),
+                json!("Alice"),
+                json!("Alice Baker"),
+                json!(true),
+                json!("in")
+            ]
+        );
+        assert_eq!(m["chat"]["name"], "Alice Baker");
     }
 }

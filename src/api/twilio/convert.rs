@@ -439,6 +439,7 @@ pub fn just_sent(
             phone: None,
             name: None,
             lid: None,
+            saved: None,
         },
         reply_to: None,
         quoted: None,

@@ -206,6 +206,12 @@
     },
     configurable: true,
   });
+  // And a `senderObj` getter: the ContactModel of who wrote it (in a
+  // group, its author), as the ContactStore has them now.
+  Object.defineProperty(MSG_PROTO, 'senderObj', {
+    get() { return contactModel(this.author || this.from); },
+    configurable: true,
+  });
 
   // A wire message from the server -> a MsgModel-like object.
   function toMsg(w) {
