@@ -1271,6 +1271,27 @@ async fn connected_means_a_send_goes_through_even_while_whatsapp_syncs() {
     assert_eq!(code, 201, "{body}");
 }
 
+/// `POST .../logout`, its answer not waited for (the daemon is to be
+/// killed while it runs).
+fn logout_unanswered(d: &Daemon, id: &str) -> tokio::task::JoinHandle<()> {
+    let url = format!("{}/api/sessions/{id}/logout", d.url);
+    tokio::spawn(async move {
+        let _ = http()
+            .post(url)
+            .header("Authorization", format!("Bearer {KEY}"))
+            .send()
+            .await;
+    })
+}
+
+/// A few seconds after a restart, the session is stopped, with no browser.
+async fn stays_stopped(d: Daemon, id: &str) {
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let s = d.session(id).await;
+    assert_eq!(s["status"], "STOPPED", "{s}");
+    assert!(d.browser_pid(id).is_none_or(|p| !group_alive(p)));
+}
+
 /// A running session logged out while WhatsApp cannot hear it (its page
 /// cannot say it, and a page brought up to say it waits): a daemon killed
 /// meanwhile does not bring it back running (it was still marked to run).
@@ -1283,22 +1304,11 @@ async fn a_daemon_killed_while_logging_out_a_running_session_does_not_bring_it_b
     // WhatsApp out of reach: the page cannot say the logout, and a page
     // brought up to say it waits to connect.
     drop(sb);
-    let url = format!("{}/api/sessions/k2/logout", d.url);
-    let logout = tokio::spawn(async move {
-        let _ = http()
-            .post(url)
-            .header("Authorization", format!("Bearer {KEY}"))
-            .send()
-            .await;
-    });
+    let logout = logout_unanswered(&d, "k2");
     tokio::time::sleep(Duration::from_secs(2)).await;
     d.proc.kill9();
     logout.abort();
-    let d = d.restart_same().await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let s = d.session("k2").await;
-    assert_eq!(s["status"], "STOPPED", "{s}");
-    assert!(d.browser_pid("k2").is_none_or(|p| !group_alive(p)));
+    stays_stopped(d.restart_same().await, "k2").await;
 }
 
 /// A stopped, linked session is brought up only to tell WhatsApp of its
@@ -1318,23 +1328,12 @@ async fn a_daemon_killed_while_logging_out_a_stopped_session_does_not_bring_it_b
     // WhatsApp out of reach: the page brought up for the logout waits.
     tokio::time::sleep(Duration::from_millis(600)).await;
     drop(sb);
-    let url = format!("{}/api/sessions/k1/logout", d.url);
-    let logout = tokio::spawn(async move {
-        let _ = http()
-            .post(url)
-            .header("Authorization", format!("Bearer {KEY}"))
-            .send()
-            .await;
-    });
+    let logout = logout_unanswered(&d, "k1");
     eventually(Duration::from_secs(30), "the logout's browser", || async {
         d.browser_pid("k1").filter(|p| group_alive(*p))
     })
     .await;
     d.proc.kill9();
     logout.abort();
-    let d = d.restart_same().await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let s = d.session("k1").await;
-    assert_eq!(s["status"], "STOPPED", "{s}");
-    assert!(d.browser_pid("k1").is_none_or(|p| !group_alive(p)));
+    stays_stopped(d.restart_same().await, "k1").await;
 }
