@@ -141,6 +141,12 @@ function typeOf(m) {
 // How long a session must stay STOPPED or FAILED to be 'disconnected'.
 const STILL_DOWN_MS = 1500;
 
+// A request that did not reach the daemon (down, restarting, not up yet):
+// fetch's own failure, with no answer.
+function unreachable(e) {
+  return e && e.status === undefined && e instanceof TypeError && /fetch failed/.test(e.message);
+}
+
 // The group event actions, as whatsapp-web.js's notification types.
 const GROUP_ACTIONS = { join: 'invite', leaver: 'leave' };
 // The group.join types whatsapp-web.js emits as group_join; the others (a
@@ -1045,7 +1051,7 @@ class Message {
     this.hasQuotedMsg = !!m.reply_to;
     this.hasReaction = !!(m.reactions && m.reactions.length);
     const idPart = this.id.id || '';
-    this.deviceType = idPart.length > 25 ? 'android' : idPart.startsWith('3A') ? 'ios' : 'web';
+    this.deviceType = idPart.length > 21 ? 'android' : idPart.startsWith('3A') ? 'ios' : 'web';
     this.isForwarded = !!m.forwarded;
     this.forwardingScore = m.forwarding_score || 0;
     this.isStatus = chat === 'status@broadcast';
@@ -1097,7 +1103,7 @@ class Message {
   async forward(chat) {
     // A Chat, a Channel, a Contact: anything with an id, as whatsapp-web.js takes it.
     const to = typeof chat === 'string' ? chat : chat.id ? chat.id._serialized : serialized(chat);
-    await this.client._api('POST', '/messages', { to, forward: this.id._serialized });
+    await this.client._sendBody({ to, forward: this.id._serialized });
   }
 
   // An empty reaction takes this account's reaction back.
@@ -1494,8 +1500,8 @@ class Client extends EventEmitter {
     return [...kinds].join(',');
   }
 
-  _fetch(method, pathOrUrl, body) {
-    const headers = { 'X-Api-Key': this.key };
+  _fetch(method, pathOrUrl, body, extra) {
+    const headers = { 'X-Api-Key': this.key, ...extra };
     if (body !== undefined) headers['content-type'] = 'application/json';
     return fetch(this.url + pathOrUrl, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   }
@@ -1514,30 +1520,66 @@ class Client extends EventEmitter {
     return e;
   }
 
-  // A send, as whatsapp-web.js's: it goes when it may. The daemon paces a
-  // session's sends and refuses one that would wait too long (429, with
-  // Retry-After, nothing sent): wait and ask again, for up to 10 minutes.
+  // A send, as whatsapp-web.js's: it goes when it may, for up to 10
+  // minutes. Each send has its own Idempotency-Key, so asking again never
+  // sends it twice (the daemon answers a repeat with the first outcome).
   async _sendBody(body) {
+    const key = crypto.randomUUID();
     const giveUp = Date.now() + 10 * 60 * 1000;
-    for (;;) {
+    for (let tries = 0; ; tries++) {
       try {
-        return await this._api('POST', '/messages', body);
+        return await this._api('POST', '/messages', body, { headers: { 'Idempotency-Key': key } });
       } catch (e) {
-        if (e.status !== 429 || e.retryAfter === undefined || Date.now() > giveUp) throw e;
-        await new Promise((res) => setTimeout(res, Math.min(Math.max(e.retryAfter, 1), 60) * 1000));
+        const wait = this._sendAgainIn(e, tries);
+        if (wait === null || Date.now() + wait > giveUp) throw e;
+        await new Promise((res) => setTimeout(res, wait));
+      }
+    }
+  }
+
+  // When a send that failed is asked again (ms), or null for an answer
+  // that stands. Asked again: one the daemon paces (429: nothing sent),
+  // one it could not take now (503: a browser restarting, a busy daemon,
+  // an outcome not known yet; 409 idempotency_in_progress: that outcome
+  // still unknown), one made while the session is on its way back
+  // (WhatsApp Web keeps such a send and sends it once it is), and one
+  // that did not reach the daemon (a restart).
+  _sendAgainIn(e, tries) {
+    const backoff = Math.min(1000 * 2 ** tries, 15000);
+    const after = e.retryAfter === undefined ? backoff : Math.min(Math.max(e.retryAfter, 1), 60) * 1000;
+    if (e.status === 429) return e.retryAfter === undefined ? null : after;
+    if (e.status === 503 || (e.status === 409 && e.code === 'idempotency_in_progress')) return after;
+    if (e.status === 409 && e.code === 'session_not_ready') return ['STARTING', 'DISCONNECTED'].includes(this._status) ? backoff : null;
+    if (unreachable(e)) return backoff;
+    return null;
+  }
+
+  // A request of initialize(), asked again while the daemon cannot be
+  // reached or cannot answer now (a bot started before it, a daemon
+  // restarting: 503), for up to two minutes and while this generation
+  // lasts (destroy() ends it).
+  async _whileStarting(gen, ask) {
+    const giveUp = Date.now() + 2 * 60 * 1000;
+    for (let tries = 0; ; tries++) {
+      try {
+        return await ask();
+      } catch (e) {
+        const wait = e.retryAfter === undefined ? Math.min(500 * 2 ** tries, 5000) : Math.min(Math.max(e.retryAfter, 1), 30) * 1000;
+        if (!(e.status === 503 || unreachable(e)) || this._gen !== gen || Date.now() + wait > giveUp) throw e;
+        await new Promise((res) => setTimeout(res, wait));
       }
     }
   }
 
   // {value, date}: the answer and the daemon's clock (its Date header).
-  async _request(method, p, body, { session = true } = {}) {
+  async _request(method, p, body, { session = true, headers } = {}) {
     // A change this client makes shows in the next chat it reads (a list
     // read while it was under way is not kept either).
     const write = method !== 'GET';
     if (write) this._chatList = undefined;
     let r;
     try {
-      r = await this._fetch(method, (session ? `/api/sessions/${encodeURIComponent(this.sessionId)}` : '') + p, body);
+      r = await this._fetch(method, (session ? `/api/sessions/${encodeURIComponent(this.sessionId)}` : '') + p, body, headers);
     } finally {
       if (write) this._chatList = undefined;
     }
@@ -1642,11 +1684,11 @@ class Client extends EventEmitter {
     let failure;
     try {
       try {
-        started = await this._request('POST', '/api/sessions', { id: this.sessionId, start: true }, { session: false });
+        started = await this._whileStarting(gen, () => this._request('POST', '/api/sessions', { id: this.sessionId, start: true }, { session: false }));
       } catch (e) {
         if (e.status !== 409) throw e;
         // It exists: start it (after a logout this brings a new QR).
-        started = await this._request('POST', '/start');
+        started = await this._whileStarting(gen, () => this._request('POST', '/start'));
       }
     } catch (e) {
       failure = e;

@@ -14,8 +14,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // n-th event stream; `send(body)` answers a send: [status, value];
 // `routes(method, path, body, url)` answers any other request it knows:
 // [status, value] (or a promise of it, to answer late).
-async function standIn({ stream, send, manage = true, read, routes } = {}) {
-  const seen = { streams: [], sends: [], chatLists: 0, reads: 0 };
+async function standIn({ stream, send, manage = true, read, routes, port = 0 } = {}) {
+  const seen = { streams: [], sends: [], keys: [], chatLists: 0, reads: 0 };
   const server = http.createServer(async (req, res) => {
     const json = (status, v, headers = {}) => { res.writeHead(status, { 'content-type': 'application/json', ...headers }); res.end(JSON.stringify(v)); };
     const u = new URL(req.url, 'http://x');
@@ -36,6 +36,7 @@ async function standIn({ stream, send, manage = true, read, routes } = {}) {
     }
     if (req.method === 'POST' && u.pathname === '/api/sessions/s/messages') {
       seen.sends.push(body);
+      seen.keys.push(req.headers['idempotency-key']);
       const [status, v, headers] = send ? send(body, seen.sends.length) : [201, null];
       return json(status, v || { id: `true_${body.to}_${seen.sends.length}`, to: body.to, timestamp: 1, ack: 'sent' }, headers);
     }
@@ -47,7 +48,7 @@ async function standIn({ stream, send, manage = true, read, routes } = {}) {
     }
     return json(404, { error: { code: 'not_found', message: req.url } });
   });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise((r) => server.listen(port, '127.0.0.1', r));
   return { url: `http://127.0.0.1:${server.address().port}`, seen, close: () => { server.closeAllConnections(); server.close(); } };
 }
 
@@ -172,6 +173,48 @@ test('a send the daemon\'s pacing refuses (429, Retry-After) goes once it may, a
   assert.equal(m.body, 'paced');
   // No Retry-After: nothing says when, so the caller hears of it.
   await assert.rejects(c.sendMessage('15551234567@c.us', 'refused', { sendSeen: false }), (e) => e.code === 'rate_limited' && e.status === 429);
+});
+
+test('a send whose outcome the daemon does not know yet (503) is asked again under its own Idempotency-Key, a forward is paced as a send, a refusal that stands is an error', async (t) => {
+  const unknown = { error: { code: 'send_outcome_unknown', message: 'the browser went away mid-send' } };
+  const notReady = { error: { code: 'session_not_ready', message: "session 's' is not connected (status SCAN_QR)" } };
+  const paced = { error: { code: 'rate_limited', message: 'this session sends 30 a minute' } };
+  const d = await standIn({
+    send: (body, n) => (body.text === 'lost' && n === 1 ? [503, unknown, { 'retry-after': '1' }]
+      : body.text === 'lost' && n === 2 ? [409, { error: { code: 'idempotency_in_progress', message: 'still going' } }, { 'retry-after': '1' }]
+      : body.forward && n === 4 ? [429, paced, { 'retry-after': '1' }]
+      : body.text === 'unlinked' ? [409, notReady] : [201, null]),
+  });
+  const c = client(t, d);
+  await c.initialize();
+  const m = await c.sendMessage('15551234567@c.us', 'lost', { sendSeen: false });
+  assert.equal(m.body, 'lost');
+  assert.equal(d.seen.sends.length, 3, 'asked until answered');
+  assert.ok(d.seen.keys[0] && d.seen.keys.slice(0, 3).every((k) => k === d.seen.keys[0]), 'one key for one send');
+  await m.forward('15557654321@c.us');
+  assert.equal(d.seen.sends.length, 5, 'the paced forward was asked again');
+  assert.equal(d.seen.keys[3], d.seen.keys[4]);
+  assert.notEqual(d.seen.keys[3], d.seen.keys[0], 'another send, another key');
+  // A session that is not on its way back (CONNECTED as far as the client
+  // heard, yet refused): the caller hears of it at once.
+  await assert.rejects(c.sendMessage('15551234567@c.us', 'unlinked', { sendSeen: false }), (e) => e.code === 'session_not_ready' && e.status === 409);
+  assert.equal(d.seen.sends.length, 6);
+});
+
+test('initialize() before the daemon is up waits for it, as a bot started first by docker compose needs', async (t) => {
+  const free = http.createServer();
+  await new Promise((r) => free.listen(0, '127.0.0.1', r));
+  const port = free.address().port;
+  await new Promise((r) => free.close(r));
+  const c = new Client({ authStrategy: { clientId: 's' }, wabridge: { url: `http://127.0.0.1:${port}`, key: 'k' } });
+  let d;
+  t.after(async () => { await c.destroy(); if (d) d.close(); });
+  const started = c.initialize();
+  await sleep(1200);
+  d = await standIn({ port });
+  const ready = new Promise((r) => c.once('ready', r));
+  await started;
+  await ready;
 });
 
 test('a key that may read and send but not manage sessions follows the session as it is', async (t) => {
