@@ -1813,6 +1813,19 @@ class Client extends EventEmitter {
     if (t.unref) t.unref();
   }
 
+  _startIfStillLoggedOut(gen) {
+    const t = setTimeout(async () => {
+      if (this._gen !== gen || this._status !== 'LOGGED_OUT') return;
+      try {
+        await this._api('POST', '/start');
+      } catch (e) {
+        // A key that may not manage sessions: whoever runs it starts it.
+        if (e.status !== 403) this._warn(e);
+      }
+    }, STILL_DOWN_MS);
+    if (t.unref) t.unref();
+  }
+
   _onQr(gen, qr) {
     if (this._gen !== gen || !qr || qr === this._lastQr || this._pairPhone()) return;
     this._lastQr = qr;
@@ -1903,7 +1916,14 @@ class Client extends EventEmitter {
         break;
       }
       case 'LOGGED_OUT':
-        this._disconnect(gen, 'LOGOUT');
+        // As whatsapp-web.js, whose page shows WhatsApp Web's QR again
+        // after 'disconnected' (LOGOUT): the client goes on following, and
+        // starts the session again for a new QR where it stays logged out
+        // (a logout stops it in the daemon).
+        this._ready = false;
+        this._qrs = 0;
+        this._emit(Events.DISCONNECTED, 'LOGOUT');
+        this._startIfStillLoggedOut(gen);
         break;
       // The daemon does not bring these back by itself; but it stops its
       // sessions when it stops (to resume them when it starts again), and
@@ -2914,8 +2934,8 @@ class Client extends EventEmitter {
     return (await this.getNumberId(id)) !== null;
   }
 
-  // Unlinks the account. The stream then brings disconnected('LOGOUT');
-  // initialize() afterwards starts the session again, with a new QR.
+  // Unlinks the account. The stream then brings disconnected('LOGOUT'),
+  // and a new QR follows, as whatsapp-web.js's.
   async logout() {
     await this._api('POST', '/logout');
   }
