@@ -2170,6 +2170,14 @@
       const list = await WPP.chat.list();
       return list.map(chatInfo);
     },
+    // One chat, as `chats` lists it, without listing them all (a bot asks
+    // for the chat of each message); CHAT_NOT_FOUND for one the account
+    // does not have.
+    async chat(id) {
+      const c = WPP.chat.get(id);
+      if (!c) throw new Error('CHAT_NOT_FOUND: ' + id);
+      return chatInfo(c);
+    },
     // change: {archive?, pin?, muteUntil?, unread?} (unix s; 0 unmutes, -1 mutes
     // always); answers the chat as it is after. What is so already is left
     // alone (wa-js throws for it). The daemon maps the prefixes to 404 and

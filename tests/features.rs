@@ -1153,6 +1153,24 @@ async fn groups_both_ways() {
         .call("GET", "/api/sessions/shop/chats?last_message=maybe", None)
         .await;
     assert_eq!(code, 400, "{bad}");
+    // One chat, as the list shows it, without listing them all.
+    let path = format!("/api/sessions/shop/chats/{gid}?last_message=true");
+    let (code, one) = d.call("GET", &path, None).await;
+    assert_eq!((code, &one), (200, &chat));
+    let (code, one) = d
+        .call("GET", &format!("/api/sessions/shop/chats/{gid}"), None)
+        .await;
+    assert_eq!(code, 200, "{one}");
+    assert_eq!(one["name"], "Support 24/7", "{one}");
+    assert!(one.get("last_message").is_none(), "only when asked: {one}");
+    let (code, none) = d
+        .call("GET", "/api/sessions/shop/chats/15550000404", None)
+        .await;
+    assert_eq!(
+        (code, none["error"]["code"].as_str()),
+        (404, Some("chat_not_found")),
+        "{none}"
+    );
 
     // Someone puts us in their group: we hear it; we are not an admin there.
     let (code, fam) = sb

@@ -435,6 +435,29 @@ impl Core {
             .map_err(crate::session::CallFailure::from)?)
     }
 
+    /// One chat, as `chats` lists it, and with `with_last` the newest
+    /// message stored of it (as `chats_with_last`); 404 `chat_not_found`
+    /// for one the account does not have.
+    pub async fn chat(
+        &self,
+        session: &SessionId,
+        chat: &Wid,
+        with_last: bool,
+    ) -> Result<(ChatInfo, Option<Message>), CoreError> {
+        self.may(session, Scope::Read)?;
+        let bridge = self.manager.bridge(session).await?;
+        let info = bridge.chat(chat).await.map_err(|e| chat_failure(chat, e))?;
+        if !with_last {
+            return Ok((info, None));
+        }
+        let (store, session, id) = (self.store.clone(), session.clone(), info.id.clone());
+        let last =
+            tokio::task::spawn_blocking(move || store.newest_in_chats(&session, &[id.as_str()]))
+                .await
+                .map_err(|e| CoreError::Internal(e.to_string()))??;
+        Ok((info, last.into_iter().next().flatten()))
+    }
+
     /// The chats `keep` picks, each with the newest message stored of it
     /// (none for a chat whose messages all came before the link and were
     /// never read back): whatsapp-web.js's `Chat.lastMessage`. One read of

@@ -1564,6 +1564,12 @@ impl Bridge {
             .map(drop)
     }
 
+    /// One chat, as `chats` lists it; `CHAT_NOT_FOUND` for one the
+    /// account does not have.
+    pub async fn chat(&self, id: &Wid) -> Result<ChatInfo, CallError> {
+        self.call("chat", &[json!(id)]).await
+    }
+
     pub async fn chats(&self) -> Result<Vec<ChatInfo>, CallError> {
         self.call("chats", &[]).await
     }

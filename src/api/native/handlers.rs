@@ -587,6 +587,31 @@ pub async fn chats(
     )))
 }
 
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ChatQuery {
+    /// `true`: with `last_message`, the newest message stored of it (null
+    /// where none is).
+    last_message: Option<bool>,
+}
+
+#[utoipa::path(get, path = "/api/sessions/{id}/chats/{chat}", tag = "messages", summary = "One chat, as the list shows it", params(("id" = String, Path, description = "The session id"), ("chat" = String, Path, description = "The chat id or phone"), ChatQuery), responses((status = 200, description = "The chat", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session, or no such chat (chat_not_found)", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
+pub async fn chat(
+    Caller(core): Caller<Core>,
+    Path((id, chat)): Path<(String, String)>,
+    q: Params<ChatQuery>,
+) -> Answer {
+    let Query(q) = q?;
+    let id = cv::session_id(&id)?;
+    let chat = crate::domain::Wid::parse(&chat).map_err(|e| ApiError::invalid("chat", e))?;
+    let with_last = q.last_message == Some(true);
+    let (c, last) = core.chat(&id, &chat, with_last).await?;
+    Ok(Json(match with_last {
+        true => cv::chat_with_last(&c, last.as_ref()),
+        false => json!(c),
+    }))
+}
+
 #[utoipa::path(get, path = "/api/sessions/{id}/contacts/{phone}", tag = "messages", summary = "Whether a phone number is on WhatsApp", params(("id" = String, Path, description = "The session id"), ("phone" = String, Path, description = "Phone number or WhatsApp id")), responses((status = 200, description = "{exists, id}", body = Object), (status = 400, description = "Bad input", body = crate::api::native::convert::ErrorBody), (status = 401, description = "No key or a wrong key", body = crate::api::native::convert::ErrorBody), (status = 404, description = "No such session", body = crate::api::native::convert::ErrorBody), (status = 422, description = "A field is invalid", body = crate::api::native::convert::ErrorBody), (status = 403, description = "The key may not do this (another session, a missing scope)", body = crate::api::native::convert::ErrorBody), (status = 409, description = "The session is not ready for this", body = crate::api::native::convert::ErrorBody), (status = 413, description = "The body or its media is too large", body = crate::api::native::convert::ErrorBody), (status = 429, description = "Send pacing: the queue is full (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 502, description = "WhatsApp refused or failed the call", body = crate::api::native::convert::ErrorBody), (status = 503, description = "The browser is unavailable or the daemon is busy (Retry-After)", body = crate::api::native::convert::ErrorBody), (status = 507, description = "The disk is full (Retry-After)", body = crate::api::native::convert::ErrorBody)))]
 pub async fn contact(
     Caller(core): Caller<Core>,

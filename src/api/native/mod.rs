@@ -44,6 +44,7 @@ use handlers as h;
     h::revoke,
     h::media,
     h::chats,
+    h::chat,
     h::read,
     h::edit_chat,
     h::contact,
@@ -182,7 +183,7 @@ pub fn routes(core: Core, keys: Keys, media_body: DefaultBodyLimit) -> Router {
         .route("/api/sessions/{id}/chats", get(h::chats))
         .route(
             "/api/sessions/{id}/chats/{chat}",
-            patch(h::edit_chat).delete(h::delete_chat),
+            get(h::chat).patch(h::edit_chat).delete(h::delete_chat),
         )
         .route("/api/sessions/{id}/chats/{chat}/clear", post(h::clear_chat))
         .route("/api/sessions/{id}/chats/{chat}/read", post(h::read))
