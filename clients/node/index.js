@@ -1573,16 +1573,7 @@ class Client extends EventEmitter {
 
   // {value, date}: the answer and the daemon's clock (its Date header).
   async _request(method, p, body, { session = true, headers } = {}) {
-    // A change this client makes shows in the next chat it reads (a list
-    // read while it was under way is not kept either).
-    const write = method !== 'GET';
-    if (write) this._chatList = undefined;
-    let r;
-    try {
-      r = await this._fetch(method, (session ? `/api/sessions/${encodeURIComponent(this.sessionId)}` : '') + p, body, headers);
-    } finally {
-      if (write) this._chatList = undefined;
-    }
+    const r = await this._fetch(method, (session ? `/api/sessions/${encodeURIComponent(this.sessionId)}` : '') + p, body, headers);
     if (!r.ok) throw await this._error(r);
     const text = await r.text();
     return { value: text ? JSON.parse(text) : null, date: Date.parse(r.headers.get('date') || '') || 0 };
@@ -2040,9 +2031,6 @@ class Client extends EventEmitter {
         else this._emit(Events.GROUP_UPDATE, new GroupNotification(this, ev, GROUP_CHANGES.find((k) => k in p) || 'subject'));
         break;
       case 'chat.update': case 'chat.removed': {
-        // Changed here, on the phone or another device: a chat read since
-        // is out of date.
-        this._chatList = undefined;
         const removed = ev.event === 'chat.removed';
         const tells = removed || p.changed === 'archived' || p.changed === 'unread';
         if (!tells) break;
@@ -2570,19 +2558,18 @@ class Client extends EventEmitter {
     return new PrivateChat(this, (await this._listedChat(s)) || { id: s });
   }
 
-  // A chat as the chat list shows it. The list is kept a few seconds (a
-  // bot asks for the chat of every message, and WhatsApp Web lists them
-  // all each time); one not in a kept list is looked for in a new one.
+  // A chat as the chat list shows it (undefined where the account has
+  // none), asked for alone: a bot asks for the chat of every message, and
+  // an account may have thousands. A daemon from before that route (405)
+  // has its whole list read.
   async _listedChat(s) {
-    const kept = this._chatList && Date.now() - this._chatList.at < 3000 ? this._chatList : undefined;
-    if (kept) {
-      const found = (await kept.list.catch(() => [])).find((c) => c.id === s);
-      if (found) return found;
+    try {
+      return await this._api('GET', `/chats/${encodeURIComponent(s)}?last_message=true`);
+    } catch (e) {
+      if (e.status === 404 && e.code === 'chat_not_found') return undefined;
+      if (e.status !== 405) throw e;
     }
-    const list = this._api('GET', '/chats?last_message=true');
-    this._chatList = { at: Date.now(), list };
-    list.catch(() => { if (this._chatList && this._chatList.list === list) this._chatList = undefined; });
-    return (await list).find((c) => c.id === s);
+    return (await this._api('GET', '/chats?last_message=true')).find((c) => c.id === s);
   }
 
   // A Contact as WhatsApp Web knows it (the address book's name), else
