@@ -751,7 +751,7 @@ async fn run(st: &OpenWa, id: &SessionId, call: Call) -> Result<Json<Value>, Eas
         ),
         Call::IsChatMuted(chat) => {
             let now = crate::domain::now_ms() / 1000;
-            let muted = core.chats(id).await?.into_iter().find(|c| c.id == chat.as_str()).is_some_and(
+            let muted = one_chat(core, id, &chat).await?.is_some_and(
                 |c| c.muted_until.is_some_and(|t| t == -1 || t > now),
             );
             json!(muted)
@@ -1333,8 +1333,7 @@ async fn as_chats(core: &Core, id: &SessionId, chats: Vec<crate::session::ChatIn
 
 /// getChatById: the chat, or false when this account has none with `who`.
 async fn chat_by_id(core: &Core, id: &SessionId, who: &Wid) -> Result<Value, CoreError> {
-    let chats = core.chats(id).await?;
-    let Some(c) = chats.iter().find(|c| c.id == who.as_str()) else {
+    let Some(c) = one_chat(core, id, who).await? else {
         // A group just joined may not be among the chats yet.
         if who.as_str().ends_with("@g.us")
             && let Ok(g) = core.group(id, who).await
@@ -1344,9 +1343,26 @@ async fn chat_by_id(core: &Core, id: &SessionId, who: &Wid) -> Result<Value, Cor
         return Ok(json!(false));
     };
     Ok(match who.as_str().ends_with("@g.us") {
-        true => cv::group_chat(c, core.group(id, who).await.ok().as_ref()),
-        false => cv::chat(c),
+        true => cv::group_chat(&c, core.group(id, who).await.ok().as_ref()),
+        false => cv::chat(&c),
     })
+}
+
+/// One chat, read alone (a bot asks for the chat of each message); None
+/// where this account has none with `who`.
+async fn one_chat(
+    core: &Core,
+    id: &SessionId,
+    who: &Wid,
+) -> Result<Option<crate::session::ChatInfo>, CoreError> {
+    match core.chat(id, who, false).await {
+        Ok((c, _)) => Ok(Some(c)),
+        Err(CoreError::NotFound {
+            code: "chat_not_found",
+            ..
+        }) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// How many older messages one loadEarlierMessages brings, as open-wa's.
