@@ -339,7 +339,7 @@ def test_the_easy_api_serves_what_open_wa_bots_call(daemon, backend, shop, recei
     got = eventually("their message", lambda: call("/shop1/getMessageById", [said]) or None)
     who = ("name", "shortName", "pushname", "formattedName", "isMyContact", "type")
     assert {k: got["sender"][k] for k in who} == {k: saved[k] for k in who}, (got["sender"], saved)
-    assert got["chat"]["name"] == "Dora Baker", got["chat"]
+    assert got["chat"]["name"] == "Dora Baker" and got["chat"]["contact"] == got["sender"], got["chat"]
     everyone = call("/shop1/getAllContacts")
     assert [c["name"] for c in everyone if c["isMyContact"]] == ["Dora Baker"], everyone
     assert all(not c["id"].endswith("@g.us") for c in everyone)

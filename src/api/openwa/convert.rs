@@ -378,6 +378,10 @@ pub fn message(p: &Value, base: &str) -> Value {
             ..Default::default()
         }),
     });
+    // A person's chat: its contact is who wrote, as the sender is named.
+    if !is_group && !from_me && sender_id == chat {
+        m["chat"]["contact"] = m["sender"].clone();
+    }
     // A group's chat carries its metadata, as open-wa serializes it: its
     // id and subject here (`chat.groupMetadata.id` is how bots name the
     // group); getGroupMembers has its members.
@@ -1512,5 +1516,6 @@ mod tests {
             ]
         );
         assert_eq!(m["chat"]["name"], "Alice Baker");
+        assert_eq!(m["chat"]["contact"], m["sender"]);
     }
 }
