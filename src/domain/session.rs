@@ -107,13 +107,19 @@ pub struct SessionRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owed_catch_up: Option<i64>,
     /// When the account now linked was linked here (unix s; None for a
-    /// link made before it was kept), or the stamp of an earlier message
-    /// that reached this link as new (a sender's clock behind, one written
-    /// offline): catch-up never looks back past it. What came before was
-    /// another link's, or the account's history while it was linked
-    /// nowhere here: not messages missed.
+    /// link made before it was kept): catch-up never looks back past it
+    /// (but to `early_floor`). What came before was another link's, or
+    /// the account's history while it was linked nowhere here: not
+    /// messages missed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub linked_at: Option<i64>,
+    /// The earliest stamp of a message that reached this link as new
+    /// though stamped before it (a sender's clock behind, one written
+    /// offline), at most the catch-up overlap before the link: catch-up
+    /// reaches back to it. Meaningful only with the `linked_at` it was
+    /// kept under (a new link clears it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_floor: Option<i64>,
     /// A stable code for `error` (`PROXY_FAILED`), kept with it: a FAILED
     /// session still says it after a stop, a restart or a move.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -143,6 +149,7 @@ impl std::fmt::Debug for SessionRecord {
             .field("calls", &self.calls)
             .field("owed_catch_up", &self.owed_catch_up)
             .field("linked_at", &self.linked_at)
+            .field("early_floor", &self.early_floor)
             .finish()
     }
 }

@@ -33,6 +33,14 @@ const CATCH_UP_PER_CHAT: u32 = 200;
 /// Pages of 500 stored messages looked through for sends the browser lost.
 const LOST_SENDS_PAGES: usize = 10;
 
+/// Where catch-up stops looking back for a link made at `linked_at`: a
+/// minute before it, or the earliest stamp of a message of the link
+/// stamped before it (`early_floor`, itself bounded).
+fn link_floor(linked_at: i64, early_floor: Option<i64>) -> i64 {
+    let floor = catch_up_since(None, linked_at);
+    early_floor.map_or(floor, |e| e.min(floor))
+}
+
 /// The catch-up watermark for a browser life that begins now.
 pub fn catch_up_since(newest_stored: Option<i64>, now: i64) -> i64 {
     match newest_stored {
@@ -87,9 +95,10 @@ pub struct Inbound {
     /// of it is stored: each with the ids of its messages that came after
     /// the removal (a new chat's), which stay.
     forget_owed: Vec<(String, std::collections::HashSet<String>)>,
-    /// The session's `linked_at`, as this life last knew it: lowered by a
-    /// message of this link stamped before it.
+    /// The session's `linked_at` and `early_floor`, as this life last knew
+    /// them.
     linked_at: Option<i64>,
+    early_floor: Option<i64>,
 }
 
 /// How many calls `calls_heard` remembers.
@@ -138,6 +147,7 @@ impl Inbound {
             removed_chats: Vec::new(),
             forget_owed: Vec::new(),
             linked_at: None,
+            early_floor: None,
         }
     }
 
@@ -153,7 +163,8 @@ impl Inbound {
         // history while no device here was linked (a logout, a scan days
         // later), not messages missed.
         self.linked_at = record.as_ref().and_then(|r| r.linked_at);
-        let floor = self.linked_at.map(|t| catch_up_since(None, t));
+        self.early_floor = record.as_ref().and_then(|r| r.early_floor);
+        let floor = self.linked_at.map(|t| link_floor(t, self.early_floor));
         self.unlinked = record.is_none_or(|r| r.me.is_none());
         // What an earlier life owes: this driver's, or one of an earlier
         // run of the session (a restart, a stop and start) kept with it.
@@ -568,17 +579,24 @@ impl Inbound {
     /// inbound media is fetched from the page and kept on disk first.
     /// A message of this link stamped `ts` (unix s). One stamped before the
     /// link (a sender's clock behind ours, one written offline and sent
-    /// later) moves the link back to it: a later life's catch-up reaches
-    /// back to such stamps, or one like it that a crash left unstored
-    /// would never be found.
+    /// later) lowers the floor to it, by at most the catch-up overlap: a
+    /// later life's catch-up reaches back to such stamps, or one like it
+    /// that a crash left unstored would never be found; but not to days
+    /// before the link, whose history a contact's late message must not
+    /// have replayed.
     fn heard_stamped(&mut self, ts: i64) {
-        if let Some(at) = self.linked_at.filter(|at| ts < *at) {
-            self.linked_at = Some(ts);
-            tracing::debug!(session = %self.id, "a message stamped {}s before the link", at - ts);
-            self.env
-                .records
-                .update(&self.id, |r| r.linked_at = r.linked_at.map(|t| t.min(ts)));
+        let Some(at) = self.linked_at else { return };
+        let low = ts.max(at - CATCH_UP_OVERLAP_S);
+        if low >= link_floor(at, self.early_floor) {
+            return;
         }
+        self.early_floor = Some(low);
+        tracing::debug!(session = %self.id, "a message stamped {}s before the link", at - ts);
+        self.env.records.update(&self.id, |r| {
+            if r.linked_at == Some(at) {
+                r.early_floor = Some(r.early_floor.map_or(low, |f| f.min(low)));
+            }
+        });
     }
 
     async fn message_op(&mut self, bridge: &Bridge, raw: &Value, ops: &mut Vec<Op>) {
@@ -882,9 +900,11 @@ impl Inbound {
             let now = now_ms() / 1000;
             self.catch_up_since = catch_up_since(None, now);
             self.linked_at = Some(now);
-            self.env
-                .records
-                .update(&self.id, |r| r.linked_at = Some(now));
+            self.early_floor = None;
+            self.env.records.update(&self.id, |r| {
+                r.linked_at = Some(now);
+                r.early_floor = None;
+            });
         }
         self.keep_owed();
     }
@@ -1369,10 +1389,17 @@ mod tests {
             "kept with the session"
         );
         // A message of the link stamped before it (written offline): the
-        // next life looks back to its stamp; a later one moves nothing.
-        next.heard_stamped(now - 4000);
+        // next life looks back to its stamp, by at most the overlap before
+        // the link (one stamped days before must not have the days
+        // replayed); a later one moves nothing.
+        let link = now - 3600;
+        next.heard_stamped(link - 300);
         next.heard_stamped(now - 5);
-        assert_eq!(env.records.get(&s).unwrap().linked_at, Some(now - 4000));
+        let r = env.records.get(&s).unwrap();
+        assert_eq!((r.linked_at, r.early_floor), (Some(link), Some(link - 300)));
+        next.heard_stamped(link - 2 * 86_400);
+        let r = env.records.get(&s).unwrap();
+        assert_eq!(r.early_floor, Some(link - CATCH_UP_OVERLAP_S));
         drop(next);
         env.records.update(&s, |r| r.owed_catch_up = None);
         let mut after = Inbound::new(s.clone(), env.clone());
@@ -1382,7 +1409,7 @@ mod tests {
             .update(&s, |r| r.owed_catch_up = Some(now - 90_000));
         let mut owing = Inbound::new(s.clone(), env.clone());
         owing.begin_life();
-        assert_eq!(owing.catch_up_since, now - 4000 - 60);
+        assert_eq!(owing.catch_up_since, link - CATCH_UP_OVERLAP_S);
     }
 
     /// A send stored with its clock that the page's new life does not

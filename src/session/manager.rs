@@ -184,6 +184,7 @@ impl Manager {
             calls,
             owed_catch_up: None,
             linked_at: None,
+            early_floor: None,
             error_code: None,
         };
         let created = self.env.store.create_session(&id, &rec)?;

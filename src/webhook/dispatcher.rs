@@ -1006,6 +1006,7 @@ mod tests {
             calls: None,
             owed_catch_up: None,
             linked_at: None,
+            early_floor: None,
             error_code: None,
         };
         assert!(store.create_session(&s, &rec).unwrap());
