@@ -1526,15 +1526,30 @@ class Client extends EventEmitter {
   async _sendBody(body) {
     const key = crypto.randomUUID();
     const giveUp = Date.now() + 10 * 60 * 1000;
+    const gen = this._gen;
     for (let tries = 0; ; tries++) {
       try {
         return await this._api('POST', '/messages', body, { headers: { 'Idempotency-Key': key } });
       } catch (e) {
         const wait = this._sendAgainIn(e, tries);
         if (wait === null || Date.now() + wait > giveUp) throw e;
-        await new Promise((res) => setTimeout(res, wait));
+        // Not after destroy(): the client no longer sends.
+        if (!(await this._pause(gen, wait))) throw e;
       }
     }
+  }
+
+  // Waits `ms`, or less if the generation `gen` ends meanwhile (destroy(),
+  // another initialize()); true if it still lasts.
+  async _pause(gen, ms) {
+    if (this._gen !== gen) return false;
+    this._pauses = this._pauses || new Set();
+    await new Promise((res) => {
+      const wake = () => { clearTimeout(t); this._pauses.delete(wake); res(); };
+      const t = setTimeout(wake, ms);
+      this._pauses.add(wake);
+    });
+    return this._gen === gen;
   }
 
   // When a send that failed is asked again (ms), or null for an answer
@@ -1565,8 +1580,8 @@ class Client extends EventEmitter {
         return await ask();
       } catch (e) {
         const wait = e.retryAfter === undefined ? Math.min(500 * 2 ** tries, 5000) : Math.min(Math.max(e.retryAfter, 1), 30) * 1000;
-        if (!(e.status === 503 || unreachable(e)) || this._gen !== gen || Date.now() + wait > giveUp) throw e;
-        await new Promise((res) => setTimeout(res, wait));
+        if (!(e.status === 503 || unreachable(e)) || Date.now() + wait > giveUp) throw e;
+        if (!(await this._pause(gen, wait))) throw e;
       }
     }
   }
@@ -1769,6 +1784,8 @@ class Client extends EventEmitter {
     if (this._stream) this._stream.abort();
     clearTimeout(this._idle);
     if (this._wake) this._wake();
+    // Sends and starts waiting to be asked again end now.
+    for (const wake of [...(this._pauses || [])]) wake();
   }
 
   // As whatsapp-web.js, which destroys itself after 'disconnected': the
@@ -1810,8 +1827,10 @@ class Client extends EventEmitter {
       try {
         await this._api('POST', '/start');
       } catch (e) {
+        // Deleted: nothing more to follow.
+        if (e.status === 404 && this._gen === gen) this._endGeneration();
         // A key that may not manage sessions: whoever runs it starts it.
-        if (e.status !== 403) this._warn(e);
+        else if (e.status !== 403) this._warn(e);
       }
     }, STILL_DOWN_MS);
     if (t.unref) t.unref();
@@ -1907,10 +1926,16 @@ class Client extends EventEmitter {
         break;
       }
       case 'LOGGED_OUT':
-        // As whatsapp-web.js, whose page shows WhatsApp Web's QR again
-        // after 'disconnected' (LOGOUT): the client goes on following, and
-        // starts the session again for a new QR where it stays logged out
-        // (a logout stops it in the daemon).
+        // This client's logout(): as whatsapp-web.js's, which closes its
+        // browser, the client stops following.
+        if (this._loggedOutBy === gen) {
+          this._disconnect(gen, 'LOGOUT');
+          break;
+        }
+        // Unlinked from the phone (or by another): as whatsapp-web.js, whose
+        // page shows WhatsApp Web's QR again after 'disconnected' (LOGOUT),
+        // the client goes on following, and starts the session again for a
+        // new QR where it stays logged out.
         this._ready = false;
         this._qrs = 0;
         this._emit(Events.DISCONNECTED, 'LOGOUT');
@@ -2563,10 +2588,12 @@ class Client extends EventEmitter {
   // an account may have thousands. A daemon from before that route (405)
   // has its whole list read.
   async _listedChat(s) {
+    // The status chat, a broadcast list: no chat of the list.
+    if (s.endsWith('@broadcast')) return undefined;
     try {
       return await this._api('GET', `/chats/${encodeURIComponent(s)}?last_message=true`);
     } catch (e) {
-      if (e.status === 404 && e.code === 'chat_not_found') return undefined;
+      if ((e.status === 404 && e.code === 'chat_not_found') || e.status === 422) return undefined;
       if (e.status !== 405) throw e;
     }
     return (await this._api('GET', '/chats?last_message=true')).find((c) => c.id === s);
@@ -2921,9 +2948,12 @@ class Client extends EventEmitter {
     return (await this.getNumberId(id)) !== null;
   }
 
-  // Unlinks the account. The stream then brings disconnected('LOGOUT'),
-  // and a new QR follows, as whatsapp-web.js's.
+  // Unlinks the account. The stream then brings disconnected('LOGOUT')
+  // and the client stops following, as whatsapp-web.js's closes its
+  // browser; initialize() afterwards starts the session again, with a new
+  // QR.
   async logout() {
+    this._loggedOutBy = this._gen;
     await this._api('POST', '/logout');
   }
 

@@ -295,16 +295,36 @@ test('a short network drop is change_state TIMEOUT then CONNECTED: no disconnect
   await c.destroy();
 });
 
-test('logout: disconnected LOGOUT, then a new QR on the same client, as whatsapp-web.js; it links again', async () => {
-  const c = await linked('relink', '15550006666', ['ready']);
+test('unlinked from the phone: disconnected LOGOUT, then a new QR on the same client, as whatsapp-web.js; it links again', async () => {
+  const c = await linked('unlinked', '15550006767', ['ready']);
   assert.equal(c.qrs.length, 1);
   const gone = next(c, 'disconnected');
   const ready = next(c, 'ready');
-  await c.logout();
+  await sb('/_sandbox/accounts/15550006767/unlink', {});
   assert.equal(await gone, 'LOGOUT');
   await ready;
   // A bot that calls initialize() on LOGOUT, as many do: nothing more.
   await c.initialize();
+  assert.ok(c.qrs.length >= 2 && c.qrs.at(-1) !== c.qrs[0], 'a new QR');
+  assert.equal(c.heard.ready.length, 2);
+  const m = (await inbound('15557770005', '15550006767', 'linked again')).id;
+  await eventually('the message', () => c.seen.includes(m));
+  await sleep(300);
+  assert.equal(c.seen.filter((id) => id === m).length, 1, 'once: one stream');
+  await c.destroy();
+});
+
+test('logout(): disconnected LOGOUT and the client stops, as whatsapp-web.js closes its browser; initialize() again shows a new QR and links again', async () => {
+  const c = await linked('relink', '15550006666', ['ready']);
+  assert.equal(c.qrs.length, 1);
+  const gone = next(c, 'disconnected');
+  await c.logout();
+  assert.equal(await gone, 'LOGOUT');
+  await sleep(2500);
+  assert.equal(c.qrs.length, 1, 'no QR of its own accord');
+  const ready = next(c, 'ready');
+  await c.initialize();
+  await ready;
   assert.ok(c.qrs.length >= 2 && c.qrs.at(-1) !== c.qrs[0], 'a new QR');
   assert.equal(new Set(c.qrs).size, c.qrs.length, 'each QR once');
   assert.equal(c.heard.ready.length, 2);

@@ -210,6 +210,20 @@ test('a send whose outcome the daemon does not know yet (503) is asked again und
   assert.equal(d.seen.sends.length, 6);
 });
 
+test('destroy() ends a send waiting to be asked again: it rejects at once, and nothing is sent after', async (t) => {
+  const busy = { error: { code: 'server_busy', message: 'busy' } };
+  const d = await standIn({ send: () => [503, busy, { 'retry-after': '30' }] });
+  const c = client(t, d);
+  await c.initialize();
+  const sent = c.sendMessage('15551234567@c.us', 'later', { sendSeen: false });
+  for (let i = 0; i < 100 && d.seen.sends.length < 1; i++) await sleep(20);
+  const t0 = Date.now();
+  await c.destroy();
+  await assert.rejects(sent, (e) => e.status === 503);
+  assert.ok(Date.now() - t0 < 2000, 'at once');
+  assert.equal(d.seen.sends.length, 1);
+});
+
 test('initialize() before the daemon is up waits for it, as a bot started first by docker compose needs', async (t) => {
   const free = http.createServer();
   await new Promise((r) => free.listen(0, '127.0.0.1', r));
@@ -254,6 +268,10 @@ test('msg.getChat() asks for that one chat, never the whole list, and sees a cha
   const after = (await c.getChatById('15551234567@c.us')).unreadCount;
   assert.notEqual(after, before);
   assert.equal(d.seen.chatLists, 0);
+  // The status chat: no chat of the list, nothing asked.
+  const reads = d.seen.chatReads;
+  assert.equal((await c.getChatById('status@broadcast')).id._serialized, 'status@broadcast');
+  assert.equal(d.seen.chatReads, reads);
   const old = await standIn({ oneChat: false });
   const o = client(t, old);
   await o.initialize();
