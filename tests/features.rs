@@ -1166,11 +1166,20 @@ async fn groups_both_ways() {
     let (code, none) = d
         .call("GET", "/api/sessions/shop/chats/15550000404", None)
         .await;
-    assert_eq!(
-        (code, none["error"]["code"].as_str()),
-        (404, Some("chat_not_found")),
-        "{none}"
-    );
+    refused(code, &none, 404, "chat_not_found");
+    // Bad input: a clear error, nothing asked of the page.
+    let (code, bad) = d
+        .call("GET", "/api/sessions/shop/chats/not%20a%20chat", None)
+        .await;
+    refused(code, &bad, 422, "invalid_field");
+    let (code, bad) = d
+        .call(
+            "GET",
+            &format!("/api/sessions/shop/chats/{gid}?last_message=maybe"),
+            None,
+        )
+        .await;
+    assert_eq!(code, 400, "{bad}");
 
     // Someone puts us in their group: we hear it; we are not an admin there.
     let (code, fam) = sb

@@ -450,12 +450,8 @@ impl Core {
         if !with_last {
             return Ok((info, None));
         }
-        let (store, session, id) = (self.store.clone(), session.clone(), info.id.clone());
-        let last =
-            tokio::task::spawn_blocking(move || store.newest_in_chats(&session, &[id.as_str()]))
-                .await
-                .map_err(|e| CoreError::Internal(e.to_string()))??;
-        Ok((info, last.into_iter().next().flatten()))
+        let mut one = self.with_last(session, vec![info]).await?;
+        Ok(one.pop().expect("one chat in, one out"))
     }
 
     /// The chats `keep` picks, each with the newest message stored of it
@@ -470,6 +466,16 @@ impl Core {
         self.may(session, Scope::Read)?;
         let mut chats = self.chats(session).await?;
         chats.retain(keep);
+        self.with_last(session, chats).await
+    }
+
+    /// Each chat with the newest message stored of it: one read of the
+    /// store for all, off the runtime's threads.
+    async fn with_last(
+        &self,
+        session: &SessionId,
+        chats: Vec<ChatInfo>,
+    ) -> Result<Vec<(ChatInfo, Option<Message>)>, CoreError> {
         let (store, session) = (self.store.clone(), session.clone());
         let with = tokio::task::spawn_blocking(move || {
             let ids: Vec<&str> = chats.iter().map(|c| c.id.as_str()).collect();
